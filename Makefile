@@ -1,0 +1,54 @@
+# dialpay. Newcomers type two commands: `make run` and `make test`.
+SHELL := /bin/bash
+BIN := node_modules/.bin
+NODE ?= node
+CONFIG ?= $(if $(wildcard dialpay.yaml),dialpay.yaml,dialpay.example.yaml)
+
+PROTO_SRC := $(wildcard proto/dialpay/v1/*.proto)
+PROTO_GEN := proto/gen/dialpay.js proto/gen/dialpay.d.ts
+TS_SRC := $(shell find proto runtime gateway services cli load-tests -name '*.ts' -not -path '*/gen/*' 2>/dev/null)
+SQL_SRC := $(shell find runtime services -name '*.sql' 2>/dev/null)
+
+.PHONY: setup build proto lint test run bench clean
+
+# Idempotent: system packages when missing, then npm ci when the lock file changed.
+setup: node_modules/.installed
+	@bash deploy/setup-debian.sh
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || bash deploy/setup-debian.sh
+	# npm ci refuses this lock file: the registry mirror lacks some of buf's other-platform binaries, so npm
+	# install (which honours the lock) is used instead.
+	npm install --no-audit --no-fund
+	@touch $@
+
+proto: $(PROTO_GEN)
+
+$(PROTO_GEN): $(PROTO_SRC) node_modules/.installed
+	@mkdir -p proto/gen
+	$(BIN)/pbjs -t static-module -w es6 --force-long --no-verify -p proto -o proto/gen/dialpay.js $(PROTO_SRC)
+	$(BIN)/pbts -o proto/gen/dialpay.d.ts proto/gen/dialpay.js
+
+build: dist/.built
+
+dist/.built: $(PROTO_GEN) $(TS_SRC) $(SQL_SRC) tsconfig.json tsconfig.build.json
+	$(BIN)/tsc -p tsconfig.build.json
+	@mkdir -p dist/proto/gen && cp proto/gen/dialpay.js dist/proto/gen/
+	@for f in $(SQL_SRC); do mkdir -p dist/$$(dirname $$f); cp $$f dist/$$f; done
+	@touch $@
+
+lint: $(PROTO_GEN)
+	$(BIN)/tsc --noEmit -p tsconfig.json
+	$(BIN)/buf lint proto
+
+test: setup build lint
+	$(BIN)/vitest run
+
+run: setup build
+	$(NODE) dist/cli/dialpay.js dev --config $(CONFIG)
+
+bench: setup build
+	@echo "bench: no benchmarks yet (load-tests/ arrives with the SMPP and payment issues)"
+
+clean:
+	rm -rf dist proto/gen node_modules .data

@@ -1,0 +1,18 @@
+// Every component the CLI can run, in start order: services first, so their
+// consumers are ready before the gateway takes traffic.
+import type { ComponentDefinition } from '../runtime/component.js';
+import type { ComponentName } from '../runtime/config/index.js';
+import { gateway } from '../gateway/index.js';
+import { payments } from '../services/payments/index.js';
+import { ussd } from '../services/ussd/index.js';
+import { billing } from '../services/billing/index.js';
+import { settlement } from '../services/settlement/index.js';
+import { reconciliation } from '../services/reconciliation/index.js';
+
+export const COMPONENTS: readonly ComponentDefinition[] = [billing, payments, ussd, settlement, reconciliation, gateway];
+
+export function componentByName(name: ComponentName): ComponentDefinition {
+  const found = COMPONENTS.find((c) => c.name === name);
+  if (!found) throw new Error(`no component named ${name}`);
+  return found;
+}

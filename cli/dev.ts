@@ -1,0 +1,59 @@
+// `dialpay dev` (what `make run` calls): use NATS and PostgreSQL at the
+// configured URLs when they answer; otherwise start project-owned ones under
+// .data/ on those ports, create the database, and run every component.
+import { resolve } from 'node:path';
+import type { Config } from '../runtime/config/index.js';
+import { isPortOpen, startNatsServer, startPostgres } from '../runtime/engines/index.js';
+
+export async function runDev(config: Config, configPath: string, run: (config: Config, afterStop: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const owned: { stop(): Promise<void> }[] = [];
+  const say = (line: string) => process.stdout.write(`dialpay dev: ${line}\n`);
+  const natsUrl = new URL(config.nats.url);
+  const natsPort = Number(natsUrl.port || 4222);
+  if (await isPortOpen(natsUrl.hostname, natsPort)) {
+    say(`using NATS at ${natsUrl.host}`);
+  } else {
+    const nats = await startNatsServer({ port: natsPort, storeDir: resolve('.data/nats'), detached: true });
+    say(`started nats-server on port ${nats.port} (store .data/nats)`);
+    owned.push(nats);
+  }
+  const pgUrl = new URL(config.postgres.url);
+  const pgPort = Number(pgUrl.port || 5432);
+  const database = pgUrl.pathname.replace(/^\//, '') || 'dialpay';
+  if (await isPortOpen(pgUrl.hostname, pgPort)) {
+    say(`using PostgreSQL at ${pgUrl.host}`);
+    await ensureDatabase(config.postgres.url, database);
+  } else {
+    const pg = await startPostgres({ port: pgPort, dataDir: resolve('.data/pg') });
+    await pg.createDatabase(database);
+    say(`started PostgreSQL on port ${pg.port} (data .data/pg)`);
+    owned.push(pg);
+  }
+  say(`running every component with ${configPath}; Ctrl-C stops`);
+  try {
+    await run(config, async () => {
+      for (const engine of owned.reverse()) await engine.stop();
+    });
+  } catch (err) {
+    for (const engine of owned.reverse()) await engine.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function ensureDatabase(url: string, database: string): Promise<void> {
+  const pg = (await import('pg')).default;
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`database name ${database} is not a plain identifier`);
+      await client.query(`CREATE DATABASE "${database}"`);
+    }
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// dialpay: one command, a subcommand per component.
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { COMPONENT_NAMES, ConfigError, loadConfigFile, type ComponentName, type Config } from '../runtime/config/index.js';
+import { createLogger } from '../runtime/log.js';
+import { migrateAll, startHost } from '../runtime/host.js';
+import { COMPONENTS, componentByName } from './components.js';
+import { runDev } from './dev.js';
+
+const USAGE = `usage: dialpay <command> [--config FILE]
+
+components (each runs until SIGTERM):
+  gateway          SMPP, USSD and merchant HTTP edges
+  payments         SMS commands, challenges, limits, payment state
+  ussd             USSD menus
+  billing          carrier debits and the ledger
+  settlement       merchant payouts and revenue share
+  reconciliation   operator charging records against the ledger
+  all              every component in this process, still talking through NATS
+
+other commands:
+  migrate          apply every service's schema migrations, then exit
+  dev              start NATS and PostgreSQL under .data/ when none is reachable, then run all
+
+--config FILE defaults to $DIALPAY_CONFIG, then ./dialpay.yaml, then ./dialpay.example.yaml.
+Environment overrides: DIALPAY__<key>__<key>=value, for example DIALPAY__nats__url=nats://10.0.0.5:4222.
+`;
+
+export const EXIT_CONFIG_ERROR = 2;
+
+function defaultConfigPath(): string {
+  if (process.env.DIALPAY_CONFIG) return process.env.DIALPAY_CONFIG;
+  return existsSync('dialpay.yaml') ? 'dialpay.yaml' : 'dialpay.example.yaml';
+}
+
+async function runUntilSignal(
+  config: Config,
+  names: readonly ComponentName[],
+  afterStop: () => Promise<void> = async () => undefined,
+): Promise<void> {
+  const log = createLogger({ level: config.log.level });
+  const host = await startHost(config, names.map(componentByName), { log });
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'draining');
+    const hardStop = setTimeout(() => {
+      log.error('drain took too long: exiting');
+      process.exit(1);
+    }, config.shutdown.drainTimeoutMs + 5_000);
+    hardStop.unref();
+    host.stop().then(afterStop).then(
+      () => {
+        log.info('drained, exiting');
+        log.flush();
+        process.exitCode = 0;
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const command = positionals[0];
+  if (values.help || !command || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const configPath = values.config ?? defaultConfigPath();
+  let config: Config;
+  try {
+    config = loadConfigFile(configPath);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`dialpay: ${configPath}: ${err.message}\n`);
+      process.exit(EXIT_CONFIG_ERROR);
+    }
+    throw err;
+  }
+  if (command === 'all') return runUntilSignal(config, COMPONENTS.map((c) => c.name));
+  if ((COMPONENT_NAMES as readonly string[]).includes(command)) return runUntilSignal(config, [command as ComponentName]);
+  if (command === 'migrate') {
+    const log = createLogger({ level: config.log.level, component: 'migrate' });
+    await migrateAll(config, COMPONENTS, log);
+    log.info('migrations up to date');
+    return;
+  }
+  if (command === 'dev') return runDev(config, configPath, (c, afterStop) => runUntilSignal(c, COMPONENTS.map((d) => d.name), afterStop));
+  process.stderr.write(`dialpay: unknown command "${command}"\n\n${USAGE}`);
+  process.exit(64);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`dialpay: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,178 @@
+// The configuration schema: one YAML file, validated at start. Every bound
+// has a unit in its name and a default; money is bigint minor units.
+import { z } from 'zod';
+
+export const COMPONENT_NAMES = ['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation'] as const;
+export type ComponentName = (typeof COMPONENT_NAMES)[number];
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, "_" or "-"');
+const port = z.number().int().min(1).max(65535);
+const positiveMs = z.number().int().min(1).max(86_400_000);
+/** Minor units, from a YAML integer or a digit string (for values past 2^53). */
+const amountMinor = z
+  .union([z.number().int().nonnegative(), z.string().regex(/^\d{1,18}$/, 'must be a whole number of minor units')])
+  .transform((v) => BigInt(v));
+const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as KES');
+
+const smppBind = z.strictObject({
+  mode: z.enum(['client', 'server']),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port,
+  tls: z.boolean().default(false),
+  systemId: z.string().min(1).max(15),
+  password: z.string().max(8).default(''),
+  systemType: z.string().max(12).default(''),
+  bindCount: z.number().int().min(1).max(16).default(1),
+  windowSize: z.number().int().min(1).max(1000).default(50),
+  throughputPerSecondMax: z.number().int().min(1).max(100_000).default(500),
+  enquireLinkIntervalMs: positiveMs.default(30_000),
+  responseTimeoutMs: positiveMs.default(10_000),
+});
+
+const operator = z.strictObject({
+  id,
+  name: z.string().min(1),
+  /** Country calling code used to normalise national numbers to E.164. */
+  countryCallingCode: z.string().regex(/^\d{1,3}$/),
+  currency,
+  shortCodes: z.array(z.string().regex(/^\d{3,8}$/)).min(1).max(32),
+  /** Operator revenue share in basis points of the payment amount. */
+  revenueShareBps: z.number().int().min(0).max(10_000),
+  billingAdapter: z.enum(['wallet', 'http', 'simulator']),
+  smpp: smppBind,
+});
+
+const feeSchedule = z.strictObject({
+  id,
+  fixedMinor: amountMinor,
+  percentBps: z.number().int().min(0).max(10_000),
+});
+
+const merchant = z.strictObject({
+  id,
+  name: z.string().min(1).max(40),
+  /** Operators whose subscribers may pay this merchant. */
+  operatorIds: z.array(id).min(1),
+  feeScheduleId: id,
+  webhookUrl: z.string().url().optional(),
+});
+
+const kycTier = z.strictObject({
+  tier: z.number().int().min(0).max(9),
+  perTransactionMaxMinor: amountMinor,
+  dailyMaxMinor: amountMinor,
+  monthlyMaxMinor: amountMinor,
+});
+
+const limits = z.strictObject({
+  tiers: z.array(kycTier).min(1),
+  paymentsPerMinuteMax: z.number().int().min(1).max(1000).default(5),
+  pinAttemptsMax: z.number().int().min(1).max(10).default(3),
+  challengeTtlMs: positiveMs.default(120_000),
+  /** Payments above this amount ask for the PIN instead of a one-time code. */
+  pinRequiredAboveMinor: amountMinor.default(100_000n),
+});
+
+export const configSchema = z
+  .strictObject({
+    nats: z
+      .strictObject({
+        url: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL').default('nats://127.0.0.1:4222'),
+        connectTimeoutMs: positiveMs.default(5_000),
+        reconnectWaitMs: positiveMs.default(1_000),
+        /** -1 reconnects forever; a daemon should ride out NATS restarts. */
+        reconnectAttemptsMax: z.number().int().min(-1).default(-1),
+        publishTimeoutMs: positiveMs.default(5_000),
+        streamReplicas: z.number().int().min(1).max(5).default(1),
+      })
+      .prefault({}),
+    postgres: z
+      .strictObject({
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://postgres@127.0.0.1:5432/dialpay'),
+        poolSizeMax: z.number().int().min(1).max(200).default(10),
+        connectTimeoutMs: positiveMs.default(5_000),
+        statementTimeoutMs: positiveMs.default(10_000),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        /** Ops port (/metrics, /healthz, /readyz) per component. */
+        opsPorts: z
+          .strictObject({
+            gateway: port.default(9100),
+            payments: port.default(9101),
+            ussd: port.default(9102),
+            billing: port.default(9103),
+            settlement: port.default(9104),
+            reconciliation: port.default(9105),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+    outbox: z
+      .strictObject({
+        pollIntervalMs: positiveMs.default(100),
+        batchSizeMax: z.number().int().min(1).max(10_000).default(200),
+      })
+      .prefault({}),
+    consumers: z
+      .strictObject({
+        /** Messages a consumer handles at once in one process. */
+        inFlightMax: z.number().int().min(1).max(10_000).default(64),
+        ackWaitMs: positiveMs.default(30_000),
+        deliveriesMax: z.number().int().min(1).max(100).default(5),
+        /** Delay before the n-th redelivery after a failed handler (last value repeats). */
+        retryDelaysMs: z.array(positiveMs).min(1).max(20).default([1_000, 5_000, 30_000]),
+      })
+      .prefault({}),
+    shutdown: z.strictObject({ drainTimeoutMs: positiveMs.default(15_000) }).prefault({}),
+    operators: z.array(operator).min(1).max(64),
+    feeSchedules: z.array(feeSchedule).min(1),
+    merchants: z.array(merchant).max(100_000),
+    limits,
+  })
+  .superRefine((config, ctx) => {
+    // Cross references: an id that names nothing is a config error at its key.
+    const unique = (items: { id: string }[], key: string): Set<string> => {
+      const seen = new Set<string>();
+      items.forEach((item, i) => {
+        if (seen.has(item.id)) ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `duplicate id "${item.id}"` });
+        seen.add(item.id);
+      });
+      return seen;
+    };
+    const operatorIds = unique(config.operators, 'operators');
+    const feeIds = unique(config.feeSchedules, 'feeSchedules');
+    unique(config.merchants, 'merchants');
+    config.merchants.forEach((m, i) => {
+      m.operatorIds.forEach((op, j) => {
+        if (!operatorIds.has(op)) {
+          ctx.addIssue({ code: 'custom', path: ['merchants', i, 'operatorIds', j], message: `unknown operator "${op}"` });
+        }
+      });
+      if (!feeIds.has(m.feeScheduleId)) {
+        ctx.addIssue({ code: 'custom', path: ['merchants', i, 'feeScheduleId'], message: `unknown fee schedule "${m.feeScheduleId}"` });
+      }
+    });
+    config.operators.forEach((op, i) => {
+      op.shortCodes.forEach((code, j) => {
+        if (op.shortCodes.indexOf(code) !== j) {
+          ctx.addIssue({ code: 'custom', path: ['operators', i, 'shortCodes', j], message: `duplicate short code "${code}"` });
+        }
+      });
+    });
+    config.limits.tiers.forEach((t, i) => {
+      if (t.perTransactionMaxMinor > t.dailyMaxMinor) {
+        ctx.addIssue({ code: 'custom', path: ['limits', 'tiers', i, 'perTransactionMaxMinor'], message: 'must not exceed dailyMaxMinor' });
+      }
+      if (t.dailyMaxMinor > t.monthlyMaxMinor) {
+        ctx.addIssue({ code: 'custom', path: ['limits', 'tiers', i, 'dailyMaxMinor'], message: 'must not exceed monthlyMaxMinor' });
+      }
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type OperatorConfig = Config['operators'][number];
+export type MerchantConfig = Config['merchants'][number];

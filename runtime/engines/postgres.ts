@@ -1,0 +1,100 @@
+// Starts a throwaway or project-owned PostgreSQL: initdb into its own folder
+// (as the postgres user when we are root), pg_ctl on a port of our choosing,
+// socket inside the data folder so nothing touches the machine's own server.
+import { chownSync, existsSync, mkdtempSync, mkdirSync, chmodSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { asUser, execFileAsync, findBinary, freePort, postgresBinDirs, waitForPort } from './process.js';
+
+export interface PostgresHandle {
+  /** URL of the "postgres" database as superuser "postgres". */
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  urlFor(database: string): string;
+  createDatabase(name: string): Promise<void>;
+  stop(): Promise<void>;
+  /** Immediate shutdown, as in a crash (pg_ctl stop -m immediate). */
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export interface PostgresOptions {
+  readonly port?: number;
+  /** Data folder; a fresh temp folder when omitted. Reused if it already holds a cluster. */
+  readonly dataDir?: string;
+  /** fsync off: for tests only, where a crash of the machine does not matter. */
+  readonly durable?: boolean;
+  readonly startTimeoutMs?: number;
+}
+
+function pgBinary(name: string): string {
+  const found = findBinary(name, postgresBinDirs());
+  if (!found) throw new Error(`${name} is not installed: run \`make setup\` (Debian package postgresql)`);
+  return found;
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresHandle> {
+  const initdb = pgBinary('initdb');
+  const pgCtl = pgBinary('pg_ctl');
+  const runAs = userInfo().uid === 0 ? 'postgres' : null;
+  const port = options.port ?? (await freePort());
+  const tempParent = options.dataDir ? null : mkdtempSync(join(tmpdir(), 'dialpay-pg-'));
+  const dataDir = options.dataDir ?? join(tempParent as string, 'data');
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  mkdirSync(dataDir, { recursive: true });
+  chmodSync(dataDir, 0o700);
+  if (runAs) {
+    const { stdout } = await execFileAsync('id', ['-u', runAs]);
+    const { stdout: gid } = await execFileAsync('id', ['-g', runAs]);
+    chownSync(dataDir, Number(stdout.trim()), Number(gid.trim()));
+    if (tempParent) chownSync(tempParent, Number(stdout.trim()), Number(gid.trim()));
+  }
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    const [cmd, args] = asUser(runAs, initdb, ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
+    await execFileAsync(cmd, args, { timeout: 120_000 });
+  }
+  const serverOptions = [
+    `-p ${port}`,
+    `-k ${dataDir}`,
+    '-c listen_addresses=127.0.0.1',
+    '-c max_connections=200',
+    ...(options.durable === false ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+  ].join(' ');
+
+  const start = async (): Promise<void> => {
+    const [cmd, args] = asUser(runAs, pgCtl, ['-D', dataDir, '-o', serverOptions, '-l', join(dataDir, 'server.log'), '-w', '-t', String(Math.ceil(startTimeoutMs / 1000)), 'start']);
+    await execFileAsync(cmd, args, { timeout: startTimeoutMs + 5_000 });
+    await waitForPort('127.0.0.1', port, startTimeoutMs, 'postgres');
+  };
+  const stopWith = async (mode: 'fast' | 'immediate'): Promise<void> => {
+    const [cmd, args] = asUser(runAs, pgCtl, ['-D', dataDir, '-m', mode, '-w', 'stop']);
+    await execFileAsync(cmd, args, { timeout: 60_000 }).catch((err: Error) => {
+      if (!/not running|No such file|does not exist/i.test(`${err.message}`)) throw err;
+    });
+  };
+
+  await start();
+  const urlFor = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  return {
+    url: urlFor('postgres'),
+    port,
+    dataDir,
+    urlFor,
+    createDatabase: async (name: string) => {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new TypeError(`bad database name ${name}`);
+      const pg = (await import('pg')).default;
+      const client = new pg.Client({ connectionString: urlFor('postgres') });
+      await client.connect();
+      try {
+        const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+        if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
+      } finally {
+        await client.end();
+      }
+    },
+    stop: () => stopWith('fast'),
+    kill: () => stopWith('immediate'),
+    restart: start,
+  };
+}

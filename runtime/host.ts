@@ -1,0 +1,106 @@
+// Runs one or more components in this process: config is already valid;
+// here we connect, provision, migrate, start, serve /metrics, and on SIGTERM
+// stop taking work, finish in-flight work, and drain NATS before exiting.
+import type { Config } from './config/index.js';
+import type { ComponentDefinition, StartedComponent } from './component.js';
+import { createLogger, type Logger } from './log.js';
+import { createRegistry } from './metrics.js';
+import { connectNats, provisionTopology, TOPOLOGY, type NatsHandle, type Topology } from './nats/index.js';
+import { ConsumerMetrics } from './nats/consume.js';
+import { createPool, migrateSchemas, type Pool } from './pg/index.js';
+import { startOpsServer, type OpsServer } from './ops-server.js';
+
+interface Running {
+  readonly definition: ComponentDefinition;
+  readonly log: Logger;
+  readonly nats: NatsHandle;
+  readonly pool: Pool | null;
+  readonly started: StartedComponent;
+  readonly ops: OpsServer;
+}
+
+export interface Host {
+  /** Stops everything in reverse start order; safe to call twice. */
+  stop(): Promise<void>;
+  readonly opsPorts: Record<string, number>;
+}
+
+export async function migrateAll(config: Config, definitions: readonly ComponentDefinition[], log: Logger): Promise<void> {
+  const sets = definitions
+    .filter((d) => d.schema !== null)
+    .map((d) => ({ schema: d.schema as string, dir: d.migrationsDir }));
+  if (sets.length > 0) await migrateSchemas(config.postgres.url, sets, log);
+}
+
+export async function startHost(
+  config: Config,
+  definitions: readonly ComponentDefinition[],
+  options: { topology?: Topology; log?: Logger } = {},
+): Promise<Host> {
+  const rootLog = options.log ?? createLogger({ level: config.log.level });
+  const running: Running[] = [];
+  let draining = false;
+
+  // Provision and migrate once, before any component takes work.
+  const setupNats = await connectNats({ ...config.nats, name: 'dialpay-setup' }, rootLog);
+  try {
+    await provisionTopology(setupNats, options.topology ?? TOPOLOGY, config.nats.streamReplicas, rootLog);
+  } finally {
+    await setupNats.close();
+  }
+  await migrateAll(config, definitions, rootLog);
+
+  const stopAll = async (): Promise<void> => {
+    draining = true;
+    const timeoutMs = config.shutdown.drainTimeoutMs;
+    for (const r of [...running].reverse()) {
+      try {
+        await r.started.stop(timeoutMs);
+        await r.nats.close();
+        await r.pool?.end();
+        await r.ops.close();
+        r.log.info('stopped');
+      } catch (err) {
+        r.log.error({ err }, 'error while stopping');
+      }
+    }
+    running.length = 0;
+  };
+
+  try {
+    for (const definition of definitions) {
+      const log = rootLog.child({ component: definition.name });
+      const registry = createRegistry(definition.name);
+      const nats = await connectNats({ ...config.nats, name: `dialpay-${definition.name}` }, log);
+      const pool = definition.schema
+        ? createPool({ ...config.postgres, applicationName: `dialpay-${definition.name}` }, log)
+        : null;
+      const started = await definition.start({
+        name: definition.name,
+        config,
+        log,
+        registry,
+        nats,
+        consumerMetrics: new ConsumerMetrics(registry),
+        pool,
+      });
+      const readiness = [
+        { name: 'shutdown', check: () => (draining ? 'draining' : null) },
+        { name: 'nats', check: () => (nats.connected() ? null : 'disconnected') },
+        ...(pool ? [{ name: 'postgres', check: async () => (await pool.query('SELECT 1'), null) }] : []),
+        ...started.readiness,
+      ];
+      const ops = await startOpsServer({ host: config.http.host, port: config.http.opsPorts[definition.name], registry, readiness, log });
+      running.push({ definition, log, nats, pool, started, ops });
+      log.info({ opsPort: ops.port }, 'started');
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  return {
+    stop: stopAll,
+    opsPorts: Object.fromEntries(running.map((r) => [r.definition.name, r.ops.port])),
+  };
+}

@@ -1,0 +1,89 @@
+// pino JSON logs. Secrets (PINs, codes, passwords, keys) are replaced, MSISDNs
+// masked and message bodies reduced to their length before a line is written,
+// whatever key or message string they hide in.
+import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+
+const SECRET_KEYS = new Set([
+  'pin', 'newpin', 'oldpin', 'password', 'passwd', 'secret', 'otp', 'code', 'onetimecode', 'challengecode',
+  'apikey', 'api_key', 'authorization', 'token', 'webhooksecret', 'signingsecret', 'pinhash', 'apikeyhash',
+]);
+const MSISDN_KEYS = new Set([
+  'msisdn', 'from', 'to', 'phone', 'phonenumber', 'frommsisdn', 'tomsisdn', 'payermsisdn', 'payeemsisdn',
+  'source_addr', 'destination_addr', 'sourceaddr', 'destinationaddr',
+]);
+/** Message bodies can hold a PIN ("1234") or a code ("YES 4821"): log their size only. */
+const BODY_KEYS = new Set(['text', 'body', 'short_message', 'shortmessage', 'message_payload', 'messagepayload', 'ussdtext']);
+/** Nine or more digits in a row, optionally after '+': a phone number in free text. */
+const MSISDN_IN_TEXT = /\+?\d{9,15}/g;
+const SANITIZE_DEPTH_MAX = 6;
+const SANITIZE_KEYS_MAX = 64;
+
+export function maskMsisdn(msisdn: string): string {
+  const digits = msisdn.replace(/\D/g, '');
+  if (digits.length < 7) return '***';
+  return `${digits.slice(0, 4)}${'*'.repeat(digits.length - 6)}${digits.slice(-2)}`;
+}
+
+export function maskMsisdnsInText(text: string): string {
+  return text.replace(MSISDN_IN_TEXT, (m) => maskMsisdn(m));
+}
+
+/** Returns a copy of `value` that is safe to log. Pure; bounded in depth and width. */
+export function sanitizeForLog(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return maskMsisdnsInText(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= SANITIZE_DEPTH_MAX) return '[too deep]';
+  if (value instanceof Error) {
+    return { type: value.name, message: maskMsisdnsInText(value.message), stack: value.stack ? maskMsisdnsInText(value.stack) : undefined };
+  }
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
+  if (Array.isArray(value)) return value.slice(0, SANITIZE_KEYS_MAX).map((v) => sanitizeForLog(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  let count = 0;
+  for (const [key, v] of Object.entries(value)) {
+    if (count++ >= SANITIZE_KEYS_MAX) {
+      out['…'] = 'truncated';
+      break;
+    }
+    const k = key.toLowerCase();
+    if (SECRET_KEYS.has(k)) out[key] = '[REDACTED]';
+    else if (MSISDN_KEYS.has(k) && (typeof v === 'string' || typeof v === 'number')) out[key] = maskMsisdn(String(v));
+    else if (BODY_KEYS.has(k) && typeof v === 'string') out[key] = `[${v.length} chars]`;
+    else out[key] = sanitizeForLog(v, depth + 1);
+  }
+  return out;
+}
+
+export interface LoggerOptions {
+  readonly level: LevelWithSilent;
+  /** Set for a single-component process; `all` gives each component a child logger instead. */
+  readonly component?: string;
+  /** Where lines go; stdout by default. Tests pass a stream to read them back. */
+  readonly destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: options.component ? { component: options.component } : {},
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        level: (label) => ({ level: label }),
+        bindings: (bindings) => sanitizeForLog(bindings) as Record<string, unknown>,
+        log: (object) => sanitizeForLog(object) as Record<string, unknown>,
+      },
+      hooks: {
+        // The message string is not passed through the formatters.
+        logMethod(args, method) {
+          const masked = args.map((a) => (typeof a === 'string' ? maskMsisdnsInText(a) : a));
+          return method.apply(this, masked as Parameters<typeof method>);
+        },
+      },
+    },
+    options.destination ?? pino.destination({ fd: 1, sync: false }),
+  );
+}

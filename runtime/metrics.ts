@@ -1,0 +1,17 @@
+// One prom-client registry per component. Names follow
+// dialpay_<area>_<thing>_<unit>; process metrics get the same prefix.
+import { Registry, collectDefaultMetrics, Counter, Gauge, Histogram } from 'prom-client';
+
+export { Registry, Counter, Gauge, Histogram };
+
+export const METRIC_PREFIX = 'dialpay_';
+
+export function createRegistry(component: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ component });
+  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  return registry;
+}
+
+/** Latency buckets in seconds, from 1 ms to 10 s. */
+export const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

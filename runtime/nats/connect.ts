@@ -1,0 +1,78 @@
+// One NATS connection per process, reconnecting on its own; status changes
+// are logged and exported so an on-call engineer sees a flapping link.
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { Logger } from '../log.js';
+
+export type { NatsConnection, JetStreamClient, JetStreamManager };
+
+export interface NatsOptions {
+  readonly url: string;
+  readonly name: string;
+  readonly connectTimeoutMs: number;
+  readonly reconnectWaitMs: number;
+  readonly reconnectAttemptsMax: number;
+  readonly publishTimeoutMs: number;
+}
+
+export interface NatsHandle {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  /** True while the connection is up (not reconnecting, not closed). */
+  connected(): boolean;
+  close(): Promise<void>;
+}
+
+export async function connectNats(options: NatsOptions, log: Logger): Promise<NatsHandle> {
+  const nc = await connect({
+    servers: options.url,
+    name: options.name,
+    timeout: options.connectTimeoutMs,
+    reconnect: true,
+    reconnectTimeWait: options.reconnectWaitMs,
+    maxReconnectAttempts: options.reconnectAttemptsMax,
+    pingInterval: 10_000,
+    maxPingOut: 3,
+  });
+  let up = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case 'disconnect':
+          up = false;
+          log.warn({ server: s.server }, 'nats disconnected');
+          break;
+        case 'reconnect':
+          up = true;
+          log.info({ server: s.server }, 'nats reconnected');
+          break;
+        case 'reconnecting':
+          up = false;
+          break;
+        case 'error':
+          log.error({ err: s.error }, 'nats error');
+          break;
+        default:
+          break;
+      }
+    }
+  })();
+  const js = jetstream(nc, { timeout: options.publishTimeoutMs });
+  const jsm = await jetstreamManager(nc, { timeout: options.publishTimeoutMs });
+  log.info({ url: redactUrl(options.url) }, 'nats connected');
+  return {
+    nc,
+    js,
+    jsm,
+    connected: () => up && !nc.isClosed(),
+    close: async () => {
+      if (!nc.isClosed()) await nc.drain();
+    },
+  };
+}
+
+/** Strips user:password@ from a URL before it is logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,174 @@
+// Durable pull consumers with explicit acks. A handler receives a decoded
+// message; success acks, failure naks with the configured delay, and the last
+// allowed delivery (or a permanent error, or bytes that do not decode) goes to
+// the dead-letter stream before the message is terminated. Nothing is dropped
+// silently. At most inFlightMax handlers run at once per consumer.
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { NatsHandle } from './connect.js';
+import type { ConsumerSpec } from './topology.js';
+import { DLQ_SUBJECT_PREFIX } from './topology.js';
+import type { EventDef, EventMessage } from './events.js';
+import { PermanentHandlerError, UndecodableMessageError } from './errors.js';
+import type { Logger } from '../log.js';
+import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../metrics.js';
+
+export interface HandlerContext {
+  readonly subject: string;
+  readonly streamSequence: number;
+  /** 1 on first delivery. */
+  readonly deliveryCount: number;
+  readonly log: Logger;
+}
+
+export type EventHandler<M> = (message: M, context: HandlerContext) => Promise<void>;
+
+export interface ConsumerOptions<M extends EventMessage> {
+  readonly nats: NatsHandle;
+  readonly spec: ConsumerSpec;
+  readonly event: EventDef<M>;
+  readonly handler: EventHandler<M>;
+  readonly log: Logger;
+  readonly metrics: ConsumerMetrics;
+  readonly inFlightMax: number;
+  /** Delay before redelivery after the n-th failed attempt; the last value repeats. */
+  readonly retryDelaysMs: readonly number[];
+  readonly publishTimeoutMs: number;
+}
+
+export interface RunningConsumer {
+  readonly name: string;
+  inFlight(): number;
+  /** Stops pulling, lets in-flight handlers finish (bounded), naks what was pulled but not started. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export class ConsumerMetrics {
+  readonly handled: Counter<'consumer' | 'outcome'>;
+  readonly handlerSeconds: Histogram<'consumer'>;
+  constructor(registry: Registry) {
+    this.handled = new Counter({
+      name: 'dialpay_nats_messages_handled_total',
+      help: 'Messages taken from a durable consumer, by outcome (acked, retried, dead_lettered).',
+      labelNames: ['consumer', 'outcome'],
+      registers: [registry],
+    });
+    this.handlerSeconds = new Histogram({
+      name: 'dialpay_nats_handler_duration_seconds',
+      help: 'Time a handler took for one message.',
+      labelNames: ['consumer'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [registry],
+    });
+  }
+}
+
+const ERROR_HEADER_LENGTH_MAX = 256;
+
+export function retryDelayMs(retryDelaysMs: readonly number[], deliveryCount: number): number {
+  const index = Math.min(Math.max(deliveryCount - 1, 0), retryDelaysMs.length - 1);
+  return retryDelaysMs[index] ?? 1_000;
+}
+
+export async function startConsumer<M extends EventMessage>(options: ConsumerOptions<M>): Promise<RunningConsumer> {
+  const { nats, spec, event, handler, log, metrics } = options;
+  if (options.inFlightMax < 1) throw new RangeError('inFlightMax must be at least 1');
+  const name = spec.durableName;
+  const consumer = await nats.js.consumers.get(spec.stream, spec.durableName);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.min(options.inFlightMax, 1_000), expires: 30_000 });
+
+  let stopping = false;
+  let inFlight = 0;
+  let wake: (() => void) | null = null;
+  const slotFreed = (): Promise<void> => new Promise((resolve) => (wake = resolve));
+
+  const deadLetter = async (msg: JsMsg, reason: string): Promise<boolean> => {
+    const h = natsHeaders();
+    h.set('Dialpay-Original-Subject', msg.subject);
+    h.set('Dialpay-Original-Stream', spec.stream);
+    h.set('Dialpay-Original-Sequence', String(msg.seq));
+    h.set('Dialpay-Consumer', name);
+    h.set('Dialpay-Deliveries', String(msg.info.deliveryCount));
+    h.set('Dialpay-Error', reason.replace(/[\r\n]+/g, ' ').slice(0, ERROR_HEADER_LENGTH_MAX));
+    try {
+      await nats.js.publish(`${DLQ_SUBJECT_PREFIX}.${spec.stream}.${name}`, msg.data, {
+        msgID: `dlq-${spec.stream}-${name}-${msg.seq}`,
+        timeout: options.publishTimeoutMs,
+        headers: h,
+      });
+      return true;
+    } catch (err) {
+      // Leave it unacked: it stays in its stream and the max-deliveries advisory names it.
+      log.error({ err, consumer: name, streamSequence: msg.seq }, 'dead-letter publish failed; message left in its stream');
+      return false;
+    }
+  };
+
+  const handleOne = async (msg: JsMsg): Promise<void> => {
+    const started = performance.now();
+    const deliveryCount = msg.info.deliveryCount;
+    let decoded: M;
+    try {
+      decoded = event.type.decode(msg.data);
+      if (!decoded.envelope?.eventId) throw new TypeError('envelope.eventId is missing');
+    } catch (cause) {
+      const err = new UndecodableMessageError(msg.subject, msg.seq, { cause });
+      log.error({ err, consumer: name }, 'undecodable message, dead-lettering');
+      if (await deadLetter(msg, err.message)) msg.term(err.message);
+      metrics.handled.inc({ consumer: name, outcome: 'dead_lettered' });
+      return;
+    }
+    const eventLog = log.child({ consumer: name, eventId: decoded.envelope.eventId, paymentId: decoded.envelope.paymentId || undefined });
+    try {
+      await handler(decoded, { subject: msg.subject, streamSequence: msg.seq, deliveryCount, log: eventLog });
+      msg.ack();
+      metrics.handled.inc({ consumer: name, outcome: 'acked' });
+    } catch (err) {
+      const permanent = err instanceof PermanentHandlerError;
+      if (permanent || deliveryCount >= spec.deliveriesMax) {
+        eventLog.error({ err, deliveryCount }, 'handler failed for the last time, dead-lettering');
+        if (await deadLetter(msg, (err as Error).message ?? String(err))) msg.term();
+        metrics.handled.inc({ consumer: name, outcome: 'dead_lettered' });
+      } else {
+        const delayMs = retryDelayMs(options.retryDelaysMs, deliveryCount);
+        eventLog.warn({ err, deliveryCount, delayMs }, 'handler failed, will retry');
+        msg.nak(delayMs);
+        metrics.handled.inc({ consumer: name, outcome: 'retried' });
+      }
+    } finally {
+      metrics.handlerSeconds.observe({ consumer: name }, (performance.now() - started) / 1000);
+    }
+  };
+
+  const loop = (async () => {
+    for await (const msg of messages) {
+      if (stopping) {
+        msg.nak(); // pulled but never started: hand it straight to another replica
+        continue;
+      }
+      while (inFlight >= options.inFlightMax) await slotFreed();
+      inFlight++;
+      void handleOne(msg).finally(() => {
+        inFlight--;
+        const w = wake;
+        wake = null;
+        w?.();
+      });
+    }
+  })();
+
+  return {
+    name,
+    inFlight: () => inFlight,
+    stop: async (timeoutMs: number) => {
+      stopping = true;
+      await messages.close().catch(() => undefined);
+      await loop.catch((err: unknown) => log.error({ err, consumer: name }, 'consumer loop ended with an error'));
+      const deadline = Date.now() + timeoutMs;
+      while (inFlight > 0 && Date.now() < deadline) {
+        await Promise.race([slotFreed(), new Promise((r) => setTimeout(r, 50))]);
+      }
+      if (inFlight > 0) log.warn({ consumer: name, inFlight }, 'stopped with handlers still running; they will be redelivered');
+    },
+  };
+}

@@ -1,0 +1,24 @@
+// One error class per condition, each with name, cause and typed context.
+
+export class PublishError extends Error {
+  override readonly name = 'PublishError';
+  constructor(readonly subject: string, readonly eventId: string, options: { cause: unknown }) {
+    super(`publish to ${subject} failed for event ${eventId}: ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+  }
+}
+
+/** Thrown by a handler when retrying cannot help: the message goes to the dead-letter stream at once. */
+export class PermanentHandlerError extends Error {
+  override readonly name = 'PermanentHandlerError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A message on a subject could not be decoded as the subject's type, or broke the envelope contract. */
+export class UndecodableMessageError extends Error {
+  override readonly name = 'UndecodableMessageError';
+  constructor(readonly subject: string, readonly streamSequence: number, options: { cause: unknown }) {
+    super(`message ${streamSequence} on ${subject} does not decode: ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+  }
+}

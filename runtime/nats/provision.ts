@@ -1,0 +1,70 @@
+// Creates or updates the streams, consumers and KV buckets of a topology.
+// Safe to run on every start of every replica.
+import { AckPolicy, DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig, type ConsumerConfig } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsHandle } from './connect.js';
+import type { Topology, StreamSpec, ConsumerSpec } from './topology.js';
+import type { Logger } from '../log.js';
+
+const NS_PER_MS = 1_000_000;
+
+export function streamConfig(spec: StreamSpec, replicas: number): Partial<StreamConfig> & { name: string } {
+  return {
+    name: spec.name,
+    subjects: [...spec.subjects],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.New,
+    max_age: spec.maxAgeMs * NS_PER_MS,
+    max_bytes: spec.bytesMax,
+    max_msgs: spec.messagesMax,
+    max_msg_size: spec.messageBytesMax,
+    duplicate_window: spec.duplicateWindowMs * NS_PER_MS,
+    num_replicas: replicas,
+  };
+}
+
+export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: spec.durableName,
+    filter_subject: spec.filterSubject,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: spec.ackWaitMs * NS_PER_MS,
+    max_deliver: spec.deliveriesMax,
+    max_ack_pending: spec.ackPendingMax,
+  };
+}
+
+export async function provisionTopology(nats: NatsHandle, topology: Topology, replicas: number, log: Logger): Promise<void> {
+  for (const spec of topology.streams) {
+    const config = streamConfig(spec, replicas);
+    const exists = await nats.jsm.streams.info(spec.name).then(() => true, (err: Error) => {
+      if (/stream not found/i.test(err.message)) return false;
+      throw err;
+    });
+    if (exists) await nats.jsm.streams.update(spec.name, config);
+    else await nats.jsm.streams.add(config);
+    log.debug({ stream: spec.name, created: !exists }, 'stream provisioned');
+  }
+  for (const spec of topology.consumers) {
+    const config = consumerConfig(spec);
+    const exists = await nats.jsm.consumers.info(spec.stream, spec.durableName).then(() => true, (err: Error) => {
+      if (/consumer not found/i.test(err.message)) return false;
+      throw err;
+    });
+    if (exists) await nats.jsm.consumers.update(spec.stream, spec.durableName, config);
+    else await nats.jsm.consumers.add(spec.stream, config);
+    log.debug({ stream: spec.stream, consumer: spec.durableName, created: !exists }, 'consumer provisioned');
+  }
+  const kvm = new Kvm(nats.js);
+  for (const spec of topology.kvBuckets) {
+    await kvm.create(spec.bucket, {
+      ttl: spec.ttlMs,
+      max_bytes: spec.bytesMax,
+      maxValueSize: spec.valueBytesMax,
+      history: spec.history,
+      replicas,
+    });
+    log.debug({ bucket: spec.bucket }, 'kv bucket provisioned');
+  }
+}

@@ -1,0 +1,75 @@
+// Typed, deduplicated publishing: the envelope's event id is the Nats-Msg-Id,
+// so a re-publish after a crash is dropped by the stream.
+import { randomUUID } from 'node:crypto';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { bigIntToInt64, type Envelope } from '../../proto/index.js';
+import type { EventDef, EventMessage } from './events.js';
+import { PublishError } from './errors.js';
+
+export const HEADER_EVENT_TYPE = 'Dialpay-Event-Type';
+
+export interface EnvelopeFields {
+  readonly producer: string;
+  readonly correlationId?: string;
+  readonly paymentId?: string;
+  /** Set only when an event id must be derived from a business key (idempotent re-emit). */
+  readonly eventId?: string;
+  readonly occurredAtUnixMs?: number;
+}
+
+export function newEnvelope(fields: EnvelopeFields): Envelope {
+  const eventId = fields.eventId ?? randomUUID();
+  return {
+    eventId,
+    occurredAtUnixMs: bigIntToInt64(BigInt(fields.occurredAtUnixMs ?? Date.now())),
+    correlationId: fields.correlationId ?? eventId,
+    paymentId: fields.paymentId ?? '',
+    producer: fields.producer,
+  };
+}
+
+/** The event id of a message, asserting the envelope contract every publisher must keep. */
+export function eventIdOf(message: EventMessage): string {
+  const eventId = message.envelope?.eventId;
+  if (!eventId) throw new TypeError('event has no envelope.eventId');
+  return eventId;
+}
+
+export interface PublishResult {
+  readonly streamSequence: number;
+  /** True when the stream had already stored this event id: nothing new was written. */
+  readonly duplicate: boolean;
+}
+
+export function encodeEvent<M extends EventMessage>(def: EventDef<M>, message: M): Uint8Array {
+  return def.type.encode(message).finish();
+}
+
+export async function publishEncoded(
+  js: JetStreamClient,
+  subject: string,
+  typeName: string,
+  eventId: string,
+  payload: Uint8Array,
+  timeoutMs: number,
+): Promise<PublishResult> {
+  const h = natsHeaders();
+  h.set(HEADER_EVENT_TYPE, typeName);
+  try {
+    const ack = await js.publish(subject, payload, { msgID: eventId, timeout: timeoutMs, headers: h });
+    return { streamSequence: ack.seq, duplicate: ack.duplicate };
+  } catch (cause) {
+    throw new PublishError(subject, eventId, { cause });
+  }
+}
+
+export async function publishEvent<M extends EventMessage>(
+  js: JetStreamClient,
+  def: EventDef<M>,
+  message: M,
+  options: { timeoutMs: number },
+): Promise<PublishResult> {
+  const eventId = eventIdOf(message);
+  return publishEncoded(js, def.subject, def.typeName, eventId, encodeEvent(def, message), options.timeoutMs);
+}

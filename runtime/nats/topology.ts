@@ -1,0 +1,67 @@
+// Streams, durable consumers and KV buckets, declared in one table and
+// provisioned idempotently at start (provision.ts). Every stream is bounded:
+// when full it refuses new messages (discard "new"), so a publisher sees the
+// error and the SMPP edge answers "try again" instead of losing old messages.
+
+export interface StreamSpec {
+  readonly name: string;
+  readonly subjects: readonly string[];
+  readonly maxAgeMs: number;
+  readonly bytesMax: number;
+  readonly messagesMax: number;
+  readonly messageBytesMax: number;
+  /** Window in which a repeated Nats-Msg-Id is dropped as a duplicate. */
+  readonly duplicateWindowMs: number;
+}
+
+export interface ConsumerSpec {
+  readonly stream: string;
+  readonly durableName: string;
+  readonly filterSubject: string;
+  readonly ackWaitMs: number;
+  readonly deliveriesMax: number;
+  /** Unacknowledged messages the server hands out at once, across replicas. */
+  readonly ackPendingMax: number;
+}
+
+export interface KvBucketSpec {
+  readonly bucket: string;
+  readonly ttlMs: number;
+  readonly bytesMax: number;
+  readonly valueBytesMax: number;
+  readonly history: number;
+}
+
+export interface Topology {
+  readonly streams: readonly StreamSpec[];
+  readonly consumers: readonly ConsumerSpec[];
+  readonly kvBuckets: readonly KvBucketSpec[];
+}
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+const MIB = 1024 * 1024;
+
+export const DLQ_STREAM = 'DLQ';
+export const DLQ_SUBJECT_PREFIX = 'dialpay.dlq';
+
+export const STREAMS: readonly StreamSpec[] = [
+  { name: 'SMS_INBOUND', subjects: ['dialpay.sms.inbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: 'SMS_OUTBOUND', subjects: ['dialpay.sms.outbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: 'SMS_STATUS', subjects: ['dialpay.sms.submit_result', 'dialpay.sms.receipt'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: 'PAYMENTS', subjects: ['dialpay.payment.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: 'DEBITS', subjects: ['dialpay.debit.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: DLQ_STREAM, subjects: [`${DLQ_SUBJECT_PREFIX}.>`], maxAgeMs: 30 * DAY_MS, bytesMax: 512 * MIB, messagesMax: 1_000_000, messageBytesMax: 128 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+];
+
+/** Durable consumers; each service adds the ones its handlers read. */
+export const CONSUMERS: readonly ConsumerSpec[] = [];
+
+export const KV_BUCKETS: readonly KvBucketSpec[] = [
+  // USSD sessions: any replica answers any hop; operators drop a session after a few minutes.
+  { bucket: 'ussd_sessions', ttlMs: 3 * MINUTE_MS, bytesMax: 256 * MIB, valueBytesMax: 8 * 1024, history: 1 },
+  // SMSC message id -> our message_ref, for delivery receipts; SMSCs retry receipts for up to 72 h.
+  { bucket: 'dlr_correlation', ttlMs: 3 * DAY_MS, bytesMax: 1024 * MIB, valueBytesMax: 1024, history: 1 },
+];
+
+export const TOPOLOGY: Topology = { streams: STREAMS, consumers: CONSUMERS, kvBuckets: KV_BUCKETS };

@@ -1,0 +1,42 @@
+// Per-service schema migrations with node-pg-migrate. Each service owns one
+// schema; the runtime's own tables (outbox, processed_events) are migrated
+// into it first and tracked separately from the service's migrations.
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
+import type { Logger } from '../log.js';
+import { quoteIdent } from './pool.js';
+
+export interface SchemaMigrations {
+  /** The service's schema, for example "payments". */
+  readonly schema: string;
+  /** Folder of the service's NNNN_name.sql files, or null if it only needs the runtime tables. */
+  readonly dir: string | null;
+}
+
+const RUNTIME_MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+export async function migrateSchemas(databaseUrl: string, sets: readonly SchemaMigrations[], log: Logger): Promise<void> {
+  for (const set of sets) {
+    quoteIdent(set.schema); // asserts a plain identifier
+    const dirs: [string, string][] = [[RUNTIME_MIGRATIONS_DIR, 'runtime_migrations']];
+    if (set.dir) dirs.push([set.dir, 'migrations']);
+    for (const [dir, table] of dirs) {
+      const applied = await runner({
+        databaseUrl,
+        dir,
+        migrationsTable: table,
+        migrationsSchema: set.schema,
+        schema: set.schema,
+        createSchema: true,
+        createMigrationsSchema: true,
+        direction: 'up',
+        count: Infinity,
+        checkOrder: true,
+        singleTransaction: true,
+        verbose: false,
+        log: () => undefined,
+      });
+      if (applied.length > 0) log.info({ schema: set.schema, applied: applied.map((m) => m.name) }, 'migrations applied');
+    }
+  }
+}

@@ -1,0 +1,58 @@
+// What every service with a Postgres schema runs besides its handlers: the
+// outbox relay and the pruning of its processed-events record.
+import type { ComponentContext, StartedComponent } from './component.js';
+import { OutboxRelay } from './pg/outbox.js';
+import { pruneProcessedEvents } from './pg/idempotency.js';
+import type { RunningConsumer } from './nats/consume.js';
+import type { ReadinessCheck } from './ops-server.js';
+
+/** Handled-event records are kept longer than any stream keeps a message (30 days). */
+const PROCESSED_EVENTS_RETENTION_MS = 35 * 24 * 3_600_000;
+const PRUNE_INTERVAL_MS = 3_600_000;
+
+export interface ServiceParts {
+  readonly relay: OutboxRelay;
+  readonly consumers: RunningConsumer[];
+  readonly readiness: ReadinessCheck[];
+  /** Stops consumers first (no new work), then the relay so queued events still go out. */
+  readonly stop: (timeoutMs: number) => Promise<void>;
+}
+
+export function startServiceBase(context: ComponentContext, schema: string): ServiceParts {
+  const { pool, nats, config, log, registry } = context;
+  if (!pool) throw new Error(`service ${context.name} needs a Postgres pool`);
+  const relay = new OutboxRelay({
+    pool,
+    js: nats.js,
+    schema,
+    batchSizeMax: config.outbox.batchSizeMax,
+    pollIntervalMs: config.outbox.pollIntervalMs,
+    publishTimeoutMs: config.nats.publishTimeoutMs,
+    log,
+    registry,
+  });
+  relay.start();
+  const prune = setInterval(() => {
+    pruneProcessedEvents(pool, schema, PROCESSED_EVENTS_RETENTION_MS).catch((err: unknown) =>
+      log.warn({ err }, 'pruning processed events failed; will try again'),
+    );
+  }, PRUNE_INTERVAL_MS);
+  prune.unref();
+  const consumers: RunningConsumer[] = [];
+  return {
+    relay,
+    consumers,
+    readiness: [{ name: 'outbox', check: () => (relay.healthy() ? null : 'last relay pass failed') }],
+    stop: async (timeoutMs: number) => {
+      clearInterval(prune);
+      await Promise.all(consumers.map((c) => c.stop(timeoutMs)));
+      await relay.stop();
+    },
+  };
+}
+
+/** A service that so far runs only the base: the outbox relay and housekeeping. */
+export async function startBaseOnly(context: ComponentContext, schema: string): Promise<StartedComponent> {
+  const base = startServiceBase(context, schema);
+  return { readiness: base.readiness, stop: base.stop };
+}
