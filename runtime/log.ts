@@ -22,7 +22,7 @@ const SANITIZE_KEYS_MAX = 64;
 
 export function maskMsisdn(msisdn: string): string {
   const digits = msisdn.replace(/\D/g, '');
-  if (digits.length < 7) return '***';
+  if (digits.length < 7) return msisdn; // a short code, not a person's number
   return `${digits.slice(0, 4)}${'*'.repeat(digits.length - 6)}${digits.slice(-2)}`;
 }
 
@@ -65,7 +65,37 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
 }
 
+let stdout: ReturnType<typeof pino.destination> | null = null;
+
+/** One asynchronous stdout writer per process, flushed on exit so a fatal line is not lost. */
+function stdoutDestination(): ReturnType<typeof pino.destination> {
+  if (stdout) return stdout;
+  const destination = pino.destination({ fd: 1, sync: false });
+  process.once('exit', () => destination.flushSync());
+  stdout = destination;
+  return destination;
+}
+
+/** Sanitizes one finished JSON line: covers child bindings and serializers, which skip pino's formatters. */
+export function sanitizeLogLine(line: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return `${maskMsisdnsInText(line.trimEnd())}\n`;
+  }
+  return `${JSON.stringify(sanitizeForLog(parsed))}\n`;
+}
+
 export function createLogger(options: LoggerOptions): Logger {
+  const out = options.destination ?? stdoutDestination();
+  const sink = {
+    write: (line: string) => out.write(sanitizeLogLine(line)),
+    flush: (cb?: (err?: Error) => void) => {
+      (out as { flushSync?: () => void }).flushSync?.();
+      cb?.();
+    },
+  };
   return pino(
     {
       level: options.level,
@@ -73,17 +103,10 @@ export function createLogger(options: LoggerOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: {
         level: (label) => ({ level: label }),
-        bindings: (bindings) => sanitizeForLog(bindings) as Record<string, unknown>,
+        // bigint money becomes a string before pino serializes it.
         log: (object) => sanitizeForLog(object) as Record<string, unknown>,
       },
-      hooks: {
-        // The message string is not passed through the formatters.
-        logMethod(args, method) {
-          const masked = args.map((a) => (typeof a === 'string' ? maskMsisdnsInText(a) : a));
-          return method.apply(this, masked as Parameters<typeof method>);
-        },
-      },
     },
-    options.destination ?? pino.destination({ fd: 1, sync: false }),
+    sink,
   );
 }

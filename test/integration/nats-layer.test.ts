@@ -1,0 +1,118 @@
+// The NATS layer against a real nats-server: provisioning is idempotent,
+// Nats-Msg-Id dedups, handlers get decoded messages, failures are retried with
+// a delay and end in the dead-letter stream, undecodable bytes go there at once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
+import { Registry } from '../../runtime/metrics.js';
+import { startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
+import { quietLogger, waitFor } from '../support/stack.js';
+
+const log = quietLogger();
+let server: NatsServerHandle;
+let nats: NatsHandle;
+
+const spec = (durableName: string, deliveriesMax = 3): ConsumerSpec => ({
+  stream: 'SMS_INBOUND',
+  durableName,
+  filterSubject: Events.smsInbound.subject,
+  ackWaitMs: 5_000,
+  deliveriesMax,
+  ackPendingMax: 100,
+});
+
+function inbound(text: string, eventId?: string) {
+  return {
+    envelope: newEnvelope({ producer: 'test', eventId }),
+    operatorId: 'safaricom-ke',
+    fromMsisdn: '254712345678',
+    toAddress: '384',
+    text,
+    smscMessageId: 'm1',
+    bindId: 'b0',
+  };
+}
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nats = await connectNats({ url: server.url, name: 'test', connectTimeoutMs: 5_000, reconnectWaitMs: 200, reconnectAttemptsMax: -1, publishTimeoutMs: 5_000 }, log);
+});
+afterAll(async () => {
+  await nats?.close();
+  await server?.stop();
+});
+
+describe('NATS layer', () => {
+  it('provisions the declared streams and buckets, and running it twice changes nothing', async () => {
+    const topology: Topology = { ...TOPOLOGY, consumers: [spec('idempotent-check')] };
+    await provisionTopology(nats, topology, 1, log);
+    await provisionTopology(nats, topology, 1, log);
+    const names: string[] = [];
+    for await (const s of nats.jsm.streams.list()) names.push(s.config.name);
+    for (const s of TOPOLOGY.streams) expect(names).toContain(s.name);
+    expect(names).toContain('KV_ussd_sessions');
+    const info = await nats.jsm.streams.info('SMS_INBOUND');
+    expect(info.config.discard).toBe('new');
+    expect(info.config.max_bytes).toBeGreaterThan(0);
+    const consumer = await nats.jsm.consumers.info('SMS_INBOUND', 'idempotent-check');
+    expect(consumer.config.ack_policy).toBe('explicit');
+    expect(consumer.config.max_deliver).toBe(3);
+  });
+
+  it('drops a re-publish with the same event id (Nats-Msg-Id)', async () => {
+    const message = inbound('BAL');
+    const first = await publishEvent(nats.js, Events.smsInbound, message, { timeoutMs: 5_000 });
+    const second = await publishEvent(nats.js, Events.smsInbound, message, { timeoutMs: 5_000 });
+    expect(first.duplicate).toBe(false);
+    expect(second.duplicate).toBe(true);
+    expect(second.streamSequence).toBe(first.streamSequence);
+  });
+
+  it('hands decoded messages to the handler, retries failures, then dead-letters', async () => {
+    await provisionTopology(nats, { streams: [], kvBuckets: [], consumers: [spec('retry-check', 3)] }, 1, log);
+    const registry = new Registry();
+    const metrics = new ConsumerMetrics(registry);
+    const seen: { text: string; delivery: number }[] = [];
+    const running = await startConsumer({
+      nats,
+      spec: spec('retry-check', 3),
+      event: Events.smsInbound,
+      log,
+      metrics,
+      inFlightMax: 4,
+      retryDelaysMs: [100],
+      publishTimeoutMs: 5_000,
+      handler: async (msg, ctx) => {
+        seen.push({ text: msg.text ?? "", delivery: ctx.deliveryCount });
+        if (msg.text === 'FAIL') throw new Error('downstream unavailable');
+      },
+    });
+    const dlqBefore = (await nats.jsm.streams.info(DLQ_STREAM)).state.messages;
+    await publishEvent(nats.js, Events.smsInbound, inbound('HELP'), { timeoutMs: 5_000 });
+    await publishEvent(nats.js, Events.smsInbound, inbound('FAIL'), { timeoutMs: 5_000 });
+    // Raw bytes that are not an SmsInbound go to the dead-letter stream without reaching the handler.
+    await nats.js.publish(Events.smsInbound.subject, new Uint8Array([0xff, 0xff, 0xff]), { msgID: 'garbage-1' });
+    await waitFor('three attempts and two dead letters', async () => {
+      const dlq = (await nats.jsm.streams.info(DLQ_STREAM)).state.messages;
+      return seen.filter((s) => s.text === 'FAIL').length === 3 && dlq - dlqBefore === 2;
+    });
+    expect(seen.filter((s) => s.text === 'FAIL').map((s) => s.delivery)).toEqual([1, 2, 3]);
+    expect(seen.some((s) => s.text === 'HELP')).toBe(true);
+    const dead = await nats.jsm.streams.getMessage(DLQ_STREAM, { last_by_subj: `dialpay.dlq.SMS_INBOUND.retry-check` });
+    expect(dead?.header.get('Dialpay-Consumer')).toBe('retry-check');
+    const text = await registry.getSingleMetricAsString('dialpay_nats_messages_handled_total');
+    expect(text).toMatch(/outcome="dead_lettered"[^\n]* 2/);
+    expect(text).toMatch(/outcome="retried"[^\n]* 2/);
+    await running.stop(2_000);
+  });
+
+  it('keeps publishing through a nats-server restart once it is back', async () => {
+    await server.stop();
+    await expect(publishEvent(nats.js, Events.smsInbound, inbound('DOWN'), { timeoutMs: 500 })).rejects.toThrow(/publish to dialpay.sms.inbound failed/);
+    await server.restart();
+    await waitFor('reconnect', async () => nats.connected());
+    const result = await waitFor('publish after restart', async () =>
+      publishEvent(nats.js, Events.smsInbound, inbound('UP'), { timeoutMs: 2_000 }).catch(() => null),
+    );
+    expect(result.duplicate).toBe(false);
+  });
+});

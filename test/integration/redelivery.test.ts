@@ -1,0 +1,57 @@
+// Done-when: an event reaches a handler; the handler's process is killed
+// before it acks; after restart the event is redelivered and the effect has
+// happened exactly once (idempotency key in Postgres).
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import pg from 'pg';
+import { connectNats, provisionTopology, publishEvent, newEnvelope, Events, TOPOLOGY, type NatsHandle } from '../../runtime/nats/index.js';
+import { setupStack, quietLogger, waitFor, type Stack } from '../support/stack.js';
+import { runTs } from '../support/child.js';
+import { EFFECT_CONSUMER } from '../fixtures/effect-consumer.js';
+
+const log = quietLogger();
+let stack: Stack;
+let nats: NatsHandle;
+let db: pg.Client;
+
+beforeAll(async () => {
+  stack = await setupStack();
+  nats = await connectNats({ ...stack.config.nats, name: 'test' }, log);
+  await provisionTopology(nats, { ...TOPOLOGY, consumers: [EFFECT_CONSUMER] }, 1, log);
+  db = new pg.Client({ connectionString: stack.databaseUrl });
+  await db.connect();
+});
+afterAll(async () => {
+  await db?.end();
+  await nats?.close();
+  await stack?.cleanup();
+});
+
+it('applies the effect exactly once when the handler dies after committing but before acking', async () => {
+  const env = { NATS_URL: stack.nats.url, DATABASE_URL: stack.databaseUrl };
+  const doomed = runTs('test/fixtures/effect-worker.ts', [], { ...env, HANG_AFTER_COMMIT: '1' });
+  await doomed.waitForLine(/^READY/);
+  const envelope = newEnvelope({ producer: 'test' });
+  await publishEvent(nats.js, Events.smsInbound, { envelope, operatorId: 'safaricom-ke', fromMsisdn: '254712345678', toAddress: '384', text: 'BAL' }, { timeoutMs: 5_000 });
+  await doomed.waitForLine(new RegExp(`^APPLIED ${envelope.eventId}`));
+  await doomed.kill('SIGKILL');
+
+  const before = await db.query('SELECT count(*)::int AS n FROM fixture.effects WHERE event_id = $1', [envelope.eventId]);
+  expect(before.rows[0].n).toBe(1);
+  const pending = await nats.jsm.consumers.info('SMS_INBOUND', 'effect-worker');
+  expect(pending.num_ack_pending).toBe(1); // delivered, never acked
+
+  const survivor = runTs('test/fixtures/effect-worker.ts', [], env);
+  try {
+    await survivor.waitForLine(new RegExp(`^DUPLICATE ${envelope.eventId}`));
+    await waitFor('the redelivered message to be acked', async () => {
+      const info = await nats.jsm.consumers.info('SMS_INBOUND', 'effect-worker');
+      return info.num_ack_pending === 0 && info.num_pending === 0;
+    });
+  } finally {
+    await survivor.kill('SIGTERM');
+  }
+  const after = await db.query('SELECT count(*)::int AS n FROM fixture.effects WHERE event_id = $1', [envelope.eventId]);
+  expect(after.rows[0].n).toBe(1);
+  const processed = await db.query('SELECT count(*)::int AS n FROM fixture.processed_events WHERE event_id = $1', [envelope.eventId]);
+  expect(processed.rows[0].n).toBe(1);
+});

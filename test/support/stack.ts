@@ -1,0 +1,61 @@
+// One launcher for tests: a throwaway nats-server (JetStream, temp store) and
+// PostgreSQL (initdb, free port) per suite, plus a valid config pointing at
+// them. Nothing here touches the machine's own services.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { startNatsServer, startPostgres, freePort, type NatsServerHandle, type PostgresHandle } from '../../runtime/engines/index.js';
+import { validateConfig, type Config } from '../../runtime/config/index.js';
+import { createLogger, type Logger } from '../../runtime/log.js';
+
+export interface Stack {
+  readonly nats: NatsServerHandle;
+  readonly pg: PostgresHandle;
+  readonly databaseUrl: string;
+  readonly config: Config;
+  /** The same config as a plain object, for writing to a YAML file for a child process. */
+  readonly rawConfig: Record<string, unknown>;
+  cleanup(): Promise<void>;
+}
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+
+export function exampleConfigRaw(): Record<string, unknown> {
+  return parse(readFileSync(`${ROOT}dialpay.example.yaml`, 'utf8')) as Record<string, unknown>;
+}
+
+export async function setupStack(options: { database?: string } = {}): Promise<Stack> {
+  const [nats, pg] = await Promise.all([startNatsServer(), startPostgres({ durable: false })]);
+  const database = options.database ?? 'dialpay';
+  await pg.createDatabase(database);
+  const raw = exampleConfigRaw();
+  raw.nats = { ...(raw.nats as object), url: nats.url };
+  raw.postgres = { ...(raw.postgres as object), url: pg.urlFor(database) };
+  const opsPorts: Record<string, number> = {};
+  for (const name of ['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation']) opsPorts[name] = await freePort();
+  raw.http = { host: '127.0.0.1', opsPorts };
+  raw.log = { level: 'warn' };
+  return {
+    nats,
+    pg,
+    databaseUrl: pg.urlFor(database),
+    config: validateConfig(structuredClone(raw)),
+    rawConfig: raw,
+    cleanup: async () => {
+      await Promise.allSettled([nats.stop(), pg.stop()]);
+    },
+  };
+}
+
+export function quietLogger(): Logger {
+  return createLogger({ level: 'silent' });
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { ConfigError, loadConfigText } from '../../runtime/config/index.js';
+import { exampleConfigRaw } from '../support/stack.js';
+
+function loadWith(mutate: (raw: Record<string, any>) => void, env: NodeJS.ProcessEnv = {}) {
+  const raw = exampleConfigRaw() as Record<string, any>;
+  mutate(raw);
+  return loadConfigText(stringify(raw), env);
+}
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('accepts the shipped example, with money as bigint minor units', () => {
+    const config = loadWith(() => undefined);
+    expect(config.operators).toHaveLength(2);
+    expect(config.merchants).toHaveLength(3);
+    expect(config.feeSchedules[0]?.fixedMinor).toBe(10n);
+    expect(config.limits.tiers[1]?.monthlyMaxMinor).toBe(100_000_000n);
+  });
+
+  it('names the key of a value with the wrong type', () => {
+    const err = errorOf(() => loadWith((raw) => (raw.operators[1].smpp.port = 'twenty')));
+    expect(err.key).toBe('operators[1].smpp.port');
+    expect(err.message).toContain('operators[1].smpp.port');
+  });
+
+  it('names a missing required key', () => {
+    const err = errorOf(() => loadWith((raw) => delete raw.operators[0].currency));
+    expect(err.key).toBe('operators[0].currency');
+    expect(err.message).toMatch(/missing|required/);
+  });
+
+  it('names a merchant that references an unknown operator', () => {
+    const err = errorOf(() => loadWith((raw) => raw.merchants[2].operatorIds.push('vodacom-tz')));
+    expect(err.key).toBe('merchants[2].operatorIds[1]');
+    expect(err.message).toContain('unknown operator "vodacom-tz"');
+  });
+
+  it('names an unknown fee schedule reference and an unknown key', () => {
+    expect(errorOf(() => loadWith((raw) => (raw.merchants[0].feeScheduleId = 'gold'))).key).toBe('merchants[0].feeScheduleId');
+    expect(errorOf(() => loadWith((raw) => (raw.nats.urll = 'x'))).key).toBe('nats.urll');
+  });
+
+  it('refuses limits that contradict each other', () => {
+    const err = errorOf(() => loadWith((raw) => (raw.limits.tiers[0].dailyMaxMinor = 1)));
+    expect(err.key).toBe('limits.tiers[0].perTransactionMaxMinor');
+  });
+
+  it('applies environment overrides, and validates them like the file', () => {
+    const config = loadWith(() => undefined, {
+      DIALPAY__nats__url: 'nats://10.1.2.3:4222',
+      DIALPAY__operators__0__smpp__password: 'fromenv',
+      DIALPAY__limits__pinAttemptsMax: '4',
+    });
+    expect(config.nats.url).toBe('nats://10.1.2.3:4222');
+    expect(config.operators[0]?.smpp.password).toBe('fromenv');
+    expect(config.limits.pinAttemptsMax).toBe(4);
+    expect(errorOf(() => loadWith(() => undefined, { DIALPAY__limits__pinAttemptsMax: 'many' })).key).toBe('limits.pinAttemptsMax');
+  });
+
+  it('reports YAML that does not parse', () => {
+    expect(errorOf(() => loadConfigText('operators: [\n')).message).toMatch(/YAML does not parse/);
+  });
+});

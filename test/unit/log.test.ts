@@ -1,0 +1,57 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, maskMsisdn, sanitizeForLog } from '../../runtime/log.js';
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { lines, log: createLogger({ level: 'trace', component: 'test', destination }) };
+}
+
+const MSISDN = '254712345678';
+const PIN = '4821';
+const PASSWORD = 'Sup3rSecret';
+
+describe('log redaction', () => {
+  it('never writes a full MSISDN, a PIN, a code or a password, wherever they appear', async () => {
+    const { lines, log } = capture();
+    log.info({ msisdn: MSISDN, pin: PIN, password: PASSWORD }, 'pay request');
+    log.info({ payerMsisdn: `+${MSISDN}`, nested: { deeper: { password: PASSWORD, code: PIN } } }, 'nested');
+    log.warn(`inbound sms from ${MSISDN} failed`);
+    log.info({ text: `YES ${PIN}` }, 'confirmation text');
+    log.error({ err: new Error(`bind failed for ${MSISDN}`) }, 'error with msisdn');
+    log.child({ from: MSISDN, smpp: { system_id: 'op', password: PASSWORD } }).info('child bindings');
+    log.info({ source_addr: MSISDN, destination_addr: '384', short_message: `PAY SHOP42 500 ${PIN}` }, 'pdu');
+    await new Promise((r) => setImmediate(r));
+    expect(lines.length).toBe(7);
+    const output = lines.join('\n');
+    expect(output).not.toContain(MSISDN);
+    expect(output).not.toContain(PASSWORD);
+    expect(output).not.toMatch(new RegExp(`\\b${PIN}\\b`));
+    expect(output).toContain(maskMsisdn(MSISDN));
+    expect(output).toContain('[REDACTED]');
+    // Masked but still useful: the country prefix and the last digits survive.
+    expect(maskMsisdn(MSISDN)).toBe('2547******78');
+  });
+
+  it('keeps money as a string and leaves ordinary fields alone', () => {
+    expect(sanitizeForLog({ amountMinor: 50_000n, paymentId: 'p-1', shortCode: '384' })).toEqual({
+      amountMinor: '50000',
+      paymentId: 'p-1',
+      shortCode: '384',
+    });
+  });
+
+  it('is bounded on deep and wide input', () => {
+    let deep: Record<string, unknown> = { msisdn: MSISDN };
+    for (let i = 0; i < 50; i++) deep = { next: deep };
+    expect(JSON.stringify(sanitizeForLog(deep))).toContain('[too deep]');
+    const wide = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, i]));
+    expect(Object.keys(sanitizeForLog(wide) as object).length).toBeLessThanOrEqual(65);
+  });
+});
