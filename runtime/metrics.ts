@@ -6,10 +6,14 @@ export { Registry, Counter, Gauge, Histogram };
 
 export const METRIC_PREFIX = 'dialpay_';
 
+const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export function createRegistry(component: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ component });
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  // prom-client names these gauges *_total, which promtool rejects (only counters end in _total).
+  for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(`${METRIC_PREFIX}${name}`);
   return registry;
 }
 

@@ -23,7 +23,12 @@ export interface PostgresOptions {
   readonly port?: number;
   /** Data folder; a fresh temp folder when omitted. Reused if it already holds a cluster. */
   readonly dataDir?: string;
-  /** fsync off: for tests only, where a crash of the machine does not matter. */
+  /**
+   * false: fsync off, for tests only. A crash of the server process still keeps
+   * every acknowledged commit (the WAL reaches the OS at commit); only a crash
+   * of the machine would lose data. synchronous_commit stays on, deliberately:
+   * with it off, a killed server forgets commits it already acknowledged.
+   */
   readonly durable?: boolean;
   readonly startTimeoutMs?: number;
 }
@@ -59,7 +64,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     `-k ${dataDir}`,
     '-c listen_addresses=127.0.0.1',
     '-c max_connections=200',
-    ...(options.durable === false ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+    ...(options.durable === false ? ['-c fsync=off', '-c full_page_writes=off'] : []),
   ].join(' ');
 
   const start = async (): Promise<void> => {
