@@ -65,17 +65,6 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
 }
 
-let stdout: ReturnType<typeof pino.destination> | null = null;
-
-/** One asynchronous stdout writer per process, flushed on exit so a fatal line is not lost. */
-function stdoutDestination(): ReturnType<typeof pino.destination> {
-  if (stdout) return stdout;
-  const destination = pino.destination({ fd: 1, sync: false });
-  process.once('exit', () => destination.flushSync());
-  stdout = destination;
-  return destination;
-}
-
 /** Sanitizes one finished JSON line: covers child bindings and serializers, which skip pino's formatters. */
 export function sanitizeLogLine(line: string): string {
   let parsed: unknown;
@@ -88,7 +77,9 @@ export function sanitizeLogLine(line: string): string {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const out = options.destination ?? stdoutDestination();
+  // Synchronous: the last line before a crash is the one the on-call engineer needs,
+  // and a payment logs a few lines, not thousands.
+  const out = options.destination ?? pino.destination({ fd: 1, sync: true });
   const sink = {
     write: (line: string) => out.write(sanitizeLogLine(line)),
     flush: (cb?: (err?: Error) => void) => {
