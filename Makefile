@@ -48,7 +48,7 @@ run: setup build
 	$(NODE) dist/cli/dialpay.js dev --config $(CONFIG)
 
 bench: setup build
-	@echo "bench: no benchmarks yet (load-tests/ arrives with the SMPP and payment issues)"
+	$(NODE) dist/load-tests/foundation.bench.js
 
 clean:
 	rm -rf dist proto/gen node_modules .data

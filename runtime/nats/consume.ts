@@ -4,7 +4,7 @@
 // the dead-letter stream before the message is terminated. Nothing is dropped
 // silently. At most inFlightMax handlers run at once per consumer.
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsHandle } from './connect.js';
 import type { ConsumerSpec } from './topology.js';
 import { DLQ_SUBJECT_PREFIX } from './topology.js';
@@ -39,7 +39,7 @@ export interface ConsumerOptions<M extends EventMessage> {
 export interface RunningConsumer {
   readonly name: string;
   inFlight(): number;
-  /** Stops pulling, lets in-flight handlers finish (bounded), naks what was pulled but not started. */
+  /** Stops pulling, then lets every pulled message's handler finish, waiting at most timeoutMs. */
   stop(timeoutMs: number): Promise<void>;
 }
 
@@ -64,6 +64,12 @@ export class ConsumerMetrics {
 }
 
 const ERROR_HEADER_LENGTH_MAX = 256;
+/** Messages asked for in one pull; also bounded by free handler slots. */
+const FETCH_BATCH_MAX = 256;
+/** How long one pull waits for messages; bounds how long stop() waits for the loop. */
+const FETCH_EXPIRES_MS = 2_000;
+const FETCH_ERROR_BACKOFF_MS_MIN = 100;
+const FETCH_ERROR_BACKOFF_MS_MAX = 5_000;
 
 export function retryDelayMs(retryDelaysMs: readonly number[], deliveryCount: number): number {
   const index = Math.min(Math.max(deliveryCount - 1, 0), retryDelaysMs.length - 1);
@@ -75,7 +81,6 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
   if (options.inFlightMax < 1) throw new RangeError('inFlightMax must be at least 1');
   const name = spec.durableName;
   const consumer = await nats.js.consumers.get(spec.stream, spec.durableName);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.min(options.inFlightMax, 1_000), expires: 30_000 });
 
   let stopping = false;
   let inFlight = 0;
@@ -114,7 +119,8 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     } catch (cause) {
       const err = new UndecodableMessageError(msg.subject, msg.seq, { cause });
       log.error({ err, consumer: name }, 'undecodable message, dead-lettering');
-      if (await deadLetter(msg, err.message)) msg.term(err.message);
+      // Plain term(): nats-server 2.9 (Debian 12) ignores a term reason; the reason is in the DLQ headers.
+      if (await deadLetter(msg, err.message)) msg.term();
       metrics.handled.inc({ consumer: name, outcome: 'dead_lettered' });
       return;
     }
@@ -140,20 +146,34 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     }
   };
 
+  // Pull only as many messages as there are free handler slots, so everything
+  // pulled is handled: at stop nothing is left stranded until ack_wait.
   const loop = (async () => {
-    for await (const msg of messages) {
-      if (stopping) {
-        msg.nak(); // pulled but never started: hand it straight to another replica
+    let errorBackoffMs = FETCH_ERROR_BACKOFF_MS_MIN;
+    while (!stopping) {
+      const room = options.inFlightMax - inFlight;
+      if (room <= 0) {
+        await slotFreed();
         continue;
       }
-      while (inFlight >= options.inFlightMax) await slotFreed();
-      inFlight++;
-      void handleOne(msg).finally(() => {
-        inFlight--;
-        const w = wake;
-        wake = null;
-        w?.();
-      });
+      try {
+        const batch = await consumer.fetch({ max_messages: Math.min(room, FETCH_BATCH_MAX), expires: FETCH_EXPIRES_MS });
+        for await (const msg of batch) {
+          inFlight++;
+          void handleOne(msg).finally(() => {
+            inFlight--;
+            const w = wake;
+            wake = null;
+            w?.();
+          });
+        }
+        errorBackoffMs = FETCH_ERROR_BACKOFF_MS_MIN;
+      } catch (err) {
+        if (stopping) break;
+        log.warn({ err, consumer: name, retryInMs: errorBackoffMs }, 'fetch failed; retrying');
+        await new Promise((r) => setTimeout(r, errorBackoffMs));
+        errorBackoffMs = Math.min(errorBackoffMs * 2, FETCH_ERROR_BACKOFF_MS_MAX);
+      }
     }
   })();
 
@@ -162,7 +182,9 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     inFlight: () => inFlight,
     stop: async (timeoutMs: number) => {
       stopping = true;
-      await messages.close().catch(() => undefined);
+      const w = wake;
+      wake = null;
+      w?.();
       await loop.catch((err: unknown) => log.error({ err, consumer: name }, 'consumer loop ended with an error'));
       const deadline = Date.now() + timeoutMs;
       while (inFlight > 0 && Date.now() < deadline) {

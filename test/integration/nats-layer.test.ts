@@ -6,8 +6,9 @@ import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelop
 import { Registry } from '../../runtime/metrics.js';
 import { startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
 import { quietLogger, waitFor } from '../support/stack.js';
+import { createLogger } from '../../runtime/log.js';
 
-const log = quietLogger();
+const log = process.env.DEBUG_TEST ? createLogger({ level: 'debug' }) : quietLogger();
 let server: NatsServerHandle;
 let nats: NatsHandle;
 
@@ -35,6 +36,7 @@ function inbound(text: string, eventId?: string) {
 beforeAll(async () => {
   server = await startNatsServer();
   nats = await connectNats({ url: server.url, name: 'test', connectTimeoutMs: 5_000, reconnectWaitMs: 200, reconnectAttemptsMax: -1, publishTimeoutMs: 5_000 }, log);
+  await provisionTopology(nats, TOPOLOGY, 1, log);
 });
 afterAll(async () => {
   await nats?.close();
@@ -103,6 +105,35 @@ describe('NATS layer', () => {
     expect(text).toMatch(/outcome="dead_lettered"[^\n]* 2/);
     expect(text).toMatch(/outcome="retried"[^\n]* 2/);
     await running.stop(2_000);
+    await waitFor('nothing left ack-pending', async () => (await nats.jsm.consumers.info('SMS_INBOUND', 'retry-check')).num_ack_pending === 0);
+  });
+
+  it('stop() lets an in-flight handler finish and ack before it returns', async () => {
+    await provisionTopology(nats, { streams: [], kvBuckets: [], consumers: [spec('drain-check')] }, 1, log);
+    let finished = false;
+    let startedHandling!: () => void;
+    const handling = new Promise<void>((resolve) => (startedHandling = resolve));
+    const running = await startConsumer({
+      nats,
+      spec: spec('drain-check'),
+      event: Events.smsInbound,
+      log,
+      metrics: new ConsumerMetrics(new Registry()),
+      inFlightMax: 4,
+      retryDelaysMs: [100],
+      publishTimeoutMs: 5_000,
+      handler: async () => {
+        startedHandling();
+        await new Promise((r) => setTimeout(r, 400));
+        finished = true;
+      },
+    });
+    await publishEvent(nats.js, Events.smsInbound, inbound('SLOW'), { timeoutMs: 5_000 });
+    await handling;
+    await running.stop(5_000);
+    expect(finished).toBe(true);
+    expect(running.inFlight()).toBe(0);
+    await waitFor('every pulled message acked or terminated', async () => (await nats.jsm.consumers.info('SMS_INBOUND', 'drain-check')).num_ack_pending === 0);
   });
 
   it('keeps publishing through a nats-server restart once it is back', async () => {

@@ -1,0 +1,58 @@
+// The layout's rules, enforced: the gateway never touches Postgres or a
+// service; services never import each other or the gateway; the shared
+// runtime imports no component; proto imports nothing of ours.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, dirname } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../support/stack.js';
+
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (name === 'gen' || name === 'node_modules') continue;
+    if (statSync(path).isDirectory()) out.push(...tsFiles(path));
+    else if (name.endsWith('.ts')) out.push(path);
+  }
+  return out;
+}
+
+/** Each import of a file, as a path relative to the repo root, or the bare package name. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => {
+    const spec = m[1] as string;
+    return spec.startsWith('.') ? relative(ROOT, resolve(dirname(file), spec)) : spec;
+  });
+}
+
+function violations(folder: string, forbidden: (target: string, file: string) => boolean): string[] {
+  return tsFiles(join(ROOT, folder)).flatMap((file) =>
+    importsOf(file).filter((t) => forbidden(t, relative(ROOT, file))).map((t) => `${relative(ROOT, file)} -> ${t}`),
+  );
+}
+
+describe('component boundaries', () => {
+  it('gateway imports no Postgres code and no service', () => {
+    expect(violations('gateway', (t) => t === 'pg' || t.startsWith('runtime/pg') || t.startsWith('services/'))).toEqual([]);
+  });
+
+  it('a service imports no other service and not the gateway', () => {
+    expect(
+      violations('services', (t, file) => {
+        const own = file.split('/')[1];
+        return t.startsWith('gateway/') || (t.startsWith('services/') && t.split('/')[1] !== own);
+      }),
+    ).toEqual([]);
+  });
+
+  it('the shared runtime and the contracts import no component', () => {
+    const component = (t: string) => t.startsWith('gateway/') || t.startsWith('services/') || t.startsWith('cli/');
+    expect(violations('runtime', component)).toEqual([]);
+    expect(violations('proto', (t) => component(t) || t.startsWith('runtime/'))).toEqual([]);
+  });
+
+  it('finds imports at all (the scanner is not blind)', () => {
+    expect(violations('cli', (t) => t.startsWith('services/')).length).toBeGreaterThan(0);
+  });
+});
