@@ -27,6 +27,23 @@ const smppBind = z.strictObject({
   throughputPerSecondMax: z.number().int().min(1).max(100_000).default(500),
   enquireLinkIntervalMs: positiveMs.default(30_000),
   responseTimeoutMs: positiveMs.default(10_000),
+  /** Requests that may wait for a window slot before submits are refused. */
+  windowWaitersMax: z.number().int().min(0).max(100_000).default(1_000),
+  pduBytesMax: z.number().int().min(256).max(70_000).default(16_384),
+  reconnectDelayMsMin: positiveMs.default(1_000),
+  reconnectDelayMsMax: positiveMs.default(60_000),
+  /** Waits between submit attempts after a temporary error or timeout; the last value ends the retries. */
+  submitRetryDelaysMs: z.array(positiveMs).min(0).max(10).default([1_000, 5_000, 15_000]),
+  /** After ESME_RTHROTTLED the bind sends at a quarter of its cap for this long. */
+  throttleSlowDownMs: positiveMs.default(10_000),
+  splitMode: z.enum(['udh8', 'udh16', 'sar', 'payload']).default('udh8'),
+  registeredDelivery: z.boolean().default(true),
+  /** How the SMSC writes message ids in submit_sm_resp and in receipts, to make them meet. */
+  submitIdFormat: z.enum(['as-is', 'hex', 'decimal']).default('as-is'),
+  receiptIdFormat: z.enum(['as-is', 'hex', 'decimal']).default('as-is'),
+  reassemblyTimeoutMs: positiveMs.default(10_000),
+  reassemblyMessagesMax: z.number().int().min(1).max(100_000).default(1_000),
+  reassemblyPartsMax: z.number().int().min(2).max(255).default(16),
 });
 
 const operator = z.strictObject({

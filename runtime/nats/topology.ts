@@ -54,8 +54,18 @@ export const STREAMS: readonly StreamSpec[] = [
   { name: DLQ_STREAM, subjects: [`${DLQ_SUBJECT_PREFIX}.>`], maxAgeMs: 30 * DAY_MS, bytesMax: 512 * MIB, messagesMax: 1_000_000, messageBytesMax: 128 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
 ];
 
-/** Durable consumers; each service adds the ones its handlers read. */
-export const CONSUMERS: readonly ConsumerSpec[] = [];
+/** The gateway's outbound SMS submitter; its ack wait covers the whole submit retry schedule. */
+export const GATEWAY_SMS_OUTBOUND: ConsumerSpec = {
+  stream: 'SMS_OUTBOUND',
+  durableName: 'gateway-sms-outbound',
+  filterSubject: 'dialpay.sms.outbound',
+  ackWaitMs: 120_000,
+  deliveriesMax: 10,
+  ackPendingMax: 5_000,
+};
+
+/** Durable consumers; each component adds the ones its handlers read. */
+export const CONSUMERS: readonly ConsumerSpec[] = [GATEWAY_SMS_OUTBOUND];
 
 export const KV_BUCKETS: readonly KvBucketSpec[] = [
   // USSD sessions: any replica answers any hop; operators drop a session after a few minutes.

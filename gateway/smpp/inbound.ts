@@ -1,0 +1,214 @@
+// Messages from the operator: a subscriber's SMS (deliver_sm in client mode,
+// submit_sm in server mode) or a delivery receipt. The PDU is answered only
+// after JetStream acknowledged the event; if NATS is unreachable the answer is
+// ESME_RX_T_APPN so the SMSC retries. Parts of a long message are answered
+// when the whole message is durable, or with a temporary error if it never
+// completes: a partial command must never reach payments.
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { OperatorConfig } from '../../runtime/config/index.js';
+import type { Logger } from '../../runtime/log.js';
+import { toE164 } from '../../runtime/msisdn.js';
+import { Events, newEnvelope, publishEvent } from '../../runtime/nats/index.js';
+import { bigIntToInt64, v1 } from '../../proto/index.js';
+import { ESM_CLASS_RECEIPT, rawBytes, type Pdu } from './pdu.js';
+import { parseUdh } from './segment.js';
+import { decodeText } from './text-codec.js';
+import { Reassembler } from './reassembly.js';
+import { normalizeMessageId, parseReceipt, type ParsedReceipt } from './receipt.js';
+import { CommandStatus } from './status.js';
+import type { SmppMetrics } from './metrics.js';
+import type { SmppSession } from './session.js';
+
+export const PRODUCER = 'gateway';
+const ESM_CLASS_UDHI = 0x40;
+const EXPIRE_SWEEP_MS = 500;
+const RECEIPT_LOOKUP_RETRIES = 3;
+const RECEIPT_LOOKUP_DELAY_MS = 100;
+
+const RECEIPT_STATE: Readonly<Record<ParsedReceipt['state'], number>> = {
+  ENROUTE: v1.DeliveryState.DELIVERY_STATE_ENROUTE,
+  DELIVERED: v1.DeliveryState.DELIVERY_STATE_DELIVERED,
+  EXPIRED: v1.DeliveryState.DELIVERY_STATE_EXPIRED,
+  DELETED: v1.DeliveryState.DELIVERY_STATE_DELETED,
+  UNDELIVERABLE: v1.DeliveryState.DELIVERY_STATE_UNDELIVERABLE,
+  ACCEPTED: v1.DeliveryState.DELIVERY_STATE_ACCEPTED,
+  UNKNOWN: v1.DeliveryState.DELIVERY_STATE_UNKNOWN,
+  REJECTED: v1.DeliveryState.DELIVERY_STATE_REJECTED,
+};
+
+/** KV keys allow a narrow alphabet; SMSC ids do not promise it. */
+export function correlationKey(operatorId: string, normalizedMessageId: string): string {
+  return `smsc.${operatorId}.${Buffer.from(normalizedMessageId).toString('hex')}`;
+}
+
+interface Held {
+  readonly session: SmppSession;
+  readonly pdu: Pdu;
+}
+
+export interface InboundOptions {
+  readonly operator: OperatorConfig;
+  readonly js: JetStreamClient;
+  readonly correlations: KV;
+  readonly publishTimeoutMs: number;
+  readonly log: Logger;
+  readonly metrics: SmppMetrics;
+}
+
+export class InboundHandler {
+  readonly #o: InboundOptions;
+  readonly #reassembler: Reassembler<Held>;
+  readonly #sweep: NodeJS.Timeout;
+
+  constructor(options: InboundOptions) {
+    this.#o = options;
+    const smpp = options.operator.smpp;
+    this.#reassembler = new Reassembler<Held>({ entriesMax: smpp.reassemblyMessagesMax, partsMax: smpp.reassemblyPartsMax, timeoutMs: smpp.reassemblyTimeoutMs });
+    this.#sweep = setInterval(() => {
+      for (const tokens of this.#reassembler.expire(Date.now())) this.#answer(tokens, CommandStatus.ESME_RX_T_APPN);
+      this.#gauge();
+    }, EXPIRE_SWEEP_MS);
+    this.#sweep.unref();
+  }
+
+  /** Answers every held part with a temporary error, so the SMSC redelivers them later. */
+  close(): void {
+    clearInterval(this.#sweep);
+    for (const tokens of this.#reassembler.drain()) this.#answer(tokens, CommandStatus.ESME_RX_T_APPN);
+    this.#gauge();
+  }
+
+  /** Handles deliver_sm (client mode) or submit_sm (server mode) carrying a subscriber's message or a receipt. */
+  handle(session: SmppSession, pdu: Pdu, bindId: string): void {
+    const esmClass = Number(pdu.esm_class ?? 0);
+    const isReceipt = pdu.command === 'deliver_sm' && ((esmClass & 0x3c) === ESM_CLASS_RECEIPT || pdu.receipted_message_id !== undefined);
+    const work = isReceipt ? this.#receipt(session, pdu) : this.#message(session, pdu, bindId);
+    work.catch((err: unknown) => {
+      this.#o.log.error({ err, bind: bindId }, 'inbound PDU handling failed');
+      session.respond(pdu, CommandStatus.ESME_RX_T_APPN);
+    });
+  }
+
+  async #message(session: SmppSession, pdu: Pdu, bindId: string): Promise<void> {
+    const { operator } = this.#o;
+    const destination = String(pdu.destination_addr ?? '');
+    if (!operator.shortCodes.includes(destination)) {
+      session.respond(pdu, CommandStatus.ESME_RINVDSTADR);
+      return;
+    }
+    const from = toE164(String(pdu.source_addr ?? ''), operator.countryCallingCode, Number(pdu.source_addr_ton ?? 0));
+    if (!from) {
+      session.respond(pdu, CommandStatus.ESME_RINVSRCADR);
+      return;
+    }
+    const dataCoding = Number(pdu.data_coding ?? 0);
+    const payload = pdu.message_payload !== undefined ? rawBytes(pdu.message_payload) : rawBytes(pdu.short_message);
+    let body = payload;
+    let concat: { reference: number; total: number; seq: number } | null = null;
+    if (Number(pdu.esm_class ?? 0) & ESM_CLASS_UDHI) {
+      const parsed = parseUdh(payload);
+      if (!parsed) {
+        session.respond(pdu, CommandStatus.ESME_RINVMSGLEN);
+        return;
+      }
+      body = parsed.body;
+      concat = parsed.concat;
+    } else if (pdu.sar_msg_ref_num !== undefined) {
+      concat = { reference: Number(pdu.sar_msg_ref_num), total: Number(pdu.sar_total_segments), seq: Number(pdu.sar_segment_seqnum) };
+    }
+    const held: Held = { session, pdu };
+    if (!concat) {
+      await this.#publishMessage([held], from, destination, decodeText(body, dataCoding), bindId);
+      return;
+    }
+    const result = this.#reassembler.add(
+      { key: `${from}|${destination}|${concat.reference}|${concat.total}`, total: concat.total, seq: concat.seq, dataCoding, body, token: held },
+      Date.now(),
+    );
+    this.#gauge();
+    switch (result.kind) {
+      case 'pending':
+        return; // answered when the message completes or expires
+      case 'rejected':
+        session.respond(pdu, result.reason === 'buffer-full' ? CommandStatus.ESME_RX_T_APPN : CommandStatus.ESME_RX_P_APPN);
+        return;
+      case 'complete':
+        await this.#publishMessage(result.tokens, from, destination, decodeText(result.body, result.dataCoding), bindId);
+        return;
+    }
+  }
+
+  async #publishMessage(parts: readonly Held[], from: string, to: string, text: string, bindId: string): Promise<void> {
+    const message = {
+      envelope: newEnvelope({ producer: PRODUCER }),
+      operatorId: this.#o.operator.id,
+      fromMsisdn: from,
+      toAddress: to,
+      text,
+      smscMessageId: '',
+      bindId,
+    };
+    try {
+      await publishEvent(this.#o.js, Events.smsInbound, message, { timeoutMs: this.#o.publishTimeoutMs });
+      this.#answer(parts, CommandStatus.ESME_ROK);
+    } catch (err) {
+      this.#o.log.warn({ err, bind: bindId, eventId: message.envelope.eventId }, 'inbound SMS not durable; asking the SMSC to retry');
+      this.#answer(parts, CommandStatus.ESME_RX_T_APPN);
+    }
+  }
+
+  async #receipt(session: SmppSession, pdu: Pdu): Promise<void> {
+    const { operator, correlations, log, metrics } = this.#o;
+    const text = decodeText(pdu.message_payload !== undefined ? rawBytes(pdu.message_payload) : rawBytes(pdu.short_message), Number(pdu.data_coding ?? 0));
+    const receipt = parseReceipt({
+      receiptedMessageId: pdu.receipted_message_id as string | undefined,
+      messageState: pdu.message_state as number | undefined,
+      networkErrorCode: Buffer.isBuffer(pdu.network_error_code) ? pdu.network_error_code : undefined,
+      text,
+    });
+    if (!receipt) {
+      // Unreadable: acknowledge so the SMSC does not retry forever, and say so loudly.
+      log.warn({ operator: operator.id }, 'delivery receipt we cannot parse; acknowledged and dropped');
+      metrics.receipts.inc({ operator: operator.id, state: 'unparsed' });
+      session.respond(pdu, CommandStatus.ESME_ROK);
+      return;
+    }
+    const smscId = normalizeMessageId(receipt.messageId, operator.smpp.receiptIdFormat);
+    let messageRef = '';
+    // The receipt can overtake our write of the correlation (resp and receipt close together).
+    for (let i = 0; i < RECEIPT_LOOKUP_RETRIES && messageRef === ''; i++) {
+      const entry = await correlations.get(correlationKey(operator.id, smscId));
+      if (entry && entry.operation === 'PUT') messageRef = entry.string();
+      else if (i + 1 < RECEIPT_LOOKUP_RETRIES) await new Promise((r) => setTimeout(r, RECEIPT_LOOKUP_DELAY_MS));
+    }
+    const event = {
+      // Derived id: an SMSC that repeats a receipt does not produce a second event.
+      envelope: newEnvelope({ producer: PRODUCER, eventId: `dlr-${operator.id}-${Buffer.from(smscId).toString('hex')}-${receipt.state}`, correlationId: messageRef || undefined }),
+      messageRef,
+      operatorId: operator.id,
+      smscMessageId: smscId,
+      state: RECEIPT_STATE[receipt.state],
+      errorCode: receipt.errorCode,
+      submittedAtUnixMs: bigIntToInt64(BigInt(receipt.submittedAtUnixMs ?? 0)),
+      doneAtUnixMs: bigIntToInt64(BigInt(receipt.doneAtUnixMs ?? 0)),
+    };
+    try {
+      await publishEvent(this.#o.js, Events.deliveryReceipt, event, { timeoutMs: this.#o.publishTimeoutMs });
+      metrics.receipts.inc({ operator: operator.id, state: receipt.state });
+      if (!messageRef) log.warn({ operator: operator.id, smscMessageId: smscId }, 'receipt for a message we cannot correlate');
+      session.respond(pdu, CommandStatus.ESME_ROK);
+    } catch (err) {
+      log.warn({ err, operator: operator.id }, 'receipt not durable; asking the SMSC to retry');
+      session.respond(pdu, CommandStatus.ESME_RX_T_APPN);
+    }
+  }
+
+  #answer(parts: readonly Held[], status: number): void {
+    for (const { session, pdu } of parts) if (!session.closed) session.respond(pdu, status);
+  }
+
+  #gauge(): void {
+    this.#o.metrics.reassemblyMessages.set({ operator: this.#o.operator.id }, this.#reassembler.size);
+  }
+}

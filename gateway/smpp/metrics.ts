@@ -1,0 +1,27 @@
+// SMPP metrics, one set per gateway process, labelled by operator.
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
+
+export class SmppMetrics {
+  readonly pdus: Counter<'operator' | 'direction' | 'command' | 'status'>;
+  readonly bindsUp: Gauge<'operator' | 'mode'>;
+  readonly windowInUse: Gauge<'operator' | 'bind'>;
+  readonly throttleEvents: Counter<'operator'>;
+  readonly submitResponseSeconds: Histogram<'operator'>;
+  readonly receipts: Counter<'operator' | 'state'>;
+  readonly reconnects: Counter<'operator'>;
+  readonly bindFailures: Counter<'operator' | 'reason'>;
+  readonly reassemblyMessages: Gauge<'operator'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.pdus = new Counter({ name: 'dialpay_smpp_pdus_total', help: 'SMPP PDUs by direction, command and command_status.', labelNames: ['operator', 'direction', 'command', 'status'], registers });
+    this.bindsUp = new Gauge({ name: 'dialpay_smpp_binds_up', help: 'SMPP binds currently bound.', labelNames: ['operator', 'mode'], registers });
+    this.windowInUse = new Gauge({ name: 'dialpay_smpp_window_requests', help: 'Requests sent and awaiting a response, per bind.', labelNames: ['operator', 'bind'], registers });
+    this.throttleEvents = new Counter({ name: 'dialpay_smpp_throttle_events_total', help: 'ESME_RTHROTTLED answers and local throttle waits.', labelNames: ['operator'], registers });
+    this.submitResponseSeconds = new Histogram({ name: 'dialpay_smpp_submit_response_seconds', help: 'Time from submit to its response.', labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+    this.receipts = new Counter({ name: 'dialpay_smpp_receipts_total', help: 'Delivery receipts by state.', labelNames: ['operator', 'state'], registers });
+    this.reconnects = new Counter({ name: 'dialpay_smpp_reconnects_total', help: 'Binds re-established after a loss.', labelNames: ['operator'], registers });
+    this.bindFailures = new Counter({ name: 'dialpay_smpp_bind_failures_total', help: 'Failed bind attempts, ours or a peer\'s.', labelNames: ['operator', 'reason'], registers });
+    this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages waiting for parts.', labelNames: ['operator'], registers });
+  }
+}

@@ -1,0 +1,172 @@
+// Messages to subscribers: an SmsOutbound event becomes one or more
+// submit_sm (client mode) or deliver_sm (server mode) PDUs. Temporary errors
+// and timeouts are retried on the operator's schedule; ESME_RTHROTTLED slows
+// the link down; permanent errors end in a failed SmsSubmitResult. Each
+// accepted part's SMSC id is stored in KV so its receipt finds the message.
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { OperatorConfig } from '../../runtime/config/index.js';
+import type { Logger } from '../../runtime/log.js';
+import { Events, newEnvelope, publishEvent, PermanentHandlerError } from '../../runtime/nats/index.js';
+import { dialpay, v1 } from '../../proto/index.js';
+import type { Pdu } from './pdu.js';
+import { splitForSubmit, type OutboundPart } from './segment.js';
+import { CommandStatus, SubmitDisposition, submitDisposition, statusName } from './status.js';
+import { normalizeMessageId } from './receipt.js';
+import { correlationKey, PRODUCER } from './inbound.js';
+import type { SmppMetrics } from './metrics.js';
+
+/** How the gateway reaches one operator: a pool of client binds, or the operator's binds to us. */
+export interface OperatorLink {
+  /** True when at least one bind can carry traffic now. */
+  ready(): boolean;
+  /** Sends one part; rejects when no bind is up or the window and its queue are full. */
+  send(fields: Record<string, unknown>): Promise<Pdu>;
+  /** The peer answered ESME_RTHROTTLED. */
+  throttled(): void;
+}
+
+export class NoLinkError extends Error {
+  override readonly name = 'NoLinkError';
+  constructor(readonly operatorId: string) {
+    super(`no bind to operator ${operatorId} is up`);
+  }
+}
+
+export interface OutboundOptions {
+  readonly operators: ReadonlyMap<string, OperatorConfig>;
+  readonly links: ReadonlyMap<string, OperatorLink>;
+  readonly js: JetStreamClient;
+  readonly correlations: KV;
+  readonly publishTimeoutMs: number;
+  readonly log: Logger;
+  readonly metrics: SmppMetrics;
+}
+
+type PartOutcome = { readonly accepted: true; readonly messageId: string } | { readonly accepted: false; readonly status: dialpay.v1.SubmitStatus; readonly commandStatus: number; readonly detail: string };
+
+const sentKey = (messageRef: string) => `ref.${Buffer.from(messageRef).toString('hex')}`;
+
+export class OutboundSubmitter {
+  readonly #o: OutboundOptions;
+  #reference = Math.floor(Math.random() * 0xffff);
+
+  constructor(options: OutboundOptions) {
+    this.#o = options;
+  }
+
+  async handle(message: dialpay.v1.ISmsOutbound): Promise<void> {
+    const { operators, links, correlations, log } = this.#o;
+    const operator = operators.get(message.operatorId ?? '');
+    const link = links.get(message.operatorId ?? '');
+    if (!operator || !link) throw new PermanentHandlerError(`unknown operator ${message.operatorId}`);
+    const messageRef = message.messageRef || (message.envelope?.eventId as string);
+    // Redelivered after a crash past the submit: do not send it twice, re-announce the result.
+    const already = await correlations.get(sentKey(messageRef));
+    if (already && already.operation === 'PUT') {
+      await this.#publishResult(message, messageRef, { accepted: true, messageId: '' }, already.string().split(','), 1);
+      return;
+    }
+    if (!link.ready()) throw new NoLinkError(operator.id); // nak: JetStream retries later
+    let parts: OutboundPart[];
+    try {
+      this.#reference = (this.#reference + 1) & 0xffff;
+      parts = splitForSubmit(message.text ?? '', operator.smpp.splitMode, this.#reference);
+    } catch (err) {
+      await this.#publishResult(message, messageRef, { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_REJECTED, commandStatus: 0, detail: (err as Error).message }, [], 0);
+      return;
+    }
+    const ids: string[] = [];
+    let attempts = 0;
+    for (const part of parts) {
+      const { outcome, attemptCount } = await this.#sendPart(operator, link, message, part);
+      attempts += attemptCount;
+      if (!outcome.accepted) {
+        await this.#publishResult(message, messageRef, outcome, ids, attempts);
+        return;
+      }
+      ids.push(outcome.messageId);
+      await correlations.put(correlationKey(operator.id, outcome.messageId), messageRef);
+    }
+    await correlations.put(sentKey(messageRef), ids.join(','));
+    log.debug({ messageRef, parts: parts.length }, 'sms submitted');
+    await this.#publishResult(message, messageRef, { accepted: true, messageId: '' }, ids, attempts);
+  }
+
+  async #sendPart(operator: OperatorConfig, link: OperatorLink, message: dialpay.v1.ISmsOutbound, part: OutboundPart): Promise<{ outcome: PartOutcome; attemptCount: number }> {
+    const { metrics, log } = this.#o;
+    const delays = operator.smpp.submitRetryDelaysMs;
+    const fields: Record<string, unknown> = {
+      source_addr_ton: 0,
+      source_addr_npi: 0,
+      source_addr: message.fromAddress || operator.shortCodes[0],
+      dest_addr_ton: 1,
+      dest_addr_npi: 1,
+      destination_addr: message.toMsisdn,
+      esm_class: part.esmClass,
+      data_coding: part.dataCoding,
+      priority_flag: message.priority === v1.SmsPriority.SMS_PRIORITY_HIGH ? 1 : 0,
+      registered_delivery: operator.smpp.registeredDelivery && message.receiptRequested ? 1 : 0,
+      short_message: part.shortMessage,
+      ...(part.messagePayload ? { message_payload: part.messagePayload } : {}),
+      ...(part.sar ? { sar_msg_ref_num: part.sar.refNum, sar_total_segments: part.sar.totalSegments, sar_segment_seqnum: part.sar.seqNum } : {}),
+    };
+    let last: PartOutcome = { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED, commandStatus: 0, detail: 'not sent' };
+    for (let attempt = 0; attempt <= delays.length; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]));
+      const started = performance.now();
+      try {
+        const resp = await link.send(fields);
+        metrics.submitResponseSeconds.observe({ operator: operator.id }, (performance.now() - started) / 1000);
+        switch (submitDisposition(resp.command_status)) {
+          case SubmitDisposition.ACCEPTED:
+            return { outcome: { accepted: true, messageId: normalizeMessageId(String(resp.message_id ?? ''), operator.smpp.submitIdFormat) }, attemptCount: attempt + 1 };
+          case SubmitDisposition.PERMANENT:
+            return { outcome: { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_REJECTED, commandStatus: resp.command_status, detail: statusName(resp.command_status) }, attemptCount: attempt + 1 };
+          case SubmitDisposition.THROTTLED:
+            link.throttled();
+            break;
+          case SubmitDisposition.RETRY:
+            break;
+        }
+        last = { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED, commandStatus: resp.command_status, detail: statusName(resp.command_status) };
+      } catch (err) {
+        // Timeout, closed session, full window, no bind: temporary. A timed-out submit may have
+        // reached the SMSC; resending is SMPP's at-least-once.
+        last = { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED, commandStatus: CommandStatus.ESME_ROK, detail: (err as Error).message };
+      }
+      log.debug({ operator: operator.id, attempt, detail: last.accepted ? '' : last.detail }, 'submit attempt failed');
+    }
+    return { outcome: last, attemptCount: delays.length + 1 };
+  }
+
+  async #publishResult(message: dialpay.v1.ISmsOutbound, messageRef: string, outcome: PartOutcome, ids: readonly string[], attempts: number): Promise<void> {
+    const event = {
+      envelope: newEnvelope({ producer: PRODUCER, eventId: `submit-${messageRef}`, correlationId: message.envelope?.correlationId || undefined, paymentId: message.envelope?.paymentId || undefined }),
+      messageRef,
+      operatorId: message.operatorId,
+      status: outcome.accepted ? v1.SubmitStatus.SUBMIT_STATUS_ACCEPTED : outcome.status,
+      smscMessageIds: [...ids],
+      commandStatus: outcome.accepted ? 0 : outcome.commandStatus,
+      errorDetail: outcome.accepted ? '' : outcome.detail,
+      attemptCount: attempts,
+    };
+    await publishEvent(this.#o.js, Events.smsSubmitResult, event, { timeoutMs: this.#o.publishTimeoutMs });
+  }
+}
+
+/** Client mode: round-robin over the operator's bound binds. */
+export function clientLink(binds: readonly { state: string; submit(fields: Record<string, unknown>): Promise<Pdu>; throttled(): void }[]): OperatorLink {
+  let next = 0;
+  const bound = () => binds.filter((b) => b.state === 'bound');
+  return {
+    ready: () => bound().length > 0,
+    send: (fields) => {
+      const up = bound();
+      if (up.length === 0) return Promise.reject(new Error('no bound bind'));
+      const bind = up[next++ % up.length] as (typeof up)[number];
+      return bind.submit(fields);
+    },
+    throttled: () => binds.forEach((b) => b.throttled()),
+  };
+}

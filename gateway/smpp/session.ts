@@ -1,0 +1,195 @@
+// One SMPP session over one socket, either side of a bind. Owns framing, the
+// send window, response expiry and sequence numbers. Every request resolves
+// or rejects: on response, on timeout, or when the session closes. It knows
+// nothing about binds, operators or NATS.
+import type { Socket } from 'node:net';
+import { FrameParser } from './frame.js';
+import { decodePdu, encodePdu, isResponse, type Pdu } from './pdu.js';
+import { CommandStatus, statusName } from './status.js';
+import type { SmppMetrics } from './metrics.js';
+import type { Logger } from '../../runtime/log.js';
+
+export class SessionClosedError extends Error {
+  override readonly name = 'SessionClosedError';
+  constructor(readonly label: string) {
+    super(`SMPP session ${label} closed`);
+  }
+}
+export class ResponseTimeoutError extends Error {
+  override readonly name = 'ResponseTimeoutError';
+  constructor(readonly label: string, readonly command: string, readonly timeoutMs: number) {
+    super(`no ${command}_resp on ${label} within ${timeoutMs} ms`);
+  }
+}
+export class WindowFullError extends Error {
+  override readonly name = 'WindowFullError';
+  constructor(readonly label: string) {
+    super(`SMPP window and its wait queue are full on ${label}`);
+  }
+}
+
+export interface SessionOptions {
+  readonly socket: Socket;
+  readonly label: string;
+  readonly operatorId: string;
+  readonly pduBytesMax: number;
+  /** Requests awaiting a response at once. */
+  readonly windowSize: number;
+  /** Requests waiting for a window slot; beyond this, request() rejects at once. */
+  readonly windowWaitersMax: number;
+  readonly responseTimeoutMs: number;
+  readonly log: Logger;
+  readonly metrics: SmppMetrics;
+  /** A request PDU from the peer (not a response). The owner must answer it with respond(). */
+  readonly onRequest: (pdu: Pdu) => void;
+  readonly onClose: () => void;
+}
+
+interface Pending {
+  readonly command: string;
+  readonly resolve: (pdu: Pdu) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+const SEQUENCE_MAX = 0x7fffffff;
+
+export class SmppSession {
+  readonly #o: SessionOptions;
+  readonly #parser: FrameParser;
+  readonly #pending = new Map<number, Pending>();
+  readonly #waiters: (() => void)[] = [];
+  #sequence = 0;
+  #closed = false;
+
+  constructor(options: SessionOptions) {
+    this.#o = options;
+    this.#parser = new FrameParser(options.pduBytesMax);
+    const socket = options.socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err) => options.log.warn({ err, bind: options.label }, 'smpp socket error'));
+    socket.on('close', () => this.#onClose());
+  }
+
+  get label(): string {
+    return this.#o.label;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /** Sends a request and resolves with its response PDU (whatever its command_status). */
+  async request(command: string, fields: Record<string, unknown>, timeoutMs = this.#o.responseTimeoutMs): Promise<Pdu> {
+    if (this.#closed) throw new SessionClosedError(this.#o.label);
+    if (this.#pending.size >= this.#o.windowSize) {
+      if (this.#waiters.length >= this.#o.windowWaitersMax) throw new WindowFullError(this.#o.label);
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      if (this.#closed) throw new SessionClosedError(this.#o.label);
+    }
+    const sequence = this.#nextSequence();
+    return new Promise<Pdu>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.#pending.delete(sequence)) {
+          this.#releaseSlot();
+          reject(new ResponseTimeoutError(this.#o.label, command, timeoutMs));
+        }
+      }, timeoutMs);
+      this.#pending.set(sequence, { command, resolve, reject, timer });
+      this.#o.metrics.windowInUse.set({ operator: this.#o.operatorId, bind: this.#o.label }, this.#pending.size);
+      this.#write(command, { ...fields, sequence_number: sequence }, 0);
+    });
+  }
+
+  /** Answers a request from the peer. */
+  respond(request: Pdu, commandStatus: number, fields: Record<string, unknown> = {}): void {
+    if (request.command === 'unknown') {
+      this.sendGenericNack(request.sequence_number, commandStatus || CommandStatus.ESME_RINVCMDID);
+      return;
+    }
+    this.#write(`${request.command}_resp`, { ...fields, sequence_number: request.sequence_number, command_status: commandStatus }, commandStatus);
+  }
+
+  sendGenericNack(sequenceNumber: number, commandStatus: number): void {
+    this.#write('generic_nack', { sequence_number: sequenceNumber, command_status: commandStatus }, commandStatus);
+  }
+
+  /** Graceful: lets written data flush, then closes. */
+  close(): void {
+    if (!this.#closed) this.#o.socket.end();
+  }
+
+  destroy(): void {
+    this.#o.socket.destroy();
+  }
+
+  #write(command: string, fields: Record<string, unknown>, status: number): void {
+    if (this.#closed || this.#o.socket.destroyed) return;
+    // With a non-zero status the library writes the header only, which is what SMPP wants for most error responses.
+    this.#o.socket.write(encodePdu(command, fields));
+    this.#o.metrics.pdus.inc({ operator: this.#o.operatorId, direction: 'out', command, status: statusName(status) });
+  }
+
+  #nextSequence(): number {
+    this.#sequence = this.#sequence >= SEQUENCE_MAX ? 1 : this.#sequence + 1;
+    return this.#sequence;
+  }
+
+  #releaseSlot(): void {
+    this.#o.metrics.windowInUse.set({ operator: this.#o.operatorId, bind: this.#o.label }, this.#pending.size);
+    this.#waiters.shift()?.();
+  }
+
+  #onData(chunk: Buffer): void {
+    for (const frame of this.#parser.push(chunk)) {
+      if (frame.kind === 'bad-length') {
+        this.#o.log.warn({ bind: this.#o.label, commandLength: frame.commandLength }, 'PDU with a bad command_length');
+        this.#o.metrics.pdus.inc({ operator: this.#o.operatorId, direction: 'in', command: 'malformed', status: 'ESME_RINVCMDLEN' });
+        this.sendGenericNack(frame.sequenceNumber, CommandStatus.ESME_RINVCMDLEN);
+        continue;
+      }
+      let pdu: Pdu;
+      try {
+        pdu = decodePdu(frame.bytes);
+      } catch (err) {
+        this.#o.log.warn({ err, bind: this.#o.label }, 'PDU body does not decode');
+        this.#o.metrics.pdus.inc({ operator: this.#o.operatorId, direction: 'in', command: 'malformed', status: 'ESME_RINVCMDLEN' });
+        this.sendGenericNack(frame.bytes.readUInt32BE(12), CommandStatus.ESME_RINVCMDLEN);
+        continue;
+      }
+      this.#o.metrics.pdus.inc({ operator: this.#o.operatorId, direction: 'in', command: pdu.command, status: statusName(pdu.command_status) });
+      if (isResponse(pdu.command_id)) this.#onResponse(pdu);
+      else if (pdu.command === 'unknown') this.sendGenericNack(pdu.sequence_number, CommandStatus.ESME_RINVCMDID);
+      else this.#o.onRequest(pdu);
+    }
+  }
+
+  #onResponse(pdu: Pdu): void {
+    const pending = this.#pending.get(pdu.sequence_number);
+    if (!pending) {
+      this.#o.log.debug({ bind: this.#o.label, sequence: pdu.sequence_number, command: pdu.command }, 'response to no pending request (late or unknown)');
+      return;
+    }
+    this.#pending.delete(pdu.sequence_number);
+    clearTimeout(pending.timer);
+    this.#releaseSlot();
+    pending.resolve(pdu);
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = new SessionClosedError(this.#o.label);
+    for (const [, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.#pending.clear();
+    this.#o.metrics.windowInUse.set({ operator: this.#o.operatorId, bind: this.#o.label }, 0);
+    for (const w of this.#waiters.splice(0)) w();
+    this.#o.onClose();
+  }
+}

@@ -1,0 +1,28 @@
+// Types for the parts of the untyped `smpp` package we use: its PDU codec and
+// its command/TLV tables. Sessions, windows and sockets are ours (session.ts).
+declare module 'smpp' {
+  export interface PduFields {
+    command: string;
+    command_id: number;
+    command_status: number;
+    sequence_number: number;
+    command_length: number;
+    [field: string]: unknown;
+  }
+  export class PDU implements PduFields {
+    constructor(command: string | Buffer, options?: Record<string, unknown>);
+    command: string;
+    command_id: number;
+    command_status: number;
+    sequence_number: number;
+    command_length: number;
+    [field: string]: unknown;
+    isResponse(): boolean;
+    toBuffer(): Buffer;
+    static maxLength: number;
+  }
+  export const commands: Record<string, { id: number; params?: Record<string, { filter?: unknown }> }>;
+  export const tlvs: Record<string, { id: number; filter?: unknown }>;
+  export function createServer(options: Record<string, unknown>, listener?: (session: unknown) => void): import('node:net').Server;
+  export function connect(options: Record<string, unknown>, listener?: () => void): unknown;
+}

@@ -1,0 +1,265 @@
+// A simulated operator SMSC for tests, benchmarks and `make run`. Built on
+// the `smpp` package's own server and session, not on our session code, so
+// our client is not only tested against itself. Phones send messages as
+// deliver_sm; submits get message ids (hex or decimal) and, when asked,
+// delivery receipts. Faults on demand: no response, generic_nack, throttling
+// above N/s, temporary errors, unbind, disconnect with requests in flight.
+import type { AddressInfo, Server } from 'node:net';
+import smpp from 'smpp';
+import '../../gateway/smpp/pdu.js'; // raw short_message bytes, decoded below with our GSM 03.38 codec
+import { decodeText, encodeText } from '../../gateway/smpp/text-codec.js';
+import { splitForSubmit, parseUdh } from '../../gateway/smpp/segment.js';
+import { formatReceiptText, messageStateOf } from '../../gateway/smpp/receipt.js';
+
+/** The parts of the package's session we drive. */
+interface LibSession {
+  on(event: string, listener: (pdu: LibPdu) => void): void;
+  send(pdu: unknown): boolean;
+  deliver_sm(fields: Record<string, unknown>, callback: (pdu: LibPdu) => void): boolean;
+  unbind(fields: Record<string, unknown>, callback?: (pdu: LibPdu) => void): boolean;
+  close(): void;
+  destroy(): void;
+  socket: import('node:net').Socket;
+}
+interface LibPdu {
+  command: string;
+  command_status: number;
+  sequence_number: number;
+  response(fields?: Record<string, unknown>): unknown;
+  [field: string]: unknown;
+}
+
+export interface SmscFaults {
+  /** Share of submits never answered, 0..1. */
+  noResponseRate: number;
+  /** Share of submits answered with generic_nack (status ESME_RSYSERR). */
+  genericNackRate: number;
+  /** Share of submits answered ESME_RX_T_APPN. */
+  temporaryErrorRate: number;
+  /** Submits per second above which the SMSC answers ESME_RTHROTTLED; 0 = unlimited. */
+  throttleAboveTps: number;
+  /** Drop the connection after this many more submits, leaving them unanswered; 0 = never. */
+  disconnectAfterSubmits: number;
+}
+
+export interface SubmittedMessage {
+  readonly messageId: string;
+  readonly destination: string;
+  readonly source: string;
+  readonly text: string;
+  readonly parts: number;
+  readonly receivedAtMs: number;
+}
+
+export interface SmscOptions {
+  readonly host?: string;
+  readonly port?: number;
+  readonly systemId: string;
+  readonly password: string;
+  readonly messageIdFormat?: 'hex' | 'decimal';
+  readonly receiptDelayMs?: number;
+  /** Put receipted_message_id and message_state TLVs on receipts (else text only). */
+  readonly receiptTlvs?: boolean;
+  readonly faults?: Partial<SmscFaults>;
+}
+
+const NO_FAULTS: SmscFaults = { noResponseRate: 0, genericNackRate: 0, temporaryErrorRate: 0, throttleAboveTps: 0, disconnectAfterSubmits: 0 };
+
+export class SmscSimulator {
+  readonly #o: SmscOptions;
+  #server: Server | null = null;
+  #faults: SmscFaults;
+  readonly #bound = new Set<LibSession>();
+  readonly #partials = new Map<string, { total: number; bodies: Map<number, Buffer>; dataCoding: number }>();
+  #nextId = 1_000;
+  #windowSecond = 0;
+  #inWindow = 0;
+  /** Whole messages received (parts joined), in order. */
+  readonly submitted: SubmittedMessage[] = [];
+  /** Counts of what the SMSC did, for tests. */
+  readonly counters = { submits: 0, throttled: 0, unanswered: 0, nacked: 0, temporary: 0, bindFailures: 0, receiptsSent: 0 };
+
+  constructor(options: SmscOptions) {
+    this.#o = options;
+    this.#faults = { ...NO_FAULTS, ...options.faults };
+  }
+
+  get port(): number {
+    return (this.#server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+  get boundSessions(): number {
+    return this.#bound.size;
+  }
+
+  setFaults(faults: Partial<SmscFaults>): void {
+    this.#faults = { ...this.#faults, ...faults };
+  }
+
+  async start(): Promise<number> {
+    const server = smpp.createServer({}, (s: unknown) => this.#onSession(s as LibSession));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#o.port ?? 0, this.#o.host ?? '127.0.0.1', () => resolve());
+    });
+    return this.port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.#bound) s.destroy();
+    this.#bound.clear();
+    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+  }
+
+  /** A phone sends `text` to a short code; resolves with the command_status of each deliver_sm_resp. */
+  async sendFromPhone(msisdn: string, shortCode: string, text: string, options: { split?: 'udh8' | 'udh16' | 'sar'; dataCoding?: number } = {}): Promise<number[]> {
+    const session = [...this.#bound][0];
+    if (!session) throw new Error('no ESME is bound to the simulator');
+    const parts = options.split ? splitForSubmit(text, options.split, Math.floor(Math.random() * 0xffff)) : [{ ...encodeText(text), esmClass: 0, shortMessage: encodeText(text).bytes }];
+    return Promise.all(
+      parts.map(
+        (part) =>
+          new Promise<number>((resolve) => {
+            const p = part as { dataCoding: number; esmClass: number; shortMessage: Buffer; sar?: { refNum: number; totalSegments: number; seqNum: number } };
+            session.deliver_sm(
+              {
+                source_addr: msisdn,
+                source_addr_ton: 1,
+                destination_addr: shortCode,
+                esm_class: p.esmClass,
+                data_coding: options.dataCoding ?? p.dataCoding,
+                short_message: p.shortMessage,
+                ...(p.sar ? { sar_msg_ref_num: p.sar.refNum, sar_total_segments: p.sar.totalSegments, sar_segment_seqnum: p.sar.seqNum } : {}),
+              },
+              (resp) => resolve(resp.command_status),
+            );
+          }),
+      ),
+    );
+  }
+
+  /** Asks every bound ESME to unbind, as an SMSC does before maintenance. */
+  unbindAll(): void {
+    for (const s of this.#bound) s.unbind({});
+  }
+
+  /** Drops every connection without a word. */
+  disconnectAll(): void {
+    for (const s of this.#bound) s.destroy();
+  }
+
+  #onSession(session: LibSession): void {
+    session.on('error', () => undefined);
+    session.socket.on('close', () => this.#bound.delete(session));
+    const bind = (pdu: LibPdu) => {
+      if (pdu.system_id !== this.#o.systemId || pdu.password !== this.#o.password) {
+        this.counters.bindFailures++;
+        session.send(pdu.response({ command_status: 0x0d })); // ESME_RBINDFAIL
+        return;
+      }
+      this.#bound.add(session);
+      session.send(pdu.response({ system_id: 'dialpay-sim' }));
+    };
+    session.on('bind_transceiver', bind);
+    session.on('bind_transmitter', bind);
+    session.on('bind_receiver', bind);
+    session.on('enquire_link', (pdu) => session.send(pdu.response()));
+    session.on('unbind', (pdu) => {
+      session.send(pdu.response());
+      this.#bound.delete(session);
+      session.close();
+    });
+    session.on('submit_sm', (pdu) => this.#onSubmit(session, pdu));
+  }
+
+  #onSubmit(session: LibSession, pdu: LibPdu): void {
+    this.counters.submits++;
+    const f = this.#faults;
+    if (f.disconnectAfterSubmits > 0) {
+      f.disconnectAfterSubmits--;
+      if (f.disconnectAfterSubmits === 0) {
+        this.counters.unanswered++;
+        session.destroy();
+        return;
+      }
+    }
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.#windowSecond) {
+      this.#windowSecond = second;
+      this.#inWindow = 0;
+    }
+    if (f.throttleAboveTps > 0 && ++this.#inWindow > f.throttleAboveTps) {
+      this.counters.throttled++;
+      session.send(pdu.response({ command_status: 0x58 }));
+      return;
+    }
+    const roll = Math.random();
+    if (roll < f.noResponseRate) {
+      this.counters.unanswered++;
+      return;
+    }
+    if (roll < f.noResponseRate + f.genericNackRate) {
+      this.counters.nacked++;
+      session.send(new smpp.PDU('generic_nack', { sequence_number: pdu.sequence_number, command_status: 0x08 }));
+      return;
+    }
+    if (roll < f.noResponseRate + f.genericNackRate + f.temporaryErrorRate) {
+      this.counters.temporary++;
+      session.send(pdu.response({ command_status: 0x64 }));
+      return;
+    }
+    const id = this.#nextId++;
+    const messageId = this.#o.messageIdFormat === 'decimal' ? String(id) : id.toString(16).toUpperCase();
+    session.send(pdu.response({ message_id: messageId }));
+    this.#record(pdu, messageId);
+    if (Number(pdu.registered_delivery ?? 0) & 0x01) this.#scheduleReceipt(session, pdu, messageId);
+  }
+
+  #record(pdu: LibPdu, messageId: string): void {
+    const dataCoding = Number(pdu.data_coding ?? 0);
+    const raw = Buffer.isBuffer(pdu.message_payload) ? pdu.message_payload : Buffer.isBuffer(pdu.short_message) ? pdu.short_message : Buffer.alloc(0);
+    let body = raw;
+    let concat: { reference: number; total: number; seq: number } | null = null;
+    if (Number(pdu.esm_class ?? 0) & 0x40) {
+      const parsed = parseUdh(raw);
+      body = parsed?.body ?? raw;
+      concat = parsed?.concat ?? null;
+    } else if (pdu.sar_msg_ref_num !== undefined) {
+      concat = { reference: Number(pdu.sar_msg_ref_num), total: Number(pdu.sar_total_segments), seq: Number(pdu.sar_segment_seqnum) };
+    }
+    const destination = String(pdu.destination_addr);
+    const base = { messageId, destination, source: String(pdu.source_addr), receivedAtMs: Date.now() };
+    if (!concat || concat.total === 1) {
+      this.submitted.push({ ...base, text: decodeText(body, dataCoding), parts: 1 });
+      return;
+    }
+    const key = `${destination}|${concat.reference}`;
+    const entry = this.#partials.get(key) ?? { total: concat.total, bodies: new Map<number, Buffer>(), dataCoding };
+    entry.bodies.set(concat.seq, body);
+    this.#partials.set(key, entry);
+    if (entry.bodies.size === entry.total) {
+      this.#partials.delete(key);
+      const joined = Buffer.concat([...entry.bodies.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]));
+      this.submitted.push({ ...base, text: decodeText(joined, entry.dataCoding), parts: entry.total });
+    }
+  }
+
+  #scheduleReceipt(session: LibSession, pdu: LibPdu, messageId: string): void {
+    const submittedAtMs = Date.now();
+    setTimeout(() => {
+      if (!this.#bound.has(session)) return;
+      const text = formatReceiptText({ messageId, state: 'DELIVERED', submittedAtUnixMs: submittedAtMs, doneAtUnixMs: Date.now(), errorCode: '0', text: '' });
+      session.deliver_sm(
+        {
+          source_addr: pdu.destination_addr,
+          destination_addr: pdu.source_addr,
+          esm_class: 0x04,
+          short_message: Buffer.from(text, 'latin1'),
+          ...(this.#o.receiptTlvs === false ? {} : { receipted_message_id: messageId, message_state: messageStateOf('DELIVERED') }),
+        },
+        () => undefined,
+      );
+      this.counters.receiptsSent++;
+    }, this.#o.receiptDelayMs ?? 50).unref();
+  }
+}

@@ -1,0 +1,10 @@
+import { decodePdu, encodePdu } from '../../gateway/smpp/pdu.js';
+const b = encodePdu('submit_sm', { sequence_number: 7, source_addr: '384', destination_addr: '254712345678', data_coding: 0, short_message: Buffer.from([0x1b, 0x65, 0x41]), sar_msg_ref_num: 5, sar_total_segments: 2, sar_segment_seqnum: 1 });
+console.log(b.toString('hex'));
+const p = decodePdu(b);
+console.log(p.command, p.sequence_number, p.short_message, p.sar_msg_ref_num, p.sar_total_segments);
+const r = encodePdu('submit_sm_resp', { sequence_number: 7, message_id: 'abc' }); console.log(decodePdu(r));
+const dl = encodePdu('deliver_sm', { sequence_number: 1, esm_class: 4, receipted_message_id: 'abc', message_state: 2, short_message: Buffer.from('id:abc stat:DELIVRD') });
+console.log(decodePdu(dl));
+const nack = encodePdu('generic_nack', { sequence_number: 3, command_status: 2 }); console.log(nack.toString('hex'));
+const unk = Buffer.from('00000010000000ff0000000000000009', 'hex'); console.log(decodePdu(unk).command);
