@@ -72,6 +72,8 @@ export class SmscSimulator {
   readonly #bound = new Set<LibSession>();
   readonly #partials = new Map<string, { total: number; bodies: Map<number, Buffer>; dataCoding: number }>();
   #nextId = 1_000;
+  /** Successful binds so far: a re-bind after a fault shows here. */
+  bindsAccepted = 0;
   #windowSecond = 0;
   #inWindow = 0;
   /** Whole messages received (parts joined), in order. */
@@ -158,6 +160,7 @@ export class SmscSimulator {
         return;
       }
       this.#bound.add(session);
+      this.bindsAccepted++;
       session.send(pdu.response({ system_id: 'dialpay-sim' }));
     };
     session.on('bind_transceiver', bind);
