@@ -36,9 +36,8 @@ export function sanitizeForLog(value: unknown, depth = 0): unknown {
   if (typeof value === 'bigint') return value.toString();
   if (value === null || typeof value !== 'object') return value;
   if (depth >= SANITIZE_DEPTH_MAX) return '[too deep]';
-  if (value instanceof Error) {
-    return { type: value.name, message: maskMsisdnsInText(value.message), stack: value.stack ? maskMsisdnsInText(value.stack) : undefined };
-  }
+  // Errors go on to pino's serializer (type, message, stack); the line sink masks what it writes.
+  if (value instanceof Error) return value;
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
   if (Array.isArray(value)) return value.slice(0, SANITIZE_KEYS_MAX).map((v) => sanitizeForLog(v, depth + 1));
   const out: Record<string, unknown> = {};

@@ -8,6 +8,7 @@ import type { ComponentContext, StartedComponent } from '../../runtime/component
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Events, GATEWAY_SMS_OUTBOUND, startConsumer } from '../../runtime/nats/index.js';
 import { ClientBind } from './client-bind.js';
+import { SmppServerListener } from './server.js';
 import { InboundHandler } from './inbound.js';
 import { OutboundSubmitter, clientLink, type OperatorLink } from './outbound.js';
 import { SmppMetrics } from './metrics.js';
@@ -21,11 +22,18 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   const links = new Map<string, OperatorLink>();
   const binds: ClientBind[] = [];
   const inbound: InboundHandler[] = [];
+  const listeners: SmppServerListener[] = [];
 
   for (const operator of config.operators) {
     const handler = new InboundHandler({ operator, js: nats.js, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics });
     inbound.push(handler);
-    if (operator.smpp.mode !== 'client') continue;
+    if (operator.smpp.mode === 'server') {
+      const listener = new SmppServerListener({ operator, log, metrics, inbound: handler });
+      await listener.listen();
+      listeners.push(listener);
+      links.set(operator.id, listener.link());
+      continue;
+    }
     const operatorBinds = Array.from({ length: operator.smpp.bindCount }, (_, index) =>
       new ClientBind({
         operator,
@@ -61,7 +69,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
     readiness: [],
     stop: async (timeoutMs: number) => {
       await consumer.stop(timeoutMs);
-      await Promise.all(binds.map((b) => b.stop()));
+      await Promise.all([...binds.map((b) => b.stop()), ...listeners.map((l) => l.stop())]);
       inbound.forEach((h) => h.close());
     },
   };

@@ -15,7 +15,7 @@ import { ESM_CLASS_RECEIPT, rawBytes, type Pdu } from './pdu.js';
 import { parseUdh } from './segment.js';
 import { decodeText } from './text-codec.js';
 import { Reassembler } from './reassembly.js';
-import { normalizeMessageId, parseReceipt, type ParsedReceipt } from './receipt.js';
+import { formatReceiptText, messageStateOf, normalizeMessageId, parseReceipt, type ParsedReceipt } from './receipt.js';
 import { CommandStatus } from './status.js';
 import type { SmppMetrics } from './metrics.js';
 import type { SmppSession } from './session.js';
@@ -36,6 +36,14 @@ const RECEIPT_STATE: Readonly<Record<ParsedReceipt['state'], number>> = {
   UNKNOWN: v1.DeliveryState.DELIVERY_STATE_UNKNOWN,
   REJECTED: v1.DeliveryState.DELIVERY_STATE_REJECTED,
 };
+
+/** Our message ids for the peer's submits in server mode: a per-process prefix and a counter, in hex. */
+const MESSAGE_ID_PREFIX = Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0');
+let messageCounter = 0;
+function nextMessageId(): string {
+  messageCounter = (messageCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${MESSAGE_ID_PREFIX}${messageCounter.toString(16).padStart(8, '0')}`;
+}
 
 /** KV keys allow a narrow alphabet; SMSC ids do not promise it. */
 export function correlationKey(operatorId: string, normalizedMessageId: string): string {
@@ -205,7 +213,33 @@ export class InboundHandler {
   }
 
   #answer(parts: readonly Held[], status: number): void {
-    for (const { session, pdu } of parts) if (!session.closed) session.respond(pdu, status);
+    for (const { session, pdu } of parts) {
+      if (session.closed) continue;
+      if (pdu.command !== 'submit_sm' || status !== CommandStatus.ESME_ROK) {
+        session.respond(pdu, status);
+        continue;
+      }
+      // Server mode: the peer submitted; it gets our message id and, if it asked, a receipt.
+      const messageId = nextMessageId();
+      session.respond(pdu, status, { message_id: messageId });
+      if (Number(pdu.registered_delivery ?? 0) & 0x01) this.#sendReceipt(session, pdu, messageId);
+    }
+  }
+
+  #sendReceipt(session: SmppSession, submit: Pdu, messageId: string): void {
+    const now = Date.now();
+    const text = formatReceiptText({ messageId, state: 'DELIVERED', submittedAtUnixMs: now, doneAtUnixMs: now, errorCode: '0', text: '' });
+    session
+      .request('deliver_sm', {
+        source_addr: submit.destination_addr,
+        destination_addr: submit.source_addr,
+        esm_class: ESM_CLASS_RECEIPT,
+        data_coding: 0,
+        short_message: Buffer.from(text, 'latin1'),
+        receipted_message_id: messageId,
+        message_state: messageStateOf('DELIVERED'),
+      })
+      .catch((err: unknown) => this.#o.log.warn({ err, operator: this.#o.operator.id }, 'receipt to peer not acknowledged'));
   }
 
   #gauge(): void {

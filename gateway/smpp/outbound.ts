@@ -86,7 +86,8 @@ export class OutboundSubmitter {
         return;
       }
       ids.push(outcome.messageId);
-      await correlations.put(correlationKey(operator.id, outcome.messageId), messageRef);
+      // deliver_sm_resp (server mode) carries no message id: nothing to correlate a receipt with.
+      if (outcome.messageId) await correlations.put(correlationKey(operator.id, outcome.messageId), messageRef);
     }
     await correlations.put(sentKey(messageRef), ids.join(','));
     log.debug({ messageRef, parts: parts.length }, 'sms submitted');

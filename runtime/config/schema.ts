@@ -44,6 +44,17 @@ const smppBind = z.strictObject({
   reassemblyTimeoutMs: positiveMs.default(10_000),
   reassemblyMessagesMax: z.number().int().min(1).max(100_000).default(1_000),
   reassemblyPartsMax: z.number().int().min(2).max(255).default(16),
+  /** Server mode: scrypt hash of the password the peer binds with (`dialpay hash-password`). */
+  passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'must be a hash from `dialpay hash-password`').optional(),
+  /** Server mode: peer addresses allowed to bind (IPs or CIDR blocks). */
+  allowedAddresses: z.array(z.string().min(2)).max(256).default(['127.0.0.1/32', '::1/128']),
+  /** Server mode: concurrent binds allowed for this system_id. */
+  bindsMax: z.number().int().min(1).max(64).default(4),
+  /** TLS certificate and key files (PEM); server mode listens with TLS when tls is true. */
+  tlsCertFile: z.string().optional(),
+  tlsKeyFile: z.string().optional(),
+  /** Client mode over TLS: CA file to trust instead of the system store. */
+  tlsCaFile: z.string().optional(),
 });
 
 const operator = z.strictObject({
@@ -174,6 +185,12 @@ export const configSchema = z
       }
     });
     config.operators.forEach((op, i) => {
+      if (op.smpp.mode === 'server' && !op.smpp.passwordHash) {
+        ctx.addIssue({ code: 'custom', path: ['operators', i, 'smpp', 'passwordHash'], message: 'server mode needs passwordHash (run `dialpay hash-password`)' });
+      }
+      if (op.smpp.mode === 'server' && op.smpp.tls && (!op.smpp.tlsCertFile || !op.smpp.tlsKeyFile)) {
+        ctx.addIssue({ code: 'custom', path: ['operators', i, 'smpp', 'tlsCertFile'], message: 'server mode with tls needs tlsCertFile and tlsKeyFile' });
+      }
       op.shortCodes.forEach((code, j) => {
         if (op.shortCodes.indexOf(code) !== j) {
           ctx.addIssue({ code: 'custom', path: ['operators', i, 'shortCodes', j], message: `duplicate short code "${code}"` });

@@ -33,6 +33,8 @@ export async function setupStack(options: { database?: string } = {}): Promise<S
   const opsPorts: Record<string, number> = {};
   for (const name of ['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation']) opsPorts[name] = await freePort();
   raw.http = { host: '127.0.0.1', opsPorts };
+  // Server-mode operators listen on a free port too, so suites never collide.
+  for (const op of raw.operators as { smpp: { mode: string; port: number } }[]) if (op.smpp.mode === 'server') op.smpp.port = await freePort();
   raw.log = { level: 'warn' };
   return {
     nats,

@@ -1,0 +1,200 @@
+// Server mode: an operator's SMSC or an aggregator binds to us. Binds are
+// checked against the allowed addresses, the system_id, the scrypt-hashed
+// password and a limit of concurrent binds; a failure answers ESME_RBINDFAIL
+// and is counted and logged without the password. Roles are reversed at the
+// PDU level: the peer's submit_sm carries a subscriber's message in, and our
+// messages to subscribers go out as deliver_sm.
+import { BlockList, createServer as createTcpServer, isIPv4, type Server, type Socket, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { OperatorConfig } from '../../runtime/config/index.js';
+import type { Logger } from '../../runtime/log.js';
+import { verifySecret } from '../../runtime/secrets.js';
+import { SmppSession } from './session.js';
+import type { Pdu } from './pdu.js';
+import { CommandStatus } from './status.js';
+import type { SmppMetrics } from './metrics.js';
+import type { InboundHandler } from './inbound.js';
+import type { OperatorLink } from './outbound.js';
+import { TokenBucket } from './throttle.js';
+
+type BindType = 'transceiver' | 'transmitter' | 'receiver';
+const BIND_COMMANDS: Readonly<Record<string, BindType>> = { bind_transceiver: 'transceiver', bind_transmitter: 'transmitter', bind_receiver: 'receiver' };
+const UNBIND_TIMEOUT_MS = 5_000;
+/** Connections open at once per listener, bound or not. */
+const CONNECTIONS_MAX = 256;
+
+interface Peer {
+  readonly session: SmppSession;
+  readonly remote: string;
+  bindType: BindType | null;
+}
+
+export function allowList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, prefix] = entry.split('/') as [string, string | undefined];
+    const type = isIPv4(address) ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
+  }
+  return list;
+}
+
+/** A peer's address as the allow list sees it: IPv4-mapped IPv6 becomes plain IPv4. */
+export function normalizeRemote(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+export class SmppServerListener {
+  readonly #operator: OperatorConfig;
+  readonly #log: Logger;
+  readonly #metrics: SmppMetrics;
+  readonly #inbound: InboundHandler;
+  readonly #allowed: BlockList;
+  readonly #peers = new Set<Peer>();
+  readonly #bucket: TokenBucket;
+  #server: Server | null = null;
+  #next = 0;
+  #connections = 0;
+
+  constructor(options: { operator: OperatorConfig; log: Logger; metrics: SmppMetrics; inbound: InboundHandler }) {
+    this.#operator = options.operator;
+    this.#log = options.log;
+    this.#metrics = options.metrics;
+    this.#inbound = options.inbound;
+    this.#allowed = allowList(options.operator.smpp.allowedAddresses);
+    const rate = options.operator.smpp.throughputPerSecondMax;
+    this.#bucket = new TokenBucket(rate, Math.max(1, Math.ceil(rate / 10)), Date.now());
+  }
+
+  get port(): number {
+    return (this.#server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async listen(): Promise<number> {
+    const smpp = this.#operator.smpp;
+    const onSocket = (socket: Socket) => this.#accept(socket);
+    const server = smpp.tls
+      ? createTlsServer({ cert: readFileSync(smpp.tlsCertFile as string), key: readFileSync(smpp.tlsKeyFile as string) }, onSocket)
+      : createTcpServer(onSocket);
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(smpp.port, smpp.host, () => resolve());
+    });
+    this.#log.info({ operator: this.#operator.id, port: this.port, tls: smpp.tls }, 'smpp server listening');
+    return this.port;
+  }
+
+  /** Outbound for this operator: deliver_sm over one of its receiver or transceiver binds. */
+  link(): OperatorLink {
+    const receivers = () => [...this.#peers].filter((p) => p.bindType === 'receiver' || p.bindType === 'transceiver');
+    return {
+      ready: () => receivers().length > 0,
+      send: async (fields) => {
+        for (;;) {
+          const waitMs = this.#bucket.take(Date.now());
+          if (waitMs === 0) break;
+          await new Promise((r) => setTimeout(r, waitMs));
+        }
+        const up = receivers();
+        if (up.length === 0) throw new Error(`no receiver bound for ${this.#operator.id}`);
+        const peer = up[this.#next++ % up.length] as Peer;
+        const { registered_delivery: _ignored, ...deliver } = fields;
+        return peer.session.request('deliver_sm', deliver);
+      },
+      throttled: () => {
+        this.#bucket.slowDown(Date.now(), this.#operator.smpp.throttleSlowDownMs);
+        this.#metrics.throttleEvents.inc({ operator: this.#operator.id });
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      [...this.#peers].map(async (p) => {
+        if (p.bindType) await p.session.request('unbind', {}, UNBIND_TIMEOUT_MS).catch(() => undefined);
+        p.session.close();
+      }),
+    );
+    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#connections >= CONNECTIONS_MAX) {
+      socket.destroy();
+      return;
+    }
+    this.#connections++;
+    const smpp = this.#operator.smpp;
+    const remote = normalizeRemote(socket.remoteAddress);
+    const label = `${this.#operator.id}/peer-${remote}:${socket.remotePort}`;
+    let peer: Peer | null = null;
+    const session = new SmppSession({
+      socket,
+      label,
+      operatorId: this.#operator.id,
+      pduBytesMax: smpp.pduBytesMax,
+      windowSize: smpp.windowSize,
+      windowWaitersMax: smpp.windowWaitersMax,
+      responseTimeoutMs: smpp.responseTimeoutMs,
+      log: this.#log,
+      metrics: this.#metrics,
+      onRequest: (pdu) => this.#onRequest(peer as Peer, pdu),
+      onClose: () => {
+        this.#connections--;
+        if (peer?.bindType) this.#metrics.bindsUp.dec({ operator: this.#operator.id, mode: 'server' });
+        if (peer) this.#peers.delete(peer);
+      },
+    });
+    peer = { session, remote, bindType: null };
+  }
+
+  #onRequest(peer: Peer, pdu: Pdu): void {
+    const bindType = BIND_COMMANDS[pdu.command];
+    if (bindType) {
+      if (peer.bindType) peer.session.respond(pdu, CommandStatus.ESME_RALYBND);
+      else void this.#bind(peer, pdu, bindType);
+      return;
+    }
+    switch (pdu.command) {
+      case 'enquire_link':
+        peer.session.respond(pdu, CommandStatus.ESME_ROK);
+        return;
+      case 'unbind':
+        peer.session.respond(pdu, CommandStatus.ESME_ROK);
+        peer.session.close();
+        return;
+      case 'submit_sm':
+        if (peer.bindType === 'transmitter' || peer.bindType === 'transceiver') this.#inbound.handle(peer.session, pdu, peer.session.label);
+        else peer.session.respond(pdu, CommandStatus.ESME_RINVBNDSTS);
+        return;
+      default:
+        peer.session.respond(pdu, peer.bindType ? CommandStatus.ESME_RINVCMDID : CommandStatus.ESME_RINVBNDSTS);
+    }
+  }
+
+  async #bind(peer: Peer, pdu: Pdu, bindType: BindType): Promise<void> {
+    const smpp = this.#operator.smpp;
+    const systemId = String(pdu.system_id ?? '');
+    let reason: string | null = null;
+    if (!this.#allowed.check(peer.remote, isIPv4(peer.remote) ? 'ipv4' : 'ipv6')) reason = 'address';
+    else if (systemId !== smpp.systemId) reason = 'system_id';
+    else if (!(await verifySecret(String(pdu.password ?? ''), smpp.passwordHash ?? ''))) reason = 'password';
+    else if ([...this.#peers].filter((p) => p.bindType).length >= smpp.bindsMax) reason = 'bind_limit';
+    if (reason) {
+      this.#metrics.bindFailures.inc({ operator: this.#operator.id, reason });
+      // system_id and address identify the attempt; the password never reaches a log line.
+      this.#log.warn({ operator: this.#operator.id, systemId, remote: peer.remote, reason }, 'smpp bind refused');
+      peer.session.respond(pdu, CommandStatus.ESME_RBINDFAIL);
+      return;
+    }
+    peer.bindType = bindType;
+    this.#peers.add(peer);
+    this.#metrics.bindsUp.inc({ operator: this.#operator.id, mode: 'server' });
+    peer.session.respond(pdu, CommandStatus.ESME_ROK, { system_id: 'dialpay' });
+    this.#log.info({ operator: this.#operator.id, systemId, remote: peer.remote, bindType }, 'smpp peer bound');
+  }
+}
