@@ -10,6 +10,7 @@ have initdb || need+=(postgresql)
 have promtool || need+=(prometheus)
 have tshark || need+=(tshark)
 perl -MNet::SMPP -e1 >/dev/null 2>&1 || need+=(libnet-smpp-perl)
+have bearerbox || need+=(kannel)
 have node || need+=(nodejs npm)
 
 if [ ${#need[@]} -eq 0 ]; then

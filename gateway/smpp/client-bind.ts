@@ -56,6 +56,8 @@ export class ClientBind {
   #loop: Promise<void> | null = null;
   #wakeSleep: (() => void) | null = null;
   #boundOnce = false;
+  /** Requests that arrived with the bind_resp, before our await saw it (bounded by the window). */
+  #early: { session: SmppSession; pdu: Pdu }[] = [];
 
   constructor(options: ClientBindOptions) {
     this.#o = options;
@@ -139,6 +141,7 @@ export class ClientBind {
         });
         if (resp.command_status !== CommandStatus.ESME_ROK) throw new BindRejectedError(this.id, resp.command_status);
         this.#state = BindState.BOUND;
+        for (const early of this.#early.splice(0)) this.#o.onRequest(early.session, early.pdu, this.id);
         bound = true;
         attempt = 0;
         metrics.bindsUp.inc({ operator: operator.id, mode: 'client' });
@@ -161,6 +164,7 @@ export class ClientBind {
         log.warn({ bind: this.id, systemId: operator.smpp.systemId, reason, err: (err as Error).message }, 'smpp bind failed');
         this.#session?.destroy();
       } finally {
+        for (const early of this.#early.splice(0)) early.session.respond(early.pdu, CommandStatus.ESME_RINVBNDSTS);
         if (bound) metrics.bindsUp.dec({ operator: operator.id, mode: 'client' });
         this.#session = null;
       }
@@ -180,6 +184,12 @@ export class ClientBind {
         session.close();
         return;
       default:
+        // An SMSC may send its first deliver_sm in the same segment as the bind_resp,
+        // before our await has run: hold it until the bind completes.
+        if (this.#state === BindState.BINDING && this.#early.length < this.#o.operator.smpp.windowSize) {
+          this.#early.push({ session, pdu });
+          return;
+        }
         if (this.#state !== BindState.BOUND) {
           session.respond(pdu, CommandStatus.ESME_RINVBNDSTS);
           return;
