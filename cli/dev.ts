@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import type { Config } from '../runtime/config/index.js';
 import { isPortOpen, startNatsServer, startPostgres } from '../runtime/engines/index.js';
+import { startOperatorSim } from '../load-tests/operator-sim/index.js';
 
 export async function runDev(config: Config, configPath: string, run: (config: Config, afterStop: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
@@ -30,6 +31,8 @@ export async function runDev(config: Config, configPath: string, run: (config: C
     say(`started PostgreSQL on port ${pg.port} (data .data/pg)`);
     owned.push(pg);
   }
+  const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
+  owned.unshift(sim); // stopped last, after the gateway has unbound
   say(`running every component with ${configPath}; Ctrl-C stops`);
   try {
     await run(config, async () => {

@@ -7,6 +7,8 @@ import { createLogger } from '../runtime/log.js';
 import { migrateAll, startHost } from '../runtime/host.js';
 import { COMPONENTS, componentByName } from './components.js';
 import { runDev } from './dev.js';
+import { hashSecret } from '../runtime/secrets.js';
+import { startOperatorSim } from '../load-tests/operator-sim/index.js';
 
 const USAGE = `usage: dialpay <command> [--config FILE]
 
@@ -21,7 +23,10 @@ components (each runs until SIGTERM):
 
 other commands:
   migrate          apply every service's schema migrations, then exit
-  dev              start NATS and PostgreSQL under .data/ when none is reachable, then run all
+  operator-sim     a simulated operator: an SMSC per client-mode operator, with phones
+  dev              start NATS and PostgreSQL under .data/ when none is reachable,
+                   the operator simulator, then every component
+  hash-password    read a password on stdin, print its scrypt hash for the config
 
 --config FILE defaults to $DIALPAY_CONFIG, then ./dialpay.yaml, then ./dialpay.example.yaml.
 Environment overrides: DIALPAY__<key>__<key>=value, for example DIALPAY__nats__url=nats://10.0.0.5:4222.
@@ -81,6 +86,12 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  if (command === 'hash-password') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    process.stdout.write(`${await hashSecret(Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, ''))}\n`);
+    return;
+  }
   const configPath = values.config ?? defaultConfigPath();
   let config: Config;
   try {
@@ -98,6 +109,13 @@ export async function main(argv: string[]): Promise<void> {
     const log = createLogger({ level: config.log.level, component: 'migrate' });
     await migrateAll(config, COMPONENTS, log);
     log.info('migrations up to date');
+    return;
+  }
+  if (command === 'operator-sim') {
+    const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
+    const stop = () => void sim.stop().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
     return;
   }
   if (command === 'dev') return runDev(config, configPath, (c, afterStop) => runUntilSignal(c, COMPONENTS.map((d) => d.name), afterStop));
