@@ -2,7 +2,8 @@
 // (TCP or TLS), binds as a transceiver, keeps the link alive with
 // enquire_link, and re-binds with exponential backoff and full jitter when the
 // link dies or the bind is refused. Submits wait for the throughput cap.
-import { connect as netConnect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -28,9 +29,13 @@ export class BindRejectedError extends Error {
 export const BindState = { STOPPED: 'stopped', CONNECTING: 'connecting', BINDING: 'binding', BOUND: 'bound', UNBINDING: 'unbinding' } as const;
 export type BindStateValue = (typeof BindState)[keyof typeof BindState];
 
+export type BindCommand = 'bind_transceiver' | 'bind_transmitter' | 'bind_receiver';
+const BIND_SUFFIX: Readonly<Record<BindCommand, string>> = { bind_transceiver: '', bind_transmitter: '-tx', bind_receiver: '-rx' };
+
 export interface ClientBindOptions {
   readonly operator: OperatorConfig;
   readonly index: number;
+  readonly bindCommand: BindCommand;
   readonly log: Logger;
   readonly metrics: SmppMetrics;
   /** A deliver_sm or other request from the SMSC; the handler answers it on the session. */
@@ -61,13 +66,18 @@ export class ClientBind {
 
   constructor(options: ClientBindOptions) {
     this.#o = options;
-    this.id = `${options.operator.id}/bind-${options.index}`;
+    this.id = `${options.operator.id}/bind-${options.index}${BIND_SUFFIX[options.bindCommand]}`;
     const smpp = options.operator.smpp;
     this.#bucket = new TokenBucket(smpp.throughputPerSecondMax, Math.max(1, Math.ceil(smpp.throughputPerSecondMax / 10)), Date.now());
   }
 
   get state(): BindStateValue {
     return this.#state;
+  }
+
+  /** Receiver binds take messages in; only transmitters and transceivers submit. */
+  get canSubmit(): boolean {
+    return this.#o.bindCommand !== 'bind_receiver';
   }
 
   start(): void {
@@ -80,7 +90,7 @@ export class ClientBind {
   async submit(fields: Record<string, unknown>): Promise<Pdu> {
     for (;;) {
       const session = this.#session;
-      if (this.#state !== BindState.BOUND || !session) throw new NotBoundError(this.id);
+      if (this.#state !== BindState.BOUND || !session || !this.canSubmit) throw new NotBoundError(this.id);
       const waitMs = this.#bucket.take(Date.now());
       if (waitMs === 0) return session.request('submit_sm', fields);
       await new Promise((r) => setTimeout(r, waitMs));
@@ -133,11 +143,12 @@ export class ClientBind {
         });
         this.#session = session;
         this.#state = BindState.BINDING;
-        const resp = await session.request('bind_transceiver', {
+        const resp = await session.request(this.#o.bindCommand, {
           system_id: operator.smpp.systemId,
           password: operator.smpp.password,
           system_type: operator.smpp.systemType,
           interface_version: 0x34,
+          address_range: operator.smpp.addressRange,
         });
         if (resp.command_status !== CommandStatus.ESME_ROK) throw new BindRejectedError(this.id, resp.command_status);
         this.#state = BindState.BOUND;
@@ -199,9 +210,11 @@ export class ClientBind {
   }
 
   #connect(): Promise<Socket> {
-    const { host, port, tls } = this.#o.operator.smpp;
+    const { host, port, tls, tlsCaFile } = this.#o.operator.smpp;
     return new Promise((resolve, reject) => {
-      const socket: Socket = tls ? tlsConnect({ host, port, servername: host }) : netConnect({ host, port });
+      const socket: Socket = tls
+        ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ca: tlsCaFile ? readFileSync(tlsCaFile) : undefined })
+        : netConnect({ host, port });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connect to ${host}:${port} timed out`));

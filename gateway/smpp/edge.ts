@@ -7,7 +7,7 @@ import { Kvm } from '@nats-io/kv';
 import type { ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Events, GATEWAY_SMS_OUTBOUND, startConsumer } from '../../runtime/nats/index.js';
-import { ClientBind } from './client-bind.js';
+import { ClientBind, type BindCommand } from './client-bind.js';
 import { SmppServerListener } from './server.js';
 import { InboundHandler } from './inbound.js';
 import { OutboundSubmitter, clientLink, type OperatorLink } from './outbound.js';
@@ -34,10 +34,12 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
       links.set(operator.id, listener.link());
       continue;
     }
-    const operatorBinds = Array.from({ length: operator.smpp.bindCount }, (_, index) =>
+    const commands: BindCommand[] = operator.smpp.bindType === 'pair' ? ['bind_transmitter', 'bind_receiver'] : ['bind_transceiver'];
+    const operatorBinds = Array.from({ length: operator.smpp.bindCount }, (_, index) => commands.map((bindCommand) =>
       new ClientBind({
         operator,
         index,
+        bindCommand,
         log,
         metrics,
         onRequest: (session, pdu, bindId) => {
@@ -46,7 +48,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
           else session.respond(pdu, CommandStatus.ESME_RINVCMDID);
         },
       }),
-    );
+    )).flat();
     operatorBinds.forEach((b) => b.start());
     binds.push(...operatorBinds);
     links.set(operator.id, clientLink(operatorBinds));

@@ -157,9 +157,9 @@ export class OutboundSubmitter {
 }
 
 /** Client mode: round-robin over the operator's bound binds. */
-export function clientLink(binds: readonly { state: string; submit(fields: Record<string, unknown>): Promise<Pdu>; throttled(): void }[]): OperatorLink {
+export function clientLink(binds: readonly { state: string; canSubmit: boolean; submit(fields: Record<string, unknown>): Promise<Pdu>; throttled(): void }[]): OperatorLink {
   let next = 0;
-  const bound = () => binds.filter((b) => b.state === 'bound');
+  const bound = () => binds.filter((b) => b.state === 'bound' && b.canSubmit);
   return {
     ready: () => bound().length > 0,
     send: (fields) => {

@@ -23,6 +23,9 @@ const smppBind = z.strictObject({
   password: z.string().max(8).default(''),
   systemType: z.string().max(12).default(''),
   bindCount: z.number().int().min(1).max(16).default(1),
+  /** Client mode: one transceiver per bind, or a transmitter + receiver pair. */
+  bindType: z.enum(['transceiver', 'pair']).default('transceiver'),
+  addressRange: z.string().max(40).default(''),
   windowSize: z.number().int().min(1).max(1000).default(50),
   throughputPerSecondMax: z.number().int().min(1).max(100_000).default(500),
   enquireLinkIntervalMs: positiveMs.default(30_000),
