@@ -61,6 +61,7 @@ export class SmppSession {
   readonly #waiters: (() => void)[] = [];
   #sequence = 0;
   #closed = false;
+  #corked = false;
 
   constructor(options: SessionOptions) {
     this.#o = options;
@@ -129,7 +130,17 @@ export class SmppSession {
   #write(command: string, fields: Record<string, unknown>, status: number): void {
     if (this.#closed || this.#o.socket.destroyed) return;
     // With a non-zero status the library writes the header only, which is what SMPP wants for most error responses.
-    this.#o.socket.write(encodePdu(command, fields));
+    // Writes within one tick leave in one segment: one syscall for a burst of responses, not one each.
+    const socket = this.#o.socket;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(encodePdu(command, fields));
     this.#o.metrics.pdus.inc({ operator: this.#o.operatorId, direction: 'out', command, status: statusName(status) });
   }
 

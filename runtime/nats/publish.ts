@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { bigIntToInt64, type Envelope } from '../../proto/index.js';
+import Long from 'long';
+import type { Envelope } from '../../proto/index.js';
 import type { EventDef, EventMessage } from './events.js';
 import { PublishError } from './errors.js';
 
@@ -22,7 +23,7 @@ export function newEnvelope(fields: EnvelopeFields): Envelope {
   const eventId = fields.eventId ?? randomUUID();
   return {
     eventId,
-    occurredAtUnixMs: bigIntToInt64(BigInt(fields.occurredAtUnixMs ?? Date.now())),
+    occurredAtUnixMs: Long.fromNumber(fields.occurredAtUnixMs ?? Date.now()),
     correlationId: fields.correlationId ?? eventId,
     paymentId: fields.paymentId ?? '',
     producer: fields.producer,

@@ -1,0 +1,59 @@
+// Load generator: an SMSC that accepts one bind and then sends `count`
+// deliver_sm PDUs keeping `window` unanswered, as fast as the ESME answers.
+// Raw socket and pre-encoded PDUs, so the generator is never the bottleneck.
+// Prints one JSON line: {count, ms, errors}.
+import { createServer } from 'node:net';
+import { FrameParser } from '../../gateway/smpp/frame.js';
+import { decodePdu, encodePdu } from '../../gateway/smpp/pdu.js';
+import { encodeGsm } from '../../gateway/smpp/gsm7.js';
+
+const [portArg, countArg, windowArg] = process.argv.slice(2);
+const count = Number(countArg);
+const window = Number(windowArg);
+const template = encodePdu('deliver_sm', {
+  sequence_number: 1, source_addr: '254712345678', source_addr_ton: 1, destination_addr: '384', data_coding: 0, short_message: encodeGsm('PAY SHOP42 500 inv-2211'),
+});
+
+const server = createServer((socket) => {
+  socket.setNoDelay(true);
+  const parser = new FrameParser(65_536);
+  let sent = 0;
+  let answered = 0;
+  let errors = 0;
+  let started = 0;
+  const pump = () => {
+    const chunks: Buffer[] = [];
+    while (sent < count && sent - answered < window) {
+      const pdu = Buffer.from(template);
+      pdu.writeUInt32BE(++sent, 12);
+      chunks.push(pdu);
+    }
+    if (chunks.length) socket.write(Buffer.concat(chunks));
+  };
+  socket.on('data', (chunk: Buffer) => {
+    for (const frame of parser.push(chunk)) {
+      if (frame.kind !== 'pdu') continue;
+      const commandId = frame.bytes.readUInt32BE(4);
+      if (commandId === 0x00000009) {
+        const bind = decodePdu(frame.bytes);
+        socket.write(encodePdu('bind_transceiver_resp', { sequence_number: bind.sequence_number, system_id: 'loadgen' }));
+        started = performance.now();
+        pump();
+      } else if (commandId === 0x80000005) {
+        answered++;
+        if (frame.bytes.readUInt32BE(8) !== 0) errors++;
+        if (answered === count) {
+          process.stdout.write(`${JSON.stringify({ count, ms: performance.now() - started, errors })}\n`);
+          socket.destroy();
+          server.close();
+          return;
+        }
+      } else if (commandId === 0x00000015) {
+        socket.write(encodePdu('enquire_link_resp', { sequence_number: frame.bytes.readUInt32BE(12) }));
+      }
+    }
+    pump();
+  });
+  socket.on('error', () => undefined);
+});
+server.listen(Number(portArg), '127.0.0.1', () => process.stdout.write('LISTENING\n'));
