@@ -45,7 +45,8 @@ test: setup build lint
 	$(BIN)/vitest run
 
 run: setup build
-	$(NODE) dist/cli/dialpay.js dev --config $(CONFIG)
+	@# The example config keeps only a hash of orange-sn's bind password; the simulated aggregator needs the password itself.
+	DIALPAY_SIM_PEER_PASSWORDS=$${DIALPAY_SIM_PEER_PASSWORDS:-orange-sn=secret2} $(NODE) dist/cli/dialpay.js dev --config $(CONFIG)
 
 bench: setup build
 	$(NODE) dist/load-tests/foundation.bench.js

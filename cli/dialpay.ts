@@ -8,7 +8,7 @@ import { migrateAll, startHost } from '../runtime/host.js';
 import { COMPONENTS, componentByName } from './components.js';
 import { runDev } from './dev.js';
 import { hashSecret } from '../runtime/secrets.js';
-import { startOperatorSim } from '../load-tests/operator-sim/index.js';
+import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
 
 const USAGE = `usage: dialpay <command> [--config FILE]
 
@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'operator-sim') {
-    const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
+    const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
     const stop = () => void sim.stop().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

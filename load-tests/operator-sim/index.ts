@@ -4,11 +4,14 @@
 // benchmarks. The charging API and USSD aggregator join it with issues 4 and 5.
 import type { Config } from '../../runtime/config/index.js';
 import { SmscSimulator } from './smsc.js';
+import { EsmeSimulator } from './esme.js';
 
 export { SmscSimulator } from './smsc.js';
+export { EsmeSimulator } from './esme.js';
 
 export interface OperatorSim {
   readonly smscs: ReadonlyMap<string, SmscSimulator>;
+  readonly esmes: ReadonlyMap<string, EsmeSimulator>;
   stop(): Promise<void>;
 }
 
@@ -16,9 +19,27 @@ export interface OperatorSimOptions {
   /** Time between messages from the simulated phones; 0 for none. */
   readonly trafficIntervalMs: number;
   readonly say: (line: string) => void;
+  /**
+   * Plain passwords for server-mode operators (the config holds only their hash), by operator id.
+   * Without one, that operator's simulated aggregator is not started.
+   */
+  readonly peerPasswords?: ReadonlyMap<string, string>;
+  /** How long to wait before binding to server-mode operators (the gateway may still be starting). */
+  readonly peerBindDelayMs?: number;
+}
+
+/** Parses "operator-a=pw1,operator-b=pw2" (the DIALPAY_SIM_PEER_PASSWORDS variable). */
+export function parsePeerPasswords(value: string | undefined): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const pair of (value ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at > 0) map.set(pair.slice(0, at).trim(), pair.slice(at + 1));
+  }
+  return map;
 }
 
 const PHONE_COUNT = 5;
+const PEER_BIND_ATTEMPTS_MAX = 15;
 const COMMANDS = ['BAL', 'HELP', 'PAY SHOP42 150 coffee', 'SOLDE', 'AIDE'];
 
 export async function startOperatorSim(config: Config, options: OperatorSimOptions): Promise<OperatorSim> {
@@ -30,6 +51,30 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     smscs.set(operator.id, smsc);
     options.say(`SMSC for ${operator.id} listening on ${operator.smpp.host}:${smsc.port}`);
   }
+  const esmes = new Map<string, EsmeSimulator>();
+  let stopped = false;
+  const bindPeers = async () => {
+    for (const operator of config.operators) {
+      const password = options.peerPasswords?.get(operator.id);
+      if (operator.smpp.mode !== 'server' || password === undefined) continue;
+      let esme = new EsmeSimulator({ host: operator.smpp.host, port: operator.smpp.port, systemId: operator.smpp.systemId, password });
+      let status = await esme.bind().catch(() => -1);
+      // The gateway may still be starting: try a few more times before giving up.
+      for (let attempt = 1; status !== 0 && attempt < PEER_BIND_ATTEMPTS_MAX && !stopped; attempt++) {
+        await esme.stop().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 1_000));
+        esme = new EsmeSimulator({ host: operator.smpp.host, port: operator.smpp.port, systemId: operator.smpp.systemId, password });
+        status = await esme.bind().catch(() => -1);
+      }
+      if (status === 0) {
+        esmes.set(operator.id, esme);
+        options.say(`aggregator for ${operator.id} bound to the gateway on port ${operator.smpp.port}`);
+      } else {
+        options.say(`aggregator for ${operator.id} could not bind (status ${status})`);
+      }
+    }
+  };
+  const peerTimer = setTimeout(() => void bindPeers(), options.peerBindDelayMs ?? 2_000);
   let turn = 0;
   const timer = options.trafficIntervalMs > 0
     ? setInterval(() => {
@@ -42,6 +87,16 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
           turn++;
           smsc.sendFromPhone(phone, operator.shortCodes[0] as string, text).then(
             (statuses) => options.say(`phone +${phone} -> ${operator.shortCodes[0]}: "${text}" ${statuses.every((s) => s === 0) ? 'accepted, durable in NATS' : `answered 0x${statuses[0]?.toString(16)}`}`),
+            (err: Error) => options.say(`phone +${phone}: ${err.message}`),
+          );
+        }
+        for (const [operatorId, esme] of esmes) {
+          const operator = config.operators.find((o) => o.id === operatorId);
+          if (!operator) continue;
+          const phone = `${operator.countryCallingCode}77${String(10_000_000 + (turn % PHONE_COUNT)).slice(1)}`;
+          const text = COMMANDS[turn % COMMANDS.length] as string;
+          esme.submitFromPhone(phone, operator.shortCodes[0] as string, text).then(
+            (status) => options.say(`phone +${phone} -> ${operator.shortCodes[0]} via ${operatorId}: "${text}" ${status === 0 ? 'accepted, durable in NATS' : `answered 0x${status.toString(16)}`}`),
             (err: Error) => options.say(`phone +${phone}: ${err.message}`),
           );
         }
@@ -58,8 +113,12 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
   }
   return {
     smscs,
+    esmes,
     stop: async () => {
+      stopped = true;
+      clearTimeout(peerTimer);
       if (timer) clearInterval(timer);
+      await Promise.all([...esmes.values()].map((e) => e.stop()));
       await Promise.all([...smscs.values()].map((s) => s.stop()));
     },
   };

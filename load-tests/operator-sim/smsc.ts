@@ -40,6 +40,8 @@ export interface SmscFaults {
   throttleAboveTps: number;
   /** Drop the connection after this many more submits, leaving them unanswered; 0 = never. */
   disconnectAfterSubmits: number;
+  /** Delay before each submit_sm_resp, as a slow SMSC. */
+  responseDelayMs: number;
 }
 
 export interface SubmittedMessage {
@@ -63,7 +65,7 @@ export interface SmscOptions {
   readonly faults?: Partial<SmscFaults>;
 }
 
-const NO_FAULTS: SmscFaults = { noResponseRate: 0, genericNackRate: 0, temporaryErrorRate: 0, throttleAboveTps: 0, disconnectAfterSubmits: 0 };
+const NO_FAULTS: SmscFaults = { noResponseRate: 0, genericNackRate: 0, temporaryErrorRate: 0, throttleAboveTps: 0, disconnectAfterSubmits: 0, responseDelayMs: 0 };
 
 export class SmscSimulator {
   readonly #o: SmscOptions;
@@ -176,6 +178,14 @@ export class SmscSimulator {
   }
 
   #onSubmit(session: LibSession, pdu: LibPdu): void {
+    if (this.#faults.responseDelayMs > 0) {
+      setTimeout(() => this.#answerSubmit(session, pdu), this.#faults.responseDelayMs);
+      return;
+    }
+    this.#answerSubmit(session, pdu);
+  }
+
+  #answerSubmit(session: LibSession, pdu: LibPdu): void {
     this.counters.submits++;
     const f = this.#faults;
     if (f.disconnectAfterSubmits > 0) {

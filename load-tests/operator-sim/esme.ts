@@ -1,0 +1,85 @@
+// The simulated operator for a server-mode link: an aggregator that binds to
+// the gateway (on the `smpp` package's client session), submits its
+// subscribers' messages as submit_sm, and takes our messages as deliver_sm.
+import smpp from 'smpp';
+import '../../gateway/smpp/pdu.js';
+import { decodeText, encodeText } from '../../gateway/smpp/text-codec.js';
+
+interface LibSession {
+  on(event: string, listener: (pdu: LibPdu) => void): void;
+  bind_transceiver(fields: Record<string, unknown>, cb: (pdu: LibPdu) => void): void;
+  submit_sm(fields: Record<string, unknown>, cb: (pdu: LibPdu) => void): void;
+  unbind(fields: Record<string, unknown>, cb?: (pdu: LibPdu) => void): void;
+  send(pdu: unknown): void;
+  destroy(): void;
+}
+interface LibPdu {
+  command_status: number;
+  response(fields?: Record<string, unknown>): unknown;
+  [field: string]: unknown;
+}
+
+const BIND_TIMEOUT_MS = 5_000;
+
+export interface ReceivedMessage {
+  readonly destination: string;
+  readonly text: string;
+  readonly receipt: boolean;
+}
+
+export class EsmeSimulator {
+  readonly received: ReceivedMessage[] = [];
+  #session: LibSession | null = null;
+
+  constructor(private readonly options: { host: string; port: number; systemId: string; password: string }) {}
+
+  /** Binds as a transceiver; resolves with the bind_resp command_status. */
+  bind(): Promise<number> {
+    const session = smpp.connect({ host: this.options.host, port: this.options.port }) as unknown as LibSession;
+    this.#session = session;
+    session.on('error', () => undefined);
+    session.on('deliver_sm', (pdu) => {
+      const raw = Buffer.isBuffer(pdu.short_message) ? pdu.short_message : Buffer.alloc(0);
+      this.received.push({ destination: String(pdu.destination_addr), text: decodeText(raw, Number(pdu.data_coding ?? 0)), receipt: (Number(pdu.esm_class ?? 0) & 0x04) !== 0 });
+      session.send(pdu.response());
+    });
+    session.on('enquire_link', (pdu) => session.send(pdu.response()));
+    return new Promise((resolve) => {
+      // The package never calls back when the connection fails: settle on error, close or timeout too.
+      const timer = setTimeout(() => resolve(-1), BIND_TIMEOUT_MS);
+      const fail = () => {
+        clearTimeout(timer);
+        resolve(-1);
+      };
+      session.on('error', fail);
+      session.on('close', fail);
+      session.bind_transceiver({ system_id: this.options.systemId, password: this.options.password }, (pdu) => {
+        clearTimeout(timer);
+        resolve(pdu.command_status);
+      });
+    });
+  }
+
+  /** A subscriber's message, submitted to the gateway; resolves with the submit_sm_resp command_status. */
+  submitFromPhone(msisdn: string, shortCode: string, text: string): Promise<number> {
+    const session = this.#session;
+    if (!session) return Promise.reject(new Error('not bound'));
+    const { dataCoding, bytes } = encodeText(text);
+    return new Promise((resolve) =>
+      session.submit_sm({ source_addr: msisdn, source_addr_ton: 1, destination_addr: shortCode, data_coding: dataCoding, registered_delivery: 1, short_message: bytes }, (pdu) => resolve(pdu.command_status)),
+    );
+  }
+
+  async stop(): Promise<void> {
+    const session = this.#session;
+    if (!session) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1_000);
+      session.unbind({}, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    session.destroy();
+  }
+}
