@@ -191,6 +191,7 @@ export class ClientBind {
         session.respond(pdu, CommandStatus.ESME_ROK);
         return;
       case 'unbind':
+        this.#state = BindState.UNBINDING; // no new submits on a link the SMSC is closing
         session.respond(pdu, CommandStatus.ESME_ROK);
         session.close();
         return;

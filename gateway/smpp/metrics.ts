@@ -11,6 +11,7 @@ export class SmppMetrics {
   readonly reconnects: Counter<'operator'>;
   readonly bindFailures: Counter<'operator' | 'reason'>;
   readonly reassemblyMessages: Gauge<'operator'>;
+  readonly submitRetries: Counter<'operator' | 'reason'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -22,6 +23,7 @@ export class SmppMetrics {
     this.receipts = new Counter({ name: 'dialpay_smpp_receipts_total', help: 'Delivery receipts by state.', labelNames: ['operator', 'state'], registers });
     this.reconnects = new Counter({ name: 'dialpay_smpp_reconnects_total', help: 'Binds re-established after a loss.', labelNames: ['operator'], registers });
     this.bindFailures = new Counter({ name: 'dialpay_smpp_bind_failures_total', help: 'Failed bind attempts, ours or a peer\'s.', labelNames: ['operator', 'reason'], registers });
+    this.submitRetries = new Counter({ name: 'dialpay_smpp_submit_retries_total', help: 'Submit attempts that will be retried, by reason (a command_status, or a timeout or closed link whose outcome is unknown).', labelNames: ['operator', 'reason'], registers });
     this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages waiting for parts.', labelNames: ['operator'], registers });
   }
 }

@@ -131,10 +131,12 @@ export class OutboundSubmitter {
             break;
         }
         last = { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED, commandStatus: resp.command_status, detail: statusName(resp.command_status) };
+        metrics.submitRetries.inc({ operator: operator.id, reason: statusName(resp.command_status) });
       } catch (err) {
-        // Timeout, closed session, full window, no bind: temporary. A timed-out submit may have
-        // reached the SMSC; resending is SMPP's at-least-once.
+        // Timeout, closed session, full window, no bind: temporary. A timed-out submit, or one
+        // in flight when the link closed, may have reached the SMSC: resending is SMPP's at-least-once.
         last = { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED, commandStatus: CommandStatus.ESME_ROK, detail: (err as Error).message };
+        metrics.submitRetries.inc({ operator: operator.id, reason: (err as Error).name });
       }
       log.debug({ operator: operator.id, attempt, detail: last.accepted ? '' : last.detail }, 'submit attempt failed');
     }
