@@ -28,7 +28,8 @@ describe('amounts', () => {
   });
 
   it('round-trips every amount it formats (property)', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 1n, max: 10n ** 12n }), fc.constantFrom('KES', 'XOF'), (minor, currency) => {
+    // Up to 12 major digits: the parser refuses longer amounts by design.
+    fc.assert(fc.property(fc.bigInt({ min: 1n, max: 10n ** 12n - 1n }), fc.constantFrom('KES', 'XOF'), (minor, currency) => {
       const text = formatAmount(minor, currency).split(' ')[0]!.replace(/,/g, '');
       expect(parseAmount(text, currency)).toBe(minor);
     }));
