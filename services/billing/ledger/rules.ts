@@ -1,0 +1,148 @@
+// The ledger's rules, pure: which postings each kind of transfer makes. A
+// payment's debit is two-phase:
+//
+//   reserve   payer -> holds                       (when the challenge is sent)
+//   capture   holds -> payee, fee, operator share  (on confirmation; what is not
+//             holds -> payer                        captured goes back to the payer)
+//   void      holds -> payer                       (on expiry or cancel)
+//
+// Every transfer's postings sum to zero; a transfer that does not is a bug
+// and the builder throws before anything is written.
+
+export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'operator_share' | 'holds' | 'carrier_clearing' | 'suspense';
+
+/** Kinds whose balance is checked on every debit and so kept as a row. */
+export const BALANCE_CHECKED_KINDS: ReadonlySet<AccountKind> = new Set(['subscriber']);
+
+export interface Posting {
+  readonly accountId: string;
+  /** Positive credits, negative debits. */
+  readonly amountMinor: bigint;
+}
+
+export type TransferKind = 'reserve' | 'capture' | 'void' | 'refund' | 'deposit' | 'transfer';
+
+export interface Transfer {
+  readonly id: string;
+  readonly kind: TransferKind;
+  readonly reserveId: string | null;
+  readonly paymentId: string;
+  readonly currency: string;
+  readonly amountMinor: bigint;
+  readonly postings: readonly Posting[];
+}
+
+export const AccountIds = {
+  subscriber: (msisdn: string) => `subscriber:${msisdn}`,
+  merchant: (merchantId: string) => `merchant:${merchantId}`,
+  fees: (currency: string) => `fees:${currency}`,
+  operatorShare: (operatorId: string) => `operator:${operatorId}`,
+  holds: (currency: string) => `holds:${currency}`,
+  carrier: (operatorId: string) => `carrier:${operatorId}`,
+} as const;
+
+export class LedgerInvariantError extends Error {
+  override readonly name = 'LedgerInvariantError';
+  constructor(readonly transferId: string, message: string) {
+    super(`transfer ${transferId}: ${message}`);
+  }
+}
+
+/** Asserts the double-entry rule: at least two postings, none zero, sum zero. */
+export function assertBalanced(transfer: Transfer): void {
+  if (transfer.amountMinor <= 0n) throw new LedgerInvariantError(transfer.id, 'amount must be positive');
+  if (transfer.postings.length < 2) throw new LedgerInvariantError(transfer.id, 'needs at least two postings');
+  let sum = 0n;
+  let credits = 0n;
+  for (const p of transfer.postings) {
+    if (p.amountMinor === 0n) throw new LedgerInvariantError(transfer.id, `zero posting to ${p.accountId}`);
+    sum += p.amountMinor;
+    if (p.amountMinor > 0n) credits += p.amountMinor;
+  }
+  if (sum !== 0n) throw new LedgerInvariantError(transfer.id, `postings sum to ${sum}, not zero`);
+  if (credits !== transfer.amountMinor) throw new LedgerInvariantError(transfer.id, `credits ${credits} do not equal the amount ${transfer.amountMinor}`);
+}
+
+function build(transfer: Transfer): Transfer {
+  assertBalanced(transfer);
+  return transfer;
+}
+
+export interface ReserveInput {
+  readonly id: string;
+  readonly paymentId: string;
+  readonly currency: string;
+  readonly payerAccountId: string;
+  readonly amountMinor: bigint;
+}
+
+export function reserveTransfer(input: ReserveInput): Transfer {
+  return build({
+    id: input.id,
+    kind: 'reserve',
+    reserveId: null,
+    paymentId: input.paymentId,
+    currency: input.currency,
+    amountMinor: input.amountMinor,
+    postings: [
+      { accountId: input.payerAccountId, amountMinor: -input.amountMinor },
+      { accountId: AccountIds.holds(input.currency), amountMinor: input.amountMinor },
+    ],
+  });
+}
+
+export interface CaptureInput {
+  readonly id: string;
+  readonly reserve: { readonly id: string; readonly paymentId: string; readonly currency: string; readonly amountMinor: bigint; readonly payerAccountId: string };
+  /** Where the captured amount goes; the parts sum to the captured amount. */
+  readonly payeeAccountId: string;
+  readonly payeeMinor: bigint;
+  readonly feeMinor: bigint;
+  readonly operatorShareMinor: bigint;
+  readonly operatorId: string;
+}
+
+/** Captures all or part of a reserve; the rest goes back to the payer in the same transfer. */
+export function captureTransfer(input: CaptureInput): Transfer {
+  const { reserve } = input;
+  const captured = input.payeeMinor + input.feeMinor + input.operatorShareMinor;
+  if (captured <= 0n || captured > reserve.amountMinor) throw new LedgerInvariantError(input.id, `capture of ${captured} outside the reserve of ${reserve.amountMinor}`);
+  const released = reserve.amountMinor - captured;
+  const postings: Posting[] = [{ accountId: AccountIds.holds(reserve.currency), amountMinor: -reserve.amountMinor }];
+  postings.push({ accountId: input.payeeAccountId, amountMinor: input.payeeMinor });
+  if (input.feeMinor > 0n) postings.push({ accountId: AccountIds.fees(reserve.currency), amountMinor: input.feeMinor });
+  if (input.operatorShareMinor > 0n) postings.push({ accountId: AccountIds.operatorShare(input.operatorId), amountMinor: input.operatorShareMinor });
+  if (released > 0n) postings.push({ accountId: reserve.payerAccountId, amountMinor: released });
+  return build({ id: input.id, kind: 'capture', reserveId: reserve.id, paymentId: reserve.paymentId, currency: reserve.currency, amountMinor: reserve.amountMinor, postings });
+}
+
+export function voidTransfer(id: string, reserve: CaptureInput['reserve']): Transfer {
+  return build({
+    id,
+    kind: 'void',
+    reserveId: reserve.id,
+    paymentId: reserve.paymentId,
+    currency: reserve.currency,
+    amountMinor: reserve.amountMinor,
+    postings: [
+      { accountId: AccountIds.holds(reserve.currency), amountMinor: -reserve.amountMinor },
+      { accountId: reserve.payerAccountId, amountMinor: reserve.amountMinor },
+    ],
+  });
+}
+
+/** Money entering the wallet model from outside (airtime top-up, cash-in): carrier clearing -> subscriber. */
+export function depositTransfer(id: string, operatorId: string, subscriberAccountId: string, currency: string, amountMinor: bigint): Transfer {
+  return build({
+    id,
+    kind: 'deposit',
+    reserveId: null,
+    paymentId: id,
+    currency,
+    amountMinor,
+    postings: [
+      { accountId: AccountIds.carrier(operatorId), amountMinor: -amountMinor },
+      { accountId: subscriberAccountId, amountMinor: amountMinor },
+    ],
+  });
+}

@@ -1,0 +1,154 @@
+// The ledger in Postgres. apply() writes one transfer atomically: the
+// transfer row (its id makes it idempotent), the balance check of every
+// balance-checked account it debits (row locks taken in id order, so two
+// transfers never deadlock), and its postings. Insufficient funds and a
+// reserve already settled are ordinary, typed outcomes; a transfer whose
+// postings do not balance is a bug and throws before anything is written.
+import type pg from 'pg';
+import { quoteIdent, withTransaction } from '../../../runtime/pg/index.js';
+import { assertBalanced, type AccountKind, type Transfer, BALANCE_CHECKED_KINDS, LedgerInvariantError } from './rules.js';
+
+export type ApplyOutcome =
+  | { readonly outcome: 'applied' }
+  | { readonly outcome: 'duplicate' }
+  | { readonly outcome: 'insufficient-funds'; readonly accountId: string }
+  | { readonly outcome: 'already-settled'; readonly reserveId: string };
+
+export interface StatementLine {
+  readonly transferId: string;
+  readonly kind: string;
+  readonly paymentId: string;
+  readonly amountMinor: bigint;
+  readonly at: Date;
+}
+
+export interface LedgerCheck {
+  /** Sum of every posting: zero in a sound ledger. */
+  readonly postingsSumMinor: bigint;
+  /** Transfers whose own postings do not sum to zero. */
+  readonly unbalancedTransfers: number;
+  /** Balance rows that differ from the sum of their postings. */
+  readonly driftedBalances: number;
+  readonly negativeBalances: number;
+}
+
+const UNIQUE_VIOLATION = '23505';
+const STATEMENT_LINES_MAX = 50;
+
+export class Ledger {
+  readonly #pool: pg.Pool;
+  readonly #s: string;
+
+  constructor(pool: pg.Pool, schema = 'billing') {
+    this.#pool = pool;
+    this.#s = quoteIdent(schema);
+  }
+
+  /** Creates an account if it does not exist; balance-checked kinds start at zero. */
+  async ensureAccount(id: string, kind: AccountKind, currency: string, client: pg.ClientBase = this.#pool as unknown as pg.ClientBase): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.#s}.accounts (id, kind, currency, balance_minor) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
+      [id, kind, currency, BALANCE_CHECKED_KINDS.has(kind) ? '0' : null],
+    );
+  }
+
+  async apply(transfer: Transfer): Promise<ApplyOutcome> {
+    assertBalanced(transfer);
+    try {
+      return await withTransaction(this.#pool, 'READ COMMITTED', (client) => this.#apply(client, transfer));
+    } catch (err) {
+      if (err instanceof InsufficientFunds) return { outcome: 'insufficient-funds', accountId: err.accountId };
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION && transfer.reserveId && /one_settlement_per_reserve/.test((err as Error).message)) {
+        return { outcome: 'already-settled', reserveId: transfer.reserveId };
+      }
+      throw err;
+    }
+  }
+
+  async #apply(client: pg.PoolClient, transfer: Transfer): Promise<ApplyOutcome> {
+    const inserted = await client.query(
+      `INSERT INTO ${this.#s}.transfers (id, kind, reserve_id, payment_id, currency, amount_minor) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (id) DO NOTHING`,
+      [transfer.id, transfer.kind, transfer.reserveId, transfer.paymentId, transfer.currency, transfer.amountMinor.toString()],
+    );
+    if (inserted.rowCount === 0) {
+      const existing = await client.query<{ kind: string; amount_minor: bigint }>(`SELECT kind, amount_minor FROM ${this.#s}.transfers WHERE id = $1`, [transfer.id]);
+      const row = existing.rows[0];
+      if (!row || row.kind !== transfer.kind || row.amount_minor !== transfer.amountMinor) {
+        throw new LedgerInvariantError(transfer.id, 'id reused for a different transfer');
+      }
+      return { outcome: 'duplicate' };
+    }
+    // Net change per balance-checked account, applied in id order.
+    const deltas = new Map<string, bigint>();
+    for (const p of transfer.postings) deltas.set(p.accountId, (deltas.get(p.accountId) ?? 0n) + p.amountMinor);
+    const accounts = await client.query<{ id: string; kind: AccountKind; currency: string }>(
+      `SELECT id, kind, currency FROM ${this.#s}.accounts WHERE id = ANY($1::text[])`,
+      [[...deltas.keys()]],
+    );
+    if (accounts.rowCount !== deltas.size) throw new LedgerInvariantError(transfer.id, 'posting to an account that does not exist');
+    for (const a of accounts.rows) {
+      if (a.currency !== transfer.currency) throw new LedgerInvariantError(transfer.id, `account ${a.id} is in ${a.currency}, not ${transfer.currency}`);
+    }
+    const checked = accounts.rows.filter((a) => BALANCE_CHECKED_KINDS.has(a.kind)).map((a) => a.id).sort();
+    for (const accountId of checked) {
+      const delta = deltas.get(accountId) as bigint;
+      const updated = await client.query(
+        `UPDATE ${this.#s}.accounts SET balance_minor = balance_minor + $2 WHERE id = $1 AND balance_minor + $2 >= 0`,
+        [accountId, delta.toString()],
+      );
+      // Throwing rolls the whole transfer back, its row included: nothing of it remains.
+      if (updated.rowCount === 0) throw new InsufficientFunds(accountId);
+    }
+    await client.query(
+      `INSERT INTO ${this.#s}.postings (transfer_id, account_id, amount_minor)
+       SELECT $1, a, m FROM unnest($2::text[], $3::bigint[]) AS t(a, m)`,
+      [transfer.id, transfer.postings.map((p) => p.accountId), transfer.postings.map((p) => p.amountMinor.toString())],
+    );
+    return { outcome: 'applied' };
+  }
+
+  /** The balance: the row for balance-checked accounts, the postings' sum for the others. */
+  async balance(accountId: string): Promise<bigint> {
+    const { rows } = await this.#pool.query<{ balance: bigint | null }>(
+      `SELECT COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM ${this.#s}.postings p WHERE p.account_id = a.id)) AS balance
+       FROM ${this.#s}.accounts a WHERE a.id = $1`,
+      [accountId],
+    );
+    const balance = rows[0]?.balance;
+    if (balance === undefined || balance === null) throw new Error(`no account ${accountId}`);
+    return BigInt(balance);
+  }
+
+  /** The last `limit` movements of an account, newest first (the BAL mini statement). */
+  async statement(accountId: string, limit = 5): Promise<StatementLine[]> {
+    const { rows } = await this.#pool.query<{ transfer_id: string; kind: string; payment_id: string; amount_minor: bigint; created_at: Date }>(
+      `SELECT p.transfer_id, t.kind, t.payment_id, p.amount_minor, p.created_at
+       FROM ${this.#s}.postings p JOIN ${this.#s}.transfers t ON t.id = p.transfer_id
+       WHERE p.account_id = $1 ORDER BY p.id DESC LIMIT $2`,
+      [accountId, Math.min(limit, STATEMENT_LINES_MAX)],
+    );
+    return rows.map((r) => ({ transferId: r.transfer_id, kind: r.kind, paymentId: r.payment_id, amountMinor: r.amount_minor, at: r.created_at }));
+  }
+
+  /** Reads the whole ledger back and checks its invariants (tests, `dialpay reconcile`, audits). */
+  async check(): Promise<LedgerCheck> {
+    const { rows } = await this.#pool.query<{ total: bigint; unbalanced: bigint; drifted: bigint; negative: bigint }>(
+      `SELECT
+         (SELECT COALESCE(SUM(amount_minor), 0) FROM ${this.#s}.postings) AS total,
+         (SELECT count(*) FROM (SELECT transfer_id FROM ${this.#s}.postings GROUP BY transfer_id HAVING SUM(amount_minor) <> 0) u) AS unbalanced,
+         (SELECT count(*) FROM ${this.#s}.accounts a WHERE a.balance_minor IS NOT NULL
+            AND a.balance_minor <> (SELECT COALESCE(SUM(p.amount_minor), 0) FROM ${this.#s}.postings p WHERE p.account_id = a.id)) AS drifted,
+         (SELECT count(*) FROM ${this.#s}.accounts WHERE balance_minor < 0) AS negative`,
+    );
+    const r = rows[0] as { total: bigint; unbalanced: bigint; drifted: bigint; negative: bigint };
+    return { postingsSumMinor: BigInt(r.total), unbalancedTransfers: Number(r.unbalanced), driftedBalances: Number(r.drifted), negativeBalances: Number(r.negative) };
+  }
+}
+
+class InsufficientFunds extends Error {
+  override readonly name = 'InsufficientFunds';
+  constructor(readonly accountId: string) {
+    super(`insufficient funds in ${accountId}`);
+  }
+}
