@@ -7,7 +7,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
-import { SmppSession } from './session.js';
+import { SessionClosedError, SmppSession } from './session.js';
 import type { Pdu } from './pdu.js';
 import { CommandStatus, statusName } from './status.js';
 import type { SmppMetrics } from './metrics.js';
@@ -110,8 +110,10 @@ export class ClientBind {
     const session = this.#session;
     if (session && this.#state === BindState.BOUND) {
       this.#state = BindState.UNBINDING;
-      await session.request('unbind', {}, UNBIND_TIMEOUT_MS).catch(() => undefined);
+      await session.request('unbind', {}, UNBIND_TIMEOUT_MS, true).catch(() => undefined);
       session.close();
+      // A peer that never closes its side must not hold our shutdown.
+      setTimeout(() => session.destroy(), UNBIND_TIMEOUT_MS).unref();
     } else {
       session?.destroy();
     }
@@ -128,6 +130,10 @@ export class ClientBind {
         this.#state = BindState.CONNECTING;
         const socket = await this.#connect();
         const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+        if (this.#stopping) {
+          socket.destroy(); // stop() came while we were connecting
+          break;
+        }
         const session = new SmppSession({
           socket,
           label: this.id,
@@ -151,6 +157,10 @@ export class ClientBind {
           address_range: operator.smpp.addressRange,
         });
         if (resp.command_status !== CommandStatus.ESME_ROK) throw new BindRejectedError(this.id, resp.command_status);
+        if (this.#stopping) {
+          session.destroy();
+          break;
+        }
         this.#state = BindState.BOUND;
         for (const early of this.#early.splice(0)) this.#o.onRequest(early.session, early.pdu, this.id);
         bound = true;
@@ -160,8 +170,9 @@ export class ClientBind {
         this.#boundOnce = true;
         log.info({ bind: this.id, host: operator.smpp.host, port: operator.smpp.port }, 'smpp bound');
         const keepAlive = setInterval(() => {
-          session.request('enquire_link', {}).catch((err: Error) => {
-            log.warn({ bind: this.id, err }, 'enquire_link failed; dropping the link');
+          session.request('enquire_link', {}, operator.smpp.responseTimeoutMs, true).catch((err: Error) => {
+            if (err instanceof SessionClosedError) return;
+            log.warn({ bind: this.id, err }, 'enquire_link unanswered; dropping the link');
             session.destroy();
           });
         }, operator.smpp.enquireLinkIntervalMs);

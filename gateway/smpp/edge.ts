@@ -25,10 +25,14 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   const listeners: SmppServerListener[] = [];
 
   for (const operator of config.operators) {
-    const handler = new InboundHandler({ operator, js: nats.js, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics });
+    let listener: SmppServerListener | null = null;
+    const handler = new InboundHandler({
+      operator, js: nats.js, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics,
+      receiptSession: (session) => listener?.receiptSession(session) ?? null,
+    });
     inbound.push(handler);
     if (operator.smpp.mode === 'server') {
-      const listener = new SmppServerListener({ operator, log, metrics, inbound: handler });
+      listener = new SmppServerListener({ operator, log, metrics, inbound: handler });
       await listener.listen();
       listeners.push(listener);
       links.set(operator.id, listener.link());
@@ -70,9 +74,11 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   return {
     readiness: [],
     stop: async (timeoutMs: number) => {
+      // Stop taking outbound work and finish what is in flight (it needs the binds), answer
+      // held message parts with a temporary error while the links are still up, then unbind.
       await consumer.stop(timeoutMs);
-      await Promise.all([...binds.map((b) => b.stop()), ...listeners.map((l) => l.stop())]);
       inbound.forEach((h) => h.close());
+      await Promise.all([...binds.map((b) => b.stop()), ...listeners.map((l) => l.stop())]);
     },
   };
 }

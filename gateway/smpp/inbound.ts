@@ -25,6 +25,12 @@ const ESM_CLASS_UDHI = 0x40;
 const EXPIRE_SWEEP_MS = 500;
 const RECEIPT_LOOKUP_RETRIES = 3;
 const RECEIPT_LOOKUP_DELAY_MS = 100;
+/** A receipt younger than this whose message we cannot find yet is sent back for a retry, not published bare. */
+const RECEIPT_CORRELATION_GRACE_MS = 10 * 60_000;
+/** esm_class message-type bits (SMPP 3.4, 5.2.12). */
+const ESM_TYPE_MASK = 0x3c;
+const ESM_TYPE_SME_ACKS = new Set([0x08, 0x10]);
+const ESM_TYPE_INTERMEDIATE = 0x20;
 
 const RECEIPT_STATE: Readonly<Record<ParsedReceipt['state'], number>> = {
   ENROUTE: v1.DeliveryState.DELIVERY_STATE_ENROUTE,
@@ -62,12 +68,16 @@ export interface InboundOptions {
   readonly publishTimeoutMs: number;
   readonly log: Logger;
   readonly metrics: SmppMetrics;
+  /** Server mode: where a receipt for the peer's submit goes (a bind that may receive), or null. */
+  readonly receiptSession?: (submittedOn: SmppSession) => SmppSession | null;
 }
 
 export class InboundHandler {
   readonly #o: InboundOptions;
   readonly #reassembler: Reassembler<Held>;
   readonly #sweep: NodeJS.Timeout;
+  /** Inbound PDUs being published, per session: a peer ignoring our window is told to slow down. */
+  readonly #inFlight = new WeakMap<SmppSession, number>();
 
   constructor(options: InboundOptions) {
     this.#o = options;
@@ -89,13 +99,25 @@ export class InboundHandler {
 
   /** Handles deliver_sm (client mode) or submit_sm (server mode) carrying a subscriber's message or a receipt. */
   handle(session: SmppSession, pdu: Pdu, bindId: string): void {
-    const esmClass = Number(pdu.esm_class ?? 0);
-    const isReceipt = pdu.command === 'deliver_sm' && ((esmClass & 0x3c) === ESM_CLASS_RECEIPT || pdu.receipted_message_id !== undefined);
+    const inFlight = this.#inFlight.get(session) ?? 0;
+    if (inFlight >= this.#o.operator.smpp.windowSize) {
+      session.respond(pdu, pdu.command === 'submit_sm' ? CommandStatus.ESME_RTHROTTLED : CommandStatus.ESME_RX_T_APPN);
+      return;
+    }
+    const messageType = Number(pdu.esm_class ?? 0) & ESM_TYPE_MASK;
+    if (pdu.command === 'deliver_sm' && ESM_TYPE_SME_ACKS.has(messageType)) {
+      session.respond(pdu, CommandStatus.ESME_ROK); // an SME acknowledgement, not a subscriber's words
+      return;
+    }
+    const isReceipt = pdu.command === 'deliver_sm' && (messageType === ESM_CLASS_RECEIPT || messageType === ESM_TYPE_INTERMEDIATE || pdu.receipted_message_id !== undefined);
+    this.#inFlight.set(session, inFlight + 1);
     const work = isReceipt ? this.#receipt(session, pdu) : this.#message(session, pdu, bindId);
-    work.catch((err: unknown) => {
-      this.#o.log.error({ err, bind: bindId }, 'inbound PDU handling failed');
-      session.respond(pdu, CommandStatus.ESME_RX_T_APPN);
-    });
+    work
+      .catch((err: unknown) => {
+        this.#o.log.error({ err, bind: bindId }, 'inbound PDU handling failed');
+        session.respond(pdu, CommandStatus.ESME_RX_T_APPN);
+      })
+      .finally(() => this.#inFlight.set(session, (this.#inFlight.get(session) ?? 1) - 1));
   }
 
   async #message(session: SmppSession, pdu: Pdu, bindId: string): Promise<void> {
@@ -124,6 +146,10 @@ export class InboundHandler {
       concat = parsed.concat;
     } else if (pdu.sar_msg_ref_num !== undefined) {
       concat = { reference: Number(pdu.sar_msg_ref_num), total: Number(pdu.sar_total_segments), seq: Number(pdu.sar_segment_seqnum) };
+      if (!Number.isInteger(concat.total) || !Number.isInteger(concat.seq)) {
+        session.respond(pdu, CommandStatus.ESME_RX_P_APPN); // SAR reference without its total or number
+        return;
+      }
     }
     const held: Held = { session, pdu };
     if (!concat) {
@@ -139,7 +165,7 @@ export class InboundHandler {
       case 'pending':
         return; // answered when the message completes or expires
       case 'rejected':
-        session.respond(pdu, result.reason === 'buffer-full' ? CommandStatus.ESME_RX_T_APPN : CommandStatus.ESME_RX_P_APPN);
+        session.respond(pdu, result.reason === 'buffer-full' || result.reason === 'too-many-retransmits' ? CommandStatus.ESME_RX_T_APPN : CommandStatus.ESME_RX_P_APPN);
         return;
       case 'complete':
         await this.#publishMessage(result.tokens, from, destination, decodeText(result.body, result.dataCoding), bindId);
@@ -176,8 +202,8 @@ export class InboundHandler {
       text,
     });
     if (!receipt) {
-      // Unreadable: acknowledge so the SMSC does not retry forever, and say so loudly.
-      log.warn({ operator: operator.id }, 'delivery receipt we cannot parse; acknowledged and dropped');
+      // No message id at all: it can be matched to nothing. Acknowledge so the SMSC does not retry forever.
+      log.warn({ operator: operator.id }, 'delivery receipt without a message id; acknowledged and dropped');
       metrics.receipts.inc({ operator: operator.id, state: 'unparsed' });
       session.respond(pdu, CommandStatus.ESME_ROK);
       return;
@@ -189,6 +215,11 @@ export class InboundHandler {
       const entry = await correlations.get(correlationKey(operator.id, smscId));
       if (entry && entry.operation === 'PUT') messageRef = entry.string();
       else if (i + 1 < RECEIPT_LOOKUP_RETRIES) await new Promise((r) => setTimeout(r, RECEIPT_LOOKUP_DELAY_MS));
+    }
+    if (!messageRef && (receipt.doneAtUnixMs === null || Date.now() - receipt.doneAtUnixMs < RECEIPT_CORRELATION_GRACE_MS)) {
+      // Our record of the submit may not be written yet: let the SMSC retry rather than lose the link for good.
+      session.respond(pdu, CommandStatus.ESME_RX_T_APPN);
+      return;
     }
     const event = {
       // Derived id: an SMSC that repeats a receipt does not produce a second event.
@@ -204,7 +235,7 @@ export class InboundHandler {
     try {
       await publishEvent(this.#o.js, Events.deliveryReceipt, event, { timeoutMs: this.#o.publishTimeoutMs });
       metrics.receipts.inc({ operator: operator.id, state: receipt.state });
-      if (!messageRef) log.warn({ operator: operator.id, smscMessageId: smscId }, 'receipt for a message we cannot correlate');
+      if (!messageRef) log.warn({ operator: operator.id, smscMessageId: smscId }, 'old receipt for a message we cannot correlate; published without it');
       session.respond(pdu, CommandStatus.ESME_ROK);
     } catch (err) {
       log.warn({ err, operator: operator.id }, 'receipt not durable; asking the SMSC to retry');
@@ -227,9 +258,14 @@ export class InboundHandler {
   }
 
   #sendReceipt(session: SmppSession, submit: Pdu, messageId: string): void {
+    const target = this.#o.receiptSession ? this.#o.receiptSession(session) : session;
+    if (!target) {
+      this.#o.log.warn({ operator: this.#o.operator.id }, 'receipt requested but no receiver bind to send it on');
+      return;
+    }
     const now = Date.now();
     const text = formatReceiptText({ messageId, state: 'DELIVERED', submittedAtUnixMs: now, doneAtUnixMs: now, errorCode: '0', text: '' });
-    session
+    target
       .request('deliver_sm', {
         source_addr: submit.destination_addr,
         destination_addr: submit.source_addr,

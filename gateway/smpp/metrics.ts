@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } fro
 export class SmppMetrics {
   readonly pdus: Counter<'operator' | 'direction' | 'command' | 'status'>;
   readonly bindsUp: Gauge<'operator' | 'mode'>;
-  readonly windowInUse: Gauge<'operator' | 'bind'>;
+  readonly windowInUse: Gauge<'operator'>;
   readonly throttleEvents: Counter<'operator'>;
   readonly submitResponseSeconds: Histogram<'operator'>;
   readonly receipts: Counter<'operator' | 'state'>;
@@ -17,7 +17,7 @@ export class SmppMetrics {
     const registers = [registry];
     this.pdus = new Counter({ name: 'dialpay_smpp_pdus_total', help: 'SMPP PDUs by direction, command and command_status.', labelNames: ['operator', 'direction', 'command', 'status'], registers });
     this.bindsUp = new Gauge({ name: 'dialpay_smpp_binds_up', help: 'SMPP binds currently bound.', labelNames: ['operator', 'mode'], registers });
-    this.windowInUse = new Gauge({ name: 'dialpay_smpp_window_requests', help: 'Requests sent and awaiting a response, per bind.', labelNames: ['operator', 'bind'], registers });
+    this.windowInUse = new Gauge({ name: 'dialpay_smpp_window_requests', help: 'Requests sent and awaiting a response, summed over the operator\'s binds.', labelNames: ['operator'], registers });
     this.throttleEvents = new Counter({ name: 'dialpay_smpp_throttle_events_total', help: 'ESME_RTHROTTLED answers and local throttle waits.', labelNames: ['operator'], registers });
     this.submitResponseSeconds = new Histogram({ name: 'dialpay_smpp_submit_response_seconds', help: 'Time from submit to its response.', labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
     this.receipts = new Counter({ name: 'dialpay_smpp_receipts_total', help: 'Delivery receipts by state.', labelNames: ['operator', 'state'], registers });

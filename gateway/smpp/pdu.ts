@@ -11,6 +11,13 @@ for (const name of ['submit_sm', 'deliver_sm', 'data_sm', 'submit_multi', 'repla
   if (params?.short_message) params.short_message.filter = undefined;
 }
 if (smpp.tlvs.message_payload) smpp.tlvs.message_payload.filter = undefined;
+// Our framing enforces the operator's pduBytesMax (up to 70,000); the package's own cap must not be lower.
+smpp.PDU.maxLength = 70_000;
+
+/** True when the package can build this command (it has no outbind_resp or alert_notification_resp). */
+export function canEncode(command: string): boolean {
+  return smpp.commands[command] !== undefined;
+}
 
 export const CommandId = {
   generic_nack: 0x80000000,

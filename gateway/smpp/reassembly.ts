@@ -27,7 +27,7 @@ export interface InboundPart<T> {
 export type AddResult<T> =
   | { readonly kind: 'pending' }
   | { readonly kind: 'complete'; readonly body: Buffer; readonly dataCoding: number; readonly tokens: readonly T[] }
-  | { readonly kind: 'rejected'; readonly reason: 'bad-part' | 'too-many-parts' | 'buffer-full' };
+  | { readonly kind: 'rejected'; readonly reason: 'bad-part' | 'too-many-parts' | 'buffer-full' | 'too-many-retransmits' };
 
 interface Entry<T> {
   readonly total: number;
@@ -52,7 +52,9 @@ export class Reassembler<T> {
   }
 
   add(part: InboundPart<T>, nowMs: number): AddResult<T> {
-    if (part.total < 1 || part.seq < 1 || part.seq > part.total) return { kind: 'rejected', reason: 'bad-part' };
+    if (!Number.isInteger(part.total) || !Number.isInteger(part.seq) || part.total < 1 || part.seq < 1 || part.seq > part.total) {
+      return { kind: 'rejected', reason: 'bad-part' };
+    }
     if (part.total > this.#limits.partsMax) return { kind: 'rejected', reason: 'too-many-parts' };
     if (part.total === 1) return { kind: 'complete', body: part.body, dataCoding: part.dataCoding, tokens: [part.token] };
     let entry = this.#entries.get(part.key);
@@ -62,7 +64,10 @@ export class Reassembler<T> {
       entry = { total: part.total, dataCoding: part.dataCoding, firstSeenMs: nowMs, bodies: new Array(part.total), tokens: [], received: 0 };
       this.#entries.set(part.key, entry);
     }
-    entry.tokens.push(part.token); // a retransmitted part is answered too
+    // A retransmitted part is held and answered too, up to a bound; beyond it the SMSC is told to retry later.
+    const retransmit = entry.bodies[part.seq - 1] !== undefined;
+    if (retransmit && entry.tokens.length >= entry.total * 2) return { kind: 'rejected', reason: 'too-many-retransmits' };
+    entry.tokens.push(part.token);
     if (entry.bodies[part.seq - 1] === undefined) {
       entry.bodies[part.seq - 1] = part.body;
       entry.received++;

@@ -87,7 +87,8 @@ export function parseReceipt(fields: ReceiptFields): ParsedReceipt | null {
   if (!id) return null;
   const tlvState = fields.messageState !== undefined ? STATE_BY_TLV[fields.messageState] : undefined;
   const word = text.get('stat')?.toUpperCase();
-  const state = tlvState ?? (word !== undefined ? STATE_BY_WORD[word] : undefined);
+  // A receipt whose stat: word we do not know still tells its message something happened: UNKNOWN.
+  const state = tlvState ?? (word !== undefined ? (STATE_BY_WORD[word] ?? 'UNKNOWN') : undefined);
   if (!state) return null;
   let errorCode = text.get('err') ?? '';
   if (fields.networkErrorCode && fields.networkErrorCode.length === 3) {

@@ -28,6 +28,8 @@ interface Peer {
   readonly session: SmppSession;
   readonly remote: string;
   bindType: BindType | null;
+  /** A bind is being checked (scrypt is slow): a second bind PDU meanwhile is refused. */
+  binding: boolean;
 }
 
 export function allowList(entries: readonly string[]): BlockList {
@@ -53,7 +55,10 @@ export class SmppServerListener {
   readonly #metrics: SmppMetrics;
   readonly #inbound: InboundHandler;
   readonly #allowed: BlockList;
+  /** Bound peers. */
   readonly #peers = new Set<Peer>();
+  /** Every open connection, bound or not, so stop() can close them all. */
+  readonly #sessions = new Set<SmppSession>();
   readonly #bucket: TokenBucket;
   #server: Server | null = null;
   #next = 0;
@@ -88,9 +93,19 @@ export class SmppServerListener {
     return this.port;
   }
 
+  /** Where a receipt for a submit on `session` goes: that bind if it may receive, else another receiver. */
+  receiptSession(session: SmppSession): SmppSession | null {
+    const receivers = this.#receivers();
+    return (receivers.find((p) => p.session === session) ?? receivers[0])?.session ?? null;
+  }
+
+  #receivers(): Peer[] {
+    return [...this.#peers].filter((p) => p.bindType === 'receiver' || p.bindType === 'transceiver');
+  }
+
   /** Outbound for this operator: deliver_sm over one of its receiver or transceiver binds. */
   link(): OperatorLink {
-    const receivers = () => [...this.#peers].filter((p) => p.bindType === 'receiver' || p.bindType === 'transceiver');
+    const receivers = () => this.#receivers();
     return {
       ready: () => receivers().length > 0,
       send: async (fields) => {
@@ -113,13 +128,16 @@ export class SmppServerListener {
   }
 
   async stop(): Promise<void> {
+    const closing = new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    const bound = new Set([...this.#peers].map((p) => p.session));
     await Promise.all(
-      [...this.#peers].map(async (p) => {
-        if (p.bindType) await p.session.request('unbind', {}, UNBIND_TIMEOUT_MS).catch(() => undefined);
-        p.session.close();
+      [...this.#sessions].map(async (session) => {
+        if (bound.has(session)) await session.request('unbind', {}, UNBIND_TIMEOUT_MS, true).catch(() => undefined);
+        session.close();
+        setTimeout(() => session.destroy(), UNBIND_TIMEOUT_MS).unref();
       }),
     );
-    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    await closing;
   }
 
   #accept(socket: Socket): void {
@@ -127,9 +145,15 @@ export class SmppServerListener {
       socket.destroy();
       return;
     }
-    this.#connections++;
     const smpp = this.#operator.smpp;
     const remote = normalizeRemote(socket.remoteAddress);
+    if (!this.#allowed.check(remote, isIPv4(remote) ? 'ipv4' : 'ipv6')) {
+      this.#metrics.bindFailures.inc({ operator: this.#operator.id, reason: 'address' });
+      this.#log.warn({ operator: this.#operator.id, remote }, 'connection from an address not on the allow list');
+      socket.destroy();
+      return;
+    }
+    this.#connections++;
     const label = `${this.#operator.id}/peer-${remote}:${socket.remotePort}`;
     let peer: Peer | null = null;
     const session = new SmppSession({
@@ -145,18 +169,29 @@ export class SmppServerListener {
       onRequest: (pdu) => this.#onRequest(peer as Peer, pdu),
       onClose: () => {
         this.#connections--;
+        clearTimeout(bindTimer);
+        if (session) this.#sessions.delete(session);
         if (peer?.bindType) this.#metrics.bindsUp.dec({ operator: this.#operator.id, mode: 'server' });
         if (peer) this.#peers.delete(peer);
       },
     });
-    peer = { session, remote, bindType: null };
+    peer = { session, remote, bindType: null, binding: false };
+    this.#sessions.add(session);
+    // A connection that has not bound in time is closed, so idle sockets cannot fill the listener.
+    const bindTimer = setTimeout(() => {
+      if (!peer?.bindType) session.destroy();
+    }, smpp.bindTimeoutMs);
+    bindTimer.unref();
   }
 
   #onRequest(peer: Peer, pdu: Pdu): void {
     const bindType = BIND_COMMANDS[pdu.command];
     if (bindType) {
-      if (peer.bindType) peer.session.respond(pdu, CommandStatus.ESME_RALYBND);
-      else void this.#bind(peer, pdu, bindType);
+      if (peer.bindType || peer.binding) peer.session.respond(pdu, CommandStatus.ESME_RALYBND);
+      else {
+        peer.binding = true;
+        void this.#bind(peer, pdu, bindType).finally(() => (peer.binding = false));
+      }
       return;
     }
     switch (pdu.command) {
@@ -180,15 +215,16 @@ export class SmppServerListener {
     const smpp = this.#operator.smpp;
     const systemId = String(pdu.system_id ?? '');
     let reason: string | null = null;
-    if (!this.#allowed.check(peer.remote, isIPv4(peer.remote) ? 'ipv4' : 'ipv6')) reason = 'address';
-    else if (systemId !== smpp.systemId) reason = 'system_id';
+    if (systemId !== smpp.systemId) reason = 'system_id';
     else if (!(await verifySecret(String(pdu.password ?? ''), smpp.passwordHash ?? ''))) reason = 'password';
-    else if ([...this.#peers].filter((p) => p.bindType).length >= smpp.bindsMax) reason = 'bind_limit';
+    else if (this.#peers.size >= smpp.bindsMax) reason = 'bind_limit';
+    if (peer.session.closed) return; // gone while we checked the password: nothing to bind
     if (reason) {
       this.#metrics.bindFailures.inc({ operator: this.#operator.id, reason });
       // system_id and address identify the attempt; the password never reaches a log line.
       this.#log.warn({ operator: this.#operator.id, systemId, remote: peer.remote, reason }, 'smpp bind refused');
       peer.session.respond(pdu, CommandStatus.ESME_RBINDFAIL);
+      peer.session.close(); // no second guess on this connection
       return;
     }
     peer.bindType = bindType;

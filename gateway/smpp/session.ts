@@ -4,7 +4,7 @@
 // nothing about binds, operators or NATS.
 import type { Socket } from 'node:net';
 import { FrameParser } from './frame.js';
-import { decodePdu, encodePdu, isResponse, type Pdu } from './pdu.js';
+import { canEncode, decodePdu, encodePdu, isResponse, type Pdu } from './pdu.js';
 import { CommandStatus, statusName } from './status.js';
 import type { SmppMetrics } from './metrics.js';
 import type { Logger } from '../../runtime/log.js';
@@ -50,7 +50,11 @@ interface Pending {
   readonly resolve: (pdu: Pdu) => void;
   readonly reject: (err: Error) => void;
   readonly timer: NodeJS.Timeout;
+  readonly windowed: boolean;
 }
+
+/** Responses not yet taken by a peer that stopped reading; past this the session is dropped. */
+const WRITE_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
 
 const SEQUENCE_MAX = 0x7fffffff;
 
@@ -62,6 +66,8 @@ export class SmppSession {
   #sequence = 0;
   #closed = false;
   #corked = false;
+  /** Pending requests that count against the window (not link upkeep). */
+  #windowed = 0;
 
   constructor(options: SessionOptions) {
     this.#o = options;
@@ -83,31 +89,39 @@ export class SmppSession {
     return this.#pending.size;
   }
 
-  /** Sends a request and resolves with its response PDU (whatever its command_status). */
-  async request(command: string, fields: Record<string, unknown>, timeoutMs = this.#o.responseTimeoutMs): Promise<Pdu> {
+  /**
+   * Sends a request and resolves with its response PDU (whatever its command_status).
+   * `outsideWindow` is for link upkeep (enquire_link, unbind): a window full of submits must not
+   * make a healthy link look dead.
+   */
+  async request(command: string, fields: Record<string, unknown>, timeoutMs = this.#o.responseTimeoutMs, outsideWindow = false): Promise<Pdu> {
     if (this.#closed) throw new SessionClosedError(this.#o.label);
-    if (this.#pending.size >= this.#o.windowSize) {
+    if (!outsideWindow && this.#windowed >= this.#o.windowSize) {
       if (this.#waiters.length >= this.#o.windowWaitersMax) throw new WindowFullError(this.#o.label);
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
       if (this.#closed) throw new SessionClosedError(this.#o.label);
     }
     const sequence = this.#nextSequence();
+    const windowed = !outsideWindow;
     return new Promise<Pdu>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.#pending.delete(sequence)) {
-          this.#releaseSlot();
+          this.#releaseSlot(windowed);
           reject(new ResponseTimeoutError(this.#o.label, command, timeoutMs));
         }
       }, timeoutMs);
-      this.#pending.set(sequence, { command, resolve, reject, timer });
-      this.#o.metrics.windowInUse.set({ operator: this.#o.operatorId, bind: this.#o.label }, this.#pending.size);
+      this.#pending.set(sequence, { command, resolve, reject, timer, windowed });
+      if (windowed) {
+        this.#windowed++;
+        this.#o.metrics.windowInUse.inc({ operator: this.#o.operatorId });
+      }
       this.#write(command, { ...fields, sequence_number: sequence }, 0);
     });
   }
 
-  /** Answers a request from the peer. */
+  /** Answers a request from the peer. Commands with no response PDU (outbind, alert_notification) get generic_nack. */
   respond(request: Pdu, commandStatus: number, fields: Record<string, unknown> = {}): void {
-    if (request.command === 'unknown') {
+    if (request.command === 'unknown' || !canEncode(`${request.command}_resp`)) {
       this.sendGenericNack(request.sequence_number, commandStatus || CommandStatus.ESME_RINVCMDID);
       return;
     }
@@ -132,6 +146,19 @@ export class SmppSession {
     // With a non-zero status the library writes the header only, which is what SMPP wants for most error responses.
     // Writes within one tick leave in one segment: one syscall for a burst of responses, not one each.
     const socket = this.#o.socket;
+    if (socket.writableLength > WRITE_BUFFER_BYTES_MAX) {
+      this.#o.log.warn({ bind: this.#o.label, bufferedBytes: socket.writableLength }, 'peer stopped reading; dropping the session');
+      socket.destroy();
+      return;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = encodePdu(command, fields);
+    } catch (err) {
+      // A PDU we cannot build is our bug; it must never take the socket's data handler down with it.
+      this.#o.log.error({ err, bind: this.#o.label, command }, 'cannot encode PDU');
+      return;
+    }
     if (!this.#corked) {
       this.#corked = true;
       socket.cork();
@@ -140,7 +167,7 @@ export class SmppSession {
         socket.uncork();
       });
     }
-    socket.write(encodePdu(command, fields));
+    socket.write(bytes);
     this.#o.metrics.pdus.inc({ operator: this.#o.operatorId, direction: 'out', command, status: statusName(status) });
   }
 
@@ -149,8 +176,10 @@ export class SmppSession {
     return this.#sequence;
   }
 
-  #releaseSlot(): void {
-    this.#o.metrics.windowInUse.set({ operator: this.#o.operatorId, bind: this.#o.label }, this.#pending.size);
+  #releaseSlot(windowed: boolean): void {
+    if (!windowed) return;
+    this.#windowed--;
+    this.#o.metrics.windowInUse.dec({ operator: this.#o.operatorId });
     this.#waiters.shift()?.();
   }
 
@@ -172,9 +201,17 @@ export class SmppSession {
         continue;
       }
       this.#o.metrics.pdus.inc({ operator: this.#o.operatorId, direction: 'in', command: pdu.command, status: statusName(pdu.command_status) });
-      if (isResponse(pdu.command_id)) this.#onResponse(pdu);
-      else if (pdu.command === 'unknown') this.sendGenericNack(pdu.sequence_number, CommandStatus.ESME_RINVCMDID);
-      else this.#o.onRequest(pdu);
+      try {
+        if (isResponse(pdu.command_id)) this.#onResponse(pdu);
+        else if (pdu.command === 'unknown') this.sendGenericNack(pdu.sequence_number, CommandStatus.ESME_RINVCMDID);
+        // alert_notification has no response PDU in SMPP: note it and answer nothing.
+        else if (pdu.command === 'alert_notification') this.#o.log.info({ bind: this.#o.label }, 'alert_notification from the SMSC');
+        else this.#o.onRequest(pdu);
+      } catch (err) {
+        // Nothing a peer sends may crash the process; this PDU gets a system error instead.
+        this.#o.log.error({ err, bind: this.#o.label, command: pdu.command }, 'PDU handling failed');
+        if (!isResponse(pdu.command_id)) this.sendGenericNack(pdu.sequence_number, CommandStatus.ESME_RSYSERR);
+      }
     }
   }
 
@@ -186,7 +223,7 @@ export class SmppSession {
     }
     this.#pending.delete(pdu.sequence_number);
     clearTimeout(pending.timer);
-    this.#releaseSlot();
+    this.#releaseSlot(pending.windowed);
     pending.resolve(pdu);
   }
 
@@ -199,7 +236,8 @@ export class SmppSession {
       p.reject(err);
     }
     this.#pending.clear();
-    this.#o.metrics.windowInUse.set({ operator: this.#o.operatorId, bind: this.#o.label }, 0);
+    this.#o.metrics.windowInUse.dec({ operator: this.#o.operatorId }, this.#windowed);
+    this.#windowed = 0;
     for (const w of this.#waiters.splice(0)) w();
     this.#o.onClose();
   }

@@ -53,6 +53,8 @@ const smppBind = z.strictObject({
   allowedAddresses: z.array(z.string().min(2)).max(256).default(['127.0.0.1/32', '::1/128']),
   /** Server mode: concurrent binds allowed for this system_id. */
   bindsMax: z.number().int().min(1).max(64).default(4),
+  /** Server mode: a connection that has not bound within this is closed. */
+  bindTimeoutMs: positiveMs.default(10_000),
   /** TLS certificate and key files (PEM); server mode listens with TLS when tls is true. */
   tlsCertFile: z.string().optional(),
   tlsKeyFile: z.string().optional(),

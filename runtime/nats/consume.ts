@@ -70,6 +70,8 @@ const FETCH_BATCH_MAX = 256;
 const FETCH_EXPIRES_MS = 2_000;
 const FETCH_ERROR_BACKOFF_MS_MIN = 100;
 const FETCH_ERROR_BACKOFF_MS_MAX = 5_000;
+/** How many ack waits a handler may keep a message with working() before it is given up to redelivery. */
+const WORKING_ACK_WAITS_MAX = 10;
 
 export function retryDelayMs(retryDelaysMs: readonly number[], deliveryCount: number): number {
   const index = Math.min(Math.max(deliveryCount - 1, 0), retryDelaysMs.length - 1);
@@ -125,6 +127,16 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
       return;
     }
     const eventLog = log.child({ consumer: name, eventId: decoded.envelope.eventId, paymentId: decoded.envelope.paymentId || undefined });
+    // A handler may legitimately run longer than ack_wait (a long SMS with retries): tell the
+    // server it is still being worked on, so it is not handed to another replica meanwhile.
+    // Bounded: a hung handler stops heartbeating after WORKING_ACK_WAITS_MAX ack waits and the message goes
+    // to another replica (handlers are idempotent, so a late finish does no harm).
+    const beatMs = Math.max(1_000, Math.floor(spec.ackWaitMs / 2));
+    let beats = 0;
+    const heartbeat = setInterval(() => {
+      if (++beats > WORKING_ACK_WAITS_MAX * 2) clearInterval(heartbeat);
+      else msg.working();
+    }, beatMs);
     try {
       await handler(decoded, { subject: msg.subject, streamSequence: msg.seq, deliveryCount, log: eventLog });
       msg.ack();
@@ -142,6 +154,7 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
         metrics.handled.inc({ consumer: name, outcome: 'retried' });
       }
     } finally {
+      clearInterval(heartbeat);
       metrics.handlerSeconds.observe({ consumer: name }, (performance.now() - started) / 1000);
     }
   };
@@ -160,12 +173,16 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
         const batch = await consumer.fetch({ max_messages: Math.min(room, FETCH_BATCH_MAX), expires: FETCH_EXPIRES_MS });
         for await (const msg of batch) {
           inFlight++;
-          void handleOne(msg).finally(() => {
-            inFlight--;
-            const w = wake;
-            wake = null;
-            w?.();
-          });
+          void handleOne(msg)
+            // ack/nak after the connection closed (a handler that outlived stop()) throws:
+            // the message is redelivered anyway, so log it rather than crash the process.
+            .catch((err: unknown) => log.warn({ err, consumer: name }, 'could not settle a message; it will be redelivered'))
+            .finally(() => {
+              inFlight--;
+              const w = wake;
+              wake = null;
+              w?.();
+            });
         }
         errorBackoffMs = FETCH_ERROR_BACKOFF_MS_MIN;
       } catch (err) {

@@ -13,7 +13,9 @@ export interface Child {
 }
 
 export function runTs(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
-  const child = spawn(`${ROOT}node_modules/.bin/tsx`, [file, ...args], {
+  // One process, not the tsx CLI: that wraps the script in a child process, so a SIGKILL meant
+  // for the worker would kill only the wrapper and leave the worker running.
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -39,7 +39,7 @@ beforeAll(async () => {
   stack = await setupStack();
   const raw = structuredClone(stack.rawConfig) as any;
   raw.operators[0].smpp.reconnectDelayMsMin = 60_000; // client-mode operator: nothing listens, keep it quiet
-  Object.assign(raw.operators[1].smpp, { bindsMax: 2, responseTimeoutMs: 1_000 });
+  Object.assign(raw.operators[1].smpp, { bindsMax: 2, responseTimeoutMs: 1_000, bindTimeoutMs: 1_000 });
   port = raw.operators[1].smpp.port;
   host = await startHost(validateConfig(raw), [gateway], { log });
   nats = await connectNats({ ...stack.config.nats, name: 'test' }, quietLogger());
@@ -80,6 +80,54 @@ describe('binding', () => {
     expect(list.check('10.20.3.4', 'ipv4')).toBe(true);
     expect(list.check('10.21.3.4', 'ipv4')).toBe(false);
     expect(list.check('::1', 'ipv6')).toBe(true);
+  });
+});
+
+describe('hostile peers', () => {
+  it('answers outbind with generic_nack and ignores alert_notification, and the process lives', async () => {
+    const unbound = await RawPeer.connect(port);
+    const outbind = encodePdu('enquire_link', { sequence_number: 501 });
+    outbind.writeUInt32BE(0x0000000b, 4); // outbind: the package cannot encode an outbind_resp
+    unbound.write(outbind);
+    expect((await unbound.expect((p) => p.sequence_number === 501)).command).toBe('generic_nack');
+    unbound.close();
+    const peer = await boundPeer();
+    const alert = encodePdu('enquire_link', { sequence_number: 502 });
+    alert.writeUInt32BE(0x00000102, 4); // alert_notification, empty body
+    peer.write(alert);
+    expect((await peer.request('enquire_link', {}, ++seq)).command_status).toBe(0);
+    expect(peer.received.some((p) => p.sequence_number === 502)).toBe(false); // no answer to an alert
+    peer.close();
+  });
+
+  it('does not leak a bind slot when the peer leaves while its password is checked', async () => {
+    for (let i = 0; i < 3; i++) {
+      const quitter = await RawPeer.connect(port);
+      quitter.send('bind_transceiver', { ...BIND, sequence_number: ++seq });
+      quitter.close(); // gone before scrypt finishes
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const a = await boundPeer();
+    const b = await boundPeer(); // bindsMax is 2: both slots are still free
+    a.close();
+    b.close();
+  });
+
+  it('refuses a second bind PDU sent while the first is being checked', async () => {
+    const peer = await RawPeer.connect(port);
+    peer.send('bind_transceiver', { ...BIND, sequence_number: 601 });
+    peer.send('bind_transceiver', { ...BIND, sequence_number: 602 });
+    expect((await peer.expect((p) => p.sequence_number === 601)).command_status).toBe(0);
+    expect((await peer.expect((p) => p.sequence_number === 602)).command_status).toBe(0x05);
+    peer.close();
+  });
+
+  it('closes a connection that never binds, and one whose bind was refused', async () => {
+    const idle = await RawPeer.connect(port);
+    await waitFor('idle connection closed', async () => idle.closed, 5_000);
+    const wrong = await RawPeer.connect(port);
+    expect((await wrong.request('bind_transceiver', { ...BIND, password: 'nope' }, ++seq)).command_status).toBe(0x0d);
+    await waitFor('refused connection closed', async () => wrong.closed, 5_000);
   });
 });
 

@@ -149,6 +149,17 @@ describe('reassembly', () => {
     expect(r.add(part('a', 3, 2, '00'), 0)).toEqual({ kind: 'rejected', reason: 'bad-part' });
   });
 
+  it('refuses parts with no whole-number total or position, and caps retransmits', () => {
+    const r = new Reassembler<string>(limits);
+    expect(r.add({ ...part('s', 2, 1, '00'), total: Number.NaN }, 0)).toEqual({ kind: 'rejected', reason: 'bad-part' });
+    expect(r.add({ ...part('s', 2, 1, '00'), seq: Number.NaN }, 0)).toEqual({ kind: 'rejected', reason: 'bad-part' });
+    r.add(part('t', 2, 1, '00', 't1'), 0);
+    for (let i = 0; i < 3; i++) r.add(part('t', 2, 1, '00', `again-${i}`), 0);
+    expect(r.add(part('t', 2, 1, '00', 'one-too-many'), 0)).toEqual({ kind: 'rejected', reason: 'too-many-retransmits' });
+    const done = r.add(part('t', 2, 2, '00', 't2'), 0);
+    expect(done.kind === 'complete' && done.tokens).toEqual(['t1', 'again-0', 'again-1', 'again-2', 't2']);
+  });
+
   it('expires incomplete messages and hands back every held token', () => {
     const r = new Reassembler<string>(limits);
     r.add(part('a', 3, 1, '00'), 0);
