@@ -64,8 +64,20 @@ export const GATEWAY_SMS_OUTBOUND: ConsumerSpec = {
   ackPendingMax: 5_000,
 };
 
+const billingDebits = (step: 'reserve' | 'capture' | 'void'): ConsumerSpec => ({
+  stream: 'DEBITS',
+  durableName: `billing-debit-${step}`,
+  filterSubject: `dialpay.debit.${step}.requested`,
+  ackWaitMs: 30_000,
+  deliveriesMax: 10,
+  ackPendingMax: 5_000,
+});
+export const BILLING_DEBIT_RESERVE = billingDebits('reserve');
+export const BILLING_DEBIT_CAPTURE = billingDebits('capture');
+export const BILLING_DEBIT_VOID = billingDebits('void');
+
 /** Durable consumers; each component adds the ones its handlers read. */
-export const CONSUMERS: readonly ConsumerSpec[] = [GATEWAY_SMS_OUTBOUND];
+export const CONSUMERS: readonly ConsumerSpec[] = [GATEWAY_SMS_OUTBOUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID];
 
 export const KV_BUCKETS: readonly KvBucketSpec[] = [
   // USSD sessions: any replica answers any hop; operators drop a session after a few minutes.

@@ -1,0 +1,87 @@
+// A simulated carrier charging API for tests and the demo: balances per
+// MSISDN, reservations per correlator (idempotent), and configurable latency
+// and failures. State is in memory: a restart of billing forgets it, which is
+// why crash tests use the operator simulator's charging API over HTTP instead.
+import { AccountIds } from '../ledger/rules.js';
+import { CarrierOutcome, type CarrierAdapter, type CarrierResult, type ReserveRequest } from './types.js';
+
+export interface SimulatorOptions {
+  /** Balance a subscriber the simulator has not seen starts with. */
+  readonly openingBalanceMinor: bigint;
+  readonly latencyMs?: number;
+  /** Share of calls answered "unavailable", 0..1. */
+  readonly unavailableRate?: number;
+  /** MSISDNs whose lines are barred: every reserve is rejected. */
+  readonly barred?: ReadonlySet<string>;
+}
+
+interface Hold {
+  readonly msisdn: string;
+  readonly amountMinor: bigint;
+  state: 'held' | 'captured' | 'released';
+}
+
+export class SimulatedCarrier implements CarrierAdapter {
+  readonly name = 'simulator' as const;
+  readonly fundsCheckedInLedger = false;
+  readonly #o: SimulatorOptions;
+  readonly #balances = new Map<string, bigint>();
+  readonly #holds = new Map<string, Hold>();
+
+  constructor(options: SimulatorOptions) {
+    this.#o = options;
+  }
+
+  payerAccountId(operatorId: string): string {
+    return AccountIds.carrier(operatorId);
+  }
+
+  balanceOf(msisdn: string): bigint {
+    return this.#balances.get(msisdn) ?? this.#o.openingBalanceMinor;
+  }
+
+  setBalance(msisdn: string, amountMinor: bigint): void {
+    this.#balances.set(msisdn, amountMinor);
+  }
+
+  async reserve(request: ReserveRequest): Promise<CarrierResult> {
+    const failure = await this.#weather();
+    if (failure) return failure;
+    if (this.#holds.has(request.debitId)) return { outcome: CarrierOutcome.OK, detail: 'already reserved' };
+    if (this.#o.barred?.has(request.msisdn)) return { outcome: CarrierOutcome.REJECTED, detail: 'line barred' };
+    const balance = this.balanceOf(request.msisdn);
+    if (balance < request.amountMinor) return { outcome: CarrierOutcome.INSUFFICIENT_FUNDS, detail: '' };
+    this.#balances.set(request.msisdn, balance - request.amountMinor);
+    this.#holds.set(request.debitId, { msisdn: request.msisdn, amountMinor: request.amountMinor, state: 'held' });
+    return { outcome: CarrierOutcome.OK, detail: '' };
+  }
+
+  async capture(debitId: string, amountMinor: bigint): Promise<CarrierResult> {
+    const failure = await this.#weather();
+    if (failure) return failure;
+    const hold = this.#holds.get(debitId);
+    if (!hold) return { outcome: CarrierOutcome.REJECTED, detail: 'no such reservation' };
+    if (hold.state === 'captured') return { outcome: CarrierOutcome.OK, detail: 'already captured' };
+    if (hold.state === 'released' || amountMinor > hold.amountMinor) return { outcome: CarrierOutcome.REJECTED, detail: 'reservation not capturable' };
+    hold.state = 'captured';
+    this.#balances.set(hold.msisdn, this.balanceOf(hold.msisdn) + (hold.amountMinor - amountMinor));
+    return { outcome: CarrierOutcome.OK, detail: '' };
+  }
+
+  async release(debitId: string): Promise<CarrierResult> {
+    const failure = await this.#weather();
+    if (failure) return failure;
+    const hold = this.#holds.get(debitId);
+    if (!hold || hold.state === 'released') return { outcome: CarrierOutcome.OK, detail: 'nothing held' };
+    if (hold.state === 'captured') return { outcome: CarrierOutcome.REJECTED, detail: 'already captured' };
+    hold.state = 'released';
+    this.#balances.set(hold.msisdn, this.balanceOf(hold.msisdn) + hold.amountMinor);
+    return { outcome: CarrierOutcome.OK, detail: '' };
+  }
+
+  async #weather(): Promise<CarrierResult | null> {
+    if (this.#o.latencyMs) await new Promise((r) => setTimeout(r, this.#o.latencyMs));
+    if (this.#o.unavailableRate && Math.random() < this.#o.unavailableRate) return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'simulated outage' };
+    return null;
+  }
+}

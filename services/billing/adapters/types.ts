@@ -1,0 +1,42 @@
+// A carrier adapter: how money is taken from a subscriber's carrier account.
+// Every call is idempotent on its id, which the adapter passes to the carrier
+// as its client correlator, so a retry after a timeout never charges twice.
+
+export const CarrierOutcome = {
+  OK: 'ok',
+  INSUFFICIENT_FUNDS: 'insufficient-funds',
+  ACCOUNT_NOT_FOUND: 'account-not-found',
+  /** Temporary: the carrier did not answer or said "try later". Safe to retry. */
+  UNAVAILABLE: 'unavailable',
+  /** Permanent refusal (barred line, fraud block). */
+  REJECTED: 'rejected',
+} as const;
+export type CarrierOutcomeValue = (typeof CarrierOutcome)[keyof typeof CarrierOutcome];
+
+export interface CarrierResult {
+  readonly outcome: CarrierOutcomeValue;
+  readonly detail: string;
+}
+
+export interface ReserveRequest {
+  readonly debitId: string;
+  readonly msisdn: string;
+  readonly currency: string;
+  readonly amountMinor: bigint;
+  readonly description: string;
+}
+
+export interface CarrierAdapter {
+  readonly name: 'wallet' | 'http' | 'simulator';
+  /**
+   * The ledger account the money leaves from: the subscriber's wallet when the
+   * balance lives in our ledger, else the operator's clearing account (the
+   * carrier holds the subscriber's money and owes us what it collects).
+   */
+  payerAccountId(operatorId: string, msisdn: string): string;
+  /** Whether our ledger checks the payer's funds (wallet) or the carrier does (everything else). */
+  readonly fundsCheckedInLedger: boolean;
+  reserve(request: ReserveRequest): Promise<CarrierResult>;
+  capture(debitId: string, amountMinor: bigint): Promise<CarrierResult>;
+  release(debitId: string): Promise<CarrierResult>;
+}

@@ -1,0 +1,133 @@
+// billing as a service: DebitReserve/Capture/Void requests over NATS, through
+// the simulated carrier and the wallet adapter, results back over NATS, and a
+// ledger that adds up. Redelivered or repeated requests move nothing twice.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { connectNats, newEnvelope, publishEvent, Events, type NatsHandle, type EventDef, type EventMessage } from '../../../runtime/nats/index.js';
+import { startHost, type Host } from '../../../runtime/host.js';
+import { createPool, type Pool } from '../../../runtime/pg/index.js';
+import { dialpay, moneyToProto, moneyFromProto } from '../../../proto/index.js';
+import { billingComponent, SimulatedCarrier } from '../../../services/billing/index.js';
+import { Ledger } from '../../../services/billing/ledger/store.js';
+import { AccountIds, depositTransfer } from '../../../services/billing/ledger/rules.js';
+import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
+import { readEvents } from '../../support/streams.js';
+
+const { DebitOutcome } = dialpay.v1;
+const log = quietLogger();
+let stack: Stack;
+let host: Host;
+let nats: NatsHandle;
+let pool: Pool;
+let ledger: Ledger;
+const carrier = new SimulatedCarrier({ openingBalanceMinor: 100_000n });
+const KES = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: 'KES' });
+const XOF = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: 'XOF' });
+let n = 0;
+
+async function reserve(operatorId: string, msisdn: string, amount: dialpay.v1.IMoney, debitId = `d-${++n}`): Promise<string> {
+  await publishEvent(nats.js, Events.debitReserveRequested, { envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, operatorId, msisdn, amount, description: 'test' }, { timeoutMs: 5_000 });
+  return debitId;
+}
+
+async function result<M extends EventMessage & { debitId?: string | null }>(def: EventDef<M>, debitId: string): Promise<M> {
+  return waitFor(`${def.subject} for ${debitId}`, async () => (await readEvents(nats, 'DEBITS', def)).find((r) => r.debitId === debitId));
+}
+
+beforeAll(async () => {
+  stack = await setupStack();
+  host = await startHost(stack.config, [billingComponent(carrier)], { log });
+  nats = await connectNats({ ...stack.config.nats, name: 'test' }, log);
+  pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
+  ledger = new Ledger(pool);
+});
+afterAll(async () => {
+  await pool?.end();
+  await host?.stop();
+  await nats?.close();
+  await stack?.cleanup();
+});
+
+describe('simulated carrier (safaricom-ke)', () => {
+  it('reserves, captures part with fee and share, releases the rest at the carrier', async () => {
+    const msisdn = '254711100001';
+    const debitId = await reserve('safaricom-ke', msisdn, KES(50_000n));
+    expect((await result(Events.debitReserveResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    expect(carrier.balanceOf(msisdn)).toBe(50_000n);
+    await publishEvent(nats.js, Events.debitCaptureRequested, {
+      envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, amount: KES(40_000n),
+      merchantId: 'SHOP42', payeeAmount: KES(35_400n), fee: KES(600n), operatorShare: KES(4_000n),
+    }, { timeoutMs: 5_000 });
+    const captured = await result(Events.debitCaptureResult, debitId);
+    expect(captured.outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    expect(moneyFromProto(captured.captured).amountMinor).toBe(40_000n);
+    expect(carrier.balanceOf(msisdn)).toBe(60_000n); // 10,000 released
+    expect(await ledger.balance(AccountIds.merchant('SHOP42'))).toBe(35_400n);
+    expect(await ledger.balance(AccountIds.fees('KES'))).toBe(600n);
+    expect(await ledger.balance(AccountIds.operatorShare('safaricom-ke'))).toBe(4_000n);
+  });
+
+  it('refuses what the carrier refuses, with its reason, and moves nothing', async () => {
+    const poor = '254711100002';
+    carrier.setBalance(poor, 100n);
+    const debitId = await reserve('safaricom-ke', poor, KES(5_000n));
+    expect((await result(Events.debitReserveResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS);
+    expect(carrier.balanceOf(poor)).toBe(100n);
+    const wrongCurrency = await reserve('safaricom-ke', poor, XOF(5n));
+    expect((await result(Events.debitReserveResult, wrongCurrency)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_REJECTED);
+  });
+
+  it('voids a reservation back to the subscriber, and will not capture it afterwards', async () => {
+    const msisdn = '254711100003';
+    const debitId = await reserve('safaricom-ke', msisdn, KES(20_000n));
+    await result(Events.debitReserveResult, debitId);
+    expect(carrier.balanceOf(msisdn)).toBe(80_000n);
+    await publishEvent(nats.js, Events.debitVoidRequested, { envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, reason: 'challenge expired' }, { timeoutMs: 5_000 });
+    expect((await result(Events.debitVoidResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    expect(carrier.balanceOf(msisdn)).toBe(100_000n);
+    await publishEvent(nats.js, Events.debitCaptureRequested, {
+      envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, amount: KES(20_000n), merchantId: 'SHOP42', payeeAmount: KES(20_000n),
+    }, { timeoutMs: 5_000 });
+    expect((await result(Events.debitCaptureResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_INVALID_STATE);
+    expect(carrier.balanceOf(msisdn)).toBe(100_000n);
+  });
+
+  it('reserves once when the same request arrives twice (two event ids, one debit id)', async () => {
+    const msisdn = '254711100004';
+    const debitId = await reserve('safaricom-ke', msisdn, KES(30_000n));
+    await reserve('safaricom-ke', msisdn, KES(30_000n), debitId);
+    await result(Events.debitReserveResult, debitId);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(carrier.balanceOf(msisdn)).toBe(70_000n);
+    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM billing.transfers WHERE id = $1", [`reserve:${debitId}`]);
+    expect(rows[0]?.n).toBe(1);
+  });
+});
+
+describe('wallet (orange-sn)', () => {
+  it('checks the subscriber wallet in the ledger, and pays another subscriber', async () => {
+    const payer = '221770100001';
+    await ledger.ensureAccount(AccountIds.subscriber(payer), 'subscriber', 'XOF');
+    await ledger.ensureAccount(AccountIds.carrier('orange-sn'), 'carrier_clearing', 'XOF');
+    await ledger.apply(depositTransfer('cash-in-1', 'orange-sn', AccountIds.subscriber(payer), 'XOF', 5_000n));
+    const tooMuch = await reserve('orange-sn', payer, XOF(6_000n));
+    expect((await result(Events.debitReserveResult, tooMuch)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS);
+    const debitId = await reserve('orange-sn', payer, XOF(2_000n));
+    expect((await result(Events.debitReserveResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    await publishEvent(nats.js, Events.debitCaptureRequested, {
+      envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, amount: XOF(2_000n), payeeMsisdn: '221770100002', payeeAmount: XOF(2_000n),
+    }, { timeoutMs: 5_000 });
+    expect((await result(Events.debitCaptureResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    expect(await ledger.balance(AccountIds.subscriber(payer))).toBe(3_000n);
+    expect(await ledger.balance(AccountIds.subscriber('221770100002'))).toBe(2_000n);
+  });
+});
+
+it('leaves a ledger that adds up', async () => {
+  expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
+  const client = new pg.Client({ connectionString: stack.databaseUrl });
+  await client.connect();
+  const { rows } = await client.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM billing.debits GROUP BY state ORDER BY state');
+  await client.end();
+  expect(rows.map((r) => r.state)).toEqual(['captured', 'refused', 'reserved', 'voided']);
+});
