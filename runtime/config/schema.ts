@@ -68,6 +68,8 @@ const operator = z.strictObject({
   /** Country calling code used to normalise national numbers to E.164. */
   countryCallingCode: z.string().regex(/^\d{1,3}$/),
   currency,
+  /** Language of a subscriber we have not heard from yet (they change it with LANG). */
+  defaultLanguage: z.enum(['en', 'fr']).default('en'),
   shortCodes: z.array(z.string().regex(/^\d{3,8}$/)).min(1).max(32),
   /** Operator revenue share in basis points of the payment amount. */
   revenueShareBps: z.number().int().min(0).max(10_000),

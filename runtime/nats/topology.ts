@@ -76,8 +76,26 @@ export const BILLING_DEBIT_RESERVE = billingDebits('reserve');
 export const BILLING_DEBIT_CAPTURE = billingDebits('capture');
 export const BILLING_DEBIT_VOID = billingDebits('void');
 
+export const PAYMENTS_SMS_INBOUND: ConsumerSpec = {
+  stream: 'SMS_INBOUND', durableName: 'payments-sms-inbound', filterSubject: 'dialpay.sms.inbound', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
+};
+export const PAYMENTS_RESERVE_RESULT: ConsumerSpec = {
+  stream: 'DEBITS', durableName: 'payments-reserve-result', filterSubject: 'dialpay.debit.reserve.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
+};
+export const PAYMENTS_CAPTURE_RESULT: ConsumerSpec = {
+  stream: 'DEBITS', durableName: 'payments-capture-result', filterSubject: 'dialpay.debit.capture.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
+};
+
 /** Durable consumers; each component adds the ones its handlers read. */
-export const CONSUMERS: readonly ConsumerSpec[] = [GATEWAY_SMS_OUTBOUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID];
+export const CONSUMERS: readonly ConsumerSpec[] = [
+  GATEWAY_SMS_OUTBOUND,
+  BILLING_DEBIT_RESERVE,
+  BILLING_DEBIT_CAPTURE,
+  BILLING_DEBIT_VOID,
+  PAYMENTS_SMS_INBOUND,
+  PAYMENTS_RESERVE_RESULT,
+  PAYMENTS_CAPTURE_RESULT,
+];
 
 export const KV_BUCKETS: readonly KvBucketSpec[] = [
   // USSD sessions: any replica answers any hop; operators drop a session after a few minutes.

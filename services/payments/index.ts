@@ -1,11 +1,57 @@
 // payments: SMS commands, challenges, limits and the payment state machine.
 // Public surface of the service; nothing else in it may be imported.
-import type { ComponentDefinition } from '../../runtime/component.js';
-import { startBaseOnly } from '../../runtime/service-base.js';
+import { fileURLToPath } from 'node:url';
+import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
+import { startServiceBase } from '../../runtime/service-base.js';
+import { Events, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, startConsumer, type ConsumerSpec, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
+import { PaymentsService } from './service.js';
+
+/** How often challenges past their expiry are looked for. */
+const EXPIRY_SWEEP_MS = 500;
+
+async function startPayments(context: ComponentContext): Promise<StartedComponent> {
+  const { config, nats, log } = context;
+  const base = startServiceBase(context, 'payments');
+  const payments = new PaymentsService({ pool: context.pool as NonNullable<typeof context.pool>, config, log });
+  const consume = <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (m: M) => Promise<void>) =>
+    startConsumer({
+      nats, spec, event, log,
+      handler: async (m) => {
+        await handler(m);
+        base.relay.nudge(); // the replies and requests are in the outbox: send them now
+      },
+      metrics: context.consumerMetrics,
+      inFlightMax: config.consumers.inFlightMax,
+      retryDelaysMs: config.consumers.retryDelaysMs,
+      publishTimeoutMs: config.nats.publishTimeoutMs,
+    });
+  base.consumers.push(
+    await consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m)),
+    await consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m)),
+    await consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m)),
+  );
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    payments
+      .expireChallenges()
+      .then((n) => n > 0 && base.relay.nudge())
+      .catch((err: unknown) => log.warn({ err }, 'challenge expiry sweep failed; will try again'))
+      .finally(() => (sweeping = false));
+  }, EXPIRY_SWEEP_MS);
+  return {
+    readiness: base.readiness,
+    stop: async (timeoutMs) => {
+      clearInterval(sweep);
+      await base.stop(timeoutMs);
+    },
+  };
+}
 
 export const payments: ComponentDefinition = {
   name: 'payments',
   schema: 'payments',
-  migrationsDir: null,
-  start: (context) => startBaseOnly(context, 'payments'),
+  migrationsDir: fileURLToPath(new URL('./migrations/', import.meta.url)),
+  start: (context) => startPayments(context),
 };

@@ -1,0 +1,88 @@
+// What subscribers read, in English and French. Every reply fits one SMS
+// where it can; amounts are formatted for the subscriber's language.
+import { formatAmount } from './amount.js';
+import type { Language } from './sms-grammar.js';
+import type { FailureReasonValue } from './state.js';
+import type { LimitKindValue } from './limits.js';
+
+type Args = Record<string, string>;
+const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>>> = {
+  help: {
+    en: () => 'dialpay: PAY <shop> <amount> [ref] | SEND <number> <amount> | BAL | LANG FR | STOP. Reply YES <code> to confirm.',
+    fr: () => 'dialpay: PAYER <boutique> <montant> [ref] | ENVOYER <numero> <montant> | SOLDE | LANGUE EN | STOP. Repondez OUI <code> pour confirmer.',
+  },
+  challengeCode: {
+    en: (a) => `Pay ${a.amount} to ${a.payee}${a.reference ? ` ref ${a.reference}` : ''}? Fee ${a.fee}. Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,
+    fr: (a) => `Payer ${a.amount} a ${a.payee}${a.reference ? ` ref ${a.reference}` : ''} ? Frais ${a.fee}. Repondez OUI ${a.code} sous ${a.minutes} min. Pas vous ? Ignorez ce SMS.`,
+  },
+  challengePin: {
+    en: (a) => `Pay ${a.amount} to ${a.payee}? Fee ${a.fee}. Reply with your PIN within ${a.minutes} min.`,
+    fr: (a) => `Payer ${a.amount} a ${a.payee} ? Frais ${a.fee}. Repondez avec votre code PIN sous ${a.minutes} min.`,
+  },
+  retry: {
+    en: (a) => `Wrong code. ${a.left} attempt(s) left.`,
+    fr: (a) => `Code incorrect. ${a.left} essai(s) restant(s).`,
+  },
+  receiptPayer: {
+    en: (a) => `Paid ${a.amount} to ${a.payee}. Fee ${a.fee}. Ref ${a.paymentRef}.`,
+    fr: (a) => `Paye ${a.amount} a ${a.payee}. Frais ${a.fee}. Ref ${a.paymentRef}.`,
+  },
+  receiptPayee: {
+    en: (a) => `Received ${a.amount} from ${a.payer}. Ref ${a.paymentRef}.`,
+    fr: (a) => `Recu ${a.amount} de ${a.payer}. Ref ${a.paymentRef}.`,
+  },
+  noPendingPayment: {
+    en: () => 'No payment is waiting for your confirmation.',
+    fr: () => 'Aucun paiement en attente de confirmation.',
+  },
+  balance: {
+    en: (a) => `Balance: ${a.balance}.${a.lines ? ` Last: ${a.lines}` : ''}`,
+    fr: (a) => `Solde: ${a.balance}.${a.lines ? ` Derniers: ${a.lines}` : ''}`,
+  },
+  languageSet: { en: () => 'Language set to English.', fr: () => 'Langue: francais.' },
+  stopped: {
+    en: () => 'STOP received: pending payments cancelled, no further charges. Send HELP for help.',
+    fr: () => 'STOP recu: paiements en attente annules, aucun autre debit. Envoyez AIDE pour l aide.',
+  },
+  unknownPayee: {
+    en: (a) => `${a.payee} is not a shop we know. Check the code and try again.`,
+    fr: (a) => `${a.payee} n est pas une boutique connue. Verifiez le code.`,
+  },
+  selfTransfer: { en: () => 'You cannot send money to yourself.', fr: () => 'Vous ne pouvez pas vous envoyer de l argent.' },
+  feesTooHigh: { en: () => 'This amount is too small to pay.', fr: () => 'Ce montant est trop petit.' },
+};
+
+const FAILED: Readonly<Record<FailureReasonValue, Readonly<Record<Language, string>>>> = {
+  limit: { en: 'over your limit', fr: 'au-dessus de votre limite' },
+  'insufficient-funds': { en: 'insufficient balance', fr: 'solde insuffisant' },
+  expired: { en: 'not confirmed in time', fr: 'non confirme a temps' },
+  'wrong-code': { en: 'wrong code 3 times', fr: 'code incorrect 3 fois' },
+  cancelled: { en: 'cancelled', fr: 'annule' },
+  'unknown-payee': { en: 'unknown payee', fr: 'beneficiaire inconnu' },
+  'carrier-error': { en: 'your operator could not charge your account', fr: 'votre operateur n a pas pu debiter votre compte' },
+  'pin-locked': { en: 'PIN locked', fr: 'PIN bloque' },
+};
+
+const LIMIT: Readonly<Record<LimitKindValue, Readonly<Record<Language, string>>>> = {
+  'per-transaction': { en: 'the most per payment is', fr: 'le maximum par paiement est' },
+  daily: { en: 'you can pay at most this today:', fr: 'vous pouvez encore payer aujourd hui:' },
+  monthly: { en: 'you can pay at most this month:', fr: 'vous pouvez encore payer ce mois:' },
+  velocity: { en: 'too many payments in a minute, try again shortly', fr: 'trop de paiements en une minute, reessayez bientot' },
+};
+
+export function reply(key: keyof typeof T, language: Language, args: Args = {}): string {
+  const template = T[key];
+  if (!template) throw new Error(`no reply template ${String(key)}`);
+  return template[language](args);
+}
+
+export function failedReply(reason: FailureReasonValue, amountMinor: bigint, currency: string, language: Language): string {
+  const amount = formatAmount(amountMinor, currency, language);
+  return language === 'fr' ? `Paiement de ${amount} echoue: ${FAILED[reason].fr}. Rien n a ete debite.` : `Payment of ${amount} failed: ${FAILED[reason].en}. Nothing was charged.`;
+}
+
+export function limitReply(limit: LimitKindValue, remainingMinor: bigint, currency: string, language: Language): string {
+  const text = LIMIT[limit][language];
+  const amount = limit === 'velocity' ? '' : ` ${formatAmount(remainingMinor, currency, language)}`;
+  return language === 'fr' ? `Paiement refuse: ${text}${amount}.` : `Payment refused: ${text}${amount}.`;
+}

@@ -1,0 +1,351 @@
+// The payments service shell: turns inbound SMS, debit results and the
+// expiry clock into state-machine inputs (state.ts), and executes the
+// resulting actions in the same transaction as the state change, through the
+// outbox. The payer's subscriber row is locked for the transaction, so one
+// MSISDN's commands are handled one at a time and limits cannot be raced.
+import { createHash, randomInt, randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { bigIntToInt64, dialpay, moneyToProto } from '../../proto/index.js';
+import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
+import type { Logger } from '../../runtime/log.js';
+import { maskMsisdn } from '../../runtime/log.js';
+import { Events, newEnvelope, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
+import { enqueueEvent, handleOnce, withTransaction } from '../../runtime/pg/index.js';
+import { verifySecret } from '../../runtime/secrets.js';
+import { formatAmount } from './amount.js';
+import { parseSmsCommand, type Language, type SmsCommand } from './sms-grammar.js';
+import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
+import { checkLimits } from './limits.js';
+import { FailureReason, PaymentState, transition, type PaymentAction, type PaymentInput, type PaymentStateValue, type FailureReasonValue } from './state.js';
+import { failedReply, limitReply, reply } from './replies.js';
+
+const SCHEMA = 'payments';
+export const PRODUCER = 'payments';
+const { DebitOutcome, Channel, ChallengeMethod, SmsPriority } = dialpay.v1;
+/** Challenges expired per sweep; the rest wait for the next one. */
+const EXPIRY_BATCH_MAX = 100;
+
+interface PaymentRow {
+  payment_id: string;
+  operator_id: string;
+  short_code: string;
+  payer_msisdn: string;
+  payee_kind: 'merchant' | 'subscriber';
+  payee_id: string;
+  currency: string;
+  amount_minor: bigint;
+  fee_minor: bigint;
+  operator_share_minor: bigint;
+  payee_minor: bigint;
+  reference: string;
+  language: Language;
+  state: PaymentStateValue;
+  challenge_method: 'code' | 'pin' | null;
+  challenge_code_hash: string | null;
+  challenge_attempts: number;
+}
+
+interface SubscriberRow {
+  msisdn: string;
+  language: Language;
+  kyc_tier: number;
+  pin_hash: string | null;
+  pin_failures: number;
+  pin_locked: boolean;
+}
+
+/** A one-time code is only ever compared by hash; it is salted with the payment id. */
+export function hashCode(paymentId: string, code: string): string {
+  return createHash('sha256').update(`${paymentId}:${code}`).digest('hex');
+}
+
+export class PaymentsService {
+  readonly #pool: pg.Pool;
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #operators: ReadonlyMap<string, OperatorConfig>;
+  readonly #merchants: ReadonlyMap<string, MerchantConfig>;
+
+  constructor(options: { pool: pg.Pool; config: Config; log: Logger }) {
+    this.#pool = options.pool;
+    this.#config = options.config;
+    this.#log = options.log;
+    this.#operators = new Map(options.config.operators.map((o) => [o.id, o]));
+    this.#merchants = new Map(options.config.merchants.map((m) => [m.id, m]));
+  }
+
+  /** A subscriber's SMS: exactly once per event, whatever the redeliveries. */
+  async onInboundSms(message: dialpay.v1.ISmsInbound): Promise<void> {
+    const eventId = message.envelope?.eventId as string;
+    await handleOnce(this.#pool, SCHEMA, 'payments-sms-inbound', eventId, (client) => this.#command(client, message));
+  }
+
+  async onReserveResult(result: dialpay.v1.IDebitReserveResult): Promise<void> {
+    const ok = result.outcome === DebitOutcome.DEBIT_OUTCOME_OK;
+    await this.#input(result.paymentId ?? '', { kind: 'reserve-result', ok, insufficientFunds: result.outcome === DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS });
+  }
+
+  async onCaptureResult(result: dialpay.v1.IDebitCaptureResult): Promise<void> {
+    await this.#input(result.paymentId ?? '', { kind: 'capture-result', ok: result.outcome === DebitOutcome.DEBIT_OUTCOME_OK });
+  }
+
+  /** Fails challenges past their expiry; returns how many it expired. */
+  async expireChallenges(): Promise<number> {
+    return withTransaction(this.#pool, 'READ COMMITTED', async (client) => {
+      const { rows } = await client.query<PaymentRow>(
+        `SELECT * FROM payments.payments WHERE state = 'challenged' AND expires_at < now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [EXPIRY_BATCH_MAX],
+      );
+      for (const payment of rows) await this.#step(client, payment, { kind: 'expired' });
+      return rows.length;
+    });
+  }
+
+  async #input(paymentId: string, input: PaymentInput): Promise<void> {
+    await withTransaction(this.#pool, 'READ COMMITTED', async (client) => {
+      const { rows } = await client.query<PaymentRow>('SELECT * FROM payments.payments WHERE payment_id = $1 FOR UPDATE', [paymentId]);
+      const payment = rows[0];
+      if (!payment) {
+        this.#log.warn({ paymentId, input: input.kind }, 'result for a payment we do not have');
+        return;
+      }
+      await this.#step(client, payment, input);
+    });
+  }
+
+  async #command(client: pg.PoolClient, message: dialpay.v1.ISmsInbound): Promise<void> {
+    const operator = this.#operators.get(message.operatorId ?? '');
+    const msisdn = message.fromMsisdn ?? '';
+    if (!operator || !/^\d{7,15}$/.test(msisdn)) {
+      this.#log.warn({ operatorId: message.operatorId }, 'inbound SMS from an unknown operator or number; ignored');
+      return;
+    }
+    await client.query('INSERT INTO payments.subscribers (msisdn, language) VALUES ($1, $2) ON CONFLICT (msisdn) DO NOTHING', [msisdn, operator.defaultLanguage]);
+    const subscriber = (await client.query<SubscriberRow>('SELECT * FROM payments.subscribers WHERE msisdn = $1 FOR UPDATE', [msisdn])).rows[0] as SubscriberRow;
+    const command = parseSmsCommand(message.text ?? '', { currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: subscriber.language });
+    const to = { operatorId: operator.id, msisdn, shortCode: message.toAddress ?? operator.shortCodes[0] ?? '' };
+    const eventId = message.envelope?.eventId as string;
+    const say = (text: string) => this.#sms(client, `${eventId}:reply`, '', to, text);
+    switch (command.kind) {
+      case 'invalid':
+      case 'help':
+        return say(reply('help', command.language));
+      case 'language':
+        await client.query('UPDATE payments.subscribers SET language = $2, updated_at = now() WHERE msisdn = $1', [msisdn, command.language]);
+        return say(reply('languageSet', command.language));
+      case 'balance':
+        // The balance lives with billing (and the carrier); the query path arrives with the USSD menus.
+        return say(reply('help', command.language));
+      case 'stop': {
+        const open = await client.query<PaymentRow>(`SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND state IN ('reserving', 'challenged') FOR UPDATE`, [msisdn]);
+        for (const payment of open.rows) await this.#step(client, payment, { kind: 'stop' });
+        return say(reply('stopped', command.language));
+      }
+      case 'pay':
+      case 'send':
+        return this.#start(client, subscriber, operator, command, to, eventId);
+      case 'confirm':
+      case 'pin':
+        return this.#answer(client, subscriber, command, to, eventId);
+    }
+  }
+
+  async #start(
+    client: pg.PoolClient,
+    subscriber: SubscriberRow,
+    operator: OperatorConfig,
+    command: Extract<SmsCommand, { kind: 'pay' | 'send' }>,
+    to: { operatorId: string; msisdn: string; shortCode: string },
+    eventId: string,
+  ): Promise<void> {
+    const language = command.language;
+    const say = (text: string) => this.#sms(client, `${eventId}:reply`, '', to, text);
+    let split: PaymentSplit | null;
+    let payeeKind: 'merchant' | 'subscriber';
+    let payeeId: string;
+    if (command.kind === 'pay') {
+      const merchant = this.#merchants.get(command.merchantCode);
+      if (!merchant || !merchant.operatorIds.includes(operator.id)) return say(reply('unknownPayee', language, { payee: command.merchantCode }));
+      const schedule = this.#config.feeSchedules.find((f) => f.id === merchant.feeScheduleId);
+      if (!schedule) throw new Error(`merchant ${merchant.id} has no fee schedule`); // config validation forbids this
+      split = splitMerchantPayment(command.amountMinor, schedule, operator.revenueShareBps);
+      payeeKind = 'merchant';
+      payeeId = merchant.id;
+    } else {
+      if (command.payeeMsisdn === subscriber.msisdn) return say(reply('selfTransfer', language));
+      split = splitTransfer(command.amountMinor);
+      payeeKind = 'subscriber';
+      payeeId = command.payeeMsisdn;
+    }
+    if (!split) return say(reply('feesTooHigh', language));
+    const limits = this.#config.limits;
+    const tier = limits.tiers.find((t) => t.tier === subscriber.kyc_tier) ?? (limits.tiers[0] as Config['limits']['tiers'][number]);
+    const { rows } = await client.query<{ today: bigint; month: bigint; minute: number }>(
+      `SELECT COALESCE(SUM(amount_minor) FILTER (WHERE created_at >= date_trunc('day', now())), 0) AS today,
+              COALESCE(SUM(amount_minor) FILTER (WHERE created_at >= date_trunc('month', now())), 0) AS month,
+              count(*) FILTER (WHERE created_at >= now() - interval '1 minute')::int AS minute
+       FROM payments.payments WHERE payer_msisdn = $1 AND state <> 'failed' AND created_at >= date_trunc('month', now())`,
+      [subscriber.msisdn],
+    );
+    const spent = rows[0] as { today: bigint; month: bigint; minute: number };
+    const decision = checkLimits(command.amountMinor, tier, { todayMinor: BigInt(spent.today), monthMinor: BigInt(spent.month), paymentsLastMinute: spent.minute }, limits.paymentsPerMinuteMax);
+    if (!decision.allowed) return say(limitReply(decision.limit, decision.remainingMinor, operator.currency, language));
+
+    const paymentId = randomUUID();
+    const reference = command.kind === 'pay' ? command.reference : '';
+    await client.query(
+      `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference, language, state)
+       VALUES ($1, 'sms', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'reserving')`,
+      [paymentId, operator.id, to.shortCode, subscriber.msisdn, payeeKind, payeeId, operator.currency, split.amountMinor.toString(), split.feeMinor.toString(), split.operatorShareMinor.toString(), split.payeeMinor.toString(), reference, language],
+    );
+    const money = moneyToProto({ amountMinor: split.amountMinor, currency: operator.currency });
+    await this.#emit(client, Events.paymentRequested, `${paymentId}:requested`, paymentId, {
+      paymentId, channel: Channel.CHANNEL_SMS, operatorId: operator.id, payerMsisdn: subscriber.msisdn,
+      ...(payeeKind === 'merchant' ? { merchantId: payeeId } : { payeeMsisdn: payeeId }), amount: money, reference,
+    });
+    await this.#emit(client, Events.debitReserveRequested, `${paymentId}:reserve`, paymentId, {
+      debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money, description: `dialpay ${payeeId}`.slice(0, 60),
+    });
+    this.#log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind }, 'payment requested');
+  }
+
+  async #answer(client: pg.PoolClient, subscriber: SubscriberRow, command: Extract<SmsCommand, { kind: 'confirm' | 'pin' }>, to: { operatorId: string; msisdn: string; shortCode: string }, eventId: string): Promise<void> {
+    const { rows } = await client.query<PaymentRow>(
+      `SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND state = 'challenged' ORDER BY created_at DESC LIMIT 1 FOR UPDATE`,
+      [subscriber.msisdn],
+    );
+    const payment = rows[0];
+    const language = command.kind === 'confirm' ? command.language : subscriber.language;
+    if (!payment) return this.#sms(client, `${eventId}:reply`, '', to, reply('noPendingPayment', language));
+    let correct = false;
+    if (payment.challenge_method === 'pin') {
+      if (subscriber.pin_locked) return this.#step(client, payment, { kind: 'stop' });
+      const pin = command.kind === 'pin' ? command.pin : command.code;
+      correct = subscriber.pin_hash !== null && (await verifySecret(pin, subscriber.pin_hash));
+      const failures = correct ? 0 : subscriber.pin_failures + 1;
+      await client.query('UPDATE payments.subscribers SET pin_failures = $2, pin_locked = $3, updated_at = now() WHERE msisdn = $1', [
+        subscriber.msisdn, failures, failures >= this.#config.limits.pinAttemptsMax,
+      ]);
+    } else {
+      const code = command.kind === 'confirm' ? command.code : command.pin;
+      correct = payment.challenge_code_hash === hashCode(payment.payment_id, code);
+    }
+    await this.#step(client, payment, { kind: 'answer', correct, attemptsMax: this.#config.limits.pinAttemptsMax });
+  }
+
+  /** Applies one input: the pure transition, then its state and actions in this transaction. */
+  async #step(client: pg.PoolClient, payment: PaymentRow, input: PaymentInput): Promise<void> {
+    const next = transition({ state: payment.state, challengeAttempts: payment.challenge_attempts }, input);
+    if (next.state === payment.state && next.actions.length === 0) return;
+    const failure = next.actions.find((a): a is Extract<PaymentAction, { kind: 'fail' }> => a.kind === 'fail')?.reason ?? null;
+    await client.query(
+      `UPDATE payments.payments SET state = $2, challenge_attempts = $3, failure_reason = COALESCE($4, failure_reason), updated_at = now() WHERE payment_id = $1`,
+      [payment.payment_id, next.state, next.challengeAttempts, failure],
+    );
+    for (const action of next.actions) await this.#act(client, payment, action, next.challengeAttempts);
+    this.#log.info({ paymentId: payment.payment_id, from: payment.state, to: next.state, input: input.kind }, 'payment transition');
+  }
+
+  async #act(client: pg.PoolClient, payment: PaymentRow, action: PaymentAction, attempts: number): Promise<void> {
+    const id = payment.payment_id;
+    const to = { operatorId: payment.operator_id, msisdn: payment.payer_msisdn, shortCode: payment.short_code };
+    const lang = payment.language;
+    const amount = formatAmount(payment.amount_minor, payment.currency, lang);
+    const payee = this.#payeeName(payment);
+    switch (action.kind) {
+      case 'challenge': {
+        const subscriber = (await client.query<SubscriberRow>('SELECT * FROM payments.subscribers WHERE msisdn = $1', [payment.payer_msisdn])).rows[0];
+        const usePin = payment.amount_minor > this.#config.limits.pinRequiredAboveMinor && !!subscriber?.pin_hash && !subscriber.pin_locked;
+        const code = String(randomInt(1_000, 10_000));
+        const ttlMs = this.#config.limits.challengeTtlMs;
+        await client.query(
+          `UPDATE payments.payments SET challenge_method = $2, challenge_code_hash = $3, expires_at = now() + ($4::bigint * interval '1 millisecond') WHERE payment_id = $1`,
+          [id, usePin ? 'pin' : 'code', usePin ? null : hashCode(id, code), ttlMs],
+        );
+        const minutes = String(Math.max(1, Math.round(ttlMs / 60_000)));
+        const fee = formatAmount(payment.fee_minor, payment.currency, lang);
+        await this.#emit(client, Events.paymentChallenged, `${id}:challenged`, id, {
+          paymentId: id, method: usePin ? ChallengeMethod.CHALLENGE_METHOD_PIN : ChallengeMethod.CHALLENGE_METHOD_ONE_TIME_CODE,
+          expiresAtUnixMs: bigIntToInt64(BigInt(Date.now() + ttlMs)),
+          amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
+          fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }),
+        });
+        const text = usePin
+          ? reply('challengePin', lang, { amount, payee, fee, minutes })
+          : reply('challengeCode', lang, { amount, payee, fee, minutes, code, reference: payment.reference });
+        return this.#sms(client, `${id}:challenge-sms`, id, to, text, true);
+      }
+      case 'capture':
+        await this.#emit(client, Events.paymentConfirmed, `${id}:confirmed`, id, {
+          paymentId: id, method: payment.challenge_method === 'pin' ? ChallengeMethod.CHALLENGE_METHOD_PIN : ChallengeMethod.CHALLENGE_METHOD_ONE_TIME_CODE,
+        });
+        return this.#emit(client, Events.debitCaptureRequested, `${id}:capture`, id, {
+          debitId: id, paymentId: id,
+          amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
+          ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : { payeeMsisdn: payment.payee_id }),
+          payeeAmount: moneyToProto({ amountMinor: payment.payee_minor, currency: payment.currency }),
+          fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }),
+          operatorShare: moneyToProto({ amountMinor: payment.operator_share_minor, currency: payment.currency }),
+        });
+      case 'void':
+        return this.#emit(client, Events.debitVoidRequested, `${id}:void`, id, { debitId: id, paymentId: id, reason: 'payment not completed' });
+      case 'receipts': {
+        await this.#emit(client, Events.paymentCompleted, `${id}:completed`, id, {
+          paymentId: id, amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
+          fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }), transferId: `capture:${id}`,
+        });
+        const ref = id.slice(0, 8).toUpperCase();
+        await this.#sms(client, `${id}:receipt-payer`, id, to, reply('receiptPayer', lang, { amount, payee, fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef: ref }));
+        if (payment.payee_kind === 'subscriber') {
+          // A payee we have not heard from yet reads their operator's language, not the payer's.
+          const payeeLang = (await client.query<{ language: Language }>('SELECT language FROM payments.subscribers WHERE msisdn = $1', [payment.payee_id])).rows[0]?.language
+            ?? this.#operators.get(payment.operator_id)?.defaultLanguage ?? 'en';
+          const received = formatAmount(payment.payee_minor, payment.currency, payeeLang);
+          await this.#sms(client, `${id}:receipt-payee`, id, { ...to, msisdn: payment.payee_id }, reply('receiptPayee', payeeLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef: ref }));
+        }
+        return;
+      }
+      case 'retry-prompt':
+        return this.#sms(client, `${id}:retry-${attempts}`, id, to, reply('retry', lang, { left: String(action.attemptsLeft) }), true);
+      case 'fail':
+        await this.#emit(client, Events.paymentFailed, `${id}:failed`, id, { paymentId: id, reason: failureCode(action.reason), detail: action.reason });
+        return this.#sms(client, `${id}:failed-sms`, id, to, failedReply(action.reason, payment.amount_minor, payment.currency, lang));
+    }
+  }
+
+  #payeeName(payment: PaymentRow): string {
+    if (payment.payee_kind === 'merchant') {
+      const merchant = this.#merchants.get(payment.payee_id);
+      return merchant ? `${merchant.name} (${merchant.id})` : payment.payee_id;
+    }
+    return `+${payment.payee_id}`;
+  }
+
+  #sms(client: pg.ClientBase, eventId: string, paymentId: string, to: { operatorId: string; msisdn: string; shortCode: string }, text: string, urgent = false): Promise<void> {
+    return this.#emit(client, Events.smsOutbound, eventId, paymentId, {
+      messageRef: eventId, operatorId: to.operatorId, toMsisdn: to.msisdn, fromAddress: to.shortCode, text, receiptRequested: true,
+      priority: urgent ? SmsPriority.SMS_PRIORITY_HIGH : SmsPriority.SMS_PRIORITY_NORMAL,
+    });
+  }
+
+  #emit<M extends EventMessage>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): Promise<void> {
+    const message = { ...body, envelope: newEnvelope({ producer: PRODUCER, eventId, paymentId, correlationId: paymentId || eventId }) } as M;
+    return enqueueEvent(client, SCHEMA, def, message);
+  }
+}
+
+function failureCode(reason: FailureReasonValue): dialpay.v1.FailureReason {
+  const F = dialpay.v1.FailureReason;
+  switch (reason) {
+    case FailureReason.LIMIT: return F.FAILURE_REASON_LIMIT_EXCEEDED;
+    case FailureReason.INSUFFICIENT_FUNDS: return F.FAILURE_REASON_INSUFFICIENT_FUNDS;
+    case FailureReason.EXPIRED: return F.FAILURE_REASON_CHALLENGE_EXPIRED;
+    case FailureReason.WRONG_CODE: return F.FAILURE_REASON_CHALLENGE_FAILED;
+    case FailureReason.CANCELLED: return F.FAILURE_REASON_CANCELLED;
+    case FailureReason.UNKNOWN_PAYEE: return F.FAILURE_REASON_UNKNOWN_PAYEE;
+    case FailureReason.CARRIER_ERROR: return F.FAILURE_REASON_CARRIER_ERROR;
+    case FailureReason.PIN_LOCKED: return F.FAILURE_REASON_PIN_LOCKED;
+  }
+}
+
+export { PaymentState };

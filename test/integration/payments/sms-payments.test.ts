@@ -1,0 +1,134 @@
+// SMS payments end to end: phones text the short code through the simulated
+// SMSC, over SMPP into the gateway, through payments and billing (simulated
+// carrier), and get their challenge, receipts or a clear refusal back by SMS.
+// Money moves only after the right code, and the ledger adds up.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../../runtime/config/index.js';
+import { startHost, type Host } from '../../../runtime/host.js';
+import { createPool, type Pool } from '../../../runtime/pg/index.js';
+import { freePort } from '../../../runtime/engines/index.js';
+import { gateway } from '../../../gateway/index.js';
+import { payments } from '../../../services/payments/index.js';
+import { billingComponent, SimulatedCarrier } from '../../../services/billing/index.js';
+import { Ledger } from '../../../services/billing/ledger/store.js';
+import { AccountIds } from '../../../services/billing/ledger/rules.js';
+import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
+
+const log = quietLogger();
+let stack: Stack;
+let host: Host;
+let sim: SmscSimulator;
+let pool: Pool;
+let ledger: Ledger;
+const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
+let phoneNo = 0;
+const newPhone = () => `2547110${String(++phoneNo).padStart(5, '0')}`;
+
+/** Sends `text` from `phone` and returns the next SMS that phone receives. */
+async function ask(phone: string, text: string, timeoutMs = 15_000): Promise<string> {
+  const seen = sim.submitted.filter((m) => m.destination === phone).length;
+  expect(await sim.sendFromPhone(phone, '384', text)).toEqual([0]);
+  return nextSms(phone, seen, timeoutMs);
+}
+
+async function nextSms(phone: string, after: number, timeoutMs = 15_000): Promise<string> {
+  const m = await waitFor(`SMS #${after + 1} to ${phone}`, async () => sim.submitted.filter((s) => s.destination === phone)[after], timeoutMs);
+  return m.text;
+}
+
+function codeIn(challenge: string): string {
+  const match = /(?:YES|OUI) (\d{4})/.exec(challenge);
+  if (!match) throw new Error(`no code in: ${challenge}`);
+  return match[1] as string;
+}
+
+beforeAll(async () => {
+  stack = await setupStack();
+  sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 10 });
+  const smscPort = await sim.start();
+  const raw = structuredClone(stack.rawConfig) as any;
+  Object.assign(raw.operators[0].smpp, { port: smscPort, bindCount: 1, reconnectDelayMsMin: 100, reconnectDelayMsMax: 500 });
+  raw.operators[1].smpp.port = await freePort();
+  raw.limits.challengeTtlMs = 3_000;
+  raw.outbox.pollIntervalMs = 20;
+  host = await startHost(validateConfig(raw), [billingComponent(carrier), payments, gateway], { log });
+  pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
+  ledger = new Ledger(pool);
+  await waitFor('gateway bound', async () => sim.boundSessions === 1);
+});
+afterAll(async () => {
+  await pool?.end();
+  await host?.stop();
+  await sim?.stop();
+  await stack?.cleanup();
+});
+
+describe('a payment that succeeds', () => {
+  it('PAY: challenge, YES, receipt, and the merchant, fee and operator share are booked', async () => {
+    const phone = newPhone();
+    const challenge = await ask(phone, 'PAY SHOP42 500 inv7');
+    expect(challenge).toMatch(/^Pay 500\.00 KES to Duka Ya Mama \(SHOP42\) ref inv7\? Fee 7\.60 KES\. Reply YES \d{4} within 0?\d+ min/);
+    expect(carrier.balanceOf(phone)).toBe(950_000n); // reserved, not yet taken
+    const receipt = await ask(phone, `YES ${codeIn(challenge)}`);
+    expect(receipt).toMatch(/^Paid 500\.00 KES to Duka Ya Mama \(SHOP42\)\. Fee 7\.60 KES\. Ref [0-9A-F]{8}\.$/);
+    expect(carrier.balanceOf(phone)).toBe(950_000n);
+    await waitFor('merchant credited', async () => (await ledger.balance(AccountIds.merchant('SHOP42'))) === 44_240n);
+    expect(await ledger.balance(AccountIds.fees('KES'))).toBe(760n);
+    expect(await ledger.balance(AccountIds.operatorShare('safaricom-ke'))).toBe(5_000n);
+  });
+
+  it('SEND: both the payer and the payee get a receipt, in French for a French keyword', async () => {
+    const payer = newPhone();
+    const payee = newPhone();
+    const challenge = await ask(payer, `ENVOYER 0${payee.slice(3)} 200`);
+    expect(challenge).toMatch(/^Payer 200,00 KES a \+254\d+ \? Frais 0,00 KES\. Repondez OUI \d{4}/);
+    const payeeSeen = sim.submitted.filter((m) => m.destination === payee).length;
+    expect(await ask(payer, `OUI ${codeIn(challenge)}`)).toMatch(/^Paye 200,00 KES a \+254/);
+    expect(await nextSms(payee, payeeSeen)).toMatch(new RegExp(`^Received 200\\.00 KES from \\+${payer}\\.`));
+  });
+});
+
+describe('payments that end without moving money', () => {
+  it('three wrong codes cancel it and release the reservation', async () => {
+    const phone = newPhone();
+    await ask(phone, 'PAY SHOP42 100');
+    expect(await ask(phone, 'YES 0000')).toBe('Wrong code. 2 attempt(s) left.');
+    expect(await ask(phone, 'YES 0001')).toBe('Wrong code. 1 attempt(s) left.');
+    expect(await ask(phone, 'YES 0002')).toBe('Payment of 100.00 KES failed: wrong code 3 times. Nothing was charged.');
+    await waitFor('released at the carrier', async () => carrier.balanceOf(phone) === 1_000_000n);
+  });
+
+  it('an unanswered challenge expires and the reservation is voided', async () => {
+    const phone = newPhone();
+    const seen = sim.submitted.filter((m) => m.destination === phone).length;
+    await ask(phone, 'PAY SHOP42 250');
+    expect(await nextSms(phone, seen + 1, 10_000)).toBe('Payment of 250.00 KES failed: not confirmed in time. Nothing was charged.');
+    await waitFor('released at the carrier', async () => carrier.balanceOf(phone) === 1_000_000n);
+    expect(await ask(phone, 'YES 1234')).toBe('No payment is waiting for your confirmation.');
+  });
+
+  it('insufficient funds at the carrier', async () => {
+    const phone = newPhone();
+    carrier.setBalance(phone, 1_000n);
+    expect(await ask(phone, 'PAY SHOP42 50')).toBe('Payment of 50.00 KES failed: insufficient balance. Nothing was charged.');
+    expect(carrier.balanceOf(phone)).toBe(1_000n);
+  });
+
+  it('unknown merchant, self-transfer, a limit, and text that does not parse', async () => {
+    const phone = newPhone();
+    expect(await ask(phone, 'PAY NOSHOP 5')).toBe('NOSHOP is not a shop we know. Check the code and try again.');
+    expect(await ask(phone, 'PAY NEWSPLUS 5')).toBe('NEWSPLUS is not a shop we know. Check the code and try again.'); // not on this operator
+    expect(await ask(phone, `SEND ${phone} 5`)).toBe('You cannot send money to yourself.');
+    expect(await ask(phone, 'PAY SHOP42 6000')).toBe('Payment refused: the most per payment is 5,000.00 KES.');
+    expect(await ask(phone, 'hello there')).toMatch(/^dialpay: PAY <shop> <amount>/);
+    expect(carrier.balanceOf(phone)).toBe(1_000_000n);
+  });
+});
+
+it('leaves a ledger that adds up, with no reservation left open', async () => {
+  expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
+  await waitFor('holds empty', async () => (await ledger.balance(AccountIds.holds('KES'))) === 0n);
+  const { rows } = await pool.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM payments.payments GROUP BY state ORDER BY state");
+  expect(rows).toEqual([{ state: 'completed', n: 2 }, { state: 'failed', n: 3 }]);
+});

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { PaymentState, transition, type PaymentInput, type PaymentSnapshot } from '../../../services/payments/state.js';
+
+const at = (state: PaymentSnapshot['state'], challengeAttempts = 0): PaymentSnapshot => ({ state, challengeAttempts });
+
+describe('payment state machine', () => {
+  it('walks the happy path: reserve ok -> challenge, right answer -> capture, capture ok -> receipts', () => {
+    expect(transition(at('reserving'), { kind: 'reserve-result', ok: true, insufficientFunds: false })).toEqual({ state: 'challenged', challengeAttempts: 0, actions: [{ kind: 'challenge' }] });
+    expect(transition(at('challenged'), { kind: 'answer', correct: true, attemptsMax: 3 })).toEqual({ state: 'capturing', challengeAttempts: 0, actions: [{ kind: 'capture' }] });
+    expect(transition(at('capturing'), { kind: 'capture-result', ok: true })).toEqual({ state: 'completed', challengeAttempts: 0, actions: [{ kind: 'receipts' }] });
+  });
+
+  it('prompts twice, then cancels and voids on the third wrong answer', () => {
+    const first = transition(at('challenged'), { kind: 'answer', correct: false, attemptsMax: 3 });
+    expect(first).toEqual({ state: 'challenged', challengeAttempts: 1, actions: [{ kind: 'retry-prompt', attemptsLeft: 2 }] });
+    expect(transition(at('challenged', 2), { kind: 'answer', correct: false, attemptsMax: 3 })).toEqual({
+      state: 'failed', challengeAttempts: 3, actions: [{ kind: 'void' }, { kind: 'fail', reason: 'wrong-code' }],
+    });
+  });
+
+  it('voids on expiry, STOP, a refused reserve and a refused capture', () => {
+    expect(transition(at('challenged'), { kind: 'expired' }).actions).toEqual([{ kind: 'void' }, { kind: 'fail', reason: 'expired' }]);
+    expect(transition(at('challenged'), { kind: 'stop' }).actions).toEqual([{ kind: 'void' }, { kind: 'fail', reason: 'cancelled' }]);
+    expect(transition(at('reserving'), { kind: 'reserve-result', ok: false, insufficientFunds: true }).actions).toEqual([{ kind: 'void' }, { kind: 'fail', reason: 'insufficient-funds' }]);
+    expect(transition(at('capturing'), { kind: 'capture-result', ok: false }).actions).toEqual([{ kind: 'void' }, { kind: 'fail', reason: 'carrier-error' }]);
+  });
+
+  it('a confirmed payment is not undone by STOP or expiry', () => {
+    expect(transition(at('capturing'), { kind: 'stop' }).actions).toEqual([]);
+    expect(transition(at('capturing'), { kind: 'expired' }).actions).toEqual([]);
+  });
+
+  it('moves money only on a right answer, and ends each reserve at most once (property)', () => {
+    const input: fc.Arbitrary<PaymentInput> = fc.oneof(
+      fc.record({ kind: fc.constant('reserve-result' as const), ok: fc.boolean(), insufficientFunds: fc.boolean() }),
+      fc.record({ kind: fc.constant('answer' as const), correct: fc.boolean(), attemptsMax: fc.constant(3) }),
+      fc.constant({ kind: 'expired' as const }),
+      fc.constant({ kind: 'stop' as const }),
+      fc.record({ kind: fc.constant('capture-result' as const), ok: fc.boolean() }),
+    );
+    fc.assert(fc.property(fc.array(input, { maxLength: 30 }), (inputs) => {
+      let p: PaymentSnapshot = at('reserving');
+      let captures = 0;
+      let voids = 0;
+      let rightAnswers = 0;
+      for (const i of inputs) {
+        const before = p.state;
+        const t = transition(p, i);
+        if (i.kind === 'answer' && i.correct && before === PaymentState.CHALLENGED) rightAnswers++;
+        captures += t.actions.filter((a) => a.kind === 'capture').length;
+        voids += t.actions.filter((a) => a.kind === 'void').length;
+        p = t;
+      }
+      expect(captures).toBeLessThanOrEqual(1);
+      expect(captures).toBeLessThanOrEqual(rightAnswers);
+      expect(voids).toBeLessThanOrEqual(1);
+      expect(p.challengeAttempts).toBeLessThanOrEqual(3);
+    }), { numRuns: 2_000 });
+  });
+});
