@@ -26,6 +26,8 @@ export interface OperatorSimOptions {
   readonly peerPasswords?: ReadonlyMap<string, string>;
   /** How long to wait before binding to server-mode operators (the gateway may still be starting). */
   readonly peerBindDelayMs?: number;
+  /** Phones answer payment challenges with the code they received (default true). */
+  readonly autoConfirm?: boolean;
 }
 
 /** Parses "operator-a=pw1,operator-b=pw2" (the DIALPAY_SIM_PEER_PASSWORDS variable). */
@@ -40,7 +42,7 @@ export function parsePeerPasswords(value: string | undefined): Map<string, strin
 
 const PHONE_COUNT = 5;
 const PEER_BIND_ATTEMPTS_MAX = 15;
-const COMMANDS = ['BAL', 'HELP', 'PAY SHOP42 150 coffee', 'SOLDE', 'AIDE'];
+const COMMANDS = ['PAY SHOP42 150 coffee', 'HELP', 'SEND 0700000003 20', 'AIDE', 'PAY EVCHARGE 820 bay4'];
 
 export async function startOperatorSim(config: Config, options: OperatorSimOptions): Promise<OperatorSim> {
   const smscs = new Map<string, SmscSimulator>();
@@ -52,6 +54,7 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     options.say(`SMSC for ${operator.id} listening on ${operator.smpp.host}:${smsc.port}`);
   }
   const esmes = new Map<string, EsmeSimulator>();
+  const watchers: NodeJS.Timeout[] = [];
   let stopped = false;
   const bindPeers = async () => {
     for (const operator of config.operators) {
@@ -69,6 +72,14 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
       if (status === 0) {
         esmes.set(operator.id, esme);
         options.say(`aggregator for ${operator.id} bound to the gateway on port ${operator.smpp.port}`);
+        const seen = { n: 0 };
+        const bound = esme;
+        watchers.push(setInterval(() => {
+          for (; seen.n < bound.received.length; seen.n++) {
+            const m = bound.received[seen.n];
+            if (m && !m.receipt) options.say(`phone +${m.destination} (via ${operator.id}) received: "${m.text}"`);
+          }
+        }, 250));
       } else {
         options.say(`aggregator for ${operator.id} could not bind (status ${status})`);
       }
@@ -102,20 +113,34 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
         }
       }, options.trafficIntervalMs)
     : null;
-  for (const smsc of smscs.values()) {
+  for (const [operatorId, smsc] of smscs) {
+    const shortCode = config.operators.find((o) => o.id === operatorId)?.shortCodes[0] ?? '';
     const seen = { n: 0 };
-    setInterval(() => {
+    watchers.push(setInterval(() => {
       for (; seen.n < smsc.submitted.length; seen.n++) {
         const m = smsc.submitted[seen.n];
-        if (m) options.say(`phone +${m.destination} received: "${m.text}"`);
+        if (!m) continue;
+        options.say(`phone +${m.destination} received: "${m.text}"`);
+        // A simulated subscriber says yes to the payments it started, after a human-ish pause.
+        const code = options.autoConfirm === false ? null : /(YES|OUI) (\d{4,8})/.exec(m.text);
+        if (code) {
+          setTimeout(() => {
+            const answer = `${code[1]} ${code[2]}`;
+            smsc.sendFromPhone(m.destination, shortCode, answer).then(
+              () => options.say(`phone +${m.destination} -> ${shortCode}: "${answer}"`),
+              () => undefined,
+            );
+          }, 1_000).unref();
+        }
       }
-    }, 250).unref();
+    }, 250));
   }
   return {
     smscs,
     esmes,
     stop: async () => {
       stopped = true;
+      watchers.forEach((w) => clearInterval(w));
       clearTimeout(peerTimer);
       if (timer) clearInterval(timer);
       await Promise.all([...esmes.values()].map((e) => e.stop()));
