@@ -51,6 +51,7 @@ run: setup build
 bench: setup build
 	$(NODE) dist/load-tests/foundation.bench.js
 	$(NODE) dist/load-tests/smpp/inbound.bench.js
+	$(NODE) dist/load-tests/ledger.bench.js
 
 clean:
 	rm -rf dist proto/gen node_modules .data

@@ -33,11 +33,21 @@ export interface LedgerCheck {
 }
 
 const UNIQUE_VIOLATION = '23505';
+/** Transfers per batch statement: enough to share a WAL flush, small enough to keep latency low. */
+const BATCH_TRANSFERS_MAX = 200;
+
+interface Queued {
+  readonly transfer: Transfer;
+  readonly resolve: (outcome: ApplyOutcome) => void;
+  readonly reject: (err: unknown) => void;
+}
 const STATEMENT_LINES_MAX = 50;
 
 export class Ledger {
   readonly #pool: pg.Pool;
   readonly #s: string;
+  readonly #queue: Queued[] = [];
+  #scheduled = false;
 
   constructor(pool: pg.Pool, schema = 'billing') {
     this.#pool = pool;
@@ -52,7 +62,76 @@ export class Ledger {
     );
   }
 
-  async apply(transfer: Transfer): Promise<ApplyOutcome> {
+  /**
+   * Applies one transfer. Transfers applied within the same tick go to the
+   * database together, as one statement and one commit (apply_transfers), so
+   * the WAL is flushed once for many; each caller still gets its own outcome.
+   */
+  apply(transfer: Transfer): Promise<ApplyOutcome> {
+    try {
+      assertBalanced(transfer); // a bug: nothing is queued, the caller's promise rejects
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<ApplyOutcome>((resolve, reject) => {
+      this.#queue.push({ transfer, resolve, reject });
+      if (this.#queue.length >= BATCH_TRANSFERS_MAX) this.#flush();
+      else if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = this.#queue.length > BATCH_TRANSFERS_MAX;
+    const batch = this.#queue.splice(0, BATCH_TRANSFERS_MAX);
+    if (this.#scheduled) setImmediate(() => this.#flush());
+    if (batch.length === 0) return;
+    void this.#applyBatch(batch);
+  }
+
+  async #applyBatch(batch: readonly Queued[]): Promise<void> {
+    const starts: number[] = [];
+    const counts: number[] = [];
+    const accounts: string[] = [];
+    const deltas: string[] = [];
+    for (const { transfer } of batch) {
+      starts.push(accounts.length + 1);
+      counts.push(transfer.postings.length);
+      for (const p of transfer.postings) {
+        accounts.push(p.accountId);
+        deltas.push(p.amountMinor.toString());
+      }
+    }
+    let results: string[];
+    try {
+      const { rows } = await this.#pool.query<{ r: string[] }>(
+        `SELECT ${this.#s}.apply_transfers($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r`,
+        [
+          batch.map((b) => b.transfer.id), batch.map((b) => b.transfer.kind), batch.map((b) => b.transfer.reserveId),
+          batch.map((b) => b.transfer.paymentId), batch.map((b) => b.transfer.currency), batch.map((b) => b.transfer.amountMinor.toString()),
+          starts, counts, accounts, deltas,
+        ],
+      );
+      results = (rows[0] as { r: string[] }).r;
+    } catch {
+      // The batch failed as a whole (a race on the settlement index, a missing account, a
+      // currency mismatch): apply each on its own, so each caller gets its own answer or error.
+      await Promise.all(batch.map((b) => this.#applyOne(b.transfer).then(b.resolve, b.reject)));
+      return;
+    }
+    batch.forEach((b, i) => {
+      const r = results[i] ?? '';
+      if (r === 'applied' || r === 'duplicate') b.resolve({ outcome: r });
+      else if (r === 'already-settled') b.resolve({ outcome: 'already-settled', reserveId: b.transfer.reserveId ?? '' });
+      else if (r.startsWith('insufficient-funds:')) b.resolve({ outcome: 'insufficient-funds', accountId: r.slice('insufficient-funds:'.length) });
+      else b.reject(new LedgerInvariantError(b.transfer.id, r === 'conflict' ? 'id reused for a different transfer' : `unexpected result ${r}`));
+    });
+  }
+
+  /** One transfer in its own transaction: the fallback when a batch fails as a whole. */
+  async #applyOne(transfer: Transfer): Promise<ApplyOutcome> {
     assertBalanced(transfer);
     try {
       return await withTransaction(this.#pool, 'READ COMMITTED', (client) => this.#apply(client, transfer));

@@ -92,6 +92,20 @@ describe('two-phase debits', () => {
   });
 });
 
+describe('batching', () => {
+  it('gives each caller its own answer when a batch fails as a whole', async () => {
+    const payer = AccountIds.subscriber('254711000011');
+    await fund(payer, 500n);
+    const good = reserveTransfer({ id: id('batch'), paymentId: 'b1', currency: 'KES', payerAccountId: payer, amountMinor: 100n });
+    const orphan = reserveTransfer({ id: id('batch'), paymentId: 'b2', currency: 'KES', payerAccountId: AccountIds.subscriber('254799999999'), amountMinor: 1n });
+    const [a, b] = await Promise.allSettled([ledger.apply(good), ledger.apply(orphan)]); // same tick: one batch
+    expect(a).toEqual({ status: 'fulfilled', value: { outcome: 'applied' } });
+    expect(b.status).toBe('rejected');
+    expect(String((b as PromiseRejectedResult).reason)).toMatch(/does not exist/);
+    expect(await ledger.balance(payer)).toBe(400n);
+  });
+});
+
 describe('concurrency', () => {
   it('never overspends when many payments from one MSISDN race', async () => {
     const payer = AccountIds.subscriber('254711000009');
