@@ -1,6 +1,6 @@
 // Every event subject and the protobuf type it carries: one table, so a
 // publisher and a handler can never disagree about what a subject holds.
-import { v1, type Envelope } from '../../proto/index.js';
+import { v1, type dialpay, type Envelope } from '../../proto/index.js';
 
 /** What protobufjs generates for a message type, narrowed to what we use. */
 export interface ProtoType<M> {
@@ -42,6 +42,18 @@ export const Events = {
 } as const;
 
 export type EventName = keyof typeof Events;
+
+/** A core-NATS request/reply contract: a subject outside every stream, and its two message types. */
+export interface RequestDef<Q, R> {
+  readonly subject: string;
+  readonly request: ProtoType<Q>;
+  readonly reply: ProtoType<R>;
+}
+
+export const Requests = {
+  /** payments (BAL) and ussd ask billing for a subscriber's balance and last payments. */
+  billingBalance: { subject: 'dialpay.billing.balance', request: v1.BalanceRequest, reply: v1.BalanceReply } as RequestDef<dialpay.v1.IBalanceRequest, dialpay.v1.IBalanceReply>,
+} as const;
 
 const bySubject = new Map<string, EventDef<EventMessage>>(
   Object.values(Events).map((d) => [d.subject, d as EventDef<EventMessage>]),

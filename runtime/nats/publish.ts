@@ -5,7 +5,8 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import Long from 'long';
 import type { Envelope } from '../../proto/index.js';
-import type { EventDef, EventMessage } from './events.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { EventDef, EventMessage, RequestDef } from './events.js';
 import { PublishError } from './errors.js';
 
 export const HEADER_EVENT_TYPE = 'Dialpay-Event-Type';
@@ -73,4 +74,10 @@ export async function publishEvent<M extends EventMessage>(
 ): Promise<PublishResult> {
   const eventId = eventIdOf(message);
   return publishEncoded(js, def.subject, def.typeName, eventId, encodeEvent(def, message), options.timeoutMs);
+}
+
+/** Sends a protobuf request on core NATS and decodes the reply; rejects on timeout or no responder. */
+export async function requestReply<Q, R>(nc: NatsConnection, def: RequestDef<Q, R>, request: Q, timeoutMs: number): Promise<R> {
+  const msg = await nc.request(def.subject, def.request.encode(request).finish(), { timeout: timeoutMs });
+  return def.reply.decode(msg.data);
 }

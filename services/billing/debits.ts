@@ -4,7 +4,7 @@
 // debit id (so a redelivered request books nothing twice), then records the
 // debit's state and its result event in one transaction through the outbox.
 import type pg from 'pg';
-import { dialpay, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
+import { bigIntToInt64, dialpay, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError } from '../../runtime/nats/index.js';
@@ -17,6 +17,7 @@ const { DebitOutcome } = dialpay.v1;
 type DebitOutcomeValue = dialpay.v1.DebitOutcome;
 export const PRODUCER = 'billing';
 const SCHEMA = 'billing';
+const STATEMENT_LINES_MAX = 10;
 
 /** A carrier that keeps failing: the handler throws, JetStream redelivers later (bounded, then the DLQ). */
 export class CarrierUnavailableError extends Error {
@@ -50,6 +51,7 @@ interface DebitRow {
 
 export interface DebitServiceOptions {
   readonly pool: pg.Pool;
+  readonly ledger: Ledger;
   readonly operators: ReadonlyMap<string, OperatorConfig>;
   readonly adapterFor: (operator: OperatorConfig) => CarrierAdapter;
   readonly log: Logger;
@@ -69,7 +71,31 @@ export class DebitService {
 
   constructor(options: DebitServiceOptions) {
     this.#o = options;
-    this.#ledger = new Ledger(options.pool, SCHEMA);
+    this.#ledger = options.ledger;
+  }
+
+  /** BAL and the USSD menu: the carrier's balance and the last captured payments of this number. */
+  async balance(request: dialpay.v1.IBalanceRequest): Promise<dialpay.v1.IBalanceReply> {
+    const operator = this.#o.operators.get(request.operatorId ?? '');
+    const msisdn = request.msisdn ?? '';
+    if (!operator || !/^\d{7,15}$/.test(msisdn)) return { available: false };
+    const balance = await this.#o.adapterFor(operator).balance(operator.id, msisdn, operator.currency);
+    if (balance === null) return { available: false };
+    const limit = Math.min(Math.max(request.statementLinesMax ?? 5, 0), STATEMENT_LINES_MAX);
+    const { rows } = await this.#o.pool.query<{ payment_id: string; captured_minor: bigint; payee: string; updated_at: Date }>(
+      `SELECT payment_id, captured_minor, payee, updated_at FROM billing.debits WHERE msisdn = $1 AND state = 'captured' ORDER BY updated_at DESC LIMIT $2`,
+      [msisdn, limit],
+    );
+    return {
+      available: true,
+      balance: moneyToProto({ amountMinor: balance, currency: operator.currency }),
+      lines: rows.map((r) => ({
+        paymentId: r.payment_id,
+        amount: moneyToProto({ amountMinor: -BigInt(r.captured_minor), currency: operator.currency }),
+        atUnixMs: bigIntToInt64(BigInt(r.updated_at.getTime())),
+        counterparty: r.payee,
+      })),
+    };
   }
 
   get ledger(): Ledger {
@@ -134,7 +160,9 @@ export class DebitService {
     }));
     if (booked.outcome === 'already-settled') return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'reserve already settled');
     await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-      await client.query(`UPDATE billing.debits SET state = 'captured', captured_minor = $2, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [debitId, amount.amountMinor.toString()]);
+      await client.query(`UPDATE billing.debits SET state = 'captured', captured_minor = $2, payee = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [
+        debitId, amount.amountMinor.toString(), request.merchantId || request.payeeMsisdn || '',
+      ]);
       await this.#enqueue(client, Events.debitCaptureResult, `debit-capture-result:${debitId}:${DebitOutcome.DEBIT_OUTCOME_OK}`, debit.payment_id, {
         debitId, paymentId: debit.payment_id, outcome: DebitOutcome.DEBIT_OUTCOME_OK, captured: moneyToProto(amount), detail: '',
       });

@@ -4,8 +4,12 @@ import { fileURLToPath } from 'node:url';
 import type { ComponentDefinition, ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { startServiceBase } from '../../runtime/service-base.js';
-import { BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, Events, startConsumer, type ConsumerSpec, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
+import { Requests, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, Events, startConsumer, type ConsumerSpec, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { dialpay, v1 } from '../../proto/index.js';
+import type { Logger } from '../../runtime/log.js';
 import { DebitService } from './debits.js';
+import { Ledger } from './ledger/store.js';
 import { walletAdapter } from './adapters/wallet.js';
 import { SimulatedCarrier } from './adapters/simulator.js';
 import type { CarrierAdapter } from './adapters/types.js';
@@ -16,11 +20,12 @@ export { SimulatedCarrier } from './adapters/simulator.js';
 /** What a subscriber the simulated carrier has never seen starts with: 10,000.00 in a 2-decimal currency. */
 const SIMULATOR_OPENING_BALANCE_MINOR = 1_000_000n;
 
-export function adaptersFor(simulator: SimulatedCarrier): (operator: OperatorConfig) => CarrierAdapter {
+export function adaptersFor(simulator: SimulatedCarrier, ledger: Ledger): (operator: OperatorConfig) => CarrierAdapter {
+  const wallet = walletAdapter(ledger);
   return (operator) => {
     switch (operator.billingAdapter) {
       case 'wallet':
-        return walletAdapter;
+        return wallet;
       case 'simulator':
         return simulator;
       case 'http':
@@ -32,9 +37,12 @@ export function adaptersFor(simulator: SimulatedCarrier): (operator: OperatorCon
 async function startBilling(context: ComponentContext, simulator = new SimulatedCarrier({ openingBalanceMinor: SIMULATOR_OPENING_BALANCE_MINOR })): Promise<StartedComponent> {
   const { config, nats, log } = context;
   const base = startServiceBase(context, 'billing');
-  const adapterFor = adaptersFor(simulator);
+  const pool = context.pool as NonNullable<typeof context.pool>;
+  const ledger = new Ledger(pool);
+  const adapterFor = adaptersFor(simulator, ledger);
   for (const operator of config.operators) adapterFor(operator); // fail at start, not at the first payment
-  const debits = new DebitService({ pool: context.pool as NonNullable<typeof context.pool>, operators: new Map(config.operators.map((o) => [o.id, o])), adapterFor, log });
+  const debits = new DebitService({ pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])), adapterFor, log });
+  const balances = serveBalances(nats.nc, debits, log);
   const consume = <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (m: M) => Promise<void>) =>
     startConsumer({
       nats, spec, event, log,
@@ -52,7 +60,48 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
     await consume(BILLING_DEBIT_CAPTURE, Events.debitCaptureRequested, (m) => debits.capture(m)),
     await consume(BILLING_DEBIT_VOID, Events.debitVoidRequested, (m) => debits.void(m)),
   );
-  return { readiness: base.readiness, stop: base.stop };
+  return {
+    readiness: base.readiness,
+    stop: async (timeoutMs) => {
+      await balances.drain();
+      await base.stop(timeoutMs);
+    },
+  };
+}
+
+/** Balance queries being answered at once; past this a query gets "unavailable" at once. */
+const BALANCE_QUERIES_IN_FLIGHT_MAX = 256;
+
+function serveBalances(nc: NatsConnection, debits: DebitService, log: Logger): Subscription {
+  let inFlight = 0;
+  // A queue group: any billing replica answers, each query once.
+  return nc.subscribe(Requests.billingBalance.subject, {
+    queue: 'billing',
+    callback: (err, msg) => {
+      if (err) return log.warn({ err }, 'balance subscription error');
+      if (inFlight >= BALANCE_QUERIES_IN_FLIGHT_MAX) {
+        msg.respond(v1.BalanceReply.encode({ available: false }).finish());
+        return;
+      }
+      inFlight++;
+      let request: dialpay.v1.IBalanceRequest;
+      try {
+        request = v1.BalanceRequest.decode(msg.data);
+      } catch {
+        inFlight--;
+        msg.respond(v1.BalanceReply.encode({ available: false }).finish());
+        return;
+      }
+      debits
+        .balance(request)
+        .catch((e: unknown) => {
+          log.warn({ err: e }, 'balance query failed');
+          return { available: false };
+        })
+        .then((reply) => msg.respond(v1.BalanceReply.encode(reply).finish()))
+        .finally(() => inFlight--);
+    },
+  });
 }
 
 /** The billing component; tests pass their own simulated carrier to look at its balances. */

@@ -12,7 +12,7 @@ const EXPIRY_SWEEP_MS = 500;
 async function startPayments(context: ComponentContext): Promise<StartedComponent> {
   const { config, nats, log } = context;
   const base = startServiceBase(context, 'payments');
-  const payments = new PaymentsService({ pool: context.pool as NonNullable<typeof context.pool>, config, log });
+  const payments = new PaymentsService({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, config, log });
   const consume = <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (m: M) => Promise<void>) =>
     startConsumer({
       nats, spec, event, log,

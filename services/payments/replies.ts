@@ -39,6 +39,10 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     en: (a) => `Balance: ${a.balance}.${a.lines ? ` Last: ${a.lines}` : ''}`,
     fr: (a) => `Solde: ${a.balance}.${a.lines ? ` Derniers: ${a.lines}` : ''}`,
   },
+  balanceUnavailable: {
+    en: () => 'Your balance is not available right now. Please try again in a few minutes.',
+    fr: () => 'Votre solde n est pas disponible pour le moment. Reessayez dans quelques minutes.',
+  },
   languageSet: { en: () => 'Language set to English.', fr: () => 'Langue: francais.' },
   stopped: {
     en: () => 'STOP received: pending payments cancelled, no further charges. Send HELP for help.',

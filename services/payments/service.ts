@@ -5,11 +5,12 @@
 // MSISDN's commands are handled one at a time and limits cannot be raced.
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { bigIntToInt64, dialpay, moneyToProto } from '../../proto/index.js';
+import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto } from '../../proto/index.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
-import { Events, newEnvelope, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Events, Requests, newEnvelope, requestReply, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
 import { enqueueEvent, handleOnce, withTransaction } from '../../runtime/pg/index.js';
 import { verifySecret } from '../../runtime/secrets.js';
 import { formatAmount } from './amount.js';
@@ -22,6 +23,10 @@ import { failedReply, limitReply, reply } from './replies.js';
 const SCHEMA = 'payments';
 export const PRODUCER = 'payments';
 const { DebitOutcome, Channel, ChallengeMethod, SmsPriority } = dialpay.v1;
+/** How long BAL waits for billing before saying "try later". */
+const BALANCE_TIMEOUT_MS = 2_000;
+/** Movements shown in the BAL reply: the last five, as a mini statement. */
+const STATEMENT_LINES_SMS = 5;
 /** Challenges expired per sweep; the rest wait for the next one. */
 const EXPIRY_BATCH_MAX = 100;
 
@@ -66,8 +71,11 @@ export class PaymentsService {
   readonly #operators: ReadonlyMap<string, OperatorConfig>;
   readonly #merchants: ReadonlyMap<string, MerchantConfig>;
 
-  constructor(options: { pool: pg.Pool; config: Config; log: Logger }) {
+  readonly #nc: NatsConnection;
+
+  constructor(options: { pool: pg.Pool; nc: NatsConnection; config: Config; log: Logger }) {
     this.#pool = options.pool;
+    this.#nc = options.nc;
     this.#config = options.config;
     this.#log = options.log;
     this.#operators = new Map(options.config.operators.map((o) => [o.id, o]));
@@ -134,8 +142,7 @@ export class PaymentsService {
         await client.query('UPDATE payments.subscribers SET language = $2, updated_at = now() WHERE msisdn = $1', [msisdn, command.language]);
         return say(reply('languageSet', command.language));
       case 'balance':
-        // The balance lives with billing (and the carrier); the query path arrives with the USSD menus.
-        return say(reply('help', command.language));
+        return say(await this.#balanceText(operator, msisdn, command.language));
       case 'stop': {
         const open = await client.query<PaymentRow>(`SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND state IN ('reserving', 'challenged') FOR UPDATE`, [msisdn]);
         for (const payment of open.rows) await this.#step(client, payment, { kind: 'stop' });
@@ -311,6 +318,26 @@ export class PaymentsService {
         await this.#emit(client, Events.paymentFailed, `${id}:failed`, id, { paymentId: id, reason: failureCode(action.reason), detail: action.reason });
         return this.#sms(client, `${id}:failed-sms`, id, to, failedReply(action.reason, payment.amount_minor, payment.currency, lang));
     }
+  }
+
+  /** Asks billing (request/reply, bounded wait); an unanswered query gets an honest "try later". */
+  async #balanceText(operator: OperatorConfig, msisdn: string, language: Language): Promise<string> {
+    let answer: dialpay.v1.IBalanceReply;
+    try {
+      answer = await requestReply(this.#nc, Requests.billingBalance, { operatorId: operator.id, msisdn, statementLinesMax: STATEMENT_LINES_SMS }, BALANCE_TIMEOUT_MS);
+    } catch (err) {
+      this.#log.warn({ err }, 'balance query unanswered');
+      return reply('balanceUnavailable', language);
+    }
+    if (!answer.available || !answer.balance) return reply('balanceUnavailable', language);
+    const balance = formatAmount(moneyFromProto(answer.balance).amountMinor, operator.currency, language);
+    const lines = (answer.lines ?? []).map((l) => {
+      const at = new Date(Number(int64ToBigInt(l.atUnixMs as never)));
+      const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
+      const who = /^\d+$/.test(l.counterparty ?? '') ? `+${l.counterparty}` : (l.counterparty ?? '');
+      return `${formatAmount(moneyFromProto(l.amount).amountMinor, operator.currency, language)} ${who} ${date}`;
+    });
+    return reply('balance', language, { balance, lines: lines.join('; ') });
   }
 
   #payeeName(payment: PaymentRow): string {

@@ -44,6 +44,11 @@ export class SimulatedCarrier implements CarrierAdapter {
     this.#balances.set(msisdn, amountMinor);
   }
 
+  async balance(_operatorId: string, msisdn: string): Promise<bigint | null> {
+    const failure = await this.#weather();
+    return failure ? null : this.balanceOf(msisdn);
+  }
+
   async reserve(request: ReserveRequest): Promise<CarrierResult> {
     const failure = await this.#weather();
     if (failure) return failure;

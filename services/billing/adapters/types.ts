@@ -39,4 +39,6 @@ export interface CarrierAdapter {
   reserve(request: ReserveRequest): Promise<CarrierResult>;
   capture(debitId: string, amountMinor: bigint): Promise<CarrierResult>;
   release(debitId: string): Promise<CarrierResult>;
+  /** The subscriber's spendable balance as the carrier sees it, or null when it cannot say. */
+  balance(operatorId: string, msisdn: string, currency: string): Promise<bigint | null>;
 }

@@ -76,6 +76,11 @@ describe('a payment that succeeds', () => {
     await waitFor('merchant credited', async () => (await ledger.balance(AccountIds.merchant('SHOP42'))) === 44_240n);
     expect(await ledger.balance(AccountIds.fees('KES'))).toBe(760n);
     expect(await ledger.balance(AccountIds.operatorShare('safaricom-ke'))).toBe(5_000n);
+    // BAL: the carrier's balance and the mini statement, from billing over request/reply.
+    const day = new Date();
+    const date = `${String(day.getUTCDate()).padStart(2, '0')}/${String(day.getUTCMonth() + 1).padStart(2, '0')}`;
+    expect(await ask(phone, 'BAL')).toBe(`Balance: 9,500.00 KES. Last: -500.00 KES SHOP42 ${date}`);
+    expect(await ask(phone, 'solde')).toBe(`Solde: 9 500,00 KES. Derniers: -500,00 KES SHOP42 ${date}`);
   });
 
   it('SEND: both the payer and the payee get a receipt, in French for a French keyword', async () => {
