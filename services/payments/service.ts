@@ -27,6 +27,8 @@ const { DebitOutcome, Channel, ChallengeMethod, SmsPriority } = dialpay.v1;
 const BALANCE_TIMEOUT_MS = 2_000;
 /** Movements shown in the BAL reply: the last five, as a mini statement. */
 const STATEMENT_LINES_SMS = 5;
+/** Open challenges a confirmation code is matched against. */
+const OPEN_CHALLENGES_MAX = 20;
 /** Challenges expired per sweep; the rest wait for the next one. */
 const EXPIRY_BATCH_MAX = 100;
 
@@ -218,26 +220,26 @@ export class PaymentsService {
 
   async #answer(client: pg.PoolClient, subscriber: SubscriberRow, command: Extract<SmsCommand, { kind: 'confirm' | 'pin' }>, to: { operatorId: string; msisdn: string; shortCode: string }, eventId: string): Promise<void> {
     const { rows } = await client.query<PaymentRow>(
-      `SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND state = 'challenged' ORDER BY created_at DESC LIMIT 1 FOR UPDATE`,
-      [subscriber.msisdn],
+      `SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND state = 'challenged' ORDER BY created_at DESC LIMIT $2 FOR UPDATE`,
+      [subscriber.msisdn, OPEN_CHALLENGES_MAX],
     );
-    const payment = rows[0];
     const language = command.kind === 'confirm' ? command.language : subscriber.language;
-    if (!payment) return this.#sms(client, `${eventId}:reply`, '', to, reply('noPendingPayment', language));
-    let correct = false;
-    if (payment.challenge_method === 'pin') {
-      if (subscriber.pin_locked) return this.#step(client, payment, { kind: 'stop' });
-      const pin = command.kind === 'pin' ? command.pin : command.code;
-      correct = subscriber.pin_hash !== null && (await verifySecret(pin, subscriber.pin_hash));
-      const failures = correct ? 0 : subscriber.pin_failures + 1;
-      await client.query('UPDATE payments.subscribers SET pin_failures = $2, pin_locked = $3, updated_at = now() WHERE msisdn = $1', [
-        subscriber.msisdn, failures, failures >= this.#config.limits.pinAttemptsMax,
-      ]);
-    } else {
-      const code = command.kind === 'confirm' ? command.code : command.pin;
-      correct = payment.challenge_code_hash === hashCode(payment.payment_id, code);
-    }
-    await this.#step(client, payment, { kind: 'answer', correct, attemptsMax: this.#config.limits.pinAttemptsMax });
+    const newest = rows[0];
+    if (!newest) return this.#sms(client, `${eventId}:reply`, '', to, reply('noPendingPayment', language));
+    const attemptsMax = this.#config.limits.pinAttemptsMax;
+    const code = command.kind === 'confirm' ? command.code : command.pin;
+    // With several challenges open, a one-time code names its payment: confirm that one.
+    const byCode = rows.find((p) => p.challenge_method === 'code' && p.challenge_code_hash === hashCode(p.payment_id, code));
+    if (byCode) return this.#step(client, byCode, { kind: 'answer', correct: true, attemptsMax });
+    if (newest.challenge_method !== 'pin') return this.#step(client, newest, { kind: 'answer', correct: false, attemptsMax });
+    // A PIN answers the newest challenge; wrong PINs count toward the lock.
+    if (subscriber.pin_locked) return this.#step(client, newest, { kind: 'stop' });
+    const correct = subscriber.pin_hash !== null && (await verifySecret(code, subscriber.pin_hash));
+    const failures = correct ? 0 : subscriber.pin_failures + 1;
+    await client.query('UPDATE payments.subscribers SET pin_failures = $2, pin_locked = $3, updated_at = now() WHERE msisdn = $1', [
+      subscriber.msisdn, failures, failures >= attemptsMax,
+    ]);
+    await this.#step(client, newest, { kind: 'answer', correct, attemptsMax });
   }
 
   /** Applies one input: the pure transition, then its state and actions in this transaction. */
