@@ -27,6 +27,8 @@ export class SimulatedCarrier implements CarrierAdapter {
   readonly #o: SimulatorOptions;
   readonly #balances = new Map<string, bigint>();
   readonly #holds = new Map<string, Hold>();
+  readonly #barred = new Set<string>();
+  readonly #down = new Set<string>();
 
   constructor(options: SimulatorOptions) {
     this.#o = options;
@@ -44,6 +46,20 @@ export class SimulatedCarrier implements CarrierAdapter {
     this.#balances.set(msisdn, amountMinor);
   }
 
+  /** The carrier refuses this line for good (barred, fraud block). */
+  bar(msisdn: string): void {
+    this.#barred.add(msisdn);
+  }
+
+  /** The carrier does not answer for this line (a timeout), until `up`. */
+  down(msisdn: string): void {
+    this.#down.add(msisdn);
+  }
+
+  up(msisdn: string): void {
+    this.#down.delete(msisdn);
+  }
+
   async balance(_operatorId: string, msisdn: string): Promise<bigint | null> {
     const failure = await this.#weather();
     return failure ? null : this.balanceOf(msisdn);
@@ -52,8 +68,9 @@ export class SimulatedCarrier implements CarrierAdapter {
   async reserve(request: ReserveRequest): Promise<CarrierResult> {
     const failure = await this.#weather();
     if (failure) return failure;
+    if (this.#down.has(request.msisdn)) return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'charging API timed out' };
     if (this.#holds.has(request.debitId)) return { outcome: CarrierOutcome.OK, detail: 'already reserved' };
-    if (this.#o.barred?.has(request.msisdn)) return { outcome: CarrierOutcome.REJECTED, detail: 'line barred' };
+    if (this.#o.barred?.has(request.msisdn) || this.#barred.has(request.msisdn)) return { outcome: CarrierOutcome.REJECTED, detail: 'line barred' };
     const balance = this.balanceOf(request.msisdn);
     if (balance < request.amountMinor) return { outcome: CarrierOutcome.INSUFFICIENT_FUNDS, detail: '' };
     this.#balances.set(request.msisdn, balance - request.amountMinor);
