@@ -26,6 +26,8 @@ export function createPool(options: PoolOptions, log: Logger): pg.Pool {
     statement_timeout: options.statementTimeoutMs,
     idle_in_transaction_session_timeout: options.statementTimeoutMs * 2,
     application_name: options.applicationName,
+    // Day and month windows (limits, statements) are UTC, whatever the server's zone.
+    options: '-c TimeZone=UTC',
   });
   // An idle client lost its connection (server restart): the pool drops it and
   // makes a new one on the next checkout. Log it; do not crash the process.

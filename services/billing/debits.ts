@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { bigIntToInt64, dialpay, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
-import { Events, newEnvelope, PermanentHandlerError } from '../../runtime/nats/index.js';
+import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
 import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
 import { AccountIds, captureTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
@@ -18,6 +18,14 @@ type DebitOutcomeValue = dialpay.v1.DebitOutcome;
 export const PRODUCER = 'billing';
 const SCHEMA = 'billing';
 const STATEMENT_LINES_MAX = 10;
+
+/** Another step of the same debit is in flight: JetStream redelivers this one shortly. */
+export class DebitBusyError extends Error {
+  override readonly name = 'DebitBusyError';
+  constructor(readonly debitId: string) {
+    super(`debit ${debitId} is being reserved; retrying after it settles`);
+  }
+}
 
 /** A carrier that keeps failing: the handler throws, JetStream redelivers later (bounded, then the DLQ). */
 export class CarrierUnavailableError extends Error {
@@ -44,7 +52,7 @@ interface DebitRow {
   amount_minor: bigint;
   payer_account_id: string;
   adapter: string;
-  state: 'reserved' | 'captured' | 'voided' | 'refused';
+  state: 'reserving' | 'reserved' | 'captured' | 'voided' | 'refused';
   captured_minor: bigint;
   detail: string;
 }
@@ -106,28 +114,44 @@ export class DebitService {
     const debitId = required(request.debitId, 'debitId');
     const paymentId = required(request.paymentId, 'paymentId');
     const amount = money(request.amount, 'amount');
-    const existing = await this.#load(debitId);
-    if (existing) return this.#reserveResult(debitId, paymentId, existing.state === 'refused' ? outcomeOf(existing.detail) : DebitOutcome.DEBIT_OUTCOME_OK, amount, existing.detail);
     const operator = this.#o.operators.get(request.operatorId ?? '');
     if (!operator) return this.#refuse(request, amount, DebitOutcome.DEBIT_OUTCOME_REJECTED, `unknown operator ${request.operatorId}`);
     if (operator.currency !== amount.currency) return this.#refuse(request, amount, DebitOutcome.DEBIT_OUTCOME_REJECTED, `operator bills in ${operator.currency}`);
     const adapter = this.#o.adapterFor(operator);
     const msisdn = required(request.msisdn, 'msisdn');
-    const carrier = await adapter.reserve({ debitId, msisdn, currency: amount.currency, amountMinor: amount.amountMinor, description: request.description ?? '' });
-    if (carrier.outcome !== CarrierOutcome.OK) return this.#refuse(request, amount, OUTCOME_BY_CARRIER[carrier.outcome], carrier.detail);
     const payer = adapter.payerAccountId(operator.id, msisdn);
+    // Claim the debit before calling the carrier: a void that arrives meanwhile waits for us.
+    await this.#o.pool.query(
+      `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'reserving') ON CONFLICT (debit_id) DO NOTHING`,
+      [debitId, paymentId, operator.id, msisdn, amount.currency, amount.amountMinor.toString(), payer, adapter.name],
+    );
+    const debit = (await this.#load(debitId)) as DebitRow;
+    switch (debit.state) {
+      case 'voided': // cancelled (STOP, expiry) before this reserve arrived: hold nothing
+        return this.#reserveResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_REJECTED, amount, 'cancelled before it was reserved');
+      case 'refused':
+        return this.#reserveResult(debitId, paymentId, outcomeOf(debit.detail), amount, debit.detail);
+      case 'reserved':
+      case 'captured':
+        return this.#reserveResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, amount, '');
+      case 'reserving':
+        break; // ours, or left by a delivery that died part way: carrier and ledger calls are idempotent
+    }
+    const carrier = await adapter.reserve({ debitId, msisdn, currency: amount.currency, amountMinor: amount.amountMinor, description: request.description ?? '' });
+    if (carrier.outcome !== CarrierOutcome.OK) {
+      // An earlier delivery may have booked the hold before it died: release it with the refusal.
+      await this.#releaseLedgerHold(debit);
+      return this.#settleClaim(debit, 'refused', OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
+    }
     await this.#ledger.ensureAccount(payer, adapter.fundsCheckedInLedger ? 'subscriber' : 'carrier_clearing', amount.currency);
     await this.#ledger.ensureAccount(AccountIds.holds(amount.currency), 'holds', amount.currency);
     const booked = await this.#ledger.apply(reserveTransfer({ id: `reserve:${debitId}`, paymentId, currency: amount.currency, payerAccountId: payer, amountMinor: amount.amountMinor }));
-    if (booked.outcome === 'insufficient-funds') return this.#refuse(request, amount, DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS, '');
-    await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-      await client.query(
-        `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'reserved') ON CONFLICT (debit_id) DO NOTHING`,
-        [debitId, paymentId, operator.id, msisdn, amount.currency, amount.amountMinor.toString(), payer, adapter.name],
-      );
-      await this.#enqueueReserveResult(client, debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, amount, '');
-    });
+    if (booked.outcome === 'insufficient-funds') {
+      await adapter.release(debitId);
+      return this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS, amount, '');
+    }
+    return this.#settleClaim(debit, 'reserved', DebitOutcome.DEBIT_OUTCOME_OK, amount, '');
   }
 
   async capture(request: dialpay.v1.IDebitCaptureRequested): Promise<void> {
@@ -141,52 +165,99 @@ export class DebitService {
     }
     const debit = await this.#load(debitId);
     if (!debit) return this.#captureResult(debitId, request.paymentId ?? '', DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'no such debit');
+    if (debit.state === 'reserving') throw new DebitBusyError(debitId); // its reserve is still in flight: retry shortly
     if (debit.state === 'captured') return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { amountMinor: debit.captured_minor, currency: debit.currency }, '');
     if (debit.state !== 'reserved' || amount.amountMinor > debit.amount_minor || amount.currency !== debit.currency) {
       return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, `debit is ${debit.state}`);
     }
     const operator = this.#operator(debit.operator_id);
-    const adapter = this.#o.adapterFor(operator);
-    const carrier = await adapter.capture(debitId, amount.amountMinor);
-    if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail); // the payer confirmed: keep trying
-    if (carrier.outcome !== CarrierOutcome.OK) return this.#captureResult(debitId, debit.payment_id, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
-    const payeeAccount = request.merchantId ? AccountIds.merchant(request.merchantId) : AccountIds.subscriber(required(request.payeeMsisdn, 'payeeMsisdn'));
-    await this.#ledger.ensureAccount(payeeAccount, request.merchantId ? 'merchant_payable' : 'subscriber', debit.currency);
-    await this.#ledger.ensureAccount(AccountIds.fees(debit.currency), 'fee_revenue', debit.currency);
-    await this.#ledger.ensureAccount(AccountIds.operatorShare(operator.id), 'operator_share', debit.currency);
-    const reserve = { id: `reserve:${debitId}`, paymentId: debit.payment_id, currency: debit.currency, amountMinor: debit.amount_minor, payerAccountId: debit.payer_account_id };
-    const booked = await this.#ledger.apply(captureTransfer({
-      id: `capture:${debitId}`, reserve, payeeAccountId: payeeAccount, payeeMinor: payeeAmount.amountMinor, feeMinor: fee.amountMinor, operatorShareMinor: share.amountMinor, operatorId: operator.id,
-    }));
-    if (booked.outcome === 'already-settled') return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'reserve already settled');
+    // An earlier delivery may have captured and booked it before dying: do not charge the carrier again.
+    if (!(await this.#transferExists(`capture:${debitId}`))) {
+      const carrier = await this.#o.adapterFor(operator).capture(debitId, amount.amountMinor);
+      if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail); // the payer confirmed: keep trying
+      if (carrier.outcome !== CarrierOutcome.OK) return this.#captureResult(debitId, debit.payment_id, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
+      const payeeAccount = request.merchantId ? AccountIds.merchant(request.merchantId) : AccountIds.subscriber(required(request.payeeMsisdn, 'payeeMsisdn'));
+      await this.#ledger.ensureAccount(payeeAccount, request.merchantId ? 'merchant_payable' : 'subscriber', debit.currency);
+      await this.#ledger.ensureAccount(AccountIds.fees(debit.currency), 'fee_revenue', debit.currency);
+      await this.#ledger.ensureAccount(AccountIds.operatorShare(operator.id), 'operator_share', debit.currency);
+      const booked = await this.#ledger.apply(captureTransfer({
+        id: `capture:${debitId}`, reserve: this.#reserveOf(debit), payeeAccountId: payeeAccount, payeeMinor: payeeAmount.amountMinor, feeMinor: fee.amountMinor, operatorShareMinor: share.amountMinor, operatorId: operator.id,
+      }));
+      if (booked.outcome === 'already-settled') return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'reserve already settled');
+    }
     await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
       await client.query(`UPDATE billing.debits SET state = 'captured', captured_minor = $2, payee = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [
         debitId, amount.amountMinor.toString(), request.merchantId || request.payeeMsisdn || '',
       ]);
-      await this.#enqueue(client, Events.debitCaptureResult, `debit-capture-result:${debitId}:${DebitOutcome.DEBIT_OUTCOME_OK}`, debit.payment_id, {
-        debitId, paymentId: debit.payment_id, outcome: DebitOutcome.DEBIT_OUTCOME_OK, captured: moneyToProto(amount), detail: '',
-      });
+      await this.#enqueueResult(client, Events.debitCaptureResult, 'capture', debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { captured: moneyToProto(amount), detail: '' });
     });
   }
 
   async void(request: dialpay.v1.IDebitVoidRequested): Promise<void> {
     const debitId = required(request.debitId, 'debitId');
-    const debit = await this.#load(debitId);
-    const paymentId = debit?.payment_id ?? request.paymentId ?? '';
-    if (!debit || debit.state === 'refused' || debit.state === 'voided') {
-      // Nothing held here; still release at the carrier in case an unanswered reserve went through there.
-      if (debit) await this.#o.adapterFor(this.#operator(debit.operator_id)).release(debitId);
-      return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, debit ? `debit is ${debit.state}` : 'no such debit');
+    let debit = await this.#load(debitId);
+    if (!debit) {
+      // Nothing reserved yet (a STOP overtook the reserve): leave a tombstone so the late reserve holds nothing.
+      const tombstone = await this.#o.pool.query(
+        `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, detail)
+         VALUES ($1, $2, '', '', '', 0, '', '', 'voided', 'voided before it was reserved') ON CONFLICT (debit_id) DO NOTHING`,
+        [debitId, request.paymentId ?? ''],
+      );
+      if (tombstone.rowCount === 1) return this.#voidResult(debitId, request.paymentId ?? '', DebitOutcome.DEBIT_OUTCOME_OK, 'voided before it was reserved');
+      debit = (await this.#load(debitId)) as DebitRow; // the reserve claimed it meanwhile
     }
-    if (debit.state === 'captured') return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'debit is captured');
-    const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).release(debitId);
-    if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
-    const reserve = { id: `reserve:${debitId}`, paymentId, currency: debit.currency, amountMinor: debit.amount_minor, payerAccountId: debit.payer_account_id };
-    const booked = await this.#ledger.apply(voidTransfer(`void:${debitId}`, reserve));
-    if (booked.outcome === 'already-settled') return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'reserve already settled');
+    const paymentId = debit.payment_id;
+    switch (debit.state) {
+      case 'reserving':
+        throw new DebitBusyError(debitId); // its reserve is in flight: release it once that settles
+      case 'voided':
+        return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, '');
+      case 'captured':
+        return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'debit is captured');
+      case 'refused': {
+        // Release at the carrier anyway: a reserve whose answer was lost may have gone through there.
+        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).release(debitId);
+        if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
+        await this.#releaseLedgerHold(debit);
+        return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, 'debit was refused');
+      }
+      case 'reserved': {
+        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).release(debitId);
+        if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
+        // The carrier is the arbiter: if it will not release (it captured), neither do we.
+        if (carrier.outcome !== CarrierOutcome.OK) return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, carrier.detail);
+        const booked = await this.#ledger.apply(voidTransfer(`void:${debitId}`, this.#reserveOf(debit)));
+        if (booked.outcome === 'already-settled') return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'reserve already settled');
+        await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
+          await client.query(`UPDATE billing.debits SET state = 'voided', detail = $2, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [debitId, request.reason ?? '']);
+          await this.#enqueueResult(client, Events.debitVoidResult, 'void', debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, { detail: '' });
+        });
+        return;
+      }
+    }
+  }
+
+  #reserveOf(debit: DebitRow) {
+    return { id: `reserve:${debit.debit_id}`, paymentId: debit.payment_id, currency: debit.currency, amountMinor: debit.amount_minor, payerAccountId: debit.payer_account_id };
+  }
+
+  async #transferExists(id: string): Promise<boolean> {
+    return ((await this.#o.pool.query('SELECT 1 FROM billing.transfers WHERE id = $1', [id])).rowCount ?? 0) > 0;
+  }
+
+  /** Voids the ledger hold of a debit that ended refused, if an earlier delivery booked one. */
+  async #releaseLedgerHold(debit: DebitRow): Promise<void> {
+    if (debit.amount_minor <= 0n || !(await this.#transferExists(`reserve:${debit.debit_id}`))) return;
+    await this.#ledger.apply(voidTransfer(`void:${debit.debit_id}`, this.#reserveOf(debit)));
+  }
+
+  /** Ends a claimed reserve: the debit's state and the result event commit together. */
+  async #settleClaim(debit: DebitRow, state: 'reserved' | 'refused', outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<void> {
     await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-      await client.query(`UPDATE billing.debits SET state = 'voided', detail = $2, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [debitId, request.reason ?? '']);
-      await this.#enqueue(client, Events.debitVoidResult, `debit-void-result:${debitId}:${DebitOutcome.DEBIT_OUTCOME_OK}`, paymentId, { debitId, paymentId, outcome: DebitOutcome.DEBIT_OUTCOME_OK, detail: '' });
+      await client.query(`UPDATE billing.debits SET state = $2, detail = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserving'`, [
+        debit.debit_id, state, state === 'refused' ? `${outcome}:${detail}` : '',
+      ]);
+      await this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcome, amount, detail);
     });
   }
 
@@ -218,25 +289,35 @@ export class DebitService {
   }
 
   #enqueueReserveResult(client: pg.ClientBase, debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<void> {
-    return this.#enqueue(client, Events.debitReserveResult, `debit-reserve-result:${debitId}`, paymentId, {
-      debitId, paymentId, outcome, reserved: outcome === DebitOutcome.DEBIT_OUTCOME_OK ? moneyToProto(amount) : null, detail,
+    return this.#enqueueResult(client, Events.debitReserveResult, 'reserve', debitId, paymentId, outcome, {
+      reserved: outcome === DebitOutcome.DEBIT_OUTCOME_OK ? moneyToProto(amount) : null, detail,
     });
   }
 
   async #captureResult(debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<void> {
     await withTransaction(this.#o.pool, 'READ COMMITTED', (client) =>
-      this.#enqueue(client, Events.debitCaptureResult, `debit-capture-result:${debitId}:${outcome}`, paymentId, {
-        debitId, paymentId, outcome, captured: outcome === DebitOutcome.DEBIT_OUTCOME_OK ? moneyToProto(amount) : null, detail,
+      this.#enqueueResult(client, Events.debitCaptureResult, 'capture', debitId, paymentId, outcome, {
+        captured: outcome === DebitOutcome.DEBIT_OUTCOME_OK ? moneyToProto(amount) : null, detail,
       }));
   }
 
   async #voidResult(debitId: string, paymentId: string, outcome: DebitOutcomeValue, detail: string): Promise<void> {
     await withTransaction(this.#o.pool, 'READ COMMITTED', (client) =>
-      this.#enqueue(client, Events.debitVoidResult, `debit-void-result:${debitId}:${outcome}`, paymentId, { debitId, paymentId, outcome, detail }));
+      this.#enqueueResult(client, Events.debitVoidResult, 'void', debitId, paymentId, outcome, { detail }));
+  }
+
+  /**
+   * Result event ids name the debit, the step and the outcome: a repeated result is the same
+   * event (deduplicated), and a different outcome is a different event, never silently dropped.
+   */
+  #enqueueResult<M extends { envelope?: dialpay.v1.IEnvelope | null; debitId?: string | null; paymentId?: string | null; outcome?: DebitOutcomeValue | null }>(
+    client: pg.ClientBase, def: EventDef<M>, step: string, debitId: string, paymentId: string, outcome: DebitOutcomeValue, rest: Omit<M, 'envelope' | 'debitId' | 'paymentId' | 'outcome'>,
+  ): Promise<void> {
+    return this.#enqueue(client, def, `debit-${step}-result:${debitId}:${outcome}`, paymentId, { ...rest, debitId, paymentId, outcome } as unknown as Omit<M, 'envelope'>);
   }
 
   /** Result event ids derive from the debit id, so a re-emitted result is the same event. */
-  async #enqueue<M extends { envelope?: dialpay.v1.IEnvelope | null }>(client: pg.ClientBase, def: { subject: string; typeName: string; type: { encode(m: M): { finish(): Uint8Array }; decode(b: Uint8Array): M } }, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): Promise<void> {
+  async #enqueue<M extends { envelope?: dialpay.v1.IEnvelope | null }>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): Promise<void> {
     const message = { ...body, envelope: newEnvelope({ producer: PRODUCER, eventId, paymentId, correlationId: paymentId }) } as M;
     await enqueueEvent(client, SCHEMA, def, message);
   }

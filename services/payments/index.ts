@@ -35,9 +35,9 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
     if (sweeping) return;
     sweeping = true;
     payments
-      .expireChallenges()
+      .sweep()
       .then((n) => n > 0 && base.relay.nudge())
-      .catch((err: unknown) => log.warn({ err }, 'challenge expiry sweep failed; will try again'))
+      .catch((err: unknown) => log.warn({ err }, 'payment sweep failed; will try again'))
       .finally(() => (sweeping = false));
   }, EXPIRY_SWEEP_MS);
   return {

@@ -27,6 +27,8 @@ const { DebitOutcome, Channel, ChallengeMethod, SmsPriority } = dialpay.v1;
 const BALANCE_TIMEOUT_MS = 2_000;
 /** Movements shown in the BAL reply: the last five, as a mini statement. */
 const STATEMENT_LINES_SMS = 5;
+/** A capture unanswered this long is requested again (billing's capture is idempotent). */
+const CAPTURE_RETRY_AFTER_MS = 60_000;
 /** Open challenges a confirmation code is matched against. */
 const OPEN_CHALLENGES_MAX = 20;
 /** Challenges expired per sweep; the rest wait for the next one. */
@@ -99,15 +101,34 @@ export class PaymentsService {
     await this.#input(result.paymentId ?? '', { kind: 'capture-result', ok: result.outcome === DebitOutcome.DEBIT_OUTCOME_OK });
   }
 
-  /** Fails challenges past their expiry; returns how many it expired. */
-  async expireChallenges(): Promise<number> {
+  /**
+   * The clock's part: fails challenges past their expiry and reserves the carrier never
+   * answered, and asks again for captures left unanswered (a capture is idempotent). Returns
+   * how many payments it touched.
+   */
+  async sweep(): Promise<number> {
     return withTransaction(this.#pool, 'READ COMMITTED', async (client) => {
+      const ttlMs = this.#config.limits.challengeTtlMs;
       const { rows } = await client.query<PaymentRow>(
-        `SELECT * FROM payments.payments WHERE state = 'challenged' AND expires_at < now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [EXPIRY_BATCH_MAX],
+        `SELECT * FROM payments.payments
+         WHERE (state = 'challenged' AND expires_at < now())
+            OR (state = 'reserving' AND created_at < now() - ($2::bigint * interval '1 millisecond'))
+         ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [EXPIRY_BATCH_MAX, ttlMs],
       );
       for (const payment of rows) await this.#step(client, payment, { kind: 'expired' });
-      return rows.length;
+      const stuck = await client.query<PaymentRow>(
+        `SELECT * FROM payments.payments WHERE state = 'capturing' AND updated_at < now() - ($2::bigint * interval '1 millisecond')
+         ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [EXPIRY_BATCH_MAX, CAPTURE_RETRY_AFTER_MS],
+      );
+      for (const payment of stuck.rows) {
+        await client.query('UPDATE payments.payments SET updated_at = now() WHERE payment_id = $1', [payment.payment_id]);
+        // The payer confirmed: the capture must happen. A new event id, so the stream takes it again.
+        await this.#requestCapture(client, payment, `${payment.payment_id}:capture:${Date.now()}`);
+        this.#log.warn({ paymentId: payment.payment_id }, 'capture unanswered; asked again');
+      }
+      return rows.length + stuck.rows.length;
     });
   }
 
@@ -187,13 +208,20 @@ export class PaymentsService {
       payeeId = command.payeeMsisdn;
     }
     if (!split) return say(reply('feesTooHigh', language));
+    // Above the PIN threshold a locked PIN blocks the payment: never fall back to an SMS code,
+    // which the person holding the phone would receive.
+    if (command.amountMinor > this.#config.limits.pinRequiredAboveMinor && subscriber.pin_locked) {
+      return say(failedReply(FailureReason.PIN_LOCKED, command.amountMinor, operator.currency, language));
+    }
     const limits = this.#config.limits;
     const tier = limits.tiers.find((t) => t.tier === subscriber.kyc_tier) ?? (limits.tiers[0] as Config['limits']['tiers'][number]);
+    // Money counts unless the payment failed; velocity counts every attempt, failed ones too,
+    // so failing payments on purpose cannot be used to guess codes quickly. Windows are UTC (the pool's zone).
     const { rows } = await client.query<{ today: bigint; month: bigint; minute: number }>(
-      `SELECT COALESCE(SUM(amount_minor) FILTER (WHERE created_at >= date_trunc('day', now())), 0) AS today,
-              COALESCE(SUM(amount_minor) FILTER (WHERE created_at >= date_trunc('month', now())), 0) AS month,
+      `SELECT COALESCE(SUM(amount_minor) FILTER (WHERE state <> 'failed' AND created_at >= date_trunc('day', now())), 0) AS today,
+              COALESCE(SUM(amount_minor) FILTER (WHERE state <> 'failed'), 0) AS month,
               count(*) FILTER (WHERE created_at >= now() - interval '1 minute')::int AS minute
-       FROM payments.payments WHERE payer_msisdn = $1 AND state <> 'failed' AND created_at >= date_trunc('month', now())`,
+       FROM payments.payments WHERE payer_msisdn = $1 AND created_at >= date_trunc('month', now())`,
       [subscriber.msisdn],
     );
     const spent = rows[0] as { today: bigint; month: bigint; minute: number };
@@ -220,7 +248,7 @@ export class PaymentsService {
 
   async #answer(client: pg.PoolClient, subscriber: SubscriberRow, command: Extract<SmsCommand, { kind: 'confirm' | 'pin' }>, to: { operatorId: string; msisdn: string; shortCode: string }, eventId: string): Promise<void> {
     const { rows } = await client.query<PaymentRow>(
-      `SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND state = 'challenged' ORDER BY created_at DESC LIMIT $2 FOR UPDATE`,
+      `SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND state = 'challenged' AND expires_at > now() ORDER BY created_at DESC LIMIT $2 FOR UPDATE`,
       [subscriber.msisdn, OPEN_CHALLENGES_MAX],
     );
     const language = command.kind === 'confirm' ? command.language : subscriber.language;
@@ -288,14 +316,7 @@ export class PaymentsService {
         await this.#emit(client, Events.paymentConfirmed, `${id}:confirmed`, id, {
           paymentId: id, method: payment.challenge_method === 'pin' ? ChallengeMethod.CHALLENGE_METHOD_PIN : ChallengeMethod.CHALLENGE_METHOD_ONE_TIME_CODE,
         });
-        return this.#emit(client, Events.debitCaptureRequested, `${id}:capture`, id, {
-          debitId: id, paymentId: id,
-          amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
-          ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : { payeeMsisdn: payment.payee_id }),
-          payeeAmount: moneyToProto({ amountMinor: payment.payee_minor, currency: payment.currency }),
-          fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }),
-          operatorShare: moneyToProto({ amountMinor: payment.operator_share_minor, currency: payment.currency }),
-        });
+        return this.#requestCapture(client, payment, `${id}:capture`);
       case 'void':
         return this.#emit(client, Events.debitVoidRequested, `${id}:void`, id, { debitId: id, paymentId: id, reason: 'payment not completed' });
       case 'receipts': {
@@ -320,6 +341,15 @@ export class PaymentsService {
         await this.#emit(client, Events.paymentFailed, `${id}:failed`, id, { paymentId: id, reason: failureCode(action.reason), detail: action.reason });
         return this.#sms(client, `${id}:failed-sms`, id, to, failedReply(action.reason, payment.amount_minor, payment.currency, lang));
     }
+  }
+
+  #requestCapture(client: pg.ClientBase, payment: PaymentRow, eventId: string): Promise<void> {
+    const money = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: payment.currency });
+    return this.#emit(client, Events.debitCaptureRequested, eventId, payment.payment_id, {
+      debitId: payment.payment_id, paymentId: payment.payment_id, amount: money(payment.amount_minor),
+      ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : { payeeMsisdn: payment.payee_id }),
+      payeeAmount: money(payment.payee_minor), fee: money(payment.fee_minor), operatorShare: money(payment.operator_share_minor),
+    });
   }
 
   /** Asks billing (request/reply, bounded wait); an unanswered query gets an honest "try later". */

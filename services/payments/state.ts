@@ -66,6 +66,8 @@ export function transition(payment: PaymentSnapshot, input: PaymentInput): Trans
         return { state: PaymentState.FAILED, challengeAttempts: 0, actions: [{ kind: 'void' }, { kind: 'fail', reason }] };
       }
       if (input.kind === 'stop') return { state: PaymentState.FAILED, challengeAttempts: 0, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.CANCELLED }] };
+      // The carrier never answered the reserve: give up and release whatever it may hold.
+      if (input.kind === 'expired') return { state: PaymentState.FAILED, challengeAttempts: 0, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.CARRIER_ERROR }] };
       return stay(payment);
     case PaymentState.CHALLENGED:
       switch (input.kind) {

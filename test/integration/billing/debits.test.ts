@@ -9,7 +9,7 @@ import { createPool, type Pool } from '../../../runtime/pg/index.js';
 import { dialpay, moneyToProto, moneyFromProto } from '../../../proto/index.js';
 import { billingComponent, SimulatedCarrier } from '../../../services/billing/index.js';
 import { Ledger } from '../../../services/billing/ledger/store.js';
-import { AccountIds, depositTransfer } from '../../../services/billing/ledger/rules.js';
+import { AccountIds, depositTransfer, reserveTransfer } from '../../../services/billing/ledger/rules.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 
@@ -104,6 +104,39 @@ describe('simulated carrier (safaricom-ke)', () => {
   });
 });
 
+describe('races and crash windows', () => {
+  it('a void that overtakes its reserve leaves a tombstone: the late reserve holds nothing', async () => {
+    const msisdn = '254711100005';
+    const debitId = `race-${++n}`;
+    await publishEvent(nats.js, Events.debitVoidRequested, { envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, reason: 'STOP' }, { timeoutMs: 5_000 });
+    expect((await result(Events.debitVoidResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    await reserve('safaricom-ke', msisdn, KES(10_000n), debitId);
+    const late = await result(Events.debitReserveResult, debitId);
+    expect(late.outcome).toBe(DebitOutcome.DEBIT_OUTCOME_REJECTED);
+    expect(late.detail).toBe('cancelled before it was reserved');
+    expect(carrier.balanceOf(msisdn)).toBe(100_000n);
+  });
+
+  it('a redelivered reserve that the carrier now refuses releases the hold an earlier delivery booked', async () => {
+    const msisdn = '254711100006';
+    const debitId = `crash-${++n}`;
+    const payer = AccountIds.carrier('safaricom-ke');
+    const holdsBefore = await ledger.balance(AccountIds.holds('KES'));
+    // What a delivery that died after the ledger write leaves: a claim and a booked hold.
+    await pool.query(
+      `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state)
+       VALUES ($1, $2, 'safaricom-ke', $3, 'KES', 7000, $4, 'simulator', 'reserving')`,
+      [debitId, `p-${debitId}`, msisdn, payer],
+    );
+    await ledger.apply(reserveTransfer({ id: `reserve:${debitId}`, paymentId: `p-${debitId}`, currency: 'KES', payerAccountId: payer, amountMinor: 7_000n }));
+    expect(await ledger.balance(AccountIds.holds('KES'))).toBe(holdsBefore + 7_000n);
+    carrier.bar(msisdn);
+    await reserve('safaricom-ke', msisdn, KES(7_000n), debitId);
+    expect((await result(Events.debitReserveResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_REJECTED);
+    expect(await ledger.balance(AccountIds.holds('KES'))).toBe(holdsBefore);
+  });
+});
+
 describe('wallet (orange-sn)', () => {
   it('checks the subscriber wallet in the ledger, and pays another subscriber', async () => {
     const payer = '221770100001';
@@ -130,4 +163,5 @@ it('leaves a ledger that adds up', async () => {
   const { rows } = await client.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM billing.debits GROUP BY state ORDER BY state');
   await client.end();
   expect(rows.map((r) => r.state)).toEqual(['captured', 'refused', 'reserved', 'voided']);
+  expect(await ledger.balance(AccountIds.holds('KES'))).toBe(30_000n); // exactly the one reservation still open
 });

@@ -113,6 +113,13 @@ describe('payments that end without moving money', () => {
     expect(await ask(phone, 'YES 1234')).toBe('No payment is waiting for your confirmation.');
   });
 
+  it('a locked PIN refuses a large payment instead of falling back to an SMS code', async () => {
+    const phone = newPhone();
+    await pool.query(`INSERT INTO payments.subscribers (msisdn, pin_hash, pin_failures, pin_locked) VALUES ($1, 'scrypt$16384$8$1$c2FsdA==$aGFzaA==', 3, true)`, [phone]);
+    expect(await ask(phone, 'PAY SHOP42 2000')).toBe('Payment of 2,000.00 KES failed: PIN locked. Nothing was charged.');
+    expect(carrier.balanceOf(phone)).toBe(1_000_000n);
+  });
+
   it('insufficient funds at the carrier', async () => {
     const phone = newPhone();
     carrier.setBalance(phone, 1_000n);

@@ -26,6 +26,10 @@ describe('payment state machine', () => {
     expect(transition(at('capturing'), { kind: 'capture-result', ok: false }).actions).toEqual([{ kind: 'void' }, { kind: 'fail', reason: 'carrier-error' }]);
   });
 
+  it('gives up on a reserve the carrier never answered, and releases it', () => {
+    expect(transition(at('reserving'), { kind: 'expired' })).toEqual({ state: 'failed', challengeAttempts: 0, actions: [{ kind: 'void' }, { kind: 'fail', reason: 'carrier-error' }] });
+  });
+
   it('a confirmed payment is not undone by STOP or expiry', () => {
     expect(transition(at('capturing'), { kind: 'stop' }).actions).toEqual([]);
     expect(transition(at('capturing'), { kind: 'expired' }).actions).toEqual([]);
