@@ -52,6 +52,7 @@ bench: setup build
 	$(NODE) dist/load-tests/foundation.bench.js
 	$(NODE) dist/load-tests/smpp/inbound.bench.js
 	$(NODE) dist/load-tests/ledger.bench.js
+	$(NODE) dist/load-tests/payments.bench.js
 
 clean:
 	rm -rf dist proto/gen node_modules .data

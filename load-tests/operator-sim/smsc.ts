@@ -80,6 +80,20 @@ export class SmscSimulator {
   #inWindow = 0;
   /** Whole messages received (parts joined), in order. */
   readonly submitted: SubmittedMessage[] = [];
+  readonly #listeners: ((m: SubmittedMessage) => void)[] = [];
+  /** Keep only the newest this many in `submitted` (0: keep all); a long benchmark would grow it forever. */
+  submittedKeepMax = 0;
+
+  /** Calls `listener` with every whole message a phone receives. */
+  onMessage(listener: (m: SubmittedMessage) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #deliver(message: SubmittedMessage): void {
+    this.submitted.push(message);
+    if (this.submittedKeepMax > 0 && this.submitted.length > this.submittedKeepMax) this.submitted.splice(0, this.submitted.length - this.submittedKeepMax);
+    for (const l of this.#listeners) l(message);
+  }
   /** Counts of what the SMSC did, for tests. */
   readonly counters = { submits: 0, throttled: 0, unanswered: 0, nacked: 0, temporary: 0, bindFailures: 0, receiptsSent: 0 };
 
@@ -243,7 +257,7 @@ export class SmscSimulator {
     const destination = String(pdu.destination_addr);
     const base = { messageId, destination, source: String(pdu.source_addr), receivedAtMs: Date.now() };
     if (!concat || concat.total === 1) {
-      this.submitted.push({ ...base, text: decodeText(body, dataCoding), parts: 1 });
+      this.#deliver({ ...base, text: decodeText(body, dataCoding), parts: 1 });
       return;
     }
     const key = `${destination}|${concat.reference}`;
@@ -253,7 +267,7 @@ export class SmscSimulator {
     if (entry.bodies.size === entry.total) {
       this.#partials.delete(key);
       const joined = Buffer.concat([...entry.bodies.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]));
-      this.submitted.push({ ...base, text: decodeText(joined, entry.dataCoding), parts: entry.total });
+      this.#deliver({ ...base, text: decodeText(joined, entry.dataCoding), parts: entry.total });
     }
   }
 

@@ -54,6 +54,8 @@ export class OutboxRelay {
   #sleepTimer: NodeJS.Timeout | null = null;
   #wakeSleep: (() => void) | null = null;
   #healthy = true;
+  /** A nudge that came while a pass ran: the next pass starts at once instead of after a sleep. */
+  #nudged = false;
 
   constructor(options: OutboxRelayOptions) {
     if (options.batchSizeMax < 1) throw new RangeError('batchSizeMax must be at least 1');
@@ -85,6 +87,7 @@ export class OutboxRelay {
 
   /** Wakes the relay now instead of at the next poll: call after committing new events. */
   nudge(): void {
+    this.#nudged = true;
     this.#wakeSleep?.();
   }
 
@@ -120,6 +123,7 @@ export class OutboxRelay {
     let errorBackoffMs = pollIntervalMs;
     while (this.#running) {
       let relayed = 0;
+      this.#nudged = false;
       try {
         relayed = await this.relayOnce();
         this.#healthy = true;
@@ -131,7 +135,7 @@ export class OutboxRelay {
         await this.#sleep(errorBackoffMs);
         continue;
       }
-      if (relayed < batchSizeMax) await this.#sleep(pollIntervalMs);
+      if (relayed < batchSizeMax && !this.#nudged) await this.#sleep(pollIntervalMs);
     }
   }
 

@@ -1,0 +1,100 @@
+// make bench (payments): completed SMS payments per second, end to end, and
+// the latency from the subscriber's YES to their receipt. Phones on the
+// simulated SMSC send PAY, wait for the challenge, answer YES <code>, and wait
+// for the receipt: PAY, challenge, YES, debit, and the payer's receipt (the
+// merchant's side is booked in the ledger). Everything runs on this machine:
+// gateway, payments and billing in one process, the SMSC simulator in it too,
+// nats-server and a durable PostgreSQL beside it.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { validateConfig } from '../runtime/config/index.js';
+import { startHost } from '../runtime/host.js';
+import { freePort, startNatsServer, startPostgres } from '../runtime/engines/index.js';
+import { createLogger } from '../runtime/log.js';
+import { gateway } from '../gateway/index.js';
+import { payments } from '../services/payments/index.js';
+import { billingComponent, SimulatedCarrier } from '../services/billing/index.js';
+import { SmscSimulator } from './operator-sim/smsc.js';
+import { machineLine } from './stats.js';
+
+const PAYMENTS = Number(process.env.BENCH_PAYMENTS ?? 3_000);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 200);
+const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/dist\/?$/, '/');
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  mkdtempSync(join(tmpdir(), 'dialpay-pay-bench-'));
+  const [nats, pg] = await Promise.all([startNatsServer(), startPostgres({ durable: true })]);
+  await pg.createDatabase('bench');
+  const sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 50 });
+  sim.submittedKeepMax = 1_000;
+  const raw = parse(readFileSync(join(root, 'dialpay.example.yaml'), 'utf8')) as any;
+  raw.nats.url = nats.url;
+  raw.postgres = { ...raw.postgres, url: pg.urlFor('bench'), poolSizeMax: 20 };
+  raw.log = { level: 'error' };
+  raw.http.opsPorts = Object.fromEntries(await Promise.all(['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation'].map(async (c) => [c, await freePort()])));
+  Object.assign(raw.operators[0].smpp, { port: await sim.start(), bindCount: 2, windowSize: 500, throughputPerSecondMax: 20_000 });
+  raw.operators[1].smpp.port = await freePort();
+  raw.limits.paymentsPerMinuteMax = 1_000;
+  raw.outbox = { pollIntervalMs: 20, batchSizeMax: 500 };
+  raw.consumers = { ...raw.consumers, inFlightMax: 256 };
+  const host = await startHost(validateConfig(raw), [billingComponent(new SimulatedCarrier({ openingBalanceMinor: 10n ** 12n })), payments, gateway], { log: createLogger({ level: 'error' }) });
+  while (sim.boundSessions < 2) await new Promise((r) => setTimeout(r, 50));
+
+  const waiting = new Map<string, (text: string) => void>();
+  sim.onMessage((m) => {
+    const resolve = waiting.get(m.destination);
+    if (resolve) {
+      waiting.delete(m.destination);
+      resolve(m.text);
+    }
+  });
+  const nextSms = (phone: string) => new Promise<string>((resolve) => waiting.set(phone, resolve));
+  const latenciesMs: number[] = [];
+  let failed = 0;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: IN_FLIGHT }, async (_, worker) => {
+    const phone = `2547${String(10_000_000 + worker)}`;
+    while (next < PAYMENTS) {
+      next++;
+      let reply = nextSms(phone);
+      await sim.sendFromPhone(phone, '384', 'PAY SHOP42 150 bench');
+      const challenge = await reply;
+      const code = /YES (\d{4})/.exec(challenge)?.[1];
+      if (!code) {
+        failed++;
+        continue;
+      }
+      reply = nextSms(phone);
+      const t0 = performance.now();
+      await sim.sendFromPhone(phone, '384', `YES ${code}`);
+      const receipt = await reply;
+      if (receipt.startsWith('Paid')) latenciesMs.push(performance.now() - t0);
+      else failed++;
+    }
+  }));
+  const elapsedMs = performance.now() - started;
+  await host.stop();
+  await sim.stop();
+  await Promise.allSettled([nats.stop(), pg.stop()]);
+  const sorted = [...latenciesMs].sort((a, b) => a - b);
+  process.stdout.write([
+    `machine: ${machineLine()}`,
+    `${PAYMENTS} payments, ${IN_FLIGHT} phones paying at once; gateway + payments + billing + SMSC simulator in one process, nats-server and durable PostgreSQL beside it`,
+    `completed SMS payments (PAY, challenge, YES, debit, receipt)   ${Math.round((latenciesMs.length / elapsedMs) * 1000).toLocaleString('en')}/s   (${latenciesMs.length} completed, ${failed} failed, ${(elapsedMs / 1000).toFixed(1)} s)`,
+    `confirmation (YES sent) to receipt: p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms`,
+  ].join('\n') + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  process.exit(1);
+});
