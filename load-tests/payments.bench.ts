@@ -82,6 +82,12 @@ async function main(): Promise<void> {
     }
   }));
   const elapsedMs = performance.now() - started;
+  if (process.env.BENCH_DEBUG) {
+    for (const [name, port] of Object.entries(host.opsPorts)) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const line of text.split('\n')) if (/handler_duration_seconds_(sum|count)|outbox_events_published_total/.test(line)) process.stdout.write(`${name}: ${line}\n`);
+    }
+  }
   await host.stop();
   await sim.stop();
   await Promise.allSettled([nats.stop(), pg.stop()]);

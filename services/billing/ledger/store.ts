@@ -33,6 +33,8 @@ export interface LedgerCheck {
 }
 
 const UNIQUE_VIOLATION = '23505';
+/** Account ids remembered as existing; past this the memory starts over. */
+const KNOWN_ACCOUNTS_MAX = 100_000;
 /** Transfers per batch statement: enough to share a WAL flush, small enough to keep latency low. */
 const BATCH_TRANSFERS_MAX = 200;
 
@@ -47,6 +49,7 @@ export class Ledger {
   readonly #pool: pg.Pool;
   readonly #s: string;
   readonly #queue: Queued[] = [];
+  readonly #known = new Set<string>();
   #scheduled = false;
 
   constructor(pool: pg.Pool, schema = 'billing') {
@@ -56,10 +59,14 @@ export class Ledger {
 
   /** Creates an account if it does not exist; balance-checked kinds start at zero. */
   async ensureAccount(id: string, kind: AccountKind, currency: string, client: pg.ClientBase = this.#pool as unknown as pg.ClientBase): Promise<void> {
+    // Accounts are never deleted: one that exists once exists for good, so skip the round trip.
+    if (this.#known.has(id)) return;
     await client.query(
       `INSERT INTO ${this.#s}.accounts (id, kind, currency, balance_minor) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
       [id, kind, currency, BALANCE_CHECKED_KINDS.has(kind) ? '0' : null],
     );
+    if (this.#known.size >= KNOWN_ACCOUNTS_MAX) this.#known.clear(); // a bound, not an eviction policy: a miss costs one query
+    this.#known.add(id);
   }
 
   /**
