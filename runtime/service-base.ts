@@ -3,7 +3,9 @@
 import type { ComponentContext, StartedComponent } from './component.js';
 import { OutboxRelay } from './pg/outbox.js';
 import { pruneProcessedEvents } from './pg/idempotency.js';
-import type { RunningConsumer } from './nats/consume.js';
+import { startConsumer, type RunningConsumer } from './nats/consume.js';
+import type { ConsumerSpec } from './nats/topology.js';
+import type { EventDef, EventMessage } from './nats/events.js';
 import type { ReadinessCheck } from './ops-server.js';
 
 /** Handled-event records are kept longer than any stream keeps a message (30 days). */
@@ -13,6 +15,11 @@ const PRUNE_INTERVAL_MS = 3_600_000;
 export interface ServiceParts {
   readonly relay: OutboxRelay;
   readonly consumers: RunningConsumer[];
+  /**
+   * Starts a durable consumer with the service's settings. After each handled message the relay
+   * is nudged: what the handler put in the outbox goes out now, not at the next poll.
+   */
+  readonly consume: <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (message: M) => Promise<void>) => Promise<void>;
   readonly readiness: ReadinessCheck[];
   /** Stops consumers first (no new work), then the relay so queued events still go out. */
   readonly stop: (timeoutMs: number) => Promise<void>;
@@ -42,6 +49,19 @@ export function startServiceBase(context: ComponentContext, schema: string): Ser
   return {
     relay,
     consumers,
+    consume: async (spec, event, handler) => {
+      consumers.push(await startConsumer({
+        nats, spec, event, log,
+        handler: async (message) => {
+          await handler(message);
+          relay.nudge();
+        },
+        metrics: context.consumerMetrics,
+        inFlightMax: config.consumers.inFlightMax,
+        retryDelaysMs: config.consumers.retryDelaysMs,
+        publishTimeoutMs: config.nats.publishTimeoutMs,
+      }));
+    },
     readiness: [{ name: 'outbox', check: () => (relay.healthy() ? null : 'last relay pass failed') }],
     stop: async (timeoutMs: number) => {
       clearInterval(prune);

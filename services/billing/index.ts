@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ComponentDefinition, ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { startServiceBase } from '../../runtime/service-base.js';
-import { Requests, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, Events, startConsumer, type ConsumerSpec, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
+import { Requests, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, Events } from '../../runtime/nats/index.js';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { dialpay, v1 } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -43,23 +43,9 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
   for (const operator of config.operators) adapterFor(operator); // fail at start, not at the first payment
   const debits = new DebitService({ pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])), adapterFor, log });
   const balances = serveBalances(nats.nc, debits, log);
-  const consume = <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (m: M) => Promise<void>) =>
-    startConsumer({
-      nats, spec, event, log,
-      handler: async (m) => {
-        await handler(m);
-        base.relay.nudge(); // results are in the outbox: send them now, not at the next poll
-      },
-      metrics: context.consumerMetrics,
-      inFlightMax: config.consumers.inFlightMax,
-      retryDelaysMs: config.consumers.retryDelaysMs,
-      publishTimeoutMs: config.nats.publishTimeoutMs,
-    });
-  base.consumers.push(
-    await consume(BILLING_DEBIT_RESERVE, Events.debitReserveRequested, (m) => debits.reserve(m)),
-    await consume(BILLING_DEBIT_CAPTURE, Events.debitCaptureRequested, (m) => debits.capture(m)),
-    await consume(BILLING_DEBIT_VOID, Events.debitVoidRequested, (m) => debits.void(m)),
-  );
+  await base.consume(BILLING_DEBIT_RESERVE, Events.debitReserveRequested, (m) => debits.reserve(m));
+  await base.consume(BILLING_DEBIT_CAPTURE, Events.debitCaptureRequested, (m) => debits.capture(m));
+  await base.consume(BILLING_DEBIT_VOID, Events.debitVoidRequested, (m) => debits.void(m));
   return {
     readiness: base.readiness,
     stop: async (timeoutMs) => {

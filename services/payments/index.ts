@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
 import { startServiceBase } from '../../runtime/service-base.js';
-import { Events, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, startConsumer, type ConsumerSpec, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
+import { Events, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND } from '../../runtime/nats/index.js';
 import { PaymentsService } from './service.js';
 
 /** How often challenges past their expiry are looked for. */
@@ -13,23 +13,9 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
   const { config, nats, log } = context;
   const base = startServiceBase(context, 'payments');
   const payments = new PaymentsService({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, config, log });
-  const consume = <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (m: M) => Promise<void>) =>
-    startConsumer({
-      nats, spec, event, log,
-      handler: async (m) => {
-        await handler(m);
-        base.relay.nudge(); // the replies and requests are in the outbox: send them now
-      },
-      metrics: context.consumerMetrics,
-      inFlightMax: config.consumers.inFlightMax,
-      retryDelaysMs: config.consumers.retryDelaysMs,
-      publishTimeoutMs: config.nats.publishTimeoutMs,
-    });
-  base.consumers.push(
-    await consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m)),
-    await consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m)),
-    await consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m)),
-  );
+  await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m));
+  await base.consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m));
+  await base.consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m));
   let sweeping = false;
   const sweep = setInterval(() => {
     if (sweeping) return;

@@ -2,48 +2,30 @@
 // ledger never lets them overspend, whatever order they arrive and are
 // confirmed in. The wallet adapter puts the balance check in our ledger.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { validateConfig } from '../../../runtime/config/index.js';
-import { startHost, type Host } from '../../../runtime/host.js';
-import { createPool, type Pool } from '../../../runtime/pg/index.js';
-import { freePort } from '../../../runtime/engines/index.js';
-import { gateway } from '../../../gateway/index.js';
-import { payments } from '../../../services/payments/index.js';
-import { billingComponent, SimulatedCarrier } from '../../../services/billing/index.js';
-import { Ledger } from '../../../services/billing/ledger/store.js';
+import { SimulatedCarrier } from '../../../services/billing/index.js';
+import type { Ledger } from '../../../services/billing/ledger/store.js';
 import { AccountIds, depositTransfer } from '../../../services/billing/ledger/rules.js';
-import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
-import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
+import type { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
+import { waitFor } from '../../support/stack.js';
 
-const log = quietLogger();
-let stack: Stack;
-let host: Host;
+let p: PaymentsStack;
 let sim: SmscSimulator;
-let pool: Pool;
 let ledger: Ledger;
 const PHONE = '254711999001';
 
 beforeAll(async () => {
-  stack = await setupStack();
-  sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 10 });
-  const raw = structuredClone(stack.rawConfig) as any;
-  Object.assign(raw.operators[0], { billingAdapter: 'wallet' });
-  Object.assign(raw.operators[0].smpp, { port: await sim.start(), bindCount: 1, reconnectDelayMsMin: 100 });
-  raw.operators[1].smpp.port = await freePort();
-  raw.limits.paymentsPerMinuteMax = 100;
-  raw.outbox.pollIntervalMs = 20;
-  host = await startHost(validateConfig(raw), [billingComponent(new SimulatedCarrier({ openingBalanceMinor: 0n })), payments, gateway], { log });
-  pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
-  ledger = new Ledger(pool);
+  p = await startPaymentsStack(new SimulatedCarrier({ openingBalanceMinor: 0n }), (raw) => {
+    raw.operators[0].billingAdapter = 'wallet';
+    raw.limits.paymentsPerMinuteMax = 100;
+  });
+  ({ sim, ledger } = p);
   await ledger.ensureAccount(AccountIds.subscriber(PHONE), 'subscriber', 'KES');
   await ledger.ensureAccount(AccountIds.carrier('safaricom-ke'), 'carrier_clearing', 'KES');
   await ledger.apply(depositTransfer('cash-in', 'safaricom-ke', AccountIds.subscriber(PHONE), 'KES', 50_000n)); // 500.00 KES
-  await waitFor('gateway bound', async () => sim.boundSessions === 1);
 });
 afterAll(async () => {
-  await pool?.end();
-  await host?.stop();
-  await sim?.stop();
-  await stack?.cleanup();
+  await p?.cleanup();
 });
 
 it('twelve PAY 100 at once from a 500.00 wallet: at most five go through, and the wallet never goes negative', async () => {

@@ -2,32 +2,16 @@
 // carrier refuses, the carrier times out, and each spending limit (per
 // payment, daily, monthly, velocity). Each gets a clear SMS; no money moves.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { validateConfig } from '../../../runtime/config/index.js';
-import { startHost, type Host } from '../../../runtime/host.js';
-import { createPool, type Pool } from '../../../runtime/pg/index.js';
-import { freePort } from '../../../runtime/engines/index.js';
-import { gateway } from '../../../gateway/index.js';
-import { payments } from '../../../services/payments/index.js';
-import { billingComponent, SimulatedCarrier } from '../../../services/billing/index.js';
-import { Ledger } from '../../../services/billing/ledger/store.js';
+import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
-import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
-import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
+import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
+import { waitFor } from '../../support/stack.js';
 
-const log = quietLogger();
-let stack: Stack;
-let host: Host;
-let sim: SmscSimulator;
-let pool: Pool;
+let p: PaymentsStack;
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 10_000_000n });
 let phoneNo = 0;
 const newPhone = () => `2547220${String(++phoneNo).padStart(5, '0')}`;
-
-async function ask(phone: string, text: string): Promise<string> {
-  const seen = sim.submitted.filter((m) => m.destination === phone).length;
-  expect(await sim.sendFromPhone(phone, '384', text)).toEqual([0]);
-  return (await waitFor(`reply to ${text}`, async () => sim.submitted.filter((m) => m.destination === phone)[seen], 15_000)).text;
-}
+const ask = (phone: string, text: string) => p.ask(phone, text);
 
 async function pay(phone: string, amount: number): Promise<string> {
   const challenge = await ask(phone, `PAY SHOP42 ${amount}`);
@@ -36,25 +20,15 @@ async function pay(phone: string, amount: number): Promise<string> {
 }
 
 beforeAll(async () => {
-  stack = await setupStack();
-  sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 10 });
-  const raw = structuredClone(stack.rawConfig) as any;
-  Object.assign(raw.operators[0].smpp, { port: await sim.start(), bindCount: 1, reconnectDelayMsMin: 100 });
-  raw.operators[1].smpp.port = await freePort();
-  raw.outbox.pollIntervalMs = 20;
-  raw.consumers.retryDelaysMs = [100];
-  // Tier 0: at most 50.00 a payment, 80.00 a day, 4 payments a minute.
-  raw.limits.tiers[0] = { tier: 0, perTransactionMaxMinor: 5_000, dailyMaxMinor: 8_000, monthlyMaxMinor: 12_000 };
-  raw.limits.paymentsPerMinuteMax = 4;
-  host = await startHost(validateConfig(raw), [billingComponent(carrier), payments, gateway], { log });
-  pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
-  await waitFor('gateway bound', async () => sim.boundSessions === 1);
+  p = await startPaymentsStack(carrier, (raw) => {
+    raw.consumers.retryDelaysMs = [100];
+    // Tier 0: at most 50.00 a payment, 80.00 a day, 4 payments a minute.
+    raw.limits.tiers[0] = { tier: 0, perTransactionMaxMinor: 5_000, dailyMaxMinor: 8_000, monthlyMaxMinor: 12_000 };
+    raw.limits.paymentsPerMinuteMax = 4;
+  });
 });
 afterAll(async () => {
-  await pool?.end();
-  await host?.stop();
-  await sim?.stop();
-  await stack?.cleanup();
+  await p?.cleanup();
 });
 
 it('a carrier refusal fails the payment and charges nothing', async () => {
@@ -88,7 +62,7 @@ it('names the limit it refuses: per payment, daily, velocity', async () => {
 });
 
 it('leaves a ledger that adds up', async () => {
-  const ledger = new Ledger(pool);
+  const ledger = p.ledger;
   expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
   await waitFor('holds empty', async () => (await ledger.balance(AccountIds.holds('KES'))) === 0n);
 });

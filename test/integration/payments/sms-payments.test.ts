@@ -3,39 +3,23 @@
 // carrier), and get their challenge, receipts or a clear refusal back by SMS.
 // Money moves only after the right code, and the ledger adds up.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../runtime/config/index.js';
-import { startHost, type Host } from '../../../runtime/host.js';
-import { createPool, type Pool } from '../../../runtime/pg/index.js';
-import { freePort } from '../../../runtime/engines/index.js';
-import { gateway } from '../../../gateway/index.js';
-import { payments } from '../../../services/payments/index.js';
-import { billingComponent, SimulatedCarrier } from '../../../services/billing/index.js';
-import { Ledger } from '../../../services/billing/ledger/store.js';
+import { SimulatedCarrier } from '../../../services/billing/index.js';
+import type { Ledger } from '../../../services/billing/ledger/store.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
-import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
-import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
+import type { Pool } from '../../../runtime/pg/index.js';
+import type { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
+import { waitFor } from '../../support/stack.js';
 
-const log = quietLogger();
-let stack: Stack;
-let host: Host;
+let p: PaymentsStack;
 let sim: SmscSimulator;
 let pool: Pool;
 let ledger: Ledger;
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
 let phoneNo = 0;
 const newPhone = () => `2547110${String(++phoneNo).padStart(5, '0')}`;
-
-/** Sends `text` from `phone` and returns the next SMS that phone receives. */
-async function ask(phone: string, text: string, timeoutMs = 15_000): Promise<string> {
-  const seen = sim.submitted.filter((m) => m.destination === phone).length;
-  expect(await sim.sendFromPhone(phone, '384', text)).toEqual([0]);
-  return nextSms(phone, seen, timeoutMs);
-}
-
-async function nextSms(phone: string, after: number, timeoutMs = 15_000): Promise<string> {
-  const m = await waitFor(`SMS #${after + 1} to ${phone}`, async () => sim.submitted.filter((s) => s.destination === phone)[after], timeoutMs);
-  return m.text;
-}
+const ask = (phone: string, text: string) => p.ask(phone, text);
+const nextSms = (phone: string, after: number, timeoutMs?: number) => p.nextSms(phone, after, timeoutMs);
 
 function codeIn(challenge: string): string {
   const match = /(?:YES|OUI) (\d{4})/.exec(challenge);
@@ -44,24 +28,13 @@ function codeIn(challenge: string): string {
 }
 
 beforeAll(async () => {
-  stack = await setupStack();
-  sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 10 });
-  const smscPort = await sim.start();
-  const raw = structuredClone(stack.rawConfig) as any;
-  Object.assign(raw.operators[0].smpp, { port: smscPort, bindCount: 1, reconnectDelayMsMin: 100, reconnectDelayMsMax: 500 });
-  raw.operators[1].smpp.port = await freePort();
-  raw.limits.challengeTtlMs = 3_000;
-  raw.outbox.pollIntervalMs = 20;
-  host = await startHost(validateConfig(raw), [billingComponent(carrier), payments, gateway], { log });
-  pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
-  ledger = new Ledger(pool);
-  await waitFor('gateway bound', async () => sim.boundSessions === 1);
+  p = await startPaymentsStack(carrier, (raw) => {
+    raw.limits.challengeTtlMs = 3_000;
+  });
+  ({ sim, pool, ledger } = p);
 });
 afterAll(async () => {
-  await pool?.end();
-  await host?.stop();
-  await sim?.stop();
-  await stack?.cleanup();
+  await p?.cleanup();
 });
 
 describe('a payment that succeeds', () => {

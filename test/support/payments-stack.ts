@@ -1,0 +1,58 @@
+// The whole SMS payment path for end-to-end tests: throwaway engines, the
+// simulated SMSC the gateway binds to, and billing, payments and the gateway
+// in this process. `configure` adjusts the config before start.
+import { validateConfig } from '../../runtime/config/index.js';
+import { startHost, type Host } from '../../runtime/host.js';
+import { createPool, type Pool } from '../../runtime/pg/index.js';
+import { freePort } from '../../runtime/engines/index.js';
+import { gateway } from '../../gateway/index.js';
+import { payments } from '../../services/payments/index.js';
+import { billingComponent, type SimulatedCarrier } from '../../services/billing/index.js';
+import { Ledger } from '../../services/billing/ledger/store.js';
+import { SmscSimulator } from '../../load-tests/operator-sim/smsc.js';
+import { setupStack, quietLogger, waitFor, type Stack } from './stack.js';
+
+export interface PaymentsStack {
+  readonly stack: Stack;
+  readonly host: Host;
+  readonly sim: SmscSimulator;
+  readonly pool: Pool;
+  readonly ledger: Ledger;
+  /** Sends `text` from `phone` to the short code and returns the next SMS that phone receives. */
+  ask(phone: string, text: string, timeoutMs?: number): Promise<string>;
+  /** The SMS number `after` + 1 that `phone` receives. */
+  nextSms(phone: string, after: number, timeoutMs?: number): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+export async function startPaymentsStack(carrier: SimulatedCarrier, configure: (raw: any) => void = () => undefined): Promise<PaymentsStack> {
+  const log = quietLogger();
+  const stack = await setupStack();
+  const sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 10 });
+  const raw = structuredClone(stack.rawConfig) as any;
+  Object.assign(raw.operators[0].smpp, { port: await sim.start(), bindCount: 1, reconnectDelayMsMin: 100, reconnectDelayMsMax: 500 });
+  raw.operators[1].smpp.port = await freePort();
+  raw.outbox.pollIntervalMs = 20;
+  configure(raw);
+  const host = await startHost(validateConfig(raw), [billingComponent(carrier), payments, gateway], { log });
+  const pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
+  await waitFor('gateway bound', async () => sim.boundSessions === 1);
+  const nextSms = async (phone: string, after: number, timeoutMs = 15_000) =>
+    (await waitFor(`SMS #${after + 1} to ${phone}`, async () => sim.submitted.filter((s) => s.destination === phone)[after], timeoutMs)).text;
+  return {
+    stack, host, sim, pool, ledger: new Ledger(pool),
+    nextSms,
+    ask: async (phone, text, timeoutMs) => {
+      const seen = sim.submitted.filter((m) => m.destination === phone).length;
+      const statuses = await sim.sendFromPhone(phone, '384', text);
+      if (statuses.some((s) => s !== 0)) throw new Error(`the gateway answered ${statuses.join(',')} to "${text}"`);
+      return nextSms(phone, seen, timeoutMs);
+    },
+    cleanup: async () => {
+      await pool.end();
+      await host.stop();
+      await sim.stop();
+      await stack.cleanup();
+    },
+  };
+}
