@@ -31,20 +31,20 @@ function percentile(sorted: readonly number[], p: number): number {
 
 async function main(): Promise<void> {
   mkdtempSync(join(tmpdir(), 'dialpay-pay-bench-'));
-  const [nats, pg] = await Promise.all([startNatsServer(), startPostgres({ durable: true })]);
+  const [nats, pg] = await Promise.all([startNatsServer(), startPostgres({ durable: process.env.BENCH_FSYNC !== 'off' })]);
   await pg.createDatabase('bench');
   const sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 50 });
   sim.submittedKeepMax = 1_000;
   const raw = parse(readFileSync(join(root, 'dialpay.example.yaml'), 'utf8')) as any;
   raw.nats.url = nats.url;
-  raw.postgres = { ...raw.postgres, url: pg.urlFor('bench'), poolSizeMax: 20 };
+  raw.postgres = { ...raw.postgres, url: pg.urlFor('bench'), poolSizeMax: Number(process.env.BENCH_POOL ?? 20) };
   raw.log = { level: 'error' };
   raw.http.opsPorts = Object.fromEntries(await Promise.all(['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation'].map(async (c) => [c, await freePort()])));
   Object.assign(raw.operators[0].smpp, { port: await sim.start(), bindCount: 2, windowSize: 500, throughputPerSecondMax: 20_000 });
   raw.operators[1].smpp.port = await freePort();
   raw.limits.paymentsPerMinuteMax = 1_000;
   raw.outbox = { pollIntervalMs: 20, batchSizeMax: 500 };
-  raw.consumers = { ...raw.consumers, inFlightMax: 256 };
+  raw.consumers = { ...raw.consumers, inFlightMax: Number(process.env.BENCH_CONSUMER_IN_FLIGHT ?? 256) };
   const host = await startHost(validateConfig(raw), [billingComponent(new SimulatedCarrier({ openingBalanceMinor: 10n ** 12n })), payments, gateway], { log: createLogger({ level: 'error' }) });
   while (sim.boundSessions < 2) await new Promise((r) => setTimeout(r, 50));
 
@@ -61,6 +61,24 @@ async function main(): Promise<void> {
   let failed = 0;
   let next = 0;
   const started = performance.now();
+  // BENCH_DEBUG: where does work queue up? Consumer backlogs and outbox sizes, once a second.
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const pgMod = (await import('pg')).default;
+  const probe = process.env.BENCH_DEBUG ? { nc: await connect({ servers: nats.url }), db: new pgMod.Client({ connectionString: pg.urlFor('bench') }) } : null;
+  if (probe) await probe.db.connect();
+  const sampler = probe ? setInterval(async () => {
+    const jsm = await jetstreamManager(probe.nc);
+    const parts: string[] = [];
+    for (const [stream, names] of [['SMS_INBOUND', ['payments-sms-inbound']], ['SMS_OUTBOUND', ['gateway-sms-outbound']], ['DEBITS', ['billing-debit-reserve', 'billing-debit-capture', 'payments-reserve-result', 'payments-capture-result']]] as const) {
+      for (const name of names) {
+        const ci = await jsm.consumers.info(stream, name);
+        parts.push(`${name}=${ci.num_pending}/${ci.num_ack_pending}`);
+      }
+    }
+    for (const schema of ['payments', 'billing']) parts.push(`${schema}.outbox=${(await probe.db.query(`SELECT count(*)::int n FROM ${schema}.outbox`)).rows[0].n}`);
+    process.stdout.write(`${parts.join(' ')}\n`);
+  }, 1_000) : null;
   await Promise.all(Array.from({ length: IN_FLIGHT }, async (_, worker) => {
     const phone = `2547${String(10_000_000 + worker)}`;
     while (next < PAYMENTS) {
@@ -82,6 +100,11 @@ async function main(): Promise<void> {
     }
   }));
   const elapsedMs = performance.now() - started;
+  if (sampler) clearInterval(sampler);
+  if (probe) {
+    await probe.nc.close();
+    await probe.db.end();
+  }
   if (process.env.BENCH_DEBUG) {
     for (const [name, port] of Object.entries(host.opsPorts)) {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
