@@ -31,7 +31,10 @@ function percentile(sorted: readonly number[], p: number): number {
 
 async function main(): Promise<void> {
   mkdtempSync(join(tmpdir(), 'dialpay-pay-bench-'));
-  const [nats, pg] = await Promise.all([startNatsServer(), startPostgres({ durable: process.env.BENCH_FSYNC !== 'off' })]);
+  const [nats, pg] = await Promise.all([startNatsServer(), startPostgres({
+    durable: process.env.BENCH_FSYNC !== 'off',
+    settings: process.env.BENCH_DEBUG ? ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'] : [],
+  })]);
   await pg.createDatabase('bench');
   const sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 50 });
   sim.submittedKeepMax = 1_000;
@@ -66,7 +69,11 @@ async function main(): Promise<void> {
   const { jetstreamManager } = await import('@nats-io/jetstream');
   const pgMod = (await import('pg')).default;
   const probe = process.env.BENCH_DEBUG ? { nc: await connect({ servers: nats.url }), db: new pgMod.Client({ connectionString: pg.urlFor('bench') }) } : null;
-  if (probe) await probe.db.connect();
+  if (probe) {
+    await probe.db.connect();
+    await probe.db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await probe.db.query('SELECT pg_stat_statements_reset()');
+  }
   const sampler = probe ? setInterval(async () => {
     const jsm = await jetstreamManager(probe.nc);
     const parts: string[] = [];
@@ -102,6 +109,12 @@ async function main(): Promise<void> {
   const elapsedMs = performance.now() - started;
   if (sampler) clearInterval(sampler);
   if (probe) {
+    // Where Postgres spends its time: the statements with the most total execution time.
+    const { rows } = await probe.db.query<{ calls: string; ms: number; query: string }>(
+      `SELECT calls, round(total_exec_time)::int AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+       FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12`,
+    );
+    for (const r of rows) process.stdout.write(`pg ${String(r.ms).padStart(6)} ms ${String(r.calls).padStart(7)} calls  ${r.query}\n`);
     await probe.nc.close();
     await probe.db.end();
   }

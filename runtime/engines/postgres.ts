@@ -31,6 +31,8 @@ export interface PostgresOptions {
    */
   readonly durable?: boolean;
   readonly startTimeoutMs?: number;
+  /** Extra server settings, for example ['shared_preload_libraries=pg_stat_statements'] for a benchmark. */
+  readonly settings?: readonly string[];
 }
 
 function pgBinary(name: string): string {
@@ -65,6 +67,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     '-c listen_addresses=127.0.0.1',
     '-c max_connections=200',
     ...(options.durable === false ? ['-c fsync=off', '-c full_page_writes=off'] : []),
+    ...(options.settings ?? []).map((setting) => `-c ${setting}`),
   ].join(' ');
 
   const start = async (): Promise<void> => {

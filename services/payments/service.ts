@@ -109,13 +109,17 @@ export class PaymentsService {
   async sweep(): Promise<number> {
     return withTransaction(this.#pool, 'READ COMMITTED', async (client) => {
       const ttlMs = this.#config.limits.challengeTtlMs;
-      const { rows } = await client.query<PaymentRow>(
-        `SELECT * FROM payments.payments
-         WHERE (state = 'challenged' AND expires_at < now())
-            OR (state = 'reserving' AND created_at < now() - ($2::bigint * interval '1 millisecond'))
+      // Two indexed queries rather than one OR that would scan the table twice a second.
+      const expired = await client.query<PaymentRow>(
+        `SELECT * FROM payments.payments WHERE state = 'challenged' AND expires_at < now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [EXPIRY_BATCH_MAX],
+      );
+      const unanswered = await client.query<PaymentRow>(
+        `SELECT * FROM payments.payments WHERE state = 'reserving' AND created_at < now() - ($2::bigint * interval '1 millisecond')
          ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [EXPIRY_BATCH_MAX, ttlMs],
       );
+      const rows = [...expired.rows, ...unanswered.rows];
       for (const payment of rows) await this.#step(client, payment, { kind: 'expired' });
       const stuck = await client.query<PaymentRow>(
         `SELECT * FROM payments.payments WHERE state = 'capturing' AND updated_at < now() - ($2::bigint * interval '1 millisecond')
