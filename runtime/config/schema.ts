@@ -74,6 +74,15 @@ const operator = z.strictObject({
   /** Operator revenue share in basis points of the payment amount. */
   revenueShareBps: z.number().int().min(0).max(10_000),
   billingAdapter: z.enum(['wallet', 'http', 'simulator']),
+  /** The operator's charging API, for billingAdapter: http. */
+  charging: z
+    .strictObject({
+      baseUrl: z.string().url(),
+      timeoutMs: positiveMs.default(3_000),
+      /** Bearer token; pass it with DIALPAY__operators__<n>__charging__apiKey, not in the file. */
+      apiKey: z.string().optional(),
+    })
+    .optional(),
   smpp: smppBind,
 });
 
@@ -192,6 +201,9 @@ export const configSchema = z
       }
     });
     config.operators.forEach((op, i) => {
+      if (op.billingAdapter === 'http' && !op.charging) {
+        ctx.addIssue({ code: 'custom', path: ['operators', i, 'charging'], message: 'billingAdapter http needs charging.baseUrl' });
+      }
       if (op.smpp.mode === 'server' && !op.smpp.passwordHash) {
         ctx.addIssue({ code: 'custom', path: ['operators', i, 'smpp', 'passwordHash'], message: 'server mode needs passwordHash (run `dialpay hash-password`)' });
       }

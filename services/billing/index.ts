@@ -11,6 +11,7 @@ import type { Logger } from '../../runtime/log.js';
 import { DebitService } from './debits.js';
 import { Ledger } from './ledger/store.js';
 import { walletAdapter } from './adapters/wallet.js';
+import { HttpChargingAdapter } from './adapters/http.js';
 import { SimulatedCarrier } from './adapters/simulator.js';
 import type { CarrierAdapter } from './adapters/types.js';
 
@@ -22,14 +23,23 @@ const SIMULATOR_OPENING_BALANCE_MINOR = 1_000_000n;
 
 export function adaptersFor(simulator: SimulatedCarrier, ledger: Ledger): (operator: OperatorConfig) => CarrierAdapter {
   const wallet = walletAdapter(ledger);
+  const http = new Map<string, HttpChargingAdapter>();
   return (operator) => {
     switch (operator.billingAdapter) {
       case 'wallet':
         return wallet;
       case 'simulator':
         return simulator;
-      case 'http':
-        throw new Error(`operator ${operator.id}: the http charging adapter is not built yet (issue 4)`);
+      case 'http': {
+        let adapter = http.get(operator.id);
+        if (!adapter) {
+          const charging = operator.charging;
+          if (!charging) throw new Error(`operator ${operator.id}: billingAdapter http needs charging.baseUrl`); // config validation forbids this
+          adapter = new HttpChargingAdapter(charging);
+          http.set(operator.id, adapter);
+        }
+        return adapter;
+      }
     }
   };
 }

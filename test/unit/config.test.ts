@@ -51,6 +51,10 @@ describe('config', () => {
     expect(errorOf(() => loadWith((raw) => (raw.nats.urll = 'x'))).key).toBe('nats.urll');
   });
 
+  it('names the missing charging API of an http-billed operator', () => {
+    expect(errorOf(() => loadWith((raw) => (raw.operators[0].billingAdapter = 'http'))).key).toBe('operators[0].charging');
+  });
+
   it('refuses limits that contradict each other', () => {
     const err = errorOf(() => loadWith((raw) => (raw.limits.tiers[0].dailyMaxMinor = 1)));
     expect(err.key).toBe('limits.tiers[0].perTransactionMaxMinor');
