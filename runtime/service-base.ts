@@ -4,7 +4,7 @@ import type { ComponentContext, StartedComponent } from './component.js';
 import { OutboxRelay } from './pg/outbox.js';
 import { pruneProcessedEvents } from './pg/idempotency.js';
 import { startConsumer, type RunningConsumer } from './nats/consume.js';
-import type { ConsumerSpec } from './nats/topology.js';
+import { effectiveConsumer, type ConsumerSpec } from './nats/topology.js';
 import type { EventDef, EventMessage } from './nats/events.js';
 import type { ReadinessCheck } from './ops-server.js';
 
@@ -51,7 +51,7 @@ export function startServiceBase(context: ComponentContext, schema: string): Ser
     consumers,
     consume: async (spec, event, handler) => {
       consumers.push(await startConsumer({
-        nats, spec, event, log,
+        nats, spec: effectiveConsumer(spec, config.consumers), event, log,
         handler: async (message) => {
           await handler(message);
           relay.nudge();

@@ -6,7 +6,7 @@
 import { Kvm } from '@nats-io/kv';
 import type { ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
-import { Events, GATEWAY_SMS_OUTBOUND, startConsumer } from '../../runtime/nats/index.js';
+import { Events, GATEWAY_SMS_OUTBOUND, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
 import { ClientBind, type BindCommand } from './client-bind.js';
 import { SmppServerListener } from './server.js';
 import { InboundHandler } from './inbound.js';
@@ -61,7 +61,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   const submitter = new OutboundSubmitter({ operators, links, js: nats.js, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics });
   const consumer = await startConsumer({
     nats,
-    spec: GATEWAY_SMS_OUTBOUND,
+    spec: effectiveConsumer(GATEWAY_SMS_OUTBOUND, config.consumers),
     event: Events.smsOutbound,
     handler: (message) => submitter.handle(message),
     log,

@@ -24,6 +24,14 @@ export interface ConsumerSpec {
   readonly ackPendingMax: number;
 }
 
+/**
+ * A consumer as configured: the ack wait and delivery limit come from config (consumers.*), so an
+ * operator tunes them in one place; handlers that run long keep their message with working().
+ */
+export function effectiveConsumer(spec: ConsumerSpec, settings: { ackWaitMs: number; deliveriesMax: number }): ConsumerSpec {
+  return { ...spec, ackWaitMs: settings.ackWaitMs, deliveriesMax: settings.deliveriesMax };
+}
+
 export interface KvBucketSpec {
   readonly bucket: string;
   readonly ttlMs: number;
@@ -54,7 +62,7 @@ export const STREAMS: readonly StreamSpec[] = [
   { name: DLQ_STREAM, subjects: [`${DLQ_SUBJECT_PREFIX}.>`], maxAgeMs: 30 * DAY_MS, bytesMax: 512 * MIB, messagesMax: 1_000_000, messageBytesMax: 128 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
 ];
 
-/** The gateway's outbound SMS submitter; its ack wait covers the whole submit retry schedule. */
+/** The gateway's outbound SMS submitter. */
 export const GATEWAY_SMS_OUTBOUND: ConsumerSpec = {
   stream: 'SMS_OUTBOUND',
   durableName: 'gateway-sms-outbound',
