@@ -133,3 +133,51 @@ it('SIGKILL of payments and billing at random moments moves money exactly once, 
   expect(captures.rows[0]?.n).toBe(completed.length); // one capture per completed payment, no more
   if (process.env.CRASH_REPORT) process.stdout.write(`CRASH payments=${payments.length} completed=${completed.length} failed=${payments.length - completed.length}\n`);
 }, 300_000);
+
+it('kills at each step of one payment: the payment still ends exactly once', async () => {
+  type Step = { name: string; victim: 'payments' | 'billing'; when: (paymentId: string) => Promise<boolean>; confirm: boolean };
+  const q = async (sql: string, id: string) => ((await pool.query(sql, [id])).rowCount ?? 0) > 0;
+  const steps: Step[] = [
+    // Each condition means "at or just past this step": the kill lands while that step's work is in flight.
+    { name: 'payment created, reserve requested', victim: 'billing', when: (id) => q('SELECT 1 FROM payments.payments WHERE payment_id = $1', id), confirm: true },
+    { name: 'reserved at the carrier, challenge on its way', victim: 'payments', when: (id) => q("SELECT 1 FROM billing.debits WHERE debit_id = $1 AND state = 'reserved'", id), confirm: true },
+    { name: 'challenged, not yet confirmed', victim: 'billing', when: (id) => q("SELECT 1 FROM payments.payments WHERE payment_id = $1 AND state = 'challenged'", id), confirm: true },
+    { name: 'confirmed, capture requested', victim: 'billing', when: (id) => q("SELECT 1 FROM payments.payments WHERE payment_id = $1 AND state IN ('capturing', 'completed')", id), confirm: true },
+    { name: 'captured, receipts not yet sent', victim: 'payments', when: (id) => q("SELECT 1 FROM billing.debits WHERE debit_id = $1 AND state = 'captured'", id), confirm: true },
+    { name: 'challenged and never confirmed', victim: 'payments', when: (id) => q("SELECT 1 FROM payments.payments WHERE payment_id = $1 AND state = 'challenged'", id), confirm: false },
+  ];
+  for (const [i, step] of steps.entries()) {
+    const phone = `25474500${String(i).padStart(4, '0')}`;
+    const seen = sim.submitted.filter((m) => m.destination === phone).length;
+    await sim.sendFromPhone(phone, '384', `PAY SHOP42 ${20 + i} step${i}`);
+    const paymentId = await waitFor(`payment for ${step.name}`, async () =>
+      (await pool.query<{ payment_id: string }>('SELECT payment_id FROM payments.payments WHERE payer_msisdn = $1', [phone])).rows[0]?.payment_id, 30_000);
+    const confirm = async () => {
+      const challenge = await waitFor(`challenge (${step.name})`, async () => sim.submitted.filter((m) => m.destination === phone).slice(seen).find((m) => /YES \d{4}/.test(m.text)), 60_000);
+      await sim.sendFromPhone(phone, '384', `YES ${/YES (\d{4})/.exec(challenge.text)?.[1]}`);
+    };
+    // Steps after the confirmation need it sent first; the kill then lands while it is processed.
+    if (step.confirm && /capture|captured/.test(step.name)) await confirm();
+    await waitFor(`step: ${step.name}`, () => step.when(paymentId), 60_000);
+    await running[step.victim]?.kill('SIGKILL');
+    await start(step.victim);
+    if (step.confirm && !/capture|captured/.test(step.name)) await confirm();
+    const final = await waitFor(`${step.name}: payment ends`, async () =>
+      (await pool.query<{ state: string }>("SELECT state FROM payments.payments WHERE payment_id = $1 AND state IN ('completed', 'failed')", [paymentId])).rows[0]?.state, 90_000);
+    const receipts = () => sim.submitted.filter((m) => m.destination === phone && m.text.startsWith('Paid'));
+    if (step.confirm) {
+      expect(final, step.name).toBe('completed');
+      expect(api.reservation(paymentId)?.status, step.name).toBe('CAPTURED');
+      await waitFor(`${step.name}: receipt`, async () => receipts().length >= 1, 30_000);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(receipts(), step.name).toHaveLength(1);
+    } else {
+      expect(final, step.name).toBe('failed');
+      await waitFor(`${step.name}: released`, async () => api.reservation(paymentId)?.status === 'RELEASED', 30_000);
+      expect(receipts()).toHaveLength(0);
+    }
+  }
+  const ledger = new Ledger(pool);
+  await waitFor('nothing left held', async () => (await ledger.balance(AccountIds.holds('KES'))) === 0n, 60_000);
+  expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
+}, 400_000);
