@@ -5,12 +5,15 @@
 import type { Config } from '../../runtime/config/index.js';
 import { SmscSimulator } from './smsc.js';
 import { EsmeSimulator } from './esme.js';
+import { ChargingApiSimulator } from './charging-api.js';
 
 export { SmscSimulator } from './smsc.js';
 export { EsmeSimulator } from './esme.js';
 
 export interface OperatorSim {
   readonly smscs: ReadonlyMap<string, SmscSimulator>;
+  /** The charging API of every operator billed over http, at its configured address. */
+  readonly chargingApis: ReadonlyMap<string, ChargingApiSimulator>;
   readonly esmes: ReadonlyMap<string, EsmeSimulator>;
   stop(): Promise<void>;
 }
@@ -41,6 +44,8 @@ export function parsePeerPasswords(value: string | undefined): Map<string, strin
 }
 
 const PHONE_COUNT = 5;
+/** What a subscriber the simulated charging API has never seen starts with (10,000.00 in a 2-decimal currency). */
+const CHARGING_OPENING_BALANCE_MINOR = 1_000_000n;
 const PEER_BIND_ATTEMPTS_MAX = 15;
 const COMMANDS = ['PAY SHOP42 150 coffee', 'HELP', 'SEND 0700000003 20', 'AIDE', 'PAY EVCHARGE 820 bay4'];
 
@@ -52,6 +57,15 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     await smsc.start();
     smscs.set(operator.id, smsc);
     options.say(`SMSC for ${operator.id} listening on ${operator.smpp.host}:${smsc.port}`);
+  }
+  const chargingApis = new Map<string, ChargingApiSimulator>();
+  for (const operator of config.operators) {
+    if (operator.billingAdapter !== 'http' || !operator.charging) continue;
+    const url = new URL(operator.charging.baseUrl);
+    const api = new ChargingApiSimulator({ host: url.hostname, port: Number(url.port || 80), openingBalanceMinor: CHARGING_OPENING_BALANCE_MINOR, apiKey: operator.charging.apiKey });
+    await api.start();
+    chargingApis.set(operator.id, api);
+    options.say(`charging API for ${operator.id} listening on ${operator.charging.baseUrl}`);
   }
   const esmes = new Map<string, EsmeSimulator>();
   const watchers: NodeJS.Timeout[] = [];
@@ -137,6 +151,7 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
   }
   return {
     smscs,
+    chargingApis,
     esmes,
     stop: async () => {
       stopped = true;
@@ -144,6 +159,7 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
       clearTimeout(peerTimer);
       if (timer) clearInterval(timer);
       await Promise.all([...esmes.values()].map((e) => e.stop()));
+      await Promise.all([...chargingApis.values()].map((a) => a.stop()));
       await Promise.all([...smscs.values()].map((s) => s.stop()));
     },
   };

@@ -24,6 +24,7 @@ beforeAll(async () => {
   stack = await setupStack();
   const raw = structuredClone(stack.rawConfig) as any;
   Object.assign(raw.operators[0].smpp, { port: await freePort(), bindCount: 1, reconnectDelayMsMin: 100, reconnectDelayMsMax: 500 });
+  Object.assign(raw.operators[0], { billingAdapter: 'http', charging: { baseUrl: `http://127.0.0.1:${await freePort()}`, apiKey: 'k' } });
   config = validateConfig(raw);
   sim = await startOperatorSim(config, { trafficIntervalMs: 100, peerPasswords: new Map([['orange-sn', 'secret2']]), peerBindDelayMs: 0, say: (l) => said.push(l) });
   host = await startHost(config, [gateway], { log });
@@ -34,6 +35,15 @@ afterAll(async () => {
   await host?.stop();
   await nats?.close();
   await stack?.cleanup();
+});
+
+it('serves the charging API of an operator billed over http', async () => {
+  const url = config.operators[0]?.charging?.baseUrl as string;
+  const unauthorised = await fetch(`${url}/charging/v1/balances/254700000001`);
+  expect(unauthorised.status).toBe(401);
+  const res = await fetch(`${url}/charging/v1/balances/254700000001`, { headers: { authorization: 'Bearer k' } });
+  expect(await res.json()).toEqual({ msisdn: '254700000001', balance: '1000000' });
+  expect(sim.chargingApis.has('safaricom-ke')).toBe(true);
 });
 
 it("sends phones' messages through both operators' links into NATS", async () => {
