@@ -63,6 +63,20 @@ export interface SmscOptions {
   /** Put receipted_message_id and message_state TLVs on receipts (else text only). */
   readonly receiptTlvs?: boolean;
   readonly faults?: Partial<SmscFaults>;
+  /** Seed of the fault dice: the same seed gives the same faults, so a test run can be repeated. */
+  readonly seed?: number;
+}
+
+/** mulberry32: a small seeded PRNG, good enough for fault dice. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 const NO_FAULTS: SmscFaults = { noResponseRate: 0, genericNackRate: 0, temporaryErrorRate: 0, throttleAboveTps: 0, disconnectAfterSubmits: 0, responseDelayMs: 0 };
@@ -71,6 +85,7 @@ export class SmscSimulator {
   readonly #o: SmscOptions;
   #server: Server | null = null;
   #faults: SmscFaults;
+  readonly #random: () => number;
   readonly #bound = new Set<LibSession>();
   readonly #partials = new Map<string, { total: number; bodies: Map<number, Buffer>; dataCoding: number }>();
   #nextId = 1_000;
@@ -100,6 +115,7 @@ export class SmscSimulator {
   constructor(options: SmscOptions) {
     this.#o = options;
     this.#faults = { ...NO_FAULTS, ...options.faults };
+    this.#random = seededRandom(options.seed ?? 1);
   }
 
   get port(): number {
@@ -220,7 +236,7 @@ export class SmscSimulator {
       session.send(pdu.response({ command_status: 0x58 }));
       return;
     }
-    const roll = Math.random();
+    const roll = this.#random();
     if (roll < f.noResponseRate) {
       this.counters.unanswered++;
       return;

@@ -94,6 +94,10 @@ export const PAYMENTS_CAPTURE_RESULT: ConsumerSpec = {
   stream: 'DEBITS', durableName: 'payments-capture-result', filterSubject: 'dialpay.debit.capture.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
 };
 
+export const PAYMENTS_VOID_RESULT: ConsumerSpec = {
+  stream: 'DEBITS', durableName: 'payments-void-result', filterSubject: 'dialpay.debit.void.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
+};
+
 /** Durable consumers; each component adds the ones its handlers read. */
 export const CONSUMERS: readonly ConsumerSpec[] = [
   GATEWAY_SMS_OUTBOUND,
@@ -103,6 +107,7 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
   PAYMENTS_SMS_INBOUND,
   PAYMENTS_RESERVE_RESULT,
   PAYMENTS_CAPTURE_RESULT,
+  PAYMENTS_VOID_RESULT,
 ];
 
 export const KV_BUCKETS: readonly KvBucketSpec[] = [

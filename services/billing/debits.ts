@@ -148,8 +148,16 @@ export class DebitService {
     await this.#ledger.ensureAccount(AccountIds.holds(amount.currency), 'holds', amount.currency);
     const booked = await this.#ledger.apply(reserveTransfer({ id: `reserve:${debitId}`, paymentId, currency: amount.currency, payerAccountId: payer, amountMinor: amount.amountMinor }));
     if (booked.outcome === 'insufficient-funds') {
-      await adapter.release(debitId);
+      const released = await adapter.release(debitId);
+      if (released.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, released.detail);
       return this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS, amount, '');
+    }
+    if (await this.#transferExists(`void:${debitId}`)) {
+      // An earlier delivery refused this debit and released its ledger hold: the carrier must not keep
+      // one either. Never settle "reserved" over a released hold.
+      const released = await adapter.release(debitId);
+      if (released.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, released.detail);
+      return this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, amount, 'released after an earlier refusal');
     }
     return this.#settleClaim(debit, 'reserved', DebitOutcome.DEBIT_OUTCOME_OK, amount, '');
   }
@@ -253,12 +261,40 @@ export class DebitService {
 
   /** Ends a claimed reserve: the debit's state and the result event commit together. */
   async #settleClaim(debit: DebitRow, state: 'reserved' | 'refused', outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<void> {
-    await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-      await client.query(`UPDATE billing.debits SET state = $2, detail = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserving'`, [
+    const settled = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
+      const { rowCount } = await client.query(`UPDATE billing.debits SET state = $2, detail = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserving'`, [
         debit.debit_id, state, state === 'refused' ? `${outcome}:${detail}` : '',
       ]);
+      if (rowCount === 0) return false; // settled by someone else (another delivery, the sweep): say what they decided
       await this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcome, amount, detail);
+      return true;
     });
+    if (settled) return;
+    const now = (await this.#load(debit.debit_id)) as DebitRow;
+    const actual = now.state === 'reserved' || now.state === 'captured' ? DebitOutcome.DEBIT_OUTCOME_OK : now.state === 'refused' ? outcomeOf(now.detail) : DebitOutcome.DEBIT_OUTCOME_REJECTED;
+    await this.#reserveResult(debit.debit_id, debit.payment_id, actual, amount, now.detail);
+  }
+
+  /**
+   * Claims left in 'reserving' (their reserve kept failing and went to the dead-letter stream)
+   * would hold money forever: release at the carrier and in the ledger, and refuse them.
+   */
+  async resolveStaleClaims(olderThanMs: number): Promise<number> {
+    const { rows } = await this.#o.pool.query<DebitRow>(
+      `SELECT * FROM billing.debits WHERE state = 'reserving' AND updated_at < now() - ($1::bigint * interval '1 millisecond') ORDER BY updated_at LIMIT 100`,
+      [olderThanMs],
+    );
+    let resolved = 0;
+    for (const debit of rows) {
+      const operator = this.#o.operators.get(debit.operator_id);
+      if (!operator) continue;
+      const released = await this.#o.adapterFor(operator).release(debit.debit_id);
+      if (released.outcome === CarrierOutcome.UNAVAILABLE) continue; // next sweep
+      await this.#releaseLedgerHold(debit);
+      await this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, { amountMinor: debit.amount_minor, currency: debit.currency }, 'reserve never completed');
+      resolved++;
+    }
+    return resolved;
   }
 
   #operator(id: string): OperatorConfig {

@@ -53,17 +53,29 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
   for (const operator of config.operators) adapterFor(operator); // fail at start, not at the first payment
   const debits = new DebitService({ pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])), adapterFor, log });
   const balances = serveBalances(nats.nc, debits, log);
+  const staleSweep = setInterval(() => {
+    debits.resolveStaleClaims(STALE_CLAIM_MS).then(
+      (n) => n > 0 && (log.warn({ resolved: n }, 'stale debit claims released and refused'), base.relay.nudge()),
+      (err: unknown) => log.warn({ err }, 'stale claim sweep failed; will try again'),
+    );
+  }, STALE_CLAIM_SWEEP_MS);
+  staleSweep.unref();
   await base.consume(BILLING_DEBIT_RESERVE, Events.debitReserveRequested, (m) => debits.reserve(m));
   await base.consume(BILLING_DEBIT_CAPTURE, Events.debitCaptureRequested, (m) => debits.capture(m));
   await base.consume(BILLING_DEBIT_VOID, Events.debitVoidRequested, (m) => debits.void(m));
   return {
     readiness: base.readiness,
     stop: async (timeoutMs) => {
+      clearInterval(staleSweep);
       await balances.drain();
       await base.stop(timeoutMs);
     },
   };
 }
+
+/** A reserve claimed this long ago and never settled has failed for good (its retries ran out). */
+const STALE_CLAIM_MS = 5 * 60_000;
+const STALE_CLAIM_SWEEP_MS = 30_000;
 
 /** Balance queries being answered at once; past this a query gets "unavailable" at once. */
 const BALANCE_QUERIES_IN_FLIGHT_MAX = 256;

@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
 import { startServiceBase } from '../../runtime/service-base.js';
-import { Events, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND } from '../../runtime/nats/index.js';
+import { Events, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT } from '../../runtime/nats/index.js';
 import { PaymentsService } from './service.js';
 
 /** How often challenges past their expiry are looked for. */
@@ -16,6 +16,7 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
   await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m));
   await base.consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m));
   await base.consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m));
+  await base.consume(PAYMENTS_VOID_RESULT, Events.debitVoidResult, (m) => payments.onVoidResult(m));
   let sweeping = false;
   const sweep = setInterval(() => {
     if (sweeping) return;

@@ -29,6 +29,8 @@ const BALANCE_TIMEOUT_MS = 2_000;
 const STATEMENT_LINES_SMS = 5;
 /** A capture unanswered this long is requested again (billing's capture is idempotent). */
 const CAPTURE_RETRY_AFTER_MS = 60_000;
+/** A failed payment's void unconfirmed this long is requested again. */
+const VOID_RETRY_AFTER_MS = 60_000;
 /** Open challenges a confirmation code is matched against. */
 const OPEN_CHALLENGES_MAX = 20;
 /** Challenges expired per sweep; the rest wait for the next one. */
@@ -101,6 +103,18 @@ export class PaymentsService {
     await this.#input(result.paymentId ?? '', { kind: 'capture-result', ok: result.outcome === DebitOutcome.DEBIT_OUTCOME_OK });
   }
 
+  /** Billing voided the debit of a failed payment (or found nothing to void): stop asking. */
+  async onVoidResult(result: dialpay.v1.IDebitVoidResult): Promise<void> {
+    const paymentId = result.paymentId ?? '';
+    if (result.outcome === DebitOutcome.DEBIT_OUTCOME_INVALID_STATE) {
+      // Captured, yet the payment failed: money moved that the payer was told did not. A person must look.
+      this.#log.error({ paymentId, detail: result.detail }, 'void refused for a failed payment: reconcile by hand');
+    }
+    if (result.outcome === DebitOutcome.DEBIT_OUTCOME_OK || result.outcome === DebitOutcome.DEBIT_OUTCOME_INVALID_STATE) {
+      await this.#pool.query("UPDATE payments.payments SET void_confirmed = true WHERE payment_id = $1 AND state = 'failed'", [paymentId]);
+    }
+  }
+
   /**
    * The clock's part: fails challenges past their expiry and reserves the carrier never
    * answered, and asks again for captures left unanswered (a capture is idempotent). Returns
@@ -132,7 +146,18 @@ export class PaymentsService {
         await this.#requestCapture(client, payment, `${payment.payment_id}:capture:${Date.now()}`);
         this.#log.warn({ paymentId: payment.payment_id }, 'capture unanswered; asked again');
       }
-      return rows.length + stuck.rows.length;
+      const unvoided = await client.query<PaymentRow>(
+        `SELECT * FROM payments.payments WHERE state = 'failed' AND NOT void_confirmed AND updated_at < now() - ($2::bigint * interval '1 millisecond')
+         ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [EXPIRY_BATCH_MAX, VOID_RETRY_AFTER_MS],
+      );
+      for (const payment of unvoided.rows) {
+        await client.query('UPDATE payments.payments SET updated_at = now() WHERE payment_id = $1', [payment.payment_id]);
+        await this.#emit(client, Events.debitVoidRequested, `${payment.payment_id}:void:${Date.now()}`, payment.payment_id, {
+          debitId: payment.payment_id, paymentId: payment.payment_id, reason: 'payment not completed (asked again)',
+        });
+      }
+      return rows.length + stuck.rows.length + unvoided.rows.length;
     });
   }
 

@@ -36,7 +36,7 @@ export class HttpChargingAdapter implements CarrierAdapter {
     const body = { clientCorrelator: request.debitId, msisdn: request.msisdn, amount: { value: request.amountMinor.toString(), currency: request.currency }, description: request.description };
     try {
       const { status, json } = await this.#call('POST', '/charging/v1/reservations', body);
-      if (status === 200 || status === 201) return ok();
+      if (status >= 200 && status < 300) return json.status === undefined || json.status === 'RESERVED' ? ok() : { outcome: CarrierOutcome.REJECTED, detail: `reservation is ${String(json.status)}` };
       if (status === 402) return { outcome: CarrierOutcome.INSUFFICIENT_FUNDS, detail: '' };
       if (status === 404) return { outcome: CarrierOutcome.ACCOUNT_NOT_FOUND, detail: '' };
       if (status >= 500 || status === 429) return unavailable(`HTTP ${status}`);
@@ -52,8 +52,14 @@ export class HttpChargingAdapter implements CarrierAdapter {
   async capture(debitId: string, amountMinor: bigint): Promise<CarrierResult> {
     try {
       const { status, json } = await this.#call('POST', `/charging/v1/reservations/${encodeURIComponent(debitId)}/capture`, { amount: { value: amountMinor.toString() } });
-      if (status === 200) return ok();
+      if (status >= 200 && status < 300) return ok();
       if (status >= 500 || status === 429) return unavailable(`HTTP ${status}`);
+      if (status === 409 || status === 410) {
+        // "Not in a state to capture": maybe because it already is captured. Ask before concluding.
+        const state = await this.#status(debitId);
+        if (state === 'CAPTURED') return ok();
+        if (state === null) return unavailable('capture refused; status unknown');
+      }
       return { outcome: CarrierOutcome.REJECTED, detail: String(json.detail ?? json.error ?? `HTTP ${status}`) };
     } catch (err) {
       if (!(err instanceof Unanswered)) throw err;
@@ -67,8 +73,14 @@ export class HttpChargingAdapter implements CarrierAdapter {
   async release(debitId: string): Promise<CarrierResult> {
     try {
       const { status, json } = await this.#call('POST', `/charging/v1/reservations/${encodeURIComponent(debitId)}/release`, {});
-      if (status === 200 || status === 404) return ok(); // 404: the carrier holds nothing under this id
+      if ((status >= 200 && status < 300) || status === 404) return ok(); // 404: the carrier holds nothing under this id
       if (status >= 500 || status === 429) return unavailable(`HTTP ${status}`);
+      if (status === 409 || status === 410) {
+        // Already released or expired is released; captured is not.
+        const state = await this.#status(debitId);
+        if (state === 'RELEASED' || state === 'NONE') return ok();
+        if (state === null) return unavailable('release refused; status unknown');
+      }
       return { outcome: CarrierOutcome.REJECTED, detail: String(json.detail ?? json.error ?? `HTTP ${status}`) };
     } catch (err) {
       if (!(err instanceof Unanswered)) throw err;
