@@ -12,7 +12,7 @@ import { toE164 } from '../../runtime/msisdn.js';
 import { Events, newEnvelope, publishEvent } from '../../runtime/nats/index.js';
 import { bigIntToInt64, v1 } from '../../proto/index.js';
 import { ESM_CLASS_RECEIPT, rawBytes, type Pdu } from './pdu.js';
-import { parseUdh } from './segment.js';
+import { ESM_CLASS_UDHI, parseUdh } from './segment.js';
 import { decodeText } from './text-codec.js';
 import { Reassembler } from './reassembly.js';
 import { formatReceiptText, messageStateOf, normalizeMessageId, parseReceipt, type ParsedReceipt } from './receipt.js';
@@ -21,7 +21,6 @@ import type { SmppMetrics } from './metrics.js';
 import type { SmppSession } from './session.js';
 
 export const PRODUCER = 'gateway';
-const ESM_CLASS_UDHI = 0x40;
 const EXPIRE_SWEEP_MS = 500;
 const RECEIPT_LOOKUP_RETRIES = 3;
 const RECEIPT_LOOKUP_DELAY_MS = 100;

@@ -19,17 +19,6 @@ export function canEncode(command: string): boolean {
   return smpp.commands[command] !== undefined;
 }
 
-export const CommandId = {
-  generic_nack: 0x80000000,
-  bind_receiver: 0x00000001,
-  bind_transmitter: 0x00000002,
-  bind_transceiver: 0x00000009,
-  submit_sm: 0x00000004,
-  deliver_sm: 0x00000005,
-  unbind: 0x00000006,
-  enquire_link: 0x00000015,
-} as const;
-
 export const ESM_CLASS_RECEIPT = 0x04;
 
 export class PduDecodeError extends Error {

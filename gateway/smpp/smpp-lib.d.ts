@@ -9,14 +9,10 @@ declare module 'smpp' {
     command_length: number;
     [field: string]: unknown;
   }
-  export class PDU implements PduFields {
+  // Declaration merging: the class carries PduFields' members without listing them again.
+  export interface PDU extends PduFields {}
+  export class PDU {
     constructor(command: string | Buffer, options?: Record<string, unknown>);
-    command: string;
-    command_id: number;
-    command_status: number;
-    sequence_number: number;
-    command_length: number;
-    [field: string]: unknown;
     isResponse(): boolean;
     toBuffer(): Buffer;
     static maxLength: number;

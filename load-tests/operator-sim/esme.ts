@@ -29,7 +29,15 @@ export interface ReceivedMessage {
 
 export class EsmeSimulator {
   readonly received: ReceivedMessage[] = [];
+  /** Keep only the newest this many in `received` (0: keep all); a long run would grow it forever. */
+  receivedKeepMax = 0;
+  readonly #listeners: ((m: ReceivedMessage) => void)[] = [];
   #session: LibSession | null = null;
+
+  /** Calls `listener` with every message the aggregator receives. */
+  onMessage(listener: (m: ReceivedMessage) => void): void {
+    this.#listeners.push(listener);
+  }
 
   constructor(private readonly options: { host: string; port: number; systemId: string; password: string }) {}
 
@@ -40,7 +48,10 @@ export class EsmeSimulator {
     session.on('error', () => undefined);
     session.on('deliver_sm', (pdu) => {
       const raw = Buffer.isBuffer(pdu.short_message) ? pdu.short_message : Buffer.alloc(0);
-      this.received.push({ destination: String(pdu.destination_addr), text: decodeText(raw, Number(pdu.data_coding ?? 0)), receipt: (Number(pdu.esm_class ?? 0) & 0x04) !== 0 });
+      const message = { destination: String(pdu.destination_addr), text: decodeText(raw, Number(pdu.data_coding ?? 0)), receipt: (Number(pdu.esm_class ?? 0) & 0x04) !== 0 };
+      this.received.push(message);
+      if (this.receivedKeepMax > 0 && this.received.length > this.receivedKeepMax) this.received.splice(0, this.received.length - this.receivedKeepMax);
+      for (const l of this.#listeners) l(message);
       session.send(pdu.response());
     });
     session.on('enquire_link', (pdu) => session.send(pdu.response()));

@@ -44,6 +44,8 @@ export function parsePeerPasswords(value: string | undefined): Map<string, strin
 }
 
 const PHONE_COUNT = 5;
+/** Messages each simulated side remembers; the simulator runs for days under `make run`. */
+const HISTORY_MAX = 10_000;
 /** What a subscriber the simulated charging API has never seen starts with (10,000.00 in a 2-decimal currency). */
 const CHARGING_OPENING_BALANCE_MINOR = 1_000_000n;
 const PEER_BIND_ATTEMPTS_MAX = 15;
@@ -68,7 +70,6 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     options.say(`charging API for ${operator.id} listening on ${operator.charging.baseUrl}`);
   }
   const esmes = new Map<string, EsmeSimulator>();
-  const watchers: NodeJS.Timeout[] = [];
   let stopped = false;
   const bindPeers = async () => {
     for (const operator of config.operators) {
@@ -86,14 +87,10 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
       if (status === 0) {
         esmes.set(operator.id, esme);
         options.say(`aggregator for ${operator.id} bound to the gateway on port ${operator.smpp.port}`);
-        const seen = { n: 0 };
-        const bound = esme;
-        watchers.push(setInterval(() => {
-          for (; seen.n < bound.received.length; seen.n++) {
-            const m = bound.received[seen.n];
-            if (m && !m.receipt) options.say(`phone +${m.destination} (via ${operator.id}) received: "${m.text}"`);
-          }
-        }, 250));
+        esme.receivedKeepMax = HISTORY_MAX;
+        esme.onMessage((m) => {
+          if (!m.receipt) options.say(`phone +${m.destination} (via ${operator.id}) received: "${m.text}"`);
+        });
       } else {
         options.say(`aggregator for ${operator.id} could not bind (status ${status})`);
       }
@@ -129,25 +126,21 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     : null;
   for (const [operatorId, smsc] of smscs) {
     const shortCode = config.operators.find((o) => o.id === operatorId)?.shortCodes[0] ?? '';
-    const seen = { n: 0 };
-    watchers.push(setInterval(() => {
-      for (; seen.n < smsc.submitted.length; seen.n++) {
-        const m = smsc.submitted[seen.n];
-        if (!m) continue;
-        options.say(`phone +${m.destination} received: "${m.text}"`);
-        // A simulated subscriber says yes to the payments it started, after a human-ish pause.
-        const code = options.autoConfirm === false ? null : /(YES|OUI) (\d{4,8})/.exec(m.text);
-        if (code) {
-          setTimeout(() => {
-            const answer = `${code[1]} ${code[2]}`;
-            smsc.sendFromPhone(m.destination, shortCode, answer).then(
-              () => options.say(`phone +${m.destination} -> ${shortCode}: "${answer}"`),
-              () => undefined,
-            );
-          }, 1_000).unref();
-        }
-      }
-    }, 250));
+    smsc.submittedKeepMax = HISTORY_MAX;
+    smsc.onMessage((m) => {
+      options.say(`phone +${m.destination} received: "${m.text}"`);
+      // A simulated subscriber says yes to the payments it started, after a human-ish pause.
+      const code = options.autoConfirm === false ? null : /(YES|OUI) (\d{4,8})/.exec(m.text);
+      if (!code) return;
+      const timer = setTimeout(() => {
+        const answer = `${code[1]} ${code[2]}`;
+        smsc.sendFromPhone(m.destination, shortCode, answer).then(
+          () => options.say(`phone +${m.destination} -> ${shortCode}: "${answer}"`),
+          () => undefined,
+        );
+      }, 1_000);
+      timer.unref();
+    });
   }
   return {
     smscs,
@@ -155,7 +148,6 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     esmes,
     stop: async () => {
       stopped = true;
-      watchers.forEach((w) => clearInterval(w));
       clearTimeout(peerTimer);
       if (timer) clearInterval(timer);
       await Promise.all([...esmes.values()].map((e) => e.stop()));

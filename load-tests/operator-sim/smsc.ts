@@ -96,7 +96,7 @@ export class SmscSimulator {
   /** Whole messages received (parts joined), in order. */
   readonly submitted: SubmittedMessage[] = [];
   readonly #listeners: ((m: SubmittedMessage) => void)[] = [];
-  /** Keep only the newest this many in `submitted` (0: keep all); a long benchmark would grow it forever. */
+  /** Keep only the newest this many in `submitted` (0: keep all); a long run would grow it forever. */
   submittedKeepMax = 0;
 
   /** Calls `listener` with every whole message a phone receives. */

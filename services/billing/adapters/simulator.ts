@@ -15,6 +15,9 @@ export interface SimulatorOptions {
   readonly barred?: ReadonlySet<string>;
 }
 
+/** Settled holds remembered for idempotent repeats; past this the oldest settled ones are forgotten. */
+const SETTLED_HOLDS_MAX = 100_000;
+
 interface Hold {
   readonly msisdn: string;
   readonly amountMinor: bigint;
@@ -75,6 +78,7 @@ export class SimulatedCarrier implements CarrierAdapter {
     if (balance < request.amountMinor) return { outcome: CarrierOutcome.INSUFFICIENT_FUNDS, detail: '' };
     this.#balances.set(request.msisdn, balance - request.amountMinor);
     this.#holds.set(request.debitId, { msisdn: request.msisdn, amountMinor: request.amountMinor, state: 'held' });
+    this.#forgetOldSettled();
     return { outcome: CarrierOutcome.OK, detail: '' };
   }
 
@@ -99,6 +103,15 @@ export class SimulatedCarrier implements CarrierAdapter {
     hold.state = 'released';
     this.#balances.set(hold.msisdn, this.balanceOf(hold.msisdn) + hold.amountMinor);
     return { outcome: CarrierOutcome.OK, detail: '' };
+  }
+
+  /** Open holds are never forgotten; settled ones are kept only for repeats, oldest first out. */
+  #forgetOldSettled(): void {
+    if (this.#holds.size <= SETTLED_HOLDS_MAX) return;
+    for (const [id, hold] of this.#holds) {
+      if (this.#holds.size <= SETTLED_HOLDS_MAX) break;
+      if (hold.state !== 'held') this.#holds.delete(id);
+    }
   }
 
   async #weather(): Promise<CarrierResult | null> {
