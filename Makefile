@@ -9,7 +9,7 @@ PROTO_GEN := proto/gen/dialpay.js proto/gen/dialpay.d.ts
 TS_SRC := $(shell find proto runtime gateway services cli load-tests -name '*.ts' -not -path '*/gen/*' 2>/dev/null)
 SQL_SRC := $(shell find runtime services -name '*.sql' 2>/dev/null)
 
-.PHONY: setup build proto lint test run bench clean
+.PHONY: setup build proto lint test run bench bench-quick chaos clean
 
 # Idempotent: system packages when missing, then npm ci when the lock file changed.
 setup: node_modules/.installed
@@ -48,11 +48,27 @@ run: setup build
 	@# The example config keeps only a hash of orange-sn's bind password; the simulated aggregator needs the password itself.
 	DIALPAY_SIM_PEER_PASSWORDS=$${DIALPAY_SIM_PEER_PASSWORDS:-orange-sn=secret2} $(NODE) dist/cli/dialpay.js dev --config $(CONFIG)
 
+# Each benchmark writes load-tests/results/<bench>.json and rebuilds the table in load-tests/results/README.md
+# (BENCH_RESULTS_DIR elsewhere). Full mode, for the record: several runs each, medians. Every benchmark runs even
+# when one fails its checks; the target fails at the end. BENCHES=ussd (say) runs only that one.
+BENCH_MODE ?= full
+BENCHES ?= foundation smpp/inbound ledger payments ussd reconcile
+
 bench: setup build
-	$(NODE) dist/load-tests/foundation.bench.js
-	$(NODE) dist/load-tests/smpp/inbound.bench.js
-	$(NODE) dist/load-tests/ledger.bench.js
-	$(NODE) dist/load-tests/payments.bench.js
+	@failed=''; for b in $(BENCHES); do \
+	  echo "== $$b ($(BENCH_MODE))"; \
+	  BENCH_MODE=$(BENCH_MODE) $(NODE) dist/load-tests/$$b.bench.js || failed="$$failed $$b"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed" >&2; exit 1; fi
+
+# For development: one short run of each, well under a minute apiece.
+bench-quick:
+	$(MAKE) bench BENCH_MODE=quick
+
+# Fault drills under steady payment load (NATS and PostgreSQL restarts, SMPP link drop, operator throttling, SIGKILL
+# of each component); writes load-tests/results/chaos.json and fails when an invariant does. CHAOS_MODE=quick is shorter.
+chaos: setup build
+	$(NODE) dist/load-tests/chaos/drills.js
 
 clean:
 	rm -rf dist proto/gen node_modules .data

@@ -8,8 +8,9 @@ import { ussd } from '../services/ussd/index.js';
 import { billing } from '../services/billing/index.js';
 import { settlement } from '../services/settlement/index.js';
 import { reconciliation } from '../services/reconciliation/index.js';
+import { webhooks } from '../services/webhooks/index.js';
 
-export const COMPONENTS: readonly ComponentDefinition[] = [billing, payments, ussd, settlement, reconciliation, gateway];
+export const COMPONENTS: readonly ComponentDefinition[] = [billing, payments, ussd, settlement, reconciliation, webhooks, gateway];
 
 export function componentByName(name: ComponentName): ComponentDefinition {
   const found = COMPONENTS.find((c) => c.name === name);

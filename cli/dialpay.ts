@@ -7,6 +7,13 @@ import { createLogger } from '../runtime/log.js';
 import { migrateAll, startHost } from '../runtime/host.js';
 import { COMPONENTS, componentByName } from './components.js';
 import { runDev } from './dev.js';
+import { newApiKey } from '../runtime/api-keys.js';
+import { openApiDocument } from '../gateway/merchant-api/openapi.js';
+import { replayDeadLetters } from '../services/webhooks/index.js';
+import { SettlementService, windowId, writeReports } from '../services/settlement/index.js';
+import { reconcile } from '../services/reconciliation/index.js';
+import { createPool } from '../runtime/pg/index.js';
+import { connectNats } from '../runtime/nats/index.js';
 import { hashSecret } from '../runtime/secrets.js';
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
 
@@ -19,6 +26,7 @@ components (each runs until SIGTERM):
   billing          carrier debits and the ledger
   settlement       merchant payouts and revenue share
   reconciliation   operator charging records against the ledger
+  webhooks         signed merchant webhooks, retried for hours
   all              every component in this process, still talking through NATS
 
 other commands:
@@ -27,6 +35,16 @@ other commands:
   dev              start NATS and PostgreSQL under .data/ when none is reachable,
                    the operator simulator, then every component
   hash-password    read a password on stdin, print its scrypt hash for the config
+  api-key          make a merchant API key: prints the key once, and the entry for merchants[].apiKeys
+  settle --operator ID --window YYYY-MM-DD [--out DIR] [--paid]
+                   close that settlement window (idempotent) and write its CSV and JSON reports;
+                   --paid marks a closed window paid out (SETTLED)
+  reconcile --operator ID FILE [--out BASE]
+                   match an operator's charging-records CSV against the ledger; writes BASE.csv
+                   (every discrepancy and bad row) and BASE.json (the summary); exit 3 when a person must look
+  webhooks replay [--merchant ID]
+                   send dead-lettered webhook events again (after the merchant's endpoint is back)
+  openapi          print the merchant API's OpenAPI 3.1 document (the repo keeps it in gateway/merchant-api/openapi.json)
 
 --config FILE defaults to $DIALPAY_CONFIG, then ./dialpay.yaml, then ./dialpay.example.yaml.
 Environment overrides: DIALPAY__<key>__<key>=value, for example DIALPAY__nats__url=nats://10.0.0.5:4222.
@@ -79,11 +97,20 @@ export async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' } },
   });
   const command = positionals[0];
   if (values.help || !command || command === 'help') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === 'api-key') {
+    const { key, stored } = newApiKey();
+    process.stdout.write(`key (give it to the merchant; it is not kept): ${key}\nconfig entry for merchants[].apiKeys: { id: ${stored.id}, sha256: ${stored.sha256} }\n`);
+    return;
+  }
+  if (command === 'openapi') {
+    process.stdout.write(`${JSON.stringify(openApiDocument(), null, 2)}\n`);
     return;
   }
   if (command === 'hash-password') {
@@ -104,7 +131,7 @@ export async function main(argv: string[]): Promise<void> {
     throw err;
   }
   if (command === 'all') return runUntilSignal(config, COMPONENTS.map((c) => c.name));
-  if ((COMPONENT_NAMES as readonly string[]).includes(command)) return runUntilSignal(config, [command as ComponentName]);
+  if ((COMPONENT_NAMES as readonly string[]).includes(command) && positionals.length === 1) return runUntilSignal(config, [command as ComponentName]);
   if (command === 'migrate') {
     const log = createLogger({ level: config.log.level, component: 'migrate' });
     await migrateAll(config, COMPONENTS, log);
@@ -116,6 +143,59 @@ export async function main(argv: string[]): Promise<void> {
     const stop = () => void sim.stop().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    return;
+  }
+  if (command === 'webhooks' && positionals[1] === 'replay') {
+    const log = createLogger({ level: config.log.level, component: 'webhooks-replay' });
+    const nats = await connectNats({ ...config.nats, name: 'dialpay-webhooks-replay' }, log);
+    try {
+      const replayed = await replayDeadLetters(nats, { merchantId: values.merchant, timeoutMs: config.nats.publishTimeoutMs });
+      process.stdout.write(`replayed ${replayed} webhook event(s)\n`);
+    } finally {
+      await nats.close();
+    }
+    return;
+  }
+  if (command === 'settle') {
+    if (!values.operator || !values.window) {
+      process.stderr.write('dialpay settle needs --operator ID and --window YYYY-MM-DD\n');
+      process.exit(64);
+    }
+    const log = createLogger({ level: config.log.level, component: 'settle' });
+    const nats = await connectNats({ ...config.nats, name: 'dialpay-settle' }, log);
+    const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
+    try {
+      const service = new SettlementService({ pool, nc: nats.nc, config, log });
+      if (values.paid) {
+        const id = windowId(values.operator, values.window);
+        process.stdout.write(`${await service.markSettled(id)} ${id}\n`);
+        return;
+      }
+      const closed = await service.close(values.operator, values.window);
+      const base = writeReports(values.out ?? '.', closed);
+      process.stdout.write(`${closed.closedNow ? 'closed' : 'already closed'} ${closed.windowId}: ${closed.batch.merchants.length} merchant(s); wrote ${base}.csv and ${base}.json\n`);
+    } finally {
+      await pool.end();
+      await nats.close();
+    }
+    return;
+  }
+  if (command === 'reconcile') {
+    const file = positionals[1];
+    const operator = config.operators.find((o) => o.id === values.operator);
+    if (!file || !operator) {
+      process.stderr.write('dialpay reconcile needs --operator ID (one in the config) and a FILE\n');
+      process.exit(64);
+    }
+    const log = createLogger({ level: config.log.level, component: 'reconcile' });
+    const nats = await connectNats({ ...config.nats, name: 'dialpay-reconcile' }, log);
+    try {
+      const summary = await reconcile({ operator, file, outBase: values.out ?? `reconciliation-${operator.id}-${Date.now()}`, nc: nats.nc, js: nats.js, publishTimeoutMs: config.nats.publishTimeoutMs });
+      process.stdout.write(`${JSON.stringify({ counts: summary.counts, badRows: summary.badRows, needsAction: summary.needsAction, report: summary.reportCsv })}\n`);
+      if (summary.needsAction) process.exitCode = 3;
+    } finally {
+      await nats.close();
+    }
     return;
   }
   if (command === 'dev') return runDev(config, configPath, (c, afterStop) => runUntilSignal(c, COMPONENTS.map((d) => d.name), afterStop));

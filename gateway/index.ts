@@ -1,12 +1,38 @@
-// gateway: wire protocols only (SMPP now; USSD HTTP and the merchant API
-// later). It turns traffic into protobuf events on NATS and back; it holds no
-// business rules and never opens a Postgres connection (schema: null).
-import type { ComponentDefinition } from '../runtime/component.js';
+// gateway: wire protocols only: SMPP links (SMS, and USSD where an operator
+// carries it there), the USSD HTTP edge and the merchant API. It turns
+// traffic into protobuf messages on NATS and back; it holds no business rules
+// and never opens a Postgres connection (schema: null).
+import type { ComponentContext, ComponentDefinition, StartedComponent } from '../runtime/component.js';
 import { startSmppEdge } from './smpp/edge.js';
+import { UssdHttpEdge } from './ussd/http-edge.js';
+import { MerchantApi } from './merchant-api/server.js';
+
+async function startGateway(context: ComponentContext): Promise<StartedComponent> {
+  const smpp = await startSmppEdge(context);
+  let ussdHttp: UssdHttpEdge | null = null;
+  if (context.config.ussd.http.port !== undefined) {
+    ussdHttp = new UssdHttpEdge({ config: context.config, nc: context.nats.nc, log: context.log, registry: context.registry });
+    await ussdHttp.listen();
+  }
+  let merchantApi: MerchantApi | null = null;
+  if (context.config.merchantApi.port !== undefined) {
+    merchantApi = new MerchantApi({ config: context.config, nc: context.nats.nc, log: context.log, registry: context.registry });
+    const port = await merchantApi.listen();
+    context.log.info({ port }, 'merchant API listening');
+  }
+  return {
+    readiness: smpp.readiness,
+    stop: async (timeoutMs) => {
+      await merchantApi?.close();
+      await ussdHttp?.close();
+      await smpp.stop(timeoutMs);
+    },
+  };
+}
 
 export const gateway: ComponentDefinition = {
   name: 'gateway',
   schema: null,
   migrationsDir: null,
-  start: (context) => startSmppEdge(context),
+  start: (context) => startGateway(context),
 };

@@ -15,8 +15,11 @@ const MSISDN_KEYS = new Set([
 ]);
 /** Message bodies can hold a PIN ("1234") or a code ("YES 4821"): log their size only. */
 const BODY_KEYS = new Set(['text', 'body', 'short_message', 'shortmessage', 'message_payload', 'messagepayload', 'ussdtext']);
-/** Nine or more digits in a row, optionally after '+': a phone number in free text. */
-const MSISDN_IN_TEXT = /\+?\d{9,15}/g;
+/**
+ * Nine to fifteen digits standing alone, optionally after '+': a phone number in free text. Not
+ * inside a longer word or a hyphenated id, so a payment id (a UUID) stays greppable.
+ */
+const MSISDN_IN_TEXT = /(?<![\w-])\+?\d{9,15}(?![\w-])/g;
 const SANITIZE_DEPTH_MAX = 6;
 const SANITIZE_KEYS_MAX = 64;
 
@@ -28,6 +31,11 @@ export function maskMsisdn(msisdn: string): string {
 
 export function maskMsisdnsInText(text: string): string {
   return text.replace(MSISDN_IN_TEXT, (m) => maskMsisdn(m));
+}
+
+/** `code: 'ECONNRESET'` or `'ERR_STREAM_WRITE_AFTER_END'` names an error, not a one-time code: keep it for the on-call engineer. */
+function isErrorCode(key: string, value: unknown): boolean {
+  return key === 'code' && typeof value === 'string' && /^[A-Z][A-Z0-9_]{2,63}$/.test(value);
 }
 
 /** Returns a copy of `value` that is safe to log. Pure; bounded in depth and width. */
@@ -48,7 +56,7 @@ export function sanitizeForLog(value: unknown, depth = 0): unknown {
       break;
     }
     const k = key.toLowerCase();
-    if (SECRET_KEYS.has(k)) out[key] = '[REDACTED]';
+    if (SECRET_KEYS.has(k) && !isErrorCode(k, v)) out[key] = '[REDACTED]';
     else if (MSISDN_KEYS.has(k) && (typeof v === 'string' || typeof v === 'number')) out[key] = maskMsisdn(String(v));
     else if (BODY_KEYS.has(k) && typeof v === 'string') out[key] = `[${v.length} chars]`;
     else out[key] = sanitizeForLog(v, depth + 1);

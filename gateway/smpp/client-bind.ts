@@ -188,6 +188,7 @@ export class ClientBind {
       } finally {
         for (const early of this.#early.splice(0)) early.session.respond(early.pdu, CommandStatus.ESME_RINVBNDSTS);
         if (bound) metrics.bindsUp.dec({ operator: operator.id, mode: 'client' });
+        if (bound && !this.#stopping) metrics.bindLosses.inc({ operator: operator.id, mode: 'client' });
         this.#session = null;
       }
       this.#state = BindState.STOPPED;

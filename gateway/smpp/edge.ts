@@ -1,8 +1,9 @@
 // The SMPP edge of the gateway: a link per operator (client binds now, server
 // listener in server mode), the inbound handler per operator, and the
-// consumer that turns SmsOutbound events into submits. Shutdown order: stop
-// pulling outbound work and finish what is in flight, then unbind cleanly,
-// then answer any held message parts with a temporary error.
+// consumer that turns SmsOutbound events into submits, and the USSD edge of
+// operators with ussd config. Shutdown order: stop pulling outbound work and
+// finish what is in flight, answer any held message parts with a temporary
+// error, let USSD hops in flight send their screens, then unbind cleanly.
 import { Kvm } from '@nats-io/kv';
 import type { ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
@@ -13,6 +14,7 @@ import { InboundHandler } from './inbound.js';
 import { OutboundSubmitter, clientLink, type OperatorLink } from './outbound.js';
 import { SmppMetrics } from './metrics.js';
 import { CommandStatus } from './status.js';
+import { UssdEdge, type UssdReplySender } from './ussd-edge.js';
 
 export async function startSmppEdge(context: ComponentContext): Promise<StartedComponent> {
   const { config, log, nats } = context;
@@ -23,19 +25,34 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   const binds: ClientBind[] = [];
   const inbound: InboundHandler[] = [];
   const listeners: SmppServerListener[] = [];
+  const ussdEdges: UssdEdge[] = [];
 
   for (const operator of config.operators) {
+    // Series from the start: an operator that never binds must read 0, not be missing (bind-down
+    // alert), and increase() cannot see a counter's first step from absent to 1 (flapping alert).
+    metrics.bindsUp.set({ operator: operator.id, mode: operator.smpp.mode }, 0);
+    metrics.bindLosses.inc({ operator: operator.id, mode: operator.smpp.mode }, 0);
     let listener: SmppServerListener | null = null;
+    // Set once the binds or the listener exist; a USSD PDU cannot arrive before that.
+    let sendUssd: UssdReplySender = () => Promise.reject(new Error(`no link to ${operator.id} yet`));
+    const ussd = operator.ussd
+      ? new UssdEdge({ operator, ussd: operator.ussd, nc: nats.nc, log, metrics, send: (session, bindId, fields) => sendUssd(session, bindId, fields) })
+      : null;
+    if (ussd) ussdEdges.push(ussd);
     const handler = new InboundHandler({
       operator, js: nats.js, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics,
       receiptSession: (session) => listener?.receiptSession(session) ?? null,
+      ussd,
     });
     inbound.push(handler);
     if (operator.smpp.mode === 'server') {
-      listener = new SmppServerListener({ operator, log, metrics, inbound: handler });
-      await listener.listen();
-      listeners.push(listener);
-      links.set(operator.id, listener.link());
+      const serverListener = new SmppServerListener({ operator, log, metrics, inbound: handler });
+      listener = serverListener;
+      // Server mode: the screen goes back as deliver_sm, on the bind the hop came in on if it may receive.
+      sendUssd = (session, _bindId, fields) => serverListener.deliverVia(session, fields);
+      await serverListener.listen();
+      listeners.push(serverListener);
+      links.set(operator.id, serverListener.link());
       continue;
     }
     const commands: BindCommand[] = operator.smpp.bindType === 'pair' ? ['bind_transmitter', 'bind_receiver'] : ['bind_transceiver'];
@@ -53,9 +70,16 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
         },
       }),
     )).flat();
+    const link = clientLink(operatorBinds);
+    // Client mode: the screen goes back as submit_sm on the bind the hop came in on, or on any
+    // bind that can submit when that one cannot (a receiver of a transmitter/receiver pair).
+    sendUssd = (_session, bindId, fields) => {
+      const own = operatorBinds.find((b) => b.id === bindId);
+      return own && own.canSubmit && own.state === 'bound' ? own.submit(fields) : link.send(fields);
+    };
     operatorBinds.forEach((b) => b.start());
     binds.push(...operatorBinds);
-    links.set(operator.id, clientLink(operatorBinds));
+    links.set(operator.id, link);
   }
 
   const submitter = new OutboundSubmitter({ operators, links, js: nats.js, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics });
@@ -75,9 +99,13 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
     readiness: [],
     stop: async (timeoutMs: number) => {
       // Stop taking outbound work and finish what is in flight (it needs the binds), answer
-      // held message parts with a temporary error while the links are still up, then unbind.
+      // held message parts with a temporary error while the links are still up, let USSD
+      // hops send their screens, then unbind.
       await consumer.stop(timeoutMs);
       inbound.forEach((h) => h.close());
+      // A hop in flight ends within its deadline; its screen still needs the link.
+      ussdEdges.forEach((u) => u.close());
+      await Promise.all(ussdEdges.map((u) => u.drain(timeoutMs)));
       await Promise.all([...binds.map((b) => b.stop()), ...listeners.map((l) => l.stop())]);
     },
   };

@@ -3,7 +3,9 @@
 // after JetStream acknowledged the event; if NATS is unreachable the answer is
 // ESME_RX_T_APPN so the SMSC retries. Parts of a long message are answered
 // when the whole message is durable, or with a temporary error if it never
-// completes: a partial command must never reach payments.
+// completes: a partial command must never reach payments. USSD (a PDU with
+// ussd_service_op, for an operator with ussd config) is not an SMS: it goes to
+// ussd-edge.ts and never to SMS_INBOUND.
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { OperatorConfig } from '../../runtime/config/index.js';
@@ -19,6 +21,7 @@ import { formatReceiptText, messageStateOf, normalizeMessageId, parseReceipt, ty
 import { CommandStatus } from './status.js';
 import type { SmppMetrics } from './metrics.js';
 import type { SmppSession } from './session.js';
+import { UssdEdge } from './ussd-edge.js';
 
 export const PRODUCER = 'gateway';
 const EXPIRE_SWEEP_MS = 500;
@@ -69,6 +72,8 @@ export interface InboundOptions {
   readonly metrics: SmppMetrics;
   /** Server mode: where a receipt for the peer's submit goes (a bind that may receive), or null. */
   readonly receiptSession?: (submittedOn: SmppSession) => SmppSession | null;
+  /** The operator's USSD edge; null when it has no ussd config (its PDUs are then plain SMS). */
+  readonly ussd?: UssdEdge | null;
 }
 
 export class InboundHandler {
@@ -98,6 +103,11 @@ export class InboundHandler {
 
   /** Handles deliver_sm (client mode) or submit_sm (server mode) carrying a subscriber's message or a receipt. */
   handle(session: SmppSession, pdu: Pdu, bindId: string): void {
+    if (this.#o.ussd && UssdEdge.isUssd(pdu)) {
+      // Interactive and answered at once, with its own in-flight bound: not part of the SMS window.
+      this.#o.ussd.handle(session, pdu, bindId);
+      return;
+    }
     const inFlight = this.#inFlight.get(session) ?? 0;
     if (inFlight >= this.#o.operator.smpp.windowSize) {
       session.respond(pdu, pdu.command === 'submit_sm' ? CommandStatus.ESME_RTHROTTLED : CommandStatus.ESME_RX_T_APPN);

@@ -10,8 +10,12 @@ export class SmppMetrics {
   readonly receipts: Counter<'operator' | 'state'>;
   readonly reconnects: Counter<'operator'>;
   readonly bindFailures: Counter<'operator' | 'reason'>;
+  readonly bindLosses: Counter<'operator' | 'mode'>;
   readonly reassemblyMessages: Gauge<'operator'>;
   readonly submitRetries: Counter<'operator' | 'reason'>;
+  readonly ussdHops: Counter<'operator' | 'outcome'>;
+  readonly ussdHopSeconds: Histogram<'operator'>;
+  readonly ussdHopsInFlight: Gauge<'operator'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -23,7 +27,12 @@ export class SmppMetrics {
     this.receipts = new Counter({ name: 'dialpay_smpp_receipts_total', help: 'Delivery receipts by state.', labelNames: ['operator', 'state'], registers });
     this.reconnects = new Counter({ name: 'dialpay_smpp_reconnects_total', help: 'Binds re-established after a loss.', labelNames: ['operator'], registers });
     this.bindFailures = new Counter({ name: 'dialpay_smpp_bind_failures_total', help: 'Failed bind attempts, ours or a peer\'s.', labelNames: ['operator', 'reason'], registers });
+    // Our own unbind at shutdown is left out, so a rolling restart does not look like flapping.
+    this.bindLosses = new Counter({ name: 'dialpay_smpp_bind_losses_total', help: 'Bound sessions that ended while the gateway was not stopping: link lost, unanswered enquire_link, or an unbind by the peer.', labelNames: ['operator', 'mode'], registers });
     this.submitRetries = new Counter({ name: 'dialpay_smpp_submit_retries_total', help: 'Submit attempts that will be retried, by reason (a command_status, or a timeout or closed link whose outcome is unknown).', labelNames: ['operator', 'reason'], registers });
+    this.ussdHops = new Counter({ name: 'dialpay_smpp_ussd_hops_total', help: 'USSD PDUs over SMPP by outcome: continue, end, unavailable (our END after the ussd service failed to answer), reply_refused, reply_failed, throttled, rejected, ignored, closed.', labelNames: ['operator', 'outcome'], registers });
+    this.ussdHopSeconds = new Histogram({ name: 'dialpay_smpp_ussd_hop_seconds', help: 'Time from a USSD PDU\'s arrival to the ussd service\'s answer, or to giving up on it.', labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+    this.ussdHopsInFlight = new Gauge({ name: 'dialpay_smpp_ussd_hops_in_flight', help: 'USSD hops waiting for the ussd service or for the answer PDU to be sent.', labelNames: ['operator'], registers });
     this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages waiting for parts.', labelNames: ['operator'], registers });
   }
 }

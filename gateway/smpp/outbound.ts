@@ -1,7 +1,10 @@
 // Messages to subscribers: an SmsOutbound event becomes one or more
 // submit_sm (client mode) or deliver_sm (server mode) PDUs. Temporary errors
 // and timeouts are retried on the operator's schedule; ESME_RTHROTTLED slows
-// the link down; permanent errors end in a failed SmsSubmitResult. Each
+// the link down; permanent errors end in a failed SmsSubmitResult. A message
+// still refused for temporary reasons after the schedule goes back to
+// JetStream for a later delivery (and to the dead letters after the last), as
+// when no bind is up: a receipt must outlast an operator's throttling. Each
 // accepted part's SMSC id is stored in KV so its receipt finds the message.
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -30,6 +33,14 @@ export class NoLinkError extends Error {
   override readonly name = 'NoLinkError';
   constructor(readonly operatorId: string) {
     super(`no bind to operator ${operatorId} is up`);
+  }
+}
+
+/** Every attempt on the operator's schedule met a temporary refusal (throttled, busy, timed out, link lost). */
+export class SubmitRetriesExhaustedError extends Error {
+  override readonly name = 'SubmitRetriesExhaustedError';
+  constructor(readonly operatorId: string, readonly detail: string) {
+    super(`submits to ${operatorId} still refused after the retry schedule (${detail}); redelivered later`);
   }
 }
 
@@ -81,6 +92,9 @@ export class OutboundSubmitter {
     for (const part of parts) {
       const { outcome, attemptCount } = await this.#sendPart(operator, link, message, part);
       attempts += attemptCount;
+      // Temporary: nak, and JetStream delivers the message again on the consumer's schedule. A long
+      // message whose first parts went out is sent whole again: at least once, as SMPP allows.
+      if (!outcome.accepted && outcome.status === v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED) throw new SubmitRetriesExhaustedError(operator.id, outcome.detail);
       if (!outcome.accepted) {
         await this.#publishResult(message, messageRef, outcome, ids, attempts);
         return;

@@ -63,6 +63,7 @@ export class SmppServerListener {
   #server: Server | null = null;
   #next = 0;
   #connections = 0;
+  #stopping = false;
 
   constructor(options: { operator: OperatorConfig; log: Logger; metrics: SmppMetrics; inbound: InboundHandler }) {
     this.#operator = options.operator;
@@ -109,11 +110,7 @@ export class SmppServerListener {
     return {
       ready: () => receivers().length > 0,
       send: async (fields) => {
-        for (;;) {
-          const waitMs = this.#bucket.take(Date.now());
-          if (waitMs === 0) break;
-          await new Promise((r) => setTimeout(r, waitMs));
-        }
+        await this.#takeToken();
         const up = receivers();
         if (up.length === 0) throw new Error(`no receiver bound for ${this.#operator.id}`);
         const peer = up[this.#next++ % up.length] as Peer;
@@ -127,7 +124,27 @@ export class SmppServerListener {
     };
   }
 
+  /**
+   * A deliver_sm that answers something the peer sent on `session` (a USSD screen): on that bind if
+   * it may receive, else on another receiver, within the operator's throughput cap.
+   */
+  async deliverVia(session: SmppSession, fields: Record<string, unknown>): Promise<Pdu> {
+    await this.#takeToken();
+    const target = this.receiptSession(session);
+    if (!target) throw new Error(`no receiver bound for ${this.#operator.id}`);
+    return target.request('deliver_sm', fields);
+  }
+
+  async #takeToken(): Promise<void> {
+    for (;;) {
+      const waitMs = this.#bucket.take(Date.now());
+      if (waitMs === 0) return;
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+  }
+
   async stop(): Promise<void> {
+    this.#stopping = true;
     const closing = new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     const bound = new Set([...this.#peers].map((p) => p.session));
     await Promise.all(
@@ -172,6 +189,7 @@ export class SmppServerListener {
         clearTimeout(bindTimer);
         if (session) this.#sessions.delete(session);
         if (peer?.bindType) this.#metrics.bindsUp.dec({ operator: this.#operator.id, mode: 'server' });
+        if (peer?.bindType && !this.#stopping) this.#metrics.bindLosses.inc({ operator: this.#operator.id, mode: 'server' });
         if (peer) this.#peers.delete(peer);
       },
     });

@@ -19,6 +19,8 @@ export const CommandStatus = {
   ESME_RX_T_APPN: 0x00000064,
   ESME_RX_P_APPN: 0x00000065,
   ESME_RX_R_APPN: 0x00000066,
+  ESME_RMISSINGOPTPARAM: 0x000000c3,
+  ESME_RINVOPTPARAMVAL: 0x000000c4,
   ESME_RUNKNOWNERR: 0x000000ff,
 } as const;
 export type CommandStatusName = keyof typeof CommandStatus;

@@ -123,6 +123,16 @@ export class ChargingApiSimulator {
       reservation.status = 'RELEASED';
       return send(res, 200, { clientCorrelator: correlator, status: 'RELEASED' });
     }
+    if (req.method === 'POST' && correlator && parts[4] === 'refunds') {
+      if (!reservation) return send(res, 404, { error: 'NOT_FOUND' });
+      const body = await readJson(req);
+      const refundId = String(body.clientCorrelator ?? '');
+      const amountMinor = BigInt(String((body.amount as { value?: string })?.value ?? '0'));
+      if (!refundId || amountMinor <= 0n) return send(res, 400, { error: 'INVALID_ARGUMENT' });
+      const result = await this.carrier.refund(refundId, correlator, amountMinor);
+      if (result.outcome !== 'ok') return send(res, result.outcome === 'unavailable' ? 503 : 409, { error: 'INVALID_STATE', detail: result.detail });
+      return send(res, 201, { clientCorrelator: refundId, status: 'REFUNDED' });
+    }
     return send(res, 405, { error: 'METHOD_NOT_ALLOWED' });
   }
 }

@@ -4,6 +4,8 @@
 // deliver_sm; submits get message ids (hex or decimal) and, when asked,
 // delivery receipts. Faults on demand: no response, generic_nack, throttling
 // above N/s, temporary errors, unbind, disconnect with requests in flight.
+// Phones also dial USSD over the link (ussd_service_op, its_session_info):
+// the gateway's screens come back as submit_sm and are kept apart from SMS.
 import type { AddressInfo, Server } from 'node:net';
 import smpp from 'smpp';
 import '../../gateway/smpp/pdu.js'; // raw short_message bytes, decoded below with our GSM 03.38 codec
@@ -53,6 +55,42 @@ export interface SubmittedMessage {
   readonly receivedAtMs: number;
 }
 
+/** Where the SMSC keeps a USSD dialogue's identity (the operator's ussd.smppSessionInfo). */
+export type UssdDialect = 'its_session_info' | 'user_message_reference' | 'msisdn';
+
+/** A USSD screen the gateway sent to a phone (a submit_sm with ussd_service_op). */
+export interface UssdScreen {
+  readonly msisdn: string;
+  /** The code the screen comes from (our dial's destination_addr, echoed). */
+  readonly source: string;
+  readonly text: string;
+  readonly serviceOp: number;
+  /** True for a PSSR response (op 17): the dialogue is over. */
+  readonly end: boolean;
+  /** The its_session_info session number, the user_message_reference, or 0 for the msisdn dialect. */
+  readonly sessionNumber: number;
+  /** its_session_info as received, or null when the screen has none. */
+  readonly itsSessionInfo: { readonly sequenceNumber: number; readonly endBit: boolean } | null;
+  readonly userMessageReference: number | null;
+  readonly dataCoding: number;
+  readonly receivedAtMs: number;
+}
+
+const USSD_OP = { PSSR_INDICATION: 1, PSSR_RESPONSE: 17, USSR_CONFIRM: 18 } as const;
+/** Open dialogues the simulator tracks; the oldest is forgotten past this. */
+const USSD_DIALOGUES_MAX = 10_000;
+/** Callers waiting in nextUssdScreen at once. */
+const USSD_WAITERS_MAX = 10_000;
+
+interface UssdDialogue {
+  readonly dialect: UssdDialect;
+  readonly destination: string;
+  /** Last its_session_info sequence number seen either way. */
+  sequenceNumber: number;
+  /** Order of the last screen nextUssdScreen handed out for this dialogue. */
+  takenOrder: number;
+}
+
 export interface SmscOptions {
   readonly host?: string;
   readonly port?: number;
@@ -65,7 +103,20 @@ export interface SmscOptions {
   readonly faults?: Partial<SmscFaults>;
   /** Seed of the fault dice: the same seed gives the same faults, so a test run can be repeated. */
   readonly seed?: number;
+  /** A deliver_sm unanswered this long resolves as NO_RESPONSE, as an SMSC's response timer would. */
+  readonly deliverResponseTimeoutMs?: number;
 }
+
+/** The status a phone's deliver_sm resolves with when it got no deliver_sm_resp (timeout, or the link dropped). */
+export const NO_RESPONSE = -1;
+const DELIVER_RESPONSE_TIMEOUT_MS = 30_000;
+/**
+ * A submit accepted this shortly before its link died (no unbind) may never have been recorded
+ * by the ESME, which then sends it again: SMPP's at-least-once. Generous: an ESME records an
+ * accepted submit within milliseconds.
+ */
+const ACCEPTED_BEFORE_DROP_MS = 1_000;
+const ACCEPTED_BEFORE_DROP_KEPT_MAX = 100_000;
 
 /** mulberry32: a small seeded PRNG, good enough for fault dice. */
 function seededRandom(seed: number): () => number {
@@ -87,8 +138,21 @@ export class SmscSimulator {
   #faults: SmscFaults;
   readonly #random: () => number;
   readonly #bound = new Set<LibSession>();
+  /** deliver_sm awaiting a response, per session: settled with NO_RESPONSE when the link drops. */
+  readonly #unanswered = new WeakMap<LibSession, Set<(status: number) => void>>();
   readonly #partials = new Map<string, { total: number; bodies: Map<number, Buffer>; dataCoding: number }>();
   #nextId = 1_000;
+  /** Submits accepted per session in the last ACCEPTED_BEFORE_DROP_MS, oldest first. */
+  readonly #recentAccepts = new WeakMap<LibSession, { messageId: string; atMs: number }[]>();
+  /** Sessions the ESME closed with an unbind: nothing in doubt. */
+  readonly #unbound = new WeakSet<LibSession>();
+  /**
+   * Ids of submits accepted just before their link died without an unbind (the ESME killed, or
+   * the link cut): a second copy of one of these messages is SMPP's at-least-once, not a bug.
+   */
+  readonly acceptedBeforeDrop = new Set<string>();
+  /** Until then new connections are cut at once (disconnectAll with a down time). */
+  #downUntilMs = 0;
   /** Successful binds so far: a re-bind after a fault shows here. */
   bindsAccepted = 0;
   #windowSecond = 0;
@@ -110,7 +174,16 @@ export class SmscSimulator {
     for (const l of this.#listeners) l(message);
   }
   /** Counts of what the SMSC did, for tests. */
-  readonly counters = { submits: 0, throttled: 0, unanswered: 0, nacked: 0, temporary: 0, bindFailures: 0, receiptsSent: 0 };
+  readonly counters = { submits: 0, throttled: 0, unanswered: 0, nacked: 0, temporary: 0, bindFailures: 0, receiptsSent: 0, ussdScreens: 0 };
+  /** USSD screens the gateway sent, in order; never in `submitted`. Bounded by submittedKeepMax too. */
+  readonly ussdScreens: UssdScreen[] = [];
+  readonly #ussdOrders = new WeakMap<UssdScreen, number>();
+  #ussdOrder = 0;
+  readonly #ussdListeners: ((s: UssdScreen) => void)[] = [];
+  readonly #ussdWaiters = new Set<() => void>();
+  readonly #dialogues = new Map<string, UssdDialogue>();
+  #nextItsSession = Math.floor(Math.random() * 256);
+  #nextUserMessageReference = Math.floor(Math.random() * 0x10000);
 
   constructor(options: SmscOptions) {
     this.#o = options;
@@ -155,7 +228,8 @@ export class SmscSimulator {
         (part) =>
           new Promise<number>((resolve) => {
             const p = part as { dataCoding: number; esmClass: number; shortMessage: Buffer; sar?: { refNum: number; totalSegments: number; seqNum: number } };
-            session.deliver_sm(
+            this.#deliverSm(
+              session,
               {
                 source_addr: msisdn,
                 source_addr_ton: 1,
@@ -165,11 +239,158 @@ export class SmscSimulator {
                 short_message: p.shortMessage,
                 ...(p.sar ? { sar_msg_ref_num: p.sar.refNum, sar_total_segments: p.sar.totalSegments, sar_segment_seqnum: p.sar.seqNum } : {}),
               },
-              (resp) => resolve(resp.command_status),
+              resolve,
             );
           }),
       ),
     );
+  }
+
+  /** Calls `listener` with every USSD screen a phone receives. */
+  onUssdScreen(listener: (s: UssdScreen) => void): void {
+    this.#ussdListeners.push(listener);
+  }
+
+  /**
+   * A phone dials a USSD code (`*384#`, or a shortcut such as `*384*1#`): a deliver_sm with
+   * ussd_service_op 1 (PSSR indication) and, per dialect, a fresh its_session_info session number
+   * or user_message_reference. Resolves with the dialogue's number and the deliver_sm_resp status.
+   */
+  async ussdDial(msisdn: string, serviceCode: string, options: { dialect?: UssdDialect; destination?: string } = {}): Promise<{ sessionNumber: number; status: number }> {
+    const dialect = options.dialect ?? 'its_session_info';
+    // The SMSC addresses the dial to the code's number: *384*1# goes to 384.
+    const destination = options.destination ?? (/^\*?(\d+)/.exec(serviceCode)?.[1] ?? serviceCode);
+    let sessionNumber = 0;
+    if (dialect === 'its_session_info') sessionNumber = this.#nextItsSession = (this.#nextItsSession + 1) % 256;
+    if (dialect === 'user_message_reference') sessionNumber = this.#nextUserMessageReference = (this.#nextUserMessageReference + 1) % 0x10000;
+    const key = `${msisdn}|${sessionNumber}`;
+    this.#dialogues.delete(key); // a dial replaces an old dialogue with the same number
+    this.#dialogues.set(key, { dialect, destination, sequenceNumber: 0, takenOrder: this.#ussdOrder });
+    if (this.#dialogues.size > USSD_DIALOGUES_MAX) this.#dialogues.delete(this.#dialogues.keys().next().value as string);
+    const status = await this.#ussdDeliver(msisdn, destination, serviceCode, USSD_OP.PSSR_INDICATION, dialect, sessionNumber, 0, false);
+    return { sessionNumber, status };
+  }
+
+  /** The phone answers the last screen of a dialogue: ussd_service_op 18 (USSR confirm). Resolves with the deliver_sm_resp status. */
+  ussdAnswer(msisdn: string, sessionNumber: number, text: string): Promise<number> {
+    const dialogue = this.#dialogue(msisdn, sessionNumber);
+    dialogue.sequenceNumber = (dialogue.sequenceNumber + 1) % 128;
+    return this.#ussdDeliver(msisdn, dialogue.destination, text, USSD_OP.USSR_CONFIRM, dialogue.dialect, sessionNumber, dialogue.sequenceNumber, false);
+  }
+
+  /** The network releases the dialogue (the subscriber cancelled): its_session_info with the end bit set. */
+  ussdAbort(msisdn: string, sessionNumber: number): Promise<number> {
+    const dialogue = this.#dialogue(msisdn, sessionNumber);
+    dialogue.sequenceNumber = (dialogue.sequenceNumber + 1) % 128;
+    this.#dialogues.delete(`${msisdn}|${sessionNumber}`);
+    return this.#ussdDeliver(msisdn, dialogue.destination, '', USSD_OP.USSR_CONFIRM, 'its_session_info', sessionNumber, dialogue.sequenceNumber, true);
+  }
+
+  /** The next screen of a dialogue not handed out yet, waiting up to timeoutMs for it. */
+  async nextUssdScreen(msisdn: string, sessionNumber: number, timeoutMs = 5_000): Promise<UssdScreen> {
+    const dialogue = this.#dialogue(msisdn, sessionNumber);
+    const find = () => this.ussdScreens.find((s) => s.msisdn === msisdn && s.sessionNumber === sessionNumber && (this.#ussdOrders.get(s) ?? 0) > dialogue.takenOrder);
+    let screen = find();
+    if (!screen) {
+      if (this.#ussdWaiters.size >= USSD_WAITERS_MAX) throw new Error('too many callers waiting for USSD screens');
+      screen = await new Promise<UssdScreen>((resolve, reject) => {
+        const check = () => {
+          const found = find();
+          if (!found) return;
+          this.#ussdWaiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          this.#ussdWaiters.delete(check);
+          reject(new Error(`no USSD screen for ${msisdn} session ${sessionNumber} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        this.#ussdWaiters.add(check);
+      });
+    }
+    dialogue.takenOrder = this.#ussdOrders.get(screen) ?? dialogue.takenOrder;
+    return screen;
+  }
+
+  #dialogue(msisdn: string, sessionNumber: number): UssdDialogue {
+    const dialogue = this.#dialogues.get(`${msisdn}|${sessionNumber}`);
+    if (!dialogue) throw new Error(`no USSD dialogue ${sessionNumber} for ${msisdn}: dial first`);
+    return dialogue;
+  }
+
+  #ussdDeliver(msisdn: string, destination: string, text: string, serviceOp: number, dialect: UssdDialect, sessionNumber: number, sequenceNumber: number, endBit: boolean): Promise<number> {
+    const session = [...this.#bound][0];
+    if (!session) return Promise.reject(new Error('no ESME is bound to the simulator'));
+    const identity = dialect === 'its_session_info'
+      ? { its_session_info: Buffer.from([sessionNumber, (sequenceNumber << 1) | (endBit ? 1 : 0)]) }
+      : dialect === 'user_message_reference' ? { user_message_reference: sessionNumber } : {};
+    const { dataCoding, bytes } = encodeText(text);
+    return new Promise<number>((resolve) => {
+      this.#deliverSm(
+        session,
+        {
+          service_type: 'USSD',
+          source_addr: msisdn,
+          source_addr_ton: 1,
+          source_addr_npi: 1,
+          destination_addr: destination,
+          data_coding: dataCoding,
+          short_message: bytes,
+          ussd_service_op: serviceOp,
+          ...identity,
+        },
+        resolve,
+      );
+    });
+  }
+
+  /**
+   * Sends a deliver_sm and calls `done` once with its command_status, or with NO_RESPONSE when
+   * no response came in time or the link dropped first (the package would never call back then).
+   */
+  #deliverSm(session: LibSession, fields: Record<string, unknown>, done: (status: number) => void): void {
+    let pending = this.#unanswered.get(session);
+    if (!pending) {
+      pending = new Set();
+      this.#unanswered.set(session, pending);
+    }
+    const waiting = pending;
+    const settle = (status: number) => {
+      if (!waiting.delete(settle)) return;
+      clearTimeout(timer);
+      done(status);
+    };
+    const timer = setTimeout(() => settle(NO_RESPONSE), this.#o.deliverResponseTimeoutMs ?? DELIVER_RESPONSE_TIMEOUT_MS);
+    waiting.add(settle);
+    if (session.socket.destroyed) return settle(NO_RESPONSE);
+    session.deliver_sm(fields, (resp) => settle(resp.command_status));
+  }
+
+  #recordUssd(pdu: LibPdu): void {
+    const its = Buffer.isBuffer(pdu.its_session_info) && pdu.its_session_info.length === 2 ? pdu.its_session_info : null;
+    const umr = pdu.user_message_reference === undefined ? null : Number(pdu.user_message_reference);
+    const serviceOp = Number(pdu.ussd_service_op);
+    const raw = Buffer.isBuffer(pdu.short_message) ? pdu.short_message : Buffer.alloc(0);
+    const screen: UssdScreen = {
+      msisdn: String(pdu.destination_addr),
+      source: String(pdu.source_addr),
+      text: decodeText(raw, Number(pdu.data_coding ?? 0)),
+      serviceOp,
+      end: serviceOp === USSD_OP.PSSR_RESPONSE,
+      sessionNumber: its ? (its[0] as number) : umr ?? 0,
+      itsSessionInfo: its ? { sequenceNumber: (its[1] as number) >> 1, endBit: ((its[1] as number) & 1) === 1 } : null,
+      userMessageReference: umr,
+      dataCoding: Number(pdu.data_coding ?? 0),
+      receivedAtMs: Date.now(),
+    };
+    this.counters.ussdScreens++;
+    this.#ussdOrders.set(screen, ++this.#ussdOrder);
+    const dialogue = this.#dialogues.get(`${screen.msisdn}|${screen.sessionNumber}`);
+    if (dialogue && screen.itsSessionInfo) dialogue.sequenceNumber = screen.itsSessionInfo.sequenceNumber;
+    this.ussdScreens.push(screen);
+    if (this.submittedKeepMax > 0 && this.ussdScreens.length > this.submittedKeepMax) this.ussdScreens.splice(0, this.ussdScreens.length - this.submittedKeepMax);
+    for (const l of this.#ussdListeners) l(screen);
+    for (const check of [...this.#ussdWaiters]) check();
   }
 
   /** Asks every bound ESME to unbind, as an SMSC does before maintenance. */
@@ -177,14 +398,31 @@ export class SmscSimulator {
     for (const s of this.#bound) s.unbind({});
   }
 
-  /** Drops every connection without a word. */
-  disconnectAll(): void {
+  /**
+   * Drops every connection without a word. For `downForMs` after, a new connection is cut as
+   * soon as it is made: the link is down, and the ESME keeps trying until it comes back.
+   */
+  disconnectAll(downForMs = 0): void {
+    this.#downUntilMs = Math.max(this.#downUntilMs, Date.now() + downForMs);
     for (const s of this.#bound) s.destroy();
   }
 
   #onSession(session: LibSession): void {
     session.on('error', () => undefined);
-    session.socket.on('close', () => this.#bound.delete(session));
+    if (Date.now() < this.#downUntilMs) {
+      session.destroy();
+      return;
+    }
+    session.socket.on('close', () => {
+      this.#bound.delete(session);
+      for (const settle of [...(this.#unanswered.get(session) ?? [])]) settle(NO_RESPONSE);
+      if (this.#unbound.has(session)) return;
+      for (const a of this.#recentAccepts.get(session) ?? []) {
+        if (a.atMs < Date.now() - ACCEPTED_BEFORE_DROP_MS) continue;
+        this.acceptedBeforeDrop.add(a.messageId);
+        if (this.acceptedBeforeDrop.size > ACCEPTED_BEFORE_DROP_KEPT_MAX) this.acceptedBeforeDrop.delete(this.acceptedBeforeDrop.values().next().value as string);
+      }
+    });
     const bind = (pdu: LibPdu) => {
       if (pdu.system_id !== this.#o.systemId || pdu.password !== this.#o.password) {
         this.counters.bindFailures++;
@@ -200,6 +438,7 @@ export class SmscSimulator {
     session.on('bind_receiver', bind);
     session.on('enquire_link', (pdu) => session.send(pdu.response()));
     session.on('unbind', (pdu) => {
+      this.#unbound.add(session);
       session.send(pdu.response());
       this.#bound.delete(session);
       session.close();
@@ -208,6 +447,12 @@ export class SmscSimulator {
   }
 
   #onSubmit(session: LibSession, pdu: LibPdu): void {
+    if (pdu.ussd_service_op !== undefined) {
+      // A USSD screen: answered at once and kept apart from SMS (the SMS faults do not apply).
+      session.send(pdu.response({ message_id: (this.#nextId++).toString(16).toUpperCase() }));
+      this.#recordUssd(pdu);
+      return;
+    }
     if (this.#faults.responseDelayMs > 0) {
       setTimeout(() => this.#answerSubmit(session, pdu), this.#faults.responseDelayMs);
       return;
@@ -254,8 +499,22 @@ export class SmscSimulator {
     const id = this.#nextId++;
     const messageId = this.#o.messageIdFormat === 'decimal' ? String(id) : id.toString(16).toUpperCase();
     session.send(pdu.response({ message_id: messageId }));
+    this.#noteAccepted(session, messageId);
     this.#record(pdu, messageId);
     if (Number(pdu.registered_delivery ?? 0) & 0x01) this.#scheduleReceipt(session, pdu, messageId);
+  }
+
+  #noteAccepted(session: LibSession, messageId: string): void {
+    const nowMs = Date.now();
+    let recent = this.#recentAccepts.get(session);
+    if (!recent) {
+      recent = [];
+      this.#recentAccepts.set(session, recent);
+    }
+    recent.push({ messageId, atMs: nowMs });
+    let stale = 0;
+    while (stale < recent.length && (recent[stale] as { atMs: number }).atMs < nowMs - ACCEPTED_BEFORE_DROP_MS) stale++;
+    if (stale > 0) recent.splice(0, stale);
   }
 
   #record(pdu: LibPdu, messageId: string): void {

@@ -2,7 +2,7 @@
 // has a unit in its name and a default; money is bigint minor units.
 import { z } from 'zod';
 
-export const COMPONENT_NAMES = ['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation'] as const;
+export const COMPONENT_NAMES = ['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation', 'webhooks'] as const;
 export type ComponentName = (typeof COMPONENT_NAMES)[number];
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, "_" or "-"');
@@ -84,6 +84,52 @@ const operator = z.strictObject({
     })
     .optional(),
   smpp: smppBind,
+  /** USSD for this operator's subscribers, over the HTTP edge, the SMPP link, or both. */
+  ussd: z
+    .strictObject({
+      /** The codes subscribers dial; the first is the menu's home. */
+      serviceCodes: z.array(z.string().regex(/^\*[0-9*]{1,20}#$/, 'must look like *384#')).min(1).max(16),
+      /** HTTP edge: the aggregator's networkCode values (MCC+MNC) for this operator, to tell operators apart on a shared code. */
+      networkCodes: z.array(z.string().regex(/^\d{3,8}$/)).max(16).default([]),
+      /** The operator drops a hop it has not answered in this long; the edge answers well before. */
+      operatorTimeoutMs: z.number().int().min(1_000).max(60_000).default(5_000),
+      /**
+       * SMPP edge: where the SMSC keeps a USSD dialogue's identity. its_session_info is the SMPP 3.4
+       * TLV (session number + end bit); user_message_reference is used by some SMSCs instead; msisdn
+       * means one dialogue per subscriber at a time.
+       */
+      smppSessionInfo: z.enum(['its_session_info', 'user_message_reference', 'msisdn']).default('its_session_info'),
+    })
+    .optional(),
+  /** Settlement windows: one a day, from this local time to the same time the next day. */
+  settlement: z
+    .strictObject({
+      /** IANA zone, such as Africa/Nairobi. */
+      timeZone: z.string().min(1).default('UTC').refine((zone) => { try { new Intl.DateTimeFormat('en', { timeZone: zone }); return true; } catch { return false; } }, 'must be an IANA time zone'),
+      cutoffLocalTime: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM').default('00:00'),
+    })
+    .prefault({}),
+  /** How this operator's charging-records file reads (services/reconciliation/records.ts documents the default). */
+  reconciliation: z
+    .strictObject({
+      /** Our field -> the operator's column header, for files that differ from the documented format. */
+      columns: z
+        .strictObject({
+          carrierTxId: z.string().min(1).default('carrier_tx_id'),
+          correlator: z.string().min(1).default('correlator'),
+          msisdn: z.string().min(1).default('msisdn'),
+          amountMinor: z.string().min(1).default('amount_minor'),
+          currency: z.string().min(1).default('currency'),
+          status: z.string().min(1).default('status'),
+          chargedAt: z.string().min(1).default('charged_at'),
+        })
+        .prefault({}),
+      /** The operator's status words -> ours; matched case-insensitively. */
+      statuses: z.record(z.string(), z.enum(['charged', 'refunded', 'failed'])).default({ charged: 'charged', success: 'charged', ok: 'charged', refunded: 'refunded', reversed: 'refunded', failed: 'failed', error: 'failed' }),
+      /** Fallback matching: how far apart our time and theirs may be. */
+      toleranceMs: z.number().int().min(0).max(86_400_000).default(300_000),
+    })
+    .prefault({}),
 });
 
 const feeSchedule = z.strictObject({
@@ -99,6 +145,20 @@ const merchant = z.strictObject({
   operatorIds: z.array(id).min(1),
   feeScheduleId: id,
   webhookUrl: z.string().url().optional(),
+  /** Signs webhook bodies (HMAC-SHA256); pass it with DIALPAY__merchants__<n>__webhookSecret, not in the file. */
+  webhookSecret: z.string().min(16).max(256).optional(),
+  /**
+   * Merchant API keys: more than one may be active, for rotation. The key is shown once by
+   * `dialpay api-key`; only its id and the SHA-256 of its secret are kept (the secret is 256
+   * random bits, so a fast hash is enough; PINs, being four digits, get scrypt).
+   */
+  /** This merchant's own API rate per key, instead of merchantApi's (a plan with a lower or higher cap). */
+  apiRequestsPerSecondMax: z.number().int().min(1).max(100_000).optional(),
+  apiRequestsBurstMax: z.number().int().min(1).max(100_000).optional(),
+  apiKeys: z
+    .array(z.strictObject({ id: z.string().regex(/^[a-z0-9]{8,16}$/, 'must be 8-16 lowercase letters or digits'), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex SHA-256 from `dialpay api-key`') }))
+    .max(8)
+    .default([]),
 });
 
 const kycTier = z.strictObject({
@@ -113,6 +173,8 @@ const limits = z.strictObject({
   paymentsPerMinuteMax: z.number().int().min(1).max(1000).default(5),
   pinAttemptsMax: z.number().int().min(1).max(10).default(3),
   challengeTtlMs: positiveMs.default(120_000),
+  /** A manual-capture authorization the merchant does not capture within this is voided. */
+  authorizationTtlMs: positiveMs.default(86_400_000),
   /** Payments above this amount ask for the PIN instead of a one-time code. */
   pinRequiredAboveMinor: amountMinor.default(100_000n),
 });
@@ -150,6 +212,7 @@ export const configSchema = z
             billing: port.default(9103),
             settlement: port.default(9104),
             reconciliation: port.default(9105),
+            webhooks: port.default(9106),
           })
           .prefault({}),
       })
@@ -169,9 +232,57 @@ export const configSchema = z
         deliveriesMax: z.number().int().min(1).max(100).default(5),
         /** Delay before the n-th redelivery after a failed handler (last value repeats). */
         retryDelaysMs: z.array(positiveMs).min(1).max(20).default([1_000, 5_000, 30_000]),
+        /** Webhook deliveries: the wait before each retry; after the last, the event goes to the DLQ (about 8.5 h by default). */
+        webhookRetryDelaysMs: z.array(positiveMs).min(1).max(30).default([10_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000]),
       })
       .prefault({}),
     shutdown: z.strictObject({ drainTimeoutMs: positiveMs.default(15_000) }).prefault({}),
+    webhooks: z
+      .strictObject({
+        /** One POST to a merchant's endpoint; past this it counts as failed and is retried. */
+        timeoutMs: positiveMs.default(10_000),
+      })
+      .prefault({}),
+    settlementReports: z
+      .strictObject({
+        /** Where the scheduled closes write their CSV and JSON reports; none written when absent. */
+        dir: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    merchantApi: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        /** Off when no port is given. */
+        port: port.optional(),
+        tlsCertFile: z.string().optional(),
+        tlsKeyFile: z.string().optional(),
+        bodyBytesMax: z.number().int().min(1_024).max(1_048_576).default(16_384),
+        /** Per API key: a steady rate and the burst above it. */
+        requestsPerSecondMax: z.number().int().min(1).max(100_000).default(50),
+        requestsBurstMax: z.number().int().min(1).max(100_000).default(100),
+        /** How long a call waits for payments before answering 503. */
+        requestTimeoutMs: positiveMs.default(5_000),
+      })
+      .prefault({}),
+    ussd: z
+      .strictObject({
+        /** The HTTP edge (Africa's Talking contract); off when no port is given. */
+        http: z
+          .strictObject({
+            host: z.string().default('127.0.0.1'),
+            port: port.optional(),
+            path: z.string().regex(/^\/[A-Za-z0-9/_-]*$/).default('/ussd'),
+            tlsCertFile: z.string().optional(),
+            tlsKeyFile: z.string().optional(),
+            bodyBytesMax: z.number().int().min(256).max(65_536).default(4_096),
+          })
+          .prefault({}),
+        /** Hops a ussd process answers at once; past this a hop gets a "busy" END at once. */
+        hopsInFlightMax: z.number().int().min(1).max(10_000).default(512),
+        /** Money a USSD "buy airtime" pays goes to this merchant (the operator's airtime account), per operator. */
+        airtimeMerchantIds: z.record(z.string(), id).default({}),
+      })
+      .prefault({}),
     operators: z.array(operator).min(1).max(64),
     feeSchedules: z.array(feeSchedule).min(1),
     merchants: z.array(merchant).max(100_000),
@@ -196,10 +307,20 @@ export const configSchema = z
           ctx.addIssue({ code: 'custom', path: ['merchants', i, 'operatorIds', j], message: `unknown operator "${op}"` });
         }
       });
+      if (m.webhookUrl && !m.webhookSecret) {
+        ctx.addIssue({ code: 'custom', path: ['merchants', i, 'webhookSecret'], message: 'a merchant with a webhookUrl needs a webhookSecret to sign with' });
+      }
       if (!feeIds.has(m.feeScheduleId)) {
         ctx.addIssue({ code: 'custom', path: ['merchants', i, 'feeScheduleId'], message: `unknown fee schedule "${m.feeScheduleId}"` });
       }
     });
+    const keyIds = new Set<string>();
+    config.merchants.forEach((m, i) =>
+      m.apiKeys.forEach((k, j) => {
+        if (keyIds.has(k.id)) ctx.addIssue({ code: 'custom', path: ['merchants', i, 'apiKeys', j, 'id'], message: `API key id "${k.id}" is used twice` });
+        keyIds.add(k.id);
+      }),
+    );
     config.operators.forEach((op, i) => {
       if (op.billingAdapter === 'http' && !op.charging) {
         ctx.addIssue({ code: 'custom', path: ['operators', i, 'charging'], message: 'billingAdapter http needs charging.baseUrl' });
@@ -209,6 +330,10 @@ export const configSchema = z
       }
       if (op.smpp.mode === 'server' && op.smpp.tls && (!op.smpp.tlsCertFile || !op.smpp.tlsKeyFile)) {
         ctx.addIssue({ code: 'custom', path: ['operators', i, 'smpp', 'tlsCertFile'], message: 'server mode with tls needs tlsCertFile and tlsKeyFile' });
+      }
+      const airtime = config.ussd.airtimeMerchantIds[op.id];
+      if (airtime !== undefined && !config.merchants.some((m) => m.id === airtime && m.operatorIds.includes(op.id))) {
+        ctx.addIssue({ code: 'custom', path: ['ussd', 'airtimeMerchantIds', op.id], message: `"${airtime}" is not a merchant of operator ${op.id}` });
       }
       op.shortCodes.forEach((code, j) => {
         if (op.shortCodes.indexOf(code) !== j) {

@@ -16,6 +16,8 @@ export interface NatsServerHandle {
   kill(): Promise<void>;
   /** Starts again on the same port and store. */
   restart(): Promise<void>;
+  /** The running server's process id, for CPU and memory readings; null while stopped. */
+  pid(): number | null;
 }
 
 export interface NatsServerOptions {
@@ -67,5 +69,6 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     stop: () => terminate('SIGTERM'),
     kill: () => terminate('SIGKILL'),
     restart: launch,
+    pid: () => (child as ChildProcess | null)?.pid ?? null,
   };
 }

@@ -1,7 +1,7 @@
 // Starts a throwaway or project-owned PostgreSQL: initdb into its own folder
 // (as the postgres user when we are root), pg_ctl on a port of our choosing,
 // socket inside the data folder so nothing touches the machine's own server.
-import { chownSync, existsSync, mkdtempSync, mkdirSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, mkdirSync, chmodSync, readFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { asUser, execFileAsync, findBinary, freePort, postgresBinDirs, waitForPort } from './process.js';
@@ -17,6 +17,8 @@ export interface PostgresHandle {
   /** Immediate shutdown, as in a crash (pg_ctl stop -m immediate). */
   kill(): Promise<void>;
   restart(): Promise<void>;
+  /** The postmaster's process id (from postmaster.pid), for CPU and memory readings; null while stopped. */
+  pid(): number | null;
 }
 
 export interface PostgresOptions {
@@ -89,6 +91,13 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     port,
     dataDir,
     urlFor,
+    pid: () => {
+      try {
+        return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || null;
+      } catch {
+        return null;
+      }
+    },
     createDatabase: async (name: string) => {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new TypeError(`bad database name ${name}`);
       const pg = (await import('pg')).default;

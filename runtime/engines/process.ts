@@ -26,17 +26,32 @@ export function postgresBinDirs(): string[] {
     .map((v) => join(root, v, 'bin'));
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports are handed out from below Linux's ephemeral range (32768-60999). A port picked
+// there by listen(0) can be taken by any outgoing connection's local end between our
+// check and the real listen, which made parallel suites fail with EADDRINUSE.
+const portRangeLow = 20_000;
+const portSlotSize = 1_500;
+const portSlotCount = 8;
+// Each vitest worker (or process) gets its own slot, so two workers never race for one port.
+const portSlot = Number(process.env.VITEST_POOL_ID ?? process.pid) % portSlotCount;
+let portCursor = Math.floor(Math.random() * portSlotSize);
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A port nobody listens on, outside the ephemeral range, not handed out before by this process. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < portSlotSize; attempt++) {
+    const port = portRangeLow + portSlot * portSlotSize + (portCursor++ % portSlotSize);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${portRangeLow + portSlot * portSlotSize}..+${portSlotSize}`);
 }
 
 export async function isPortOpen(host: string, port: number, timeoutMs = 500): Promise<boolean> {

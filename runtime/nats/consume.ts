@@ -11,7 +11,7 @@ import { DLQ_SUBJECT_PREFIX } from './topology.js';
 import type { EventDef, EventMessage } from './events.js';
 import { PermanentHandlerError, UndecodableMessageError } from './errors.js';
 import type { Logger } from '../log.js';
-import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../metrics.js';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../metrics.js';
 
 export interface HandlerContext {
   readonly subject: string;
@@ -43,9 +43,23 @@ export interface RunningConsumer {
   stop(timeoutMs: number): Promise<void>;
 }
 
+/** A scrape waits this long for a consumer's info; a slower answer leaves that consumer out of the scrape. */
+const PENDING_SAMPLE_TIMEOUT_MS = 1_000;
+/** Scrapes closer together than this reuse the last sample, so scrapes cannot multiply requests to the server. */
+const PENDING_SAMPLE_INTERVAL_MS = 1_000;
+
+interface PendingSource {
+  readonly read: () => Promise<number>;
+  /** The request still unanswered from an earlier scrape: reused, so at most one is out per consumer. */
+  inFlight: Promise<number> | null;
+}
+
 export class ConsumerMetrics {
   readonly handled: Counter<'consumer' | 'outcome'>;
   readonly handlerSeconds: Histogram<'consumer'>;
+  readonly pending: Gauge<'consumer'>;
+  readonly #sources = new Map<string, PendingSource>();
+  #sampledAtMs = 0;
   constructor(registry: Registry) {
     this.handled = new Counter({
       name: 'dialpay_nats_messages_handled_total',
@@ -60,6 +74,42 @@ export class ConsumerMetrics {
       buckets: LATENCY_BUCKETS_SECONDS,
       registers: [registry],
     });
+    // Read from JetStream when scraped: a counter kept by the handlers would stand still exactly
+    // when lag matters (every handler slot stuck, nothing fetched).
+    this.pending = new Gauge({
+      name: 'dialpay_nats_consumer_pending_messages',
+      help: 'Messages in the stream not yet delivered to this durable consumer (num_pending), read at scrape time. Every replica reports the same shared consumer: aggregate with max, not sum.',
+      labelNames: ['consumer'],
+      registers: [registry],
+      collect: () => this.#samplePending(),
+    });
+  }
+
+  /** Reports the consumer's num_pending on each scrape until the returned function is called. */
+  track(consumer: string, numPending: () => Promise<number>): () => void {
+    const source: PendingSource = { read: numPending, inFlight: null };
+    this.#sources.set(consumer, source);
+    return () => {
+      if (this.#sources.get(consumer) !== source) return;
+      this.#sources.delete(consumer);
+      this.pending.remove({ consumer });
+    };
+  }
+
+  async #samplePending(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#sampledAtMs < PENDING_SAMPLE_INTERVAL_MS) return;
+    this.#sampledAtMs = now;
+    await Promise.all([...this.#sources].map(async ([consumer, source]) => {
+      source.inFlight ??= source.read().finally(() => (source.inFlight = null));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), PENDING_SAMPLE_TIMEOUT_MS)));
+      const value = await Promise.race([source.inFlight.catch(() => null), timedOut]);
+      clearTimeout(timer);
+      // Unknown (NATS down, slow server): no series rather than a stale number that looks healthy.
+      if (value === null || !this.#sources.has(consumer)) this.pending.remove({ consumer });
+      else this.pending.set({ consumer }, value);
+    }));
   }
 }
 
@@ -83,6 +133,9 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
   if (options.inFlightMax < 1) throw new RangeError('inFlightMax must be at least 1');
   const name = spec.durableName;
   const consumer = await nats.js.consumers.get(spec.stream, spec.durableName);
+  const untrackPending = metrics.track(name, async () => (await consumer.info()).num_pending);
+  // Series at 0 from the start: increase() cannot see a counter's first step from absent to 1.
+  for (const outcome of ['acked', 'retried', 'dead_lettered']) metrics.handled.inc({ consumer: name, outcome }, 0);
 
   let stopping = false;
   let inFlight = 0;
@@ -199,6 +252,7 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     inFlight: () => inFlight,
     stop: async (timeoutMs: number) => {
       stopping = true;
+      untrackPending();
       const w = wake;
       wake = null;
       w?.();

@@ -39,6 +39,10 @@ export const Events = {
   debitCaptureResult: event('dialpay.debit.capture.result', 'dialpay.v1.DebitCaptureResult', v1.DebitCaptureResult),
   debitVoidRequested: event('dialpay.debit.void.requested', 'dialpay.v1.DebitVoidRequested', v1.DebitVoidRequested),
   debitVoidResult: event('dialpay.debit.void.result', 'dialpay.v1.DebitVoidResult', v1.DebitVoidResult),
+  debitRefundRequested: event('dialpay.debit.refund.requested', 'dialpay.v1.DebitRefundRequested', v1.DebitRefundRequested),
+  debitRefundResult: event('dialpay.debit.refund.result', 'dialpay.v1.DebitRefundResult', v1.DebitRefundResult),
+  reconciliationCompleted: event('dialpay.reconciliation.completed', 'dialpay.v1.ReconciliationCompleted', v1.ReconciliationCompleted),
+  merchantEvent: event('dialpay.merchant.event', 'dialpay.v1.MerchantEvent', v1.MerchantEvent),
 } as const;
 
 export type EventName = keyof typeof Events;
@@ -53,6 +57,21 @@ export interface RequestDef<Q, R> {
 export const Requests = {
   /** payments (BAL) and ussd ask billing for a subscriber's balance and last payments. */
   billingBalance: { subject: 'dialpay.billing.balance', request: v1.BalanceRequest, reply: v1.BalanceReply } as RequestDef<dialpay.v1.IBalanceRequest, dialpay.v1.IBalanceReply>,
+  /** The merchant API asks billing what is owed to a merchant. */
+  billingMerchantBalance: { subject: 'dialpay.billing.merchant_balance', request: v1.MerchantBalanceRequest, reply: v1.MerchantBalanceReply } as RequestDef<dialpay.v1.IMerchantBalanceRequest, dialpay.v1.IMerchantBalanceReply>,
+  /** Settlement reads a window's merchant movements from the ledger, then has billing book the window. */
+  billingSettlementMovements: { subject: 'dialpay.billing.settlement_movements', request: v1.SettlementMovementsRequest, reply: v1.SettlementMovementsReply } as RequestDef<dialpay.v1.ISettlementMovementsRequest, dialpay.v1.ISettlementMovementsReply>,
+  billingBookSettlement: { subject: 'dialpay.billing.book_settlement', request: v1.BookSettlementRequest, reply: v1.BookSettlementReply } as RequestDef<dialpay.v1.IBookSettlementRequest, dialpay.v1.IBookSettlementReply>,
+  /** Reconciliation reads what we captured through an operator in a time range. */
+  billingCharges: { subject: 'dialpay.billing.charges', request: v1.ChargesRequest, reply: v1.ChargesReply } as RequestDef<dialpay.v1.IChargesRequest, dialpay.v1.IChargesReply>,
+  /** The merchant API lists a merchant's settlement lines. */
+  settlementMerchant: { subject: 'dialpay.settlement.merchant', request: v1.MerchantSettlementsRequest, reply: v1.MerchantSettlementsReply } as RequestDef<dialpay.v1.IMerchantSettlementsRequest, dialpay.v1.IMerchantSettlementsReply>,
+  /** The ussd menu asks payments to check a PIN, start, confirm or cancel a payment. */
+  paymentsSubscriber: { subject: 'dialpay.payments.subscriber', request: v1.SubscriberCommandRequest, reply: v1.SubscriberCommandReply } as RequestDef<dialpay.v1.ISubscriberCommandRequest, dialpay.v1.ISubscriberCommandReply>,
+  /** The gateway's merchant API asks payments to create, read and list payments. */
+  paymentsMerchant: { subject: 'dialpay.payments.merchant', request: v1.MerchantCommandRequest, reply: v1.MerchantCommandReply } as RequestDef<dialpay.v1.IMerchantCommandRequest, dialpay.v1.IMerchantCommandReply>,
+  /** A USSD edge (HTTP or SMPP) forwards one hop to the ussd service. */
+  ussdHop: { subject: 'dialpay.ussd.hop', request: v1.UssdHopRequest, reply: v1.UssdHopReply } as RequestDef<dialpay.v1.IUssdHopRequest, dialpay.v1.IUssdHopReply>,
 } as const;
 
 const bySubject = new Map<string, EventDef<EventMessage>>(

@@ -22,13 +22,19 @@ export interface ConsumerSpec {
   readonly deliveriesMax: number;
   /** Unacknowledged messages the server hands out at once, across replicas. */
   readonly ackPendingMax: number;
+  /** 'webhooks': retried on consumers.webhookRetryDelaysMs (hours), not the general schedule. */
+  readonly retrySchedule?: 'webhooks';
 }
 
 /**
  * A consumer as configured: the ack wait and delivery limit come from config (consumers.*), so an
  * operator tunes them in one place; handlers that run long keep their message with working().
  */
-export function effectiveConsumer(spec: ConsumerSpec, settings: { ackWaitMs: number; deliveriesMax: number }): ConsumerSpec {
+export function effectiveConsumer(spec: ConsumerSpec, settings: { ackWaitMs: number; deliveriesMax: number; webhookRetryDelaysMs?: readonly number[] }): ConsumerSpec {
+  if (spec.retrySchedule === 'webhooks') {
+    // One delivery, then one per retry delay; the merchant's endpoint has its own timeout, well inside ack_wait.
+    return { ...spec, deliveriesMax: (settings.webhookRetryDelaysMs?.length ?? spec.deliveriesMax - 1) + 1 };
+  }
   return { ...spec, ackWaitMs: settings.ackWaitMs, deliveriesMax: settings.deliveriesMax };
 }
 
@@ -59,6 +65,8 @@ export const STREAMS: readonly StreamSpec[] = [
   { name: 'SMS_STATUS', subjects: ['dialpay.sms.submit_result', 'dialpay.sms.receipt'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: 'PAYMENTS', subjects: ['dialpay.payment.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: 'DEBITS', subjects: ['dialpay.debit.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: 'MERCHANT_EVENTS', subjects: ['dialpay.merchant.event'], maxAgeMs: 30 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: 'RECONCILIATION', subjects: ['dialpay.reconciliation.>'], maxAgeMs: 90 * DAY_MS, bytesMax: 64 * MIB, messagesMax: 100_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: DLQ_STREAM, subjects: [`${DLQ_SUBJECT_PREFIX}.>`], maxAgeMs: 30 * DAY_MS, bytesMax: 512 * MIB, messagesMax: 1_000_000, messageBytesMax: 128 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
 ];
 
@@ -72,7 +80,7 @@ export const GATEWAY_SMS_OUTBOUND: ConsumerSpec = {
   ackPendingMax: 5_000,
 };
 
-const billingDebits = (step: 'reserve' | 'capture' | 'void'): ConsumerSpec => ({
+const billingDebits = (step: 'reserve' | 'capture' | 'void' | 'refund'): ConsumerSpec => ({
   stream: 'DEBITS',
   durableName: `billing-debit-${step}`,
   filterSubject: `dialpay.debit.${step}.requested`,
@@ -83,12 +91,21 @@ const billingDebits = (step: 'reserve' | 'capture' | 'void'): ConsumerSpec => ({
 export const BILLING_DEBIT_RESERVE = billingDebits('reserve');
 export const BILLING_DEBIT_CAPTURE = billingDebits('capture');
 export const BILLING_DEBIT_VOID = billingDebits('void');
+export const BILLING_DEBIT_REFUND = billingDebits('refund');
+
+/** Signs and delivers merchant webhooks; retried for hours, then dead-lettered (replay with `dialpay webhooks replay`). */
+export const WEBHOOKS_DELIVERY: ConsumerSpec = {
+  stream: 'MERCHANT_EVENTS', durableName: 'webhooks-delivery', filterSubject: 'dialpay.merchant.event', ackWaitMs: 60_000, deliveriesMax: 9, ackPendingMax: 5_000, retrySchedule: 'webhooks',
+};
 
 export const PAYMENTS_SMS_INBOUND: ConsumerSpec = {
   stream: 'SMS_INBOUND', durableName: 'payments-sms-inbound', filterSubject: 'dialpay.sms.inbound', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
 };
 export const PAYMENTS_RESERVE_RESULT: ConsumerSpec = {
   stream: 'DEBITS', durableName: 'payments-reserve-result', filterSubject: 'dialpay.debit.reserve.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
+};
+export const PAYMENTS_REFUND_RESULT: ConsumerSpec = {
+  stream: 'DEBITS', durableName: 'payments-refund-result', filterSubject: 'dialpay.debit.refund.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
 };
 export const PAYMENTS_CAPTURE_RESULT: ConsumerSpec = {
   stream: 'DEBITS', durableName: 'payments-capture-result', filterSubject: 'dialpay.debit.capture.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
@@ -104,10 +121,13 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
   BILLING_DEBIT_RESERVE,
   BILLING_DEBIT_CAPTURE,
   BILLING_DEBIT_VOID,
+  BILLING_DEBIT_REFUND,
   PAYMENTS_SMS_INBOUND,
   PAYMENTS_RESERVE_RESULT,
   PAYMENTS_CAPTURE_RESULT,
   PAYMENTS_VOID_RESULT,
+  PAYMENTS_REFUND_RESULT,
+  WEBHOOKS_DELIVERY,
 ];
 
 export const KV_BUCKETS: readonly KvBucketSpec[] = [

@@ -1,4 +1,4 @@
-export { createPool, withTransaction, quoteIdent, type Pool, type PoolClient, type ClientBase, type PoolOptions, type IsolationLevel } from './pool.js';
+export { createPool, withTransaction, onAfterCommit, quoteIdent, type Pool, type PoolClient, type ClientBase, type PoolOptions, type IsolationLevel } from './pool.js';
 export { migrateSchemas, type SchemaMigrations } from './migrate.js';
 export { enqueueEvent, OutboxRelay, type OutboxRelayOptions } from './outbox.js';
 export { handleOnce, pruneProcessedEvents, type HandleOutcome } from './idempotency.js';

@@ -14,6 +14,13 @@ export interface SchemaMigrations {
 }
 
 const RUNTIME_MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+/**
+ * node-pg-migrate takes a try-lock (one id for every schema) and throws at once when it is held.
+ * Replicas and co-started components migrate together at start, so wait for our turn instead.
+ */
+const LOCK_HELD_PATTERN = /Another migration is already running/;
+const LOCK_ATTEMPTS_MAX = 60;
+const LOCK_RETRY_DELAY_MS = 500;
 
 export async function migrateSchemas(databaseUrl: string, sets: readonly SchemaMigrations[], log: Logger): Promise<void> {
   for (const set of sets) {
@@ -21,7 +28,7 @@ export async function migrateSchemas(databaseUrl: string, sets: readonly SchemaM
     const dirs: [string, string][] = [[RUNTIME_MIGRATIONS_DIR, 'runtime_migrations']];
     if (set.dir) dirs.push([set.dir, 'migrations']);
     for (const [dir, table] of dirs) {
-      const applied = await runner({
+      const applied = await retryWhileLocked(() => runner({
         databaseUrl,
         dir,
         migrationsTable: table,
@@ -35,8 +42,19 @@ export async function migrateSchemas(databaseUrl: string, sets: readonly SchemaM
         singleTransaction: true,
         verbose: false,
         log: () => undefined,
-      });
+      }));
       if (applied.length > 0) log.info({ schema: set.schema, applied: applied.map((m) => m.name) }, 'migrations applied');
+    }
+  }
+}
+
+async function retryWhileLocked<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= LOCK_ATTEMPTS_MAX || !LOCK_HELD_PATTERN.test((err as Error).message)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_DELAY_MS));
     }
   }
 }

@@ -37,6 +37,44 @@ export function createPool(options: PoolOptions, log: Logger): pg.Pool {
 
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
+interface TransactionState {
+  /** Work to run after the body and just before COMMIT, in order. */
+  readonly beforeCommit: (() => Promise<void>)[];
+  /** Run once COMMIT succeeded (metrics of what committed); synchronous, must not throw. */
+  readonly afterCommit: (() => void)[];
+  /** What helpers keep for the length of one transaction (the outbox's unwritten events). */
+  readonly locals: Map<symbol, unknown>;
+}
+
+/** Present only while a client is inside withTransaction, so nothing outlives its transaction. */
+const transactions = new WeakMap<pg.ClientBase, TransactionState>();
+
+function stateOf(client: pg.ClientBase): TransactionState {
+  const state = transactions.get(client);
+  if (!state) throw new Error('called outside withTransaction');
+  return state;
+}
+
+/**
+ * Runs fn inside the client's transaction, after its body and just before COMMIT
+ * (the outbox writes a transaction's events in one statement this way).
+ */
+export function onBeforeCommit(client: pg.ClientBase, fn: () => Promise<void>): void {
+  stateOf(client).beforeCommit.push(fn);
+}
+
+/** Runs fn once the client's transaction has committed; a rolled-back transaction never runs it. */
+export function onAfterCommit(client: pg.ClientBase, fn: () => void): void {
+  stateOf(client).afterCommit.push(fn);
+}
+
+/** A value kept for the rest of the client's current transaction, made by init on first use. */
+export function transactionLocal<T>(client: pg.ClientBase, key: symbol, init: () => T): T {
+  const { locals } = stateOf(client);
+  if (!locals.has(key)) locals.set(key, init());
+  return locals.get(key) as T;
+}
+
 export async function withTransaction<T>(
   pool: pg.Pool,
   isolation: IsolationLevel,
@@ -44,10 +82,22 @@ export async function withTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   let broken = false;
+  // A checked-out client has no pool listener: its connection dying (a PostgreSQL restart)
+  // would be an uncaught 'error' and take the process down. The statement in flight, or the
+  // next one, fails instead, and the client is dropped rather than returned to the pool.
+  const onConnectionError = () => {
+    broken = true;
+  };
+  client.on('error', onConnectionError);
+  const state: TransactionState = { beforeCommit: [], afterCommit: [], locals: new Map() };
+  transactions.set(client, state);
   try {
     await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
     const result = await fn(client);
+    // A hook may add another (each schema's outbox flushes once): run until none is left.
+    for (let i = 0; i < state.beforeCommit.length; i++) await (state.beforeCommit[i] as () => Promise<void>)();
     await client.query('COMMIT');
+    for (const fn of state.afterCommit) fn();
     return result;
   } catch (err) {
     try {
@@ -57,6 +107,8 @@ export async function withTransaction<T>(
     }
     throw err;
   } finally {
+    transactions.delete(client);
+    client.removeListener('error', onConnectionError);
     client.release(broken);
   }
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
 import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
-import { AccountIds, captureTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
+import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue } from './adapters/types.js';
 
 const { DebitOutcome } = dialpay.v1;
@@ -80,6 +80,16 @@ export class DebitService {
   constructor(options: DebitServiceOptions) {
     this.#o = options;
     this.#ledger = options.ledger;
+  }
+
+  /** The merchant API's GET /v1/balance: what we owe the merchant, per currency. */
+  async merchantBalance(request: dialpay.v1.IMerchantBalanceRequest): Promise<dialpay.v1.IMerchantBalanceReply> {
+    const merchantId = request.merchantId ?? '';
+    const balances: dialpay.v1.IMoney[] = [];
+    for (const currency of await this.#ledger.accountCurrencies(`merchant:${merchantId}:`)) {
+      balances.push(moneyToProto({ amountMinor: await this.#ledger.balance(AccountIds.merchant(merchantId, currency)), currency }));
+    }
+    return { available: true, balances };
   }
 
   /** BAL and the USSD menu: the carrier's balance and the last captured payments of this number. */
@@ -184,7 +194,7 @@ export class DebitService {
       const carrier = await this.#o.adapterFor(operator).capture(debitId, amount.amountMinor);
       if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail); // the payer confirmed: keep trying
       if (carrier.outcome !== CarrierOutcome.OK) return this.#captureResult(debitId, debit.payment_id, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
-      const payeeAccount = request.merchantId ? AccountIds.merchant(request.merchantId) : AccountIds.subscriber(required(request.payeeMsisdn, 'payeeMsisdn'));
+      const payeeAccount = request.merchantId ? AccountIds.merchant(request.merchantId, debit.currency) : AccountIds.subscriber(required(request.payeeMsisdn, 'payeeMsisdn'));
       await this.#ledger.ensureAccount(payeeAccount, request.merchantId ? 'merchant_payable' : 'subscriber', debit.currency);
       await this.#ledger.ensureAccount(AccountIds.fees(debit.currency), 'fee_revenue', debit.currency);
       await this.#ledger.ensureAccount(AccountIds.operatorShare(operator.id), 'operator_share', debit.currency);
@@ -243,6 +253,66 @@ export class DebitService {
         return;
       }
     }
+  }
+
+  /**
+   * Gives back part of a captured merchant payment: claim the refund under the debit's lock
+   * (never more than captured, in total), then the carrier (idempotent on the refund id), then
+   * the ledger (merchant payable -> payer), then the result. A retry resumes where it stopped.
+   */
+  async refund(request: dialpay.v1.IDebitRefundRequested): Promise<void> {
+    const refundId = required(request.refundId, 'refundId');
+    const debitId = required(request.debitId, 'debitId');
+    const amount = money(request.amount, 'amount');
+    const paymentId = request.paymentId ?? '';
+    const result = (outcome: DebitOutcomeValue, detail: string) =>
+      withTransaction(this.#o.pool, 'READ COMMITTED', (client) => this.#enqueueRefundResult(client, refundId, debitId, paymentId, outcome, amount, detail));
+    if (!request.merchantId) return result(DebitOutcome.DEBIT_OUTCOME_REJECTED, 'refunds are for merchant payments');
+    const claim = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
+      const debit = (await client.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = $1 FOR UPDATE', [debitId])).rows[0];
+      if (!debit || debit.state !== 'captured' || debit.currency !== amount.currency) return { refuse: `debit is ${debit?.state ?? 'unknown'}` } as const;
+      const existing = (await client.query<{ state: string; detail: string }>('SELECT state, detail FROM billing.refunds WHERE refund_id = $1', [refundId])).rows[0];
+      if (existing?.state === 'refunded') return { done: true, debit } as const;
+      if (existing?.state === 'refused') return { refuse: existing.detail } as const;
+      if (!existing) {
+        const { rows } = await client.query<{ total: string }>(`SELECT COALESCE(SUM(amount_minor), 0)::text AS total FROM billing.refunds WHERE debit_id = $1 AND state <> 'refused'`, [debitId]);
+        const left = BigInt(debit.captured_minor) - BigInt(rows[0]?.total ?? '0');
+        if (amount.amountMinor <= 0n || amount.amountMinor > left) return { refuse: `at most ${left} can be refunded` } as const;
+        await client.query(`INSERT INTO billing.refunds (refund_id, debit_id, amount_minor, state) VALUES ($1, $2, $3, 'refunding')`, [refundId, debitId, amount.amountMinor.toString()]);
+      }
+      return { debit } as const;
+    });
+    if ('refuse' in claim) return result(DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, claim.refuse ?? '');
+    const { debit } = claim;
+    if (!('done' in claim)) {
+      if (!(await this.#transferExists(`refund:${refundId}`))) {
+        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).refund(refundId, debitId, amount.amountMinor);
+        if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
+        if (carrier.outcome !== CarrierOutcome.OK) {
+          await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
+            await client.query(`UPDATE billing.refunds SET state = 'refused', detail = $2, updated_at = now() WHERE refund_id = $1 AND state = 'refunding'`, [refundId, carrier.detail]);
+            await this.#enqueueRefundResult(client, refundId, debitId, paymentId, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
+          });
+          return;
+        }
+        const payeeAccountId = AccountIds.merchant(request.merchantId, debit.currency);
+        await this.#ledger.ensureAccount(payeeAccountId, 'merchant_payable', debit.currency);
+        const booked = await this.#ledger.apply(refundTransfer({
+          id: `refund:${refundId}`, paymentId: debit.payment_id, currency: debit.currency, amountMinor: amount.amountMinor,
+          payeeAccountId, payerAccountId: debit.payer_account_id,
+        }));
+        // The carrier has paid it back: the books must follow. Anything else is retried, then reaches a person via the DLQ.
+        if (booked.outcome !== 'applied' && booked.outcome !== 'duplicate') throw new Error(`refund ${refundId} could not be booked: ${booked.outcome}`);
+      }
+      await withTransaction(this.#o.pool, 'READ COMMITTED', (client) => client.query(`UPDATE billing.refunds SET state = 'refunded', updated_at = now() WHERE refund_id = $1`, [refundId]));
+    }
+    await result(DebitOutcome.DEBIT_OUTCOME_OK, '');
+  }
+
+  #enqueueRefundResult(client: pg.ClientBase, refundId: string, debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<void> {
+    return this.#enqueue(client, Events.debitRefundResult, `debit-refund-result:${refundId}:${outcome}`, paymentId, {
+      refundId, debitId, paymentId, outcome, refunded: outcome === DebitOutcome.DEBIT_OUTCOME_OK ? moneyToProto(amount) : null, detail,
+    });
   }
 
   #reserveOf(debit: DebitRow) {

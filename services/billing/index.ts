@@ -4,11 +4,12 @@ import { fileURLToPath } from 'node:url';
 import type { ComponentDefinition, ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { startServiceBase } from '../../runtime/service-base.js';
-import { Requests, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, Events } from '../../runtime/nats/index.js';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Requests, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, Events, serveRequests, type Responder } from '../../runtime/nats/index.js';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, v1 } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { DebitService } from './debits.js';
+import { SettlementLedger } from './settlement-ledger.js';
 import { Ledger } from './ledger/store.js';
 import { walletAdapter } from './adapters/wallet.js';
 import { HttpChargingAdapter } from './adapters/http.js';
@@ -53,6 +54,17 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
   for (const operator of config.operators) adapterFor(operator); // fail at start, not at the first payment
   const debits = new DebitService({ pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])), adapterFor, log });
   const balances = serveBalances(nats.nc, debits, log);
+  const settlementLedger = new SettlementLedger(pool, ledger);
+  const settlementCalls = [
+    serveRequests(nats.nc, Requests.billingSettlementMovements, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => settlementLedger.movements(r) }),
+    serveRequests(nats.nc, Requests.billingCharges, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => settlementLedger.charges(r) }),
+    serveRequests(nats.nc, Requests.billingBookSettlement, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ ok: false, detail: 'billing is busy' }), handle: (r) => settlementLedger.book(r) }),
+  ];
+  const merchantBalances = serveRequests(nats.nc, Requests.billingMerchantBalance, {
+    queue: 'billing', inFlightMax: BALANCE_QUERIES_IN_FLIGHT_MAX, log,
+    unavailable: () => ({ available: false }),
+    handle: (request) => debits.merchantBalance(request),
+  });
   const staleSweep = setInterval(() => {
     debits.resolveStaleClaims(STALE_CLAIM_MS).then(
       (n) => n > 0 && (log.warn({ resolved: n }, 'stale debit claims released and refused'), base.relay.nudge()),
@@ -63,11 +75,14 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
   await base.consume(BILLING_DEBIT_RESERVE, Events.debitReserveRequested, (m) => debits.reserve(m));
   await base.consume(BILLING_DEBIT_CAPTURE, Events.debitCaptureRequested, (m) => debits.capture(m));
   await base.consume(BILLING_DEBIT_VOID, Events.debitVoidRequested, (m) => debits.void(m));
+  await base.consume(BILLING_DEBIT_REFUND, Events.debitRefundRequested, (m) => debits.refund(m));
   return {
     readiness: base.readiness,
     stop: async (timeoutMs) => {
       clearInterval(staleSweep);
       await balances.drain();
+      await merchantBalances.drain();
+      for (const c of settlementCalls) await c.drain();
       await base.stop(timeoutMs);
     },
   };
@@ -80,35 +95,11 @@ const STALE_CLAIM_SWEEP_MS = 30_000;
 /** Balance queries being answered at once; past this a query gets "unavailable" at once. */
 const BALANCE_QUERIES_IN_FLIGHT_MAX = 256;
 
-function serveBalances(nc: NatsConnection, debits: DebitService, log: Logger): Subscription {
-  let inFlight = 0;
-  // A queue group: any billing replica answers, each query once.
-  return nc.subscribe(Requests.billingBalance.subject, {
-    queue: 'billing',
-    callback: (err, msg) => {
-      if (err) return log.warn({ err }, 'balance subscription error');
-      if (inFlight >= BALANCE_QUERIES_IN_FLIGHT_MAX) {
-        msg.respond(v1.BalanceReply.encode({ available: false }).finish());
-        return;
-      }
-      inFlight++;
-      let request: dialpay.v1.IBalanceRequest;
-      try {
-        request = v1.BalanceRequest.decode(msg.data);
-      } catch {
-        inFlight--;
-        msg.respond(v1.BalanceReply.encode({ available: false }).finish());
-        return;
-      }
-      debits
-        .balance(request)
-        .catch((e: unknown) => {
-          log.warn({ err: e }, 'balance query failed');
-          return { available: false };
-        })
-        .then((reply) => msg.respond(v1.BalanceReply.encode(reply).finish()))
-        .finally(() => inFlight--);
-    },
+function serveBalances(nc: NatsConnection, debits: DebitService, log: Logger): Responder {
+  return serveRequests(nc, Requests.billingBalance, {
+    queue: 'billing', inFlightMax: BALANCE_QUERIES_IN_FLIGHT_MAX, log,
+    unavailable: () => ({ available: false }),
+    handle: (request) => debits.balance(request),
   });
 }
 

@@ -3,20 +3,36 @@
 import { fileURLToPath } from 'node:url';
 import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
 import { startServiceBase } from '../../runtime/service-base.js';
-import { Events, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT } from '../../runtime/nats/index.js';
+import { Events, Requests, serveRequests, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT } from '../../runtime/nats/index.js';
 import { PaymentsService } from './service.js';
+import { PaymentsMetrics } from './metrics.js';
+import { dialpay } from '../../proto/index.js';
 
 /** How often challenges past their expiry are looked for. */
 const EXPIRY_SWEEP_MS = 500;
+/** USSD commands (and, separately, merchant API calls) answered at once; past this a call gets "unavailable" at once. */
+const SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX = 256;
 
 async function startPayments(context: ComponentContext): Promise<StartedComponent> {
   const { config, nats, log } = context;
   const base = startServiceBase(context, 'payments');
-  const payments = new PaymentsService({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, config, log });
+  const payments = new PaymentsService({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, config, log, metrics: new PaymentsMetrics(context.registry) });
   await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m));
   await base.consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m));
   await base.consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m));
   await base.consume(PAYMENTS_VOID_RESULT, Events.debitVoidResult, (m) => payments.onVoidResult(m));
+  await base.consume(PAYMENTS_REFUND_RESULT, Events.debitRefundResult, (m) => payments.onRefundResult(m));
+  const commands = serveRequests(nats.nc, Requests.paymentsSubscriber, {
+    queue: 'payments', inFlightMax: SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX, log,
+    unavailable: () => ({ outcome: dialpay.v1.CommandOutcome.COMMAND_OUTCOME_UNAVAILABLE }),
+    // A command may have queued events (a reserve, a capture): send them now, not at the next poll.
+    handle: (request) => payments.onSubscriberCommand(request).finally(() => base.relay.nudge()),
+  });
+  const merchantCalls = serveRequests(nats.nc, Requests.paymentsMerchant, {
+    queue: 'payments', inFlightMax: SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX, log,
+    unavailable: () => ({ error: dialpay.v1.MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: 'payments is busy; try again' }),
+    handle: (request) => payments.onMerchantCommand(request).finally(() => base.relay.nudge()),
+  });
   let sweeping = false;
   const sweep = setInterval(() => {
     if (sweeping) return;
@@ -31,6 +47,8 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
     readiness: base.readiness,
     stop: async (timeoutMs) => {
       clearInterval(sweep);
+      await commands.drain();
+      await merchantCalls.drain();
       await base.stop(timeoutMs);
     },
   };

@@ -1,6 +1,6 @@
 // What subscribers read, in English and French. Every reply fits one SMS
 // where it can; amounts are formatted for the subscriber's language.
-import { formatAmount } from './amount.js';
+import { formatAmount } from '../../runtime/money.js';
 import type { Language } from './sms-grammar.js';
 import type { FailureReasonValue } from './state.js';
 import type { LimitKindValue } from './limits.js';
@@ -22,6 +22,28 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
   retry: {
     en: (a) => `Wrong code. ${a.left} attempt(s) left.`,
     fr: (a) => `Code incorrect. ${a.left} essai(s) restant(s).`,
+  },
+  authorized: {
+    en: (a) => `Authorised up to ${a.amount} for ${a.payee}. You pay only what is used; a receipt follows.`,
+    fr: (a) => `Autorise jusqu a ${a.amount} pour ${a.payee}. Vous payez seulement ce qui est utilise; un recu suivra.`,
+  },
+  mandateAsk: {
+    en: (a) => `${a.payee} asks to charge you up to ${a.cap} per ${a.period}${a.reference ? ` (${a.reference})` : ''}. Reply YES ${a.code} within ${a.minutes} min to allow. STOP cancels it any time.`,
+    fr: (a) => `${a.payee} demande a vous debiter jusqu a ${a.cap} par ${a.period}${a.reference ? ` (${a.reference})` : ''}. Repondez OUI ${a.code} sous ${a.minutes} min pour accepter. STOP l annule a tout moment.`,
+  },
+  mandateActive: {
+    en: (a) => `Allowed: ${a.payee} may charge you up to ${a.cap} per ${a.period}. You get a receipt each time. Send STOP to cancel.`,
+    fr: (a) => `Accepte: ${a.payee} peut vous debiter jusqu a ${a.cap} par ${a.period}. Un recu a chaque fois. Envoyez STOP pour annuler.`,
+  },
+  mandateDeclined: { en: () => 'Wrong code 3 times: the request to charge you was declined.', fr: () => 'Code incorrect 3 fois: la demande de debit est refusee.' },
+  mandatesRevoked: { en: (a) => `${a.count} standing permission(s) to charge you cancelled.`, fr: (a) => `${a.count} autorisation(s) de debit annulee(s).` },
+  severalWaiting: {
+    en: (a) => `${a.count} payments are waiting for you. Reply YES <code> from the payment's SMS, or STOP to cancel them all.`,
+    fr: (a) => `${a.count} paiements vous attendent. Repondez OUI <code> du SMS du paiement, ou STOP pour tout annuler.`,
+  },
+  refunded: {
+    en: (a) => `Refund: ${a.amount} back from ${a.payee} for payment ${a.paymentRef}.`,
+    fr: (a) => `Remboursement: ${a.amount} rendu par ${a.payee} pour le paiement ${a.paymentRef}.`,
   },
   receiptPayer: {
     en: (a) => `Paid ${a.amount} to ${a.payee}. Fee ${a.fee}. Ref ${a.paymentRef}.`,
@@ -53,6 +75,10 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     fr: (a) => `${a.payee} n est pas une boutique connue. Verifiez le code.`,
   },
   selfTransfer: { en: () => 'You cannot send money to yourself.', fr: () => 'Vous ne pouvez pas vous envoyer de l argent.' },
+  pinLocked: {
+    en: () => 'Your PIN is locked after too many wrong tries. Please contact customer care.',
+    fr: () => 'Votre PIN est bloque apres trop d essais. Contactez le service client.',
+  },
   feesTooHigh: { en: () => 'This amount is too small to pay.', fr: () => 'Ce montant est trop petit.' },
 };
 

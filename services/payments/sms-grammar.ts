@@ -3,7 +3,7 @@
 // parser never guesses with money: anything unclear is `invalid`, and the
 // subscriber gets HELP in their language.
 import { toE164 } from '../../runtime/msisdn.js';
-import { parseAmount } from './amount.js';
+import { parseAmount } from '../../runtime/money.js';
 
 export type Language = 'en' | 'fr';
 

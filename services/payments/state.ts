@@ -5,10 +5,18 @@
 //   RESERVING  --reserve ok-->      CHALLENGED --right code/PIN--> CAPTURING --capture ok--> COMPLETED
 //      |                               | wrong x max, expiry, STOP       |
 //      +--reserve refused--> FAILED    +--> FAILED (+ void the reserve)  +--capture refused--> FAILED (+ void)
+//
+// A charge under an active mandate skips the challenge: RESERVING --reserve ok--> CAPTURING.
+//
+// A manual-capture payment (a metered service: reserve the most, charge what was used) stops
+// between consent and capture:
+//   CHALLENGED --right code/PIN--> AUTHORIZED --merchant captures--> CAPTURING
+//                                      +--authorization expires, or STOP--> FAILED (+ void)
 
 export const PaymentState = {
   RESERVING: 'reserving',
   CHALLENGED: 'challenged',
+  AUTHORIZED: 'authorized',
   CAPTURING: 'capturing',
   COMPLETED: 'completed',
   FAILED: 'failed',
@@ -28,8 +36,9 @@ export const FailureReason = {
 export type FailureReasonValue = (typeof FailureReason)[keyof typeof FailureReason];
 
 export type PaymentInput =
-  | { readonly kind: 'reserve-result'; readonly ok: boolean; readonly insufficientFunds: boolean }
-  | { readonly kind: 'answer'; readonly correct: boolean; readonly attemptsMax: number }
+  | { readonly kind: 'reserve-result'; readonly ok: boolean; readonly insufficientFunds: boolean; readonly preauthorized?: boolean }
+  | { readonly kind: 'answer'; readonly correct: boolean; readonly attemptsMax: number; readonly manualCapture?: boolean }
+  | { readonly kind: 'merchant-capture' }
   | { readonly kind: 'expired' }
   | { readonly kind: 'stop' }
   | { readonly kind: 'capture-result'; readonly ok: boolean };
@@ -37,6 +46,7 @@ export type PaymentInput =
 export type PaymentAction =
   | { readonly kind: 'challenge' }
   | { readonly kind: 'capture' }
+  | { readonly kind: 'authorize' }
   | { readonly kind: 'void' }
   | { readonly kind: 'receipts' }
   | { readonly kind: 'retry-prompt'; readonly attemptsLeft: number }
@@ -60,6 +70,8 @@ export function transition(payment: PaymentSnapshot, input: PaymentInput): Trans
   switch (payment.state) {
     case PaymentState.RESERVING:
       if (input.kind === 'reserve-result') {
+        // Under an active mandate the payer consented in advance: no challenge, capture at once.
+        if (input.ok && input.preauthorized) return { state: PaymentState.CAPTURING, challengeAttempts: 0, actions: [{ kind: 'capture' }] };
         if (input.ok) return { state: PaymentState.CHALLENGED, challengeAttempts: 0, actions: [{ kind: 'challenge' }] };
         const reason = input.insufficientFunds ? FailureReason.INSUFFICIENT_FUNDS : FailureReason.CARRIER_ERROR;
         // A refused reserve holds nothing, but void anyway: an unanswered reserve may have gone through at the carrier.
@@ -72,6 +84,7 @@ export function transition(payment: PaymentSnapshot, input: PaymentInput): Trans
     case PaymentState.CHALLENGED:
       switch (input.kind) {
         case 'answer': {
+          if (input.correct && input.manualCapture) return { state: PaymentState.AUTHORIZED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'authorize' }] };
           if (input.correct) return { state: PaymentState.CAPTURING, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'capture' }] };
           const attempts = payment.challengeAttempts + 1;
           if (attempts >= input.attemptsMax) {
@@ -86,6 +99,13 @@ export function transition(payment: PaymentSnapshot, input: PaymentInput): Trans
         default:
           return stay(payment);
       }
+    case PaymentState.AUTHORIZED:
+      if (input.kind === 'merchant-capture') return { state: PaymentState.CAPTURING, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'capture' }] };
+      // The merchant never charged: release the hold.
+      if (input.kind === 'expired') return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.EXPIRED }] };
+      // STOP ends any standing authorisation (DESIGN.md): what was not captured is not taken.
+      if (input.kind === 'stop') return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.CANCELLED }] };
+      return stay(payment);
     case PaymentState.CAPTURING:
       if (input.kind === 'capture-result') {
         if (input.ok) return { state: PaymentState.COMPLETED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'receipts' }] };

@@ -1,10 +1,44 @@
-// settlement: merchant payouts and operator revenue share.
-import type { ComponentDefinition } from '../../runtime/component.js';
-import { startBaseOnly } from '../../runtime/service-base.js';
+// settlement: closes each operator's daily window from the ledger (through
+// billing), keeps the batch, tells merchants (settlement.closed) and answers
+// the merchant API's GET /v1/settlements.
+import { fileURLToPath } from 'node:url';
+import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
+import { startServiceBase } from '../../runtime/service-base.js';
+import { Requests, serveRequests } from '../../runtime/nats/index.js';
+import { SettlementService } from './windows.js';
+
+export { SettlementService, WindowStillOpenError, batchCsv, windowId, writeReports } from './windows.js';
+
+/** How often due windows are looked for. Closing is idempotent, so a short period costs one query per operator. */
+const CLOSE_SWEEP_MS = 60_000;
+
+async function startSettlement(context: ComponentContext): Promise<StartedComponent> {
+  const { config, nats, log } = context;
+  const base = startServiceBase(context, 'settlement');
+  const service = new SettlementService({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, config, log });
+  const lines = serveRequests(nats.nc, Requests.settlementMerchant, {
+    queue: 'settlement', inFlightMax: 64, log, unavailable: () => ({ available: false }), handle: (r) => service.forMerchant(r),
+  });
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    service.closeDue().then((n) => n > 0 && base.relay.nudge()).catch((err: unknown) => log.warn({ err }, 'settlement sweep failed')).finally(() => (sweeping = false));
+  }, CLOSE_SWEEP_MS);
+  sweep.unref();
+  return {
+    readiness: base.readiness,
+    stop: async (timeoutMs) => {
+      clearInterval(sweep);
+      await lines.drain();
+      await base.stop(timeoutMs);
+    },
+  };
+}
 
 export const settlement: ComponentDefinition = {
   name: 'settlement',
   schema: 'settlement',
-  migrationsDir: null,
-  start: (context) => startBaseOnly(context, 'settlement'),
+  migrationsDir: fileURLToPath(new URL('./migrations/', import.meta.url)),
+  start: (context) => startSettlement(context),
 };

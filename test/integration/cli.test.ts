@@ -11,6 +11,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { findBinary, freePort } from '../../runtime/engines/index.js';
 import { exampleConfigRaw, setupStack, waitFor, type Stack } from '../support/stack.js';
+import { COMPONENT_NAMES } from '../../runtime/config/index.js';
 import { runTs } from '../support/child.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dialpay-cli-'));
@@ -76,14 +77,14 @@ describe('dialpay all', () => {
         expect(checked.output.split('\n').filter((l) => l.includes('dialpay_'))).toEqual([]);
         expect(checked.code).toBe(0);
       }
-      expect(ports.length).toBe(6);
+      expect(ports.length).toBe(COMPONENT_NAMES.length);
     } finally {
       child.process.kill('SIGTERM');
     }
     expect(await child.exited()).toBe(0);
     const lines = child.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; component?: string });
     expect(lines.filter((l) => l.msg === 'stopped').map((l) => l.component).sort()).toEqual(
-      ['billing', 'gateway', 'payments', 'reconciliation', 'settlement', 'ussd'],
+      [...COMPONENT_NAMES].sort(),
     );
     expect(lines.at(-1)?.msg).toBe('drained, exiting');
   });
@@ -97,7 +98,7 @@ describe('dialpay all', () => {
       const { rows } = await client.query<{ table_schema: string }>(
         "SELECT table_schema FROM information_schema.tables WHERE table_name = 'outbox' ORDER BY table_schema",
       );
-      expect(rows.map((r) => r.table_schema)).toEqual(['billing', 'payments', 'reconciliation', 'settlement', 'ussd']);
+      expect(rows.map((r) => r.table_schema)).toEqual(['billing', 'payments', 'reconciliation', 'settlement']);
     } finally {
       await client.end();
     }

@@ -108,6 +108,33 @@ describe('NATS layer', () => {
     await waitFor('nothing left ack-pending', async () => (await nats.jsm.consumers.info('SMS_INBOUND', 'retry-check')).num_ack_pending === 0);
   });
 
+  it('exports the consumer backlog (num_pending) read from JetStream at scrape time, until stopped', async () => {
+    await provisionTopology(nats, { streams: [], kvBuckets: [], consumers: [spec('lag-check')] }, 1, log);
+    const registry = new Registry();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const running = await startConsumer({
+      nats, spec: spec('lag-check'), event: Events.smsInbound, log, metrics: new ConsumerMetrics(registry),
+      inFlightMax: 1, retryDelaysMs: [100], publishTimeoutMs: 5_000,
+      handler: () => released,
+    });
+    const pending = async () => /dialpay_nats_consumer_pending_messages\{consumer="lag-check"\} (\d+)/.exec(await registry.metrics())?.[1];
+    try {
+      for (let i = 0; i < 5; i++) await publishEvent(nats.js, Events.smsInbound, inbound(`LAG ${i}`), { timeoutMs: 5_000 });
+      // One message is with the stuck handler; the rest (and what earlier tests left in the stream) wait.
+      await waitFor('the gauge showing the server\'s backlog', async () => {
+        const serverPending = (await nats.jsm.consumers.info('SMS_INBOUND', 'lag-check')).num_pending;
+        return serverPending >= 4 && (await pending()) === String(serverPending);
+      });
+      release();
+      await waitFor('the backlog drained', async () => (await pending()) === '0');
+    } finally {
+      release();
+      await running.stop(2_000);
+    }
+    expect(await pending()).toBeUndefined();
+  });
+
   it('stop() lets an in-flight handler finish and ack before it returns', async () => {
     await provisionTopology(nats, { streams: [], kvBuckets: [], consumers: [spec('drain-check')] }, 1, log);
     let finished = false;

@@ -87,6 +87,24 @@ describe('transactional outbox', () => {
     await nats.jsm.streams.purge('SMS_OUTBOUND');
   });
 
+  it("writes a transaction's events in the order they were emitted, and only inside a transaction", async () => {
+    const messages = Array.from({ length: 7 }, (_, i) => outbound(50 + i));
+    await withTransaction(pool, 'READ COMMITTED', async (client) => {
+      for (const m of messages) await enqueueEvent(client, 'fixture', Events.smsOutbound, m);
+      // Not written until just before COMMIT: one statement for the whole transaction.
+      expect((await client.query('SELECT count(*)::int AS n FROM fixture.outbox')).rows[0].n).toBe(0);
+    });
+    const { rows } = await pool.query<{ event_id: string }>('SELECT event_id FROM fixture.outbox ORDER BY id');
+    expect(rows.map((r) => r.event_id)).toEqual(messages.map((m) => m.envelope.eventId));
+    await pool.query('DELETE FROM fixture.outbox');
+    const client = await pool.connect();
+    try {
+      await expect(enqueueEvent(client, 'fixture', Events.smsOutbound, outbound(60))).rejects.toThrow('outside withTransaction');
+    } finally {
+      client.release();
+    }
+  });
+
   it('a crash after publishing but before deleting re-publishes without doubling', async () => {
     const messages = Array.from({ length: 5 }, (_, i) => outbound(100 + i));
     await withTransaction(pool, 'READ COMMITTED', async (client) => {

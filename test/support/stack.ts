@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { startNatsServer, startPostgres, freePort, type NatsServerHandle, type PostgresHandle } from '../../runtime/engines/index.js';
-import { validateConfig, type Config } from '../../runtime/config/index.js';
+import { validateConfig, type Config, COMPONENT_NAMES } from '../../runtime/config/index.js';
 import { createLogger, type Logger } from '../../runtime/log.js';
 
 export interface Stack {
@@ -31,10 +31,13 @@ export async function setupStack(options: { database?: string } = {}): Promise<S
   raw.nats = { ...(raw.nats as object), url: nats.url };
   raw.postgres = { ...(raw.postgres as object), url: pg.urlFor(database) };
   const opsPorts: Record<string, number> = {};
-  for (const name of ['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation']) opsPorts[name] = await freePort();
+  for (const name of COMPONENT_NAMES) opsPorts[name] = await freePort();
   raw.http = { host: '127.0.0.1', opsPorts };
   // Server-mode operators listen on a free port too, so suites never collide.
   for (const op of raw.operators as { smpp: { mode: string; port: number } }[]) if (op.smpp.mode === 'server') op.smpp.port = await freePort();
+  const ussd = raw.ussd as { http: { port?: number } };
+  ussd.http.port = await freePort();
+  (raw.merchantApi as { port?: number }).port = await freePort();
   raw.log = { level: 'warn' };
   return {
     nats,
@@ -48,8 +51,9 @@ export async function setupStack(options: { database?: string } = {}): Promise<S
   };
 }
 
+/** Silent, unless DIALPAY_TEST_LOG names a level (debugging a failing suite). */
 export function quietLogger(): Logger {
-  return createLogger({ level: 'silent' });
+  return createLogger({ level: (process.env.DIALPAY_TEST_LOG as 'warn' | undefined) ?? 'silent' });
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {

@@ -59,6 +59,12 @@ export class Capture {
     return stdout.split(/[\n,]/).filter(Boolean).map((v) => Number(v));
   }
 
+  /** Wireshark's values of `fieldNames` in each packet matching `displayFilter`: one row per packet, each field's first occurrence. */
+  async fields(displayFilter: string, fieldNames: readonly string[]): Promise<string[][]> {
+    const { stdout } = await run('tshark', ['-r', this.file, ...this.#decodeAs(), '-Y', displayFilter, '-T', 'fields', '-E', 'occurrence=f', ...fieldNames.flatMap((f) => ['-e', f])], { maxBuffer: 64 * 1024 * 1024 });
+    return stdout.split('\n').filter(Boolean).map((line) => line.split('\t'));
+  }
+
   /** Packets Wireshark flags as malformed or with an error-level expert note. */
   async problems(): Promise<string[]> {
     const { stdout } = await run('tshark', ['-r', this.file, ...this.#decodeAs(), '-Y', '_ws.malformed || _ws.expert.severity >= "Error"'], { maxBuffer: 64 * 1024 * 1024 });

@@ -18,6 +18,13 @@ const PIN = '4821';
 const PASSWORD = 'Sup3rSecret';
 
 describe('log redaction', () => {
+  it("keeps an error's code (ECONNRESET) but redacts a one-time code under the same key", () => {
+    expect(sanitizeForLog({ err: { code: 'ECONNRESET' }, code: 'ERR_STREAM_WRITE_AFTER_END' })).toEqual({ err: { code: 'ECONNRESET' }, code: 'ERR_STREAM_WRITE_AFTER_END' });
+    expect(sanitizeForLog({ code: PIN })).toEqual({ code: '[REDACTED]' });
+    expect(sanitizeForLog({ code: 4821 })).toEqual({ code: '[REDACTED]' });
+    expect(sanitizeForLog({ code: 'x4821' })).toEqual({ code: '[REDACTED]' });
+  });
+
   it('never writes a full MSISDN, a PIN, a code or a password, wherever they appear', async () => {
     const { lines, log } = capture();
     log.info({ msisdn: MSISDN, pin: PIN, password: PASSWORD }, 'pay request');
@@ -37,6 +44,15 @@ describe('log redaction', () => {
     expect(output).toContain('[REDACTED]');
     // Masked but still useful: the country prefix and the last digits survive.
     expect(maskMsisdn(MSISDN)).toBe('2547******78');
+  });
+
+  it('masks numbers in free text and USSD session ids, but leaves a payment id whole', async () => {
+    const { lines, log } = capture();
+    const paymentId = 'ec007675-69c0-427c-8972-277012345678';
+    log.info({ paymentId, sessionId: `smpp:orange-sn:${MSISDN}:3` }, `payment ${paymentId} for ${MSISDN}`);
+    await new Promise((r) => setImmediate(r));
+    expect(lines.join('\n')).not.toContain(MSISDN);
+    expect(lines.join('\n').split(paymentId).length).toBe(3); // the field and the message
   });
 
   it('keeps money as a string and leaves ordinary fields alone', () => {

@@ -91,6 +91,19 @@ export class HttpChargingAdapter implements CarrierAdapter {
     }
   }
 
+  /** The carrier pays back part of a captured reservation; the refund id is the client correlator, so a retry is one refund. */
+  async refund(refundId: string, debitId: string, amountMinor: bigint): Promise<CarrierResult> {
+    try {
+      const { status, json } = await this.#call('POST', `/charging/v1/reservations/${encodeURIComponent(debitId)}/refunds`, { clientCorrelator: refundId, amount: { value: amountMinor.toString() } });
+      if (status >= 200 && status < 300) return ok();
+      if (status >= 500 || status === 429) return unavailable(`HTTP ${status}`);
+      return { outcome: CarrierOutcome.REJECTED, detail: String(json.detail ?? json.error ?? `HTTP ${status}`) };
+    } catch (err) {
+      if (!(err instanceof Unanswered)) throw err;
+      return unavailable('refund unanswered'); // the correlator makes the retry safe
+    }
+  }
+
   async balance(_operatorId: string, msisdn: string): Promise<bigint | null> {
     try {
       const { status, json } = await this.#call('GET', `/charging/v1/balances/${encodeURIComponent(msisdn)}`);

@@ -30,6 +30,8 @@ export class SimulatedCarrier implements CarrierAdapter {
   readonly #o: SimulatorOptions;
   readonly #balances = new Map<string, bigint>();
   readonly #holds = new Map<string, Hold>();
+  /** Refund ids already paid back, so a retried refund pays nothing twice. */
+  readonly #refunds = new Set<string>();
   readonly #barred = new Set<string>();
   readonly #down = new Set<string>();
 
@@ -91,6 +93,18 @@ export class SimulatedCarrier implements CarrierAdapter {
     if (hold.state === 'released' || amountMinor > hold.amountMinor) return { outcome: CarrierOutcome.REJECTED, detail: 'reservation not capturable' };
     hold.state = 'captured';
     this.#balances.set(hold.msisdn, this.balanceOf(hold.msisdn) + (hold.amountMinor - amountMinor));
+    return { outcome: CarrierOutcome.OK, detail: '' };
+  }
+
+  async refund(refundId: string, debitId: string, amountMinor: bigint): Promise<CarrierResult> {
+    const failure = await this.#weather();
+    if (failure) return failure;
+    const hold = this.#holds.get(debitId);
+    if (!hold || hold.state !== 'captured') return { outcome: CarrierOutcome.REJECTED, detail: 'nothing captured to refund' };
+    if (this.#refunds.has(refundId)) return { outcome: CarrierOutcome.OK, detail: 'already refunded' };
+    this.#refunds.add(refundId);
+    if (this.#refunds.size > SETTLED_HOLDS_MAX) this.#refunds.delete(this.#refunds.values().next().value as string);
+    this.#balances.set(hold.msisdn, this.balanceOf(hold.msisdn) + amountMinor);
     return { outcome: CarrierOutcome.OK, detail: '' };
   }
 

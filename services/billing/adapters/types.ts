@@ -39,6 +39,8 @@ export interface CarrierAdapter {
   reserve(request: ReserveRequest): Promise<CarrierResult>;
   capture(debitId: string, amountMinor: bigint): Promise<CarrierResult>;
   release(debitId: string): Promise<CarrierResult>;
+  /** Gives back part of a captured debit to the subscriber; idempotent on refundId. */
+  refund(refundId: string, debitId: string, amountMinor: bigint): Promise<CarrierResult>;
   /** The subscriber's spendable balance as the carrier sees it, or null when it cannot say. */
   balance(operatorId: string, msisdn: string, currency: string): Promise<bigint | null>;
 }

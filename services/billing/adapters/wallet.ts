@@ -14,6 +14,7 @@ export function walletAdapter(ledger: Ledger): CarrierAdapter {
     reserve: async () => OK,
     capture: async () => OK,
     release: async () => OK,
+    refund: async () => OK, // the ledger's refund transfer credits the wallet
     // A wallet we have never credited is simply empty.
     balance: async (_operatorId, msisdn) => ledger.balance(AccountIds.subscriber(msisdn)).catch(() => 0n),
   };

@@ -9,7 +9,7 @@
 // Every transfer's postings sum to zero; a transfer that does not is a bug
 // and the builder throws before anything is written.
 
-export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'operator_share' | 'holds' | 'carrier_clearing' | 'suspense';
+export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'operator_share' | 'holds' | 'carrier_clearing' | 'suspense' | 'merchant_settled' | 'operator_settled';
 
 /** Kinds whose balance is checked on every debit and so kept as a row. */
 export const BALANCE_CHECKED_KINDS: ReadonlySet<AccountKind> = new Set(['subscriber']);
@@ -34,11 +34,15 @@ export interface Transfer {
 
 export const AccountIds = {
   subscriber: (msisdn: string) => `subscriber:${msisdn}`,
-  merchant: (merchantId: string) => `merchant:${merchantId}`,
+  /** One per currency: a merchant served by operators in two countries is paid in both. */
+  merchant: (merchantId: string, currency: string) => `merchant:${merchantId}:${currency}`,
   fees: (currency: string) => `fees:${currency}`,
   operatorShare: (operatorId: string) => `operator:${operatorId}`,
   holds: (currency: string) => `holds:${currency}`,
   carrier: (operatorId: string) => `carrier:${operatorId}`,
+  /** What settlement windows have closed for payout: a merchant's, per currency, and an operator's share. */
+  merchantSettled: (merchantId: string, currency: string) => `settled:merchant:${merchantId}:${currency}`,
+  operatorSettled: (operatorId: string) => `settled:operator:${operatorId}`,
 } as const;
 
 export class LedgerInvariantError extends Error {
@@ -129,6 +133,32 @@ export function voidTransfer(id: string, reserve: CaptureInput['reserve']): Tran
       { accountId: reserve.payerAccountId, amountMinor: reserve.amountMinor },
     ],
   });
+}
+
+/** A plain move of `amountMinor` from one account to another: one debit, one credit. */
+function move(input: { id: string; kind: TransferKind; paymentId: string; currency: string; amountMinor: bigint; fromAccountId: string; toAccountId: string }): Transfer {
+  return build({
+    id: input.id,
+    kind: input.kind,
+    reserveId: null,
+    paymentId: input.paymentId,
+    currency: input.currency,
+    amountMinor: input.amountMinor,
+    postings: [
+      { accountId: input.fromAccountId, amountMinor: -input.amountMinor },
+      { accountId: input.toAccountId, amountMinor: input.amountMinor },
+    ],
+  });
+}
+
+/** Part of a captured payment back to the payer: out of the payee's account (the merchant keeps no fee back). */
+export function refundTransfer(input: { id: string; paymentId: string; currency: string; amountMinor: bigint; payeeAccountId: string; payerAccountId: string }): Transfer {
+  return move({ ...input, kind: 'refund', fromAccountId: input.payeeAccountId, toAccountId: input.payerAccountId });
+}
+
+/** A settlement window's move of `amountMinor` from a payable account to its settled one. */
+export function settlementTransfer(input: { id: string; windowId: string; currency: string; amountMinor: bigint; fromAccountId: string; toAccountId: string }): Transfer {
+  return move({ ...input, kind: 'transfer', paymentId: input.windowId });
 }
 
 /** Money entering the wallet model from outside (airtime top-up, cash-in): carrier clearing -> subscriber. */

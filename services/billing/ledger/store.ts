@@ -195,6 +195,14 @@ export class Ledger {
   }
 
   /** The balance: the row for balance-checked accounts, the postings' sum for the others. */
+  /** The currencies of the accounts whose id starts with `prefix` (a merchant's payables, say). */
+  async accountCurrencies(prefix: string): Promise<string[]> {
+    const { rows } = await this.#pool.query<{ currency: string }>(
+      `SELECT currency FROM ${this.#s}.accounts WHERE id LIKE $1 || '%' ESCAPE '\\' ORDER BY currency`, [prefix.replace(/[\\%_]/g, '\\$&')],
+    );
+    return rows.map((r) => r.currency);
+  }
+
   async balance(accountId: string): Promise<bigint> {
     const { rows } = await this.#pool.query<{ balance: bigint | null }>(
       `SELECT COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM ${this.#s}.postings p WHERE p.account_id = a.id)) AS balance

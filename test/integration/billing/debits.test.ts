@@ -62,7 +62,7 @@ describe('simulated carrier (safaricom-ke)', () => {
     expect(captured.outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
     expect(moneyFromProto(captured.captured).amountMinor).toBe(40_000n);
     expect(carrier.balanceOf(msisdn)).toBe(60_000n); // 10,000 released
-    expect(await ledger.balance(AccountIds.merchant('SHOP42'))).toBe(35_400n);
+    expect(await ledger.balance(AccountIds.merchant('SHOP42', 'KES'))).toBe(35_400n);
     expect(await ledger.balance(AccountIds.fees('KES'))).toBe(600n);
     expect(await ledger.balance(AccountIds.operatorShare('safaricom-ke'))).toBe(4_000n);
   });
@@ -153,6 +153,23 @@ describe('wallet (orange-sn)', () => {
     expect((await result(Events.debitCaptureResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
     expect(await ledger.balance(AccountIds.subscriber(payer))).toBe(3_000n);
     expect(await ledger.balance(AccountIds.subscriber('221770100002'))).toBe(2_000n);
+  });
+
+  it('a merchant served in two currencies is paid in each, on its own account', async () => {
+    const payer = '221770100003';
+    await ledger.ensureAccount(AccountIds.subscriber(payer), 'subscriber', 'XOF');
+    await ledger.apply(depositTransfer('cash-in-2', 'orange-sn', AccountIds.subscriber(payer), 'XOF', 5_000n));
+    const kes = await reserve('safaricom-ke', '254711100009', KES(1_000n));
+    const xof = await reserve('orange-sn', payer, XOF(1_000n));
+    for (const [debitId, money] of [[kes, KES], [xof, XOF]] as const) {
+      expect((await result(Events.debitReserveResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+      await publishEvent(nats.js, Events.debitCaptureRequested, {
+        envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, amount: money(1_000n), merchantId: 'EVCHARGE', payeeAmount: money(1_000n),
+      }, { timeoutMs: 5_000 });
+      expect((await result(Events.debitCaptureResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    }
+    expect(await ledger.balance(AccountIds.merchant('EVCHARGE', 'KES'))).toBe(1_000n);
+    expect(await ledger.balance(AccountIds.merchant('EVCHARGE', 'XOF'))).toBe(1_000n);
   });
 });
 

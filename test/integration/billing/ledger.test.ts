@@ -14,7 +14,7 @@ let pool: Pool;
 let ledger: Ledger;
 const A = AccountIds.subscriber('254711000001');
 const B = AccountIds.subscriber('254711000002');
-const SHOP = AccountIds.merchant('SHOP42');
+const SHOP = AccountIds.merchant('SHOP42', 'KES');
 let n = 0;
 const id = (prefix: string) => `${prefix}-${++n}`;
 

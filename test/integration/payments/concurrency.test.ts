@@ -44,7 +44,7 @@ it('twelve PAY 100 at once from a 500.00 wallet: at most five go through, and th
   await Promise.all(codes.map((code) => sim.sendFromPhone(PHONE, '384', `YES ${code}`)));
   await waitFor('five receipts', async () => sim.submitted.filter((m) => m.destination === PHONE && /^Paid 100\.00 KES/.test(m.text)).length === 5, 30_000);
   expect(await ledger.balance(AccountIds.subscriber(PHONE))).toBe(0n);
-  await waitFor('merchant paid for five', async () => (await ledger.balance(AccountIds.merchant('SHOP42'))) > 0n);
+  await waitFor('merchant paid for five', async () => (await ledger.balance(AccountIds.merchant('SHOP42', 'KES'))) > 0n);
   expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
   expect(sim.submitted.filter((m) => m.destination === PHONE && /Wrong code/.test(m.text))).toEqual([]);
 });

@@ -57,8 +57,26 @@ it('names the limit it refuses: per payment, daily, velocity', async () => {
   for (let i = 0; i < 4; i++) expect(await pay(b, 1)).toMatch(/^Paid 1\.00 KES/);
   expect(await ask(b, 'PAY SHOP42 1')).toBe('Payment refused: too many payments in a minute, try again shortly.');
 
-  // The monthly cap is the same query with a month window; it is proven by the pure rule's tests, because
-  // end to end it would need spending that is this month but not today, which the 1st of a month does not have.
+});
+
+it('counts the month, not just the day: spending from yesterday counts when yesterday is this month', async () => {
+  const phone = newPhone();
+  // 75.00 spent yesterday (a completed payment, as it would be booked). Tier 0 allows 120.00 a month.
+  await p.pool.query('INSERT INTO payments.subscribers (msisdn) VALUES ($1)', [phone]);
+  const { rows } = await p.pool.query<{ same_month: boolean }>(
+    `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency,
+       amount_minor, fee_minor, operator_share_minor, payee_minor, language, state, created_at)
+     VALUES ($1, 'sms', 'safaricom-ke', '22384', $2, 'merchant', 'SHOP42', 'KES', 7500, 0, 0, 7500, 'en', 'completed', now() - interval '1 day')
+     RETURNING date_trunc('month', created_at) = date_trunc('month', now()) AS same_month`,
+    [`seed-${phone}`, phone],
+  );
+  const answer = await ask(phone, 'PAY SHOP42 50');
+  if (rows[0]?.same_month) {
+    expect(answer).toBe('Payment refused: you can pay at most this month: 45.00 KES.');
+  } else {
+    // Today is the 1st: yesterday's spending belongs to last month and the month starts afresh.
+    expect(answer).toMatch(/^Pay 50\.00 KES to Duka Ya Mama/);
+  }
 });
 
 it('leaves a ledger that adds up', async () => {

@@ -10,6 +10,7 @@ import type { Pool } from '../../../runtime/pg/index.js';
 import type { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';
+import { hashSecret } from '../../../runtime/secrets.js';
 
 let p: PaymentsStack;
 let sim: SmscSimulator;
@@ -46,7 +47,7 @@ describe('a payment that succeeds', () => {
     const receipt = await ask(phone, `YES ${codeIn(challenge)}`);
     expect(receipt).toMatch(/^Paid 500\.00 KES to Duka Ya Mama \(SHOP42\)\. Fee 7\.60 KES\. Ref [0-9A-F]{8}\.$/);
     expect(carrier.balanceOf(phone)).toBe(950_000n);
-    await waitFor('merchant credited', async () => (await ledger.balance(AccountIds.merchant('SHOP42'))) === 44_240n);
+    await waitFor('merchant credited', async () => (await ledger.balance(AccountIds.merchant('SHOP42', 'KES'))) === 44_240n);
     expect(await ledger.balance(AccountIds.fees('KES'))).toBe(760n);
     expect(await ledger.balance(AccountIds.operatorShare('safaricom-ke'))).toBe(5_000n);
     // BAL: the carrier's balance and the mini statement, from billing over request/reply.
@@ -86,6 +87,47 @@ describe('payments that end without moving money', () => {
     expect(await ask(phone, 'YES 1234')).toBe('No payment is waiting for your confirmation.');
   });
 
+  it('above the PIN threshold the PIN confirms, and a wrong PIN counts', async () => {
+    const phone = newPhone();
+    await pool.query('INSERT INTO payments.subscribers (msisdn, pin_hash) VALUES ($1, $2)', [phone, await hashSecret('4821')]);
+    expect(await ask(phone, 'PAY SHOP42 2000')).toMatch(/^Pay 2,000\.00 KES to Duka Ya Mama \(SHOP42\)\? Fee [\d.,]+ KES\. Reply with your PIN within/);
+    expect(carrier.balanceOf(phone)).toBe(800_000n);
+    expect(await ask(phone, '1111')).toBe('Wrong code. 2 attempt(s) left.');
+    // "YES <pin>" is read as the PIN too: people write what the code challenge taught them.
+    expect(await ask(phone, 'YES 9999')).toBe('Wrong code. 1 attempt(s) left.');
+    expect(await ask(phone, 'yes 4821')).toMatch(/^Paid 2,000\.00 KES to Duka Ya Mama/);
+    expect(carrier.balanceOf(phone)).toBe(800_000n);
+    // A correct PIN clears the failure count.
+    expect((await pool.query('SELECT pin_failures, pin_locked FROM payments.subscribers WHERE msisdn = $1', [phone])).rows[0]).toEqual({ pin_failures: 0, pin_locked: false });
+  });
+
+  it('with two payments waiting, a PIN confirms neither: it could be meant for the other', async () => {
+    const phone = newPhone();
+    await pool.query('INSERT INTO payments.subscribers (msisdn, pin_hash) VALUES ($1, $2)', [phone, await hashSecret('4821')]);
+    await ask(phone, 'PAY SHOP42 1200');
+    await ask(phone, 'PAY SHOP42 1300');
+    expect(await ask(phone, '4821')).toBe('2 payments are waiting for you. Reply YES <code> from the payment\'s SMS, or STOP to cancel them all.');
+    expect(carrier.balanceOf(phone)).toBe(1_000_000n - 250_000n); // both still only held
+    await ask(phone, 'STOP'); // each cancelled payment's SMS, then the STOP reply
+    await waitFor('STOP reply', async () => sim.submitted.some((m) => m.destination === phone && m.text.startsWith('STOP received')));
+    await waitFor('released', async () => carrier.balanceOf(phone) === 1_000_000n);
+  });
+
+  it('three wrong PINs cancel the payment, release the hold and lock the PIN', async () => {
+    const phone = newPhone();
+    await pool.query('INSERT INTO payments.subscribers (msisdn, pin_hash) VALUES ($1, $2)', [phone, await hashSecret('4821')]);
+    await ask(phone, 'PAY SHOP42 1500');
+    expect(await ask(phone, '0000')).toBe('Wrong code. 2 attempt(s) left.');
+    expect(await ask(phone, '0001')).toBe('Wrong code. 1 attempt(s) left.');
+    expect(await ask(phone, '0002')).toBe('Payment of 1,500.00 KES failed: wrong code 3 times. Nothing was charged.');
+    await waitFor('released at the carrier', async () => carrier.balanceOf(phone) === 1_000_000n);
+    expect((await pool.query('SELECT pin_locked FROM payments.subscribers WHERE msisdn = $1', [phone])).rows[0]).toEqual({ pin_locked: true });
+    expect(await ask(phone, 'PAY SHOP42 2000')).toBe('Payment of 2,000.00 KES failed: PIN locked. Nothing was charged.');
+    // Below the threshold the SMS code still works for a locked PIN.
+    const challenge = await ask(phone, 'PAY SHOP42 10');
+    expect(await ask(phone, `YES ${codeIn(challenge)}`)).toMatch(/^Paid 10\.00 KES/);
+  });
+
   it('a locked PIN refuses a large payment instead of falling back to an SMS code', async () => {
     const phone = newPhone();
     await pool.query(`INSERT INTO payments.subscribers (msisdn, pin_hash, pin_failures, pin_locked) VALUES ($1, 'scrypt$16384$8$1$c2FsdA==$aGFzaA==', 3, true)`, [phone]);
@@ -115,5 +157,5 @@ it('leaves a ledger that adds up, with no reservation left open', async () => {
   expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
   await waitFor('holds empty', async () => (await ledger.balance(AccountIds.holds('KES'))) === 0n);
   const { rows } = await pool.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM payments.payments GROUP BY state ORDER BY state");
-  expect(rows).toEqual([{ state: 'completed', n: 2 }, { state: 'failed', n: 3 }]);
+  expect(rows).toEqual([{ state: 'completed', n: 4 }, { state: 'failed', n: 6 }]);
 });

@@ -132,6 +132,23 @@ describe('inbound', () => {
   });
 });
 
+describe('a refusal that outlasts the submit retry schedule', () => {
+  it('is not the end of the message: it is delivered again and submitted once the SMSC takes submits again', async () => {
+    // Every submit refused for longer than the schedule (100+300+600+1000+2000 ms) lasts, as an operator throttling for a while.
+    sim.setFaults({ temporaryErrorRate: 1 });
+    const clear = setTimeout(() => sim.setFaults({ temporaryErrorRate: 0 }), 6_000);
+    try {
+      const refs = await sendOutbound(3, (i) => `Paid 1.50 to SHOP42 during throttling ${i}`);
+      const results = await resultsFor(refs);
+      expect(results.map((r) => r.status)).toEqual(refs.map(() => v1.SubmitStatus.SUBMIT_STATUS_ACCEPTED));
+      for (let i = 0; i < refs.length; i++) expect(sim.submitted.filter((m) => m.text === `Paid 1.50 to SHOP42 during throttling ${counter - refs.length + 1 + i}`)).toHaveLength(1);
+    } finally {
+      clearTimeout(clear);
+      sim.setFaults({ temporaryErrorRate: 0 });
+    }
+  }, 45_000);
+});
+
 describe('faults: nothing lost, duplicates only for unanswered submits, the bind recovers', () => {
   type Counter = keyof SmscSimulator['counters'] | 'binds';
   const cases: [string, () => void, Counter][] = [

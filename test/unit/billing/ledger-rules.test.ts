@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AccountIds, assertBalanced, captureTransfer, reserveTransfer, voidTransfer, LedgerInvariantError } from '../../../services/billing/ledger/rules.js';
+import { AccountIds, assertBalanced, captureTransfer, refundTransfer, reserveTransfer, voidTransfer, LedgerInvariantError } from '../../../services/billing/ledger/rules.js';
 
 const reserve = { id: 'r1', paymentId: 'p1', currency: 'KES', amountMinor: 1_000n, payerAccountId: AccountIds.subscriber('254700000001') };
 
@@ -16,6 +16,12 @@ describe('ledger rules', () => {
       { accountId: reserve.payerAccountId, amountMinor: 200n },
     ]);
     expect(voidTransfer('v1', reserve).postings.reduce((s, p) => s + p.amountMinor, 0n)).toBe(0n);
+  });
+
+  it('a refund moves money from the payee back to the payer, balanced', () => {
+    const r = refundTransfer({ id: 'refund:x', paymentId: 'p1', currency: 'KES', amountMinor: 300n, payeeAccountId: AccountIds.merchant('SHOP42', 'KES'), payerAccountId: reserve.payerAccountId });
+    expect(r.kind).toBe('refund');
+    expect(r.postings).toEqual([{ accountId: 'merchant:SHOP42:KES', amountMinor: -300n }, { accountId: reserve.payerAccountId, amountMinor: 300n }]);
   });
 
   it('refuses to capture more than was reserved, or nothing', () => {

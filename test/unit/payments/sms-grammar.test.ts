@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseSmsCommand, COMMAND_TEXT_LENGTH_MAX, type GrammarContext } from '../../../services/payments/sms-grammar.js';
-import { formatAmount, parseAmount } from '../../../services/payments/amount.js';
+import { formatAmount, parseAmount } from '../../../runtime/money.js';
 
 const KE: GrammarContext = { currency: 'KES', countryCallingCode: '254', defaultLanguage: 'en' };
 const SN: GrammarContext = { currency: 'XOF', countryCallingCode: '221', defaultLanguage: 'fr' };

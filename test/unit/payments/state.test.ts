@@ -11,6 +11,20 @@ describe('payment state machine', () => {
     expect(transition(at('capturing'), { kind: 'capture-result', ok: true })).toEqual({ state: 'completed', challengeAttempts: 0, actions: [{ kind: 'receipts' }] });
   });
 
+  it('manual capture: consent authorizes; the merchant capture captures; an unused authorization expires and is voided', () => {
+    expect(transition(at('challenged'), { kind: 'answer', correct: true, attemptsMax: 3, manualCapture: true })).toEqual({ state: 'authorized', challengeAttempts: 0, actions: [{ kind: 'authorize' }] });
+    expect(transition(at('authorized'), { kind: 'merchant-capture' })).toEqual({ state: 'capturing', challengeAttempts: 0, actions: [{ kind: 'capture' }] });
+    expect(transition(at('authorized'), { kind: 'expired' })).toEqual({ state: 'failed', challengeAttempts: 0, actions: [{ kind: 'void' }, { kind: 'fail', reason: 'expired' }] });
+    expect(transition(at('authorized'), { kind: 'stop' }).actions).toEqual([{ kind: 'void' }, { kind: 'fail', reason: 'cancelled' }]);
+    // A merchant cannot capture what the payer has not authorized.
+    expect(transition(at('challenged'), { kind: 'merchant-capture' }).actions).toEqual([]);
+  });
+
+  it('a charge under a mandate captures as soon as the reserve holds, and fails like any other when it does not', () => {
+    expect(transition(at('reserving'), { kind: 'reserve-result', ok: true, insufficientFunds: false, preauthorized: true })).toEqual({ state: 'capturing', challengeAttempts: 0, actions: [{ kind: 'capture' }] });
+    expect(transition(at('reserving'), { kind: 'reserve-result', ok: false, insufficientFunds: true, preauthorized: true }).actions).toEqual([{ kind: 'void' }, { kind: 'fail', reason: 'insufficient-funds' }]);
+  });
+
   it('prompts twice, then cancels and voids on the third wrong answer', () => {
     const first = transition(at('challenged'), { kind: 'answer', correct: false, attemptsMax: 3 });
     expect(first).toEqual({ state: 'challenged', challengeAttempts: 1, actions: [{ kind: 'retry-prompt', attemptsLeft: 2 }] });

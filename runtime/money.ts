@@ -1,4 +1,4 @@
-// Amounts as subscribers type them, in major units ("500", "5.50", "5,50"),
+// Money for people: amounts as subscribers type them, in major units ("500", "5.50", "5,50"),
 // to bigint minor units. Pure. Never guesses: "1,500" for a 2-decimal
 // currency is refused rather than read as 1.5 or 1500.
 

@@ -1,0 +1,136 @@
+// The OpenAPI 3.1 document, served at /openapi.json and written to
+// gateway/merchant-api/openapi.json by `dialpay openapi` (the repo copy).
+import { PROBLEMS } from './problem.js';
+import { CaptureBody, ChargeBody, ListQuery, Mandate, MandateBody, Payment, PaymentList, PaymentRequestBody, ProblemSchema, Refund, RefundBody } from './schemas.js';
+
+const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((status) => [String(status), problemResponse(Object.entries(PROBLEMS).filter(([, p]) => p.status === status).map(([type, p]) => `/problems/${type}: ${p.title}`).join('; '))]));
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'dialpay merchant API',
+      version: '1.0.0',
+      description: [
+        'Ask a subscriber to pay: they get an SMS naming you, the amount and your reference, and confirm on their phone. Money comes off their carrier account.',
+        'Every call needs `Authorization: Bearer <API key>`. Every POST needs an `Idempotency-Key` header: the same key with the same body returns the first response again; the same key with another body is refused with 409.',
+        'Errors are RFC 9457 problem details. Amounts are integers in minor units.',
+      ].join('\n\n'),
+    },
+    components: {
+      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'A key from `dialpay api-key` (dpk_<id>_<secret>).' } },
+      schemas: { PaymentRequest: PaymentRequestBody, Capture: CaptureBody, RefundRequest: RefundBody, Refund, MandateRequest: MandateBody, Mandate, ChargeRequest: ChargeBody, Payment, PaymentList, Problem: ProblemSchema },
+      parameters: {
+        IdempotencyKey: { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } },
+      },
+    },
+    security: [{ apiKey: [] }],
+    paths: {
+      '/v1/payment-requests': {
+        post: {
+          summary: 'Ask a subscriber to pay',
+          parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/PaymentRequest' } } } },
+          responses: {
+            '201': { description: 'The payment, pending until the payer confirms.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } },
+            ...errors(400, 401, 409, 413, 415, 422, 429, 503),
+          },
+        },
+      },
+      '/v1/payments/{id}/capture': {
+        post: {
+          summary: 'Capture a manual-capture payment: charge what was used, release the rest',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Capture' } } } },
+          responses: {
+            '200': { description: 'The payment, processing; payment.completed follows by webhook.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } },
+            ...errors(400, 401, 404, 409, 415, 422, 429, 503),
+          },
+        },
+      },
+      '/v1/payments/{id}/refunds': {
+        post: {
+          summary: 'Give back part or all of a completed payment',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/RefundRequest' } } } },
+          responses: {
+            '201': {
+              description: 'The refund, pending until the carrier has paid it back; payment.refunded follows by webhook.',
+              content: { 'application/json': { schema: { type: 'object', required: ['refund', 'payment'], properties: { refund: { $ref: '#/components/schemas/Refund' }, payment: { $ref: '#/components/schemas/Payment' } } } } },
+            },
+            ...errors(400, 401, 404, 409, 415, 422, 429, 503),
+          },
+        },
+      },
+      '/v1/payments/{id}': {
+        get: {
+          summary: 'One payment',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'The payment.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } }, ...errors(401, 404, 429, 503) },
+        },
+      },
+      '/v1/mandates': {
+        post: {
+          summary: 'Ask a subscriber for a standing permission to charge them, up to a cap per period',
+          description: 'The subscriber gets an SMS with a code; their YES makes the mandate active (mandate.activated by webhook). STOP revokes it at once (mandate.revoked).',
+          parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/MandateRequest' } } } },
+          responses: { '201': { description: 'The mandate, pending.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Mandate' } } } }, ...errors(400, 401, 409, 415, 422, 429, 503) },
+        },
+      },
+      '/v1/mandates/{id}': {
+        get: {
+          summary: 'One mandate',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'The mandate.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Mandate' } } } }, ...errors(401, 404, 429, 503) },
+        },
+      },
+      '/v1/mandates/{id}/charges': {
+        post: {
+          summary: 'Charge inside an active mandate: no confirmation asked, a receipt sent',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/ChargeRequest' } } } },
+          responses: { '201': { description: 'The payment, pending until captured; payment.completed follows.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } }, ...errors(400, 401, 404, 409, 415, 422, 429, 503) },
+        },
+      },
+      '/v1/settlements': {
+        get: {
+          summary: 'Your lines of closed settlement windows (one per operator and day), newest first, the last 90',
+          responses: {
+            '200': {
+              description: 'Settlement lines: gross, refunds, fees, operator share and net payable, in minor units.',
+              content: { 'application/json': { schema: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: { type: 'object', properties: {
+                windowId: { type: 'string' }, operatorId: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' },
+                status: { type: 'string', enum: ['closed', 'settled'] }, currency: { type: 'string' }, payments: { type: 'integer' }, refunds: { type: 'integer' },
+                grossMinor: { type: 'integer' }, refundsMinor: { type: 'integer' }, feesMinor: { type: 'integer' }, operatorShareMinor: { type: 'integer' },
+                netPayableMinor: { type: 'integer', description: 'Negative when the window\'s refunds outweigh its payments; carried to the next.' },
+              } } } } } } },
+            },
+            ...errors(401, 429, 503),
+          },
+        },
+      },
+      '/v1/balance': {
+        get: {
+          summary: 'What dialpay owes you, per currency: captured payments less fees, refunds and payouts',
+          responses: {
+            '200': {
+              description: 'Balances per currency.',
+              content: { 'application/json': { schema: { type: 'object', required: ['balances'], properties: { balances: { type: 'array', items: { type: 'object', required: ['currency', 'amountMinor'], properties: { currency: { type: 'string' }, amountMinor: { type: 'integer' } } } } } } } },
+            },
+            ...errors(401, 429, 503),
+          },
+        },
+      },
+      '/v1/payments': {
+        get: {
+          summary: 'Payments to you, newest first',
+          parameters: Object.entries(ListQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
+          responses: { '200': { description: 'A page of payments.', content: { 'application/json': { schema: { $ref: '#/components/schemas/PaymentList' } } } }, ...errors(401, 422, 429, 503) },
+        },
+      },
+    },
+  };
+}

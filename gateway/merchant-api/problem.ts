@@ -1,0 +1,32 @@
+// Errors as RFC 9457 problem details (application/problem+json). Each type
+// is a stable, documented URI path; the OpenAPI document lists them.
+
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail?: string;
+  /** For validation problems: where in the body, and what is wrong there. */
+  readonly errors?: readonly { readonly pointer: string; readonly detail: string }[];
+}
+
+export const PROBLEMS = {
+  unauthorized: { status: 401, title: 'Missing or invalid API key' },
+  'not-found': { status: 404, title: 'Not found' },
+  'idempotency-key-required': { status: 400, title: 'Idempotency-Key header required on every POST' },
+  'idempotency-conflict': { status: 409, title: 'Idempotency-Key already used with another body' },
+  'malformed-request': { status: 400, title: 'The request could not be read' },
+  'unsupported-media-type': { status: 415, title: 'Send application/json' },
+  'body-too-large': { status: 413, title: 'Request body too large' },
+  validation: { status: 422, title: 'The request is not valid' },
+  'payment-refused': { status: 422, title: 'The payment was refused' },
+  'rate-limited': { status: 429, title: 'Too many requests for this API key' },
+  unavailable: { status: 503, title: 'Try again shortly' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemType = keyof typeof PROBLEMS;
+
+export function problem(type: ProblemType, detail?: string, errors?: Problem['errors']): Problem {
+  const { status, title } = PROBLEMS[type];
+  return { type: `/problems/${type}`, title, status, ...(detail ? { detail } : {}), ...(errors ? { errors } : {}) };
+}

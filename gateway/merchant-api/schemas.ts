@@ -1,0 +1,148 @@
+// The merchant API's shapes, as JSON Schema: fastify validates requests with
+// them and openapi.ts publishes them, so the document cannot drift from what
+// the server accepts.
+
+export const PaymentRequestBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['msisdn', 'amountMinor', 'currency'],
+  properties: {
+    msisdn: { type: 'string', minLength: 6, maxLength: 20, description: 'The payer, in international form (+254711000001) or national form for the merchant\'s country.' },
+    amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'Amount in minor units (cents): 1050 is 10.50 KES.' },
+    currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+    reference: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9 ._/#-]*$', description: 'Shown to the payer in the challenge SMS and the receipt.' },
+    description: { type: 'string', maxLength: 140 },
+    expiresInSeconds: { type: 'integer', minimum: 30, maximum: 86_400, description: 'How long the payer has to confirm; the operator default otherwise.' },
+    capture: {
+      type: 'string', enum: ['automatic', 'manual'],
+      description: 'manual: amountMinor is the most the payer authorizes (a charging session, say); capture what was used with POST /v1/payments/{id}/capture. An authorization not captured in time is released.',
+    },
+  },
+} as const;
+
+export const CaptureBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['amountMinor'],
+  properties: {
+    amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'What was used, at most the authorized amount; the rest goes back to the payer.' },
+  },
+} as const;
+
+export const RefundBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['amountMinor'],
+  properties: {
+    amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'At most what was captured minus what was refunded already (pending refunds count).' },
+  },
+} as const;
+
+export const Refund = {
+  type: 'object',
+  required: ['id', 'status', 'amountMinor', 'currency', 'createdAt'],
+  properties: {
+    id: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'completed', 'failed'], description: 'completed when the payer has the money back; payment.refunded follows by webhook.' },
+    amountMinor: { type: 'integer' },
+    currency: { type: 'string' },
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+export const Payment = {
+  type: 'object',
+  required: ['id', 'status', 'amountMinor', 'feeMinor', 'currency', 'msisdn', 'reference', 'description', 'createdAt', 'updatedAt', 'expiresAt', 'failureReason', 'captureMode', 'authorizedMinor', 'refundedMinor'],
+  properties: {
+    id: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'awaiting_confirmation', 'authorized', 'processing', 'completed', 'failed'] },
+    amountMinor: { type: 'integer', description: 'For a manual capture, the captured amount once captured.' },
+    feeMinor: { type: 'integer', description: 'Kept by dialpay and the operator; the merchant is paid amountMinor - feeMinor.' },
+    currency: { type: 'string' },
+    msisdn: { type: 'string' },
+    reference: { type: 'string' },
+    description: { type: 'string' },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+    expiresAt: { type: ['string', 'null'], format: 'date-time' },
+    failureReason: { type: ['string', 'null'] },
+    captureMode: { type: 'string', enum: ['automatic', 'manual'] },
+    authorizedMinor: { type: ['integer', 'null'], description: 'Manual capture: the most the payer authorized.' },
+    refundedMinor: { type: 'integer', description: 'Refunds asked for and not failed.' },
+  },
+} as const;
+
+export const PaymentList = {
+  type: 'object',
+  required: ['data', 'nextCursor'],
+  properties: {
+    data: { type: 'array', items: Payment },
+    nextCursor: { type: ['string', 'null'], description: 'Pass as cursor for the next page; null on the last page.' },
+  },
+} as const;
+
+export const ListQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    status: { type: 'string', enum: ['pending', 'awaiting_confirmation', 'authorized', 'processing', 'completed', 'failed'] },
+    cursor: { type: 'string', maxLength: 200 },
+    limit: { type: 'string', pattern: '^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$', description: '1 to 200; 50 when absent.' },
+  },
+} as const;
+
+export const ProblemSchema = {
+  type: 'object',
+  required: ['type', 'title', 'status'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    errors: { type: 'array', items: { type: 'object', properties: { pointer: { type: 'string' }, detail: { type: 'string' } } } },
+  },
+} as const;
+
+export const MandateBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['msisdn', 'capMinor', 'currency', 'period'],
+  properties: {
+    msisdn: { type: 'string', minLength: 6, maxLength: 20 },
+    capMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'The most all charges may add up to in one period.' },
+    currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+    period: { type: 'string', enum: ['day', 'week', 'month'], description: 'Calendar periods, UTC.' },
+    reference: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9 ._/#-]*$' },
+    description: { type: 'string', maxLength: 140 },
+  },
+} as const;
+
+export const Mandate = {
+  type: 'object',
+  required: ['id', 'status', 'capMinor', 'currency', 'period', 'msisdn', 'reference', 'description', 'chargedThisPeriodMinor', 'createdAt', 'confirmBy'],
+  properties: {
+    id: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'active', 'declined', 'expired', 'revoked'], description: 'Only an active mandate can be charged; the subscriber makes it active by SMS and revokes it with STOP.' },
+    capMinor: { type: 'integer' },
+    currency: { type: 'string' },
+    period: { type: 'string', enum: ['day', 'week', 'month'] },
+    msisdn: { type: 'string' },
+    reference: { type: 'string' },
+    description: { type: 'string' },
+    chargedThisPeriodMinor: { type: 'integer' },
+    createdAt: { type: 'string', format: 'date-time' },
+    confirmBy: { type: ['string', 'null'], format: 'date-time' },
+  },
+} as const;
+
+export const ChargeBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['amountMinor'],
+  properties: {
+    amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000 },
+    reference: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9 ._/#-]*$' },
+  },
+} as const;

@@ -1,0 +1,261 @@
+// The merchant API, on fastify: key check, per-key rate limit and
+// Idempotency-Key at the door, JSON Schema validation, then one NATS
+// request to payments, which keeps every rule and every idempotent reply.
+// Errors are problem+json; nothing here moves money or opens Postgres.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { merchantMandateJson, merchantPaymentJson, merchantRefundJson, merchantSettlementJson } from '../../proto/merchant-json.js';
+import type { Config, MerchantConfig } from '../../runtime/config/index.js';
+import type { Logger } from '../../runtime/log.js';
+import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
+import { Requests, requestReply } from '../../runtime/nats/index.js';
+import { apiKeyId, verifyApiKey, type StoredApiKey } from '../../runtime/api-keys.js';
+import { problem, type Problem, type ProblemType } from './problem.js';
+import { RateLimiter } from './rate-limit.js';
+import { CaptureBody, ChargeBody, ListQuery, MandateBody, PaymentRequestBody, RefundBody } from './schemas.js';
+import { openApiDocument } from './openapi.js';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const { MerchantError } = dialpay.v1;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    merchant: MerchantConfig | null;
+  }
+}
+
+/** A stable hash of a JSON body: the same fields in another order or spacing are the same body. */
+export function bodyHash(body: unknown): Buffer {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value) ? value.map(canonical)
+      : value && typeof value === 'object' ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
+        : value;
+  return createHash('sha256').update(JSON.stringify(canonical(body))).digest();
+}
+
+export class MerchantApi {
+  readonly app: FastifyInstance;
+  readonly #config: Config;
+  readonly #nc: NatsConnection;
+  readonly #keys = new Map<string, { merchant: MerchantConfig; stored: StoredApiKey }>();
+  readonly #limiter: RateLimiter;
+  readonly #requests: Counter<'route' | 'status'>;
+  readonly #seconds: Histogram<'route'>;
+
+  constructor(options: { config: Config; nc: NatsConnection; log: Logger; registry: Registry }) {
+    this.#config = options.config;
+    this.#nc = options.nc;
+    const api = options.config.merchantApi;
+    for (const merchant of options.config.merchants) for (const stored of merchant.apiKeys) this.#keys.set(stored.id, { merchant, stored });
+    this.#limiter = new RateLimiter(api);
+    this.#requests = new Counter({ name: 'dialpay_merchant_api_requests_total', help: 'Merchant API requests by route and HTTP status.', labelNames: ['route', 'status'], registers: [options.registry] });
+    this.#seconds = new Histogram({ name: 'dialpay_merchant_api_request_seconds', help: 'Time to answer a merchant API request.', labelNames: ['route'], buckets: LATENCY_BUCKETS_SECONDS, registers: [options.registry] });
+    const https = api.tlsCertFile && api.tlsKeyFile ? { cert: readFileSync(api.tlsCertFile), key: readFileSync(api.tlsKeyFile) } : null;
+    this.app = Fastify({
+      bodyLimit: api.bodyBytesMax,
+      logger: false,
+      ...(https ? { https } : {}),
+      // No type coercion: true, [5000] or "1e3" must not become an amount.
+      ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false } },
+    }) as unknown as FastifyInstance;
+    this.app.decorateRequest('merchant', null);
+    // JSON only: fastify would otherwise hand a text/plain body to the validator as a string.
+    this.app.removeContentTypeParser('text/plain');
+    this.#routes(options.log);
+  }
+
+  #send(reply: FastifyReply, p: Problem): FastifyReply {
+    if (p.status === 401) reply.header('www-authenticate', 'Bearer');
+    return reply.code(p.status).type('application/problem+json').send(p);
+  }
+
+  #routes(log: Logger): void {
+    const app = this.app;
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      this.#requests.inc({ route, status: String(reply.statusCode) });
+      this.#seconds.observe({ route }, reply.elapsedTime / 1000);
+    });
+    app.setNotFoundHandler((_request, reply) => this.#send(reply, problem('not-found')));
+    app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[] }, _request, reply) => {
+      if (error.validation) {
+        const errors = error.validation.map((v) => ({
+          pointer: `${v.instancePath || ''}${v.params?.missingProperty ? `/${String(v.params.missingProperty)}` : v.params?.additionalProperty ? `/${String(v.params.additionalProperty)}` : ''}` || '/',
+          detail: v.message ?? 'is not valid',
+        }));
+        return this.#send(reply, problem('validation', 'see errors', errors));
+      }
+      const byCode: Record<string, ProblemType> = { FST_ERR_CTP_BODY_TOO_LARGE: 'body-too-large', FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type', FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed-request' };
+      const type = byCode[error.code ?? ''] ?? (error.statusCode === 400 ? 'malformed-request' : null);
+      if (type) return this.#send(reply, problem(type));
+      log.error({ err: error }, 'merchant API handler failed');
+      return this.#send(reply, problem('unavailable'));
+    });
+
+    app.get('/openapi.json', async () => openApiDocument());
+
+    // Everything under /v1 needs a key, within its rate, and POSTs need an Idempotency-Key.
+    app.addHook('onRequest', async (request, reply) => {
+      // The matched route, not the raw URL: "/%761/balance" routes to /v1/balance and must be checked too.
+      const route = request.routeOptions.url;
+      if (route === undefined || !route.startsWith('/v1/')) return;
+      const header = request.headers.authorization ?? '';
+      const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+      const found = this.#keys.get(apiKeyId(key) ?? '');
+      if (!found || !verifyApiKey(key, found.stored)) return this.#send(reply, problem('unauthorized'));
+      const waitMs = this.#limiter.take(found.stored.id, Date.now(), { perSecond: found.merchant.apiRequestsPerSecondMax, burst: found.merchant.apiRequestsBurstMax });
+      if (waitMs > 0) {
+        reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
+        return this.#send(reply, problem('rate-limited'));
+      }
+      request.merchant = found.merchant;
+      if (request.method === 'POST' && !IDEMPOTENCY_KEY.test(String(request.headers['idempotency-key'] ?? ''))) {
+        return this.#send(reply, problem('idempotency-key-required'));
+      }
+    });
+
+    app.post('/v1/payment-requests', { schema: { body: PaymentRequestBody } }, async (request, reply) => {
+      const body = request.body as { msisdn: string; amountMinor: number; currency: string; reference?: string; description?: string; expiresInSeconds?: number; capture?: 'automatic' | 'manual' };
+      const answer = await this.#ask(request, {
+        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash(body),
+        createPaymentRequest: {
+          msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }),
+          reference: body.reference ?? '', description: body.description ?? '', expiresInSeconds: body.expiresInSeconds ?? 0, manualCapture: body.capture === 'manual',
+        },
+      });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return reply.code(201).send(merchantPaymentJson(answer.reply.payment ?? {}));
+    });
+
+    app.post('/v1/payments/:id/capture', { schema: { body: CaptureBody } }, async (request, reply) => {
+      const body = request.body as { amountMinor: number };
+      const paymentId = (request.params as { id: string }).id;
+      // The currency is the payment's: payments checks the amount against what was authorized.
+      const current = await this.#ask(request, { getPayment: { paymentId } });
+      if ('problem' in current) return this.#send(reply, current.problem);
+      const answer = await this.#ask(request, {
+        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ paymentId, ...body }),
+        capturePayment: { paymentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: moneyFromProto(current.reply.payment?.amount).currency }) },
+      });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return merchantPaymentJson(answer.reply.payment ?? {});
+    });
+
+    app.post('/v1/payments/:id/refunds', { schema: { body: RefundBody } }, async (request, reply) => {
+      const body = request.body as { amountMinor: number };
+      const paymentId = (request.params as { id: string }).id;
+      const current = await this.#ask(request, { getPayment: { paymentId } });
+      if ('problem' in current) return this.#send(reply, current.problem);
+      const answer = await this.#ask(request, {
+        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ refundOf: paymentId, ...body }),
+        refundPayment: { paymentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: moneyFromProto(current.reply.payment?.amount).currency }) },
+      });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return reply.code(201).send({ refund: merchantRefundJson(answer.reply.refund ?? {}), payment: merchantPaymentJson(answer.reply.payment ?? {}) });
+    });
+
+    app.post('/v1/mandates', { schema: { body: MandateBody } }, async (request, reply) => {
+      const body = request.body as { msisdn: string; capMinor: number; currency: string; period: string; reference?: string; description?: string };
+      const answer = await this.#ask(request, {
+        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ mandate: body }),
+        createMandate: { msisdn: body.msisdn, cap: moneyToProto({ amountMinor: BigInt(body.capMinor), currency: body.currency }), period: body.period, reference: body.reference ?? '', description: body.description ?? '' },
+      });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return reply.code(201).send(merchantMandateJson(answer.reply.mandate ?? {}));
+    });
+
+    app.get('/v1/mandates/:id', async (request, reply) => {
+      const answer = await this.#ask(request, { getMandate: { mandateId: (request.params as { id: string }).id } });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return merchantMandateJson(answer.reply.mandate ?? {});
+    });
+
+    app.post('/v1/mandates/:id/charges', { schema: { body: ChargeBody } }, async (request, reply) => {
+      const body = request.body as { amountMinor: number; reference?: string };
+      const mandateId = (request.params as { id: string }).id;
+      const current = await this.#ask(request, { getMandate: { mandateId } });
+      if ('problem' in current) return this.#send(reply, current.problem);
+      const answer = await this.#ask(request, {
+        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ chargeOf: mandateId, ...body }),
+        chargeMandate: { mandateId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: moneyFromProto(current.reply.mandate?.cap).currency }), reference: body.reference ?? '' },
+      });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return reply.code(201).send(merchantPaymentJson(answer.reply.payment ?? {}));
+    });
+
+    app.get('/v1/settlements', async (request, reply) => {
+      if (!request.merchant) return this.#send(reply, problem('unauthorized'));
+      let answer: dialpay.v1.IMerchantSettlementsReply;
+      try {
+        answer = await requestReply(this.#nc, Requests.settlementMerchant, { merchantId: request.merchant.id, limit: 90 }, this.#config.merchantApi.requestTimeoutMs);
+      } catch {
+        return this.#send(reply, problem('unavailable', 'settlement did not answer in time'));
+      }
+      if (!answer.available) return this.#send(reply, problem('unavailable'));
+      return { data: (answer.settlements ?? []).map(merchantSettlementJson) };
+    });
+
+    app.get('/v1/balance', async (request, reply) => {
+      if (!request.merchant) return this.#send(reply, problem('unauthorized'));
+      let answer: dialpay.v1.IMerchantBalanceReply;
+      try {
+        answer = await requestReply(this.#nc, Requests.billingMerchantBalance, { merchantId: request.merchant?.id ?? '' }, this.#config.merchantApi.requestTimeoutMs);
+      } catch {
+        return this.#send(reply, problem('unavailable', 'billing did not answer in time'));
+      }
+      if (!answer.available) return this.#send(reply, problem('unavailable'));
+      return { balances: (answer.balances ?? []).map((b) => ({ currency: moneyFromProto(b).currency, amountMinor: Number(moneyFromProto(b).amountMinor) })) };
+    });
+
+    app.get('/v1/payments/:id', async (request, reply) => {
+      const answer = await this.#ask(request, { getPayment: { paymentId: (request.params as { id: string }).id } });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return merchantPaymentJson(answer.reply.payment ?? {});
+    });
+
+    app.get('/v1/payments', { schema: { querystring: ListQuery } }, async (request, reply) => {
+      const q = request.query as { from?: string; to?: string; status?: string; cursor?: string; limit?: string };
+      const answer = await this.#ask(request, {
+        listPayments: {
+          fromUnixMs: (q.from ? Date.parse(q.from) : 0) as never, toUnixMs: (q.to ? Date.parse(q.to) : 0) as never,
+          status: q.status ?? '', cursor: q.cursor ?? '', limit: q.limit ? Number(q.limit) : 0,
+        },
+      });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return { data: (answer.reply.payments ?? []).map(merchantPaymentJson), nextCursor: answer.reply.nextCursor || null };
+    });
+  }
+
+  /** One call to payments; its error codes become problems. */
+  async #ask(request: FastifyRequest, command: Omit<dialpay.v1.IMerchantCommandRequest, 'merchantId'>): Promise<{ reply: dialpay.v1.IMerchantCommandReply } | { problem: Problem }> {
+    if (!request.merchant) return { problem: problem('unauthorized') }; // never ask on nobody's behalf
+    let reply: dialpay.v1.IMerchantCommandReply;
+    try {
+      reply = await requestReply(this.#nc, Requests.paymentsMerchant, { ...command, merchantId: request.merchant.id }, this.#config.merchantApi.requestTimeoutMs);
+    } catch {
+      return { problem: problem('unavailable', 'payments did not answer in time; retry with the same Idempotency-Key') };
+    }
+    switch (reply.error ?? MerchantError.MERCHANT_ERROR_UNSPECIFIED) {
+      case MerchantError.MERCHANT_ERROR_UNSPECIFIED: return { reply };
+      case MerchantError.MERCHANT_ERROR_NOT_FOUND: return { problem: problem('not-found', reply.detail ?? undefined) };
+      case MerchantError.MERCHANT_ERROR_INVALID: return { problem: problem('validation', reply.detail ?? undefined) };
+      case MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT: return { problem: problem('idempotency-conflict', reply.detail ?? undefined) };
+      case MerchantError.MERCHANT_ERROR_REFUSED: return { problem: problem('payment-refused', reply.detail ?? undefined) };
+      default: return { problem: problem('unavailable', reply.detail ?? undefined) };
+    }
+  }
+
+  async listen(): Promise<number> {
+    const { host, port } = this.#config.merchantApi;
+    await this.app.listen({ host, port: port ?? 0 });
+    const address = this.app.server.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  close(): Promise<void> {
+    return this.app.close();
+  }
+}

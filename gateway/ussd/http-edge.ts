@@ -1,0 +1,146 @@
+// The USSD HTTP edge, on the Africa's Talking contract: the aggregator POSTs
+// a form (sessionId, serviceCode, phoneNumber, networkCode, text = every
+// answer so far joined by "*") and reads back text/plain "CON <screen>" to
+// continue or "END <screen>" to close. Each hop goes to the ussd service over
+// NATS with a deadline inside the operator's timeout. Every request gets an
+// answer: bad input and a late service get a clean END, never a hang or a
+// stack trace.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Config, OperatorConfig } from '../../runtime/config/index.js';
+import type { Logger } from '../../runtime/log.js';
+import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
+import { toE164 } from '../../runtime/msisdn.js';
+import { Requests, requestReply } from '../../runtime/nats/index.js';
+import { hopTimeoutMs, unavailableText } from './deadline.js';
+
+/** Headers and body must arrive within this; a slow client cannot hold a socket. */
+const REQUEST_TIMEOUT_MS = 10_000;
+const FIELD_CHARS_MAX = 200;
+
+export interface UssdHttpRequest {
+  readonly sessionId: string;
+  readonly serviceCode: string;
+  readonly phoneNumber: string;
+  readonly networkCode: string;
+  readonly text: string;
+}
+
+/** Reads the form; null when a required field is missing or too long. Pure. */
+export function parseUssdForm(body: string): UssdHttpRequest | null {
+  const form = new URLSearchParams(body);
+  const field = (name: string) => form.get(name) ?? '';
+  const request = { sessionId: field('sessionId'), serviceCode: field('serviceCode'), phoneNumber: field('phoneNumber'), networkCode: field('networkCode'), text: field('text') };
+  if (!request.sessionId || !request.serviceCode || !request.phoneNumber) return null;
+  if (Object.values(request).some((v) => v.length > FIELD_CHARS_MAX)) return null;
+  return request;
+}
+
+/** The operator a code belongs to; when operators share a code, the networkCode tells them apart. Pure. */
+export function operatorFor(operators: readonly OperatorConfig[], serviceCode: string, networkCode: string): OperatorConfig | null {
+  const candidates = operators.filter((o) => o.ussd?.serviceCodes.includes(serviceCode));
+  if (candidates.length <= 1) return candidates[0] ?? null;
+  return candidates.find((o) => o.ussd?.networkCodes.includes(networkCode)) ?? null;
+}
+
+class UssdHttpMetrics {
+  readonly requests: Counter<'outcome'>;
+  readonly seconds: Histogram;
+
+  constructor(registry: Registry) {
+    this.requests = new Counter({ name: 'dialpay_ussd_http_requests_total', help: 'USSD HTTP requests by outcome (continue, end, malformed, unknown_service, unavailable).', labelNames: ['outcome'], registers: [registry] });
+    this.seconds = new Histogram({ name: 'dialpay_ussd_http_request_seconds', help: 'Time to answer a USSD HTTP request.', buckets: LATENCY_BUCKETS_SECONDS, registers: [registry] });
+  }
+}
+
+export class UssdHttpEdge {
+  readonly #server: Server;
+  readonly #config: Config;
+  readonly #nc: NatsConnection;
+  readonly #log: Logger;
+  readonly #metrics: UssdHttpMetrics;
+
+  constructor(options: { config: Config; nc: NatsConnection; log: Logger; registry: Registry }) {
+    this.#config = options.config;
+    this.#nc = options.nc;
+    this.#log = options.log;
+    this.#metrics = new UssdHttpMetrics(options.registry);
+    const http = options.config.ussd.http;
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res);
+    this.#server = http.tlsCertFile && http.tlsKeyFile
+      ? createHttpsServer({ cert: readFileSync(http.tlsCertFile), key: readFileSync(http.tlsKeyFile) }, handler)
+      : createHttpServer(handler);
+    this.#server.requestTimeout = REQUEST_TIMEOUT_MS;
+    this.#server.headersTimeout = REQUEST_TIMEOUT_MS;
+  }
+
+  async listen(): Promise<number> {
+    const { host, port } = this.#config.ussd.http;
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => resolve());
+    });
+    const bound = (this.#server.address() as AddressInfo).port;
+    this.#log.info({ host, port: bound, tls: Boolean(this.#config.ussd.http.tlsCertFile) }, 'USSD HTTP edge listening');
+    return bound;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeIdleConnections();
+    });
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const startedMs = performance.now();
+    const reply = (status: number, body: string, outcome: string) => {
+      if (res.headersSent) return;
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(body);
+      this.#metrics.requests.inc({ outcome });
+      this.#metrics.seconds.observe((performance.now() - startedMs) / 1000);
+    };
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== this.#config.ussd.http.path) return reply(404, 'END Not found.', 'malformed');
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return reply(405, 'END Use POST.', 'malformed');
+    }
+    const bytesMax = this.#config.ussd.http.bodyBytesMax;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > bytesMax) {
+        reply(413, 'END Sorry, we could not read this request.', 'malformed');
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', () => reply(400, 'END Sorry, we could not read this request.', 'malformed'));
+    req.on('end', () => {
+      if (res.headersSent) return;
+      const form = parseUssdForm(Buffer.concat(chunks).toString('utf8'));
+      if (!form) return reply(200, 'END Sorry, we could not read this request.', 'malformed');
+      const operator = operatorFor(this.#config.operators, form.serviceCode, form.networkCode);
+      if (!operator?.ussd) return reply(200, 'END Unknown service code.', 'unknown_service');
+      const msisdn = toE164(form.phoneNumber, operator.countryCallingCode);
+      if (!msisdn) return reply(200, 'END Sorry, we could not read this request.', 'malformed');
+      const deadlineMs = Date.now() + hopTimeoutMs(operator.ussd.operatorTimeoutMs);
+      requestReply(this.#nc, Requests.ussdHop, {
+        sessionId: `http:${form.sessionId}`, operatorId: operator.id, msisdn, serviceCode: form.serviceCode, text: form.text,
+        inputOnly: false, begins: form.text === '', deadlineUnixMs: deadlineMs as never,
+      }, Math.max(1, deadlineMs - Date.now()))
+        .then((screen) => reply(200, `${screen.end ? 'END' : 'CON'} ${screen.text ?? ''}`, screen.end ? 'end' : 'continue'))
+        .catch((err: unknown) => {
+          this.#log.warn({ err, operatorId: operator.id }, 'USSD hop unanswered');
+          reply(200, `END ${unavailableText(operator.defaultLanguage)}`, 'unavailable');
+        });
+    });
+  }
+}

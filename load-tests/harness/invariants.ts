@@ -1,0 +1,169 @@
+// The money and messaging invariants, checked at the end of every load run and
+// fault drill: every accepted MO reached payments, every payment ended, each
+// completed one was captured once and receipted once, the rest released, and
+// the ledger sums to zero with nothing left held.
+import pg from 'pg';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Ledger } from '../../services/billing/ledger/store.js';
+import { DLQ_STREAM } from '../../runtime/nats/topology.js';
+import type { ChargingApiSimulator } from '../operator-sim/charging-api.js';
+import type { Check } from './report.js';
+
+/** Receipts the phones got, by payment reference (the first 8 characters of the payment id, upper case). */
+export class ReceiptBook {
+  readonly payer = new Map<string, number>();
+  readonly payee = new Map<string, number>();
+  /** The SMSC's message id of every copy after the first, by `payer:REF` or `payee:REF`, and of the first copy. */
+  readonly #copies = new Map<string, string[]>();
+  readonly #firstIds = new Map<string, string>();
+
+  /** Call for every message the operator delivered to a phone, with the id the SMSC gave it. */
+  note(text: string, smscMessageId = ''): void {
+    const ref = /Ref ([0-9A-F]{8})/.exec(text)?.[1];
+    if (!ref) return;
+    const kind = text.startsWith('Paid') ? 'payer' : text.startsWith('Received') ? 'payee' : null;
+    if (!kind) return;
+    const book = this[kind];
+    const count = (book.get(ref) ?? 0) + 1;
+    book.set(ref, count);
+    // Only doubled receipts need their ids (to tell SMPP's at-least-once from a bug): keep the first id until a second comes.
+    const key = `${kind}:${ref}`;
+    if (count === 1) this.#firstIds.set(key, smscMessageId);
+    else this.#copies.set(key, [...(this.#copies.get(key) ?? [this.#firstIds.get(key) ?? '']), smscMessageId]);
+  }
+
+  /** The SMSC ids of every copy of a doubled receipt; empty when it came once or not at all. */
+  copiesOf(kind: 'payer' | 'payee', ref: string): readonly string[] {
+    return this.#copies.get(`${kind}:${ref}`) ?? [];
+  }
+}
+
+export interface InvariantInput {
+  readonly databaseUrl: string;
+  readonly natsUrl: string;
+  /** MOs the SMSC had accepted (a 0 status in deliver_sm_resp). */
+  readonly mosAccepted: number;
+  readonly receipts: ReceiptBook;
+  /** Payments to another phone (SEND) get a payee receipt as well. */
+  readonly payeeReceipts: boolean;
+  /** The carrier's own record, when billing is over http. */
+  readonly chargingApi?: ChargingApiSimulator | null;
+  /**
+   * SMSC ids of submits accepted just before their link died (SmscSimulator.acceptedBeforeDrop).
+   * A receipt may come twice only when a copy before the last is one of these: the gateway could
+   * not have recorded it, and sending again is SMPP's at-least-once. Empty: no receipt may repeat.
+   */
+  readonly acceptedBeforeDrop?: ReadonlySet<string>;
+  /** How long payments may take to end (confirmed ones captured, others expired). */
+  readonly settleTimeoutMs: number;
+}
+
+async function waitUntil(timeoutMs: number, done: () => Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await done().catch(() => false)) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return done().catch(() => false);
+}
+
+const first = <T>(values: readonly T[], n = 3) => values.slice(0, n).join(', ');
+
+export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
+  const checks: Check[] = [];
+  const db = new pg.Pool({ connectionString: input.databaseUrl, max: 2 });
+  const nc = await connect({ servers: input.natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    // No MO lost: every accepted MO is in the stream, payments consumed it, nothing went to the dead letters.
+    const drained = await waitUntil(input.settleTimeoutMs, async () => {
+      const ci = await jsm.consumers.info('SMS_INBOUND', 'payments-sms-inbound');
+      return ci.num_pending === 0 && ci.num_ack_pending === 0;
+    });
+    const stream = await jsm.streams.info('SMS_INBOUND');
+    const dead = (await jsm.streams.info(DLQ_STREAM).catch(() => null))?.state.messages ?? 0;
+    checks.push({
+      name: 'no MO lost',
+      ok: drained && stream.state.messages >= input.mosAccepted && dead === 0,
+      detail: `${input.mosAccepted} accepted by the gateway, ${stream.state.messages} in SMS_INBOUND, ${drained ? 'all consumed' : 'NOT all consumed'}, ${dead} dead-lettered`,
+    });
+
+    const ended = await waitUntil(input.settleTimeoutMs, async () =>
+      (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM payments.payments WHERE state NOT IN ('completed', 'failed')")).rows[0]?.n === 0);
+    const { rows: payments } = await db.query<{ payment_id: string; state: string; captures: number; voids: number }>(
+      `SELECT p.payment_id, p.state,
+              count(*) FILTER (WHERE t.kind = 'capture')::int AS captures,
+              count(*) FILTER (WHERE t.kind = 'void')::int AS voids
+       FROM payments.payments p LEFT JOIN billing.transfers t ON t.payment_id = p.payment_id
+       GROUP BY p.payment_id, p.state`,
+    );
+    const open = payments.filter((p) => p.state !== 'completed' && p.state !== 'failed');
+    checks.push({ name: 'every payment ended', ok: ended && open.length === 0, detail: `${payments.length} payments, ${open.length} still open${open.length ? ` (${first(open.map((p) => `${p.payment_id}:${p.state}`))})` : ''}` });
+
+    const completed = payments.filter((p) => p.state === 'completed');
+    const badCaptures = payments.filter((p) => (p.state === 'completed' ? p.captures !== 1 : p.captures !== 0));
+    const carrierWrong = input.chargingApi
+      ? payments.filter((p) => {
+          const status = input.chargingApi?.reservation(p.payment_id)?.status;
+          return p.state === 'completed' ? status !== 'CAPTURED' : status !== undefined && status !== 'RELEASED';
+        })
+      : [];
+    checks.push({
+      name: 'every confirmed payment captured exactly once, no other captured',
+      ok: badCaptures.length === 0 && carrierWrong.length === 0,
+      detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture count in the ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
+    });
+
+    const refOf = (id: string) => id.slice(0, 8).toUpperCase();
+    const kinds: readonly ('payer' | 'payee')[] = input.payeeReceipts ? ['payer', 'payee'] : ['payer'];
+    const inDoubt = input.acceptedBeforeDrop ?? new Set<string>();
+    // Copies a resend explains: each extra copy needs an earlier one the SMSC accepted just before the link died.
+    const excused = (kind: 'payer' | 'payee', ref: string) => input.receipts.copiesOf(kind, ref).slice(0, -1).filter((id) => inDoubt.has(id)).length;
+    const verdict = (p: { payment_id: string; state: string }): 'once' | 'resent' | 'wrong' => {
+      let resent = 0;
+      for (const kind of kinds) {
+        const ref = refOf(p.payment_id);
+        const count = input.receipts[kind].get(ref) ?? 0;
+        const want = p.state === 'completed' ? 1 : 0;
+        if (count < want || (count > want && (want === 0 || count - want > excused(kind, ref)))) return 'wrong';
+        resent += count - want;
+      }
+      return resent > 0 ? 'resent' : 'once';
+    };
+    // A payment just completed may have its receipts still on the way (a doubled one stays doubled).
+    const receiptsMissing = () => payments.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p.payment_id))));
+    await waitUntil(input.settleTimeoutMs, async () => !receiptsMissing());
+    const receiptWrong = payments.filter((p) => verdict(p) === 'wrong');
+    const resent = payments.filter((p) => verdict(p) === 'resent');
+    // Which receipt is wrong and how: "payer x0" is a missing one, "payee x2" a doubled one.
+    const counted = (p: { payment_id: string }) => kinds.map((kind) => `${kind} x${input.receipts[kind].get(refOf(p.payment_id)) ?? 0}`).join(', ');
+    checks.push({
+      name: input.acceptedBeforeDrop ? 'every receipt sent once (again only after its link died under the accepted submit)' : 'every receipt sent once',
+      ok: receiptWrong.length === 0,
+      detail: `${input.receipts.payer.size} payer${input.payeeReceipts ? ` and ${input.receipts.payee.size} payee` : ''} receipts; ${receiptWrong.length} payments with a missing or doubled receipt${receiptWrong.length ? ` (${first(receiptWrong.map((p) => `${p.payment_id} ${p.state}: ${counted(p)}`))})` : ''}${input.acceptedBeforeDrop ? `; ${resent.length} sent again because the link died just after the SMSC accepted them (SMPP's at-least-once)${resent.length ? ` (${first(resent.map((p) => `${p.payment_id}: ${counted(p)}`))})` : ''}` : ''}`,
+    });
+
+    const ledger = new Ledger(db);
+    const holdsBalance = async () => {
+      let sum = 0n;
+      for (const { id } of (await db.query<{ id: string }>("SELECT id FROM billing.accounts WHERE kind = 'holds'")).rows) sum += await ledger.balance(id);
+      return sum;
+    };
+    const released = await waitUntil(input.settleTimeoutMs, async () =>
+      (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM billing.debits WHERE state = 'reserved'")).rows[0]?.n === 0 && (await holdsBalance()) === 0n);
+    checks.push({ name: 'nothing left reserved', ok: released, detail: `holds balance ${await holdsBalance()}${released ? '' : ', debits still reserved'}` });
+
+    const sums = await ledger.check();
+    const sound = sums.postingsSumMinor === 0n && sums.unbalancedTransfers === 0 && sums.driftedBalances === 0 && sums.negativeBalances === 0;
+    checks.push({
+      name: 'ledger sums to zero',
+      ok: sound,
+      detail: `postings sum ${sums.postingsSumMinor}, ${sums.unbalancedTransfers} unbalanced transfers, ${sums.driftedBalances} drifted balances, ${sums.negativeBalances} negative balances`,
+    });
+  } finally {
+    await nc.close();
+    await db.end();
+  }
+  return checks;
+}

@@ -1,0 +1,232 @@
+// make bench (ussd): USSD hops per second through the HTTP edge, and the
+// latency of each hop, against a bare node:http server answering "CON" on the
+// same machine in the same run (the baseline: what HTTP alone costs here).
+// Each simulated phone runs whole sessions the way an aggregator sends them:
+// dial, Pay merchant, merchant code, amount, reference: five hops ending at
+// the PIN screen. The first asks payments for the subscriber's profile
+// (Postgres) and saves the session; the rest read the session from NATS KV
+// and replay the path through the menu. Everything
+// runs on this machine: gateway, ussd, payments and billing in one process,
+// the load generator in a worker thread of it, nats-server and PostgreSQL
+// beside it. At the end: every hop was answered with the screen it should
+// have shown.
+import { Agent, createServer, request } from 'node:http';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { validateConfig, COMPONENT_NAMES } from '../runtime/config/index.js';
+import { startHost } from '../runtime/host.js';
+import { freePort, startNatsServer, startPostgres } from '../runtime/engines/index.js';
+import { createLogger } from '../runtime/log.js';
+import { gateway } from '../gateway/index.js';
+import { payments } from '../services/payments/index.js';
+import { ussd } from '../services/ussd/index.js';
+import { billingComponent, SimulatedCarrier } from '../services/billing/index.js';
+import { SmscSimulator } from './operator-sim/smsc.js';
+import { connect } from '@nats-io/transport-node';
+import { Requests, requestReply } from '../runtime/nats/index.js';
+import { dialpay } from '../proto/index.js';
+import { LatencyRecorder } from './harness/latency.js';
+import { benchMode, writeRecord, type Check, type Figure } from './harness/report.js';
+import { median, pidOf, plural, treeOf, WindowedWatch } from './stats.js';
+
+const mode = benchMode();
+const HOPS = Number(process.env.BENCH_USSD_HOPS ?? (mode === 'full' ? 15_000 : 5_000));
+const PHONES = Number(process.env.BENCH_USSD_PHONES ?? 64);
+const RUNS = Number(process.env.BENCH_RUNS ?? (mode === 'full' ? 3 : 1));
+/** A hop not answered by then counts as an error (an aggregator gives up far sooner). */
+const HOP_TIMEOUT_MS = 10_000;
+const SESSION = ['', '1', '1*SHOP42', '1*SHOP42*150', '1*SHOP42*150*0'];
+const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/dist\/?$/, '/');
+
+/** node:http with kept-alive sockets: fetch costs more per request than the server under test. */
+const agent = new Agent({ keepAlive: true, maxSockets: PHONES });
+
+function post(port: number, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/ussd', method: 'POST', agent, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(HOP_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${HOP_TIMEOUT_MS} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** What a worker posts back: each hop's latency, in the order answered. */
+interface DriveResult {
+  hopsPerSecond: number;
+  latenciesMs: Float64Array;
+  errors: number;
+}
+
+interface RunResult {
+  hopsPerSecond: number;
+  hops: number;
+  errors: number;
+  latency: LatencyRecorder;
+  latenciesMs: Float64Array;
+}
+
+const SCREENS = [/^CON dialpay\n1 Pay merchant/, /^CON Enter the merchant code:$/, /^CON Enter the amount \(KES\):$/, /^CON Enter a reference/, /^CON Enter your PIN:$/];
+type Mode = 'bare' | 'warm-up' | 'dialpay';
+const EXPECT: Readonly<Record<Mode, (text: string, step: number) => boolean>> = {
+  bare: (t) => t === 'CON baseline',
+  'warm-up': (t) => t.startsWith('CON ') || t.startsWith('END '),
+  dialpay: (t, step) => (SCREENS[step] as RegExp).test(t),
+};
+
+/**
+ * Runs the phones in a worker thread, so the load generator's own HTTP work does not share the
+ * event loop with the server under test (the baseline gets the same treatment).
+ */
+function driveInWorker(port: number, mode: Mode): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL(import.meta.url), { workerData: { port, mode } });
+    worker.once('message', (result: DriveResult) => {
+      const latency = new LatencyRecorder();
+      for (const ms of result.latenciesMs) latency.recordMs(ms);
+      resolve({ hopsPerSecond: result.hopsPerSecond, hops: result.latenciesMs.length, errors: result.errors, latency, latenciesMs: result.latenciesMs });
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => code !== 0 && reject(new Error(`load worker exited with ${code}`)));
+  });
+}
+
+/** PHONES phones run sessions until HOPS hops are answered; every answer is checked. */
+async function drive(port: number, expect: (text: string, step: number) => boolean): Promise<DriveResult> {
+  const latenciesMs: number[] = [];
+  const byStepMs: number[][] = SESSION.map(() => []);
+  let errors = 0;
+  let sent = 0;
+  let sessionNo = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: PHONES }, async (_, phone) => {
+    const phoneNumber = `+2547${String(20_000_000 + phone)}`;
+    while (sent < HOPS) {
+      const sessionId = `bench-${process.pid}-${++sessionNo}`;
+      for (let step = 0; step < SESSION.length && sent < HOPS; step++) {
+        sent++;
+        const body = new URLSearchParams({ sessionId, serviceCode: '*384#', phoneNumber, networkCode: '63902', text: SESSION[step] as string }).toString();
+        const t0 = performance.now();
+        const res = await post(port, body).catch(() => null);
+        latenciesMs.push(performance.now() - t0);
+        byStepMs[step]?.push(performance.now() - t0);
+        if (res === null || res.status !== 200 || !expect(res.text, step)) errors++;
+      }
+    }
+  }));
+  const elapsedMs = performance.now() - started;
+  if (process.env.BENCH_DEBUG) {
+    process.stdout.write(`p50 by step: ${byStepMs.map((l) => percentile(l.sort((a, b) => a - b), 50).toFixed(1)).join(' / ')} ms\n`);
+  }
+  return { hopsPerSecond: (latenciesMs.length / elapsedMs) * 1000, latenciesMs: Float64Array.from(latenciesMs), errors };
+}
+
+async function main(): Promise<void> {
+  const [nats, pg] = await Promise.all([startNatsServer(), startPostgres({ durable: true })]);
+  await pg.createDatabase('bench');
+  const sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1' });
+  const raw = parse(readFileSync(join(root, 'dialpay.example.yaml'), 'utf8')) as any;
+  raw.nats.url = nats.url;
+  raw.postgres = { ...raw.postgres, url: pg.urlFor('bench'), poolSizeMax: 20 };
+  raw.log = { level: 'error' };
+  raw.http.opsPorts = Object.fromEntries(await Promise.all(COMPONENT_NAMES.map(async (c) => [c, await freePort()])));
+  Object.assign(raw.operators[0].smpp, { port: await sim.start(), bindCount: 1 });
+  raw.operators[1].smpp.port = await freePort();
+  raw.ussd.http.port = await freePort();
+  const host = await startHost(validateConfig(raw), [billingComponent(new SimulatedCarrier({ openingBalanceMinor: 10n ** 12n })), payments, ussd, gateway], { log: createLogger({ level: 'error' }) });
+
+  const bare = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('CON baseline');
+    });
+  });
+  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+  const barePort = (bare.address() as AddressInfo).port;
+
+  // Every phone has a PIN already (first use would ask for one): set through payments, as the menu does.
+  const nc = await connect({ servers: nats.url });
+  for (let phone = 0; phone < PHONES; phone++) {
+    const reply = await requestReply(nc, Requests.paymentsSubscriber, { operatorId: 'safaricom-ke', msisdn: `2547${String(20_000_000 + phone)}`, setPin: { newPin: '2468' } }, 10_000);
+    if (reply.outcome !== dialpay.v1.CommandOutcome.COMMAND_OUTCOME_OK) throw new Error(`could not set a PIN: ${reply.outcome}`);
+  }
+  await nc.close();
+  const dialpayRuns: RunResult[] = [];
+  const bareRuns: RunResult[] = [];
+  const watch = new WindowedWatch();
+  // The bare server, the host and the load worker thread all live in this process: one group each phase.
+  const bareGroups: [string, () => number[]][] = [['bare node:http + load worker thread (baseline runs)', () => [process.pid]]];
+  const dialpayGroups: [string, () => number[]][] = [
+    ['bench process: gateway, ussd, payments, billing + load worker thread', () => [process.pid]],
+    ['nats-server', () => pidOf(nats.pid())],
+    ['postgres', () => treeOf(pg.pid())],
+  ];
+  // One warm-up pass of each, then alternate so drift on a shared machine hits both alike.
+  const warmUps = [await driveInWorker(barePort, 'bare'), await driveInWorker(raw.ussd.http.port, 'warm-up')];
+  for (let run = 0; run < RUNS; run++) {
+    bareRuns.push(await watch.measure(bareGroups, () => driveInWorker(barePort, 'bare')));
+    dialpayRuns.push(await watch.measure(dialpayGroups, () => driveInWorker(raw.ussd.http.port, 'dialpay')));
+  }
+  await new Promise<void>((resolve) => bare.close(() => resolve()));
+  await host.stop();
+  await sim.stop();
+  await Promise.allSettled([nats.stop(), pg.stop()]);
+
+  const rate = (runs: RunResult[]) => Math.round(median(runs.map((r) => r.hopsPerSecond)));
+  const p99 = (runs: RunResult[]) => median(runs.map((r) => r.latency.summary().p99));
+  const pooled = (runs: RunResult[]) => {
+    const all = new LatencyRecorder();
+    for (const r of runs) for (const ms of r.latenciesMs) all.recordMs(ms);
+    return all.summary();
+  };
+  const figures: Figure[] = [
+    { name: 'USSD hops through the HTTP edge -> ussd -> KV / payments', value: rate(dialpayRuns), unit: 'hops/s', target: { op: '>=', value: 3_000 }, baseline: { name: 'bare node:http', value: rate(bareRuns) }, latencyMs: pooled(dialpayRuns), runs: dialpayRuns.map((r) => Math.round(r.hopsPerSecond)) },
+    { name: 'USSD hop p99', value: p99(dialpayRuns), unit: 'ms', target: { op: '<=', value: 30 }, baseline: { name: 'bare node:http', value: p99(bareRuns) }, runs: dialpayRuns.map((r) => r.latency.summary().p99) },
+    { name: 'bare node:http answering CON (baseline)', value: rate(bareRuns), unit: 'hops/s', latencyMs: pooled(bareRuns), runs: bareRuns.map((r) => Math.round(r.hopsPerSecond)) },
+  ];
+  const measured = [...bareRuns, ...dialpayRuns];
+  const errors = [...warmUps, ...measured].reduce((n, r) => n + r.errors, 0);
+  const hops = measured.reduce((n, r) => n + r.hops, 0);
+  const checks: Check[] = [{
+    name: 'every hop answered with the screen it should show',
+    ok: errors === 0 && measured.every((r) => r.hops === HOPS),
+    detail: `${hops.toLocaleString('en')} hops in ${plural(measured.length, 'measured run')} (${HOPS.toLocaleString('en')} each), ${errors} wrong, failed or unanswered (warm-up included)`,
+  }];
+  writeRecord({
+    bench: 'ussd',
+    title: 'USSD hops over HTTP',
+    mode,
+    setup: `${HOPS.toLocaleString('en')} hops a run from ${PHONES} phones at once (closed loop, load generator in a worker thread), median of ${plural(RUNS, 'run')} after one warm-up pass each, baseline and dialpay alternating. Sessions of 5 hops (dial, 1, SHOP42, 150, 0: main menu to the PIN screen); the first reads the subscriber's profile from payments (PostgreSQL), the rest the session from NATS KV. Gateway, ussd, payments and billing in this one process, nats-server and durable PostgreSQL beside it. Latency columns pool every run's hops; the p99 figure is the median of the runs' p99s. The baseline is a bare node:http server answering "CON baseline" in the same process.`,
+    figures,
+    processes: watch.usage(),
+    errors,
+    checks,
+  });
+  if (checks.some((c) => !c.ok)) process.exitCode = 1;
+}
+
+if (isMainThread) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack}\n`);
+    process.exit(1);
+  });
+} else {
+  const { port, mode } = workerData as { port: number; mode: Mode };
+  drive(port, EXPECT[mode]).then((result) => {
+    agent.destroy();
+    parentPort?.postMessage(result);
+  });
+}

@@ -1,0 +1,43 @@
+// The JSON form of a payment as merchants see it, in API responses and in
+// webhook bodies: one shape, documented in the OpenAPI document.
+import { int64ToBigInt, moneyFromProto, type dialpay } from './index.js';
+
+export function merchantPaymentJson(p: dialpay.v1.IMerchantPayment): Record<string, unknown> {
+  const iso = (ms: unknown) => {
+    const n = Number(int64ToBigInt(ms as never));
+    return n > 0 ? new Date(n).toISOString() : null;
+  };
+  const amount = moneyFromProto(p.amount);
+  return {
+    id: p.paymentId, status: p.status, amountMinor: Number(amount.amountMinor), feeMinor: Number(moneyFromProto(p.fee).amountMinor), currency: amount.currency,
+    msisdn: p.msisdn, reference: p.reference ?? '', description: p.description ?? '',
+    createdAt: iso(p.createdAtUnixMs), updatedAt: iso(p.updatedAtUnixMs), expiresAt: iso(p.expiresAtUnixMs), failureReason: p.failureReason || null,
+    captureMode: p.captureMode || 'automatic', authorizedMinor: p.authorized ? Number(moneyFromProto(p.authorized).amountMinor) : null,
+    refundedMinor: p.refunded ? Number(moneyFromProto(p.refunded).amountMinor) : 0,
+  };
+}
+
+export function merchantRefundJson(r: dialpay.v1.IMerchantRefund): Record<string, unknown> {
+  const amount = moneyFromProto(r.amount);
+  return { id: r.refundId, status: r.status, amountMinor: Number(amount.amountMinor), currency: amount.currency, createdAt: new Date(Number(int64ToBigInt(r.createdAtUnixMs as never))).toISOString() };
+}
+
+export function merchantMandateJson(m: dialpay.v1.IMerchantMandate): Record<string, unknown> {
+  const cap = moneyFromProto(m.cap);
+  const expires = Number(int64ToBigInt(m.expiresAtUnixMs as never));
+  return {
+    id: m.mandateId, status: m.status, capMinor: Number(cap.amountMinor), currency: cap.currency, period: m.period, msisdn: m.msisdn,
+    reference: m.reference ?? '', description: m.description ?? '', chargedThisPeriodMinor: Number(moneyFromProto(m.chargedThisPeriod).amountMinor),
+    createdAt: new Date(Number(int64ToBigInt(m.createdAtUnixMs as never))).toISOString(), confirmBy: expires > 0 ? new Date(expires).toISOString() : null,
+  };
+}
+
+export function merchantSettlementJson(m: dialpay.v1.IMerchantSettlement): Record<string, unknown> {
+  const minor = (money: dialpay.v1.IMoney | null | undefined) => Number(moneyFromProto(money).amountMinor);
+  const iso = (ms: unknown) => new Date(Number(int64ToBigInt(ms as never))).toISOString();
+  return {
+    windowId: m.windowId, operatorId: m.operatorId, from: iso(m.fromUnixMs), to: iso(m.toUnixMs), status: m.status, currency: moneyFromProto(m.gross).currency,
+    payments: m.payments ?? 0, refunds: m.refunds ?? 0, grossMinor: minor(m.gross), refundsMinor: minor(m.refundsTotal), feesMinor: minor(m.fees),
+    operatorShareMinor: minor(m.operatorShare), netPayableMinor: minor(m.netPayable), paidOutMinor: m.paidOut ? minor(m.paidOut) : 0,
+  };
+}

@@ -1,0 +1,125 @@
+// What settlement asks of the ledger: the captures and refunds to merchants
+// in a window (read), and booking a closed window's nets from payable to
+// settled accounts (write, idempotent on ids derived from the window).
+import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import type { Pool } from '../../runtime/pg/index.js';
+import type { Ledger } from './ledger/store.js';
+import { AccountIds, settlementTransfer } from './ledger/rules.js';
+
+/** Movements per answer; settlement asks again after the last id. */
+const MOVEMENTS_PAGE_MAX = 5_000;
+
+export class SettlementLedger {
+  readonly #pool: Pool;
+  readonly #ledger: Ledger;
+
+  constructor(pool: Pool, ledger: Ledger) {
+    this.#pool = pool;
+    this.#ledger = ledger;
+  }
+
+  /** Captures and refunds touching a merchant's payable, for debits of this operator, booked in [from, to). */
+  async movements(request: dialpay.v1.ISettlementMovementsRequest): Promise<dialpay.v1.ISettlementMovementsReply> {
+    const limit = Math.min(Math.max(request.limit || MOVEMENTS_PAGE_MAX, 1), MOVEMENTS_PAGE_MAX);
+    const { rows } = await this.#pool.query<{ id: string; kind: 'capture' | 'refund'; currency: string; merchant_account: string; payee: string; fee: string; share: string }>(
+      `SELECT t.id, t.kind, t.currency, m.account_id AS merchant_account,
+              m.amount_minor::text AS payee,
+              COALESCE((SELECT SUM(p.amount_minor) FROM billing.postings p JOIN billing.accounts a ON a.id = p.account_id WHERE p.transfer_id = t.id AND a.kind = 'fee_revenue'), 0)::text AS fee,
+              COALESCE((SELECT SUM(p.amount_minor) FROM billing.postings p JOIN billing.accounts a ON a.id = p.account_id WHERE p.transfer_id = t.id AND a.kind = 'operator_share'), 0)::text AS share
+       FROM billing.transfers t
+       JOIN billing.debits d ON d.payment_id = t.payment_id
+       JOIN billing.postings m ON m.transfer_id = t.id
+       JOIN billing.accounts ma ON ma.id = m.account_id AND ma.kind = 'merchant_payable'
+       WHERE t.kind IN ('capture', 'refund') AND d.operator_id = $1
+         AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
+         AND t.id > $4
+       ORDER BY t.id LIMIT $5`,
+      [request.operatorId ?? '', Number(int64ToBigInt(request.fromUnixMs as never)), Number(int64ToBigInt(request.toUnixMs as never)), request.afterTransferId ?? '', limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    return {
+      available: true,
+      more: rows.length > limit,
+      movements: page.map((r) => {
+        // "merchant:<id>:<currency>": the merchant is the middle.
+        const merchantId = r.merchant_account.slice('merchant:'.length, r.merchant_account.length - r.currency.length - 1);
+        const payee = BigInt(r.payee);
+        const fee = BigInt(r.fee);
+        const share = BigInt(r.share);
+        return r.kind === 'capture'
+          ? { transferId: r.id, kind: 'capture', merchantId, currency: r.currency, grossMinor: bigIntToInt64(payee + fee + share), feeMinor: bigIntToInt64(fee), operatorShareMinor: bigIntToInt64(share), payeeMinor: bigIntToInt64(payee) }
+          : { transferId: r.id, kind: 'refund', merchantId, currency: r.currency, refundMinor: bigIntToInt64(-payee) };
+      }),
+    };
+  }
+
+  /** Captured debits of an operator in [from, to), for reconciliation, in debit-id pages. */
+  async charges(request: dialpay.v1.IChargesRequest): Promise<dialpay.v1.IChargesReply> {
+    const limit = Math.min(Math.max(request.limit || MOVEMENTS_PAGE_MAX, 1), MOVEMENTS_PAGE_MAX);
+    const { rows } = await this.#pool.query<{ debit_id: string; msisdn: string; currency: string; captured_minor: string; refunded: boolean; at: Date }>(
+      `SELECT d.debit_id, d.msisdn, d.currency, d.captured_minor::text, t.created_at AS at,
+              EXISTS (SELECT 1 FROM billing.refunds r WHERE r.debit_id = d.debit_id AND r.state = 'refunded') AS refunded
+       FROM billing.debits d JOIN billing.transfers t ON t.id = 'capture:' || d.debit_id
+       WHERE d.operator_id = $1 AND d.state = 'captured'
+         AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
+         AND d.debit_id > $4
+       ORDER BY d.debit_id LIMIT $5`,
+      [request.operatorId ?? '', Number(int64ToBigInt(request.fromUnixMs as never)), Number(int64ToBigInt(request.toUnixMs as never)), request.afterDebitId ?? '', limit + 1],
+    );
+    return {
+      available: true,
+      more: rows.length > limit,
+      charges: rows.slice(0, limit).map((r) => ({
+        debitId: r.debit_id, msisdn: r.msisdn, amount: moneyToProto({ amountMinor: BigInt(r.captured_minor), currency: r.currency }),
+        status: r.refunded ? 'refunded' : 'captured', atUnixMs: bigIntToInt64(BigInt(r.at.getTime())),
+      })),
+    };
+  }
+
+  /**
+   * Moves each merchant's payout from payable to settled: the window's net, but never more than
+   * the payable account holds, so a debt carried from an earlier window (refunds that outweighed
+   * its payments) is taken off this payout instead of being forgotten. Idempotent: a transfer
+   * already booked for this window and merchant is reported as it was booked.
+   */
+  async book(request: dialpay.v1.IBookSettlementRequest): Promise<dialpay.v1.IBookSettlementReply> {
+    const windowId = request.windowId ?? '';
+    const operatorId = request.operatorId ?? '';
+    if (!windowId || !operatorId) return { ok: false, detail: 'window and operator are required' };
+    const paidOut: dialpay.v1.ISettlementLine[] = [];
+    for (const line of request.lines ?? []) {
+      const net = moneyFromProto(line.netPayable);
+      const merchantId = line.merchantId ?? '';
+      const from = AccountIds.merchant(merchantId, net.currency);
+      const to = AccountIds.merchantSettled(merchantId, net.currency);
+      const id = `settle:${windowId}:${merchantId}:${net.currency}`;
+      const booked = await this.#pool.query<{ amount_minor: string }>('SELECT amount_minor::text FROM billing.transfers WHERE id = $1', [id]);
+      let payout: bigint;
+      if (booked.rows[0]) {
+        payout = BigInt(booked.rows[0].amount_minor);
+      } else {
+        await this.#ledger.ensureAccount(from, 'merchant_payable', net.currency);
+        await this.#ledger.ensureAccount(to, 'merchant_settled', net.currency);
+        const payable = await this.#ledger.balance(from);
+        payout = net.amountMinor < payable ? net.amountMinor : payable;
+        if (payout > 0n) await this.#apply(settlementTransfer({ id, windowId, currency: net.currency, amountMinor: payout, fromAccountId: from, toAccountId: to }));
+        else payout = 0n;
+      }
+      paidOut.push({ merchantId, netPayable: moneyToProto({ amountMinor: payout, currency: net.currency }) });
+    }
+    if (request.operatorShare) {
+      const share = moneyFromProto(request.operatorShare);
+      if (share.amountMinor > 0n) {
+        await this.#ledger.ensureAccount(AccountIds.operatorShare(operatorId), 'operator_share', share.currency);
+        await this.#ledger.ensureAccount(AccountIds.operatorSettled(operatorId), 'operator_settled', share.currency);
+        await this.#apply(settlementTransfer({ id: `settle:${windowId}:operator`, windowId, currency: share.currency, amountMinor: share.amountMinor, fromAccountId: AccountIds.operatorShare(operatorId), toAccountId: AccountIds.operatorSettled(operatorId) }));
+      }
+    }
+    return { ok: true, paidOut };
+  }
+
+  async #apply(transfer: Parameters<Ledger['apply']>[0]): Promise<void> {
+    const booked = await this.#ledger.apply(transfer);
+    if (booked.outcome !== 'applied' && booked.outcome !== 'duplicate') throw new Error(`settlement transfer ${transfer.id}: ${booked.outcome}`);
+  }
+}

@@ -1,0 +1,48 @@
+// Payment outcomes and the confirmation-to-receipt latency (the DESIGN target:
+// p99 <= 250 ms). Recorded only once the transaction that ended the payment
+// commits, so a rolled-back and retried step is not counted twice.
+import type pg from 'pg';
+import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
+import { onAfterCommit } from '../../runtime/pg/index.js';
+
+export interface EndedPayment {
+  readonly channel: string;
+  readonly outcome: 'completed' | 'failed';
+  /** The failure reason (state.ts FailureReason), or null for a completed payment. */
+  readonly reason: string | null;
+  /** When the payer's confirmation started the capture, for a completed payment the payer confirmed; else null. */
+  readonly confirmedAt: Date | null;
+}
+
+export class PaymentsMetrics {
+  readonly outcomes: Counter<'channel' | 'outcome' | 'reason'>;
+  readonly confirmationToReceiptSeconds: Histogram<'channel'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.outcomes = new Counter({
+      name: 'dialpay_payments_outcomes_total',
+      help: 'Payments that ended, by channel (sms, ussd, api), outcome (completed, failed) and failure reason (none when completed).',
+      labelNames: ['channel', 'outcome', 'reason'],
+      registers,
+    });
+    // LATENCY_BUCKETS_SECONDS has a 0.25 bucket: the SLO alert reads it directly.
+    this.confirmationToReceiptSeconds = new Histogram({
+      name: 'dialpay_payments_confirmation_to_receipt_seconds',
+      help: 'Time from handling the payer\'s confirmation (YES, PIN or USSD confirm) to committing the receipts, for payments the payer confirmed.',
+      labelNames: ['channel'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+  }
+
+  /** Call inside the transaction that ends the payment. */
+  ended(client: pg.ClientBase, payment: EndedPayment): void {
+    onAfterCommit(client, () => {
+      this.outcomes.inc({ channel: payment.channel, outcome: payment.outcome, reason: payment.reason ?? 'none' });
+      if (payment.confirmedAt) {
+        this.confirmationToReceiptSeconds.observe({ channel: payment.channel }, Math.max(0, Date.now() - payment.confirmedAt.getTime()) / 1000);
+      }
+    });
+  }
+}

@@ -1,0 +1,104 @@
+// Settlement arithmetic, pure: what each merchant is paid and what each
+// operator owes and is owed for one window, from the ledger's movements in
+// it. No rounding happens here: every fee and share was rounded once, per
+// payment, when it was booked (services/payments/fees.ts); a window only adds
+// whole minor units, so the batch always adds up to the ledger.
+//
+// A movement belongs to the window its ledger time falls in: a refund made
+// on Tuesday for Monday's payment comes off Tuesday's batch.
+
+export interface CaptureMovement {
+  readonly kind: 'capture';
+  readonly merchantId: string;
+  readonly currency: string;
+  /** What the payer paid. */
+  readonly grossMinor: bigint;
+  readonly feeMinor: bigint;
+  readonly operatorShareMinor: bigint;
+  /** What the merchant's payable was credited: gross - fee - share. */
+  readonly payeeMinor: bigint;
+}
+
+export interface RefundMovement {
+  readonly kind: 'refund';
+  readonly merchantId: string;
+  readonly currency: string;
+  /** Taken back from the merchant's payable and given to the payer. */
+  readonly refundMinor: bigint;
+}
+
+export type Movement = CaptureMovement | RefundMovement;
+
+export interface MerchantLine {
+  readonly merchantId: string;
+  readonly currency: string;
+  readonly payments: number;
+  readonly refunds: number;
+  readonly grossMinor: bigint;
+  readonly refundsMinor: bigint;
+  readonly feesMinor: bigint;
+  readonly operatorShareMinor: bigint;
+  /** Paid out for this window; negative when refunds outweigh the window's payments (carried to the next). */
+  readonly netPayableMinor: bigint;
+}
+
+export interface OperatorTotals {
+  readonly currency: string;
+  /** The carrier collected this from subscribers for us (captures less refunds it paid back). */
+  readonly owesMinor: bigint;
+  /** Its revenue share of the window's payments. */
+  readonly owedMinor: bigint;
+}
+
+export interface Batch {
+  readonly merchants: readonly MerchantLine[];
+  readonly operator: OperatorTotals;
+}
+
+export class SettlementArithmeticError extends Error {
+  override readonly name = 'SettlementArithmeticError';
+}
+
+export function settle(currency: string, movements: Iterable<Movement>): Batch {
+  const lines = new Map<string, { payments: number; refunds: number; gross: bigint; refundsTotal: bigint; fees: bigint; share: bigint; payee: bigint }>();
+  for (const m of movements) {
+    if (m.currency !== currency) throw new SettlementArithmeticError(`a ${m.currency} movement in a ${currency} window`);
+    const line = lines.get(m.merchantId) ?? { payments: 0, refunds: 0, gross: 0n, refundsTotal: 0n, fees: 0n, share: 0n, payee: 0n };
+    if (m.kind === 'capture') {
+      if (m.grossMinor <= 0n || m.feeMinor < 0n || m.operatorShareMinor < 0n || m.payeeMinor < 0n) throw new SettlementArithmeticError(`capture for ${m.merchantId} with a negative part`);
+      // The invariant every booked capture keeps; a movement that breaks it is not ours to pay out.
+      if (m.feeMinor + m.operatorShareMinor + m.payeeMinor !== m.grossMinor) throw new SettlementArithmeticError(`capture for ${m.merchantId} whose parts do not add up to its gross`);
+      line.payments++;
+      line.gross += m.grossMinor;
+      line.fees += m.feeMinor;
+      line.share += m.operatorShareMinor;
+      line.payee += m.payeeMinor;
+    } else {
+      if (m.refundMinor <= 0n) throw new SettlementArithmeticError(`refund for ${m.merchantId} that is not positive`);
+      line.refunds++;
+      line.refundsTotal += m.refundMinor;
+    }
+    lines.set(m.merchantId, line);
+  }
+  const merchants = [...lines.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([merchantId, l]): MerchantLine => ({
+      merchantId, currency, payments: l.payments, refunds: l.refunds, grossMinor: l.gross, refundsMinor: l.refundsTotal, feesMinor: l.fees,
+      operatorShareMinor: l.share, netPayableMinor: l.payee - l.refundsTotal,
+    }));
+  const gross = merchants.reduce((s, l) => s + l.grossMinor, 0n);
+  const refunds = merchants.reduce((s, l) => s + l.refundsMinor, 0n);
+  const share = merchants.reduce((s, l) => s + l.operatorShareMinor, 0n);
+  return { merchants, operator: { currency, owesMinor: gross - refunds, owedMinor: share } };
+}
+
+/**
+ * The batch as CSV, one merchant a line, amounts in minor units (the header names them). With
+ * `paidOutMinor` (what billing actually moved to settled), a paid_out_minor column follows.
+ */
+export function batchCsv(windowId: string, batch: Batch, paidOutMinor?: Readonly<Record<string, bigint>>): string {
+  const header = `window,merchant_id,currency,payments,refunds,gross_minor,refunds_minor,fees_minor,operator_share_minor,net_payable_minor${paidOutMinor ? ',paid_out_minor' : ''}`;
+  const rows = batch.merchants.map((l) =>
+    [windowId, l.merchantId, l.currency, l.payments, l.refunds, l.grossMinor, l.refundsMinor, l.feesMinor, l.operatorShareMinor, l.netPayableMinor, ...(paidOutMinor ? [paidOutMinor[l.merchantId] ?? 0n] : [])].join(','));
+  return `${[header, ...rows].join('\n')}\n`;
+}

@@ -1,0 +1,455 @@
+// The *384# menu. ussd-menu-builder replays the whole path of answers on every
+// hop, so each screen is split in two:
+//   - `next`: pure. Where an answer leads, from the answer and facts already
+//     known; it never calls anything, so replaying it is free and repeatable.
+//   - `load`: the side effect (ask payments or billing), run only when a hop
+//     first arrives at a screen. Its result is stored in the session as that
+//     screen's fact, keyed by the number of answers before it; later hops
+//     replay through it without asking again, and an operator's retry of a
+//     hop gets the same answer.
+// An answer a screen cannot take re-shows that screen with an error line. A
+// screen longer than one message is paged with "00 More".
+import UssdMenu from 'ussd-menu-builder';
+import { int64ToBigInt, moneyFromProto, moneyToProto, type dialpay } from '../../proto/index.js';
+import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
+import { formatAmount, parseAmount } from '../../runtime/money.js';
+import { toE164 } from '../../runtime/msisdn.js';
+import { paginate } from './screens.js';
+import { text, type Language, type TextKey } from './texts.js';
+
+/** What one USSD message may hold (GSM 03.38 septets). */
+export const SCREEN_CHARS_MAX = 182;
+/** The answer that shows the next page of a long screen. */
+export const MORE = '00';
+const PIN_PATTERN = /^\d{4}$/;
+const REFERENCE_PATTERN = /^[A-Za-z0-9._/-]{1,20}$/;
+/** Lines of the mini statement. */
+const STATEMENT_LINES = 5;
+
+/** JSON, so it can live in the session. Amounts are decimal strings. */
+export type Fact = Readonly<Record<string, string | number | boolean | undefined>>;
+export type Facts = Record<number, Fact>;
+
+export interface Screen {
+  readonly text: string;
+  readonly end: boolean;
+}
+
+/** What the menu may ask of the rest of dialpay; each call is bounded by the hop's deadline. */
+export interface MenuServices {
+  payments(request: dialpay.v1.ISubscriberCommandRequest): Promise<dialpay.v1.ISubscriberCommandReply>;
+  balance(request: dialpay.v1.IBalanceRequest): Promise<dialpay.v1.IBalanceReply>;
+}
+
+export interface MenuContext {
+  readonly sessionId: string;
+  readonly operator: OperatorConfig;
+  readonly msisdn: string;
+  readonly merchants: ReadonlyMap<string, MerchantConfig>;
+  readonly airtimeMerchantId: string | undefined;
+  readonly services: MenuServices;
+}
+
+type Route = string | { readonly invalid: TextKey };
+
+/** One hop's walk through the menu: the path so far, and what each answer did. */
+class Walk {
+  /** Answers consumed so far while replaying. */
+  position = 0;
+  /** Where the current screen's fact is stored: the number of answers before the screen was entered. */
+  factKey = 0;
+  invalid: TextKey | null = null;
+  page = 0;
+  /** Each accepted answer and the screen it led to, in order. */
+  readonly moves: { readonly input: string; readonly to: string; readonly factKey: number }[] = [];
+  dirty = false;
+
+  constructor(readonly context: MenuContext, readonly facts: Facts) {}
+
+  get language(): Language {
+    const profile = this.facts[0];
+    return profile?.language === 'fr' ? 'fr' : profile?.language === 'en' ? 'en' : this.context.operator.defaultLanguage;
+  }
+
+  /** The newest answer that led to `state`. */
+  enteredWith(state: string): string {
+    for (let i = this.moves.length - 1; i >= 0; i--) if (this.moves[i]?.to === state) return this.moves[i]?.input as string;
+    return '';
+  }
+
+  /** The fact of the newest arrival at `state`. */
+  factOf(state: string): Fact | undefined {
+    for (let i = this.moves.length - 1; i >= 0; i--) {
+      const move = this.moves[i];
+      if (move?.to === state) return this.facts[move.factKey];
+    }
+    return undefined;
+  }
+
+  visited(state: string): boolean {
+    return this.moves.some((m) => m.to === state);
+  }
+
+  t(key: TextKey, args: Record<string, string> = {}): string {
+    return text(key, this.language, args);
+  }
+}
+
+interface StateDef {
+  /** The side effect of arriving here; its result becomes this screen's fact. */
+  load?: (walk: Walk) => Promise<Fact>;
+  screen: (fact: Fact | undefined, walk: Walk) => Screen;
+  /** Pure: where an answer leads. Absent on screens that end the session. */
+  next?: (input: string, fact: Fact | undefined, walk: Walk) => Route;
+}
+
+const con = (text: string): Screen => ({ text, end: false });
+const end = (text: string): Screen => ({ text, end: true });
+const Outcome = {
+  OK: 1, WRONG_PIN: 2, PIN_LOCKED: 3, REFUSED: 4, NOT_FOUND: 5, ENDED: 6, UNAVAILABLE: 7,
+} as const satisfies Record<string, dialpay.v1.CommandOutcome>;
+
+/** A service call that failed or timed out is a fact too: the screen says "try later". */
+async function ask(walk: Walk, request: Omit<dialpay.v1.ISubscriberCommandRequest, 'operatorId' | 'msisdn'>): Promise<dialpay.v1.ISubscriberCommandReply> {
+  try {
+    return await walk.context.services.payments({ ...request, operatorId: walk.context.operator.id, msisdn: walk.context.msisdn });
+  } catch {
+    return { outcome: Outcome.UNAVAILABLE };
+  }
+}
+
+function mainNext(input: string): Route {
+  switch (input) {
+    case '1': return 'pay.merchant';
+    case '2': return 'send.msisdn';
+    case '3': return 'airtime.who';
+    case '4': return 'account';
+    default: return { invalid: 'invalidChoice' };
+  }
+}
+
+const pinNext = (to: string) => (input: string): Route => (PIN_PATTERN.test(input) ? to : { invalid: 'invalidPin' });
+
+type Flow = 'pay' | 'send' | 'airtime';
+
+/** Who a flow pays and how much, from the answers on the path. */
+function paymentOf(flow: Flow, walk: Walk): { payeeKind: 'merchant' | 'subscriber'; payeeId: string; amountText: string; reference: string; shown: string } {
+  const { operator, airtimeMerchantId, msisdn } = walk.context;
+  switch (flow) {
+    case 'pay': {
+      const reference = walk.enteredWith('pay.pin');
+      return { payeeKind: 'merchant', payeeId: walk.enteredWith('pay.amount').toUpperCase(), amountText: walk.enteredWith('pay.reference'), reference: reference === '0' ? '' : reference, shown: '' };
+    }
+    case 'send':
+      return { payeeKind: 'subscriber', payeeId: toE164(walk.enteredWith('send.amount'), operator.countryCallingCode) ?? '', amountText: walk.enteredWith('send.pin'), reference: '', shown: '' };
+    case 'airtime': {
+      const target = walk.visited('airtime.msisdn') ? (toE164(walk.enteredWith('airtime.amount'), operator.countryCallingCode) ?? msisdn) : msisdn;
+      return { payeeKind: 'merchant', payeeId: airtimeMerchantId ?? '', amountText: walk.enteredWith('airtime.pin'), reference: `airtime ${target}`, shown: `+${target}` };
+    }
+  }
+}
+
+function amountState(flow: Flow, after: string): StateDef {
+  return {
+    screen: (_f, walk) => con(walk.t('amount', { currency: walk.context.operator.currency })),
+    next: (input, _f, walk) => (parseAmount(input, walk.context.operator.currency) !== null ? after : { invalid: 'invalidAmount' }),
+  };
+}
+
+/** The PIN (asked last), then a confirmation screen with amount, fee and payee; then done or cancelled. */
+function paymentStates(flow: Flow): Record<string, StateDef> {
+  const verb: TextKey = flow === 'pay' ? 'verbPay' : flow === 'send' ? 'verbSend' : 'verbAirtime';
+  return {
+    [`${flow}.pin`]: { screen: (_f, walk) => con(walk.t('enterPin')), next: pinNext(`${flow}.confirm`) },
+    [`${flow}.confirm`]: {
+      load: async (walk) => {
+        const p = paymentOf(flow, walk);
+        const currency = walk.context.operator.currency;
+        const amountMinor = parseAmount(p.amountText, currency) ?? 0n;
+        const r = await ask(walk, {
+          startPayment: {
+            // One payment per arrival at this screen, whatever the retries of the hop.
+            requestId: `${walk.context.sessionId}#${walk.factKey}`,
+            payeeKind: p.payeeKind === 'merchant' ? 1 : 2, payeeId: p.payeeId, reference: p.reference,
+            amount: moneyToProto({ amountMinor, currency }), pin: walk.enteredWith(`${flow}.confirm`), language: walk.language,
+          },
+        });
+        return {
+          outcome: r.outcome ?? 0, paymentId: r.paymentId ?? '', text: r.text ?? '', left: r.attemptsLeft ?? 0,
+          amountMinor: r.amount ? String(moneyFromProto(r.amount).amountMinor) : '0', feeMinor: r.fee ? String(moneyFromProto(r.fee).amountMinor) : '0',
+          payee: p.shown || (r.payeeName ?? ''), reference: p.reference,
+        };
+      },
+      screen: (fact, walk) => {
+        const currency = walk.context.operator.currency;
+        switch (fact?.outcome) {
+          case Outcome.OK:
+            return con(walk.t('confirm', {
+              what: walk.t(verb), amount: formatAmount(BigInt(fact.amountMinor as string), currency, walk.language),
+              fee: formatAmount(BigInt(fact.feeMinor as string), currency, walk.language), payee: String(fact.payee),
+              reference: flow === 'pay' ? String(fact.reference) : '',
+            }));
+          case Outcome.WRONG_PIN:
+            return con(walk.t('wrongPin', { left: String(fact.left) }));
+          case Outcome.PIN_LOCKED:
+            return end(walk.t('pinLocked'));
+          case Outcome.REFUSED:
+            return end(String(fact.text) || walk.t('unavailable'));
+          case undefined:
+            return end(walk.t('sessionLost'));
+          default:
+            return end(walk.t('unavailable'));
+        }
+      },
+      next: (input, fact) => {
+        if (fact?.outcome === Outcome.WRONG_PIN) return PIN_PATTERN.test(input) ? `${flow}.confirm` : { invalid: 'invalidPin' };
+        if (input === '1') return `${flow}.done`;
+        if (input === '2') return `${flow}.cancel`;
+        return { invalid: 'invalidChoice' };
+      },
+    },
+    [`${flow}.done`]: {
+      load: async (walk) => {
+        const r = await ask(walk, { confirmPayment: { paymentId: String(walk.factOf(`${flow}.confirm`)?.paymentId ?? '') } });
+        return { outcome: r.outcome ?? 0, text: r.text ?? '' };
+      },
+      screen: (fact, walk) => {
+        if (fact?.outcome === Outcome.OK) return end(walk.t('submitted'));
+        if (fact?.outcome === Outcome.ENDED && fact.text) return end(String(fact.text));
+        return end(walk.t(fact ? 'unavailable' : 'sessionLost'));
+      },
+    },
+    [`${flow}.cancel`]: {
+      load: async (walk) => {
+        const r = await ask(walk, { cancelPayment: { paymentId: String(walk.factOf(`${flow}.confirm`)?.paymentId ?? '') } });
+        return { outcome: r.outcome ?? 0 };
+      },
+      screen: (fact, walk) => end(walk.t(fact?.outcome === Outcome.OK ? 'cancelled' : 'unavailable')),
+    },
+  };
+}
+
+function statementLines(reply: dialpay.v1.IBalanceReply, currency: string, language: Language): string {
+  return (reply.lines ?? [])
+    .map((l) => {
+      const at = new Date(Number(int64ToBigInt(l.atUnixMs as never)));
+      const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
+      const who = /^\d+$/.test(l.counterparty ?? '') ? `+${l.counterparty}` : (l.counterparty ?? '');
+      return `${date} ${formatAmount(moneyFromProto(l.amount).amountMinor, currency, language)} ${who}`;
+    })
+    .join('\n');
+}
+
+async function balanceFact(walk: Walk, lines: number): Promise<Fact> {
+  try {
+    const reply = await walk.context.services.balance({ operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, statementLinesMax: lines });
+    if (!reply.available || !reply.balance) return { ok: false };
+    const currency = walk.context.operator.currency;
+    return { ok: true, balance: formatAmount(moneyFromProto(reply.balance).amountMinor, currency, walk.language), lines: statementLines(reply, currency, walk.language) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+export const STATES: Readonly<Record<string, StateDef>> = {
+  start: {
+    load: async (walk) => {
+      const r = await ask(walk, { profile: {} });
+      if (r.outcome !== Outcome.OK) return { unavailable: true };
+      return { hasPin: r.hasPin ?? false, language: r.language ?? walk.context.operator.defaultLanguage };
+    },
+    screen: (fact, walk) => {
+      if (!fact || fact.unavailable) return end(walk.t('unavailable'));
+      return con(walk.t(fact.hasPin ? 'main' : 'choosePin'));
+    },
+    next: (input, fact) => (fact?.hasPin ? mainNext(input) : pinNext('pin.repeat')(input)),
+  },
+  'pin.repeat': { screen: (_f, walk) => con(walk.t('repeatPin')), next: pinNext('pin.saved') },
+  'pin.saved': {
+    load: async (walk) => {
+      const chosen = walk.enteredWith('pin.repeat');
+      if (chosen !== walk.enteredWith('pin.saved')) return { result: 'differ' };
+      const r = await ask(walk, { setPin: { newPin: chosen } });
+      return { result: r.outcome === Outcome.OK ? 'ok' : r.outcome === Outcome.REFUSED ? 'weak' : 'unavailable' };
+    },
+    screen: (fact, walk) => {
+      switch (fact?.result) {
+        case 'ok': return con(`${walk.t('pinSaved')}\n${walk.t('main')}`);
+        case 'differ': return con(walk.t('pinsDiffer'));
+        case 'weak': return con(walk.t('pinWeak'));
+        default: return end(walk.t(fact ? 'unavailable' : 'sessionLost'));
+      }
+    },
+    next: (input, fact) => (fact?.result === 'ok' ? mainNext(input) : pinNext('pin.repeat')(input)),
+  },
+  'pay.merchant': {
+    screen: (_f, walk) => con(walk.t('merchantCode')),
+    next: (input, _f, walk) => {
+      const merchant = walk.context.merchants.get(input.trim().toUpperCase());
+      return merchant && merchant.operatorIds.includes(walk.context.operator.id) && merchant.id !== walk.context.airtimeMerchantId ? 'pay.amount' : { invalid: 'invalidMerchant' };
+    },
+  },
+  'pay.amount': amountState('pay', 'pay.reference'),
+  'pay.reference': {
+    screen: (_f, walk) => con(walk.t('reference')),
+    next: (input) => (REFERENCE_PATTERN.test(input) ? 'pay.pin' : { invalid: 'invalidReference' }),
+  },
+  ...paymentStates('pay'),
+  'send.msisdn': {
+    screen: (_f, walk) => con(walk.t('phoneNumber')),
+    next: (input, _f, walk) => (toE164(input, walk.context.operator.countryCallingCode) ? 'send.amount' : { invalid: 'invalidNumber' }),
+  },
+  'send.amount': amountState('send', 'send.pin'),
+  ...paymentStates('send'),
+  'airtime.who': {
+    screen: (_f, walk) => (walk.context.airtimeMerchantId ? con(walk.t('airtimeFor')) : end(walk.t('airtimeUnavailable'))),
+    next: (input) => (input === '1' ? 'airtime.amount' : input === '2' ? 'airtime.msisdn' : { invalid: 'invalidChoice' }),
+  },
+  'airtime.msisdn': {
+    screen: (_f, walk) => con(walk.t('phoneNumber')),
+    next: (input, _f, walk) => (toE164(input, walk.context.operator.countryCallingCode) ? 'airtime.amount' : { invalid: 'invalidNumber' }),
+  },
+  'airtime.amount': amountState('airtime', 'airtime.pin'),
+  ...paymentStates('airtime'),
+  account: {
+    screen: (_f, walk) => con(walk.t('account')),
+    next: (input) => ({ '1': 'account.balance', '2': 'account.statement', '3': 'pin.current', '4': 'language' })[input] ?? { invalid: 'invalidChoice' },
+  },
+  'account.balance': {
+    load: (walk) => balanceFact(walk, 0),
+    screen: (fact, walk) => end(fact?.ok ? walk.t('balance', { balance: String(fact.balance) }) : walk.t('unavailable')),
+  },
+  'account.statement': {
+    load: (walk) => balanceFact(walk, STATEMENT_LINES),
+    screen: (fact, walk) => {
+      if (!fact?.ok) return end(walk.t('unavailable'));
+      return end(fact.lines ? walk.t('statement', { lines: String(fact.lines) }) : walk.t('noStatement'));
+    },
+  },
+  'pin.current': { screen: (_f, walk) => con(walk.t('currentPin')), next: pinNext('pin.new') },
+  'pin.new': { screen: (_f, walk) => con(walk.t('newPin')), next: pinNext('pin.again') },
+  'pin.again': { screen: (_f, walk) => con(walk.t('repeatNewPin')), next: pinNext('pin.changed') },
+  'pin.changed': {
+    load: async (walk) => {
+      const newPin = walk.enteredWith('pin.again');
+      if (newPin !== walk.enteredWith('pin.changed')) return { result: 'differ' };
+      const r = await ask(walk, { setPin: { currentPin: walk.enteredWith('pin.new'), newPin } });
+      const results: Readonly<Record<number, string>> = { [Outcome.OK]: 'ok', [Outcome.WRONG_PIN]: 'wrong', [Outcome.PIN_LOCKED]: 'locked', [Outcome.REFUSED]: 'weak' };
+      const result = results[r.outcome ?? 0] ?? 'unavailable';
+      return { result, left: r.attemptsLeft ?? 0 };
+    },
+    screen: (fact, walk) => {
+      switch (fact?.result) {
+        case 'ok': return end(walk.t('pinChanged'));
+        case 'differ': return end(walk.t('newPinsDiffer'));
+        case 'weak': return end(walk.t('newPinWeak'));
+        case 'wrong': return end(walk.t('wrongPinEnd', { left: String(fact.left) }));
+        case 'locked': return end(walk.t('pinLocked'));
+        default: return end(walk.t(fact ? 'unavailable' : 'sessionLost'));
+      }
+    },
+  },
+  language: {
+    screen: (_f, walk) => con(walk.t('language')),
+    next: (input) => (input === '1' || input === '2' ? 'language.set' : { invalid: 'invalidChoice' }),
+  },
+  'language.set': {
+    load: async (walk) => {
+      const language = walk.enteredWith('language.set') === '2' ? 'fr' : 'en';
+      const r = await ask(walk, { setLanguage: { language } });
+      return { ok: r.outcome === Outcome.OK, language };
+    },
+    screen: (fact, walk) => (fact?.ok ? end(text('languageSet', fact.language === 'fr' ? 'fr' : 'en')) : end(walk.t('unavailable'))),
+  },
+};
+
+/** The screen as sent: the error line on top, then the page asked for, with "00 More" when more follow. */
+function composed(name: string, fact: Fact | undefined, walk: Walk): { pages: string[]; end: boolean } {
+  const def = STATES[name] as StateDef;
+  const screen = def.screen(fact, walk);
+  const full = walk.invalid ? `${walk.t(walk.invalid)}\n${screen.text}` : screen.text;
+  return { pages: paginate(full, SCREEN_CHARS_MAX, walk.t('more')), end: screen.end };
+}
+
+export interface MenuResult {
+  readonly screen: Screen;
+  /** True when a fact was added and the session must be saved. */
+  readonly factsChanged: boolean;
+}
+
+/**
+ * Runs one hop: a fresh UssdMenu (the library keeps per-request state on its instance), the
+ * answers so far replayed through `next`, then the final screen's `load` (once) and `screen`.
+ */
+export function runMenu(context: MenuContext, facts: Facts, answers: readonly string[], timeoutMs: number): Promise<MenuResult> {
+  const walk = new Walk(context, facts);
+  const menu = new UssdMenu();
+  for (const [name, def] of Object.entries(STATES)) {
+    const options = {
+      run: () => {
+        render(name, def).then(
+          (screen) => (screen.end ? menu.end(screen.text) : menu.con(screen.text)),
+          (err: unknown) => menu.emit('error', err),
+        );
+      },
+      next: { '*[\\s\\S]*': () => route(name, def) },
+    };
+    if (name === 'start') menu.startState(options);
+    else menu.state(name, options);
+  }
+
+  function route(name: string, def: StateDef): string {
+    const input = menu.val;
+    const position = walk.position++;
+    const fact = walk.facts[walk.factKey];
+    if (input === MORE && composed(name, fact, walk).pages.length > walk.page + 1) {
+      walk.page++;
+      return name === 'start' ? UssdMenu.START_STATE : name;
+    }
+    const target = def.next ? def.next(input, fact, walk) : { invalid: 'invalidChoice' as const };
+    walk.page = 0;
+    if (typeof target !== 'string') {
+      walk.invalid = target.invalid;
+      return name === 'start' ? UssdMenu.START_STATE : name;
+    }
+    walk.invalid = null;
+    walk.factKey = position + 1;
+    walk.moves.push({ input, to: target, factKey: walk.factKey });
+    return target;
+  }
+
+  async function render(name: string, def: StateDef): Promise<Screen> {
+    let fact = walk.facts[walk.factKey];
+    if (fact === undefined && def.load && walk.invalid === null && walk.page === 0) {
+      fact = await def.load(walk);
+      walk.facts[walk.factKey] = fact;
+      walk.dirty = true;
+    }
+    const { pages, end: ends } = composed(name, fact, walk);
+    const page = Math.min(walk.page, pages.length - 1);
+    const last = page === pages.length - 1;
+    return { text: pages[page] as string, end: ends && last };
+  }
+
+  const args = { sessionId: context.sessionId, phoneNumber: `+${context.msisdn}`, serviceCode: '', text: answers.join('*') };
+  return new Promise<MenuResult>((resolve, reject) => {
+    // run() never settles after an error inside the library: the timer and the error event end it.
+    const timer = setTimeout(() => reject(new MenuTimeoutError(timeoutMs)), timeoutMs);
+    menu.on('error', (err: unknown) => {
+      clearTimeout(timer);
+      reject(err instanceof Error ? err : new Error(String(err)));
+    });
+    menu.run(args).then((result: string) => {
+      clearTimeout(timer);
+      const ended = result.startsWith('END ');
+      resolve({ screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty });
+    }, reject);
+  });
+}
+
+export class MenuTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`menu did not answer within ${timeoutMs} ms`);
+    this.name = 'MenuTimeoutError';
+  }
+}

@@ -1,0 +1,125 @@
+// One USSD hop: find the session, replay the answers through the menu, save
+// what the menu learned, answer with the screen. Every hop is answered, in
+// time: a lost session, a late service or a broken menu each get a clear END.
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { dialpay } from '../../proto/index.js';
+import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
+import type { Logger } from '../../runtime/log.js';
+import { maskMsisdn } from '../../runtime/log.js';
+import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
+import { Requests, requestReply } from '../../runtime/nats/index.js';
+import { MenuTimeoutError, runMenu, type Facts } from './menu.js';
+import type { SessionStore } from './sessions.js';
+import { text } from './texts.js';
+
+/** Kept back from the edge's deadline for saving the session and the reply's trip. */
+const DEADLINE_MARGIN_MS = 150;
+/** A hop with less time than this left is answered "unavailable" at once. */
+const HOP_BUDGET_MIN_MS = 50;
+/** When an edge sends no deadline. */
+const HOP_BUDGET_DEFAULT_MS = 3_000;
+/** Answers in one session; a longer one is someone leaning on the keypad. */
+export const SESSION_ANSWERS_MAX = 40;
+
+export class UssdMetrics {
+  readonly hops: Counter<'operator' | 'outcome'>;
+  readonly hopSeconds: Histogram<'operator'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.hops = new Counter({ name: 'dialpay_ussd_hops_total', help: 'USSD hops answered, by outcome (continue, end, timeout, error, rejected).', labelNames: ['operator', 'outcome'], registers });
+    this.hopSeconds = new Histogram({ name: 'dialpay_ussd_hop_seconds', help: 'Time to answer a USSD hop in the ussd service.', labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+  }
+}
+
+export class UssdService {
+  readonly #operators: ReadonlyMap<string, OperatorConfig>;
+  readonly #merchants: ReadonlyMap<string, MerchantConfig>;
+  readonly #config: Config;
+  readonly #sessions: SessionStore;
+  readonly #nc: NatsConnection;
+  readonly #log: Logger;
+  readonly #metrics: UssdMetrics;
+
+  constructor(options: { config: Config; sessions: SessionStore; nc: NatsConnection; log: Logger; metrics: UssdMetrics }) {
+    this.#config = options.config;
+    this.#operators = new Map(options.config.operators.map((o) => [o.id, o]));
+    this.#merchants = new Map(options.config.merchants.map((m) => [m.id, m]));
+    this.#sessions = options.sessions;
+    this.#nc = options.nc;
+    this.#log = options.log;
+    this.#metrics = options.metrics;
+  }
+
+  async hop(request: dialpay.v1.IUssdHopRequest): Promise<dialpay.v1.IUssdHopReply> {
+    const startedMs = performance.now();
+    const operator = this.#operators.get(request.operatorId ?? '');
+    const msisdn = request.msisdn ?? '';
+    const sessionId = request.sessionId ?? '';
+    if (!operator?.ussd || !/^\d{7,15}$/.test(msisdn) || sessionId.length === 0 || sessionId.length > 200) {
+      this.#metrics.hops.inc({ operator: operator?.id ?? 'unknown', outcome: 'rejected' });
+      return { text: text('unknownService', operator?.defaultLanguage ?? 'en'), end: true };
+    }
+    const language = operator.defaultLanguage;
+    const deadlineMs = Number(request.deadlineUnixMs ?? 0) || Date.now() + HOP_BUDGET_DEFAULT_MS;
+    const outcome = (name: string) => {
+      this.#metrics.hops.inc({ operator: operator.id, outcome: name });
+      this.#metrics.hopSeconds.observe({ operator: operator.id }, (performance.now() - startedMs) / 1000);
+    };
+    const budgetMs = () => deadlineMs - Date.now() - DEADLINE_MARGIN_MS;
+    if (budgetMs() < HOP_BUDGET_MIN_MS) {
+      outcome('timeout');
+      return { text: text('unavailable', language), end: true };
+    }
+
+    const input = request.text ?? '';
+    // A dial starts afresh and an HTTP hop right after one this process answered is in memory:
+    // only the others read the session from KV.
+    const fresh = request.inputOnly ? request.begins === true : input === '';
+    const pathLength = request.inputOnly ? null : input === '' ? 0 : input.split('*').length;
+    const record = fresh ? null : ((pathLength !== null ? this.#sessions.recent(sessionId, pathLength - 1) : null) ?? (await this.#sessions.get(sessionId)));
+    const sameOwner = record !== null && record.msisdn === msisdn && record.operatorId === operator.id;
+    let answers: string[];
+    let facts: Facts;
+    if (request.inputOnly) {
+      const begins = request.begins === true || !sameOwner;
+      answers = begins ? [] : [...(record.answers ?? []), input];
+      facts = begins ? {} : { ...record.facts };
+    } else {
+      answers = input === '' ? [] : input.split('*');
+      if (answers.length > 0 && !sameOwner) {
+        // A path with no session behind it: the session expired, or another replica's write was lost.
+        outcome('end');
+        return { text: text('sessionLost', language), end: true };
+      }
+      facts = answers.length === 0 || !sameOwner ? {} : { ...record.facts };
+    }
+    if (answers.length > SESSION_ANSWERS_MAX) {
+      outcome('end');
+      return { text: text('sessionLost', language), end: true };
+    }
+
+    try {
+      const result = await runMenu(
+        {
+          sessionId, operator, msisdn, merchants: this.#merchants,
+          airtimeMerchantId: this.#config.ussd.airtimeMerchantIds[operator.id],
+          services: {
+            payments: (q) => requestReply(this.#nc, Requests.paymentsSubscriber, q, Math.max(1, budgetMs())),
+            balance: (q) => requestReply(this.#nc, Requests.billingBalance, q, Math.max(1, budgetMs())),
+          },
+        },
+        facts, answers, Math.max(1, budgetMs()),
+      );
+      const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? answers : null, facts };
+      await this.#sessions.save(sessionId, saved, answers.length, result.factsChanged || request.inputOnly === true);
+      outcome(result.screen.end ? 'end' : 'continue');
+      return { text: result.screen.text, end: result.screen.end };
+    } catch (err) {
+      const timedOut = err instanceof MenuTimeoutError;
+      outcome(timedOut ? 'timeout' : 'error');
+      this.#log.warn({ err, msisdn: maskMsisdn(msisdn), answers: answers.length }, timedOut ? 'USSD hop ran out of time' : 'USSD menu failed');
+      return { text: text('unavailable', language), end: true };
+    }
+  }
+}

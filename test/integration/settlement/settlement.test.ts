@@ -1,0 +1,136 @@
+// Settlement end to end: payments through the simulator, a refund through the
+// merchant API, the window closed from the ledger (through billing), booked
+// from payable to settled, told to merchants, and idempotent when closed again.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SimulatedCarrier } from '../../../services/billing/index.js';
+import { AccountIds } from '../../../services/billing/ledger/rules.js';
+import { SettlementService, WindowStillOpenError } from '../../../services/settlement/index.js';
+import { newApiKey } from '../../../runtime/api-keys.js';
+import { Events, type NatsHandle } from '../../../runtime/nats/index.js';
+import { startMerchantApiStack, type PaymentsStack } from '../../support/payments-stack.js';
+import { quietLogger, waitFor } from '../../support/stack.js';
+import { readEvents } from '../../support/streams.js';
+import { runTs } from '../../support/child.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+let p: PaymentsStack;
+let nats: NatsHandle;
+let api: string;
+let service: SettlementService;
+const key = newApiKey();
+const evKey = newApiKey();
+const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
+const day = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
+
+const pay = (phone: string, merchant: string, amount: string) => p.payBySms(phone, merchant, amount);
+
+beforeAll(async () => {
+  ({ p, api, nats } = await startMerchantApiStack(carrier, [key.stored, evKey.stored], 'settlement-test'));
+  service = new SettlementService({ pool: p.pool, nc: nats.nc, config: p.stack.config, log: quietLogger() });
+});
+afterAll(async () => {
+  await nats?.close();
+  await p?.cleanup();
+});
+
+describe('a settlement window', () => {
+  it('closes from the ledger: per-merchant lines, refunds, operator totals, booked to settled accounts, once', async () => {
+    const a = await pay('254777000001', 'SHOP42', '500');   // fee 7.60, share 50.00, payee 442.40
+    await pay('254777000002', 'SHOP42', '100');             // fee 1.60, share 10.00, payee 88.40
+    await pay('254777000003', 'EVCHARGE', '20');            // fee 0.40, share 2.00, payee 17.60
+    const refund = await fetch(`${api}/v1/payments/${a}/refunds`, {
+      method: 'POST', headers: { authorization: `Bearer ${key.key}`, 'idempotency-key': 'st-1', 'content-type': 'application/json' }, body: JSON.stringify({ amountMinor: 10_000 }),
+    });
+    expect(refund.status).toBe(201);
+    await waitFor('refunded', async () => (await p.pool.query(`SELECT 1 FROM payments.refunds WHERE payment_id = $1 AND state = 'completed'`, [a])).rowCount === 1);
+    // Move today's ledger into yesterday's window, which has ended (UTC, cut-off 00:00).
+    await p.pool.query(`UPDATE billing.transfers SET created_at = created_at - interval '1 day' WHERE kind IN ('capture', 'refund')`);
+    const payableBefore = await p.ledger.balance(AccountIds.merchant('SHOP42', 'KES'));
+
+    const closed = await service.close('safaricom-ke', day(-1));
+    expect(closed.closedNow).toBe(true);
+    expect(closed.batch.merchants).toEqual([
+      { merchantId: 'EVCHARGE', currency: 'KES', payments: 1, refunds: 0, grossMinor: 2_000n, refundsMinor: 0n, feesMinor: 40n, operatorShareMinor: 200n, netPayableMinor: 1_760n },
+      { merchantId: 'SHOP42', currency: 'KES', payments: 2, refunds: 1, grossMinor: 60_000n, refundsMinor: 10_000n, feesMinor: 920n, operatorShareMinor: 6_000n, netPayableMinor: 43_080n },
+    ]);
+    expect(closed.batch.operator).toEqual({ currency: 'KES', owesMinor: 52_000n, owedMinor: 6_200n });
+    expect(await p.ledger.balance(AccountIds.merchantSettled('SHOP42', 'KES'))).toBe(43_080n);
+    expect(await p.ledger.balance(AccountIds.merchant('SHOP42', 'KES'))).toBe(payableBefore - 43_080n);
+    expect(await p.ledger.balance(AccountIds.operatorSettled('safaricom-ke'))).toBe(6_200n);
+    expect(await p.ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
+
+    // Closing again is the same batch, and books nothing more.
+    const again = await service.close('safaricom-ke', day(-1));
+    expect(again.closedNow).toBe(false);
+    expect(again.batch).toEqual(closed.batch);
+    expect(await p.ledger.balance(AccountIds.merchantSettled('SHOP42', 'KES'))).toBe(43_080n);
+
+    // Merchants are told, and see their lines through the API.
+    await waitFor('settlement.closed events', async () => (await readEvents(nats, 'MERCHANT_EVENTS', Events.merchantEvent)).filter((e) => e.type === 'settlement.closed').length === 2);
+    const lines = await (await fetch(`${api}/v1/settlements`, { headers: { authorization: `Bearer ${key.key}` } })).json() as { data: Record<string, unknown>[] };
+    expect(lines.data).toEqual([expect.objectContaining({ windowId: `safaricom-ke/${day(-1)}`, status: 'closed', currency: 'KES', payments: 2, refunds: 1, grossMinor: 60_000, netPayableMinor: 43_080 })]);
+  });
+
+  it('dialpay settle writes the window\'s CSV and JSON reports, and says it was closed already', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dialpay-settle-'));
+    const config = join(dir, 'dialpay.yaml');
+    writeFileSync(config, stringify({ ...p.stack.rawConfig, log: { level: 'error' } }));
+    const child = runTs('cli/dialpay.ts', ['settle', '--operator', 'safaricom-ke', '--window', day(-1), '--out', dir, '--config', config]);
+    expect(await child.exited()).toBe(0);
+    expect(child.stdout()).toMatch(new RegExp(`^already closed safaricom-ke/${day(-1)}: 2 merchant\\(s\\)`));
+    const csv = readFileSync(join(dir, `settlement-safaricom-ke-${day(-1)}.csv`), 'utf8').trim().split('\n');
+    expect(csv).toEqual([
+      'window,merchant_id,currency,payments,refunds,gross_minor,refunds_minor,fees_minor,operator_share_minor,net_payable_minor,paid_out_minor',
+      `safaricom-ke/${day(-1)},EVCHARGE,KES,1,0,2000,0,40,200,1760,1760`,
+      `safaricom-ke/${day(-1)},SHOP42,KES,2,1,60000,10000,920,6000,43080,43080`,
+    ]);
+    const json = JSON.parse(readFileSync(join(dir, `settlement-safaricom-ke-${day(-1)}.json`), 'utf8'));
+    expect(json.operator).toEqual({ currency: 'KES', owesMinor: '52000', owedMinor: '6200' });
+  });
+
+  it('a closed window is marked paid out once (CLOSED -> SETTLED); an open one cannot be', async () => {
+    expect(await service.markSettled(`safaricom-ke/${day(-1)}`)).toBe('settled');
+    expect(await service.markSettled(`safaricom-ke/${day(-1)}`)).toBe('already-settled');
+    const lines = await (await fetch(`${api}/v1/settlements`, { headers: { authorization: `Bearer ${key.key}` } })).json() as { data: { status: string }[] };
+    expect(lines.data[0]?.status).toBe('settled');
+    await expect(service.markSettled(`safaricom-ke/${day(5)}`)).rejects.toThrow(/only a closed window/);
+  });
+
+  it('a window whose refunds outweigh its payments pays nothing, and its debt comes off the next payouts', async () => {
+    const moveTo = (paymentId: string, offsetDays: number, kind: 'capture' | 'refund' = 'capture') =>
+      p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = $1 AND kind = $3`, [paymentId, new Date(Date.now() + offsetDays * 86_400_000), kind]);
+    const first = await pay('254777000011', 'EVCHARGE', '100');            // payee 88.40
+    await moveTo(first, -6);
+    expect((await service.close('safaricom-ke', day(-6))).paidOutMinor).toEqual({ EVCHARGE: 8_840n });
+    const refunded = await fetch(`${api}/v1/payments/${first}/refunds`, {
+      method: 'POST', headers: { authorization: `Bearer ${evKey.key}`, 'idempotency-key': 'carry-1', 'content-type': 'application/json' }, body: JSON.stringify({ amountMinor: 10_000 }),
+    });
+    expect(refunded.status).toBe(201);
+    await waitFor('refunded', async () => (await p.pool.query(`SELECT 1 FROM payments.refunds WHERE payment_id = $1 AND state = 'completed'`, [first])).rowCount === 1);
+    await moveTo(first, -5, 'refund'); // the refund's day
+    const refundDay = await service.close('safaricom-ke', day(-5));
+    expect(refundDay.batch.merchants[0]).toMatchObject({ merchantId: 'EVCHARGE', netPayableMinor: -10_000n });
+    expect(refundDay.paidOutMinor).toEqual({ EVCHARGE: 0n });
+    const second = await pay('254777000012', 'EVCHARGE', '50');             // payee 44.15, still in debt
+    await moveTo(second, -4);
+    expect((await service.close('safaricom-ke', day(-4))).paidOutMinor).toEqual({ EVCHARGE: 0n });
+    const third = await pay('254777000013', 'EVCHARGE', '200');             // payee 176.90: 121.05 left after the debt
+    await moveTo(third, -2);
+    expect((await service.close('safaricom-ke', day(-2))).paidOutMinor).toEqual({ EVCHARGE: 12_105n });
+    // Over the four days: 88.40 + 44.15 + 176.90 earned, 100.00 refunded, 209.45 paid out. Nothing is forgotten.
+    expect(await p.ledger.balance(AccountIds.merchantSettled('EVCHARGE', 'KES'))).toBe(1_760n + 8_840n + 12_105n);
+    expect(await p.ledger.balance(AccountIds.merchant('EVCHARGE', 'KES'))).toBe(0n);
+  });
+
+  it('a window with no activity closes to an empty batch', async () => {
+    const closed = await service.close('safaricom-ke', day(-3));
+    expect(closed.batch).toEqual({ merchants: [], operator: { currency: 'KES', owesMinor: 0n, owedMinor: 0n } });
+  });
+
+  it('a window that has not ended cannot close', async () => {
+    await expect(service.close('safaricom-ke', day(0))).rejects.toBeInstanceOf(WindowStillOpenError);
+  });
+});

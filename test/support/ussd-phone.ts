@@ -1,0 +1,50 @@
+// A phone on a USSD aggregator: each answer is POSTed to the HTTP edge the
+// way Africa's Talking does it, with every answer so far joined by "*".
+import { randomUUID } from 'node:crypto';
+
+export interface UssdScreen {
+  readonly text: string;
+  readonly end: boolean;
+  readonly status: number;
+}
+
+export async function postUssd(port: number, form: Record<string, string>): Promise<UssdScreen> {
+  const res = await fetch(`http://127.0.0.1:${port}/ussd`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const body = await res.text();
+  if (!/^(CON|END) /.test(body)) throw new Error(`not a USSD answer: ${res.status} ${body}`);
+  return { text: body.slice(4), end: body.startsWith('END '), status: res.status };
+}
+
+export class UssdPhone {
+  readonly #answers: string[] = [];
+  readonly sessionId = `ATUid_${randomUUID()}`;
+
+  constructor(readonly port: number, readonly phoneNumber: string, readonly serviceCode = '*384#') {}
+
+  dial(): Promise<UssdScreen> {
+    this.#answers.length = 0;
+    return this.#post();
+  }
+
+  /** Answers the current screen; `...more` answers the screens after it, returning the last. */
+  async answer(input: string, ...more: string[]): Promise<UssdScreen> {
+    let screen: UssdScreen;
+    this.#answers.push(input);
+    screen = await this.#post();
+    for (const next of more) {
+      if (screen.end) throw new Error(`session ended before "${next}": ${screen.text}`);
+      this.#answers.push(next);
+      screen = await this.#post();
+    }
+    return screen;
+  }
+
+  #post(): Promise<UssdScreen> {
+    return postUssd(this.port, { sessionId: this.sessionId, serviceCode: this.serviceCode, phoneNumber: `+${this.phoneNumber}`, networkCode: '63902', text: this.#answers.join('*') });
+  }
+}

@@ -1,0 +1,62 @@
+// The merchant API's pure parts: keys, the body hash behind Idempotency-Key,
+// the per-key token bucket and list cursors.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { apiKeyId, newApiKey, verifyApiKey } from '../../runtime/api-keys.js';
+import { bodyHash } from '../../gateway/merchant-api/server.js';
+import { RateLimiter } from '../../gateway/merchant-api/rate-limit.js';
+import { decodeCursor, encodeCursor, statesOf } from '../../services/payments/merchant-view.js';
+
+describe('API keys', () => {
+  it('a key verifies against its own stored hash only', () => {
+    const a = newApiKey();
+    const b = newApiKey();
+    expect(verifyApiKey(a.key, a.stored)).toBe(true);
+    expect(verifyApiKey(b.key, a.stored)).toBe(false);
+    expect(verifyApiKey(`${a.key.slice(0, -1)}${a.key.endsWith('A') ? 'B' : 'A'}`, a.stored)).toBe(false);
+    expect(apiKeyId(a.key)).toBe(a.stored.id);
+    expect(apiKeyId('Bearer nonsense')).toBeNull();
+    // Only the hash is stored: the secret part never appears in it.
+    expect(JSON.stringify(a.stored)).not.toContain(a.key.split('_')[2]);
+  });
+});
+
+describe('body hash', () => {
+  it('ignores key order and spacing, and sees every value', () => {
+    expect(bodyHash({ a: 1, b: { c: [1, 2], d: 'x' } }).equals(bodyHash(JSON.parse('{ "b": {"d":"x", "c":[1,2]}, "a":1 }')))).toBe(true);
+    fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })), (object) => {
+      const reordered = Object.fromEntries(Object.entries(object).reverse());
+      expect(bodyHash(reordered).equals(bodyHash(object))).toBe(true);
+    }));
+    expect(bodyHash({ amountMinor: 100 }).equals(bodyHash({ amountMinor: 101 }))).toBe(false);
+  });
+});
+
+describe('rate limiter', () => {
+  it('allows the burst, then the steady rate, and says how long to wait', () => {
+    const limiter = new RateLimiter({ requestsPerSecondMax: 10, requestsBurstMax: 5 });
+    const t0 = 1_000_000;
+    for (let i = 0; i < 5; i++) expect(limiter.take('k', t0)).toBe(0);
+    expect(limiter.take('k', t0)).toBe(100);
+    expect(limiter.take('other', t0)).toBe(0); // keys do not share a bucket
+    expect(limiter.take('k', t0 + 100)).toBe(0);
+    expect(limiter.take('k', t0 + 100)).toBeGreaterThan(0);
+    expect(limiter.take('k', t0 + 10_000)).toBe(0); // refilled, but never past the burst
+    for (let i = 0; i < 4; i++) expect(limiter.take('k', t0 + 10_000)).toBe(0);
+    expect(limiter.take('k', t0 + 10_000)).toBeGreaterThan(0);
+    // A merchant's own plan overrides the defaults for its keys.
+    for (let i = 0; i < 2; i++) expect(limiter.take('plan', t0, { perSecond: 1, burst: 2 })).toBe(0);
+    expect(limiter.take('plan', t0, { perSecond: 1, burst: 2 })).toBe(1_000);
+  });
+});
+
+describe('list cursors and statuses', () => {
+  it('round-trips a cursor and refuses anything else', () => {
+    const cursor = { createdAtIso: '2026-11-21T10:00:00.123456Z', paymentId: 'b8f1c2d0-0000-4000-8000-000000000001' };
+    expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);
+    expect(decodeCursor('not a cursor')).toBeNull();
+    expect(decodeCursor(Buffer.from('["yesterday","x"]').toString('base64url'))).toBeNull();
+    expect(statesOf('awaiting_confirmation')).toEqual(['challenged']);
+    expect(statesOf('refunded')).toBeNull();
+  });
+});

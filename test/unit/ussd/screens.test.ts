@@ -1,0 +1,84 @@
+// Every screen fits one USSD message (182 GSM 03.38 septets) in both
+// languages with the longest values it can carry, and long content pages.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { paginate, septetLength } from '../../../services/ussd/screens.js';
+import { SCREEN_CHARS_MAX, runMenu, type Facts, type MenuServices } from '../../../services/ussd/menu.js';
+import { TEXT_KEYS, text } from '../../../services/ussd/texts.js';
+import { exampleConfigRaw } from '../../support/stack.js';
+import { validateConfig } from '../../../runtime/config/index.js';
+import { moneyToProto, bigIntToInt64 } from '../../../proto/index.js';
+
+/**
+ * The longest values a screen can show: a 40-character merchant name (the config's cap), amounts
+ * past any per-payment limit (a larger one is refused before the confirmation screen).
+ */
+const WORST = {
+  currency: 'KES', left: '10', amount: '9,999,999.99 KES', fee: '999,999.99 KES', what: 'Envoyer',
+  payee: `${'M'.repeat(40)} (${'C'.repeat(12)})`, reference: 'R'.repeat(20), balance: '-999,999,999,999.99 KES', lines: '',
+};
+
+describe('screens', () => {
+  it('every text fits one message, with the longest values, in English and French', () => {
+    for (const key of TEXT_KEYS) {
+      for (const language of ['en', 'fr'] as const) {
+        const screen = text(key, language, WORST);
+        // The error line sits on top of a re-shown screen: the pair must fit too.
+        const withError = `${text('invalidChoice', language)}\n${screen}`;
+        expect({ key, language, septets: septetLength(key === 'statement' ? screen : withError) <= SCREEN_CHARS_MAX }).toEqual({ key, language, septets: true });
+        expect(screen).toMatch(/^[\n A-Za-z0-9@$_!"#%&'()*+,\-./:;<=>?]*$/); // GSM 03.38 default alphabet, no accents
+      }
+    }
+  });
+
+  it('paginate keeps every page within the limit and loses no character', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: fc.constantFrom('a', 'b', ' ', '\n', '[', '€'), maxLength: 120 }), { maxLength: 12 }), (parts) => {
+        const input = parts.join('\n');
+        const pages = paginate(input, SCREEN_CHARS_MAX, '00 More');
+        for (const page of pages) expect(septetLength(page)).toBeLessThanOrEqual(SCREEN_CHARS_MAX);
+        const body = pages.map((page, i) => (i < pages.length - 1 ? page.slice(0, -'\n00 More'.length) : page));
+        expect(body.join('').replace(/\n/g, '')).toBe(input.replace(/\n/g, ''));
+      }),
+    );
+  });
+});
+
+describe('the menu without the network', () => {
+  const config = validateConfig(exampleConfigRaw());
+  const operator = config.operators[0]!;
+  const statementLines = Array.from({ length: 5 }, (_, i) => ({
+    paymentId: `p${i}`, amount: moneyToProto({ amountMinor: -123_456_789n, currency: 'KES' }), atUnixMs: bigIntToInt64(1_700_000_000_000n), counterparty: `25470000000${i}`,
+  }));
+  const services: MenuServices = {
+    payments: async (q) => (q.profile ? { outcome: 1, hasPin: true, language: 'en' } : { outcome: 7 }),
+    balance: async () => ({ available: true, balance: moneyToProto({ amountMinor: 5_000n, currency: 'KES' }), lines: statementLines }),
+  };
+  const context = { sessionId: 'unit-1', operator, msisdn: '254700000001', merchants: new Map(config.merchants.map((m) => [m.id, m])), airtimeMerchantId: undefined, services };
+
+  it('pages a long mini statement with "00 More" and answers a replayed hop from the session, not the services', async () => {
+    const facts: Facts = {};
+    await runMenu(context, facts, [], 1_000); // the dial: learns the profile
+    const first = await runMenu(context, facts, ['4', '2'], 1_000);
+    expect(first.screen.end).toBe(false);
+    expect(first.screen.text.endsWith('\n00 More')).toBe(true);
+    expect(septetLength(first.screen.text)).toBeLessThanOrEqual(SCREEN_CHARS_MAX);
+    // The next page comes from the stored fact: the services are not asked again.
+    const offline = { ...context, services: { payments: async () => { throw new Error('asked again'); }, balance: async () => { throw new Error('asked again'); } } };
+    const second = await runMenu(offline, facts, ['4', '2', '00'], 1_000);
+    expect(second.screen.end).toBe(true);
+    expect(`${first.screen.text}${second.screen.text}`.match(/-1,234,567\.89 KES/g)).toHaveLength(5);
+  });
+
+  it('airtime says it is not sold when the operator has no airtime merchant', async () => {
+    const facts: Facts = {};
+    await runMenu({ ...context, sessionId: 'unit-2' }, facts, [], 1_000);
+    const result = await runMenu({ ...context, sessionId: 'unit-2' }, facts, ['3'], 1_000);
+    expect(result.screen).toEqual({ text: 'Airtime is not sold here on your network.', end: true });
+  });
+
+  it('a service that never answers ends the hop at its timeout instead of hanging', async () => {
+    const stuck = { ...context, sessionId: 'unit-3', services: { ...services, payments: () => new Promise<never>(() => undefined) } };
+    await expect(runMenu(stuck, {}, [], 100)).rejects.toThrow(/did not answer within 100 ms/);
+  });
+});
