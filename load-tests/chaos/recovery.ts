@@ -8,6 +8,11 @@ export interface RecoveryOptions {
   readonly faultEndMs: number;
   /** Whole seconds before the fault that make the reference rate. */
   readonly beforeSeconds: number;
+  /**
+   * The load's own rate. The reference is never above it: a backlog from a slow start that drains
+   * in the reference window would otherwise set a bar that steady load at the offered rate can't reach.
+   */
+  readonly offeredPerSecond: number;
   /** Share of the reference rate that counts as recovered, 0..1. */
   readonly recoveredShare: number;
   /** Consecutive whole seconds that must each be back at the share: a backlog flushed in one burst is not a recovery. */
@@ -19,6 +24,8 @@ export interface RecoveryOptions {
 export interface Recovery {
   /** Completed payments per second over the seconds before the fault. */
   readonly beforePerSecond: number;
+  /** What recovery is measured against: the rate before, at most the offered rate. */
+  readonly referencePerSecond: number;
   /** The slowest second from the fault's start to the recovery (or to now). */
   readonly dipPerSecond: number;
   /** Seconds from the fault's start to the recovery (or to now) below the recovered share: how long users felt it. */
@@ -32,7 +39,8 @@ export function measureRecovery(timeline: Timeline, o: RecoveryOptions): Recover
   const endSecond = timeline.secondOf(o.faultEndMs);
   const doneSecond = timeline.secondOf(o.nowMs); // the current second is not over yet
   const beforePerSecond = timeline.sum('completed', faultSecond - o.beforeSeconds, faultSecond) / o.beforeSeconds;
-  const threshold = beforePerSecond * o.recoveredShare;
+  const referencePerSecond = Math.min(beforePerSecond, o.offeredPerSecond);
+  const threshold = referencePerSecond * o.recoveredShare;
   let recoveredAt: number | null = null;
   const good = (s: number) => (timeline.completed[s] ?? 0) >= threshold;
   // The run may start in the second the fault ended: a fault the load never felt recovers in 0 ms.
@@ -53,6 +61,7 @@ export function measureRecovery(timeline: Timeline, o: RecoveryOptions): Recover
   }
   return {
     beforePerSecond,
+    referencePerSecond,
     dipPerSecond: Number.isFinite(dipPerSecond) ? dipPerSecond : beforePerSecond,
     degradedSeconds,
     recoverMs: recoveredAt === null ? null : Math.max(0, timeline.startMs + recoveredAt * 1_000 - o.faultEndMs),

@@ -138,10 +138,10 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
     });
     const faultEndMs = performance.now();
 
-    let recovery = measureRecovery(timeline, { faultStartMs, faultEndMs, beforeSeconds: s.beforeSeconds, recoveredShare: s.recoveredShare, windowSeconds: s.recoveryWindowSeconds, nowMs: performance.now() });
+    let recovery = measureRecovery(timeline, { faultStartMs, faultEndMs, beforeSeconds: s.beforeSeconds, offeredPerSecond: s.perSecond, recoveredShare: s.recoveredShare, windowSeconds: s.recoveryWindowSeconds, nowMs: performance.now() });
     while (recovery.recoverMs === null && performance.now() < faultEndMs + s.recoveryTimeoutMs) {
       await sleep(POLL_MS);
-      recovery = measureRecovery(timeline, { faultStartMs, faultEndMs, beforeSeconds: s.beforeSeconds, recoveredShare: s.recoveredShare, windowSeconds: s.recoveryWindowSeconds, nowMs: performance.now() });
+      recovery = measureRecovery(timeline, { faultStartMs, faultEndMs, beforeSeconds: s.beforeSeconds, offeredPerSecond: s.perSecond, recoveredShare: s.recoveredShare, windowSeconds: s.recoveryWindowSeconds, nowMs: performance.now() });
     }
     await sleep(s.tailMs);
     stopLoad.abort();
@@ -160,7 +160,7 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
       name: `throughput back to ${Math.round(s.recoveredShare * 100)}% within ${s.recoveryTimeoutMs / 1_000} s of the fault's end`,
       ok: recovery.recoverMs !== null,
       detail: recovery.recoverMs === null
-        ? `not recovered: ${recovery.beforePerSecond.toFixed(1)}/s before, slowest second ${recovery.dipPerSecond}/s`
+        ? `not recovered: ${recovery.beforePerSecond.toFixed(1)}/s before (measured against ${recovery.referencePerSecond.toFixed(1)}/s), slowest second ${recovery.dipPerSecond}/s; per second: ${perSecond.join(' ')}`
         : `${recovery.beforePerSecond.toFixed(1)}/s before, slowest second ${recovery.dipPerSecond}/s, back after ${(recovery.recoverMs / 1_000).toFixed(1)} s`,
     });
     const invariants = await checkInvariants({

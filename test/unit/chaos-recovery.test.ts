@@ -14,7 +14,7 @@ function timelineOf(perSecond: readonly number[]): Timeline {
   return t;
 }
 
-const options = { beforeSeconds: 4, recoveredShare: 0.7, windowSeconds: 2 };
+const options = { beforeSeconds: 4, offeredPerSecond: 20, recoveredShare: 0.7, windowSeconds: 2 };
 
 describe('measureRecovery', () => {
   it('measures from the end of the fault to the first run of good seconds', () => {
@@ -45,5 +45,17 @@ describe('measureRecovery', () => {
     const r = measureRecovery(t, { ...options, faultStartMs: 4_000, faultEndMs: 4_500, nowMs: 8_500 });
     expect(r.recoverMs).toBeNull();
     expect(r.degradedSeconds).toBe(4);
+  });
+
+  it('measures against the offered rate when a slow start drained its backlog in the reference window', () => {
+    // Offered 10/s; the reference window caught up on a backlog (14/s), then steady 8..10/s after the fault.
+    const t = timelineOf([14, 15, 14, 14, 0, 0, 9, 8, 10, 9]);
+    const r = measureRecovery(t, { ...options, offeredPerSecond: 10, faultStartMs: 4_000, faultEndMs: 5_000, nowMs: 10_000 });
+    expect(r.beforePerSecond).toBeCloseTo(14.25);
+    expect(r.referencePerSecond).toBe(10);
+    expect(r.recoverMs).toBe(1_000); // seconds 6 and 7 are each at least 7/s
+    // Against the measured 14.25/s (bar 9.98/s) those same seconds would never count.
+    const unCapped = measureRecovery(t, { ...options, offeredPerSecond: 100, faultStartMs: 4_000, faultEndMs: 5_000, nowMs: 10_000 });
+    expect(unCapped.recoverMs).toBeNull();
   });
 });
