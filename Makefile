@@ -9,7 +9,7 @@ PROTO_GEN := proto/gen/dialpay.js proto/gen/dialpay.d.ts
 TS_SRC := $(shell find proto runtime gateway services cli load-tests -name '*.ts' -not -path '*/gen/*' 2>/dev/null)
 SQL_SRC := $(shell find runtime services -name '*.sql' 2>/dev/null)
 
-.PHONY: setup build proto lint test run bench bench-quick chaos clean
+.PHONY: setup build proto lint test run phone bench bench-quick chaos clean
 
 # Idempotent: system packages when missing, then npm ci when the lock file changed.
 setup: node_modules/.installed
@@ -47,6 +47,11 @@ test: setup build lint
 run: setup build
 	@# The example config keeps only a hash of orange-sn's bind password; the simulated aggregator needs the password itself.
 	DIALPAY_SIM_PEER_PASSWORDS=$${DIALPAY_SIM_PEER_PASSWORDS:-orange-sn=secret2} $(NODE) dist/cli/dialpay.js dev --config $(CONFIG)
+
+# A phone in this terminal, attached to the simulated operator of a running `make run`.
+MSISDN ?= +254700000123
+phone: build
+	$(NODE) dist/cli/dialpay.js phone $(MSISDN)
 
 # Each benchmark writes load-tests/results/<bench>.json and rebuilds the table in load-tests/results/README.md
 # (BENCH_RESULTS_DIR elsewhere). Full mode, for the record: several runs each, medians. Every benchmark runs even

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../runtime/config/index.js';
 import { isPortOpen, startNatsServer, startPostgres } from '../runtime/engines/index.js';
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
+import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
 
 export async function runDev(config: Config, configPath: string, run: (config: Config, afterStop: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
@@ -31,7 +32,7 @@ export async function runDev(config: Config, configPath: string, run: (config: C
     say(`started PostgreSQL on port ${pg.port} (data .data/pg)`);
     owned.push(pg);
   }
-  const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
+  const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, phoneLine: PHONE_LINE_DEFAULT, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
   owned.unshift(sim); // stopped last, after the gateway has unbound
   say(`running every component with ${configPath}; Ctrl-C stops`);
   try {

@@ -16,6 +16,8 @@ import { createPool } from '../runtime/pg/index.js';
 import { connectNats } from '../runtime/nats/index.js';
 import { hashSecret } from '../runtime/secrets.js';
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
+import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
+import { runPhone } from './phone.js';
 
 const USAGE = `usage: dialpay <command> [--config FILE]
 
@@ -31,7 +33,13 @@ components (each runs until SIGTERM):
 
 other commands:
   migrate          apply every service's schema migrations, then exit
-  operator-sim     a simulated operator: an SMSC per client-mode operator, with phones
+  operator-sim [--phone-line HOST:PORT] [--traffic-ms N]
+                   a simulated operator: an SMSC per client-mode operator, an aggregator for
+                   server-mode ones, charging APIs, a few phones that pay every N ms (3000; 0 for
+                   none), and the phone line that \`dialpay phone\` attaches to (127.0.0.1:9190)
+  phone MSISDN [--phone-line HOST:PORT]
+                   a phone in this terminal, attached to operator-sim's phone line: type an SMS
+                   to the short code, dial *384# for the USSD menu, read what comes back
   dev              start NATS and PostgreSQL under .data/ when none is reachable,
                    the operator simulator, then every component
   hash-password    read a password on stdin, print its scrypt hash for the config
@@ -97,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' } },
   });
   const command = positionals[0];
   if (values.help || !command || command === 'help') {
@@ -112,6 +120,10 @@ export async function main(argv: string[]): Promise<void> {
   if (command === 'openapi') {
     process.stdout.write(`${JSON.stringify(openApiDocument(), null, 2)}\n`);
     return;
+  }
+  if (command === 'phone') {
+    // Exit at once on hang-up: an open stdin (a terminal, or a test's pipe) would keep the process alive.
+    process.exit(await runPhone(positionals[1], { line: values['phone-line'] ?? PHONE_LINE_DEFAULT, input: process.stdin, output: process.stdout }));
   }
   if (command === 'hash-password') {
     const chunks: Buffer[] = [];
@@ -139,7 +151,12 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'operator-sim') {
-    const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
+    const trafficMs = Number(values['traffic-ms'] ?? 3_000);
+    if (!Number.isInteger(trafficMs) || trafficMs < 0) {
+      process.stderr.write('dialpay: --traffic-ms must be a whole number of milliseconds, 0 for none\n');
+      process.exit(EXIT_CONFIG_ERROR);
+    }
+    const sim = await startOperatorSim(config, { trafficIntervalMs: trafficMs, phoneLine: values['phone-line'] ?? PHONE_LINE_DEFAULT, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
     const stop = () => void sim.stop().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

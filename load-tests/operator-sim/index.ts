@@ -1,11 +1,13 @@
 // `dialpay operator-sim`: a simulated operator for every client-mode operator
 // in the config (an SMSC the gateway binds to) with a small population of
 // phones that text the short code now and then. Used by `make run`, tests and
-// benchmarks. The charging API and USSD aggregator join it with issues 4 and 5.
+// benchmarks. It also serves the charging API of http-billed operators, and a
+// phone line (phone-line.ts) through which `dialpay phone` becomes a subscriber.
 import type { Config } from '../../runtime/config/index.js';
 import { SmscSimulator } from './smsc.js';
 import { EsmeSimulator } from './esme.js';
 import { ChargingApiSimulator } from './charging-api.js';
+import { PhoneLine } from './phone-line.js';
 
 export { SmscSimulator } from './smsc.js';
 export { EsmeSimulator } from './esme.js';
@@ -15,6 +17,8 @@ export interface OperatorSim {
   /** The charging API of every operator billed over http, at its configured address. */
   readonly chargingApis: ReadonlyMap<string, ChargingApiSimulator>;
   readonly esmes: ReadonlyMap<string, EsmeSimulator>;
+  /** Where `dialpay phone` attaches (host:port), or null when the line is off. */
+  readonly phoneLine: string | null;
   stop(): Promise<void>;
 }
 
@@ -31,6 +35,8 @@ export interface OperatorSimOptions {
   readonly peerBindDelayMs?: number;
   /** Phones answer payment challenges with the code they received (default true). */
   readonly autoConfirm?: boolean;
+  /** host:port for the phone line that `dialpay phone` attaches to; off when absent. */
+  readonly phoneLine?: string;
 }
 
 /** Parses "operator-a=pw1,operator-b=pw2" (the DIALPAY_SIM_PEER_PASSWORDS variable). */
@@ -70,6 +76,15 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     options.say(`charging API for ${operator.id} listening on ${operator.charging.baseUrl}`);
   }
   const esmes = new Map<string, EsmeSimulator>();
+  const line = options.phoneLine === undefined ? null : new PhoneLine(config, smscs, esmes);
+  // A phone line that can't listen (its port taken) leaves the rest of the simulator running.
+  const lineAddress = line
+    ? await line.listen(options.phoneLine as string).catch((err: Error) => {
+        options.say(`phone line off: ${err.message}`);
+        return null;
+      })
+    : null;
+  if (lineAddress) options.say(`phone line on ${lineAddress}: attach a terminal phone with \`dialpay phone +${config.operators[0]?.countryCallingCode}700000123 --phone-line ${lineAddress}\``);
   let stopped = false;
   const bindPeers = async () => {
     for (const operator of config.operators) {
@@ -89,7 +104,9 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
         options.say(`aggregator for ${operator.id} bound to the gateway on port ${operator.smpp.port}`);
         esme.receivedKeepMax = HISTORY_MAX;
         esme.onMessage((m) => {
-          if (!m.receipt) options.say(`phone +${m.destination} (via ${operator.id}) received: "${m.text}"`);
+          if (m.receipt) return;
+          options.say(`phone +${m.destination} (via ${operator.id}) received: "${m.text}"`);
+          line?.deliver(m.destination, operator.shortCodes[0] as string, m.text);
         });
       } else {
         options.say(`aggregator for ${operator.id} could not bind (status ${status})`);
@@ -129,8 +146,9 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     smsc.submittedKeepMax = HISTORY_MAX;
     smsc.onMessage((m) => {
       options.say(`phone +${m.destination} received: "${m.text}"`);
-      // A simulated subscriber says yes to the payments it started, after a human-ish pause.
-      const code = options.autoConfirm === false ? null : /(YES|OUI) (\d{4,8})/.exec(m.text);
+      line?.deliver(m.destination, m.source, m.text);
+      // A simulated subscriber says yes to the payments it started, after a human-ish pause; a terminal phone answers for itself.
+      const code = options.autoConfirm === false || line?.attached(m.destination) ? null : /(YES|OUI) (\d{4,8})/.exec(m.text);
       if (!code) return;
       const timer = setTimeout(() => {
         const answer = `${code[1]} ${code[2]}`;
@@ -146,8 +164,10 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     smscs,
     chargingApis,
     esmes,
+    phoneLine: lineAddress,
     stop: async () => {
       stopped = true;
+      await line?.stop();
       clearTimeout(peerTimer);
       if (timer) clearInterval(timer);
       await Promise.all([...esmes.values()].map((e) => e.stop()));

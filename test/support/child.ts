@@ -12,13 +12,13 @@ export interface Child {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-export function runTs(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
+export function runTs(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, options: { stdin?: 'pipe' } = {}): Child {
   // One process, not the tsx CLI: that wraps the script in a child process, so a SIGKILL meant
   // for the worker would kill only the wrapper and leave the worker running.
   const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
