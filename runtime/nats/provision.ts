@@ -12,7 +12,7 @@ export function streamConfig(spec: StreamSpec, replicas: number): Partial<Stream
   return {
     name: spec.name,
     subjects: [...spec.subjects],
-    retention: RetentionPolicy.Limits,
+    retention: spec.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.New,
     max_age: spec.maxAgeMs * NS_PER_MS,
@@ -38,10 +38,16 @@ export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> & { 
 export async function provisionTopology(nats: NatsHandle, topology: Topology, replicas: number, log: Logger): Promise<void> {
   for (const spec of topology.streams) {
     const config = streamConfig(spec, replicas);
-    const exists = await nats.jsm.streams.info(spec.name).then(() => true, (err: Error) => {
-      if (/stream not found/i.test(err.message)) return false;
+    const existing = await nats.jsm.streams.info(spec.name).then((info) => info.config, (err: Error) => {
+      if (/stream not found/i.test(err.message)) return null;
       throw err;
     });
+    const exists = existing !== null;
+    if (existing && existing.retention !== config.retention) {
+      // JetStream can't change a stream's retention in place; the rest of the config still applies.
+      log.warn({ stream: spec.name, retention: existing.retention, wanted: config.retention }, 'stream keeps its old retention: drain it, delete it (nats stream rm) and restart to apply the new one');
+      config.retention = existing.retention;
+    }
     if (exists) await nats.jsm.streams.update(spec.name, config);
     else await nats.jsm.streams.add(config);
     log.debug({ stream: spec.name, created: !exists }, 'stream provisioned');

@@ -12,6 +12,11 @@ export interface StreamSpec {
   readonly messageBytesMax: number;
   /** Window in which a repeated Nats-Msg-Id is dropped as a duplicate. */
   readonly duplicateWindowMs: number;
+  /**
+   * 'workqueue': a message leaves the stream as soon as its one consumer acks (or dead-letters)
+   * it, instead of staying for maxAgeMs. For streams that carry secrets on their way out.
+   */
+  readonly retention?: 'workqueue';
 }
 
 export interface ConsumerSpec {
@@ -61,7 +66,9 @@ export const DLQ_SUBJECT_PREFIX = 'dialpay.dlq';
 
 export const STREAMS: readonly StreamSpec[] = [
   { name: 'SMS_INBOUND', subjects: ['dialpay.sms.inbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
-  { name: 'SMS_OUTBOUND', subjects: ['dialpay.sms.outbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  // Challenges carry one-time codes: a work queue keeps each SMS only until the gateway has handed it
+  // to the SMSC; max_age still bounds what waits through a long SMSC outage.
+  { name: 'SMS_OUTBOUND', subjects: ['dialpay.sms.outbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS, retention: 'workqueue' },
   { name: 'SMS_STATUS', subjects: ['dialpay.sms.submit_result', 'dialpay.sms.receipt'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: 'PAYMENTS', subjects: ['dialpay.payment.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: 'DEBITS', subjects: ['dialpay.debit.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },

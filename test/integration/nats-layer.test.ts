@@ -2,7 +2,7 @@
 // Nats-Msg-Id dedups, handlers get decoded messages, failures are retried with
 // a delay and end in the dead-letter stream, undecodable bytes go there at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
 import { Registry } from '../../runtime/metrics.js';
 import { startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
 import { quietLogger, waitFor } from '../support/stack.js';
@@ -106,6 +106,41 @@ describe('NATS layer', () => {
     expect(text).toMatch(/outcome="retried"[^\n]* 2/);
     await running.stop(2_000);
     await waitFor('nothing left ack-pending', async () => (await nats.jsm.consumers.info('SMS_INBOUND', 'retry-check')).num_ack_pending === 0);
+  });
+
+  it('keeps an outbound SMS (a one-time code) only until it is sent or dead-lettered: SMS_OUTBOUND is a work queue', async () => {
+    const info = await nats.jsm.streams.info('SMS_OUTBOUND');
+    expect(info.config.retention).toBe('workqueue');
+    const handled: string[] = [];
+    const running = await startConsumer({
+      nats, spec: GATEWAY_SMS_OUTBOUND, event: Events.smsOutbound, log, metrics: new ConsumerMetrics(new Registry()),
+      inFlightMax: 4, retryDelaysMs: [100], publishTimeoutMs: 5_000,
+      handler: async (msg) => {
+        handled.push(msg.text ?? '');
+        if (msg.text?.startsWith('UNSENDABLE')) throw new PermanentHandlerError('the SMSC refused it for good');
+      },
+    });
+    try {
+      const outbound = (text: string) => ({ envelope: newEnvelope({ producer: 'test' }), messageRef: `ref-${text}`, operatorId: 'safaricom-ke', toMsisdn: '254712345678', fromAddress: '384', text });
+      await publishEvent(nats.js, Events.smsOutbound, outbound('Reply YES 4821 within 2 min'), { timeoutMs: 5_000 });
+      await publishEvent(nats.js, Events.smsOutbound, outbound('UNSENDABLE YES 9330'), { timeoutMs: 5_000 });
+      await waitFor('both handled and the stream empty', async () => handled.length === 2 && (await nats.jsm.streams.info('SMS_OUTBOUND')).state.messages === 0);
+      // The one that failed for good is in the dead-letter stream, for a person to look at.
+      const dead = await nats.jsm.streams.getMessage(DLQ_STREAM, { last_by_subj: `dialpay.dlq.SMS_OUTBOUND.${GATEWAY_SMS_OUTBOUND.durableName}` });
+      if (!dead) throw new Error('no dead letter for gateway-sms-outbound');
+      expect(Events.smsOutbound.type.decode(dead.data).text).toBe('UNSENDABLE YES 9330');
+    } finally {
+      await running.stop(2_000);
+    }
+  });
+
+  it('a stream made before it became a work queue keeps starting: its retention stays, the rest is updated', async () => {
+    const old = { name: 'RETENTION_CHECK', subjects: ['test.retention'], maxAgeMs: 60_000, bytesMax: 1024 * 1024, messagesMax: 100, messageBytesMax: 1024, duplicateWindowMs: 1_000 };
+    await provisionTopology(nats, { streams: [old], consumers: [], kvBuckets: [] }, 1, log);
+    await provisionTopology(nats, { streams: [{ ...old, messagesMax: 200, retention: 'workqueue' }], consumers: [], kvBuckets: [] }, 1, log);
+    const { config } = await nats.jsm.streams.info('RETENTION_CHECK');
+    expect(config.retention).toBe('limits');
+    expect(config.max_msgs).toBe(200);
   });
 
   it('exports the consumer backlog (num_pending) read from JetStream at scrape time, until stopped', async () => {

@@ -32,14 +32,18 @@ async function outboxCount(): Promise<number> {
   return (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM fixture.outbox')).rows[0]?.n ?? -1;
 }
 
-/** Every event id stored in a stream, read back with an ordered consumer. */
+/**
+ * Every event id stored in a stream, read back by sequence: SMS_OUTBOUND is a work queue, which
+ * takes no second consumer, and reading this way leaves the messages where they are.
+ */
 async function eventIdsIn(stream: string, expected: number): Promise<string[]> {
-  const consumer = await nats.js.consumers.get(stream);
+  const { state } = await nats.jsm.streams.info(stream);
   const ids: string[] = [];
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    ids.push(Events.smsOutbound.type.decode(m.data).envelope?.eventId as string);
-    if (m.info.pending === 0) break;
+  const chunk = 200;
+  for (let from = state.first_seq; from <= state.last_seq; from += chunk) {
+    const seqs = Array.from({ length: Math.min(chunk, state.last_seq - from + 1) }, (_, i) => from + i);
+    const messages = await Promise.all(seqs.map((seq) => nats.jsm.streams.getMessage(stream, { seq }).catch(() => null)));
+    for (const m of messages) if (m) ids.push(Events.smsOutbound.type.decode(m.data).envelope?.eventId as string);
   }
   expect(ids.length).toBe(expected);
   return ids;
