@@ -13,7 +13,7 @@ import { replayDeadLetters } from '../services/webhooks/index.js';
 import { SettlementService, windowId, writeReports } from '../services/settlement/index.js';
 import { reconcile } from '../services/reconciliation/index.js';
 import { createPool } from '../runtime/pg/index.js';
-import { connectNats } from '../runtime/nats/index.js';
+import { CONSUMERS, connectNats, replayDeadLetters as replayConsumerDeadLetters, summariseDeadLetters } from '../runtime/nats/index.js';
 import { hashSecret } from '../runtime/secrets.js';
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
 import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
@@ -52,6 +52,10 @@ other commands:
                    (every discrepancy and bad row) and BASE.json (the summary); exit 3 when a person must look
   webhooks replay [--merchant ID]
                    send dead-lettered webhook events again (after the merchant's endpoint is back)
+  dlq list         the dead-letter stream per consumer: how many, and the newest error
+  dlq replay --consumer NAME
+                   put a consumer's dead letters back on their subject once the cause is fixed;
+                   handlers are idempotent on their ids, so work already done is not done twice
   openapi          print the merchant API's OpenAPI 3.1 document (the repo keeps it in gateway/merchant-api/openapi.json)
 
 --config FILE defaults to $DIALPAY_CONFIG, then ./dialpay.yaml, then ./dialpay.example.yaml.
@@ -105,7 +109,7 @@ export async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' } },
   });
   const command = positionals[0];
   if (values.help || !command || command === 'help') {
@@ -168,6 +172,27 @@ export async function main(argv: string[]): Promise<void> {
     try {
       const replayed = await replayDeadLetters(nats, { merchantId: values.merchant, timeoutMs: config.nats.publishTimeoutMs });
       process.stdout.write(`replayed ${replayed} webhook event(s)\n`);
+    } finally {
+      await nats.close();
+    }
+    return;
+  }
+  if (command === 'dlq' && (positionals[1] === 'list' || positionals[1] === 'replay')) {
+    const log = createLogger({ level: config.log.level, component: 'dlq' });
+    if (positionals[1] === 'replay' && !values.consumer) {
+      process.stderr.write(`dialpay: dlq replay needs --consumer (one of: ${CONSUMERS.map((c) => c.durableName).join(', ')})\n`);
+      process.exit(EXIT_CONFIG_ERROR);
+    }
+    const nats = await connectNats({ ...config.nats, name: 'dialpay-dlq' }, log);
+    try {
+      if (positionals[1] === 'list') {
+        const summary = await summariseDeadLetters(nats);
+        if (summary.length === 0) process.stdout.write('the DLQ is empty\n');
+        for (const s of summary) process.stdout.write(`${s.consumer}: ${s.count} dead letter(s); newest error: ${s.lastError || '(none recorded)'}\n`);
+      } else {
+        const replayed = await replayConsumerDeadLetters(nats, { consumer: values.consumer as string, timeoutMs: config.nats.publishTimeoutMs });
+        process.stdout.write(`replayed ${replayed} message(s) of ${values.consumer}\n`);
+      }
     } finally {
       await nats.close();
     }

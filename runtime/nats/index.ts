@@ -6,3 +6,4 @@ export { publishEvent, publishEncoded, requestReply, encodeEvent, newEnvelope, e
 export { serveRequests, type Responder, type ResponderOptions } from './serve.js';
 export { startConsumer, ConsumerMetrics, retryDelayMs, type EventHandler, type HandlerContext, type RunningConsumer, type ConsumerOptions } from './consume.js';
 export { PublishError, PermanentHandlerError, UndecodableMessageError } from './errors.js';
+export { deadLetters, summariseDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSummary } from './dlq.js';

@@ -10,9 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { findBinary, freePort } from '../../runtime/engines/index.js';
-import { exampleConfigRaw, setupStack, waitFor, type Stack } from '../support/stack.js';
+import { exampleConfigRaw, quietLogger, setupStack, waitFor, type Stack } from '../support/stack.js';
 import { COMPONENT_NAMES } from '../../runtime/config/index.js';
 import { runTs } from '../support/child.js';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { connectNats, provisionTopology, TOPOLOGY, DLQ_SUBJECT_PREFIX } from '../../runtime/nats/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dialpay-cli-'));
 let stack: Stack;
@@ -115,5 +117,43 @@ describe('dialpay all', () => {
       child.process.kill('SIGTERM');
     }
     expect(await child.exited()).toBe(0);
+  });
+});
+
+describe('dialpay dlq', () => {
+  it('lists the dead letters per consumer, refuses a replay without --consumer, and replays one consumer\'s back onto their subject', async () => {
+    const log = quietLogger();
+    const nats = await connectNats({ ...stack.config.nats, name: 'test-dlq' }, log);
+    try {
+      await provisionTopology(nats, TOPOLOGY, 1, log);
+      const bytes = new TextEncoder().encode('an SmsInbound that payments could not handle');
+      const h = natsHeaders();
+      h.set('Dialpay-Original-Subject', 'dialpay.sms.inbound');
+      h.set('Dialpay-Consumer', 'payments-sms-inbound');
+      h.set('Dialpay-Error', 'relation "payments.x" does not exist');
+      h.set('Dialpay-Deliveries', '10');
+      await nats.js.publish(`${DLQ_SUBJECT_PREFIX}.SMS_INBOUND.payments-sms-inbound`, bytes, { headers: h });
+      const config = writeConfig('dlq.yaml', stack.rawConfig);
+
+      const list = runTs('cli/dialpay.ts', ['dlq', 'list', '--config', config]);
+      expect(await list.exited()).toBe(0);
+      expect(list.stdout()).toContain('payments-sms-inbound: 1 dead letter(s); newest error: relation "payments.x" does not exist');
+
+      const noConsumer = runTs('cli/dialpay.ts', ['dlq', 'replay', '--config', config]);
+      expect(await noConsumer.exited()).toBe(2);
+      expect(noConsumer.stderr()).toMatch(/dlq replay needs --consumer \(one of: .*payments-sms-inbound/);
+
+      const replay = runTs('cli/dialpay.ts', ['dlq', 'replay', '--consumer', 'payments-sms-inbound', '--config', config]);
+      expect(await replay.exited()).toBe(0);
+      expect(replay.stdout()).toContain('replayed 1 message(s) of payments-sms-inbound');
+      const back = await nats.jsm.streams.getMessage('SMS_INBOUND', { last_by_subj: 'dialpay.sms.inbound' });
+      expect(Buffer.from(back?.data ?? []).toString()).toBe('an SmsInbound that payments could not handle');
+
+      const empty = runTs('cli/dialpay.ts', ['dlq', 'list', '--config', config]);
+      expect(await empty.exited()).toBe(0);
+      expect(empty.stdout()).toContain('the DLQ is empty');
+    } finally {
+      await nats.close();
+    }
   });
 });

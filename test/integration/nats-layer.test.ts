@@ -2,7 +2,7 @@
 // Nats-Msg-Id dedups, handlers get decoded messages, failures are retried with
 // a delay and end in the dead-letter stream, undecodable bytes go there at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
 import { Registry } from '../../runtime/metrics.js';
 import { startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
 import { quietLogger, waitFor } from '../support/stack.js';
@@ -129,6 +129,43 @@ describe('NATS layer', () => {
       const dead = await nats.jsm.streams.getMessage(DLQ_STREAM, { last_by_subj: `dialpay.dlq.SMS_OUTBOUND.${GATEWAY_SMS_OUTBOUND.durableName}` });
       if (!dead) throw new Error('no dead letter for gateway-sms-outbound');
       expect(Events.smsOutbound.type.decode(dead.data).text).toBe('UNSENDABLE YES 9330');
+    } finally {
+      await running.stop(2_000);
+    }
+  });
+
+  it('replays a consumer\'s dead letters once the cause is fixed: the handler gets the same event, the DLQ lets it go', async () => {
+    await provisionTopology(nats, { streams: [], kvBuckets: [], consumers: [spec('replay-check')] }, 1, log);
+    let broken = true;
+    const handled: { text: string; eventId: string }[] = [];
+    const running = await startConsumer({
+      nats, spec: spec('replay-check'), event: Events.smsInbound, log, metrics: new ConsumerMetrics(new Registry()),
+      inFlightMax: 4, retryDelaysMs: [100], publishTimeoutMs: 5_000,
+      handler: async (msg) => {
+        if (msg.text === 'REPLAY ME' && broken) throw new PermanentHandlerError('a constraint said no');
+        handled.push({ text: msg.text ?? '', eventId: msg.envelope?.eventId ?? '' });
+      },
+    });
+    try {
+      const message = inbound('REPLAY ME');
+      // This new consumer reads SMS_INBOUND from the start, so earlier tests' undecodable bytes are dead-lettered by it too.
+      const ours = async () => {
+        const letters = [];
+        for await (const l of deadLetters(nats, { consumer: 'replay-check' })) if (l.error === 'a constraint said no') letters.push(l);
+        return letters;
+      };
+      await publishEvent(nats.js, Events.smsInbound, message, { timeoutMs: 5_000 });
+      await waitFor('the dead letter', async () => (await ours()).length === 1);
+      expect((await ours())[0]).toMatchObject({ consumer: 'replay-check', originalSubject: 'dialpay.sms.inbound', deliveries: 1 });
+      expect((await summariseDeadLetters(nats)).find((s) => s.consumer === 'replay-check')?.count).toBeGreaterThanOrEqual(1);
+      broken = false;
+      // Another consumer's dead letters stay where they are.
+      const othersBefore = (await summariseDeadLetters(nats)).filter((s) => s.consumer !== 'replay-check');
+      expect(await replayDeadLetters(nats, { consumer: 'replay-check', timeoutMs: 5_000 })).toBeGreaterThanOrEqual(1);
+      await waitFor('the replayed message handled', async () => handled.some((h) => h.text === 'REPLAY ME'));
+      expect(handled.filter((h) => h.text === 'REPLAY ME')).toEqual([{ text: 'REPLAY ME', eventId: message.envelope.eventId }]);
+      expect(await ours()).toEqual([]);
+      expect((await summariseDeadLetters(nats)).filter((s) => s.consumer !== 'replay-check')).toEqual(othersBefore);
     } finally {
       await running.stop(2_000);
     }
