@@ -30,7 +30,7 @@ export function startServiceBase(context: ComponentContext, schema: string): Ser
   if (!pool) throw new Error(`service ${context.name} needs a Postgres pool`);
   const relay = new OutboxRelay({
     pool,
-    js: nats.js,
+    js: nats.publisher,
     schema,
     batchSizeMax: config.outbox.batchSizeMax,
     pollIntervalMs: config.outbox.pollIntervalMs,

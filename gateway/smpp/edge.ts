@@ -40,7 +40,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
       : null;
     if (ussd) ussdEdges.push(ussd);
     const handler = new InboundHandler({
-      operator, js: nats.js, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics,
+      operator, js: nats.publisher, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics,
       receiptSession: (session) => listener?.receiptSession(session) ?? null,
       ussd,
     });
@@ -82,7 +82,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
     links.set(operator.id, link);
   }
 
-  const submitter = new OutboundSubmitter({ operators, links, js: nats.js, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics });
+  const submitter = new OutboundSubmitter({ operators, links, js: nats.publisher, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics });
   const consumer = await startConsumer({
     nats,
     spec: effectiveConsumer(GATEWAY_SMS_OUTBOUND, config.consumers),

@@ -6,7 +6,7 @@
 // completes: a partial command must never reach payments. USSD (a PDU with
 // ussd_service_op, for an operator with ussd config) is not an SMS: it goes to
 // ussd-edge.ts and never to SMS_INBOUND.
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { DurablePublish } from '../../runtime/nats/pubacks.js';
 import type { KV } from '@nats-io/kv';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -65,7 +65,8 @@ interface Held {
 
 export interface InboundOptions {
   readonly operator: OperatorConfig;
-  readonly js: JetStreamClient;
+  /** Durable publishes: the connection's PubAckMux (nats.publisher), or a JetStreamClient. */
+  readonly js: DurablePublish;
   readonly correlations: KV;
   readonly publishTimeoutMs: number;
   readonly log: Logger;

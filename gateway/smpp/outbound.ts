@@ -6,7 +6,7 @@
 // JetStream for a later delivery (and to the dead letters after the last), as
 // when no bind is up: a receipt must outlast an operator's throttling. Each
 // accepted part's SMSC id is stored in KV so its receipt finds the message.
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { DurablePublish } from '../../runtime/nats/pubacks.js';
 import type { KV } from '@nats-io/kv';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -47,7 +47,8 @@ export class SubmitRetriesExhaustedError extends Error {
 export interface OutboundOptions {
   readonly operators: ReadonlyMap<string, OperatorConfig>;
   readonly links: ReadonlyMap<string, OperatorLink>;
-  readonly js: JetStreamClient;
+  /** Durable publishes: the connection's PubAckMux (nats.publisher), or a JetStreamClient. */
+  readonly js: DurablePublish;
   readonly correlations: KV;
   readonly publishTimeoutMs: number;
   readonly log: Logger;

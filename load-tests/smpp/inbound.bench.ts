@@ -18,6 +18,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { freePort, startNatsServer } from '../../runtime/engines/index.js';
 import { benchMode, writeRecord, type Check, type Figure } from '../harness/report.js';
+import { summarizeCpuProfiles } from '../harness/profile.js';
 import { median, pidOf, plural, rate, WindowedWatch } from '../stats.js';
 
 const mode = benchMode();
@@ -27,6 +28,9 @@ const WINDOW = Number(process.env.BENCH_WINDOW ?? 1_000);
 /** A run that has not finished by then has stalled: the bench fails rather than wait. */
 const RUN_TIMEOUT_MS = 30_000 + COUNT;
 const READY_TIMEOUT_MS = 30_000;
+/** BENCH_PROFILE=<folder>: the gateway runs with --cpu-prof into it, and the run prints where its time went. */
+const PROFILE_DIR = process.env.BENCH_PROFILE ?? '';
+const PROFILE_ARGS = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/dist\/?$/, '/');
 
@@ -84,7 +88,8 @@ async function runOnce(startSut: (port: number) => ChildProcess, watch: Windowed
     const result = JSON.parse(await expectLine(output, (l) => l.startsWith('{'), RUN_TIMEOUT_MS, 'result').finally(end)) as GeneratorResult;
     return { ...result, perSecond: rate(result.count, result.ms) };
   } finally {
-    if (sut) await stopChild(sut, 'SIGKILL');
+    // A profiled gateway must exit on its own to write its profile; SIGTERM drains it.
+    if (sut) await stopChild(sut, PROFILE_DIR ? 'SIGTERM' : 'SIGKILL');
     gen.stdin?.end();
     await stopChild(gen, 'SIGTERM');
   }
@@ -122,7 +127,7 @@ async function main(): Promise<void> {
           Object.assign(raw.operators[0].smpp, { port, bindCount: 1, windowSize: WINDOW, reconnectDelayMsMin: 50 });
           const config = join(dir, `gateway-${run}.yaml`);
           writeFileSync(config, stringify(raw));
-          return spawn(process.execPath, [join(root, 'dist/cli/dialpay.js'), 'gateway', '--config', config], { stdio: 'ignore' });
+          return spawn(process.execPath, [...PROFILE_ARGS, join(root, 'dist/cli/dialpay.js'), 'gateway', '--config', config], { stdio: 'ignore' });
         },
         watch,
         (gen, sut) => [
@@ -139,6 +144,7 @@ async function main(): Promise<void> {
     await nats.stop();
   }
 
+  if (PROFILE_DIR) process.stdout.write(`${summarizeCpuProfiles(PROFILE_DIR, (file) => `gateway ${file}`, 25).join('\n')}\n`);
   const b = median(baseline.map((r) => r.perSecond));
   const g = median(gateway.map((r) => r.perSecond));
   const figures: Figure[] = [

@@ -3,6 +3,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../log.js';
+import { PubAckMux, type DurablePublish } from './pubacks.js';
 
 export type { NatsConnection, JetStreamClient, JetStreamManager };
 
@@ -19,6 +20,8 @@ export interface NatsHandle {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
+  /** Durable publishes on the hot paths (pubacks.ts); js.publish() for everything else. */
+  readonly publisher: DurablePublish;
   /** True while the connection is up (not reconnecting, not closed). */
   connected(): boolean;
   close(): Promise<void>;
@@ -64,13 +67,16 @@ export async function connectNats(options: NatsOptions, log: Logger): Promise<Na
   const js = jetstream(nc, { timeout: options.publishTimeoutMs });
   const jsm = await jetstreamManager(nc, { timeout: options.publishTimeoutMs });
   log.info({ url: redactUrl(options.url) }, 'nats connected');
+  const publisher = new PubAckMux(nc);
   return {
     nc,
     js,
     jsm,
+    publisher,
     connected: () => up && !nc.isClosed(),
     close: async () => {
       if (!nc.isClosed()) await nc.drain();
+      publisher.close();
     },
   };
 }

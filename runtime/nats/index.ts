@@ -7,3 +7,4 @@ export { serveRequests, type Responder, type ResponderOptions } from './serve.js
 export { startConsumer, ConsumerMetrics, retryDelayMs, type EventHandler, type HandlerContext, type RunningConsumer, type ConsumerOptions } from './consume.js';
 export { PublishError, PermanentHandlerError, UndecodableMessageError } from './errors.js';
 export { deadLetters, summariseDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSummary } from './dlq.js';
+export { PubAckMux, PubAckError, type DurablePublish, type PubAck } from './pubacks.js';

@@ -2,7 +2,7 @@
 // so a re-publish after a crash is dropped by the stream.
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { DurablePublish } from './pubacks.js';
 import Long from 'long';
 import type { Envelope } from '../../proto/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -48,8 +48,9 @@ export function encodeEvent<M extends EventMessage>(def: EventDef<M>, message: M
   return def.type.encode(message).finish();
 }
 
+/** Publishes through `js`: a JetStreamClient, or the connection's PubAckMux on hot paths. */
 export async function publishEncoded(
-  js: JetStreamClient,
+  js: DurablePublish,
   subject: string,
   typeName: string,
   eventId: string,
@@ -67,7 +68,7 @@ export async function publishEncoded(
 }
 
 export async function publishEvent<M extends EventMessage>(
-  js: JetStreamClient,
+  js: DurablePublish,
   def: EventDef<M>,
   message: M,
   options: { timeoutMs: number },

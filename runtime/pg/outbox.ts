@@ -3,7 +3,7 @@
 // event id as Nats-Msg-Id and deletes them only after JetStream acknowledged.
 // A crash between publish and delete re-publishes, and the stream's duplicate
 // window plus idempotent handlers absorb the repeat: nothing lost or doubled.
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { DurablePublish } from '../nats/pubacks.js';
 import type pg from 'pg';
 import type { EventDef, EventMessage } from '../nats/events.js';
 import { encodeEvent, eventIdOf, publishEncoded } from '../nats/publish.js';
@@ -68,7 +68,8 @@ export async function enqueueEvent<M extends EventMessage>(
 
 export interface OutboxRelayOptions {
   readonly pool: pg.Pool;
-  readonly js: JetStreamClient;
+  /** Durable publishes: the connection's PubAckMux (nats.publisher), or a JetStreamClient. */
+  readonly js: DurablePublish;
   readonly schema: string;
   readonly batchSizeMax: number;
   readonly pollIntervalMs: number;

@@ -2,7 +2,7 @@
 // Nats-Msg-Id dedups, handlers get decoded messages, failures are retried with
 // a delay and end in the dead-letter stream, undecodable bytes go there at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, PubAckMux, PubAckError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
 import { Registry } from '../../runtime/metrics.js';
 import { startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
 import { quietLogger, waitFor } from '../support/stack.js';
@@ -169,6 +169,43 @@ describe('NATS layer', () => {
     } finally {
       await running.stop(2_000);
     }
+  });
+
+  it('the PubAck mux publishes durably: sequence, duplicate by event id, refusals and timeouts named', async () => {
+    const { headers } = await import('@nats-io/transport-node');
+    const mux = new PubAckMux(nats.nc);
+    const options = (msgID: string, timeout = 5_000) => ({ msgID, timeout, headers: headers() });
+    try {
+      const bytes = Events.smsInbound.type.encode(inbound('MUX')).finish();
+      const first = await mux.publish(Events.smsInbound.subject, bytes, options('mux-1'));
+      expect(first).toMatchObject({ stream: 'SMS_INBOUND', duplicate: false });
+      const stored = await nats.jsm.streams.getMessage('SMS_INBOUND', { seq: first.seq });
+      if (!stored) throw new Error('the published message is not in SMS_INBOUND');
+      expect(Events.smsInbound.type.decode(stored.data).text).toBe('MUX');
+      expect(stored.header.get('Nats-Msg-Id')).toBe('mux-1');
+      expect(await mux.publish(Events.smsInbound.subject, bytes, options('mux-1'))).toEqual({ ...first, duplicate: true });
+      // Many at once, each answered with its own sequence.
+      const many = await Promise.all(Array.from({ length: 500 }, (_, i) => mux.publish(Events.smsInbound.subject, bytes, options(`mux-many-${i}`))));
+      expect(new Set(many.map((a) => a.seq)).size).toBe(500);
+      // No stream on the subject: no responders.
+      await expect(mux.publish('test.nostream', bytes, options('x'))).rejects.toMatchObject({ name: 'PubAckError', code: 503 });
+      // A stream that refuses: over its message size.
+      await provisionTopology(nats, { streams: [{ name: 'TINY', subjects: ['test.tiny'], maxAgeMs: 60_000, bytesMax: 1024 * 1024, messagesMax: 100, messageBytesMax: 16, duplicateWindowMs: 1_000 }], consumers: [], kvBuckets: [] }, 1, log);
+      const refused = await mux.publish('test.tiny', new Uint8Array(64), options('big')).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(PubAckError);
+      expect((refused as Error).message).toMatch(/maximum|size/i);
+      // Something answers nothing: the publish times out, and a late answer is ignored.
+      const silent = nats.nc.subscribe('test.silent');
+      const started = performance.now();
+      await expect(mux.publish('test.silent', bytes, options('s', 300))).rejects.toMatchObject({ code: 408, message: 'no PubAck in time' });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+      silent.unsubscribe();
+      expect(mux.pendingCount).toBe(0);
+    } finally {
+      mux.close();
+    }
+    await expect(mux.publish(Events.smsInbound.subject, new Uint8Array(1), options('after-close'))).resolves.toMatchObject({ stream: 'SMS_INBOUND' });
+    mux.close();
   });
 
   it('a stream made before it became a work queue keeps starting: its retention stays, the rest is updated', async () => {
