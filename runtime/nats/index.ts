@@ -8,3 +8,4 @@ export { startConsumer, ConsumerMetrics, retryDelayMs, type EventHandler, type H
 export { PublishError, PermanentHandlerError, UndecodableMessageError } from './errors.js';
 export { deadLetters, summariseDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSummary } from './dlq.js';
 export { PubAckMux, PubAckError, type DurablePublish, type PubAck } from './pubacks.js';
+export { ReplyMux, ReplyError, replyMuxFor } from './reply-mux.js';

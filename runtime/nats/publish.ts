@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { DurablePublish } from './pubacks.js';
+import { replyMuxFor } from './reply-mux.js';
 import Long from 'long';
 import type { Envelope } from '../../proto/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -79,6 +80,6 @@ export async function publishEvent<M extends EventMessage>(
 
 /** Sends a protobuf request on core NATS and decodes the reply; rejects on timeout or no responder. */
 export async function requestReply<Q, R>(nc: NatsConnection, def: RequestDef<Q, R>, request: Q, timeoutMs: number): Promise<R> {
-  const msg = await nc.request(def.subject, def.request.encode(request).finish(), { timeout: timeoutMs });
+  const msg = await replyMuxFor(nc).request(def.subject, def.request.encode(request).finish(), { timeoutMs });
   return def.reply.decode(msg.data);
 }

@@ -2,7 +2,7 @@
 // Nats-Msg-Id dedups, handlers get decoded messages, failures are retried with
 // a delay and end in the dead-letter stream, undecodable bytes go there at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, PubAckMux, PubAckError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, PubAckMux, PubAckError, replyMuxFor, ReplyError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
 import { Registry } from '../../runtime/metrics.js';
 import { startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
 import { quietLogger, waitFor } from '../support/stack.js';
@@ -200,12 +200,32 @@ describe('NATS layer', () => {
       await expect(mux.publish('test.silent', bytes, options('s', 300))).rejects.toMatchObject({ code: 408, message: 'no PubAck in time' });
       expect(performance.now() - started).toBeGreaterThanOrEqual(300);
       silent.unsubscribe();
-      expect(mux.pendingCount).toBe(0);
+      expect(replyMuxFor(nats.nc).pendingCount).toBe(0);
     } finally {
       mux.close();
     }
     await expect(mux.publish(Events.smsInbound.subject, new Uint8Array(1), options('after-close'))).resolves.toMatchObject({ stream: 'SMS_INBOUND' });
     mux.close();
+  });
+
+  it('one reply mux per connection answers core requests: replies matched to their request, no responders and timeouts named', async () => {
+    const mux = replyMuxFor(nats.nc);
+    expect(replyMuxFor(nats.nc)).toBe(mux);
+    const echo = nats.nc.subscribe('test.echo', { callback: (_err, msg) => void setTimeout(() => msg.respond(new TextEncoder().encode(`re:${msg.string()}`)), Math.random() * 20) });
+    try {
+      // Answered out of order, each still reaches its own caller.
+      const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => mux.request('test.echo', new TextEncoder().encode(String(i)), { timeoutMs: 5_000 }).then((m) => m.string())));
+      expect(replies).toEqual(Array.from({ length: 200 }, (_, i) => `re:${i}`));
+      const none = await mux.request('test.nobody', new Uint8Array(0), { timeoutMs: 5_000 }).catch((err: unknown) => err);
+      expect(none).toBeInstanceOf(ReplyError);
+      expect(none).toMatchObject({ code: 503, message: 'no responders on test.nobody' });
+      const silent = nats.nc.subscribe('test.mute');
+      await expect(mux.request('test.mute', new Uint8Array(0), { timeoutMs: 200 })).rejects.toMatchObject({ code: 408, message: 'no reply on test.mute in time' });
+      silent.unsubscribe();
+      expect(mux.pendingCount).toBe(0);
+    } finally {
+      echo.unsubscribe();
+    }
   });
 
   it('a stream made before it became a work queue keeps starting: its retention stays, the rest is updated', async () => {
