@@ -75,7 +75,14 @@ async function runUntilSignal(
   afterStop: () => Promise<void> = async () => undefined,
 ): Promise<void> {
   const log = createLogger({ level: config.log.level });
-  const host = await startHost(config, names.map(componentByName), { log });
+  const host = await startHost(config, names.map(componentByName), { log }).catch((err: unknown) => {
+    // A component's own config check (the webhooks' secrets) is a config error too: exit 2, naming the key.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`dialpay: ${err.message}\n`);
+      process.exit(EXIT_CONFIG_ERROR);
+    }
+    throw err;
+  });
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {

@@ -145,7 +145,10 @@ const merchant = z.strictObject({
   operatorIds: z.array(id).min(1),
   feeScheduleId: id,
   webhookUrl: z.string().url().optional(),
-  /** Signs webhook bodies (HMAC-SHA256); pass it with DIALPAY__merchants__<n>__webhookSecret, not in the file. */
+  /**
+   * Signs webhook bodies (HMAC-SHA256); pass it with DIALPAY__merchants__<n>__webhookSecret, not in the file.
+   * Only the webhooks component needs it, and refuses to start when a merchant with a webhookUrl has none.
+   */
   webhookSecret: z.string().min(16).max(256).optional(),
   /**
    * Merchant API keys: more than one may be active, for rotation. The key is shown once by
@@ -307,9 +310,6 @@ export const configSchema = z
           ctx.addIssue({ code: 'custom', path: ['merchants', i, 'operatorIds', j], message: `unknown operator "${op}"` });
         }
       });
-      if (m.webhookUrl && !m.webhookSecret) {
-        ctx.addIssue({ code: 'custom', path: ['merchants', i, 'webhookSecret'], message: 'a merchant with a webhookUrl needs a webhookSecret to sign with' });
-      }
       if (!feeIds.has(m.feeScheduleId)) {
         ctx.addIssue({ code: 'custom', path: ['merchants', i, 'feeScheduleId'], message: `unknown fee schedule "${m.feeScheduleId}"` });
       }

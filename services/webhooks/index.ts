@@ -5,14 +5,25 @@
 // `dialpay webhooks replay` sends dead-lettered events again. Keeps no tables.
 import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
 import { Counter } from '../../runtime/metrics.js';
+import { ConfigError, type Config } from '../../runtime/config/index.js';
 import { Events, WEBHOOKS_DELIVERY, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
 import { deliver } from './delivery.js';
 
 export { replayDeadLetters } from './replay.js';
 export { verifySignature, signatureHeader, SIGNATURE_HEADER } from './signature.js';
 
+/** Every merchant with a webhookUrl has a secret to sign with: checked here, not by every process, so only this one holds the secrets. */
+export function assertWebhookSecrets(config: Config): void {
+  config.merchants.forEach((m, i) => {
+    if (m.webhookUrl && !m.webhookSecret) {
+      throw new ConfigError(`merchants[${i}].webhookSecret`, `merchant ${m.id} has a webhookUrl but no webhookSecret to sign with (DIALPAY__merchants__${i}__webhookSecret)`);
+    }
+  });
+}
+
 async function startWebhooks(context: ComponentContext): Promise<StartedComponent> {
   const { config, nats, log } = context;
+  assertWebhookSecrets(config);
   const merchants = new Map(config.merchants.map((m) => [m.id, m]));
   const deliveries = new Counter({ name: 'dialpay_webhook_deliveries_total', help: 'Webhook POSTs by merchant and outcome (delivered, failed, no_endpoint).', labelNames: ['merchant', 'outcome'], registers: [context.registry] });
   const consumer = await startConsumer({

@@ -42,6 +42,8 @@ describe('config errors exit 2 and name the key', () => {
     ['wrong type', (raw) => (raw.operators[0].smpp.port = 'abc'), /operators\[0\]\.smpp\.port/],
     ['missing key', (raw) => delete raw.limits.tiers, /limits\.tiers/],
     ['unknown operator', (raw) => (raw.merchants[1].operatorIds = ['safaricom-ke', 'nope']), /merchants\[1\]\.operatorIds\[1\].*unknown operator "nope"/],
+    // Checked by the webhooks component when it starts: `all` runs it, so `all` refuses.
+    ['webhook without its secret', (raw) => (raw.merchants[1].webhookUrl = 'https://volt.example/hooks'), /merchants\[1\]\.webhookSecret.*no webhookSecret to sign with \(DIALPAY__merchants__1__webhookSecret\)/],
   ];
   for (const [label, mutate, expected] of cases) {
     it(label, async () => {
@@ -104,6 +106,23 @@ describe('dialpay all', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('only the webhooks component needs the webhook secrets: the gateway starts without them', async () => {
+    const raw = structuredClone(stack.rawConfig) as { merchants: { webhookUrl?: string; webhookSecret?: string }[] };
+    (raw.merchants[1] as { webhookUrl?: string }).webhookUrl = 'https://volt.example/hooks';
+    delete raw.merchants[1]?.webhookSecret;
+    const config = writeConfig('no-webhook-secret.yaml', raw);
+    const gatewayChild = runTs('cli/dialpay.ts', ['gateway', '--config', config]);
+    try {
+      await waitFor('gateway ready', async () => (await get(stack.config.http.opsPorts.gateway, '/readyz').catch(() => ({ status: 0 }))).status === 200, 30_000);
+    } finally {
+      gatewayChild.process.kill('SIGTERM');
+    }
+    expect(await gatewayChild.exited()).toBe(0);
+    const webhooksChild = runTs('cli/dialpay.ts', ['webhooks', '--config', config]);
+    expect(await webhooksChild.exited()).toBe(2);
+    expect(webhooksChild.stderr()).toMatch(/merchants\[1\]\.webhookSecret/);
   });
 
   it('runs the gateway alone with no Postgres reachable: it holds no database connection', async () => {

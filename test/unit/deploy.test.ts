@@ -305,16 +305,20 @@ describe('Kubernetes', () => {
         }
       });
 
-      it('gives each container a config that validates, secrets landing on real keys, Postgres only to schema owners', () => {
+      it('gives each container a config that validates, secrets landing on real keys, Postgres only to schema owners, webhook secrets only to webhooks', () => {
         for (const d of deployments) {
           const spec = d.spec.template.spec;
           const component = spec.containers[0].args[0];
           for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
             const config = containerConfig(layer, d, container);
             expect(config.http.host, `${d.metadata.name}: probes come from outside the pod`).toBe('0.0.0.0');
-            const hasPostgres = (container.env as any[]).some((e) => e.name === `${ENV_OVERRIDE_PREFIX}postgres__url`);
+            const env = (container.env ?? []) as { name: string }[];
+            const hasPostgres = env.some((e) => e.name === `${ENV_OVERRIDE_PREFIX}postgres__url`);
             const needsPostgres = container.args[0] === 'migrate' || schemaOwners.has(container.args[0]);
             expect(hasPostgres, `${d.metadata.name}/${container.name}: Postgres credentials`).toBe(needsPostgres);
+            // Only the webhooks component signs, so only it holds the merchants' signing secrets.
+            const hasWebhookSecrets = env.some((e) => /^DIALPAY__merchants__\d+__webhookSecret$/.test(e.name));
+            expect(hasWebhookSecrets, `${d.metadata.name}/${container.name}: webhook secrets`).toBe(container.args[0] === 'webhooks');
           }
           // A schema owner migrates before it takes work, so a failed migration stops the rollout.
           const migrates = (spec.initContainers ?? []).some((c: any) => c.args[0] === 'migrate');
