@@ -5,7 +5,7 @@ import type { Config } from './config/index.js';
 import type { ComponentDefinition, StartedComponent } from './component.js';
 import { createLogger, type Logger } from './log.js';
 import { createRegistry } from './metrics.js';
-import { connectNats, effectiveConsumer, provisionTopology, TOPOLOGY, type NatsHandle, type Topology } from './nats/index.js';
+import { connectNats, effectiveConsumer, provisionTopologyWithRetry, TOPOLOGY, type NatsHandle, type Topology } from './nats/index.js';
 import { ConsumerMetrics } from './nats/consume.js';
 import { createPool, migrateSchemas, type Pool } from './pg/index.js';
 import { startOpsServer, type OpsServer } from './ops-server.js';
@@ -45,7 +45,7 @@ export async function startHost(
   const setupNats = await connectNats({ ...config.nats, name: 'dialpay-setup' }, rootLog);
   try {
     const topology = options.topology ?? TOPOLOGY;
-    await provisionTopology(setupNats, { ...topology, consumers: topology.consumers.map((c) => effectiveConsumer(c, config.consumers)) }, config.nats.streamReplicas, rootLog);
+    await provisionTopologyWithRetry(setupNats, { ...topology, consumers: topology.consumers.map((c) => effectiveConsumer(c, config.consumers)) }, config.nats.streamReplicas, rootLog);
   } finally {
     await setupNats.close();
   }

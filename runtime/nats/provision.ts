@@ -74,3 +74,32 @@ export async function provisionTopology(nats: NatsHandle, topology: Topology, re
     log.debug({ bucket: spec.bucket }, 'kv bucket provisioned');
   }
 }
+
+export interface ProvisionRetry {
+  readonly attemptsMax: number;
+  readonly delayMsMin: number;
+  readonly delayMsMax: number;
+}
+
+/**
+ * Seven components starting together on a fresh cluster all provision at once, and the JetStream
+ * API answers some of them with timeouts or "temporarily unavailable" while its meta leader settles.
+ * Each attempt is idempotent, so a failed one is tried again after a jittered, growing pause.
+ */
+export const PROVISION_RETRY: ProvisionRetry = { attemptsMax: 8, delayMsMin: 250, delayMsMax: 5_000 };
+
+export async function provisionTopologyWithRetry(nats: NatsHandle, topology: Topology, replicas: number, log: Logger, retry: ProvisionRetry = PROVISION_RETRY): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await provisionTopology(nats, topology, replicas, log);
+      if (attempt > 1) log.info({ attempt }, 'JetStream topology provisioned after retrying');
+      return;
+    } catch (err) {
+      if (attempt >= retry.attemptsMax) throw err;
+      const ceilingMs = Math.min(retry.delayMsMax, retry.delayMsMin * 2 ** (attempt - 1));
+      const delayMs = Math.round(retry.delayMsMin / 2 + Math.random() * (ceilingMs - retry.delayMsMin / 2));
+      log.warn({ err, attempt, attemptsMax: retry.attemptsMax, retryInMs: delayMs }, 'provisioning the JetStream topology failed; trying again');
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}

@@ -2,7 +2,7 @@
 // Nats-Msg-Id dedups, handlers get decoded messages, failures are retried with
 // a delay and end in the dead-letter stream, undecodable bytes go there at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, PubAckMux, PubAckError, replyMuxFor, ReplyError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, provisionTopologyWithRetry, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, PubAckMux, PubAckError, replyMuxFor, ReplyError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
 import { Registry } from '../../runtime/metrics.js';
 import { startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
 import { quietLogger, waitFor } from '../support/stack.js';
@@ -302,4 +302,21 @@ describe('NATS layer', () => {
     );
     expect(result.duplicate).toBe(false);
   });
+
+  it('provisioning tries again while JetStream does not answer, and succeeds once it does', async () => {
+    const warnings: string[] = [];
+    const watching = createLogger({ level: 'warn', destination: { write: (line: string) => warnings.push(line) } });
+    const probe = { name: 'RETRY_CHECK', subjects: ['test.retry'], maxAgeMs: 60_000, bytesMax: 1024 * 1024, messagesMax: 100, messageBytesMax: 1024, duplicateWindowMs: 1_000 };
+    await server.stop();
+    const provisioning = provisionTopologyWithRetry(nats, { streams: [probe], consumers: [], kvBuckets: [] }, 1, watching, { attemptsMax: 20, delayMsMin: 200, delayMsMax: 500 });
+    await waitFor('a failed attempt', async () => warnings.some((l) => l.includes('provisioning the JetStream topology failed; trying again')), 30_000);
+    await server.restart();
+    await provisioning;
+    expect((await nats.jsm.streams.info('RETRY_CHECK')).config.subjects).toEqual(['test.retry']);
+    // With no attempts left, the error comes through.
+    await server.stop();
+    await expect(provisionTopologyWithRetry(nats, { streams: [probe], consumers: [], kvBuckets: [] }, 1, watching, { attemptsMax: 2, delayMsMin: 50, delayMsMax: 50 })).rejects.toThrow();
+    await server.restart();
+    await waitFor('reconnect', async () => nats.connected());
+  }, 60_000);
 });
