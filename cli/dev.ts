@@ -6,12 +6,14 @@ import type { Config } from '../runtime/config/index.js';
 import { isPortOpen, startNatsServer, startPostgres } from '../runtime/engines/index.js';
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
 import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
+import { natsServers } from '../runtime/nats/connect.js';
 
 export async function runDev(config: Config, configPath: string, run: (config: Config, afterStop: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
   const owned: { stop(): Promise<void> }[] = [];
   const say = (line: string) => process.stdout.write(`dialpay dev: ${line}\n`);
-  const natsUrl = new URL(config.nats.url);
+  // The first seed is the one `make run` starts when nothing answers.
+  const natsUrl = new URL(natsServers(config.nats.url)[0] as string);
   const natsPort = Number(natsUrl.port || 4222);
   if (await isPortOpen(natsUrl.hostname, natsPort)) {
     say(`using NATS at ${natsUrl.host}`);

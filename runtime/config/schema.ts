@@ -186,7 +186,8 @@ export const configSchema = z
   .strictObject({
     nats: z
       .strictObject({
-        url: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL').default('nats://127.0.0.1:4222'),
+        /** One URL, or several seeds separated by commas (a cluster): the client connects to any that answers and learns the rest. */
+        url: z.string().regex(/^(nats|tls):\/\/[^,\s]+(\s*,\s*(nats|tls):\/\/[^,\s]+){0,15}$/, 'must be a nats:// or tls:// URL, or up to 16 of them separated by commas').default('nats://127.0.0.1:4222'),
         connectTimeoutMs: positiveMs.default(5_000),
         reconnectWaitMs: positiveMs.default(1_000),
         /** -1 reconnects forever; a daemon should ride out NATS restarts. */

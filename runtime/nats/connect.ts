@@ -29,7 +29,7 @@ export interface NatsHandle {
 
 export async function connectNats(options: NatsOptions, log: Logger): Promise<NatsHandle> {
   const nc = await connect({
-    servers: options.url,
+    servers: natsServers(options.url),
     name: options.name,
     timeout: options.connectTimeoutMs,
     reconnect: true,
@@ -81,7 +81,12 @@ export async function connectNats(options: NatsOptions, log: Logger): Promise<Na
   };
 }
 
-/** Strips user:password@ from a URL before it is logged. */
+/** Strips user:password@ from a URL (or a comma-separated list of them) before it is logged. */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
+  return url.replace(/\/\/[^@/,]*@/g, '//***@');
+}
+
+/** "nats://a:4222, nats://b:4222" as the client's list of seeds. */
+export function natsServers(url: string): string[] {
+  return url.split(',').map((u) => u.trim()).filter((u) => u !== '');
 }

@@ -4,8 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, provisionTopology, provisionTopologyWithRetry, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, PubAckMux, PubAckError, replyMuxFor, ReplyError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
 import { Registry } from '../../runtime/metrics.js';
-import { startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
-import { quietLogger, waitFor } from '../support/stack.js';
+import { freePort, startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
+import { validateConfig } from '../../runtime/config/index.js';
+import { exampleConfigRaw, quietLogger, waitFor } from '../support/stack.js';
 import { createLogger } from '../../runtime/log.js';
 
 const log = process.env.DEBUG_TEST ? createLogger({ level: 'debug' }) : quietLogger();
@@ -319,4 +320,23 @@ describe('NATS layer', () => {
     await server.restart();
     await waitFor('reconnect', async () => nats.connected());
   }, 60_000);
+
+  it('takes several seed URLs and connects through whichever answers; credentials never reach the log', async () => {
+    const lines: string[] = [];
+    const watching = createLogger({ level: 'info', destination: { write: (line: string) => lines.push(line) } });
+    const deadPort = await freePort();
+    const url = `nats://user:hunter2@127.0.0.1:${deadPort}, ${server.url}`;
+    const config = validateConfig({ ...exampleConfigRaw(), nats: { url } });
+    expect(config.nats.url).toBe(url);
+    expect(() => validateConfig({ ...exampleConfigRaw(), nats: { url: 'nats://a:4222,http://b' } })).toThrow(/nats\.url/);
+    const handle = await connectNats({ ...config.nats, name: 'seeds' }, watching);
+    try {
+      expect(handle.connected()).toBe(true);
+      expect((await handle.jsm.streams.info('SMS_INBOUND')).config.name).toBe('SMS_INBOUND');
+    } finally {
+      await handle.close();
+    }
+    expect(lines.join('')).not.toContain('hunter2');
+    expect(lines.join('')).toContain('nats://***@127.0.0.1');
+  });
 });

@@ -4,6 +4,7 @@
 // Services and Prometheus use are the ones those configs give. Kustomize references resolve,
 // and nothing in them is silently ignored. No docker, kubectl or network: files only.
 import { existsSync, readFileSync } from 'node:fs';
+import { natsServers } from '../../runtime/nats/connect.js';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -147,7 +148,7 @@ describe('docker compose', () => {
     const names = new Set(Object.keys(services));
     for (const [name, s] of dialpay) {
       const config = configOf(name, s);
-      expect(names, `${name}: nats.url`).toContain(hostOf(config.nats.url));
+      for (const seed of natsServers(config.nats.url)) expect(names, `${name}: nats.url`).toContain(hostOf(seed));
       expect(names, `${name}: postgres.url`).toContain(hostOf(config.postgres.url));
       for (const op of config.operators) {
         if (op.charging) expect(names, `${name}: ${op.id} charging`).toContain(hostOf(op.charging.baseUrl));
