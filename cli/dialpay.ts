@@ -10,6 +10,7 @@ import { runDev } from './dev.js';
 import { newApiKey } from '../runtime/api-keys.js';
 import { openApiDocument } from '../gateway/merchant-api/openapi.js';
 import { replayDeadLetters } from '../services/webhooks/index.js';
+import { resetPin } from '../services/payments/index.js';
 import { SettlementService, windowId, writeReports } from '../services/settlement/index.js';
 import { reconcile } from '../services/reconciliation/index.js';
 import { createPool } from '../runtime/pg/index.js';
@@ -52,6 +53,9 @@ other commands:
                    (every discrepancy and bad row) and BASE.json (the summary); exit 3 when a person must look
   webhooks replay [--merchant ID]
                    send dead-lettered webhook events again (after the merchant's endpoint is back)
+  pin reset --operator ID --msisdn NUMBER
+                   customer care: clear a subscriber's PIN and its lock (after checking who calls);
+                   they are told by SMS and choose a new PIN at their next USSD dial
   dlq list         the dead-letter stream per consumer: how many, and the newest error
   dlq replay --consumer NAME
                    put a consumer's dead letters back on their subject once the cause is fixed;
@@ -63,6 +67,8 @@ Environment overrides: DIALPAY__<key>__<key>=value, for example DIALPAY__nats__u
 `;
 
 export const EXIT_CONFIG_ERROR = 2;
+/** A command used wrongly (a missing or bad argument): sysexits' EX_USAGE. */
+const EXIT_USAGE = 64;
 
 function defaultConfigPath(): string {
   if (process.env.DIALPAY_CONFIG) return process.env.DIALPAY_CONFIG;
@@ -116,7 +122,7 @@ export async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, msisdn: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' } },
   });
   const command = positionals[0];
   if (values.help || !command || command === 'help') {
@@ -188,7 +194,7 @@ export async function main(argv: string[]): Promise<void> {
     const log = createLogger({ level: config.log.level, component: 'dlq' });
     if (positionals[1] === 'replay' && !values.consumer) {
       process.stderr.write(`dialpay: dlq replay needs --consumer (one of: ${CONSUMERS.map((c) => c.durableName).join(', ')})\n`);
-      process.exit(EXIT_CONFIG_ERROR);
+      process.exit(EXIT_USAGE);
     }
     const nats = await connectNats({ ...config.nats, name: 'dialpay-dlq' }, log);
     try {
@@ -205,10 +211,35 @@ export async function main(argv: string[]): Promise<void> {
     }
     return;
   }
+  if (command === 'pin' && positionals[1] === 'reset') {
+    if (!values.operator || !values.msisdn || !config.operators.some((o) => o.id === values.operator)) {
+      process.stderr.write(`dialpay pin reset needs --operator ID (one of: ${config.operators.map((o) => o.id).join(', ')}) and --msisdn NUMBER\n`);
+      process.exit(EXIT_USAGE);
+    }
+    const log = createLogger({ level: config.log.level, component: 'pin-reset' });
+    const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-pin-reset' }, log);
+    try {
+      const result = await resetPin(pool, config, values.operator, values.msisdn);
+      if (result.kind === 'bad-number') {
+        process.stderr.write(`dialpay: "${values.msisdn}" is not a phone number of ${values.operator}\n`);
+        process.exitCode = EXIT_USAGE;
+      } else if (result.kind === 'unknown-subscriber') {
+        process.stderr.write(`dialpay: +${result.msisdn} has never used dialpay; there is no PIN to reset\n`);
+        process.exitCode = 1;
+      } else {
+        // An audit line: who was reset, and that it was by hand.
+        log.warn({ operator: values.operator, msisdn: result.msisdn, wasLocked: result.wasLocked }, 'PIN reset by customer care');
+        process.stdout.write(`PIN of +${result.msisdn} reset${result.wasLocked ? ' (it was locked)' : ''}; they were told by SMS and choose a new one at their next USSD dial\n`);
+      }
+    } finally {
+      await pool.end();
+    }
+    return;
+  }
   if (command === 'settle') {
     if (!values.operator || !values.window) {
       process.stderr.write('dialpay settle needs --operator ID and --window YYYY-MM-DD\n');
-      process.exit(64);
+      process.exit(EXIT_USAGE);
     }
     const log = createLogger({ level: config.log.level, component: 'settle' });
     const nats = await connectNats({ ...config.nats, name: 'dialpay-settle' }, log);
@@ -234,7 +265,7 @@ export async function main(argv: string[]): Promise<void> {
     const operator = config.operators.find((o) => o.id === values.operator);
     if (!file || !operator) {
       process.stderr.write('dialpay reconcile needs --operator ID (one in the config) and a FILE\n');
-      process.exit(64);
+      process.exit(EXIT_USAGE);
     }
     const log = createLogger({ level: config.log.level, component: 'reconcile' });
     const nats = await connectNats({ ...config.nats, name: 'dialpay-reconcile' }, log);
@@ -249,7 +280,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (command === 'dev') return runDev(config, configPath, (c, afterStop) => runUntilSignal(c, COMPONENTS.map((d) => d.name), afterStop));
   process.stderr.write(`dialpay: unknown command "${command}"\n\n${USAGE}`);
-  process.exit(64);
+  process.exit(EXIT_USAGE);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

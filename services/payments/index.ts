@@ -60,3 +60,4 @@ export const payments: ComponentDefinition = {
   migrationsDir: fileURLToPath(new URL('./migrations/', import.meta.url)),
   start: (context) => startPayments(context),
 };
+export { resetPin, type PinResetResult } from './pin-reset.js';

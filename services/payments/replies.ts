@@ -79,6 +79,10 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     en: () => 'Your PIN is locked after too many wrong tries. Please contact customer care.',
     fr: () => 'Votre PIN est bloque apres trop d essais. Contactez le service client.',
   },
+  pinReset: {
+    en: (a) => `Customer care has reset your dialpay PIN. Dial ${a.ussd} to choose a new one. Did not ask for this? Call customer care.`,
+    fr: (a) => `Le service client a reinitialise votre PIN dialpay. Composez ${a.ussd} pour en choisir un nouveau. Pas vous? Appelez le service client.`,
+  },
   feesTooHigh: { en: () => 'This amount is too small to pay.', fr: () => 'Ce montant est trop petit.' },
 };
 

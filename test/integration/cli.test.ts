@@ -159,7 +159,7 @@ describe('dialpay dlq', () => {
       expect(list.stdout()).toContain('payments-sms-inbound: 1 dead letter(s); newest error: relation "payments.x" does not exist');
 
       const noConsumer = runTs('cli/dialpay.ts', ['dlq', 'replay', '--config', config]);
-      expect(await noConsumer.exited()).toBe(2);
+      expect(await noConsumer.exited()).toBe(64);
       expect(noConsumer.stderr()).toMatch(/dlq replay needs --consumer \(one of: .*payments-sms-inbound/);
 
       const replay = runTs('cli/dialpay.ts', ['dlq', 'replay', '--consumer', 'payments-sms-inbound', '--config', config]);

@@ -1,7 +1,9 @@
-// The USSD edge's shell with a stand-in NATS connection and session: what it
-// answers at once, what it forwards, and the END it sends when nobody answers.
-import { describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+// The USSD edge's shell with a real nats-server (a responder plays the ussd
+// service) and a stand-in SMPP session: what it answers at once, what it
+// forwards, and the END it sends when nobody answers.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { startNatsServer, type NatsServerHandle } from '../../../runtime/engines/index.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { createRegistry } from '../../../runtime/metrics.js';
 import { Requests } from '../../../runtime/nats/index.js';
@@ -15,22 +17,42 @@ import { exampleConfigRaw, quietLogger } from '../../support/stack.js';
 
 type Reply = { text: string; end: boolean } | 'stall' | 'fail';
 
+let server: NatsServerHandle;
+let nc: NatsConnection;
+const responders: Subscription[] = [];
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+}, 30_000);
+
+afterEach(() => {
+  for (const r of responders.splice(0)) r.unsubscribe();
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
 function setup(answer: (req: dialpay.v1.IUssdHopRequest) => Reply, hopsInFlightMax = 10) {
   const raw = exampleConfigRaw() as { operators: Record<string, unknown>[] };
   (raw.operators[0] as Record<string, unknown>).ussd = { serviceCodes: ['*384#'], operatorTimeoutMs: 1_000 };
   const operator = validateConfig(raw).operators[0] as NonNullable<ReturnType<typeof validateConfig>['operators'][number]>;
   const requests: dialpay.v1.IUssdHopRequest[] = [];
-  const nc = {
-    request: async (subject: string, data: Uint8Array, opts: { timeout: number }) => {
-      expect(subject).toBe(Requests.ussdHop.subject);
-      const req = Requests.ussdHop.request.decode(data);
-      requests.push(req);
-      const reply = answer(req);
-      if (reply === 'fail') throw new Error('503 no responders');
-      if (reply === 'stall') return new Promise((_r, reject) => setTimeout(() => reject(new Error('TIMEOUT')), opts.timeout));
-      return { data: Requests.ussdHop.reply.encode(reply).finish() };
-    },
-  } as unknown as NatsConnection;
+  // The ussd service's stand-in on the real subject; 'fail' is nobody listening (no responders).
+  for (const r of responders.splice(0)) r.unsubscribe();
+  if (answer({}) !== 'fail') {
+    responders.push(nc.subscribe(Requests.ussdHop.subject, {
+      callback: (_err, msg) => {
+        const req = Requests.ussdHop.request.decode(msg.data);
+        requests.push(req);
+        const reply = answer(req);
+        if (reply === 'stall' || reply === 'fail') return;
+        msg.respond(Requests.ussdHop.reply.encode(reply).finish());
+      },
+    }));
+  }
   const responses: { sequence: number; status: number }[] = [];
   const session = { respond: (pdu: Pdu, status: number) => responses.push({ sequence: pdu.sequence_number, status }) } as unknown as SmppSession;
   const sent: Record<string, unknown>[] = [];

@@ -1,0 +1,48 @@
+// `dialpay pin reset`: customer care, having checked who is calling, clears a
+// subscriber's PIN (and its lock). The subscriber chooses a new one at their
+// next USSD dial, the first-use screen, and is told by SMS at once, so a reset
+// they did not ask for does not go unnoticed. Until then payments above
+// limits.pinRequiredAboveMinor use an SMS code, as for anyone with no PIN.
+import type pg from 'pg';
+import type { Config } from '../../runtime/config/index.js';
+import { Events, newEnvelope } from '../../runtime/nats/index.js';
+import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { toE164 } from '../../runtime/msisdn.js';
+import { dialpay } from '../../proto/index.js';
+import { reply } from './replies.js';
+import type { Language } from './sms-grammar.js';
+
+const SCHEMA = 'payments';
+
+export type PinResetResult =
+  | { readonly kind: 'reset'; readonly msisdn: string; readonly wasLocked: boolean }
+  | { readonly kind: 'unknown-subscriber'; readonly msisdn: string }
+  | { readonly kind: 'bad-number' };
+
+export async function resetPin(pool: pg.Pool, config: Config, operatorId: string, number: string): Promise<PinResetResult> {
+  const operator = config.operators.find((o) => o.id === operatorId);
+  if (!operator) throw new RangeError(`unknown operator "${operatorId}"`);
+  const msisdn = toE164(number, operator.countryCallingCode);
+  if (!msisdn) return { kind: 'bad-number' };
+  return withTransaction(pool, 'READ COMMITTED', async (client) => {
+    // The same row lock a payment's commands take, so a reset never interleaves with a PIN check.
+    const { rows } = await client.query<{ pin_locked: boolean; language: Language }>(
+      'SELECT pin_locked, language FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn],
+    );
+    const subscriber = rows[0];
+    if (!subscriber) return { kind: 'unknown-subscriber', msisdn };
+    await client.query('UPDATE payments.subscribers SET pin_hash = NULL, pin_failures = 0, pin_locked = false, updated_at = now() WHERE msisdn = $1', [msisdn]);
+    const eventId = `pin-reset:${msisdn}:${Date.now()}`;
+    await enqueueEvent(client, SCHEMA, Events.smsOutbound, {
+      envelope: newEnvelope({ producer: 'payments', eventId }),
+      messageRef: eventId,
+      operatorId: operator.id,
+      toMsisdn: msisdn,
+      fromAddress: operator.shortCodes[0] as string,
+      text: reply('pinReset', subscriber.language, { ussd: operator.ussd?.serviceCodes[0] ?? 'the USSD code' }),
+      receiptRequested: true,
+      priority: dialpay.v1.SmsPriority.SMS_PRIORITY_HIGH,
+    });
+    return { kind: 'reset', msisdn, wasLocked: subscriber.pin_locked };
+  });
+}

@@ -1,0 +1,71 @@
+// `dialpay pin reset`, as customer care runs it for a subscriber whose PIN is
+// locked: the PIN and its lock are cleared, the subscriber is told by SMS at
+// once, and their next *384# asks them to choose a new PIN. Wrong uses of the
+// command change nothing.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { SimulatedCarrier } from '../../../services/billing/index.js';
+import { runTs } from '../../support/child.js';
+import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
+import { UssdPhone } from '../../support/ussd-phone.js';
+
+let s: PaymentsStack;
+let configPath: string;
+const PHONE = '254700000555';
+
+beforeAll(async () => {
+  s = await startPaymentsStack(new SimulatedCarrier({ openingBalanceMinor: 1_000_000n }));
+  configPath = join(mkdtempSync(join(tmpdir(), 'dialpay-pin-reset-')), 'dialpay.yaml');
+  writeFileSync(configPath, stringify(s.stack.rawConfig));
+}, 120_000);
+
+afterAll(async () => {
+  await s?.cleanup();
+}, 60_000);
+
+const subscriber = async () =>
+  (await s.pool.query<{ has_pin: boolean; pin_locked: boolean; pin_failures: number }>('SELECT pin_hash IS NOT NULL AS has_pin, pin_locked, pin_failures FROM payments.subscribers WHERE msisdn = $1', [PHONE])).rows[0];
+
+async function pinReset(...args: string[]) {
+  const child = runTs('cli/dialpay.ts', ['pin', 'reset', '--config', configPath, ...args]);
+  return { code: await child.exited(), stdout: child.stdout(), stderr: child.stderr() };
+}
+
+it('clears a locked PIN, tells the subscriber by SMS, and the next dial asks for a new PIN', async () => {
+  const port = s.stack.config.ussd.http.port as number;
+  const first = new UssdPhone(port, PHONE);
+  expect((await first.dial()).text).toMatch(/^Welcome to dialpay\. Choose a 4-digit PIN/);
+  expect((await first.answer('2580', '2580')).text).toMatch(/^PIN saved\./);
+  // Locked, as three wrong PINs leave it (that path has its own tests in ussd/menus.test.ts).
+  await s.pool.query('UPDATE payments.subscribers SET pin_locked = true, pin_failures = 3 WHERE msisdn = $1', [PHONE]);
+  const smsBefore = s.sim.submitted.filter((m) => m.destination === PHONE).length;
+
+  const reset = await pinReset('--operator', 'safaricom-ke', '--msisdn', '0700000555');
+  expect(reset.stderr).toBe('');
+  expect(reset.code).toBe(0);
+  expect(reset.stdout).toContain('PIN of +254700000555 reset (it was locked); they were told by SMS');
+  expect(await subscriber()).toEqual({ has_pin: false, pin_locked: false, pin_failures: 0 });
+  expect(await s.nextSms(PHONE, smsBefore)).toBe('Customer care has reset your dialpay PIN. Dial *384# to choose a new one. Did not ask for this? Call customer care.');
+
+  const next = new UssdPhone(port, PHONE);
+  expect((await next.dial()).text).toMatch(/^Welcome to dialpay\. Choose a 4-digit PIN/);
+  expect((await next.answer('1357', '1357')).text).toMatch(/^PIN saved\./);
+  expect(await subscriber()).toEqual({ has_pin: true, pin_locked: false, pin_failures: 0 });
+}, 60_000);
+
+it('refuses what it cannot do and changes nothing', async () => {
+  const before = await subscriber();
+  const unknown = await pinReset('--operator', 'safaricom-ke', '--msisdn', '+254799999999');
+  expect(unknown.code).toBe(1);
+  expect(unknown.stderr).toContain('+254799999999 has never used dialpay; there is no PIN to reset');
+  const badNumber = await pinReset('--operator', 'safaricom-ke', '--msisdn', 'call me');
+  expect(badNumber.code).toBe(64);
+  expect(badNumber.stderr).toContain('"call me" is not a phone number of safaricom-ke');
+  const noOperator = await pinReset('--msisdn', PHONE);
+  expect(noOperator.code).toBe(64);
+  expect(noOperator.stderr).toMatch(/pin reset needs --operator ID \(one of: safaricom-ke, orange-sn\)/);
+  expect(await subscriber()).toEqual(before);
+}, 60_000);
