@@ -6,32 +6,20 @@
 // the PIN screen. The first asks payments for the subscriber's profile
 // (Postgres) and saves the session; the rest read the session from NATS KV
 // and replay the path through the menu. Everything
-// runs on this machine: gateway, ussd, payments and billing in one process,
-// the load generator in a worker thread of it, nats-server and PostgreSQL
-// beside it. At the end: every hop was answered with the screen it should
-// have shown.
+// runs on this machine: gateway, ussd, payments and billing each as its own
+// `dialpay` process (as production runs them), nats-server and PostgreSQL
+// beside them, the load generator in a worker thread of this process. At the
+// end: every hop was answered with the screen it should have shown.
 import { Agent, createServer, request } from 'node:http';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
-import { validateConfig, COMPONENT_NAMES } from '../runtime/config/index.js';
-import { startHost } from '../runtime/host.js';
-import { freePort, startNatsServer, startPostgres } from '../runtime/engines/index.js';
-import { createLogger } from '../runtime/log.js';
-import { gateway } from '../gateway/index.js';
-import { payments } from '../services/payments/index.js';
-import { ussd } from '../services/ussd/index.js';
-import { billingComponent, SimulatedCarrier } from '../services/billing/index.js';
-import { SmscSimulator } from './operator-sim/smsc.js';
 import { connect } from '@nats-io/transport-node';
+import { startCluster } from './harness/cluster.js';
 import { Requests, requestReply } from '../runtime/nats/index.js';
 import { dialpay } from '../proto/index.js';
 import { LatencyRecorder } from './harness/latency.js';
 import { benchMode, writeRecord, type Check, type Figure } from './harness/report.js';
-import { median, pidOf, plural, treeOf, WindowedWatch } from './stats.js';
+import { median, plural, WindowedWatch } from './stats.js';
 
 const mode = benchMode();
 const HOPS = Number(process.env.BENCH_USSD_HOPS ?? (mode === 'full' ? 15_000 : 5_000));
@@ -40,7 +28,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? (mode === 'full' ? 3 : 1));
 /** A hop not answered by then counts as an error (an aggregator gives up far sooner). */
 const HOP_TIMEOUT_MS = 10_000;
 const SESSION = ['', '1', '1*SHOP42', '1*SHOP42*150', '1*SHOP42*150*0'];
-const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/dist\/?$/, '/');
 
 /** DESIGN's rate: the p99 target is judged with hops offered at this rate, open loop. */
 const OFFERED_HOPS_PER_SECOND = Number(process.env.BENCH_USSD_RATE ?? 3_000);
@@ -188,19 +175,16 @@ function finish(started: number, latenciesMs: number[], byStepMs: number[][], er
 }
 
 async function main(): Promise<void> {
-  const [nats, pg] = await Promise.all([startNatsServer(), startPostgres({ durable: true })]);
-  await pg.createDatabase('bench');
-  const sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1' });
-  const raw = parse(readFileSync(join(root, 'dialpay.example.yaml'), 'utf8')) as any;
-  raw.nats.url = nats.url;
-  raw.postgres = { ...raw.postgres, url: pg.urlFor('bench'), poolSizeMax: 20 };
-  raw.log = { level: 'error' };
-  raw.http.opsPorts = Object.fromEntries(await Promise.all(COMPONENT_NAMES.map(async (c) => [c, await freePort()])));
-  Object.assign(raw.operators[0].smpp, { port: await sim.start(), bindCount: 1 });
-  raw.operators[1].smpp.port = await freePort();
-  raw.ussd.http.port = await freePort();
-  const host = await startHost(validateConfig(raw), [billingComponent(new SimulatedCarrier({ openingBalanceMinor: 10n ** 12n })), payments, ussd, gateway], { log: createLogger({ level: 'error' }) });
-
+  const cluster = await startCluster({
+    components: ['billing', 'payments', 'ussd', 'gateway'],
+    carrier: 'simulator',
+    durablePostgres: true,
+    logLevel: 'error',
+    configure: (raw) => {
+      raw.postgres.poolSizeMax = 20;
+    },
+  });
+  const ussdPort = cluster.config.ussd.http.port as number;
   const bare = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -212,7 +196,7 @@ async function main(): Promise<void> {
   const barePort = (bare.address() as AddressInfo).port;
 
   // Every phone has a PIN already (first use would ask for one): set through payments, as the menu does.
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect({ servers: cluster.nats.url });
   for (let phone = 0; phone < Math.max(PHONES, RATE_PHONES); phone++) {
     const reply = await requestReply(nc, Requests.paymentsSubscriber, { operatorId: 'safaricom-ke', msisdn: `2547${String(20_000_000 + phone)}`, setPin: { newPin: '2468' } }, 10_000);
     if (reply.outcome !== dialpay.v1.CommandOutcome.COMMAND_OUTCOME_OK) throw new Error(`could not set a PIN: ${reply.outcome}`);
@@ -222,24 +206,18 @@ async function main(): Promise<void> {
   const atRateRuns: RunResult[] = [];
   const bareRuns: RunResult[] = [];
   const watch = new WindowedWatch();
-  // The bare server, the host and the load worker thread all live in this process: one group each phase.
+  // The bare server and the load worker thread live in this process; each component in its own.
   const bareGroups: [string, () => number[]][] = [['bare node:http + load worker thread (baseline runs)', () => [process.pid]]];
-  const dialpayGroups: [string, () => number[]][] = [
-    ['bench process: gateway, ussd, payments, billing + load worker thread', () => [process.pid]],
-    ['nats-server', () => pidOf(nats.pid())],
-    ['postgres', () => treeOf(pg.pid())],
-  ];
+  const dialpayGroups: [string, () => number[]][] = [...cluster.processGroups()].map(([name, pids]) => [name === 'load generator + operator sim' ? 'load worker thread (bench process)' : name, pids]);
   // One warm-up pass of each, then alternate so drift on a shared machine hits both alike.
-  const warmUps = [await driveInWorker(barePort, 'bare'), await driveInWorker(raw.ussd.http.port, 'warm-up')];
+  const warmUps = [await driveInWorker(barePort, 'bare'), await driveInWorker(ussdPort, 'warm-up')];
   for (let run = 0; run < RUNS; run++) {
     bareRuns.push(await watch.measure(bareGroups, () => driveInWorker(barePort, 'bare')));
-    dialpayRuns.push(await watch.measure(dialpayGroups, () => driveInWorker(raw.ussd.http.port, 'dialpay')));
-    atRateRuns.push(await driveInWorker(raw.ussd.http.port, 'dialpay-at-rate'));
+    dialpayRuns.push(await watch.measure(dialpayGroups, () => driveInWorker(ussdPort, 'dialpay')));
+    atRateRuns.push(await driveInWorker(ussdPort, 'dialpay-at-rate'));
   }
   await new Promise<void>((resolve) => bare.close(() => resolve()));
-  await host.stop();
-  await sim.stop();
-  await Promise.allSettled([nats.stop(), pg.stop()]);
+  await cluster.stop();
 
   const rate = (runs: RunResult[]) => Math.round(median(runs.map((r) => r.hopsPerSecond)));
   const p99 = (runs: RunResult[]) => median(runs.map((r) => r.latency.summary().p99));
@@ -266,7 +244,7 @@ async function main(): Promise<void> {
     bench: 'ussd',
     title: 'USSD hops over HTTP',
     mode,
-    setup: `${HOPS.toLocaleString('en')} hops a run from ${PHONES} phones at once (closed loop, load generator in a worker thread) for the rate at saturation; then the same count offered at ${OFFERED_HOPS_PER_SECOND.toLocaleString('en')} hops/s open loop (new sessions on a schedule, ${RATE_PHONES} phones) for the p99 target, which DESIGN sets at that rate; median of ${plural(RUNS, 'run')} after one warm-up pass each, baseline and dialpay alternating. Sessions of 5 hops (dial, 1, SHOP42, 150, 0: main menu to the PIN screen); the first reads the subscriber's profile from payments (PostgreSQL), the rest the session from NATS KV. Gateway, ussd, payments and billing in this one process, nats-server and durable PostgreSQL beside it. Latency columns pool every run's hops; the p99 figure is the median of the runs' p99s. The baseline is a bare node:http server answering "CON baseline" in the same process.`,
+    setup: `${HOPS.toLocaleString('en')} hops a run from ${PHONES} phones at once (closed loop, load generator in a worker thread) for the rate at saturation; then the same count offered at ${OFFERED_HOPS_PER_SECOND.toLocaleString('en')} hops/s open loop (new sessions on a schedule, ${RATE_PHONES} phones) for the p99 target, which DESIGN sets at that rate; median of ${plural(RUNS, 'run')} after one warm-up pass each, baseline and dialpay alternating. Sessions of 5 hops (dial, 1, SHOP42, 150, 0: main menu to the PIN screen); the first reads the subscriber's profile from payments (PostgreSQL), the rest the session from NATS KV. Gateway, ussd, payments and billing each a \`dialpay\` process, nats-server and durable PostgreSQL beside them; the load generator is a worker thread of the bench process. Latency columns pool every run's hops; the p99 figure is the median of the runs' p99s. The baseline is a bare node:http server answering "CON baseline" in the bench process.`,
     figures,
     processes: watch.usage(),
     errors,
