@@ -16,6 +16,10 @@ import { quietLogger, waitFor } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 import { runTs } from '../../support/child.js';
 import { SettlementService } from '../../../services/settlement/index.js';
+import { reconciliation } from '../../../services/reconciliation/index.js';
+import { startHost } from '../../../runtime/host.js';
+import { validateConfig } from '../../../runtime/config/index.js';
+import { freePort } from '../../../runtime/engines/index.js';
 
 let p: PaymentsStack;
 let nats: NatsHandle;
@@ -97,5 +101,19 @@ describe('dialpay reconcile', () => {
     expect(events.at(-2)).toMatchObject({ operatorId: 'safaricom-ke', matched: 3, missingAtOperator: 1, badRows: 1, needsAction: true });
     const metricsText = async () => (await (await fetch(`http://127.0.0.1:${p.host.opsPorts.reconciliation}/metrics`)).text());
     await waitFor('metric', async () => /dialpay_reconciliation_needs_action\{operator="safaricom-ke"[^}]*\} 1/.test(await metricsText()));
+
+    // A restarted reconciliation component shows the last run at once: the alert survives the restart.
+    const raw = structuredClone(p.stack.rawConfig) as { http: { opsPorts: Record<string, number> } };
+    raw.http.opsPorts.reconciliation = await freePort();
+    const restarted = await startHost(validateConfig(raw), [reconciliation], { log: quietLogger() });
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${restarted.opsPorts.reconciliation}/metrics`)).text();
+      // The newest run of safaricom-ke is the empty file: nothing matched, and a person must look.
+      expect(text).toMatch(/dialpay_reconciliation_needs_action\{operator="safaricom-ke"[^}]*\} 1/);
+      expect(text).toMatch(/dialpay_reconciliation_findings\{operator="safaricom-ke",category="matched"[^}]*\} 0/);
+      expect(text).not.toMatch(/operator="orange-sn"/); // never reconciled: no series rather than a made-up 0
+    } finally {
+      await restarted.stop();
+    }
   });
 });
