@@ -142,7 +142,8 @@ export class SmppSession {
   }
 
   #write(command: string, fields: Record<string, unknown>, status: number): void {
-    if (this.#closed || this.#o.socket.destroyed) return;
+    // Once closing (our end() or the peer's unbind), an answer cannot arrive: the SMSC re-sends what went unanswered.
+    if (this.#closed || this.#o.socket.destroyed || this.#o.socket.writableEnded) return;
     // With a non-zero status the library writes the header only, which is what SMPP wants for most error responses.
     // Writes within one tick leave in one segment: one syscall for a burst of responses, not one each.
     const socket = this.#o.socket;
