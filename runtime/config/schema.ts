@@ -245,6 +245,10 @@ export const configSchema = z
       .strictObject({
         /** One POST to a merchant's endpoint; past this it counts as failed and is retried. */
         timeoutMs: positiveMs.default(10_000),
+        /** Consecutive failures of one merchant's endpoint after which its deliveries fail at once, freeing the shared slots. */
+        circuitFailuresToOpen: z.number().int().min(1).max(1_000).default(5),
+        /** How long such an endpoint is left alone before one delivery probes it. */
+        circuitOpenMs: positiveMs.default(30_000),
       })
       .prefault({}),
     settlementReports: z

@@ -29,9 +29,8 @@ export function webhookBody(event: dialpay.v1.IMerchantEvent): string {
   });
 }
 
-/** POSTs the event; resolves on 2xx, throws otherwise (timeouts included). */
-export async function deliver(merchant: MerchantConfig & { webhookUrl: string; webhookSecret: string }, event: dialpay.v1.IMerchantEvent, timeoutMs: number): Promise<number> {
-  const body = webhookBody(event);
+/** POSTs the event's body (webhookBody); resolves on 2xx, throws otherwise (timeouts included). */
+export async function deliver(merchant: MerchantConfig & { webhookUrl: string; webhookSecret: string }, event: dialpay.v1.IMerchantEvent, body: string, timeoutMs: number): Promise<number> {
   const res = await fetch(merchant.webhookUrl, {
     method: 'POST',
     headers: {

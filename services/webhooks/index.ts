@@ -6,8 +6,20 @@
 import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
 import { Counter } from '../../runtime/metrics.js';
 import { ConfigError, type Config } from '../../runtime/config/index.js';
-import { Events, WEBHOOKS_DELIVERY, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
-import { deliver } from './delivery.js';
+import { Events, PermanentHandlerError, WEBHOOKS_DELIVERY, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
+import { deliver, webhookBody } from './delivery.js';
+import { EndpointBreakers } from './breaker.js';
+
+/** Merchants whose breaker state is kept at once. */
+const BREAKER_ENDPOINTS_MAX = 100_000;
+
+/** A delivery not tried because the merchant's endpoint keeps failing; retried on the webhook schedule like any failure. */
+export class EndpointFailingError extends Error {
+  constructor(merchantId: string) {
+    super(`merchant ${merchantId}'s endpoint keeps failing: not tried now (circuit open)`);
+    this.name = 'EndpointFailingError';
+  }
+}
 
 export { replayDeadLetters } from './replay.js';
 export { verifySignature, signatureHeader, SIGNATURE_HEADER } from './signature.js';
@@ -25,7 +37,8 @@ async function startWebhooks(context: ComponentContext): Promise<StartedComponen
   const { config, nats, log } = context;
   assertWebhookSecrets(config);
   const merchants = new Map(config.merchants.map((m) => [m.id, m]));
-  const deliveries = new Counter({ name: 'dialpay_webhook_deliveries_total', help: 'Webhook POSTs by merchant and outcome (delivered, failed, no_endpoint).', labelNames: ['merchant', 'outcome'], registers: [context.registry] });
+  const deliveries = new Counter({ name: 'dialpay_webhook_deliveries_total', help: 'Webhook deliveries by merchant and outcome (delivered, failed, no_endpoint, circuit_open: not tried while the endpoint keeps failing).', labelNames: ['merchant', 'outcome'], registers: [context.registry] });
+  const breakers = new EndpointBreakers({ failuresToOpen: config.webhooks.circuitFailuresToOpen, openMs: config.webhooks.circuitOpenMs, endpointsMax: BREAKER_ENDPOINTS_MAX });
   const consumer = await startConsumer({
     nats,
     spec: effectiveConsumer(WEBHOOKS_DELIVERY, config.consumers),
@@ -36,12 +49,31 @@ async function startWebhooks(context: ComponentContext): Promise<StartedComponen
         deliveries.inc({ merchant: event.merchantId ?? 'unknown', outcome: 'no_endpoint' });
         return; // nowhere to send it; the merchant reads the API instead
       }
+      // An event that cannot become a body is our bug, not the merchant's endpoint: straight to the DLQ, breaker untouched.
+      let body: string;
       try {
-        await deliver({ ...merchant, webhookUrl: merchant.webhookUrl, webhookSecret: merchant.webhookSecret }, event, config.webhooks.timeoutMs);
-        deliveries.inc({ merchant: merchant.id, outcome: 'delivered' });
+        body = webhookBody(event);
       } catch (err) {
+        throw new PermanentHandlerError(`event ${event.envelope?.eventId ?? '?'} cannot be made into a webhook body: ${(err as Error).message}`);
+      }
+      const admission = breakers.admit(merchant.id, performance.now());
+      if (admission === 'open') {
+        deliveries.inc({ merchant: merchant.id, outcome: 'circuit_open' });
+        throw new EndpointFailingError(merchant.id);
+      }
+      try {
+        await deliver({ ...merchant, webhookUrl: merchant.webhookUrl, webhookSecret: merchant.webhookSecret }, event, body, config.webhooks.timeoutMs);
+        breakers.succeeded(merchant.id);
+        deliveries.inc({ merchant: merchant.id, outcome: 'delivered' });
+        if (admission === 'probe') eventLog.info({ merchant: merchant.id }, 'merchant endpoint answers again; deliveries resume');
+      } catch (err) {
+        breakers.failed(merchant.id, performance.now());
         deliveries.inc({ merchant: merchant.id, outcome: 'failed' });
-        eventLog.warn({ err, merchant: merchant.id, type: event.type }, 'webhook not accepted; will retry');
+        if (breakers.isOpen(merchant.id, performance.now()) && admission !== 'probe') {
+          eventLog.warn({ err, merchant: merchant.id, openMs: config.webhooks.circuitOpenMs }, 'merchant endpoint keeps failing; its deliveries fail at once until a probe succeeds');
+        } else {
+          eventLog.warn({ err, merchant: merchant.id, type: event.type }, 'webhook not accepted; will retry');
+        }
         throw err;
       }
     },
