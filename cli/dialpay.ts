@@ -53,9 +53,10 @@ other commands:
                    (every discrepancy and bad row) and BASE.json (the summary); exit 3 when a person must look
   webhooks replay [--merchant ID]
                    send dead-lettered webhook events again (after the merchant's endpoint is back)
-  pin reset --operator ID --msisdn NUMBER
+  pin reset --operator ID --msisdn NUMBER [--by AGENT]
                    customer care: clear a subscriber's PIN and its lock (after checking who calls);
-                   they are told by SMS and choose a new PIN at their next USSD dial
+                   they are told by SMS and choose a new PIN at their next USSD dial; refused
+                   while a payment waits for the PIN; the log records AGENT (default: the login)
   dlq list         the dead-letter stream per consumer: how many, and the newest error
   dlq replay --consumer NAME
                    put a consumer's dead letters back on their subject once the cause is fixed;
@@ -122,7 +123,7 @@ export async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, msisdn: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, msisdn: { type: 'string' }, by: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' } },
   });
   const command = positionals[0];
   if (values.help || !command || command === 'help') {
@@ -226,9 +227,12 @@ export async function main(argv: string[]): Promise<void> {
       } else if (result.kind === 'unknown-subscriber') {
         process.stderr.write(`dialpay: +${result.msisdn} has never used dialpay; there is no PIN to reset\n`);
         process.exitCode = 1;
+      } else if (result.kind === 'pin-challenges-open') {
+        process.stderr.write(`dialpay: +${result.msisdn} has ${result.count} payment(s) waiting for the PIN; nothing changed. They end within ${Math.ceil(config.limits.challengeTtlMs / 60_000)} min (or the subscriber sends STOP): try again then\n`);
+        process.exitCode = 1;
       } else {
-        // An audit line: who was reset, and that it was by hand.
-        log.warn({ operator: values.operator, msisdn: result.msisdn, wasLocked: result.wasLocked }, 'PIN reset by customer care');
+        // An audit line: whose PIN, by whom (--by, else the login), and that it was by hand.
+        log.warn({ operator: values.operator, msisdn: result.msisdn, wasLocked: result.wasLocked, by: values.by ?? process.env.SUDO_USER ?? process.env.USER ?? 'unknown' }, 'PIN reset by customer care');
         process.stdout.write(`PIN of +${result.msisdn} reset${result.wasLocked ? ' (it was locked)' : ''}; they were told by SMS and choose a new one at their next USSD dial\n`);
       }
     } finally {

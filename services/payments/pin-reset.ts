@@ -3,6 +3,7 @@
 // next USSD dial, the first-use screen, and is told by SMS at once, so a reset
 // they did not ask for does not go unnoticed. Until then payments above
 // limits.pinRequiredAboveMinor use an SMS code, as for anyone with no PIN.
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Config } from '../../runtime/config/index.js';
 import { Events, newEnvelope } from '../../runtime/nats/index.js';
@@ -17,6 +18,8 @@ const SCHEMA = 'payments';
 export type PinResetResult =
   | { readonly kind: 'reset'; readonly msisdn: string; readonly wasLocked: boolean }
   | { readonly kind: 'unknown-subscriber'; readonly msisdn: string }
+  /** Payments wait for this PIN: a reset now would count each answer as wrong. They end within limits.challengeTtlMs. */
+  | { readonly kind: 'pin-challenges-open'; readonly msisdn: string; readonly count: number }
   | { readonly kind: 'bad-number' };
 
 export async function resetPin(pool: pg.Pool, config: Config, operatorId: string, number: string): Promise<PinResetResult> {
@@ -31,8 +34,14 @@ export async function resetPin(pool: pg.Pool, config: Config, operatorId: string
     );
     const subscriber = rows[0];
     if (!subscriber) return { kind: 'unknown-subscriber', msisdn };
+    // Under the subscriber's lock no new PIN challenge can open meanwhile, and with no PIN none will.
+    const open = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM payments.payments WHERE payer_msisdn = $1 AND state = 'challenged' AND challenge_method = 'pin'`, [msisdn],
+    );
+    const count = open.rows[0]?.n ?? 0;
+    if (count > 0) return { kind: 'pin-challenges-open', msisdn, count };
     await client.query('UPDATE payments.subscribers SET pin_hash = NULL, pin_failures = 0, pin_locked = false, updated_at = now() WHERE msisdn = $1', [msisdn]);
-    const eventId = `pin-reset:${msisdn}:${Date.now()}`;
+    const eventId = `pin-reset:${randomUUID()}`;
     await enqueueEvent(client, SCHEMA, Events.smsOutbound, {
       envelope: newEnvelope({ producer: 'payments', eventId }),
       messageRef: eventId,

@@ -69,3 +69,17 @@ it('refuses what it cannot do and changes nothing', async () => {
   expect(noOperator.stderr).toMatch(/pin reset needs --operator ID \(one of: safaricom-ke, orange-sn\)/);
   expect(await subscriber()).toEqual(before);
 }, 60_000);
+
+it('is refused while a payment waits for the PIN, and goes through once that payment has ended', async () => {
+  // The subscriber has a PIN (from the first test): above pinRequiredAboveMinor the challenge asks for it.
+  expect(await s.ask(PHONE, 'PAY SHOP42 1500')).toMatch(/Reply with your PIN/);
+  const refused = await pinReset('--operator', 'safaricom-ke', '--msisdn', PHONE, '--by', 'agent-7');
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain('+254700000555 has 1 payment(s) waiting for the PIN; nothing changed');
+  expect(await subscriber()).toMatchObject({ has_pin: true, pin_locked: false });
+  expect(await s.ask(PHONE, 'STOP')).toMatch(/cancel/i);
+  const reset = await pinReset('--operator', 'safaricom-ke', '--msisdn', PHONE, '--by', 'agent-7');
+  expect(reset.code).toBe(0);
+  expect(reset.stdout).toMatch(/"by":"agent-7"/);
+  expect(await subscriber()).toMatchObject({ has_pin: false, pin_locked: false });
+}, 60_000);
