@@ -172,7 +172,7 @@ export async function main(argv: string[]): Promise<void> {
     const trafficMs = Number(values['traffic-ms'] ?? 3_000);
     if (!Number.isInteger(trafficMs) || trafficMs < 0) {
       process.stderr.write('dialpay: --traffic-ms must be a whole number of milliseconds, 0 for none\n');
-      process.exit(EXIT_CONFIG_ERROR);
+      process.exit(EXIT_USAGE);
     }
     const sim = await startOperatorSim(config, { trafficIntervalMs: trafficMs, phoneLine: values['phone-line'] ?? PHONE_LINE_DEFAULT, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
     const stop = () => void sim.stop().then(() => process.exit(0));
@@ -193,8 +193,8 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (command === 'dlq' && (positionals[1] === 'list' || positionals[1] === 'replay')) {
     const log = createLogger({ level: config.log.level, component: 'dlq' });
-    if (positionals[1] === 'replay' && !values.consumer) {
-      process.stderr.write(`dialpay: dlq replay needs --consumer (one of: ${CONSUMERS.map((c) => c.durableName).join(', ')})\n`);
+    if (positionals[1] === 'replay' && !CONSUMERS.some((c) => c.durableName === values.consumer)) {
+      process.stderr.write(`dialpay: dlq replay needs --consumer NAME, one of: ${CONSUMERS.map((c) => c.durableName).join(', ')}\n`);
       process.exit(EXIT_USAGE);
     }
     const nats = await connectNats({ ...config.nats, name: 'dialpay-dlq' }, log);

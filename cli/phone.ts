@@ -7,6 +7,8 @@ import type { PhoneLineOperator, UssdReply } from '../load-tests/operator-sim/ph
 import { msisdnDigits } from '../load-tests/operator-sim/phone-line.js';
 
 const REQUEST_TIMEOUT_MS = 20_000;
+/** A number or phone line given wrongly: sysexits' EX_USAGE, as the rest of the CLI. */
+const EXIT_USAGE = 64;
 /** How long a phone whose input has ended (a script piped in) waits for the last SMS. */
 const LINGER_AFTER_INPUT_MS = 3_000;
 
@@ -28,7 +30,7 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
   const msisdn = msisdnDigits(msisdnArg ?? '');
   if (!msisdn) {
     say('usage: dialpay phone <msisdn with country code, such as +254700000123> [--phone-line host:port]');
-    return 2;
+    return EXIT_USAGE;
   }
   const base = `http://${o.line}`;
   let operators: PhoneLineOperator[];
@@ -41,7 +43,7 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
   const operator = operators.filter((op) => msisdn.startsWith(op.countryCallingCode)).sort((a, b) => b.countryCallingCode.length - a.countryCallingCode.length)[0];
   if (!operator) {
     say(`no simulated operator serves +${msisdn}; country codes: ${operators.map((op) => `+${op.countryCallingCode}`).join(', ')}`);
-    return 2;
+    return EXIT_USAGE;
   }
   const shortCode = operator.shortCodes[0] as string;
   say(`+${msisdn} on ${operator.name}. Short code ${shortCode}${operator.ussdCodes.length ? `, USSD ${operator.ussdCodes.join(' ')}` : ''}.${operator.linked ? '' : ' (The gateway is not linked to this operator yet: SMS may be refused for a moment.)'}`);

@@ -95,11 +95,13 @@ export class SmppSession {
    * make a healthy link look dead.
    */
   async request(command: string, fields: Record<string, unknown>, timeoutMs = this.#o.responseTimeoutMs, outsideWindow = false): Promise<Pdu> {
-    if (this.#closed) throw new SessionClosedError(this.#o.label);
+    // Closing (end() called, the 'close' event not yet in): nothing written now would be read.
+    const closing = () => this.#closed || this.#o.socket.writableEnded;
+    if (closing()) throw new SessionClosedError(this.#o.label);
     if (!outsideWindow && this.#windowed >= this.#o.windowSize) {
       if (this.#waiters.length >= this.#o.windowWaitersMax) throw new WindowFullError(this.#o.label);
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
-      if (this.#closed) throw new SessionClosedError(this.#o.label);
+      if (closing()) throw new SessionClosedError(this.#o.label);
     }
     const sequence = this.#nextSequence();
     const windowed = !outsideWindow;

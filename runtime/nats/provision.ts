@@ -84,9 +84,22 @@ export interface ProvisionRetry {
 /**
  * Seven components starting together on a fresh cluster all provision at once, and the JetStream
  * API answers some of them with timeouts or "temporarily unavailable" while its meta leader settles.
- * Each attempt is idempotent, so a failed one is tried again after a jittered, growing pause.
+ * Each attempt is idempotent, so one that failed for such a reason (isTransientProvisionError) is
+ * tried again after a jittered, growing pause; any other error fails at once.
  */
 export const PROVISION_RETRY: ProvisionRetry = { attemptsMax: 8, delayMsMin: 250, delayMsMax: 5_000 };
+
+/**
+ * What a fresh or restarting cluster answers for a while: a timeout, "temporarily unavailable",
+ * no meta leader or peers yet, a dropped connection. A config conflict or a bad value is not, and
+ * fails at once.
+ */
+export function isTransientProvisionError(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: string | number; cause?: unknown };
+  const text = `${e?.name ?? ''} ${e?.message ?? ''} ${String(e?.code ?? '')}`;
+  if (/timeout|timed out|temporarily unavailable|no suitable peers|not ready|no (meta )?leader|insufficient resources|disconnect|connection (closed|refused|lost)|CONNECTION_|503/i.test(text)) return true;
+  return e?.cause !== undefined && e.cause !== err && isTransientProvisionError(e.cause);
+}
 
 export async function provisionTopologyWithRetry(nats: NatsHandle, topology: Topology, replicas: number, log: Logger, retry: ProvisionRetry = PROVISION_RETRY): Promise<void> {
   for (let attempt = 1; ; attempt++) {
@@ -95,7 +108,7 @@ export async function provisionTopologyWithRetry(nats: NatsHandle, topology: Top
       if (attempt > 1) log.info({ attempt }, 'JetStream topology provisioned after retrying');
       return;
     } catch (err) {
-      if (attempt >= retry.attemptsMax) throw err;
+      if (attempt >= retry.attemptsMax || !isTransientProvisionError(err)) throw err;
       const ceilingMs = Math.min(retry.delayMsMax, retry.delayMsMin * 2 ** (attempt - 1));
       const delayMs = Math.round(retry.delayMsMin / 2 + Math.random() * (ceilingMs - retry.delayMsMin / 2));
       log.warn({ err, attempt, attemptsMax: retry.attemptsMax, retryInMs: delayMs }, 'provisioning the JetStream topology failed; trying again');

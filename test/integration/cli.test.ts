@@ -160,7 +160,9 @@ describe('dialpay dlq', () => {
 
       const noConsumer = runTs('cli/dialpay.ts', ['dlq', 'replay', '--config', config]);
       expect(await noConsumer.exited()).toBe(64);
-      expect(noConsumer.stderr()).toMatch(/dlq replay needs --consumer \(one of: .*payments-sms-inbound/);
+      expect(noConsumer.stderr()).toMatch(/dlq replay needs --consumer NAME, one of: .*payments-sms-inbound/);
+      const typo = runTs('cli/dialpay.ts', ['dlq', 'replay', '--consumer', 'payments-sms-inbond', '--config', config]);
+      expect(await typo.exited()).toBe(64);
 
       const replay = runTs('cli/dialpay.ts', ['dlq', 'replay', '--consumer', 'payments-sms-inbound', '--config', config]);
       expect(await replay.exited()).toBe(0);

@@ -314,6 +314,10 @@ describe('NATS layer', () => {
     await server.restart();
     await provisioning;
     expect((await nats.jsm.streams.info('RETRY_CHECK')).config.subjects).toEqual(['test.retry']);
+    // A permanent error (a subject another stream already takes) fails at once, with no retry.
+    const warningsBefore = warnings.length;
+    await expect(provisionTopologyWithRetry(nats, { streams: [{ ...probe, name: 'RETRY_CLASH' }], consumers: [], kvBuckets: [] }, 1, watching, { attemptsMax: 20, delayMsMin: 200, delayMsMax: 500 })).rejects.toThrow(/overlap/i);
+    expect(warnings.length).toBe(warningsBefore);
     // With no attempts left, the error comes through.
     await server.stop();
     await expect(provisionTopologyWithRetry(nats, { streams: [probe], consumers: [], kvBuckets: [] }, 1, watching, { attemptsMax: 2, delayMsMin: 50, delayMsMax: 50 })).rejects.toThrow();

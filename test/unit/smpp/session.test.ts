@@ -34,6 +34,8 @@ it('drops a response written after close() began, with nothing in the log', asyn
   await new Promise((r) => setTimeout(r, 50));
   expect(lines.filter((l) => /write after end|smpp socket error/.test(l))).toEqual([]);
   expect(Buffer.concat(received).length).toBe(17); // one resp of 17 bytes (header + empty message_id), not two
+  // A request while closing fails at once rather than waiting out its response timeout.
+  await expect(session.request('enquire_link', {}, 60_000)).rejects.toMatchObject({ name: 'SessionClosedError' });
   peer.destroy();
   server.close();
 });
