@@ -202,7 +202,7 @@ export async function main(argv: string[]): Promise<void> {
       if (positionals[1] === 'list') {
         const summary = await summariseDeadLetters(nats);
         if (summary.length === 0) process.stdout.write('the DLQ is empty\n');
-        for (const s of summary) process.stdout.write(`${s.consumer}: ${s.count} dead letter(s); newest error: ${s.lastError || '(none recorded)'}\n`);
+        for (const s of summary) process.stdout.write(`${s.consumer}: ${s.count}${s.truncated ? ' or more' : ''} dead letter(s); newest error: ${s.lastError || '(none recorded)'}\n`);
       } else {
         const replayed = await replayConsumerDeadLetters(nats, { consumer: values.consumer as string, timeoutMs: config.nats.publishTimeoutMs });
         process.stdout.write(`replayed ${replayed} message(s) of ${values.consumer}\n`);

@@ -11,7 +11,7 @@ import { Events, GATEWAY_SMS_OUTBOUND, effectiveConsumer, startConsumer } from '
 import { ClientBind, type BindCommand } from './client-bind.js';
 import { SmppServerListener } from './server.js';
 import { InboundHandler } from './inbound.js';
-import { OutboundSubmitter, clientLink, type OperatorLink } from './outbound.js';
+import { OutboundSubmitter, clientLink, redactCodesForDeadLetter, type OperatorLink } from './outbound.js';
 import { SmppMetrics } from './metrics.js';
 import { CommandStatus } from './status.js';
 import { UssdEdge, type UssdReplySender } from './ussd-edge.js';
@@ -88,6 +88,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
     spec: effectiveConsumer(GATEWAY_SMS_OUTBOUND, config.consumers),
     event: Events.smsOutbound,
     handler: (message) => submitter.handle(message),
+    deadLetterData: redactCodesForDeadLetter,
     log,
     metrics: context.consumerMetrics,
     inFlightMax: config.consumers.inFlightMax,

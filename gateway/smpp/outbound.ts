@@ -188,3 +188,20 @@ export function clientLink(binds: readonly { state: string; canSubmit: boolean; 
     throttled: () => binds.forEach((b) => b.throttled()),
   };
 }
+
+/**
+ * An outbound SMS as the dead-letter stream keeps it: a one-time code ("YES 4821", "OUI 4821") masked,
+ * so the 30-day DLQ holds no working secret. A code is dead two minutes after it was sent anyway;
+ * a replayed challenge then asks the subscriber to start again. Bytes that do not decode pass as they are.
+ */
+export function redactCodesForDeadLetter(data: Uint8Array): Uint8Array {
+  try {
+    const sms = Events.smsOutbound.type.decode(data);
+    const text = sms.text ?? '';
+    const masked = text.replace(/\b(YES|OUI) \d{4,8}\b/g, (_m, word: string) => `${word} ****`);
+    if (masked === text) return data;
+    return Events.smsOutbound.type.encode({ ...sms, text: masked }).finish();
+  } catch {
+    return data;
+  }
+}

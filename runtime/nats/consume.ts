@@ -34,6 +34,11 @@ export interface ConsumerOptions<M extends EventMessage> {
   /** Delay before redelivery after the n-th failed attempt; the last value repeats. */
   readonly retryDelaysMs: readonly number[];
   readonly publishTimeoutMs: number;
+  /**
+   * What the dead-letter stream keeps instead of the message as it came, for messages that carry
+   * a secret the 30-day DLQ must not (a one-time code). Must not throw; return the bytes unchanged when unsure.
+   */
+  readonly deadLetterData?: (data: Uint8Array) => Uint8Array;
 }
 
 export interface RunningConsumer {
@@ -151,7 +156,7 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     h.set('Dialpay-Deliveries', String(msg.info.deliveryCount));
     h.set('Dialpay-Error', reason.replace(/[\r\n]+/g, ' ').slice(0, ERROR_HEADER_LENGTH_MAX));
     try {
-      await nats.js.publish(`${DLQ_SUBJECT_PREFIX}.${spec.stream}.${name}`, msg.data, {
+      await nats.js.publish(`${DLQ_SUBJECT_PREFIX}.${spec.stream}.${name}`, options.deadLetterData ? options.deadLetterData(msg.data) : msg.data, {
         msgID: `dlq-${spec.stream}-${name}-${msg.seq}`,
         timeout: options.publishTimeoutMs,
         headers: h,

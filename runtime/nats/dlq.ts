@@ -9,8 +9,8 @@
 import type { NatsHandle } from './connect.js';
 import { DLQ_STREAM, DLQ_SUBJECT_PREFIX } from './topology.js';
 
-/** Dead letters read or replayed in one run; run again for more. */
-const SCAN_MAX = 100_000;
+/** Dead letters handed out in one run (replay: run again for more); the scan stops there and says so. */
+const LETTERS_MAX = 100_000;
 /** Reads in flight at once while scanning the DLQ. */
 const READ_CONCURRENCY = 64;
 
@@ -28,12 +28,18 @@ export interface DeadLetterSummary {
   readonly consumer: string;
   readonly count: number;
   readonly lastError: string;
+  /** More letters than one scan hands out: the counts are a floor. */
+  readonly truncated: boolean;
 }
 
-/** Every dead letter in the DLQ, oldest first, optionally of one consumer only. */
-export async function* deadLetters(nats: NatsHandle, options: { consumer?: string } = {}): AsyncGenerator<DeadLetter> {
+/**
+ * Every dead letter in the DLQ, oldest first, optionally of one consumer only: at most LETTERS_MAX
+ * of them (then `truncated` is set on the options object), over a stream the DLQ's own limits bound.
+ */
+export async function* deadLetters(nats: NatsHandle, options: { consumer?: string; truncated?: boolean } = {}): AsyncGenerator<DeadLetter> {
   const { state } = await nats.jsm.streams.info(DLQ_STREAM);
-  const last = Math.min(state.last_seq, state.first_seq + SCAN_MAX - 1);
+  const last = state.last_seq;
+  let handed = 0;
   for (let from = state.first_seq; from <= last; from += READ_CONCURRENCY) {
     const seqs = Array.from({ length: Math.min(READ_CONCURRENCY, last - from + 1) }, (_, i) => from + i);
     // A sequence that is gone (replayed, or aged out) reads as null.
@@ -42,6 +48,11 @@ export async function* deadLetters(nats: NatsHandle, options: { consumer?: strin
       if (!msg || !msg.subject.startsWith(`${DLQ_SUBJECT_PREFIX}.`)) continue;
       const consumer = msg.header?.get('Dialpay-Consumer') || msg.subject.split('.').at(-1) || '';
       if (options.consumer && consumer !== options.consumer) continue;
+      if (handed >= LETTERS_MAX) {
+        options.truncated = true;
+        return;
+      }
+      handed++;
       yield {
         dlqSequence: msg.seq,
         consumer,
@@ -57,13 +68,14 @@ export async function* deadLetters(nats: NatsHandle, options: { consumer?: strin
 /** How many dead letters each consumer has, with the newest error. */
 export async function summariseDeadLetters(nats: NatsHandle): Promise<DeadLetterSummary[]> {
   const byConsumer = new Map<string, { count: number; lastError: string }>();
-  for await (const letter of deadLetters(nats)) {
+  const scan: { truncated?: boolean } = {};
+  for await (const letter of deadLetters(nats, scan)) {
     const entry = byConsumer.get(letter.consumer) ?? { count: 0, lastError: '' };
     entry.count++;
     entry.lastError = letter.error;
     byConsumer.set(letter.consumer, entry);
   }
-  return [...byConsumer].map(([consumer, e]) => ({ consumer, ...e })).sort((a, b) => a.consumer.localeCompare(b.consumer));
+  return [...byConsumer].map(([consumer, e]) => ({ consumer, ...e, truncated: scan.truncated === true })).sort((a, b) => a.consumer.localeCompare(b.consumer));
 }
 
 /**

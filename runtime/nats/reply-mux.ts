@@ -53,6 +53,7 @@ export class ReplyMux {
     if (this.#pending.size >= PENDING_MAX) return Promise.reject(new ReplyError(`${PENDING_MAX} requests already wait for their reply`, 429));
     if (this.#nc.isClosed()) return Promise.reject(new ReplyError('the NATS connection is closed', 503));
     this.#start();
+    this.#sweep ??= setInterval(() => this.#expire(), SWEEP_MS).unref();
     const token = (this.#next = (this.#next + 1) % Number.MAX_SAFE_INTEGER).toString(36);
     return new Promise<Msg>((resolve, reject) => {
       this.#pending.set(token, { subject, resolve, reject, deadlineMs: performance.now() + options.timeoutMs });
@@ -75,8 +76,6 @@ export class ReplyMux {
   #start(): void {
     if (this.#sub) return;
     this.#sub = this.#nc.subscribe(`${this.#prefix}.*`, { callback: (err, msg) => (err ? this.#failAll(err) : this.#answer(msg)) });
-    this.#sweep = setInterval(() => this.#expire(), SWEEP_MS);
-    this.#sweep.unref();
   }
 
   #stop(): void {
@@ -103,6 +102,11 @@ export class ReplyMux {
       if (w.deadlineMs > nowMs) continue;
       this.#pending.delete(token);
       w.reject(new ReplyError(`no reply on ${w.subject} in time`, 408));
+    }
+    // Idle: no timer holds this mux (and its connection) alive; the next request starts it again.
+    if (this.#pending.size === 0 && this.#sweep) {
+      clearInterval(this.#sweep);
+      this.#sweep = null;
     }
   }
 

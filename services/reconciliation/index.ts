@@ -11,6 +11,8 @@ import type { dialpay } from '../../proto/index.js';
 
 /** Stream messages read back at start looking for each operator's last run: runs are daily, so this is weeks. */
 const RESTORE_READS_MAX = 1_000;
+/** The read-back never holds the component's start longer than this; what it found by then is shown. */
+const RESTORE_TIME_MAX_MS = 5_000;
 
 /** Each operator's newest run in the stream, newest first, reading at most RESTORE_READS_MAX messages back. */
 async function lastRuns(nats: NatsHandle, operatorIds: readonly string[]): Promise<Map<string, dialpay.v1.IReconciliationCompleted>> {
@@ -18,7 +20,8 @@ async function lastRuns(nats: NatsHandle, operatorIds: readonly string[]): Promi
   const info = await nats.jsm.streams.info('RECONCILIATION').catch(() => null);
   if (!info) return found;
   const oldest = Math.max(info.state.first_seq, info.state.last_seq - RESTORE_READS_MAX + 1);
-  for (let seq = info.state.last_seq; seq >= oldest && found.size < operatorIds.length; seq--) {
+  const deadlineMs = performance.now() + RESTORE_TIME_MAX_MS;
+  for (let seq = info.state.last_seq; seq >= oldest && found.size < operatorIds.length && performance.now() < deadlineMs; seq--) {
     const msg = await nats.jsm.streams.getMessage('RECONCILIATION', { seq }).catch(() => null);
     if (!msg || msg.subject !== Events.reconciliationCompleted.subject) continue;
     const run = Events.reconciliationCompleted.type.decode(msg.data);

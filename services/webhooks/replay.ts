@@ -9,6 +9,15 @@ export function replayDeadLetters(nats: NatsHandle, options: { merchantId?: stri
   return replayConsumer(nats, {
     consumer: WEBHOOKS_DELIVERY.durableName,
     timeoutMs: options.timeoutMs,
-    accept: merchantId ? (letter) => Events.merchantEvent.type.decode(letter.data).merchantId === merchantId : undefined,
+    // A letter that does not decode is no merchant's: it stays in the DLQ for a person.
+    accept: merchantId
+      ? (letter) => {
+          try {
+            return Events.merchantEvent.type.decode(letter.data).merchantId === merchantId;
+          } catch {
+            return false;
+          }
+        }
+      : undefined,
   });
 }

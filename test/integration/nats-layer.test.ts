@@ -6,6 +6,7 @@ import { connectNats, provisionTopology, provisionTopologyWithRetry, publishEven
 import { Registry } from '../../runtime/metrics.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
 import { validateConfig } from '../../runtime/config/index.js';
+import { redactCodesForDeadLetter } from '../../gateway/smpp/outbound.js';
 import { exampleConfigRaw, quietLogger, waitFor } from '../support/stack.js';
 import { createLogger } from '../../runtime/log.js';
 
@@ -115,7 +116,7 @@ describe('NATS layer', () => {
     const handled: string[] = [];
     const running = await startConsumer({
       nats, spec: GATEWAY_SMS_OUTBOUND, event: Events.smsOutbound, log, metrics: new ConsumerMetrics(new Registry()),
-      inFlightMax: 4, retryDelaysMs: [100], publishTimeoutMs: 5_000,
+      inFlightMax: 4, retryDelaysMs: [100], publishTimeoutMs: 5_000, deadLetterData: redactCodesForDeadLetter,
       handler: async (msg) => {
         handled.push(msg.text ?? '');
         if (msg.text?.startsWith('UNSENDABLE')) throw new PermanentHandlerError('the SMSC refused it for good');
@@ -126,10 +127,10 @@ describe('NATS layer', () => {
       await publishEvent(nats.js, Events.smsOutbound, outbound('Reply YES 4821 within 2 min'), { timeoutMs: 5_000 });
       await publishEvent(nats.js, Events.smsOutbound, outbound('UNSENDABLE YES 9330'), { timeoutMs: 5_000 });
       await waitFor('both handled and the stream empty', async () => handled.length === 2 && (await nats.jsm.streams.info('SMS_OUTBOUND')).state.messages === 0);
-      // The one that failed for good is in the dead-letter stream, for a person to look at.
+      // The one that failed for good is in the dead-letter stream, for a person to look at, its code masked.
       const dead = await nats.jsm.streams.getMessage(DLQ_STREAM, { last_by_subj: `dialpay.dlq.SMS_OUTBOUND.${GATEWAY_SMS_OUTBOUND.durableName}` });
       if (!dead) throw new Error('no dead letter for gateway-sms-outbound');
-      expect(Events.smsOutbound.type.decode(dead.data).text).toBe('UNSENDABLE YES 9330');
+      expect(Events.smsOutbound.type.decode(dead.data).text).toBe('UNSENDABLE YES ****');
     } finally {
       await running.stop(2_000);
     }
