@@ -50,7 +50,8 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
   say(HELP.trimEnd());
 
   const hangUp = new AbortController();
-  const inbox = listenInbox(`${base}/phones/${msisdn}/inbox`, hangUp.signal, (sms) => say(`[SMS from ${sms.from}] ${sms.text}`));
+  const inbox = listenInbox(`${base}/phones/${msisdn}/inbox`, hangUp.signal, (sms) => say(`[SMS from ${sms.from}] ${sms.text}`), () =>
+    say('[the phone line closed: no more SMS will arrive here; /quit and start the phone again once operator-sim is back]'));
   await inbox.attached;
   say('ready');
 
@@ -97,18 +98,20 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
   return 0;
 }
 
-function listenInbox(url: string, signal: AbortSignal, onSms: (sms: { from: string; text: string }) => void): { attached: Promise<void>; closed: Promise<void> } {
+function listenInbox(url: string, signal: AbortSignal, onSms: (sms: { from: string; text: string }) => void, onLost: () => void): { attached: Promise<void>; closed: Promise<void> } {
   let attachedResolve!: () => void;
   let attachedReject!: (err: Error) => void;
   const attached = new Promise<void>((resolve, reject) => {
     attachedResolve = resolve;
     attachedReject = reject;
   });
+  let wasAttached = false;
   const closed = (async () => {
     try {
       const res = await fetch(url, { signal });
       if (!res.ok || !res.body) throw new Error(`${res.status} ${await res.text()}`);
       attachedResolve();
+      wasAttached = true;
       const decoder = new TextDecoder();
       let pending = '';
       for await (const chunk of res.body) {
@@ -120,8 +123,11 @@ function listenInbox(url: string, signal: AbortSignal, onSms: (sms: { from: stri
           if (line) onSms(JSON.parse(line) as { from: string; text: string });
         }
       }
+      if (!signal.aborted) onLost();
     } catch (err) {
-      if (!signal.aborted) attachedReject(err as Error);
+      if (signal.aborted) return;
+      if (wasAttached) onLost();
+      else attachedReject(err as Error);
     }
   })();
   return { attached, closed };

@@ -22,6 +22,11 @@ const BODY_BYTES_MAX = 4_096;
 /** Longer than any operator's USSD timeout: the gateway answers a hop well inside it. */
 const USSD_HOP_TIMEOUT_MS = 15_000;
 const SMS_TEXT_CHARS_MAX = 1_000;
+/** USSD sessions the line holds at once (the oldest is dropped past this), and answers in one. */
+const USSD_SESSIONS_MAX = 1_000;
+const USSD_ANSWERS_MAX = 64;
+/** The line lets anyone who reaches it text as any number: it listens on loopback only. */
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
 
 export interface PhoneLineOperator {
   readonly id: string;
@@ -87,8 +92,10 @@ export class PhoneLine {
 
   async listen(address: string): Promise<string> {
     const at = address.lastIndexOf(':');
-    const host = at > 0 ? address.slice(0, at) : '127.0.0.1';
+    const host = at > 0 ? address.slice(0, at).replace(/^\[|\]$/g, '') : '127.0.0.1';
     const port = Number(address.slice(at + 1));
+    if (!LOOPBACK.test(host)) throw new Error(`the phone line listens on loopback only (it has no authentication), not on ${host}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`bad phone line port in ${address}`);
     this.#server = createServer((req, res) => void this.#handle(req, res));
     await new Promise<void>((resolve, reject) => {
       this.#server?.once('error', reject);
@@ -184,6 +191,8 @@ export class PhoneLine {
       if (this.#config.ussd.http.port === undefined) throw new BadRequest(503, 'the gateway\'s USSD HTTP edge is off (ussd.http.port)');
       if (!operator.ussd || operator.ussd.networkCodes.length === 0) throw new BadRequest(404, `${operator.id} has no USSD network code for the HTTP edge`);
       const dialogue: UssdDialogue = { operator, sessionId: `ATUid_${randomUUID()}`, serviceCode: body.dial, answers: [] };
+      this.#ussd.delete(msisdn);
+      if (this.#ussd.size >= USSD_SESSIONS_MAX) this.#ussd.delete(this.#ussd.keys().next().value as string);
       this.#ussd.set(msisdn, dialogue);
       return this.#postHop(msisdn, dialogue);
     }
@@ -195,6 +204,10 @@ export class PhoneLine {
       return { text: '', end: true };
     }
     if (typeof body.answer !== 'string' || body.answer.length > 182) throw new BadRequest(400, '"answer" must be text of at most 182 characters');
+    if (dialogue.answers.length >= USSD_ANSWERS_MAX) {
+      this.#ussd.delete(msisdn);
+      throw new BadRequest(409, `a USSD session takes at most ${USSD_ANSWERS_MAX} answers: dial again`);
+    }
     dialogue.answers.push(body.answer);
     return this.#postHop(msisdn, dialogue);
   }
@@ -209,6 +222,10 @@ export class PhoneLine {
       signal: AbortSignal.timeout(USSD_HOP_TIMEOUT_MS),
     });
     const answer = await res.text();
+    if (!res.ok) {
+      this.#ussd.delete(msisdn);
+      throw new BadRequest(502, `the gateway's USSD edge answered ${res.status}: ${answer.slice(0, 200)}`);
+    }
     const end = !answer.startsWith('CON ');
     if (end) this.#ussd.delete(msisdn);
     return { text: answer.replace(/^(CON|END) /, ''), end };

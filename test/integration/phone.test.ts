@@ -132,4 +132,22 @@ it('the phone line answers bad requests with a clear error', async () => {
   expect(await post('/phones/254700000999/ussd', '{"answer":"1"}')).toEqual({ status: 409, error: 'no USSD session: dial first' });
   expect(await post('/phones/254700000999/ussd', '{"dial":"384"}')).toEqual({ status: 400, error: '"dial" must look like *384#' });
   expect((await post('/nowhere', '{}')).status).toBe(404);
+  // A session cannot grow without bound: the menu ends it (after about 40 answers here) or the line does at 64.
+  expect((await post('/phones/254700000999/ussd', '{"dial":"*384#"}')).status).toBe(200);
+  const statuses: number[] = [];
+  let last = { status: 200, error: '' };
+  for (let i = 0; i < 70 && last.status === 200; i++) {
+    last = await post('/phones/254700000999/ussd', '{"answer":"9"}'); // not an option: the same screen again, session open
+    statuses.push(last.status);
+  }
+  expect(statuses.filter((st) => st === 200).length).toBeLessThanOrEqual(64);
+  expect(last.status).toBe(409);
+  expect(['no USSD session: dial first', 'a USSD session takes at most 64 answers: dial again']).toContain(last.error);
+});
+
+it('the phone line will not listen beyond loopback: it has no authentication', async () => {
+  const { PhoneLine } = await import('../../load-tests/operator-sim/phone-line.js');
+  const line = new PhoneLine(stack.config, new Map(), new Map());
+  await expect(line.listen('0.0.0.0:0')).rejects.toThrow(/loopback only/);
+  await expect(line.listen('10.1.2.3:9190')).rejects.toThrow(/loopback only/);
 });
