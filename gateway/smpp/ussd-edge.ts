@@ -42,7 +42,7 @@ function addressingOf(pdu: Pdu): UssdAddressing {
   return { source_addr, source_addr_ton, source_addr_npi, destination_addr, dest_addr_ton, dest_addr_npi, service_type };
 }
 
-type Outcome = 'continue' | 'end' | 'unavailable' | 'reply_refused' | 'reply_failed' | 'throttled' | 'rejected' | 'ignored' | 'closed';
+type Outcome = 'continue' | 'end' | 'unavailable' | 'reply_refused' | 'reply_failed' | 'throttled' | 'rejected' | 'ignored' | 'closed' | 'released';
 
 export class UssdEdge {
   readonly #o: UssdEdgeOptions;
@@ -88,13 +88,23 @@ export class UssdEdge {
       this.#refuse(session, pdu, id.reason === 'missing' ? CommandStatus.ESME_RMISSINGOPTPARAM : CommandStatus.ESME_RINVOPTPARAMVAL, 'rejected');
       return;
     }
+    const msisdn = toE164(String(pdu.source_addr ?? ''), operator.countryCallingCode, Number(pdu.source_addr_ton ?? 0));
     if (id.identity.itsSessionInfo?.end) {
-      // The network closed the dialogue (the subscriber cancelled, or the phone timed out): nothing to answer.
+      // The network closed the dialogue (the subscriber cancelled, or the phone timed out): nothing to
+      // answer, but the ussd service is told, so a payment left at the confirmation screen lets go of its hold now.
       log.debug({ operator: operator.id, bind: bindId, session: id.identity.sessionKey }, 'USSD dialogue ended by the network');
-      this.#refuse(session, pdu, CommandStatus.ESME_ROK, 'ignored');
+      if (!msisdn || this.#inFlight >= this.#hopsInFlightMax) {
+        this.#refuse(session, pdu, CommandStatus.ESME_ROK, 'ignored'); // it expires with its challenge instead
+        return;
+      }
+      this.#refuse(session, pdu, CommandStatus.ESME_ROK, 'released');
+      this.#inFlight++;
+      void this.#release(hopSessionId(operator.id, msisdn, id.identity.sessionKey), msisdn).finally(() => {
+        this.#inFlight--;
+        if (this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
+      });
       return;
     }
-    const msisdn = toE164(String(pdu.source_addr ?? ''), operator.countryCallingCode, Number(pdu.source_addr_ton ?? 0));
     if (!msisdn) {
       this.#refuse(session, pdu, CommandStatus.ESME_RINVSRCADR, 'rejected');
       return;
@@ -187,6 +197,19 @@ export class UssdEdge {
       outcome = 'reply_failed';
     }
     metrics.ussdHops.inc({ operator: operator.id, outcome });
+  }
+
+  /** Tells the ussd service the dialogue is over; no screen goes back. */
+  async #release(sessionId: string, msisdn: string): Promise<void> {
+    const { operator, nc, log } = this.#o;
+    try {
+      await requestReply(nc, Requests.ussdHop, {
+        sessionId, operatorId: operator.id, msisdn, serviceCode: operator.ussd?.serviceCodes[0] ?? '', text: '', inputOnly: true, released: true,
+        deadlineUnixMs: bigIntToInt64(BigInt(Date.now() + this.#hopTimeoutMs)),
+      }, this.#hopTimeoutMs);
+    } catch (err) {
+      log.warn({ err, operator: operator.id, sessionId }, 'could not tell the ussd service a dialogue was released; its payment expires instead');
+    }
   }
 
   #refuse(session: SmppSession, pdu: Pdu, status: number, outcome: Outcome): void {

@@ -424,6 +424,7 @@ export class PaymentsService {
         return { outcome: Outcome.COMMAND_OUTCOME_OK, language: next };
       }
       if (request.setPin) return this.#setPin(client, subscriber, request.setPin);
+      if (request.releaseSession) return this.#releaseUssdSession(client, msisdn, request.releaseSession.sessionId ?? '');
       if (request.startPayment) return this.#startUssd(client, subscriber, operator, request.startPayment);
       const paymentId = request.confirmPayment?.paymentId ?? request.cancelPayment?.paymentId;
       if (!paymentId) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
@@ -755,6 +756,18 @@ export class PaymentsService {
       case PaymentState.FAILED:
         return this.#ended(payment, (payment.failure_reason as FailureReasonValue | null) ?? FailureReason.CARRIER_ERROR);
     }
+  }
+
+  /** The network ended the dialogue: what it started and the subscriber did not confirm is cancelled now, its hold voided. */
+  async #releaseUssdSession(client: pg.PoolClient, msisdn: string, sessionId: string): Promise<dialpay.v1.ISubscriberCommandReply> {
+    if (sessionId.length === 0 || sessionId.length > 200) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
+    // The menu's request ids are "<session id>#<screen>": the prefix names this dialogue's payments. Consented ones go on.
+    const { rows } = await client.query<PaymentRow>(
+      `SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND channel = 'ussd' AND state IN ('reserving', 'challenged') AND NOT consented AND starts_with(request_id, $2) FOR UPDATE`,
+      [msisdn, `${sessionId}#`],
+    );
+    for (const payment of rows) await this.#step(client, payment, { kind: 'stop' });
+    return { outcome: Outcome.COMMAND_OUTCOME_OK, cancelled: rows.length };
   }
 
   async #cancelUssd(client: pg.PoolClient, payment: PaymentRow): Promise<dialpay.v1.ISubscriberCommandReply> {

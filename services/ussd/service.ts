@@ -72,6 +72,20 @@ export class UssdService {
       return { text: text('unavailable', language), end: true };
     }
 
+    if (request.released) {
+      // Nothing to show: the dialogue is over. Payments this session left unconfirmed are cancelled now.
+      try {
+        const reply = await requestReply(this.#nc, Requests.paymentsSubscriber, { operatorId: operator.id, msisdn, releaseSession: { sessionId } }, Math.max(1, budgetMs()));
+        if ((reply.cancelled ?? 0) > 0) this.#log.info({ msisdn: maskMsisdn(msisdn), cancelled: reply.cancelled }, 'USSD dialogue released by the network; its unconfirmed payment cancelled');
+        outcome('released');
+      } catch (err) {
+        // The payment still expires with its challenge.
+        this.#log.warn({ err, msisdn: maskMsisdn(msisdn) }, 'could not cancel what a released USSD dialogue left; it expires instead');
+        outcome('error');
+      }
+      return { text: '', end: true };
+    }
+
     const input = request.text ?? '';
     // A dial starts afresh and an HTTP hop right after one this process answered is in memory:
     // only the others read the session from KV.

@@ -292,6 +292,37 @@ describe('payments from the menu', () => {
 
 });
 
+describe('released by the network (SMPP its_session_info end bit)', () => {
+  it('a dialogue released at the confirmation screen cancels its payment at once: cancelled, not expired', async () => {
+    const { msisdn } = await phoneWithPin('smpp');
+    const dialled = await p.sim.ussdDial(msisdn, '*384#');
+    await p.sim.nextUssdScreen(msisdn, dialled.sessionNumber, 10_000);
+    for (const answer of ['1', 'SHOP42', '700', '0', '2468']) {
+      expect(await p.sim.ussdAnswer(msisdn, dialled.sessionNumber, answer)).toBe(0);
+      await p.sim.nextUssdScreen(msisdn, dialled.sessionNumber, 10_000);
+    }
+    await waitFor('reserved', async () => carrier.balanceOf(msisdn) === 1_000_000n - 70_000n);
+    expect(await p.sim.ussdAbort(msisdn, dialled.sessionNumber)).toBe(0);
+    // Cancelled on the release: the reason says so (an expiry would say "not confirmed in time").
+    await waitFor('cancellation SMS', async () => smsTo(msisdn).some((t) => /^Payment of 700\.00 KES failed: cancelled/.test(t)), 15_000);
+    await waitFor('released', async () => carrier.balanceOf(msisdn) === 1_000_000n);
+    expect(smsTo(msisdn).some((t) => /not confirmed in time/.test(t))).toBe(false);
+  });
+
+  it('a release after the subscriber confirmed leaves the payment alone', async () => {
+    const { msisdn } = await phoneWithPin('smpp');
+    const dialled = await p.sim.ussdDial(msisdn, '*384#');
+    await p.sim.nextUssdScreen(msisdn, dialled.sessionNumber, 10_000);
+    for (const answer of ['1', 'SHOP42', '300', '0', '2468', '1']) {
+      expect(await p.sim.ussdAnswer(msisdn, dialled.sessionNumber, answer)).toBe(0);
+      await p.sim.nextUssdScreen(msisdn, dialled.sessionNumber, 10_000);
+    }
+    expect(await p.sim.ussdAbort(msisdn, dialled.sessionNumber)).toBe(0);
+    await waitFor('receipt', async () => smsTo(msisdn).some((t) => t.startsWith('Paid 300.00 KES')), 15_000);
+    await waitFor('captured', async () => carrier.balanceOf(msisdn) === 1_000_000n - 30_000n);
+  });
+});
+
 describe('two ussd replicas', () => {
   it('any replica answers any hop: sessions go on whichever one the queue group picks', async () => {
     const raw = structuredClone(p.stack.rawConfig) as any;

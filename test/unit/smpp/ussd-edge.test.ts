@@ -126,11 +126,21 @@ describe('UssdEdge', () => {
   it('acknowledges what it does not handle and forwards nothing', async () => {
     const t = setup(() => ({ text: 'x', end: true }));
     for (const op of [0, 3, 16, 19]) t.edge.handle(t.session, pdu(op, ''), 'b');
-    t.edge.handle(t.session, pdu(18, '1', { its_session_info: Buffer.from([4, 3]) }), 'b'); // end bit: released by the network
     await settle();
-    expect(t.responses.map((r) => r.status)).toEqual([0, 0, 0, 0, 0]);
+    expect(t.responses.map((r) => r.status)).toEqual([0, 0, 0, 0]);
     expect(t.requests).toEqual([]);
     expect(t.sent).toEqual([]);
+  });
+
+  it('acknowledges a release by the network and tells the ussd service, with no screen back', async () => {
+    const t = setup(() => ({ text: '', end: true }));
+    t.edge.handle(t.session, pdu(18, '1', { its_session_info: Buffer.from([4, 3]) }), 'b'); // end bit: released by the network
+    await t.edge.drain(2_000);
+    expect(t.responses.map((r) => r.status)).toEqual([0]);
+    expect(t.requests).toHaveLength(1);
+    expect(t.requests[0]).toMatchObject({ sessionId: 'smpp:safaricom-ke:254711000001:4', msisdn: '254711000001', released: true });
+    expect(t.sent).toEqual([]);
+    expect((await t.metrics.ussdHops.get()).values.find((v) => v.labels.outcome === 'released')?.value).toBe(1);
   });
 
   it('refuses what it cannot route', async () => {
