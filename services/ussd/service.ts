@@ -11,6 +11,7 @@ import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { MenuTimeoutError, runMenu, type Facts } from './menu.js';
 import type { SessionStore } from './sessions.js';
 import { text } from './texts.js';
+import { shortcutAnswers } from './shortcut.js';
 
 /** Kept back from the edge's deadline for saving the session and the reply's trip. */
 const DEADLINE_MARGIN_MS = 150;
@@ -114,17 +115,23 @@ export class UssdService {
     }
 
     try {
-      const result = await runMenu(
-        {
-          sessionId, operator, msisdn, merchants: this.#merchants,
-          airtimeMerchantId: this.#config.ussd.airtimeMerchantIds[operator.id],
-          services: {
-            payments: (q) => requestReply(this.#nc, Requests.paymentsSubscriber, q, Math.max(1, budgetMs())),
-            balance: (q) => requestReply(this.#nc, Requests.billingBalance, q, Math.max(1, budgetMs())),
-          },
+      const menuContext = {
+        sessionId, operator, msisdn, merchants: this.#merchants,
+        airtimeMerchantId: this.#config.ussd.airtimeMerchantIds[operator.id],
+        services: {
+          payments: (q: dialpay.v1.ISubscriberCommandRequest) => requestReply(this.#nc, Requests.paymentsSubscriber, q, Math.max(1, budgetMs())),
+          balance: (q: dialpay.v1.IBalanceRequest) => requestReply(this.#nc, Requests.billingBalance, q, Math.max(1, budgetMs())),
         },
-        facts, answers, Math.max(1, budgetMs()),
-      );
+      };
+      let result = await runMenu(menuContext, facts, answers, Math.max(1, budgetMs()));
+      // A shortcut dial (*384*1*SHOP42#) types its answers ahead, once the home screen is the main menu:
+      // a subscriber still to choose a PIN, or a profile that did not load, sees the home screen instead.
+      const typedAhead = answers.length === 0 && request.inputOnly ? shortcutAnswers(request.serviceCode ?? '', operator.ussd.serviceCodes) : [];
+      if (typedAhead.length > 0 && (facts[0] as { hasPin?: boolean } | undefined)?.hasPin === true) {
+        answers = typedAhead;
+        const ahead = await runMenu(menuContext, facts, answers, Math.max(1, budgetMs()));
+        result = { screen: ahead.screen, factsChanged: true };
+      }
       const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? answers : null, facts };
       await this.#sessions.save(sessionId, saved, answers.length, result.factsChanged || request.inputOnly === true);
       outcome(result.screen.end ? 'end' : 'continue');

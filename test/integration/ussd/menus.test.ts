@@ -292,6 +292,35 @@ describe('payments from the menu', () => {
 
 });
 
+describe('shortcut dials over SMPP', () => {
+  const dialScreen = async (msisdn: string, code: string) => {
+    const dialled = await p.sim.ussdDial(msisdn, code);
+    expect(dialled.status).toBe(0);
+    return { session: dialled.sessionNumber, screen: await p.sim.nextUssdScreen(msisdn, dialled.sessionNumber, 10_000) };
+  };
+
+  it('*384*4*1# goes straight to the balance; *384*1*SHOP42# to the amount, and the session goes on from there', async () => {
+    const { msisdn } = await phoneWithPin('smpp');
+    expect((await dialScreen(msisdn, '*384*4*1#')).screen).toMatchObject({ text: 'Balance: 10,000.00 KES', end: true });
+    const { session, screen } = await dialScreen(msisdn, '*384*1*SHOP42#');
+    expect(screen).toMatchObject({ text: 'Enter the amount (KES):', end: false });
+    for (const answer of ['150', '0']) {
+      expect(await p.sim.ussdAnswer(msisdn, session, answer)).toBe(0);
+      await p.sim.nextUssdScreen(msisdn, session, 10_000);
+    }
+    expect(await p.sim.ussdAnswer(msisdn, session, '2468')).toBe(0);
+    expect((await p.sim.nextUssdScreen(msisdn, session, 10_000)).text).toMatch(/^Pay 150\.00 KES to Duka Ya Mama/);
+    expect(await p.sim.ussdAnswer(msisdn, session, '2')).toBe(0);
+    expect((await p.sim.nextUssdScreen(msisdn, session, 10_000)).text).toBe('Cancelled. Nothing was charged.');
+  });
+
+  it('a first dial with a shortcut still asks for a PIN first, and a bad shortcut answer gets the screen\'s error line', async () => {
+    expect((await dialScreen(newPhone(), '*384*1*SHOP42#')).screen.text).toBe('Welcome to dialpay. Choose a 4-digit PIN to protect your payments:');
+    const { msisdn } = await phoneWithPin('smpp');
+    expect((await dialScreen(msisdn, '*384*7#')).screen.text).toBe(`Invalid choice.\n${MAIN}`);
+  });
+});
+
 describe('released by the network (SMPP its_session_info end bit)', () => {
   it('a dialogue released at the confirmation screen cancels its payment at once: cancelled, not expired', async () => {
     const { msisdn } = await phoneWithPin('smpp');
