@@ -43,6 +43,12 @@ export interface MenuServices {
 
 export interface MenuContext {
   readonly sessionId: string;
+  /**
+   * This dialogue's own id: the edge's session id plus a nonce made at the dial. Edges reuse
+   * session ids (SMPP its_session_info numbers repeat, the msisdn dialect has one per subscriber),
+   * and a payment's request id must never meet an earlier dialogue's.
+   */
+  readonly dialogueId: string;
   readonly operator: OperatorConfig;
   readonly msisdn: string;
   readonly merchants: ReadonlyMap<string, MerchantConfig>;
@@ -169,7 +175,7 @@ function paymentStates(flow: Flow): Record<string, StateDef> {
         const r = await ask(walk, {
           startPayment: {
             // One payment per arrival at this screen, whatever the retries of the hop.
-            requestId: `${walk.context.sessionId}#${walk.factKey}`,
+            requestId: `${walk.context.dialogueId}#${walk.factKey}`,
             payeeKind: p.payeeKind === 'merchant' ? 1 : 2, payeeId: p.payeeId, reference: p.reference,
             amount: moneyToProto({ amountMinor, currency }), pin: walk.enteredWith(`${flow}.confirm`), language: walk.language,
           },

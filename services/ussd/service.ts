@@ -1,6 +1,7 @@
 // One USSD hop: find the session, replay the answers through the menu, save
 // what the menu learned, answer with the screen. Every hop is answered, in
 // time: a lost session, a late service or a broken menu each get a clear END.
+import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { dialpay } from '../../proto/index.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
@@ -76,7 +77,14 @@ export class UssdService {
     if (request.released) {
       // Nothing to show: the dialogue is over. Payments this session left unconfirmed are cancelled now.
       try {
-        const reply = await requestReply(this.#nc, Requests.paymentsSubscriber, { operatorId: operator.id, msisdn, releaseSession: { sessionId } }, Math.max(1, budgetMs()));
+        // The dialogue's own id names its payments; with no session left there is nothing of it to cancel.
+        const released = await this.#sessions.get(sessionId);
+        if (!released || released.msisdn !== msisdn || released.operatorId !== operator.id) {
+          outcome('released');
+          return { text: '', end: true };
+        }
+        const dialogueId = released.dialogueId ?? sessionId;
+        const reply = await requestReply(this.#nc, Requests.paymentsSubscriber, { operatorId: operator.id, msisdn, releaseSession: { sessionId: dialogueId } }, Math.max(1, budgetMs()));
         if ((reply.cancelled ?? 0) > 0) this.#log.info({ msisdn: maskMsisdn(msisdn), cancelled: reply.cancelled }, 'USSD dialogue released by the network; its unconfirmed payment cancelled');
         outcome('released');
       } catch (err) {
@@ -96,6 +104,9 @@ export class UssdService {
     const sameOwner = record !== null && record.msisdn === msisdn && record.operatorId === operator.id;
     let answers: string[];
     let facts: Facts;
+    // A new dialogue gets a new id, even where the edge reuses its session id (see MenuContext.dialogueId).
+    const continues = request.inputOnly ? request.begins !== true && sameOwner : input !== '' && sameOwner;
+    const dialogueId = continues ? (record?.dialogueId ?? sessionId) : `${sessionId}~${randomUUID()}`;
     if (request.inputOnly) {
       const begins = request.begins === true || !sameOwner;
       answers = begins ? [] : [...(record.answers ?? []), input];
@@ -116,7 +127,7 @@ export class UssdService {
 
     try {
       const menuContext = {
-        sessionId, operator, msisdn, merchants: this.#merchants,
+        sessionId, dialogueId, operator, msisdn, merchants: this.#merchants,
         airtimeMerchantId: this.#config.ussd.airtimeMerchantIds[operator.id],
         services: {
           payments: (q: dialpay.v1.ISubscriberCommandRequest) => requestReply(this.#nc, Requests.paymentsSubscriber, q, Math.max(1, budgetMs())),
@@ -132,7 +143,7 @@ export class UssdService {
         const ahead = await runMenu(menuContext, facts, answers, Math.max(1, budgetMs()));
         result = { screen: ahead.screen, factsChanged: true };
       }
-      const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? answers : null, facts };
+      const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? answers : null, facts, dialogueId };
       await this.#sessions.save(sessionId, saved, answers.length, result.factsChanged || request.inputOnly === true);
       outcome(result.screen.end ? 'end' : 'continue');
       return { text: result.screen.text, end: result.screen.end };

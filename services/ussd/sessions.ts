@@ -10,6 +10,8 @@ export interface SessionRecord {
   /** SMPP edges send only the newest answer; the path is kept here. Null for HTTP (the edge sends the path). */
   readonly answers: readonly string[] | null;
   readonly facts: Facts;
+  /** The dialogue's id (MenuContext.dialogueId); absent in records an older release wrote. */
+  readonly dialogueId?: string;
 }
 
 /** KV keys allow letters, digits and -_=./ only: a session id from an edge may hold anything. */

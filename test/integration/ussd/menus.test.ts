@@ -292,6 +292,21 @@ describe('payments from the menu', () => {
 
 });
 
+describe('a session id the edge reuses', () => {
+  it('two dialogues under one session id make two payments, not one seen twice', async () => {
+    // SMPP edges reuse ids (its_session_info numbers repeat, the msisdn dialect has one per phone); over HTTP the test reuses one on purpose.
+    const { msisdn } = await phoneWithPin('http');
+    const phone = new UssdPhone(port, msisdn);
+    for (const round of [1, 2]) {
+      await phone.dial();
+      expect((await phone.answer('1', 'SHOP42', '100', '0', '2468')).text).toMatch(/^Pay 100\.00 KES to Duka Ya Mama/);
+      expect(await phone.answer('1')).toMatchObject({ text: 'Payment submitted. You will get an SMS with the result.', end: true });
+      await waitFor(`receipt ${round}`, async () => smsTo(msisdn).filter((t) => t.startsWith('Paid 100.00 KES')).length === round, 15_000);
+    }
+    await waitFor('charged twice', async () => carrier.balanceOf(msisdn) === 1_000_000n - 2n * 10_000n);
+  });
+});
+
 describe('shortcut dials over SMPP', () => {
   const dialScreen = async (msisdn: string, code: string) => {
     const dialled = await p.sim.ussdDial(msisdn, code);
