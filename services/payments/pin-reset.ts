@@ -18,7 +18,7 @@ const SCHEMA = 'payments';
 export type PinResetResult =
   | { readonly kind: 'reset'; readonly msisdn: string; readonly wasLocked: boolean }
   | { readonly kind: 'unknown-subscriber'; readonly msisdn: string }
-  /** Payments wait for this PIN: a reset now would count each answer as wrong. They end within limits.challengeTtlMs. */
+  /** Payments wait for this PIN (or for their reserve, which may ask for it): a reset now would leave them asking for a PIN that is gone. They end within limits.challengeTtlMs. */
   | { readonly kind: 'pin-challenges-open'; readonly msisdn: string; readonly count: number }
   | { readonly kind: 'bad-number' };
 
@@ -35,8 +35,9 @@ export async function resetPin(pool: pg.Pool, config: Config, operatorId: string
     const subscriber = rows[0];
     if (!subscriber) return { kind: 'unknown-subscriber', msisdn };
     // Under the subscriber's lock no new PIN challenge can open meanwhile, and with no PIN none will.
+    // Reserving ones too: their reserve result may open a PIN challenge with the PIN it read before the reset.
     const open = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM payments.payments WHERE payer_msisdn = $1 AND state = 'challenged' AND challenge_method = 'pin'`, [msisdn],
+      `SELECT count(*)::int AS n FROM payments.payments WHERE payer_msisdn = $1 AND (state = 'reserving' OR (state = 'challenged' AND challenge_method = 'pin'))`, [msisdn],
     );
     const count = open.rows[0]?.n ?? 0;
     if (count > 0) return { kind: 'pin-challenges-open', msisdn, count };

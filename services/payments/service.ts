@@ -388,7 +388,10 @@ export class PaymentsService {
   async #checkPin(client: pg.PoolClient, subscriber: SubscriberRow, pin: string): Promise<{ kind: 'ok' } | { kind: 'wrong'; attemptsLeft: number } | { kind: 'locked' }> {
     if (subscriber.pin_locked) return { kind: 'locked' };
     const attemptsMax = this.#config.limits.pinAttemptsMax;
-    const correct = subscriber.pin_hash !== null && (await verifySecret(pin, subscriber.pin_hash));
+    // No PIN to match (reset by customer care while a PIN challenge was opening): wrong, but it must
+    // not lock a PIN the subscriber has yet to choose. The payment's own attempts still end it.
+    if (subscriber.pin_hash === null) return { kind: 'wrong', attemptsLeft: attemptsMax - subscriber.pin_failures };
+    const correct = await verifySecret(pin, subscriber.pin_hash);
     const failures = correct ? 0 : subscriber.pin_failures + 1;
     if (failures !== subscriber.pin_failures) {
       await client.query('UPDATE payments.subscribers SET pin_failures = $2, pin_locked = $3, updated_at = now() WHERE msisdn = $1', [
@@ -699,7 +702,8 @@ export class PaymentsService {
       if (check.kind === 'locked') return { outcome: Outcome.COMMAND_OUTCOME_PIN_LOCKED };
       if (check.kind === 'wrong') return { outcome: Outcome.COMMAND_OUTCOME_WRONG_PIN, attemptsLeft: check.attemptsLeft };
     }
-    await client.query('UPDATE payments.subscribers SET pin_hash = $2, pin_failures = 0, updated_at = now() WHERE msisdn = $1', [subscriber.msisdn, await hashSecret(newPin)]);
+    // Not locked here: a set PIN was just checked, and one with no PIN before can hold no lock.
+    await client.query('UPDATE payments.subscribers SET pin_hash = $2, pin_failures = 0, pin_locked = false, updated_at = now() WHERE msisdn = $1', [subscriber.msisdn, await hashSecret(newPin)]);
     this.#log.info({ msisdn: maskMsisdn(subscriber.msisdn) }, 'PIN set');
     return { outcome: Outcome.COMMAND_OUTCOME_OK, hasPin: true };
   }
