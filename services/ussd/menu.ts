@@ -381,6 +381,13 @@ export interface MenuResult {
   readonly screen: Screen;
   /** True when a fact was added and the session must be saved. */
   readonly factsChanged: boolean;
+  /** The state whose screen this is. */
+  readonly state: string;
+}
+
+/** States whose screen asks for a PIN: a shortcut dial never types an answer into one (DESIGN: the PIN is asked last, and typed then). */
+export function asksForPin(state: string): boolean {
+  return /\.pin$/.test(state) || ['pin.repeat', 'pin.current', 'pin.new', 'pin.again'].includes(state);
 }
 
 /**
@@ -448,7 +455,7 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
     menu.run(args).then((result: string) => {
       clearTimeout(timer);
       const ended = result.startsWith('END ');
-      resolve({ screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty });
+      resolve({ screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty, state: walk.moves.at(-1)?.to ?? 'start' });
     }, reject);
   });
 }

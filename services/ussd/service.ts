@@ -9,7 +9,7 @@ import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
-import { MenuTimeoutError, runMenu, type Facts } from './menu.js';
+import { MenuTimeoutError, asksForPin, runMenu, type Facts } from './menu.js';
 import type { SessionStore } from './sessions.js';
 import { text } from './texts.js';
 import { shortcutAnswers } from './shortcut.js';
@@ -139,9 +139,13 @@ export class UssdService {
       // a subscriber still to choose a PIN, or a profile that did not load, sees the home screen instead.
       const typedAhead = answers.length === 0 && request.inputOnly ? shortcutAnswers(request.serviceCode ?? '', operator.ussd.serviceCodes) : [];
       if (typedAhead.length > 0 && (facts[0] as { hasPin?: boolean } | undefined)?.hasPin === true) {
-        answers = typedAhead;
-        const ahead = await runMenu(menuContext, facts, answers, Math.max(1, budgetMs()));
-        result = { screen: ahead.screen, factsChanged: true };
+        // One answer at a time, stopping at a screen that asks for the PIN: that is typed on the phone, never in the dial.
+        for (const part of typedAhead) {
+          if (result.screen.end || asksForPin(result.state)) break;
+          answers = [...answers, part];
+          result = await runMenu(menuContext, facts, answers, Math.max(1, budgetMs()));
+        }
+        result = { ...result, factsChanged: true };
       }
       const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? answers : null, facts, dialogueId };
       await this.#sessions.save(sessionId, saved, answers.length, result.factsChanged || request.inputOnly === true);

@@ -334,6 +334,17 @@ describe('shortcut dials over SMPP', () => {
     const { msisdn } = await phoneWithPin('smpp');
     expect((await dialScreen(msisdn, '*384*7#')).screen.text).toBe(`Invalid choice.\n${MAIN}`);
   });
+
+  it('never types a PIN from the dial: it stops at the PIN screen, and no payment starts', async () => {
+    const { msisdn } = await phoneWithPin('smpp');
+    const { session, screen } = await dialScreen(msisdn, '*384*1*SHOP42*150*0*2468#');
+    expect(screen).toMatchObject({ text: 'Enter your PIN:', end: false });
+    const started = await p.pool.query('SELECT 1 FROM payments.payments WHERE payer_msisdn = $1', [msisdn]);
+    expect(started.rowCount).toBe(0);
+    // Typed on the phone, it goes on as usual.
+    expect(await p.sim.ussdAnswer(msisdn, session, '2468')).toBe(0);
+    expect((await p.sim.nextUssdScreen(msisdn, session, 10_000)).text).toMatch(/^Pay 150\.00 KES to Duka Ya Mama/);
+  });
 });
 
 describe('released by the network (SMPP its_session_info end bit)', () => {
