@@ -39,6 +39,28 @@ export function parseUssdForm(body: string): UssdHttpRequest | null {
   return request;
 }
 
+/** Africa's Talking's end-of-session notification: how the session ended. */
+export interface UssdSessionEnd {
+  readonly sessionId: string;
+  readonly serviceCode: string;
+  readonly phoneNumber: string;
+  readonly networkCode: string;
+  /** Success: it ended on our END. Incomplete or Failed: the subscriber hung up, or the network dropped it. */
+  readonly status: 'Success' | 'Incomplete' | 'Failed';
+}
+
+/** Parses the form-encoded end-of-session notification; null when it is not one. Pure. */
+export function parseUssdSessionEnd(body: string): UssdSessionEnd | null {
+  const form = new URLSearchParams(body);
+  const field = (name: string) => form.get(name) ?? '';
+  const status = field('status');
+  if (status !== 'Success' && status !== 'Incomplete' && status !== 'Failed') return null;
+  const event = { sessionId: field('sessionId'), serviceCode: field('serviceCode'), phoneNumber: field('phoneNumber'), networkCode: field('networkCode'), status } as const;
+  if (!event.sessionId || !event.serviceCode || !event.phoneNumber) return null;
+  if (Object.values(event).some((v) => v.length > FIELD_CHARS_MAX)) return null;
+  return event;
+}
+
 /** The operator a code belongs to; when operators share a code, the networkCode tells them apart. Pure. */
 export function operatorFor(operators: readonly OperatorConfig[], serviceCode: string, networkCode: string): OperatorConfig | null {
   const candidates = operators.filter((o) => o.ussd?.serviceCodes.includes(serviceCode));
@@ -51,7 +73,7 @@ class UssdHttpMetrics {
   readonly seconds: Histogram;
 
   constructor(registry: Registry) {
-    this.requests = new Counter({ name: 'dialpay_ussd_http_requests_total', help: 'USSD HTTP requests by outcome (continue, end, malformed, unknown_service, unavailable).', labelNames: ['outcome'], registers: [registry] });
+    this.requests = new Counter({ name: 'dialpay_ussd_http_requests_total', help: 'USSD HTTP requests by outcome (continue, end, malformed, unknown_service, unavailable, session_end: an end-of-session notification).', labelNames: ['outcome'], registers: [registry] });
     this.seconds = new Histogram({ name: 'dialpay_ussd_http_request_seconds', help: 'Time to answer a USSD HTTP request.', buckets: LATENCY_BUCKETS_SECONDS, registers: [registry] });
   }
 }
@@ -105,7 +127,8 @@ export class UssdHttpEdge {
       this.#metrics.seconds.observe((performance.now() - startedMs) / 1000);
     };
     const path = (req.url ?? '').split('?')[0];
-    if (path !== this.#config.ussd.http.path) return reply(404, 'END Not found.', 'malformed');
+    const isSessionEnd = path === `${this.#config.ussd.http.path}/events`;
+    if (path !== this.#config.ussd.http.path && !isSessionEnd) return reply(404, 'END Not found.', 'malformed');
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       return reply(405, 'END Use POST.', 'malformed');
@@ -125,6 +148,7 @@ export class UssdHttpEdge {
     req.on('error', () => reply(400, 'END Sorry, we could not read this request.', 'malformed'));
     req.on('end', () => {
       if (res.headersSent) return;
+      if (isSessionEnd) return this.#sessionEnded(Buffer.concat(chunks).toString('utf8'), reply);
       const form = parseUssdForm(Buffer.concat(chunks).toString('utf8'));
       if (!form) return reply(200, 'END Sorry, we could not read this request.', 'malformed');
       const operator = operatorFor(this.#config.operators, form.serviceCode, form.networkCode);
@@ -142,5 +166,24 @@ export class UssdHttpEdge {
           reply(200, `END ${unavailableText(operator.defaultLanguage)}`, 'unavailable');
         });
     });
+  }
+
+  /**
+   * The aggregator says a session ended. Ended on our END: nothing to do. Otherwise the subscriber
+   * hung up: the ussd service is told, so a payment left at the confirmation screen lets go of its
+   * hold now instead of at its expiry. Always a plain 200: the aggregator does not retry these.
+   */
+  #sessionEnded(body: string, reply: (status: number, body: string, outcome: string) => void): void {
+    const event = parseUssdSessionEnd(body);
+    if (!event) return reply(400, 'Not a session notification.', 'malformed');
+    const operator = operatorFor(this.#config.operators, event.serviceCode, event.networkCode);
+    const msisdn = operator ? toE164(event.phoneNumber, operator.countryCallingCode) : null;
+    if (event.status === 'Success' || !operator?.ussd || !msisdn) return reply(200, 'OK', 'session_end');
+    const deadlineMs = Date.now() + hopTimeoutMs(operator.ussd.operatorTimeoutMs);
+    requestReply(this.#nc, Requests.ussdHop, {
+      sessionId: `http:${event.sessionId}`, operatorId: operator.id, msisdn, serviceCode: event.serviceCode, text: '', inputOnly: false, released: true, deadlineUnixMs: deadlineMs as never,
+    }, Math.max(1, deadlineMs - Date.now()))
+      .catch((err: unknown) => this.#log.warn({ err, operatorId: operator.id }, 'could not tell the ussd service a session was released; its payment expires instead'))
+      .finally(() => reply(200, 'OK', 'session_end'));
   }
 }

@@ -292,6 +292,29 @@ describe('payments from the menu', () => {
 
 });
 
+describe('released over HTTP (the aggregator\'s end-of-session notification)', () => {
+  const notify = async (form: Record<string, string>) => {
+    const res = await fetch(`http://127.0.0.1:${port}/ussd/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+    return { status: res.status, body: await res.text() };
+  };
+
+  it('an Incomplete session left at the confirmation screen cancels its payment at once; Success and junk change nothing', async () => {
+    const { msisdn } = await phoneWithPin('http');
+    const phone = new UssdPhone(port, msisdn);
+    await phone.dial();
+    expect((await phone.answer('1', 'SHOP42', '700', '0', '2468')).text).toMatch(/^Pay 700\.00 KES/);
+    await waitFor('reserved', async () => carrier.balanceOf(msisdn) === 1_000_000n - 70_000n);
+    const base = { sessionId: phone.sessionId, serviceCode: '*384#', phoneNumber: `+${msisdn}`, networkCode: '63902' };
+    expect(await notify({ ...base, status: 'Nonsense' })).toEqual({ status: 400, body: 'Not a session notification.' });
+    expect(await notify({ ...base, status: 'Success' })).toEqual({ status: 200, body: 'OK' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(carrier.balanceOf(msisdn)).toBe(1_000_000n - 70_000n); // still held: Success means it ended on our END
+    expect(await notify({ ...base, status: 'Incomplete' })).toEqual({ status: 200, body: 'OK' });
+    await waitFor('cancellation SMS', async () => smsTo(msisdn).some((t) => /^Payment of 700\.00 KES failed: cancelled/.test(t)), 15_000);
+    await waitFor('released', async () => carrier.balanceOf(msisdn) === 1_000_000n);
+  });
+});
+
 describe('a session id the edge reuses', () => {
   it('two dialogues under one session id make two payments, not one seen twice', async () => {
     // SMPP edges reuse ids (its_session_info numbers repeat, the msisdn dialect has one per phone); over HTTP the test reuses one on purpose.
