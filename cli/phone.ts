@@ -4,7 +4,7 @@
 // line like *384# dials USSD, and what the network sends shows up as it comes.
 import { createInterface } from 'node:readline';
 import type { PhoneLineOperator, UssdReply } from '../load-tests/operator-sim/phone-line.js';
-import { msisdnDigits } from '../load-tests/operator-sim/phone-line.js';
+import { msisdnDigits, operatorForNumber } from '../load-tests/operator-sim/phone-line.js';
 
 const REQUEST_TIMEOUT_MS = 20_000;
 /** A number or phone line given wrongly: sysexits' EX_USAGE, as the rest of the CLI. */
@@ -40,7 +40,7 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
     say(`no phone line at ${o.line} (${(err as Error).message}). Start one with \`make run\` or \`dialpay operator-sim\`.`);
     return 1;
   }
-  const operator = operators.filter((op) => msisdn.startsWith(op.countryCallingCode)).sort((a, b) => b.countryCallingCode.length - a.countryCallingCode.length)[0];
+  const operator = operatorForNumber(operators, msisdn);
   if (!operator) {
     say(`no simulated operator serves +${msisdn}; country codes: ${operators.map((op) => `+${op.countryCallingCode}`).join(', ')}`);
     return EXIT_USAGE;

@@ -98,11 +98,7 @@ export class UssdEdge {
         return;
       }
       this.#refuse(session, pdu, CommandStatus.ESME_ROK, 'released');
-      this.#inFlight++;
-      void this.#release(hopSessionId(operator.id, msisdn, id.identity.sessionKey), msisdn).finally(() => {
-        this.#inFlight--;
-        if (this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
-      });
+      this.#track(this.#release(hopSessionId(operator.id, msisdn, id.identity.sessionKey), msisdn));
       return;
     }
     if (!msisdn) {
@@ -122,8 +118,6 @@ export class UssdEdge {
     }
     // Answered before the hop: the SMSC's dialogue timer runs on our answer PDU, not on this resp.
     session.respond(pdu, CommandStatus.ESME_ROK);
-    this.#inFlight++;
-    this.#o.metrics.ussdHopsInFlight.inc({ operator: operator.id });
     const hop = {
       sessionId: hopSessionId(operator.id, msisdn, id.identity.sessionKey),
       msisdn,
@@ -133,9 +127,17 @@ export class UssdEdge {
       text: kind === 'dial' ? '' : text,
       begins: kind === 'dial',
     };
-    void this.#hop(session, pdu, bindId, id.identity, hop).finally(() => {
+    this.#track(this.#hop(session, pdu, bindId, id.identity, hop));
+  }
+
+  /** Counts work toward the in-flight bound and the gauge until it settles; drain() waits for it. */
+  #track(work: Promise<void>): void {
+    const labels = { operator: this.#o.operator.id };
+    this.#inFlight++;
+    this.#o.metrics.ussdHopsInFlight.inc(labels);
+    void work.finally(() => {
       this.#inFlight--;
-      this.#o.metrics.ussdHopsInFlight.dec({ operator: operator.id });
+      this.#o.metrics.ussdHopsInFlight.dec(labels);
       if (this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
     });
   }

@@ -66,6 +66,13 @@ export function msisdnDigits(value: string): string | null {
   return /^\d{8,15}$/.test(digits) ? digits : null;
 }
 
+/** The operator whose country calling code is the longest prefix of the number, or null. Pure. */
+export function operatorForNumber<O extends { readonly countryCallingCode: string }>(operators: readonly O[], msisdn: string): O | null {
+  let best: O | null = null;
+  for (const o of operators) if (msisdn.startsWith(o.countryCallingCode) && o.countryCallingCode.length > (best?.countryCallingCode.length ?? 0)) best = o;
+  return best;
+}
+
 export class PhoneLine {
   readonly #config: Config;
   readonly #smscs: ReadonlyMap<string, SmscSimulator>;
@@ -147,9 +154,7 @@ export class PhoneLine {
 
   /** The operator whose country code is the longest prefix of the number. */
   #operatorOf(msisdn: string): OperatorConfig {
-    const candidates = this.#config.operators.filter((o) => msisdn.startsWith(o.countryCallingCode));
-    candidates.sort((a, b) => b.countryCallingCode.length - a.countryCallingCode.length);
-    const operator = candidates[0];
+    const operator = operatorForNumber(this.#config.operators, msisdn);
     if (!operator) throw new BadRequest(404, `no simulated operator serves +${msisdn}; country codes: ${this.#config.operators.map((o) => `+${o.countryCallingCode}`).join(', ')}`);
     return operator;
   }

@@ -2,7 +2,7 @@
 // stream's subject, answered by a PubAck. Through the connection's ReplyMux
 // (reply-mux.ts, for why) instead of js.publish().
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
-import { ReplyError, replyMuxFor } from './reply-mux.js';
+import { ReplyError, replyMuxFor, type ReplyMux } from './reply-mux.js';
 
 /** What a durable publish needs: js.publish() has this shape too, so either can be passed. */
 export interface DurablePublish {
@@ -27,17 +27,18 @@ export class PubAckError extends Error {
 }
 
 export class PubAckMux implements DurablePublish {
-  readonly #nc: NatsConnection;
+  // Looked up once, not per publish: this sits on the gateway's per-PDU path.
+  readonly #mux: ReplyMux;
 
   constructor(nc: NatsConnection) {
-    this.#nc = nc;
+    this.#mux = replyMuxFor(nc);
   }
 
   async publish(subject: string, payload: Uint8Array, options: { msgID: string; timeout: number; headers: MsgHdrs }): Promise<PubAck> {
     options.headers.set('Nats-Msg-Id', options.msgID);
     let text: string;
     try {
-      const msg = await replyMuxFor(this.#nc).request(subject, payload, { timeoutMs: options.timeout, headers: options.headers });
+      const msg = await this.#mux.request(subject, payload, { timeoutMs: options.timeout, headers: options.headers });
       text = msg.string();
     } catch (err) {
       if (err instanceof ReplyError) throw new PubAckError(err.code === 503 ? 'no stream takes this subject (no responders)' : err.code === 408 ? 'no PubAck in time' : err.message, err.code);
@@ -56,6 +57,6 @@ export class PubAckMux implements DurablePublish {
 
   /** Rejects what still waits on this connection's ReplyMux. */
   close(): void {
-    replyMuxFor(this.#nc).close();
+    this.#mux.close();
   }
 }
