@@ -4,7 +4,8 @@
 // and is counted and logged without the password. Roles are reversed at the
 // PDU level: the peer's submit_sm carries a subscriber's message in, and our
 // messages to subscribers go out as deliver_sm.
-import { BlockList, createServer as createTcpServer, isIPv4, type Server, type Socket, type AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type BlockList, type Server, type Socket, type AddressInfo } from 'node:net';
+import { allowList, isAllowed, normalizeRemote } from '../edge-auth/index.js';
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { OperatorConfig } from '../../runtime/config/index.js';
@@ -30,23 +31,6 @@ interface Peer {
   bindType: BindType | null;
   /** A bind is being checked (scrypt is slow): a second bind PDU meanwhile is refused. */
   binding: boolean;
-}
-
-export function allowList(entries: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address, prefix] = entry.split('/') as [string, string | undefined];
-    const type = isIPv4(address) ? 'ipv4' : 'ipv6';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
-
-/** A peer's address as the allow list sees it: IPv4-mapped IPv6 becomes plain IPv4. */
-export function normalizeRemote(address: string | undefined): string {
-  if (!address) return '';
-  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
 export class SmppServerListener {
@@ -164,7 +148,7 @@ export class SmppServerListener {
     }
     const smpp = this.#operator.smpp;
     const remote = normalizeRemote(socket.remoteAddress);
-    if (!this.#allowed.check(remote, isIPv4(remote) ? 'ipv4' : 'ipv6')) {
+    if (!isAllowed(this.#allowed, remote)) {
       this.#metrics.bindFailures.inc({ operator: this.#operator.id, reason: 'address' });
       this.#log.warn({ operator: this.#operator.id, remote }, 'connection from an address not on the allow list');
       socket.destroy();

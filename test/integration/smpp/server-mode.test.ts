@@ -11,7 +11,7 @@ import { createLogger } from '../../../runtime/log.js';
 import { v1 } from '../../../proto/index.js';
 import { gateway } from '../../../gateway/index.js';
 import { encodePdu } from '../../../gateway/smpp/pdu.js';
-import { allowList, normalizeRemote } from '../../../gateway/smpp/server.js';
+import { allowList, normalizeRemote } from '../../../gateway/edge-auth/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 import { RawPeer } from '../../support/smpp-peer.js';
