@@ -7,6 +7,7 @@ import { isPortOpen, startNatsServer, startPostgres } from '../runtime/engines/i
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
 import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
 import { natsServers } from '../runtime/nats/connect.js';
+import { ensureDatabase } from '../runtime/pg/index.js';
 
 export async function runDev(config: Config, configPath: string, run: (config: Config, afterStop: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
@@ -27,7 +28,7 @@ export async function runDev(config: Config, configPath: string, run: (config: C
   const database = pgUrl.pathname.replace(/^\//, '') || 'dialpay';
   if (await isPortOpen(pgUrl.hostname, pgPort)) {
     say(`using PostgreSQL at ${pgUrl.host}`);
-    await ensureDatabase(config.postgres.url, database);
+    if (await ensureDatabase(config.postgres.url, config.postgres.connectTimeoutMs)) say(`created database ${database}`);
   } else {
     const pg = await startPostgres({ port: pgPort, dataDir: resolve('.data/pg') });
     await pg.createDatabase(database);
@@ -44,22 +45,5 @@ export async function runDev(config: Config, configPath: string, run: (config: C
   } catch (err) {
     for (const engine of owned.reverse()) await engine.stop().catch(() => undefined);
     throw err;
-  }
-}
-
-async function ensureDatabase(url: string, database: string): Promise<void> {
-  const pg = (await import('pg')).default;
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5_000 });
-  await client.connect();
-  try {
-    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (found.rowCount === 0) {
-      if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`database name ${database} is not a plain identifier`);
-      await client.query(`CREATE DATABASE "${database}"`);
-    }
-  } finally {
-    await client.end();
   }
 }

@@ -13,7 +13,8 @@ import { replayDeadLetters } from '../services/webhooks/index.js';
 import { resetPin } from '../services/payments/index.js';
 import { SettlementService, windowId, writeReports } from '../services/settlement/index.js';
 import { reconcile } from '../services/reconciliation/index.js';
-import { createPool } from '../runtime/pg/index.js';
+import { createPool, databaseName, ensureDatabase } from '../runtime/pg/index.js';
+import { EngineUnavailableError, withPostgres } from '../runtime/engine-error.js';
 import { CONSUMERS, connectNats, replayDeadLetters as replayConsumerDeadLetters, summariseDeadLetters } from '../runtime/nats/index.js';
 import { hashSecret } from '../runtime/secrets.js';
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
@@ -33,7 +34,7 @@ components (each runs until SIGTERM):
   all              every component in this process, still talking through NATS
 
 other commands:
-  migrate          apply every service's schema migrations, then exit
+  migrate          create the database if it is missing, apply every service's schema migrations, then exit
   operator-sim [--phone-line HOST:PORT] [--traffic-ms N]
                    a simulated operator: an SMSC per client-mode operator, an aggregator for
                    server-mode ones, charging APIs, a few phones that pay every N ms (3000; 0 for
@@ -71,6 +72,13 @@ export const EXIT_CONFIG_ERROR = 2;
 /** A command used wrongly (a missing or bad argument): sysexits' EX_USAGE. */
 const EXIT_USAGE = 64;
 
+/** An engine that cannot be used at start gets one line naming its config key, not a stack trace; anything else is rethrown. */
+function exitIfEngineUnavailable(err: unknown): never {
+  if (!(err instanceof EngineUnavailableError)) throw err;
+  process.stderr.write(`dialpay: ${err.message}\n`);
+  process.exit(1);
+}
+
 function defaultConfigPath(): string {
   if (process.env.DIALPAY_CONFIG) return process.env.DIALPAY_CONFIG;
   return existsSync('dialpay.yaml') ? 'dialpay.yaml' : 'dialpay.example.yaml';
@@ -88,7 +96,7 @@ async function runUntilSignal(
       process.stderr.write(`dialpay: ${err.message}\n`);
       process.exit(EXIT_CONFIG_ERROR);
     }
-    throw err;
+    return exitIfEngineUnavailable(err);
   });
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -164,7 +172,10 @@ export async function main(argv: string[]): Promise<void> {
   if ((COMPONENT_NAMES as readonly string[]).includes(command) && positionals.length === 1) return runUntilSignal(config, [command as ComponentName]);
   if (command === 'migrate') {
     const log = createLogger({ level: config.log.level, component: 'migrate' });
-    await migrateAll(config, COMPONENTS, log);
+    await withPostgres(config, async () => {
+      if (await ensureDatabase(config.postgres.url, config.postgres.connectTimeoutMs)) log.info({ database: databaseName(config.postgres.url) }, 'database created');
+      await migrateAll(config, COMPONENTS, log);
+    }).catch(exitIfEngineUnavailable);
     log.info('migrations up to date');
     return;
   }

@@ -26,6 +26,11 @@ export interface ComponentDefinition {
   readonly schema: string | null;
   /** Folder of its NNNN_name.sql migrations, or null for the runtime tables only. */
   readonly migrationsDir: string | null;
+  /**
+   * The component's own config rules beyond the schema (say, secrets only it holds): throws a
+   * ConfigError naming the key. The host runs every component's check before it contacts any engine.
+   */
+  checkConfig?(config: Config): void;
   start(context: ComponentContext): Promise<StartedComponent>;
 }
 

@@ -9,6 +9,7 @@ import { connectNats, effectiveConsumer, provisionTopologyWithRetry, TOPOLOGY, t
 import { ConsumerMetrics } from './nats/consume.js';
 import { createPool, migrateSchemas, type Pool } from './pg/index.js';
 import { startOpsServer, type OpsServer } from './ops-server.js';
+import { withNats, withPostgres } from './engine-error.js';
 
 interface Running {
   readonly definition: ComponentDefinition;
@@ -32,24 +33,30 @@ export async function migrateAll(config: Config, definitions: readonly Component
   if (sets.length > 0) await migrateSchemas(config.postgres.url, sets, log);
 }
 
+/** Every component's own config check, before any engine is contacted: a config error exits 2 whatever NATS and PostgreSQL are doing. */
+export function checkComponentConfigs(config: Config, definitions: readonly ComponentDefinition[]): void {
+  for (const definition of definitions) definition.checkConfig?.(config);
+}
+
 export async function startHost(
   config: Config,
   definitions: readonly ComponentDefinition[],
   options: { topology?: Topology; log?: Logger } = {},
 ): Promise<Host> {
+  checkComponentConfigs(config, definitions);
   const rootLog = options.log ?? createLogger({ level: config.log.level });
   const running: Running[] = [];
   let draining = false;
 
   // Provision and migrate once, before any component takes work.
-  const setupNats = await connectNats({ ...config.nats, name: 'dialpay-setup' }, rootLog);
+  const setupNats = await withNats(config, () => connectNats({ ...config.nats, name: 'dialpay-setup' }, rootLog));
   try {
     const topology = options.topology ?? TOPOLOGY;
     await provisionTopologyWithRetry(setupNats, { ...topology, consumers: topology.consumers.map((c) => effectiveConsumer(c, config.consumers)) }, config.nats.streamReplicas, rootLog);
   } finally {
     await setupNats.close();
   }
-  await migrateAll(config, definitions, rootLog);
+  await withPostgres(config, () => migrateAll(config, definitions, rootLog));
 
   const stopAll = async (): Promise<void> => {
     draining = true;

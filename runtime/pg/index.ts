@@ -1,4 +1,5 @@
 export { createPool, withTransaction, onAfterCommit, quoteIdent, type Pool, type PoolClient, type ClientBase, type PoolOptions, type IsolationLevel } from './pool.js';
 export { migrateSchemas, type SchemaMigrations } from './migrate.js';
+export { ensureDatabase, explainPostgresError, databaseName } from './database.js';
 export { enqueueEvent, OutboxRelay, type OutboxRelayOptions } from './outbox.js';
 export { handleOnce, pruneProcessedEvents, type HandleOutcome } from './idempotency.js';

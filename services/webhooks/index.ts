@@ -35,7 +35,6 @@ export function assertWebhookSecrets(config: Config): void {
 
 async function startWebhooks(context: ComponentContext): Promise<StartedComponent> {
   const { config, nats, log } = context;
-  assertWebhookSecrets(config);
   const merchants = new Map(config.merchants.map((m) => [m.id, m]));
   const deliveries = new Counter({ name: 'dialpay_webhook_deliveries_total', help: 'Webhook deliveries by merchant and outcome (delivered, failed, no_endpoint, circuit_open: not tried while the endpoint keeps failing).', labelNames: ['merchant', 'outcome'], registers: [context.registry] });
   const breakers = new EndpointBreakers({ failuresToOpen: config.webhooks.circuitFailuresToOpen, openMs: config.webhooks.circuitOpenMs, endpointsMax: BREAKER_ENDPOINTS_MAX });
@@ -90,5 +89,6 @@ export const webhooks: ComponentDefinition = {
   name: 'webhooks',
   schema: null,
   migrationsDir: null,
+  checkConfig: assertWebhookSecrets,
   start: (context) => startWebhooks(context),
 };

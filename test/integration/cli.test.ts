@@ -3,6 +3,7 @@
 // `migrate` creates every service schema; the gateway never needs Postgres.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,23 +38,78 @@ afterAll(async () => {
   await stack?.cleanup();
 });
 
-describe('config errors exit 2 and name the key', () => {
+describe('config errors exit 2 and name the key, before any engine is contacted', () => {
+  // Stand-ins for NATS and PostgreSQL that only count connections: a config error must exit 2
+  // without touching either, whatever engines this machine runs on their default ports.
+  let tripwire: Server;
+  let tripwirePort = 0;
+  let contacts = 0;
+  beforeAll(async () => {
+    tripwire = createServer((socket) => {
+      contacts += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => tripwire.listen(0, '127.0.0.1', resolve));
+    tripwirePort = (tripwire.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => tripwire.close(() => resolve())));
+
   const cases: [string, (raw: any) => void, RegExp][] = [
     ['wrong type', (raw) => (raw.operators[0].smpp.port = 'abc'), /operators\[0\]\.smpp\.port/],
     ['missing key', (raw) => delete raw.limits.tiers, /limits\.tiers/],
     ['unknown operator', (raw) => (raw.merchants[1].operatorIds = ['safaricom-ke', 'nope']), /merchants\[1\]\.operatorIds\[1\].*unknown operator "nope"/],
-    // Checked by the webhooks component when it starts: `all` runs it, so `all` refuses.
+    // Checked by the webhooks component's own rule: `all` runs it, so `all` refuses, still before any engine.
     ['webhook without its secret', (raw) => (raw.merchants[1].webhookUrl = 'https://volt.example/hooks'), /merchants\[1\]\.webhookSecret.*no webhookSecret to sign with \(DIALPAY__merchants__1__webhookSecret\)/],
   ];
   for (const [label, mutate, expected] of cases) {
     it(label, async () => {
-      const raw = exampleConfigRaw();
+      const raw = exampleConfigRaw() as any;
+      raw.nats = { ...raw.nats, url: `nats://127.0.0.1:${tripwirePort}` };
+      raw.postgres = { ...raw.postgres, url: `postgres://postgres@127.0.0.1:${tripwirePort}/dialpay` };
       mutate(raw);
+      const before = contacts;
       const child = runTs('cli/dialpay.ts', ['all', '--config', writeConfig(`${label.replace(/ /g, '-')}.yaml`, raw)]);
       expect(await child.exited()).toBe(2);
       expect(child.stderr()).toMatch(expected);
+      expect(contacts - before, 'engine connections made before the config error').toBe(0);
     });
   }
+
+  it('the tripwire sees a connection when the config is good (it is not blind)', async () => {
+    const raw = exampleConfigRaw() as any;
+    raw.nats = { ...raw.nats, url: `nats://127.0.0.1:${tripwirePort}`, connectTimeoutMs: 2_000 };
+    raw.postgres = { ...raw.postgres, url: `postgres://postgres@127.0.0.1:${tripwirePort}/dialpay` };
+    const before = contacts;
+    const child = runTs('cli/dialpay.ts', ['all', '--config', writeConfig('good-to-tripwire.yaml', raw)]);
+    expect(await child.exited()).toBe(1);
+    expect(contacts - before).toBeGreaterThan(0);
+    expect(child.stderr()).toMatch(/^dialpay: nats\.url: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+/);
+    expect(child.stderr()).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('a database that does not exist yet', () => {
+  it('`all` says so in one line naming postgres.url, and `dialpay migrate` creates it', async () => {
+    const database = `fresh_${Date.now().toString(36)}`;
+    const raw = { ...stack.rawConfig, postgres: { ...(stack.rawConfig.postgres as object), url: stack.pg.urlFor(database) } };
+    const config = writeConfig('fresh-database.yaml', raw);
+    const all = runTs('cli/dialpay.ts', ['all', '--config', config]);
+    expect(await all.exited()).toBe(1);
+    const lines = all.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^dialpay: postgres\\.url: database "${database}" does not exist .*\`dialpay migrate\` creates it`));
+
+    const migrate = runTs('cli/dialpay.ts', ['migrate', '--config', config]);
+    expect(await migrate.exited()).toBe(0);
+    const client = new pg.Client({ connectionString: stack.pg.urlFor(database) });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ table_schema: string }>("SELECT table_schema FROM information_schema.tables WHERE table_name = 'outbox' ORDER BY table_schema");
+      expect(rows.map((r) => r.table_schema)).toEqual(['billing', 'payments', 'reconciliation', 'settlement']);
+    } finally {
+      await client.end();
+    }
+  });
 });
 
 describe('dialpay all', () => {
