@@ -17,7 +17,9 @@ export function runTs(file: string, args: readonly string[], env: NodeJS.Process
   // for the worker would kill only the wrapper and leave the worker running.
   const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    // The caller's DIALPAY_* settings (a DIALPAY_CONFIG, DIALPAY__nats__url) must not reach a test's child: it uses
+    // what the test gives it and nothing a developer's shell or `make run` left behind.
+    env: { ...withoutDialpaySettings(process.env), ...env },
     stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -45,4 +47,8 @@ export function runTs(file: string, args: readonly string[], env: NodeJS.Process
       return exit;
     },
   };
+}
+
+function withoutDialpaySettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('DIALPAY')));
 }
