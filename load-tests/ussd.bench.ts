@@ -28,6 +28,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? (mode === 'full' ? 3 : 1));
 /** A hop not answered by then counts as an error (an aggregator gives up far sooner). */
 const HOP_TIMEOUT_MS = 10_000;
 const SESSION = ['', '1', '1*SHOP42', '1*SHOP42*150', '1*SHOP42*150*0'];
+/** The edge runs as in production: every hop carries the aggregator's shared secret, and is checked. */
+const SHARED_SECRET = 'bench-aggregator-shared-secret';
 
 /** DESIGN's rate: the p99 target is judged with hops offered at this rate, open loop. */
 const OFFERED_HOPS_PER_SECOND = Number(process.env.BENCH_USSD_RATE ?? 3_000);
@@ -43,7 +45,7 @@ const rateAgent = new Agent({ keepAlive: true, maxSockets: RATE_SESSIONS_MAX });
 
 function post(port: number, body: string, via: Agent = agent): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/ussd', method: 'POST', agent: via, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path: '/ussd', method: 'POST', agent: via, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), 'x-dialpay-ussd-secret': SHARED_SECRET } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -182,6 +184,7 @@ async function main(): Promise<void> {
     logLevel: 'error',
     configure: (raw) => {
       raw.postgres.poolSizeMax = 20;
+      raw.ussd.http.sharedSecret = SHARED_SECRET;
     },
   });
   const ussdPort = cluster.config.ussd.http.port as number;

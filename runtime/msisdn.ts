@@ -22,3 +22,12 @@ export function toE164(address: string, countryCallingCode: string, ton = 0): st
   if (e164.length < countryCallingCode.length + NATIONAL_DIGITS_MIN || e164.length > E164_DIGITS_MAX) return null;
   return e164;
 }
+
+/**
+ * Whether an E.164 number (digits, no '+') is one of this operator's: its country calling code
+ * for now (calling codes are prefix-free, so a prefix test is exact); the operator's number
+ * ranges join here once operators declare them. Pure.
+ */
+export function numberBelongsTo(operator: { readonly countryCallingCode: string }, e164: string): boolean {
+  return e164.startsWith(operator.countryCallingCode);
+}

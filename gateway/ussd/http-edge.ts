@@ -4,7 +4,9 @@
 // continue or "END <screen>" to close. Each hop goes to the ussd service over
 // NATS with a deadline inside the operator's timeout. Every request gets an
 // answer: bad input and a late service get a clean END, never a hang or a
-// stack trace.
+// stack trace. Callers are checked first (http-auth.ts): a refused request's
+// body is never read and nothing reaches NATS; neither does a number that is
+// not the resolved operator's.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -13,9 +15,11 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
-import { toE164 } from '../../runtime/msisdn.js';
+import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { hopTimeoutMs, unavailableText } from './deadline.js';
+import { routeOf, UssdHttpAuth, type AuthVerdict } from './http-auth.js';
+import { edgeText } from './texts.js';
 
 /** Headers and body must arrive within this; a slow client cannot hold a socket. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -71,10 +75,12 @@ export function operatorFor(operators: readonly OperatorConfig[], serviceCode: s
 class UssdHttpMetrics {
   readonly requests: Counter<'outcome'>;
   readonly seconds: Histogram;
+  readonly authFailures: Counter<'reason'>;
 
   constructor(registry: Registry) {
-    this.requests = new Counter({ name: 'dialpay_ussd_http_requests_total', help: 'USSD HTTP requests by outcome (continue, end, malformed, unknown_service, unavailable, session_end: an end-of-session notification).', labelNames: ['outcome'], registers: [registry] });
+    this.requests = new Counter({ name: 'dialpay_ussd_http_requests_total', help: 'USSD HTTP requests by outcome (continue, end, malformed, unknown_service, unavailable, session_end: an end-of-session notification, refused: failed authentication, foreign_number: not the operator\'s number).', labelNames: ['outcome'], registers: [registry] });
     this.seconds = new Histogram({ name: 'dialpay_ussd_http_request_seconds', help: 'Time to answer a USSD HTTP request.', buckets: LATENCY_BUCKETS_SECONDS, registers: [registry] });
+    this.authFailures = new Counter({ name: 'dialpay_ussd_http_auth_failures_total', help: 'USSD HTTP requests refused before their body was read, by reason (address, missing_secret, wrong_secret, rate_limited).', labelNames: ['reason'], registers: [registry] });
   }
 }
 
@@ -84,6 +90,7 @@ export class UssdHttpEdge {
   readonly #nc: NatsConnection;
   readonly #log: Logger;
   readonly #metrics: UssdHttpMetrics;
+  readonly #auth: UssdHttpAuth;
 
   constructor(options: { config: Config; nc: NatsConnection; log: Logger; registry: Registry }) {
     this.#config = options.config;
@@ -91,6 +98,7 @@ export class UssdHttpEdge {
     this.#log = options.log;
     this.#metrics = new UssdHttpMetrics(options.registry);
     const http = options.config.ussd.http;
+    this.#auth = new UssdHttpAuth(http);
     const handler = (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res);
     this.#server = http.tlsCertFile && http.tlsKeyFile
       ? createHttpsServer({ cert: readFileSync(http.tlsCertFile), key: readFileSync(http.tlsKeyFile) }, handler)
@@ -106,7 +114,7 @@ export class UssdHttpEdge {
       this.#server.listen(port, host, () => resolve());
     });
     const bound = (this.#server.address() as AddressInfo).port;
-    this.#log.info({ host, port: bound, tls: Boolean(this.#config.ussd.http.tlsCertFile) }, 'USSD HTTP edge listening');
+    this.#log.info({ host, port: bound, tls: Boolean(this.#config.ussd.http.tlsCertFile), secretRequired: this.#auth.requiresSecret, allowedAddresses: this.#config.ussd.http.allowedAddresses }, 'USSD HTTP edge listening');
     return bound;
   }
 
@@ -126,9 +134,11 @@ export class UssdHttpEdge {
       this.#metrics.requests.inc({ outcome });
       this.#metrics.seconds.observe((performance.now() - startedMs) / 1000);
     };
-    const path = (req.url ?? '').split('?')[0];
-    const isSessionEnd = path === `${this.#config.ussd.http.path}/events`;
-    if (path !== this.#config.ussd.http.path && !isSessionEnd) return reply(404, 'END Not found.', 'malformed');
+    const route = routeOf((req.url ?? '').split('?')[0] ?? '', this.#config.ussd.http.path);
+    if (!route) return reply(404, 'END Not found.', 'malformed');
+    const verdict = this.#auth.check(req.socket.remoteAddress, req.headers, route.token, Date.now());
+    if (!verdict.ok) return this.#refuse(verdict, res, reply);
+    const isSessionEnd = route.kind === 'events';
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       return reply(405, 'END Use POST.', 'malformed');
@@ -155,6 +165,10 @@ export class UssdHttpEdge {
       if (!operator?.ussd) return reply(200, 'END Unknown service code.', 'unknown_service');
       const msisdn = toE164(form.phoneNumber, operator.countryCallingCode);
       if (!msisdn) return reply(200, 'END Sorry, we could not read this request.', 'malformed');
+      if (!numberBelongsTo(operator, msisdn)) {
+        this.#log.warn({ operatorId: operator.id, msisdn, networkCode: form.networkCode }, 'USSD request for a number that is not the operator\'s; refused');
+        return reply(200, `END ${edgeText('foreignNumber', operator.defaultLanguage)}`, 'foreign_number');
+      }
       const deadlineMs = Date.now() + hopTimeoutMs(operator.ussd.operatorTimeoutMs);
       requestReply(this.#nc, Requests.ussdHop, {
         sessionId: `http:${form.sessionId}`, operatorId: operator.id, msisdn, serviceCode: form.serviceCode, text: form.text,
@@ -169,6 +183,21 @@ export class UssdHttpEdge {
   }
 
   /**
+   * A caller that failed authentication: 401/403 (429 past its failure limit), the connection closed
+   * so its unread body goes with it. Logged with its address and reason only, never what it sent;
+   * not logged once it is over its limit, so a flood cannot flood the log.
+   */
+  #refuse(verdict: Exclude<AuthVerdict, { ok: true }>, res: ServerResponse, reply: (status: number, body: string, outcome: string) => void): void {
+    this.#metrics.authFailures.inc({ reason: verdict.reason });
+    res.setHeader('connection', 'close');
+    if (verdict.status === 401) res.setHeader('www-authenticate', 'Basic realm="dialpay-ussd", charset="UTF-8"');
+    if (verdict.status === 429) res.setHeader('retry-after', String(Math.ceil(verdict.retryAfterMs / 1000)));
+    else this.#log.warn({ source: verdict.source, reason: verdict.reason, failures: verdict.failures }, 'USSD HTTP request refused');
+    const body = verdict.status === 403 ? 'Forbidden.' : verdict.status === 401 ? 'Unauthorized.' : 'Too many failed attempts.';
+    reply(verdict.status, body, 'refused');
+  }
+
+  /**
    * The aggregator says a session ended. Ended on our END: nothing to do. Otherwise the subscriber
    * hung up: the ussd service is told, so a payment left at the confirmation screen lets go of its
    * hold now instead of at its expiry. Always a plain 200: the aggregator does not retry these.
@@ -179,6 +208,8 @@ export class UssdHttpEdge {
     const operator = operatorFor(this.#config.operators, event.serviceCode, event.networkCode);
     const msisdn = operator ? toE164(event.phoneNumber, operator.countryCallingCode) : null;
     if (event.status === 'Success' || !operator?.ussd || !msisdn) return reply(200, 'OK', 'session_end');
+    // A release names a session by id; for another operator's number it is nobody's to release here.
+    if (!numberBelongsTo(operator, msisdn)) return reply(200, 'OK', 'foreign_number');
     const deadlineMs = Date.now() + hopTimeoutMs(operator.ussd.operatorTimeoutMs);
     requestReply(this.#nc, Requests.ussdHop, {
       sessionId: `http:${event.sessionId}`, operatorId: operator.id, msisdn, serviceCode: event.serviceCode, text: '', inputOnly: false, released: true, deadlineUnixMs: deadlineMs as never,

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
+import { SECRET_HEADER } from '../../gateway/ussd/http-auth.js';
 import type { EsmeSimulator } from './esme.js';
 import type { SmscSimulator } from './smsc.js';
 
@@ -222,7 +223,8 @@ export class PhoneLine {
     const scheme = edge.tlsCertFile ? 'https' : 'http';
     const res = await fetch(`${scheme}://${edge.host}:${edge.port}${edge.path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      // The aggregator sends the edge's shared secret, as a real one is set up to.
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(edge.sharedSecret ? { [SECRET_HEADER]: edge.sharedSecret } : {}) },
       body: new URLSearchParams({ sessionId: d.sessionId, serviceCode: d.serviceCode, phoneNumber: `+${msisdn}`, networkCode: d.operator.ussd?.networkCodes[0] ?? '', text: d.answers.join('*') }).toString(),
       signal: AbortSignal.timeout(USSD_HOP_TIMEOUT_MS),
     });

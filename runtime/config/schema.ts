@@ -1,5 +1,6 @@
 // The configuration schema: one YAML file, validated at start. Every bound
 // has a unit in its name and a default; money is bigint minor units.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export const COMPONENT_NAMES = ['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation', 'webhooks'] as const;
@@ -12,6 +13,22 @@ const positiveMs = z.number().int().min(1).max(86_400_000);
 const amountMinor = z
   .union([z.number().int().nonnegative(), z.string().regex(/^\d{1,18}$/, 'must be a whole number of minor units')])
   .transform((v) => BigInt(v));
+/** An IP address or CIDR block ("10.0.0.0/8", "192.0.2.7", "::1/128") for an edge's allow list. */
+const addressOrBlock = z.string().refine((entry) => {
+  const [address, prefix, extra] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}, 'must be an IP address or a CIDR block such as 10.0.0.0/8');
+
+/** Whether a listen host is loopback only (so nothing off this machine reaches it). Pure. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (bare === 'localhost' || bare === '::1') return true;
+  const v4 = bare.startsWith('::ffff:') ? bare.slice(7) : bare;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as KES');
 
 const smppBind = z.strictObject({
@@ -283,6 +300,21 @@ export const configSchema = z
             tlsCertFile: z.string().optional(),
             tlsKeyFile: z.string().optional(),
             bodyBytesMax: z.number().int().min(256).max(65_536).default(4_096),
+            /** Aggregator addresses allowed to post (IPs or CIDR blocks); anything else gets 403. */
+            allowedAddresses: z.array(addressOrBlock).min(1).max(256).default(['127.0.0.1/32', '::1/128']),
+            /**
+             * The secret every aggregator sends: header x-dialpay-ussd-secret, Authorization Bearer or Basic
+             * (the password), or a path token (<path>/<secret>). Pass it with DIALPAY__ussd__http__sharedSecret,
+             * not in the file. Required unless host is loopback.
+             */
+            sharedSecret: z.string().regex(/^[A-Za-z0-9._~-]{16,256}$/, 'must be 16-256 letters, digits, ".", "_", "~" or "-" (it may travel in a URL path)').optional(),
+            /** The previous secret, still accepted while aggregators move to the new one. */
+            sharedSecretPrevious: z.string().regex(/^[A-Za-z0-9._~-]{16,256}$/, 'must be 16-256 letters, digits, ".", "_", "~" or "-"').optional(),
+            /** Failed authentications from one source address within authFailuresWindowMs after which it gets 429 unchecked. */
+            authFailuresMax: z.number().int().min(1).max(10_000).default(10),
+            authFailuresWindowMs: positiveMs.default(60_000),
+            /** Source addresses whose failures are remembered at once (the oldest is forgotten past this). */
+            authFailureSourcesMax: z.number().int().min(1).max(1_000_000).default(10_000),
           })
           .prefault({}),
         /** Hops a ussd process answers at once; past this a hop gets a "busy" END at once. */
@@ -346,6 +378,14 @@ export const configSchema = z
         }
       });
     });
+    // An edge open beyond this machine must know who calls it: checked here, before any engine is contacted.
+    const ussdHttp = config.ussd.http;
+    if (ussdHttp.port !== undefined && !isLoopbackHost(ussdHttp.host) && !ussdHttp.sharedSecret) {
+      ctx.addIssue({ code: 'custom', path: ['ussd', 'http', 'sharedSecret'], message: `ussd.http.host ${ussdHttp.host} is not loopback: set a shared secret for the aggregators (DIALPAY__ussd__http__sharedSecret)` });
+    }
+    if (Boolean(ussdHttp.tlsCertFile) !== Boolean(ussdHttp.tlsKeyFile)) {
+      ctx.addIssue({ code: 'custom', path: ['ussd', 'http', ussdHttp.tlsCertFile ? 'tlsKeyFile' : 'tlsCertFile'], message: 'HTTPS needs both tlsCertFile and tlsKeyFile' });
+    }
     config.limits.tiers.forEach((t, i) => {
       if (t.perTransactionMaxMinor > t.dailyMaxMinor) {
         ctx.addIssue({ code: 'custom', path: ['limits', 'tiers', i, 'perTransactionMaxMinor'], message: 'must not exceed dailyMaxMinor' });

@@ -58,6 +58,8 @@ describe('config errors exit 2 and name the key, before any engine is contacted'
     ['wrong type', (raw) => (raw.operators[0].smpp.port = 'abc'), /operators\[0\]\.smpp\.port/],
     ['missing key', (raw) => delete raw.limits.tiers, /limits\.tiers/],
     ['unknown operator', (raw) => (raw.merchants[1].operatorIds = ['safaricom-ke', 'nope']), /merchants\[1\]\.operatorIds\[1\].*unknown operator "nope"/],
+    // Refused at load, before any engine is contacted.
+    ['USSD edge open beyond loopback with no secret', (raw) => (raw.ussd.http.host = '0.0.0.0'), /ussd\.http\.sharedSecret.*ussd\.http\.host 0\.0\.0\.0 is not loopback/],
     // Checked by the webhooks component's own rule: `all` runs it, so `all` refuses, still before any engine.
     ['webhook without its secret', (raw) => (raw.merchants[1].webhookUrl = 'https://volt.example/hooks'), /merchants\[1\]\.webhookSecret.*no webhookSecret to sign with \(DIALPAY__merchants__1__webhookSecret\)/],
   ];

@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { freePort } from '../../runtime/engines/index.js';
 import { runTs, type Child } from '../support/child.js';
 import { setupStack, waitFor, type Stack } from '../support/stack.js';
+import { USSD_TEST_SECRET } from '../support/ussd-phone.js';
 
 let stack: Stack;
 let daemon: Child;
@@ -21,16 +22,19 @@ let line: string;
 
 beforeAll(async () => {
   stack = await setupStack();
-  const raw = structuredClone(stack.rawConfig) as { operators: { id: string; smpp: { mode: string; port: number } }[] };
+  const raw = structuredClone(stack.rawConfig) as { operators: { id: string; smpp: { mode: string; port: number } }[]; ussd: { http: { sharedSecret?: string } } };
+  // The USSD edge's secret comes from the environment, as in production: both the gateway and the simulated aggregator read it there.
+  delete raw.ussd.http.sharedSecret;
+  const secretEnv = { DIALPAY__ussd__http__sharedSecret: USSD_TEST_SECRET };
   // Client-mode operators: the simulator's SMSC listens here and the gateway binds to it.
   for (const op of raw.operators) if (op.smpp.mode === 'client') op.smpp.port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'dialpay-phone-'));
   const configPath = join(dir, 'dialpay.yaml');
   writeFileSync(configPath, stringify(raw));
   line = `127.0.0.1:${await freePort()}`;
-  sim = runTs('cli/dialpay.ts', ['operator-sim', '--config', configPath, '--phone-line', line, '--traffic-ms', '0'], { DIALPAY_SIM_PEER_PASSWORDS: 'orange-sn=secret2' });
+  sim = runTs('cli/dialpay.ts', ['operator-sim', '--config', configPath, '--phone-line', line, '--traffic-ms', '0'], { DIALPAY_SIM_PEER_PASSWORDS: 'orange-sn=secret2', ...secretEnv });
   await sim.waitForLine(/phone line on/);
-  daemon = runTs('cli/dialpay.ts', ['all', '--config', configPath]);
+  daemon = runTs('cli/dialpay.ts', ['all', '--config', configPath], secretEnv);
   // Every operator linked: the gateway bound to the SMSC, the aggregator bound to the gateway.
   await waitFor(
     'every operator linked',

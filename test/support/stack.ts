@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { startNatsServer, startPostgres, freePort, type NatsServerHandle, type PostgresHandle } from '../../runtime/engines/index.js';
 import { validateConfig, type Config, COMPONENT_NAMES } from '../../runtime/config/index.js';
 import { createLogger, type Logger } from '../../runtime/log.js';
+import { USSD_TEST_SECRET } from './ussd-phone.js';
 
 export interface Stack {
   readonly nats: NatsServerHandle;
@@ -35,8 +36,10 @@ export async function setupStack(options: { database?: string } = {}): Promise<S
   raw.http = { host: '127.0.0.1', opsPorts };
   // Server-mode operators listen on a free port too, so suites never collide.
   for (const op of raw.operators as { smpp: { mode: string; port: number } }[]) if (op.smpp.mode === 'server') op.smpp.port = await freePort();
-  const ussd = raw.ussd as { http: { port?: number } };
+  const ussd = raw.ussd as { http: { port?: number; sharedSecret?: string } };
   ussd.http.port = await freePort();
+  // The USSD edge runs as in production, wanting the aggregator's secret (test/support/ussd-phone.ts sends it).
+  ussd.http.sharedSecret = USSD_TEST_SECRET;
   (raw.merchantApi as { port?: number }).port = await freePort();
   raw.log = { level: 'warn' };
   return {

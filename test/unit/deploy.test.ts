@@ -320,6 +320,9 @@ describe('Kubernetes', () => {
             // Only the webhooks component signs, so only it holds the merchants' signing secrets.
             const hasWebhookSecrets = env.some((e) => /^DIALPAY__merchants__\d+__webhookSecret$/.test(e.name));
             expect(hasWebhookSecrets, `${d.metadata.name}/${container.name}: webhook secrets`).toBe(container.args[0] === 'webhooks');
+            // Only the gateway serves the USSD HTTP edge, so only it holds the aggregators' secret, and it must.
+            expect(env.some((e) => e.name === `${ENV_OVERRIDE_PREFIX}ussd__http__sharedSecret`), `${d.metadata.name}/${container.name}: USSD secret`).toBe(container.args[0] === 'gateway');
+            if (config.ussd.http.port !== undefined) expect(config.ussd.http.sharedSecret, `${d.metadata.name}/${container.name}: USSD edge secret`).toBeDefined();
           }
           // A schema owner migrates before it takes work, so a failed migration stops the rollout.
           const migrates = (spec.initContainers ?? []).some((c: any) => c.args[0] === 'migrate');

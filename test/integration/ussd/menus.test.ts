@@ -14,7 +14,7 @@ import { ussd } from '../../../services/ussd/index.js';
 import { startHost } from '../../../runtime/host.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { freePort } from '../../../runtime/engines/index.js';
-import { UssdPhone, postUssd } from '../../support/ussd-phone.js';
+import { UssdPhone, USSD_TEST_SECRET, postUssd } from '../../support/ussd-phone.js';
 
 interface Screen {
   readonly text: string;
@@ -294,7 +294,7 @@ describe('payments from the menu', () => {
 
 describe('released over HTTP (the aggregator\'s end-of-session notification)', () => {
   const notify = async (form: Record<string, string>) => {
-    const res = await fetch(`http://127.0.0.1:${port}/ussd/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+    const res = await fetch(`http://127.0.0.1:${port}/ussd/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-dialpay-ussd-secret': USSD_TEST_SECRET }, body: new URLSearchParams(form).toString() });
     return { status: res.status, body: await res.text() };
   };
 
@@ -434,9 +434,9 @@ describe('what the HTTP edge answers to bad requests', () => {
     expect(await postUssd(port, { sessionId: 'x3', serviceCode: '*384#', networkCode: '63902', phoneNumber: '+254700000002', text: '1*2*3' })).toEqual({ text: 'Your session has ended. Please dial again.', end: true, status: 200 });
     // *384# is served by two operators here: without a networkCode the edge cannot tell whose subscriber this is.
     expect(await postUssd(port, { sessionId: 'x4', serviceCode: '*384#', phoneNumber: '+254700000003', text: '' })).toEqual({ text: 'Unknown service code.', end: true, status: 200 });
-    const get = await fetch(`http://127.0.0.1:${port}/ussd`);
+    const get = await fetch(`http://127.0.0.1:${port}/ussd`, { headers: { 'x-dialpay-ussd-secret': USSD_TEST_SECRET } });
     expect([get.status, await get.text()]).toEqual([405, 'END Use POST.']);
-    const big = await fetch(`http://127.0.0.1:${port}/ussd`, { method: 'POST', body: 'text='.padEnd(10_000, 'a') });
+    const big = await fetch(`http://127.0.0.1:${port}/ussd`, { method: 'POST', headers: { 'x-dialpay-ussd-secret': USSD_TEST_SECRET }, body: 'text='.padEnd(10_000, 'a') });
     expect(big.status).toBe(413);
   });
 });

@@ -1,0 +1,155 @@
+// The USSD HTTP edge's pure gatekeeping: which path is which edge, where a
+// secret is read from, the allow-list / secret / failure-limit decision, the
+// number-belongs-to-operator check, and the config rules around them.
+import { stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { presentedSecret, routeOf, UssdHttpAuth } from '../../../gateway/ussd/http-auth.js';
+import { ConfigError, isLoopbackHost, loadConfigText, type Config } from '../../../runtime/config/index.js';
+import { numberBelongsTo, toE164 } from '../../../runtime/msisdn.js';
+import { exampleConfigRaw } from '../../support/stack.js';
+
+const SECRET = 'a-shared-secret-of-32-characters';
+
+function load(http: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Config {
+  const raw = exampleConfigRaw() as Record<string, any>;
+  raw.ussd.http = { ...raw.ussd.http, ...http };
+  return loadConfigText(stringify(raw), env);
+}
+
+function configErrorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('routeOf', () => {
+  it('tells the hop edge from the session-end edge, with or without a path token', () => {
+    expect(routeOf('/ussd', '/ussd')).toEqual({ kind: 'hop', token: null });
+    expect(routeOf('/ussd/events', '/ussd')).toEqual({ kind: 'events', token: null });
+    expect(routeOf(`/ussd/${SECRET}`, '/ussd')).toEqual({ kind: 'hop', token: SECRET });
+    expect(routeOf(`/ussd/${SECRET}/events`, '/ussd')).toEqual({ kind: 'events', token: SECRET });
+    expect(routeOf('/at/callback/tok-1', '/at/callback')).toEqual({ kind: 'hop', token: 'tok-1' });
+  });
+
+  it('is null for anything else', () => {
+    for (const path of ['/', '/ussdx', '/ussd/', '/ussd//events', `/ussd/${SECRET}/x`, `/ussd/${SECRET}/events/x`, '/ussd/a%20b', `/ussd/${'x'.repeat(257)}`]) {
+      expect(routeOf(path, '/ussd'), path).toBeNull();
+    }
+  });
+});
+
+describe('presentedSecret', () => {
+  const basic = (value: string) => `Basic ${Buffer.from(value).toString('base64')}`;
+
+  it('reads the header, Bearer, the Basic password (any user, colons allowed in it) and the path token', () => {
+    expect(presentedSecret({ 'x-dialpay-ussd-secret': SECRET }, null)).toBe(SECRET);
+    expect(presentedSecret({ authorization: `Bearer ${SECRET}` }, null)).toBe(SECRET);
+    expect(presentedSecret({ authorization: `bearer  ${SECRET}` }, null)).toBe(SECRET);
+    expect(presentedSecret({ authorization: basic(`aggregator:${SECRET}`) }, null)).toBe(SECRET);
+    expect(presentedSecret({ authorization: basic('user:pa:ss') }, null)).toBe('pa:ss');
+    expect(presentedSecret({}, SECRET)).toBe(SECRET);
+  });
+
+  it('prefers the header, then Authorization, then the path', () => {
+    expect(presentedSecret({ 'x-dialpay-ussd-secret': 'h', authorization: 'Bearer b' }, 'p')).toBe('h');
+    expect(presentedSecret({ authorization: 'Bearer b' }, 'p')).toBe('b');
+  });
+
+  it('finds nothing in no credentials, another scheme, or Basic without a colon', () => {
+    expect(presentedSecret({}, null)).toBeNull();
+    expect(presentedSecret({ authorization: 'Digest abc' }, null)).toBeNull();
+    expect(presentedSecret({ authorization: 'Bearer' }, null)).toBeNull();
+    expect(presentedSecret({ authorization: basic('no-colon') }, null)).toBeNull();
+  });
+});
+
+describe('UssdHttpAuth', () => {
+  const http = (overrides: Record<string, unknown> = {}) =>
+    load({ port: 8384, allowedAddresses: ['127.0.0.1/32', '10.20.0.0/16'], sharedSecret: SECRET, authFailuresMax: 2, authFailuresWindowMs: 1_000, ...overrides }).ussd.http;
+  const withSecret = { 'x-dialpay-ussd-secret': SECRET };
+
+  it('lets an allowed source with the secret in, and tells each refusal apart', () => {
+    const auth = new UssdHttpAuth(http());
+    expect(auth.check('::ffff:10.20.1.2', withSecret, null, 0)).toEqual({ ok: true });
+    expect(auth.check('10.21.0.1', withSecret, null, 0)).toMatchObject({ ok: false, status: 403, reason: 'address', source: '10.21.0.1' });
+    expect(auth.check('127.0.0.1', {}, null, 0)).toMatchObject({ ok: false, status: 401, reason: 'missing_secret' });
+    expect(auth.check('10.20.0.9', { 'x-dialpay-ussd-secret': `${SECRET}!` }, null, 0)).toMatchObject({ ok: false, status: 401, reason: 'wrong_secret' });
+    expect(auth.check(undefined, withSecret, null, 0)).toMatchObject({ ok: false, status: 403, source: 'unknown' });
+  });
+
+  it('refuses a source over its failure limit unchecked until the window passes', () => {
+    const auth = new UssdHttpAuth(http());
+    expect(auth.check('127.0.0.1', {}, null, 0)).toMatchObject({ status: 401, failures: 1 });
+    expect(auth.check('127.0.0.1', { authorization: 'Bearer nope' }, null, 10)).toMatchObject({ status: 401, failures: 2 });
+    expect(auth.check('127.0.0.1', withSecret, null, 500)).toMatchObject({ ok: false, status: 429, reason: 'rate_limited', retryAfterMs: 500 });
+    expect(auth.check('10.20.0.1', withSecret, null, 500)).toEqual({ ok: true });
+    expect(auth.check('127.0.0.1', withSecret, null, 1_000)).toEqual({ ok: true });
+  });
+
+  it('accepts the previous secret during a rotation', () => {
+    const previous = 'the-previous-secret-16';
+    const auth = new UssdHttpAuth(http({ sharedSecretPrevious: previous }));
+    expect(auth.check('127.0.0.1', { authorization: `Bearer ${previous}` }, null, 0)).toEqual({ ok: true });
+    expect(auth.check('127.0.0.1', withSecret, null, 0)).toEqual({ ok: true });
+  });
+
+  it('on a loopback edge without a secret, checks the address alone', () => {
+    const auth = new UssdHttpAuth(load({ port: 8384 }).ussd.http);
+    expect(auth.requiresSecret).toBe(false);
+    expect(auth.check('127.0.0.1', {}, null, 0)).toEqual({ ok: true });
+    expect(auth.check('::1', {}, null, 0)).toEqual({ ok: true });
+    expect(auth.check('192.0.2.1', {}, null, 0)).toMatchObject({ status: 403 });
+  });
+});
+
+describe('numberBelongsTo', () => {
+  const kenya = { countryCallingCode: '254' };
+
+  it('takes the operator\'s country calling code, however the number was written', () => {
+    for (const written of ['+254711999002', '0711999002', '254711999002', '00254711999002']) {
+      expect(numberBelongsTo(kenya, toE164(written, '254') as string), written).toBe(true);
+    }
+  });
+
+  it('refuses another country\'s number', () => {
+    for (const written of ['+221770000555', '00221770000555', '+1 202 555 0100']) {
+      expect(numberBelongsTo(kenya, toE164(written, '254') as string), written).toBe(false);
+    }
+    expect(numberBelongsTo({ countryCallingCode: '1' }, '12025550100')).toBe(true);
+  });
+});
+
+describe('ussd.http config', () => {
+  it('knows loopback hosts', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['0.0.0.0', '::', '', '10.0.0.1', 'gateway', '128.0.0.1', '127.example.com']) expect(isLoopbackHost(host), host).toBe(false);
+  });
+
+  it('refuses a non-loopback edge with no shared secret, naming ussd.http', () => {
+    for (const host of ['0.0.0.0', '::', '10.1.2.3']) {
+      const err = configErrorOf(() => load({ host, port: 8384 }));
+      expect(err.key).toBe('ussd.http.sharedSecret');
+      expect(err.message).toMatch(/ussd\.http\.host .* is not loopback/);
+    }
+  });
+
+  it('takes the secret from the environment, and a loopback or switched-off edge needs none', () => {
+    expect(load({ host: '0.0.0.0', port: 8384 }, { DIALPAY__ussd__http__sharedSecret: SECRET }).ussd.http.sharedSecret).toBe(SECRET);
+    expect(load({ host: '127.0.0.1', port: 8384 }).ussd.http.sharedSecret).toBeUndefined();
+    expect(load({ host: '0.0.0.0', port: undefined }).ussd.http.port).toBeUndefined();
+  });
+
+  it('checks allow-list entries, secret shape and the TLS pair', () => {
+    expect(configErrorOf(() => load({ allowedAddresses: ['10.0.0.0/33'] })).key).toBe('ussd.http.allowedAddresses[0]');
+    expect(configErrorOf(() => load({ allowedAddresses: ['127.0.0.1', 'aggregator.example'] })).key).toBe('ussd.http.allowedAddresses[1]');
+    expect(configErrorOf(() => load({ allowedAddresses: [] })).key).toBe('ussd.http.allowedAddresses');
+    expect(configErrorOf(() => load({ sharedSecret: 'short' })).key).toBe('ussd.http.sharedSecret');
+    expect(configErrorOf(() => load({ sharedSecret: 'sixteen chars or more but a space' })).key).toBe('ussd.http.sharedSecret');
+    expect(configErrorOf(() => load({ tlsCertFile: '/etc/dialpay/cert.pem' })).key).toBe('ussd.http.tlsKeyFile');
+    expect(load({ allowedAddresses: ['2001:db8::/32', '192.0.2.7'] }).ussd.http.allowedAddresses).toEqual(['2001:db8::/32', '192.0.2.7']);
+  });
+});
