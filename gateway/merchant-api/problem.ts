@@ -20,6 +20,7 @@ export const PROBLEMS = {
   'body-too-large': { status: 413, title: 'Request body too large' },
   validation: { status: 422, title: 'The request is not valid' },
   'payment-refused': { status: 422, title: 'The payment was refused' },
+  'too-many-open-requests': { status: 409, title: 'Too many requests await this payer\'s answer' },
   'rate-limited': { status: 429, title: 'Too many requests for this API key' },
   unavailable: { status: 503, title: 'Try again shortly' },
 } as const satisfies Record<string, { status: number; title: string }>;

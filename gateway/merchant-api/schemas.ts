@@ -12,7 +12,7 @@ export const PaymentRequestBody = {
     currency: { type: 'string', pattern: '^[A-Z]{3}$' },
     reference: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9 ._/#-]*$', description: 'Shown to the payer in the challenge SMS and the receipt.' },
     description: { type: 'string', maxLength: 140 },
-    expiresInSeconds: { type: 'integer', minimum: 30, maximum: 86_400, description: 'How long the payer has to confirm; the operator default otherwise.' },
+    expiresInSeconds: { type: 'integer', minimum: 30, maximum: 86_400, description: 'How long the payer has to confirm (and the amount is held): at most the operator\'s challenge lifetime (`limits.challengeTtlMs`), which is also the default; the reply\'s expiresAt says when.' },
     capture: {
       type: 'string', enum: ['automatic', 'manual'],
       description: 'manual: amountMinor is the most the payer authorizes (a charging session, say); capture what was used with POST /v1/payments/{id}/capture. An authorization not captured in time is released.',

@@ -197,6 +197,13 @@ const limits = z.strictObject({
   authorizationTtlMs: positiveMs.default(86_400_000),
   /** Payments above this amount ask for the PIN instead of a one-time code. */
   pinRequiredAboveMinor: amountMinor.default(100_000n),
+  /** Merchant API requests one merchant may have waiting for one subscriber's answer at once. */
+  merchantOpenRequestsPerSubscriberMax: z.number().int().min(1).max(100).default(3),
+  /** Wrong confirmation codes per subscriber, over all their open challenges, within the window... */
+  wrongAnswersPerSubscriberMax: z.number().int().min(1).max(100).default(5),
+  wrongAnswersWindowMs: positiveMs.default(15 * 60_000),
+  /** ...then confirmations by code are refused this long. */
+  codeLockoutMs: positiveMs.default(15 * 60_000),
 });
 
 export const configSchema = z

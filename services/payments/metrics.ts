@@ -17,6 +17,7 @@ export interface EndedPayment {
 export class PaymentsMetrics {
   readonly outcomes: Counter<'channel' | 'outcome' | 'reason'>;
   readonly confirmationToReceiptSeconds: Histogram<'channel'>;
+  readonly codeLockouts: Counter<never>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -34,6 +35,16 @@ export class PaymentsMetrics {
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
     });
+    this.codeLockouts = new Counter({
+      name: 'dialpay_payments_code_lockouts_total',
+      help: 'Subscribers whose confirmations by code were locked after too many wrong codes over their open challenges.',
+      registers,
+    });
+  }
+
+  /** Call inside the transaction that set the lockout. */
+  codeLocked(client: pg.ClientBase): void {
+    onAfterCommit(client, () => this.codeLockouts.inc());
   }
 
   /** Call inside the transaction that ends the payment. */

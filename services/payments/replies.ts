@@ -23,6 +23,10 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     en: (a) => `Wrong code. ${a.left} attempt(s) left.`,
     fr: (a) => `Code incorrect. ${a.left} essai(s) restant(s).`,
   },
+  codesLocked: {
+    en: (a) => `Too many wrong codes. For your safety, confirmations by code are paused for ${a.minutes} min. Send STOP to cancel waiting payments.`,
+    fr: (a) => `Trop de codes incorrects. Par securite, les confirmations par code sont suspendues ${a.minutes} min. Envoyez STOP pour annuler les paiements en attente.`,
+  },
   authorized: {
     en: (a) => `Authorised up to ${a.amount} for ${a.payee}. You pay only what is used; a receipt follows.`,
     fr: (a) => `Autorise jusqu a ${a.amount} pour ${a.payee}. Vous payez seulement ce qui est utilise; un recu suivra.`,

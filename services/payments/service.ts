@@ -16,7 +16,9 @@ import { hashSecret, verifySecret } from '../../runtime/secrets.js';
 import { formatAmount } from '../../runtime/money.js';
 import { parseSmsCommand, type Language, type SmsCommand } from './sms-grammar.js';
 import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
-import { checkLimits } from './limits.js';
+import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
+import { isCodeLocked, recordWrongAnswer, type CodeGuessState } from './code-guesses.js';
+import { mayOpenMerchantRequest, merchantRequestTtlMs } from './merchant-requests.js';
 import type { PaymentsMetrics } from './metrics.js';
 import { FailureReason, PaymentState, transition, type PaymentAction, type PaymentInput, type PaymentStateValue, type FailureReasonValue } from './state.js';
 import { failedReply, limitReply, reply } from './replies.js';
@@ -107,6 +109,8 @@ interface SubscriberRow {
   pin_hash: string | null;
   pin_failures: number;
   pin_locked: boolean;
+  code_wrong_at: Date[];
+  code_locked_until: Date | null;
 }
 
 /** A one-time code is only ever compared by hash; it is salted with the payment id. */
@@ -310,25 +314,13 @@ export class PaymentsService {
       split = splitTransfer(spec.amountMinor);
     }
     if (!split) return { ok: false, text: reply('feesTooHigh', language) };
-    const limits = this.#config.limits;
-    const tier = limits.tiers.find((t) => t.tier === subscriber.kyc_tier) ?? (limits.tiers[0] as Config['limits']['tiers'][number]);
-    // Money counts unless the payment failed; velocity counts every attempt, failed ones too,
-    // so failing payments on purpose cannot be used to guess codes quickly. Windows are UTC (the pool's zone).
-    const { rows } = await client.query<{ today: bigint; month: bigint; minute: number }>(
-      `SELECT COALESCE(SUM(amount_minor) FILTER (WHERE state <> 'failed' AND created_at >= date_trunc('day', now())), 0) AS today,
-              COALESCE(SUM(amount_minor) FILTER (WHERE state <> 'failed'), 0) AS month,
-              count(*) FILTER (WHERE created_at >= now() - interval '1 minute')::int AS minute
-       FROM payments.payments WHERE payer_msisdn = $1 AND created_at >= date_trunc('month', now())`,
-      [subscriber.msisdn],
-    );
-    const spent = rows[0] as { today: bigint; month: bigint; minute: number };
-    const decision = checkLimits(spec.amountMinor, tier, { todayMinor: BigInt(spent.today), monthMinor: BigInt(spent.month), paymentsLastMinute: spent.minute }, limits.paymentsPerMinuteMax);
+    const decision = this.#checkPayerLimits(subscriber, spec.amountMinor, await spentSoFar(client, subscriber.msisdn));
     if (!decision.allowed) return { ok: false, text: limitReply(decision.limit, decision.remainingMinor, operator.currency, language) };
 
     const paymentId = randomUUID();
     await client.query(
-      `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference, language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20)`,
+      `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference, language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id, consented)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20, $20::text IS NOT NULL)`,
       [paymentId, spec.channel, operator.id, spec.shortCode, subscriber.msisdn, spec.payee.kind, spec.payee.id, operator.currency, split.amountMinor.toString(), split.feeMinor.toString(), split.operatorShareMinor.toString(), split.payeeMinor.toString(), spec.reference, language, spec.requestId, spec.description ?? '', spec.confirmTtlMs ?? null,
         spec.manualCapture ? 'manual' : 'automatic', spec.manualCapture ? split.amountMinor.toString() : null, spec.mandateId ?? null],
     );
@@ -342,6 +334,26 @@ export class PaymentsService {
     });
     this.#log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind: spec.payee.kind, channel: spec.channel }, 'payment requested');
     return { ok: true, paymentId, split, payeeName: this.#payeeName({ payee_kind: spec.payee.kind, payee_id: spec.payee.id }) };
+  }
+
+  #checkPayerLimits(subscriber: SubscriberRow, amountMinor: bigint, spent: SpendingSoFar): LimitDecision {
+    const limits = this.#config.limits;
+    const tier = limits.tiers.find((t) => t.tier === subscriber.kyc_tier) ?? (limits.tiers[0] as Config['limits']['tiers'][number]);
+    return checkLimits(amountMinor, tier, spent, limits.paymentsPerMinuteMax);
+  }
+
+  /**
+   * A right answer. A merchant's request did not count against the payer's limits while it
+   * waited, so it is checked now, with what the payer spent meanwhile; velocity is not (a
+   * consent is not a new attempt).
+   */
+  async #consent(client: pg.PoolClient, subscriber: SubscriberRow, payment: PaymentRow): Promise<void> {
+    if (payment.channel === 'api' && !payment.consented) {
+      const spent = await spentSoFar(client, subscriber.msisdn);
+      const decision = this.#checkPayerLimits(subscriber, BigInt(payment.amount_minor), { ...spent, paymentsLastMinute: 0 });
+      if (!decision.allowed) return this.#step(client, payment, { kind: 'over-limit' });
+    }
+    await this.#step(client, payment, { kind: 'answer', correct: true, attemptsMax: this.#config.limits.pinAttemptsMax, manualCapture: payment.capture_mode === 'manual' });
   }
 
   async #answer(client: pg.PoolClient, subscriber: SubscriberRow, command: Extract<SmsCommand, { kind: 'confirm' | 'pin' }>, to: { operatorId: string; msisdn: string; shortCode: string }, eventId: string): Promise<void> {
@@ -358,11 +370,31 @@ export class PaymentsService {
     const mandates = (await client.query<MandateRow>(
       `SELECT * FROM payments.mandates WHERE payer_msisdn = $1 AND state = 'pending' AND expires_at > now() ORDER BY created_at DESC LIMIT $2 FOR UPDATE`, [subscriber.msisdn, OPEN_CHALLENGES_MAX],
     )).rows;
+    const now = Date.now();
+    const guesses: CodeGuessState = { wrongAtMs: subscriber.code_wrong_at.map((d) => d.getTime()), lockedUntilMs: subscriber.code_locked_until?.getTime() ?? null };
+    // Locked out: no code is compared at all, a right one included (else the lockout would still
+    // answer guesses). A bare PIN is refused too: it would be compared with the open codes.
+    if (isCodeLocked(guesses, now) && (rows.length > 0 || mandates.length > 0)) return say(this.#codesLockedText(guesses.lockedUntilMs as number, now, language));
     const mandate = mandates.find((m) => m.code_hash === hashCode(m.mandate_id, code));
     if (mandate) {
       const active = (await client.query<MandateRow>(`UPDATE payments.mandates SET state = 'active', code_hash = NULL, updated_at = now() WHERE mandate_id = $1 RETURNING *`, [mandate.mandate_id])).rows[0] as MandateRow;
       await this.#tellMerchantOfMandate(client, active, 'mandate.activated');
       return say(reply('mandateActive', language, { payee: this.#payeeName({ payee_kind: 'merchant', payee_id: mandate.merchant_id }), cap: formatAmount(BigInt(mandate.cap_minor), mandate.currency, language), period: periodWord(mandate.period, language) }));
+    }
+    const byCode = rows.find((p) => p.challenge_method === 'code' && p.challenge_code_hash === hashCode(p.payment_id, code));
+    if (byCode) return this.#consent(client, subscriber, byCode);
+    // No code matched: each open code it was compared with was one guess.
+    const comparisons = mandates.length + rows.filter((p) => p.challenge_method === 'code').length;
+    if (comparisons > 0) {
+      const outcome = recordWrongAnswer(guesses, comparisons, now, this.#codeGuessRules());
+      await client.query('UPDATE payments.subscribers SET code_wrong_at = $2, code_locked_until = $3, updated_at = now() WHERE msisdn = $1', [
+        subscriber.msisdn, outcome.state.wrongAtMs.map((ms) => new Date(ms)), outcome.state.lockedUntilMs === null ? null : new Date(outcome.state.lockedUntilMs),
+      ]);
+      if (outcome.locked) {
+        this.#log.warn({ msisdn: maskMsisdn(subscriber.msisdn), openCodes: comparisons }, 'too many wrong codes: confirmations by code locked');
+        this.#metrics?.codeLocked(client);
+        return say(this.#codesLockedText(outcome.lockedUntilMs, now, language));
+      }
     }
     if (!newest && mandates[0]) {
       const m = mandates[0];
@@ -371,9 +403,7 @@ export class PaymentsService {
       return say(attempts >= attemptsMax ? reply('mandateDeclined', language) : reply('retry', language, { left: String(attemptsMax - attempts) }));
     }
     if (!newest) return say(reply('noPendingPayment', language));
-    // With several challenges open, a one-time code names its payment: confirm that one.
-    const byCode = rows.find((p) => p.challenge_method === 'code' && p.challenge_code_hash === hashCode(p.payment_id, code));
-    if (byCode) return this.#step(client, byCode, { kind: 'answer', correct: true, attemptsMax, manualCapture: byCode.capture_mode === 'manual' });
+    // With several challenges open, a one-time code names its payment (byCode, above); a wrong one counts on the newest.
     if (newest.challenge_method !== 'pin') return this.#step(client, newest, { kind: 'answer', correct: false, attemptsMax });
     // A PIN names no payment: with several open it could confirm one the payer did not mean
     // (a merchant's request that arrived just before). Ask them to settle one at a time.
@@ -381,7 +411,17 @@ export class PaymentsService {
     // A PIN answers the one open challenge; wrong PINs count toward the lock.
     if (subscriber.pin_locked) return this.#step(client, newest, { kind: 'stop' });
     const pin = await this.#checkPin(client, subscriber, code);
-    await this.#step(client, newest, { kind: 'answer', correct: pin.kind === 'ok', attemptsMax, manualCapture: newest.capture_mode === 'manual' });
+    if (pin.kind === 'ok') return this.#consent(client, subscriber, newest);
+    await this.#step(client, newest, { kind: 'answer', correct: false, attemptsMax });
+  }
+
+  #codeGuessRules(): { wrongAnswersMax: number; windowMs: number; lockoutMs: number } {
+    const limits = this.#config.limits;
+    return { wrongAnswersMax: limits.wrongAnswersPerSubscriberMax, windowMs: limits.wrongAnswersWindowMs, lockoutMs: limits.codeLockoutMs };
+  }
+
+  #codesLockedText(lockedUntilMs: number, nowMs: number, language: Language): string {
+    return reply('codesLocked', language, { minutes: String(Math.max(1, Math.ceil((lockedUntilMs - nowMs) / 60_000))) });
   }
 
   /** Checks a PIN against the locked subscriber row; a wrong one counts toward the lock, a right one clears the count. */
@@ -498,11 +538,20 @@ export class PaymentsService {
     if (amount.amountMinor > this.#config.limits.pinRequiredAboveMinor && subscriber.pin_locked) {
       return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: MERCHANT_REFUSAL };
     }
-    const expiresInSeconds = create.expiresInSeconds ?? 0;
+    // Under the subscriber's lock, so two requests at once cannot both take the last place.
+    const open = (await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM payments.payments WHERE payer_msisdn = $1 AND state IN ('reserving', 'challenged') AND channel = 'api' AND payee_kind = 'merchant' AND payee_id = $2
+         AND NOT consented AND (expires_at IS NULL OR expires_at > now())`,
+      [msisdn, merchant.id],
+    )).rows[0]?.n ?? 0;
+    const openMax = this.#config.limits.merchantOpenRequestsPerSubscriberMax;
+    if (!mayOpenMerchantRequest(open, openMax)) {
+      return { error: MerchantError.MERCHANT_ERROR_TOO_MANY_OPEN, detail: `${openMax} requests to this payer already await their answer; one must end first` };
+    }
     const opened = await this.#open(client, subscriber, operator, {
       payee: { kind: 'merchant', id: merchant.id }, amountMinor: amount.amountMinor, reference: create.reference ?? '', language: subscriber.language,
       channel: 'api', shortCode: operator.shortCodes[0] as string, requestId: null, description: create.description ?? '',
-      confirmTtlMs: expiresInSeconds > 0 ? expiresInSeconds * 1000 : null, manualCapture: create.manualCapture === true,
+      confirmTtlMs: merchantRequestTtlMs(create.expiresInSeconds ?? 0, this.#config.limits.challengeTtlMs), manualCapture: create.manualCapture === true,
     });
     // The payer's own reasons (their remaining limit, say) are theirs: the merchant gets a stable one.
     if (!opened.ok) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: MERCHANT_REFUSAL };
@@ -808,8 +857,8 @@ export class PaymentsService {
     if (next.state === payment.state && next.actions.length === 0) return;
     const failure = next.actions.find((a): a is Extract<PaymentAction, { kind: 'fail' }> => a.kind === 'fail')?.reason ?? null;
     await client.query(
-      `UPDATE payments.payments SET state = $2, challenge_attempts = $3, failure_reason = COALESCE($4, failure_reason), updated_at = now() WHERE payment_id = $1`,
-      [payment.payment_id, next.state, next.challengeAttempts, failure],
+      `UPDATE payments.payments SET state = $2, challenge_attempts = $3, failure_reason = COALESCE($4, failure_reason), consented = consented OR $5, updated_at = now() WHERE payment_id = $1`,
+      [payment.payment_id, next.state, next.challengeAttempts, failure, input.kind === 'answer' && input.correct],
     );
     for (const action of next.actions) await this.#act(client, payment, action, next.challengeAttempts);
     if (next.state !== payment.state && (next.state === PaymentState.COMPLETED || next.state === PaymentState.FAILED)) {
@@ -957,6 +1006,24 @@ export class PaymentsService {
     const message = { ...body, envelope: newEnvelope({ producer: PRODUCER, eventId, paymentId, correlationId: paymentId || eventId }) } as M;
     return enqueueEvent(client, SCHEMA, def, message);
   }
+}
+
+/**
+ * What the payer spent this day and month (UTC, the pool's zone) and tried in the last minute.
+ * Money counts unless the payment failed; velocity counts every attempt, failed ones too, so
+ * failing payments on purpose cannot be used to guess codes quickly. A merchant's request counts
+ * only once the payer consented: a merchant cannot use up someone's limits by asking.
+ */
+async function spentSoFar(client: pg.ClientBase, msisdn: string): Promise<SpendingSoFar> {
+  const { rows } = await client.query<{ today: string; month: string; minute: number }>(
+    `SELECT COALESCE(SUM(amount_minor) FILTER (WHERE state <> 'failed' AND created_at >= date_trunc('day', now())), 0)::text AS today,
+            COALESCE(SUM(amount_minor) FILTER (WHERE state <> 'failed'), 0)::text AS month,
+            count(*) FILTER (WHERE created_at >= now() - interval '1 minute')::int AS minute
+     FROM payments.payments WHERE payer_msisdn = $1 AND created_at >= date_trunc('month', now()) AND (channel <> 'api' OR consented)`,
+    [msisdn],
+  );
+  const spent = rows[0] as { today: string; month: string; minute: number };
+  return { todayMinor: BigInt(spent.today), monthMinor: BigInt(spent.month), paymentsLastMinute: spent.minute };
 }
 
 /**

@@ -6,6 +6,9 @@
 //      |                               | wrong x max, expiry, STOP       |
 //      +--reserve refused--> FAILED    +--> FAILED (+ void the reserve)  +--capture refused--> FAILED (+ void)
 //
+// A merchant's request is checked against the payer's limits again when they consent (it did
+// not count while unanswered): CHALLENGED --over a limit--> FAILED (+ void).
+//
 // A charge under an active mandate skips the challenge: RESERVING --reserve ok--> CAPTURING.
 //
 // A manual-capture payment (a metered service: reserve the most, charge what was used) stops
@@ -39,6 +42,8 @@ export type PaymentInput =
   | { readonly kind: 'reserve-result'; readonly ok: boolean; readonly insufficientFunds: boolean; readonly preauthorized?: boolean }
   | { readonly kind: 'answer'; readonly correct: boolean; readonly attemptsMax: number; readonly manualCapture?: boolean }
   | { readonly kind: 'merchant-capture' }
+  /** The payer consented to a merchant's request, but it no longer fits their limits. */
+  | { readonly kind: 'over-limit' }
   | { readonly kind: 'expired' }
   | { readonly kind: 'stop' }
   | { readonly kind: 'capture-result'; readonly ok: boolean };
@@ -94,6 +99,8 @@ export function transition(payment: PaymentSnapshot, input: PaymentInput): Trans
         }
         case 'expired':
           return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.EXPIRED }] };
+        case 'over-limit':
+          return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.LIMIT }] };
         case 'stop':
           return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.CANCELLED }] };
         default:

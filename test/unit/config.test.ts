@@ -61,6 +61,15 @@ describe('config', () => {
     expect(err.key).toBe('limits.tiers[0].perTransactionMaxMinor');
   });
 
+  it('bounds merchant requests and wrong codes per subscriber, with defaults, and names a bad key', () => {
+    const config = loadWith((raw) => {
+      for (const key of ['merchantOpenRequestsPerSubscriberMax', 'wrongAnswersPerSubscriberMax', 'wrongAnswersWindowMs', 'codeLockoutMs']) delete raw.limits[key];
+    });
+    expect(config.limits).toMatchObject({ merchantOpenRequestsPerSubscriberMax: 3, wrongAnswersPerSubscriberMax: 5, wrongAnswersWindowMs: 900_000, codeLockoutMs: 900_000 });
+    expect(errorOf(() => loadWith((raw) => (raw.limits.codeLockoutMs = 0))).key).toBe('limits.codeLockoutMs');
+    expect(errorOf(() => loadWith((raw) => (raw.limits.merchantOpenRequestsPerSubscriberMax = 1_000))).key).toBe('limits.merchantOpenRequestsPerSubscriberMax');
+  });
+
   it('applies environment overrides, and validates them like the file', () => {
     const config = loadWith(() => undefined, {
       DIALPAY__nats__url: 'nats://10.1.2.3:4222',

@@ -55,6 +55,7 @@ describe('payment state machine', () => {
       fc.record({ kind: fc.constant('answer' as const), correct: fc.boolean(), attemptsMax: fc.constant(3) }),
       fc.constant({ kind: 'expired' as const }),
       fc.constant({ kind: 'stop' as const }),
+      fc.constant({ kind: 'over-limit' as const }),
       fc.record({ kind: fc.constant('capture-result' as const), ok: fc.boolean() }),
     );
     fc.assert(fc.property(fc.array(input, { maxLength: 30 }), (inputs) => {
