@@ -17,6 +17,7 @@ import { problem, type Problem, type ProblemType } from './problem.js';
 import { RateLimiter } from './rate-limit.js';
 import { CaptureBody, ChargeBody, ListQuery, MandateBody, PaymentRequestBody, RefundBody } from './schemas.js';
 import { openApiDocument } from './openapi.js';
+import { INVALID_TEXT_DETAIL, invalidTextPointer } from './text.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const { MerchantError } = dialpay.v1;
@@ -114,6 +115,16 @@ export class MerchantApi {
       request.merchant = found.merchant;
       if (request.method === 'POST' && !IDEMPOTENCY_KEY.test(String(request.headers['idempotency-key'] ?? ''))) {
         return this.#send(reply, problem('idempotency-key-required'));
+      }
+    });
+
+    // Before validation and before payments: a NUL or an unpaired surrogate in the path, the query or
+    // the body is a 422 here, not a database error that looks retryable downstream.
+    app.addHook('preValidation', async (request, reply) => {
+      if (!request.routeOptions.url?.startsWith('/v1/')) return;
+      for (const [where, value] of [['path', request.params], ['query', request.query], ['body', request.body]] as const) {
+        const pointer = invalidTextPointer(value);
+        if (pointer !== null) return this.#send(reply, problem('validation', `the ${where} ${INVALID_TEXT_DETAIL}`, [{ pointer, detail: INVALID_TEXT_DETAIL }]));
       }
     });
 

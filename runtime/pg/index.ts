@@ -2,3 +2,4 @@ export { createPool, withTransaction, onAfterCommit, quoteIdent, type Pool, type
 export { migrateSchemas, type SchemaMigrations } from './migrate.js';
 export { enqueueEvent, OutboxRelay, type OutboxRelayOptions } from './outbox.js';
 export { handleOnce, pruneProcessedEvents, type HandleOutcome } from './idempotency.js';
+export { isDataException, sqlState } from './errors.js';
