@@ -21,6 +21,7 @@ export const PROBLEMS = {
   validation: { status: 422, title: 'The request is not valid' },
   'payment-refused': { status: 422, title: 'The payment was refused' },
   'rate-limited': { status: 429, title: 'Too many requests for this API key' },
+  'too-many-auth-failures': { status: 429, title: 'Too many failed authentications from this address' },
   unavailable: { status: 503, title: 'Try again shortly' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -17,9 +17,11 @@ import { problem, type Problem, type ProblemType } from './problem.js';
 import { RateLimiter } from './rate-limit.js';
 import { CaptureBody, ChargeBody, ListQuery, MandateBody, PaymentRequestBody, RefundBody } from './schemas.js';
 import { openApiDocument } from './openapi.js';
+import { AuthFailureLimiter, normalizeRemote } from '../edge-auth/index.js';
 import { INVALID_TEXT_DETAIL, invalidTextPointer } from './text.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+type AuthFailureReason = 'missing' | 'malformed' | 'unknown-key' | 'wrong-secret';
 const { MerchantError } = dialpay.v1;
 
 declare module 'fastify' {
@@ -43,6 +45,8 @@ export class MerchantApi {
   readonly #nc: NatsConnection;
   readonly #keys = new Map<string, { merchant: MerchantConfig; stored: StoredApiKey }>();
   readonly #limiter: RateLimiter;
+  readonly #authFailures: AuthFailureLimiter;
+  readonly #authFailuresTotal: Counter<'reason'>;
   readonly #requests: Counter<'route' | 'status'>;
   readonly #seconds: Histogram<'route'>;
 
@@ -52,6 +56,8 @@ export class MerchantApi {
     const api = options.config.merchantApi;
     for (const merchant of options.config.merchants) for (const stored of merchant.apiKeys) this.#keys.set(stored.id, { merchant, stored });
     this.#limiter = new RateLimiter(api);
+    this.#authFailures = new AuthFailureLimiter({ failuresMax: api.authFailuresMax, windowMs: api.authFailureWindowMs, sourcesMax: api.authFailureSourcesMax });
+    this.#authFailuresTotal = new Counter({ name: 'dialpay_merchant_api_auth_failures_total', help: 'Merchant API requests refused for their key: missing, malformed, unknown-key, wrong-secret, or blocked (the source had too many failures).', labelNames: ['reason'], registers: [options.registry] });
     this.#requests = new Counter({ name: 'dialpay_merchant_api_requests_total', help: 'Merchant API requests by route and HTTP status.', labelNames: ['route', 'status'], registers: [options.registry] });
     this.#seconds = new Histogram({ name: 'dialpay_merchant_api_request_seconds', help: 'Time to answer a merchant API request.', labelNames: ['route'], buckets: LATENCY_BUCKETS_SECONDS, registers: [options.registry] });
     const https = api.tlsCertFile && api.tlsKeyFile ? { cert: readFileSync(api.tlsCertFile), key: readFileSync(api.tlsKeyFile) } : null;
@@ -103,10 +109,8 @@ export class MerchantApi {
       // The matched route, not the raw URL: "/%761/balance" routes to /v1/balance and must be checked too.
       const route = request.routeOptions.url;
       if (route === undefined || !route.startsWith('/v1/')) return;
-      const header = request.headers.authorization ?? '';
-      const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-      const found = this.#keys.get(apiKeyId(key) ?? '');
-      if (!found || !verifyApiKey(key, found.stored)) return this.#send(reply, problem('unauthorized'));
+      const found = this.#authenticate(request, reply, log);
+      if (!found) return reply;
       const waitMs = this.#limiter.take(found.stored.id, Date.now(), { perSecond: found.merchant.apiRequestsPerSecondMax, burst: found.merchant.apiRequestsBurstMax });
       if (waitMs > 0) {
         reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
@@ -238,6 +242,38 @@ export class MerchantApi {
       if ('problem' in answer) return this.#send(reply, answer.problem);
       return { data: (answer.reply.payments ?? []).map(merchantPaymentJson), nextCursor: answer.reply.nextCursor || null };
     });
+  }
+
+  /**
+   * The caller's key, or null once the answer (401, or 429 for a source past its failed attempts) is
+   * sent. Failures are counted by reason and logged with the source address, never the key; the key
+   * id only when it is one of ours (an attacker's ids would make the label set unbounded).
+   */
+  #authenticate(request: FastifyRequest, reply: FastifyReply, log: Logger): { merchant: MerchantConfig; stored: StoredApiKey } | null {
+    const source = normalizeRemote(request.ip);
+    const nowMs = Date.now();
+    const blockedMs = this.#authFailures.blockedForMs(source, nowMs);
+    if (blockedMs > 0) {
+      // Not checked and not logged one by one: a flood would otherwise become a log flood.
+      this.#authFailuresTotal.inc({ reason: 'blocked' });
+      reply.header('retry-after', String(Math.ceil(blockedMs / 1000)));
+      this.#send(reply, problem('too-many-auth-failures'));
+      return null;
+    }
+    const header = request.headers.authorization ?? '';
+    const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const keyId = apiKeyId(key);
+    const found = this.#keys.get(keyId ?? '');
+    if (found && verifyApiKey(key, found.stored)) return found;
+    const reason: AuthFailureReason = !key ? 'missing' : !keyId ? 'malformed' : !found ? 'unknown-key' : 'wrong-secret';
+    this.#authFailuresTotal.inc({ reason });
+    const failures = this.#authFailures.recordFailure(source, nowMs);
+    log.warn({ remote: source, reason, route: request.routeOptions.url, ...(found ? { keyId: found.stored.id, merchantId: found.merchant.id } : {}), failures }, 'merchant API authentication failed');
+    if (failures === this.#config.merchantApi.authFailuresMax) {
+      log.warn({ remote: source, failures, windowMs: this.#config.merchantApi.authFailureWindowMs }, 'merchant API: too many failed authentications from this address; refusing it for the rest of the window');
+    }
+    this.#send(reply, problem('unauthorized'));
+    return null;
   }
 
   /** One call to payments; its error codes become problems. */
