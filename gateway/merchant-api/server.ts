@@ -39,11 +39,25 @@ export function bodyHash(body: unknown): Buffer {
   return createHash('sha256').update(JSON.stringify(canonical(body))).digest();
 }
 
+interface ApiKeyEntry {
+  readonly merchant: MerchantConfig;
+  readonly stored: StoredApiKey;
+}
+
+/** Key id to its merchant and stored hash. Pure. */
+export function apiKeyTable(merchants: readonly MerchantConfig[]): ReadonlyMap<string, ApiKeyEntry> {
+  const table = new Map<string, ApiKeyEntry>();
+  for (const merchant of merchants) for (const stored of merchant.apiKeys) table.set(stored.id, { merchant, stored });
+  return table;
+}
+
 export class MerchantApi {
   readonly app: FastifyInstance;
   readonly #config: Config;
   readonly #nc: NatsConnection;
-  readonly #keys = new Map<string, { merchant: MerchantConfig; stored: StoredApiKey }>();
+  /** Replaced whole on reload (one assignment), so a request sees the old table or the new one, never half of each. */
+  #keys: ReadonlyMap<string, ApiKeyEntry>;
+  readonly #log: Logger;
   readonly #limiter: RateLimiter;
   readonly #authFailures: AuthFailureLimiter;
   readonly #authFailuresTotal: Counter<'reason'>;
@@ -54,7 +68,8 @@ export class MerchantApi {
     this.#config = options.config;
     this.#nc = options.nc;
     const api = options.config.merchantApi;
-    for (const merchant of options.config.merchants) for (const stored of merchant.apiKeys) this.#keys.set(stored.id, { merchant, stored });
+    this.#keys = apiKeyTable(options.config.merchants);
+    this.#log = options.log;
     this.#limiter = new RateLimiter(api);
     this.#authFailures = new AuthFailureLimiter({ failuresMax: api.authFailuresMax, windowMs: api.authFailureWindowMs, sourcesMax: api.authFailureSourcesMax });
     this.#authFailuresTotal = new Counter({ name: 'dialpay_merchant_api_auth_failures_total', help: 'Merchant API requests refused for their key: missing, malformed, unknown-key, wrong-secret, or blocked (the source had too many failures).', labelNames: ['reason'], registers: [options.registry] });
@@ -249,7 +264,7 @@ export class MerchantApi {
    * sent. Failures are counted by reason and logged with the source address, never the key; the key
    * id only when it is one of ours (an attacker's ids would make the label set unbounded).
    */
-  #authenticate(request: FastifyRequest, reply: FastifyReply, log: Logger): { merchant: MerchantConfig; stored: StoredApiKey } | null {
+  #authenticate(request: FastifyRequest, reply: FastifyReply, log: Logger): ApiKeyEntry | null {
     const source = normalizeRemote(request.ip);
     const nowMs = Date.now();
     const blockedMs = this.#authFailures.blockedForMs(source, nowMs);
@@ -274,6 +289,25 @@ export class MerchantApi {
     }
     this.#send(reply, problem('unauthorized'));
     return null;
+  }
+
+  /**
+   * Takes the API keys of a re-read config: removed keys stop working and new ones work from the
+   * next request. Only keys: a merchant's other settings, and merchants this process did not start
+   * with (payments does not know them yet), wait for a restart.
+   */
+  reloadKeys(merchants: readonly MerchantConfig[]): void {
+    const started = new Map(this.#config.merchants.map((m) => [m.id, m]));
+    const notStarted = merchants.filter((m) => !started.has(m.id) && m.apiKeys.length > 0).map((m) => m.id);
+    const next = apiKeyTable(merchants.flatMap((m) => {
+      const merchant = started.get(m.id);
+      return merchant ? [{ ...merchant, apiKeys: m.apiKeys }] : [];
+    }));
+    const removed = [...this.#keys.keys()].filter((id) => !next.has(id));
+    const added = [...next.keys()].filter((id) => !this.#keys.has(id));
+    this.#keys = next;
+    this.#log.info({ keys: next.size, addedKeyIds: added, removedKeyIds: removed }, 'merchant API keys reloaded');
+    if (notStarted.length > 0) this.#log.warn({ merchantIds: notStarted }, 'merchant API: keys of merchants added since start are ignored until a restart');
   }
 
   /** One call to payments; its error codes become problems. */

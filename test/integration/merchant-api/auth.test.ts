@@ -22,6 +22,7 @@ let nats: NatsHandle;
 let api: MerchantApi;
 let registry: Registry;
 let port: number;
+let config: ReturnType<typeof validateConfig>;
 
 /** One GET from `localAddress` (any 127.x address is this host), so a test can be two sources. */
 function get(path: string, authorization: string | null, localAddress = '127.0.0.1'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
@@ -44,7 +45,7 @@ beforeAll(async () => {
   raw.nats = { ...raw.nats, url: natsServer.url };
   raw.merchantApi = { port, authFailuresMax: FAILURES_MAX, authFailureWindowMs: 60_000 };
   raw.merchants[0].apiKeys = [good.stored];
-  const config = validateConfig(raw);
+  config = validateConfig(raw);
   nats = await connectNats({ ...config.nats, name: 'auth-test' }, quietLogger());
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -99,5 +100,19 @@ describe('failed authentication', () => {
     const other = await get('/v1/balance', `Bearer ${good.key}`, '127.0.0.2');
     expect([other.status, other.body.type]).toEqual([503, '/problems/unavailable']);
     expect((await get('/v1/payments?limit=x', 'Bearer nope', '127.0.0.2')).status).toBe(401);
+  });
+});
+
+describe('reloading keys', () => {
+  it('swaps the key table whole; keys of a merchant the process did not start with wait for a restart', async () => {
+    const rotated = newApiKey();
+    const newcomer = newApiKey();
+    const [first, ...rest] = config.merchants;
+    api.reloadKeys([{ ...first!, apiKeys: [rotated.stored] }, ...rest, { ...first!, id: 'NEWSHOP', apiKeys: [newcomer.stored] }]);
+    // From an address of its own: 127.0.0.1 is past its failures from the test above.
+    expect((await get('/v1/balance', `Bearer ${good.key}`, '127.0.0.3')).status).toBe(401);
+    expect((await get('/v1/balance', `Bearer ${rotated.key}`, '127.0.0.3')).status).toBe(503);
+    expect((await get('/v1/balance', `Bearer ${newcomer.key}`, '127.0.0.3')).status).toBe(401);
+    expect(lines.some((l) => l.includes('keys of merchants added since start are ignored') && l.includes('NEWSHOP'))).toBe(true);
   });
 });
