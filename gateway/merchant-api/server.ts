@@ -21,7 +21,8 @@ import { AuthFailureLimiter, normalizeRemote } from '../edge-auth/index.js';
 import { INVALID_TEXT_DETAIL, invalidTextPointer } from './text.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-type AuthFailureReason = 'missing' | 'malformed' | 'unknown-key' | 'wrong-secret';
+const AUTH_FAILURE_REASONS = ['missing', 'malformed', 'unknown-key', 'wrong-secret', 'blocked'] as const;
+type AuthFailureReason = Exclude<(typeof AUTH_FAILURE_REASONS)[number], 'blocked'>;
 const { MerchantError } = dialpay.v1;
 
 declare module 'fastify' {
@@ -73,6 +74,8 @@ export class MerchantApi {
     this.#limiter = new RateLimiter(api);
     this.#authFailures = new AuthFailureLimiter({ failuresMax: api.authFailuresMax, windowMs: api.authFailureWindowMs, sourcesMax: api.authFailureSourcesMax });
     this.#authFailuresTotal = new Counter({ name: 'dialpay_merchant_api_auth_failures_total', help: 'Merchant API requests refused for their key: missing, malformed, unknown-key, wrong-secret, or blocked (the source had too many failures).', labelNames: ['reason'], registers: [options.registry] });
+    // Every reason from the start at 0, so a rate() over the first failure is not lost.
+    for (const reason of AUTH_FAILURE_REASONS) this.#authFailuresTotal.inc({ reason }, 0);
     this.#requests = new Counter({ name: 'dialpay_merchant_api_requests_total', help: 'Merchant API requests by route and HTTP status.', labelNames: ['route', 'status'], registers: [options.registry] });
     this.#seconds = new Histogram({ name: 'dialpay_merchant_api_request_seconds', help: 'Time to answer a merchant API request.', labelNames: ['route'], buckets: LATENCY_BUCKETS_SECONDS, registers: [options.registry] });
     const https = api.tlsCertFile && api.tlsKeyFile ? { cert: readFileSync(api.tlsCertFile), key: readFileSync(api.tlsKeyFile) } : null;
