@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { COMPONENT_NAMES, ConfigError, loadConfigFile, type ComponentName, type Config } from '../runtime/config/index.js';
-import { createLogger } from '../runtime/log.js';
-import { migrateAll, startHost } from '../runtime/host.js';
+import { createLogger, type Logger } from '../runtime/log.js';
+import { migrateAll, startHost, type Host } from '../runtime/host.js';
 import { COMPONENTS, componentByName } from './components.js';
 import { runDev } from './dev.js';
 import { newApiKey } from '../runtime/api-keys.js';
@@ -84,9 +84,33 @@ function defaultConfigPath(): string {
   return existsSync('dialpay.yaml') ? 'dialpay.yaml' : 'dialpay.example.yaml';
 }
 
+/**
+ * SIGHUP re-reads the config file (and the environment overrides) and hands it to the running
+ * components, which apply what they can live (the merchant API's keys). A config that does not
+ * load is logged, naming the key, and the running one stays.
+ */
+function reloadOnHangup(host: Host, configPath: string, log: Logger): void {
+  process.on('SIGHUP', () => {
+    let next: Config;
+    try {
+      next = loadConfigFile(configPath);
+    } catch (err) {
+      log.error({ err, configPath }, 'config reload failed; the running config stays');
+      return;
+    }
+    try {
+      host.reloadConfig(next);
+      log.info({ configPath }, 'config reloaded: merchant API keys applied; other settings take a restart');
+    } catch (err) {
+      log.error({ err, configPath }, 'config reload failed while applying it');
+    }
+  });
+}
+
 async function runUntilSignal(
   config: Config,
   names: readonly ComponentName[],
+  configPath: string,
   afterStop: () => Promise<void> = async () => undefined,
 ): Promise<void> {
   const log = createLogger({ level: config.log.level });
@@ -125,6 +149,7 @@ async function runUntilSignal(
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  reloadOnHangup(host, configPath, log);
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -168,8 +193,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  if (command === 'all') return runUntilSignal(config, COMPONENTS.map((c) => c.name));
-  if ((COMPONENT_NAMES as readonly string[]).includes(command) && positionals.length === 1) return runUntilSignal(config, [command as ComponentName]);
+  if (command === 'all') return runUntilSignal(config, COMPONENTS.map((c) => c.name), configPath);
+  if ((COMPONENT_NAMES as readonly string[]).includes(command) && positionals.length === 1) return runUntilSignal(config, [command as ComponentName], configPath);
   if (command === 'migrate') {
     const log = createLogger({ level: config.log.level, component: 'migrate' });
     await withPostgres(config, async () => {
@@ -293,7 +318,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     return;
   }
-  if (command === 'dev') return runDev(config, configPath, (c, afterStop) => runUntilSignal(c, COMPONENTS.map((d) => d.name), afterStop));
+  if (command === 'dev') return runDev(config, configPath, (c, afterStop) => runUntilSignal(c, COMPONENTS.map((d) => d.name), configPath, afterStop));
   process.stderr.write(`dialpay: unknown command "${command}"\n\n${USAGE}`);
   process.exit(EXIT_USAGE);
 }

@@ -38,4 +38,6 @@ export interface StartedComponent {
   readonly readiness: readonly ReadinessCheck[];
   /** Stop taking new work, then finish in-flight work within timeoutMs. */
   stop(timeoutMs: number): Promise<void>;
+  /** Takes the parts of a re-read, validated config it can apply without a restart (SIGHUP); the rest waits for one. */
+  reloadConfig?(config: Config): void;
 }

@@ -23,6 +23,8 @@ interface Running {
 export interface Host {
   /** Stops everything in reverse start order; safe to call twice. */
   stop(): Promise<void>;
+  /** Hands a re-read, validated config to every running component that can apply some of it live. */
+  reloadConfig(config: Config): void;
   readonly opsPorts: Record<string, number>;
 }
 
@@ -109,6 +111,9 @@ export async function startHost(
 
   return {
     stop: stopAll,
+    reloadConfig: (next) => {
+      for (const r of running) r.started.reloadConfig?.(next);
+    },
     opsPorts: Object.fromEntries(running.map((r) => [r.definition.name, r.ops.port])),
   };
 }

@@ -33,13 +33,26 @@ export function maskMsisdnsInText(text: string): string {
   return text.replace(MSISDN_IN_TEXT, (m) => maskMsisdn(m));
 }
 
-/** `code: 'ECONNRESET'` or `'ERR_STREAM_WRITE_AFTER_END'` names an error, not a one-time code: keep it for the on-call engineer. */
-function isErrorCode(key: string, value: unknown): boolean {
-  return key === 'code' && typeof value === 'string' && /^[A-Z][A-Z0-9_]{2,63}$/.test(value);
+/** Keys whose value is an error (pino's serialized `err`, a `cause`): a `code` inside names the error, not a one-time code. */
+const ERROR_KEYS = new Set(['err', 'error', 'cause', 'errors']);
+
+/** Node's and libraries' error codes: ECONNREFUSED, ERR_STREAM_WRITE_AFTER_END. */
+const NAMED_ERROR_CODE = /^[A-Z][A-Z0-9_]{2,63}$/;
+/** Inside an error only: PostgreSQL's five-character SQLSTATE ("22P05", "23505") and a three-digit status ("503"). A one-time code is four digits. */
+const ERROR_CODE_IN_ERROR = /^(?:[0-9A-Z]{5}|\d{3})$/;
+
+/**
+ * `code: 'ECONNRESET'` names an error, not a one-time code, and so does a SQLSTATE inside an error
+ * (under `err`, `error`, `cause`): keep them for the on-call engineer. Any other `code` may be a
+ * one-time code and is redacted.
+ */
+function isErrorCode(key: string, value: unknown, inError: boolean): boolean {
+  if (key !== 'code' || typeof value !== 'string') return false;
+  return NAMED_ERROR_CODE.test(value) || (inError && ERROR_CODE_IN_ERROR.test(value));
 }
 
 /** Returns a copy of `value` that is safe to log. Pure; bounded in depth and width. */
-export function sanitizeForLog(value: unknown, depth = 0): unknown {
+export function sanitizeForLog(value: unknown, depth = 0, inError = false): unknown {
   if (typeof value === 'string') return maskMsisdnsInText(value);
   if (typeof value === 'bigint') return value.toString();
   if (value === null || typeof value !== 'object') return value;
@@ -47,7 +60,7 @@ export function sanitizeForLog(value: unknown, depth = 0): unknown {
   // Errors go on to pino's serializer (type, message, stack); the line sink masks what it writes.
   if (value instanceof Error) return value;
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
-  if (Array.isArray(value)) return value.slice(0, SANITIZE_KEYS_MAX).map((v) => sanitizeForLog(v, depth + 1));
+  if (Array.isArray(value)) return value.slice(0, SANITIZE_KEYS_MAX).map((v) => sanitizeForLog(v, depth + 1, inError));
   const out: Record<string, unknown> = {};
   let count = 0;
   for (const [key, v] of Object.entries(value)) {
@@ -56,10 +69,10 @@ export function sanitizeForLog(value: unknown, depth = 0): unknown {
       break;
     }
     const k = key.toLowerCase();
-    if (SECRET_KEYS.has(k) && !isErrorCode(k, v)) out[key] = '[REDACTED]';
+    if (SECRET_KEYS.has(k) && !isErrorCode(k, v, inError)) out[key] = '[REDACTED]';
     else if (MSISDN_KEYS.has(k) && (typeof v === 'string' || typeof v === 'number')) out[key] = maskMsisdn(String(v));
     else if (BODY_KEYS.has(k) && typeof v === 'string') out[key] = `[${v.length} chars]`;
-    else out[key] = sanitizeForLog(v, depth + 1);
+    else out[key] = sanitizeForLog(v, depth + 1, inError || ERROR_KEYS.has(k));
   }
   return out;
 }

@@ -68,7 +68,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'One payment',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: 'The payment.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } }, ...errors(401, 404, 429, 503) },
+          responses: { '200': { description: 'The payment.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } }, ...errors(401, 404, 422, 429, 503) },
         },
       },
       '/v1/mandates': {
@@ -84,7 +84,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'One mandate',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: 'The mandate.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Mandate' } } } }, ...errors(401, 404, 429, 503) },
+          responses: { '200': { description: 'The mandate.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Mandate' } } } }, ...errors(401, 404, 422, 429, 503) },
         },
       },
       '/v1/mandates/{id}/charges': {
@@ -108,7 +108,7 @@ export function openApiDocument(): Record<string, unknown> {
                 netPayableMinor: { type: 'integer', description: 'Negative when the window\'s refunds outweigh its payments; carried to the next.' },
               } } } } } } },
             },
-            ...errors(401, 429, 503),
+            ...errors(401, 422, 429, 503),
           },
         },
       },
@@ -120,7 +120,7 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'Balances per currency.',
               content: { 'application/json': { schema: { type: 'object', required: ['balances'], properties: { balances: { type: 'array', items: { type: 'object', required: ['currency', 'amountMinor'], properties: { currency: { type: 'string' }, amountMinor: { type: 'integer' } } } } } } } },
             },
-            ...errors(401, 429, 503),
+            ...errors(401, 422, 429, 503),
           },
         },
       },

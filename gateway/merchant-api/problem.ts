@@ -22,6 +22,7 @@ export const PROBLEMS = {
   'payment-refused': { status: 422, title: 'The payment was refused' },
   'too-many-open-requests': { status: 409, title: 'Too many requests await this payer\'s answer' },
   'rate-limited': { status: 429, title: 'Too many requests for this API key' },
+  'too-many-auth-failures': { status: 429, title: 'Too many failed authentications from this address' },
   unavailable: { status: 503, title: 'Try again shortly' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -17,8 +17,12 @@ import { problem, type Problem, type ProblemType } from './problem.js';
 import { RateLimiter } from './rate-limit.js';
 import { CaptureBody, ChargeBody, ListQuery, MandateBody, PaymentRequestBody, RefundBody } from './schemas.js';
 import { openApiDocument } from './openapi.js';
+import { AuthFailureLimiter, normalizeRemote } from '../edge-auth/index.js';
+import { INVALID_TEXT_DETAIL, invalidTextPointer } from './text.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const AUTH_FAILURE_REASONS = ['missing', 'malformed', 'unknown-key', 'wrong-secret', 'blocked'] as const;
+type AuthFailureReason = Exclude<(typeof AUTH_FAILURE_REASONS)[number], 'blocked'>;
 const { MerchantError } = dialpay.v1;
 
 declare module 'fastify' {
@@ -36,12 +40,28 @@ export function bodyHash(body: unknown): Buffer {
   return createHash('sha256').update(JSON.stringify(canonical(body))).digest();
 }
 
+interface ApiKeyEntry {
+  readonly merchant: MerchantConfig;
+  readonly stored: StoredApiKey;
+}
+
+/** Key id to its merchant and stored hash. Pure. */
+export function apiKeyTable(merchants: readonly MerchantConfig[]): ReadonlyMap<string, ApiKeyEntry> {
+  const table = new Map<string, ApiKeyEntry>();
+  for (const merchant of merchants) for (const stored of merchant.apiKeys) table.set(stored.id, { merchant, stored });
+  return table;
+}
+
 export class MerchantApi {
   readonly app: FastifyInstance;
   readonly #config: Config;
   readonly #nc: NatsConnection;
-  readonly #keys = new Map<string, { merchant: MerchantConfig; stored: StoredApiKey }>();
+  /** Replaced whole on reload (one assignment), so a request sees the old table or the new one, never half of each. */
+  #keys: ReadonlyMap<string, ApiKeyEntry>;
+  readonly #log: Logger;
   readonly #limiter: RateLimiter;
+  readonly #authFailures: AuthFailureLimiter;
+  readonly #authFailuresTotal: Counter<'reason'>;
   readonly #requests: Counter<'route' | 'status'>;
   readonly #seconds: Histogram<'route'>;
 
@@ -49,8 +69,13 @@ export class MerchantApi {
     this.#config = options.config;
     this.#nc = options.nc;
     const api = options.config.merchantApi;
-    for (const merchant of options.config.merchants) for (const stored of merchant.apiKeys) this.#keys.set(stored.id, { merchant, stored });
+    this.#keys = apiKeyTable(options.config.merchants);
+    this.#log = options.log;
     this.#limiter = new RateLimiter(api);
+    this.#authFailures = new AuthFailureLimiter({ failuresMax: api.authFailuresMax, windowMs: api.authFailureWindowMs, sourcesMax: api.authFailureSourcesMax });
+    this.#authFailuresTotal = new Counter({ name: 'dialpay_merchant_api_auth_failures_total', help: 'Merchant API requests refused for their key: missing, malformed, unknown-key, wrong-secret, or blocked (the source had too many failures).', labelNames: ['reason'], registers: [options.registry] });
+    // Every reason from the start at 0, so a rate() over the first failure is not lost.
+    for (const reason of AUTH_FAILURE_REASONS) this.#authFailuresTotal.inc({ reason }, 0);
     this.#requests = new Counter({ name: 'dialpay_merchant_api_requests_total', help: 'Merchant API requests by route and HTTP status.', labelNames: ['route', 'status'], registers: [options.registry] });
     this.#seconds = new Histogram({ name: 'dialpay_merchant_api_request_seconds', help: 'Time to answer a merchant API request.', labelNames: ['route'], buckets: LATENCY_BUCKETS_SECONDS, registers: [options.registry] });
     const https = api.tlsCertFile && api.tlsKeyFile ? { cert: readFileSync(api.tlsCertFile), key: readFileSync(api.tlsKeyFile) } : null;
@@ -102,10 +127,8 @@ export class MerchantApi {
       // The matched route, not the raw URL: "/%761/balance" routes to /v1/balance and must be checked too.
       const route = request.routeOptions.url;
       if (route === undefined || !route.startsWith('/v1/')) return;
-      const header = request.headers.authorization ?? '';
-      const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-      const found = this.#keys.get(apiKeyId(key) ?? '');
-      if (!found || !verifyApiKey(key, found.stored)) return this.#send(reply, problem('unauthorized'));
+      const found = this.#authenticate(request, reply, log);
+      if (!found) return reply;
       const waitMs = this.#limiter.take(found.stored.id, Date.now(), { perSecond: found.merchant.apiRequestsPerSecondMax, burst: found.merchant.apiRequestsBurstMax });
       if (waitMs > 0) {
         reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
@@ -114,6 +137,16 @@ export class MerchantApi {
       request.merchant = found.merchant;
       if (request.method === 'POST' && !IDEMPOTENCY_KEY.test(String(request.headers['idempotency-key'] ?? ''))) {
         return this.#send(reply, problem('idempotency-key-required'));
+      }
+    });
+
+    // Before validation and before payments: a NUL or an unpaired surrogate in the path, the query or
+    // the body is a 422 here, not a database error that looks retryable downstream.
+    app.addHook('preValidation', async (request, reply) => {
+      if (!request.routeOptions.url?.startsWith('/v1/')) return;
+      for (const [where, value] of [['path', request.params], ['query', request.query], ['body', request.body]] as const) {
+        const pointer = invalidTextPointer(value);
+        if (pointer !== null) return this.#send(reply, problem('validation', `the ${where} ${INVALID_TEXT_DETAIL}`, [{ pointer, detail: INVALID_TEXT_DETAIL }]));
       }
     });
 
@@ -227,6 +260,57 @@ export class MerchantApi {
       if ('problem' in answer) return this.#send(reply, answer.problem);
       return { data: (answer.reply.payments ?? []).map(merchantPaymentJson), nextCursor: answer.reply.nextCursor || null };
     });
+  }
+
+  /**
+   * The caller's key, or null once the answer (401, or 429 for a source past its failed attempts) is
+   * sent. Failures are counted by reason and logged with the source address, never the key; the key
+   * id only when it is one of ours (an attacker's ids would make the label set unbounded).
+   */
+  #authenticate(request: FastifyRequest, reply: FastifyReply, log: Logger): ApiKeyEntry | null {
+    const source = normalizeRemote(request.ip);
+    const nowMs = Date.now();
+    const blockedMs = this.#authFailures.blockedForMs(source, nowMs);
+    if (blockedMs > 0) {
+      // Not checked and not logged one by one: a flood would otherwise become a log flood.
+      this.#authFailuresTotal.inc({ reason: 'blocked' });
+      reply.header('retry-after', String(Math.ceil(blockedMs / 1000)));
+      this.#send(reply, problem('too-many-auth-failures'));
+      return null;
+    }
+    const header = request.headers.authorization ?? '';
+    const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const keyId = apiKeyId(key);
+    const found = this.#keys.get(keyId ?? '');
+    if (found && verifyApiKey(key, found.stored)) return found;
+    const reason: AuthFailureReason = !key ? 'missing' : !keyId ? 'malformed' : !found ? 'unknown-key' : 'wrong-secret';
+    this.#authFailuresTotal.inc({ reason });
+    const failures = this.#authFailures.recordFailure(source, nowMs);
+    log.warn({ remote: source, reason, route: request.routeOptions.url, ...(found ? { keyId: found.stored.id, merchantId: found.merchant.id } : {}), failures }, 'merchant API authentication failed');
+    if (failures === this.#config.merchantApi.authFailuresMax) {
+      log.warn({ remote: source, failures, windowMs: this.#config.merchantApi.authFailureWindowMs }, 'merchant API: too many failed authentications from this address; refusing it for the rest of the window');
+    }
+    this.#send(reply, problem('unauthorized'));
+    return null;
+  }
+
+  /**
+   * Takes the API keys of a re-read config: removed keys stop working and new ones work from the
+   * next request. Only keys: a merchant's other settings, and merchants this process did not start
+   * with (payments does not know them yet), wait for a restart.
+   */
+  reloadKeys(merchants: readonly MerchantConfig[]): void {
+    const started = new Map(this.#config.merchants.map((m) => [m.id, m]));
+    const notStarted = merchants.filter((m) => !started.has(m.id) && m.apiKeys.length > 0).map((m) => m.id);
+    const next = apiKeyTable(merchants.flatMap((m) => {
+      const merchant = started.get(m.id);
+      return merchant ? [{ ...merchant, apiKeys: m.apiKeys }] : [];
+    }));
+    const removed = [...this.#keys.keys()].filter((id) => !next.has(id));
+    const added = [...next.keys()].filter((id) => !this.#keys.has(id));
+    this.#keys = next;
+    this.#log.info({ keys: next.size, addedKeyIds: added, removedKeyIds: removed }, 'merchant API keys reloaded');
+    if (notStarted.length > 0) this.#log.warn({ merchantIds: notStarted }, 'merchant API: keys of merchants added since start are ignored until a restart');
   }
 
   /** One call to payments; its error codes become problems. */

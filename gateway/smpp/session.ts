@@ -4,6 +4,7 @@
 // nothing about binds, operators or NATS.
 import type { Socket } from 'node:net';
 import { FrameParser } from './frame.js';
+import { checkPduBody, type BodyProblem } from './body-check.js';
 import { canEncode, decodePdu, encodePdu, isResponse, type Pdu } from './pdu.js';
 import { CommandStatus, statusName } from './status.js';
 import type { SmppMetrics } from './metrics.js';
@@ -194,6 +195,11 @@ export class SmppSession {
         this.sendGenericNack(frame.sequenceNumber, CommandStatus.ESME_RINVCMDLEN);
         continue;
       }
+      const bodyProblem = checkPduBody(frame.bytes);
+      if (bodyProblem) {
+        this.#refuseBody(bodyProblem);
+        continue;
+      }
       let pdu: Pdu;
       try {
         pdu = decodePdu(frame.bytes);
@@ -215,6 +221,18 @@ export class SmppSession {
         this.#o.log.error({ err, bind: this.#o.label, command: pdu.command }, 'PDU handling failed');
         if (!isResponse(pdu.command_id)) this.sendGenericNack(pdu.sequence_number, CommandStatus.ESME_RSYSERR);
       }
+    }
+  }
+
+  /** A request whose lengths run past its body is never handed on as a message: sm_length gets the command's own response with ESME_RINVMSGLEN, the rest generic_nack. */
+  #refuseBody(problem: BodyProblem): void {
+    const { command, sequenceNumber, fault, field, commandStatus } = problem;
+    this.#o.log.warn({ bind: this.#o.label, command, sequence: sequenceNumber, fault, field }, 'PDU lengths run past its body; refused');
+    this.#o.metrics.pdus.inc({ operator: this.#o.operatorId, direction: 'in', command: 'malformed', status: statusName(commandStatus) });
+    if (commandStatus === CommandStatus.ESME_RINVMSGLEN && canEncode(`${command}_resp`)) {
+      this.#write(`${command}_resp`, { sequence_number: sequenceNumber, command_status: commandStatus }, commandStatus);
+    } else {
+      this.sendGenericNack(sequenceNumber, CommandStatus.ESME_RINVCMDLEN);
     }
   }
 

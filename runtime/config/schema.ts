@@ -294,6 +294,11 @@ export const configSchema = z
         requestsBurstMax: z.number().int().min(1).max(100_000).default(100),
         /** How long a call waits for payments before answering 503. */
         requestTimeoutMs: positiveMs.default(5_000),
+        /** Failed key checks from one source address within authFailureWindowMs before it gets 429 without its key being checked. */
+        authFailuresMax: z.number().int().min(1).max(10_000).default(10),
+        authFailureWindowMs: positiveMs.default(60_000),
+        /** Source addresses whose failures are remembered at once; the oldest is forgotten past this. */
+        authFailureSourcesMax: z.number().int().min(1).max(1_000_000).default(10_000),
       })
       .prefault({}),
     ussd: z

@@ -3,3 +3,4 @@ export { migrateSchemas, type SchemaMigrations } from './migrate.js';
 export { ensureDatabase, explainPostgresError, databaseName } from './database.js';
 export { enqueueEvent, OutboxRelay, type OutboxRelayOptions } from './outbox.js';
 export { handleOnce, pruneProcessedEvents, type HandleOutcome } from './idempotency.js';
+export { isDataException, sqlState } from './errors.js';

@@ -7,11 +7,24 @@ import { Events, Requests, serveRequests, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESE
 import { PaymentsService } from './service.js';
 import { PaymentsMetrics } from './metrics.js';
 import { dialpay } from '../../proto/index.js';
+import { isDataException } from '../../runtime/pg/index.js';
+import type { Logger } from '../../runtime/log.js';
 
 /** How often challenges past their expiry are looked for. */
 const EXPIRY_SWEEP_MS = 500;
 /** USSD commands (and, separately, merchant API calls) answered at once; past this a call gets "unavailable" at once. */
 const SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX = 256;
+
+/**
+ * A merchant call PostgreSQL refused for its data (a NUL in a description: SQLSTATE class 22) fails
+ * the same way every time: answer "invalid", which the merchant API turns into a 422, not the
+ * "unavailable" that tells the client to retry. Anything else is rethrown and stays retryable.
+ */
+function refuseBadData(err: unknown, request: dialpay.v1.IMerchantCommandRequest, log: Logger): dialpay.v1.IMerchantCommandReply {
+  if (!isDataException(err)) throw err;
+  log.warn({ err, merchantId: request.merchantId }, 'merchant call refused: PostgreSQL cannot store its data');
+  return { error: dialpay.v1.MerchantError.MERCHANT_ERROR_INVALID, detail: 'the request holds text that cannot be stored (a NUL character or invalid UTF-8)' };
+}
 
 async function startPayments(context: ComponentContext): Promise<StartedComponent> {
   const { config, nats, log } = context;
@@ -31,7 +44,7 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
   const merchantCalls = serveRequests(nats.nc, Requests.paymentsMerchant, {
     queue: 'payments', inFlightMax: SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX, log,
     unavailable: () => ({ error: dialpay.v1.MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: 'payments is busy; try again' }),
-    handle: (request) => payments.onMerchantCommand(request).finally(() => base.relay.nudge()),
+    handle: (request) => payments.onMerchantCommand(request).catch((err: unknown) => refuseBadData(err, request, log)).finally(() => base.relay.nudge()),
   });
   let sweeping = false;
   const sweep = setInterval(() => {

@@ -34,6 +34,13 @@ describe('config', () => {
     expect(err.message).toContain('operators[1].smpp.port');
   });
 
+  it('bounds the merchant API failed-authentication limit, with defaults, and names a bad key', () => {
+    const defaults = loadWith((raw) => (raw.merchantApi = { port: 8380 })).merchantApi;
+    expect([defaults.authFailuresMax, defaults.authFailureWindowMs, defaults.authFailureSourcesMax]).toEqual([10, 60_000, 10_000]);
+    expect(errorOf(() => loadWith((raw) => (raw.merchantApi.authFailuresMax = 0))).key).toBe('merchantApi.authFailuresMax');
+    expect(errorOf(() => loadWith((raw) => (raw.merchantApi.authFailureSourcesMax = 10_000_000))).key).toBe('merchantApi.authFailureSourcesMax');
+  });
+
   it('names a missing required key', () => {
     const err = errorOf(() => loadWith((raw) => delete raw.operators[0].currency));
     expect(err.key).toBe('operators[0].currency');

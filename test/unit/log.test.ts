@@ -25,6 +25,22 @@ describe('log redaction', () => {
     expect(sanitizeForLog({ code: 'x4821' })).toEqual({ code: '[REDACTED]' });
   });
 
+  it("keeps PostgreSQL's SQLSTATE on a logged error (err.code, cause.code) but still redacts a one-time code outside an error", async () => {
+    const { lines, log } = capture();
+    // What node-postgres throws: an Error with the SQLSTATE in `code`.
+    const pgError = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021', severity: 'ERROR' });
+    log.error({ err: pgError }, 'insert failed');
+    log.info({ paymentId: 'p-1', code: PIN, challenge: { code: PIN } }, 'challenge sent');
+    await new Promise((r) => setImmediate(r));
+    const [insert, challenge] = lines.map((l) => JSON.parse(l));
+    expect(insert.err.code).toBe('22021');
+    expect(challenge.code).toBe('[REDACTED]');
+    expect(challenge.challenge.code).toBe('[REDACTED]');
+    expect(sanitizeForLog({ err: { code: '22P05', cause: { code: '23505' } }, error: { code: 'ECONNREFUSED' } })).toEqual({ err: { code: '22P05', cause: { code: '23505' } }, error: { code: 'ECONNREFUSED' } });
+    // Inside an error, a four-digit code is still not an error code.
+    expect(sanitizeForLog({ err: { code: PIN, pin: PIN } })).toEqual({ err: { code: '[REDACTED]', pin: '[REDACTED]' } });
+  });
+
   it('never writes a full MSISDN, a PIN, a code or a password, wherever they appear', async () => {
     const { lines, log } = capture();
     log.info({ msisdn: MSISDN, pin: PIN, password: PASSWORD }, 'pay request');

@@ -6,6 +6,8 @@ import { apiKeyId, newApiKey, verifyApiKey } from '../../runtime/api-keys.js';
 import { bodyHash } from '../../gateway/merchant-api/server.js';
 import { RateLimiter } from '../../gateway/merchant-api/rate-limit.js';
 import { decodeCursor, encodeCursor, statesOf } from '../../services/payments/merchant-view.js';
+import { invalidTextPointer, isStorableText } from '../../gateway/merchant-api/text.js';
+import { isDataException, sqlState } from '../../runtime/pg/index.js';
 
 describe('API keys', () => {
   it('a key verifies against its own stored hash only', () => {
@@ -59,5 +61,35 @@ describe('list cursors and statuses', () => {
     expect(decodeCursor(Buffer.from('["yesterday","x"]').toString('base64url'))).toBeNull();
     expect(statesOf('awaiting_confirmation')).toEqual(['challenged']);
     expect(statesOf('refunded')).toBeNull();
+  });
+});
+
+describe('text PostgreSQL cannot store', () => {
+  it('finds a NUL or an unpaired surrogate in any value or key, and names where', () => {
+    expect(isStorableText('Duka ya Mama, 10% off ✓ 😀')).toBe(true); // a surrogate pair is fine
+    for (const bad of ['a\u0000b', '\u0000', 'x\ud800', '\ud800x', '\udc00', 'a\udc00\ud800b']) expect(isStorableText(bad)).toBe(false);
+    expect(invalidTextPointer({ msisdn: '+254711000001', amountMinor: 5, description: 'a\u0000b' })).toBe('/description');
+    expect(invalidTextPointer({ list: [{ ok: 'x' }, { 'a/b': ['fine', 'bad\ud800'] }] })).toBe('/list/1/a~1b/1');
+    expect(invalidTextPointer({ ['k\u0000']: 1 })).toBe('/k\ufffd');
+    expect(invalidTextPointer('\u0000')).toBe('/');
+    expect(invalidTextPointer({ id: 'abc' })).toBeNull();
+    expect(invalidTextPointer(undefined)).toBeNull();
+    expect(invalidTextPointer({ a: 1, b: true, c: null, d: ['😀'] })).toBeNull();
+    // Deep nesting does not overflow the stack.
+    let deep: unknown = 'a\u0000';
+    for (let i = 0; i < 50_000; i++) deep = [deep];
+    expect(invalidTextPointer(deep)?.startsWith('/0/0/0')).toBe(true);
+  });
+
+  it('a PostgreSQL data exception (SQLSTATE class 22) is told apart from a retryable failure', () => {
+    const pgError = (code: string) => Object.assign(new Error('x'), { code });
+    expect(isDataException(pgError('22021'))).toBe(true); // invalid byte sequence (a NUL)
+    expect(isDataException(pgError('22P05'))).toBe(true); // untranslatable character
+    expect(isDataException(new Error('wrapped', { cause: pgError('22021') }))).toBe(true);
+    expect(isDataException(pgError('40001'))).toBe(false); // serialization failure: worth a retry
+    expect(isDataException(pgError('ECONNREFUSED'))).toBe(false);
+    expect(isDataException(new Error('timeout'))).toBe(false);
+    expect(sqlState(pgError('23505'))).toBe('23505');
+    expect(sqlState('22021')).toBeNull();
   });
 });

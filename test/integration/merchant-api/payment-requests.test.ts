@@ -11,7 +11,9 @@ import { newApiKey } from '../../../runtime/api-keys.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { openApiDocument } from '../../../gateway/merchant-api/openapi.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
-import { ROOT, waitFor } from '../../support/stack.js';
+import { ROOT, quietLogger, waitFor } from '../../support/stack.js';
+import { connectNats, Requests, requestReply } from '../../../runtime/nats/index.js';
+import { dialpay, moneyToProto } from '../../../proto/index.js';
 
 let p: PaymentsStack;
 let base: string;
@@ -226,6 +228,35 @@ describe('what a bad call gets', () => {
     expect((await call('GET', '/v1/payments/nope')).status).toBe(404);
     expect((await call('GET', '/v1/nothing-here')).status).toBe(404);
     expect(await paymentCount()).toBe(before);
+  });
+
+  it('a NUL or an unpaired surrogate in the body, the path or the query is a 422 problem, never a retryable 503; no payment', async () => {
+    const before = await paymentCount();
+    const msisdn = `+${newPhone()}`;
+    // Raw JSON, so the escapes reach the server as written.
+    const nulBody = await call('POST', '/v1/payment-requests', { raw: `{"msisdn":"${msisdn}","amountMinor":100,"currency":"KES","description":"a\\u0000b"}` });
+    expect([nulBody.status, nulBody.type, nulBody.body.type, nulBody.body.errors]).toEqual([422, expect.stringMatching(/^application\/problem\+json/), '/problems/validation', [{ pointer: '/description', detail: expect.stringContaining('NUL') }]]);
+    const surrogate = await call('POST', '/v1/payment-requests', { raw: `{"msisdn":"${msisdn}","amountMinor":100,"currency":"KES","description":"a\\ud800b"}` });
+    expect([surrogate.status, surrogate.body.errors?.[0]?.pointer]).toEqual([422, '/description']);
+    const nulPath = await call('GET', '/v1/payments/%00');
+    expect([nulPath.status, nulPath.type, nulPath.body.type, nulPath.body.errors?.[0]?.pointer]).toEqual([422, expect.stringMatching(/^application\/problem\+json/), '/problems/validation', '/id']);
+    expect((await call('GET', '/v1/mandates/a%00b')).status).toBe(422);
+    expect((await call('POST', '/v1/payments/%00/refunds', { body: { amountMinor: 1 } })).status).toBe(422);
+    expect((await call('GET', '/v1/payments?cursor=%00')).status).toBe(422);
+    expect(await paymentCount()).toBe(before);
+  });
+
+  it('payments answers a call PostgreSQL refuses for its data as invalid, not busy (a client would retry that forever)', async () => {
+    const nats = await connectNats({ ...p.stack.config.nats, name: 'nul-test' }, quietLogger());
+    try {
+      const reply = await requestReply(nats.nc, Requests.paymentsMerchant, {
+        merchantId: 'SHOP42', idempotencyKey: 'nul-1', bodySha256: Buffer.alloc(32, 1),
+        createPaymentRequest: { msisdn: `+${newPhone()}`, amount: moneyToProto({ amountMinor: 100n, currency: 'KES' }), description: 'a\u0000b' },
+      }, 5_000);
+      expect([reply.error, reply.detail]).toEqual([dialpay.v1.MerchantError.MERCHANT_ERROR_INVALID, expect.stringContaining('cannot be stored')]);
+    } finally {
+      await nats.close();
+    }
   });
 
   it('refusals name the rule: over the per-payment limit, a number no operator of ours serves', async () => {

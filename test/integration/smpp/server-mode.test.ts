@@ -155,6 +155,35 @@ describe('bad input', () => {
     peer.close();
   });
 
+  it('refuses a submit_sm whose sm_length or C-string runs past its body, publishes nothing for it, and takes the next good one', async () => {
+    const peer = await boundPeer();
+    const fields = { source_addr: '221770000009', source_addr_ton: 1, destination_addr: '384' };
+    // sm_length says 200; 'SOLDE LONG' (10 bytes) follows. The codec alone would publish 'SOLDE LONG'.
+    const overlong = encodePdu('submit_sm', { ...fields, sequence_number: 701, short_message: Buffer.from('SOLDE LONG') });
+    overlong[overlong.length - 11] = 200;
+    peer.write(overlong);
+    const refused = await peer.expect((p) => p.sequence_number === 701);
+    expect([refused.command, refused.command_status]).toEqual(['submit_sm_resp', 0x01]); // ESME_RINVMSGLEN
+    // A body that stops inside source_addr: no NUL before the end.
+    const good = encodePdu('submit_sm', { ...fields, sequence_number: 702, short_message: Buffer.from('SOLDE CUT') });
+    const cut = Buffer.from(good.subarray(0, 16 + 1 + 2 + 5));
+    cut.writeUInt32BE(cut.length, 0);
+    peer.write(cut);
+    const nack = await peer.expect((p) => p.sequence_number === 702);
+    expect([nack.command, nack.command_status]).toEqual(['generic_nack', 0x02]); // ESME_RINVCMDLEN
+    // The session lives on and the next good PDU is a message.
+    const ok = await peer.request('submit_sm', { ...fields, short_message: Buffer.from('SOLDE OK') }, 703);
+    expect(ok.command_status).toBe(0);
+    const texts = await waitFor('the good SMS published', async () => {
+      const events = (await readEvents(nats, 'SMS_INBOUND', Events.smsInbound)).filter((e) => e.fromMsisdn === '221770000009').map((e) => e.text);
+      return events.includes('SOLDE OK') ? events : null;
+    });
+    expect(texts).toEqual(['SOLDE OK']);
+    expect(peer.closed).toBe(false);
+    expect(logLines.join('')).toContain('"fault":"sm-length"');
+    peer.close();
+  });
+
   it('answers an unknown short code with ESME_RINVDSTADR', async () => {
     const peer = await boundPeer();
     const resp = await peer.request('submit_sm', { source_addr: '221770000001', source_addr_ton: 1, destination_addr: '12345', short_message: Buffer.from('BAL') }, ++seq);
