@@ -9,7 +9,7 @@ import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
-import { MenuTimeoutError, asksForPin, runMenu, type Facts } from './menu.js';
+import { MenuTimeoutError, asksForPin, fromPhone, runMenu, type Facts } from './menu.js';
 import type { SessionStore } from './sessions.js';
 import { text } from './texts.js';
 import { shortcutAnswers } from './shortcut.js';
@@ -109,10 +109,10 @@ export class UssdService {
     const dialogueId = continues ? (record?.dialogueId ?? sessionId) : `${sessionId}~${randomUUID()}`;
     if (request.inputOnly) {
       const begins = request.begins === true || !sameOwner;
-      answers = begins ? [] : [...(record.answers ?? []), input];
+      answers = begins ? [] : [...(record.answers ?? []), fromPhone(input)];
       facts = begins ? {} : { ...record.facts };
     } else {
-      answers = input === '' ? [] : input.split('*');
+      answers = input === '' ? [] : input.split('*').map(fromPhone);
       if (answers.length > 0 && !sameOwner) {
         // A path with no session behind it: the session expired, or another replica's write was lost.
         outcome('end');
@@ -147,7 +147,8 @@ export class UssdService {
         }
         result = { ...result, factsChanged: true };
       }
-      const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? answers : null, facts, dialogueId };
+      // An SMPP edge sends only the newest answer, so the path is kept, with its PINs masked (menu.ts keptAnswers).
+      const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? [...result.keptAnswers] : null, facts, dialogueId };
       await this.#sessions.save(sessionId, saved, answers.length, result.factsChanged || request.inputOnly === true);
       outcome(result.screen.end ? 'end' : 'continue');
       return { text: result.screen.text, end: result.screen.end };

@@ -1,13 +1,14 @@
 // USSD sessions in the NATS KV bucket ussd_sessions, so any ussd replica can
 // answer any hop. The bucket's TTL forgets abandoned sessions; a record is
-// small (the facts its screens learned, and for SMPP dialogues the answers).
+// small (the facts its screens learned, and for SMPP dialogues the answers,
+// a PIN masked as soon as no later screen needs it: see menu.ts keptAnswers).
 import type { KV } from '@nats-io/kv';
 import type { Facts } from './menu.js';
 
 export interface SessionRecord {
   readonly operatorId: string;
   readonly msisdn: string;
-  /** SMPP edges send only the newest answer; the path is kept here. Null for HTTP (the edge sends the path). */
+  /** SMPP edges send only the newest answer; the path is kept here, PINs masked. Null for HTTP (the edge sends the path). */
   readonly answers: readonly string[] | null;
   readonly facts: Facts;
   /** The dialogue's id (MenuContext.dialogueId); absent in records an older release wrote. */
