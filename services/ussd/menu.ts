@@ -23,9 +23,10 @@ export const SCREEN_CHARS_MAX = 182;
 export const MORE = '00';
 const PIN_PATTERN = /^\d{4}$/;
 /**
- * What a kept path (the session in KV) holds instead of an answer typed at a PIN screen: a PIN never
- * rests in KV. Replaying it takes the same route: the screen took a PIN (KEPT_PIN) or refused what was
- * typed (KEPT_REFUSED). A fact already stored for the screen it led to means it is never needed again.
+ * What a kept path (the session in KV) holds instead of an answer typed at a PIN screen, so a PIN
+ * rests there no longer than the step that needs it (see keptAnswers). Replaying it takes the same
+ * route: the screen took a PIN (KEPT_PIN) or refused what was typed (KEPT_REFUSED). The fact stored
+ * for the screen it led to means it is never needed again.
  */
 export const KEPT_PIN = '<pin>';
 export const KEPT_REFUSED = '<not-a-pin>';
