@@ -53,8 +53,11 @@ async function smppUssd(msisdn: string, answers: readonly string[]): Promise<str
 
 const smsTo = (phone: string) => p.sim.submitted.filter((m) => m.destination === phone).map((m) => m.text);
 
-/** Where a secret shows as itself: not inside a longer number or an id. */
-const standalone = (secret: string) => new RegExp(`(?<![0-9A-Za-z])${secret}(?![0-9A-Za-z])`);
+/**
+ * Where a secret shows as itself: not inside a longer number, nor as a group of a UUID or hex id
+ * ("-3579-") or a base64url key, which a random id matches now and then.
+ */
+const standalone = (secret: string) => new RegExp(`(?<![0-9A-Za-z_-])${secret}(?![0-9A-Za-z_-])`);
 
 /** Every place in NATS that holds `secret`: stream, sequence, subject. */
 async function whereHeld(secrets: readonly string[]): Promise<string[]> {
