@@ -1,8 +1,8 @@
 // Secrets do not rest in NATS (DESIGN, "Trust at the edges"): after an SMS payment confirmed with a
 // one-time code, one confirmed with the PIN, and USSD payments confirmed with the PIN over both edges
-// (the SMPP one keeps its path in KV), and after a subscriber's PIN and code were dead-lettered, no
-// stream, KV bucket (every revision kept) or dead letter holds a PIN or a code: not in the raw
-// bytes, the headers or the subject, and not in the decoded protobuf.
+// (the SMPP one keeps its path in KV), a PIN change over SMPP, and after a subscriber's PIN and code
+// were dead-lettered, no stream, KV bucket (every revision kept) or dead letter holds a PIN or a
+// code: not in the raw bytes, the headers or the subject, and not in the decoded protobuf.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../services/billing/index.js';
 import { connectNats, eventBySubject, DLQ_STREAM, Events, type NatsHandle } from '../../runtime/nats/index.js';
@@ -15,6 +15,7 @@ import { UssdPhone } from '../support/ussd-phone.js';
 const SMS_PIN = '3579';
 const USSD_PIN_SMPP = '8642';
 const USSD_PIN_HTTP = '7531';
+const NEW_PIN_SMPP = '2580';
 const MAIN = 'dialpay\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account';
 
 let p: PaymentsStack;
@@ -105,6 +106,8 @@ it('no stream, KV bucket or dead letter holds a PIN or a one-time code once the 
   expect(await smppUssd(smppPhone, [USSD_PIN_SMPP, USSD_PIN_SMPP])).toBe(`PIN saved.\n${MAIN}`);
   expect(await smppUssd(smppPhone, ['1', 'SHOP42', '30', 'r1', '1357'])).toMatch(/Wrong PIN/);
   expect(await smppUssd(smppPhone, ['1', 'SHOP42', '30', 'r2', USSD_PIN_SMPP, '1'])).toBe('Payment submitted. You will get an SMS with the result.');
+  // ... and the PIN changed (current, new, new again: kept only until the change is made).
+  expect(await smppUssd(smppPhone, ['4', '3', USSD_PIN_SMPP, NEW_PIN_SMPP, NEW_PIN_SMPP])).toBe('PIN changed.');
 
   // 4. USSD over HTTP: the aggregator sends the whole path; still nothing of it is kept.
   const httpPhone = '254712000004';
@@ -139,5 +142,5 @@ it('no stream, KV bucket or dead letter holds a PIN or a one-time code once the 
   // The SMPP dialogues' sessions are still in KV (their TTL is minutes), with their paths.
   expect((await readStored(nats, 'KV_ussd_sessions')).length).toBeGreaterThan(0);
 
-  expect(await whereHeld([code, SMS_PIN, USSD_PIN_SMPP, USSD_PIN_HTTP, '9753', '1357'])).toEqual([]);
+  expect(await whereHeld([code, SMS_PIN, USSD_PIN_SMPP, NEW_PIN_SMPP, USSD_PIN_HTTP, '9753', '1357'])).toEqual([]);
 });
