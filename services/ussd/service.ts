@@ -84,7 +84,9 @@ export class UssdService {
           return { text: '', end: true };
         }
         const dialogueId = released.dialogueId ?? sessionId;
-        const reply = await requestReply(this.#nc, Requests.paymentsSubscriber, { operatorId: operator.id, msisdn, releaseSession: { sessionId: dialogueId } }, Math.max(1, budgetMs()));
+        const reply = await requestReply(this.#nc, Requests.paymentsSubscriber, { operatorId: operator.id, msisdn, releaseSession: { sessionId: dialogueId } }, Math.max(1, budgetMs()))
+          // Over or not, the dialogue is gone: so is its session, with any PIN typed toward a PIN choice or change.
+          .finally(() => this.#sessions.forget(sessionId).catch((err: unknown) => this.#log.warn({ err, msisdn: maskMsisdn(msisdn) }, 'could not remove a released USSD session; its TTL does')));
         if ((reply.cancelled ?? 0) > 0) this.#log.info({ msisdn: maskMsisdn(msisdn), cancelled: reply.cancelled }, 'USSD dialogue released by the network; its unconfirmed payment cancelled');
         outcome('released');
       } catch (err) {

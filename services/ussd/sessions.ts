@@ -63,6 +63,12 @@ export class SessionStore {
     }
   }
 
+  /** Removes a session at once, every revision of it (a released dialogue), here and in KV. */
+  async forget(sessionId: string): Promise<void> {
+    this.#recent.delete(sessionId);
+    await this.#kv.purge(keyOf(sessionId));
+  }
+
   async put(sessionId: string, record: SessionRecord): Promise<void> {
     await this.#kv.put(keyOf(sessionId), JSON.stringify(record));
   }

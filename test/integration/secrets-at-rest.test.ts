@@ -109,6 +109,16 @@ it('no stream, KV bucket or dead letter holds a PIN or a one-time code once the 
   // ... and the PIN changed (current, new, new again: kept only until the change is made).
   expect(await smppUssd(smppPhone, ['4', '3', USSD_PIN_SMPP, NEW_PIN_SMPP, NEW_PIN_SMPP])).toBe('PIN changed.');
 
+  // ... and a PIN change left after the current PIN, released by the network: its session goes at once.
+  const changing = await p.sim.ussdDial(smppPhone, '*384#');
+  await p.sim.nextUssdScreen(smppPhone, changing.sessionNumber, 10_000);
+  for (const answer of ['4', '3', NEW_PIN_SMPP]) {
+    expect(await p.sim.ussdAnswer(smppPhone, changing.sessionNumber, answer)).toBe(0);
+    await p.sim.nextUssdScreen(smppPhone, changing.sessionNumber, 10_000);
+  }
+  expect(await p.sim.ussdAbort(smppPhone, changing.sessionNumber)).toBe(0);
+  await waitFor('the released session gone from KV', async () => (await whereHeld([NEW_PIN_SMPP])).length === 0);
+
   // 4. USSD over HTTP: the aggregator sends the whole path; still nothing of it is kept.
   const httpPhone = '254712000004';
   const http = new UssdPhone(ussdPort, httpPhone);
