@@ -19,7 +19,7 @@ export interface ServiceParts {
    * Starts a durable consumer with the service's settings. After each handled message the relay
    * is nudged: what the handler put in the outbox goes out now, not at the next poll.
    */
-  readonly consume: <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (message: M) => Promise<void>) => Promise<void>;
+  readonly consume: <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (message: M) => Promise<void>, options?: { deadLetterData?: (data: Uint8Array) => Uint8Array }) => Promise<void>;
   readonly readiness: ReadinessCheck[];
   /** Stops consumers first (no new work), then the relay so queued events still go out. */
   readonly stop: (timeoutMs: number) => Promise<void>;
@@ -49,8 +49,9 @@ export function startServiceBase(context: ComponentContext, schema: string): Ser
   return {
     relay,
     consumers,
-    consume: async (spec, event, handler) => {
+    consume: async (spec, event, handler, options) => {
       consumers.push(await startConsumer({
+        ...(options?.deadLetterData ? { deadLetterData: options.deadLetterData } : {}),
         nats, spec: effectiveConsumer(spec, config.consumers), event, log,
         handler: async (message) => {
           await handler(message);

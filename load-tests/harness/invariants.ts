@@ -76,7 +76,9 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
   const nc = await connect({ servers: input.natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
-    // No MO lost: every accepted MO is in the stream, payments consumed it, nothing went to the dead letters.
+    // No MO lost: every accepted MO was stored in the stream, payments consumed it, nothing went to the
+    // dead letters. SMS_INBOUND is a work queue (a handled MO leaves it), so "stored" is the stream's
+    // last sequence: this stack's stream is fresh, and a duplicate (same Nats-Msg-Id) takes no sequence.
     const drained = await waitUntil(input.settleTimeoutMs, async () => {
       const ci = await jsm.consumers.info('SMS_INBOUND', 'payments-sms-inbound');
       return ci.num_pending === 0 && ci.num_ack_pending === 0;
@@ -85,8 +87,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     const dead = (await jsm.streams.info(DLQ_STREAM).catch(() => null))?.state.messages ?? 0;
     checks.push({
       name: 'no MO lost',
-      ok: drained && stream.state.messages >= input.mosAccepted && dead === 0,
-      detail: `${input.mosAccepted} accepted by the gateway, ${stream.state.messages} in SMS_INBOUND, ${drained ? 'all consumed' : 'NOT all consumed'}, ${dead} dead-lettered`,
+      ok: drained && stream.state.last_seq >= input.mosAccepted && dead === 0,
+      detail: `${input.mosAccepted} accepted by the gateway, ${stream.state.last_seq} stored in SMS_INBOUND (${stream.state.messages} still held), ${drained ? 'all consumed' : 'NOT all consumed'}, ${dead} dead-lettered`,
     });
 
     const ended = await waitUntil(input.settleTimeoutMs, async () =>

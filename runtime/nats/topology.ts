@@ -14,7 +14,7 @@ export interface StreamSpec {
   readonly duplicateWindowMs: number;
   /**
    * 'workqueue': a message leaves the stream as soon as its one consumer acks (or dead-letters)
-   * it, instead of staying for maxAgeMs. For streams that carry secrets on their way out.
+   * it, instead of staying for maxAgeMs. For streams that carry secrets (codes, PINs) in either direction.
    */
   readonly retention?: 'workqueue';
 }
@@ -65,7 +65,10 @@ export const DLQ_STREAM = 'DLQ';
 export const DLQ_SUBJECT_PREFIX = 'dialpay.dlq';
 
 export const STREAMS: readonly StreamSpec[] = [
-  { name: 'SMS_INBOUND', subjects: ['dialpay.sms.inbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  // Subscribers' texts carry PINs and one-time codes ("YES 4821", "3579"): a work queue keeps each
+  // only until payments has handled (or dead-lettered) it; max_age bounds what waits through a long
+  // payments outage. payments-sms-inbound is its one consumer: a work queue takes no second one.
+  { name: 'SMS_INBOUND', subjects: ['dialpay.sms.inbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS, retention: 'workqueue' },
   // Challenges carry one-time codes: a work queue keeps each SMS only until the gateway has handed it
   // to the SMSC; max_age still bounds what waits through a long SMSC outage.
   { name: 'SMS_OUTBOUND', subjects: ['dialpay.sms.outbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS, retention: 'workqueue' },

@@ -116,3 +116,23 @@ export function parseSmsCommand(text: string, context: GrammarContext): SmsComma
       return args.length === 0 ? { kind: keyword.command, language } : invalid(InvalidReason.UNKNOWN_COMMAND);
   }
 }
+
+/** What stands for each run of digits in a masked text: the same width whatever the secret's length. */
+export const SECRET_MASK = '****';
+const CONFIRM_KEYWORDS = Object.keys(KEYWORDS).filter((k) => KEYWORDS[k]?.command === 'confirm');
+/** A confirmation, also one with the space left out ("YES4821"), or a mistyped code after it. */
+const CONFIRM_LIKE = new RegExp(`^(${CONFIRM_KEYWORDS.join('|')})(\\s|\\d|$)`, 'i');
+/** Nothing but digits (and the separators a thumb adds): a PIN or a code, also a mistyped one. */
+const BARE_DIGITS = /^[\s\d.,*#+-]*\d[\s\d.,*#+-]*$/;
+
+/**
+ * A subscriber's text with its secrets masked, for what is kept after payments is done with it
+ * (the dead-letter stream): every run of digits in a confirmation ("YES 4821", "oui 90210833",
+ * "YES4821") or in a text of bare digits ("3579", "35 79") becomes ****. Wider than the grammar on
+ * purpose: a mistyped PIN is still most of a PIN. Anything else ("PAY SHOP42 500") is left as it is.
+ */
+export function maskSmsSecrets(text: string): string {
+  const trimmed = text.normalize('NFC').trim();
+  if (!CONFIRM_LIKE.test(trimmed) && !BARE_DIGITS.test(trimmed)) return text;
+  return text.replace(/\d+/g, SECRET_MASK);
+}

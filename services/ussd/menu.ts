@@ -22,6 +22,16 @@ export const SCREEN_CHARS_MAX = 182;
 /** The answer that shows the next page of a long screen. */
 export const MORE = '00';
 const PIN_PATTERN = /^\d{4}$/;
+/**
+ * What a kept path (the session in KV) holds instead of an answer typed at a PIN screen, so a PIN
+ * rests there no longer than the step that needs it (see keptAnswers). Replaying it takes the same
+ * route: the screen took a PIN (KEPT_PIN) or refused what was typed (KEPT_REFUSED). The fact stored
+ * for the screen it led to means it is never needed again.
+ */
+export const KEPT_PIN = '<pin>';
+export const KEPT_REFUSED = '<not-a-pin>';
+/** A PIN-shaped stand-in that routes a KEPT_PIN answer on replay; it is never sent anywhere (see pinAnswer). */
+const KEPT_PIN_ROUTE = '0000';
 const REFERENCE_PATTERN = /^[A-Za-z0-9._/-]{1,20}$/;
 /** Lines of the mini statement. */
 const STATEMENT_LINES = 5;
@@ -68,6 +78,8 @@ class Walk {
   page = 0;
   /** Each accepted answer and the screen it led to, in order. */
   readonly moves: { readonly input: string; readonly to: string; readonly factKey: number }[] = [];
+  /** Answers typed at a screen that asks for a PIN, by position: whether the screen took them. */
+  readonly pinAnswers = new Map<number, boolean>();
   dirty = false;
 
   constructor(readonly context: MenuContext, readonly facts: Facts) {}
@@ -90,6 +102,12 @@ class Walk {
       if (move?.to === state) return this.facts[move.factKey];
     }
     return undefined;
+  }
+
+  /** The PIN typed to reach `state` on this hop; '' when it is one a kept path masked (then it is not this hop's). */
+  pinAnswer(state: string): string {
+    const pin = this.enteredWith(state);
+    return pin === KEPT_PIN || pin === KEPT_REFUSED ? '' : pin;
   }
 
   visited(state: string): boolean {
@@ -170,6 +188,9 @@ function paymentStates(flow: Flow): Record<string, StateDef> {
     [`${flow}.confirm`]: {
       load: async (walk) => {
         const p = paymentOf(flow, walk);
+        const pin = walk.pinAnswer(`${flow}.confirm`);
+        // A masked PIN is never this hop's answer; asking with none would count as a wrong PIN.
+        if (pin === '') return { outcome: Outcome.UNAVAILABLE };
         const currency = walk.context.operator.currency;
         const amountMinor = parseAmount(p.amountText, currency) ?? 0n;
         const r = await ask(walk, {
@@ -177,7 +198,7 @@ function paymentStates(flow: Flow): Record<string, StateDef> {
             // One payment per arrival at this screen, whatever the retries of the hop.
             requestId: `${walk.context.dialogueId}#${walk.factKey}`,
             payeeKind: p.payeeKind === 'merchant' ? 1 : 2, payeeId: p.payeeId, reference: p.reference,
-            amount: moneyToProto({ amountMinor, currency }), pin: walk.enteredWith(`${flow}.confirm`), language: walk.language,
+            amount: moneyToProto({ amountMinor, currency }), pin, language: walk.language,
           },
         });
         return {
@@ -273,8 +294,8 @@ export const STATES: Readonly<Record<string, StateDef>> = {
   'pin.repeat': { screen: (_f, walk) => con(walk.t('repeatPin')), next: pinNext('pin.saved') },
   'pin.saved': {
     load: async (walk) => {
-      const chosen = walk.enteredWith('pin.repeat');
-      if (chosen !== walk.enteredWith('pin.saved')) return { result: 'differ' };
+      const chosen = walk.pinAnswer('pin.repeat');
+      if (chosen === '' || chosen !== walk.pinAnswer('pin.saved')) return { result: 'differ' };
       const r = await ask(walk, { setPin: { newPin: chosen } });
       return { result: r.outcome === Outcome.OK ? 'ok' : r.outcome === Outcome.REFUSED ? 'weak' : 'unavailable' };
     },
@@ -337,9 +358,9 @@ export const STATES: Readonly<Record<string, StateDef>> = {
   'pin.again': { screen: (_f, walk) => con(walk.t('repeatNewPin')), next: pinNext('pin.changed') },
   'pin.changed': {
     load: async (walk) => {
-      const newPin = walk.enteredWith('pin.again');
-      if (newPin !== walk.enteredWith('pin.changed')) return { result: 'differ' };
-      const r = await ask(walk, { setPin: { currentPin: walk.enteredWith('pin.new'), newPin } });
+      const newPin = walk.pinAnswer('pin.again');
+      if (newPin === '' || newPin !== walk.pinAnswer('pin.changed')) return { result: 'differ' };
+      const r = await ask(walk, { setPin: { currentPin: walk.pinAnswer('pin.new'), newPin } });
       const results: Readonly<Record<number, string>> = { [Outcome.OK]: 'ok', [Outcome.WRONG_PIN]: 'wrong', [Outcome.PIN_LOCKED]: 'locked', [Outcome.REFUSED]: 'weak' };
       const result = results[r.outcome ?? 0] ?? 'unavailable';
       return { result, left: r.attemptsLeft ?? 0 };
@@ -383,6 +404,52 @@ export interface MenuResult {
   readonly factsChanged: boolean;
   /** The state whose screen this is. */
   readonly state: string;
+  /** The answers as a session may keep them: each PIN masked once no later screen needs it. */
+  readonly keptAnswers: readonly string[];
+}
+
+/** Whether the screen of `state`, showing `fact`, asks for a PIN (also one shown again after a wrong or refused one). */
+export function screenAsksForPin(state: string, fact: Fact | undefined): boolean {
+  if (asksForPin(state)) return true;
+  if (state === 'start') return fact !== undefined && !fact.unavailable && !fact.hasPin;
+  if (state === 'pin.saved') return fact !== undefined && (fact.result === 'differ' || fact.result === 'weak');
+  if (state.endsWith('.confirm')) return fact?.outcome === Outcome.WRONG_PIN;
+  return false;
+}
+
+/**
+ * States whose load compares or sends PINs typed on earlier hops: choosing a PIN (typed, then
+ * repeated) and changing it (current, new, repeated). Until that load has run, the PINs typed on the
+ * way stay in the kept path, for at most those two hops; everything else is masked at once.
+ */
+const PINS_WAITING_FOR: Readonly<Record<string, readonly string[]>> = {
+  'pin.repeat': ['pin.repeat'],
+  'pin.new': ['pin.new'],
+  'pin.again': ['pin.new', 'pin.again'],
+};
+
+function keptAnswers(answers: readonly string[], walk: Walk): string[] {
+  const waiting = new Set<number>();
+  const here = walk.moves.at(-1);
+  for (const state of (here && PINS_WAITING_FOR[here.to]) ?? []) {
+    for (let i = walk.moves.length - 1; i >= 0; i--) {
+      const move = walk.moves[i];
+      if (move?.to === state) {
+        waiting.add(move.factKey - 1);
+        break;
+      }
+    }
+  }
+  return answers.map((answer, position) => {
+    const took = walk.pinAnswers.get(position);
+    if (took === undefined || waiting.has(position)) return answer;
+    return took ? KEPT_PIN : KEPT_REFUSED;
+  });
+}
+
+/** An answer from the phone that reads like a mask is an answer no screen takes (a mask only comes from a kept path). */
+export function fromPhone(answer: string): string {
+  return answer === KEPT_PIN || answer === KEPT_REFUSED ? '' : answer;
 }
 
 /** States whose screen asks for a PIN: a shortcut dial never types an answer into one (DESIGN: the PIN is asked last, and typed then). */
@@ -412,14 +479,17 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
   }
 
   function route(name: string, def: StateDef): string {
-    const input = menu.val;
+    const input: string = menu.val;
     const position = walk.position++;
     const fact = walk.facts[walk.factKey];
     if (input === MORE && composed(name, fact, walk).pages.length > walk.page + 1) {
       walk.page++;
       return name === 'start' ? UssdMenu.START_STATE : name;
     }
-    const target = def.next ? def.next(input, fact, walk) : { invalid: 'invalidChoice' as const };
+    // A masked PIN from the kept path routes as it did when typed: taken, or refused.
+    const routed = input === KEPT_PIN ? KEPT_PIN_ROUTE : input === KEPT_REFUSED ? '' : input;
+    const target = def.next ? def.next(routed, fact, walk) : { invalid: 'invalidChoice' as const };
+    if (screenAsksForPin(name, fact)) walk.pinAnswers.set(position, typeof target === 'string');
     walk.page = 0;
     if (typeof target !== 'string') {
       walk.invalid = target.invalid;
@@ -455,7 +525,7 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
     menu.run(args).then((result: string) => {
       clearTimeout(timer);
       const ended = result.startsWith('END ');
-      resolve({ screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty, state: walk.moves.at(-1)?.to ?? 'start' });
+      resolve({ screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty, state: walk.moves.at(-1)?.to ?? 'start', keptAnswers: keptAnswers(answers, walk) });
     }, reject);
   });
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
-import { MenuTimeoutError, asksForPin, runMenu, type Facts } from './menu.js';
+import { MenuTimeoutError, asksForPin, fromPhone, runMenu, type Facts } from './menu.js';
 import type { SessionStore } from './sessions.js';
 import { text } from './texts.js';
 import { shortcutAnswers } from './shortcut.js';
@@ -84,7 +84,9 @@ export class UssdService {
           return { text: '', end: true };
         }
         const dialogueId = released.dialogueId ?? sessionId;
-        const reply = await requestReply(this.#nc, Requests.paymentsSubscriber, { operatorId: operator.id, msisdn, releaseSession: { sessionId: dialogueId } }, Math.max(1, budgetMs()));
+        const reply = await requestReply(this.#nc, Requests.paymentsSubscriber, { operatorId: operator.id, msisdn, releaseSession: { sessionId: dialogueId } }, Math.max(1, budgetMs()))
+          // Over or not, the dialogue is gone: so is its session, with any PIN typed toward a PIN choice or change.
+          .finally(() => this.#sessions.forget(sessionId).catch((err: unknown) => this.#log.warn({ err, msisdn: maskMsisdn(msisdn) }, 'could not remove a released USSD session; its TTL does')));
         if ((reply.cancelled ?? 0) > 0) this.#log.info({ msisdn: maskMsisdn(msisdn), cancelled: reply.cancelled }, 'USSD dialogue released by the network; its unconfirmed payment cancelled');
         outcome('released');
       } catch (err) {
@@ -109,10 +111,10 @@ export class UssdService {
     const dialogueId = continues ? (record?.dialogueId ?? sessionId) : `${sessionId}~${randomUUID()}`;
     if (request.inputOnly) {
       const begins = request.begins === true || !sameOwner;
-      answers = begins ? [] : [...(record.answers ?? []), input];
+      answers = begins ? [] : [...(record.answers ?? []), fromPhone(input)];
       facts = begins ? {} : { ...record.facts };
     } else {
-      answers = input === '' ? [] : input.split('*');
+      answers = input === '' ? [] : input.split('*').map(fromPhone);
       if (answers.length > 0 && !sameOwner) {
         // A path with no session behind it: the session expired, or another replica's write was lost.
         outcome('end');
@@ -147,7 +149,8 @@ export class UssdService {
         }
         result = { ...result, factsChanged: true };
       }
-      const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? answers : null, facts, dialogueId };
+      // An SMPP edge sends only the newest answer, so the path is kept, with its PINs masked (menu.ts keptAnswers).
+      const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? [...result.keptAnswers] : null, facts, dialogueId };
       await this.#sessions.save(sessionId, saved, answers.length, result.factsChanged || request.inputOnly === true);
       outcome(result.screen.end ? 'end' : 'continue');
       return { text: result.screen.text, end: result.screen.end };

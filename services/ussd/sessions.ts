@@ -1,13 +1,14 @@
 // USSD sessions in the NATS KV bucket ussd_sessions, so any ussd replica can
 // answer any hop. The bucket's TTL forgets abandoned sessions; a record is
-// small (the facts its screens learned, and for SMPP dialogues the answers).
+// small (the facts its screens learned, and for SMPP dialogues the answers,
+// a PIN masked as soon as no later screen needs it: see menu.ts keptAnswers).
 import type { KV } from '@nats-io/kv';
 import type { Facts } from './menu.js';
 
 export interface SessionRecord {
   readonly operatorId: string;
   readonly msisdn: string;
-  /** SMPP edges send only the newest answer; the path is kept here. Null for HTTP (the edge sends the path). */
+  /** SMPP edges send only the newest answer; the path is kept here, PINs masked. Null for HTTP (the edge sends the path). */
   readonly answers: readonly string[] | null;
   readonly facts: Facts;
   /** The dialogue's id (MenuContext.dialogueId); absent in records an older release wrote. */
@@ -60,6 +61,12 @@ export class SessionStore {
     } catch {
       return null; // an unreadable record is a lost session, not a crash
     }
+  }
+
+  /** Removes a session at once, every revision of it (a released dialogue), here and in KV. */
+  async forget(sessionId: string): Promise<void> {
+    this.#recent.delete(sessionId);
+    await this.#kv.purge(keyOf(sessionId));
   }
 
   async put(sessionId: string, record: SessionRecord): Promise<void> {

@@ -35,10 +35,17 @@ function inbound(text: string, eventId?: string) {
   };
 }
 
+/**
+ * The consumer layer is exercised here with several consumers on SMS_INBOUND at once; a work queue
+ * takes one per subject, so this suite makes it a limits stream. Its real retention is checked below
+ * and end to end in secrets-at-rest.test.ts.
+ */
+const LAYER_TOPOLOGY: Topology = { ...TOPOLOGY, streams: TOPOLOGY.streams.map((s) => (s.name === 'SMS_INBOUND' ? { ...s, retention: undefined } : s)) };
+
 beforeAll(async () => {
   server = await startNatsServer();
   nats = await connectNats({ url: server.url, name: 'test', connectTimeoutMs: 5_000, reconnectWaitMs: 200, reconnectAttemptsMax: -1, publishTimeoutMs: 5_000 }, log);
-  await provisionTopology(nats, TOPOLOGY, 1, log);
+  await provisionTopology(nats, LAYER_TOPOLOGY, 1, log);
 });
 afterAll(async () => {
   await nats?.close();
@@ -47,7 +54,7 @@ afterAll(async () => {
 
 describe('NATS layer', () => {
   it('provisions the declared streams and buckets, and running it twice changes nothing', async () => {
-    const topology: Topology = { ...TOPOLOGY, consumers: [spec('idempotent-check')] };
+    const topology: Topology = { ...LAYER_TOPOLOGY, consumers: [spec('idempotent-check')] };
     await provisionTopology(nats, topology, 1, log);
     await provisionTopology(nats, topology, 1, log);
     const names: string[] = [];
@@ -108,6 +115,15 @@ describe('NATS layer', () => {
     expect(text).toMatch(/outcome="retried"[^\n]* 2/);
     await running.stop(2_000);
     await waitFor('nothing left ack-pending', async () => (await nats.jsm.consumers.info('SMS_INBOUND', 'retry-check')).num_ack_pending === 0);
+  });
+
+  it('declares both SMS streams work queues: a subscriber\'s text (a PIN, a code) and a challenge stay only until handled', () => {
+    const retention = (name: string) => TOPOLOGY.streams.find((s) => s.name === name)?.retention;
+    expect(retention('SMS_INBOUND')).toBe('workqueue');
+    expect(retention('SMS_OUTBOUND')).toBe('workqueue');
+    // One consumer each, as a work queue requires.
+    expect(TOPOLOGY.consumers.filter((c) => c.stream === 'SMS_INBOUND').map((c) => c.durableName)).toEqual(['payments-sms-inbound']);
+    expect(TOPOLOGY.consumers.filter((c) => c.stream === 'SMS_OUTBOUND').map((c) => c.durableName)).toEqual(['gateway-sms-outbound']);
   });
 
   it('keeps an outbound SMS (a one-time code) only until it is sent or dead-lettered: SMS_OUTBOUND is a work queue', async () => {
