@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { COMPONENT_NAMES, ConfigError, loadConfigFile, type ComponentName, type Config } from '../runtime/config/index.js';
 import { createLogger } from '../runtime/log.js';
-import { migrateAll, startHost } from '../runtime/host.js';
+import { migrateAll, provisionNats, startHost } from '../runtime/host.js';
 import { COMPONENTS, componentByName } from './components.js';
 import { runDev } from './dev.js';
 import { newApiKey } from '../runtime/api-keys.js';
@@ -14,7 +14,7 @@ import { resetPin } from '../services/payments/index.js';
 import { SettlementService, windowId, writeReports } from '../services/settlement/index.js';
 import { reconcile } from '../services/reconciliation/index.js';
 import { createPool } from '../runtime/pg/index.js';
-import { CONSUMERS, connectNats, replayDeadLetters as replayConsumerDeadLetters, summariseDeadLetters } from '../runtime/nats/index.js';
+import { CONSUMERS, connectNats, natsOptionsFor, replayDeadLetters as replayConsumerDeadLetters, summariseDeadLetters } from '../runtime/nats/index.js';
 import { hashSecret } from '../runtime/secrets.js';
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
 import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
@@ -34,6 +34,10 @@ components (each runs until SIGTERM):
 
 other commands:
   migrate          apply every service's schema migrations, then exit
+  provision        create or update the JetStream streams, consumers and KV buckets as the NATS
+                   admin user (nats.users.admin), then exit
+  nats-config      print the nats-server authorization block: one user per component, each
+                   allowed only its own subjects (deploy/nats/README.md)
   operator-sim [--phone-line HOST:PORT] [--traffic-ms N]
                    a simulated operator: an SMSC per client-mode operator, an aggregator for
                    server-mode ones, charging APIs, a few phones that pay every N ms (3000; 0 for
@@ -162,6 +166,12 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (command === 'all') return runUntilSignal(config, COMPONENTS.map((c) => c.name));
   if ((COMPONENT_NAMES as readonly string[]).includes(command) && positionals.length === 1) return runUntilSignal(config, [command as ComponentName]);
+  if (command === 'provision') {
+    const log = createLogger({ level: config.log.level, component: 'provision' });
+    await provisionNats(config, log);
+    log.info('JetStream topology up to date');
+    return;
+  }
   if (command === 'migrate') {
     const log = createLogger({ level: config.log.level, component: 'migrate' });
     await migrateAll(config, COMPONENTS, log);
@@ -182,7 +192,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (command === 'webhooks' && positionals[1] === 'replay') {
     const log = createLogger({ level: config.log.level, component: 'webhooks-replay' });
-    const nats = await connectNats({ ...config.nats, name: 'dialpay-webhooks-replay' }, log);
+    const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-webhooks-replay'), log);
     try {
       const replayed = await replayDeadLetters(nats, { merchantId: values.merchant, timeoutMs: config.nats.publishTimeoutMs });
       process.stdout.write(`replayed ${replayed} webhook event(s)\n`);
@@ -197,7 +207,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`dialpay: dlq replay needs --consumer NAME, one of: ${CONSUMERS.map((c) => c.durableName).join(', ')}\n`);
       process.exit(EXIT_USAGE);
     }
-    const nats = await connectNats({ ...config.nats, name: 'dialpay-dlq' }, log);
+    const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-dlq'), log);
     try {
       if (positionals[1] === 'list') {
         const summary = await summariseDeadLetters(nats);
@@ -246,7 +256,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(EXIT_USAGE);
     }
     const log = createLogger({ level: config.log.level, component: 'settle' });
-    const nats = await connectNats({ ...config.nats, name: 'dialpay-settle' }, log);
+    const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-settle'), log);
     const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
     try {
       const service = new SettlementService({ pool, nc: nats.nc, config, log });
@@ -272,7 +282,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(EXIT_USAGE);
     }
     const log = createLogger({ level: config.log.level, component: 'reconcile' });
-    const nats = await connectNats({ ...config.nats, name: 'dialpay-reconcile' }, log);
+    const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-reconcile'), log);
     try {
       const summary = await reconcile({ operator, file, outBase: values.out ?? `reconciliation-${operator.id}-${Date.now()}`, nc: nats.nc, js: nats.js, publishTimeoutMs: config.nats.publishTimeoutMs });
       process.stdout.write(`${JSON.stringify({ counts: summary.counts, badRows: summary.badRows, needsAction: summary.needsAction, report: summary.reportCsv })}\n`);
