@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { COMPONENT_NAMES, ConfigError, loadConfigFile, type ComponentName, type Config } from '../runtime/config/index.js';
 import { createLogger } from '../runtime/log.js';
 import { migrateAll, provisionNats, startHost } from '../runtime/host.js';
+import { natsServerAuthorization } from '../runtime/nats/permissions.js';
 import { COMPONENTS, componentByName } from './components.js';
 import { runDev } from './dev.js';
 import { newApiKey } from '../runtime/api-keys.js';
@@ -143,6 +144,10 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify(openApiDocument(), null, 2)}\n`);
     return;
   }
+  if (command === 'nats-config') {
+    process.stdout.write(natsServerAuthorization());
+    return;
+  }
   if (command === 'phone') {
     // Exit at once on hang-up: an open stdin (a terminal, or a test's pipe) would keep the process alive.
     process.exit(await runPhone(positionals[1], { line: values['phone-line'] ?? PHONE_LINE_DEFAULT, input: process.stdin, output: process.stdout }));
@@ -256,7 +261,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(EXIT_USAGE);
     }
     const log = createLogger({ level: config.log.level, component: 'settle' });
-    const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-settle'), log);
+    const nats = await connectNats(natsOptionsFor(config.nats, 'settlement', 'dialpay-settle'), log);
     const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
     try {
       const service = new SettlementService({ pool, nc: nats.nc, config, log });
@@ -282,7 +287,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(EXIT_USAGE);
     }
     const log = createLogger({ level: config.log.level, component: 'reconcile' });
-    const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-reconcile'), log);
+    const nats = await connectNats(natsOptionsFor(config.nats, 'reconciliation', 'dialpay-reconcile'), log);
     try {
       const summary = await reconcile({ operator, file, outBase: values.out ?? `reconciliation-${operator.id}-${Date.now()}`, nc: nats.nc, js: nats.js, publishTimeoutMs: config.nats.publishTimeoutMs });
       process.stdout.write(`${JSON.stringify({ counts: summary.counts, badRows: summary.badRows, needsAction: summary.needsAction, report: summary.reportCsv })}\n`);

@@ -9,3 +9,4 @@ export { PublishError, PermanentHandlerError, UndecodableMessageError } from './
 export { deadLetters, summariseDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSummary } from './dlq.js';
 export { PubAckMux, PubAckError, type DurablePublish, type PubAck } from './pubacks.js';
 export { ReplyMux, ReplyError, replyMuxFor } from './reply-mux.js';
+export { NATS_ACCESS, natsPermissions, natsPasswordEnv, natsServerAuthorization, type NatsAccess, type NatsPermissions } from './permissions.js';
