@@ -106,8 +106,10 @@ export function natsPermissions(identity: NatsIdentity): NatsPermissions {
     ...a.consumes.flatMap((c) => [
       `${JS_API}.CONSUMER.INFO.${c.stream}.${c.durableName}`,
       `${JS_API}.CONSUMER.MSG.NEXT.${c.stream}.${c.durableName}`,
-      // ack, nak, term and in-progress all go to the message's reply subject
+      // ack, nak, term and in-progress all go to the message's reply subject; the second form is
+      // the newer one with domain and account hash tokens, which later servers may send.
       `$JS.ACK.${c.stream}.${c.durableName}.>`,
+      `$JS.ACK.*.*.${c.stream}.${c.durableName}.>`,
       `${DLQ_SUBJECT_PREFIX}.${c.stream}.${c.durableName}`,
     ]),
     ...a.kvBuckets.flatMap((b) => [

@@ -28,8 +28,8 @@ describe('NATS permissions table', () => {
   it('lets nothing but billing pull or ack debit requests', () => {
     for (const c of COMPONENT_NAMES) {
       const { publish } = natsPermissions(c);
-      const debitRequests = publish.filter((s) => /^\$JS\.(API\.CONSUMER\.MSG\.NEXT|ACK)\.DEBITS\.billing-/.test(s));
-      if (c === 'billing') expect(debitRequests).toHaveLength(8);
+      const debitRequests = publish.filter((s) => /^\$JS\.(API\.CONSUMER\.MSG\.NEXT|ACK|ACK\.\*\.\*)\.DEBITS\.billing-/.test(s));
+      if (c === 'billing') expect(debitRequests).toHaveLength(12);
       else expect(debitRequests, c).toEqual([]);
       // Creating a consumer is provisioning: admin's alone.
       expect(publish.filter((s) => s.includes('CONSUMER.CREATE') || s.includes('CONSUMER.DURABLE') || s.includes('STREAM.CREATE')), c).toEqual([]);
