@@ -10,6 +10,8 @@ import { connect } from '@nats-io/transport-node';
 import { AckPolicy } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../services/billing/index.js';
+import { SettlementService } from '../../services/settlement/index.js';
+import { reconcile } from '../../services/reconciliation/index.js';
 import { newApiKey } from '../../runtime/api-keys.js';
 import { freePort } from '../../runtime/engines/index.js';
 import { NATS_IDENTITIES, validateConfig, type Config, type NatsIdentity } from '../../runtime/config/index.js';
@@ -90,6 +92,20 @@ describe('every component as its own user', () => {
     const webhooks = await admin.jsm.consumers.info('MERCHANT_EVENTS', 'webhooks-delivery');
     expect(webhooks.delivered.stream_seq).toBeGreaterThan(0);
     expect(violations()).toEqual([]);
+  });
+
+  it('settles a window and reconciles a file as the users `dialpay settle` and `dialpay reconcile` run as', async () => {
+    const before = violations().length;
+    const settlementUser = await as('settlement');
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const closed = await new SettlementService({ pool: p.pool, nc: settlementUser.nc, config, log: quietLogger() }).close('safaricom-ke', yesterday);
+    expect(closed.windowId).toBe(`safaricom-ke/${yesterday}`);
+    const reconciliationUser = await as('reconciliation');
+    const dir = mkdtempSync(join(tmpdir(), 'dialpay-nats-auth-rec-'));
+    writeFileSync(join(dir, 'charges.csv'), 'carrier_tx_id,correlator,msisdn,amount_minor,currency,status,charged_at\n');
+    const summary = await reconcile({ operator: config.operators[0] as Config['operators'][number], file: join(dir, 'charges.csv'), outBase: join(dir, 'report'), nc: reconciliationUser.nc, js: reconciliationUser.js, publishTimeoutMs: 5_000 });
+    expect(summary.badRows).toBe(0);
+    expect(violations().slice(before)).toEqual([]);
   });
 
   it('runs `dialpay provision` as admin: the components’ users may not create a consumer', async () => {
