@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { COMPONENT_NAMES, ConfigError, loadConfigFile, type ComponentName, type Config } from '../runtime/config/index.js';
 import { createLogger, type Logger } from '../runtime/log.js';
-import { migrateAll, startHost, type Host } from '../runtime/host.js';
+import { migrateAll, provisionNats, startHost, type Host } from '../runtime/host.js';
+import { natsServerAuthorization } from '../runtime/nats/permissions.js';
 import { COMPONENTS, componentByName } from './components.js';
 import { runDev } from './dev.js';
 import { newApiKey } from '../runtime/api-keys.js';
@@ -15,7 +16,7 @@ import { SettlementService, windowId, writeReports } from '../services/settlemen
 import { reconcile } from '../services/reconciliation/index.js';
 import { createPool, databaseName, ensureDatabase } from '../runtime/pg/index.js';
 import { EngineUnavailableError, withPostgres } from '../runtime/engine-error.js';
-import { CONSUMERS, connectNats, replayDeadLetters as replayConsumerDeadLetters, summariseDeadLetters } from '../runtime/nats/index.js';
+import { CONSUMERS, connectNats, natsOptionsFor, replayDeadLetters as replayConsumerDeadLetters, summariseDeadLetters } from '../runtime/nats/index.js';
 import { hashSecret } from '../runtime/secrets.js';
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
 import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
@@ -35,6 +36,10 @@ components (each runs until SIGTERM):
 
 other commands:
   migrate          create the database if it is missing, apply every service's schema migrations, then exit
+  provision        create or update the JetStream streams, consumers and KV buckets as the NATS
+                   admin user (nats.users.admin), then exit
+  nats-config      print the nats-server authorization block: one user per component, each
+                   allowed only its own subjects (deploy/README.md, "NATS users")
   operator-sim [--phone-line HOST:PORT] [--traffic-ms N]
                    a simulated operator: an SMSC per client-mode operator, an aggregator for
                    server-mode ones, charging APIs, a few phones that pay every N ms (3000; 0 for
@@ -172,6 +177,10 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify(openApiDocument(), null, 2)}\n`);
     return;
   }
+  if (command === 'nats-config') {
+    process.stdout.write(natsServerAuthorization());
+    return;
+  }
   if (command === 'phone') {
     // Exit at once on hang-up: an open stdin (a terminal, or a test's pipe) would keep the process alive.
     process.exit(await runPhone(positionals[1], { line: values['phone-line'] ?? PHONE_LINE_DEFAULT, input: process.stdin, output: process.stdout }));
@@ -195,6 +204,12 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (command === 'all') return runUntilSignal(config, COMPONENTS.map((c) => c.name), configPath);
   if ((COMPONENT_NAMES as readonly string[]).includes(command) && positionals.length === 1) return runUntilSignal(config, [command as ComponentName], configPath);
+  if (command === 'provision') {
+    const log = createLogger({ level: config.log.level, component: 'provision' });
+    await provisionNats(config, log).catch(exitIfEngineUnavailable);
+    log.info('JetStream topology up to date');
+    return;
+  }
   if (command === 'migrate') {
     const log = createLogger({ level: config.log.level, component: 'migrate' });
     await withPostgres(config, async () => {
@@ -218,7 +233,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (command === 'webhooks' && positionals[1] === 'replay') {
     const log = createLogger({ level: config.log.level, component: 'webhooks-replay' });
-    const nats = await connectNats({ ...config.nats, name: 'dialpay-webhooks-replay' }, log);
+    const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-webhooks-replay'), log);
     try {
       const replayed = await replayDeadLetters(nats, { merchantId: values.merchant, timeoutMs: config.nats.publishTimeoutMs });
       process.stdout.write(`replayed ${replayed} webhook event(s)\n`);
@@ -233,7 +248,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`dialpay: dlq replay needs --consumer NAME, one of: ${CONSUMERS.map((c) => c.durableName).join(', ')}\n`);
       process.exit(EXIT_USAGE);
     }
-    const nats = await connectNats({ ...config.nats, name: 'dialpay-dlq' }, log);
+    const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-dlq'), log);
     try {
       if (positionals[1] === 'list') {
         const summary = await summariseDeadLetters(nats);
@@ -282,7 +297,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(EXIT_USAGE);
     }
     const log = createLogger({ level: config.log.level, component: 'settle' });
-    const nats = await connectNats({ ...config.nats, name: 'dialpay-settle' }, log);
+    const nats = await connectNats(natsOptionsFor(config.nats, 'settlement', 'dialpay-settle'), log);
     const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
     try {
       const service = new SettlementService({ pool, nc: nats.nc, config, log });
@@ -308,7 +323,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(EXIT_USAGE);
     }
     const log = createLogger({ level: config.log.level, component: 'reconcile' });
-    const nats = await connectNats({ ...config.nats, name: 'dialpay-reconcile' }, log);
+    const nats = await connectNats(natsOptionsFor(config.nats, 'reconciliation', 'dialpay-reconcile'), log);
     try {
       const summary = await reconcile({ operator, file, outBase: values.out ?? `reconciliation-${operator.id}-${Date.now()}`, nc: nats.nc, js: nats.js, publishTimeoutMs: config.nats.publishTimeoutMs });
       process.stdout.write(`${JSON.stringify({ counts: summary.counts, badRows: summary.badRows, needsAction: summary.needsAction, report: summary.reportCsv })}\n`);

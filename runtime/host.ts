@@ -5,7 +5,7 @@ import type { Config } from './config/index.js';
 import type { ComponentDefinition, StartedComponent } from './component.js';
 import { createLogger, type Logger } from './log.js';
 import { createRegistry } from './metrics.js';
-import { connectNats, effectiveConsumer, provisionTopologyWithRetry, TOPOLOGY, type NatsHandle, type Topology } from './nats/index.js';
+import { connectNats, effectiveConsumer, natsOptionsFor, provisionTopologyWithRetry, TOPOLOGY, type NatsHandle, type Topology } from './nats/index.js';
 import { ConsumerMetrics } from './nats/consume.js';
 import { createPool, migrateSchemas, type Pool } from './pg/index.js';
 import { startOpsServer, type OpsServer } from './ops-server.js';
@@ -40,6 +40,16 @@ export function checkComponentConfigs(config: Config, definitions: readonly Comp
   for (const definition of definitions) definition.checkConfig?.(config);
 }
 
+/** Creates or updates the JetStream topology as the admin identity: components' own users may not (permissions.ts). */
+export async function provisionNats(config: Config, log: Logger, topology: Topology = TOPOLOGY): Promise<void> {
+  const setupNats = await withNats(config, () => connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-setup'), log));
+  try {
+    await provisionTopologyWithRetry(setupNats, { ...topology, consumers: topology.consumers.map((c) => effectiveConsumer(c, config.consumers)) }, config.nats.streamReplicas, log);
+  } finally {
+    await setupNats.close();
+  }
+}
+
 export async function startHost(
   config: Config,
   definitions: readonly ComponentDefinition[],
@@ -51,13 +61,7 @@ export async function startHost(
   let draining = false;
 
   // Provision and migrate once, before any component takes work.
-  const setupNats = await withNats(config, () => connectNats({ ...config.nats, name: 'dialpay-setup' }, rootLog));
-  try {
-    const topology = options.topology ?? TOPOLOGY;
-    await provisionTopologyWithRetry(setupNats, { ...topology, consumers: topology.consumers.map((c) => effectiveConsumer(c, config.consumers)) }, config.nats.streamReplicas, rootLog);
-  } finally {
-    await setupNats.close();
-  }
+  if (config.nats.provisionAtStart) await provisionNats(config, rootLog, options.topology);
   await withPostgres(config, () => migrateAll(config, definitions, rootLog));
 
   const stopAll = async (): Promise<void> => {
@@ -81,7 +85,7 @@ export async function startHost(
     for (const definition of definitions) {
       const log = rootLog.child({ component: definition.name });
       const registry = createRegistry(definition.name);
-      const nats = await connectNats({ ...config.nats, name: `dialpay-${definition.name}` }, log);
+      const nats = await withNats(config, () => connectNats(natsOptionsFor(config.nats, definition.name), log));
       const pool = definition.schema
         ? createPool({ ...config.postgres, applicationName: `dialpay-${definition.name}` }, log)
         : null;

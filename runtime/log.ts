@@ -8,6 +8,8 @@ export type { Logger };
 const SECRET_KEYS = new Set([
   'pin', 'newpin', 'oldpin', 'password', 'passwd', 'secret', 'otp', 'code', 'onetimecode', 'challengecode',
   'apikey', 'api_key', 'authorization', 'token', 'webhooksecret', 'signingsecret', 'pinhash', 'apikeyhash',
+  // NATS credentials (nats.auth, nats.users.*): the client's own option names too.
+  'pass', 'nkeyseed', 'seed', 'jwt', 'creds',
 ]);
 const MSISDN_KEYS = new Set([
   'msisdn', 'from', 'to', 'phone', 'phonenumber', 'frommsisdn', 'tomsisdn', 'payermsisdn', 'payeemsisdn',

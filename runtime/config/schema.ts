@@ -206,6 +206,53 @@ const limits = z.strictObject({
   codeLockoutMs: positiveMs.default(15 * 60_000),
 });
 
+/** Who may connect to NATS: one method each (user and password, token, NKey seed, or a .creds file); every secret also as a *File. */
+const natsCredentials = z
+  .strictObject({
+    user: z.string().min(1).max(256).optional(),
+    password: z.string().min(1).max(1024).optional(),
+    passwordFile: z.string().min(1).optional(),
+    token: z.string().min(1).max(1024).optional(),
+    tokenFile: z.string().min(1).optional(),
+    /** A user NKey seed ("SU..."), as `nsc` or `nk -gen user` prints it. */
+    nkeySeed: z.string().regex(/^SU[A-Z2-7]{56}$/, 'must be a user NKey seed (SU followed by 56 base32 characters)').optional(),
+    nkeySeedFile: z.string().min(1).optional(),
+    /** A decentralised-auth credentials file (JWT and seed), as `nsc generate creds` writes it. */
+    credsFile: z.string().min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const both = (a: keyof typeof c, b: keyof typeof c) => {
+      if (c[a] !== undefined && c[b] !== undefined) ctx.addIssue({ code: 'custom', path: [b], message: `give ${a} or ${b}, not both` });
+    };
+    both('password', 'passwordFile');
+    both('token', 'tokenFile');
+    both('nkeySeed', 'nkeySeedFile');
+    const methods = [
+      c.user !== undefined || c.password !== undefined || c.passwordFile !== undefined,
+      c.token !== undefined || c.tokenFile !== undefined,
+      c.nkeySeed !== undefined || c.nkeySeedFile !== undefined,
+      c.credsFile !== undefined,
+    ].filter(Boolean).length;
+    if (methods !== 1) ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of user+password, token, nkeySeed or credsFile' });
+    if (c.user !== undefined && c.password === undefined && c.passwordFile === undefined) ctx.addIssue({ code: 'custom', path: ['password'], message: 'user needs password or passwordFile' });
+    if (c.user === undefined && (c.password !== undefined || c.passwordFile !== undefined)) ctx.addIssue({ code: 'custom', path: ['user'], message: 'password needs user' });
+  });
+export type NatsCredentials = z.output<typeof natsCredentials>;
+
+/** NATS identities: each component as its own user, and admin for provisioning and the ops commands (dlq, settle, reconcile). */
+export const NATS_IDENTITIES = [...COMPONENT_NAMES, 'admin'] as const;
+export type NatsIdentity = (typeof NATS_IDENTITIES)[number];
+
+const natsTls = z
+  .strictObject({
+    /** CA bundle (PEM) the server's certificate must chain to. */
+    caFile: z.string().min(1).optional(),
+    /** Client certificate and key (PEM), for servers that verify clients. */
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+  })
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together', path: ['keyFile'] });
+
 export const configSchema = z
   .strictObject({
     nats: z
@@ -218,6 +265,17 @@ export const configSchema = z
         reconnectAttemptsMax: z.number().int().min(-1).default(-1),
         publishTimeoutMs: positiveMs.default(5_000),
         streamReplicas: z.number().int().min(1).max(5).default(1),
+        /** Credentials for every identity without its own entry in users; none: connect anonymously. */
+        auth: natsCredentials.optional(),
+        /** Per identity credentials, so each component runs as its own NATS user (deploy/nats/README.md). */
+        users: z.strictObject(Object.fromEntries(NATS_IDENTITIES.map((n) => [n, natsCredentials.optional()])) as Record<NatsIdentity, z.ZodOptional<typeof natsCredentials>>).prefault({}),
+        /** TLS to NATS: also on when the URL is tls://. */
+        tls: natsTls.optional(),
+        /**
+         * Create or update streams, consumers and KV buckets (as admin) before components start. Off where
+         * components run with least privilege and `dialpay migrate` provisions instead.
+         */
+        provisionAtStart: z.boolean().default(true),
       })
       .prefault({}),
     postgres: z

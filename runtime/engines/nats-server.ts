@@ -27,6 +27,10 @@ export interface NatsServerOptions {
   readonly startTimeoutMs?: number;
   /** Own process group, so a Ctrl-C meant for the daemon does not kill the engine under it. */
   readonly detached?: boolean;
+  /** A config file (-c), for settings with no command-line flag: authorization, TLS. Flags still set the port and store. */
+  readonly configFile?: string;
+  /** Added to the server's environment: values for `$VAR` references in configFile. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
@@ -40,8 +44,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
 
   const launch = async (): Promise<void> => {
     const logFd = openSync(join(storeDir, 'nats-server.log'), 'a');
-    child = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, '--http_port', '0'], {
+    const config = options.configFile ? ['-c', options.configFile] : [];
+    child = spawn(binary, [...config, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, '--http_port', '0'], {
       stdio: ['ignore', logFd, logFd],
+      env: { ...process.env, ...options.env },
       detached: options.detached ?? false,
     });
     closeSync(logFd);

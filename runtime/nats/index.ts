@@ -1,4 +1,4 @@
-export { connectNats, redactUrl, natsServers, type NatsHandle, type NatsOptions } from './connect.js';
+export { connectNats, redactUrl, natsServers, natsOptionsFor, inboxPrefixOf, describeNatsAuth, natsAuthenticator, type NatsHandle, type NatsOptions } from './connect.js';
 export { Events, Requests, eventBySubject, type RequestDef, type EventDef, type EventMessage, type EventName, type ProtoType } from './events.js';
 export { effectiveConsumer, TOPOLOGY, STREAMS, CONSUMERS, GATEWAY_SMS_OUTBOUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, PAYMENTS_SMS_INBOUND, PAYMENTS_RESERVE_RESULT, PAYMENTS_CAPTURE_RESULT, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT, WEBHOOKS_DELIVERY, KV_BUCKETS, DLQ_STREAM, DLQ_SUBJECT_PREFIX, type Topology, type StreamSpec, type ConsumerSpec, type KvBucketSpec } from './topology.js';
 export { provisionTopology, provisionTopologyWithRetry, isTransientProvisionError, PROVISION_RETRY, streamConfig, consumerConfig, type ProvisionRetry } from './provision.js';
@@ -9,3 +9,4 @@ export { PublishError, PermanentHandlerError, UndecodableMessageError } from './
 export { deadLetters, summariseDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSummary } from './dlq.js';
 export { PubAckMux, PubAckError, type DurablePublish, type PubAck } from './pubacks.js';
 export { ReplyMux, ReplyError, replyMuxFor } from './reply-mux.js';
+export { NATS_ACCESS, natsPermissions, natsPasswordEnv, natsServerAuthorization, type NatsAccess, type NatsPermissions } from './permissions.js';

@@ -41,7 +41,9 @@ export class ReplyMux {
 
   constructor(nc: NatsConnection) {
     this.#nc = nc;
-    this.#prefix = createInbox();
+    // The connection's own inbox prefix (connect.ts), as nats.js's consumers read it: the server lets
+    // each identity subscribe to its own replies only.
+    this.#prefix = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? '');
   }
 
   get pendingCount(): number {

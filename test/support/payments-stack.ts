@@ -4,7 +4,7 @@
 import { validateConfig } from '../../runtime/config/index.js';
 import { startHost, type Host } from '../../runtime/host.js';
 import { createPool, type Pool } from '../../runtime/pg/index.js';
-import { freePort } from '../../runtime/engines/index.js';
+import { freePort, type NatsServerOptions } from '../../runtime/engines/index.js';
 import { gateway } from '../../gateway/index.js';
 import { payments } from '../../services/payments/index.js';
 import { ussd } from '../../services/ussd/index.js';
@@ -33,9 +33,9 @@ export interface PaymentsStack {
   cleanup(): Promise<void>;
 }
 
-export async function startPaymentsStack(carrier: SimulatedCarrier, configure: (raw: any) => void = () => undefined): Promise<PaymentsStack> {
+export async function startPaymentsStack(carrier: SimulatedCarrier, configure: (raw: any) => void = () => undefined, options: { natsServer?: NatsServerOptions } = {}): Promise<PaymentsStack> {
   const log = quietLogger();
-  const stack = await setupStack();
+  const stack = await setupStack(options);
   const sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 10 });
   const raw = structuredClone(stack.rawConfig) as any;
   Object.assign(raw.operators[0].smpp, { port: await sim.start(), bindCount: 1, reconnectDelayMsMin: 100, reconnectDelayMsMax: 500 });

@@ -3,7 +3,7 @@
 // them. Nothing here touches the machine's own services.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { startNatsServer, startPostgres, freePort, type NatsServerHandle, type PostgresHandle } from '../../runtime/engines/index.js';
+import { startNatsServer, startPostgres, freePort, type NatsServerHandle, type NatsServerOptions, type PostgresHandle } from '../../runtime/engines/index.js';
 import { validateConfig, type Config, COMPONENT_NAMES } from '../../runtime/config/index.js';
 import { createLogger, type Logger } from '../../runtime/log.js';
 import { USSD_TEST_SECRET } from './ussd-phone.js';
@@ -24,8 +24,8 @@ export function exampleConfigRaw(): Record<string, unknown> {
   return parse(readFileSync(`${ROOT}dialpay.example.yaml`, 'utf8')) as Record<string, unknown>;
 }
 
-export async function setupStack(options: { database?: string } = {}): Promise<Stack> {
-  const [nats, pg] = await Promise.all([startNatsServer(), startPostgres({ durable: false })]);
+export async function setupStack(options: { database?: string; natsServer?: NatsServerOptions } = {}): Promise<Stack> {
+  const [nats, pg] = await Promise.all([startNatsServer(options.natsServer), startPostgres({ durable: false })]);
   const database = options.database ?? 'dialpay';
   await pg.createDatabase(database);
   const raw = exampleConfigRaw();

@@ -1,0 +1,176 @@
+// Who may publish and subscribe to what on NATS: one table, next to the
+// topology it names, from which the nats-server authorization block in
+// deploy/ is generated (`dialpay nats-config`), so the two cannot drift.
+// Each component gets only the subjects its code uses; admin provisions the
+// topology and runs the ops commands (dlq, webhooks replay).
+import type { ComponentName, NatsIdentity } from '../config/index.js';
+import { NATS_IDENTITIES } from '../config/index.js';
+import { inboxPrefixOf } from './connect.js';
+import { Events, Requests } from './events.js';
+import {
+  BILLING_DEBIT_CAPTURE, BILLING_DEBIT_REFUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, DLQ_SUBJECT_PREFIX, GATEWAY_SMS_OUTBOUND,
+  PAYMENTS_CAPTURE_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, WEBHOOKS_DELIVERY,
+  type ConsumerSpec,
+} from './topology.js';
+
+/** What one component does on NATS, in the terms of events.ts and topology.ts. */
+export interface NatsAccess {
+  /** Durable events it publishes, directly or through its outbox. */
+  readonly publishes: readonly { readonly subject: string }[];
+  /** Request/reply contracts it calls. */
+  readonly requests: readonly { readonly subject: string }[];
+  /** Request/reply contracts it answers (in a queue group). */
+  readonly serves: readonly { readonly subject: string }[];
+  /** Durable consumers it pulls from, acks on, and dead-letters from. */
+  readonly consumes: readonly ConsumerSpec[];
+  /** KV buckets it reads and writes. */
+  readonly kvBuckets: readonly string[];
+  /** Streams it reads by sequence (info and get), without a consumer. */
+  readonly readsStreams: readonly string[];
+  /** Core subscriptions outside request/reply. */
+  readonly subscribes: readonly string[];
+}
+
+const none = { publishes: [], requests: [], serves: [], consumes: [], kvBuckets: [], readsStreams: [], subscribes: [] } as const satisfies NatsAccess;
+
+/** Read from each component's code (gateway/index.ts, services/<name>/index.ts); test/integration/nats-auth.test.ts runs them under it. */
+export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
+  gateway: {
+    ...none,
+    publishes: [Events.smsInbound, Events.deliveryReceipt, Events.smsSubmitResult],
+    requests: [Requests.ussdHop, Requests.paymentsMerchant, Requests.settlementMerchant, Requests.billingMerchantBalance],
+    consumes: [GATEWAY_SMS_OUTBOUND],
+    kvBuckets: ['dlr_correlation'],
+  },
+  payments: {
+    ...none,
+    publishes: [
+      Events.paymentRequested, Events.paymentChallenged, Events.paymentConfirmed, Events.paymentCompleted, Events.paymentFailed,
+      Events.debitReserveRequested, Events.debitCaptureRequested, Events.debitVoidRequested, Events.debitRefundRequested,
+      Events.merchantEvent, Events.smsOutbound,
+    ],
+    requests: [Requests.billingBalance],
+    serves: [Requests.paymentsSubscriber, Requests.paymentsMerchant],
+    consumes: [PAYMENTS_SMS_INBOUND, PAYMENTS_RESERVE_RESULT, PAYMENTS_CAPTURE_RESULT, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT],
+  },
+  ussd: {
+    ...none,
+    requests: [Requests.paymentsSubscriber, Requests.billingBalance],
+    serves: [Requests.ussdHop],
+    kvBuckets: ['ussd_sessions'],
+  },
+  billing: {
+    ...none,
+    publishes: [Events.debitReserveResult, Events.debitCaptureResult, Events.debitVoidResult, Events.debitRefundResult],
+    serves: [Requests.billingBalance, Requests.billingMerchantBalance, Requests.billingSettlementMovements, Requests.billingCharges, Requests.billingBookSettlement],
+    consumes: [BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND],
+  },
+  settlement: {
+    ...none,
+    publishes: [Events.merchantEvent],
+    requests: [Requests.billingSettlementMovements, Requests.billingBookSettlement],
+    serves: [Requests.settlementMerchant],
+  },
+  // The component shows the last runs; `dialpay reconcile` (the same user) does a run.
+  reconciliation: {
+    ...none,
+    publishes: [Events.reconciliationCompleted],
+    requests: [Requests.billingCharges],
+    readsStreams: ['RECONCILIATION'],
+    subscribes: [Events.reconciliationCompleted.subject],
+  },
+  webhooks: {
+    ...none,
+    consumes: [WEBHOOKS_DELIVERY],
+  },
+};
+
+export interface NatsPermissions {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+  /** May answer the requests it receives (publish to their reply subjects only). */
+  readonly allowResponses: boolean;
+}
+
+const JS_API = '$JS.API';
+
+/** The subjects one identity may use; admin may use all. Pure; sorted and without duplicates. */
+export function natsPermissions(identity: NatsIdentity): NatsPermissions {
+  if (identity === 'admin') return { publish: ['>'], subscribe: ['>'], allowResponses: false };
+  const a = NATS_ACCESS[identity];
+  const publish = [
+    // jetstreamManager() asks for the account's JetStream info when it connects.
+    `${JS_API}.INFO`,
+    ...a.publishes.map((e) => e.subject),
+    ...a.requests.map((r) => r.subject),
+    ...a.consumes.flatMap((c) => [
+      `${JS_API}.CONSUMER.INFO.${c.stream}.${c.durableName}`,
+      `${JS_API}.CONSUMER.MSG.NEXT.${c.stream}.${c.durableName}`,
+      // ack, nak, term and in-progress all go to the message's reply subject; the second form is
+      // the newer one with domain and account hash tokens, which later servers may send.
+      `$JS.ACK.${c.stream}.${c.durableName}.>`,
+      `$JS.ACK.*.*.${c.stream}.${c.durableName}.>`,
+      `${DLQ_SUBJECT_PREFIX}.${c.stream}.${c.durableName}`,
+    ]),
+    ...a.kvBuckets.flatMap((b) => [
+      `$KV.${b}.>`,
+      `${JS_API}.STREAM.INFO.KV_${b}`,
+      `${JS_API}.STREAM.MSG.GET.KV_${b}`,
+      `${JS_API}.DIRECT.GET.KV_${b}`,
+      `${JS_API}.DIRECT.GET.KV_${b}.>`,
+    ]),
+    ...a.readsStreams.flatMap((s) => [`${JS_API}.STREAM.INFO.${s}`, `${JS_API}.STREAM.MSG.GET.${s}`, `${JS_API}.DIRECT.GET.${s}`]),
+  ];
+  const subscribe = [
+    // Every reply (requests, JetStream API, pull consumers) comes to the identity's own inbox.
+    `${inboxPrefixOf(identity)}.>`,
+    ...a.serves.map((r) => r.subject),
+    ...a.subscribes,
+  ];
+  return { publish: sortedUnique(publish), subscribe: sortedUnique(subscribe), allowResponses: a.serves.length > 0 };
+}
+
+function sortedUnique(subjects: readonly string[]): string[] {
+  return [...new Set(subjects)].sort();
+}
+
+/** `DIALPAY_NATS_GATEWAY_PASSWORD`: the environment variable nats-server reads an identity's password from. */
+export function natsPasswordEnv(identity: NatsIdentity): string {
+  return `DIALPAY_NATS_${identity.toUpperCase()}_PASSWORD`;
+}
+
+/**
+ * The nats-server `authorization` block: one user per identity, named after it, with its
+ * permissions. Passwords are `$DIALPAY_NATS_<IDENTITY>_PASSWORD` references that nats-server
+ * resolves from its environment, so no secret is written here. Pure.
+ */
+export function natsServerAuthorization(identities: readonly NatsIdentity[] = NATS_IDENTITIES): string {
+  const q = (s: string) => JSON.stringify(s);
+  const list = (subjects: readonly string[]) => `[\n${subjects.map((s) => `          ${q(s)}`).join(',\n')}\n        ]`;
+  const users = identities.map((identity) => {
+    const p = natsPermissions(identity);
+    return [
+      '    {',
+      `      user: ${q(identity)}`,
+      `      password: $${natsPasswordEnv(identity)}`,
+      '      permissions: {',
+      `        publish: { allow: ${list(p.publish)} }`,
+      `        subscribe: { allow: ${list(p.subscribe)} }`,
+      ...(p.allowResponses ? ['        allow_responses: true'] : []),
+      '      }',
+      '    }',
+    ].join('\n');
+  });
+  return [
+    '# Generated by `dialpay nats-config` from runtime/nats/permissions.ts: do not edit by hand.',
+    '# One user per dialpay component, allowed only the subjects it uses; admin provisions the',
+    '# JetStream topology and runs the ops commands. Passwords come from the environment of',
+    '# nats-server ($DIALPAY_NATS_<USER>_PASSWORD). A client without credentials is refused.',
+    'authorization {',
+    '  users = [',
+    users.join(',\n'),
+    '  ]',
+    '}',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,68 @@
+// The permissions table against the topology and the contracts: every consumer, request and event
+// has its owner, nothing but billing may consume debit requests, and the generated server block
+// grants each user exactly its table row.
+import { describe, expect, it } from 'vitest';
+import { COMPONENT_NAMES, type ComponentName } from '../../../runtime/config/index.js';
+import { CONSUMERS, Events, Requests } from '../../../runtime/nats/index.js';
+import { NATS_ACCESS, natsPermissions, natsServerAuthorization } from '../../../runtime/nats/permissions.js';
+
+/** The publish and subscribe allow lists of one user in the generated block. */
+function userBlock(text: string, user: string): { publish: string[]; subscribe: string[]; allowResponses: boolean } {
+  const start = text.indexOf(`user: "${user}"`);
+  expect(start, user).toBeGreaterThan(0);
+  const end = text.indexOf('\n    }', start);
+  const block = text.slice(start, end);
+  const list = (key: string) => JSON.parse(`[${/\[([^\]]*)\]/.exec(block.slice(block.indexOf(`${key}: { allow:`)))?.[1] ?? ''}]`) as string[];
+  return { publish: list('publish'), subscribe: list('subscribe'), allowResponses: block.includes('allow_responses: true') };
+}
+
+const owners = (pick: (c: ComponentName) => readonly string[], item: string) => COMPONENT_NAMES.filter((c) => pick(c).includes(item));
+
+describe('NATS permissions table', () => {
+  it('gives every durable consumer of the topology to exactly one component', () => {
+    for (const spec of CONSUMERS) {
+      expect(owners((c) => NATS_ACCESS[c].consumes.map((s) => s.durableName), spec.durableName), spec.durableName).toHaveLength(1);
+    }
+  });
+
+  it('lets nothing but billing pull or ack debit requests', () => {
+    for (const c of COMPONENT_NAMES) {
+      const { publish } = natsPermissions(c);
+      const debitRequests = publish.filter((s) => /^\$JS\.(API\.CONSUMER\.MSG\.NEXT|ACK|ACK\.\*\.\*)\.DEBITS\.billing-/.test(s));
+      if (c === 'billing') expect(debitRequests).toHaveLength(12);
+      else expect(debitRequests, c).toEqual([]);
+      // Creating a consumer is provisioning: admin's alone.
+      expect(publish.filter((s) => s.includes('CONSUMER.CREATE') || s.includes('CONSUMER.DURABLE') || s.includes('STREAM.CREATE')), c).toEqual([]);
+    }
+  });
+
+  it('has every request served by exactly one component, and only its callers may send it', () => {
+    for (const def of Object.values(Requests)) {
+      expect(owners((c) => NATS_ACCESS[c].serves.map((r) => r.subject), def.subject), def.subject).toHaveLength(1);
+      const senders = owners((c) => natsPermissions(c).publish, def.subject);
+      expect(senders, def.subject).toEqual(owners((c) => NATS_ACCESS[c].requests.map((r) => r.subject), def.subject));
+    }
+    expect(owners((c) => natsPermissions(c).publish, Requests.paymentsMerchant.subject)).toEqual(['gateway']);
+  });
+
+  it('has every event published by some component, and each component subscribes to its own inbox only', () => {
+    for (const def of Object.values(Events)) expect(owners((c) => NATS_ACCESS[c].publishes.map((e) => e.subject), def.subject).length, def.subject).toBeGreaterThan(0);
+    for (const c of COMPONENT_NAMES) {
+      const { subscribe, publish } = natsPermissions(c);
+      expect(subscribe.filter((s) => s.startsWith('_INBOX')), c).toEqual([`_INBOX_${c}.>`]);
+      for (const s of [...subscribe, ...publish]) expect(s === '>' || s.startsWith('>'), `${c}: ${s}`).toBe(false);
+    }
+    expect(natsPermissions('admin')).toEqual({ publish: ['>'], subscribe: ['>'], allowResponses: false });
+  });
+
+  it('generates a server block that grants each user exactly its row, with password references only', () => {
+    const text = natsServerAuthorization();
+    for (const c of [...COMPONENT_NAMES, 'admin'] as const) {
+      const p = natsPermissions(c);
+      expect(userBlock(text, c), c).toEqual({ publish: p.publish, subscribe: p.subscribe, allowResponses: p.allowResponses });
+    }
+    expect(text).toContain('password: $DIALPAY_NATS_GATEWAY_PASSWORD\n');
+    expect(text.match(/password: /g)).toHaveLength(COMPONENT_NAMES.length + 1);
+    expect(text.match(/password: \$DIALPAY_NATS_[A-Z]+_PASSWORD\n/g)).toHaveLength(COMPONENT_NAMES.length + 1);
+  });
+});
