@@ -387,6 +387,12 @@ export const configSchema = z
             authFailureSourcesMax: z.number().int().min(1).max(1_000_000).default(10_000),
           })
           .prefault({}),
+        /**
+         * Seals the PINs an SMPP USSD dialogue still needs on a later hop (choosing or changing a PIN) in its
+         * session in KV: 32 random bytes in base64 (`openssl rand -base64 32`), the same for every ussd replica;
+         * pass it with DIALPAY__ussd__sessionSealKey. Without one, each process makes its own.
+         */
+        sessionSealKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 random bytes in base64 (openssl rand -base64 32)').optional(),
         /** Hops a ussd process answers at once; past this a hop gets a "busy" END at once. */
         hopsInFlightMax: z.number().int().min(1).max(10_000).default(512),
         /** Money a USSD "buy airtime" pays goes to this merchant (the operator's airtime account), per operator. */

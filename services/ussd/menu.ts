@@ -406,6 +406,8 @@ export interface MenuResult {
   readonly state: string;
   /** The answers as a session may keep them: each PIN masked once no later screen needs it. */
   readonly keptAnswers: readonly string[];
+  /** Positions in keptAnswers of PINs a later screen still needs: kept sealed, never in clear (seal.ts). */
+  readonly pinsWaitingAt: readonly number[];
 }
 
 /** Whether the screen of `state`, showing `fact`, asks for a PIN (also one shown again after a wrong or refused one). */
@@ -428,7 +430,7 @@ const PINS_WAITING_FOR: Readonly<Record<string, readonly string[]>> = {
   'pin.again': ['pin.new', 'pin.again'],
 };
 
-function keptAnswers(answers: readonly string[], walk: Walk): string[] {
+function pinsWaiting(walk: Walk): Set<number> {
   const waiting = new Set<number>();
   const here = walk.moves.at(-1);
   for (const state of (here && PINS_WAITING_FOR[here.to]) ?? []) {
@@ -440,6 +442,10 @@ function keptAnswers(answers: readonly string[], walk: Walk): string[] {
       }
     }
   }
+  return waiting;
+}
+
+function keptAnswers(answers: readonly string[], walk: Walk, waiting: ReadonlySet<number>): string[] {
   return answers.map((answer, position) => {
     const took = walk.pinAnswers.get(position);
     if (took === undefined || waiting.has(position)) return answer;
@@ -447,9 +453,9 @@ function keptAnswers(answers: readonly string[], walk: Walk): string[] {
   });
 }
 
-/** An answer from the phone that reads like a mask is an answer no screen takes (a mask only comes from a kept path). */
+/** An answer from the phone that reads like a mask or a sealed entry ("<...") is an answer no screen takes: those only come from a kept path. */
 export function fromPhone(answer: string): string {
-  return answer === KEPT_PIN || answer === KEPT_REFUSED ? '' : answer;
+  return answer.startsWith('<') ? '' : answer;
 }
 
 /** States whose screen asks for a PIN: a shortcut dial never types an answer into one (DESIGN: the PIN is asked last, and typed then). */
@@ -525,7 +531,8 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
     menu.run(args).then((result: string) => {
       clearTimeout(timer);
       const ended = result.startsWith('END ');
-      resolve({ screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty, state: walk.moves.at(-1)?.to ?? 'start', keptAnswers: keptAnswers(answers, walk) });
+      const waiting = pinsWaiting(walk);
+      resolve({ screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty, state: walk.moves.at(-1)?.to ?? 'start', keptAnswers: keptAnswers(answers, walk, waiting), pinsWaitingAt: [...waiting].sort((a, b) => a - b) });
     }, reject);
   });
 }

@@ -13,6 +13,7 @@ import { MenuTimeoutError, asksForPin, fromPhone, runMenu, type Facts } from './
 import type { SessionStore } from './sessions.js';
 import { text } from './texts.js';
 import { shortcutAnswers } from './shortcut.js';
+import { isSealed, openAnswer, sealAnswer } from './seal.js';
 
 /** Kept back from the edge's deadline for saving the session and the reply's trip. */
 const DEADLINE_MARGIN_MS = 150;
@@ -42,8 +43,11 @@ export class UssdService {
   readonly #nc: NatsConnection;
   readonly #log: Logger;
   readonly #metrics: UssdMetrics;
+  /** Seals the PINs a dialogue still needs in its kept path (seal.ts); never sent to NATS. */
+  readonly #sealKey: Buffer;
 
-  constructor(options: { config: Config; sessions: SessionStore; nc: NatsConnection; log: Logger; metrics: UssdMetrics }) {
+  constructor(options: { config: Config; sessions: SessionStore; nc: NatsConnection; log: Logger; metrics: UssdMetrics; sealKey: Buffer }) {
+    this.#sealKey = options.sealKey;
     this.#config = options.config;
     this.#operators = new Map(options.config.operators.map((o) => [o.id, o]));
     this.#merchants = new Map(options.config.merchants.map((m) => [m.id, m]));
@@ -111,7 +115,13 @@ export class UssdService {
     const dialogueId = continues ? (record?.dialogueId ?? sessionId) : `${sessionId}~${randomUUID()}`;
     if (request.inputOnly) {
       const begins = request.begins === true || !sameOwner;
-      answers = begins ? [] : [...(record.answers ?? []), fromPhone(input)];
+      const kept = begins ? [] : this.#opened(sessionId, record.answers ?? []);
+      if (kept === null) {
+        // Sealed by another key (a replica without the shared ussd.sessionSealKey) or altered: start again, never guess.
+        outcome('end');
+        return { text: text('sessionLost', language), end: true };
+      }
+      answers = begins ? [] : [...kept, fromPhone(input)];
       facts = begins ? {} : { ...record.facts };
     } else {
       answers = input === '' ? [] : input.split('*').map(fromPhone);
@@ -150,7 +160,10 @@ export class UssdService {
         result = { ...result, factsChanged: true };
       }
       // An SMPP edge sends only the newest answer, so the path is kept, with its PINs masked (menu.ts keptAnswers).
-      const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? [...result.keptAnswers] : null, facts, dialogueId };
+      // A PIN a later screen still needs is sealed (seal.ts): no PIN rests in KV in clear.
+      const waiting = new Set(result.pinsWaitingAt);
+      const keptAnswers = result.keptAnswers.map((answer, position) => (waiting.has(position) ? sealAnswer(this.#sealKey, sessionId, position, answer) : answer));
+      const saved = { operatorId: operator.id, msisdn, answers: request.inputOnly ? keptAnswers : null, facts, dialogueId };
       await this.#sessions.save(sessionId, saved, answers.length, result.factsChanged || request.inputOnly === true);
       outcome(result.screen.end ? 'end' : 'continue');
       return { text: result.screen.text, end: result.screen.end };
@@ -160,5 +173,16 @@ export class UssdService {
       this.#log.warn({ err, msisdn: maskMsisdn(msisdn), answers: answers.length }, timedOut ? 'USSD hop ran out of time' : 'USSD menu failed');
       return { text: text('unavailable', language), end: true };
     }
+  }
+
+  /** The kept path with its sealed PINs opened; null when one cannot be opened here. */
+  #opened(sessionId: string, kept: readonly string[]): string[] | null {
+    const opened: string[] = [];
+    for (const [position, answer] of kept.entries()) {
+      const plain = isSealed(answer) ? openAnswer(this.#sealKey, sessionId, position, answer) : answer;
+      if (plain === null) return null;
+      opened.push(plain);
+    }
+    return opened;
   }
 }

@@ -112,12 +112,16 @@ it('no stream, KV bucket or dead letter holds a PIN or a one-time code once the 
   // ... and a PIN change left after the current PIN, released by the network: its session goes at once.
   const changing = await p.sim.ussdDial(smppPhone, '*384#');
   await p.sim.nextUssdScreen(smppPhone, changing.sessionNumber, 10_000);
-  for (const answer of ['4', '3', NEW_PIN_SMPP]) {
+  for (const answer of ['4', '3', NEW_PIN_SMPP, USSD_PIN_SMPP]) {
     expect(await p.sim.ussdAnswer(smppPhone, changing.sessionNumber, answer)).toBe(0);
     await p.sim.nextUssdScreen(smppPhone, changing.sessionNumber, 10_000);
   }
+  // Mid-change, the current and the new PIN wait for the repeat: sealed in KV, never in clear.
+  const session = await readStored(nats, 'KV_ussd_sessions');
+  expect(session.some((m) => Buffer.from(m.data).toString('utf8').includes('<sealed:'))).toBe(true);
+  expect(await whereHeld([NEW_PIN_SMPP, USSD_PIN_SMPP])).toEqual([]);
   expect(await p.sim.ussdAbort(smppPhone, changing.sessionNumber)).toBe(0);
-  await waitFor('the released session gone from KV', async () => (await whereHeld([NEW_PIN_SMPP])).length === 0);
+  await waitFor('the released session gone from KV', async () => (await readStored(nats, 'KV_ussd_sessions')).every((m) => !Buffer.from(m.data).toString('utf8').includes('<sealed:')));
 
   // 4. USSD over HTTP: the aggregator sends the whole path; still nothing of it is kept.
   const httpPhone = '254712000004';

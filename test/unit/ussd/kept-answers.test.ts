@@ -35,13 +35,15 @@ async function dialogue(hasPin: boolean, typed: readonly string[]) {
   const facts: Facts = {};
   let kept: readonly string[] = [];
   const hops: { screen: string; kept: readonly string[] }[] = [];
+  const waiting: (readonly number[])[] = [];
   await runMenu(context, facts, [], 1_000);
   for (const answer of typed) {
     const result = await runMenu(context, facts, [...kept, answer], 1_000);
     kept = result.keptAnswers;
     hops.push({ screen: result.screen.text, kept });
+    waiting.push(result.pinsWaitingAt);
   }
-  return { hops, requests, kept };
+  return { hops, requests, kept, waiting };
 }
 
 describe('the kept path', () => {
@@ -64,29 +66,34 @@ describe('the kept path', () => {
   });
 
   it('choosing a PIN keeps the first entry only until the repeat is compared, then masks both', async () => {
-    const { hops, requests } = await dialogue(false, ['1357', '1357', '4']);
+    const { hops, requests, waiting } = await dialogue(false, ['1357', '1357', '4']);
     expect(hops[0]?.kept).toEqual(['1357']);
+    // ... and says which entries those are, so the session seals them (seal.ts).
+    expect(waiting).toEqual([[0], [], []]);
     expect(hops[1]).toEqual({ screen: expect.stringMatching(/^PIN saved\./), kept: [KEPT_PIN, KEPT_PIN] });
     expect(hops[2]?.kept).toEqual([KEPT_PIN, KEPT_PIN, '4']);
     expect(requests.filter((q) => q.setPin).map((q) => q.setPin)).toEqual([{ newPin: '1357' }]);
   });
 
   it('changing a PIN keeps the current and new PIN only until pin.changed has sent them, then masks all three', async () => {
-    const { hops, requests } = await dialogue(true, ['4', '3', GOOD_PIN, '1357', '1357']);
+    const { hops, requests, waiting } = await dialogue(true, ['4', '3', GOOD_PIN, '1357', '1357']);
     expect(hops[2]?.kept).toEqual(['4', '3', GOOD_PIN]);
+    expect(waiting).toEqual([[], [], [2], [2, 3], []]);
     expect(hops[3]?.kept).toEqual(['4', '3', GOOD_PIN, '1357']);
     expect(hops[4]).toEqual({ screen: 'PIN changed.', kept: ['4', '3', KEPT_PIN, KEPT_PIN, KEPT_PIN] });
     expect(requests.filter((q) => q.setPin).map((q) => q.setPin)).toEqual([{ currentPin: GOOD_PIN, newPin: '1357' }]);
   });
 
   it('keeps answers at other screens as typed', async () => {
-    const { kept } = await dialogue(true, ['2', '0712345678', '200']);
+    const { kept, waiting } = await dialogue(true, ['2', '0712345678', '200']);
     expect(kept).toEqual(['2', '0712345678', '200']);
+    expect(waiting.flat()).toEqual([]);
   });
 });
 
 it('an answer from the phone that reads like a mask is one no screen takes', () => {
   expect(fromPhone(KEPT_PIN)).toBe('');
   expect(fromPhone(KEPT_REFUSED)).toBe('');
+  expect(fromPhone('<sealed:abc>')).toBe('');
   expect(fromPhone('2468')).toBe('2468');
 });
