@@ -363,7 +363,7 @@ export const configSchema = z
         /** Failed key checks from one source address within authFailureWindowMs before it gets 429 without its key being checked. */
         authFailuresMax: z.number().int().min(1).max(10_000).default(10),
         authFailureWindowMs: positiveMs.default(60_000),
-        /** Source addresses whose failures are remembered at once; the oldest is forgotten past this. */
+        /** Source addresses whose failures are remembered at once; past this an unblocked one is forgotten first (IPv6 by /64). */
         authFailureSourcesMax: z.number().int().min(1).max(1_000_000).default(10_000),
         trustedProxies,
       })
@@ -412,7 +412,7 @@ export const configSchema = z
             /** Failed authentications from one source address within authFailuresWindowMs after which it gets 429 unchecked. */
             authFailuresMax: z.number().int().min(1).max(10_000).default(10),
             authFailuresWindowMs: positiveMs.default(60_000),
-            /** Source addresses whose failures are remembered at once (the oldest is forgotten past this). */
+            /** Source addresses whose failures are remembered at once (past this an unblocked one is forgotten first; IPv6 by /64). */
             authFailureSourcesMax: z.number().int().min(1).max(1_000_000).default(10_000),
           })
           .prefault({}),
