@@ -92,10 +92,14 @@ function defaultConfigPath(): string {
 /**
  * SIGHUP re-reads the config file (and the environment overrides) and hands it to the running
  * components, which apply what they can live (the merchant API's keys). A config that does not
- * load is logged, naming the key, and the running one stays.
+ * load is logged, naming the key, and the running one stays. Installed before start: a SIGHUP
+ * during provisioning or migration would otherwise meet node's default action and kill the
+ * process. One that arrives then is applied once the components have started.
  */
-function reloadOnHangup(host: Host, configPath: string, log: Logger): void {
-  process.on('SIGHUP', () => {
+function reloadOnHangup(configPath: string, log: Logger): { started(host: Host): void } {
+  let running: Host | null = null;
+  let pending = false;
+  const reload = (host: Host) => {
     let next: Config;
     try {
       next = loadConfigFile(configPath);
@@ -109,7 +113,19 @@ function reloadOnHangup(host: Host, configPath: string, log: Logger): void {
     } catch (err) {
       log.error({ err, configPath }, 'config reload failed while applying it');
     }
+  };
+  process.on('SIGHUP', () => {
+    if (running) return reload(running);
+    if (!pending) log.info({ configPath }, 'SIGHUP during start-up: the config is re-read once started');
+    pending = true;
   });
+  return {
+    started(host) {
+      running = host;
+      if (pending) reload(host);
+      pending = false;
+    },
+  };
 }
 
 async function runUntilSignal(
@@ -119,6 +135,8 @@ async function runUntilSignal(
   afterStop: () => Promise<void> = async () => undefined,
 ): Promise<void> {
   const log = createLogger({ level: config.log.level });
+  const reloads = reloadOnHangup(configPath, log);
+  log.info({ components: names }, 'starting');
   const host = await startHost(config, names.map(componentByName), { log }).catch((err: unknown) => {
     // A component's own config check (the webhooks' secrets) is a config error too: exit 2, naming the key.
     if (err instanceof ConfigError) {
@@ -154,7 +172,7 @@ async function runUntilSignal(
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  reloadOnHangup(host, configPath, log);
+  reloads.started(host);
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -83,6 +83,9 @@ export class MerchantApi {
       bodyLimit: api.bodyBytesMax,
       logger: false,
       ...(https ? { https } : {}),
+      // Behind the Ingress every peer is a proxy pod: request.ip is then the right-most X-Forwarded-For
+      // address that is not a trusted proxy, and only from those (proxy-addr, the same rule as clientAddress).
+      trustProxy: api.trustedProxies.length > 0 ? [...api.trustedProxies] : false,
       // No type coercion: true, [5000] or "1e3" must not become an amount.
       ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false } },
     }) as unknown as FastifyInstance;
@@ -263,26 +266,28 @@ export class MerchantApi {
   }
 
   /**
-   * The caller's key, or null once the answer (401, or 429 for a source past its failed attempts) is
-   * sent. Failures are counted by reason and logged with the source address, never the key; the key
-   * id only when it is one of ours (an attacker's ids would make the label set unbounded).
+   * The caller's key, or null once the answer (401, or 429 for a failing source past its failed
+   * attempts) is sent. A valid key always gets in, whatever its source's failures: the check is
+   * cheap (SHA-256 and a constant-time compare), and behind a proxy one attacker must not shut out
+   * everyone. Failures are counted by reason and logged with the source address, never the key; the
+   * key id only when it is one of ours (an attacker's ids would make the label set unbounded).
    */
   #authenticate(request: FastifyRequest, reply: FastifyReply, log: Logger): ApiKeyEntry | null {
     const source = normalizeRemote(request.ip);
     const nowMs = Date.now();
-    const blockedMs = this.#authFailures.blockedForMs(source, nowMs);
-    if (blockedMs > 0) {
-      // Not checked and not logged one by one: a flood would otherwise become a log flood.
-      this.#authFailuresTotal.inc({ reason: 'blocked' });
-      reply.header('retry-after', String(Math.ceil(blockedMs / 1000)));
-      this.#send(reply, problem('too-many-auth-failures'));
-      return null;
-    }
     const header = request.headers.authorization ?? '';
     const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     const keyId = apiKeyId(key);
     const found = this.#keys.get(keyId ?? '');
     if (found && verifyApiKey(key, found.stored)) return found;
+    const blockedMs = this.#authFailures.blockedForMs(source, nowMs);
+    if (blockedMs > 0) {
+      // Not logged one by one: a flood would otherwise become a log flood.
+      this.#authFailuresTotal.inc({ reason: 'blocked' });
+      reply.header('retry-after', String(Math.ceil(blockedMs / 1000)));
+      this.#send(reply, problem('too-many-auth-failures'));
+      return null;
+    }
     const reason: AuthFailureReason = !key ? 'missing' : !keyId ? 'malformed' : !found ? 'unknown-key' : 'wrong-secret';
     this.#authFailuresTotal.inc({ reason });
     const failures = this.#authFailures.recordFailure(source, nowMs);

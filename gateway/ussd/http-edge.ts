@@ -5,8 +5,9 @@
 // NATS with a deadline inside the operator's timeout. Every request gets an
 // answer: bad input and a late service get a clean END, never a hang or a
 // stack trace. Callers are checked first (http-auth.ts): a refused request's
-// body is never read and nothing reaches NATS; neither does a number that is
-// not the resolved operator's.
+// body is never read and nothing reaches NATS; neither does a request for an
+// operator its aggregator does not serve, nor a number that is not the
+// resolved operator's.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../.
 import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { hopTimeoutMs, unavailableText } from './deadline.js';
-import { routeOf, UssdHttpAuth, type AuthVerdict } from './http-auth.js';
+import { AuthFailureReasons, operatorAllowed, routeOf, UssdHttpAuth, type AuthVerdict, type UssdCaller } from './http-auth.js';
 import { edgeText } from './texts.js';
 
 /** Headers and body must arrive within this; a slow client cannot hold a socket. */
@@ -80,7 +81,7 @@ class UssdHttpMetrics {
   constructor(registry: Registry) {
     this.requests = new Counter({ name: 'dialpay_ussd_http_requests_total', help: 'USSD HTTP requests by outcome (continue, end, malformed, unknown_service, unavailable, session_end: an end-of-session notification, refused: failed authentication, foreign_number: not the operator\'s number).', labelNames: ['outcome'], registers: [registry] });
     this.seconds = new Histogram({ name: 'dialpay_ussd_http_request_seconds', help: 'Time to answer a USSD HTTP request.', buckets: LATENCY_BUCKETS_SECONDS, registers: [registry] });
-    this.authFailures = new Counter({ name: 'dialpay_ussd_http_auth_failures_total', help: 'USSD HTTP requests refused before their body was read, by reason (address, missing_secret, wrong_secret, rate_limited).', labelNames: ['reason'], registers: [registry] });
+    this.authFailures = new Counter({ name: 'dialpay_ussd_http_auth_failures_total', help: 'USSD HTTP requests refused, by reason: before their body was read (address, missing_secret, wrong_secret, rate_limited), or after it named an operator the aggregator does not serve (operator).', labelNames: ['reason'], registers: [registry] });
   }
 }
 
@@ -114,7 +115,7 @@ export class UssdHttpEdge {
       this.#server.listen(port, host, () => resolve());
     });
     const bound = (this.#server.address() as AddressInfo).port;
-    this.#log.info({ host, port: bound, tls: Boolean(this.#config.ussd.http.tlsCertFile), secretRequired: this.#auth.requiresSecret, allowedAddresses: this.#config.ussd.http.allowedAddresses }, 'USSD HTTP edge listening');
+    this.#log.info({ host, port: bound, tls: Boolean(this.#config.ussd.http.tlsCertFile), secretRequired: this.#auth.requiresSecret, allowedAddresses: this.#config.ussd.http.allowedAddresses, aggregatorIds: this.#config.ussd.http.aggregators.map((a) => a.id), trustedProxies: this.#config.ussd.http.trustedProxies }, 'USSD HTTP edge listening');
     return bound;
   }
 
@@ -158,11 +159,12 @@ export class UssdHttpEdge {
     req.on('error', () => reply(400, 'END Sorry, we could not read this request.', 'malformed'));
     req.on('end', () => {
       if (res.headersSent) return;
-      if (isSessionEnd) return this.#sessionEnded(Buffer.concat(chunks).toString('utf8'), reply);
+      if (isSessionEnd) return this.#sessionEnded(Buffer.concat(chunks).toString('utf8'), verdict, res, reply);
       const form = parseUssdForm(Buffer.concat(chunks).toString('utf8'));
       if (!form) return reply(200, 'END Sorry, we could not read this request.', 'malformed');
       const operator = operatorFor(this.#config.operators, form.serviceCode, form.networkCode);
       if (!operator?.ussd) return reply(200, 'END Unknown service code.', 'unknown_service');
+      if (!operatorAllowed(verdict, operator.id)) return this.#refuseOperator(verdict, operator.id, res, reply);
       const msisdn = toE164(form.phoneNumber, operator.countryCallingCode);
       if (!msisdn) return reply(200, 'END Sorry, we could not read this request.', 'malformed');
       if (!numberBelongsTo(operator, msisdn)) {
@@ -198,14 +200,27 @@ export class UssdHttpEdge {
   }
 
   /**
+   * An authenticated aggregator asking for an operator it does not serve: 403, nothing forwarded.
+   * Not counted toward its source's failure limit (its secret was right); logged, without the
+   * secret, as it is either a misconfiguration or an aggregator acting for another's subscribers.
+   */
+  #refuseOperator(caller: UssdCaller, operatorId: string, res: ServerResponse, reply: (status: number, body: string, outcome: string) => void): void {
+    this.#metrics.authFailures.inc({ reason: AuthFailureReasons.operator });
+    this.#log.warn({ source: caller.source, aggregatorId: caller.aggregatorId, operatorId, reason: AuthFailureReasons.operator }, 'USSD HTTP request refused: the aggregator does not serve this operator');
+    res.setHeader('connection', 'close');
+    reply(403, 'Forbidden.', 'refused');
+  }
+
+  /**
    * The aggregator says a session ended. Ended on our END: nothing to do. Otherwise the subscriber
    * hung up: the ussd service is told, so a payment left at the confirmation screen lets go of its
    * hold now instead of at its expiry. Always a plain 200: the aggregator does not retry these.
    */
-  #sessionEnded(body: string, reply: (status: number, body: string, outcome: string) => void): void {
+  #sessionEnded(body: string, caller: UssdCaller, res: ServerResponse, reply: (status: number, body: string, outcome: string) => void): void {
     const event = parseUssdSessionEnd(body);
     if (!event) return reply(400, 'Not a session notification.', 'malformed');
     const operator = operatorFor(this.#config.operators, event.serviceCode, event.networkCode);
+    if (operator && !operatorAllowed(caller, operator.id)) return this.#refuseOperator(caller, operator.id, res, reply);
     const msisdn = operator ? toE164(event.phoneNumber, operator.countryCallingCode) : null;
     if (event.status === 'Success' || !operator?.ussd || !msisdn) return reply(200, 'OK', 'session_end');
     // A release names a session by id; for another operator's number it is nobody's to release here.

@@ -29,6 +29,14 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(v4) === 4 && v4.startsWith('127.');
 }
 
+/**
+ * Reverse proxies (the Kubernetes Ingress's pods) in front of an HTTP edge: IPs or CIDR blocks. Only from
+ * these is X-Forwarded-For believed, its right-most address that is not one of them taken as the caller's.
+ */
+const trustedProxies = z.array(addressOrBlock).max(256).default([]);
+/** An edge secret: it may travel in a URL path, so URL-safe, and long enough not to be guessed. */
+const edgeSecret = z.string().regex(/^[A-Za-z0-9._~-]{16,256}$/, 'must be 16-256 letters, digits, ".", "_", "~" or "-" (it may travel in a URL path)');
+
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as KES');
 
 const smppBind = z.strictObject({
@@ -355,8 +363,9 @@ export const configSchema = z
         /** Failed key checks from one source address within authFailureWindowMs before it gets 429 without its key being checked. */
         authFailuresMax: z.number().int().min(1).max(10_000).default(10),
         authFailureWindowMs: positiveMs.default(60_000),
-        /** Source addresses whose failures are remembered at once; the oldest is forgotten past this. */
+        /** Source addresses whose failures are remembered at once; past this an unblocked one is forgotten first (IPv6 by /64). */
         authFailureSourcesMax: z.number().int().min(1).max(1_000_000).default(10_000),
+        trustedProxies,
       })
       .prefault({}),
     ussd: z
@@ -377,13 +386,33 @@ export const configSchema = z
              * (the password), or a path token (<path>/<secret>). Pass it with DIALPAY__ussd__http__sharedSecret,
              * not in the file. Required unless host is loopback.
              */
-            sharedSecret: z.string().regex(/^[A-Za-z0-9._~-]{16,256}$/, 'must be 16-256 letters, digits, ".", "_", "~" or "-" (it may travel in a URL path)').optional(),
+            sharedSecret: edgeSecret.optional(),
             /** The previous secret, still accepted while aggregators move to the new one. */
-            sharedSecretPrevious: z.string().regex(/^[A-Za-z0-9._~-]{16,256}$/, 'must be 16-256 letters, digits, ".", "_", "~" or "-"').optional(),
+            sharedSecretPrevious: edgeSecret.optional(),
+            /**
+             * Named aggregators, each allowed for its own operators only: a request carrying an aggregator's
+             * secret (from one of its allowedAddresses, if set; else the edge's) may act only for subscribers of
+             * its operatorIds, else 403. The edge-wide sharedSecret above is an aggregator allowed for every operator.
+             */
+            aggregators: z
+              .array(
+                z.strictObject({
+                  id,
+                  /** Pass it with DIALPAY__ussd__http__aggregators__<n>__sharedSecret, not in the file. */
+                  sharedSecret: edgeSecret,
+                  sharedSecretPrevious: edgeSecret.optional(),
+                  /** Where this aggregator posts from, instead of the edge's allowedAddresses. */
+                  allowedAddresses: z.array(addressOrBlock).min(1).max(256).optional(),
+                  operatorIds: z.array(id).min(1).max(64),
+                }),
+              )
+              .max(64)
+              .default([]),
+            trustedProxies,
             /** Failed authentications from one source address within authFailuresWindowMs after which it gets 429 unchecked. */
             authFailuresMax: z.number().int().min(1).max(10_000).default(10),
             authFailuresWindowMs: positiveMs.default(60_000),
-            /** Source addresses whose failures are remembered at once (the oldest is forgotten past this). */
+            /** Source addresses whose failures are remembered at once (past this an unblocked one is forgotten first; IPv6 by /64). */
             authFailureSourcesMax: z.number().int().min(1).max(1_000_000).default(10_000),
           })
           .prefault({}),
@@ -456,9 +485,10 @@ export const configSchema = z
     });
     // An edge open beyond this machine must know who calls it: checked here, before any engine is contacted.
     const ussdHttp = config.ussd.http;
-    if (ussdHttp.port !== undefined && !isLoopbackHost(ussdHttp.host) && !ussdHttp.sharedSecret) {
-      ctx.addIssue({ code: 'custom', path: ['ussd', 'http', 'sharedSecret'], message: `ussd.http.host ${ussdHttp.host} is not loopback: set a shared secret for the aggregators (DIALPAY__ussd__http__sharedSecret)` });
+    if (ussdHttp.port !== undefined && !isLoopbackHost(ussdHttp.host) && !ussdHttp.sharedSecret && ussdHttp.aggregators.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['ussd', 'http', 'sharedSecret'], message: `ussd.http.host ${ussdHttp.host} is not loopback: set a shared secret for the aggregators (DIALPAY__ussd__http__sharedSecret, or ussd.http.aggregators)` });
     }
+    checkUssdAggregators(ussdHttp, operatorIds, ctx);
     if (Boolean(ussdHttp.tlsCertFile) !== Boolean(ussdHttp.tlsKeyFile)) {
       ctx.addIssue({ code: 'custom', path: ['ussd', 'http', ussdHttp.tlsCertFile ? 'tlsKeyFile' : 'tlsCertFile'], message: 'HTTPS needs both tlsCertFile and tlsKeyFile' });
     }
@@ -471,6 +501,34 @@ export const configSchema = z
       }
     });
   });
+
+/** Aggregator ids unique, their operators known, and no secret shared (it would make who called ambiguous). */
+function checkUssdAggregators(
+  http: { sharedSecret?: string | undefined; sharedSecretPrevious?: string | undefined; aggregators: { id: string; sharedSecret: string; sharedSecretPrevious?: string | undefined; operatorIds: string[] }[] },
+  operatorIds: ReadonlySet<string>,
+  ctx: z.RefinementCtx,
+): void {
+  const owners = new Map<string, string>();
+  if (http.sharedSecret) owners.set(http.sharedSecret, 'ussd.http.sharedSecret');
+  if (http.sharedSecretPrevious) owners.set(http.sharedSecretPrevious, 'ussd.http.sharedSecretPrevious');
+  const ids = new Set<string>();
+  http.aggregators.forEach((aggregator, i) => {
+    const path = ['ussd', 'http', 'aggregators', i];
+    if (ids.has(aggregator.id)) ctx.addIssue({ code: 'custom', path: [...path, 'id'], message: `duplicate aggregator id "${aggregator.id}"` });
+    ids.add(aggregator.id);
+    aggregator.operatorIds.forEach((op, j) => {
+      if (!operatorIds.has(op)) ctx.addIssue({ code: 'custom', path: [...path, 'operatorIds', j], message: `unknown operator "${op}"` });
+    });
+    for (const key of ['sharedSecret', 'sharedSecretPrevious'] as const) {
+      const secret = aggregator[key];
+      if (!secret) continue;
+      // The message names the other key, never the secret.
+      const owner = owners.get(secret);
+      if (owner) ctx.addIssue({ code: 'custom', path: [...path, key], message: `the same secret as ${owner}: each aggregator needs its own` });
+      else owners.set(secret, `ussd.http.aggregators[${i}].${key}`);
+    }
+  });
+}
 
 export type Config = z.output<typeof configSchema>;
 export type OperatorConfig = Config['operators'][number];

@@ -323,6 +323,9 @@ describe('Kubernetes', () => {
             // Only the gateway serves the USSD HTTP edge, so only it holds the aggregators' secret, and it must.
             expect(env.some((e) => e.name === `${ENV_OVERRIDE_PREFIX}ussd__http__sharedSecret`), `${d.metadata.name}/${container.name}: USSD secret`).toBe(container.args[0] === 'gateway');
             if (config.ussd.http.port !== undefined) expect(config.ussd.http.sharedSecret, `${d.metadata.name}/${container.name}: USSD edge secret`).toBeDefined();
+            // Behind the Ingress every peer is an Ingress pod: without trusted proxies one caller's failures would block them all.
+            if (config.ussd.http.port !== undefined) expect(config.ussd.http.trustedProxies, `${d.metadata.name}/${container.name}: USSD trusted proxies`).not.toEqual([]);
+            if (config.merchantApi.port !== undefined) expect(config.merchantApi.trustedProxies, `${d.metadata.name}/${container.name}: merchant API trusted proxies`).not.toEqual([]);
           }
           // A schema owner migrates before it takes work, so a failed migration stops the rollout.
           const migrates = (spec.initContainers ?? []).some((c: any) => c.args[0] === 'migrate');

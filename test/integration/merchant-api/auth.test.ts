@@ -1,7 +1,8 @@
 // Failed merchant API authentication, on a real server over real sockets:
 // each failure is counted by reason and logged with its source address but
-// never the key, and a source past its failures gets 429 without its key
-// being checked, while other sources are unaffected.
+// never the key, and a source past its failures gets 429 for failing keys,
+// while a valid key from it and other sources are unaffected. Behind trusted
+// proxies (the Ingress) the source is the forwarded caller, not the proxy.
 import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,9 +26,9 @@ let port: number;
 let config: ReturnType<typeof validateConfig>;
 
 /** One GET from `localAddress` (any 127.x address is this host), so a test can be two sources. */
-function get(path: string, authorization: string | null, localAddress = '127.0.0.1'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
+function get(path: string, authorization: string | null, localAddress = '127.0.0.1', extra: { headers?: Record<string, string>; port?: number } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: 'GET', localAddress, headers: authorization ? { authorization } : {} }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port: extra.port ?? port, path, method: 'GET', localAddress, headers: { ...(authorization ? { authorization } : {}), ...extra.headers } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
@@ -94,9 +95,10 @@ describe('failed authentication', () => {
     const output = lines.join('\n');
     for (const secret of [good.key, wrongSecret, unknown, unknown.slice(-43), wrongSecret.slice(-43), 'not-a-key']) expect(output).not.toContain(secret);
 
-    // Refused without a check, even with the right key, from that address; another address is unaffected.
-    expect((await get('/v1/balance', `Bearer ${good.key}`)).status).toBe(429);
-    // 503: past the key check, billing (not running here) does not answer.
+    // A valid key from that address still gets in (503: past the key check, billing, not running
+    // here, does not answer): the check is cheap, and a shared source must not lock everyone out.
+    expect((await get('/v1/balance', `Bearer ${good.key}`)).status).toBe(503);
+    expect((await get('/v1/balance', `Bearer ${wrongSecret}`)).status).toBe(429);
     const other = await get('/v1/balance', `Bearer ${good.key}`, '127.0.0.2');
     expect([other.status, other.body.type]).toEqual([503, '/problems/unavailable']);
     expect((await get('/v1/payments?limit=x', 'Bearer nope', '127.0.0.2')).status).toBe(401);
@@ -114,5 +116,47 @@ describe('reloading keys', () => {
     expect((await get('/v1/balance', `Bearer ${rotated.key}`, '127.0.0.3')).status).toBe(503);
     expect((await get('/v1/balance', `Bearer ${newcomer.key}`, '127.0.0.3')).status).toBe(401);
     expect(lines.some((l) => l.includes('keys of merchants added since start are ignored') && l.includes('NEWSHOP'))).toBe(true);
+  });
+});
+
+describe('behind trusted proxies', () => {
+  const PROXY = '127.0.0.5';
+  let proxied: MerchantApi;
+  let proxiedPort: number;
+  const proxiedLines: string[] = [];
+  const via = (from: string, forwardedFor: string | null, key: string) =>
+    get('/v1/balance', `Bearer ${key}`, from, { port: proxiedPort, headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {} });
+
+  beforeAll(async () => {
+    proxiedPort = await freePort();
+    const raw = exampleConfigRaw() as any;
+    raw.nats = { ...raw.nats, url: natsServer.url };
+    raw.merchantApi = { port: proxiedPort, authFailuresMax: 2, authFailureWindowMs: 60_000, trustedProxies: [`${PROXY}/32`, '10.244.0.0/16'] };
+    raw.merchants[0].apiKeys = [good.stored];
+    const destination = new Writable({ write(chunk, _enc, cb) { proxiedLines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } });
+    proxied = new MerchantApi({ config: validateConfig(raw), nc: nats.nc, log: createLogger({ level: 'info', component: 'gateway', destination }), registry: new Registry() });
+    await proxied.listen();
+  });
+  afterAll(async () => {
+    await proxied?.close();
+  });
+
+  it('limits and logs the forwarded caller, so one attacker behind the Ingress shuts out only itself', async () => {
+    // The attacker's own X-Forwarded-For entries (left) are not believed; the proxy's (right-most) are.
+    for (let i = 0; i < 2; i++) expect((await via(PROXY, '203.0.113.66, 198.51.100.1', 'nope')).status).toBe(401);
+    expect((await via(PROXY, '198.51.100.1', 'nope')).status).toBe(429);
+    expect((await via(PROXY, '10.244.3.3, 198.51.100.1', 'nope')).status, 'a hop through a second proxy is still the same caller').toBe(429);
+    expect((await via(PROXY, '198.51.100.1', good.key)).status, 'a valid key is never refused for its source').toBe(503);
+    // Other callers through the same proxy are unaffected.
+    expect((await via(PROXY, '198.51.100.2', 'nope')).status).toBe(401);
+    expect((await via(PROXY, '198.51.100.2', good.key)).status).toBe(503);
+    const failed = proxiedLines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'merchant API authentication failed');
+    expect(failed.map((l) => l.remote)).toEqual(['198.51.100.1', '198.51.100.1', '198.51.100.2']);
+  });
+
+  it('ignores X-Forwarded-For from a peer that is not a trusted proxy', async () => {
+    for (let i = 0; i < 2; i++) expect((await via('127.0.0.6', `198.51.100.${10 + i}`, 'nope')).status).toBe(401);
+    expect((await via('127.0.0.6', '198.51.100.99', 'nope')).status).toBe(429);
+    expect(proxiedLines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'merchant API authentication failed').at(-1).remote).toBe('127.0.0.6');
   });
 });

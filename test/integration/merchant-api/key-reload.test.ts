@@ -1,7 +1,8 @@
 // API keys change without a restart: a real `dialpay gateway` process, its
 // YAML edited and SIGHUP sent. A removed key is refused from the next
 // request, a new key works, and a config that does not load is logged (naming
-// the key) while the running keys stay.
+// the key) while the running keys stay. A SIGHUP during start-up neither kills
+// the process nor is lost.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,16 @@ async function hangUpWith(apiKeys: unknown, expectMsg: string): Promise<void> {
   writeFileSync(configPath, stringify(raw));
   child.process.kill('SIGHUP');
   await waitFor(`"${expectMsg}" logged`, async () => logLines(expectMsg).length > seen);
+}
+
+/** The config with ports of its own, so a second gateway can run beside the first. */
+async function configOnFreshPorts(): Promise<any> {
+  const copy = structuredClone(raw);
+  copy.http = { host: '127.0.0.1', opsPorts: Object.fromEntries(await Promise.all(COMPONENT_NAMES.map(async (n) => [n, await freePort()]))) };
+  for (const op of copy.operators) if (op.smpp.mode === 'server') op.smpp.port = await freePort();
+  copy.ussd.http.port = await freePort();
+  copy.merchantApi = { ...copy.merchantApi, port: await freePort() };
+  return copy;
 }
 
 beforeAll(async () => {
@@ -70,5 +81,28 @@ describe('API keys reload on SIGHUP', () => {
     expect(logLines('config reload failed; the running config stays').at(-1).err.message).toContain('merchants[0].apiKeys[0].sha256');
     expect([await status(keyA.key), await status(keyB.key), await status(keyC.key)]).toEqual([401, 503, 503]);
     expect(child.process.exitCode).toBeNull();
+  });
+
+  it('a SIGHUP during start-up neither kills the process nor is lost: it is applied once started', async () => {
+    const early = await configOnFreshPorts();
+    const path = join(mkdtempSync(join(tmpdir(), 'dialpay-hup-at-start-')), 'gateway.yaml');
+    early.merchants[0].apiKeys = [keyA.stored];
+    writeFileSync(path, stringify(early));
+    const child = runTs('cli/dialpay.ts', ['gateway', '--config', path]);
+    try {
+      await child.waitForLine(/"msg":"starting"/);
+      // The key changes while the process is still provisioning; the signal comes before it serves.
+      early.merchants[0].apiKeys = [keyB.stored];
+      writeFileSync(path, stringify(early));
+      child.process.kill('SIGHUP');
+      await child.waitForLine(/merchant API listening/);
+      await child.waitForLine(/config reloaded/);
+      expect(child.stdout()).toContain('SIGHUP during start-up: the config is re-read once started');
+      const status = async (key: string) => (await fetch(`http://127.0.0.1:${early.merchantApi.port}/v1/balance`, { headers: { authorization: `Bearer ${key}` } })).status;
+      expect([await status(keyA.key), await status(keyB.key)]).toEqual([401, 503]);
+      expect([child.process.exitCode, child.process.signalCode]).toEqual([null, null]);
+    } finally {
+      await child.kill('SIGTERM');
+    }
   });
 });

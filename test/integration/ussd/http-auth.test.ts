@@ -3,7 +3,9 @@
 // listens on 127.0.0.1; each test that fails on purpose posts from its own
 // allowed 127.0.1.x, so failures counted per source do not leak between
 // tests; 127.0.0.2 is off the allow list) and by
-// the shared secret in each style an aggregator can send it. A stand-in for
+// the shared secret in each style an aggregator can send it; a named
+// aggregator (agg-ke) may act for its operator only; 127.0.2.1 plays the
+// Ingress, a trusted proxy that forwards the caller. A stand-in for
 // the ussd service answers hops on the real request subject and records them,
 // so "nothing reached NATS" is checked, not assumed.
 import { request } from 'node:http';
@@ -26,6 +28,9 @@ let sourceNo = 0;
 /** An allowed source address no other test has failed from. */
 const freshSource = () => `127.0.1.${++sourceNo}`;
 const FAILURES_MAX = 3;
+/** The Kenyan aggregator's own secret: safaricom-ke only. */
+const AGG_KE = 'aggregator-ke-secret-0123456789';
+const PROXY = '127.0.2.1';
 
 let nats: NatsServerHandle;
 let nc: NatsConnection;
@@ -55,6 +60,8 @@ beforeAll(async () => {
     allowedAddresses: [`${ALLOWED}/32`, '127.0.1.0/24'],
     sharedSecret: SECRET, sharedSecretPrevious: PREVIOUS,
     authFailuresMax: FAILURES_MAX, authFailuresWindowMs: 60_000,
+    aggregators: [{ id: 'agg-ke', sharedSecret: AGG_KE, operatorIds: ['safaricom-ke'] }],
+    trustedProxies: [`${PROXY}/32`],
   };
   edge = new UssdHttpEdge({ config: validateConfig(raw), nc, log, registry });
   port = await edge.listen();
@@ -185,17 +192,52 @@ describe('the USSD HTTP edge authenticates its callers', () => {
     expect(hops.map((h) => h.msisdn)).toEqual(['254711999002', '254711999002']);
   });
 
-  it('a source that keeps failing is answered 429 without being checked; other sources are not', async () => {
+  it('a source that keeps failing is answered 429 for its failures, but the right secret from it still gets in', async () => {
     const flooder = freshSource();
     for (let i = 0; i < FAILURES_MAX; i++) expect((await post({ from: flooder, headers: { 'x-dialpay-ussd-secret': `wrong-${i}` }, form: dial() })).status).toBe(401);
     const logged = logLines.length;
     const before = await failures('rate_limited');
-    const limited = await post({ from: flooder, headers: { 'x-dialpay-ussd-secret': SECRET }, form: dial() });
+    const limited = await post({ from: flooder, headers: { 'x-dialpay-ussd-secret': 'wrong-again' }, form: dial() });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(await failures('rate_limited')).toBe(before + 1);
     expect(logLines.length, 'a flood is counted, not logged line by line').toBe(logged);
     expect(hops).toEqual([]);
+    expect((await post({ from: flooder, headers: { 'x-dialpay-ussd-secret': SECRET }, form: dial() })).body).toBe('CON stand-in menu');
     expect((await post({ headers: { 'x-dialpay-ussd-secret': SECRET }, form: dial() })).body).toBe('CON stand-in menu');
+  });
+
+  it('behind the trusted proxy, one caller\'s failures shut out that caller only, and logs name it', async () => {
+    const attacker = freshSource();
+    const honest = freshSource();
+    const via = (caller: string, secret: string) => post({ from: PROXY, headers: { 'x-dialpay-ussd-secret': secret, 'x-forwarded-for': `198.51.100.7, ${caller}` }, form: dial() });
+    for (let i = 0; i < FAILURES_MAX; i++) expect((await via(attacker, `wrong-${i}`)).status).toBe(401);
+    expect((await via(attacker, 'wrong-again')).status).toBe(429);
+    expect((await via(honest, SECRET)).body).toBe('CON stand-in menu');
+    expect((await via(honest, 'wrong-once')).status).toBe(401);
+    expect(logLines.filter((l) => l.includes('USSD HTTP request refused') && l.includes(`"source":"${attacker}"`))).toHaveLength(FAILURES_MAX);
+    expect(logLines.some((l) => l.includes(`"source":"${PROXY}"`))).toBe(false);
+    // The proxy is no aggregator: without a forwarded caller it is judged by its own address, off the list.
+    expect((await post({ from: PROXY, headers: { 'x-dialpay-ussd-secret': SECRET }, form: dial() })).status).toBe(403);
+  });
+
+  it('a named aggregator acts for its own operator only: for another\'s, 403 and nothing reaches NATS', async () => {
+    const auth = { 'x-dialpay-ussd-secret': AGG_KE };
+    expect((await post({ headers: auth, form: dial() })).body).toBe('CON stand-in menu');
+    expect(hops.map((h) => h.operatorId)).toEqual(['safaricom-ke']);
+    hops.length = 0;
+    const before = await failures('operator');
+    // The same code, with Orange Senegal's networkCode and one of its subscribers.
+    const foreign = { ...dial('+221770000555'), networkCode: '60801' };
+    const refused = await post({ headers: auth, form: foreign });
+    expect({ status: refused.status, body: refused.body }).toEqual({ status: 403, body: 'Forbidden.' });
+    expect((await post({ path: '/ussd/events', headers: auth, form: { ...foreign, status: 'Incomplete' } })).status).toBe(403);
+    expect(await failures('operator')).toBe(before + 2);
+    expect(hops).toEqual([]);
+    expect(logLines.some((l) => l.includes('the aggregator does not serve this operator') && l.includes('"aggregatorId":"agg-ke"') && l.includes('"operatorId":"orange-sn"'))).toBe(true);
+    expect(logLines.join('\n')).not.toContain(AGG_KE);
+    // The edge-wide secret stays an aggregator for every operator.
+    expect((await post({ headers: { 'x-dialpay-ussd-secret': SECRET }, form: foreign })).body).toBe('CON stand-in menu');
+    expect(hops.map((h) => h.operatorId)).toEqual(['orange-sn']);
   });
 });

@@ -3,7 +3,7 @@
 // number-belongs-to-operator check, and the config rules around them.
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { presentedSecret, routeOf, UssdHttpAuth } from '../../../gateway/ussd/http-auth.js';
+import { operatorAllowed, presentedSecret, routeOf, UssdHttpAuth } from '../../../gateway/ussd/http-auth.js';
 import { ConfigError, isLoopbackHost, loadConfigText, type Config } from '../../../runtime/config/index.js';
 import { numberBelongsTo, toE164 } from '../../../runtime/msisdn.js';
 import { exampleConfigRaw } from '../../support/stack.js';
@@ -74,35 +74,85 @@ describe('UssdHttpAuth', () => {
 
   it('lets an allowed source with the secret in, and tells each refusal apart', () => {
     const auth = new UssdHttpAuth(http());
-    expect(auth.check('::ffff:10.20.1.2', withSecret, null, 0)).toEqual({ ok: true });
+    expect(auth.check('::ffff:10.20.1.2', withSecret, null, 0)).toMatchObject({ ok: true });
     expect(auth.check('10.21.0.1', withSecret, null, 0)).toMatchObject({ ok: false, status: 403, reason: 'address', source: '10.21.0.1' });
     expect(auth.check('127.0.0.1', {}, null, 0)).toMatchObject({ ok: false, status: 401, reason: 'missing_secret' });
     expect(auth.check('10.20.0.9', { 'x-dialpay-ussd-secret': `${SECRET}!` }, null, 0)).toMatchObject({ ok: false, status: 401, reason: 'wrong_secret' });
     expect(auth.check(undefined, withSecret, null, 0)).toMatchObject({ ok: false, status: 403, source: 'unknown' });
   });
 
-  it('refuses a source over its failure limit unchecked until the window passes', () => {
+  it('answers a failing source over its limit 429 until the window passes, but never refuses the right secret from it', () => {
     const auth = new UssdHttpAuth(http());
     expect(auth.check('127.0.0.1', {}, null, 0)).toMatchObject({ status: 401, failures: 1 });
     expect(auth.check('127.0.0.1', { authorization: 'Bearer nope' }, null, 10)).toMatchObject({ status: 401, failures: 2 });
-    expect(auth.check('127.0.0.1', withSecret, null, 500)).toMatchObject({ ok: false, status: 429, reason: 'rate_limited', retryAfterMs: 500 });
-    expect(auth.check('10.20.0.1', withSecret, null, 500)).toEqual({ ok: true });
-    expect(auth.check('127.0.0.1', withSecret, null, 1_000)).toEqual({ ok: true });
+    expect(auth.check('127.0.0.1', { authorization: 'Bearer nope' }, null, 500)).toMatchObject({ ok: false, status: 429, reason: 'rate_limited', retryAfterMs: 500 });
+    expect(auth.check('127.0.0.1', {}, null, 500)).toMatchObject({ status: 429 });
+    expect(auth.check('127.0.0.1', withSecret, null, 500)).toMatchObject({ ok: true, source: '127.0.0.1' });
+    expect(auth.check('10.20.0.1', { authorization: 'Bearer nope' }, null, 500)).toMatchObject({ status: 401 });
+    expect(auth.check('127.0.0.1', { authorization: 'Bearer nope' }, null, 1_000)).toMatchObject({ status: 401, failures: 1 });
+  });
+
+  it('behind a trusted proxy, allows, limits and names the forwarded caller', () => {
+    const auth = new UssdHttpAuth(http({ allowedAddresses: ['198.51.100.0/24'], trustedProxies: ['10.244.0.0/16'] }));
+    const from = (caller: string, headers: Record<string, string> = withSecret) => auth.check('10.244.0.7', { ...headers, 'x-forwarded-for': `203.0.113.9, ${caller}` }, null, 0);
+    expect(from('198.51.100.4')).toMatchObject({ ok: true, source: '198.51.100.4' });
+    expect(from('192.0.2.1')).toMatchObject({ status: 403, reason: 'address', source: '192.0.2.1' });
+    // The proxy itself is not an aggregator, and a peer that is no trusted proxy cannot forward.
+    expect(auth.check('10.244.0.7', withSecret, null, 0)).toMatchObject({ status: 403, source: '10.244.0.7' });
+    expect(auth.check('192.0.2.50', { ...withSecret, 'x-forwarded-for': '198.51.100.4' }, null, 0)).toMatchObject({ status: 403, source: '192.0.2.50' });
+    for (let i = 0; i < 2; i++) expect(from('198.51.100.66', { authorization: 'Bearer nope' })).toMatchObject({ status: 401 });
+    expect(from('198.51.100.66', { authorization: 'Bearer nope' })).toMatchObject({ status: 429 });
+    expect(from('198.51.100.67', { authorization: 'Bearer nope' })).toMatchObject({ status: 401 });
   });
 
   it('accepts the previous secret during a rotation', () => {
     const previous = 'the-previous-secret-16';
     const auth = new UssdHttpAuth(http({ sharedSecretPrevious: previous }));
-    expect(auth.check('127.0.0.1', { authorization: `Bearer ${previous}` }, null, 0)).toEqual({ ok: true });
-    expect(auth.check('127.0.0.1', withSecret, null, 0)).toEqual({ ok: true });
+    expect(auth.check('127.0.0.1', { authorization: `Bearer ${previous}` }, null, 0)).toMatchObject({ ok: true });
+    expect(auth.check('127.0.0.1', withSecret, null, 0)).toMatchObject({ ok: true });
   });
 
   it('on a loopback edge without a secret, checks the address alone', () => {
     const auth = new UssdHttpAuth(load({ port: 8384 }).ussd.http);
     expect(auth.requiresSecret).toBe(false);
-    expect(auth.check('127.0.0.1', {}, null, 0)).toEqual({ ok: true });
-    expect(auth.check('::1', {}, null, 0)).toEqual({ ok: true });
+    expect(auth.check('127.0.0.1', {}, null, 0)).toMatchObject({ ok: true });
+    expect(auth.check('::1', {}, null, 0)).toMatchObject({ ok: true });
     expect(auth.check('192.0.2.1', {}, null, 0)).toMatchObject({ status: 403 });
+  });
+});
+
+describe('UssdHttpAuth with named aggregators', () => {
+  const A = 'aggregator-a-secret-0123456789';
+  const B = 'aggregator-b-secret-0123456789';
+  const auth = () => new UssdHttpAuth(load({
+    port: 8384, authFailuresMax: 2,
+    aggregators: [
+      { id: 'agg-a', sharedSecret: A, operatorIds: ['safaricom-ke'] },
+      { id: 'agg-b', sharedSecret: B, allowedAddresses: ['192.0.2.0/24'], operatorIds: ['orange-sn'] },
+    ],
+  }).ussd.http);
+
+  it('authenticates a request as the aggregator whose secret it carries, with that aggregator\'s operators', () => {
+    const verdict = auth().check('127.0.0.1', { authorization: `Bearer ${A}` }, null, 0);
+    expect(verdict).toMatchObject({ ok: true, aggregatorId: 'agg-a' });
+    expect(verdict.ok && operatorAllowed(verdict, 'safaricom-ke')).toBe(true);
+    expect(verdict.ok && operatorAllowed(verdict, 'orange-sn')).toBe(false);
+    expect(auth().check('192.0.2.9', {}, `${B}`, 0)).toMatchObject({ ok: true, aggregatorId: 'agg-b' });
+  });
+
+  it('holds each aggregator to its own addresses, and without an edge-wide secret needs one of theirs', () => {
+    expect(auth().check('127.0.0.1', { authorization: `Bearer ${B}` }, null, 0)).toMatchObject({ status: 403, reason: 'address' });
+    expect(auth().check('192.0.2.9', { authorization: `Bearer ${A}` }, null, 0)).toMatchObject({ status: 403, reason: 'address' });
+    expect(auth().check('127.0.0.1', {}, null, 0)).toMatchObject({ status: 401, reason: 'missing_secret' });
+    expect(auth().check('192.0.2.9', { authorization: 'Bearer nope' }, null, 0)).toMatchObject({ status: 401, reason: 'wrong_secret' });
+    expect(auth().check('198.51.100.1', { authorization: 'Bearer nope' }, null, 0)).toMatchObject({ status: 403, reason: 'address' });
+  });
+
+  it('keeps the edge-wide secret as an aggregator for every operator', () => {
+    const both = new UssdHttpAuth(load({ port: 8384, sharedSecret: SECRET, aggregators: [{ id: 'agg-a', sharedSecret: A, operatorIds: ['safaricom-ke'] }] }).ussd.http);
+    const verdict = both.check('127.0.0.1', { 'x-dialpay-ussd-secret': SECRET }, null, 0);
+    expect(verdict).toMatchObject({ ok: true, aggregatorId: null, operatorIds: null });
+    expect(verdict.ok && operatorAllowed(verdict, 'orange-sn')).toBe(true);
   });
 });
 
@@ -141,6 +191,24 @@ describe('ussd.http config', () => {
     expect(load({ host: '0.0.0.0', port: 8384 }, { DIALPAY__ussd__http__sharedSecret: SECRET }).ussd.http.sharedSecret).toBe(SECRET);
     expect(load({ host: '127.0.0.1', port: 8384 }).ussd.http.sharedSecret).toBeUndefined();
     expect(load({ host: '0.0.0.0', port: undefined }).ussd.http.port).toBeUndefined();
+  });
+
+  it('takes aggregators in place of the edge-wide secret, their secrets from the environment', () => {
+    const config = load({ host: '0.0.0.0', port: 8384, aggregators: [{ id: 'agg-a', operatorIds: ['safaricom-ke'] }] }, { DIALPAY__ussd__http__aggregators__0__sharedSecret: 'aggregator-a-secret-0123456789' });
+    expect(config.ussd.http.aggregators[0]).toMatchObject({ id: 'agg-a', sharedSecret: 'aggregator-a-secret-0123456789', operatorIds: ['safaricom-ke'] });
+    expect(configErrorOf(() => load({ aggregators: [{ id: 'agg-a', operatorIds: ['safaricom-ke'] }] })).key).toBe('ussd.http.aggregators[0].sharedSecret');
+  });
+
+  it('refuses an unknown operator, a duplicate id and a secret used twice, naming the key and never the secret', () => {
+    const secret = 'aggregator-a-secret-0123456789';
+    expect(configErrorOf(() => load({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['safaricom-ke', 'nobody'] }] })).key).toBe('ussd.http.aggregators[0].operatorIds[1]');
+    const twice = configErrorOf(() => load({ sharedSecret: secret, aggregators: [{ id: 'a', sharedSecret: 'another-secret-0123456789', operatorIds: ['safaricom-ke'] }, { id: 'b', sharedSecret: secret, operatorIds: ['orange-sn'] }] }));
+    expect(twice.key).toBe('ussd.http.aggregators[1].sharedSecret');
+    expect(twice.message).toContain('ussd.http.sharedSecret');
+    expect(twice.message).not.toContain(secret);
+    expect(configErrorOf(() => load({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['safaricom-ke'] }, { id: 'b', sharedSecret: 'b-secret-0123456789', operatorIds: ['orange-sn'], sharedSecretPrevious: secret }] })).key).toBe('ussd.http.aggregators[1].sharedSecretPrevious');
+    expect(configErrorOf(() => load({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['safaricom-ke'] }, { id: 'a', sharedSecret: `${secret}x`, operatorIds: ['orange-sn'] }] })).key).toBe('ussd.http.aggregators[1].id');
+    expect(configErrorOf(() => load({ trustedProxies: ['10.244.0.0/99'] })).key).toBe('ussd.http.trustedProxies[0]');
   });
 
   it('checks allow-list entries, secret shape and the TLS pair', () => {
