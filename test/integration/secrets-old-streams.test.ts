@@ -104,6 +104,11 @@ it('erases every handled or dead-lettered SMS from streams an older release made
     expect(info.state.last_seq, name).toBeGreaterThanOrEqual(name === 'SMS_INBOUND' ? 5 : 4);
     expect(info.state.messages, name).toBe(0);
   }
+  // Counted where ops can see it: every handled text (2 PINs, PAY, YES, and the dead letter) erased, none failed.
+  const scrape = await (await fetch(`http://127.0.0.1:${config.http.opsPorts.payments}/metrics`)).text();
+  const erased = (outcome: string) => Number(new RegExp(`dialpay_nats_messages_erased_total\\{[^}]*consumer="payments-sms-inbound"[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`).exec(scrape)?.[1]);
+  expect(erased('erased')).toBeGreaterThanOrEqual(5);
+  expect(erased('failed')).toBe(0);
   // The components' users may read the retention and erase (permissions.ts): the server refused nothing.
   expect(readFileSync(join(p.stack.nats.storeDir, 'nats-server.log'), 'utf8').split('\n').filter((l) => /Violation/i.test(l))).toEqual([]);
 });
