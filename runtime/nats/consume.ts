@@ -2,12 +2,13 @@
 // message; success acks, failure naks with the configured delay, and the last
 // allowed delivery (or a permanent error, or bytes that do not decode) goes to
 // the dead-letter stream before the message is terminated. Nothing is dropped
-// silently. At most inFlightMax handlers run at once per consumer.
+// silently. At most inFlightMax handlers run at once per consumer. A consumer of
+// a stream that should be a work queue but is not erases what it has handled.
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsHandle } from './connect.js';
 import type { ConsumerSpec } from './topology.js';
-import { DLQ_SUBJECT_PREFIX } from './topology.js';
+import { DLQ_SUBJECT_PREFIX, STREAMS, deleteAfterAckFor } from './topology.js';
 import type { EventDef, EventMessage } from './events.js';
 import { PermanentHandlerError, UndecodableMessageError } from './errors.js';
 import type { Logger } from '../log.js';
@@ -61,6 +62,7 @@ interface PendingSource {
 
 export class ConsumerMetrics {
   readonly handled: Counter<'consumer' | 'outcome'>;
+  readonly erased: Counter<'consumer' | 'outcome'>;
   readonly handlerSeconds: Histogram<'consumer'>;
   readonly pending: Gauge<'consumer'>;
   readonly #sources = new Map<string, PendingSource>();
@@ -69,6 +71,12 @@ export class ConsumerMetrics {
     this.handled = new Counter({
       name: 'dialpay_nats_messages_handled_total',
       help: 'Messages taken from a durable consumer, by outcome (acked, retried, dead_lettered).',
+      labelNames: ['consumer', 'outcome'],
+      registers: [registry],
+    });
+    this.erased = new Counter({
+      name: 'dialpay_nats_messages_erased_total',
+      help: 'Handled messages a consumer deleted (erased) from a stream that should be a work queue but was made with limits retention, by outcome (erased, failed: left until max_age).',
       labelNames: ['consumer', 'outcome'],
       registers: [registry],
     });
@@ -133,14 +141,29 @@ export function retryDelayMs(retryDelaysMs: readonly number[], deliveryCount: nu
   return retryDelaysMs[index] ?? 1_000;
 }
 
+/**
+ * Whether this consumer erases what it handles (deleteAfterAckFor). Asks the server for the stream's
+ * retention only for streams declared work queues, so other consumers start as before.
+ */
+async function liveDeleteAfterAck(nats: NatsHandle, spec: ConsumerSpec, log: Logger): Promise<boolean> {
+  const declared = STREAMS.find((s) => s.name === spec.stream);
+  if (spec.deleteAfterAck === undefined && declared?.retention !== 'workqueue') return false;
+  const liveRetention = spec.deleteAfterAck === undefined ? (await nats.jsm.streams.info(spec.stream)).config.retention : undefined;
+  const erase = deleteAfterAckFor(spec, declared, liveRetention);
+  if (erase) log.warn({ consumer: spec.durableName, stream: spec.stream, retention: liveRetention ?? 'as configured' }, 'stream is not a work queue: this consumer erases each message once handled (see deploy/README.md, Upgrading)');
+  return erase;
+}
+
 export async function startConsumer<M extends EventMessage>(options: ConsumerOptions<M>): Promise<RunningConsumer> {
   const { nats, spec, event, handler, log, metrics } = options;
   if (options.inFlightMax < 1) throw new RangeError('inFlightMax must be at least 1');
   const name = spec.durableName;
   const consumer = await nats.js.consumers.get(spec.stream, spec.durableName);
+  const eraseHandled = await liveDeleteAfterAck(nats, spec, log);
   const untrackPending = metrics.track(name, async () => (await consumer.info()).num_pending);
   // Series at 0 from the start: increase() cannot see a counter's first step from absent to 1.
   for (const outcome of ['acked', 'retried', 'dead_lettered']) metrics.handled.inc({ consumer: name, outcome }, 0);
+  if (eraseHandled) for (const outcome of ['erased', 'failed']) metrics.erased.inc({ consumer: name, outcome }, 0);
 
   let stopping = false;
   let inFlight = 0;
@@ -169,6 +192,36 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     }
   };
 
+  // Bounded by the JetStream API timeout (nats.publishTimeoutMs) and, being awaited inside a
+  // handler slot, by inFlightMax. A failure leaves the message until max_age, as without the option.
+  const erase = async (msg: JsMsg): Promise<void> => {
+    try {
+      await nats.jsm.streams.deleteMessage(spec.stream, msg.seq, true);
+      metrics.erased.inc({ consumer: name, outcome: 'erased' });
+    } catch (err) {
+      log.warn({ err, consumer: name, streamSequence: msg.seq }, 'could not erase a handled message from its stream; it stays until max_age');
+      metrics.erased.inc({ consumer: name, outcome: 'failed' });
+    }
+  };
+  const settleHandled = async (msg: JsMsg): Promise<void> => {
+    if (!eraseHandled) {
+      msg.ack();
+      return;
+    }
+    // Erase only once the server has the ack: an ack lost on the way is redelivered, handled again
+    // (idempotently) and erased then.
+    const acked = await msg.ackAck({ timeout: options.publishTimeoutMs }).catch((err: unknown) => {
+      log.warn({ err, consumer: name, streamSequence: msg.seq }, 'ack not confirmed; the message is left for redelivery');
+      return false;
+    });
+    if (acked) await erase(msg);
+  };
+  const terminate = async (msg: JsMsg): Promise<void> => {
+    msg.term();
+    // The dead letter holds what is kept (masked where it carries a secret); the original goes.
+    if (eraseHandled) await erase(msg);
+  };
+
   const handleOne = async (msg: JsMsg): Promise<void> => {
     const started = performance.now();
     const deliveryCount = msg.info.deliveryCount;
@@ -180,7 +233,7 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
       const err = new UndecodableMessageError(msg.subject, msg.seq, { cause });
       log.error({ err, consumer: name }, 'undecodable message, dead-lettering');
       // Plain term(): nats-server 2.9 (Debian 12) ignores a term reason; the reason is in the DLQ headers.
-      if (await deadLetter(msg, err.message)) msg.term();
+      if (await deadLetter(msg, err.message)) await terminate(msg);
       metrics.handled.inc({ consumer: name, outcome: 'dead_lettered' });
       return;
     }
@@ -197,13 +250,11 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     }, beatMs);
     try {
       await handler(decoded, { subject: msg.subject, streamSequence: msg.seq, deliveryCount, log: eventLog });
-      msg.ack();
-      metrics.handled.inc({ consumer: name, outcome: 'acked' });
     } catch (err) {
       const permanent = err instanceof PermanentHandlerError;
       if (permanent || deliveryCount >= spec.deliveriesMax) {
         eventLog.error({ err, deliveryCount }, 'handler failed for the last time, dead-lettering');
-        if (await deadLetter(msg, (err as Error).message ?? String(err))) msg.term();
+        if (await deadLetter(msg, (err as Error).message ?? String(err))) await terminate(msg);
         metrics.handled.inc({ consumer: name, outcome: 'dead_lettered' });
       } else {
         const delayMs = retryDelayMs(options.retryDelaysMs, deliveryCount);
@@ -211,10 +262,14 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
         msg.nak(delayMs);
         metrics.handled.inc({ consumer: name, outcome: 'retried' });
       }
+      return;
     } finally {
       clearInterval(heartbeat);
       metrics.handlerSeconds.observe({ consumer: name }, (performance.now() - started) / 1000);
     }
+    // Outside the try: an ack that fails must not count as a handler failure (nak, dead letter).
+    await settleHandled(msg);
+    metrics.handled.inc({ consumer: name, outcome: 'acked' });
   };
 
   // Pull only as many messages as there are free handler slots, so everything

@@ -9,7 +9,7 @@ import { inboxPrefixOf } from './connect.js';
 import { Events, Requests } from './events.js';
 import {
   BILLING_DEBIT_CAPTURE, BILLING_DEBIT_REFUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, DLQ_SUBJECT_PREFIX, GATEWAY_SMS_OUTBOUND,
-  PAYMENTS_CAPTURE_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, WEBHOOKS_DELIVERY,
+  PAYMENTS_CAPTURE_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, STREAMS, WEBHOOKS_DELIVERY,
   type ConsumerSpec,
 } from './topology.js';
 
@@ -111,6 +111,9 @@ export function natsPermissions(identity: NatsIdentity): NatsPermissions {
       `$JS.ACK.${c.stream}.${c.durableName}.>`,
       `$JS.ACK.*.*.${c.stream}.${c.durableName}.>`,
       `${DLQ_SUBJECT_PREFIX}.${c.stream}.${c.durableName}`,
+      // A stream that should be a work queue: its consumer reads the live retention at start and,
+      // where an older release made it with limits, erases each message it has handled (consume.ts).
+      ...(declaredWorkQueue(c.stream) ? [`${JS_API}.STREAM.INFO.${c.stream}`, `${JS_API}.STREAM.MSG.DELETE.${c.stream}`] : []),
     ]),
     ...a.kvBuckets.flatMap((b) => [
       `$KV.${b}.>`,
@@ -128,6 +131,10 @@ export function natsPermissions(identity: NatsIdentity): NatsPermissions {
     ...a.subscribes,
   ];
   return { publish: sortedUnique(publish), subscribe: sortedUnique(subscribe), allowResponses: a.serves.length > 0 };
+}
+
+function declaredWorkQueue(stream: string): boolean {
+  return STREAMS.some((s) => s.name === stream && s.retention === 'workqueue');
 }
 
 function sortedUnique(subjects: readonly string[]): string[] {

@@ -45,7 +45,8 @@ export async function provisionTopology(nats: NatsHandle, topology: Topology, re
     const exists = existing !== null;
     if (existing && existing.retention !== config.retention) {
       // JetStream can't change a stream's retention in place; the rest of the config still applies.
-      log.warn({ stream: spec.name, retention: existing.retention, wanted: config.retention }, 'stream keeps its old retention: drain it, delete it (nats stream rm) and restart to apply the new one');
+      // For the SMS streams the consumers make up for it by erasing what they handle (consume.ts).
+      log.warn({ stream: spec.name, retention: existing.retention, wanted: config.retention }, 'stream keeps its old retention: drain it, delete it (nats stream rm) and restart to apply the new one (optional for the SMS streams, see deploy/README.md)');
       config.retention = existing.retention;
     }
     if (exists) await nats.jsm.streams.update(spec.name, config);

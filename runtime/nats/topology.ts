@@ -29,6 +29,22 @@ export interface ConsumerSpec {
   readonly ackPendingMax: number;
   /** 'webhooks': retried on consumers.webhookRetryDelaysMs (hours), not the general schedule. */
   readonly retrySchedule?: 'webhooks';
+  /**
+   * Erase each message from the stream (its bytes overwritten) once it is acked or dead-lettered, so
+   * handled messages leave as they would from a work queue. For a stream declared 'workqueue' that
+   * an older release made with limits retention (JetStream cannot change retention in place).
+   * Unset: decided at consumer start from the live stream (deleteAfterAckFor in consume.ts).
+   */
+  readonly deleteAfterAck?: boolean;
+}
+
+/**
+ * Whether a consumer erases what it has handled: as its spec says, else only when its stream is
+ * declared a work queue (it carries secrets) but the live one is not. Pure.
+ */
+export function deleteAfterAckFor(spec: ConsumerSpec, declared: StreamSpec | undefined, liveRetention: string | undefined): boolean {
+  if (spec.deleteAfterAck !== undefined) return spec.deleteAfterAck;
+  return declared?.retention === 'workqueue' && liveRetention !== undefined && liveRetention !== 'workqueue';
 }
 
 /**

@@ -120,16 +120,22 @@ export function parseSmsCommand(text: string, context: GrammarContext): SmsComma
 /** What stands for each run of digits in a masked text: the same width whatever the secret's length. */
 export const SECRET_MASK = '****';
 const CONFIRM_KEYWORDS = Object.keys(KEYWORDS).filter((k) => KEYWORDS[k]?.command === 'confirm');
-/** A confirmation, also one with the space left out ("YES4821"), or a mistyped code after it. */
-const CONFIRM_LIKE = new RegExp(`^(${CONFIRM_KEYWORDS.join('|')})(\\s|\\d|$)`, 'i');
+/**
+ * A confirmation however it is typed: after any leading spaces or punctuation ('"YES', "-oui"), a
+ * confirm keyword not followed by a letter ("YESTERDAY" is a word, not a confirmation), then
+ * anything: "Yes, 4821", "YES:4821", "yes-4821", "YES4821", "OUI: 48 21".
+ */
+const CONFIRM_LIKE = new RegExp(`^[\\s\\p{P}\\p{S}]*(?:${CONFIRM_KEYWORDS.join('|')})(?!\\p{L})`, 'iu');
 /** Nothing but digits (and the separators a thumb adds): a PIN or a code, also a mistyped one. */
 const BARE_DIGITS = /^[\s\d.,*#+-]*\d[\s\d.,*#+-]*$/;
 
 /**
  * A subscriber's text with its secrets masked, for what is kept after payments is done with it
- * (the dead-letter stream): every run of digits in a confirmation ("YES 4821", "oui 90210833",
- * "YES4821") or in a text of bare digits ("3579", "35 79") becomes ****. Wider than the grammar on
- * purpose: a mistyped PIN is still most of a PIN. Anything else ("PAY SHOP42 500") is left as it is.
+ * (the dead-letter stream): every run of digits in a confirmation ("YES 4821", "Yes, 4821",
+ * "oui 90210833", "YES4821") or in a text of bare digits ("3579", "35 79") becomes ****. Every run,
+ * however short: a code typed in pieces ("YES 48 21") leaks in runs of two, and a confirmation has
+ * no other digits worth keeping. Wider than the grammar on purpose: a mistyped PIN is still most of
+ * a PIN. Anything else ("PAY SHOP42 500", which a replay needs whole) is left as it is.
  */
 export function maskSmsSecrets(text: string): string {
   const trimmed = text.normalize('NFC').trim();

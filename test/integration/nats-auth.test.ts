@@ -19,7 +19,7 @@ import { connectNats, natsOptionsFor, requestReply, Requests, type NatsHandle } 
 import { natsPasswordEnv, natsServerAuthorization } from '../../runtime/nats/permissions.js';
 import { startPaymentsStack, type PaymentsStack } from '../support/payments-stack.js';
 import { UssdPhone } from '../support/ussd-phone.js';
-import { quietLogger } from '../support/stack.js';
+import { quietLogger, waitFor } from '../support/stack.js';
 
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
 const passwords = Object.fromEntries(NATS_IDENTITIES.map((id) => [id, `pw-${randomBytes(12).toString('hex')}`])) as Record<NatsIdentity, string>;
@@ -38,6 +38,14 @@ async function as(identity: NatsIdentity): Promise<NatsHandle> {
 
 const serverLog = () => readFileSync(join(p.stack.nats.storeDir, 'nats-server.log'), 'utf8');
 const violations = () => serverLog().split('\n').filter((l) => /Violation/i.test(l));
+const quoted = (s: string) => `"${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`;
+/**
+ * nats-server (2.9, 2.10) logs a refused publish as `... - Publish Violation - User "gateway", Subject "dialpay.debit.reserve.requested"`;
+ * the connection's name ("test-gateway") is elsewhere on the line, so match the user and subject fields only.
+ */
+const publishViolation = (user: NatsIdentity, subject: string) => new RegExp(`Publish Violation - User ${quoted(user)}, Subject ${quoted(subject)}`);
+/** Whether the server logs a line matching `pattern` among its violations after the first `from`, within 5 s. */
+const violationLogged = (pattern: RegExp, from: number) => waitFor(`server log: ${pattern}`, async () => violations().slice(from).some((l) => pattern.test(l)), 5_000);
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dialpay-nats-auth-'));
@@ -124,15 +132,21 @@ describe('outside its permissions', () => {
     const admin = await as('admin');
     const before = (await admin.jsm.streams.info('DEBITS')).state.messages;
     const gateway = await as('gateway');
+    const logged = violations().length;
     await expect(gateway.js.publish('dialpay.debit.reserve.requested', new Uint8Array([1]), { msgID: 'forged-1', timeout: 2_000 })).rejects.toThrow();
     await expect(gateway.js.consumers.get('DEBITS', 'billing-debit-reserve')).rejects.toThrow();
     expect((await admin.jsm.streams.info('DEBITS')).state.messages).toBe(before);
-    expect(violations().some((l) => l.includes('"gateway"') || l.includes('gateway'))).toBe(true);
+    // The server refused it for this user and subject: not any other error (a timeout, a closed connection).
+    expect(await violationLogged(publishViolation('gateway', 'dialpay.debit.reserve.requested'), logged)).toBe(true);
   });
 
   it('no user but the gateway may call payments’ merchant subject, and none may listen on it but payments', async () => {
     const ussd = await as('ussd');
+    const before = violations().length;
     await expect(requestReply(ussd.nc, Requests.paymentsMerchant, { merchantId: 'EVCHARGE', listPayments: {} }, 2_000)).rejects.toThrow();
+    // The client only sees its request go unanswered (a refused publish is an async error): the
+    // server's log says why, for this user and subject.
+    expect(await violationLogged(publishViolation('ussd', Requests.paymentsMerchant.subject), before)).toBe(true);
     // The gateway may call it, and gets EVCHARGE's payments.
     const gateway = await as('gateway');
     const reply = await requestReply(gateway.nc, Requests.paymentsMerchant, { merchantId: 'EVCHARGE', listPayments: {} }, 5_000);

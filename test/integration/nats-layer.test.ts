@@ -21,6 +21,8 @@ const spec = (durableName: string, deliveriesMax = 3): ConsumerSpec => ({
   ackWaitMs: 5_000,
   deliveriesMax,
   ackPendingMax: 100,
+  // Several consumers share this suite's limits SMS_INBOUND: none may erase what another still reads.
+  deleteAfterAck: false,
 });
 
 function inbound(text: string, eventId?: string) {

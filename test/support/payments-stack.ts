@@ -33,7 +33,8 @@ export interface PaymentsStack {
   cleanup(): Promise<void>;
 }
 
-export async function startPaymentsStack(carrier: SimulatedCarrier, configure: (raw: any) => void = () => undefined, options: { natsServer?: NatsServerOptions } = {}): Promise<PaymentsStack> {
+/** `beforeStart` runs once the engines are up, before any component starts (e.g. to leave streams as an older release made them). */
+export async function startPaymentsStack(carrier: SimulatedCarrier, configure: (raw: any) => void = () => undefined, options: { natsServer?: NatsServerOptions; beforeStart?: (stack: Stack) => Promise<void> } = {}): Promise<PaymentsStack> {
   const log = quietLogger();
   const stack = await setupStack(options);
   const sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 10 });
@@ -42,6 +43,7 @@ export async function startPaymentsStack(carrier: SimulatedCarrier, configure: (
   raw.operators[1].smpp.port = await freePort();
   raw.outbox.pollIntervalMs = 20;
   configure(raw);
+  await options.beforeStart?.(stack);
   const host = await startHost(validateConfig(raw), [billingComponent(carrier), payments, ussd, settlement, reconciliation, webhooks, gateway], { log });
   const pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
   await waitFor('gateway bound', async () => sim.boundSessions === 1);

@@ -36,6 +36,18 @@ describe('NATS permissions table', () => {
     }
   });
 
+  it('lets only the consumers of the SMS streams read their retention and erase from them', () => {
+    const erasers = (stream: string) => owners((c) => natsPermissions(c).publish, `$JS.API.STREAM.MSG.DELETE.${stream}`);
+    expect(erasers('SMS_INBOUND')).toEqual(['payments']);
+    expect(erasers('SMS_OUTBOUND')).toEqual(['gateway']);
+    for (const c of COMPONENT_NAMES) {
+      const erasing = natsPermissions(c).publish.filter((s) => s.startsWith('$JS.API.STREAM.MSG.DELETE.'));
+      expect(erasing.every((s) => /\.SMS_(INBOUND|OUTBOUND)$/.test(s)), c).toBe(true);
+      // Nothing may purge a stream or delete one: only single handled messages.
+      expect(natsPermissions(c).publish.filter((s) => /STREAM\.(PURGE|DELETE)\./.test(s)), c).toEqual([]);
+    }
+  });
+
   it('has every request served by exactly one component, and only its callers may send it', () => {
     for (const def of Object.values(Requests)) {
       expect(owners((c) => NATS_ACCESS[c].serves.map((r) => r.subject), def.subject), def.subject).toHaveLength(1);

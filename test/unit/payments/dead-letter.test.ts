@@ -1,4 +1,5 @@
 // What the DLQ keeps of a subscriber's SMS: confirmations and bare PINs masked, the rest as it was.
+import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { Events, newEnvelope } from '../../../runtime/nats/index.js';
 import { maskSmsSecrets } from '../../../services/payments/sms-grammar.js';
@@ -11,6 +12,42 @@ it('masks the code of a confirmation, in English and French, however it is typed
   expect(maskSmsSecrets('YES4821')).toBe('YES****');
   expect(maskSmsSecrets('YES 48 21')).toBe('YES **** ****'); // a mistyped code is still most of one
   expect(maskSmsSecrets('YES 482')).toBe('YES ****'); // too short to parse, still masked
+});
+
+it('masks the code of a confirmation typed with punctuation, or in pieces', () => {
+  expect(maskSmsSecrets('Yes, 4821')).toBe('Yes, ****');
+  expect(maskSmsSecrets('YES:4821')).toBe('YES:****');
+  expect(maskSmsSecrets('yes-4821')).toBe('yes-****');
+  expect(maskSmsSecrets('YES 48 21')).toBe('YES **** ****');
+  expect(maskSmsSecrets('OUI: 4821')).toBe('OUI: ****');
+  expect(maskSmsSecrets('"oui" 4 8 2 1')).toBe('"oui" **** **** **** ****');
+  expect(maskSmsSecrets(' ...Yes!! 4821 thanks')).toBe(' ...Yes!! **** thanks');
+});
+
+// Every keyword the grammar reads as a confirmation, as a subscriber might type it.
+const CONFIRM_WORDS = ['YES', 'OUI'].flatMap((k) => [k, k.toLowerCase(), k[0] + k.slice(1).toLowerCase()]);
+const SEPARATORS = ['', ' ', '  ', ',', ', ', ':', ': ', '-', ' - ', '.', ';', '!', '\n', '\t', '/', '=', '#', '*'];
+
+it('never lets a code\'s digits survive after a confirm keyword, whatever separates them (property)', () => {
+  const code = fc.stringMatching(/^\d{1,8}$/);
+  const split = fc.array(fc.constantFrom('', ' ', '-', '.', ' '), { minLength: 0, maxLength: 8 });
+  const lead = fc.constantFrom('', ' ', '  ', '"', '\'', '(', '-', '*', '> ');
+  const trail = fc.constantFrom('', ' ', '.', '!', ' thanks', ' merci', ' 2');
+  fc.assert(fc.property(lead, fc.constantFrom(...CONFIRM_WORDS), fc.constantFrom(...SEPARATORS), code, split, trail, (before, keyword, separator, digits, gaps, after) => {
+    // The code typed in pieces: a gap after some of its digits.
+    const typed = [...digits].map((d, i) => d + (gaps[i] ?? '')).join('');
+    const masked = maskSmsSecrets(`${before}${keyword}${separator}${typed}${after}`);
+    expect(masked).not.toMatch(/\d/);
+    expect(masked.startsWith(`${before}${keyword}`)).toBe(true);
+  }), { numRuns: 2_000 });
+});
+
+it('keeps the digits of PAY and SEND texts, which a replay needs (property)', () => {
+  const amount = fc.integer({ min: 1, max: 10_000_000 });
+  fc.assert(fc.property(fc.constantFrom('PAY SHOP42', 'pay shop42', 'PAYER SHOP42', 'SEND 0712345678', 'ENVOYER 0712345678'), amount, (command, value) => {
+    const text = `${command} ${value}`;
+    expect(maskSmsSecrets(text)).toBe(text);
+  }));
 });
 
 it('masks a bare PIN or code, also one with separators or of the wrong length', () => {
