@@ -33,7 +33,7 @@ export interface MerchantRequestBounds {
   readonly openPerMerchantMax: number;
   /** The same, over all merchants. */
   readonly openTotalMax: number;
-  /** This merchant's requests to this subscriber that expired unanswered within UNANSWERED_WINDOW_MS. */
+  /** This merchant's requests and mandates to this subscriber that expired unanswered within UNANSWERED_WINDOW_MS. */
   readonly unansweredPerDayMax: number;
 }
 

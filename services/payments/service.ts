@@ -568,7 +568,9 @@ export class PaymentsService {
          SELECT merchant_id FROM payments.mandates WHERE payer_msisdn = $1 AND state = 'pending' AND expires_at > now())
        SELECT (SELECT count(*) FROM open WHERE merchant_id = $2)::int AS open_this, (SELECT count(*) FROM open)::int AS open_all,
          (SELECT count(*) FROM payments.payments WHERE payer_msisdn = $1 AND created_at > now() - ($3::bigint * interval '1 millisecond') AND channel = 'api'
-           AND payee_kind = 'merchant' AND payee_id = $2 AND NOT consented AND state = 'failed' AND failure_reason = 'expired')::int AS unanswered`,
+           AND payee_kind = 'merchant' AND payee_id = $2 AND NOT consented AND state = 'failed' AND failure_reason = 'expired')::int
+         + (SELECT count(*) FROM payments.mandates WHERE payer_msisdn = $1 AND merchant_id = $2 AND state = 'pending' AND expires_at <= now()
+           AND created_at > now() - ($3::bigint * interval '1 millisecond'))::int AS unanswered`,
       [msisdn, merchantId, UNANSWERED_WINDOW_MS],
     )).rows[0] as { open_this: number; open_all: number; unanswered: number };
     const limits = this.#config.limits;

@@ -253,6 +253,17 @@ describe('a merchant cannot keep a balance frozen by reissuing requests (review 
     // Per merchant: another is not punished for it.
     expect((await request(shopKey.key, phone, 100)).status).toBe(201);
   }, 60_000);
+
+  it('mandates asked again and again, never answered, count too: they would fill the payer\'s open places', async () => {
+    const phone = newPhone();
+    for (let i = 0; i < UNANSWERED_MAX; i++) {
+      expect((await mandate(evKey.key, phone)).status).toBe(201);
+      await p.pool.query(`UPDATE payments.mandates SET expires_at = now() - interval '1 second' WHERE payer_msisdn = $1`, [phone]);
+    }
+    const again = await mandate(evKey.key, phone);
+    expect([again.status, again.body.type]).toEqual([409, '/problems/too-many-unanswered-requests']);
+    expect((await mandate(shopKey.key, phone)).status).toBe(201);
+  });
 });
 
 describe('holds from before the cap (review of issue 13)', () => {
