@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
 import { startServiceBase } from '../../runtime/service-base.js';
-import { capUnconsentedHolds } from './hold-cap.js';
+import { capUnconsentedHolds } from './merchant-requests-store.js';
 import { Events, Requests, serveRequests, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT } from '../../runtime/nats/index.js';
 import { PaymentsService } from './service.js';
 import { PaymentsMetrics } from './metrics.js';

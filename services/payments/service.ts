@@ -18,7 +18,8 @@ import { parseSmsCommand, type Language, type SmsCommand } from './sms-grammar.j
 import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
 import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
 import { isCodeLocked, recordWrongAnswer, type CodeGuessState } from './code-guesses.js';
-import { comparedWithCodes, merchantRequestRefusal, merchantRequestTtlMs, MerchantRequestRefusal, UNANSWERED_WINDOW_MS } from './merchant-requests.js';
+import { comparedWithCodes, merchantRequestRefusal, merchantRequestTtlMs, MerchantRequestRefusal } from './merchant-requests.js';
+import { merchantRequestCounts } from './merchant-requests-store.js';
 import type { PaymentsMetrics } from './metrics.js';
 import { FailureReason, PaymentState, transition, type PaymentAction, type PaymentInput, type PaymentStateValue, type FailureReasonValue } from './state.js';
 import { failedReply, limitReply, reply } from './replies.js';
@@ -560,22 +561,10 @@ export class PaymentsService {
    * both take the last place.
    */
   async #merchantRequestRefused(client: pg.PoolClient, msisdn: string, merchantId: string): Promise<dialpay.v1.IMerchantCommandReply | null> {
-    const counts = (await client.query<{ open_this: number; open_all: number; unanswered: number }>(
-      `WITH open AS (
-         SELECT payee_id AS merchant_id FROM payments.payments WHERE payer_msisdn = $1 AND state IN ('reserving', 'challenged') AND channel = 'api' AND payee_kind = 'merchant'
-           AND NOT consented AND (expires_at IS NULL OR expires_at > now())
-         UNION ALL
-         SELECT merchant_id FROM payments.mandates WHERE payer_msisdn = $1 AND state = 'pending' AND expires_at > now())
-       SELECT (SELECT count(*) FROM open WHERE merchant_id = $2)::int AS open_this, (SELECT count(*) FROM open)::int AS open_all,
-         (SELECT count(*) FROM payments.payments WHERE payer_msisdn = $1 AND created_at > now() - ($3::bigint * interval '1 millisecond') AND channel = 'api'
-           AND payee_kind = 'merchant' AND payee_id = $2 AND NOT consented AND state = 'failed' AND failure_reason = 'expired')::int
-         + (SELECT count(*) FROM payments.mandates WHERE payer_msisdn = $1 AND merchant_id = $2 AND state = 'pending' AND expires_at <= now()
-           AND created_at > now() - ($3::bigint * interval '1 millisecond'))::int AS unanswered`,
-      [msisdn, merchantId, UNANSWERED_WINDOW_MS],
-    )).rows[0] as { open_this: number; open_all: number; unanswered: number };
+    const counts = await merchantRequestCounts(client, msisdn, merchantId);
     const limits = this.#config.limits;
     const bounds = { openPerMerchantMax: limits.merchantOpenRequestsPerSubscriberMax, openTotalMax: limits.merchantOpenRequestsPerSubscriberTotalMax, unansweredPerDayMax: limits.merchantUnansweredRequestsPerDayMax };
-    switch (merchantRequestRefusal({ openThisMerchant: counts.open_this, openAllMerchants: counts.open_all, unansweredThisMerchant: counts.unanswered }, bounds)) {
+    switch (merchantRequestRefusal(counts, bounds)) {
       case null: return null;
       case MerchantRequestRefusal.OPEN_PER_MERCHANT:
         return { error: MerchantError.MERCHANT_ERROR_TOO_MANY_OPEN, detail: `${bounds.openPerMerchantMax} requests to this payer already await their answer; one must end first` };

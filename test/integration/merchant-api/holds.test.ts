@@ -9,7 +9,7 @@ import { startPaymentsStack, type PaymentsStack } from '../../support/payments-s
 import { waitFor } from '../../support/stack.js';
 import { hashSecret } from '../../../runtime/secrets.js';
 import { hashCode } from '../../../services/payments/service.js';
-import { capUnconsentedHolds } from '../../../services/payments/hold-cap.js';
+import { capUnconsentedHolds } from '../../../services/payments/merchant-requests-store.js';
 
 const CHALLENGE_TTL_MS = 12_000;
 const CODE_LOCKOUT_MS = 8_000;
