@@ -21,6 +21,7 @@ export const PROBLEMS = {
   validation: { status: 422, title: 'The request is not valid' },
   'payment-refused': { status: 422, title: 'The payment was refused' },
   'too-many-open-requests': { status: 409, title: 'Too many requests await this payer\'s answer' },
+  'too-many-unanswered-requests': { status: 409, title: 'Too many requests to this payer went unanswered in the last 24 hours' },
   'rate-limited': { status: 429, title: 'Too many requests for this API key' },
   'too-many-auth-failures': { status: 429, title: 'Too many failed authentications from this address' },
   unavailable: { status: 503, title: 'Try again shortly' },

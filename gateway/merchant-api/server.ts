@@ -334,6 +334,7 @@ export class MerchantApi {
       case MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT: return { problem: problem('idempotency-conflict', reply.detail ?? undefined) };
       case MerchantError.MERCHANT_ERROR_REFUSED: return { problem: problem('payment-refused', reply.detail ?? undefined) };
       case MerchantError.MERCHANT_ERROR_TOO_MANY_OPEN: return { problem: problem('too-many-open-requests', reply.detail ?? undefined) };
+      case MerchantError.MERCHANT_ERROR_TOO_MANY_UNANSWERED: return { problem: problem('too-many-unanswered-requests', reply.detail ?? undefined) };
       default: return { problem: problem('unavailable', reply.detail ?? undefined) };
     }
   }

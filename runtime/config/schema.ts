@@ -205,8 +205,12 @@ const limits = z.strictObject({
   authorizationTtlMs: positiveMs.default(86_400_000),
   /** Payments above this amount ask for the PIN instead of a one-time code. */
   pinRequiredAboveMinor: amountMinor.default(100_000n),
-  /** Merchant API requests one merchant may have waiting for one subscriber's answer at once. */
+  /** Merchant API requests and pending mandates one merchant may have waiting for one subscriber's answer at once. */
   merchantOpenRequestsPerSubscriberMax: z.number().int().min(1).max(100).default(3),
+  /** The same over all merchants: also bounds how many codes one `YES <code>` is compared with. */
+  merchantOpenRequestsPerSubscriberTotalMax: z.number().int().min(1).max(100).default(5),
+  /** One merchant's requests to one subscriber that expired unanswered in a rolling 24 h; past it, new ones are refused. */
+  merchantUnansweredRequestsPerDayMax: z.number().int().min(1).max(1000).default(5),
   /** Wrong confirmation codes per subscriber, over all their open challenges, within the window... */
   wrongAnswersPerSubscriberMax: z.number().int().min(1).max(100).default(5),
   wrongAnswersWindowMs: positiveMs.default(15 * 60_000),

@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
 import { startServiceBase } from '../../runtime/service-base.js';
+import { capUnconsentedHolds } from './merchant-requests-store.js';
 import { Events, Requests, serveRequests, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT } from '../../runtime/nats/index.js';
 import { PaymentsService } from './service.js';
 import { PaymentsMetrics } from './metrics.js';
@@ -31,6 +32,8 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
   const { config, nats, log } = context;
   const base = startServiceBase(context, 'payments');
   const payments = new PaymentsService({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, config, log, metrics: new PaymentsMetrics(context.registry) });
+  const capped = await capUnconsentedHolds(context.pool as NonNullable<typeof context.pool>, config.limits.challengeTtlMs);
+  if (capped > 0) log.info({ capped }, 'merchant requests from before the hold cap shortened to one challenge');
   // A subscriber's text may be a PIN or a code: the DLQ keeps it masked.
   await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m), { deadLetterData: maskInboundSmsForDeadLetter });
   await base.consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m));

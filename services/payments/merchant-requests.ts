@@ -9,10 +9,15 @@
 // `expiresAt`. We chose this over reserving only after consent because it
 // keeps one state machine and one billing flow for every channel, and a payer
 // who confirms is told at once, not after a second carrier round trip, whether
-// the money is there. Each merchant may have only a few requests waiting for
-// one subscriber, so holds cannot be stacked, and requests not yet answered
-// count against none of the subscriber's own limits (they are checked again
-// when the subscriber consents).
+// the money is there. Requests not yet answered count against none of the
+// subscriber's own limits (they are checked again when the subscriber consents).
+//
+// Number: each merchant may have only a few requests (payment requests and
+// pending mandates alike) waiting for one subscriber, and all merchants
+// together only a few more, so holds cannot be stacked and one `YES <code>`
+// is compared with a bounded number of codes. Time: a merchant whose requests
+// to a subscriber keep expiring unanswered may make only so many a day, so
+// reissuing them every challenge cannot keep the money frozen.
 
 /** How long the payer has to answer, and the hold lasts: the merchant's wish, never past one challenge. */
 export function merchantRequestTtlMs(expiresInSeconds: number, challengeTtlMs: number): number {
@@ -20,7 +25,42 @@ export function merchantRequestTtlMs(expiresInSeconds: number, challengeTtlMs: n
   return expiresInSeconds === 0 ? challengeTtlMs : Math.min(expiresInSeconds * 1000, challengeTtlMs);
 }
 
-/** A new request from this merchant to this subscriber is refused once `openCount` of theirs await an answer. */
-export function mayOpenMerchantRequest(openCount: number, openMax: number): boolean {
-  return openCount < openMax;
+/** The window over which unanswered requests are counted (rolling). */
+export const UNANSWERED_WINDOW_MS = 24 * 60 * 60_000;
+
+export interface MerchantRequestBounds {
+  /** Requests and pending mandates from one merchant waiting for this subscriber. */
+  readonly openPerMerchantMax: number;
+  /** The same, over all merchants. */
+  readonly openTotalMax: number;
+  /** This merchant's requests and mandates to this subscriber that expired unanswered within UNANSWERED_WINDOW_MS. */
+  readonly unansweredPerDayMax: number;
+}
+
+export interface MerchantRequestCounts {
+  readonly openThisMerchant: number;
+  readonly openAllMerchants: number;
+  readonly unansweredThisMerchant: number;
+}
+
+export const MerchantRequestRefusal = { OPEN_PER_MERCHANT: 'open-per-merchant', OPEN_TOTAL: 'open-total', UNANSWERED: 'unanswered' } as const;
+export type MerchantRequestRefusalValue = (typeof MerchantRequestRefusal)[keyof typeof MerchantRequestRefusal];
+
+/** Why a new request (or mandate) from this merchant to this subscriber is refused, or null if it may be made. */
+export function merchantRequestRefusal(counts: MerchantRequestCounts, bounds: MerchantRequestBounds): MerchantRequestRefusalValue | null {
+  if (counts.openThisMerchant > counts.openAllMerchants) throw new RangeError('one merchant cannot have more open than all merchants together');
+  if (counts.unansweredThisMerchant >= bounds.unansweredPerDayMax) return MerchantRequestRefusal.UNANSWERED;
+  if (counts.openThisMerchant >= bounds.openPerMerchantMax) return MerchantRequestRefusal.OPEN_PER_MERCHANT;
+  if (counts.openAllMerchants >= bounds.openTotalMax) return MerchantRequestRefusal.OPEN_TOTAL;
+  return null;
+}
+
+/**
+ * Where an SMS reply's digits may be tested. Only `YES <code>` is compared with one-time
+ * codes (and only it can confirm a mandate); a bare PIN is a PIN: it answers a PIN challenge
+ * and is never compared with a code, so it can neither start a standing authorisation by
+ * chance nor count as a code guess.
+ */
+export function comparedWithCodes(reply: 'confirm' | 'pin'): boolean {
+  return reply === 'confirm';
 }

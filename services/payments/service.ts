@@ -18,7 +18,8 @@ import { parseSmsCommand, type Language, type SmsCommand } from './sms-grammar.j
 import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
 import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
 import { isCodeLocked, recordWrongAnswer, type CodeGuessState } from './code-guesses.js';
-import { mayOpenMerchantRequest, merchantRequestTtlMs } from './merchant-requests.js';
+import { comparedWithCodes, merchantRequestRefusal, merchantRequestTtlMs, MerchantRequestRefusal } from './merchant-requests.js';
+import { merchantRequestCounts } from './merchant-requests-store.js';
 import type { PaymentsMetrics } from './metrics.js';
 import { FailureReason, PaymentState, transition, type PaymentAction, type PaymentInput, type PaymentStateValue, type FailureReasonValue } from './state.js';
 import { failedReply, limitReply, reply } from './replies.js';
@@ -362,36 +363,39 @@ export class PaymentsService {
       [subscriber.msisdn, OPEN_CHALLENGES_MAX],
     );
     const language = command.kind === 'confirm' ? command.language : subscriber.language;
-    const newest = rows[0];
+    const pinRows = rows.filter((p) => p.challenge_method === 'pin');
+    // A bare PIN answers a PIN challenge if one is open; else, like a wrong code, it counts on the newest.
+    const newest = command.kind === 'pin' ? pinRows[0] ?? rows[0] : rows[0];
     const attemptsMax = this.#config.limits.pinAttemptsMax;
     const code = command.kind === 'confirm' ? command.code : command.pin;
     const say = (text: string) => this.#sms(client, `${eventId}:reply`, '', to, text);
-    // A mandate waiting for its confirmation is answered with its own code.
-    const mandates = (await client.query<MandateRow>(
+    // Only `YES <code>` is compared with one-time codes, a mandate's included: a bare PIN never
+    // is, so it cannot activate a mandate by chance nor count as a code guess.
+    const byCodeReply = comparedWithCodes(command.kind);
+    const mandates = byCodeReply ? (await client.query<MandateRow>(
       `SELECT * FROM payments.mandates WHERE payer_msisdn = $1 AND state = 'pending' AND expires_at > now() ORDER BY created_at DESC LIMIT $2 FOR UPDATE`, [subscriber.msisdn, OPEN_CHALLENGES_MAX],
-    )).rows;
+    )).rows : [];
+    const codeRows = byCodeReply ? rows.filter((p) => p.challenge_method === 'code') : [];
     const now = Date.now();
     const guesses: CodeGuessState = { wrongAtMs: subscriber.code_wrong_at.map((d) => d.getTime()), lockedUntilMs: subscriber.code_locked_until?.getTime() ?? null };
-    // Locked out: no code is compared at all, a right one included (else the lockout would still
-    // answer guesses). A bare PIN is refused too: it would be compared with the open codes.
-    if (isCodeLocked(guesses, now) && (rows.length > 0 || mandates.length > 0)) return say(this.#codesLockedText(guesses.lockedUntilMs as number, now, language));
+    // Locked out: no code is compared at all, a right one included (else the lockout would still answer guesses).
+    if (isCodeLocked(guesses, now) && codeRows.length + mandates.length > 0) return say(this.#codesLockedText(guesses.lockedUntilMs as number, now, language));
     const mandate = mandates.find((m) => m.code_hash === hashCode(m.mandate_id, code));
     if (mandate) {
       const active = (await client.query<MandateRow>(`UPDATE payments.mandates SET state = 'active', code_hash = NULL, updated_at = now() WHERE mandate_id = $1 RETURNING *`, [mandate.mandate_id])).rows[0] as MandateRow;
       await this.#tellMerchantOfMandate(client, active, 'mandate.activated');
       return say(reply('mandateActive', language, { payee: this.#payeeName({ payee_kind: 'merchant', payee_id: mandate.merchant_id }), cap: formatAmount(BigInt(mandate.cap_minor), mandate.currency, language), period: periodWord(mandate.period, language) }));
     }
-    const byCode = rows.find((p) => p.challenge_method === 'code' && p.challenge_code_hash === hashCode(p.payment_id, code));
+    const byCode = codeRows.find((p) => p.challenge_code_hash === hashCode(p.payment_id, code));
     if (byCode) return this.#consent(client, subscriber, byCode);
-    // No code matched: each open code it was compared with was one guess.
-    const comparisons = mandates.length + rows.filter((p) => p.challenge_method === 'code').length;
-    if (comparisons > 0) {
-      const outcome = recordWrongAnswer(guesses, comparisons, now, this.#codeGuessRules());
+    // No code matched: one wrong answer, however many codes it was compared with (bounded by the open-request bounds).
+    if (codeRows.length + mandates.length > 0) {
+      const outcome = recordWrongAnswer(guesses, now, this.#codeGuessRules());
       await client.query('UPDATE payments.subscribers SET code_wrong_at = $2, code_locked_until = $3, updated_at = now() WHERE msisdn = $1', [
         subscriber.msisdn, outcome.state.wrongAtMs.map((ms) => new Date(ms)), outcome.state.lockedUntilMs === null ? null : new Date(outcome.state.lockedUntilMs),
       ]);
       if (outcome.locked) {
-        this.#log.warn({ msisdn: maskMsisdn(subscriber.msisdn), openCodes: comparisons }, 'too many wrong codes: confirmations by code locked');
+        this.#log.warn({ msisdn: maskMsisdn(subscriber.msisdn), openCodes: codeRows.length + mandates.length }, 'too many wrong codes: confirmations by code locked');
         this.#metrics?.codeLocked(client);
         return say(this.#codesLockedText(outcome.lockedUntilMs, now, language));
       }
@@ -405,9 +409,9 @@ export class PaymentsService {
     if (!newest) return say(reply('noPendingPayment', language));
     // With several challenges open, a one-time code names its payment (byCode, above); a wrong one counts on the newest.
     if (newest.challenge_method !== 'pin') return this.#step(client, newest, { kind: 'answer', correct: false, attemptsMax });
-    // A PIN names no payment: with several open it could confirm one the payer did not mean
-    // (a merchant's request that arrived just before). Ask them to settle one at a time.
-    if (rows.length > 1) return say(reply('severalWaiting', language, { count: String(rows.length) }));
+    // A PIN names no payment: with several PIN challenges open it could confirm one the payer did
+    // not mean (a merchant's request that arrived just before). Ask them to settle one at a time.
+    if (pinRows.length > 1) return say(reply('severalWaiting', language, { count: String(rows.length) }));
     // A PIN answers the one open challenge; wrong PINs count toward the lock.
     if (subscriber.pin_locked) return this.#step(client, newest, { kind: 'stop' });
     const pin = await this.#checkPin(client, subscriber, code);
@@ -538,16 +542,8 @@ export class PaymentsService {
     if (amount.amountMinor > this.#config.limits.pinRequiredAboveMinor && subscriber.pin_locked) {
       return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: MERCHANT_REFUSAL };
     }
-    // Under the subscriber's lock, so two requests at once cannot both take the last place.
-    const open = (await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM payments.payments WHERE payer_msisdn = $1 AND state IN ('reserving', 'challenged') AND channel = 'api' AND payee_kind = 'merchant' AND payee_id = $2
-         AND NOT consented AND (expires_at IS NULL OR expires_at > now())`,
-      [msisdn, merchant.id],
-    )).rows[0]?.n ?? 0;
-    const openMax = this.#config.limits.merchantOpenRequestsPerSubscriberMax;
-    if (!mayOpenMerchantRequest(open, openMax)) {
-      return { error: MerchantError.MERCHANT_ERROR_TOO_MANY_OPEN, detail: `${openMax} requests to this payer already await their answer; one must end first` };
-    }
+    const refused = await this.#merchantRequestRefused(client, msisdn, merchant.id);
+    if (refused) return refused;
     const opened = await this.#open(client, subscriber, operator, {
       payee: { kind: 'merchant', id: merchant.id }, amountMinor: amount.amountMinor, reference: create.reference ?? '', language: subscriber.language,
       channel: 'api', shortCode: operator.shortCodes[0] as string, requestId: null, description: create.description ?? '',
@@ -557,6 +553,26 @@ export class PaymentsService {
     if (!opened.ok) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: MERCHANT_REFUSAL };
     const row = (await client.query<PaymentRow>('SELECT * FROM payments.payments WHERE payment_id = $1', [opened.paymentId])).rows[0] as PaymentRow;
     return { payment: merchantPayment(row) };
+  }
+
+  /**
+   * The bounds on what merchants may start for one subscriber before they answer
+   * (merchant-requests.ts). Called under the subscriber's lock, so two requests at once cannot
+   * both take the last place.
+   */
+  async #merchantRequestRefused(client: pg.PoolClient, msisdn: string, merchantId: string): Promise<dialpay.v1.IMerchantCommandReply | null> {
+    const counts = await merchantRequestCounts(client, msisdn, merchantId);
+    const limits = this.#config.limits;
+    const bounds = { openPerMerchantMax: limits.merchantOpenRequestsPerSubscriberMax, openTotalMax: limits.merchantOpenRequestsPerSubscriberTotalMax, unansweredPerDayMax: limits.merchantUnansweredRequestsPerDayMax };
+    switch (merchantRequestRefusal(counts, bounds)) {
+      case null: return null;
+      case MerchantRequestRefusal.OPEN_PER_MERCHANT:
+        return { error: MerchantError.MERCHANT_ERROR_TOO_MANY_OPEN, detail: `${bounds.openPerMerchantMax} requests to this payer already await their answer; one must end first` };
+      case MerchantRequestRefusal.OPEN_TOTAL:
+        return { error: MerchantError.MERCHANT_ERROR_TOO_MANY_OPEN, detail: 'this payer already has as many requests awaiting their answer as they may; one must end first' };
+      case MerchantRequestRefusal.UNANSWERED:
+        return { error: MerchantError.MERCHANT_ERROR_TOO_MANY_UNANSWERED, detail: `${bounds.unansweredPerDayMax} requests to this payer expired unanswered in the last 24 hours; try again later` };
+    }
   }
 
   /** Manual capture: the amount used, at most what the payer authorized; the split is taken on it, the rest released. */
@@ -583,6 +599,9 @@ export class PaymentsService {
     const payer = this.#payerOf(merchant, create.msisdn ?? '', cap.currency);
     if (!payer) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: 'the number is not on an operator this merchant is served by, in this currency' };
     const subscriber = await lockSubscriber(client, payer.msisdn, payer.operator);
+    // A pending mandate is an open challenge like a payment request: the same bounds.
+    const refused = await this.#merchantRequestRefused(client, payer.msisdn, merchant.id);
+    if (refused) return refused;
     const mandateId = randomUUID();
     const code = String(randomInt(1_000, 10_000));
     const ttlMs = this.#config.limits.challengeTtlMs;

@@ -1,22 +1,27 @@
 // Issue 13, items 4 and 5, end to end: a merchant's API key cannot freeze a
-// subscriber's money or use up their limits, and guessing confirmation codes
-// is bounded per subscriber across all their open challenges.
+// subscriber's money, use up their limits or lock them out, and guessing
+// confirmation codes is bounded per subscriber across all their open challenges.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { newApiKey } from '../../../runtime/api-keys.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';
+import { hashSecret } from '../../../runtime/secrets.js';
+import { hashCode } from '../../../services/payments/service.js';
+import { capUnconsentedHolds } from '../../../services/payments/merchant-requests-store.js';
 
 const CHALLENGE_TTL_MS = 12_000;
 const CODE_LOCKOUT_MS = 8_000;
 const OPEN_MAX = 2;
+const UNANSWERED_MAX = 3;
 
 let p: PaymentsStack;
 let base: string;
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n }); // 10,000.00 KES each
 const shopKey = newApiKey();
 const evKey = newApiKey();
+const airtimeKey = newApiKey();
 let phoneNo = 0;
 const newPhone = () => `2547441${String(++phoneNo).padStart(5, '0')}`;
 let idem = 0;
@@ -33,6 +38,12 @@ async function get(key: string, id: string) {
 }
 const request = (key: string, phone: string, amountMinor: number, extra: Record<string, unknown> = {}) =>
   post(key, '/v1/payment-requests', { msisdn: `+${phone}`, amountMinor, currency: 'KES', ...extra });
+const mandate = (key: string, phone: string) => post(key, '/v1/mandates', { msisdn: `+${phone}`, capMinor: 10_000, currency: 'KES', period: 'month', reference: 'SUB' });
+const withPin = async (phone: string, pin: string) => p.pool.query('INSERT INTO payments.subscribers (msisdn, pin_hash) VALUES ($1, $2)', [phone, await hashSecret(pin)]);
+const openCount = async (phone: string) => (await p.pool.query<{ n: number }>(
+  `SELECT (SELECT count(*) FROM payments.payments WHERE payer_msisdn = $1) + (SELECT count(*) FROM payments.mandates WHERE payer_msisdn = $1) AS n`, [phone],
+)).rows[0]?.n;
+const statesOf = async (phone: string) => (await p.pool.query<{ state: string }>(`SELECT state FROM payments.payments WHERE payer_msisdn = $1 AND channel = 'api'`, [phone])).rows.map((r) => r.state);
 const smsTo = (phone: string) => p.sim.submitted.filter((m) => m.destination === phone).map((m) => m.text);
 const codesIn = (texts: string[]) => texts.map((t) => /YES (\d{4})/.exec(t)?.[1]).filter((c): c is string => !!c);
 const paymentCount = async () => (await p.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM payments.payments')).rows[0]?.n ?? 0;
@@ -44,11 +55,14 @@ beforeAll(async () => {
     raw.merchantApi = { port, requestsPerSecondMax: 100, requestsBurstMax: 40 };
     raw.merchants[0].apiKeys = [shopKey.stored];
     raw.merchants[1].apiKeys = [evKey.stored];
+    raw.merchants[3].apiKeys = [airtimeKey.stored]; // AIRTIME-KE: a third merchant on the same operator
     raw.limits.paymentsPerMinuteMax = 5;
     raw.limits.tiers[0].dailyMaxMinor = 600_000; // 6,000.00 KES: one 4,999.00 request fits, two do not
     raw.limits.challengeTtlMs = CHALLENGE_TTL_MS;
     raw.limits.codeLockoutMs = CODE_LOCKOUT_MS;
     raw.limits.merchantOpenRequestsPerSubscriberMax = OPEN_MAX;
+    raw.limits.merchantUnansweredRequestsPerDayMax = UNANSWERED_MAX;
+    // merchantOpenRequestsPerSubscriberTotalMax: the default, 5.
   });
 });
 afterAll(async () => {
@@ -121,11 +135,12 @@ describe('a merchant cannot freeze a subscriber\'s money (issue 13 item 4)', () 
 describe('guessing codes is bounded per subscriber (issue 13 item 5)', () => {
   it('with 5 open challenges, 16 wrong codes get at most 5 "wrong code" replies, then a lockout that refuses a right code too, until it ends', async () => {
     const phone = newPhone();
-    for (const key of [shopKey.key, shopKey.key, evKey.key, evKey.key]) expect((await request(key, phone, 1_000)).status).toBe(201);
-    await waitFor('merchant challenges', async () => codesIn(smsTo(phone)).length === 4);
+    // The payer's own payment first: a wrong code counts on the newest challenge, so this one stays open.
     const own = await p.ask(phone, 'PAY SHOP42 5');
     expect(own).toMatch(/^Pay 5\.00 KES/);
     const rightCode = codesIn([own])[0] as string;
+    for (const key of [shopKey.key, shopKey.key, evKey.key, evKey.key]) expect((await request(key, phone, 1_000)).status).toBe(201);
+    await waitFor('merchant challenges', async () => codesIn(smsTo(phone)).length === 5);
 
     const replies: string[] = [];
     for (let i = 0; i < 16; i++) replies.push(await p.ask(phone, 'YES 0000'));
@@ -154,8 +169,119 @@ describe('guessing codes is bounded per subscriber (issue 13 item 5)', () => {
     expect((await request(evKey.key, phone, 1_000)).status).toBe(201);
     await waitFor('challenges', async () => codesIn(smsTo(phone)).length === 0 && smsTo(phone).filter((t) => /OUI \d{4}/.test(t)).length === 2);
     const replies: string[] = [];
-    for (let i = 0; i < 3; i++) replies.push(await p.ask(phone, 'OUI 0000'));
+    for (let i = 0; i < 5; i++) replies.push(await p.ask(phone, 'OUI 0000'));
     expect(replies[0]).toMatch(/^Code incorrect\./);
-    expect(replies[2]).toMatch(/^Trop de codes incorrects\. Par securite, les confirmations par code sont suspendues \d+ min\./);
+    expect(replies[4]).toMatch(/^Trop de codes incorrects\. Par securite, les confirmations par code sont suspendues \d+ min\./);
+  });
+});
+
+describe('a merchant cannot lock a subscriber out, nor start a mandate on a PIN (review of issue 13)', () => {
+  it('one wrong reply is one wrong answer: with five merchant challenges open, a typo does not lock the payer out', async () => {
+    const phone = newPhone();
+    for (const key of [shopKey.key, shopKey.key, evKey.key, evKey.key]) expect((await request(key, phone, 1_000)).status).toBe(201);
+    expect((await mandate(airtimeKey.key, phone)).status).toBe(201);
+    await waitFor('merchant challenges', async () => codesIn(smsTo(phone)).length === 5);
+    const own = await p.ask(phone, 'PAY SHOP42 5');
+    expect(await p.ask(phone, 'YES 0000')).toMatch(/^Wrong code\./);
+    expect(await p.ask(phone, `YES ${codesIn([own])[0]}`)).toMatch(/^Paid 5\.00 KES to Duka Ya Mama/);
+    const guesses = await p.pool.query<{ wrong: Date[]; until: Date | null }>('SELECT code_wrong_at AS wrong, code_locked_until AS until FROM payments.subscribers WHERE msisdn = $1', [phone]);
+    expect([guesses.rows[0]?.wrong.length, guesses.rows[0]?.until]).toEqual([1, null]);
+  });
+
+  it('pending mandates count in a merchant\'s open requests, and all merchants together may have at most five open', async () => {
+    const phone = newPhone();
+    expect((await request(evKey.key, phone, 100)).status).toBe(201);
+    expect((await mandate(evKey.key, phone)).status).toBe(201);
+    const before = await openCount(phone);
+    for (const refused of [await mandate(evKey.key, phone), await request(evKey.key, phone, 100)]) {
+      expect(refused.type).toMatch(/^application\/problem\+json/);
+      expect([refused.status, refused.body.type]).toEqual([409, '/problems/too-many-open-requests']);
+    }
+    expect(await openCount(phone)).toBe(before);
+    expect((await request(shopKey.key, phone, 100)).status).toBe(201);
+    expect((await mandate(shopKey.key, phone)).status).toBe(201);
+    expect((await request(airtimeKey.key, phone, 100)).status).toBe(201); // the fifth
+    const sixth = await mandate(airtimeKey.key, phone); // AIRTIME-KE has one of its two places left, but the payer has none
+    expect([sixth.status, sixth.body.type]).toEqual([409, '/problems/too-many-open-requests']);
+    expect(sixth.body.detail).toMatch(/this payer already has as many requests awaiting their answer as they may/);
+  });
+
+  it('a bare PIN is compared with no code: it activates no mandate, counts as no guess, and works during a code lockout', async () => {
+    const phone = newPhone();
+    await withPin(phone, '4821');
+    const asked = await mandate(evKey.key, phone);
+    expect(asked.status).toBe(201);
+    await waitFor('mandate SMS', async () => smsTo(phone).some((t) => t.includes('asks to charge you')));
+    // The one chance in 9,000 per pending mandate: its code is the payer's PIN.
+    await p.pool.query('UPDATE payments.mandates SET code_hash = $2 WHERE mandate_id = $1', [asked.body.id, hashCode(asked.body.id, '4821')]);
+    expect(await p.ask(phone, 'PAY SHOP42 2000')).toMatch(/Reply with your PIN/);
+    expect(await p.ask(phone, '4821')).toMatch(/^Paid 2,000\.00 KES to Duka Ya Mama/);
+    const view = await (await fetch(`${base}/v1/mandates/${asked.body.id}`, { headers: { authorization: `Bearer ${evKey.key}` } })).json();
+    expect(view.status).toBe('pending');
+
+    // Locked out of codes (by wrong codes, or a merchant's doing): the PIN still answers the payer's own PIN payment.
+    await p.pool.query(`UPDATE payments.subscribers SET code_locked_until = now() + interval '10 minutes' WHERE msisdn = $1`, [phone]);
+    expect(await p.ask(phone, 'PAY SHOP42 2100')).toMatch(/Reply with your PIN/);
+    expect(await p.ask(phone, '4821')).toMatch(/^Paid 2,100\.00 KES to Duka Ya Mama/);
+    const guesses = await p.pool.query<{ wrong: Date[] }>('SELECT code_wrong_at AS wrong FROM payments.subscribers WHERE msisdn = $1', [phone]);
+    expect(guesses.rows[0]?.wrong).toEqual([]);
+  });
+});
+
+describe('a merchant cannot keep a balance frozen by reissuing requests (review of issue 13)', () => {
+  it('3 x 4,999.00 KES reissued every challenge: past the bound of unanswered requests a day, 409 and nothing held', async () => {
+    const phone = newPhone();
+    // The clock, sped up: each round's requests reach their expiry at once, as after challengeTtlMs.
+    const expireRound = async () => {
+      await waitFor('challenged', async () => (await statesOf(phone)).filter((s) => s === 'challenged').length === 2);
+      expect(carrier.balanceOf(phone)).toBe(1_000_000n - 999_800n);
+      await p.pool.query(`UPDATE payments.payments SET expires_at = now() - interval '1 second' WHERE payer_msisdn = $1 AND state = 'challenged'`, [phone]);
+      await waitFor('expired', async () => (await statesOf(phone)).every((s) => s === 'failed'));
+      await waitFor('released', async () => carrier.balanceOf(phone) === 1_000_000n);
+    };
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 2; i++) expect((await request(evKey.key, phone, 499_900)).status).toBe(201);
+      await expireRound();
+    }
+    // Four went unanswered today (bound 3): the merchant may not hold this payer's money again today.
+    const before = await paymentCount();
+    const again = await request(evKey.key, phone, 499_900);
+    expect(again.type).toMatch(/^application\/problem\+json/);
+    expect([again.status, again.body.type]).toEqual([409, '/problems/too-many-unanswered-requests']);
+    expect(await paymentCount()).toBe(before);
+    expect(carrier.balanceOf(phone)).toBe(1_000_000n);
+    // Per merchant: another is not punished for it.
+    expect((await request(shopKey.key, phone, 100)).status).toBe(201);
+  }, 60_000);
+
+  it('mandates asked again and again, never answered, count too: they would fill the payer\'s open places', async () => {
+    const phone = newPhone();
+    for (let i = 0; i < UNANSWERED_MAX; i++) {
+      expect((await mandate(evKey.key, phone)).status).toBe(201);
+      await p.pool.query(`UPDATE payments.mandates SET expires_at = now() - interval '1 second' WHERE payer_msisdn = $1`, [phone]);
+    }
+    const again = await mandate(evKey.key, phone);
+    expect([again.status, again.body.type]).toEqual([409, '/problems/too-many-unanswered-requests']);
+    expect((await mandate(shopKey.key, phone)).status).toBe(201);
+  });
+});
+
+describe('holds from before the cap (review of issue 13)', () => {
+  it('at start, an unconsented merchant request waiting for a day is brought down to one challenge; other payments are left alone', async () => {
+    const phone = newPhone();
+    const created = await request(evKey.key, phone, 100);
+    await waitFor('merchant challenge', async () => codesIn(smsTo(phone)).length === 1);
+    const own = await p.ask(phone, 'PAY SHOP42 5');
+    expect(own).toMatch(/^Pay 5\.00 KES/);
+    await waitFor('challenged', async () => (await statesOf(phone)).includes('challenged'));
+    // As migration 0009 left them: a day to wait.
+    await p.pool.query(`UPDATE payments.payments SET expires_at = now() + interval '24 hours', confirm_ttl_ms = CASE WHEN channel = 'api' THEN 86400000 END WHERE payer_msisdn = $1`, [phone]);
+    expect(await capUnconsentedHolds(p.pool, CHALLENGE_TTL_MS)).toBeGreaterThanOrEqual(1);
+    const rows = (await p.pool.query<{ channel: string; left_ms: number; confirm_ttl_ms: number | null }>(
+      `SELECT channel, (extract(epoch FROM expires_at - now()) * 1000)::int AS left_ms, confirm_ttl_ms FROM payments.payments WHERE payer_msisdn = $1 ORDER BY channel`, [phone],
+    )).rows;
+    expect(rows.map((r) => [r.channel, r.left_ms <= CHALLENGE_TTL_MS, r.confirm_ttl_ms])).toEqual([['api', true, CHALLENGE_TTL_MS], ['sms', false, null]]);
+    expect(await capUnconsentedHolds(p.pool, CHALLENGE_TTL_MS)).toBe(0); // idempotent
+    expect((await get(evKey.key, created.body.id)).status).toBe('awaiting_confirmation');
   });
 });
