@@ -1,23 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { ConfigError, loadConfigText } from '../../runtime/config/index.js';
-import { exampleConfigRaw } from '../support/stack.js';
+import { loadConfigText } from '../../runtime/config/index.js';
+import { configErrorOf, loadExampleWith } from '../support/config.js';
 
-function loadWith(mutate: (raw: Record<string, any>) => void, env: NodeJS.ProcessEnv = {}) {
-  const raw = exampleConfigRaw() as Record<string, any>;
-  mutate(raw);
-  return loadConfigText(stringify(raw), env);
-}
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const loadWith = loadExampleWith;
+const errorOf = configErrorOf;
 
 describe('config', () => {
   it('accepts the shipped example, with money as bigint minor units', () => {

@@ -2,31 +2,19 @@
 // environment, per-component users, and nothing secret in a log line.
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { ConfigError, loadConfigText } from '../../../runtime/config/index.js';
 import { createLogger, sanitizeForLog } from '../../../runtime/log.js';
 import { describeNatsAuth, natsAuthenticator, natsOptionsFor } from '../../../runtime/nats/connect.js';
-import { exampleConfigRaw } from '../../support/stack.js';
+import { configErrorOf, loadExampleWith } from '../../support/config.js';
 
 const SEED = 'SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU';
 const PASSWORD = 'n4ts-Secr3t';
 const TOKEN = 's3cret-t0ken';
 
 function loadWith(nats: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) {
-  const raw = exampleConfigRaw() as Record<string, any>;
-  raw.nats = { ...raw.nats, ...nats };
-  return loadConfigText(stringify(raw), env);
+  return loadExampleWith((raw) => (raw.nats = { ...raw.nats, ...nats }), env);
 }
 
-function keyOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.key;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const keyOf = (fn: () => unknown): string => configErrorOf(fn).key;
 
 describe('nats credentials in config', () => {
   it('takes each method, and per-identity users over the default', () => {

@@ -1,29 +1,16 @@
 // The USSD HTTP edge's pure gatekeeping: which path is which edge, where a
 // secret is read from, the allow-list / secret / failure-limit decision, the
 // number-belongs-to-operator check, and the config rules around them.
-import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { operatorAllowed, presentedSecret, routeOf, UssdHttpAuth } from '../../../gateway/ussd/http-auth.js';
-import { ConfigError, isLoopbackHost, loadConfigText, type Config } from '../../../runtime/config/index.js';
+import { isLoopbackHost, type Config } from '../../../runtime/config/index.js';
 import { numberBelongsTo, toE164 } from '../../../runtime/msisdn.js';
-import { exampleConfigRaw } from '../../support/stack.js';
+import { configErrorOf, loadExampleWith } from '../../support/config.js';
 
 const SECRET = 'a-shared-secret-of-32-characters';
 
 function load(http: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Config {
-  const raw = exampleConfigRaw() as Record<string, any>;
-  raw.ussd.http = { ...raw.ussd.http, ...http };
-  return loadConfigText(stringify(raw), env);
-}
-
-function configErrorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
+  return loadExampleWith((raw) => (raw.ussd.http = { ...raw.ussd.http, ...http }), env);
 }
 
 describe('routeOf', () => {
