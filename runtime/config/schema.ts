@@ -492,7 +492,7 @@ export const configSchema = z
     if (ussdHttp.port !== undefined && !isLoopbackHost(ussdHttp.host) && !ussdHttp.sharedSecret && ussdHttp.aggregators.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['ussd', 'http', 'sharedSecret'], message: `ussd.http.host ${ussdHttp.host} is not loopback: set a shared secret for the aggregators (DIALPAY__ussd__http__sharedSecret, or ussd.http.aggregators)` });
     }
-    checkUssdAggregators(ussdHttp, operatorIds, ctx);
+    checkUssdAggregators(ussdHttp, config.operators, ctx);
     if (Boolean(ussdHttp.tlsCertFile) !== Boolean(ussdHttp.tlsKeyFile)) {
       ctx.addIssue({ code: 'custom', path: ['ussd', 'http', ussdHttp.tlsCertFile ? 'tlsKeyFile' : 'tlsCertFile'], message: 'HTTPS needs both tlsCertFile and tlsKeyFile' });
     }
@@ -509,9 +509,11 @@ export const configSchema = z
 /** Aggregator ids unique, their operators known, and no secret shared (it would make who called ambiguous). */
 function checkUssdAggregators(
   http: { sharedSecret?: string | undefined; sharedSecretPrevious?: string | undefined; aggregators: { id: string; sharedSecret: string; sharedSecretPrevious?: string | undefined; operatorIds: string[] }[] },
-  operatorIds: ReadonlySet<string>,
+  operators: readonly { id: string; countryCallingCode: string }[],
   ctx: z.RefinementCtx,
 ): void {
+  const operatorIds = new Set(operators.map((o) => o.id));
+  const countryOf = new Map(operators.map((o) => [o.id, o.countryCallingCode]));
   const owners = new Map<string, string>();
   if (http.sharedSecret) owners.set(http.sharedSecret, 'ussd.http.sharedSecret');
   if (http.sharedSecretPrevious) owners.set(http.sharedSecretPrevious, 'ussd.http.sharedSecretPrevious');
@@ -522,6 +524,10 @@ function checkUssdAggregators(
     ids.add(aggregator.id);
     aggregator.operatorIds.forEach((op, j) => {
       if (!operatorIds.has(op)) ctx.addIssue({ code: 'custom', path: [...path, 'operatorIds', j], message: `unknown operator "${op}"` });
+      // The edge checks a number against its operator by country code alone (no number ranges yet), so an
+      // aggregator limited to one of two operators of a country could still act for the other's subscribers.
+      const neighbour = operators.find((o) => o.id !== op && o.countryCallingCode === countryOf.get(op) && !aggregator.operatorIds.includes(o.id));
+      if (neighbour) ctx.addIssue({ code: 'custom', path: [...path, 'operatorIds', j], message: `"${op}" shares country code +${neighbour.countryCallingCode} with "${neighbour.id}": until operators declare number ranges, an aggregator must serve both or neither` });
     });
     for (const key of ['sharedSecret', 'sharedSecretPrevious'] as const) {
       const secret = aggregator[key];

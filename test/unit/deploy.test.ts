@@ -326,6 +326,15 @@ describe('Kubernetes', () => {
             // Behind the Ingress every peer is an Ingress pod: without trusted proxies one caller's failures would block them all.
             if (config.ussd.http.port !== undefined) expect(config.ussd.http.trustedProxies, `${d.metadata.name}/${container.name}: USSD trusted proxies`).not.toEqual([]);
             if (config.merchantApi.port !== undefined) expect(config.merchantApi.trustedProxies, `${d.metadata.name}/${container.name}: merchant API trusted proxies`).not.toEqual([]);
+            // ... and only the Ingress may reach a port that believes X-Forwarded-For: no rule lets anyone else in.
+            const podLabels = d.spec.template.metadata.labels as Record<string, string>;
+            const policies = layer.resources.filter((r: any) => r.kind === 'NetworkPolicy' && Object.entries(r.spec.podSelector.matchLabels ?? {}).every(([k, v]) => podLabels[k] === v));
+            for (const port of [config.merchantApi.trustedProxies.length > 0 ? config.merchantApi.port : undefined, config.ussd.http.trustedProxies.length > 0 ? config.ussd.http.port : undefined]) {
+              if (port === undefined || container.args[0] !== 'gateway') continue;
+              const rules = policies.flatMap((policy: any) => (policy.spec.ingress ?? []).filter((rule: any) => !rule.ports || rule.ports.some((p: any) => p.port === port)));
+              expect(policies.length, `${d.metadata.name}: a NetworkPolicy for port ${port}`).toBeGreaterThan(0);
+              for (const rule of rules) expect(rule.from?.length > 0 && rule.from.every((f: any) => f.namespaceSelector && !f.ipBlock), `${d.metadata.name}: port ${port} open beyond the Ingress namespace`).toBe(true);
+            }
           }
           // A schema owner migrates before it takes work, so a failed migration stops the rollout.
           const migrates = (spec.initContainers ?? []).some((c: any) => c.args[0] === 'migrate');

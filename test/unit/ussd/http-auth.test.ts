@@ -198,6 +198,21 @@ describe('ussd.http config', () => {
     expect(configErrorOf(() => load({ trustedProxies: ['10.244.0.0/99'] })).key).toBe('ussd.http.trustedProxies[0]');
   });
 
+  it('refuses an aggregator limited to one of two operators that share a country code (a number cannot tell them apart yet)', () => {
+    const secret = 'aggregator-a-secret-0123456789';
+    const withAirtelKe = (http: Record<string, unknown>) =>
+      loadExampleWith((raw) => {
+        raw.operators.push({ ...structuredClone(raw.operators[0]), id: 'airtel-ke', name: 'Airtel Kenya', shortCodes: ['20385'], smpp: { ...raw.operators[0].smpp, port: 2777 }, ussd: { serviceCodes: ['*385#'], networkCodes: ['63903'] } });
+        raw.ussd.http = { ...raw.ussd.http, ...http };
+      });
+    const error = configErrorOf(() => withAirtelKe({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['safaricom-ke'] }] }));
+    expect(error.key).toBe('ussd.http.aggregators[0].operatorIds[0]');
+    expect(error.message).toMatch(/shares country code \+254 with "airtel-ke"/);
+    // Serving both, or an operator alone in its country, is fine.
+    expect(withAirtelKe({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['safaricom-ke', 'airtel-ke'] }] }).ussd.http.aggregators).toHaveLength(1);
+    expect(withAirtelKe({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['orange-sn'] }] }).ussd.http.aggregators).toHaveLength(1);
+  });
+
   it('checks allow-list entries, secret shape and the TLS pair', () => {
     expect(configErrorOf(() => load({ allowedAddresses: ['10.0.0.0/33'] })).key).toBe('ussd.http.allowedAddresses[0]');
     expect(configErrorOf(() => load({ allowedAddresses: ['127.0.0.1', 'aggregator.example'] })).key).toBe('ussd.http.allowedAddresses[1]');
