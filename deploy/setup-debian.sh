@@ -11,6 +11,7 @@ have promtool || need+=(prometheus)
 have tshark || need+=(tshark)
 perl -MNet::SMPP -e1 >/dev/null 2>&1 || need+=(libnet-smpp-perl)
 have bearerbox || need+=(kannel)
+have openssl || need+=(openssl)   # the TLS tests make their certificates
 have node || need+=(nodejs npm)
 
 if [ ${#need[@]} -eq 0 ]; then
