@@ -3,7 +3,8 @@
 // allowed delivery (or a permanent error, or bytes that do not decode) goes to
 // the dead-letter stream before the message is terminated. Nothing is dropped
 // silently. At most inFlightMax handlers run at once per consumer. A consumer of
-// a stream that should be a work queue but is not erases what it has handled.
+// a stream that should be a work queue but is not erases what it has handled, and at start what it
+// handled before (at or below its ack floor).
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsHandle } from './connect.js';
@@ -204,6 +205,7 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
   if (eraseHandled) for (const outcome of ['erased', 'failed']) metrics.erased.inc({ consumer: name, outcome }, 0);
   if (eraseHandled) await purgeHandled(nats, spec, async () => (await consumer.info()).ack_floor.stream_seq, log, metrics);
 
+  const consumerLog = log.child({ consumer: name });
   let stopping = false;
   let inFlight = 0;
   let wake: (() => void) | null = null;
@@ -294,7 +296,7 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
       metrics.handlerSeconds.observe({ consumer: name }, (performance.now() - started) / 1000);
     }
     // Outside the try: an ack that fails must not count as a handler failure (nak, dead letter).
-    await settleHandled(msg, eraseHandled, options.publishTimeoutMs, () => erase(msg), log.child({ consumer: name }));
+    await settleHandled(msg, eraseHandled, options.publishTimeoutMs, () => erase(msg), consumerLog);
     metrics.handled.inc({ consumer: name, outcome: 'acked' });
   };
 
