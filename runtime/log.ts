@@ -10,7 +10,14 @@ const SECRET_KEYS = new Set([
   'apikey', 'api_key', 'authorization', 'token', 'webhooksecret', 'signingsecret', 'pinhash', 'apikeyhash',
   // NATS credentials (nats.auth, nats.users.*): the client's own option names too.
   'pass', 'nkeyseed', 'seed', 'jwt', 'creds',
+  // Config secrets (runtime/config/schema.ts), so a config or options object never logs them.
+  'sharedsecret', 'sharedsecretprevious', 'sessionsealkey', 'passwordhash',
 ]);
+/**
+ * Names that end like a secret ('ussdSharedSecret', 'adminPassword', 'chargingApiKey'), so a key
+ * added later is redacted without a change here. '*File' keys name a path, not a secret.
+ */
+const SECRET_KEY_ENDING = /(?:secret|password|sealkey|apikey)(?:previous)?$/;
 const MSISDN_KEYS = new Set([
   'msisdn', 'from', 'to', 'phone', 'phonenumber', 'frommsisdn', 'tomsisdn', 'payermsisdn', 'payeemsisdn',
   'source_addr', 'destination_addr', 'sourceaddr', 'destinationaddr',
@@ -71,7 +78,7 @@ export function sanitizeForLog(value: unknown, depth = 0, inError = false): unkn
       break;
     }
     const k = key.toLowerCase();
-    if (SECRET_KEYS.has(k) && !isErrorCode(k, v, inError)) out[key] = '[REDACTED]';
+    if ((SECRET_KEYS.has(k) || SECRET_KEY_ENDING.test(k)) && !isErrorCode(k, v, inError)) out[key] = '[REDACTED]';
     else if (MSISDN_KEYS.has(k) && (typeof v === 'string' || typeof v === 'number')) out[key] = maskMsisdn(String(v));
     else if (BODY_KEYS.has(k) && typeof v === 'string') out[key] = `[${v.length} chars]`;
     else out[key] = sanitizeForLog(v, depth + 1, inError || ERROR_KEYS.has(k));

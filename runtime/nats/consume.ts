@@ -3,7 +3,8 @@
 // allowed delivery (or a permanent error, or bytes that do not decode) goes to
 // the dead-letter stream before the message is terminated. Nothing is dropped
 // silently. At most inFlightMax handlers run at once per consumer. A consumer of
-// a stream that should be a work queue but is not erases what it has handled.
+// a stream that should be a work queue but is not erases what it has handled, and at start what it
+// handled before (at or below its ack floor).
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsHandle } from './connect.js';
@@ -154,6 +155,44 @@ async function liveDeleteAfterAck(nats: NatsHandle, spec: ConsumerSpec, log: Log
   return erase;
 }
 
+/**
+ * Erases what this consumer handled before it erased each message (a release without erasing, or
+ * its own erases that failed): everything at or below its ack floor, all acked or terminated, so
+ * nothing another delivery needs. Purge takes "up to but not including" seq. A failure is logged
+ * and counted; the next start tries again, and max_age removes it meanwhile.
+ */
+async function purgeHandled(nats: NatsHandle, spec: ConsumerSpec, readAckFloor: () => Promise<number>, log: Logger, metrics: ConsumerMetrics): Promise<void> {
+  let ackFloorStreamSeq = 0;
+  try {
+    ackFloorStreamSeq = await readAckFloor();
+    if (ackFloorStreamSeq < 1) return;
+    const { purged } = await nats.jsm.streams.purge(spec.stream, { filter: spec.filterSubject, seq: ackFloorStreamSeq + 1 });
+    metrics.erased.inc({ consumer: spec.durableName, outcome: 'erased' }, purged);
+    if (purged > 0) log.info({ consumer: spec.durableName, stream: spec.stream, purged, ackFloorStreamSeq }, 'erased messages handled before this consumer erased what it handles');
+  } catch (err) {
+    log.warn({ err, consumer: spec.durableName, stream: spec.stream, ackFloorStreamSeq }, 'could not erase messages handled earlier; they stay until max_age');
+    metrics.erased.inc({ consumer: spec.durableName, outcome: 'failed' });
+  }
+}
+
+/**
+ * After a handler succeeded: ack, and where this consumer erases, erase whatever the ack's
+ * confirmation says. The handler's effect is durable by then, so a confirmation lost on the way
+ * back (the ack reached the server, its reply did not) must not leave the message: the server will
+ * not redeliver an acked message, so nothing would erase it later. Erased after the ack attempt, so
+ * an ack that did not arrive sees the message gone, not redelivered (the handler already did its work).
+ */
+export async function settleHandled(msg: Pick<JsMsg, 'ack' | 'ackAck' | 'seq'>, eraseHandled: boolean, ackTimeoutMs: number, erase: () => Promise<void>, log: Logger): Promise<void> {
+  if (!eraseHandled) {
+    msg.ack();
+    return;
+  }
+  await msg.ackAck({ timeout: ackTimeoutMs }).catch((err: unknown) => {
+    log.warn({ err, streamSequence: msg.seq }, 'ack not confirmed; erasing the handled message anyway');
+  });
+  await erase();
+}
+
 export async function startConsumer<M extends EventMessage>(options: ConsumerOptions<M>): Promise<RunningConsumer> {
   const { nats, spec, event, handler, log, metrics } = options;
   if (options.inFlightMax < 1) throw new RangeError('inFlightMax must be at least 1');
@@ -164,7 +203,9 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
   // Series at 0 from the start: increase() cannot see a counter's first step from absent to 1.
   for (const outcome of ['acked', 'retried', 'dead_lettered']) metrics.handled.inc({ consumer: name, outcome }, 0);
   if (eraseHandled) for (const outcome of ['erased', 'failed']) metrics.erased.inc({ consumer: name, outcome }, 0);
+  if (eraseHandled) await purgeHandled(nats, spec, async () => (await consumer.info()).ack_floor.stream_seq, log, metrics);
 
+  const consumerLog = log.child({ consumer: name });
   let stopping = false;
   let inFlight = 0;
   let wake: (() => void) | null = null;
@@ -202,19 +243,6 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
       log.warn({ err, consumer: name, streamSequence: msg.seq }, 'could not erase a handled message from its stream; it stays until max_age');
       metrics.erased.inc({ consumer: name, outcome: 'failed' });
     }
-  };
-  const settleHandled = async (msg: JsMsg): Promise<void> => {
-    if (!eraseHandled) {
-      msg.ack();
-      return;
-    }
-    // Erase only once the server has the ack: an ack lost on the way is redelivered, handled again
-    // (idempotently) and erased then.
-    const acked = await msg.ackAck({ timeout: options.publishTimeoutMs }).catch((err: unknown) => {
-      log.warn({ err, consumer: name, streamSequence: msg.seq }, 'ack not confirmed; the message is left for redelivery');
-      return false;
-    });
-    if (acked) await erase(msg);
   };
   const terminate = async (msg: JsMsg): Promise<void> => {
     msg.term();
@@ -268,7 +296,7 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
       metrics.handlerSeconds.observe({ consumer: name }, (performance.now() - started) / 1000);
     }
     // Outside the try: an ack that fails must not count as a handler failure (nak, dead letter).
-    await settleHandled(msg);
+    await settleHandled(msg, eraseHandled, options.publishTimeoutMs, () => erase(msg), consumerLog);
     metrics.handled.inc({ consumer: name, outcome: 'acked' });
   };
 

@@ -7,7 +7,7 @@ import { capUnconsentedHolds } from './merchant-requests-store.js';
 import { Events, Requests, serveRequests, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT } from '../../runtime/nats/index.js';
 import { PaymentsService } from './service.js';
 import { PaymentsMetrics } from './metrics.js';
-import { maskInboundSmsForDeadLetter } from './dead-letter.js';
+import { inboundSmsDeadLetterMasker } from './dead-letter.js';
 import { dialpay } from '../../proto/index.js';
 import { isDataException } from '../../runtime/pg/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -35,7 +35,7 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
   const capped = await capUnconsentedHolds(context.pool as NonNullable<typeof context.pool>, config.limits.challengeTtlMs);
   if (capped > 0) log.info({ capped }, 'merchant requests from before the hold cap shortened to one challenge');
   // A subscriber's text may be a PIN or a code: the DLQ keeps it masked.
-  await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m), { deadLetterData: maskInboundSmsForDeadLetter });
+  await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m), { deadLetterData: inboundSmsDeadLetterMasker(config.operators) });
   await base.consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m));
   await base.consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m));
   await base.consume(PAYMENTS_VOID_RESULT, Events.debitVoidResult, (m) => payments.onVoidResult(m));

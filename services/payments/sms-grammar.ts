@@ -119,26 +119,19 @@ export function parseSmsCommand(text: string, context: GrammarContext): SmsComma
 
 /** What stands for each run of digits in a masked text: the same width whatever the secret's length. */
 export const SECRET_MASK = '****';
-const CONFIRM_KEYWORDS = Object.keys(KEYWORDS).filter((k) => KEYWORDS[k]?.command === 'confirm');
-/**
- * A confirmation however it is typed: after any leading spaces or punctuation ('"YES', "-oui"), a
- * confirm keyword not followed by a letter ("YESTERDAY" is a word, not a confirmation), then
- * anything: "Yes, 4821", "YES:4821", "yes-4821", "YES4821", "OUI: 48 21".
- */
-const CONFIRM_LIKE = new RegExp(`^[\\s\\p{P}\\p{S}]*(?:${CONFIRM_KEYWORDS.join('|')})(?!\\p{L})`, 'iu');
-/** Nothing but digits (and the separators a thumb adds): a PIN or a code, also a mistyped one. */
-const BARE_DIGITS = /^[\s\d.,*#+-]*\d[\s\d.,*#+-]*$/;
+/** Commands a replay needs as typed: PAY and SEND (their digits are the amount and payee), and those that carry no digits. */
+const KEPT_AS_TYPED: ReadonlySet<SmsCommand['kind']> = new Set(['pay', 'send', 'balance', 'help', 'stop', 'language']);
+/** Any decimal digit, not only ASCII: a PIN typed in another script is still a PIN. */
+const DIGIT_RUN = /\p{Nd}+/gu;
 
 /**
  * A subscriber's text with its secrets masked, for what is kept after payments is done with it
- * (the dead-letter stream): every run of digits in a confirmation ("YES 4821", "Yes, 4821",
- * "oui 90210833", "YES4821") or in a text of bare digits ("3579", "35 79") becomes ****. Every run,
- * however short: a code typed in pieces ("YES 48 21") leaks in runs of two, and a confirmation has
- * no other digits worth keeping. Wider than the grammar on purpose: a mistyped PIN is still most of
- * a PIN. Anything else ("PAY SHOP42 500", which a replay needs whole) is left as it is.
+ * (the dead-letter stream). Inverted on purpose: every run of digits becomes **** unless the text
+ * parses (parseSmsCommand, in the sender's operator context) as a command a replay needs as typed.
+ * So a confirmation or PIN however it is typed ("YES 4821", "4821 yes", "YS 4821", "PIN 4821",
+ * "my code is 4821", "35 79") keeps no digit, with no list of spellings to fall behind.
  */
-export function maskSmsSecrets(text: string): string {
-  const trimmed = text.normalize('NFC').trim();
-  if (!CONFIRM_LIKE.test(trimmed) && !BARE_DIGITS.test(trimmed)) return text;
-  return text.replace(/\d+/g, SECRET_MASK);
+export function maskSmsSecrets(text: string, context: GrammarContext): string {
+  if (KEPT_AS_TYPED.has(parseSmsCommand(text, context).kind)) return text;
+  return text.replace(DIGIT_RUN, SECRET_MASK);
 }

@@ -2,7 +2,8 @@
 // retention, which JetStream cannot change in place. Their consumers see that at start and erase
 // each message once handled, so after an SMS payment confirmed with the PIN, one confirmed with a
 // code, and a PIN that was dead-lettered, neither stream holds a PIN or a code, and the dead letter
-// holds it masked. Under the authorization block deploy/ ships: each component as its own user may
+// holds it masked. A PIN the older release handled before the upgrade (acked, never erased) is
+// erased too, when the consumer starts. Under the authorization block deploy/ ships: each component as its own user may
 // read its stream's retention and erase from it, and nothing is refused.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../services/billing/index.js';
-import { connectNats, DLQ_STREAM, Events, natsOptionsFor, STREAMS, type NatsHandle } from '../../runtime/nats/index.js';
+import { connectNats, DLQ_STREAM, Events, natsOptionsFor, newEnvelope, PAYMENTS_SMS_INBOUND, STREAMS, type NatsHandle } from '../../runtime/nats/index.js';
 import { natsPasswordEnv, natsServerAuthorization } from '../../runtime/nats/permissions.js';
 import { NATS_IDENTITIES, validateConfig, type Config, type NatsIdentity } from '../../runtime/config/index.js';
-import { streamConfig } from '../../runtime/nats/provision.js';
+import { consumerConfig, streamConfig } from '../../runtime/nats/provision.js';
 import { hashSecret } from '../../runtime/secrets.js';
 import { startPaymentsStack, type PaymentsStack } from '../support/payments-stack.js';
 import { readStored } from '../support/streams.js';
@@ -21,6 +22,8 @@ import { quietLogger, waitFor } from '../support/stack.js';
 
 const PIN = '3579';
 const DEAD_PIN = '8642';
+/** Sent and handled before the upgrade, by a release that did not erase. */
+const OLD_PIN = '2468';
 const SMS_STREAMS = ['SMS_INBOUND', 'SMS_OUTBOUND'] as const;
 
 let p: PaymentsStack;
@@ -39,6 +42,13 @@ async function makeOldStreams(): Promise<void> {
     if (!spec) throw new Error(`no stream ${name}`);
     await admin.jsm.streams.add(streamConfig({ ...spec, retention: undefined }, 1));
   }
+  // That release's payments handled a PIN: acked, so never delivered again, and left in the stream.
+  await admin.jsm.consumers.add(PAYMENTS_SMS_INBOUND.stream, consumerConfig(PAYMENTS_SMS_INBOUND));
+  const text = Events.smsInbound.type.encode({ envelope: newEnvelope({ producer: 'old-release' }), operatorId: 'old', fromMsisdn: '254712100003', toAddress: '384', text: OLD_PIN, smscMessageId: 'old-1', bindId: 'b0' }).finish();
+  await admin.js.publish(PAYMENTS_SMS_INBOUND.filterSubject, text, { msgID: 'old-release-1' });
+  const handled = await (await admin.js.consumers.get(PAYMENTS_SMS_INBOUND.stream, PAYMENTS_SMS_INBOUND.durableName)).next({ expires: 2_000 });
+  if (!handled || !(await handled.ackAck())) throw new Error('the old release did not handle its PIN');
+  if ((await admin.jsm.streams.info(PAYMENTS_SMS_INBOUND.stream)).state.messages !== 1) throw new Error('the handled PIN should still be stored before the upgrade');
   await admin.close();
 }
 
@@ -61,7 +71,7 @@ afterAll(async () => {
 
 const standalone = (secret: string) => new RegExp(`(?<![0-9A-Za-z_-])${secret}(?![0-9A-Za-z_-])`);
 
-it('erases every handled or dead-lettered SMS from streams an older release made with limits retention', async () => {
+it('erases every handled or dead-lettered SMS, also those handled before the upgrade, from streams an older release made with limits retention', async () => {
   // Still limits: provisioning cannot change it, so the consumers must make up for it.
   for (const name of SMS_STREAMS) expect((await nats.jsm.streams.info(name)).config.retention, name).toBe('limits');
 
@@ -89,10 +99,12 @@ it('erases every handled or dead-lettered SMS from streams an older release made
     const [inbound, outbound] = await Promise.all([nats.jsm.consumers.info('SMS_INBOUND', 'payments-sms-inbound'), nats.jsm.consumers.info('SMS_OUTBOUND', 'gateway-sms-outbound')]);
     return inbound.num_pending + inbound.num_ack_pending + outbound.num_pending + outbound.num_ack_pending === 0;
   });
-  const secrets = [PIN, DEAD_PIN, code];
+  const secrets = [PIN, DEAD_PIN, code, OLD_PIN];
   /** Each secret still in an SMS stream, by where. */
   const held = async () => (await Promise.all(SMS_STREAMS.map(async (name) => (await readStored(nats, name)).flatMap((m) => {
-    const text = [Buffer.from(m.data).toString('latin1'), m.headers].join('\n');
+    // Decoded too: in the raw bytes a secret runs into the next field's tag ("2468" then '2', field 6).
+    const decoded = name === 'SMS_INBOUND' ? Events.smsInbound.type.decode(m.data).text : Events.smsOutbound.type.decode(m.data).text;
+    const text = [Buffer.from(m.data).toString('latin1'), decoded, m.headers].join('\n');
     return secrets.filter((s) => standalone(s).test(text)).map((s) => `${s} in ${name} #${m.seq}`);
   })))).flat();
   // The erase follows the ack by one request.
@@ -101,13 +113,13 @@ it('erases every handled or dead-lettered SMS from streams an older release made
   for (const name of SMS_STREAMS) {
     const info = await nats.jsm.streams.info(name);
     // Something went through each, and none of it is left: empty, as a work queue would be.
-    expect(info.state.last_seq, name).toBeGreaterThanOrEqual(name === 'SMS_INBOUND' ? 5 : 4);
+    expect(info.state.last_seq, name).toBeGreaterThanOrEqual(name === 'SMS_INBOUND' ? 6 : 4);
     expect(info.state.messages, name).toBe(0);
   }
-  // Counted where ops can see it: every handled text (2 PINs, PAY, YES, and the dead letter) erased, none failed.
+  // Counted where ops can see it: every handled text (the old PIN, 2 PINs, PAY, YES, and the dead letter) erased, none failed.
   const scrape = await (await fetch(`http://127.0.0.1:${config.http.opsPorts.payments}/metrics`)).text();
   const erased = (outcome: string) => Number(new RegExp(`dialpay_nats_messages_erased_total\\{[^}]*consumer="payments-sms-inbound"[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`).exec(scrape)?.[1]);
-  expect(erased('erased')).toBeGreaterThanOrEqual(5);
+  expect(erased('erased')).toBeGreaterThanOrEqual(6);
   expect(erased('failed')).toBe(0);
   // The components' users may read the retention and erase (permissions.ts): the server refused nothing.
   expect(readFileSync(join(p.stack.nats.storeDir, 'nats-server.log'), 'utf8').split('\n').filter((l) => /Violation/i.test(l))).toEqual([]);

@@ -79,6 +79,30 @@ describe('log redaction', () => {
     });
   });
 
+  it('redacts the config secrets wherever a config or options object is logged, and keeps file paths', async () => {
+    const seal = 'c2VhbGluZy1rZXktMzItYnl0ZXMtb2YtcmFuZG9tbmVzcz0=';
+    const config = {
+      ussd: {
+        sessionSealKey: seal,
+        http: { sharedSecret: 'edge-secret-0123456789', sharedSecretPrevious: 'edge-secret-previous-01', aggregators: [{ id: 'agg', sharedSecret: 'agg-secret-0123456789', sharedSecretPrevious: 'agg-secret-previous-01' }] },
+      },
+      operators: [{ smpp: { passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==' }, charging: { apiKey: 'charging-bearer-token' } }],
+      merchants: [{ webhookSecret: 'whsec-0123456789abcdef' }],
+      nats: { auth: { user: 'payments', password: PASSWORD, passwordFile: '/run/secrets/nats' } },
+      // A name added later that ends like a secret.
+      billing: { operatorWebhookSecret: 'later-secret-0123456789', adminPassword: 'later-password' },
+    };
+    const { lines, log } = capture();
+    log.info({ config }, 'starting');
+    log.info(config.ussd, 'ussd options');
+    const written = lines.join('\n');
+    for (const secret of [seal, 'edge-secret-0123456789', 'edge-secret-previous-01', 'agg-secret-0123456789', 'agg-secret-previous-01', 'scrypt$16384', 'charging-bearer-token', 'whsec-0123456789abcdef', PASSWORD, 'later-secret-0123456789', 'later-password']) {
+      expect(written, secret).not.toContain(secret);
+    }
+    expect(written).toContain('/run/secrets/nats');
+    expect(written).toContain('"id":"agg"');
+  });
+
   it('is bounded on deep and wide input', () => {
     let deep: Record<string, unknown> = { msisdn: MSISDN };
     for (let i = 0; i < 50; i++) deep = { next: deep };

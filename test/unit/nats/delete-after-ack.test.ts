@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { CONSUMERS, GATEWAY_SMS_OUTBOUND, PAYMENTS_SMS_INBOUND, STREAMS } from '../../../runtime/nats/index.js';
 import { deleteAfterAckFor } from '../../../runtime/nats/topology.js';
+import { settleHandled } from '../../../runtime/nats/consume.js';
+import { quietLogger } from '../../support/stack.js';
 
 const declared = (name: string) => STREAMS.find((s) => s.name === name);
 
@@ -25,5 +27,33 @@ describe('deleteAfterAckFor', () => {
   it('follows an explicit option over the live stream', () => {
     expect(deleteAfterAckFor({ ...PAYMENTS_SMS_INBOUND, deleteAfterAck: false }, declared('SMS_INBOUND'), 'limits')).toBe(false);
     expect(deleteAfterAckFor({ ...PAYMENTS_SMS_INBOUND, deleteAfterAck: true }, declared('SMS_INBOUND'), 'workqueue')).toBe(true);
+  });
+});
+
+// Unit level with a fake message: a real server cannot be made to lose just the reply to an ack
+// (the ack itself arriving) cheaply or deterministically.
+describe('settleHandled', () => {
+  const fakeMsg = (ackAck: () => Promise<boolean>) => {
+    const calls: string[] = [];
+    return {
+      calls,
+      msg: { seq: 7, ack: () => void calls.push('ack'), ackAck: async () => { calls.push('ackAck'); return ackAck(); } },
+      erase: async () => void calls.push('erase'),
+    };
+  };
+
+  it('erases a handled message even when the ack confirmation timed out, after the ack attempt', async () => {
+    const f = fakeMsg(() => Promise.reject(new Error('TIMEOUT')));
+    await settleHandled(f.msg, true, 50, f.erase, quietLogger());
+    expect(f.calls).toEqual(['ackAck', 'erase']);
+  });
+
+  it('erases after a confirmed ack, and only acks where the consumer does not erase', async () => {
+    const confirmed = fakeMsg(() => Promise.resolve(true));
+    await settleHandled(confirmed.msg, true, 50, confirmed.erase, quietLogger());
+    expect(confirmed.calls).toEqual(['ackAck', 'erase']);
+    const plain = fakeMsg(() => Promise.resolve(true));
+    await settleHandled(plain.msg, false, 50, plain.erase, quietLogger());
+    expect(plain.calls).toEqual(['ack']);
   });
 });

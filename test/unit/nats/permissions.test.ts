@@ -36,15 +36,17 @@ describe('NATS permissions table', () => {
     }
   });
 
-  it('lets only the consumers of the SMS streams read their retention and erase from them', () => {
-    const erasers = (stream: string) => owners((c) => natsPermissions(c).publish, `$JS.API.STREAM.MSG.DELETE.${stream}`);
-    expect(erasers('SMS_INBOUND')).toEqual(['payments']);
-    expect(erasers('SMS_OUTBOUND')).toEqual(['gateway']);
+  it('lets only the consumers of the SMS streams read their retention, erase from them and purge what they handled', () => {
+    for (const verb of ['MSG.DELETE', 'PURGE']) {
+      const erasers = (stream: string) => owners((c) => natsPermissions(c).publish, `$JS.API.STREAM.${verb}.${stream}`);
+      expect(erasers('SMS_INBOUND'), verb).toEqual(['payments']);
+      expect(erasers('SMS_OUTBOUND'), verb).toEqual(['gateway']);
+    }
     for (const c of COMPONENT_NAMES) {
-      const erasing = natsPermissions(c).publish.filter((s) => s.startsWith('$JS.API.STREAM.MSG.DELETE.'));
+      const erasing = natsPermissions(c).publish.filter((s) => /^\$JS\.API\.STREAM\.(MSG\.DELETE|PURGE)\./.test(s));
       expect(erasing.every((s) => /\.SMS_(INBOUND|OUTBOUND)$/.test(s)), c).toBe(true);
-      // Nothing may purge a stream or delete one: only single handled messages.
-      expect(natsPermissions(c).publish.filter((s) => /STREAM\.(PURGE|DELETE)\./.test(s)), c).toEqual([]);
+      // Nothing may delete a stream.
+      expect(natsPermissions(c).publish.filter((s) => /STREAM\.DELETE\./.test(s)), c).toEqual([]);
     }
   });
 

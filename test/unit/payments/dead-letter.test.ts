@@ -1,9 +1,14 @@
-// What the DLQ keeps of a subscriber's SMS: confirmations and bare PINs masked, the rest as it was.
+// What the DLQ keeps of a subscriber's SMS: every digit masked unless the text is a PAY or SEND a
+// replay needs (or a command without digits), the rest as it was.
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { Events, newEnvelope } from '../../../runtime/nats/index.js';
-import { maskSmsSecrets } from '../../../services/payments/sms-grammar.js';
-import { maskInboundSmsForDeadLetter } from '../../../services/payments/dead-letter.js';
+import { maskSmsSecrets as maskIn, parseSmsCommand, type GrammarContext } from '../../../services/payments/sms-grammar.js';
+import { inboundSmsDeadLetterMasker } from '../../../services/payments/dead-letter.js';
+
+const KE: GrammarContext = { currency: 'KES', countryCallingCode: '254', defaultLanguage: 'en' };
+const maskSmsSecrets = (text: string) => maskIn(text, KE);
+const maskInboundSmsForDeadLetter = inboundSmsDeadLetterMasker([{ id: 'safaricom-ke', currency: 'KES', countryCallingCode: '254' }]);
 
 it('masks the code of a confirmation, in English and French, however it is typed', () => {
   expect(maskSmsSecrets('YES 4821')).toBe('YES ****');
@@ -50,6 +55,32 @@ it('keeps the digits of PAY and SEND texts, which a replay needs (property)', ()
   }));
 });
 
+it('masks a code or PIN whatever words come with it: misspelt, after it, or in a sentence', () => {
+  expect(maskSmsSecrets('4821 yes')).toBe('**** yes');
+  expect(maskSmsSecrets('YS 4821')).toBe('YS ****');
+  expect(maskSmsSecrets('YESS 4821')).toBe('YESS ****');
+  expect(maskSmsSecrets('PIN 4821')).toBe('PIN ****');
+  expect(maskSmsSecrets('my code is 4821')).toBe('my code is ****');
+  expect(maskSmsSecrets('PAY 4821')).toBe('PAY ****'); // not a PAY the parser accepts: no replay needs it
+  expect(maskSmsSecrets('BAL 4821')).toBe('BAL ****');
+  expect(maskSmsSecrets('code ٤٨٢١')).toBe('code ****'); // digits of another script
+});
+
+it('lets no digit survive in any text that does not parse as PAY or SEND (property)', () => {
+  const word = fc.constantFrom('YES', 'yes', 'YS', 'YESS', 'OUI', 'PIN', 'code', 'my', 'is', 'PAY', 'SEND', 'BAL', 'HELP', 'STOP', 'LANG', 'EN', 'SHOP42', 'ok', '+', ',', '.', '-');
+  const digits = fc.stringMatching(/^\d{1,10}$/);
+  const token = fc.oneof(word, digits, fc.string({ maxLength: 6 }));
+  const text = fc.oneof(
+    fc.array(token, { maxLength: 6 }).chain((tokens) => fc.constantFrom(...[' ', '', ',', '\n', ': '].map((sep) => tokens.join(sep)))),
+    fc.string({ maxLength: 40 }),
+  );
+  fc.assert(fc.property(text, (t) => {
+    const kind = parseSmsCommand(t, KE).kind;
+    fc.pre(kind !== 'pay' && kind !== 'send');
+    expect(maskSmsSecrets(t)).not.toMatch(/\p{Nd}/u);
+  }), { numRuns: 5_000 });
+});
+
 it('masks a bare PIN or code, also one with separators or of the wrong length', () => {
   expect(maskSmsSecrets('3579')).toBe('****');
   expect(maskSmsSecrets(' 3579\n')).toBe(' ****\n');
@@ -59,7 +90,7 @@ it('masks a bare PIN or code, also one with separators or of the wrong length', 
 });
 
 it('leaves commands without secrets as they are', () => {
-  for (const text of ['PAY SHOP42 500 ref', 'SEND 0712345678 200', 'BAL', 'SOLDE', 'STOP', 'HELP', 'YESTERDAY 12', 'LANG FR', '']) {
+  for (const text of ['PAY SHOP42 500 ref', 'SEND 0712345678 200', 'SEND +254712345678 200', 'payer shop42 12.50', 'BAL', 'SOLDE', 'STOP', 'HELP', 'LANG FR', '']) {
     expect(maskSmsSecrets(text)).toBe(text);
   }
 });
@@ -77,6 +108,10 @@ it('masks the text inside an SmsInbound and keeps every other field', () => {
 it('passes an SMS with nothing to hide, and bytes that are not an SmsInbound, through as the very same bytes', () => {
   const pay = sms('PAY SHOP42 500 ref');
   expect(maskInboundSmsForDeadLetter(pay)).toBe(pay);
+  expect(Events.smsInbound.type.decode(maskInboundSmsForDeadLetter(sms('4821 yes'))).text).toBe('**** yes');
+  // An operator not configured: its texts cannot be parsed in its context, so nothing is kept.
+  const unknown = Events.smsInbound.type.encode({ ...Events.smsInbound.type.decode(pay), operatorId: 'gone' }).finish();
+  expect(Events.smsInbound.type.decode(maskInboundSmsForDeadLetter(unknown)).text).toBe('PAY SHOP**** **** ref');
   const garbage = new Uint8Array([0xff, 0xff, 0xff]);
   expect(maskInboundSmsForDeadLetter(garbage)).toBe(garbage);
 });
