@@ -317,14 +317,12 @@ describe('one reply is one kind of answer: a code or the PIN, never both (second
     expect(await attemptsOf(phone)).toEqual([['api', 'challenged', 1], ['sms', 'challenged', 0]]);
     expect(await p.ask(phone, '4821')).toMatch(/^Paid 2,000\.00 KES to Duka Ya Mama/);
     expect(await subscriberRow(phone)).toMatchObject({ pin_failures: 0, wrong: [expect.any(Date)] });
-  });
-
-  it('YES <PIN> with PIN challenges alone open is a PIN answer: compared with no code and counted as no wrong code', async () => {
-    const phone = newPhone();
-    await withPin(phone, '4821');
-    expect(await p.ask(phone, 'PAY SHOP42 2000')).toMatch(/Reply with your PIN/);
-    expect(await p.ask(phone, 'YES 4821')).toMatch(/^Paid 2,000\.00 KES to Duka Ya Mama/);
-    expect(await subscriberRow(phone)).toMatchObject({ pin_failures: 0, wrong: [] });
+    // With no code challenge left, YES <PIN> is the PIN again (as people write it), and no code guess.
+    await p.ask(phone, 'STOP');
+    await waitFor('STOP reply', async () => smsTo(phone).some((t) => t.startsWith('STOP received')));
+    expect(await p.ask(phone, 'PAY SHOP42 2100')).toMatch(/Reply with your PIN/);
+    expect(await p.ask(phone, 'YES 4821')).toMatch(/^Paid 2,100\.00 KES to Duka Ya Mama/);
+    expect(await subscriberRow(phone)).toMatchObject({ pin_failures: 0, wrong: [expect.any(Date)] });
   });
 
   it('a bare number with no PIN challenge open answers nothing and counts nothing, codes open or not', async () => {
