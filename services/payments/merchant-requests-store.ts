@@ -5,14 +5,15 @@ import { UNANSWERED_WINDOW_MS, type MerchantRequestCounts } from './merchant-req
 
 /**
  * Open requests and pending mandates for this subscriber (this merchant's, and all merchants'),
- * and this merchant's that expired unanswered in the window. Call it under the subscriber's
+ * and this merchant's that expired unanswered in the window. A request past its expiry that the
+ * sweep has not yet failed still holds its money, so it is still open. Call it under the subscriber's
  * lock, so two requests at once cannot both take the last place.
  */
 export async function merchantRequestCounts(db: pg.ClientBase, msisdn: string, merchantId: string): Promise<MerchantRequestCounts> {
   const row = (await db.query<{ open_this: number; open_all: number; unanswered: number }>(
     `WITH open AS (
        SELECT payee_id AS merchant_id FROM payments.payments WHERE payer_msisdn = $1 AND state IN ('reserving', 'challenged') AND channel = 'api' AND payee_kind = 'merchant'
-         AND NOT consented AND (expires_at IS NULL OR expires_at > now())
+         AND NOT consented
        UNION ALL
        SELECT merchant_id FROM payments.mandates WHERE payer_msisdn = $1 AND state = 'pending' AND expires_at > now())
      SELECT (SELECT count(*) FROM open WHERE merchant_id = $2)::int AS open_this, (SELECT count(*) FROM open)::int AS open_all,
@@ -27,9 +28,10 @@ export async function merchantRequestCounts(db: pg.ClientBase, msisdn: string, m
 
 /**
  * Merchant requests opened before holds were capped at one challenge (migration 0009) may still
- * wait, holding the payer's money, up to the day their merchant asked for: at start, bring every
- * unconsented one down to the configured challenge lifetime from now. Idempotent. Done at start
- * rather than in a migration because the TTL is config. Returns how many it shortened.
+ * wait, holding the payer's money, up to the day their merchant asked for: bring every unconsented
+ * one down to the configured challenge lifetime from now. Idempotent. Run at start and by every
+ * sweep (during a rolling update, replicas of an older release keep opening long holds), rather
+ * than in a migration because the TTL is config. Returns how many it shortened.
  */
 export async function capUnconsentedHolds(db: pg.Pool | pg.ClientBase, challengeTtlMs: number): Promise<number> {
   const { rowCount } = await db.query(

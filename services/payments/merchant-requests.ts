@@ -54,13 +54,3 @@ export function merchantRequestRefusal(counts: MerchantRequestCounts, bounds: Me
   if (counts.openAllMerchants >= bounds.openTotalMax) return MerchantRequestRefusal.OPEN_TOTAL;
   return null;
 }
-
-/**
- * Where an SMS reply's digits may be tested. Only `YES <code>` is compared with one-time
- * codes (and only it can confirm a mandate); a bare PIN is a PIN: it answers a PIN challenge
- * and is never compared with a code, so it can neither start a standing authorisation by
- * chance nor count as a code guess.
- */
-export function comparedWithCodes(reply: 'confirm' | 'pin'): boolean {
-  return reply === 'confirm';
-}

@@ -42,8 +42,8 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
   mandateDeclined: { en: () => 'Wrong code 3 times: the request to charge you was declined.', fr: () => 'Code incorrect 3 fois: la demande de debit est refusee.' },
   mandatesRevoked: { en: (a) => `${a.count} standing permission(s) to charge you cancelled.`, fr: (a) => `${a.count} autorisation(s) de debit annulee(s).` },
   severalWaiting: {
-    en: (a) => `${a.count} payments are waiting for you. Reply YES <code> from the payment's SMS, or STOP to cancel them all.`,
-    fr: (a) => `${a.count} paiements vous attendent. Repondez OUI <code> du SMS du paiement, ou STOP pour tout annuler.`,
+    en: (a) => `${a.count} payments wait for your PIN, and a PIN cannot say which one. Send STOP to cancel all waiting payments, then pay again.`,
+    fr: (a) => `${a.count} paiements attendent votre PIN, et un PIN ne dit pas lequel. Envoyez STOP pour annuler tous les paiements en attente, puis payez a nouveau.`,
   },
   refunded: {
     en: (a) => `Refund: ${a.amount} back from ${a.payee} for payment ${a.paymentRef}.`,
@@ -60,6 +60,10 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
   noPendingPayment: {
     en: () => 'No payment is waiting for your confirmation.',
     fr: () => 'Aucun paiement en attente de confirmation.',
+  },
+  noPinPending: {
+    en: () => 'No payment is waiting for your PIN. To confirm with a code, reply YES <code>.',
+    fr: () => 'Aucun paiement n attend votre PIN. Pour confirmer avec un code, repondez OUI <code>.',
   },
   balance: {
     en: (a) => `Balance: ${a.balance}.${a.lines ? ` Last: ${a.lines}` : ''}`,

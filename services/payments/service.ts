@@ -18,8 +18,9 @@ import { parseSmsCommand, type Language, type SmsCommand } from './sms-grammar.j
 import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
 import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
 import { isCodeLocked, recordWrongAnswer, type CodeGuessState } from './code-guesses.js';
-import { comparedWithCodes, merchantRequestRefusal, merchantRequestTtlMs, MerchantRequestRefusal } from './merchant-requests.js';
-import { merchantRequestCounts } from './merchant-requests-store.js';
+import { merchantRequestRefusal, merchantRequestTtlMs, MerchantRequestRefusal } from './merchant-requests.js';
+import { capUnconsentedHolds, merchantRequestCounts } from './merchant-requests-store.js';
+import { answerKind, AnswerKind } from './answers.js';
 import type { PaymentsMetrics } from './metrics.js';
 import { FailureReason, PaymentState, transition, type PaymentAction, type PaymentInput, type PaymentStateValue, type FailureReasonValue } from './state.js';
 import { failedReply, limitReply, reply } from './replies.js';
@@ -174,6 +175,9 @@ export class PaymentsService {
   async sweep(): Promise<number> {
     return withTransaction(this.#pool, 'READ COMMITTED', async (client) => {
       const ttlMs = this.#config.limits.challengeTtlMs;
+      // Before expiring: a hold an older replica opened for a day is brought down to one challenge.
+      const capped = await capUnconsentedHolds(client, ttlMs);
+      if (capped > 0) this.#log.info({ capped }, 'merchant requests holding past one challenge shortened');
       // Two indexed queries rather than one OR that would scan the table twice a second.
       const expired = await client.query<PaymentRow>(
         `SELECT * FROM payments.payments WHERE state = 'challenged' AND expires_at < now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
@@ -357,29 +361,43 @@ export class PaymentsService {
     await this.#step(client, payment, { kind: 'answer', correct: true, attemptsMax: this.#config.limits.pinAttemptsMax, manualCapture: payment.capture_mode === 'manual' });
   }
 
+  /**
+   * A reply to a challenge. What kind of answer it is (a code or the PIN) is decided first, from
+   * its form and the open challenges (answers.ts); it is then compared with that kind of secret
+   * only, and a wrong one counts against that kind only.
+   */
   async #answer(client: pg.PoolClient, subscriber: SubscriberRow, command: Extract<SmsCommand, { kind: 'confirm' | 'pin' }>, to: { operatorId: string; msisdn: string; shortCode: string }, eventId: string): Promise<void> {
     const { rows } = await client.query<PaymentRow>(
       `SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND state = 'challenged' AND channel IN ('sms', 'api') AND expires_at > now() ORDER BY created_at DESC LIMIT $2 FOR UPDATE`,
       [subscriber.msisdn, OPEN_CHALLENGES_MAX],
     );
-    const language = command.kind === 'confirm' ? command.language : subscriber.language;
-    const pinRows = rows.filter((p) => p.challenge_method === 'pin');
-    // A bare PIN answers a PIN challenge if one is open; else, like a wrong code, it counts on the newest.
-    const newest = command.kind === 'pin' ? pinRows[0] ?? rows[0] : rows[0];
-    const attemptsMax = this.#config.limits.pinAttemptsMax;
-    const code = command.kind === 'confirm' ? command.code : command.pin;
-    const say = (text: string) => this.#sms(client, `${eventId}:reply`, '', to, text);
-    // Only `YES <code>` is compared with one-time codes, a mandate's included: a bare PIN never
-    // is, so it cannot activate a mandate by chance nor count as a code guess.
-    const byCodeReply = comparedWithCodes(command.kind);
-    const mandates = byCodeReply ? (await client.query<MandateRow>(
+    const mandates = (await client.query<MandateRow>(
       `SELECT * FROM payments.mandates WHERE payer_msisdn = $1 AND state = 'pending' AND expires_at > now() ORDER BY created_at DESC LIMIT $2 FOR UPDATE`, [subscriber.msisdn, OPEN_CHALLENGES_MAX],
-    )).rows : [];
-    const codeRows = byCodeReply ? rows.filter((p) => p.challenge_method === 'code') : [];
+    )).rows;
+    const language = command.kind === 'confirm' ? command.language : subscriber.language;
+    const say = (text: string) => this.#sms(client, `${eventId}:reply`, '', to, text);
+    const pinRows = rows.filter((p) => p.challenge_method === 'pin');
+    const codeRows = rows.filter((p) => p.challenge_method === 'code');
+    const digits = command.kind === 'confirm' ? command.code : command.pin;
+    const kind = answerKind(command.kind, { pin: pinRows.length, code: codeRows.length + mandates.length });
+    switch (kind) {
+      case AnswerKind.NOTHING_OPEN:
+        return say(reply('noPendingPayment', language));
+      case AnswerKind.NO_PIN_CHALLENGE:
+        return say(reply('noPinPending', language));
+      case AnswerKind.CODE:
+        return this.#answerCode(client, subscriber, codeRows, mandates, digits, language, say);
+      case AnswerKind.PIN:
+        return this.#answerPin(client, subscriber, pinRows, digits, language, say);
+    }
+  }
+
+  /** A code answer: compared with the open codes only; a wrong one is one wrong code for the subscriber and one attempt on the newest code challenge. */
+  async #answerCode(client: pg.PoolClient, subscriber: SubscriberRow, codeRows: PaymentRow[], mandates: MandateRow[], code: string, language: Language, say: (text: string) => Promise<void>): Promise<void> {
     const now = Date.now();
     const guesses: CodeGuessState = { wrongAtMs: subscriber.code_wrong_at.map((d) => d.getTime()), lockedUntilMs: subscriber.code_locked_until?.getTime() ?? null };
     // Locked out: no code is compared at all, a right one included (else the lockout would still answer guesses).
-    if (isCodeLocked(guesses, now) && codeRows.length + mandates.length > 0) return say(this.#codesLockedText(guesses.lockedUntilMs as number, now, language));
+    if (isCodeLocked(guesses, now)) return say(this.#codesLockedText(guesses.lockedUntilMs as number, now, language));
     const mandate = mandates.find((m) => m.code_hash === hashCode(m.mandate_id, code));
     if (mandate) {
       const active = (await client.query<MandateRow>(`UPDATE payments.mandates SET state = 'active', code_hash = NULL, updated_at = now() WHERE mandate_id = $1 RETURNING *`, [mandate.mandate_id])).rows[0] as MandateRow;
@@ -389,34 +407,35 @@ export class PaymentsService {
     const byCode = codeRows.find((p) => p.challenge_code_hash === hashCode(p.payment_id, code));
     if (byCode) return this.#consent(client, subscriber, byCode);
     // No code matched: one wrong answer, however many codes it was compared with (bounded by the open-request bounds).
-    if (codeRows.length + mandates.length > 0) {
-      const outcome = recordWrongAnswer(guesses, now, this.#codeGuessRules());
-      await client.query('UPDATE payments.subscribers SET code_wrong_at = $2, code_locked_until = $3, updated_at = now() WHERE msisdn = $1', [
-        subscriber.msisdn, outcome.state.wrongAtMs.map((ms) => new Date(ms)), outcome.state.lockedUntilMs === null ? null : new Date(outcome.state.lockedUntilMs),
-      ]);
-      if (outcome.locked) {
-        this.#log.warn({ msisdn: maskMsisdn(subscriber.msisdn), openCodes: codeRows.length + mandates.length }, 'too many wrong codes: confirmations by code locked');
-        this.#metrics?.codeLocked(client);
-        return say(this.#codesLockedText(outcome.lockedUntilMs, now, language));
-      }
+    const outcome = recordWrongAnswer(guesses, now, this.#codeGuessRules());
+    await client.query('UPDATE payments.subscribers SET code_wrong_at = $2, code_locked_until = $3, updated_at = now() WHERE msisdn = $1', [
+      subscriber.msisdn, outcome.state.wrongAtMs.map((ms) => new Date(ms)), outcome.state.lockedUntilMs === null ? null : new Date(outcome.state.lockedUntilMs),
+    ]);
+    if (outcome.locked) {
+      this.#log.warn({ msisdn: maskMsisdn(subscriber.msisdn), openCodes: codeRows.length + mandates.length }, 'too many wrong codes: confirmations by code locked');
+      this.#metrics?.codeLocked(client);
+      return say(this.#codesLockedText(outcome.lockedUntilMs, now, language));
     }
-    if (!newest && mandates[0]) {
-      const m = mandates[0];
-      const attempts = m.attempts + 1;
-      await client.query(`UPDATE payments.mandates SET attempts = $2, state = $3, updated_at = now() WHERE mandate_id = $1`, [m.mandate_id, attempts, attempts >= attemptsMax ? 'declined' : 'pending']);
-      return say(attempts >= attemptsMax ? reply('mandateDeclined', language) : reply('retry', language, { left: String(attemptsMax - attempts) }));
-    }
-    if (!newest) return say(reply('noPendingPayment', language));
-    // With several challenges open, a one-time code names its payment (byCode, above); a wrong one counts on the newest.
-    if (newest.challenge_method !== 'pin') return this.#step(client, newest, { kind: 'answer', correct: false, attemptsMax });
+    const attemptsMax = this.#config.limits.pinAttemptsMax;
+    // A code names its payment (above); a wrong one counts on the newest code challenge, a mandate's when no payment's is open.
+    const newest = codeRows[0];
+    if (newest) return this.#step(client, newest, { kind: 'answer', correct: false, attemptsMax });
+    const m = mandates[0] as MandateRow; // answerKind said a code challenge is open
+    const attempts = m.attempts + 1;
+    await client.query(`UPDATE payments.mandates SET attempts = $2, state = $3, updated_at = now() WHERE mandate_id = $1`, [m.mandate_id, attempts, attempts >= attemptsMax ? 'declined' : 'pending']);
+    return say(attempts >= attemptsMax ? reply('mandateDeclined', language) : reply('retry', language, { left: String(attemptsMax - attempts) }));
+  }
+
+  /** A PIN answer: compared with the PIN only, never with a code; a wrong one counts toward the PIN lock and on its challenge. */
+  async #answerPin(client: pg.PoolClient, subscriber: SubscriberRow, pinRows: PaymentRow[], pin: string, language: Language, say: (text: string) => Promise<void>): Promise<void> {
     // A PIN names no payment: with several PIN challenges open it could confirm one the payer did
     // not mean (a merchant's request that arrived just before). Ask them to settle one at a time.
-    if (pinRows.length > 1) return say(reply('severalWaiting', language, { count: String(rows.length) }));
-    // A PIN answers the one open challenge; wrong PINs count toward the lock.
-    if (subscriber.pin_locked) return this.#step(client, newest, { kind: 'stop' });
-    const pin = await this.#checkPin(client, subscriber, code);
-    if (pin.kind === 'ok') return this.#consent(client, subscriber, newest);
-    await this.#step(client, newest, { kind: 'answer', correct: false, attemptsMax });
+    if (pinRows.length > 1) return say(reply('severalWaiting', language, { count: String(pinRows.length) }));
+    const challenge = pinRows[0] as PaymentRow; // answerKind said a PIN challenge is open
+    if (subscriber.pin_locked) return this.#step(client, challenge, { kind: 'stop' });
+    const checked = await this.#checkPin(client, subscriber, pin);
+    if (checked.kind === 'ok') return this.#consent(client, subscriber, challenge);
+    await this.#step(client, challenge, { kind: 'answer', correct: false, attemptsMax: this.#config.limits.pinAttemptsMax });
   }
 
   #codeGuessRules(): { wrongAnswersMax: number; windowMs: number; lockoutMs: number } {

@@ -285,3 +285,102 @@ describe('holds from before the cap (review of issue 13)', () => {
     expect((await get(evKey.key, created.body.id)).status).toBe('awaiting_confirmation');
   });
 });
+
+describe('one reply is one kind of answer: a code or the PIN, never both (second review of issue 13)', () => {
+  const subscriberRow = async (phone: string) => (await p.pool.query<{ pin_failures: number; wrong: Date[] }>(
+    'SELECT pin_failures, code_wrong_at AS wrong FROM payments.subscribers WHERE msisdn = $1', [phone],
+  )).rows[0];
+  const attemptsOf = async (phone: string) => (await p.pool.query<{ channel: string; state: string; challenge_attempts: number }>(
+    `SELECT channel, state, challenge_attempts FROM payments.payments WHERE payer_msisdn = $1 ORDER BY channel`, [phone],
+  )).rows.map((r) => [r.channel, r.state, r.challenge_attempts]);
+  /** A payer with a PIN, a merchant's code request open, then their own payment above the PIN threshold (the newest). */
+  const codeAndPinOpen = async (phone: string) => {
+    await withPin(phone, '4821');
+    expect((await request(shopKey.key, phone, 1_000)).status).toBe(201);
+    await waitFor('merchant challenge', async () => codesIn(smsTo(phone)).length === 1);
+    expect(await p.ask(phone, 'PAY SHOP42 2000')).toMatch(/Reply with your PIN/);
+  };
+
+  it('a mistyped YES <code> with a PIN challenge newest is one wrong code, and no PIN failure', async () => {
+    const phone = newPhone();
+    await codeAndPinOpen(phone);
+    expect(await p.ask(phone, 'YES 0000')).toBe('Wrong code. 2 attempt(s) left.');
+    expect(await subscriberRow(phone)).toMatchObject({ pin_failures: 0, wrong: [expect.any(Date)] });
+    // The attempt counts on the code challenge, not on the PIN payment.
+    expect(await attemptsOf(phone)).toEqual([['api', 'challenged', 1], ['sms', 'challenged', 0]]);
+  });
+
+  it('YES <PIN> while a merchant\'s code request is open is a code answer only: it answers no PIN challenge; the bare PIN does, and counts no code', async () => {
+    const phone = newPhone();
+    await codeAndPinOpen(phone);
+    expect(await p.ask(phone, 'YES 4821')).toBe('Wrong code. 2 attempt(s) left.');
+    expect(await attemptsOf(phone)).toEqual([['api', 'challenged', 1], ['sms', 'challenged', 0]]);
+    expect(await p.ask(phone, '4821')).toMatch(/^Paid 2,000\.00 KES to Duka Ya Mama/);
+    expect(await subscriberRow(phone)).toMatchObject({ pin_failures: 0, wrong: [expect.any(Date)] });
+    // With no code challenge left, YES <PIN> is the PIN again (as people write it), and no code guess.
+    await p.ask(phone, 'STOP');
+    await waitFor('STOP reply', async () => smsTo(phone).some((t) => t.startsWith('STOP received')));
+    expect(await p.ask(phone, 'PAY SHOP42 2100')).toMatch(/Reply with your PIN/);
+    expect(await p.ask(phone, 'YES 4821')).toMatch(/^Paid 2,100\.00 KES to Duka Ya Mama/);
+    expect(await subscriberRow(phone)).toMatchObject({ pin_failures: 0, wrong: [expect.any(Date)] });
+  });
+
+  it('a bare number with no PIN challenge open answers nothing and counts nothing, codes open or not', async () => {
+    const phone = newPhone();
+    await withPin(phone, '4821');
+    expect((await request(shopKey.key, phone, 1_000)).status).toBe(201);
+    expect((await mandate(evKey.key, phone)).status).toBe(201);
+    await waitFor('merchant challenges', async () => codesIn(smsTo(phone)).length === 2);
+    expect(await p.ask(phone, '4821')).toBe('No payment is waiting for your PIN. To confirm with a code, reply YES <code>.');
+    expect(await p.ask(phone, '1234')).toBe('No payment is waiting for your PIN. To confirm with a code, reply YES <code>.');
+    expect(await attemptsOf(phone)).toEqual([['api', 'challenged', 0]]);
+    expect((await p.pool.query<{ attempts: number }>('SELECT attempts FROM payments.mandates WHERE payer_msisdn = $1', [phone])).rows).toEqual([{ attempts: 0 }]);
+    expect(await subscriberRow(phone)).toMatchObject({ pin_failures: 0, wrong: [] });
+  });
+
+  it('with a code challenge and two PIN challenges open, a bare PIN names the two PIN payments waiting', async () => {
+    const phone = newPhone();
+    await codeAndPinOpen(phone);
+    expect(await p.ask(phone, 'PAY SHOP42 2100')).toMatch(/Reply with your PIN/);
+    expect(await p.ask(phone, '4821')).toBe('2 payments wait for your PIN, and a PIN cannot say which one. Send STOP to cancel all waiting payments, then pay again.');
+  });
+});
+
+describe('holds the sweep keeps bounded (second review of issue 13)', () => {
+  it('a day-long hold opened after start (an older replica, mid rolling update) is brought down to one challenge by the sweep', async () => {
+    const phone = newPhone();
+    const created = await request(evKey.key, phone, 100);
+    await waitFor('merchant challenge', async () => codesIn(smsTo(phone)).length === 1);
+    await p.pool.query(`UPDATE payments.payments SET expires_at = now() + interval '24 hours', confirm_ttl_ms = 86400000 WHERE payer_msisdn = $1`, [phone]);
+    const capped = async () => (await p.pool.query<{ left_ms: number; confirm_ttl_ms: number }>(
+      `SELECT (extract(epoch FROM expires_at - now()) * 1000)::int AS left_ms, confirm_ttl_ms FROM payments.payments WHERE payer_msisdn = $1`, [phone],
+    )).rows[0];
+    await waitFor('capped by the sweep', async () => { const row = await capped(); return row !== undefined && row.left_ms <= CHALLENGE_TTL_MS && row.confirm_ttl_ms === CHALLENGE_TTL_MS; }, 5_000);
+    expect((await get(evKey.key, created.body.id)).status).toBe('awaiting_confirmation');
+  });
+
+  it('a request past its expiry that the sweep has not failed yet still holds, so it still counts in the open bound', async () => {
+    const phone = newPhone();
+    for (let i = 0; i < OPEN_MAX; i++) expect((await request(evKey.key, phone, 499_900)).status).toBe(201);
+    await waitFor('challenged', async () => (await statesOf(phone)).filter((s) => s === 'challenged').length === OPEN_MAX);
+    // Expiring in a moment; then held by a transaction of ours, so the sweep (SKIP LOCKED) cannot fail them yet.
+    await p.pool.query(`UPDATE payments.payments SET expires_at = now() + interval '1 second' WHERE payer_msisdn = $1`, [phone]);
+    const blocker = await p.pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM payments.payments WHERE payer_msisdn = $1 FOR UPDATE`, [phone]);
+      await waitFor('expired, not swept', async () => (await p.pool.query(`SELECT 1 FROM payments.payments WHERE payer_msisdn = $1 AND expires_at < now()`, [phone])).rowCount === OPEN_MAX);
+      expect(carrier.balanceOf(phone)).toBe(1_000_000n - 2n * 499_900n);
+      const before = await paymentCount();
+      const stacked = await request(evKey.key, phone, 499_900);
+      expect([stacked.status, stacked.body.type]).toEqual([409, '/problems/too-many-open-requests']);
+      expect(await paymentCount()).toBe(before);
+      expect(await statesOf(phone)).toEqual(['challenged', 'challenged']);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+    await waitFor('swept', async () => (await statesOf(phone)).every((s) => s === 'failed'));
+    await waitFor('released', async () => carrier.balanceOf(phone) === 1_000_000n);
+  });
+});

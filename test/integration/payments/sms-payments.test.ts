@@ -106,7 +106,7 @@ describe('payments that end without moving money', () => {
     await pool.query('INSERT INTO payments.subscribers (msisdn, pin_hash) VALUES ($1, $2)', [phone, await hashSecret('4821')]);
     await ask(phone, 'PAY SHOP42 1200');
     await ask(phone, 'PAY SHOP42 1300');
-    expect(await ask(phone, '4821')).toBe('2 payments are waiting for you. Reply YES <code> from the payment\'s SMS, or STOP to cancel them all.');
+    expect(await ask(phone, '4821')).toBe('2 payments wait for your PIN, and a PIN cannot say which one. Send STOP to cancel all waiting payments, then pay again.');
     expect(carrier.balanceOf(phone)).toBe(1_000_000n - 250_000n); // both still only held
     await ask(phone, 'STOP'); // each cancelled payment's SMS, then the STOP reply
     await waitFor('STOP reply', async () => sim.submitted.some((m) => m.destination === phone && m.text.startsWith('STOP received')));

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { isCodeLocked, recordWrongAnswer, type CodeGuessState } from '../../../services/payments/code-guesses.js';
-import { comparedWithCodes, merchantRequestRefusal, merchantRequestTtlMs, MerchantRequestRefusal } from '../../../services/payments/merchant-requests.js';
+import { merchantRequestRefusal, merchantRequestTtlMs, MerchantRequestRefusal } from '../../../services/payments/merchant-requests.js';
+import { answerKind, AnswerKind } from '../../../services/payments/answers.js';
 import { FailureReason, PaymentState, transition } from '../../../services/payments/state.js';
 
 const rules = { wrongAnswersMax: 5, windowMs: 15 * 60_000, lockoutMs: 15 * 60_000 };
@@ -40,9 +41,19 @@ describe('a merchant request before the payer answers', () => {
     expect(merchantRequestRefusal(counts(3, 5, 5), bounds)).toBe(MerchantRequestRefusal.UNANSWERED);
   });
 
-  it('only YES <code> is compared with one-time codes; a bare PIN never is', () => {
-    expect(comparedWithCodes('confirm')).toBe(true);
-    expect(comparedWithCodes('pin')).toBe(false);
+  it('a reply is one kind of answer, decided before any secret is compared', () => {
+    const open = (pin: number, code: number) => ({ pin, code });
+    // YES <digits>: a code answer whenever a code challenge (a payment's or a mandate's) is open, PIN challenges or not.
+    expect(answerKind('confirm', open(0, 1))).toBe(AnswerKind.CODE);
+    expect(answerKind('confirm', open(2, 1))).toBe(AnswerKind.CODE);
+    // ... the PIN only when PIN challenges alone are open.
+    expect(answerKind('confirm', open(1, 0))).toBe(AnswerKind.PIN);
+    expect(answerKind('confirm', open(0, 0))).toBe(AnswerKind.NOTHING_OPEN);
+    // A bare number is a PIN answer only, never a code, whatever codes are open.
+    expect(answerKind('pin', open(1, 3))).toBe(AnswerKind.PIN);
+    expect(answerKind('pin', open(0, 3))).toBe(AnswerKind.NO_PIN_CHALLENGE);
+    expect(answerKind('pin', open(0, 0))).toBe(AnswerKind.NO_PIN_CHALLENGE);
+    expect(() => answerKind('pin', open(-1, 0))).toThrow(RangeError);
   });
 
   it('a consent over the payer\'s limits fails the payment and releases the hold', () => {
