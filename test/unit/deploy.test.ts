@@ -465,7 +465,10 @@ describe('systemd', () => {
     for (const [key, value] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['ProtectHome', 'yes'], ['PrivateTmp', 'yes'], ['CapabilityBoundingSet', '']]) {
       expect(unitValues(template, 'Service', key as string), key).toEqual([value]);
     }
-    expect(unitValues(template, 'Service', 'EnvironmentFile')).toEqual(['/etc/dialpay/secrets.env']);
+    // The shared secrets, then this component's own NATS user (optional: a NATS without users needs none).
+    expect(unitValues(template, 'Service', 'EnvironmentFile')).toEqual(['/etc/dialpay/secrets.env', '-/etc/dialpay/nats-%i.env']);
+    // A reload is SIGHUP, which every component survives and the gateway uses to re-read its API keys.
+    expect(unitValues(template, 'Service', 'ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
   });
 
   it('has an example secrets file whose every line overrides a real key', () => {
