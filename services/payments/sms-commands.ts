@@ -1,6 +1,7 @@
 // The SMS channel: a subscriber's text, parsed (sms-grammar.ts) and handled
 // exactly once per event, in one transaction holding the subscriber's row
-// lock, so one MSISDN's commands are handled one at a time.
+// lock, so one MSISDN's commands are handled one at a time. BAL asks billing
+// before that transaction: its wait holds no lock.
 import type pg from 'pg';
 import { dialpay, int64ToBigInt, moneyFromProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
@@ -31,17 +32,28 @@ export class SmsCommands {
   /** A subscriber's SMS: exactly once per event, whatever the redeliveries. */
   async onInboundSms(message: dialpay.v1.ISmsInbound): Promise<void> {
     const eventId = message.envelope?.eventId as string;
-    await handleOnce(this.#e.pool, SCHEMA, 'payments-sms-inbound', eventId, (client) => this.#command(client, message));
+    const sender = this.#sender(message);
+    // BAL waits for billing (up to BALANCE_TIMEOUT_MS). Asked here, before the transaction, that
+    // wait holds neither the subscriber's row lock (which would stall the same phone's PAY or YES)
+    // nor a pooled connection. A redelivered BAL asks again; a balance query changes nothing.
+    const balance = sender && isBalanceCommand(message.text ?? '', sender.operator) ? await this.#askBalance(sender.operator, sender.msisdn) : null;
+    await handleOnce(this.#e.pool, SCHEMA, 'payments-sms-inbound', eventId, (client) => this.#command(client, message, balance));
   }
 
-  async #command(client: pg.PoolClient, message: dialpay.v1.ISmsInbound): Promise<void> {
-    const e = this.#e;
-    const operator = e.operators.get(message.operatorId ?? '');
+  #sender(message: dialpay.v1.ISmsInbound): { operator: OperatorConfig; msisdn: string } | null {
+    const operator = this.#e.operators.get(message.operatorId ?? '');
     const msisdn = message.fromMsisdn ?? '';
-    if (!operator || !/^\d{7,15}$/.test(msisdn)) {
+    return operator && /^\d{7,15}$/.test(msisdn) ? { operator, msisdn } : null;
+  }
+
+  async #command(client: pg.PoolClient, message: dialpay.v1.ISmsInbound, balance: dialpay.v1.IBalanceReply | null): Promise<void> {
+    const e = this.#e;
+    const sender = this.#sender(message);
+    if (!sender) {
       e.log.warn({ operatorId: message.operatorId }, 'inbound SMS from an unknown operator or number; ignored');
       return;
     }
+    const { operator, msisdn } = sender;
     const subscriber = await store.lockSubscriber(client, msisdn, operator.defaultLanguage);
     const command = parseSmsCommand(message.text ?? '', { currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: subscriber.language });
     const to = { operatorId: operator.id, msisdn, shortCode: message.toAddress ?? operator.shortCodes[0] ?? '' };
@@ -55,7 +67,7 @@ export class SmsCommands {
         await store.setLanguage(client, msisdn, command.language);
         return say(reply('languageSet', command.language));
       case 'balance':
-        return say(await this.#balanceText(operator, msisdn, command.language));
+        return say(balanceText(balance, operator.currency, command.language));
       case 'stop': {
         const open = await store.lockOpenPayments(client, msisdn);
         for (const payment of open) await e.step(client, payment, { kind: 'stop' });
@@ -90,23 +102,31 @@ export class SmsCommands {
     if (!opened.ok) await this.#e.sms(client, `${eventId}:reply`, '', to, opened.text);
   }
 
-  /** Asks billing (request/reply, bounded wait); an unanswered query gets an honest "try later". */
-  async #balanceText(operator: OperatorConfig, msisdn: string, language: Language): Promise<string> {
-    let answer: dialpay.v1.IBalanceReply;
+  /** Asks billing (request/reply, bounded wait); null when unanswered, for an honest "try later". */
+  async #askBalance(operator: OperatorConfig, msisdn: string): Promise<dialpay.v1.IBalanceReply | null> {
     try {
-      answer = await requestReply(this.#e.nc, Requests.billingBalance, { operatorId: operator.id, msisdn, statementLinesMax: STATEMENT_LINES_SMS }, BALANCE_TIMEOUT_MS);
+      return await requestReply(this.#e.nc, Requests.billingBalance, { operatorId: operator.id, msisdn, statementLinesMax: STATEMENT_LINES_SMS }, BALANCE_TIMEOUT_MS);
     } catch (err) {
       this.#e.log.warn({ err }, 'balance query unanswered');
-      return reply('balanceUnavailable', language);
+      return null;
     }
-    if (!answer.available || !answer.balance) return reply('balanceUnavailable', language);
-    const balance = formatAmount(moneyFromProto(answer.balance).amountMinor, operator.currency, language);
-    const lines = (answer.lines ?? []).map((l) => {
-      const at = new Date(Number(int64ToBigInt(l.atUnixMs as never)));
-      const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
-      const who = /^\d+$/.test(l.counterparty ?? '') ? `+${l.counterparty}` : (l.counterparty ?? '');
-      return `${formatAmount(moneyFromProto(l.amount).amountMinor, operator.currency, language)} ${who} ${date}`;
-    });
-    return reply('balance', language, { balance, lines: lines.join('; ') });
   }
+}
+
+/** Whether the text is BAL (or SOLDE): the command's kind does not depend on the subscriber's language. */
+function isBalanceCommand(text: string, operator: OperatorConfig): boolean {
+  return parseSmsCommand(text, { currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: operator.defaultLanguage }).kind === 'balance';
+}
+
+/** The BAL reply from billing's answer (null: unanswered), with the mini statement. */
+function balanceText(answer: dialpay.v1.IBalanceReply | null, currency: string, language: Language): string {
+  if (!answer || !answer.available || !answer.balance) return reply('balanceUnavailable', language);
+  const balance = formatAmount(moneyFromProto(answer.balance).amountMinor, currency, language);
+  const lines = (answer.lines ?? []).map((l) => {
+    const at = new Date(Number(int64ToBigInt(l.atUnixMs as never)));
+    const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
+    const who = /^\d+$/.test(l.counterparty ?? '') ? `+${l.counterparty}` : (l.counterparty ?? '');
+    return `${formatAmount(moneyFromProto(l.amount).amountMinor, currency, language)} ${who} ${date}`;
+  });
+  return reply('balance', language, { balance, lines: lines.join('; ') });
 }
