@@ -1,0 +1,246 @@
+// The payment state machine's shell: opens payments, feeds inputs to the pure
+// transition() (state.ts), and executes the resulting actions in the same
+// transaction as the state change, through the outbox. Channels (SMS, USSD,
+// merchant API, mandates) call into it; it knows none of their commands.
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { dialpay, moneyToProto } from '../../proto/index.js';
+import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
+import type { Logger } from '../../runtime/log.js';
+import { maskMsisdn } from '../../runtime/log.js';
+import { Events, newEnvelope, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
+import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { formatAmount } from '../../runtime/money.js';
+import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
+import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
+import type { PaymentsMetrics } from './metrics.js';
+import { PaymentState, transition, type PaymentAction, type PaymentInput, type FailureReasonValue } from './state.js';
+import { failedReply, limitReply, reply } from './replies.js';
+import { merchantPayment } from './merchant-view.js';
+import { sendChallenge } from './challenge.js';
+import { failureCode } from './failure-codes.js';
+import { sweepPayments } from './sweep.js';
+import * as store from './store.js';
+import { payerOf, type Destination, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
+
+export const SCHEMA = 'payments';
+export const PRODUCER = 'payments';
+const { DebitOutcome, Channel, ChallengeMethod, SmsPriority } = dialpay.v1;
+
+export type Opened = { ok: true; paymentId: string; split: PaymentSplit; payeeName: string } | { ok: false; text: string };
+
+export interface EngineOptions { pool: pg.Pool; nc: NatsConnection; config: Config; log: Logger; metrics?: PaymentsMetrics }
+
+export class PaymentEngine {
+  readonly pool: pg.Pool;
+  readonly nc: NatsConnection;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: PaymentsMetrics | null;
+  readonly operators: ReadonlyMap<string, OperatorConfig>;
+  readonly merchants: ReadonlyMap<string, MerchantConfig>;
+
+  constructor(options: EngineOptions) {
+    this.pool = options.pool;
+    this.nc = options.nc;
+    this.metrics = options.metrics ?? null;
+    this.config = options.config;
+    this.log = options.log;
+    this.operators = new Map(options.config.operators.map((o) => [o.id, o]));
+    this.merchants = new Map(options.config.merchants.map((m) => [m.id, m]));
+  }
+
+  async onReserveResult(result: dialpay.v1.IDebitReserveResult): Promise<void> {
+    const ok = result.outcome === DebitOutcome.DEBIT_OUTCOME_OK;
+    await this.input(result.paymentId ?? '', { kind: 'reserve-result', ok, insufficientFunds: result.outcome === DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS });
+  }
+
+  async onCaptureResult(result: dialpay.v1.IDebitCaptureResult): Promise<void> {
+    await this.input(result.paymentId ?? '', { kind: 'capture-result', ok: result.outcome === DebitOutcome.DEBIT_OUTCOME_OK });
+  }
+
+  /** Billing voided the debit of a failed payment (or found nothing to void): stop asking. */
+  async onVoidResult(result: dialpay.v1.IDebitVoidResult): Promise<void> {
+    const paymentId = result.paymentId ?? '';
+    if (result.outcome === DebitOutcome.DEBIT_OUTCOME_INVALID_STATE) {
+      // Captured, yet the payment failed: money moved that the payer was told did not. A person must look.
+      this.log.error({ paymentId, detail: result.detail }, 'void refused for a failed payment: reconcile by hand');
+    }
+    if (result.outcome === DebitOutcome.DEBIT_OUTCOME_OK || result.outcome === DebitOutcome.DEBIT_OUTCOME_INVALID_STATE) {
+      await store.confirmVoid(this.pool, paymentId);
+    }
+  }
+
+  /** The clock's part (sweep.ts): expiries, unanswered reserves, captures and voids asked again. */
+  sweep(): Promise<number> {
+    return sweepPayments(this);
+  }
+
+  async input(paymentId: string, input: PaymentInput): Promise<void> {
+    await withTransaction(this.pool, 'READ COMMITTED', async (client) => {
+      const payment = await store.lockPayment(client, paymentId);
+      if (!payment) {
+        this.log.warn({ paymentId, input: input.kind }, 'result for a payment we do not have');
+        return;
+      }
+      const effective = input.kind === 'reserve-result' && payment.mandate_id ? { ...input, preauthorized: true } : input;
+      await this.step(client, payment, effective);
+    });
+  }
+
+  /**
+   * The rules every channel shares: a payee we know, not oneself, fees that leave something,
+   * and the limits. Then the payment row, its event and the reserve request, in this
+   * transaction. The subscriber row is locked by the caller.
+   */
+  async open(client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, spec: PaymentSpec): Promise<Opened> {
+    const language = spec.language;
+    let split: PaymentSplit | null;
+    if (spec.payee.kind === 'merchant') {
+      const merchant = this.merchants.get(spec.payee.id);
+      if (!merchant || !merchant.operatorIds.includes(operator.id)) return { ok: false, text: reply('unknownPayee', language, { payee: spec.payee.id }) };
+      const schedule = this.config.feeSchedules.find((f) => f.id === merchant.feeScheduleId);
+      if (!schedule) throw new Error(`merchant ${merchant.id} has no fee schedule`); // config validation forbids this
+      split = splitMerchantPayment(spec.amountMinor, schedule, operator.revenueShareBps);
+    } else {
+      if (spec.payee.id === subscriber.msisdn) return { ok: false, text: reply('selfTransfer', language) };
+      split = splitTransfer(spec.amountMinor);
+    }
+    if (!split) return { ok: false, text: reply('feesTooHigh', language) };
+    const decision = this.checkPayerLimits(subscriber, spec.amountMinor, await store.spentSoFar(client, subscriber.msisdn));
+    if (!decision.allowed) return { ok: false, text: limitReply(decision.limit, decision.remainingMinor, operator.currency, language) };
+
+    const paymentId = randomUUID();
+    await store.insertPayment(client, { paymentId, operatorId: operator.id, payerMsisdn: subscriber.msisdn, currency: operator.currency, spec, split });
+    const money = moneyToProto({ amountMinor: split.amountMinor, currency: operator.currency });
+    await this.emit(client, Events.paymentRequested, `${paymentId}:requested`, paymentId, {
+      paymentId, channel: { sms: Channel.CHANNEL_SMS, ussd: Channel.CHANNEL_USSD, api: Channel.CHANNEL_MERCHANT_API }[spec.channel], operatorId: operator.id, payerMsisdn: subscriber.msisdn,
+      ...(spec.payee.kind === 'merchant' ? { merchantId: spec.payee.id } : { payeeMsisdn: spec.payee.id }), amount: money, reference: spec.reference,
+    });
+    await this.emit(client, Events.debitReserveRequested, `${paymentId}:reserve`, paymentId, {
+      debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money, description: `dialpay ${spec.payee.id}`.slice(0, 60),
+    });
+    this.log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind: spec.payee.kind, channel: spec.channel }, 'payment requested');
+    return { ok: true, paymentId, split, payeeName: this.payeeName({ payee_kind: spec.payee.kind, payee_id: spec.payee.id }) };
+  }
+
+  checkPayerLimits(subscriber: SubscriberRow, amountMinor: bigint, spent: SpendingSoFar): LimitDecision {
+    const limits = this.config.limits;
+    const tier = limits.tiers.find((t) => t.tier === subscriber.kyc_tier) ?? (limits.tiers[0] as Config['limits']['tiers'][number]);
+    return checkLimits(amountMinor, tier, spent, limits.paymentsPerMinuteMax);
+  }
+
+  /** Applies one input: the pure transition, then its state and actions in this transaction. */
+  async step(client: pg.PoolClient, payment: PaymentRow, input: PaymentInput): Promise<void> {
+    const next = transition({ state: payment.state, challengeAttempts: payment.challenge_attempts }, input);
+    if (next.state === payment.state && next.actions.length === 0) return;
+    const failure = next.actions.find((a): a is Extract<PaymentAction, { kind: 'fail' }> => a.kind === 'fail')?.reason ?? null;
+    await store.setState(client, payment.payment_id, { state: next.state, challengeAttempts: next.challengeAttempts, failure, consented: input.kind === 'answer' && input.correct });
+    for (const action of next.actions) await this.act(client, payment, action, next.challengeAttempts);
+    if (next.state !== payment.state && (next.state === PaymentState.COMPLETED || next.state === PaymentState.FAILED)) {
+      // updated_at was set when the confirmation moved it to capturing; a merchant's capture or a mandate charge had no payer confirmation.
+      const payerConfirmed = payment.state === PaymentState.CAPTURING && payment.capture_mode !== 'manual' && !payment.mandate_id;
+      this.metrics?.ended(client, {
+        channel: payment.channel, outcome: next.state, reason: failure,
+        confirmedAt: next.state === PaymentState.COMPLETED && payerConfirmed ? payment.updated_at : null,
+      });
+    }
+    this.log.info({ paymentId: payment.payment_id, from: payment.state, to: next.state, input: input.kind }, 'payment transition');
+  }
+
+  async act(client: pg.PoolClient, payment: PaymentRow, action: PaymentAction, attempts: number): Promise<void> {
+    const id = payment.payment_id;
+    const to = payerOf(payment);
+    const lang = payment.language;
+    switch (action.kind) {
+      case 'challenge':
+        return sendChallenge(this, client, payment);
+      case 'authorize': {
+        // Consent for up to the amount: the hold stays until the merchant captures or it expires.
+        await store.setAuthorizationExpiry(client, id, this.config.limits.authorizationTtlMs);
+        await this.emit(client, Events.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });
+        return this.sms(client, `${id}:authorized-sms`, id, to, reply('authorized', lang, { amount: formatAmount(payment.amount_minor, payment.currency, lang), payee: this.payeeName(payment) }));
+      }
+      case 'capture':
+        // A manual capture was confirmed when it was authorized; this is the merchant's capture.
+        if (payment.capture_mode !== 'manual') {
+          await this.emit(client, Events.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });
+        }
+        return this.requestCapture(client, payment, `${id}:capture`);
+      case 'void':
+        return this.emit(client, Events.debitVoidRequested, `${id}:void`, id, { debitId: id, paymentId: id, reason: 'payment not completed' });
+      case 'receipts':
+        return this.#receipts(client, payment);
+      case 'retry-prompt':
+        return this.sms(client, `${id}:retry-${attempts}`, id, to, reply('retry', lang, { left: String(action.attemptsLeft) }), true);
+      case 'fail':
+        await this.emit(client, Events.paymentFailed, `${id}:failed`, id, { paymentId: id, reason: failureCode(action.reason), detail: action.reason });
+        await this.tellMerchant(client, payment, 'failed', action.reason);
+        return this.sms(client, `${id}:failed-sms`, id, to, failedReply(action.reason, payment.amount_minor, payment.currency, lang));
+    }
+  }
+
+  async #receipts(client: pg.PoolClient, payment: PaymentRow): Promise<void> {
+    const id = payment.payment_id;
+    const lang = payment.language;
+    const to = payerOf(payment);
+    await this.emit(client, Events.paymentCompleted, `${id}:completed`, id, {
+      paymentId: id, amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
+      fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }), transferId: `capture:${id}`,
+    });
+    await this.tellMerchant(client, payment, 'completed', null);
+    const ref = id.slice(0, 8).toUpperCase();
+    const amount = formatAmount(payment.amount_minor, payment.currency, lang);
+    await this.sms(client, `${id}:receipt-payer`, id, to, reply('receiptPayer', lang, { amount, payee: this.payeeName(payment), fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef: ref }));
+    if (payment.payee_kind === 'subscriber') {
+      // A payee we have not heard from yet reads their operator's language, not the payer's.
+      const payeeLang = (await store.readLanguage(client, payment.payee_id)) ?? this.operators.get(payment.operator_id)?.defaultLanguage ?? 'en';
+      const received = formatAmount(payment.payee_minor, payment.currency, payeeLang);
+      await this.sms(client, `${id}:receipt-payee`, id, { ...to, msisdn: payment.payee_id }, reply('receiptPayee', payeeLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef: ref }));
+    }
+  }
+
+  /** A payment to a merchant ended: the webhook event, in the transaction that ended it. */
+  tellMerchant(client: pg.ClientBase, payment: PaymentRow, state: 'completed' | 'failed', reason: FailureReasonValue | null): Promise<void> {
+    if (payment.payee_kind !== 'merchant') return Promise.resolve();
+    const id = payment.payment_id;
+    return this.emit(client, Events.merchantEvent, `${id}:merchant:${state}`, id, {
+      merchantId: payment.payee_id, type: `payment.${state}`,
+      payment: merchantPayment({ ...payment, state, updated_at: new Date(), failure_reason: reason ?? payment.failure_reason }),
+    });
+  }
+
+  requestCapture(client: pg.ClientBase, payment: PaymentRow, eventId: string): Promise<void> {
+    const money = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: payment.currency });
+    return this.emit(client, Events.debitCaptureRequested, eventId, payment.payment_id, {
+      debitId: payment.payment_id, paymentId: payment.payment_id, amount: money(payment.amount_minor),
+      ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : { payeeMsisdn: payment.payee_id }),
+      payeeAmount: money(payment.payee_minor), fee: money(payment.fee_minor), operatorShare: money(payment.operator_share_minor),
+    });
+  }
+
+  payeeName(payment: Pick<PaymentRow, 'payee_kind' | 'payee_id'>): string {
+    if (payment.payee_kind === 'merchant') {
+      const merchant = this.merchants.get(payment.payee_id);
+      return merchant ? `${merchant.name} (${merchant.id})` : payment.payee_id;
+    }
+    return `+${payment.payee_id}`;
+  }
+
+  sms(client: pg.ClientBase, eventId: string, paymentId: string, to: Destination, text: string, urgent = false): Promise<void> {
+    return this.emit(client, Events.smsOutbound, eventId, paymentId, {
+      messageRef: eventId, operatorId: to.operatorId, toMsisdn: to.msisdn, fromAddress: to.shortCode, text, receiptRequested: true,
+      priority: urgent ? SmsPriority.SMS_PRIORITY_HIGH : SmsPriority.SMS_PRIORITY_NORMAL,
+    });
+  }
+
+  emit<M extends EventMessage>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): Promise<void> {
+    const message = { ...body, envelope: newEnvelope({ producer: PRODUCER, eventId, paymentId, correlationId: paymentId || eventId }) } as M;
+    return enqueueEvent(client, SCHEMA, def, message);
+  }
+}
+
+function confirmedBy(payment: PaymentRow): dialpay.v1.ChallengeMethod {
+  return payment.challenge_method === 'pin' ? ChallengeMethod.CHALLENGE_METHOD_PIN : ChallengeMethod.CHALLENGE_METHOD_ONE_TIME_CODE;
+}

@@ -1,0 +1,132 @@
+// The SMS channel: a subscriber's text, parsed (sms-grammar.ts) and handled
+// exactly once per event, in one transaction holding the subscriber's row
+// lock, so one MSISDN's commands are handled one at a time. BAL asks billing
+// before that transaction: its wait holds no lock.
+import type pg from 'pg';
+import { dialpay, int64ToBigInt, moneyFromProto } from '../../proto/index.js';
+import type { OperatorConfig } from '../../runtime/config/index.js';
+import { Requests, requestReply } from '../../runtime/nats/index.js';
+import { handleOnce } from '../../runtime/pg/index.js';
+import { formatAmount } from '../../runtime/money.js';
+import { parseSmsCommand, type Language, type SmsCommand } from './sms-grammar.js';
+import { FailureReason } from './state.js';
+import { failedReply, reply } from './replies.js';
+import { revokeMandatesOf } from './mandates.js';
+import { answerChallenge } from './sms-answers.js';
+import * as store from './store.js';
+import type { Destination, Payee, SubscriberRow } from './rows.js';
+import { SCHEMA, type PaymentEngine } from './engine.js';
+
+/** How long BAL waits for billing before saying "try later". */
+const BALANCE_TIMEOUT_MS = 2_000;
+/** Movements shown in the BAL reply: the last five, as a mini statement. */
+const STATEMENT_LINES_SMS = 5;
+
+export class SmsCommands {
+  readonly #e: PaymentEngine;
+
+  constructor(engine: PaymentEngine) {
+    this.#e = engine;
+  }
+
+  /** A subscriber's SMS: exactly once per event, whatever the redeliveries. */
+  async onInboundSms(message: dialpay.v1.ISmsInbound): Promise<void> {
+    const eventId = message.envelope?.eventId as string;
+    const sender = this.#sender(message);
+    // BAL waits for billing (up to BALANCE_TIMEOUT_MS). Asked here, before the transaction, that
+    // wait holds neither the subscriber's row lock (which would stall the same phone's PAY or YES)
+    // nor a pooled connection. A redelivered BAL asks again; a balance query changes nothing.
+    const balance = sender && isBalanceCommand(message.text ?? '', sender.operator) ? await this.#askBalance(sender.operator, sender.msisdn) : null;
+    await handleOnce(this.#e.pool, SCHEMA, 'payments-sms-inbound', eventId, (client) => this.#command(client, message, balance));
+  }
+
+  #sender(message: dialpay.v1.ISmsInbound): { operator: OperatorConfig; msisdn: string } | null {
+    const operator = this.#e.operators.get(message.operatorId ?? '');
+    const msisdn = message.fromMsisdn ?? '';
+    return operator && /^\d{7,15}$/.test(msisdn) ? { operator, msisdn } : null;
+  }
+
+  async #command(client: pg.PoolClient, message: dialpay.v1.ISmsInbound, balance: dialpay.v1.IBalanceReply | null): Promise<void> {
+    const e = this.#e;
+    const sender = this.#sender(message);
+    if (!sender) {
+      e.log.warn({ operatorId: message.operatorId }, 'inbound SMS from an unknown operator or number; ignored');
+      return;
+    }
+    const { operator, msisdn } = sender;
+    const subscriber = await store.lockSubscriber(client, msisdn, operator.defaultLanguage);
+    const command = parseSmsCommand(message.text ?? '', { currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: subscriber.language });
+    const to = { operatorId: operator.id, msisdn, shortCode: message.toAddress ?? operator.shortCodes[0] ?? '' };
+    const eventId = message.envelope?.eventId as string;
+    const say = (text: string) => e.sms(client, `${eventId}:reply`, '', to, text);
+    switch (command.kind) {
+      case 'invalid':
+      case 'help':
+        return say(reply('help', command.language));
+      case 'language':
+        await store.setLanguage(client, msisdn, command.language);
+        return say(reply('languageSet', command.language));
+      case 'balance':
+        return say(balanceText(balance, operator.currency, command.language));
+      case 'stop': {
+        const open = await store.lockOpenPayments(client, msisdn);
+        for (const payment of open) await e.step(client, payment, { kind: 'stop' });
+        const revoked = await revokeMandatesOf(e, client, msisdn);
+        const text = reply('stopped', command.language);
+        return say(revoked > 0 ? `${text} ${reply('mandatesRevoked', command.language, { count: String(revoked) })}` : text);
+      }
+      case 'pay':
+      case 'send':
+        return this.#start(client, subscriber, operator, command, to, eventId);
+      case 'confirm':
+      case 'pin':
+        return answerChallenge(e, client, subscriber, command, say);
+    }
+  }
+
+  /** An SMS PAY or SEND: open the payment, or say why not. */
+  async #start(client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: Extract<SmsCommand, { kind: 'pay' | 'send' }>, to: Destination, eventId: string): Promise<void> {
+    const payee: Payee = command.kind === 'pay' ? { kind: 'merchant', id: command.merchantCode } : { kind: 'subscriber', id: command.payeeMsisdn };
+    // Above the PIN threshold a locked PIN blocks the payment: never fall back to an SMS code,
+    // which the person holding the phone would receive.
+    const refusal =
+      command.amountMinor > this.#e.config.limits.pinRequiredAboveMinor && subscriber.pin_locked
+        ? failedReply(FailureReason.PIN_LOCKED, command.amountMinor, operator.currency, command.language)
+        : null;
+    const opened = refusal
+      ? { ok: false as const, text: refusal }
+      : await this.#e.open(client, subscriber, operator, {
+          payee, amountMinor: command.amountMinor, reference: command.kind === 'pay' ? command.reference : '',
+          language: command.language, channel: 'sms', shortCode: to.shortCode, requestId: null,
+        });
+    if (!opened.ok) await this.#e.sms(client, `${eventId}:reply`, '', to, opened.text);
+  }
+
+  /** Asks billing (request/reply, bounded wait); null when unanswered, for an honest "try later". */
+  async #askBalance(operator: OperatorConfig, msisdn: string): Promise<dialpay.v1.IBalanceReply | null> {
+    try {
+      return await requestReply(this.#e.nc, Requests.billingBalance, { operatorId: operator.id, msisdn, statementLinesMax: STATEMENT_LINES_SMS }, BALANCE_TIMEOUT_MS);
+    } catch (err) {
+      this.#e.log.warn({ err }, 'balance query unanswered');
+      return null;
+    }
+  }
+}
+
+/** Whether the text is BAL (or SOLDE): the command's kind does not depend on the subscriber's language. */
+function isBalanceCommand(text: string, operator: OperatorConfig): boolean {
+  return parseSmsCommand(text, { currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: operator.defaultLanguage }).kind === 'balance';
+}
+
+/** The BAL reply from billing's answer (null: unanswered), with the mini statement. */
+function balanceText(answer: dialpay.v1.IBalanceReply | null, currency: string, language: Language): string {
+  if (!answer || !answer.available || !answer.balance) return reply('balanceUnavailable', language);
+  const balance = formatAmount(moneyFromProto(answer.balance).amountMinor, currency, language);
+  const lines = (answer.lines ?? []).map((l) => {
+    const at = new Date(Number(int64ToBigInt(l.atUnixMs as never)));
+    const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
+    const who = /^\d+$/.test(l.counterparty ?? '') ? `+${l.counterparty}` : (l.counterparty ?? '');
+    return `${formatAmount(moneyFromProto(l.amount).amountMinor, currency, language)} ${who} ${date}`;
+  });
+  return reply('balance', language, { balance, lines: lines.join('; ') });
+}

@@ -1,0 +1,191 @@
+// Named queries on payments.payments and payments.subscribers: each takes the
+// caller's client, so the caller keeps the transaction (and its locks).
+// Merchant-side tables (api_requests, refunds, mandates) are in merchant-store.ts.
+import type pg from 'pg';
+import type { Language } from './sms-grammar.js';
+import type { SpendingSoFar } from './limits.js';
+import type { PaymentSpec, PaymentRow, SubscriberRow } from './rows.js';
+import type { PaymentSplit } from './fees.js';
+
+type Db = pg.ClientBase | pg.Pool;
+
+/**
+ * The subscriber's row, created on first contact with the operator's language, locked for this
+ * transaction. FOR NO KEY UPDATE, not FOR UPDATE: it still serialises one MSISDN's commands, but
+ * lets a payment row's foreign-key check (FOR KEY SHARE on this row) through. With FOR UPDATE a
+ * debit result updating a payment twice in one transaction waits on the subscriber while the
+ * subscriber's command waits on the payment: a deadlock.
+ */
+export async function lockSubscriber(client: pg.ClientBase, msisdn: string, defaultLanguage: Language): Promise<SubscriberRow> {
+  await client.query('INSERT INTO payments.subscribers (msisdn, language) VALUES ($1, $2) ON CONFLICT (msisdn) DO NOTHING', [msisdn, defaultLanguage]);
+  return (await client.query<SubscriberRow>('SELECT * FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn])).rows[0] as SubscriberRow;
+}
+
+export async function readSubscriber(db: Db, msisdn: string): Promise<SubscriberRow | undefined> {
+  return (await db.query<SubscriberRow>('SELECT * FROM payments.subscribers WHERE msisdn = $1', [msisdn])).rows[0];
+}
+
+/** Every dial asks this: a plain read, no lock and no write (so no commit to wait for on disk). */
+export async function readProfile(db: Db, msisdn: string): Promise<{ has_pin: boolean; pin_locked: boolean; language: Language } | undefined> {
+  return (await db.query<{ has_pin: boolean; pin_locked: boolean; language: Language }>(
+    'SELECT pin_hash IS NOT NULL AS has_pin, pin_locked, language FROM payments.subscribers WHERE msisdn = $1', [msisdn],
+  )).rows[0];
+}
+
+export async function readLanguage(db: Db, msisdn: string): Promise<Language | undefined> {
+  return (await db.query<{ language: Language }>('SELECT language FROM payments.subscribers WHERE msisdn = $1', [msisdn])).rows[0]?.language;
+}
+
+export async function setLanguage(db: Db, msisdn: string, language: Language): Promise<void> {
+  await db.query('UPDATE payments.subscribers SET language = $2, updated_at = now() WHERE msisdn = $1', [msisdn, language]);
+}
+
+export async function setCodeGuesses(db: Db, msisdn: string, wrongAt: Date[], lockedUntil: Date | null): Promise<void> {
+  await db.query('UPDATE payments.subscribers SET code_wrong_at = $2, code_locked_until = $3, updated_at = now() WHERE msisdn = $1', [msisdn, wrongAt, lockedUntil]);
+}
+
+export async function setPinFailures(db: Db, msisdn: string, failures: number, locked: boolean): Promise<void> {
+  await db.query('UPDATE payments.subscribers SET pin_failures = $2, pin_locked = $3, updated_at = now() WHERE msisdn = $1', [msisdn, failures, locked]);
+}
+
+export async function setPinHash(db: Db, msisdn: string, pinHash: string): Promise<void> {
+  await db.query('UPDATE payments.subscribers SET pin_hash = $2, pin_failures = 0, pin_locked = false, updated_at = now() WHERE msisdn = $1', [msisdn, pinHash]);
+}
+
+/**
+ * What the payer spent this day and month (UTC, the pool's zone) and tried in the last minute.
+ * Money counts unless the payment failed; velocity counts every attempt, failed ones too, so
+ * failing payments on purpose cannot be used to guess codes quickly. A merchant's request counts
+ * only once the payer consented: a merchant cannot use up someone's limits by asking.
+ */
+export async function spentSoFar(client: pg.ClientBase, msisdn: string): Promise<SpendingSoFar> {
+  const { rows } = await client.query<{ today: string; month: string; minute: number }>(
+    `SELECT COALESCE(SUM(amount_minor) FILTER (WHERE state <> 'failed' AND created_at >= date_trunc('day', now())), 0)::text AS today,
+            COALESCE(SUM(amount_minor) FILTER (WHERE state <> 'failed'), 0)::text AS month,
+            count(*) FILTER (WHERE created_at >= now() - interval '1 minute')::int AS minute
+     FROM payments.payments WHERE payer_msisdn = $1 AND created_at >= date_trunc('month', now()) AND (channel <> 'api' OR consented)`,
+    [msisdn],
+  );
+  const spent = rows[0] as { today: string; month: string; minute: number };
+  return { todayMinor: BigInt(spent.today), monthMinor: BigInt(spent.month), paymentsLastMinute: spent.minute };
+}
+
+export async function insertPayment(client: pg.ClientBase, row: { paymentId: string; operatorId: string; payerMsisdn: string; currency: string; spec: PaymentSpec; split: PaymentSplit }): Promise<void> {
+  const { paymentId, spec, split } = row;
+  await client.query(
+    `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference, language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id, consented)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20, $20::text IS NOT NULL)`,
+    [paymentId, spec.channel, row.operatorId, spec.shortCode, row.payerMsisdn, spec.payee.kind, spec.payee.id, row.currency, split.amountMinor.toString(), split.feeMinor.toString(), split.operatorShareMinor.toString(), split.payeeMinor.toString(), spec.reference, spec.language, spec.requestId, spec.description ?? '', spec.confirmTtlMs ?? null,
+      spec.manualCapture ? 'manual' : 'automatic', spec.manualCapture ? split.amountMinor.toString() : null, spec.mandateId ?? null],
+  );
+}
+
+export async function readPayment(db: Db, paymentId: string): Promise<PaymentRow | undefined> {
+  return (await db.query<PaymentRow>('SELECT * FROM payments.payments WHERE payment_id = $1', [paymentId])).rows[0];
+}
+
+export async function lockPayment(client: pg.ClientBase, paymentId: string): Promise<PaymentRow | undefined> {
+  return (await client.query<PaymentRow>('SELECT * FROM payments.payments WHERE payment_id = $1 FOR UPDATE', [paymentId])).rows[0];
+}
+
+/** What STOP ends: the payer's payments not yet consented to or captured. */
+export async function lockOpenPayments(client: pg.ClientBase, msisdn: string): Promise<PaymentRow[]> {
+  return (await client.query<PaymentRow>(`SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND state IN ('reserving', 'challenged', 'authorized') FOR UPDATE`, [msisdn])).rows;
+}
+
+export async function lockOpenChallenges(client: pg.ClientBase, msisdn: string, rowsMax: number): Promise<PaymentRow[]> {
+  return (await client.query<PaymentRow>(
+    `SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND state = 'challenged' AND channel IN ('sms', 'api') AND expires_at > now() ORDER BY created_at DESC LIMIT $2 FOR UPDATE`,
+    [msisdn, rowsMax],
+  )).rows;
+}
+
+export async function lockUssdPayment(client: pg.ClientBase, paymentId: string, msisdn: string): Promise<PaymentRow | undefined> {
+  return (await client.query<PaymentRow>(`SELECT * FROM payments.payments WHERE payment_id = $1 AND payer_msisdn = $2 AND channel = 'ussd' FOR UPDATE`, [paymentId, msisdn])).rows[0];
+}
+
+export async function paymentByRequest(client: pg.ClientBase, requestId: string, msisdn: string): Promise<PaymentRow | undefined> {
+  return (await client.query<PaymentRow>('SELECT * FROM payments.payments WHERE request_id = $1 AND payer_msisdn = $2', [requestId, msisdn])).rows[0];
+}
+
+/** The menu's request ids are "<session id>#<screen>": the prefix names this dialogue's payments. Consented ones go on. */
+export async function lockUnconsentedOfSession(client: pg.ClientBase, msisdn: string, sessionId: string): Promise<PaymentRow[]> {
+  return (await client.query<PaymentRow>(
+    `SELECT * FROM payments.payments WHERE payer_msisdn = $1 AND channel = 'ussd' AND state IN ('reserving', 'challenged') AND NOT consented AND starts_with(request_id, $2) FOR UPDATE`,
+    [msisdn, `${sessionId}#`],
+  )).rows;
+}
+
+export async function setConsented(client: pg.ClientBase, paymentId: string): Promise<void> {
+  await client.query('UPDATE payments.payments SET consented = true, updated_at = now() WHERE payment_id = $1', [paymentId]);
+}
+
+export async function setState(client: pg.ClientBase, paymentId: string, next: { state: string; challengeAttempts: number; failure: string | null; consented: boolean }): Promise<void> {
+  await client.query(
+    `UPDATE payments.payments SET state = $2, challenge_attempts = $3, failure_reason = COALESCE($4, failure_reason), consented = consented OR $5, updated_at = now() WHERE payment_id = $1`,
+    [paymentId, next.state, next.challengeAttempts, next.failure, next.consented],
+  );
+}
+
+export async function setChallenge(client: pg.ClientBase, paymentId: string, method: 'pin' | 'code', codeHash: string | null, ttlMs: number): Promise<void> {
+  await client.query(
+    `UPDATE payments.payments SET challenge_method = $2, challenge_code_hash = $3, expires_at = now() + ($4::bigint * interval '1 millisecond') WHERE payment_id = $1`,
+    [paymentId, method, codeHash, ttlMs],
+  );
+}
+
+export async function setUssdChallenge(client: pg.ClientBase, paymentId: string, ttlMs: number): Promise<void> {
+  await client.query(`UPDATE payments.payments SET challenge_method = 'ussd', expires_at = now() + ($2::bigint * interval '1 millisecond') WHERE payment_id = $1`, [paymentId, ttlMs]);
+}
+
+export async function setAuthorizationExpiry(client: pg.ClientBase, paymentId: string, ttlMs: number): Promise<void> {
+  await client.query(`UPDATE payments.payments SET authorization_expires_at = now() + ($2::bigint * interval '1 millisecond') WHERE payment_id = $1`, [paymentId, ttlMs]);
+}
+
+export async function confirmVoid(db: Db, paymentId: string): Promise<void> {
+  await db.query("UPDATE payments.payments SET void_confirmed = true WHERE payment_id = $1 AND state = 'failed'", [paymentId]);
+}
+
+export async function touchPayment(client: pg.ClientBase, paymentId: string): Promise<void> {
+  await client.query('UPDATE payments.payments SET updated_at = now() WHERE payment_id = $1', [paymentId]);
+}
+
+// The sweep's batches: each bounded and SKIP LOCKED, so a replica's sweep never waits on another's.
+// Two indexed queries rather than one OR that would scan the table twice a second.
+export async function lockExpiredChallenges(client: pg.ClientBase, rowsMax: number): Promise<PaymentRow[]> {
+  return (await client.query<PaymentRow>(
+    `SELECT * FROM payments.payments WHERE state = 'challenged' AND expires_at < now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [rowsMax],
+  )).rows;
+}
+
+export async function lockUnansweredReserves(client: pg.ClientBase, rowsMax: number, olderThanMs: number): Promise<PaymentRow[]> {
+  return (await client.query<PaymentRow>(
+    `SELECT * FROM payments.payments WHERE state = 'reserving' AND created_at < now() - ($2::bigint * interval '1 millisecond')
+         ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [rowsMax, olderThanMs],
+  )).rows;
+}
+
+export async function lockUnusedAuthorizations(client: pg.ClientBase, rowsMax: number): Promise<PaymentRow[]> {
+  return (await client.query<PaymentRow>(
+    `SELECT * FROM payments.payments WHERE state = 'authorized' AND authorization_expires_at < now() ORDER BY authorization_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [rowsMax],
+  )).rows;
+}
+
+export async function lockStuckCaptures(client: pg.ClientBase, rowsMax: number, olderThanMs: number): Promise<PaymentRow[]> {
+  return (await client.query<PaymentRow>(
+    `SELECT * FROM payments.payments WHERE state = 'capturing' AND updated_at < now() - ($2::bigint * interval '1 millisecond')
+         ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [rowsMax, olderThanMs],
+  )).rows;
+}
+
+export async function lockUnvoided(client: pg.ClientBase, rowsMax: number, olderThanMs: number): Promise<PaymentRow[]> {
+  return (await client.query<PaymentRow>(
+    `SELECT * FROM payments.payments WHERE state = 'failed' AND NOT void_confirmed AND updated_at < now() - ($2::bigint * interval '1 millisecond')
+         ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [rowsMax, olderThanMs],
+  )).rows;
+}
