@@ -46,6 +46,16 @@ const openCount = async (phone: string) => (await p.pool.query<{ n: number }>(
 const statesOf = async (phone: string) => (await p.pool.query<{ state: string }>(`SELECT state FROM payments.payments WHERE payer_msisdn = $1 AND channel = 'api'`, [phone])).rows.map((r) => r.state);
 const smsTo = (phone: string) => p.sim.submitted.filter((m) => m.destination === phone).map((m) => m.text);
 const codesIn = (texts: string[]) => texts.map((t) => /YES (\d{4})/.exec(t)?.[1]).filter((c): c is string => !!c);
+/**
+ * Sends `text` and waits for the reply that matches `pattern`, skipping others that arrive meanwhile (an
+ * expiry notice of an earlier request can land between a PAY and its challenge, and `ask` takes the next SMS).
+ */
+async function askFor(phone: string, text: string, pattern: RegExp): Promise<string> {
+  const seen = smsTo(phone).length;
+  const statuses = await p.sim.sendFromPhone(phone, '384', text);
+  if (statuses.some((s) => s !== 0)) throw new Error(`the gateway answered ${statuses.join(',')} to "${text}"`);
+  return waitFor(`a reply to "${text}" matching ${pattern}`, async () => smsTo(phone).slice(seen).find((t) => pattern.test(t)));
+}
 const paymentCount = async () => (await p.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM payments.payments')).rows[0]?.n ?? 0;
 
 beforeAll(async () => {
@@ -100,8 +110,8 @@ describe('a merchant cannot freeze a subscriber\'s money (issue 13 item 4)', () 
     expect(endedAfterMs).toBeLessThan(CHALLENGE_TTL_MS + 5_000);
     await waitFor('holds released', async () => carrier.balanceOf(phone) === 1_000_000n);
 
-    const challenge = await p.ask(phone, 'PAY EVCHARGE 50');
-    expect(await p.ask(phone, `YES ${codesIn([challenge])[0]}`)).toMatch(/^Paid 50\.00 KES to Volt EV Charging/);
+    const challenge = await askFor(phone, 'PAY EVCHARGE 50', /^Pay 50\.00 KES to Volt EV Charging/);
+    expect(await askFor(phone, `YES ${codesIn([challenge])[0]}`, /^Paid |failed|Wrong/)).toMatch(/^Paid 50\.00 KES to Volt EV Charging/);
     // The expired requests are no longer open: the merchant may ask again.
     expect((await request(evKey.key, phone, 100)).status).toBe(201);
   }, 60_000);
