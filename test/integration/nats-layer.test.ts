@@ -104,9 +104,11 @@ describe('NATS layer', () => {
     await publishEvent(nats.js, Events.smsInbound, inbound('FAIL'), { timeoutMs: 5_000 });
     // Raw bytes that are not an SmsInbound go to the dead-letter stream without reaching the handler.
     await nats.js.publish(Events.smsInbound.subject, new Uint8Array([0xff, 0xff, 0xff]), { msgID: 'garbage-1' });
+    // The counter moves once a dead letter is stored and the original terminated, a moment after the DLQ shows it.
+    const deadLettered = async () => /outcome="dead_lettered"[^\n]* 2/.test(await registry.getSingleMetricAsString('dialpay_nats_messages_handled_total'));
     await waitFor('three attempts and two dead letters', async () => {
       const dlq = (await nats.jsm.streams.info(DLQ_STREAM)).state.messages;
-      return seen.filter((s) => s.text === 'FAIL').length === 3 && dlq - dlqBefore === 2;
+      return seen.filter((s) => s.text === 'FAIL').length === 3 && dlq - dlqBefore === 2 && (await deadLettered());
     });
     expect(seen.filter((s) => s.text === 'FAIL').map((s) => s.delivery)).toEqual([1, 2, 3]);
     expect(seen.some((s) => s.text === 'HELP')).toBe(true);
