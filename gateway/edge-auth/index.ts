@@ -4,4 +4,4 @@
 export { allowList, isAllowed, normalizeRemote } from './allow-list.js';
 export { AuthFailureLimiter, sourceKey, type AuthFailureLimits } from './failure-limiter.js';
 export { clientAddress } from './forwarded.js';
-export { secretMatches } from './secret.js';
+export { presentedDigest, secretMatches, SharedSecrets } from './secret.js';

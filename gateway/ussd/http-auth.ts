@@ -10,7 +10,7 @@
 // No I/O here.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { BlockList } from 'node:net';
-import { allowList, AuthFailureLimiter, clientAddress, isAllowed, secretMatches } from '../edge-auth/index.js';
+import { allowList, AuthFailureLimiter, clientAddress, isAllowed, presentedDigest, SharedSecrets } from '../edge-auth/index.js';
 import type { Config } from '../../runtime/config/index.js';
 
 export const SECRET_HEADER = 'x-dialpay-ussd-secret';
@@ -75,7 +75,7 @@ export type AuthVerdict =
 
 interface Identity {
   readonly aggregatorId: string | null;
-  readonly secrets: readonly string[];
+  readonly secrets: SharedSecrets;
   readonly allowed: BlockList;
   readonly operatorIds: ReadonlySet<string> | null;
 }
@@ -93,15 +93,15 @@ export class UssdHttpAuth {
 
   constructor(http: Config['ussd']['http']) {
     const edgeAllowed = allowList(http.allowedAddresses);
-    const edgeSecrets = [http.sharedSecret, http.sharedSecretPrevious].filter((s): s is string => Boolean(s));
+    const edgeSecrets = new SharedSecrets([http.sharedSecret, http.sharedSecretPrevious].filter((s): s is string => Boolean(s)));
     const aggregators = http.aggregators.map((a): Identity => ({
       aggregatorId: a.id,
-      secrets: [a.sharedSecret, a.sharedSecretPrevious].filter((s): s is string => Boolean(s)),
+      secrets: new SharedSecrets([a.sharedSecret, a.sharedSecretPrevious].filter((s): s is string => Boolean(s))),
       allowed: a.allowedAddresses ? allowList(a.allowedAddresses) : edgeAllowed,
       operatorIds: new Set(a.operatorIds),
     }));
     // With no secret at all (a loopback edge), the edge-wide identity has none to check: the address alone.
-    const edgeWide: Identity[] = edgeSecrets.length > 0 || aggregators.length === 0 ? [{ aggregatorId: null, secrets: edgeSecrets, allowed: edgeAllowed, operatorIds: null }] : [];
+    const edgeWide: Identity[] = edgeSecrets.size > 0 || aggregators.length === 0 ? [{ aggregatorId: null, secrets: edgeSecrets, allowed: edgeAllowed, operatorIds: null }] : [];
     this.#identities = [...edgeWide, ...aggregators];
     this.#trustedProxies = http.trustedProxies.length > 0 ? allowList(http.trustedProxies) : null;
     this.#limiter = new AuthFailureLimiter({ failuresMax: http.authFailuresMax, windowMs: http.authFailuresWindowMs, sourcesMax: http.authFailureSourcesMax });
@@ -109,7 +109,7 @@ export class UssdHttpAuth {
 
   /** Whether callers must present a secret (none configured: a loopback-only edge, the allow list alone). */
   get requiresSecret(): boolean {
-    return this.#identities.some((i) => i.secrets.length > 0);
+    return this.#identities.some((i) => i.secrets.size > 0);
   }
 
   /**
@@ -123,8 +123,9 @@ export class UssdHttpAuth {
   check(remoteAddress: string | undefined, headers: IncomingHttpHeaders, pathToken: string | null, nowMs: number): AuthVerdict {
     const source = clientAddress(remoteAddress, headers['x-forwarded-for'], this.#trustedProxies) || 'unknown';
     const presented = presentedSecret(headers, pathToken);
+    const hashed = presentedDigest(presented);
     // Every identity's secrets are compared, so the time taken says nothing about which one matched.
-    const matches = this.#identities.map((i) => (i.secrets.length === 0 || secretMatches(presented, i.secrets)));
+    const matches = this.#identities.map((i) => (i.secrets.size === 0 || i.secrets.matches(hashed)));
     const matched = this.#identities.find((identity, n) => matches[n] && isAllowed(identity.allowed, source));
     if (matched) return { ok: true, source, aggregatorId: matched.aggregatorId, operatorIds: matched.operatorIds };
     const blockedMs = this.#limiter.blockedForMs(source, nowMs);
