@@ -26,6 +26,14 @@ export interface ReserveRequest {
   readonly description: string;
 }
 
+/** Airtime credited to a line by the operator's top-up interface; idempotent on topUpId. */
+export interface TopUpRequest {
+  readonly topUpId: string;
+  readonly msisdn: string;
+  readonly currency: string;
+  readonly amountMinor: bigint;
+}
+
 export interface CarrierAdapter {
   readonly name: 'wallet' | 'http' | 'simulator';
   /**
@@ -43,4 +51,9 @@ export interface CarrierAdapter {
   refund(refundId: string, debitId: string, amountMinor: bigint): Promise<CarrierResult>;
   /** The subscriber's spendable balance as the carrier sees it, or null when it cannot say. */
   balance(operatorId: string, msisdn: string, currency: string): Promise<bigint | null>;
+  /**
+   * Credits airtime to a line, idempotent on topUpId; after a timeout it asks the status before
+   * concluding. Absent when the operator has no top-up interface: dialpay then offers no airtime.
+   */
+  readonly topUp?: (request: TopUpRequest) => Promise<CarrierResult>;
 }
