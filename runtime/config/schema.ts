@@ -108,6 +108,18 @@ const operator = z.strictObject({
       apiKey: z.string().optional(),
     })
     .optional(),
+  /**
+   * The operator's airtime top-up interface (docs/top-up-api.md), for billingAdapter: http. The
+   * simulator adapter always has one; an operator with neither offers no airtime.
+   */
+  topUp: z
+    .strictObject({
+      baseUrl: z.string().url(),
+      timeoutMs: positiveMs.default(3_000),
+      /** Bearer token; pass it with DIALPAY__operators__<n>__topUp__apiKey, not in the file. */
+      apiKey: z.string().optional(),
+    })
+    .optional(),
   smpp: smppBind,
   /** USSD for this operator's subscribers, over the HTTP edge, the SMPP link, or both. */
   ussd: z
