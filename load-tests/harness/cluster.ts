@@ -1,6 +1,6 @@
 // A dialpay stack the way production runs it: every component its own
 // `dialpay <component>` process, nats-server and PostgreSQL beside them, and
-// the operator (an SMSC simulator, and a charging API when billing is over
+// the operator (an SMSC simulator, and a CAMARA charging API when billing is over
 // http) in the calling process. Benchmarks drive load through it; the fault
 // drills kill and restart its parts.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -25,7 +25,7 @@ const STOP_TIMEOUT_MS = 30_000;
 export interface ClusterOptions {
   /** Components to run, each as its own process, started in this order (billing migrates first). */
   readonly components: readonly ComponentName[];
-  /** simulator: billing's in-process simulated carrier; http: the charging API simulator here. */
+  /** simulator: billing's in-process simulated carrier; http: the CAMARA charging API simulator here (operator-sim/charging-api.ts). */
   readonly carrier: 'simulator' | 'http';
   readonly durablePostgres?: boolean;
   readonly postgresSettings?: readonly string[];
@@ -119,7 +119,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   ]);
   await postgres.createDatabase('dialpay');
   const smsc = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: options.smscReceiptDelayMs ?? 50 });
-  const chargingApi = options.carrier === 'http' ? new ChargingApiSimulator({ openingBalanceMinor: 10n ** 12n }) : null;
+  const chargingApi = options.carrier === 'http' ? new ChargingApiSimulator({ openingBalanceMinor: 10n ** 12n, clientId: 'dialpay', clientSecret: 'camara-secret' }) : null;
 
   const raw = parse(readFileSync(join(PROJECT_ROOT, 'dialpay.example.yaml'), 'utf8')) as any;
   raw.nats.url = nats.url;
@@ -130,7 +130,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   raw.merchantApi.port = await freePort();
   Object.assign(raw.operators[0].smpp, { port: await smsc.start(), reconnectDelayMsMin: 100, reconnectDelayMsMax: 1_000 });
   raw.operators[1].smpp.port = await freePort();
-  if (chargingApi) Object.assign(raw.operators[0], { billingAdapter: 'http', charging: { baseUrl: await chargingApi.start(), timeoutMs: 2_000 } });
+  if (chargingApi) Object.assign(raw.operators[0], { billingAdapter: 'http', charging: { baseUrl: await chargingApi.start(), timeoutMs: 2_000, tokenUrl: chargingApi.tokenUrl, clientId: 'dialpay', clientSecret: 'camara-secret' } });
   options.configure?.(raw);
   const configPath = join(workDir, 'dialpay.yaml');
   writeFileSync(configPath, stringify(raw));

@@ -107,8 +107,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     const badCaptures = payments.filter((p) => (p.state === 'completed' ? p.captures !== 1 : p.captures !== 0));
     const carrierWrong = input.chargingApi
       ? payments.filter((p) => {
-          const status = input.chargingApi?.reservation(p.payment_id)?.status;
-          return p.state === 'completed' ? status !== 'CAPTURED' : status !== undefined && status !== 'RELEASED';
+          const status = input.chargingApi?.payment(p.payment_id)?.status; // CAMARA paymentStatus; clientCorrelator = our debit id
+          return p.state === 'completed' ? status !== 'succeeded' : status !== undefined && status !== 'cancelled';
         })
       : [];
     checks.push({

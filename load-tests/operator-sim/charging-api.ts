@@ -1,45 +1,148 @@
-// The simulated operator's charging API over HTTP, in the GSMA OneAPI /
-// CAMARA style: reserve, capture (full or partial), release, a status query,
-// and a balance. Every call is idempotent on the client correlator (our debit
-// id). Balances and holds live in this process, so billing can crash and
-// restart while the carrier remembers. Faults: latency, and "hang" for a
-// number (the request is held until the client gives up).
+// The simulated operator's charging API: CAMARA Carrier Billing 0.5.0
+// (two-step payments: prepare, confirm, cancel, retrieve one, retrieve a list)
+// and Carrier Billing Refund 0.3.0 (create, retrieve, list, remaining amount),
+// as defined in ../shared/camara/carrier-billing/code/API_definitions/, with an
+// OAuth2 client-credentials token endpoint (POST /oauth2/token) and, when
+// asked, the airtime top-up contract of docs/top-up-api.md. Behaviour follows
+// the CAMARA Gherkin scenarios (code/Test_definitions/):
+//   - every answer carries the request's x-correlator; a malformed one is 400 INVALID_ARGUMENT;
+//   - no or an expired/unknown bearer token: 401 UNAUTHENTICATED;
+//   - prepare: a clientCorrelator sent again with the same body answers the payment it made
+//     (idempotent); with another body, 400 INVALID_ARGUMENT while that payment is not completed
+//     (prepare_payment_400.05) and 409 ALREADY_EXISTS once it is; a referenceCode reused without
+//     a clientCorrelator, 409 ALREADY_EXISTS (prepare_payment_409.01); not enough credit,
+//     403 CARRIER_BILLING.PAYMENT_DENIED; a barred line, 422 SERVICE_NOT_APPLICABLE; no
+//     phoneNumber, 422 MISSING_IDENTIFIER;
+//   - confirm / cancel: unknown paymentId 404 NOT_FOUND; already confirmed 409
+//     CARRIER_BILLING.PAYMENT_CONFIRMED; already cancelled 409 CARRIER_BILLING.PAYMENT_CANCELLED;
+//   - refunds: idempotent on clientCorrelator like prepare; a payment not `succeeded`, 422
+//     CARRIER_BILLING_REFUND.INVALID_PAYMENT_STATUS; more than remains, 422
+//     CARRIER_BILLING_REFUND.UNAUTHORIZED_AMOUNT.
+// Balances (a SimulatedCarrier), payments, refunds and tokens live in this
+// process, so billing can crash and restart while the operator remembers.
+// Faults: `hang` and `answerLate` for a number, `failNext` (429/5xx), `expireTokens`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { SimulatedCarrier } from '../../services/billing/index.js';
+import { decimalToMinor, JsonDecimal, minorToDecimal, parseJsonNumbersAsText, stringifyWithDecimals } from '../../runtime/decimal-amount.js';
+import { CURRENCY_DECIMALS } from '../../runtime/money.js';
 
 export interface ChargingApiOptions {
   readonly host?: string;
   readonly port?: number;
   readonly openingBalanceMinor: bigint;
-  /** Bearer token the caller must present; empty accepts any caller. */
-  readonly apiKey?: string;
+  /** The OAuth2 client allowed to ask for tokens; without an id any client is given one. */
+  readonly clientId?: string;
+  readonly clientSecret?: string;
+  readonly tokenLifetimeSeconds?: number;
+  /** Serve the top-up contract (docs/top-up-api.md) under this path ('' for the root), with this bearer key. */
+  readonly topUp?: { readonly path: string; readonly apiKey?: string };
+  /** Share another simulator's balances (the same operator's top-up server). */
+  readonly carrier?: SimulatedCarrier;
+  /** Keep every exchange in `exchanges` (the contract test). */
+  readonly record?: boolean;
 }
 
-interface Reservation {
+export type CamaraPaymentStatus = 'reserved' | 'succeeded' | 'cancelled' | 'denied';
+
+export interface SimPayment {
+  readonly paymentId: string;
+  readonly clientCorrelator: string;
+  readonly referenceCode: string;
   readonly msisdn: string;
-  readonly amountMinor: bigint;
   readonly currency: string;
-  status: 'RESERVED' | 'CAPTURED' | 'RELEASED';
+  readonly amountMinor: bigint;
+  readonly description: string;
+  readonly createdAt: Date;
+  readonly fingerprint: string;
+  status: CamaraPaymentStatus;
+  paymentDate?: Date;
+  readonly refunds: Map<string, SimRefund>;
 }
 
+interface SimRefund {
+  readonly refundId: string;
+  readonly clientCorrelator: string;
+  readonly referenceCode: string;
+  readonly type: 'total' | 'partial';
+  readonly amountMinor: bigint;
+  readonly description: string;
+  readonly reason?: string;
+  readonly createdAt: Date;
+  readonly fingerprint: string;
+}
+
+interface SimTopUp {
+  readonly topUpId: string;
+  readonly msisdn: string;
+  readonly value: string;
+  readonly currency: string;
+  readonly status: 'succeeded' | 'failed';
+  readonly reason?: string;
+  readonly createdAt: Date;
+  readonly fingerprint: string;
+}
+
+/** One request and its answer, as they crossed the wire. */
+export interface Exchange {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly requestHeaders: Readonly<Record<string, string | string[] | undefined>>;
+  readonly requestText: string;
+  readonly status: number;
+  readonly responseHeaders: Readonly<Record<string, string>>;
+  readonly responseText: string;
+}
+
+export const CARRIER_BILLING_BASE = '/carrier-billing/v0.5';
+export const CARRIER_BILLING_REFUND_BASE = '/carrier-billing-refund/v0.3';
+export const TOKEN_PATH = '/oauth2/token';
 const BODY_BYTES_MAX = 16 * 1024;
+const X_CORRELATOR = /^[a-zA-Z0-9\-_:;./<>{}]{0,256}$/;
+const E164 = /^\+[1-9][0-9]{4,14}$/;
+const PER_PAGE_MAX = 100;
+
+class Reply {
+  constructor(readonly status: number, readonly body?: unknown, readonly headers: Readonly<Record<string, string>> = {}) {}
+}
+
+function problem(status: number, code: string, message: string): Reply {
+  return new Reply(status, { status, code, message });
+}
 
 export class ChargingApiSimulator {
   readonly carrier: SimulatedCarrier;
+  readonly exchanges: Exchange[] = [];
   readonly #o: ChargingApiOptions;
-  readonly #reservations = new Map<string, Reservation>();
+  readonly #payments = new Map<string, SimPayment>();
+  readonly #byCorrelator = new Map<string, SimPayment>();
+  readonly #byReference = new Map<string, SimPayment>();
+  /** Creation order, for the list. */
+  readonly #order: SimPayment[] = [];
+  readonly #topUps = new Map<string, SimTopUp>();
+  readonly #tokens = new Map<string, number>();
   readonly #hanging = new Set<string>();
+  readonly #topUpRefused = new Set<string>();
   readonly #slow = new Map<string, number>();
+  #failures: { count: number; status: number } = { count: 0, status: 503 };
   #server: Server | null = null;
+  #sequence = 0;
+  /** Access tokens issued so far. */
+  tokensIssued = 0;
 
   constructor(options: ChargingApiOptions) {
     this.#o = options;
-    this.carrier = new SimulatedCarrier({ openingBalanceMinor: options.openingBalanceMinor });
+    this.carrier = options.carrier ?? new SimulatedCarrier({ openingBalanceMinor: options.openingBalanceMinor });
   }
 
   get url(): string {
     return `http://127.0.0.1:${(this.#server?.address() as AddressInfo).port}`;
+  }
+
+  get tokenUrl(): string {
+    return `${this.url}${TOKEN_PATH}`;
   }
 
   /** Calls about this number get no answer (a carrier timeout) until `answer` is called. */
@@ -57,13 +160,39 @@ export class ChargingApiSimulator {
     this.#slow.set(msisdn, delayMs);
   }
 
-  reservation(correlator: string): Reservation | undefined {
-    return this.#reservations.get(correlator);
+  /** The next `count` API calls are answered `status` (429 or 5xx) without being carried out. */
+  failNext(count: number, status = 503): void {
+    this.#failures = { count, status };
+  }
+
+  /** Every token issued so far expires now (a token that expires while a call is in flight). */
+  expireTokens(): void {
+    for (const token of this.#tokens.keys()) this.#tokens.set(token, 0);
+  }
+
+  /** Top-ups to this number are refused (status failed), as for a line that cannot take airtime. */
+  refuseTopUps(msisdn: string): void {
+    this.#topUpRefused.add(msisdn);
+  }
+
+  /** Our payment by its clientCorrelator (dialpay's debit id). */
+  payment(clientCorrelator: string): SimPayment | undefined {
+    return this.#byCorrelator.get(clientCorrelator);
+  }
+
+  paymentById(paymentId: string): SimPayment | undefined {
+    return this.#payments.get(paymentId);
+  }
+
+  topUpOf(topUpId: string): SimTopUp | undefined {
+    return this.#topUps.get(topUpId);
   }
 
   async start(): Promise<string> {
     const server = createServer((req, res) => {
-      this.#route(req, res).catch(() => send(res, 500, { error: 'INTERNAL' }));
+      this.#handle(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 500, code: 'INTERNAL', message: 'Server error.' }));
+      });
     });
     this.#server = server;
     await new Promise<void>((resolve) => server.listen(this.#o.port ?? 0, this.#o.host ?? '127.0.0.1', () => resolve()));
@@ -77,71 +206,345 @@ export class ChargingApiSimulator {
     });
   }
 
-  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.#o.apiKey && req.headers.authorization !== `Bearer ${this.#o.apiKey}`) return send(res, 401, { error: 'UNAUTHORIZED' });
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim');
-    const parts = url.pathname.split('/').filter(Boolean); // charging v1 reservations {id} {action}
-    if (parts[0] !== 'charging' || parts[1] !== 'v1') return send(res, 404, { error: 'NOT_FOUND' });
-    if (parts[2] === 'balances' && parts[3] && req.method === 'GET') return send(res, 200, { msisdn: parts[3], balance: this.carrier.balanceOf(parts[3]).toString() });
-    if (parts[2] !== 'reservations') return send(res, 404, { error: 'NOT_FOUND' });
-    const correlator = parts[3];
-    if (req.method === 'POST' && !correlator) {
-      const body = await readJson(req);
-      const msisdn = String(body.msisdn ?? '');
-      if (this.#hanging.has(msisdn)) return; // never answer: the caller times out
-      const id = String(body.clientCorrelator ?? '');
-      const amountMinor = BigInt(String((body.amount as { value?: string })?.value ?? '0'));
-      const currency = String((body.amount as { currency?: string })?.currency ?? '');
-      const existing = this.#reservations.get(id);
-      if (existing) return send(res, 200, { clientCorrelator: id, status: existing.status });
-      const result = await this.carrier.reserve({ debitId: id, msisdn, currency, amountMinor, description: String(body.description ?? '') });
-      if (result.outcome === 'insufficient-funds') return send(res, 402, { error: 'INSUFFICIENT_FUNDS' });
-      if (result.outcome === 'rejected') return send(res, 403, { error: 'POLICY_REJECTED', detail: result.detail });
-      if (result.outcome !== 'ok') return send(res, 503, { error: 'UNAVAILABLE' });
-      this.#reservations.set(id, { msisdn, amountMinor, currency, status: 'RESERVED' });
-      const lateMs = this.#slow.get(msisdn);
-      if (lateMs) await new Promise((r) => setTimeout(r, lateMs));
-      return send(res, 201, { clientCorrelator: id, status: 'RESERVED' });
+    let text = '';
+    try {
+      text = await readText(req);
+    } catch {
+      return this.#send(req, url, text, res, problem(400, 'INVALID_ARGUMENT', 'Request body too large.'));
     }
-    const reservation = correlator ? this.#reservations.get(correlator) : undefined;
-    if (req.method === 'GET' && correlator && !parts[4]) {
-      return reservation ? send(res, 200, { clientCorrelator: correlator, status: reservation.status }) : send(res, 404, { error: 'NOT_FOUND' });
+    const reply = await this.#route(req, url, text);
+    if (reply === null) return; // hung: never answer, the caller times out
+    this.#send(req, url, text, res, reply);
+  }
+
+  #send(req: IncomingMessage, url: URL, requestText: string, res: ServerResponse, reply: Reply): void {
+    const headers: Record<string, string> = {};
+    const xc = req.headers['x-correlator'];
+    if (typeof xc === 'string' && X_CORRELATOR.test(xc)) headers['x-correlator'] = xc;
+    let responseText = '';
+    if (reply.body !== undefined) {
+      responseText = stringifyWithDecimals(reply.body);
+      headers['content-type'] = 'application/json';
     }
-    if (req.method === 'POST' && correlator && (parts[4] === 'capture' || parts[4] === 'release')) {
-      if (!reservation) return send(res, 404, { error: 'NOT_FOUND' });
-      if (this.#hanging.has(reservation.msisdn)) return;
-      if (parts[4] === 'capture') {
-        const body = await readJson(req);
-        const amountMinor = BigInt(String((body.amount as { value?: string })?.value ?? reservation.amountMinor.toString()));
-        const result = await this.carrier.capture(correlator, amountMinor);
-        if (result.outcome !== 'ok') return send(res, 409, { error: 'INVALID_STATE', detail: result.detail });
-        reservation.status = 'CAPTURED';
-        return send(res, 200, { clientCorrelator: correlator, status: 'CAPTURED' });
+    Object.assign(headers, reply.headers);
+    if (this.#o.record) {
+      this.exchanges.push({ method: req.method ?? '', path: url.pathname, query: url.search, requestHeaders: { ...req.headers }, requestText, status: reply.status, responseHeaders: headers, responseText });
+    }
+    if (res.destroyed) return;
+    res.writeHead(reply.status, headers).end(responseText || undefined);
+  }
+
+  async #route(req: IncomingMessage, url: URL, text: string): Promise<Reply | null> {
+    const method = req.method ?? 'GET';
+    const path = url.pathname;
+    if (path === TOKEN_PATH) return method === 'POST' ? this.#token(req, text) : new Reply(405, { error: 'invalid_request' });
+    if (this.#o.topUp && path.startsWith(`${this.#o.topUp.path}/topups`)) return this.#topUpRoute(req, method, path.slice(this.#o.topUp.path.length), text);
+    const xc = req.headers['x-correlator'];
+    if (xc !== undefined && (typeof xc !== 'string' || !X_CORRELATOR.test(xc))) return problem(400, 'INVALID_ARGUMENT', 'Invalid x-correlator header.');
+    if (!this.#authorised(req)) return problem(401, 'UNAUTHENTICATED', 'Request not authenticated due to missing, invalid, or expired credentials. A new authentication is required.');
+    if (this.#failures.count > 0 && (path.startsWith(CARRIER_BILLING_BASE) || path.startsWith(CARRIER_BILLING_REFUND_BASE))) {
+      this.#failures.count--;
+      const status = this.#failures.status;
+      return status === 429 ? problem(429, 'TOO_MANY_REQUESTS', 'Rate limit reached.') : problem(status, 'UNAVAILABLE', 'Service unavailable.');
+    }
+    const p = path.split('/').filter(Boolean);
+    if (path.startsWith(`${CARRIER_BILLING_BASE}/payments`)) {
+      const [, , , id, action] = p; // carrier-billing v0.5 payments {id} {action}
+      if (!id) return method === 'GET' ? this.#list(url) : problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
+      if (id === 'prepare' && !action && method === 'POST') return this.#prepare(text);
+      const payment = this.#payments.get(decodeURIComponent(id));
+      if (!action && method === 'GET') return payment ? new Reply(200, view(payment)) : notFound();
+      if ((action === 'confirm' || action === 'cancel') && method === 'POST') return this.#secondStep(payment, action, text);
+      return problem(404, 'NOT_FOUND', 'The specified resource is not found.');
+    }
+    if (path.startsWith(`${CARRIER_BILLING_REFUND_BASE}/payments/`) && p[4] === 'refunds') {
+      const payment = this.#payments.get(decodeURIComponent(p[3] ?? ''));
+      if (!payment) return notFound();
+      if (!p[5]) return method === 'POST' ? this.#refund(payment, text) : method === 'GET' ? new Reply(200, [...payment.refunds.values()].map((r) => refundView(payment, r))) : problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
+      if (method !== 'GET') return problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
+      if (p[5] === 'remaining-amount') {
+        return new Reply(200, { paymentId: payment.paymentId, remainingAmount: { amount: new JsonDecimal(minorToDecimal(remaining(payment), payment.currency)), currency: payment.currency } });
       }
-      const result = await this.carrier.release(correlator);
-      if (result.outcome !== 'ok') return send(res, 409, { error: 'INVALID_STATE', detail: result.detail });
-      reservation.status = 'RELEASED';
-      return send(res, 200, { clientCorrelator: correlator, status: 'RELEASED' });
+      const refund = [...payment.refunds.values()].find((r) => r.refundId === decodeURIComponent(p[5] ?? ''));
+      return refund ? new Reply(200, refundView(payment, refund)) : notFound();
     }
-    if (req.method === 'POST' && correlator && parts[4] === 'refunds') {
-      if (!reservation) return send(res, 404, { error: 'NOT_FOUND' });
-      const body = await readJson(req);
-      const refundId = String(body.clientCorrelator ?? '');
-      const amountMinor = BigInt(String((body.amount as { value?: string })?.value ?? '0'));
-      if (!refundId || amountMinor <= 0n) return send(res, 400, { error: 'INVALID_ARGUMENT' });
-      const result = await this.carrier.refund(refundId, correlator, amountMinor);
-      if (result.outcome !== 'ok') return send(res, result.outcome === 'unavailable' ? 503 : 409, { error: 'INVALID_STATE', detail: result.detail });
-      return send(res, 201, { clientCorrelator: refundId, status: 'REFUNDED' });
+    return problem(404, 'NOT_FOUND', 'The specified resource is not found.');
+  }
+
+  #token(req: IncomingMessage, text: string): Reply {
+    const form = new URLSearchParams(text);
+    if (form.get('grant_type') !== 'client_credentials') return new Reply(400, { error: 'unsupported_grant_type' });
+    if (this.#o.clientId) {
+      const [id, secret] = basicCredentials(req.headers.authorization);
+      if (!equal(id, this.#o.clientId) || !equal(secret, this.#o.clientSecret ?? '')) return new Reply(401, { error: 'invalid_client' });
     }
-    return send(res, 405, { error: 'METHOD_NOT_ALLOWED' });
+    const token = randomBytes(24).toString('base64url');
+    this.tokensIssued++;
+    const lifetimeS = this.#o.tokenLifetimeSeconds ?? 3_600;
+    this.#tokens.set(token, Date.now() + lifetimeS * 1_000);
+    if (this.#tokens.size > 10_000) this.#tokens.delete(this.#tokens.keys().next().value as string);
+    return new Reply(200, { access_token: token, token_type: 'Bearer', expires_in: lifetimeS });
+  }
+
+  #authorised(req: IncomingMessage): boolean {
+    const auth = req.headers.authorization ?? '';
+    if (!auth.startsWith('Bearer ')) return false;
+    const expiresAt = this.#tokens.get(auth.slice('Bearer '.length));
+    return expiresAt !== undefined && expiresAt > Date.now();
+  }
+
+  async #prepare(text: string): Promise<Reply | null> {
+    const body = parse(text);
+    const t = body?.amountTransaction as Record<string, any> | undefined;
+    const charging = t?.paymentAmount?.chargingInformation as Record<string, unknown> | undefined;
+    const currency = String(charging?.currency ?? '');
+    const amountText = String(charging?.amount ?? '');
+    const amountMinor = CURRENCY_DECIMALS[currency] === undefined ? null : decimalToMinor(amountText, currency);
+    if (!t || !charging || typeof t.referenceCode !== 'string' || typeof charging.description !== 'string' || amountMinor === null || amountMinor <= 0n) {
+      return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+    }
+    if (t.phoneNumber === undefined) return problem(422, 'MISSING_IDENTIFIER', 'The phone number cannot be identified.');
+    if (typeof t.phoneNumber !== 'string' || !E164.test(t.phoneNumber)) return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+    const msisdn = t.phoneNumber.slice(1);
+    if (this.#hanging.has(msisdn)) return null;
+    const clientCorrelator = typeof t.clientCorrelator === 'string' ? t.clientCorrelator : '';
+    const fingerprint = JSON.stringify([msisdn, t.referenceCode, currency, amountMinor.toString(), charging.description]);
+    const existing = clientCorrelator ? this.#byCorrelator.get(clientCorrelator) : undefined;
+    if (existing) {
+      if (existing.fingerprint === fingerprint) return this.#late(msisdn, new Reply(201, view(existing)));
+      return existing.status === 'reserved'
+        ? problem(400, 'INVALID_ARGUMENT', 'clientCorrelator already exist on server.')
+        : problem(409, 'ALREADY_EXISTS', 'The resource that a client tried to create already exists.');
+    }
+    if (this.#byReference.has(t.referenceCode)) return problem(409, 'ALREADY_EXISTS', 'Another payment has this referenceCode.');
+    const paymentId = `pay-${(++this.#sequence).toString(36)}-${randomUUID().slice(0, 8)}`;
+    const result = await this.carrier.reserve({ debitId: paymentId, msisdn, currency, amountMinor, description: charging.description });
+    if (result.outcome === 'insufficient-funds') return problem(403, 'CARRIER_BILLING.PAYMENT_DENIED', 'Payment denied by business.');
+    if (result.outcome === 'rejected') return problem(422, 'SERVICE_NOT_APPLICABLE', 'The service is not available for the provided identifier.');
+    if (result.outcome === 'account-not-found') return problem(404, 'IDENTIFIER_NOT_FOUND', 'phoneNumber not found.');
+    if (result.outcome !== 'ok') return problem(503, 'UNAVAILABLE', 'Service unavailable.');
+    const payment: SimPayment = {
+      paymentId, clientCorrelator, referenceCode: t.referenceCode, msisdn, currency, amountMinor, description: charging.description,
+      createdAt: new Date(), fingerprint, status: 'reserved', refunds: new Map(),
+    };
+    this.#payments.set(paymentId, payment);
+    if (clientCorrelator) this.#byCorrelator.set(clientCorrelator, payment);
+    this.#byReference.set(payment.referenceCode, payment);
+    this.#order.push(payment);
+    return this.#late(msisdn, new Reply(201, view(payment)));
+  }
+
+  async #secondStep(payment: SimPayment | undefined, action: 'confirm' | 'cancel', text: string): Promise<Reply | null> {
+    const body = parse(text);
+    if (!body) return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+    if (body.phoneNumber !== undefined && (typeof body.phoneNumber !== 'string' || !E164.test(body.phoneNumber))) {
+      return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+    }
+    if (!payment) return notFound();
+    if (body.phoneNumber === undefined) return problem(422, 'MISSING_IDENTIFIER', 'The phone number cannot be identified.');
+    if (body.phoneNumber !== `+${payment.msisdn}`) return problem(404, 'IDENTIFIER_NOT_FOUND', 'phoneNumber not found.');
+    if (this.#hanging.has(payment.msisdn)) return null;
+    if (payment.status === 'succeeded') return problem(409, 'CARRIER_BILLING.PAYMENT_CONFIRMED', 'Payment has been confirmed.');
+    if (payment.status === 'cancelled') return problem(409, 'CARRIER_BILLING.PAYMENT_CANCELLED', 'Payment has been cancelled.');
+    if (payment.status === 'denied') return problem(403, 'CARRIER_BILLING.PAYMENT_DENIED', 'Payment denied by business.');
+    if (action === 'confirm') {
+      const result = await this.carrier.capture(payment.paymentId, payment.amountMinor);
+      if (result.outcome !== 'ok') return problem(503, 'UNAVAILABLE', 'Service unavailable.');
+      payment.status = 'succeeded';
+      payment.paymentDate = new Date();
+    } else {
+      const result = await this.carrier.release(payment.paymentId);
+      if (result.outcome !== 'ok') return problem(503, 'UNAVAILABLE', 'Service unavailable.');
+      payment.status = 'cancelled';
+    }
+    return this.#late(payment.msisdn, new Reply(202));
+  }
+
+  async #refund(payment: SimPayment, text: string): Promise<Reply | null> {
+    const body = parse(text);
+    const t = body?.amountTransaction as Record<string, any> | undefined;
+    const type = body?.type;
+    if (!t || (type !== 'total' && type !== 'partial') || typeof t.referenceCode !== 'string' || typeof t.refundAmount !== 'object') {
+      return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+    }
+    let amountMinor = remaining(payment);
+    let description = String(body?.reason ?? 'refund');
+    if (type === 'partial') {
+      const charging = t.refundAmount?.chargingInformation as Record<string, unknown> | undefined;
+      const amount = charging && charging.currency === payment.currency ? decimalToMinor(String(charging.amount ?? ''), payment.currency) : null;
+      if (!charging || typeof charging.description !== 'string' || amount === null || amount <= 0n) {
+        return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+      }
+      amountMinor = amount;
+      description = charging.description;
+    }
+    const clientCorrelator = typeof t.clientCorrelator === 'string' ? t.clientCorrelator : '';
+    const fingerprint = JSON.stringify([type, t.referenceCode, type === 'partial' ? amountMinor.toString() : 'total', description]);
+    const existing = clientCorrelator ? payment.refunds.get(clientCorrelator) : undefined;
+    if (existing) {
+      return existing.fingerprint === fingerprint ? new Reply(201, refundView(payment, existing)) : problem(409, 'ALREADY_EXISTS', 'The resource that a client tried to create already exists.');
+    }
+    if ([...payment.refunds.values()].some((r) => r.referenceCode === t.referenceCode)) return problem(409, 'ALREADY_EXISTS', 'Another refund has this referenceCode.');
+    if (payment.status !== 'succeeded') return problem(422, 'CARRIER_BILLING_REFUND.INVALID_PAYMENT_STATUS', 'The payment is not in a status that allows a refund.');
+    if (amountMinor <= 0n || amountMinor > remaining(payment)) return problem(422, 'CARRIER_BILLING_REFUND.UNAUTHORIZED_AMOUNT', 'Unauthorized amount requested.');
+    const refundId = `ref-${(++this.#sequence).toString(36)}-${randomUUID().slice(0, 8)}`;
+    const result = await this.carrier.refund(refundId, payment.paymentId, amountMinor);
+    if (result.outcome !== 'ok') return problem(503, 'UNAVAILABLE', 'Service unavailable.');
+    const refund: SimRefund = {
+      refundId, clientCorrelator, referenceCode: t.referenceCode, type, amountMinor, description,
+      ...(typeof body?.reason === 'string' ? { reason: body.reason } : {}), createdAt: new Date(), fingerprint,
+    };
+    payment.refunds.set(clientCorrelator || refundId, refund);
+    return new Reply(201, refundView(payment, refund));
+  }
+
+  #list(url: URL): Reply {
+    const q = url.searchParams;
+    const page = Number(q.get('page') ?? '1');
+    const perPage = Number(q.get('perPage') ?? '10');
+    if (!Number.isInteger(page) || page < 1 || !Number.isInteger(perPage) || perPage < 1 || perPage > PER_PAGE_MAX) return problem(400, 'OUT_OF_RANGE', 'Client specified an invalid range.');
+    const gte = q.get('paymentCreationDate.gte');
+    const lte = q.get('paymentCreationDate.lte');
+    const from = gte ? Date.parse(gte) : -Infinity;
+    const to = lte ? Date.parse(lte) : Infinity;
+    if (Number.isNaN(from) || Number.isNaN(to)) return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+    if (from > to) return problem(400, 'CARRIER_BILLING.INVALID_DATE_RANGE', 'Client specified an invalid date range.');
+    const statuses = q.getAll('paymentStatus').flatMap((s) => s.split(','));
+    const asc = q.get('order') === 'asc';
+    const matches: SimPayment[] = [];
+    const n = this.#order.length;
+    for (let i = 0; i < n; i++) {
+      const payment = this.#order[asc ? i : n - 1 - i] as SimPayment;
+      const at = payment.createdAt.getTime();
+      if (at < from || at > to) continue;
+      if (statuses.length && !statuses.includes(payment.status)) continue;
+      matches.push(payment);
+    }
+    const slice = matches.slice((page - 1) * perPage, page * perPage);
+    return new Reply(200, slice.map(view), { 'x-total-count': String(matches.length), ...(slice.length ? { 'content-last-key': String((page - 1) * perPage + slice.length) } : {}) });
+  }
+
+  /** docs/top-up-api.md: POST /topups (idempotent on topUpId), GET /topups/{topUpId}. */
+  async #topUpRoute(req: IncomingMessage, method: string, path: string, text: string): Promise<Reply | null> {
+    const key = this.#o.topUp?.apiKey;
+    if (key && !equal(req.headers.authorization ?? '', `Bearer ${key}`)) return problem(401, 'UNAUTHENTICATED', 'Missing or wrong API key.');
+    const parts = path.split('/').filter(Boolean); // topups {id}
+    if (parts.length === 2 && method === 'GET') {
+      const topUp = this.#topUps.get(decodeURIComponent(parts[1] as string));
+      return topUp ? new Reply(200, topUpView(topUp)) : problem(404, 'NOT_FOUND', 'No such top-up.');
+    }
+    if (parts.length !== 1 || method !== 'POST') return problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
+    let body: Record<string, any> | null = null;
+    try {
+      body = JSON.parse(text) as Record<string, any>;
+    } catch {
+      body = null;
+    }
+    const currency = String(body?.amount?.currency ?? '');
+    const value = body?.amount?.value;
+    const amountMinor = typeof value === 'string' && CURRENCY_DECIMALS[currency] !== undefined ? decimalToMinor(value, currency) : null;
+    if (!body || typeof body.topUpId !== 'string' || !body.topUpId || typeof body.msisdn !== 'string' || !E164.test(body.msisdn) || amountMinor === null || amountMinor <= 0n) {
+      return problem(400, 'INVALID_ARGUMENT', 'topUpId, msisdn (E.164) and amount {value, currency} are required.');
+    }
+    const msisdn = body.msisdn.slice(1);
+    if (this.#hanging.has(msisdn)) return null;
+    const fingerprint = JSON.stringify([msisdn, value, currency]);
+    const existing = this.#topUps.get(body.topUpId);
+    if (existing) return existing.fingerprint === fingerprint ? new Reply(200, topUpView(existing)) : problem(409, 'ALREADY_EXISTS', 'topUpId already used for another top-up.');
+    const barred = this.#topUpRefused.has(msisdn);
+    if (!barred) this.carrier.setBalance(msisdn, this.carrier.balanceOf(msisdn) + amountMinor);
+    const topUp: SimTopUp = { topUpId: body.topUpId, msisdn, value: minorToDecimal(amountMinor, currency), currency, status: barred ? 'failed' : 'succeeded', ...(barred ? { reason: 'line barred' } : {}), createdAt: new Date(), fingerprint };
+    this.#topUps.set(topUp.topUpId, topUp);
+    return this.#late(msisdn, new Reply(201, topUpView(topUp)));
+  }
+
+  /** Carried out; with answerLate for the number, answered only after the delay. */
+  async #late(msisdn: string, reply: Reply): Promise<Reply> {
+    const lateMs = this.#slow.get(msisdn);
+    if (lateMs) await new Promise((r) => setTimeout(r, lateMs));
+    return reply;
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+function view(p: SimPayment): Record<string, unknown> {
+  return {
+    paymentId: p.paymentId,
+    paymentStatus: p.status,
+    paymentCreationDate: p.createdAt.toISOString(),
+    ...(p.paymentDate ? { paymentDate: p.paymentDate.toISOString() } : {}),
+    amountTransaction: {
+      phoneNumber: `+${p.msisdn}`,
+      ...(p.clientCorrelator ? { clientCorrelator: p.clientCorrelator } : {}),
+      referenceCode: p.referenceCode,
+      paymentAmount: { chargingInformation: { amount: new JsonDecimal(minorToDecimal(p.amountMinor, p.currency)), currency: p.currency, description: p.description } },
+      resourceURL: `urn:payments:${p.paymentId}`,
+      serverReferenceCode: `sim-${p.paymentId}`,
+    },
+  };
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+function refundView(p: SimPayment, r: SimRefund): Record<string, unknown> {
+  return {
+    refundId: r.refundId,
+    refundStatus: 'succeeded',
+    type: r.type,
+    refundCreationDate: r.createdAt.toISOString(),
+    refundDate: r.createdAt.toISOString(),
+    ...(r.reason ? { reason: r.reason } : {}),
+    amountTransaction: {
+      ...(r.clientCorrelator ? { clientCorrelator: r.clientCorrelator } : {}),
+      referenceCode: r.referenceCode,
+      refundAmount: r.type === 'partial'
+        ? { chargingInformation: { amount: new JsonDecimal(minorToDecimal(r.amountMinor, p.currency)), currency: p.currency, description: r.description } }
+        : {},
+    },
+  };
+}
+
+function topUpView(t: SimTopUp): Record<string, unknown> {
+  return { topUpId: t.topUpId, msisdn: `+${t.msisdn}`, amount: { value: t.value, currency: t.currency }, status: t.status, ...(t.reason ? { reason: t.reason } : {}), createdAt: t.createdAt.toISOString() };
+}
+
+function remaining(p: SimPayment): bigint {
+  let left = p.amountMinor;
+  for (const r of p.refunds.values()) left -= r.amountMinor;
+  return left;
+}
+
+function notFound(): Reply {
+  return problem(404, 'NOT_FOUND', 'The specified resource is not found.');
+}
+
+function parse(text: string): Record<string, any> | null {
+  try {
+    const v = parseJsonNumbersAsText(text);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : null;
+  } catch {
+    return null;
+  }
+}
+
+function basicCredentials(header: string | undefined): [string, string] {
+  if (!header?.startsWith('Basic ')) return ['', ''];
+  const decoded = Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8');
+  const at = decoded.indexOf(':');
+  if (at < 0) return ['', ''];
+  try {
+    return [decodeURIComponent(decoded.slice(0, at)), decodeURIComponent(decoded.slice(at + 1))];
+  } catch {
+    return ['', ''];
+  }
+}
+
+function equal(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+async function readText(req: IncomingMessage): Promise<string> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req) {
@@ -149,5 +552,5 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
     if (size > BODY_BYTES_MAX) throw new Error('body too large');
     chunks.push(chunk as Buffer);
   }
-  return chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+  return Buffer.concat(chunks).toString('utf8');
 }

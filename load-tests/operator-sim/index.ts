@@ -1,7 +1,8 @@
 // `dialpay operator-sim`: a simulated operator for every client-mode operator
 // in the config (an SMSC the gateway binds to) with a small population of
 // phones that text the short code now and then. Used by `make run`, tests and
-// benchmarks. It also serves the charging API of http-billed operators, and a
+// benchmarks. It also serves the CAMARA charging API (and the top-up API) of
+// http-billed operators, and a
 // phone line (phone-line.ts) through which `dialpay phone` becomes a subscriber.
 import type { Config } from '../../runtime/config/index.js';
 import { SmscSimulator } from './smsc.js';
@@ -67,13 +68,31 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     options.say(`SMSC for ${operator.id} listening on ${operator.smpp.host}:${smsc.port}`);
   }
   const chargingApis = new Map<string, ChargingApiSimulator>();
+  const topUpApis: ChargingApiSimulator[] = [];
   for (const operator of config.operators) {
     if (operator.billingAdapter !== 'http' || !operator.charging) continue;
-    const url = new URL(operator.charging.baseUrl);
-    const api = new ChargingApiSimulator({ host: url.hostname, port: Number(url.port || 80), openingBalanceMinor: CHARGING_OPENING_BALANCE_MINOR, apiKey: operator.charging.apiKey });
+    const { charging, topUp } = operator;
+    const url = new URL(charging.baseUrl);
+    const topUpUrl = topUp ? new URL(topUp.baseUrl) : null;
+    // The top-up contract is served by the same server when it shares the charging API's address.
+    const sameServer = topUpUrl !== null && topUpUrl.host === url.host;
+    const api = new ChargingApiSimulator({
+      host: url.hostname, port: Number(url.port || 80), openingBalanceMinor: CHARGING_OPENING_BALANCE_MINOR,
+      clientId: charging.clientId, clientSecret: charging.clientSecret,
+      ...(sameServer && topUp ? { topUp: { path: topUpUrl.pathname.replace(/\/+$/, ''), apiKey: topUp.apiKey } } : {}),
+    });
     await api.start();
     chargingApis.set(operator.id, api);
-    options.say(`charging API for ${operator.id} listening on ${operator.charging.baseUrl}`);
+    options.say(`CAMARA charging API for ${operator.id} listening on ${charging.baseUrl} (token endpoint ${charging.tokenUrl})`);
+    if (topUp && topUpUrl && !sameServer) {
+      const topUps = new ChargingApiSimulator({
+        host: topUpUrl.hostname, port: Number(topUpUrl.port || 80), openingBalanceMinor: CHARGING_OPENING_BALANCE_MINOR, carrier: api.carrier,
+        topUp: { path: topUpUrl.pathname.replace(/\/+$/, ''), apiKey: topUp.apiKey },
+      });
+      await topUps.start();
+      topUpApis.push(topUps);
+    }
+    if (topUp) options.say(`top-up API for ${operator.id} listening on ${topUp.baseUrl}`);
   }
   const esmes = new Map<string, EsmeSimulator>();
   const line = options.phoneLine === undefined ? null : new PhoneLine(config, smscs, esmes);
@@ -171,7 +190,7 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
       clearTimeout(peerTimer);
       if (timer) clearInterval(timer);
       await Promise.all([...esmes.values()].map((e) => e.stop()));
-      await Promise.all([...chargingApis.values()].map((a) => a.stop()));
+      await Promise.all([...chargingApis.values(), ...topUpApis].map((a) => a.stop()));
       await Promise.all([...smscs.values()].map((s) => s.stop()));
     },
   };

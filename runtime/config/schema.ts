@@ -99,13 +99,31 @@ const operator = z.strictObject({
   /** Operator revenue share in basis points of the payment amount. */
   revenueShareBps: z.number().int().min(0).max(10_000),
   billingAdapter: z.enum(['wallet', 'http', 'simulator']),
-  /** The operator's charging API, for billingAdapter: http. */
+  /**
+   * The operator's CAMARA Carrier Billing 0.5 and Carrier Billing Refund 0.3 APIs, for
+   * billingAdapter: http (services/billing/adapters/http.ts). baseUrl is the API root: the
+   * adapter calls {baseUrl}/carrier-billing/v0.5/payments/... and
+   * {baseUrl}/carrier-billing-refund/v0.3/payments/{paymentId}/refunds.
+   */
   charging: z
     .strictObject({
       baseUrl: z.string().url(),
       timeoutMs: positiveMs.default(3_000),
-      /** Bearer token; pass it with DIALPAY__operators__<n>__charging__apiKey, not in the file. */
-      apiKey: z.string().optional(),
+      /** OAuth2 client-credentials token endpoint (RFC 6749 section 4.4). */
+      tokenUrl: z.string().url(),
+      clientId: z.string().min(1),
+      /** Pass it with DIALPAY__operators__<n>__charging__clientSecret, not in the file. */
+      clientSecret: z.string().default(''),
+      /** Space-separated scopes asked for with the token; empty asks for none. */
+      scope: z.string().default(''),
+      /** A token is renewed this long before its expiry. */
+      tokenRefreshMarginMs: z.number().int().min(0).max(3_600_000).default(30_000),
+      /** Tries of one call answered 429 or 5xx (each waits retryDelayMs more) before the status is asked. */
+      attemptsMax: z.number().int().min(1).max(10).default(3),
+      retryDelayMs: z.number().int().min(0).max(60_000).default(200),
+      /** How far back, and how many pages of 100, a payment is looked for by its clientCorrelator when its paymentId is unknown. */
+      lookupWindowMs: positiveMs.default(3_600_000),
+      lookupPagesMax: z.number().int().min(1).max(1_000).default(20),
     })
     .optional(),
   /**

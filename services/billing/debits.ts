@@ -55,6 +55,8 @@ interface DebitRow {
   state: 'reserving' | 'reserved' | 'captured' | 'voided' | 'refused';
   captured_minor: bigint;
   detail: string;
+  /** The carrier's id for the reservation (CAMARA's paymentId), when it has its own. */
+  carrier_ref: string | null;
 }
 
 export interface DebitServiceOptions {
@@ -149,6 +151,7 @@ export class DebitService {
         break; // ours, or left by a delivery that died part way: carrier and ledger calls are idempotent
     }
     const carrier = await adapter.reserve({ debitId, msisdn, currency: amount.currency, amountMinor: amount.amountMinor, description: request.description ?? '' });
+    if (carrier.carrierRef) await this.#o.pool.query('UPDATE billing.debits SET carrier_ref = $2 WHERE debit_id = $1', [debitId, carrier.carrierRef]);
     if (carrier.outcome !== CarrierOutcome.OK) {
       // An earlier delivery may have booked the hold before it died: release it with the refusal.
       await this.#releaseLedgerHold(debit);
@@ -158,14 +161,14 @@ export class DebitService {
     await this.#ledger.ensureAccount(AccountIds.holds(amount.currency), 'holds', amount.currency);
     const booked = await this.#ledger.apply(reserveTransfer({ id: `reserve:${debitId}`, paymentId, currency: amount.currency, payerAccountId: payer, amountMinor: amount.amountMinor }));
     if (booked.outcome === 'insufficient-funds') {
-      const released = await adapter.release(debitId);
+      const released = await adapter.release(debitId, carrier.carrierRef);
       if (released.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, released.detail);
       return this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS, amount, '');
     }
     if (await this.#transferExists(`void:${debitId}`)) {
       // An earlier delivery refused this debit and released its ledger hold: the carrier must not keep
       // one either. Never settle "reserved" over a released hold.
-      const released = await adapter.release(debitId);
+      const released = await adapter.release(debitId, carrier.carrierRef);
       if (released.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, released.detail);
       return this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, amount, 'released after an earlier refusal');
     }
@@ -191,7 +194,7 @@ export class DebitService {
     const operator = this.#operator(debit.operator_id);
     // An earlier delivery may have captured and booked it before dying: do not charge the carrier again.
     if (!(await this.#transferExists(`capture:${debitId}`))) {
-      const carrier = await this.#o.adapterFor(operator).capture(debitId, amount.amountMinor);
+      const carrier = await this.#o.adapterFor(operator).capture(debitId, amount.amountMinor, debit.carrier_ref ?? undefined);
       if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail); // the payer confirmed: keep trying
       if (carrier.outcome !== CarrierOutcome.OK) return this.#captureResult(debitId, debit.payment_id, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
       const payeeAccount = request.merchantId ? AccountIds.merchant(request.merchantId, debit.currency) : AccountIds.subscriber(required(request.payeeMsisdn, 'payeeMsisdn'));
@@ -234,13 +237,13 @@ export class DebitService {
         return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'debit is captured');
       case 'refused': {
         // Release at the carrier anyway: a reserve whose answer was lost may have gone through there.
-        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).release(debitId);
+        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).release(debitId, debit.carrier_ref ?? undefined);
         if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
         await this.#releaseLedgerHold(debit);
         return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, 'debit was refused');
       }
       case 'reserved': {
-        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).release(debitId);
+        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).release(debitId, debit.carrier_ref ?? undefined);
         if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
         // The carrier is the arbiter: if it will not release (it captured), neither do we.
         if (carrier.outcome !== CarrierOutcome.OK) return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, carrier.detail);
@@ -286,7 +289,7 @@ export class DebitService {
     const { debit } = claim;
     if (!('done' in claim)) {
       if (!(await this.#transferExists(`refund:${refundId}`))) {
-        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).refund(refundId, debitId, amount.amountMinor);
+        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).refund(refundId, debitId, amount.amountMinor, debit.carrier_ref ?? undefined);
         if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
         if (carrier.outcome !== CarrierOutcome.OK) {
           await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
@@ -358,7 +361,7 @@ export class DebitService {
     for (const debit of rows) {
       const operator = this.#o.operators.get(debit.operator_id);
       if (!operator) continue;
-      const released = await this.#o.adapterFor(operator).release(debit.debit_id);
+      const released = await this.#o.adapterFor(operator).release(debit.debit_id, debit.carrier_ref ?? undefined);
       if (released.outcome === CarrierOutcome.UNAVAILABLE) continue; // next sweep
       await this.#releaseLedgerHold(debit);
       await this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, { amountMinor: debit.amount_minor, currency: debit.currency }, 'reserve never completed');

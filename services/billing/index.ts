@@ -36,7 +36,7 @@ export function adaptersFor(simulator: SimulatedCarrier, ledger: Ledger): (opera
         if (!adapter) {
           const charging = operator.charging;
           if (!charging) throw new Error(`operator ${operator.id}: billingAdapter http needs charging.baseUrl`); // config validation forbids this
-          adapter = new HttpChargingAdapter(charging);
+          adapter = new HttpChargingAdapter({ ...charging, topUp: operator.topUp });
           http.set(operator.id, adapter);
         }
         return adapter;

@@ -16,6 +16,11 @@ export type CarrierOutcomeValue = (typeof CarrierOutcome)[keyof typeof CarrierOu
 export interface CarrierResult {
   readonly outcome: CarrierOutcomeValue;
   readonly detail: string;
+  /**
+   * The carrier's own id for what a reserve made (CAMARA's paymentId), when it is not our debit
+   * id: billing keeps it on the debit and hands it back to capture, release and refund.
+   */
+  readonly carrierRef?: string;
 }
 
 export interface ReserveRequest {
@@ -45,10 +50,11 @@ export interface CarrierAdapter {
   /** Whether our ledger checks the payer's funds (wallet) or the carrier does (everything else). */
   readonly fundsCheckedInLedger: boolean;
   reserve(request: ReserveRequest): Promise<CarrierResult>;
-  capture(debitId: string, amountMinor: bigint): Promise<CarrierResult>;
-  release(debitId: string): Promise<CarrierResult>;
+  /** carrierRef: what the reserve answered in CarrierResult.carrierRef, when billing has it. */
+  capture(debitId: string, amountMinor: bigint, carrierRef?: string): Promise<CarrierResult>;
+  release(debitId: string, carrierRef?: string): Promise<CarrierResult>;
   /** Gives back part of a captured debit to the subscriber; idempotent on refundId. */
-  refund(refundId: string, debitId: string, amountMinor: bigint): Promise<CarrierResult>;
+  refund(refundId: string, debitId: string, amountMinor: bigint, carrierRef?: string): Promise<CarrierResult>;
   /** The subscriber's spendable balance as the carrier sees it, or null when it cannot say. */
   balance(operatorId: string, msisdn: string, currency: string): Promise<bigint | null>;
   /**

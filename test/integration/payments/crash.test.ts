@@ -24,7 +24,7 @@ let sim: SmscSimulator;
 let pool: Pool;
 let configPath: string;
 let opsPorts: Record<string, number>;
-const api = new ChargingApiSimulator({ openingBalanceMinor: 10_000_000n });
+const api = new ChargingApiSimulator({ openingBalanceMinor: 10_000_000n, clientId: 'dialpay', clientSecret: 'camara-secret' });
 const running: Record<string, Child> = {};
 const KILLS_MIN = 6;
 
@@ -41,7 +41,7 @@ beforeAll(async () => {
   const chargingUrl = await api.start();
   sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 10 });
   const raw = structuredClone(stack.rawConfig) as any;
-  Object.assign(raw.operators[0], { billingAdapter: 'http', charging: { baseUrl: chargingUrl, timeoutMs: 1_000 } });
+  Object.assign(raw.operators[0], { billingAdapter: 'http', charging: { baseUrl: chargingUrl, timeoutMs: 1_000, tokenUrl: api.tokenUrl, clientId: 'dialpay', clientSecret: 'camara-secret' } });
   Object.assign(raw.operators[0].smpp, { port: await sim.start(), bindCount: 1, reconnectDelayMsMin: 100, reconnectDelayMsMax: 500 });
   raw.operators[1].smpp.port = await freePort();
   raw.consumers = { inFlightMax: 32, ackWaitMs: 1_500, deliveriesMax: 100, retryDelaysMs: [200] };
@@ -114,14 +114,14 @@ it('SIGKILL of payments and billing at random moments moves money exactly once, 
   const completed = payments.filter((p) => p.state === 'completed');
   expect(completed.length).toBeGreaterThan(0);
   for (const payment of payments) {
-    const reservation = api.reservation(payment.payment_id);
+    const reservation = api.payment(payment.payment_id);
     const ref = payment.payment_id.slice(0, 8).toUpperCase();
     const receipts = sim.submitted.filter((m) => m.destination === payment.payer_msisdn && m.text.startsWith('Paid') && m.text.includes(`Ref ${ref}`));
     if (payment.state === 'completed') {
-      expect(reservation?.status, `payment ${payment.payment_id}`).toBe('CAPTURED');
+      expect(reservation?.status, `payment ${payment.payment_id}`).toBe('succeeded');
       expect(receipts, `receipts for ${payment.payment_id}`).toHaveLength(1);
     } else {
-      expect(reservation === undefined || reservation.status === 'RELEASED', `payment ${payment.payment_id} left ${reservation?.status}`).toBe(true);
+      expect(reservation === undefined || reservation.status === 'cancelled', `payment ${payment.payment_id} left ${reservation?.status}`).toBe(true);
       expect(receipts).toHaveLength(0);
     }
   }
@@ -167,13 +167,13 @@ it('kills at each step of one payment: the payment still ends exactly once', asy
     const receipts = () => sim.submitted.filter((m) => m.destination === phone && m.text.startsWith('Paid'));
     if (step.confirm) {
       expect(final, step.name).toBe('completed');
-      expect(api.reservation(paymentId)?.status, step.name).toBe('CAPTURED');
+      expect(api.payment(paymentId)?.status, step.name).toBe('succeeded');
       await waitFor(`${step.name}: receipt`, async () => receipts().length >= 1, 30_000);
       await new Promise((r) => setTimeout(r, 500));
       expect(receipts(), step.name).toHaveLength(1);
     } else {
       expect(final, step.name).toBe('failed');
-      await waitFor(`${step.name}: released`, async () => api.reservation(paymentId)?.status === 'RELEASED', 30_000);
+      await waitFor(`${step.name}: released`, async () => api.payment(paymentId)?.status === 'cancelled', 30_000);
       expect(receipts()).toHaveLength(0);
     }
   }

@@ -24,7 +24,13 @@ beforeAll(async () => {
   stack = await setupStack();
   const raw = structuredClone(stack.rawConfig) as any;
   Object.assign(raw.operators[0].smpp, { port: await freePort(), bindCount: 1, reconnectDelayMsMin: 100, reconnectDelayMsMax: 500 });
-  Object.assign(raw.operators[0], { billingAdapter: 'http', charging: { baseUrl: `http://127.0.0.1:${await freePort()}`, apiKey: 'k' } });
+  const port = await freePort();
+  const topUpPort = await freePort();
+  Object.assign(raw.operators[0], {
+    billingAdapter: 'http',
+    charging: { baseUrl: `http://127.0.0.1:${port}`, tokenUrl: `http://127.0.0.1:${port}/oauth2/token`, clientId: 'dialpay', clientSecret: 'k' },
+    topUp: { baseUrl: `http://127.0.0.1:${topUpPort}/airtime`, apiKey: 'tk' },
+  });
   config = validateConfig(raw);
   sim = await startOperatorSim(config, { trafficIntervalMs: 100, peerPasswords: new Map([['orange-sn', 'secret2']]), peerBindDelayMs: 0, say: (l) => said.push(l) });
   host = await startHost(config, [gateway], { log });
@@ -37,13 +43,23 @@ afterAll(async () => {
   await stack?.cleanup();
 });
 
-it('serves the charging API of an operator billed over http', async () => {
+it('serves the CAMARA charging API, its token endpoint and the top-up API of an operator billed over http', async () => {
   const url = config.operators[0]?.charging?.baseUrl as string;
-  const unauthorised = await fetch(`${url}/charging/v1/balances/254700000001`);
-  expect(unauthorised.status).toBe(401);
-  const res = await fetch(`${url}/charging/v1/balances/254700000001`, { headers: { authorization: 'Bearer k' } });
-  expect(await res.json()).toEqual({ msisdn: '254700000001', balance: '1000000' });
+  const payment = `${url}/carrier-billing/v0.5/payments/nope`;
+  expect((await fetch(payment)).status).toBe(401);
+  const refused = await fetch(`${url}/oauth2/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('dialpay:wrong').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+  expect(refused.status).toBe(401);
+  const token = await fetch(`${url}/oauth2/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('dialpay:k').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+  const { access_token } = (await token.json()) as { access_token: string };
+  const res = await fetch(payment, { headers: { authorization: `Bearer ${access_token}`, 'x-correlator': 'c-1' } });
+  expect(res.status).toBe(404);
+  expect(res.headers.get('x-correlator')).toBe('c-1');
+  expect(await res.json()).toMatchObject({ status: 404, code: 'NOT_FOUND' });
   expect(sim.chargingApis.has('safaricom-ke')).toBe(true);
+  const topUpUrl = config.operators[0]?.topUp?.baseUrl as string;
+  const topUp = await fetch(`${topUpUrl}/topups/t-1`, { headers: { authorization: 'Bearer tk' } });
+  expect(topUp.status).toBe(404);
+  expect((await fetch(`${topUpUrl}/topups/t-1`)).status).toBe(401);
 });
 
 it("sends phones' messages through both operators' links into NATS", async () => {
