@@ -265,7 +265,7 @@ export class ChargingApiSimulator {
       if (!p[5]) return method === 'POST' ? this.#refund(payment, text) : method === 'GET' ? new Reply(200, [...payment.refunds.values()].map((r) => refundView(payment, r))) : problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
       if (method !== 'GET') return problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
       if (p[5] === 'remaining-amount') {
-        return new Reply(200, { paymentId: payment.paymentId, remainingAmount: { amount: new JsonDecimal(minorToDecimal(remaining(payment), payment.currency)), currency: payment.currency } });
+        return new Reply(200, { amount: new JsonDecimal(minorToDecimal(remaining(payment), payment.currency)), currency: payment.currency, description: 'Amount not refunded so far' });
       }
       const refund = [...payment.refunds.values()].find((r) => r.refundId === decodeURIComponent(p[5] ?? ''));
       return refund ? new Reply(200, refundView(payment, refund)) : notFound();
