@@ -56,8 +56,8 @@ export class SettlementLedger {
   /** Captured debits of an operator in [from, to), for reconciliation, in debit-id pages. */
   async charges(request: dialpay.v1.IChargesRequest): Promise<dialpay.v1.IChargesReply> {
     const limit = Math.min(Math.max(request.limit || MOVEMENTS_PAGE_MAX, 1), MOVEMENTS_PAGE_MAX);
-    const { rows } = await this.#pool.query<{ debit_id: string; msisdn: string; currency: string; captured_minor: string; refunded: boolean; at: Date }>(
-      `SELECT d.debit_id, d.msisdn, d.currency, d.captured_minor::text, t.created_at AS at,
+    const { rows } = await this.#pool.query<{ debit_id: string; carrier_ref: string | null; msisdn: string; currency: string; captured_minor: string; refunded: boolean; at: Date }>(
+      `SELECT d.debit_id, d.carrier_ref, d.msisdn, d.currency, d.captured_minor::text, t.created_at AS at,
               EXISTS (SELECT 1 FROM billing.refunds r WHERE r.debit_id = d.debit_id AND r.state = 'refunded') AS refunded
        FROM billing.debits d JOIN billing.transfers t ON t.id = 'capture:' || d.debit_id
        WHERE d.operator_id = $1 AND d.state = 'captured'
@@ -70,7 +70,7 @@ export class SettlementLedger {
       available: true,
       more: rows.length > limit,
       charges: rows.slice(0, limit).map((r) => ({
-        debitId: r.debit_id, msisdn: r.msisdn, amount: moneyToProto({ amountMinor: BigInt(r.captured_minor), currency: r.currency }),
+        debitId: r.debit_id, carrierRef: r.carrier_ref ?? '', msisdn: r.msisdn, amount: moneyToProto({ amountMinor: BigInt(r.captured_minor), currency: r.currency }),
         status: r.refunded ? 'refunded' : 'captured', atUnixMs: bigIntToInt64(BigInt(r.at.getTime())),
       })),
     };

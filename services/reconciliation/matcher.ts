@@ -1,7 +1,10 @@
 // The reconciliation matcher, pure: the ledger's charges on one side, the
 // operator's charging records on the other. A record is matched first on our
-// correlator (the debit id we gave the carrier), then, when the operator's
-// file has none or an unknown one, on MSISDN + amount + currency within a
+// correlator (the debit id we gave the carrier: CAMARA's clientCorrelator),
+// then on the carrier's own id for it (CAMARA's paymentId, which billing keeps
+// as the debit's carrier_ref; an operator's file may carry it as its
+// transaction id or in the correlator column), then, when the operator's
+// file has none of these, on MSISDN + amount + currency within a
 // time tolerance (the closest in time wins). Whatever does not pair up is a
 // finding. Memory: the ledger side is indexed (it is ours and bounded by the
 // window); the operator side is consumed one record at a time, so a file of
@@ -10,6 +13,8 @@
 export interface LedgerCharge {
   /** Our correlator: the debit id the carrier saw. */
   readonly correlator: string;
+  /** The carrier's own id for the charge (CAMARA paymentId), when it has one. */
+  readonly carrierRef?: string;
   readonly msisdn: string;
   readonly amountMinor: bigint;
   readonly currency: string;
@@ -31,7 +36,7 @@ export interface OperatorRecord {
 }
 
 export type Finding =
-  | { readonly category: 'matched'; readonly by: 'correlator' | 'msisdn-amount-time'; readonly ledger: LedgerCharge; readonly operator: OperatorRecord }
+  | { readonly category: 'matched'; readonly by: MatchedBy; readonly ledger: LedgerCharge; readonly operator: OperatorRecord }
   | { readonly category: 'amount_mismatch'; readonly ledger: LedgerCharge; readonly operator: OperatorRecord }
   | { readonly category: 'status_mismatch'; readonly ledger: LedgerCharge; readonly operator: OperatorRecord }
   | { readonly category: 'missing_at_operator'; readonly ledger: LedgerCharge }
@@ -40,6 +45,7 @@ export type Finding =
   | { readonly category: 'duplicate'; readonly side: 'operator'; readonly operator: OperatorRecord };
 
 export type Category = Finding['category'];
+export type MatchedBy = 'correlator' | 'carrier-ref' | 'msisdn-amount-time';
 
 const STATUS_PAIRS: Readonly<Record<LedgerCharge['status'], OperatorRecord['status']>> = { captured: 'charged', refunded: 'refunded' };
 
@@ -48,6 +54,7 @@ const fallbackKey = (msisdn: string, amountMinor: bigint, currency: string) => `
 export class Matcher {
   readonly #toleranceMs: number;
   readonly #byCorrelator = new Map<string, { charge: LedgerCharge; matched: boolean }>();
+  readonly #byCarrierRef = new Map<string, { charge: LedgerCharge; matched: boolean }>();
   readonly #byFallback = new Map<string, { charge: LedgerCharge; matched: boolean }[]>();
   readonly #seenCarrierTx = new Set<string>();
   #finished = false;
@@ -63,6 +70,7 @@ export class Matcher {
     if (this.#byCorrelator.has(charge.correlator)) return [{ category: 'duplicate', side: 'ledger', ledger: charge }];
     const entry = { charge, matched: false };
     this.#byCorrelator.set(charge.correlator, entry);
+    if (charge.carrierRef) this.#byCarrierRef.set(charge.carrierRef, entry);
     const key = fallbackKey(charge.msisdn, charge.amountMinor, charge.currency);
     const list = this.#byFallback.get(key);
     if (list) list.push(entry);
@@ -76,11 +84,13 @@ export class Matcher {
     if (this.#seenCarrierTx.has(record.carrierTxId)) return [{ category: 'duplicate', side: 'operator', operator: record }];
     this.#seenCarrierTx.add(record.carrierTxId);
     const byCorrelator = record.correlator ? this.#byCorrelator.get(record.correlator) : undefined;
-    if (byCorrelator) {
-      // The same correlator a second time under another carrier id: the carrier charged twice.
-      if (byCorrelator.matched) return [{ category: 'duplicate', side: 'operator', operator: record }];
-      byCorrelator.matched = true;
-      return [this.#compare(byCorrelator.charge, record, 'correlator')];
+    const byCarrierRef = byCorrelator ? undefined : (this.#byCarrierRef.get(record.carrierTxId) ?? (record.correlator ? this.#byCarrierRef.get(record.correlator) : undefined));
+    const byId = byCorrelator ?? byCarrierRef;
+    if (byId) {
+      // The same charge a second time under another carrier id: the carrier charged twice.
+      if (byId.matched) return [{ category: 'duplicate', side: 'operator', operator: record }];
+      byId.matched = true;
+      return [this.#compare(byId.charge, record, byCorrelator ? 'correlator' : 'carrier-ref')];
     }
     const candidates = this.#byFallback.get(fallbackKey(record.msisdn, record.amountMinor, record.currency)) ?? [];
     let best: { charge: LedgerCharge; matched: boolean } | null = null;
@@ -102,7 +112,7 @@ export class Matcher {
     return missing;
   }
 
-  #compare(ledger: LedgerCharge, operator: OperatorRecord, by: 'correlator' | 'msisdn-amount-time'): Finding {
+  #compare(ledger: LedgerCharge, operator: OperatorRecord, by: MatchedBy): Finding {
     if (ledger.amountMinor !== operator.amountMinor || ledger.currency !== operator.currency) return { category: 'amount_mismatch', ledger, operator };
     if (STATUS_PAIRS[ledger.status] !== operator.status) return { category: 'status_mismatch', ledger, operator };
     return { category: 'matched', by, ledger, operator };

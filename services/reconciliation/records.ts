@@ -1,8 +1,10 @@
 // Operator charging records: the documented CSV format and its reader.
 //
 // The format (one header line, then one charge a line, UTF-8, RFC 4180 quoting):
-//   carrier_tx_id  the operator's own id for the charge (unique in the file)
-//   correlator     the id we gave the charge (our debit id); may be empty
+//   carrier_tx_id  the operator's own id for the charge (unique in the file); for a CAMARA
+//                  operator, the paymentId is matched against the debit's carrier_ref
+//   correlator     the id we gave the charge (our debit id, CAMARA's clientCorrelator), or the
+//                  CAMARA paymentId; may be empty
 //   msisdn         the subscriber, international or national form
 //   amount_minor   whole minor units (1050 is 10.50 KES)
 //   currency       ISO 4217

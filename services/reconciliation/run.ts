@@ -91,7 +91,7 @@ export async function reconcile(options: { operator: OperatorConfig; file: strin
       for (const c of reply.charges ?? []) {
         const amount = moneyFromProto(c.amount);
         await report(matcher.addLedger({
-          correlator: c.debitId ?? '', msisdn: c.msisdn ?? '', amountMinor: amount.amountMinor, currency: amount.currency,
+          correlator: c.debitId ?? '', carrierRef: c.carrierRef ?? '', msisdn: c.msisdn ?? '', amountMinor: amount.amountMinor, currency: amount.currency,
           status: c.status === 'refunded' ? 'refunded' : 'captured', atMs: Number(int64ToBigInt(c.atUnixMs as never)),
         }));
         after = c.debitId ?? after;

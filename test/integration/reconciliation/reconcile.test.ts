@@ -58,6 +58,8 @@ describe('dialpay reconcile', () => {
       `SELECT d.debit_id, d.msisdn, d.captured_minor::text, t.created_at AS at FROM billing.debits d JOIN billing.transfers t ON t.id = 'capture:' || d.debit_id WHERE d.debit_id = ANY($1)`, [Object.values(ids)],
     );
     const byId = new Map(rows.map((r) => [r.debit_id, r]));
+    // F's operator speaks CAMARA: its file names the charge by the paymentId billing kept as carrier_ref.
+    await p.pool.query(`UPDATE billing.debits SET carrier_ref = 'pay-F' WHERE debit_id = $1`, [ids.F]);
     const row = (n: string, over: Partial<{ tx: string; correlator: string; amount: string; status: string; at: number }> = {}) => {
       const d = byId.get(ids[n] as string);
       if (!d) throw new Error(`no debit for ${n}`);
@@ -69,7 +71,7 @@ describe('dialpay reconcile', () => {
       row('B', { correlator: '', at: (byId.get(ids.B as string)?.at.getTime() ?? 0) + 30_000 }), // 3: matched on msisdn + amount + time
       row('C', { amount: '1' }),                                       // 4: amount mismatch
       row('D', { status: 'FAILED' }),                                  // 5: status mismatch
-      row('F', { status: 'REFUNDED' }),                                // 6: matched (refunded on both sides)
+      row('F', { tx: 'pay-F', correlator: '', status: 'REFUNDED', at: (byId.get(ids.F as string)?.at.getTime() ?? 0) + 3 * 3_600_000 }), // 6: matched (refunded on both sides) by the CAMARA paymentId alone, hours off
       `TX-X,not-ours,0788999999,500,KES,CHARGED,${new Date(byId.get(ids.C as string)?.at.getTime() ?? 0).toISOString()}`, // 7: missing in ledger
       row('A'),                                                        // 8: duplicate (same carrier id)
       'TX-BAD,x,0788000001,ten,KES,CHARGED,2026-11-20T10:00:00Z',      // 9: bad row

@@ -26,6 +26,22 @@ describe('matcher', () => {
     expect(f).toEqual([{ category: 'matched', by: 'correlator', ledger: ledger('d1'), operator: expect.objectContaining({ carrierTxId: 'tx1' }) }]);
   });
 
+  it('matches CAMARA ids: the paymentId as the operator transaction id or in the correlator column, the clientCorrelator as the correlator', () => {
+    const charges = [ledger('d1', { carrierRef: 'pay-1' }), ledger('d2', { carrierRef: 'pay-2' }), ledger('d3', { carrierRef: 'pay-3' })];
+    const f = run(charges, [
+      op('pay-1', { chargedAtMs: T0 + 3_600_000 }), // paymentId only, far in time: not the fallback
+      op('tx-2', { correlator: 'pay-2', chargedAtMs: T0 + 3_600_000 }),
+      op('pay-3', { correlator: 'd3' }), // both: our correlator first
+      op('pay-1', { correlator: '' }), // the same payment again: a duplicate
+      op('tx-9', { correlator: 'pay-1' }), // the same paymentId under another transaction id: charged twice
+    ]);
+    expect(f.map((x) => [x.category, 'by' in x ? x.by : '', 'ledger' in x ? x.ledger.correlator : ''])).toEqual([
+      ['matched', 'carrier-ref', 'd1'], ['matched', 'carrier-ref', 'd2'], ['matched', 'correlator', 'd3'], ['duplicate', '', ''], ['duplicate', '', ''],
+    ]);
+    // Without the carrier ref on our side, a paymentId alone does not match by id.
+    expect(run([ledger('d1')], [op('pay-1', { chargedAtMs: T0 + 3_600_000 })]).map((x) => x.category)).toEqual(['missing_in_ledger', 'missing_at_operator']);
+  });
+
   it('falls back to MSISDN + amount + time, picking the closest in time', () => {
     const f = run([ledger('d1', { atMs: T0 }), ledger('d2', { atMs: T0 + 20_000 })], [op('tx1', { chargedAtMs: T0 + 15_000 })]);
     expect(f.map((x) => [x.category, 'ledger' in x ? x.ledger.correlator : null])).toEqual([['matched', 'd2'], ['missing_at_operator', 'd1']]);
