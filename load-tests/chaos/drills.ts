@@ -1,6 +1,6 @@
 // make chaos: fault drills on the running stack. Every component runs as its
 // own process beside nats-server and PostgreSQL, billing charges through the
-// operator's (simulated) http charging API, and phones pay each other by SMS
+// operator's (simulated) CAMARA charging API, and phones pay each other by SMS
 // at a steady rate. One drill at a time, with recovery in between: the SMPP
 // link dropped, the operator throttling, each component SIGKILLed and started
 // again, NATS and PostgreSQL restarted and crashed. After each drill the money and
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       bench: 'chaos',
       title: 'Fault drills under steady payment load',
       mode,
-      setup: `${COMPONENTS.join(', ')} as separate processes, nats-server and durable PostgreSQL on this machine; billing over the operator's http charging API (simulated here, as is the SMSC). ${SETTINGS.perSecond} SMS payments/s offered, open loop (SEND, challenge, YES, capture, payer and payee receipts) from ${SETTINGS.phoneCount} phones whose SMSC re-sends a refused MO (${MO_RETRY_DELAYS_MS.join(', ')} ms). One drill at a time: ${SETTINGS.beforeSeconds} s steady, the fault (outage ${t.outageMs / 1_000} s, throttling above ${t.throttleAboveTps} submits/s for ${t.throttleMs / 1_000} s), load until completions per second are back to ${Math.round(SETTINGS.recoveredShare * 100)}% of the rate before (over ${SETTINGS.recoveryWindowSeconds} s, judged in whole seconds) plus ${SETTINGS.tailMs / 1_000} s, then every payment is let end and the invariants are checked. Consumers' ack wait 10 s, challenges expire after 60 s, SMPP re-bind backoff 1-60 s with full jitter (the shipped default); other settings from dialpay.example.yaml. Whole run ${Math.round((performance.now() - runStartedMs) / 1_000)} s.`,
+      setup: `${COMPONENTS.join(', ')} as separate processes, nats-server and durable PostgreSQL on this machine; billing over the operator's CAMARA Carrier Billing API through the http adapter (simulated here, as is the SMSC). ${SETTINGS.perSecond} SMS payments/s offered, open loop (SEND, challenge, YES, capture, payer and payee receipts) from ${SETTINGS.phoneCount} phones whose SMSC re-sends a refused MO (${MO_RETRY_DELAYS_MS.join(', ')} ms). One drill at a time: ${SETTINGS.beforeSeconds} s steady, the fault (outage ${t.outageMs / 1_000} s, throttling above ${t.throttleAboveTps} submits/s for ${t.throttleMs / 1_000} s), load until completions per second are back to ${Math.round(SETTINGS.recoveredShare * 100)}% of the rate before (over ${SETTINGS.recoveryWindowSeconds} s, judged in whole seconds) plus ${SETTINGS.tailMs / 1_000} s, then every payment is let end and the invariants are checked. Consumers' ack wait 10 s, challenges expire after 60 s, SMPP re-bind backoff 1-60 s with full jitter (the shipped default); other settings from dialpay.example.yaml. Whole run ${Math.round((performance.now() - runStartedMs) / 1_000)} s.`,
       figures,
       processes,
       errors: results.reduce((n, r) => n + r.flowErrors + r.mosRefused, 0),

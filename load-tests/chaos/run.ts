@@ -64,7 +64,7 @@ export interface DrillResult {
 export const CHAOS_COMPONENTS: readonly ComponentName[] = ['billing', 'payments', 'ussd', 'webhooks', 'settlement', 'reconciliation', 'gateway'];
 const BIND_COUNT = 2;
 
-/** The stack the drills break: the example config, billing over the http charging API, production consumer settings but a shorter ack wait. */
+/** The stack the drills break: the example config, billing over the http adapter on the CAMARA simulator, production consumer settings but a shorter ack wait. */
 export function chaosClusterOptions(components: readonly ComponentName[]): ClusterOptions {
   return {
     components,
