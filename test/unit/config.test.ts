@@ -47,6 +47,11 @@ describe('config', () => {
 
   it('names the missing charging API of an http-billed operator', () => {
     expect(errorOf(() => loadWith((raw) => (raw.operators[0].billingAdapter = 'http'))).key).toBe('operators[0].charging');
+    // CAMARA needs an OAuth2 token endpoint and client; the secret comes from the environment.
+    const http = (charging: object) => (raw: any) => Object.assign(raw.operators[0], { billingAdapter: 'http', charging });
+    expect(errorOf(() => loadWith(http({ baseUrl: 'https://op.example', clientId: 'c' }))).key).toBe('operators[0].charging.tokenUrl');
+    expect(errorOf(() => loadWith(http({ baseUrl: 'https://op.example', tokenUrl: 'https://op.example/token' }))).key).toBe('operators[0].charging.clientId');
+    expect(errorOf(() => loadWith(http({ baseUrl: 'https://op.example', tokenUrl: 'https://op.example/token', clientId: 'c', apiKey: 'k' }))).key).toBe('operators[0].charging.apiKey');
   });
 
   it('refuses limits that contradict each other', () => {
