@@ -1,8 +1,9 @@
 // One HTTP exchange with an operator's CAMARA API: an OAuth2 bearer token
 // (fetched again once when the API answers 401: a token that expired in
-// flight), an x-correlator on every call, 429 and 5xx tried again a bounded
-// number of times (every call we make is idempotent: prepare and refunds by
-// their clientCorrelator, confirm and cancel by the payment's state), and
+// flight), an x-correlator on every call, 429, 5xx and no answer at all tried
+// again a bounded number of times (every call we make is idempotent: prepare
+// and refunds by their clientCorrelator, confirm and cancel by the payment's
+// state, so a repeat of one that went through answers what it did), and
 // JSON read with its numbers kept as text so an amount is read exactly.
 import { randomUUID } from 'node:crypto';
 import { parseJsonNumbersAsText, stringifyWithDecimals } from '../../../runtime/decimal-amount.js';
@@ -41,7 +42,14 @@ export class CamaraHttp {
     let refreshed = false;
     for (let attempt = 1; ; attempt++) {
       const token = await this.#token();
-      const res = await this.#once(method, url, xCorrelator, token, body);
+      let res: CamaraResponse;
+      try {
+        res = await this.#once(method, url, xCorrelator, token, body);
+      } catch (err) {
+        if (!(err instanceof Unanswered) || attempt >= this.#o.attemptsMax) throw err;
+        await new Promise((r) => setTimeout(r, this.#o.retryDelayMs * attempt));
+        continue;
+      }
       if (res.status === 401 && !refreshed) {
         // Expired or revoked in flight: one fresh token, one more try.
         this.#o.credentials.invalidate(token);

@@ -57,6 +57,11 @@ interface CamaraPayment {
 type Lookup = CamaraPayment | 'none' | 'unknown';
 
 const PAGE_SIZE = 100;
+/**
+ * Payments this process prepared, remembered (number, amount) so confirm and cancel need not read
+ * them first; the oldest are forgotten past this, and are then read with GET.
+ */
+const KNOWN_PAYMENTS_MAX = 50_000;
 /** A payment still `processing` is asked again this many times, this far apart, before "try later". */
 const PROCESSING_POLLS = 3;
 const PROCESSING_POLL_MS = 100;
@@ -69,6 +74,7 @@ export class HttpChargingAdapter implements CarrierAdapter {
   readonly #http: CamaraHttp;
   readonly #payments: string;
   readonly #refunds: string;
+  readonly #known = new Map<string, CamaraPayment>();
 
   constructor(options: HttpChargingOptions) {
     this.#o = options;
@@ -132,6 +138,7 @@ export class HttpChargingAdapter implements CarrierAdapter {
 
   async capture(debitId: string, amountMinor: bigint, carrierRef?: string): Promise<CarrierResult> {
     const before = await this.#settled(await this.#lookup(debitId, carrierRef));
+    if (typeof before === 'object') this.#known.delete(before.paymentId);
     if (before === 'unknown') return unavailable('capture: payment status unknown');
     if (before === 'none') return { outcome: CarrierOutcome.REJECTED, detail: 'the operator has no such payment' };
     let after: Lookup = before;
@@ -159,6 +166,7 @@ export class HttpChargingAdapter implements CarrierAdapter {
 
   async release(debitId: string, carrierRef?: string): Promise<CarrierResult> {
     const before = await this.#lookup(debitId, carrierRef);
+    if (typeof before === 'object') this.#known.delete(before.paymentId);
     if (before === 'unknown') return unavailable('release: payment status unknown');
     if (before === 'none') return ok(); // the operator holds nothing under this debit
     if (before.paymentStatus === 'cancelled' || before.paymentStatus === 'denied') return ok();
@@ -242,6 +250,7 @@ export class HttpChargingAdapter implements CarrierAdapter {
     if (payment === 'none') return unavailable('the operator has no such payment');
     switch (payment.paymentStatus) {
       case 'reserved':
+        this.#remember(payment);
         return ok(payment.paymentId);
       case 'processing':
         return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'payment still processing', carrierRef: payment.paymentId };
@@ -262,9 +271,20 @@ export class HttpChargingAdapter implements CarrierAdapter {
     return current;
   }
 
-  /** The payment by the paymentId billing kept, else by our clientCorrelator. */
-  #lookup(debitId: string, carrierRef: string | undefined): Promise<Lookup> {
+  /**
+   * The payment by the paymentId billing kept, else by our clientCorrelator. One this process
+   * prepared is taken as still `reserved` without asking: confirm and cancel answer 409 when it
+   * is not, and their callers read the status then.
+   */
+  async #lookup(debitId: string, carrierRef: string | undefined): Promise<Lookup> {
+    const known = carrierRef ? this.#known.get(carrierRef) : undefined;
+    if (known) return known;
     return carrierRef ? this.#get(carrierRef, debitId) : this.#find(debitId);
+  }
+
+  #remember(payment: CamaraPayment): void {
+    this.#known.set(payment.paymentId, { ...payment, paymentStatus: 'reserved' });
+    if (this.#known.size > KNOWN_PAYMENTS_MAX) this.#known.delete(this.#known.keys().next().value as string);
   }
 
   async #get(paymentId: string, about: string): Promise<Lookup> {
