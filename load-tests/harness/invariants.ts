@@ -105,16 +105,20 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
 
     const completed = payments.filter((p) => p.state === 'completed');
     const badCaptures = payments.filter((p) => (p.state === 'completed' ? p.captures !== 1 : p.captures !== 0));
-    const carrierWrong = input.chargingApi
+    // CAMARA paymentStatus at the simulated operator (clientCorrelator = our debit id). A failed payment's
+    // cancel may still be in flight, as its ledger void may (checked below): wait for it, within the bound.
+    const wrongAtCarrier = () => input.chargingApi
       ? payments.filter((p) => {
-          const status = input.chargingApi?.payment(p.payment_id)?.status; // CAMARA paymentStatus; clientCorrelator = our debit id
+          const status = input.chargingApi?.payment(p.payment_id)?.status;
           return p.state === 'completed' ? status !== 'succeeded' : status !== undefined && status !== 'cancelled';
         })
       : [];
+    await waitUntil(input.settleTimeoutMs, async () => wrongAtCarrier().length === 0);
+    const carrierWrong = wrongAtCarrier();
     checks.push({
       name: 'every confirmed payment captured exactly once, no other captured',
       ok: badCaptures.length === 0 && carrierWrong.length === 0,
-      detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture count in the ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
+      detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture count in the ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier${carrierWrong.length ? ` (${first(carrierWrong.map((p) => `${p.payment_id} ${p.state}: ${input.chargingApi?.payment(p.payment_id)?.status}`))})` : ''}` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
     });
 
     const refOf = (id: string) => id.slice(0, 8).toUpperCase();

@@ -2,7 +2,7 @@
 // ledger. Public surface of the service; nothing else in it may be imported.
 import { fileURLToPath } from 'node:url';
 import type { ComponentDefinition, ComponentContext, StartedComponent } from '../../runtime/component.js';
-import type { OperatorConfig } from '../../runtime/config/index.js';
+import { ConfigError, type Config, type OperatorConfig } from '../../runtime/config/index.js';
 import { startServiceBase } from '../../runtime/service-base.js';
 import { Requests, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, Events, serveRequests, type Responder } from '../../runtime/nats/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -103,11 +103,21 @@ function serveBalances(nc: NatsConnection, debits: DebitService, log: Logger): R
   });
 }
 
+/** An operator billed over CAMARA needs its OAuth2 client secret, which comes from the environment. */
+export function assertChargingSecrets(config: Config): void {
+  config.operators.forEach((op, i) => {
+    if (op.billingAdapter === 'http' && op.charging && !op.charging.clientSecret) {
+      throw new ConfigError(`operators[${i}].charging.clientSecret`, `operator ${op.id} is billed over http but has no OAuth2 client secret (DIALPAY__operators__${i}__charging__clientSecret)`);
+    }
+  });
+}
+
 /** The billing component; tests pass their own simulated carrier to look at its balances. */
 export function billingComponent(simulator?: SimulatedCarrier): ComponentDefinition {
   return {
     name: 'billing',
     schema: 'billing',
+    checkConfig: assertChargingSecrets,
     migrationsDir: fileURLToPath(new URL('./migrations/', import.meta.url)),
     start: (context) => startBilling(context, simulator),
   };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../runtime/config/index.js';
 import { configErrorOf, loadExampleWith } from '../support/config.js';
+import { assertChargingSecrets } from '../../services/billing/index.js';
 
 const loadWith = loadExampleWith;
 const errorOf = configErrorOf;
@@ -52,6 +53,10 @@ describe('config', () => {
     expect(errorOf(() => loadWith(http({ baseUrl: 'https://op.example', clientId: 'c' }))).key).toBe('operators[0].charging.tokenUrl');
     expect(errorOf(() => loadWith(http({ baseUrl: 'https://op.example', tokenUrl: 'https://op.example/token' }))).key).toBe('operators[0].charging.clientId');
     expect(errorOf(() => loadWith(http({ baseUrl: 'https://op.example', tokenUrl: 'https://op.example/token', clientId: 'c', apiKey: 'k' }))).key).toBe('operators[0].charging.apiKey');
+    // Billing, the one component that calls the API, refuses to start without the secret.
+    const noSecret = loadWith(http({ baseUrl: 'https://op.example', tokenUrl: 'https://op.example/token', clientId: 'c' }));
+    expect(errorOf(() => assertChargingSecrets(noSecret)).key).toBe('operators[0].charging.clientSecret');
+    expect(() => assertChargingSecrets(loadWith(http({ baseUrl: 'https://op.example', tokenUrl: 'https://op.example/token', clientId: 'c', clientSecret: 's' })))).not.toThrow();
   });
 
   it('refuses limits that contradict each other', () => {
