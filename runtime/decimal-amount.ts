@@ -4,6 +4,7 @@
 // float. Also JSON helpers for APIs that carry such amounts as JSON numbers
 // (CAMARA's `amount: number`): the number is written and read as its literal
 // text, so 0.1 stays exactly 0.1.
+import { randomUUID } from 'node:crypto';
 import { currencyDecimals } from './money.js';
 
 /** Digits before the point we accept when reading: far beyond any real amount, well inside int64 minor units. */
@@ -52,12 +53,12 @@ export class JsonDecimal {
   }
 }
 
-const MARK = '\u0000dec:';
-
 /** JSON.stringify, with every JsonDecimal written as its literal (a JSON number). */
 export function stringifyWithDecimals(value: unknown): string {
-  const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof JsonDecimal ? `${MARK}${v.literal}` : v));
-  return text.replace(/"\\u0000dec:(-?[0-9.]+)"/g, '$1');
+  // A marker no string in the value can forge: it holds a fresh random nonce.
+  const nonce = randomUUID().replace(/-/g, '');
+  const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof JsonDecimal ? `${nonce}:${v.literal}` : v));
+  return text.replace(new RegExp(`"${nonce}:(-?[0-9.]+)"`, 'g'), '$1');
 }
 
 /**
