@@ -8,8 +8,8 @@ import type { LimitKindValue } from './limits.js';
 type Args = Record<string, string>;
 const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>>> = {
   help: {
-    en: () => 'dialpay: PAY <shop> <amount> [ref] | SEND <number> <amount> | BAL | LANG FR | STOP. Reply YES <code> to confirm.',
-    fr: () => 'dialpay: PAYER <boutique> <montant> [ref] | ENVOYER <numero> <montant> | SOLDE | LANGUE EN | STOP. Repondez OUI <code> pour confirmer.',
+    en: () => 'dialpay: PAY <shop> <amount> [ref] | SEND <number> <amount> | AIRTIME <amount> [number] | BAL | LANG FR | STOP. Reply YES <code> to confirm.',
+    fr: () => 'dialpay: PAYER <boutique> <montant> [ref] | ENVOYER <numero> <montant> | CREDIT <montant> [numero] | SOLDE | LANGUE EN | STOP. Confirmez: OUI <code>.',
   },
   challengeCode: {
     en: (a) => `Pay ${a.amount} to ${a.payee}${a.reference ? ` ref ${a.reference}` : ''}? Fee ${a.fee}. Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,

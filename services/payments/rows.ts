@@ -8,7 +8,7 @@ export interface PaymentRow {
   operator_id: string;
   short_code: string;
   payer_msisdn: string;
-  payee_kind: 'merchant' | 'subscriber';
+  payee_kind: 'merchant' | 'subscriber' | 'airtime';
   payee_id: string;
   currency: string;
   amount_minor: bigint;
@@ -71,7 +71,8 @@ export interface RefundRow {
   created_at: Date;
 }
 
-export type Payee = { readonly kind: 'merchant' | 'subscriber'; readonly id: string };
+/** For airtime, id is the line to top up (the payer's own, or another). */
+export type Payee = { readonly kind: 'merchant' | 'subscriber' | 'airtime'; readonly id: string };
 
 /** Where an SMS to the payer goes: their operator, their number, the short code they used. */
 export type Destination = { operatorId: string; msisdn: string; shortCode: string };

@@ -54,7 +54,7 @@ describe('the menu without the network', () => {
     payments: async (q) => (q.profile ? { outcome: 1, hasPin: true, language: 'en' } : { outcome: 7 }),
     balance: async () => ({ available: true, balance: moneyToProto({ amountMinor: 5_000n, currency: 'KES' }), lines: statementLines }),
   };
-  const context = { sessionId: 'unit-1', dialogueId: 'unit-1~d1', operator, msisdn: '254700000001', merchants: new Map(config.merchants.map((m) => [m.id, m])), airtimeMerchantId: undefined, services };
+  const context = { sessionId: 'unit-1', dialogueId: 'unit-1~d1', operator, msisdn: '254700000001', merchants: new Map(config.merchants.map((m) => [m.id, m])), airtimeOffered: false, services };
 
   it('pages a long mini statement with "00 More" and answers a replayed hop from the session, not the services', async () => {
     const facts: Facts = {};
@@ -70,7 +70,7 @@ describe('the menu without the network', () => {
     expect(`${first.screen.text}${second.screen.text}`.match(/-1,234,567\.89 KES/g)).toHaveLength(5);
   });
 
-  it('airtime says it is not sold when the operator has no airtime merchant', async () => {
+  it('airtime says it is not sold when the operator offers none (no top-up interface)', async () => {
     const facts: Facts = {};
     await runMenu({ ...context, sessionId: 'unit-2' }, facts, [], 1_000);
     const result = await runMenu({ ...context, sessionId: 'unit-2' }, facts, ['3'], 1_000);
