@@ -9,6 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, v1 } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { DebitService } from './debits.js';
+import { warnAboutMissingTopUps } from './top-ups.js';
 import { SettlementLedger } from './settlement-ledger.js';
 import { Ledger } from './ledger/store.js';
 import { walletAdapter } from './adapters/wallet.js';
@@ -52,6 +53,7 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
   const ledger = new Ledger(pool);
   const adapterFor = adaptersFor(simulator, ledger);
   for (const operator of config.operators) adapterFor(operator); // fail at start, not at the first payment
+  warnAboutMissingTopUps(config.operators, adapterFor, log);
   const debits = new DebitService({ pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])), adapterFor, log });
   const balances = serveBalances(nats.nc, debits, log);
   const settlementLedger = new SettlementLedger(pool, ledger);

@@ -11,6 +11,7 @@ import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { PermanentHandlerError } from '../../runtime/nats/index.js';
+import { offersAirtime } from '../../runtime/airtime.js';
 import type { Ledger } from './ledger/store.js';
 import { AccountIds, airtimeRefundTransfer, type AccountKind } from './ledger/rules.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierResult, type TopUpRequest } from './adapters/types.js';
@@ -92,6 +93,18 @@ export class TopUps {
     const operator = this.#o.operators.get(id);
     if (!operator) throw new PermanentHandlerError(`top-up for an operator not configured: ${id}`);
     return operator;
+  }
+}
+
+/**
+ * Said at start: an operator that offers airtime (operators[].topUp) through an adapter with no
+ * topUp would take every airtime payment and refund it to the wallet.
+ */
+export function warnAboutMissingTopUps(operators: Iterable<OperatorConfig>, adapterFor: (operator: OperatorConfig) => CarrierAdapter, log: Logger): void {
+  for (const operator of operators) {
+    if (offersAirtime(operator) && !adapterFor(operator).topUp) {
+      log.warn({ operatorId: operator.id, billingAdapter: operator.billingAdapter }, 'operator offers airtime but its adapter cannot top up: every airtime payment will be refunded to the payer wallet');
+    }
   }
 }
 

@@ -25,6 +25,10 @@ const T = {
     en: (a: Args) => `${a.target} is not a phone number we can top up. Nothing was charged.`,
     fr: (a: Args) => `${a.target} n est pas un numero que nous pouvons recharger. Rien n a ete debite.`,
   },
+  otherCurrency: {
+    en: (a: Args) => `Airtime for ${a.target} is not sold in ${a.currency}. Nothing was charged.`,
+    fr: (a: Args) => `Le credit pour ${a.target} n est pas vendu en ${a.currency}. Rien n a ete debite.`,
+  },
   receipt: {
     en: (a: Args) => `Airtime ${a.amount} for ${a.target} bought. Fee ${a.fee}. Ref ${a.paymentRef}.`,
     fr: (a: Args) => `Credit de ${a.amount} achete pour ${a.target}. Frais ${a.fee}. Ref ${a.paymentRef}.`,
@@ -56,6 +60,8 @@ export function airtimeRefusal(e: PaymentEngine, payerOperator: OperatorConfig, 
   if (!/^\d{7,15}$/.test(target)) return airtimeText('badNumber', language, { target });
   const operator = airtimeOperatorOf(e, payerOperator.id, target);
   if (!operator || !offersAirtime(operator) || !offersAirtime(payerOperator)) return airtimeText('notOffered', language);
+  // No rate table: the line's airtime is sold in its operator's currency only.
+  if (operator.currency !== payerOperator.currency) return airtimeText('otherCurrency', language, { target: `+${target}`, currency: payerOperator.currency });
   return null;
 }
 
