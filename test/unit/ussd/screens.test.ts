@@ -77,6 +77,27 @@ describe('the menu without the network', () => {
     expect(result.screen).toEqual({ text: 'Airtime is not sold here on your network.', end: true });
   });
 
+  it('airtime for another number asks payments for an airtime payment to that line, and shows it', async () => {
+    const asked: unknown[] = [];
+    const airtime = {
+      ...context, sessionId: 'unit-4', dialogueId: 'unit-4~d1', airtimeOffered: true,
+      services: {
+        ...services,
+        payments: async (q: Parameters<MenuServices['payments']>[0]) => {
+          if (q.profile) return { outcome: 1, hasPin: true, language: 'en' };
+          asked.push(q.startPayment);
+          return { outcome: 1, paymentId: 'p-1', amount: moneyToProto({ amountMinor: 5_000n, currency: 'KES' }), fee: moneyToProto({ amountMinor: 0n, currency: 'KES' }), payeeName: 'airtime for +254712345678' };
+        },
+      },
+    };
+    const facts: Facts = {};
+    await runMenu(airtime, facts, [], 1_000);
+    expect((await runMenu(airtime, facts, ['3'], 1_000)).screen.text).toBe('Buy airtime for:\n1 My number\n2 Another number');
+    const result = await runMenu(airtime, facts, ['3', '2', '0712345678', '50', '2468'], 1_000);
+    expect(result.screen.text).toBe('Airtime 50.00 KES to +254712345678\nFee 0.00 KES\n1 Confirm\n2 Cancel');
+    expect(asked).toEqual([expect.objectContaining({ payeeKind: 3, payeeId: '254712345678', pin: '2468', reference: '' })]);
+  });
+
   it('a service that never answers ends the hop at its timeout instead of hanging', async () => {
     const stuck = { ...context, sessionId: 'unit-3', services: { ...services, payments: () => new Promise<never>(() => undefined) } };
     await expect(runMenu(stuck, {}, [], 100)).rejects.toThrow(/did not answer within 100 ms/);
