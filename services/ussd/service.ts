@@ -141,6 +141,7 @@ export class UssdService {
       const menuContext = {
         sessionId, dialogueId, operator, msisdn, merchants: this.#merchants,
         airtimeMerchantId: this.#config.ussd.airtimeMerchantIds[operator.id],
+        operators: this.#config.operators,
         services: {
           payments: (q: dialpay.v1.ISubscriberCommandRequest) => requestReply(this.#nc, Requests.paymentsSubscriber, q, Math.max(1, budgetMs())),
           balance: (q: dialpay.v1.IBalanceRequest) => requestReply(this.#nc, Requests.billingBalance, q, Math.max(1, budgetMs())),
