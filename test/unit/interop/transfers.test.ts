@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { payeeReceiptRoute, routeTransfer, transferRefusalText, TransferRefusal } from '../../../services/payments/transfers.js';
 import { interopCsv, netPositions, InteropArithmeticError, type PositionTotal } from '../../../services/settlement/interop-arithmetic.js';
 import { loadExampleWith } from '../../support/config.js';
+import { payerOfMerchant } from '../../../services/payments/merchant-checks.js';
+import type { PaymentEngine } from '../../../services/payments/engine.js';
 
 const config = loadExampleWith((raw) => {
   raw.operators.push({ ...structuredClone(raw.operators[0]), id: 'airtel-ke', name: 'Airtel Kenya', numberRanges: ['+25473', '+25410'], defaultLanguage: 'fr', shortCodes: ['20385'], smpp: { ...raw.operators[0].smpp, port: 2777 }, ussd: undefined });
@@ -34,6 +36,21 @@ describe('routeTransfer', () => {
     expect(transferRefusalText(refusal('254200000001'), '254200000001', safaricom, 'en')).toBe('+254200000001 is not on a network dialpay can send to. Check the number. Nothing was charged.');
     expect(transferRefusalText(refusal('254200000001'), '254200000001', safaricom, 'fr')).toMatch(/^\+254200000001 n est pas sur un reseau joignable par dialpay\./);
     expect(transferRefusalText(refusal('254711000001'), '254711000001', safaricom, 'en')).toBe('You cannot send money to yourself.');
+  });
+});
+
+describe('payerOfMerchant (the merchant API\'s payer)', () => {
+  const engine = { operators, config } as unknown as PaymentEngine;
+  const merchant = (operatorIds: string[]) => ({ ...(config.merchants[0] as typeof config.merchants[number]), operatorIds });
+
+  it('finds the payer\'s operator by the number\'s range, not by its country', () => {
+    expect(payerOfMerchant(engine, merchant(['safaricom-ke', 'airtel-ke']), '0733000001', 'KES')).toMatchObject({ operator: { id: 'airtel-ke' }, msisdn: '254733000001' });
+    expect(payerOfMerchant(engine, merchant(['safaricom-ke', 'airtel-ke']), '+254711000001', 'KES')).toMatchObject({ operator: { id: 'safaricom-ke' } });
+    // Airtel's subscriber is not Safari Mobile's, though both are +254; a number in no range is nobody's.
+    expect(payerOfMerchant(engine, merchant(['safaricom-ke']), '0733000001', 'KES')).toBeNull();
+    expect(payerOfMerchant(engine, merchant(['safaricom-ke', 'airtel-ke']), '0200000001', 'KES')).toBeNull();
+    expect(payerOfMerchant(engine, merchant(['safaricom-ke', 'orange-sn']), '+221770000001', 'KES')).toBeNull();
+    expect(payerOfMerchant(engine, merchant(['safaricom-ke', 'orange-sn']), '+221770000001', 'XOF')).toMatchObject({ operator: { id: 'orange-sn' } });
   });
 });
 
