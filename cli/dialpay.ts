@@ -12,7 +12,7 @@ import { newApiKey } from '../runtime/api-keys.js';
 import { openApiDocument } from '../gateway/merchant-api/openapi.js';
 import { replayDeadLetters } from '../services/webhooks/index.js';
 import { resetPin } from '../services/payments/index.js';
-import { InteropSettlement, SettlementService, windowId, writeInteropReports, writeReports } from '../services/settlement/index.js';
+import { InteropDayStillOpenError, InteropSettlement, SettlementService, windowId, writeInteropReports, writeReports } from '../services/settlement/index.js';
 import { reconcile } from '../services/reconciliation/index.js';
 import { createPool, databaseName, ensureDatabase } from '../runtime/pg/index.js';
 import { EngineUnavailableError, withPostgres } from '../runtime/engine-error.js';
@@ -191,6 +191,10 @@ async function settleInterop(config: Config, day: string | undefined, out: strin
     const closed = await new InteropSettlement({ pool, nc: nats.nc, log }).close(day);
     const base = writeInteropReports(out ?? '.', closed);
     process.stdout.write(`${closed.closedNow ? 'closed' : 'already closed'} ${closed.windowId}: ${closed.lines.length} pair(s) of operators; wrote ${base}.csv and ${base}.json\n`);
+  } catch (err) {
+    if (!(err instanceof InteropDayStillOpenError)) throw err;
+    process.stderr.write(`dialpay: ${err.message}; nothing written\n`);
+    process.exitCode = 1;
   } finally {
     await pool.end();
     await nats.close();

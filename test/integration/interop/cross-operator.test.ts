@@ -207,6 +207,12 @@ describe('operator-to-operator settlement', () => {
       'window,operator_a,operator_b,currency,transfers_a_to_b,a_owes_b_minor,transfers_b_to_a,b_owes_a_minor,net_a_owes_b_minor,debtor,creditor,net_minor',
       `interop/${yesterday()},airtel-ke,safaricom-ke,KES,1,5000,2,17000,-12000,safaricom-ke,airtel-ke,12000`,
     ]);
+    // Today has not ended: nothing is closed or written.
+    const today = new Date().toISOString().slice(0, 10);
+    const early = runTs('cli/dialpay.ts', ['settle', '--interop', '--window', today, '--out', dir, '--config', config]);
+    expect(await early.exited()).toBe(1);
+    expect(early.stderr()).toMatch(new RegExp(`interop day ${today} runs until .*; nothing written`));
+    expect((await p.pool.query('SELECT 1 FROM settlement.interop_days WHERE window_date = $1::date', [today])).rowCount).toBe(0);
     const json = JSON.parse(readFileSync(join(dir, `interop-settlement-${yesterday()}.json`), 'utf8'));
     expect(json).toMatchObject({ windowId: `interop/${yesterday()}`, dayBoundary: 'UTC', pairs: [{ debtor: 'safaricom-ke', creditor: 'airtel-ke', netMinor: '12000', currency: 'KES' }] });
   }, 60_000);
