@@ -8,6 +8,8 @@
 // in another currency (there are no rate tables). Otherwise the payer's
 // operator is debited and the payee's wallet (subscriber:<msisdn>) credited;
 // billing books the inter-operator position when the two operators differ.
+// Number portability is not modelled: a ported number belongs to the operator
+// whose range holds it (a portability lookup would go in operatorForNumber).
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { formatAmount } from '../../runtime/money.js';
 import { operatorForNumber } from '../../runtime/msisdn.js';
