@@ -13,6 +13,7 @@ import { Ledger } from './ledger/store.js';
 import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue } from './adapters/types.js';
 import { TopUps, type TopUpResult } from './top-ups.js';
+import { bookInteropPosition, crossesOperators, payeeOperatorRefusal } from './interop.js';
 
 const { DebitOutcome } = dialpay.v1;
 type DebitOutcomeValue = dialpay.v1.DebitOutcome;
@@ -195,6 +196,9 @@ export class DebitService {
       return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, `debit is ${debit.state}`);
     }
     const operator = this.#operator(debit.operator_id);
+    const payeeOperatorId = request.merchantId ? '' : (request.payeeOperatorId ?? '');
+    const payeeRefusal = payeeOperatorRefusal(this.#o.operators, payeeOperatorId, debit.currency);
+    if (payeeRefusal) return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_REJECTED, amount, payeeRefusal);
     // An earlier delivery may have captured and booked it before dying: do not charge the carrier again.
     if (!(await this.#transferExists(`capture:${debitId}`))) {
       const carrier = await this.#o.adapterFor(operator).capture(debitId, amount.amountMinor);
@@ -215,6 +219,10 @@ export class DebitService {
       await client.query(`UPDATE billing.debits SET state = 'captured', captured_minor = $2, payee = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [
         debitId, amount.amountMinor.toString(), request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '',
       ]);
+      // A transfer to another operator's subscriber: the payer's operator owes the payee's (interop.ts).
+      if (crossesOperators(debit.operator_id, payeeOperatorId)) {
+        await bookInteropPosition(client, { debitId, paymentId: debit.payment_id, payerOperatorId: debit.operator_id, payeeOperatorId, currency: debit.currency, amountMinor: payeeAmount.amountMinor });
+      }
       await this.#enqueueResult(client, Events.debitCaptureResult, 'capture', debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { captured: moneyToProto(amount), detail: '', ...topUp });
     });
   }

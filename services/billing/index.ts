@@ -11,6 +11,7 @@ import type { Logger } from '../../runtime/log.js';
 import { DebitService } from './debits.js';
 import { warnAboutMissingTopUps } from './top-ups.js';
 import { SettlementLedger } from './settlement-ledger.js';
+import { interopPositionTotals } from './interop.js';
 import { Ledger } from './ledger/store.js';
 import { walletAdapter } from './adapters/wallet.js';
 import { HttpChargingAdapter } from './adapters/http.js';
@@ -61,6 +62,7 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
     serveRequests(nats.nc, Requests.billingSettlementMovements, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => settlementLedger.movements(r) }),
     serveRequests(nats.nc, Requests.billingCharges, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => settlementLedger.charges(r) }),
     serveRequests(nats.nc, Requests.billingBookSettlement, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ ok: false, detail: 'billing is busy' }), handle: (r) => settlementLedger.book(r) }),
+    serveRequests(nats.nc, Requests.billingInteropPositions, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => interopPositionTotals(pool, r) }),
   ];
   const merchantBalances = serveRequests(nats.nc, Requests.billingMerchantBalance, {
     queue: 'billing', inFlightMax: BALANCE_QUERIES_IN_FLIGHT_MAX, log,

@@ -9,11 +9,13 @@ import { moneyToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { offersAirtime } from '../../runtime/airtime.js';
 import { formatAmount } from '../../runtime/money.js';
+import { operatorForNumber } from '../../runtime/msisdn.js';
 import { Events } from '../../runtime/nats/index.js';
 import type { Language } from './sms-grammar.js';
 import * as store from './store.js';
 import { payerOf, type PaymentRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
+import { payeeReceiptRoute } from './transfers.js';
 
 type Args = Readonly<Record<string, string>>;
 const T = {
@@ -47,12 +49,9 @@ export function airtimeText(key: keyof typeof T, language: Language, args: Args 
   return T[key][language](args);
 }
 
-/**
- * The operator of the line to top up. Numbers are read in the payer's operator's country, so it
- * is the payer's operator; finding it from the number (operators' number ranges) belongs here.
- */
-export function airtimeOperatorOf(e: PaymentEngine, payerOperatorId: string, _target: string): OperatorConfig | undefined {
-  return e.operators.get(payerOperatorId);
+/** The operator of the line to top up, from the number's range (operators' numberRanges). */
+export function airtimeOperatorOf(e: PaymentEngine, _payerOperatorId: string, target: string): OperatorConfig | undefined {
+  return operatorForNumber(e.config.operators, target) ?? undefined;
 }
 
 /** Why airtime for `target` cannot be bought here (an SMS or END text), or null when it can. Nothing is reserved before this says yes. */
@@ -94,8 +93,9 @@ export async function airtimeReceipts(e: PaymentEngine, client: pg.PoolClient, p
   }
   await e.sms(client, `${id}:receipt-payer`, id, to, airtimeText('receipt', lang, { amount, target, fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef }));
   if (payment.payee_id === payment.payer_msisdn) return;
-  const operator = e.operators.get(payment.operator_id);
-  const targetLang = (await store.readLanguage(client, payment.payee_id)) ?? operator?.defaultLanguage ?? 'en';
+  // Through the line's own operator's link, as a transfer's payee receipt (transfers.ts).
+  const route = payeeReceiptRoute({ ...payment, payee_operator_id: airtimeOperatorOf(e, payment.operator_id, payment.payee_id)?.id ?? null }, e.operators);
+  const targetLang = (await store.readLanguage(client, payment.payee_id)) ?? route.defaultLanguage;
   const received = formatAmount(payment.payee_minor, payment.currency, targetLang);
-  await e.sms(client, `${id}:receipt-payee`, id, { ...to, msisdn: payment.payee_id }, airtimeText('received', targetLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef }));
+  await e.sms(client, `${id}:receipt-payee`, id, route.to, airtimeText('received', targetLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef }));
 }

@@ -22,6 +22,7 @@ import { sendChallenge } from './challenge.js';
 import { failureCode } from './failure-codes.js';
 import { airtimeCapture, airtimePayeeName, airtimeReceipts, airtimeRefusal } from './airtime.js';
 import { sweepPayments } from './sweep.js';
+import { payeeReceiptRoute, payeeReceiptText, routeTransfer, transferRefusalText } from './transfers.js';
 import * as store from './store.js';
 import { payerOf, type Destination, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
 
@@ -110,7 +111,10 @@ export class PaymentEngine {
       if (refusal) return { ok: false, text: refusal };
       split = splitTransfer(spec.amountMinor);
     } else {
-      if (spec.payee.id === subscriber.msisdn) return { ok: false, text: reply('selfTransfer', language) };
+      // The payee's operator from the number's range: refused here, before any reserve (transfers.ts).
+      const route = routeTransfer(this.config.operators, operator, subscriber.msisdn, spec.payee.id);
+      if (!route.ok) return { ok: false, text: transferRefusalText(route, spec.payee.id, operator, language) };
+      spec = { ...spec, payeeOperatorId: route.payeeOperator.id };
       split = splitTransfer(spec.amountMinor);
     }
     if (!split) return { ok: false, text: reply('feesTooHigh', language) };
@@ -200,10 +204,10 @@ export class PaymentEngine {
     const amount = formatAmount(payment.amount_minor, payment.currency, lang);
     await this.sms(client, `${id}:receipt-payer`, id, to, reply('receiptPayer', lang, { amount, payee: this.payeeName(payment), fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef: ref }));
     if (payment.payee_kind === 'subscriber') {
-      // A payee we have not heard from yet reads their operator's language, not the payer's.
-      const payeeLang = (await store.readLanguage(client, payment.payee_id)) ?? this.operators.get(payment.operator_id)?.defaultLanguage ?? 'en';
-      const received = formatAmount(payment.payee_minor, payment.currency, payeeLang);
-      await this.sms(client, `${id}:receipt-payee`, id, { ...to, msisdn: payment.payee_id }, reply('receiptPayee', payeeLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef: ref }));
+      // Through the payee's operator's link; a payee we have not heard from yet reads that operator's language.
+      const payee = payeeReceiptRoute(payment, this.operators);
+      const payeeLang = (await store.readLanguage(client, payment.payee_id)) ?? payee.defaultLanguage;
+      await this.sms(client, `${id}:receipt-payee`, id, payee.to, payeeReceiptText(payment, ref, payeeLang));
     }
   }
 
@@ -221,7 +225,7 @@ export class PaymentEngine {
     const money = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: payment.currency });
     return this.emit(client, Events.debitCaptureRequested, eventId, payment.payment_id, {
       debitId: payment.payment_id, paymentId: payment.payment_id, amount: money(payment.amount_minor),
-      ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : payment.payee_kind === 'airtime' ? airtimeCapture(this, payment) : { payeeMsisdn: payment.payee_id }),
+      ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : payment.payee_kind === 'airtime' ? airtimeCapture(this, payment) : { payeeMsisdn: payment.payee_id, payeeOperatorId: payment.payee_operator_id ?? '' }),
       payeeAmount: money(payment.payee_minor), fee: money(payment.fee_minor), operatorShare: money(payment.operator_share_minor),
     });
   }

@@ -83,6 +83,14 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     fr: (a) => `${a.payee} n est pas une boutique connue. Verifiez le code.`,
   },
   selfTransfer: { en: () => 'You cannot send money to yourself.', fr: () => 'Vous ne pouvez pas vous envoyer de l argent.' },
+  payeeNoOperator: {
+    en: (a) => `${a.payee} is not on a network dialpay can send to. Check the number. Nothing was charged.`,
+    fr: (a) => `${a.payee} n est pas sur un reseau joignable par dialpay. Verifiez le numero. Rien n a ete debite.`,
+  },
+  payeeOtherCurrency: {
+    en: (a) => `${a.payee} is on ${a.operator}, which uses ${a.theirs}: you cannot send ${a.ours} there. Nothing was charged.`,
+    fr: (a) => `${a.payee} est chez ${a.operator}, en ${a.theirs}: impossible d envoyer des ${a.ours}. Rien n a ete debite.`,
+  },
   pinLocked: {
     en: () => 'Your PIN is locked after too many wrong tries. Please contact customer care.',
     fr: () => 'Votre PIN est bloque apres trop d essais. Contactez le service client.',

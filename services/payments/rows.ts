@@ -33,6 +33,8 @@ export interface PaymentRow {
   authorized_minor: bigint | null;
   authorization_expires_at: Date | null;
   mandate_id: string | null;
+  /** A transfer's payee's operator (from the number's range); null for merchants and older rows. */
+  payee_operator_id: string | null;
 }
 
 export interface SubscriberRow {
@@ -98,4 +100,6 @@ export interface PaymentSpec {
   readonly manualCapture?: boolean;
   /** A charge under this active mandate: consent was given in advance, no challenge. */
   readonly mandateId?: string | null;
+  /** A transfer: the payee's operator, found from the number (transfers.ts). */
+  readonly payeeOperatorId?: string | null;
 }

@@ -13,7 +13,7 @@ import UssdMenu from 'ussd-menu-builder';
 import { int64ToBigInt, moneyFromProto, moneyToProto, type dialpay } from '../../proto/index.js';
 import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import { formatAmount, parseAmount } from '../../runtime/money.js';
-import { toE164 } from '../../runtime/msisdn.js';
+import { operatorForNumber, toE164 } from '../../runtime/msisdn.js';
 import { paginate } from './screens.js';
 import { text, type Language, type TextKey } from './texts.js';
 
@@ -65,6 +65,8 @@ export interface MenuContext {
   /** Whether the operator sells airtime through dialpay (runtime/airtime.ts offersAirtime). */
   readonly airtimeOffered: boolean;
   readonly services: MenuServices;
+  /** Every operator, to tell whether a number typed for SEND is on a network we reach (their number ranges). */
+  readonly operators?: readonly OperatorConfig[];
 }
 
 type Route = string | { readonly invalid: TextKey };
@@ -328,7 +330,12 @@ export const STATES: Readonly<Record<string, StateDef>> = {
   ...paymentStates('pay'),
   'send.msisdn': {
     screen: (_f, walk) => con(walk.t('phoneNumber')),
-    next: (input, _f, walk) => (toE164(input, walk.context.operator.countryCallingCode) ? 'send.amount' : { invalid: 'invalidNumber' }),
+    next: (input, _f, walk) => {
+      // A national number is the payer's country's; its operator is the one whose range holds it (payments checks the rest).
+      const e164 = toE164(input, walk.context.operator.countryCallingCode);
+      if (!e164) return { invalid: 'invalidNumber' };
+      return walk.context.operators && !operatorForNumber(walk.context.operators, e164) ? { invalid: 'unreachableNumber' } : 'send.amount';
+    },
   },
   'send.amount': amountState('send', 'send.pin'),
   ...paymentStates('send'),

@@ -142,6 +142,7 @@ export class UssdService {
       const menuContext = {
         sessionId, dialogueId, operator, msisdn, merchants: this.#merchants,
         airtimeOffered: offersAirtime(operator),
+        operators: this.#config.operators,
         services: {
           payments: (q: dialpay.v1.ISubscriberCommandRequest) => requestReply(this.#nc, Requests.paymentsSubscriber, q, Math.max(1, budgetMs())),
           balance: (q: dialpay.v1.IBalanceRequest) => requestReply(this.#nc, Requests.billingBalance, q, Math.max(1, budgetMs())),
