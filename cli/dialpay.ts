@@ -12,7 +12,7 @@ import { newApiKey } from '../runtime/api-keys.js';
 import { openApiDocument } from '../gateway/merchant-api/openapi.js';
 import { replayDeadLetters } from '../services/webhooks/index.js';
 import { resetPin } from '../services/payments/index.js';
-import { SettlementService, windowId, writeReports } from '../services/settlement/index.js';
+import { InteropDayStillOpenError, InteropSettlement, SettlementService, windowId, writeInteropReports, writeReports } from '../services/settlement/index.js';
 import { reconcile } from '../services/reconciliation/index.js';
 import { createPool, databaseName, ensureDatabase } from '../runtime/pg/index.js';
 import { EngineUnavailableError, withPostgres } from '../runtime/engine-error.js';
@@ -54,6 +54,9 @@ other commands:
   settle --operator ID --window YYYY-MM-DD [--out DIR] [--paid]
                    close that settlement window (idempotent) and write its CSV and JSON reports;
                    --paid marks a closed window paid out (SETTLED)
+  settle --interop --window YYYY-MM-DD [--out DIR]
+                   close that UTC day's operator-to-operator settlement (idempotent): the net
+                   position of each pair of operators per currency, as CSV and JSON reports
   reconcile --operator ID FILE [--out BASE]
                    match an operator's charging-records CSV against the ledger; writes BASE.csv
                    (every discrepancy and bad row) and BASE.json (the summary); exit 3 when a person must look
@@ -175,11 +178,34 @@ async function runUntilSignal(
   reloads.started(host);
 }
 
+/** `dialpay settle --interop --window DAY`: closes the UTC day's operator-to-operator settlement and writes its reports. */
+async function settleInterop(config: Config, day: string | undefined, out: string | undefined): Promise<void> {
+  if (!day) {
+    process.stderr.write('dialpay settle --interop needs --window YYYY-MM-DD (a UTC day)\n');
+    process.exit(EXIT_USAGE);
+  }
+  const log = createLogger({ level: config.log.level, component: 'settle' });
+  const nats = await connectNats(natsOptionsFor(config.nats, 'settlement', 'dialpay-settle'), log);
+  const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
+  try {
+    const closed = await new InteropSettlement({ pool, nc: nats.nc, log }).close(day);
+    const base = writeInteropReports(out ?? '.', closed);
+    process.stdout.write(`${closed.closedNow ? 'closed' : 'already closed'} ${closed.windowId}: ${closed.lines.length} pair(s) of operators; wrote ${base}.csv and ${base}.json\n`);
+  } catch (err) {
+    if (!(err instanceof InteropDayStillOpenError)) throw err;
+    process.stderr.write(`dialpay: ${err.message}; nothing written\n`);
+    process.exitCode = 1;
+  } finally {
+    await pool.end();
+    await nats.close();
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, msisdn: { type: 'string' }, by: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, msisdn: { type: 'string' }, by: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' }, interop: { type: 'boolean' } },
   });
   const command = positionals[0];
   if (values.help || !command || command === 'help') {
@@ -309,6 +335,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     return;
   }
+  if (command === 'settle' && values.interop) return settleInterop(config, values.window, values.out);
   if (command === 'settle') {
     if (!values.operator || !values.window) {
       process.stderr.write('dialpay settle needs --operator ID and --window YYYY-MM-DD\n');

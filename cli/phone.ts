@@ -42,7 +42,7 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
   }
   const operator = operatorForNumber(operators, msisdn);
   if (!operator) {
-    say(`no simulated operator serves +${msisdn}; country codes: ${operators.map((op) => `+${op.countryCallingCode}`).join(', ')}`);
+    say(`no simulated operator serves +${msisdn}; number ranges: ${operators.flatMap((op) => op.numberRanges.map((r) => `+${r}`)).join(', ')}`);
     return EXIT_USAGE;
   }
   const shortCode = operator.shortCodes[0] as string;

@@ -23,11 +23,37 @@ export function toE164(address: string, countryCallingCode: string, ton = 0): st
   return e164;
 }
 
+/** What the number-range functions need of an operator: its id and its E.164 prefixes (digits, no '+'). */
+export interface RangedOperator {
+  readonly id: string;
+  readonly numberRanges: readonly string[];
+}
+
 /**
- * Whether an E.164 number (digits, no '+') is one of this operator's: its country calling code
- * for now (calling codes are prefix-free, so a prefix test is exact); the operator's number
- * ranges join here once operators declare them. Pure.
+ * The operator an E.164 number (digits, no '+') belongs to: the one holding the longest of its
+ * declared prefixes that starts the number, or null when none does. Overlapping ranges are
+ * allowed and resolve this way (an operator may hold +2547 while another holds +25473); the same
+ * prefix held by two operators is a config error, so there is never a tie. Pure.
  */
-export function numberBelongsTo(operator: { readonly countryCallingCode: string }, e164: string): boolean {
-  return e164.startsWith(operator.countryCallingCode);
+export function operatorForNumber<O extends RangedOperator>(operators: readonly O[], e164: string): O | null {
+  let best: O | null = null;
+  let bestLength = 0;
+  for (const operator of operators) {
+    for (const prefix of operator.numberRanges) {
+      if (prefix.length > bestLength && e164.startsWith(prefix)) {
+        best = operator;
+        bestLength = prefix.length;
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * Whether an E.164 number is this operator's: it falls in the operator's ranges and no other
+ * operator of `operators` holds a longer prefix of it. With no list, only the operator's own
+ * ranges are looked at. Pure.
+ */
+export function numberBelongsTo(operator: RangedOperator, e164: string, operators: readonly RangedOperator[] = [operator]): boolean {
+  return operatorForNumber(operators.includes(operator) ? operators : [...operators, operator], e164)?.id === operator.id;
 }

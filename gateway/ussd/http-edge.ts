@@ -167,7 +167,7 @@ export class UssdHttpEdge {
       if (!operatorAllowed(verdict, operator.id)) return this.#refuseOperator(verdict, operator.id, res, reply);
       const msisdn = toE164(form.phoneNumber, operator.countryCallingCode);
       if (!msisdn) return reply(200, 'END Sorry, we could not read this request.', 'malformed');
-      if (!numberBelongsTo(operator, msisdn)) {
+      if (!numberBelongsTo(operator, msisdn, this.#config.operators)) {
         this.#log.warn({ operatorId: operator.id, msisdn, networkCode: form.networkCode }, 'USSD request for a number that is not the operator\'s; refused');
         return reply(200, `END ${edgeText('foreignNumber', operator.defaultLanguage)}`, 'foreign_number');
       }
@@ -224,7 +224,7 @@ export class UssdHttpEdge {
     const msisdn = operator ? toE164(event.phoneNumber, operator.countryCallingCode) : null;
     if (event.status === 'Success' || !operator?.ussd || !msisdn) return reply(200, 'OK', 'session_end');
     // A release names a session by id; for another operator's number it is nobody's to release here.
-    if (!numberBelongsTo(operator, msisdn)) return reply(200, 'OK', 'foreign_number');
+    if (!numberBelongsTo(operator, msisdn, this.#config.operators)) return reply(200, 'OK', 'foreign_number');
     const deadlineMs = Date.now() + hopTimeoutMs(operator.ussd.operatorTimeoutMs);
     requestReply(this.#nc, Requests.ussdHop, {
       sessionId: `http:${event.sessionId}`, operatorId: operator.id, msisdn, serviceCode: event.serviceCode, text: '', inputOnly: false, released: true, deadlineUnixMs: deadlineMs as never,

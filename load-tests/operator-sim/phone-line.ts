@@ -10,6 +10,7 @@
 //   POST /phones/<msisdn>/sms    {"to","text"}         -> {"status"} (0: the network took it)
 //   POST /phones/<msisdn>/ussd   {"dial"} | {"answer"} | {"release": true} -> {"text","end"}
 import { randomUUID } from 'node:crypto';
+import { operatorForNumber as operatorByRange } from '../../runtime/msisdn.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import { SECRET_HEADER } from '../../gateway/ussd/http-auth.js';
@@ -33,6 +34,8 @@ export interface PhoneLineOperator {
   readonly id: string;
   readonly name: string;
   readonly countryCallingCode: string;
+  /** The operator's E.164 prefixes (digits): the phone's number picks its operator by these. */
+  readonly numberRanges: readonly string[];
   readonly shortCodes: readonly string[];
   readonly ussdCodes: readonly string[];
   /** The network can carry this operator's SMS now: its SMSC has a bind from the gateway, or its aggregator is bound to the gateway. */
@@ -67,11 +70,9 @@ export function msisdnDigits(value: string): string | null {
   return /^\d{8,15}$/.test(digits) ? digits : null;
 }
 
-/** The operator whose country calling code is the longest prefix of the number, or null. Pure. */
-export function operatorForNumber<O extends { readonly countryCallingCode: string }>(operators: readonly O[], msisdn: string): O | null {
-  let best: O | null = null;
-  for (const o of operators) if (msisdn.startsWith(o.countryCallingCode) && o.countryCallingCode.length > (best?.countryCallingCode.length ?? 0)) best = o;
-  return best;
+/** The operator holding the longest prefix of the number (its number ranges, as the gateway reads them), or null. Pure. */
+export function operatorForNumber<O extends { readonly id: string; readonly numberRanges: readonly string[] }>(operators: readonly O[], msisdn: string): O | null {
+  return operatorByRange(operators, msisdn);
 }
 
 export class PhoneLine {
@@ -125,6 +126,7 @@ export class PhoneLine {
       id: o.id,
       name: o.name,
       countryCallingCode: o.countryCallingCode,
+      numberRanges: o.numberRanges,
       shortCodes: o.shortCodes,
       ussdCodes: o.ussd?.serviceCodes ?? [],
       linked: (this.#smscs.get(o.id)?.boundSessions ?? 0) > 0 || this.#esmes.has(o.id),
@@ -156,7 +158,7 @@ export class PhoneLine {
   /** The operator whose country code is the longest prefix of the number. */
   #operatorOf(msisdn: string): OperatorConfig {
     const operator = operatorForNumber(this.#config.operators, msisdn);
-    if (!operator) throw new BadRequest(404, `no simulated operator serves +${msisdn}; country codes: ${this.#config.operators.map((o) => `+${o.countryCallingCode}`).join(', ')}`);
+    if (!operator) throw new BadRequest(404, `no simulated operator serves +${msisdn}; number ranges: ${this.#config.operators.flatMap((o) => o.numberRanges.map((r) => `+${r}`)).join(', ')}`);
     return operator;
   }
 

@@ -37,6 +37,9 @@ const trustedProxies = z.array(addressOrBlock).max(256).default([]);
 /** An edge secret: it may travel in a URL path, so URL-safe, and long enough not to be guessed. */
 const edgeSecret = z.string().regex(/^[A-Za-z0-9._~-]{16,256}$/, 'must be 16-256 letters, digits, ".", "_", "~" or "-" (it may travel in a URL path)');
 
+/** Prefixes one operator may declare. */
+const NUMBER_RANGES_MAX = 1_000;
+
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as KES');
 
 const smppBind = z.strictObject({
@@ -92,6 +95,17 @@ const operator = z.strictObject({
   name: z.string().min(1),
   /** Country calling code used to normalise national numbers to E.164. */
   countryCallingCode: z.string().regex(/^\d{1,3}$/),
+  /**
+   * The operator's number ranges: E.164 prefixes ("+2547", "25410"), kept as digits. The payee's
+   * operator is the one holding the longest prefix of the number (runtime/msisdn.ts
+   * operatorForNumber), so ranges may overlap; the same prefix held by two operators is an error.
+   * Absent: the country calling code is the operator's one range.
+   */
+  numberRanges: z
+    .array(z.string().regex(/^\+?\d{1,15}$/, 'must be an E.164 prefix such as +2547').transform((prefix) => prefix.replace(/^\+/, '')))
+    .min(1)
+    .max(NUMBER_RANGES_MAX)
+    .optional(),
   currency,
   /** Language of a subscriber we have not heard from yet (they change it with LANG). */
   defaultLanguage: z.enum(['en', 'fr']).default('en'),
@@ -186,6 +200,9 @@ const operator = z.strictObject({
     })
     .prefault({}),
 });
+
+/** An operator's ranges, once read: its declared prefixes, or its country calling code alone. */
+const operatorWithRanges = operator.transform((o) => ({ ...o, numberRanges: o.numberRanges ?? [o.countryCallingCode] }));
 
 const feeSchedule = z.strictObject({
   id,
@@ -458,11 +475,15 @@ export const configSchema = z
         sessionSealKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 random bytes in base64 (openssl rand -base64 32)').optional(),
         /** Hops a ussd process answers at once; past this a hop gets a "busy" END at once. */
         hopsInFlightMax: z.number().int().min(1).max(10_000).default(512),
-        /** Money a USSD "buy airtime" pays goes to this merchant (the operator's airtime account), per operator. */
-        airtimeMerchantIds: z.record(z.string(), id).default({}),
+        /**
+         * Removed: "Buy airtime" used to pay a merchant standing for the operator's airtime account. It now
+         * tops the line up through the operator (runtime/airtime.ts). Accepted here only to be refused below
+         * with a message that says so, rather than as an unknown key.
+         */
+        airtimeMerchantIds: z.unknown().optional(),
       })
       .prefault({}),
-    operators: z.array(operator).min(1).max(64),
+    operators: z.array(operatorWithRanges).min(1).max(64),
     feeSchedules: z.array(feeSchedule).min(1),
     merchants: z.array(merchant).max(100_000),
     limits,
@@ -507,21 +528,26 @@ export const configSchema = z
       if (op.smpp.mode === 'server' && op.smpp.tls && (!op.smpp.tlsCertFile || !op.smpp.tlsKeyFile)) {
         ctx.addIssue({ code: 'custom', path: ['operators', i, 'smpp', 'tlsCertFile'], message: 'server mode with tls needs tlsCertFile and tlsKeyFile' });
       }
-      const airtime = config.ussd.airtimeMerchantIds[op.id];
-      if (airtime !== undefined && !config.merchants.some((m) => m.id === airtime && m.operatorIds.includes(op.id))) {
-        ctx.addIssue({ code: 'custom', path: ['ussd', 'airtimeMerchantIds', op.id], message: `"${airtime}" is not a merchant of operator ${op.id}` });
-      }
       op.shortCodes.forEach((code, j) => {
         if (op.shortCodes.indexOf(code) !== j) {
           ctx.addIssue({ code: 'custom', path: ['operators', i, 'shortCodes', j], message: `duplicate short code "${code}"` });
         }
       });
     });
+    if (config.ussd.airtimeMerchantIds !== undefined) {
+      // Refused, not ignored: a config written for the old path expects airtime money in a merchant's
+      // account, and an operator with no top-up interface now offers no airtime. Both deserve a decision.
+      ctx.addIssue({
+        code: 'custom', path: ['ussd', 'airtimeMerchantIds'],
+        message: 'no longer supported: airtime now tops the line up through the operator (billingAdapter simulator, or operators[].topUp); remove this key and the airtime merchant it names',
+      });
+    }
     // An edge open beyond this machine must know who calls it: checked here, before any engine is contacted.
     const ussdHttp = config.ussd.http;
     if (ussdHttp.port !== undefined && !isLoopbackHost(ussdHttp.host) && !ussdHttp.sharedSecret && ussdHttp.aggregators.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['ussd', 'http', 'sharedSecret'], message: `ussd.http.host ${ussdHttp.host} is not loopback: set a shared secret for the aggregators (DIALPAY__ussd__http__sharedSecret, or ussd.http.aggregators)` });
     }
+    checkNumberRanges(config.operators, ctx);
     checkUssdAggregators(ussdHttp, config.operators, ctx);
     if (Boolean(ussdHttp.tlsCertFile) !== Boolean(ussdHttp.tlsKeyFile)) {
       ctx.addIssue({ code: 'custom', path: ['ussd', 'http', ussdHttp.tlsCertFile ? 'tlsKeyFile' : 'tlsCertFile'], message: 'HTTPS needs both tlsCertFile and tlsKeyFile' });
@@ -536,14 +562,42 @@ export const configSchema = z
     });
   });
 
-/** Aggregator ids unique, their operators known, and no secret shared (it would make who called ambiguous). */
+/**
+ * Each prefix names one operator: the same prefix held by two operators (or twice by one) is an
+ * error naming both. An operator without numberRanges holds its country calling code, so two
+ * operators of one country must declare theirs. Overlapping prefixes (+254 and +2547) are fine:
+ * the longest prefix of a number decides (runtime/msisdn.ts operatorForNumber). A prefix outside
+ * the operator's country calling code could never match a number its subscribers type, so it is
+ * refused as a slip.
+ */
+function checkNumberRanges(operators: readonly { id: string; countryCallingCode: string; numberRanges: readonly string[] }[], ctx: z.RefinementCtx): void {
+  const holders = new Map<string, string>();
+  operators.forEach((op, i) => {
+    op.numberRanges.forEach((prefix, j) => {
+      const path = ['operators', i, 'numberRanges', j];
+      if (!prefix.startsWith(op.countryCallingCode)) {
+        ctx.addIssue({ code: 'custom', path, message: `+${prefix} is outside the operator's country calling code +${op.countryCallingCode}` });
+      }
+      const holder = holders.get(prefix);
+      if (holder === undefined) holders.set(prefix, op.id);
+      else if (holder === op.id) ctx.addIssue({ code: 'custom', path, message: `+${prefix} is listed twice` });
+      else ctx.addIssue({ code: 'custom', path, message: `+${prefix} is claimed by both "${holder}" and "${op.id}" (an operator without numberRanges holds its country calling code): declare each operator's own ranges` });
+    });
+  });
+}
+
+/**
+ * Aggregator ids unique, their operators known, and no secret shared (it would make who called
+ * ambiguous). An aggregator may serve one of two operators of a country: the edge tells their
+ * subscribers apart by number range (numberBelongsTo), and checkNumberRanges makes every number
+ * belong to at most one operator.
+ */
 function checkUssdAggregators(
   http: { sharedSecret?: string | undefined; sharedSecretPrevious?: string | undefined; aggregators: { id: string; sharedSecret: string; sharedSecretPrevious?: string | undefined; operatorIds: string[] }[] },
-  operators: readonly { id: string; countryCallingCode: string }[],
+  operators: readonly { id: string }[],
   ctx: z.RefinementCtx,
 ): void {
   const operatorIds = new Set(operators.map((o) => o.id));
-  const countryOf = new Map(operators.map((o) => [o.id, o.countryCallingCode]));
   const owners = new Map<string, string>();
   if (http.sharedSecret) owners.set(http.sharedSecret, 'ussd.http.sharedSecret');
   if (http.sharedSecretPrevious) owners.set(http.sharedSecretPrevious, 'ussd.http.sharedSecretPrevious');
@@ -554,10 +608,6 @@ function checkUssdAggregators(
     ids.add(aggregator.id);
     aggregator.operatorIds.forEach((op, j) => {
       if (!operatorIds.has(op)) ctx.addIssue({ code: 'custom', path: [...path, 'operatorIds', j], message: `unknown operator "${op}"` });
-      // The edge checks a number against its operator by country code alone (no number ranges yet), so an
-      // aggregator limited to one of two operators of a country could still act for the other's subscribers.
-      const neighbour = operators.find((o) => o.id !== op && o.countryCallingCode === countryOf.get(op) && !aggregator.operatorIds.includes(o.id));
-      if (neighbour) ctx.addIssue({ code: 'custom', path: [...path, 'operatorIds', j], message: `"${op}" shares country code +${neighbour.countryCallingCode} with "${neighbour.id}": until operators declare number ranges, an aggregator must serve both or neither` });
     });
     for (const key of ['sharedSecret', 'sharedSecretPrevious'] as const) {
       const secret = aggregator[key];

@@ -62,6 +62,8 @@ export const Requests = {
   /** Settlement reads a window's merchant movements from the ledger, then has billing book the window. */
   billingSettlementMovements: { subject: 'dialpay.billing.settlement_movements', request: v1.SettlementMovementsRequest, reply: v1.SettlementMovementsReply } as RequestDef<dialpay.v1.ISettlementMovementsRequest, dialpay.v1.ISettlementMovementsReply>,
   billingBookSettlement: { subject: 'dialpay.billing.book_settlement', request: v1.BookSettlementRequest, reply: v1.BookSettlementReply } as RequestDef<dialpay.v1.IBookSettlementRequest, dialpay.v1.IBookSettlementReply>,
+  /** Settlement reads a UTC day's inter-operator positions (cross-operator transfers), summed per pair and currency. */
+  billingInteropPositions: { subject: 'dialpay.billing.interop_positions', request: v1.InteropPositionsRequest, reply: v1.InteropPositionsReply } as RequestDef<dialpay.v1.IInteropPositionsRequest, dialpay.v1.IInteropPositionsReply>,
   /** Reconciliation reads what we captured through an operator in a time range. */
   billingCharges: { subject: 'dialpay.billing.charges', request: v1.ChargesRequest, reply: v1.ChargesReply } as RequestDef<dialpay.v1.IChargesRequest, dialpay.v1.IChargesReply>,
   /** The merchant API lists a merchant's settlement lines. */

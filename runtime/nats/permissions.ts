@@ -62,13 +62,13 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
   billing: {
     ...none,
     publishes: [Events.debitReserveResult, Events.debitCaptureResult, Events.debitVoidResult, Events.debitRefundResult],
-    serves: [Requests.billingBalance, Requests.billingMerchantBalance, Requests.billingSettlementMovements, Requests.billingCharges, Requests.billingBookSettlement],
+    serves: [Requests.billingBalance, Requests.billingMerchantBalance, Requests.billingSettlementMovements, Requests.billingCharges, Requests.billingBookSettlement, Requests.billingInteropPositions],
     consumes: [BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND],
   },
   settlement: {
     ...none,
     publishes: [Events.merchantEvent],
-    requests: [Requests.billingSettlementMovements, Requests.billingBookSettlement],
+    requests: [Requests.billingSettlementMovements, Requests.billingBookSettlement, Requests.billingInteropPositions],
     serves: [Requests.settlementMerchant],
   },
   // The component shows the last runs; `dialpay reconcile` (the same user) does a run.

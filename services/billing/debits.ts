@@ -12,6 +12,8 @@ import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
 import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue } from './adapters/types.js';
+import { TopUps, type TopUpResult } from './top-ups.js';
+import { bookInteropPosition, crossesOperators, payeeOperatorRefusal } from './interop.js';
 
 const { DebitOutcome } = dialpay.v1;
 type DebitOutcomeValue = dialpay.v1.DebitOutcome;
@@ -78,10 +80,12 @@ function money(m: dialpay.v1.IMoney | null | undefined, field: string): MoneyMin
 export class DebitService {
   readonly #o: DebitServiceOptions;
   readonly #ledger: Ledger;
+  readonly #topUps: TopUps;
 
   constructor(options: DebitServiceOptions) {
     this.#o = options;
     this.#ledger = options.ledger;
+    this.#topUps = new TopUps(options);
   }
 
   /** The merchant API's GET /v1/balance: what we owe the merchant, per currency. */
@@ -187,18 +191,25 @@ export class DebitService {
     const debit = await this.#load(debitId);
     if (!debit) return this.#captureResult(debitId, request.paymentId ?? '', DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'no such debit');
     if (debit.state === 'reserving') throw new DebitBusyError(debitId); // its reserve is still in flight: retry shortly
-    if (debit.state === 'captured') return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { amountMinor: debit.captured_minor, currency: debit.currency }, '');
+    if (debit.state === 'captured') {
+      const topUp = await this.#topUps.settle(request, debit, payeeAmount.amountMinor); // airtime: what became of it (idempotent)
+      return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { amountMinor: debit.captured_minor, currency: debit.currency }, '', topUp);
+    }
     if (debit.state !== 'reserved' || amount.amountMinor > debit.amount_minor || amount.currency !== debit.currency) {
       return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, `debit is ${debit.state}`);
     }
     const operator = this.#operator(debit.operator_id);
+    const payeeOperatorId = request.merchantId ? '' : (request.payeeOperatorId ?? '');
+    const payeeRefusal = payeeOperatorRefusal(this.#o.operators, payeeOperatorId, debit.currency);
+    if (payeeRefusal) return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_REJECTED, amount, payeeRefusal);
     // An earlier delivery may have captured and booked it before dying: do not charge the carrier again.
     if (!(await this.#transferExists(`capture:${debitId}`))) {
       const carrier = await this.#o.adapterFor(operator).capture(debitId, amount.amountMinor, debit.carrier_ref ?? undefined);
       if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail); // the payer confirmed: keep trying
       if (carrier.outcome !== CarrierOutcome.OK) return this.#captureResult(debitId, debit.payment_id, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
-      const payeeAccount = request.merchantId ? AccountIds.merchant(request.merchantId, debit.currency) : AccountIds.subscriber(required(request.payeeMsisdn, 'payeeMsisdn'));
-      await this.#ledger.ensureAccount(payeeAccount, request.merchantId ? 'merchant_payable' : 'subscriber', debit.currency);
+      const airtime = this.#topUps.payee(request, debit); // airtime: the target operator's airtime account
+      const payeeAccount = airtime?.accountId ?? (request.merchantId ? AccountIds.merchant(request.merchantId, debit.currency) : AccountIds.subscriber(required(request.payeeMsisdn, 'payeeMsisdn')));
+      await this.#ledger.ensureAccount(payeeAccount, airtime?.kind ?? (request.merchantId ? 'merchant_payable' : 'subscriber'), debit.currency);
       await this.#ledger.ensureAccount(AccountIds.fees(debit.currency), 'fee_revenue', debit.currency);
       await this.#ledger.ensureAccount(AccountIds.operatorShare(operator.id), 'operator_share', debit.currency);
       const booked = await this.#ledger.apply(captureTransfer({
@@ -206,11 +217,16 @@ export class DebitService {
       }));
       if (booked.outcome === 'already-settled') return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'reserve already settled');
     }
+    const topUp = await this.#topUps.settle(request, debit, payeeAmount.amountMinor); // airtime (top-ups.ts): credit the line, or refund the payer's wallet
     await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
       await client.query(`UPDATE billing.debits SET state = 'captured', captured_minor = $2, payee = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [
-        debitId, amount.amountMinor.toString(), request.merchantId || request.payeeMsisdn || '',
+        debitId, amount.amountMinor.toString(), request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '',
       ]);
-      await this.#enqueueResult(client, Events.debitCaptureResult, 'capture', debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { captured: moneyToProto(amount), detail: '' });
+      // A transfer to another operator's subscriber: the payer's operator owes the payee's (interop.ts).
+      if (crossesOperators(debit.operator_id, payeeOperatorId)) {
+        await bookInteropPosition(client, { debitId, paymentId: debit.payment_id, payerOperatorId: debit.operator_id, payeeOperatorId, currency: debit.currency, amountMinor: payeeAmount.amountMinor });
+      }
+      await this.#enqueueResult(client, Events.debitCaptureResult, 'capture', debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { captured: moneyToProto(amount), detail: '', ...topUp });
     });
   }
 
@@ -403,10 +419,10 @@ export class DebitService {
     });
   }
 
-  async #captureResult(debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<void> {
+  async #captureResult(debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, topUp: TopUpResult | null = null): Promise<void> {
     await withTransaction(this.#o.pool, 'READ COMMITTED', (client) =>
       this.#enqueueResult(client, Events.debitCaptureResult, 'capture', debitId, paymentId, outcome, {
-        captured: outcome === DebitOutcome.DEBIT_OUTCOME_OK ? moneyToProto(amount) : null, detail,
+        captured: outcome === DebitOutcome.DEBIT_OUTCOME_OK ? moneyToProto(amount) : null, detail, ...topUp,
       }));
   }
 

@@ -9,7 +9,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, v1 } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { DebitService } from './debits.js';
+import { warnAboutMissingTopUps } from './top-ups.js';
 import { SettlementLedger } from './settlement-ledger.js';
+import { interopPositionTotals } from './interop.js';
 import { Ledger } from './ledger/store.js';
 import { walletAdapter } from './adapters/wallet.js';
 import { HttpChargingAdapter } from './adapters/http.js';
@@ -52,6 +54,7 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
   const ledger = new Ledger(pool);
   const adapterFor = adaptersFor(simulator, ledger);
   for (const operator of config.operators) adapterFor(operator); // fail at start, not at the first payment
+  warnAboutMissingTopUps(config.operators, adapterFor, log);
   const debits = new DebitService({ pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])), adapterFor, log });
   const balances = serveBalances(nats.nc, debits, log);
   const settlementLedger = new SettlementLedger(pool, ledger);
@@ -59,6 +62,7 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
     serveRequests(nats.nc, Requests.billingSettlementMovements, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => settlementLedger.movements(r) }),
     serveRequests(nats.nc, Requests.billingCharges, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => settlementLedger.charges(r) }),
     serveRequests(nats.nc, Requests.billingBookSettlement, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ ok: false, detail: 'billing is busy' }), handle: (r) => settlementLedger.book(r) }),
+    serveRequests(nats.nc, Requests.billingInteropPositions, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => interopPositionTotals(pool, r) }),
   ];
   const merchantBalances = serveRequests(nats.nc, Requests.billingMerchantBalance, {
     queue: 'billing', inFlightMax: BALANCE_QUERIES_IN_FLIGHT_MAX, log,

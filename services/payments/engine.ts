@@ -20,7 +20,9 @@ import { failedReply, limitReply, reply } from './replies.js';
 import { merchantPayment } from './merchant-view.js';
 import { sendChallenge } from './challenge.js';
 import { failureCode } from './failure-codes.js';
+import { airtimeCapture, airtimePayeeName, airtimeReceipts, airtimeRefusal } from './airtime.js';
 import { sweepPayments } from './sweep.js';
+import { payeeReceiptRoute, payeeReceiptText, routeTransfer, transferRefusalText } from './transfers.js';
 import * as store from './store.js';
 import { payerOf, type Destination, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
 
@@ -57,7 +59,8 @@ export class PaymentEngine {
   }
 
   async onCaptureResult(result: dialpay.v1.IDebitCaptureResult): Promise<void> {
-    await this.input(result.paymentId ?? '', { kind: 'capture-result', ok: result.outcome === DebitOutcome.DEBIT_OUTCOME_OK });
+    const topUpRefunded = result.topUp === dialpay.v1.TopUpOutcome.TOP_UP_OUTCOME_REFUNDED_TO_WALLET; // airtime.ts
+    await this.input(result.paymentId ?? '', { kind: 'capture-result', ok: result.outcome === DebitOutcome.DEBIT_OUTCOME_OK, ...(topUpRefunded ? { topUpRefunded } : {}) });
   }
 
   /** Billing voided the debit of a failed payment (or found nothing to void): stop asking. */
@@ -103,8 +106,15 @@ export class PaymentEngine {
       const schedule = this.config.feeSchedules.find((f) => f.id === merchant.feeScheduleId);
       if (!schedule) throw new Error(`merchant ${merchant.id} has no fee schedule`); // config validation forbids this
       split = splitMerchantPayment(spec.amountMinor, schedule, operator.revenueShareBps);
+    } else if (spec.payee.kind === 'airtime') {
+      const refusal = airtimeRefusal(this, operator, spec.payee.id, language); // oneself or another line
+      if (refusal) return { ok: false, text: refusal };
+      split = splitTransfer(spec.amountMinor);
     } else {
-      if (spec.payee.id === subscriber.msisdn) return { ok: false, text: reply('selfTransfer', language) };
+      // The payee's operator from the number's range: refused here, before any reserve (transfers.ts).
+      const route = routeTransfer(this.config.operators, operator, subscriber.msisdn, spec.payee.id);
+      if (!route.ok) return { ok: false, text: transferRefusalText(route, spec.payee.id, operator, language) };
+      spec = { ...spec, payeeOperatorId: route.payeeOperator.id };
       split = splitTransfer(spec.amountMinor);
     }
     if (!split) return { ok: false, text: reply('feesTooHigh', language) };
@@ -122,7 +132,7 @@ export class PaymentEngine {
       debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money, description: `dialpay ${spec.payee.id}`.slice(0, 60),
     });
     this.log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind: spec.payee.kind, channel: spec.channel }, 'payment requested');
-    return { ok: true, paymentId, split, payeeName: this.payeeName({ payee_kind: spec.payee.kind, payee_id: spec.payee.id }) };
+    return { ok: true, paymentId, split, payeeName: this.payeeName({ payee_kind: spec.payee.kind, payee_id: spec.payee.id, language }) };
   }
 
   checkPayerLimits(subscriber: SubscriberRow, amountMinor: bigint, spent: SpendingSoFar): LimitDecision {
@@ -171,7 +181,7 @@ export class PaymentEngine {
       case 'void':
         return this.emit(client, Events.debitVoidRequested, `${id}:void`, id, { debitId: id, paymentId: id, reason: 'payment not completed' });
       case 'receipts':
-        return this.#receipts(client, payment);
+        return payment.payee_kind === 'airtime' ? airtimeReceipts(this, client, payment, action.topUpRefunded === true) : this.#receipts(client, payment);
       case 'retry-prompt':
         return this.sms(client, `${id}:retry-${attempts}`, id, to, reply('retry', lang, { left: String(action.attemptsLeft) }), true);
       case 'fail':
@@ -194,10 +204,10 @@ export class PaymentEngine {
     const amount = formatAmount(payment.amount_minor, payment.currency, lang);
     await this.sms(client, `${id}:receipt-payer`, id, to, reply('receiptPayer', lang, { amount, payee: this.payeeName(payment), fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef: ref }));
     if (payment.payee_kind === 'subscriber') {
-      // A payee we have not heard from yet reads their operator's language, not the payer's.
-      const payeeLang = (await store.readLanguage(client, payment.payee_id)) ?? this.operators.get(payment.operator_id)?.defaultLanguage ?? 'en';
-      const received = formatAmount(payment.payee_minor, payment.currency, payeeLang);
-      await this.sms(client, `${id}:receipt-payee`, id, { ...to, msisdn: payment.payee_id }, reply('receiptPayee', payeeLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef: ref }));
+      // Through the payee's operator's link; a payee we have not heard from yet reads that operator's language.
+      const payee = payeeReceiptRoute(payment, this.operators);
+      const payeeLang = (await store.readLanguage(client, payment.payee_id)) ?? payee.defaultLanguage;
+      await this.sms(client, `${id}:receipt-payee`, id, payee.to, payeeReceiptText(payment, ref, payeeLang));
     }
   }
 
@@ -215,12 +225,13 @@ export class PaymentEngine {
     const money = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: payment.currency });
     return this.emit(client, Events.debitCaptureRequested, eventId, payment.payment_id, {
       debitId: payment.payment_id, paymentId: payment.payment_id, amount: money(payment.amount_minor),
-      ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : { payeeMsisdn: payment.payee_id }),
+      ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : payment.payee_kind === 'airtime' ? airtimeCapture(this, payment) : { payeeMsisdn: payment.payee_id, payeeOperatorId: payment.payee_operator_id ?? '' }),
       payeeAmount: money(payment.payee_minor), fee: money(payment.fee_minor), operatorShare: money(payment.operator_share_minor),
     });
   }
 
-  payeeName(payment: Pick<PaymentRow, 'payee_kind' | 'payee_id'>): string {
+  payeeName(payment: Pick<PaymentRow, 'payee_kind' | 'payee_id'> & { language?: PaymentRow['language'] }): string {
+    if (payment.payee_kind === 'airtime') return airtimePayeeName(payment.payee_id, payment.language);
     if (payment.payee_kind === 'merchant') {
       const merchant = this.merchants.get(payment.payee_id);
       return merchant ? `${merchant.name} (${merchant.id})` : payment.payee_id;

@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import { dialpay } from '../../proto/index.js';
 import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
-import { toE164 } from '../../runtime/msisdn.js';
+import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
 import { merchantRequestRefusal, MerchantRequestRefusal } from './merchant-requests.js';
 import { merchantRequestCounts } from './merchant-requests-store.js';
 import type { PaymentEngine } from './engine.js';
@@ -13,12 +13,12 @@ const MerchantError = dialpay.v1.MerchantError;
 /** What a merchant hears when the payer's limits, PIN or payee rules refuse: nothing about the payer's figures. */
 export const MERCHANT_REFUSAL = 'this payer cannot make this payment now (a limit or the payer\'s account)';
 
-/** The payer's operator: one this merchant is served by, in this currency, whose country the number is in. */
+/** The payer's operator: one this merchant is served by, in this currency, whose number ranges hold the number. */
 export function payerOfMerchant(engine: PaymentEngine, merchant: MerchantConfig, msisdnText: string, currency: string): { operator: OperatorConfig; msisdn: string } | null {
   for (const id of merchant.operatorIds) {
     const operator = engine.operators.get(id);
     const msisdn = operator ? toE164(msisdnText, operator.countryCallingCode) : null;
-    if (operator && msisdn?.startsWith(operator.countryCallingCode) && operator.currency === currency) return { operator, msisdn };
+    if (operator && msisdn && numberBelongsTo(operator, msisdn, engine.config.operators) && operator.currency === currency) return { operator, msisdn };
   }
   return null;
 }

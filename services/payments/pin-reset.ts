@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { Config } from '../../runtime/config/index.js';
 import { Events, newEnvelope } from '../../runtime/nats/index.js';
 import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
-import { toE164 } from '../../runtime/msisdn.js';
+import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
 import { dialpay } from '../../proto/index.js';
 import { reply } from './replies.js';
 import type { Language } from './sms-grammar.js';
@@ -26,7 +26,8 @@ export async function resetPin(pool: pg.Pool, config: Config, operatorId: string
   const operator = config.operators.find((o) => o.id === operatorId);
   if (!operator) throw new RangeError(`unknown operator "${operatorId}"`);
   const msisdn = toE164(number, operator.countryCallingCode);
-  if (!msisdn) return { kind: 'bad-number' };
+  // Another operator's subscriber (by number range) is not this operator's to reset, nor to text through its link.
+  if (!msisdn || !numberBelongsTo(operator, msisdn, config.operators)) return { kind: 'bad-number' };
   return withTransaction(pool, 'READ COMMITTED', async (client) => {
     // The same row lock a payment's commands take, so a reset never interleaves with a PIN check.
     const { rows } = await client.query<{ pin_locked: boolean; language: Language }>(

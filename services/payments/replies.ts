@@ -8,8 +8,8 @@ import type { LimitKindValue } from './limits.js';
 type Args = Record<string, string>;
 const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>>> = {
   help: {
-    en: () => 'dialpay: PAY <shop> <amount> [ref] | SEND <number> <amount> | BAL | LANG FR | STOP. Reply YES <code> to confirm.',
-    fr: () => 'dialpay: PAYER <boutique> <montant> [ref] | ENVOYER <numero> <montant> | SOLDE | LANGUE EN | STOP. Repondez OUI <code> pour confirmer.',
+    en: () => 'dialpay: PAY <shop> <amount> [ref] | SEND <number> <amount> | AIRTIME <amount> [number] | BAL | LANG FR | STOP. Reply YES <code> to confirm.',
+    fr: () => 'dialpay: PAYER <boutique> <montant> [ref] | ENVOYER <numero> <montant> | CREDIT <montant> [numero] | SOLDE | LANGUE EN | STOP. Confirmez: OUI <code>.',
   },
   challengeCode: {
     en: (a) => `Pay ${a.amount} to ${a.payee}${a.reference ? ` ref ${a.reference}` : ''}? Fee ${a.fee}. Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,
@@ -83,6 +83,14 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     fr: (a) => `${a.payee} n est pas une boutique connue. Verifiez le code.`,
   },
   selfTransfer: { en: () => 'You cannot send money to yourself.', fr: () => 'Vous ne pouvez pas vous envoyer de l argent.' },
+  payeeNoOperator: {
+    en: (a) => `${a.payee} is not on a network dialpay can send to. Check the number. Nothing was charged.`,
+    fr: (a) => `${a.payee} n est pas sur un reseau joignable par dialpay. Verifiez le numero. Rien n a ete debite.`,
+  },
+  payeeOtherCurrency: {
+    en: (a) => `${a.payee} is on ${a.operator}, which uses ${a.theirs}: you cannot send ${a.ours} there. Nothing was charged.`,
+    fr: (a) => `${a.payee} est chez ${a.operator}, en ${a.theirs}: impossible d envoyer des ${a.ours}. Rien n a ete debite.`,
+  },
   pinLocked: {
     en: () => 'Your PIN is locked after too many wrong tries. Please contact customer care.',
     fr: () => 'Votre PIN est bloque apres trop d essais. Contactez le service client.',

@@ -8,7 +8,7 @@ export interface PaymentRow {
   operator_id: string;
   short_code: string;
   payer_msisdn: string;
-  payee_kind: 'merchant' | 'subscriber';
+  payee_kind: 'merchant' | 'subscriber' | 'airtime';
   payee_id: string;
   currency: string;
   amount_minor: bigint;
@@ -33,6 +33,8 @@ export interface PaymentRow {
   authorized_minor: bigint | null;
   authorization_expires_at: Date | null;
   mandate_id: string | null;
+  /** A transfer's payee's operator (from the number's range); null for merchants and older rows. */
+  payee_operator_id: string | null;
 }
 
 export interface SubscriberRow {
@@ -71,7 +73,8 @@ export interface RefundRow {
   created_at: Date;
 }
 
-export type Payee = { readonly kind: 'merchant' | 'subscriber'; readonly id: string };
+/** For airtime, id is the line to top up (the payer's own, or another). */
+export type Payee = { readonly kind: 'merchant' | 'subscriber' | 'airtime'; readonly id: string };
 
 /** Where an SMS to the payer goes: their operator, their number, the short code they used. */
 export type Destination = { operatorId: string; msisdn: string; shortCode: string };
@@ -97,4 +100,6 @@ export interface PaymentSpec {
   readonly manualCapture?: boolean;
   /** A charge under this active mandate: consent was given in advance, no challenge. */
   readonly mandateId?: string | null;
+  /** A transfer: the payee's operator, found from the number (transfers.ts). */
+  readonly payeeOperatorId?: string | null;
 }

@@ -77,6 +77,7 @@ export class SmsCommands {
       }
       case 'pay':
       case 'send':
+      case 'airtime':
         return this.#start(client, subscriber, operator, command, to, eventId);
       case 'confirm':
       case 'pin':
@@ -84,9 +85,12 @@ export class SmsCommands {
     }
   }
 
-  /** An SMS PAY or SEND: open the payment, or say why not. */
-  async #start(client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: Extract<SmsCommand, { kind: 'pay' | 'send' }>, to: Destination, eventId: string): Promise<void> {
-    const payee: Payee = command.kind === 'pay' ? { kind: 'merchant', id: command.merchantCode } : { kind: 'subscriber', id: command.payeeMsisdn };
+  /** An SMS PAY, SEND or AIRTIME: open the payment, or say why not. */
+  async #start(client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: Extract<SmsCommand, { kind: 'pay' | 'send' | 'airtime' }>, to: Destination, eventId: string): Promise<void> {
+    const payee: Payee =
+      command.kind === 'pay' ? { kind: 'merchant', id: command.merchantCode }
+        : command.kind === 'send' ? { kind: 'subscriber', id: command.payeeMsisdn }
+          : { kind: 'airtime', id: command.targetMsisdn ?? subscriber.msisdn }; // airtime.ts
     // Above the PIN threshold a locked PIN blocks the payment: never fall back to an SMS code,
     // which the person holding the phone would receive.
     const refusal =

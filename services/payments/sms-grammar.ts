@@ -10,6 +10,8 @@ export type Language = 'en' | 'fr';
 export type SmsCommand =
   | { readonly kind: 'pay'; readonly language: Language; readonly merchantCode: string; readonly amountMinor: bigint; readonly reference: string }
   | { readonly kind: 'send'; readonly language: Language; readonly payeeMsisdn: string; readonly amountMinor: bigint }
+  /** AIRTIME <amount> [number] (CREDIT in French): airtime for the number, else for the sender's own line (null). */
+  | { readonly kind: 'airtime'; readonly language: Language; readonly amountMinor: bigint; readonly targetMsisdn: string | null }
   | { readonly kind: 'balance'; readonly language: Language }
   | { readonly kind: 'help'; readonly language: Language }
   | { readonly kind: 'stop'; readonly language: Language }
@@ -46,11 +48,14 @@ const MERCHANT_CODE = /^[A-Z0-9][A-Z0-9_-]{1,31}$/;
 const ONE_TIME_CODE = /^\d{4,8}$/;
 const PIN = /^\d{4,6}$/;
 
-const KEYWORDS: Readonly<Record<string, { readonly command: 'pay' | 'send' | 'balance' | 'help' | 'stop' | 'language' | 'confirm'; readonly language: Language | null }>> = {
+const KEYWORDS: Readonly<Record<string, { readonly command: 'pay' | 'send' | 'airtime' | 'balance' | 'help' | 'stop' | 'language' | 'confirm'; readonly language: Language | null }>> = {
   PAY: { command: 'pay', language: 'en' },
   PAYER: { command: 'pay', language: 'fr' },
   SEND: { command: 'send', language: 'en' },
   ENVOYER: { command: 'send', language: 'fr' },
+  AIRTIME: { command: 'airtime', language: 'en' },
+  CREDIT: { command: 'airtime', language: 'fr' },
+  CRÉDIT: { command: 'airtime', language: 'fr' },
   BAL: { command: 'balance', language: 'en' },
   BALANCE: { command: 'balance', language: 'en' },
   SOLDE: { command: 'balance', language: 'fr' },
@@ -99,6 +104,17 @@ export function parseSmsCommand(text: string, context: GrammarContext): SmsComma
       if (amountMinor === null) return invalid(InvalidReason.BAD_AMOUNT);
       return { kind: 'send', language, payeeMsisdn, amountMinor };
     }
+    case 'airtime': {
+      const [amount, number, ...rest] = args;
+      if (amount === undefined) return invalid(InvalidReason.MISSING_ARGUMENT);
+      if (rest.length > 0) return invalid(InvalidReason.BAD_MSISDN); // "AIRTIME 50 0712 345 678": refuse, do not guess
+      const amountMinor = parseAmount(amount, context.currency);
+      if (amountMinor === null) return invalid(InvalidReason.BAD_AMOUNT);
+      if (number === undefined) return { kind: 'airtime', language, amountMinor, targetMsisdn: null };
+      const targetMsisdn = toE164(number, context.countryCallingCode);
+      if (targetMsisdn === null) return invalid(InvalidReason.BAD_MSISDN);
+      return { kind: 'airtime', language, amountMinor, targetMsisdn };
+    }
     case 'confirm': {
       const [code, ...rest] = args;
       if (code === undefined) return invalid(InvalidReason.MISSING_ARGUMENT);
@@ -119,8 +135,8 @@ export function parseSmsCommand(text: string, context: GrammarContext): SmsComma
 
 /** What stands for each run of digits in a masked text: the same width whatever the secret's length. */
 export const SECRET_MASK = '****';
-/** Commands a replay needs as typed: PAY and SEND (their digits are the amount and payee), and those that carry no digits. */
-const KEPT_AS_TYPED: ReadonlySet<SmsCommand['kind']> = new Set(['pay', 'send', 'balance', 'help', 'stop', 'language']);
+/** Commands a replay needs as typed: PAY, SEND and AIRTIME (their digits are the amount and a number), and those that carry no digits. */
+const KEPT_AS_TYPED: ReadonlySet<SmsCommand['kind']> = new Set(['pay', 'send', 'airtime', 'balance', 'help', 'stop', 'language']);
 /** Any decimal digit, not only ASCII: a PIN typed in another script is still a PIN. */
 const DIGIT_RUN = /\p{Nd}+/gu;
 

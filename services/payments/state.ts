@@ -46,14 +46,15 @@ export type PaymentInput =
   | { readonly kind: 'over-limit' }
   | { readonly kind: 'expired' }
   | { readonly kind: 'stop' }
-  | { readonly kind: 'capture-result'; readonly ok: boolean };
+  /** topUpRefunded: airtime whose top-up the operator refused after the capture (refunded to the payer's wallet). */
+  | { readonly kind: 'capture-result'; readonly ok: boolean; readonly topUpRefunded?: boolean };
 
 export type PaymentAction =
   | { readonly kind: 'challenge' }
   | { readonly kind: 'capture' }
   | { readonly kind: 'authorize' }
   | { readonly kind: 'void' }
-  | { readonly kind: 'receipts' }
+  | { readonly kind: 'receipts'; readonly topUpRefunded?: boolean }
   | { readonly kind: 'retry-prompt'; readonly attemptsLeft: number }
   | { readonly kind: 'fail'; readonly reason: FailureReasonValue };
 
@@ -115,7 +116,7 @@ export function transition(payment: PaymentSnapshot, input: PaymentInput): Trans
       return stay(payment);
     case PaymentState.CAPTURING:
       if (input.kind === 'capture-result') {
-        if (input.ok) return { state: PaymentState.COMPLETED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'receipts' }] };
+        if (input.ok) return { state: PaymentState.COMPLETED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'receipts', ...(input.topUpRefunded ? { topUpRefunded: true } : {}) }] };
         return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.CARRIER_ERROR }] };
       }
       return stay(payment); // confirmed: STOP or expiry no longer undo it

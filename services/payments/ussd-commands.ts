@@ -62,7 +62,9 @@ async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: Su
     return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: reply('feesTooHigh', language) };
   }
   if (amount.currency !== operator.currency || amount.amountMinor <= 0n) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: reply('feesTooHigh', language) };
-  const payee: Payee = { kind: command.payeeKind === dialpay.v1.PayeeKind.PAYEE_KIND_SUBSCRIBER ? 'subscriber' : 'merchant', id: command.payeeId ?? '' };
+  const { PayeeKind } = dialpay.v1;
+  const kind = command.payeeKind === PayeeKind.PAYEE_KIND_SUBSCRIBER ? 'subscriber' : command.payeeKind === PayeeKind.PAYEE_KIND_AIRTIME ? 'airtime' : 'merchant';
+  const payee: Payee = { kind, id: command.payeeId ?? '' };
   const opened = await e.open(client, subscriber, operator, {
     payee, amountMinor: amount.amountMinor, reference: (command.reference ?? '').slice(0, 40), language, channel: 'ussd',
     shortCode: operator.shortCodes[0] as string, requestId: requestId || null,

@@ -6,8 +6,10 @@ import type { ComponentContext, ComponentDefinition, StartedComponent } from '..
 import { startServiceBase } from '../../runtime/service-base.js';
 import { Requests, serveRequests } from '../../runtime/nats/index.js';
 import { SettlementService } from './windows.js';
+import { InteropSettlement } from './interop.js';
 
 export { SettlementService, WindowStillOpenError, batchCsv, windowId, writeReports } from './windows.js';
+export { InteropSettlement, InteropDayStillOpenError, interopWindowId, writeInteropReports } from './interop.js';
 
 /** How often due windows are looked for. Closing is idempotent, so a short period costs one query per operator. */
 const CLOSE_SWEEP_MS = 60_000;
@@ -16,6 +18,7 @@ async function startSettlement(context: ComponentContext): Promise<StartedCompon
   const { config, nats, log } = context;
   const base = startServiceBase(context, 'settlement');
   const service = new SettlementService({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, config, log });
+  const interop = new InteropSettlement({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, log });
   const lines = serveRequests(nats.nc, Requests.settlementMerchant, {
     queue: 'settlement', inFlightMax: 64, log, unavailable: () => ({ available: false }), handle: (r) => service.forMerchant(r),
   });
@@ -23,7 +26,11 @@ async function startSettlement(context: ComponentContext): Promise<StartedCompon
   const sweep = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    service.closeDue().then((n) => n > 0 && base.relay.nudge()).catch((err: unknown) => log.warn({ err }, 'settlement sweep failed')).finally(() => (sweeping = false));
+    service.closeDue()
+      .then((n) => n > 0 && base.relay.nudge())
+      .then(() => interop.closeDue(config.settlementReports.dir))
+      .catch((err: unknown) => log.warn({ err }, 'settlement sweep failed'))
+      .finally(() => (sweeping = false));
   }, CLOSE_SWEEP_MS);
   sweep.unref();
   return {

@@ -13,7 +13,7 @@ import UssdMenu from 'ussd-menu-builder';
 import { int64ToBigInt, moneyFromProto, moneyToProto, type dialpay } from '../../proto/index.js';
 import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import { formatAmount, parseAmount } from '../../runtime/money.js';
-import { toE164 } from '../../runtime/msisdn.js';
+import { operatorForNumber, toE164 } from '../../runtime/msisdn.js';
 import { paginate } from './screens.js';
 import { text, type Language, type TextKey } from './texts.js';
 
@@ -62,8 +62,11 @@ export interface MenuContext {
   readonly operator: OperatorConfig;
   readonly msisdn: string;
   readonly merchants: ReadonlyMap<string, MerchantConfig>;
-  readonly airtimeMerchantId: string | undefined;
+  /** Whether the operator sells airtime through dialpay (runtime/airtime.ts offersAirtime). */
+  readonly airtimeOffered: boolean;
   readonly services: MenuServices;
+  /** Every operator, to tell whether a number typed for SEND is on a network we reach (their number ranges). */
+  readonly operators?: readonly OperatorConfig[];
 }
 
 type Route = string | { readonly invalid: TextKey };
@@ -152,13 +155,16 @@ function mainNext(input: string): Route {
   }
 }
 
+/** dialpay.v1.PayeeKind, by the menu's name for it. */
+const PAYEE_KINDS = { merchant: 1, subscriber: 2, airtime: 3 } as const satisfies Record<string, dialpay.v1.PayeeKind>;
+
 const pinNext = (to: string) => (input: string): Route => (PIN_PATTERN.test(input) ? to : { invalid: 'invalidPin' });
 
 type Flow = 'pay' | 'send' | 'airtime';
 
 /** Who a flow pays and how much, from the answers on the path. */
-function paymentOf(flow: Flow, walk: Walk): { payeeKind: 'merchant' | 'subscriber'; payeeId: string; amountText: string; reference: string; shown: string } {
-  const { operator, airtimeMerchantId, msisdn } = walk.context;
+function paymentOf(flow: Flow, walk: Walk): { payeeKind: 'merchant' | 'subscriber' | 'airtime'; payeeId: string; amountText: string; reference: string; shown: string } {
+  const { operator, msisdn } = walk.context;
   switch (flow) {
     case 'pay': {
       const reference = walk.enteredWith('pay.pin');
@@ -168,7 +174,7 @@ function paymentOf(flow: Flow, walk: Walk): { payeeKind: 'merchant' | 'subscribe
       return { payeeKind: 'subscriber', payeeId: toE164(walk.enteredWith('send.amount'), operator.countryCallingCode) ?? '', amountText: walk.enteredWith('send.pin'), reference: '', shown: '' };
     case 'airtime': {
       const target = walk.visited('airtime.msisdn') ? (toE164(walk.enteredWith('airtime.amount'), operator.countryCallingCode) ?? msisdn) : msisdn;
-      return { payeeKind: 'merchant', payeeId: airtimeMerchantId ?? '', amountText: walk.enteredWith('airtime.pin'), reference: `airtime ${target}`, shown: `+${target}` };
+      return { payeeKind: 'airtime', payeeId: target, amountText: walk.enteredWith('airtime.pin'), reference: '', shown: `+${target}` };
     }
   }
 }
@@ -197,7 +203,7 @@ function paymentStates(flow: Flow): Record<string, StateDef> {
           startPayment: {
             // One payment per arrival at this screen, whatever the retries of the hop.
             requestId: `${walk.context.dialogueId}#${walk.factKey}`,
-            payeeKind: p.payeeKind === 'merchant' ? 1 : 2, payeeId: p.payeeId, reference: p.reference,
+            payeeKind: PAYEE_KINDS[p.payeeKind], payeeId: p.payeeId, reference: p.reference,
             amount: moneyToProto({ amountMinor, currency }), pin, language: walk.language,
           },
         });
@@ -313,7 +319,7 @@ export const STATES: Readonly<Record<string, StateDef>> = {
     screen: (_f, walk) => con(walk.t('merchantCode')),
     next: (input, _f, walk) => {
       const merchant = walk.context.merchants.get(input.trim().toUpperCase());
-      return merchant && merchant.operatorIds.includes(walk.context.operator.id) && merchant.id !== walk.context.airtimeMerchantId ? 'pay.amount' : { invalid: 'invalidMerchant' };
+      return merchant && merchant.operatorIds.includes(walk.context.operator.id) ? 'pay.amount' : { invalid: 'invalidMerchant' };
     },
   },
   'pay.amount': amountState('pay', 'pay.reference'),
@@ -324,12 +330,17 @@ export const STATES: Readonly<Record<string, StateDef>> = {
   ...paymentStates('pay'),
   'send.msisdn': {
     screen: (_f, walk) => con(walk.t('phoneNumber')),
-    next: (input, _f, walk) => (toE164(input, walk.context.operator.countryCallingCode) ? 'send.amount' : { invalid: 'invalidNumber' }),
+    next: (input, _f, walk) => {
+      // A national number is the payer's country's; its operator is the one whose range holds it (payments checks the rest).
+      const e164 = toE164(input, walk.context.operator.countryCallingCode);
+      if (!e164) return { invalid: 'invalidNumber' };
+      return walk.context.operators && !operatorForNumber(walk.context.operators, e164) ? { invalid: 'unreachableNumber' } : 'send.amount';
+    },
   },
   'send.amount': amountState('send', 'send.pin'),
   ...paymentStates('send'),
   'airtime.who': {
-    screen: (_f, walk) => (walk.context.airtimeMerchantId ? con(walk.t('airtimeFor')) : end(walk.t('airtimeUnavailable'))),
+    screen: (_f, walk) => (walk.context.airtimeOffered ? con(walk.t('airtimeFor')) : end(walk.t('airtimeUnavailable'))),
     next: (input) => (input === '1' ? 'airtime.amount' : input === '2' ? 'airtime.msisdn' : { invalid: 'invalidChoice' }),
   },
   'airtime.msisdn': {

@@ -1,6 +1,7 @@
 // One USSD hop: find the session, replay the answers through the menu, save
 // what the menu learned, answer with the screen. Every hop is answered, in
 // time: a lost session, a late service or a broken menu each get a clear END.
+import { offersAirtime } from '../../runtime/airtime.js';
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { dialpay } from '../../proto/index.js';
@@ -140,7 +141,8 @@ export class UssdService {
     try {
       const menuContext = {
         sessionId, dialogueId, operator, msisdn, merchants: this.#merchants,
-        airtimeMerchantId: this.#config.ussd.airtimeMerchantIds[operator.id],
+        airtimeOffered: offersAirtime(operator),
+        operators: this.#config.operators,
         services: {
           payments: (q: dialpay.v1.ISubscriberCommandRequest) => requestReply(this.#nc, Requests.paymentsSubscriber, q, Math.max(1, budgetMs())),
           balance: (q: dialpay.v1.IBalanceRequest) => requestReply(this.#nc, Requests.billingBalance, q, Math.max(1, budgetMs())),

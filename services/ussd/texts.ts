@@ -63,6 +63,7 @@ const T = {
   invalidMerchant: { en: () => 'Unknown merchant code.', fr: () => 'Code marchand inconnu.' },
   invalidAmount: { en: () => 'Enter an amount like 150 or 5.50.', fr: () => 'Entrez un montant comme 150 ou 5,50.' },
   invalidNumber: { en: () => 'Enter a number like 0712345678.', fr: () => 'Entrez un numero comme 0712345678.' },
+  unreachableNumber: { en: () => 'dialpay cannot send to that number. Enter another.', fr: () => 'dialpay ne peut pas envoyer a ce numero. Entrez-en un autre.' },
   invalidPin: { en: () => 'A PIN is 4 digits.', fr: () => 'Un PIN a 4 chiffres.' },
   invalidReference: { en: () => 'Use up to 20 letters or digits.', fr: () => 'Jusqu a 20 lettres ou chiffres.' },
   verbPay: { en: () => 'Pay', fr: () => 'Payer' },

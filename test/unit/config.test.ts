@@ -10,7 +10,7 @@ describe('config', () => {
   it('accepts the shipped example, with money as bigint minor units', () => {
     const config = loadWith(() => undefined);
     expect(config.operators).toHaveLength(2);
-    expect(config.merchants).toHaveLength(4);
+    expect(config.merchants).toHaveLength(3);
     expect(config.feeSchedules[0]?.fixedMinor).toBe(10n);
     expect(config.limits.tiers[1]?.monthlyMaxMinor).toBe(100_000_000n);
   });
@@ -42,8 +42,14 @@ describe('config', () => {
 
   it('names an unknown fee schedule reference and an unknown key', () => {
     expect(errorOf(() => loadWith((raw) => (raw.merchants[0].feeScheduleId = 'gold'))).key).toBe('merchants[0].feeScheduleId');
-    expect(errorOf(() => loadWith((raw) => (raw.ussd.airtimeMerchantIds['safaricom-ke'] = 'NEWSPLUS'))).key).toBe('ussd.airtimeMerchantIds.safaricom-ke');
     expect(errorOf(() => loadWith((raw) => (raw.nats.urll = 'x'))).key).toBe('nats.urll');
+  });
+
+  it('refuses the removed airtime merchant key with a message that says why', () => {
+    const err = errorOf(() => loadWith((raw) => (raw.ussd.airtimeMerchantIds = { 'safaricom-ke': 'SHOP42' })));
+    expect(err.key).toBe('ussd.airtimeMerchantIds');
+    expect(err.message).toContain('no longer supported');
+    expect(err.message).toContain('operators[].topUp');
   });
 
   it('names the missing charging API of an http-billed operator', () => {

@@ -3,7 +3,7 @@
 // and failures. State is in memory: a restart of billing forgets it, which is
 // why crash tests use the operator simulator's charging API over HTTP instead.
 import { AccountIds } from '../ledger/rules.js';
-import { CarrierOutcome, type CarrierAdapter, type CarrierResult, type ReserveRequest } from './types.js';
+import { CarrierOutcome, type CarrierAdapter, type CarrierResult, type ReserveRequest, type TopUpRequest } from './types.js';
 
 export interface SimulatorOptions {
   /** Balance a subscriber the simulator has not seen starts with. */
@@ -34,6 +34,10 @@ export class SimulatedCarrier implements CarrierAdapter {
   readonly #refunds = new Set<string>();
   readonly #barred = new Set<string>();
   readonly #down = new Set<string>();
+  /** Top-up ids already credited, so a retried top-up credits nothing twice. */
+  readonly #topUps = new Set<string>();
+  /** Lines whose top-ups the carrier refuses (a line it does not sell airtime to). */
+  readonly #noTopUps = new Set<string>();
 
   constructor(options: SimulatorOptions) {
     this.#o = options;
@@ -64,6 +68,35 @@ export class SimulatedCarrier implements CarrierAdapter {
   up(msisdn: string): void {
     this.#down.delete(msisdn);
   }
+
+  /** The carrier refuses every top-up of this line (it is barred too, or simply not sold airtime). */
+  refuseTopUps(msisdn: string): void {
+    this.#noTopUps.add(msisdn);
+  }
+
+  /** How many top-ups this carrier has credited, all lines together. */
+  get topUpsCredited(): number {
+    return this.#topUps.size;
+  }
+
+  /**
+   * Credits airtime to a line once per topUpId: a repeat answers OK and credits nothing. The same
+   * weather as the other calls (latency, outages), a line that is down answers unavailable, and a
+   * barred line or one set with refuseTopUps is refused.
+   */
+  readonly topUp = async (request: TopUpRequest): Promise<CarrierResult> => {
+    const failure = await this.#weather();
+    if (failure) return failure;
+    if (this.#down.has(request.msisdn)) return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'top-up API timed out' };
+    if (this.#topUps.has(request.topUpId)) return { outcome: CarrierOutcome.OK, detail: 'already credited' };
+    if (this.#o.barred?.has(request.msisdn) || this.#barred.has(request.msisdn)) return { outcome: CarrierOutcome.REJECTED, detail: 'line barred' };
+    if (this.#noTopUps.has(request.msisdn)) return { outcome: CarrierOutcome.REJECTED, detail: 'top-up refused for this line' };
+    if (request.amountMinor <= 0n) return { outcome: CarrierOutcome.REJECTED, detail: 'amount must be positive' };
+    this.#topUps.add(request.topUpId);
+    if (this.#topUps.size > SETTLED_HOLDS_MAX) this.#topUps.delete(this.#topUps.values().next().value as string);
+    this.#balances.set(request.msisdn, this.balanceOf(request.msisdn) + request.amountMinor);
+    return { outcome: CarrierOutcome.OK, detail: '' };
+  };
 
   async balance(_operatorId: string, msisdn: string): Promise<bigint | null> {
     const failure = await this.#weather();

@@ -6,10 +6,17 @@
 //             holds -> payer                        captured goes back to the payer)
 //   void      holds -> payer                       (on expiry or cancel)
 //
+// Airtime is captured like any payment, with the airtime account of the target line's operator
+// as the payee (what we owe that operator for the airtime it credits). If the operator then
+// refuses the top-up, a refund moves it on to the payer's dialpay wallet:
+//
+//   capture         holds -> airtime:<operator>:<currency>
+//   airtime refund  airtime:<operator>:<currency> -> subscriber:<payer>   (top-up refused)
+//
 // Every transfer's postings sum to zero; a transfer that does not is a bug
 // and the builder throws before anything is written.
 
-export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'operator_share' | 'holds' | 'carrier_clearing' | 'suspense' | 'merchant_settled' | 'operator_settled';
+export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'operator_share' | 'holds' | 'carrier_clearing' | 'suspense' | 'merchant_settled' | 'operator_settled' | 'airtime_payable';
 
 /** Kinds whose balance is checked on every debit and so kept as a row. */
 export const BALANCE_CHECKED_KINDS: ReadonlySet<AccountKind> = new Set(['subscriber']);
@@ -40,6 +47,8 @@ export const AccountIds = {
   operatorShare: (operatorId: string) => `operator:${operatorId}`,
   holds: (currency: string) => `holds:${currency}`,
   carrier: (operatorId: string) => `carrier:${operatorId}`,
+  /** What we owe an operator for airtime it credited to its lines, per currency. */
+  airtime: (operatorId: string, currency: string) => `airtime:${operatorId}:${currency}`,
   /** What settlement windows have closed for payout: a merchant's, per currency, and an operator's share. */
   merchantSettled: (merchantId: string, currency: string) => `settled:merchant:${merchantId}:${currency}`,
   operatorSettled: (operatorId: string) => `settled:operator:${operatorId}`,
@@ -154,6 +163,11 @@ function move(input: { id: string; kind: TransferKind; paymentId: string; curren
 /** Part of a captured payment back to the payer: out of the payee's account (the merchant keeps no fee back). */
 export function refundTransfer(input: { id: string; paymentId: string; currency: string; amountMinor: bigint; payeeAccountId: string; payerAccountId: string }): Transfer {
   return move({ ...input, kind: 'refund', fromAccountId: input.payeeAccountId, toAccountId: input.payerAccountId });
+}
+
+/** A top-up the operator refused after the capture: its amount leaves the airtime account for the payer's wallet. */
+export function airtimeRefundTransfer(input: { id: string; paymentId: string; currency: string; amountMinor: bigint; airtimeAccountId: string; walletAccountId: string }): Transfer {
+  return move({ ...input, kind: 'refund', fromAccountId: input.airtimeAccountId, toAccountId: input.walletAccountId });
 }
 
 /** A settlement window's move of `amountMinor` from a payable account to its settled one. */

@@ -21,7 +21,7 @@ let base: string;
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n }); // 10,000.00 KES each
 const shopKey = newApiKey();
 const evKey = newApiKey();
-const airtimeKey = newApiKey();
+const thirdKey = newApiKey();
 let phoneNo = 0;
 const newPhone = () => `2547441${String(++phoneNo).padStart(5, '0')}`;
 let idem = 0;
@@ -65,7 +65,8 @@ beforeAll(async () => {
     raw.merchantApi = { port, requestsPerSecondMax: 100, requestsBurstMax: 40 };
     raw.merchants[0].apiKeys = [shopKey.stored];
     raw.merchants[1].apiKeys = [evKey.stored];
-    raw.merchants[3].apiKeys = [airtimeKey.stored]; // AIRTIME-KE: a third merchant on the same operator
+    // A third merchant on the same operator.
+    raw.merchants.push({ id: 'GAMES-KE', name: 'Games Kenya', operatorIds: ['safaricom-ke'], feeScheduleId: 'none', apiKeys: [thirdKey.stored] });
     raw.limits.paymentsPerMinuteMax = 5;
     raw.limits.tiers[0].dailyMaxMinor = 600_000; // 6,000.00 KES: one 4,999.00 request fits, two do not
     raw.limits.challengeTtlMs = CHALLENGE_TTL_MS;
@@ -189,7 +190,7 @@ describe('a merchant cannot lock a subscriber out, nor start a mandate on a PIN 
   it('one wrong reply is one wrong answer: with five merchant challenges open, a typo does not lock the payer out', async () => {
     const phone = newPhone();
     for (const key of [shopKey.key, shopKey.key, evKey.key, evKey.key]) expect((await request(key, phone, 1_000)).status).toBe(201);
-    expect((await mandate(airtimeKey.key, phone)).status).toBe(201);
+    expect((await mandate(thirdKey.key, phone)).status).toBe(201);
     await waitFor('merchant challenges', async () => codesIn(smsTo(phone)).length === 5);
     const own = await p.ask(phone, 'PAY SHOP42 5');
     expect(await p.ask(phone, 'YES 0000')).toMatch(/^Wrong code\./);
@@ -210,8 +211,8 @@ describe('a merchant cannot lock a subscriber out, nor start a mandate on a PIN 
     expect(await openCount(phone)).toBe(before);
     expect((await request(shopKey.key, phone, 100)).status).toBe(201);
     expect((await mandate(shopKey.key, phone)).status).toBe(201);
-    expect((await request(airtimeKey.key, phone, 100)).status).toBe(201); // the fifth
-    const sixth = await mandate(airtimeKey.key, phone); // AIRTIME-KE has one of its two places left, but the payer has none
+    expect((await request(thirdKey.key, phone, 100)).status).toBe(201); // the fifth
+    const sixth = await mandate(thirdKey.key, phone); // GAMES-KE has one of its two places left, but the payer has none
     expect([sixth.status, sixth.body.type]).toEqual([409, '/problems/too-many-open-requests']);
     expect(sixth.body.detail).toMatch(/this payer already has as many requests awaiting their answer as they may/);
   });

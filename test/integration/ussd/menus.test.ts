@@ -214,7 +214,7 @@ describe('payments from the menu', () => {
     expect(smsTo(msisdn).some((t) => t.startsWith('Paid 250.00 KES'))).toBe(true);
   });
 
-  it('buy airtime for oneself and for another number', async () => {
+  it('buy airtime for oneself and for another number: the lines are topped up', async () => {
     const { msisdn, session } = await phoneWithPin(edge);
     let s = session();
     await s.dial();
@@ -226,13 +226,17 @@ describe('payments from the menu', () => {
     await s.dial();
     expect((await s.answer('3', '2', other, '20', '2468')).text).toBe(`Airtime 20.00 KES to +${other}\nFee 0.00 KES\n1 Confirm\n2 Cancel`);
     expect((await s.answer('1')).end).toBe(true);
-    await waitFor('airtime account credited', async () => (await p.ledger.balance(AccountIds.merchant('AIRTIME-KE', 'KES'))) > 0n);
-    const { rows } = await p.pool.query<{ reference: string; state: string }>(`SELECT reference, state FROM payments.payments WHERE payer_msisdn = $1 AND channel = 'ussd' ORDER BY created_at`, [msisdn]);
     await waitFor('both completed', async () => (await p.pool.query(`SELECT 1 FROM payments.payments WHERE payer_msisdn = $1 AND state = 'completed'`, [msisdn])).rowCount === 2).catch(async (e) => {
       console.log((await p.pool.query(`SELECT state, consented, challenge_method, failure_reason, created_at, updated_at FROM payments.payments WHERE payer_msisdn = $1`, [msisdn])).rows);
       throw e;
     });
-    expect(rows.map((r) => r.reference)).toEqual([`airtime ${msisdn}`, `airtime ${other}`]);
+    const { rows } = await p.pool.query<{ payee_kind: string; payee_id: string }>(`SELECT payee_kind, payee_id FROM payments.payments WHERE payer_msisdn = $1 AND channel = 'ussd' ORDER BY created_at`, [msisdn]);
+    expect(rows).toEqual([{ payee_kind: 'airtime', payee_id: msisdn }, { payee_kind: 'airtime', payee_id: other }]);
+    // Own line: charged 50.00 and topped up 50.00; then charged 20.00 for the other line, which is topped up 20.00.
+    await waitFor('receipts', async () => smsTo(other).length === 1 && smsTo(msisdn).filter((t) => t.startsWith('Airtime ')).length === 2);
+    expect(carrier.balanceOf(msisdn)).toBe(1_000_000n - 2_000n);
+    expect(carrier.balanceOf(other)).toBe(1_000_000n + 2_000n);
+    expect(smsTo(other)[0]).toMatch(new RegExp(`^You received 20\\.00 KES airtime from \\+${msisdn}\\. Ref `));
   });
 
   it('three wrong PINs lock the PIN and end the session; nothing is reserved', async () => {

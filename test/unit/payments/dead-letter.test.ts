@@ -1,4 +1,4 @@
-// What the DLQ keeps of a subscriber's SMS: every digit masked unless the text is a PAY or SEND a
+// What the DLQ keeps of a subscriber's SMS: every digit masked unless the text is a PAY, SEND or AIRTIME a
 // replay needs (or a command without digits), the rest as it was.
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
@@ -66,8 +66,8 @@ it('masks a code or PIN whatever words come with it: misspelt, after it, or in a
   expect(maskSmsSecrets('code ٤٨٢١')).toBe('code ****'); // digits of another script
 });
 
-it('lets no digit survive in any text that does not parse as PAY or SEND (property)', () => {
-  const word = fc.constantFrom('YES', 'yes', 'YS', 'YESS', 'OUI', 'PIN', 'code', 'my', 'is', 'PAY', 'SEND', 'BAL', 'HELP', 'STOP', 'LANG', 'EN', 'SHOP42', 'ok', '+', ',', '.', '-');
+it('lets no digit survive in any text that does not parse as PAY, SEND or AIRTIME (property)', () => {
+  const word = fc.constantFrom('YES', 'yes', 'YS', 'YESS', 'OUI', 'PIN', 'code', 'my', 'is', 'PAY', 'SEND', 'AIRTIME', 'CREDIT', 'BAL', 'HELP', 'STOP', 'LANG', 'EN', 'SHOP42', 'ok', '+', ',', '.', '-');
   const digits = fc.stringMatching(/^\d{1,10}$/);
   const token = fc.oneof(word, digits, fc.string({ maxLength: 6 }));
   const text = fc.oneof(
@@ -76,9 +76,14 @@ it('lets no digit survive in any text that does not parse as PAY or SEND (proper
   );
   fc.assert(fc.property(text, (t) => {
     const kind = parseSmsCommand(t, KE).kind;
-    fc.pre(kind !== 'pay' && kind !== 'send');
+    fc.pre(kind !== 'pay' && kind !== 'send' && kind !== 'airtime');
     expect(maskSmsSecrets(t)).not.toMatch(/\p{Nd}/u);
   }), { numRuns: 5_000 });
+});
+
+it('keeps an AIRTIME command as typed: its digits are the amount and the number a replay needs', () => {
+  expect(maskSmsSecrets('AIRTIME 50 0712345678')).toBe('AIRTIME 50 0712345678');
+  expect(maskSmsSecrets('AIRTIME 4821 is my code')).toBe('AIRTIME **** is my code'); // not a command: masked
 });
 
 it('masks a bare PIN or code, also one with separators or of the wrong length', () => {

@@ -37,6 +37,18 @@ describe('amounts', () => {
 });
 
 describe('SMS grammar', () => {
+  it('parses AIRTIME and CREDIT: the amount, then an optional number; anything unclear is invalid', () => {
+    expect(parseSmsCommand('AIRTIME 50', KE)).toEqual({ kind: 'airtime', language: 'en', amountMinor: 5_000n, targetMsisdn: null });
+    expect(parseSmsCommand('airtime  20.50 0712345678', KE)).toEqual({ kind: 'airtime', language: 'en', amountMinor: 2_050n, targetMsisdn: '254712345678' });
+    expect(parseSmsCommand('credit 500 771234567', SN)).toEqual({ kind: 'airtime', language: 'fr', amountMinor: 500n, targetMsisdn: '221771234567' });
+    expect(parseSmsCommand('CRÉDIT 500', { ...SN, defaultLanguage: 'en' })).toMatchObject({ kind: 'airtime', language: 'fr' });
+    expect(parseSmsCommand('AIRTIME', KE)).toMatchObject({ kind: 'invalid', reason: 'missing-argument' });
+    expect(parseSmsCommand('AIRTIME 0712345678 50', KE)).toMatchObject({ kind: 'invalid' }); // number first: not guessed
+    expect(parseSmsCommand('AIRTIME abc', KE)).toMatchObject({ kind: 'invalid', reason: 'bad-amount' });
+    expect(parseSmsCommand('AIRTIME 50 12ab', KE)).toMatchObject({ kind: 'invalid', reason: 'bad-msisdn' });
+    expect(parseSmsCommand('AIRTIME 50 0712 345 678', KE)).toMatchObject({ kind: 'invalid', reason: 'bad-msisdn' });
+  });
+
   it('parses PAY in English and French, any case and spacing', () => {
     expect(parseSmsCommand('PAY SHOP42 500 inv 7', KE)).toEqual({ kind: 'pay', language: 'en', merchantCode: 'SHOP42', amountMinor: 50_000n, reference: 'inv 7' });
     expect(parseSmsCommand('  pay   shop42\t5.50 ', KE)).toEqual({ kind: 'pay', language: 'en', merchantCode: 'SHOP42', amountMinor: 550n, reference: '' });

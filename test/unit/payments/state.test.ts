@@ -11,6 +11,10 @@ describe('payment state machine', () => {
     expect(transition(at('capturing'), { kind: 'capture-result', ok: true })).toEqual({ state: 'completed', challengeAttempts: 0, actions: [{ kind: 'receipts' }] });
   });
 
+  it('airtime whose top-up was refused after the capture completes with receipts that say so (the money went to the wallet; nothing to void)', () => {
+    expect(transition(at('capturing'), { kind: 'capture-result', ok: true, topUpRefunded: true })).toEqual({ state: 'completed', challengeAttempts: 0, actions: [{ kind: 'receipts', topUpRefunded: true }] });
+  });
+
   it('manual capture: consent authorizes; the merchant capture captures; an unused authorization expires and is voided', () => {
     expect(transition(at('challenged'), { kind: 'answer', correct: true, attemptsMax: 3, manualCapture: true })).toEqual({ state: 'authorized', challengeAttempts: 0, actions: [{ kind: 'authorize' }] });
     expect(transition(at('authorized'), { kind: 'merchant-capture' })).toEqual({ state: 'capturing', challengeAttempts: 0, actions: [{ kind: 'capture' }] });

@@ -144,9 +144,9 @@ describe('UssdHttpAuth with named aggregators', () => {
 });
 
 describe('numberBelongsTo', () => {
-  const kenya = { countryCallingCode: '254' };
+  const kenya = { id: 'ke', numberRanges: ['254'] };
 
-  it('takes the operator\'s country calling code, however the number was written', () => {
+  it('takes the operator\'s ranges, however the number was written', () => {
     for (const written of ['+254711999002', '0711999002', '254711999002', '00254711999002']) {
       expect(numberBelongsTo(kenya, toE164(written, '254') as string), written).toBe(true);
     }
@@ -156,7 +156,14 @@ describe('numberBelongsTo', () => {
     for (const written of ['+221770000555', '00221770000555', '+1 202 555 0100']) {
       expect(numberBelongsTo(kenya, toE164(written, '254') as string), written).toBe(false);
     }
-    expect(numberBelongsTo({ countryCallingCode: '1' }, '12025550100')).toBe(true);
+    expect(numberBelongsTo({ id: 'us', numberRanges: ['1'] }, '12025550100')).toBe(true);
+  });
+
+  it('refuses a number another operator holds a longer prefix of', () => {
+    const airtel = { id: 'airtel-ke', numberRanges: ['25473'] };
+    expect(numberBelongsTo(kenya, '254733000001', [kenya, airtel])).toBe(false);
+    expect(numberBelongsTo(airtel, '254733000001', [kenya, airtel])).toBe(true);
+    expect(numberBelongsTo(kenya, '254711000001', [kenya, airtel])).toBe(true);
   });
 });
 
@@ -198,19 +205,21 @@ describe('ussd.http config', () => {
     expect(configErrorOf(() => load({ trustedProxies: ['10.244.0.0/99'] })).key).toBe('ussd.http.trustedProxies[0]');
   });
 
-  it('refuses an aggregator limited to one of two operators that share a country code (a number cannot tell them apart yet)', () => {
+  it('lets an aggregator serve one of two operators of a country once their number ranges tell them apart', () => {
     const secret = 'aggregator-a-secret-0123456789';
-    const withAirtelKe = (http: Record<string, unknown>) =>
+    const withAirtelKe = (http: Record<string, unknown>, ranges?: string[]) =>
       loadExampleWith((raw) => {
-        raw.operators.push({ ...structuredClone(raw.operators[0]), id: 'airtel-ke', name: 'Airtel Kenya', shortCodes: ['20385'], smpp: { ...raw.operators[0].smpp, port: 2777 }, ussd: { serviceCodes: ['*385#'], networkCodes: ['63903'] } });
+        raw.operators.push({ ...structuredClone(raw.operators[0]), id: 'airtel-ke', name: 'Airtel Kenya', numberRanges: ranges, shortCodes: ['20385'], smpp: { ...raw.operators[0].smpp, port: 2777 }, ussd: { serviceCodes: ['*385#'], networkCodes: ['63903'] } });
+        if (!ranges) delete raw.operators[2].numberRanges;
         raw.ussd.http = { ...raw.ussd.http, ...http };
       });
-    const error = configErrorOf(() => withAirtelKe({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['safaricom-ke'] }] }));
-    expect(error.key).toBe('ussd.http.aggregators[0].operatorIds[0]');
-    expect(error.message).toMatch(/shares country code \+254 with "airtel-ke"/);
-    // Serving both, or an operator alone in its country, is fine.
-    expect(withAirtelKe({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['safaricom-ke', 'airtel-ke'] }] }).ussd.http.aggregators).toHaveLength(1);
-    expect(withAirtelKe({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['orange-sn'] }] }).ussd.http.aggregators).toHaveLength(1);
+    // Without ranges airtel-ke holds +254 only; safaricom-ke's +2547 and +2541 are longer, so they stay its.
+    expect(withAirtelKe({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['safaricom-ke'] }] }).ussd.http.aggregators).toHaveLength(1);
+    expect(withAirtelKe({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['safaricom-ke'] }] }, ['+25473']).ussd.http.aggregators).toHaveLength(1);
+    // The same prefix at both: no number could tell them apart, and the config says so.
+    const error = configErrorOf(() => withAirtelKe({ aggregators: [{ id: 'a', sharedSecret: secret, operatorIds: ['safaricom-ke'] }] }, ['+2547']));
+    expect(error.key).toBe('operators[2].numberRanges[0]');
+    expect(error.message).toMatch(/\+2547 is claimed by both "safaricom-ke" and "airtel-ke"/);
   });
 
   it('checks allow-list entries, secret shape and the TLS pair', () => {

@@ -31,7 +31,7 @@ function fakeServices(hasPin: boolean): { services: MenuServices; requests: dial
 /** Hops as an SMPP edge makes them: each replays the kept path plus the newest answer. */
 async function dialogue(hasPin: boolean, typed: readonly string[]) {
   const { services, requests } = fakeServices(hasPin);
-  const context: MenuContext = { sessionId: 'unit-kept', dialogueId: 'unit-kept~d1', operator, msisdn: '254700000001', merchants: new Map(config.merchants.map((m) => [m.id, m])), airtimeMerchantId: undefined, services };
+  const context: MenuContext = { sessionId: 'unit-kept', dialogueId: 'unit-kept~d1', operator, msisdn: '254700000001', merchants: new Map(config.merchants.map((m) => [m.id, m])), airtimeOffered: false, services };
   const facts: Facts = {};
   let kept: readonly string[] = [];
   const hops: { screen: string; kept: readonly string[] }[] = [];

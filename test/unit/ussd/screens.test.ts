@@ -54,7 +54,7 @@ describe('the menu without the network', () => {
     payments: async (q) => (q.profile ? { outcome: 1, hasPin: true, language: 'en' } : { outcome: 7 }),
     balance: async () => ({ available: true, balance: moneyToProto({ amountMinor: 5_000n, currency: 'KES' }), lines: statementLines }),
   };
-  const context = { sessionId: 'unit-1', dialogueId: 'unit-1~d1', operator, msisdn: '254700000001', merchants: new Map(config.merchants.map((m) => [m.id, m])), airtimeMerchantId: undefined, services };
+  const context = { sessionId: 'unit-1', dialogueId: 'unit-1~d1', operator, msisdn: '254700000001', merchants: new Map(config.merchants.map((m) => [m.id, m])), airtimeOffered: false, services };
 
   it('pages a long mini statement with "00 More" and answers a replayed hop from the session, not the services', async () => {
     const facts: Facts = {};
@@ -70,11 +70,32 @@ describe('the menu without the network', () => {
     expect(`${first.screen.text}${second.screen.text}`.match(/-1,234,567\.89 KES/g)).toHaveLength(5);
   });
 
-  it('airtime says it is not sold when the operator has no airtime merchant', async () => {
+  it('airtime says it is not sold when the operator offers none (no top-up interface)', async () => {
     const facts: Facts = {};
     await runMenu({ ...context, sessionId: 'unit-2' }, facts, [], 1_000);
     const result = await runMenu({ ...context, sessionId: 'unit-2' }, facts, ['3'], 1_000);
     expect(result.screen).toEqual({ text: 'Airtime is not sold here on your network.', end: true });
+  });
+
+  it('airtime for another number asks payments for an airtime payment to that line, and shows it', async () => {
+    const asked: unknown[] = [];
+    const airtime = {
+      ...context, sessionId: 'unit-4', dialogueId: 'unit-4~d1', airtimeOffered: true,
+      services: {
+        ...services,
+        payments: async (q: Parameters<MenuServices['payments']>[0]) => {
+          if (q.profile) return { outcome: 1, hasPin: true, language: 'en' };
+          asked.push(q.startPayment);
+          return { outcome: 1, paymentId: 'p-1', amount: moneyToProto({ amountMinor: 5_000n, currency: 'KES' }), fee: moneyToProto({ amountMinor: 0n, currency: 'KES' }), payeeName: 'airtime for +254712345678' };
+        },
+      },
+    };
+    const facts: Facts = {};
+    await runMenu(airtime, facts, [], 1_000);
+    expect((await runMenu(airtime, facts, ['3'], 1_000)).screen.text).toBe('Buy airtime for:\n1 My number\n2 Another number');
+    const result = await runMenu(airtime, facts, ['3', '2', '0712345678', '50', '2468'], 1_000);
+    expect(result.screen.text).toBe('Airtime 50.00 KES to +254712345678\nFee 0.00 KES\n1 Confirm\n2 Cancel');
+    expect(asked).toEqual([expect.objectContaining({ payeeKind: 3, payeeId: '254712345678', pin: '2468', reference: '' })]);
   });
 
   it('a service that never answers ends the hop at its timeout instead of hanging', async () => {
