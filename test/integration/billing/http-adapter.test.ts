@@ -14,13 +14,13 @@ import { ChargingApiSimulator } from '../../../load-tests/operator-sim/charging-
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 
-const { DebitOutcome } = dialpay.v1;
+const { DebitOutcome, TopUpOutcome } = dialpay.v1;
 const log = quietLogger();
 let stack: Stack;
 let host: Host;
 let nats: NatsHandle;
 let pool: ReturnType<typeof createPool>;
-const api = new ChargingApiSimulator({ openingBalanceMinor: 100_000n, clientId: 'dialpay-billing', clientSecret: 's3cret/with:odd chars' });
+const api = new ChargingApiSimulator({ openingBalanceMinor: 100_000n, clientId: 'dialpay-billing', clientSecret: 's3cret/with:odd chars', topUp: { path: '/airtime', apiKey: 'top-up-key' } });
 const KES = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: 'KES' });
 let n = 0;
 
@@ -47,6 +47,7 @@ beforeAll(async () => {
   Object.assign(raw.operators[0], {
     billingAdapter: 'http',
     charging: { baseUrl: url, timeoutMs: 300, tokenUrl: api.tokenUrl, clientId: 'dialpay-billing', clientSecret: 's3cret/with:odd chars', retryDelayMs: 20 },
+    topUp: { baseUrl: `${url}/airtime`, timeoutMs: 300, apiKey: 'top-up-key' },
   });
   host = await startHost(validateConfig(raw), [billing], { log });
   nats = await connectNats({ ...stack.config.nats, name: 'test' }, log);
@@ -182,5 +183,29 @@ describe('http charging adapter (CAMARA)', () => {
     const refunds = [...(api.payment(debitId)?.refunds.values() ?? [])];
     expect(refunds.map((r) => [r.clientCorrelator, r.amountMinor])).toEqual([[`r-${debitId}`, 2_550n]]);
     expect(api.carrier.balanceOf(msisdn)).toBe(92_550n);
+  });
+
+  it('airtime over http: the capture tops the line up through the operator top-up API, once; a refused top-up goes back to the wallet', async () => {
+    const payer = '254733000010';
+    const line = '254733000011';
+    const airtime = async (debitId: string, target: string) => publishEvent(nats.js, Events.debitCaptureRequested, {
+      envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, amount: KES(5_000n), payeeAmount: KES(5_000n), topUpMsisdn: target, topUpOperatorId: 'safaricom-ke',
+    }, { timeoutMs: 5_000 });
+    const credited = await reserve(payer, 5_000n);
+    expect((await result(Events.debitReserveResult, credited)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    await airtime(credited, line);
+    const captured = await result(Events.debitCaptureResult, credited);
+    expect([captured.outcome, captured.topUp]).toEqual([DebitOutcome.DEBIT_OUTCOME_OK, TopUpOutcome.TOP_UP_OUTCOME_CREDITED]);
+    expect(api.topUpOf(`topup:${credited}`)).toMatchObject({ msisdn: line, value: '50.00', currency: 'KES', status: 'succeeded' });
+    expect(api.carrier.balanceOf(line)).toBe(105_000n);
+    expect(api.carrier.balanceOf(payer)).toBe(95_000n);
+
+    const refused = await reserve(payer, 5_000n);
+    expect((await result(Events.debitReserveResult, refused)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    api.refuseTopUps('254733000012');
+    await airtime(refused, '254733000012');
+    const back = await result(Events.debitCaptureResult, refused);
+    expect([back.outcome, back.topUp]).toEqual([DebitOutcome.DEBIT_OUTCOME_OK, TopUpOutcome.TOP_UP_OUTCOME_REFUNDED_TO_WALLET]);
+    expect(api.carrier.balanceOf('254733000012')).toBe(100_000n);
   });
 });
