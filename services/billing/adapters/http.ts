@@ -57,6 +57,8 @@ interface CamaraPayment {
 type Lookup = CamaraPayment | 'none' | 'unknown';
 
 const PAGE_SIZE = 100;
+/** The statuses in which a payment still holds money at the operator. */
+const OPEN_STATUSES = ['processing', 'pending_validation', 'reserved'] as const;
 /**
  * Payments this process prepared, remembered (number, amount) so confirm and cancel need not read
  * them first; the oldest are forgotten past this, and are then read with GET.
@@ -165,7 +167,8 @@ export class HttpChargingAdapter implements CarrierAdapter {
   }
 
   async release(debitId: string, carrierRef?: string): Promise<CarrierResult> {
-    const before = await this.#lookup(debitId, carrierRef);
+    // Without a paymentId only a payment that still holds money matters: look among the open ones.
+    const before = await this.#lookup(debitId, carrierRef, OPEN_STATUSES);
     if (typeof before === 'object') this.#known.delete(before.paymentId);
     if (before === 'unknown') return unavailable('release: payment status unknown');
     if (before === 'none') return ok(); // the operator holds nothing under this debit
@@ -276,10 +279,10 @@ export class HttpChargingAdapter implements CarrierAdapter {
    * prepared is taken as still `reserved` without asking: confirm and cancel answer 409 when it
    * is not, and their callers read the status then.
    */
-  async #lookup(debitId: string, carrierRef: string | undefined): Promise<Lookup> {
+  async #lookup(debitId: string, carrierRef: string | undefined, statuses: readonly string[] = []): Promise<Lookup> {
     const known = carrierRef ? this.#known.get(carrierRef) : undefined;
     if (known) return known;
-    return carrierRef ? this.#get(carrierRef, debitId) : this.#find(debitId);
+    return carrierRef ? this.#get(carrierRef, debitId) : this.#find(debitId, statuses);
   }
 
   #remember(payment: CamaraPayment): void {
@@ -300,12 +303,14 @@ export class HttpChargingAdapter implements CarrierAdapter {
 
   /**
    * retrievePayments filters by creation date, status and merchant, not by clientCorrelator:
-   * page through the recent ones, newest first, and match ours. 'none' only after the last page.
+   * page through the recent ones (in these statuses, when given), newest first, and match ours.
+   * 'none' only after the last page.
    */
-  async #find(clientCorrelator: string): Promise<Lookup> {
+  async #find(clientCorrelator: string, statuses: readonly string[] = []): Promise<Lookup> {
     const since = new Date(Date.now() - (this.#o.lookupWindowMs ?? 3_600_000)).toISOString();
     for (let page = 1; page <= (this.#o.lookupPagesMax ?? 20); page++) {
       const query = new URLSearchParams({ 'paymentCreationDate.gte': since, order: 'desc', perPage: String(PAGE_SIZE), page: String(page) });
+      for (const status of statuses) query.append('paymentStatus', status);
       let res: CamaraResponse;
       try {
         res = await this.#http.call('GET', `${this.#payments}?${query}`, clientCorrelator);

@@ -187,6 +187,14 @@ describe('CAMARA contract: the adapter against the simulator', () => {
     expect(api.payment('c-6')?.status).toBe('succeeded');
     expect(api.carrier.balanceOf('254711000006')).toBe(100_000n - 700n);
 
+    // A billing that never learnt the paymentId (restarted, the answer lost): release finds the open payment by clientCorrelator.
+    expect((await adapter.reserve({ debitId: 'c-9', msisdn: '254711000010', currency: 'KES', amountMinor: 900n, description: 'x' })).outcome).toBe(CarrierOutcome.OK);
+    const restarted = new HttpChargingAdapter({ baseUrl: api.url, timeoutMs: 300, tokenUrl: api.tokenUrl, clientId: 'dialpay', clientSecret: SECRET });
+    expect((await restarted.release('c-9')).outcome).toBe(CarrierOutcome.OK);
+    expect(api.payment('c-9')?.status).toBe('cancelled');
+    expect(api.carrier.balanceOf('254711000010')).toBe(100_000n);
+    expect(api.exchanges.some((x) => x.query.includes('paymentStatus=reserved'))).toBe(true);
+
     api.failNext(2, 503);
     expect((await adapter.reserve({ debitId: 'c-7', msisdn: '254711000007', currency: 'KES', amountMinor: 800n, description: 'x' })).outcome).toBe(CarrierOutcome.OK);
     api.failNext(1, 429);
