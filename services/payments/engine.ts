@@ -22,7 +22,8 @@ import { sendChallenge } from './challenge.js';
 import { failureCode } from './failure-codes.js';
 import { sweepPayments } from './sweep.js';
 import * as store from './store.js';
-import { payerOf, type Destination, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
+import { payerOf, type Destination, type Funding, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
+import { fundingFromProto, fundingToProto } from './funding.js';
 
 export const SCHEMA = 'payments';
 export const PRODUCER = 'payments';
@@ -53,7 +54,7 @@ export class PaymentEngine {
 
   async onReserveResult(result: dialpay.v1.IDebitReserveResult): Promise<void> {
     const ok = result.outcome === DebitOutcome.DEBIT_OUTCOME_OK;
-    await this.input(result.paymentId ?? '', { kind: 'reserve-result', ok, insufficientFunds: result.outcome === DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS });
+    await this.input(result.paymentId ?? '', { kind: 'reserve-result', ok, insufficientFunds: result.outcome === DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS }, fundingFromProto(result.funding));
   }
 
   async onCaptureResult(result: dialpay.v1.IDebitCaptureResult): Promise<void> {
@@ -77,12 +78,17 @@ export class PaymentEngine {
     return sweepPayments(this);
   }
 
-  async input(paymentId: string, input: PaymentInput): Promise<void> {
+  /** An input from billing; `funding`: the source a reserve drew on (the challenge says which). */
+  async input(paymentId: string, input: PaymentInput, funding: Funding | null = null): Promise<void> {
     await withTransaction(this.pool, 'READ COMMITTED', async (client) => {
-      const payment = await store.lockPayment(client, paymentId);
+      let payment = await store.lockPayment(client, paymentId);
       if (!payment) {
         this.log.warn({ paymentId, input: input.kind }, 'result for a payment we do not have');
         return;
+      }
+      if (funding && payment.funding !== funding) {
+        await store.setFunding(client, paymentId, funding);
+        payment = { ...payment, funding };
       }
       const effective = input.kind === 'reserve-result' && payment.mandate_id ? { ...input, preauthorized: true } : input;
       await this.step(client, payment, effective);
@@ -120,6 +126,7 @@ export class PaymentEngine {
     });
     await this.emit(client, Events.debitReserveRequested, `${paymentId}:reserve`, paymentId, {
       debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money, description: `dialpay ${spec.payee.id}`.slice(0, 60),
+      funding: fundingToProto(spec.funding),
     });
     this.log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind: spec.payee.kind, channel: spec.channel }, 'payment requested');
     return { ok: true, paymentId, split, payeeName: this.payeeName({ payee_kind: spec.payee.kind, payee_id: spec.payee.id }) };

@@ -12,12 +12,12 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     fr: () => 'dialpay: PAYER <boutique> <montant> [ref] | ENVOYER <numero> <montant> | SOLDE | LANGUE EN | STOP. Repondez OUI <code> pour confirmer.',
   },
   challengeCode: {
-    en: (a) => `Pay ${a.amount} to ${a.payee}${a.reference ? ` ref ${a.reference}` : ''}? Fee ${a.fee}. Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,
-    fr: (a) => `Payer ${a.amount} a ${a.payee}${a.reference ? ` ref ${a.reference}` : ''} ? Frais ${a.fee}. Repondez OUI ${a.code} sous ${a.minutes} min. Pas vous ? Ignorez ce SMS.`,
+    en: (a) => `Pay ${a.amount} to ${a.payee}${a.reference ? ` ref ${a.reference}` : ''}? Fee ${a.fee}.${a.source ? ` ${a.source}` : ''} Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,
+    fr: (a) => `Payer ${a.amount} a ${a.payee}${a.reference ? ` ref ${a.reference}` : ''} ? Frais ${a.fee}.${a.source ? ` ${a.source}` : ''} Repondez OUI ${a.code} sous ${a.minutes} min. Pas vous ? Ignorez ce SMS.`,
   },
   challengePin: {
-    en: (a) => `Pay ${a.amount} to ${a.payee}? Fee ${a.fee}. Reply with your PIN within ${a.minutes} min.`,
-    fr: (a) => `Payer ${a.amount} a ${a.payee} ? Frais ${a.fee}. Repondez avec votre code PIN sous ${a.minutes} min.`,
+    en: (a) => `Pay ${a.amount} to ${a.payee}? Fee ${a.fee}.${a.source ? ` ${a.source}` : ''} Reply with your PIN within ${a.minutes} min.`,
+    fr: (a) => `Payer ${a.amount} a ${a.payee} ? Frais ${a.fee}.${a.source ? ` ${a.source}` : ''} Repondez avec votre code PIN sous ${a.minutes} min.`,
   },
   retry: {
     en: (a) => `Wrong code. ${a.left} attempt(s) left.`,
@@ -68,6 +68,10 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
   balance: {
     en: (a) => `Balance: ${a.balance}.${a.lines ? ` Last: ${a.lines}` : ''}`,
     fr: (a) => `Solde: ${a.balance}.${a.lines ? ` Derniers: ${a.lines}` : ''}`,
+  },
+  balances: {
+    en: (a) => `Balance: dialpay wallet ${a.wallet}, ${a.operator} ${a.balance}.${a.lines ? ` Last: ${a.lines}` : ''}`,
+    fr: (a) => `Solde: portefeuille dialpay ${a.wallet}, ${a.operator} ${a.balance}.${a.lines ? ` Derniers: ${a.lines}` : ''}`,
   },
   balanceUnavailable: {
     en: () => 'Your balance is not available right now. Please try again in a few minutes.',

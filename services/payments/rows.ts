@@ -33,7 +33,12 @@ export interface PaymentRow {
   authorized_minor: bigint | null;
   authorization_expires_at: Date | null;
   mandate_id: string | null;
+  /** Where the money comes from: promised (USSD) or learnt from billing's reserve; null until then. */
+  funding: Funding | null;
 }
+
+/** The payer's dialpay wallet or their carrier account (billing's funding.ts decides). */
+export type Funding = 'wallet' | 'carrier';
 
 export interface SubscriberRow {
   msisdn: string;
@@ -97,4 +102,6 @@ export interface PaymentSpec {
   readonly manualCapture?: boolean;
   /** A charge under this active mandate: consent was given in advance, no challenge. */
   readonly mandateId?: string | null;
+  /** The source the payer was promised (the USSD confirmation screen); absent: wallet if it covers, else carrier. */
+  readonly funding?: Funding | null;
 }

@@ -73,10 +73,10 @@ export async function spentSoFar(client: pg.ClientBase, msisdn: string): Promise
 export async function insertPayment(client: pg.ClientBase, row: { paymentId: string; operatorId: string; payerMsisdn: string; currency: string; spec: PaymentSpec; split: PaymentSplit }): Promise<void> {
   const { paymentId, spec, split } = row;
   await client.query(
-    `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference, language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id, consented)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20, $20::text IS NOT NULL)`,
+    `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference, language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id, consented, funding)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20, $20::text IS NOT NULL, $21)`,
     [paymentId, spec.channel, row.operatorId, spec.shortCode, row.payerMsisdn, spec.payee.kind, spec.payee.id, row.currency, split.amountMinor.toString(), split.feeMinor.toString(), split.operatorShareMinor.toString(), split.payeeMinor.toString(), spec.reference, spec.language, spec.requestId, spec.description ?? '', spec.confirmTtlMs ?? null,
-      spec.manualCapture ? 'manual' : 'automatic', spec.manualCapture ? split.amountMinor.toString() : null, spec.mandateId ?? null],
+      spec.manualCapture ? 'manual' : 'automatic', spec.manualCapture ? split.amountMinor.toString() : null, spec.mandateId ?? null, spec.funding ?? null],
   );
 }
 
@@ -132,6 +132,11 @@ export async function setChallenge(client: pg.ClientBase, paymentId: string, met
     `UPDATE payments.payments SET challenge_method = $2, challenge_code_hash = $3, expires_at = now() + ($4::bigint * interval '1 millisecond') WHERE payment_id = $1`,
     [paymentId, method, codeHash, ttlMs],
   );
+}
+
+/** The source billing reserved the money from (the challenge says which). */
+export async function setFunding(client: pg.ClientBase, paymentId: string, funding: 'wallet' | 'carrier'): Promise<void> {
+  await client.query('UPDATE payments.payments SET funding = $2 WHERE payment_id = $1', [paymentId, funding]);
 }
 
 export async function setUssdChallenge(client: pg.ClientBase, paymentId: string, ttlMs: number): Promise<void> {
