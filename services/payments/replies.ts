@@ -46,8 +46,8 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     fr: (a) => `${a.count} paiements attendent votre PIN, et un PIN ne dit pas lequel. Envoyez STOP pour annuler tous les paiements en attente, puis payez a nouveau.`,
   },
   refunded: {
-    en: (a) => `Refund: ${a.amount} back from ${a.payee} for payment ${a.paymentRef}.`,
-    fr: (a) => `Remboursement: ${a.amount} rendu par ${a.payee} pour le paiement ${a.paymentRef}.`,
+    en: (a) => `Refund: ${a.amount} back from ${a.payee} for payment ${a.paymentRef}.${a.wallet ? ' It is in your dialpay wallet.' : ''}`,
+    fr: (a) => `Remboursement: ${a.amount} rendu par ${a.payee} pour le paiement ${a.paymentRef}.${a.wallet ? ' Il est dans votre portefeuille dialpay.' : ''}`,
   },
   receiptPayer: {
     en: (a) => `Paid ${a.amount} to ${a.payee}. Fee ${a.fee}. Ref ${a.paymentRef}.`,

@@ -89,7 +89,7 @@ describe('the dialpay wallet on a carrier-billed operator', () => {
       method: 'POST', headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json', 'idempotency-key': 'wallet-refund-1' }, body: JSON.stringify({ amountMinor: 500 }),
     });
     expect(refund.status).toBe(201);
-    await waitFor('refund SMS', async () => smsTo(payee).some((t) => t.startsWith('Refund: 5.00 KES back from Duka Ya Mama (SHOP42)')));
+    await waitFor('refund SMS', async () => smsTo(payee).includes(`Refund: 5.00 KES back from Duka Ya Mama (SHOP42) for payment ${paid.payment_id.slice(0, 8).toUpperCase()}. It is in your dialpay wallet.`));
     expect(await wallet(payee)).toBe(1_000n);
     expect(carrier.balanceOf(payee)).toBe(OPENING);
     expect(await p.ask(payee, 'BAL')).toMatch(new RegExp(`^Balance: dialpay wallet 10\\.00 KES, Safari Mobile 10,000\\.00 KES\\. Last: ${today()} \\+5\\.00 KES SHOP42; `));
