@@ -86,10 +86,8 @@ export class PaymentEngine {
         this.log.warn({ paymentId, input: input.kind }, 'result for a payment we do not have');
         return;
       }
-      if (funding && payment.funding !== funding) {
-        await store.setFunding(client, paymentId, funding);
-        payment = { ...payment, funding };
-      }
+      // Kept with the state change the result causes (step), and read by the challenge it sends.
+      if (funding) payment = { ...payment, funding };
       const effective = input.kind === 'reserve-result' && payment.mandate_id ? { ...input, preauthorized: true } : input;
       await this.step(client, payment, effective);
     });
@@ -143,7 +141,7 @@ export class PaymentEngine {
     const next = transition({ state: payment.state, challengeAttempts: payment.challenge_attempts }, input);
     if (next.state === payment.state && next.actions.length === 0) return;
     const failure = next.actions.find((a): a is Extract<PaymentAction, { kind: 'fail' }> => a.kind === 'fail')?.reason ?? null;
-    await store.setState(client, payment.payment_id, { state: next.state, challengeAttempts: next.challengeAttempts, failure, consented: input.kind === 'answer' && input.correct });
+    await store.setState(client, payment.payment_id, { state: next.state, challengeAttempts: next.challengeAttempts, failure, consented: input.kind === 'answer' && input.correct, funding: payment.funding });
     for (const action of next.actions) await this.act(client, payment, action, next.challengeAttempts);
     if (next.state !== payment.state && (next.state === PaymentState.COMPLETED || next.state === PaymentState.FAILED)) {
       // updated_at was set when the confirmation moved it to capturing; a merchant's capture or a mandate charge had no payer confirmation.

@@ -120,10 +120,11 @@ export async function setConsented(client: pg.ClientBase, paymentId: string): Pr
   await client.query('UPDATE payments.payments SET consented = true, updated_at = now() WHERE payment_id = $1', [paymentId]);
 }
 
-export async function setState(client: pg.ClientBase, paymentId: string, next: { state: string; challengeAttempts: number; failure: string | null; consented: boolean }): Promise<void> {
+/** The next state; `funding`, when known, is kept too (a reserve result's source, in the same statement). */
+export async function setState(client: pg.ClientBase, paymentId: string, next: { state: string; challengeAttempts: number; failure: string | null; consented: boolean; funding?: string | null }): Promise<void> {
   await client.query(
-    `UPDATE payments.payments SET state = $2, challenge_attempts = $3, failure_reason = COALESCE($4, failure_reason), consented = consented OR $5, updated_at = now() WHERE payment_id = $1`,
-    [paymentId, next.state, next.challengeAttempts, next.failure, next.consented],
+    `UPDATE payments.payments SET state = $2, challenge_attempts = $3, failure_reason = COALESCE($4, failure_reason), consented = consented OR $5, funding = COALESCE($6, funding), updated_at = now() WHERE payment_id = $1`,
+    [paymentId, next.state, next.challengeAttempts, next.failure, next.consented, next.funding ?? null],
   );
 }
 
@@ -132,11 +133,6 @@ export async function setChallenge(client: pg.ClientBase, paymentId: string, met
     `UPDATE payments.payments SET challenge_method = $2, challenge_code_hash = $3, expires_at = now() + ($4::bigint * interval '1 millisecond') WHERE payment_id = $1`,
     [paymentId, method, codeHash, ttlMs],
   );
-}
-
-/** The source billing reserved the money from (the challenge says which). */
-export async function setFunding(client: pg.ClientBase, paymentId: string, funding: 'wallet' | 'carrier'): Promise<void> {
-  await client.query('UPDATE payments.payments SET funding = $2 WHERE payment_id = $1', [paymentId, funding]);
 }
 
 export async function setUssdChallenge(client: pg.ClientBase, paymentId: string, ttlMs: number): Promise<void> {
