@@ -34,10 +34,10 @@ export async function subscriberBalance(deps: BalanceDeps, operator: OperatorCon
   if (request.walletOnly) return { available: true, wallet };
   // A wallet-model operator's account is the wallet: nothing else to ask.
   const carrier = deps.adapter.fundsCheckedInLedger ? null : await deps.adapter.balance(operator.id, msisdn, currency);
-  if (!deps.adapter.fundsCheckedInLedger && carrier === null) return { available: false };
   const limit = Math.min(Math.max(request.statementLinesMax ?? 5, 0), STATEMENT_LINES_MAX);
   return {
-    available: true, wallet,
+    // The carrier not answering hides nothing of ours: the wallet and the statement are still shown.
+    available: true, wallet, carrierUnavailable: !deps.adapter.fundsCheckedInLedger && carrier === null,
     ...(carrier === null ? {} : { balance: moneyToProto({ amountMinor: carrier, currency }) }),
     lines: limit === 0 ? [] : await statement(deps.pool, msisdn, currency, limit),
   };

@@ -73,6 +73,10 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     en: (a) => `Balance: dialpay wallet ${a.wallet}, ${a.operator} ${a.balance}.${a.lines ? ` Last: ${a.lines}` : ''}`,
     fr: (a) => `Solde: portefeuille dialpay ${a.wallet}, ${a.operator} ${a.balance}.${a.lines ? ` Derniers: ${a.lines}` : ''}`,
   },
+  balancesNoCarrier: {
+    en: (a) => `Balance: dialpay wallet ${a.wallet}; ${a.operator} balance not available right now.${a.lines ? ` Last: ${a.lines}` : ''}`,
+    fr: (a) => `Solde: portefeuille dialpay ${a.wallet}; solde ${a.operator} indisponible pour le moment.${a.lines ? ` Derniers: ${a.lines}` : ''}`,
+  },
   balanceUnavailable: {
     en: () => 'Your balance is not available right now. Please try again in a few minutes.',
     fr: () => 'Votre solde n est pas disponible pour le moment. Reessayez dans quelques minutes.',

@@ -128,6 +128,7 @@ function balanceText(answer: dialpay.v1.IBalanceReply | null, operator: Operator
   if (!answer || !answer.available || !shown) return reply('balanceUnavailable', language);
   const amount = (m: dialpay.v1.IMoney) => formatAmount(moneyFromProto(m).amountMinor, operator.currency, language);
   const lines = statementLines(answer.lines, operator.currency, language).join('; ');
+  if (answer.carrierUnavailable && answer.wallet) return reply('balancesNoCarrier', language, { wallet: amount(answer.wallet), operator: operator.name, lines });
   if (!answer.balance || !answer.wallet) return reply('balance', language, { balance: amount(shown), lines });
   return reply('balances', language, { wallet: amount(answer.wallet), operator: operator.name, balance: amount(answer.balance), lines });
 }

@@ -270,7 +270,7 @@ async function balanceFact(walk: Walk, lines: number): Promise<Fact> {
     const currency = walk.context.operator.currency;
     const amount = (m: dialpay.v1.IMoney) => formatAmount(moneyFromProto(m).amountMinor, currency, walk.language);
     return {
-      ok: true, balance: amount(shown), wallet: reply.balance && reply.wallet ? amount(reply.wallet) : undefined,
+      ok: true, balance: reply.carrierUnavailable ? '' : amount(shown), wallet: (reply.balance || reply.carrierUnavailable) && reply.wallet ? amount(reply.wallet) : undefined,
       lines: statementLines(reply.lines, currency, walk.language).join('\n'),
     };
   } catch {
@@ -347,7 +347,7 @@ export const STATES: Readonly<Record<string, StateDef>> = {
     screen: (fact, walk) => {
       if (!fact?.ok) return end(walk.t('unavailable'));
       if (fact.wallet === undefined) return end(walk.t('balance', { balance: String(fact.balance) }));
-      return end(walk.t('balances', { wallet: String(fact.wallet), operator: walk.context.operator.name, balance: String(fact.balance) }));
+      return end(walk.t('balances', { wallet: String(fact.wallet), operator: walk.context.operator.name, balance: String(fact.balance) || walk.t('notNow') }));
     },
   },
   'account.statement': {

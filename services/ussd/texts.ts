@@ -49,6 +49,7 @@ const T = {
     en: (a: Args) => `Balance:\ndialpay wallet ${a.wallet}\n${a.operator} ${a.balance}`,
     fr: (a: Args) => `Solde:\nportefeuille dialpay ${a.wallet}\n${a.operator} ${a.balance}`,
   },
+  notNow: { en: () => 'not available now', fr: () => 'indisponible' },
   statement: { en: (a: Args) => `Last movements:\n${a.lines}`, fr: (a: Args) => `Derniers mouvements:\n${a.lines}` },
   noStatement: { en: () => 'No payments yet.', fr: () => 'Aucun paiement pour le moment.' },
   currentPin: { en: () => 'Enter your current PIN:', fr: () => 'Entrez votre PIN actuel:' },

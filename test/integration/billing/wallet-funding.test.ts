@@ -145,6 +145,12 @@ describe('the dialpay wallet on a carrier-billed operator', () => {
     carrier.down(b); // were the carrier asked, the void would wait for it
     await publishEvent(nats.js, Events.debitVoidRequested, { envelope: newEnvelope({ producer: 'test' }), debitId: held.debitId, paymentId: `p-${held.debitId}`, reason: 'test' }, { timeoutMs: 5_000 });
     expect((await result(Events.debitVoidResult, held.debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    // The carrier not answering hides nothing of ours: BAL still shows the wallet.
+    const reply = await requestReply(nats.nc, Requests.billingBalance, { operatorId: 'safaricom-ke', msisdn: b, statementLinesMax: 5 }, 2_000);
+    expect(reply).toMatchObject({ available: true, carrierUnavailable: true });
+    expect(moneyFromProto(reply.wallet).amountMinor).toBe(700n);
+    expect(reply.balance ?? null).toBeNull();
+    expect((reply.lines ?? []).map((l) => moneyFromProto(l.amount).amountMinor)).toEqual([700n]);
     carrier.up(b);
     expect(await wallet(b)).toBe(700n);
     expect(carrier.balanceOf(b)).toBe(OPENING);

@@ -120,6 +120,11 @@ describe('the dialpay wallet on a carrier-billed operator', () => {
     expect(carrier.balanceOf(payee)).toBe(OPENING - 5_000n);
     expect(await wallet(payee)).toBe(0n);
 
+    // A carrier that cannot say its balance hides nothing of ours: BAL still shows the wallet and the statement.
+    carrier.down(payee);
+    expect(await p.ask(payee, 'BAL')).toMatch(new RegExp(`^Balance: dialpay wallet 0\\.00 KES; Safari Mobile balance not available right now\\. Last: ${today()} -50\\.00 KES SHOP42; `));
+    carrier.up(payee);
+
     // Nothing stranded: every wallet is a served number's, no money rests where no flow reads it.
     await waitFor('holds released', async () => (await checkAccounts(p.pool, operators)).every((c) => c.ok));
     expect(await p.ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
