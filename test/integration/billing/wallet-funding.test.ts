@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, newEnvelope, publishEvent, requestReply, Events, Requests, type NatsHandle, type EventDef, type EventMessage } from '../../../runtime/nats/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { createPool, type Pool } from '../../../runtime/pg/index.js';
-import { dialpay, moneyToProto, moneyFromProto } from '../../../proto/index.js';
+import { bigIntToInt64, dialpay, moneyToProto, moneyFromProto } from '../../../proto/index.js';
 import { billingComponent, SimulatedCarrier } from '../../../services/billing/index.js';
 import { Ledger } from '../../../services/billing/ledger/store.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
@@ -47,10 +47,11 @@ async function capture(debitId: string, amountMinor: bigint, payee: { merchantId
 }
 
 /** B receives `amountMinor` from A by a SEND charged to A's carrier account. */
-async function receive(from: string, to: string, amountMinor: bigint): Promise<void> {
+async function receive(from: string, to: string, amountMinor: bigint): Promise<string> {
   const sent = await reserve(from, amountMinor);
   expect(sent.result.funding).toBe(FundingSource.FUNDING_SOURCE_CARRIER);
   expect((await capture(sent.debitId, amountMinor, { payeeMsisdn: to })).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+  return sent.debitId;
 }
 
 const wallet = (msisdn: string) => ledger.balance(AccountIds.subscriber(msisdn));
@@ -72,7 +73,7 @@ afterAll(async () => {
 describe('the dialpay wallet on a carrier-billed operator', () => {
   it('spends a received transfer from the wallet: the carrier is not charged, the merchant is paid, a refund goes back to the wallet', async () => {
     const [a, b] = ['254722200001', '254722200002'];
-    await receive(a, b, 2_000n);
+    const sentId = await receive(a, b, 2_000n);
     expect(carrier.balanceOf(a)).toBe(OPENING - 2_000n);
     expect(await wallet(b)).toBe(2_000n);
 
@@ -108,6 +109,14 @@ describe('the dialpay wallet on a carrier-billed operator', () => {
     expect(walletOnly.balance ?? null).toBeNull();
     expect(walletOnly.lines ?? []).toEqual([]);
     expect((await ledger.check()).negativeBalances).toBe(0);
+
+    // Reconciliation matches the carrier's records: a wallet-funded debit never reached the carrier.
+    const charges = await requestReply(nats.nc, Requests.billingCharges, {
+      operatorId: 'safaricom-ke', fromUnixMs: bigIntToInt64(0n), toUnixMs: bigIntToInt64(BigInt(Date.now() + 60_000)), limit: 500,
+    }, 2_000);
+    const ids = (charges.charges ?? []).map((c) => c.debitId);
+    expect(ids).toContain(sentId);
+    expect(ids).not.toContain(paid.debitId);
   });
 
   it('charges the carrier for what the wallet does not cover, and leaves the wallet alone', async () => {
