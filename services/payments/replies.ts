@@ -54,8 +54,8 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     fr: (a) => `Paye ${a.amount} a ${a.payee}. Frais ${a.fee}. Ref ${a.paymentRef}.`,
   },
   receiptPayee: {
-    en: (a) => `Received ${a.amount} from ${a.payer}. Ref ${a.paymentRef}.`,
-    fr: (a) => `Recu ${a.amount} de ${a.payer}. Ref ${a.paymentRef}.`,
+    en: (a) => `Received ${a.amount} from ${a.payer}. Ref ${a.paymentRef}. It is in your dialpay wallet: send BAL to see it.`,
+    fr: (a) => `Recu ${a.amount} de ${a.payer}. Ref ${a.paymentRef}. Il est dans votre portefeuille dialpay: envoyez SOLDE pour le voir.`,
   },
   noPendingPayment: {
     en: () => 'No payment is waiting for your confirmation.',

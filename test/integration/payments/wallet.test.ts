@@ -65,7 +65,8 @@ describe('the dialpay wallet on a carrier-billed operator', () => {
     const sendChallenge = await p.ask(payer, `SEND 0${payee.slice(3)} 20`);
     expect(sendChallenge).toMatch(/^Pay 20\.00 KES to \+254755000002\? Fee 0\.00 KES\. Charged to your Safari Mobile account\. Reply YES \d{4}/);
     expect(await p.ask(payer, `YES ${code(sendChallenge)}`)).toMatch(/^Paid 20\.00 KES to \+254755000002/);
-    await waitFor('payee told', async () => smsTo(payee).some((t) => t.startsWith('Received 20.00 KES from +254755000001')));
+    const told = await waitFor('payee told', async () => smsTo(payee).find((t) => t.startsWith('Received 20.00 KES from +254755000001')));
+    expect(told).toMatch(/^Received 20\.00 KES from \+254755000001\. Ref [0-9A-F]{8}\. It is in your dialpay wallet: send BAL to see it\.$/);
     await waitFor('wallet credited', async () => (await wallet(payee).catch(() => 0n)) === 2_000n);
     expect(carrier.balanceOf(payer)).toBe(OPENING - 2_000n);
 
