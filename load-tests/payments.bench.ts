@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       receipts: phones.receipts,
       payeeReceipts: true,
       settleTimeoutMs: 120_000,
+      operators: cluster.config.operators,
     });
     const perSecond = (p: { completed: number; elapsedMs: number }) => Math.round((p.completed / p.elapsedMs) * 1_000);
     const figures: Figure[] = [

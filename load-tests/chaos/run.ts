@@ -172,6 +172,7 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
       chargingApi: cluster.chargingApi,
       acceptedBeforeDrop: cluster.smsc.acceptedBeforeDrop,
       settleTimeoutMs: s.settleTimeoutMs,
+      operators: cluster.config.operators,
     });
     checks.push(...invariants);
     return {

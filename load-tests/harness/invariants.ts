@@ -6,6 +6,8 @@ import pg from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Ledger } from '../../services/billing/ledger/store.js';
+import { ACCOUNT_READERS, type AccountKind } from '../../services/billing/ledger/rules.js';
+import { numberBelongsTo } from '../../runtime/msisdn.js';
 import { DLQ_STREAM } from '../../runtime/nats/topology.js';
 import type { ChargingApiSimulator } from '../operator-sim/charging-api.js';
 import type { Check } from './report.js';
@@ -57,6 +59,48 @@ export interface InvariantInput {
   readonly acceptedBeforeDrop?: ReadonlySet<string>;
   /** How long payments may take to end (confirmed ones captured, others expired). */
   readonly settleTimeoutMs: number;
+  /** The configured operators: every subscriber account must be a number of one of them. */
+  readonly operators: readonly OperatorRanges[];
+}
+
+/** What numberBelongsTo needs of an operator (the config's operators fit). */
+export type OperatorRanges = Parameters<typeof numberBelongsTo>[0];
+
+/**
+ * No stranded money: every subscriber account is `subscriber:<e164>` of a number some configured
+ * operator serves (so its owner can see it with BAL and spend it), and money rests only in kinds
+ * of account that some flow reads (ACCOUNT_READERS, next to the ledger's rules); transit kinds
+ * (holds) end at zero.
+ */
+export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRanges[]): Promise<Check[]> {
+  const { rows } = await db.query<{ id: string; kind: AccountKind; balance: string }>(
+    `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance
+     FROM billing.accounts a WHERE a.kind = 'subscriber' OR a.id LIKE 'subscriber:%' OR a.balance_minor IS NULL OR a.balance_minor <> 0`,
+  );
+  // The harness may hand over its raw config, whose ranges can still carry the '+' the loader strips.
+  const ranged = operators.map((o) => ({ ...o, numberRanges: o.numberRanges.map((r) => r.replace(/^\+/, '')) }));
+  const owned = (id: string, kind: AccountKind) => {
+    const e164 = /^subscriber:(\d{7,15})$/.exec(id)?.[1];
+    return kind === 'subscriber' && e164 !== undefined && ranged.some((o) => numberBelongsTo(o, e164));
+  };
+  const unowned = rows.filter((a) => (a.kind === 'subscriber' || a.id.startsWith('subscriber:')) && !owned(a.id, a.kind));
+  const subscribers = rows.filter((a) => a.kind === 'subscriber').length;
+  const stranded = rows.filter((a) => {
+    const reader = ACCOUNT_READERS[a.kind];
+    return BigInt(a.balance) !== 0n && (!reader || reader.readBy === null || reader.endsAtZero === true);
+  });
+  return [
+    {
+      name: 'every subscriber account belongs to a subscriber who can spend it',
+      ok: unowned.length === 0,
+      detail: `${subscribers} subscriber accounts; ${unowned.length} not subscriber:<number> of a configured operator${unowned.length ? ` (${first(unowned.map((a) => `${a.id} ${a.kind}`))})` : ''}`,
+    },
+    {
+      name: 'money rests only in accounts some flow reads',
+      ok: stranded.length === 0,
+      detail: `${stranded.length} accounts hold money that no flow reads or that should have ended at zero${stranded.length ? ` (${first(stranded.map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
+    },
+  ];
 }
 
 async function waitUntil(timeoutMs: number, done: () => Promise<boolean>): Promise<boolean> {
@@ -93,12 +137,13 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
 
     const ended = await waitUntil(input.settleTimeoutMs, async () =>
       (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM payments.payments WHERE state NOT IN ('completed', 'failed')")).rows[0]?.n === 0);
-    const { rows: payments } = await db.query<{ payment_id: string; state: string; captures: number; voids: number }>(
-      `SELECT p.payment_id, p.state,
-              count(*) FILTER (WHERE t.kind = 'capture')::int AS captures,
-              count(*) FILTER (WHERE t.kind = 'void')::int AS voids
+    const { rows: payments } = await db.query<{ payment_id: string; state: string; captures: number; voids: number; funding: string | null }>(
+      `SELECT p.payment_id, p.state, d.funding,
+              count(t.id) FILTER (WHERE t.kind = 'capture')::int AS captures,
+              count(t.id) FILTER (WHERE t.kind = 'void')::int AS voids
        FROM payments.payments p LEFT JOIN billing.transfers t ON t.payment_id = p.payment_id
-       GROUP BY p.payment_id, p.state`,
+         LEFT JOIN billing.debits d ON d.debit_id = p.payment_id
+       GROUP BY p.payment_id, p.state, d.funding`,
     );
     const open = payments.filter((p) => p.state !== 'completed' && p.state !== 'failed');
     checks.push({ name: 'every payment ended', ok: ended && open.length === 0, detail: `${payments.length} payments, ${open.length} still open${open.length ? ` (${first(open.map((p) => `${p.payment_id}:${p.state}`))})` : ''}` });
@@ -110,6 +155,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     const wrongAtCarrier = () => input.chargingApi
       ? payments.filter((p) => {
           const status = input.chargingApi?.payment(p.payment_id)?.status;
+          // A wallet-funded payment never reaches the carrier (billing's funding.ts).
+          if (p.funding === 'wallet') return status !== undefined;
           return p.state === 'completed' ? status !== 'succeeded' : status !== undefined && status !== 'cancelled';
         })
       : [];
@@ -159,6 +206,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     const released = await waitUntil(input.settleTimeoutMs, async () =>
       (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM billing.debits WHERE state = 'reserved'")).rows[0]?.n === 0 && (await holdsBalance()) === 0n);
     checks.push({ name: 'nothing left reserved', ok: released, detail: `holds balance ${await holdsBalance()}${released ? '' : ', debits still reserved'}` });
+
+    checks.push(...(await checkAccounts(db, input.operators)));
 
     const sums = await ledger.check();
     const sound = sums.postingsSumMinor === 0n && sums.unbalancedTransfers === 0 && sums.driftedBalances === 0 && sums.negativeBalances === 0;

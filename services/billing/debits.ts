@@ -4,7 +4,7 @@
 // debit id (so a redelivered request books nothing twice), then records the
 // debit's state and its result event in one transaction through the outbox.
 import type pg from 'pg';
-import { bigIntToInt64, dialpay, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
+import { dialpay, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
@@ -14,12 +14,13 @@ import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTrans
 import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue } from './adapters/types.js';
 import { TopUps, type TopUpResult } from './top-ups.js';
 import { bookInteropPosition, crossesOperators, payeeOperatorRefusal } from './interop.js';
+import { CLAIM_SQL, claimFunding, fundingToProto, fundingWanted, mayFallBackToCarrier, stepsFor, type Funding, type FundingWanted } from './funding.js';
+import { subscriberBalance } from './wallet-balance.js';
 
 const { DebitOutcome } = dialpay.v1;
 type DebitOutcomeValue = dialpay.v1.DebitOutcome;
 export const PRODUCER = 'billing';
 const SCHEMA = 'billing';
-const STATEMENT_LINES_MAX = 10;
 
 /** Another step of the same debit is in flight: JetStream redelivers this one shortly. */
 export class DebitBusyError extends Error {
@@ -54,6 +55,8 @@ interface DebitRow {
   amount_minor: bigint;
   payer_account_id: string;
   adapter: string;
+  /** Where the money comes from (funding.ts): the subscriber's dialpay wallet or the carrier account. */
+  funding: Funding;
   state: 'reserving' | 'reserved' | 'captured' | 'voided' | 'refused';
   captured_minor: bigint;
   detail: string;
@@ -98,28 +101,11 @@ export class DebitService {
     return { available: true, balances };
   }
 
-  /** BAL and the USSD menu: the carrier's balance and the last captured payments of this number. */
+  /** BAL and the USSD menu: the wallet, the carrier's balance and the mini statement (wallet-balance.ts). */
   async balance(request: dialpay.v1.IBalanceRequest): Promise<dialpay.v1.IBalanceReply> {
     const operator = this.#o.operators.get(request.operatorId ?? '');
-    const msisdn = request.msisdn ?? '';
-    if (!operator || !/^\d{7,15}$/.test(msisdn)) return { available: false };
-    const balance = await this.#o.adapterFor(operator).balance(operator.id, msisdn, operator.currency);
-    if (balance === null) return { available: false };
-    const limit = Math.min(Math.max(request.statementLinesMax ?? 5, 0), STATEMENT_LINES_MAX);
-    const { rows } = await this.#o.pool.query<{ payment_id: string; captured_minor: bigint; payee: string; updated_at: Date }>(
-      `SELECT payment_id, captured_minor, payee, updated_at FROM billing.debits WHERE msisdn = $1 AND state = 'captured' ORDER BY updated_at DESC LIMIT $2`,
-      [msisdn, limit],
-    );
-    return {
-      available: true,
-      balance: moneyToProto({ amountMinor: balance, currency: operator.currency }),
-      lines: rows.map((r) => ({
-        paymentId: r.payment_id,
-        amount: moneyToProto({ amountMinor: -BigInt(r.captured_minor), currency: operator.currency }),
-        atUnixMs: bigIntToInt64(BigInt(r.updated_at.getTime())),
-        counterparty: r.payee,
-      })),
-    };
+    if (!operator) return { available: false };
+    return subscriberBalance({ pool: this.#o.pool, ledger: this.#ledger, adapter: this.#o.adapterFor(operator) }, operator, request);
   }
 
   get ledger(): Ledger {
@@ -135,13 +121,13 @@ export class DebitService {
     if (operator.currency !== amount.currency) return this.#refuse(request, amount, DebitOutcome.DEBIT_OUTCOME_REJECTED, `operator bills in ${operator.currency}`);
     const adapter = this.#o.adapterFor(operator);
     const msisdn = required(request.msisdn, 'msisdn');
-    const payer = adapter.payerAccountId(operator.id, msisdn);
-    // Claim the debit before calling the carrier: a void that arrives meanwhile waits for us.
-    await this.#o.pool.query(
-      `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'reserving') ON CONFLICT (debit_id) DO NOTHING`,
-      [debitId, paymentId, operator.id, msisdn, amount.currency, amount.amountMinor.toString(), payer, adapter.name],
-    );
+    const wanted = fundingWanted(request.funding);
+    // Claim the debit before calling the carrier: a void that arrives meanwhile waits for us. The
+    // funding is decided in the claim (the wallet first: funding.ts), so a redelivery takes the same path.
+    await this.#o.pool.query(CLAIM_SQL, [
+      debitId, paymentId, operator.id, msisdn, amount.currency, amount.amountMinor.toString(), adapter.payerAccountId(operator.id, msisdn), adapter.name,
+      claimFunding(adapter, wanted), AccountIds.subscriber(msisdn),
+    ]);
     const debit = (await this.#load(debitId)) as DebitRow;
     switch (debit.state) {
       case 'voided': // cancelled (STOP, expiry) before this reserve arrived: hold nothing
@@ -150,10 +136,16 @@ export class DebitService {
         return this.#reserveResult(debitId, paymentId, outcomeOf(debit.detail), amount, debit.detail);
       case 'reserved':
       case 'captured':
-        return this.#reserveResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, amount, '');
+        return this.#reserveResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, amount, '', debit.funding);
       case 'reserving':
         break; // ours, or left by a delivery that died part way: carrier and ledger calls are idempotent
     }
+    if (debit.funding === 'wallet') {
+      // Fell short (spent since the claim): the debit switched to the carrier once; take that path.
+      if (!(await this.#reserveFromWallet(debit, amount, adapter, wanted))) return this.reserve(request);
+      return;
+    }
+    const payer = debit.payer_account_id;
     const carrier = await adapter.reserve({ debitId, msisdn, currency: amount.currency, amountMinor: amount.amountMinor, description: request.description ?? '' });
     if (carrier.carrierRef) await this.#o.pool.query('UPDATE billing.debits SET carrier_ref = $2 WHERE debit_id = $1', [debitId, carrier.carrierRef]);
     if (carrier.outcome !== CarrierOutcome.OK) {
@@ -177,6 +169,38 @@ export class DebitService {
       return this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, amount, 'released after an earlier refusal');
     }
     return this.#settleClaim(debit, 'reserved', DebitOutcome.DEBIT_OUTCOME_OK, amount, '');
+  }
+
+  /**
+   * The wallet-first reserve (funding.ts): wallet -> holds, balance-checked in the ledger's
+   * statement. False when the wallet fell short and the debit switched to the carrier.
+   */
+  async #reserveFromWallet(debit: DebitRow, amount: MoneyMinor, adapter: CarrierAdapter, wanted: FundingWanted): Promise<boolean> {
+    await this.#ledger.ensureAccount(debit.payer_account_id, 'subscriber', amount.currency);
+    await this.#ledger.ensureAccount(AccountIds.holds(amount.currency), 'holds', amount.currency);
+    const booked = await this.#ledger.apply(reserveTransfer({ id: `reserve:${debit.debit_id}`, paymentId: debit.payment_id, currency: amount.currency, payerAccountId: debit.payer_account_id, amountMinor: amount.amountMinor }));
+    if (booked.outcome === 'insufficient-funds') {
+      if (!mayFallBackToCarrier(adapter, wanted)) {
+        await this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS, amount, '');
+        return true;
+      }
+      // Nothing was booked (the check and the debit are one statement): the carrier pays instead.
+      await this.#o.pool.query(`UPDATE billing.debits SET funding = 'carrier', payer_account_id = $2, updated_at = now() WHERE debit_id = $1 AND state = 'reserving' AND funding = 'wallet'`, [
+        debit.debit_id, adapter.payerAccountId(debit.operator_id, debit.msisdn),
+      ]);
+      return false;
+    }
+    if (await this.#transferExists(`void:${debit.debit_id}`)) {
+      await this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, amount, 'released after an earlier refusal');
+      return true;
+    }
+    await this.#settleClaim(debit, 'reserved', DebitOutcome.DEBIT_OUTCOME_OK, amount, '');
+    return true;
+  }
+
+  /** The carrier side of a debit's later steps: none for a wallet-funded one (funding.ts). */
+  #stepsOf(debit: DebitRow) {
+    return stepsFor(debit.funding, this.#o.adapterFor(this.#operator(debit.operator_id)));
   }
 
   async capture(request: dialpay.v1.IDebitCaptureRequested): Promise<void> {
@@ -204,7 +228,7 @@ export class DebitService {
     if (payeeRefusal) return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_REJECTED, amount, payeeRefusal);
     // An earlier delivery may have captured and booked it before dying: do not charge the carrier again.
     if (!(await this.#transferExists(`capture:${debitId}`))) {
-      const carrier = await this.#o.adapterFor(operator).capture(debitId, amount.amountMinor, debit.carrier_ref ?? undefined);
+      const carrier = await this.#stepsOf(debit).capture(debitId, amount.amountMinor, debit.carrier_ref ?? undefined);
       if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail); // the payer confirmed: keep trying
       if (carrier.outcome !== CarrierOutcome.OK) return this.#captureResult(debitId, debit.payment_id, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
       const airtime = this.#topUps.payee(request, debit); // airtime: the target operator's airtime account
@@ -253,13 +277,13 @@ export class DebitService {
         return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'debit is captured');
       case 'refused': {
         // Release at the carrier anyway: a reserve whose answer was lost may have gone through there.
-        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).release(debitId, debit.carrier_ref ?? undefined);
+        const carrier = await this.#stepsOf(debit).release(debitId, debit.carrier_ref ?? undefined);
         if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
         await this.#releaseLedgerHold(debit);
         return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, 'debit was refused');
       }
       case 'reserved': {
-        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).release(debitId, debit.carrier_ref ?? undefined);
+        const carrier = await this.#stepsOf(debit).release(debitId, debit.carrier_ref ?? undefined);
         if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
         // The carrier is the arbiter: if it will not release (it captured), neither do we.
         if (carrier.outcome !== CarrierOutcome.OK) return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, carrier.detail);
@@ -305,7 +329,7 @@ export class DebitService {
     const { debit } = claim;
     if (!('done' in claim)) {
       if (!(await this.#transferExists(`refund:${refundId}`))) {
-        const carrier = await this.#o.adapterFor(this.#operator(debit.operator_id)).refund(refundId, debitId, amount.amountMinor, debit.carrier_ref ?? undefined);
+        const carrier = await this.#stepsOf(debit).refund(refundId, debitId, amount.amountMinor, debit.carrier_ref ?? undefined);
         if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
         if (carrier.outcome !== CarrierOutcome.OK) {
           await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
@@ -355,13 +379,13 @@ export class DebitService {
         debit.debit_id, state, state === 'refused' ? `${outcome}:${detail}` : '',
       ]);
       if (rowCount === 0) return false; // settled by someone else (another delivery, the sweep): say what they decided
-      await this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcome, amount, detail);
+      await this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcome, amount, detail, debit.funding);
       return true;
     });
     if (settled) return;
     const now = (await this.#load(debit.debit_id)) as DebitRow;
     const actual = now.state === 'reserved' || now.state === 'captured' ? DebitOutcome.DEBIT_OUTCOME_OK : now.state === 'refused' ? outcomeOf(now.detail) : DebitOutcome.DEBIT_OUTCOME_REJECTED;
-    await this.#reserveResult(debit.debit_id, debit.payment_id, actual, amount, now.detail);
+    await this.#reserveResult(debit.debit_id, debit.payment_id, actual, amount, now.detail, now.funding);
   }
 
   /**
@@ -377,7 +401,7 @@ export class DebitService {
     for (const debit of rows) {
       const operator = this.#o.operators.get(debit.operator_id);
       if (!operator) continue;
-      const released = await this.#o.adapterFor(operator).release(debit.debit_id, debit.carrier_ref ?? undefined);
+      const released = await stepsFor(debit.funding, this.#o.adapterFor(operator)).release(debit.debit_id, debit.carrier_ref ?? undefined);
       if (released.outcome === CarrierOutcome.UNAVAILABLE) continue; // next sweep
       await this.#releaseLedgerHold(debit);
       await this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, { amountMinor: debit.amount_minor, currency: debit.currency }, 'reserve never completed');
@@ -409,13 +433,14 @@ export class DebitService {
     });
   }
 
-  async #reserveResult(debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<void> {
-    await withTransaction(this.#o.pool, 'READ COMMITTED', (client) => this.#enqueueReserveResult(client, debitId, paymentId, outcome, amount, detail));
+  async #reserveResult(debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, funding?: Funding): Promise<void> {
+    await withTransaction(this.#o.pool, 'READ COMMITTED', (client) => this.#enqueueReserveResult(client, debitId, paymentId, outcome, amount, detail, funding));
   }
 
-  #enqueueReserveResult(client: pg.ClientBase, debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<void> {
+  #enqueueReserveResult(client: pg.ClientBase, debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, funding?: Funding): Promise<void> {
+    const ok = outcome === DebitOutcome.DEBIT_OUTCOME_OK;
     return this.#enqueueResult(client, Events.debitReserveResult, 'reserve', debitId, paymentId, outcome, {
-      reserved: outcome === DebitOutcome.DEBIT_OUTCOME_OK ? moneyToProto(amount) : null, detail,
+      reserved: ok ? moneyToProto(amount) : null, detail, funding: ok && funding ? fundingToProto(funding) : null,
     });
   }
 

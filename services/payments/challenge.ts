@@ -11,6 +11,7 @@ import { reply } from './replies.js';
 import * as store from './store.js';
 import { payerOf, type PaymentRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
+import { sourceText } from './funding.js';
 
 const { ChallengeMethod } = dialpay.v1;
 
@@ -41,9 +42,10 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
   const payee = engine.payeeName(payment);
   // A manual capture asks consent for the most it may cost; the fee shown is on that most.
   const asked = payment.capture_mode === 'manual' ? `${lang === 'fr' ? 'jusqu a' : 'up to'} ${amount}` : amount;
+  const source = sourceText(payment.funding, engine.operators.get(payment.operator_id)?.name ?? '', lang);
   const text = usePin
-    ? reply('challengePin', lang, { amount: asked, payee, fee, minutes })
-    : reply('challengeCode', lang, { amount: asked, payee, fee, minutes, code, reference: payment.reference });
+    ? reply('challengePin', lang, { amount: asked, payee, fee, minutes, source })
+    : reply('challengeCode', lang, { amount: asked, payee, fee, minutes, code, reference: payment.reference, source });
   return engine.sms(client, `${id}:challenge-sms`, id, payerOf(payment), text, true);
 }
 

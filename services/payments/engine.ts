@@ -24,7 +24,8 @@ import { airtimeCapture, airtimePayeeName, airtimeReceipts, airtimeRefusal } fro
 import { sweepPayments } from './sweep.js';
 import { payeeReceiptRoute, payeeReceiptText, routeTransfer, transferRefusalText } from './transfers.js';
 import * as store from './store.js';
-import { payerOf, type Destination, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
+import { payerOf, type Destination, type Funding, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
+import { fundingFromProto, fundingToProto } from './funding.js';
 
 export const SCHEMA = 'payments';
 export const PRODUCER = 'payments';
@@ -55,7 +56,7 @@ export class PaymentEngine {
 
   async onReserveResult(result: dialpay.v1.IDebitReserveResult): Promise<void> {
     const ok = result.outcome === DebitOutcome.DEBIT_OUTCOME_OK;
-    await this.input(result.paymentId ?? '', { kind: 'reserve-result', ok, insufficientFunds: result.outcome === DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS });
+    await this.input(result.paymentId ?? '', { kind: 'reserve-result', ok, insufficientFunds: result.outcome === DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS }, fundingFromProto(result.funding));
   }
 
   async onCaptureResult(result: dialpay.v1.IDebitCaptureResult): Promise<void> {
@@ -80,13 +81,16 @@ export class PaymentEngine {
     return sweepPayments(this);
   }
 
-  async input(paymentId: string, input: PaymentInput): Promise<void> {
+  /** An input from billing; `funding`: the source a reserve drew on (the challenge says which). */
+  async input(paymentId: string, input: PaymentInput, funding: Funding | null = null): Promise<void> {
     await withTransaction(this.pool, 'READ COMMITTED', async (client) => {
-      const payment = await store.lockPayment(client, paymentId);
+      let payment = await store.lockPayment(client, paymentId);
       if (!payment) {
         this.log.warn({ paymentId, input: input.kind }, 'result for a payment we do not have');
         return;
       }
+      // Kept with the state change the result causes (step), and read by the challenge it sends.
+      if (funding) payment = { ...payment, funding };
       const effective = input.kind === 'reserve-result' && payment.mandate_id ? { ...input, preauthorized: true } : input;
       await this.step(client, payment, effective);
     });
@@ -130,6 +134,7 @@ export class PaymentEngine {
     });
     await this.emit(client, Events.debitReserveRequested, `${paymentId}:reserve`, paymentId, {
       debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money, description: `dialpay ${spec.payee.id}`.slice(0, 60),
+      funding: fundingToProto(spec.funding),
     });
     this.log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind: spec.payee.kind, channel: spec.channel }, 'payment requested');
     return { ok: true, paymentId, split, payeeName: this.payeeName({ payee_kind: spec.payee.kind, payee_id: spec.payee.id, language }) };
@@ -146,7 +151,7 @@ export class PaymentEngine {
     const next = transition({ state: payment.state, challengeAttempts: payment.challenge_attempts }, input);
     if (next.state === payment.state && next.actions.length === 0) return;
     const failure = next.actions.find((a): a is Extract<PaymentAction, { kind: 'fail' }> => a.kind === 'fail')?.reason ?? null;
-    await store.setState(client, payment.payment_id, { state: next.state, challengeAttempts: next.challengeAttempts, failure, consented: input.kind === 'answer' && input.correct });
+    await store.setState(client, payment.payment_id, { state: next.state, challengeAttempts: next.challengeAttempts, failure, consented: input.kind === 'answer' && input.correct, funding: payment.funding });
     for (const action of next.actions) await this.act(client, payment, action, next.challengeAttempts);
     if (next.state !== payment.state && (next.state === PaymentState.COMPLETED || next.state === PaymentState.FAILED)) {
       // updated_at was set when the confirmation moved it to capturing; a merchant's capture or a mandate charge had no payer confirmation.

@@ -62,6 +62,7 @@ export async function onRefundResult(e: PaymentEngine, result: dialpay.v1.IDebit
     const to = payerOf(payment);
     await e.sms(client, `${refund.refund_id}:refund-sms`, payment.payment_id, to, reply('refunded', lang, {
       amount: formatAmount(BigInt(refund.amount_minor), payment.currency, lang), payee: e.payeeName(payment), paymentRef: payment.payment_id.slice(0, 8).toUpperCase(),
+      wallet: payment.funding === 'wallet' ? 'yes' : '',
     }));
     await e.emit(client, Events.merchantEvent, `${refund.refund_id}:merchant:refunded`, payment.payment_id, {
       merchantId: payment.payee_id, type: 'payment.refunded',

@@ -12,12 +12,12 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     fr: () => 'dialpay: PAYER <boutique> <montant> [ref] | ENVOYER <numero> <montant> | CREDIT <montant> [numero] | SOLDE | LANGUE EN | STOP. Confirmez: OUI <code>.',
   },
   challengeCode: {
-    en: (a) => `Pay ${a.amount} to ${a.payee}${a.reference ? ` ref ${a.reference}` : ''}? Fee ${a.fee}. Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,
-    fr: (a) => `Payer ${a.amount} a ${a.payee}${a.reference ? ` ref ${a.reference}` : ''} ? Frais ${a.fee}. Repondez OUI ${a.code} sous ${a.minutes} min. Pas vous ? Ignorez ce SMS.`,
+    en: (a) => `Pay ${a.amount} to ${a.payee}${a.reference ? ` ref ${a.reference}` : ''}? Fee ${a.fee}.${a.source ? ` ${a.source}` : ''} Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,
+    fr: (a) => `Payer ${a.amount} a ${a.payee}${a.reference ? ` ref ${a.reference}` : ''} ? Frais ${a.fee}.${a.source ? ` ${a.source}` : ''} Repondez OUI ${a.code} sous ${a.minutes} min. Pas vous ? Ignorez ce SMS.`,
   },
   challengePin: {
-    en: (a) => `Pay ${a.amount} to ${a.payee}? Fee ${a.fee}. Reply with your PIN within ${a.minutes} min.`,
-    fr: (a) => `Payer ${a.amount} a ${a.payee} ? Frais ${a.fee}. Repondez avec votre code PIN sous ${a.minutes} min.`,
+    en: (a) => `Pay ${a.amount} to ${a.payee}? Fee ${a.fee}.${a.source ? ` ${a.source}` : ''} Reply with your PIN within ${a.minutes} min.`,
+    fr: (a) => `Payer ${a.amount} a ${a.payee} ? Frais ${a.fee}.${a.source ? ` ${a.source}` : ''} Repondez avec votre code PIN sous ${a.minutes} min.`,
   },
   retry: {
     en: (a) => `Wrong code. ${a.left} attempt(s) left.`,
@@ -46,16 +46,16 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     fr: (a) => `${a.count} paiements attendent votre PIN, et un PIN ne dit pas lequel. Envoyez STOP pour annuler tous les paiements en attente, puis payez a nouveau.`,
   },
   refunded: {
-    en: (a) => `Refund: ${a.amount} back from ${a.payee} for payment ${a.paymentRef}.`,
-    fr: (a) => `Remboursement: ${a.amount} rendu par ${a.payee} pour le paiement ${a.paymentRef}.`,
+    en: (a) => `Refund: ${a.amount} back from ${a.payee} for payment ${a.paymentRef}.${a.wallet ? ' It is in your dialpay wallet.' : ''}`,
+    fr: (a) => `Remboursement: ${a.amount} rendu par ${a.payee} pour le paiement ${a.paymentRef}.${a.wallet ? ' Il est dans votre portefeuille dialpay.' : ''}`,
   },
   receiptPayer: {
     en: (a) => `Paid ${a.amount} to ${a.payee}. Fee ${a.fee}. Ref ${a.paymentRef}.`,
     fr: (a) => `Paye ${a.amount} a ${a.payee}. Frais ${a.fee}. Ref ${a.paymentRef}.`,
   },
   receiptPayee: {
-    en: (a) => `Received ${a.amount} from ${a.payer}. Ref ${a.paymentRef}.`,
-    fr: (a) => `Recu ${a.amount} de ${a.payer}. Ref ${a.paymentRef}.`,
+    en: (a) => `Received ${a.amount} from ${a.payer}. Ref ${a.paymentRef}. It is in your dialpay wallet: send BAL to see it.`,
+    fr: (a) => `Recu ${a.amount} de ${a.payer}. Ref ${a.paymentRef}. Il est dans votre portefeuille dialpay: envoyez SOLDE pour le voir.`,
   },
   noPendingPayment: {
     en: () => 'No payment is waiting for your confirmation.',
@@ -68,6 +68,14 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
   balance: {
     en: (a) => `Balance: ${a.balance}.${a.lines ? ` Last: ${a.lines}` : ''}`,
     fr: (a) => `Solde: ${a.balance}.${a.lines ? ` Derniers: ${a.lines}` : ''}`,
+  },
+  balances: {
+    en: (a) => `Balance: dialpay wallet ${a.wallet}, ${a.operator} ${a.balance}.${a.lines ? ` Last: ${a.lines}` : ''}`,
+    fr: (a) => `Solde: portefeuille dialpay ${a.wallet}, ${a.operator} ${a.balance}.${a.lines ? ` Derniers: ${a.lines}` : ''}`,
+  },
+  balancesNoCarrier: {
+    en: (a) => `Balance: dialpay wallet ${a.wallet}; ${a.operator} balance not available right now.${a.lines ? ` Last: ${a.lines}` : ''}`,
+    fr: (a) => `Solde: portefeuille dialpay ${a.wallet}; solde ${a.operator} indisponible pour le moment.${a.lines ? ` Derniers: ${a.lines}` : ''}`,
   },
   balanceUnavailable: {
     en: () => 'Your balance is not available right now. Please try again in a few minutes.',

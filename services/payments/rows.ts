@@ -35,7 +35,12 @@ export interface PaymentRow {
   mandate_id: string | null;
   /** A transfer's payee's operator (from the number's range); null for merchants and older rows. */
   payee_operator_id: string | null;
+  /** Where the money comes from: promised (USSD) or learnt from billing's reserve; null until then. */
+  funding: Funding | null;
 }
+
+/** The payer's dialpay wallet or their carrier account (billing's funding.ts decides). */
+export type Funding = 'wallet' | 'carrier';
 
 export interface SubscriberRow {
   msisdn: string;
@@ -102,4 +107,6 @@ export interface PaymentSpec {
   readonly mandateId?: string | null;
   /** A transfer: the payee's operator, found from the number (transfers.ts). */
   readonly payeeOperatorId?: string | null;
+  /** The source the payer was promised (the USSD confirmation screen); absent: wallet if it covers, else carrier. */
+  readonly funding?: Funding | null;
 }

@@ -3,7 +3,8 @@
 // lock, so one MSISDN's commands are handled one at a time. BAL asks billing
 // before that transaction: its wait holds no lock.
 import type pg from 'pg';
-import { dialpay, int64ToBigInt, moneyFromProto } from '../../proto/index.js';
+import { dialpay, moneyFromProto } from '../../proto/index.js';
+import { statementLines } from '../../runtime/statement.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { handleOnce } from '../../runtime/pg/index.js';
@@ -67,7 +68,7 @@ export class SmsCommands {
         await store.setLanguage(client, msisdn, command.language);
         return say(reply('languageSet', command.language));
       case 'balance':
-        return say(balanceText(balance, operator.currency, command.language));
+        return say(balanceText(balance, operator, command.language));
       case 'stop': {
         const open = await store.lockOpenPayments(client, msisdn);
         for (const payment of open) await e.step(client, payment, { kind: 'stop' });
@@ -122,15 +123,16 @@ function isBalanceCommand(text: string, operator: OperatorConfig): boolean {
   return parseSmsCommand(text, { currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: operator.defaultLanguage }).kind === 'balance';
 }
 
-/** The BAL reply from billing's answer (null: unanswered), with the mini statement. */
-function balanceText(answer: dialpay.v1.IBalanceReply | null, currency: string, language: Language): string {
-  if (!answer || !answer.available || !answer.balance) return reply('balanceUnavailable', language);
-  const balance = formatAmount(moneyFromProto(answer.balance).amountMinor, currency, language);
-  const lines = (answer.lines ?? []).map((l) => {
-    const at = new Date(Number(int64ToBigInt(l.atUnixMs as never)));
-    const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
-    const who = /^\d+$/.test(l.counterparty ?? '') ? `+${l.counterparty}` : (l.counterparty ?? '');
-    return `${formatAmount(moneyFromProto(l.amount).amountMinor, currency, language)} ${who} ${date}`;
-  });
-  return reply('balance', language, { balance, lines: lines.join('; ') });
+/**
+ * The BAL reply from billing's answer (null: unanswered): the dialpay wallet beside the carrier
+ * account (a wallet-model operator's account is the wallet), and the mini statement.
+ */
+function balanceText(answer: dialpay.v1.IBalanceReply | null, operator: OperatorConfig, language: Language): string {
+  const shown = answer?.balance ?? answer?.wallet;
+  if (!answer || !answer.available || !shown) return reply('balanceUnavailable', language);
+  const amount = (m: dialpay.v1.IMoney) => formatAmount(moneyFromProto(m).amountMinor, operator.currency, language);
+  const lines = statementLines(answer.lines, operator.currency, language).join('; ');
+  if (answer.carrierUnavailable && answer.wallet) return reply('balancesNoCarrier', language, { wallet: amount(answer.wallet), operator: operator.name, lines });
+  if (!answer.balance || !answer.wallet) return reply('balance', language, { balance: amount(shown), lines });
+  return reply('balances', language, { wallet: amount(answer.wallet), operator: operator.name, balance: amount(answer.balance), lines });
 }

@@ -73,10 +73,10 @@ export async function spentSoFar(client: pg.ClientBase, msisdn: string): Promise
 export async function insertPayment(client: pg.ClientBase, row: { paymentId: string; operatorId: string; payerMsisdn: string; currency: string; spec: PaymentSpec; split: PaymentSplit }): Promise<void> {
   const { paymentId, spec, split } = row;
   await client.query(
-    `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference, language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id, consented, payee_operator_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20, $20::text IS NOT NULL, $21)`,
+    `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference, language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id, consented, payee_operator_id, funding)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20, $20::text IS NOT NULL, $21, $22)`,
     [paymentId, spec.channel, row.operatorId, spec.shortCode, row.payerMsisdn, spec.payee.kind, spec.payee.id, row.currency, split.amountMinor.toString(), split.feeMinor.toString(), split.operatorShareMinor.toString(), split.payeeMinor.toString(), spec.reference, spec.language, spec.requestId, spec.description ?? '', spec.confirmTtlMs ?? null,
-      spec.manualCapture ? 'manual' : 'automatic', spec.manualCapture ? split.amountMinor.toString() : null, spec.mandateId ?? null, spec.payeeOperatorId ?? null],
+      spec.manualCapture ? 'manual' : 'automatic', spec.manualCapture ? split.amountMinor.toString() : null, spec.mandateId ?? null, spec.payeeOperatorId ?? null, spec.funding ?? null],
   );
 }
 
@@ -120,10 +120,11 @@ export async function setConsented(client: pg.ClientBase, paymentId: string): Pr
   await client.query('UPDATE payments.payments SET consented = true, updated_at = now() WHERE payment_id = $1', [paymentId]);
 }
 
-export async function setState(client: pg.ClientBase, paymentId: string, next: { state: string; challengeAttempts: number; failure: string | null; consented: boolean }): Promise<void> {
+/** The next state; `funding`, when known, is kept too (a reserve result's source, in the same statement). */
+export async function setState(client: pg.ClientBase, paymentId: string, next: { state: string; challengeAttempts: number; failure: string | null; consented: boolean; funding?: string | null }): Promise<void> {
   await client.query(
-    `UPDATE payments.payments SET state = $2, challenge_attempts = $3, failure_reason = COALESCE($4, failure_reason), consented = consented OR $5, updated_at = now() WHERE payment_id = $1`,
-    [paymentId, next.state, next.challengeAttempts, next.failure, next.consented],
+    `UPDATE payments.payments SET state = $2, challenge_attempts = $3, failure_reason = COALESCE($4, failure_reason), consented = consented OR $5, funding = COALESCE($6, funding), updated_at = now() WHERE payment_id = $1`,
+    [paymentId, next.state, next.challengeAttempts, next.failure, next.consented, next.funding ?? null],
   );
 }
 

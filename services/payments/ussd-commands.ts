@@ -11,7 +11,8 @@ import { FailureReason, PaymentState, type FailureReasonValue } from './state.js
 import { failedReply, reply } from './replies.js';
 import { checkPin, setPin } from './pin.js';
 import * as store from './store.js';
-import type { Payee, PaymentRow, SubscriberRow } from './rows.js';
+import type { Funding, Payee, PaymentRow, SubscriberRow } from './rows.js';
+import { fundingToProto, promisedFunding } from './funding.js';
 import type { PaymentEngine } from './engine.js';
 
 const Outcome = dialpay.v1.CommandOutcome;
@@ -25,6 +26,9 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
     const known = await store.readProfile(e.pool, msisdn);
     return { outcome: Outcome.COMMAND_OUTCOME_OK, hasPin: known?.has_pin ?? false, pinLocked: known?.pin_locked ?? false, language: known?.language ?? operator.defaultLanguage };
   }
+  // Which source the confirmation screen may promise: asked of billing before the transaction, so
+  // its wait holds neither the subscriber's row lock nor a pooled connection (as BAL does).
+  const funding = request.startPayment ? await promisedFunding(e, operator, msisdn, amountOf(request.startPayment)) : null;
   return withTransaction(e.pool, 'READ COMMITTED', async (client) => {
     const subscriber = await store.lockSubscriber(client, msisdn, operator.defaultLanguage);
     if (request.setLanguage) {
@@ -34,7 +38,7 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
     }
     if (request.setPin) return setPin(e, client, subscriber, request.setPin);
     if (request.releaseSession) return releaseUssdSession(e, client, msisdn, request.releaseSession.sessionId ?? '');
-    if (request.startPayment) return startUssd(e, client, subscriber, operator, request.startPayment);
+    if (request.startPayment) return startUssd(e, client, subscriber, operator, request.startPayment, funding);
     const paymentId = request.confirmPayment?.paymentId ?? request.cancelPayment?.paymentId;
     if (!paymentId) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
     const payment = await store.lockUssdPayment(client, paymentId, msisdn);
@@ -44,13 +48,13 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
 }
 
 /** The PIN first (it was asked last on the menu), then the same rules as SMS, then the reserve. */
-async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: dialpay.v1.IStartPayment): Promise<dialpay.v1.ISubscriberCommandReply> {
+async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: dialpay.v1.IStartPayment, funding: Funding | null): Promise<dialpay.v1.ISubscriberCommandReply> {
   const language: Language = command.language === 'fr' ? 'fr' : command.language === 'en' ? 'en' : subscriber.language;
   const requestId = command.requestId ?? '';
   if (requestId) {
     // The same hop again (an operator retry): the payment it started, not a second one.
     const again = await store.paymentByRequest(client, requestId, subscriber.msisdn);
-    if (again) return quote(again.payment_id, again.amount_minor, again.fee_minor, again.currency, e.payeeName(again));
+    if (again) return quote(again.payment_id, again.amount_minor, again.fee_minor, again.currency, e.payeeName(again), again.funding);
   }
   const pin = await checkPin(e, client, subscriber, command.pin ?? '');
   if (pin.kind === 'locked') return { outcome: Outcome.COMMAND_OUTCOME_PIN_LOCKED, text: reply('pinLocked', language) };
@@ -67,15 +71,24 @@ async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: Su
   const payee: Payee = { kind, id: command.payeeId ?? '' };
   const opened = await e.open(client, subscriber, operator, {
     payee, amountMinor: amount.amountMinor, reference: (command.reference ?? '').slice(0, 40), language, channel: 'ussd',
-    shortCode: operator.shortCodes[0] as string, requestId: requestId || null,
+    shortCode: operator.shortCodes[0] as string, requestId: requestId || null, funding,
   });
   if (!opened.ok) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: opened.text };
-  return quote(opened.paymentId, opened.split.amountMinor, opened.split.feeMinor, operator.currency, opened.payeeName);
+  return quote(opened.paymentId, opened.split.amountMinor, opened.split.feeMinor, operator.currency, opened.payeeName, funding);
 }
 
-function quote(paymentId: string, amountMinor: bigint, feeMinor: bigint, currency: string, payeeName: string): dialpay.v1.ISubscriberCommandReply {
+/** The amount a StartPayment asks for; zero when it is not valid (startUssd refuses it). */
+function amountOf(command: dialpay.v1.IStartPayment): bigint {
+  try {
+    return moneyFromProto(command.amount).amountMinor;
+  } catch {
+    return 0n;
+  }
+}
+
+function quote(paymentId: string, amountMinor: bigint, feeMinor: bigint, currency: string, payeeName: string, funding: Funding | null): dialpay.v1.ISubscriberCommandReply {
   return {
-    outcome: Outcome.COMMAND_OUTCOME_OK, paymentId, payeeName,
+    outcome: Outcome.COMMAND_OUTCOME_OK, paymentId, payeeName, funding: fundingToProto(funding),
     amount: moneyToProto({ amountMinor: BigInt(amountMinor), currency }), fee: moneyToProto({ amountMinor: BigInt(feeMinor), currency }),
   };
 }

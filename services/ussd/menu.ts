@@ -10,12 +10,18 @@
 // An answer a screen cannot take re-shows that screen with an error line. A
 // screen longer than one message is paged with "00 More".
 import UssdMenu from 'ussd-menu-builder';
-import { int64ToBigInt, moneyFromProto, moneyToProto, type dialpay } from '../../proto/index.js';
+import { moneyFromProto, moneyToProto, type dialpay } from '../../proto/index.js';
 import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import { formatAmount, parseAmount } from '../../runtime/money.js';
 import { operatorForNumber, toE164 } from '../../runtime/msisdn.js';
 import { paginate } from './screens.js';
-import { text, type Language, type TextKey } from './texts.js';
+import { confirmText, text, type Language, type TextKey } from './texts.js';
+import { statementLines } from '../../runtime/statement.js';
+
+/** The source a StartPayment's reply promised (FundingSource: 1 wallet, 2 carrier). */
+function fundingOf(value: dialpay.v1.FundingSource | null | undefined): 'wallet' | 'carrier' | '' {
+  return value === 1 ? 'wallet' : value === 2 ? 'carrier' : '';
+}
 
 /** What one USSD message may hold (GSM 03.38 septets). */
 export const SCREEN_CHARS_MAX = 182;
@@ -210,18 +216,18 @@ function paymentStates(flow: Flow): Record<string, StateDef> {
         return {
           outcome: r.outcome ?? 0, paymentId: r.paymentId ?? '', text: r.text ?? '', left: r.attemptsLeft ?? 0,
           amountMinor: r.amount ? String(moneyFromProto(r.amount).amountMinor) : '0', feeMinor: r.fee ? String(moneyFromProto(r.fee).amountMinor) : '0',
-          payee: p.shown || (r.payeeName ?? ''), reference: p.reference,
+          payee: p.shown || (r.payeeName ?? ''), reference: p.reference, funding: fundingOf(r.funding),
         };
       },
       screen: (fact, walk) => {
         const currency = walk.context.operator.currency;
         switch (fact?.outcome) {
           case Outcome.OK:
-            return con(walk.t('confirm', {
+            return con(confirmText(walk.language, {
               what: walk.t(verb), amount: formatAmount(BigInt(fact.amountMinor as string), currency, walk.language),
               fee: formatAmount(BigInt(fact.feeMinor as string), currency, walk.language), payee: String(fact.payee),
               reference: flow === 'pay' ? String(fact.reference) : '',
-            }));
+            }, fact.funding === 'wallet' || fact.funding === 'carrier' ? fact.funding : null, walk.context.operator.name, SCREEN_CHARS_MAX));
           case Outcome.WRONG_PIN:
             return con(walk.t('wrongPin', { left: String(fact.left) }));
           case Outcome.PIN_LOCKED:
@@ -262,23 +268,17 @@ function paymentStates(flow: Flow): Record<string, StateDef> {
   };
 }
 
-function statementLines(reply: dialpay.v1.IBalanceReply, currency: string, language: Language): string {
-  return (reply.lines ?? [])
-    .map((l) => {
-      const at = new Date(Number(int64ToBigInt(l.atUnixMs as never)));
-      const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
-      const who = /^\d+$/.test(l.counterparty ?? '') ? `+${l.counterparty}` : (l.counterparty ?? '');
-      return `${date} ${formatAmount(moneyFromProto(l.amount).amountMinor, currency, language)} ${who}`;
-    })
-    .join('\n');
-}
-
 async function balanceFact(walk: Walk, lines: number): Promise<Fact> {
   try {
     const reply = await walk.context.services.balance({ operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, statementLinesMax: lines });
-    if (!reply.available || !reply.balance) return { ok: false };
+    const shown = reply.balance ?? reply.wallet; // a wallet-model operator's account is the wallet
+    if (!reply.available || !shown) return { ok: false };
     const currency = walk.context.operator.currency;
-    return { ok: true, balance: formatAmount(moneyFromProto(reply.balance).amountMinor, currency, walk.language), lines: statementLines(reply, currency, walk.language) };
+    const amount = (m: dialpay.v1.IMoney) => formatAmount(moneyFromProto(m).amountMinor, currency, walk.language);
+    return {
+      ok: true, balance: reply.carrierUnavailable ? '' : amount(shown), wallet: (reply.balance || reply.carrierUnavailable) && reply.wallet ? amount(reply.wallet) : undefined,
+      lines: statementLines(reply.lines, currency, walk.language).join('\n'),
+    };
   } catch {
     return { ok: false };
   }
@@ -355,7 +355,11 @@ export const STATES: Readonly<Record<string, StateDef>> = {
   },
   'account.balance': {
     load: (walk) => balanceFact(walk, 0),
-    screen: (fact, walk) => end(fact?.ok ? walk.t('balance', { balance: String(fact.balance) }) : walk.t('unavailable')),
+    screen: (fact, walk) => {
+      if (!fact?.ok) return end(walk.t('unavailable'));
+      if (fact.wallet === undefined) return end(walk.t('balance', { balance: String(fact.balance) }));
+      return end(walk.t('balances', { wallet: String(fact.wallet), operator: walk.context.operator.name, balance: String(fact.balance) || walk.t('notNow') }));
+    },
   },
   'account.statement': {
     load: (walk) => balanceFact(walk, STATEMENT_LINES),

@@ -1,6 +1,8 @@
 // What the menus say, in English and French. Plain GSM 03.38 text only (no
 // accents outside the default alphabet), so every screen is one USSD
 // message; screens.test.ts proves each one fits 182 characters.
+import { septetLength } from './screens.js';
+
 export type Language = 'en' | 'fr';
 type Args = Readonly<Record<string, string>>;
 
@@ -26,9 +28,12 @@ const T = {
   enterPin: { en: () => 'Enter your PIN:', fr: () => 'Entrez votre PIN:' },
   wrongPin: { en: (a: Args) => `Wrong PIN, ${a.left} tries left.\nEnter your PIN:`, fr: (a: Args) => `PIN incorrect, ${a.left} essais restants.\nEntrez votre PIN:` },
   confirm: {
-    en: (a: Args) => `${a.what} ${a.amount} to ${a.payee}\nFee ${a.fee}${a.reference ? `\nRef ${a.reference}` : ''}\n1 Confirm\n2 Cancel`,
-    fr: (a: Args) => `${a.what} ${a.amount} a ${a.payee}\nFrais ${a.fee}${a.reference ? `\nRef ${a.reference}` : ''}\n1 Confirmer\n2 Annuler`,
+    en: (a: Args) => `${a.what} ${a.amount} to ${a.payee}\nFee ${a.fee}${a.reference ? `\nRef ${a.reference}` : ''}${a.source ? `\n${a.source}` : ''}\n1 Confirm\n2 Cancel`,
+    fr: (a: Args) => `${a.what} ${a.amount} a ${a.payee}\nFrais ${a.fee}${a.reference ? `\nRef ${a.reference}` : ''}${a.source ? `\n${a.source}` : ''}\n1 Confirmer\n2 Annuler`,
   },
+  // Where the money will come from, on the confirmation screen (confirmText fits it in).
+  fromWallet: { en: () => 'From your dialpay wallet', fr: () => 'Depuis votre portefeuille dialpay' },
+  fromCarrier: { en: (a: Args) => `Charged to your ${a.operator} account`, fr: (a: Args) => `Debite sur votre compte ${a.operator}` },
   submitted: {
     en: () => 'Payment submitted. You will get an SMS with the result.',
     fr: () => 'Paiement envoye. Vous recevrez un SMS avec le resultat.',
@@ -39,7 +44,13 @@ const T = {
     fr: () => 'Mon compte\n1 Solde\n2 Mini releve\n3 Changer le PIN\n4 Langue',
   },
   balance: { en: (a: Args) => `Balance: ${a.balance}`, fr: (a: Args) => `Solde: ${a.balance}` },
-  statement: { en: (a: Args) => `Last payments:\n${a.lines}`, fr: (a: Args) => `Derniers paiements:\n${a.lines}` },
+  // A carrier-billed operator: the dialpay wallet beside the carrier account.
+  balances: {
+    en: (a: Args) => `Balance:\ndialpay wallet ${a.wallet}\n${a.operator} ${a.balance}`,
+    fr: (a: Args) => `Solde:\nportefeuille dialpay ${a.wallet}\n${a.operator} ${a.balance}`,
+  },
+  notNow: { en: () => 'not available now', fr: () => 'indisponible' },
+  statement: { en: (a: Args) => `Last movements:\n${a.lines}`, fr: (a: Args) => `Derniers mouvements:\n${a.lines}` },
   noStatement: { en: () => 'No payments yet.', fr: () => 'Aucun paiement pour le moment.' },
   currentPin: { en: () => 'Enter your current PIN:', fr: () => 'Entrez votre PIN actuel:' },
   newPin: { en: () => 'Enter your new 4-digit PIN:', fr: () => 'Entrez votre nouveau PIN a 4 chiffres:' },
@@ -78,3 +89,21 @@ export function text(key: TextKey, language: Language, args: Args = {}): string 
 }
 
 export const TEXT_KEYS = Object.keys(T) as TextKey[];
+
+/** Operator names longer than this are cut on the confirmation screen. */
+const OPERATOR_NAME_SHOWN_MAX = 20;
+
+/**
+ * The confirmation screen with its source line ("from your dialpay wallet", "charged to your
+ * <operator> account"). A long payee name gives way (its merchant code is kept) so that the
+ * screen, with an error line above it, is still one message of `septetsMax`.
+ */
+export function confirmText(language: Language, args: Args, funding: 'wallet' | 'carrier' | null, operatorName: string, septetsMax: number): string {
+  const source = funding === 'wallet' ? text('fromWallet', language) : funding === 'carrier' ? text('fromCarrier', language, { operator: operatorName.slice(0, OPERATOR_NAME_SHOWN_MAX) }) : '';
+  const render = (payee: string) => text('confirm', language, { ...args, payee, source });
+  const budget = septetsMax - septetLength(`${text('invalidChoice', language)}\n`);
+  const over = septetLength(render(args.payee ?? '')) - budget;
+  if (over <= 0) return render(args.payee ?? '');
+  const [, name = args.payee ?? '', code = ''] = /^(.*?)((?: \([^)]*\))?)$/.exec(args.payee ?? '') ?? [];
+  return render(`${[...name].slice(0, Math.max(1, [...name].length - over - 1)).join('')}.${code}`);
+}

@@ -84,7 +84,7 @@ describe('every component as its own user', () => {
     const ussd = new UssdPhone(ussdPort, '254711900002');
     expect((await ussd.dial()).text).toMatch(/^Welcome to dialpay/);
     expect((await ussd.answer('2468', '2468')).text).toMatch(/^PIN saved\./);
-    expect((await ussd.answer('4', '1')).text).toBe('Balance: 10,000.00 KES');
+    expect((await ussd.answer('4', '1')).text).toBe('Balance:\ndialpay wallet 0.00 KES\nSafari Mobile 10,000.00 KES');
     // gateway -> payments (merchant subject), billing (merchant balance), settlement (lines)
     const get = async (path: string) => {
       const res = await fetch(`${apiBase}${path}`, { headers: { authorization: `Bearer ${evKey.key}` } });

@@ -85,7 +85,8 @@ it('pays by SMS with the code it was sent, then walks the USSD menu to the balan
     type(phone, '4');
     await phone.waitForLine(/^\| 1 Balance$/);
     type(phone, '1');
-    const balance = await phone.waitForLine(/^\| Balance: /);
+    await phone.waitForLine(/^\| Balance:/);
+    const balance = await phone.waitForLine(/^\| dialpay wallet /);
     expect(balance).toMatch(/\d/);
     await phone.waitForLine(/^\+-- \(session ended\)$/);
     // With the session over, a line is an SMS again.

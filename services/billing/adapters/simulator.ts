@@ -100,7 +100,7 @@ export class SimulatedCarrier implements CarrierAdapter {
 
   async balance(_operatorId: string, msisdn: string): Promise<bigint | null> {
     const failure = await this.#weather();
-    return failure ? null : this.balanceOf(msisdn);
+    return failure || this.#down.has(msisdn) ? null : this.balanceOf(msisdn);
   }
 
   async reserve(request: ReserveRequest): Promise<CarrierResult> {

@@ -18,6 +18,26 @@
 
 export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'operator_share' | 'holds' | 'carrier_clearing' | 'suspense' | 'merchant_settled' | 'operator_settled' | 'airtime_payable';
 
+/**
+ * No stranded money: the flow that reads or spends each kind of account. Money may rest only in
+ * a kind some flow moves on; `readBy: null` means none does, so such an account must stay at zero,
+ * and `endsAtZero` kinds are transit accounts that every completed flow empties. The load and
+ * chaos harness checks the ledger against this table (load-tests/harness/invariants.ts); a new
+ * kind of account needs its row here.
+ */
+export const ACCOUNT_READERS: Readonly<Record<AccountKind, { readonly readBy: string | null; readonly endsAtZero?: boolean }>> = {
+  subscriber: { readBy: 'its subscriber: BAL and the USSD balance show it, PAY, SEND and USSD payments reserve from it first (billing funding.ts)' },
+  merchant_payable: { readBy: "settlement closes it into merchant_settled each window (settlement-ledger.ts); the merchant API's balance" },
+  fee_revenue: { readBy: "dialpay's revenue, reported per settlement window (settlement-ledger.ts)" },
+  operator_share: { readBy: 'settlement books it to operator_settled each window (settlement-ledger.ts)' },
+  holds: { readBy: 'the capture or void of the debit that reserved it', endsAtZero: true },
+  carrier_clearing: { readBy: 'what the carrier collected for us (negative: it owes us), matched by reconciliation against its charging records' },
+  suspense: { readBy: null },
+  merchant_settled: { readBy: 'merchant payouts, from the settlement reports' },
+  operator_settled: { readBy: 'operator payouts, from the settlement reports' },
+  airtime_payable: { readBy: 'what dialpay owes the operator for airtime it credited: settlement books it to operator_settled each window with the operator share (settlement-ledger.ts)' },
+};
+
 /** Kinds whose balance is checked on every debit and so kept as a row. */
 export const BALANCE_CHECKED_KINDS: ReadonlySet<AccountKind> = new Set(['subscriber']);
 

@@ -76,9 +76,9 @@ describe('http charging adapter (CAMARA)', () => {
     expect(api.payment(debitId)?.status).toBe('succeeded');
     expect([...(api.payment(debitId)?.refunds.values() ?? [])].map((r) => r.amountMinor)).toEqual([20_000n]);
     expect(api.carrier.balanceOf(msisdn)).toBe(70_000n);
-    // CAMARA says nothing of balances: BAL cannot show the carrier's.
+    // CAMARA says nothing of balances: BAL shows the wallet, and says the carrier's is unknown.
     const balance = await requestReply(nats.nc, Requests.billingBalance, { operatorId: 'safaricom-ke', msisdn }, 2_000);
-    expect(balance.available).toBe(false);
+    expect([balance.available, balance.carrierUnavailable, balance.balance ?? null]).toEqual([true, true, null]);
   });
 
   it('passes on the operator refusal (403 CARRIER_BILLING.PAYMENT_DENIED) as insufficient funds', async () => {

@@ -96,7 +96,7 @@ describe('a SEND to another operator\'s subscriber', () => {
     expect(receipt).toMatch(/^Paid 150\.00 KES to \+254733\d+\. Fee 0\.00 KES\./);
 
     const received = await waitFor('payee receipt over Airtel', async () => onAirtel(payee)[0]);
-    expect(received.text).toMatch(new RegExp(`^Received 150\\.00 KES from \\+${payer}\\. Ref [0-9A-F]{8}\\.$`));
+    expect(received.text).toMatch(new RegExp(`^Received 150\\.00 KES from \\+${payer}\\. Ref [0-9A-F]{8}\\. It is in your dialpay wallet: send BAL to see it\\.$`));
     expect(received.source).toBe('385'); // Airtel's short code, not the payer's
     // Nothing for the payee over the payer's link; nothing for the payer over the payee's.
     expect(onSafaricom(payee)).toEqual([]);
@@ -171,7 +171,7 @@ describe('transfers refused before any reserve', () => {
     await first.answer('1357', '1357');
     const s = new UssdPhone(ussdPort, payer);
     await s.dial();
-    expect((await s.answer('2', `0${payee.slice(3)}`, '20', '1357')).text).toBe(`Send 20.00 KES to +${payee}\nFee 0.00 KES\n1 Confirm\n2 Cancel`);
+    expect((await s.answer('2', `0${payee.slice(3)}`, '20', '1357')).text).toBe(`Send 20.00 KES to +${payee}\nFee 0.00 KES\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
     expect((await s.answer('1')).end).toBe(true);
     await waitFor('payee receipt over Airtel', async () => onAirtel(payee).some((m) => m.text.startsWith(`Received 20.00 KES from +${payer}`)));
     await waitFor('payer receipt over Safari Mobile', async () => onSafaricom(payer).some((m) => m.text.startsWith('Paid 20.00 KES')));

@@ -58,7 +58,7 @@ describe('on an operator that tops up (the simulated carrier)', () => {
     // The line does not answer the first top-up: the capture is booked, then redelivered until it does.
     carrier.down(target);
     const challenge = await p.ask(payer, `AIRTIME 50 ${national(target)}`);
-    expect(challenge).toMatch(new RegExp(`^Pay 50\\.00 KES to airtime for \\+${target}\\? Fee 0\\.00 KES\\. Reply YES \\d{4} within`));
+    expect(challenge).toMatch(new RegExp(`^Pay 50\\.00 KES to airtime for \\+${target}\\? Fee 0\\.00 KES\\. Charged to your Safari Mobile account\\. Reply YES \\d{4} within`));
     const seen = smsTo(payer).length;
     const statuses = await p.sim.sendFromPhone(payer, '384', `YES ${/YES (\d{4})/.exec(challenge)?.[1]}`);
     expect(statuses).toEqual([0]);

@@ -42,7 +42,7 @@ describe('a payment that succeeds', () => {
   it('PAY: challenge, YES, receipt, and the merchant, fee and operator share are booked', async () => {
     const phone = newPhone();
     const challenge = await ask(phone, 'PAY SHOP42 500 inv7');
-    expect(challenge).toMatch(/^Pay 500\.00 KES to Duka Ya Mama \(SHOP42\) ref inv7\? Fee 7\.60 KES\. Reply YES \d{4} within 0?\d+ min/);
+    expect(challenge).toMatch(/^Pay 500\.00 KES to Duka Ya Mama \(SHOP42\) ref inv7\? Fee 7\.60 KES\. Charged to your Safari Mobile account\. Reply YES \d{4} within 0?\d+ min/);
     expect(carrier.balanceOf(phone)).toBe(950_000n); // reserved, not yet taken
     const receipt = await ask(phone, `YES ${codeIn(challenge)}`);
     expect(receipt).toMatch(/^Paid 500\.00 KES to Duka Ya Mama \(SHOP42\)\. Fee 7\.60 KES\. Ref [0-9A-F]{8}\.$/);
@@ -50,18 +50,18 @@ describe('a payment that succeeds', () => {
     await waitFor('merchant credited', async () => (await ledger.balance(AccountIds.merchant('SHOP42', 'KES'))) === 44_240n);
     expect(await ledger.balance(AccountIds.fees('KES'))).toBe(760n);
     expect(await ledger.balance(AccountIds.operatorShare('safaricom-ke'))).toBe(5_000n);
-    // BAL: the carrier's balance and the mini statement, from billing over request/reply.
+    // BAL: the dialpay wallet (empty) beside the carrier's balance, and the mini statement, from billing over request/reply.
     const day = new Date();
     const date = `${String(day.getUTCDate()).padStart(2, '0')}/${String(day.getUTCMonth() + 1).padStart(2, '0')}`;
-    expect(await ask(phone, 'BAL')).toBe(`Balance: 9,500.00 KES. Last: -500.00 KES SHOP42 ${date}`);
-    expect(await ask(phone, 'solde')).toBe(`Solde: 9 500,00 KES. Derniers: -500,00 KES SHOP42 ${date}`);
+    expect(await ask(phone, 'BAL')).toBe(`Balance: dialpay wallet 0.00 KES, Safari Mobile 9,500.00 KES. Last: ${date} -500.00 KES SHOP42`);
+    expect(await ask(phone, 'solde')).toBe(`Solde: portefeuille dialpay 0,00 KES, Safari Mobile 9 500,00 KES. Derniers: ${date} -500,00 KES SHOP42`);
   });
 
   it('SEND: both the payer and the payee get a receipt, in French for a French keyword', async () => {
     const payer = newPhone();
     const payee = newPhone();
     const challenge = await ask(payer, `ENVOYER 0${payee.slice(3)} 200`);
-    expect(challenge).toMatch(/^Payer 200,00 KES a \+254\d+ \? Frais 0,00 KES\. Repondez OUI \d{4}/);
+    expect(challenge).toMatch(/^Payer 200,00 KES a \+254\d+ \? Frais 0,00 KES\. Debite sur votre compte Safari Mobile\. Repondez OUI \d{4}/);
     const payeeSeen = sim.submitted.filter((m) => m.destination === payee).length;
     expect(await ask(payer, `OUI ${codeIn(challenge)}`)).toMatch(/^Paye 200,00 KES a \+254/);
     expect(await nextSms(payee, payeeSeen)).toMatch(new RegExp(`^Received 200\\.00 KES from \\+${payer}\\.`));
@@ -90,7 +90,7 @@ describe('payments that end without moving money', () => {
   it('above the PIN threshold the PIN confirms, and a wrong PIN counts', async () => {
     const phone = newPhone();
     await pool.query('INSERT INTO payments.subscribers (msisdn, pin_hash) VALUES ($1, $2)', [phone, await hashSecret('4821')]);
-    expect(await ask(phone, 'PAY SHOP42 2000')).toMatch(/^Pay 2,000\.00 KES to Duka Ya Mama \(SHOP42\)\? Fee [\d.,]+ KES\. Reply with your PIN within/);
+    expect(await ask(phone, 'PAY SHOP42 2000')).toMatch(/^Pay 2,000\.00 KES to Duka Ya Mama \(SHOP42\)\? Fee [\d.,]+ KES\. Charged to your Safari Mobile account\. Reply with your PIN within/);
     expect(carrier.balanceOf(phone)).toBe(800_000n);
     expect(await ask(phone, '1111')).toBe('Wrong code. 2 attempt(s) left.');
     // "YES <pin>" is read as the PIN too: people write what the code challenge taught them.

@@ -107,7 +107,7 @@ describe('first use and the account menu', () => {
     expect((await phone.answer('2468', '2460')).text).toBe('The PINs did not match. Choose a 4-digit PIN:');
     expect(await phone.answer('2468', '2468')).toEqual({ text: `PIN saved.\n${MAIN}`, end: false });
     // The menu goes on from the same screen.
-    expect((await phone.answer('4', '1')).text).toBe('Balance: 10,000.00 KES');
+    expect((await phone.answer('4', '1')).text).toBe('Balance:\ndialpay wallet 0.00 KES\nSafari Mobile 10,000.00 KES');
   });
 
   it('balance, mini statement, language, and invalid choices re-show the screen', async () => {
@@ -192,8 +192,8 @@ describe('payments from the menu', () => {
     expect((await s.answer('no way!')).text).toBe('Use up to 20 letters or digits.\nEnter a reference, or 0 for none:');
     expect((await s.answer('inv9')).text).toBe('Enter your PIN:');
     expect((await s.answer('24')).text).toBe('A PIN is 4 digits.\nEnter your PIN:');
-    expect((await s.answer('2468')).text).toBe('Pay 100.00 KES to Duka Ya Mama (SHOP42)\nFee 1.60 KES\nRef inv9\n1 Confirm\n2 Cancel');
-    expect((await s.answer('3')).text).toBe('Invalid choice.\nPay 100.00 KES to Duka Ya Mama (SHOP42)\nFee 1.60 KES\nRef inv9\n1 Confirm\n2 Cancel');
+    expect((await s.answer('2468')).text).toBe('Pay 100.00 KES to Duka Ya Mama (SHOP42)\nFee 1.60 KES\nRef inv9\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel');
+    expect((await s.answer('3')).text).toBe('Invalid choice.\nPay 100.00 KES to Duka Ya Mama (SHOP42)\nFee 1.60 KES\nRef inv9\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel');
     expect(await s.answer('1')).toEqual({ text: 'Payment submitted. You will get an SMS with the result.', end: true });
     await waitFor('receipt SMS', async () => smsTo(msisdn).some((t) => /^Paid 100\.00 KES to Duka Ya Mama \(SHOP42\)\. Fee 1\.60 KES/.test(t)));
     expect(carrier.balanceOf(msisdn)).toBe(1_000_000n - 10_000n);
@@ -208,7 +208,7 @@ describe('payments from the menu', () => {
     await s.dial();
     expect((await s.answer('2')).text).toBe('Enter the phone number:');
     expect((await s.answer('12ab')).text).toBe('Enter a number like 0712345678.\nEnter the phone number:');
-    expect((await s.answer(`0${payee.slice(3)}`, '250', '2468')).text).toBe(`Send 250.00 KES to +${payee}\nFee 0.00 KES\n1 Confirm\n2 Cancel`);
+    expect((await s.answer(`0${payee.slice(3)}`, '250', '2468')).text).toBe(`Send 250.00 KES to +${payee}\nFee 0.00 KES\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
     expect((await s.answer('1')).end).toBe(true);
     await waitFor('payee receipt', async () => smsTo(payee).some((t) => t.startsWith(`Received 250.00 KES from +${msisdn}`)));
     expect(smsTo(msisdn).some((t) => t.startsWith('Paid 250.00 KES'))).toBe(true);
@@ -219,12 +219,12 @@ describe('payments from the menu', () => {
     let s = session();
     await s.dial();
     expect((await s.answer('3')).text).toBe('Buy airtime for:\n1 My number\n2 Another number');
-    expect((await s.answer('1', '50', '2468')).text).toBe(`Airtime 50.00 KES to +${msisdn}\nFee 0.00 KES\n1 Confirm\n2 Cancel`);
+    expect((await s.answer('1', '50', '2468')).text).toBe(`Airtime 50.00 KES to +${msisdn}\nFee 0.00 KES\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
     expect((await s.answer('1')).end).toBe(true);
     const other = newPhone();
     s = session();
     await s.dial();
-    expect((await s.answer('3', '2', other, '20', '2468')).text).toBe(`Airtime 20.00 KES to +${other}\nFee 0.00 KES\n1 Confirm\n2 Cancel`);
+    expect((await s.answer('3', '2', other, '20', '2468')).text).toBe(`Airtime 20.00 KES to +${other}\nFee 0.00 KES\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
     expect((await s.answer('1')).end).toBe(true);
     await waitFor('both completed', async () => (await p.pool.query(`SELECT 1 FROM payments.payments WHERE payer_msisdn = $1 AND state = 'completed'`, [msisdn])).rowCount === 2).catch(async (e) => {
       console.log((await p.pool.query(`SELECT state, consented, challenge_method, failure_reason, created_at, updated_at FROM payments.payments WHERE payer_msisdn = $1`, [msisdn])).rows);
@@ -343,7 +343,7 @@ describe('shortcut dials over SMPP', () => {
 
   it('*384*4*1# goes straight to the balance; *384*1*SHOP42# to the amount, and the session goes on from there', async () => {
     const { msisdn } = await phoneWithPin('smpp');
-    expect((await dialScreen(msisdn, '*384*4*1#')).screen).toMatchObject({ text: 'Balance: 10,000.00 KES', end: true });
+    expect((await dialScreen(msisdn, '*384*4*1#')).screen).toMatchObject({ text: 'Balance:\ndialpay wallet 0.00 KES\nSafari Mobile 10,000.00 KES', end: true });
     const { session, screen } = await dialScreen(msisdn, '*384*1*SHOP42#');
     expect(screen).toMatchObject({ text: 'Enter the amount (KES):', end: false });
     for (const answer of ['150', '0']) {
@@ -416,7 +416,7 @@ describe('two ussd replicas', () => {
         const { msisdn, session } = await phoneWithPin('http');
         const s = session();
         await s.dial();
-        expect((await s.answer('1', 'SHOP42', '30', `r${i}`, '2468')).text).toBe(`Pay 30.00 KES to Duka Ya Mama (SHOP42)\nFee 0.55 KES\nRef r${i}\n1 Confirm\n2 Cancel`);
+        expect((await s.answer('1', 'SHOP42', '30', `r${i}`, '2468')).text).toBe(`Pay 30.00 KES to Duka Ya Mama (SHOP42)\nFee 0.55 KES\nRef r${i}\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
         expect((await s.answer('1')).text).toBe('Payment submitted. You will get an SMS with the result.');
         await waitFor('receipt', async () => smsTo(msisdn).some((t) => t.startsWith('Paid 30.00 KES')));
       }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { paginate, septetLength } from '../../../services/ussd/screens.js';
 import { SCREEN_CHARS_MAX, runMenu, type Facts, type MenuServices } from '../../../services/ussd/menu.js';
-import { TEXT_KEYS, text } from '../../../services/ussd/texts.js';
+import { TEXT_KEYS, confirmText, text } from '../../../services/ussd/texts.js';
 import { exampleConfigRaw } from '../../support/stack.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { moneyToProto, bigIntToInt64 } from '../../../proto/index.js';
@@ -28,6 +28,19 @@ describe('screens', () => {
         expect({ key, language, septets: septetLength(key === 'statement' ? screen : withError) <= SCREEN_CHARS_MAX }).toEqual({ key, language, septets: true });
         expect(screen).toMatch(/^[\n A-Za-z0-9@$_!"#%&'()*+,\-./:;<=>?]*$/); // GSM 03.38 default alphabet, no accents
       }
+    }
+  });
+
+  it('the confirmation screen with where the money comes from still fits one message, the payee name giving way but not its code', () => {
+    for (const language of ['en', 'fr'] as const) {
+      for (const funding of ['wallet', 'carrier'] as const) {
+        const screen = confirmText(language, WORST, funding, 'O'.repeat(60), SCREEN_CHARS_MAX);
+        expect(septetLength(`${text('invalidChoice', language)}\n${screen}`)).toBeLessThanOrEqual(SCREEN_CHARS_MAX);
+        expect(screen).toContain(`(${'C'.repeat(12)})`);
+        expect(screen).toContain(funding === 'wallet' ? text('fromWallet', language) : text('fromCarrier', language, { operator: 'O'.repeat(20) }));
+      }
+      // A short payee is shown whole.
+      expect(confirmText(language, { ...WORST, payee: 'Duka (SHOP42)', fee: '1.60 KES', amount: '100.00 KES', reference: '' }, 'wallet', 'Safari Mobile', SCREEN_CHARS_MAX)).toContain('Duka (SHOP42)');
     }
   });
 

@@ -1,0 +1,72 @@
+// Where a debit's money comes from. Every subscriber has a dialpay wallet in
+// our ledger (subscriber:<msisdn>), whatever the operator's billing model:
+// what dialpay credits to a subscriber (a transfer received, a refund of a
+// wallet payment) lands there. A carrier-billed operator's debit draws on the
+// wallet first: a ledger reserve from the wallet to holds, balance-checked in
+// the same statement; only when the wallet does not cover the amount (and the
+// payer was not promised the wallet) does the carrier reserve it, as before.
+// A wallet-funded debit never calls the carrier: capture, release and refund
+// are ledger-only, and a refund lands back in the wallet.
+import { dialpay } from '../../proto/index.js';
+import { CarrierOutcome, type CarrierAdapter, type CarrierResult } from './adapters/types.js';
+
+export type Funding = 'wallet' | 'carrier';
+/** What the payer was promised: a source, or whichever covers it (wallet first). */
+export type FundingWanted = Funding | 'auto';
+
+const { FundingSource } = dialpay.v1;
+
+export function fundingWanted(value: dialpay.v1.FundingSource | null | undefined): FundingWanted {
+  if (value === FundingSource.FUNDING_SOURCE_WALLET) return 'wallet';
+  if (value === FundingSource.FUNDING_SOURCE_CARRIER) return 'carrier';
+  return 'auto';
+}
+
+export function fundingToProto(funding: Funding): dialpay.v1.FundingSource {
+  return funding === 'wallet' ? FundingSource.FUNDING_SOURCE_WALLET : FundingSource.FUNDING_SOURCE_CARRIER;
+}
+
+/**
+ * The source a new debit's claim asks for: the wallet adapter's operators are always
+ * wallet-funded; on a carrier-billed operator, what the payer was promised, or 'auto' (the claim
+ * then takes the wallet if its balance covers the amount, in the same statement: claimSql).
+ */
+export function claimFunding(adapter: CarrierAdapter, wanted: FundingWanted): FundingWanted {
+  return adapter.fundsCheckedInLedger ? 'wallet' : wanted;
+}
+
+/**
+ * Claims a debit ('reserving') with its funding decided in the same statement, so the common
+ * carrier-billed payment costs no extra statement and a redelivery takes the same path. Parameters:
+ * debit id, payment id, operator, msisdn, currency, amount, the carrier's payer account, adapter,
+ * the wanted funding (claimFunding), the wallet's account.
+ */
+export const CLAIM_SQL = `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, funding)
+  SELECT $1, $2, $3, $4, $5, $6, CASE WHEN f.funding = 'wallet' THEN $10 ELSE $7 END, $8, 'reserving', f.funding
+  FROM (SELECT CASE WHEN $9::text <> 'auto' THEN $9::text
+                    WHEN EXISTS (SELECT 1 FROM billing.accounts WHERE id = $10 AND balance_minor >= $6::bigint) THEN 'wallet'
+                    ELSE 'carrier' END AS funding) f
+  ON CONFLICT (debit_id) DO NOTHING`;
+
+/** The wallet did not cover the amount after all (spent meanwhile): fall back to the carrier unless the wallet was promised. */
+export function mayFallBackToCarrier(adapter: CarrierAdapter, wanted: FundingWanted): boolean {
+  return !adapter.fundsCheckedInLedger && wanted === 'auto';
+}
+
+const OK: CarrierResult = { outcome: CarrierOutcome.OK, detail: '' };
+
+/**
+ * The carrier side of a wallet-funded debit: nothing to do there (the ledger
+ * holds, captures and gives back the money). Used in place of the operator's
+ * adapter for every step after the reserve.
+ */
+export const WALLET_FUNDED: Pick<CarrierAdapter, 'capture' | 'release' | 'refund'> = {
+  capture: async () => OK,
+  release: async () => OK,
+  refund: async () => OK,
+};
+
+/** The adapter a debit's later steps (capture, release, refund) go through. */
+export function stepsFor(funding: string, adapter: CarrierAdapter): Pick<CarrierAdapter, 'capture' | 'release' | 'refund'> {
+  return funding === 'wallet' ? WALLET_FUNDED : adapter;
+}

@@ -1,0 +1,75 @@
+// BAL, SOLDE and the USSD balance screens: the subscriber's dialpay wallet
+// (the ledger account subscriber:<msisdn>, which transfers received and
+// refunds of wallet payments credit), the carrier account's balance beside it
+// on a carrier-billed operator, and the mini statement: money out (captured
+// debits, whichever source paid them) and money in (transfers received,
+// refunds), newest first, bounded.
+import type pg from 'pg';
+import { bigIntToInt64, type dialpay, moneyToProto } from '../../proto/index.js';
+import type { OperatorConfig } from '../../runtime/config/index.js';
+import type { Ledger } from './ledger/store.js';
+import { AccountIds } from './ledger/rules.js';
+import type { CarrierAdapter } from './adapters/types.js';
+
+/** The most statement lines a request may ask for. */
+export const STATEMENT_LINES_MAX = 10;
+
+export interface BalanceDeps {
+  readonly pool: pg.Pool;
+  readonly ledger: Ledger;
+  readonly adapter: CarrierAdapter;
+}
+
+/** The wallet's balance; a wallet never credited is simply empty. */
+export async function walletBalance(pool: pg.Pool, msisdn: string): Promise<bigint> {
+  const { rows } = await pool.query<{ balance_minor: bigint | null }>('SELECT balance_minor FROM billing.accounts WHERE id = $1', [AccountIds.subscriber(msisdn)]);
+  return BigInt(rows[0]?.balance_minor ?? 0n);
+}
+
+export async function subscriberBalance(deps: BalanceDeps, operator: OperatorConfig, request: dialpay.v1.IBalanceRequest): Promise<dialpay.v1.IBalanceReply> {
+  const msisdn = request.msisdn ?? '';
+  if (!/^\d{7,15}$/.test(msisdn)) return { available: false };
+  const currency = operator.currency;
+  const wallet = moneyToProto({ amountMinor: await walletBalance(deps.pool, msisdn), currency });
+  if (request.walletOnly) return { available: true, wallet };
+  // A wallet-model operator's account is the wallet: nothing else to ask.
+  const carrier = deps.adapter.fundsCheckedInLedger ? null : await deps.adapter.balance(operator.id, msisdn, currency);
+  const limit = Math.min(Math.max(request.statementLinesMax ?? 5, 0), STATEMENT_LINES_MAX);
+  return {
+    // The carrier not answering hides nothing of ours: the wallet and the statement are still shown.
+    available: true, wallet, carrierUnavailable: !deps.adapter.fundsCheckedInLedger && carrier === null,
+    ...(carrier === null ? {} : { balance: moneyToProto({ amountMinor: carrier, currency }) }),
+    lines: limit === 0 ? [] : await statement(deps.pool, msisdn, currency, limit),
+  };
+}
+
+interface Movement { payment_id: string; amount_minor: string; counterparty: string; at: Date }
+
+/**
+ * Money out and money in, newest first: captured debits of this number (negative), the part of a
+ * transfer to this number that its wallet received, and refunds of its payments (positive). Each
+ * branch reads at most `limit` rows through its own index.
+ */
+async function statement(pool: pg.Pool, msisdn: string, currency: string, limit: number): Promise<dialpay.v1.IStatementLine[]> {
+  const { rows } = await pool.query<Movement>(
+    `SELECT payment_id, amount_minor::text AS amount_minor, counterparty, at FROM (
+       (SELECT payment_id, -captured_minor AS amount_minor, payee AS counterparty, updated_at AS at
+          FROM billing.debits WHERE msisdn = $1 AND state = 'captured' ORDER BY updated_at DESC LIMIT $2)
+       UNION ALL
+       (SELECT d.payment_id, p.amount_minor, d.msisdn, d.updated_at
+          FROM billing.debits d JOIN billing.postings p ON p.transfer_id = 'capture:' || d.debit_id AND p.account_id = $3
+          WHERE d.payee = $1 AND d.state = 'captured' AND d.msisdn <> $1 ORDER BY d.updated_at DESC LIMIT $2)
+       UNION ALL
+       (SELECT d.payment_id, r.amount_minor, d.payee, r.updated_at
+          FROM billing.debits d JOIN billing.refunds r ON r.debit_id = d.debit_id
+          WHERE d.msisdn = $1 AND d.state = 'captured' AND r.state = 'refunded' ORDER BY r.updated_at DESC LIMIT $2)
+     ) m ORDER BY at DESC LIMIT $2`,
+    [msisdn, limit, AccountIds.subscriber(msisdn)],
+  );
+  return rows.map((r) => ({
+    paymentId: r.payment_id,
+    amount: moneyToProto({ amountMinor: BigInt(r.amount_minor), currency }),
+    atUnixMs: bigIntToInt64(BigInt(r.at.getTime())),
+    counterparty: r.counterparty,
+  }));
+}
