@@ -7,7 +7,7 @@
 // Carrier Billing 0.5.0 and Carrier Billing Refund 0.3.0) with ajv, after
 // @apidevtools/swagger-parser dereferenced them. A status the definitions do not list for an
 // operation fails the test. The top-up contract (docs/top-up-api.md) is driven here too.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import SwaggerParser from '@apidevtools/swagger-parser';
@@ -18,7 +18,10 @@ import { CarrierOutcome } from '../../../services/billing/adapters/types.js';
 import { ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, type Exchange } from '../../../load-tests/operator-sim/charging-api.js';
 import { ROOT } from '../../support/stack.js';
 
-const DEFINITIONS = join(ROOT, '..', '..', 'shared', 'camara', 'carrier-billing', 'code', 'API_definitions');
+// The official definitions, vendored unchanged (test/contracts/camara/README.md) so a clean clone needs nothing beside it.
+const DEFINITIONS = join(ROOT, 'test', 'contracts', 'camara');
+/** Where the project is given them; when present, the vendored copies must not have drifted from it. */
+const GIVEN = join(ROOT, '..', 'shared', 'camara', 'carrier-billing', 'code', 'API_definitions');
 const SECRET = 'contract-secret';
 const api = new ChargingApiSimulator({ openingBalanceMinor: 100_000n, clientId: 'dialpay', clientSecret: SECRET, record: true, topUp: { path: '/airtime', apiKey: 'top-up-key' } });
 let adapter: HttpChargingAdapter;
@@ -144,6 +147,15 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await api.stop();
+});
+
+describe('the vendored CAMARA definitions', () => {
+  it('are the given r3.2 files, unchanged', () => {
+    const files = ['carrier-billing.yaml', 'carrier-billing-refund.yaml'];
+    for (const file of files) expect(readFileSync(join(DEFINITIONS, file), 'utf8')).toMatch(/^openapi: 3\.0\.3\n/);
+    if (!existsSync(GIVEN)) return; // a clone on its own: only the vendored copies exist
+    for (const file of files) expect(readFileSync(join(DEFINITIONS, file), 'utf8'), file).toBe(readFileSync(join(GIVEN, file), 'utf8'));
+  });
 });
 
 describe('CAMARA contract: the adapter against the simulator', () => {
