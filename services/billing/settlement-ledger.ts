@@ -22,11 +22,13 @@ export class SettlementLedger {
   /**
    * Captures and refunds touching a merchant's payable, for debits of this operator, booked in
    * [from, to), each saying whether the debit was wallet-funded; and the captures into and refunds
-   * out of this operator's airtime account (whoever the payer's operator), in the same id order.
+   * out of this operator's airtime account (whoever the payer's operator); and the other captures
+   * its carrier collected (carrier-funded airtime and transfers to a wallet, which pay no merchant),
+   * under the id "<transfer id>#collected". In one id order; the page's last id is the cursor.
    */
   async movements(request: dialpay.v1.ISettlementMovementsRequest): Promise<dialpay.v1.ISettlementMovementsReply> {
     const limit = Math.min(Math.max(request.limit || MOVEMENTS_PAGE_MAX, 1), MOVEMENTS_PAGE_MAX);
-    const { rows } = await this.#pool.query<{ id: string; kind: 'capture' | 'refund' | 'airtime' | 'airtime_refund'; currency: string; merchant_account: string; payee: string; fee: string; share: string; funding: string }>(
+    const { rows } = await this.#pool.query<{ id: string; kind: 'capture' | 'refund' | 'airtime' | 'airtime_refund' | 'collected'; currency: string; merchant_account: string; payee: string; fee: string; share: string; funding: string }>(
       `SELECT * FROM (
          SELECT t.id, t.kind, t.currency, m.account_id AS merchant_account,
               m.amount_minor::text AS payee,
@@ -39,7 +41,6 @@ export class SettlementLedger {
          JOIN billing.accounts ma ON ma.id = m.account_id AND ma.kind = 'merchant_payable'
          WHERE t.kind IN ('capture', 'refund') AND d.operator_id = $1
            AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
-           AND t.id > $4
          UNION ALL
          -- Airtime: the capture credits airtime:<operator>:<currency>, a refused top-up debits it (airtime-refund:<debit>).
          SELECT t.id, CASE WHEN t.kind = 'capture' THEN 'airtime' ELSE 'airtime_refund' END, t.currency, '' AS merchant_account,
@@ -49,8 +50,18 @@ export class SettlementLedger {
          JOIN billing.accounts ma ON ma.id = m.account_id AND ma.kind = 'airtime_payable'
          WHERE t.kind IN ('capture', 'refund') AND ma.id = 'airtime:' || $1 || ':' || ma.currency
            AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
-           AND t.id > $4
+         UNION ALL
+         -- What else this operator's carrier charged: the captured part (the rest went back to the payer's account).
+         SELECT t.id || '#collected', 'collected', t.currency, '' AS merchant_account,
+              (t.amount_minor - COALESCE((SELECT SUM(p.amount_minor) FROM billing.postings p WHERE p.transfer_id = t.id AND p.account_id = d.payer_account_id AND p.amount_minor > 0), 0))::text,
+              '0' AS fee, '0' AS share, d.funding
+         FROM billing.transfers t
+         JOIN billing.debits d ON d.payment_id = t.payment_id
+         WHERE t.kind = 'capture' AND d.operator_id = $1 AND d.funding = 'carrier'
+           AND NOT EXISTS (SELECT 1 FROM billing.postings m JOIN billing.accounts ma ON ma.id = m.account_id AND ma.kind = 'merchant_payable' WHERE m.transfer_id = t.id)
+           AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
        ) w
+       WHERE id > $4
        ORDER BY id LIMIT $5`,
       [request.operatorId ?? '', Number(int64ToBigInt(request.fromUnixMs as never)), Number(int64ToBigInt(request.toUnixMs as never)), request.afterTransferId ?? '', limit + 1],
     );
@@ -62,6 +73,7 @@ export class SettlementLedger {
         const payee = BigInt(r.payee);
         if (r.kind === 'airtime') return { transferId: r.id, kind: r.kind, currency: r.currency, grossMinor: bigIntToInt64(payee) };
         if (r.kind === 'airtime_refund') return { transferId: r.id, kind: r.kind, currency: r.currency, refundMinor: bigIntToInt64(payee) };
+        if (r.kind === 'collected') return { transferId: r.id, kind: r.kind, currency: r.currency, grossMinor: bigIntToInt64(payee) };
         // "merchant:<id>:<currency>": the merchant is the middle.
         const merchantId = r.merchant_account.slice('merchant:'.length, r.merchant_account.length - r.currency.length - 1);
         const fee = BigInt(r.fee);

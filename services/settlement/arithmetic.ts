@@ -7,8 +7,10 @@
 // A movement belongs to the window its ledger time falls in: a refund made
 // on Tuesday for Monday's payment comes off Tuesday's batch.
 //
-// What the operator owes is what its carrier collected: a debit funded from the payer's dialpay
-// wallet never reached the carrier (and its refund goes back to the wallet), so it is not in it.
+// What the operator owes is what its carrier collected: every carrier-funded capture (a merchant
+// payment, airtime, a transfer to a wallet) less the merchant refunds it paid back. A debit funded
+// from the payer's dialpay wallet never reached the carrier (and its refund goes back to the
+// wallet), so it is not in it.
 // What it is owed is its revenue share, and the airtime it credited to its lines: the window's
 // airtime captures less the top-ups it refused (refunded to the payer's wallet).
 
@@ -50,7 +52,17 @@ export interface AirtimeRefundMovement {
   readonly amountMinor: bigint;
 }
 
-export type Movement = CaptureMovement | RefundMovement | AirtimeMovement | AirtimeRefundMovement;
+/**
+ * A carrier-funded capture that paid no merchant (airtime, a transfer to a wallet): the carrier
+ * charged its subscriber for it, so it collected it for us. Any refund of it goes to a wallet.
+ */
+export interface CollectedMovement {
+  readonly kind: 'collected';
+  readonly currency: string;
+  readonly amountMinor: bigint;
+}
+
+export type Movement = CaptureMovement | RefundMovement | AirtimeMovement | AirtimeRefundMovement | CollectedMovement;
 
 export interface MerchantLine {
   readonly merchantId: string;
@@ -67,7 +79,7 @@ export interface MerchantLine {
 
 export interface OperatorTotals {
   readonly currency: string;
-  /** The carrier collected this from subscribers for us (carrier-funded captures less refunds it paid back). */
+  /** The carrier collected this from subscribers for us (carrier-funded captures, merchant or not, less merchant refunds it paid back). */
   readonly owesMinor: bigint;
   /** Its revenue share of the window's payments. */
   readonly owedMinor: bigint;
@@ -89,11 +101,17 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
   let walletGross = 0n;
   let walletRefunds = 0n;
   let airtime = 0n;
+  let collected = 0n;
   for (const m of movements) {
     if (m.currency !== currency) throw new SettlementArithmeticError(`a ${m.currency} movement in a ${currency} window`);
     if (m.kind === 'airtime' || m.kind === 'airtime_refund') {
       if (m.amountMinor <= 0n) throw new SettlementArithmeticError(`${m.kind} movement that is not positive`);
       airtime += m.kind === 'airtime' ? m.amountMinor : -m.amountMinor;
+      continue;
+    }
+    if (m.kind === 'collected') {
+      if (m.amountMinor <= 0n) throw new SettlementArithmeticError('collected movement that is not positive');
+      collected += m.amountMinor;
       continue;
     }
     const line = lines.get(m.merchantId) ?? { payments: 0, refunds: 0, gross: 0n, refundsTotal: 0n, fees: 0n, share: 0n, payee: 0n };
@@ -124,7 +142,7 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
   const gross = merchants.reduce((s, l) => s + l.grossMinor, 0n);
   const refunds = merchants.reduce((s, l) => s + l.refundsMinor, 0n);
   const share = merchants.reduce((s, l) => s + l.operatorShareMinor, 0n);
-  return { merchants, operator: { currency, owesMinor: gross - walletGross - (refunds - walletRefunds), owedMinor: share, airtimeOwedMinor: airtime } };
+  return { merchants, operator: { currency, owesMinor: gross - walletGross - (refunds - walletRefunds) + collected, owedMinor: share, airtimeOwedMinor: airtime } };
 }
 
 /**

@@ -201,6 +201,8 @@ function movementFrom(m: dialpay.v1.ISettlementMovement, n: (v: unknown) => bigi
       return { kind: 'airtime', currency, amountMinor: n(m.grossMinor) };
     case 'airtime_refund':
       return { kind: 'airtime_refund', currency, amountMinor: n(m.refundMinor) };
+    case 'collected':
+      return { kind: 'collected', currency, amountMinor: n(m.grossMinor) };
     default:
       throw new Error(`billing sent a settlement movement of unknown kind "${m.kind}"`);
   }

@@ -166,8 +166,10 @@ describe('a settlement window', () => {
     expect(closed.batch.merchants).toEqual([
       { merchantId: 'EVCHARGE', currency: 'KES', payments: 2, refunds: 0, grossMinor: 3_000n, refundsMinor: 0n, feesMinor: 65n, operatorShareMinor: 300n, netPayableMinor: 2_635n },
     ]);
-    // The carrier collected the 10.00 it charged, not the 20.00 paid from the wallet; it is owed its share and the airtime it credited.
-    expect(closed.batch.operator).toEqual({ currency: 'KES', owesMinor: 1_000n, owedMinor: 300n, airtimeOwedMinor: 5_000n });
+    // The carrier collected what it charged (10.00 to EVCHARGE, 50.00 and 30.00 of airtime), not the 20.00 paid from the
+    // wallet (the refused top-up's refund went to the wallet, not back through the carrier); it is owed its share and the
+    // airtime it credited.
+    expect(closed.batch.operator).toEqual({ currency: 'KES', owesMinor: 1_000n + 5_000n + 3_000n, owedMinor: 300n, airtimeOwedMinor: 5_000n });
     expect(closed.airtimeSettledMinor).toBe(5_000n);
     expect(await p.ledger.balance(airtime)).toBe(0n);
     expect(await p.ledger.balance(AccountIds.operatorSettled('safaricom-ke'))).toBe(settledBefore + 300n + 5_000n);
@@ -178,9 +180,9 @@ describe('a settlement window', () => {
     // The reports say it.
     const dir = mkdtempSync(join(tmpdir(), 'dialpay-settle-airtime-'));
     const base = writeReports(dir, closed);
-    expect(readFileSync(`${base}-operator.csv`, 'utf8').trim().split('\n')[1]).toBe(`safaricom-ke/${day(-7)},safaricom-ke,KES,1000,300,5000,5000`);
+    expect(readFileSync(`${base}-operator.csv`, 'utf8').trim().split('\n')[1]).toBe(`safaricom-ke/${day(-7)},safaricom-ke,KES,9000,300,5000,5000`);
     const json = JSON.parse(readFileSync(`${base}.json`, 'utf8'));
-    expect(json.operator).toEqual({ currency: 'KES', owesMinor: '1000', owedMinor: '300', airtimeOwedMinor: '5000' });
+    expect(json.operator).toEqual({ currency: 'KES', owesMinor: '9000', owedMinor: '300', airtimeOwedMinor: '5000' });
     expect(json.airtimeSettledMinor).toBe('5000');
 
     // Closing again is the same report and books nothing twice; nor does billing, asked again directly.

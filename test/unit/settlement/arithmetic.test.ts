@@ -87,6 +87,14 @@ describe('settle', () => {
     expect(batch.operator).toEqual({ currency: 'KES', owesMinor: 10_000n - 500n, owedMinor: 1_400n, airtimeOwedMinor: 0n });
   });
 
+  it('what the carrier collected includes its captures that paid no merchant (airtime, a transfer to a wallet)', () => {
+    const batch = settle('KES', [capture('SHOP42', 10_000n, 160n, 1_000n), { kind: 'collected', currency: 'KES', amountMinor: 3_000n }, airtime(3_000n), airtimeRefund(3_000n)]);
+    // The refused top-up went back to the wallet, not through the carrier: the carrier still collected it.
+    expect(batch.operator).toEqual({ currency: 'KES', owesMinor: 13_000n, owedMinor: 1_000n, airtimeOwedMinor: 0n });
+    expect(batch.merchants).toHaveLength(1);
+    expect(() => settle('KES', [{ kind: 'collected', currency: 'KES', amountMinor: 0n }])).toThrow(SettlementArithmeticError);
+  });
+
   it('writes the operator\'s line as CSV: owes, owed, airtime owed and, once booked, airtime settled', () => {
     const batch = settle('KES', [capture('SHOP42', 1_000n, 25n, 100n), airtime(300n)]);
     expect(operatorCsv('w1', 'safaricom-ke', batch)).toBe('window,operator_id,currency,owes_minor,owed_minor,airtime_owed_minor\nw1,safaricom-ke,KES,1000,100,300\n');
