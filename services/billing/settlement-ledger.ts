@@ -173,14 +173,25 @@ export class SettlementLedger {
     const to = AccountIds.operatorSettled(operatorId);
     await this.#ledger.ensureAccount(from, 'airtime_payable', currency);
     await this.#ledger.ensureAccount(to, 'operator_settled', currency);
-    const { rows } = await this.#pool.query<{ held: string }>(
-      `SELECT COALESCE(SUM(p.amount_minor), 0)::text AS held FROM billing.postings p JOIN billing.transfers t ON t.id = p.transfer_id
-       WHERE p.account_id = $1 AND (t.created_at < to_timestamp($2::double precision / 1000) OR t.id LIKE 'settle:%')`,
-      [from, Number(toUnixMs)],
-    );
-    const held = BigInt(rows[0]?.held ?? '0');
-    if (held > 0n) await this.#apply(settlementTransfer({ id, windowId, currency, amountMinor: held, fromAccountId: from, toAccountId: to }));
-    // As booked: a closer of the same window that booked first may have found another figure.
+    // One booking of this account at a time (any billing instance): two windows closed at once
+    // must each see the other's settlement, or both would move the same airtime.
+    const lock = await this.#pool.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock(hashtext($1))', [`settle:${from}`]);
+      if ((await bookedAs()) === undefined) {
+        const { rows } = await lock.query<{ held: string }>(
+          `SELECT COALESCE(SUM(p.amount_minor), 0)::text AS held FROM billing.postings p JOIN billing.transfers t ON t.id = p.transfer_id
+           WHERE p.account_id = $1 AND (t.created_at < to_timestamp($2::double precision / 1000) OR t.id LIKE 'settle:%')`,
+          [from, Number(toUnixMs)],
+        );
+        const held = BigInt(rows[0]?.held ?? '0');
+        if (held > 0n) await this.#apply(settlementTransfer({ id, windowId, currency, amountMinor: held, fromAccountId: from, toAccountId: to }));
+      }
+    } finally {
+      // A connection that could not unlock may still hold the lock: it is closed, not pooled.
+      const unlocked = await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [`settle:${from}`]).then(() => true, () => false);
+      lock.release(!unlocked);
+    }
     return { amountMinor: BigInt((await bookedAs()) ?? '0'), currency };
   }
 

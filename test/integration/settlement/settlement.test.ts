@@ -132,6 +132,30 @@ describe('a settlement window', () => {
     expect(await p.ledger.balance(AccountIds.merchant('EVCHARGE', 'KES'))).toBe(0n);
   });
 
+  // Before the next test: a window closed later than another settles what the account held at its end, so the
+  // airtime of these earlier days must be in the ledger before any later window settles airtime (as time ensures).
+  it('two windows closed at once settle each airtime once: none is paid twice, none left behind', async () => {
+    const buy = async (phone: string, amount: string) => {
+      const challenge = await p.ask(phone, `AIRTIME ${amount}`);
+      expect(await p.ask(phone, `YES ${/YES (\d{4})/.exec(challenge)?.[1]}`)).toMatch(/ bought\./);
+      return (await p.pool.query<{ payment_id: string }>('SELECT payment_id FROM payments.payments WHERE payer_msisdn = $1 ORDER BY created_at DESC LIMIT 1', [phone])).rows[0]?.payment_id as string;
+    };
+    const earlier = await buy('254777000031', '20');
+    const later = await buy('254777000032', '40');
+    await p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = $1`, [earlier, new Date(Date.now() - 9 * 86_400_000)]);
+    await p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = $1`, [later, new Date(Date.now() - 8 * 86_400_000)]);
+    const airtime = AccountIds.airtime('safaricom-ke', 'KES');
+    expect(await p.ledger.balance(airtime)).toBe(6_000n);
+    const settledBefore = await p.ledger.balance(AccountIds.operatorSettled('safaricom-ke'));
+
+    const [nine, eight] = await Promise.all([service.close('safaricom-ke', day(-9)), service.close('safaricom-ke', day(-8))]);
+    expect([nine.batch.operator.airtimeOwedMinor, eight.batch.operator.airtimeOwedMinor]).toEqual([2_000n, 4_000n]);
+    // Whichever booked first, the later window's end saw both: together they moved exactly what was bought.
+    expect(nine.airtimeSettledMinor + eight.airtimeSettledMinor).toBe(6_000n);
+    expect(await p.ledger.balance(airtime)).toBe(0n);
+    expect(await p.ledger.balance(AccountIds.operatorSettled('safaricom-ke'))).toBe(settledBefore + 6_000n);
+  });
+
   it('settles the window\'s airtime to the operator, a refused top-up netted out, and counts no wallet-funded payment as carrier-collected', async () => {
     const buyer = '254777000021';
     const refusedBuyer = '254777000022';
