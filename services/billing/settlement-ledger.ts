@@ -59,6 +59,8 @@ export class SettlementLedger {
          JOIN billing.debits d ON d.payment_id = t.payment_id
          WHERE t.kind = 'capture' AND d.operator_id = $1 AND d.funding = 'carrier'
            AND NOT EXISTS (SELECT 1 FROM billing.postings m JOIN billing.accounts ma ON ma.id = m.account_id AND ma.kind = 'merchant_payable' WHERE m.transfer_id = t.id)
+           -- A transfer to another operator's subscriber is that pair's inter-operator position (interop.ts), settled between them.
+           AND NOT EXISTS (SELECT 1 FROM billing.interop_positions ip WHERE ip.debit_id = d.debit_id)
            AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
        ) w
        WHERE id > $4
