@@ -353,7 +353,7 @@ export async function main(argv: string[]): Promise<void> {
       }
       const closed = await service.close(values.operator, values.window);
       const base = writeReports(values.out ?? '.', closed);
-      process.stdout.write(`${closed.closedNow ? 'closed' : 'already closed'} ${closed.windowId}: ${closed.batch.merchants.length} merchant(s); wrote ${base}.csv and ${base}.json\n`);
+      process.stdout.write(`${closed.closedNow ? 'closed' : 'already closed'} ${closed.windowId}: ${closed.batch.merchants.length} merchant(s); wrote ${base}.csv, ${base}-operator.csv and ${base}.json\n`);
     } finally {
       await pool.end();
       await nats.close();

@@ -1,5 +1,6 @@
 // What settlement asks of the ledger: the captures and refunds to merchants
-// in a window (read), and booking a closed window's nets from payable to
+// in a window, and the airtime captured for and refunded from the operator's
+// airtime account (read), and booking a closed window's nets from payable to
 // settled accounts (write, idempotent on ids derived from the window).
 import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto } from '../../proto/index.js';
 import type { Pool } from '../../runtime/pg/index.js';
@@ -18,37 +19,71 @@ export class SettlementLedger {
     this.#ledger = ledger;
   }
 
-  /** Captures and refunds touching a merchant's payable, for debits of this operator, booked in [from, to). */
+  /**
+   * Captures and refunds touching a merchant's payable, for debits of this operator, booked in
+   * [from, to), each saying whether the debit was wallet-funded; and the captures into and refunds
+   * out of this operator's airtime account (whoever the payer's operator); and the other captures
+   * its carrier collected (carrier-funded airtime and transfers to a wallet, which pay no merchant),
+   * under the id "<transfer id>#collected". In one id order; the page's last id is the cursor.
+   */
   async movements(request: dialpay.v1.ISettlementMovementsRequest): Promise<dialpay.v1.ISettlementMovementsReply> {
     const limit = Math.min(Math.max(request.limit || MOVEMENTS_PAGE_MAX, 1), MOVEMENTS_PAGE_MAX);
-    const { rows } = await this.#pool.query<{ id: string; kind: 'capture' | 'refund'; currency: string; merchant_account: string; payee: string; fee: string; share: string }>(
-      `SELECT t.id, t.kind, t.currency, m.account_id AS merchant_account,
+    const { rows } = await this.#pool.query<{ id: string; kind: 'capture' | 'refund' | 'airtime' | 'airtime_refund' | 'collected'; currency: string; merchant_account: string; payee: string; fee: string; share: string; funding: string }>(
+      `SELECT * FROM (
+         SELECT t.id, t.kind, t.currency, m.account_id AS merchant_account,
               m.amount_minor::text AS payee,
               COALESCE((SELECT SUM(p.amount_minor) FROM billing.postings p JOIN billing.accounts a ON a.id = p.account_id WHERE p.transfer_id = t.id AND a.kind = 'fee_revenue'), 0)::text AS fee,
-              COALESCE((SELECT SUM(p.amount_minor) FROM billing.postings p JOIN billing.accounts a ON a.id = p.account_id WHERE p.transfer_id = t.id AND a.kind = 'operator_share'), 0)::text AS share
-       FROM billing.transfers t
-       JOIN billing.debits d ON d.payment_id = t.payment_id
-       JOIN billing.postings m ON m.transfer_id = t.id
-       JOIN billing.accounts ma ON ma.id = m.account_id AND ma.kind = 'merchant_payable'
-       WHERE t.kind IN ('capture', 'refund') AND d.operator_id = $1
-         AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
-         AND t.id > $4
-       ORDER BY t.id LIMIT $5`,
+              COALESCE((SELECT SUM(p.amount_minor) FROM billing.postings p JOIN billing.accounts a ON a.id = p.account_id WHERE p.transfer_id = t.id AND a.kind = 'operator_share'), 0)::text AS share,
+              d.funding
+         FROM billing.transfers t
+         JOIN billing.debits d ON d.payment_id = t.payment_id
+         JOIN billing.postings m ON m.transfer_id = t.id
+         JOIN billing.accounts ma ON ma.id = m.account_id AND ma.kind = 'merchant_payable'
+         WHERE t.kind IN ('capture', 'refund') AND d.operator_id = $1
+           AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
+         UNION ALL
+         -- Airtime: the capture credits airtime:<operator>:<currency>, a refused top-up debits it (airtime-refund:<debit>).
+         SELECT t.id, CASE WHEN t.kind = 'capture' THEN 'airtime' ELSE 'airtime_refund' END, t.currency, '' AS merchant_account,
+              abs(m.amount_minor)::text AS payee, '0' AS fee, '0' AS share, 'carrier' AS funding
+         FROM billing.transfers t
+         JOIN billing.postings m ON m.transfer_id = t.id
+         JOIN billing.accounts ma ON ma.id = m.account_id AND ma.kind = 'airtime_payable'
+         WHERE t.kind IN ('capture', 'refund') AND ma.id = 'airtime:' || $1 || ':' || ma.currency
+           AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
+         UNION ALL
+         -- What else this operator's carrier charged: the captured part (the rest went back to the payer's account).
+         SELECT t.id || '#collected', 'collected', t.currency, '' AS merchant_account,
+              (t.amount_minor - COALESCE((SELECT SUM(p.amount_minor) FROM billing.postings p WHERE p.transfer_id = t.id AND p.account_id = d.payer_account_id AND p.amount_minor > 0), 0))::text,
+              '0' AS fee, '0' AS share, d.funding
+         FROM billing.transfers t
+         JOIN billing.debits d ON d.payment_id = t.payment_id
+         WHERE t.kind = 'capture' AND d.operator_id = $1 AND d.funding = 'carrier'
+           AND NOT EXISTS (SELECT 1 FROM billing.postings m JOIN billing.accounts ma ON ma.id = m.account_id AND ma.kind = 'merchant_payable' WHERE m.transfer_id = t.id)
+           -- A transfer to another operator's subscriber is that pair's inter-operator position (interop.ts), settled between them.
+           AND NOT EXISTS (SELECT 1 FROM billing.interop_positions ip WHERE ip.debit_id = d.debit_id)
+           AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
+       ) w
+       WHERE id > $4
+       ORDER BY id LIMIT $5`,
       [request.operatorId ?? '', Number(int64ToBigInt(request.fromUnixMs as never)), Number(int64ToBigInt(request.toUnixMs as never)), request.afterTransferId ?? '', limit + 1],
     );
     const page = rows.slice(0, limit);
     return {
       available: true,
       more: rows.length > limit,
-      movements: page.map((r) => {
+      movements: page.map((r): dialpay.v1.ISettlementMovement => {
+        const payee = BigInt(r.payee);
+        if (r.kind === 'airtime') return { transferId: r.id, kind: r.kind, currency: r.currency, grossMinor: bigIntToInt64(payee) };
+        if (r.kind === 'airtime_refund') return { transferId: r.id, kind: r.kind, currency: r.currency, refundMinor: bigIntToInt64(payee) };
+        if (r.kind === 'collected') return { transferId: r.id, kind: r.kind, currency: r.currency, grossMinor: bigIntToInt64(payee) };
         // "merchant:<id>:<currency>": the merchant is the middle.
         const merchantId = r.merchant_account.slice('merchant:'.length, r.merchant_account.length - r.currency.length - 1);
-        const payee = BigInt(r.payee);
         const fee = BigInt(r.fee);
         const share = BigInt(r.share);
+        const walletFunded = r.funding === 'wallet';
         return r.kind === 'capture'
-          ? { transferId: r.id, kind: 'capture', merchantId, currency: r.currency, grossMinor: bigIntToInt64(payee + fee + share), feeMinor: bigIntToInt64(fee), operatorShareMinor: bigIntToInt64(share), payeeMinor: bigIntToInt64(payee) }
-          : { transferId: r.id, kind: 'refund', merchantId, currency: r.currency, refundMinor: bigIntToInt64(-payee) };
+          ? { transferId: r.id, kind: 'capture', merchantId, currency: r.currency, grossMinor: bigIntToInt64(payee + fee + share), feeMinor: bigIntToInt64(fee), operatorShareMinor: bigIntToInt64(share), payeeMinor: bigIntToInt64(payee), walletFunded }
+          : { transferId: r.id, kind: 'refund', merchantId, currency: r.currency, refundMinor: bigIntToInt64(-payee), walletFunded };
       }),
     };
   }
@@ -117,7 +152,49 @@ export class SettlementLedger {
         await this.#apply(settlementTransfer({ id: `settle:${windowId}:operator`, windowId, currency: share.currency, amountMinor: share.amountMinor, fromAccountId: AccountIds.operatorShare(operatorId), toAccountId: AccountIds.operatorSettled(operatorId) }));
       }
     }
-    return { ok: true, paidOut };
+    const toUnixMs = int64ToBigInt(request.toUnixMs as never);
+    const airtimeSettled = request.airtimeOwed && toUnixMs > 0n
+      ? moneyToProto(await this.#bookAirtime(windowId, operatorId, moneyFromProto(request.airtimeOwed).currency, toUnixMs))
+      : null;
+    return { ok: true, paidOut, airtimeSettled };
+  }
+
+  /**
+   * The operator's airtime account to its settled account: what the account held at the window's
+   * end, counting every settlement booked so far (whenever booked), never below zero. That is the
+   * window's airtime net when earlier windows were settled; airtime from before any window settled
+   * it (or a debt left by refusals that outweighed a window's airtime) is taken with it, so nothing
+   * rests in the account for good and nothing is paid twice. Idempotent on the window.
+   */
+  async #bookAirtime(windowId: string, operatorId: string, currency: string, toUnixMs: bigint): Promise<{ amountMinor: bigint; currency: string }> {
+    const id = `settle:${windowId}:operator:airtime`;
+    const bookedAs = async () => (await this.#pool.query<{ amount_minor: string }>('SELECT amount_minor::text FROM billing.transfers WHERE id = $1', [id])).rows[0]?.amount_minor;
+    const before = await bookedAs();
+    if (before !== undefined) return { amountMinor: BigInt(before), currency };
+    const from = AccountIds.airtime(operatorId, currency);
+    const to = AccountIds.operatorSettled(operatorId);
+    await this.#ledger.ensureAccount(from, 'airtime_payable', currency);
+    await this.#ledger.ensureAccount(to, 'operator_settled', currency);
+    // One booking of this account at a time (any billing instance): two windows closed at once
+    // must each see the other's settlement, or both would move the same airtime.
+    const lock = await this.#pool.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock(hashtext($1))', [`settle:${from}`]);
+      if ((await bookedAs()) === undefined) {
+        const { rows } = await lock.query<{ held: string }>(
+          `SELECT COALESCE(SUM(p.amount_minor), 0)::text AS held FROM billing.postings p JOIN billing.transfers t ON t.id = p.transfer_id
+           WHERE p.account_id = $1 AND (t.created_at < to_timestamp($2::double precision / 1000) OR t.id LIKE 'settle:%')`,
+          [from, Number(toUnixMs)],
+        );
+        const held = BigInt(rows[0]?.held ?? '0');
+        if (held > 0n) await this.#apply(settlementTransfer({ id, windowId, currency, amountMinor: held, fromAccountId: from, toAccountId: to }));
+      }
+    } finally {
+      // A connection that could not unlock may still hold the lock: it is closed, not pooled.
+      const unlocked = await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [`settle:${from}`]).then(() => true, () => false);
+      lock.release(!unlocked);
+    }
+    return { amountMinor: BigInt((await bookedAs()) ?? '0'), currency };
   }
 
   async #apply(transfer: Parameters<Ledger['apply']>[0]): Promise<void> {

@@ -6,6 +6,13 @@
 //
 // A movement belongs to the window its ledger time falls in: a refund made
 // on Tuesday for Monday's payment comes off Tuesday's batch.
+//
+// What the operator owes is what its carrier collected: every carrier-funded capture (a merchant
+// payment, airtime, a transfer to a wallet) less the merchant refunds it paid back. A debit funded
+// from the payer's dialpay wallet never reached the carrier (and its refund goes back to the
+// wallet), so it is not in it.
+// What it is owed is its revenue share, and the airtime it credited to its lines: the window's
+// airtime captures less the top-ups it refused (refunded to the payer's wallet).
 
 export interface CaptureMovement {
   readonly kind: 'capture';
@@ -17,6 +24,8 @@ export interface CaptureMovement {
   readonly operatorShareMinor: bigint;
   /** What the merchant's payable was credited: gross - fee - share. */
   readonly payeeMinor: bigint;
+  /** Paid from the payer's dialpay wallet: the carrier collected none of it. */
+  readonly walletFunded?: boolean;
 }
 
 export interface RefundMovement {
@@ -25,9 +34,35 @@ export interface RefundMovement {
   readonly currency: string;
   /** Taken back from the merchant's payable and given to the payer. */
   readonly refundMinor: bigint;
+  /** A refund of a wallet-funded debit: back to the wallet, not paid back by the carrier. */
+  readonly walletFunded?: boolean;
 }
 
-export type Movement = CaptureMovement | RefundMovement;
+/** Airtime captured into this operator's airtime account (what we owe it for airtime it credits). */
+export interface AirtimeMovement {
+  readonly kind: 'airtime';
+  readonly currency: string;
+  readonly amountMinor: bigint;
+}
+
+/** A top-up the operator refused after the capture: back out of its airtime account to the payer's wallet. */
+export interface AirtimeRefundMovement {
+  readonly kind: 'airtime_refund';
+  readonly currency: string;
+  readonly amountMinor: bigint;
+}
+
+/**
+ * A carrier-funded capture that paid no merchant (airtime, a transfer to a wallet): the carrier
+ * charged its subscriber for it, so it collected it for us. Any refund of it goes to a wallet.
+ */
+export interface CollectedMovement {
+  readonly kind: 'collected';
+  readonly currency: string;
+  readonly amountMinor: bigint;
+}
+
+export type Movement = CaptureMovement | RefundMovement | AirtimeMovement | AirtimeRefundMovement | CollectedMovement;
 
 export interface MerchantLine {
   readonly merchantId: string;
@@ -44,10 +79,12 @@ export interface MerchantLine {
 
 export interface OperatorTotals {
   readonly currency: string;
-  /** The carrier collected this from subscribers for us (captures less refunds it paid back). */
+  /** The carrier collected this from subscribers for us (carrier-funded captures, merchant or not, less merchant refunds it paid back). */
   readonly owesMinor: bigint;
   /** Its revenue share of the window's payments. */
   readonly owedMinor: bigint;
+  /** Airtime it credited to its lines: the window's airtime captures less refused top-ups; negative when refusals outweigh them. */
+  readonly airtimeOwedMinor: bigint;
 }
 
 export interface Batch {
@@ -61,8 +98,22 @@ export class SettlementArithmeticError extends Error {
 
 export function settle(currency: string, movements: Iterable<Movement>): Batch {
   const lines = new Map<string, { payments: number; refunds: number; gross: bigint; refundsTotal: bigint; fees: bigint; share: bigint; payee: bigint }>();
+  let walletGross = 0n;
+  let walletRefunds = 0n;
+  let airtime = 0n;
+  let collected = 0n;
   for (const m of movements) {
     if (m.currency !== currency) throw new SettlementArithmeticError(`a ${m.currency} movement in a ${currency} window`);
+    if (m.kind === 'airtime' || m.kind === 'airtime_refund') {
+      if (m.amountMinor <= 0n) throw new SettlementArithmeticError(`${m.kind} movement that is not positive`);
+      airtime += m.kind === 'airtime' ? m.amountMinor : -m.amountMinor;
+      continue;
+    }
+    if (m.kind === 'collected') {
+      if (m.amountMinor <= 0n) throw new SettlementArithmeticError('collected movement that is not positive');
+      collected += m.amountMinor;
+      continue;
+    }
     const line = lines.get(m.merchantId) ?? { payments: 0, refunds: 0, gross: 0n, refundsTotal: 0n, fees: 0n, share: 0n, payee: 0n };
     if (m.kind === 'capture') {
       if (m.grossMinor <= 0n || m.feeMinor < 0n || m.operatorShareMinor < 0n || m.payeeMinor < 0n) throw new SettlementArithmeticError(`capture for ${m.merchantId} with a negative part`);
@@ -73,10 +124,12 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
       line.fees += m.feeMinor;
       line.share += m.operatorShareMinor;
       line.payee += m.payeeMinor;
+      if (m.walletFunded) walletGross += m.grossMinor;
     } else {
       if (m.refundMinor <= 0n) throw new SettlementArithmeticError(`refund for ${m.merchantId} that is not positive`);
       line.refunds++;
       line.refundsTotal += m.refundMinor;
+      if (m.walletFunded) walletRefunds += m.refundMinor;
     }
     lines.set(m.merchantId, line);
   }
@@ -89,7 +142,7 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
   const gross = merchants.reduce((s, l) => s + l.grossMinor, 0n);
   const refunds = merchants.reduce((s, l) => s + l.refundsMinor, 0n);
   const share = merchants.reduce((s, l) => s + l.operatorShareMinor, 0n);
-  return { merchants, operator: { currency, owesMinor: gross - refunds, owedMinor: share } };
+  return { merchants, operator: { currency, owesMinor: gross - walletGross - (refunds - walletRefunds) + collected, owedMinor: share, airtimeOwedMinor: airtime } };
 }
 
 /**
@@ -101,4 +154,15 @@ export function batchCsv(windowId: string, batch: Batch, paidOutMinor?: Readonly
   const rows = batch.merchants.map((l) =>
     [windowId, l.merchantId, l.currency, l.payments, l.refunds, l.grossMinor, l.refundsMinor, l.feesMinor, l.operatorShareMinor, l.netPayableMinor, ...(paidOutMinor ? [paidOutMinor[l.merchantId] ?? 0n] : [])].join(','));
   return `${[header, ...rows].join('\n')}\n`;
+}
+
+/**
+ * The operator's side of the batch as CSV, one line: what it owes (its carrier collected), what it
+ * is owed (revenue share, airtime), and with `airtimeSettledMinor` what billing moved for airtime.
+ */
+export function operatorCsv(windowId: string, operatorId: string, batch: Batch, airtimeSettledMinor?: bigint): string {
+  const o = batch.operator;
+  const header = `window,operator_id,currency,owes_minor,owed_minor,airtime_owed_minor${airtimeSettledMinor === undefined ? '' : ',airtime_settled_minor'}`;
+  const row = [windowId, operatorId, o.currency, o.owesMinor, o.owedMinor, o.airtimeOwedMinor, ...(airtimeSettledMinor === undefined ? [] : [airtimeSettledMinor])].join(',');
+  return `${header}\n${row}\n`;
 }

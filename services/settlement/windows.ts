@@ -9,7 +9,7 @@ import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, Requests, requestReply } from '../../runtime/nats/index.js';
 import { enqueueEvent, withTransaction, type Pool } from '../../runtime/pg/index.js';
-import { batchCsv, settle, type Batch, type Movement } from './arithmetic.js';
+import { batchCsv, operatorCsv, settle, type Batch, type Movement } from './arithmetic.js';
 
 const SCHEMA = 'settlement';
 /** A page of movements per request to billing; a window is read in as many pages as it needs. */
@@ -28,6 +28,8 @@ export interface ClosedWindow {
   readonly batch: Batch;
   /** What billing moved to settled per merchant (the net less any carried debt, never below zero). */
   readonly paidOutMinor: Readonly<Record<string, bigint>>;
+  /** What billing moved from the operator's airtime account to its settled account (the window's airtime net, plus any earlier airtime no window had settled). */
+  readonly airtimeSettledMinor: bigint;
   /** False when this call found it closed already. */
   readonly closedNow: boolean;
 }
@@ -42,7 +44,7 @@ interface WindowRow {
   batch: StoredBatch | null;
 }
 
-type StoredBatch = { merchants: Record<string, string | number>[]; operator: Record<string, string>; paidOut?: Record<string, string> };
+type StoredBatch = { merchants: Record<string, string | number>[]; operator: Record<string, string>; paidOut?: Record<string, string>; airtimeSettled?: string };
 
 export class WindowStillOpenError extends Error {
   override readonly name = 'WindowStillOpenError';
@@ -95,23 +97,25 @@ export class SettlementService {
       windowId: id, operatorId,
       lines: batch.merchants.map((l) => ({ merchantId: l.merchantId, netPayable: moneyToProto({ amountMinor: l.netPayableMinor, currency: l.currency }) })),
       operatorShare: moneyToProto({ amountMinor: batch.operator.owedMinor, currency: operator.currency }),
+      airtimeOwed: moneyToProto({ amountMinor: batch.operator.airtimeOwedMinor, currency: operator.currency }), toUnixMs: bigIntToInt64(BigInt(window.to_at.getTime())),
     }, BILLING_TIMEOUT_MS);
     if (!booked.ok) throw new Error(`billing could not book window ${id}: ${booked.detail}`);
     const paidOut: Record<string, bigint> = {};
     for (const line of booked.paidOut ?? []) paidOut[line.merchantId ?? ''] = int64ToBigInt(line.netPayable?.amountMinor as never);
+    const airtimeSettled = booked.airtimeSettled ? int64ToBigInt(booked.airtimeSettled.amountMinor as never) : 0n;
 
     return withTransaction(this.#pool, 'READ COMMITTED', async (client) => {
       const current = (await client.query<WindowRow>('SELECT * FROM settlement.windows WHERE window_id = $1 FOR UPDATE', [id])).rows[0] as WindowRow;
       if (current.state !== 'open' && current.batch) return closedFrom(current, false); // another closer got here first
-      await client.query(`UPDATE settlement.windows SET state = 'closed', batch = $2, closed_at = now() WHERE window_id = $1`, [id, JSON.stringify(toStored(batch, paidOut))]);
+      await client.query(`UPDATE settlement.windows SET state = 'closed', batch = $2, closed_at = now() WHERE window_id = $1`, [id, JSON.stringify(toStored(batch, paidOut, airtimeSettled))]);
       for (const line of batch.merchants) {
         await enqueueEvent(client, SCHEMA, Events.merchantEvent, {
           envelope: newEnvelope({ producer: 'settlement', eventId: `${id}:${line.merchantId}:settlement.closed`, correlationId: id }),
           merchantId: line.merchantId, type: 'settlement.closed', settlement: merchantSettlement(id, operatorId, window.from_at, window.to_at, 'closed', line, paidOut[line.merchantId] ?? 0n),
         });
       }
-      this.#log.info({ windowId: id, merchants: batch.merchants.length }, 'settlement window closed');
-      return { windowId: id, operatorId, fromAt: window.from_at, toAt: window.to_at, batch, paidOutMinor: paidOut, closedNow: true };
+      this.#log.info({ windowId: id, merchants: batch.merchants.length, airtimeOwedMinor: String(batch.operator.airtimeOwedMinor), airtimeSettledMinor: String(airtimeSettled) }, 'settlement window closed');
+      return { windowId: id, operatorId, fromAt: window.from_at, toAt: window.to_at, batch, paidOutMinor: paidOut, airtimeSettledMinor: airtimeSettled, closedNow: true };
     });
   }
 
@@ -174,9 +178,7 @@ export class SettlementService {
       if (!reply.available) throw new Error('billing could not list the window\'s movements');
       for (const m of reply.movements ?? []) {
         const n = (v: unknown) => int64ToBigInt(v as never);
-        out.push(m.kind === 'capture'
-          ? { kind: 'capture', merchantId: m.merchantId ?? '', currency: m.currency ?? '', grossMinor: n(m.grossMinor), feeMinor: n(m.feeMinor), operatorShareMinor: n(m.operatorShareMinor), payeeMinor: n(m.payeeMinor) }
-          : { kind: 'refund', merchantId: m.merchantId ?? '', currency: m.currency ?? '', refundMinor: n(m.refundMinor) });
+        out.push(movementFrom(m, n));
         after = m.transferId ?? after;
       }
       if (!reply.more) return out;
@@ -185,21 +187,45 @@ export class SettlementService {
   }
 }
 
-export { batchCsv };
+export { batchCsv, operatorCsv };
 
-/** `<dir>/settlement-<operator>-<date>.csv` and `.json`; returns the path without its extension. */
+function movementFrom(m: dialpay.v1.ISettlementMovement, n: (v: unknown) => bigint): Movement {
+  const currency = m.currency ?? '';
+  const walletFunded = m.walletFunded === true;
+  switch (m.kind) {
+    case 'capture':
+      return { kind: 'capture', merchantId: m.merchantId ?? '', currency, grossMinor: n(m.grossMinor), feeMinor: n(m.feeMinor), operatorShareMinor: n(m.operatorShareMinor), payeeMinor: n(m.payeeMinor), walletFunded };
+    case 'refund':
+      return { kind: 'refund', merchantId: m.merchantId ?? '', currency, refundMinor: n(m.refundMinor), walletFunded };
+    case 'airtime':
+      return { kind: 'airtime', currency, amountMinor: n(m.grossMinor) };
+    case 'airtime_refund':
+      return { kind: 'airtime_refund', currency, amountMinor: n(m.refundMinor) };
+    case 'collected':
+      return { kind: 'collected', currency, amountMinor: n(m.grossMinor) };
+    default:
+      throw new Error(`billing sent a settlement movement of unknown kind "${m.kind}"`);
+  }
+}
+
+/**
+ * `<dir>/settlement-<operator>-<date>.csv` (merchant lines), `-operator.csv` (the operator's line:
+ * owes, owed, airtime) and `.json`; returns the path without its extension.
+ */
 export function writeReports(dir: string, closed: ClosedWindow): string {
   const base = `${dir}/settlement-${closed.windowId.replace('/', '-')}`;
   writeFileSync(`${base}.csv`, batchCsv(closed.windowId, closed.batch, closed.paidOutMinor));
-  writeFileSync(`${base}.json`, `${JSON.stringify({ windowId: closed.windowId, from: closed.fromAt.toISOString(), to: closed.toAt.toISOString(), ...closed.batch, paidOutMinor: closed.paidOutMinor }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+  writeFileSync(`${base}-operator.csv`, operatorCsv(closed.windowId, closed.operatorId, closed.batch, closed.airtimeSettledMinor));
+  writeFileSync(`${base}.json`, `${JSON.stringify({ windowId: closed.windowId, from: closed.fromAt.toISOString(), to: closed.toAt.toISOString(), ...closed.batch, paidOutMinor: closed.paidOutMinor, airtimeSettledMinor: closed.airtimeSettledMinor }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
   return base;
 }
 
-function toStored(batch: Batch, paidOut: Readonly<Record<string, bigint>>): StoredBatch {
+function toStored(batch: Batch, paidOut: Readonly<Record<string, bigint>>, airtimeSettled: bigint): StoredBatch {
   return {
+    airtimeSettled: String(airtimeSettled),
     paidOut: Object.fromEntries(Object.entries(paidOut).map(([k, v]) => [k, String(v)])),
     merchants: batch.merchants.map((l) => ({ ...l, grossMinor: String(l.grossMinor), refundsMinor: String(l.refundsMinor), feesMinor: String(l.feesMinor), operatorShareMinor: String(l.operatorShareMinor), netPayableMinor: String(l.netPayableMinor) })),
-    operator: { currency: batch.operator.currency, owesMinor: String(batch.operator.owesMinor), owedMinor: String(batch.operator.owedMinor) },
+    operator: { currency: batch.operator.currency, owesMinor: String(batch.operator.owesMinor), owedMinor: String(batch.operator.owedMinor), airtimeOwedMinor: String(batch.operator.airtimeOwedMinor) },
   };
 }
 
@@ -213,7 +239,8 @@ function lineFromStored(l: Record<string, string | number>): Batch['merchants'][
 function fromStored(stored: StoredBatch): Batch {
   return {
     merchants: stored.merchants.map(lineFromStored),
-    operator: { currency: String(stored.operator.currency), owesMinor: BigInt(stored.operator.owesMinor as string), owedMinor: BigInt(stored.operator.owedMinor as string) },
+    // A window closed before airtime was settled stored no airtime figure: it settled none.
+    operator: { currency: String(stored.operator.currency), owesMinor: BigInt(stored.operator.owesMinor as string), owedMinor: BigInt(stored.operator.owedMinor as string), airtimeOwedMinor: BigInt(stored.operator.airtimeOwedMinor ?? '0') },
   };
 }
 
@@ -221,7 +248,7 @@ function closedFrom(window: WindowRow, closedNow: boolean): ClosedWindow {
   const stored = window.batch as StoredBatch;
   return {
     windowId: window.window_id, operatorId: window.operator_id, fromAt: window.from_at, toAt: window.to_at, batch: fromStored(stored),
-    paidOutMinor: Object.fromEntries(Object.entries(stored.paidOut ?? {}).map(([k, v]) => [k, BigInt(v)])), closedNow,
+    paidOutMinor: Object.fromEntries(Object.entries(stored.paidOut ?? {}).map(([k, v]) => [k, BigInt(v)])), airtimeSettledMinor: BigInt(stored.airtimeSettled ?? '0'), closedNow,
   };
 }
 

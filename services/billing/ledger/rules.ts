@@ -12,6 +12,7 @@
 //
 //   capture         holds -> airtime:<operator>:<currency>
 //   airtime refund  airtime:<operator>:<currency> -> subscriber:<payer>   (top-up refused)
+//   settlement      airtime:<operator>:<currency> -> settled:operator:<operator>   (each window)
 //
 // Every transfer's postings sum to zero; a transfer that does not is a bug
 // and the builder throws before anything is written.
@@ -35,7 +36,7 @@ export const ACCOUNT_READERS: Readonly<Record<AccountKind, { readonly readBy: st
   suspense: { readBy: null },
   merchant_settled: { readBy: 'merchant payouts, from the settlement reports' },
   operator_settled: { readBy: 'operator payouts, from the settlement reports' },
-  airtime_payable: { readBy: 'what dialpay owes the operator for airtime it credited: settlement books it to operator_settled each window with the operator share (settlement-ledger.ts)' },
+  airtime_payable: { readBy: 'what dialpay owes the operator for airtime it credited: settlement books it to operator_settled each window with the operator share, up to what it held at the window end (settlement-ledger.ts)' },
 };
 
 /** Kinds whose balance is checked on every debit and so kept as a row. */

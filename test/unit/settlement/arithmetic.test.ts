@@ -2,13 +2,15 @@
 // window they happen in, empty windows, and a batch that always adds up.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { batchCsv, settle, SettlementArithmeticError, type CaptureMovement, type Movement } from '../../../services/settlement/arithmetic.js';
+import { batchCsv, operatorCsv, settle, SettlementArithmeticError, type CaptureMovement, type Movement } from '../../../services/settlement/arithmetic.js';
 import { splitMerchantPayment } from '../../../services/payments/fees.js';
 
 const capture = (merchantId: string, grossMinor: bigint, feeMinor: bigint, operatorShareMinor: bigint): CaptureMovement => ({
   kind: 'capture', merchantId, currency: 'KES', grossMinor, feeMinor, operatorShareMinor, payeeMinor: grossMinor - feeMinor - operatorShareMinor,
 });
 const refund = (merchantId: string, refundMinor: bigint): Movement => ({ kind: 'refund', merchantId, currency: 'KES', refundMinor });
+const airtime = (amountMinor: bigint): Movement => ({ kind: 'airtime', currency: 'KES', amountMinor });
+const airtimeRefund = (amountMinor: bigint): Movement => ({ kind: 'airtime_refund', currency: 'KES', amountMinor });
 
 describe('settle', () => {
   it('sums per merchant and per operator', () => {
@@ -17,11 +19,11 @@ describe('settle', () => {
       { merchantId: 'EVCHARGE', currency: 'KES', payments: 1, refunds: 0, grossMinor: 2_000n, refundsMinor: 0n, feesMinor: 40n, operatorShareMinor: 200n, netPayableMinor: 1_760n },
       { merchantId: 'SHOP42', currency: 'KES', payments: 2, refunds: 1, grossMinor: 60_000n, refundsMinor: 3_000n, feesMinor: 920n, operatorShareMinor: 6_000n, netPayableMinor: 50_080n },
     ]);
-    expect(batch.operator).toEqual({ currency: 'KES', owesMinor: 59_000n, owedMinor: 6_200n });
+    expect(batch.operator).toEqual({ currency: 'KES', owesMinor: 59_000n, owedMinor: 6_200n, airtimeOwedMinor: 0n });
   });
 
   it('an empty window is an empty batch, not an error', () => {
-    expect(settle('KES', [])).toEqual({ merchants: [], operator: { currency: 'KES', owesMinor: 0n, owedMinor: 0n } });
+    expect(settle('KES', [])).toEqual({ merchants: [], operator: { currency: 'KES', owesMinor: 0n, owedMinor: 0n, airtimeOwedMinor: 0n } });
     expect(batchCsv('safaricom-ke/2026-11-20', settle('KES', []))).toBe('window,merchant_id,currency,payments,refunds,gross_minor,refunds_minor,fees_minor,operator_share_minor,net_payable_minor\n');
   });
 
@@ -62,5 +64,40 @@ describe('settle', () => {
 
   it('writes a CSV with amounts in minor units', () => {
     expect(batchCsv('w1', settle('KES', [capture('SHOP42', 1_000n, 25n, 100n)])).split('\n')[1]).toBe('w1,SHOP42,KES,1,0,1000,0,25,100,875');
+  });
+
+  it('owes the operator the window\'s airtime less the top-ups it refused, beside its share, and pays no merchant for it', () => {
+    const batch = settle('KES', [capture('SHOP42', 10_000n, 160n, 1_000n), airtime(5_000n), airtime(2_000n), airtimeRefund(2_000n)]);
+    expect(batch.operator).toEqual({ currency: 'KES', owesMinor: 10_000n, owedMinor: 1_000n, airtimeOwedMinor: 5_000n });
+    expect(batch.merchants.map((l) => l.merchantId)).toEqual(['SHOP42']);
+    // A refusal of an earlier window's top-up comes off this window, which may then owe less than nothing.
+    expect(settle('KES', [airtimeRefund(3_000n)]).operator.airtimeOwedMinor).toBe(-3_000n);
+    expect(() => settle('KES', [airtime(0n)])).toThrow(SettlementArithmeticError);
+    expect(() => settle('KES', [{ kind: 'airtime_refund', currency: 'XOF', amountMinor: 1n }])).toThrow(SettlementArithmeticError);
+  });
+
+  it('a wallet-funded payment pays the merchant but is not money the carrier collected, nor is its refund one the carrier paid back', () => {
+    const batch = settle('KES', [
+      capture('SHOP42', 10_000n, 160n, 1_000n),
+      { ...capture('SHOP42', 4_000n, 70n, 400n), walletFunded: true },
+      { kind: 'refund', merchantId: 'SHOP42', currency: 'KES', refundMinor: 1_000n, walletFunded: true },
+      refund('SHOP42', 500n),
+    ]);
+    expect(batch.merchants[0]).toMatchObject({ payments: 2, refunds: 2, grossMinor: 14_000n, refundsMinor: 1_500n, netPayableMinor: 8_840n + 3_530n - 1_500n });
+    expect(batch.operator).toEqual({ currency: 'KES', owesMinor: 10_000n - 500n, owedMinor: 1_400n, airtimeOwedMinor: 0n });
+  });
+
+  it('what the carrier collected includes its captures that paid no merchant (airtime, a transfer to a wallet)', () => {
+    const batch = settle('KES', [capture('SHOP42', 10_000n, 160n, 1_000n), { kind: 'collected', currency: 'KES', amountMinor: 3_000n }, airtime(3_000n), airtimeRefund(3_000n)]);
+    // The refused top-up went back to the wallet, not through the carrier: the carrier still collected it.
+    expect(batch.operator).toEqual({ currency: 'KES', owesMinor: 13_000n, owedMinor: 1_000n, airtimeOwedMinor: 0n });
+    expect(batch.merchants).toHaveLength(1);
+    expect(() => settle('KES', [{ kind: 'collected', currency: 'KES', amountMinor: 0n }])).toThrow(SettlementArithmeticError);
+  });
+
+  it('writes the operator\'s line as CSV: owes, owed, airtime owed and, once booked, airtime settled', () => {
+    const batch = settle('KES', [capture('SHOP42', 1_000n, 25n, 100n), airtime(300n)]);
+    expect(operatorCsv('w1', 'safaricom-ke', batch)).toBe('window,operator_id,currency,owes_minor,owed_minor,airtime_owed_minor\nw1,safaricom-ke,KES,1000,100,300\n');
+    expect(operatorCsv('w1', 'safaricom-ke', batch, 300n).split('\n')[1]).toBe('w1,safaricom-ke,KES,1000,100,300,300');
   });
 });
