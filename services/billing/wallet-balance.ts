@@ -47,7 +47,8 @@ interface Movement { payment_id: string; amount_minor: string; counterparty: str
 
 /**
  * Money out and money in, newest first: captured debits of this number (negative), the part of a
- * transfer to this number that its wallet received, and refunds of its payments (positive). Each
+ * transfer to this number that its wallet received, refunds of its payments and airtime its
+ * operator refused to credit (positive). Each
  * branch reads at most `limit` rows through its own index.
  */
 async function statement(pool: pg.Pool, msisdn: string, currency: string, limit: number): Promise<dialpay.v1.IStatementLine[]> {
@@ -63,6 +64,10 @@ async function statement(pool: pg.Pool, msisdn: string, currency: string, limit:
        (SELECT d.payment_id, r.amount_minor, d.payee, r.updated_at
           FROM billing.debits d JOIN billing.refunds r ON r.debit_id = d.debit_id
           WHERE d.msisdn = $1 AND d.state = 'captured' AND r.state = 'refunded' ORDER BY r.updated_at DESC LIMIT $2)
+       UNION ALL
+       (SELECT d.payment_id, p.amount_minor, d.payee, d.updated_at
+          FROM billing.debits d JOIN billing.postings p ON p.transfer_id = 'airtime-refund:' || d.debit_id AND p.account_id = $3
+          WHERE d.msisdn = $1 AND d.state = 'captured' ORDER BY d.updated_at DESC LIMIT $2)
      ) m ORDER BY at DESC LIMIT $2`,
     [msisdn, limit, AccountIds.subscriber(msisdn)],
   );

@@ -138,6 +138,10 @@ describe('on an operator that tops up (the simulated carrier)', () => {
     expect(rows).toEqual([{ account_id: 'airtime:safaricom-ke:KES', amount_minor: '-3000' }, { account_id: `subscriber:${payer}`, amount_minor: '3000' }]);
     await waitFor('completed', async () => (await paymentOf(p, payer)).state === 'completed');
     expect(smsTo(target)).toEqual([]);
+    // The mini statement shows the airtime out and the refund in.
+    const bal = await p.ask(payer, 'BAL');
+    expect(bal).toContain(`+30.00 KES +${target}`);
+    expect(bal).toContain(`-30.00 KES +${target}`);
     expect(await p.ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
   });
 
