@@ -246,8 +246,10 @@ export class DebitService {
       await client.query(`UPDATE billing.debits SET state = 'captured', captured_minor = $2, payee = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [
         debitId, amount.amountMinor.toString(), request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '',
       ]);
-      // A transfer to another operator's subscriber: the payer's operator owes the payee's (interop.ts).
-      if (crossesOperators(debit.operator_id, payeeOperatorId)) {
+      // A transfer to another operator's subscriber: the payer's operator owes the payee's (interop.ts),
+      // when that operator collected the money: charged to the carrier account, or held in its own
+      // wallet model. A carrier-billed payer's dialpay wallet was not collected by their operator.
+      if (crossesOperators(debit.operator_id, payeeOperatorId) && (debit.funding === 'carrier' || debit.adapter === 'wallet')) {
         await bookInteropPosition(client, { debitId, paymentId: debit.payment_id, payerOperatorId: debit.operator_id, payeeOperatorId, currency: debit.currency, amountMinor: payeeAmount.amountMinor });
       }
       await this.#enqueueResult(client, Events.debitCaptureResult, 'capture', debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { captured: moneyToProto(amount), detail: '', ...topUp });

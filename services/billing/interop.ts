@@ -1,8 +1,11 @@
 // Inter-operator positions: a transfer from one operator's subscriber to
 // another's is debited on the payer's operator and credited to the payee's
 // wallet (subscriber:<msisdn>, the same account whatever the operator). The
-// payer's operator collected the money; the payee's operator's subscriber holds
-// it; so the payer's operator owes the payee's operator the amount.
+// payer's operator collected the money (charged to the carrier account, or held
+// in its own wallet model); the payee's operator's subscriber holds it; so the
+// payer's operator owes the payee's operator the amount. A carrier-billed
+// payer's transfer out of their dialpay wallet books no position: their
+// operator never collected that money.
 //
 // Where it is kept: a row per capture in billing.interop_positions, not ledger
 // accounts. The position is a claim between two operators that they settle

@@ -84,6 +84,20 @@ describe('an inter-operator position', () => {
     expect((await positions()).map((p) => p.debit_id)).not.toContain(debitId);
   });
 
+  it('is not booked when a carrier-billed payer sends from their dialpay wallet: their operator never collected it', async () => {
+    const payer = '254711200004';
+    const filled = await reserved('254711200005', 1_500n);
+    await capture(filled, payer, 1_500n, 'safaricom-ke'); // on-net: fills the payer's wallet
+    await waitFor('payer wallet filled', async () => (await ledger.balance(AccountIds.subscriber(payer)).catch(() => 0n)) === 1_500n);
+    const debitId = await reserved(payer, 1_500n);
+    expect((await pool.query('SELECT funding FROM billing.debits WHERE debit_id = $1', [debitId])).rows[0]).toEqual({ funding: 'wallet' });
+    await capture(debitId, '254733200009', 1_500n, 'airtel-ke');
+    expect((await result(Events.debitCaptureResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    expect(await ledger.balance(AccountIds.subscriber('254733200009'))).toBe(1_500n);
+    expect((await positions()).map((p) => p.debit_id)).not.toContain(debitId);
+    expect(carrier.balanceOf(payer)).toBe(100_000n); // the carrier account was never touched
+  });
+
   it('refuses the capture when the payee\'s operator bills in another currency or is unknown: nothing captured, nothing booked', async () => {
     for (const payeeOperatorId of ['orange-sn', 'gone-ke']) {
       const payer = `25471120001${payeeOperatorId.length}`;
