@@ -7,11 +7,11 @@
 import { Kvm } from '@nats-io/kv';
 import type { ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
-import { Events, GATEWAY_SMS_OUTBOUND, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
+import { Events, GATEWAY_SMS_OUTBOUND, STREAMS, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
 import { ClientBind, type BindCommand } from './client-bind.js';
 import { SmppServerListener } from './server.js';
 import { InboundHandler } from './inbound.js';
-import { OutboundSubmitter, clientLink, redactCodesForDeadLetter, type OperatorLink } from './outbound.js';
+import { OutboundSubmitter, SubmittedIds, SUBMITTED_IDS_MAX, SUBMITTED_IDS_TTL_MS, clientLink, redactCodesForDeadLetter, type OperatorLink } from './outbound.js';
 import { SmppMetrics } from './metrics.js';
 import { CommandStatus } from './status.js';
 import { UssdEdge, type UssdReplySender } from './ussd-edge.js';
@@ -32,6 +32,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
     // alert), and increase() cannot see a counter's first step from absent to 1 (flapping alert).
     metrics.bindsUp.set({ operator: operator.id, mode: operator.smpp.mode }, 0);
     metrics.bindLosses.inc({ operator: operator.id, mode: operator.smpp.mode }, 0);
+    metrics.outboundDuplicates.inc({ operator: operator.id }, 0);
     let listener: SmppServerListener | null = null;
     // Set once the binds or the listener exist; a USSD PDU cannot arrive before that.
     let sendUssd: UssdReplySender = () => Promise.reject(new Error(`no link to ${operator.id} yet`));
@@ -82,10 +83,15 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
     links.set(operator.id, link);
   }
 
-  const submitter = new OutboundSubmitter({ operators, links, js: nats.publisher, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics });
+  const outboundSpec = effectiveConsumer(GATEWAY_SMS_OUTBOUND, config.consumers);
+  // A repeat comes within the ack wait (a lost ack or nak) or the stream's duplicate window (a
+  // relay's re-publish after a lost PubAck): remembered at least that long.
+  const duplicateWindowMs = STREAMS.find((s) => s.name === outboundSpec.stream)?.duplicateWindowMs ?? 0;
+  const submitted = new SubmittedIds(SUBMITTED_IDS_MAX, Math.max(SUBMITTED_IDS_TTL_MS, outboundSpec.ackWaitMs, duplicateWindowMs));
+  const submitter = new OutboundSubmitter({ operators, links, js: nats.publisher, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics, submitted });
   const consumer = await startConsumer({
     nats,
-    spec: effectiveConsumer(GATEWAY_SMS_OUTBOUND, config.consumers),
+    spec: outboundSpec,
     event: Events.smsOutbound,
     handler: (message) => submitter.handle(message),
     deadLetterData: redactCodesForDeadLetter,

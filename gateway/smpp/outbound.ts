@@ -6,6 +6,9 @@
 // JetStream for a later delivery (and to the dead letters after the last), as
 // when no bind is up: a receipt must outlast an operator's throttling. Each
 // accepted part's SMSC id is stored in KV so its receipt finds the message.
+// A message the SMSC took whole is remembered in this process (SubmittedIds) before
+// anything is written to NATS: when those writes fail (nats-server down just then) and
+// JetStream delivers the event again, it is acked without a second submit.
 import type { DurablePublish } from '../../runtime/nats/pubacks.js';
 import type { KV } from '@nats-io/kv';
 import type { OperatorConfig } from '../../runtime/config/index.js';
@@ -53,6 +56,64 @@ export interface OutboundOptions {
   readonly publishTimeoutMs: number;
   readonly log: Logger;
   readonly metrics: SmppMetrics;
+  /** Events submitted whole, acked again without a submit; default SUBMITTED_IDS_MAX / SUBMITTED_IDS_TTL_MS. */
+  readonly submitted?: SubmittedIds;
+}
+
+/**
+ * How long, and how many, SmsOutbound event ids the gateway remembers as submitted. At least the
+ * consumer's ack wait and SMS_OUTBOUND's duplicate window (edge.ts raises the time to those):
+ * a redelivery after a lost ack or nak, or a relay's re-publish after a lost PubAck, comes within them.
+ * About 300 bytes an entry: 100,000 is some 30 MB at most.
+ */
+export const SUBMITTED_IDS_MAX = 100_000;
+export const SUBMITTED_IDS_TTL_MS = 10 * 60_000;
+
+/**
+ * SmsOutbound events this process submitted whole (every part accepted by the SMSC), with the
+ * SMSC's ids, for a bounded time and number, oldest dropped first. In memory: it covers the
+ * NATS side failing under a live gateway; a gateway that died after the submit relies on the KV
+ * record (or sends again, SMPP's at-least-once).
+ */
+export class SubmittedIds {
+  readonly #entries = new Map<string, { readonly smscIds: readonly string[]; readonly atMs: number }>();
+  constructor(readonly submittedIdsMax: number, readonly submittedIdsTtlMs: number, private readonly nowMs: () => number = Date.now) {
+    if (submittedIdsMax < 1 || submittedIdsTtlMs < 1) throw new RangeError('submittedIdsMax and submittedIdsTtlMs must be positive');
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  remember(eventId: string, smscIds: readonly string[]): void {
+    const now = this.nowMs();
+    this.#entries.delete(eventId);
+    this.#entries.set(eventId, { smscIds: [...smscIds], atMs: now });
+    this.#expire(now);
+    // Map keeps insertion order: the first entries are the oldest.
+    for (const oldest of this.#entries.keys()) {
+      if (this.#entries.size <= this.submittedIdsMax) break;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  /** The SMSC ids of an event submitted within the TTL, or null. */
+  get(eventId: string): readonly string[] | null {
+    const entry = this.#entries.get(eventId);
+    if (!entry) return null;
+    if (this.nowMs() - entry.atMs >= this.submittedIdsTtlMs) {
+      this.#entries.delete(eventId);
+      return null;
+    }
+    return entry.smscIds;
+  }
+
+  #expire(now: number): void {
+    for (const [id, entry] of this.#entries) {
+      if (now - entry.atMs < this.submittedIdsTtlMs) break;
+      this.#entries.delete(id);
+    }
+  }
 }
 
 type PartOutcome = { readonly accepted: true; readonly messageId: string } | { readonly accepted: false; readonly status: dialpay.v1.SubmitStatus; readonly commandStatus: number; readonly detail: string };
@@ -61,10 +122,12 @@ const sentKey = (messageRef: string) => `ref.${Buffer.from(messageRef).toString(
 
 export class OutboundSubmitter {
   readonly #o: OutboundOptions;
+  readonly #submitted: SubmittedIds;
   #reference = Math.floor(Math.random() * 0xffff);
 
   constructor(options: OutboundOptions) {
     this.#o = options;
+    this.#submitted = options.submitted ?? new SubmittedIds(SUBMITTED_IDS_MAX, SUBMITTED_IDS_TTL_MS);
   }
 
   async handle(message: dialpay.v1.ISmsOutbound): Promise<void> {
@@ -73,6 +136,17 @@ export class OutboundSubmitter {
     const link = links.get(message.operatorId ?? '');
     if (!operator || !link) throw new PermanentHandlerError(`unknown operator ${message.operatorId}`);
     const messageRef = message.messageRef || (message.envelope?.eventId as string);
+    const eventId = message.envelope?.eventId || messageRef;
+    // Submitted whole by this process, but what follows the submit did not reach NATS (or the ack
+    // did not): a repeat of the same event. Not sent again; the writes are done again (idempotent).
+    const submittedIds = this.#submitted.get(eventId);
+    if (submittedIds) {
+      this.#o.metrics.outboundDuplicates.inc({ operator: operator.id });
+      log.debug({ eventId, messageRef, deliveredAgain: true }, 'sms already submitted; not sent again');
+      await this.#recordSubmitted(operator.id, messageRef, submittedIds);
+      await this.#publishResult(message, messageRef, { accepted: true, messageId: '' }, submittedIds, 1);
+      return;
+    }
     // Redelivered after a crash past the submit: do not send it twice, re-announce the result.
     const already = await correlations.get(sentKey(messageRef));
     if (already && already.operation === 'PUT') {
@@ -94,19 +168,29 @@ export class OutboundSubmitter {
       const { outcome, attemptCount } = await this.#sendPart(operator, link, message, part);
       attempts += attemptCount;
       // Temporary: nak, and JetStream delivers the message again on the consumer's schedule. A long
-      // message whose first parts went out is sent whole again: at least once, as SMPP allows.
+      // message whose first parts went out is sent whole again: at least once, as SMPP allows. Not
+      // resumed from the first part missing: the parts of the next delivery carry a new
+      // concatenation reference, and a handset joins parts of one reference only.
       if (!outcome.accepted && outcome.status === v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED) throw new SubmitRetriesExhaustedError(operator.id, outcome.detail);
       if (!outcome.accepted) {
         await this.#publishResult(message, messageRef, outcome, ids, attempts);
         return;
       }
       ids.push(outcome.messageId);
-      // deliver_sm_resp (server mode) carries no message id: nothing to correlate a receipt with.
-      if (outcome.messageId) await correlations.put(correlationKey(operator.id, outcome.messageId), messageRef);
     }
-    await correlations.put(sentKey(messageRef), ids.join(','));
+    // Every part accepted: remembered before any write to NATS, which may fail (nats-server down).
+    this.#submitted.remember(eventId, ids);
     log.debug({ messageRef, parts: parts.length }, 'sms submitted');
+    await this.#recordSubmitted(operator.id, messageRef, ids);
     await this.#publishResult(message, messageRef, { accepted: true, messageId: '' }, ids, attempts);
+  }
+
+  /** Each part's SMSC id to the message (its receipt finds it), then the message as sent. Idempotent. */
+  async #recordSubmitted(operatorId: string, messageRef: string, ids: readonly string[]): Promise<void> {
+    const { correlations } = this.#o;
+    // deliver_sm_resp (server mode) carries no message id: nothing to correlate a receipt with.
+    for (const id of ids) if (id) await correlations.put(correlationKey(operatorId, id), messageRef);
+    await correlations.put(sentKey(messageRef), ids.join(','));
   }
 
   async #sendPart(operator: OperatorConfig, link: OperatorLink, message: dialpay.v1.ISmsOutbound, part: OutboundPart): Promise<{ outcome: PartOutcome; attemptCount: number }> {
