@@ -175,9 +175,12 @@ describe('CAMARA contract: the adapter against the simulator', () => {
 
   it('timeouts, lookups by clientCorrelator, 5xx, 429 and an expired token', async () => {
     api.hang('254711000005');
-    expect((await adapter.reserve({ debitId: 'c-5', msisdn: '254711000005', currency: 'KES', amountMinor: 700n, description: 'x' })).outcome).toBe(CarrierOutcome.UNAVAILABLE);
+    const claimedAtMs = Date.now();
+    expect((await adapter.reserve({ debitId: 'c-5', msisdn: '254711000005', currency: 'KES', amountMinor: 700n, description: 'x', claimedAtMs })).outcome).toBe(CarrierOutcome.UNAVAILABLE);
     api.answer('254711000005');
-    expect((await adapter.release('c-5')).outcome).toBe(CarrierOutcome.OK); // no paymentId known, none found: nothing held
+    // No paymentId known, none made since the claim: nothing held. Without the claim's time, nothing seen proves nothing.
+    expect((await adapter.release('c-5', undefined, claimedAtMs)).outcome).toBe(CarrierOutcome.OK);
+    expect((await adapter.release('c-5')).outcome).toBe(CarrierOutcome.UNAVAILABLE);
 
     api.answerLate('254711000006', 600);
     const late = await adapter.reserve({ debitId: 'c-6', msisdn: '254711000006', currency: 'KES', amountMinor: 700n, description: 'x' });
@@ -203,6 +206,28 @@ describe('CAMARA contract: the adapter against the simulator', () => {
     expect((await adapter.reserve({ debitId: 'c-8', msisdn: '254711000008', currency: 'XOF', amountMinor: 1_000n, description: 'x' })).outcome).toBe(CarrierOutcome.OK);
     expect(api.exchanges.filter((x) => x.status === 401)).toHaveLength(1);
     expect(api.payment('c-8')?.amountMinor).toBe(1_000n);
+  });
+
+  it('a release with no paymentId looks from the claim on, oldest first: found behind a hundred newer open payments', async () => {
+    const claimedAtMs = Date.now();
+    expect((await adapter.reserve({ debitId: 'c-40', msisdn: '254711000040', currency: 'KES', amountMinor: 300n, description: 'x', claimedAtMs })).outcome).toBe(CarrierOutcome.OK);
+    const newer: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const r = await adapter.reserve({ debitId: `c-40-${i}`, msisdn: '254711000041', currency: 'KES', amountMinor: 1n, description: 'x' });
+      expect(r.outcome).toBe(CarrierOutcome.OK);
+      newer.push(r.carrierRef as string);
+    }
+    // A billing that lost the paymentId, reading one page of 100: the newest hundred would hide it.
+    const onePage = new HttpChargingAdapter({ baseUrl: api.url, timeoutMs: 300, tokenUrl: api.tokenUrl, clientId: 'dialpay', clientSecret: SECRET, lookupPagesMax: 1 });
+    expect((await onePage.release('c-40', undefined, claimedAtMs)).outcome).toBe(CarrierOutcome.OK);
+    expect(api.payment('c-40')?.status).toBe('cancelled');
+    expect(api.carrier.balanceOf('254711000040')).toBe(100_000n);
+    const lookups = api.exchanges.filter((x) => x.path.endsWith('/payments') && x.method === 'GET' && x.requestHeaders['x-correlator']?.toString().startsWith('c-40:'));
+    expect(lookups.map((x) => new URLSearchParams(x.query).get('order'))).toEqual(['asc']);
+    expect(lookups.every((x) => new URLSearchParams(x.query).has('paymentCreationDate.lte'))).toBe(true);
+    for (const [i, ref] of newer.entries()) expect((await adapter.release(`c-40-${i}`, ref)).outcome).toBe(CarrierOutcome.OK);
+    // Nothing made under this debit since its claim, and every page read: a sure "none".
+    expect((await onePage.release('c-41', undefined, Date.now())).outcome).toBe(CarrierOutcome.OK);
   });
 
   it('answers the spec error codes for what the adapter never sends', async () => {
