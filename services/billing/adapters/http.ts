@@ -250,8 +250,29 @@ export class HttpChargingAdapter implements CarrierAdapter {
         continue;
       }
       if (res.status === 401) return unavailable(`not authorised: ${errorText(res)}`);
+      // Our clientCorrelator already in use: a refund of ours an earlier try made (its answer lost)?
+      if (res.status === 400 || res.status === 409) return this.#refundByCorrelator(payment, refundId, errorText(res));
       return { outcome: CarrierOutcome.REJECTED, detail: errorText(res) };
     }
+  }
+
+  /** The payment's refunds, and ours among them by clientCorrelator: done, still going, or never made. */
+  async #refundByCorrelator(payment: CamaraPayment, refundId: string, refusal: string): Promise<CarrierResult> {
+    let res: CamaraResponse;
+    try {
+      res = await this.#http.call('GET', `${this.#refunds}/${encodeURIComponent(payment.paymentId)}/refunds`, refundId);
+    } catch (err) {
+      if (err instanceof Unanswered) return unavailable(`refund refused (${refusal}); its refunds unknown: ${err.message}`);
+      throw err;
+    }
+    if (res.status !== 200 || !Array.isArray(res.json.items)) return unavailable(`refund refused (${refusal}); its refunds unknown: HTTP ${res.status}`);
+    const ours = (res.json.items as unknown[]).find((r): r is Record<string, any> =>
+      !!r && typeof r === 'object' && (r as Record<string, any>).amountTransaction?.clientCorrelator === refundId);
+    if (!ours) return { outcome: CarrierOutcome.REJECTED, detail: `refund refused (${refusal}); none of ours under ${refundId}` };
+    const status = String(ours.refundStatus ?? '');
+    if (status === 'succeeded') return ok(payment.paymentId);
+    if (status === 'denied') return { outcome: CarrierOutcome.REJECTED, detail: 'refund denied' };
+    return unavailable(`refund is ${status || 'without a status'}`);
   }
 
   #reserved(payment: CamaraPayment | 'none' | 'unknown'): CarrierResult {

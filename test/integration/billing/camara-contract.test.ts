@@ -230,6 +230,34 @@ describe('CAMARA contract: the adapter against the simulator', () => {
     expect((await onePage.release('c-41', undefined, Date.now())).outcome).toBe(CarrierOutcome.OK);
   });
 
+  it('a refund whose answer was lost, to an operator that answers the repeat 409: its refunds show it made, so it is done once', async () => {
+    const r = await adapter.reserve({ debitId: 'c-30', msisdn: '254711000030', currency: 'KES', amountMinor: 1_000n, description: 'x' });
+    expect((await adapter.capture('c-30', 1_000n, r.carrierRef)).outcome).toBe(CarrierOutcome.OK);
+    const u = await adapter.reserve({ debitId: 'c-31', msisdn: '254711000031', currency: 'KES', amountMinor: 2_000n, description: 'x' });
+    expect(u.outcome).toBe(CarrierOutcome.OK);
+    api.strictRefundCorrelators(true);
+    api.answerLate('254711000030', 600);
+    api.answerLate('254711000031', 600);
+    try {
+      expect((await adapter.refund('rf-30', 'c-30', 250n, r.carrierRef)).outcome).toBe(CarrierOutcome.OK);
+      // A partial capture: the confirm and the give-back of the unused part both answered too late.
+      expect((await adapter.capture('c-31', 1_500n, u.carrierRef)).outcome).toBe(CarrierOutcome.OK);
+    } finally {
+      api.answer('254711000030');
+      api.answer('254711000031');
+      api.strictRefundCorrelators(false);
+    }
+    expect([...(api.payment('c-30')?.refunds.values() ?? [])].map((x) => [x.clientCorrelator, x.amountMinor])).toEqual([['rf-30', 250n]]);
+    expect([...(api.payment('c-31')?.refunds.values() ?? [])].map((x) => [x.clientCorrelator, x.amountMinor])).toEqual([['c-31.unused', 500n]]);
+    expect(api.carrier.balanceOf('254711000030')).toBe(100_000n - 750n);
+    expect(api.carrier.balanceOf('254711000031')).toBe(100_000n - 1_500n);
+    expect(api.exchanges.some((x) => x.method === 'POST' && x.path.endsWith('/refunds') && x.status === 409)).toBe(true);
+    // A 409 for a refund that is not ours (another refund took the referenceCode): refused, not taken as done.
+    const B = `${CARRIER_BILLING_REFUND_BASE}/payments/${r.carrierRef as string}/refunds`;
+    expect((await raw('POST', B, { type: 'partial', amountTransaction: { clientCorrelator: 'raw-other', referenceCode: 'rf-32', refundAmount: { chargingInformation: { amount: 1, currency: 'KES', description: 'r' } } } })).status).toBe(201);
+    expect((await adapter.refund('rf-32', 'c-30', 100n, r.carrierRef)).outcome).toBe(CarrierOutcome.REJECTED);
+  });
+
   it('answers the spec error codes for what the adapter never sends', async () => {
     const B = CARRIER_BILLING_BASE;
     expect((await raw('POST', `${B}/payments/prepare`, prepareBody('raw-1', '254711000009', 12.5))).status).toBe(201);
