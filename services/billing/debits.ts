@@ -284,6 +284,9 @@ export class DebitService {
         // Release at the carrier anyway: a reserve whose answer was lost may have gone through there.
         const carrier = await this.#stepsOf(debit).release(debitId, debit.carrier_ref ?? undefined, claimedAt(debit));
         if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
+        // The carrier made a payment for it (carrier_ref) and will not cancel it, its status not showing
+        // it released (the adapter answers OK for that): it may still hold money, so try again, then a person.
+        if (carrier.outcome !== CarrierOutcome.OK && debit.carrier_ref) throw new CarrierUnavailableError(debitId, `release refused: ${carrier.detail}`);
         await this.#releaseLedgerHold(debit);
         return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, 'debit was refused');
       }

@@ -186,7 +186,11 @@ export class HttpChargingAdapter implements CarrierAdapter {
       if (res.status === 401) return unavailable(`not authorised: ${errorText(res)}`);
       if (res.status === 409 && errorCode(res) === 'CARRIER_BILLING.PAYMENT_CANCELLED') return ok();
       if (res.status === 409 && errorCode(res) === 'CARRIER_BILLING.PAYMENT_CONFIRMED') return { outcome: CarrierOutcome.REJECTED, detail: 'payment is succeeded' };
-      return { outcome: CarrierOutcome.REJECTED, detail: errorText(res) };
+      // Refused for another reason: what the payment's status says decides whether anything is still held.
+      const after = await this.#get(before.paymentId, debitId);
+      if (typeof after === 'object' && (after.paymentStatus === 'cancelled' || after.paymentStatus === 'denied')) return ok();
+      if (after === 'unknown') return unavailable(`cancel refused (${errorText(res)}); status unknown`);
+      return { outcome: CarrierOutcome.REJECTED, detail: `cancel refused (${errorText(res)}); payment is ${typeof after === 'object' ? after.paymentStatus : 'unknown to the operator'}` };
     } catch (err) {
       if (!(err instanceof Unanswered)) throw err;
       const after = await this.#get(before.paymentId, debitId);

@@ -184,6 +184,26 @@ describe('http charging adapter (CAMARA)', () => {
     expect(rows[0]).toEqual({ state: 'reserved', carrier_ref: api.payment(debitId)?.paymentId });
   });
 
+  it('a refused debit the operator made a payment for: a cancel it refuses is not taken as released, the void is tried again', async () => {
+    const msisdn = '254733000014';
+    const debitId = await reserve(msisdn, 3_000n);
+    expect((await result(Events.debitReserveResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    // As a reserve ends that the operator answered with a payment it could not use (still processing, say).
+    await pool.query(`UPDATE billing.debits SET state = 'refused', detail = $2 WHERE debit_id = $1`, [debitId, `${DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE}:payment still processing`]);
+    api.refuseCancels(msisdn);
+    try {
+      await publishEvent(nats.js, Events.debitVoidRequested, { envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, reason: 'test' }, { timeoutMs: 5_000 });
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect((await readEvents(nats, 'DEBITS', Events.debitVoidResult)).find((r) => r.debitId === debitId)).toBeUndefined();
+      expect(api.payment(debitId)?.status).toBe('reserved');
+    } finally {
+      api.allowCancels(msisdn);
+    }
+    expect((await result(Events.debitVoidResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    expect(api.payment(debitId)?.status).toBe('cancelled');
+    expect(api.carrier.balanceOf(msisdn)).toBe(100_000n);
+  });
+
   it('a token that expires in flight is renewed once and the call goes through', async () => {
     const msisdn = '254733000008';
     const before = api.tokensIssued;
