@@ -20,7 +20,10 @@
 //     CARRIER_BILLING_REFUND.UNAUTHORIZED_AMOUNT.
 // Balances (a SimulatedCarrier), payments, refunds and tokens live in this
 // process, so billing can crash and restart while the operator remembers.
-// Faults: `hang` and `answerLate` for a number, `failNext` (429/5xx), `expireTokens`.
+// Faults: `hang` and `answerLate` for a number (prepare, confirm, cancel and refunds: the work is
+// done, the answer lost), `failNext` (429/5xx), `failLists` (retrievePayments answers 503),
+// `refuseCancels` for a number, `strictRefundCorrelators` (an operator that answers a repeated refund
+// clientCorrelator 409 even with the same body), `expireTokens`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -126,7 +129,10 @@ export class ChargingApiSimulator {
   readonly #hanging = new Set<string>();
   readonly #topUpRefused = new Set<string>();
   readonly #slow = new Map<string, number>();
+  readonly #cancelRefused = new Set<string>();
   #failures: { count: number; status: number } = { count: 0, status: 503 };
+  #listFailures = 0;
+  #strictRefunds = false;
   #server: Server | null = null;
   #sequence = 0;
   /** Access tokens issued so far. */
@@ -163,6 +169,30 @@ export class ChargingApiSimulator {
   /** The next `count` API calls are answered `status` (429 or 5xx) without being carried out. */
   failNext(count: number, status = 503): void {
     this.#failures = { count, status };
+  }
+
+  /** The next `count` retrievePayments calls are answered 503 (the status cannot be learnt). */
+  failLists(count: number): void {
+    this.#listFailures = count;
+  }
+
+  /** retrievePayments calls still to be answered 503. */
+  get listFailuresLeft(): number {
+    return this.#listFailures;
+  }
+
+  /** Cancels of this number's payments are refused (403 PERMISSION_DENIED) until `allowCancels`. */
+  refuseCancels(msisdn: string): void {
+    this.#cancelRefused.add(msisdn);
+  }
+
+  allowCancels(msisdn: string): void {
+    this.#cancelRefused.delete(msisdn);
+  }
+
+  /** A refund clientCorrelator sent again answers 409 ALREADY_EXISTS even with the same body (not idempotent). */
+  strictRefundCorrelators(on: boolean): void {
+    this.#strictRefunds = on;
   }
 
   /** Every token issued so far expires now (a token that expires while a call is in flight). */
@@ -252,6 +282,10 @@ export class ChargingApiSimulator {
     const p = path.split('/').filter(Boolean);
     if (path.startsWith(`${CARRIER_BILLING_BASE}/payments`)) {
       const [, , , id, action] = p; // carrier-billing v0.5 payments {id} {action}
+      if (!id && method === 'GET' && this.#listFailures > 0) {
+        this.#listFailures--;
+        return problem(503, 'UNAVAILABLE', 'Service unavailable.');
+      }
       if (!id) return method === 'GET' ? this.#list(url) : problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
       if (id === 'prepare' && !action && method === 'POST') return this.#prepare(text);
       const payment = this.#payments.get(decodeURIComponent(id));
@@ -349,6 +383,7 @@ export class ChargingApiSimulator {
     if (payment.status === 'succeeded') return problem(409, 'CARRIER_BILLING.PAYMENT_CONFIRMED', 'Payment has been confirmed.');
     if (payment.status === 'cancelled') return problem(409, 'CARRIER_BILLING.PAYMENT_CANCELLED', 'Payment has been cancelled.');
     if (payment.status === 'denied') return problem(403, 'CARRIER_BILLING.PAYMENT_DENIED', 'Payment denied by business.');
+    if (action === 'cancel' && this.#cancelRefused.has(payment.msisdn)) return problem(403, 'PERMISSION_DENIED', 'Client does not have sufficient permissions to perform this action.');
     if (action === 'confirm') {
       const result = await this.carrier.capture(payment.paymentId, payment.amountMinor);
       if (result.outcome !== 'ok') return problem(503, 'UNAVAILABLE', 'Service unavailable.');
@@ -384,7 +419,9 @@ export class ChargingApiSimulator {
     const fingerprint = JSON.stringify([type, t.referenceCode, type === 'partial' ? amountMinor.toString() : 'total', description]);
     const existing = clientCorrelator ? payment.refunds.get(clientCorrelator) : undefined;
     if (existing) {
-      return existing.fingerprint === fingerprint ? new Reply(201, refundView(payment, existing)) : problem(409, 'ALREADY_EXISTS', 'The resource that a client tried to create already exists.');
+      return existing.fingerprint === fingerprint && !this.#strictRefunds
+        ? this.#late(payment.msisdn, new Reply(201, refundView(payment, existing)))
+        : problem(409, 'ALREADY_EXISTS', 'The resource that a client tried to create already exists.');
     }
     if ([...payment.refunds.values()].some((r) => r.referenceCode === t.referenceCode)) return problem(409, 'ALREADY_EXISTS', 'Another refund has this referenceCode.');
     if (payment.status !== 'succeeded') return problem(422, 'CARRIER_BILLING_REFUND.INVALID_PAYMENT_STATUS', 'The payment is not in a status that allows a refund.');
@@ -397,7 +434,7 @@ export class ChargingApiSimulator {
       ...(typeof body?.reason === 'string' ? { reason: body.reason } : {}), createdAt: new Date(), fingerprint,
     };
     payment.refunds.set(clientCorrelator || refundId, refund);
-    return new Reply(201, refundView(payment, refund));
+    return this.#late(payment.msisdn, new Reply(201, refundView(payment, refund)));
   }
 
   #list(url: URL): Reply {

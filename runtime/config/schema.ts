@@ -138,6 +138,8 @@ const operator = z.strictObject({
       /** How far back, and how many pages of 100, a payment is looked for by its clientCorrelator when its paymentId is unknown. */
       lookupWindowMs: positiveMs.default(3_600_000),
       lookupPagesMax: z.number().int().min(1).max(1_000).default(20),
+      /** How far the operator's clock may be from ours: a lookup by clientCorrelator reaches this far around our own attempt. */
+      lookupSkewMs: positiveMs.default(30_000),
     })
     .optional(),
   /**

@@ -62,6 +62,8 @@ interface DebitRow {
   detail: string;
   /** The carrier's id for the reservation (CAMARA's paymentId), when it has its own. */
   carrier_ref: string | null;
+  /** When the debit was claimed: no reserve of it at the carrier is older (a lookup starts there). */
+  created_at: Date;
 }
 
 export interface DebitServiceOptions {
@@ -146,8 +148,11 @@ export class DebitService {
       return;
     }
     const payer = debit.payer_account_id;
-    const carrier = await adapter.reserve({ debitId, msisdn, currency: amount.currency, amountMinor: amount.amountMinor, description: request.description ?? '' });
+    const carrier = await adapter.reserve({ debitId, msisdn, currency: amount.currency, amountMinor: amount.amountMinor, description: request.description ?? '', claimedAtMs: claimedAt(debit) });
     if (carrier.carrierRef) await this.#o.pool.query('UPDATE billing.debits SET carrier_ref = $2 WHERE debit_id = $1', [debitId, carrier.carrierRef]);
+    // The carrier may hold it (an answer lost, its status unknown): not a refusal. The claim stays
+    // 'reserving' and the reserve is delivered again (then the stale-claim sweep releases it).
+    if (carrier.outcome === CarrierOutcome.UNAVAILABLE && carrier.uncertain) throw new CarrierUnavailableError(debitId, carrier.detail);
     if (carrier.outcome !== CarrierOutcome.OK) {
       // An earlier delivery may have booked the hold before it died: release it with the refusal.
       await this.#releaseLedgerHold(debit);
@@ -157,14 +162,14 @@ export class DebitService {
     await this.#ledger.ensureAccount(AccountIds.holds(amount.currency), 'holds', amount.currency);
     const booked = await this.#ledger.apply(reserveTransfer({ id: `reserve:${debitId}`, paymentId, currency: amount.currency, payerAccountId: payer, amountMinor: amount.amountMinor }));
     if (booked.outcome === 'insufficient-funds') {
-      const released = await adapter.release(debitId, carrier.carrierRef);
+      const released = await adapter.release(debitId, carrier.carrierRef, claimedAt(debit));
       if (released.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, released.detail);
       return this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS, amount, '');
     }
     if (await this.#transferExists(`void:${debitId}`)) {
       // An earlier delivery refused this debit and released its ledger hold: the carrier must not keep
       // one either. Never settle "reserved" over a released hold.
-      const released = await adapter.release(debitId, carrier.carrierRef);
+      const released = await adapter.release(debitId, carrier.carrierRef, claimedAt(debit));
       if (released.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, released.detail);
       return this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, amount, 'released after an earlier refusal');
     }
@@ -279,13 +284,16 @@ export class DebitService {
         return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'debit is captured');
       case 'refused': {
         // Release at the carrier anyway: a reserve whose answer was lost may have gone through there.
-        const carrier = await this.#stepsOf(debit).release(debitId, debit.carrier_ref ?? undefined);
+        const carrier = await this.#stepsOf(debit).release(debitId, debit.carrier_ref ?? undefined, claimedAt(debit));
         if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
+        // The carrier made a payment for it (carrier_ref) and will not cancel it, its status not showing
+        // it released (the adapter answers OK for that): it may still hold money, so try again, then a person.
+        if (carrier.outcome !== CarrierOutcome.OK && debit.carrier_ref) throw new CarrierUnavailableError(debitId, `release refused: ${carrier.detail}`);
         await this.#releaseLedgerHold(debit);
         return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, 'debit was refused');
       }
       case 'reserved': {
-        const carrier = await this.#stepsOf(debit).release(debitId, debit.carrier_ref ?? undefined);
+        const carrier = await this.#stepsOf(debit).release(debitId, debit.carrier_ref ?? undefined, claimedAt(debit));
         if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
         // The carrier is the arbiter: if it will not release (it captured), neither do we.
         if (carrier.outcome !== CarrierOutcome.OK) return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, carrier.detail);
@@ -403,7 +411,7 @@ export class DebitService {
     for (const debit of rows) {
       const operator = this.#o.operators.get(debit.operator_id);
       if (!operator) continue;
-      const released = await stepsFor(debit.funding, this.#o.adapterFor(operator)).release(debit.debit_id, debit.carrier_ref ?? undefined);
+      const released = await stepsFor(debit.funding, this.#o.adapterFor(operator)).release(debit.debit_id, debit.carrier_ref ?? undefined, claimedAt(debit));
       if (released.outcome === CarrierOutcome.UNAVAILABLE) continue; // next sweep
       await this.#releaseLedgerHold(debit);
       await this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, { amountMinor: debit.amount_minor, currency: debit.currency }, 'reserve never completed');
@@ -478,6 +486,12 @@ export class DebitService {
 function required(value: string | null | undefined, field: string): string {
   if (!value) throw new PermanentHandlerError(`${field} is missing`, { cause: new ContractError(field) });
   return value;
+}
+
+/** When the debit was claimed, in epoch ms, for the carrier's lookups (none of its reserves is older). */
+function claimedAt(debit: DebitRow): number | undefined {
+  const at = debit.created_at instanceof Date ? debit.created_at.getTime() : Date.parse(String(debit.created_at));
+  return Number.isFinite(at) ? at : undefined;
 }
 
 /** The outcome a refused debit recorded in its detail ("<outcome>:<text>"). */

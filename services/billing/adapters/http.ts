@@ -36,6 +36,8 @@ export interface HttpChargingOptions {
   readonly retryDelayMs?: number;
   readonly lookupWindowMs?: number;
   readonly lookupPagesMax?: number;
+  /** How far the operator's clock may be from ours: a lookup from a known time reaches this far around it. */
+  readonly lookupSkewMs?: number;
   /** The operator's top-up interface (docs/top-up-api.md); without it the adapter has no topUp. */
   readonly topUp?: TopUpOptions;
 }
@@ -109,14 +111,17 @@ export class HttpChargingAdapter implements CarrierAdapter {
         },
       },
     };
+    // No payment of ours can be older than this debit's claim, nor than this call's prepare.
+    const sinceMs = Math.min(request.claimedAtMs ?? Date.now(), Date.now());
     let res: CamaraResponse;
     try {
       res = await this.#http.call('POST', `${this.#payments}/prepare`, request.debitId, body);
     } catch (err) {
       if (!(err instanceof Unanswered)) throw err;
       // Did the operator make it? Find it by our clientCorrelator before concluding anything.
-      const found = await this.#settled(await this.#find(request.debitId));
-      if (found === 'unknown') return unavailable(`${err.message}; status unknown`);
+      const found = await this.#settled(await this.#find(request.debitId, [], sinceMs));
+      // It may have: not a refusal, ask again later (billing keeps the claim and retries).
+      if (found === 'unknown') return uncertain(`${err.message}; status unknown`);
       if (found === 'none') return unavailable(`${err.message}; the operator has no such payment`);
       return this.#reserved(found);
     }
@@ -130,9 +135,9 @@ export class HttpChargingAdapter implements CarrierAdapter {
     if (res.status === 404) return { outcome: CarrierOutcome.ACCOUNT_NOT_FOUND, detail: errorText(res) };
     if (res.status === 400 || res.status === 409) {
       // Our clientCorrelator is already in use: a payment of ours under it, made earlier? Ask.
-      const found = await this.#settled(await this.#find(request.debitId));
+      const found = await this.#settled(await this.#find(request.debitId, [], sinceMs));
       if (typeof found === 'object' && decimalToMinor(found.amount, found.currency) === request.amountMinor) return this.#reserved(found);
-      if (found === 'unknown') return unavailable(`prepare refused (${errorText(res)}); status unknown`);
+      if (found === 'unknown') return uncertain(`prepare refused (${errorText(res)}); status unknown`);
     }
     if (res.status === 401) return unavailable(`not authorised: ${errorText(res)}`);
     return { outcome: CarrierOutcome.REJECTED, detail: errorText(res) };
@@ -166,9 +171,10 @@ export class HttpChargingAdapter implements CarrierAdapter {
     }
   }
 
-  async release(debitId: string, carrierRef?: string): Promise<CarrierResult> {
-    // Without a paymentId only a payment that still holds money matters: look among the open ones.
-    const before = await this.#lookup(debitId, carrierRef, OPEN_STATUSES);
+  async release(debitId: string, carrierRef?: string, claimedAtMs?: number): Promise<CarrierResult> {
+    // Without a paymentId only a payment that still holds money matters: look among the open ones,
+    // made since billing claimed the debit (only then is "none" a sure answer).
+    const before = await this.#lookup(debitId, carrierRef, OPEN_STATUSES, claimedAtMs);
     if (typeof before === 'object') this.#known.delete(before.paymentId);
     if (before === 'unknown') return unavailable('release: payment status unknown');
     if (before === 'none') return ok(); // the operator holds nothing under this debit
@@ -180,7 +186,11 @@ export class HttpChargingAdapter implements CarrierAdapter {
       if (res.status === 401) return unavailable(`not authorised: ${errorText(res)}`);
       if (res.status === 409 && errorCode(res) === 'CARRIER_BILLING.PAYMENT_CANCELLED') return ok();
       if (res.status === 409 && errorCode(res) === 'CARRIER_BILLING.PAYMENT_CONFIRMED') return { outcome: CarrierOutcome.REJECTED, detail: 'payment is succeeded' };
-      return { outcome: CarrierOutcome.REJECTED, detail: errorText(res) };
+      // Refused for another reason: what the payment's status says decides whether anything is still held.
+      const after = await this.#get(before.paymentId, debitId);
+      if (typeof after === 'object' && (after.paymentStatus === 'cancelled' || after.paymentStatus === 'denied')) return ok();
+      if (after === 'unknown') return unavailable(`cancel refused (${errorText(res)}); status unknown`);
+      return { outcome: CarrierOutcome.REJECTED, detail: `cancel refused (${errorText(res)}); payment is ${typeof after === 'object' ? after.paymentStatus : 'unknown to the operator'}` };
     } catch (err) {
       if (!(err instanceof Unanswered)) throw err;
       const after = await this.#get(before.paymentId, debitId);
@@ -244,19 +254,40 @@ export class HttpChargingAdapter implements CarrierAdapter {
         continue;
       }
       if (res.status === 401) return unavailable(`not authorised: ${errorText(res)}`);
+      // Our clientCorrelator already in use: a refund of ours an earlier try made (its answer lost)?
+      if (res.status === 400 || res.status === 409) return this.#refundByCorrelator(payment, refundId, errorText(res));
       return { outcome: CarrierOutcome.REJECTED, detail: errorText(res) };
     }
   }
 
+  /** The payment's refunds, and ours among them by clientCorrelator: done, still going, or never made. */
+  async #refundByCorrelator(payment: CamaraPayment, refundId: string, refusal: string): Promise<CarrierResult> {
+    let res: CamaraResponse;
+    try {
+      res = await this.#http.call('GET', `${this.#refunds}/${encodeURIComponent(payment.paymentId)}/refunds`, refundId);
+    } catch (err) {
+      if (err instanceof Unanswered) return unavailable(`refund refused (${refusal}); its refunds unknown: ${err.message}`);
+      throw err;
+    }
+    if (res.status !== 200 || !Array.isArray(res.json.items)) return unavailable(`refund refused (${refusal}); its refunds unknown: HTTP ${res.status}`);
+    const ours = (res.json.items as unknown[]).find((r): r is Record<string, any> =>
+      !!r && typeof r === 'object' && (r as Record<string, any>).amountTransaction?.clientCorrelator === refundId);
+    if (!ours) return { outcome: CarrierOutcome.REJECTED, detail: `refund refused (${refusal}); none of ours under ${refundId}` };
+    const status = String(ours.refundStatus ?? '');
+    if (status === 'succeeded') return ok(payment.paymentId);
+    if (status === 'denied') return { outcome: CarrierOutcome.REJECTED, detail: 'refund denied' };
+    return unavailable(`refund is ${status || 'without a status'}`);
+  }
+
   #reserved(payment: CamaraPayment | 'none' | 'unknown'): CarrierResult {
-    if (payment === 'unknown') return unavailable('payment status unknown');
+    if (payment === 'unknown') return uncertain('payment status unknown');
     if (payment === 'none') return unavailable('the operator has no such payment');
     switch (payment.paymentStatus) {
       case 'reserved':
         this.#remember(payment);
         return ok(payment.paymentId);
       case 'processing':
-        return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'payment still processing', carrierRef: payment.paymentId };
+        return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'payment still processing', carrierRef: payment.paymentId, uncertain: true };
       case 'denied':
         return { outcome: CarrierOutcome.INSUFFICIENT_FUNDS, detail: 'payment denied', carrierRef: payment.paymentId };
       default: // pending_validation (an OTP flow dialpay does not use), cancelled, succeeded: not a reserve we can use
@@ -279,10 +310,10 @@ export class HttpChargingAdapter implements CarrierAdapter {
    * prepared is taken as still `reserved` without asking: confirm and cancel answer 409 when it
    * is not, and their callers read the status then.
    */
-  async #lookup(debitId: string, carrierRef: string | undefined, statuses: readonly string[] = []): Promise<Lookup> {
+  async #lookup(debitId: string, carrierRef: string | undefined, statuses: readonly string[] = [], sinceMs?: number): Promise<Lookup> {
     const known = carrierRef ? this.#known.get(carrierRef) : undefined;
     if (known) return known;
-    return carrierRef ? this.#get(carrierRef, debitId) : this.#find(debitId, statuses);
+    return carrierRef ? this.#get(carrierRef, debitId) : this.#find(debitId, statuses, sinceMs);
   }
 
   #remember(payment: CamaraPayment): void {
@@ -303,13 +334,19 @@ export class HttpChargingAdapter implements CarrierAdapter {
 
   /**
    * retrievePayments filters by creation date, status and merchant, not by clientCorrelator:
-   * page through the recent ones (in these statuses, when given), newest first, and match ours.
-   * 'none' only after the last page.
+   * page through them (in these statuses, when given) and match ours. With `sinceMs` (no payment of
+   * ours is older: our claim, our prepare) only those created from then (less the clock skew) to now
+   * are read, oldest first, so ours comes within the first few; 'none' after their last page is sure.
+   * Without it the newest of the last lookupWindowMs are read, and finding nothing there is no proof
+   * (the payment may be older, or behind the pages read): 'unknown'.
    */
-  async #find(clientCorrelator: string, statuses: readonly string[] = []): Promise<Lookup> {
-    const since = new Date(Date.now() - (this.#o.lookupWindowMs ?? 3_600_000)).toISOString();
+  async #find(clientCorrelator: string, statuses: readonly string[] = [], sinceMs?: number): Promise<Lookup> {
+    const skewMs = this.#o.lookupSkewMs ?? 30_000;
+    const bounds: Record<string, string> = sinceMs === undefined
+      ? { 'paymentCreationDate.gte': new Date(Date.now() - (this.#o.lookupWindowMs ?? 3_600_000)).toISOString(), order: 'desc' }
+      : { 'paymentCreationDate.gte': new Date(sinceMs - skewMs).toISOString(), 'paymentCreationDate.lte': new Date(Date.now() + skewMs).toISOString(), order: 'asc' };
     for (let page = 1; page <= (this.#o.lookupPagesMax ?? 20); page++) {
-      const query = new URLSearchParams({ 'paymentCreationDate.gte': since, order: 'desc', perPage: String(PAGE_SIZE), page: String(page) });
+      const query = new URLSearchParams({ ...bounds, perPage: String(PAGE_SIZE), page: String(page) });
       for (const status of statuses) query.append('paymentStatus', status);
       let res: CamaraResponse;
       try {
@@ -324,7 +361,7 @@ export class HttpChargingAdapter implements CarrierAdapter {
         const payment = readPayment(item);
         if (payment?.clientCorrelator === clientCorrelator) return payment;
       }
-      if (items.length < PAGE_SIZE) return 'none';
+      if (items.length < PAGE_SIZE) return sinceMs === undefined ? 'unknown' : 'none';
     }
     return 'unknown';
   }
@@ -360,4 +397,9 @@ function ok(carrierRef?: string): CarrierResult {
 
 function unavailable(detail: string): CarrierResult {
   return { outcome: CarrierOutcome.UNAVAILABLE, detail };
+}
+
+/** Unavailable, and the operator may have done it: nothing may be concluded (CarrierResult.uncertain). */
+function uncertain(detail: string): CarrierResult {
+  return { outcome: CarrierOutcome.UNAVAILABLE, detail, uncertain: true };
 }

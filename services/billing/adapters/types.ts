@@ -21,6 +21,11 @@ export interface CarrierResult {
    * id: billing keeps it on the debit and hands it back to capture, release and refund.
    */
   readonly carrierRef?: string;
+  /**
+   * With UNAVAILABLE: the carrier may have done it (its answer was lost and the status could not be
+   * learnt), so nothing may be concluded from this call: ask again later, never settle it refused.
+   */
+  readonly uncertain?: true;
 }
 
 export interface ReserveRequest {
@@ -29,6 +34,8 @@ export interface ReserveRequest {
   readonly currency: string;
   readonly amountMinor: bigint;
   readonly description: string;
+  /** When billing first claimed this debit (epoch ms): no payment for it can be older, so a lookup starts there. */
+  readonly claimedAtMs?: number;
 }
 
 /** Airtime credited to a line by the operator's top-up interface; idempotent on topUpId. */
@@ -52,7 +59,11 @@ export interface CarrierAdapter {
   reserve(request: ReserveRequest): Promise<CarrierResult>;
   /** carrierRef: what the reserve answered in CarrierResult.carrierRef, when billing has it. */
   capture(debitId: string, amountMinor: bigint, carrierRef?: string): Promise<CarrierResult>;
-  release(debitId: string, carrierRef?: string): Promise<CarrierResult>;
+  /**
+   * claimedAtMs: when billing claimed the debit (epoch ms); without a carrierRef the adapter looks
+   * for the reserve from there on, and only then may it conclude that nothing is held.
+   */
+  release(debitId: string, carrierRef?: string, claimedAtMs?: number): Promise<CarrierResult>;
   /** Gives back part of a captured debit to the subscriber; idempotent on refundId. */
   refund(refundId: string, debitId: string, amountMinor: bigint, carrierRef?: string): Promise<CarrierResult>;
   /** The subscriber's spendable balance as the carrier sees it, or null when it cannot say. */

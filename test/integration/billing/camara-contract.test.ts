@@ -187,9 +187,12 @@ describe('CAMARA contract: the adapter against the simulator', () => {
 
   it('timeouts, lookups by clientCorrelator, 5xx, 429 and an expired token', async () => {
     api.hang('254711000005');
-    expect((await adapter.reserve({ debitId: 'c-5', msisdn: '254711000005', currency: 'KES', amountMinor: 700n, description: 'x' })).outcome).toBe(CarrierOutcome.UNAVAILABLE);
+    const claimedAtMs = Date.now();
+    expect((await adapter.reserve({ debitId: 'c-5', msisdn: '254711000005', currency: 'KES', amountMinor: 700n, description: 'x', claimedAtMs })).outcome).toBe(CarrierOutcome.UNAVAILABLE);
     api.answer('254711000005');
-    expect((await adapter.release('c-5')).outcome).toBe(CarrierOutcome.OK); // no paymentId known, none found: nothing held
+    // No paymentId known, none made since the claim: nothing held. Without the claim's time, nothing seen proves nothing.
+    expect((await adapter.release('c-5', undefined, claimedAtMs)).outcome).toBe(CarrierOutcome.OK);
+    expect((await adapter.release('c-5')).outcome).toBe(CarrierOutcome.UNAVAILABLE);
 
     api.answerLate('254711000006', 600);
     const late = await adapter.reserve({ debitId: 'c-6', msisdn: '254711000006', currency: 'KES', amountMinor: 700n, description: 'x' });
@@ -215,6 +218,56 @@ describe('CAMARA contract: the adapter against the simulator', () => {
     expect((await adapter.reserve({ debitId: 'c-8', msisdn: '254711000008', currency: 'XOF', amountMinor: 1_000n, description: 'x' })).outcome).toBe(CarrierOutcome.OK);
     expect(api.exchanges.filter((x) => x.status === 401)).toHaveLength(1);
     expect(api.payment('c-8')?.amountMinor).toBe(1_000n);
+  });
+
+  it('a release with no paymentId looks from the claim on, oldest first: found behind a hundred newer open payments', async () => {
+    const claimedAtMs = Date.now();
+    expect((await adapter.reserve({ debitId: 'c-40', msisdn: '254711000040', currency: 'KES', amountMinor: 300n, description: 'x', claimedAtMs })).outcome).toBe(CarrierOutcome.OK);
+    const newer: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const r = await adapter.reserve({ debitId: `c-40-${i}`, msisdn: '254711000041', currency: 'KES', amountMinor: 1n, description: 'x' });
+      expect(r.outcome).toBe(CarrierOutcome.OK);
+      newer.push(r.carrierRef as string);
+    }
+    // A billing that lost the paymentId, reading one page of 100: the newest hundred would hide it.
+    const onePage = new HttpChargingAdapter({ baseUrl: api.url, timeoutMs: 300, tokenUrl: api.tokenUrl, clientId: 'dialpay', clientSecret: SECRET, lookupPagesMax: 1 });
+    expect((await onePage.release('c-40', undefined, claimedAtMs)).outcome).toBe(CarrierOutcome.OK);
+    expect(api.payment('c-40')?.status).toBe('cancelled');
+    expect(api.carrier.balanceOf('254711000040')).toBe(100_000n);
+    const lookups = api.exchanges.filter((x) => x.path.endsWith('/payments') && x.method === 'GET' && x.requestHeaders['x-correlator']?.toString().startsWith('c-40:'));
+    expect(lookups.map((x) => new URLSearchParams(x.query).get('order'))).toEqual(['asc']);
+    expect(lookups.every((x) => new URLSearchParams(x.query).has('paymentCreationDate.lte'))).toBe(true);
+    for (const [i, ref] of newer.entries()) expect((await adapter.release(`c-40-${i}`, ref)).outcome).toBe(CarrierOutcome.OK);
+    // Nothing made under this debit since its claim, and every page read: a sure "none".
+    expect((await onePage.release('c-41', undefined, Date.now())).outcome).toBe(CarrierOutcome.OK);
+  });
+
+  it('a refund whose answer was lost, to an operator that answers the repeat 409: its refunds show it made, so it is done once', async () => {
+    const r = await adapter.reserve({ debitId: 'c-30', msisdn: '254711000030', currency: 'KES', amountMinor: 1_000n, description: 'x' });
+    expect((await adapter.capture('c-30', 1_000n, r.carrierRef)).outcome).toBe(CarrierOutcome.OK);
+    const u = await adapter.reserve({ debitId: 'c-31', msisdn: '254711000031', currency: 'KES', amountMinor: 2_000n, description: 'x' });
+    expect(u.outcome).toBe(CarrierOutcome.OK);
+    api.strictRefundCorrelators(true);
+    api.answerLate('254711000030', 600);
+    api.answerLate('254711000031', 600);
+    try {
+      expect((await adapter.refund('rf-30', 'c-30', 250n, r.carrierRef)).outcome).toBe(CarrierOutcome.OK);
+      // A partial capture: the confirm and the give-back of the unused part both answered too late.
+      expect((await adapter.capture('c-31', 1_500n, u.carrierRef)).outcome).toBe(CarrierOutcome.OK);
+    } finally {
+      api.answer('254711000030');
+      api.answer('254711000031');
+      api.strictRefundCorrelators(false);
+    }
+    expect([...(api.payment('c-30')?.refunds.values() ?? [])].map((x) => [x.clientCorrelator, x.amountMinor])).toEqual([['rf-30', 250n]]);
+    expect([...(api.payment('c-31')?.refunds.values() ?? [])].map((x) => [x.clientCorrelator, x.amountMinor])).toEqual([['c-31.unused', 500n]]);
+    expect(api.carrier.balanceOf('254711000030')).toBe(100_000n - 750n);
+    expect(api.carrier.balanceOf('254711000031')).toBe(100_000n - 1_500n);
+    expect(api.exchanges.some((x) => x.method === 'POST' && x.path.endsWith('/refunds') && x.status === 409)).toBe(true);
+    // A 409 for a refund that is not ours (another refund took the referenceCode): refused, not taken as done.
+    const B = `${CARRIER_BILLING_REFUND_BASE}/payments/${r.carrierRef as string}/refunds`;
+    expect((await raw('POST', B, { type: 'partial', amountTransaction: { clientCorrelator: 'raw-other', referenceCode: 'rf-32', refundAmount: { chargingInformation: { amount: 1, currency: 'KES', description: 'r' } } } })).status).toBe(201);
+    expect((await adapter.refund('rf-32', 'c-30', 100n, r.carrierRef)).outcome).toBe(CarrierOutcome.REJECTED);
   });
 
   it('answers the spec error codes for what the adapter never sends', async () => {

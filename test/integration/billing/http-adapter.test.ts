@@ -147,16 +147,60 @@ describe('http charging adapter (CAMARA)', () => {
     expect(api.carrier.balanceOf(msisdn)).toBe(98_000n);
   });
 
-  it('an operator that keeps answering 503 is never concluded: unavailable, nothing held', async () => {
+  it('an operator that keeps answering 503 is never concluded: the claim is kept and the reserve delivered again', async () => {
     const msisdn = '254733000007';
     api.failNext(1_000, 503);
+    let debitId: string;
     try {
-      const debitId = await reserve(msisdn, 1_000n);
-      expect((await result(Events.debitReserveResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE);
+      debitId = await reserve(msisdn, 1_000n);
+      await new Promise((r) => setTimeout(r, 1_500));
+      // Neither the prepare nor the lookup answered: it may be held there, so it is not refused.
+      expect((await readEvents(nats, 'DEBITS', Events.debitReserveResult)).find((r) => r.debitId === debitId)).toBeUndefined();
+      expect((await pool.query<{ state: string }>('SELECT state FROM billing.debits WHERE debit_id = $1', [debitId])).rows[0]?.state).toBe('reserving');
       expect(api.payment(debitId)).toBeUndefined();
     } finally {
       api.failNext(0);
     }
+    expect((await result(Events.debitReserveResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    expect(api.carrier.balanceOf(msisdn)).toBe(99_000n);
+  });
+
+  it('a prepare the operator made, its answer lost and its status unknown: not refused; delivered again, it is reserved once', async () => {
+    const msisdn = '254733000013';
+    api.answerLate(msisdn, 1_000);
+    api.failLists(3); // every try of the lookup by clientCorrelator answered 503
+    let debitId: string;
+    try {
+      debitId = await reserve(msisdn, 5_000n);
+      await waitFor('the lookups to fail', async () => api.listFailuresLeft === 0 && api.payment(debitId));
+    } finally {
+      api.answer(msisdn);
+    }
+    const reserved = await result(Events.debitReserveResult, debitId);
+    expect([reserved.outcome, reserved.detail]).toEqual([DebitOutcome.DEBIT_OUTCOME_OK, '']);
+    expect(api.payment(debitId)?.status).toBe('reserved');
+    expect(api.carrier.balanceOf(msisdn)).toBe(95_000n); // held once
+    const { rows } = await pool.query<{ state: string; carrier_ref: string | null }>('SELECT state, carrier_ref FROM billing.debits WHERE debit_id = $1', [debitId]);
+    expect(rows[0]).toEqual({ state: 'reserved', carrier_ref: api.payment(debitId)?.paymentId });
+  });
+
+  it('a refused debit the operator made a payment for: a cancel it refuses is not taken as released, the void is tried again', async () => {
+    const msisdn = '254733000014';
+    const debitId = await reserve(msisdn, 3_000n);
+    expect((await result(Events.debitReserveResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    // As a reserve ends that the operator answered with a payment it could not use (still processing, say).
+    await pool.query(`UPDATE billing.debits SET state = 'refused', detail = $2 WHERE debit_id = $1`, [debitId, `${DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE}:payment still processing`]);
+    api.refuseCancels(msisdn);
+    try {
+      await publishEvent(nats.js, Events.debitVoidRequested, { envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, reason: 'test' }, { timeoutMs: 5_000 });
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect((await readEvents(nats, 'DEBITS', Events.debitVoidResult)).find((r) => r.debitId === debitId)).toBeUndefined();
+      expect(api.payment(debitId)?.status).toBe('reserved');
+    } finally {
+      api.allowCancels(msisdn);
+    }
+    expect((await result(Events.debitVoidResult, debitId)).outcome).toBe(DebitOutcome.DEBIT_OUTCOME_OK);
+    expect(api.payment(debitId)?.status).toBe('cancelled');
     expect(api.carrier.balanceOf(msisdn)).toBe(100_000n);
   });
 
