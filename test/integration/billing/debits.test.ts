@@ -3,20 +3,19 @@
 // ledger that adds up. Redelivered or repeated requests move nothing twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { connectNats, newEnvelope, publishEvent, Events, type NatsHandle, type EventDef, type EventMessage } from '../../../runtime/nats/index.js';
-import { startHost, type Host } from '../../../runtime/host.js';
-import { createPool, type Pool } from '../../../runtime/pg/index.js';
+import { newEnvelope, publishEvent, Events, type NatsHandle, type EventDef, type EventMessage } from '../../../runtime/nats/index.js';
+import type { Pool } from '../../../runtime/pg/index.js';
 import { dialpay, moneyToProto, moneyFromProto } from '../../../proto/index.js';
-import { billingComponent, SimulatedCarrier } from '../../../services/billing/index.js';
-import { Ledger } from '../../../services/billing/ledger/store.js';
+import { SimulatedCarrier } from '../../../services/billing/index.js';
+import type { Ledger } from '../../../services/billing/ledger/store.js';
 import { AccountIds, depositTransfer, reserveTransfer } from '../../../services/billing/ledger/rules.js';
-import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
+import { waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
+import { startBillingStack, type BillingStack } from '../../support/billing-stack.js';
 
 const { DebitOutcome } = dialpay.v1;
-const log = quietLogger();
 let stack: Stack;
-let host: Host;
+let billing: BillingStack;
 let nats: NatsHandle;
 let pool: Pool;
 let ledger: Ledger;
@@ -35,17 +34,11 @@ async function result<M extends EventMessage & { debitId?: string | null }>(def:
 }
 
 beforeAll(async () => {
-  stack = await setupStack();
-  host = await startHost(stack.config, [billingComponent(carrier)], { log });
-  nats = await connectNats({ ...stack.config.nats, name: 'test' }, log);
-  pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
-  ledger = new Ledger(pool);
+  billing = await startBillingStack(carrier);
+  ({ stack, nats, pool, ledger } = billing);
 });
 afterAll(async () => {
-  await pool?.end();
-  await host?.stop();
-  await nats?.close();
-  await stack?.cleanup();
+  await billing?.stop();
 });
 
 describe('simulated carrier (safaricom-ke)', () => {

@@ -3,21 +3,20 @@
 // capture request arrives; a payee operator that cannot be paid refuses the
 // capture and books nothing; settlement's question sums the positions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, newEnvelope, publishEvent, Events, Requests, requestReply, type NatsHandle, type EventDef, type EventMessage } from '../../../runtime/nats/index.js';
-import { startHost, type Host } from '../../../runtime/host.js';
+import { newEnvelope, publishEvent, Events, Requests, requestReply, type NatsHandle, type EventDef, type EventMessage } from '../../../runtime/nats/index.js';
 import { validateConfig } from '../../../runtime/config/index.js';
-import { createPool, type Pool } from '../../../runtime/pg/index.js';
+import type { Pool } from '../../../runtime/pg/index.js';
 import { bigIntToInt64, dialpay, int64ToBigInt, moneyToProto } from '../../../proto/index.js';
-import { billingComponent, SimulatedCarrier } from '../../../services/billing/index.js';
-import { Ledger } from '../../../services/billing/ledger/store.js';
+import { SimulatedCarrier } from '../../../services/billing/index.js';
+import type { Ledger } from '../../../services/billing/ledger/store.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
-import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
+import { waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
+import { startBillingStack, type BillingStack } from '../../support/billing-stack.js';
 
 const { DebitOutcome } = dialpay.v1;
-const log = quietLogger();
 let stack: Stack;
-let host: Host;
+let billing: BillingStack;
 let nats: NatsHandle;
 let pool: Pool;
 let ledger: Ledger;
@@ -46,20 +45,16 @@ async function result<M extends EventMessage & { debitId?: string | null }>(def:
 const positions = async () => (await pool.query('SELECT debit_id, payer_operator_id, payee_operator_id, currency, amount_minor::text AS amount FROM billing.interop_positions ORDER BY debit_id')).rows;
 
 beforeAll(async () => {
-  stack = await setupStack();
-  const raw = structuredClone(stack.rawConfig) as any;
-  raw.operators.push({ ...structuredClone(raw.operators[0]), id: 'airtel-ke', name: 'Airtel Kenya', numberRanges: ['+25473'], shortCodes: ['385'], ussd: undefined });
-  delete raw.operators[2].ussd;
-  host = await startHost(validateConfig(raw), [billingComponent(carrier)], { log });
-  nats = await connectNats({ ...stack.config.nats, name: 'test' }, log);
-  pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
-  ledger = new Ledger(pool);
+  billing = await startBillingStack(carrier, (s) => {
+    const raw = structuredClone(s.rawConfig) as any;
+    raw.operators.push({ ...structuredClone(raw.operators[0]), id: 'airtel-ke', name: 'Airtel Kenya', numberRanges: ['+25473'], shortCodes: ['385'], ussd: undefined });
+    delete raw.operators[2].ussd;
+    return validateConfig(raw);
+  });
+  ({ stack, nats, pool, ledger } = billing);
 });
 afterAll(async () => {
-  await pool?.end();
-  await host?.stop();
-  await nats?.close();
-  await stack?.cleanup();
+  await billing?.stop();
 });
 
 describe('an inter-operator position', () => {
