@@ -178,15 +178,21 @@ async function runUntilSignal(
   reloads.started(host);
 }
 
+/** What `dialpay settle` works with: the settlement service's NATS identity and a small pool. */
+async function settleEngines(config: Config) {
+  const log = createLogger({ level: config.log.level, component: 'settle' });
+  const nats = await connectNats(natsOptionsFor(config.nats, 'settlement', 'dialpay-settle'), log);
+  const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
+  return { log, nats, pool };
+}
+
 /** `dialpay settle --interop --window DAY`: closes the UTC day's operator-to-operator settlement and writes its reports. */
 async function settleInterop(config: Config, day: string | undefined, out: string | undefined): Promise<void> {
   if (!day) {
     process.stderr.write('dialpay settle --interop needs --window YYYY-MM-DD (a UTC day)\n');
     process.exit(EXIT_USAGE);
   }
-  const log = createLogger({ level: config.log.level, component: 'settle' });
-  const nats = await connectNats(natsOptionsFor(config.nats, 'settlement', 'dialpay-settle'), log);
-  const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
+  const { log, nats, pool } = await settleEngines(config);
   try {
     const closed = await new InteropSettlement({ pool, nc: nats.nc, log }).close(day);
     const base = writeInteropReports(out ?? '.', closed);
@@ -341,9 +347,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write('dialpay settle needs --operator ID and --window YYYY-MM-DD\n');
       process.exit(EXIT_USAGE);
     }
-    const log = createLogger({ level: config.log.level, component: 'settle' });
-    const nats = await connectNats(natsOptionsFor(config.nats, 'settlement', 'dialpay-settle'), log);
-    const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
+    const { log, nats, pool } = await settleEngines(config);
     try {
       const service = new SettlementService({ pool, nc: nats.nc, config, log });
       if (values.paid) {

@@ -5,6 +5,7 @@
 // on to the payer's dialpay wallet (a second transfer, so the ledger shows both). A top-up the
 // operator did not answer is retried like every carrier call: the handler throws, JetStream
 // redelivers, and the capture (already booked) is not repeated.
+import type { DebitServiceOptions } from './debits.js';
 import type pg from 'pg';
 import { dialpay } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
@@ -18,13 +19,8 @@ import { CarrierOutcome, type CarrierAdapter, type CarrierResult, type TopUpRequ
 
 const { TopUpOutcome } = dialpay.v1;
 
-export interface TopUpsOptions {
-  readonly pool: pg.Pool;
-  readonly ledger: Ledger;
-  readonly operators: ReadonlyMap<string, OperatorConfig>;
-  readonly adapterFor: (operator: OperatorConfig) => CarrierAdapter;
-  readonly log: Logger;
-}
+/** What the debit service has: top-ups run inside its capture. */
+export type TopUpsOptions = DebitServiceOptions;
 
 /** The debit being captured, as far as a top-up needs it. */
 export interface CapturedDebit {

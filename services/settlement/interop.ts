@@ -15,11 +15,9 @@ import type { Logger } from '../../runtime/log.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import type { Pool } from '../../runtime/pg/index.js';
 import { interopCsv, netPositions, type PairLine } from './interop-arithmetic.js';
+import { BILLING_TIMEOUT_MS, CLOSE_GRACE_MS } from './windows.js';
 
 const DAY_MS = 86_400_000;
-const BILLING_TIMEOUT_MS = 30_000;
-/** As for merchant windows: longer than any transaction that could still commit into the day. */
-const CLOSE_GRACE_MS = 5 * 60_000;
 
 export interface ClosedInteropDay {
   /** `interop/<YYYY-MM-DD>`. */

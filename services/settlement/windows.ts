@@ -16,9 +16,9 @@ const SCHEMA = 'settlement';
 const MOVEMENTS_PAGE = 5_000;
 /** Pages per window: 2,000 x 5,000 = ten million movements before we stop and say so. */
 const MOVEMENT_PAGES_MAX = 2_000;
-const BILLING_TIMEOUT_MS = 30_000;
+export const BILLING_TIMEOUT_MS = 30_000;
 /** A window closes this long after it ends: longer than any transaction that could still commit into it (statement timeouts are seconds). */
-const CLOSE_GRACE_MS = 5 * 60_000;
+export const CLOSE_GRACE_MS = 5 * 60_000;
 
 export interface ClosedWindow {
   readonly windowId: string;
