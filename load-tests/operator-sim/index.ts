@@ -50,13 +50,20 @@ export function parsePeerPasswords(value: string | undefined): Map<string, strin
   return map;
 }
 
-const PHONE_COUNT = 5;
+/** One phone per demo command (commandsFor). */
+const PHONE_COUNT = 6;
 /** Messages each simulated side remembers; the simulator runs for days under `make run`. */
 const HISTORY_MAX = 10_000;
 /** What a subscriber the simulated charging API has never seen starts with (10,000.00 in a 2-decimal currency). */
 const CHARGING_OPENING_BALANCE_MINOR = 1_000_000n;
 const PEER_BIND_ATTEMPTS_MAX = 15;
-const COMMANDS = ['PAY SHOP42 150 coffee', 'HELP', 'SEND 0700000003 20', 'AIDE', 'PAY EVCHARGE 820 bay4'];
+/**
+ * What phone `i` of an operator sends, each of its turns (`national(3)` is phone 3's national
+ * number, in the operator's own range): phone 2 sends phone 3 money, which lands in phone 3's
+ * dialpay wallet, and phone 3 spends part of it (its challenge says "From your dialpay wallet").
+ */
+const commandsFor = (national: (phone: number) => string): readonly string[] =>
+  ['PAY SHOP42 150 coffee', 'HELP', `SEND ${national(3)} 20`, 'PAY SHOP42 15 snack', 'PAY EVCHARGE 820 bay4', 'AIDE'];
 
 export async function startOperatorSim(config: Config, options: OperatorSimOptions): Promise<OperatorSim> {
   const smscs = new Map<string, SmscSimulator>();
@@ -140,8 +147,10 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
           if (smsc.boundSessions === 0) continue;
           const operator = config.operators.find((o) => o.id === operatorId);
           if (!operator) continue;
-          const phone = `${operator.countryCallingCode}7${String(100_000_000 + (turn % PHONE_COUNT)).slice(1)}`;
-          const text = COMMANDS[turn % COMMANDS.length] as string;
+          const phoneOf = (i: number) => `7${String(100_000_000 + i).slice(1)}`;
+          const commands = commandsFor((i) => `0${phoneOf(i)}`);
+          const phone = `${operator.countryCallingCode}${phoneOf(turn % PHONE_COUNT)}`;
+          const text = commands[turn % PHONE_COUNT] as string;
           turn++;
           smsc.sendFromPhone(phone, operator.shortCodes[0] as string, text).then(
             (statuses) => options.say(`phone +${phone} -> ${operator.shortCodes[0]}: "${text}" ${statuses.every((s) => s === 0) ? 'accepted, durable in NATS' : `answered 0x${statuses[0]?.toString(16)}`}`),
@@ -151,8 +160,10 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
         for (const [operatorId, esme] of esmes) {
           const operator = config.operators.find((o) => o.id === operatorId);
           if (!operator) continue;
-          const phone = `${operator.countryCallingCode}77${String(10_000_000 + (turn % PHONE_COUNT)).slice(1)}`;
-          const text = COMMANDS[turn % COMMANDS.length] as string;
+          const phoneOf = (i: number) => `77${String(10_000_000 + i).slice(1)}`;
+          const commands = commandsFor((i) => `0${phoneOf(i)}`);
+          const phone = `${operator.countryCallingCode}${phoneOf(turn % PHONE_COUNT)}`;
+          const text = commands[turn % PHONE_COUNT] as string;
           esme.submitFromPhone(phone, operator.shortCodes[0] as string, text).then(
             (status) => options.say(`phone +${phone} -> ${operator.shortCodes[0]} via ${operatorId}: "${text}" ${status === 0 ? 'accepted, durable in NATS' : `answered 0x${status.toString(16)}`}`),
             (err: Error) => options.say(`phone +${phone}: ${err.message}`),
