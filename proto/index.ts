@@ -65,3 +65,19 @@ export function enumName<E extends Record<string, number | string>>(
   if (name === undefined) throw new ContractError(`${fieldName} has unknown value ${value}`);
   return name;
 }
+
+/** Where a debit's money comes from: the payer's dialpay wallet (our ledger) or their carrier account. */
+export type Funding = 'wallet' | 'carrier';
+
+/** FundingSource as the services name it; null when unspecified (billing then chooses, wallet first). */
+export function fundingFromProto(value: dialpay.v1.FundingSource | null | undefined): Funding | null {
+  if (value === dialpay.v1.FundingSource.FUNDING_SOURCE_WALLET) return 'wallet';
+  if (value === dialpay.v1.FundingSource.FUNDING_SOURCE_CARRIER) return 'carrier';
+  return null;
+}
+
+export function fundingToProto(funding: Funding | null | undefined): dialpay.v1.FundingSource {
+  if (funding === 'wallet') return dialpay.v1.FundingSource.FUNDING_SOURCE_WALLET;
+  if (funding === 'carrier') return dialpay.v1.FundingSource.FUNDING_SOURCE_CARRIER;
+  return dialpay.v1.FundingSource.FUNDING_SOURCE_UNSPECIFIED;
+}

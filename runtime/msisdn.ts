@@ -2,6 +2,12 @@
 // addresses) and payments (numbers typed in SEND). Pure.
 
 export const E164_DIGITS_MAX = 15;
+const E164_DIGITS = /^\d{7,15}$/;
+
+/** Whether a value is an E.164 number as dialpay keeps them: 7 to 15 digits, no '+'. Pure. */
+export function isE164(value: string): boolean {
+  return E164_DIGITS.test(value);
+}
 const NATIONAL_DIGITS_MIN = 6;
 
 /**

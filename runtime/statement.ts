@@ -6,7 +6,7 @@ import { int64ToBigInt, moneyFromProto, type dialpay } from '../proto/index.js';
 import { formatAmount } from './money.js';
 
 export function statementLine(line: dialpay.v1.IStatementLine, currency: string, language: 'en' | 'fr'): string {
-  const at = new Date(Number(int64ToBigInt(line.atUnixMs as never)));
+  const at = new Date(Number(int64ToBigInt(line.atUnixMs)));
   const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
   const amountMinor = moneyFromProto(line.amount).amountMinor;
   const amount = `${amountMinor > 0n ? '+' : ''}${formatAmount(amountMinor, currency, language)}`;

@@ -48,7 +48,7 @@ export async function waitStackReady(cluster: Cluster, timeoutMs: number): Promi
 
 export async function waitBound(cluster: Cluster, timeoutMs: number): Promise<void> {
   if (!cluster.components.has('gateway')) return;
-  const binds = Number(cluster.config.operators[0].smpp.bindCount ?? 1);
+  const binds = cluster.config.operators[0]?.smpp.bindCount ?? 1;
   await until(`gateway's ${binds} SMPP binds`, timeoutMs, () => cluster.smsc.boundSessions >= binds);
 }
 

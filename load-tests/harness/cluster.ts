@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { COMPONENT_NAMES, type ComponentName } from '../../runtime/config/index.js';
+import { COMPONENT_NAMES, validateConfig, type ComponentName, type Config } from '../../runtime/config/index.js';
 import { freePort, startNatsServer, startPostgres, type NatsServerHandle, type PostgresHandle } from '../../runtime/engines/index.js';
 import { SmscSimulator } from '../operator-sim/smsc.js';
 import { ChargingApiSimulator } from '../operator-sim/charging-api.js';
@@ -53,7 +53,8 @@ export interface ComponentProcess {
 export interface Cluster {
   readonly workDir: string;
   readonly configPath: string;
-  readonly config: any;
+  /** The config the components read, as they read it (validated: defaults in place, number ranges without '+'). */
+  readonly config: Config;
   readonly nats: NatsServerHandle;
   readonly postgres: PostgresHandle;
   readonly databaseUrl: string;
@@ -152,7 +153,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   return {
     workDir,
     configPath,
-    config: raw,
+    config: validateConfig(structuredClone(raw)),
     nats,
     postgres,
     databaseUrl: postgres.urlFor('dialpay'),

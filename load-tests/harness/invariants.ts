@@ -77,11 +77,9 @@ export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRan
     `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance
      FROM billing.accounts a WHERE a.kind = 'subscriber' OR a.id LIKE 'subscriber:%' OR a.balance_minor IS NULL OR a.balance_minor <> 0`,
   );
-  // The harness may hand over its raw config, whose ranges can still carry the '+' the loader strips.
-  const ranged = operators.map((o) => ({ ...o, numberRanges: o.numberRanges.map((r) => r.replace(/^\+/, '')) }));
   const owned = (id: string, kind: AccountKind) => {
     const e164 = /^subscriber:(\d{7,15})$/.exec(id)?.[1];
-    return kind === 'subscriber' && e164 !== undefined && ranged.some((o) => numberBelongsTo(o, e164));
+    return kind === 'subscriber' && e164 !== undefined && operators.some((o) => numberBelongsTo(o, e164));
   };
   const unowned = rows.filter((a) => (a.kind === 'subscriber' || a.id.startsWith('subscriber:')) && !owned(a.id, a.kind));
   const subscribers = rows.filter((a) => a.kind === 'subscriber').length;

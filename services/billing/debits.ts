@@ -4,7 +4,7 @@
 // debit id (so a redelivered request books nothing twice), then records the
 // debit's state and its result event in one transaction through the outbox.
 import type pg from 'pg';
-import { dialpay, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
+import { dialpay, fundingToProto, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
@@ -14,7 +14,7 @@ import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTrans
 import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue } from './adapters/types.js';
 import { TopUps, type TopUpResult } from './top-ups.js';
 import { bookInteropPosition, crossesOperators, payeeOperatorRefusal } from './interop.js';
-import { CLAIM_SQL, claimFunding, fundingToProto, fundingWanted, mayFallBackToCarrier, stepsFor, type Funding, type FundingWanted } from './funding.js';
+import { CLAIM_SQL, claimFunding, fundingWanted, mayFallBackToCarrier, stepsFor, type Funding, type FundingWanted } from './funding.js';
 import { subscriberBalance } from './wallet-balance.js';
 
 const { DebitOutcome } = dialpay.v1;
@@ -373,7 +373,7 @@ export class DebitService {
   }
 
   async #transferExists(id: string): Promise<boolean> {
-    return ((await this.#o.pool.query('SELECT 1 FROM billing.transfers WHERE id = $1', [id])).rowCount ?? 0) > 0;
+    return (await this.#ledger.transferAmount(id)) !== null;
   }
 
   /** Voids the ledger hold of a debit that ended refused, if an earlier delivery booked one. */

@@ -7,23 +7,15 @@
 // payer was not promised the wallet) does the carrier reserve it, as before.
 // A wallet-funded debit never calls the carrier: capture, release and refund
 // are ledger-only, and a refund lands back in the wallet.
-import { dialpay } from '../../proto/index.js';
+import { fundingFromProto, type dialpay, type Funding } from '../../proto/index.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierResult } from './adapters/types.js';
 
-export type Funding = 'wallet' | 'carrier';
+export type { Funding };
 /** What the payer was promised: a source, or whichever covers it (wallet first). */
 export type FundingWanted = Funding | 'auto';
 
-const { FundingSource } = dialpay.v1;
-
 export function fundingWanted(value: dialpay.v1.FundingSource | null | undefined): FundingWanted {
-  if (value === FundingSource.FUNDING_SOURCE_WALLET) return 'wallet';
-  if (value === FundingSource.FUNDING_SOURCE_CARRIER) return 'carrier';
-  return 'auto';
-}
-
-export function fundingToProto(funding: Funding): dialpay.v1.FundingSource {
-  return funding === 'wallet' ? FundingSource.FUNDING_SOURCE_WALLET : FundingSource.FUNDING_SOURCE_CARRIER;
+  return fundingFromProto(value) ?? 'auto';
 }
 
 /**

@@ -58,8 +58,8 @@ export async function bookInteropPosition(client: pg.ClientBase, position: Inter
 
 /** Settlement's question: the positions booked in [from, to), summed per payer operator, payee operator and currency. */
 export async function interopPositionTotals(pool: Pool, request: dialpay.v1.IInteropPositionsRequest): Promise<dialpay.v1.IInteropPositionsReply> {
-  const fromMs = Number(int64ToBigInt(request.fromUnixMs as never));
-  const toMs = Number(int64ToBigInt(request.toUnixMs as never));
+  const fromMs = Number(int64ToBigInt(request.fromUnixMs));
+  const toMs = Number(int64ToBigInt(request.toUnixMs));
   if (!(toMs > fromMs)) return { available: false };
   const { rows } = await pool.query<{ payer_operator_id: string; payee_operator_id: string; currency: string; transfers: number; amount_minor: string }>(
     `SELECT payer_operator_id, payee_operator_id, currency, count(*)::int AS transfers, SUM(amount_minor)::text AS amount_minor

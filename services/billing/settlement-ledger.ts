@@ -65,7 +65,7 @@ export class SettlementLedger {
        ) w
        WHERE id > $4
        ORDER BY id LIMIT $5`,
-      [request.operatorId ?? '', Number(int64ToBigInt(request.fromUnixMs as never)), Number(int64ToBigInt(request.toUnixMs as never)), request.afterTransferId ?? '', limit + 1],
+      [request.operatorId ?? '', Number(int64ToBigInt(request.fromUnixMs)), Number(int64ToBigInt(request.toUnixMs)), request.afterTransferId ?? '', limit + 1],
     );
     const page = rows.slice(0, limit);
     return {
@@ -101,7 +101,7 @@ export class SettlementLedger {
          AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
          AND d.debit_id > $4
        ORDER BY d.debit_id LIMIT $5`,
-      [request.operatorId ?? '', Number(int64ToBigInt(request.fromUnixMs as never)), Number(int64ToBigInt(request.toUnixMs as never)), request.afterDebitId ?? '', limit + 1],
+      [request.operatorId ?? '', Number(int64ToBigInt(request.fromUnixMs)), Number(int64ToBigInt(request.toUnixMs)), request.afterDebitId ?? '', limit + 1],
     );
     return {
       available: true,
@@ -130,11 +130,8 @@ export class SettlementLedger {
       const from = AccountIds.merchant(merchantId, net.currency);
       const to = AccountIds.merchantSettled(merchantId, net.currency);
       const id = `settle:${windowId}:${merchantId}:${net.currency}`;
-      const booked = await this.#pool.query<{ amount_minor: string }>('SELECT amount_minor::text FROM billing.transfers WHERE id = $1', [id]);
-      let payout: bigint;
-      if (booked.rows[0]) {
-        payout = BigInt(booked.rows[0].amount_minor);
-      } else {
+      let payout = await this.#ledger.transferAmount(id);
+      if (payout === null) {
         await this.#ledger.ensureAccount(from, 'merchant_payable', net.currency);
         await this.#ledger.ensureAccount(to, 'merchant_settled', net.currency);
         const payable = await this.#ledger.balance(from);
@@ -152,7 +149,7 @@ export class SettlementLedger {
         await this.#apply(settlementTransfer({ id: `settle:${windowId}:operator`, windowId, currency: share.currency, amountMinor: share.amountMinor, fromAccountId: AccountIds.operatorShare(operatorId), toAccountId: AccountIds.operatorSettled(operatorId) }));
       }
     }
-    const toUnixMs = int64ToBigInt(request.toUnixMs as never);
+    const toUnixMs = int64ToBigInt(request.toUnixMs);
     const airtimeSettled = request.airtimeOwed && toUnixMs > 0n
       ? moneyToProto(await this.#bookAirtime(windowId, operatorId, moneyFromProto(request.airtimeOwed).currency, toUnixMs))
       : null;
@@ -168,9 +165,9 @@ export class SettlementLedger {
    */
   async #bookAirtime(windowId: string, operatorId: string, currency: string, toUnixMs: bigint): Promise<{ amountMinor: bigint; currency: string }> {
     const id = `settle:${windowId}:operator:airtime`;
-    const bookedAs = async () => (await this.#pool.query<{ amount_minor: string }>('SELECT amount_minor::text FROM billing.transfers WHERE id = $1', [id])).rows[0]?.amount_minor;
+    const bookedAs = () => this.#ledger.transferAmount(id);
     const before = await bookedAs();
-    if (before !== undefined) return { amountMinor: BigInt(before), currency };
+    if (before !== null) return { amountMinor: before, currency };
     const from = AccountIds.airtime(operatorId, currency);
     const to = AccountIds.operatorSettled(operatorId);
     await this.#ledger.ensureAccount(from, 'airtime_payable', currency);
@@ -180,7 +177,7 @@ export class SettlementLedger {
     const lock = await this.#pool.connect();
     try {
       await lock.query('SELECT pg_advisory_lock(hashtext($1))', [`settle:${from}`]);
-      if ((await bookedAs()) === undefined) {
+      if ((await bookedAs()) === null) {
         const { rows } = await lock.query<{ held: string }>(
           `SELECT COALESCE(SUM(p.amount_minor), 0)::text AS held FROM billing.postings p JOIN billing.transfers t ON t.id = p.transfer_id
            WHERE p.account_id = $1 AND (t.created_at < to_timestamp($2::double precision / 1000) OR t.id LIKE 'settle:%')`,
@@ -194,7 +191,7 @@ export class SettlementLedger {
       const unlocked = await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [`settle:${from}`]).then(() => true, () => false);
       lock.release(!unlocked);
     }
-    return { amountMinor: BigInt((await bookedAs()) ?? '0'), currency };
+    return { amountMinor: (await bookedAs()) ?? 0n, currency };
   }
 
   async #apply(transfer: Parameters<Ledger['apply']>[0]): Promise<void> {

@@ -63,7 +63,7 @@ export class TopUps {
     const msisdn = request.topUpMsisdn;
     if (!msisdn) return null;
     const refundId = refundIdOf(debit.debit_id);
-    if (((await this.#o.pool.query('SELECT 1 FROM billing.transfers WHERE id = $1', [refundId])).rowCount ?? 0) > 0) return { topUp: TopUpOutcome.TOP_UP_OUTCOME_REFUNDED_TO_WALLET, topUpDetail: 'top-up refused earlier' };
+    if ((await this.#o.ledger.transferAmount(refundId)) !== null) return { topUp: TopUpOutcome.TOP_UP_OUTCOME_REFUNDED_TO_WALLET, topUpDetail: 'top-up refused earlier' };
     const operator = this.#targetOperator(request, debit);
     const topUp = this.#o.adapterFor(operator).topUp;
     const answer: CarrierResult = topUp

@@ -10,6 +10,7 @@ import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Ledger } from './ledger/store.js';
 import { AccountIds } from './ledger/rules.js';
 import type { CarrierAdapter } from './adapters/types.js';
+import { isE164 } from '../../runtime/msisdn.js';
 
 /** The most statement lines a request may ask for. */
 export const STATEMENT_LINES_MAX = 10;
@@ -28,7 +29,7 @@ export async function walletBalance(pool: pg.Pool, msisdn: string): Promise<bigi
 
 export async function subscriberBalance(deps: BalanceDeps, operator: OperatorConfig, request: dialpay.v1.IBalanceRequest): Promise<dialpay.v1.IBalanceReply> {
   const msisdn = request.msisdn ?? '';
-  if (!/^\d{7,15}$/.test(msisdn)) return { available: false };
+  if (!isE164(msisdn)) return { available: false };
   const currency = operator.currency;
   const wallet = moneyToProto({ amountMinor: await walletBalance(deps.pool, msisdn), currency });
   if (request.walletOnly) return { available: true, wallet };

@@ -9,7 +9,7 @@ import { moneyToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { offersAirtime } from '../../runtime/airtime.js';
 import { formatAmount } from '../../runtime/money.js';
-import { operatorForNumber } from '../../runtime/msisdn.js';
+import { operatorForNumber, isE164 } from '../../runtime/msisdn.js';
 import { Events } from '../../runtime/nats/index.js';
 import type { Language } from './sms-grammar.js';
 import * as store from './store.js';
@@ -56,7 +56,7 @@ export function airtimeOperatorOf(e: PaymentEngine, _payerOperatorId: string, ta
 
 /** Why airtime for `target` cannot be bought here (an SMS or END text), or null when it can. Nothing is reserved before this says yes. */
 export function airtimeRefusal(e: PaymentEngine, payerOperator: OperatorConfig, target: string, language: Language): string | null {
-  if (!/^\d{7,15}$/.test(target)) return airtimeText('badNumber', language, { target });
+  if (!isE164(target)) return airtimeText('badNumber', language, { target });
   const operator = airtimeOperatorOf(e, payerOperator.id, target);
   if (!operator || !offersAirtime(operator) || !offersAirtime(payerOperator)) return airtimeText('notOffered', language);
   // No rate table: the line's airtime is sold in its operator's currency only.

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { dialpay, moneyToProto } from '../../proto/index.js';
+import { dialpay, fundingFromProto, fundingToProto, moneyToProto } from '../../proto/index.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
@@ -25,7 +25,6 @@ import { sweepPayments } from './sweep.js';
 import { payeeReceiptRoute, payeeReceiptText, routeTransfer, transferRefusalText } from './transfers.js';
 import * as store from './store.js';
 import { payerOf, type Destination, type Funding, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
-import { fundingFromProto, fundingToProto } from './funding.js';
 
 export const SCHEMA = 'payments';
 export const PRODUCER = 'payments';

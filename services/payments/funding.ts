@@ -3,29 +3,14 @@
 // the carrier account. The USSD path asks billing the wallet's balance before
 // its transaction (like BAL, outside any row lock) so its confirmation screen
 // can promise a source; SMS lets billing choose and says which in the challenge.
-import { dialpay } from '../../proto/index.js';
-import { moneyFromProto } from '../../proto/index.js';
+import { moneyFromProto, type Funding } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import type { Language } from './sms-grammar.js';
-import type { Funding } from './rows.js';
 import type { PaymentEngine } from './engine.js';
 
-const { FundingSource } = dialpay.v1;
 /** How long the USSD path waits for the wallet's balance before promising nothing. */
 const WALLET_TIMEOUT_MS = 1_000;
-
-export function fundingFromProto(value: dialpay.v1.FundingSource | null | undefined): Funding | null {
-  if (value === FundingSource.FUNDING_SOURCE_WALLET) return 'wallet';
-  if (value === FundingSource.FUNDING_SOURCE_CARRIER) return 'carrier';
-  return null;
-}
-
-export function fundingToProto(funding: Funding | null | undefined): dialpay.v1.FundingSource {
-  if (funding === 'wallet') return FundingSource.FUNDING_SOURCE_WALLET;
-  if (funding === 'carrier') return FundingSource.FUNDING_SOURCE_CARRIER;
-  return FundingSource.FUNDING_SOURCE_UNSPECIFIED;
-}
 
 /**
  * The source to promise for `amountMinor`: a wallet-model operator's payments are all

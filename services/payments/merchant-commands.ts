@@ -118,8 +118,8 @@ async function listForMerchant(e: PaymentEngine, merchant: MerchantConfig, list:
   if (list.status && !states) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `unknown status "${list.status}"` };
   const cursor = list.cursor ? decodeCursor(list.cursor) : null;
   if (list.cursor && !cursor) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'cursor is not one we gave out' };
-  const fromMs = Number(int64ToBigInt(list.fromUnixMs as never));
-  const toMs = Number(int64ToBigInt(list.toUnixMs as never)) || Date.now() + 1;
+  const fromMs = Number(int64ToBigInt(list.fromUnixMs));
+  const toMs = Number(int64ToBigInt(list.toUnixMs)) || Date.now() + 1;
   const rows = await merchantStore.merchantPaymentsPage(e.pool, { merchantId: merchant.id, fromMs, toMs, states, cursor, rowsMax: limit + 1 });
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];

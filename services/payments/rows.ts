@@ -40,7 +40,8 @@ export interface PaymentRow {
 }
 
 /** The payer's dialpay wallet or their carrier account (billing's funding.ts decides). */
-export type Funding = 'wallet' | 'carrier';
+import type { Funding } from '../../proto/index.js';
+export type { Funding };
 
 export interface SubscriberRow {
   msisdn: string;

@@ -17,6 +17,7 @@ import { answerChallenge } from './sms-answers.js';
 import * as store from './store.js';
 import type { Destination, Payee, SubscriberRow } from './rows.js';
 import { SCHEMA, type PaymentEngine } from './engine.js';
+import { isE164 } from '../../runtime/msisdn.js';
 
 /** How long BAL waits for billing before saying "try later". */
 const BALANCE_TIMEOUT_MS = 2_000;
@@ -44,7 +45,7 @@ export class SmsCommands {
   #sender(message: dialpay.v1.ISmsInbound): { operator: OperatorConfig; msisdn: string } | null {
     const operator = this.#e.operators.get(message.operatorId ?? '');
     const msisdn = message.fromMsisdn ?? '';
-    return operator && /^\d{7,15}$/.test(msisdn) ? { operator, msisdn } : null;
+    return operator && isE164(msisdn) ? { operator, msisdn } : null;
   }
 
   async #command(client: pg.PoolClient, message: dialpay.v1.ISmsInbound, balance: dialpay.v1.IBalanceReply | null): Promise<void> {

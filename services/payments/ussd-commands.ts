@@ -3,7 +3,7 @@
 // One transaction per command, with the subscriber's row locked, so a
 // subscriber's sessions and SMS are handled one at a time.
 import type pg from 'pg';
-import { dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { dialpay, fundingToProto, moneyFromProto, moneyToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import type { Language } from './sms-grammar.js';
@@ -12,15 +12,16 @@ import { failedReply, reply } from './replies.js';
 import { checkPin, setPin } from './pin.js';
 import * as store from './store.js';
 import type { Funding, Payee, PaymentRow, SubscriberRow } from './rows.js';
-import { fundingToProto, promisedFunding } from './funding.js';
+import { promisedFunding } from './funding.js';
 import type { PaymentEngine } from './engine.js';
+import { isE164 } from '../../runtime/msisdn.js';
 
 const Outcome = dialpay.v1.CommandOutcome;
 
 export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.ISubscriberCommandRequest): Promise<dialpay.v1.ISubscriberCommandReply> {
   const operator = e.operators.get(request.operatorId ?? '');
   const msisdn = request.msisdn ?? '';
-  if (!operator || !/^\d{7,15}$/.test(msisdn)) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
+  if (!operator || !isE164(msisdn)) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
   if (request.profile) {
     // Every dial asks this: a plain read, no lock and no write (so no commit to wait for on disk).
     const known = await store.readProfile(e.pool, msisdn);

@@ -92,7 +92,7 @@ export async function reconcile(options: { operator: OperatorConfig; file: strin
         const amount = moneyFromProto(c.amount);
         await report(matcher.addLedger({
           correlator: c.debitId ?? '', carrierRef: c.carrierRef ?? '', msisdn: c.msisdn ?? '', amountMinor: amount.amountMinor, currency: amount.currency,
-          status: c.status === 'refunded' ? 'refunded' : 'captured', atMs: Number(int64ToBigInt(c.atUnixMs as never)),
+          status: c.status === 'refunded' ? 'refunded' : 'captured', atMs: Number(int64ToBigInt(c.atUnixMs)),
         }));
         after = c.debitId ?? after;
       }

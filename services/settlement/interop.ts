@@ -60,7 +60,7 @@ export class InteropSettlement {
     const reply = await requestReply(this.#nc, Requests.billingInteropPositions, { fromUnixMs: bigIntToInt64(BigInt(fromAt.getTime())), toUnixMs: bigIntToInt64(BigInt(toAt.getTime())) }, BILLING_TIMEOUT_MS);
     if (!reply.available) throw new Error(`billing could not list the positions of ${date}`);
     const lines = netPositions((reply.totals ?? []).map((t) => ({
-      payerOperatorId: t.payerOperatorId ?? '', payeeOperatorId: t.payeeOperatorId ?? '', currency: t.currency ?? '', transfers: t.transfers ?? 0, amountMinor: int64ToBigInt(t.amountMinor as never),
+      payerOperatorId: t.payerOperatorId ?? '', payeeOperatorId: t.payeeOperatorId ?? '', currency: t.currency ?? '', transfers: t.transfers ?? 0, amountMinor: int64ToBigInt(t.amountMinor),
     })));
     // Two closers at once compute the same lines from the same positions; the first insert wins and both answer with it.
     const inserted = await this.#pool.query(

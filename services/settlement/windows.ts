@@ -101,8 +101,8 @@ export class SettlementService {
     }, BILLING_TIMEOUT_MS);
     if (!booked.ok) throw new Error(`billing could not book window ${id}: ${booked.detail}`);
     const paidOut: Record<string, bigint> = {};
-    for (const line of booked.paidOut ?? []) paidOut[line.merchantId ?? ''] = int64ToBigInt(line.netPayable?.amountMinor as never);
-    const airtimeSettled = booked.airtimeSettled ? int64ToBigInt(booked.airtimeSettled.amountMinor as never) : 0n;
+    for (const line of booked.paidOut ?? []) paidOut[line.merchantId ?? ''] = int64ToBigInt(line.netPayable?.amountMinor);
+    const airtimeSettled = booked.airtimeSettled ? int64ToBigInt(booked.airtimeSettled.amountMinor) : 0n;
 
     return withTransaction(this.#pool, 'READ COMMITTED', async (client) => {
       const current = (await client.query<WindowRow>('SELECT * FROM settlement.windows WHERE window_id = $1 FOR UPDATE', [id])).rows[0] as WindowRow;

@@ -10,18 +10,13 @@
 // An answer a screen cannot take re-shows that screen with an error line. A
 // screen longer than one message is paged with "00 More".
 import UssdMenu from 'ussd-menu-builder';
-import { moneyFromProto, moneyToProto, type dialpay } from '../../proto/index.js';
+import { fundingFromProto, moneyFromProto, moneyToProto, type dialpay } from '../../proto/index.js';
 import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import { formatAmount, parseAmount } from '../../runtime/money.js';
 import { operatorForNumber, toE164 } from '../../runtime/msisdn.js';
 import { paginate } from './screens.js';
 import { confirmText, text, type Language, type TextKey } from './texts.js';
 import { statementLines } from '../../runtime/statement.js';
-
-/** The source a StartPayment's reply promised (FundingSource: 1 wallet, 2 carrier). */
-function fundingOf(value: dialpay.v1.FundingSource | null | undefined): 'wallet' | 'carrier' | '' {
-  return value === 1 ? 'wallet' : value === 2 ? 'carrier' : '';
-}
 
 /** What one USSD message may hold (GSM 03.38 septets). */
 export const SCREEN_CHARS_MAX = 182;
@@ -216,7 +211,7 @@ function paymentStates(flow: Flow): Record<string, StateDef> {
         return {
           outcome: r.outcome ?? 0, paymentId: r.paymentId ?? '', text: r.text ?? '', left: r.attemptsLeft ?? 0,
           amountMinor: r.amount ? String(moneyFromProto(r.amount).amountMinor) : '0', feeMinor: r.fee ? String(moneyFromProto(r.fee).amountMinor) : '0',
-          payee: p.shown || (r.payeeName ?? ''), reference: p.reference, funding: fundingOf(r.funding),
+          payee: p.shown || (r.payeeName ?? ''), reference: p.reference, funding: fundingFromProto(r.funding) ?? '',
         };
       },
       screen: (fact, walk) => {

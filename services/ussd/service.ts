@@ -15,6 +15,7 @@ import type { SessionStore } from './sessions.js';
 import { text } from './texts.js';
 import { shortcutAnswers } from './shortcut.js';
 import { isSealed, openAnswer, sealAnswer } from './seal.js';
+import { isE164 } from '../../runtime/msisdn.js';
 
 /** Kept back from the edge's deadline for saving the session and the reply's trip. */
 const DEADLINE_MARGIN_MS = 150;
@@ -63,7 +64,7 @@ export class UssdService {
     const operator = this.#operators.get(request.operatorId ?? '');
     const msisdn = request.msisdn ?? '';
     const sessionId = request.sessionId ?? '';
-    if (!operator?.ussd || !/^\d{7,15}$/.test(msisdn) || sessionId.length === 0 || sessionId.length > 200) {
+    if (!operator?.ussd || !isE164(msisdn) || sessionId.length === 0 || sessionId.length > 200) {
       this.#metrics.hops.inc({ operator: operator?.id ?? 'unknown', outcome: 'rejected' });
       return { text: text('unknownService', operator?.defaultLanguage ?? 'en'), end: true };
     }

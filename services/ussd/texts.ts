@@ -1,6 +1,7 @@
 // What the menus say, in English and French. Plain GSM 03.38 text only (no
 // accents outside the default alphabet), so every screen is one USSD
 // message; screens.test.ts proves each one fits 182 characters.
+import type { Funding } from '../../proto/index.js';
 import { septetLength } from './screens.js';
 
 export type Language = 'en' | 'fr';
@@ -98,7 +99,7 @@ const OPERATOR_NAME_SHOWN_MAX = 20;
  * <operator> account"). A long payee name gives way (its merchant code is kept) so that the
  * screen, with an error line above it, is still one message of `septetsMax`.
  */
-export function confirmText(language: Language, args: Args, funding: 'wallet' | 'carrier' | null, operatorName: string, septetsMax: number): string {
+export function confirmText(language: Language, args: Args, funding: Funding | null, operatorName: string, septetsMax: number): string {
   const source = funding === 'wallet' ? text('fromWallet', language) : funding === 'carrier' ? text('fromCarrier', language, { operator: operatorName.slice(0, OPERATOR_NAME_SHOWN_MAX) }) : '';
   const render = (payee: string) => text('confirm', language, { ...args, payee, source });
   const budget = septetsMax - septetLength(`${text('invalidChoice', language)}\n`);

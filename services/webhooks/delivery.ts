@@ -16,7 +16,7 @@ export class WebhookRefusedError extends Error {
 }
 
 export function webhookBody(event: dialpay.v1.IMerchantEvent): string {
-  const createdMs = Number(int64ToBigInt(event.envelope?.occurredAtUnixMs as never));
+  const createdMs = Number(int64ToBigInt(event.envelope?.occurredAtUnixMs));
   return JSON.stringify({
     id: event.envelope?.eventId,
     type: event.type,

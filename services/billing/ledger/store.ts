@@ -194,7 +194,6 @@ export class Ledger {
     return { outcome: 'applied' };
   }
 
-  /** The balance: the row for balance-checked accounts, the postings' sum for the others. */
   /** The currencies of the accounts whose id starts with `prefix` (a merchant's payables, say). */
   async accountCurrencies(prefix: string): Promise<string[]> {
     const { rows } = await this.#pool.query<{ currency: string }>(
@@ -203,6 +202,13 @@ export class Ledger {
     return rows.map((r) => r.currency);
   }
 
+  /** The amount a transfer was booked with, or null when no transfer has this id (ids make bookings idempotent). */
+  async transferAmount(id: string): Promise<bigint | null> {
+    const { rows } = await this.#pool.query<{ amount_minor: string }>(`SELECT amount_minor::text FROM ${this.#s}.transfers WHERE id = $1`, [id]);
+    return rows[0] ? BigInt(rows[0].amount_minor) : null;
+  }
+
+  /** The balance: the row for balance-checked accounts, the postings' sum for the others. */
   async balance(accountId: string): Promise<bigint> {
     const { rows } = await this.#pool.query<{ balance: bigint | null }>(
       `SELECT COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM ${this.#s}.postings p WHERE p.account_id = a.id)) AS balance
