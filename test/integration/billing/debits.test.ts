@@ -3,14 +3,13 @@
 // ledger that adds up. Redelivered or repeated requests move nothing twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { newEnvelope, publishEvent, Events, type NatsHandle, type EventDef, type EventMessage } from '../../../runtime/nats/index.js';
+import { newEnvelope, publishEvent, Events, type NatsHandle } from '../../../runtime/nats/index.js';
 import type { Pool } from '../../../runtime/pg/index.js';
 import { dialpay, moneyToProto, moneyFromProto } from '../../../proto/index.js';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import type { Ledger } from '../../../services/billing/ledger/store.js';
 import { AccountIds, depositTransfer, reserveTransfer } from '../../../services/billing/ledger/rules.js';
-import { waitFor, type Stack } from '../../support/stack.js';
-import { readEvents } from '../../support/streams.js';
+import type { Stack } from '../../support/stack.js';
 import { startBillingStack, type BillingStack } from '../../support/billing-stack.js';
 
 const { DebitOutcome } = dialpay.v1;
@@ -29,9 +28,7 @@ async function reserve(operatorId: string, msisdn: string, amount: dialpay.v1.IM
   return debitId;
 }
 
-async function result<M extends EventMessage & { debitId?: string | null }>(def: EventDef<M>, debitId: string): Promise<M> {
-  return waitFor(`${def.subject} for ${debitId}`, async () => (await readEvents(nats, 'DEBITS', def)).find((r) => r.debitId === debitId));
-}
+const result: BillingStack['result'] = (def, debitId) => billing.result(def, debitId);
 
 beforeAll(async () => {
   billing = await startBillingStack(carrier);

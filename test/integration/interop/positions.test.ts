@@ -3,7 +3,7 @@
 // capture request arrives; a payee operator that cannot be paid refuses the
 // capture and books nothing; settlement's question sums the positions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newEnvelope, publishEvent, Events, Requests, requestReply, type NatsHandle, type EventDef, type EventMessage } from '../../../runtime/nats/index.js';
+import { newEnvelope, publishEvent, Events, Requests, requestReply, type NatsHandle } from '../../../runtime/nats/index.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import type { Pool } from '../../../runtime/pg/index.js';
 import { bigIntToInt64, dialpay, int64ToBigInt, moneyToProto } from '../../../proto/index.js';
@@ -38,9 +38,7 @@ async function capture(debitId: string, payeeMsisdn: string, amountMinor: bigint
   }, { timeoutMs: 5_000 });
 }
 
-async function result<M extends EventMessage & { debitId?: string | null }>(def: EventDef<M>, debitId: string): Promise<M> {
-  return waitFor(`${def.subject} for ${debitId}`, async () => (await readEvents(nats, 'DEBITS', def)).find((r) => r.debitId === debitId));
-}
+const result: BillingStack['result'] = (def, debitId) => billing.result(def, debitId);
 
 const positions = async () => (await pool.query('SELECT debit_id, payer_operator_id, payee_operator_id, currency, amount_minor::text AS amount FROM billing.interop_positions ORDER BY debit_id')).rows;
 
