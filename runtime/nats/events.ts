@@ -47,6 +47,22 @@ export const Events = {
 
 export type EventName = keyof typeof Events;
 
+/**
+ * Notifications: what no service needs to receive, published on core NATS at most once (notify.ts),
+ * on subjects outside every stream, so they cost no durable write. An ops tool or a test sees them
+ * while it is subscribed; the durable record of each is elsewhere (the payment row, the SMSC's ids).
+ */
+export const NOTIFY_SUBJECT_PREFIX = 'dialpay.notify';
+export const Notifications = {
+  paymentRequested: event(`${NOTIFY_SUBJECT_PREFIX}.payment.requested`, 'dialpay.v1.PaymentRequested', v1.PaymentRequested),
+  paymentChallenged: event(`${NOTIFY_SUBJECT_PREFIX}.payment.challenged`, 'dialpay.v1.PaymentChallenged', v1.PaymentChallenged),
+  paymentConfirmed: event(`${NOTIFY_SUBJECT_PREFIX}.payment.confirmed`, 'dialpay.v1.PaymentConfirmed', v1.PaymentConfirmed),
+  paymentCompleted: event(`${NOTIFY_SUBJECT_PREFIX}.payment.completed`, 'dialpay.v1.PaymentCompleted', v1.PaymentCompleted),
+  paymentFailed: event(`${NOTIFY_SUBJECT_PREFIX}.payment.failed`, 'dialpay.v1.PaymentFailed', v1.PaymentFailed),
+  smsSubmitResult: event(`${NOTIFY_SUBJECT_PREFIX}.sms.submit_result`, 'dialpay.v1.SmsSubmitResult', v1.SmsSubmitResult),
+  deliveryReceipt: event(`${NOTIFY_SUBJECT_PREFIX}.sms.receipt`, 'dialpay.v1.DeliveryReceipt', v1.DeliveryReceipt),
+} as const;
+
 /** A core-NATS request/reply contract: a subject outside every stream, and its two message types. */
 export interface RequestDef<Q, R> {
   readonly subject: string;
