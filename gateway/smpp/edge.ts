@@ -1,10 +1,11 @@
 // The SMPP edge of the gateway: a link per operator (client binds now, server
 // listener in server mode), the inbound handler per operator, and the
 // consumer that turns SmsOutbound events into submits, and the USSD edge of
-// operators with ussd config. Shutdown order: stop pulling outbound work and
-// finish what is in flight, answer any held message parts with a temporary
-// error, let USSD hops in flight send their screens, then unbind cleanly.
-import { Kvm } from '@nats-io/kv';
+// operators with ussd config. The sent log (sent-log.ts) is read before any
+// of it starts: receipts and redeliveries find what every replica sent.
+// Shutdown order: stop pulling outbound work and finish what is in flight,
+// answer any held message parts with a temporary error, let USSD hops in
+// flight send their screens, then unbind cleanly.
 import type { ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Events, GATEWAY_SMS_OUTBOUND, STREAMS, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
@@ -13,13 +14,19 @@ import { SmppServerListener } from './server.js';
 import { InboundHandler } from './inbound.js';
 import { OutboundSubmitter, SubmittedIds, SUBMITTED_IDS_MAX, SUBMITTED_IDS_TTL_MS, clientLink, redactCodesForDeadLetter, type OperatorLink } from './outbound.js';
 import { SmppMetrics } from './metrics.js';
+import { SentIndex, SENT_INDEX_AGE_MS, SENT_INDEX_RECORDS_MAX } from './sent-index.js';
+import { SentLog } from './sent-log.js';
 import { CommandStatus } from './status.js';
 import { UssdEdge, type UssdReplySender } from './ussd-edge.js';
 
 export async function startSmppEdge(context: ComponentContext): Promise<StartedComponent> {
   const { config, log, nats } = context;
   const metrics = new SmppMetrics(context.registry);
-  const correlations = await new Kvm(nats.js).open('dlr_correlation');
+  const sent = new SentLog({
+    nc: nats.nc, js: nats.publisher, jsm: nats.jsm, index: new SentIndex(SENT_INDEX_RECORDS_MAX, SENT_INDEX_AGE_MS),
+    publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics,
+  });
+  await sent.start();
   const operators = new Map<string, OperatorConfig>(config.operators.map((o) => [o.id, o]));
   const links = new Map<string, OperatorLink>();
   const binds: ClientBind[] = [];
@@ -33,6 +40,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
     metrics.bindsUp.set({ operator: operator.id, mode: operator.smpp.mode }, 0);
     metrics.bindLosses.inc({ operator: operator.id, mode: operator.smpp.mode }, 0);
     metrics.outboundDuplicates.inc({ operator: operator.id }, 0);
+    metrics.receiptsUncorrelated.inc({ operator: operator.id }, 0);
     let listener: SmppServerListener | null = null;
     // Set once the binds or the listener exist; a USSD PDU cannot arrive before that.
     let sendUssd: UssdReplySender = () => Promise.reject(new Error(`no link to ${operator.id} yet`));
@@ -41,7 +49,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
       : null;
     if (ussd) ussdEdges.push(ussd);
     const handler = new InboundHandler({
-      operator, js: nats.publisher, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics,
+      operator, js: nats.publisher, nc: nats.nc, sent, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics,
       receiptSession: (session) => listener?.receiptSession(session) ?? null,
       ussd,
     });
@@ -88,12 +96,12 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   // relay's re-publish after a lost PubAck): remembered at least that long.
   const duplicateWindowMs = STREAMS.find((s) => s.name === outboundSpec.stream)?.duplicateWindowMs ?? 0;
   const submitted = new SubmittedIds(SUBMITTED_IDS_MAX, Math.max(SUBMITTED_IDS_TTL_MS, outboundSpec.ackWaitMs, duplicateWindowMs));
-  const submitter = new OutboundSubmitter({ operators, links, js: nats.publisher, correlations, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics, submitted });
+  const submitter = new OutboundSubmitter({ operators, links, nc: nats.nc, sent, log, metrics, submitted });
   const consumer = await startConsumer({
     nats,
     spec: outboundSpec,
     event: Events.smsOutbound,
-    handler: (message) => submitter.handle(message),
+    handler: (message, context) => submitter.handle(message, context.deliveryCount),
     deadLetterData: redactCodesForDeadLetter,
     log,
     metrics: context.consumerMetrics,
@@ -114,6 +122,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
       ussdEdges.forEach((u) => u.close());
       await Promise.all(ussdEdges.map((u) => u.drain(timeoutMs)));
       await Promise.all([...binds.map((b) => b.stop()), ...listeners.map((l) => l.stop())]);
+      await sent.close();
     },
   };
 }

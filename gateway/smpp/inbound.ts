@@ -5,13 +5,14 @@
 // when the whole message is durable, or with a temporary error if it never
 // completes: a partial command must never reach payments. USSD (a PDU with
 // ussd_service_op, for an operator with ussd config) is not an SMS: it goes to
-// ussd-edge.ts and never to SMS_INBOUND.
+// ussd-edge.ts and never to SMS_INBOUND. A receipt is answered once its
+// notification is out (core NATS: no service reads it); its message is found
+// in the sent log (sent-log.ts), whichever replica sent it.
 import type { DurablePublish } from '../../runtime/nats/pubacks.js';
-import type { KV } from '@nats-io/kv';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { toE164 } from '../../runtime/msisdn.js';
-import { Events, newEnvelope, publishEvent } from '../../runtime/nats/index.js';
+import { Events, Notifications, newEnvelope, notify, publishEvent, type Notifier } from '../../runtime/nats/index.js';
 import { bigIntToInt64, v1 } from '../../proto/index.js';
 import { ESM_CLASS_RECEIPT, rawBytes, type Pdu } from './pdu.js';
 import { ESM_CLASS_UDHI, parseUdh } from './segment.js';
@@ -25,7 +26,8 @@ import { UssdEdge } from './ussd-edge.js';
 
 export const PRODUCER = 'gateway';
 const EXPIRE_SWEEP_MS = 500;
-const RECEIPT_LOOKUP_RETRIES = 3;
+/** Lookups of a receipt's message: at once, after reading the stream, then after a pause each (its batch may be on the way). */
+const RECEIPT_LOOKUP_RETRIES = 4;
 const RECEIPT_LOOKUP_DELAY_MS = 100;
 /** A receipt younger than this whose message we cannot find yet is sent back for a retry, not published bare. */
 const RECEIPT_CORRELATION_GRACE_MS = 10 * 60_000;
@@ -53,9 +55,11 @@ function nextMessageId(): string {
   return `${MESSAGE_ID_PREFIX}${messageCounter.toString(16).padStart(8, '0')}`;
 }
 
-/** KV keys allow a narrow alphabet; SMSC ids do not promise it. */
-export function correlationKey(operatorId: string, normalizedMessageId: string): string {
-  return `smsc.${operatorId}.${Buffer.from(normalizedMessageId).toString('hex')}`;
+/** Where a receipt finds its message: the sent log, or a stand-in in tests. */
+export interface SentLookup {
+  messageRefOf(operatorId: string, smscId: string): string | null;
+  /** Reads what the SMS_SENT stream holds beyond what is in memory (sent-log.ts). */
+  catchUp(notBeforeMs: number): Promise<void>;
 }
 
 interface Held {
@@ -67,7 +71,9 @@ export interface InboundOptions {
   readonly operator: OperatorConfig;
   /** Durable publishes: the connection's PubAckMux (nats.publisher), or a JetStreamClient. */
   readonly js: DurablePublish;
-  readonly correlations: KV;
+  /** Where receipts are notified (core NATS). */
+  readonly nc: Notifier;
+  readonly sent: SentLookup;
   readonly publishTimeoutMs: number;
   readonly log: Logger;
   readonly metrics: SmppMetrics;
@@ -203,7 +209,7 @@ export class InboundHandler {
   }
 
   async #receipt(session: SmppSession, pdu: Pdu): Promise<void> {
-    const { operator, correlations, log, metrics } = this.#o;
+    const { operator, log, metrics } = this.#o;
     const text = decodeText(pdu.message_payload !== undefined ? rawBytes(pdu.message_payload) : rawBytes(pdu.short_message), Number(pdu.data_coding ?? 0));
     const receipt = parseReceipt({
       receiptedMessageId: pdu.receipted_message_id as string | undefined,
@@ -219,19 +225,13 @@ export class InboundHandler {
       return;
     }
     const smscId = normalizeMessageId(receipt.messageId, operator.smpp.receiptIdFormat);
-    let messageRef = '';
-    // The receipt can overtake our write of the correlation (resp and receipt close together).
-    for (let i = 0; i < RECEIPT_LOOKUP_RETRIES && messageRef === ''; i++) {
-      const entry = await correlations.get(correlationKey(operator.id, smscId));
-      if (entry && entry.operation === 'PUT') messageRef = entry.string();
-      else if (i + 1 < RECEIPT_LOOKUP_RETRIES) await new Promise((r) => setTimeout(r, RECEIPT_LOOKUP_DELAY_MS));
-    }
+    const messageRef = await this.#messageRefOf(smscId);
     if (!messageRef && (receipt.doneAtUnixMs === null || Date.now() - receipt.doneAtUnixMs < RECEIPT_CORRELATION_GRACE_MS)) {
       // Our record of the submit may not be written yet: let the SMSC retry rather than lose the link for good.
       session.respond(pdu, CommandStatus.ESME_RX_T_APPN);
       return;
     }
-    const event = {
+    notify(this.#o.nc, Notifications.deliveryReceipt, {
       // Derived id: an SMSC that repeats a receipt does not produce a second event.
       envelope: newEnvelope({ producer: PRODUCER, eventId: `dlr-${operator.id}-${Buffer.from(smscId).toString('hex')}-${receipt.state}`, correlationId: messageRef || undefined }),
       messageRef,
@@ -241,16 +241,28 @@ export class InboundHandler {
       errorCode: receipt.errorCode,
       submittedAtUnixMs: bigIntToInt64(BigInt(receipt.submittedAtUnixMs ?? 0)),
       doneAtUnixMs: bigIntToInt64(BigInt(receipt.doneAtUnixMs ?? 0)),
-    };
-    try {
-      await publishEvent(this.#o.js, Events.deliveryReceipt, event, { timeoutMs: this.#o.publishTimeoutMs });
-      metrics.receipts.inc({ operator: operator.id, state: receipt.state });
-      if (!messageRef) log.warn({ operator: operator.id, smscMessageId: smscId }, 'old receipt for a message we cannot correlate; published without it');
-      session.respond(pdu, CommandStatus.ESME_ROK);
-    } catch (err) {
-      log.warn({ err, operator: operator.id }, 'receipt not durable; asking the SMSC to retry');
-      session.respond(pdu, CommandStatus.ESME_RX_T_APPN);
+    });
+    metrics.receipts.inc({ operator: operator.id, state: receipt.state });
+    if (!messageRef) {
+      // Older than the sent index keeps (or sent before SMS_SENT existed): counted, not lost silently.
+      metrics.receiptsUncorrelated.inc({ operator: operator.id });
+      log.warn({ operator: operator.id, smscMessageId: smscId }, 'old receipt for a message no replica remembers; notified without it');
     }
+    session.respond(pdu, CommandStatus.ESME_ROK);
+  }
+
+  /** The message an SMSC id belongs to, or '' when no replica's record has it (yet). */
+  async #messageRefOf(smscId: string): Promise<string> {
+    const { operator, sent } = this.#o;
+    const arrivedAtMs = Date.now();
+    // The receipt can overtake the record (resp and receipt close together, sent by another replica).
+    for (let i = 0; i < RECEIPT_LOOKUP_RETRIES; i++) {
+      const ref = sent.messageRefOf(operator.id, smscId);
+      if (ref !== null) return ref;
+      if (i === 0) await sent.catchUp(arrivedAtMs);
+      else if (i + 1 < RECEIPT_LOOKUP_RETRIES) await new Promise((r) => setTimeout(r, RECEIPT_LOOKUP_DELAY_MS));
+    }
+    return '';
   }
 
   #answer(parts: readonly Held[], status: number): void {

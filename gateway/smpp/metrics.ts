@@ -14,6 +14,9 @@ export class SmppMetrics {
   readonly reassemblyMessages: Gauge<'operator'>;
   readonly submitRetries: Counter<'operator' | 'reason'>;
   readonly outboundDuplicates: Counter<'operator'>;
+  readonly receiptsUncorrelated: Counter<'operator'>;
+  readonly sentBatchRecords: Histogram;
+  readonly sentIndexRecords: Gauge;
   readonly ussdHops: Counter<'operator' | 'outcome'>;
   readonly ussdHopSeconds: Histogram<'operator'>;
   readonly ussdHopsInFlight: Gauge<'operator'>;
@@ -32,6 +35,9 @@ export class SmppMetrics {
     this.bindLosses = new Counter({ name: 'dialpay_smpp_bind_losses_total', help: 'Bound sessions that ended while the gateway was not stopping: link lost, unanswered enquire_link, or an unbind by the peer.', labelNames: ['operator', 'mode'], registers });
     this.submitRetries = new Counter({ name: 'dialpay_smpp_submit_retries_total', help: 'Submit attempts that will be retried, by reason (a command_status, or a timeout or closed link whose outcome is unknown).', labelNames: ['operator', 'reason'], registers });
     this.outboundDuplicates = new Counter({ name: 'dialpay_sms_outbound_duplicates_total', help: 'SmsOutbound events delivered again after this gateway had submitted them whole (a lost ack, a write to NATS that failed after the submit, a re-published event): acked without a second submit.', labelNames: ['operator'], registers });
+    this.receiptsUncorrelated = new Counter({ name: 'dialpay_smpp_receipts_uncorrelated_total', help: 'Delivery receipts whose message no replica remembers (older than the sent index keeps, or sent before SMS_SENT existed): notified without a message_ref.', labelNames: ['operator'], registers });
+    this.sentBatchRecords = new Histogram({ name: 'dialpay_smpp_sent_batch_records', help: 'Sent records per durable SMS_SENT message (one batch): what one JetStream write carries.', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers });
+    this.sentIndexRecords = new Gauge({ name: 'dialpay_smpp_sent_index_records', help: 'Sent records this replica keeps in memory (its own and the other replicas\' batches), for receipts and redeliveries.', registers });
     this.ussdHops = new Counter({ name: 'dialpay_smpp_ussd_hops_total', help: 'USSD PDUs over SMPP by outcome: continue, end, unavailable (our END after the ussd service failed to answer), reply_refused, reply_failed, throttled, rejected, ignored, closed, released (the network ended the dialogue; the ussd service was told).', labelNames: ['operator', 'outcome'], registers });
     this.ussdHopSeconds = new Histogram({ name: 'dialpay_smpp_ussd_hop_seconds', help: 'Time from a USSD PDU\'s arrival to the ussd service\'s answer, or to giving up on it.', labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
     this.ussdHopsInFlight = new Gauge({ name: 'dialpay_smpp_ussd_hops_in_flight', help: 'USSD hops waiting for the ussd service or for the answer PDU to be sent.', labelNames: ['operator'], registers });

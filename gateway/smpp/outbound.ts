@@ -1,25 +1,26 @@
 // Messages to subscribers: an SmsOutbound event becomes one or more
 // submit_sm (client mode) or deliver_sm (server mode) PDUs. Temporary errors
 // and timeouts are retried on the operator's schedule; ESME_RTHROTTLED slows
-// the link down; permanent errors end in a failed SmsSubmitResult. A message
-// still refused for temporary reasons after the schedule goes back to
+// the link down; permanent errors end in a failed SmsSubmitResult notification.
+// A message still refused for temporary reasons after the schedule goes back to
 // JetStream for a later delivery (and to the dead letters after the last), as
-// when no bind is up: a receipt must outlast an operator's throttling. Each
-// accepted part's SMSC id is stored in KV so its receipt finds the message.
-// A message the SMSC took whole is remembered in this process (SubmittedIds) before
-// anything is written to NATS: when those writes fail (nats-server down just then) and
+// when no bind is up: a receipt must outlast an operator's throttling. A message
+// the SMSC took whole is recorded with its SMSC ids in the SMS_SENT stream,
+// many to one durable message (sent-log.ts), and acked after that write: its
+// receipt finds it on any replica, and a redelivery after a crash is not sent
+// again. It is also remembered in this process (SubmittedIds) before anything
+// is written to NATS: when the write fails (nats-server down just then) and
 // JetStream delivers the event again, it is acked without a second submit.
-import type { DurablePublish } from '../../runtime/nats/pubacks.js';
-import type { KV } from '@nats-io/kv';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
-import { Events, newEnvelope, publishEvent, PermanentHandlerError } from '../../runtime/nats/index.js';
+import { Events, Notifications, newEnvelope, notify, PermanentHandlerError, type Notifier } from '../../runtime/nats/index.js';
 import { dialpay, v1 } from '../../proto/index.js';
 import type { Pdu } from './pdu.js';
 import { splitForSubmit, type OutboundPart } from './segment.js';
 import { CommandStatus, SubmitDisposition, submitDisposition, statusName } from './status.js';
 import { normalizeMessageId } from './receipt.js';
-import { correlationKey, PRODUCER } from './inbound.js';
+import { PRODUCER } from './inbound.js';
+import type { SentLog } from './sent-log.js';
 import type { SmppMetrics } from './metrics.js';
 
 /** How the gateway reaches one operator: a pool of client binds, or the operator's binds to us. */
@@ -50,10 +51,10 @@ export class SubmitRetriesExhaustedError extends Error {
 export interface OutboundOptions {
   readonly operators: ReadonlyMap<string, OperatorConfig>;
   readonly links: ReadonlyMap<string, OperatorLink>;
-  /** Durable publishes: the connection's PubAckMux (nats.publisher), or a JetStreamClient. */
-  readonly js: DurablePublish;
-  readonly correlations: KV;
-  readonly publishTimeoutMs: number;
+  /** Where submit results are notified (core NATS). */
+  readonly nc: Notifier;
+  /** The durable record of what the SMSCs took, shared by the replicas. */
+  readonly sent: SentLog;
   readonly log: Logger;
   readonly metrics: SmppMetrics;
   /** Events submitted whole, acked again without a submit; default SUBMITTED_IDS_MAX / SUBMITTED_IDS_TTL_MS. */
@@ -72,8 +73,8 @@ export const SUBMITTED_IDS_TTL_MS = 10 * 60_000;
 /**
  * SmsOutbound events this process submitted whole (every part accepted by the SMSC), with the
  * SMSC's ids, for a bounded time and number, oldest dropped first. In memory: it covers the
- * NATS side failing under a live gateway; a gateway that died after the submit relies on the KV
- * record (or sends again, SMPP's at-least-once).
+ * NATS side failing under a live gateway; a gateway that died after the submit relies on the
+ * SMS_SENT record (or sends again, SMPP's at-least-once, when it died before the record's write).
  */
 export class SubmittedIds {
   readonly #entries = new Map<string, { readonly smscIds: readonly string[]; readonly atMs: number }>();
@@ -118,8 +119,6 @@ export class SubmittedIds {
 
 type PartOutcome = { readonly accepted: true; readonly messageId: string } | { readonly accepted: false; readonly status: dialpay.v1.SubmitStatus; readonly commandStatus: number; readonly detail: string };
 
-const sentKey = (messageRef: string) => `ref.${Buffer.from(messageRef).toString('hex')}`;
-
 export class OutboundSubmitter {
   readonly #o: OutboundOptions;
   readonly #submitted: SubmittedIds;
@@ -130,27 +129,36 @@ export class OutboundSubmitter {
     this.#submitted = options.submitted ?? new SubmittedIds(SUBMITTED_IDS_MAX, SUBMITTED_IDS_TTL_MS);
   }
 
-  async handle(message: dialpay.v1.ISmsOutbound): Promise<void> {
-    const { operators, links, correlations, log } = this.#o;
+  /** deliveryCount: 1 on the first delivery; a later one may follow a crash past the submit. */
+  async handle(message: dialpay.v1.ISmsOutbound, deliveryCount = 1): Promise<void> {
+    const arrivedAtMs = Date.now();
+    const { operators, links, sent, log } = this.#o;
     const operator = operators.get(message.operatorId ?? '');
     const link = links.get(message.operatorId ?? '');
     if (!operator || !link) throw new PermanentHandlerError(`unknown operator ${message.operatorId}`);
     const messageRef = message.messageRef || (message.envelope?.eventId as string);
     const eventId = message.envelope?.eventId || messageRef;
-    // Submitted whole by this process, but what follows the submit did not reach NATS (or the ack
-    // did not): a repeat of the same event. Not sent again; the writes are done again (idempotent).
+    // Submitted whole by this process, but the record did not reach NATS (or the ack did not): a
+    // repeat of the same event. Not sent again; the record is written again (idempotent).
     const submittedIds = this.#submitted.get(eventId);
     if (submittedIds) {
       this.#o.metrics.outboundDuplicates.inc({ operator: operator.id });
       log.debug({ eventId, messageRef, deliveredAgain: true }, 'sms already submitted; not sent again');
-      await this.#recordSubmitted(operator.id, messageRef, submittedIds);
-      await this.#publishResult(message, messageRef, { accepted: true, messageId: '' }, submittedIds, 1);
+      await sent.record({ messageRef, operatorId: operator.id, smscIds: submittedIds });
+      this.#notifyResult(message, messageRef, { accepted: true, messageId: '' }, submittedIds, 1);
       return;
     }
-    // Redelivered after a crash past the submit: do not send it twice, re-announce the result.
-    const already = await correlations.get(sentKey(messageRef));
-    if (already && already.operation === 'PUT') {
-      await this.#publishResult(message, messageRef, { accepted: true, messageId: '' }, already.string().split(','), 1);
+    // Recorded as sent by a replica (this one before a restart, or one that died past the record's
+    // write): not sent twice. A redelivery not in memory reads the stream's newest batches first.
+    let recorded = sent.smscIdsOf(messageRef);
+    if (!recorded && deliveryCount > 1) {
+      await sent.catchUp(arrivedAtMs);
+      recorded = sent.smscIdsOf(messageRef);
+    }
+    if (recorded) {
+      this.#o.metrics.outboundDuplicates.inc({ operator: operator.id });
+      log.debug({ eventId, messageRef, deliveryCount }, 'sms recorded as sent; not sent again');
+      this.#notifyResult(message, messageRef, { accepted: true, messageId: '' }, recorded, 1);
       return;
     }
     if (!link.ready()) throw new NoLinkError(operator.id); // nak: JetStream retries later
@@ -159,7 +167,7 @@ export class OutboundSubmitter {
       this.#reference = (this.#reference + 1) & 0xffff;
       parts = splitForSubmit(message.text ?? '', operator.smpp.splitMode, this.#reference);
     } catch (err) {
-      await this.#publishResult(message, messageRef, { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_REJECTED, commandStatus: 0, detail: (err as Error).message }, [], 0);
+      this.#notifyResult(message, messageRef, { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_REJECTED, commandStatus: 0, detail: (err as Error).message }, [], 0);
       return;
     }
     const ids: string[] = [];
@@ -173,7 +181,7 @@ export class OutboundSubmitter {
       // concatenation reference, and a handset joins parts of one reference only.
       if (!outcome.accepted && outcome.status === v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED) throw new SubmitRetriesExhaustedError(operator.id, outcome.detail);
       if (!outcome.accepted) {
-        await this.#publishResult(message, messageRef, outcome, ids, attempts);
+        this.#notifyResult(message, messageRef, outcome, ids, attempts);
         return;
       }
       ids.push(outcome.messageId);
@@ -181,16 +189,9 @@ export class OutboundSubmitter {
     // Every part accepted: remembered before any write to NATS, which may fail (nats-server down).
     this.#submitted.remember(eventId, ids);
     log.debug({ messageRef, parts: parts.length }, 'sms submitted');
-    await this.#recordSubmitted(operator.id, messageRef, ids);
-    await this.#publishResult(message, messageRef, { accepted: true, messageId: '' }, ids, attempts);
-  }
-
-  /** Each part's SMSC id to the message (its receipt finds it), then the message as sent. Idempotent. */
-  async #recordSubmitted(operatorId: string, messageRef: string, ids: readonly string[]): Promise<void> {
-    const { correlations } = this.#o;
-    // deliver_sm_resp (server mode) carries no message id: nothing to correlate a receipt with.
-    for (const id of ids) if (id) await correlations.put(correlationKey(operatorId, id), messageRef);
-    await correlations.put(sentKey(messageRef), ids.join(','));
+    // Acked only once the record is durable: a redelivery after a crash from here finds it.
+    await sent.record({ messageRef, operatorId: operator.id, smscIds: ids });
+    this.#notifyResult(message, messageRef, { accepted: true, messageId: '' }, ids, attempts);
   }
 
   async #sendPart(operator: OperatorConfig, link: OperatorLink, message: dialpay.v1.ISmsOutbound, part: OutboundPart): Promise<{ outcome: PartOutcome; attemptCount: number }> {
@@ -242,8 +243,9 @@ export class OutboundSubmitter {
     return { outcome: last, attemptCount: delays.length + 1 };
   }
 
-  async #publishResult(message: dialpay.v1.ISmsOutbound, messageRef: string, outcome: PartOutcome, ids: readonly string[], attempts: number): Promise<void> {
-    const event = {
+  /** At most once, on core NATS: no service reads it; the durable record is the SMS_SENT batch. */
+  #notifyResult(message: dialpay.v1.ISmsOutbound, messageRef: string, outcome: PartOutcome, ids: readonly string[], attempts: number): void {
+    notify(this.#o.nc, Notifications.smsSubmitResult, {
       envelope: newEnvelope({ producer: PRODUCER, eventId: `submit-${messageRef}`, correlationId: message.envelope?.correlationId || undefined, paymentId: message.envelope?.paymentId || undefined }),
       messageRef,
       operatorId: message.operatorId,
@@ -252,8 +254,7 @@ export class OutboundSubmitter {
       commandStatus: outcome.accepted ? 0 : outcome.commandStatus,
       errorDetail: outcome.accepted ? '' : outcome.detail,
       attemptCount: attempts,
-    };
-    await publishEvent(this.#o.js, Events.smsSubmitResult, event, { timeoutMs: this.#o.publishTimeoutMs });
+    });
   }
 }
 

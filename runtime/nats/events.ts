@@ -26,8 +26,6 @@ function event<M extends EventMessage>(subject: string, typeName: string, type: 
 export const Events = {
   smsInbound: event('dialpay.sms.inbound', 'dialpay.v1.SmsInbound', v1.SmsInbound),
   smsOutbound: event('dialpay.sms.outbound', 'dialpay.v1.SmsOutbound', v1.SmsOutbound),
-  smsSubmitResult: event('dialpay.sms.submit_result', 'dialpay.v1.SmsSubmitResult', v1.SmsSubmitResult),
-  deliveryReceipt: event('dialpay.sms.receipt', 'dialpay.v1.DeliveryReceipt', v1.DeliveryReceipt),
   paymentRequested: event('dialpay.payment.requested', 'dialpay.v1.PaymentRequested', v1.PaymentRequested),
   paymentChallenged: event('dialpay.payment.challenged', 'dialpay.v1.PaymentChallenged', v1.PaymentChallenged),
   paymentConfirmed: event('dialpay.payment.confirmed', 'dialpay.v1.PaymentConfirmed', v1.PaymentConfirmed),

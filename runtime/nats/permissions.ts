@@ -6,16 +6,16 @@
 import type { ComponentName, NatsIdentity } from '../config/index.js';
 import { NATS_IDENTITIES } from '../config/index.js';
 import { inboxPrefixOf } from './connect.js';
-import { Events, Requests } from './events.js';
+import { Events, NOTIFY_SUBJECT_PREFIX, Requests } from './events.js';
 import {
   BILLING_DEBIT_CAPTURE, BILLING_DEBIT_REFUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, DLQ_SUBJECT_PREFIX, GATEWAY_SMS_OUTBOUND,
-  PAYMENTS_CAPTURE_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, STREAMS, WEBHOOKS_DELIVERY,
+  PAYMENTS_CAPTURE_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, SMS_SENT_STREAM, SMS_SENT_SUBJECT, STREAMS, WEBHOOKS_DELIVERY,
   type ConsumerSpec,
 } from './topology.js';
 
 /** What one component does on NATS, in the terms of events.ts and topology.ts. */
 export interface NatsAccess {
-  /** Durable events it publishes, directly or through its outbox. */
+  /** What it publishes: durable events (directly or through its outbox), and notifications (core NATS). */
   readonly publishes: readonly { readonly subject: string }[];
   /** Request/reply contracts it calls. */
   readonly requests: readonly { readonly subject: string }[];
@@ -37,10 +37,13 @@ const none = { publishes: [], requests: [], serves: [], consumes: [], kvBuckets:
 export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
   gateway: {
     ...none,
-    publishes: [Events.smsInbound, Events.deliveryReceipt, Events.smsSubmitResult],
+    // SMS_SENT: its batches of sent SMS (sent-log.ts), written, heard live from the other replicas
+    // and read back by sequence; the SMS notifications (submit results, receipts) on core NATS.
+    publishes: [Events.smsInbound, { subject: SMS_SENT_SUBJECT }, { subject: `${NOTIFY_SUBJECT_PREFIX}.sms.>` }],
     requests: [Requests.ussdHop, Requests.paymentsMerchant, Requests.settlementMerchant, Requests.billingMerchantBalance],
     consumes: [GATEWAY_SMS_OUTBOUND],
-    kvBuckets: ['dlr_correlation'],
+    readsStreams: [SMS_SENT_STREAM],
+    subscribes: [SMS_SENT_SUBJECT],
   },
   payments: {
     ...none,

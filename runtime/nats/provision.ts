@@ -14,7 +14,7 @@ export function streamConfig(spec: StreamSpec, replicas: number): Partial<Stream
     subjects: [...spec.subjects],
     retention: spec.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
     storage: StorageType.File,
-    discard: DiscardPolicy.New,
+    discard: spec.discard === 'old' ? DiscardPolicy.Old : DiscardPolicy.New,
     max_age: spec.maxAgeMs * NS_PER_MS,
     max_bytes: spec.bytesMax,
     max_msgs: spec.messagesMax,

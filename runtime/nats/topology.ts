@@ -17,6 +17,11 @@ export interface StreamSpec {
    * it, instead of staying for maxAgeMs. For streams that carry secrets (codes, PINs) in either direction.
    */
   readonly retention?: 'workqueue';
+  /**
+   * 'old': when full, the oldest messages go instead of refusing new ones. For a rolling record
+   * whose writer must never be stopped by it (SMS_SENT); every other stream refuses ('new').
+   */
+  readonly discard?: 'old';
 }
 
 export interface ConsumerSpec {
@@ -80,6 +85,11 @@ const MIB = 1024 * 1024;
 export const DLQ_STREAM = 'DLQ';
 export const DLQ_SUBJECT_PREFIX = 'dialpay.dlq';
 
+export const SMS_SENT_STREAM = 'SMS_SENT';
+export const SMS_SENT_SUBJECT = 'dialpay.sms.sent';
+/** One batch of sent records, at most: the writer cuts batches below it. */
+export const SMS_SENT_BATCH_BYTES_MAX = 64 * 1024;
+
 export const STREAMS: readonly StreamSpec[] = [
   // Subscribers' texts carry PINs and one-time codes ("YES 4821", "3579"): a work queue keeps each
   // only until payments has handled (or dead-lettered) it; max_age bounds what waits through a long
@@ -88,7 +98,11 @@ export const STREAMS: readonly StreamSpec[] = [
   // Challenges carry one-time codes: a work queue keeps each SMS only until the gateway has handed it
   // to the SMSC; max_age still bounds what waits through a long SMSC outage.
   { name: 'SMS_OUTBOUND', subjects: ['dialpay.sms.outbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS, retention: 'workqueue' },
-  { name: 'SMS_STATUS', subjects: ['dialpay.sms.submit_result', 'dialpay.sms.receipt'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  // The gateways' record of what the SMSCs took (gateway/smpp/sent-log.ts): batches of (message, SMSC ids),
+  // one message per batch, read back to correlate receipts and to not send a redelivered SMS twice.
+  // SMSCs retry receipts for up to 72 h; a full stream drops its oldest batches rather than stop the
+  // gateways' outbound SMS.
+  { name: SMS_SENT_STREAM, subjects: [SMS_SENT_SUBJECT], maxAgeMs: 3 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: SMS_SENT_BATCH_BYTES_MAX, duplicateWindowMs: 2 * MINUTE_MS, discard: 'old' },
   { name: 'PAYMENTS', subjects: ['dialpay.payment.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: 'DEBITS', subjects: ['dialpay.debit.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: 'MERCHANT_EVENTS', subjects: ['dialpay.merchant.event'], maxAgeMs: 30 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
@@ -159,8 +173,6 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
 export const KV_BUCKETS: readonly KvBucketSpec[] = [
   // USSD sessions: any replica answers any hop; operators drop a session after a few minutes.
   { bucket: 'ussd_sessions', ttlMs: 3 * MINUTE_MS, bytesMax: 256 * MIB, valueBytesMax: 8 * 1024, history: 1 },
-  // SMSC message id -> our message_ref, for delivery receipts; SMSCs retry receipts for up to 72 h.
-  { bucket: 'dlr_correlation', ttlMs: 3 * DAY_MS, bytesMax: 1024 * MIB, valueBytesMax: 1024, history: 1 },
 ];
 
 export const TOPOLOGY: Topology = { streams: STREAMS, consumers: CONSUMERS, kvBuckets: KV_BUCKETS };

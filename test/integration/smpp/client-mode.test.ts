@@ -3,7 +3,7 @@
 // can inject. Nothing is lost; duplicates only where SMPP's at-least-once
 // allows (a submit that was never answered); the bind recovers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, newEnvelope, publishEvent, Events, type NatsHandle } from '../../../runtime/nats/index.js';
+import { connectNats, newEnvelope, publishEvent, Events, Notifications, type NatsHandle } from '../../../runtime/nats/index.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { v1 } from '../../../proto/index.js';
@@ -11,6 +11,8 @@ import { gateway } from '../../../gateway/index.js';
 import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
+import { listenTo, type NotificationListener } from '../../support/notification-listener.js';
+import type { dialpay } from '../../../proto/index.js';
 
 const log = quietLogger();
 let stack: Stack;
@@ -18,6 +20,9 @@ let sim: SmscSimulator;
 let host: Host;
 let nats: NatsHandle;
 let counter = 0;
+/** Submit results and receipts are notifications: heard from before the first SMS is sent. */
+let submitResults: NotificationListener<dialpay.v1.ISmsSubmitResult>;
+let receiptsHeard: NotificationListener<dialpay.v1.IDeliveryReceipt>;
 
 async function sendOutbound(count: number, text: (i: number) => string): Promise<string[]> {
   const refs: string[] = [];
@@ -39,7 +44,7 @@ async function sendOutbound(count: number, text: (i: number) => string): Promise
 
 async function resultsFor(refs: readonly string[]) {
   return waitFor(`submit results for ${refs.length} messages`, async () => {
-    const results = (await readEvents(nats, 'SMS_STATUS', Events.smsSubmitResult)).filter((r) => refs.includes(r.messageRef ?? ""));
+    const results = submitResults.received.filter((r) => refs.includes(r.messageRef ?? ""));
     return new Set(results.map((r) => r.messageRef)).size === refs.length ? results : null;
   }, 45_000);
 }
@@ -56,6 +61,8 @@ beforeAll(async () => {
   });
   host = await startHost(validateConfig(raw), [gateway], { log });
   nats = await connectNats({ ...stack.config.nats, name: 'test' }, log);
+  submitResults = await listenTo(nats.nc, Notifications.smsSubmitResult);
+  receiptsHeard = await listenTo(nats.nc, Notifications.deliveryReceipt);
   await waitFor('gateway bound to the SMSC', async () => sim.boundSessions === 1);
 });
 afterAll(async () => {
@@ -71,7 +78,7 @@ describe('outbound', () => {
     const results = await resultsFor(refs);
     expect(results.every((r) => r.status === v1.SubmitStatus.SUBMIT_STATUS_ACCEPTED)).toBe(true);
     const receipts = await waitFor('receipts', async () => {
-      const all = (await readEvents(nats, 'SMS_STATUS', Events.deliveryReceipt)).filter((r) => refs.includes(r.messageRef ?? ""));
+      const all = receiptsHeard.received.filter((r) => refs.includes(r.messageRef ?? ""));
       return all.length === refs.length ? all : null;
     });
     expect(receipts.every((r) => r.state === v1.DeliveryState.DELIVERY_STATE_DELIVERED)).toBe(true);

@@ -4,7 +4,7 @@
 // SMPP dissector must decode every PDU without a malformed packet.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectNats, newEnvelope, publishEvent, Events, type NatsHandle } from '../../../runtime/nats/index.js';
+import { connectNats, newEnvelope, publishEvent, Events, Notifications, type NatsHandle } from '../../../runtime/nats/index.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { freePort } from '../../../runtime/engines/index.js';
@@ -13,6 +13,7 @@ import { gateway } from '../../../gateway/index.js';
 import { decodeGsm } from '../../../gateway/smpp/gsm7.js';
 import { setupStack, quietLogger, waitFor, ROOT, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
+import { listenTo } from '../../support/notification-listener.js';
 import { Capture } from '../../support/tshark.js';
 
 const log = quietLogger();
@@ -65,6 +66,7 @@ it('binds to a Net::SMPP SMSC, takes its message, submits ours, and correlates i
   expect(inbound.fromMsisdn).toBe('254712345678');
 
   const text = 'Paid 500.00 KES to SHOP42 {ref €7}';
+  const receipts = await listenTo(nats.nc, Notifications.deliveryReceipt);
   await publishEvent(nats.js, Events.smsOutbound, {
     envelope: newEnvelope({ producer: 'test' }), messageRef: 'perl-1', operatorId: 'safaricom-ke', toMsisdn: '254712345678', fromAddress: '384', text, receiptRequested: true,
   }, { timeoutMs: 5_000 });
@@ -73,7 +75,7 @@ it('binds to a Net::SMPP SMSC, takes its message, submits ours, and correlates i
   expect(to).toBe('254712345678');
   expect(dc).toBe('0'); // GSM default alphabet, never data_coding 1
   expect(decodeGsm(Buffer.from(hex as string, 'hex'))).toBe(text);
-  const receipt = await waitFor('correlated receipt', async () => (await readEvents(nats, 'SMS_STATUS', Events.deliveryReceipt)).find((r) => r.messageRef === 'perl-1'));
+  const receipt = await waitFor('correlated receipt', async () => receipts.received.find((r) => r.messageRef === 'perl-1'));
   expect(receipt.state).toBe(v1.DeliveryState.DELIVERY_STATE_DELIVERED);
 
   await host.stop(); // unbinds cleanly

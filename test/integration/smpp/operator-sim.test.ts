@@ -2,7 +2,7 @@
 // SMSC side (the gateway binds to it) and its aggregator side (it binds to the
 // gateway's server mode), phones texting both ways, and a slow SMSC.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectNats, newEnvelope, publishEvent, Events, type NatsHandle } from '../../../runtime/nats/index.js';
+import { connectNats, newEnvelope, publishEvent, Events, Notifications, type NatsHandle } from '../../../runtime/nats/index.js';
 import { validateConfig, type Config } from '../../../runtime/config/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { freePort } from '../../../runtime/engines/index.js';
@@ -11,6 +11,7 @@ import { gateway } from '../../../gateway/index.js';
 import { startOperatorSim, type OperatorSim } from '../../../load-tests/operator-sim/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
+import { listenTo } from '../../support/notification-listener.js';
 
 const log = quietLogger();
 let stack: Stack;
@@ -76,13 +77,14 @@ it("sends phones' messages through both operators' links into NATS", async () =>
 
 it('delivers to phones on both links, through a slow SMSC too', async () => {
   sim.smscs.get('safaricom-ke')?.setFaults({ responseDelayMs: 300 });
+  const submitResults = await listenTo(nats.nc, Notifications.smsSubmitResult);
   for (const [operatorId, to] of [['safaricom-ke', '254712000001'], ['orange-sn', '221770000001']] as const) {
     await publishEvent(nats.js, Events.smsOutbound, {
       envelope: newEnvelope({ producer: 'test' }), messageRef: `sim-${operatorId}`, operatorId, toMsisdn: to, fromAddress: '384', text: `hello ${operatorId}`,
     }, { timeoutMs: 5_000 });
   }
   const results = await waitFor('both accepted', async () => {
-    const all = (await readEvents(nats, 'SMS_STATUS', Events.smsSubmitResult)).filter((r) => r.messageRef?.startsWith('sim-'));
+    const all = submitResults.received.filter((r) => r.messageRef?.startsWith('sim-'));
     return all.length === 2 ? all : null;
   });
   expect(results.every((r) => r.status === v1.SubmitStatus.SUBMIT_STATUS_ACCEPTED)).toBe(true);

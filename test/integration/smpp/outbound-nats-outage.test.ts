@@ -1,18 +1,19 @@
 // An SmsOutbound the SMSC accepted just as nats-server died (make chaos, nats-kill): the gateway
-// could not write its record of the submit (KV) nor settle the message, so JetStream delivers the
-// same event again once nats-server is back. The subscriber must get it once, and the submit
-// result and the receipt's correlation must still be written.
+// could not write its record of the submit (its SMS_SENT batch) nor settle the message, so JetStream
+// delivers the same event again once nats-server is back. The subscriber must get it once, the record
+// must still be written, and the receipt must find its message.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectNats, newEnvelope, publishEvent, Events, type NatsHandle } from '../../../runtime/nats/index.js';
-import type { EventDef, EventMessage } from '../../../runtime/nats/events.js';
+import { connectNats, newEnvelope, publishEvent, Events, Notifications, type NatsHandle } from '../../../runtime/nats/index.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
-import { v1 } from '../../../proto/index.js';
 import { gateway } from '../../../gateway/index.js';
 import { normalizeMessageId } from '../../../gateway/smpp/receipt.js';
 import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
-import { readEvents } from '../../support/streams.js';
+import { readStored } from '../../support/streams.js';
+import { listenTo } from '../../support/notification-listener.js';
+import { decodeSentBatch } from '../../../gateway/smpp/sent-log.js';
+import type { SentRecord } from '../../../gateway/smpp/sent-index.js';
 
 const log = quietLogger();
 /** The SMSC holds each submit_sm_resp this long: time to kill nats-server under the submit. */
@@ -27,9 +28,14 @@ async function gatewayMetrics(): Promise<string> {
   return (await fetch(`http://127.0.0.1:${host.opsPorts.gateway}/metrics`)).text();
 }
 
-/** Events on a stream, or null while this test's own connection is still coming back after the restart. */
-async function eventsOf<M extends EventMessage>(stream: string, event: EventDef<M>): Promise<M[] | null> {
-  return readEvents(nats, stream, event).catch(() => null);
+/** The SMS_SENT record of a message, or null (also while this test's own connection is still coming back after the restart). */
+async function sentRecordOf(messageRef: string): Promise<SentRecord | null> {
+  const stored = await readStored(nats, 'SMS_SENT').catch(() => []);
+  for (const m of stored) {
+    const record = decodeSentBatch(m.data)?.records.find((r) => r.messageRef === messageRef);
+    if (record) return record;
+  }
+  return null;
 }
 
 function metric(text: string, pattern: RegExp): number {
@@ -63,6 +69,8 @@ afterAll(async () => {
 it('an SMS accepted by the SMSC while nats-server died is not submitted again when JetStream redelivers it', async () => {
   const text = 'Paid 500.00 KES to SHOP42. Ref NATSKILL.';
   const messageRef = 'nats-kill-1';
+  // Receipts are notifications: heard only from when the listener subscribed. It resubscribes after the restart.
+  const receipts = await listenTo(nats.nc, Notifications.deliveryReceipt);
   sim.setFaults({ responseDelayMs: RESPONSE_DELAY_MS });
   await publishEvent(nats.js, Events.smsOutbound, {
     envelope: newEnvelope({ producer: 'test', eventId: messageRef }),
@@ -82,9 +90,8 @@ it('an SMS accepted by the SMSC while nats-server died is not submitted again wh
   await new Promise((r) => setTimeout(r, 2_500));
   await stack.nats.restart();
 
-  const result = await waitFor('the submit result', async () =>
-    (await eventsOf('SMS_STATUS', Events.smsSubmitResult))?.find((r) => r.messageRef === messageRef), 45_000);
-  expect(result.status).toBe(v1.SubmitStatus.SUBMIT_STATUS_ACCEPTED);
+  // The record the first delivery could not write, written by the repeat: the durable proof of the submit.
+  const record = await waitFor('the SMS_SENT record', () => sentRecordOf(messageRef), 45_000);
   expect(sim.submitted.filter((m) => m.text === text)).toHaveLength(1);
   // Delivered again (the first delivery failed after the submit), and acked without a second submit.
   const metrics = await waitFor('the repeat counted', async () => {
@@ -93,9 +100,9 @@ it('an SMS accepted by the SMSC while nats-server died is not submitted again wh
   }, 15_000);
   expect(metric(metrics, /dialpay_nats_messages_handled_total\{[^}]*consumer="gateway-sms-outbound"[^}]*outcome="retried"[^}]*\} (\d+)/g)).toBeGreaterThanOrEqual(1);
   // The SMSC's id as the first delivery got it (hex on the wire, kept normalised).
-  expect(result.smscMessageIds).toEqual([normalizeMessageId(sim.submitted.find((m) => m.text === text)?.messageId ?? '', 'hex')]);
-  // The receipt still finds its message: the correlation the first delivery could not write was written.
-  const receipt = await waitFor('the receipt', async () =>
-    (await eventsOf('SMS_STATUS', Events.deliveryReceipt))?.find((r) => r.smscMessageId === result.smscMessageIds?.[0]), 45_000);
+  expect(record.smscIds).toEqual([normalizeMessageId(sim.submitted.find((m) => m.text === text)?.messageId ?? '', 'hex')]);
+  // The receipt finds its message.
+  const receipt = await waitFor('the receipt', async () => receipts.received.find((r) => r.smscMessageId === record.smscIds[0]), 45_000);
   expect(receipt.messageRef).toBe(messageRef);
+  expect(sim.submitted.filter((m) => m.text === text)).toHaveLength(1);
 }, 120_000);

@@ -4,7 +4,7 @@
 // messages go out as deliver_sm; receipts go back when the peer asks.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, newEnvelope, publishEvent, Events, type NatsHandle } from '../../../runtime/nats/index.js';
+import { connectNats, newEnvelope, publishEvent, Events, Notifications, type NatsHandle } from '../../../runtime/nats/index.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { createLogger } from '../../../runtime/log.js';
@@ -14,6 +14,7 @@ import { encodePdu } from '../../../gateway/smpp/pdu.js';
 import { allowList, normalizeRemote } from '../../../gateway/edge-auth/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
+import { listenTo } from '../../support/notification-listener.js';
 import { RawPeer } from '../../support/smpp-peer.js';
 
 const logLines: string[] = [];
@@ -212,6 +213,7 @@ describe('traffic', () => {
 
   it('sends our messages to subscribers as deliver_sm over a receiver bind', async () => {
     const peer = await boundPeer('bind_receiver');
+    const submitResults = await listenTo(nats.nc, Notifications.smsSubmitResult);
     await publishEvent(nats.js, Events.smsOutbound, {
       envelope: newEnvelope({ producer: 'test' }), messageRef: 'srv-1', operatorId: 'orange-sn', toMsisdn: '221770000003', fromAddress: '384', text: 'Votre solde: 1 500 XOF',
     }, { timeoutMs: 5_000 });
@@ -220,7 +222,7 @@ describe('traffic', () => {
     expect(Buffer.from(deliver.short_message as Buffer).toString('latin1')).toBe('Votre solde: 1 500 XOF');
     peer.send('deliver_sm_resp', { sequence_number: deliver.sequence_number });
     const result = await waitFor('submit result', async () =>
-      (await readEvents(nats, 'SMS_STATUS', Events.smsSubmitResult)).find((r) => r.messageRef === 'srv-1'),
+      submitResults.received.find((r) => r.messageRef === 'srv-1'),
     );
     expect(result.status).toBe(v1.SubmitStatus.SUBMIT_STATUS_ACCEPTED);
     peer.close();
