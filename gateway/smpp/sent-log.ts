@@ -6,7 +6,7 @@
 // the stream's subject, and at start (or on a miss that matters) by reading the
 // stream's newest batches by sequence. So a receipt finds its message on any
 // replica, and an SmsOutbound redelivered after its gateway died past the
-// write is not sent twice. No consumer is created: reads are direct gets.
+// write is not sent twice. No consumer is created: the stream is read by sequence.
 import { headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { DurablePublish } from '../../runtime/nats/pubacks.js';
