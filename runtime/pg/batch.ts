@@ -19,6 +19,9 @@ interface Shared {
 
 const current = new AsyncLocalStorage<Shared>();
 
+/** How long a shared transaction waits for a row lock before it gives up and its units run alone. */
+export const SHARED_LOCK_TIMEOUT_MS = 250;
+
 setSharedTransactionLookup((pool, isolation) => {
   const shared = current.getStore();
   if (!shared?.active || shared.pool !== pool || shared.isolation !== isolation) return null;
@@ -47,11 +50,21 @@ export interface SharedTransactionOutcome {
  * row this transaction has locked. On any failure (a unit throws, COMMIT fails) nothing commits
  * and every unit runs again by itself; each result is that unit's own.
  */
-export async function inOneTransaction(pool: pg.Pool, isolation: IsolationLevel, units: readonly (() => Promise<void>)[]): Promise<SharedTransactionOutcome> {
+export async function inOneTransaction(
+  pool: pg.Pool,
+  isolation: IsolationLevel,
+  units: readonly (() => Promise<void>)[],
+  options: { readonly lockTimeoutMs?: number } = {},
+): Promise<SharedTransactionOutcome> {
   if (units.length <= 1) return { results: await Promise.allSettled(units.map((unit) => unit())), shared: false };
+  const lockTimeoutMs = options.lockTimeoutMs ?? SHARED_LOCK_TIMEOUT_MS;
+  if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1) throw new RangeError('lockTimeoutMs must be a positive integer');
   let shared: Shared | null = null;
   try {
     await ownTransaction(pool, isolation, async (client) => {
+      // Two batches that lock the same rows in different orders would deadlock, and PostgreSQL
+      // only notices after deadlock_timeout (1 s): give up sooner and run the units alone.
+      await client.query(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
       const s: Shared = { pool, isolation, client, active: true, poisoned: false };
       shared = s;
       await current.run(s, async () => {

@@ -113,3 +113,23 @@ it('another isolation level or another pool does not join: it commits on its own
   // 's' committed on its own connection during the shared attempt, which then rolled back without it.
   expect(await ids()).toEqual(['a', 's']);
 });
+
+it('a shared transaction that waits on a row lock past lockTimeoutMs gives up, and its units run alone once the lock is free', async () => {
+  await pool.query(`INSERT INTO items (id) VALUES ('held')`);
+  const holder = await pool.connect();
+  await holder.query('BEGIN');
+  await holder.query(`SELECT id FROM items WHERE id = 'held' FOR UPDATE`);
+  const touchHeld = () => withTransaction(pool, 'READ COMMITTED', async (client) => {
+    await client.query(`UPDATE items SET id = 'moved' WHERE id = 'held'`);
+  });
+  const started = Date.now();
+  const running = inOneTransaction(pool, 'READ COMMITTED', [insert('a'), touchHeld], { lockTimeoutMs: 50 });
+  // Released after the shared attempt gave up: the units alone then find the row free.
+  setTimeout(() => void holder.query('COMMIT').finally(() => holder.release()), 400);
+  const outcome = await running;
+  expect(outcome.shared).toBe(false);
+  expect(String(outcome.fallbackCause)).toMatch(/lock timeout/);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+  expect(outcome.results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+  expect(await ids()).toEqual(['a', 'moved']);
+});
