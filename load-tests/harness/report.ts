@@ -109,21 +109,26 @@ export function writeRecord(record: BenchRecord, dir = resultsDir()): string {
   mkdirSync(dir, { recursive: true });
   const stamped = { ...record, machine: machineDescription(), finishedAt: new Date().toISOString() };
   writeFileSync(join(dir, `${record.bench}.json`), `${JSON.stringify(stamped, null, 2)}\n`);
+  rebuildTable(dir);
+  const lines = renderRecord(stamped);
+  process.stdout.write(`${lines}\n`);
+  return lines;
+}
+
+/** Rebuilds README.md from every record in the folder (after a record or the table's format changed). */
+export function rebuildTable(dir = resultsDir()): void {
   const records = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as BenchRecord & { machine: string; finishedAt: string });
   writeFileSync(join(dir, 'README.md'), renderTable(records));
-  const lines = renderRecord(stamped);
-  process.stdout.write(`${lines}\n`);
-  return lines;
 }
 
 function fmt(value: number): string {
   return Number.isInteger(value) ? value.toLocaleString('en') : value.toLocaleString('en', { maximumFractionDigits: 2 });
 }
 
-function figureCells(f: Figure): string[] {
+function figureCells(f: Figure, withPreviousColumn: boolean): string[] {
   const r = ratio(f);
   const rp = ratioToPrevious(f);
   const met = meetsTarget(f);
@@ -133,15 +138,20 @@ function figureCells(f: Figure): string[] {
     f.target ? `${f.target.op} ${fmt(f.target.value)} ${f.unit}${met === null ? '' : met ? ' (met)' : ' (**not met**)'}` : '',
     f.baseline ? `${fmt(f.baseline.value)} ${f.unit} (${f.baseline.name})` : '',
     r === null ? '' : `${r}×`,
-    f.previous ? `${fmt(f.previous.value)} ${f.unit}${rp === null ? '' : ` (${rp}×)`}` : '',
+    ...(withPreviousColumn ? [f.previous ? `${fmt(f.previous.value)} ${f.unit}${rp === null ? '' : ` (${rp}×)`}` : ''] : []),
     f.latencyMs ? `${f.latencyMs.p50} / ${f.latencyMs.p95} / ${f.latencyMs.p99}` : '',
   ];
 }
 
 function renderRecord(r: BenchRecord & { machine: string }): string {
   const lines = [`## ${r.title} (${r.bench}, ${r.mode})`, '', r.setup, '', `Machine: ${r.machine}`, ''];
-  lines.push('| figure | measured | target | baseline | ratio | previous record (ratio) | p50 / p95 / p99 ms |', '|---|---|---|---|---|---|---|');
-  for (const f of r.figures) lines.push(`| ${figureCells(f).join(' | ')} |`);
+  // The previous record's column only where some figure has one.
+  const previousColumn = r.figures.some((f) => f.previous);
+  lines.push(
+    `| figure | measured | target | baseline | ratio |${previousColumn ? ' previous record (ratio) |' : ''} p50 / p95 / p99 ms |`,
+    `|---|---|---|---|---|${previousColumn ? '---|' : ''}---|`,
+  );
+  for (const f of r.figures) lines.push(`| ${figureCells(f, previousColumn).join(' | ')} |`);
   if (r.processes.length > 0) {
     lines.push('', '| process | CPU s | CPU % of a core | peak RSS MiB |', '|---|---|---|---|');
     for (const p of r.processes) lines.push(`| ${p.name} | ${p.cpuSeconds} | ${p.cpuPercent} | ${p.peakRssMiB} |`);
@@ -158,7 +168,8 @@ function renderTable(records: readonly (BenchRecord & { machine: string; finishe
     '',
     'Written by `make bench` (BENCH_MODE=quick for a short run); each section comes from the JSON file of the same name.',
     'Ratios compare against a baseline measured in the same run on the same machine; the previous record column holds the same figure',
-    'from the record the run replaced (same mode only), and this run\'s value over it.',
+    'from the record the run replaced (same mode only), and this run\'s value over it. A FAILED check fails the bench (exit code 1);',
+    'a target not met does not (timings vary on a shared machine; counts such as commits per payment are checks).',
     '',
   ];
   for (const r of records) lines.push(`${renderRecord(r)}`, '', `Finished ${r.finishedAt}.`, '');

@@ -3,7 +3,10 @@
 // beside this run's, and the open loop's bound on payments in flight.
 import { describe, expect, it } from 'vitest';
 import { between, budgetChecks, describeStreams, lessIdle, perPayment, type CounterReading } from '../../load-tests/harness/budget.js';
-import { ratioToPrevious, withPrevious, type Figure } from '../../load-tests/harness/report.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ratioToPrevious, withPrevious, writeRecord, type Figure } from '../../load-tests/harness/report.js';
 import { payAtRate, type Phones } from '../../load-tests/harness/phones.js';
 
 const LOAD = 'load generator';
@@ -78,6 +81,19 @@ describe('withPrevious', () => {
   it('ignores a record of the other mode, and none', () => {
     expect(withPrevious(now, { mode: 'quick', figures: [{ name: 'commits per payment', value: 12, unit: 'commits' }] }, 'full')[1]?.previous).toBeUndefined();
     expect(withPrevious(now, null, 'full')).toEqual(now);
+  });
+});
+
+describe('the previous record column', () => {
+  const record = (figures: Figure[]) => ({ bench: 'b', title: 'B', mode: 'quick' as const, setup: '', figures, processes: [], errors: 0, checks: [] });
+  it('shows the previous value and the ratio, and only in a record that has one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-report-'));
+    const lines = writeRecord(record([{ name: 'commits per payment', value: 6, unit: 'commits', previous: { value: 12, finishedAt: '' } }]), dir);
+    expect(lines).toContain('| previous record (ratio) |');
+    expect(lines).toContain('| commits per payment | 6 commits |  |  |  | 12 commits (0.5×) |  |');
+    const plain = writeRecord(record([{ name: 'commits per payment', value: 6, unit: 'commits' }]), dir);
+    expect(plain).not.toContain('previous record');
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toContain('| commits per payment | 6 commits |  |  |  |  |');
   });
 });
 
