@@ -1,17 +1,22 @@
 // The payment lifecycle events are notifications: a payment publishes PaymentRequested,
 // PaymentChallenged, PaymentConfirmed and PaymentCompleted (or PaymentFailed) on core NATS
 // once each step has committed; no stream stores them; a step whose transaction rolls back
-// publishes nothing.
+// publishes nothing. The stack starts as an upgraded deployment: an older release left a row in
+// payments' outbox for the old durable subject (dialpay.payment.*), which must not hold the relay back.
+import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { PaymentEngine } from '../../../services/payments/engine.js';
 import { lockPayment } from '../../../services/payments/store.js';
 import { connectNats, HEADER_EVENT_TYPE, Notifications, NOTIFY_SUBJECT_PREFIX, type EventDef, type EventMessage, type NatsHandle } from '../../../runtime/nats/index.js';
-import { withTransaction, type PoolClient } from '../../../runtime/pg/index.js';
+import { createPool, migrateSchemas, withTransaction, type PoolClient } from '../../../runtime/pg/index.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { readStored } from '../../support/streams.js';
-import { quietLogger, waitFor } from '../../support/stack.js';
+import { quietLogger, waitFor, type Stack } from '../../support/stack.js';
 
 let p: PaymentsStack;
 let nats: NatsHandle;
@@ -35,8 +40,21 @@ const subjectsOf = (paymentId: string) => of(paymentId).map((n) => n.subject);
 /** Everything the server had routed to this connection is in `seen` once this resolves. */
 const settled = () => nats.nc.flush();
 
+const PAYMENTS_MIGRATIONS = fileURLToPath(new URL('../../../services/payments/migrations/', import.meta.url));
+const STALE_EVENT_ID = 'older-release:requested';
+
+/** payments' schema as the release before notifications left it, with a PaymentRequested it had queued. */
+async function asOlderRelease(stack: Stack): Promise<void> {
+  const older = mkdtempSync(join(tmpdir(), 'dialpay-payments-older-'));
+  for (const file of readdirSync(PAYMENTS_MIGRATIONS)) if (file < '0013') copyFileSync(join(PAYMENTS_MIGRATIONS, file), join(older, file));
+  await migrateSchemas(stack.databaseUrl, [{ schema: 'payments', dir: older }], quietLogger());
+  const pool = createPool({ url: stack.databaseUrl, poolSizeMax: 1, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test-older' }, quietLogger());
+  await pool.query(`INSERT INTO payments.outbox (event_id, subject, type_name, payload) VALUES ($1, 'dialpay.payment.requested', 'dialpay.v1.PaymentRequested', $2)`, [STALE_EVENT_ID, Buffer.from([0x0a, 0x00])]);
+  await pool.end();
+}
+
 beforeAll(async () => {
-  p = await startPaymentsStack(carrier);
+  p = await startPaymentsStack(carrier, undefined, { beforeStart: asOlderRelease });
   nats = await connectNats({ ...p.stack.config.nats, name: 'test-notifications' }, quietLogger());
   subscription = nats.nc.subscribe(PAYMENT_NOTIFICATIONS, { callback: (err, m) => (err ? undefined : record(m)) });
   await settled();
@@ -49,6 +67,14 @@ afterAll(async () => {
 });
 
 describe('payment notifications', () => {
+  it('an upgrade drops the rows an older release queued for dialpay.payment.* (migration 0013)', async () => {
+    // Such a row would fail every relay pass: payments would report itself not ready ('outbox').
+    const ready = await fetch(`http://127.0.0.1:${p.stack.config.http.opsPorts.payments}/readyz`);
+    expect(ready.status, await ready.text()).toBe(200);
+    expect((await p.pool.query('SELECT 1 FROM payments.outbox WHERE event_id = $1', [STALE_EVENT_ID])).rowCount).toBe(0);
+    expect((await p.pool.query(`SELECT name FROM payments.migrations WHERE name = '0013_payment_notifications'`)).rowCount).toBe(1);
+  });
+
   it('a completed payment publishes its lifecycle on core NATS, each once, in order', async () => {
     const id = await p.payBySms('254711800001', 'SHOP42', '250');
     await waitFor('PaymentCompleted', async () => subjectsOf(id).includes(Notifications.paymentCompleted.subject));
