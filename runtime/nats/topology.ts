@@ -89,7 +89,8 @@ export const STREAMS: readonly StreamSpec[] = [
   // to the SMSC; max_age still bounds what waits through a long SMSC outage.
   { name: 'SMS_OUTBOUND', subjects: ['dialpay.sms.outbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS, retention: 'workqueue' },
   { name: 'SMS_STATUS', subjects: ['dialpay.sms.submit_result', 'dialpay.sms.receipt'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
-  { name: 'PAYMENTS', subjects: ['dialpay.payment.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  // No PAYMENTS stream: the payment lifecycle events are notifications (events.ts), stored nowhere;
+  // one an older release made may be removed (deploy/README.md, Upgrading).
   { name: 'DEBITS', subjects: ['dialpay.debit.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: 'MERCHANT_EVENTS', subjects: ['dialpay.merchant.event'], maxAgeMs: 30 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: 'RECONCILIATION', subjects: ['dialpay.reconciliation.>'], maxAgeMs: 90 * DAY_MS, bytesMax: 64 * MIB, messagesMax: 100_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
