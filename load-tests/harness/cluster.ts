@@ -20,6 +20,8 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 export const PROJECT_ROOT = here.replace(/\/(dist\/)?load-tests\/harness\/?$/, '/');
 const compiled = here.includes('/dist/');
 const READY_TIMEOUT_MS = 60_000;
+/** processGroups()' name for this process: the load generator and the simulated operator, not the system under test. */
+export const LOAD_GENERATOR_GROUP = 'load generator + operator sim';
 const STOP_TIMEOUT_MS = 30_000;
 
 export interface ClusterOptions {
@@ -167,7 +169,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       for (const [name, c] of components) groups.set(name, () => pidOf(c.pid()));
       groups.set('nats-server', () => pidOf(nats.pid()));
       groups.set('postgres', () => treeOf(postgres.pid()));
-      groups.set('load generator + operator sim', () => [process.pid]);
+      groups.set(LOAD_GENERATOR_GROUP, () => [process.pid]);
       return groups;
     },
     stop: async () => {

@@ -160,28 +160,53 @@ export interface RateOptions {
   readonly seconds: number;
   /** Distinct paying phones; each pays one payment at a time. */
   readonly phoneCount: number;
+  /**
+   * Payments in flight at most. A payment due while this many are in flight is not started
+   * (counted in notStarted) rather than queued, so a rate the system cannot keep up with still
+   * ends soon after `seconds`. Without it, the bound is the phones: with none idle, a due
+   * payment counts as an error.
+   */
+  readonly inFlightMax?: number;
   /** Stops starting payments early (those in flight still finish); `seconds` stays the upper bound. */
   readonly signal?: AbortSignal;
   /** Counts into this phase (a drill keeps one timeline over many phases); a fresh one when absent. */
   readonly phase?: Phase;
 }
 
+export interface RateResult extends Phase {
+  /** From the first start to the last flow's end. */
+  readonly elapsedMs: number;
+  /** Payments that came due. */
+  readonly offered: number;
+  /** Payments due while inFlightMax were in flight: never started. */
+  readonly notStarted: number;
+}
+
 /**
  * Open loop: payment k starts at k/perSecond seconds whatever is still in flight,
- * so a slow system shows as latency (and as errors once every phone is busy).
+ * so a slow system shows as latency (and, past inFlightMax or the phones, as
+ * payments not started).
  */
-export async function payAtRate(phones: Phones, options: RateOptions): Promise<Phase & { elapsedMs: number }> {
+export async function payAtRate(phones: Phones, options: RateOptions): Promise<RateResult> {
   const phase: Phase = options.phase ?? { completed: 0, errors: 0, latency: new LatencyRecorder() };
   const busy = new Set<number>();
-  const flows: Promise<void>[] = [];
+  const flows = new Set<Promise<void>>();
   const started = performance.now();
   const total = options.perSecond * options.seconds;
+  const inFlightMax = options.inFlightMax ?? Number.POSITIVE_INFINITY;
   let cursor = 0;
+  let offered = 0;
+  let notStarted = 0;
   for (let k = 0; k < total && !options.signal?.aborted; k++) {
     const due = started + (k * 1_000) / options.perSecond;
     const waitMs = due - performance.now();
     if (waitMs > 1) await new Promise((r) => setTimeout(r, waitMs));
     if (options.signal?.aborted) break;
+    offered++;
+    if (flows.size >= inFlightMax) {
+      notStarted++;
+      continue;
+    }
     // A phone pays one payment at a time; with none idle the offered load is beyond what we can take.
     let tries = 0;
     while (busy.has(cursor % options.phoneCount) && tries++ < options.phoneCount) cursor++;
@@ -192,8 +217,12 @@ export async function payAtRate(phones: Phones, options: RateOptions): Promise<P
     }
     const i = cursor++ % options.phoneCount;
     busy.add(i);
-    flows.push(phones.pay(payerPhone(i), payeePhone(i), phase).finally(() => busy.delete(i)));
+    const flow: Promise<void> = phones.pay(payerPhone(i), payeePhone(i), phase).finally(() => {
+      busy.delete(i);
+      flows.delete(flow);
+    });
+    flows.add(flow);
   }
   await Promise.all(flows);
-  return { ...phase, elapsedMs: performance.now() - started };
+  return { ...phase, elapsedMs: performance.now() - started, offered, notStarted };
 }

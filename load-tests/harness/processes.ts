@@ -93,15 +93,22 @@ export class ProcessWatch {
     this.#timer.unref();
   }
 
+  /**
+   * CPU seconds of each group since start(), read now (not at the last sample): the
+   * difference of two marks is the CPU a phase took.
+   */
+  mark(): Map<string, number> {
+    this.#sample(false);
+    return new Map([...this.#groups.keys()].map((name) => [name, this.#cpuSeconds(name)]));
+  }
+
   stop(): ProcessUsage[] {
     this.#sample(false);
     if (this.#timer) clearInterval(this.#timer);
     this.#stoppedAtMs = performance.now();
     const windowSeconds = (this.#stoppedAtMs - this.#startedAtMs) / 1_000;
     return [...this.#groups.keys()].map((name) => {
-      let ticks = 0;
-      for (const { first, last } of this.#cpu.get(name)?.values() ?? []) ticks += last - first;
-      const cpuSeconds = ticks / CLOCK_TICKS_PER_SECOND;
+      const cpuSeconds = this.#cpuSeconds(name);
       return {
         name,
         cpuSeconds: Math.round(cpuSeconds * 10) / 10,
@@ -109,6 +116,12 @@ export class ProcessWatch {
         peakRssMiB: Math.round((this.#peakRssKiB.get(name) ?? 0) / 1024),
       };
     });
+  }
+
+  #cpuSeconds(name: string): number {
+    let ticks = 0;
+    for (const { first, last } of this.#cpu.get(name)?.values() ?? []) ticks += last - first;
+    return ticks / CLOCK_TICKS_PER_SECOND;
   }
 
   #sample(atStart: boolean): void {

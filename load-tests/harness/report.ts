@@ -1,8 +1,9 @@
 // Every benchmark writes one record: load-tests/results/<bench>.json, and the
 // table of all records in load-tests/results/README.md is rebuilt from those
 // files. A figure carries its target and, where one exists, the baseline
-// measured in the same run and the ratio to it.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// measured in the same run and the ratio to it, and the same figure in the
+// record this run replaces.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,8 @@ export interface Figure {
   readonly target?: Target;
   /** The same measure of the baseline, taken in the same run. */
   readonly baseline?: { readonly name: string; readonly value: number };
+  /** The figure of the same name in the record this run replaces (same mode), and when that ran. */
+  readonly previous?: { readonly value: number; readonly finishedAt: string };
   readonly latencyMs?: LatencySummaryMs;
   /** Every run's value, when value is their median. */
   readonly runs?: readonly number[];
@@ -61,6 +64,35 @@ export function ratio(figure: Figure): number | null {
   return figure.baseline && figure.baseline.value > 0 ? Math.round((figure.value / figure.baseline.value) * 1000) / 1000 : null;
 }
 
+/** This figure over the previous record's, as ratio() does for the baseline. */
+export function ratioToPrevious(figure: Figure): number | null {
+  return figure.previous && figure.previous.value > 0 ? Math.round((figure.value / figure.previous.value) * 1000) / 1000 : null;
+}
+
+/**
+ * The figures with the previous record's value of the same name attached. Only a record of the
+ * same mode compares (a quick run's counts are not a full run's).
+ */
+export function withPrevious(figures: readonly Figure[], previous: { readonly mode: BenchMode; readonly figures: readonly Figure[]; readonly finishedAt?: string } | null, mode: BenchMode): Figure[] {
+  if (!previous || previous.mode !== mode) return [...figures];
+  const byName = new Map(previous.figures.map((f) => [f.name, f.value]));
+  return figures.map((f) => {
+    const value = byName.get(f.name);
+    return typeof value === 'number' && Number.isFinite(value) ? { ...f, previous: { value, finishedAt: previous.finishedAt ?? '' } } : f;
+  });
+}
+
+/** The record a bench wrote last in `dir`, or null. Read it before writeRecord replaces it. */
+export function readRecord(bench: string, dir = resultsDir()): (BenchRecord & { finishedAt?: string }) | null {
+  const path = join(dir, `${bench}.json`);
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as BenchRecord & { finishedAt?: string };
+  } catch {
+    return null; // a broken record is no baseline
+  }
+}
+
 export function meetsTarget(figure: Figure): boolean | null {
   if (!figure.target) return null;
   return figure.target.op === '>=' ? figure.value >= figure.target.value : figure.value <= figure.target.value;
@@ -77,22 +109,28 @@ export function writeRecord(record: BenchRecord, dir = resultsDir()): string {
   mkdirSync(dir, { recursive: true });
   const stamped = { ...record, machine: machineDescription(), finishedAt: new Date().toISOString() };
   writeFileSync(join(dir, `${record.bench}.json`), `${JSON.stringify(stamped, null, 2)}\n`);
+  rebuildTable(dir);
+  const lines = renderRecord(stamped);
+  process.stdout.write(`${lines}\n`);
+  return lines;
+}
+
+/** Rebuilds README.md from every record in the folder (after a record or the table's format changed). */
+export function rebuildTable(dir = resultsDir()): void {
   const records = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as BenchRecord & { machine: string; finishedAt: string });
   writeFileSync(join(dir, 'README.md'), renderTable(records));
-  const lines = renderRecord(stamped);
-  process.stdout.write(`${lines}\n`);
-  return lines;
 }
 
 function fmt(value: number): string {
   return Number.isInteger(value) ? value.toLocaleString('en') : value.toLocaleString('en', { maximumFractionDigits: 2 });
 }
 
-function figureCells(f: Figure): string[] {
+function figureCells(f: Figure, withPreviousColumn: boolean): string[] {
   const r = ratio(f);
+  const rp = ratioToPrevious(f);
   const met = meetsTarget(f);
   return [
     f.name,
@@ -100,14 +138,20 @@ function figureCells(f: Figure): string[] {
     f.target ? `${f.target.op} ${fmt(f.target.value)} ${f.unit}${met === null ? '' : met ? ' (met)' : ' (**not met**)'}` : '',
     f.baseline ? `${fmt(f.baseline.value)} ${f.unit} (${f.baseline.name})` : '',
     r === null ? '' : `${r}×`,
+    ...(withPreviousColumn ? [f.previous ? `${fmt(f.previous.value)} ${f.unit}${rp === null ? '' : ` (${rp}×)`}` : ''] : []),
     f.latencyMs ? `${f.latencyMs.p50} / ${f.latencyMs.p95} / ${f.latencyMs.p99}` : '',
   ];
 }
 
 function renderRecord(r: BenchRecord & { machine: string }): string {
   const lines = [`## ${r.title} (${r.bench}, ${r.mode})`, '', r.setup, '', `Machine: ${r.machine}`, ''];
-  lines.push('| figure | measured | target | baseline | ratio | p50 / p95 / p99 ms |', '|---|---|---|---|---|---|');
-  for (const f of r.figures) lines.push(`| ${figureCells(f).join(' | ')} |`);
+  // The previous record's column only where some figure has one.
+  const previousColumn = r.figures.some((f) => f.previous);
+  lines.push(
+    `| figure | measured | target | baseline | ratio |${previousColumn ? ' previous record (ratio) |' : ''} p50 / p95 / p99 ms |`,
+    `|---|---|---|---|---|${previousColumn ? '---|' : ''}---|`,
+  );
+  for (const f of r.figures) lines.push(`| ${figureCells(f, previousColumn).join(' | ')} |`);
   if (r.processes.length > 0) {
     lines.push('', '| process | CPU s | CPU % of a core | peak RSS MiB |', '|---|---|---|---|');
     for (const p of r.processes) lines.push(`| ${p.name} | ${p.cpuSeconds} | ${p.cpuPercent} | ${p.peakRssMiB} |`);
@@ -123,7 +167,9 @@ function renderTable(records: readonly (BenchRecord & { machine: string; finishe
     '# Benchmark results',
     '',
     'Written by `make bench` (BENCH_MODE=quick for a short run); each section comes from the JSON file of the same name.',
-    'Ratios compare against a baseline measured in the same run on the same machine.',
+    'Ratios compare against a baseline measured in the same run on the same machine; the previous record column holds the same figure',
+    'from the record the run replaced (same mode only), and this run\'s value over it. A FAILED check fails the bench (exit code 1);',
+    'a target not met does not (timings vary on a shared machine; counts such as commits per payment are checks).',
     '',
   ];
   for (const r of records) lines.push(`${renderRecord(r)}`, '', `Finished ${r.finishedAt}.`, '');

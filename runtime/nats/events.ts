@@ -26,11 +26,6 @@ function event<M extends EventMessage>(subject: string, typeName: string, type: 
 export const Events = {
   smsInbound: event('dialpay.sms.inbound', 'dialpay.v1.SmsInbound', v1.SmsInbound),
   smsOutbound: event('dialpay.sms.outbound', 'dialpay.v1.SmsOutbound', v1.SmsOutbound),
-  paymentRequested: event('dialpay.payment.requested', 'dialpay.v1.PaymentRequested', v1.PaymentRequested),
-  paymentChallenged: event('dialpay.payment.challenged', 'dialpay.v1.PaymentChallenged', v1.PaymentChallenged),
-  paymentConfirmed: event('dialpay.payment.confirmed', 'dialpay.v1.PaymentConfirmed', v1.PaymentConfirmed),
-  paymentCompleted: event('dialpay.payment.completed', 'dialpay.v1.PaymentCompleted', v1.PaymentCompleted),
-  paymentFailed: event('dialpay.payment.failed', 'dialpay.v1.PaymentFailed', v1.PaymentFailed),
   debitReserveRequested: event('dialpay.debit.reserve.requested', 'dialpay.v1.DebitReserveRequested', v1.DebitReserveRequested),
   debitReserveResult: event('dialpay.debit.reserve.result', 'dialpay.v1.DebitReserveResult', v1.DebitReserveResult),
   debitCaptureRequested: event('dialpay.debit.capture.requested', 'dialpay.v1.DebitCaptureRequested', v1.DebitCaptureRequested),

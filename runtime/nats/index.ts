@@ -10,4 +10,4 @@ export { deadLetters, summariseDeadLetters, replayDeadLetters, type DeadLetter, 
 export { PubAckMux, PubAckError, type DurablePublish, type PubAck } from './pubacks.js';
 export { ReplyMux, ReplyError, replyMuxFor } from './reply-mux.js';
 export { NATS_ACCESS, natsPermissions, natsPasswordEnv, natsServerAuthorization, type NatsAccess, type NatsPermissions } from './permissions.js';
-export { notify, type Notifier } from './notify.js';
+export { notify, prepareNotification, publishNotification, type Notifier, type PreparedNotification } from './notify.js';

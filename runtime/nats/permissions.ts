@@ -6,7 +6,7 @@
 import type { ComponentName, NatsIdentity } from '../config/index.js';
 import { NATS_IDENTITIES } from '../config/index.js';
 import { inboxPrefixOf } from './connect.js';
-import { Events, NOTIFY_SUBJECT_PREFIX, Requests } from './events.js';
+import { Events, Notifications, Requests } from './events.js';
 import {
   BILLING_DEBIT_CAPTURE, BILLING_DEBIT_REFUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, DLQ_SUBJECT_PREFIX, GATEWAY_SMS_OUTBOUND,
   PAYMENTS_CAPTURE_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, SMS_SENT_STREAM, SMS_SENT_SUBJECT, STREAMS, WEBHOOKS_DELIVERY,
@@ -15,7 +15,7 @@ import {
 
 /** What one component does on NATS, in the terms of events.ts and topology.ts. */
 export interface NatsAccess {
-  /** What it publishes: durable events (directly or through its outbox), and notifications (core NATS). */
+  /** Events it publishes: durable ones, directly or through its outbox, and notifications (core NATS, notify.ts). */
   readonly publishes: readonly { readonly subject: string }[];
   /** Request/reply contracts it calls. */
   readonly requests: readonly { readonly subject: string }[];
@@ -39,7 +39,7 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
     ...none,
     // SMS_SENT: its batches of sent SMS (sent-log.ts), written, heard live from the other replicas
     // and read back by sequence; the SMS notifications (submit results, receipts) on core NATS.
-    publishes: [Events.smsInbound, { subject: SMS_SENT_SUBJECT }, { subject: `${NOTIFY_SUBJECT_PREFIX}.sms.>` }],
+    publishes: [Events.smsInbound, { subject: SMS_SENT_SUBJECT }, Notifications.smsSubmitResult, Notifications.deliveryReceipt],
     requests: [Requests.ussdHop, Requests.paymentsMerchant, Requests.settlementMerchant, Requests.billingMerchantBalance],
     consumes: [GATEWAY_SMS_OUTBOUND],
     readsStreams: [SMS_SENT_STREAM],
@@ -48,7 +48,7 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
   payments: {
     ...none,
     publishes: [
-      Events.paymentRequested, Events.paymentChallenged, Events.paymentConfirmed, Events.paymentCompleted, Events.paymentFailed,
+      Notifications.paymentRequested, Notifications.paymentChallenged, Notifications.paymentConfirmed, Notifications.paymentCompleted, Notifications.paymentFailed,
       Events.debitReserveRequested, Events.debitCaptureRequested, Events.debitVoidRequested, Events.debitRefundRequested,
       Events.merchantEvent, Events.smsOutbound,
     ],

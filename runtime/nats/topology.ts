@@ -103,7 +103,8 @@ export const STREAMS: readonly StreamSpec[] = [
   // SMSCs retry receipts for up to 72 h; a full stream drops its oldest batches rather than stop the
   // gateways' outbound SMS.
   { name: SMS_SENT_STREAM, subjects: [SMS_SENT_SUBJECT], maxAgeMs: 3 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: SMS_SENT_BATCH_BYTES_MAX, duplicateWindowMs: 2 * MINUTE_MS, discard: 'old' },
-  { name: 'PAYMENTS', subjects: ['dialpay.payment.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  // No PAYMENTS stream: the payment lifecycle events are notifications (events.ts), stored nowhere;
+  // one an older release made may be removed (deploy/README.md, Upgrading).
   { name: 'DEBITS', subjects: ['dialpay.debit.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: 'MERCHANT_EVENTS', subjects: ['dialpay.merchant.event'], maxAgeMs: 30 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
   { name: 'RECONCILIATION', subjects: ['dialpay.reconciliation.>'], maxAgeMs: 90 * DAY_MS, bytesMax: 64 * MIB, messagesMax: 100_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },

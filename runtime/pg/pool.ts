@@ -38,6 +38,8 @@ export function createPool(options: PoolOptions, log: Logger): pg.Pool {
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
 interface TransactionState {
+  /** The pool the transaction's client came from (the outbox finds its relay by it). */
+  readonly pool: pg.Pool;
   /** Work to run after the body and just before COMMIT, in order. */
   readonly beforeCommit: (() => Promise<void>)[];
   /** Run once COMMIT succeeded (metrics of what committed); synchronous, must not throw. */
@@ -68,6 +70,11 @@ export function onAfterCommit(client: pg.ClientBase, fn: () => void): void {
   stateOf(client).afterCommit.push(fn);
 }
 
+/** The pool a client inside withTransaction came from. */
+export function transactionPool(client: pg.ClientBase): pg.Pool {
+  return stateOf(client).pool;
+}
+
 /** A value kept for the rest of the client's current transaction, made by init on first use. */
 export function transactionLocal<T>(client: pg.ClientBase, key: symbol, init: () => T): T {
   const { locals } = stateOf(client);
@@ -75,7 +82,36 @@ export function transactionLocal<T>(client: pg.ClientBase, key: symbol, init: ()
   return locals.get(key) as T;
 }
 
+/**
+ * Runs fn in a transaction and commits it. Inside a shared transaction (batch.ts) on the same
+ * pool, fn runs in that one instead: its statements, hooks and outbox events commit with the
+ * batch's, or roll back with it.
+ */
 export async function withTransaction<T>(
+  pool: pg.Pool,
+  isolation: IsolationLevel,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const shared = sharedTransactionFor(pool, isolation);
+  if (shared) return shared(fn);
+  return ownTransaction(pool, isolation, fn);
+}
+
+/** A transaction shared by several units of work, as batch.ts opens one: the hook it installs. */
+type SharedTransaction = <T>(fn: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
+let sharedTransactionFor: (pool: pg.Pool, isolation: IsolationLevel) => SharedTransaction | null = () => null;
+
+/** Installs how withTransaction finds a shared transaction to join (batch.ts; once per process). */
+export function setSharedTransactionLookup(lookup: typeof sharedTransactionFor): void {
+  sharedTransactionFor = lookup;
+}
+
+/**
+ * BEGIN, fn, the before-commit hooks, COMMIT, the after-commit hooks, on a client of its own. A
+ * COMMIT that PostgreSQL turned into a ROLLBACK (the transaction had failed and fn swallowed the
+ * error) throws: nothing of it committed.
+ */
+export async function ownTransaction<T>(
   pool: pg.Pool,
   isolation: IsolationLevel,
   fn: (client: pg.PoolClient) => Promise<T>,
@@ -89,14 +125,15 @@ export async function withTransaction<T>(
     broken = true;
   };
   client.on('error', onConnectionError);
-  const state: TransactionState = { beforeCommit: [], afterCommit: [], locals: new Map() };
+  const state: TransactionState = { pool, beforeCommit: [], afterCommit: [], locals: new Map() };
   transactions.set(client, state);
   try {
     await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
     const result = await fn(client);
     // A hook may add another (each schema's outbox flushes once): run until none is left.
     for (let i = 0; i < state.beforeCommit.length; i++) await (state.beforeCommit[i] as () => Promise<void>)();
-    await client.query('COMMIT');
+    const committed = await client.query('COMMIT');
+    if (committed.command === 'ROLLBACK') throw new TransactionRolledBackError();
     for (const fn of state.afterCommit) fn();
     return result;
   } catch (err) {
@@ -110,6 +147,14 @@ export async function withTransaction<T>(
     transactions.delete(client);
     client.removeListener('error', onConnectionError);
     client.release(broken);
+  }
+}
+
+/** COMMIT answered ROLLBACK: a statement had failed inside the transaction and its error was caught. */
+export class TransactionRolledBackError extends Error {
+  override readonly name = 'TransactionRolledBackError';
+  constructor() {
+    super('the transaction had failed and was rolled back at COMMIT');
   }
 }
 

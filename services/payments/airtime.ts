@@ -10,7 +10,7 @@ import type { OperatorConfig } from '../../runtime/config/index.js';
 import { offersAirtime } from '../../runtime/airtime.js';
 import { formatAmount } from '../../runtime/money.js';
 import { operatorForNumber, isE164 } from '../../runtime/msisdn.js';
-import { Events } from '../../runtime/nats/index.js';
+import { Notifications } from '../../runtime/nats/index.js';
 import type { Language } from './sms-grammar.js';
 import * as store from './store.js';
 import { payerOf, type PaymentRow } from './rows.js';
@@ -83,7 +83,7 @@ export async function airtimeReceipts(e: PaymentEngine, client: pg.PoolClient, p
   const lang = payment.language;
   const to = payerOf(payment);
   const money = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: payment.currency });
-  await e.emit(client, Events.paymentCompleted, `${id}:completed`, id, { paymentId: id, amount: money(payment.amount_minor), fee: money(payment.fee_minor), transferId: `capture:${id}` });
+  e.notify(client, Notifications.paymentCompleted, `${id}:completed`, id, { paymentId: id, amount: money(payment.amount_minor), fee: money(payment.fee_minor), transferId: `capture:${id}` });
   const paymentRef = id.slice(0, 8).toUpperCase();
   const amount = formatAmount(payment.payee_minor, payment.currency, lang);
   const target = `+${payment.payee_id}`;

@@ -4,7 +4,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import type pg from 'pg';
 import { bigIntToInt64, dialpay, moneyToProto } from '../../proto/index.js';
-import { Events } from '../../runtime/nats/index.js';
+import { Notifications } from '../../runtime/nats/index.js';
 import { formatAmount } from '../../runtime/money.js';
 import { PaymentState } from './state.js';
 import { reply } from './replies.js';
@@ -32,7 +32,7 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
   await store.setChallenge(client, id, usePin ? 'pin' : 'code', usePin ? null : hashCode(id, code), ttlMs);
   const minutes = String(Math.max(1, Math.round(ttlMs / 60_000)));
   const fee = formatAmount(payment.fee_minor, payment.currency, lang);
-  await engine.emit(client, Events.paymentChallenged, `${id}:challenged`, id, {
+  engine.notify(client, Notifications.paymentChallenged, `${id}:challenged`, id, {
     paymentId: id, method: usePin ? ChallengeMethod.CHALLENGE_METHOD_PIN : ChallengeMethod.CHALLENGE_METHOD_ONE_TIME_CODE,
     expiresAtUnixMs: bigIntToInt64(BigInt(Date.now() + ttlMs)),
     amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
@@ -54,7 +54,7 @@ async function awaitUssdConsent(engine: PaymentEngine, client: pg.PoolClient, pa
   const id = payment.payment_id;
   const ttlMs = engine.config.limits.challengeTtlMs;
   await store.setUssdChallenge(client, id, ttlMs);
-  await engine.emit(client, Events.paymentChallenged, `${id}:challenged`, id, {
+  engine.notify(client, Notifications.paymentChallenged, `${id}:challenged`, id, {
     paymentId: id, method: ChallengeMethod.CHALLENGE_METHOD_PIN, expiresAtUnixMs: bigIntToInt64(BigInt(Date.now() + ttlMs)),
     amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
     fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }),

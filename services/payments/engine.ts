@@ -1,7 +1,9 @@
 // The payment state machine's shell: opens payments, feeds inputs to the pure
 // transition() (state.ts), and executes the resulting actions in the same
-// transaction as the state change, through the outbox. Channels (SMS, USSD,
-// merchant API, mandates) call into it; it knows none of their commands.
+// transaction as the state change, through the outbox; the lifecycle
+// notifications (PaymentRequested...PaymentFailed) go out on core NATS once
+// that transaction commits. Channels (SMS, USSD, merchant API, mandates) call
+// into it; it knows none of their commands.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -9,8 +11,8 @@ import { dialpay, fundingFromProto, fundingToProto, moneyToProto } from '../../p
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
-import { Events, newEnvelope, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
-import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { Events, Notifications, newEnvelope, prepareNotification, publishNotification, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
+import { enqueueEvent, onAfterCommit, withTransaction } from '../../runtime/pg/index.js';
 import { formatAmount } from '../../runtime/money.js';
 import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
 import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
@@ -97,8 +99,8 @@ export class PaymentEngine {
 
   /**
    * The rules every channel shares: a payee we know, not oneself, fees that leave something,
-   * and the limits. Then the payment row, its event and the reserve request, in this
-   * transaction. The subscriber row is locked by the caller.
+   * and the limits. Then the payment row and the reserve request, in this transaction, and
+   * PaymentRequested once it commits. The subscriber row is locked by the caller.
    */
   async open(client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, spec: PaymentSpec): Promise<Opened> {
     const language = spec.language;
@@ -127,7 +129,7 @@ export class PaymentEngine {
     const paymentId = randomUUID();
     await store.insertPayment(client, { paymentId, operatorId: operator.id, payerMsisdn: subscriber.msisdn, currency: operator.currency, spec, split });
     const money = moneyToProto({ amountMinor: split.amountMinor, currency: operator.currency });
-    await this.emit(client, Events.paymentRequested, `${paymentId}:requested`, paymentId, {
+    this.notify(client, Notifications.paymentRequested, `${paymentId}:requested`, paymentId, {
       paymentId, channel: { sms: Channel.CHANNEL_SMS, ussd: Channel.CHANNEL_USSD, api: Channel.CHANNEL_MERCHANT_API }[spec.channel], operatorId: operator.id, payerMsisdn: subscriber.msisdn,
       ...(spec.payee.kind === 'merchant' ? { merchantId: spec.payee.id } : { payeeMsisdn: spec.payee.id }), amount: money, reference: spec.reference,
     });
@@ -173,13 +175,13 @@ export class PaymentEngine {
       case 'authorize': {
         // Consent for up to the amount: the hold stays until the merchant captures or it expires.
         await store.setAuthorizationExpiry(client, id, this.config.limits.authorizationTtlMs);
-        await this.emit(client, Events.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });
+        this.notify(client, Notifications.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });
         return this.sms(client, `${id}:authorized-sms`, id, to, reply('authorized', lang, { amount: formatAmount(payment.amount_minor, payment.currency, lang), payee: this.payeeName(payment) }));
       }
       case 'capture':
         // A manual capture was confirmed when it was authorized; this is the merchant's capture.
         if (payment.capture_mode !== 'manual') {
-          await this.emit(client, Events.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });
+          this.notify(client, Notifications.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });
         }
         return this.requestCapture(client, payment, `${id}:capture`);
       case 'void':
@@ -189,7 +191,7 @@ export class PaymentEngine {
       case 'retry-prompt':
         return this.sms(client, `${id}:retry-${attempts}`, id, to, reply('retry', lang, { left: String(action.attemptsLeft) }), true);
       case 'fail':
-        await this.emit(client, Events.paymentFailed, `${id}:failed`, id, { paymentId: id, reason: failureCode(action.reason), detail: action.reason });
+        this.notify(client, Notifications.paymentFailed, `${id}:failed`, id, { paymentId: id, reason: failureCode(action.reason), detail: action.reason });
         await this.tellMerchant(client, payment, 'failed', action.reason);
         return this.sms(client, `${id}:failed-sms`, id, to, failedReply(action.reason, payment.amount_minor, payment.currency, lang));
     }
@@ -199,7 +201,7 @@ export class PaymentEngine {
     const id = payment.payment_id;
     const lang = payment.language;
     const to = payerOf(payment);
-    await this.emit(client, Events.paymentCompleted, `${id}:completed`, id, {
+    this.notify(client, Notifications.paymentCompleted, `${id}:completed`, id, {
       paymentId: id, amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
       fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }), transferId: `capture:${id}`,
     });
@@ -250,10 +252,27 @@ export class PaymentEngine {
     });
   }
 
+  /** A durable event, through the outbox: committed with this transaction, relayed to JetStream. */
   emit<M extends EventMessage>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): Promise<void> {
-    const message = { ...body, envelope: newEnvelope({ producer: PRODUCER, eventId, paymentId, correlationId: paymentId || eventId }) } as M;
-    return enqueueEvent(client, SCHEMA, def, message);
+    return enqueueEvent(client, SCHEMA, def, message<M>(eventId, paymentId, body));
   }
+
+  /**
+   * A notification (events.ts, Notifications): published on core NATS once this transaction
+   * commits, never for one that rolls back; at most once, stored nowhere. Encoded now, so it says
+   * when the step happened and a bad one fails the step; publishing after the commit never throws.
+   */
+  notify<M extends EventMessage>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): void {
+    const prepared = prepareNotification(def, message<M>(eventId, paymentId, body));
+    onAfterCommit(client, () => {
+      if (!publishNotification(this.nc, prepared)) this.log.debug({ paymentId, subject: def.subject }, 'notification lost: NATS connection closed');
+    });
+  }
+}
+
+/** The body with payments' envelope: the event id derived from the step, so a re-emit is a duplicate. */
+function message<M extends EventMessage>(eventId: string, paymentId: string, body: Omit<M, 'envelope'>): M {
+  return { ...body, envelope: newEnvelope({ producer: PRODUCER, eventId, paymentId, correlationId: paymentId || eventId }) } as M;
 }
 
 function confirmedBy(payment: PaymentRow): dialpay.v1.ChallengeMethod {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { v1, bigIntToInt64, int64ToBigInt, moneyFromProto, moneyToProto, enumName, ContractError } from '../../proto/index.js';
-import { Events, eventBySubject, newEnvelope, encodeEvent } from '../../runtime/nats/index.js';
+import { Events, Notifications, eventBySubject, newEnvelope, encodeEvent } from '../../runtime/nats/index.js';
 
 describe('contracts', () => {
   it('round-trips money beyond 2^53 minor units as bigint', () => {
@@ -12,7 +12,7 @@ describe('contracts', () => {
       fee: moneyToProto({ amountMinor: 12n, currency: 'KES' }),
       transferId: 't-1',
     };
-    const decoded = Events.paymentCompleted.type.decode(encodeEvent(Events.paymentCompleted, message));
+    const decoded = Notifications.paymentCompleted.type.decode(encodeEvent(Notifications.paymentCompleted, message));
     expect(moneyFromProto(decoded.amount)).toEqual({ amountMinor, currency: 'KES' });
     expect(decoded.envelope?.paymentId).toBe('pay-1');
     expect(int64ToBigInt(decoded.envelope?.occurredAtUnixMs as never)).toBeGreaterThan(1_700_000_000_000n);
@@ -33,5 +33,9 @@ describe('contracts', () => {
     const subjects = Object.values(Events).map((e) => e.subject);
     expect(new Set(subjects).size).toBe(subjects.length);
     for (const def of Object.values(Events)) expect(eventBySubject(def.subject)).toBe(def);
+    // A notification is no durable event: no consumer may look one up as such.
+    const notifications = Object.values(Notifications).map((n) => n.subject);
+    expect(new Set(notifications).size).toBe(notifications.length);
+    for (const subject of notifications) expect(eventBySubject(subject), subject).toBeUndefined();
   });
 });
