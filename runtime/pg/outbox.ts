@@ -134,6 +134,8 @@ const FAST_EVENTS_IN_FLIGHT_MAX = 10_000;
 const DELETE_IDS_MAX = 5_000;
 /** Published rows waiting for their DELETE; past this they are left for the poll loop (re-published, deduplicated). */
 const DELETE_PENDING_MAX = 50_000;
+/** One warning per this interval for failed fast publishes: NATS down at a thousand commits a second must not flood the log. */
+const FAST_FAILURE_LOG_INTERVAL_MS = 5_000;
 
 export class OutboxRelay {
   readonly #options: OutboxRelayOptions;
@@ -151,6 +153,8 @@ export class OutboxRelay {
   /** Published rows whose DELETE has not been sent yet. */
   #toDelete: string[] = [];
   #deleting: Promise<void> | null = null;
+  #fastFailureLoggedAtMs = -Infinity;
+  #fastFailuresUnlogged = 0;
 
   constructor(options: OutboxRelayOptions) {
     if (options.batchSizeMax < 1) throw new RangeError('batchSizeMax must be at least 1');
@@ -218,7 +222,7 @@ export class OutboxRelay {
   handOver(events: readonly CommittedEvent[]): void {
     if (!this.#running || events.length === 0) return;
     if (this.#fastInFlight + events.length > FAST_EVENTS_IN_FLIGHT_MAX) return;
-    const { js, schema, publishTimeoutMs, log } = this.#options;
+    const { js, schema, publishTimeoutMs } = this.#options;
     const committedAt = performance.now();
     this.#fastInFlight += events.length;
     // Each publish writes its request before the next starts: on one connection the stream keeps the order.
@@ -233,10 +237,19 @@ export class OutboxRelay {
       const acked = events.filter((_, i) => settled[i]?.status === 'fulfilled');
       if (acked.length > 0) this.#published.inc({ schema, path: 'fast' }, acked.length);
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) log.warn({ err: failed.reason, schema, failed: events.length - acked.length }, 'outbox fast publish failed; the poll loop relays those events');
+      if (failed) this.#fastFailed(failed.reason, events.length - acked.length);
       this.#deleteLater(acked.map((e) => e.id));
     });
     this.#fastPublishes.add(done);
+  }
+
+  #fastFailed(err: unknown, events: number): void {
+    this.#fastFailuresUnlogged += events;
+    const now = performance.now();
+    if (now - this.#fastFailureLoggedAtMs < FAST_FAILURE_LOG_INTERVAL_MS) return;
+    this.#fastFailureLoggedAtMs = now;
+    this.#options.log.warn({ err, schema: this.#options.schema, failed: this.#fastFailuresUnlogged }, 'outbox fast publish failed; the poll loop relays those events');
+    this.#fastFailuresUnlogged = 0;
   }
 
   /** Deletes published rows: one DELETE for whatever piled up while the last one ran. */
