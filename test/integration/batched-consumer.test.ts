@@ -148,6 +148,30 @@ describe('batched consumer', () => {
     expect((await nats.jsm.consumers.info('SMS_INBOUND', name)).ack_floor.consumer_seq).toBe(21);
   });
 
+  it('dead-letters bytes that do not decode before the run; the rest of the batch commits together', async () => {
+    const name = 'batch-undecodable';
+    await provisionTopology(nats, { ...BATCH_TOPOLOGY, consumers: [spec(name)] }, 1, log);
+    const before = await publishAll(3);
+    await nats.js.publish(Events.smsInbound.subject, new Uint8Array([0xff, 0xff, 0xff]), { msgID: `garbage-${name}` });
+    const after = await publishAll(3);
+    const seen: number[] = [];
+    await startBatched(name, {
+      run: (shared) => async (items) => {
+        seen.push(...items.map((i) => i.context.streamSequence));
+        return shared(items);
+      },
+    });
+    await settled(name);
+    const rows = await effects(name);
+    expect(rows.map((r) => r.event_id).sort()).toEqual([...before, ...after].sort());
+    expect(new Set(rows.map((r) => r.xmin)).size).toBe(1);
+    const letter = await nats.jsm.streams.getMessage(DLQ_STREAM, { last_by_subj: `${DLQ_SUBJECT_PREFIX}.SMS_INBOUND.${name}` });
+    const garbageSeq = Number(letter?.header.get('Dialpay-Original-Sequence'));
+    expect(Array.from(letter?.data ?? [])).toEqual([0xff, 0xff, 0xff]);
+    expect(seen).toHaveLength(6);
+    expect(seen).not.toContain(garbageSeq);
+  });
+
   it('a batch committed but not acked is redelivered and does nothing twice', async () => {
     const name = 'batch-redelivered';
     await provisionTopology(nats, { ...BATCH_TOPOLOGY, consumers: [spec(name)] }, 1, log);
