@@ -132,6 +132,12 @@ export const LEFT_BEHIND_AFTER_MS = 2_000;
 const FAST_EVENTS_IN_FLIGHT_MAX = 10_000;
 /** Row ids one fast-path DELETE takes. */
 const DELETE_IDS_MAX = 5_000;
+/**
+ * Published rows are deleted this long after the first of them was acknowledged, together: one
+ * DELETE (one commit) for every transaction relayed meanwhile, not one each. Well inside
+ * LEFT_BEHIND_AFTER_MS, so the poll loop does not see them.
+ */
+const DELETE_INTERVAL_MS = 100;
 /** Published rows waiting for their DELETE; past this they are left for the poll loop (re-published, deduplicated). */
 const DELETE_PENDING_MAX = 50_000;
 /** One warning per this interval for failed fast publishes: NATS down at a thousand commits a second must not flood the log. */
@@ -152,6 +158,7 @@ export class OutboxRelay {
   readonly #fastPublishes = new Set<Promise<void>>();
   /** Published rows whose DELETE has not been sent yet. */
   #toDelete: string[] = [];
+  #deleteTimer: NodeJS.Timeout | null = null;
   #deleting: Promise<void> | null = null;
   #fastFailureLoggedAtMs = -Infinity;
   #fastFailuresUnlogged = 0;
@@ -211,7 +218,10 @@ export class OutboxRelay {
     this.#wakeSleep?.();
     await this.#loop;
     while (this.#fastPublishes.size > 0) await Promise.all(this.#fastPublishes);
+    if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
+    this.#deleteTimer = null;
     while (this.#deleting) await this.#deleting;
+    if (this.#toDelete.length > 0) await (this.#deleting = this.#flushDeletes());
   }
 
   /**
@@ -252,19 +262,30 @@ export class OutboxRelay {
     this.#fastFailuresUnlogged = 0;
   }
 
-  /** Deletes published rows: one DELETE for whatever piled up while the last one ran. */
+  /** Deletes published rows DELETE_INTERVAL_MS later, with whatever else was published meanwhile. */
   #deleteLater(ids: readonly string[]): void {
     if (ids.length === 0 || this.#toDelete.length + ids.length > DELETE_PENDING_MAX) return;
     this.#toDelete.push(...ids);
-    this.#deleting ??= this.#flushDeletes();
+    this.#scheduleDeletes();
+  }
+
+  #scheduleDeletes(): void {
+    if (this.#deleteTimer || this.#deleting || this.#toDelete.length === 0) return;
+    this.#deleteTimer = setTimeout(() => {
+      this.#deleteTimer = null;
+      this.#deleting = this.#flushDeletes();
+    }, DELETE_INTERVAL_MS);
   }
 
   async #flushDeletes(): Promise<void> {
     const { pool, schema, log } = this.#options;
     const table = `${quoteIdent(schema)}.outbox`;
+    // What is published from now on waits for the next interval.
+    const published = this.#toDelete;
+    this.#toDelete = [];
     try {
-      while (this.#toDelete.length > 0) {
-        const ids = this.#toDelete.splice(0, DELETE_IDS_MAX);
+      for (let from = 0; from < published.length; from += DELETE_IDS_MAX) {
+        const ids = published.slice(from, from + DELETE_IDS_MAX);
         try {
           await pool.query(`DELETE FROM ${table} WHERE id = ANY($1::bigint[])`, [ids]);
         } catch (err) {
@@ -274,6 +295,8 @@ export class OutboxRelay {
       }
     } finally {
       this.#deleting = null;
+      // What was published while this DELETE ran goes with the next one.
+      if (this.#running) this.#scheduleDeletes();
     }
   }
 
