@@ -22,6 +22,8 @@ export interface ConsumeOptions<M> {
    * the service's pool (one COMMIT per batch, batch-runner.ts), or a run of the service's own.
    */
   readonly batch?: 'shared-transaction' | BatchRun<M>;
+  /** With 'shared-transaction': messages whose handler waits on another service before its transaction run beside the batch (batch-runner.ts). */
+  readonly runAlone?: (message: M) => boolean;
 }
 
 export interface ServiceParts {
@@ -65,7 +67,9 @@ export function startServiceBase(context: ComponentContext, schema: string): Ser
     consumers,
     consume: async (spec, event, handler, options) => {
       const effective = effectiveConsumer(spec, config.consumers);
-      const run = options?.batch === 'shared-transaction' ? sharedTransactionRunner(pool, (sharedMetrics ??= new SharedTransactionMetrics(registry)), effective.durableName) : options?.batch;
+      const run = options?.batch === 'shared-transaction'
+        ? sharedTransactionRunner(pool, (sharedMetrics ??= new SharedTransactionMetrics(registry)), effective.durableName, options.runAlone ? { runAlone: options.runAlone } : {})
+        : options?.batch;
       consumers.push(await startConsumer({
         ...(options?.deadLetterData ? { deadLetterData: options.deadLetterData } : {}),
         ...(run ? { batch: { sizeMax: config.consumers.batchSizeMax, lingerMs: config.consumers.batchLingerMs, run } } : {}),

@@ -8,8 +8,18 @@ import { Counter, Histogram, type Registry } from '../metrics.js';
 import { inOneTransaction } from './batch.js';
 
 /** What the runner needs of a batch item: runtime/nats's BatchItem has it. */
-export interface BatchUnit {
+export interface BatchUnit<M = unknown> {
+  readonly message: M;
   readonly handle: () => Promise<void>;
+}
+
+export interface SharedTransactionOptions<M> {
+  /**
+   * Messages whose handler waits on something else before its transaction (a request to another
+   * service): they run in their own transactions, beside the shared one, so the batch's
+   * transaction (and the locks it holds) does not wait with them.
+   */
+  readonly runAlone?: (message: M) => boolean;
 }
 
 /** Units per shared COMMIT: powers of two up to the largest batch worth having. */
@@ -37,17 +47,31 @@ export class SharedTransactionMetrics {
 }
 
 /** A run (runtime/nats BatchRun) that commits the batch's handlers in one READ COMMITTED transaction on `pool`. */
-export function sharedTransactionRunner(pool: pg.Pool, metrics: SharedTransactionMetrics, consumer: string): (items: readonly BatchUnit[]) => Promise<PromiseSettledResult<void>[]> {
+export function sharedTransactionRunner<M>(pool: pg.Pool, metrics: SharedTransactionMetrics, consumer: string, options: SharedTransactionOptions<M> = {}): (items: readonly BatchUnit<M>[]) => Promise<PromiseSettledResult<void>[]> {
   // Series at 0 from the start, so increase() sees the first step.
   for (const outcome of ['shared', 'fallen_back', 'alone']) metrics.batches.inc({ consumer, outcome }, 0);
-  return async (items) => {
-    const outcome = await inOneTransaction(pool, 'READ COMMITTED', items.map((item) => item.handle));
+  const shareAll = async (units: readonly BatchUnit<M>[]): Promise<PromiseSettledResult<void>[]> => {
+    if (units.length === 0) return [];
+    const outcome = await inOneTransaction(pool, 'READ COMMITTED', units.map((unit) => unit.handle));
     if (outcome.shared) {
       metrics.batches.inc({ consumer, outcome: 'shared' });
-      metrics.units.observe({ consumer }, items.length);
+      metrics.units.observe({ consumer }, units.length);
     } else {
-      metrics.batches.inc({ consumer, outcome: items.length > 1 ? 'fallen_back' : 'alone' });
+      metrics.batches.inc({ consumer, outcome: units.length > 1 ? 'fallen_back' : 'alone' });
     }
     return outcome.results;
+  };
+  const { runAlone } = options;
+  if (!runAlone) return shareAll;
+  return async (items) => {
+    const apart = items.map((item) => runAlone(item.message));
+    const [alone, shared] = await Promise.all([
+      Promise.allSettled(items.filter((_, i) => apart[i]).map((item) => item.handle())),
+      shareAll(items.filter((_, i) => !apart[i])),
+    ]);
+    // Back in the items' order.
+    let a = 0;
+    let s = 0;
+    return apart.map((isAlone) => (isAlone ? alone[a++] : shared[s++]) as PromiseSettledResult<void>);
   };
 }

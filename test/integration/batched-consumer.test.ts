@@ -39,9 +39,9 @@ async function publishAll(count: number, text: (i: number) => string = (i) => `m
 }
 
 /** A consumer whose handler records each event's effect once (handleOnce) and counts its calls. */
-async function startBatched(name: string, options: { run?: (shared: BatchRun<dialpay.v1.ISmsInbound>) => BatchRun<dialpay.v1.ISmsInbound>; fail?: (m: dialpay.v1.ISmsInbound, deliveryCount: number) => Error | null; deliveriesMax?: number; lingerMs?: number } = {}) {
+async function startBatched(name: string, options: { run?: (shared: BatchRun<dialpay.v1.ISmsInbound>) => BatchRun<dialpay.v1.ISmsInbound>; fail?: (m: dialpay.v1.ISmsInbound, deliveryCount: number) => Error | null; deliveriesMax?: number; lingerMs?: number; runAlone?: (m: dialpay.v1.ISmsInbound) => boolean; waitBeforeMs?: (m: dialpay.v1.ISmsInbound) => number } = {}) {
   const calls = new Map<string, number>();
-  const shared = sharedTransactionRunner(pool, new SharedTransactionMetrics(new Registry()), name);
+  const shared = sharedTransactionRunner(pool, new SharedTransactionMetrics(new Registry()), name, options.runAlone ? { runAlone: options.runAlone } : {});
   running = await startConsumer({
     nats,
     spec: spec(name, options.deliveriesMax),
@@ -55,6 +55,8 @@ async function startBatched(name: string, options: { run?: (shared: BatchRun<dia
     handler: async (message, context) => {
       const eventId = message.envelope?.eventId as string;
       calls.set(eventId, (calls.get(eventId) ?? 0) + 1);
+      const waitMs = options.waitBeforeMs?.(message) ?? 0;
+      if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs)); // as a BAL asks billing before its transaction
       await handleOnce(pool, 'fixture', name, eventId, async (client) => {
         await client.query('INSERT INTO fixture.effects (consumer, event_id) VALUES ($1, $2)', [name, eventId]);
         const err = options.fail?.(message, context.deliveryCount);
@@ -170,6 +172,23 @@ describe('batched consumer', () => {
     expect(Array.from(letter?.data ?? [])).toEqual([0xff, 0xff, 0xff]);
     expect(seen).toHaveLength(6);
     expect(seen).not.toContain(garbageSeq);
+  });
+
+  it('a message that waits on another service before its transaction runs beside the batch, not inside it', async () => {
+    const name = 'batch-run-alone';
+    await provisionTopology(nats, { ...BATCH_TOPOLOGY, consumers: [spec(name)] }, 1, log);
+    const ids = await publishAll(10, (i) => (i === 2 ? 'slow' : `m${i}`));
+    const slow = ids[2] as string;
+    await startBatched(name, { runAlone: (m) => m.text === 'slow', waitBeforeMs: (m) => (m.text === 'slow' ? 1_500 : 0) });
+    // The others commit together while the slow one still waits.
+    await waitFor('the others committed', async () => (await effects(name)).length >= 9);
+    expect((await effects(name)).map((r) => r.event_id)).not.toContain(slow);
+    await settled(name);
+    const rows = await effects(name);
+    expect(rows.map((r) => r.event_id).sort()).toEqual([...ids].sort());
+    const others = rows.filter((r) => r.event_id !== slow);
+    expect(new Set(others.map((r) => r.xmin)).size).toBe(1);
+    expect(rows.find((r) => r.event_id === slow)?.xmin).not.toBe(others[0]?.xmin);
   });
 
   it('a batch committed but not acked is redelivered and does nothing twice', async () => {
