@@ -3,7 +3,8 @@
 import type { ComponentContext, StartedComponent } from './component.js';
 import { OutboxRelay } from './pg/outbox.js';
 import { pruneProcessedEvents } from './pg/idempotency.js';
-import { startConsumer, type RunningConsumer } from './nats/consume.js';
+import { SharedTransactionMetrics, sharedTransactionRunner } from './pg/batch-runner.js';
+import { startConsumer, type BatchRun, type RunningConsumer } from './nats/consume.js';
 import { effectiveConsumer, type ConsumerSpec } from './nats/topology.js';
 import type { EventDef, EventMessage } from './nats/events.js';
 import type { ReadinessCheck } from './ops-server.js';
@@ -12,14 +13,27 @@ import type { ReadinessCheck } from './ops-server.js';
 const PROCESSED_EVENTS_RETENTION_MS = 35 * 24 * 3_600_000;
 const PRUNE_INTERVAL_MS = 3_600_000;
 
+export interface ConsumeOptions<M> {
+  /** What the dead-letter stream keeps instead of the message as it came (consume.ts). */
+  readonly deadLetterData?: (data: Uint8Array) => Uint8Array;
+  /**
+   * Handle messages that arrive together as one batch (consumers.batchSizeMax, batchLingerMs):
+   * 'shared-transaction' when the handler's database work is all withTransaction / handleOnce on
+   * the service's pool (one COMMIT per batch, batch-runner.ts), or a run of the service's own.
+   */
+  readonly batch?: 'shared-transaction' | BatchRun<M>;
+  /** With 'shared-transaction': messages whose handler waits on another service before its transaction run beside the batch (batch-runner.ts). */
+  readonly runAlone?: (message: M) => boolean;
+}
+
 export interface ServiceParts {
   readonly relay: OutboxRelay;
   readonly consumers: RunningConsumer[];
   /**
-   * Starts a durable consumer with the service's settings. After each handled message the relay
-   * is nudged: what the handler put in the outbox goes out now, not at the next poll.
+   * Starts a durable consumer with the service's settings. What a handler puts in the outbox is
+   * published right after its commit (outbox.ts, the fast path).
    */
-  readonly consume: <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (message: M) => Promise<void>, options?: { deadLetterData?: (data: Uint8Array) => Uint8Array }) => Promise<void>;
+  readonly consume: <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (message: M) => Promise<void>, options?: ConsumeOptions<M>) => Promise<void>;
   readonly readiness: ReadinessCheck[];
   /** Stops consumers first (no new work), then the relay so queued events still go out. */
   readonly stop: (timeoutMs: number) => Promise<void>;
@@ -46,17 +60,21 @@ export function startServiceBase(context: ComponentContext, schema: string): Ser
   }, PRUNE_INTERVAL_MS);
   prune.unref();
   const consumers: RunningConsumer[] = [];
+  /** Made with the first batched consumer: a registry takes each metric name once. */
+  let sharedMetrics: SharedTransactionMetrics | undefined;
   return {
     relay,
     consumers,
     consume: async (spec, event, handler, options) => {
+      const effective = effectiveConsumer(spec, config.consumers);
+      const run = options?.batch === 'shared-transaction'
+        ? sharedTransactionRunner(pool, (sharedMetrics ??= new SharedTransactionMetrics(registry)), effective.durableName, options.runAlone ? { runAlone: options.runAlone } : {})
+        : options?.batch;
       consumers.push(await startConsumer({
         ...(options?.deadLetterData ? { deadLetterData: options.deadLetterData } : {}),
-        nats, spec: effectiveConsumer(spec, config.consumers), event, log,
-        handler: async (message) => {
-          await handler(message);
-          relay.nudge();
-        },
+        ...(run ? { batch: { sizeMax: config.consumers.batchSizeMax, lingerMs: config.consumers.batchLingerMs, run } } : {}),
+        nats, spec: effective, event, log,
+        handler: (message) => handler(message),
         metrics: context.consumerMetrics,
         inFlightMax: config.consumers.inFlightMax,
         retryDelaysMs: config.consumers.retryDelaysMs,

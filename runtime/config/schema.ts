@@ -375,6 +375,10 @@ export const configSchema = z
       .strictObject({
         /** Messages a consumer handles at once in one process. */
         inFlightMax: z.number().int().min(1).max(10_000).default(64),
+        /** Batched consumers: messages handled in one transaction (one commit) at most; several batches may run at once, inFlightMax messages in all. */
+        batchSizeMax: z.number().int().min(1).max(512).default(64),
+        /** Batched consumers: how long a batch's first message waits for others; a batch goes at once when nothing else is pending. 0: never wait. */
+        batchLingerMs: z.number().int().min(0).max(1_000).default(2),
         ackWaitMs: positiveMs.default(30_000),
         deliveriesMax: z.number().int().min(1).max(100).default(5),
         /** Delay before the n-th redelivery after a failed handler (last value repeats). */

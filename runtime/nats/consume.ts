@@ -4,7 +4,9 @@
 // the dead-letter stream before the message is terminated. Nothing is dropped
 // silently. At most inFlightMax handlers run at once per consumer. A consumer of
 // a stream that should be a work queue but is not erases what it has handled, and at start what it
-// handled before (at or below its ack floor).
+// handled before (at or below its ack floor). With the batch option, messages
+// that arrive together are handed to one run (batcher.ts) and each is settled
+// by its own result.
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsHandle } from './connect.js';
@@ -14,6 +16,7 @@ import type { EventDef, EventMessage } from './events.js';
 import { PermanentHandlerError, UndecodableMessageError } from './errors.js';
 import type { Logger } from '../log.js';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../metrics.js';
+import { Batcher } from './batcher.js';
 
 export interface HandlerContext {
   readonly subject: string;
@@ -24,6 +27,24 @@ export interface HandlerContext {
 }
 
 export type EventHandler<M> = (message: M, context: HandlerContext) => Promise<void>;
+
+/** One message of a batch: `handle` runs the consumer's handler on it. */
+export interface BatchItem<M> {
+  readonly message: M;
+  readonly context: HandlerContext;
+  readonly handle: () => Promise<void>;
+}
+
+/** Handles a group of messages; one result per item, in order: each message is acked, retried or dead-lettered by its own. */
+export type BatchRun<M> = (items: readonly BatchItem<M>[]) => Promise<PromiseSettledResult<void>[]>;
+
+export interface BatchOptions<M> {
+  /** Messages handed to one run at most. */
+  readonly sizeMax: number;
+  /** How long the first message of a group waits for others; a group goes sooner when nothing else is coming. */
+  readonly lingerMs: number;
+  readonly run: BatchRun<M>;
+}
 
 export interface ConsumerOptions<M extends EventMessage> {
   readonly nats: NatsHandle;
@@ -41,6 +62,8 @@ export interface ConsumerOptions<M extends EventMessage> {
    * a secret the 30-day DLQ must not (a one-time code). Must not throw; return the bytes unchanged when unsure.
    */
   readonly deadLetterData?: (data: Uint8Array) => Uint8Array;
+  /** Hand messages that arrive together to one run (one transaction) instead of one handler call each. */
+  readonly batch?: BatchOptions<M>;
 }
 
 export interface RunningConsumer {
@@ -61,10 +84,16 @@ interface PendingSource {
   inFlight: Promise<number> | null;
 }
 
+/** Messages per batch run: powers of two up to the largest batchSizeMax worth having. */
+const BATCH_MESSAGES_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
 export class ConsumerMetrics {
   readonly handled: Counter<'consumer' | 'outcome'>;
   readonly erased: Counter<'consumer' | 'outcome'>;
   readonly handlerSeconds: Histogram<'consumer'>;
+  readonly queueWaitSeconds: Histogram<'consumer'>;
+  readonly batchSeconds: Histogram<'consumer'>;
+  readonly batchMessages: Histogram<'consumer'>;
   readonly pending: Gauge<'consumer'>;
   readonly #sources = new Map<string, PendingSource>();
   #sampledAtMs = 0;
@@ -83,9 +112,30 @@ export class ConsumerMetrics {
     });
     this.handlerSeconds = new Histogram({
       name: 'dialpay_nats_handler_duration_seconds',
-      help: 'Time a handler took for one message.',
+      help: 'Time a handler took for one message (in a batch: its part of the shared transaction, without the commit).',
       labelNames: ['consumer'],
       buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [registry],
+    });
+    this.queueWaitSeconds = new Histogram({
+      name: 'dialpay_nats_queue_wait_seconds',
+      help: 'Time from a message being stored in its stream to this consumer taking it (a redelivery counts from the first store, retry delays included).',
+      labelNames: ['consumer'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [registry],
+    });
+    this.batchSeconds = new Histogram({
+      name: 'dialpay_nats_batch_duration_seconds',
+      help: 'Time one batch run took (batched consumers): every handler, the commit, and any one-by-one fallback.',
+      labelNames: ['consumer'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [registry],
+    });
+    this.batchMessages = new Histogram({
+      name: 'dialpay_nats_batch_messages',
+      help: 'Messages handed to one batch run (batched consumers).',
+      labelNames: ['consumer'],
+      buckets: BATCH_MESSAGES_BUCKETS,
       registers: [registry],
     });
     // Read from JetStream when scraped: a counter kept by the handlers would stand still exactly
@@ -250,20 +300,22 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     if (eraseHandled) await erase(msg);
   };
 
-  const handleOne = async (msg: JsMsg): Promise<void> => {
-    const started = performance.now();
-    const deliveryCount = msg.info.deliveryCount;
+  interface Taken {
+    readonly msg: JsMsg;
+    readonly message: M;
+    readonly context: HandlerContext;
+    readonly stopHeartbeat: () => void;
+  }
+
+  /** Decodes a message and starts its heartbeat; an error for bytes that do not decode. */
+  const take = (msg: JsMsg): Taken | UndecodableMessageError => {
+    metrics.queueWaitSeconds.observe({ consumer: name }, Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000);
     let decoded: M;
     try {
       decoded = event.type.decode(msg.data);
       if (!decoded.envelope?.eventId) throw new TypeError('envelope.eventId is missing');
     } catch (cause) {
-      const err = new UndecodableMessageError(msg.subject, msg.seq, { cause });
-      log.error({ err, consumer: name }, 'undecodable message, dead-lettering');
-      // Plain term(): nats-server 2.9 (Debian 12) ignores a term reason; the reason is in the DLQ headers.
-      if (await deadLetter(msg, err.message)) await terminate(msg);
-      metrics.handled.inc({ consumer: name, outcome: 'dead_lettered' });
-      return;
+      return new UndecodableMessageError(msg.subject, msg.seq, { cause });
     }
     const eventLog = log.child({ consumer: name, eventId: decoded.envelope.eventId, paymentId: decoded.envelope.paymentId || undefined });
     // A handler may legitimately run longer than ack_wait (a long SMS with retries): tell the
@@ -276,28 +328,95 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
       if (++beats > WORKING_ACK_WAITS_MAX * 2) clearInterval(heartbeat);
       else msg.working();
     }, beatMs);
+    return {
+      msg,
+      message: decoded,
+      context: { subject: msg.subject, streamSequence: msg.seq, deliveryCount: msg.info.deliveryCount, log: eventLog },
+      stopHeartbeat: () => clearInterval(heartbeat),
+    };
+  };
+
+  const deadLetterUndecodable = async (msg: JsMsg, err: UndecodableMessageError): Promise<void> => {
+    log.error({ err, consumer: name }, 'undecodable message, dead-lettering');
+    // Plain term(): nats-server 2.9 (Debian 12) ignores a term reason; the reason is in the DLQ headers.
+    if (await deadLetter(msg, err.message)) await terminate(msg);
+    metrics.handled.inc({ consumer: name, outcome: 'dead_lettered' });
+  };
+
+  const runHandler = async (t: Taken): Promise<void> => {
+    const started = performance.now();
     try {
-      await handler(decoded, { subject: msg.subject, streamSequence: msg.seq, deliveryCount, log: eventLog });
-    } catch (err) {
+      await handler(t.message, t.context);
+    } finally {
+      metrics.handlerSeconds.observe({ consumer: name }, (performance.now() - started) / 1000);
+    }
+  };
+
+  /** Acks after success; naks with the retry delay, or dead-letters on the last delivery or a permanent error. */
+  const settle = async (t: Taken, result: PromiseSettledResult<void>): Promise<void> => {
+    t.stopHeartbeat();
+    const { msg, context } = t;
+    if (result.status === 'rejected') {
+      const err: unknown = result.reason;
       const permanent = err instanceof PermanentHandlerError;
-      if (permanent || deliveryCount >= spec.deliveriesMax) {
-        eventLog.error({ err, deliveryCount }, 'handler failed for the last time, dead-lettering');
-        if (await deadLetter(msg, (err as Error).message ?? String(err))) await terminate(msg);
+      if (permanent || context.deliveryCount >= spec.deliveriesMax) {
+        context.log.error({ err, deliveryCount: context.deliveryCount }, 'handler failed for the last time, dead-lettering');
+        if (await deadLetter(msg, (err as Error)?.message ?? String(err))) await terminate(msg);
         metrics.handled.inc({ consumer: name, outcome: 'dead_lettered' });
       } else {
-        const delayMs = retryDelayMs(options.retryDelaysMs, deliveryCount);
-        eventLog.warn({ err, deliveryCount, delayMs }, 'handler failed, will retry');
+        const delayMs = retryDelayMs(options.retryDelaysMs, context.deliveryCount);
+        context.log.warn({ err, deliveryCount: context.deliveryCount, delayMs }, 'handler failed, will retry');
         msg.nak(delayMs);
         metrics.handled.inc({ consumer: name, outcome: 'retried' });
       }
       return;
-    } finally {
-      clearInterval(heartbeat);
-      metrics.handlerSeconds.observe({ consumer: name }, (performance.now() - started) / 1000);
     }
-    // Outside the try: an ack that fails must not count as a handler failure (nak, dead letter).
+    // Not the handler's failure: an ack that fails must not nak or dead-letter.
     await settleHandled(msg, eraseHandled, options.publishTimeoutMs, () => erase(msg), consumerLog);
     metrics.handled.inc({ consumer: name, outcome: 'acked' });
+  };
+
+  const handleOne = async (msg: JsMsg): Promise<void> => {
+    const taken = take(msg);
+    if (taken instanceof UndecodableMessageError) return deadLetterUndecodable(msg, taken);
+    let result: PromiseSettledResult<void>;
+    try {
+      await runHandler(taken);
+      result = { status: 'fulfilled', value: undefined };
+    } catch (reason) {
+      result = { status: 'rejected', reason };
+    }
+    await settle(taken, result);
+  };
+
+  const batchOptions = options.batch;
+  /** A run that throws, or answers for the wrong number of messages, fails every message of its group. */
+  const runGroup = async (group: Taken[]): Promise<PromiseSettledResult<void>[]> => {
+    const started = performance.now();
+    const items: BatchItem<M>[] = group.map((t) => ({ message: t.message, context: t.context, handle: () => runHandler(t) }));
+    let results: PromiseSettledResult<void>[];
+    try {
+      results = await (batchOptions as BatchOptions<M>).run(items);
+      if (results.length !== items.length) throw new Error(`the batch run answered ${results.length} results for ${items.length} messages`);
+    } catch (err) {
+      consumerLog.error({ err, messages: items.length }, 'batch run failed; each of its messages is retried');
+      results = items.map(() => ({ status: 'rejected', reason: err }));
+    }
+    metrics.batchSeconds.observe({ consumer: name }, (performance.now() - started) / 1000);
+    metrics.batchMessages.observe({ consumer: name }, items.length);
+    return results;
+  };
+  const batcher = batchOptions ? new Batcher<Taken, PromiseSettledResult<void>>(batchOptions.sizeMax, batchOptions.lingerMs, runGroup) : null;
+
+  /** `last`: nothing else is coming from this pull now, so the open group goes at once. */
+  const handleInBatch = async (msg: JsMsg, last: boolean): Promise<void> => {
+    const b = batcher as Batcher<Taken, PromiseSettledResult<void>>;
+    const taken = take(msg);
+    if (taken instanceof UndecodableMessageError) {
+      if (last) b.flush();
+      return deadLetterUndecodable(msg, taken);
+    }
+    await settle(taken, await b.submit(taken, last));
   };
 
   // Pull only as many messages as there are free handler slots, so everything
@@ -308,13 +427,21 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
       const room = options.inFlightMax - inFlight;
       if (room <= 0) {
         await slotFreed();
+        // A batch settles its messages together: let them all free their slots, so the next pull
+        // is one batch's worth rather than the one slot that woke the loop.
+        if (batcher) await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
       try {
-        const batch = await consumer.fetch({ max_messages: Math.min(room, FETCH_BATCH_MAX), expires: FETCH_EXPIRES_MS });
-        for await (const msg of batch) {
+        const requested = Math.min(room, FETCH_BATCH_MAX);
+        const fetched = await consumer.fetch({ max_messages: requested, expires: FETCH_EXPIRES_MS });
+        let received = 0;
+        for await (const msg of fetched) {
           inFlight++;
-          void handleOne(msg)
+          received++;
+          // info.pending: what the stream still holds for this consumer beyond this message.
+          const handled = batcher ? handleInBatch(msg, received >= requested || msg.info.pending === 0) : handleOne(msg);
+          void handled
             // ack/nak after the connection closed (a handler that outlived stop()) throws:
             // the message is redelivered anyway, so log it rather than crash the process.
             .catch((err: unknown) => log.warn({ err, consumer: name }, 'could not settle a message; it will be redelivered'))
@@ -325,8 +452,10 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
               w?.();
             });
         }
+        batcher?.flush();
         errorBackoffMs = FETCH_ERROR_BACKOFF_MS_MIN;
       } catch (err) {
+        batcher?.flush();
         if (stopping) break;
         log.warn({ err, consumer: name, retryInMs: errorBackoffMs }, 'fetch failed; retrying');
         await new Promise((r) => setTimeout(r, errorBackoffMs));
@@ -345,6 +474,7 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
       wake = null;
       w?.();
       await loop.catch((err: unknown) => log.error({ err, consumer: name }, 'consumer loop ended with an error'));
+      batcher?.flush();
       const deadline = Date.now() + timeoutMs;
       while (inFlight > 0 && Date.now() < deadline) {
         await Promise.race([slotFreed(), new Promise((r) => setTimeout(r, 50))]);

@@ -8,6 +8,7 @@ import { Events, Requests, serveRequests, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESE
 import { PaymentsService } from './service.js';
 import { PaymentsMetrics } from './metrics.js';
 import { inboundSmsDeadLetterMasker } from './dead-letter.js';
+import { isBalanceCommand } from './sms-commands.js';
 import { dialpay } from '../../proto/index.js';
 import { isDataException } from '../../runtime/pg/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -35,11 +36,21 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
   const capped = await capUnconsentedHolds(context.pool as NonNullable<typeof context.pool>, config.limits.challengeTtlMs);
   if (capped > 0) log.info({ capped }, 'merchant requests from before the hold cap shortened to one challenge');
   // A subscriber's text may be a PIN or a code: the DLQ keeps it masked.
-  await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m), { deadLetterData: inboundSmsDeadLetterMasker(config.operators) });
-  await base.consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m));
-  await base.consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m));
-  await base.consume(PAYMENTS_VOID_RESULT, Events.debitVoidResult, (m) => payments.onVoidResult(m));
-  await base.consume(PAYMENTS_REFUND_RESULT, Events.debitRefundResult, (m) => payments.onRefundResult(m));
+  // Each handler's database work is withTransaction / handleOnce on this pool: messages that
+  // arrive together commit in one transaction (runtime/pg/batch-runner.ts).
+  const batch = 'shared-transaction';
+  // A BAL asks billing (up to a couple of seconds) before its transaction: it runs beside the
+  // batch, so the batch's transaction and the subscriber locks it holds do not wait with it.
+  const operators = new Map(config.operators.map((o) => [o.id, o]));
+  const asksBilling = (m: dialpay.v1.ISmsInbound) => {
+    const operator = operators.get(m.operatorId ?? '');
+    return operator !== undefined && isBalanceCommand(m.text ?? '', operator);
+  };
+  await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m), { deadLetterData: inboundSmsDeadLetterMasker(config.operators), batch, runAlone: asksBilling });
+  await base.consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m), { batch });
+  await base.consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m), { batch });
+  await base.consume(PAYMENTS_VOID_RESULT, Events.debitVoidResult, (m) => payments.onVoidResult(m), { batch });
+  await base.consume(PAYMENTS_REFUND_RESULT, Events.debitRefundResult, (m) => payments.onRefundResult(m), { batch });
   const commands = serveRequests(nats.nc, Requests.paymentsSubscriber, {
     queue: 'payments', inFlightMax: SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX, log,
     unavailable: () => ({ outcome: dialpay.v1.CommandOutcome.COMMAND_OUTCOME_UNAVAILABLE }),

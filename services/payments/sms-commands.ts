@@ -120,7 +120,7 @@ export class SmsCommands {
 }
 
 /** Whether the text is BAL (or SOLDE): the command's kind does not depend on the subscriber's language. */
-function isBalanceCommand(text: string, operator: OperatorConfig): boolean {
+export function isBalanceCommand(text: string, operator: OperatorConfig): boolean {
   return parseSmsCommand(text, { currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: operator.defaultLanguage }).kind === 'balance';
 }
 

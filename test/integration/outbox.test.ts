@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { connectNats, provisionTopology, publishEncoded, encodeEvent, newEnvelope, Events, TOPOLOGY, type NatsHandle } from '../../runtime/nats/index.js';
-import { createPool, enqueueEvent, migrateSchemas, OutboxRelay, withTransaction, type Pool } from '../../runtime/pg/index.js';
+import { createPool, enqueueEvent, migrateSchemas, OutboxRelay, withTransaction, LEFT_BEHIND_AFTER_MS, type Pool } from '../../runtime/pg/index.js';
 import { Registry } from '../../runtime/metrics.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../support/stack.js';
 import { runTs } from '../support/child.js';
@@ -122,6 +122,51 @@ describe('transactional outbox', () => {
     expect(await relay.relayOnce()).toBe(5);
     expect(await streamCount('SMS_OUTBOUND')).toBe(5);
     expect(new Set(await eventIdsIn('SMS_OUTBOUND', 5))).toEqual(new Set(messages.map((m) => m.envelope.eventId)));
+    await nats.jsm.streams.purge('SMS_OUTBOUND');
+  });
+
+  it('a started relay publishes a commit\'s events at once, in order, and deletes their rows; a stopped one leaves them', async () => {
+    const relay = new OutboxRelay({ pool, js: nats.publisher, schema: 'fixture', batchSizeMax: 50, pollIntervalMs: 60_000, publishTimeoutMs: 5_000, log, registry: new Registry() });
+    relay.start();
+    try {
+      const messages = Array.from({ length: 5 }, (_, i) => outbound(200 + i));
+      const committedAt = performance.now();
+      await withTransaction(pool, 'READ COMMITTED', async (client) => {
+        for (const m of messages) await enqueueEvent(client, 'fixture', Events.smsOutbound, m);
+      });
+      // The poll loop sleeps 60 s after its first pass: only the fast path can be this quick.
+      await waitFor('the events in the stream', async () => (await streamCount('SMS_OUTBOUND')) === 5, 5_000);
+      expect(performance.now() - committedAt).toBeLessThan(1_000);
+      expect(await eventIdsIn('SMS_OUTBOUND', 5)).toEqual(messages.map((m) => m.envelope.eventId));
+      await waitFor('their rows deleted', async () => (await outboxCount()) === 0, 5_000);
+    } finally {
+      await relay.stop();
+    }
+    await withTransaction(pool, 'READ COMMITTED', async (client) => enqueueEvent(client, 'fixture', Events.smsOutbound, outbound(300)));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await outboxCount()).toBe(1); // no relay of this pool and schema: the row waits for a poller
+    expect(await streamCount('SMS_OUTBOUND')).toBe(5);
+    await pool.query('DELETE FROM fixture.outbox');
+    await nats.jsm.streams.purge('SMS_OUTBOUND');
+  });
+
+  it('rows committed with no relay running are published by the poll loop once they are older than the grace', async () => {
+    const messages = Array.from({ length: 3 }, (_, i) => outbound(400 + i));
+    await withTransaction(pool, 'READ COMMITTED', async (client) => {
+      for (const m of messages) await enqueueEvent(client, 'fixture', Events.smsOutbound, m);
+    });
+    const committedAt = performance.now();
+    const relay = new OutboxRelay({ pool, js: nats.publisher, schema: 'fixture', batchSizeMax: 50, pollIntervalMs: 50, publishTimeoutMs: 5_000, log, registry: new Registry() });
+    relay.start();
+    try {
+      await waitFor('the left-behind events in the stream', async () => (await streamCount('SMS_OUTBOUND')) === 3, 10_000);
+      // Not before the grace: the fast path of another process may still be on them.
+      expect(performance.now() - committedAt).toBeGreaterThan(LEFT_BEHIND_AFTER_MS - 250);
+      expect(await eventIdsIn('SMS_OUTBOUND', 3)).toEqual(messages.map((m) => m.envelope.eventId));
+      expect(await outboxCount()).toBe(0);
+    } finally {
+      await relay.stop();
+    }
     await nats.jsm.streams.purge('SMS_OUTBOUND');
   });
 

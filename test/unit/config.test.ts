@@ -28,6 +28,15 @@ describe('config', () => {
     expect(errorOf(() => loadWith((raw) => (raw.merchantApi.authFailureSourcesMax = 10_000_000))).key).toBe('merchantApi.authFailureSourcesMax');
   });
 
+  it('bounds the batched consumers\' size and linger, with defaults, and names a bad key', () => {
+    const defaults = loadWith((raw) => (raw.consumers = { inFlightMax: 64 })).consumers;
+    expect([defaults.batchSizeMax, defaults.batchLingerMs]).toEqual([64, 2]);
+    expect(loadWith((raw) => (raw.consumers.batchLingerMs = 0)).consumers.batchLingerMs).toBe(0);
+    expect(errorOf(() => loadWith((raw) => (raw.consumers.batchSizeMax = 0))).key).toBe('consumers.batchSizeMax');
+    expect(errorOf(() => loadWith((raw) => (raw.consumers.batchSizeMax = 1_000))).key).toBe('consumers.batchSizeMax');
+    expect(errorOf(() => loadWith((raw) => (raw.consumers.batchLingerMs = -1))).key).toBe('consumers.batchLingerMs');
+  });
+
   it('names a missing required key', () => {
     const err = errorOf(() => loadWith((raw) => delete raw.operators[0].currency));
     expect(err.key).toBe('operators[0].currency');
