@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       raw.postgres.poolSizeMax = Number(env.BENCH_POOL ?? 20);
       raw.limits.paymentsPerMinuteMax = 1_000;
       raw.limits.pinRequiredAboveMinor = 10_000_000;
-      raw.outbox = { pollIntervalMs: 20, batchSizeMax: 500 };
+      raw.outbox = { pollIntervalMs: 1_000, batchSizeMax: 500 };
       raw.consumers = { ...raw.consumers, inFlightMax: Number(env.BENCH_CONSUMER_IN_FLIGHT ?? 256) };
     },
   });

@@ -367,7 +367,7 @@ export const configSchema = z
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
     outbox: z
       .strictObject({
-        pollIntervalMs: positiveMs.default(100),
+        pollIntervalMs: positiveMs.default(1_000),
         batchSizeMax: z.number().int().min(1).max(10_000).default(200),
       })
       .prefault({}),

@@ -73,7 +73,8 @@ export class PaymentEngine {
       this.log.error({ paymentId, detail: result.detail }, 'void refused for a failed payment: reconcile by hand');
     }
     if (result.outcome === DebitOutcome.DEBIT_OUTCOME_OK || result.outcome === DebitOutcome.DEBIT_OUTCOME_INVALID_STATE) {
-      await store.confirmVoid(this.pool, paymentId);
+      // In a transaction, so a batch of results commits it with the others (batch.ts).
+      await withTransaction(this.pool, 'READ COMMITTED', (client) => store.confirmVoid(client, paymentId));
     }
   }
 
