@@ -52,6 +52,8 @@ interface Phases<M, P> {
   single(message: M): Promise<void>;
   /** Phases 1 and 2 for the batch, outside any transaction; one outcome per message, in order. */
   prepare(messages: readonly M[]): Promise<PromiseSettledResult<P>[]>;
+  /** The debit a plan's booking locks, if any: the batch locks them all up front (lockDebits). */
+  lockOf?(plan: P): string | null;
   /** Phase 3 for one request: its withTransaction joins the shared transaction. */
   book(plan: P): Promise<'done' | 'again'>;
 }
@@ -101,6 +103,9 @@ async function runPhases<M, P>(service: DebitService, items: readonly MessageIte
       }
     });
   });
+  const locks = prepared.flatMap((p) => (p.status === 'fulfilled' && phases.lockOf ? [phases.lockOf(p.value)] : [])).filter((id): id is string => !!id);
+  // One statement locks every debit the units will change (in id order): worth it for two units or more.
+  if (units.length > 1 && locks.length > 0) units.unshift(() => service.lockDebits(locks).catch(() => undefined));
   await inOneTransaction(service.pool, 'READ COMMITTED', units);
 
   const againIndexes = [...again];
@@ -140,6 +145,7 @@ export function runReserveBatch(service: DebitService, items: readonly MessageIt
         return service.reserveAtCarrier({ kind: 'claimed', check, debit });
       });
     },
+    lockOf: (plan) => (plan !== AGAIN && plan.kind === 'claimed' ? plan.check.debitId : null),
     book: (plan) => (plan === AGAIN ? Promise.resolve(AGAIN) : service.bookReserve(plan)),
   });
 }
@@ -164,6 +170,7 @@ export function runCaptureBatch(service: DebitService, items: readonly MessageIt
       }
       return settleBounded(checks, CARRIER_CALLS_IN_FLIGHT_MAX, (c) => service.captureAtCarrier(c, debits.get(c.debitId) ?? null));
     },
+    lockOf: (plan) => (plan.seen === null ? null : plan.check.debitId),
     book: (plan) => service.bookCapture(plan).then(() => 'done' as const),
   });
 }
@@ -182,6 +189,7 @@ export function runVoidBatch(service: DebitService, items: readonly MessageItem<
       }
       return settleBounded(messages, CARRIER_CALLS_IN_FLIGHT_MAX, (m) => service.voidAtCarrier(m, debits.get(m.debitId as string) ?? null));
     },
+    lockOf: (plan) => (plan.seen === null ? null : plan.debitId),
     book: (plan) => service.bookVoid(plan).then(() => 'done' as const),
   });
 }

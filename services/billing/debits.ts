@@ -9,6 +9,7 @@ import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
 import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { onBeforeCommit, transactionLocal } from '../../runtime/pg/pool.js';
 import { Ledger } from './ledger/store.js';
 import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue, type CarrierResult } from './adapters/types.js';
@@ -158,6 +159,20 @@ const CLAIMS_SQL = `WITH wanted AS (
   SELECT * FROM inserted
   UNION ALL
   SELECT d.* FROM billing.debits d WHERE d.debit_id = ANY ($1::text[]) AND d.debit_id NOT IN (SELECT debit_id FROM inserted)`;
+
+/** A change to a locked debit, written just before COMMIT (#update); absent fields keep their value. */
+interface DebitUpdate {
+  readonly debitId: string;
+  readonly state: DebitRow['state'];
+  readonly detail?: string;
+  readonly carrierRef?: string | null;
+  readonly capturedMinor?: bigint;
+  readonly payee?: string;
+}
+
+/** Transaction locals: the debits a batch locked up front (lockDebits), and the debit changes waiting for COMMIT. */
+const LOCKED_DEBITS = Symbol('billing.lockedDebits');
+const DEBIT_UPDATES = Symbol('billing.debitUpdates');
 
 export interface DebitServiceOptions {
   readonly pool: pg.Pool;
@@ -483,9 +498,7 @@ export class DebitService {
   /** The debit captured, the interop position, the result: in the caller's transaction. */
   async #markCapturedIn(client: pg.ClientBase, debit: DebitRow, check: CaptureCheck, topUp: TopUpResult | null): Promise<void> {
     const { request, amount, payeeOperatorId } = check;
-    await client.query(`UPDATE billing.debits SET state = 'captured', captured_minor = $2, payee = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [
-      debit.debit_id, amount.amountMinor.toString(), request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '',
-    ]);
+    this.#update(client, { debitId: debit.debit_id, state: 'captured', capturedMinor: amount.amountMinor, payee: request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '' });
     // A transfer to another operator's subscriber: the payer's operator owes the payee's (interop.ts),
     // when that operator collected the money: charged to the carrier account, or held in its own
     // wallet model. A carrier-billed payer's dialpay wallet was not collected by their operator.
@@ -535,7 +548,10 @@ export class DebitService {
       if (refused) return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, refused);
     }
     const topUp = await this.#topUps.settle(request, debit, check.payeeAmount.amountMinor); // airtime (top-ups.ts): credit the line, or refund the payer's wallet
-    await withTransaction(this.#o.pool, 'READ COMMITTED', (client) => this.#markCapturedIn(client, debit, check, topUp));
+    await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
+      await this.#lock(client, debitId);
+      await this.#markCapturedIn(client, debit, check, topUp);
+    });
   }
 
   /** One void on its own: the debit read, the carrier's release, then one transaction (bookVoid). */
@@ -609,7 +625,7 @@ export class DebitService {
             await result(paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'reserve already settled');
             return false;
           }
-          await client.query(`UPDATE billing.debits SET state = 'voided', detail = $2, updated_at = now() WHERE debit_id = $1`, [debitId, request.reason ?? '']);
+          this.#update(client, { debitId, state: 'voided', detail: request.reason ?? '' });
           await result(paymentId, DebitOutcome.DEBIT_OUTCOME_OK, '');
           return false;
         }
@@ -697,9 +713,53 @@ export class DebitService {
     return { id: `reserve:${debit.debit_id}`, paymentId: debit.payment_id, currency: debit.currency, amountMinor: debit.amount_minor, payerAccountId: debit.payer_account_id };
   }
 
+  /**
+   * Locks a batch's debits in one statement, in id order, in the shared transaction the batch's
+   * units join (batches.ts): each unit then takes its row without a statement of its own, and two
+   * batches wait for each other instead of deadlocking.
+   */
+  async lockDebits(debitIds: readonly string[]): Promise<void> {
+    await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
+      const { rows } = await client.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[]) ORDER BY debit_id FOR UPDATE', [[...new Set(debitIds)]]);
+      const locked = transactionLocal(client, LOCKED_DEBITS, () => new Map<string, DebitRow>());
+      for (const row of rows) locked.set(row.debit_id, row);
+    });
+  }
+
   /** The debit, locked for the rest of the client's transaction: a concurrent step of it waits. */
   async #lock(client: pg.ClientBase, debitId: string): Promise<DebitRow | null> {
+    // Its update waits for COMMIT (#update): a read now would see the row as it was.
+    if (transactionLocal(client, DEBIT_UPDATES, () => new Map<string, DebitUpdate>()).has(debitId)) throw new Error(`debit ${debitId} read after its update in one transaction`);
+    const locked = transactionLocal(client, LOCKED_DEBITS, () => new Map<string, DebitRow>());
+    const row = locked.get(debitId);
+    if (row) {
+      locked.delete(debitId); // taken once: the unit that took it is the one that changes it
+      return row;
+    }
     return (await client.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = $1 FOR UPDATE', [debitId])).rows[0] ?? null;
+  }
+
+  /**
+   * Changes a debit the caller has locked, at the end of its transaction: every debit changed in
+   * one (shared) transaction in one statement, just before COMMIT.
+   */
+  #update(client: pg.ClientBase, update: DebitUpdate): void {
+    const updates = transactionLocal(client, DEBIT_UPDATES, () => new Map<string, DebitUpdate>());
+    if (updates.size === 0) {
+      onBeforeCommit(client, async () => {
+        const rows = [...updates.values()];
+        updates.clear();
+        await client.query(
+          `UPDATE billing.debits d SET state = u.state, detail = COALESCE(u.detail, d.detail), carrier_ref = COALESCE(u.carrier_ref, d.carrier_ref),
+             captured_minor = COALESCE(u.captured_minor, d.captured_minor), payee = COALESCE(u.payee, d.payee), updated_at = now()
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS u(debit_id, state, detail, carrier_ref, captured_minor, payee)
+           WHERE d.debit_id = u.debit_id`,
+          [rows.map((u) => u.debitId), rows.map((u) => u.state), rows.map((u) => u.detail ?? null), rows.map((u) => u.carrierRef ?? null),
+            rows.map((u) => (u.capturedMinor === undefined ? null : u.capturedMinor.toString())), rows.map((u) => u.payee ?? null)],
+        );
+      });
+    }
+    updates.set(update.debitId, update);
   }
 
   /** Voids the ledger hold of a debit that ended refused, if an earlier delivery booked one; in the caller's transaction. */
@@ -710,9 +770,7 @@ export class DebitService {
 
   /** Ends a claim the caller has locked in 'reserving': its state and result, in the caller's transaction. */
   async #settleIn(client: pg.ClientBase, debit: DebitRow, state: 'reserved' | 'refused', outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, carrierRef: string | null): Promise<void> {
-    await client.query(`UPDATE billing.debits SET state = $2, detail = $3, carrier_ref = COALESCE($4, carrier_ref), updated_at = now() WHERE debit_id = $1 AND state = 'reserving'`, [
-      debit.debit_id, state, state === 'refused' ? `${outcome}:${detail}` : '', carrierRef,
-    ]);
+    this.#update(client, { debitId: debit.debit_id, state, detail: state === 'refused' ? `${outcome}:${detail}` : '', carrierRef });
     await this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcome, amount, detail, debit.funding);
   }
 
