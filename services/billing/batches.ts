@@ -83,25 +83,32 @@ async function runPhases<M, P>(service: DebitService, items: readonly MessageIte
 
   const prepared = await phases.prepare(batched.map(messageOf));
   const again = new Set<number>();
-  const units: (() => Promise<void>)[] = [];
+  const booking: { index: number; plan: P }[] = [];
   prepared.forEach((plan, j) => {
     const i = batched[j] as number;
-    if (plan.status === 'rejected') {
-      results[i] = plan;
-      return;
+    if (plan.status === 'rejected') results[i] = plan;
+    else booking.push({ index: i, plan: plan.value });
+  });
+  // Never rejects: a failure inside the shared transaction poisons it (all units run again alone),
+  // one outside it is this request's result alone.
+  const book = async ({ index, plan }: { index: number; plan: P }) => {
+    try {
+      if ((await phases.book(plan)) === 'again') again.add(index);
+      else again.delete(index);
+      results[index] = OK;
+    } catch (err) {
+      again.delete(index);
+      results[index] = failed(err);
     }
-    // Never rejects: a failure inside the shared transaction poisons it (all units run again alone),
-    // one outside it is this request's result alone.
-    units.push(async () => {
-      try {
-        if ((await phases.book(plan.value)) === 'again') again.add(i);
-        else again.delete(i);
-        results[i] = OK;
-      } catch (err) {
-        again.delete(i);
-        results[i] = failed(err);
-      }
-    });
+  };
+  // In the shared transaction the bookings run side by side on its connection, so their ledger
+  // transfers go in one statement (Ledger.applyIn); the first unit starts them all, each unit
+  // waits for its own. Run again alone (a failure), each unit books its own.
+  let pass = 0;
+  let started: Promise<void>[] = [];
+  const units = booking.map((b, k) => async () => {
+    if (k === 0 && ++pass === 1) started = booking.map(book);
+    await (pass === 1 ? started[k] : book(b));
   });
   const locks = prepared.flatMap((p) => (p.status === 'fulfilled' && phases.lockOf ? [phases.lockOf(p.value)] : [])).filter((id): id is string => !!id);
   // One statement locks every debit the units will change (in id order): worth it for two units or more.

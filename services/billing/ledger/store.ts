@@ -6,6 +6,7 @@
 // postings do not balance is a bug and throws before anything is written.
 import type pg from 'pg';
 import { onAfterCommit, quoteIdent, withTransaction } from '../../../runtime/pg/index.js';
+import { transactionLocal } from '../../../runtime/pg/pool.js';
 import { assertBalanced, type AccountKind, type Transfer, BALANCE_CHECKED_KINDS, LedgerInvariantError } from './rules.js';
 
 export type ApplyOutcome =
@@ -44,6 +45,8 @@ interface Queued {
   readonly reject: (err: unknown) => void;
 }
 const STATEMENT_LINES_MAX = 50;
+/** Transaction local: the transfers its callers asked for in this tick (applyIn). */
+const PENDING_TRANSFERS = Symbol('ledger.pendingTransfers');
 
 /** An account a step may be the first to use. */
 export interface NewAccount {
@@ -100,20 +103,45 @@ export class Ledger {
   }
 
   /**
-   * Applies transfers in the client's transaction (withTransaction), all in one apply_transfers
-   * statement: they commit, or roll back, with the caller's other writes (a debit's state, its
-   * result event). One outcome per transfer, in order. A statement that fails (an account missing
-   * or in another currency, a race on the settlement index) fails the caller's transaction.
+   * Applies transfers in the client's transaction (withTransaction): they commit, or roll back,
+   * with the caller's other writes (a debit's state, its result event). Every transfer the
+   * transaction's callers ask for within the same tick (the units of a batch booking side by side,
+   * batches.ts) goes in one apply_transfers statement. One outcome per transfer, in order. A
+   * statement that fails (an account missing or in another currency, a race on the settlement
+   * index) fails every caller of it, and so the transaction.
    */
-  async applyIn(client: pg.ClientBase, transfers: readonly Transfer[]): Promise<ApplyOutcome[]> {
-    for (const t of transfers) assertBalanced(t); // a bug: nothing is written
-    if (transfers.length === 0) return [];
-    const { rows } = await client.query<{ r: string[] }>(`SELECT ${this.#s}.apply_transfers($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r`, applyParams(transfers));
-    const results = (rows[0] as { r: string[] }).r;
-    return transfers.map((t, i) => {
-      const outcome = outcomeOf(t, results[i] ?? '');
-      if (outcome instanceof Error) throw outcome;
-      return outcome;
+  applyIn(client: pg.ClientBase, transfers: readonly Transfer[]): Promise<ApplyOutcome[]> {
+    try {
+      for (const t of transfers) assertBalanced(t); // a bug: nothing is queued
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (transfers.length === 0) return Promise.resolve([]);
+    const pending = transactionLocal(client, PENDING_TRANSFERS, () => ({ queue: [] as Queued[], scheduled: false }));
+    const outcomes = transfers.map((transfer) => new Promise<ApplyOutcome>((resolve, reject) => pending.queue.push({ transfer, resolve, reject })));
+    if (!pending.scheduled) {
+      pending.scheduled = true;
+      setImmediate(() => {
+        pending.scheduled = false;
+        void this.#applyQueuedIn(client, pending.queue.splice(0));
+      });
+    }
+    return Promise.all(outcomes);
+  }
+
+  async #applyQueuedIn(client: pg.ClientBase, queued: readonly Queued[]): Promise<void> {
+    let results: string[];
+    try {
+      const { rows } = await client.query<{ r: string[] }>(`SELECT ${this.#s}.apply_transfers($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r`, applyParams(queued.map((q) => q.transfer)));
+      results = (rows[0] as { r: string[] }).r;
+    } catch (err) {
+      for (const q of queued) q.reject(err);
+      return;
+    }
+    queued.forEach((q, i) => {
+      const outcome = outcomeOf(q.transfer, results[i] ?? '');
+      if (outcome instanceof Error) q.reject(outcome);
+      else q.resolve(outcome);
     });
   }
 
