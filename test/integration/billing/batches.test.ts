@@ -12,6 +12,7 @@ import { DebitService, SimulatedCarrier } from '../../../services/billing/index.
 import { DebitBusyError } from '../../../services/billing/debits.js';
 import { runCaptureBatch, runRefundBatch, runReserveBatch, runVoidBatch } from '../../../services/billing/batches.js';
 import { Ledger } from '../../../services/billing/ledger/store.js';
+import type { CarrierAdapter } from '../../../services/billing/adapters/types.js';
 import { AccountIds, depositTransfer } from '../../../services/billing/ledger/rules.js';
 import { setupStack, quietLogger, type Stack } from '../../support/stack.js';
 
@@ -112,6 +113,28 @@ it('N reserves write in two transactions (claims, then bookings), N captures in 
   expect((await runCaptureBatch(debits, items(ids.map((id) => captureOf(id, 1_000n))))).every((r) => r.status === 'fulfilled')).toBe(true);
   expect(await resultEvents('debit-capture-result:batch-r-')).toHaveLength(N);
   expect(await ledger.balance(AccountIds.merchant('SHOP42', 'KES'))).toBe(BigInt(N) * 900n);
+});
+
+it('a batch of reserves calls the carrier only once its claims are committed: a void arriving meanwhile finds them', async () => {
+  const seen: string[] = [];
+  // The carrier looks, on a connection of its own, for the claim of the debit it is asked to reserve.
+  const watching = new DebitService({
+    pool, ledger, operators: new Map(stack.config.operators.map((o) => [o.id, o])), log,
+    adapterFor: (): CarrierAdapter => ({
+      name: carrier.name, fundsCheckedInLedger: carrier.fundsCheckedInLedger,
+      payerAccountId: (operatorId) => carrier.payerAccountId(operatorId),
+      reserve: async (request) => {
+        seen.push((await pool.query<{ state: string }>('SELECT state FROM billing.debits WHERE debit_id = $1', [request.debitId])).rows[0]?.state ?? 'none');
+        return carrier.reserve(request);
+      },
+      capture: (debitId, amountMinor) => carrier.capture(debitId, amountMinor), release: (debitId) => carrier.release(debitId),
+      refund: (refundId, debitId, amountMinor) => carrier.refund(refundId, debitId, amountMinor), balance: (operatorId, msisdn) => carrier.balance(operatorId, msisdn),
+    }),
+  });
+  const ids = Array.from({ length: 3 }, (_, i) => `claimed-${i}`);
+  expect((await runReserveBatch(watching, items(ids.map((id, i) => reserveOf(id, `25475500000${i}`, 500n))))).every((r) => r.status === 'fulfilled')).toBe(true);
+  expect(seen).toEqual(['reserving', 'reserving', 'reserving']);
+  expect(await states(ids)).toEqual(['reserved', 'reserved', 'reserved']);
 });
 
 it('a capture of a debit still reserving fails alone; the others commit together', async () => {
