@@ -1,8 +1,12 @@
 // Two-phase debits: reserve when the challenge is sent, capture on
 // confirmation, void on expiry or cancel. Each step calls the carrier adapter
-// (idempotent on the debit id), books the ledger under an id derived from the
-// debit id (so a redelivered request books nothing twice), then records the
-// debit's state and its result event in one transaction through the outbox.
+// (idempotent on the debit id), outside any transaction, then writes everything
+// else in ONE transaction: the debit locked, the ledger booked under an id derived
+// from the debit id (so a redelivered request books nothing twice), the debit's
+// state and its result event through the outbox. A reserve's claim commits before
+// the carrier call, so a void arriving meanwhile finds it. Each step comes in
+// phases (check, claim or read, carrier, book) that batches.ts runs for a whole
+// batch: one claim or read statement, concurrent carrier calls, one shared commit.
 import type pg from 'pg';
 import { dialpay, fundingToProto, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
@@ -15,7 +19,7 @@ import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTrans
 import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue, type CarrierResult } from './adapters/types.js';
 import { TopUps, type TopUpResult } from './top-ups.js';
 import { bookInteropPosition, crossesOperators, payeeOperatorRefusal } from './interop.js';
-import { claimFunding, fundingWanted, mayFallBackToCarrier, stepsFor, type Funding, type FundingWanted } from './funding.js';
+import { CLAIMS_SQL, claimFunding, fundingWanted, mayFallBackToCarrier, stepsFor, type Funding, type FundingWanted } from './funding.js';
 import { subscriberBalance } from './wallet-balance.js';
 
 const { DebitOutcome } = dialpay.v1;
@@ -137,28 +141,6 @@ export interface RefundPlan extends RefundClaim {
   readonly carrier: CarrierResult | null;
 }
 
-/**
- * CLAIM_SQL for many debits in one statement, answering every claimed row: those it inserted, and
- * those an earlier delivery left (read in the statement's snapshot). Parameters: arrays of the
- * debit ids, payment ids, operators, msisdns, currencies, amounts, carrier payer accounts,
- * adapters, wanted fundings (claimFunding) and wallet accounts.
- */
-const CLAIMS_SQL = `WITH wanted AS (
-    SELECT r.*, CASE WHEN r.want <> 'auto' THEN r.want
-                     WHEN EXISTS (SELECT 1 FROM billing.accounts a WHERE a.id = r.wallet AND a.balance_minor >= r.amount_minor) THEN 'wallet'
-                     ELSE 'carrier' END AS funding
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[])
-      AS r(debit_id, payment_id, operator_id, msisdn, currency, amount_minor, carrier_payer, adapter, want, wallet)
-  ), inserted AS (
-    INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, funding)
-    SELECT debit_id, payment_id, operator_id, msisdn, currency, amount_minor, CASE WHEN funding = 'wallet' THEN wallet ELSE carrier_payer END, adapter, 'reserving', funding
-    FROM wanted ORDER BY debit_id
-    ON CONFLICT (debit_id) DO NOTHING
-    RETURNING *
-  )
-  SELECT * FROM inserted
-  UNION ALL
-  SELECT d.* FROM billing.debits d WHERE d.debit_id = ANY ($1::text[]) AND d.debit_id NOT IN (SELECT debit_id FROM inserted)`;
 
 /** A change to a locked debit, written just before COMMIT (#update); absent fields keep their value. */
 interface DebitUpdate {
@@ -257,8 +239,8 @@ export class DebitService {
   }
 
   /**
-   * Claims the debits ('reserving') in one statement, each with its funding decided as CLAIM_SQL
-   * does (the wallet first: funding.ts), and answers every claimed row: new or left by an earlier
+   * Claims the debits ('reserving') in one statement, each with its funding decided in the
+   * statement (the wallet first: funding.ts's CLAIMS_SQL), and answers every claimed row: new or left by an earlier
    * delivery. A row claimed by a concurrent statement that committed meanwhile may be missing.
    */
   async claimReserves(checks: readonly ClaimCheck[]): Promise<Map<string, DebitRow>> {
