@@ -112,7 +112,8 @@ async function runPhases<M, P>(service: DebitService, items: readonly MessageIte
   });
   const locks = prepared.flatMap((p) => (p.status === 'fulfilled' && phases.lockOf ? [phases.lockOf(p.value)] : [])).filter((id): id is string => !!id);
   // One statement locks every debit the units will change (in id order): worth it for two units or more.
-  if (units.length > 1 && locks.length > 0) units.unshift(() => service.lockDebits(locks).catch(() => undefined));
+  // Only for the shared attempt (no booking started yet); a failure poisons it, and the units run alone without it.
+  if (units.length > 1 && locks.length > 0) units.unshift(() => (pass === 0 ? service.lockDebits(locks).catch(() => undefined) : Promise.resolve()));
   await inOneTransaction(service.pool, 'READ COMMITTED', units);
 
   const againIndexes = [...again];

@@ -137,6 +137,21 @@ it('a batch of reserves calls the carrier only once its claims are committed: a 
   expect(await states(ids)).toEqual(['reserved', 'reserved', 'reserved']);
 });
 
+it('two reserves a wallet covered at their claim but not both: one from the wallet, the other switches to the carrier', async () => {
+  const payer = '254744000001';
+  await ledger.ensureAccount(AccountIds.subscriber(payer), 'subscriber', 'KES');
+  await ledger.apply(depositTransfer('batch-cash-in-2', 'safaricom-ke', AccountIds.subscriber(payer), 'KES', 1_500n));
+  const ids = ['short-a', 'short-b'];
+  const reserved = await runReserveBatch(debits, items(ids.map((id) => reserveOf(id, payer, 1_000n))));
+  expect(reserved.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+  expect(await states(ids)).toEqual(['reserved', 'reserved']);
+  const { rows } = await pool.query<{ funding: string }>('SELECT funding FROM billing.debits WHERE debit_id = ANY ($1::text[]) ORDER BY funding', [ids]);
+  expect(rows.map((r) => r.funding)).toEqual(['carrier', 'wallet']);
+  expect(await ledger.balance(AccountIds.subscriber(payer))).toBe(500n);
+  expect(carrier.balanceOf(payer)).toBe(99_000n);
+  await expectSoundLedger();
+});
+
 it('a capture of a debit still reserving fails alone; the others commit together', async () => {
   const ids = Array.from({ length: 4 }, (_, i) => `busy-${i}`);
   expect((await runReserveBatch(debits, items(ids.map((id, i) => reserveOf(id, `25477700000${i}`, 2_000n))))).every((r) => r.status === 'fulfilled')).toBe(true);
