@@ -204,3 +204,24 @@ it('voids and refunds run as batches too: voids in one transaction, refunds in t
   expect(await resultEvents('debit-refund-result:rf-vr-')).toHaveLength(2);
   await expectSoundLedger();
 });
+
+it('batches running side by side over the same wallets finish, each request answered, the ledger sound', async () => {
+  const wallets = Array.from({ length: 4 }, (_, i) => `25473300000${i}`);
+  for (const [i, w] of wallets.entries()) {
+    await ledger.ensureAccount(AccountIds.subscriber(w), 'subscriber', 'KES');
+    await ledger.apply(depositTransfer(`side-cash-in-${i}`, 'safaricom-ke', AccountIds.subscriber(w), 'KES', 50_000n));
+  }
+  // Carrier-funded reserves whose captures credit the wallets, while the wallets pay reserves of their own.
+  const toWallets = Array.from({ length: 8 }, (_, i) => `side-c-${i}`);
+  expect((await runReserveBatch(debits, items(toWallets.map((id, i) => reserveOf(id, `25473400000${i}`, 700n))))).every((r) => r.status === 'fulfilled')).toBe(true);
+  const p2p = (id: string, i: number): dialpay.v1.IDebitCaptureRequested => ({ debitId: id, paymentId: `p-${id}`, amount: KES(700n), payeeMsisdn: wallets[(i + 1) % wallets.length], payeeAmount: KES(700n) });
+  const fromWallets = Array.from({ length: 8 }, (_, i) => `side-w-${i}`);
+  const [captured, reserved] = await Promise.all([
+    runCaptureBatch(debits, items(toWallets.map(p2p))),
+    runReserveBatch(debits, items(fromWallets.map((id, i) => reserveOf(id, wallets[i % wallets.length] as string, 900n)))),
+  ]);
+  expect([...captured, ...reserved].map((r) => r.status)).toEqual([...captured, ...reserved].map(() => 'fulfilled'));
+  expect(await states(toWallets)).toEqual(toWallets.map(() => 'captured'));
+  expect(await states(fromWallets)).toEqual(fromWallets.map(() => 'reserved'));
+  await expectSoundLedger();
+}, 30_000);
