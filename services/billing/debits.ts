@@ -12,7 +12,7 @@ import { dialpay, fundingToProto, moneyFromProto, moneyToProto, ContractError, t
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
-import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { enqueueEvent, onAfterCommit, withTransaction } from '../../runtime/pg/index.js';
 import { onBeforeCommit, transactionLocal } from '../../runtime/pg/pool.js';
 import { Ledger } from './ledger/store.js';
 import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
@@ -152,6 +152,9 @@ interface DebitUpdate {
   readonly payee?: string;
 }
 
+/** Reserved debits remembered for their capture or void (DebitService.#reserved); past this the memory starts over. */
+const RESERVED_KNOWN_MAX = 100_000;
+
 /** Transaction locals: the debits a batch locked up front (lockDebits), and the debit changes waiting for COMMIT. */
 const LOCKED_DEBITS = Symbol('billing.lockedDebits');
 const DEBIT_UPDATES = Symbol('billing.debitUpdates');
@@ -176,6 +179,12 @@ export class DebitService {
   readonly #o: DebitServiceOptions;
   readonly #ledger: Ledger;
   readonly #topUps: TopUps;
+  /**
+   * Debits this process settled 'reserved', as committed: what a capture or void needs before its
+   * carrier call, without reading it. Only a hint: the booking locks and checks the row, and the
+   * carrier calls are idempotent, so a hint gone stale (another process voided it) costs nothing wrong.
+   */
+  readonly #reserved = new Map<string, DebitRow>();
 
   constructor(options: DebitServiceOptions) {
     this.#o = options;
@@ -374,10 +383,27 @@ export class DebitService {
     return stepsFor(debit.funding, this.#o.adapterFor(this.#operator(debit.operator_id)));
   }
 
-  /** The debits with these ids as they are now, in one statement: what the carrier steps of a batch need. */
+  /**
+   * The debits with these ids, for the carrier steps of a capture or void: those this process
+   * reserved from memory, the others read in one statement (none when every one is known).
+   */
   async peekDebits(debitIds: readonly string[]): Promise<Map<string, DebitRow>> {
-    const { rows } = await this.#o.pool.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[])', [[...new Set(debitIds)]]);
-    return new Map(rows.map((r) => [r.debit_id, r]));
+    const found = new Map<string, DebitRow>();
+    const unknown: string[] = [];
+    for (const id of new Set(debitIds)) {
+      const known = this.#reserved.get(id);
+      if (known) found.set(id, known);
+      else unknown.push(id);
+    }
+    if (unknown.length === 0) return found;
+    const { rows } = await this.#o.pool.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[])', [unknown]);
+    for (const row of rows) found.set(row.debit_id, row);
+    return found;
+  }
+
+  #rememberReserved(debit: DebitRow): void {
+    if (this.#reserved.size >= RESERVED_KNOWN_MAX) this.#reserved.clear(); // a bound, not an eviction policy: a miss costs one read
+    this.#reserved.set(debit.debit_id, debit);
   }
 
   /**
@@ -474,6 +500,7 @@ export class DebitService {
       await this.#markCapturedIn(client, debit, check, null);
       return false;
     });
+    this.#reserved.delete(debitId); // captured, or not capturable: read it, should it be asked again
     if (busy) throw new DebitBusyError(debitId);
   }
 
@@ -534,6 +561,7 @@ export class DebitService {
       await this.#lock(client, debitId);
       await this.#markCapturedIn(client, debit, check, topUp);
     });
+    this.#reserved.delete(debitId);
   }
 
   /** One void on its own: the debit read, the carrier's release, then one transaction (bookVoid). */
@@ -613,6 +641,7 @@ export class DebitService {
         }
       }
     });
+    this.#reserved.delete(debitId);
     if (busy) throw new DebitBusyError(debitId);
   }
 
@@ -753,6 +782,7 @@ export class DebitService {
   /** Ends a claim the caller has locked in 'reserving': its state and result, in the caller's transaction. */
   async #settleIn(client: pg.ClientBase, debit: DebitRow, state: 'reserved' | 'refused', outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, carrierRef: string | null): Promise<void> {
     this.#update(client, { debitId: debit.debit_id, state, detail: state === 'refused' ? `${outcome}:${detail}` : '', carrierRef });
+    if (state === 'reserved') onAfterCommit(client, () => this.#rememberReserved({ ...debit, state, detail: '', carrier_ref: carrierRef ?? debit.carrier_ref }));
     await this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcome, amount, detail, debit.funding);
   }
 
