@@ -619,7 +619,8 @@ export class DebitService {
           await result(paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'debit is captured');
           return false;
         case 'refused':
-          if (!plan.carrier) return true; // read in another state: not released at the carrier yet
+          // Read in another state (a remembered 'reserved' gone stale): its carrier step took the wrong branch; again, reading it.
+          if (!plan.carrier || plan.seen !== 'refused') return true;
           await this.#releaseLedgerHoldIn(client, debit);
           await result(paymentId, DebitOutcome.DEBIT_OUTCOME_OK, 'debit was refused');
           return false;
