@@ -12,7 +12,8 @@
 import { inOneTransaction } from '../../runtime/pg/index.js';
 import type { dialpay } from '../../proto/index.js';
 import { PermanentHandlerError } from '../../runtime/nats/index.js';
-import type { CapturePlan, DebitRow, DebitService, RefundClaim, RefundPlan, ReserveBooking, ReserveCheck, VoidPlan } from './debits.js';
+import type { DebitRow } from './debit-rows.js';
+import type { CapturePlan, DebitService, RefundClaim, RefundPlan, ReserveBooking, ReserveCheck, VoidPlan } from './debits.js';
 
 /** Carrier calls of one batch in flight at once: enough to hide their latency, few enough to spare the carrier. */
 export const CARRIER_CALLS_IN_FLIGHT_MAX = 32;

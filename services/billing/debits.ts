@@ -13,7 +13,7 @@ import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
 import { enqueueEvent, onAfterCommit, withTransaction } from '../../runtime/pg/index.js';
-import { onBeforeCommit, transactionLocal } from '../../runtime/pg/pool.js';
+import { claimedAt, lockDebit, lockDebitsIn, updateDebitAtCommit, type DebitRow } from './debit-rows.js';
 import { Ledger } from './ledger/store.js';
 import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue, type CarrierResult } from './adapters/types.js';
@@ -24,6 +24,7 @@ import { subscriberBalance } from './wallet-balance.js';
 
 const { DebitOutcome } = dialpay.v1;
 type DebitOutcomeValue = dialpay.v1.DebitOutcome;
+export type { DebitRow } from './debit-rows.js';
 export const PRODUCER = 'billing';
 const SCHEMA = 'billing';
 
@@ -50,26 +51,6 @@ const OUTCOME_BY_CARRIER: Readonly<Record<CarrierOutcomeValue, DebitOutcomeValue
   [CarrierOutcome.UNAVAILABLE]: DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE,
   [CarrierOutcome.REJECTED]: DebitOutcome.DEBIT_OUTCOME_REJECTED,
 };
-
-export interface DebitRow {
-  debit_id: string;
-  payment_id: string;
-  operator_id: string;
-  msisdn: string;
-  currency: string;
-  amount_minor: bigint;
-  payer_account_id: string;
-  adapter: string;
-  /** Where the money comes from (funding.ts): the subscriber's dialpay wallet or the carrier account. */
-  funding: Funding;
-  state: 'reserving' | 'reserved' | 'captured' | 'voided' | 'refused';
-  captured_minor: bigint;
-  detail: string;
-  /** The carrier's id for the reservation (CAMARA's paymentId), when it has its own. */
-  carrier_ref: string | null;
-  /** When the debit was claimed: no reserve of it at the carrier is older (a lookup starts there). */
-  created_at: Date;
-}
 
 /** A reserve request read: refused at once (unknown operator, another currency), or to be claimed. */
 export type ReserveCheck = ReserveRefusal | ClaimCheck;
@@ -141,23 +122,8 @@ export interface RefundPlan extends RefundClaim {
   readonly carrier: CarrierResult | null;
 }
 
-
-/** A change to a locked debit, written just before COMMIT (#update); absent fields keep their value. */
-interface DebitUpdate {
-  readonly debitId: string;
-  readonly state: DebitRow['state'];
-  readonly detail?: string;
-  readonly carrierRef?: string | null;
-  readonly capturedMinor?: bigint;
-  readonly payee?: string;
-}
-
 /** Reserved debits remembered for their capture or void (DebitService.#reserved); past this the memory starts over. */
 const RESERVED_KNOWN_MAX = 100_000;
-
-/** Transaction locals: the debits a batch locked up front (lockDebits), and the debit changes waiting for COMMIT. */
-const LOCKED_DEBITS = Symbol('billing.lockedDebits');
-const DEBIT_UPDATES = Symbol('billing.debitUpdates');
 
 export interface DebitServiceOptions {
   readonly pool: pg.Pool;
@@ -309,7 +275,7 @@ export class DebitService {
     const { check, carrier } = booking;
     const amount = check.amount;
     const decided = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client): Promise<'done' | 'again' | 'release-insufficient' | 'release-relapse'> => {
-      const debit = await this.#lock(client, check.debitId);
+      const debit = await lockDebit(client, check.debitId);
       if (!debit) throw new Error(`debit ${check.debitId} vanished after its claim`);
       if (debit.state !== 'reserving') {
         await this.#enqueueStateResult(client, debit, amount); // settled by someone else (another delivery, the sweep, a void first): say what they decided
@@ -463,7 +429,7 @@ export class DebitService {
     const busy = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client): Promise<boolean> => {
       const result = (debit: DebitRow | null, outcome: DebitOutcomeValue, captured: MoneyMinor, detail: string) =>
         this.#enqueueCaptureResult(client, debitId, debit?.payment_id ?? check.request.paymentId ?? '', outcome, captured, detail);
-      const debit = plan.seen === null ? null : await this.#lock(client, debitId);
+      const debit = plan.seen === null ? null : await lockDebit(client, debitId);
       if (!debit) {
         await result(null, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'no such debit');
         return false;
@@ -507,7 +473,7 @@ export class DebitService {
   /** The debit captured, the interop position, the result: in the caller's transaction. */
   async #markCapturedIn(client: pg.ClientBase, debit: DebitRow, check: CaptureCheck, topUp: TopUpResult | null): Promise<void> {
     const { request, amount, payeeOperatorId } = check;
-    this.#update(client, { debitId: debit.debit_id, state: 'captured', capturedMinor: amount.amountMinor, payee: request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '' });
+    updateDebitAtCommit(client, { debitId: debit.debit_id, state: 'captured', capturedMinor: amount.amountMinor, payee: request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '' });
     // A transfer to another operator's subscriber: the payer's operator owes the payee's (interop.ts),
     // when that operator collected the money: charged to the carrier account, or held in its own
     // wallet model. A carrier-billed payer's dialpay wallet was not collected by their operator.
@@ -542,7 +508,7 @@ export class DebitService {
       const payee = this.#topUps.payee(request, debit) as NonNullable<ReturnType<TopUps['payee']>>; // the target operator's airtime account
       const operator = this.#operator(debit.operator_id);
       const refused = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-        const locked = await this.#lock(client, debitId);
+        const locked = await lockDebit(client, debitId);
         if (locked?.state !== 'reserved') return `debit is ${locked?.state ?? 'unknown'}`;
         await this.#ledger.ensureAccountsIn(client, [
           { id: payee.accountId, kind: payee.kind, currency: debit.currency },
@@ -558,7 +524,7 @@ export class DebitService {
     }
     const topUp = await this.#topUps.settle(request, debit, check.payeeAmount.amountMinor); // airtime (top-ups.ts): credit the line, or refund the payer's wallet
     await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-      await this.#lock(client, debitId);
+      await lockDebit(client, debitId);
       await this.#markCapturedIn(client, debit, check, topUp);
     });
     this.#reserved.delete(debitId);
@@ -606,7 +572,7 @@ export class DebitService {
         if (tombstone.rowCount === 1) await result(request.paymentId ?? '', DebitOutcome.DEBIT_OUTCOME_OK, 'voided before it was reserved');
         return tombstone.rowCount !== 1; // the reserve claimed it meanwhile: void it once that settles
       }
-      const debit = await this.#lock(client, debitId);
+      const debit = await lockDebit(client, debitId);
       if (!debit) throw new Error(`debit ${debitId} vanished`);
       const paymentId = debit.payment_id;
       switch (debit.state) {
@@ -636,7 +602,7 @@ export class DebitService {
             await result(paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'reserve already settled');
             return false;
           }
-          this.#update(client, { debitId, state: 'voided', detail: request.reason ?? '' });
+          updateDebitAtCommit(client, { debitId, state: 'voided', detail: request.reason ?? '' });
           await result(paymentId, DebitOutcome.DEBIT_OUTCOME_OK, '');
           return false;
         }
@@ -669,7 +635,7 @@ export class DebitService {
         return { ...ids, debit: null };
       };
       if (!request.merchantId) return answer(DebitOutcome.DEBIT_OUTCOME_REJECTED, 'refunds are for merchant payments');
-      const debit = await this.#lock(client, debitId);
+      const debit = await lockDebit(client, debitId);
       if (!debit || debit.state !== 'captured' || debit.currency !== amount.currency) return answer(DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, `debit is ${debit?.state ?? 'unknown'}`);
       const existing = (await client.query<{ state: string; detail: string }>('SELECT state, detail FROM billing.refunds WHERE refund_id = $1', [refundId])).rows[0];
       if (existing?.state === 'refunded') return answer(DebitOutcome.DEBIT_OUTCOME_OK, '');
@@ -725,53 +691,9 @@ export class DebitService {
     return { id: `reserve:${debit.debit_id}`, paymentId: debit.payment_id, currency: debit.currency, amountMinor: debit.amount_minor, payerAccountId: debit.payer_account_id };
   }
 
-  /**
-   * Locks a batch's debits in one statement, in id order, in the shared transaction the batch's
-   * units join (batches.ts): each unit then takes its row without a statement of its own, and two
-   * batches wait for each other instead of deadlocking.
-   */
+  /** Locks a batch's debits up front in the shared transaction its units join (debit-rows.ts). */
   async lockDebits(debitIds: readonly string[]): Promise<void> {
-    await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-      const { rows } = await client.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[]) ORDER BY debit_id FOR UPDATE', [[...new Set(debitIds)]]);
-      const locked = transactionLocal(client, LOCKED_DEBITS, () => new Map<string, DebitRow>());
-      for (const row of rows) locked.set(row.debit_id, row);
-    });
-  }
-
-  /** The debit, locked for the rest of the client's transaction: a concurrent step of it waits. */
-  async #lock(client: pg.ClientBase, debitId: string): Promise<DebitRow | null> {
-    // Its update waits for COMMIT (#update): a read now would see the row as it was.
-    if (transactionLocal(client, DEBIT_UPDATES, () => new Map<string, DebitUpdate>()).has(debitId)) throw new Error(`debit ${debitId} read after its update in one transaction`);
-    const locked = transactionLocal(client, LOCKED_DEBITS, () => new Map<string, DebitRow>());
-    const row = locked.get(debitId);
-    if (row) {
-      locked.delete(debitId); // taken once: the unit that took it is the one that changes it
-      return row;
-    }
-    return (await client.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = $1 FOR UPDATE', [debitId])).rows[0] ?? null;
-  }
-
-  /**
-   * Changes a debit the caller has locked, at the end of its transaction: every debit changed in
-   * one (shared) transaction in one statement, just before COMMIT.
-   */
-  #update(client: pg.ClientBase, update: DebitUpdate): void {
-    const updates = transactionLocal(client, DEBIT_UPDATES, () => new Map<string, DebitUpdate>());
-    if (updates.size === 0) {
-      onBeforeCommit(client, async () => {
-        const rows = [...updates.values()];
-        updates.clear();
-        await client.query(
-          `UPDATE billing.debits d SET state = u.state, detail = COALESCE(u.detail, d.detail), carrier_ref = COALESCE(u.carrier_ref, d.carrier_ref),
-             captured_minor = COALESCE(u.captured_minor, d.captured_minor), payee = COALESCE(u.payee, d.payee), updated_at = now()
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS u(debit_id, state, detail, carrier_ref, captured_minor, payee)
-           WHERE d.debit_id = u.debit_id`,
-          [rows.map((u) => u.debitId), rows.map((u) => u.state), rows.map((u) => u.detail ?? null), rows.map((u) => u.carrierRef ?? null),
-            rows.map((u) => (u.capturedMinor === undefined ? null : u.capturedMinor.toString())), rows.map((u) => u.payee ?? null)],
-        );
-      });
-    }
-    updates.set(update.debitId, update);
+    await withTransaction(this.#o.pool, 'READ COMMITTED', (client) => lockDebitsIn(client, debitIds));
   }
 
   /** Voids the ledger hold of a debit that ended refused, if an earlier delivery booked one; in the caller's transaction. */
@@ -782,7 +704,7 @@ export class DebitService {
 
   /** Ends a claim the caller has locked in 'reserving': its state and result, in the caller's transaction. */
   async #settleIn(client: pg.ClientBase, debit: DebitRow, state: 'reserved' | 'refused', outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, carrierRef: string | null): Promise<void> {
-    this.#update(client, { debitId: debit.debit_id, state, detail: state === 'refused' ? `${outcome}:${detail}` : '', carrierRef });
+    updateDebitAtCommit(client, { debitId: debit.debit_id, state, detail: state === 'refused' ? `${outcome}:${detail}` : '', carrierRef });
     if (state === 'reserved') onAfterCommit(client, () => this.#rememberReserved({ ...debit, state, detail: '', carrier_ref: carrierRef ?? debit.carrier_ref }));
     await this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcome, amount, detail, debit.funding);
   }
@@ -790,7 +712,7 @@ export class DebitService {
   /** Refuses a claim still 'reserving' (after its hold is released at the carrier), or says what became of it. */
   async #settleOrReport(debitId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<boolean> {
     return withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-      const debit = await this.#lock(client, debitId);
+      const debit = await lockDebit(client, debitId);
       if (!debit) return false;
       if (debit.state !== 'reserving') {
         await this.#enqueueStateResult(client, debit, amount);
@@ -891,12 +813,6 @@ export class DebitService {
 function required(value: string | null | undefined, field: string): string {
   if (!value) throw new PermanentHandlerError(`${field} is missing`, { cause: new ContractError(field) });
   return value;
-}
-
-/** When the debit was claimed, in epoch ms, for the carrier's lookups (none of its reserves is older). */
-function claimedAt(debit: DebitRow): number | undefined {
-  const at = debit.created_at instanceof Date ? debit.created_at.getTime() : Date.parse(String(debit.created_at));
-  return Number.isFinite(at) ? at : undefined;
 }
 
 /** The outcome a refused debit recorded in its detail ("<outcome>:<text>"). */
