@@ -1,24 +1,30 @@
 // Two-phase debits: reserve when the challenge is sent, capture on
 // confirmation, void on expiry or cancel. Each step calls the carrier adapter
-// (idempotent on the debit id), books the ledger under an id derived from the
-// debit id (so a redelivered request books nothing twice), then records the
-// debit's state and its result event in one transaction through the outbox.
+// (idempotent on the debit id), outside any transaction, then writes everything
+// else in ONE transaction: the debit locked, the ledger booked under an id derived
+// from the debit id (so a redelivered request books nothing twice), the debit's
+// state and its result event through the outbox. A reserve's claim commits before
+// the carrier call, so a void arriving meanwhile finds it. Each step comes in
+// phases (check, claim or read, carrier, book) that batches.ts runs for a whole
+// batch: one claim or read statement, concurrent carrier calls, one shared commit.
 import type pg from 'pg';
 import { dialpay, fundingToProto, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
-import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { enqueueEvent, onAfterCommit, withTransaction } from '../../runtime/pg/index.js';
+import { claimedAt, lockDebit, lockDebitsIn, updateDebitAtCommit, type DebitRow } from './debit-rows.js';
 import { Ledger } from './ledger/store.js';
 import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
-import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue } from './adapters/types.js';
+import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue, type CarrierResult } from './adapters/types.js';
 import { TopUps, type TopUpResult } from './top-ups.js';
 import { bookInteropPosition, crossesOperators, payeeOperatorRefusal } from './interop.js';
-import { CLAIM_SQL, claimFunding, fundingWanted, mayFallBackToCarrier, stepsFor, type Funding, type FundingWanted } from './funding.js';
+import { CLAIMS_SQL, claimFunding, fundingWanted, mayFallBackToCarrier, stepsFor, type Funding, type FundingWanted } from './funding.js';
 import { subscriberBalance } from './wallet-balance.js';
 
 const { DebitOutcome } = dialpay.v1;
 type DebitOutcomeValue = dialpay.v1.DebitOutcome;
+export type { DebitRow } from './debit-rows.js';
 export const PRODUCER = 'billing';
 const SCHEMA = 'billing';
 
@@ -46,25 +52,78 @@ const OUTCOME_BY_CARRIER: Readonly<Record<CarrierOutcomeValue, DebitOutcomeValue
   [CarrierOutcome.REJECTED]: DebitOutcome.DEBIT_OUTCOME_REJECTED,
 };
 
-interface DebitRow {
-  debit_id: string;
-  payment_id: string;
-  operator_id: string;
-  msisdn: string;
-  currency: string;
-  amount_minor: bigint;
-  payer_account_id: string;
-  adapter: string;
-  /** Where the money comes from (funding.ts): the subscriber's dialpay wallet or the carrier account. */
-  funding: Funding;
-  state: 'reserving' | 'reserved' | 'captured' | 'voided' | 'refused';
-  captured_minor: bigint;
-  detail: string;
-  /** The carrier's id for the reservation (CAMARA's paymentId), when it has its own. */
-  carrier_ref: string | null;
-  /** When the debit was claimed: no reserve of it at the carrier is older (a lookup starts there). */
-  created_at: Date;
+/** A reserve request read: refused at once (unknown operator, another currency), or to be claimed. */
+export type ReserveCheck = ReserveRefusal | ClaimCheck;
+
+interface ReserveRefusal {
+  readonly kind: 'refuse';
+  readonly request: dialpay.v1.IDebitReserveRequested;
+  readonly debitId: string;
+  readonly paymentId: string;
+  readonly amount: MoneyMinor;
+  readonly outcome: DebitOutcomeValue;
+  readonly detail: string;
 }
+
+export interface ClaimCheck {
+  readonly kind: 'claim';
+  readonly request: dialpay.v1.IDebitReserveRequested;
+  readonly debitId: string;
+  readonly paymentId: string;
+  readonly amount: MoneyMinor;
+  readonly operator: OperatorConfig;
+  readonly adapter: CarrierAdapter;
+  readonly msisdn: string;
+  readonly wanted: FundingWanted;
+}
+
+/** A reserve after its claim: the claimed row (new, or as an earlier delivery left it). */
+export type ReserveClaim = ReserveRefusal | { readonly kind: 'claimed'; readonly check: ClaimCheck; readonly debit: DebitRow };
+
+/** A reserve ready to book: what the carrier answered, null when it was not asked (wallet-funded, already settled). */
+export type ReserveBooking = (ReserveRefusal & { readonly carrier: null }) | { readonly kind: 'claimed'; readonly check: ClaimCheck; readonly debit: DebitRow; readonly carrier: CarrierResult | null };
+
+export interface CaptureCheck {
+  readonly request: dialpay.v1.IDebitCaptureRequested;
+  readonly debitId: string;
+  readonly amount: MoneyMinor;
+  readonly payeeAmount: MoneyMinor;
+  readonly fee: MoneyMinor;
+  readonly share: MoneyMinor;
+  /** The payee's operator for a transfer to a subscriber; '' for a merchant. */
+  readonly payeeOperatorId: string;
+}
+
+/** A capture ready to book: the state it was read in (null: no such debit) and the carrier's answer, when asked. */
+export interface CapturePlan {
+  readonly check: CaptureCheck;
+  readonly seen: DebitRow['state'] | null;
+  readonly carrier: CarrierResult | null;
+}
+
+export interface VoidPlan {
+  readonly request: dialpay.v1.IDebitVoidRequested;
+  readonly debitId: string;
+  readonly seen: DebitRow['state'] | null;
+  readonly carrier: CarrierResult | null;
+}
+
+/** A refund after its claim: the debit when the carrier is to refund it, null when the claim answered already. */
+export interface RefundClaim {
+  readonly request: dialpay.v1.IDebitRefundRequested;
+  readonly refundId: string;
+  readonly debitId: string;
+  readonly paymentId: string;
+  readonly amount: MoneyMinor;
+  readonly debit: DebitRow | null;
+}
+
+export interface RefundPlan extends RefundClaim {
+  readonly carrier: CarrierResult | null;
+}
+
+/** Reserved debits remembered for their capture or void (DebitService.#reserved); past this the memory starts over. */
+const RESERVED_KNOWN_MAX = 100_000;
 
 export interface DebitServiceOptions {
   readonly pool: pg.Pool;
@@ -86,6 +145,12 @@ export class DebitService {
   readonly #o: DebitServiceOptions;
   readonly #ledger: Ledger;
   readonly #topUps: TopUps;
+  /**
+   * Debits this process settled 'reserved', as committed: what a capture or void needs before its
+   * carrier call, without reading it. Only a hint: the booking locks and checks the row, and the
+   * carrier calls are idempotent, so a hint gone stale (another process voided it) costs nothing wrong.
+   */
+  readonly #reserved = new Map<string, DebitRow>();
 
   constructor(options: DebitServiceOptions) {
     this.#o = options;
@@ -114,93 +179,169 @@ export class DebitService {
     return this.#ledger;
   }
 
-  async reserve(request: dialpay.v1.IDebitReserveRequested): Promise<void> {
-    const debitId = required(request.debitId, 'debitId');
-    const paymentId = required(request.paymentId, 'paymentId');
-    const amount = money(request.amount, 'amount');
-    const operator = this.#o.operators.get(request.operatorId ?? '');
-    if (!operator) return this.#refuse(request, amount, DebitOutcome.DEBIT_OUTCOME_REJECTED, `unknown operator ${request.operatorId}`);
-    if (operator.currency !== amount.currency) return this.#refuse(request, amount, DebitOutcome.DEBIT_OUTCOME_REJECTED, `operator bills in ${operator.currency}`);
-    const adapter = this.#o.adapterFor(operator);
-    const msisdn = required(request.msisdn, 'msisdn');
-    const wanted = fundingWanted(request.funding);
-    // Claim the debit before calling the carrier: a void that arrives meanwhile waits for us. The
-    // funding is decided in the claim (the wallet first: funding.ts), so a redelivery takes the same path.
-    await this.#o.pool.query(CLAIM_SQL, [
-      debitId, paymentId, operator.id, msisdn, amount.currency, amount.amountMinor.toString(), adapter.payerAccountId(operator.id, msisdn), adapter.name,
-      claimFunding(adapter, wanted), AccountIds.subscriber(msisdn),
-    ]);
-    const debit = (await this.#load(debitId)) as DebitRow;
-    switch (debit.state) {
-      case 'voided': // cancelled (STOP, expiry) before this reserve arrived: hold nothing
-        return this.#reserveResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_REJECTED, amount, 'cancelled before it was reserved');
-      case 'refused':
-        return this.#reserveResult(debitId, paymentId, outcomeOf(debit.detail), amount, debit.detail);
-      case 'reserved':
-      case 'captured':
-        return this.#reserveResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, amount, '', debit.funding);
-      case 'reserving':
-        break; // ours, or left by a delivery that died part way: carrier and ledger calls are idempotent
-    }
-    if (debit.funding === 'wallet') {
-      // Fell short (spent since the claim): the debit switched to the carrier once; take that path.
-      if (!(await this.#reserveFromWallet(debit, amount, adapter, wanted))) return this.reserve(request);
-      return;
-    }
-    const payer = debit.payer_account_id;
-    const carrier = await adapter.reserve({ debitId, msisdn, currency: amount.currency, amountMinor: amount.amountMinor, description: request.description ?? '', claimedAtMs: claimedAt(debit) });
-    if (carrier.carrierRef) await this.#o.pool.query('UPDATE billing.debits SET carrier_ref = $2 WHERE debit_id = $1', [debitId, carrier.carrierRef]);
-    // The carrier may hold it (an answer lost, its status unknown): not a refusal. The claim stays
-    // 'reserving' and the reserve is delivered again (then the stale-claim sweep releases it).
-    if (carrier.outcome === CarrierOutcome.UNAVAILABLE && carrier.uncertain) throw new CarrierUnavailableError(debitId, carrier.detail);
-    if (carrier.outcome !== CarrierOutcome.OK) {
-      // An earlier delivery may have booked the hold before it died: release it with the refusal.
-      await this.#releaseLedgerHold(debit);
-      return this.#settleClaim(debit, 'refused', OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
-    }
-    await this.#ledger.ensureAccount(payer, adapter.fundsCheckedInLedger ? 'subscriber' : 'carrier_clearing', amount.currency);
-    await this.#ledger.ensureAccount(AccountIds.holds(amount.currency), 'holds', amount.currency);
-    const booked = await this.#ledger.apply(reserveTransfer({ id: `reserve:${debitId}`, paymentId, currency: amount.currency, payerAccountId: payer, amountMinor: amount.amountMinor }));
-    if (booked.outcome === 'insufficient-funds') {
-      const released = await adapter.release(debitId, carrier.carrierRef, claimedAt(debit));
-      if (released.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, released.detail);
-      return this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS, amount, '');
-    }
-    if (await this.#transferExists(`void:${debitId}`)) {
-      // An earlier delivery refused this debit and released its ledger hold: the carrier must not keep
-      // one either. Never settle "reserved" over a released hold.
-      const released = await adapter.release(debitId, carrier.carrierRef, claimedAt(debit));
-      if (released.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, released.detail);
-      return this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, amount, 'released after an earlier refusal');
-    }
-    return this.#settleClaim(debit, 'reserved', DebitOutcome.DEBIT_OUTCOME_OK, amount, '');
+  /** The service's pool: batch runners (batches.ts) share one transaction on it (inOneTransaction). */
+  get pool(): pg.Pool {
+    return this.#o.pool;
   }
 
   /**
-   * The wallet-first reserve (funding.ts): wallet -> holds, balance-checked in the ledger's
-   * statement. False when the wallet fell short and the debit switched to the carrier.
+   * One reserve on its own: the claim (committed before the carrier is called, so a void that
+   * arrives meanwhile finds it), the carrier for a carrier-funded debit, then one transaction
+   * that books the ledger, settles the claim and enqueues the result (bookReserve).
    */
-  async #reserveFromWallet(debit: DebitRow, amount: MoneyMinor, adapter: CarrierAdapter, wanted: FundingWanted): Promise<boolean> {
-    await this.#ledger.ensureAccount(debit.payer_account_id, 'subscriber', amount.currency);
-    await this.#ledger.ensureAccount(AccountIds.holds(amount.currency), 'holds', amount.currency);
-    const booked = await this.#ledger.apply(reserveTransfer({ id: `reserve:${debit.debit_id}`, paymentId: debit.payment_id, currency: amount.currency, payerAccountId: debit.payer_account_id, amountMinor: amount.amountMinor }));
-    if (booked.outcome === 'insufficient-funds') {
-      if (!mayFallBackToCarrier(adapter, wanted)) {
-        await this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS, amount, '');
-        return true;
+  async reserve(request: dialpay.v1.IDebitReserveRequested): Promise<void> {
+    // Twice at most: a wallet that fell short switches the debit to the carrier once.
+    for (let round = 0; round < 2; round++) {
+      const check = this.checkReserve(request);
+      const claim = check.kind === 'refuse' ? check : await this.#claimOne(check);
+      if ((await this.bookReserve(await this.reserveAtCarrier(claim))) === 'done') return;
+    }
+    throw new Error(`reserve of ${request.debitId ?? ''}: the wallet fell short after the debit switched to the carrier`);
+  }
+
+  /** A reserve request read and checked; a refusal needs no claim and no carrier. Throws when a required field is missing. */
+  checkReserve(request: dialpay.v1.IDebitReserveRequested): ReserveCheck {
+    const debitId = required(request.debitId, 'debitId');
+    const paymentId = required(request.paymentId, 'paymentId');
+    const amount = money(request.amount, 'amount');
+    const refuse = (detail: string): ReserveCheck => ({ kind: 'refuse', request, debitId, paymentId, amount, outcome: DebitOutcome.DEBIT_OUTCOME_REJECTED, detail });
+    const operator = this.#o.operators.get(request.operatorId ?? '');
+    if (!operator) return refuse(`unknown operator ${request.operatorId}`);
+    if (operator.currency !== amount.currency) return refuse(`operator bills in ${operator.currency}`);
+    const adapter = this.#o.adapterFor(operator);
+    const msisdn = required(request.msisdn, 'msisdn');
+    return { kind: 'claim', request, debitId, paymentId, amount, operator, adapter, msisdn, wanted: fundingWanted(request.funding) };
+  }
+
+  /**
+   * Claims the debits ('reserving') in one statement, each with its funding decided in the
+   * statement (the wallet first: funding.ts's CLAIMS_SQL), and answers every claimed row: new or left by an earlier
+   * delivery. A row claimed by a concurrent statement that committed meanwhile may be missing.
+   */
+  async claimReserves(checks: readonly ClaimCheck[]): Promise<Map<string, DebitRow>> {
+    const unique = [...new Map(checks.map((c) => [c.debitId, c])).values()].sort((a, b) => (a.debitId < b.debitId ? -1 : 1));
+    const column = <T>(f: (c: ClaimCheck) => T) => unique.map(f);
+    const { rows } = await this.#o.pool.query<DebitRow>(CLAIMS_SQL, [
+      column((c) => c.debitId), column((c) => c.paymentId), column((c) => c.operator.id), column((c) => c.msisdn), column((c) => c.amount.currency),
+      column((c) => c.amount.amountMinor.toString()), column((c) => c.adapter.payerAccountId(c.operator.id, c.msisdn)), column((c) => c.adapter.name),
+      column((c) => claimFunding(c.adapter, c.wanted)), column((c) => AccountIds.subscriber(c.msisdn)),
+    ]);
+    return new Map(rows.map((r) => [r.debit_id, r]));
+  }
+
+  async #claimOne(check: ClaimCheck): Promise<ReserveClaim> {
+    // A second look finds a row a concurrent claim committed after the first statement's snapshot.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const debit = (await this.claimReserves([check])).get(check.debitId);
+      if (debit) return { kind: 'claimed', check, debit };
+    }
+    throw new Error(`debit ${check.debitId} was neither claimed nor found`);
+  }
+
+  /**
+   * The carrier's part of a claimed reserve, outside any transaction: a carrier-funded debit still
+   * 'reserving' is reserved at the carrier (idempotent on the debit id). Throws while the carrier's
+   * answer is unknown: the claim stays and the reserve is delivered again.
+   */
+  async reserveAtCarrier(claim: ReserveClaim): Promise<ReserveBooking> {
+    if (claim.kind === 'refuse' || claim.debit.state !== 'reserving' || claim.debit.funding === 'wallet') return { ...claim, carrier: null };
+    const { check, debit } = claim;
+    const carrier = await check.adapter.reserve({
+      debitId: check.debitId, msisdn: check.msisdn, currency: check.amount.currency, amountMinor: check.amount.amountMinor, description: check.request.description ?? '', claimedAtMs: claimedAt(debit),
+    });
+    // The carrier may hold it (an answer lost, its status unknown): not a refusal. The claim stays
+    // 'reserving' with the carrier's reference, and the reserve is delivered again (then the stale-claim sweep releases it).
+    if (carrier.outcome === CarrierOutcome.UNAVAILABLE && carrier.uncertain) {
+      if (carrier.carrierRef) await this.#keepCarrierRef(check.debitId, carrier.carrierRef);
+      throw new CarrierUnavailableError(check.debitId, carrier.detail);
+    }
+    return { ...claim, carrier };
+  }
+
+  async #keepCarrierRef(debitId: string, carrierRef: string): Promise<void> {
+    await withTransaction(this.#o.pool, 'READ COMMITTED', (client) => client.query('UPDATE billing.debits SET carrier_ref = $2 WHERE debit_id = $1', [debitId, carrierRef]));
+  }
+
+  /**
+   * Everything a reserve writes after its claim, in one transaction: the debit locked, the ledger
+   * hold (balance-checked in the same statement), the claim settled, the result enqueued.
+   * 'again': the wallet fell short and the debit switched to the carrier; reserve it again.
+   */
+  async bookReserve(booking: ReserveBooking): Promise<'done' | 'again'> {
+    if (booking.kind === 'refuse') {
+      await this.#refuse(booking.request, booking.amount, booking.outcome, booking.detail);
+      return 'done';
+    }
+    const { check, carrier } = booking;
+    const amount = check.amount;
+    const decided = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client): Promise<'done' | 'again' | 'release-insufficient' | 'release-relapse'> => {
+      const debit = await lockDebit(client, check.debitId);
+      if (!debit) throw new Error(`debit ${check.debitId} vanished after its claim`);
+      if (debit.state !== 'reserving') {
+        await this.#enqueueStateResult(client, debit, amount); // settled by someone else (another delivery, the sweep, a void first): say what they decided
+        return 'done';
+      }
+      if (debit.funding === 'wallet') return this.#bookWalletReserve(client, debit, check);
+      if (!carrier) return 'again'; // the claim was read as wallet-funded and has switched since
+      const carrierRef = carrier.carrierRef ?? null;
+      if (carrier.outcome !== CarrierOutcome.OK) {
+        // An earlier delivery may have booked the hold before it died: release it with the refusal.
+        await this.#releaseLedgerHoldIn(client, debit);
+        await this.#settleIn(client, debit, 'refused', OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail, carrierRef);
+        return 'done';
+      }
+      await this.#ledger.ensureAccountsIn(client, [
+        { id: debit.payer_account_id, kind: check.adapter.fundsCheckedInLedger ? 'subscriber' : 'carrier_clearing', currency: amount.currency },
+        { id: AccountIds.holds(amount.currency), kind: 'holds', currency: amount.currency },
+      ]);
+      const [booked] = await this.#ledger.applyIn(client, [reserveTransfer({ id: `reserve:${debit.debit_id}`, paymentId: debit.payment_id, currency: amount.currency, payerAccountId: debit.payer_account_id, amountMinor: amount.amountMinor })]);
+      const release = booked?.outcome === 'insufficient-funds' ? 'release-insufficient'
+        // An earlier delivery refused this debit and released its ledger hold: the carrier must not keep one either.
+        : booked?.outcome === 'duplicate' && (await this.#ledger.transferAmount(`void:${debit.debit_id}`, client)) !== null ? 'release-relapse'
+        : null;
+      if (release) {
+        if (carrierRef) await client.query('UPDATE billing.debits SET carrier_ref = $2 WHERE debit_id = $1', [debit.debit_id, carrierRef]);
+        return release;
+      }
+      await this.#settleIn(client, debit, 'reserved', DebitOutcome.DEBIT_OUTCOME_OK, amount, '', carrierRef);
+      return 'done';
+    });
+    if (decided !== 'release-insufficient' && decided !== 'release-relapse') return decided;
+    // Never settle "reserved" over a hold the ledger refused or released: release at the carrier first, then refuse.
+    const released = await check.adapter.release(check.debitId, carrier?.carrierRef, claimedAt(booking.debit));
+    if (released.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(check.debitId, released.detail);
+    const [outcome, detail] = decided === 'release-insufficient'
+      ? [DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS, '']
+      : [DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, 'released after an earlier refusal'];
+    await this.#settleOrReport(check.debitId, outcome, amount, detail);
+    return 'done';
+  }
+
+  /** The wallet-first reserve (funding.ts): wallet -> holds, balance-checked in the ledger's statement. */
+  async #bookWalletReserve(client: pg.ClientBase, debit: DebitRow, check: ClaimCheck): Promise<'done' | 'again'> {
+    const amount = check.amount;
+    await this.#ledger.ensureAccountsIn(client, [
+      { id: debit.payer_account_id, kind: 'subscriber', currency: amount.currency },
+      { id: AccountIds.holds(amount.currency), kind: 'holds', currency: amount.currency },
+    ]);
+    const [booked] = await this.#ledger.applyIn(client, [reserveTransfer({ id: `reserve:${debit.debit_id}`, paymentId: debit.payment_id, currency: amount.currency, payerAccountId: debit.payer_account_id, amountMinor: amount.amountMinor })]);
+    if (booked?.outcome === 'insufficient-funds') {
+      if (!mayFallBackToCarrier(check.adapter, check.wanted)) {
+        await this.#settleIn(client, debit, 'refused', DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS, amount, '', null);
+        return 'done';
       }
       // Nothing was booked (the check and the debit are one statement): the carrier pays instead.
-      await this.#o.pool.query(`UPDATE billing.debits SET funding = 'carrier', payer_account_id = $2, updated_at = now() WHERE debit_id = $1 AND state = 'reserving' AND funding = 'wallet'`, [
-        debit.debit_id, adapter.payerAccountId(debit.operator_id, debit.msisdn),
+      await client.query(`UPDATE billing.debits SET funding = 'carrier', payer_account_id = $2, updated_at = now() WHERE debit_id = $1 AND state = 'reserving' AND funding = 'wallet'`, [
+        debit.debit_id, check.adapter.payerAccountId(debit.operator_id, debit.msisdn),
       ]);
-      return false;
+      return 'again';
     }
-    if (await this.#transferExists(`void:${debit.debit_id}`)) {
-      await this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, amount, 'released after an earlier refusal');
-      return true;
+    if (booked?.outcome === 'duplicate' && (await this.#ledger.transferAmount(`void:${debit.debit_id}`, client)) !== null) {
+      await this.#settleIn(client, debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, amount, 'released after an earlier refusal', null);
+      return 'done';
     }
-    await this.#settleClaim(debit, 'reserved', DebitOutcome.DEBIT_OUTCOME_OK, amount, '');
-    return true;
+    await this.#settleIn(client, debit, 'reserved', DebitOutcome.DEBIT_OUTCOME_OK, amount, '', null);
+    return 'done';
   }
 
   /** The carrier side of a debit's later steps: none for a wallet-funded one (funding.ts). */
@@ -208,7 +349,42 @@ export class DebitService {
     return stepsFor(debit.funding, this.#o.adapterFor(this.#operator(debit.operator_id)));
   }
 
+  /**
+   * The debits with these ids, for the carrier steps of a capture or void: those this process
+   * reserved from memory, the others read in one statement (none when every one is known).
+   */
+  async peekDebits(debitIds: readonly string[]): Promise<Map<string, DebitRow>> {
+    const found = new Map<string, DebitRow>();
+    const unknown: string[] = [];
+    for (const id of new Set(debitIds)) {
+      const known = this.#reserved.get(id);
+      if (known) found.set(id, known);
+      else unknown.push(id);
+    }
+    if (unknown.length === 0) return found;
+    const { rows } = await this.#o.pool.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[])', [unknown]);
+    for (const row of rows) found.set(row.debit_id, row);
+    return found;
+  }
+
+  #rememberReserved(debit: DebitRow): void {
+    if (this.#reserved.size >= RESERVED_KNOWN_MAX) this.#reserved.clear(); // a bound, not an eviction policy: a miss costs one read
+    this.#reserved.set(debit.debit_id, debit);
+  }
+
+  /**
+   * One capture on its own: the debit read, the carrier's capture, then one transaction (bookCapture).
+   * An airtime capture keeps its own path: its top-up is a carrier call after the capture is booked.
+   */
   async capture(request: dialpay.v1.IDebitCaptureRequested): Promise<void> {
+    if (request.topUpMsisdn) return this.#captureAirtime(request);
+    const check = this.checkCapture(request);
+    const debit = (await this.peekDebits([check.debitId])).get(check.debitId) ?? null;
+    await this.bookCapture(await this.captureAtCarrier(check, debit));
+  }
+
+  /** A capture request read and checked. Throws (for good) when its parts do not add up. */
+  checkCapture(request: dialpay.v1.IDebitCaptureRequested): CaptureCheck {
     const debitId = required(request.debitId, 'debitId');
     const amount = money(request.amount, 'amount');
     const payeeAmount = money(request.payeeAmount, 'payeeAmount');
@@ -217,149 +393,292 @@ export class DebitService {
     if (payeeAmount.amountMinor + fee.amountMinor + share.amountMinor !== amount.amountMinor) {
       throw new PermanentHandlerError(`capture of ${debitId}: payee, fee and share do not add up to the amount`);
     }
-    const debit = await this.#load(debitId);
-    if (!debit) return this.#captureResult(debitId, request.paymentId ?? '', DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'no such debit');
-    if (debit.state === 'reserving') throw new DebitBusyError(debitId); // its reserve is still in flight: retry shortly
-    if (debit.state === 'captured') {
-      const topUp = await this.#topUps.settle(request, debit, payeeAmount.amountMinor); // airtime: what became of it (idempotent)
-      return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { amountMinor: debit.captured_minor, currency: debit.currency }, '', topUp);
-    }
-    if (debit.state !== 'reserved' || amount.amountMinor > debit.amount_minor || amount.currency !== debit.currency) {
-      return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, `debit is ${debit.state}`);
-    }
-    const operator = this.#operator(debit.operator_id);
     const payeeOperatorId = request.merchantId ? '' : (request.payeeOperatorId ?? '');
-    const payeeRefusal = payeeOperatorRefusal(this.#o.operators, payeeOperatorId, debit.currency);
-    if (payeeRefusal) return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_REJECTED, amount, payeeRefusal);
-    // An earlier delivery may have captured and booked it before dying: do not charge the carrier again.
-    if (!(await this.#transferExists(`capture:${debitId}`))) {
-      const carrier = await this.#stepsOf(debit).capture(debitId, amount.amountMinor, debit.carrier_ref ?? undefined);
-      if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail); // the payer confirmed: keep trying
-      if (carrier.outcome !== CarrierOutcome.OK) return this.#captureResult(debitId, debit.payment_id, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
-      const airtime = this.#topUps.payee(request, debit); // airtime: the target operator's airtime account
-      const payeeAccount = airtime?.accountId ?? (request.merchantId ? AccountIds.merchant(request.merchantId, debit.currency) : AccountIds.subscriber(required(request.payeeMsisdn, 'payeeMsisdn')));
-      await this.#ledger.ensureAccount(payeeAccount, airtime?.kind ?? (request.merchantId ? 'merchant_payable' : 'subscriber'), debit.currency);
-      await this.#ledger.ensureAccount(AccountIds.fees(debit.currency), 'fee_revenue', debit.currency);
-      await this.#ledger.ensureAccount(AccountIds.operatorShare(operator.id), 'operator_share', debit.currency);
-      const booked = await this.#ledger.apply(captureTransfer({
-        id: `capture:${debitId}`, reserve: this.#reserveOf(debit), payeeAccountId: payeeAccount, payeeMinor: payeeAmount.amountMinor, feeMinor: fee.amountMinor, operatorShareMinor: share.amountMinor, operatorId: operator.id,
-      }));
-      if (booked.outcome === 'already-settled') return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'reserve already settled');
-    }
-    const topUp = await this.#topUps.settle(request, debit, payeeAmount.amountMinor); // airtime (top-ups.ts): credit the line, or refund the payer's wallet
-    await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-      await client.query(`UPDATE billing.debits SET state = 'captured', captured_minor = $2, payee = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [
-        debitId, amount.amountMinor.toString(), request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '',
-      ]);
-      // A transfer to another operator's subscriber: the payer's operator owes the payee's (interop.ts),
-      // when that operator collected the money: charged to the carrier account, or held in its own
-      // wallet model. A carrier-billed payer's dialpay wallet was not collected by their operator.
-      if (crossesOperators(debit.operator_id, payeeOperatorId) && (debit.funding === 'carrier' || debit.adapter === 'wallet')) {
-        await bookInteropPosition(client, { debitId, paymentId: debit.payment_id, payerOperatorId: debit.operator_id, payeeOperatorId, currency: debit.currency, amountMinor: payeeAmount.amountMinor });
-      }
-      await this.#enqueueResult(client, Events.debitCaptureResult, 'capture', debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { captured: moneyToProto(amount), detail: '', ...topUp });
-    });
+    return { request, debitId, amount, payeeAmount, fee, share, payeeOperatorId };
   }
 
+  /** Why this debit cannot be captured as asked, or null. */
+  #captureRefusal(check: CaptureCheck, debit: DebitRow): { outcome: DebitOutcomeValue; detail: string } | null {
+    if (debit.state !== 'reserved' || check.amount.amountMinor > debit.amount_minor || check.amount.currency !== debit.currency) {
+      return { outcome: DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, detail: `debit is ${debit.state}` };
+    }
+    const payeeRefusal = payeeOperatorRefusal(this.#o.operators, check.payeeOperatorId, debit.currency);
+    return payeeRefusal ? { outcome: DebitOutcome.DEBIT_OUTCOME_REJECTED, detail: payeeRefusal } : null;
+  }
+
+  /**
+   * The carrier's capture, outside any transaction, for a debit read as 'reserved' (idempotent on
+   * the debit id). Throws while its reserve is in flight or the carrier does not answer: the payer
+   * confirmed, so JetStream delivers it again.
+   */
+  async captureAtCarrier(check: CaptureCheck, debit: DebitRow | null): Promise<CapturePlan> {
+    if (!debit || debit.state !== 'reserved') {
+      if (debit?.state === 'reserving') throw new DebitBusyError(check.debitId); // its reserve is still in flight: retry shortly
+      return { check, seen: debit?.state ?? null, carrier: null };
+    }
+    if (this.#captureRefusal(check, debit)) return { check, seen: debit.state, carrier: null };
+    const carrier = await this.#stepsOf(debit).capture(check.debitId, check.amount.amountMinor, debit.carrier_ref ?? undefined);
+    if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(check.debitId, carrier.detail);
+    return { check, seen: debit.state, carrier };
+  }
+
+  /** Everything a capture writes, in one transaction: the debit locked, the ledger capture, the debit captured, the position, the result. */
+  async bookCapture(plan: CapturePlan): Promise<void> {
+    const { check } = plan;
+    const { debitId, amount } = check;
+    const busy = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client): Promise<boolean> => {
+      const result = (debit: DebitRow | null, outcome: DebitOutcomeValue, captured: MoneyMinor, detail: string) =>
+        this.#enqueueCaptureResult(client, debitId, debit?.payment_id ?? check.request.paymentId ?? '', outcome, captured, detail);
+      const debit = plan.seen === null ? null : await lockDebit(client, debitId);
+      if (!debit) {
+        await result(null, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'no such debit');
+        return false;
+      }
+      if (debit.state === 'captured') {
+        await result(debit, DebitOutcome.DEBIT_OUTCOME_OK, { amountMinor: debit.captured_minor, currency: debit.currency }, '');
+        return false;
+      }
+      const refusal = this.#captureRefusal(check, debit);
+      if (refusal) {
+        await result(debit, refusal.outcome, amount, refusal.detail);
+        return false;
+      }
+      if (!plan.carrier) return true; // read before its reserve settled: the carrier has not captured it yet
+      if (plan.carrier.outcome !== CarrierOutcome.OK) {
+        await result(debit, OUTCOME_BY_CARRIER[plan.carrier.outcome], amount, plan.carrier.detail);
+        return false;
+      }
+      const operator = this.#operator(debit.operator_id);
+      const merchantId = check.request.merchantId;
+      const payeeAccount = merchantId ? AccountIds.merchant(merchantId, debit.currency) : AccountIds.subscriber(required(check.request.payeeMsisdn, 'payeeMsisdn'));
+      await this.#ledger.ensureAccountsIn(client, [
+        { id: payeeAccount, kind: merchantId ? 'merchant_payable' : 'subscriber', currency: debit.currency },
+        { id: AccountIds.fees(debit.currency), kind: 'fee_revenue', currency: debit.currency },
+        { id: AccountIds.operatorShare(operator.id), kind: 'operator_share', currency: debit.currency },
+      ]);
+      const [booked] = await this.#ledger.applyIn(client, [captureTransfer({
+        id: `capture:${debitId}`, reserve: this.#reserveOf(debit), payeeAccountId: payeeAccount, payeeMinor: check.payeeAmount.amountMinor, feeMinor: check.fee.amountMinor, operatorShareMinor: check.share.amountMinor, operatorId: operator.id,
+      })]);
+      if (booked?.outcome === 'already-settled') {
+        await result(debit, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'reserve already settled');
+        return false;
+      }
+      await this.#markCapturedIn(client, debit, check, null);
+      return false;
+    });
+    this.#reserved.delete(debitId); // captured, or not capturable: read it, should it be asked again
+    if (busy) throw new DebitBusyError(debitId);
+  }
+
+  /** The debit captured, the interop position, the result: in the caller's transaction. */
+  async #markCapturedIn(client: pg.ClientBase, debit: DebitRow, check: CaptureCheck, topUp: TopUpResult | null): Promise<void> {
+    const { request, amount, payeeOperatorId } = check;
+    updateDebitAtCommit(client, { debitId: debit.debit_id, state: 'captured', capturedMinor: amount.amountMinor, payee: request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '' });
+    // A transfer to another operator's subscriber: the payer's operator owes the payee's (interop.ts),
+    // when that operator collected the money: charged to the carrier account, or held in its own
+    // wallet model. A carrier-billed payer's dialpay wallet was not collected by their operator.
+    if (crossesOperators(debit.operator_id, payeeOperatorId) && (debit.funding === 'carrier' || debit.adapter === 'wallet')) {
+      await bookInteropPosition(client, { debitId: debit.debit_id, paymentId: debit.payment_id, payerOperatorId: debit.operator_id, payeeOperatorId, currency: debit.currency, amountMinor: check.payeeAmount.amountMinor });
+    }
+    await this.#enqueueCaptureResult(client, debit.debit_id, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, amount, '', topUp);
+  }
+
+  /**
+   * An airtime capture: the carrier's capture, the ledger capture into the target operator's
+   * airtime account, then the top-up (a carrier call, so after that commits), then the debit
+   * captured with what became of the top-up. A retry resumes where it stopped.
+   */
+  async #captureAirtime(request: dialpay.v1.IDebitCaptureRequested): Promise<void> {
+    const check = this.checkCapture(request);
+    const { debitId, amount } = check;
+    const debit = (await this.peekDebits([debitId])).get(debitId) ?? null;
+    if (!debit) return this.#captureResult(debitId, request.paymentId ?? '', DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'no such debit');
+    if (debit.state === 'reserving') throw new DebitBusyError(debitId);
+    if (debit.state === 'captured') {
+      const topUp = await this.#topUps.settle(request, debit, check.payeeAmount.amountMinor); // what became of it (idempotent)
+      return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, { amountMinor: debit.captured_minor, currency: debit.currency }, '', topUp);
+    }
+    const refusal = this.#captureRefusal(check, debit);
+    if (refusal) return this.#captureResult(debitId, debit.payment_id, refusal.outcome, amount, refusal.detail);
+    // An earlier delivery may have captured and booked it before dying: do not charge the carrier again.
+    if ((await this.#ledger.transferAmount(`capture:${debitId}`)) === null) {
+      const carrier = await this.#stepsOf(debit).capture(debitId, amount.amountMinor, debit.carrier_ref ?? undefined);
+      if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
+      if (carrier.outcome !== CarrierOutcome.OK) return this.#captureResult(debitId, debit.payment_id, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
+      const payee = this.#topUps.payee(request, debit) as NonNullable<ReturnType<TopUps['payee']>>; // the target operator's airtime account
+      const operator = this.#operator(debit.operator_id);
+      const refused = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
+        const locked = await lockDebit(client, debitId);
+        if (locked?.state !== 'reserved') return `debit is ${locked?.state ?? 'unknown'}`;
+        await this.#ledger.ensureAccountsIn(client, [
+          { id: payee.accountId, kind: payee.kind, currency: debit.currency },
+          { id: AccountIds.fees(debit.currency), kind: 'fee_revenue', currency: debit.currency },
+          { id: AccountIds.operatorShare(operator.id), kind: 'operator_share', currency: debit.currency },
+        ]);
+        const [booked] = await this.#ledger.applyIn(client, [captureTransfer({
+          id: `capture:${debitId}`, reserve: this.#reserveOf(debit), payeeAccountId: payee.accountId, payeeMinor: check.payeeAmount.amountMinor, feeMinor: check.fee.amountMinor, operatorShareMinor: check.share.amountMinor, operatorId: operator.id,
+        })]);
+        return booked?.outcome === 'already-settled' ? 'reserve already settled' : null;
+      });
+      if (refused) return this.#captureResult(debitId, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, refused);
+    }
+    const topUp = await this.#topUps.settle(request, debit, check.payeeAmount.amountMinor); // airtime (top-ups.ts): credit the line, or refund the payer's wallet
+    await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
+      await lockDebit(client, debitId);
+      await this.#markCapturedIn(client, debit, check, topUp);
+    });
+    this.#reserved.delete(debitId);
+  }
+
+  /** One void on its own: the debit read, the carrier's release, then one transaction (bookVoid). */
   async void(request: dialpay.v1.IDebitVoidRequested): Promise<void> {
     const debitId = required(request.debitId, 'debitId');
-    let debit = await this.#load(debitId);
-    if (!debit) {
-      // Nothing reserved yet (a STOP overtook the reserve): leave a tombstone so the late reserve holds nothing.
-      const tombstone = await this.#o.pool.query(
-        `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, detail)
-         VALUES ($1, $2, '', '', '', 0, '', '', 'voided', 'voided before it was reserved') ON CONFLICT (debit_id) DO NOTHING`,
-        [debitId, request.paymentId ?? ''],
-      );
-      if (tombstone.rowCount === 1) return this.#voidResult(debitId, request.paymentId ?? '', DebitOutcome.DEBIT_OUTCOME_OK, 'voided before it was reserved');
-      debit = (await this.#load(debitId)) as DebitRow; // the reserve claimed it meanwhile
+    const debit = (await this.peekDebits([debitId])).get(debitId) ?? null;
+    await this.bookVoid(await this.voidAtCarrier(request, debit));
+  }
+
+  /**
+   * The carrier's release, outside any transaction, for a debit read as reserved or refused
+   * (idempotent on the debit id). Throws while its reserve is in flight or the carrier does not answer.
+   */
+  async voidAtCarrier(request: dialpay.v1.IDebitVoidRequested, debit: DebitRow | null): Promise<VoidPlan> {
+    const debitId = required(request.debitId, 'debitId');
+    if (!debit || (debit.state !== 'reserved' && debit.state !== 'refused')) {
+      if (debit?.state === 'reserving') throw new DebitBusyError(debitId); // its reserve is in flight: release it once that settles
+      return { request, debitId, seen: debit?.state ?? null, carrier: null };
     }
-    const paymentId = debit.payment_id;
-    switch (debit.state) {
-      case 'reserving':
-        throw new DebitBusyError(debitId); // its reserve is in flight: release it once that settles
-      case 'voided':
-        return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, '');
-      case 'captured':
-        return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'debit is captured');
-      case 'refused': {
-        // Release at the carrier anyway: a reserve whose answer was lost may have gone through there.
-        const carrier = await this.#stepsOf(debit).release(debitId, debit.carrier_ref ?? undefined, claimedAt(debit));
-        if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
-        // The carrier made a payment for it (carrier_ref) and will not cancel it, its status not showing
-        // it released (the adapter answers OK for that): it may still hold money, so try again, then a person.
-        if (carrier.outcome !== CarrierOutcome.OK && debit.carrier_ref) throw new CarrierUnavailableError(debitId, `release refused: ${carrier.detail}`);
-        await this.#releaseLedgerHold(debit);
-        return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, 'debit was refused');
+    // A refused debit is released at the carrier anyway: a reserve whose answer was lost may have gone through there.
+    const carrier = await this.#stepsOf(debit).release(debitId, debit.carrier_ref ?? undefined, claimedAt(debit));
+    if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
+    // The carrier made a payment for it (carrier_ref) and will not cancel it, its status not showing
+    // it released (the adapter answers OK for that): it may still hold money, so try again, then a person.
+    if (debit.state === 'refused' && carrier.outcome !== CarrierOutcome.OK && debit.carrier_ref) throw new CarrierUnavailableError(debitId, `release refused: ${carrier.detail}`);
+    return { request, debitId, seen: debit.state, carrier };
+  }
+
+  /** Everything a void writes, in one transaction: the debit locked (or its tombstone), the ledger release, the state, the result. */
+  async bookVoid(plan: VoidPlan): Promise<void> {
+    const { request, debitId } = plan;
+    const busy = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client): Promise<boolean> => {
+      const result = (paymentId: string, outcome: DebitOutcomeValue, detail: string) =>
+        this.#enqueueResult(client, Events.debitVoidResult, 'void', debitId, paymentId, outcome, { detail });
+      if (plan.seen === null) {
+        // Nothing reserved yet (a STOP overtook the reserve): leave a tombstone so the late reserve holds nothing.
+        const tombstone = await client.query(
+          `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, detail)
+           VALUES ($1, $2, '', '', '', 0, '', '', 'voided', 'voided before it was reserved') ON CONFLICT (debit_id) DO NOTHING`,
+          [debitId, request.paymentId ?? ''],
+        );
+        if (tombstone.rowCount === 1) await result(request.paymentId ?? '', DebitOutcome.DEBIT_OUTCOME_OK, 'voided before it was reserved');
+        return tombstone.rowCount !== 1; // the reserve claimed it meanwhile: void it once that settles
       }
-      case 'reserved': {
-        const carrier = await this.#stepsOf(debit).release(debitId, debit.carrier_ref ?? undefined, claimedAt(debit));
-        if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
-        // The carrier is the arbiter: if it will not release (it captured), neither do we.
-        if (carrier.outcome !== CarrierOutcome.OK) return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, carrier.detail);
-        const booked = await this.#ledger.apply(voidTransfer(`void:${debitId}`, this.#reserveOf(debit)));
-        if (booked.outcome === 'already-settled') return this.#voidResult(debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'reserve already settled');
-        await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-          await client.query(`UPDATE billing.debits SET state = 'voided', detail = $2, updated_at = now() WHERE debit_id = $1 AND state = 'reserved'`, [debitId, request.reason ?? '']);
-          await this.#enqueueResult(client, Events.debitVoidResult, 'void', debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, { detail: '' });
-        });
-        return;
+      const debit = await lockDebit(client, debitId);
+      if (!debit) throw new Error(`debit ${debitId} vanished`);
+      const paymentId = debit.payment_id;
+      switch (debit.state) {
+        case 'reserving':
+          return true;
+        case 'voided':
+          await result(paymentId, DebitOutcome.DEBIT_OUTCOME_OK, '');
+          return false;
+        case 'captured':
+          await result(paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'debit is captured');
+          return false;
+        case 'refused':
+          // Read in another state (a remembered 'reserved' gone stale): its carrier step took the wrong branch; again, reading it.
+          if (!plan.carrier || plan.seen !== 'refused') return true;
+          await this.#releaseLedgerHoldIn(client, debit);
+          await result(paymentId, DebitOutcome.DEBIT_OUTCOME_OK, 'debit was refused');
+          return false;
+        case 'reserved': {
+          if (!plan.carrier || plan.seen !== 'reserved') return true;
+          // The carrier is the arbiter: if it will not release (it captured), neither do we.
+          if (plan.carrier.outcome !== CarrierOutcome.OK) {
+            await result(paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, plan.carrier.detail);
+            return false;
+          }
+          const [booked] = await this.#ledger.applyIn(client, [voidTransfer(`void:${debitId}`, this.#reserveOf(debit))]);
+          if (booked?.outcome === 'already-settled') {
+            await result(paymentId, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, 'reserve already settled');
+            return false;
+          }
+          updateDebitAtCommit(client, { debitId, state: 'voided', detail: request.reason ?? '' });
+          await result(paymentId, DebitOutcome.DEBIT_OUTCOME_OK, '');
+          return false;
+        }
       }
-    }
+    });
+    this.#reserved.delete(debitId);
+    if (busy) throw new DebitBusyError(debitId);
   }
 
   /**
    * Gives back part of a captured merchant payment: claim the refund under the debit's lock
    * (never more than captured, in total), then the carrier (idempotent on the refund id), then
-   * the ledger (merchant payable -> payer), then the result. A retry resumes where it stopped.
+   * one transaction: the ledger (merchant payable -> payer), the refund's state, the result.
    */
   async refund(request: dialpay.v1.IDebitRefundRequested): Promise<void> {
+    const claim = await this.claimRefund(request);
+    await this.bookRefund(await this.refundAtCarrier(claim));
+  }
+
+  /** The refund claimed under the debit's lock, in one transaction; a refusal or a refund already made answers there. */
+  async claimRefund(request: dialpay.v1.IDebitRefundRequested): Promise<RefundClaim> {
     const refundId = required(request.refundId, 'refundId');
     const debitId = required(request.debitId, 'debitId');
     const amount = money(request.amount, 'amount');
     const paymentId = request.paymentId ?? '';
-    const result = (outcome: DebitOutcomeValue, detail: string) =>
-      withTransaction(this.#o.pool, 'READ COMMITTED', (client) => this.#enqueueRefundResult(client, refundId, debitId, paymentId, outcome, amount, detail));
-    if (!request.merchantId) return result(DebitOutcome.DEBIT_OUTCOME_REJECTED, 'refunds are for merchant payments');
-    const claim = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-      const debit = (await client.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = $1 FOR UPDATE', [debitId])).rows[0];
-      if (!debit || debit.state !== 'captured' || debit.currency !== amount.currency) return { refuse: `debit is ${debit?.state ?? 'unknown'}` } as const;
+    const ids = { request, refundId, debitId, paymentId, amount };
+    return withTransaction(this.#o.pool, 'READ COMMITTED', async (client): Promise<RefundClaim> => {
+      const answer = async (outcome: DebitOutcomeValue, detail: string): Promise<RefundClaim> => {
+        await this.#enqueueRefundResult(client, refundId, debitId, paymentId, outcome, amount, detail);
+        return { ...ids, debit: null };
+      };
+      if (!request.merchantId) return answer(DebitOutcome.DEBIT_OUTCOME_REJECTED, 'refunds are for merchant payments');
+      const debit = await lockDebit(client, debitId);
+      if (!debit || debit.state !== 'captured' || debit.currency !== amount.currency) return answer(DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, `debit is ${debit?.state ?? 'unknown'}`);
       const existing = (await client.query<{ state: string; detail: string }>('SELECT state, detail FROM billing.refunds WHERE refund_id = $1', [refundId])).rows[0];
-      if (existing?.state === 'refunded') return { done: true, debit } as const;
-      if (existing?.state === 'refused') return { refuse: existing.detail } as const;
+      if (existing?.state === 'refunded') return answer(DebitOutcome.DEBIT_OUTCOME_OK, '');
+      if (existing?.state === 'refused') return answer(DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, existing.detail);
       if (!existing) {
         const { rows } = await client.query<{ total: string }>(`SELECT COALESCE(SUM(amount_minor), 0)::text AS total FROM billing.refunds WHERE debit_id = $1 AND state <> 'refused'`, [debitId]);
         const left = BigInt(debit.captured_minor) - BigInt(rows[0]?.total ?? '0');
-        if (amount.amountMinor <= 0n || amount.amountMinor > left) return { refuse: `at most ${left} can be refunded` } as const;
+        if (amount.amountMinor <= 0n || amount.amountMinor > left) return answer(DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, `at most ${left} can be refunded`);
         await client.query(`INSERT INTO billing.refunds (refund_id, debit_id, amount_minor, state) VALUES ($1, $2, $3, 'refunding')`, [refundId, debitId, amount.amountMinor.toString()]);
       }
-      return { debit } as const;
+      return { ...ids, debit };
     });
-    if ('refuse' in claim) return result(DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, claim.refuse ?? '');
-    const { debit } = claim;
-    if (!('done' in claim)) {
-      if (!(await this.#transferExists(`refund:${refundId}`))) {
-        const carrier = await this.#stepsOf(debit).refund(refundId, debitId, amount.amountMinor, debit.carrier_ref ?? undefined);
-        if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(debitId, carrier.detail);
-        if (carrier.outcome !== CarrierOutcome.OK) {
-          await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-            await client.query(`UPDATE billing.refunds SET state = 'refused', detail = $2, updated_at = now() WHERE refund_id = $1 AND state = 'refunding'`, [refundId, carrier.detail]);
-            await this.#enqueueRefundResult(client, refundId, debitId, paymentId, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
-          });
-          return;
-        }
-        const payeeAccountId = AccountIds.merchant(request.merchantId, debit.currency);
-        await this.#ledger.ensureAccount(payeeAccountId, 'merchant_payable', debit.currency);
-        const booked = await this.#ledger.apply(refundTransfer({
-          id: `refund:${refundId}`, paymentId: debit.payment_id, currency: debit.currency, amountMinor: amount.amountMinor,
-          payeeAccountId, payerAccountId: debit.payer_account_id,
-        }));
-        // The carrier has paid it back: the books must follow. Anything else is retried, then reaches a person via the DLQ.
-        if (booked.outcome !== 'applied' && booked.outcome !== 'duplicate') throw new Error(`refund ${refundId} could not be booked: ${booked.outcome}`);
+  }
+
+  /** The carrier's refund of a claimed refund, outside any transaction (idempotent on the refund id). */
+  async refundAtCarrier(claim: RefundClaim): Promise<RefundPlan> {
+    if (!claim.debit) return { ...claim, carrier: null };
+    const carrier = await this.#stepsOf(claim.debit).refund(claim.refundId, claim.debitId, claim.amount.amountMinor, claim.debit.carrier_ref ?? undefined);
+    if (carrier.outcome === CarrierOutcome.UNAVAILABLE) throw new CarrierUnavailableError(claim.debitId, carrier.detail);
+    return { ...claim, carrier };
+  }
+
+  /** Everything a refund writes after the carrier, in one transaction: the ledger, the refund's state, the result. */
+  async bookRefund(plan: RefundPlan): Promise<void> {
+    const { refundId, debitId, paymentId, amount, debit, carrier } = plan;
+    if (!debit || !carrier) return; // answered in its claim
+    await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
+      if (carrier.outcome !== CarrierOutcome.OK) {
+        await client.query(`UPDATE billing.refunds SET state = 'refused', detail = $2, updated_at = now() WHERE refund_id = $1 AND state = 'refunding'`, [refundId, carrier.detail]);
+        await this.#enqueueRefundResult(client, refundId, debitId, paymentId, OUTCOME_BY_CARRIER[carrier.outcome], amount, carrier.detail);
+        return;
       }
-      await withTransaction(this.#o.pool, 'READ COMMITTED', (client) => client.query(`UPDATE billing.refunds SET state = 'refunded', updated_at = now() WHERE refund_id = $1`, [refundId]));
-    }
-    await result(DebitOutcome.DEBIT_OUTCOME_OK, '');
+      const payeeAccountId = AccountIds.merchant(plan.request.merchantId ?? '', debit.currency);
+      await this.#ledger.ensureAccountsIn(client, [{ id: payeeAccountId, kind: 'merchant_payable', currency: debit.currency }]);
+      const [booked] = await this.#ledger.applyIn(client, [refundTransfer({
+        id: `refund:${refundId}`, paymentId: debit.payment_id, currency: debit.currency, amountMinor: amount.amountMinor,
+        payeeAccountId, payerAccountId: debit.payer_account_id,
+      })]);
+      // The carrier has paid it back: the books must follow. Anything else is retried, then reaches a person via the DLQ.
+      if (booked?.outcome !== 'applied' && booked?.outcome !== 'duplicate') throw new Error(`refund ${refundId} could not be booked: ${booked?.outcome}`);
+      await client.query(`UPDATE billing.refunds SET state = 'refunded', updated_at = now() WHERE refund_id = $1`, [refundId]);
+      await this.#enqueueRefundResult(client, refundId, debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, amount, '');
+    });
   }
 
   #enqueueRefundResult(client: pg.ClientBase, refundId: string, debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<void> {
@@ -372,30 +691,50 @@ export class DebitService {
     return { id: `reserve:${debit.debit_id}`, paymentId: debit.payment_id, currency: debit.currency, amountMinor: debit.amount_minor, payerAccountId: debit.payer_account_id };
   }
 
-  async #transferExists(id: string): Promise<boolean> {
-    return (await this.#ledger.transferAmount(id)) !== null;
+  /** Locks a batch's debits up front in the shared transaction its units join (debit-rows.ts). */
+  async lockDebits(debitIds: readonly string[]): Promise<void> {
+    await withTransaction(this.#o.pool, 'READ COMMITTED', (client) => lockDebitsIn(client, debitIds));
   }
 
-  /** Voids the ledger hold of a debit that ended refused, if an earlier delivery booked one. */
-  async #releaseLedgerHold(debit: DebitRow): Promise<void> {
-    if (debit.amount_minor <= 0n || !(await this.#transferExists(`reserve:${debit.debit_id}`))) return;
-    await this.#ledger.apply(voidTransfer(`void:${debit.debit_id}`, this.#reserveOf(debit)));
+  /** Voids the ledger hold of a debit that ended refused, if an earlier delivery booked one; in the caller's transaction. */
+  async #releaseLedgerHoldIn(client: pg.ClientBase, debit: DebitRow): Promise<void> {
+    if (debit.amount_minor <= 0n || (await this.#ledger.transferAmount(`reserve:${debit.debit_id}`, client)) === null) return;
+    await this.#ledger.applyIn(client, [voidTransfer(`void:${debit.debit_id}`, this.#reserveOf(debit))]);
   }
 
-  /** Ends a claimed reserve: the debit's state and the result event commit together. */
-  async #settleClaim(debit: DebitRow, state: 'reserved' | 'refused', outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<void> {
-    const settled = await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
-      const { rowCount } = await client.query(`UPDATE billing.debits SET state = $2, detail = $3, updated_at = now() WHERE debit_id = $1 AND state = 'reserving'`, [
-        debit.debit_id, state, state === 'refused' ? `${outcome}:${detail}` : '',
-      ]);
-      if (rowCount === 0) return false; // settled by someone else (another delivery, the sweep): say what they decided
-      await this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcome, amount, detail, debit.funding);
+  /** Ends a claim the caller has locked in 'reserving': its state and result, in the caller's transaction. */
+  async #settleIn(client: pg.ClientBase, debit: DebitRow, state: 'reserved' | 'refused', outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, carrierRef: string | null): Promise<void> {
+    updateDebitAtCommit(client, { debitId: debit.debit_id, state, detail: state === 'refused' ? `${outcome}:${detail}` : '', carrierRef });
+    if (state === 'reserved') onAfterCommit(client, () => this.#rememberReserved({ ...debit, state, detail: '', carrier_ref: carrierRef ?? debit.carrier_ref }));
+    await this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcome, amount, detail, debit.funding);
+  }
+
+  /** Refuses a claim still 'reserving' (after its hold is released at the carrier), or says what became of it. */
+  async #settleOrReport(debitId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string): Promise<boolean> {
+    return withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
+      const debit = await lockDebit(client, debitId);
+      if (!debit) return false;
+      if (debit.state !== 'reserving') {
+        await this.#enqueueStateResult(client, debit, amount);
+        return false;
+      }
+      await this.#releaseLedgerHoldIn(client, debit);
+      await this.#settleIn(client, debit, 'refused', outcome, amount, detail, null);
       return true;
     });
-    if (settled) return;
-    const now = (await this.#load(debit.debit_id)) as DebitRow;
-    const actual = now.state === 'reserved' || now.state === 'captured' ? DebitOutcome.DEBIT_OUTCOME_OK : now.state === 'refused' ? outcomeOf(now.detail) : DebitOutcome.DEBIT_OUTCOME_REJECTED;
-    await this.#reserveResult(debit.debit_id, debit.payment_id, actual, amount, now.detail, now.funding);
+  }
+
+  /** The reserve result a debit's settled state stands for. */
+  #enqueueStateResult(client: pg.ClientBase, debit: DebitRow, amount: MoneyMinor): Promise<void> {
+    switch (debit.state) {
+      case 'reserved':
+      case 'captured':
+        return this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, amount, '', debit.funding);
+      case 'refused':
+        return this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcomeOf(debit.detail), amount, debit.detail);
+      default: // voided (cancelled by STOP or expiry before this reserve arrived): hold nothing
+        return this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_REJECTED, amount, 'cancelled before it was reserved');
+    }
   }
 
   /**
@@ -413,8 +752,7 @@ export class DebitService {
       if (!operator) continue;
       const released = await stepsFor(debit.funding, this.#o.adapterFor(operator)).release(debit.debit_id, debit.carrier_ref ?? undefined, claimedAt(debit));
       if (released.outcome === CarrierOutcome.UNAVAILABLE) continue; // next sweep
-      await this.#releaseLedgerHold(debit);
-      await this.#settleClaim(debit, 'refused', DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, { amountMinor: debit.amount_minor, currency: debit.currency }, 'reserve never completed');
+      await this.#settleOrReport(debit.debit_id, DebitOutcome.DEBIT_OUTCOME_CARRIER_UNAVAILABLE, { amountMinor: debit.amount_minor, currency: debit.currency }, 'reserve never completed');
       resolved++;
     }
     return resolved;
@@ -424,11 +762,6 @@ export class DebitService {
     const operator = this.#o.operators.get(id);
     if (!operator) throw new PermanentHandlerError(`debit for an operator no longer configured: ${id}`);
     return operator;
-  }
-
-  async #load(debitId: string): Promise<DebitRow | null> {
-    const { rows } = await this.#o.pool.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = $1', [debitId]);
-    return rows[0] ?? null;
   }
 
   async #refuse(request: dialpay.v1.IDebitReserveRequested, amount: MoneyMinor, outcome: DebitOutcomeValue, detail: string): Promise<void> {
@@ -443,10 +776,6 @@ export class DebitService {
     });
   }
 
-  async #reserveResult(debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, funding?: Funding): Promise<void> {
-    await withTransaction(this.#o.pool, 'READ COMMITTED', (client) => this.#enqueueReserveResult(client, debitId, paymentId, outcome, amount, detail, funding));
-  }
-
   #enqueueReserveResult(client: pg.ClientBase, debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, funding?: Funding): Promise<void> {
     const ok = outcome === DebitOutcome.DEBIT_OUTCOME_OK;
     return this.#enqueueResult(client, Events.debitReserveResult, 'reserve', debitId, paymentId, outcome, {
@@ -455,15 +784,13 @@ export class DebitService {
   }
 
   async #captureResult(debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, topUp: TopUpResult | null = null): Promise<void> {
-    await withTransaction(this.#o.pool, 'READ COMMITTED', (client) =>
-      this.#enqueueResult(client, Events.debitCaptureResult, 'capture', debitId, paymentId, outcome, {
-        captured: outcome === DebitOutcome.DEBIT_OUTCOME_OK ? moneyToProto(amount) : null, detail, ...topUp,
-      }));
+    await withTransaction(this.#o.pool, 'READ COMMITTED', (client) => this.#enqueueCaptureResult(client, debitId, paymentId, outcome, amount, detail, topUp));
   }
 
-  async #voidResult(debitId: string, paymentId: string, outcome: DebitOutcomeValue, detail: string): Promise<void> {
-    await withTransaction(this.#o.pool, 'READ COMMITTED', (client) =>
-      this.#enqueueResult(client, Events.debitVoidResult, 'void', debitId, paymentId, outcome, { detail }));
+  #enqueueCaptureResult(client: pg.ClientBase, debitId: string, paymentId: string, outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, topUp: TopUpResult | null = null): Promise<void> {
+    return this.#enqueueResult(client, Events.debitCaptureResult, 'capture', debitId, paymentId, outcome, {
+      captured: outcome === DebitOutcome.DEBIT_OUTCOME_OK ? moneyToProto(amount) : null, detail, ...topUp,
+    });
   }
 
   /**
@@ -486,12 +813,6 @@ export class DebitService {
 function required(value: string | null | undefined, field: string): string {
   if (!value) throw new PermanentHandlerError(`${field} is missing`, { cause: new ContractError(field) });
   return value;
-}
-
-/** When the debit was claimed, in epoch ms, for the carrier's lookups (none of its reserves is older). */
-function claimedAt(debit: DebitRow): number | undefined {
-  const at = debit.created_at instanceof Date ? debit.created_at.getTime() : Date.parse(String(debit.created_at));
-  return Number.isFinite(at) ? at : undefined;
 }
 
 /** The outcome a refused debit recorded in its detail ("<outcome>:<text>"). */

@@ -21,24 +21,36 @@ export function fundingWanted(value: dialpay.v1.FundingSource | null | undefined
 /**
  * The source a new debit's claim asks for: the wallet adapter's operators are always
  * wallet-funded; on a carrier-billed operator, what the payer was promised, or 'auto' (the claim
- * then takes the wallet if its balance covers the amount, in the same statement: claimSql).
+ * then takes the wallet if its balance covers the amount, in the same statement: CLAIMS_SQL).
  */
 export function claimFunding(adapter: CarrierAdapter, wanted: FundingWanted): FundingWanted {
   return adapter.fundsCheckedInLedger ? 'wallet' : wanted;
 }
 
 /**
- * Claims a debit ('reserving') with its funding decided in the same statement, so the common
- * carrier-billed payment costs no extra statement and a redelivery takes the same path. Parameters:
- * debit id, payment id, operator, msisdn, currency, amount, the carrier's payer account, adapter,
- * the wanted funding (claimFunding), the wallet's account.
+ * Claims debits ('reserving'), many in one statement, each with its funding decided in the same
+ * statement (so the common carrier-billed payment costs no extra statement and a redelivery takes
+ * the same path). Answers every claimed row: those it inserted, and those an earlier delivery
+ * left (read in the statement's snapshot). Parameters: arrays of the debit ids, payment ids,
+ * operators, msisdns, currencies, amounts, carrier payer accounts, adapters, wanted fundings
+ * (claimFunding) and wallet accounts.
  */
-export const CLAIM_SQL = `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, funding)
-  SELECT $1, $2, $3, $4, $5, $6, CASE WHEN f.funding = 'wallet' THEN $10 ELSE $7 END, $8, 'reserving', f.funding
-  FROM (SELECT CASE WHEN $9::text <> 'auto' THEN $9::text
-                    WHEN EXISTS (SELECT 1 FROM billing.accounts WHERE id = $10 AND balance_minor >= $6::bigint) THEN 'wallet'
-                    ELSE 'carrier' END AS funding) f
-  ON CONFLICT (debit_id) DO NOTHING`;
+export const CLAIMS_SQL = `WITH wanted AS (
+    SELECT r.*, CASE WHEN r.want <> 'auto' THEN r.want
+                     WHEN EXISTS (SELECT 1 FROM billing.accounts a WHERE a.id = r.wallet AND a.balance_minor >= r.amount_minor) THEN 'wallet'
+                     ELSE 'carrier' END AS funding
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[])
+      AS r(debit_id, payment_id, operator_id, msisdn, currency, amount_minor, carrier_payer, adapter, want, wallet)
+  ), inserted AS (
+    INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, funding)
+    SELECT debit_id, payment_id, operator_id, msisdn, currency, amount_minor, CASE WHEN funding = 'wallet' THEN wallet ELSE carrier_payer END, adapter, 'reserving', funding
+    FROM wanted ORDER BY debit_id
+    ON CONFLICT (debit_id) DO NOTHING
+    RETURNING *
+  )
+  SELECT * FROM inserted
+  UNION ALL
+  SELECT d.* FROM billing.debits d WHERE d.debit_id = ANY ($1::text[]) AND d.debit_id NOT IN (SELECT debit_id FROM inserted)`;
 
 /** The wallet did not cover the amount after all (spent meanwhile): fall back to the carrier unless the wallet was promised. */
 export function mayFallBackToCarrier(adapter: CarrierAdapter, wanted: FundingWanted): boolean {

@@ -9,6 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, v1 } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { DebitService } from './debits.js';
+import { runCaptureBatch, runRefundBatch, runReserveBatch, runVoidBatch, type MessageItem } from './batches.js';
 import { warnAboutMissingTopUps } from './top-ups.js';
 import { SettlementLedger } from './settlement-ledger.js';
 import { interopPositionTotals } from './interop.js';
@@ -76,6 +77,9 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
     );
   }, STALE_CLAIM_SWEEP_MS);
   staleSweep.unref();
+  // TODO(issue 15): once base.consume passes startConsumer's `batch` option through (the batched
+  // consumer API in runtime/nats/consume.ts), hand each consumer its runner: debitBatches(debits,
+  // () => base.relay.nudge()).reserve for the reserves, and so on. Until then one message at a time.
   await base.consume(BILLING_DEBIT_RESERVE, Events.debitReserveRequested, (m) => debits.reserve(m));
   await base.consume(BILLING_DEBIT_CAPTURE, Events.debitCaptureRequested, (m) => debits.capture(m));
   await base.consume(BILLING_DEBIT_VOID, Events.debitVoidRequested, (m) => debits.void(m));
@@ -89,6 +93,39 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
       for (const c of settlementCalls) await c.drain();
       await base.stop(timeoutMs);
     },
+  };
+}
+
+/** Messages a debit consumer hands its batch runner at most, and how long it waits to fill a batch. */
+const DEBIT_BATCH_SIZE_MAX = 64;
+const DEBIT_BATCH_LINGER_MS = 2;
+
+/** A consumer's batch option as runtime/nats/consume.ts takes it (startConsumer({ batch })). */
+export interface ConsumerBatch<M> {
+  readonly sizeMax: number;
+  readonly lingerMs: number;
+  /** One result per item, in order: each message is acked, retried or dead-lettered by its own. */
+  readonly run: (items: readonly MessageItem<M>[]) => Promise<PromiseSettledResult<void>[]>;
+}
+
+/** The batch options of billing's four debit consumers (batches.ts); nudge sends what they enqueued now. */
+export function debitBatches(debits: DebitService, nudge: () => void) {
+  const batch = <M>(runner: (service: DebitService, items: readonly MessageItem<M>[]) => Promise<PromiseSettledResult<void>[]>): ConsumerBatch<M> => ({
+    sizeMax: DEBIT_BATCH_SIZE_MAX,
+    lingerMs: DEBIT_BATCH_LINGER_MS,
+    run: async (items) => {
+      try {
+        return await runner(debits, items);
+      } finally {
+        nudge();
+      }
+    },
+  });
+  return {
+    reserve: batch<dialpay.v1.IDebitReserveRequested>(runReserveBatch),
+    capture: batch<dialpay.v1.IDebitCaptureRequested>(runCaptureBatch),
+    void: batch<dialpay.v1.IDebitVoidRequested>(runVoidBatch),
+    refund: batch<dialpay.v1.IDebitRefundRequested>(runRefundBatch),
   };
 }
 

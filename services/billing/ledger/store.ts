@@ -5,7 +5,8 @@
 // reserve already settled are ordinary, typed outcomes; a transfer whose
 // postings do not balance is a bug and throws before anything is written.
 import type pg from 'pg';
-import { quoteIdent, withTransaction } from '../../../runtime/pg/index.js';
+import { onAfterCommit, quoteIdent, withTransaction } from '../../../runtime/pg/index.js';
+import { transactionLocal } from '../../../runtime/pg/pool.js';
 import { assertBalanced, type AccountKind, type Transfer, BALANCE_CHECKED_KINDS, LedgerInvariantError } from './rules.js';
 
 export type ApplyOutcome =
@@ -44,6 +45,15 @@ interface Queued {
   readonly reject: (err: unknown) => void;
 }
 const STATEMENT_LINES_MAX = 50;
+/** Transaction local: the transfers its callers asked for in this tick (applyIn). */
+const PENDING_TRANSFERS = Symbol('ledger.pendingTransfers');
+
+/** An account a step may be the first to use. */
+export interface NewAccount {
+  readonly id: string;
+  readonly kind: AccountKind;
+  readonly currency: string;
+}
 
 export class Ledger {
   readonly #pool: pg.Pool;
@@ -65,8 +75,74 @@ export class Ledger {
       `INSERT INTO ${this.#s}.accounts (id, kind, currency, balance_minor) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
       [id, kind, currency, BALANCE_CHECKED_KINDS.has(kind) ? '0' : null],
     );
-    if (this.#known.size >= KNOWN_ACCOUNTS_MAX) this.#known.clear(); // a bound, not an eviction policy: a miss costs one query
-    this.#known.add(id);
+    this.#remember([id]);
+  }
+
+  /**
+   * Creates the accounts that do not exist yet, in one statement of the client's transaction
+   * (withTransaction). They are remembered as existing only once it commits: an insert that
+   * rolled back must not spare a later caller its own.
+   */
+  async ensureAccountsIn(client: pg.ClientBase, accounts: readonly NewAccount[]): Promise<void> {
+    const missing = new Map<string, NewAccount>();
+    for (const a of accounts) if (!this.#known.has(a.id)) missing.set(a.id, a);
+    if (missing.size === 0) return;
+    // In id order: two transactions creating the same accounts wait for each other, never deadlock.
+    const rows = [...missing.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    await client.query(
+      `INSERT INTO ${this.#s}.accounts (id, kind, currency, balance_minor)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT (id) DO NOTHING`,
+      [rows.map((a) => a.id), rows.map((a) => a.kind), rows.map((a) => a.currency), rows.map((a) => (BALANCE_CHECKED_KINDS.has(a.kind) ? '0' : null))],
+    );
+    onAfterCommit(client, () => this.#remember(rows.map((a) => a.id)));
+  }
+
+  #remember(ids: readonly string[]): void {
+    if (this.#known.size + ids.length > KNOWN_ACCOUNTS_MAX) this.#known.clear(); // a bound, not an eviction policy: a miss costs one query
+    for (const id of ids) this.#known.add(id);
+  }
+
+  /**
+   * Applies transfers in the client's transaction (withTransaction): they commit, or roll back,
+   * with the caller's other writes (a debit's state, its result event). Every transfer the
+   * transaction's callers ask for within the same tick (the units of a batch booking side by side,
+   * batches.ts) goes in one apply_transfers statement. One outcome per transfer, in order. A
+   * statement that fails (an account missing or in another currency, a race on the settlement
+   * index) fails every caller of it, and so the transaction.
+   */
+  applyIn(client: pg.ClientBase, transfers: readonly Transfer[]): Promise<ApplyOutcome[]> {
+    try {
+      for (const t of transfers) assertBalanced(t); // a bug: nothing is queued
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (transfers.length === 0) return Promise.resolve([]);
+    const pending = transactionLocal(client, PENDING_TRANSFERS, () => ({ queue: [] as Queued[], scheduled: false }));
+    const outcomes = transfers.map((transfer) => new Promise<ApplyOutcome>((resolve, reject) => pending.queue.push({ transfer, resolve, reject })));
+    if (!pending.scheduled) {
+      pending.scheduled = true;
+      setImmediate(() => {
+        pending.scheduled = false;
+        void this.#applyQueuedIn(client, pending.queue.splice(0));
+      });
+    }
+    return Promise.all(outcomes);
+  }
+
+  async #applyQueuedIn(client: pg.ClientBase, queued: readonly Queued[]): Promise<void> {
+    let results: string[];
+    try {
+      const { rows } = await client.query<{ r: string[] }>(`SELECT ${this.#s}.apply_transfers($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r`, applyParams(queued.map((q) => q.transfer)));
+      results = (rows[0] as { r: string[] }).r;
+    } catch (err) {
+      for (const q of queued) q.reject(err);
+      return;
+    }
+    queued.forEach((q, i) => {
+      const outcome = outcomeOf(q.transfer, results[i] ?? '');
+      if (outcome instanceof Error) q.reject(outcome);
+      else q.resolve(outcome);
+    });
   }
 
   /**
@@ -99,27 +175,11 @@ export class Ledger {
   }
 
   async #applyBatch(batch: readonly Queued[]): Promise<void> {
-    const starts: number[] = [];
-    const counts: number[] = [];
-    const accounts: string[] = [];
-    const deltas: string[] = [];
-    for (const { transfer } of batch) {
-      starts.push(accounts.length + 1);
-      counts.push(transfer.postings.length);
-      for (const p of transfer.postings) {
-        accounts.push(p.accountId);
-        deltas.push(p.amountMinor.toString());
-      }
-    }
     let results: string[];
     try {
       const { rows } = await this.#pool.query<{ r: string[] }>(
         `SELECT ${this.#s}.apply_transfers($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r`,
-        [
-          batch.map((b) => b.transfer.id), batch.map((b) => b.transfer.kind), batch.map((b) => b.transfer.reserveId),
-          batch.map((b) => b.transfer.paymentId), batch.map((b) => b.transfer.currency), batch.map((b) => b.transfer.amountMinor.toString()),
-          starts, counts, accounts, deltas,
-        ],
+        applyParams(batch.map((b) => b.transfer)),
       );
       results = (rows[0] as { r: string[] }).r;
     } catch {
@@ -129,11 +189,9 @@ export class Ledger {
       return;
     }
     batch.forEach((b, i) => {
-      const r = results[i] ?? '';
-      if (r === 'applied' || r === 'duplicate') b.resolve({ outcome: r });
-      else if (r === 'already-settled') b.resolve({ outcome: 'already-settled', reserveId: b.transfer.reserveId ?? '' });
-      else if (r.startsWith('insufficient-funds:')) b.resolve({ outcome: 'insufficient-funds', accountId: r.slice('insufficient-funds:'.length) });
-      else b.reject(new LedgerInvariantError(b.transfer.id, r === 'conflict' ? 'id reused for a different transfer' : `unexpected result ${r}`));
+      const outcome = outcomeOf(b.transfer, results[i] ?? '');
+      if (outcome instanceof Error) b.reject(outcome);
+      else b.resolve(outcome);
     });
   }
 
@@ -203,8 +261,8 @@ export class Ledger {
   }
 
   /** The amount a transfer was booked with, or null when no transfer has this id (ids make bookings idempotent). */
-  async transferAmount(id: string): Promise<bigint | null> {
-    const { rows } = await this.#pool.query<{ amount_minor: string }>(`SELECT amount_minor::text FROM ${this.#s}.transfers WHERE id = $1`, [id]);
+  async transferAmount(id: string, client: pg.ClientBase | pg.Pool = this.#pool): Promise<bigint | null> {
+    const { rows } = await client.query<{ amount_minor: string }>(`SELECT amount_minor::text FROM ${this.#s}.transfers WHERE id = $1`, [id]);
     return rows[0] ? BigInt(rows[0].amount_minor) : null;
   }
 
@@ -244,6 +302,35 @@ export class Ledger {
     const r = rows[0] as { total: bigint; unbalanced: bigint; drifted: bigint; negative: bigint };
     return { postingsSumMinor: BigInt(r.total), unbalancedTransfers: Number(r.unbalanced), driftedBalances: Number(r.drifted), negativeBalances: Number(r.negative) };
   }
+}
+
+/** The parameters of apply_transfers for these transfers: parallel arrays, postings flattened. */
+function applyParams(transfers: readonly Transfer[]): unknown[] {
+  const starts: number[] = [];
+  const counts: number[] = [];
+  const accounts: string[] = [];
+  const deltas: string[] = [];
+  for (const transfer of transfers) {
+    starts.push(accounts.length + 1);
+    counts.push(transfer.postings.length);
+    for (const p of transfer.postings) {
+      accounts.push(p.accountId);
+      deltas.push(p.amountMinor.toString());
+    }
+  }
+  return [
+    transfers.map((t) => t.id), transfers.map((t) => t.kind), transfers.map((t) => t.reserveId),
+    transfers.map((t) => t.paymentId), transfers.map((t) => t.currency), transfers.map((t) => t.amountMinor.toString()),
+    starts, counts, accounts, deltas,
+  ];
+}
+
+/** apply_transfers' answer for one transfer; an Error for an id reused or an answer it never gives. */
+function outcomeOf(transfer: Transfer, r: string): ApplyOutcome | LedgerInvariantError {
+  if (r === 'applied' || r === 'duplicate') return { outcome: r };
+  if (r === 'already-settled') return { outcome: 'already-settled', reserveId: transfer.reserveId ?? '' };
+  if (r.startsWith('insufficient-funds:')) return { outcome: 'insufficient-funds', accountId: r.slice('insufficient-funds:'.length) };
+  return new LedgerInvariantError(transfer.id, r === 'conflict' ? 'id reused for a different transfer' : `unexpected result ${r}`);
 }
 
 class InsufficientFunds extends Error {

@@ -3,7 +3,7 @@
 // serialise, and the invariants read back from the database.
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, migrateSchemas, type Pool } from '../../../runtime/pg/index.js';
+import { createPool, migrateSchemas, withTransaction, type Pool } from '../../../runtime/pg/index.js';
 import { Ledger } from '../../../services/billing/ledger/store.js';
 import { AccountIds, captureTransfer, depositTransfer, reserveTransfer, voidTransfer, LedgerInvariantError, type Transfer } from '../../../services/billing/ledger/rules.js';
 import { setupStack, quietLogger, type Stack } from '../../support/stack.js';
@@ -136,6 +136,32 @@ describe('concurrency', () => {
     expect((await ledger.balance(SHOP)) - before).toBe(100_000n);
     // The merchant has no balance row to contend on: only postings.
     expect((await pool.query<{ balance_minor: string | null }>('SELECT balance_minor FROM billing.accounts WHERE id = $1', [SHOP])).rows[0]?.balance_minor).toBeNull();
+  });
+});
+
+describe('in the caller\'s transaction (applyIn, ensureAccountsIn)', () => {
+  it('books with the caller\'s other writes, in one statement, and rolls back with them; an account remembered only once committed', async () => {
+    const payer = AccountIds.subscriber('254711000090');
+    await fund(payer, 3_000n);
+    const fresh = AccountIds.merchant('FRESH', 'KES');
+    const first = reserveTransfer({ id: id('in-r'), paymentId: 'p-in', currency: 'KES', payerAccountId: payer, amountMinor: 1_000n });
+    const second = reserveTransfer({ id: id('in-r'), paymentId: 'p-in', currency: 'KES', payerAccountId: payer, amountMinor: 5_000n });
+    await expect(withTransaction(pool, 'READ COMMITTED', async (client) => {
+      await ledger.ensureAccountsIn(client, [{ id: fresh, kind: 'merchant_payable', currency: 'KES' }]);
+      // Asked for side by side: one statement, one outcome each (the second overdraws the payer).
+      expect(await Promise.all([ledger.applyIn(client, [first]), ledger.applyIn(client, [second])])).toEqual([[{ outcome: 'applied' }], [{ outcome: 'insufficient-funds', accountId: payer }]]);
+      throw new Error('the caller fails after booking');
+    })).rejects.toThrow('the caller fails');
+    expect(await ledger.transferAmount(first.id)).toBeNull(); // rolled back with the caller
+    expect(await ledger.balance(payer)).toBe(3_000n);
+    await expect(ledger.balance(fresh)).rejects.toThrow(/no account/);
+    // Not remembered as existing: the next transaction creates it and can book to it.
+    await withTransaction(pool, 'READ COMMITTED', async (client) => {
+      await ledger.ensureAccountsIn(client, [{ id: fresh, kind: 'merchant_payable', currency: 'KES' }]);
+      expect(await ledger.applyIn(client, [first])).toEqual([{ outcome: 'applied' }]);
+    });
+    expect(await ledger.balance(fresh)).toBe(0n);
+    expect(await ledger.balance(payer)).toBe(2_000n);
   });
 });
 
