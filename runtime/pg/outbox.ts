@@ -204,12 +204,6 @@ export class OutboxRelay {
     this.#loop = this.#run();
   }
 
-  /**
-   * Kept for callers from before the fast path: committed events reach the relay by themselves
-   * now, and the poll loop looks only for rows left behind, which waking it early cannot find.
-   */
-  nudge(): void {}
-
   /** Stops taking commits and polling, then waits for the publishes and deletes under way. */
   async stop(): Promise<void> {
     const { pool, schema } = this.#options;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ComponentDefinition, ComponentContext, StartedComponent } from '../../runtime/component.js';
 import { ConfigError, type Config, type OperatorConfig } from '../../runtime/config/index.js';
 import { startServiceBase } from '../../runtime/service-base.js';
-import { Requests, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, Events, serveRequests, type Responder } from '../../runtime/nats/index.js';
+import { Requests, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, Events, serveRequests, type BatchRun, type Responder } from '../../runtime/nats/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, v1 } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -72,18 +72,17 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
   });
   const staleSweep = setInterval(() => {
     debits.resolveStaleClaims(STALE_CLAIM_MS).then(
-      (n) => n > 0 && (log.warn({ resolved: n }, 'stale debit claims released and refused'), base.relay.nudge()),
+      (n) => n > 0 && log.warn({ resolved: n }, 'stale debit claims released and refused'),
       (err: unknown) => log.warn({ err }, 'stale claim sweep failed; will try again'),
     );
   }, STALE_CLAIM_SWEEP_MS);
   staleSweep.unref();
-  // TODO(issue 15): once base.consume passes startConsumer's `batch` option through (the batched
-  // consumer API in runtime/nats/consume.ts), hand each consumer its runner: debitBatches(debits,
-  // () => base.relay.nudge()).reserve for the reserves, and so on. Until then one message at a time.
-  await base.consume(BILLING_DEBIT_RESERVE, Events.debitReserveRequested, (m) => debits.reserve(m));
-  await base.consume(BILLING_DEBIT_CAPTURE, Events.debitCaptureRequested, (m) => debits.capture(m));
-  await base.consume(BILLING_DEBIT_VOID, Events.debitVoidRequested, (m) => debits.void(m));
-  await base.consume(BILLING_DEBIT_REFUND, Events.debitRefundRequested, (m) => debits.refund(m));
+  // Batches (batches.ts): claims in one statement, carrier calls side by side, bookings in one COMMIT.
+  const batches = debitBatches(debits);
+  await base.consume(BILLING_DEBIT_RESERVE, Events.debitReserveRequested, (m) => debits.reserve(m), { batch: batches.reserve });
+  await base.consume(BILLING_DEBIT_CAPTURE, Events.debitCaptureRequested, (m) => debits.capture(m), { batch: batches.capture });
+  await base.consume(BILLING_DEBIT_VOID, Events.debitVoidRequested, (m) => debits.void(m), { batch: batches.void });
+  await base.consume(BILLING_DEBIT_REFUND, Events.debitRefundRequested, (m) => debits.refund(m), { batch: batches.refund });
   return {
     readiness: base.readiness,
     stop: async (timeoutMs) => {
@@ -96,31 +95,9 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
   };
 }
 
-/** Messages a debit consumer hands its batch runner at most, and how long it waits to fill a batch. */
-const DEBIT_BATCH_SIZE_MAX = 64;
-const DEBIT_BATCH_LINGER_MS = 2;
-
-/** A consumer's batch option as runtime/nats/consume.ts takes it (startConsumer({ batch })). */
-export interface ConsumerBatch<M> {
-  readonly sizeMax: number;
-  readonly lingerMs: number;
-  /** One result per item, in order: each message is acked, retried or dead-lettered by its own. */
-  readonly run: (items: readonly MessageItem<M>[]) => Promise<PromiseSettledResult<void>[]>;
-}
-
-/** The batch options of billing's four debit consumers (batches.ts); nudge sends what they enqueued now. */
-export function debitBatches(debits: DebitService, nudge: () => void) {
-  const batch = <M>(runner: (service: DebitService, items: readonly MessageItem<M>[]) => Promise<PromiseSettledResult<void>[]>): ConsumerBatch<M> => ({
-    sizeMax: DEBIT_BATCH_SIZE_MAX,
-    lingerMs: DEBIT_BATCH_LINGER_MS,
-    run: async (items) => {
-      try {
-        return await runner(debits, items);
-      } finally {
-        nudge();
-      }
-    },
-  });
+/** The batch runs of billing's four debit consumers (batches.ts); their size and linger come from consumers.* in config. */
+export function debitBatches(debits: DebitService) {
+  const batch = <M>(runner: (service: DebitService, items: readonly MessageItem<M>[]) => Promise<PromiseSettledResult<void>[]>): BatchRun<M> => (items) => runner(debits, items);
   return {
     reserve: batch<dialpay.v1.IDebitReserveRequested>(runReserveBatch),
     capture: batch<dialpay.v1.IDebitCaptureRequested>(runCaptureBatch),

@@ -55,12 +55,12 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
     queue: 'payments', inFlightMax: SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX, log,
     unavailable: () => ({ outcome: dialpay.v1.CommandOutcome.COMMAND_OUTCOME_UNAVAILABLE }),
     // A command may have queued events (a reserve, a capture): send them now, not at the next poll.
-    handle: (request) => payments.onSubscriberCommand(request).finally(() => base.relay.nudge()),
+    handle: (request) => payments.onSubscriberCommand(request),
   });
   const merchantCalls = serveRequests(nats.nc, Requests.paymentsMerchant, {
     queue: 'payments', inFlightMax: SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX, log,
     unavailable: () => ({ error: dialpay.v1.MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: 'payments is busy; try again' }),
-    handle: (request) => payments.onMerchantCommand(request).catch((err: unknown) => refuseBadData(err, request, log)).finally(() => base.relay.nudge()),
+    handle: (request) => payments.onMerchantCommand(request).catch((err: unknown) => refuseBadData(err, request, log)),
   });
   let sweeping = false;
   const sweep = setInterval(() => {
@@ -68,7 +68,6 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
     sweeping = true;
     payments
       .sweep()
-      .then((n) => n > 0 && base.relay.nudge())
       .catch((err: unknown) => log.warn({ err }, 'payment sweep failed; will try again'))
       .finally(() => (sweeping = false));
   }, EXPIRY_SWEEP_MS);

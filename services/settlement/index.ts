@@ -27,7 +27,6 @@ async function startSettlement(context: ComponentContext): Promise<StartedCompon
     if (sweeping) return;
     sweeping = true;
     service.closeDue()
-      .then((n) => n > 0 && base.relay.nudge())
       .then(() => interop.closeDue(config.settlementReports.dir))
       .catch((err: unknown) => log.warn({ err }, 'settlement sweep failed'))
       .finally(() => (sweeping = false));
