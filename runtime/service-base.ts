@@ -72,7 +72,7 @@ export function startServiceBase(context: ComponentContext, schema: string): Ser
         : options?.batch;
       consumers.push(await startConsumer({
         ...(options?.deadLetterData ? { deadLetterData: options.deadLetterData } : {}),
-        ...(run ? { batch: { sizeMax: config.consumers.batchSizeMax, lingerMs: config.consumers.batchLingerMs, run } } : {}),
+        ...(run ? { batch: { sizeMax: config.consumers.batchSizeMax, lingerMs: config.consumers.batchLingerMs, runsInFlightMax: config.consumers.batchesInFlightMax, run } } : {}),
         nats, spec: effective, event, log,
         handler: (message) => handler(message),
         metrics: context.consumerMetrics,

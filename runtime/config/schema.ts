@@ -379,6 +379,8 @@ export const configSchema = z
         batchSizeMax: z.number().int().min(1).max(512).default(64),
         /** Batched consumers: how long a batch's first message waits for others; a batch goes at once when nothing else is pending. 0: never wait. */
         batchLingerMs: z.number().int().min(0).max(1_000).default(2),
+        /** Batched consumers: batches one consumer runs at once per process; what arrives meanwhile waits and forms the next, bigger batch. */
+        batchesInFlightMax: z.number().int().min(1).max(64).default(2),
         ackWaitMs: positiveMs.default(30_000),
         deliveriesMax: z.number().int().min(1).max(100).default(5),
         /** Delay before the n-th redelivery after a failed handler (last value repeats). */

@@ -43,6 +43,8 @@ export interface BatchOptions<M> {
   readonly sizeMax: number;
   /** How long the first message of a group waits for others; a group goes sooner when nothing else is coming. */
   readonly lingerMs: number;
+  /** Runs at once; what arrives while they run waits and forms the next, bigger group. Unset: no bound but inFlightMax. */
+  readonly runsInFlightMax?: number;
   readonly run: BatchRun<M>;
 }
 
@@ -406,7 +408,7 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     metrics.batchMessages.observe({ consumer: name }, items.length);
     return results;
   };
-  const batcher = batchOptions ? new Batcher<Taken, PromiseSettledResult<void>>(batchOptions.sizeMax, batchOptions.lingerMs, runGroup) : null;
+  const batcher = batchOptions ? new Batcher<Taken, PromiseSettledResult<void>>(batchOptions.sizeMax, batchOptions.lingerMs, runGroup, batchOptions.runsInFlightMax ?? Number.POSITIVE_INFINITY) : null;
 
   /** `last`: nothing else is coming from this pull now, so the open group goes at once. */
   const handleInBatch = async (msg: JsMsg, last: boolean): Promise<void> => {

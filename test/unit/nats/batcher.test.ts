@@ -53,8 +53,40 @@ describe('Batcher', () => {
     await Promise.all([first, second]);
   });
 
+  it('with runsInFlightMax 1, what arrives while a group runs waits and goes as one bigger group', async () => {
+    const groups: number[][] = [];
+    let release: (() => void) | null = null;
+    const b = new Batcher<number, string>(64, 0, async (items) => {
+      groups.push(items);
+      if (groups.length === 1) await new Promise<void>((r) => (release = r));
+      return items.map((i) => `done ${i}`);
+    }, 1);
+    const first = b.submit(1, true);
+    const rest = [2, 3, 4].map((i) => b.submit(i, true)); // each says nothing else is coming: ready at once, but the one run is busy
+    expect(groups).toEqual([[1]]);
+    expect(b.runsInFlight).toBe(1);
+    (release as unknown as () => void)();
+    expect(await Promise.all([first, ...rest])).toEqual([1, 2, 3, 4].map((i) => `done ${i}`));
+    expect(groups).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('waiting groups join only up to sizeMax', async () => {
+    const groups: number[][] = [];
+    let release: (() => void) | null = null;
+    const b = new Batcher<number, string>(2, 0, async (items) => {
+      groups.push(items);
+      if (groups.length === 1) await new Promise<void>((r) => (release = r));
+      return items.map(String);
+    }, 1);
+    const all = [1, 2, 3, 4, 5].map((i) => b.submit(i, true));
+    (release as unknown as () => void)();
+    await Promise.all(all);
+    expect(groups).toEqual([[1], [2, 3], [4, 5]]);
+  });
+
   it('refuses a size below 1 and a negative linger', () => {
     expect(() => recording().batcher(0, 2)).toThrow(RangeError);
     expect(() => recording().batcher(4, -1)).toThrow(RangeError);
+    expect(() => new Batcher<number, string>(4, 2, async (items) => items.map(String), 0)).toThrow(RangeError);
   });
 });
