@@ -163,7 +163,8 @@ describe('faults: nothing lost, duplicates only for unanswered submits, the bind
     ['generic_nack', () => sim.setFaults({ genericNackRate: 0.2 }), 'nacked'],
     ['temporary errors', () => sim.setFaults({ temporaryErrorRate: 0.3 }), 'temporary'],
     ['throttled above 5/s', () => sim.setFaults({ throttleAboveTps: 5 }), 'throttled'],
-    ['unbind', () => setTimeout(() => sim.unbindAll(), 50), 'binds'],
+    // Slow answers keep submits in flight when the unbind comes: with fast ones the 20 could all be done first.
+    ['unbind', () => (sim.setFaults({ responseDelayMs: 200 }), setTimeout(() => sim.unbindAll(), 50)), 'binds'],
     ['disconnect mid-window', () => sim.setFaults({ disconnectAfterSubmits: 5 }), 'unanswered'],
   ];
   const read = (c: Counter) => (c === 'binds' ? sim.bindsAccepted : sim.counters[c]);
@@ -190,7 +191,7 @@ describe('faults: nothing lost, duplicates only for unanswered submits, the bind
         await waitFor('bound again', async () => sim.boundSessions === 1);
         expect(read(counterName)).toBeGreaterThan(faultBefore); // the fault really happened
       } finally {
-        sim.setFaults({ noResponseRate: 0, genericNackRate: 0, temporaryErrorRate: 0, throttleAboveTps: 0, disconnectAfterSubmits: 0 });
+        sim.setFaults({ noResponseRate: 0, genericNackRate: 0, temporaryErrorRate: 0, throttleAboveTps: 0, disconnectAfterSubmits: 0, responseDelayMs: 0 });
       }
       await waitFor('bound again', async () => sim.boundSessions === 1);
     });
