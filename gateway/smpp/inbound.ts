@@ -226,12 +226,15 @@ export class InboundHandler {
     }
     const smscId = normalizeMessageId(receipt.messageId, operator.smpp.receiptIdFormat);
     const messageRef = await this.#messageRefOf(smscId);
-    if (!messageRef && (receipt.doneAtUnixMs === null || Date.now() - receipt.doneAtUnixMs < RECEIPT_CORRELATION_GRACE_MS)) {
+    // From the submit, not the delivery: a handset off for hours gets a late receipt whose record is
+    // long out of the index, and retrying that one would only loop until the grace ran out.
+    const submittedAtMs = receipt.submittedAtUnixMs ?? receipt.doneAtUnixMs;
+    if (!messageRef && (submittedAtMs === null || Date.now() - submittedAtMs < RECEIPT_CORRELATION_GRACE_MS)) {
       // Our record of the submit may not be written yet: let the SMSC retry rather than lose the link for good.
       session.respond(pdu, CommandStatus.ESME_RX_T_APPN);
       return;
     }
-    notify(this.#o.nc, Notifications.deliveryReceipt, {
+    const notified = notify(this.#o.nc, Notifications.deliveryReceipt, {
       // Derived id: an SMSC that repeats a receipt does not produce a second event.
       envelope: newEnvelope({ producer: PRODUCER, eventId: `dlr-${operator.id}-${Buffer.from(smscId).toString('hex')}-${receipt.state}`, correlationId: messageRef || undefined }),
       messageRef,
@@ -242,6 +245,11 @@ export class InboundHandler {
       submittedAtUnixMs: bigIntToInt64(BigInt(receipt.submittedAtUnixMs ?? 0)),
       doneAtUnixMs: bigIntToInt64(BigInt(receipt.doneAtUnixMs ?? 0)),
     });
+    if (!notified) {
+      // NATS closed: nothing could hear it. The SMSC retries the receipt later.
+      session.respond(pdu, CommandStatus.ESME_RX_T_APPN);
+      return;
+    }
     metrics.receipts.inc({ operator: operator.id, state: receipt.state });
     if (!messageRef) {
       // Older than the sent index keeps (or sent before SMS_SENT existed): counted, not lost silently.

@@ -191,8 +191,9 @@ export class SentLog {
     // Newest first: the index keeps the newest when full, and reading stops at batches older than it keeps.
     for (let high = state.last_seq; high >= first; high -= READ_CONCURRENCY) {
       const seqs = Array.from({ length: Math.min(READ_CONCURRENCY, high - first + 1) }, (_, i) => high - i);
-      // A sequence gone meanwhile (max_age, discard old) reads as nothing.
-      const messages = await Promise.all(seqs.map((seq) => jsm.streams.getMessage(SMS_SENT_STREAM, { seq }).catch(() => null)));
+      // A sequence gone meanwhile (max_age, discard old) reads as null; any other failure ends this
+      // read before #readThroughSeq moves, so the next miss reads those batches again.
+      const messages = await Promise.all(seqs.map((seq) => jsm.streams.getMessage(SMS_SENT_STREAM, { seq })));
       let anyKept = false;
       for (const m of messages) {
         const atMs = m ? this.#index(m.data, 'read') : null;

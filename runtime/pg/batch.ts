@@ -44,7 +44,9 @@ export interface SharedTransactionOutcome {
 }
 
 /**
- * Runs the units one after another inside one transaction on one connection, then commits once.
+ * Runs the units one after another inside one transaction on one connection, then commits once
+ * (a unit may start work for the others, as billing's batches do: whatever runs in its async
+ * context joins the same transaction).
  * Each unit's withTransaction on `pool` at `isolation` joins it; its other calls (pool.query, a
  * different pool) run on their own connections as before, so a unit must not wait there for a
  * row this transaction has locked. On any failure (a unit throws, COMMIT fails) nothing commits
@@ -80,7 +82,24 @@ export async function inOneTransaction(
   }
 }
 
-/** Each unit in its own transactions, outside any shared one. */
+/** Units run alone at once after a failed batch: a few, so a batch of 64 does not empty the pool. */
+export const ALONE_IN_FLIGHT_MAX = 4;
+
+/** Each unit in its own transactions, outside any shared one, at most ALONE_IN_FLIGHT_MAX at once. */
 function alone(units: readonly (() => Promise<void>)[]): Promise<PromiseSettledResult<void>[]> {
-  return current.exit(() => Promise.allSettled(units.map((unit) => unit())));
+  return current.exit(async () => {
+    const results: PromiseSettledResult<void>[] = new Array(units.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < units.length) {
+        const i = next++;
+        results[i] = await (units[i] as () => Promise<void>)().then(
+          (value) => ({ status: 'fulfilled', value }) as const,
+          (reason: unknown) => ({ status: 'rejected', reason }) as const,
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ALONE_IN_FLIGHT_MAX, units.length) }, lane));
+    return results;
+  });
 }

@@ -134,7 +134,14 @@ export async function ownTransaction<T>(
     for (let i = 0; i < state.beforeCommit.length; i++) await (state.beforeCommit[i] as () => Promise<void>)();
     const committed = await client.query('COMMIT');
     if (committed.command === 'ROLLBACK') throw new TransactionRolledBackError();
-    for (const fn of state.afterCommit) fn();
+    // Committed: a hook that throws anyway (a bug) must not make the caller think it failed and run it again.
+    for (const fn of state.afterCommit) {
+      try {
+        fn();
+      } catch {
+        // nothing to undo: the transaction is durable
+      }
+    }
     return result;
   } catch (err) {
     try {

@@ -1,6 +1,7 @@
 // Two-phase debits: reserve when the challenge is sent, capture on
 // confirmation, void on expiry or cancel. Each step calls the carrier adapter
-// (idempotent on the debit id), outside any transaction, then writes everything
+// (idempotent on the debit id), outside any transaction (but the rare release of a
+// reserve the ledger then refused, made inside it before it settles), then writes everything
 // else in ONE transaction: the debit locked, the ledger booked under an id derived
 // from the debit id (so a redelivered request books nothing twice), the debit's
 // state and its result event through the outbox. A reserve's claim commits before
@@ -12,7 +13,7 @@ import { dialpay, fundingToProto, moneyFromProto, moneyToProto, ContractError, t
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
-import { enqueueEvent, onAfterCommit, withTransaction } from '../../runtime/pg/index.js';
+import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
 import { claimedAt, lockDebit, lockDebitsIn, updateDebitAtCommit, type DebitRow } from './debit-rows.js';
 import { Ledger } from './ledger/store.js';
 import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
@@ -122,9 +123,6 @@ export interface RefundPlan extends RefundClaim {
   readonly carrier: CarrierResult | null;
 }
 
-/** Reserved debits remembered for their capture or void (DebitService.#reserved); past this the memory starts over. */
-const RESERVED_KNOWN_MAX = 100_000;
-
 export interface DebitServiceOptions {
   readonly pool: pg.Pool;
   readonly ledger: Ledger;
@@ -145,12 +143,6 @@ export class DebitService {
   readonly #o: DebitServiceOptions;
   readonly #ledger: Ledger;
   readonly #topUps: TopUps;
-  /**
-   * Debits this process settled 'reserved', as committed: what a capture or void needs before its
-   * carrier call, without reading it. Only a hint: the booking locks and checks the row, and the
-   * carrier calls are idempotent, so a hint gone stale (another process voided it) costs nothing wrong.
-   */
-  readonly #reserved = new Map<string, DebitRow>();
 
   constructor(options: DebitServiceOptions) {
     this.#o = options;
@@ -350,26 +342,15 @@ export class DebitService {
   }
 
   /**
-   * The debits with these ids, for the carrier steps of a capture or void: those this process
-   * reserved from memory, the others read in one statement (none when every one is known).
+   * The debits with these ids, read in one statement, for the carrier steps of a capture or void.
+   * Read, not remembered: another replica may have captured or voided one since this process
+   * reserved it, and the carrier must not be asked to release a captured debit (or the reverse).
    */
   async peekDebits(debitIds: readonly string[]): Promise<Map<string, DebitRow>> {
     const found = new Map<string, DebitRow>();
-    const unknown: string[] = [];
-    for (const id of new Set(debitIds)) {
-      const known = this.#reserved.get(id);
-      if (known) found.set(id, known);
-      else unknown.push(id);
-    }
-    if (unknown.length === 0) return found;
-    const { rows } = await this.#o.pool.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[])', [unknown]);
+    const { rows } = await this.#o.pool.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[])', [[...new Set(debitIds)]]);
     for (const row of rows) found.set(row.debit_id, row);
     return found;
-  }
-
-  #rememberReserved(debit: DebitRow): void {
-    if (this.#reserved.size >= RESERVED_KNOWN_MAX) this.#reserved.clear(); // a bound, not an eviction policy: a miss costs one read
-    this.#reserved.set(debit.debit_id, debit);
   }
 
   /**
@@ -466,7 +447,6 @@ export class DebitService {
       await this.#markCapturedIn(client, debit, check, null);
       return false;
     });
-    this.#reserved.delete(debitId); // captured, or not capturable: read it, should it be asked again
     if (busy) throw new DebitBusyError(debitId);
   }
 
@@ -527,7 +507,6 @@ export class DebitService {
       await lockDebit(client, debitId);
       await this.#markCapturedIn(client, debit, check, topUp);
     });
-    this.#reserved.delete(debitId);
   }
 
   /** One void on its own: the debit read, the carrier's release, then one transaction (bookVoid). */
@@ -608,7 +587,6 @@ export class DebitService {
         }
       }
     });
-    this.#reserved.delete(debitId);
     if (busy) throw new DebitBusyError(debitId);
   }
 
@@ -705,7 +683,6 @@ export class DebitService {
   /** Ends a claim the caller has locked in 'reserving': its state and result, in the caller's transaction. */
   async #settleIn(client: pg.ClientBase, debit: DebitRow, state: 'reserved' | 'refused', outcome: DebitOutcomeValue, amount: MoneyMinor, detail: string, carrierRef: string | null): Promise<void> {
     updateDebitAtCommit(client, { debitId: debit.debit_id, state, detail: state === 'refused' ? `${outcome}:${detail}` : '', carrierRef });
-    if (state === 'reserved') onAfterCommit(client, () => this.#rememberReserved({ ...debit, state, detail: '', carrier_ref: carrierRef ?? debit.carrier_ref }));
     await this.#enqueueReserveResult(client, debit.debit_id, debit.payment_id, outcome, amount, detail, debit.funding);
   }
 

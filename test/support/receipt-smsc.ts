@@ -55,9 +55,9 @@ export class ReceiptSmsc {
   }
 
   /** Sends a DELIVERED receipt for messageId on `session`; resolves with the deliver_sm_resp's command_status. */
-  sendReceipt(session: unknown, messageId: string): Promise<number> {
+  sendReceipt(session: unknown, messageId: string, submittedAtUnixMs = Date.now()): Promise<number> {
     const now = Date.now();
-    const text = formatReceiptText({ messageId, state: 'DELIVERED', submittedAtUnixMs: now, doneAtUnixMs: now, errorCode: '0', text: '' });
+    const text = formatReceiptText({ messageId, state: 'DELIVERED', submittedAtUnixMs, doneAtUnixMs: now, errorCode: '0', text: '' });
     return new Promise((resolve) => {
       (session as LibSession).deliver_sm(
         { source_addr: '254700000000', destination_addr: '384', esm_class: 0x04, short_message: Buffer.from(text, 'latin1'), receipted_message_id: messageId, message_state: messageStateOf('DELIVERED') },

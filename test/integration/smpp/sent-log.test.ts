@@ -126,6 +126,19 @@ describe('receipts', () => {
   }, 60_000);
 });
 
+describe('a receipt no replica remembers', () => {
+  it('for an SMS submitted hours ago: acknowledged at once and notified without its message; a fresh one: the SMSC is asked to retry', async () => {
+    if (hosts.length === 0) await startReplica();
+    const session = smsc.sessions[0];
+    // A handset off for three hours: delivered now, submitted long before anything the index keeps.
+    expect(await smsc.sendReceipt(session, 'AB01DE', Date.now() - 3 * 3_600_000)).toBe(0);
+    const late = await receiptOf(hexId('AB01DE'));
+    expect(late.messageRef).toBe('');
+    // Submitted just now: the record may still be on its way from another replica.
+    expect(await smsc.sendReceipt(session, 'AB01DF')).toBe(0x00000064); // ESME_RX_T_APPN
+  }, 30_000);
+});
+
 describe('an SmsOutbound redelivered after its replica died past the record', () => {
   it('is not sent again: the next replica finds the record and only notifies the result', async () => {
     for (const h of [...hosts]) await stopReplica(h);
