@@ -12,7 +12,11 @@ import { DLQ_STREAM } from '../../runtime/nats/topology.js';
 import type { ChargingApiSimulator } from '../operator-sim/charging-api.js';
 import type { Check } from './report.js';
 
-/** Receipts the phones got, by payment reference (the first 8 characters of the payment id, upper case). */
+/**
+ * Receipts the phones got, by phone and payment reference (`<msisdn>:<first 8 characters of the
+ * payment id, upper case>`): the reference alone repeats across payments (32 bits: likely among
+ * some 50,000), a phone's own references practically never.
+ */
 export class ReceiptBook {
   readonly payer = new Map<string, number>();
   readonly payee = new Map<string, number>();
@@ -21,9 +25,10 @@ export class ReceiptBook {
   readonly #firstIds = new Map<string, string>();
 
   /** Call for every message the operator delivered to a phone, with the id the SMSC gave it. */
-  note(text: string, smscMessageId = ''): void {
-    const ref = /Ref ([0-9A-F]{8})/.exec(text)?.[1];
-    if (!ref) return;
+  note(text: string, smscMessageId = '', destination = ''): void {
+    const found = /Ref ([0-9A-F]{8})/.exec(text)?.[1];
+    if (!found) return;
+    const ref = receiptKey(destination, found);
     const kind = text.startsWith('Paid') ? 'payer' : text.startsWith('Received') ? 'payee' : null;
     if (!kind) return;
     const book = this[kind];
@@ -39,6 +44,11 @@ export class ReceiptBook {
   copiesOf(kind: 'payer' | 'payee', ref: string): readonly string[] {
     return this.#copies.get(`${kind}:${ref}`) ?? [];
   }
+}
+
+/** The key a receipt is counted under: the phone it went to and the payment's reference. */
+export function receiptKey(msisdn: string, ref: string): string {
+  return `${msisdn.replace(/^\+/, '')}:${ref.toUpperCase()}`;
 }
 
 export interface InvariantInput {
@@ -135,13 +145,13 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
 
     const ended = await waitUntil(input.settleTimeoutMs, async () =>
       (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM payments.payments WHERE state NOT IN ('completed', 'failed')")).rows[0]?.n === 0);
-    const { rows: payments } = await db.query<{ payment_id: string; state: string; captures: number; voids: number; funding: string | null }>(
-      `SELECT p.payment_id, p.state, d.funding,
+    const { rows: payments } = await db.query<{ payment_id: string; state: string; payer_msisdn: string; payee_id: string; captures: number; voids: number; funding: string | null }>(
+      `SELECT p.payment_id, p.state, p.payer_msisdn, p.payee_id, d.funding,
               count(t.id) FILTER (WHERE t.kind = 'capture')::int AS captures,
               count(t.id) FILTER (WHERE t.kind = 'void')::int AS voids
        FROM payments.payments p LEFT JOIN billing.transfers t ON t.payment_id = p.payment_id
          LEFT JOIN billing.debits d ON d.debit_id = p.payment_id
-       GROUP BY p.payment_id, p.state, d.funding`,
+       GROUP BY p.payment_id, p.state, p.payer_msisdn, p.payee_id, d.funding`,
     );
     const open = payments.filter((p) => p.state !== 'completed' && p.state !== 'failed');
     checks.push({ name: 'every payment ended', ok: ended && open.length === 0, detail: `${payments.length} payments, ${open.length} still open${open.length ? ` (${first(open.map((p) => `${p.payment_id}:${p.state}`))})` : ''}` });
@@ -166,15 +176,16 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
       detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture count in the ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier${carrierWrong.length ? ` (${first(carrierWrong.map((p) => `${p.payment_id} ${p.state}: ${input.chargingApi?.payment(p.payment_id)?.status}`))})` : ''}` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
     });
 
-    const refOf = (id: string) => id.slice(0, 8).toUpperCase();
+    type Paid = { payment_id: string; payer_msisdn: string; payee_id: string };
+    const refOf = (p: Paid, kind: 'payer' | 'payee') => receiptKey(kind === 'payer' ? p.payer_msisdn : p.payee_id, p.payment_id.slice(0, 8));
     const kinds: readonly ('payer' | 'payee')[] = input.payeeReceipts ? ['payer', 'payee'] : ['payer'];
     const inDoubt = input.acceptedBeforeDrop ?? new Set<string>();
     // Copies a resend explains: each extra copy needs an earlier one the SMSC accepted just before the link died.
     const excused = (kind: 'payer' | 'payee', ref: string) => input.receipts.copiesOf(kind, ref).slice(0, -1).filter((id) => inDoubt.has(id)).length;
-    const verdict = (p: { payment_id: string; state: string }): 'once' | 'resent' | 'wrong' => {
+    const verdict = (p: Paid & { state: string }): 'once' | 'resent' | 'wrong' => {
       let resent = 0;
       for (const kind of kinds) {
-        const ref = refOf(p.payment_id);
+        const ref = refOf(p, kind);
         const count = input.receipts[kind].get(ref) ?? 0;
         const want = p.state === 'completed' ? 1 : 0;
         if (count < want || (count > want && (want === 0 || count - want > excused(kind, ref)))) return 'wrong';
@@ -183,12 +194,12 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
       return resent > 0 ? 'resent' : 'once';
     };
     // A payment just completed may have its receipts still on the way (a doubled one stays doubled).
-    const receiptsMissing = () => payments.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p.payment_id))));
+    const receiptsMissing = () => payments.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p, kind))));
     await waitUntil(input.settleTimeoutMs, async () => !receiptsMissing());
     const receiptWrong = payments.filter((p) => verdict(p) === 'wrong');
     const resent = payments.filter((p) => verdict(p) === 'resent');
     // Which receipt is wrong and how: "payer x0" is a missing one, "payee x2" a doubled one.
-    const counted = (p: { payment_id: string }) => kinds.map((kind) => `${kind} x${input.receipts[kind].get(refOf(p.payment_id)) ?? 0}`).join(', ');
+    const counted = (p: Paid) => kinds.map((kind) => `${kind} x${input.receipts[kind].get(refOf(p, kind)) ?? 0}`).join(', ');
     checks.push({
       name: input.acceptedBeforeDrop ? 'every receipt sent once (again only after its link died under the accepted submit)' : 'every receipt sent once',
       ok: receiptWrong.length === 0,

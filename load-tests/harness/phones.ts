@@ -87,7 +87,7 @@ export class Phones {
     this.#smsWaitMs = options.smsWaitMs ?? SMS_WAIT_MS;
     this.#moRetryDelaysMs = options.moRetryDelaysMs ?? [];
     cluster.smsc.onMessage((m) => {
-      this.receipts.note(m.text, m.messageId);
+      this.receipts.note(m.text, m.messageId, m.destination);
       const waiter = this.#waiting.get(m.destination);
       if (waiter?.accepts(m.text)) {
         this.#waiting.delete(m.destination);
