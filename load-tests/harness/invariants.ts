@@ -125,6 +125,8 @@ const first = <T>(values: readonly T[], n = 3) => values.slice(0, n).join(', ');
 export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
   const checks: Check[] = [];
   const db = new pg.Pool({ connectionString: input.databaseUrl, max: 2 });
+  // An idle connection cut by a PostgreSQL drill (or the stack stopping) must not crash the run: the next query reconnects.
+  db.on('error', () => undefined);
   const nc = await connect({ servers: input.natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
