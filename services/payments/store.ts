@@ -17,8 +17,12 @@ type Db = pg.ClientBase | pg.Pool;
  * subscriber's command waits on the payment: a deadlock.
  */
 export async function lockSubscriber(client: pg.ClientBase, msisdn: string, defaultLanguage: Language): Promise<SubscriberRow> {
+  const lock = () => client.query<SubscriberRow>('SELECT * FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn]);
+  // Locked first: a subscriber we know (every SMS but the first) costs one round trip, not two.
+  const known = (await lock()).rows[0];
+  if (known) return known;
   await client.query('INSERT INTO payments.subscribers (msisdn, language) VALUES ($1, $2) ON CONFLICT (msisdn) DO NOTHING', [msisdn, defaultLanguage]);
-  return (await client.query<SubscriberRow>('SELECT * FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn])).rows[0] as SubscriberRow;
+  return (await lock()).rows[0] as SubscriberRow;
 }
 
 export async function readSubscriber(db: Db, msisdn: string): Promise<SubscriberRow | undefined> {
