@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type pg from 'pg';
 import { ownTransaction, setSharedTransactionLookup, type IsolationLevel } from './pool.js';
+import { settleBounded } from '../settle-bounded.js';
 
 interface Shared {
   readonly pool: pg.Pool;
@@ -87,19 +88,5 @@ export const ALONE_IN_FLIGHT_MAX = 4;
 
 /** Each unit in its own transactions, outside any shared one, at most ALONE_IN_FLIGHT_MAX at once. */
 function alone(units: readonly (() => Promise<void>)[]): Promise<PromiseSettledResult<void>[]> {
-  return current.exit(async () => {
-    const results: PromiseSettledResult<void>[] = new Array(units.length);
-    let next = 0;
-    const lane = async () => {
-      while (next < units.length) {
-        const i = next++;
-        results[i] = await (units[i] as () => Promise<void>)().then(
-          (value) => ({ status: 'fulfilled', value }) as const,
-          (reason: unknown) => ({ status: 'rejected', reason }) as const,
-        );
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(ALONE_IN_FLIGHT_MAX, units.length) }, lane));
-    return results;
-  });
+  return current.exit(() => settleBounded(units, ALONE_IN_FLIGHT_MAX, (unit) => unit()));
 }

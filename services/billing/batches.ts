@@ -10,6 +10,7 @@
 // request's result and does not stop the others. Carrier calls are idempotent on the
 // debit or refund id, so a request run again alone may call the carrier again.
 import { inOneTransaction } from '../../runtime/pg/index.js';
+import { settleBounded } from '../../runtime/settle-bounded.js';
 import type { dialpay } from '../../proto/index.js';
 import { PermanentHandlerError } from '../../runtime/nats/index.js';
 import type { DebitRow } from './debit-rows.js';
@@ -27,22 +28,6 @@ type Settled = PromiseSettledResult<void>;
 const OK: Settled = { status: 'fulfilled', value: undefined };
 const failed = (reason: unknown): Settled => ({ status: 'rejected', reason });
 
-/** fn over the items, at most limit at once; each outcome settled, in the items' order. */
-export async function settleBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
-  const outcomes = new Array<PromiseSettledResult<R>>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) {
-      try {
-        outcomes[i] = { status: 'fulfilled', value: await fn(items[i] as T) };
-      } catch (reason) {
-        outcomes[i] = { status: 'rejected', reason };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return outcomes;
-}
 
 interface Phases<M, P> {
   /** What makes two requests the same (a debit id): a repeat in the batch shares the first one's result. */
@@ -160,6 +145,20 @@ export function runReserveBatch(service: DebitService, items: readonly MessageIt
 }
 
 /**
+ * The debits of a batch read in one statement, then each item's carrier call (at most
+ * CARRIER_CALLS_IN_FLIGHT_MAX at once) with its debit as read: captures and voids alike.
+ */
+async function readThenCallCarrier<T, P>(service: DebitService, items: readonly T[], debitIdOf: (item: T) => string, call: (item: T, debit: DebitRow | null) => Promise<P>): Promise<PromiseSettledResult<P>[]> {
+  let debits: Map<string, DebitRow>;
+  try {
+    debits = await service.peekDebits(items.map(debitIdOf));
+  } catch (err) {
+    return items.map(() => failed(err) as PromiseRejectedResult);
+  }
+  return settleBounded(items, CARRIER_CALLS_IN_FLIGHT_MAX, (item) => call(item, debits.get(debitIdOf(item)) ?? null));
+}
+
+/**
  * Captures: the batch's debits read in one statement, the carrier-funded ones captured at the
  * carrier concurrently, then all booked in one transaction. An airtime capture runs alone: its
  * top-up is a carrier call that must follow the capture's booking.
@@ -169,15 +168,9 @@ export function runCaptureBatch(service: DebitService, items: readonly MessageIt
     keyOf: (m) => service.checkCapture(m).debitId,
     alone: (m) => !!m.topUpMsisdn,
     single: (m) => service.capture(m),
-    prepare: async (messages) => {
+    prepare: (messages) => {
       const checks = messages.map((m) => service.checkCapture(m)); // keyOf checked each already
-      let debits: Map<string, DebitRow>;
-      try {
-        debits = await service.peekDebits(checks.map((c) => c.debitId));
-      } catch (err) {
-        return checks.map(() => failed(err) as PromiseRejectedResult);
-      }
-      return settleBounded(checks, CARRIER_CALLS_IN_FLIGHT_MAX, (c) => service.captureAtCarrier(c, debits.get(c.debitId) ?? null));
+      return readThenCallCarrier(service, checks, (c) => c.debitId, (c, debit) => service.captureAtCarrier(c, debit));
     },
     lockOf: (plan) => (plan.seen === null ? null : plan.check.debitId),
     book: (plan) => service.bookCapture(plan).then(() => 'done' as const),
@@ -189,15 +182,7 @@ export function runVoidBatch(service: DebitService, items: readonly MessageItem<
   return runPhases<dialpay.v1.IDebitVoidRequested, VoidPlan>(service, items, {
     keyOf: (m) => required(m.debitId, 'debitId'),
     single: (m) => service.void(m),
-    prepare: async (messages) => {
-      let debits: Map<string, DebitRow>;
-      try {
-        debits = await service.peekDebits(messages.map((m) => m.debitId as string));
-      } catch (err) {
-        return messages.map(() => failed(err) as PromiseRejectedResult);
-      }
-      return settleBounded(messages, CARRIER_CALLS_IN_FLIGHT_MAX, (m) => service.voidAtCarrier(m, debits.get(m.debitId as string) ?? null));
-    },
+    prepare: (messages) => readThenCallCarrier(service, messages, (m) => m.debitId as string, (m, debit) => service.voidAtCarrier(m, debit)),
     lockOf: (plan) => (plan.seen === null ? null : plan.debitId),
     book: (plan) => service.bookVoid(plan).then(() => 'done' as const),
   });
