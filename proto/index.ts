@@ -67,17 +67,19 @@ export function enumName<E extends Record<string, number | string>>(
 }
 
 /** Where a debit's money comes from: the payer's dialpay wallet (our ledger) or their carrier account. */
-export type Funding = 'wallet' | 'carrier';
+export type Funding = 'wallet' | 'carrier' | 'agent-float';
 
 /** FundingSource as the services name it; null when unspecified (billing then chooses, wallet first). */
 export function fundingFromProto(value: dialpay.v1.FundingSource | null | undefined): Funding | null {
   if (value === dialpay.v1.FundingSource.FUNDING_SOURCE_WALLET) return 'wallet';
   if (value === dialpay.v1.FundingSource.FUNDING_SOURCE_CARRIER) return 'carrier';
+  if (value === dialpay.v1.FundingSource.FUNDING_SOURCE_AGENT_FLOAT) return 'agent-float';
   return null;
 }
 
 export function fundingToProto(funding: Funding | null | undefined): dialpay.v1.FundingSource {
   if (funding === 'wallet') return dialpay.v1.FundingSource.FUNDING_SOURCE_WALLET;
   if (funding === 'carrier') return dialpay.v1.FundingSource.FUNDING_SOURCE_CARRIER;
+  if (funding === 'agent-float') return dialpay.v1.FundingSource.FUNDING_SOURCE_AGENT_FLOAT;
   return dialpay.v1.FundingSource.FUNDING_SOURCE_UNSPECIFIED;
 }
