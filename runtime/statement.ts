@@ -1,7 +1,8 @@
 // The mini statement's lines as subscribers read them, one formatter for the
 // SMS BAL reply and the USSD menu: "DD/MM +20.00 KES +254700000003", money in
 // with a plus, money out with a minus, the counterparty a merchant id or a
-// number. Pure.
+// number; an agent's ("agent:AG1001" from billing) reads as a deposit (cash-in)
+// or a withdrawal (cash-out) at that agent, with the payment's reference. Pure.
 import { int64ToBigInt, moneyFromProto, type dialpay } from '../proto/index.js';
 import { formatAmount } from './money.js';
 
@@ -10,8 +11,22 @@ export function statementLine(line: dialpay.v1.IStatementLine, currency: string,
   const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
   const amountMinor = moneyFromProto(line.amount).amountMinor;
   const amount = `${amountMinor > 0n ? '+' : ''}${formatAmount(amountMinor, currency, language)}`;
-  const who = /^\d+$/.test(line.counterparty ?? '') ? `+${line.counterparty}` : (line.counterparty ?? '');
+  const counterparty = line.counterparty ?? '';
+  const agent = /^agent:(.+)$/.exec(counterparty)?.[1];
+  if (agent) {
+    const what = AGENT_MOVEMENT[language][amountMinor > 0n ? 'in' : 'out'];
+    return `${date} ${amount} ${what}, agent ${agent}, Ref ${paymentRef(line.paymentId ?? '')}`;
+  }
+  const who = /^\d+$/.test(counterparty) ? `+${counterparty}` : counterparty;
   return `${date} ${amount} ${who}`;
+}
+
+/** Cash-in and cash-out at an agent, as the subscriber reads them. */
+const AGENT_MOVEMENT = { en: { in: 'Deposit', out: 'Withdrawal' }, fr: { in: 'Depot', out: 'Retrait' } } as const;
+
+/** The reference receipts name a payment by: the first 8 characters of its id, upper case. */
+function paymentRef(paymentId: string): string {
+  return paymentId.slice(0, 8).toUpperCase();
 }
 
 export function statementLines(lines: readonly dialpay.v1.IStatementLine[] | null | undefined, currency: string, language: 'en' | 'fr'): string[] {

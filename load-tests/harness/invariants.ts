@@ -111,6 +111,33 @@ export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRan
   ];
 }
 
+/**
+ * Agents' floats (issue 16): each is agent:<id> of an agent in payments' registry (when that
+ * table exists: a billing-only stack has none) and never negative; what operators put into them
+ * is funding:<operator>, never positive (it only ever pays floats).
+ */
+export async function checkAgentFloats(db: pg.Pool): Promise<Check[]> {
+  const registry = (await db.query<{ t: string | null }>("SELECT to_regclass('payments.agents')::text AS t")).rows[0]?.t ?? null;
+  const { rows } = await db.query<{ id: string; kind: string; balance: string; registered: boolean | null }>(
+    `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance,
+            ${registry ? "EXISTS (SELECT 1 FROM payments.agents g WHERE 'agent:' || g.agent_id = a.id)" : 'NULL::boolean'} AS registered
+     FROM billing.accounts a WHERE a.kind IN ('agent_float', 'operator_funding') OR a.id LIKE 'agent:%' OR a.id LIKE 'funding:%'`,
+  );
+  const floats = rows.filter((a) => a.kind === 'agent_float');
+  const misnamed = rows.filter((a) => (a.kind === 'agent_float') !== /^agent:[A-Z0-9-]{2,32}$/.test(a.id) || (a.kind === 'operator_funding') !== a.id.startsWith('funding:'));
+  const unregistered = floats.filter((a) => a.registered === false);
+  const negative = floats.filter((a) => BigInt(a.balance) < 0n);
+  const funding = rows.filter((a) => a.kind === 'operator_funding' && BigInt(a.balance) > 0n);
+  return [
+    {
+      name: "every agent float is agent:<id> of a registered agent, and never negative",
+      ok: misnamed.length === 0 && unregistered.length === 0 && negative.length === 0 && funding.length === 0,
+      detail: `${floats.length} floats; ${misnamed.length} misnamed, ${unregistered.length} of no registered agent, ${negative.length} negative, ${funding.length} funding accounts above zero${
+        [...misnamed, ...unregistered, ...negative, ...funding].length ? ` (${first([...misnamed, ...unregistered, ...negative, ...funding].map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
+    },
+  ];
+}
+
 async function waitUntil(timeoutMs: number, done: () => Promise<boolean>): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -165,8 +192,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     const wrongAtCarrier = () => input.chargingApi
       ? payments.filter((p) => {
           const status = input.chargingApi?.payment(p.payment_id)?.status;
-          // A wallet-funded payment never reaches the carrier (billing's funding.ts).
-          if (p.funding === 'wallet') return status !== undefined;
+          // A wallet-funded payment never reaches the carrier (billing's funding.ts), nor a cash-in (an agent's float pays).
+          if (p.funding === 'wallet' || p.funding === 'agent-float') return status !== undefined;
           return p.state === 'completed' ? status !== 'succeeded' : status !== undefined && status !== 'cancelled';
         })
       : [];
@@ -219,6 +246,7 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     checks.push({ name: 'nothing left reserved', ok: released, detail: `holds balance ${await holdsBalance()}${released ? '' : ', debits still reserved'}` });
 
     checks.push(...(await checkAccounts(db, input.operators)));
+    checks.push(...(await checkAgentFloats(db)));
 
     const sums = await ledger.check();
     const sound = sums.postingsSumMinor === 0n && sums.unbalancedTransfers === 0 && sums.driftedBalances === 0 && sums.negativeBalances === 0;

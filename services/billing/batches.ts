@@ -14,7 +14,7 @@ import { settleBounded } from '../../runtime/settle-bounded.js';
 import type { dialpay } from '../../proto/index.js';
 import { PermanentHandlerError } from '../../runtime/nats/index.js';
 import type { DebitRow } from './debit-rows.js';
-import type { CapturePlan, DebitService, RefundClaim, RefundPlan, ReserveBooking, ReserveCheck, VoidPlan } from './debits.js';
+import { capsPayeeWallet, type CapturePlan, type DebitService, type RefundClaim, type RefundPlan, type ReserveBooking, type ReserveCheck, type VoidPlan } from './debits.js';
 
 /** Carrier calls of one batch in flight at once: enough to hide their latency, few enough to spare the carrier. */
 export const CARRIER_CALLS_IN_FLIGHT_MAX = 32;
@@ -161,12 +161,14 @@ async function readThenCallCarrier<T, P>(service: DebitService, items: readonly 
 /**
  * Captures: the batch's debits read in one statement, the carrier-funded ones captured at the
  * carrier concurrently, then all booked in one transaction. An airtime capture runs alone: its
- * top-up is a carrier call that must follow the capture's booking.
+ * top-up is a carrier call that must follow the capture's booking. So does a cash-in with a
+ * wallet cap: it locks the wallet's row before its booking, which in the shared transaction
+ * would come after other units' locks, out of id order.
  */
 export function runCaptureBatch(service: DebitService, items: readonly MessageItem<dialpay.v1.IDebitCaptureRequested>[]): Promise<Settled[]> {
   return runPhases<dialpay.v1.IDebitCaptureRequested, CapturePlan>(service, items, {
     keyOf: (m) => service.checkCapture(m).debitId,
-    alone: (m) => !!m.topUpMsisdn,
+    alone: (m) => !!m.topUpMsisdn || capsPayeeWallet(m),
     single: (m) => service.capture(m),
     prepare: (messages) => {
       const checks = messages.map((m) => service.checkCapture(m)); // keyOf checked each already

@@ -16,11 +16,11 @@ import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../..
 import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
 import { claimedAt, lockDebit, lockDebitsIn, updateDebitAtCommit, type DebitRow } from './debit-rows.js';
 import { Ledger } from './ledger/store.js';
-import { AccountIds, captureTransfer, refundTransfer, reserveTransfer, voidTransfer } from './ledger/rules.js';
+import { AccountIds, AGENT_ID, captureTransfer, refundTransfer, reserveTransfer, voidTransfer, type AccountKind } from './ledger/rules.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue, type CarrierResult } from './adapters/types.js';
 import { TopUps, type TopUpResult } from './top-ups.js';
 import { bookInteropPosition, crossesOperators, payeeOperatorRefusal } from './interop.js';
-import { CLAIMS_SQL, claimFunding, fundingWanted, mayFallBackToCarrier, stepsFor, type Funding, type FundingWanted } from './funding.js';
+import { CLAIMS_SQL, claimFunding, fundingWanted, ledgerFunded, ledgerPayerAccount, mayFallBackToCarrier, stepsFor, type Funding, type FundingWanted } from './funding.js';
 import { subscriberBalance } from './wallet-balance.js';
 
 const { DebitOutcome } = dialpay.v1;
@@ -76,6 +76,8 @@ export interface ClaimCheck {
   readonly adapter: CarrierAdapter;
   readonly msisdn: string;
   readonly wanted: FundingWanted;
+  /** A cash-in's agent, whose float pays ('agent-float'); '' otherwise. */
+  readonly agentId: string;
 }
 
 /** A reserve after its claim: the claimed row (new, or as an earlier delivery left it). */
@@ -93,7 +95,17 @@ export interface CaptureCheck {
   readonly share: MoneyMinor;
   /** The payee's operator for a transfer to a subscriber; '' for a merchant. */
   readonly payeeOperatorId: string;
+  /** A cash-in's cap: the most the payee's wallet may hold after the credit; null for none. */
+  readonly payeeWalletMax: bigint | null;
 }
+
+/** A capture that must check the payee's wallet against a cap under its row's lock: batches.ts runs it alone. */
+export function capsPayeeWallet(request: dialpay.v1.IDebitCaptureRequested): boolean {
+  return !!request.payeeMsisdn && !!request.payeeWalletMax && BigInt(String(request.payeeWalletMax.amountMinor ?? 0)) > 0n;
+}
+
+/** The capture's refusal detail when the payee's wallet would go over its cap (DEBIT_OUTCOME_REJECTED). */
+export const WALLET_BALANCE_MAX = 'wallet-balance-max';
 
 /** A capture ready to book: the state it was read in (null: no such debit) and the carrier's answer, when asked. */
 export interface CapturePlan {
@@ -202,7 +214,10 @@ export class DebitService {
     if (operator.currency !== amount.currency) return refuse(`operator bills in ${operator.currency}`);
     const adapter = this.#o.adapterFor(operator);
     const msisdn = required(request.msisdn, 'msisdn');
-    return { kind: 'claim', request, debitId, paymentId, amount, operator, adapter, msisdn, wanted: fundingWanted(request.funding) };
+    const wanted = fundingWanted(request.funding);
+    const agentId = wanted === 'agent-float' ? (request.agentId ?? '') : '';
+    if (wanted === 'agent-float' && !AGENT_ID.test(agentId)) return refuse(`agent-float funding needs an agent id, not ${JSON.stringify(agentId)}`);
+    return { kind: 'claim', request, debitId, paymentId, amount, operator, adapter, msisdn, wanted, agentId };
   }
 
   /**
@@ -216,7 +231,7 @@ export class DebitService {
     const { rows } = await this.#o.pool.query<DebitRow>(CLAIMS_SQL, [
       column((c) => c.debitId), column((c) => c.paymentId), column((c) => c.operator.id), column((c) => c.msisdn), column((c) => c.amount.currency),
       column((c) => c.amount.amountMinor.toString()), column((c) => c.adapter.payerAccountId(c.operator.id, c.msisdn)), column((c) => c.adapter.name),
-      column((c) => claimFunding(c.adapter, c.wanted)), column((c) => AccountIds.subscriber(c.msisdn)),
+      column((c) => claimFunding(c.adapter, c.wanted)), column((c) => ledgerPayerAccount(c.wanted, c.msisdn, c.agentId)),
     ]);
     return new Map(rows.map((r) => [r.debit_id, r]));
   }
@@ -236,7 +251,7 @@ export class DebitService {
    * answer is unknown: the claim stays and the reserve is delivered again.
    */
   async reserveAtCarrier(claim: ReserveClaim): Promise<ReserveBooking> {
-    if (claim.kind === 'refuse' || claim.debit.state !== 'reserving' || claim.debit.funding === 'wallet') return { ...claim, carrier: null };
+    if (claim.kind === 'refuse' || claim.debit.state !== 'reserving' || ledgerFunded(claim.debit.funding)) return { ...claim, carrier: null };
     const { check, debit } = claim;
     const carrier = await check.adapter.reserve({
       debitId: check.debitId, msisdn: check.msisdn, currency: check.amount.currency, amountMinor: check.amount.amountMinor, description: check.request.description ?? '', claimedAtMs: claimedAt(debit),
@@ -273,7 +288,7 @@ export class DebitService {
         await this.#enqueueStateResult(client, debit, amount); // settled by someone else (another delivery, the sweep, a void first): say what they decided
         return 'done';
       }
-      if (debit.funding === 'wallet') return this.#bookWalletReserve(client, debit, check);
+      if (ledgerFunded(debit.funding)) return this.#bookLedgerReserve(client, debit, check);
       if (!carrier) return 'again'; // the claim was read as wallet-funded and has switched since
       const carrierRef = carrier.carrierRef ?? null;
       if (carrier.outcome !== CarrierOutcome.OK) {
@@ -309,11 +324,15 @@ export class DebitService {
     return 'done';
   }
 
-  /** The wallet-first reserve (funding.ts): wallet -> holds, balance-checked in the ledger's statement. */
-  async #bookWalletReserve(client: pg.ClientBase, debit: DebitRow, check: ClaimCheck): Promise<'done' | 'again'> {
+  /**
+   * A ledger-funded reserve (funding.ts): wallet -> holds, or an agent's float -> holds for a
+   * cash-in, balance-checked in the ledger's statement (short: refused, nothing moved).
+   */
+  async #bookLedgerReserve(client: pg.ClientBase, debit: DebitRow, check: ClaimCheck): Promise<'done' | 'again'> {
     const amount = check.amount;
     await this.#ledger.ensureAccountsIn(client, [
-      { id: debit.payer_account_id, kind: 'subscriber', currency: amount.currency },
+      // A float never funded starts at zero here: the reserve is then refused for funds.
+      { id: debit.payer_account_id, kind: debit.funding === 'agent-float' ? 'agent_float' : 'subscriber', currency: amount.currency },
       { id: AccountIds.holds(amount.currency), kind: 'holds', currency: amount.currency },
     ]);
     const [booked] = await this.#ledger.applyIn(client, [reserveTransfer({ id: `reserve:${debit.debit_id}`, paymentId: debit.payment_id, currency: amount.currency, payerAccountId: debit.payer_account_id, amountMinor: amount.amountMinor })]);
@@ -375,7 +394,16 @@ export class DebitService {
       throw new PermanentHandlerError(`capture of ${debitId}: payee, fee and share do not add up to the amount`);
     }
     const payeeOperatorId = request.merchantId ? '' : (request.payeeOperatorId ?? '');
-    return { request, debitId, amount, payeeAmount, fee, share, payeeOperatorId };
+    if (request.payeeAgentId !== null && request.payeeAgentId !== undefined && request.payeeAgentId !== '' && !AGENT_ID.test(request.payeeAgentId)) {
+      throw new PermanentHandlerError(`capture of ${debitId}: payee agent id ${JSON.stringify(request.payeeAgentId)} is not [A-Z0-9-]{2,32}`);
+    }
+    let payeeWalletMax: bigint | null = null;
+    if (capsPayeeWallet(request)) {
+      const cap = money(request.payeeWalletMax, 'payeeWalletMax');
+      if (cap.currency !== amount.currency) throw new PermanentHandlerError(`capture of ${debitId}: wallet cap in ${cap.currency}, not ${amount.currency}`);
+      payeeWalletMax = cap.amountMinor;
+    }
+    return { request, debitId, amount, payeeAmount, fee, share, payeeOperatorId, payeeWalletMax };
   }
 
   /** Why this debit cannot be captured as asked, or null. */
@@ -430,16 +458,21 @@ export class DebitService {
         return false;
       }
       const operator = this.#operator(debit.operator_id);
-      const merchantId = check.request.merchantId;
-      const payeeAccount = merchantId ? AccountIds.merchant(merchantId, debit.currency) : AccountIds.subscriber(required(check.request.payeeMsisdn, 'payeeMsisdn'));
+      const payee = payeeOf(check.request, debit.currency);
       await this.#ledger.ensureAccountsIn(client, [
-        { id: payeeAccount, kind: merchantId ? 'merchant_payable' : 'subscriber', currency: debit.currency },
+        { id: payee.accountId, kind: payee.kind, currency: debit.currency },
         { id: AccountIds.fees(debit.currency), kind: 'fee_revenue', currency: debit.currency },
         { id: AccountIds.operatorShare(operator.id), kind: 'operator_share', currency: debit.currency },
       ]);
-      const [booked] = await this.#ledger.applyIn(client, [captureTransfer({
-        id: `capture:${debitId}`, reserve: this.#reserveOf(debit), payeeAccountId: payeeAccount, payeeMinor: check.payeeAmount.amountMinor, feeMinor: check.fee.amountMinor, operatorShareMinor: check.share.amountMinor, operatorId: operator.id,
-      })]);
+      const transfer = captureTransfer({
+        id: `capture:${debitId}`, reserve: this.#reserveOf(debit), payeeAccountId: payee.accountId, payeeMinor: check.payeeAmount.amountMinor, feeMinor: check.fee.amountMinor, operatorShareMinor: check.share.amountMinor, operatorId: operator.id,
+      });
+      // A cash-in's cap, under the wallet row's lock (held until COMMIT): over it, nothing is credited and the hold stays for the void.
+      if (check.payeeWalletMax !== null && payee.kind === 'subscriber' && (await this.#walletAfter(client, transfer.postings.map((p) => p.accountId), payee.accountId, check.payeeAmount.amountMinor)) > check.payeeWalletMax) {
+        await result(debit, DebitOutcome.DEBIT_OUTCOME_REJECTED, amount, WALLET_BALANCE_MAX);
+        return false;
+      }
+      const [booked] = await this.#ledger.applyIn(client, [transfer]);
       if (booked?.outcome === 'already-settled') {
         await result(debit, DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, amount, 'reserve already settled');
         return false;
@@ -450,14 +483,26 @@ export class DebitService {
     if (busy) throw new DebitBusyError(debitId);
   }
 
+  /**
+   * The wallet's balance after a credit of creditMinor, read under its row's lock: the
+   * transfer's balance-checked accounts locked in id order, as apply_transfers locks them.
+   */
+  async #walletAfter(client: pg.ClientBase, accountIds: readonly string[], walletId: string, creditMinor: bigint): Promise<bigint> {
+    const { rows } = await client.query<{ id: string; balance_minor: string }>(
+      'SELECT id, balance_minor::text FROM billing.accounts WHERE id = ANY ($1::text[]) AND balance_minor IS NOT NULL ORDER BY id FOR UPDATE', [[...new Set(accountIds)]],
+    );
+    return BigInt(rows.find((r) => r.id === walletId)?.balance_minor ?? '0') + creditMinor;
+  }
+
   /** The debit captured, the interop position, the result: in the caller's transaction. */
   async #markCapturedIn(client: pg.ClientBase, debit: DebitRow, check: CaptureCheck, topUp: TopUpResult | null): Promise<void> {
     const { request, amount, payeeOperatorId } = check;
-    updateDebitAtCommit(client, { debitId: debit.debit_id, state: 'captured', capturedMinor: amount.amountMinor, payee: request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '' });
+    const payee = request.payeeAgentId ? AccountIds.agentFloat(request.payeeAgentId) : (request.merchantId || request.payeeMsisdn || request.topUpMsisdn || '');
+    updateDebitAtCommit(client, { debitId: debit.debit_id, state: 'captured', capturedMinor: amount.amountMinor, payee });
     // A transfer to another operator's subscriber: the payer's operator owes the payee's (interop.ts),
     // when that operator collected the money: charged to the carrier account, or held in its own
-    // wallet model. A carrier-billed payer's dialpay wallet was not collected by their operator.
-    if (crossesOperators(debit.operator_id, payeeOperatorId) && (debit.funding === 'carrier' || debit.adapter === 'wallet')) {
+    // wallet model. A carrier-billed payer's dialpay wallet was not collected by their operator, nor an agent's float.
+    if (crossesOperators(debit.operator_id, payeeOperatorId) && debit.funding !== 'agent-float' && (debit.funding === 'carrier' || debit.adapter === 'wallet')) {
       await bookInteropPosition(client, { debitId: debit.debit_id, paymentId: debit.payment_id, payerOperatorId: debit.operator_id, payeeOperatorId, currency: debit.currency, amountMinor: check.payeeAmount.amountMinor });
     }
     await this.#enqueueCaptureResult(client, debit.debit_id, debit.payment_id, DebitOutcome.DEBIT_OUTCOME_OK, amount, '', topUp);
@@ -790,6 +835,13 @@ export class DebitService {
 function required(value: string | null | undefined, field: string): string {
   if (!value) throw new PermanentHandlerError(`${field} is missing`, { cause: new ContractError(field) });
   return value;
+}
+
+/** Where a capture's payee amount goes: a merchant's payable, an agent's float (cash-out) or a subscriber's wallet. */
+function payeeOf(request: dialpay.v1.IDebitCaptureRequested, currency: string): { accountId: string; kind: AccountKind } {
+  if (request.merchantId) return { accountId: AccountIds.merchant(request.merchantId, currency), kind: 'merchant_payable' };
+  if (request.payeeAgentId) return { accountId: AccountIds.agentFloat(request.payeeAgentId), kind: 'agent_float' };
+  return { accountId: AccountIds.subscriber(required(request.payeeMsisdn, 'payeeMsisdn')), kind: 'subscriber' };
 }
 
 /** The outcome a refused debit recorded in its detail ("<outcome>:<text>"). */

@@ -6,9 +6,11 @@
 // the same statement; only when the wallet does not cover the amount (and the
 // payer was not promised the wallet) does the carrier reserve it, as before.
 // A wallet-funded debit never calls the carrier: capture, release and refund
-// are ledger-only, and a refund lands back in the wallet.
+// are ledger-only, and a refund lands back in the wallet. A cash-in is funded by
+// an agent's float (agent:<agent>, 'agent-float'): ledger-only like the wallet.
 import { fundingFromProto, type dialpay, type Funding } from '../../proto/index.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierResult } from './adapters/types.js';
+import { AccountIds } from './ledger/rules.js';
 
 export type { Funding };
 /** What the payer was promised: a source, or whichever covers it (wallet first). */
@@ -24,7 +26,18 @@ export function fundingWanted(value: dialpay.v1.FundingSource | null | undefined
  * then takes the wallet if its balance covers the amount, in the same statement: CLAIMS_SQL).
  */
 export function claimFunding(adapter: CarrierAdapter, wanted: FundingWanted): FundingWanted {
+  if (wanted === 'agent-float') return wanted; // the agent's float, whatever the operator's billing model
   return adapter.fundsCheckedInLedger ? 'wallet' : wanted;
+}
+
+/** Funded in our ledger (the wallet, an agent's float): no step of the debit calls the carrier. */
+export function ledgerFunded(funding: string): boolean {
+  return funding === 'wallet' || funding === 'agent-float';
+}
+
+/** The ledger account a ledger-funded claim draws on: the agent's float for a cash-in, else the payer's wallet. */
+export function ledgerPayerAccount(wanted: FundingWanted, msisdn: string, agentId: string): string {
+  return wanted === 'agent-float' ? AccountIds.agentFloat(agentId) : AccountIds.subscriber(msisdn);
 }
 
 /**
@@ -33,7 +46,7 @@ export function claimFunding(adapter: CarrierAdapter, wanted: FundingWanted): Fu
  * the same path). Answers every claimed row: those it inserted, and those an earlier delivery
  * left (read in the statement's snapshot). Parameters: arrays of the debit ids, payment ids,
  * operators, msisdns, currencies, amounts, carrier payer accounts, adapters, wanted fundings
- * (claimFunding) and wallet accounts.
+ * (claimFunding) and ledger payer accounts (ledgerPayerAccount: the wallet, or an agent's float).
  */
 export const CLAIMS_SQL = `WITH wanted AS (
     SELECT r.*, CASE WHEN r.want <> 'auto' THEN r.want
@@ -43,7 +56,7 @@ export const CLAIMS_SQL = `WITH wanted AS (
       AS r(debit_id, payment_id, operator_id, msisdn, currency, amount_minor, carrier_payer, adapter, want, wallet)
   ), inserted AS (
     INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, funding)
-    SELECT debit_id, payment_id, operator_id, msisdn, currency, amount_minor, CASE WHEN funding = 'wallet' THEN wallet ELSE carrier_payer END, adapter, 'reserving', funding
+    SELECT debit_id, payment_id, operator_id, msisdn, currency, amount_minor, CASE WHEN funding = 'carrier' THEN carrier_payer ELSE wallet END, adapter, 'reserving', funding
     FROM wanted ORDER BY debit_id
     ON CONFLICT (debit_id) DO NOTHING
     RETURNING *
@@ -72,5 +85,5 @@ export const WALLET_FUNDED: Pick<CarrierAdapter, 'capture' | 'release' | 'refund
 
 /** The adapter a debit's later steps (capture, release, refund) go through. */
 export function stepsFor(funding: string, adapter: CarrierAdapter): Pick<CarrierAdapter, 'capture' | 'release' | 'refund'> {
-  return funding === 'wallet' ? WALLET_FUNDED : adapter;
+  return ledgerFunded(funding) ? WALLET_FUNDED : adapter;
 }

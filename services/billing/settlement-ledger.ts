@@ -96,8 +96,9 @@ export class SettlementLedger {
               EXISTS (SELECT 1 FROM billing.refunds r WHERE r.debit_id = d.debit_id AND r.state = 'refunded') AS refunded
        FROM billing.debits d JOIN billing.transfers t ON t.id = 'capture:' || d.debit_id
        WHERE d.operator_id = $1 AND d.state = 'captured'
-         -- A carrier-billed operator's wallet-funded debit never reached the carrier: nothing to match there.
-         AND (d.funding = 'carrier' OR d.adapter = 'wallet')
+         -- A carrier-billed operator's wallet-funded debit never reached the carrier: nothing to match there;
+         -- nor did a cash-in, paid by an agent's float in our ledger, on any operator.
+         AND (d.funding = 'carrier' OR (d.adapter = 'wallet' AND d.funding = 'wallet'))
          AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
          AND d.debit_id > $4
        ORDER BY d.debit_id LIMIT $5`,

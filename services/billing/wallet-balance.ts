@@ -2,8 +2,10 @@
 // (the ledger account subscriber:<msisdn>, which transfers received and
 // refunds of wallet payments credit), the carrier account's balance beside it
 // on a carrier-billed operator, and the mini statement: money out (captured
-// debits, whichever source paid them) and money in (transfers received,
-// refunds), newest first, bounded.
+// debits, whichever source paid them, a cash-out to an agent among them) and
+// money in (transfers received, cash-ins at an agent, refunds), newest first,
+// bounded. An agent's line reads "agent:<id>" as its counterparty
+// (runtime/statement.ts shows "Deposit, agent AG1001" or "Withdrawal, ...").
 import type pg from 'pg';
 import { bigIntToInt64, type dialpay, moneyToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
@@ -47,20 +49,21 @@ export async function subscriberBalance(deps: BalanceDeps, operator: OperatorCon
 interface Movement { payment_id: string; amount_minor: string; counterparty: string; at: Date }
 
 /**
- * Money out and money in, newest first: captured debits of this number (negative), the part of a
- * transfer to this number that its wallet received, refunds of its payments and airtime its
- * operator refused to credit (positive). Each
- * branch reads at most `limit` rows through its own index.
+ * Money out and money in, newest first: captured debits of this number (negative; a cash-out's
+ * counterparty is agent:<id>, its payee), the part of a transfer or cash-in to this number that its
+ * wallet received (a cash-in's counterparty is its agent's float, agent:<id>), refunds of its
+ * payments and airtime its operator refused to credit (positive). A cash-in is not money out of
+ * the agent's own wallet: its float paid. Each branch reads at most `limit` rows through its own index.
  */
 async function statement(pool: pg.Pool, msisdn: string, currency: string, limit: number): Promise<dialpay.v1.IStatementLine[]> {
   const { rows } = await pool.query<Movement>(
     `SELECT payment_id, amount_minor::text AS amount_minor, counterparty, at FROM (
        (SELECT payment_id, -captured_minor AS amount_minor, payee AS counterparty, updated_at AS at
-          FROM billing.debits WHERE msisdn = $1 AND state = 'captured' ORDER BY updated_at DESC LIMIT $2)
+          FROM billing.debits WHERE msisdn = $1 AND state = 'captured' AND funding <> 'agent-float' ORDER BY updated_at DESC LIMIT $2)
        UNION ALL
-       (SELECT d.payment_id, p.amount_minor, d.msisdn, d.updated_at
+       (SELECT d.payment_id, p.amount_minor, CASE WHEN d.funding = 'agent-float' THEN d.payer_account_id ELSE d.msisdn END, d.updated_at
           FROM billing.debits d JOIN billing.postings p ON p.transfer_id = 'capture:' || d.debit_id AND p.account_id = $3
-          WHERE d.payee = $1 AND d.state = 'captured' AND d.msisdn <> $1 ORDER BY d.updated_at DESC LIMIT $2)
+          WHERE d.payee = $1 AND d.state = 'captured' AND (d.msisdn <> $1 OR d.funding = 'agent-float') ORDER BY d.updated_at DESC LIMIT $2)
        UNION ALL
        (SELECT d.payment_id, r.amount_minor, d.payee, r.updated_at
           FROM billing.debits d JOIN billing.refunds r ON r.debit_id = d.debit_id

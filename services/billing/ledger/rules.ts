@@ -14,10 +14,17 @@
 //   airtime refund  airtime:<operator>:<currency> -> subscriber:<payer>   (top-up refused)
 //   settlement      airtime:<operator>:<currency> -> settled:operator:<operator>   (each window)
 //
+// Agents (cash-in, cash-out): the operator funds an agent's float, a cash-in is a debit the float
+// pays, a cash-out a capture into the float:
+//
+//   float top-up    funding:<operator> -> agent:<agent>          (float:<operator>:<reference>)
+//   cash-in         agent:<agent> -> holds -> subscriber:<payee>  (reserve, capture)
+//   cash-out        subscriber:<payer> -> holds -> agent:<agent>, fee, operator share
+//
 // Every transfer's postings sum to zero; a transfer that does not is a bug
 // and the builder throws before anything is written.
 
-export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'operator_share' | 'holds' | 'carrier_clearing' | 'suspense' | 'merchant_settled' | 'operator_settled' | 'airtime_payable';
+export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'operator_share' | 'holds' | 'carrier_clearing' | 'suspense' | 'merchant_settled' | 'operator_settled' | 'airtime_payable' | 'agent_float' | 'operator_funding';
 
 /**
  * No stranded money: the flow that reads or spends each kind of account. Money may rest only in
@@ -37,10 +44,12 @@ export const ACCOUNT_READERS: Readonly<Record<AccountKind, { readonly readBy: st
   merchant_settled: { readBy: 'merchant payouts, from the settlement reports' },
   operator_settled: { readBy: 'operator payouts, from the settlement reports' },
   airtime_payable: { readBy: 'what dialpay owes the operator for airtime it credited: settlement books it to operator_settled each window with the operator share, up to what it held at the window end (settlement-ledger.ts)' },
+  agent_float: { readBy: "its agent: cash-ins (DEP) reserve from it, cash-outs (WITHDRAW) credit it; the operator reads it with readAgentFloat (agent-floats.ts)" },
+  operator_funding: { readBy: "what the operator put into its agents' floats (negative: the cash it holds for them), read by float top-ups (agent-floats.ts) and matched against the operator's own funding records" },
 };
 
 /** Kinds whose balance is checked on every debit and so kept as a row. */
-export const BALANCE_CHECKED_KINDS: ReadonlySet<AccountKind> = new Set(['subscriber']);
+export const BALANCE_CHECKED_KINDS: ReadonlySet<AccountKind> = new Set(['subscriber', 'agent_float']);
 
 export interface Posting {
   readonly accountId: string;
@@ -73,7 +82,14 @@ export const AccountIds = {
   /** What settlement windows have closed for payout: a merchant's, per currency, and an operator's share. */
   merchantSettled: (merchantId: string, currency: string) => `settled:merchant:${merchantId}:${currency}`,
   operatorSettled: (operatorId: string) => `settled:operator:${operatorId}`,
+  /** An agent's float: what the agent may give out as wallet money (cash-in), balance-checked. */
+  agentFloat: (agentId: string) => `agent:${agentId}`,
+  /** What an operator put into its agents' floats: append-only, negative by what it funded. */
+  operatorFunding: (operatorId: string) => `funding:${operatorId}`,
 } as const;
+
+/** An agent id as the registry keeps it (payments.agents): AG1001. */
+export const AGENT_ID = /^[A-Z0-9-]{2,32}$/;
 
 export class LedgerInvariantError extends Error {
   override readonly name = 'LedgerInvariantError';
@@ -209,5 +225,20 @@ export function depositTransfer(id: string, operatorId: string, subscriberAccoun
       { accountId: AccountIds.carrier(operatorId), amountMinor: -amountMinor },
       { accountId: subscriberAccountId, amountMinor: amountMinor },
     ],
+  });
+}
+
+/** The transfer id of an operator's float top-up: one per reference, so a repeated command books nothing twice. */
+export function floatTopUpId(operatorId: string, reference: string): string {
+  return `float:${operatorId}:${reference}`;
+}
+
+/** The operator puts money into an agent's float: funding:<operator> -> agent:<agent>. */
+export function floatTopUpTransfer(input: { operatorId: string; agentId: string; reference: string; currency: string; amountMinor: bigint }): Transfer {
+  const id = floatTopUpId(input.operatorId, input.reference);
+  if (!AGENT_ID.test(input.agentId)) throw new LedgerInvariantError(id, `agent id ${JSON.stringify(input.agentId)} is not [A-Z0-9-]{2,32}`);
+  return move({
+    id, kind: 'deposit', paymentId: id, currency: input.currency, amountMinor: input.amountMinor,
+    fromAccountId: AccountIds.operatorFunding(input.operatorId), toAccountId: AccountIds.agentFloat(input.agentId),
   });
 }
