@@ -214,6 +214,38 @@ describe('agent-float debits through the batch runners', () => {
     await expectSoundLedger();
   });
 
+  it('a credit to the wallet in flight when a cash-in checks its cap is waited for (the row lock), then counted', async () => {
+    await fundAgentFloat(pool, { operatorId: 'orange-sn', agentId: 'AG1006', currency: 'XOF', amountMinor: 10_000n, reference: 'CI-6' });
+    const payee = '221770001006';
+    const earlier = nextId('earlier'); // the wallet exists, with 500
+    await debits.reserve(cashInReserve(earlier, 'AG1006', 500n));
+    await debits.capture(cashInCapture(earlier, payee, 500n));
+    const cashIn = nextId('cash-in');
+    await debits.reserve(cashInReserve(cashIn, 'AG1006', 2_000n));
+    await ledger.ensureAccount(AccountIds.carrier('orange-sn'), 'carrier_clearing', 'XOF');
+    // Another transaction credits the wallet 2,000 and holds its row until it commits.
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      const credit = nextId('credit');
+      await other.query(
+        'SELECT billing.apply_transfers($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::int[], $9::text[], $10::bigint[])',
+        [[credit], ['deposit'], [null], [credit], ['XOF'], ['2000'], [1], [2], [AccountIds.carrier('orange-sn'), AccountIds.subscriber(payee)], ['-2000', '2000']],
+      );
+      const capture = runCaptureBatch(debits, items([cashInCapture(cashIn, payee, 2_000n, 3_500n)]));
+      await new Promise((r) => setTimeout(r, 300)); // the capture reads the wallet meanwhile: it must wait, not read 500
+      await other.query('COMMIT');
+      expectAllSettled(await capture);
+    } finally {
+      other.release();
+    }
+    expect(await captureResult(cashIn)).toMatchObject({ outcome: DebitOutcome.DEBIT_OUTCOME_REJECTED, detail: 'wallet-balance-max' });
+    expect(await wallet(payee)).toBe(2_500n);
+    expectAllSettled(await runVoidBatch(debits, items([{ debitId: cashIn, paymentId: `p-${cashIn}`, reason: 'over cap' }])));
+    expect(await readAgentFloat(pool, 'AG1006')).toBe(9_500n);
+    await expectSoundLedger();
+  });
+
   it('cash-out: the subscriber\'s wallet pays amount and fee, the agent\'s float gets the amount; the statement says so', async () => {
     await fundAgentFloat(pool, { operatorId: 'orange-sn', agentId: 'AG1005', currency: 'XOF', amountMinor: 5_000n, reference: 'CI-5' });
     const subscriber = '221770001005';
