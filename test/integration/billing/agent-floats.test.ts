@@ -277,3 +277,25 @@ describe('agent-float debits through the batch runners', () => {
     await expectSoundLedger();
   });
 });
+
+describe('the harness invariant on floats (checkAgentFloats)', () => {
+  it('fails on a float of no registered agent once payments keeps a registry, and on a misnamed float; passes when all are registered', async () => {
+    // The registry as payments keeps it (its own migration makes the real one): only what the check reads.
+    await pool.query('CREATE SCHEMA IF NOT EXISTS payments');
+    await pool.query('CREATE TABLE payments.agents (agent_id TEXT PRIMARY KEY)');
+    const floats = (await pool.query<{ id: string }>("SELECT id FROM billing.accounts WHERE kind = 'agent_float' ORDER BY id")).rows.map((r) => r.id.slice('agent:'.length));
+    expect(floats).toContain('AG1001');
+    await pool.query('INSERT INTO payments.agents SELECT unnest($1::text[])', [floats.filter((id) => id !== 'AG1001')]);
+    const [missing] = await checkAgentFloats(pool);
+    expect(missing).toMatchObject({ ok: false, detail: expect.stringContaining('1 of no registered agent') });
+    expect(missing?.detail).toContain('agent:AG1001');
+    await pool.query("INSERT INTO payments.agents VALUES ('AG1001')");
+    expect((await checkAgentFloats(pool))[0]?.ok).toBe(true);
+    // The database keeps a float's id agent:<...>; the check wants the registry's form of id too.
+    await ledger.ensureAccount('agent:lower-case', 'agent_float', 'XOF');
+    expect((await checkAgentFloats(pool))[0]).toMatchObject({ ok: false, detail: expect.stringContaining('1 misnamed') });
+    await expect(ledger.ensureAccount('float:AG1', 'agent_float', 'XOF')).rejects.toThrow(/accounts_agent_float_row/);
+    await pool.query("DELETE FROM billing.accounts WHERE id = 'agent:lower-case'");
+    expect((await checkAgentFloats(pool))[0]?.ok).toBe(true);
+  });
+});
