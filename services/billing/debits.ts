@@ -9,7 +9,7 @@
 // phases (check, claim or read, carrier, book) that batches.ts runs for a whole
 // batch: one claim or read statement, concurrent carrier calls, one shared commit.
 import type pg from 'pg';
-import { dialpay, fundingToProto, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
+import { dialpay, fundingToProto, int64ToBigInt, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
@@ -101,7 +101,12 @@ export interface CaptureCheck {
 
 /** A capture that must check the payee's wallet against a cap under its row's lock: batches.ts runs it alone. */
 export function capsPayeeWallet(request: dialpay.v1.IDebitCaptureRequested): boolean {
-  return !!request.payeeMsisdn && !!request.payeeWalletMax && BigInt(String(request.payeeWalletMax.amountMinor ?? 0)) > 0n;
+  if (!request.payeeMsisdn || !request.payeeWalletMax) return false;
+  try {
+    return int64ToBigInt(request.payeeWalletMax.amountMinor as Parameters<typeof int64ToBigInt>[0]) !== 0n; // unset or zero: no cap
+  } catch {
+    return true; // unreadable: checkCapture refuses it, alone
+  }
 }
 
 /** The capture's refusal detail when the payee's wallet would go over its cap (DEBIT_OUTCOME_REJECTED). */
@@ -400,7 +405,7 @@ export class DebitService {
     let payeeWalletMax: bigint | null = null;
     if (capsPayeeWallet(request)) {
       const cap = money(request.payeeWalletMax, 'payeeWalletMax');
-      if (cap.currency !== amount.currency) throw new PermanentHandlerError(`capture of ${debitId}: wallet cap in ${cap.currency}, not ${amount.currency}`);
+      if (cap.currency !== amount.currency || cap.amountMinor < 0n) throw new PermanentHandlerError(`capture of ${debitId}: wallet cap ${cap.amountMinor} ${cap.currency} for a capture in ${amount.currency}`);
       payeeWalletMax = cap.amountMinor;
     }
     return { request, debitId, amount, payeeAmount, fee, share, payeeOperatorId, payeeWalletMax };

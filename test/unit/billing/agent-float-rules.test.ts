@@ -57,6 +57,7 @@ describe('agent float rules', () => {
     expect(capsPayeeWallet({ payeeMsisdn: '221770000002', payeeWalletMax: cap(200_000n) })).toBe(true);
     expect(capsPayeeWallet({ payeeMsisdn: '221770000002', payeeWalletMax: cap(0n) })).toBe(false);
     expect(capsPayeeWallet({ payeeMsisdn: '221770000002' })).toBe(false);
+    expect(capsPayeeWallet({ payeeMsisdn: '221770000002', payeeWalletMax: { amountMinor: 0 } })).toBe(false); // zero, even without a currency: no cap
     expect(capsPayeeWallet({ merchantId: 'SHOP42', payeeWalletMax: cap(200_000n) })).toBe(false);
   });
 });
