@@ -7,7 +7,10 @@
 import type pg from 'pg';
 import { withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
-import { AccountIds, AGENT_ID, floatTopUpTransfer, LedgerInvariantError } from './ledger/rules.js';
+import { AccountIds, AGENT_ID, floatTopUpId, floatTopUpTransfer, LedgerInvariantError } from './ledger/rules.js';
+
+/** transfers.id's bound (migrations/0001_ledger.sql). */
+const TRANSFER_ID_CHARS_MAX = 128;
 
 /** An operator's reference for a top-up: what its own funding records call it. */
 export const FLOAT_REFERENCE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -39,6 +42,7 @@ export function floatTopUpProblem(input: FloatTopUp): string | null {
   if (!FLOAT_REFERENCE.test(input.reference)) return 'the reference must be 1 to 64 of A-Z a-z 0-9 . _ -';
   if (!/^[A-Z]{3}$/.test(input.currency)) return `currency ${JSON.stringify(input.currency)} is not ISO 4217`;
   if (input.amountMinor <= 0n) return 'the amount must be positive';
+  if (floatTopUpId(input.operatorId, input.reference).length > TRANSFER_ID_CHARS_MAX) return 'the operator id and reference are too long together';
   return null;
 }
 
@@ -55,9 +59,9 @@ export async function fundAgentFloat(pool: pg.Pool, input: FloatTopUp): Promise<
   const floatId = AccountIds.agentFloat(input.agentId);
   const fundingId = AccountIds.operatorFunding(input.operatorId);
   return withTransaction(pool, 'READ COMMITTED', async (client): Promise<FloatTopUpResult> => {
-    const same = (booked: { amountMinor: bigint; floatId: string } | null): FloatTopUpResult | null =>
-      booked && booked.amountMinor === input.amountMinor && booked.floatId === floatId ? null
-        : { outcome: 'conflict', transferId: transfer.id, detail: `reference ${input.reference} was used for ${booked ? `${booked.amountMinor} to ${booked.floatId}` : 'another transfer'}` };
+    const same = (booked: BookedTopUp | null): FloatTopUpResult | null =>
+      booked && booked.amountMinor === input.amountMinor && booked.currency === input.currency && booked.floatId === floatId ? null
+        : { outcome: 'conflict', transferId: transfer.id, detail: `reference ${input.reference} was used for ${booked ? `${booked.amountMinor} ${booked.currency} to ${booked.floatId}` : 'another transfer'}` };
     const before = await bookedTopUp(client, transfer.id);
     if (before) return same(before) ?? { outcome: 'already', transferId: transfer.id, balanceMinor: await readAgentFloat(client, input.agentId) };
     const currencies = await client.query<{ id: string; currency: string }>('SELECT id, currency FROM billing.accounts WHERE id = ANY ($1::text[])', [[floatId, fundingId]]);
@@ -83,15 +87,22 @@ export async function fundAgentFloat(pool: pg.Pool, input: FloatTopUp): Promise<
   });
 }
 
+interface BookedTopUp {
+  readonly amountMinor: bigint;
+  readonly currency: string;
+  /** The account(s) it credited, comma-separated: one float for a top-up. */
+  readonly floatId: string;
+}
+
 /** A top-up booked under this id: its amount and the float it credited. */
-async function bookedTopUp(client: pg.ClientBase, transferId: string): Promise<{ amountMinor: bigint; floatId: string } | null> {
-  const { rows } = await client.query<{ amount_minor: string; credited: string | null }>(
-    `SELECT t.amount_minor::text, (SELECT string_agg(p.account_id, ',') FROM billing.postings p WHERE p.transfer_id = t.id AND p.amount_minor > 0) AS credited
+async function bookedTopUp(client: pg.ClientBase, transferId: string): Promise<BookedTopUp | null> {
+  const { rows } = await client.query<{ amount_minor: string; currency: string; credited: string | null }>(
+    `SELECT t.amount_minor::text, t.currency, (SELECT string_agg(p.account_id, ',') FROM billing.postings p WHERE p.transfer_id = t.id AND p.amount_minor > 0) AS credited
      FROM billing.transfers t WHERE t.id = $1`,
     [transferId],
   );
   const row = rows[0];
-  return row ? { amountMinor: BigInt(row.amount_minor), floatId: row.credited ?? '' } : null;
+  return row ? { amountMinor: BigInt(row.amount_minor), currency: row.currency, floatId: row.credited ?? '' } : null;
 }
 
 /** An agent's float, zero when it has never been funded. Takes the pool or a transaction's client. */

@@ -98,6 +98,7 @@ describe('float top-up (fundAgentFloat)', () => {
     expect(await fundAgentFloat(pool, top)).toEqual({ outcome: 'already', transferId: 'float:orange-sn:WIRE-1', balanceMinor: 50_000n });
     expect(await fundAgentFloat(pool, { ...top, amountMinor: 60_000n })).toMatchObject({ outcome: 'conflict', transferId: 'float:orange-sn:WIRE-1' });
     expect(await fundAgentFloat(pool, { ...top, agentId: 'AG2002' })).toMatchObject({ outcome: 'conflict', detail: expect.stringContaining('agent:AG2001') });
+    expect(await fundAgentFloat(pool, { ...top, currency: 'KES' })).toMatchObject({ outcome: 'conflict' });
     // Two at once with one reference: one books, the other is told it was already.
     const both = await Promise.all([fundAgentFloat(pool, { ...top, reference: 'WIRE-2' }), fundAgentFloat(pool, { ...top, reference: 'WIRE-2' })]);
     expect(both.map((r) => r.outcome).sort()).toEqual(['already', 'funded']);

@@ -28,6 +28,8 @@ describe('agent float rules', () => {
     expect(floatTopUpProblem({ ...ok, amountMinor: -5n })).toMatch(/positive/);
     expect(floatTopUpProblem({ ...ok, currency: 'xof' })).toMatch(/currency/);
     expect(floatTopUpProblem({ ...ok, agentId: 'A' })).toMatch(/agent id/);
+    expect(floatTopUpProblem({ ...ok, operatorId: 'o'.repeat(64), reference: 'r'.repeat(64) })).toMatch(/too long/); // transfers.id holds 128
+    expect(floatTopUpProblem({ ...ok, operatorId: 'o'.repeat(60), reference: 'r'.repeat(61) })).toBeNull();
   });
 
   it('keeps floats as balance-checked rows and names a reader for both new kinds', () => {
@@ -57,7 +59,7 @@ describe('agent float rules', () => {
     expect(capsPayeeWallet({ payeeMsisdn: '221770000002', payeeWalletMax: cap(200_000n) })).toBe(true);
     expect(capsPayeeWallet({ payeeMsisdn: '221770000002', payeeWalletMax: cap(0n) })).toBe(false);
     expect(capsPayeeWallet({ payeeMsisdn: '221770000002' })).toBe(false);
-    expect(capsPayeeWallet({ payeeMsisdn: '221770000002', payeeWalletMax: { amountMinor: 0 } })).toBe(false); // zero, even without a currency: no cap
+    expect(capsPayeeWallet({ payeeMsisdn: '221770000002', payeeWalletMax: moneyToProto({ amountMinor: 0n, currency: '' }) })).toBe(false); // zero, even without a currency: no cap
     expect(capsPayeeWallet({ merchantId: 'SHOP42', payeeWalletMax: cap(200_000n) })).toBe(false);
   });
 });
