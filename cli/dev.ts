@@ -1,16 +1,19 @@
 // `dialpay dev` (what `make run` calls): use NATS and PostgreSQL at the
 // configured URLs when they answer; otherwise start project-owned ones under
-// .data/ on those ports, create the database, and run every component.
+// .data/ on those ports, create the database, and run every component. A
+// PostgreSQL it starts itself is reached through its unix socket (cheaper than
+// loopback TCP); one it merely finds is used at the configured URL.
 import { resolve } from 'node:path';
 import type { Config } from '../runtime/config/index.js';
-import { isPortOpen, startNatsServer, startPostgres } from '../runtime/engines/index.js';
+import { isPortOpen, socketUrl, startNatsServer, startPostgres } from '../runtime/engines/index.js';
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
 import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
 import { natsServers } from '../runtime/nats/connect.js';
 import { ensureDatabase } from '../runtime/pg/index.js';
 
-export async function runDev(config: Config, configPath: string, run: (config: Config, afterStop: () => Promise<void>) => Promise<void>,
+export async function runDev(configured: Config, configPath: string, run: (config: Config, afterStop: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
+  let config = configured;
   const owned: { stop(): Promise<void> }[] = [];
   const say = (line: string) => process.stdout.write(`dialpay dev: ${line}\n`);
   // The first seed is the one `make run` starts when nothing answers.
@@ -32,8 +35,9 @@ export async function runDev(config: Config, configPath: string, run: (config: C
   } else {
     const pg = await startPostgres({ port: pgPort, dataDir: resolve('.data/pg') });
     await pg.createDatabase(database);
-    say(`started PostgreSQL on port ${pg.port} (data .data/pg)`);
+    say(`started PostgreSQL on port ${pg.port} (data .data/pg), used through its socket in ${pg.socketDir}`);
     owned.push(pg);
+    config = { ...config, postgres: { ...config.postgres, url: socketUrl(config.postgres.url, pg.socketDir) } };
   }
   const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, phoneLine: PHONE_LINE_DEFAULT, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
   owned.unshift(sim); // stopped last, after the gateway has unbound

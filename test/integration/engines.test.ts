@@ -54,3 +54,19 @@ it('keeps committed rows across a crash of PostgreSQL', async () => {
     await client.end();
   }
 });
+
+it('hands out URLs through its unix socket, and still listens on TCP', async () => {
+  const addressThrough = async (url: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return (await client.query('SELECT inet_server_addr() AS addr')).rows[0].addr as string | null;
+    } finally {
+      await client.end();
+    }
+  };
+  // inet_server_addr() is null on a unix-socket connection.
+  expect(new URL(postgres.urlFor('postgres')).searchParams.get('host')).toBe(postgres.socketDir);
+  expect(await addressThrough(postgres.urlFor('postgres'))).toBeNull();
+  expect(await addressThrough(postgres.tcpUrlFor('postgres'))).toBe('127.0.0.1');
+});

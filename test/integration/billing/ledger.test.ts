@@ -107,6 +107,32 @@ describe('batching', () => {
   });
 });
 
+describe('one statement per batch (apply_transfers)', () => {
+  const batchOf = (transfers: readonly Transfer[]) => withTransaction(pool, 'READ COMMITTED', (client) => ledger.applyIn(client, transfers));
+
+  it('fails a batch that debits a wallet when another of its postings is to an account in another currency, writing nothing', async () => {
+    const payer = AccountIds.subscriber('254711000021');
+    await fund(payer, 500n);
+    const odd = AccountIds.merchant('ODD21', 'KES');
+    await ledger.ensureAccount(odd, 'merchant_payable', 'XOF');
+    const reserve = reserveTransfer({ id: id('odd-reserve'), paymentId: 'o1', currency: 'KES', payerAccountId: payer, amountMinor: 100n });
+    const toOdd: Transfer = { id: id('odd'), kind: 'transfer', reserveId: null, paymentId: 'o2', currency: 'KES', amountMinor: 5n, postings: [{ accountId: AccountIds.carrier('safaricom-ke'), amountMinor: -5n }, { accountId: odd, amountMinor: 5n }] };
+    await expect(batchOf([reserve, toOdd])).rejects.toThrow(/another currency/);
+    expect(await ledger.transferAmount(reserve.id)).toBeNull();
+    expect(await ledger.balance(payer)).toBe(500n);
+  });
+
+  it('fails a batch with a posting to an account that does not exist, on the fast path too', async () => {
+    const capturedFrom = AccountIds.carrier('safaricom-ke');
+    const good: Transfer = { id: id('fast-good'), kind: 'transfer', reserveId: null, paymentId: 'f1', currency: 'KES', amountMinor: 7n, postings: [{ accountId: capturedFrom, amountMinor: -7n }, { accountId: SHOP, amountMinor: 7n }] };
+    const orphan: Transfer = { ...good, id: id('fast-orphan'), postings: [{ accountId: capturedFrom, amountMinor: -7n }, { accountId: AccountIds.merchant('NOBODY', 'KES'), amountMinor: 7n }] };
+    await expect(batchOf([good, orphan])).rejects.toThrow(/does not exist/);
+    expect(await ledger.transferAmount(good.id)).toBeNull();
+    expect(await batchOf([good])).toEqual([{ outcome: 'applied' }]);
+    expect(await batchOf([good])).toEqual([{ outcome: 'duplicate' }]);
+  });
+});
+
 describe('concurrency', () => {
   it('never overspends when many payments from one MSISDN race', async () => {
     const payer = AccountIds.subscriber('254711000009');
