@@ -56,6 +56,8 @@ export interface SubscriberRow {
   pin_locked: boolean;
   code_wrong_at: Date[];
   code_locked_until: Date | null;
+  /** Read with the row by store.lockSubscriber only (undefined elsewhere): a mandate waits for this payer's code. */
+  mandate_pending?: boolean;
 }
 
 export interface MandateRow {

@@ -17,7 +17,14 @@ type Db = pg.ClientBase | pg.Pool;
  * subscriber's command waits on the payment: a deadlock.
  */
 export async function lockSubscriber(client: pg.ClientBase, msisdn: string, defaultLanguage: Language): Promise<SubscriberRow> {
-  const lock = () => client.query<SubscriberRow>('SELECT * FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn]);
+  // Whether a mandate waits for this payer's code comes with it: a YES then skips the mandates
+  // query when none does (nearly always). A mandate's code is sent after its row commits, so a
+  // reply to it comes after that commit and this read sees it.
+  const lock = () => client.query<SubscriberRow>(
+    `SELECT s.*, EXISTS (SELECT 1 FROM payments.mandates m WHERE m.payer_msisdn = s.msisdn AND m.state = 'pending' AND m.expires_at > now()) AS mandate_pending
+       FROM payments.subscribers s WHERE s.msisdn = $1 FOR NO KEY UPDATE OF s`,
+    [msisdn],
+  );
   // Locked first: a subscriber we know (every SMS but the first) costs one round trip, not two.
   const known = (await lock()).rows[0];
   if (known) return known;
