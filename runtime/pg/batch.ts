@@ -68,9 +68,10 @@ export async function inOneTransaction(
   if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1) throw new RangeError('lockTimeoutMs must be a positive integer');
   let shared: Shared | null = null;
   try {
-    // Two batches that lock the same rows in different orders would deadlock, and PostgreSQL
-    // only notices after deadlock_timeout (1 s): give up sooner (lockTimeoutMs, set with BEGIN) and run the units alone.
     await ownTransaction(pool, isolation, async (client) => {
+      // Two batches that lock the same rows in different orders would deadlock, and PostgreSQL
+      // only notices after deadlock_timeout (1 s): give up sooner and run the units alone.
+      await client.query(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
       await options.begin?.(client);
       const s: Shared = { pool, isolation, client, active: true, poisoned: false };
       shared = s;
@@ -78,7 +79,7 @@ export async function inOneTransaction(
         for (const unit of units) await unit();
       });
       if (s.poisoned) throw new Error('a unit of the shared transaction failed and carried on');
-    }, { lockTimeoutMs });
+    });
     return { results: units.map(() => ({ status: 'fulfilled', value: undefined })), shared: true };
   } catch (cause) {
     return { results: await alone(units), shared: false, fallbackCause: cause };

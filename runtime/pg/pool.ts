@@ -115,13 +115,7 @@ export async function ownTransaction<T>(
   pool: pg.Pool,
   isolation: IsolationLevel,
   fn: (client: pg.PoolClient) => Promise<T>,
-  options: {
-    /** SET LOCAL lock_timeout, sent with BEGIN in one round trip. */
-    readonly lockTimeoutMs?: number;
-  } = {},
 ): Promise<T> {
-  const { lockTimeoutMs } = options;
-  if (lockTimeoutMs !== undefined && (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1)) throw new RangeError('lockTimeoutMs must be a positive integer');
   const client = await pool.connect();
   let broken = false;
   // A checked-out client has no pool listener: its connection dying (a PostgreSQL restart)
@@ -134,8 +128,7 @@ export async function ownTransaction<T>(
   const state: TransactionState = { pool, beforeCommit: [], afterCommit: [], locals: new Map() };
   transactions.set(client, state);
   try {
-    // One simple-protocol string, two statements: the setting costs no round trip of its own.
-    await client.query(lockTimeoutMs === undefined ? `BEGIN ISOLATION LEVEL ${isolation}` : `BEGIN ISOLATION LEVEL ${isolation}; SET LOCAL lock_timeout = ${lockTimeoutMs}`);
+    await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
     const result = await fn(client);
     // A hook may add another (each schema's outbox flushes once): run until none is left.
     for (let i = 0; i < state.beforeCommit.length; i++) await (state.beforeCommit[i] as () => Promise<void>)();
