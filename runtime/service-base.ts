@@ -24,6 +24,8 @@ export interface ConsumeOptions<M> {
   readonly batch?: 'shared-transaction' | BatchRun<M>;
   /** With 'shared-transaction': messages whose handler waits on another service before its transaction run beside the batch (batch-runner.ts). */
   readonly runAlone?: (message: M) => boolean;
+  /** With 'shared-transaction': the handler's handleOnce(pool, schema, consumer, eventIdOf(message)), recorded for the whole batch in one statement (batch-runner.ts). */
+  readonly handledOnce?: { readonly consumer: string; readonly eventIdOf: (message: M) => string | null };
 }
 
 export interface ServiceParts {
@@ -68,7 +70,10 @@ export function startServiceBase(context: ComponentContext, schema: string): Ser
     consume: async (spec, event, handler, options) => {
       const effective = effectiveConsumer(spec, config.consumers);
       const run = options?.batch === 'shared-transaction'
-        ? sharedTransactionRunner(pool, (sharedMetrics ??= new SharedTransactionMetrics(registry)), effective.durableName, options.runAlone ? { runAlone: options.runAlone } : {})
+        ? sharedTransactionRunner(pool, (sharedMetrics ??= new SharedTransactionMetrics(registry)), effective.durableName, {
+          ...(options.runAlone ? { runAlone: options.runAlone } : {}),
+          ...(options.handledOnce ? { handledOnce: { schema, ...options.handledOnce } } : {}),
+        })
         : options?.batch;
       consumers.push(await startConsumer({
         ...(options?.deadLetterData ? { deadLetterData: options.deadLetterData } : {}),

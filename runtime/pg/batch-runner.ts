@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { Counter, Histogram, type Registry } from '../metrics.js';
 import { inOneTransaction } from './batch.js';
+import { recordEvents } from './idempotency.js';
 
 /** What the runner needs of a batch item: runtime/nats's BatchItem has it. */
 export interface BatchUnit<M = unknown> {
@@ -20,6 +21,12 @@ export interface SharedTransactionOptions<M> {
    * transaction (and the locks it holds) does not wait with them.
    */
   readonly runAlone?: (message: M) => boolean;
+  /**
+   * The handler records its message with handleOnce(pool, schema, consumer, eventIdOf(message)):
+   * the shared transaction records the whole batch in one statement first (recordEvents), so
+   * each handleOnce costs none. A message without an id (null) records its own, if any.
+   */
+  readonly handledOnce?: { readonly schema: string; readonly consumer: string; readonly eventIdOf: (message: M) => string | null };
 }
 
 /** Units per shared COMMIT: powers of two up to the largest batch worth having. */
@@ -52,7 +59,9 @@ export function sharedTransactionRunner<M>(pool: pg.Pool, metrics: SharedTransac
   for (const outcome of ['shared', 'fallen_back', 'alone']) metrics.batches.inc({ consumer, outcome }, 0);
   const shareAll = async (units: readonly BatchUnit<M>[]): Promise<PromiseSettledResult<void>[]> => {
     if (units.length === 0) return [];
-    const outcome = await inOneTransaction(pool, 'READ COMMITTED', units.map((unit) => unit.handle));
+    const record = options.handledOnce;
+    const eventIds = record ? units.flatMap((unit) => record.eventIdOf(unit.message) ?? []) : [];
+    const outcome = await inOneTransaction(pool, 'READ COMMITTED', units.map((unit) => unit.handle), record && eventIds.length > 0 ? { begin: (client) => recordEvents(client, record.schema, record.consumer, eventIds) } : {});
     if (outcome.shared) {
       metrics.batches.inc({ consumer, outcome: 'shared' });
       metrics.units.observe({ consumer }, units.length);

@@ -57,7 +57,11 @@ export async function inOneTransaction(
   pool: pg.Pool,
   isolation: IsolationLevel,
   units: readonly (() => Promise<void>)[],
-  options: { readonly lockTimeoutMs?: number } = {},
+  options: {
+    readonly lockTimeoutMs?: number;
+    /** Runs first in the shared transaction (not when the units run alone): work done once for all of them. */
+    readonly begin?: (client: pg.PoolClient) => Promise<void>;
+  } = {},
 ): Promise<SharedTransactionOutcome> {
   if (units.length <= 1) return { results: await Promise.allSettled(units.map((unit) => unit())), shared: false };
   const lockTimeoutMs = options.lockTimeoutMs ?? SHARED_LOCK_TIMEOUT_MS;
@@ -68,6 +72,7 @@ export async function inOneTransaction(
       // Two batches that lock the same rows in different orders would deadlock, and PostgreSQL
       // only notices after deadlock_timeout (1 s): give up sooner and run the units alone.
       await client.query(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
+      await options.begin?.(client);
       const s: Shared = { pool, isolation, client, active: true, poisoned: false };
       shared = s;
       await current.run(s, async () => {

@@ -3,6 +3,6 @@ export { migrateSchemas, type SchemaMigrations } from './migrate.js';
 export { ensureDatabase, explainPostgresError, databaseName } from './database.js';
 export { enqueueEvent, OutboxRelay, LEFT_BEHIND_AFTER_MS, type OutboxRelayOptions, type CommittedEvent } from './outbox.js';
 export { sharedTransactionRunner, SharedTransactionMetrics, type BatchUnit, type SharedTransactionOptions } from './batch-runner.js';
-export { handleOnce, pruneProcessedEvents, type HandleOutcome } from './idempotency.js';
+export { handleOnce, recordEvents, pruneProcessedEvents, type HandleOutcome } from './idempotency.js';
 export { isDataException, sqlState } from './errors.js';
 export { inOneTransaction, type SharedTransactionOutcome } from './batch.js';

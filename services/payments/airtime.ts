@@ -95,7 +95,7 @@ export async function airtimeReceipts(e: PaymentEngine, client: pg.PoolClient, p
   if (payment.payee_id === payment.payer_msisdn) return;
   // Through the line's own operator's link, as a transfer's payee receipt (transfers.ts).
   const route = payeeReceiptRoute({ ...payment, payee_operator_id: airtimeOperatorOf(e, payment.operator_id, payment.payee_id)?.id ?? null }, e.operators);
-  const targetLang = (await store.readLanguage(client, payment.payee_id)) ?? route.defaultLanguage;
+  const targetLang = (await store.payeeLanguage(client, payment)) ?? route.defaultLanguage;
   const received = formatAmount(payment.payee_minor, payment.currency, targetLang);
   await e.sms(client, `${id}:receipt-payee`, id, route.to, airtimeText('received', targetLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef }));
 }

@@ -20,16 +20,29 @@ export function hashCode(paymentId: string, code: string): string {
   return createHash('sha256').update(`${paymentId}:${code}`).digest('hex');
 }
 
-export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient, payment: PaymentRow): Promise<void> {
-  if (payment.channel === 'ussd') return awaitUssdConsent(engine, client, payment);
+/** A challenge decided before the step writes: its columns go in the step's one UPDATE (store.setState), its code in the SMS. */
+export interface PreparedChallenge extends store.ChallengeColumns {
+  /** The one-time code the SMS carries; null for a PIN or USSD challenge. */
+  readonly code: string | null;
+}
+
+/** Which challenge the payment gets, and its code (hashed for the row): before the state is written, so one statement writes both. */
+export async function prepareChallenge(engine: PaymentEngine, client: pg.PoolClient, payment: PaymentRow): Promise<PreparedChallenge> {
+  const limits = engine.config.limits;
+  if (payment.channel === 'ussd') return { method: 'ussd', codeHash: null, ttlMs: limits.challengeTtlMs, code: null };
+  const ttlMs = payment.confirm_ttl_ms ?? limits.challengeTtlMs;
+  if (payment.amount_minor > limits.pinRequiredAboveMinor && (await store.payerPinReady(client, payment))) return { method: 'pin', codeHash: null, ttlMs, code: null };
+  const code = String(randomInt(1_000, 10_000));
+  return { method: 'code', codeHash: hashCode(payment.payment_id, code), ttlMs, code };
+}
+
+/** The engine's 'challenge' action, once the step wrote `challenge` (prepareChallenge) with the state. */
+export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient, payment: PaymentRow, challenge: PreparedChallenge): Promise<void> {
+  if (payment.channel === 'ussd') return awaitUssdConsent(engine, client, payment, challenge.ttlMs);
   const id = payment.payment_id;
   const lang = payment.language;
-  const limits = engine.config.limits;
-  const subscriber = await store.readSubscriber(client, payment.payer_msisdn);
-  const usePin = payment.amount_minor > limits.pinRequiredAboveMinor && !!subscriber?.pin_hash && !subscriber.pin_locked;
-  const code = String(randomInt(1_000, 10_000));
-  const ttlMs = payment.confirm_ttl_ms ?? limits.challengeTtlMs;
-  await store.setChallenge(client, id, usePin ? 'pin' : 'code', usePin ? null : hashCode(id, code), ttlMs);
+  const { ttlMs, code } = challenge;
+  const usePin = challenge.method === 'pin';
   const minutes = String(Math.max(1, Math.round(ttlMs / 60_000)));
   const fee = formatAmount(payment.fee_minor, payment.currency, lang);
   engine.notify(client, Notifications.paymentChallenged, `${id}:challenged`, id, {
@@ -45,15 +58,13 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
   const source = sourceText(payment.funding, engine.operators.get(payment.operator_id)?.name ?? '', lang);
   const text = usePin
     ? reply('challengePin', lang, { amount: asked, payee, fee, minutes, source })
-    : reply('challengeCode', lang, { amount: asked, payee, fee, minutes, code, reference: payment.reference, source });
+    : reply('challengeCode', lang, { amount: asked, payee, fee, minutes, code: code ?? '', reference: payment.reference, source });
   return engine.sms(client, `${id}:challenge-sms`, id, payerOf(payment), text, true);
 }
 
 /** A USSD payment's PIN was checked before the reserve; its challenge is the confirmation screen, not an SMS. */
-async function awaitUssdConsent(engine: PaymentEngine, client: pg.PoolClient, payment: PaymentRow): Promise<void> {
+async function awaitUssdConsent(engine: PaymentEngine, client: pg.PoolClient, payment: PaymentRow, ttlMs: number): Promise<void> {
   const id = payment.payment_id;
-  const ttlMs = engine.config.limits.challengeTtlMs;
-  await store.setUssdChallenge(client, id, ttlMs);
   engine.notify(client, Notifications.paymentChallenged, `${id}:challenged`, id, {
     paymentId: id, method: ChallengeMethod.CHALLENGE_METHOD_PIN, expiresAtUnixMs: bigIntToInt64(BigInt(Date.now() + ttlMs)),
     amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),

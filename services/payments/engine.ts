@@ -20,7 +20,7 @@ import type { PaymentsMetrics } from './metrics.js';
 import { PaymentState, transition, type PaymentAction, type PaymentInput, type FailureReasonValue } from './state.js';
 import { failedReply, limitReply, reply } from './replies.js';
 import { merchantPayment } from './merchant-view.js';
-import { sendChallenge } from './challenge.js';
+import { prepareChallenge, sendChallenge, type PreparedChallenge } from './challenge.js';
 import { failureCode } from './failure-codes.js';
 import { airtimeCapture, airtimePayeeName, airtimeReceipts, airtimeRefusal } from './airtime.js';
 import { sweepPayments } from './sweep.js';
@@ -153,8 +153,14 @@ export class PaymentEngine {
     const next = transition({ state: payment.state, challengeAttempts: payment.challenge_attempts }, input);
     if (next.state === payment.state && next.actions.length === 0) return;
     const failure = next.actions.find((a): a is Extract<PaymentAction, { kind: 'fail' }> => a.kind === 'fail')?.reason ?? null;
-    await store.setState(client, payment.payment_id, { state: next.state, challengeAttempts: next.challengeAttempts, failure, consented: input.kind === 'answer' && input.correct, funding: payment.funding });
-    for (const action of next.actions) await this.act(client, payment, action, next.challengeAttempts);
+    // What the step's actions write on the row goes in the state's one UPDATE: decided first.
+    const challenge = next.actions.some((a) => a.kind === 'challenge') ? await prepareChallenge(this, client, payment) : null;
+    const authorizationTtlMs = next.actions.some((a) => a.kind === 'authorize') ? this.config.limits.authorizationTtlMs : null;
+    await store.setState(client, payment.payment_id, {
+      state: next.state, challengeAttempts: next.challengeAttempts, failure, consented: input.kind === 'answer' && input.correct, funding: payment.funding,
+      challenge, authorizationTtlMs,
+    });
+    for (const action of next.actions) await this.act(client, payment, action, next.challengeAttempts, challenge);
     if (next.state !== payment.state && (next.state === PaymentState.COMPLETED || next.state === PaymentState.FAILED)) {
       // updated_at was set when the confirmation moved it to capturing; a merchant's capture or a mandate charge had no payer confirmation.
       const payerConfirmed = payment.state === PaymentState.CAPTURING && payment.capture_mode !== 'manual' && !payment.mandate_id;
@@ -166,16 +172,17 @@ export class PaymentEngine {
     this.log.info({ paymentId: payment.payment_id, from: payment.state, to: next.state, input: input.kind }, 'payment transition');
   }
 
-  async act(client: pg.PoolClient, payment: PaymentRow, action: PaymentAction, attempts: number): Promise<void> {
+  /** One action of a step whose state (and the row columns the actions need: `challenge`, an authorisation's expiry) is written. */
+  async act(client: pg.PoolClient, payment: PaymentRow, action: PaymentAction, attempts: number, challenge: PreparedChallenge | null): Promise<void> {
     const id = payment.payment_id;
     const to = payerOf(payment);
     const lang = payment.language;
     switch (action.kind) {
       case 'challenge':
-        return sendChallenge(this, client, payment);
+        if (!challenge) throw new Error('a challenge action without its prepared challenge');
+        return sendChallenge(this, client, payment, challenge);
       case 'authorize': {
-        // Consent for up to the amount: the hold stays until the merchant captures or it expires.
-        await store.setAuthorizationExpiry(client, id, this.config.limits.authorizationTtlMs);
+        // Consent for up to the amount: the hold stays until the merchant captures or it expires (its expiry written with the state).
         this.notify(client, Notifications.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });
         return this.sms(client, `${id}:authorized-sms`, id, to, reply('authorized', lang, { amount: formatAmount(payment.amount_minor, payment.currency, lang), payee: this.payeeName(payment) }));
       }
@@ -213,7 +220,7 @@ export class PaymentEngine {
     if (payment.payee_kind === 'subscriber') {
       // Through the payee's operator's link; a payee we have not heard from yet reads that operator's language.
       const payee = payeeReceiptRoute(payment, this.operators);
-      const payeeLang = (await store.readLanguage(client, payment.payee_id)) ?? payee.defaultLanguage;
+      const payeeLang = (await store.payeeLanguage(client, payment)) ?? payee.defaultLanguage;
       await this.sms(client, `${id}:receipt-payee`, id, payee.to, payeeReceiptText(payment, ref, payeeLang));
     }
   }

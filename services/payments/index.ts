@@ -8,7 +8,7 @@ import { Events, Requests, serveRequests, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESE
 import { PaymentsService } from './service.js';
 import { PaymentsMetrics } from './metrics.js';
 import { inboundSmsDeadLetterMasker } from './dead-letter.js';
-import { isBalanceCommand } from './sms-commands.js';
+import { inboundEventId, isBalanceCommand, SMS_INBOUND_CONSUMER } from './sms-commands.js';
 import { dialpay } from '../../proto/index.js';
 import { isDataException } from '../../runtime/pg/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -46,7 +46,7 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
     const operator = operators.get(m.operatorId ?? '');
     return operator !== undefined && isBalanceCommand(m.text ?? '', operator);
   };
-  await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m), { deadLetterData: inboundSmsDeadLetterMasker(config.operators), batch, runAlone: asksBilling });
+  await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m), { deadLetterData: inboundSmsDeadLetterMasker(config.operators), batch, runAlone: asksBilling, handledOnce: { consumer: SMS_INBOUND_CONSUMER, eventIdOf: inboundEventId } });
   await base.consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m), { batch });
   await base.consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m), { batch });
   await base.consume(PAYMENTS_VOID_RESULT, Events.debitVoidResult, (m) => payments.onVoidResult(m), { batch });

@@ -37,6 +37,10 @@ export interface PaymentRow {
   payee_operator_id: string | null;
   /** Where the money comes from: promised (USSD) or learnt from billing's reserve; null until then. */
   funding: Funding | null;
+  /** Read with the row by store.lockPayment only (undefined elsewhere): the payer's PIN can answer a challenge. */
+  payer_pin_ready?: boolean;
+  /** Read with the row by store.lockPayment only (undefined elsewhere): a subscriber payee's language, null when unknown. */
+  payee_language?: Language | null;
 }
 
 /** The payer's dialpay wallet or their carrier account (billing's funding.ts decides). */
@@ -52,6 +56,8 @@ export interface SubscriberRow {
   pin_locked: boolean;
   code_wrong_at: Date[];
   code_locked_until: Date | null;
+  /** Read with the row by store.lockSubscriber only (undefined elsewhere): a mandate waits for this payer's code. */
+  mandate_pending?: boolean;
 }
 
 export interface MandateRow {

@@ -24,7 +24,8 @@ type Say = (text: string) => Promise<void>;
 /** Called under the subscriber's lock. */
 export async function answerChallenge(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, command: Extract<SmsCommand, { kind: 'confirm' | 'pin' }>, say: Say): Promise<void> {
   const rows = await store.lockOpenChallenges(client, subscriber.msisdn, OPEN_CHALLENGES_MAX);
-  const mandates = await lockPendingMandates(client, subscriber.msisdn, OPEN_CHALLENGES_MAX);
+  // None pending (read with the subscriber's row): no statement to find none.
+  const mandates = subscriber.mandate_pending === false ? [] : await lockPendingMandates(client, subscriber.msisdn, OPEN_CHALLENGES_MAX);
   const language = command.kind === 'confirm' ? command.language : subscriber.language;
   const pinRows = rows.filter((p) => p.challenge_method === 'pin');
   const codeRows = rows.filter((p) => p.challenge_method === 'code');

@@ -19,6 +19,11 @@ import type { Destination, Payee, SubscriberRow } from './rows.js';
 import { SCHEMA, type PaymentEngine } from './engine.js';
 import { isE164 } from '../../runtime/msisdn.js';
 
+/** Whose handled SMS processed_events records (handleOnce); index.ts records a batch's at once. */
+export const SMS_INBOUND_CONSUMER = 'payments-sms-inbound';
+/** The event id an inbound SMS is handled once by. */
+export const inboundEventId = (message: dialpay.v1.ISmsInbound): string | null => message.envelope?.eventId || null;
+
 /** How long BAL waits for billing before saying "try later". */
 const BALANCE_TIMEOUT_MS = 2_000;
 /** Movements shown in the BAL reply: the last five, as a mini statement. */
@@ -39,7 +44,7 @@ export class SmsCommands {
     // wait holds neither the subscriber's row lock (which would stall the same phone's PAY or YES)
     // nor a pooled connection. A redelivered BAL asks again; a balance query changes nothing.
     const balance = sender && isBalanceCommand(message.text ?? '', sender.operator) ? await this.#askBalance(sender.operator, sender.msisdn) : null;
-    await handleOnce(this.#e.pool, SCHEMA, 'payments-sms-inbound', eventId, (client) => this.#command(client, message, balance));
+    await handleOnce(this.#e.pool, SCHEMA, SMS_INBOUND_CONSUMER, eventId, (client) => this.#command(client, message, balance));
   }
 
   #sender(message: dialpay.v1.ISmsInbound): { operator: OperatorConfig; msisdn: string } | null {

@@ -17,7 +17,14 @@ type Db = pg.ClientBase | pg.Pool;
  * subscriber's command waits on the payment: a deadlock.
  */
 export async function lockSubscriber(client: pg.ClientBase, msisdn: string, defaultLanguage: Language): Promise<SubscriberRow> {
-  const lock = () => client.query<SubscriberRow>('SELECT * FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn]);
+  // Whether a mandate waits for this payer's code comes with it: a YES then skips the mandates
+  // query when none does (nearly always). A mandate's code is sent after its row commits, so a
+  // reply to it comes after that commit and this read sees it.
+  const lock = () => client.query<SubscriberRow>(
+    `SELECT s.*, EXISTS (SELECT 1 FROM payments.mandates m WHERE m.payer_msisdn = s.msisdn AND m.state = 'pending' AND m.expires_at > now()) AS mandate_pending
+       FROM payments.subscribers s WHERE s.msisdn = $1 FOR NO KEY UPDATE OF s`,
+    [msisdn],
+  );
   // Locked first: a subscriber we know (every SMS but the first) costs one round trip, not two.
   const known = (await lock()).rows[0];
   if (known) return known;
@@ -88,8 +95,33 @@ export async function readPayment(db: Db, paymentId: string): Promise<PaymentRow
   return (await db.query<PaymentRow>('SELECT * FROM payments.payments WHERE payment_id = $1', [paymentId])).rows[0];
 }
 
+/**
+ * The payment, locked, with what its step may need of the two subscribers read in the same
+ * statement (not locked): whether the payer's PIN can answer a challenge, and the payee's
+ * language for a receipt. One round trip where a step would otherwise make three.
+ */
 export async function lockPayment(client: pg.ClientBase, paymentId: string): Promise<PaymentRow | undefined> {
-  return (await client.query<PaymentRow>('SELECT * FROM payments.payments WHERE payment_id = $1 FOR UPDATE', [paymentId])).rows[0];
+  return (await client.query<PaymentRow>(
+    `SELECT p.*, (payer.pin_hash IS NOT NULL AND NOT payer.pin_locked) IS TRUE AS payer_pin_ready, payee.language AS payee_language
+       FROM payments.payments p
+       LEFT JOIN payments.subscribers payer ON payer.msisdn = p.payer_msisdn
+       LEFT JOIN payments.subscribers payee ON payee.msisdn = p.payee_id AND p.payee_kind <> 'merchant'
+      WHERE p.payment_id = $1 FOR UPDATE OF p`,
+    [paymentId],
+  )).rows[0];
+}
+
+/** Whether the payer's PIN can answer a challenge: read with the row (lockPayment), else now. */
+export async function payerPinReady(db: Db, payment: PaymentRow): Promise<boolean> {
+  if (payment.payer_pin_ready !== undefined) return payment.payer_pin_ready;
+  const payer = await readSubscriber(db, payment.payer_msisdn);
+  return !!payer?.pin_hash && !payer.pin_locked;
+}
+
+/** The payee subscriber's language, undefined for one we have not heard from: read with the row (lockPayment), else now. */
+export async function payeeLanguage(db: Db, payment: PaymentRow): Promise<Language | undefined> {
+  if (payment.payee_language !== undefined) return payment.payee_language ?? undefined;
+  return readLanguage(db, payment.payee_id);
 }
 
 /** What STOP ends: the payer's payments not yet consented to or captured. */
@@ -124,27 +156,33 @@ export async function setConsented(client: pg.ClientBase, paymentId: string): Pr
   await client.query('UPDATE payments.payments SET consented = true, updated_at = now() WHERE payment_id = $1', [paymentId]);
 }
 
-/** The next state; `funding`, when known, is kept too (a reserve result's source, in the same statement). */
-export async function setState(client: pg.ClientBase, paymentId: string, next: { state: string; challengeAttempts: number; failure: string | null; consented: boolean; funding?: string | null }): Promise<void> {
+/** What a step's challenge writes: its method, a one-time code's hash (pin: none; ussd: kept as is), and how long it lasts. */
+export interface ChallengeColumns {
+  readonly method: 'pin' | 'code' | 'ussd';
+  readonly codeHash: string | null;
+  readonly ttlMs: number;
+}
+
+/**
+ * The next state, and whatever else the step writes on the row, in one statement: `funding`
+ * when known (a reserve result's source), the challenge it sends, an authorisation's expiry.
+ */
+export async function setState(client: pg.ClientBase, paymentId: string, next: {
+  state: string; challengeAttempts: number; failure: string | null; consented: boolean; funding?: string | null;
+  challenge?: ChallengeColumns | null; authorizationTtlMs?: number | null;
+}): Promise<void> {
+  const challenge = next.challenge ?? null;
   await client.query(
-    `UPDATE payments.payments SET state = $2, challenge_attempts = $3, failure_reason = COALESCE($4, failure_reason), consented = consented OR $5, funding = COALESCE($6, funding), updated_at = now() WHERE payment_id = $1`,
-    [paymentId, next.state, next.challengeAttempts, next.failure, next.consented, next.funding ?? null],
+    `UPDATE payments.payments SET state = $2, challenge_attempts = $3, failure_reason = COALESCE($4, failure_reason), consented = consented OR $5, funding = COALESCE($6, funding),
+            challenge_method = COALESCE($7::text, challenge_method),
+            challenge_code_hash = CASE WHEN $7::text IN ('pin', 'code') THEN $8::text ELSE challenge_code_hash END,
+            expires_at = CASE WHEN $7::text IS NULL THEN expires_at ELSE now() + ($9::bigint * interval '1 millisecond') END,
+            authorization_expires_at = CASE WHEN $10::bigint IS NULL THEN authorization_expires_at ELSE now() + ($10::bigint * interval '1 millisecond') END,
+            updated_at = now()
+      WHERE payment_id = $1`,
+    [paymentId, next.state, next.challengeAttempts, next.failure, next.consented, next.funding ?? null,
+      challenge?.method ?? null, challenge?.codeHash ?? null, challenge?.ttlMs ?? null, next.authorizationTtlMs ?? null],
   );
-}
-
-export async function setChallenge(client: pg.ClientBase, paymentId: string, method: 'pin' | 'code', codeHash: string | null, ttlMs: number): Promise<void> {
-  await client.query(
-    `UPDATE payments.payments SET challenge_method = $2, challenge_code_hash = $3, expires_at = now() + ($4::bigint * interval '1 millisecond') WHERE payment_id = $1`,
-    [paymentId, method, codeHash, ttlMs],
-  );
-}
-
-export async function setUssdChallenge(client: pg.ClientBase, paymentId: string, ttlMs: number): Promise<void> {
-  await client.query(`UPDATE payments.payments SET challenge_method = 'ussd', expires_at = now() + ($2::bigint * interval '1 millisecond') WHERE payment_id = $1`, [paymentId, ttlMs]);
-}
-
-export async function setAuthorizationExpiry(client: pg.ClientBase, paymentId: string, ttlMs: number): Promise<void> {
-  await client.query(`UPDATE payments.payments SET authorization_expires_at = now() + ($2::bigint * interval '1 millisecond') WHERE payment_id = $1`, [paymentId, ttlMs]);
 }
 
 export async function confirmVoid(db: Db, paymentId: string): Promise<void> {

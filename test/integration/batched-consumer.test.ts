@@ -39,9 +39,11 @@ async function publishAll(count: number, text: (i: number) => string = (i) => `m
 }
 
 /** A consumer whose handler records each event's effect once (handleOnce) and counts its calls. */
-async function startBatched(name: string, options: { run?: (shared: BatchRun<dialpay.v1.ISmsInbound>) => BatchRun<dialpay.v1.ISmsInbound>; fail?: (m: dialpay.v1.ISmsInbound, deliveryCount: number) => Error | null; deliveriesMax?: number; lingerMs?: number; runAlone?: (m: dialpay.v1.ISmsInbound) => boolean; waitBeforeMs?: (m: dialpay.v1.ISmsInbound) => number } = {}) {
+async function startBatched(name: string, options: { perMessageRecords?: boolean; run?: (shared: BatchRun<dialpay.v1.ISmsInbound>) => BatchRun<dialpay.v1.ISmsInbound>; fail?: (m: dialpay.v1.ISmsInbound, deliveryCount: number) => Error | null; deliveriesMax?: number; lingerMs?: number; runAlone?: (m: dialpay.v1.ISmsInbound) => boolean; waitBeforeMs?: (m: dialpay.v1.ISmsInbound) => number } = {}) {
   const calls = new Map<string, number>();
-  const shared = sharedTransactionRunner(pool, new SharedTransactionMetrics(new Registry()), name, options.runAlone ? { runAlone: options.runAlone } : {});
+  // By default the batch records its events in one statement (handledOnce), as payments' SMS consumer does.
+  const handledOnce = options.perMessageRecords ? {} : { handledOnce: { schema: 'fixture', consumer: name, eventIdOf: (m: dialpay.v1.ISmsInbound) => m.envelope?.eventId ?? null } };
+  const shared = sharedTransactionRunner(pool, new SharedTransactionMetrics(new Registry()), name, { ...(options.runAlone ? { runAlone: options.runAlone } : {}), ...handledOnce });
   running = await startConsumer({
     nats,
     spec: spec(name, options.deliveriesMax),
@@ -112,6 +114,45 @@ describe('batched consumer', () => {
     expect([...calls.values()].every((n) => n === 1)).toBe(true);
     // Each delivered once: no redelivery took a consumer sequence.
     expect((await nats.jsm.consumers.info('SMS_INBOUND', name)).ack_floor.consumer_seq).toBe(40);
+  });
+
+  it('without handledOnce each handleOnce records its own event, and the batch still commits once', async () => {
+    const name = 'batch-per-message';
+    await provisionTopology(nats, { ...BATCH_TOPOLOGY, consumers: [spec(name)] }, 1, log);
+    const ids = await publishAll(20);
+    await startBatched(name, { perMessageRecords: true });
+    await settled(name);
+    const rows = await effects(name);
+    expect(rows.map((r) => r.event_id).sort()).toEqual([...ids].sort());
+    expect(new Set(rows.map((r) => r.xmin)).size).toBe(1);
+    const processed = await pool.query<{ event_id: string }>('SELECT event_id FROM fixture.processed_events WHERE consumer = $1', [name]);
+    expect(processed.rows.map((r) => r.event_id).sort()).toEqual([...ids].sort());
+  });
+
+  it('events handled before are skipped inside the shared transaction: the new ones commit together, nothing falls back', async () => {
+    const name = 'batch-some-handled';
+    await provisionTopology(nats, { ...BATCH_TOPOLOGY, consumers: [spec(name)] }, 1, log);
+    const ids = await publishAll(12);
+    const handled = [ids[1], ids[5], ids[11]] as string[];
+    // As if an earlier delivery had committed them and died before its acks.
+    await pool.query('INSERT INTO fixture.processed_events (consumer, event_id) SELECT $1, unnest($2::text[])', [name, handled]);
+    const outcomes: boolean[] = [];
+    const calls = await startBatched(name, {
+      run: (shared) => async (items) => {
+        const before = (await effects(name)).length;
+        const results = await shared(items);
+        outcomes.push((await effects(name)).length - before === items.filter((i) => !handled.includes(i.message.envelope?.eventId as string)).length);
+        return results;
+      },
+    });
+    await settled(name);
+    const rows = await effects(name);
+    expect(rows.map((r) => r.event_id).sort()).toEqual(ids.filter((id) => !handled.includes(id)).sort());
+    expect(new Set(rows.map((r) => r.xmin)).size).toBe(1); // one shared commit: no unit ran alone
+    expect(outcomes.every(Boolean)).toBe(true);
+    expect([...calls.values()].every((n) => n === 1)).toBe(true); // each handler called once: no fallback
+    const processed = await pool.query<{ event_id: string }>('SELECT event_id FROM fixture.processed_events WHERE consumer = $1', [name]);
+    expect(processed.rows.map((r) => r.event_id).sort()).toEqual([...ids].sort());
   });
 
   it('a lone message goes without waiting for the linger', async () => {

@@ -66,6 +66,16 @@ describe('a payment that succeeds', () => {
     expect(await ask(payer, `OUI ${codeIn(challenge)}`)).toMatch(/^Paye 200,00 KES a \+254/);
     expect(await nextSms(payee, payeeSeen)).toMatch(new RegExp(`^Received 200\\.00 KES from \\+${payer}\\.`));
   });
+
+  it('SEND to a payee who chose French: their receipt is in French (their language, read with the payment)', async () => {
+    const payer = newPhone();
+    const payee = newPhone();
+    expect(await ask(payee, 'LANG FR')).toBe('Langue: francais.');
+    const challenge = await ask(payer, `SEND 0${payee.slice(3)} 30`);
+    const payeeSeen = sim.submitted.filter((m) => m.destination === payee).length;
+    expect(await ask(payer, `YES ${codeIn(challenge)}`)).toMatch(/^Paid 30\.00 KES to \+254/);
+    expect(await nextSms(payee, payeeSeen)).toMatch(new RegExp(`^Recu 30,00 KES de \\+${payer}\\.`));
+  });
 });
 
 describe('payments that end without moving money', () => {
@@ -157,5 +167,5 @@ it('leaves a ledger that adds up, with no reservation left open', async () => {
   expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
   await waitFor('holds empty', async () => (await ledger.balance(AccountIds.holds('KES'))) === 0n);
   const { rows } = await pool.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM payments.payments GROUP BY state ORDER BY state");
-  expect(rows).toEqual([{ state: 'completed', n: 4 }, { state: 'failed', n: 6 }]);
+  expect(rows).toEqual([{ state: 'completed', n: 5 }, { state: 'failed', n: 6 }]);
 });
