@@ -12,6 +12,7 @@ import * as store from './store.js';
 import { payerOf, type PaymentRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
 import { sourceText } from './funding.js';
+import { cashChallengeText } from './cash.js';
 
 const { ChallengeMethod } = dialpay.v1;
 
@@ -26,7 +27,8 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
   const lang = payment.language;
   const limits = engine.config.limits;
   const subscriber = await store.readSubscriber(client, payment.payer_msisdn);
-  const usePin = payment.amount_minor > limits.pinRequiredAboveMinor && !!subscriber?.pin_hash && !subscriber.pin_locked;
+  // A cash-in is always confirmed by the agent's PIN (cash.ts refused to open one without).
+  const usePin = payment.agent_id !== null || (payment.amount_minor > limits.pinRequiredAboveMinor && !!subscriber?.pin_hash && !subscriber.pin_locked);
   const code = String(randomInt(1_000, 10_000));
   const ttlMs = payment.confirm_ttl_ms ?? limits.challengeTtlMs;
   await store.setChallenge(client, id, usePin ? 'pin' : 'code', usePin ? null : hashCode(id, code), ttlMs);
@@ -43,9 +45,9 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
   // A manual capture asks consent for the most it may cost; the fee shown is on that most.
   const asked = payment.capture_mode === 'manual' ? `${lang === 'fr' ? 'jusqu a' : 'up to'} ${amount}` : amount;
   const source = sourceText(payment.funding, engine.operators.get(payment.operator_id)?.name ?? '', lang);
-  const text = usePin
+  const text = (await cashChallengeText(engine, client, payment, usePin ? null : code, minutes)) ?? (usePin
     ? reply('challengePin', lang, { amount: asked, payee, fee, minutes, source })
-    : reply('challengeCode', lang, { amount: asked, payee, fee, minutes, code, reference: payment.reference, source });
+    : reply('challengeCode', lang, { amount: asked, payee, fee, minutes, code, reference: payment.reference, source }));
   return engine.sms(client, `${id}:challenge-sms`, id, payerOf(payment), text, true);
 }
 

@@ -117,26 +117,9 @@ export function parseSmsCommand(text: string, context: GrammarContext): SmsComma
       if (amountMinor === null) return invalid(InvalidReason.BAD_AMOUNT);
       return { kind: 'send', language, payeeMsisdn, amountMinor };
     }
-    case 'deposit': {
-      const [number, amount, ...rest] = args;
-      if (number === undefined || amount === undefined) return invalid(InvalidReason.MISSING_ARGUMENT);
-      if (rest.length > 0) return invalid(InvalidReason.BAD_AMOUNT); // "DEP 0712 345 678 200": refuse, do not guess
-      const payeeMsisdn = toE164(number, context.countryCallingCode);
-      if (payeeMsisdn === null) return invalid(InvalidReason.BAD_MSISDN);
-      const amountMinor = parseAmount(amount, context.currency);
-      if (amountMinor === null) return invalid(InvalidReason.BAD_AMOUNT);
-      return { kind: 'deposit', language, payeeMsisdn, amountMinor };
-    }
-    case 'withdraw': {
-      const [agent, amount, ...rest] = args;
-      if (agent === undefined || amount === undefined) return invalid(InvalidReason.MISSING_ARGUMENT);
-      if (rest.length > 0) return invalid(InvalidReason.BAD_AMOUNT);
-      const agentId = agent.toUpperCase();
-      if (!AGENT_ID.test(agentId)) return invalid(InvalidReason.BAD_AGENT);
-      const amountMinor = parseAmount(amount, context.currency);
-      if (amountMinor === null) return invalid(InvalidReason.BAD_AMOUNT);
-      return { kind: 'withdraw', language, agentId, amountMinor };
-    }
+    case 'deposit':
+    case 'withdraw':
+      return parseCashCommand(keyword.command, language, args, context);
     case 'airtime': {
       const [amount, number, ...rest] = args;
       if (amount === undefined) return invalid(InvalidReason.MISSING_ARGUMENT);
@@ -164,6 +147,23 @@ export function parseSmsCommand(text: string, context: GrammarContext): SmsComma
     case 'stop':
       return args.length === 0 ? { kind: keyword.command, language } : invalid(InvalidReason.UNKNOWN_COMMAND);
   }
+}
+
+/** DEP <number> <amount> and WITHDRAW <agent> <amount> (cash.ts): the same shape, a party then an amount, nothing after. */
+function parseCashCommand(command: 'deposit' | 'withdraw', language: Language, args: readonly string[], context: GrammarContext): SmsCommand {
+  const invalid = (reason: InvalidReason): SmsCommand => ({ kind: 'invalid', language, reason });
+  const [party, amount, ...rest] = args;
+  if (party === undefined || amount === undefined) return invalid(InvalidReason.MISSING_ARGUMENT);
+  if (rest.length > 0) return invalid(InvalidReason.BAD_AMOUNT); // "DEP 0712 345 678 200": refuse, do not guess
+  let payeeMsisdn: string | null = null;
+  const agentId = party.toUpperCase();
+  if (command === 'deposit') {
+    payeeMsisdn = toE164(party, context.countryCallingCode);
+    if (payeeMsisdn === null) return invalid(InvalidReason.BAD_MSISDN);
+  } else if (!AGENT_ID.test(agentId)) return invalid(InvalidReason.BAD_AGENT);
+  const amountMinor = parseAmount(amount, context.currency);
+  if (amountMinor === null) return invalid(InvalidReason.BAD_AMOUNT);
+  return payeeMsisdn !== null ? { kind: 'deposit', language, payeeMsisdn, amountMinor } : { kind: 'withdraw', language, agentId, amountMinor };
 }
 
 /** What stands for each run of digits in a masked text: the same width whatever the secret's length. */

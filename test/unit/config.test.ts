@@ -59,8 +59,8 @@ describe('config', () => {
     expect(err.key).toBe('operators[1].cashOutFeeScheduleId');
     expect(err.message).toContain('unknown fee schedule "gold"');
     const config = loadWith((raw) => delete raw.limits.tiers[1].walletBalanceMaxMinor);
-    expect(config.operators[0].cashOutFeeScheduleId).toBe('cash-out');
-    expect(config.operators[1].cashOutFeeScheduleId).toBeUndefined();
+    expect(config.operators[0]?.cashOutFeeScheduleId).toBe('cash-out');
+    expect(config.operators[1]?.cashOutFeeScheduleId).toBeUndefined();
     expect(config.limits.tiers[0]?.walletBalanceMaxMinor).toBe(10_000_000n);
     expect(config.limits.tiers[1]?.walletBalanceMaxMinor).toBeUndefined();
     expect(errorOf(() => loadWith((raw) => (raw.limits.tiers[0].walletBalanceMaxMinor = -1))).key).toBe('limits.tiers[0].walletBalanceMaxMinor');
