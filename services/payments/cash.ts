@@ -90,6 +90,16 @@ export async function cashOut(e: PaymentEngine, client: pg.ClientBase, operator:
   return { ok: true, split: splitCashOut(spec.amountMinor, schedule, operator.revenueShareBps), spec: { ...spec, funding: 'wallet' } };
 }
 
+/**
+ * Whether a right answer must still be refused: the agent (the payer of a cash-in, the payee of a
+ * cash-out) was suspended while the payment waited. Checked at consent, so nothing moves after a suspension.
+ */
+export async function agentSuspendedSince(client: pg.ClientBase, payment: PaymentRow): Promise<boolean> {
+  if (!isCashPayment(payment)) return false;
+  const agent = await readAgent(client, payment.agent_id ?? payment.payee_id);
+  return agent?.state !== 'active';
+}
+
 /** The challenge SMS of a cash payment, or null for any other. */
 export async function cashChallengeText(e: PaymentEngine, client: pg.ClientBase, payment: PaymentRow, code: string | null, minutes: string): Promise<string | null> {
   if (!isCashPayment(payment)) return null;

@@ -244,6 +244,24 @@ describe('cash-in: DEP from the agent, confirmed with its PIN', () => {
   }, 60_000);
 });
 
+it('an agent suspended while a deposit waits for its PIN: the right PIN moves nothing, the hold is released', async () => {
+  const customer = newPhone();
+  const since = Date.now();
+  await send(AGENT_LINE, `DEP +${customer} 300`);
+  const id = await newestPaymentOf(AGENT_LINE, since);
+  const seen = smsCount(AGENT_LINE);
+  await answerReserve(id, DebitOutcome.DEBIT_OUTCOME_OK, FundingSource.FUNDING_SOURCE_AGENT_FLOAT);
+  expect(await nextSms(AGENT_LINE, seen)).toMatch(/^Deposit 300\.00 KES from your float/);
+  expect((await agentCli('suspend', '--agent', AGENT)).code).toBe(0);
+  try {
+    expect(await ask(AGENT_LINE, AGENT_PIN)).toBe(`Deposit of 300.00 KES to +${customer} failed: cancelled. Nothing was moved.`);
+  } finally {
+    expect((await agentCli('resume', '--agent', AGENT)).code).toBe(0);
+  }
+  await waitFor('void asked', async () => (await readEvents(nats, 'DEBITS', Events.debitVoidRequested)).some((m) => m.paymentId === id));
+  expect((await readEvents(nats, 'DEBITS', Events.debitCaptureRequested)).some((m) => m.paymentId === id)).toBe(false);
+}, 60_000);
+
 describe('cash-out: WITHDRAW from a subscriber\'s wallet at an agent', () => {
   it('charges the wallet amount + fee, confirms by code, credits the agent\'s float the amount, and tells the agent whom to pay', async () => {
     const customer = newPhone();
