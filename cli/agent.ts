@@ -106,14 +106,14 @@ async function fund(pool: ReturnType<typeof createPool>, config: Config, args: A
   if (!currency) return { code: 1, err: `agent ${agentId}'s operator ${agent.operator_id} is not in this config` };
   const amountMinor = parseAmount(args.amount as string, currency);
   if (amountMinor === null) return { code: -1, err: `--amount "${args.amount}" is not an amount of ${currency} (major units: 5000 or 12.50)` };
-  let r: Awaited<ReturnType<typeof fundAgent>>;
-  try {
-    r = await fundAgent(pool, config, { agentId, amountMinor, reference: args.ref as string, actor }, fundAgentFloat);
-  } catch (err) {
-    // billing refused (a reference reused for another amount or agent, say): nothing booked, no audit line.
-    return { code: 1, err: `${(err as Error).message}; nothing booked` };
-  }
-  if (r.kind === 'bad-reference') return { code: -1, err: '--ref must be 1-64 of letters, digits, ".", "_", ":" or "-"' };
+  const r = await fundAgent(pool, config, { agentId, amountMinor, reference: args.ref as string, actor }, fundAgentFloat);
+  if (r.kind === 'bad-reference') return { code: -1, err: '--ref must be 1-64 of letters, digits, ".", "_" or "-"' };
   if (r.kind === 'unknown-agent') return { code: 1, err: `no agent "${args.agent}"` };
-  return { code: 0, out: `funded ${agentId} with ${formatAmount(amountMinor, currency)} (ref ${args.ref})\n` };
+  const amount = formatAmount(amountMinor, currency);
+  switch (r.result.outcome) {
+    case 'funded': return { code: 0, out: `funded ${agentId} with ${amount} (ref ${args.ref}); float now ${formatAmount(r.result.balanceMinor, currency)}\n` };
+    case 'already': return { code: 0, out: `already funded: ref ${args.ref} was booked before, nothing booked now; float ${formatAmount(r.result.balanceMinor, currency)}\n` };
+    case 'conflict': return { code: 1, err: `${r.result.detail}; nothing booked` };
+    case 'invalid': return { code: 1, err: `${r.result.detail}; nothing booked` };
+  }
 }

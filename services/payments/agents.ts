@@ -120,29 +120,45 @@ export async function auditOf(db: Db, agentId: string, rowsMax = AGENT_LIST_MAX)
   return (await db.query<AuditLine>('SELECT id::text, at, actor, action, agent_id, detail FROM payments.agent_audit WHERE agent_id = $1 ORDER BY id LIMIT $2', [agentId, rowsMax])).rows;
 }
 
-/** billing's float top-up (services/billing/agent-floats.ts), as `fundAgent` calls it. */
-export type FundFloat = (pool: pg.Pool, request: { operatorId: string; agentId: string; currency: string; amountMinor: bigint; reference: string }) => Promise<unknown>;
+/** billing's top-up request and answer (services/billing/agent-floats.ts), restated here: payments imports nothing of billing's. */
+export interface FloatTopUp { readonly operatorId: string; readonly agentId: string; readonly currency: string; readonly amountMinor: bigint; readonly reference: string }
+export type FloatTopUpResult =
+  | { readonly outcome: 'funded' | 'already'; readonly transferId: string; readonly balanceMinor: bigint }
+  | { readonly outcome: 'conflict'; readonly transferId: string; readonly detail: string }
+  | { readonly outcome: 'invalid'; readonly detail: string };
+
+/** billing's float top-up (services/billing/agent-floats.ts fundAgentFloat), as `fundAgent` calls it. */
+export type FundFloat = (pool: pg.Pool, request: FloatTopUp) => Promise<FloatTopUpResult>;
 
 export type FundResult =
-  | { readonly kind: 'funded'; readonly agent: AgentRow; readonly billing: unknown }
   | { readonly kind: 'unknown-agent' }
-  | { readonly kind: 'bad-reference' };
+  | { readonly kind: 'bad-reference' }
+  /** billing's answer: funded (booked now), already (booked before, nothing now), conflict or invalid (nothing booked). */
+  | { readonly kind: 'billing'; readonly agent: AgentRow; readonly currency: string; readonly result: FloatTopUpResult };
 
-/** A float top-up's reference: it names the ledger transfer (float:<operator>:<ref>), so printable and bounded. */
-const FUND_REFERENCE = /^[A-Za-z0-9._:-]{1,64}$/;
+/** A float top-up's reference: it names the ledger transfer (float:<operator>:<ref>); billing's FLOAT_REFERENCE. */
+const FUND_REFERENCE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * `dialpay agent fund`: the agent must exist (a suspended one may still be funded: the operator
  * may be settling with it). billing books funding:<operator> -> agent:<id>, idempotent on the
- * reference, then the audit line is written. One pool: billing's schema is in the same database. A repeated fund with the same reference books
- * nothing new in billing and writes one more audit line saying it was asked again.
+ * reference; then one audit line per booked top-up: written when billing booked it now, and when
+ * it had been booked before but its audit line is missing (a run stopped between the two).
+ * One pool: billing's schema is in the same database.
  */
 export async function fundAgent(pool: pg.Pool, config: Config, request: { agentId: string; amountMinor: bigint; reference: string; actor: string }, fundFloat: FundFloat): Promise<FundResult> {
   if (!FUND_REFERENCE.test(request.reference)) return { kind: 'bad-reference' };
   const agent = await readAgent(pool, request.agentId.toUpperCase());
   if (!agent) return { kind: 'unknown-agent' };
   const operator = operatorOf(config, agent.operator_id);
-  const billing = await fundFloat(pool, { operatorId: operator.id, agentId: agent.agent_id, currency: operator.currency, amountMinor: request.amountMinor, reference: request.reference });
-  await recordAudit(pool, { actor: request.actor, action: 'fund', agentId: agent.agent_id, detail: { amountMinor: request.amountMinor.toString(), currency: operator.currency, reference: request.reference } });
-  return { kind: 'funded', agent, billing };
+  const result = await fundFloat(pool, { operatorId: operator.id, agentId: agent.agent_id, currency: operator.currency, amountMinor: request.amountMinor, reference: request.reference });
+  if (result.outcome === 'funded' || result.outcome === 'already') {
+    const detail = { amountMinor: request.amountMinor.toString(), currency: operator.currency, reference: request.reference, transferId: result.transferId };
+    await pool.query(
+      `INSERT INTO payments.agent_audit (actor, action, agent_id, detail) SELECT $1, 'fund', $2, $3
+         WHERE NOT EXISTS (SELECT 1 FROM payments.agent_audit WHERE agent_id = $2 AND action = 'fund' AND detail->>'transferId' = $4)`,
+      [request.actor.slice(0, ACTOR_LENGTH_MAX), agent.agent_id, JSON.stringify(detail), result.transferId],
+    );
+  }
+  return { kind: 'billing', agent, currency: operator.currency, result };
 }

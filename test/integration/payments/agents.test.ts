@@ -19,7 +19,7 @@ import { freePort } from '../../../runtime/engines/index.js';
 import { connectNats, Events, newEnvelope, publishEvent, type NatsHandle } from '../../../runtime/nats/index.js';
 import { hashSecret } from '../../../runtime/secrets.js';
 import { gateway } from '../../../gateway/index.js';
-import { payments, addAgent, auditOf, fundAgent, setAgentState } from '../../../services/payments/index.js';
+import { payments, addAgent, auditOf, fundAgent, setAgentState, type FloatTopUpResult } from '../../../services/payments/index.js';
 import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
@@ -154,16 +154,25 @@ describe('dialpay agent: the registry and its audit', () => {
     expect((await auditOf(pool, AGENT)).map((a) => a.action)).toEqual(['add', 'suspend', 'resume']);
   }, 120_000);
 
-  it('fund hands billing the agent, its operator and currency, the amount and the reference, then audits it', async () => {
+  it('fund hands billing the agent, its operator and currency, the amount and the reference, then audits each booked top-up once', async () => {
     const calls: unknown[] = [];
-    const result = await fundAgent(pool, config, { agentId: 'ag1001', amountMinor: 500_000n, reference: 'TOPUP-1', actor: 'carol' }, async (_p, request) => calls.push(request));
-    expect(result.kind).toBe('funded');
+    const transferId = 'float:safaricom-ke:TOPUP-1';
+    const answering = (result: FloatTopUpResult) => async (_pool: unknown, request: unknown) => {
+      calls.push(request);
+      return result;
+    };
+    const fund = (reference: string, result: FloatTopUpResult) => fundAgent(pool, config, { agentId: 'ag1001', amountMinor: 500_000n, reference, actor: 'carol' }, answering(result));
+    expect(await fund('TOPUP-1', { outcome: 'funded', transferId, balanceMinor: 500_000n })).toMatchObject({ kind: 'billing', currency: 'KES', result: { outcome: 'funded' } });
     expect(calls).toEqual([{ operatorId: 'safaricom-ke', agentId: AGENT, currency: 'KES', amountMinor: 500_000n, reference: 'TOPUP-1' }]);
-    expect((await auditOf(pool, AGENT)).at(-1)).toMatchObject({ action: 'fund', actor: 'carol', detail: { amountMinor: '500000', currency: 'KES', reference: 'TOPUP-1' } });
-    // billing refusing books nothing and writes no audit line.
-    await expect(fundAgent(pool, config, { agentId: AGENT, amountMinor: 1n, reference: 'TOPUP-1', actor: 'carol' }, async () => { throw new Error('reference reused'); })).rejects.toThrow('reference reused');
-    expect((await auditOf(pool, AGENT)).filter((a) => a.action === 'fund')).toHaveLength(1);
-    expect(await fundAgent(pool, config, { agentId: AGENT, amountMinor: 1n, reference: 'bad ref', actor: 'carol' }, async () => undefined)).toEqual({ kind: 'bad-reference' });
+    const funds = async () => (await auditOf(pool, AGENT)).filter((a) => a.action === 'fund');
+    expect(await funds()).toMatchObject([{ actor: 'carol', detail: { amountMinor: '500000', currency: 'KES', reference: 'TOPUP-1', transferId } }]);
+    // The same top-up again: billing books nothing, and the audit keeps its one line.
+    await fund('TOPUP-1', { outcome: 'already', transferId, balanceMinor: 500_000n });
+    // Refused by billing (the reference used for another amount): nothing booked, nothing audited.
+    await fund('TOPUP-2', { outcome: 'conflict', transferId: 'float:safaricom-ke:TOPUP-2', detail: 'reference TOPUP-2 was used for 1 to agent:AG1001' });
+    expect(await funds()).toHaveLength(1);
+    expect(await fund('bad ref', { outcome: 'invalid', detail: 'x' })).toEqual({ kind: 'bad-reference' });
+    expect(calls).toHaveLength(3);
   });
 });
 
