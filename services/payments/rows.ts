@@ -33,14 +33,14 @@ export interface PaymentRow {
   authorized_minor: bigint | null;
   authorization_expires_at: Date | null;
   mandate_id: string | null;
-  /** A transfer's payee's operator (from the number's range); null for merchants and older rows. */
-  payee_operator_id: string | null;
-  /** Where the money comes from: promised (USSD) or learnt from billing's reserve; null until then. */
-  funding: Funding | null;
   /** A cash-in (cash.ts): the agent whose float pays; payer_msisdn is the agent's line. Null otherwise. */
   agent_id: string | null;
   /** A cash-in: the most the payee's wallet may hold after it (their KYC tier's walletBalanceMaxMinor); null: no cap. */
   payee_wallet_max_minor: bigint | null;
+  /** A transfer's payee's operator (from the number's range); null for merchants and older rows. */
+  payee_operator_id: string | null;
+  /** Where the money comes from: promised (USSD) or learnt from billing's reserve; null until then. */
+  funding: Funding | null;
 }
 
 /** The payer's dialpay wallet or their carrier account (billing's funding.ts decides). */
