@@ -21,6 +21,7 @@ import { hashSecret } from '../runtime/secrets.js';
 import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
 import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
 import { runPhone } from './phone.js';
+import { AGENT_USAGE, runAgentCommand } from './agent.js';
 
 const USAGE = `usage: dialpay <command> [--config FILE]
 
@@ -66,7 +67,7 @@ other commands:
                    customer care: clear a subscriber's PIN and its lock (after checking who calls);
                    they are told by SMS and choose a new PIN at their next USSD dial; refused
                    while a payment waits for the PIN; the log records AGENT (default: the login)
-  dlq list         the dead-letter stream per consumer: how many, and the newest error
+${AGENT_USAGE}  dlq list         the dead-letter stream per consumer: how many, and the newest error
   dlq replay --consumer NAME
                    put a consumer's dead letters back on their subject once the cause is fixed;
                    handlers are idempotent on their ids, so work already done is not done twice
@@ -211,7 +212,7 @@ export async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, msisdn: { type: 'string' }, by: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' }, interop: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, msisdn: { type: 'string' }, by: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' }, agent: { type: 'string' }, amount: { type: 'string' }, ref: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' }, interop: { type: 'boolean' } },
   });
   const command = positionals[0];
   if (values.help || !command || command === 'help') {
@@ -339,6 +340,10 @@ export async function main(argv: string[]): Promise<void> {
     } finally {
       await pool.end();
     }
+    return;
+  }
+  if (command === 'agent') {
+    process.exitCode = await runAgentCommand(config, positionals[1], values, EXIT_USAGE);
     return;
   }
   if (command === 'settle' && values.interop) return settleInterop(config, values.window, values.out);

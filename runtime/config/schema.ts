@@ -113,6 +113,8 @@ const operator = z.strictObject({
   /** Operator revenue share in basis points of the payment amount. */
   revenueShareBps: z.number().int().min(0).max(10_000),
   billingAdapter: z.enum(['wallet', 'http', 'simulator']),
+  /** The fee a subscriber pays on top of a cash-out at an agent (WITHDRAW), from feeSchedules; absent: no fee. */
+  cashOutFeeScheduleId: id.optional(),
   /**
    * The operator's CAMARA Carrier Billing 0.5 and Carrier Billing Refund 0.3 APIs, for
    * billingAdapter: http (services/billing/adapters/http.ts). baseUrl is the API root: the
@@ -243,6 +245,11 @@ const kycTier = z.strictObject({
   perTransactionMaxMinor: amountMinor,
   dailyMaxMinor: amountMinor,
   monthlyMaxMinor: amountMinor,
+  /**
+   * The most a subscriber of this tier may hold in their dialpay wallet: an agent's cash-in that
+   * would take it past this is refused (billing checks it under the wallet's row lock). Absent: no cap.
+   */
+  walletBalanceMaxMinor: amountMinor.optional(),
 });
 
 const limits = z.strictObject({
@@ -535,6 +542,9 @@ export const configSchema = z
       }
       if (op.smpp.mode === 'server' && op.smpp.tls && (!op.smpp.tlsCertFile || !op.smpp.tlsKeyFile)) {
         ctx.addIssue({ code: 'custom', path: ['operators', i, 'smpp', 'tlsCertFile'], message: 'server mode with tls needs tlsCertFile and tlsKeyFile' });
+      }
+      if (op.cashOutFeeScheduleId !== undefined && !feeIds.has(op.cashOutFeeScheduleId)) {
+        ctx.addIssue({ code: 'custom', path: ['operators', i, 'cashOutFeeScheduleId'], message: `unknown fee schedule "${op.cashOutFeeScheduleId}"` });
       }
       op.shortCodes.forEach((code, j) => {
         if (op.shortCodes.indexOf(code) !== j) {

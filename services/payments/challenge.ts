@@ -12,6 +12,7 @@ import * as store from './store.js';
 import { payerOf, type PaymentRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
 import { sourceText } from './funding.js';
+import { cashChallengeText } from './cash.js';
 
 const { ChallengeMethod } = dialpay.v1;
 
@@ -31,7 +32,8 @@ export async function prepareChallenge(engine: PaymentEngine, client: pg.PoolCli
   const limits = engine.config.limits;
   if (payment.channel === 'ussd') return { method: 'ussd', codeHash: null, ttlMs: limits.challengeTtlMs, code: null };
   const ttlMs = payment.confirm_ttl_ms ?? limits.challengeTtlMs;
-  if (payment.amount_minor > limits.pinRequiredAboveMinor && (await store.payerPinReady(client, payment))) return { method: 'pin', codeHash: null, ttlMs, code: null };
+  // A cash-in is always confirmed by the agent's PIN (cash.ts refused to open one without).
+  if (payment.agent_id !== null || (payment.amount_minor > limits.pinRequiredAboveMinor && (await store.payerPinReady(client, payment)))) return { method: 'pin', codeHash: null, ttlMs, code: null };
   const code = String(randomInt(1_000, 10_000));
   return { method: 'code', codeHash: hashCode(payment.payment_id, code), ttlMs, code };
 }
@@ -56,9 +58,9 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
   // A manual capture asks consent for the most it may cost; the fee shown is on that most.
   const asked = payment.capture_mode === 'manual' ? `${lang === 'fr' ? 'jusqu a' : 'up to'} ${amount}` : amount;
   const source = sourceText(payment.funding, engine.operators.get(payment.operator_id)?.name ?? '', lang);
-  const text = usePin
+  const text = (await cashChallengeText(engine, client, payment, usePin ? null : code, minutes)) ?? (usePin
     ? reply('challengePin', lang, { amount: asked, payee, fee, minutes, source })
-    : reply('challengeCode', lang, { amount: asked, payee, fee, minutes, code: code ?? '', reference: payment.reference, source });
+    : reply('challengeCode', lang, { amount: asked, payee, fee, minutes, code: code ?? '', reference: payment.reference, source }));
   return engine.sms(client, `${id}:challenge-sms`, id, payerOf(payment), text, true);
 }
 

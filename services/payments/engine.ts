@@ -26,6 +26,7 @@ import { airtimeCapture, airtimePayeeName, airtimeReceipts, airtimeRefusal } fro
 import { sweepPayments } from './sweep.js';
 import { payeeReceiptRoute, payeeReceiptText, routeTransfer, transferRefusalText } from './transfers.js';
 import * as store from './store.js';
+import { cashFailedText, cashOut, cashReceipts, isCashPayment } from './cash.js';
 import { payerOf, type Destination, type Funding, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
 
 export const SCHEMA = 'payments';
@@ -62,7 +63,8 @@ export class PaymentEngine {
 
   async onCaptureResult(result: dialpay.v1.IDebitCaptureResult): Promise<void> {
     const topUpRefunded = result.topUp === dialpay.v1.TopUpOutcome.TOP_UP_OUTCOME_REFUNDED_TO_WALLET; // airtime.ts
-    await this.input(result.paymentId ?? '', { kind: 'capture-result', ok: result.outcome === DebitOutcome.DEBIT_OUTCOME_OK, ...(topUpRefunded ? { topUpRefunded } : {}) });
+    const walletBalanceMax = result.outcome === DebitOutcome.DEBIT_OUTCOME_REJECTED && result.detail === 'wallet-balance-max'; // a cash-in over the payee's cap (cash.ts)
+    await this.input(result.paymentId ?? '', { kind: 'capture-result', ok: result.outcome === DebitOutcome.DEBIT_OUTCOME_OK, ...(topUpRefunded ? { topUpRefunded } : {}), ...(walletBalanceMax ? { walletBalanceMax } : {}) });
   }
 
   /** Billing voided the debit of a failed payment (or found nothing to void): stop asking. */
@@ -116,6 +118,10 @@ export class PaymentEngine {
       const refusal = airtimeRefusal(this, operator, spec.payee.id, language); // oneself or another line
       if (refusal) return { ok: false, text: refusal };
       split = splitTransfer(spec.amountMinor);
+    } else if (spec.payee.kind === 'agent') {
+      const cash = await cashOut(this, client, operator, subscriber.msisdn, spec); // cash.ts: an active agent of this operator, the fee on top, the wallet only
+      if (!cash.ok) return cash;
+      ({ split, spec } = cash);
     } else {
       // The payee's operator from the number's range: refused here, before any reserve (transfers.ts).
       const route = routeTransfer(this.config.operators, operator, subscriber.msisdn, spec.payee.id);
@@ -124,7 +130,8 @@ export class PaymentEngine {
       split = splitTransfer(spec.amountMinor);
     }
     if (!split) return { ok: false, text: reply('feesTooHigh', language) };
-    const decision = this.checkPayerLimits(subscriber, spec.amountMinor, await store.spentSoFar(client, subscriber.msisdn));
+    // A cash-in is the agent's float, not its own spending (cash.ts checked the payee's limits); a cash-out's fee counts.
+    const decision = spec.agentId ? { allowed: true as const } : this.checkPayerLimits(subscriber, split.amountMinor, await store.spentSoFar(client, subscriber.msisdn));
     if (!decision.allowed) return { ok: false, text: limitReply(decision.limit, decision.remainingMinor, operator.currency, language) };
 
     const paymentId = randomUUID();
@@ -132,11 +139,11 @@ export class PaymentEngine {
     const money = moneyToProto({ amountMinor: split.amountMinor, currency: operator.currency });
     this.notify(client, Notifications.paymentRequested, `${paymentId}:requested`, paymentId, {
       paymentId, channel: { sms: Channel.CHANNEL_SMS, ussd: Channel.CHANNEL_USSD, api: Channel.CHANNEL_MERCHANT_API }[spec.channel], operatorId: operator.id, payerMsisdn: subscriber.msisdn,
-      ...(spec.payee.kind === 'merchant' ? { merchantId: spec.payee.id } : { payeeMsisdn: spec.payee.id }), amount: money, reference: spec.reference,
+      ...(spec.payee.kind === 'merchant' ? { merchantId: spec.payee.id } : spec.payee.kind === 'agent' ? {} : { payeeMsisdn: spec.payee.id }), amount: money, reference: spec.reference,
     });
     await this.emit(client, Events.debitReserveRequested, `${paymentId}:reserve`, paymentId, {
       debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money, description: `dialpay ${spec.payee.id}`.slice(0, 60),
-      funding: fundingToProto(spec.funding),
+      funding: fundingToProto(spec.funding), agentId: spec.agentId ?? '',
     });
     this.log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind: spec.payee.kind, channel: spec.channel }, 'payment requested');
     return { ok: true, paymentId, split, payeeName: this.payeeName({ payee_kind: spec.payee.kind, payee_id: spec.payee.id, language }) };
@@ -201,7 +208,7 @@ export class PaymentEngine {
       case 'fail':
         this.notify(client, Notifications.paymentFailed, `${id}:failed`, id, { paymentId: id, reason: failureCode(action.reason), detail: action.reason });
         await this.tellMerchant(client, payment, 'failed', action.reason);
-        return this.sms(client, `${id}:failed-sms`, id, to, failedReply(action.reason, payment.amount_minor, payment.currency, lang));
+        return this.sms(client, `${id}:failed-sms`, id, to, cashFailedText(payment, action.reason) ?? failedReply(action.reason, payment.amount_minor, payment.currency, lang));
     }
   }
 
@@ -215,6 +222,7 @@ export class PaymentEngine {
     });
     await this.tellMerchant(client, payment, 'completed', null);
     const ref = id.slice(0, 8).toUpperCase();
+    if (isCashPayment(payment)) return cashReceipts(this, client, payment, ref);
     const amount = formatAmount(payment.amount_minor, payment.currency, lang);
     await this.sms(client, `${id}:receipt-payer`, id, to, reply('receiptPayer', lang, { amount, payee: this.payeeName(payment), fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef: ref }));
     if (payment.payee_kind === 'subscriber') {
@@ -239,13 +247,16 @@ export class PaymentEngine {
     const money = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: payment.currency });
     return this.emit(client, Events.debitCaptureRequested, eventId, payment.payment_id, {
       debitId: payment.payment_id, paymentId: payment.payment_id, amount: money(payment.amount_minor),
-      ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : payment.payee_kind === 'airtime' ? airtimeCapture(this, payment) : { payeeMsisdn: payment.payee_id, payeeOperatorId: payment.payee_operator_id ?? '' }),
+      ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : payment.payee_kind === 'airtime' ? airtimeCapture(this, payment)
+        : payment.payee_kind === 'agent' ? { payeeAgentId: payment.payee_id } : { payeeMsisdn: payment.payee_id, payeeOperatorId: payment.payee_operator_id ?? '' }),
+      ...(payment.payee_wallet_max_minor ? { payeeWalletMax: money(payment.payee_wallet_max_minor) } : {}), // a cash-in's cap (cash.ts)
       payeeAmount: money(payment.payee_minor), fee: money(payment.fee_minor), operatorShare: money(payment.operator_share_minor),
     });
   }
 
   payeeName(payment: Pick<PaymentRow, 'payee_kind' | 'payee_id'> & { language?: PaymentRow['language'] }): string {
     if (payment.payee_kind === 'airtime') return airtimePayeeName(payment.payee_id, payment.language);
+    if (payment.payee_kind === 'agent') return `agent ${payment.payee_id}`;
     if (payment.payee_kind === 'merchant') {
       const merchant = this.merchants.get(payment.payee_id);
       return merchant ? `${merchant.name} (${merchant.id})` : payment.payee_id;

@@ -13,5 +13,6 @@ export function failureCode(reason: FailureReasonValue): dialpay.v1.FailureReaso
     case FailureReason.UNKNOWN_PAYEE: return F.FAILURE_REASON_UNKNOWN_PAYEE;
     case FailureReason.CARRIER_ERROR: return F.FAILURE_REASON_CARRIER_ERROR;
     case FailureReason.PIN_LOCKED: return F.FAILURE_REASON_PIN_LOCKED;
+    case FailureReason.WALLET_BALANCE_MAX: return F.FAILURE_REASON_LIMIT_EXCEEDED;
   }
 }

@@ -42,6 +42,22 @@ export function splitMerchantPayment(amountMinor: bigint, schedule: FeeSchedule,
   return split;
 }
 
+/**
+ * A cash-out at an agent (WITHDRAW): the fee is on top, so the agent's float receives exactly the
+ * amount asked for and the wallet pays amount + fee. The fee (the operator's cashOutFeeScheduleId;
+ * none: no fee) is split like a merchant payment's revenue: the operator's revenueShareBps of it,
+ * rounded down, is the operator's share, the rest dialpay's.
+ */
+export function splitCashOut(amountMinor: bigint, schedule: FeeSchedule | null, revenueShareBps: number): PaymentSplit {
+  if (amountMinor <= 0n) throw new RangeError('amount must be positive');
+  if ((schedule && (schedule.percentBps < 0 || schedule.percentBps > 10_000)) || revenueShareBps < 0 || revenueShareBps > 10_000) throw new RangeError('basis points out of range');
+  const totalFeeMinor = schedule ? schedule.fixedMinor + divideHalfUp(amountMinor * BigInt(schedule.percentBps), BPS_SCALE) : 0n;
+  const operatorShareMinor = (totalFeeMinor * BigInt(revenueShareBps)) / BPS_SCALE;
+  const split = { amountMinor: amountMinor + totalFeeMinor, feeMinor: totalFeeMinor - operatorShareMinor, operatorShareMinor, payeeMinor: amountMinor };
+  assertSplit(split);
+  return split;
+}
+
 export function splitTransfer(amountMinor: bigint): PaymentSplit {
   if (amountMinor <= 0n) throw new RangeError('amount must be positive');
   return { amountMinor, feeMinor: 0n, operatorShareMinor: 0n, payeeMinor: amountMinor };

@@ -89,3 +89,4 @@ export const payments: ComponentDefinition = {
   start: (context) => startPayments(context),
 };
 export { resetPin, type PinResetResult } from './pin-reset.js';
+export { addAgent, auditActor, auditOf, fundAgent, listAgents, readAgent, setAgentState, type AgentRow, type AuditLine, type FloatTopUp, type FloatTopUpResult } from './agents.js';

@@ -8,8 +8,73 @@ import type { LimitKindValue } from './limits.js';
 type Args = Record<string, string>;
 const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>>> = {
   help: {
-    en: () => 'dialpay: PAY <shop> <amount> [ref] | SEND <number> <amount> | AIRTIME <amount> [number] | BAL | LANG FR | STOP. Reply YES <code> to confirm.',
-    fr: () => 'dialpay: PAYER <boutique> <montant> [ref] | ENVOYER <numero> <montant> | CREDIT <montant> [numero] | SOLDE | LANGUE EN | STOP. Confirmez: OUI <code>.',
+    en: () => 'dialpay: PAY <shop> <amount> [ref] | SEND <number> <amount> | AIRTIME <amount> [number] | WITHDRAW <agent> <amount> | BAL | LANG FR | STOP. Confirm: YES <code>',
+    fr: () => 'dialpay: PAYER <boutique> <montant> [ref] | ENVOYER <numero> <montant> | CREDIT <montant> [numero] | RETRAIT <agent> <montant> | SOLDE | LANGUE EN | STOP. Confirmez: OUI <code>',
+  },
+  // Agents (cash.ts): what an agent's line reads, and what a subscriber reads about an agent.
+  helpAgent: {
+    en: () => 'dialpay agent: DEP <number> <amount> deposits cash to a wallet from your float; confirm with your PIN. BAL | LANG FR | STOP.',
+    fr: () => 'dialpay agent: DEPOT <numero> <montant> depose sur un portefeuille depuis votre float; confirmez avec votre PIN. SOLDE | LANGUE EN | STOP.',
+  },
+  notAnAgent: {
+    en: () => 'DEP is for registered dialpay agents only. Nothing was moved.',
+    fr: () => 'DEPOT est reserve aux agents dialpay enregistres. Rien n a ete deplace.',
+  },
+  agentSuspended: {
+    en: () => 'Your agent account is suspended: deposits are refused. Contact your operator. Nothing was moved.',
+    fr: () => 'Votre compte agent est suspendu: depots refuses. Contactez votre operateur. Rien n a ete deplace.',
+  },
+  agentNoPin: {
+    en: (a) => `Deposits are confirmed with your PIN, and you have none. Dial ${a.ussd} to set one, then send DEP again.`,
+    fr: (a) => `Les depots se confirment avec votre PIN, et vous n en avez pas. Composez ${a.ussd} pour le choisir, puis renvoyez DEPOT.`,
+  },
+  cashInOtherOperator: {
+    en: (a) => `${a.payee} is not a ${a.operator} number: you can deposit only to your operator's subscribers. Nothing was moved.`,
+    fr: (a) => `${a.payee} n est pas un numero ${a.operator}: depots seulement pour les abonnes de votre operateur. Rien n a ete deplace.`,
+  },
+  cashInOverCap: {
+    en: (a) => `Deposit refused: ${a.payee} may hold at most ${a.cap} in their wallet. Nothing was moved.`,
+    fr: (a) => `Depot refuse: ${a.payee} peut detenir au plus ${a.cap} dans son portefeuille. Rien n a ete deplace.`,
+  },
+  challengeCashIn: {
+    en: (a) => `Deposit ${a.amount} from your float to ${a.payee}? Reply with your PIN within ${a.minutes} min.`,
+    fr: (a) => `Deposer ${a.amount} de votre float pour ${a.payee} ? Repondez avec votre PIN sous ${a.minutes} min.`,
+  },
+  unknownAgent: {
+    en: (a) => `${a.agent} is not an agent we know, or not one you can use. Check the agent's number. Nothing was charged.`,
+    fr: (a) => `${a.agent} n est pas un agent connu, ou pas chez votre operateur. Verifiez le numero de l agent. Rien n a ete debite.`,
+  },
+  agentNotTrading: {
+    en: (a) => `Agent ${a.agent} cannot pay out cash right now. Try another agent. Nothing was charged.`,
+    fr: (a) => `L agent ${a.agent} ne peut pas payer pour le moment. Essayez un autre agent. Rien n a ete debite.`,
+  },
+  challengeCashOutCode: {
+    en: (a) => `Withdraw ${a.amount} cash at ${a.agent}? Fee ${a.fee}: ${a.total} from your dialpay wallet. Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,
+    fr: (a) => `Retirer ${a.amount} chez ${a.agent} ? Frais ${a.fee}: ${a.total} de votre portefeuille dialpay. Repondez OUI ${a.code} sous ${a.minutes} min. Pas vous ? Ignorez ce SMS.`,
+  },
+  challengeCashOutPin: {
+    en: (a) => `Withdraw ${a.amount} cash at ${a.agent}? Fee ${a.fee}: ${a.total} from your dialpay wallet. Reply with your PIN within ${a.minutes} min.`,
+    fr: (a) => `Retirer ${a.amount} chez ${a.agent} ? Frais ${a.fee}: ${a.total} de votre portefeuille dialpay. Repondez avec votre PIN sous ${a.minutes} min.`,
+  },
+  receiptCashInAgent: {
+    en: (a) => `Deposit of ${a.amount} to ${a.payee} done. Ref ${a.paymentRef}.`,
+    fr: (a) => `Depot de ${a.amount} pour ${a.payee} effectue. Ref ${a.paymentRef}.`,
+  },
+  receiptCashInPayee: {
+    en: (a) => `You received ${a.amount} from agent ${a.agent}. Ref ${a.paymentRef}. It is in your dialpay wallet: send BAL to see it.`,
+    fr: (a) => `Vous avez recu ${a.amount} de l agent ${a.agent}. Ref ${a.paymentRef}. Il est dans votre portefeuille dialpay: envoyez SOLDE.`,
+  },
+  receiptCashOutPayer: {
+    en: (a) => `Withdrawn ${a.amount} at ${a.agent}. Fee ${a.fee}. Ref ${a.paymentRef}. Collect your cash from the agent.`,
+    fr: (a) => `Retrait de ${a.amount} chez ${a.agent}. Frais ${a.fee}. Ref ${a.paymentRef}. Recuperez votre argent aupres de l agent.`,
+  },
+  receiptCashOutAgent: {
+    en: (a) => `Cash-out: give ${a.amount} cash to ${a.payer}. Ref ${a.paymentRef}. Your float received ${a.amount}.`,
+    fr: (a) => `Retrait: remettez ${a.amount} en especes a ${a.payer}. Ref ${a.paymentRef}. Votre float a recu ${a.amount}.`,
+  },
+  cashInFailed: {
+    en: (a) => `Deposit of ${a.amount} to ${a.payee} failed: ${a.why}. Nothing was moved.`,
+    fr: (a) => `Depot de ${a.amount} pour ${a.payee} echoue: ${a.why}. Rien n a ete deplace.`,
   },
   challengeCode: {
     en: (a) => `Pay ${a.amount} to ${a.payee}${a.reference ? ` ref ${a.reference}` : ''}? Fee ${a.fee}.${a.source ? ` ${a.source}` : ''} Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,
@@ -119,7 +184,20 @@ const FAILED: Readonly<Record<FailureReasonValue, Readonly<Record<Language, stri
   'unknown-payee': { en: 'unknown payee', fr: 'beneficiaire inconnu' },
   'carrier-error': { en: 'your operator could not charge your account', fr: 'votre operateur n a pas pu debiter votre compte' },
   'pin-locked': { en: 'PIN locked', fr: 'PIN bloque' },
+  'wallet-balance-max': { en: 'the wallet would exceed its limit', fr: 'le portefeuille depasserait sa limite' },
 };
+
+/** Why a cash-in failed, as the agent reads it: their float, not "your balance". */
+const CASH_IN_FAILED: Readonly<Partial<Record<FailureReasonValue, Readonly<Record<Language, string>>>>> = {
+  'insufficient-funds': { en: 'float too low', fr: 'float insuffisant' },
+  'wallet-balance-max': { en: "the subscriber's wallet would exceed its limit", fr: 'le portefeuille de l abonne depasserait sa limite' },
+  'carrier-error': { en: 'it could not be completed', fr: 'il n a pas pu aboutir' },
+};
+
+export function cashInFailedReply(reason: FailureReasonValue, amountMinor: bigint, currency: string, payee: string, language: Language): string {
+  const why = CASH_IN_FAILED[reason]?.[language] ?? FAILED[reason][language];
+  return reply('cashInFailed', language, { amount: formatAmount(amountMinor, currency, language), payee, why });
+}
 
 const LIMIT: Readonly<Record<LimitKindValue, Readonly<Record<Language, string>>>> = {
   'per-transaction': { en: 'the most per payment is', fr: 'le maximum par paiement est' },

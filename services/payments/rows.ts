@@ -8,7 +8,7 @@ export interface PaymentRow {
   operator_id: string;
   short_code: string;
   payer_msisdn: string;
-  payee_kind: 'merchant' | 'subscriber' | 'airtime';
+  payee_kind: 'merchant' | 'subscriber' | 'airtime' | 'agent';
   payee_id: string;
   currency: string;
   amount_minor: bigint;
@@ -33,6 +33,10 @@ export interface PaymentRow {
   authorized_minor: bigint | null;
   authorization_expires_at: Date | null;
   mandate_id: string | null;
+  /** A cash-in (cash.ts): the agent whose float pays; payer_msisdn is the agent's line. Null otherwise. */
+  agent_id: string | null;
+  /** A cash-in: the most the payee's wallet may hold after it (their KYC tier's walletBalanceMaxMinor); null: no cap. */
+  payee_wallet_max_minor: bigint | null;
   /** A transfer's payee's operator (from the number's range); null for merchants and older rows. */
   payee_operator_id: string | null;
   /** Where the money comes from: promised (USSD) or learnt from billing's reserve; null until then. */
@@ -85,8 +89,8 @@ export interface RefundRow {
   created_at: Date;
 }
 
-/** For airtime, id is the line to top up (the payer's own, or another). */
-export type Payee = { readonly kind: 'merchant' | 'subscriber' | 'airtime'; readonly id: string };
+/** For airtime, id is the line to top up (the payer's own, or another); for an agent (a cash-out), the agent's id. */
+export type Payee = { readonly kind: 'merchant' | 'subscriber' | 'airtime' | 'agent'; readonly id: string };
 
 /** Where an SMS to the payer goes: their operator, their number, the short code they used. */
 export type Destination = { operatorId: string; msisdn: string; shortCode: string };
@@ -116,4 +120,7 @@ export interface PaymentSpec {
   readonly payeeOperatorId?: string | null;
   /** The source the payer was promised (the USSD confirmation screen); absent: wallet if it covers, else carrier. */
   readonly funding?: Funding | null;
+  /** A cash-in (cash.ts): the agent whose float pays (funding 'agent-float'), and the payee's wallet cap. */
+  readonly agentId?: string | null;
+  readonly payeeWalletMaxMinor?: bigint | null;
 }

@@ -15,6 +15,7 @@ import * as store from './store.js';
 import { lockPendingMandates } from './merchant-store.js';
 import type { MandateRow, PaymentRow, SubscriberRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
+import { agentSuspendedSince } from './cash.js';
 
 /** Open challenges a confirmation code is matched against. */
 const OPEN_CHALLENGES_MAX = 20;
@@ -86,6 +87,7 @@ async function answerPin(e: PaymentEngine, client: pg.PoolClient, subscriber: Su
  * consent is not a new attempt).
  */
 async function consent(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, payment: PaymentRow): Promise<void> {
+  if (await agentSuspendedSince(client, payment)) return e.step(client, payment, { kind: 'stop' }); // cash.ts: nothing moves once the agent is suspended
   if (payment.channel === 'api' && !payment.consented) {
     const spent = await store.spentSoFar(client, subscriber.msisdn);
     const decision = e.checkPayerLimits(subscriber, BigInt(payment.amount_minor), { ...spent, paymentsLastMinute: 0 });

@@ -18,6 +18,8 @@ import * as store from './store.js';
 import type { Destination, Payee, SubscriberRow } from './rows.js';
 import { SCHEMA, type PaymentEngine } from './engine.js';
 import { isE164 } from '../../runtime/msisdn.js';
+import { agentByMsisdn } from './agents.js';
+import { openCashIn } from './cash.js';
 
 /** Whose handled SMS processed_events records (handleOnce); index.ts records a batch's at once. */
 export const SMS_INBOUND_CONSUMER = 'payments-sms-inbound';
@@ -69,7 +71,7 @@ export class SmsCommands {
     switch (command.kind) {
       case 'invalid':
       case 'help':
-        return say(reply('help', command.language));
+        return say(reply((await agentByMsisdn(client, msisdn)) ? 'helpAgent' : 'help', command.language));
       case 'language':
         await store.setLanguage(client, msisdn, command.language);
         return say(reply('languageSet', command.language));
@@ -82,9 +84,12 @@ export class SmsCommands {
         const text = reply('stopped', command.language);
         return say(revoked > 0 ? `${text} ${reply('mandatesRevoked', command.language, { count: String(revoked) })}` : text);
       }
+      case 'deposit':
+        return openCashIn(e, client, subscriber, operator, command, to, say);
       case 'pay':
       case 'send':
       case 'airtime':
+      case 'withdraw':
         return this.#start(client, subscriber, operator, command, to, eventId);
       case 'confirm':
       case 'pin':
@@ -92,11 +97,12 @@ export class SmsCommands {
     }
   }
 
-  /** An SMS PAY, SEND or AIRTIME: open the payment, or say why not. */
-  async #start(client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: Extract<SmsCommand, { kind: 'pay' | 'send' | 'airtime' }>, to: Destination, eventId: string): Promise<void> {
+  /** An SMS PAY, SEND, AIRTIME or WITHDRAW (cash.ts): open the payment, or say why not. */
+  async #start(client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: Extract<SmsCommand, { kind: 'pay' | 'send' | 'airtime' | 'withdraw' }>, to: Destination, eventId: string): Promise<void> {
     const payee: Payee =
       command.kind === 'pay' ? { kind: 'merchant', id: command.merchantCode }
         : command.kind === 'send' ? { kind: 'subscriber', id: command.payeeMsisdn }
+        : command.kind === 'withdraw' ? { kind: 'agent', id: command.agentId }
           : { kind: 'airtime', id: command.targetMsisdn ?? subscriber.msisdn }; // airtime.ts
     // Above the PIN threshold a locked PIN blocks the payment: never fall back to an SMS code,
     // which the person holding the phone would receive.

@@ -12,6 +12,10 @@ export type SmsCommand =
   | { readonly kind: 'send'; readonly language: Language; readonly payeeMsisdn: string; readonly amountMinor: bigint }
   /** AIRTIME <amount> [number] (CREDIT in French): airtime for the number, else for the sender's own line (null). */
   | { readonly kind: 'airtime'; readonly language: Language; readonly amountMinor: bigint; readonly targetMsisdn: string | null }
+  /** DEP <number> <amount> (DEPOT in French): an agent's cash-in to the number's wallet (cash.ts). */
+  | { readonly kind: 'deposit'; readonly language: Language; readonly payeeMsisdn: string; readonly amountMinor: bigint }
+  /** WITHDRAW <agent> <amount> (RETRAIT in French): a subscriber's cash-out at that agent (cash.ts). */
+  | { readonly kind: 'withdraw'; readonly language: Language; readonly agentId: string; readonly amountMinor: bigint }
   | { readonly kind: 'balance'; readonly language: Language }
   | { readonly kind: 'help'; readonly language: Language }
   | { readonly kind: 'stop'; readonly language: Language }
@@ -28,6 +32,7 @@ export const InvalidReason = {
   BAD_AMOUNT: 'bad-amount',
   BAD_MERCHANT: 'bad-merchant',
   BAD_MSISDN: 'bad-msisdn',
+  BAD_AGENT: 'bad-agent',
   BAD_CODE: 'bad-code',
   BAD_LANGUAGE: 'bad-language',
   TOO_LONG: 'too-long',
@@ -47,8 +52,10 @@ const REFERENCE_LENGTH_MAX = 40;
 const MERCHANT_CODE = /^[A-Z0-9][A-Z0-9_-]{1,31}$/;
 const ONE_TIME_CODE = /^\d{4,8}$/;
 const PIN = /^\d{4,6}$/;
+/** An agent's id as registered (payments.agents): AG1001. */
+export const AGENT_ID = /^[A-Z0-9-]{2,32}$/;
 
-const KEYWORDS: Readonly<Record<string, { readonly command: 'pay' | 'send' | 'airtime' | 'balance' | 'help' | 'stop' | 'language' | 'confirm'; readonly language: Language | null }>> = {
+const KEYWORDS: Readonly<Record<string, { readonly command: 'pay' | 'send' | 'airtime' | 'deposit' | 'withdraw' | 'balance' | 'help' | 'stop' | 'language' | 'confirm'; readonly language: Language | null }>> = {
   PAY: { command: 'pay', language: 'en' },
   PAYER: { command: 'pay', language: 'fr' },
   SEND: { command: 'send', language: 'en' },
@@ -56,6 +63,12 @@ const KEYWORDS: Readonly<Record<string, { readonly command: 'pay' | 'send' | 'ai
   AIRTIME: { command: 'airtime', language: 'en' },
   CREDIT: { command: 'airtime', language: 'fr' },
   CRÉDIT: { command: 'airtime', language: 'fr' },
+  DEP: { command: 'deposit', language: 'en' },
+  DEPOSIT: { command: 'deposit', language: 'en' },
+  DEPOT: { command: 'deposit', language: 'fr' },
+  DÉPÔT: { command: 'deposit', language: 'fr' },
+  WITHDRAW: { command: 'withdraw', language: 'en' },
+  RETRAIT: { command: 'withdraw', language: 'fr' },
   BAL: { command: 'balance', language: 'en' },
   BALANCE: { command: 'balance', language: 'en' },
   SOLDE: { command: 'balance', language: 'fr' },
@@ -104,6 +117,9 @@ export function parseSmsCommand(text: string, context: GrammarContext): SmsComma
       if (amountMinor === null) return invalid(InvalidReason.BAD_AMOUNT);
       return { kind: 'send', language, payeeMsisdn, amountMinor };
     }
+    case 'deposit':
+    case 'withdraw':
+      return parseCashCommand(keyword.command, language, args, context);
     case 'airtime': {
       const [amount, number, ...rest] = args;
       if (amount === undefined) return invalid(InvalidReason.MISSING_ARGUMENT);
@@ -133,10 +149,27 @@ export function parseSmsCommand(text: string, context: GrammarContext): SmsComma
   }
 }
 
+/** DEP <number> <amount> and WITHDRAW <agent> <amount> (cash.ts): the same shape, a party then an amount, nothing after. */
+function parseCashCommand(command: 'deposit' | 'withdraw', language: Language, args: readonly string[], context: GrammarContext): SmsCommand {
+  const invalid = (reason: InvalidReason): SmsCommand => ({ kind: 'invalid', language, reason });
+  const [party, amount, ...rest] = args;
+  if (party === undefined || amount === undefined) return invalid(InvalidReason.MISSING_ARGUMENT);
+  if (rest.length > 0) return invalid(InvalidReason.BAD_AMOUNT); // "DEP 0712 345 678 200": refuse, do not guess
+  let payeeMsisdn: string | null = null;
+  const agentId = party.toUpperCase();
+  if (command === 'deposit') {
+    payeeMsisdn = toE164(party, context.countryCallingCode);
+    if (payeeMsisdn === null) return invalid(InvalidReason.BAD_MSISDN);
+  } else if (!AGENT_ID.test(agentId)) return invalid(InvalidReason.BAD_AGENT);
+  const amountMinor = parseAmount(amount, context.currency);
+  if (amountMinor === null) return invalid(InvalidReason.BAD_AMOUNT);
+  return payeeMsisdn !== null ? { kind: 'deposit', language, payeeMsisdn, amountMinor } : { kind: 'withdraw', language, agentId, amountMinor };
+}
+
 /** What stands for each run of digits in a masked text: the same width whatever the secret's length. */
 export const SECRET_MASK = '****';
-/** Commands a replay needs as typed: PAY, SEND and AIRTIME (their digits are the amount and a number), and those that carry no digits. */
-const KEPT_AS_TYPED: ReadonlySet<SmsCommand['kind']> = new Set(['pay', 'send', 'airtime', 'balance', 'help', 'stop', 'language']);
+/** Commands a replay needs as typed: PAY, SEND, AIRTIME, DEP and WITHDRAW (their digits are an amount, a number, an agent), and those that carry no digits. */
+const KEPT_AS_TYPED: ReadonlySet<SmsCommand['kind']> = new Set(['pay', 'send', 'airtime', 'deposit', 'withdraw', 'balance', 'help', 'stop', 'language']);
 /** Any decimal digit, not only ASCII: a PIN typed in another script is still a PIN. */
 const DIGIT_RUN = /\p{Nd}+/gu;
 

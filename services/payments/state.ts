@@ -35,6 +35,8 @@ export const FailureReason = {
   UNKNOWN_PAYEE: 'unknown-payee',
   CARRIER_ERROR: 'carrier-error',
   PIN_LOCKED: 'pin-locked',
+  /** A cash-in billing refused at capture: the payee's wallet would pass its KYC tier's cap. */
+  WALLET_BALANCE_MAX: 'wallet-balance-max',
 } as const;
 export type FailureReasonValue = (typeof FailureReason)[keyof typeof FailureReason];
 
@@ -47,7 +49,7 @@ export type PaymentInput =
   | { readonly kind: 'expired' }
   | { readonly kind: 'stop' }
   /** topUpRefunded: airtime whose top-up the operator refused after the capture (refunded to the payer's wallet). */
-  | { readonly kind: 'capture-result'; readonly ok: boolean; readonly topUpRefunded?: boolean };
+  | { readonly kind: 'capture-result'; readonly ok: boolean; readonly topUpRefunded?: boolean; readonly walletBalanceMax?: boolean };
 
 export type PaymentAction =
   | { readonly kind: 'challenge' }
@@ -117,7 +119,8 @@ export function transition(payment: PaymentSnapshot, input: PaymentInput): Trans
     case PaymentState.CAPTURING:
       if (input.kind === 'capture-result') {
         if (input.ok) return { state: PaymentState.COMPLETED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'receipts', ...(input.topUpRefunded ? { topUpRefunded: true } : {}) }] };
-        return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.CARRIER_ERROR }] };
+        const reason = input.walletBalanceMax ? FailureReason.WALLET_BALANCE_MAX : FailureReason.CARRIER_ERROR;
+        return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason }] };
       }
       return stay(payment); // confirmed: STOP or expiry no longer undo it
     case PaymentState.COMPLETED:

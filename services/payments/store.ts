@@ -65,6 +65,7 @@ export async function setPinHash(db: Db, msisdn: string, pinHash: string): Promi
 
 /**
  * What the payer spent this day and month (UTC, the pool's zone) and tried in the last minute.
+ * An agent's cash-ins (agent_id set) are its float's, not its own spending: they do not count.
  * Money counts unless the payment failed; velocity counts every attempt, failed ones too, so
  * failing payments on purpose cannot be used to guess codes quickly. A merchant's request counts
  * only once the payer consented: a merchant cannot use up someone's limits by asking.
@@ -74,7 +75,7 @@ export async function spentSoFar(client: pg.ClientBase, msisdn: string): Promise
     `SELECT COALESCE(SUM(amount_minor) FILTER (WHERE state <> 'failed' AND created_at >= date_trunc('day', now())), 0)::text AS today,
             COALESCE(SUM(amount_minor) FILTER (WHERE state <> 'failed'), 0)::text AS month,
             count(*) FILTER (WHERE created_at >= now() - interval '1 minute')::int AS minute
-     FROM payments.payments WHERE payer_msisdn = $1 AND created_at >= date_trunc('month', now()) AND (channel <> 'api' OR consented)`,
+     FROM payments.payments WHERE payer_msisdn = $1 AND created_at >= date_trunc('month', now()) AND (channel <> 'api' OR consented) AND agent_id IS NULL`,
     [msisdn],
   );
   const spent = rows[0] as { today: string; month: string; minute: number };
@@ -84,10 +85,11 @@ export async function spentSoFar(client: pg.ClientBase, msisdn: string): Promise
 export async function insertPayment(client: pg.ClientBase, row: { paymentId: string; operatorId: string; payerMsisdn: string; currency: string; spec: PaymentSpec; split: PaymentSplit }): Promise<void> {
   const { paymentId, spec, split } = row;
   await client.query(
-    `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference, language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id, consented, payee_operator_id, funding)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20, $20::text IS NOT NULL, $21, $22)`,
+    `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code, payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference, language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id, consented, payee_operator_id, funding, agent_id, payee_wallet_max_minor)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20, $20::text IS NOT NULL, $21, $22, $23, $24)`,
     [paymentId, spec.channel, row.operatorId, spec.shortCode, row.payerMsisdn, spec.payee.kind, spec.payee.id, row.currency, split.amountMinor.toString(), split.feeMinor.toString(), split.operatorShareMinor.toString(), split.payeeMinor.toString(), spec.reference, spec.language, spec.requestId, spec.description ?? '', spec.confirmTtlMs ?? null,
-      spec.manualCapture ? 'manual' : 'automatic', spec.manualCapture ? split.amountMinor.toString() : null, spec.mandateId ?? null, spec.payeeOperatorId ?? null, spec.funding ?? null],
+      spec.manualCapture ? 'manual' : 'automatic', spec.manualCapture ? split.amountMinor.toString() : null, spec.mandateId ?? null, spec.payeeOperatorId ?? null, spec.funding ?? null,
+      spec.agentId ?? null, spec.payeeWalletMaxMinor?.toString() ?? null],
   );
 }
 

@@ -54,6 +54,18 @@ describe('config', () => {
     expect(errorOf(() => loadWith((raw) => (raw.nats.urll = 'x'))).key).toBe('nats.urll');
   });
 
+  it('agents: a cash-out fee schedule that names nothing, and the wallet cap per KYC tier (optional: no cap)', () => {
+    const err = errorOf(() => loadWith((raw) => (raw.operators[1].cashOutFeeScheduleId = 'gold')));
+    expect(err.key).toBe('operators[1].cashOutFeeScheduleId');
+    expect(err.message).toContain('unknown fee schedule "gold"');
+    const config = loadWith((raw) => delete raw.limits.tiers[1].walletBalanceMaxMinor);
+    expect(config.operators[0]?.cashOutFeeScheduleId).toBe('cash-out');
+    expect(config.operators[1]?.cashOutFeeScheduleId).toBeUndefined();
+    expect(config.limits.tiers[0]?.walletBalanceMaxMinor).toBe(10_000_000n);
+    expect(config.limits.tiers[1]?.walletBalanceMaxMinor).toBeUndefined();
+    expect(errorOf(() => loadWith((raw) => (raw.limits.tiers[0].walletBalanceMaxMinor = -1))).key).toBe('limits.tiers[0].walletBalanceMaxMinor');
+  });
+
   it('refuses the removed airtime merchant key with a message that says why', () => {
     const err = errorOf(() => loadWith((raw) => (raw.ussd.airtimeMerchantIds = { 'safaricom-ke': 'SHOP42' })));
     expect(err.key).toBe('ussd.airtimeMerchantIds');

@@ -1,0 +1,141 @@
+// Cash-in and cash-out at an agent (issue 16): payments like any other, through
+// the engine's open/step, with these differences.
+//
+// Cash-in, `DEP <number> <amount>` from a registered, active agent's line: the
+// payer is the agent's line, the agent's float pays (funding 'agent-float' with
+// agent_id in the reserve request), the payee is the depositor's wallet on the
+// agent's own operator. Always confirmed with the agent's PIN. The capture
+// carries the payee's wallet cap (their KYC tier's walletBalanceMaxMinor):
+// billing refuses the credit ("wallet-balance-max") rather than exceed it.
+// It is not the agent's spending: no payer limits, and it does not count toward them.
+//
+// Cash-out, `WITHDRAW <agent> <amount>` from a subscriber: payee kind 'agent',
+// always from the wallet (never the carrier), the fee on top (fees.ts
+// splitCashOut): the wallet pays amount + fee, the agent's float gets the
+// amount, and the agent is told by SMS to hand the cash over.
+import type pg from 'pg';
+import type { Config, OperatorConfig } from '../../runtime/config/index.js';
+import { maskMsisdn } from '../../runtime/log.js';
+import { formatAmount } from '../../runtime/money.js';
+import type { SmsCommand } from './sms-grammar.js';
+import { splitCashOut, type PaymentSplit } from './fees.js';
+import { agentByMsisdn, readAgent, type AgentRow } from './agents.js';
+import { cashInFailedReply, limitReply, reply } from './replies.js';
+import { routeTransfer, payeeReceiptRoute, transferRefusalText } from './transfers.js';
+import { LimitKind } from './limits.js';
+import type { FailureReasonValue } from './state.js';
+import * as store from './store.js';
+import { payerOf, type Destination, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
+import type { PaymentEngine } from './engine.js';
+
+type Say = (text: string) => Promise<void>;
+
+/** A cash-in or a cash-out: its texts are this module's. */
+export function isCashPayment(payment: Pick<PaymentRow, 'agent_id' | 'payee_kind'>): boolean {
+  return payment.agent_id !== null || payment.payee_kind === 'agent';
+}
+
+/** How an agent is named to subscribers. */
+export function agentLabel(agent: Pick<AgentRow, 'agent_id' | 'name'> | undefined, agentId: string): string {
+  return agent ? `${agent.name} (${agent.agent_id})` : agentId;
+}
+
+/** A number as the other party reads it in a receipt: +2547******78. */
+export function maskedNumber(msisdn: string): string {
+  return `+${maskMsisdn(msisdn)}`;
+}
+
+function tierOf(config: Config, kycTier: number | undefined): Config['limits']['tiers'][number] {
+  const tiers = config.limits.tiers;
+  return tiers.find((t) => t.tier === kycTier) ?? (tiers[0] as Config['limits']['tiers'][number]);
+}
+
+/** DEP from `subscriber`'s line (under its row lock): opens the cash-in, or says why not; nothing is reserved when refused. */
+export async function openCashIn(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: Extract<SmsCommand, { kind: 'deposit' }>, to: Destination, say: Say): Promise<void> {
+  const language = command.language;
+  const agent = await agentByMsisdn(client, subscriber.msisdn);
+  if (!agent || agent.operator_id !== operator.id) return say(reply('notAnAgent', language));
+  if (agent.state !== 'active') return say(reply('agentSuspended', language));
+  if (!subscriber.pin_hash) return say(reply('agentNoPin', language, { ussd: operator.ussd?.serviceCodes[0] ?? 'the USSD code' }));
+  if (subscriber.pin_locked) return say(reply('pinLocked', language));
+  const payee = command.payeeMsisdn;
+  const route = routeTransfer(e.config.operators, operator, subscriber.msisdn, payee);
+  if (!route.ok) return say(transferRefusalText(route, payee, operator, language));
+  // The float is the operator's money: it pays only that operator's subscribers.
+  if (route.payeeOperator.id !== operator.id) return say(reply('cashInOtherOperator', language, { payee: `+${payee}`, operator: operator.name }));
+  const tier = tierOf(e.config, (await store.readSubscriber(client, payee))?.kyc_tier);
+  if (command.amountMinor > tier.perTransactionMaxMinor) return say(limitReply(LimitKind.PER_TRANSACTION, tier.perTransactionMaxMinor, operator.currency, language));
+  const capMinor = tier.walletBalanceMaxMinor ?? null;
+  // Over the cap on its own: refused now. Whether the balance plus this fits, billing decides at capture, under the wallet's lock.
+  if (capMinor !== null && command.amountMinor > capMinor) return say(reply('cashInOverCap', language, { payee: `+${payee}`, cap: formatAmount(capMinor, operator.currency, language) }));
+  const opened = await e.open(client, subscriber, operator, {
+    payee: { kind: 'subscriber', id: payee }, amountMinor: command.amountMinor, reference: '', language, channel: 'sms', shortCode: to.shortCode, requestId: null,
+    funding: 'agent-float', agentId: agent.agent_id, payeeWalletMaxMinor: capMinor,
+  });
+  if (!opened.ok) return say(opened.text);
+}
+
+/**
+ * A WITHDRAW by `payerMsisdn` (engine.open calls it, before anything is reserved): the agent must
+ * be active and of the payer's operator; the split puts the fee on top; the wallet pays, never the carrier.
+ */
+export async function cashOut(e: PaymentEngine, client: pg.ClientBase, operator: OperatorConfig, payerMsisdn: string, spec: PaymentSpec): Promise<{ ok: true; split: PaymentSplit; spec: PaymentSpec } | { ok: false; text: string }> {
+  const agentId = spec.payee.id;
+  const agent = await readAgent(client, agentId);
+  // Another operator's agent is refused like an unknown one: the cash is that operator's business.
+  if (!agent || agent.operator_id !== operator.id || agent.msisdn === payerMsisdn) return { ok: false, text: reply('unknownAgent', spec.language, { agent: agentId }) };
+  if (agent.state !== 'active') return { ok: false, text: reply('agentNotTrading', spec.language, { agent: agentLabel(agent, agentId) }) };
+  const feeScheduleId = operator.cashOutFeeScheduleId;
+  const schedule = feeScheduleId ? e.config.feeSchedules.find((f) => f.id === feeScheduleId) ?? null : null;
+  return { ok: true, split: splitCashOut(spec.amountMinor, schedule, operator.revenueShareBps), spec: { ...spec, funding: 'wallet' } };
+}
+
+/**
+ * Whether a right answer must still be refused: the agent (the payer of a cash-in, the payee of a
+ * cash-out) was suspended while the payment waited. Checked at consent, so nothing moves after a suspension.
+ */
+export async function agentSuspendedSince(client: pg.ClientBase, payment: PaymentRow): Promise<boolean> {
+  if (!isCashPayment(payment)) return false;
+  const agent = await readAgent(client, payment.agent_id ?? payment.payee_id);
+  return agent?.state !== 'active';
+}
+
+/** The challenge SMS of a cash payment, or null for any other. */
+export async function cashChallengeText(e: PaymentEngine, client: pg.ClientBase, payment: PaymentRow, code: string | null, minutes: string): Promise<string | null> {
+  if (!isCashPayment(payment)) return null;
+  const lang = payment.language;
+  const money = (minor: bigint) => formatAmount(minor, payment.currency, lang);
+  if (payment.agent_id !== null) return reply('challengeCashIn', lang, { amount: money(payment.amount_minor), payee: `+${payment.payee_id}`, minutes });
+  const agent = agentLabel(await readAgent(client, payment.payee_id), payment.payee_id);
+  const args = { amount: money(payment.payee_minor), agent, fee: money(payment.amount_minor - payment.payee_minor), total: money(payment.amount_minor), minutes };
+  return code === null ? reply('challengeCashOutPin', lang, args) : reply('challengeCashOutCode', lang, { ...args, code });
+}
+
+/** What the payer of a failed cash-in (the agent) reads; null: the usual failure text. */
+export function cashFailedText(payment: PaymentRow, reason: FailureReasonValue): string | null {
+  if (payment.agent_id === null) return null;
+  return cashInFailedReply(reason, payment.amount_minor, payment.currency, `+${payment.payee_id}`, payment.language);
+}
+
+/** The receipts of a completed cash payment: both sides, each naming the other (a subscriber masked). */
+export async function cashReceipts(e: PaymentEngine, client: pg.ClientBase, payment: PaymentRow, paymentRef: string): Promise<void> {
+  const id = payment.payment_id;
+  const lang = payment.language;
+  const money = (minor: bigint, language = lang) => formatAmount(minor, payment.currency, language);
+  const languageOf = async (msisdn: string) => (await store.readLanguage(client, msisdn)) ?? e.operators.get(payment.operator_id)?.defaultLanguage ?? 'en';
+  if (payment.agent_id !== null) {
+    const agent = agentLabel(await readAgent(client, payment.agent_id), payment.agent_id);
+    await e.sms(client, `${id}:receipt-payer`, id, payerOf(payment), reply('receiptCashInAgent', lang, { amount: money(payment.payee_minor), payee: maskedNumber(payment.payee_id), paymentRef }));
+    const payee = payeeReceiptRoute(payment, e.operators);
+    const payeeLang = await languageOf(payment.payee_id);
+    return e.sms(client, `${id}:receipt-payee`, id, payee.to, reply('receiptCashInPayee', payeeLang, { amount: money(payment.payee_minor, payeeLang), agent, paymentRef }));
+  }
+  const agentRow = await readAgent(client, payment.payee_id);
+  await e.sms(client, `${id}:receipt-payer`, id, payerOf(payment), reply('receiptCashOutPayer', lang, {
+    amount: money(payment.payee_minor), agent: agentLabel(agentRow, payment.payee_id), fee: money(payment.amount_minor - payment.payee_minor), paymentRef,
+  }));
+  if (!agentRow) return; // registered when the payment opened (FK-free payee id): only gone if removed by hand
+  const agentLang = await languageOf(agentRow.msisdn);
+  const to = { operatorId: agentRow.operator_id, msisdn: agentRow.msisdn, shortCode: payment.short_code };
+  await e.sms(client, `${id}:receipt-agent`, id, to, reply('receiptCashOutAgent', agentLang, { amount: money(payment.payee_minor, agentLang), payer: maskedNumber(payment.payer_msisdn), paymentRef }));
+}
