@@ -10,6 +10,10 @@ import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim
 import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
 import { natsServers } from '../runtime/nats/connect.js';
 import { ensureDatabase } from '../runtime/pg/index.js';
+import { createLogger } from '../runtime/log.js';
+import { migrateAll } from '../runtime/host.js';
+import { COMPONENTS } from './components.js';
+import { seedDemoAgents } from './demo-agents.js';
 
 export async function runDev(configured: Config, configPath: string, run: (config: Config, afterStop: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
@@ -39,7 +43,11 @@ export async function runDev(configured: Config, configPath: string, run: (confi
     owned.push(pg);
     config = { ...config, postgres: { ...config.postgres, url: socketUrl(config.postgres.url, pg.socketDir) } };
   }
-  const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, phoneLine: PHONE_LINE_DEFAULT, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
+  // The schemas first, so the demo agents of wallet-model operators can be seeded before any phone pays (demo-agents.ts).
+  const log = createLogger({ level: config.log.level, component: 'dev' });
+  await migrateAll(config, COMPONENTS, log);
+  const demoAgents = await seedDemoAgents(config, log, say);
+  const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, phoneLine: PHONE_LINE_DEFAULT, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), demoAgents, say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
   owned.unshift(sim); // stopped last, after the gateway has unbound
   say(`running every component with ${configPath}; Ctrl-C stops`);
   try {

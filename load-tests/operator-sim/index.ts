@@ -4,7 +4,7 @@
 // benchmarks. It also serves the CAMARA charging API (and the top-up API) of
 // http-billed operators, and a
 // phone line (phone-line.ts) through which `dialpay phone` becomes a subscriber.
-import type { Config } from '../../runtime/config/index.js';
+import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import { SmscSimulator } from './smsc.js';
 import { EsmeSimulator } from './esme.js';
 import { ChargingApiSimulator } from './charging-api.js';
@@ -38,6 +38,29 @@ export interface OperatorSimOptions {
   readonly autoConfirm?: boolean;
   /** host:port for the phone line that `dialpay phone` attaches to; off when absent. */
   readonly phoneLine?: string;
+  /** Agents' lines (`dialpay dev` seeds them, cli/demo-agents.ts): each cashes in to its operator's phones before they pay. */
+  readonly demoAgents?: readonly DemoAgentLine[];
+}
+
+/** A simulated agent's line: it sends DEP to the demo phones and answers its PIN challenges. */
+export interface DemoAgentLine {
+  readonly operatorId: string;
+  readonly agentId: string;
+  /** International form, no '+'. */
+  readonly msisdn: string;
+  readonly pin: string;
+}
+
+/**
+ * Demo phone `i` of an operator, in its national range (international form, no '+'): the SMSC's
+ * phones for a client-mode operator, the aggregator's for a server-mode one.
+ */
+export function demoPhone(operator: Pick<OperatorConfig, 'countryCallingCode' | 'smpp'>, i: number): string {
+  return `${operator.countryCallingCode}${nationalPhone(operator.smpp.mode, i)}`;
+}
+
+function nationalPhone(mode: 'client' | 'server', i: number): string {
+  return mode === 'client' ? `7${String(100_000_000 + i).slice(1)}` : `77${String(10_000_000 + i).slice(1)}`;
 }
 
 /** Parses "operator-a=pw1,operator-b=pw2" (the DIALPAY_SIM_PEER_PASSWORDS variable). */
@@ -64,6 +87,14 @@ const PEER_BIND_ATTEMPTS_MAX = 15;
  */
 const commandsFor = (national: (phone: number) => string): readonly string[] =>
   ['PAY SHOP42 150 coffee', 'HELP', `SEND ${national(3)} 20`, 'PAY SHOP42 15 snack', 'PAY EVCHARGE 820 bay4', 'AIDE'];
+/** Phones whose command spends (commandsFor): a demo agent cashes in to these, a turn ahead. */
+const SPENDING_PHONES: ReadonlySet<number> = new Set([0, 2, 3, 4]);
+/** What a demo agent deposits each time, in major units: covers any demo payment. */
+const DEMO_DEPOSIT_MAJOR = 1_000;
+/** A PIN challenge, in either language (services/payments/replies.ts). */
+const PIN_CHALLENGE = /Reply with your PIN|Repondez avec votre PIN/;
+/** How long a simulated person takes to answer a challenge. */
+const ANSWER_DELAY_MS = 1_000;
 
 export async function startOperatorSim(config: Config, options: OperatorSimOptions): Promise<OperatorSim> {
   const smscs = new Map<string, SmscSimulator>();
@@ -133,6 +164,8 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
           if (m.receipt) return;
           options.say(`phone +${m.destination} (via ${operator.id}) received: "${m.text}"`);
           line?.deliver(m.destination, operator.shortCodes[0] as string, m.text);
+          const answer = options.autoConfirm === false || line?.attached(m.destination) ? null : answerTo(operator.id, m.destination, m.text);
+          if (answer) answerLater(`phone +${m.destination} -> ${operator.shortCodes[0]} via ${operator.id}: "${answer.replace(/^\d+$/, '****')}"`, () => esme.submitFromPhone(m.destination, operator.shortCodes[0] as string, answer));
         });
       } else {
         options.say(`aggregator for ${operator.id} could not bind (status ${status})`);
@@ -141,16 +174,39 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
   };
   const peerTimer = setTimeout(() => void bindPeers(), options.peerBindDelayMs ?? 2_000);
   let turn = 0;
+  const agents = new Map((options.demoAgents ?? []).map((a) => [a.operatorId, a]));
+  /** The operator's demo agent cashes in to the phone whose turn is next, when that phone spends. */
+  const cashInAhead = (operator: OperatorConfig, now: number, send: (from: string, text: string) => Promise<number>) => {
+    const agent = agents.get(operator.id);
+    const next = (now + 1) % PHONE_COUNT;
+    if (!agent || !SPENDING_PHONES.has(next)) return;
+    const text = `DEP 0${nationalPhone(operator.smpp.mode, next)} ${DEMO_DEPOSIT_MAJOR}`;
+    send(agent.msisdn, text).then(
+      (status) => options.say(`agent ${agent.agentId} +${agent.msisdn} -> ${operator.shortCodes[0]}: "${text}" ${status === 0 ? 'accepted' : `answered 0x${status.toString(16)}`}`),
+      (err: Error) => options.say(`agent ${agent.agentId}: ${err.message}`),
+    );
+  };
+  /** What a simulated phone answers to an SMS it received: a challenge's code, or an agent's PIN; null when nothing. */
+  const answerTo = (operatorId: string, to: string, text: string): string | null => {
+    const agent = agents.get(operatorId);
+    if (agent && agent.msisdn === to) return PIN_CHALLENGE.test(text) ? agent.pin : null;
+    const code = /(YES|OUI) (\d{4,8})/.exec(text);
+    return code ? `${code[1]} ${code[2]}` : null;
+  };
+  const answerLater = (say: string, send: () => Promise<unknown>) => {
+    const timer = setTimeout(() => send().then(() => options.say(say), () => undefined), ANSWER_DELAY_MS);
+    timer.unref();
+  };
   const timer = options.trafficIntervalMs > 0
     ? setInterval(() => {
         for (const [operatorId, smsc] of smscs) {
           if (smsc.boundSessions === 0) continue;
           const operator = config.operators.find((o) => o.id === operatorId);
           if (!operator) continue;
-          const phoneOf = (i: number) => `7${String(100_000_000 + i).slice(1)}`;
-          const commands = commandsFor((i) => `0${phoneOf(i)}`);
-          const phone = `${operator.countryCallingCode}${phoneOf(turn % PHONE_COUNT)}`;
+          const commands = commandsFor((i) => `0${nationalPhone('client', i)}`);
+          const phone = demoPhone(operator, turn % PHONE_COUNT);
           const text = commands[turn % PHONE_COUNT] as string;
+          cashInAhead(operator, turn, (from, t) => smsc.sendFromPhone(from, operator.shortCodes[0] as string, t).then((statuses) => statuses[0] ?? 0));
           turn++;
           smsc.sendFromPhone(phone, operator.shortCodes[0] as string, text).then(
             (statuses) => options.say(`phone +${phone} -> ${operator.shortCodes[0]}: "${text}" ${statuses.every((s) => s === 0) ? 'accepted, durable in NATS' : `answered 0x${statuses[0]?.toString(16)}`}`),
@@ -160,10 +216,10 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
         for (const [operatorId, esme] of esmes) {
           const operator = config.operators.find((o) => o.id === operatorId);
           if (!operator) continue;
-          const phoneOf = (i: number) => `77${String(10_000_000 + i).slice(1)}`;
-          const commands = commandsFor((i) => `0${phoneOf(i)}`);
-          const phone = `${operator.countryCallingCode}${phoneOf(turn % PHONE_COUNT)}`;
+          const commands = commandsFor((i) => `0${nationalPhone('server', i)}`);
+          const phone = demoPhone(operator, turn % PHONE_COUNT);
           const text = commands[turn % PHONE_COUNT] as string;
+          cashInAhead(operator, turn, (from, t) => esme.submitFromPhone(from, operator.shortCodes[0] as string, t));
           esme.submitFromPhone(phone, operator.shortCodes[0] as string, text).then(
             (status) => options.say(`phone +${phone} -> ${operator.shortCodes[0]} via ${operatorId}: "${text}" ${status === 0 ? 'accepted, durable in NATS' : `answered 0x${status.toString(16)}`}`),
             (err: Error) => options.say(`phone +${phone}: ${err.message}`),
@@ -178,16 +234,8 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
       options.say(`phone +${m.destination} received: "${m.text}"`);
       line?.deliver(m.destination, m.source, m.text);
       // A simulated subscriber says yes to the payments it started, after a human-ish pause; a terminal phone answers for itself.
-      const code = options.autoConfirm === false || line?.attached(m.destination) ? null : /(YES|OUI) (\d{4,8})/.exec(m.text);
-      if (!code) return;
-      const timer = setTimeout(() => {
-        const answer = `${code[1]} ${code[2]}`;
-        smsc.sendFromPhone(m.destination, shortCode, answer).then(
-          () => options.say(`phone +${m.destination} -> ${shortCode}: "${answer}"`),
-          () => undefined,
-        );
-      }, 1_000);
-      timer.unref();
+      const answer = options.autoConfirm === false || line?.attached(m.destination) ? null : answerTo(operatorId, m.destination, m.text);
+      if (answer) answerLater(`phone +${m.destination} -> ${shortCode}: "${answer.replace(/^\d+$/, '****')}"`, () => smsc.sendFromPhone(m.destination, shortCode, answer));
     });
   }
   return {

@@ -32,6 +32,9 @@ export const Events = {
   debitCaptureResult: event('dialpay.debit.capture.result', 'dialpay.v1.DebitCaptureResult', v1.DebitCaptureResult),
   debitVoidRequested: event('dialpay.debit.void.requested', 'dialpay.v1.DebitVoidRequested', v1.DebitVoidRequested),
   debitVoidResult: event('dialpay.debit.void.result', 'dialpay.v1.DebitVoidResult', v1.DebitVoidResult),
+  /** An operator's deposit or a merchant's payout into a wallet (credit.proto): payments asks, billing books. */
+  creditRequested: event('dialpay.debit.credit.requested', 'dialpay.v1.CreditRequested', v1.CreditRequested),
+  creditResult: event('dialpay.debit.credit.result', 'dialpay.v1.CreditResult', v1.CreditResult),
   debitRefundRequested: event('dialpay.debit.refund.requested', 'dialpay.v1.DebitRefundRequested', v1.DebitRefundRequested),
   debitRefundResult: event('dialpay.debit.refund.result', 'dialpay.v1.DebitRefundResult', v1.DebitRefundResult),
   reconciliationCompleted: event('dialpay.reconciliation.completed', 'dialpay.v1.ReconciliationCompleted', v1.ReconciliationCompleted),

@@ -8,8 +8,8 @@ import { NATS_IDENTITIES } from '../config/index.js';
 import { inboxPrefixOf } from './connect.js';
 import { Events, Notifications, Requests } from './events.js';
 import {
-  BILLING_DEBIT_CAPTURE, BILLING_DEBIT_REFUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, DLQ_SUBJECT_PREFIX, GATEWAY_SMS_OUTBOUND,
-  PAYMENTS_CAPTURE_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, SMS_SENT_STREAM, SMS_SENT_SUBJECT, STREAMS, WEBHOOKS_DELIVERY,
+  BILLING_DEBIT_CAPTURE, BILLING_DEBIT_REFUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, DLQ_SUBJECT_PREFIX, GATEWAY_SMS_OUTBOUND, BILLING_CREDIT,
+  PAYMENTS_CAPTURE_RESULT, PAYMENTS_CREDIT_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, SMS_SENT_STREAM, SMS_SENT_SUBJECT, STREAMS, WEBHOOKS_DELIVERY,
   type ConsumerSpec,
 } from './topology.js';
 
@@ -49,12 +49,12 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
     ...none,
     publishes: [
       Notifications.paymentRequested, Notifications.paymentChallenged, Notifications.paymentConfirmed, Notifications.paymentCompleted, Notifications.paymentFailed,
-      Events.debitReserveRequested, Events.debitCaptureRequested, Events.debitVoidRequested, Events.debitRefundRequested,
+      Events.debitReserveRequested, Events.debitCaptureRequested, Events.debitVoidRequested, Events.debitRefundRequested, Events.creditRequested,
       Events.merchantEvent, Events.smsOutbound,
     ],
     requests: [Requests.billingBalance],
     serves: [Requests.paymentsSubscriber, Requests.paymentsMerchant],
-    consumes: [PAYMENTS_SMS_INBOUND, PAYMENTS_RESERVE_RESULT, PAYMENTS_CAPTURE_RESULT, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT],
+    consumes: [PAYMENTS_SMS_INBOUND, PAYMENTS_RESERVE_RESULT, PAYMENTS_CAPTURE_RESULT, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_CREDIT_RESULT],
   },
   ussd: {
     ...none,
@@ -64,9 +64,9 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
   },
   billing: {
     ...none,
-    publishes: [Events.debitReserveResult, Events.debitCaptureResult, Events.debitVoidResult, Events.debitRefundResult],
+    publishes: [Events.debitReserveResult, Events.debitCaptureResult, Events.debitVoidResult, Events.debitRefundResult, Events.creditResult],
     serves: [Requests.billingBalance, Requests.billingMerchantBalance, Requests.billingSettlementMovements, Requests.billingCharges, Requests.billingBookSettlement, Requests.billingInteropPositions],
-    consumes: [BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND],
+    consumes: [BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, BILLING_CREDIT],
   },
   settlement: {
     ...none,

@@ -121,7 +121,7 @@ export const GATEWAY_SMS_OUTBOUND: ConsumerSpec = {
   ackPendingMax: 5_000,
 };
 
-const billingDebits = (step: 'reserve' | 'capture' | 'void' | 'refund'): ConsumerSpec => ({
+const billingDebits = (step: 'reserve' | 'capture' | 'void' | 'refund' | 'credit'): ConsumerSpec => ({
   stream: 'DEBITS',
   durableName: `billing-debit-${step}`,
   filterSubject: `dialpay.debit.${step}.requested`,
@@ -133,6 +133,8 @@ export const BILLING_DEBIT_RESERVE = billingDebits('reserve');
 export const BILLING_DEBIT_CAPTURE = billingDebits('capture');
 export const BILLING_DEBIT_VOID = billingDebits('void');
 export const BILLING_DEBIT_REFUND = billingDebits('refund');
+/** Operator deposits and merchant payouts into wallets (credit.proto). */
+export const BILLING_CREDIT = billingDebits('credit');
 
 /** Signs and delivers merchant webhooks; retried for hours, then dead-lettered (replay with `dialpay webhooks replay`). */
 export const WEBHOOKS_DELIVERY: ConsumerSpec = {
@@ -155,6 +157,9 @@ export const PAYMENTS_CAPTURE_RESULT: ConsumerSpec = {
 export const PAYMENTS_VOID_RESULT: ConsumerSpec = {
   stream: 'DEBITS', durableName: 'payments-void-result', filterSubject: 'dialpay.debit.void.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
 };
+export const PAYMENTS_CREDIT_RESULT: ConsumerSpec = {
+  stream: 'DEBITS', durableName: 'payments-credit-result', filterSubject: 'dialpay.debit.credit.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
+};
 
 /** Durable consumers; each component adds the ones its handlers read. */
 export const CONSUMERS: readonly ConsumerSpec[] = [
@@ -163,11 +168,13 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
   BILLING_DEBIT_CAPTURE,
   BILLING_DEBIT_VOID,
   BILLING_DEBIT_REFUND,
+  BILLING_CREDIT,
   PAYMENTS_SMS_INBOUND,
   PAYMENTS_RESERVE_RESULT,
   PAYMENTS_CAPTURE_RESULT,
   PAYMENTS_VOID_RESULT,
   PAYMENTS_REFUND_RESULT,
+  PAYMENTS_CREDIT_RESULT,
   WEBHOOKS_DELIVERY,
 ];
 

@@ -1,7 +1,9 @@
 // Agents end to end (issue 16): payments and billing together, with the ledger.
 // `dialpay agent fund` tops a float up; DEP moves float -> wallet on the agent's
 // PIN; WITHDRAW moves wallet -> float with the fee on top; a float too low, and
-// a wallet cap, move nothing. Phones are the simulated SMSC's.
+// a wallet cap, move nothing. Phones are the simulated SMSC's. The operator runs
+// on the `wallet` billing adapter (orange-sn's model in dialpay.example.yaml):
+// its subscribers' only money is what comes in through an agent.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { addAgent } from '../../../services/payments/index.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { hashSecret } from '../../../runtime/secrets.js';
 import { runTs } from '../../support/child.js';
+import { checkAccounts, checkAgentFloats } from '../../../load-tests/harness/invariants.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';
 
@@ -27,9 +30,11 @@ beforeAll(async () => {
   p = await startPaymentsStack(new SimulatedCarrier({ openingBalanceMinor: 1_000_000n }), (raw) => {
     raw.limits.tiers[0].walletBalanceMaxMinor = 150_000; // 1,500.00 KES
     raw.limits.paymentsPerMinuteMax = 50;
+    raw.operators[0].billingAdapter = 'wallet';
   });
   const raw = structuredClone(p.stack.rawConfig) as any;
   raw.limits.tiers[0].walletBalanceMaxMinor = 150_000;
+  raw.operators[0].billingAdapter = 'wallet';
   configPath = join(mkdtempSync(join(tmpdir(), 'dialpay-agents-e2e-')), 'dialpay.yaml');
   writeFileSync(configPath, stringify(raw));
   expect((await addAgent(p.pool, validateConfig(raw), { operatorId: 'safaricom-ke', agentId: AGENT, name: 'Kiosk Two', number: AGENT_LINE, actor: 'test' })).kind).toBe('added');
@@ -85,3 +90,58 @@ it('fund, deposit, withdraw: every movement one transfer, floats and wallets nev
   expect(await balance(AccountIds.fees('KES'))).toBe(1_350n);
   expect(await balance(AccountIds.operatorShare('safaricom-ke'))).toBe(150n);
 }, 120_000);
+
+it('a wallet-model subscriber with no money cashes in at one agent, pays a merchant, withdraws the rest at another; a float runs out; a suspended agent is refused', async () => {
+  const SECOND = 'AG2002';
+  const SECOND_LINE = '254711800002';
+  const payer = '254711800778';
+  const cli = async (args: string[]) => {
+    const run = runTs('cli/dialpay.ts', [...args, '--config', configPath]);
+    expect(await run.exited(), run.stderr()).toBe(0);
+    return run.stdout();
+  };
+  expect(await cli(['agent', 'add', '--operator', 'safaricom-ke', '--id', SECOND, '--name', 'Kiosk Three', '--msisdn', `0${SECOND_LINE.slice(3)}`, '--by', 'ops'])).toContain(SECOND);
+  await p.pool.query('INSERT INTO payments.subscribers (msisdn, pin_hash) VALUES ($1, $2)', [SECOND_LINE, await hashSecret(PIN)]);
+  const merchantBefore = await balance(AccountIds.merchant('SHOP42', 'KES')).catch(() => 0n);
+
+  // The wallet model with nothing in the wallet: the payment fails, nothing reserved.
+  expect(await p.ask(payer, 'PAY SHOP42 100')).toMatch(/insufficient balance/);
+
+  // Cash-in at the second agent, on its PIN.
+  await cli(['agent', 'fund', '--agent', SECOND, '--amount', '500', '--ref', 'F-3']);
+  expect(await p.ask(SECOND_LINE, `DEP 0${payer.slice(3)} 300`)).toMatch(/^Deposit 300\.00 KES from your float/);
+  expect(await p.ask(SECOND_LINE, PIN)).toMatch(/^Deposit of 300\.00 KES to \+2547\*{6}78 done\./);
+  await waitFor('wallet credited', async () => (await balance(AccountIds.subscriber(payer))) === 30_000n);
+  expect(await balance(AccountIds.agentFloat(SECOND))).toBe(20_000n);
+
+  // The money that came in is spent at a merchant, from the wallet.
+  const challenge = await p.ask(payer, 'PAY SHOP42 100');
+  expect(challenge).toMatch(/From your dialpay wallet\. Reply YES \d{4}/);
+  expect(await p.ask(payer, `YES ${/YES (\d{4})/.exec(challenge)?.[1]}`)).toMatch(/^Paid 100\.00 KES to Duka Ya Mama \(SHOP42\)/);
+  await waitFor('paid from the wallet', async () => (await balance(AccountIds.subscriber(payer))) === 20_000n);
+  expect(await balance(AccountIds.merchant('SHOP42', 'KES'))).toBeGreaterThan(merchantBefore);
+
+  // The rest goes out as cash at the first agent: 188.00 + fee 11.88 (10.00 + 1%) of the 200.00 left.
+  const floatBefore = await float();
+  const out = await p.ask(payer, `WITHDRAW ${AGENT} 188`);
+  expect(out).toMatch(/^Withdraw 188\.00 KES cash at Kiosk Two \(AG2001\)\? Fee 11\.88 KES: 199\.88 KES from your dialpay wallet\./);
+  expect(await p.ask(payer, `YES ${/YES (\d{4})/.exec(out)?.[1]}`)).toMatch(/^Withdrawn 188\.00 KES at Kiosk Two \(AG2001\)/);
+  await waitFor('cash-out booked', async () => (await float()) === floatBefore + 18_800n);
+  expect(await balance(AccountIds.subscriber(payer))).toBe(12n);
+
+  // The second agent's float (200.00 left) runs out: a 300.00 deposit moves nothing.
+  expect(await p.ask(SECOND_LINE, `DEP 0${payer.slice(3)} 300`)).toMatch(/failed: float too low\. Nothing was moved\.$/);
+  expect(await balance(AccountIds.agentFloat(SECOND))).toBe(20_000n);
+
+  // Suspended: no deposits from it, no withdrawals at it; the audit says who.
+  expect(await cli(['agent', 'suspend', '--agent', SECOND, '--by', 'ops-lead'])).toContain(SECOND);
+  expect(await p.ask(SECOND_LINE, `DEP 0${payer.slice(3)} 50`)).toMatch(/^Your agent account is suspended/);
+  expect(await p.ask(payer, `WITHDRAW ${SECOND} 5`)).toMatch(/^Agent Kiosk Three \(AG2002\) cannot pay out cash right now/);
+  expect(await balance(AccountIds.agentFloat(SECOND))).toBe(20_000n);
+  const audit = await p.pool.query("SELECT actor FROM payments.agent_audit WHERE agent_id = $1 AND action = 'suspend'", [SECOND]);
+  expect(audit.rows.map((r) => r.actor)).toEqual(['ops-lead']);
+
+  // Every float, wallet and account as the chaos and bench harness checks them.
+  const checks = [...(await checkAgentFloats(p.pool)), ...(await checkAccounts(p.pool, validateConfig(p.stack.rawConfig).operators))];
+  expect(checks.filter((c) => !c.ok), JSON.stringify(checks)).toEqual([]);
+}, 180_000);

@@ -29,7 +29,7 @@ describe('NATS permissions table', () => {
     for (const c of COMPONENT_NAMES) {
       const { publish } = natsPermissions(c);
       const debitRequests = publish.filter((s) => /^\$JS\.(API\.CONSUMER\.MSG\.NEXT|ACK|ACK\.\*\.\*)\.DEBITS\.billing-/.test(s));
-      if (c === 'billing') expect(debitRequests).toHaveLength(12);
+      if (c === 'billing') expect(debitRequests).toHaveLength(15); // 5 consumers (reserve, capture, void, refund, credit) x 3
       else expect(debitRequests, c).toEqual([]);
       // Creating a consumer is provisioning: admin's alone.
       expect(publish.filter((s) => s.includes('CONSUMER.CREATE') || s.includes('CONSUMER.DURABLE') || s.includes('STREAM.CREATE')), c).toEqual([]);
