@@ -6,11 +6,13 @@
 // money in (transfers received, cash-ins at an agent, refunds), newest first,
 // bounded. An agent's line reads "agent:<id>" as its counterparty
 // (runtime/statement.ts shows "Deposit, agent AG1001" or "Withdrawal, ...").
+// With agent_id, an agent's float instead (the USSD agent menu's "Float balance").
 import type pg from 'pg';
 import { bigIntToInt64, type dialpay, moneyToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Ledger } from './ledger/store.js';
-import { AccountIds } from './ledger/rules.js';
+import { AccountIds, AGENT_ID } from './ledger/rules.js';
+import { readAgentFloat } from './agent-floats.js';
 import type { CarrierAdapter } from './adapters/types.js';
 import { isE164 } from '../../runtime/msisdn.js';
 
@@ -33,6 +35,11 @@ export async function subscriberBalance(deps: BalanceDeps, operator: OperatorCon
   const msisdn = request.msisdn ?? '';
   if (!isE164(msisdn)) return { available: false };
   const currency = operator.currency;
+  if (request.agentId) {
+    // The agent menu's float balance (issue 16): the float alone, in the wallet field.
+    if (!AGENT_ID.test(request.agentId)) return { available: false };
+    return { available: true, wallet: moneyToProto({ amountMinor: await readAgentFloat(deps.pool, request.agentId), currency }) };
+  }
   const wallet = moneyToProto({ amountMinor: await walletBalance(deps.pool, msisdn), currency });
   if (request.walletOnly) return { available: true, wallet };
   // A wallet-model operator's account is the wallet: nothing else to ask.

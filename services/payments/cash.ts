@@ -1,7 +1,7 @@
 // Cash-in and cash-out at an agent (issue 16): payments like any other, through
 // the engine's open/step, with these differences.
 //
-// Cash-in, `DEP <number> <amount>` from a registered, active agent's line: the
+// Cash-in, `DEP <number> <amount>` (or the USSD agent menu) from a registered, active agent's line: the
 // payer is the agent's line, the agent's float pays (funding 'agent-float' with
 // agent_id in the reserve request), the payee is the depositor's wallet on the
 // agent's own operator. Always confirmed with the agent's PIN. The capture
@@ -9,7 +9,7 @@
 // billing refuses the credit ("wallet-balance-max") rather than exceed it.
 // It is not the agent's spending: no payer limits, and it does not count toward them.
 //
-// Cash-out, `WITHDRAW <agent> <amount>` from a subscriber: payee kind 'agent',
+// Cash-out, `WITHDRAW <agent> <amount>` (or the USSD menu) from a subscriber: payee kind 'agent',
 // always from the wallet (never the carrier), the fee on top (fees.ts
 // splitCashOut): the wallet pays amount + fee, the agent's float gets the
 // amount, and the agent is told by SMS to hand the cash over.
@@ -17,18 +17,16 @@ import type pg from 'pg';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
-import type { SmsCommand } from './sms-grammar.js';
+import type { Language } from './sms-grammar.js';
 import { splitCashOut, type PaymentSplit } from './fees.js';
 import { agentByMsisdn, readAgent, type AgentRow } from './agents.js';
 import { cashInFailedReply, limitReply, reply } from './replies.js';
 import { routeTransfer, payeeReceiptRoute, transferRefusalText } from './transfers.js';
 import { LimitKind } from './limits.js';
-import type { FailureReasonValue } from './state.js';
+import { FailureReason, type FailureReasonValue } from './state.js';
 import * as store from './store.js';
-import { payerOf, type Destination, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
-import type { PaymentEngine } from './engine.js';
-
-type Say = (text: string) => Promise<void>;
+import { payerOf, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
+import type { Opened, PaymentEngine } from './engine.js';
 
 /** A cash-in or a cash-out: its texts are this module's. */
 export function isCashPayment(payment: Pick<PaymentRow, 'agent_id' | 'payee_kind'>): boolean {
@@ -50,29 +48,48 @@ function tierOf(config: Config, kycTier: number | undefined): Config['limits']['
   return tiers.find((t) => t.tier === kycTier) ?? (tiers[0] as Config['limits']['tiers'][number]);
 }
 
-/** DEP from `subscriber`'s line (under its row lock): opens the cash-in, or says why not; nothing is reserved when refused. */
-export async function openCashIn(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: Extract<SmsCommand, { kind: 'deposit' }>, to: Destination, say: Say): Promise<void> {
-  const language = command.language;
+/** A cash-in as a channel asks for it: DEP by SMS, or the USSD agent menu's "Deposit to a wallet". */
+export interface CashIn {
+  readonly payeeMsisdn: string;
+  readonly amountMinor: bigint;
+  readonly language: Language;
+  readonly channel: 'sms' | 'ussd';
+  readonly shortCode: string;
+  /** The channel's idempotency key (a USSD hop), or null. */
+  readonly requestId: string | null;
+  /** The agent's float as billing said just before (USSD), or null: billing's reserve decides. */
+  readonly balanceBeforeMinor?: bigint | null;
+}
+
+/**
+ * A cash-in from `subscriber`'s line (under its row lock), by SMS or USSD: opens it, or says why not;
+ * nothing is reserved when refused.
+ */
+export async function openCashIn(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, cashIn: CashIn): Promise<Opened> {
+  const language = cashIn.language;
+  const refused = (text: string) => ({ ok: false as const, text });
   const agent = await agentByMsisdn(client, subscriber.msisdn);
-  if (!agent || agent.operator_id !== operator.id) return say(reply('notAnAgent', language));
-  if (agent.state !== 'active') return say(reply('agentSuspended', language));
-  if (!subscriber.pin_hash) return say(reply('agentNoPin', language, { ussd: operator.ussd?.serviceCodes[0] ?? 'the USSD code' }));
-  if (subscriber.pin_locked) return say(reply('pinLocked', language));
-  const payee = command.payeeMsisdn;
+  if (!agent || agent.operator_id !== operator.id) return refused(reply('notAnAgent', language));
+  if (agent.state !== 'active') return refused(reply('agentSuspended', language));
+  if (!subscriber.pin_hash) return refused(reply('agentNoPin', language, { ussd: operator.ussd?.serviceCodes[0] ?? 'the USSD code' }));
+  if (subscriber.pin_locked) return refused(reply('pinLocked', language));
+  const payee = cashIn.payeeMsisdn;
   const route = routeTransfer(e.config.operators, operator, subscriber.msisdn, payee);
-  if (!route.ok) return say(transferRefusalText(route, payee, operator, language));
+  if (!route.ok) return refused(transferRefusalText(route, payee, operator, language));
   // The float is the operator's money: it pays only that operator's subscribers.
-  if (route.payeeOperator.id !== operator.id) return say(reply('cashInOtherOperator', language, { payee: `+${payee}`, operator: operator.name }));
+  if (route.payeeOperator.id !== operator.id) return refused(reply('cashInOtherOperator', language, { payee: `+${payee}`, operator: operator.name }));
   const tier = tierOf(e.config, (await store.readSubscriber(client, payee))?.kyc_tier);
-  if (command.amountMinor > tier.perTransactionMaxMinor) return say(limitReply(LimitKind.PER_TRANSACTION, tier.perTransactionMaxMinor, operator.currency, language));
+  if (cashIn.amountMinor > tier.perTransactionMaxMinor) return refused(limitReply(LimitKind.PER_TRANSACTION, tier.perTransactionMaxMinor, operator.currency, language));
   const capMinor = tier.walletBalanceMaxMinor ?? null;
   // Over the cap on its own: refused now. Whether the balance plus this fits, billing decides at capture, under the wallet's lock.
-  if (capMinor !== null && command.amountMinor > capMinor) return say(reply('cashInOverCap', language, { payee: `+${payee}`, cap: formatAmount(capMinor, operator.currency, language) }));
-  const opened = await e.open(client, subscriber, operator, {
-    payee: { kind: 'subscriber', id: payee }, amountMinor: command.amountMinor, reference: '', language, channel: 'sms', shortCode: to.shortCode, requestId: null,
+  if (capMinor !== null && cashIn.amountMinor > capMinor) return refused(reply('cashInOverCap', language, { payee: `+${payee}`, cap: formatAmount(capMinor, operator.currency, language) }));
+  // A float known to be short (USSD asked billing first): said now, on the screen, rather than by SMS after a failed reserve.
+  const floatMinor = cashIn.balanceBeforeMinor ?? null;
+  if (floatMinor !== null && cashIn.amountMinor > floatMinor) return refused(cashInFailedReply(FailureReason.INSUFFICIENT_FUNDS, cashIn.amountMinor, operator.currency, `+${payee}`, language));
+  return e.open(client, subscriber, operator, {
+    payee: { kind: 'subscriber', id: payee }, amountMinor: cashIn.amountMinor, reference: '', language, channel: cashIn.channel, shortCode: cashIn.shortCode, requestId: cashIn.requestId,
     funding: 'agent-float', agentId: agent.agent_id, payeeWalletMaxMinor: capMinor,
   });
-  if (!opened.ok) return say(opened.text);
 }
 
 /**
@@ -87,7 +104,14 @@ export async function cashOut(e: PaymentEngine, client: pg.ClientBase, operator:
   if (agent.state !== 'active') return { ok: false, text: reply('agentNotTrading', spec.language, { agent: agentLabel(agent, agentId) }) };
   const feeScheduleId = operator.cashOutFeeScheduleId;
   const schedule = feeScheduleId ? e.config.feeSchedules.find((f) => f.id === feeScheduleId) ?? null : null;
-  return { ok: true, split: splitCashOut(spec.amountMinor, schedule, operator.revenueShareBps), spec: { ...spec, funding: 'wallet' } };
+  const split = splitCashOut(spec.amountMinor, schedule, operator.revenueShareBps);
+  // A wallet known to be short (USSD asked billing first): said now, on the screen; billing's reserve still decides otherwise.
+  const walletMinor = spec.balanceBeforeMinor ?? null;
+  if (walletMinor !== null && split.amountMinor > walletMinor) {
+    const money = (minor: bigint) => formatAmount(minor, operator.currency, spec.language);
+    return { ok: false, text: reply('cashOutWalletShort', spec.language, { wallet: money(walletMinor), total: money(split.amountMinor), amount: money(split.payeeMinor), fee: money(split.amountMinor - split.payeeMinor) }) };
+  }
+  return { ok: true, split, spec: { ...spec, funding: 'wallet' } };
 }
 
 /**

@@ -29,6 +29,21 @@ export async function promisedFunding(e: PaymentEngine, operator: OperatorConfig
   }
 }
 
+/**
+ * What the account that will pay holds, asked of billing before a USSD cash payment's transaction
+ * (cash.ts refuses one it cannot cover before anything is reserved): the payer's wallet, or with
+ * `agentId` that agent's float. Null when billing did not answer in time: billing's reserve decides.
+ */
+export async function balanceBefore(e: PaymentEngine, operator: OperatorConfig, msisdn: string, agentId: string | null): Promise<bigint | null> {
+  try {
+    const reply = await requestReply(e.nc, Requests.billingBalance, { operatorId: operator.id, msisdn, walletOnly: true, agentId: agentId ?? '' }, WALLET_TIMEOUT_MS);
+    return reply.available && reply.wallet ? moneyFromProto(reply.wallet).amountMinor : null;
+  } catch (err) {
+    e.log.warn({ err }, 'balance unanswered; billing\'s reserve decides');
+    return null;
+  }
+}
+
 /** The challenge's line saying where the money comes from; empty when not known. */
 export function sourceText(funding: Funding | null, operatorName: string, language: Language): string {
   if (funding === 'wallet') return language === 'fr' ? 'Depuis votre portefeuille dialpay.' : 'From your dialpay wallet.';

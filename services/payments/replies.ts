@@ -48,6 +48,11 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     en: (a) => `Agent ${a.agent} cannot pay out cash right now. Try another agent. Nothing was charged.`,
     fr: (a) => `L agent ${a.agent} ne peut pas payer pour le moment. Essayez un autre agent. Rien n a ete debite.`,
   },
+  // A USSD cash-out the wallet cannot cover (cash.ts): an END screen, so it fits one USSD message.
+  cashOutWalletShort: {
+    en: (a) => `Your dialpay wallet has ${a.wallet}: not enough for ${a.total} (${a.amount} + fee ${a.fee}). Nothing was charged.`,
+    fr: (a) => `Votre portefeuille dialpay a ${a.wallet}: pas assez pour ${a.total} (${a.amount} + frais ${a.fee}). Rien n a ete debite.`,
+  },
   challengeCashOutCode: {
     en: (a) => `Withdraw ${a.amount} cash at ${a.agent}? Fee ${a.fee}: ${a.total} from your dialpay wallet. Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,
     fr: (a) => `Retirer ${a.amount} chez ${a.agent} ? Frais ${a.fee}: ${a.total} de votre portefeuille dialpay. Repondez OUI ${a.code} sous ${a.minutes} min. Pas vous ? Ignorez ce SMS.`,

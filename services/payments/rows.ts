@@ -123,4 +123,10 @@ export interface PaymentSpec {
   /** A cash-in (cash.ts): the agent whose float pays (funding 'agent-float'), and the payee's wallet cap. */
   readonly agentId?: string | null;
   readonly payeeWalletMaxMinor?: bigint | null;
+  /**
+   * A cash payment from USSD (cash.ts): what the paying account held when billing was asked just
+   * before (the wallet for a cash-out, the float for a cash-in); one it cannot cover is refused
+   * before anything is reserved. Absent or null: not known, billing's reserve decides.
+   */
+  readonly balanceBeforeMinor?: bigint | null;
 }

@@ -84,8 +84,10 @@ export class SmsCommands {
         const text = reply('stopped', command.language);
         return say(revoked > 0 ? `${text} ${reply('mandatesRevoked', command.language, { count: String(revoked) })}` : text);
       }
-      case 'deposit':
-        return openCashIn(e, client, subscriber, operator, command, to, say);
+      case 'deposit': {
+        const opened = await openCashIn(e, client, subscriber, operator, { payeeMsisdn: command.payeeMsisdn, amountMinor: command.amountMinor, language: command.language, channel: 'sms', shortCode: to.shortCode, requestId: null });
+        return opened.ok ? undefined : say(opened.text);
+      }
       case 'pay':
       case 'send':
       case 'airtime':

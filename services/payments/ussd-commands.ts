@@ -1,5 +1,6 @@
 // The USSD channel: what the menu asks over request/reply (the subscriber's
-// profile, setting the PIN, and starting, confirming or cancelling a payment).
+// profile, setting the PIN, and starting, confirming or cancelling a payment,
+// cash-outs and an agent's cash-ins among them: cash.ts keeps their rules).
 // One transaction per command, with the subscriber's row locked, so a
 // subscriber's sessions and SMS are handled one at a time.
 import type pg from 'pg';
@@ -12,8 +13,11 @@ import { failedReply, reply } from './replies.js';
 import { checkPin, setPin } from './pin.js';
 import * as store from './store.js';
 import type { Funding, Payee, PaymentRow, SubscriberRow } from './rows.js';
-import { promisedFunding } from './funding.js';
+import { balanceBefore, promisedFunding } from './funding.js';
 import type { PaymentEngine } from './engine.js';
+import type { PaymentSplit } from './fees.js';
+import { agentByMsisdn, readAgent } from './agents.js';
+import { agentLabel, agentSuspendedSince, cashFailedText, isCashPayment, openCashIn } from './cash.js';
 import { isE164 } from '../../runtime/msisdn.js';
 
 const Outcome = dialpay.v1.CommandOutcome;
@@ -23,13 +27,17 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
   const msisdn = request.msisdn ?? '';
   if (!operator || !isE164(msisdn)) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
   if (request.profile) {
-    // Every dial asks this: a plain read, no lock and no write (so no commit to wait for on disk).
+    // Every dial asks this: plain reads, no lock and no write (so no commit to wait for on disk).
     const known = await store.readProfile(e.pool, msisdn);
-    return { outcome: Outcome.COMMAND_OUTCOME_OK, hasPin: known?.has_pin ?? false, pinLocked: known?.pin_locked ?? false, language: known?.language ?? operator.defaultLanguage };
+    // An active agent of this operator dialling sees the agent menu too (deposits, float balance).
+    const agent = await agentByMsisdn(e.pool, msisdn);
+    const agentId = agent && agent.state === 'active' && agent.operator_id === operator.id ? agent.agent_id : '';
+    return { outcome: Outcome.COMMAND_OUTCOME_OK, hasPin: known?.has_pin ?? false, pinLocked: known?.pin_locked ?? false, language: known?.language ?? operator.defaultLanguage, agentId };
   }
-  // Which source the confirmation screen may promise: asked of billing before the transaction, so
-  // its wait holds neither the subscriber's row lock nor a pooled connection (as BAL does).
-  const funding = request.startPayment ? await promisedFunding(e, operator, msisdn, amountOf(request.startPayment)) : null;
+  // Which source the confirmation screen may promise, and for a cash payment what the paying account
+  // holds: asked of billing before the transaction, so its wait holds neither the subscriber's row
+  // lock nor a pooled connection (as BAL does).
+  const before = request.startPayment ? await beforeStart(e, operator, msisdn, request.startPayment) : null;
   return withTransaction(e.pool, 'READ COMMITTED', async (client) => {
     const subscriber = await store.lockSubscriber(client, msisdn, operator.defaultLanguage);
     if (request.setLanguage) {
@@ -39,7 +47,7 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
     }
     if (request.setPin) return setPin(e, client, subscriber, request.setPin);
     if (request.releaseSession) return releaseUssdSession(e, client, msisdn, request.releaseSession.sessionId ?? '');
-    if (request.startPayment) return startUssd(e, client, subscriber, operator, request.startPayment, funding);
+    if (request.startPayment) return startUssd(e, client, subscriber, operator, request.startPayment, before);
     const paymentId = request.confirmPayment?.paymentId ?? request.cancelPayment?.paymentId;
     if (!paymentId) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
     const payment = await store.lockUssdPayment(client, paymentId, msisdn);
@@ -48,14 +56,33 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
   });
 }
 
+/** What startUssd learns from billing before its transaction. */
+interface BeforeStart {
+  /** The source the confirmation screen promises; null: not known. */
+  readonly funding: Funding | null;
+  /** A cash payment: what the wallet (cash-out) or the agent's float (cash-in) holds; null: not known. */
+  readonly balanceMinor: bigint | null;
+}
+
+async function beforeStart(e: PaymentEngine, operator: OperatorConfig, msisdn: string, command: dialpay.v1.IStartPayment): Promise<BeforeStart> {
+  if (command.cashIn) {
+    // The float pays; its balance is billing's, the agent's id is ours (a line that is no agent is refused in the transaction).
+    const agent = await agentByMsisdn(e.pool, msisdn);
+    return { funding: 'agent-float', balanceMinor: agent ? await balanceBefore(e, operator, msisdn, agent.agent_id) : null };
+  }
+  if (command.payeeKind === dialpay.v1.PayeeKind.PAYEE_KIND_AGENT) return { funding: 'wallet', balanceMinor: await balanceBefore(e, operator, msisdn, null) };
+  return { funding: await promisedFunding(e, operator, msisdn, amountOf(command)), balanceMinor: null };
+}
+
 /** The PIN first (it was asked last on the menu), then the same rules as SMS, then the reserve. */
-async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: dialpay.v1.IStartPayment, funding: Funding | null): Promise<dialpay.v1.ISubscriberCommandReply> {
+async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: dialpay.v1.IStartPayment, before: BeforeStart | null): Promise<dialpay.v1.ISubscriberCommandReply> {
+  const funding = before?.funding ?? null;
   const language: Language = command.language === 'fr' ? 'fr' : command.language === 'en' ? 'en' : subscriber.language;
   const requestId = command.requestId ?? '';
   if (requestId) {
     // The same hop again (an operator retry): the payment it started, not a second one.
     const again = await store.paymentByRequest(client, requestId, subscriber.msisdn);
-    if (again) return quote(again.payment_id, again.amount_minor, again.fee_minor, again.currency, e.payeeName(again), again.funding);
+    if (again) return isCashPayment(again) ? cashQuote(again.payment_id, again, again.currency, await cashPayeeName(client, again.payee_kind, again.payee_id), again.funding) : quote(again.payment_id, again.amount_minor, again.fee_minor, again.currency, e.payeeName(again), again.funding);
   }
   const pin = await checkPin(e, client, subscriber, command.pin ?? '');
   if (pin.kind === 'locked') return { outcome: Outcome.COMMAND_OUTCOME_PIN_LOCKED, text: reply('pinLocked', language) };
@@ -68,14 +95,47 @@ async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: Su
   }
   if (amount.currency !== operator.currency || amount.amountMinor <= 0n) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: reply('feesTooHigh', language) };
   const { PayeeKind } = dialpay.v1;
-  const kind = command.payeeKind === PayeeKind.PAYEE_KIND_SUBSCRIBER ? 'subscriber' : command.payeeKind === PayeeKind.PAYEE_KIND_AIRTIME ? 'airtime' : 'merchant';
-  const payee: Payee = { kind, id: command.payeeId ?? '' };
+  const shortCode = operator.shortCodes[0] as string;
+  const balanceBeforeMinor = before?.balanceMinor ?? null;
+  if (command.cashIn) {
+    // A deposit from the agent menu: cash.ts's rules, as DEP by SMS; the PIN just checked was the agent's.
+    if (command.payeeKind !== PayeeKind.PAYEE_KIND_SUBSCRIBER) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
+    const opened = await openCashIn(e, client, subscriber, operator, { payeeMsisdn: command.payeeId ?? '', amountMinor: amount.amountMinor, language, channel: 'ussd', shortCode, requestId: requestId || null, balanceBeforeMinor });
+    if (!opened.ok) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: opened.text };
+    return cashQuote(opened.paymentId, splitRow(opened.split), operator.currency, `+${command.payeeId ?? ''}`, 'agent-float');
+  }
+  const kind = command.payeeKind === PayeeKind.PAYEE_KIND_SUBSCRIBER ? 'subscriber' : command.payeeKind === PayeeKind.PAYEE_KIND_AIRTIME ? 'airtime'
+    : command.payeeKind === PayeeKind.PAYEE_KIND_AGENT ? 'agent' : 'merchant';
+  const payee: Payee = { kind, id: kind === 'agent' ? (command.payeeId ?? '').toUpperCase() : (command.payeeId ?? '') };
   const opened = await e.open(client, subscriber, operator, {
     payee, amountMinor: amount.amountMinor, reference: (command.reference ?? '').slice(0, 40), language, channel: 'ussd',
-    shortCode: operator.shortCodes[0] as string, requestId: requestId || null, funding,
+    shortCode, requestId: requestId || null, funding, balanceBeforeMinor,
   });
   if (!opened.ok) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: opened.text };
+  // A cash-out (cash.ts): the cash, the fee on top and what leaves the wallet, at the agent named as in its SMS.
+  if (kind === 'agent') return cashQuote(opened.paymentId, splitRow(opened.split), operator.currency, await cashPayeeName(client, 'agent', payee.id), 'wallet');
   return quote(opened.paymentId, opened.split.amountMinor, opened.split.feeMinor, operator.currency, opened.payeeName, funding);
+}
+
+/** A split as the payment row keeps it. */
+function splitRow(split: PaymentSplit): Pick<PaymentRow, 'amount_minor' | 'payee_minor'> {
+  return { amount_minor: split.amountMinor, payee_minor: split.payeeMinor };
+}
+
+/** An agent as a cash-out's screen names it ("Kiosk Two (AG2001)"); a cash-in's payee number. */
+async function cashPayeeName(client: pg.ClientBase, payeeKind: PaymentRow['payee_kind'], payeeId: string): Promise<string> {
+  return payeeKind === 'agent' ? agentLabel(await readAgent(client, payeeId), payeeId) : `+${payeeId}`;
+}
+
+/**
+ * A cash payment's confirmation: amount is the cash (handed over, or deposited), fee everything on
+ * top of it (the operator's share included: the payer pays it all), total what leaves the paying account.
+ */
+function cashQuote(paymentId: string, row: Pick<PaymentRow, 'amount_minor' | 'payee_minor'>, currency: string, payeeName: string, funding: Funding | null): dialpay.v1.ISubscriberCommandReply {
+  const money = (amountMinor: bigint) => moneyToProto({ amountMinor: BigInt(amountMinor), currency });
+  const payee = BigInt(row.payee_minor);
+  const total = BigInt(row.amount_minor);
+  return { outcome: Outcome.COMMAND_OUTCOME_OK, paymentId, payeeName, funding: fundingToProto(funding), amount: money(payee), fee: money(total - payee), total: money(total) };
 }
 
 /** The amount a StartPayment asks for; zero when it is not valid (startUssd refuses it). */
@@ -98,10 +158,13 @@ function quote(paymentId: string, amountMinor: bigint, feeMinor: bigint, currenc
 async function confirmUssd(e: PaymentEngine, client: pg.PoolClient, payment: PaymentRow): Promise<dialpay.v1.ISubscriberCommandReply> {
   switch (payment.state) {
     case PaymentState.RESERVING:
+      // cash.ts: nothing moves once the agent (the payer of a cash-in, the payee of a cash-out) is suspended.
+      if (await agentSuspendedSince(client, payment)) return suspendedAgent(e, client, payment);
       await store.setConsented(client, payment.payment_id);
       return { outcome: Outcome.COMMAND_OUTCOME_OK, paymentId: payment.payment_id };
     case PaymentState.CHALLENGED:
       if (payment.expires_at && payment.expires_at.getTime() <= Date.now()) return ended(payment, FailureReason.EXPIRED);
+      if (await agentSuspendedSince(client, payment)) return suspendedAgent(e, client, payment);
       await e.step(client, payment, { kind: 'answer', correct: true, attemptsMax: e.config.limits.pinAttemptsMax });
       return { outcome: Outcome.COMMAND_OUTCOME_OK, paymentId: payment.payment_id };
     case PaymentState.AUTHORIZED:
@@ -131,5 +194,12 @@ async function cancelUssd(e: PaymentEngine, client: pg.PoolClient, payment: Paym
 }
 
 function ended(payment: PaymentRow, reason: FailureReasonValue): dialpay.v1.ISubscriberCommandReply {
-  return { outcome: Outcome.COMMAND_OUTCOME_ENDED, paymentId: payment.payment_id, text: failedReply(reason, payment.amount_minor, payment.currency, payment.language) };
+  const text = cashFailedText(payment, reason) ?? failedReply(reason, payment.amount_minor, payment.currency, payment.language);
+  return { outcome: Outcome.COMMAND_OUTCOME_ENDED, paymentId: payment.payment_id, text };
+}
+
+/** The agent was suspended while the confirmation screen waited: cancelled (its hold voided), as an SMS answer would be. */
+async function suspendedAgent(e: PaymentEngine, client: pg.PoolClient, payment: PaymentRow): Promise<dialpay.v1.ISubscriberCommandReply> {
+  await e.step(client, payment, { kind: 'stop' });
+  return ended(payment, FailureReason.CANCELLED);
 }

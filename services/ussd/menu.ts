@@ -15,7 +15,7 @@ import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.
 import { formatAmount, parseAmount } from '../../runtime/money.js';
 import { operatorForNumber, toE164 } from '../../runtime/msisdn.js';
 import { paginate } from './screens.js';
-import { confirmText, text, type Language, type TextKey } from './texts.js';
+import { cashConfirmText, confirmText, text, type Language, type TextKey } from './texts.js';
 import { statementLines } from '../../runtime/statement.js';
 
 /** What one USSD message may hold (GSM 03.38 septets). */
@@ -34,6 +34,8 @@ export const KEPT_REFUSED = '<not-a-pin>';
 /** A PIN-shaped stand-in that routes a KEPT_PIN answer on replay; it is never sent anywhere (see pinAnswer). */
 const KEPT_PIN_ROUTE = '0000';
 const REFERENCE_PATTERN = /^[A-Za-z0-9._/-]{1,20}$/;
+/** An agent's id as registered (payments' AGENT_ID), typed in either case; whether it names an agent, payments says. */
+const AGENT_ID_PATTERN = /^[A-Z0-9-]{2,32}$/;
 /** Lines of the mini statement. */
 const STATEMENT_LINES = 5;
 
@@ -146,25 +148,39 @@ async function ask(walk: Walk, request: Omit<dialpay.v1.ISubscriberCommandReques
   }
 }
 
-function mainNext(input: string): Route {
+/** The agent id payments gave with the profile when the dialling line is an active agent's; '' otherwise. */
+function agentOf(walk: Walk): string {
+  return String(walk.facts[0]?.agentId ?? '');
+}
+
+/** The main menu: an agent's line also deposits and reads its float (issue 16). */
+function mainText(walk: Walk): string {
+  return walk.t(agentOf(walk) ? 'mainAgent' : 'main');
+}
+
+function mainNext(input: string, walk: Walk): Route {
   switch (input) {
     case '1': return 'pay.merchant';
     case '2': return 'send.msisdn';
     case '3': return 'airtime.who';
     case '4': return 'account';
-    default: return { invalid: 'invalidChoice' };
+    case '5': return 'withdraw.agent';
   }
+  if (agentOf(walk) && input === '6') return 'deposit.msisdn';
+  if (agentOf(walk) && input === '7') return 'agent.float';
+  return { invalid: 'invalidChoice' };
 }
 
 /** dialpay.v1.PayeeKind, by the menu's name for it. */
-const PAYEE_KINDS = { merchant: 1, subscriber: 2, airtime: 3 } as const satisfies Record<string, dialpay.v1.PayeeKind>;
+const PAYEE_KINDS = { merchant: 1, subscriber: 2, airtime: 3, agent: 4 } as const satisfies Record<string, dialpay.v1.PayeeKind>;
 
 const pinNext = (to: string) => (input: string): Route => (PIN_PATTERN.test(input) ? to : { invalid: 'invalidPin' });
 
-type Flow = 'pay' | 'send' | 'airtime';
+/** withdraw: cash out at an agent; deposit: an agent's cash-in to a wallet (cash.ts in payments keeps their rules). */
+type Flow = 'pay' | 'send' | 'airtime' | 'withdraw' | 'deposit';
 
 /** Who a flow pays and how much, from the answers on the path. */
-function paymentOf(flow: Flow, walk: Walk): { payeeKind: 'merchant' | 'subscriber' | 'airtime'; payeeId: string; amountText: string; reference: string; shown: string } {
+function paymentOf(flow: Flow, walk: Walk): { payeeKind: keyof typeof PAYEE_KINDS; payeeId: string; amountText: string; reference: string; shown: string } {
   const { operator, msisdn } = walk.context;
   switch (flow) {
     case 'pay': {
@@ -177,6 +193,10 @@ function paymentOf(flow: Flow, walk: Walk): { payeeKind: 'merchant' | 'subscribe
       const target = walk.visited('airtime.msisdn') ? (toE164(walk.enteredWith('airtime.amount'), operator.countryCallingCode) ?? msisdn) : msisdn;
       return { payeeKind: 'airtime', payeeId: target, amountText: walk.enteredWith('airtime.pin'), reference: '', shown: `+${target}` };
     }
+    case 'withdraw':
+      return { payeeKind: 'agent', payeeId: walk.enteredWith('withdraw.amount').trim().toUpperCase(), amountText: walk.enteredWith('withdraw.pin'), reference: '', shown: '' };
+    case 'deposit':
+      return { payeeKind: 'subscriber', payeeId: toE164(walk.enteredWith('deposit.amount'), operator.countryCallingCode) ?? '', amountText: walk.enteredWith('deposit.pin'), reference: '', shown: '' };
   }
 }
 
@@ -189,7 +209,7 @@ function amountState(flow: Flow, after: string): StateDef {
 
 /** The PIN (asked last), then a confirmation screen with amount, fee and payee; then done or cancelled. */
 function paymentStates(flow: Flow): Record<string, StateDef> {
-  const verb: TextKey = flow === 'pay' ? 'verbPay' : flow === 'send' ? 'verbSend' : 'verbAirtime';
+  const verb: TextKey = flow === 'pay' ? 'verbPay' : flow === 'send' ? 'verbSend' : 'verbAirtime'; // not shown for withdraw and deposit
   return {
     [`${flow}.pin`]: { screen: (_f, walk) => con(walk.t('enterPin')), next: pinNext(`${flow}.confirm`) },
     [`${flow}.confirm`]: {
@@ -205,19 +225,26 @@ function paymentStates(flow: Flow): Record<string, StateDef> {
             // One payment per arrival at this screen, whatever the retries of the hop.
             requestId: `${walk.context.dialogueId}#${walk.factKey}`,
             payeeKind: PAYEE_KINDS[p.payeeKind], payeeId: p.payeeId, reference: p.reference,
-            amount: moneyToProto({ amountMinor, currency }), pin, language: walk.language,
+            amount: moneyToProto({ amountMinor, currency }), pin, language: walk.language, cashIn: flow === 'deposit',
           },
         });
         return {
           outcome: r.outcome ?? 0, paymentId: r.paymentId ?? '', text: r.text ?? '', left: r.attemptsLeft ?? 0,
           amountMinor: r.amount ? String(moneyFromProto(r.amount).amountMinor) : '0', feeMinor: r.fee ? String(moneyFromProto(r.fee).amountMinor) : '0',
           payee: p.shown || (r.payeeName ?? ''), reference: p.reference, funding: fundingFromProto(r.funding) ?? '',
+          totalMinor: r.total ? String(moneyFromProto(r.total).amountMinor) : undefined,
         };
       },
       screen: (fact, walk) => {
         const currency = walk.context.operator.currency;
         switch (fact?.outcome) {
           case Outcome.OK:
+            if (flow === 'withdraw' || flow === 'deposit') {
+              const money = (minor: unknown) => formatAmount(BigInt(String(minor ?? '0')), currency, walk.language);
+              return con(cashConfirmText(walk.language, flow === 'withdraw' ? 'cash-out' : 'cash-in', {
+                amount: money(fact.amountMinor), fee: money(fact.feeMinor), total: money(fact.totalMinor ?? fact.amountMinor), payee: String(fact.payee),
+              }, SCREEN_CHARS_MAX));
+            }
             return con(confirmText(walk.language, {
               what: walk.t(verb), amount: formatAmount(BigInt(fact.amountMinor as string), currency, walk.language),
               fee: formatAmount(BigInt(fact.feeMinor as string), currency, walk.language), payee: String(fact.payee),
@@ -284,13 +311,13 @@ export const STATES: Readonly<Record<string, StateDef>> = {
     load: async (walk) => {
       const r = await ask(walk, { profile: {} });
       if (r.outcome !== Outcome.OK) return { unavailable: true };
-      return { hasPin: r.hasPin ?? false, language: r.language ?? walk.context.operator.defaultLanguage };
+      return { hasPin: r.hasPin ?? false, language: r.language ?? walk.context.operator.defaultLanguage, agentId: r.agentId || undefined };
     },
     screen: (fact, walk) => {
       if (!fact || fact.unavailable) return end(walk.t('unavailable'));
-      return con(walk.t(fact.hasPin ? 'main' : 'choosePin'));
+      return con(fact.hasPin ? mainText(walk) : walk.t('choosePin'));
     },
-    next: (input, fact) => (fact?.hasPin ? mainNext(input) : pinNext('pin.repeat')(input)),
+    next: (input, fact, walk) => (fact?.hasPin ? mainNext(input, walk) : pinNext('pin.repeat')(input)),
   },
   'pin.repeat': { screen: (_f, walk) => con(walk.t('repeatPin')), next: pinNext('pin.saved') },
   'pin.saved': {
@@ -302,13 +329,13 @@ export const STATES: Readonly<Record<string, StateDef>> = {
     },
     screen: (fact, walk) => {
       switch (fact?.result) {
-        case 'ok': return con(`${walk.t('pinSaved')}\n${walk.t('main')}`);
+        case 'ok': return con(`${walk.t('pinSaved')}\n${mainText(walk)}`);
         case 'differ': return con(walk.t('pinsDiffer'));
         case 'weak': return con(walk.t('pinWeak'));
         default: return end(walk.t(fact ? 'unavailable' : 'sessionLost'));
       }
     },
-    next: (input, fact) => (fact?.result === 'ok' ? mainNext(input) : pinNext('pin.repeat')(input)),
+    next: (input, fact, walk) => (fact?.result === 'ok' ? mainNext(input, walk) : pinNext('pin.repeat')(input)),
   },
   'pay.merchant': {
     screen: (_f, walk) => con(walk.t('merchantCode')),
@@ -344,6 +371,31 @@ export const STATES: Readonly<Record<string, StateDef>> = {
   },
   'airtime.amount': amountState('airtime', 'airtime.pin'),
   ...paymentStates('airtime'),
+  'withdraw.agent': {
+    screen: (_f, walk) => con(walk.t('agentNumber')),
+    next: (input) => (AGENT_ID_PATTERN.test(input.trim().toUpperCase()) ? 'withdraw.amount' : { invalid: 'invalidAgent' }),
+  },
+  'withdraw.amount': amountState('withdraw', 'withdraw.pin'),
+  ...paymentStates('withdraw'),
+  // The agent menu (mainNext offers these to an agent's line only; payments checks the agent again).
+  'deposit.msisdn': {
+    screen: (_f, walk) => con(walk.t('phoneNumber')),
+    next: (input, _f, walk) => (toE164(input, walk.context.operator.countryCallingCode) ? 'deposit.amount' : { invalid: 'invalidNumber' }),
+  },
+  'deposit.amount': amountState('deposit', 'deposit.pin'),
+  ...paymentStates('deposit'),
+  'agent.float': {
+    load: async (walk) => {
+      try {
+        const reply = await walk.context.services.balance({ operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, walletOnly: true, agentId: agentOf(walk) });
+        if (!reply.available || !reply.wallet) return { ok: false };
+        return { ok: true, balance: formatAmount(moneyFromProto(reply.wallet).amountMinor, walk.context.operator.currency, walk.language) };
+      } catch {
+        return { ok: false };
+      }
+    },
+    screen: (fact, walk) => end(fact?.ok ? walk.t('floatBalance', { balance: String(fact.balance) }) : walk.t(fact ? 'unavailable' : 'sessionLost')),
+  },
   account: {
     screen: (_f, walk) => con(walk.t('account')),
     next: (input) => ({ '1': 'account.balance', '2': 'account.statement', '3': 'pin.current', '4': 'language' })[input] ?? { invalid: 'invalidChoice' },

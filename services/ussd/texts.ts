@@ -9,8 +9,13 @@ type Args = Readonly<Record<string, string>>;
 
 const T = {
   main: {
-    en: () => 'dialpay\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account',
-    fr: () => 'dialpay\n1 Payer un marchand\n2 Envoyer de l argent\n3 Acheter du credit\n4 Mon compte',
+    en: () => 'dialpay\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account\n5 Withdraw cash',
+    fr: () => 'dialpay\n1 Payer un marchand\n2 Envoyer de l argent\n3 Acheter du credit\n4 Mon compte\n5 Retirer de l argent',
+  },
+  // The line dialling is an active agent's (issue 16): deposits from its float, and the float's balance.
+  mainAgent: {
+    en: () => 'dialpay agent\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account\n5 Withdraw cash\n6 Deposit to a wallet\n7 Float balance',
+    fr: () => 'dialpay agent\n1 Payer un marchand\n2 Envoyer de l argent\n3 Acheter du credit\n4 Mon compte\n5 Retirer de l argent\n6 Depot client\n7 Solde du float',
   },
   choosePin: {
     en: () => 'Welcome to dialpay. Choose a 4-digit PIN to protect your payments:',
@@ -20,6 +25,7 @@ const T = {
   pinSaved: { en: () => 'PIN saved.', fr: () => 'PIN enregistre.' },
   pinsDiffer: { en: () => 'The PINs did not match. Choose a 4-digit PIN:', fr: () => 'Les PIN ne correspondent pas. Choisissez un PIN a 4 chiffres:' },
   pinWeak: { en: () => 'That PIN is too easy to guess. Choose another 4-digit PIN:', fr: () => 'Ce PIN est trop facile. Choisissez un autre PIN a 4 chiffres:' },
+  agentNumber: { en: () => 'Enter the agent number:', fr: () => 'Entrez le numero de l agent:' },
   merchantCode: { en: () => 'Enter the merchant code:', fr: () => 'Entrez le code du marchand:' },
   phoneNumber: { en: () => 'Enter the phone number:', fr: () => 'Entrez le numero de telephone:' },
   amount: { en: (a: Args) => `Enter the amount (${a.currency}):`, fr: (a: Args) => `Entrez le montant (${a.currency}):` },
@@ -32,6 +38,17 @@ const T = {
     en: (a: Args) => `${a.what} ${a.amount} to ${a.payee}\nFee ${a.fee}${a.reference ? `\nRef ${a.reference}` : ''}${a.source ? `\n${a.source}` : ''}\n1 Confirm\n2 Cancel`,
     fr: (a: Args) => `${a.what} ${a.amount} a ${a.payee}\nFrais ${a.fee}${a.reference ? `\nRef ${a.reference}` : ''}${a.source ? `\n${a.source}` : ''}\n1 Confirmer\n2 Annuler`,
   },
+  // A cash-out's confirmation (cashConfirmText fits the agent's name in): the cash, the fee on top, what leaves the wallet.
+  confirmCashOut: {
+    en: (a: Args) => `Withdraw ${a.amount} at ${a.payee}\nFee ${a.fee}\nTotal from wallet ${a.total}\n1 Confirm\n2 Cancel`,
+    fr: (a: Args) => `Retirer ${a.amount} chez ${a.payee}\nFrais ${a.fee}\nTotal portefeuille ${a.total}\n1 Confirmer\n2 Annuler`,
+  },
+  // An agent's deposit: the float pays, the number's wallet receives.
+  confirmCashIn: {
+    en: (a: Args) => `Deposit ${a.amount} to ${a.payee}\nFrom your float\n1 Confirm\n2 Cancel`,
+    fr: (a: Args) => `Deposer ${a.amount} pour ${a.payee}\nDepuis votre float\n1 Confirmer\n2 Annuler`,
+  },
+  floatBalance: { en: (a: Args) => `Your float: ${a.balance}`, fr: (a: Args) => `Votre float: ${a.balance}` },
   // Where the money will come from, on the confirmation screen (confirmText fits it in).
   fromWallet: { en: () => 'From your dialpay wallet', fr: () => 'Depuis votre portefeuille dialpay' },
   fromCarrier: { en: (a: Args) => `Charged to your ${a.operator} account`, fr: (a: Args) => `Debite sur votre compte ${a.operator}` },
@@ -72,6 +89,7 @@ const T = {
   more: { en: () => '00 More', fr: () => '00 Suite' },
   // Error lines, shown above a screen re-shown after an answer it cannot take.
   invalidChoice: { en: () => 'Invalid choice.', fr: () => 'Choix invalide.' },
+  invalidAgent: { en: () => 'An agent number is like AG1001.', fr: () => 'Un numero d agent est comme AG1001.' },
   invalidMerchant: { en: () => 'Unknown merchant code.', fr: () => 'Code marchand inconnu.' },
   invalidAmount: { en: () => 'Enter an amount like 150 or 5.50.', fr: () => 'Entrez un montant comme 150 ou 5,50.' },
   invalidNumber: { en: () => 'Enter a number like 0712345678.', fr: () => 'Entrez un numero comme 0712345678.' },
@@ -101,10 +119,19 @@ const OPERATOR_NAME_SHOWN_MAX = 20;
  */
 export function confirmText(language: Language, args: Args, funding: Funding | null, operatorName: string, septetsMax: number): string {
   const source = funding === 'wallet' ? text('fromWallet', language) : funding === 'carrier' ? text('fromCarrier', language, { operator: operatorName.slice(0, OPERATOR_NAME_SHOWN_MAX) }) : '';
-  const render = (payee: string) => text('confirm', language, { ...args, payee, source });
+  return fitPayee(language, args.payee ?? '', (payee) => text('confirm', language, { ...args, payee, source }), septetsMax);
+}
+
+/** A cash-out's confirmation (the agent "Name (AG1001)" giving way as a merchant's would) or a cash-in's (the number, short). */
+export function cashConfirmText(language: Language, kind: 'cash-out' | 'cash-in', args: Args, septetsMax: number): string {
+  return fitPayee(language, args.payee ?? '', (payee) => text(kind === 'cash-out' ? 'confirmCashOut' : 'confirmCashIn', language, { ...args, payee }), septetsMax);
+}
+
+/** `render(payee)`, the payee's name cut (its code in brackets kept) until it fits with an error line above. */
+function fitPayee(language: Language, payee: string, render: (payee: string) => string, septetsMax: number): string {
   const budget = septetsMax - septetLength(`${text('invalidChoice', language)}\n`);
-  const over = septetLength(render(args.payee ?? '')) - budget;
-  if (over <= 0) return render(args.payee ?? '');
-  const [, name = args.payee ?? '', code = ''] = /^(.*?)((?: \([^)]*\))?)$/.exec(args.payee ?? '') ?? [];
+  const over = septetLength(render(payee)) - budget;
+  if (over <= 0) return render(payee);
+  const [, name = payee, code = ''] = /^(.*?)((?: \([^)]*\))?)$/.exec(payee) ?? [];
   return render(`${[...name].slice(0, Math.max(1, [...name].length - over - 1)).join('')}.${code}`);
 }

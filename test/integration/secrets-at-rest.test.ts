@@ -16,7 +16,7 @@ const SMS_PIN = '3579';
 const USSD_PIN_SMPP = '8642';
 const USSD_PIN_HTTP = '7531';
 const NEW_PIN_SMPP = '2580';
-const MAIN = 'dialpay\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account';
+const MAIN = 'dialpay\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account\n5 Withdraw cash';
 
 let p: PaymentsStack;
 let nats: NatsHandle;

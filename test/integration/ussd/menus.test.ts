@@ -73,7 +73,7 @@ let port: number;
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
 let phoneNo = 0;
 const newPhone = () => `2547330${String(++phoneNo).padStart(5, '0')}`;
-const MAIN = 'dialpay\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account';
+const MAIN = 'dialpay\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account\n5 Withdraw cash';
 const smsTo = (phone: string) => p.sim.submitted.filter((m) => m.destination === phone).map((m) => m.text);
 
 /** A phone whose PIN is already set (through the menu), and a way to open sessions on it. */
@@ -123,7 +123,7 @@ describe('first use and the account menu', () => {
     expect((await s.answer('4', '4')).text).toBe('Language\n1 English\n2 Francais');
     expect(await s.answer('2')).toEqual({ text: 'Langue: francais.', end: true });
     s = session();
-    expect((await s.dial()).text).toBe('dialpay\n1 Payer un marchand\n2 Envoyer de l argent\n3 Acheter du credit\n4 Mon compte');
+    expect((await s.dial()).text).toBe('dialpay\n1 Payer un marchand\n2 Envoyer de l argent\n3 Acheter du credit\n4 Mon compte\n5 Retirer de l argent');
     expect((await s.answer('4', '4', '1')).text).toBe('Language set to English.');
   });
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { paginate, septetLength } from '../../../services/ussd/screens.js';
 import { SCREEN_CHARS_MAX, runMenu, type Facts, type MenuServices } from '../../../services/ussd/menu.js';
-import { TEXT_KEYS, confirmText, text } from '../../../services/ussd/texts.js';
+import { TEXT_KEYS, cashConfirmText, confirmText, text } from '../../../services/ussd/texts.js';
 import { exampleConfigRaw } from '../../support/stack.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { moneyToProto, bigIntToInt64 } from '../../../proto/index.js';
@@ -14,7 +14,7 @@ import { moneyToProto, bigIntToInt64 } from '../../../proto/index.js';
  * past any per-payment limit (a larger one is refused before the confirmation screen).
  */
 const WORST = {
-  currency: 'KES', left: '10', amount: '9,999,999.99 KES', fee: '999,999.99 KES', what: 'Envoyer',
+  currency: 'KES', left: '10', amount: '9,999,999.99 KES', fee: '999,999.99 KES', total: '9,999,999.99 KES', what: 'Envoyer',
   payee: `${'M'.repeat(40)} (${'C'.repeat(12)})`, reference: 'R'.repeat(20), balance: '-999,999,999,999.99 KES', lines: '',
 };
 
@@ -42,6 +42,21 @@ describe('screens', () => {
       // A short payee is shown whole.
       expect(confirmText(language, { ...WORST, payee: 'Duka (SHOP42)', fee: '1.60 KES', amount: '100.00 KES', reference: '' }, 'wallet', 'Safari Mobile', SCREEN_CHARS_MAX)).toContain('Duka (SHOP42)');
     }
+  });
+
+  it("a cash-out's confirmation fits with the longest agent name and id, the name giving way but not the id; a cash-in's too", () => {
+    for (const language of ['en', 'fr'] as const) {
+      const agentId = 'A'.repeat(32);
+      const screen = cashConfirmText(language, 'cash-out', { ...WORST, payee: `${'M'.repeat(40)} (${agentId})` }, SCREEN_CHARS_MAX);
+      expect(septetLength(`${text('invalidChoice', language)}\n${screen}`)).toBeLessThanOrEqual(SCREEN_CHARS_MAX);
+      expect(screen).toContain(`(${agentId})`);
+      expect(screen).toContain(WORST.total);
+      const deposit = cashConfirmText(language, 'cash-in', { ...WORST, payee: '+254712345678901' }, SCREEN_CHARS_MAX);
+      expect(septetLength(`${text('invalidChoice', language)}\n${deposit}`)).toBeLessThanOrEqual(SCREEN_CHARS_MAX);
+      expect(deposit).toContain('+254712345678901');
+    }
+    expect(cashConfirmText('en', 'cash-out', { amount: '500.00 KES', fee: '15.00 KES', total: '515.00 KES', payee: 'Kiosk (AG1)' }, SCREEN_CHARS_MAX))
+      .toBe('Withdraw 500.00 KES at Kiosk (AG1)\nFee 15.00 KES\nTotal from wallet 515.00 KES\n1 Confirm\n2 Cancel');
   });
 
   it('paginate keeps every page within the limit and loses no character', () => {
@@ -109,6 +124,54 @@ describe('the menu without the network', () => {
     const result = await runMenu(airtime, facts, ['3', '2', '0712345678', '50', '2468'], 1_000);
     expect(result.screen.text).toBe('Airtime 50.00 KES to +254712345678\nFee 0.00 KES\n1 Confirm\n2 Cancel');
     expect(asked).toEqual([expect.objectContaining({ payeeKind: 3, payeeId: '254712345678', pin: '2468', reference: '' })]);
+  });
+
+  it("withdraw asks payments for a cash-out at the agent typed (in capitals) and shows the cash, the fee and the total", async () => {
+    const asked: unknown[] = [];
+    const money = (minor: bigint) => moneyToProto({ amountMinor: minor, currency: 'KES' });
+    const cash = {
+      ...context, sessionId: 'unit-5', dialogueId: 'unit-5~d1',
+      services: {
+        ...services,
+        payments: async (q: Parameters<MenuServices['payments']>[0]) => {
+          if (q.profile) return { outcome: 1, hasPin: true, language: 'fr' };
+          asked.push(q.startPayment);
+          return { outcome: 1, paymentId: 'p-5', amount: money(50_000n), fee: money(1_500n), total: money(51_500n), payeeName: 'Kiosk (AG1001)', funding: 1 };
+        },
+      },
+    };
+    const facts: Facts = {};
+    await runMenu(cash, facts, [], 1_000);
+    expect((await runMenu(cash, facts, ['6'], 1_000)).screen.text).toMatch(/^Choix invalide\.\ndialpay\n/); // not an agent's line
+    expect((await runMenu(cash, facts, ['5', 'x'], 1_000)).screen.text).toBe('Un numero d agent est comme AG1001.\nEntrez le numero de l agent:');
+    const result = await runMenu(cash, facts, ['5', 'ag1001', '500', '2468'], 1_000);
+    expect(result.screen.text).toBe('Retirer 500,00 KES chez Kiosk (AG1001)\nFrais 15,00 KES\nTotal portefeuille 515,00 KES\n1 Confirmer\n2 Annuler');
+    expect(asked).toEqual([expect.objectContaining({ payeeKind: 4, payeeId: 'AG1001', pin: '2468', cashIn: false })]);
+  });
+
+  it("an agent's line gets deposits (a cash-in for the number typed) and its float balance, asked of billing by agent id", async () => {
+    const asked: unknown[] = [];
+    const balances: unknown[] = [];
+    const agent = {
+      ...context, sessionId: 'unit-6', dialogueId: 'unit-6~d1',
+      services: {
+        payments: async (q: Parameters<MenuServices['payments']>[0]) => {
+          if (q.profile) return { outcome: 1, hasPin: true, language: 'en', agentId: 'AG1001' };
+          asked.push(q.startPayment);
+          return { outcome: 1, paymentId: 'p-6', amount: moneyToProto({ amountMinor: 80_000n, currency: 'KES' }), fee: moneyToProto({ amountMinor: 0n, currency: 'KES' }), payeeName: '+254712345678', funding: 3 };
+        },
+        balance: async (q: Parameters<MenuServices['balance']>[0]) => {
+          balances.push(q);
+          return { available: true, wallet: moneyToProto({ amountMinor: 12_345n, currency: 'KES' }) };
+        },
+      },
+    };
+    const facts: Facts = {};
+    expect((await runMenu(agent, facts, [], 1_000)).screen.text).toBe('dialpay agent\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account\n5 Withdraw cash\n6 Deposit to a wallet\n7 Float balance');
+    expect((await runMenu(agent, facts, ['6', '0712345678', '800', '2468'], 1_000)).screen.text).toBe('Deposit 800.00 KES to +254712345678\nFrom your float\n1 Confirm\n2 Cancel');
+    expect(asked).toEqual([expect.objectContaining({ payeeKind: 2, payeeId: '254712345678', pin: '2468', cashIn: true })]);
+    expect((await runMenu(agent, facts, ['7'], 1_000)).screen).toEqual({ text: 'Your float: 123.45 KES', end: true });
+    expect(balances).toEqual([expect.objectContaining({ agentId: 'AG1001', msisdn: '254700000001' })]);
   });
 
   it('a service that never answers ends the hop at its timeout instead of hanging', async () => {
