@@ -223,6 +223,25 @@ describe('withdraw cash', () => {
     expect(await s.answer('2')).toEqual({ text: 'Cancelled. Nothing was charged.', end: true });
     await waitFor('released', async () => (await balance(AccountIds.subscriber(customer))) === 20_000n);
   }, 60_000);
+
+  it('an agent suspended while the confirmation screen waits: "1" moves nothing, the hold goes back', async () => {
+    const customer = newPhone();
+    await choosePin(httpPhone(customer));
+    await depositByMenu(customer, '200', 20_000n);
+    const s = httpPhone(customer);
+    await s.dial();
+    expect((await s.answer('5', AGENT, '100', PIN)).text).toMatch(/^Withdraw 100\.00 KES at Kiosk One/);
+    await waitFor('reserved', async () => (await balance(AccountIds.subscriber(customer))) === 20_000n - 11_100n);
+    const floatBefore = await balance(AccountIds.agentFloat(AGENT));
+    expect((await setAgentState(p.pool, AGENT, 'suspended', 'test')).kind).toBe('changed');
+    try {
+      expect(await s.answer('1')).toEqual({ text: 'Payment of 111.00 KES failed: cancelled. Nothing was charged.', end: true });
+      await waitFor('released', async () => (await balance(AccountIds.subscriber(customer))) === 20_000n);
+      expect(await balance(AccountIds.agentFloat(AGENT))).toBe(floatBefore);
+    } finally {
+      await setAgentState(p.pool, AGENT, 'active', 'test');
+    }
+  }, 60_000);
 });
 
 it('leaves a ledger that adds up, with no reservation left open', async () => {
