@@ -88,11 +88,12 @@ export class CreditService {
         creditId, source, outcome: OUTCOME_NAMES[decided.outcome] as CreditRow['outcome'], detail: decided.detail, transferId: decided.outcome === CreditOutcome.CREDIT_OUTCOME_OK ? creditTransferId(creditId) : null,
         operatorId: request.operatorId ?? '', merchantId: source === 'merchant-payout' ? (request.merchantId ?? '') : '', msisdn: request.msisdn ?? '',
         currency: amount?.currency ?? '', amountMinor: amount?.amountMinor ?? 0n, reference: (request.reference ?? '').slice(0, REFERENCE_CHARS_MAX),
+        counterpartyName: this.#counterpartyName(source, request),
       };
       await client.query(
-        `INSERT INTO billing.credits (credit_id, source, outcome, detail, transfer_id, operator_id, merchant_id, msisdn, currency, amount_minor, reference)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [row.creditId, row.source, row.outcome, row.detail, row.transferId, row.operatorId, row.merchantId, row.msisdn, row.currency, row.amountMinor.toString(), row.reference],
+        `INSERT INTO billing.credits (credit_id, source, outcome, detail, transfer_id, operator_id, merchant_id, msisdn, currency, amount_minor, reference, counterparty_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+        [row.creditId, row.source, row.outcome, row.detail, row.transferId, row.operatorId, row.merchantId, row.msisdn, row.currency, row.amountMinor.toString(), row.reference, row.counterpartyName],
       );
       if (decided.outcome !== CreditOutcome.CREDIT_OUTCOME_OK) this.#o.log.info({ creditId, source, outcome: row.outcome, detail: decided.detail }, 'credit refused; nothing moved');
       await this.#answer(client, creditId, decided.outcome, decided.detail, amount);
@@ -157,6 +158,12 @@ export class CreditService {
     const currencies = new Set(merchant.operatorIds.map((id) => this.#o.operators.get(id)?.currency));
     if (!currencies.has(amount.currency)) return refuse(`merchant ${merchant.id} is not paid in ${amount.currency}`);
     return { kind: 'book', transfer: payoutTransfer({ creditId, merchantId: merchant.id, msisdn, currency: amount.currency, amountMinor: amount.amountMinor }), merchantId: merchant.id, walletMaxMinor };
+  }
+
+  /** Who the subscriber's statement says the money came from: the operator's or the merchant's name, else its id. */
+  #counterpartyName(source: Source, request: dialpay.v1.ICreditRequested): string {
+    if (source === 'merchant-payout') return this.#o.merchants.get(request.merchantId ?? '')?.name ?? (request.merchantId ?? '');
+    return this.#o.operators.get(request.operatorId ?? '')?.name ?? (request.operatorId ?? '');
   }
 
   /** The result through billing's outbox; its event id names the credit and the outcome, so a repeat is the same event. */

@@ -19,8 +19,10 @@ CREATE TABLE credits (
   msisdn TEXT NOT NULL DEFAULT '',
   currency TEXT NOT NULL DEFAULT '',
   amount_minor BIGINT NOT NULL DEFAULT 0,
-  -- The caller's reference: the subscriber's statement shows it.
+  -- The caller's reference and its name (the operator's or the merchant's, from config when it
+  -- was booked): the subscriber's statement shows them.
   reference TEXT NOT NULL DEFAULT '',
+  counterparty_name TEXT NOT NULL DEFAULT '',
   created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   CHECK ((outcome = 'ok') = (transfer_id IS NOT NULL))
 );
