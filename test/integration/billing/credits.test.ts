@@ -158,7 +158,7 @@ describe('merchant payouts', () => {
   it('counts refunds claimed and not yet booked against the available balance', async () => {
     const debitId = await pay('EVCHARGE', 8_000n);
     // A refund the carrier is still being asked about (billing.refunds 'refunding').
-    await pool.query(`INSERT INTO billing.refunds (refund_id, debit_id, amount_minor, state) VALUES ($1, $2, 3_000, 'refunding')`, [`rf-${debitId}`, debitId]);
+    await pool.query(`INSERT INTO billing.refunds (refund_id, debit_id, amount_minor, state) VALUES ($1, $2, 3000, 'refunding')`, [`rf-${debitId}`, debitId]);
     try {
       expect(await merchantApiBalance('EVCHARGE')).toBe(5_000n);
       expect((await credit(payout('EVCHARGE', '254711100011', 5_001n))).outcome).toBe(CreditOutcome.CREDIT_OUTCOME_INSUFFICIENT_FUNDS);
