@@ -2,7 +2,9 @@
 // SMS BAL reply and the USSD menu: "DD/MM +20.00 KES +254700000003", money in
 // with a plus, money out with a minus, the counterparty a merchant id or a
 // number; an agent's ("agent:AG1001" from billing) reads as a deposit (cash-in)
-// or a withdrawal (cash-out) at that agent, with the payment's reference. Pure.
+// or a withdrawal (cash-out) at that agent, with the payment's reference; an operator's deposit
+// ("deposit:<operator>") or a merchant's payout ("payout:<merchant>") reads as money in from
+// them, with the caller's own reference (billing puts it in paymentId). Pure.
 import { int64ToBigInt, moneyFromProto, type dialpay } from '../proto/index.js';
 import { formatAmount } from './money.js';
 
@@ -17,9 +19,17 @@ export function statementLine(line: dialpay.v1.IStatementLine, currency: string,
     const what = AGENT_MOVEMENT[language][amountMinor > 0n ? 'in' : 'out'];
     return `${date} ${amount} ${what}, agent ${agent}, Ref ${paymentRef(line.paymentId ?? '')}`;
   }
+  const credit = /^(deposit|payout):(.+)$/.exec(counterparty);
+  if (credit) {
+    const reference = line.paymentId ?? '';
+    return `${date} ${amount} ${CREDIT_MOVEMENT[language][credit[1] as 'deposit' | 'payout']}, ${credit[2]}${reference ? `, Ref ${reference}` : ''}`;
+  }
   const who = /^\d+$/.test(counterparty) ? `+${counterparty}` : counterparty;
   return `${date} ${amount} ${who}`;
 }
+
+/** An operator's deposit and a merchant's payout into the wallet, as the subscriber reads them. */
+const CREDIT_MOVEMENT = { en: { deposit: 'Deposit', payout: 'Payout' }, fr: { deposit: 'Depot', payout: 'Versement' } } as const;
 
 /** Cash-in and cash-out at an agent, as the subscriber reads them. */
 const AGENT_MOVEMENT = { en: { in: 'Deposit', out: 'Withdrawal' }, fr: { in: 'Depot', out: 'Retrait' } } as const;

@@ -138,6 +138,28 @@ export async function checkAgentFloats(db: pg.Pool): Promise<Check[]> {
   ];
 }
 
+/**
+ * Merchants' payables (issue 16): a payout is booked only under the payable's lock when the
+ * available balance covers it (billing's credits.ts, payable.ts), so no payable is below zero.
+ * Only a refund booked after a settlement close emptied the payable may leave one below zero (a
+ * debt carried to the next window, settlement-ledger.ts); the harness settles no window, so here
+ * none may be.
+ */
+export async function checkMerchantPayables(db: pg.Pool): Promise<Check[]> {
+  const { rows } = await db.query<{ id: string; balance: string }>(
+    `SELECT a.id, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id)::text AS balance
+     FROM billing.accounts a WHERE a.kind = 'merchant_payable'`,
+  );
+  const negative = rows.filter((a) => BigInt(a.balance) < 0n);
+  return [
+    {
+      name: 'no merchant payable is below zero',
+      ok: negative.length === 0,
+      detail: `${rows.length} merchant payables; ${negative.length} below zero${negative.length ? ` (${first(negative.map((a) => `${a.id} ${a.balance}`))})` : ''}`,
+    },
+  ];
+}
+
 async function waitUntil(timeoutMs: number, done: () => Promise<boolean>): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -247,6 +269,7 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
 
     checks.push(...(await checkAccounts(db, input.operators)));
     checks.push(...(await checkAgentFloats(db)));
+    checks.push(...(await checkMerchantPayables(db)));
 
     const sums = await ledger.check();
     const sound = sums.postingsSumMinor === 0n && sums.unbalancedTransfers === 0 && sums.driftedBalances === 0 && sums.negativeBalances === 0;

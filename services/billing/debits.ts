@@ -22,6 +22,7 @@ import { TopUps, type TopUpResult } from './top-ups.js';
 import { bookInteropPosition, crossesOperators, payeeOperatorRefusal } from './interop.js';
 import { CLAIMS_SQL, claimFunding, fundingWanted, ledgerFunded, ledgerPayerAccount, mayFallBackToCarrier, stepsFor, type Funding, type FundingWanted } from './funding.js';
 import { subscriberBalance } from './wallet-balance.js';
+import { availableBalance, lockPayable } from './payable.js';
 
 const { DebitOutcome } = dialpay.v1;
 type DebitOutcomeValue = dialpay.v1.DebitOutcome;
@@ -167,12 +168,15 @@ export class DebitService {
     this.#topUps = new TopUps(options);
   }
 
-  /** The merchant API's GET /v1/balance: what we owe the merchant, per currency. */
+  /**
+   * The merchant API's GET /v1/balance, per currency: the available balance (payable.ts), what a
+   * payout may take now: the payable less refunds claimed and not yet booked.
+   */
   async merchantBalance(request: dialpay.v1.IMerchantBalanceRequest): Promise<dialpay.v1.IMerchantBalanceReply> {
     const merchantId = request.merchantId ?? '';
     const balances: dialpay.v1.IMoney[] = [];
     for (const currency of await this.#ledger.accountCurrencies(`merchant:${merchantId}:`)) {
-      balances.push(moneyToProto({ amountMinor: await this.#ledger.balance(AccountIds.merchant(merchantId, currency)), currency }));
+      balances.push(moneyToProto({ amountMinor: (await availableBalance(this.#o.pool, merchantId, currency)).availableMinor, currency }));
     }
     return { available: true, balances };
   }
@@ -665,6 +669,8 @@ export class DebitService {
       if (!request.merchantId) return answer(DebitOutcome.DEBIT_OUTCOME_REJECTED, 'refunds are for merchant payments');
       const debit = await lockDebit(client, debitId);
       if (!debit || debit.state !== 'captured' || debit.currency !== amount.currency) return answer(DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, `debit is ${debit?.state ?? 'unknown'}`);
+      // Not between a payout's balance check and its commit (payable.ts): a refund claimed now counts against the available balance.
+      await lockPayable(client, request.merchantId, debit.currency, 'shared');
       const existing = (await client.query<{ state: string; detail: string }>('SELECT state, detail FROM billing.refunds WHERE refund_id = $1', [refundId])).rows[0];
       if (existing?.state === 'refunded') return answer(DebitOutcome.DEBIT_OUTCOME_OK, '');
       if (existing?.state === 'refused') return answer(DebitOutcome.DEBIT_OUTCOME_INVALID_STATE, existing.detail);

@@ -5,10 +5,12 @@ import type { ComponentDefinition, ComponentContext, StartedComponent } from '..
 import { ConfigError, type Config, type OperatorConfig } from '../../runtime/config/index.js';
 import { startServiceBase } from '../../runtime/service-base.js';
 import { Requests, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, Events, serveRequests, type BatchRun, type Responder } from '../../runtime/nats/index.js';
+import { BILLING_CREDIT } from '../../runtime/nats/topology.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, v1 } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { DebitService } from './debits.js';
+import { CreditService } from './credits.js';
 import { runCaptureBatch, runRefundBatch, runReserveBatch, runVoidBatch, type MessageItem } from './batches.js';
 import { warnAboutMissingTopUps } from './top-ups.js';
 import { SettlementLedger } from './settlement-ledger.js';
@@ -85,6 +87,9 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
   await base.consume(BILLING_DEBIT_CAPTURE, Events.debitCaptureRequested, (m) => debits.capture(m), { batch: batches.capture });
   await base.consume(BILLING_DEBIT_VOID, Events.debitVoidRequested, (m) => debits.void(m), { batch: batches.void });
   await base.consume(BILLING_DEBIT_REFUND, Events.debitRefundRequested, (m) => debits.refund(m), { batch: batches.refund });
+  // Operator deposits and merchant payouts (credits.ts): rare next to payments, so one at a time, each in its own transaction.
+  const credits = new CreditService({ pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])), merchants: new Map(config.merchants.map((m) => [m.id, m])), log });
+  await base.consume(BILLING_CREDIT, Events.creditRequested, (m) => credits.credit(m));
   return {
     readiness: base.readiness,
     stop: async (timeoutMs) => {

@@ -1,11 +1,12 @@
-// What settlement asks of the ledger: the captures and refunds to merchants
+// What settlement asks of the ledger: the captures, refunds and payouts of merchants
 // in a window, and the airtime captured for and refunded from the operator's
 // airtime account (read), and booking a closed window's nets from payable to
 // settled accounts (write, idempotent on ids derived from the window).
 import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto } from '../../proto/index.js';
-import type { Pool } from '../../runtime/pg/index.js';
+import { withTransaction, type Pool } from '../../runtime/pg/index.js';
 import type { Ledger } from './ledger/store.js';
 import { AccountIds, settlementTransfer } from './ledger/rules.js';
+import { availableBalance, lockPayable } from './payable.js';
 
 /** Movements per answer; settlement asks again after the last id. */
 const MOVEMENTS_PAGE_MAX = 5_000;
@@ -24,11 +25,12 @@ export class SettlementLedger {
    * [from, to), each saying whether the debit was wallet-funded; and the captures into and refunds
    * out of this operator's airtime account (whoever the payer's operator); and the other captures
    * its carrier collected (carrier-funded airtime and transfers to a wallet, which pay no merchant),
-   * under the id "<transfer id>#collected". In one id order; the page's last id is the cursor.
+   * under the id "<transfer id>#collected"; and the merchants' payouts to this operator's subscribers
+   * (credits.ts: out of the merchant's payable, amount in payeeMinor). In one id order; the page's last id is the cursor.
    */
   async movements(request: dialpay.v1.ISettlementMovementsRequest): Promise<dialpay.v1.ISettlementMovementsReply> {
     const limit = Math.min(Math.max(request.limit || MOVEMENTS_PAGE_MAX, 1), MOVEMENTS_PAGE_MAX);
-    const { rows } = await this.#pool.query<{ id: string; kind: 'capture' | 'refund' | 'airtime' | 'airtime_refund' | 'collected'; currency: string; merchant_account: string; payee: string; fee: string; share: string; funding: string }>(
+    const { rows } = await this.#pool.query<{ id: string; kind: 'capture' | 'refund' | 'airtime' | 'airtime_refund' | 'collected' | 'payout'; currency: string; merchant_account: string; payee: string; fee: string; share: string; funding: string }>(
       `SELECT * FROM (
          SELECT t.id, t.kind, t.currency, m.account_id AS merchant_account,
               m.amount_minor::text AS payee,
@@ -62,6 +64,14 @@ export class SettlementLedger {
            -- A transfer to another operator's subscriber is that pair's inter-operator position (interop.ts), settled between them.
            AND NOT EXISTS (SELECT 1 FROM billing.interop_positions ip WHERE ip.debit_id = d.debit_id)
            AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
+         UNION ALL
+         -- Payouts (credits.ts): the merchant's payable to a subscriber's wallet, in the window of that subscriber's operator.
+         SELECT t.id, 'payout', t.currency, 'merchant:' || c.merchant_id || ':' || t.currency AS merchant_account,
+              t.amount_minor::text AS payee, '0' AS fee, '0' AS share, 'wallet' AS funding
+         FROM billing.credits c
+         JOIN billing.transfers t ON t.id = c.transfer_id
+         WHERE c.outcome = 'ok' AND c.source = 'merchant-payout' AND c.operator_id = $1
+           AND c.created_at >= to_timestamp($2::double precision / 1000) AND c.created_at < to_timestamp($3::double precision / 1000)
        ) w
        WHERE id > $4
        ORDER BY id LIMIT $5`,
@@ -78,6 +88,7 @@ export class SettlementLedger {
         if (r.kind === 'collected') return { transferId: r.id, kind: r.kind, currency: r.currency, grossMinor: bigIntToInt64(payee) };
         // "merchant:<id>:<currency>": the merchant is the middle.
         const merchantId = r.merchant_account.slice('merchant:'.length, r.merchant_account.length - r.currency.length - 1);
+        if (r.kind === 'payout') return { transferId: r.id, kind: r.kind, merchantId, currency: r.currency, payeeMinor: bigIntToInt64(payee), walletFunded: true };
         const fee = BigInt(r.fee);
         const share = BigInt(r.share);
         const walletFunded = r.funding === 'wallet';
@@ -116,7 +127,8 @@ export class SettlementLedger {
 
   /**
    * Moves each merchant's payout from payable to settled: the window's net, but never more than
-   * the payable account holds, so a debt carried from an earlier window (refunds that outweighed
+   * the merchant's available balance (payable.ts: the payable less refunds claimed and not yet
+   * booked; payouts to wallets have taken theirs already), so a debt carried from an earlier window (refunds that outweighed
    * its payments) is taken off this payout instead of being forgotten. Idempotent: a transfer
    * already booked for this window and merchant is reported as it was booked.
    */
@@ -135,10 +147,19 @@ export class SettlementLedger {
       if (payout === null) {
         await this.#ledger.ensureAccount(from, 'merchant_payable', net.currency);
         await this.#ledger.ensureAccount(to, 'merchant_settled', net.currency);
-        const payable = await this.#ledger.balance(from);
-        payout = net.amountMinor < payable ? net.amountMinor : payable;
-        if (payout > 0n) await this.#apply(settlementTransfer({ id, windowId, currency: net.currency, amountMinor: payout, fromAccountId: from, toAccountId: to }));
-        else payout = 0n;
+        // Under the payable's lock (payable.ts), like a payout: the close never takes what a payout
+        // took meanwhile, nor what refunds claimed and not yet booked will take.
+        payout = await withTransaction(this.#pool, 'READ COMMITTED', async (client) => {
+          await lockPayable(client, merchantId, net.currency, 'exclusive');
+          const before = await this.#ledger.transferAmount(id, client);
+          if (before !== null) return before; // a concurrent close of the same window booked it
+          const { availableMinor } = await availableBalance(client, merchantId, net.currency);
+          const amountMinor = net.amountMinor < availableMinor ? net.amountMinor : availableMinor;
+          if (amountMinor <= 0n) return 0n;
+          const [booked] = await this.#ledger.applyIn(client, [settlementTransfer({ id, windowId, currency: net.currency, amountMinor, fromAccountId: from, toAccountId: to })]);
+          if (booked?.outcome !== 'applied' && booked?.outcome !== 'duplicate') throw new Error(`settlement transfer ${id}: ${booked?.outcome}`);
+          return amountMinor;
+        });
       }
       paidOut.push({ merchantId, netPayable: moneyToProto({ amountMinor: payout, currency: net.currency }) });
     }

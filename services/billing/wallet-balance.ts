@@ -5,7 +5,9 @@
 // debits, whichever source paid them, a cash-out to an agent among them) and
 // money in (transfers received, cash-ins at an agent, refunds), newest first,
 // bounded. An agent's line reads "agent:<id>" as its counterparty
-// (runtime/statement.ts shows "Deposit, agent AG1001" or "Withdrawal, ...").
+// (runtime/statement.ts shows "Deposit, agent AG1001" or "Withdrawal, ..."); an operator's deposit
+// "deposit:<operator name>" and a merchant's payout "payout:<merchant name>" (credits.ts), with the
+// caller's reference in the line's paymentId ("Deposit, Safaricom, Ref SAL-NOV").
 // With agent_id, an agent's float instead (the USSD agent menu's "Float balance").
 import type pg from 'pg';
 import { bigIntToInt64, type dialpay, moneyToProto } from '../../proto/index.js';
@@ -59,7 +61,7 @@ interface Movement { payment_id: string; amount_minor: string; counterparty: str
  * Money out and money in, newest first: captured debits of this number (negative; a cash-out's
  * counterparty is agent:<id>, its payee), the part of a transfer or cash-in to this number that its
  * wallet received (a cash-in's counterparty is its agent's float, agent:<id>), refunds of its
- * payments and airtime its operator refused to credit (positive). A cash-in is not money out of
+ * payments and airtime its operator refused to credit, deposits and payouts into its wallet (positive). A cash-in is not money out of
  * the agent's own wallet: its float paid. Each branch reads at most `limit` rows through its own index.
  */
 async function statement(pool: pg.Pool, msisdn: string, currency: string, limit: number): Promise<dialpay.v1.IStatementLine[]> {
@@ -79,6 +81,9 @@ async function statement(pool: pg.Pool, msisdn: string, currency: string, limit:
        (SELECT d.payment_id, p.amount_minor, d.payee, d.updated_at
           FROM billing.debits d JOIN billing.postings p ON p.transfer_id = 'airtime-refund:' || d.debit_id AND p.account_id = $3
           WHERE d.msisdn = $1 AND d.state = 'captured' ORDER BY d.updated_at DESC LIMIT $2)
+       UNION ALL
+       (SELECT c.reference, c.amount_minor, CASE WHEN c.source = 'merchant-payout' THEN 'payout:' ELSE 'deposit:' END || c.counterparty_name, c.created_at
+          FROM billing.credits c WHERE c.msisdn = $1 AND c.outcome = 'ok' ORDER BY c.created_at DESC LIMIT $2)
      ) m ORDER BY at DESC LIMIT $2`,
     [msisdn, limit, AccountIds.subscriber(msisdn)],
   );

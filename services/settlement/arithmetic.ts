@@ -5,7 +5,9 @@
 // whole minor units, so the batch always adds up to the ledger.
 //
 // A movement belongs to the window its ledger time falls in: a refund made
-// on Tuesday for Monday's payment comes off Tuesday's batch.
+// on Tuesday for Monday's payment comes off Tuesday's batch. A merchant's payout
+// to a subscriber's wallet comes off the net of the window of that subscriber's
+// operator, like a refund.
 //
 // What the operator owes is what its carrier collected: every carrier-funded capture (a merchant
 // payment, airtime, a transfer to a wallet) less the merchant refunds it paid back. A debit funded
@@ -62,7 +64,18 @@ export interface CollectedMovement {
   readonly amountMinor: bigint;
 }
 
-export type Movement = CaptureMovement | RefundMovement | AirtimeMovement | AirtimeRefundMovement | CollectedMovement;
+/**
+ * A merchant's payout to a subscriber's wallet (billing's credits.ts): out of its payable, so off
+ * the window's net. Ledger-only: no carrier collected or paid anything for it.
+ */
+export interface PayoutMovement {
+  readonly kind: 'payout';
+  readonly merchantId: string;
+  readonly currency: string;
+  readonly amountMinor: bigint;
+}
+
+export type Movement = CaptureMovement | RefundMovement | AirtimeMovement | AirtimeRefundMovement | CollectedMovement | PayoutMovement;
 
 export interface MerchantLine {
   readonly merchantId: string;
@@ -73,6 +86,9 @@ export interface MerchantLine {
   readonly refundsMinor: bigint;
   readonly feesMinor: bigint;
   readonly operatorShareMinor: bigint;
+  /** Payouts to subscribers' wallets the merchant made from its payable in the window; absent when none. */
+  readonly payouts?: number;
+  readonly payoutsMinor?: bigint;
   /** Paid out for this window; negative when refunds outweigh the window's payments (carried to the next). */
   readonly netPayableMinor: bigint;
 }
@@ -97,7 +113,7 @@ export class SettlementArithmeticError extends Error {
 }
 
 export function settle(currency: string, movements: Iterable<Movement>): Batch {
-  const lines = new Map<string, { payments: number; refunds: number; gross: bigint; refundsTotal: bigint; fees: bigint; share: bigint; payee: bigint }>();
+  const lines = new Map<string, { payments: number; refunds: number; gross: bigint; refundsTotal: bigint; fees: bigint; share: bigint; payee: bigint; payouts: number; payoutsTotal: bigint }>();
   let walletGross = 0n;
   let walletRefunds = 0n;
   let airtime = 0n;
@@ -114,8 +130,12 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
       collected += m.amountMinor;
       continue;
     }
-    const line = lines.get(m.merchantId) ?? { payments: 0, refunds: 0, gross: 0n, refundsTotal: 0n, fees: 0n, share: 0n, payee: 0n };
-    if (m.kind === 'capture') {
+    const line = lines.get(m.merchantId) ?? { payments: 0, refunds: 0, gross: 0n, refundsTotal: 0n, fees: 0n, share: 0n, payee: 0n, payouts: 0, payoutsTotal: 0n };
+    if (m.kind === 'payout') {
+      if (m.amountMinor <= 0n) throw new SettlementArithmeticError(`payout for ${m.merchantId} that is not positive`);
+      line.payouts++;
+      line.payoutsTotal += m.amountMinor;
+    } else if (m.kind === 'capture') {
       if (m.grossMinor <= 0n || m.feeMinor < 0n || m.operatorShareMinor < 0n || m.payeeMinor < 0n) throw new SettlementArithmeticError(`capture for ${m.merchantId} with a negative part`);
       // The invariant every booked capture keeps; a movement that breaks it is not ours to pay out.
       if (m.feeMinor + m.operatorShareMinor + m.payeeMinor !== m.grossMinor) throw new SettlementArithmeticError(`capture for ${m.merchantId} whose parts do not add up to its gross`);
@@ -137,7 +157,7 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([merchantId, l]): MerchantLine => ({
       merchantId, currency, payments: l.payments, refunds: l.refunds, grossMinor: l.gross, refundsMinor: l.refundsTotal, feesMinor: l.fees,
-      operatorShareMinor: l.share, netPayableMinor: l.payee - l.refundsTotal,
+      operatorShareMinor: l.share, netPayableMinor: l.payee - l.refundsTotal - l.payoutsTotal, ...(l.payouts > 0 ? { payouts: l.payouts, payoutsMinor: l.payoutsTotal } : {}),
     }));
   const gross = merchants.reduce((s, l) => s + l.grossMinor, 0n);
   const refunds = merchants.reduce((s, l) => s + l.refundsMinor, 0n);
@@ -146,13 +166,17 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
 }
 
 /**
- * The batch as CSV, one merchant a line, amounts in minor units (the header names them). With
- * `paidOutMinor` (what billing actually moved to settled), a paid_out_minor column follows.
+ * The batch as CSV, one merchant a line, amounts in minor units (the header names them). When a
+ * merchant made payouts to wallets in the window, payouts and payouts_minor columns follow (the
+ * net is after them). With `paidOutMinor` (what billing actually moved to settled), a
+ * paid_out_minor column follows.
  */
 export function batchCsv(windowId: string, batch: Batch, paidOutMinor?: Readonly<Record<string, bigint>>): string {
-  const header = `window,merchant_id,currency,payments,refunds,gross_minor,refunds_minor,fees_minor,operator_share_minor,net_payable_minor${paidOutMinor ? ',paid_out_minor' : ''}`;
+  const payouts = batch.merchants.some((l) => (l.payouts ?? 0) > 0);
+  const header = `window,merchant_id,currency,payments,refunds,gross_minor,refunds_minor,fees_minor,operator_share_minor,net_payable_minor${payouts ? ',payouts,payouts_minor' : ''}${paidOutMinor ? ',paid_out_minor' : ''}`;
   const rows = batch.merchants.map((l) =>
-    [windowId, l.merchantId, l.currency, l.payments, l.refunds, l.grossMinor, l.refundsMinor, l.feesMinor, l.operatorShareMinor, l.netPayableMinor, ...(paidOutMinor ? [paidOutMinor[l.merchantId] ?? 0n] : [])].join(','));
+    [windowId, l.merchantId, l.currency, l.payments, l.refunds, l.grossMinor, l.refundsMinor, l.feesMinor, l.operatorShareMinor, l.netPayableMinor,
+      ...(payouts ? [l.payouts ?? 0, l.payoutsMinor ?? 0n] : []), ...(paidOutMinor ? [paidOutMinor[l.merchantId] ?? 0n] : [])].join(','));
   return `${[header, ...rows].join('\n')}\n`;
 }
 

@@ -203,6 +203,8 @@ function movementFrom(m: dialpay.v1.ISettlementMovement, n: (v: unknown) => bigi
       return { kind: 'airtime_refund', currency, amountMinor: n(m.refundMinor) };
     case 'collected':
       return { kind: 'collected', currency, amountMinor: n(m.grossMinor) };
+    case 'payout':
+      return { kind: 'payout', merchantId: m.merchantId ?? '', currency, amountMinor: n(m.payeeMinor) };
     default:
       throw new Error(`billing sent a settlement movement of unknown kind "${m.kind}"`);
   }
@@ -224,7 +226,10 @@ function toStored(batch: Batch, paidOut: Readonly<Record<string, bigint>>, airti
   return {
     airtimeSettled: String(airtimeSettled),
     paidOut: Object.fromEntries(Object.entries(paidOut).map(([k, v]) => [k, String(v)])),
-    merchants: batch.merchants.map((l) => ({ ...l, grossMinor: String(l.grossMinor), refundsMinor: String(l.refundsMinor), feesMinor: String(l.feesMinor), operatorShareMinor: String(l.operatorShareMinor), netPayableMinor: String(l.netPayableMinor) })),
+    merchants: batch.merchants.map(({ payoutsMinor, payouts, ...l }) => ({
+      ...l, grossMinor: String(l.grossMinor), refundsMinor: String(l.refundsMinor), feesMinor: String(l.feesMinor), operatorShareMinor: String(l.operatorShareMinor), netPayableMinor: String(l.netPayableMinor),
+      ...(payouts === undefined ? {} : { payouts, payoutsMinor: String(payoutsMinor ?? 0n) }),
+    })),
     operator: { currency: batch.operator.currency, owesMinor: String(batch.operator.owesMinor), owedMinor: String(batch.operator.owedMinor), airtimeOwedMinor: String(batch.operator.airtimeOwedMinor) },
   };
 }
@@ -233,6 +238,8 @@ function lineFromStored(l: Record<string, string | number>): Batch['merchants'][
   return {
     merchantId: String(l.merchantId), currency: String(l.currency), payments: Number(l.payments), refunds: Number(l.refunds), grossMinor: BigInt(l.grossMinor as string),
     refundsMinor: BigInt(l.refundsMinor as string), feesMinor: BigInt(l.feesMinor as string), operatorShareMinor: BigInt(l.operatorShareMinor as string), netPayableMinor: BigInt(l.netPayableMinor as string),
+    // Only a line with payouts stored them (and none before payouts existed).
+    ...(l.payouts === undefined ? {} : { payouts: Number(l.payouts), payoutsMinor: BigInt(l.payoutsMinor as string) }),
   };
 }
 

@@ -21,6 +21,12 @@
 //   cash-in         agent:<agent> -> holds -> subscriber:<payee>  (reserve, capture)
 //   cash-out        subscriber:<payer> -> holds -> agent:<agent>, fee, operator share
 //
+// Credits (credit.proto): money into a wallet that no payer confirms, one transfer each, id
+// credit:<credit_id> (credits.ts checks the merchant's available balance and the wallet's cap first):
+//
+//   operator deposit  funding:<operator> -> subscriber:<msisdn>
+//   merchant payout   merchant:<merchant>:<currency> -> subscriber:<msisdn>
+//
 // Every transfer's postings sum to zero; a transfer that does not is a bug
 // and the builder throws before anything is written.
 
@@ -35,7 +41,7 @@ export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'o
  */
 export const ACCOUNT_READERS: Readonly<Record<AccountKind, { readonly readBy: string | null; readonly endsAtZero?: boolean }>> = {
   subscriber: { readBy: 'its subscriber: BAL and the USSD balance show it, PAY, SEND and USSD payments reserve from it first (billing funding.ts)' },
-  merchant_payable: { readBy: "settlement closes it into merchant_settled each window (settlement-ledger.ts); the merchant API's balance" },
+  merchant_payable: { readBy: "settlement closes it into merchant_settled each window (settlement-ledger.ts); merchant payouts to wallets (credits.ts); the merchant API's balance" },
   fee_revenue: { readBy: "dialpay's revenue, reported per settlement window (settlement-ledger.ts)" },
   operator_share: { readBy: 'settlement books it to operator_settled each window (settlement-ledger.ts)' },
   holds: { readBy: 'the capture or void of the debit that reserved it', endsAtZero: true },
@@ -45,7 +51,7 @@ export const ACCOUNT_READERS: Readonly<Record<AccountKind, { readonly readBy: st
   operator_settled: { readBy: 'operator payouts, from the settlement reports' },
   airtime_payable: { readBy: 'what dialpay owes the operator for airtime it credited: settlement books it to operator_settled each window with the operator share, up to what it held at the window end (settlement-ledger.ts)' },
   agent_float: { readBy: "its agent: cash-ins (DEP) reserve from it, cash-outs (WITHDRAW) credit it; the operator reads it with readAgentFloat (agent-floats.ts)" },
-  operator_funding: { readBy: "what the operator put into its agents' floats (negative: the cash it holds for them), read by float top-ups (agent-floats.ts) and matched against the operator's own funding records" },
+  operator_funding: { readBy: "what the operator put into its agents' floats and subscribers' wallets (negative: the cash it holds for them), read by float top-ups (agent-floats.ts) and operator deposits (credits.ts), and matched against the operator's own funding records" },
 };
 
 /** Kinds whose balance is checked on every debit and so kept as a row. */
@@ -57,7 +63,7 @@ export interface Posting {
   readonly amountMinor: bigint;
 }
 
-export type TransferKind = 'reserve' | 'capture' | 'void' | 'refund' | 'deposit' | 'transfer';
+export type TransferKind = 'reserve' | 'capture' | 'void' | 'refund' | 'deposit' | 'transfer' | 'credit';
 
 export interface Transfer {
   readonly id: string;
@@ -241,4 +247,28 @@ export function floatTopUpTransfer(input: { operatorId: string; agentId: string;
     id, kind: 'deposit', paymentId: id, currency: input.currency, amountMinor: input.amountMinor,
     fromAccountId: AccountIds.operatorFunding(input.operatorId), toAccountId: AccountIds.agentFloat(input.agentId),
   });
+}
+
+/** A credit's id as payments makes it (a uuid), or any id of this shape: it names the transfer, credit:<id>. */
+export const CREDIT_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The transfer id of a credit (an operator's deposit, a merchant's payout): one per credit id. */
+export function creditTransferId(creditId: string): string {
+  return `credit:${creditId}`;
+}
+
+function creditMove(input: { creditId: string; currency: string; amountMinor: bigint; fromAccountId: string; msisdn: string }): Transfer {
+  const id = creditTransferId(input.creditId);
+  if (!CREDIT_ID.test(input.creditId)) throw new LedgerInvariantError(id, `credit id ${JSON.stringify(input.creditId)} is not [A-Za-z0-9-]{1,64}`);
+  return move({ id, kind: 'credit', paymentId: input.creditId, currency: input.currency, amountMinor: input.amountMinor, fromAccountId: input.fromAccountId, toAccountId: AccountIds.subscriber(input.msisdn) });
+}
+
+/** An operator's deposit into a subscriber's wallet: funding:<operator> -> subscriber:<msisdn>. */
+export function operatorDepositTransfer(input: { creditId: string; operatorId: string; msisdn: string; currency: string; amountMinor: bigint }): Transfer {
+  return creditMove({ ...input, fromAccountId: AccountIds.operatorFunding(input.operatorId) });
+}
+
+/** A merchant's payout to a subscriber's wallet: merchant:<merchant>:<currency> -> subscriber:<msisdn>. */
+export function payoutTransfer(input: { creditId: string; merchantId: string; msisdn: string; currency: string; amountMinor: bigint }): Transfer {
+  return creditMove({ ...input, fromAccountId: AccountIds.merchant(input.merchantId, input.currency) });
 }
