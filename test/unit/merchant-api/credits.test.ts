@@ -26,7 +26,7 @@ describe('waitForCredit', () => {
   it('gives up at the deadline with the credit as last read, and keeps it when a read fails', async () => {
     let reads = 0;
     const startedMs = Date.now();
-    const credit = await waitForCredit({ status: 'pending', failureReason: 'x' }, 300, async () => (++reads % 2 === 0 ? null : { status: 'pending' }));
+    const credit = await waitForCredit<{ status: string }>({ status: 'pending' }, 300, async () => (++reads % 2 === 0 ? null : { status: 'pending' }));
     expect(credit.status).toBe('pending');
     expect(Date.now() - startedMs).toBeLessThan(1_000);
     expect(reads).toBeGreaterThan(1);
