@@ -72,7 +72,7 @@ async function openCredit(e: PaymentEngine, client: pg.PoolClient, ask: CreditAs
   // the balance plus this fits, billing decides under the wallet's lock.
   const tier = tierOf(e.config, (await store.readSubscriber(client, ask.msisdn))?.kyc_tier ?? 0);
   const walletMaxMinor = tier.walletBalanceMaxMinor ?? null;
-  if (walletMaxMinor !== null && amountMinor > walletMaxMinor) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: 'the subscriber\'s wallet cannot hold this amount' };
+  if (walletMaxMinor !== null && amountMinor > walletMaxMinor) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: "the subscriber's wallet cannot hold this amount" };
   const creditId = randomUUID();
   const row = await creditStore.insertCredit(client, {
     creditId, source: ask.source, operatorId: ask.operator.id, merchantId: ask.merchant?.id ?? null, msisdn: ask.msisdn, currency, amountMinor,
@@ -154,18 +154,20 @@ export async function onOperatorCommand(e: PaymentEngine, request: dialpay.v1.IO
   if (!create) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'no command' };
   const scope = operatorScope(operator.id);
   const key = request.idempotencyKey ?? '';
-  return withIdempotencyKey(e.pool, scope, key, request.bodySha256, dialpay.v1.OperatorCommandReply, async (client, bodyHash) => {
-    const amount = amountOf(create.amount);
-    if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
-    if (amount.currency !== operator.currency) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `this operator's currency is ${operator.currency}` };
-    const reference = checkedReference(create.reference);
-    if (reference === null) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `reference is at most ${REFERENCE_CHARS_MAX} characters` };
-    // Only the operator's own subscribers: its number ranges.
-    const msisdn = toE164(create.msisdn ?? '', operator.countryCallingCode);
-    if (!msisdn || !numberBelongsTo(operator, msisdn, e.config.operators)) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: 'the number is not in this operator\'s ranges' };
-    const opened = await openCredit(e, client, { source: 'operator-deposit', operator, merchant: null, msisdn, amount, reference, scope, key, bodyHash });
-    return 'row' in opened ? { deposit: operatorDeposit(opened.row) } : opened;
-  });
+  return withIdempotencyKey(e.pool, scope, key, request.bodySha256, dialpay.v1.OperatorCommandReply, (client, bodyHash) => createDeposit(e, client, operator, create, { scope, key, bodyHash }));
+}
+
+async function createDeposit(e: PaymentEngine, client: pg.PoolClient, operator: OperatorConfig, create: dialpay.v1.ICreateDeposit, idem: { scope: string; key: string; bodyHash: Buffer }): Promise<dialpay.v1.IOperatorCommandReply> {
+  const amount = amountOf(create.amount);
+  if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
+  if (amount.currency !== operator.currency) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `this operator's currency is ${operator.currency}` };
+  const reference = checkedReference(create.reference);
+  if (reference === null) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `reference is at most ${REFERENCE_CHARS_MAX} characters` };
+  // Only the operator's own subscribers: its number ranges.
+  const msisdn = toE164(create.msisdn ?? '', operator.countryCallingCode);
+  if (!msisdn || !numberBelongsTo(operator, msisdn, e.config.operators)) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: "the number is not in this operator's ranges" };
+  const opened = await openCredit(e, client, { source: 'operator-deposit', operator, merchant: null, msisdn, amount, reference, ...idem });
+  return 'row' in opened ? { deposit: operatorDeposit(opened.row) } : opened;
 }
 
 const FAILURE_OF: Readonly<Record<number, CreditFailure>> = {
