@@ -31,6 +31,7 @@ let base: string;
 
 const shopKey = newApiKey(); // SHOP42: payouts up to 50,000 a payout, 200,000 a day
 const evKey = newApiKey(); // EVCHARGE: no payouts configured
+const newsKey = newApiKey(); // NEWSPLUS (orange-sn, XOF): 1,000 a payout, 2,500 a day
 const safaricomKey = newApiKey();
 const orangeKey = newApiKey();
 const strangerKey = newApiKey(); // configured nowhere
@@ -50,7 +51,7 @@ async function answerCredits(): Promise<void> {
       billing.answered.add(creditId);
       const amount = moneyFromProto(r.amount);
       let outcome: dialpay.v1.CreditOutcome = CreditOutcome.CREDIT_OUTCOME_OK;
-      if (r.source === CreditSource.CREDIT_SOURCE_MERCHANT_PAYOUT) {
+      if (r.source === CreditSource.CREDIT_SOURCE_MERCHANT_PAYOUT && r.merchantId === 'SHOP42') {
         if (amount.amountMinor > billing.shopBalanceMinor) outcome = CreditOutcome.CREDIT_OUTCOME_INSUFFICIENT_FUNDS;
         else billing.shopBalanceMinor -= amount.amountMinor;
       }
@@ -77,6 +78,8 @@ beforeAll(async () => {
   raw.merchants[0].apiKeys = [shopKey.stored];
   raw.merchants[0].payouts = { perPayoutMaxMinor: 50_000, perDayMaxMinor: 200_000 };
   raw.merchants[1].apiKeys = [evKey.stored];
+  raw.merchants[2].apiKeys = [newsKey.stored];
+  raw.merchants[2].payouts = { perPayoutMaxMinor: 1_000, perDayMaxMinor: 2_500 };
   raw.operators[0].apiKeys = [safaricomKey.stored];
   raw.operators[1].apiKeys = [orangeKey.stored];
   host = await startHost(validateConfig(raw), [payments, gateway], { log }); // no billing: this test answers for it
@@ -211,6 +214,31 @@ describe('a merchant payout', () => {
     const over = await call('POST', '/v1/payouts', { body: { msisdn: `+${newPhone()}`, amountMinor: Number(left - paid) + 1, currency: 'KES' } });
     expect([over.status, over.body.type]).toEqual([422, '/problems/limit-exceeded']);
     expect(over.body.detail).toMatch(/a day/);
+  });
+});
+
+describe('payouts at once', () => {
+  it('never pass the per-day limit together: six at once, room for two', async () => {
+    // Inserts into payments.credits wait on the test's lock, so all six are inside payments at once,
+    // each past its own read of the day's total unless something makes them take turns.
+    const blocker = await pool.connect();
+    let answers: Awaited<ReturnType<typeof call>>[];
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE payments.credits IN SHARE MODE');
+      const calls = Promise.all(Array.from({ length: 6 }, (_, i) =>
+        call('POST', '/v1/payouts', { key: newsKey.key, body: { msisdn: `+2217700010${i}`, amountMinor: 1_000, currency: 'XOF' } })));
+      await waitFor('the six waiting in payments', async () => (await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)).rows[0]?.n === 6 || null, 3_000).catch(() => undefined);
+      await blocker.query('COMMIT');
+      answers = await calls;
+    } finally {
+      blocker.release();
+    }
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 201, 422, 422, 422, 422]);
+    expect(answers.filter((a) => a.status === 422).every((a) => a.body.type === '/problems/limit-exceeded')).toBe(true);
+    const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM payments.credits WHERE merchant_id = 'NEWSPLUS'`);
+    expect(rows[0]?.n).toBe(2);
   });
 });
 
