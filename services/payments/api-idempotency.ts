@@ -42,7 +42,10 @@ export async function withIdempotencyKey<R extends ApiReply>(
       return codec.decode(prior.reply);
     }
     const reply = await call(client, bodyHash);
-    await merchantStore.storeApiReply(client, scope, key, Buffer.from(codec.encode(reply).finish()));
+    // The call found the key's own record (credits keep theirs for good) with another body: this
+    // body must not take the key over here, or the first body's retry would be the conflict.
+    if (reply.error === MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT) await merchantStore.releaseApiRequest(client, scope, key);
+    else await merchantStore.storeApiReply(client, scope, key, Buffer.from(codec.encode(reply).finish()));
     return reply;
   });
 }

@@ -172,6 +172,14 @@ describe('a merchant payout', () => {
     expect([other.status, other.body.type]).toEqual([409, '/problems/idempotency-conflict']);
     expect(await creditRows(phone)).toHaveLength(1);
     expect(await creditsAsked(phone)).toHaveLength(1);
+    // A day later the stored reply is forgotten (sweep.ts); the payout itself keeps the key.
+    await pool.query(`DELETE FROM payments.api_requests WHERE merchant_id = 'SHOP42' AND idempotency_key = 'payout-r1'`);
+    const otherLater = await call('POST', '/v1/payouts', { body: { ...body, amountMinor: 1_002 }, idempotencyKey: 'payout-r1' });
+    expect([otherLater.status, otherLater.body.type]).toEqual([409, '/problems/idempotency-conflict']);
+    const later = await call('POST', '/v1/payouts', { body, idempotencyKey: 'payout-r1' });
+    expect([later.status, later.body.id, later.body.status]).toEqual([201, first.body.id, 'completed']);
+    expect(await creditRows(phone)).toHaveLength(1);
+    expect(await creditsAsked(phone)).toHaveLength(1);
   });
 
   it('answers 202 pending while billing has not answered, and completes when it does', async () => {
