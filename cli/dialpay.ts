@@ -51,7 +51,7 @@ other commands:
   dev              start NATS and PostgreSQL under .data/ when none is reachable,
                    the operator simulator, then every component
   hash-password    read a password on stdin, print its scrypt hash for the config
-  api-key          make a merchant API key: prints the key once, and the entry for merchants[].apiKeys
+  api-key          make an API key: prints the key once, and the entry for merchants[].apiKeys (or operators[].apiKeys)
   settle --operator ID --window YYYY-MM-DD [--out DIR] [--paid]
                    close that settlement window (idempotent) and write its CSV and JSON reports;
                    --paid marks a closed window paid out (SETTLED)
@@ -221,7 +221,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (command === 'api-key') {
     const { key, stored } = newApiKey();
-    process.stdout.write(`key (give it to the merchant; it is not kept): ${key}\nconfig entry for merchants[].apiKeys: { id: ${stored.id}, sha256: ${stored.sha256} }\n`);
+    process.stdout.write(`key (give it to the merchant or operator; it is not kept): ${key}\nconfig entry for merchants[].apiKeys (or operators[].apiKeys, the operator API): { id: ${stored.id}, sha256: ${stored.sha256} }\n`);
     return;
   }
   if (command === 'openapi') {

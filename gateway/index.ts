@@ -23,7 +23,7 @@ async function startGateway(context: ComponentContext): Promise<StartedComponent
   return {
     readiness: smpp.readiness,
     // API keys only: a removed key stops working and a new one works without a restart.
-    reloadConfig: (config) => merchantApi?.reloadKeys(config.merchants),
+    reloadConfig: (config) => merchantApi?.reloadKeys(config.merchants, config.operators),
     stop: async (timeoutMs) => {
       await merchantApi?.close();
       await ussdHttp?.close();

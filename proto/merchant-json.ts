@@ -41,3 +41,21 @@ export function merchantSettlementJson(m: dialpay.v1.IMerchantSettlement): Recor
     operatorShareMinor: minor(m.operatorShare), netPayableMinor: minor(m.netPayable), paidOutMinor: m.paidOut ? minor(m.paidOut) : 0,
   };
 }
+
+/** A credit (a merchant's payout, an operator's deposit) as its caller sees it. */
+function creditJson(c: dialpay.v1.IMerchantPayout | dialpay.v1.IOperatorDeposit, id: string | null | undefined): Record<string, unknown> {
+  const amount = moneyFromProto(c.amount);
+  const iso = (ms: unknown) => new Date(Number(int64ToBigInt(ms as never))).toISOString();
+  return {
+    id, status: c.status, amountMinor: Number(amount.amountMinor), currency: amount.currency, msisdn: c.msisdn, reference: c.reference ?? '',
+    failureReason: c.failureReason || null, createdAt: iso(c.createdAtUnixMs), updatedAt: iso(c.updatedAtUnixMs),
+  };
+}
+
+export function merchantPayoutJson(p: dialpay.v1.IMerchantPayout): Record<string, unknown> {
+  return creditJson(p, p.payoutId);
+}
+
+export function operatorDepositJson(d: dialpay.v1.IOperatorDeposit): Record<string, unknown> {
+  return creditJson(d, d.depositId);
+}

@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, served at /openapi.json and written to
 // gateway/merchant-api/openapi.json by `dialpay openapi` (the repo copy).
 import { PROBLEMS } from './problem.js';
-import { CaptureBody, ChargeBody, ListQuery, Mandate, MandateBody, Payment, PaymentList, PaymentRequestBody, ProblemSchema, Refund, RefundBody } from './schemas.js';
+import { CaptureBody, ChargeBody, Deposit, DepositBody, ListQuery, Mandate, MandateBody, Payment, PaymentList, PaymentRequestBody, Payout, PayoutBody, PayoutList, PayoutListQuery, ProblemSchema, Refund, RefundBody } from './schemas.js';
 
 const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
 const errors = (...statuses: number[]) =>
@@ -17,11 +17,19 @@ export function openApiDocument(): Record<string, unknown> {
         'Ask a subscriber to pay: they get an SMS naming you, the amount and your reference, and confirm on their phone. Money comes off their carrier account.',
         'Every call needs `Authorization: Bearer <API key>`. Every POST needs an `Idempotency-Key` header: the same key with the same body returns the first response again; the same key with another body is refused with 409.',
         'Errors are RFC 9457 problem details. Amounts are integers in minor units.',
+        'Payouts (`/v1/payouts`) send money from your available balance to a subscriber\'s dialpay wallet; they are off until your payout limits are configured (403).',
+        'The operator API (`/v1/operator/...`) is for an operator\'s own systems: it takes the operator\'s key (security scheme operatorKey), never a merchant\'s, and a merchant key never opens it.',
       ].join('\n\n'),
     },
     components: {
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'A key from `dialpay api-key` (dpk_<id>_<secret>).' } },
-      schemas: { PaymentRequest: PaymentRequestBody, Capture: CaptureBody, RefundRequest: RefundBody, Refund, MandateRequest: MandateBody, Mandate, ChargeRequest: ChargeBody, Payment, PaymentList, Problem: ProblemSchema },
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'A merchant\'s key from `dialpay api-key` (dpk_<id>_<secret>), configured in merchants[].apiKeys.' },
+        operatorKey: { type: 'http', scheme: 'bearer', description: 'An operator\'s key from `dialpay api-key`, configured in operators[].apiKeys: opens the /v1/operator routes only.' },
+      },
+      schemas: {
+        PaymentRequest: PaymentRequestBody, Capture: CaptureBody, RefundRequest: RefundBody, Refund, MandateRequest: MandateBody, Mandate, ChargeRequest: ChargeBody, Payment, PaymentList,
+        PayoutRequest: PayoutBody, Payout, PayoutList, DepositRequest: DepositBody, Deposit, Problem: ProblemSchema,
+      },
       parameters: {
         IdempotencyKey: { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } },
       },
@@ -122,6 +130,57 @@ export function openApiDocument(): Record<string, unknown> {
             },
             ...errors(401, 422, 429, 503),
           },
+        },
+      },
+      '/v1/payouts': {
+        post: {
+          summary: 'Pay a subscriber from your available balance, into their dialpay wallet',
+          description: [
+            'Within your payout limits (per payout, and per UTC day over payouts not failed). The subscriber must be on an operator you are served by. They get an SMS naming you, the amount and your reference; payout.completed (or payout.failed) follows by webhook.',
+            'The answer waits a few seconds for the booking: 201 when the money is in the wallet; 409 /problems/insufficient-balance when your available balance (payable less refunds owed and not yet settled) does not cover it, with nothing moved; 202 when not answered yet (read it with GET /v1/payouts/{id}).',
+            'The same Idempotency-Key and body answer the payout\'s current state; another body is a 409.',
+          ].join('\n\n'),
+          parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/PayoutRequest' } } } },
+          responses: {
+            '201': { description: 'The payout, completed.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payout' } } } },
+            '202': { description: 'The payout, pending: not booked yet.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payout' } } } },
+            ...errors(400, 401, 403, 409, 413, 415, 422, 429, 503),
+          },
+        },
+        get: {
+          summary: 'Your payouts, newest first',
+          parameters: Object.entries(PayoutListQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
+          responses: { '200': { description: 'A page of payouts.', content: { 'application/json': { schema: { $ref: '#/components/schemas/PayoutList' } } } }, ...errors(401, 422, 429, 503) },
+        },
+      },
+      '/v1/payouts/{id}': {
+        get: {
+          summary: 'One payout',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'The payout.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payout' } } } }, ...errors(401, 404, 422, 429, 503) },
+        },
+      },
+      '/v1/operator/deposits': {
+        post: {
+          summary: 'Operator API: credit one of your subscribers\' dialpay wallets (bank transfers in, salary runs, airtime conversion)',
+          description: 'Booked from your funding account. The subscriber gets an SMS naming you. 201 when the money is in the wallet, 202 when not booked yet (read it with GET /v1/operator/deposits/{id}), 422 /problems/credit-refused when the wallet would pass its KYC tier\'s limit (nothing moved).',
+          security: [{ operatorKey: [] }],
+          parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/DepositRequest' } } } },
+          responses: {
+            '201': { description: 'The deposit, completed.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Deposit' } } } },
+            '202': { description: 'The deposit, pending: not booked yet.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Deposit' } } } },
+            ...errors(400, 401, 409, 413, 415, 422, 429, 503),
+          },
+        },
+      },
+      '/v1/operator/deposits/{id}': {
+        get: {
+          summary: 'Operator API: one of your deposits',
+          security: [{ operatorKey: [] }],
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'The deposit.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Deposit' } } } }, ...errors(401, 404, 422, 429, 503) },
         },
       },
       '/v1/payments': {

@@ -6,6 +6,8 @@ export interface Problem {
   readonly title: string;
   readonly status: number;
   readonly detail?: string;
+  /** The resource this occurrence is about (a refused payout's URL), when there is one. */
+  readonly instance?: string;
   /** For validation problems: where in the body, and what is wrong there. */
   readonly errors?: readonly { readonly pointer: string; readonly detail: string }[];
 }
@@ -24,12 +26,16 @@ export const PROBLEMS = {
   'too-many-unanswered-requests': { status: 409, title: 'Too many requests to this payer went unanswered in the last 24 hours' },
   'rate-limited': { status: 429, title: 'Too many requests for this API key' },
   'too-many-auth-failures': { status: 429, title: 'Too many failed authentications from this address' },
+  forbidden: { status: 403, title: 'Not allowed for this caller' },
+  'limit-exceeded': { status: 422, title: 'Over a configured limit' },
+  'insufficient-balance': { status: 409, title: 'The merchant\'s available balance does not cover this payout; nothing moved' },
+  'credit-refused': { status: 422, title: 'The wallet could not be credited; nothing moved' },
   unavailable: { status: 503, title: 'Try again shortly' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemType = keyof typeof PROBLEMS;
 
-export function problem(type: ProblemType, detail?: string, errors?: Problem['errors']): Problem {
+export function problem(type: ProblemType, detail?: string, errors?: Problem['errors'], instance?: string): Problem {
   const { status, title } = PROBLEMS[type];
-  return { type: `/problems/${type}`, title, status, ...(detail ? { detail } : {}), ...(errors ? { errors } : {}) };
+  return { type: `/problems/${type}`, title, status, ...(detail ? { detail } : {}), ...(errors ? { errors } : {}), ...(instance ? { instance } : {}) };
 }

@@ -101,6 +101,7 @@ export const ProblemSchema = {
     title: { type: 'string' },
     status: { type: 'integer' },
     detail: { type: 'string' },
+    instance: { type: 'string', description: 'The resource this problem is about, when there is one (a refused payout\'s URL).' },
     errors: { type: 'array', items: { type: 'object', properties: { pointer: { type: 'string' }, detail: { type: 'string' } } } },
   },
 } as const;
@@ -145,4 +146,67 @@ export const ChargeBody = {
     amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000 },
     reference: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9 ._/#-]*$' },
   },
+} as const;
+
+const CreditBodyProperties = {
+  msisdn: { type: 'string', minLength: 6, maxLength: 20, description: 'The subscriber credited, in international form (+254711000001) or national form.' },
+  amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'Amount in minor units (cents): 1050 is 10.50 KES.' },
+  currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+  reference: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9 ._/#-]*$', description: 'Your reference, shown to the subscriber in the SMS that tells them.' },
+} as const;
+
+export const PayoutBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['msisdn', 'amountMinor', 'currency'],
+  properties: {
+    ...CreditBodyProperties,
+    msisdn: { ...CreditBodyProperties.msisdn, description: 'The subscriber paid: on an operator this merchant is served by.' },
+  },
+} as const;
+
+export const DepositBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['msisdn', 'amountMinor', 'currency'],
+  properties: {
+    ...CreditBodyProperties,
+    msisdn: { ...CreditBodyProperties.msisdn, description: 'One of the calling operator\'s own subscribers (its number ranges).' },
+  },
+} as const;
+
+const CreditStatus = { type: 'string', enum: ['pending', 'completed', 'failed'], description: 'pending: not booked yet (read it again); completed: in the subscriber\'s wallet; failed: nothing moved.' } as const;
+
+const CreditProperties = {
+  id: { type: 'string' },
+  status: CreditStatus,
+  amountMinor: { type: 'integer' },
+  currency: { type: 'string' },
+  msisdn: { type: 'string' },
+  reference: { type: 'string' },
+  failureReason: { type: ['string', 'null'], enum: ['insufficient-balance', 'wallet-balance-max', 'rejected', null] },
+  createdAt: { type: 'string', format: 'date-time' },
+  updatedAt: { type: 'string', format: 'date-time' },
+} as const;
+
+export const Payout = {
+  type: 'object',
+  required: ['id', 'status', 'amountMinor', 'currency', 'msisdn', 'reference', 'failureReason', 'createdAt', 'updatedAt'],
+  properties: CreditProperties,
+} as const;
+
+export const Deposit = Payout;
+
+export const PayoutList = {
+  type: 'object',
+  required: ['data', 'nextCursor'],
+  properties: {
+    data: { type: 'array', items: Payout },
+    nextCursor: { type: ['string', 'null'], description: 'Pass as cursor for the next page; null on the last page.' },
+  },
+} as const;
+
+export const PayoutListQuery = {
+  ...ListQuery,
+  properties: { ...ListQuery.properties, status: CreditStatus },
 } as const;

@@ -2,20 +2,24 @@
 // Idempotency-Key at the door, JSON Schema validation, then one NATS
 // request to payments, which keeps every rule and every idempotent reply.
 // Errors are problem+json; nothing here moves money or opens Postgres.
+// The operator API (/v1/operator/..., deposits) shares the listener with its
+// own keys (operators[].apiKeys): a merchant's key opens only the merchant
+// routes, an operator's only the operator routes.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
-import { merchantMandateJson, merchantPaymentJson, merchantRefundJson, merchantSettlementJson } from '../../proto/merchant-json.js';
-import type { Config, MerchantConfig } from '../../runtime/config/index.js';
+import { merchantMandateJson, merchantPaymentJson, merchantPayoutJson, merchantRefundJson, merchantSettlementJson, operatorDepositJson } from '../../proto/merchant-json.js';
+import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { apiKeyId, verifyApiKey, type StoredApiKey } from '../../runtime/api-keys.js';
 import { problem, type Problem, type ProblemType } from './problem.js';
 import { RateLimiter } from './rate-limit.js';
-import { CaptureBody, ChargeBody, ListQuery, MandateBody, PaymentRequestBody, RefundBody } from './schemas.js';
+import { CaptureBody, ChargeBody, DepositBody, ListQuery, MandateBody, PaymentRequestBody, PayoutBody, PayoutListQuery, RefundBody } from './schemas.js';
+import { creditAnswer, waitForCredit } from './credits.js';
 import { openApiDocument } from './openapi.js';
 import { AuthFailureLimiter, normalizeRemote } from '../edge-auth/index.js';
 import { INVALID_TEXT_DETAIL, invalidTextPointer } from './text.js';
@@ -28,8 +32,13 @@ const { MerchantError } = dialpay.v1;
 declare module 'fastify' {
   interface FastifyRequest {
     merchant: MerchantConfig | null;
+    /** The caller of an operator route (/v1/operator/...). */
+    operator: OperatorConfig | null;
   }
 }
+
+/** The operator API's routes: their own keys, their own callers. */
+const OPERATOR_PREFIX = '/v1/operator/';
 
 /** A stable hash of a JSON body: the same fields in another order or spacing are the same body. */
 export function bodyHash(body: unknown): Buffer {
@@ -45,11 +54,40 @@ interface ApiKeyEntry {
   readonly stored: StoredApiKey;
 }
 
+interface OperatorKeyEntry {
+  readonly operator: OperatorConfig;
+  readonly stored: StoredApiKey;
+}
+
+/** Key id to its operator and stored hash: the operator API's door, apart from the merchants'. Pure. */
+export function operatorKeyTable(operators: readonly OperatorConfig[]): ReadonlyMap<string, OperatorKeyEntry> {
+  const table = new Map<string, OperatorKeyEntry>();
+  for (const operator of operators) for (const stored of operator.apiKeys) table.set(stored.id, { operator, stored });
+  return table;
+}
+
 /** Key id to its merchant and stored hash. Pure. */
 export function apiKeyTable(merchants: readonly MerchantConfig[]): ReadonlyMap<string, ApiKeyEntry> {
   const table = new Map<string, ApiKeyEntry>();
   for (const merchant of merchants) for (const stored of merchant.apiKeys) table.set(stored.id, { merchant, stored });
   return table;
+}
+
+/** payments' error code as a problem; null for success. Pure. */
+export function problemOf(reply: { error?: dialpay.v1.MerchantError | null; detail?: string | null }): Problem | null {
+  const detail = reply.detail ?? undefined;
+  switch (reply.error ?? MerchantError.MERCHANT_ERROR_UNSPECIFIED) {
+    case MerchantError.MERCHANT_ERROR_UNSPECIFIED: return null;
+    case MerchantError.MERCHANT_ERROR_NOT_FOUND: return problem('not-found', detail);
+    case MerchantError.MERCHANT_ERROR_INVALID: return problem('validation', detail);
+    case MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT: return problem('idempotency-conflict', detail);
+    case MerchantError.MERCHANT_ERROR_REFUSED: return problem('payment-refused', detail);
+    case MerchantError.MERCHANT_ERROR_TOO_MANY_OPEN: return problem('too-many-open-requests', detail);
+    case MerchantError.MERCHANT_ERROR_TOO_MANY_UNANSWERED: return problem('too-many-unanswered-requests', detail);
+    case MerchantError.MERCHANT_ERROR_FORBIDDEN: return problem('forbidden', detail);
+    case MerchantError.MERCHANT_ERROR_LIMIT_EXCEEDED: return problem('limit-exceeded', detail);
+    default: return problem('unavailable', detail);
+  }
 }
 
 export class MerchantApi {
@@ -58,6 +96,7 @@ export class MerchantApi {
   readonly #nc: NatsConnection;
   /** Replaced whole on reload (one assignment), so a request sees the old table or the new one, never half of each. */
   #keys: ReadonlyMap<string, ApiKeyEntry>;
+  #operatorKeys: ReadonlyMap<string, OperatorKeyEntry>;
   readonly #log: Logger;
   readonly #limiter: RateLimiter;
   readonly #authFailures: AuthFailureLimiter;
@@ -70,6 +109,7 @@ export class MerchantApi {
     this.#nc = options.nc;
     const api = options.config.merchantApi;
     this.#keys = apiKeyTable(options.config.merchants);
+    this.#operatorKeys = operatorKeyTable(options.config.operators);
     this.#log = options.log;
     this.#limiter = new RateLimiter(api);
     this.#authFailures = new AuthFailureLimiter({ failuresMax: api.authFailuresMax, windowMs: api.authFailureWindowMs, sourcesMax: api.authFailureSourcesMax });
@@ -90,6 +130,7 @@ export class MerchantApi {
       ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false } },
     }) as unknown as FastifyInstance;
     this.app.decorateRequest('merchant', null);
+    this.app.decorateRequest('operator', null);
     // JSON only: fastify would otherwise hand a text/plain body to the validator as a string.
     this.app.removeContentTypeParser('text/plain');
     this.#routes(options.log);
@@ -130,14 +171,24 @@ export class MerchantApi {
       // The matched route, not the raw URL: "/%761/balance" routes to /v1/balance and must be checked too.
       const route = request.routeOptions.url;
       if (route === undefined || !route.startsWith('/v1/')) return;
-      const found = this.#authenticate(request, reply, log);
-      if (!found) return reply;
-      const waitMs = this.#limiter.take(found.stored.id, Date.now(), { perSecond: found.merchant.apiRequestsPerSecondMax, burst: found.merchant.apiRequestsBurstMax });
+      let waitMs: number;
+      if (route.startsWith(OPERATOR_PREFIX)) {
+        const found = this.#authenticate(request, reply, log, this.#operatorKeys, 'operator');
+        if (!found) return reply;
+        waitMs = this.#limiter.take(found.stored.id, Date.now());
+        request.operator = found.operator;
+      } else {
+        const found = this.#authenticate(request, reply, log, this.#keys, 'merchant');
+        if (!found) return reply;
+        waitMs = this.#limiter.take(found.stored.id, Date.now(), { perSecond: found.merchant.apiRequestsPerSecondMax, burst: found.merchant.apiRequestsBurstMax });
+        request.merchant = found.merchant;
+      }
       if (waitMs > 0) {
+        request.merchant = null;
+        request.operator = null;
         reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
         return this.#send(reply, problem('rate-limited'));
       }
-      request.merchant = found.merchant;
       if (request.method === 'POST' && !IDEMPOTENCY_KEY.test(String(request.headers['idempotency-key'] ?? ''))) {
         return this.#send(reply, problem('idempotency-key-required'));
       }
@@ -222,6 +273,65 @@ export class MerchantApi {
       return reply.code(201).send(merchantPaymentJson(answer.reply.payment ?? {}));
     });
 
+    // Payouts: money from the merchant's available balance to a subscriber's wallet. The answer waits
+    // (merchantApi.creditWaitMs) for billing's: 201 booked, 409 over the balance (nothing moved), 202 not yet.
+    app.post('/v1/payouts', { schema: { body: PayoutBody } }, async (request, reply) => {
+      const body = request.body as { msisdn: string; amountMinor: number; currency: string; reference?: string };
+      const answer = await this.#ask(request, {
+        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ payout: body }),
+        createPayout: { msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference ?? '' },
+      });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      const payout = await waitForCredit(answer.reply.payout ?? {}, this.#config.merchantApi.creditWaitMs, async () => {
+        const read = await this.#ask(request, { getPayout: { payoutId: answer.reply.payout?.payoutId ?? '' } });
+        return 'problem' in read ? null : read.reply.payout ?? null;
+      });
+      const result = creditAnswer(payout, `/v1/payouts/${payout.payoutId}`);
+      if ('problem' in result) return this.#send(reply, result.problem);
+      return reply.code(result.status).send(merchantPayoutJson(payout));
+    });
+
+    app.get('/v1/payouts/:id', async (request, reply) => {
+      const answer = await this.#ask(request, { getPayout: { payoutId: (request.params as { id: string }).id } });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return merchantPayoutJson(answer.reply.payout ?? {});
+    });
+
+    app.get('/v1/payouts', { schema: { querystring: PayoutListQuery } }, async (request, reply) => {
+      const q = request.query as { from?: string; to?: string; status?: string; cursor?: string; limit?: string };
+      const answer = await this.#ask(request, {
+        listPayouts: {
+          fromUnixMs: (q.from ? Date.parse(q.from) : 0) as never, toUnixMs: (q.to ? Date.parse(q.to) : 0) as never,
+          status: q.status ?? '', cursor: q.cursor ?? '', limit: q.limit ? Number(q.limit) : 0,
+        },
+      });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return { data: (answer.reply.payouts ?? []).map(merchantPayoutJson), nextCursor: answer.reply.nextCursor || null };
+    });
+
+    // The operator API: its own systems credit its subscribers' wallets from its funding account.
+    app.post('/v1/operator/deposits', { schema: { body: DepositBody } }, async (request, reply) => {
+      const body = request.body as { msisdn: string; amountMinor: number; currency: string; reference?: string };
+      const answer = await this.#askOperator(request, {
+        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ deposit: body }),
+        createDeposit: { msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference ?? '' },
+      });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      const deposit = await waitForCredit(answer.reply.deposit ?? {}, this.#config.merchantApi.creditWaitMs, async () => {
+        const read = await this.#askOperator(request, { getDeposit: { depositId: answer.reply.deposit?.depositId ?? '' } });
+        return 'problem' in read ? null : read.reply.deposit ?? null;
+      });
+      const result = creditAnswer(deposit, `/v1/operator/deposits/${deposit.depositId}`);
+      if ('problem' in result) return this.#send(reply, result.problem);
+      return reply.code(result.status).send(operatorDepositJson(deposit));
+    });
+
+    app.get('/v1/operator/deposits/:id', async (request, reply) => {
+      const answer = await this.#askOperator(request, { getDeposit: { depositId: (request.params as { id: string }).id } });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return operatorDepositJson(answer.reply.deposit ?? {});
+    });
+
     app.get('/v1/settlements', async (request, reply) => {
       if (!request.merchant) return this.#send(reply, problem('unauthorized'));
       let answer: dialpay.v1.IMerchantSettlementsReply;
@@ -272,13 +382,13 @@ export class MerchantApi {
    * everyone. Failures are counted by reason and logged with the source address, never the key; the
    * key id only when it is one of ours (an attacker's ids would make the label set unbounded).
    */
-  #authenticate(request: FastifyRequest, reply: FastifyReply, log: Logger): ApiKeyEntry | null {
+  #authenticate<E extends { readonly stored: StoredApiKey }>(request: FastifyRequest, reply: FastifyReply, log: Logger, keys: ReadonlyMap<string, E>, door: 'merchant' | 'operator'): E | null {
     const source = normalizeRemote(request.ip);
     const nowMs = Date.now();
     const header = request.headers.authorization ?? '';
     const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     const keyId = apiKeyId(key);
-    const found = this.#keys.get(keyId ?? '');
+    const found = keys.get(keyId ?? '');
     if (found && verifyApiKey(key, found.stored)) return found;
     const blockedMs = this.#authFailures.blockedForMs(source, nowMs);
     if (blockedMs > 0) {
@@ -291,7 +401,8 @@ export class MerchantApi {
     const reason: AuthFailureReason = !key ? 'missing' : !keyId ? 'malformed' : !found ? 'unknown-key' : 'wrong-secret';
     this.#authFailuresTotal.inc({ reason });
     const failures = this.#authFailures.recordFailure(source, nowMs);
-    log.warn({ remote: source, reason, route: request.routeOptions.url, ...(found ? { keyId: found.stored.id, merchantId: found.merchant.id } : {}), failures }, 'merchant API authentication failed');
+    const holder = found ? ('merchant' in found ? { merchantId: (found as unknown as ApiKeyEntry).merchant.id } : { operatorId: (found as unknown as OperatorKeyEntry).operator.id }) : {};
+    log.warn({ remote: source, reason, door, route: request.routeOptions.url, ...(found ? { keyId: found.stored.id, ...holder } : {}), failures }, `${door} API authentication failed`);
     if (failures === this.#config.merchantApi.authFailuresMax) {
       log.warn({ remote: source, failures, windowMs: this.#config.merchantApi.authFailureWindowMs }, 'merchant API: too many failed authentications from this address; refusing it for the rest of the window');
     }
@@ -304,7 +415,8 @@ export class MerchantApi {
    * next request. Only keys: a merchant's other settings, and merchants this process did not start
    * with (payments does not know them yet), wait for a restart.
    */
-  reloadKeys(merchants: readonly MerchantConfig[]): void {
+  reloadKeys(merchants: readonly MerchantConfig[], operators?: readonly OperatorConfig[]): void {
+    if (operators) this.#reloadOperatorKeys(operators);
     const started = new Map(this.#config.merchants.map((m) => [m.id, m]));
     const notStarted = merchants.filter((m) => !started.has(m.id) && m.apiKeys.length > 0).map((m) => m.id);
     const next = apiKeyTable(merchants.flatMap((m) => {
@@ -318,6 +430,32 @@ export class MerchantApi {
     if (notStarted.length > 0) this.#log.warn({ merchantIds: notStarted }, 'merchant API: keys of merchants added since start are ignored until a restart');
   }
 
+  /** The operator API's keys likewise: only keys, and only of operators this process started with. */
+  #reloadOperatorKeys(operators: readonly OperatorConfig[]): void {
+    const started = new Map(this.#config.operators.map((o) => [o.id, o]));
+    const next = operatorKeyTable(operators.flatMap((o) => {
+      const operator = started.get(o.id);
+      return operator ? [{ ...operator, apiKeys: o.apiKeys }] : [];
+    }));
+    const removed = [...this.#operatorKeys.keys()].filter((id) => !next.has(id));
+    const added = [...next.keys()].filter((id) => !this.#operatorKeys.has(id));
+    this.#operatorKeys = next;
+    this.#log.info({ keys: next.size, addedKeyIds: added, removedKeyIds: removed }, 'operator API keys reloaded');
+  }
+
+  /** One call to payments for an operator; the same error codes as the merchant API's. */
+  async #askOperator(request: FastifyRequest, command: Omit<dialpay.v1.IOperatorCommandRequest, 'operatorId'>): Promise<{ reply: dialpay.v1.IOperatorCommandReply } | { problem: Problem }> {
+    if (!request.operator) return { problem: problem('unauthorized') }; // never ask on nobody's behalf
+    let reply: dialpay.v1.IOperatorCommandReply;
+    try {
+      reply = await requestReply(this.#nc, Requests.paymentsOperator, { ...command, operatorId: request.operator.id }, this.#config.merchantApi.requestTimeoutMs);
+    } catch {
+      return { problem: problem('unavailable', 'payments did not answer in time; retry with the same Idempotency-Key') };
+    }
+    const failed = problemOf(reply);
+    return failed ? { problem: failed } : { reply };
+  }
+
   /** One call to payments; its error codes become problems. */
   async #ask(request: FastifyRequest, command: Omit<dialpay.v1.IMerchantCommandRequest, 'merchantId'>): Promise<{ reply: dialpay.v1.IMerchantCommandReply } | { problem: Problem }> {
     if (!request.merchant) return { problem: problem('unauthorized') }; // never ask on nobody's behalf
@@ -327,16 +465,8 @@ export class MerchantApi {
     } catch {
       return { problem: problem('unavailable', 'payments did not answer in time; retry with the same Idempotency-Key') };
     }
-    switch (reply.error ?? MerchantError.MERCHANT_ERROR_UNSPECIFIED) {
-      case MerchantError.MERCHANT_ERROR_UNSPECIFIED: return { reply };
-      case MerchantError.MERCHANT_ERROR_NOT_FOUND: return { problem: problem('not-found', reply.detail ?? undefined) };
-      case MerchantError.MERCHANT_ERROR_INVALID: return { problem: problem('validation', reply.detail ?? undefined) };
-      case MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT: return { problem: problem('idempotency-conflict', reply.detail ?? undefined) };
-      case MerchantError.MERCHANT_ERROR_REFUSED: return { problem: problem('payment-refused', reply.detail ?? undefined) };
-      case MerchantError.MERCHANT_ERROR_TOO_MANY_OPEN: return { problem: problem('too-many-open-requests', reply.detail ?? undefined) };
-      case MerchantError.MERCHANT_ERROR_TOO_MANY_UNANSWERED: return { problem: problem('too-many-unanswered-requests', reply.detail ?? undefined) };
-      default: return { problem: problem('unavailable', reply.detail ?? undefined) };
-    }
+    const failed = problemOf(reply);
+    return failed ? { problem: failed } : { reply };
   }
 
   async listen(): Promise<number> {

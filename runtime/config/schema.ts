@@ -90,6 +90,16 @@ const smppBind = z.strictObject({
   tlsCaFile: z.string().optional(),
 });
 
+/**
+ * API keys ("dpk_<id>_<secret>", runtime/api-keys.ts): more than one may be active, for rotation.
+ * Only the id and the SHA-256 of the secret are kept; `dialpay api-key` makes one. Merchants' and
+ * operators' keys are separate doors: a key opens only the API of the one it is configured on.
+ */
+const apiKeys = z
+  .array(z.strictObject({ id: z.string().regex(/^[a-z0-9]{8,16}$/, 'must be 8-16 lowercase letters or digits'), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex SHA-256 from `dialpay api-key`') }))
+  .max(8)
+  .default([]);
+
 const operator = z.strictObject({
   id,
   name: z.string().min(1),
@@ -174,6 +184,11 @@ const operator = z.strictObject({
       smppSessionInfo: z.enum(['its_session_info', 'user_message_reference', 'msisdn']).default('its_session_info'),
     })
     .optional(),
+  /**
+   * The operator API's keys (POST /v1/operator/deposits on the merchant API's listener: the
+   * operator's own systems crediting its subscribers' wallets); none: the operator cannot call it.
+   */
+  apiKeys,
   /** Settlement windows: one a day, from this local time to the same time the next day. */
   settlement: z
     .strictObject({
@@ -234,10 +249,13 @@ const merchant = z.strictObject({
   /** This merchant's own API rate per key, instead of merchantApi's (a plan with a lower or higher cap). */
   apiRequestsPerSecondMax: z.number().int().min(1).max(100_000).optional(),
   apiRequestsBurstMax: z.number().int().min(1).max(100_000).optional(),
-  apiKeys: z
-    .array(z.strictObject({ id: z.string().regex(/^[a-z0-9]{8,16}$/, 'must be 8-16 lowercase letters or digits'), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex SHA-256 from `dialpay api-key`') }))
-    .max(8)
-    .default([]),
+  apiKeys,
+  /**
+   * Payouts (POST /v1/payouts: business to customer, from this merchant's available balance into a
+   * subscriber's dialpay wallet). Absent: payouts are refused (403). perDayMaxMinor counts this
+   * merchant's payouts not failed since 00:00 UTC.
+   */
+  payouts: z.strictObject({ perPayoutMaxMinor: amountMinor, perDayMaxMinor: amountMinor }).optional(),
 });
 
 const kycTier = z.strictObject({
@@ -426,6 +444,11 @@ export const configSchema = z
         requestsBurstMax: z.number().int().min(1).max(100_000).default(100),
         /** How long a call waits for payments before answering 503. */
         requestTimeoutMs: positiveMs.default(5_000),
+        /**
+         * A payout or an operator deposit waits this long for billing's answer: 201 when booked, 409
+         * when the merchant's balance does not cover it, 202 (pending; read it later) when not answered yet.
+         */
+        creditWaitMs: z.number().int().min(0).max(30_000).default(3_000),
         /** Failed key checks from one source address within authFailureWindowMs before it gets 429 without its key being checked. */
         authFailuresMax: z.number().int().min(1).max(10_000).default(10),
         authFailureWindowMs: positiveMs.default(60_000),
@@ -526,13 +549,21 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['merchants', i, 'feeScheduleId'], message: `unknown fee schedule "${m.feeScheduleId}"` });
       }
     });
+    // One namespace for merchants' and operators' key ids: an id names one holder.
     const keyIds = new Set<string>();
-    config.merchants.forEach((m, i) =>
-      m.apiKeys.forEach((k, j) => {
-        if (keyIds.has(k.id)) ctx.addIssue({ code: 'custom', path: ['merchants', i, 'apiKeys', j, 'id'], message: `API key id "${k.id}" is used twice` });
-        keyIds.add(k.id);
-      }),
-    );
+    for (const [key, holders] of [['merchants', config.merchants], ['operators', config.operators]] as const) {
+      holders.forEach((holder, i) =>
+        holder.apiKeys.forEach((k, j) => {
+          if (keyIds.has(k.id)) ctx.addIssue({ code: 'custom', path: [key, i, 'apiKeys', j, 'id'], message: `API key id "${k.id}" is used twice` });
+          keyIds.add(k.id);
+        }),
+      );
+    }
+    config.merchants.forEach((m, i) => {
+      if (m.payouts && m.payouts.perPayoutMaxMinor > m.payouts.perDayMaxMinor) {
+        ctx.addIssue({ code: 'custom', path: ['merchants', i, 'payouts', 'perPayoutMaxMinor'], message: 'must not exceed perDayMaxMinor' });
+      }
+    });
     config.operators.forEach((op, i) => {
       if (op.billingAdapter === 'http' && !op.charging) {
         ctx.addIssue({ code: 'custom', path: ['operators', i, 'charging'], message: 'billingAdapter http needs charging.baseUrl' });

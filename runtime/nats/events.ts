@@ -84,6 +84,8 @@ export const Requests = {
   paymentsSubscriber: { subject: 'dialpay.payments.subscriber', request: v1.SubscriberCommandRequest, reply: v1.SubscriberCommandReply } as RequestDef<dialpay.v1.ISubscriberCommandRequest, dialpay.v1.ISubscriberCommandReply>,
   /** The gateway's merchant API asks payments to create, read and list payments. */
   paymentsMerchant: { subject: 'dialpay.payments.merchant', request: v1.MerchantCommandRequest, reply: v1.MerchantCommandReply } as RequestDef<dialpay.v1.IMerchantCommandRequest, dialpay.v1.IMerchantCommandReply>,
+  /** The gateway's operator API asks payments to credit an operator's subscriber (a deposit) and to read one. */
+  paymentsOperator: { subject: 'dialpay.payments.operator', request: v1.OperatorCommandRequest, reply: v1.OperatorCommandReply } as RequestDef<dialpay.v1.IOperatorCommandRequest, dialpay.v1.IOperatorCommandReply>,
   /** A USSD edge (HTTP or SMPP) forwards one hop to the ussd service. */
   ussdHop: { subject: 'dialpay.ussd.hop', request: v1.UssdHopRequest, reply: v1.UssdHopReply } as RequestDef<dialpay.v1.IUssdHopRequest, dialpay.v1.IUssdHopReply>,
 } as const;

@@ -40,7 +40,7 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
     // SMS_SENT: its batches of sent SMS (sent-log.ts), written, heard live from the other replicas
     // and read back by sequence; the SMS notifications (submit results, receipts) on core NATS.
     publishes: [Events.smsInbound, { subject: SMS_SENT_SUBJECT }, Notifications.smsSubmitResult, Notifications.deliveryReceipt],
-    requests: [Requests.ussdHop, Requests.paymentsMerchant, Requests.settlementMerchant, Requests.billingMerchantBalance],
+    requests: [Requests.ussdHop, Requests.paymentsMerchant, Requests.paymentsOperator, Requests.settlementMerchant, Requests.billingMerchantBalance],
     consumes: [GATEWAY_SMS_OUTBOUND],
     readsStreams: [SMS_SENT_STREAM],
     subscribes: [SMS_SENT_SUBJECT],
@@ -53,7 +53,7 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
       Events.merchantEvent, Events.smsOutbound,
     ],
     requests: [Requests.billingBalance],
-    serves: [Requests.paymentsSubscriber, Requests.paymentsMerchant],
+    serves: [Requests.paymentsSubscriber, Requests.paymentsMerchant, Requests.paymentsOperator],
     consumes: [PAYMENTS_SMS_INBOUND, PAYMENTS_RESERVE_RESULT, PAYMENTS_CAPTURE_RESULT, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_CREDIT_RESULT],
   },
   ussd: {

@@ -5,6 +5,8 @@ import type { ComponentContext, ComponentDefinition, StartedComponent } from '..
 import { startServiceBase } from '../../runtime/service-base.js';
 import { capUnconsentedHolds } from './merchant-requests-store.js';
 import { Events, Requests, serveRequests, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT } from '../../runtime/nats/index.js';
+// Straight from topology.ts: runtime/nats/index.ts does not re-export the credit consumers yet.
+import { PAYMENTS_CREDIT_RESULT } from '../../runtime/nats/topology.js';
 import { PaymentsService } from './service.js';
 import { PaymentsMetrics } from './metrics.js';
 import { inboundSmsDeadLetterMasker } from './dead-letter.js';
@@ -23,9 +25,9 @@ const SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX = 256;
  * the same way every time: answer "invalid", which the merchant API turns into a 422, not the
  * "unavailable" that tells the client to retry. Anything else is rethrown and stays retryable.
  */
-function refuseBadData(err: unknown, request: dialpay.v1.IMerchantCommandRequest, log: Logger): dialpay.v1.IMerchantCommandReply {
+function refuseBadData(err: unknown, request: { merchantId?: string | null; operatorId?: string | null }, log: Logger): { error: dialpay.v1.MerchantError; detail: string } {
   if (!isDataException(err)) throw err;
-  log.warn({ err, merchantId: request.merchantId }, 'merchant call refused: PostgreSQL cannot store its data');
+  log.warn({ err, merchantId: request.merchantId, operatorId: request.operatorId }, 'API call refused: PostgreSQL cannot store its data');
   return { error: dialpay.v1.MerchantError.MERCHANT_ERROR_INVALID, detail: 'the request holds text that cannot be stored (a NUL character or invalid UTF-8)' };
 }
 
@@ -51,6 +53,7 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
   await base.consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m), { batch });
   await base.consume(PAYMENTS_VOID_RESULT, Events.debitVoidResult, (m) => payments.onVoidResult(m), { batch });
   await base.consume(PAYMENTS_REFUND_RESULT, Events.debitRefundResult, (m) => payments.onRefundResult(m), { batch });
+  await base.consume(PAYMENTS_CREDIT_RESULT, Events.creditResult, (m) => payments.onCreditResult(m), { batch });
   const commands = serveRequests(nats.nc, Requests.paymentsSubscriber, {
     queue: 'payments', inFlightMax: SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX, log,
     unavailable: () => ({ outcome: dialpay.v1.CommandOutcome.COMMAND_OUTCOME_UNAVAILABLE }),
@@ -61,6 +64,11 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
     queue: 'payments', inFlightMax: SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX, log,
     unavailable: () => ({ error: dialpay.v1.MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: 'payments is busy; try again' }),
     handle: (request) => payments.onMerchantCommand(request).catch((err: unknown) => refuseBadData(err, request, log)),
+  });
+  const operatorCalls = serveRequests(nats.nc, Requests.paymentsOperator, {
+    queue: 'payments', inFlightMax: SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX, log,
+    unavailable: () => ({ error: dialpay.v1.MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: 'payments is busy; try again' }),
+    handle: (request) => payments.onOperatorCommand(request).catch((err: unknown) => refuseBadData(err, request, log)),
   });
   let sweeping = false;
   const sweep = setInterval(() => {
@@ -77,6 +85,7 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
       clearInterval(sweep);
       await commands.drain();
       await merchantCalls.drain();
+      await operatorCalls.drain();
       await base.stop(timeoutMs);
     },
   };

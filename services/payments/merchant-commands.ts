@@ -4,7 +4,6 @@
 import type pg from 'pg';
 import { dialpay, int64ToBigInt, moneyFromProto } from '../../proto/index.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
-import { withTransaction } from '../../runtime/pg/index.js';
 import { splitMerchantPayment } from './fees.js';
 import { merchantRequestTtlMs } from './merchant-requests.js';
 import { PaymentState } from './state.js';
@@ -12,6 +11,8 @@ import { decodeCursor, encodeCursor, merchantPayment, statesOf, MERCHANT_STATUS 
 import { MERCHANT_REFUSAL, merchantRequestRefused, payerOfMerchant } from './merchant-checks.js';
 import { chargeMandate, createMandate, mandateView } from './mandates.js';
 import { refundForMerchant } from './refunds.js';
+import { withIdempotencyKey } from './api-idempotency.js';
+import { createPayout, listPayouts, readPayout } from './credits.js';
 import * as store from './store.js';
 import * as merchantStore from './merchant-store.js';
 import type { PaymentRow } from './rows.js';
@@ -34,28 +35,17 @@ export async function onMerchantCommand(e: PaymentEngine, request: dialpay.v1.IM
     const found = await merchantStore.readMandate(e.pool, request.getMandate.mandateId ?? '', merchant.id);
     return found ? { mandate: await mandateView(e.pool, found) } : { error: MerchantError.MERCHANT_ERROR_NOT_FOUND, detail: 'no such mandate' };
   }
-  const { createPaymentRequest: create, capturePayment: capture, refundPayment: refund, createMandate: newMandate, chargeMandate: charge } = request;
-  if (!create && !capture && !refund && !newMandate && !charge) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'no command' };
-  const key = request.idempotencyKey ?? '';
-  const bodyHash = Buffer.from(request.bodySha256 ?? []);
-  if (key.length === 0 || key.length > 255 || bodyHash.length !== 32) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'Idempotency-Key and body hash are required' };
-  return withTransaction(e.pool, 'READ COMMITTED', async (client) => {
-    // The first request with a key inserts its row and holds it until commit; a concurrent one
-    // with the same key waits on the unique index, then reads the committed reply.
-    if (!(await merchantStore.claimApiRequest(client, merchant.id, key, bodyHash))) {
-      const prior = await merchantStore.priorApiRequest(client, merchant.id, key);
-      if (!prior || !prior.reply) return { error: MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: 'the first request with this key is still being handled' };
-      if (!prior.body_sha256.equals(bodyHash)) return { error: MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT, detail: 'this Idempotency-Key was used with another body' };
-      return dialpay.v1.MerchantCommandReply.decode(prior.reply);
-    }
-    const reply = create ? await createForMerchant(e, client, merchant, create)
-      : capture ? await captureForMerchant(e, client, merchant, capture)
-        : refund ? await refundForMerchant(e, client, merchant, refund)
-          : newMandate ? await createMandate(e, client, merchant, newMandate)
-            : await chargeMandate(e, client, merchant, charge as dialpay.v1.IChargeMandate);
-    await merchantStore.storeApiReply(client, merchant.id, key, Buffer.from(dialpay.v1.MerchantCommandReply.encode(reply).finish()));
-    return reply;
-  });
+  if (request.getPayout) return readPayout(e, merchant, request.getPayout.payoutId ?? '');
+  if (request.listPayouts) return listPayouts(e, merchant, request.listPayouts);
+  const { createPaymentRequest: create, capturePayment: capture, refundPayment: refund, createMandate: newMandate, chargeMandate: charge, createPayout: payout } = request;
+  if (!create && !capture && !refund && !newMandate && !charge && !payout) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'no command' };
+  return withIdempotencyKey(e.pool, merchant.id, request.idempotencyKey ?? '', request.bodySha256, dialpay.v1.MerchantCommandReply, (client, bodyHash) =>
+    create ? createForMerchant(e, client, merchant, create)
+      : capture ? captureForMerchant(e, client, merchant, capture)
+        : refund ? refundForMerchant(e, client, merchant, refund)
+          : newMandate ? createMandate(e, client, merchant, newMandate)
+            : payout ? createPayout(e, client, merchant, payout, { key: request.idempotencyKey ?? '', bodyHash })
+              : chargeMandate(e, client, merchant, charge as dialpay.v1.IChargeMandate));
 }
 
 async function createForMerchant(e: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, create: dialpay.v1.ICreatePaymentRequest): Promise<dialpay.v1.IMerchantCommandReply> {

@@ -22,6 +22,11 @@ export async function storeApiReply(client: pg.ClientBase, merchantId: string, k
   await client.query('UPDATE payments.api_requests SET reply = $3 WHERE merchant_id = $1 AND idempotency_key = $2', [merchantId, key, reply]);
 }
 
+/** Gives a claimed key back (its call made nothing), so its first body keeps it. */
+export async function releaseApiRequest(client: pg.ClientBase, merchantId: string, key: string): Promise<void> {
+  await client.query('DELETE FROM payments.api_requests WHERE merchant_id = $1 AND idempotency_key = $2', [merchantId, key]);
+}
+
 /** Idempotency-Key replies are for retries, which come within minutes; a day is plenty. */
 export async function forgetApiRequests(client: pg.ClientBase, olderThanMs: number): Promise<void> {
   await client.query(`DELETE FROM payments.api_requests WHERE created_at < now() - ($1::bigint * interval '1 millisecond')`, [olderThanMs]);

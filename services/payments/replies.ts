@@ -69,6 +69,10 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     en: (a) => `You received ${a.amount} from agent ${a.agent}. Ref ${a.paymentRef}. It is in your dialpay wallet: send BAL to see it.`,
     fr: (a) => `Vous avez recu ${a.amount} de l agent ${a.agent}. Ref ${a.paymentRef}. Il est dans votre portefeuille dialpay: envoyez SOLDE.`,
   },
+  creditReceived: {
+    en: (a) => `You received ${a.amount} from ${a.from}. Ref ${a.ref}. It is in your dialpay wallet: send BAL to see it.`,
+    fr: (a) => `Vous avez recu ${a.amount} de ${a.from}. Ref ${a.ref}. Il est dans votre portefeuille dialpay: envoyez SOLDE.`,
+  },
   receiptCashOutPayer: {
     en: (a) => `Withdrawn ${a.amount} at ${a.agent}. Fee ${a.fee}. Ref ${a.paymentRef}. Collect your cash from the agent.`,
     fr: (a) => `Retrait de ${a.amount} chez ${a.agent}. Frais ${a.fee}. Ref ${a.paymentRef}. Recuperez votre argent aupres de l agent.`,

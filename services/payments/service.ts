@@ -1,6 +1,7 @@
 // The payments service's entry: wires the engine (engine.ts: open, step, act,
 // sweep, emit) to the channels that feed it (sms-commands.ts,
-// ussd-commands.ts, merchant-commands.ts, mandates.ts, refunds.ts, pin.ts).
+// ussd-commands.ts, merchant-commands.ts, mandates.ts, refunds.ts, pin.ts,
+// credits.ts).
 // The payer's subscriber row is locked for each command's transaction, so one
 // MSISDN's commands are handled one at a time and limits cannot be raced.
 import type { dialpay } from '../../proto/index.js';
@@ -9,6 +10,7 @@ import { SmsCommands } from './sms-commands.js';
 import { onSubscriberCommand } from './ussd-commands.js';
 import { onMerchantCommand } from './merchant-commands.js';
 import { onRefundResult } from './refunds.js';
+import { onCreditResult, onOperatorCommand } from './credits.js';
 
 export { PRODUCER } from './engine.js';
 export { hashCode } from './challenge.js';
@@ -44,6 +46,16 @@ export class PaymentsService {
   /** Billing gave the money back (or could not): tell the payer and the merchant. */
   onRefundResult(result: dialpay.v1.IDebitRefundResult): Promise<void> {
     return onRefundResult(this.#engine, result);
+  }
+
+  /** Billing booked an operator's deposit or a merchant's payout (or refused it): tell the subscriber and the merchant. */
+  onCreditResult(result: dialpay.v1.ICreditResult): Promise<void> {
+    return onCreditResult(this.#engine, result);
+  }
+
+  /** The operator API's calls (deposits). */
+  onOperatorCommand(request: dialpay.v1.IOperatorCommandRequest): Promise<dialpay.v1.IOperatorCommandReply> {
+    return onOperatorCommand(this.#engine, request);
   }
 
   /** Fails expired challenges and unanswered reserves, asks again for stuck captures and voids. */

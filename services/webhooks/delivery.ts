@@ -4,7 +4,7 @@
 // the body and in Dialpay-Event-Id, so a merchant drops repeats.
 import type { dialpay } from '../../proto/index.js';
 import { int64ToBigInt } from '../../proto/index.js';
-import { merchantMandateJson, merchantPaymentJson, merchantRefundJson, merchantSettlementJson } from '../../proto/merchant-json.js';
+import { merchantMandateJson, merchantPaymentJson, merchantPayoutJson, merchantRefundJson, merchantSettlementJson } from '../../proto/merchant-json.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
 import { SIGNATURE_HEADER, signatureHeader } from './signature.js';
 
@@ -25,6 +25,8 @@ export function webhookBody(event: dialpay.v1.IMerchantEvent): string {
       ? { settlement: merchantSettlementJson(event.settlement) }
       : event.mandate
       ? { mandate: merchantMandateJson(event.mandate) }
+      : event.payout
+      ? { payout: merchantPayoutJson(event.payout) }
       : { payment: merchantPaymentJson(event.payment ?? {}), ...(event.refund ? { refund: merchantRefundJson(event.refund) } : {}) },
   });
 }

@@ -66,6 +66,21 @@ describe('config', () => {
     expect(errorOf(() => loadWith((raw) => (raw.limits.tiers[0].walletBalanceMaxMinor = -1))).key).toBe('limits.tiers[0].walletBalanceMaxMinor');
   });
 
+  it('credits: payout limits per merchant (absent: none), operators\' API keys, one key id per holder', () => {
+    const config = loadWith(() => undefined);
+    expect(config.merchants[0]?.payouts).toEqual({ perPayoutMaxMinor: 5_000_000n, perDayMaxMinor: 20_000_000n });
+    expect(config.merchants[1]?.payouts).toBeUndefined();
+    expect(config.operators[0]?.apiKeys).toEqual([]);
+    expect(config.merchantApi.creditWaitMs).toBe(3_000);
+    const over = errorOf(() => loadWith((raw) => (raw.merchants[0].payouts = { perPayoutMaxMinor: 3, perDayMaxMinor: 2 })));
+    expect(over.key).toBe('merchants[0].payouts.perPayoutMaxMinor');
+    const key = { id: 'abcdef0123', sha256: 'a'.repeat(64) };
+    const shared = errorOf(() => loadWith((raw) => { raw.merchants[0].apiKeys = [key]; raw.operators[1].apiKeys = [key]; }));
+    expect(shared.key).toBe('operators[1].apiKeys[0].id');
+    expect(shared.message).toContain('used twice');
+    expect(errorOf(() => loadWith((raw) => (raw.operators[0].apiKeys = [{ id: 'x', sha256: 'a' }]))).key).toBe('operators[0].apiKeys[0].id');
+  });
+
   it('refuses the removed airtime merchant key with a message that says why', () => {
     const err = errorOf(() => loadWith((raw) => (raw.ussd.airtimeMerchantIds = { 'safaricom-ke': 'SHOP42' })));
     expect(err.key).toBe('ussd.airtimeMerchantIds');

@@ -17,6 +17,7 @@ import { exampleConfigRaw, quietLogger } from '../../support/stack.js';
 
 const FAILURES_MAX = 10;
 const good = newApiKey();
+const operatorKey = newApiKey();
 const lines: string[] = [];
 let natsServer: NatsServerHandle;
 let nats: NatsHandle;
@@ -46,6 +47,7 @@ beforeAll(async () => {
   raw.nats = { ...raw.nats, url: natsServer.url };
   raw.merchantApi = { port, authFailuresMax: FAILURES_MAX, authFailureWindowMs: 60_000 };
   raw.merchants[0].apiKeys = [good.stored];
+  raw.operators[0].apiKeys = [operatorKey.stored];
   config = validateConfig(raw);
   nats = await connectNats({ ...config.nats, name: 'auth-test' }, quietLogger());
   const destination = new Writable({
@@ -102,6 +104,30 @@ describe('failed authentication', () => {
     const other = await get('/v1/balance', `Bearer ${good.key}`, '127.0.0.2');
     expect([other.status, other.body.type]).toEqual([503, '/problems/unavailable']);
     expect((await get('/v1/payments?limit=x', 'Bearer nope', '127.0.0.2')).status).toBe(401);
+  });
+});
+
+describe('the operator door', () => {
+  it('takes only operators\' keys, and merchant routes only merchants\': each refusal counted and logged without the key', async () => {
+    const source = '127.0.0.9';
+    const before = await failuresByReason();
+    const linesBefore = lines.length;
+    // A valid merchant key is no operator key, and the other way round.
+    expect((await get('/v1/operator/deposits/x', `Bearer ${good.key}`, source)).status).toBe(401);
+    expect((await get('/v1/payments', `Bearer ${operatorKey.key}`, source)).status).toBe(401);
+    expect((await get('/v1/operator/deposits/x', null, source)).status).toBe(401);
+    // Past the key check (503: payments, not running here, does not answer).
+    expect((await get('/v1/operator/deposits/x', `Bearer ${operatorKey.key}`, source)).status).toBe(503);
+    const after = await failuresByReason();
+    expect([(after['unknown-key'] ?? 0) - (before['unknown-key'] ?? 0), (after.missing ?? 0) - (before.missing ?? 0)]).toEqual([2, 1]);
+    const logged = lines.slice(linesBefore).map((l) => JSON.parse(l)).filter((l) => /API authentication failed$/.test(l.msg));
+    expect(logged.map((l) => [l.msg, l.door, l.reason])).toEqual([
+      ['operator API authentication failed', 'operator', 'unknown-key'],
+      ['merchant API authentication failed', 'merchant', 'unknown-key'],
+      ['operator API authentication failed', 'operator', 'missing'],
+    ]);
+    const output = lines.slice(linesBefore).join('\n');
+    for (const secret of [good.key.slice(-43), operatorKey.key.slice(-43)]) expect(output).not.toContain(secret);
   });
 });
 

@@ -57,6 +57,9 @@ describe('NATS permissions table', () => {
       expect(senders, def.subject).toEqual(owners((c) => NATS_ACCESS[c].requests.map((r) => r.subject), def.subject));
     }
     expect(owners((c) => natsPermissions(c).publish, Requests.paymentsMerchant.subject)).toEqual(['gateway']);
+    // The operator API's deposits: only the gateway asks, only payments answers.
+    expect(owners((c) => natsPermissions(c).publish, Requests.paymentsOperator.subject)).toEqual(['gateway']);
+    expect(owners((c) => natsPermissions(c).subscribe, Requests.paymentsOperator.subject)).toEqual(['payments']);
   });
 
   it('has every event published by some component, and each component subscribes to its own inbox only', () => {

@@ -1,0 +1,226 @@
+// Credits (issue 16): an operator's deposit or a merchant's payout into a
+// subscriber's dialpay wallet, with no payer to confirm it. payments opens the
+// record (payments.credits) and asks billing to book it (CreditRequested,
+// credit.proto) through the outbox in the same transaction; billing books one
+// transfer or refuses with nothing moved; its CreditResult ends the record,
+// tells the subscriber by SMS and, for a payout, the merchant by webhook.
+// The APIs wait briefly for that answer (gateway/merchant-api/server.ts).
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
+import { maskMsisdn } from '../../runtime/log.js';
+import { formatAmount } from '../../runtime/money.js';
+import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
+import { Events, newEnvelope } from '../../runtime/nats/index.js';
+import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { operatorScope, withIdempotencyKey } from './api-idempotency.js';
+import { payerOfMerchant } from './merchant-checks.js';
+import { decodeCursor, encodeCursor } from './merchant-view.js';
+import { reply } from './replies.js';
+import * as store from './store.js';
+import * as creditStore from './credits-store.js';
+import type { CreditFailure, CreditRow, CreditSource, CreditState } from './credits-store.js';
+import { PRODUCER, SCHEMA, type PaymentEngine } from './engine.js';
+
+const { CreditOutcome, CreditSource: ProtoSource, MerchantError } = dialpay.v1;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const REFERENCE_CHARS_MAX = 40;
+/** Payouts per page of GET /v1/payouts. */
+const PAGE_DEFAULT = 50;
+const PAGE_MAX = 200;
+
+type Refusal = { error: dialpay.v1.MerchantError; detail: string };
+type Opened = { row: CreditRow } | Refusal;
+
+interface CreditAsk {
+  source: CreditSource;
+  operator: OperatorConfig;
+  merchant: MerchantConfig | null;
+  msisdn: string;
+  amount: { amountMinor: bigint; currency: string };
+  reference: string;
+  scope: string;
+  key: string;
+  bodyHash: Buffer;
+}
+
+function tierOf(config: Config, kycTier: number): Config['limits']['tiers'][number] {
+  const tiers = config.limits.tiers;
+  return tiers.find((t) => t.tier === kycTier) ?? (tiers[0] as Config['limits']['tiers'][number]);
+}
+
+function amountOf(money: dialpay.v1.IMoney | null | undefined): { amountMinor: bigint; currency: string } | null {
+  try {
+    return moneyFromProto(money);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The record and the request to billing, in the caller's transaction (which holds the Idempotency-Key).
+ * A key whose api_requests row was forgotten still finds its credit here: the same answer, never a second credit.
+ */
+async function openCredit(e: PaymentEngine, client: pg.PoolClient, ask: CreditAsk): Promise<Opened> {
+  const prior = await creditStore.creditByKey(client, ask.scope, ask.key);
+  if (prior) {
+    return prior.body_sha256.equals(ask.bodyHash) ? { row: prior } : { error: MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT, detail: 'this Idempotency-Key was used with another body' };
+  }
+  const { amountMinor, currency } = ask.amount;
+  // The subscriber may be unknown to us yet: tier 0's cap. Over it on its own: refused now; whether
+  // the balance plus this fits, billing decides under the wallet's lock.
+  const tier = tierOf(e.config, (await store.readSubscriber(client, ask.msisdn))?.kyc_tier ?? 0);
+  const walletMaxMinor = tier.walletBalanceMaxMinor ?? null;
+  if (walletMaxMinor !== null && amountMinor > walletMaxMinor) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: "the subscriber's wallet cannot hold this amount" };
+  const creditId = randomUUID();
+  const row = await creditStore.insertCredit(client, {
+    creditId, source: ask.source, operatorId: ask.operator.id, merchantId: ask.merchant?.id ?? null, msisdn: ask.msisdn, currency, amountMinor,
+    reference: ask.reference, scope: ask.scope, key: ask.key, bodyHash: ask.bodyHash,
+  });
+  const eventId = `${creditId}:credit`;
+  await enqueueEvent(client, SCHEMA, Events.creditRequested, {
+    envelope: newEnvelope({ producer: PRODUCER, eventId, correlationId: creditId }),
+    creditId, source: ask.source === 'merchant-payout' ? ProtoSource.CREDIT_SOURCE_MERCHANT_PAYOUT : ProtoSource.CREDIT_SOURCE_OPERATOR_DEPOSIT,
+    operatorId: ask.operator.id, merchantId: ask.merchant?.id ?? '', msisdn: ask.msisdn, amount: moneyToProto(ask.amount), reference: ask.reference,
+    ...(walletMaxMinor !== null ? { walletMax: moneyToProto({ amountMinor: walletMaxMinor, currency }) } : {}),
+  });
+  e.log.info({ creditId, source: ask.source, operatorId: ask.operator.id, merchantId: ask.merchant?.id, msisdn: maskMsisdn(ask.msisdn) }, 'credit requested');
+  return { row };
+}
+
+function checkedReference(reference: string | null | undefined): string | null {
+  const text = reference ?? '';
+  return text.length <= REFERENCE_CHARS_MAX ? text : null;
+}
+
+/** POST /v1/payouts, under its Idempotency-Key (merchant-commands.ts). */
+export async function createPayout(e: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, create: dialpay.v1.ICreatePayout, idem: { key: string; bodyHash: Buffer }): Promise<dialpay.v1.IMerchantCommandReply> {
+  const limits = merchant.payouts;
+  if (!limits) return { error: MerchantError.MERCHANT_ERROR_FORBIDDEN, detail: 'payouts are not enabled for this merchant' };
+  const amount = amountOf(create.amount);
+  if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
+  const reference = checkedReference(create.reference);
+  if (reference === null) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `reference is at most ${REFERENCE_CHARS_MAX} characters` };
+  // The subscriber's operator must be one this merchant is served by, in this currency.
+  const payee = payerOfMerchant(e, merchant, create.msisdn ?? '', amount.currency);
+  if (!payee) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: 'the number is not on an operator this merchant is served by, in this currency' };
+  if (amount.amountMinor > limits.perPayoutMaxMinor) return { error: MerchantError.MERCHANT_ERROR_LIMIT_EXCEEDED, detail: `at most ${limits.perPayoutMaxMinor} minor units per payout` };
+  // One merchant's payouts one at a time until commit, so two cannot both fit under the day's limit.
+  await creditStore.lockMerchantPayouts(client, merchant.id);
+  const prior = await creditStore.creditByKey(client, merchant.id, idem.key);
+  if (!prior) {
+    const today = await creditStore.payoutsTodayMinor(client, merchant.id, amount.currency);
+    if (today + amount.amountMinor > limits.perDayMaxMinor) {
+      return { error: MerchantError.MERCHANT_ERROR_LIMIT_EXCEEDED, detail: `at most ${limits.perDayMaxMinor} minor units of payouts a day (UTC); ${limits.perDayMaxMinor - today < 0n ? 0n : limits.perDayMaxMinor - today} left today` };
+    }
+  }
+  const opened = await openCredit(e, client, { source: 'merchant-payout', operator: payee.operator, merchant, msisdn: payee.msisdn, amount, reference, scope: merchant.id, key: idem.key, bodyHash: idem.bodyHash });
+  return 'row' in opened ? { payout: merchantPayout(opened.row) } : opened;
+}
+
+export async function readPayout(e: PaymentEngine, merchant: MerchantConfig, payoutId: string): Promise<dialpay.v1.IMerchantCommandReply> {
+  const row = UUID.test(payoutId) ? await creditStore.readCredit(e.pool, payoutId, { merchantId: merchant.id }) : undefined;
+  return row ? { payout: merchantPayout(row) } : { error: MerchantError.MERCHANT_ERROR_NOT_FOUND, detail: 'no such payout' };
+}
+
+export async function listPayouts(e: PaymentEngine, merchant: MerchantConfig, list: dialpay.v1.IListPayouts): Promise<dialpay.v1.IMerchantCommandReply> {
+  const limit = Math.min(Math.max(list.limit || PAGE_DEFAULT, 1), PAGE_MAX);
+  const state = list.status || null;
+  if (state !== null && !['pending', 'completed', 'failed'].includes(state)) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `unknown status "${state}"` };
+  const cursor = list.cursor ? decodeCursor(list.cursor) : null;
+  if (list.cursor && (!cursor || !UUID.test(cursor.paymentId))) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'cursor is not one we gave out' };
+  const fromMs = Number(int64ToBigInt(list.fromUnixMs));
+  const toMs = Number(int64ToBigInt(list.toUnixMs)) || Date.now() + 1;
+  const rows = await creditStore.merchantPayoutsPage(e.pool, { merchantId: merchant.id, fromMs, toMs, state: state as CreditState | null, cursor, rowsMax: limit + 1 });
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    payouts: page.map(merchantPayout),
+    nextCursor: rows.length > limit && last ? encodeCursor({ createdAtIso: last.cursor_at, paymentId: last.credit_id }) : '',
+  };
+}
+
+/** The operator API's calls (POST and GET /v1/operator/deposits). */
+export async function onOperatorCommand(e: PaymentEngine, request: dialpay.v1.IOperatorCommandRequest): Promise<dialpay.v1.IOperatorCommandReply> {
+  const operator = e.operators.get(request.operatorId ?? '');
+  if (!operator) return { error: MerchantError.MERCHANT_ERROR_NOT_FOUND, detail: 'unknown operator' };
+  if (request.getDeposit) {
+    const id = request.getDeposit.depositId ?? '';
+    const row = UUID.test(id) ? await creditStore.readCredit(e.pool, id, { operatorId: operator.id }) : undefined;
+    return row ? { deposit: operatorDeposit(row) } : { error: MerchantError.MERCHANT_ERROR_NOT_FOUND, detail: 'no such deposit' };
+  }
+  const create = request.createDeposit;
+  if (!create) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'no command' };
+  const scope = operatorScope(operator.id);
+  const key = request.idempotencyKey ?? '';
+  return withIdempotencyKey(e.pool, scope, key, request.bodySha256, dialpay.v1.OperatorCommandReply, (client, bodyHash) => createDeposit(e, client, operator, create, { scope, key, bodyHash }));
+}
+
+async function createDeposit(e: PaymentEngine, client: pg.PoolClient, operator: OperatorConfig, create: dialpay.v1.ICreateDeposit, idem: { scope: string; key: string; bodyHash: Buffer }): Promise<dialpay.v1.IOperatorCommandReply> {
+  const amount = amountOf(create.amount);
+  if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
+  if (amount.currency !== operator.currency) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `this operator's currency is ${operator.currency}` };
+  const reference = checkedReference(create.reference);
+  if (reference === null) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `reference is at most ${REFERENCE_CHARS_MAX} characters` };
+  // Only the operator's own subscribers: its number ranges.
+  const msisdn = toE164(create.msisdn ?? '', operator.countryCallingCode);
+  if (!msisdn || !numberBelongsTo(operator, msisdn, e.config.operators)) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: "the number is not in this operator's ranges" };
+  const opened = await openCredit(e, client, { source: 'operator-deposit', operator, merchant: null, msisdn, amount, reference, ...idem });
+  return 'row' in opened ? { deposit: operatorDeposit(opened.row) } : opened;
+}
+
+const FAILURE_OF: Readonly<Record<number, CreditFailure>> = {
+  [CreditOutcome.CREDIT_OUTCOME_INSUFFICIENT_FUNDS]: 'insufficient-balance',
+  [CreditOutcome.CREDIT_OUTCOME_WALLET_BALANCE_MAX]: 'wallet-balance-max',
+};
+
+/** Billing booked the credit (or refused it, nothing moved): end the record, tell the subscriber and the merchant. */
+export async function onCreditResult(e: PaymentEngine, result: dialpay.v1.ICreditResult): Promise<void> {
+  const creditId = result.creditId ?? '';
+  if (!UUID.test(creditId)) {
+    e.log.warn({ creditId }, 'credit result for an id we never made');
+    return;
+  }
+  const ok = result.outcome === CreditOutcome.CREDIT_OUTCOME_OK;
+  const failure = ok ? null : FAILURE_OF[result.outcome ?? 0] ?? 'rejected';
+  await withTransaction(e.pool, 'READ COMMITTED', async (client) => {
+    const row = await creditStore.endCredit(client, creditId, failure);
+    if (!row) return; // a repeated result (or one for a credit we do not have)
+    const operator = e.operators.get(row.operator_id);
+    const merchant = row.merchant_id ? e.merchants.get(row.merchant_id) : undefined;
+    if (ok && operator) {
+      const language = (await store.readLanguage(client, row.msisdn)) ?? operator.defaultLanguage;
+      const from = merchant ? merchant.name : operator.name;
+      await e.sms(client, `${creditId}:credit-sms`, '', { operatorId: operator.id, msisdn: row.msisdn, shortCode: operator.shortCodes[0] as string }, reply('creditReceived', language, {
+        amount: formatAmount(BigInt(row.amount_minor), row.currency, language), from, ref: row.reference || creditId.slice(0, 8).toUpperCase(),
+      }));
+    }
+    if (!ok) e.log.warn({ creditId, source: row.source, failure, detail: result.detail }, 'credit refused by billing; nothing moved');
+    if (row.source === 'merchant-payout' && row.merchant_id) {
+      await e.emit(client, Events.merchantEvent, `${creditId}:merchant:payout.${row.state}`, '', {
+        merchantId: row.merchant_id, type: `payout.${row.state}`, payout: merchantPayout(row),
+      });
+    }
+  });
+}
+
+function creditView(row: CreditRow) {
+  return {
+    status: row.state,
+    amount: moneyToProto({ amountMinor: BigInt(row.amount_minor), currency: row.currency }),
+    msisdn: `+${row.msisdn}`,
+    reference: row.reference,
+    failureReason: row.failure ?? '',
+    createdAtUnixMs: bigIntToInt64(BigInt(row.created_at.getTime())),
+    updatedAtUnixMs: bigIntToInt64(BigInt(row.updated_at.getTime())),
+  };
+}
+
+export function merchantPayout(row: CreditRow): dialpay.v1.IMerchantPayout {
+  return { payoutId: row.credit_id, ...creditView(row) };
+}
+
+export function operatorDeposit(row: CreditRow): dialpay.v1.IOperatorDeposit {
+  return { depositId: row.credit_id, ...creditView(row) };
+}
