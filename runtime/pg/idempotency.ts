@@ -8,6 +8,10 @@
 // alone, or a handler the batch did not know of) writes its own, as before.
 import type pg from 'pg';
 import { quoteIdent, transactionLocal, withTransaction } from './pool.js';
+import { namedPerKey, query } from './named.js';
+
+const recordOneSql = namedPerKey('processed_events.insert', (schema) => `INSERT INTO ${quoteIdent(schema)}.processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`);
+const recordManySql = namedPerKey('processed_events.insertMany', (schema) => `INSERT INTO ${quoteIdent(schema)}.processed_events (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`);
 
 export type HandleOutcome = 'applied' | 'duplicate';
 
@@ -29,10 +33,7 @@ export async function handleOnce(
     const known = recorded.get(key);
     if (known === undefined) {
       // A concurrent delivery of the same event blocks here until the first commits, then sees the row.
-      const { rowCount } = await client.query(
-        `INSERT INTO ${quoteIdent(schema)}.processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-        [consumer, eventId],
-      );
+      const { rowCount } = await query(client, recordOneSql(schema), [consumer, eventId]);
       if (rowCount === 0) return 'duplicate';
     } else if (known === 'done') {
       return 'duplicate';
@@ -54,10 +55,7 @@ export async function recordEvents(client: pg.ClientBase, schema: string, consum
   // Sorted and unique: two transactions holding the same ids wait on each other in one order.
   const ids = [...new Set(eventIds)].sort();
   if (ids.length === 0) return;
-  const { rows } = await client.query<{ event_id: string }>(
-    `INSERT INTO ${quoteIdent(schema)}.processed_events (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
-    [consumer, ids],
-  );
+  const { rows } = await query<{ event_id: string }>(client, recordManySql(schema), [consumer, ids]);
   const fresh = new Set(rows.map((r) => r.event_id));
   const recorded = transactionLocal<Recorded>(client, RECORDED, () => new Map());
   for (const id of ids) {

@@ -15,6 +15,7 @@ import { encodeEvent, eventIdOf, publishEncoded } from '../nats/publish.js';
 import type { Logger } from '../log.js';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../metrics.js';
 import { onAfterCommit, onBeforeCommit, quoteIdent, transactionLocal, transactionPool, withTransaction } from './pool.js';
+import { namedPerCount, namedPerKey, query, type Sql } from './named.js';
 
 interface PendingEvents {
   readonly eventIds: string[];
@@ -25,6 +26,29 @@ interface PendingEvents {
 
 /** Rows per INSERT: a statement takes at most 65,535 parameters, four per row. */
 const INSERT_ROWS_MAX = 1_000;
+/**
+ * The insert of n rows is named per schema and n up to this many rows (a step emits three or
+ * four events, a shared batch's transaction a few times that); a larger one goes unnamed.
+ */
+const INSERT_ROWS_NAMED_MAX = 16;
+const insertSqls = new Map<string, (rows: number) => Sql>();
+function insertSql(schema: string, rowCount: number): Sql {
+  let bySize = insertSqls.get(schema);
+  if (!bySize) {
+    const table = `${quoteIdent(schema)}.outbox`;
+    bySize = namedPerCount(`outbox.insert:${schema}`, INSERT_ROWS_NAMED_MAX, (n) => {
+      const rows = Array.from({ length: n }, (_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4}, clock_timestamp())`);
+      // created_at at the insert, just before COMMIT (not the transaction's start): the poller's
+      // grace counts from about when the fast path got the rows.
+      return `INSERT INTO ${table} (event_id, subject, type_name, payload, created_at) VALUES ${rows.join(', ')}
+           ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id`;
+    });
+    insertSqls.set(schema, bySize);
+  }
+  return bySize(rowCount);
+}
+const deleteSql = namedPerKey('outbox.delete', (schema) => `DELETE FROM ${quoteIdent(schema)}.outbox WHERE id = ANY($1::bigint[])`);
+
 /** A transaction's events not yet written, by schema. */
 const PENDING_EVENTS = Symbol('outbox pending events');
 
@@ -66,17 +90,9 @@ export async function enqueueEvent<M extends EventMessage>(
       // four times the execution time per statement), and rows take their ids in this order.
       for (let from = 0; from < created.eventIds.length; from += INSERT_ROWS_MAX) {
         const values: unknown[] = [];
-        const rows = created.eventIds.slice(from, from + INSERT_ROWS_MAX).map((eventId, i) => {
-          values.push(eventId, created.subjects[from + i], created.typeNames[from + i], created.payloads[from + i]);
-          return `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4}, clock_timestamp())`;
-        });
-        // created_at at the insert, just before COMMIT (not the transaction's start): the poller's
-        // grace counts from about when the fast path got the rows.
-        const inserted = await client.query<{ id: bigint; event_id: string }>(
-          `INSERT INTO ${quoteIdent(schema)}.outbox (event_id, subject, type_name, payload, created_at) VALUES ${rows.join(', ')}
-           ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id`,
-          values,
-        );
+        const eventIds = created.eventIds.slice(from, from + INSERT_ROWS_MAX);
+        eventIds.forEach((eventId, i) => values.push(eventId, created.subjects[from + i], created.typeNames[from + i], created.payloads[from + i]));
+        const inserted = await query<{ id: bigint; event_id: string }>(client, insertSql(schema, eventIds.length), values);
         committed.push(...inserted.rows);
       }
       // A row already there (the same event emitted again) is not returned: whoever wrote it relays it.
@@ -273,7 +289,6 @@ export class OutboxRelay {
 
   async #flushDeletes(): Promise<void> {
     const { pool, schema, log } = this.#options;
-    const table = `${quoteIdent(schema)}.outbox`;
     // What is published from now on waits for the next interval.
     const published = this.#toDelete;
     this.#toDelete = [];
@@ -281,7 +296,7 @@ export class OutboxRelay {
       for (let from = 0; from < published.length; from += DELETE_IDS_MAX) {
         const ids = published.slice(from, from + DELETE_IDS_MAX);
         try {
-          await pool.query(`DELETE FROM ${table} WHERE id = ANY($1::bigint[])`, [ids]);
+          await query(pool, deleteSql(schema), [ids]);
         } catch (err) {
           // Published already: the poll loop re-publishes them (the stream drops the repeat) and deletes them.
           log.warn({ err, schema, rows: ids.length }, 'could not delete relayed outbox rows; the poll loop takes them');

@@ -4,6 +4,7 @@
 // (two batches wait for each other instead of deadlocking).
 import type pg from 'pg';
 import { onBeforeCommit, transactionLocal } from '../../runtime/pg/pool.js';
+import { named, query } from '../../runtime/pg/named.js';
 import type { Funding } from './funding.js';
 
 export interface DebitRow {
@@ -46,7 +47,7 @@ const DEBIT_UPDATES = Symbol('billing.debitUpdates');
  * batches wait for each other instead of deadlocking.
  */
 export async function lockDebitsIn(client: pg.ClientBase, debitIds: readonly string[]): Promise<void> {
-  const { rows } = await client.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[]) ORDER BY debit_id FOR UPDATE', [[...new Set(debitIds)]]);
+  const { rows } = await query<DebitRow>(client, named('billing.lockDebits', 'SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[]) ORDER BY debit_id FOR UPDATE'), [[...new Set(debitIds)]]);
   const locked = transactionLocal(client, LOCKED_DEBITS, () => new Map<string, DebitRow>());
   for (const row of rows) locked.set(row.debit_id, row);
 }
@@ -61,7 +62,7 @@ export async function lockDebit(client: pg.ClientBase, debitId: string): Promise
     locked.delete(debitId); // taken once: the unit that took it is the one that changes it
     return row;
   }
-  return (await client.query<DebitRow>('SELECT * FROM billing.debits WHERE debit_id = $1 FOR UPDATE', [debitId])).rows[0] ?? null;
+  return (await query<DebitRow>(client, named('billing.lockDebit', 'SELECT * FROM billing.debits WHERE debit_id = $1 FOR UPDATE'), [debitId])).rows[0] ?? null;
 }
 
 /**
@@ -74,11 +75,11 @@ export function updateDebitAtCommit(client: pg.ClientBase, update: DebitUpdate):
     onBeforeCommit(client, async () => {
       const rows = [...updates.values()];
       updates.clear();
-      await client.query(
+      await query(client, named('billing.updateDebits',
         `UPDATE billing.debits d SET state = u.state, detail = COALESCE(u.detail, d.detail), carrier_ref = COALESCE(u.carrier_ref, d.carrier_ref),
            captured_minor = COALESCE(u.captured_minor, d.captured_minor), payee = COALESCE(u.payee, d.payee), updated_at = now()
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS u(debit_id, state, detail, carrier_ref, captured_minor, payee)
-         WHERE d.debit_id = u.debit_id`,
+         WHERE d.debit_id = u.debit_id`),
         [rows.map((u) => u.debitId), rows.map((u) => u.state), rows.map((u) => u.detail ?? null), rows.map((u) => u.carrierRef ?? null),
           rows.map((u) => (u.capturedMinor === undefined ? null : u.capturedMinor.toString())), rows.map((u) => u.payee ?? null)],
       );

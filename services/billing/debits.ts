@@ -14,6 +14,7 @@ import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
 import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { named, query } from '../../runtime/pg/named.js';
 import { claimedAt, lockDebit, lockDebitsIn, updateDebitAtCommit, type DebitRow } from './debit-rows.js';
 import { Ledger } from './ledger/store.js';
 import { AccountIds, AGENT_ID, captureTransfer, refundTransfer, reserveTransfer, voidTransfer, type AccountKind } from './ledger/rules.js';
@@ -28,6 +29,7 @@ const { DebitOutcome } = dialpay.v1;
 type DebitOutcomeValue = dialpay.v1.DebitOutcome;
 export type { DebitRow } from './debit-rows.js';
 export const PRODUCER = 'billing';
+const CLAIMS = named('billing.claimReserves', CLAIMS_SQL);
 const SCHEMA = 'billing';
 
 /** Another step of the same debit is in flight: JetStream redelivers this one shortly. */
@@ -237,7 +239,7 @@ export class DebitService {
   async claimReserves(checks: readonly ClaimCheck[]): Promise<Map<string, DebitRow>> {
     const unique = [...new Map(checks.map((c) => [c.debitId, c])).values()].sort((a, b) => (a.debitId < b.debitId ? -1 : 1));
     const column = <T>(f: (c: ClaimCheck) => T) => unique.map(f);
-    const { rows } = await this.#o.pool.query<DebitRow>(CLAIMS_SQL, [
+    const { rows } = await query<DebitRow>(this.#o.pool, CLAIMS, [
       column((c) => c.debitId), column((c) => c.paymentId), column((c) => c.operator.id), column((c) => c.msisdn), column((c) => c.amount.currency),
       column((c) => c.amount.amountMinor.toString()), column((c) => c.adapter.payerAccountId(c.operator.id, c.msisdn)), column((c) => c.adapter.name),
       column((c) => claimFunding(c.adapter, c.wanted)), column((c) => ledgerPayerAccount(c.wanted, c.msisdn, c.agentId)),

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { onAfterCommit, quoteIdent, withTransaction } from '../../../runtime/pg/index.js';
 import { transactionLocal } from '../../../runtime/pg/pool.js';
+import { namedPerKey, query } from '../../../runtime/pg/named.js';
 import { assertBalanced, type AccountKind, type Transfer, BALANCE_CHECKED_KINDS, LedgerInvariantError } from './rules.js';
 
 export type ApplyOutcome =
@@ -45,6 +46,10 @@ interface Queued {
   readonly reject: (err: unknown) => void;
 }
 const STATEMENT_LINES_MAX = 50;
+/** The statements every booking sends, named per schema (runtime/pg/named.ts). */
+const applyTransfersSql = namedPerKey('ledger.applyTransfers', (s) => `SELECT ${s}.apply_transfers($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r`);
+const ensureAccountsSql = namedPerKey('ledger.ensureAccounts', (s) => `INSERT INTO ${s}.accounts (id, kind, currency, balance_minor)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT (id) DO NOTHING`);
 /** Transaction local: the transfers its callers asked for in this tick (applyIn). */
 const PENDING_TRANSFERS = Symbol('ledger.pendingTransfers');
 
@@ -89,10 +94,7 @@ export class Ledger {
     if (missing.size === 0) return;
     // In id order: two transactions creating the same accounts wait for each other, never deadlock.
     const rows = [...missing.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
-    await client.query(
-      `INSERT INTO ${this.#s}.accounts (id, kind, currency, balance_minor)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT (id) DO NOTHING`,
-      [rows.map((a) => a.id), rows.map((a) => a.kind), rows.map((a) => a.currency), rows.map((a) => (BALANCE_CHECKED_KINDS.has(a.kind) ? '0' : null))],
+    await query(client, ensureAccountsSql(this.#s), [rows.map((a) => a.id), rows.map((a) => a.kind), rows.map((a) => a.currency), rows.map((a) => (BALANCE_CHECKED_KINDS.has(a.kind) ? '0' : null))],
     );
     onAfterCommit(client, () => this.#remember(rows.map((a) => a.id)));
   }
@@ -132,7 +134,7 @@ export class Ledger {
   async #applyQueuedIn(client: pg.ClientBase, queued: readonly Queued[]): Promise<void> {
     let results: string[];
     try {
-      const { rows } = await client.query<{ r: string[] }>(`SELECT ${this.#s}.apply_transfers($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r`, applyParams(queued.map((q) => q.transfer)));
+      const { rows } = await query<{ r: string[] }>(client, applyTransfersSql(this.#s), applyParams(queued.map((q) => q.transfer)));
       results = (rows[0] as { r: string[] }).r;
     } catch (err) {
       for (const q of queued) q.reject(err);
@@ -177,8 +179,7 @@ export class Ledger {
   async #applyBatch(batch: readonly Queued[]): Promise<void> {
     let results: string[];
     try {
-      const { rows } = await this.#pool.query<{ r: string[] }>(
-        `SELECT ${this.#s}.apply_transfers($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r`,
+      const { rows } = await query<{ r: string[] }>(this.#pool, applyTransfersSql(this.#s),
         applyParams(batch.map((b) => b.transfer)),
       );
       results = (rows[0] as { r: string[] }).r;
