@@ -4,6 +4,7 @@
 import smpp from 'smpp';
 import '../../gateway/smpp/pdu.js';
 import { decodeText, encodeText } from '../../gateway/smpp/text-codec.js';
+import { parseUdh } from '../../gateway/smpp/segment.js';
 
 interface LibSession {
   on(event: string, listener: (pdu: LibPdu) => void): void;
@@ -20,6 +21,8 @@ interface LibPdu {
 }
 
 const BIND_TIMEOUT_MS = 5_000;
+/** Long messages waiting for their other parts; the oldest is dropped past this. */
+const PARTIALS_MAX = 1_000;
 
 export interface ReceivedMessage {
   readonly destination: string;
@@ -32,6 +35,7 @@ export class EsmeSimulator {
   /** Keep only the newest this many in `received` (0: keep all); a long run would grow it forever. */
   receivedKeepMax = 0;
   readonly #listeners: ((m: ReceivedMessage) => void)[] = [];
+  readonly #partials = new Map<string, { total: number; bodies: Map<number, Buffer> }>();
   #session: LibSession | null = null;
 
   /** Calls `listener` with every message the aggregator receives. */
@@ -41,14 +45,44 @@ export class EsmeSimulator {
 
   constructor(private readonly options: { host: string; port: number; systemId: string; password: string }) {}
 
+  /**
+   * The message a deliver_sm completes, as a phone shows it: a part of a concatenated message
+   * (UDH, esm_class 0x40) is held until every part is in, then the parts are joined without their
+   * headers; null while parts are missing. At most PARTIALS_MAX messages wait for parts.
+   */
+  #joined(pdu: LibPdu): ReceivedMessage | null {
+    const raw = Buffer.isBuffer(pdu.short_message) ? pdu.short_message : Buffer.alloc(0);
+    const dataCoding = Number(pdu.data_coding ?? 0);
+    const esmClass = Number(pdu.esm_class ?? 0);
+    const destination = String(pdu.destination_addr);
+    const receipt = (esmClass & 0x04) !== 0;
+    const parsed = esmClass & 0x40 ? parseUdh(raw) : null;
+    const concat = parsed?.concat ?? null;
+    if (!concat || concat.total <= 1) return { destination, text: decodeText(parsed?.body ?? raw, dataCoding), receipt };
+    const key = `${destination}|${concat.reference}`;
+    const entry = this.#partials.get(key) ?? { total: concat.total, bodies: new Map<number, Buffer>() };
+    entry.bodies.set(concat.seq, parsed?.body ?? raw);
+    this.#partials.delete(key);
+    if (entry.bodies.size < entry.total) {
+      this.#partials.set(key, entry);
+      if (this.#partials.size > PARTIALS_MAX) this.#partials.delete(this.#partials.keys().next().value as string);
+      return null;
+    }
+    const joined = Buffer.concat([...entry.bodies.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]));
+    return { destination, text: decodeText(joined, dataCoding), receipt };
+  }
+
   /** Binds as a transceiver; resolves with the bind_resp command_status. */
   bind(): Promise<number> {
     const session = smpp.connect({ host: this.options.host, port: this.options.port }) as unknown as LibSession;
     this.#session = session;
     session.on('error', () => undefined);
     session.on('deliver_sm', (pdu) => {
-      const raw = Buffer.isBuffer(pdu.short_message) ? pdu.short_message : Buffer.alloc(0);
-      const message = { destination: String(pdu.destination_addr), text: decodeText(raw, Number(pdu.data_coding ?? 0)), receipt: (Number(pdu.esm_class ?? 0) & 0x04) !== 0 };
+      const message = this.#joined(pdu);
+      if (!message) {
+        session.send(pdu.response()); // one part of a long message: the phone shows it once all are in
+        return;
+      }
       this.received.push(message);
       if (this.receivedKeepMax > 0 && this.received.length > this.receivedKeepMax) this.received.splice(0, this.received.length - this.receivedKeepMax);
       for (const l of this.#listeners) l(message);
