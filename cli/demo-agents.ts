@@ -48,7 +48,8 @@ export async function seedDemoAgents(config: Config, log: Logger, say: (line: st
       const scale = 10n ** BigInt(currencyDecimals(operator.currency));
       const funded = await fundAgent(pool, config, { agentId: line.agentId, amountMinor: FLOAT_PER_DAY_MAJOR * scale, reference, actor: 'dialpay dev' }, fundAgentFloat);
       const outcome = funded.kind === 'billing' ? funded.result.outcome : funded.kind;
-      say(`demo agent ${line.agentId} (+${line.msisdn}, PIN ${line.pin}) of ${operator.id}: float top-up ${reference} ${outcome}`);
+      // The PIN is never printed (DESIGN: PINs are not logged); README.md names the demo one.
+      say(`demo agent ${line.agentId} (+${line.msisdn}) of ${operator.id}: float top-up ${reference} ${outcome}`);
     }
   } finally {
     await pool.end();
