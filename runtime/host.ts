@@ -32,7 +32,7 @@ export async function migrateAll(config: Config, definitions: readonly Component
   const sets = definitions
     .filter((d) => d.schema !== null)
     .map((d) => ({ schema: d.schema as string, dir: d.migrationsDir }));
-  if (sets.length > 0) await migrateSchemas(config.postgres.url, sets, log);
+  if (sets.length > 0) await migrateSchemas(config.postgres.url, sets, log, config.postgres.connectTimeoutMs);
 }
 
 /** Every component's own config check, before any engine is contacted: a config error exits 2 whatever NATS and PostgreSQL are doing. */

@@ -1,3 +1,3 @@
 export { startNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats-server.js';
-export { socketUrl, startPostgres, type PostgresHandle, type PostgresOptions } from './postgres.js';
+export { socketUrl, startPostgres, startStandby, type StandbyHandle, type PostgresHandle, type PostgresOptions } from './postgres.js';
 export { freePort, isPortOpen, findBinary } from './process.js';

@@ -64,22 +64,32 @@ function pgBinary(name: string): string {
   return found;
 }
 
+/** PostgreSQL refuses to run as root: when we are root, the server runs as the postgres user. */
+function serverUser(): string | null {
+  return userInfo().uid === 0 ? 'postgres' : null;
+}
+
+/** A data folder (and its fresh temp parent, if any) that the server's user owns, mode 0700. */
+async function ownDataDir(dataDir: string, tempParent: string | null): Promise<void> {
+  const runAs = serverUser();
+  mkdirSync(dataDir, { recursive: true });
+  chmodSync(dataDir, 0o700);
+  if (!runAs) return;
+  const { stdout } = await execFileAsync('id', ['-u', runAs]);
+  const { stdout: gid } = await execFileAsync('id', ['-g', runAs]);
+  chownSync(dataDir, Number(stdout.trim()), Number(gid.trim()));
+  if (tempParent) chownSync(tempParent, Number(stdout.trim()), Number(gid.trim()));
+}
+
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresHandle> {
   const initdb = pgBinary('initdb');
   const pgCtl = pgBinary('pg_ctl');
-  const runAs = userInfo().uid === 0 ? 'postgres' : null;
+  const runAs = serverUser();
   const port = options.port ?? (await freePort());
   const tempParent = options.dataDir ? null : mkdtempSync(join(tmpdir(), 'dialpay-pg-'));
   const dataDir = options.dataDir ?? join(tempParent as string, 'data');
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
-  mkdirSync(dataDir, { recursive: true });
-  chmodSync(dataDir, 0o700);
-  if (runAs) {
-    const { stdout } = await execFileAsync('id', ['-u', runAs]);
-    const { stdout: gid } = await execFileAsync('id', ['-g', runAs]);
-    chownSync(dataDir, Number(stdout.trim()), Number(gid.trim()));
-    if (tempParent) chownSync(tempParent, Number(stdout.trim()), Number(gid.trim()));
-  }
+  await ownDataDir(dataDir, tempParent);
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     const [cmd, args] = asUser(runAs, initdb, ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
     await execFileAsync(cmd, args, { timeout: 120_000 });
@@ -137,5 +147,65 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     stop: () => stopWith('fast'),
     kill: () => stopWith('immediate'),
     restart: start,
+  };
+}
+
+export interface StandbyOptions {
+  /**
+   * The primary waits for this standby to flush each commit before acknowledging it
+   * (synchronous_standby_names = '*'): a failover then loses no acknowledged commit, which money
+   * needs. The cost: while the standby is down, commits on the primary wait.
+   */
+  readonly synchronous?: boolean;
+}
+
+async function queryOne<T>(url: string, sql: string): Promise<T | undefined> {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows[0] as T | undefined;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface StandbyHandle extends PostgresHandle {
+  /** Makes the standby a primary (pg_ctl promote), waiting until it accepts writes. */
+  promote(): Promise<void>;
+  /** Bytes of WAL received but not yet replayed, or null once promoted. */
+  replayLagBytes(): Promise<bigint | null>;
+}
+
+/**
+ * A streaming standby of `primary` on its own port and folder: pg_basebackup with -R writes
+ * primary_conninfo and standby.signal, so the server starts replicating from the primary's TCP
+ * port. initdb's trust rules already admit replication connections from 127.0.0.1.
+ */
+export async function startStandby(primary: PostgresHandle, options: Omit<PostgresOptions, 'dataDir'> & StandbyOptions = {}): Promise<StandbyHandle> {
+  const pgBasebackup = pgBinary('pg_basebackup');
+  const pgCtl = pgBinary('pg_ctl');
+  const runAs = serverUser();
+  const tempParent = mkdtempSync(join(tmpdir(), 'dialpay-pg-standby-'));
+  const dataDir = join(tempParent, 'data');
+  await ownDataDir(dataDir, tempParent);
+  const [cmd, args] = asUser(runAs, pgBasebackup, ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
+  await execFileAsync(cmd, args, { timeout: 120_000 });
+  const handle = await startPostgres({ ...options, dataDir });
+  const query = <T>(sql: string) => queryOne<T>(handle.urlFor('postgres'), sql);
+  if (options.synchronous) {
+    await queryOne(primary.urlFor('postgres'), "ALTER SYSTEM SET synchronous_standby_names = '*'");
+    await queryOne(primary.urlFor('postgres'), 'SELECT pg_reload_conf()');
+  }
+  return {
+    ...handle,
+    promote: async () => {
+      const [promoteCmd, promoteArgs] = asUser(runAs, pgCtl, ['-D', dataDir, '-w', '-t', '60', 'promote']);
+      await execFileAsync(promoteCmd, promoteArgs, { timeout: 65_000 });
+    },
+    replayLagBytes: async () => {
+      const row = await query<{ lag: string | null }>('SELECT CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text END AS lag');
+      return row?.lag == null ? null : BigInt(row.lag.replace(/\..*$/, ''));
+    },
   };
 }

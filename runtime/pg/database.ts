@@ -2,6 +2,8 @@
 // migrate`, `make run`), and say in one line what is wrong when it cannot be
 // reached, instead of a stack trace.
 import pg from 'pg';
+import { writableUrl } from './failover.js';
+import { postgresServers } from './hosts.js';
 
 /** SQLSTATE 3D000: the database in the URL does not exist on that server. */
 const INVALID_CATALOG_NAME = '3D000';
@@ -9,14 +11,16 @@ const PLAIN_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The database a postgres:// URL names ("dialpay" when it names none). */
 export function databaseName(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'dialpay';
+  return decodeURIComponent(new URL(postgresServers(url).urls[0] as string).pathname.replace(/^\//, '')) || 'dialpay';
 }
 
 /** The URL without its password, for messages. */
 export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
+  return postgresServers(url).urls.map((u) => {
+    const parsed = new URL(u);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  }).join(' or ');
 }
 
 /**
@@ -27,7 +31,7 @@ export function redactUrl(url: string): string {
 export async function ensureDatabase(url: string, connectTimeoutMs: number): Promise<boolean> {
   const database = databaseName(url);
   if (!PLAIN_IDENTIFIER.test(database)) throw new Error(`postgres.url: database name "${database}" is not a plain identifier; create it by hand`);
-  const admin = new URL(url);
+  const admin = new URL(await writableUrl(url, connectTimeoutMs));
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: connectTimeoutMs });
   await client.connect();

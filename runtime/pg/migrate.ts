@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from '../log.js';
 import { quoteIdent } from './pool.js';
+import { writableUrl } from './failover.js';
 
 export interface SchemaMigrations {
   /** The service's schema, for example "payments". */
@@ -22,7 +23,9 @@ const LOCK_HELD_PATTERN = /Another migration is already running/;
 const LOCK_ATTEMPTS_MAX = 60;
 const LOCK_RETRY_DELAY_MS = 500;
 
-export async function migrateSchemas(databaseUrl: string, sets: readonly SchemaMigrations[], log: Logger): Promise<void> {
+export async function migrateSchemas(url: string, sets: readonly SchemaMigrations[], log: Logger, connectTimeoutMs = 10_000): Promise<void> {
+  // node-pg-migrate takes one server: the writable one of a multi-host URL.
+  const databaseUrl = await writableUrl(url, connectTimeoutMs);
   for (const set of sets) {
     quoteIdent(set.schema); // asserts a plain identifier
     const dirs: [string, string][] = [[RUNTIME_MIGRATIONS_DIR, 'runtime_migrations']];

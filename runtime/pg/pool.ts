@@ -2,6 +2,8 @@
 // money read from the database is never a number.
 import pg from 'pg';
 import type { Logger } from '../log.js';
+import { failoverClientClass, PrimaryFinder } from './failover.js';
+import { postgresServers } from './hosts.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -17,9 +19,16 @@ export interface PoolOptions {
   readonly applicationName: string;
 }
 
+/**
+ * A pool on `options.url`. A URL naming several servers (hosts.ts) connects each new client to
+ * the one that accepts writes (failover.ts), so a promoted standby is found without a restart.
+ */
 export function createPool(options: PoolOptions, log: Logger): pg.Pool {
+  const servers = postgresServers(options.url);
+  const finder = servers.urls.length > 1 || servers.readWrite ? new PrimaryFinder(servers, options.connectTimeoutMs) : null;
   const pool = new pg.Pool({
-    connectionString: options.url,
+    connectionString: servers.urls[0],
+    ...(finder ? { Client: failoverClientClass(finder) } : {}),
     max: options.poolSizeMax,
     connectionTimeoutMillis: options.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
@@ -31,7 +40,10 @@ export function createPool(options: PoolOptions, log: Logger): pg.Pool {
   });
   // An idle client lost its connection (server restart): the pool drops it and
   // makes a new one on the next checkout. Log it; do not crash the process.
-  pool.on('error', (err) => log.warn({ err }, 'idle postgres client failed'));
+  pool.on('error', (err) => {
+    finder?.forget();
+    log.warn({ err }, 'idle postgres client failed');
+  });
   return pool;
 }
 
