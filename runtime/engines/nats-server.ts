@@ -31,6 +31,8 @@ export interface NatsServerOptions {
   readonly configFile?: string;
   /** Added to the server's environment: values for `$VAR` references in configFile. */
   readonly env?: Readonly<Record<string, string>>;
+  /** More flags, after ours: a cluster node's name, cluster port and routes (nats-cluster.ts). */
+  readonly args?: readonly string[];
 }
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
@@ -45,7 +47,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const launch = async (): Promise<void> => {
     const logFd = openSync(join(storeDir, 'nats-server.log'), 'a');
     const config = options.configFile ? ['-c', options.configFile] : [];
-    child = spawn(binary, [...config, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, '--http_port', '0'], {
+    child = spawn(binary, [...config, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, '--http_port', '0', ...(options.args ?? [])], {
       stdio: ['ignore', logFd, logFd],
       env: { ...process.env, ...options.env },
       detached: options.detached ?? false,
