@@ -35,20 +35,23 @@ async function until(what: string, timeoutMs: number, done: () => Promise<boolea
   }
 }
 
-async function ready(cluster: Cluster, name: ComponentName): Promise<boolean> {
-  const res = await fetch(`http://127.0.0.1:${cluster.component(name).opsPort}/readyz`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
+async function ready(opsPort: number): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${opsPort}/readyz`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
   return res?.status === 200;
 }
 
 /** Every component answers /readyz (NATS connected, PostgreSQL answering, outbox relaying) and the gateway is bound. */
 export async function waitStackReady(cluster: Cluster, timeoutMs: number): Promise<void> {
-  for (const name of cluster.components.keys()) await until(`${name} /readyz`, timeoutMs, () => ready(cluster, name));
+  for (const name of cluster.components.keys()) {
+    for (const c of cluster.replicas(name)) await until(`${name}${c.replica > 0 ? ` replica ${c.replica}` : ''} /readyz`, timeoutMs, () => ready(c.opsPort));
+  }
   await waitBound(cluster, timeoutMs);
 }
 
 export async function waitBound(cluster: Cluster, timeoutMs: number): Promise<void> {
   if (!cluster.components.has('gateway')) return;
-  const binds = cluster.config.operators[0]?.smpp.bindCount ?? 1;
+  // Each gateway replica binds bindCount times.
+  const binds = (cluster.config.operators[0]?.smpp.bindCount ?? 1) * cluster.replicas('gateway').length;
   await until(`gateway's ${binds} SMPP binds`, timeoutMs, () => cluster.smsc.boundSessions >= binds);
 }
 

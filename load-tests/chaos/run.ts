@@ -165,7 +165,7 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
     });
     const invariants = await checkInvariants({
       databaseUrl: cluster.databaseUrl,
-      natsUrl: cluster.nats.url,
+      natsUrl: cluster.config.nats.url,
       mosAccepted: phones.mosAccepted,
       receipts: phones.receipts,
       payeeReceipts: true,

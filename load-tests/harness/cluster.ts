@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { COMPONENT_NAMES, validateConfig, type ComponentName, type Config } from '../../runtime/config/index.js';
-import { freePort, startNatsServer, startPostgres, type NatsServerHandle, type PostgresHandle } from '../../runtime/engines/index.js';
+import { freePort, startNatsCluster, startNatsServer, startPostgres, startStandby, type NatsClusterHandle, type NatsServerHandle, type PostgresHandle, type StandbyHandle } from '../../runtime/engines/index.js';
 import { SmscSimulator } from '../operator-sim/smsc.js';
 import { ChargingApiSimulator } from '../operator-sim/charging-api.js';
 import { pidOf, treeOf } from './processes.js';
@@ -37,10 +37,21 @@ export interface ClusterOptions {
   readonly componentNodeArgs?: readonly string[];
   /** Last word on the config (the example config, wired to this cluster's engines and ports). */
   readonly configure?: (raw: any) => void;
+  /** NATS nodes: 1 (default) is one nats-server; 3 is the production shape, every stream R3. */
+  readonly natsNodes?: number;
+  /** A synchronous streaming standby, and a postgres.url naming both servers (read-write), as production runs. */
+  readonly postgresStandby?: boolean;
+  /** Processes per component (default 1 each), each with its own ops, API and SMPP server ports. */
+  readonly replicas?: Partial<Record<ComponentName, number>>;
 }
+
+/** Processes of one component at most: every one needs its own ports. */
+export const REPLICAS_MAX = 4;
 
 export interface ComponentProcess {
   readonly name: ComponentName;
+  /** 0 for the first process of the component, 1 for its second replica, and so on. */
+  readonly replica: number;
   readonly opsPort: number;
   pid(): number | null;
   /** Starts the process and waits for /readyz. */
@@ -57,13 +68,23 @@ export interface Cluster {
   readonly configPath: string;
   /** The config the components read, as they read it (validated: defaults in place, number ranges without '+'). */
   readonly config: Config;
+  /** The one nats-server, or the cluster's first node. */
   readonly nats: NatsServerHandle;
+  /** Every node, when natsNodes > 1. */
+  readonly natsCluster: NatsClusterHandle | null;
+  /** The primary PostgreSQL (the one the harness started first, even after a failover). */
   readonly postgres: PostgresHandle;
+  readonly standby: StandbyHandle | null;
+  /** postgres.url as the components read it: with a standby, both servers (read-write); open it with createPool or writableUrl. */
   readonly databaseUrl: string;
   readonly smsc: SmscSimulator;
   readonly chargingApi: ChargingApiSimulator | null;
+  /** Each component's first process. */
   readonly components: ReadonlyMap<ComponentName, ComponentProcess>;
-  component(name: ComponentName): ComponentProcess;
+  /** A component's first process (replica 0), or the one asked for. */
+  component(name: ComponentName, replica?: number): ComponentProcess;
+  /** Every process of a component. */
+  replicas(name: ComponentName): readonly ComponentProcess[];
   /** Every process id a component has had, to name its CPU profile or log lines afterwards. */
   readonly pidNames: ReadonlyMap<number, ComponentName>;
   /** Process ids by group, for ProcessWatch: each component, nats-server, PostgreSQL and its backends. */
@@ -71,7 +92,7 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-function componentProcess(name: ComponentName, configPath: string, opsPort: number, logPath: string, nodeArgs: readonly string[], pidNames: Map<number, ComponentName>): ComponentProcess {
+function componentProcess(name: ComponentName, replica: number, env: Readonly<Record<string, string>>, configPath: string, opsPort: number, logPath: string, nodeArgs: readonly string[], pidNames: Map<number, ComponentName>): ComponentProcess {
   let child: ChildProcess | null = null;
   const cli = [...nodeArgs, ...(compiled ? [join(PROJECT_ROOT, 'dist/cli/dialpay.js')] : ['--import', 'tsx', join(PROJECT_ROOT, 'cli/dialpay.ts')])];
   const ready = async (): Promise<boolean> => {
@@ -80,11 +101,12 @@ function componentProcess(name: ComponentName, configPath: string, opsPort: numb
   };
   const self: ComponentProcess = {
     name,
+    replica,
     opsPort,
     pid: () => child?.pid ?? null,
     start: async () => {
       const logFd = openSync(logPath, 'a');
-      const started = spawn(process.execPath, [...cli, name, '--config', configPath], { cwd: PROJECT_ROOT, stdio: ['ignore', logFd, logFd] });
+      const started = spawn(process.execPath, [...cli, name, '--config', configPath], { cwd: PROJECT_ROOT, stdio: ['ignore', logFd, logFd], env: { ...process.env, ...env } });
       closeSync(logFd);
       child = started;
       if (started.pid !== undefined) pidNames.set(started.pid, name);
@@ -116,17 +138,25 @@ function componentProcess(name: ComponentName, configPath: string, opsPort: numb
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const workDir = mkdtempSync(join(tmpdir(), 'dialpay-cluster-'));
-  const [nats, postgres] = await Promise.all([
-    startNatsServer({ storeDir: join(workDir, 'nats') }),
+  const natsNodes = options.natsNodes ?? 1;
+  const [natsCluster, postgres] = await Promise.all([
+    natsNodes > 1 ? startNatsCluster({ nodes: natsNodes, storeDir: join(workDir, 'nats') }) : null,
     startPostgres({ durable: options.durablePostgres ?? true, settings: options.postgresSettings ?? [] }),
   ]);
+  const nats = natsCluster ? (natsCluster.nodes[0] as NatsServerHandle) : await startNatsServer({ storeDir: join(workDir, 'nats') });
   await postgres.createDatabase('dialpay');
+  const standby = options.postgresStandby ? await startStandby(postgres, { durable: options.durablePostgres ?? true, settings: options.postgresSettings ?? [], synchronous: true }) : null;
+  // With a standby, both servers over TCP (a socket folder cannot name two servers), the writable one chosen at connect.
+  const databaseUrl = standby
+    ? `postgres://postgres@127.0.0.1:${postgres.port},127.0.0.1:${standby.port}/dialpay?target_session_attrs=read-write`
+    : postgres.urlFor('dialpay');
   const smsc = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: options.smscReceiptDelayMs ?? 50 });
   const chargingApi = options.carrier === 'http' ? new ChargingApiSimulator({ openingBalanceMinor: 10n ** 12n, clientId: 'dialpay', clientSecret: 'camara-secret' }) : null;
 
   const raw = parse(readFileSync(join(PROJECT_ROOT, 'dialpay.example.yaml'), 'utf8')) as any;
-  raw.nats.url = nats.url;
-  raw.postgres = { ...raw.postgres, url: postgres.urlFor('dialpay') };
+  raw.nats.url = natsCluster ? natsCluster.url : nats.url;
+  if (natsCluster) raw.nats.streamReplicas = Math.min(3, natsNodes);
+  raw.postgres = { ...raw.postgres, url: databaseUrl };
   raw.log = { level: options.logLevel ?? 'warn' };
   raw.http.opsPorts = Object.fromEntries(await Promise.all(COMPONENT_NAMES.map(async (c) => [c, await freePort()])));
   raw.ussd.http.port = await freePort();
@@ -138,37 +168,53 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const configPath = join(workDir, 'dialpay.yaml');
   writeFileSync(configPath, stringify(raw));
 
-  const components = new Map<ComponentName, ComponentProcess>();
+  const replicas = new Map<ComponentName, ComponentProcess[]>();
   const pidNames = new Map<number, ComponentName>();
   for (const name of options.components) {
-    const component = componentProcess(name, configPath, raw.http.opsPorts[name], join(workDir, `${name}.log`), options.componentNodeArgs ?? [], pidNames);
-    components.set(name, component);
-    // One at a time: each migrates its own schema and declares its streams before the next starts.
-    await component.start();
+    const count = options.replicas?.[name] ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > REPLICAS_MAX) throw new RangeError(`${name}: 1 to ${REPLICAS_MAX} replicas, not ${count}`);
+    const processes: ComponentProcess[] = [];
+    for (let replica = 0; replica < count; replica++) {
+      const { opsPort, env } = replica === 0 ? { opsPort: raw.http.opsPorts[name] as number, env: {} } : await replicaPorts(name, raw);
+      const component = componentProcess(name, replica, env, configPath, opsPort, join(workDir, replica === 0 ? `${name}.log` : `${name}-${replica}.log`), options.componentNodeArgs ?? [], pidNames);
+      processes.push(component);
+      // One at a time: each migrates its own schema and declares its streams before the next starts.
+      await component.start();
+    }
+    replicas.set(name, processes);
   }
+  const components = new Map([...replicas].map(([name, processes]) => [name, processes[0] as ComponentProcess]));
   let stopped = false;
-  const component = (name: ComponentName) => {
-    const found = components.get(name);
+  const replicasOf = (name: ComponentName): ComponentProcess[] => {
+    const found = replicas.get(name);
     if (!found) throw new Error(`${name} is not running in this cluster`);
     return found;
   };
+  const engines = natsCluster ? natsCluster.nodes : [nats];
   return {
     workDir,
     configPath,
     config: validateConfig(structuredClone(raw)),
     nats,
+    natsCluster,
     postgres,
-    databaseUrl: postgres.urlFor('dialpay'),
+    standby,
+    databaseUrl,
     smsc,
     chargingApi,
     components,
-    component,
+    component: (name, replica = 0) => {
+      const found = replicasOf(name)[replica];
+      if (!found) throw new Error(`${name} has no replica ${replica}`);
+      return found;
+    },
+    replicas: replicasOf,
     pidNames,
     processGroups: () => {
       const groups = new Map<string, () => number[]>();
-      for (const [name, c] of components) groups.set(name, () => pidOf(c.pid()));
-      groups.set('nats-server', () => pidOf(nats.pid()));
-      groups.set('postgres', () => treeOf(postgres.pid()));
+      for (const [name, processes] of replicas) groups.set(name, () => processes.flatMap((c) => pidOf(c.pid())));
+      groups.set('nats-server', () => engines.flatMap((n) => pidOf(n.pid())));
+      groups.set('postgres', () => [...treeOf(postgres.pid()), ...(standby ? treeOf(standby.pid()) : [])]);
       groups.set(LOAD_GENERATOR_GROUP, () => [process.pid]);
       return groups;
     },
@@ -176,12 +222,30 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (stopped) return;
       stopped = true;
       // Gateway first (stop taking traffic), then the services, as production would.
-      for (const c of [...components.values()].reverse()) await c.stop();
+      for (const processes of [...replicas.values()].reverse()) await Promise.all(processes.map((c) => c.stop()));
       await smsc.stop();
       await chargingApi?.stop();
-      await Promise.allSettled([nats.stop(), postgres.stop()]);
+      await Promise.allSettled([natsCluster ? natsCluster.stop() : nats.stop(), postgres.stop(), standby?.stop()]);
     },
   };
+}
+
+/**
+ * A second (third...) process of a component on the same machine: its own ops port and, for the
+ * gateway, its own merchant API, USSD HTTP and server-mode SMPP ports, through environment
+ * overrides of the one config file.
+ */
+async function replicaPorts(name: ComponentName, raw: any): Promise<{ opsPort: number; env: Record<string, string> }> {
+  const opsPort = await freePort();
+  const env: Record<string, string> = { [`DIALPAY__http__opsPorts__${name}`]: String(opsPort) };
+  if (name === 'gateway') {
+    env.DIALPAY__merchantApi__port = String(await freePort());
+    env.DIALPAY__ussd__http__port = String(await freePort());
+    for (const [i, operator] of (raw.operators as any[]).entries()) {
+      if (operator.smpp?.mode === 'server') env[`DIALPAY__operators__${i}__smpp__port`] = String(await freePort());
+    }
+  }
+  return { opsPort, env };
 }
 
 /** Log lines a component wrote, for a failure report. */

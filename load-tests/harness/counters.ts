@@ -3,6 +3,7 @@
 // (pg_stat_statements, which must be preloaded: PG_STATEMENTS_SETTINGS), every
 // JetStream stream's last sequence, and CPU per process group (ProcessWatch).
 import pg from 'pg';
+import { writableUrl } from '../../runtime/pg/failover.js';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { CounterReading } from './budget.js';
@@ -24,10 +25,10 @@ export class SystemCounters {
   ) {}
 
   static async open(databaseUrl: string, natsUrl: string, watch: ProcessWatch): Promise<SystemCounters> {
-    const db = new pg.Client({ connectionString: databaseUrl });
+    const db = new pg.Client({ connectionString: await writableUrl(databaseUrl, 10_000) });
     await db.connect();
     await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-    const nc = await connect({ servers: natsUrl });
+    const nc = await connect({ servers: natsUrl.split(',') });
     return new SystemCounters(db, nc, await jetstreamManager(nc), watch);
   }
 

@@ -3,6 +3,7 @@
 // completed one was captured once and receipted once, the rest released, and
 // the ledger sums to zero with nothing left held.
 import pg from 'pg';
+import { writableUrl } from '../../runtime/pg/failover.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Ledger } from '../../services/billing/ledger/store.js';
@@ -173,10 +174,11 @@ const first = <T>(values: readonly T[], n = 3) => values.slice(0, n).join(', ');
 
 export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
   const checks: Check[] = [];
-  const db = new pg.Pool({ connectionString: input.databaseUrl, max: 2 });
+  // A multi-host URL (a standby beside the primary): the server that takes writes now.
+  const db = new pg.Pool({ connectionString: await writableUrl(input.databaseUrl, 10_000), max: 2 });
   // An idle connection cut by a PostgreSQL drill (or the stack stopping) must not crash the run: the next query reconnects.
   db.on('error', () => undefined);
-  const nc = await connect({ servers: input.natsUrl });
+  const nc = await connect({ servers: input.natsUrl.split(',') });
   try {
     const jsm = await jetstreamManager(nc);
     // No MO lost: every accepted MO was stored in the stream, payments consumed it, nothing went to the
