@@ -71,9 +71,13 @@ bench-quick:
 	$(MAKE) bench BENCH_MODE=quick
 
 # Fault drills under steady payment load (NATS and PostgreSQL restarts, SMPP link drop, operator throttling, SIGKILL
-# of each component); writes load-tests/results/chaos.json and fails when an invariant does. CHAOS_MODE=quick is shorter.
+# of each component), then on the production shape (3 NATS nodes, R3, a PostgreSQL standby, two of each component:
+# a stream leader killed, a node partitioned, replicas killed, a long SMSC outage, the primary lost and the standby
+# promoted); writes load-tests/results/chaos.json and chaos-cluster.json and fails when an invariant does.
+# CHAOS_MODE=quick is shorter; CHAOS_SHAPE=single or cluster runs one of the two.
 chaos: setup build
-	$(NODE) dist/load-tests/chaos/drills.js
+	if [ "$(CHAOS_SHAPE)" != cluster ]; then CHAOS_SHAPE=single $(NODE) dist/load-tests/chaos/drills.js; fi
+	if [ "$(CHAOS_SHAPE)" != single ]; then CHAOS_SHAPE=cluster $(NODE) dist/load-tests/chaos/drills.js; fi
 
 clean:
 	rm -rf dist proto/gen node_modules .data

@@ -11,7 +11,7 @@ import { SessionClosedError, SmppSession } from './session.js';
 import type { Pdu } from './pdu.js';
 import { CommandStatus, statusName } from './status.js';
 import type { SmppMetrics } from './metrics.js';
-import { TokenBucket } from './throttle.js';
+import { TokenBucket, burstFor } from './throttle.js';
 
 export class NotBoundError extends Error {
   override readonly name = 'NotBoundError';
@@ -40,6 +40,8 @@ export interface ClientBindOptions {
   readonly metrics: SmppMetrics;
   /** A deliver_sm or other request from the SMSC; the handler answers it on the session. */
   readonly onRequest: (session: SmppSession, pdu: Pdu, bindId: string) => void;
+  /** The operator's bucket in this process, shared by its binds (replica-share.ts); a bucket of the bind's own when absent. */
+  readonly throughput?: TokenBucket;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -68,7 +70,7 @@ export class ClientBind {
     this.#o = options;
     this.id = `${options.operator.id}/bind-${options.index}${BIND_SUFFIX[options.bindCommand]}`;
     const smpp = options.operator.smpp;
-    this.#bucket = new TokenBucket(smpp.throughputPerSecondMax, Math.max(1, Math.ceil(smpp.throughputPerSecondMax / 10)), Date.now());
+    this.#bucket = options.throughput ?? new TokenBucket(smpp.throughputPerSecondMax, burstFor(smpp.throughputPerSecondMax), Date.now());
   }
 
   get state(): BindStateValue {

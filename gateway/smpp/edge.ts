@@ -18,6 +18,8 @@ import { SentIndex, SENT_INDEX_AGE_MS, SENT_INDEX_RECORDS_MAX } from './sent-ind
 import { SentLog } from './sent-log.js';
 import { CommandStatus } from './status.js';
 import { UssdEdge, type UssdReplySender } from './ussd-edge.js';
+import { Kvm } from '@nats-io/kv';
+import { GatewayMembers, OperatorThroughput } from './replica-share.js';
 
 export async function startSmppEdge(context: ComponentContext): Promise<StartedComponent> {
   const { config, log, nats } = context;
@@ -33,8 +35,15 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   const inbound: InboundHandler[] = [];
   const listeners: SmppServerListener[] = [];
   const ussdEdges: UssdEdge[] = [];
+  // Each operator's rate is shared by all its binds here, and split over the live replicas.
+  const throughputs = new Map(config.operators.map((o) => [o.id, new OperatorThroughput(o.smpp.throughputPerSecondMax, Date.now())]));
+  const members = new GatewayMembers(await new Kvm(nats.js).open('gateway_members'), (replicas) => {
+    for (const [operatorId, t] of throughputs) metrics.submitRateShare.set({ operator: operatorId }, t.setReplicas(replicas, Date.now()));
+  }, log, metrics.replicasLive);
+  await members.start();
 
   for (const operator of config.operators) {
+    const throughput = (throughputs.get(operator.id) as OperatorThroughput).bucket;
     // Series from the start: an operator that never binds must read 0, not be missing (bind-down
     // alert), and increase() cannot see a counter's first step from absent to 1 (flapping alert).
     metrics.bindsUp.set({ operator: operator.id, mode: operator.smpp.mode }, 0);
@@ -55,7 +64,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
     });
     inbound.push(handler);
     if (operator.smpp.mode === 'server') {
-      const serverListener = new SmppServerListener({ operator, log, metrics, inbound: handler });
+      const serverListener = new SmppServerListener({ operator, log, metrics, inbound: handler, throughput });
       listener = serverListener;
       // Server mode: the screen goes back as deliver_sm, on the bind the hop came in on if it may receive.
       sendUssd = (session, _bindId, fields) => serverListener.deliverVia(session, fields);
@@ -72,6 +81,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
         bindCommand,
         log,
         metrics,
+        throughput,
         onRequest: (session, pdu, bindId) => {
           // Client mode: the SMSC sends subscriber messages and receipts as deliver_sm.
           if (pdu.command === 'deliver_sm') handler.handle(session, pdu, bindId);
@@ -122,6 +132,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
       ussdEdges.forEach((u) => u.close());
       await Promise.all(ussdEdges.map((u) => u.drain(timeoutMs)));
       await Promise.all([...binds.map((b) => b.stop()), ...listeners.map((l) => l.stop())]);
+      await members.stop();
       await sent.close();
     },
   };

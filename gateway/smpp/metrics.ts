@@ -20,6 +20,8 @@ export class SmppMetrics {
   readonly ussdHops: Counter<'operator' | 'outcome'>;
   readonly ussdHopSeconds: Histogram<'operator'>;
   readonly ussdHopsInFlight: Gauge<'operator'>;
+  readonly replicasLive: Gauge<string>;
+  readonly submitRateShare: Gauge<'operator'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -41,6 +43,8 @@ export class SmppMetrics {
     this.ussdHops = new Counter({ name: 'dialpay_smpp_ussd_hops_total', help: 'USSD PDUs over SMPP by outcome: continue, end, unavailable (our END after the ussd service failed to answer), reply_refused, reply_failed, throttled, rejected, ignored, closed, released (the network ended the dialogue; the ussd service was told).', labelNames: ['operator', 'outcome'], registers });
     this.ussdHopSeconds = new Histogram({ name: 'dialpay_smpp_ussd_hop_seconds', help: 'Time from a USSD PDU\'s arrival to the ussd service\'s answer, or to giving up on it.', labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
     this.ussdHopsInFlight = new Gauge({ name: 'dialpay_smpp_ussd_hops_in_flight', help: 'USSD hops waiting for the ussd service or for the answer PDU to be sent.', labelNames: ['operator'], registers });
+    this.replicasLive = new Gauge({ name: 'dialpay_gateway_replicas_live', help: 'Gateway replicas alive as this one counts them (gateway_members): each operator\'s submit rate is split over them.', registers });
+    this.submitRateShare = new Gauge({ name: 'dialpay_smpp_submit_rate_share_per_second', help: 'This replica\'s share of the operator\'s contracted submit rate (throughputPerSecondMax over the live replicas), drawn on by all its binds.', labelNames: ['operator'], registers });
     this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages waiting for parts.', labelNames: ['operator'], registers });
   }
 }

@@ -17,7 +17,7 @@ import { CommandStatus } from './status.js';
 import type { SmppMetrics } from './metrics.js';
 import type { InboundHandler } from './inbound.js';
 import type { OperatorLink } from './outbound.js';
-import { TokenBucket } from './throttle.js';
+import { TokenBucket, burstFor } from './throttle.js';
 
 type BindType = 'transceiver' | 'transmitter' | 'receiver';
 const BIND_COMMANDS: Readonly<Record<string, BindType>> = { bind_transceiver: 'transceiver', bind_transmitter: 'transmitter', bind_receiver: 'receiver' };
@@ -49,14 +49,14 @@ export class SmppServerListener {
   #connections = 0;
   #stopping = false;
 
-  constructor(options: { operator: OperatorConfig; log: Logger; metrics: SmppMetrics; inbound: InboundHandler }) {
+  constructor(options: { operator: OperatorConfig; log: Logger; metrics: SmppMetrics; inbound: InboundHandler; throughput?: TokenBucket }) {
     this.#operator = options.operator;
     this.#log = options.log;
     this.#metrics = options.metrics;
     this.#inbound = options.inbound;
     this.#allowed = allowList(options.operator.smpp.allowedAddresses);
     const rate = options.operator.smpp.throughputPerSecondMax;
-    this.#bucket = new TokenBucket(rate, Math.max(1, Math.ceil(rate / 10)), Date.now());
+    this.#bucket = options.throughput ?? new TokenBucket(rate, burstFor(rate), Date.now());
   }
 
   get port(): number {

@@ -8,7 +8,10 @@
 // reserved, every receipt sent once (twice only where SMPP's at-least-once
 // allows), the ledger sums to zero) and the time the
 // completed-payments rate took to come back is measured. Exit code 1 when any
-// check fails. CHAOS_MODE=quick: fewer components and drills, shorter windows;
+// check fails. CHAOS_SHAPE=cluster runs the production shape instead (3 NATS
+// nodes with R3 streams, a PostgreSQL standby, two processes of each component)
+// and its drills (cluster-faults.ts), into the record chaos-cluster.json.
+// CHAOS_MODE=quick: fewer components and drills, shorter windows;
 // CHAOS_DRILLS=name,name runs only those drills; CHAOS_PER_SECOND,
 // CHAOS_OUTAGE_MS and CHAOS_THROTTLE_MS change the load and the faults.
 import { startCluster, type Cluster } from '../harness/cluster.js';
@@ -17,13 +20,26 @@ import { Phones, Timeline, payAtRate } from '../harness/phones.js';
 import { writeRecord, type Check, type Figure } from '../harness/report.js';
 import type { ComponentName } from '../../runtime/config/index.js';
 import { allDrills, waitBound, type Drill } from './faults.js';
+import { clusterDrills, type ClusterFaultTiming } from './cluster-faults.js';
 import { CHAOS_COMPONENTS, chaosClusterOptions, drillTable, runDrill, type ChaosSettings, type DrillResult } from './run.js';
 
 const quick = process.env.CHAOS_MODE === 'quick';
 const mode = quick ? 'quick' : 'full';
+const shape = process.env.CHAOS_SHAPE === 'cluster' ? 'cluster' : 'single';
 const COMPONENTS: readonly ComponentName[] = quick ? ['billing', 'payments', 'gateway'] : CHAOS_COMPONENTS;
+/** The production shape's replicas: two of each; settlement and reconciliation too, to prove only one runs at a time. */
+const CLUSTER_REPLICAS = 2;
+/** On one 2-core machine, 14 processes, 3 NATS nodes and 2 PostgreSQL servers take a lower rate. */
+const CLUSTER_PER_SECOND = 30;
+const TIMING: ClusterFaultTiming = {
+  outageMs: Number(process.env.CHAOS_OUTAGE_MS ?? (quick ? 3_000 : 5_000)),
+  throttleMs: Number(process.env.CHAOS_THROTTLE_MS ?? (quick ? 6_000 : 10_000)),
+  throttleAboveTps: 10,
+  backTimeoutMs: 60_000,
+  smscOutageMs: Number(process.env.CHAOS_SMSC_OUTAGE_MS ?? (quick ? 20_000 : 300_000)),
+};
 const SETTINGS: ChaosSettings = {
-  perSecond: Number(process.env.CHAOS_PER_SECOND ?? (quick ? 20 : 300)),
+  perSecond: Number(process.env.CHAOS_PER_SECOND ?? (quick ? 20 : shape === 'cluster' ? CLUSTER_PER_SECOND : 300)),
   phoneCount: 3_000,
   beforeSeconds: quick ? 5 : 8,
   recoveredShare: 0.7,
@@ -31,12 +47,7 @@ const SETTINGS: ChaosSettings = {
   recoveryTimeoutMs: quick ? 30_000 : 45_000,
   tailMs: quick ? 2_000 : 3_000,
   settleTimeoutMs: 90_000,
-  timing: {
-    outageMs: Number(process.env.CHAOS_OUTAGE_MS ?? (quick ? 3_000 : 5_000)),
-    throttleMs: Number(process.env.CHAOS_THROTTLE_MS ?? (quick ? 6_000 : 10_000)),
-    throttleAboveTps: 10,
-    backTimeoutMs: 60_000,
-  },
+  timing: TIMING,
 };
 /** A phone's SMS wait and its SMSC's MO retry schedule (about 45 s in all). */
 const SMS_WAIT_MS = 45_000;
@@ -44,10 +55,10 @@ const MO_RETRY_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000];
 /** Load before the first drill, not measured: the first payments of each phone and a cold JIT are slower. */
 const WARMUP_SECONDS = quick ? 5 : 10;
 /** The whole run stops here, whatever it is doing, and fails. At 300/s each drill's settle and checks take longer. */
-const RUN_DEADLINE_MS = (quick ? 6 : 25) * 60_000;
+const RUN_DEADLINE_MS = (quick ? (shape === 'cluster' ? 12 : 6) : (shape === 'cluster' ? 45 : 25)) * 60_000;
 
 function selectedDrills(): Drill[] {
-  const all = allDrills(COMPONENTS);
+  const all = shape === 'cluster' ? clusterDrills(COMPONENTS) : allDrills(COMPONENTS);
   const wanted = process.env.CHAOS_DRILLS?.split(',').map((d) => d.trim()).filter(Boolean);
   if (wanted && wanted.length > 0) {
     const unknown = wanted.filter((w) => !all.some((d) => d.name === w));
@@ -55,13 +66,15 @@ function selectedDrills(): Drill[] {
     return all.filter((d) => wanted.includes(d.name));
   }
   // Quick: one of each kind on the payment path; the idle components' kills and the engines' crashes only in a full run.
-  return quick ? all.filter((d) => !/^(kill-(ussd|webhooks|settlement|reconciliation)|nats-kill|postgres-crash)$/.test(d.name)) : all;
+  return quick ? all.filter((d) => !/^(kill-(ussd|webhooks|settlement|reconciliation)(-replica)?|nats-kill|postgres-crash)$/.test(d.name)) : all;
 }
 
 async function main(): Promise<void> {
   const drills = selectedDrills();
   const runStartedMs = performance.now();
-  const cluster: Cluster = await startCluster(chaosClusterOptions(COMPONENTS));
+  const cluster: Cluster = await startCluster(shape === 'cluster'
+    ? { ...chaosClusterOptions(COMPONENTS), natsNodes: 3, postgresStandby: true, replicas: Object.fromEntries(COMPONENTS.map((c) => [c, CLUSTER_REPLICAS])) }
+    : chaosClusterOptions(COMPONENTS));
   let finished = false;
   const deadline = setTimeout(() => {
     if (finished) return;
@@ -110,10 +123,10 @@ async function main(): Promise<void> {
     if (last) checks.push(...last.invariants.map((c) => ({ ...c, name: `after all drills: ${c.name}` })));
     const t = SETTINGS.timing;
     writeRecord({
-      bench: 'chaos',
-      title: 'Fault drills under steady payment load',
+      bench: shape === 'cluster' ? 'chaos-cluster' : 'chaos',
+      title: shape === 'cluster' ? 'Fault drills on the production shape under steady payment load' : 'Fault drills under steady payment load',
       mode,
-      setup: `${COMPONENTS.join(', ')} as separate processes, nats-server and durable PostgreSQL on this machine; billing over the operator's CAMARA Carrier Billing API through the http adapter (simulated here, as is the SMSC). ${SETTINGS.perSecond} SMS payments/s offered, open loop (SEND, challenge, YES, capture, payer and payee receipts) from ${SETTINGS.phoneCount} phones whose SMSC re-sends a refused MO (${MO_RETRY_DELAYS_MS.join(', ')} ms). One drill at a time: ${SETTINGS.beforeSeconds} s steady, the fault (outage ${t.outageMs / 1_000} s, throttling above ${t.throttleAboveTps} submits/s for ${t.throttleMs / 1_000} s), load until completions per second are back to ${Math.round(SETTINGS.recoveredShare * 100)}% of the rate before (over ${SETTINGS.recoveryWindowSeconds} s, judged in whole seconds) plus ${SETTINGS.tailMs / 1_000} s, then every payment is let end and the invariants are checked. Consumers' ack wait 10 s, challenges expire after 60 s, SMPP re-bind backoff 1-60 s with full jitter (the shipped default); other settings from dialpay.example.yaml. Whole run ${Math.round((performance.now() - runStartedMs) / 1_000)} s.`,
+      setup: `${shape === 'cluster' ? `${CLUSTER_REPLICAS} processes each of ${COMPONENTS.join(', ')}, a 3-node NATS cluster (every stream R3) and a durable PostgreSQL primary with a synchronous streaming standby (postgres.url names both, target_session_attrs=read-write)` : `${COMPONENTS.join(', ')} as separate processes, nats-server and durable PostgreSQL`} on this machine; billing over the operator's CAMARA Carrier Billing API through the http adapter (simulated here, as is the SMSC). ${SETTINGS.perSecond} SMS payments/s offered, open loop (SEND, challenge, YES, capture, payer and payee receipts) from ${SETTINGS.phoneCount} phones whose SMSC re-sends a refused MO (${MO_RETRY_DELAYS_MS.join(', ')} ms). One drill at a time: ${SETTINGS.beforeSeconds} s steady, the fault (outage ${t.outageMs / 1_000} s${shape === 'cluster' ? `, SMSC away ${TIMING.smscOutageMs / 1_000} s` : ''}, throttling above ${t.throttleAboveTps} submits/s for ${t.throttleMs / 1_000} s), load until completions per second are back to ${Math.round(SETTINGS.recoveredShare * 100)}% of the rate before (over ${SETTINGS.recoveryWindowSeconds} s, judged in whole seconds) plus ${SETTINGS.tailMs / 1_000} s, then every payment is let end and the invariants are checked. Consumers' ack wait 10 s, challenges expire after 60 s, SMPP re-bind backoff 1-60 s with full jitter (the shipped default); other settings from dialpay.example.yaml. Whole run ${Math.round((performance.now() - runStartedMs) / 1_000)} s.`,
       figures,
       processes,
       errors: results.reduce((n, r) => n + r.flowErrors + r.mosRefused, 0),

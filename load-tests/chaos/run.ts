@@ -103,9 +103,10 @@ function alive(pid: number | null): boolean {
  */
 async function restartCrashed(cluster: Cluster): Promise<Check[]> {
   const checks: Check[] = [];
-  for (const [name, component] of cluster.components) {
+  for (const component of [...cluster.components.keys()].flatMap((name) => cluster.replicas(name))) {
     if (alive(component.pid())) continue;
-    const tail = componentLog(cluster, name, 600).replace(/\s+/g, ' ');
+    const name = component.replica === 0 ? component.name : `${component.name} replica ${component.replica}`;
+    const tail = componentLog(cluster, component.name, 600, component.replica).replace(/\s+/g, ' ');
     checks.push({ name: `${name} kept running`, ok: false, detail: `${name} exited during the drill; last log: ${tail}` });
     await component.stop();
     await component.start().catch((err: unknown) => checks.push({ name: `${name} starts again`, ok: false, detail: (err as Error).message }));

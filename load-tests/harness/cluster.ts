@@ -249,7 +249,7 @@ async function replicaPorts(name: ComponentName, raw: any): Promise<{ opsPort: n
 }
 
 /** Log lines a component wrote, for a failure report. */
-export function componentLog(cluster: Cluster, name: ComponentName, tailBytes = 4_000): string {
-  const path = join(cluster.workDir, `${name}.log`);
+export function componentLog(cluster: Cluster, name: ComponentName, tailBytes = 4_000, replica = 0): string {
+  const path = join(cluster.workDir, replica === 0 ? `${name}.log` : `${name}-${replica}.log`);
   return existsSync(path) ? readFileSync(path, 'utf8').slice(-tailBytes) : '';
 }

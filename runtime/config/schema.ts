@@ -55,6 +55,7 @@ const smppBind = z.strictObject({
   bindType: z.enum(['transceiver', 'pair']).default('transceiver'),
   addressRange: z.string().max(40).default(''),
   windowSize: z.number().int().min(1).max(1000).default(50),
+  /** Submits a second to the operator over every bind of every gateway replica (gateway/smpp/replica-share.ts). */
   throughputPerSecondMax: z.number().int().min(1).max(100_000).default(500),
   enquireLinkIntervalMs: positiveMs.default(30_000),
   responseTimeoutMs: positiveMs.default(10_000),

@@ -44,6 +44,8 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
     consumes: [GATEWAY_SMS_OUTBOUND],
     readsStreams: [SMS_SENT_STREAM],
     subscribes: [SMS_SENT_SUBJECT],
+    // Its replicas count each other to share the operators' submit rates (replica-share.ts).
+    kvBuckets: ['gateway_members'],
   },
   payments: {
     ...none,

@@ -181,6 +181,8 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
 export const KV_BUCKETS: readonly KvBucketSpec[] = [
   // USSD sessions: any replica answers any hop; operators drop a session after a few minutes.
   { bucket: 'ussd_sessions', ttlMs: 3 * MINUTE_MS, bytesMax: 256 * MIB, valueBytesMax: 8 * 1024, history: 1 },
+  // Gateway replicas alive: each renews its key every 5 s; 15 s old is gone (gateway/smpp/replica-share.ts).
+  { bucket: 'gateway_members', ttlMs: 15_000, bytesMax: MIB, valueBytesMax: 64, history: 1 },
 ];
 
 export const TOPOLOGY: Topology = { streams: STREAMS, consumers: CONSUMERS, kvBuckets: KV_BUCKETS };
