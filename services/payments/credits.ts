@@ -101,10 +101,10 @@ function checkedReference(reference: string | null | undefined): string | null {
 
 /** POST /v1/payouts, under its Idempotency-Key (merchant-commands.ts). */
 export async function createPayout(e: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, create: dialpay.v1.ICreatePayout, idem: { key: string; bodyHash: Buffer }): Promise<dialpay.v1.IMerchantCommandReply> {
-  const limits = merchant.payouts;
-  if (!limits) return { error: MerchantError.MERCHANT_ERROR_FORBIDDEN, detail: 'payouts are not enabled for this merchant' };
   const prior = await creditOfKey(client, merchant.id, idem);
   if (prior) return 'row' in prior ? { payout: merchantPayout(prior.row) } : prior;
+  const limits = merchant.payouts;
+  if (!limits) return { error: MerchantError.MERCHANT_ERROR_FORBIDDEN, detail: 'payouts are not enabled for this merchant' };
   const amount = amountOf(create.amount);
   if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
   const reference = checkedReference(create.reference);
