@@ -43,9 +43,14 @@ export function maskedNumber(msisdn: string): string {
   return `+${maskMsisdn(msisdn)}`;
 }
 
+/**
+ * The payee's KYC tier. One we do not know yet (no row) is tier 0, as its row will be
+ * (payments.subscribers' default), wherever the config lists tier 0: not the first tier listed.
+ */
 function tierOf(config: Config, kycTier: number | undefined): Config['limits']['tiers'][number] {
   const tiers = config.limits.tiers;
-  return tiers.find((t) => t.tier === kycTier) ?? (tiers[0] as Config['limits']['tiers'][number]);
+  const tier = kycTier ?? 0;
+  return tiers.find((t) => t.tier === tier) ?? (tiers[0] as Config['limits']['tiers'][number]);
 }
 
 /** A cash-in as a channel asks for it: DEP by SMS, or the USSD agent menu's "Deposit to a wallet". */

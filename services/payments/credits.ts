@@ -59,14 +59,19 @@ function amountOf(money: dialpay.v1.IMoney | null | undefined): { amountMinor: b
 }
 
 /**
- * The record and the request to billing, in the caller's transaction (which holds the Idempotency-Key).
- * A key whose api_requests row was forgotten still finds its credit here: the same answer, never a second credit.
+ * The credit this Idempotency-Key opened, however long ago (api_requests forgets after a day; credits
+ * keep their key): the same body gets it, another body is a conflict; null when the key opened none.
+ * Asked before any check of the body, so a body refused by those checks never takes the key over
+ * from the body that opened the credit (withIdempotencyKey stores a refusal's reply under the key).
  */
+async function creditOfKey(client: pg.PoolClient, scope: string, idem: { key: string; bodyHash: Buffer }): Promise<Opened | null> {
+  const prior = await creditStore.creditByKey(client, scope, idem.key);
+  if (!prior) return null;
+  return prior.body_sha256.equals(idem.bodyHash) ? { row: prior } : { error: MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT, detail: 'this Idempotency-Key was used with another body' };
+}
+
+/** The record and the request to billing, in the caller's transaction (which holds the Idempotency-Key; creditOfKey found no credit under it). */
 async function openCredit(e: PaymentEngine, client: pg.PoolClient, ask: CreditAsk): Promise<Opened> {
-  const prior = await creditStore.creditByKey(client, ask.scope, ask.key);
-  if (prior) {
-    return prior.body_sha256.equals(ask.bodyHash) ? { row: prior } : { error: MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT, detail: 'this Idempotency-Key was used with another body' };
-  }
   const { amountMinor, currency } = ask.amount;
   // The subscriber may be unknown to us yet: tier 0's cap. Over it on its own: refused now; whether
   // the balance plus this fits, billing decides under the wallet's lock.
@@ -96,6 +101,8 @@ function checkedReference(reference: string | null | undefined): string | null {
 
 /** POST /v1/payouts, under its Idempotency-Key (merchant-commands.ts). */
 export async function createPayout(e: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, create: dialpay.v1.ICreatePayout, idem: { key: string; bodyHash: Buffer }): Promise<dialpay.v1.IMerchantCommandReply> {
+  const prior = await creditOfKey(client, merchant.id, idem);
+  if (prior) return 'row' in prior ? { payout: merchantPayout(prior.row) } : prior;
   const limits = merchant.payouts;
   if (!limits) return { error: MerchantError.MERCHANT_ERROR_FORBIDDEN, detail: 'payouts are not enabled for this merchant' };
   const amount = amountOf(create.amount);
@@ -108,12 +115,9 @@ export async function createPayout(e: PaymentEngine, client: pg.PoolClient, merc
   if (amount.amountMinor > limits.perPayoutMaxMinor) return { error: MerchantError.MERCHANT_ERROR_LIMIT_EXCEEDED, detail: `at most ${limits.perPayoutMaxMinor} minor units per payout` };
   // One merchant's payouts one at a time until commit, so two cannot both fit under the day's limit.
   await creditStore.lockMerchantPayouts(client, merchant.id);
-  const prior = await creditStore.creditByKey(client, merchant.id, idem.key);
-  if (!prior) {
-    const today = await creditStore.payoutsTodayMinor(client, merchant.id, amount.currency);
-    if (today + amount.amountMinor > limits.perDayMaxMinor) {
-      return { error: MerchantError.MERCHANT_ERROR_LIMIT_EXCEEDED, detail: `at most ${limits.perDayMaxMinor} minor units of payouts a day (UTC); ${limits.perDayMaxMinor - today < 0n ? 0n : limits.perDayMaxMinor - today} left today` };
-    }
+  const today = await creditStore.payoutsTodayMinor(client, merchant.id, amount.currency);
+  if (today + amount.amountMinor > limits.perDayMaxMinor) {
+    return { error: MerchantError.MERCHANT_ERROR_LIMIT_EXCEEDED, detail: `at most ${limits.perDayMaxMinor} minor units of payouts a day (UTC); ${limits.perDayMaxMinor - today < 0n ? 0n : limits.perDayMaxMinor - today} left today` };
   }
   const opened = await openCredit(e, client, { source: 'merchant-payout', operator: payee.operator, merchant, msisdn: payee.msisdn, amount, reference, scope: merchant.id, key: idem.key, bodyHash: idem.bodyHash });
   return 'row' in opened ? { payout: merchantPayout(opened.row) } : opened;
@@ -158,6 +162,8 @@ export async function onOperatorCommand(e: PaymentEngine, request: dialpay.v1.IO
 }
 
 async function createDeposit(e: PaymentEngine, client: pg.PoolClient, operator: OperatorConfig, create: dialpay.v1.ICreateDeposit, idem: { scope: string; key: string; bodyHash: Buffer }): Promise<dialpay.v1.IOperatorCommandReply> {
+  const prior = await creditOfKey(client, idem.scope, idem);
+  if (prior) return 'row' in prior ? { deposit: operatorDeposit(prior.row) } : prior;
   const amount = amountOf(create.amount);
   if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
   if (amount.currency !== operator.currency) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `this operator's currency is ${operator.currency}` };

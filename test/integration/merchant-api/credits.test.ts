@@ -182,6 +182,22 @@ describe('a merchant payout', () => {
     expect(await creditsAsked(phone)).toHaveLength(1);
   });
 
+  it('with a key whose stored reply was forgotten, a body refused by the checks does not take the key from the payout it made', async () => {
+    const phone = newPhone();
+    const body = { msisdn: `+${phone}`, amountMinor: 1_000, currency: 'KES', reference: 'R-2' };
+    const first = await call('POST', '/v1/payouts', { body, idempotencyKey: 'payout-r2' });
+    expect(first.status).toBe(201);
+    await pool.query(`DELETE FROM payments.api_requests WHERE merchant_id = 'SHOP42' AND idempotency_key = 'payout-r2'`);
+    // Over the per-payout limit, and a number on no operator of this merchant's: the key is the payout's, so a conflict, not a refusal kept under the key.
+    for (const other of [{ ...body, amountMinor: 50_001 }, { ...body, msisdn: '+221770000009' }]) {
+      const refused = await call('POST', '/v1/payouts', { body: other, idempotencyKey: 'payout-r2' });
+      expect([refused.status, refused.body.type]).toEqual([409, '/problems/idempotency-conflict']);
+    }
+    const retry = await call('POST', '/v1/payouts', { body, idempotencyKey: 'payout-r2' });
+    expect([retry.status, retry.body.id]).toEqual([201, first.body.id]);
+    expect(await creditsAsked(phone)).toHaveLength(1);
+  });
+
   it('answers 202 pending while billing has not answered, and completes when it does', async () => {
     const phone = newPhone();
     billing.holding = true;
@@ -286,6 +302,18 @@ describe('an operator deposit', () => {
     expect((await call('GET', `/v1/operator/deposits/${created.body.id}`, { key: orangeKey.key })).status).toBe(404);
     // A deposit is no merchant's payout.
     expect((await call('GET', `/v1/payouts/${created.body.id}`)).status).toBe(404);
+  });
+
+  it('with a key whose stored reply was forgotten, a body refused by the checks does not take the key from the deposit it made', async () => {
+    const phone = newPhone();
+    const first = await call('POST', '/v1/operator/deposits', { key: safaricomKey.key, body: deposit(phone), idempotencyKey: 'salary-12' });
+    expect(first.status).toBe(201);
+    await pool.query(`DELETE FROM payments.api_requests WHERE merchant_id = 'operator:safaricom-ke' AND idempotency_key = 'salary-12'`);
+    const refused = await call('POST', '/v1/operator/deposits', { key: safaricomKey.key, body: { ...deposit(phone), currency: 'XOF' }, idempotencyKey: 'salary-12' });
+    expect([refused.status, refused.body.type]).toEqual([409, '/problems/idempotency-conflict']);
+    const retry = await call('POST', '/v1/operator/deposits', { key: safaricomKey.key, body: deposit(phone), idempotencyKey: 'salary-12' });
+    expect([retry.status, retry.body.id]).toEqual([201, first.body.id]);
+    expect(await creditsAsked(phone)).toHaveLength(1);
   });
 
   it('credits only the operator\'s own subscribers, in its currency, and needs an Idempotency-Key', async () => {

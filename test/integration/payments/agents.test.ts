@@ -49,6 +49,8 @@ beforeAll(async () => {
   raw.operators[1].smpp.port = await freePort();
   raw.outbox.pollIntervalMs = 20;
   raw.limits.paymentsPerMinuteMax = 50;
+  // The tiers listed highest first: a rule finds a tier by its number, not by its place (a payee we do not know yet is tier 0).
+  raw.limits.tiers.reverse();
   config = validateConfig(raw);
   host = await startHost(config, [payments, gateway], { log }); // no billing: this test answers for it
   configPath = join(mkdtempSync(join(tmpdir(), 'dialpay-agents-')), 'dialpay.yaml');
