@@ -7,7 +7,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kvm } from '@nats-io/kv';
-import { connectNats, Events, SMS_PARTS_BUCKET, type NatsHandle } from '../../../runtime/nats/index.js';
+import { connectNats, provisionTopology, withReassemblyTimeouts, Events, SMS_PARTS_BUCKET, TOPOLOGY, type NatsHandle } from '../../../runtime/nats/index.js';
 import { validateConfig, COMPONENT_NAMES } from '../../../runtime/config/index.js';
 import { startNatsServer, freePort, type NatsServerHandle } from '../../../runtime/engines/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
@@ -170,6 +170,17 @@ describe('a message that never completes', () => {
     }));
     expect(expired.reduce((n, v) => n + v, 0)).toBe(2);
     expect(await readEvents(nats, 'SMS_INBOUND', Events.smsInbound).then((all) => all.filter((e) => e.fromMsisdn === from))).toEqual([]);
+  });
+});
+
+describe('the bucket', () => {
+  it('outlives the longest reassembly timeout, and provisioning follows a changed one', async () => {
+    const ttlMs = async () => (await nats.jsm.streams.info(`KV_${SMS_PARTS_BUCKET}`)).config.max_age / 1_000_000;
+    expect(await ttlMs()).toBe(20_000); // safaricom-ke keeps the 10 s default: twice that
+    await provisionTopology(nats, withReassemblyTimeouts(TOPOLOGY, [10_000, 45_000]), 1, quietLogger());
+    expect(await ttlMs()).toBe(90_000);
+    await provisionTopology(nats, withReassemblyTimeouts(TOPOLOGY, [10_000, TIMEOUT_MS]), 1, quietLogger());
+    expect(await ttlMs()).toBe(20_000);
   });
 });
 
