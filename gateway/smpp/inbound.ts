@@ -11,6 +11,7 @@
 // ussd-edge.ts and never to SMS_INBOUND. A receipt is answered once its
 // notification is out (core NATS: no service reads it); its message is found
 // in the sent log (sent-log.ts), whichever replica sent it.
+import type { KV } from '@nats-io/kv';
 import type { DurablePublish } from '../../runtime/nats/pubacks.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -20,7 +21,6 @@ import { bigIntToInt64, v1 } from '../../proto/index.js';
 import { ESM_CLASS_RECEIPT, rawBytes, type Pdu } from './pdu.js';
 import { ESM_CLASS_UDHI, parseUdh } from './segment.js';
 import { decodeText } from './text-codec.js';
-import type { KV } from '@nats-io/kv';
 import { REASSEMBLY_BODY_BYTES_MAX, reassemblyKey } from './reassembly.js';
 import { SharedReassembly, type StoreOutcome } from './reassembly-store.js';
 import { formatReceiptText, messageStateOf, normalizeMessageId, parseReceipt, type ParsedReceipt } from './receipt.js';
