@@ -7,7 +7,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kvm } from '@nats-io/kv';
-import { connectNats, provisionTopology, withReassemblyTimeouts, Events, SMS_PARTS_BUCKET, TOPOLOGY, type NatsHandle } from '../../../runtime/nats/index.js';
+import { connectNats, newEnvelope, publishEvent, provisionTopology, withReassemblyTimeouts, Events, SMS_PARTS_BUCKET, TOPOLOGY, type NatsHandle } from '../../../runtime/nats/index.js';
 import { validateConfig, COMPONENT_NAMES } from '../../../runtime/config/index.js';
 import { startNatsServer, freePort, type NatsServerHandle } from '../../../runtime/engines/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
@@ -141,6 +141,35 @@ describe('parts on binds to different replicas', () => {
     const retried = statuses[0] === OK ? b : a;
     await waitFor('the retry acknowledged', async () => (await submit(retried, from, p2!)) === OK);
     expect(await eventsWith(text)).toHaveLength(1);
+  });
+});
+
+describe('a claim whose publish failed', () => {
+  it('is published again under the same event id when the SMSC retries the part, once the claimer\'s grace is over', async () => {
+    const [a, b] = replicas as [Replica, Replica];
+    const from = nextPhone();
+    const text = longText('publish-failed');
+    const [p1, p2] = partsOf(text, 88);
+    expect(await submit(a, from, p1!)).toBe(OK);
+    // SMS_INBOUND refuses anything more (full, discard new): the claim is made, its publish fails.
+    // One message at least in it first: a max_msgs of 0 would mean no limit.
+    await publishEvent(nats.js, Events.smsInbound, { envelope: newEnvelope({ producer: 'test' }), operatorId: OPERATOR, fromMsisdn: '221770000000', toAddress: '384', text: 'filler', smscMessageId: '', bindId: 'test' }, { timeoutMs: 5_000 });
+    const stream = await nats.jsm.streams.info('SMS_INBOUND');
+    await nats.jsm.streams.update('SMS_INBOUND', { ...stream.config, max_msgs: stream.state.messages });
+    try {
+      expect(await submit(b, from, p2!)).toBe(T_APPN);
+      expect(await submit(a, from, p2!)).toBe(T_APPN); // claimed a moment ago: left to its claimer
+    } finally {
+      await nats.jsm.streams.update('SMS_INBOUND', stream.config);
+    }
+    expect(await eventsWith(text)).toEqual([]);
+    // The SMSC keeps retrying the part it was refused; after the grace (2 x publishTimeoutMs) a replica publishes it.
+    await waitFor('the retried part acknowledged', async () => (await submit(a, from, p2!)) === OK, 10_000);
+    expect(await submit(b, from, p2!)).toBe(OK);
+    const events = await eventsWith(text);
+    expect(events).toHaveLength(1);
+    const record = await (await new Kvm(nats.js).open(SMS_PARTS_BUCKET)).get(reassemblyKey(OPERATOR, from, '384', 88, 2));
+    expect(JSON.parse(Buffer.from(record!.value).toString('utf8'))).toMatchObject({ s: 'published', e: events[0]!.envelope!.eventId });
   });
 });
 
