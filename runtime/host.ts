@@ -5,7 +5,7 @@ import type { Config } from './config/index.js';
 import type { ComponentDefinition, StartedComponent } from './component.js';
 import { createLogger, type Logger } from './log.js';
 import { createRegistry } from './metrics.js';
-import { connectNats, effectiveConsumer, natsOptionsFor, provisionTopologyWithRetry, TOPOLOGY, type NatsHandle, type Topology } from './nats/index.js';
+import { connectNats, effectiveConsumer, natsOptionsFor, provisionTopologyWithRetry, withReassemblyTimeouts, TOPOLOGY, type NatsHandle, type Topology } from './nats/index.js';
 import { ConsumerMetrics } from './nats/consume.js';
 import { createPool, migrateSchemas, type Pool } from './pg/index.js';
 import { startOpsServer, type OpsServer } from './ops-server.js';
@@ -44,7 +44,8 @@ export function checkComponentConfigs(config: Config, definitions: readonly Comp
 export async function provisionNats(config: Config, log: Logger, topology: Topology = TOPOLOGY): Promise<void> {
   const setupNats = await withNats(config, () => connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-setup'), log));
   try {
-    await provisionTopologyWithRetry(setupNats, { ...topology, consumers: topology.consumers.map((c) => effectiveConsumer(c, config.consumers)) }, config.nats.streamReplicas, log);
+    const configured = withReassemblyTimeouts(topology, config.operators.map((o) => o.smpp.reassemblyTimeoutMs));
+    await provisionTopologyWithRetry(setupNats, { ...configured, consumers: configured.consumers.map((c) => effectiveConsumer(c, config.consumers)) }, config.nats.streamReplicas, log);
   } finally {
     await setupNats.close();
   }

@@ -4,11 +4,12 @@
 // operators with ussd config. The sent log (sent-log.ts) is read before any
 // of it starts: receipts and redeliveries find what every replica sent.
 // Shutdown order: stop pulling outbound work and finish what is in flight,
-// answer any held message parts with a temporary error, let USSD hops in
-// flight send their screens, then unbind cleanly.
+// stop sweeping long-message parts (they wait in KV for any replica), let
+// USSD hops in flight send their screens, then unbind cleanly.
 import type { ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
-import { Events, GATEWAY_SMS_OUTBOUND, STREAMS, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
+import { Kvm } from '@nats-io/kv';
+import { Events, GATEWAY_MEMBERS_BUCKET, GATEWAY_SMS_OUTBOUND, SMS_PARTS_BUCKET, STREAMS, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
 import { ClientBind, type BindCommand } from './client-bind.js';
 import { SmppServerListener } from './server.js';
 import { InboundHandler } from './inbound.js';
@@ -18,7 +19,6 @@ import { SentIndex, SENT_INDEX_AGE_MS, SENT_INDEX_RECORDS_MAX } from './sent-ind
 import { SentLog } from './sent-log.js';
 import { CommandStatus } from './status.js';
 import { UssdEdge, type UssdReplySender } from './ussd-edge.js';
-import { Kvm } from '@nats-io/kv';
 import { GatewayMembers, OperatorThroughput } from './replica-share.js';
 
 export async function startSmppEdge(context: ComponentContext): Promise<StartedComponent> {
@@ -29,6 +29,8 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
     publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics,
   });
   await sent.start();
+  // Parts of long inbound messages: shared, since the SMSC may send them on binds to different replicas.
+  const parts = await new Kvm(nats.js).open(SMS_PARTS_BUCKET);
   const operators = new Map<string, OperatorConfig>(config.operators.map((o) => [o.id, o]));
   const links = new Map<string, OperatorLink>();
   const binds: ClientBind[] = [];
@@ -37,7 +39,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   const ussdEdges: UssdEdge[] = [];
   // Each operator's rate is shared by all its binds here, and split over the live replicas.
   const throughputs = new Map(config.operators.map((o) => [o.id, new OperatorThroughput(o.smpp.throughputPerSecondMax, Date.now())]));
-  const members = new GatewayMembers(await new Kvm(nats.js).open('gateway_members'), (replicas) => {
+  const members = new GatewayMembers(await new Kvm(nats.js).open(GATEWAY_MEMBERS_BUCKET), (replicas) => {
     for (const [operatorId, t] of throughputs) metrics.submitRateShare.set({ operator: operatorId }, t.setReplicas(replicas, Date.now()));
   }, log, metrics.replicasLive);
   await members.start();
@@ -58,7 +60,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
       : null;
     if (ussd) ussdEdges.push(ussd);
     const handler = new InboundHandler({
-      operator, js: nats.publisher, nc: nats.nc, sent, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics,
+      operator, js: nats.publisher, nc: nats.nc, sent, parts, publishTimeoutMs: config.nats.publishTimeoutMs, log, metrics,
       receiptSession: (session) => listener?.receiptSession(session) ?? null,
       ussd,
     });
@@ -123,9 +125,9 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   return {
     readiness: [],
     stop: async (timeoutMs: number) => {
-      // Stop taking outbound work and finish what is in flight (it needs the binds), answer
-      // held message parts with a temporary error while the links are still up, let USSD
-      // hops send their screens, then unbind.
+      // Stop taking outbound work and finish what is in flight (it needs the binds), stop
+      // sweeping message parts (they are in KV, every replica's), let USSD hops send their
+      // screens, then unbind.
       await consumer.stop(timeoutMs);
       inbound.forEach((h) => h.close());
       // A hop in flight ends within its deadline; its screen still needs the link.

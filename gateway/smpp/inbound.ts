@@ -1,13 +1,17 @@
 // Messages from the operator: a subscriber's SMS (deliver_sm in client mode,
 // submit_sm in server mode) or a delivery receipt. The PDU is answered only
 // after JetStream acknowledged the event; if NATS is unreachable the answer is
-// ESME_RX_T_APPN so the SMSC retries. Parts of a long message are answered
-// when the whole message is durable, or with a temporary error if it never
-// completes: a partial command must never reach payments. USSD (a PDU with
+// ESME_RX_T_APPN so the SMSC retries. Parts of a long message go to the KV
+// bucket every replica shares (reassembly-store.ts), since the SMSC may send
+// them on binds to different replicas; each is answered once it is stored
+// there (a temporary error when the bucket cannot take it), and the part that
+// completes the message is answered once the whole message is durable. A
+// partial command never reaches payments. USSD (a PDU with
 // ussd_service_op, for an operator with ussd config) is not an SMS: it goes to
 // ussd-edge.ts and never to SMS_INBOUND. A receipt is answered once its
 // notification is out (core NATS: no service reads it); its message is found
 // in the sent log (sent-log.ts), whichever replica sent it.
+import type { KV } from '@nats-io/kv';
 import type { DurablePublish } from '../../runtime/nats/pubacks.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -17,7 +21,8 @@ import { bigIntToInt64, v1 } from '../../proto/index.js';
 import { ESM_CLASS_RECEIPT, rawBytes, type Pdu } from './pdu.js';
 import { ESM_CLASS_UDHI, parseUdh } from './segment.js';
 import { decodeText } from './text-codec.js';
-import { Reassembler } from './reassembly.js';
+import { REASSEMBLY_BODY_BYTES_MAX, reassemblyKey } from './reassembly.js';
+import { SharedReassembly, type StoreOutcome } from './reassembly-store.js';
 import { formatReceiptText, messageStateOf, normalizeMessageId, parseReceipt, type ParsedReceipt } from './receipt.js';
 import { CommandStatus } from './status.js';
 import type { SmppMetrics } from './metrics.js';
@@ -74,6 +79,8 @@ export interface InboundOptions {
   /** Where receipts are notified (core NATS). */
   readonly nc: Notifier;
   readonly sent: SentLookup;
+  /** The sms_parts bucket: parts of long messages, shared by the replicas. */
+  readonly parts: Pick<KV, 'get' | 'put' | 'purge'>;
   readonly publishTimeoutMs: number;
   readonly log: Logger;
   readonly metrics: SmppMetrics;
@@ -85,7 +92,7 @@ export interface InboundOptions {
 
 export class InboundHandler {
   readonly #o: InboundOptions;
-  readonly #reassembler: Reassembler<Held>;
+  readonly #parts: SharedReassembly;
   readonly #sweep: NodeJS.Timeout;
   /** Inbound PDUs being published, per session: a peer ignoring our window is told to slow down. */
   readonly #inFlight = new WeakMap<SmppSession, number>();
@@ -93,18 +100,30 @@ export class InboundHandler {
   constructor(options: InboundOptions) {
     this.#o = options;
     const smpp = options.operator.smpp;
-    this.#reassembler = new Reassembler<Held>({ entriesMax: smpp.reassemblyMessagesMax, partsMax: smpp.reassemblyPartsMax, timeoutMs: smpp.reassemblyTimeoutMs });
+    this.#parts = new SharedReassembly({
+      kv: options.parts,
+      operatorId: options.operator.id,
+      limits: { partsMax: smpp.reassemblyPartsMax, bodyBytesMax: REASSEMBLY_BODY_BYTES_MAX, timeoutMs: smpp.reassemblyTimeoutMs },
+      messagesMax: smpp.reassemblyMessagesMax,
+      // The claimer publishes (publishTimeoutMs at most) and then marks it: a claim older than twice that was abandoned.
+      publishGraceMs: 2 * options.publishTimeoutMs,
+      log: options.log,
+      metrics: options.metrics,
+    });
+    options.metrics.reassemblyPartsExpired.inc({ operator: options.operator.id }, 0);
     this.#sweep = setInterval(() => {
-      for (const tokens of this.#reassembler.expire(Date.now())) this.#answer(tokens, CommandStatus.ESME_RX_T_APPN);
-      this.#gauge();
+      this.#parts
+        .sweep(Date.now())
+        .catch((err: unknown) => this.#o.log.warn({ err, operator: this.#o.operator.id }, 'reassembly sweep could not reach the KV bucket; trying again'))
+        .finally(() => this.#gauge());
     }, EXPIRE_SWEEP_MS);
     this.#sweep.unref();
   }
 
-  /** Answers every held part with a temporary error, so the SMSC redelivers them later. */
+  /** Stops sweeping. No part is held here: each was answered when it was stored, and the other replicas (or the bucket's TTL) time out what is left. */
   close(): void {
     clearInterval(this.#sweep);
-    for (const tokens of this.#reassembler.drain()) this.#answer(tokens, CommandStatus.ESME_RX_T_APPN);
+    this.#parts.clear();
     this.#gauge();
   }
 
@@ -172,26 +191,40 @@ export class InboundHandler {
       await this.#publishMessage([held], from, destination, decodeText(body, dataCoding), bindId);
       return;
     }
-    const result = this.#reassembler.add(
-      { key: `${from}|${destination}|${concat.reference}|${concat.total}`, total: concat.total, seq: concat.seq, dataCoding, body, token: held },
-      Date.now(),
-    );
-    this.#gauge();
+    if (concat.total === 1 && concat.seq === 1) {
+      await this.#publishMessage([held], from, destination, decodeText(body, dataCoding), bindId);
+      return;
+    }
+    let result: StoreOutcome;
+    try {
+      result = await this.#parts.add(reassemblyKey(operator.id, from, destination, concat.reference, concat.total), { total: concat.total, seq: concat.seq, dataCoding, body });
+    } catch (err) {
+      this.#o.log.warn({ err, bind: bindId }, 'message part not stored: the reassembly bucket is unreachable; asking the SMSC to retry');
+      this.#answer([held], CommandStatus.ESME_RX_T_APPN);
+      return;
+    } finally {
+      this.#gauge();
+    }
     switch (result.kind) {
-      case 'pending':
-        return; // answered when the message completes or expires
-      case 'rejected':
-        session.respond(pdu, result.reason === 'buffer-full' || result.reason === 'too-many-retransmits' ? CommandStatus.ESME_RX_T_APPN : CommandStatus.ESME_RX_P_APPN);
+      case 'stored':
+        this.#answer([held], CommandStatus.ESME_ROK); // durable in the bucket: whichever replica gets the last part completes it
         return;
-      case 'complete':
-        await this.#publishMessage(result.tokens, from, destination, decodeText(result.body, result.dataCoding), bindId);
+      case 'retry-later':
+        this.#answer([held], CommandStatus.ESME_RX_T_APPN);
+        return;
+      case 'rejected':
+        this.#answer([held], CommandStatus.ESME_RX_P_APPN);
+        return;
+      case 'publish':
+        if (await this.#publishMessage([held], from, destination, decodeText(result.body, result.dataCoding), bindId, result.eventId)) await result.published();
         return;
     }
   }
 
-  async #publishMessage(parts: readonly Held[], from: string, to: string, text: string, bindId: string): Promise<void> {
+  /** Publishes one SMS and answers its PDUs; true when it is durable. `eventId`: a long message's, fixed when its last part was stored. */
+  async #publishMessage(parts: readonly Held[], from: string, to: string, text: string, bindId: string, eventId?: string): Promise<boolean> {
     const message = {
-      envelope: newEnvelope({ producer: PRODUCER }),
+      envelope: newEnvelope({ producer: PRODUCER, eventId }),
       operatorId: this.#o.operator.id,
       fromMsisdn: from,
       toAddress: to,
@@ -202,9 +235,11 @@ export class InboundHandler {
     try {
       await publishEvent(this.#o.js, Events.smsInbound, message, { timeoutMs: this.#o.publishTimeoutMs });
       this.#answer(parts, CommandStatus.ESME_ROK);
+      return true;
     } catch (err) {
       this.#o.log.warn({ err, bind: bindId, eventId: message.envelope.eventId }, 'inbound SMS not durable; asking the SMSC to retry');
       this.#answer(parts, CommandStatus.ESME_RX_T_APPN);
+      return false;
     }
   }
 
@@ -309,6 +344,6 @@ export class InboundHandler {
   }
 
   #gauge(): void {
-    this.#o.metrics.reassemblyMessages.set({ operator: this.#o.operator.id }, this.#reassembler.size);
+    this.#o.metrics.reassemblyMessages.set({ operator: this.#o.operator.id }, this.#parts.size);
   }
 }

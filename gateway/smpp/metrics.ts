@@ -12,6 +12,7 @@ export class SmppMetrics {
   readonly bindFailures: Counter<'operator' | 'reason'>;
   readonly bindLosses: Counter<'operator' | 'mode'>;
   readonly reassemblyMessages: Gauge<'operator'>;
+  readonly reassemblyPartsExpired: Counter<'operator'>;
   readonly submitRetries: Counter<'operator' | 'reason'>;
   readonly outboundDuplicates: Counter<'operator'>;
   readonly receiptsUncorrelated: Counter<'operator'>;
@@ -45,6 +46,7 @@ export class SmppMetrics {
     this.ussdHopsInFlight = new Gauge({ name: 'dialpay_smpp_ussd_hops_in_flight', help: 'USSD hops waiting for the ussd service or for the answer PDU to be sent.', labelNames: ['operator'], registers });
     this.replicasLive = new Gauge({ name: 'dialpay_gateway_replicas_live', help: 'Gateway replicas alive as this one counts them (gateway_members): each operator\'s submit rate is split over them.', registers });
     this.submitRateShare = new Gauge({ name: 'dialpay_smpp_submit_rate_share_per_second', help: 'This replica\'s share of the operator\'s contracted submit rate (throughputPerSecondMax over the live replicas), drawn on by all its binds.', labelNames: ['operator'], registers });
-    this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages waiting for parts.', labelNames: ['operator'], registers });
+    this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages this replica stored a part of and waits on for the rest (the parts are in the sms_parts KV bucket, shared by the replicas).', labelNames: ['operator'], registers });
+    this.reassemblyPartsExpired = new Counter({ name: 'dialpay_smpp_reassembly_parts_expired_total', help: 'Parts of concatenated messages that were stored and acknowledged but whose message never completed within reassemblyTimeoutMs: dropped, each message logged.', labelNames: ['operator'], registers });
   }
 }

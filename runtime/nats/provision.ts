@@ -72,6 +72,14 @@ export async function provisionTopology(nats: NatsHandle, topology: Topology, re
       history: spec.history,
       replicas,
     });
+    // create() leaves an existing bucket as it is: its bounds and TTL follow the spec here.
+    const stream = `KV_${spec.bucket}`;
+    const live = (await nats.jsm.streams.info(stream)).config;
+    const wanted = { max_age: spec.ttlMs * NS_PER_MS, max_bytes: spec.bytesMax, max_msg_size: spec.valueBytesMax };
+    if (live.max_age !== wanted.max_age || live.max_bytes !== wanted.max_bytes || live.max_msg_size !== wanted.max_msg_size) {
+      await nats.jsm.streams.update(stream, { ...live, ...wanted });
+      log.info({ bucket: spec.bucket, ttlMs: spec.ttlMs }, 'kv bucket limits updated');
+    }
     log.debug({ bucket: spec.bucket }, 'kv bucket provisioned');
   }
 }

@@ -178,11 +178,37 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
   WEBHOOKS_DELIVERY,
 ];
 
+/** Parts of long inbound SMS, shared by the gateway replicas (gateway/smpp/reassembly-store.ts). */
+export const SMS_PARTS_BUCKET = 'sms_parts';
+/** The default reassemblyTimeoutMs; provisioning sets the bucket's TTL from the config (reassemblyBucketTtlMs). */
+const SMS_PARTS_TIMEOUT_MS_DEFAULT = 10_000;
+
+/** Gateway replicas alive (gateway/smpp/replica-share.ts). */
+export const GATEWAY_MEMBERS_BUCKET = 'gateway_members';
+
 export const KV_BUCKETS: readonly KvBucketSpec[] = [
   // USSD sessions: any replica answers any hop; operators drop a session after a few minutes.
   { bucket: 'ussd_sessions', ttlMs: 3 * MINUTE_MS, bytesMax: 256 * MIB, valueBytesMax: 8 * 1024, history: 1 },
   // Gateway replicas alive: each renews its key every 5 s; 15 s old is gone (gateway/smpp/replica-share.ts).
-  { bucket: 'gateway_members', ttlMs: 15_000, bytesMax: MIB, valueBytesMax: 64, history: 1 },
+  { bucket: GATEWAY_MEMBERS_BUCKET, ttlMs: 15_000, bytesMax: MIB, valueBytesMax: 64, history: 1 },
+  // One record per long message being joined: its parts (36 KiB of body at most, base64 in JSON),
+  // then, once published, only that it was. Full: a new part is refused and the SMSC retries it.
+  { bucket: SMS_PARTS_BUCKET, ttlMs: reassemblyBucketTtlMs([SMS_PARTS_TIMEOUT_MS_DEFAULT]), bytesMax: 256 * MIB, valueBytesMax: 64 * 1024, history: 1 },
 ];
+
+/**
+ * The sms_parts TTL for the operators' reassembly timeouts: twice the longest. The gateways time
+ * a message out themselves (and log it); the TTL, counted from a record's last write, must not
+ * forget it first, and forgets what no live replica is left to time out.
+ */
+export function reassemblyBucketTtlMs(timeoutsMs: readonly number[]): number {
+  return 2 * Math.max(SMS_PARTS_TIMEOUT_MS_DEFAULT, ...timeoutsMs);
+}
+
+/** The topology with the sms_parts TTL for these reassembly timeouts. Pure. */
+export function withReassemblyTimeouts(topology: Topology, timeoutsMs: readonly number[]): Topology {
+  const ttlMs = reassemblyBucketTtlMs(timeoutsMs);
+  return { ...topology, kvBuckets: topology.kvBuckets.map((b) => (b.bucket === SMS_PARTS_BUCKET ? { ...b, ttlMs } : b)) };
+}
 
 export const TOPOLOGY: Topology = { streams: STREAMS, consumers: CONSUMERS, kvBuckets: KV_BUCKETS };

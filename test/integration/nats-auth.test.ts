@@ -95,6 +95,8 @@ describe('every component as its own user', () => {
     expect(JSON.stringify(list.body)).toContain('300');
     expect((await get('/v1/balance')).status).toBe(200);
     expect((await get('/v1/settlements')).status).toBe(200);
+    // A long message: its parts meet in the gateway's KV bucket (sms_parts) before the event goes out.
+    expect(await p.sim.sendFromPhone('254711900003', '384', `BAL ${'please '.repeat(30)}`, { split: 'udh8' })).toEqual([0, 0]);
     // webhooks consumed the merchant events (acked, nothing left waiting)
     const admin = await as('admin');
     const webhooks = await admin.jsm.consumers.info('MERCHANT_EVENTS', 'webhooks-delivery');

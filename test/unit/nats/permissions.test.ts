@@ -3,7 +3,7 @@
 // grants each user exactly its table row.
 import { describe, expect, it } from 'vitest';
 import { COMPONENT_NAMES, type ComponentName } from '../../../runtime/config/index.js';
-import { CONSUMERS, Events, Requests } from '../../../runtime/nats/index.js';
+import { CONSUMERS, Events, KV_BUCKETS, Requests, SMS_PARTS_BUCKET } from '../../../runtime/nats/index.js';
 import { NATS_ACCESS, natsPermissions, natsServerAuthorization } from '../../../runtime/nats/permissions.js';
 
 /** The publish and subscribe allow lists of one user in the generated block. */
@@ -60,6 +60,13 @@ describe('NATS permissions table', () => {
     // The operator API's deposits: only the gateway asks, only payments answers.
     expect(owners((c) => natsPermissions(c).publish, Requests.paymentsOperator.subject)).toEqual(['gateway']);
     expect(owners((c) => natsPermissions(c).subscribe, Requests.paymentsOperator.subject)).toEqual(['payments']);
+  });
+
+  it('gives each KV bucket of the topology to the components that use it: long-message parts to the gateway only', () => {
+    for (const spec of KV_BUCKETS) expect(owners((c) => NATS_ACCESS[c].kvBuckets, spec.bucket).length, spec.bucket).toBeGreaterThan(0);
+    expect(owners((c) => NATS_ACCESS[c].kvBuckets, SMS_PARTS_BUCKET)).toEqual(['gateway']);
+    expect(owners((c) => natsPermissions(c).publish, `$KV.${SMS_PARTS_BUCKET}.>`)).toEqual(['gateway']);
+    expect(natsPermissions('gateway').publish.filter((s) => s.includes(SMS_PARTS_BUCKET))).toHaveLength(5);
   });
 
   it('has every event published by some component, and each component subscribes to its own inbox only', () => {

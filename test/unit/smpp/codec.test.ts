@@ -3,7 +3,6 @@ import fc from 'fast-check';
 import { decodeGsm, encodeGsm, gsmSeptetLength, isGsmEncodable } from '../../../gateway/smpp/gsm7.js';
 import { DataCoding, chooseEncoding, decodeText, encodeText } from '../../../gateway/smpp/text-codec.js';
 import { SplitMode, parseUdh, splitForSubmit, PARTS_MAX } from '../../../gateway/smpp/segment.js';
-import { Reassembler } from '../../../gateway/smpp/reassembly.js';
 
 const GSM_CHARS = [...'@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€\f'];
 
@@ -109,63 +108,5 @@ describe('splitting', () => {
       if (parts.length === 1) expect(decodeText(parts[0]!.shortMessage, parts[0]!.dataCoding)).toBe(text);
       else expect(reassembleUdh(parts).text).toBe(text);
     }), { numRuns: 300 });
-  });
-});
-
-describe('reassembly', () => {
-  const limits = { entriesMax: 2, partsMax: 4, timeoutMs: 1_000 };
-  const part = (key: string, total: number, seq: number, body: string, token = `${key}-${seq}`) =>
-    ({ key, total, seq, dataCoding: 8, body: Buffer.from(body, 'hex'), token });
-
-  it('completes out of order and joins bytes before decoding (a surrogate pair split across parts)', () => {
-    const r = new Reassembler<string>(limits);
-    // 😀 = D83D DE00: the high surrogate ends part 1, the low one starts part 2.
-    expect(r.add(part('m', 2, 2, 'de000041'), 0).kind).toBe('pending');
-    const done = r.add(part('m', 2, 1, '0041d83d'), 10);
-    expect(done.kind).toBe('complete');
-    if (done.kind === 'complete') {
-      expect(decodeText(done.body, done.dataCoding)).toBe('A😀A');
-      expect(done.tokens).toEqual(['m-2', 'm-1']);
-    }
-    expect(r.size).toBe(0);
-  });
-
-  it('answers a retransmitted part too, and stores it once', () => {
-    const r = new Reassembler<string>(limits);
-    r.add(part('m', 2, 1, '0041', 'first'), 0);
-    r.add(part('m', 2, 1, '0041', 'again'), 1);
-    const done = r.add(part('m', 2, 2, '0042', 'second'), 2);
-    expect(done.kind === 'complete' && done.tokens).toEqual(['first', 'again', 'second']);
-    expect(done.kind === 'complete' && decodeText(done.body, 8)).toBe('AB');
-  });
-
-  it('is bounded: too many parts, too many messages, bad numbering', () => {
-    const r = new Reassembler<string>(limits);
-    expect(r.add(part('a', 5, 1, '00'), 0)).toEqual({ kind: 'rejected', reason: 'too-many-parts' });
-    expect(r.add(part('a', 2, 3, '00'), 0)).toEqual({ kind: 'rejected', reason: 'bad-part' });
-    r.add(part('a', 2, 1, '00'), 0);
-    r.add(part('b', 2, 1, '00'), 0);
-    expect(r.add(part('c', 2, 1, '00'), 0)).toEqual({ kind: 'rejected', reason: 'buffer-full' });
-    expect(r.add(part('a', 3, 2, '00'), 0)).toEqual({ kind: 'rejected', reason: 'bad-part' });
-  });
-
-  it('refuses parts with no whole-number total or position, and caps retransmits', () => {
-    const r = new Reassembler<string>(limits);
-    expect(r.add({ ...part('s', 2, 1, '00'), total: Number.NaN }, 0)).toEqual({ kind: 'rejected', reason: 'bad-part' });
-    expect(r.add({ ...part('s', 2, 1, '00'), seq: Number.NaN }, 0)).toEqual({ kind: 'rejected', reason: 'bad-part' });
-    r.add(part('t', 2, 1, '00', 't1'), 0);
-    for (let i = 0; i < 3; i++) r.add(part('t', 2, 1, '00', `again-${i}`), 0);
-    expect(r.add(part('t', 2, 1, '00', 'one-too-many'), 0)).toEqual({ kind: 'rejected', reason: 'too-many-retransmits' });
-    const done = r.add(part('t', 2, 2, '00', 't2'), 0);
-    expect(done.kind === 'complete' && done.tokens).toEqual(['t1', 'again-0', 'again-1', 'again-2', 't2']);
-  });
-
-  it('expires incomplete messages and hands back every held token', () => {
-    const r = new Reassembler<string>(limits);
-    r.add(part('a', 3, 1, '00'), 0);
-    r.add(part('a', 3, 2, '00'), 500);
-    expect(r.expire(999)).toEqual([]);
-    expect(r.expire(1_000)).toEqual([['a-1', 'a-2']]);
-    expect(r.size).toBe(0);
   });
 });
