@@ -39,6 +39,7 @@ export function merchantSettlementJson(m: dialpay.v1.IMerchantSettlement): Recor
     windowId: m.windowId, operatorId: m.operatorId, from: iso(m.fromUnixMs), to: iso(m.toUnixMs), status: m.status, currency: moneyFromProto(m.gross).currency,
     payments: m.payments ?? 0, refunds: m.refunds ?? 0, grossMinor: minor(m.gross), refundsMinor: minor(m.refundsTotal), feesMinor: minor(m.fees),
     operatorShareMinor: minor(m.operatorShare), netPayableMinor: minor(m.netPayable), paidOutMinor: m.paidOut ? minor(m.paidOut) : 0,
+    payouts: m.payouts ?? 0, payoutsMinor: m.payoutsTotal ? minor(m.payoutsTotal) : 0,
   };
 }
 

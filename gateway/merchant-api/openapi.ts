@@ -108,12 +108,15 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Your lines of closed settlement windows (one per operator and day), newest first, the last 90',
           responses: {
             '200': {
-              description: 'Settlement lines: gross, refunds, fees, operator share and net payable, in minor units.',
+              description: 'Settlement lines: gross, refunds, fees, operator share, payouts and net payable, in minor units. The settlement.closed webhook carries the same line.',
               content: { 'application/json': { schema: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: { type: 'object', properties: {
                 windowId: { type: 'string' }, operatorId: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' },
                 status: { type: 'string', enum: ['closed', 'settled'] }, currency: { type: 'string' }, payments: { type: 'integer' }, refunds: { type: 'integer' },
                 grossMinor: { type: 'integer' }, refundsMinor: { type: 'integer' }, feesMinor: { type: 'integer' }, operatorShareMinor: { type: 'integer' },
-                netPayableMinor: { type: 'integer', description: 'Negative when the window\'s refunds outweigh its payments; carried to the next.' },
+                netPayableMinor: { type: 'integer', description: 'Negative when the window\'s refunds outweigh its payments; carried to the next. Your payouts in the window are already off it.' },
+                paidOutMinor: { type: 'integer', description: 'Moved to settled for payment to you: the net, less any debt carried from earlier windows; never below zero.' },
+                payouts: { type: 'integer', description: 'Your payouts to subscribers\' wallets (POST /v1/payouts) in the window.' },
+                payoutsMinor: { type: 'integer', description: 'Their total, already off netPayableMinor.' },
               } } } } } } },
             },
             ...errors(401, 422, 429, 503),
