@@ -76,19 +76,30 @@ async function call(method: string, path: string, options: { key?: string | null
 const topUp = (agentId: string, body: unknown, options: { key?: string | null; idempotencyKey?: string } = {}) => call('POST', `/v1/operator/agents/${agentId}/float-topups`, { ...options, body });
 const transfersOf = async (reference: string) => (await pool.query<{ amount_minor: string }>('SELECT amount_minor::text FROM billing.transfers WHERE id = $1', [`float:safaricom-ke:${reference}`])).rows;
 const floatOf = async (agentId: string) => BigInt((await pool.query<{ balance_minor: string }>('SELECT balance_minor::text FROM billing.accounts WHERE id = $1', [`agent:${agentId}`])).rows[0]?.balance_minor ?? '0');
+/** billing, started once: by the first test after its 503s, or before any later test when that one failed early. */
+const billingUp = async () => void (billingHost ??= await startHost(config, [billing], { log }));
 const fundLines = async (agentId: string) => (await auditOf(pool, agentId)).filter((a) => a.action === 'fund');
 
-describe('the operator API for agents\' floats', () => {
+describe('the operator API for agents\' floats, billing not there yet', () => {
   it('answers 503 while billing is not there, storing nothing for the key; the same call succeeds once billing answers', async () => {
     const body = { amountMinor: 100_000, currency: 'KES', reference: 'BANK-0001' };
+    // Nobody serving the subject: NATS says so at once.
     const unanswered = await topUp(AGENT, body, { idempotencyKey: 'float-first' });
     expect(unanswered.status).toBe(503);
     expect(unanswered.type).toMatch(/^application\/problem\+json/);
     expect(unanswered.body).toMatchObject({ type: '/problems/unavailable', detail: expect.stringContaining('billing did not answer') });
     expect((await call('GET', `/v1/operator/agents/${AGENT}`)).status).toBe(503);
+    // A billing that hears the request and never answers: payments gives up before the API does.
+    const silent = nats.nc.subscribe('dialpay.billing.agent_float', { queue: 'billing' });
+    const startedAt = Date.now();
+    const timedOut = await topUp(AGENT, body, { idempotencyKey: 'float-first' });
+    silent.unsubscribe();
+    expect(timedOut).toMatchObject({ status: 503, body: { type: '/problems/unavailable', detail: expect.stringContaining('billing did not answer') } });
+    expect(Date.now() - startedAt).toBeLessThan(config.merchantApi.requestTimeoutMs);
     expect(await fundLines(AGENT)).toEqual([]);
+    expect((await pool.query('SELECT 1 FROM payments.api_requests WHERE merchant_id = $1 AND idempotency_key = $2', ['operator:safaricom-ke', 'float-first'])).rows).toEqual([]);
 
-    billingHost = await startHost(config, [billing], { log });
+    await billingUp();
     const retried = await topUp(AGENT, body, { idempotencyKey: 'float-first' });
     expect(retried.status).toBe(201);
     expect(retried.body).toEqual({ agentId: AGENT, reference: 'BANK-0001', amountMinor: 100_000, currency: 'KES', status: 'completed', transferId: 'float:safaricom-ke:BANK-0001', floatBalanceMinor: 100_000 });
@@ -96,18 +107,29 @@ describe('the operator API for agents\' floats', () => {
     expect(await floatOf(AGENT)).toBe(100_000n);
   }, 60_000);
 
+});
+
+describe('the operator API for agents\' floats, billing answering', () => {
+  /** The float these tests start from: 100,000 after the first describe's top-up. */
+  let startMinor = 0n;
+  const after = (minor: number) => startMinor + BigInt(minor);
+  beforeAll(async () => {
+    await billingUp();
+    startMinor = await floatOf(AGENT);
+  }, 60_000);
+
   it('books a top-up once, whatever the retries: the same Idempotency-Key, or the same reference under another key', async () => {
     const body = { amountMinor: 250_000, currency: 'KES', reference: 'BANK-0002' };
     const first = await topUp(AGENT.toLowerCase(), body, { idempotencyKey: 'float-second' });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ agentId: AGENT, status: 'completed', transferId: 'float:safaricom-ke:BANK-0002', floatBalanceMinor: 350_000 });
+    expect(first.body).toMatchObject({ agentId: AGENT, status: 'completed', transferId: 'float:safaricom-ke:BANK-0002', floatBalanceMinor: Number(after(250_000)) });
     const again = await topUp(AGENT.toLowerCase(), body, { idempotencyKey: 'float-second' });
     expect(again).toMatchObject({ status: 201, body: first.body });
     const otherKey = await topUp(AGENT, body);
     expect(otherKey.status).toBe(201);
-    expect(otherKey.body).toMatchObject({ transferId: 'float:safaricom-ke:BANK-0002', floatBalanceMinor: 350_000 });
+    expect(otherKey.body).toMatchObject({ transferId: 'float:safaricom-ke:BANK-0002', floatBalanceMinor: Number(after(250_000)) });
     expect(await transfersOf('BANK-0002')).toEqual([{ amount_minor: '250000' }]);
-    expect(await floatOf(AGENT)).toBe(350_000n);
+    expect(await floatOf(AGENT)).toBe(after(250_000));
     // One audit line per booked top-up, naming the operator API as the actor.
     expect(await fundLines(AGENT)).toMatchObject([
       { actor: 'operator-api:safaricom-ke', detail: { reference: 'BANK-0001', amountMinor: '100000', currency: 'KES', transferId: 'float:safaricom-ke:BANK-0001' } },
@@ -123,14 +145,14 @@ describe('the operator API for agents\' floats', () => {
     expect(refused.type).toMatch(/^application\/problem\+json/);
     expect(refused.body).toMatchObject({ type: '/problems/reference-conflict', status: 409, detail: expect.stringContaining('nothing booked') });
     expect(await transfersOf('BANK-0002')).toEqual([{ amount_minor: '250000' }]);
-    expect(await floatOf(AGENT)).toBe(350_000n);
+    expect(await floatOf(AGENT)).toBe(after(250_000));
     expect(await fundLines(AGENT)).toHaveLength(2);
   });
 
   it('reads the agent and its float back, the line masked', async () => {
     const read = await call('GET', `/v1/operator/agents/${AGENT}`);
     expect(read.status).toBe(200);
-    expect(read.body).toEqual({ agentId: AGENT, name: 'Mama Mboga Shop', state: 'active', msisdn: '+2547******01', floatBalanceMinor: 350_000, currency: 'KES' });
+    expect(read.body).toEqual({ agentId: AGENT, name: 'Mama Mboga Shop', state: 'active', msisdn: '+2547******01', floatBalanceMinor: Number(after(250_000)), currency: 'KES' });
     // Never funded: zero, in the operator's currency.
     expect((await call('GET', `/v1/operator/agents/${ORANGE_AGENT}`, { key: orangeKey.key })).body).toMatchObject({ agentId: ORANGE_AGENT, floatBalanceMinor: 0, currency: 'XOF' });
   });
@@ -152,7 +174,7 @@ describe('the operator API for agents\' floats', () => {
     expect(currency).toMatchObject({ status: 422, body: { type: '/problems/validation', detail: "this operator's currency is KES" } });
     expect((await topUp(AGENT, { amountMinor: 1_000, currency: 'KES', reference: 'no spaces' })).status).toBe(422);
     expect((await topUp(AGENT, { amountMinor: 1_000, currency: 'KES' })).status).toBe(422);
-    expect(await floatOf(AGENT)).toBe(350_000n);
+    expect(await floatOf(AGENT)).toBe(after(250_000));
   });
 
   it('opens to the operator\'s key only: a merchant\'s key or none is 401', async () => {
