@@ -39,6 +39,7 @@ export function merchantSettlementJson(m: dialpay.v1.IMerchantSettlement): Recor
     windowId: m.windowId, operatorId: m.operatorId, from: iso(m.fromUnixMs), to: iso(m.toUnixMs), status: m.status, currency: moneyFromProto(m.gross).currency,
     payments: m.payments ?? 0, refunds: m.refunds ?? 0, grossMinor: minor(m.gross), refundsMinor: minor(m.refundsTotal), feesMinor: minor(m.fees),
     operatorShareMinor: minor(m.operatorShare), netPayableMinor: minor(m.netPayable), paidOutMinor: m.paidOut ? minor(m.paidOut) : 0,
+    payouts: m.payouts ?? 0, payoutsMinor: m.payoutsTotal ? minor(m.payoutsTotal) : 0,
   };
 }
 
@@ -58,4 +59,19 @@ export function merchantPayoutJson(p: dialpay.v1.IMerchantPayout): Record<string
 
 export function operatorDepositJson(d: dialpay.v1.IOperatorDeposit): Record<string, unknown> {
   return creditJson(d, d.depositId);
+}
+
+/** One of an operator's agents as the operator API shows it: its line masked, its float now. */
+export function operatorAgentJson(a: dialpay.v1.IOperatorAgent): Record<string, unknown> {
+  const float = moneyFromProto(a.floatBalance);
+  return { agentId: a.agentId, name: a.name, state: a.state, msisdn: a.msisdnMasked, floatBalanceMinor: Number(float.amountMinor), currency: float.currency };
+}
+
+/** A float top-up booked (now or before, under the same reference), and the float after it. */
+export function operatorFloatTopUpJson(t: dialpay.v1.IOperatorFloatTopUp): Record<string, unknown> {
+  const amount = moneyFromProto(t.amount);
+  return {
+    agentId: t.agentId, reference: t.reference, amountMinor: Number(amount.amountMinor), currency: amount.currency, status: t.status, transferId: t.transferId,
+    floatBalanceMinor: Number(moneyFromProto(t.floatBalance).amountMinor),
+  };
 }

@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, served at /openapi.json and written to
 // gateway/merchant-api/openapi.json by `dialpay openapi` (the repo copy).
 import { PROBLEMS } from './problem.js';
-import { CaptureBody, ChargeBody, Deposit, DepositBody, ListQuery, Mandate, MandateBody, Payment, PaymentList, PaymentRequestBody, Payout, PayoutBody, PayoutList, PayoutListQuery, ProblemSchema, Refund, RefundBody } from './schemas.js';
+import { CaptureBody, ChargeBody, Deposit, DepositBody, FloatTopUp, FloatTopUpBody, ListQuery, OperatorAgent, Mandate, MandateBody, Payment, PaymentList, PaymentRequestBody, Payout, PayoutBody, PayoutList, PayoutListQuery, ProblemSchema, Refund, RefundBody } from './schemas.js';
 
 const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
 const errors = (...statuses: number[]) =>
@@ -28,7 +28,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       schemas: {
         PaymentRequest: PaymentRequestBody, Capture: CaptureBody, RefundRequest: RefundBody, Refund, MandateRequest: MandateBody, Mandate, ChargeRequest: ChargeBody, Payment, PaymentList,
-        PayoutRequest: PayoutBody, Payout, PayoutList, DepositRequest: DepositBody, Deposit, Problem: ProblemSchema,
+        PayoutRequest: PayoutBody, Payout, PayoutList, DepositRequest: DepositBody, Deposit, FloatTopUpRequest: FloatTopUpBody, FloatTopUp, OperatorAgent, Problem: ProblemSchema,
       },
       parameters: {
         IdempotencyKey: { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } },
@@ -108,12 +108,15 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Your lines of closed settlement windows (one per operator and day), newest first, the last 90',
           responses: {
             '200': {
-              description: 'Settlement lines: gross, refunds, fees, operator share and net payable, in minor units.',
+              description: 'Settlement lines: gross, refunds, fees, operator share, payouts and net payable, in minor units. The settlement.closed webhook carries the same line.',
               content: { 'application/json': { schema: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: { type: 'object', properties: {
                 windowId: { type: 'string' }, operatorId: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' },
                 status: { type: 'string', enum: ['closed', 'settled'] }, currency: { type: 'string' }, payments: { type: 'integer' }, refunds: { type: 'integer' },
                 grossMinor: { type: 'integer' }, refundsMinor: { type: 'integer' }, feesMinor: { type: 'integer' }, operatorShareMinor: { type: 'integer' },
-                netPayableMinor: { type: 'integer', description: 'Negative when the window\'s refunds outweigh its payments; carried to the next.' },
+                netPayableMinor: { type: 'integer', description: 'Negative when the window\'s refunds outweigh its payments; carried to the next. Your payouts in the window are already off it.' },
+                paidOutMinor: { type: 'integer', description: 'Moved to settled for payment to you: the net, less any debt carried from earlier windows; never below zero.' },
+                payouts: { type: 'integer', description: 'Your payouts to subscribers\' wallets (POST /v1/payouts) in the window.' },
+                payoutsMinor: { type: 'integer', description: 'Their total, already off netPayableMinor.' },
               } } } } } } },
             },
             ...errors(401, 422, 429, 503),
@@ -181,6 +184,31 @@ export function openApiDocument(): Record<string, unknown> {
           security: [{ operatorKey: [] }],
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '200': { description: 'The deposit.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Deposit' } } } }, ...errors(401, 404, 422, 429, 503) },
+        },
+      },
+      '/v1/operator/agents/{agentId}/float-topups': {
+        post: {
+          summary: 'Operator API: top one of your agents\' floats up from your funding account (as `dialpay agent fund`)',
+          description: [
+            'Booked at once, from your funding account onto the agent\'s float: 201 with the float after it. The agent may be suspended (you may be settling with it).',
+            'The reference books at most once: the same reference, agent and amount again (under any Idempotency-Key) answers 201 with the same transferId and books nothing; the same reference for another agent or amount is a 409 /problems/reference-conflict, nothing booked.',
+            'An agent that is not yours is a 404, as an unknown one. A 503 means nothing is known to be booked: retry with the same Idempotency-Key.',
+          ].join('\n\n'),
+          security: [{ operatorKey: [] }],
+          parameters: [{ name: 'agentId', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/FloatTopUpRequest' } } } },
+          responses: {
+            '201': { description: 'The top-up, completed.', content: { 'application/json': { schema: { $ref: '#/components/schemas/FloatTopUp' } } } },
+            ...errors(400, 401, 404, 409, 413, 415, 422, 429, 503),
+          },
+        },
+      },
+      '/v1/operator/agents/{agentId}': {
+        get: {
+          summary: 'Operator API: one of your agents and its float',
+          security: [{ operatorKey: [] }],
+          parameters: [{ name: 'agentId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'The agent.', content: { 'application/json': { schema: { $ref: '#/components/schemas/OperatorAgent' } } } }, ...errors(401, 404, 422, 429, 503) },
         },
       },
       '/v1/payments': {

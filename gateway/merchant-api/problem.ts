@@ -30,6 +30,7 @@ export const PROBLEMS = {
   'limit-exceeded': { status: 422, title: 'Over a configured limit' },
   'insufficient-balance': { status: 409, title: 'The merchant\'s available balance does not cover this payout; nothing moved' },
   'credit-refused': { status: 422, title: 'The wallet could not be credited; nothing moved' },
+  'reference-conflict': { status: 409, title: 'This reference was used before for another agent or amount; nothing booked' },
   unavailable: { status: 503, title: 'Try again shortly' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

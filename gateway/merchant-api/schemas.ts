@@ -210,3 +210,42 @@ export const PayoutListQuery = {
   ...ListQuery,
   properties: { ...ListQuery.properties, status: CreditStatus },
 } as const;
+
+/** POST /v1/operator/agents/{agentId}/float-topups: the reference is billing's FLOAT_REFERENCE. */
+export const FloatTopUpBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['amountMinor', 'currency', 'reference'],
+  properties: {
+    amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'Amount in minor units (cents): 500000 is 5,000.00 KES.' },
+    currency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'Your (the operator\'s) currency.' },
+    reference: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'Your own reference for this top-up (what your funding records call it): it books at most once. The same reference for another agent or amount is a 409, nothing booked.' },
+  },
+} as const;
+
+export const FloatTopUp = {
+  type: 'object',
+  required: ['agentId', 'reference', 'amountMinor', 'currency', 'status', 'transferId', 'floatBalanceMinor'],
+  properties: {
+    agentId: { type: 'string' },
+    reference: { type: 'string' },
+    amountMinor: { type: 'integer' },
+    currency: { type: 'string' },
+    status: { type: 'string', enum: ['completed'], description: 'On the float: booked now, or before under the same reference.' },
+    transferId: { type: 'string', description: 'The ledger transfer: float:<operator>:<reference>.' },
+    floatBalanceMinor: { type: 'integer', description: 'The agent\'s float just after this call.' },
+  },
+} as const;
+
+export const OperatorAgent = {
+  type: 'object',
+  required: ['agentId', 'name', 'state', 'msisdn', 'floatBalanceMinor', 'currency'],
+  properties: {
+    agentId: { type: 'string' },
+    name: { type: 'string' },
+    state: { type: 'string', enum: ['active', 'suspended'] },
+    msisdn: { type: 'string', description: 'The agent\'s line, masked: +2547****01.' },
+    floatBalanceMinor: { type: 'integer', description: 'The float now: what the agent can give out in CASHIN.' },
+    currency: { type: 'string' },
+  },
+} as const;

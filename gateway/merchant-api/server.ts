@@ -2,7 +2,7 @@
 // Idempotency-Key at the door, JSON Schema validation, then one NATS
 // request to payments, which keeps every rule and every idempotent reply.
 // Errors are problem+json; nothing here moves money or opens Postgres.
-// The operator API (/v1/operator/..., deposits) shares the listener with its
+// The operator API (/v1/operator/..., deposits and agents' floats) shares the listener with its
 // own keys (operators[].apiKeys): a merchant's key opens only the merchant
 // routes, an operator's only the operator routes.
 import { createHash } from 'node:crypto';
@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
-import { merchantMandateJson, merchantPaymentJson, merchantPayoutJson, merchantRefundJson, merchantSettlementJson, operatorDepositJson } from '../../proto/merchant-json.js';
+import { merchantMandateJson, merchantPaymentJson, merchantPayoutJson, merchantRefundJson, merchantSettlementJson, operatorAgentJson, operatorDepositJson, operatorFloatTopUpJson } from '../../proto/merchant-json.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
@@ -18,7 +18,7 @@ import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { apiKeyId, verifyApiKey, type StoredApiKey } from '../../runtime/api-keys.js';
 import { problem, type Problem, type ProblemType } from './problem.js';
 import { RateLimiter } from './rate-limit.js';
-import { CaptureBody, ChargeBody, DepositBody, ListQuery, MandateBody, PaymentRequestBody, PayoutBody, PayoutListQuery, RefundBody } from './schemas.js';
+import { CaptureBody, ChargeBody, DepositBody, FloatTopUpBody, ListQuery, MandateBody, PaymentRequestBody, PayoutBody, PayoutListQuery, RefundBody } from './schemas.js';
 import { creditAnswer, waitForCredit } from './credits.js';
 import { openApiDocument } from './openapi.js';
 import { AuthFailureLimiter, normalizeRemote } from '../edge-auth/index.js';
@@ -86,6 +86,7 @@ export function problemOf(reply: { error?: dialpay.v1.MerchantError | null; deta
     case MerchantError.MERCHANT_ERROR_TOO_MANY_UNANSWERED: return problem('too-many-unanswered-requests', detail);
     case MerchantError.MERCHANT_ERROR_FORBIDDEN: return problem('forbidden', detail);
     case MerchantError.MERCHANT_ERROR_LIMIT_EXCEEDED: return problem('limit-exceeded', detail);
+    case MerchantError.MERCHANT_ERROR_REFERENCE_CONFLICT: return problem('reference-conflict', detail);
     default: return problem('unavailable', detail);
   }
 }
@@ -330,6 +331,25 @@ export class MerchantApi {
       const answer = await this.#askOperator(request, { getDeposit: { depositId: (request.params as { id: string }).id } });
       if ('problem' in answer) return this.#send(reply, answer.problem);
       return operatorDepositJson(answer.reply.deposit ?? {});
+    });
+
+    // Agents' floats: the operator's systems top one of its agents' floats up from its funding account,
+    // booked at once (201) or refused with nothing booked; the reference books it at most once.
+    app.post('/v1/operator/agents/:agentId/float-topups', { schema: { body: FloatTopUpBody } }, async (request, reply) => {
+      const agentId = (request.params as { agentId: string }).agentId.toUpperCase();
+      const body = request.body as { amountMinor: number; currency: string; reference: string };
+      const answer = await this.#askOperator(request, {
+        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ floatTopUp: { agentId, ...body } }),
+        topUpAgentFloat: { agentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference },
+      });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return reply.code(201).send(operatorFloatTopUpJson(answer.reply.floatTopUp ?? {}));
+    });
+
+    app.get('/v1/operator/agents/:agentId', async (request, reply) => {
+      const answer = await this.#askOperator(request, { getAgent: { agentId: (request.params as { agentId: string }).agentId } });
+      if ('problem' in answer) return this.#send(reply, answer.problem);
+      return operatorAgentJson(answer.reply.agent ?? {});
     });
 
     app.get('/v1/settlements', async (request, reply) => {

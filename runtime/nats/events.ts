@@ -76,6 +76,8 @@ export const Requests = {
   billingBookSettlement: { subject: 'dialpay.billing.book_settlement', request: v1.BookSettlementRequest, reply: v1.BookSettlementReply } as RequestDef<dialpay.v1.IBookSettlementRequest, dialpay.v1.IBookSettlementReply>,
   /** Settlement reads a UTC day's inter-operator positions (cross-operator transfers), summed per pair and currency. */
   billingInteropPositions: { subject: 'dialpay.billing.interop_positions', request: v1.InteropPositionsRequest, reply: v1.InteropPositionsReply } as RequestDef<dialpay.v1.IInteropPositionsRequest, dialpay.v1.IInteropPositionsReply>,
+  /** The operator API (through payments) tops an agent's float up from the operator's funding account, or reads it. */
+  billingAgentFloat: { subject: 'dialpay.billing.agent_float', request: v1.AgentFloatRequest, reply: v1.AgentFloatReply } as RequestDef<dialpay.v1.IAgentFloatRequest, dialpay.v1.IAgentFloatReply>,
   /** Reconciliation reads what we captured through an operator in a time range. */
   billingCharges: { subject: 'dialpay.billing.charges', request: v1.ChargesRequest, reply: v1.ChargesReply } as RequestDef<dialpay.v1.IChargesRequest, dialpay.v1.IChargesReply>,
   /** The merchant API lists a merchant's settlement lines. */
@@ -84,7 +86,7 @@ export const Requests = {
   paymentsSubscriber: { subject: 'dialpay.payments.subscriber', request: v1.SubscriberCommandRequest, reply: v1.SubscriberCommandReply } as RequestDef<dialpay.v1.ISubscriberCommandRequest, dialpay.v1.ISubscriberCommandReply>,
   /** The gateway's merchant API asks payments to create, read and list payments. */
   paymentsMerchant: { subject: 'dialpay.payments.merchant', request: v1.MerchantCommandRequest, reply: v1.MerchantCommandReply } as RequestDef<dialpay.v1.IMerchantCommandRequest, dialpay.v1.IMerchantCommandReply>,
-  /** The gateway's operator API asks payments to credit an operator's subscriber (a deposit) and to read one. */
+  /** The gateway's operator API asks payments to credit an operator's subscriber (a deposit) and to read one, and to top up and read its agents' floats. */
   paymentsOperator: { subject: 'dialpay.payments.operator', request: v1.OperatorCommandRequest, reply: v1.OperatorCommandReply } as RequestDef<dialpay.v1.IOperatorCommandRequest, dialpay.v1.IOperatorCommandReply>,
   /** A USSD edge (HTTP or SMPP) forwards one hop to the ussd service. */
   ussdHop: { subject: 'dialpay.ussd.hop', request: v1.UssdHopRequest, reply: v1.UssdHopReply } as RequestDef<dialpay.v1.IUssdHopRequest, dialpay.v1.IUssdHopReply>,

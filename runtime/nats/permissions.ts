@@ -55,7 +55,7 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
       Events.debitReserveRequested, Events.debitCaptureRequested, Events.debitVoidRequested, Events.debitRefundRequested, Events.creditRequested,
       Events.merchantEvent, Events.smsOutbound,
     ],
-    requests: [Requests.billingBalance],
+    requests: [Requests.billingBalance, Requests.billingAgentFloat],
     serves: [Requests.paymentsSubscriber, Requests.paymentsMerchant, Requests.paymentsOperator],
     consumes: [PAYMENTS_SMS_INBOUND, PAYMENTS_RESERVE_RESULT, PAYMENTS_CAPTURE_RESULT, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_CREDIT_RESULT],
   },
@@ -68,7 +68,7 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
   billing: {
     ...none,
     publishes: [Events.debitReserveResult, Events.debitCaptureResult, Events.debitVoidResult, Events.debitRefundResult, Events.creditResult],
-    serves: [Requests.billingBalance, Requests.billingMerchantBalance, Requests.billingSettlementMovements, Requests.billingCharges, Requests.billingBookSettlement, Requests.billingInteropPositions],
+    serves: [Requests.billingBalance, Requests.billingMerchantBalance, Requests.billingSettlementMovements, Requests.billingCharges, Requests.billingBookSettlement, Requests.billingInteropPositions, Requests.billingAgentFloat],
     consumes: [BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, BILLING_CREDIT],
   },
   settlement: {

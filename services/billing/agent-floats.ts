@@ -4,7 +4,10 @@
 // funding:<operator> -> agent:<agent>, whose id names the operator's reference: the same
 // command again books nothing; the same reference with another agent or amount is refused,
 // nothing booked. The float is the balance row agent:<agent>, never negative (ledger/store.ts).
+// The operator API does the same over dialpay.billing.agent_float (answerAgentFloat).
 import type pg from 'pg';
+import { dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import type { OperatorConfig } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
 import { AccountIds, AGENT_ID, floatTopUpId, floatTopUpTransfer, LedgerInvariantError } from './ledger/rules.js';
@@ -109,4 +112,38 @@ async function bookedTopUp(client: pg.ClientBase, transferId: string): Promise<B
 export async function readAgentFloat(db: pg.Pool | pg.ClientBase, agentId: string): Promise<bigint> {
   const { rows } = await db.query<{ balance_minor: string | null }>('SELECT balance_minor::text FROM billing.accounts WHERE id = $1', [AccountIds.agentFloat(agentId)]);
   return BigInt(rows[0]?.balance_minor ?? '0');
+}
+
+const { AgentFloatOutcome } = dialpay.v1;
+
+/**
+ * The operator API's float calls (dialpay.billing.agent_float, asked by payments once it has
+ * checked the agent is the operator's): a top-up through fundAgentFloat, or a read. The currency
+ * is the operator's as billing's config has it; an unknown operator is invalid, nothing booked.
+ */
+export async function answerAgentFloat(pool: pg.Pool, operators: ReadonlyMap<string, OperatorConfig>, request: dialpay.v1.IAgentFloatRequest): Promise<dialpay.v1.IAgentFloatReply> {
+  const invalid = (detail: string) => ({ available: true, outcome: AgentFloatOutcome.AGENT_FLOAT_OUTCOME_INVALID, detail });
+  const operator = operators.get(request.operatorId ?? '');
+  if (!operator) return invalid(`unknown operator ${JSON.stringify(request.operatorId ?? '')}`);
+  const agentId = request.agentId ?? '';
+  if (!AGENT_ID.test(agentId)) return invalid(`agent id ${JSON.stringify(agentId)} is not [A-Z0-9-]{2,32}`);
+  const balance = (minor: bigint) => moneyToProto({ amountMinor: minor, currency: operator.currency });
+  if (!request.topUp) return { available: true, outcome: AgentFloatOutcome.AGENT_FLOAT_OUTCOME_READ, balance: balance(await readAgentFloat(pool, agentId)) };
+  let amount: { amountMinor: bigint; currency: string };
+  try {
+    amount = moneyFromProto(request.topUp);
+  } catch {
+    return invalid('the amount has no currency');
+  }
+  if (amount.currency !== operator.currency) return invalid(`${operator.id}'s currency is ${operator.currency}, not ${amount.currency}`);
+  const result = await fundAgentFloat(pool, { operatorId: operator.id, agentId, currency: amount.currency, amountMinor: amount.amountMinor, reference: request.reference ?? '' });
+  switch (result.outcome) {
+    case 'funded':
+    case 'already':
+      return { available: true, outcome: result.outcome === 'funded' ? AgentFloatOutcome.AGENT_FLOAT_OUTCOME_FUNDED : AgentFloatOutcome.AGENT_FLOAT_OUTCOME_ALREADY, transferId: result.transferId, balance: balance(result.balanceMinor) };
+    case 'conflict':
+      return { available: true, outcome: AgentFloatOutcome.AGENT_FLOAT_OUTCOME_CONFLICT, transferId: result.transferId, detail: result.detail };
+    case 'invalid':
+      return invalid(result.detail);
+  }
 }

@@ -16,6 +16,7 @@ import { warnAboutMissingTopUps } from './top-ups.js';
 import { SettlementLedger } from './settlement-ledger.js';
 import { interopPositionTotals } from './interop.js';
 import { Ledger } from './ledger/store.js';
+import { answerAgentFloat } from './agent-floats.js';
 import { walletAdapter } from './adapters/wallet.js';
 import { HttpChargingAdapter } from './adapters/http.js';
 import { SimulatedCarrier } from './adapters/simulator.js';
@@ -69,6 +70,9 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
     serveRequests(nats.nc, Requests.billingBookSettlement, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ ok: false, detail: 'billing is busy' }), handle: (r) => settlementLedger.book(r) }),
     serveRequests(nats.nc, Requests.billingInteropPositions, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => interopPositionTotals(pool, r) }),
   ];
+  // The operator API's agent float top-ups and reads (through payments): rare, each one transaction.
+  const operators = new Map(config.operators.map((o) => [o.id, o]));
+  const agentFloats = serveRequests(nats.nc, Requests.billingAgentFloat, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => answerAgentFloat(pool, operators, r) });
   const merchantBalances = serveRequests(nats.nc, Requests.billingMerchantBalance, {
     queue: 'billing', inFlightMax: BALANCE_QUERIES_IN_FLIGHT_MAX, log,
     unavailable: () => ({ available: false }),
@@ -97,6 +101,7 @@ async function startBilling(context: ComponentContext, simulator = new Simulated
       await balances.drain();
       await merchantBalances.drain();
       for (const c of settlementCalls) await c.drain();
+      await agentFloats.drain();
       await base.stop(timeoutMs);
     },
   };

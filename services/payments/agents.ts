@@ -127,8 +127,11 @@ export type FloatTopUpResult =
   | { readonly outcome: 'conflict'; readonly transferId: string; readonly detail: string }
   | { readonly outcome: 'invalid'; readonly detail: string };
 
-/** billing's float top-up (services/billing/agent-floats.ts fundAgentFloat), as `fundAgent` calls it. */
-export type FundFloat = (pool: pg.Pool, request: FloatTopUp) => Promise<FloatTopUpResult>;
+/**
+ * billing's float top-up, as `fundAgent` calls it: services/billing/agent-floats.ts fundAgentFloat
+ * on the pool (the CLI), or the operator API's ask over NATS on a transaction's client (operator-agents.ts).
+ */
+export type FundFloat<D extends Db = pg.Pool> = (db: D, request: FloatTopUp) => Promise<FloatTopUpResult>;
 
 export type FundResult =
   | { readonly kind: 'unknown-agent' }
@@ -144,17 +147,18 @@ const FUND_REFERENCE = /^[A-Za-z0-9._-]{1,64}$/;
  * may be settling with it). billing books funding:<operator> -> agent:<id>, idempotent on the
  * reference; then one audit line per booked top-up: written when billing booked it now, and when
  * it had been booked before but its audit line is missing (a run stopped between the two).
- * One pool: billing's schema is in the same database.
+ * One pool: billing's schema is in the same database. With `operatorId` (the operator API), an
+ * agent of another operator is unknown, as if it did not exist.
  */
-export async function fundAgent(pool: pg.Pool, config: Config, request: { agentId: string; amountMinor: bigint; reference: string; actor: string }, fundFloat: FundFloat): Promise<FundResult> {
+export async function fundAgent<D extends Db>(db: D, config: Config, request: { agentId: string; amountMinor: bigint; reference: string; actor: string; operatorId?: string }, fundFloat: FundFloat<D>): Promise<FundResult> {
   if (!FUND_REFERENCE.test(request.reference)) return { kind: 'bad-reference' };
-  const agent = await readAgent(pool, request.agentId.toUpperCase());
-  if (!agent) return { kind: 'unknown-agent' };
+  const agent = await readAgent(db, request.agentId.toUpperCase());
+  if (!agent || (request.operatorId !== undefined && agent.operator_id !== request.operatorId)) return { kind: 'unknown-agent' };
   const operator = operatorOf(config, agent.operator_id);
-  const result = await fundFloat(pool, { operatorId: operator.id, agentId: agent.agent_id, currency: operator.currency, amountMinor: request.amountMinor, reference: request.reference });
+  const result = await fundFloat(db, { operatorId: operator.id, agentId: agent.agent_id, currency: operator.currency, amountMinor: request.amountMinor, reference: request.reference });
   if (result.outcome === 'funded' || result.outcome === 'already') {
     const detail = { amountMinor: request.amountMinor.toString(), currency: operator.currency, reference: request.reference, transferId: result.transferId };
-    await pool.query(
+    await db.query(
       `INSERT INTO payments.agent_audit (actor, action, agent_id, detail) SELECT $1, 'fund', $2, $3
          WHERE NOT EXISTS (SELECT 1 FROM payments.agent_audit WHERE agent_id = $2 AND action = 'fund' AND detail->>'transferId' = $4)`,
       [request.actor.slice(0, ACTOR_LENGTH_MAX), agent.agent_id, JSON.stringify(detail), result.transferId],

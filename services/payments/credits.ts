@@ -16,6 +16,7 @@ import { Events, newEnvelope } from '../../runtime/nats/index.js';
 import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
 import { operatorScope, withIdempotencyKey } from './api-idempotency.js';
 import { payerOfMerchant } from './merchant-checks.js';
+import { readOperatorAgent, topUpAgentFloat } from './operator-agents.js';
 import { decodeCursor, encodeCursor } from './merchant-view.js';
 import { reply } from './replies.js';
 import * as store from './store.js';
@@ -145,7 +146,7 @@ export async function listPayouts(e: PaymentEngine, merchant: MerchantConfig, li
   };
 }
 
-/** The operator API's calls (POST and GET /v1/operator/deposits). */
+/** The operator API's calls: deposits here, agents' floats in operator-agents.ts. */
 export async function onOperatorCommand(e: PaymentEngine, request: dialpay.v1.IOperatorCommandRequest): Promise<dialpay.v1.IOperatorCommandReply> {
   const operator = e.operators.get(request.operatorId ?? '');
   if (!operator) return { error: MerchantError.MERCHANT_ERROR_NOT_FOUND, detail: 'unknown operator' };
@@ -154,6 +155,8 @@ export async function onOperatorCommand(e: PaymentEngine, request: dialpay.v1.IO
     const row = UUID.test(id) ? await creditStore.readCredit(e.pool, id, { operatorId: operator.id }) : undefined;
     return row ? { deposit: operatorDeposit(row) } : { error: MerchantError.MERCHANT_ERROR_NOT_FOUND, detail: 'no such deposit' };
   }
+  if (request.getAgent) return readOperatorAgent(e, operator, request.getAgent.agentId ?? '');
+  if (request.topUpAgentFloat) return topUpAgentFloat(e, operator, request, request.topUpAgentFloat);
   const create = request.createDeposit;
   if (!create) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'no command' };
   const scope = operatorScope(operator.id);

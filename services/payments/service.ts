@@ -53,7 +53,7 @@ export class PaymentsService {
     return onCreditResult(this.#engine, result);
   }
 
-  /** The operator API's calls (deposits). */
+  /** The operator API's calls (deposits, agents' floats). */
   onOperatorCommand(request: dialpay.v1.IOperatorCommandRequest): Promise<dialpay.v1.IOperatorCommandReply> {
     return onOperatorCommand(this.#engine, request);
   }

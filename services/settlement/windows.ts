@@ -264,5 +264,7 @@ function merchantSettlement(windowIdValue: string, operatorId: string, fromAt: D
   return {
     windowId: windowIdValue, operatorId, fromUnixMs: bigIntToInt64(BigInt(fromAt.getTime())), toUnixMs: bigIntToInt64(BigInt(toAt.getTime())), payments: line.payments, refunds: line.refunds,
     gross: money(line.grossMinor), refundsTotal: money(line.refundsMinor), fees: money(line.feesMinor), operatorShare: money(line.operatorShareMinor), netPayable: money(line.netPayableMinor), status, paidOut: money(paidOutMinor),
+    // As the CSV has them; a line stored before payouts existed had none.
+    payouts: line.payouts ?? 0, payoutsTotal: money(line.payoutsMinor ?? 0n),
   };
 }

@@ -1,7 +1,7 @@
 // A merchant's payout to a wallet in a settlement window (issue 16), end to end: a payment by SMS
 // credits the merchant's payable, a payout (CreditRequested to billing's consumer) takes part of it
-// to a subscriber's wallet, and the window's close shows the payout on the merchant's line, nets it
-// off, and settles only what is left, once.
+// to a subscriber's wallet, and the window's close shows the payout on the merchant's line (the CSV,
+// the settlement.closed webhook, GET /v1/settlements), nets it off, and settles only what is left, once.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
 import { SettlementService, writeReports } from '../../../services/settlement/index.js';
-import { dialpay, moneyToProto } from '../../../proto/index.js';
+import { dialpay, moneyFromProto, moneyToProto } from '../../../proto/index.js';
+import { webhookBody } from '../../../services/webhooks/delivery.js';
 import { newApiKey } from '../../../runtime/api-keys.js';
 import { Events, newEnvelope, publishEvent, type NatsHandle } from '../../../runtime/nats/index.js';
 import { startMerchantApiStack, type PaymentsStack } from '../../support/payments-stack.js';
@@ -20,13 +21,14 @@ import { readEvents } from '../../support/streams.js';
 const { CreditOutcome, CreditSource } = dialpay.v1;
 let p: PaymentsStack;
 let nats: NatsHandle;
+let api: string;
 let service: SettlementService;
 const key = newApiKey();
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
 const day = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 
 beforeAll(async () => {
-  ({ p, nats } = await startMerchantApiStack(carrier, [key.stored], 'settlement-payouts-test'));
+  ({ p, nats, api } = await startMerchantApiStack(carrier, [key.stored], 'settlement-payouts-test'));
   service = new SettlementService({ pool: p.pool, nc: nats.nc, config: p.stack.config, log: quietLogger() });
 });
 afterAll(async () => {
@@ -70,5 +72,20 @@ describe('a settlement window with a payout', () => {
       `safaricom-ke/${day(-1)},SHOP42,KES,1,0,50000,0,760,5000,34240,1,10000,34240`,
     ]);
     expect(await p.ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
+
+    // The merchant sees its payouts on its line: in the settlement.closed webhook and in GET /v1/settlements.
+    const closedEvents = await waitFor('settlement.closed', async () => {
+      const events = (await readEvents(nats, 'MERCHANT_EVENTS', Events.merchantEvent)).filter((e) => e.type === 'settlement.closed' && e.merchantId === 'SHOP42');
+      return events.length > 0 ? events : null;
+    });
+    expect(closedEvents).toHaveLength(1);
+    const event = closedEvents[0] as dialpay.v1.IMerchantEvent;
+    expect(event.settlement?.payouts).toBe(1);
+    expect(moneyFromProto(event.settlement?.payoutsTotal)).toEqual({ amountMinor: 10_000n, currency: 'KES' });
+    const line = { windowId: `safaricom-ke/${day(-1)}`, currency: 'KES', payments: 1, grossMinor: 50_000, netPayableMinor: 34_240, paidOutMinor: 34_240, payouts: 1, payoutsMinor: 10_000 };
+    expect(JSON.parse(webhookBody(event))).toMatchObject({ type: 'settlement.closed', data: { settlement: { ...line, status: 'closed' } } });
+    const listed = await fetch(`${api}/v1/settlements`, { headers: { authorization: `Bearer ${key.key}` } });
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { data: unknown[] }).data).toEqual([expect.objectContaining(line)]);
   });
 });

@@ -60,6 +60,9 @@ describe('NATS permissions table', () => {
     // The operator API's deposits: only the gateway asks, only payments answers.
     expect(owners((c) => natsPermissions(c).publish, Requests.paymentsOperator.subject)).toEqual(['gateway']);
     expect(owners((c) => natsPermissions(c).subscribe, Requests.paymentsOperator.subject)).toEqual(['payments']);
+    // Agents' floats over the operator API: only payments asks billing (the gateway never books), only billing answers.
+    expect(owners((c) => natsPermissions(c).publish, Requests.billingAgentFloat.subject)).toEqual(['payments']);
+    expect(owners((c) => natsPermissions(c).subscribe, Requests.billingAgentFloat.subject)).toEqual(['billing']);
   });
 
   it('gives each KV bucket of the topology to the components that use it: long-message parts to the gateway only', () => {
