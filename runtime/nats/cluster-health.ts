@@ -21,7 +21,8 @@ export const CLUSTER_HEALTH_REQUEST_TIMEOUT_MS = 5_000;
 export const CLUSTER_HEALTH_CONCURRENCY = 4;
 
 export interface ClusterHealthOptions {
-  readonly nc: NatsConnection;
+  /** null: PostgreSQL only (a tool, a test); the host always passes the component's connection. */
+  readonly nc: NatsConnection | null;
   /** The component's durable consumers (NATS_ACCESS[component].consumes); their streams are watched too. */
   readonly consumes: readonly { readonly stream: string; readonly durableName: string }[];
   /** The component's pool, or null when it keeps no data in PostgreSQL. */
@@ -81,7 +82,7 @@ export function startClusterHealth(options: ClusterHealthOptions): ClusterHealth
   const { nc, pool, registry, log } = options;
   const intervalMs = options.intervalMs ?? CLUSTER_HEALTH_INTERVAL_MS;
   const timeoutMs = options.requestTimeoutMs ?? CLUSTER_HEALTH_REQUEST_TIMEOUT_MS;
-  const consumers = [...new Map(options.consumes.map((c) => [`${c.stream}/${c.durableName}`, c])).values()];
+  const consumers = nc === null ? [] : [...new Map(options.consumes.map((c) => [`${c.stream}/${c.durableName}`, c])).values()];
   const streams = [...new Set(consumers.map((c) => c.stream))];
 
   const streamLeaderKnown = new Gauge({ name: 'dialpay_nats_stream_leader_known', help: 'Whether the stream has a JetStream leader (1) or its info request went unanswered (0)', labelNames: ['stream'], registers: [registry] });
@@ -109,7 +110,7 @@ export function startClusterHealth(options: ClusterHealthOptions): ClusterHealth
   const ask = async (what: string, request: (m: JetStreamManager) => Promise<{ cluster?: { name?: string; leader?: string; replicas?: { current: boolean }[] } }>): Promise<LeaderAnswer> => {
     try {
       // Its own manager: the component's has the connection's timeout, too long for a poll.
-      jsm ??= await jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false });
+      jsm ??= await jetstreamManager(nc as NatsConnection, { timeout: timeoutMs, checkAPI: false });
       const found = leaderOf((await request(jsm)).cluster);
       return found ?? 'no-leader';
     } catch (err) {
