@@ -7,7 +7,7 @@
 // requests at a time, each with its own timeout; a poll never throws into the
 // process and never overlaps the previous one.
 import { jetstreamManager, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { errors, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log.js';
 import { Counter, Gauge, type Registry } from '../metrics.js';
 import type { Pool } from '../pg/index.js';
@@ -36,7 +36,7 @@ export interface ClusterHealthOptions {
 export interface ClusterHealth {
   /** One poll of everything watched; what the timer runs. Never rejects. */
   pollOnce(): Promise<void>;
-  /** Stops the timer and waits for a poll in flight. */
+  /** Stops the timer and waits for a poll in flight, at most one request timeout: shutdown must not hang on it. */
   stop(): Promise<void>;
 }
 
@@ -50,7 +50,7 @@ type LeaderAnswer = { readonly leader: string; readonly laggingReplicas: number 
  */
 export function meansNoLeader(err: unknown): boolean {
   for (let e = err as { name?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (e.name === 'TimeoutError' || e.name === 'NoRespondersError') return true;
+    if (e instanceof errors.TimeoutError || e instanceof errors.NoRespondersError) return true;
     if (e instanceof JetStreamApiError && e.status === 503) return true;
   }
   return false;
@@ -190,7 +190,13 @@ export function startClusterHealth(options: ClusterHealthOptions): ClusterHealth
     pollOnce,
     stop: async () => {
       clearInterval(timer);
-      await inFlight;
+      if (!inFlight) return;
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([inFlight, new Promise<void>((resolve) => {
+        waited = setTimeout(resolve, timeoutMs);
+        waited.unref();
+      })]);
+      clearTimeout(waited);
     },
   };
 }
