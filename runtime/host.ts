@@ -7,6 +7,8 @@ import { createLogger, type Logger } from './log.js';
 import { createRegistry } from './metrics.js';
 import { connectNats, effectiveConsumer, natsOptionsFor, provisionTopologyWithRetry, withReassemblyTimeouts, TOPOLOGY, type NatsHandle, type Topology } from './nats/index.js';
 import { ConsumerMetrics } from './nats/consume.js';
+import { startClusterHealth, type ClusterHealth } from './nats/cluster-health.js';
+import { NATS_ACCESS } from './nats/permissions.js';
 import { createPool, migrateSchemas, type Pool } from './pg/index.js';
 import { startOpsServer, type OpsServer } from './ops-server.js';
 import { withNats, withPostgres } from './engine-error.js';
@@ -18,6 +20,7 @@ interface Running {
   readonly pool: Pool | null;
   readonly started: StartedComponent;
   readonly ops: OpsServer;
+  readonly health: ClusterHealth;
 }
 
 export interface Host {
@@ -70,6 +73,7 @@ export async function startHost(
     const timeoutMs = config.shutdown.drainTimeoutMs;
     for (const r of [...running].reverse()) {
       try {
+        await r.health.stop();
         await r.started.stop(timeoutMs);
         await r.nats.close();
         await r.pool?.end();
@@ -105,8 +109,16 @@ export async function startHost(
         ...(pool ? [{ name: 'postgres', check: async () => (await pool.query('SELECT 1'), null) }] : []),
         ...started.readiness,
       ];
-      const ops = await startOpsServer({ host: config.http.host, port: config.http.opsPorts[definition.name], registry, readiness, log });
-      running.push({ definition, log, nats, pool, started, ops });
+      // Leaders of the streams and consumers it reads, its standbys and failovers (alerts.yml).
+      const health = startClusterHealth({ nc: nats.nc, consumes: NATS_ACCESS[definition.name].consumes, pool, registry, log });
+      let ops: OpsServer;
+      try {
+        ops = await startOpsServer({ host: config.http.host, port: config.http.opsPorts[definition.name], registry, readiness, log });
+      } catch (err) {
+        await health.stop();
+        throw err;
+      }
+      running.push({ definition, log, nats, pool, started, ops, health });
       log.info({ opsPort: ops.port }, 'started');
     }
   } catch (err) {

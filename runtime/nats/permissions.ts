@@ -117,10 +117,13 @@ export function natsPermissions(identity: NatsIdentity): NatsPermissions {
       `$JS.ACK.${c.stream}.${c.durableName}.>`,
       `$JS.ACK.*.*.${c.stream}.${c.durableName}.>`,
       `${DLQ_SUBJECT_PREFIX}.${c.stream}.${c.durableName}`,
-      // A stream that should be a work queue: its consumer reads the live retention at start and,
-      // where an older release made it with limits, erases each message it has handled, and at start
-      // purges what it handled before (at or below its ack floor; consume.ts).
-      ...(declaredWorkQueue(c.stream) ? [`${JS_API}.STREAM.INFO.${c.stream}`, `${JS_API}.STREAM.MSG.DELETE.${c.stream}`, `${JS_API}.STREAM.PURGE.${c.stream}`] : []),
+      // The stream's info: its leader and replicas, which the health watcher exports
+      // (cluster-health.ts), and a work queue's live retention, which its consumer reads at start.
+      `${JS_API}.STREAM.INFO.${c.stream}`,
+      // A stream that should be a work queue, made with limits by an older release: its consumer
+      // erases each message it has handled, and at start purges what it handled before (at or below
+      // its ack floor; consume.ts).
+      ...(declaredWorkQueue(c.stream) ? [`${JS_API}.STREAM.MSG.DELETE.${c.stream}`, `${JS_API}.STREAM.PURGE.${c.stream}`] : []),
     ]),
     ...a.kvBuckets.flatMap((b) => [
       `$KV.${b}.>`,

@@ -21,6 +21,13 @@ export class PrimaryFinder {
   #probing: Promise<string> | null = null;
   /** Times the writable server was looked for: after a start, and after each failure. */
   probes = 0;
+  /**
+   * Times the writable server found was another than the one before it: a failover (a standby
+   * promoted) as this process saw it. The first server found is not one. Read by cluster-health.ts.
+   */
+  failovers = 0;
+  /** The last writable server found; kept through forget(), so the next probe can tell a change. */
+  #lastPrimaryUrl: string | null = null;
 
   constructor(readonly servers: PostgresServers, private readonly connectTimeoutMs: number) {}
 
@@ -48,6 +55,8 @@ export class PrimaryFinder {
         await client.connect();
         const readOnly = (await client.query<{ transaction_read_only: string }>('SHOW transaction_read_only')).rows[0]?.transaction_read_only;
         if (readOnly === 'off' || !this.servers.readWrite) {
+          if (this.#lastPrimaryUrl !== null && this.#lastPrimaryUrl !== url) this.failovers++;
+          this.#lastPrimaryUrl = url;
           this.#primaryUrl = url;
           return url;
         }

@@ -11,6 +11,20 @@ export type ClientBase = pg.ClientBase;
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => BigInt(value));
 
+/** What a pool connects to, for the health watcher (nats/cluster-health.ts): kept beside each pool made here. */
+interface PoolServers {
+  /** Servers named in postgres.url: more than one means standbys are expected. */
+  readonly count: number;
+  readonly finder: PrimaryFinder | null;
+}
+const poolServers = new WeakMap<pg.Pool, PoolServers>();
+
+/** Servers the pool's postgres.url names, and the failovers its new clients followed (0 for a one-server URL). */
+export function poolFailoverState(pool: pg.Pool): { servers: number; failovers: number } {
+  const s = poolServers.get(pool);
+  return { servers: s?.count ?? 1, failovers: s?.finder?.failovers ?? 0 };
+}
+
 export interface PoolOptions {
   readonly url: string;
   readonly poolSizeMax: number;
@@ -44,6 +58,7 @@ export function createPool(options: PoolOptions, log: Logger): pg.Pool {
     finder?.forget();
     log.warn({ err }, 'idle postgres client failed');
   });
+  poolServers.set(pool, { count: servers.urls.length, finder });
   return pool;
 }
 

@@ -101,6 +101,12 @@ describe('every component as its own user', () => {
     const admin = await as('admin');
     const webhooks = await admin.jsm.consumers.info('MERCHANT_EVENTS', 'webhooks-delivery');
     expect(webhooks.delivered.stream_seq).toBeGreaterThan(0);
+    // Each component's health watcher read the info of the streams it consumes, limits streams
+    // included (cluster-health.ts, permissions.ts): their leaders are known.
+    for (const [component, stream] of [['billing', 'DEBITS'], ['webhooks', 'MERCHANT_EVENTS'], ['payments', 'DEBITS'], ['gateway', 'SMS_OUTBOUND']] as const) {
+      const text = await (await fetch(`http://127.0.0.1:${p.host.opsPorts[component]}/metrics`)).text();
+      expect(text, component).toMatch(new RegExp(`^dialpay_nats_stream_leader_known\\{[^}]*stream="${stream}"[^}]*\\} 1$`, 'm'));
+    }
     expect(violations()).toEqual([]);
   });
 

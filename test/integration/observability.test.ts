@@ -307,7 +307,7 @@ describe('metrics the alerts and the dashboard read, against the running compone
     expect(checked, 'queries whose labels could be checked').toBeGreaterThan(20);
   });
 
-  it('the new metrics count what they say: a completed SMS payment, its confirmation latency, a lost bind, consumer backlogs', () => {
+  it('the new metrics count what they say: a completed SMS payment, its confirmation latency, a lost bind, consumer backlogs, cluster health', () => {
     const sample = (component: string, name: string, labels: Record<string, string>) =>
       scrapes.get(component)?.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
     expect(sample('payments', 'dialpay_payments_outcomes_total', { channel: 'sms', outcome: 'completed', reason: 'none' })?.value).toBe(1);
@@ -323,5 +323,16 @@ describe('metrics the alerts and the dashboard read, against the running compone
       expect(sample(component, 'dialpay_nats_consumer_pending_messages', { consumer })?.value, consumer).toBeGreaterThanOrEqual(0);
       expect(sample(component, 'dialpay_nats_messages_handled_total', { consumer, outcome: 'dead_lettered' })?.value, consumer).toBe(0);
     }
+    // The health watchers on one NATS server and one PostgreSQL without standbys: leaders known, nothing lagging, no standby, no failover.
+    expect(sample('billing', 'dialpay_nats_stream_leader_known', { stream: 'DEBITS' })?.value).toBe(1);
+    expect(sample('billing', 'dialpay_nats_stream_replicas_lagging', { stream: 'DEBITS' })?.value).toBe(0);
+    expect(sample('payments', 'dialpay_nats_consumer_leader_known', { stream: 'SMS_INBOUND', consumer: 'payments-sms-inbound' })?.value).toBe(1);
+    expect(sample('payments', 'dialpay_nats_stream_leader_changes_total', { stream: 'SMS_INBOUND' })?.value).toBe(0);
+    expect(sample('billing', 'dialpay_postgres_standbys_streaming', {})?.value).toBe(0);
+    expect(sample('billing', 'dialpay_postgres_servers', {})?.value).toBe(1);
+    expect(sample('billing', 'dialpay_postgres_failovers_total', {})?.value).toBe(0);
+    expect(sample('billing', 'dialpay_postgres_standby_lag_bytes', {})).toBeUndefined();
+    // The gateway keeps no data in PostgreSQL: no PostgreSQL health series.
+    expect(scrapes.get('gateway')?.types.has('dialpay_postgres_failovers_total')).toBe(false);
   });
 });

@@ -50,6 +50,24 @@ describe('NATS permissions table', () => {
     }
   });
 
+  it('lets each component read the info of its own consumers and of the streams they read (the health watcher), and no other stream\'s', () => {
+    for (const c of COMPONENT_NAMES) {
+      const { publish } = natsPermissions(c);
+      const a = NATS_ACCESS[c];
+      for (const spec of a.consumes) {
+        expect(publish, `${c}: ${spec.stream}`).toContain(`$JS.API.STREAM.INFO.${spec.stream}`);
+        expect(publish, `${c}: ${spec.durableName}`).toContain(`$JS.API.CONSUMER.INFO.${spec.stream}.${spec.durableName}`);
+      }
+      const readable = new Set([...a.consumes.map((s) => s.stream), ...a.readsStreams, ...a.kvBuckets.map((b) => `KV_${b}`)]);
+      const streamInfo = publish.filter((s) => s.startsWith('$JS.API.STREAM.INFO.')).map((s) => s.slice('$JS.API.STREAM.INFO.'.length));
+      expect(streamInfo.filter((s) => !readable.has(s)), c).toEqual([]);
+      expect(streamInfo.some((s) => s.includes('*') || s.includes('>')), c).toBe(false);
+    }
+    // The billing consumers read DEBITS, a limits stream: its info, but not erasing from it.
+    expect(natsPermissions('billing').publish).toContain('$JS.API.STREAM.INFO.DEBITS');
+    expect(natsPermissions('webhooks').publish).toContain('$JS.API.STREAM.INFO.MERCHANT_EVENTS');
+  });
+
   it('has every request served by exactly one component, and only its callers may send it', () => {
     for (const def of Object.values(Requests)) {
       expect(owners((c) => NATS_ACCESS[c].serves.map((r) => r.subject), def.subject), def.subject).toHaveLength(1);
