@@ -7,7 +7,7 @@ import { createLogger } from '../runtime/log.js';
 import { formatAmount, parseAmount } from '../runtime/money.js';
 import { createPool } from '../runtime/pg/index.js';
 import { addAgent, auditActor, fundAgent, listAgents, readAgent, setAgentState, type AgentRow } from '../services/payments/index.js';
-import { fundAgentFloat } from '../services/billing/agent-floats.js';
+import { fundAgentFloat, returnAgentFloat } from '../services/billing/agent-floats.js';
 
 export const AGENT_USAGE = `  agent add --operator ID --id AGENT --name NAME --msisdn NUMBER [--by NAME]
                    register an agent (a shop that exchanges cash for wallet money): AGENT is 2-32
@@ -19,6 +19,10 @@ export const AGENT_USAGE = `  agent add --operator ID --id AGENT --name NAME --m
   agent fund --agent AGENT --amount AMOUNT --ref REF [--by NAME]
                    top up the agent's float by AMOUNT (major units, as typed by SMS: 5000 or 12.50),
                    from the operator's funding account; idempotent on REF (the same REF books once)
+  agent defloat --agent AGENT --amount AMOUNT --ref REF [--by NAME]
+                   take AMOUNT of the agent's float back to the operator's funding account (the
+                   agent is paid outside dialpay: a retiring agent, a float too large); refused,
+                   nothing moved, when the float holds less; idempotent on REF
                    every change is kept in payments.agent_audit with --by (default: the login)
 `;
 
@@ -46,11 +50,11 @@ export async function runAgentCommand(config: Config, sub: string | undefined, a
   if (sub === 'add' || sub === 'list') {
     if (!args.operator || !config.operators.some((o) => o.id === args.operator)) return usage(`needs --operator ID, one of: ${operators}`);
     if (sub === 'add' && (!args.id || !args.name || !args.msisdn)) return usage('needs --id AGENT, --name NAME and --msisdn NUMBER');
-  } else if (sub === 'suspend' || sub === 'resume' || sub === 'fund') {
+  } else if (sub === 'suspend' || sub === 'resume' || sub === 'fund' || sub === 'defloat') {
     if (!args.agent) return usage('needs --agent AGENT');
-    if (sub === 'fund' && (!args.amount || !args.ref)) return usage('needs --amount AMOUNT and --ref REF');
+    if ((sub === 'fund' || sub === 'defloat') && (!args.amount || !args.ref)) return usage('needs --amount AMOUNT and --ref REF');
   } else {
-    return usage(`unknown subcommand "${sub ?? ''}"; one of: add, list, suspend, resume, fund`);
+    return usage(`unknown subcommand "${sub ?? ''}"; one of: add, list, suspend, resume, fund, defloat`);
   }
   const log = createLogger({ level: config.log.level, component: 'agent' });
   const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-agent' }, log);
@@ -92,12 +96,13 @@ async function run(pool: ReturnType<typeof createPool>, config: Config, sub: str
       return { code: 0, out: r.kind === 'changed' ? `${sub === 'suspend' ? 'suspended' : 'resumed'} ${line(r.agent)}` : `unchanged (already ${r.agent.state}) ${line(r.agent)}` };
     }
     case 'fund':
-      return fund(pool, config, args, actor);
+    case 'defloat':
+      return fund(pool, config, args, actor, sub);
   }
   return { code: -1 };
 }
 
-async function fund(pool: ReturnType<typeof createPool>, config: Config, args: AgentArgs, actor: string): Promise<Outcome> {
+async function fund(pool: ReturnType<typeof createPool>, config: Config, args: AgentArgs, actor: string, action: 'fund' | 'defloat'): Promise<Outcome> {
   const agentId = (args.agent as string).toUpperCase();
   // The amount is read in the agent's operator's currency, so the agent is looked up first.
   const agent = await readAgent(pool, agentId);
@@ -106,13 +111,14 @@ async function fund(pool: ReturnType<typeof createPool>, config: Config, args: A
   if (!currency) return { code: 1, err: `agent ${agentId}'s operator ${agent.operator_id} is not in this config` };
   const amountMinor = parseAmount(args.amount as string, currency);
   if (amountMinor === null) return { code: -1, err: `--amount "${args.amount}" is not an amount of ${currency} (major units: 5000 or 12.50)` };
-  const r = await fundAgent(pool, config, { agentId, amountMinor, reference: args.ref as string, actor }, fundAgentFloat);
+  const r = await fundAgent(pool, config, { agentId, amountMinor, reference: args.ref as string, actor, action }, action === 'fund' ? fundAgentFloat : returnAgentFloat);
   if (r.kind === 'bad-reference') return { code: -1, err: '--ref must be 1-64 of letters, digits, ".", "_" or "-"' };
   if (r.kind === 'unknown-agent') return { code: 1, err: `no agent "${args.agent}"` };
   const amount = formatAmount(amountMinor, currency);
   switch (r.result.outcome) {
-    case 'funded': return { code: 0, out: `funded ${agentId} with ${amount} (ref ${args.ref}); float now ${formatAmount(r.result.balanceMinor, currency)}\n` };
-    case 'already': return { code: 0, out: `already funded: ref ${args.ref} was booked before, nothing booked now; float ${formatAmount(r.result.balanceMinor, currency)}\n` };
+    case 'funded': return { code: 0, out: `${action === 'fund' ? `funded ${agentId} with` : `took back from ${agentId}`} ${amount} (ref ${args.ref}); float now ${formatAmount(r.result.balanceMinor, currency)}\n` };
+    case 'already': return { code: 0, out: `already ${action === 'fund' ? 'funded' : 'taken back'}: ref ${args.ref} was booked before, nothing booked now; float ${formatAmount(r.result.balanceMinor, currency)}\n` };
+    case 'short': return { code: 1, err: `${r.result.detail}; nothing moved` };
     case 'conflict': return { code: 1, err: `${r.result.detail}; nothing booked` };
     case 'invalid': return { code: 1, err: `${r.result.detail}; nothing booked` };
   }

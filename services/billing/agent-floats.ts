@@ -4,13 +4,15 @@
 // funding:<operator> -> agent:<agent>, whose id names the operator's reference: the same
 // command again books nothing; the same reference with another agent or amount is refused,
 // nothing booked. The float is the balance row agent:<agent>, never negative (ledger/store.ts).
-// The operator API does the same over dialpay.billing.agent_float (answerAgentFloat).
+// The operator API does the same over dialpay.billing.agent_float (answerAgentFloat). The
+// operator can take float back (returnAgentFloat, `dialpay agent defloat`): agent:<agent> ->
+// funding:<operator>, idempotent the same way, refused with nothing moved when the float is short.
 import type pg from 'pg';
 import { dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
-import { AccountIds, AGENT_ID, floatTopUpId, floatTopUpTransfer, LedgerInvariantError } from './ledger/rules.js';
+import { AccountIds, AGENT_ID, floatReturnId, floatReturnTransfer, floatTopUpId, floatTopUpTransfer, LedgerInvariantError } from './ledger/rules.js';
 
 /** transfers.id's bound (migrations/0001_ledger.sql). */
 const TRANSFER_ID_CHARS_MAX = 128;
@@ -33,6 +35,8 @@ export type FloatTopUpResult =
   | { readonly outcome: 'funded'; readonly transferId: string; readonly balanceMinor: bigint }
   /** This very top-up was booked before (the same reference, agent and amount): nothing booked now. */
   | { readonly outcome: 'already'; readonly transferId: string; readonly balanceMinor: bigint }
+  /** A return larger than the float: nothing booked. */
+  | { readonly outcome: 'short'; readonly transferId: string; readonly detail: string }
   /** The reference was used for another agent or amount: nothing booked. */
   | { readonly outcome: 'conflict'; readonly transferId: string; readonly detail: string }
   /** The request itself is wrong (amount, ids, currency of an existing float): nothing booked. */
@@ -54,16 +58,32 @@ export function floatTopUpProblem(input: FloatTopUp): string | null {
  * created if new (the float at zero), the transfer applied, and when its id was taken already,
  * what that transfer was compared with this request.
  */
-export async function fundAgentFloat(pool: pg.Pool, input: FloatTopUp): Promise<FloatTopUpResult> {
+export function fundAgentFloat(pool: pg.Pool, input: FloatTopUp): Promise<FloatTopUpResult> {
+  return moveAgentFloat(pool, input, 'in');
+}
+
+/**
+ * Takes float back to the operator's funding account, once per (operator, reference), as
+ * fundAgentFloat does the other way; 'short' when the float holds less, nothing booked (the
+ * ledger checks it in the statement that debits the float).
+ */
+export function returnAgentFloat(pool: pg.Pool, input: FloatTopUp): Promise<FloatTopUpResult> {
+  return moveAgentFloat(pool, input, 'out');
+}
+
+async function moveAgentFloat(pool: pg.Pool, input: FloatTopUp, direction: 'in' | 'out'): Promise<FloatTopUpResult> {
   const problem = floatTopUpProblem(input);
   if (problem) return { outcome: 'invalid', detail: problem };
+  if (direction === 'out' && floatReturnId(input.operatorId, input.reference).length > TRANSFER_ID_CHARS_MAX) return { outcome: 'invalid', detail: 'the operator id and reference are too long together' };
   const ledger = new Ledger(pool);
-  const transfer = floatTopUpTransfer(input);
+  const transfer = direction === 'in' ? floatTopUpTransfer(input) : floatReturnTransfer(input);
   const floatId = AccountIds.agentFloat(input.agentId);
   const fundingId = AccountIds.operatorFunding(input.operatorId);
+  // The account the movement credits: what a booked transfer under the same id must match.
+  const creditedId = direction === 'in' ? floatId : fundingId;
   return withTransaction(pool, 'READ COMMITTED', async (client): Promise<FloatTopUpResult> => {
     const same = (booked: BookedTopUp | null): FloatTopUpResult | null =>
-      booked && booked.amountMinor === input.amountMinor && booked.currency === input.currency && booked.floatId === floatId ? null
+      booked && booked.amountMinor === input.amountMinor && booked.currency === input.currency && booked.floatId === creditedId ? null
         : { outcome: 'conflict', transferId: transfer.id, detail: `reference ${input.reference} was used for ${booked ? `${booked.amountMinor} ${booked.currency} to ${booked.floatId}` : 'another transfer'}` };
     const before = await bookedTopUp(client, transfer.id);
     if (before) return same(before) ?? { outcome: 'already', transferId: transfer.id, balanceMinor: await readAgentFloat(client, input.agentId) };
@@ -77,6 +97,9 @@ export async function fundAgentFloat(pool: pg.Pool, input: FloatTopUp): Promise<
     let applied = false;
     try {
       const [outcome] = await ledger.applyIn(client, [transfer]);
+      if (outcome?.outcome === 'insufficient-funds') {
+        return { outcome: 'short', transferId: transfer.id, detail: `${floatId} holds ${await readAgentFloat(client, input.agentId)}, less than ${input.amountMinor} ${input.currency}` };
+      }
       applied = outcome?.outcome === 'applied';
     } catch (err) {
       // The same id with another amount, booked by a concurrent call meanwhile: the statement ran, nothing was booked here.
@@ -143,6 +166,7 @@ export async function answerAgentFloat(pool: pg.Pool, operators: ReadonlyMap<str
       return { available: true, outcome: result.outcome === 'funded' ? AgentFloatOutcome.AGENT_FLOAT_OUTCOME_FUNDED : AgentFloatOutcome.AGENT_FLOAT_OUTCOME_ALREADY, transferId: result.transferId, balance: balance(result.balanceMinor) };
     case 'conflict':
       return { available: true, outcome: AgentFloatOutcome.AGENT_FLOAT_OUTCOME_CONFLICT, transferId: result.transferId, detail: result.detail };
+    case 'short': // only a return can be short; the operator API only tops up
     case 'invalid':
       return invalid(result.detail);
   }

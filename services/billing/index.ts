@@ -25,7 +25,7 @@ import type { CarrierAdapter } from './adapters/types.js';
 export { DebitService } from './debits.js';
 export { SimulatedCarrier } from './adapters/simulator.js';
 /** Agents' floats: `dialpay agent fund` tops one up (after checking the agent in payments' registry), and reads it. */
-export { fundAgentFloat, readAgentFloat, floatTopUpProblem, FLOAT_REFERENCE, type FloatTopUp, type FloatTopUpResult } from './agent-floats.js';
+export { fundAgentFloat, returnAgentFloat, readAgentFloat, floatTopUpProblem, FLOAT_REFERENCE, type FloatTopUp, type FloatTopUpResult } from './agent-floats.js';
 
 /** What a subscriber the simulated carrier has never seen starts with: 10,000.00 in a 2-decimal currency. */
 const SIMULATOR_OPENING_BALANCE_MINOR = 1_000_000n;

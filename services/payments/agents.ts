@@ -13,7 +13,7 @@ import { AGENT_ID } from './sms-grammar.js';
 type Db = pg.ClientBase | pg.Pool;
 
 export type AgentState = 'active' | 'suspended';
-export type AgentAction = 'add' | 'suspend' | 'resume' | 'fund';
+export type AgentAction = 'add' | 'suspend' | 'resume' | 'fund' | 'defloat';
 
 export interface AgentRow {
   agent_id: string;
@@ -124,11 +124,12 @@ export async function auditOf(db: Db, agentId: string, rowsMax = AGENT_LIST_MAX)
 export interface FloatTopUp { readonly operatorId: string; readonly agentId: string; readonly currency: string; readonly amountMinor: bigint; readonly reference: string }
 export type FloatTopUpResult =
   | { readonly outcome: 'funded' | 'already'; readonly transferId: string; readonly balanceMinor: bigint }
-  | { readonly outcome: 'conflict'; readonly transferId: string; readonly detail: string }
+  /** conflict: the reference was used for another movement; short: a return larger than the float. Nothing booked. */
+  | { readonly outcome: 'conflict' | 'short'; readonly transferId: string; readonly detail: string }
   | { readonly outcome: 'invalid'; readonly detail: string };
 
 /**
- * billing's float top-up, as `fundAgent` calls it: services/billing/agent-floats.ts fundAgentFloat
+ * billing's float top-up (or return: returnAgentFloat, with action 'defloat'), as `fundAgent` calls it: services/billing/agent-floats.ts fundAgentFloat
  * on the pool (the CLI), or the operator API's ask over NATS on a transaction's client (operator-agents.ts).
  */
 export type FundFloat<D extends Db = pg.Pool> = (db: D, request: FloatTopUp) => Promise<FloatTopUpResult>;
@@ -143,14 +144,15 @@ export type FundResult =
 const FUND_REFERENCE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
- * `dialpay agent fund`: the agent must exist (a suspended one may still be funded: the operator
+ * `dialpay agent fund` (and `agent defloat`, action 'defloat', with billing's returnAgentFloat): the agent must exist (a suspended one may still be funded: the operator
  * may be settling with it). billing books funding:<operator> -> agent:<id>, idempotent on the
  * reference; then one audit line per booked top-up: written when billing booked it now, and when
  * it had been booked before but its audit line is missing (a run stopped between the two).
  * One pool: billing's schema is in the same database. With `operatorId` (the operator API), an
  * agent of another operator is unknown, as if it did not exist.
  */
-export async function fundAgent<D extends Db>(db: D, config: Config, request: { agentId: string; amountMinor: bigint; reference: string; actor: string; operatorId?: string }, fundFloat: FundFloat<D>): Promise<FundResult> {
+export async function fundAgent<D extends Db>(db: D, config: Config, request: { agentId: string; amountMinor: bigint; reference: string; actor: string; operatorId?: string; action?: 'fund' | 'defloat' }, fundFloat: FundFloat<D>): Promise<FundResult> {
+  const action = request.action ?? 'fund';
   if (!FUND_REFERENCE.test(request.reference)) return { kind: 'bad-reference' };
   const agent = await readAgent(db, request.agentId.toUpperCase());
   if (!agent || (request.operatorId !== undefined && agent.operator_id !== request.operatorId)) return { kind: 'unknown-agent' };
@@ -159,9 +161,9 @@ export async function fundAgent<D extends Db>(db: D, config: Config, request: { 
   if (result.outcome === 'funded' || result.outcome === 'already') {
     const detail = { amountMinor: request.amountMinor.toString(), currency: operator.currency, reference: request.reference, transferId: result.transferId };
     await db.query(
-      `INSERT INTO payments.agent_audit (actor, action, agent_id, detail) SELECT $1, 'fund', $2, $3
-         WHERE NOT EXISTS (SELECT 1 FROM payments.agent_audit WHERE agent_id = $2 AND action = 'fund' AND detail->>'transferId' = $4)`,
-      [request.actor.slice(0, ACTOR_LENGTH_MAX), agent.agent_id, JSON.stringify(detail), result.transferId],
+      `INSERT INTO payments.agent_audit (actor, action, agent_id, detail) SELECT $1, $5, $2, $3
+         WHERE NOT EXISTS (SELECT 1 FROM payments.agent_audit WHERE agent_id = $2 AND action = $5 AND detail->>'transferId' = $4)`,
+      [request.actor.slice(0, ACTOR_LENGTH_MAX), agent.agent_id, JSON.stringify(detail), result.transferId, action],
     );
   }
   return { kind: 'billing', agent, currency: operator.currency, result };

@@ -95,6 +95,7 @@ async function fundForOperator(e: PaymentEngine, client: pg.PoolClient, operator
       };
     case 'conflict':
       return { error: MerchantError.MERCHANT_ERROR_REFERENCE_CONFLICT, detail: `${result.detail}; nothing booked` };
+    case 'short': // a top-up debits the funding account, which has no floor: only a return is ever short
     case 'invalid':
       return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: result.detail };
   }

@@ -249,6 +249,24 @@ export function floatTopUpTransfer(input: { operatorId: string; agentId: string;
   });
 }
 
+export function floatReturnId(operatorId: string, reference: string): string {
+  return `float-return:${operatorId}:${reference}`;
+}
+
+/**
+ * The operator takes float back from an agent (the agent is paid in cash or by bank, outside the
+ * ledger): agent:<agent> -> funding:<operator>. A retired agent's float would otherwise be money no
+ * flow can move.
+ */
+export function floatReturnTransfer(input: { operatorId: string; agentId: string; reference: string; currency: string; amountMinor: bigint }): Transfer {
+  const id = floatReturnId(input.operatorId, input.reference);
+  if (!AGENT_ID.test(input.agentId)) throw new LedgerInvariantError(id, `agent id ${JSON.stringify(input.agentId)} is not [A-Z0-9-]{2,32}`);
+  return move({
+    id, kind: 'transfer', paymentId: id, currency: input.currency, amountMinor: input.amountMinor,
+    fromAccountId: AccountIds.agentFloat(input.agentId), toAccountId: AccountIds.operatorFunding(input.operatorId),
+  });
+}
+
 /** A credit's id as payments makes it (a uuid), or any id of this shape: it names the transfer, credit:<id>. */
 export const CREDIT_ID = /^[A-Za-z0-9-]{1,64}$/;
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, migrateSchemas, type Pool } from '../../../runtime/pg/index.js';
 import { dialpay, moneyFromProto, moneyToProto } from '../../../proto/index.js';
-import { DebitService, SimulatedCarrier, fundAgentFloat, readAgentFloat } from '../../../services/billing/index.js';
+import { DebitService, SimulatedCarrier, fundAgentFloat, readAgentFloat, returnAgentFloat } from '../../../services/billing/index.js';
 import { runCaptureBatch, runReserveBatch, runVoidBatch } from '../../../services/billing/batches.js';
 import { Ledger } from '../../../services/billing/ledger/store.js';
 import { walletAdapter } from '../../../services/billing/adapters/wallet.js';
@@ -121,6 +121,26 @@ describe('float top-up (fundAgentFloat)', () => {
     expect(await fundAgentFloat(pool, top)).toMatchObject({ outcome: 'funded' });
     expect(await fundAgentFloat(pool, { ...top, currency: 'KES', reference: 'R-2' })).toMatchObject({ outcome: 'invalid', detail: expect.stringContaining('XOF') });
     expect(await readAgentFloat(pool, 'AG2011')).toBe(1_000n);
+  });
+});
+
+describe('float return (returnAgentFloat)', () => {
+  it('takes float back to the funding account once per reference; more than the float is short and moves nothing', async () => {
+    const top = { operatorId: 'orange-sn', agentId: 'AG2021', currency: 'XOF', amountMinor: 30_000n, reference: 'RET-FUND-1' };
+    expect(await fundAgentFloat(pool, top)).toMatchObject({ outcome: 'funded', balanceMinor: 30_000n });
+    const fundingBefore = await ledger.balance(AccountIds.operatorFunding('orange-sn'));
+    const back = { ...top, amountMinor: 12_000n, reference: 'RETIRE-1' };
+    expect(await returnAgentFloat(pool, back)).toEqual({ outcome: 'funded', transferId: 'float-return:orange-sn:RETIRE-1', balanceMinor: 18_000n });
+    expect(await returnAgentFloat(pool, back)).toEqual({ outcome: 'already', transferId: 'float-return:orange-sn:RETIRE-1', balanceMinor: 18_000n });
+    expect(await returnAgentFloat(pool, { ...back, amountMinor: 1n })).toMatchObject({ outcome: 'conflict' });
+    expect(await returnAgentFloat(pool, { ...back, amountMinor: 18_001n, reference: 'RETIRE-2' })).toMatchObject({ outcome: 'short', detail: expect.stringContaining('18000') });
+    expect((await pool.query("SELECT 1 FROM billing.transfers WHERE id = 'float-return:orange-sn:RETIRE-2'")).rowCount).toBe(0);
+    // The rest, to zero: the float can be emptied, never passed.
+    expect(await returnAgentFloat(pool, { ...back, amountMinor: 18_000n, reference: 'RETIRE-3' })).toMatchObject({ outcome: 'funded', balanceMinor: 0n });
+    expect(await ledger.balance(AccountIds.operatorFunding('orange-sn'))).toBe(fundingBefore + 30_000n);
+    // A top-up's reference is not a return's: each direction keeps its own.
+    expect(await returnAgentFloat(pool, { ...top, reference: 'RET-FUND-1' })).toMatchObject({ outcome: 'short' });
+    await expectSoundLedger();
   });
 });
 

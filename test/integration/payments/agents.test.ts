@@ -175,6 +175,12 @@ describe('dialpay agent: the registry and its audit', () => {
     expect(await funds()).toHaveLength(1);
     expect(await fund('bad ref', { outcome: 'invalid', detail: 'x' })).toEqual({ kind: 'bad-reference' });
     expect(calls).toHaveLength(3);
+    // A return (`agent defloat`) is audited as its own action; a short one is not audited.
+    const back = (reference: string, result: FloatTopUpResult) => fundAgent(pool, config, { agentId: 'ag1001', amountMinor: 100_000n, reference, actor: 'dave', action: 'defloat' }, answering(result));
+    await back('BACK-1', { outcome: 'funded', transferId: 'float-return:safaricom-ke:BACK-1', balanceMinor: 400_000n });
+    await back('BACK-2', { outcome: 'short', transferId: 'float-return:safaricom-ke:BACK-2', detail: 'agent:AG1001 holds 400000' });
+    expect((await auditOf(pool, AGENT)).filter((a) => a.action === 'defloat')).toMatchObject([{ actor: 'dave', detail: { reference: 'BACK-1', transferId: 'float-return:safaricom-ke:BACK-1' } }]);
+    expect(await funds()).toHaveLength(1);
   });
 });
 
