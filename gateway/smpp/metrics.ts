@@ -20,6 +20,9 @@ export class SmppMetrics {
   readonly ussdHops: Counter<'operator' | 'outcome'>;
   readonly ussdHopSeconds: Histogram<'operator'>;
   readonly ussdHopsInFlight: Gauge<'operator'>;
+  readonly outboundExpired: Counter<'operator' | 'kind'>;
+  readonly outboundWaiting: Gauge<'operator'>;
+  #waiting: { readonly operators: readonly string[]; readonly counts: () => ReadonlyMap<string, number> } | null = null;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -41,6 +44,24 @@ export class SmppMetrics {
     this.ussdHops = new Counter({ name: 'dialpay_smpp_ussd_hops_total', help: 'USSD PDUs over SMPP by outcome: continue, end, unavailable (our END after the ussd service failed to answer), reply_refused, reply_failed, throttled, rejected, ignored, closed, released (the network ended the dialogue; the ussd service was told).', labelNames: ['operator', 'outcome'], registers });
     this.ussdHopSeconds = new Histogram({ name: 'dialpay_smpp_ussd_hop_seconds', help: 'Time from a USSD PDU\'s arrival to the ussd service\'s answer, or to giving up on it.', labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
     this.ussdHopsInFlight = new Gauge({ name: 'dialpay_smpp_ussd_hops_in_flight', help: 'USSD hops waiting for the ussd service or for the answer PDU to be sent.', labelNames: ['operator'], registers });
+    this.outboundExpired = new Counter({ name: 'dialpay_sms_outbound_expired_total', help: 'Outbound SMS dropped unsent because their useful life (expires_at_unix_ms: a challenge past its TTL) ended before they could be sent, typically while waiting out an SMSC outage, by kind.', labelNames: ['operator', 'kind'], registers });
+    // Read from the replica's waiting set at scrape time (waiting.ts): sum across replicas.
+    this.outboundWaiting = new Gauge({
+      name: 'dialpay_sms_outbound_waiting_messages',
+      help: 'Outbound SMS this replica sent back to JetStream to wait for a bind to the operator (or past temporary SMSC refusals), not yet sent, dropped or failed. Sum across replicas (approximate: a message may count briefly on two).',
+      labelNames: ['operator'],
+      registers,
+      collect: () => {
+        if (!this.#waiting) return;
+        const counts = this.#waiting.counts();
+        for (const operator of this.#waiting.operators) this.outboundWaiting.set({ operator }, counts.get(operator) ?? 0);
+      },
+    });
     this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages waiting for parts.', labelNames: ['operator'], registers });
+  }
+
+  /** Reports the waiting messages of these operators (0 when none) on each scrape. */
+  trackWaiting(operators: readonly string[], counts: () => ReadonlyMap<string, number>): void {
+    this.#waiting = { operators: [...operators], counts };
   }
 }
