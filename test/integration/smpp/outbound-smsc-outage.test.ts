@@ -5,7 +5,7 @@
 // have dead-lettered every message within about a second of the outage before the change.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { bigIntToInt64, dialpay } from '../../../proto/index.js';
-import { connectNats, DLQ_STREAM, Events, GATEWAY_SMS_OUTBOUND, newEnvelope, publishEvent, type NatsHandle } from '../../../runtime/nats/index.js';
+import { connectNats, DLQ_STREAM, effectiveConsumer, Events, GATEWAY_SMS_OUTBOUND, newEnvelope, provisionTopology, publishEvent, type NatsHandle } from '../../../runtime/nats/index.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { gateway } from '../../../gateway/index.js';
@@ -66,9 +66,14 @@ afterAll(async () => {
   await stack?.cleanup();
 });
 
-it('the outbound consumer has no max_deliver: the messages\' own lives bound their waits', async () => {
+it('the outbound consumer has no max_deliver: the messages\' own lives bound their waits; one an older release made is updated in place', async () => {
   const info = await nats.jsm.consumers.info(GATEWAY_SMS_OUTBOUND.stream, GATEWAY_SMS_OUTBOUND.durableName);
   expect(info.config.max_deliver).toBe(-1);
+  // As an older release left it: max_deliver 10. The next start's provisioning lifts it.
+  await nats.jsm.consumers.update(GATEWAY_SMS_OUTBOUND.stream, GATEWAY_SMS_OUTBOUND.durableName, { max_deliver: 10 });
+  expect((await nats.jsm.consumers.info(GATEWAY_SMS_OUTBOUND.stream, GATEWAY_SMS_OUTBOUND.durableName)).config.max_deliver).toBe(10);
+  await provisionTopology(nats, { streams: [], consumers: [effectiveConsumer(GATEWAY_SMS_OUTBOUND, { ackWaitMs: 3_000, deliveriesMax: 3 })], kvBuckets: [] }, 1, log);
+  expect((await nats.jsm.consumers.info(GATEWAY_SMS_OUTBOUND.stream, GATEWAY_SMS_OUTBOUND.durableName)).config.max_deliver).toBe(-1);
 });
 
 it('an SMSC outage longer than the retries: receipts wait and are delivered, an expired challenge is dropped and counted, nothing is dead-lettered', async () => {
