@@ -234,6 +234,14 @@ export function retryDelayMs(retryDelaysMs: readonly number[], deliveryCount: nu
   return retryDelaysMs[index] ?? 1_000;
 }
 
+/** Whether the live consumer lets messages wait without bound (max_deliver -1); logs when it does not. */
+async function waitsAllowed(consumer: { info(): Promise<{ config: { max_deliver?: number } }> }, log: Logger, name: string): Promise<boolean> {
+  const maxDeliver = (await consumer.info()).config.max_deliver ?? -1;
+  if (maxDeliver <= 0) return true;
+  log.warn({ consumer: name, maxDeliver }, 'consumer still has a max_deliver (made by an older release and not provisioned since): its messages\' waits count as failures until `dialpay provision` lifts it');
+  return false;
+}
+
 /**
  * Whether this consumer erases what it handles (deleteAfterAckFor). Asks the server for the stream's
  * retention only for streams declared work queues, so other consumers start as before.
@@ -293,9 +301,12 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
   const eraseHandled = await liveDeleteAfterAck(nats, spec, log);
   const untrackPending = metrics.track(name, async () => (await consumer.info()).num_pending);
   // Series at 0 from the start: increase() cannot see a counter's first step from absent to 1.
-  for (const outcome of ['acked', 'retried', 'dead_lettered', ...(spec.waitsUnbounded ? ['waited'] : [])]) metrics.handled.inc({ consumer: name, outcome }, 0);
-  // Waits are deliveries too: this consumer counts its messages' real failures itself.
-  const failureCounts = spec.waitsUnbounded ? new FailureCounts(FAILURE_COUNTS_MAX) : null;
+  // Waits are deliveries too: such a consumer counts its messages' real failures itself. Only when
+  // the live consumer has no max_deliver (provisioned by this release): with one, the server would
+  // stop delivering a message that waited that often, so waits count as failures as before.
+  const waits = spec.waitsUnbounded === true && (await waitsAllowed(consumer, log, name));
+  for (const outcome of ['acked', 'retried', 'dead_lettered', ...(waits ? ['waited'] : [])]) metrics.handled.inc({ consumer: name, outcome }, 0);
+  const failureCounts = waits ? new FailureCounts(FAILURE_COUNTS_MAX) : null;
   if (eraseHandled) for (const outcome of ['erased', 'failed']) metrics.erased.inc({ consumer: name, outcome }, 0);
   if (eraseHandled) await purgeHandled(nats, spec, async () => (await consumer.info()).ack_floor.stream_seq, log, metrics);
 
