@@ -320,6 +320,8 @@ export class OutboundSubmitter {
         metrics.submitRetries.inc({ operator: operator.id, reason: (err as Error).name });
       }
       log.debug({ operator: operator.id, attempt, detail: last.accepted ? '' : last.detail }, 'submit attempt failed');
+      // The link went down: the rest of the schedule would only hold this handler's slot; the wait takes over.
+      if (!link.ready()) return { outcome: last, attemptCount: attempt + 1 };
     }
     return { outcome: last, attemptCount: delays.length + 1 };
   }
