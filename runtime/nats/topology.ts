@@ -122,7 +122,9 @@ export const STREAMS: readonly StreamSpec[] = [
  * The gateway's outbound SMS submitter. An SMS waits out an SMSC outage (no bind, or temporary
  * refusals): nak'd with a growing delay, redelivered until the bind returns or the SMS's own useful
  * life ends (gateway/smpp/outbound.ts), so max_deliver is unlimited; real failures still end in
- * the DLQ after deliveriesMax.
+ * the DLQ after deliveriesMax. The ack wait is not what bounds a wait: a waiting SMS is nak'd with
+ * its delay, not held (a handler still sending keeps its message with working()). Waiting SMS count
+ * toward ackPendingMax: past it, newer ones stay in the stream, in order, until the bind returns.
  */
 export const GATEWAY_SMS_OUTBOUND: ConsumerSpec = {
   stream: 'SMS_OUTBOUND',
