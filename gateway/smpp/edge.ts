@@ -15,6 +15,7 @@ import { SmppServerListener } from './server.js';
 import { InboundHandler } from './inbound.js';
 import { OutboundSubmitter, SubmittedIds, SUBMITTED_IDS_MAX, SUBMITTED_IDS_TTL_MS, clientLink, redactCodesForDeadLetter, type OperatorLink } from './outbound.js';
 import { SmppMetrics } from './metrics.js';
+import { WaitingMessages } from './waiting.js';
 import { SentIndex, SENT_INDEX_AGE_MS, SENT_INDEX_RECORDS_MAX } from './sent-index.js';
 import { SentLog } from './sent-log.js';
 import { CommandStatus } from './status.js';
@@ -52,6 +53,8 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
     metrics.bindLosses.inc({ operator: operator.id, mode: operator.smpp.mode }, 0);
     metrics.outboundDuplicates.inc({ operator: operator.id }, 0);
     metrics.receiptsUncorrelated.inc({ operator: operator.id }, 0);
+    // The kinds publishers give an expiry (sms.proto, SmsOutbound).
+    for (const kind of ['challenge', 'retry_prompt']) metrics.outboundExpired.inc({ operator: operator.id, kind }, 0);
     let listener: SmppServerListener | null = null;
     // Set once the binds or the listener exist; a USSD PDU cannot arrive before that.
     let sendUssd: UssdReplySender = () => Promise.reject(new Error(`no link to ${operator.id} yet`));
@@ -108,7 +111,10 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   // relay's re-publish after a lost PubAck): remembered at least that long.
   const duplicateWindowMs = STREAMS.find((s) => s.name === outboundSpec.stream)?.duplicateWindowMs ?? 0;
   const submitted = new SubmittedIds(SUBMITTED_IDS_MAX, Math.max(SUBMITTED_IDS_TTL_MS, outboundSpec.ackWaitMs, duplicateWindowMs));
-  const submitter = new OutboundSubmitter({ operators, links, nc: nats.nc, sent, log, metrics, submitted });
+  // SMS waiting out an SMSC outage (nak'd, not failed: GATEWAY_SMS_OUTBOUND.waitsUnbounded), for the gauge.
+  const waiting = new WaitingMessages();
+  metrics.trackWaiting(config.operators.map((o) => o.id), () => waiting.counts());
+  const submitter = new OutboundSubmitter({ operators, links, nc: nats.nc, sent, log, metrics, submitted, waiting });
   const consumer = await startConsumer({
     nats,
     spec: outboundSpec,

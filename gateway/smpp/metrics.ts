@@ -23,6 +23,9 @@ export class SmppMetrics {
   readonly ussdHopsInFlight: Gauge<'operator'>;
   readonly replicasLive: Gauge<string>;
   readonly submitRateShare: Gauge<'operator'>;
+  readonly outboundExpired: Counter<'operator' | 'kind'>;
+  readonly outboundWaiting: Gauge<'operator'>;
+  #waiting: { readonly operators: readonly string[]; readonly counts: () => ReadonlyMap<string, number> } | null = null;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -48,5 +51,24 @@ export class SmppMetrics {
     this.submitRateShare = new Gauge({ name: 'dialpay_smpp_submit_rate_share_per_second', help: 'This replica\'s share of the operator\'s contracted submit rate (throughputPerSecondMax over the live replicas), drawn on by all its binds.', labelNames: ['operator'], registers });
     this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages this replica stored a part of and waits on for the rest (the parts are in the sms_parts KV bucket, shared by the replicas).', labelNames: ['operator'], registers });
     this.reassemblyPartsExpired = new Counter({ name: 'dialpay_smpp_reassembly_parts_expired_total', help: 'Parts of concatenated messages that were stored and acknowledged but whose message never completed within reassemblyTimeoutMs: dropped, each message logged.', labelNames: ['operator'], registers });
+    this.outboundExpired = new Counter({ name: 'dialpay_sms_outbound_expired_total', help: 'Outbound SMS dropped unsent because their useful life (expires_at_unix_ms: a challenge past its TTL) ended before they could be sent, typically while waiting out an SMSC outage, by kind.', labelNames: ['operator', 'kind'], registers });
+    // Read from the replica's waiting set at scrape time (waiting.ts): sum across replicas.
+    this.outboundWaiting = new Gauge({
+      name: 'dialpay_sms_outbound_waiting_messages',
+      help: 'Outbound SMS this replica sent back to JetStream to wait for a bind to the operator (or past temporary SMSC refusals), not yet sent, dropped or failed. Sum across replicas (approximate: a message may count briefly on two).',
+      labelNames: ['operator'],
+      registers,
+      collect: () => {
+        if (!this.#waiting) return;
+        const counts = this.#waiting.counts();
+        for (const operator of this.#waiting.operators) this.outboundWaiting.set({ operator }, counts.get(operator) ?? 0);
+      },
+    });
+    this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages waiting for parts.', labelNames: ['operator'], registers });
+  }
+
+  /** Reports the waiting messages of these operators (0 when none) on each scrape. */
+  trackWaiting(operators: readonly string[], counts: () => ReadonlyMap<string, number>): void {
+    this.#waiting = { operators: [...operators], counts };
   }
 }

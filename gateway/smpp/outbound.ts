@@ -2,9 +2,18 @@
 // submit_sm (client mode) or deliver_sm (server mode) PDUs. Temporary errors
 // and timeouts are retried on the operator's schedule; ESME_RTHROTTLED slows
 // the link down; permanent errors end in a failed SmsSubmitResult notification.
-// A message still refused for temporary reasons after the schedule goes back to
-// JetStream for a later delivery (and to the dead letters after the last), as
-// when no bind is up: a receipt must outlast an operator's throttling. A message
+// A message still refused for temporary reasons after the schedule, or with no
+// bind up, waits out the outage: it goes back to JetStream (RetryLaterError, not
+// a failure: gateway-sms-outbound has no max_deliver) and is delivered again
+// after a growing, jittered wait (smpp.bindWaitDelayMsMin..Max) until the bind
+// returns. Its own useful life bounds the wait: one handled past its
+// expires_at_unix_ms (a challenge past its TTL) is dropped, acked and counted
+// (dialpay_sms_outbound_expired_total), never sent; one that keeps its value (a
+// receipt) waits up to smpp.bindWaitMaxMs from its publication, then its failures
+// count toward the dead letters as before. Order per phone is kept only roughly:
+// after the bind returns, a newer SMS may overtake one still in its wait (at most
+// bindWaitDelayMsMax), as SMPP's several binds and the SMSC's queues may anyway;
+// a challenge and its receipt cannot cross (the receipt needs the reply). A message
 // the SMSC took whole is recorded with its SMSC ids in the SMS_SENT stream,
 // many to one durable message (sent-log.ts), and acked after that write: its
 // receipt finds it on any replica, and a redelivery after a crash is not sent
@@ -13,8 +22,8 @@
 // JetStream delivers the event again, it is acked without a second submit.
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
-import { Events, Notifications, newEnvelope, notify, PermanentHandlerError, type Notifier } from '../../runtime/nats/index.js';
-import { dialpay, v1 } from '../../proto/index.js';
+import { Events, Notifications, newEnvelope, notify, PermanentHandlerError, RetryLaterError, type Notifier } from '../../runtime/nats/index.js';
+import { dialpay, int64ToBigInt, v1 } from '../../proto/index.js';
 import type { Pdu } from './pdu.js';
 import { splitForSubmit, type OutboundPart } from './segment.js';
 import { CommandStatus, SubmitDisposition, submitDisposition, statusName } from './status.js';
@@ -22,6 +31,8 @@ import { normalizeMessageId } from './receipt.js';
 import { PRODUCER } from './inbound.js';
 import type { SentLog } from './sent-log.js';
 import type { SmppMetrics } from './metrics.js';
+import { backoffDelayMs } from './client-bind.js';
+import { WaitingMessages } from './waiting.js';
 
 /** How the gateway reaches one operator: a pool of client binds, or the operator's binds to us. */
 export interface OperatorLink {
@@ -37,6 +48,17 @@ export class NoLinkError extends Error {
   override readonly name = 'NoLinkError';
   constructor(readonly operatorId: string) {
     super(`no bind to operator ${operatorId} is up`);
+  }
+}
+
+/**
+ * No bind is up, or every attempt on the operator's schedule met a temporary refusal: the SMS waits
+ * (nak'd with delayMs), not counted as a failed delivery. The reason is `no_bind` or `temporary`.
+ */
+export class SmscUnavailableError extends RetryLaterError {
+  override readonly name = 'SmscUnavailableError';
+  constructor(readonly operatorId: string, readonly reason: 'no_bind' | 'temporary', detail: string, delayMs: number) {
+    super(`operator ${operatorId} cannot take SMS now (${detail}); waiting ${delayMs} ms`, delayMs);
   }
 }
 
@@ -59,6 +81,28 @@ export interface OutboundOptions {
   readonly metrics: SmppMetrics;
   /** Events submitted whole, acked again without a submit; default SUBMITTED_IDS_MAX / SUBMITTED_IDS_TTL_MS. */
   readonly submitted?: SubmittedIds;
+  /** The messages waiting out an outage, for the gauge; default a fresh set. */
+  readonly waiting?: WaitingMessages;
+}
+
+/** The kind label of an SmsOutbound: "challenge", "receipt", ...; "unspecified" for an older publisher's. */
+export function smsKindLabel(kind: dialpay.v1.SmsKind | null | undefined): string {
+  const name = (v1.SmsKind as unknown as Record<number, string | undefined>)[kind ?? 0];
+  return name ? name.replace(/^SMS_KIND_/, '').toLowerCase() : 'unspecified';
+}
+
+/** Unix ms after which the SMS is useless; 0 when it keeps its value. */
+export function expiresAtMsOf(message: dialpay.v1.ISmsOutbound): number {
+  return unixMsOf(message.expiresAtUnixMs);
+}
+
+/** An int64 instant in Unix ms as a number; 0 when absent, negative or not a safe integer (unusable). */
+function unixMsOf(value: Parameters<typeof int64ToBigInt>[0]): number {
+  try {
+    return Math.max(0, Number(int64ToBigInt(value)));
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -122,11 +166,13 @@ type PartOutcome = { readonly accepted: true; readonly messageId: string } | { r
 export class OutboundSubmitter {
   readonly #o: OutboundOptions;
   readonly #submitted: SubmittedIds;
+  readonly #waiting: WaitingMessages;
   #reference = Math.floor(Math.random() * 0xffff);
 
   constructor(options: OutboundOptions) {
     this.#o = options;
     this.#submitted = options.submitted ?? new SubmittedIds(SUBMITTED_IDS_MAX, SUBMITTED_IDS_TTL_MS);
+    this.#waiting = options.waiting ?? new WaitingMessages();
   }
 
   /** deliveryCount: 1 on the first delivery; a later one may follow a crash past the submit. */
@@ -161,7 +207,17 @@ export class OutboundSubmitter {
       this.#notifyResult(message, messageRef, { accepted: true, messageId: '' }, recorded, 1);
       return;
     }
-    if (!link.ready()) throw new NoLinkError(operator.id); // nak: JetStream retries later
+    // Past its useful life (a challenge whose TTL ran out while the SMSC was away): sending it now
+    // would only confuse. Acked unsent; the log line names it, never its text.
+    const kind = smsKindLabel(message.kind);
+    const expiresAtMs = expiresAtMsOf(message);
+    if (expiresAtMs > 0 && arrivedAtMs >= expiresAtMs) {
+      this.#waiting.done(eventId);
+      this.#o.metrics.outboundExpired.inc({ operator: operator.id, kind });
+      log.info({ eventId, messageRef, operator: operator.id, kind, expiredMsAgo: arrivedAtMs - expiresAtMs, deliveryCount }, 'outbound sms past its useful life: dropped unsent');
+      return;
+    }
+    if (!link.ready()) throw this.#wait(operator, message, eventId, { reason: 'no_bind', detail: 'no bind is up', deliveryCount, expiresAtMs, fallback: new NoLinkError(operator.id) });
     let parts: OutboundPart[];
     try {
       this.#reference = (this.#reference + 1) & 0xffff;
@@ -179,8 +235,11 @@ export class OutboundSubmitter {
       // message whose first parts went out is sent whole again: at least once, as SMPP allows. Not
       // resumed from the first part missing: the parts of the next delivery carry a new
       // concatenation reference, and a handset joins parts of one reference only.
-      if (!outcome.accepted && outcome.status === v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED) throw new SubmitRetriesExhaustedError(operator.id, outcome.detail);
+      if (!outcome.accepted && outcome.status === v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED) {
+        throw this.#wait(operator, message, eventId, { reason: 'temporary', detail: outcome.detail, deliveryCount, expiresAtMs, fallback: new SubmitRetriesExhaustedError(operator.id, outcome.detail) });
+      }
       if (!outcome.accepted) {
+        this.#waiting.done(eventId);
         this.#notifyResult(message, messageRef, outcome, ids, attempts);
         return;
       }
@@ -188,10 +247,32 @@ export class OutboundSubmitter {
     }
     // Every part accepted: remembered before any write to NATS, which may fail (nats-server down).
     this.#submitted.remember(eventId, ids);
+    this.#waiting.done(eventId);
     log.debug({ messageRef, parts: parts.length }, 'sms submitted');
     // Acked only once the record is durable: a redelivery after a crash from here finds it.
     await sent.record({ messageRef, operatorId: operator.id, smscIds: ids });
     this.#notifyResult(message, messageRef, { accepted: true, messageId: '' }, ids, attempts);
+  }
+
+  /**
+   * The SMSC cannot take the SMS now: a wait (SmscUnavailableError) while the SMS is useful, the
+   * next growing and jittered from the delivery count and never past the SMS's expiry (so it is
+   * dropped on time); `fallback`, an ordinary failure, once an SMS that keeps its value has waited
+   * smpp.bindWaitMaxMs since its publication.
+   */
+  #wait(operator: OperatorConfig, message: dialpay.v1.ISmsOutbound, eventId: string, w: { reason: 'no_bind' | 'temporary'; detail: string; deliveryCount: number; expiresAtMs: number; fallback: Error }): Error {
+    const smpp = operator.smpp;
+    const now = Date.now();
+    const publishedAtMs = unixMsOf(message.envelope?.occurredAtUnixMs) || now;
+    if (w.expiresAtMs === 0 && now - publishedAtMs >= smpp.bindWaitMaxMs) {
+      this.#waiting.done(eventId);
+      return w.fallback;
+    }
+    let delayMs = backoffDelayMs(Math.max(0, w.deliveryCount - 1), smpp.bindWaitDelayMsMin, smpp.bindWaitDelayMsMax);
+    // Delivered again just after its expiry, to be dropped and counted then rather than later.
+    if (w.expiresAtMs > 0) delayMs = Math.max(1, Math.min(delayMs, w.expiresAtMs - now + 1));
+    this.#waiting.waits(eventId, operator.id, delayMs);
+    return new SmscUnavailableError(operator.id, w.reason, w.detail, delayMs);
   }
 
   async #sendPart(operator: OperatorConfig, link: OperatorLink, message: dialpay.v1.ISmsOutbound, part: OutboundPart): Promise<{ outcome: PartOutcome; attemptCount: number }> {
@@ -239,6 +320,8 @@ export class OutboundSubmitter {
         metrics.submitRetries.inc({ operator: operator.id, reason: (err as Error).name });
       }
       log.debug({ operator: operator.id, attempt, detail: last.accepted ? '' : last.detail }, 'submit attempt failed');
+      // The link went down: the rest of the schedule would only hold this handler's slot; the wait takes over.
+      if (!link.ready()) return { outcome: last, attemptCount: attempt + 1 };
     }
     return { outcome: last, attemptCount: delays.length + 1 };
   }

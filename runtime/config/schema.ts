@@ -66,6 +66,20 @@ const smppBind = z.strictObject({
   reconnectDelayMsMax: positiveMs.default(60_000),
   /** Waits between submit attempts after a temporary error or timeout; the last value ends the retries. */
   submitRetryDelaysMs: z.array(positiveMs).min(0).max(10).default([1_000, 5_000, 15_000]),
+  /**
+   * Outbound SMS when no bind is up, or still refused for temporary reasons (throttled, queue full,
+   * timed out) after submitRetryDelaysMs: not a failure. It goes back to JetStream and is delivered
+   * again after a wait that starts at bindWaitDelayMsMin and doubles to bindWaitDelayMsMax, jittered
+   * (and never past the SMS's own expiry), until the bind returns or the SMS is useless (then dropped).
+   */
+  bindWaitDelayMsMin: positiveMs.default(1_000),
+  bindWaitDelayMsMax: positiveMs.default(30_000),
+  /**
+   * How long an SMS that keeps its value (a receipt: no expiry) waits out an outage, from when it
+   * was published. Past it, a delivery that cannot be sent counts as a failure, and the SMS ends in
+   * the dead letters after consumers.deliveriesMax of them (replayable) rather than wait on.
+   */
+  bindWaitMaxMs: positiveMs.default(86_400_000),
   /** After ESME_RTHROTTLED the bind sends at a quarter of its cap for this long. */
   throttleSlowDownMs: positiveMs.default(10_000),
   splitMode: z.enum(['udh8', 'udh16', 'sar', 'payload']).default('udh8'),

@@ -6,14 +6,16 @@
 // a stream that should be a work queue but is not erases what it has handled, and at start what it
 // handled before (at or below its ack floor). With the batch option, messages
 // that arrive together are handed to one run (batcher.ts) and each is settled
-// by its own result.
+// by its own result. A consumer whose spec allows waits (waitsUnbounded) naks a
+// message whose handler answers RetryLaterError with the handler's delay, as
+// often as it takes, and counts only the other failures toward deliveriesMax.
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsHandle } from './connect.js';
 import type { ConsumerSpec } from './topology.js';
 import { DLQ_SUBJECT_PREFIX, STREAMS, deleteAfterAckFor } from './topology.js';
 import type { EventDef, EventMessage } from './events.js';
-import { PermanentHandlerError, UndecodableMessageError } from './errors.js';
+import { PermanentHandlerError, RetryLaterError, UndecodableMessageError } from './errors.js';
 import type { Logger } from '../log.js';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../metrics.js';
 import { Batcher } from './batcher.js';
@@ -102,7 +104,7 @@ export class ConsumerMetrics {
   constructor(registry: Registry) {
     this.handled = new Counter({
       name: 'dialpay_nats_messages_handled_total',
-      help: 'Messages taken from a durable consumer, by outcome (acked, retried, dead_lettered).',
+      help: 'Messages taken from a durable consumer, by outcome (acked, retried, dead_lettered; waited: nak\'d to wait for something outside, an SMSC bind, not a failure).',
       labelNames: ['consumer', 'outcome'],
       registers: [registry],
     });
@@ -188,10 +190,56 @@ const FETCH_ERROR_BACKOFF_MS_MIN = 100;
 const FETCH_ERROR_BACKOFF_MS_MAX = 5_000;
 /** How many ack waits a handler may keep a message with working() before it is given up to redelivery. */
 const WORKING_ACK_WAITS_MAX = 10;
+/**
+ * Messages whose failures a consumer with waits counts (FailureCounts); the oldest entry goes first.
+ * An entry lives until its message is acked or dead-lettered here; one that went to another replica
+ * stays until pushed out. About 50 bytes each.
+ */
+const FAILURE_COUNTS_MAX = 10_000;
+
+/**
+ * The failed attempts of each message, for a consumer whose JetStream delivery count also counts
+ * waits (ConsumerSpec.waitsUnbounded). In memory, per process: a message redelivered to another
+ * replica, or after a restart, starts again from 0 there, so a message failing for real gets at most
+ * deliveriesMax attempts per replica it lands on before its dead letter; one that fails every time
+ * reaches it within one process.
+ */
+export class FailureCounts {
+  readonly #bySeq = new Map<number, number>();
+  constructor(readonly entriesMax: number) {}
+
+  get size(): number {
+    return this.#bySeq.size;
+  }
+
+  /** Records one more failure of the message; answers how many it has had here, this one included. */
+  failed(streamSequence: number): number {
+    const failures = (this.#bySeq.get(streamSequence) ?? 0) + 1;
+    this.#bySeq.delete(streamSequence);
+    this.#bySeq.set(streamSequence, failures);
+    for (const oldest of this.#bySeq.keys()) {
+      if (this.#bySeq.size <= this.entriesMax) break;
+      this.#bySeq.delete(oldest);
+    }
+    return failures;
+  }
+
+  forget(streamSequence: number): void {
+    this.#bySeq.delete(streamSequence);
+  }
+}
 
 export function retryDelayMs(retryDelaysMs: readonly number[], deliveryCount: number): number {
   const index = Math.min(Math.max(deliveryCount - 1, 0), retryDelaysMs.length - 1);
   return retryDelaysMs[index] ?? 1_000;
+}
+
+/** Whether the live consumer lets messages wait without bound (max_deliver -1); logs when it does not. */
+async function waitsAllowed(consumer: { info(): Promise<{ config: { max_deliver?: number } }> }, log: Logger, name: string): Promise<boolean> {
+  const maxDeliver = (await consumer.info()).config.max_deliver ?? -1;
+  if (maxDeliver <= 0) return true;
+  log.warn({ consumer: name, maxDeliver }, 'consumer still has a max_deliver (made by an older release and not provisioned since): its messages\' waits count as failures until `dialpay provision` lifts it');
+  return false;
 }
 
 /**
@@ -253,7 +301,12 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
   const eraseHandled = await liveDeleteAfterAck(nats, spec, log);
   const untrackPending = metrics.track(name, async () => (await consumer.info()).num_pending);
   // Series at 0 from the start: increase() cannot see a counter's first step from absent to 1.
-  for (const outcome of ['acked', 'retried', 'dead_lettered']) metrics.handled.inc({ consumer: name, outcome }, 0);
+  // Waits are deliveries too: such a consumer counts its messages' real failures itself. Only when
+  // the live consumer has no max_deliver (provisioned by this release): with one, the server would
+  // stop delivering a message that waited that often, so waits count as failures as before.
+  const waits = spec.waitsUnbounded === true && (await waitsAllowed(consumer, log, name));
+  for (const outcome of ['acked', 'retried', 'dead_lettered', ...(waits ? ['waited'] : [])]) metrics.handled.inc({ consumer: name, outcome }, 0);
+  const failureCounts = waits ? new FailureCounts(FAILURE_COUNTS_MAX) : null;
   if (eraseHandled) for (const outcome of ['erased', 'failed']) metrics.erased.inc({ consumer: name, outcome }, 0);
   if (eraseHandled) await purgeHandled(nats, spec, async () => (await consumer.info()).ack_floor.stream_seq, log, metrics);
 
@@ -354,25 +407,39 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     }
   };
 
-  /** Acks after success; naks with the retry delay, or dead-letters on the last delivery or a permanent error. */
+  /**
+   * Acks after success; naks with the retry delay, or dead-letters on the last delivery or a
+   * permanent error; on a consumer with waits, naks a RetryLaterError with its delay, uncounted.
+   */
   const settle = async (t: Taken, result: PromiseSettledResult<void>): Promise<void> => {
     t.stopHeartbeat();
     const { msg, context } = t;
     if (result.status === 'rejected') {
       const err: unknown = result.reason;
+      if (failureCounts && err instanceof RetryLaterError) {
+        // Not a failure: debug only, an outage would write a line per message per wait.
+        context.log.debug({ reason: err.message, deliveryCount: context.deliveryCount, delayMs: err.delayMs }, 'handler waits; delivered again later');
+        msg.nak(Math.max(1, Math.round(err.delayMs)));
+        metrics.handled.inc({ consumer: name, outcome: 'waited' });
+        return;
+      }
       const permanent = err instanceof PermanentHandlerError;
-      if (permanent || context.deliveryCount >= spec.deliveriesMax) {
-        context.log.error({ err, deliveryCount: context.deliveryCount }, 'handler failed for the last time, dead-lettering');
+      // Attempts that failed: JetStream's count, unless its deliveries include waits.
+      const attempts = failureCounts ? failureCounts.failed(msg.seq) : context.deliveryCount;
+      if (permanent || attempts >= spec.deliveriesMax) {
+        context.log.error({ err, deliveryCount: context.deliveryCount, attempts }, 'handler failed for the last time, dead-lettering');
         if (await deadLetter(msg, (err as Error)?.message ?? String(err))) await terminate(msg);
+        failureCounts?.forget(msg.seq);
         metrics.handled.inc({ consumer: name, outcome: 'dead_lettered' });
       } else {
-        const delayMs = retryDelayMs(options.retryDelaysMs, context.deliveryCount);
-        context.log.warn({ err, deliveryCount: context.deliveryCount, delayMs }, 'handler failed, will retry');
+        const delayMs = retryDelayMs(options.retryDelaysMs, attempts);
+        context.log.warn({ err, deliveryCount: context.deliveryCount, attempts, delayMs }, 'handler failed, will retry');
         msg.nak(delayMs);
         metrics.handled.inc({ consumer: name, outcome: 'retried' });
       }
       return;
     }
+    failureCounts?.forget(msg.seq);
     // Not the handler's failure: an ack that fails must not nak or dead-letter.
     await settleHandled(msg, eraseHandled, options.publishTimeoutMs, () => erase(msg), consumerLog);
     metrics.handled.inc({ consumer: name, outcome: 'acked' });

@@ -15,6 +15,20 @@ export class PermanentHandlerError extends Error {
   }
 }
 
+/**
+ * Thrown by a handler whose message cannot be handled yet for a reason outside it, that time will
+ * fix (no bind to the operator's SMSC is up): not a failure. On a consumer whose spec allows waits
+ * (ConsumerSpec.waitsUnbounded) the message is nak'd with delayMs and delivered again, as often as
+ * it takes, never dead-lettered for it; the handler itself bounds the waits (the message's useful
+ * life). On any other consumer it counts as an ordinary failure.
+ */
+export class RetryLaterError extends Error {
+  override readonly name: string = 'RetryLaterError';
+  constructor(message: string, readonly delayMs: number, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** A message on a subject could not be decoded as the subject's type, or broke the envelope contract. */
 export class UndecodableMessageError extends Error {
   override readonly name = 'UndecodableMessageError';

@@ -5,7 +5,7 @@ export { provisionTopology, provisionTopologyWithRetry, isTransientProvisionErro
 export { publishEvent, publishEncoded, requestReply, encodeEvent, newEnvelope, eventIdOf, HEADER_EVENT_TYPE, type PublishResult, type EnvelopeFields } from './publish.js';
 export { serveRequests, type Responder, type ResponderOptions } from './serve.js';
 export { startConsumer, ConsumerMetrics, retryDelayMs, type EventHandler, type HandlerContext, type RunningConsumer, type ConsumerOptions, type BatchItem, type BatchRun, type BatchOptions } from './consume.js';
-export { PublishError, PermanentHandlerError, UndecodableMessageError } from './errors.js';
+export { PublishError, PermanentHandlerError, RetryLaterError, UndecodableMessageError } from './errors.js';
 export { deadLetters, summariseDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSummary } from './dlq.js';
 export { PubAckMux, PubAckError, type DurablePublish, type PubAck } from './pubacks.js';
 export { ReplyMux, ReplyError, replyMuxFor } from './reply-mux.js';

@@ -30,7 +30,9 @@ export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> & { 
     filter_subject: spec.filterSubject,
     ack_policy: AckPolicy.Explicit,
     ack_wait: spec.ackWaitMs * NS_PER_MS,
-    max_deliver: spec.deliveriesMax,
+    // A consumer whose messages may wait (an SMSC outage) is bounded by each message's life, not by
+    // deliveries: the waits are deliveries too. The runner bounds its real failures (consume.ts).
+    max_deliver: spec.waitsUnbounded ? -1 : spec.deliveriesMax,
     max_ack_pending: spec.ackPendingMax,
   };
 }

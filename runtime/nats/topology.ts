@@ -41,6 +41,13 @@ export interface ConsumerSpec {
    * Unset: decided at consumer start from the live stream (deleteAfterAckFor in consume.ts).
    */
   readonly deleteAfterAck?: boolean;
+  /**
+   * The handler may answer RetryLaterError (waiting out something outside it, an SMSC outage) for as
+   * long as the message is useful, which it decides. JetStream's max_deliver is then unlimited (-1):
+   * its delivery count includes the waits, so the runner counts the real failures toward
+   * deliveriesMax itself (consume.ts). Without it, a wait counts as a failure.
+   */
+  readonly waitsUnbounded?: boolean;
 }
 
 /**
@@ -111,7 +118,14 @@ export const STREAMS: readonly StreamSpec[] = [
   { name: DLQ_STREAM, subjects: [`${DLQ_SUBJECT_PREFIX}.>`], maxAgeMs: 30 * DAY_MS, bytesMax: 512 * MIB, messagesMax: 1_000_000, messageBytesMax: 128 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
 ];
 
-/** The gateway's outbound SMS submitter. */
+/**
+ * The gateway's outbound SMS submitter. An SMS waits out an SMSC outage (no bind, or temporary
+ * refusals): nak'd with a growing delay, redelivered until the bind returns or the SMS's own useful
+ * life ends (gateway/smpp/outbound.ts), so max_deliver is unlimited; real failures still end in
+ * the DLQ after deliveriesMax. The ack wait is not what bounds a wait: a waiting SMS is nak'd with
+ * its delay, not held (a handler still sending keeps its message with working()). Waiting SMS count
+ * toward ackPendingMax: past it, newer ones stay in the stream, in order, until the bind returns.
+ */
 export const GATEWAY_SMS_OUTBOUND: ConsumerSpec = {
   stream: 'SMS_OUTBOUND',
   durableName: 'gateway-sms-outbound',
@@ -119,6 +133,7 @@ export const GATEWAY_SMS_OUTBOUND: ConsumerSpec = {
   ackWaitMs: 120_000,
   deliveriesMax: 10,
   ackPendingMax: 5_000,
+  waitsUnbounded: true,
 };
 
 const billingDebits = (step: 'reserve' | 'capture' | 'void' | 'refund' | 'credit'): ConsumerSpec => ({

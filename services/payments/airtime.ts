@@ -15,6 +15,7 @@ import type { Language } from './sms-grammar.js';
 import * as store from './store.js';
 import { payerOf, type PaymentRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
+import { SMS_NOTICE, SMS_RECEIPT } from './sms-options.js';
 import { payeeReceiptRoute } from './transfers.js';
 
 type Args = Readonly<Record<string, string>>;
@@ -89,13 +90,13 @@ export async function airtimeReceipts(e: PaymentEngine, client: pg.PoolClient, p
   const target = `+${payment.payee_id}`;
   if (refundedToWallet) {
     e.log.warn({ paymentId: id }, 'airtime top-up refused; the payer was refunded to their wallet');
-    return e.sms(client, `${id}:airtime-refunded`, id, to, airtimeText('refunded', lang, { amount, target, paymentRef }));
+    return e.sms(client, `${id}:airtime-refunded`, id, to, airtimeText('refunded', lang, { amount, target, paymentRef }), SMS_NOTICE);
   }
-  await e.sms(client, `${id}:receipt-payer`, id, to, airtimeText('receipt', lang, { amount, target, fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef }));
+  await e.sms(client, `${id}:receipt-payer`, id, to, airtimeText('receipt', lang, { amount, target, fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef }), SMS_RECEIPT);
   if (payment.payee_id === payment.payer_msisdn) return;
   // Through the line's own operator's link, as a transfer's payee receipt (transfers.ts).
   const route = payeeReceiptRoute({ ...payment, payee_operator_id: airtimeOperatorOf(e, payment.operator_id, payment.payee_id)?.id ?? null }, e.operators);
   const targetLang = (await store.payeeLanguage(client, payment)) ?? route.defaultLanguage;
   const received = formatAmount(payment.payee_minor, payment.currency, targetLang);
-  await e.sms(client, `${id}:receipt-payee`, id, route.to, airtimeText('received', targetLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef }));
+  await e.sms(client, `${id}:receipt-payee`, id, route.to, airtimeText('received', targetLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef }), SMS_RECEIPT);
 }

@@ -27,6 +27,7 @@ import { FailureReason, type FailureReasonValue } from './state.js';
 import * as store from './store.js';
 import { payerOf, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
 import type { Opened, PaymentEngine } from './engine.js';
+import { SMS_RECEIPT } from './sms-options.js';
 
 /** A cash-in or a cash-out: its texts are this module's. */
 export function isCashPayment(payment: Pick<PaymentRow, 'agent_id' | 'payee_kind'>): boolean {
@@ -154,17 +155,17 @@ export async function cashReceipts(e: PaymentEngine, client: pg.ClientBase, paym
   const languageOf = async (msisdn: string) => (await store.readLanguage(client, msisdn)) ?? e.operators.get(payment.operator_id)?.defaultLanguage ?? 'en';
   if (payment.agent_id !== null) {
     const agent = agentLabel(await readAgent(client, payment.agent_id), payment.agent_id);
-    await e.sms(client, `${id}:receipt-payer`, id, payerOf(payment), reply('receiptCashInAgent', lang, { amount: money(payment.payee_minor), payee: maskedNumber(payment.payee_id), paymentRef }));
+    await e.sms(client, `${id}:receipt-payer`, id, payerOf(payment), reply('receiptCashInAgent', lang, { amount: money(payment.payee_minor), payee: maskedNumber(payment.payee_id), paymentRef }), SMS_RECEIPT);
     const payee = payeeReceiptRoute(payment, e.operators);
     const payeeLang = await languageOf(payment.payee_id);
-    return e.sms(client, `${id}:receipt-payee`, id, payee.to, reply('receiptCashInPayee', payeeLang, { amount: money(payment.payee_minor, payeeLang), agent, paymentRef }));
+    return e.sms(client, `${id}:receipt-payee`, id, payee.to, reply('receiptCashInPayee', payeeLang, { amount: money(payment.payee_minor, payeeLang), agent, paymentRef }), SMS_RECEIPT);
   }
   const agentRow = await readAgent(client, payment.payee_id);
   await e.sms(client, `${id}:receipt-payer`, id, payerOf(payment), reply('receiptCashOutPayer', lang, {
     amount: money(payment.payee_minor), agent: agentLabel(agentRow, payment.payee_id), fee: money(payment.amount_minor - payment.payee_minor), paymentRef,
-  }));
+  }), SMS_RECEIPT);
   if (!agentRow) return; // registered when the payment opened (FK-free payee id): only gone if removed by hand
   const agentLang = await languageOf(agentRow.msisdn);
   const to = { operatorId: agentRow.operator_id, msisdn: agentRow.msisdn, shortCode: payment.short_code };
-  await e.sms(client, `${id}:receipt-agent`, id, to, reply('receiptCashOutAgent', agentLang, { amount: money(payment.payee_minor, agentLang), payer: maskedNumber(payment.payer_msisdn), paymentRef }));
+  await e.sms(client, `${id}:receipt-agent`, id, to, reply('receiptCashOutAgent', agentLang, { amount: money(payment.payee_minor, agentLang), payer: maskedNumber(payment.payer_msisdn), paymentRef }), SMS_RECEIPT);
 }

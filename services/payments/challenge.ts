@@ -11,6 +11,7 @@ import { reply } from './replies.js';
 import * as store from './store.js';
 import { payerOf, type PaymentRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
+import { timeBound } from './sms-options.js';
 import { sourceText } from './funding.js';
 import { cashChallengeText } from './cash.js';
 
@@ -61,7 +62,8 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
   const text = (await cashChallengeText(engine, client, payment, usePin ? null : code, minutes)) ?? (usePin
     ? reply('challengePin', lang, { amount: asked, payee, fee, minutes, source })
     : reply('challengeCode', lang, { amount: asked, payee, fee, minutes, code: code ?? '', reference: payment.reference, source }));
-  return engine.sms(client, `${id}:challenge-sms`, id, payerOf(payment), text, true);
+  // Useless once the challenge expired (the row's expiry is this TTL from the step's now()).
+  return engine.sms(client, `${id}:challenge-sms`, id, payerOf(payment), text, timeBound(dialpay.v1.SmsKind.SMS_KIND_CHALLENGE, Date.now() + ttlMs));
 }
 
 /** A USSD payment's PIN was checked before the reserve; its challenge is the confirmation screen, not an SMS. */

@@ -23,6 +23,7 @@ import * as store from './store.js';
 import * as creditStore from './credits-store.js';
 import type { CreditFailure, CreditRow, CreditSource, CreditState } from './credits-store.js';
 import { PRODUCER, SCHEMA, type PaymentEngine } from './engine.js';
+import { SMS_RECEIPT } from './sms-options.js';
 
 const { CreditOutcome, CreditSource: ProtoSource, MerchantError } = dialpay.v1;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -203,7 +204,7 @@ export async function onCreditResult(e: PaymentEngine, result: dialpay.v1.ICredi
       const from = merchant ? merchant.name : operator.name;
       await e.sms(client, `${creditId}:credit-sms`, '', { operatorId: operator.id, msisdn: row.msisdn, shortCode: operator.shortCodes[0] as string }, reply('creditReceived', language, {
         amount: formatAmount(BigInt(row.amount_minor), row.currency, language), from, ref: row.reference || creditId.slice(0, 8).toUpperCase(),
-      }));
+      }), SMS_RECEIPT);
     }
     if (!ok) e.log.warn({ creditId, source: row.source, failure, detail: result.detail }, 'credit refused by billing; nothing moved');
     if (row.source === 'merchant-payout' && row.merchant_id) {

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { dialpay, fundingFromProto, fundingToProto, moneyToProto } from '../../proto/index.js';
+import { bigIntToInt64, dialpay, fundingFromProto, fundingToProto, moneyToProto } from '../../proto/index.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
@@ -26,12 +26,14 @@ import { airtimeCapture, airtimePayeeName, airtimeReceipts, airtimeRefusal } fro
 import { sweepPayments } from './sweep.js';
 import { payeeReceiptRoute, payeeReceiptText, routeTransfer, transferRefusalText } from './transfers.js';
 import * as store from './store.js';
+import { SMS_NOTICE, SMS_RECEIPT, timeBound, type SmsOptions } from './sms-options.js';
 import { cashFailedText, cashOut, cashReceipts, isCashPayment } from './cash.js';
 import { payerOf, type Destination, type Funding, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
 
 export const SCHEMA = 'payments';
 export const PRODUCER = 'payments';
-const { DebitOutcome, Channel, ChallengeMethod, SmsPriority } = dialpay.v1;
+const { DebitOutcome, Channel, ChallengeMethod, SmsPriority, SmsKind } = dialpay.v1;
+
 
 export type Opened = { ok: true; paymentId: string; split: PaymentSplit; payeeName: string } | { ok: false; text: string };
 
@@ -191,7 +193,7 @@ export class PaymentEngine {
       case 'authorize': {
         // Consent for up to the amount: the hold stays until the merchant captures or it expires (its expiry written with the state).
         this.notify(client, Notifications.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });
-        return this.sms(client, `${id}:authorized-sms`, id, to, reply('authorized', lang, { amount: formatAmount(payment.amount_minor, payment.currency, lang), payee: this.payeeName(payment) }));
+        return this.sms(client, `${id}:authorized-sms`, id, to, reply('authorized', lang, { amount: formatAmount(payment.amount_minor, payment.currency, lang), payee: this.payeeName(payment) }), SMS_NOTICE);
       }
       case 'capture':
         // A manual capture was confirmed when it was authorized; this is the merchant's capture.
@@ -204,11 +206,12 @@ export class PaymentEngine {
       case 'receipts':
         return payment.payee_kind === 'airtime' ? airtimeReceipts(this, client, payment, action.topUpRefunded === true) : this.#receipts(client, payment);
       case 'retry-prompt':
-        return this.sms(client, `${id}:retry-${attempts}`, id, to, reply('retry', lang, { left: String(action.attemptsLeft) }), true);
+        // Useful only while its challenge is open: it expires with it.
+        return this.sms(client, `${id}:retry-${attempts}`, id, to, reply('retry', lang, { left: String(action.attemptsLeft) }), timeBound(SmsKind.SMS_KIND_RETRY_PROMPT, payment.expires_at?.getTime()));
       case 'fail':
         this.notify(client, Notifications.paymentFailed, `${id}:failed`, id, { paymentId: id, reason: failureCode(action.reason), detail: action.reason });
         await this.tellMerchant(client, payment, 'failed', action.reason);
-        return this.sms(client, `${id}:failed-sms`, id, to, cashFailedText(payment, action.reason) ?? failedReply(action.reason, payment.amount_minor, payment.currency, lang));
+        return this.sms(client, `${id}:failed-sms`, id, to, cashFailedText(payment, action.reason) ?? failedReply(action.reason, payment.amount_minor, payment.currency, lang), SMS_NOTICE);
     }
   }
 
@@ -224,12 +227,12 @@ export class PaymentEngine {
     const ref = id.slice(0, 8).toUpperCase();
     if (isCashPayment(payment)) return cashReceipts(this, client, payment, ref);
     const amount = formatAmount(payment.amount_minor, payment.currency, lang);
-    await this.sms(client, `${id}:receipt-payer`, id, to, reply('receiptPayer', lang, { amount, payee: this.payeeName(payment), fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef: ref }));
+    await this.sms(client, `${id}:receipt-payer`, id, to, reply('receiptPayer', lang, { amount, payee: this.payeeName(payment), fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef: ref }), SMS_RECEIPT);
     if (payment.payee_kind === 'subscriber') {
       // Through the payee's operator's link; a payee we have not heard from yet reads that operator's language.
       const payee = payeeReceiptRoute(payment, this.operators);
       const payeeLang = (await store.payeeLanguage(client, payment)) ?? payee.defaultLanguage;
-      await this.sms(client, `${id}:receipt-payee`, id, payee.to, payeeReceiptText(payment, ref, payeeLang));
+      await this.sms(client, `${id}:receipt-payee`, id, payee.to, payeeReceiptText(payment, ref, payeeLang), SMS_RECEIPT);
     }
   }
 
@@ -264,10 +267,17 @@ export class PaymentEngine {
     return `+${payment.payee_id}`;
   }
 
-  sms(client: pg.ClientBase, eventId: string, paymentId: string, to: Destination, text: string, urgent = false): Promise<void> {
+  /**
+   * An SMS to a subscriber, through the outbox. Its kind says what it is for; a time-bound one (a
+   * challenge, a retry prompt) carries the instant it becomes useless, past which the gateway drops
+   * it rather than send it late (an SMSC outage): see SmsOutbound in sms.proto.
+   */
+  sms(client: pg.ClientBase, eventId: string, paymentId: string, to: Destination, text: string, options: SmsOptions): Promise<void> {
     return this.emit(client, Events.smsOutbound, eventId, paymentId, {
       messageRef: eventId, operatorId: to.operatorId, toMsisdn: to.msisdn, fromAddress: to.shortCode, text, receiptRequested: true,
-      priority: urgent ? SmsPriority.SMS_PRIORITY_HIGH : SmsPriority.SMS_PRIORITY_NORMAL,
+      priority: options.urgent ? SmsPriority.SMS_PRIORITY_HIGH : SmsPriority.SMS_PRIORITY_NORMAL,
+      kind: options.kind,
+      expiresAtUnixMs: bigIntToInt64(BigInt(Math.max(0, Math.trunc(options.expiresAtMs ?? 0)))),
     });
   }
 

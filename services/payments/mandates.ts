@@ -16,6 +16,7 @@ import * as store from './store.js';
 import * as merchantStore from './merchant-store.js';
 import type { MandateRow, PaymentRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
+import { timeBound } from './sms-options.js';
 
 const MerchantError = dialpay.v1.MerchantError;
 
@@ -87,7 +88,7 @@ export async function createMandate(engine: PaymentEngine, client: pg.PoolClient
   await engine.sms(client, `${mandateId}:mandate-sms`, '', { operatorId: payer.operator.id, msisdn: payer.msisdn, shortCode: payer.operator.shortCodes[0] as string }, reply('mandateAsk', lang, {
     payee: engine.payeeName({ payee_kind: 'merchant', payee_id: merchant.id }), cap: formatAmount(cap.amountMinor, cap.currency, lang), period: periodWord(period, lang),
     reference: create.reference ?? '', code, minutes: String(Math.max(1, Math.round(ttlMs / 60_000))),
-  }), true);
+  }), timeBound(dialpay.v1.SmsKind.SMS_KIND_CHALLENGE, row.expires_at.getTime()));
   return { mandate: await mandateView(client, row) };
 }
 

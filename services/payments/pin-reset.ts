@@ -53,6 +53,8 @@ export async function resetPin(pool: pg.Pool, config: Config, operatorId: string
       text: reply('pinReset', subscriber.language, { ussd: operator.ussd?.serviceCodes[0] ?? 'the USSD code' }),
       receiptRequested: true,
       priority: dialpay.v1.SmsPriority.SMS_PRIORITY_HIGH,
+      // A security notice: it keeps its value however late (no expires_at_unix_ms).
+      kind: dialpay.v1.SmsKind.SMS_KIND_NOTICE,
     });
     return { kind: 'reset', msisdn, wasLocked: subscriber.pin_locked };
   });

@@ -15,6 +15,7 @@ import * as store from './store.js';
 import * as merchantStore from './merchant-store.js';
 import { payerOf, type PaymentRow, type RefundRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
+import { SMS_RECEIPT } from './sms-options.js';
 
 const { DebitOutcome, MerchantError } = dialpay.v1;
 
@@ -63,7 +64,7 @@ export async function onRefundResult(e: PaymentEngine, result: dialpay.v1.IDebit
     await e.sms(client, `${refund.refund_id}:refund-sms`, payment.payment_id, to, reply('refunded', lang, {
       amount: formatAmount(BigInt(refund.amount_minor), payment.currency, lang), payee: e.payeeName(payment), paymentRef: payment.payment_id.slice(0, 8).toUpperCase(),
       wallet: payment.funding === 'wallet' ? 'yes' : '',
-    }));
+    }), SMS_RECEIPT);
     await e.emit(client, Events.merchantEvent, `${refund.refund_id}:merchant:refunded`, payment.payment_id, {
       merchantId: payment.payee_id, type: 'payment.refunded',
       payment: merchantPayment(payment, await merchantStore.refundedMinor(client, payment.payment_id)), refund: merchantRefund(refund, payment.currency),

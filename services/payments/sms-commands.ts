@@ -17,6 +17,7 @@ import { answerChallenge } from './sms-answers.js';
 import * as store from './store.js';
 import type { Destination, Payee, SubscriberRow } from './rows.js';
 import { SCHEMA, type PaymentEngine } from './engine.js';
+import { SMS_REPLY } from './sms-options.js';
 import { isE164 } from '../../runtime/msisdn.js';
 import { agentByMsisdn } from './agents.js';
 import { openCashIn } from './cash.js';
@@ -67,7 +68,7 @@ export class SmsCommands {
     const command = parseSmsCommand(message.text ?? '', { currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: subscriber.language });
     const to = { operatorId: operator.id, msisdn, shortCode: message.toAddress ?? operator.shortCodes[0] ?? '' };
     const eventId = message.envelope?.eventId as string;
-    const say = (text: string) => e.sms(client, `${eventId}:reply`, '', to, text);
+    const say = (text: string) => e.sms(client, `${eventId}:reply`, '', to, text, SMS_REPLY);
     switch (command.kind) {
       case 'invalid':
       case 'help':
@@ -118,7 +119,7 @@ export class SmsCommands {
           payee, amountMinor: command.amountMinor, reference: command.kind === 'pay' ? command.reference : '',
           language: command.language, channel: 'sms', shortCode: to.shortCode, requestId: null,
         });
-    if (!opened.ok) await this.#e.sms(client, `${eventId}:reply`, '', to, opened.text);
+    if (!opened.ok) await this.#e.sms(client, `${eventId}:reply`, '', to, opened.text, SMS_REPLY);
   }
 
   /** Asks billing (request/reply, bounded wait); null when unanswered, for an honest "try later". */

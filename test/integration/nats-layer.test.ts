@@ -2,7 +2,7 @@
 // Nats-Msg-Id dedups, handlers get decoded messages, failures are retried with
 // a delay and end in the dead-letter stream, undecodable bytes go there at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, provisionTopology, provisionTopologyWithRetry, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, PubAckMux, PubAckError, replyMuxFor, ReplyError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, provisionTopologyWithRetry, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, RetryLaterError, PubAckMux, PubAckError, replyMuxFor, ReplyError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
 import { Registry } from '../../runtime/metrics.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
 import { validateConfig } from '../../runtime/config/index.js';
@@ -151,6 +151,68 @@ describe('NATS layer', () => {
       const dead = await nats.jsm.streams.getMessage(DLQ_STREAM, { last_by_subj: `dialpay.dlq.SMS_OUTBOUND.${GATEWAY_SMS_OUTBOUND.durableName}` });
       if (!dead) throw new Error('no dead letter for gateway-sms-outbound');
       expect(Events.smsOutbound.type.decode(dead.data).text).toBe('UNSENDABLE YES ****');
+    } finally {
+      await running.stop(2_000);
+    }
+  });
+
+  it('a consumer with waits naks a RetryLaterError uncounted, as often as it comes, and still dead-letters after deliveriesMax real failures', async () => {
+    const waitsSpec: ConsumerSpec = { ...spec('waits-check', 3), waitsUnbounded: true };
+    await provisionTopology(nats, { streams: [], kvBuckets: [], consumers: [waitsSpec] }, 1, log);
+    expect((await nats.jsm.consumers.info('SMS_INBOUND', 'waits-check')).config.max_deliver).toBe(-1);
+    const deliveries: number[] = [];
+    const registry = new Registry();
+    const metrics = new ConsumerMetrics(registry);
+    const running = await startConsumer({
+      nats, spec: waitsSpec, event: Events.smsInbound, log, metrics, inFlightMax: 4, retryDelaysMs: [50], publishTimeoutMs: 5_000,
+      handler: async (msg, context) => {
+        if (msg.text !== 'WAIT THEN FAIL') return;
+        deliveries.push(context.deliveryCount);
+        // Six waits (twice deliveriesMax), a real failure between them, then real failures only.
+        if (context.deliveryCount === 2) throw new Error('broken once');
+        if (context.deliveryCount <= 7) throw new RetryLaterError('no bind yet', 20);
+        throw new Error('broken for good');
+      },
+    });
+    try {
+      await publishEvent(nats.js, Events.smsInbound, inbound('WAIT THEN FAIL'), { timeoutMs: 5_000 });
+      const letter = await waitFor('the dead letter', async () => {
+        for await (const l of deadLetters(nats, { consumer: 'waits-check' })) if (l.error === 'broken for good') return l;
+        return null;
+      });
+      // Deliveries 1, 3-7 waited; 2, 8 and 9 failed: the third failure is the last.
+      expect(letter.deliveries).toBe(9);
+      expect(deliveries).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const handled = (await metrics.handled.get()).values.filter((v) => v.labels.consumer === 'waits-check');
+      const count = (outcome: string) => handled.find((v) => v.labels.outcome === outcome)?.value;
+      // (dead_lettered also counts earlier tests' undecodable bytes: this new consumer reads SMS_INBOUND from the start.)
+      expect([count('waited'), count('retried')]).toEqual([6, 2]);
+    } finally {
+      await running.stop(2_000);
+    }
+  });
+
+  it('a consumer with waits whose live max_deliver an older release set counts waits as failures, as before', async () => {
+    const waitsSpec: ConsumerSpec = { ...spec('waits-old', 3), waitsUnbounded: true };
+    // As an older release provisioned it: max_deliver 3.
+    await provisionTopology(nats, { streams: [], kvBuckets: [], consumers: [{ ...waitsSpec, waitsUnbounded: false }] }, 1, log);
+    const deliveries: number[] = [];
+    const running = await startConsumer({
+      nats, spec: waitsSpec, event: Events.smsInbound, log, metrics: new ConsumerMetrics(new Registry()), inFlightMax: 4, retryDelaysMs: [50], publishTimeoutMs: 5_000,
+      handler: async (msg, context) => {
+        if (msg.text !== 'WAIT FOREVER') return;
+        deliveries.push(context.deliveryCount);
+        throw new RetryLaterError('no bind yet', 20);
+      },
+    });
+    try {
+      await publishEvent(nats.js, Events.smsInbound, inbound('WAIT FOREVER'), { timeoutMs: 5_000 });
+      const letter = await waitFor('the dead letter', async () => {
+        for await (const l of deadLetters(nats, { consumer: 'waits-old' })) if (l.error === 'no bind yet') return l;
+        return null;
+      });
+      expect(letter.deliveries).toBe(3);
+      expect(deliveries).toEqual([1, 2, 3]);
     } finally {
       await running.stop(2_000);
     }

@@ -9,13 +9,17 @@ import { AccountIds } from '../../../services/billing/ledger/rules.js';
 import type { Pool } from '../../../runtime/pg/index.js';
 import type { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
-import { waitFor } from '../../support/stack.js';
 import { hashSecret } from '../../../runtime/secrets.js';
+import { connectNats, Events, type NatsHandle } from '../../../runtime/nats/index.js';
+import { dialpay, int64ToBigInt } from '../../../proto/index.js';
+import { listenTo } from '../../support/notification-listener.js';
+import { quietLogger, waitFor } from '../../support/stack.js';
 
 let p: PaymentsStack;
 let sim: SmscSimulator;
 let pool: Pool;
 let ledger: Ledger;
+let nats: NatsHandle;
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
 let phoneNo = 0;
 const newPhone = () => `2547110${String(++phoneNo).padStart(5, '0')}`;
@@ -33,8 +37,10 @@ beforeAll(async () => {
     raw.limits.challengeTtlMs = 3_000;
   });
   ({ sim, pool, ledger } = p);
+  nats = await connectNats({ ...p.stack.config.nats, name: 'test' }, quietLogger());
 });
 afterAll(async () => {
+  await nats?.close();
   await p?.cleanup();
 });
 
@@ -75,6 +81,29 @@ describe('a payment that succeeds', () => {
     const payeeSeen = sim.submitted.filter((m) => m.destination === payee).length;
     expect(await ask(payer, `YES ${codeIn(challenge)}`)).toMatch(/^Paid 30\.00 KES to \+254/);
     expect(await nextSms(payee, payeeSeen)).toMatch(new RegExp(`^Recu 30,00 KES de \\+${payer}\\.`));
+  });
+
+  it('each SMS says what it is for, and a challenge and its retry prompt carry the challenge\'s expiry (the gateway drops them past it)', async () => {
+    const phone = newPhone();
+    const published = await listenTo(nats.nc, Events.smsOutbound);
+    const challenge = await ask(phone, 'PAY SHOP42 40');
+    const askedAtMs = Date.now();
+    expect(await ask(phone, 'YES 0000')).toBe('Wrong code. 2 attempt(s) left.');
+    await ask(phone, `YES ${codeIn(challenge)}`);
+    published.stop();
+    const mine = published.received.filter((m) => m.toMsisdn === phone);
+    const byRef = (suffix: string) => mine.find((m) => m.messageRef?.endsWith(suffix)) as dialpay.v1.SmsOutbound;
+    const expiry = (m: dialpay.v1.SmsOutbound) => Number(int64ToBigInt(m.expiresAtUnixMs));
+    expect(byRef(':challenge-sms').kind).toBe(dialpay.v1.SmsKind.SMS_KIND_CHALLENGE);
+    // limits.challengeTtlMs (3 s in this suite) from when the challenge was sent.
+    expect(expiry(byRef(':challenge-sms'))).toBeGreaterThan(askedAtMs + 3_000 - 2_000);
+    expect(expiry(byRef(':challenge-sms'))).toBeLessThanOrEqual(askedAtMs + 3_000);
+    expect(byRef(':retry-1').kind).toBe(dialpay.v1.SmsKind.SMS_KIND_RETRY_PROMPT);
+    expect(Math.abs(expiry(byRef(':retry-1')) - expiry(byRef(':challenge-sms')))).toBeLessThan(1_000);
+    expect(byRef(':receipt-payer').kind).toBe(dialpay.v1.SmsKind.SMS_KIND_RECEIPT);
+    expect(expiry(byRef(':receipt-payer'))).toBe(0);
+    // The reply to a YES that matched nothing is an answer; it keeps its value too.
+    expect(mine.filter((m) => m.kind === dialpay.v1.SmsKind.SMS_KIND_UNSPECIFIED)).toEqual([]);
   });
 });
 
@@ -167,5 +196,5 @@ it('leaves a ledger that adds up, with no reservation left open', async () => {
   expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
   await waitFor('holds empty', async () => (await ledger.balance(AccountIds.holds('KES'))) === 0n);
   const { rows } = await pool.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM payments.payments GROUP BY state ORDER BY state");
-  expect(rows).toEqual([{ state: 'completed', n: 5 }, { state: 'failed', n: 6 }]);
+  expect(rows).toEqual([{ state: 'completed', n: 6 }, { state: 'failed', n: 6 }]);
 });
