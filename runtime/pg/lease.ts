@@ -92,42 +92,45 @@ export class Leases {
   }
 
   /** The lease if no one holds it now, else null at once. */
-  async tryAcquire(name: string): Promise<Lease | null> {
-    const client = await this.#pool.connect();
-    let failed = false;
-    const onError = (err: Error) => {
-      failed = true;
-      this.#log.warn({ err, lease: name }, 'lease connection failed');
-    };
-    client.on('error', onError);
-    try {
-      await client.query(`SET tcp_keepalives_idle = ${LEASE_KEEPALIVE_IDLE_S}; SET tcp_keepalives_interval = ${LEASE_KEEPALIVE_INTERVAL_S}; SET tcp_keepalives_count = ${LEASE_KEEPALIVE_COUNT}`);
-      const { rows } = await client.query<{ got: boolean; pid: number }>('SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS got, pg_backend_pid() AS pid', [LEASE_LOCK_CLASS, name]);
-      const row = rows[0];
-      if (!row?.got) {
-        this.#remember(name);
-        client.removeListener('error', onError);
-        client.release(true); // a fresh session next time: nothing of this one is kept
-        return null;
-      }
-      client.removeListener('error', onError);
-      return this.#held$(name, client, row.pid, this.#contended.delete(name));
-    } catch (err) {
-      client.removeListener('error', onError);
-      client.release(true);
-      if (failed) throw new LeaseLostError(name, { cause: err });
-      throw err;
-    }
+  tryAcquire(name: string): Promise<Lease | null> {
+    return this.acquire(name, 0);
   }
 
-  /** The lease, waiting up to waitMs for its holder to finish or die; null when it is still held then. */
+  /**
+   * The lease, waiting up to waitMs for its holder to finish or die; null when it is still held then.
+   * One connection asks, again every LEASE_POLL_MS, and becomes the lease's when it gets the lock.
+   */
   async acquire(name: string, waitMs: number, onWait?: () => void): Promise<Lease | null> {
     const deadline = performance.now() + waitMs;
-    for (let attempt = 0; ; attempt++) {
-      const lease = await this.tryAcquire(name);
-      if (lease || performance.now() >= deadline) return lease;
-      if (attempt === 0) onWait?.();
-      await new Promise((r) => setTimeout(r, Math.min(LEASE_POLL_MS, Math.max(0, deadline - performance.now()))));
+    const client = await this.#pool.connect();
+    let failure: Error | null = null;
+    const onError = (err: Error) => {
+      failure = err;
+    };
+    client.on('error', onError);
+    let got: Lease | null = null;
+    try {
+      await client.query(`SET tcp_keepalives_idle = ${LEASE_KEEPALIVE_IDLE_S}; SET tcp_keepalives_interval = ${LEASE_KEEPALIVE_INTERVAL_S}; SET tcp_keepalives_count = ${LEASE_KEEPALIVE_COUNT}`);
+      for (let attempt = 0; ; attempt++) {
+        const { rows } = await client.query<{ got: boolean; pid: number }>('SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS got, pg_backend_pid() AS pid', [LEASE_LOCK_CLASS, name]);
+        const row = rows[0];
+        if (row?.got) {
+          client.removeListener('error', onError);
+          got = this.#held$(name, client, row.pid, this.#contended.delete(name));
+          return got;
+        }
+        this.#remember(name);
+        if (performance.now() >= deadline) return null;
+        if (attempt === 0) onWait?.();
+        await new Promise((r) => setTimeout(r, Math.min(LEASE_POLL_MS, Math.max(0, deadline - performance.now()))));
+      }
+    } catch (err) {
+      throw failure ? new LeaseLostError(name, { cause: err }) : err;
+    } finally {
+      if (!got) {
+        client.removeListener('error', onError);
+        client.release(true); // a fresh session next time: nothing of this one is kept
+      }
     }
   }
 
@@ -147,8 +150,11 @@ export class Leases {
       controller.abort(new LeaseLostError(name, { cause }));
     };
     client.on('error', lose);
+    let checking = false;
     const check = setInterval(() => {
-      client.query({ text: 'SELECT 1', query_timeout: LEASE_CHECK_TIMEOUT_MS } as pg.QueryConfig).catch(lose);
+      if (checking) return; // one check at a time on the connection
+      checking = true;
+      client.query({ text: 'SELECT 1', query_timeout: LEASE_CHECK_TIMEOUT_MS } as pg.QueryConfig).catch(lose).finally(() => (checking = false));
     }, this.#checkEveryMs);
     check.unref();
     this.#held?.inc();
