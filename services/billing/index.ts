@@ -57,7 +57,8 @@ async function startBilling(context: ComponentContext, given?: SimulatedCarrier)
   const base = startServiceBase(context, 'billing');
   const pool = context.pool as NonNullable<typeof context.pool>;
   // Its holds in billing's schema, shared by every replica: a capture may land on another one than its reserve.
-  const simulator = given ?? new SimulatedCarrier({ openingBalanceMinor: SIMULATOR_OPENING_BALANCE_MINOR, sharedPool: pool });
+  // (billingSimulator.state process keeps them in this process: one replica only.)
+  const simulator = given ?? new SimulatedCarrier({ openingBalanceMinor: SIMULATOR_OPENING_BALANCE_MINOR, ...(config.billingSimulator.state === 'shared' ? { sharedPool: pool } : {}) });
   const ledger = new Ledger(pool);
   const adapterFor = adaptersFor(simulator, ledger);
   for (const operator of config.operators) adapterFor(operator); // fail at start, not at the first payment
