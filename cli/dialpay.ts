@@ -13,8 +13,9 @@ import { openApiDocument } from '../gateway/merchant-api/openapi.js';
 import { replayDeadLetters } from '../services/webhooks/index.js';
 import { resetPin } from '../services/payments/index.js';
 import { InteropDayStillOpenError, InteropSettlement, SettlementService, windowId, writeInteropReports, writeReports } from '../services/settlement/index.js';
-import { reconcile } from '../services/reconciliation/index.js';
+import { reconcileOnce } from '../services/reconciliation/index.js';
 import { createPool, databaseName, ensureDatabase } from '../runtime/pg/index.js';
+import { Leases } from '../runtime/pg/lease.js';
 import { EngineUnavailableError, withPostgres } from '../runtime/engine-error.js';
 import { CONSUMERS, connectNats, natsOptionsFor, replayDeadLetters as replayConsumerDeadLetters, summariseDeadLetters } from '../runtime/nats/index.js';
 import { hashSecret } from '../runtime/secrets.js';
@@ -54,13 +55,16 @@ other commands:
   api-key          make an API key: prints the key once, and the entry for merchants[].apiKeys (or operators[].apiKeys)
   settle --operator ID --window YYYY-MM-DD [--out DIR] [--paid]
                    close that settlement window (idempotent) and write its CSV and JSON reports;
-                   --paid marks a closed window paid out (SETTLED)
+                   --paid marks a closed window paid out (SETTLED); while another process (a
+                   settlement replica) closes it, waits for it, then answers with its batch
   settle --interop --window YYYY-MM-DD [--out DIR]
                    close that UTC day's operator-to-operator settlement (idempotent): the net
                    position of each pair of operators per currency, as CSV and JSON reports
-  reconcile --operator ID FILE [--out BASE]
+  reconcile --operator ID FILE [--out BASE] [--again]
                    match an operator's charging-records CSV against the ledger; writes BASE.csv
-                   (every discrepancy and bad row) and BASE.json (the summary); exit 3 when a person must look
+                   (every discrepancy and bad row) and BASE.json (the summary); exit 3 when a person must look;
+                   a file reconciled before (same bytes, any host) answers with that run's summary
+                   unless --again; one run per file at a time, a second waits for the first
   webhooks replay [--merchant ID]
                    send dead-lettered webhook events again (after the merchant's endpoint is back)
   pin reset --operator ID --msisdn NUMBER [--by AGENT]
@@ -179,13 +183,21 @@ async function runUntilSignal(
   reloads.started(host);
 }
 
-/** What `dialpay settle` works with: the settlement service's NATS identity and a small pool. */
+/** What `dialpay settle` works with: the settlement service's NATS identity and a small pool (one connection holds the lease). */
 async function settleEngines(config: Config) {
   const log = createLogger({ level: config.log.level, component: 'settle' });
   const nats = await connectNats(natsOptionsFor(config.nats, 'settlement', 'dialpay-settle'), log);
-  const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
-  return { log, nats, pool };
+  const pool = createPool({ url: config.postgres.url, poolSizeMax: 3, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
+  return { log, nats, pool, leases: new Leases({ pool, log }) };
 }
+
+/**
+ * How long `dialpay settle` and `dialpay reconcile` wait for another closer or run of the same
+ * window (a settlement replica, another host's timer) to finish or die: longer than a close or a
+ * run takes. Once it is free they answer with what it stored, or do the work it left unfinished.
+ */
+const LEASE_WAIT_MS = 15 * 60_000;
+const leaseWaitNote = (what: string) => () => process.stderr.write(`dialpay: another process is ${what}; waiting for it (up to ${LEASE_WAIT_MS / 60_000} min)\n`);
 
 /** `dialpay settle --interop --window DAY`: closes the UTC day's operator-to-operator settlement and writes its reports. */
 async function settleInterop(config: Config, day: string | undefined, out: string | undefined): Promise<void> {
@@ -193,9 +205,9 @@ async function settleInterop(config: Config, day: string | undefined, out: strin
     process.stderr.write('dialpay settle --interop needs --window YYYY-MM-DD (a UTC day)\n');
     process.exit(EXIT_USAGE);
   }
-  const { log, nats, pool } = await settleEngines(config);
+  const { log, nats, pool, leases } = await settleEngines(config);
   try {
-    const closed = await new InteropSettlement({ pool, nc: nats.nc, log }).close(day);
+    const closed = await new InteropSettlement({ pool, nc: nats.nc, log, leases }).close(day, { leaseWaitMs: LEASE_WAIT_MS, onLeaseWait: leaseWaitNote(`closing interop/${day}`) });
     const base = writeInteropReports(out ?? '.', closed);
     process.stdout.write(`${closed.closedNow ? 'closed' : 'already closed'} ${closed.windowId}: ${closed.lines.length} pair(s) of operators; wrote ${base}.csv and ${base}.json\n`);
   } catch (err) {
@@ -212,7 +224,7 @@ export async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, msisdn: { type: 'string' }, by: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' }, agent: { type: 'string' }, amount: { type: 'string' }, ref: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' }, interop: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' }, msisdn: { type: 'string' }, by: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' }, agent: { type: 'string' }, amount: { type: 'string' }, ref: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' }, interop: { type: 'boolean' }, again: { type: 'boolean' } },
   });
   const command = positionals[0];
   if (values.help || !command || command === 'help') {
@@ -352,15 +364,15 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write('dialpay settle needs --operator ID and --window YYYY-MM-DD\n');
       process.exit(EXIT_USAGE);
     }
-    const { log, nats, pool } = await settleEngines(config);
+    const { log, nats, pool, leases } = await settleEngines(config);
     try {
-      const service = new SettlementService({ pool, nc: nats.nc, config, log });
+      const service = new SettlementService({ pool, nc: nats.nc, config, log, leases });
       if (values.paid) {
         const id = windowId(values.operator, values.window);
         process.stdout.write(`${await service.markSettled(id)} ${id}\n`);
         return;
       }
-      const closed = await service.close(values.operator, values.window);
+      const closed = await service.close(values.operator, values.window, { leaseWaitMs: LEASE_WAIT_MS, onLeaseWait: leaseWaitNote(`closing ${windowId(values.operator, values.window)}`) });
       const base = writeReports(values.out ?? '.', closed);
       process.stdout.write(`${closed.closedNow ? 'closed' : 'already closed'} ${closed.windowId}: ${closed.batch.merchants.length} merchant(s); wrote ${base}.csv, ${base}-operator.csv and ${base}.json\n`);
     } finally {
@@ -378,11 +390,17 @@ export async function main(argv: string[]): Promise<void> {
     }
     const log = createLogger({ level: config.log.level, component: 'reconcile' });
     const nats = await connectNats(natsOptionsFor(config.nats, 'reconciliation', 'dialpay-reconcile'), log);
+    // One connection holds the file's lease, one records the run.
+    const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-reconcile' }, log);
     try {
-      const summary = await reconcile({ operator, file, outBase: values.out ?? `reconciliation-${operator.id}-${Date.now()}`, nc: nats.nc, js: nats.js, publishTimeoutMs: config.nats.publishTimeoutMs });
-      process.stdout.write(`${JSON.stringify({ counts: summary.counts, badRows: summary.badRows, needsAction: summary.needsAction, report: summary.reportCsv })}\n`);
+      const { summary, ranNow } = await reconcileOnce({
+        operator, file, outBase: values.out ?? `reconciliation-${operator.id}-${Date.now()}`, nc: nats.nc, js: nats.js, publishTimeoutMs: config.nats.publishTimeoutMs,
+        pool, leases: new Leases({ pool, log }), leaseWaitMs: LEASE_WAIT_MS, onLeaseWait: leaseWaitNote(`reconciling this file for ${operator.id}`), again: values.again === true,
+      });
+      process.stdout.write(`${JSON.stringify({ counts: summary.counts, badRows: summary.badRows, needsAction: summary.needsAction, report: summary.reportCsv, ...(ranNow ? {} : { alreadyReconciled: true }) })}\n`);
       if (summary.needsAction) process.exitCode = 3;
     } finally {
+      await pool.end();
       await nats.close();
     }
     return;

@@ -6,6 +6,7 @@ import type { ComponentContext, ComponentDefinition, StartedComponent } from '..
 import { startSmppEdge } from './smpp/edge.js';
 import { UssdHttpEdge } from './ussd/http-edge.js';
 import { MerchantApi } from './merchant-api/server.js';
+import { GatewayPresence } from './merchant-api/replicas.js';
 
 async function startGateway(context: ComponentContext): Promise<StartedComponent> {
   const smpp = await startSmppEdge(context);
@@ -15,8 +16,13 @@ async function startGateway(context: ComponentContext): Promise<StartedComponent
     await ussdHttp.listen();
   }
   let merchantApi: MerchantApi | null = null;
+  let presence: GatewayPresence | null = null;
   if (context.config.merchantApi.port !== undefined) {
-    merchantApi = new MerchantApi({ config: context.config, nc: context.nats.nc, log: context.log, registry: context.registry });
+    // The rate limits hold across replicas: each admits its share; it hears the others before it serves.
+    presence = new GatewayPresence({ nc: context.nats.nc, log: context.log });
+    await presence.start();
+    const replicas = presence;
+    merchantApi = new MerchantApi({ config: context.config, nc: context.nats.nc, log: context.log, registry: context.registry, replicas: () => replicas.replicas() });
     const port = await merchantApi.listen();
     context.log.info({ port }, 'merchant API listening');
   }
@@ -26,6 +32,7 @@ async function startGateway(context: ComponentContext): Promise<StartedComponent
     reloadConfig: (config) => merchantApi?.reloadKeys(config.merchants, config.operators),
     stop: async (timeoutMs) => {
       await merchantApi?.close();
+      await presence?.stop();
       await ussdHttp?.close();
       await smpp.stop(timeoutMs);
     },

@@ -100,12 +100,15 @@ export class MerchantApi {
   #operatorKeys: ReadonlyMap<string, OperatorKeyEntry>;
   readonly #log: Logger;
   readonly #limiter: RateLimiter;
+  /** Gateway replicas serving this API now (replicas.ts): each admits its share of a key's limit. */
+  readonly #replicas: () => number;
   readonly #authFailures: AuthFailureLimiter;
   readonly #authFailuresTotal: Counter<'reason'>;
   readonly #requests: Counter<'route' | 'status'>;
   readonly #seconds: Histogram<'route'>;
 
-  constructor(options: { config: Config; nc: NatsConnection; log: Logger; registry: Registry }) {
+  constructor(options: { config: Config; nc: NatsConnection; log: Logger; registry: Registry; replicas?: () => number }) {
+    this.#replicas = options.replicas ?? (() => 1);
     this.#config = options.config;
     this.#nc = options.nc;
     const api = options.config.merchantApi;
@@ -176,12 +179,12 @@ export class MerchantApi {
       if (route.startsWith(OPERATOR_PREFIX)) {
         const found = this.#authenticate(request, reply, log, this.#operatorKeys, 'operator');
         if (!found) return reply;
-        waitMs = this.#limiter.take(found.stored.id, Date.now());
+        waitMs = this.#limiter.take(found.stored.id, Date.now(), undefined, this.#replicas());
         request.operator = found.operator;
       } else {
         const found = this.#authenticate(request, reply, log, this.#keys, 'merchant');
         if (!found) return reply;
-        waitMs = this.#limiter.take(found.stored.id, Date.now(), { perSecond: found.merchant.apiRequestsPerSecondMax, burst: found.merchant.apiRequestsBurstMax });
+        waitMs = this.#limiter.take(found.stored.id, Date.now(), { perSecond: found.merchant.apiRequestsPerSecondMax, burst: found.merchant.apiRequestsBurstMax }, this.#replicas());
         request.merchant = found.merchant;
       }
       if (waitMs > 0) {

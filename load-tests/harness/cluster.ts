@@ -163,6 +163,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   raw.merchantApi.port = await freePort();
   Object.assign(raw.operators[0].smpp, { port: await smsc.start(), reconnectDelayMsMin: 100, reconnectDelayMsMax: 1_000 });
   raw.operators[1].smpp.port = await freePort();
+  // One billing process: its simulated carrier keeps its state in the process, so the records count
+  // our statements, not the simulated carrier's. Billing replicas share it in PostgreSQL.
+  raw.billingSimulator = { state: (options.replicas?.billing ?? 1) > 1 ? 'shared' : 'process' };
   if (chargingApi) Object.assign(raw.operators[0], { billingAdapter: 'http', charging: { baseUrl: await chargingApi.start(), timeoutMs: 2_000, tokenUrl: chargingApi.tokenUrl, clientId: 'dialpay', clientSecret: 'camara-secret' } });
   options.configure?.(raw);
   const configPath = join(workDir, 'dialpay.yaml');

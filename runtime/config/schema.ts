@@ -440,6 +440,17 @@ export const configSchema = z
         circuitOpenMs: positiveMs.default(30_000),
       })
       .prefault({}),
+    /** Operators on billingAdapter simulator (tests, demos, benches): where the simulated carrier keeps its holds and balances. */
+    billingSimulator: z
+      .strictObject({
+        /**
+         * shared: in billing's schema, so every billing replica sees each hold (a capture may land on
+         * another replica than its reserve). process: in the billing process, for one billing replica
+         * only (a bench that should not count the simulated carrier's statements as ours).
+         */
+        state: z.enum(['shared', 'process']).default('shared'),
+      })
+      .prefault({}),
     settlementReports: z
       .strictObject({
         /** Where the scheduled closes write their CSV and JSON reports; none written when absent. */

@@ -92,6 +92,9 @@ const MIB = 1024 * 1024;
 export const DLQ_STREAM = 'DLQ';
 export const DLQ_SUBJECT_PREFIX = 'dialpay.dlq';
 
+/** Core NATS, no stream: each merchant API replica announces itself on `<prefix>.<its id>` (gateway/merchant-api/replicas.ts). */
+export const PRESENCE_SUBJECT_PREFIX = 'dialpay.gateway.presence';
+
 export const SMS_SENT_STREAM = 'SMS_SENT';
 export const SMS_SENT_SUBJECT = 'dialpay.sms.sent';
 /** One batch of sent records, at most: the writer cuts batches below it. */

@@ -53,10 +53,13 @@ export function adaptersFor(simulator: SimulatedCarrier, ledger: Ledger): (opera
   };
 }
 
-async function startBilling(context: ComponentContext, simulator = new SimulatedCarrier({ openingBalanceMinor: SIMULATOR_OPENING_BALANCE_MINOR })): Promise<StartedComponent> {
+async function startBilling(context: ComponentContext, given?: SimulatedCarrier): Promise<StartedComponent> {
   const { config, nats, log } = context;
   const base = startServiceBase(context, 'billing');
   const pool = context.pool as NonNullable<typeof context.pool>;
+  // Its holds in billing's schema, shared by every replica: a capture may land on another one than its reserve.
+  // (billingSimulator.state process keeps them in this process: one replica only.)
+  const simulator = given ?? new SimulatedCarrier({ openingBalanceMinor: SIMULATOR_OPENING_BALANCE_MINOR, ...(config.billingSimulator.state === 'shared' ? { sharedPool: pool } : {}) });
   const ledger = new Ledger(pool);
   const adapterFor = adaptersFor(simulator, ledger);
   for (const operator of config.operators) adapterFor(operator); // fail at start, not at the first payment
@@ -142,7 +145,10 @@ export function assertChargingSecrets(config: Config): void {
   });
 }
 
-/** The billing component; tests pass their own simulated carrier to look at its balances. */
+/**
+ * The billing component. Without a simulator, billing makes one whose state is shared in PostgreSQL (every
+ * replica's); tests pass their own, with its state in this process, to set and read its balances.
+ */
 export function billingComponent(simulator?: SimulatedCarrier): ComponentDefinition {
   return {
     name: 'billing',

@@ -1,8 +1,10 @@
 // reconciliation: matches operator charging records against our ledger.
-// Runs are one-shot (`dialpay reconcile`, run.ts); this component keeps the
+// Runs are one-shot (`dialpay reconcile`, run.ts; one per file across hosts,
+// exclusive.ts); this component keeps the
 // last run's findings per operator as metrics, so ops see when a person must look.
 // At start it reads them back from the RECONCILIATION stream, so a restart
 // does not clear an alert that a person has not dealt with.
+import { fileURLToPath } from 'node:url';
 import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
 import { startBaseOnly } from '../../runtime/service-base.js';
 import { Gauge } from '../../runtime/metrics.js';
@@ -32,6 +34,7 @@ async function lastRuns(nats: NatsHandle, operatorIds: readonly string[]): Promi
 }
 
 export { reconcile, type ReconcileSummary } from './run.js';
+export { reconcileOnce, fileSha256, runLease, type ExclusiveRun } from './exclusive.js';
 
 async function startReconciliation(context: ComponentContext): Promise<StartedComponent> {
   const base = await startBaseOnly(context, 'reconciliation');
@@ -77,6 +80,7 @@ async function startReconciliation(context: ComponentContext): Promise<StartedCo
 export const reconciliation: ComponentDefinition = {
   name: 'reconciliation',
   schema: 'reconciliation',
-  migrationsDir: null,
+  // reconciliation.runs: what `dialpay reconcile` ran, so a file is reconciled once (exclusive.ts).
+  migrationsDir: fileURLToPath(new URL('./migrations/', import.meta.url)),
   start: (context) => startReconciliation(context),
 };

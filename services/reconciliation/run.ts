@@ -64,8 +64,13 @@ async function timeSpan(file: string, operator: OperatorConfig): Promise<{ fromM
   return Number.isFinite(fromMs) ? { fromMs, toMs } : null;
 }
 
-export async function reconcile(options: { operator: OperatorConfig; file: string; outBase: string; nc: NatsConnection; js: JetStreamClient; publishTimeoutMs: number }): Promise<ReconcileSummary> {
-  const { operator, file } = options;
+/**
+ * `signal`: the run's lease (exclusive.ts); once it aborts, the run stops at its next step and publishes nothing.
+ * `eventId`: the ReconciliationCompleted event's id (Nats-Msg-Id), so a run taken over from one that died after
+ * publishing is not told twice within the stream's duplicate window; random by default.
+ */
+export async function reconcile(options: { operator: OperatorConfig; file: string; outBase: string; nc: NatsConnection; js: JetStreamClient; publishTimeoutMs: number; signal?: AbortSignal; eventId?: string }): Promise<ReconcileSummary> {
+  const { operator, file, signal } = options;
   const toleranceMs = operator.reconciliation.toleranceMs;
   const span = (await timeSpan(file, operator)) ?? { fromMs: 0, toMs: -1 };
   const matcher = new Matcher({ toleranceMs });
@@ -84,6 +89,7 @@ export async function reconcile(options: { operator: OperatorConfig; file: strin
     let after = '';
     for (let page = 0; ; page++) {
       if (page >= CHARGES_PAGES_MAX) throw new Error('more charges in this span than one run reads; split the file');
+      signal?.throwIfAborted();
       const reply = await requestReply(options.nc, Requests.billingCharges, {
         operatorId: operator.id, fromUnixMs: bigIntToInt64(BigInt(span.fromMs - toleranceMs)), toUnixMs: bigIntToInt64(BigInt(span.toMs + toleranceMs + 1)), limit: CHARGES_PAGE, afterDebitId: after,
       }, BILLING_TIMEOUT_MS);
@@ -102,6 +108,7 @@ export async function reconcile(options: { operator: OperatorConfig; file: strin
 
   let badRows = 0;
   for await (const row of readRecords(createReadStream(file), operator.reconciliation, operator.countryCallingCode)) {
+    signal?.throwIfAborted();
     if (!row.ok) {
       badRows++;
       await write(out, ['bad_row', row.line, '', '', '', '', '', '', '', '', csvField(row.reason)].join(','));
@@ -120,9 +127,10 @@ export async function reconcile(options: { operator: OperatorConfig; file: strin
   const summary: ReconcileSummary = {
     operatorId: operator.id, file, fromMs: span.fromMs, toMs: span.toMs, counts, badRows, needsAction, reportCsv: `${options.outBase}.csv`, reportJson: `${options.outBase}.json`,
   };
+  signal?.throwIfAborted();
   writeFileSync(summary.reportJson, `${JSON.stringify({ ...summary, from: span.toMs >= span.fromMs ? new Date(span.fromMs).toISOString() : null, to: span.toMs >= span.fromMs ? new Date(span.toMs).toISOString() : null }, null, 2)}\n`);
   await publishEvent(options.js, Events.reconciliationCompleted, {
-    envelope: newEnvelope({ producer: 'reconciliation' }), operatorId: operator.id, windowId: `${operator.id}/${file.split('/').pop() ?? file}`,
+    envelope: newEnvelope({ producer: 'reconciliation', ...(options.eventId ? { eventId: options.eventId } : {}) }), operatorId: operator.id, windowId: `${operator.id}/${file.split('/').pop() ?? file}`,
     matched: counts.matched, amountMismatch: counts.amount_mismatch, statusMismatch: counts.status_mismatch, missingAtOperator: counts.missing_at_operator,
     missingInLedger: counts.missing_in_ledger, duplicate: counts.duplicate, badRows, needsAction,
   }, { timeoutMs: options.publishTimeoutMs });

@@ -7,8 +7,9 @@ import { startServiceBase } from '../../runtime/service-base.js';
 import { Requests, serveRequests } from '../../runtime/nats/index.js';
 import { SettlementService } from './windows.js';
 import { InteropSettlement } from './interop.js';
+import { Leases } from '../../runtime/pg/lease.js';
 
-export { SettlementService, WindowStillOpenError, batchCsv, windowId, writeReports } from './windows.js';
+export { SettlementService, WindowStillOpenError, batchCsv, leaseOf, windowId, writeReports } from './windows.js';
 export { InteropSettlement, InteropDayStillOpenError, interopWindowId, writeInteropReports } from './interop.js';
 
 /** How often due windows are looked for. Closing is idempotent, so a short period costs one query per operator. */
@@ -17,8 +18,11 @@ const CLOSE_SWEEP_MS = 60_000;
 async function startSettlement(context: ComponentContext): Promise<StartedComponent> {
   const { config, nats, log } = context;
   const base = startServiceBase(context, 'settlement');
-  const service = new SettlementService({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, config, log });
-  const interop = new InteropSettlement({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, log });
+  const pool = context.pool as NonNullable<typeof context.pool>;
+  // Every replica sweeps; a window's lease lets one close it, the others skip it (runtime/pg/lease.ts).
+  const leases = new Leases({ pool, log, registry: context.registry });
+  const service = new SettlementService({ pool, nc: nats.nc, config, log, leases });
+  const interop = new InteropSettlement({ pool, nc: nats.nc, log, leases });
   const lines = serveRequests(nats.nc, Requests.settlementMerchant, {
     queue: 'settlement', inFlightMax: 64, log, unavailable: () => ({ available: false }), handle: (r) => service.forMerchant(r),
   });

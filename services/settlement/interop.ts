@@ -14,6 +14,7 @@ import { bigIntToInt64, int64ToBigInt } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import type { Pool } from '../../runtime/pg/index.js';
+import { LeaseHeldError, type Lease, type Leases } from '../../runtime/pg/lease.js';
 import { interopCsv, netPositions, type PairLine } from './interop-arithmetic.js';
 import { BILLING_TIMEOUT_MS, CLOSE_GRACE_MS } from './windows.js';
 
@@ -40,18 +41,37 @@ export class InteropSettlement {
   readonly #pool: Pool;
   readonly #nc: NatsConnection;
   readonly #log: Logger;
+  readonly #leases: Leases | null;
 
-  constructor(options: { pool: Pool; nc: NatsConnection; log: Logger }) {
+  /** With `leases`, each day is closed by at most one replica at a time. */
+  constructor(options: { pool: Pool; nc: NatsConnection; log: Logger; leases?: Leases }) {
     this.#pool = options.pool;
     this.#nc = options.nc;
     this.#log = options.log;
+    this.#leases = options.leases ?? null;
   }
 
-  /** Closes the UTC day `date` (YYYY-MM-DD): asks billing for its positions, nets them per pair, stores the lines. */
-  async close(date: string): Promise<ClosedInteropDay> {
+  /**
+   * Closes the UTC day `date` (YYYY-MM-DD): asks billing for its positions, nets them per pair, stores the lines.
+   * With leases, another closer of the same day (any replica) is waited for up to leaseWaitMs, then LeaseHeldError.
+   */
+  async close(date: string, options: { leaseWaitMs?: number; onLeaseWait?: () => void } = {}): Promise<ClosedInteropDay> {
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`))) throw new Error(`day must be a date like 2026-11-20, not "${date}"`);
+    if (!this.#leases) return this.#close(date, null);
+    const name = `settlement/${interopWindowId(date)}`;
+    const lease = await this.#leases.acquire(name, options.leaseWaitMs ?? 0, options.onLeaseWait);
+    if (!lease) throw new LeaseHeldError(name);
+    try {
+      return await this.#close(date, lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  async #close(date: string, lease: Lease | null): Promise<ClosedInteropDay> {
     const stored = await this.#stored(date);
     if (stored) return stored;
+    if (lease?.contended) lease.tookOver();
     const fromAt = new Date(Date.parse(`${date}T00:00:00Z`));
     const toAt = new Date(fromAt.getTime() + DAY_MS);
     // The database's clock, as for merchant windows.
@@ -62,6 +82,7 @@ export class InteropSettlement {
     const lines = netPositions((reply.totals ?? []).map((t) => ({
       payerOperatorId: t.payerOperatorId ?? '', payeeOperatorId: t.payeeOperatorId ?? '', currency: t.currency ?? '', transfers: t.transfers ?? 0, amountMinor: int64ToBigInt(t.amountMinor),
     })));
+    lease?.throwIfLost();
     // Two closers at once compute the same lines from the same positions; the first insert wins and both answer with it.
     const inserted = await this.#pool.query(
       'INSERT INTO settlement.interop_days (window_date, from_at, to_at, lines) VALUES ($1::date, $2, $3, $4) ON CONFLICT (window_date) DO NOTHING',
@@ -81,7 +102,8 @@ export class InteropSettlement {
       if (closed.closedNow && reportsDir) writeInteropReports(reportsDir, closed);
       return closed.closedNow ? 1 : 0;
     } catch (err) {
-      if (!(err instanceof InteropDayStillOpenError)) this.#log.warn({ err, day: yesterday }, 'could not close the interop settlement day; will try again');
+      if (err instanceof LeaseHeldError) this.#log.debug({ day: yesterday }, 'another replica is closing the interop settlement day');
+      else if (!(err instanceof InteropDayStillOpenError)) this.#log.warn({ err, day: yesterday }, 'could not close the interop settlement day; will try again');
       return 0;
     }
   }

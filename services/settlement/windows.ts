@@ -9,6 +9,7 @@ import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, Requests, requestReply } from '../../runtime/nats/index.js';
 import { enqueueEvent, withTransaction, type Pool } from '../../runtime/pg/index.js';
+import { LeaseHeldError, type Lease, type Leases } from '../../runtime/pg/lease.js';
 import { batchCsv, operatorCsv, settle, type Batch, type Movement } from './arithmetic.js';
 
 const SCHEMA = 'settlement';
@@ -54,30 +55,53 @@ export function windowId(operatorId: string, date: string): string {
   return `${operatorId}/${date}`;
 }
 
+/** The lease (runtime/pg/lease.ts) one closer of a window holds. */
+export function leaseOf(windowIdValue: string): string {
+  return `settlement/${windowIdValue}`;
+}
+
 export class SettlementService {
   readonly #pool: Pool;
   readonly #nc: NatsConnection;
   readonly #config: Config;
   readonly #log: Logger;
+  readonly #leases: Leases | null;
 
-  constructor(options: { pool: Pool; nc: NatsConnection; config: Config; log: Logger }) {
+  /** With `leases`, each window is closed by at most one replica at a time (leaseOf). */
+  constructor(options: { pool: Pool; nc: NatsConnection; config: Config; log: Logger; leases?: Leases }) {
     this.#pool = options.pool;
     this.#nc = options.nc;
     this.#config = options.config;
     this.#log = options.log;
+    this.#leases = options.leases ?? null;
   }
 
   /**
    * Closes the operator's window for `date` (YYYY-MM-DD, the operator's local day). No
    * transaction is held while billing works: the window is created and checked, then its
    * movements read and booked (booking is idempotent), then it is marked closed with its batch.
-   * Two closers at once both book the same transfers once; the first to mark it wins.
+   * With leases, one closer at a time per window across replicas (a second waits up to
+   * leaseWaitMs, then LeaseHeldError); without, or after a lost lease, two closers both book the
+   * same transfers once (billing is idempotent on the window) and the first to mark it wins.
    */
-  async close(operatorId: string, date: string): Promise<ClosedWindow> {
+  async close(operatorId: string, date: string, options: { leaseWaitMs?: number; onLeaseWait?: () => void } = {}): Promise<ClosedWindow> {
     const operator = this.#config.operators.find((o) => o.id === operatorId);
     if (!operator) throw new Error(`no operator ${operatorId}`);
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new Error(`window must be a date like 2026-11-20, not "${date}"`);
     const id = windowId(operatorId, date);
+    if (!this.#leases) return this.#close(operator, date, id, null);
+    // One closer at a time, on any replica: the others wait (the CLI) or try at the next sweep.
+    const lease = await this.#leases.acquire(leaseOf(id), options.leaseWaitMs ?? 0, options.onLeaseWait);
+    if (!lease) throw new LeaseHeldError(leaseOf(id));
+    try {
+      return await this.#close(operator, date, id, lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  async #close(operator: OperatorConfig, date: string, id: string, lease: Lease | null): Promise<ClosedWindow> {
+    const operatorId = operator.id;
     await this.#pool.query(
       `INSERT INTO settlement.windows (window_id, operator_id, window_date, from_at, to_at, currency, state)
        VALUES ($1, $2, $3::date, ($3::date + $4::time) AT TIME ZONE $5, ($3::date + 1 + $4::time) AT TIME ZONE $5, $6, 'open')
@@ -91,8 +115,11 @@ export class SettlementService {
     const window = rows[0] as WindowRow & { ended: boolean };
     if (window.state !== 'open' && window.batch) return closedFrom(window, false);
     if (!window.ended) throw new WindowStillOpenError(`window ${id} runs until ${window.to_at.toISOString()} (closable ${CLOSE_GRACE_MS / 60_000} min later)`);
+    // Another replica had this lease and left the window open: it died or failed part-way.
+    if (lease?.contended) lease.tookOver();
 
-    const batch = settle(operator.currency, await this.#movements(operator, window));
+    const batch = settle(operator.currency, await this.#movements(operator, window, lease));
+    lease?.throwIfLost();
     const booked = await requestReply(this.#nc, Requests.billingBookSettlement, {
       windowId: id, operatorId,
       lines: batch.merchants.map((l) => ({ merchantId: l.merchantId, netPayable: moneyToProto({ amountMinor: l.netPayableMinor, currency: l.currency }) })),
@@ -107,6 +134,8 @@ export class SettlementService {
     return withTransaction(this.#pool, 'READ COMMITTED', async (client) => {
       const current = (await client.query<WindowRow>('SELECT * FROM settlement.windows WHERE window_id = $1 FOR UPDATE', [id])).rows[0] as WindowRow;
       if (current.state !== 'open' && current.batch) return closedFrom(current, false); // another closer got here first
+      // A closer that lost its lease marks nothing: the one that holds it now does.
+      await lease?.assertHeldIn(client);
       await client.query(`UPDATE settlement.windows SET state = 'closed', batch = $2, closed_at = now() WHERE window_id = $1`, [id, JSON.stringify(toStored(batch, paidOut, airtimeSettled))]);
       for (const line of batch.merchants) {
         await enqueueEvent(client, SCHEMA, Events.merchantEvent, {
@@ -146,7 +175,8 @@ export class SettlementService {
           if (this.#config.settlementReports.dir) writeReports(this.#config.settlementReports.dir, result);
         }
       } catch (err) {
-        if (!(err instanceof WindowStillOpenError)) this.#log.warn({ err, operatorId: operator.id, day }, 'could not close the settlement window; will try again');
+        if (err instanceof LeaseHeldError) this.#log.debug({ operatorId: operator.id, day }, 'another replica is closing the settlement window');
+        else if (!(err instanceof WindowStillOpenError)) this.#log.warn({ err, operatorId: operator.id, day }, 'could not close the settlement window; will try again');
       }
     }
     return closed;
@@ -168,10 +198,11 @@ export class SettlementService {
     };
   }
 
-  async #movements(operator: OperatorConfig, window: WindowRow): Promise<Movement[]> {
+  async #movements(operator: OperatorConfig, window: WindowRow, lease: Lease | null): Promise<Movement[]> {
     const out: Movement[] = [];
     let after = '';
     for (let page = 0; page < MOVEMENT_PAGES_MAX; page++) {
+      lease?.throwIfLost();
       const reply = await requestReply(this.#nc, Requests.billingSettlementMovements, {
         operatorId: operator.id, fromUnixMs: bigIntToInt64(BigInt(window.from_at.getTime())), toUnixMs: bigIntToInt64(BigInt(window.to_at.getTime())), limit: MOVEMENTS_PAGE, afterTransferId: after,
       }, BILLING_TIMEOUT_MS);

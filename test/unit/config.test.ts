@@ -15,6 +15,12 @@ describe('config', () => {
     expect(config.limits.tiers[1]?.monthlyMaxMinor).toBe(100_000_000n);
   });
 
+  it('keeps the simulated carrier\'s state shared by default; process only when asked; names a bad value', () => {
+    expect(loadWith(() => undefined).billingSimulator.state).toBe('shared');
+    expect(loadWith((raw) => (raw.billingSimulator = { state: 'process' })).billingSimulator.state).toBe('process');
+    expect(errorOf(() => loadWith((raw) => (raw.billingSimulator = { state: 'memory' }))).key).toBe('billingSimulator.state');
+  });
+
   it('names the key of a value with the wrong type', () => {
     const err = errorOf(() => loadWith((raw) => (raw.operators[1].smpp.port = 'twenty')));
     expect(err.key).toBe('operators[1].smpp.port');

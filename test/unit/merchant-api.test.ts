@@ -51,6 +51,17 @@ describe('rate limiter', () => {
     for (let i = 0; i < 2; i++) expect(limiter.take('plan', t0, { perSecond: 1, burst: 2 })).toBe(0);
     expect(limiter.take('plan', t0, { perSecond: 1, burst: 2 })).toBe(1_000);
   });
+
+  it('with replicas sharing the limit, each admits its share of the burst and the rate, never less than one request', () => {
+    const limiter = new RateLimiter({ requestsPerSecondMax: 10, requestsBurstMax: 8 });
+    const t0 = 1_000_000;
+    for (let i = 0; i < 2; i++) expect(limiter.take('k', t0, undefined, 4)).toBe(0);
+    expect(limiter.take('k', t0, undefined, 4)).toBe(400); // 10/s shared by 4: one token every 400 ms
+    expect(limiter.take('k', t0 + 400, undefined, 4)).toBe(0);
+    // More replicas than the burst: each still admits one.
+    expect(limiter.take('tiny', t0, { perSecond: 1, burst: 2 }, 5)).toBe(0);
+    expect(limiter.take('tiny', t0, { perSecond: 1, burst: 2 }, 5)).toBe(5_000);
+  });
 });
 
 describe('list cursors and statuses', () => {

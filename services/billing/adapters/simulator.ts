@@ -1,8 +1,15 @@
 // A simulated carrier charging API for tests and the demo: balances per
 // MSISDN, reservations per correlator (idempotent), and configurable latency
-// and failures. State is in memory: a restart of billing forgets it, which is
-// why crash tests use the operator simulator's charging API over HTTP instead.
+// and failures. Its money (balances, holds) is kept by a SimulatorState
+// (simulator-state.ts): in PostgreSQL, shared by every billing replica, for
+// billing as `dialpay` starts it, so a capture on another replica than its
+// reserve finds the hold; or in this process, for tests that drive one billing
+// and set balances directly (setBalance, balanceOf). The weather (latency,
+// outages) and the lines made to fail (bar, down, refuseTopUps) are this
+// process's, set by a test.
+import type { Pool } from '../../../runtime/pg/index.js';
 import { AccountIds } from '../ledger/rules.js';
+import { MemorySimulatorState, PostgresSimulatorState, type SimulatorState } from './simulator-state.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierResult, type ReserveRequest, type TopUpRequest } from './types.js';
 
 export interface SimulatorOptions {
@@ -13,46 +20,43 @@ export interface SimulatorOptions {
   readonly unavailableRate?: number;
   /** MSISDNs whose lines are barred: every reserve is rejected. */
   readonly barred?: ReadonlySet<string>;
-}
-
-/** Settled holds remembered for idempotent repeats; past this the oldest settled ones are forgotten. */
-const SETTLED_HOLDS_MAX = 100_000;
-
-interface Hold {
-  readonly msisdn: string;
-  readonly amountMinor: bigint;
-  state: 'held' | 'captured' | 'released';
+  /** Keep the carrier's money in billing's schema (billing.simulator_*), shared by every replica; else in this process. */
+  readonly sharedPool?: Pool;
 }
 
 export class SimulatedCarrier implements CarrierAdapter {
   readonly name = 'simulator' as const;
   readonly fundsCheckedInLedger = false;
   readonly #o: SimulatorOptions;
-  readonly #balances = new Map<string, bigint>();
-  readonly #holds = new Map<string, Hold>();
-  /** Refund ids already paid back, so a retried refund pays nothing twice. */
-  readonly #refunds = new Set<string>();
+  readonly #state: SimulatorState;
+  readonly #memory: MemorySimulatorState | null;
   readonly #barred = new Set<string>();
   readonly #down = new Set<string>();
-  /** Top-up ids already credited, so a retried top-up credits nothing twice. */
-  readonly #topUps = new Set<string>();
   /** Lines whose top-ups the carrier refuses (a line it does not sell airtime to). */
   readonly #noTopUps = new Set<string>();
 
   constructor(options: SimulatorOptions) {
     this.#o = options;
+    this.#memory = options.sharedPool ? null : new MemorySimulatorState(options.openingBalanceMinor);
+    this.#state = options.sharedPool ? new PostgresSimulatorState(options.sharedPool, options.openingBalanceMinor) : (this.#memory as MemorySimulatorState);
   }
 
   payerAccountId(operatorId: string): string {
     return AccountIds.carrier(operatorId);
   }
 
+  /** The line's balance, with the state in this process (tests); the shared state is read with `balance`. */
   balanceOf(msisdn: string): bigint {
-    return this.#balances.get(msisdn) ?? this.#o.openingBalanceMinor;
+    return this.#inMemory('balanceOf').balanceOf(msisdn);
   }
 
   setBalance(msisdn: string, amountMinor: bigint): void {
-    this.#balances.set(msisdn, amountMinor);
+    this.#inMemory('setBalance').setBalance(msisdn, amountMinor);
+  }
+
+  #inMemory(what: string): MemorySimulatorState {
+    if (!this.#memory) throw new Error(`SimulatedCarrier.${what} reads this process's state; this carrier's is shared in PostgreSQL`);
+    return this.#memory;
   }
 
   /** The carrier refuses this line for good (barred, fraud block). */
@@ -76,7 +80,7 @@ export class SimulatedCarrier implements CarrierAdapter {
 
   /** How many top-ups this carrier has credited, all lines together. */
   get topUpsCredited(): number {
-    return this.#topUps.size;
+    return this.#inMemory('topUpsCredited').topUpsCredited;
   }
 
   /**
@@ -88,77 +92,81 @@ export class SimulatedCarrier implements CarrierAdapter {
     const failure = await this.#weather();
     if (failure) return failure;
     if (this.#down.has(request.msisdn)) return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'top-up API timed out' };
-    if (this.#topUps.has(request.topUpId)) return { outcome: CarrierOutcome.OK, detail: 'already credited' };
-    if (this.#o.barred?.has(request.msisdn) || this.#barred.has(request.msisdn)) return { outcome: CarrierOutcome.REJECTED, detail: 'line barred' };
+    if (await this.#state.toppedUp(request.topUpId)) return { outcome: CarrierOutcome.OK, detail: 'already credited' };
+    if (this.#isBarred(request.msisdn)) return { outcome: CarrierOutcome.REJECTED, detail: 'line barred' };
     if (this.#noTopUps.has(request.msisdn)) return { outcome: CarrierOutcome.REJECTED, detail: 'top-up refused for this line' };
     if (request.amountMinor <= 0n) return { outcome: CarrierOutcome.REJECTED, detail: 'amount must be positive' };
-    this.#topUps.add(request.topUpId);
-    if (this.#topUps.size > SETTLED_HOLDS_MAX) this.#topUps.delete(this.#topUps.values().next().value as string);
-    this.#balances.set(request.msisdn, this.balanceOf(request.msisdn) + request.amountMinor);
-    return { outcome: CarrierOutcome.OK, detail: '' };
+    // Atomic: a repeat on another replica meanwhile is 'already' here, and credits nothing twice.
+    const outcome = await this.#state.topUp(request.topUpId, request.msisdn, request.amountMinor);
+    return { outcome: CarrierOutcome.OK, detail: outcome === 'already' ? 'already credited' : '' };
   };
 
   async balance(_operatorId: string, msisdn: string): Promise<bigint | null> {
     const failure = await this.#weather();
-    return failure || this.#down.has(msisdn) ? null : this.balanceOf(msisdn);
+    return failure || this.#down.has(msisdn) ? null : this.#state.balance(msisdn);
   }
 
   async reserve(request: ReserveRequest): Promise<CarrierResult> {
     const failure = await this.#weather();
     if (failure) return failure;
     if (this.#down.has(request.msisdn)) return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'charging API timed out' };
-    if (this.#holds.has(request.debitId)) return { outcome: CarrierOutcome.OK, detail: 'already reserved' };
-    if (this.#o.barred?.has(request.msisdn) || this.#barred.has(request.msisdn)) return { outcome: CarrierOutcome.REJECTED, detail: 'line barred' };
-    const balance = this.balanceOf(request.msisdn);
-    if (balance < request.amountMinor) return { outcome: CarrierOutcome.INSUFFICIENT_FUNDS, detail: '' };
-    this.#balances.set(request.msisdn, balance - request.amountMinor);
-    this.#holds.set(request.debitId, { msisdn: request.msisdn, amountMinor: request.amountMinor, state: 'held' });
-    this.#forgetOldSettled();
-    return { outcome: CarrierOutcome.OK, detail: '' };
+    if (this.#isBarred(request.msisdn)) {
+      // A reserve made before the line was barred is still answered as made.
+      return (await this.#state.held(request.debitId)) ? { outcome: CarrierOutcome.OK, detail: 'already reserved' } : { outcome: CarrierOutcome.REJECTED, detail: 'line barred' };
+    }
+    switch (await this.#state.reserve(request.debitId, request.msisdn, request.amountMinor)) {
+      case 'ok':
+        return { outcome: CarrierOutcome.OK, detail: '' };
+      case 'already':
+        return { outcome: CarrierOutcome.OK, detail: 'already reserved' };
+      case 'insufficient':
+        return { outcome: CarrierOutcome.INSUFFICIENT_FUNDS, detail: '' };
+    }
   }
 
   async capture(debitId: string, amountMinor: bigint): Promise<CarrierResult> {
     const failure = await this.#weather();
     if (failure) return failure;
-    const hold = this.#holds.get(debitId);
-    if (!hold) return { outcome: CarrierOutcome.REJECTED, detail: 'no such reservation' };
-    if (hold.state === 'captured') return { outcome: CarrierOutcome.OK, detail: 'already captured' };
-    if (hold.state === 'released' || amountMinor > hold.amountMinor) return { outcome: CarrierOutcome.REJECTED, detail: 'reservation not capturable' };
-    hold.state = 'captured';
-    this.#balances.set(hold.msisdn, this.balanceOf(hold.msisdn) + (hold.amountMinor - amountMinor));
-    return { outcome: CarrierOutcome.OK, detail: '' };
+    switch (await this.#state.capture(debitId, amountMinor)) {
+      case 'ok':
+        return { outcome: CarrierOutcome.OK, detail: '' };
+      case 'already':
+        return { outcome: CarrierOutcome.OK, detail: 'already captured' };
+      case 'none':
+        return { outcome: CarrierOutcome.REJECTED, detail: 'no such reservation' };
+      case 'not-capturable':
+        return { outcome: CarrierOutcome.REJECTED, detail: 'reservation not capturable' };
+    }
   }
 
   async refund(refundId: string, debitId: string, amountMinor: bigint): Promise<CarrierResult> {
     const failure = await this.#weather();
     if (failure) return failure;
-    const hold = this.#holds.get(debitId);
-    if (!hold || hold.state !== 'captured') return { outcome: CarrierOutcome.REJECTED, detail: 'nothing captured to refund' };
-    if (this.#refunds.has(refundId)) return { outcome: CarrierOutcome.OK, detail: 'already refunded' };
-    this.#refunds.add(refundId);
-    if (this.#refunds.size > SETTLED_HOLDS_MAX) this.#refunds.delete(this.#refunds.values().next().value as string);
-    this.#balances.set(hold.msisdn, this.balanceOf(hold.msisdn) + amountMinor);
-    return { outcome: CarrierOutcome.OK, detail: '' };
+    switch (await this.#state.refund(refundId, debitId, amountMinor)) {
+      case 'ok':
+        return { outcome: CarrierOutcome.OK, detail: '' };
+      case 'already':
+        return { outcome: CarrierOutcome.OK, detail: 'already refunded' };
+      case 'nothing':
+        return { outcome: CarrierOutcome.REJECTED, detail: 'nothing captured to refund' };
+    }
   }
 
   async release(debitId: string): Promise<CarrierResult> {
     const failure = await this.#weather();
     if (failure) return failure;
-    const hold = this.#holds.get(debitId);
-    if (!hold || hold.state === 'released') return { outcome: CarrierOutcome.OK, detail: 'nothing held' };
-    if (hold.state === 'captured') return { outcome: CarrierOutcome.REJECTED, detail: 'already captured' };
-    hold.state = 'released';
-    this.#balances.set(hold.msisdn, this.balanceOf(hold.msisdn) + hold.amountMinor);
-    return { outcome: CarrierOutcome.OK, detail: '' };
+    switch (await this.#state.release(debitId)) {
+      case 'ok':
+        return { outcome: CarrierOutcome.OK, detail: '' };
+      case 'nothing':
+        return { outcome: CarrierOutcome.OK, detail: 'nothing held' };
+      case 'captured':
+        return { outcome: CarrierOutcome.REJECTED, detail: 'already captured' };
+    }
   }
 
-  /** Open holds are never forgotten; settled ones are kept only for repeats, oldest first out. */
-  #forgetOldSettled(): void {
-    if (this.#holds.size <= SETTLED_HOLDS_MAX) return;
-    for (const [id, hold] of this.#holds) {
-      if (this.#holds.size <= SETTLED_HOLDS_MAX) break;
-      if (hold.state !== 'held') this.#holds.delete(id);
-    }
+  #isBarred(msisdn: string): boolean {
+    return this.#o.barred?.has(msisdn) === true || this.#barred.has(msisdn);
   }
 
   async #weather(): Promise<CarrierResult | null> {
