@@ -6,23 +6,22 @@ import type { ComponentContext, ComponentDefinition, StartedComponent } from '..
 import { startSmppEdge } from './smpp/edge.js';
 import { UssdHttpEdge } from './ussd/http-edge.js';
 import { MerchantApi } from './merchant-api/server.js';
-import { GatewayPresence } from './merchant-api/replicas.js';
+import { GatewayPresence } from './presence.js';
 
 async function startGateway(context: ComponentContext): Promise<StartedComponent> {
-  const smpp = await startSmppEdge(context);
+  // What must hold across replicas (operators' submit rates, merchant keys' rate limits) is
+  // shared out over the replicas alive; it hears the others before anything is sent or served.
+  const presence = new GatewayPresence({ nc: context.nats.nc, log: context.log });
+  await presence.start();
+  const smpp = await startSmppEdge(context, () => presence.replicas());
   let ussdHttp: UssdHttpEdge | null = null;
   if (context.config.ussd.http.port !== undefined) {
     ussdHttp = new UssdHttpEdge({ config: context.config, nc: context.nats.nc, log: context.log, registry: context.registry });
     await ussdHttp.listen();
   }
   let merchantApi: MerchantApi | null = null;
-  let presence: GatewayPresence | null = null;
   if (context.config.merchantApi.port !== undefined) {
-    // The rate limits hold across replicas: each admits its share; it hears the others before it serves.
-    presence = new GatewayPresence({ nc: context.nats.nc, log: context.log });
-    await presence.start();
-    const replicas = presence;
-    merchantApi = new MerchantApi({ config: context.config, nc: context.nats.nc, log: context.log, registry: context.registry, replicas: () => replicas.replicas() });
+    merchantApi = new MerchantApi({ config: context.config, nc: context.nats.nc, log: context.log, registry: context.registry, replicas: () => presence.replicas() });
     const port = await merchantApi.listen();
     context.log.info({ port }, 'merchant API listening');
   }
@@ -32,9 +31,9 @@ async function startGateway(context: ComponentContext): Promise<StartedComponent
     reloadConfig: (config) => merchantApi?.reloadKeys(config.merchants, config.operators),
     stop: async (timeoutMs) => {
       await merchantApi?.close();
-      await presence?.stop();
       await ussdHttp?.close();
       await smpp.stop(timeoutMs);
+      await presence.stop();
     },
   };
 }

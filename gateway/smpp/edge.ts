@@ -9,7 +9,7 @@
 import type { ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Kvm } from '@nats-io/kv';
-import { Events, GATEWAY_MEMBERS_BUCKET, GATEWAY_SMS_OUTBOUND, SMS_PARTS_BUCKET, STREAMS, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
+import { Events, GATEWAY_SMS_OUTBOUND, SMS_PARTS_BUCKET, STREAMS, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
 import { ClientBind, type BindCommand } from './client-bind.js';
 import { SmppServerListener } from './server.js';
 import { InboundHandler } from './inbound.js';
@@ -20,9 +20,10 @@ import { SentIndex, SENT_INDEX_AGE_MS, SENT_INDEX_RECORDS_MAX } from './sent-ind
 import { SentLog } from './sent-log.js';
 import { CommandStatus } from './status.js';
 import { UssdEdge, type UssdReplySender } from './ussd-edge.js';
-import { GatewayMembers, OperatorThroughput } from './replica-share.js';
+import { OperatorThroughput, ReplicaShares } from './replica-share.js';
 
-export async function startSmppEdge(context: ComponentContext): Promise<StartedComponent> {
+/** `replicas`: the gateway replicas alive now, this one included (presence.ts). */
+export async function startSmppEdge(context: ComponentContext, replicas: () => number = () => 1): Promise<StartedComponent> {
   const { config, log, nats } = context;
   const metrics = new SmppMetrics(context.registry);
   const sent = new SentLog({
@@ -40,10 +41,8 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
   const ussdEdges: UssdEdge[] = [];
   // Each operator's rate is shared by all its binds here, and split over the live replicas.
   const throughputs = new Map(config.operators.map((o) => [o.id, new OperatorThroughput(o.smpp.throughputPerSecondMax, Date.now())]));
-  const members = new GatewayMembers(await new Kvm(nats.js).open(GATEWAY_MEMBERS_BUCKET), (replicas) => {
-    for (const [operatorId, t] of throughputs) metrics.submitRateShare.set({ operator: operatorId }, t.setReplicas(replicas, Date.now()));
-  }, log, metrics.replicasLive);
-  await members.start();
+  const shares = new ReplicaShares(throughputs, replicas, metrics, log);
+  shares.start();
 
   for (const operator of config.operators) {
     const throughput = (throughputs.get(operator.id) as OperatorThroughput).bucket;
@@ -140,7 +139,7 @@ export async function startSmppEdge(context: ComponentContext): Promise<StartedC
       ussdEdges.forEach((u) => u.close());
       await Promise.all(ussdEdges.map((u) => u.drain(timeoutMs)));
       await Promise.all([...binds.map((b) => b.stop()), ...listeners.map((l) => l.stop())]);
-      await members.stop();
+      shares.stop();
       await sent.close();
     },
   };

@@ -47,7 +47,7 @@ export class SmppMetrics {
     this.ussdHops = new Counter({ name: 'dialpay_smpp_ussd_hops_total', help: 'USSD PDUs over SMPP by outcome: continue, end, unavailable (our END after the ussd service failed to answer), reply_refused, reply_failed, throttled, rejected, ignored, closed, released (the network ended the dialogue; the ussd service was told).', labelNames: ['operator', 'outcome'], registers });
     this.ussdHopSeconds = new Histogram({ name: 'dialpay_smpp_ussd_hop_seconds', help: 'Time from a USSD PDU\'s arrival to the ussd service\'s answer, or to giving up on it.', labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
     this.ussdHopsInFlight = new Gauge({ name: 'dialpay_smpp_ussd_hops_in_flight', help: 'USSD hops waiting for the ussd service or for the answer PDU to be sent.', labelNames: ['operator'], registers });
-    this.replicasLive = new Gauge({ name: 'dialpay_gateway_replicas_live', help: 'Gateway replicas alive as this one counts them (gateway_members): each operator\'s submit rate is split over them.', registers });
+    this.replicasLive = new Gauge({ name: 'dialpay_gateway_replicas_live', help: 'Gateway replicas alive as this one counts them (presence on core NATS): each operator\'s submit rate and each merchant key\'s rate limit are split over them.', registers });
     this.submitRateShare = new Gauge({ name: 'dialpay_smpp_submit_rate_share_per_second', help: 'This replica\'s share of the operator\'s contracted submit rate (throughputPerSecondMax over the live replicas), drawn on by all its binds.', labelNames: ['operator'], registers });
     this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages this replica stored a part of and waits on for the rest (the parts are in the sms_parts KV bucket, shared by the replicas).', labelNames: ['operator'], registers });
     this.reassemblyPartsExpired = new Counter({ name: 'dialpay_smpp_reassembly_parts_expired_total', help: 'Parts of concatenated messages that were stored and acknowledged but whose message never completed within reassemblyTimeoutMs: dropped, each message logged.', labelNames: ['operator'], registers });
@@ -64,7 +64,6 @@ export class SmppMetrics {
         for (const operator of this.#waiting.operators) this.outboundWaiting.set({ operator }, counts.get(operator) ?? 0);
       },
     });
-    this.reassemblyMessages = new Gauge({ name: 'dialpay_smpp_reassembly_messages', help: 'Concatenated messages waiting for parts.', labelNames: ['operator'], registers });
   }
 
   /** Reports the waiting messages of these operators (0 when none) on each scrape. */

@@ -10,7 +10,7 @@ import { Events, Notifications, Requests } from './events.js';
 import {
   BILLING_DEBIT_CAPTURE, BILLING_DEBIT_REFUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, DLQ_SUBJECT_PREFIX, GATEWAY_SMS_OUTBOUND, BILLING_CREDIT,
   PAYMENTS_CAPTURE_RESULT, PAYMENTS_CREDIT_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, PRESENCE_SUBJECT_PREFIX, SMS_SENT_STREAM, SMS_SENT_SUBJECT, STREAMS, WEBHOOKS_DELIVERY,
-  SMS_PARTS_BUCKET, GATEWAY_MEMBERS_BUCKET, type ConsumerSpec,
+  SMS_PARTS_BUCKET, type ConsumerSpec,
 } from './topology.js';
 
 /** What one component does on NATS, in the terms of events.ts and topology.ts. */
@@ -40,12 +40,11 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
     // SMS_SENT: its batches of sent SMS (sent-log.ts), written, heard live from the other replicas
     // and read back by sequence; the SMS notifications (submit results, receipts) on core NATS;
     // sms_parts: the parts of long inbound messages, joined by whichever replica gets the last one;
-    // gateway_members: its replicas count each other to share the operators' submit rates (replica-share.ts).
-    // The merchant API's replicas count each other on core NATS (gateway/merchant-api/replicas.ts) to share rate limits.
+    // its replicas count each other on core NATS (gateway/presence.ts) to share operators' submit rates and merchants' rate limits.
     publishes: [Events.smsInbound, { subject: SMS_SENT_SUBJECT }, Notifications.smsSubmitResult, Notifications.deliveryReceipt, { subject: `${PRESENCE_SUBJECT_PREFIX}.*` }],
     requests: [Requests.ussdHop, Requests.paymentsMerchant, Requests.paymentsOperator, Requests.settlementMerchant, Requests.billingMerchantBalance],
     consumes: [GATEWAY_SMS_OUTBOUND],
-    kvBuckets: [SMS_PARTS_BUCKET, GATEWAY_MEMBERS_BUCKET],
+    kvBuckets: [SMS_PARTS_BUCKET],
     readsStreams: [SMS_SENT_STREAM],
     subscribes: [SMS_SENT_SUBJECT, `${PRESENCE_SUBJECT_PREFIX}.*`],
   },

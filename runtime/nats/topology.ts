@@ -201,14 +201,9 @@ export const SMS_PARTS_BUCKET = 'sms_parts';
 /** The default reassemblyTimeoutMs; provisioning sets the bucket's TTL from the config (reassemblyBucketTtlMs). */
 const SMS_PARTS_TIMEOUT_MS_DEFAULT = 10_000;
 
-/** Gateway replicas alive (gateway/smpp/replica-share.ts). */
-export const GATEWAY_MEMBERS_BUCKET = 'gateway_members';
-
 export const KV_BUCKETS: readonly KvBucketSpec[] = [
   // USSD sessions: any replica answers any hop; operators drop a session after a few minutes.
   { bucket: 'ussd_sessions', ttlMs: 3 * MINUTE_MS, bytesMax: 256 * MIB, valueBytesMax: 8 * 1024, history: 1 },
-  // Gateway replicas alive: each renews its key every 5 s; 15 s old is gone (gateway/smpp/replica-share.ts).
-  { bucket: GATEWAY_MEMBERS_BUCKET, ttlMs: 15_000, bytesMax: MIB, valueBytesMax: 64, history: 1 },
   // One record per long message being joined: its parts (36 KiB of body at most, base64 in JSON),
   // then, once published, only that it was. Full: a new part is refused and the SMSC retries it.
   { bucket: SMS_PARTS_BUCKET, ttlMs: reassemblyBucketTtlMs([SMS_PARTS_TIMEOUT_MS_DEFAULT]), bytesMax: 256 * MIB, valueBytesMax: 64 * 1024, history: 1 },

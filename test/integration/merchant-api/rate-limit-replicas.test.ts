@@ -6,7 +6,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MerchantApi } from '../../../gateway/merchant-api/server.js';
-import { GatewayPresence, PRESENCE_FORGET_MS } from '../../../gateway/merchant-api/replicas.js';
+import { GatewayPresence, PRESENCE_FORGET_MS } from '../../../gateway/presence.js';
 import { newApiKey } from '../../../runtime/api-keys.js';
 import { validateConfig, type Config } from '../../../runtime/config/index.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../../../runtime/engines/index.js';

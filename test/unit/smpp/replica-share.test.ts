@@ -1,7 +1,10 @@
 // An operator's contracted rate over every bind of every gateway replica: the
 // share each replica takes, and the bucket its binds draw from.
 import { expect, it } from 'vitest';
-import { MEMBERS_MAX, OperatorThroughput, replicaShareOf } from '../../../gateway/smpp/replica-share.js';
+import { MEMBERS_MAX, OperatorThroughput, ReplicaShares, replicaShareOf } from '../../../gateway/smpp/replica-share.js';
+import { SmppMetrics } from '../../../gateway/smpp/metrics.js';
+import { createRegistry } from '../../../runtime/metrics.js';
+import { quietLogger } from '../../support/stack.js';
 import { TokenBucket } from '../../../gateway/smpp/throttle.js';
 
 /** Messages a bucket lets through in `seconds`, asking every millisecond. */
@@ -42,4 +45,22 @@ it('a new replica count changes the rate from then on, and the burst with it', (
   expect(sent).toBeLessThanOrEqual(1_000 + 30);
   expect(t.setReplicas(1, 20_000)).toBe(300);
   expect(sentIn(t.bucket, 20_000, 10)).toBeGreaterThanOrEqual(2_990);
+});
+
+it('ReplicaShares follows the replica count: every operator\'s bucket at its share, the gauges showing both', async () => {
+  const registry = createRegistry('gateway');
+  const metrics = new SmppMetrics(registry);
+  const throughputs = new Map([['op-a', new OperatorThroughput(300, 0)], ['op-b', new OperatorThroughput(90, 0)]]);
+  let replicas = 3;
+  const shares = new ReplicaShares(throughputs, () => replicas, metrics, quietLogger());
+  expect(shares.apply(0)).toBe(3);
+  expect([throughputs.get('op-a')?.bucket.ratePerSecond, throughputs.get('op-b')?.bucket.ratePerSecond]).toEqual([100, 30]);
+  replicas = 0; // none heard, not even itself: never divide by less than one
+  shares.apply(1_000);
+  expect(throughputs.get('op-a')?.bucket.ratePerSecond).toBe(300);
+  replicas = 2;
+  shares.apply(2_000);
+  const text = await registry.metrics();
+  expect(text).toMatch(/dialpay_gateway_replicas_live\{[^}]*\} 2/);
+  expect(text).toMatch(/dialpay_smpp_submit_rate_share_per_second\{[^}]*operator="op-b"[^}]*\} 45/);
 });

@@ -1,6 +1,6 @@
-// How many gateway replicas serve the merchant API now, so that each admits
-// its share of a key's rate limit and together they admit no more than the
-// limit (rate-limit.ts). Each replica says it is here on core NATS every
+// How many gateway replicas are alive now, so that each takes its share of what
+// must hold for them all: a merchant key's rate limit (merchant-api/rate-limit.ts)
+// and an operator's submit rate (smpp/replica-share.ts). Each replica says it is here on core NATS every
 // PRESENCE_INTERVAL_MS (an empty message on dialpay.gateway.presence.<its id>:
 // the subject is the whole message, no stream keeps it) and counts the ids it
 // heard within PRESENCE_FORGET_MS, itself included.
@@ -17,8 +17,8 @@
 // for PRESENCE_FORGET_MS more, so the others admit less meanwhile, never more.
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { Logger } from '../../runtime/log.js';
-import { PRESENCE_SUBJECT_PREFIX } from '../../runtime/nats/topology.js';
+import type { Logger } from '../runtime/log.js';
+import { PRESENCE_SUBJECT_PREFIX } from '../runtime/nats/topology.js';
 export const PRESENCE_INTERVAL_MS = 1_000;
 /** Three missed announcements and a replica is taken to be gone. */
 export const PRESENCE_FORGET_MS = 3_500;
