@@ -219,14 +219,19 @@ export class SmscSimulator {
   }
 
   /** A phone sends `text` to a short code; resolves with the command_status of each deliver_sm_resp. */
-  async sendFromPhone(msisdn: string, shortCode: string, text: string, options: { split?: 'udh8' | 'udh16' | 'sar'; dataCoding?: number } = {}): Promise<number[]> {
-    const session = [...this.#bound][0];
-    if (!session) throw new Error('no ESME is bound to the simulator');
+  /**
+   * `spread`: each part of a long message on the next bound session in turn, as an SMSC balancing
+   * over binds does (with gateway replicas, parts land on different replicas).
+   */
+  async sendFromPhone(msisdn: string, shortCode: string, text: string, options: { split?: 'udh8' | 'udh16' | 'sar'; dataCoding?: number; spread?: boolean } = {}): Promise<number[]> {
+    const bound = [...this.#bound];
+    if (bound.length === 0) throw new Error('no ESME is bound to the simulator');
     const parts = options.split ? splitForSubmit(text, options.split, Math.floor(Math.random() * 0xffff)) : [{ ...encodeText(text), esmClass: 0, shortMessage: encodeText(text).bytes }];
     return Promise.all(
       parts.map(
-        (part) =>
+        (part, i) =>
           new Promise<number>((resolve) => {
+            const session = bound[options.spread ? i % bound.length : 0] as LibSession;
             const p = part as { dataCoding: number; esmClass: number; shortMessage: Buffer; sar?: { refNum: number; totalSegments: number; seqNum: number } };
             this.#deliverSm(
               session,
