@@ -35,6 +35,13 @@ export interface ClusterOptions {
   readonly smscReceiptDelayMs?: number;
   /** Extra node flags for every component, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
   readonly componentNodeArgs?: readonly string[];
+  /**
+   * Gives operators[1] (orange-sn, the `wallet` billing model: its subscribers' money comes in
+   * through agents) an SMSC of its own (walletSmsc), the gateway binding to it as a client. The
+   * example config has that operator's SMSC bind to us (server mode); a client bind lets the
+   * harness reuse SmscSimulator and its phones. Without it that link has no peer.
+   */
+  readonly walletOperatorSmsc?: boolean;
   /** Last word on the config (the example config, wired to this cluster's engines and ports). */
   readonly configure?: (raw: any) => void;
 }
@@ -61,6 +68,8 @@ export interface Cluster {
   readonly postgres: PostgresHandle;
   readonly databaseUrl: string;
   readonly smsc: SmscSimulator;
+  /** operators[1]'s SMSC when ClusterOptions.walletOperatorSmsc asked for one, else null. */
+  readonly walletSmsc: SmscSimulator | null;
   readonly chargingApi: ChargingApiSimulator | null;
   readonly components: ReadonlyMap<ComponentName, ComponentProcess>;
   component(name: ComponentName): ComponentProcess;
@@ -122,6 +131,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   ]);
   await postgres.createDatabase('dialpay');
   const smsc = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: options.smscReceiptDelayMs ?? 50 });
+  const walletSmsc = options.walletOperatorSmsc ? new SmscSimulator({ systemId: 'orangesn', password: 'secret2', receiptDelayMs: options.smscReceiptDelayMs ?? 50 }) : null;
   const chargingApi = options.carrier === 'http' ? new ChargingApiSimulator({ openingBalanceMinor: 10n ** 12n, clientId: 'dialpay', clientSecret: 'camara-secret' }) : null;
 
   const raw = parse(readFileSync(join(PROJECT_ROOT, 'dialpay.example.yaml'), 'utf8')) as any;
@@ -132,7 +142,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   raw.ussd.http.port = await freePort();
   raw.merchantApi.port = await freePort();
   Object.assign(raw.operators[0].smpp, { port: await smsc.start(), reconnectDelayMsMin: 100, reconnectDelayMsMax: 1_000 });
-  raw.operators[1].smpp.port = await freePort();
+  if (walletSmsc) {
+    raw.operators[1].smpp = { mode: 'client', host: '127.0.0.1', port: await walletSmsc.start(), systemId: 'orangesn', password: 'secret2', bindCount: 1, windowSize: 100, reconnectDelayMsMin: 100, reconnectDelayMsMax: 1_000 };
+  } else {
+    raw.operators[1].smpp.port = await freePort();
+  }
   if (chargingApi) Object.assign(raw.operators[0], { billingAdapter: 'http', charging: { baseUrl: await chargingApi.start(), timeoutMs: 2_000, tokenUrl: chargingApi.tokenUrl, clientId: 'dialpay', clientSecret: 'camara-secret' } });
   options.configure?.(raw);
   const configPath = join(workDir, 'dialpay.yaml');
@@ -160,6 +174,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     postgres,
     databaseUrl: postgres.urlFor('dialpay'),
     smsc,
+    walletSmsc,
     chargingApi,
     components,
     component,
@@ -178,6 +193,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       // Gateway first (stop taking traffic), then the services, as production would.
       for (const c of [...components.values()].reverse()) await c.stop();
       await smsc.stop();
+      await walletSmsc?.stop();
       await chargingApi?.stop();
       await Promise.allSettled([nats.stop(), postgres.stop()]);
     },

@@ -1,0 +1,254 @@
+// Agents and their customers on the wallet-model operator (issue 16), for the
+// fault drills: an agent cashes a random small amount in to a subscriber
+// (DEPOT, confirmed with the agent's PIN), then the subscriber withdraws part
+// of it at an agent (RETRAIT, OUI <code>, the fee on top). The operator is
+// orange-sn, French by default, so the phones type and read French. Every
+// flow is counted completed or failed; every receipt either side got is booked
+// (CashBook) for checkCashFlows (invariants.ts).
+import pg from 'pg';
+import type { Config, OperatorConfig } from '../../runtime/config/index.js';
+import { hashSecret } from '../../runtime/secrets.js';
+import { addAgent, fundAgent } from '../../services/payments/index.js';
+import { fundAgentFloat } from '../../services/billing/agent-floats.js';
+import type { SmscSimulator } from '../operator-sim/smsc.js';
+import { Phones, type PhonesOptions } from './phones.js';
+import { receiptKey } from './invariants.js';
+
+export interface CashAgent {
+  readonly agentId: string;
+  readonly msisdn: string;
+  readonly pin: string;
+}
+
+/** An agent's line and a cash subscriber's, on orange-sn's ranges (+22177, +22178); 12 digits as E.164. */
+export const agentLine = (i: number) => `22177${String(9_000_000 + i)}`;
+export const cashSubscriber = (i: number) => `22178${String(1_000_000 + i)}`;
+const agentIdOf = (i: number) => `CASH-${String(i).padStart(3, '0')}`;
+const PIN = '2468';
+
+/** The wallet-model operator the cash flows run on: operators[1] of a cluster with walletOperatorSmsc. */
+export function cashOperator(config: Config): OperatorConfig {
+  const operator = config.operators[1];
+  if (!operator || operator.billingAdapter !== 'wallet') throw new Error('the cash flows need operators[1] on the wallet billing model');
+  return operator;
+}
+
+/**
+ * Registers `count` agents of the cash operator (what `dialpay agent add` does), gives each line a
+ * PIN (as the USSD menu would) and funds each float from the operator's funding account (`dialpay
+ * agent fund`). Idempotent: a second call finds them.
+ */
+export async function seedAgents(config: Config, options: { count: number; floatMinor: bigint }): Promise<CashAgent[]> {
+  const operator = cashOperator(config);
+  const pool = new pg.Pool({ connectionString: config.postgres.url, max: 1 });
+  try {
+    const pinHash = await hashSecret(PIN);
+    const agents: CashAgent[] = [];
+    for (let i = 0; i < options.count; i++) {
+      const agent = { agentId: agentIdOf(i), msisdn: agentLine(i), pin: PIN };
+      const added = await addAgent(pool, config, { operatorId: operator.id, agentId: agent.agentId, name: `Kiosque ${i}`, number: `+${agent.msisdn}`, actor: 'chaos' });
+      if (added.kind !== 'added' && added.kind !== 'id-taken') throw new Error(`agent ${agent.agentId}: ${added.kind}`);
+      await pool.query(
+        `INSERT INTO payments.subscribers (msisdn, language, pin_hash) VALUES ($1, $2, $3)
+         ON CONFLICT (msisdn) DO UPDATE SET pin_hash = EXCLUDED.pin_hash, pin_failures = 0, pin_locked = false, updated_at = now()`,
+        [agent.msisdn, operator.defaultLanguage, pinHash],
+      );
+      const funded = await fundAgent(pool, config, { agentId: agent.agentId, amountMinor: options.floatMinor, reference: `chaos-${agent.agentId}`, actor: 'chaos' }, fundAgentFloat);
+      if (funded.kind !== 'billing' || (funded.result.outcome !== 'funded' && funded.result.outcome !== 'already')) throw new Error(`agent ${agent.agentId} float: ${JSON.stringify(funded, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+      agents.push(agent);
+    }
+    return agents;
+  } finally {
+    await pool.end();
+  }
+}
+
+export type CashReceiptKind = 'depositAgent' | 'depositPayee' | 'withdrawPayer' | 'withdrawAgent';
+
+// The four receipts of cash.ts (services/payments/replies.ts), in either language; the payment's reference is the capture.
+const RECEIPTS: readonly (readonly [CashReceiptKind, RegExp])[] = [
+  ['depositAgent', /^(?:Deposit of|Depot de) .* (?:done|effectue)\. Ref ([0-9A-F]{8})\./],
+  ['depositPayee', /^(?:You received|Vous avez recu) .* (?:from agent|de l agent) .*Ref ([0-9A-F]{8})\./],
+  ['withdrawPayer', /^(?:Withdrawn|Retrait de) .*Ref ([0-9A-F]{8})\./],
+  ['withdrawAgent', /^(?:Cash-out|Retrait):.*Ref ([0-9A-F]{8})\./],
+];
+
+/** Cash receipts by kind, each counted under receiptKey(<phone it went to>, <Ref>). */
+export class CashBook {
+  readonly depositAgent = new Map<string, number>();
+  readonly depositPayee = new Map<string, number>();
+  readonly withdrawPayer = new Map<string, number>();
+  readonly withdrawAgent = new Map<string, number>();
+
+  /** Call for every message delivered to a phone of the cash operator. */
+  note(text: string, destination: string): CashReceiptKind | null {
+    for (const [kind, pattern] of RECEIPTS) {
+      const ref = pattern.exec(text)?.[1];
+      if (!ref) continue;
+      const key = receiptKey(destination, ref);
+      this[kind].set(key, (this[kind].get(key) ?? 0) + 1);
+      return kind;
+    }
+    return null;
+  }
+}
+
+const notInTime = /not confirmed in time|non confirme a temps/;
+const PIN_CHALLENGE = /Reply with your PIN|Repondez avec votre PIN/;
+const CODE = /(?:YES|OUI) (\d{4})/;
+// Refused at once (nothing opened): the texts end so.
+const REFUSED = /Nothing was (?:moved|charged)\.$|Rien n a ete (?:deplace|debite)\.$|^(?:Payment refused|Paiement refuse)|^(?:Payment of|Paiement de) .* (?:failed|echoue)/;
+const isDepositChallenge = (t: string) => PIN_CHALLENGE.test(t) || (REFUSED.test(t) && !notInTime.test(t));
+const DEPOSIT_DONE = RECEIPTS[0]?.[1] as RegExp;
+// A deposit's end for the agent: its receipt, its failure, or its PIN taken for no deposit or for several.
+const PIN_ANSWER = /payments wait for your PIN|paiements attendent votre PIN|No payment is waiting for your PIN|Aucun paiement n attend votre PIN|Your PIN is locked|Votre PIN est bloque/;
+const isDepositEnd = (t: string) => DEPOSIT_DONE.test(t) || (/^(?:Deposit of|Depot de) .* (?:failed|echoue):/.test(t) && !notInTime.test(t)) || PIN_ANSWER.test(t);
+const isWithdrawChallenge = (t: string) => CODE.test(t) || (REFUSED.test(t) && !notInTime.test(t));
+const WITHDRAW_DONE = RECEIPTS[2]?.[1] as RegExp;
+const isWithdrawEnd = (t: string) => WITHDRAW_DONE.test(t) || (/^(?:Payment of|Paiement de) .* (?:failed|echoue)/.test(t) && !notInTime.test(t)) || /^(?:Wrong code|Code incorrect|No payment is waiting|Aucun paiement)/.test(t);
+
+/** The cash-out fee schedule of the example config (`cash-out`: 1,000 + 1%), what a subscriber keeps back for it. */
+const FEE_RESERVE_MINOR = 2_000n;
+const DEPOSIT_MIN_MINOR = 5_000;
+const DEPOSIT_SPREAD_MINOR = 5_000;
+const WITHDRAW_MIN_MINOR = 1_000;
+const WITHDRAW_SPREAD_MINOR = 1_000;
+/** A step is 100 XOF: amounts as people type them. */
+const STEP_MINOR = 100;
+const randomAmount = (min: number, spread: number) => BigInt(min + Math.floor(Math.random() * (spread / STEP_MINOR + 1)) * STEP_MINOR);
+
+export interface CashTally {
+  deposits: { completed: number; failed: number };
+  withdrawals: { completed: number; failed: number };
+  /** Flows due while no agent or subscriber was idle: not started. */
+  notStarted: number;
+  /** performance.now() of the last completed deposit and withdrawal. */
+  lastDepositMs: number;
+  lastWithdrawalMs: number;
+}
+
+export const newCashTally = (): CashTally => ({ deposits: { completed: 0, failed: 0 }, withdrawals: { completed: 0, failed: 0 }, notStarted: 0, lastDepositMs: 0, lastWithdrawalMs: 0 });
+
+export class CashFlows {
+  readonly phones: Phones;
+  readonly book = new CashBook();
+  /** What each subscriber's wallet holds as far as its receipts tell, less what it tried to withdraw. */
+  readonly #wallets = new Map<string, bigint>();
+
+  constructor(smsc: SmscSimulator, readonly agents: readonly CashAgent[], readonly subscriberCount: number, options: PhonesOptions = {}) {
+    this.phones = new Phones({ smsc }, options);
+    smsc.onMessage((m) => this.book.note(m.text, m.destination));
+  }
+
+  get mosAccepted(): number {
+    return this.phones.mosAccepted;
+  }
+
+  /** The agent cashes `amountMinor` in to the subscriber; true when the agent's receipt came. */
+  async deposit(agent: CashAgent, subscriber: string, amountMinor: bigint): Promise<boolean> {
+    const challenge = this.phones.next(agent.msisdn, isDepositChallenge);
+    if (!(await this.phones.send(agent.msisdn, `DEPOT ${subscriber.slice(3)} ${amountMinor}`))) return false;
+    if (!PIN_CHALLENGE.test((await challenge) ?? '')) return false;
+    const end = this.phones.next(agent.msisdn, isDepositEnd);
+    if (!(await this.phones.send(agent.msisdn, agent.pin))) return false;
+    const done = DEPOSIT_DONE.test((await end) ?? '');
+    if (done) this.#wallets.set(subscriber, (this.#wallets.get(subscriber) ?? 0n) + amountMinor);
+    return done;
+  }
+
+  /** The subscriber withdraws `amountMinor` at the agent; true when the subscriber's receipt came. */
+  async withdraw(subscriber: string, agent: CashAgent, amountMinor: bigint): Promise<boolean> {
+    // Kept back whatever happens: a withdrawal the phone gave up on may still have been booked.
+    this.#wallets.set(subscriber, (this.#wallets.get(subscriber) ?? 0n) - amountMinor - FEE_RESERVE_MINOR);
+    const challenge = this.phones.next(subscriber, isWithdrawChallenge);
+    if (!(await this.phones.send(subscriber, `RETRAIT ${agent.agentId} ${amountMinor}`))) return false;
+    const code = CODE.exec((await challenge) ?? '')?.[1];
+    if (!code) return false;
+    const end = this.phones.next(subscriber, isWithdrawEnd);
+    if (!(await this.phones.send(subscriber, `OUI ${code}`))) return false;
+    return WITHDRAW_DONE.test((await end) ?? '');
+  }
+
+  /** What the subscriber may withdraw now as far as it knows. */
+  walletOf(subscriber: string): bigint {
+    return this.#wallets.get(subscriber) ?? 0n;
+  }
+}
+
+export interface CashRateOptions {
+  /** Cash flows (a deposit, then a withdrawal when the wallet has room) started per second. */
+  readonly perSecond: number;
+  readonly secondsMax: number;
+  readonly signal?: AbortSignal;
+  readonly tally: CashTally;
+  /**
+   * An agent whose deposit failed rests this long: its challenge may still be open, and a second
+   * one would make its PIN ambiguous (replies.ts severalWaiting). The challenge TTL is enough.
+   */
+  readonly agentRestMs: number;
+}
+
+/** Open loop, like payAtRate: flow k starts at k/perSecond s with an idle agent and an idle subscriber, or is not started. */
+export async function cashAtRate(flows: CashFlows, options: CashRateOptions): Promise<void> {
+  const busyAgents = new Set<number>();
+  const restingUntil = new Map<number, number>();
+  const busySubscribers = new Set<number>();
+  const running = new Set<Promise<void>>();
+  const t = options.tally;
+  const started = performance.now();
+  let agentCursor = 0;
+  let subscriberCursor = 0;
+  for (let k = 0; k < options.perSecond * options.secondsMax && !options.signal?.aborted; k++) {
+    const waitMs = started + (k * 1_000) / options.perSecond - performance.now();
+    if (waitMs > 1) await new Promise((r) => setTimeout(r, waitMs));
+    if (options.signal?.aborted) break;
+    const now = performance.now();
+    const a = pick(flows.agents.length, agentCursor, (i) => busyAgents.has(i) || (restingUntil.get(i) ?? 0) > now);
+    const s = pick(flows.subscriberCount, subscriberCursor, (i) => busySubscribers.has(i));
+    if (a === null || s === null) {
+      t.notStarted++;
+      continue;
+    }
+    agentCursor = a + 1;
+    subscriberCursor = s + 1;
+    busyAgents.add(a);
+    busySubscribers.add(s);
+    const agent = flows.agents[a] as CashAgent;
+    const subscriber = cashSubscriber(s);
+    const flow = (async () => {
+      const deposited = await flows.deposit(agent, subscriber, randomAmount(DEPOSIT_MIN_MINOR, DEPOSIT_SPREAD_MINOR));
+      if (deposited) {
+        t.deposits.completed++;
+        t.lastDepositMs = performance.now();
+      } else {
+        t.deposits.failed++;
+        restingUntil.set(a, performance.now() + options.agentRestMs);
+      }
+      busyAgents.delete(a);
+      // Later, at any agent: part of what the wallet holds, the fee on top.
+      const amount = randomAmount(WITHDRAW_MIN_MINOR, WITHDRAW_SPREAD_MINOR);
+      if (flows.walletOf(subscriber) < amount + FEE_RESERVE_MINOR) return;
+      const at = flows.agents[Math.floor(Math.random() * flows.agents.length)] as CashAgent;
+      if (await flows.withdraw(subscriber, at, amount)) {
+        t.withdrawals.completed++;
+        t.lastWithdrawalMs = performance.now();
+      } else {
+        t.withdrawals.failed++;
+      }
+    })().finally(() => {
+      busyAgents.delete(a);
+      busySubscribers.delete(s);
+      running.delete(flow);
+    });
+    running.add(flow);
+  }
+  await Promise.all(running);
+}
+
+function pick(count: number, from: number, busy: (i: number) => boolean): number | null {
+  for (let n = 0; n < count; n++) {
+    const i = (from + n) % count;
+    if (!busy(i)) return i;
+  }
+  return null;
+}
