@@ -3,18 +3,21 @@
 // operator's (simulated) CAMARA charging API, and phones pay each other by SMS
 // at a steady rate. One drill at a time, with recovery in between: the SMPP
 // link dropped, the operator throttling, each component SIGKILLed and started
-// again, NATS and PostgreSQL restarted and crashed. After each drill the money and
+// again, agents cashing in and subscribers withdrawing on the wallet operator
+// (harness/cash.ts) while billing and payments are SIGKILLed, NATS and
+// PostgreSQL restarted and crashed. After each drill the money and
 // messaging invariants are checked (no MO lost, nothing captured twice or left
 // reserved, every receipt sent once (twice only where SMPP's at-least-once
-// allows), the ledger sums to zero) and the time the
+// allows), every deposit and withdrawal booked and told once, floats and
+// wallets never negative, the ledger sums to zero) and the time the
 // completed-payments rate took to come back is measured. Exit code 1 when any
 // check fails. CHAOS_MODE=quick: fewer components and drills, shorter windows;
-// CHAOS_DRILLS=name,name runs only those drills; CHAOS_PER_SECOND,
+// CHAOS_DRILLS=name,name runs only those drills; CHAOS_PER_SECOND, CHAOS_CASH_PER_SECOND,
 // CHAOS_OUTAGE_MS and CHAOS_THROTTLE_MS change the load and the faults.
 import { startCluster, type Cluster } from '../harness/cluster.js';
 import { ProcessWatch } from '../harness/processes.js';
 import { Phones, Timeline, payAtRate } from '../harness/phones.js';
-import { CashFlows, seedAgents } from '../harness/cash.js';
+import { CashFlows, failureSummary, seedAgents } from '../harness/cash.js';
 import { writeRecord, type Check, type Figure } from '../harness/report.js';
 import type { ComponentName } from '../../runtime/config/index.js';
 import { allDrills, waitBound, type Drill } from './faults.js';
@@ -134,7 +137,7 @@ async function main(): Promise<void> {
         '',
         ...drillTable(results, SETTINGS.recoveredShare),
         '',
-        ...results.filter((r) => r.cash).map((r) => `${r.drill}: beside the payments, ${SETTINGS.cashPerSecond} cash flows/s on orange-sn (the wallet model, its own SMSC) between ${CASH_AGENTS} agents and ${CASH_SUBSCRIBERS} subscribers: an agent deposits 5,000-10,000 XOF (DEPOT, confirmed with its PIN), the subscriber then withdraws 1,000-2,000 XOF at a random agent (RETRAIT, OUI <code>, the cash-out fee on top); deposits ${r.cash?.deposits.completed} completed / ${r.cash?.deposits.failed} failed, withdrawals ${r.cash?.withdrawals.completed} completed / ${r.cash?.withdrawals.failed} failed, ${r.cash?.notStarted} not started. Flows failed: no receipt within the phone's wait; each is booked in full or not at all (checked).`),
+        ...results.filter((r) => r.cash).map((r) => `${r.drill}: beside the payments, ${SETTINGS.cashPerSecond} cash flows/s on orange-sn (the wallet model, its own SMSC) between ${CASH_AGENTS} agents and ${CASH_SUBSCRIBERS} subscribers: an agent deposits 5,000-10,000 XOF (DEPOT, confirmed with its PIN), the subscriber then withdraws 1,000-2,000 XOF at a random agent (RETRAIT, OUI <code>, the cash-out fee on top); deposits ${r.cash?.deposits.completed} completed / ${r.cash?.deposits.failed} failed, withdrawals ${r.cash?.withdrawals.completed} completed / ${r.cash?.withdrawals.failed} failed (${r.cash ? failureSummary(r.cash) : ''}), ${r.cash?.notStarted} not started. Flows failed: no receipt within the phone's wait; each is booked in full or not at all (checked).`),
         '',
         'Time to recover: from the moment the broken part was back (restarted and ready, rebound, throttling cleared) until completed payments per second were back to the share of the rate before; 1 s resolution. Flows failed: payments that did not end in the payer\'s receipt within the phone\'s wait. MOs refused with a temporary error are expected while a fault lasts; the phone\'s SMSC sends them again.',
         '',

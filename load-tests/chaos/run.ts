@@ -9,7 +9,7 @@ import { componentLog, type Cluster, type ClusterOptions } from '../harness/clus
 import { checkInvariants } from '../harness/invariants.js';
 import { LatencyRecorder } from '../harness/latency.js';
 import { payAtRate, type Phase, type Phones, type Timeline } from '../harness/phones.js';
-import { cashAtRate, newCashTally, type CashFlows, type CashTally } from '../harness/cash.js';
+import { cashAtRate, failureSummary, newCashTally, type CashFlows, type CashTally } from '../harness/cash.js';
 import type { Check } from '../harness/report.js';
 import type { Drill, FaultTiming } from './faults.js';
 import { measureRecovery } from './recovery.js';
@@ -182,7 +182,7 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
       checks.push({
         name: 'deposits and withdrawals complete again after the fault',
         ok: after(tally.lastDepositMs) && after(tally.lastWithdrawalMs),
-        detail: `deposits ${tally.deposits.completed} completed / ${tally.deposits.failed} failed, withdrawals ${tally.withdrawals.completed} completed / ${tally.withdrawals.failed} failed, ${tally.notStarted} not started (no idle agent or subscriber); last deposit ${((tally.lastDepositMs - faultEndMs) / 1_000).toFixed(1)} s and last withdrawal ${((tally.lastWithdrawalMs - faultEndMs) / 1_000).toFixed(1)} s after the fault's end`,
+        detail: `deposits ${tally.deposits.completed} completed / ${tally.deposits.failed} failed, withdrawals ${tally.withdrawals.completed} completed / ${tally.withdrawals.failed} failed (${failureSummary(tally)}), ${tally.notStarted} not started (no idle agent or subscriber); last deposit ${((tally.lastDepositMs - faultEndMs) / 1_000).toFixed(1)} s and last withdrawal ${((tally.lastWithdrawalMs - faultEndMs) / 1_000).toFixed(1)} s after the fault's end`,
       });
     }
     checks.push({

@@ -117,9 +117,14 @@ const WITHDRAW_SPREAD_MINOR = 1_000;
 const STEP_MINOR = 100;
 const randomAmount = (min: number, spread: number) => BigInt(min + Math.floor(Math.random() * (spread / STEP_MINOR + 1)) * STEP_MINOR);
 
+/** A reply's first words with the amounts and numbers taken out: failures grouped by kind. */
+const gist = (text: string) => text.replace(/\+?\d[\d.,*]*/g, '#').split(/\s+/).slice(0, 8).join(' ');
+
 export interface CashTally {
   deposits: { completed: number; failed: number };
   withdrawals: { completed: number; failed: number };
+  /** Failed flows by step and why ("deposit: no receipt in time"). */
+  readonly failures: Map<string, number>;
   /** Flows due while no agent or subscriber was idle: not started. */
   notStarted: number;
   /** performance.now() of the last completed deposit and withdrawal. */
@@ -127,7 +132,12 @@ export interface CashTally {
   lastWithdrawalMs: number;
 }
 
-export const newCashTally = (): CashTally => ({ deposits: { completed: 0, failed: 0 }, withdrawals: { completed: 0, failed: 0 }, notStarted: 0, lastDepositMs: 0, lastWithdrawalMs: 0 });
+export const newCashTally = (): CashTally => ({ deposits: { completed: 0, failed: 0 }, withdrawals: { completed: 0, failed: 0 }, failures: new Map(), notStarted: 0, lastDepositMs: 0, lastWithdrawalMs: 0 });
+
+/** The failures of a tally, most frequent first: "deposit: no receipt in time x3, ...". */
+export function failureSummary(tally: CashTally): string {
+  return [...tally.failures].sort((a, b) => b[1] - a[1]).map(([why, n]) => `${why} x${n}`).join(', ') || 'none';
+}
 
 export class CashFlows {
   readonly phones: Phones;
@@ -144,29 +154,37 @@ export class CashFlows {
     return this.phones.mosAccepted;
   }
 
-  /** The agent cashes `amountMinor` in to the subscriber; true when the agent's receipt came. */
-  async deposit(agent: CashAgent, subscriber: string, amountMinor: bigint): Promise<boolean> {
+  /** The agent cashes `amountMinor` in to the subscriber: 'done' when the agent's receipt came, else why not. */
+  async deposit(agent: CashAgent, subscriber: string, amountMinor: bigint): Promise<string> {
     const challenge = this.phones.next(agent.msisdn, isDepositChallenge);
-    if (!(await this.phones.send(agent.msisdn, `DEPOT ${subscriber.slice(3)} ${amountMinor}`))) return false;
-    if (!PIN_CHALLENGE.test((await challenge) ?? '')) return false;
+    if (!(await this.phones.send(agent.msisdn, `DEPOT ${subscriber.slice(3)} ${amountMinor}`))) return 'DEP refused by the SMSC';
+    const asked = await challenge;
+    if (asked === null) return 'no PIN challenge in time';
+    if (!PIN_CHALLENGE.test(asked)) return `refused: ${gist(asked)}`;
     const end = this.phones.next(agent.msisdn, isDepositEnd);
-    if (!(await this.phones.send(agent.msisdn, agent.pin))) return false;
-    const done = DEPOSIT_DONE.test((await end) ?? '');
-    if (done) this.#wallets.set(subscriber, (this.#wallets.get(subscriber) ?? 0n) + amountMinor);
-    return done;
+    if (!(await this.phones.send(agent.msisdn, agent.pin))) return 'PIN refused by the SMSC';
+    const answer = await end;
+    if (answer === null) return 'no receipt in time';
+    if (!DEPOSIT_DONE.test(answer)) return `failed: ${gist(answer)}`;
+    this.#wallets.set(subscriber, (this.#wallets.get(subscriber) ?? 0n) + amountMinor);
+    return 'done';
   }
 
-  /** The subscriber withdraws `amountMinor` at the agent; true when the subscriber's receipt came. */
-  async withdraw(subscriber: string, agent: CashAgent, amountMinor: bigint): Promise<boolean> {
+  /** The subscriber withdraws `amountMinor` at the agent: 'done' when the subscriber's receipt came, else why not. */
+  async withdraw(subscriber: string, agent: CashAgent, amountMinor: bigint): Promise<string> {
     // Kept back whatever happens: a withdrawal the phone gave up on may still have been booked.
     this.#wallets.set(subscriber, (this.#wallets.get(subscriber) ?? 0n) - amountMinor - FEE_RESERVE_MINOR);
     const challenge = this.phones.next(subscriber, isWithdrawChallenge);
-    if (!(await this.phones.send(subscriber, `RETRAIT ${agent.agentId} ${amountMinor}`))) return false;
-    const code = CODE.exec((await challenge) ?? '')?.[1];
-    if (!code) return false;
+    if (!(await this.phones.send(subscriber, `RETRAIT ${agent.agentId} ${amountMinor}`))) return 'WITHDRAW refused by the SMSC';
+    const asked = await challenge;
+    if (asked === null) return 'no code challenge in time';
+    const code = CODE.exec(asked)?.[1];
+    if (!code) return `refused: ${gist(asked)}`;
     const end = this.phones.next(subscriber, isWithdrawEnd);
-    if (!(await this.phones.send(subscriber, `OUI ${code}`))) return false;
-    return WITHDRAW_DONE.test((await end) ?? '');
+    if (!(await this.phones.send(subscriber, `OUI ${code}`))) return 'OUI refused by the SMSC';
+    const answer = await end;
+    if (answer === null) return 'no receipt in time';
+    return WITHDRAW_DONE.test(answer) ? 'done' : `failed: ${gist(answer)}`;
   }
 
   /** What the subscriber may withdraw now as far as it knows. */
@@ -189,7 +207,7 @@ export interface CashRateOptions {
 }
 
 /** Open loop, like payAtRate: flow k starts at k/perSecond s with an idle agent and an idle subscriber, or is not started. */
-export async function cashAtRate(flows: CashFlows, options: CashRateOptions): Promise<void> {
+export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCount' | 'deposit' | 'withdraw' | 'walletOf'>, options: CashRateOptions): Promise<void> {
   const busyAgents = new Set<number>();
   const restingUntil = new Map<number, number>();
   const busySubscribers = new Set<number>();
@@ -216,27 +234,30 @@ export async function cashAtRate(flows: CashFlows, options: CashRateOptions): Pr
     const agent = flows.agents[a] as CashAgent;
     const subscriber = cashSubscriber(s);
     const flow = (async () => {
-      const deposited = await flows.deposit(agent, subscriber, randomAmount(DEPOSIT_MIN_MINOR, DEPOSIT_SPREAD_MINOR));
-      if (deposited) {
+      const failed = (why: string) => t.failures.set(why, (t.failures.get(why) ?? 0) + 1);
+      // The agent is free again once its deposit ended (not after the withdrawal: by then another flow may have it).
+      const deposited = await flows.deposit(agent, subscriber, randomAmount(DEPOSIT_MIN_MINOR, DEPOSIT_SPREAD_MINOR)).finally(() => busyAgents.delete(a));
+      if (deposited === 'done') {
         t.deposits.completed++;
         t.lastDepositMs = performance.now();
       } else {
         t.deposits.failed++;
+        failed(`deposit: ${deposited}`);
         restingUntil.set(a, performance.now() + options.agentRestMs);
       }
-      busyAgents.delete(a);
       // Later, at any agent: part of what the wallet holds, the fee on top.
       const amount = randomAmount(WITHDRAW_MIN_MINOR, WITHDRAW_SPREAD_MINOR);
       if (flows.walletOf(subscriber) < amount + FEE_RESERVE_MINOR) return;
       const at = flows.agents[Math.floor(Math.random() * flows.agents.length)] as CashAgent;
-      if (await flows.withdraw(subscriber, at, amount)) {
+      const withdrawn = await flows.withdraw(subscriber, at, amount);
+      if (withdrawn === 'done') {
         t.withdrawals.completed++;
         t.lastWithdrawalMs = performance.now();
       } else {
         t.withdrawals.failed++;
+        failed(`withdrawal: ${withdrawn}`);
       }
     })().finally(() => {
-      busyAgents.delete(a);
       busySubscribers.delete(s);
       running.delete(flow);
     });

@@ -3,7 +3,7 @@
 // and cashVerdict flags a deposit or withdrawal booked twice, half booked,
 // told twice, told not at all, or told without being booked.
 import { describe, expect, it } from 'vitest';
-import { CashBook } from '../../load-tests/harness/cash.js';
+import { CashBook, cashAtRate, newCashTally } from '../../load-tests/harness/cash.js';
 import { cashVerdict, type CashPaymentRow } from '../../load-tests/harness/invariants.js';
 import { reply, cashInFailedReply } from '../../services/payments/replies.js';
 import { FailureReason } from '../../services/payments/state.js';
@@ -87,5 +87,37 @@ describe('cashVerdict', () => {
     expect(failedButTold.misreceipted).toEqual([`${DEPOSIT_ID} failed: depositAgent x1, depositPayee x1`]);
     const orphan = cashVerdict([deposit()], bookOf('fr'));
     expect(orphan.orphanReceipts).toEqual([`withdrawPayer ${SUBSCRIBER}:E5F6A7B8`, `withdrawAgent ${AGENT_LINE}:E5F6A7B8`]);
+  });
+});
+
+describe('cashAtRate', () => {
+  it('gives an agent one deposit at a time, though its customer is still withdrawing when the next flow comes', async () => {
+    const agents = [0, 1, 2].map((i) => ({ agentId: `CASH-00${i}`, msisdn: `22177900000${i}`, pin: '2468' }));
+    const depositing = new Map<string, number>();
+    let most = 0;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const flows = {
+      agents,
+      subscriberCount: 100,
+      deposit: async (agent: { agentId: string }) => {
+        const n = (depositing.get(agent.agentId) ?? 0) + 1;
+        depositing.set(agent.agentId, n);
+        most = Math.max(most, n);
+        await sleep(20 + Math.random() * 40);
+        depositing.set(agent.agentId, n - 1);
+        return 'done';
+      },
+      // A withdrawal outlasts several deposits: the agent must be free for them, and stay one agent's at a time.
+      withdraw: async () => {
+        await sleep(100 + Math.random() * 200);
+        return 'done';
+      },
+      walletOf: () => 1_000_000n,
+    };
+    const tally = newCashTally();
+    await cashAtRate(flows, { perSecond: 100, secondsMax: 1, tally, agentRestMs: 1_000 });
+    expect(most).toBe(1);
+    expect(tally.deposits.completed).toBeGreaterThan(10);
+    expect(tally.withdrawals.completed).toBe(tally.deposits.completed);
   });
 });
