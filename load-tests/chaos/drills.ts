@@ -47,9 +47,9 @@ const SETTINGS: ChaosSettings = {
 const SMS_WAIT_MS = 45_000;
 const MO_RETRY_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000];
 /** Agents of the wallet operator and their customers, for the cash drill: enough that agents resting after a failed deposit leave idle ones. */
-const CASH_AGENTS = 40;
+const CASH_AGENTS = 100;
 const CASH_SUBSCRIBERS = 2_000;
-/** Each agent's float before the load, XOF (no minor unit): some 2,000 deposits of at most 10,000. */
+/** Each agent's float before the load, XOF (no minor unit): some 2,000 deposits of at most 10,000 (withdrawals add to it). */
 const CASH_FLOAT_MINOR = 20_000_000n;
 /** Load before the first drill, not measured: the first payments of each phone and a cold JIT are slower. */
 const WARMUP_SECONDS = quick ? 5 : 10;
@@ -84,6 +84,7 @@ async function main(): Promise<void> {
   try {
     await waitBound(cluster, 30_000);
     cluster.smsc.submittedKeepMax = 1_000;
+    if (cluster.walletSmsc) cluster.walletSmsc.submittedKeepMax = 1_000;
     const phones = new Phones(cluster, { smsWaitMs: SMS_WAIT_MS, moRetryDelaysMs: MO_RETRY_DELAYS_MS });
     // Agents registered, PINned and funded before any load, as an operator would have them.
     const cash = cluster.walletSmsc && drills.some((d) => d.cashLoad)
