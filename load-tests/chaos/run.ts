@@ -9,7 +9,7 @@ import { componentLog, type Cluster, type ClusterOptions } from '../harness/clus
 import { checkInvariants } from '../harness/invariants.js';
 import { LatencyRecorder } from '../harness/latency.js';
 import { payAtRate, type Phase, type Phones, type Timeline } from '../harness/phones.js';
-import { cashAtRate, failureSummary, newCashTally, type CashFlows, type CashTally } from '../harness/cash.js';
+import { OPERATOR_API_KEY, cashAtRate, failureSummary, newCashTally, type CashFlows, type CashTally } from '../harness/cash.js';
 import type { Check } from '../harness/report.js';
 import type { Drill, FaultTiming } from './faults.js';
 import { measureRecovery } from './recovery.js';
@@ -85,6 +85,8 @@ export function chaosClusterOptions(components: readonly ComponentName[]): Clust
       raw.limits.pinRequiredAboveMinor = 10_000_000;
       // A WITHDRAW pays the example's cash-out fee on top, as at safaricom-ke.
       raw.operators[1].cashOutFeeScheduleId = 'cash-out';
+      // Its own systems credit its subscribers' wallets through the operator API (harness/cash.ts).
+      raw.operators[1].apiKeys = [OPERATOR_API_KEY.stored];
       // Abandoned challenges (a phone that gave up) expire within a drill's settle time.
       raw.limits.challengeTtlMs = 60_000;
       // Messages a killed process held are redelivered after the ack wait: 10 s instead of 30 s keeps each drill short.
@@ -144,6 +146,7 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
   const loadStartMs = performance.now();
   const load = payAtRate(phones, { perSecond: s.perSecond, seconds: LOAD_SECONDS_MAX, phoneCount: s.phoneCount, signal: stopLoad.signal, phase });
   const tally = drill.cashLoad ? newCashTally() : null;
+  const apiRetriedBefore = cash?.apiRetried ?? 0;
   const cashLoad = tally && cash ? cashAtRate(cash, { perSecond: s.cashPerSecond ?? 1, secondsMax: LOAD_SECONDS_MAX, signal: stopLoad.signal, tally, agentRestMs: AGENT_REST_MS }) : Promise.resolve();
   try {
     // Start the fault on a second boundary past the warm-up, so the reference window is whole seconds of steady load.
@@ -182,7 +185,7 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
       checks.push({
         name: 'deposits and withdrawals complete again after the fault',
         ok: after(tally.lastDepositMs) && after(tally.lastWithdrawalMs),
-        detail: `deposits ${tally.deposits.completed} completed / ${tally.deposits.failed} failed, withdrawals ${tally.withdrawals.completed} completed / ${tally.withdrawals.failed} failed (${failureSummary(tally)}), ${tally.notStarted} not started (no idle agent or subscriber); last deposit ${((tally.lastDepositMs - faultEndMs) / 1_000).toFixed(1)} s and last withdrawal ${((tally.lastWithdrawalMs - faultEndMs) / 1_000).toFixed(1)} s after the fault's end`,
+        detail: `deposits ${tally.deposits.completed} completed / ${tally.deposits.failed} failed, withdrawals ${tally.withdrawals.completed} completed / ${tally.withdrawals.failed} failed, operator deposits ${tally.operatorDeposits.completed} completed / ${tally.operatorDeposits.failed} failed after ${(cash?.apiRetried ?? 0) - apiRetriedBefore} API calls asked again (failures: ${failureSummary(tally)}), ${tally.notStarted} not started (no idle agent or subscriber); last deposit ${((tally.lastDepositMs - faultEndMs) / 1_000).toFixed(1)} s and last withdrawal ${((tally.lastWithdrawalMs - faultEndMs) / 1_000).toFixed(1)} s after the fault's end`,
       });
     }
     checks.push({

@@ -1,11 +1,15 @@
 // Agents and their customers on the wallet-model operator (issue 16), for the
 // fault drills: an agent cashes a random small amount in to a subscriber
 // (DEPOT, confirmed with the agent's PIN), then the subscriber withdraws part
-// of it at an agent (RETRAIT, OUI <code>, the fee on top). The operator is
+// of it at an agent (RETRAIT, OUI <code>, the fee on top); then the operator's
+// own systems credit the subscriber's wallet (POST /v1/operator/deposits, a
+// credit billing books as it books a merchant's payout). The operator is
 // orange-sn, French by default, so the phones type and read French. Every
 // flow is counted completed or failed; every receipt either side got is booked
 // (CashBook) for checkCashFlows (invariants.ts).
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { newApiKey } from '../../runtime/api-keys.js';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import { hashSecret } from '../../runtime/secrets.js';
 import { addAgent, fundAgent } from '../../services/payments/index.js';
@@ -25,6 +29,9 @@ export const agentLine = (i: number) => `22177${String(9_000_000 + i)}`;
 export const cashSubscriber = (i: number) => `22178${String(1_000_000 + i)}`;
 const agentIdOf = (i: number) => `CASH-${String(i).padStart(3, '0')}`;
 const PIN = '2468';
+
+/** The cash operator's key for /v1/operator/deposits, made per run: the chaos config puts it in operators[1].apiKeys. */
+export const OPERATOR_API_KEY = newApiKey();
 
 /** The wallet-model operator the cash flows run on: operators[1] of a cluster with walletOperatorSmsc. */
 export function cashOperator(config: Config): OperatorConfig {
@@ -63,7 +70,7 @@ export async function seedAgents(config: Config, options: { count: number; float
   }
 }
 
-export type CashReceiptKind = 'depositAgent' | 'depositPayee' | 'withdrawPayer' | 'withdrawAgent';
+export type CashReceiptKind = 'depositAgent' | 'depositPayee' | 'withdrawPayer' | 'withdrawAgent' | 'operatorDeposit';
 
 // The four receipts of cash.ts (services/payments/replies.ts), in either language; the payment's reference is the capture.
 const RECEIPTS: readonly (readonly [CashReceiptKind, RegExp])[] = [
@@ -71,6 +78,8 @@ const RECEIPTS: readonly (readonly [CashReceiptKind, RegExp])[] = [
   ['depositPayee', /^(?:You received|Vous avez recu) .* (?:from agent|de l agent) .*Ref ([0-9A-F]{8})\./],
   ['withdrawPayer', /^(?:Withdrawn|Retrait de) .*Ref ([0-9A-F]{8})\./],
   ['withdrawAgent', /^(?:Cash-out|Retrait):.*Ref ([0-9A-F]{8})\./],
+  // After depositPayee: a credit's SMS names the operator, not an agent; its Ref is the credit id's (no reference is sent).
+  ['operatorDeposit', /^(?:You received|Vous avez recu) .*Ref ([0-9A-F]{8})\./],
 ];
 
 /** Cash receipts by kind, each counted under receiptKey(<phone it went to>, <Ref>). */
@@ -79,6 +88,9 @@ export class CashBook {
   readonly depositPayee = new Map<string, number>();
   readonly withdrawPayer = new Map<string, number>();
   readonly withdrawAgent = new Map<string, number>();
+  readonly operatorDeposit = new Map<string, number>();
+  /** What the operator API answered for each of its deposits (by credit id): completed, failed, or no final answer in time. */
+  readonly operatorDepositsTold = new Map<string, 'completed' | 'failed' | 'unknown'>();
 
   /** Call for every message delivered to a phone of the cash operator. */
   note(text: string, destination: string): CashReceiptKind | null {
@@ -111,6 +123,8 @@ const isWithdrawEnd = (t: string) => WITHDRAW_DONE.test(t) || (/^(?:Payment of|P
 const FEE_RESERVE_MINOR = 2_000n;
 const DEPOSIT_MIN_MINOR = 5_000;
 const DEPOSIT_SPREAD_MINOR = 5_000;
+const OPERATOR_DEPOSIT_MIN_MINOR = 500;
+const OPERATOR_DEPOSIT_SPREAD_MINOR = 1_000;
 const WITHDRAW_MIN_MINOR = 1_000;
 const WITHDRAW_SPREAD_MINOR = 1_000;
 /** A step is 100 XOF: amounts as people type them. */
@@ -123,6 +137,7 @@ const gist = (text: string) => text.replace(/\+?\d[\d.,*]*/g, '#').split(/\s+/).
 export interface CashTally {
   deposits: { completed: number; failed: number };
   withdrawals: { completed: number; failed: number };
+  operatorDeposits: { completed: number; failed: number };
   /** Failed flows by step and why ("deposit: no receipt in time"). */
   readonly failures: Map<string, number>;
   /** Flows due while no agent or subscriber was idle: not started. */
@@ -132,7 +147,7 @@ export interface CashTally {
   lastWithdrawalMs: number;
 }
 
-export const newCashTally = (): CashTally => ({ deposits: { completed: 0, failed: 0 }, withdrawals: { completed: 0, failed: 0 }, failures: new Map(), notStarted: 0, lastDepositMs: 0, lastWithdrawalMs: 0 });
+export const newCashTally = (): CashTally => ({ deposits: { completed: 0, failed: 0 }, withdrawals: { completed: 0, failed: 0 }, operatorDeposits: { completed: 0, failed: 0 }, failures: new Map(), notStarted: 0, lastDepositMs: 0, lastWithdrawalMs: 0 });
 
 /** The failures of a tally, most frequent first: "deposit: no receipt in time x3, ...". */
 export function failureSummary(tally: CashTally): string {
@@ -145,8 +160,16 @@ export class CashFlows {
   /** What each subscriber's wallet holds as far as its receipts tell, less what it tried to withdraw. */
   readonly #wallets = new Map<string, bigint>();
 
-  constructor(smsc: SmscSimulator, readonly agents: readonly CashAgent[], readonly subscriberCount: number, options: PhonesOptions = {}) {
+  readonly #apiUrl: string;
+  /** Operator API calls answered 5xx, 429 or not at all, asked again with the same Idempotency-Key; and GETs of a pending deposit. */
+  apiRetried = 0;
+  readonly #apiWaitMs: number;
+
+  /** `apiUrl`: the merchant API's base (the operator API is on it). */
+  constructor(smsc: SmscSimulator, readonly agents: readonly CashAgent[], readonly subscriberCount: number, options: PhonesOptions & { apiUrl: string }) {
     this.phones = new Phones({ smsc }, options);
+    this.#apiUrl = options.apiUrl;
+    this.#apiWaitMs = options.smsWaitMs ?? 30_000;
     smsc.onMessage((m) => this.book.note(m.text, m.destination));
   }
 
@@ -187,6 +210,38 @@ export class CashFlows {
     return WITHDRAW_DONE.test(answer) ? 'done' : `failed: ${gist(answer)}`;
   }
 
+  /**
+   * The operator credits the subscriber's wallet through its API, as its systems would: the same
+   * Idempotency-Key again after a 5xx, a 429 or no answer, GET while 202 (pending), until a final
+   * answer or the wait is over. 'done' when the API said completed, else why not.
+   */
+  async operatorDeposit(subscriber: string, amountMinor: bigint): Promise<string> {
+    const headers = { authorization: `Bearer ${OPERATOR_API_KEY.key}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() };
+    const body = JSON.stringify({ msisdn: `+${subscriber}`, amountMinor: Number(amountMinor), currency: 'XOF' });
+    const deadline = Date.now() + this.#apiWaitMs;
+    let id: string | null = null;
+    let last = 'no answer';
+    while (Date.now() < deadline) {
+      const url: string = id === null ? `${this.#apiUrl}/v1/operator/deposits` : `${this.#apiUrl}/v1/operator/deposits/${id}`;
+      const res: Response | null = await fetch(url, { method: id === null ? 'POST' : 'GET', headers, ...(id === null ? { body } : {}), signal: AbortSignal.timeout(10_000) }).catch(() => null);
+      const answer: { id?: string; status?: string; failureReason?: string; type?: string } | null = res ? await res.json().catch(() => null) : null;
+      if (res && res.status >= 200 && res.status < 300 && answer?.id) {
+        id = answer.id;
+        if (answer.status === 'completed' || answer.status === 'failed') {
+          this.book.operatorDepositsTold.set(answer.id, answer.status);
+          return answer.status === 'completed' ? 'done' : `failed: ${answer.failureReason ?? ''}`;
+        }
+      } else if (res && res.status < 500 && res.status !== 429) {
+        return `refused: ${res.status} ${answer?.type ?? ''}`;
+      }
+      last = res ? String(res.status) : 'no answer';
+      this.apiRetried++;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    if (id !== null) this.book.operatorDepositsTold.set(id, 'unknown');
+    return `no final answer in time (last ${last})`;
+  }
+
   /** What the subscriber may withdraw now as far as it knows. */
   walletOf(subscriber: string): bigint {
     return this.#wallets.get(subscriber) ?? 0n;
@@ -207,7 +262,7 @@ export interface CashRateOptions {
 }
 
 /** Open loop, like payAtRate: flow k starts at k/perSecond s with an idle agent and an idle subscriber, or is not started. */
-export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCount' | 'deposit' | 'withdraw' | 'walletOf'>, options: CashRateOptions): Promise<void> {
+export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCount' | 'deposit' | 'withdraw' | 'walletOf' | 'operatorDeposit'>, options: CashRateOptions): Promise<void> {
   const busyAgents = new Set<number>();
   const restingUntil = new Map<number, number>();
   const busySubscribers = new Set<number>();
@@ -236,6 +291,14 @@ export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCo
     const flow = (async () => {
       const failed = (why: string) => t.failures.set(why, (t.failures.get(why) ?? 0) + 1);
       // The agent is free again once its deposit ended (not after the withdrawal: by then another flow may have it).
+      const credit = async () => {
+        const credited = await flows.operatorDeposit(subscriber, randomAmount(OPERATOR_DEPOSIT_MIN_MINOR, OPERATOR_DEPOSIT_SPREAD_MINOR));
+        if (credited === 'done') t.operatorDeposits.completed++;
+        else {
+          t.operatorDeposits.failed++;
+          failed(`operator deposit: ${credited}`);
+        }
+      };
       const deposited = await flows.deposit(agent, subscriber, randomAmount(DEPOSIT_MIN_MINOR, DEPOSIT_SPREAD_MINOR)).finally(() => busyAgents.delete(a));
       if (deposited === 'done') {
         t.deposits.completed++;
@@ -247,7 +310,7 @@ export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCo
       }
       // Later, at any agent: part of what the wallet holds, the fee on top.
       const amount = randomAmount(WITHDRAW_MIN_MINOR, WITHDRAW_SPREAD_MINOR);
-      if (flows.walletOf(subscriber) < amount + FEE_RESERVE_MINOR) return;
+      if (flows.walletOf(subscriber) < amount + FEE_RESERVE_MINOR) return credit();
       const at = flows.agents[Math.floor(Math.random() * flows.agents.length)] as CashAgent;
       const withdrawn = await flows.withdraw(subscriber, at, amount);
       if (withdrawn === 'done') {
@@ -257,6 +320,7 @@ export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCo
         t.withdrawals.failed++;
         failed(`withdrawal: ${withdrawn}`);
       }
+      await credit();
     })().finally(() => {
       busySubscribers.delete(s);
       running.delete(flow);

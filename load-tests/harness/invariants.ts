@@ -239,6 +239,62 @@ export function cashVerdict(rows: readonly CashPaymentRow[], book: CashBook): Ca
   };
 }
 
+/** An operator's deposit (POST /v1/operator/deposits) as payments and the ledger have it (checkCashFlows' query). */
+export interface CreditRow {
+  readonly credit_id: string;
+  readonly state: string;
+  readonly msisdn: string;
+  readonly amount_minor: string;
+  /** Ledger transfers of this credit (payment_id = credit id): one when completed, none otherwise. */
+  readonly transfers: number;
+  /** What they put into subscriber:<msisdn>. */
+  readonly credited_minor: string;
+}
+
+export interface CreditVerdict {
+  readonly pending: readonly string[];
+  /** Booked other than once for a completed one, or at all for a failed one. */
+  readonly misbooked: readonly string[];
+  /** The subscriber's SMS not exactly once for a completed one, or sent for a failed one. */
+  readonly mistold: readonly string[];
+  /** The API said completed (or failed), and payments' record says otherwise or has none. */
+  readonly answeredWrong: readonly string[];
+  /** SMS of a credit that payments does not have as completed. */
+  readonly orphanSms: readonly string[];
+  readonly completed: number;
+  readonly failed: number;
+}
+
+/** The operator's deposits: each booked once or not at all, its SMS once, the API's answers true. Pure. */
+export function creditVerdict(rows: readonly CreditRow[], book: CashBook): CreditVerdict {
+  const misbooked: string[] = [];
+  const mistold: string[] = [];
+  const byId = new Map(rows.map((c) => [c.credit_id, c]));
+  const keys = new Set<string>();
+  for (const c of rows) {
+    if (c.state === 'pending') continue;
+    const completed = c.state === 'completed';
+    const booked = completed ? c.transfers === 1 && c.credited_minor === c.amount_minor : c.transfers === 0 && BigInt(c.credited_minor) === 0n;
+    if (!booked) misbooked.push(`${c.credit_id} ${c.state}: ${c.transfers} transfers, credited ${c.credited_minor} of ${c.amount_minor}`);
+    const key = receiptKey(c.msisdn, c.credit_id.slice(0, 8));
+    if (completed) keys.add(key);
+    const sms = book.operatorDeposit.get(key) ?? 0;
+    if (sms !== (completed ? 1 : 0)) mistold.push(`${c.credit_id} ${c.state}: SMS x${sms}`);
+  }
+  const answeredWrong = [...book.operatorDepositsTold]
+    .filter(([id, told]) => told !== 'unknown' && byId.get(id)?.state !== told)
+    .map(([id, told]) => `${id}: told ${told}, is ${byId.get(id)?.state ?? 'missing'}`);
+  return {
+    pending: rows.filter((c) => c.state === 'pending').map((c) => c.credit_id),
+    misbooked,
+    mistold,
+    answeredWrong,
+    orphanSms: [...book.operatorDeposit.keys()].filter((k) => !keys.has(k)),
+    completed: rows.filter((c) => c.state === 'completed').length,
+    failed: rows.filter((c) => c.state === 'failed').length,
+  };
+}
+
 /**
  * The cash flows (issue 16), after every payment ended: each deposit (DEP) and withdrawal
  * (WITHDRAW) booked exactly once in the ledger (one reserve, one capture, its amount credited
@@ -264,6 +320,21 @@ export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutM
     return cashVerdict(rows, book).misreceipted.length === 0;
   });
   const v = cashVerdict(rows, book);
+  const readCredits = async () => (await db.query<CreditRow>(
+    `SELECT c.credit_id::text AS credit_id, c.state, c.msisdn, c.amount_minor::text AS amount_minor,
+            (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = c.credit_id::text)::int AS transfers,
+            (SELECT COALESCE(SUM(po.amount_minor), 0) FROM billing.transfers t JOIN billing.postings po ON po.transfer_id = t.id
+              WHERE t.payment_id = c.credit_id::text AND po.account_id = 'subscriber:' || c.msisdn)::text AS credited_minor
+     FROM payments.credits c WHERE c.source = 'operator-deposit'`,
+  )).rows;
+  let credits = await readCredits();
+  // A credit still pending ends with billing's answer; its SMS follows.
+  await waitUntil(settleTimeoutMs, async () => {
+    credits = await readCredits();
+    const c = creditVerdict(credits, book);
+    return c.pending.length === 0 && c.mistold.length === 0;
+  });
+  const c = creditVerdict(credits, book);
   const { rows: accounts } = await db.query<{ id: string; kind: string; balance: string }>(
     `SELECT a.id, a.kind, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id)::text AS balance
      FROM billing.accounts a WHERE a.kind IN ('agent_float', 'subscriber')`,
@@ -279,6 +350,12 @@ export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutM
       name: 'every deposit and withdrawal told once to each side, none told that was not booked',
       ok: v.misreceipted.length === 0 && v.orphanReceipts.length === 0,
       detail: `${CASH_KINDS.map((k) => `${book[k].size} ${k}`).join(', ')} receipts; ${v.misreceipted.length} payments with a missing or doubled receipt${v.misreceipted.length ? ` (${first(v.misreceipted)})` : ''}, ${v.orphanReceipts.length} receipts of no cash payment${v.orphanReceipts.length ? ` (${first(v.orphanReceipts)})` : ''}`,
+    },
+    {
+      name: "every operator deposit booked once or not at all, its SMS once, the API's answer true",
+      ok: c.pending.length === 0 && c.misbooked.length === 0 && c.mistold.length === 0 && c.answeredWrong.length === 0 && c.orphanSms.length === 0,
+      detail: `${c.completed} completed, ${c.failed} failed, ${c.pending.length} still pending; ${c.misbooked.length} booked wrong, ${c.mistold.length} with a missing or doubled SMS, ${c.answeredWrong.length} answered otherwise than recorded, ${c.orphanSms.length} SMS of no completed deposit${
+        [...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms].length ? ` (${first([...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms])})` : ''}`,
     },
     {
       name: 'floats and wallets never negative',

@@ -4,7 +4,7 @@
 // told twice, told not at all, or told without being booked.
 import { describe, expect, it } from 'vitest';
 import { CashBook, cashAtRate, newCashTally } from '../../load-tests/harness/cash.js';
-import { cashVerdict, type CashPaymentRow } from '../../load-tests/harness/invariants.js';
+import { cashVerdict, creditVerdict, type CashPaymentRow, type CreditRow } from '../../load-tests/harness/invariants.js';
 import { reply, cashInFailedReply } from '../../services/payments/replies.js';
 import { FailureReason } from '../../services/payments/state.js';
 
@@ -113,11 +113,47 @@ describe('cashAtRate', () => {
         return 'done';
       },
       walletOf: () => 1_000_000n,
+      operatorDeposit: async () => 'done',
     };
     const tally = newCashTally();
     await cashAtRate(flows, { perSecond: 100, secondsMax: 1, tally, agentRestMs: 1_000 });
     expect(most).toBe(1);
     expect(tally.deposits.completed).toBeGreaterThan(10);
     expect(tally.withdrawals.completed).toBe(tally.deposits.completed);
+    expect(tally.operatorDeposits.completed).toBe(tally.deposits.completed);
+  });
+});
+
+describe('creditVerdict', () => {
+  const CREDIT = 'd00dfeed-0000-4000-8000-000000000009';
+  const credit = (over: Partial<CreditRow> = {}): CreditRow => ({ credit_id: CREDIT, state: 'completed', msisdn: SUBSCRIBER, amount_minor: '800', transfers: 1, credited_minor: '800', ...over });
+  /** The subscriber's SMS of the credit, as payments words it, delivered `times` times; the API's answer. */
+  const told = (times: number, answer: 'completed' | 'failed' | 'unknown' = 'completed') => {
+    const book = new CashBook();
+    for (let i = 0; i < times; i++) book.note(reply('creditReceived', 'fr', { amount: '800 XOF', from: 'Orange Senegal', ref: 'D00DFEED' }), SUBSCRIBER);
+    book.operatorDepositsTold.set(CREDIT, answer);
+    return book;
+  };
+  const problems = (v: ReturnType<typeof creditVerdict>) => [...v.pending, ...v.misbooked, ...v.mistold, ...v.answeredWrong, ...v.orphanSms];
+
+  it('passes a deposit booked once, told once, answered completed; and a failed one with nothing', () => {
+    expect(problems(creditVerdict([credit()], told(1)))).toEqual([]);
+    expect(problems(creditVerdict([credit({ state: 'failed', transfers: 0, credited_minor: '0' })], told(0, 'failed')))).toEqual([]);
+    // The operator's SMS is not taken for an agent's deposit, nor the agent's for the operator's.
+    expect(told(1).depositPayee.size).toBe(0);
+  });
+
+  it.each([
+    ['booked twice', [credit({ transfers: 2, credited_minor: '1600' })], told(1)],
+    ['completed, never booked', [credit({ transfers: 0, credited_minor: '0' })], told(1)],
+    ['failed, yet booked', [credit({ state: 'failed', credited_minor: '800' })], told(0, 'failed')],
+    ['its SMS twice', [credit()], told(2)],
+    ['its SMS never', [credit()], told(0)],
+    ['answered completed, recorded failed', [credit({ state: 'failed', transfers: 0, credited_minor: '0' })], told(0)],
+    ['answered completed, not recorded at all', [], told(0)],
+    ['an SMS of a deposit not recorded', [], (() => { const b = told(1); b.operatorDepositsTold.clear(); return b; })()],
+    ['still pending', [credit({ state: 'pending', transfers: 0, credited_minor: '0' })], told(0, 'unknown')],
+  ] as const)('flags an operator deposit %s', (_what, rows, book) => {
+    expect(problems(creditVerdict(rows, book))).toHaveLength(1);
   });
 });
