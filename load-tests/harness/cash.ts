@@ -1,8 +1,8 @@
 // Agents and their customers on the wallet-model operator (issue 16), for the
 // fault drills: an agent cashes a random small amount in to a subscriber
 // (DEPOT, confirmed with the agent's PIN), then the subscriber withdraws part
-// of it at an agent (RETRAIT, OUI <code>, the fee on top); then the operator's
-// own systems credit the subscriber's wallet (POST /v1/operator/deposits, a
+// of it at an agent (RETRAIT, OUI <code>, the fee on top); meanwhile the
+// operator's own systems credit the subscriber's wallet (POST /v1/operator/deposits, a
 // credit billing books as it books a merchant's payout). The operator is
 // orange-sn, French by default, so the phones type and read French. Every
 // flow is counted completed or failed; every receipt either side got is booked
@@ -299,6 +299,8 @@ export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCo
           failed(`operator deposit: ${credited}`);
         }
       };
+      // The operator's credit runs beside the agent's deposit: API calls are in flight whenever the kills come.
+      const crediting = credit();
       const deposited = await flows.deposit(agent, subscriber, randomAmount(DEPOSIT_MIN_MINOR, DEPOSIT_SPREAD_MINOR)).finally(() => busyAgents.delete(a));
       if (deposited === 'done') {
         t.deposits.completed++;
@@ -310,7 +312,7 @@ export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCo
       }
       // Later, at any agent: part of what the wallet holds, the fee on top.
       const amount = randomAmount(WITHDRAW_MIN_MINOR, WITHDRAW_SPREAD_MINOR);
-      if (flows.walletOf(subscriber) < amount + FEE_RESERVE_MINOR) return credit();
+      if (flows.walletOf(subscriber) < amount + FEE_RESERVE_MINOR) return crediting;
       const at = flows.agents[Math.floor(Math.random() * flows.agents.length)] as CashAgent;
       const withdrawn = await flows.withdraw(subscriber, at, amount);
       if (withdrawn === 'done') {
@@ -320,7 +322,7 @@ export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCo
         t.withdrawals.failed++;
         failed(`withdrawal: ${withdrawn}`);
       }
-      await credit();
+      await crediting;
     })().finally(() => {
       busySubscribers.delete(s);
       running.delete(flow);
