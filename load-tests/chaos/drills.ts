@@ -3,20 +3,24 @@
 // operator's (simulated) CAMARA charging API, and phones pay each other by SMS
 // at a steady rate. One drill at a time, with recovery in between: the SMPP
 // link dropped, the operator throttling, each component SIGKILLed and started
-// again, NATS and PostgreSQL restarted and crashed. After each drill the money and
+// again, agents cashing in and subscribers withdrawing on the wallet operator
+// (harness/cash.ts) while billing and payments are SIGKILLed, NATS and
+// PostgreSQL restarted and crashed. After each drill the money and
 // messaging invariants are checked (no MO lost, nothing captured twice or left
 // reserved, every receipt sent once (twice only where SMPP's at-least-once
-// allows), the ledger sums to zero) and the time the
+// allows), every deposit and withdrawal booked and told once, floats and
+// wallets never negative, the ledger sums to zero) and the time the
 // completed-payments rate took to come back is measured. Exit code 1 when any
 // check fails. CHAOS_SHAPE=cluster runs the production shape instead (3 NATS
 // nodes with R3 streams, a PostgreSQL standby, two processes of each component)
 // and its drills (cluster-faults.ts), into the record chaos-cluster.json.
 // CHAOS_MODE=quick: fewer components and drills, shorter windows;
-// CHAOS_DRILLS=name,name runs only those drills; CHAOS_PER_SECOND,
+// CHAOS_DRILLS=name,name runs only those drills; CHAOS_PER_SECOND, CHAOS_CASH_PER_SECOND,
 // CHAOS_OUTAGE_MS and CHAOS_THROTTLE_MS change the load and the faults.
 import { startCluster, type Cluster } from '../harness/cluster.js';
 import { ProcessWatch } from '../harness/processes.js';
 import { Phones, Timeline, payAtRate } from '../harness/phones.js';
+import { CashFlows, failureSummary, seedAgents } from '../harness/cash.js';
 import { writeRecord, type Check, type Figure } from '../harness/report.js';
 import type { ComponentName } from '../../runtime/config/index.js';
 import { allDrills, waitBound, type Drill } from './faults.js';
@@ -47,11 +51,17 @@ const SETTINGS: ChaosSettings = {
   recoveryTimeoutMs: quick ? 30_000 : 45_000,
   tailMs: quick ? 2_000 : 3_000,
   settleTimeoutMs: 90_000,
+  cashPerSecond: Number(process.env.CHAOS_CASH_PER_SECOND ?? (quick ? 2 : 5)),
   timing: TIMING,
 };
 /** A phone's SMS wait and its SMSC's MO retry schedule (about 45 s in all). */
 const SMS_WAIT_MS = 45_000;
 const MO_RETRY_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000];
+/** Agents of the wallet operator and their customers, for the cash drill: enough that agents resting after a failed deposit leave idle ones. */
+const CASH_AGENTS = 100;
+const CASH_SUBSCRIBERS = 2_000;
+/** Each agent's float before the load, XOF (no minor unit): some 2,000 deposits of at most 10,000 (withdrawals add to it). */
+const CASH_FLOAT_MINOR = 20_000_000n;
 /** Load before the first drill, not measured: the first payments of each phone and a cold JIT are slower. */
 const WARMUP_SECONDS = quick ? 5 : 10;
 /** The whole run stops here, whatever it is doing, and fails. At 300/s each drill's settle and checks take longer. */
@@ -87,7 +97,12 @@ async function main(): Promise<void> {
   try {
     await waitBound(cluster, 30_000);
     cluster.smsc.submittedKeepMax = 1_000;
+    if (cluster.walletSmsc) cluster.walletSmsc.submittedKeepMax = 1_000;
     const phones = new Phones(cluster, { smsWaitMs: SMS_WAIT_MS, moRetryDelaysMs: MO_RETRY_DELAYS_MS });
+    // Agents registered, PINned and funded before any load, as an operator would have them.
+    const cash = cluster.walletSmsc && drills.some((d) => d.cashLoad)
+      ? new CashFlows(cluster.walletSmsc, await seedAgents(cluster.config, { count: CASH_AGENTS, floatMinor: CASH_FLOAT_MINOR }), CASH_SUBSCRIBERS, { smsWaitMs: SMS_WAIT_MS, moRetryDelaysMs: MO_RETRY_DELAYS_MS, apiUrl: `http://127.0.0.1:${cluster.config.merchantApi.port}` })
+      : undefined;
     const timeline = new Timeline();
     await payAtRate(phones, { perSecond: SETTINGS.perSecond, seconds: WARMUP_SECONDS, phoneCount: SETTINGS.phoneCount });
     const watch = new ProcessWatch();
@@ -96,10 +111,10 @@ async function main(): Promise<void> {
     const results: DrillResult[] = [];
     for (const drill of drills) {
       process.stdout.write(`chaos: ${drill.name}: ${drill.fault}\n`);
-      const result = await runDrill(cluster, phones, timeline, drill, SETTINGS);
+      const result = await runDrill(cluster, phones, timeline, drill, SETTINGS, cash);
       results.push(result);
       const failed = result.checks.filter((c) => !c.ok);
-      process.stdout.write(`chaos: ${drill.name}: fault ${(result.faultMs / 1_000).toFixed(1)} s, ${result.recoverMs === null ? 'NOT recovered' : `recovered ${(result.recoverMs / 1_000).toFixed(1)} s after`}, ${result.completed}/${result.started} completed, ${result.mosRetried} MOs retried, ${failed.length === 0 ? 'invariants ok' : `FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`}\n`);
+      process.stdout.write(`chaos: ${drill.name}: fault ${(result.faultMs / 1_000).toFixed(1)} s, ${result.recoverMs === null ? 'NOT recovered' : `recovered ${(result.recoverMs / 1_000).toFixed(1)} s after`}, ${result.completed}/${result.started} completed, ${result.cash ? `cash: deposits ${result.cash.deposits.completed}/${result.cash.deposits.completed + result.cash.deposits.failed}, withdrawals ${result.cash.withdrawals.completed}/${result.cash.withdrawals.completed + result.cash.withdrawals.failed}, operator deposits ${result.cash.operatorDeposits.completed}/${result.cash.operatorDeposits.completed + result.cash.operatorDeposits.failed} completed, ` : ''}${result.mosRetried} MOs retried, ${failed.length === 0 ? 'invariants ok' : `FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`}\n`);
     }
     const processes = watch.stop();
 
@@ -135,6 +150,8 @@ async function main(): Promise<void> {
         '### Per drill',
         '',
         ...drillTable(results, SETTINGS.recoveredShare),
+        '',
+        ...results.filter((r) => r.cash).map((r) => `${r.drill}: beside the payments, ${SETTINGS.cashPerSecond} cash flows/s on orange-sn (the wallet model, its own SMSC) between ${CASH_AGENTS} agents and ${CASH_SUBSCRIBERS} subscribers: an agent deposits 5,000-10,000 XOF (DEPOT, confirmed with its PIN), the subscriber then withdraws 1,000-2,000 XOF at a random agent (RETRAIT, OUI <code>, the cash-out fee on top), while the operator credits the subscriber's wallet with 500-1,500 XOF through its API (POST /v1/operator/deposits, the same Idempotency-Key again after a 5xx or no answer); deposits ${r.cash?.deposits.completed} completed / ${r.cash?.deposits.failed} failed, withdrawals ${r.cash?.withdrawals.completed} completed / ${r.cash?.withdrawals.failed} failed, operator deposits ${r.cash?.operatorDeposits.completed} completed / ${r.cash?.operatorDeposits.failed} failed (${r.cash ? failureSummary(r.cash) : ''}), ${r.cash?.notStarted} not started. Flows failed: no receipt within the phone's wait; each is booked in full or not at all (checked).`),
         '',
         'Time to recover: from the moment the broken part was back (restarted and ready, rebound, throttling cleared) until completed payments per second were back to the share of the rate before; 1 s resolution. Flows failed: payments that did not end in the payer\'s receipt within the phone\'s wait. MOs refused with a temporary error are expected while a fault lasts; the phone\'s SMSC sends them again.',
         '',

@@ -22,6 +22,8 @@ export interface Drill {
   readonly fault: string;
   /** Injects the fault and undoes it; resolves once the broken part is back (restarted and ready, rebound, cleared). */
   inject(cluster: Cluster, timing: FaultTiming): Promise<void>;
+  /** The runner adds agents' deposits and subscribers' withdrawals (harness/cash.ts) to the payment load. */
+  readonly cashLoad?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,6 +55,11 @@ export async function waitBound(cluster: Cluster, timeoutMs: number): Promise<vo
   // Each gateway replica binds bindCount times.
   const binds = (cluster.config.operators[0]?.smpp.bindCount ?? 1) * cluster.replicas('gateway').length;
   await until(`gateway's ${binds} SMPP binds`, timeoutMs, () => cluster.smsc.boundSessions >= binds);
+  const wallet = cluster.walletSmsc;
+  if (wallet) {
+    const walletBinds = (cluster.config.operators[1]?.smpp.bindCount ?? 1) * cluster.replicas('gateway').length;
+    await until(`gateway's ${walletBinds} SMPP binds to the wallet operator`, timeoutMs, () => wallet.boundSessions >= walletBinds);
+  }
 }
 
 export const natsRestart: Drill = {
@@ -145,6 +152,29 @@ export function killComponent(name: ComponentName): Drill {
   };
 }
 
+/** How long the stack runs between the two kills: long enough for flows to be in flight at billing's and at payments'. */
+const BETWEEN_KILLS_MS = 2_000;
+
+/**
+ * Issue 16's drill: agents cash in and subscribers withdraw (cashLoad) while the two services
+ * that move their money die: billing (which reserves from floats and wallets and captures into
+ * them) and then payments (which holds the PIN and code challenges and asks billing to capture).
+ */
+export const cashKillBillingPayments: Drill = {
+  name: 'cash-kill-billing-payments',
+  fault: 'agents cash in (DEP, PIN) and subscribers withdraw (WITHDRAW, code) beside the payment load; SIGKILL billing and start it again, then SIGKILL payments and start it again',
+  cashLoad: true,
+  inject: async (cluster, t) => {
+    for (const name of ['billing', 'payments'] as const) {
+      const component = cluster.component(name);
+      await component.stop('SIGKILL');
+      await component.start();
+      if (name === 'billing') await sleep(BETWEEN_KILLS_MS);
+    }
+    await waitStackReady(cluster, t.backTimeoutMs);
+  },
+};
+
 /** Every drill for these components, in the order a full run takes them. */
 export function allDrills(components: readonly ComponentName[]): Drill[] {
   return [
@@ -152,6 +182,7 @@ export function allDrills(components: readonly ComponentName[]): Drill[] {
     smppLinkDown,
     operatorThrottle,
     ...components.map(killComponent),
+    ...(components.includes('billing') && components.includes('payments') ? [cashKillBillingPayments] : []),
     natsRestart,
     natsKill,
     postgresRestart,

@@ -9,6 +9,7 @@ import { componentLog, type Cluster, type ClusterOptions } from '../harness/clus
 import { checkInvariants } from '../harness/invariants.js';
 import { LatencyRecorder } from '../harness/latency.js';
 import { payAtRate, type Phase, type Phones, type Timeline } from '../harness/phones.js';
+import { OPERATOR_API_KEY, cashAtRate, failureSummary, newCashTally, type CashFlows, type CashTally } from '../harness/cash.js';
 import type { Check } from '../harness/report.js';
 import type { Drill, FaultTiming } from './faults.js';
 import { measureRecovery } from './recovery.js';
@@ -29,6 +30,8 @@ export interface ChaosSettings {
   readonly tailMs: number;
   /** How long the invariants wait for payments to end and reservations to be released. */
   readonly settleTimeoutMs: number;
+  /** Cash flows (a deposit, then a withdrawal) started per second in a drill with cashLoad. */
+  readonly cashPerSecond?: number;
   readonly timing: FaultTiming;
 }
 
@@ -58,6 +61,8 @@ export interface DrillResult {
   readonly checks: readonly Check[];
   /** The invariants alone, as they stand after this drill (they cover every payment so far). */
   readonly invariants: readonly Check[];
+  /** The agents' deposits and subscribers' withdrawals of a drill with cashLoad, else null. */
+  readonly cash: CashTally | null;
 }
 
 /** Every component, each its own process: billing first (it migrates alone), the gateway last (it takes traffic). */
@@ -70,12 +75,18 @@ export function chaosClusterOptions(components: readonly ComponentName[]): Clust
     components,
     // http: the carrier's own record shows a capture made twice, not only our ledger.
     carrier: 'http',
+    // orange-sn, the wallet model, on an SMSC of its own: its agents and their customers (harness/cash.ts).
+    walletOperatorSmsc: true,
     logLevel: 'warn',
     configure: (raw) => {
       // Re-bind backoff as shipped (the cluster's default is faster, for benchmarks): the link drills measure what operations would see.
       Object.assign(raw.operators[0].smpp, { bindCount: BIND_COUNT, windowSize: 200, throughputPerSecondMax: 1_000, reconnectDelayMsMin: 1_000, reconnectDelayMsMax: 60_000 });
       raw.limits.paymentsPerMinuteMax = 1_000;
       raw.limits.pinRequiredAboveMinor = 10_000_000;
+      // A WITHDRAW pays the example's cash-out fee on top, as at safaricom-ke.
+      raw.operators[1].cashOutFeeScheduleId = 'cash-out';
+      // Its own systems credit its subscribers' wallets through the operator API (harness/cash.ts).
+      raw.operators[1].apiKeys = [OPERATOR_API_KEY.stored];
       // Abandoned challenges (a phone that gave up) expire within a drill's settle time.
       raw.limits.challengeTtlMs = 60_000;
       // Messages a killed process held are redelivered after the ack wait: 10 s instead of 30 s keeps each drill short.
@@ -120,13 +131,24 @@ const WARMUP_SECONDS = 2;
 /** Upper bound of one drill's load, whatever happens. */
 const LOAD_SECONDS_MAX = 600;
 
-export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timeline, drill: Drill, s: ChaosSettings): Promise<DrillResult> {
-  const retriedBefore = phones.mosRetried;
-  const refusedBefore = phones.mosRefused;
+/** An agent whose deposit failed waits out its challenge (the chaos config's challengeTtlMs, 60 s) and a little. */
+const AGENT_REST_MS = 65_000;
+
+/**
+ * One drill. `cash`: the agents and their customers (harness/cash.ts); a drill with cashLoad runs
+ * them beside the payments, and every drill's invariants cover what they did so far.
+ */
+export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timeline, drill: Drill, s: ChaosSettings, cash?: CashFlows): Promise<DrillResult> {
+  if (drill.cashLoad && !cash) throw new Error(`${drill.name} needs the cash flows (a cluster with walletOperatorSmsc and seeded agents)`);
+  const retriedBefore = phones.mosRetried + (cash?.phones.mosRetried ?? 0);
+  const refusedBefore = phones.mosRefused + (cash?.phones.mosRefused ?? 0);
   const phase: Phase = { completed: 0, errors: 0, latency: new LatencyRecorder(), timeline };
   const stopLoad = new AbortController();
   const loadStartMs = performance.now();
   const load = payAtRate(phones, { perSecond: s.perSecond, seconds: LOAD_SECONDS_MAX, phoneCount: s.phoneCount, signal: stopLoad.signal, phase });
+  const tally = drill.cashLoad ? newCashTally() : null;
+  const apiRetriedBefore = cash?.apiRetried ?? 0;
+  const cashLoad = tally && cash ? cashAtRate(cash, { perSecond: s.cashPerSecond ?? 1, secondsMax: LOAD_SECONDS_MAX, signal: stopLoad.signal, tally, agentRestMs: AGENT_REST_MS }) : Promise.resolve();
   try {
     // Start the fault on a second boundary past the warm-up, so the reference window is whole seconds of steady load.
     const faultAtMs = timeline.startMs + (timeline.secondOf(loadStartMs) + 1 + WARMUP_SECONDS + s.beforeSeconds) * 1_000 + 10;
@@ -148,6 +170,7 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
     stopLoad.abort();
     const loadStopSecond = timeline.secondOf(performance.now());
     await load;
+    await cashLoad;
     const faultSeconds = [timeline.secondOf(faultStartMs), timeline.secondOf(faultEndMs)] as const;
     const perSecond: string[] = [];
     for (let sec = faultSeconds[0] - s.beforeSeconds; sec < timeline.secondOf(performance.now()); sec++) {
@@ -157,6 +180,15 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
 
     const checks: Check[] = await restartCrashed(cluster);
     if (notBack !== null) checks.push({ name: 'fault undone: the broken part is back', ok: false, detail: notBack });
+    if (tally) {
+      // Not a rate: a handful of flows a second. Each kind must have completed again after the fault.
+      const after = (atMs: number) => atMs > faultEndMs;
+      checks.push({
+        name: 'deposits and withdrawals complete again after the fault',
+        ok: after(tally.lastDepositMs) && after(tally.lastWithdrawalMs),
+        detail: `deposits ${tally.deposits.completed} completed / ${tally.deposits.failed} failed, withdrawals ${tally.withdrawals.completed} completed / ${tally.withdrawals.failed} failed, operator deposits ${tally.operatorDeposits.completed} completed / ${tally.operatorDeposits.failed} failed after ${(cash?.apiRetried ?? 0) - apiRetriedBefore} API calls asked again (failures: ${failureSummary(tally)}), ${tally.notStarted} not started (no idle agent or subscriber); last deposit ${((tally.lastDepositMs - faultEndMs) / 1_000).toFixed(1)} s and last withdrawal ${((tally.lastWithdrawalMs - faultEndMs) / 1_000).toFixed(1)} s after the fault's end`,
+      });
+    }
     checks.push({
       name: `throughput back to ${Math.round(s.recoveredShare * 100)}% within ${s.recoveryTimeoutMs / 1_000} s of the fault's end`,
       ok: recovery.recoverMs !== null,
@@ -167,13 +199,14 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
     const invariants = await checkInvariants({
       databaseUrl: cluster.databaseUrl,
       natsUrl: cluster.config.nats.url,
-      mosAccepted: phones.mosAccepted,
+      mosAccepted: phones.mosAccepted + (cash?.mosAccepted ?? 0),
       receipts: phones.receipts,
       payeeReceipts: true,
       chargingApi: cluster.chargingApi,
       acceptedBeforeDrop: cluster.smsc.acceptedBeforeDrop,
       settleTimeoutMs: s.settleTimeoutMs,
       operators: cluster.config.operators,
+      ...(cash ? { cashBook: cash.book } : {}),
     });
     checks.push(...invariants);
     return {
@@ -189,15 +222,17 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
       completed: phase.completed,
       flowErrors: phase.errors,
       perSecond: perSecond.join(' '),
-      mosRetried: phones.mosRetried - retriedBefore,
-      mosRefused: phones.mosRefused - refusedBefore,
+      mosRetried: phones.mosRetried + (cash?.phones.mosRetried ?? 0) - retriedBefore,
+      mosRefused: phones.mosRefused + (cash?.phones.mosRefused ?? 0) - refusedBefore,
       notBack,
       checks,
       invariants,
+      cash: tally,
     };
   } finally {
     stopLoad.abort();
     await load;
+    await cashLoad;
   }
 }
 

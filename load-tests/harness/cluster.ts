@@ -35,6 +35,13 @@ export interface ClusterOptions {
   readonly smscReceiptDelayMs?: number;
   /** Extra node flags for every component, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
   readonly componentNodeArgs?: readonly string[];
+  /**
+   * Gives operators[1] (orange-sn, the `wallet` billing model: its subscribers' money comes in
+   * through agents) an SMSC of its own (walletSmsc), the gateway binding to it as a client. The
+   * example config has that operator's SMSC bind to us (server mode); a client bind lets the
+   * harness reuse SmscSimulator and its phones. Without it that link has no peer.
+   */
+  readonly walletOperatorSmsc?: boolean;
   /** Last word on the config (the example config, wired to this cluster's engines and ports). */
   readonly configure?: (raw: any) => void;
   /** NATS nodes: 1 (default) is one nats-server; 3 is the production shape, every stream R3. */
@@ -78,6 +85,8 @@ export interface Cluster {
   /** postgres.url as the components read it: with a standby, both servers (read-write); open it with createPool or writableUrl. */
   readonly databaseUrl: string;
   readonly smsc: SmscSimulator;
+  /** operators[1]'s SMSC when ClusterOptions.walletOperatorSmsc asked for one, else null. */
+  readonly walletSmsc: SmscSimulator | null;
   readonly chargingApi: ChargingApiSimulator | null;
   /** Each component's first process. */
   readonly components: ReadonlyMap<ComponentName, ComponentProcess>;
@@ -151,6 +160,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ? `postgres://postgres@127.0.0.1:${postgres.port},127.0.0.1:${standby.port}/dialpay?target_session_attrs=read-write`
     : postgres.urlFor('dialpay');
   const smsc = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: options.smscReceiptDelayMs ?? 50 });
+  const walletSmsc = options.walletOperatorSmsc ? new SmscSimulator({ systemId: 'orangesn', password: 'secret2', receiptDelayMs: options.smscReceiptDelayMs ?? 50 }) : null;
   const chargingApi = options.carrier === 'http' ? new ChargingApiSimulator({ openingBalanceMinor: 10n ** 12n, clientId: 'dialpay', clientSecret: 'camara-secret' }) : null;
 
   const raw = parse(readFileSync(join(PROJECT_ROOT, 'dialpay.example.yaml'), 'utf8')) as any;
@@ -162,7 +172,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   raw.ussd.http.port = await freePort();
   raw.merchantApi.port = await freePort();
   Object.assign(raw.operators[0].smpp, { port: await smsc.start(), reconnectDelayMsMin: 100, reconnectDelayMsMax: 1_000 });
-  raw.operators[1].smpp.port = await freePort();
+  if (walletSmsc) {
+    raw.operators[1].smpp = { mode: 'client', host: '127.0.0.1', port: await walletSmsc.start(), systemId: 'orangesn', password: 'secret2', bindCount: 1, windowSize: 100, reconnectDelayMsMin: 100, reconnectDelayMsMax: 1_000 };
+  } else {
+    raw.operators[1].smpp.port = await freePort();
+  }
   // One billing process: its simulated carrier keeps its state in the process, so the records count
   // our statements, not the simulated carrier's. Billing replicas share it in PostgreSQL.
   raw.billingSimulator = { state: (options.replicas?.billing ?? 1) > 1 ? 'shared' : 'process' };
@@ -204,6 +218,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     standby,
     databaseUrl,
     smsc,
+    walletSmsc,
     chargingApi,
     components,
     component: (name, replica = 0) => {
@@ -227,6 +242,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       // Gateway first (stop taking traffic), then the services, as production would.
       for (const processes of [...replicas.values()].reverse()) await Promise.all(processes.map((c) => c.stop()));
       await smsc.stop();
+      await walletSmsc?.stop();
       await chargingApi?.stop();
       await Promise.allSettled([natsCluster ? natsCluster.stop() : nats.stop(), postgres.stop(), standby?.stop()]);
     },

@@ -12,6 +12,7 @@ import { numberBelongsTo } from '../../runtime/msisdn.js';
 import { DLQ_STREAM } from '../../runtime/nats/topology.js';
 import type { ChargingApiSimulator } from '../operator-sim/charging-api.js';
 import type { Check } from './report.js';
+import type { CashBook, CashReceiptKind } from './cash.js';
 
 /**
  * Receipts the phones got, by phone and payment reference (`<msisdn>:<first 8 characters of the
@@ -72,6 +73,8 @@ export interface InvariantInput {
   readonly settleTimeoutMs: number;
   /** The configured operators: every subscriber account must be a number of one of them. */
   readonly operators: readonly OperatorRanges[];
+  /** Receipts of the agents' and their customers' phones (cash.ts), when cash flows ran: checked by checkCashFlows. */
+  readonly cashBook?: CashBook;
 }
 
 /** What numberBelongsTo needs of an operator (the config's operators fit). */
@@ -161,6 +164,210 @@ export async function checkMerchantPayables(db: pg.Pool): Promise<Check[]> {
   ];
 }
 
+/** A cash-in or cash-out as the ledger and payments have it (checkCashFlows' query). */
+export interface CashPaymentRow {
+  readonly payment_id: string;
+  readonly state: string;
+  /** A cash-in's agent (its line is the payer), null for a cash-out. */
+  readonly agent_id: string | null;
+  readonly payer_msisdn: string;
+  /** A cash-in's depositor's number, a cash-out's agent id. */
+  readonly payee_id: string;
+  /** The agent's line, from payments.agents. */
+  readonly agent_msisdn: string | null;
+  readonly payee_minor: string;
+  readonly reserves: number;
+  readonly captures: number;
+  readonly voids: number;
+  /** What this payment's transfers put into the receiving account: the depositor's wallet, or the agent's float. */
+  readonly credited_minor: string;
+}
+
+export interface CashVerdict {
+  /** Completed ones not captured exactly once, or not crediting exactly their amount once; failed ones with anything captured or credited. */
+  readonly misbooked: readonly string[];
+  /** Completed ones whose two receipts did not come exactly once each; failed ones with a receipt. */
+  readonly misreceipted: readonly string[];
+  /** Receipts the phones got that name no cash payment (a flow told done that the ledger does not have). */
+  readonly orphanReceipts: readonly string[];
+  readonly completedDeposits: number;
+  readonly completedWithdrawals: number;
+  readonly failed: number;
+}
+
+/** Where each receipt of a cash payment goes: the two kinds it gets and the phone of each. Pure. */
+export function cashReceiptKeys(p: CashPaymentRow): [CashReceiptKind, string][] {
+  const ref = p.payment_id.slice(0, 8);
+  const agentLine = p.agent_msisdn ?? '';
+  return p.agent_id !== null
+    ? [['depositAgent', receiptKey(p.payer_msisdn, ref)], ['depositPayee', receiptKey(p.payee_id, ref)]]
+    : [['withdrawPayer', receiptKey(p.payer_msisdn, ref)], ['withdrawAgent', receiptKey(agentLine, ref)]];
+}
+
+/**
+ * Every deposit and withdrawal booked exactly once and told exactly once to each side, none
+ * told that the ledger does not have. Pure, on checkCashFlows' rows, so it can be tried on
+ * crafted ones. The SMSC of the cash operator is not dropped by any drill: no receipt may repeat.
+ */
+export function cashVerdict(rows: readonly CashPaymentRow[], book: CashBook): CashVerdict {
+  const misbooked: string[] = [];
+  const misreceipted: string[] = [];
+  const known = new Set<string>();
+  for (const p of rows) {
+    const completed = p.state === 'completed';
+    const keys = cashReceiptKeys(p);
+    for (const [kind, key] of keys) known.add(`${kind}:${key}`);
+    const booked = completed
+      ? p.captures === 1 && p.reserves === 1 && p.voids === 0 && p.credited_minor === p.payee_minor
+      : p.captures === 0 && BigInt(p.credited_minor) === 0n && p.voids === p.reserves && p.reserves <= 1;
+    if (!booked) misbooked.push(`${p.payment_id} ${p.state}: ${p.reserves} reserve, ${p.captures} capture, ${p.voids} void, credited ${p.credited_minor} of ${p.payee_minor}`);
+    const want = completed ? 1 : 0;
+    const counts = keys.map(([kind, key]) => [kind, book[kind].get(key) ?? 0] as const);
+    if (counts.some(([, n]) => n !== want)) misreceipted.push(`${p.payment_id} ${p.state}: ${counts.map(([kind, n]) => `${kind} x${n}`).join(', ')}`);
+  }
+  const orphanReceipts: string[] = [];
+  for (const kind of CASH_KINDS) {
+    for (const key of book[kind].keys()) if (!known.has(`${kind}:${key}`)) orphanReceipts.push(`${kind} ${key}`);
+  }
+  const completed = rows.filter((p) => p.state === 'completed');
+  return {
+    misbooked,
+    misreceipted,
+    orphanReceipts,
+    completedDeposits: completed.filter((p) => p.agent_id !== null).length,
+    completedWithdrawals: completed.filter((p) => p.agent_id === null).length,
+    failed: rows.length - completed.length,
+  };
+}
+
+/** An operator's deposit (POST /v1/operator/deposits) as payments and the ledger have it (checkCashFlows' query). */
+export interface CreditRow {
+  readonly credit_id: string;
+  readonly state: string;
+  readonly msisdn: string;
+  readonly amount_minor: string;
+  /** Ledger transfers of this credit (payment_id = credit id): one when completed, none otherwise. */
+  readonly transfers: number;
+  /** What they put into subscriber:<msisdn>. */
+  readonly credited_minor: string;
+}
+
+export interface CreditVerdict {
+  readonly pending: readonly string[];
+  /** Booked other than once for a completed one, or at all for a failed one. */
+  readonly misbooked: readonly string[];
+  /** The subscriber's SMS not exactly once for a completed one, or sent for a failed one. */
+  readonly mistold: readonly string[];
+  /** The API said completed (or failed), and payments' record says otherwise or has none. */
+  readonly answeredWrong: readonly string[];
+  /** SMS of a credit that payments does not have as completed. */
+  readonly orphanSms: readonly string[];
+  readonly completed: number;
+  readonly failed: number;
+}
+
+/** The operator's deposits: each booked once or not at all, its SMS once, the API's answers true. Pure. */
+export function creditVerdict(rows: readonly CreditRow[], book: CashBook): CreditVerdict {
+  const misbooked: string[] = [];
+  const mistold: string[] = [];
+  const byId = new Map(rows.map((c) => [c.credit_id, c]));
+  const keys = new Set<string>();
+  for (const c of rows) {
+    if (c.state === 'pending') continue;
+    const completed = c.state === 'completed';
+    const booked = completed ? c.transfers === 1 && c.credited_minor === c.amount_minor : c.transfers === 0 && BigInt(c.credited_minor) === 0n;
+    if (!booked) misbooked.push(`${c.credit_id} ${c.state}: ${c.transfers} transfers, credited ${c.credited_minor} of ${c.amount_minor}`);
+    const key = receiptKey(c.msisdn, c.credit_id.slice(0, 8));
+    if (completed) keys.add(key);
+    const sms = book.operatorDeposit.get(key) ?? 0;
+    if (sms !== (completed ? 1 : 0)) mistold.push(`${c.credit_id} ${c.state}: SMS x${sms}`);
+  }
+  const answeredWrong = [...book.operatorDepositsTold]
+    .filter(([id, told]) => told !== 'unknown' && byId.get(id)?.state !== told)
+    .map(([id, told]) => `${id}: told ${told}, is ${byId.get(id)?.state ?? 'missing'}`);
+  return {
+    pending: rows.filter((c) => c.state === 'pending').map((c) => c.credit_id),
+    misbooked,
+    mistold,
+    answeredWrong,
+    orphanSms: [...book.operatorDeposit.keys()].filter((k) => !keys.has(k)),
+    completed: rows.filter((c) => c.state === 'completed').length,
+    failed: rows.filter((c) => c.state === 'failed').length,
+  };
+}
+
+/**
+ * The cash flows (issue 16), after every payment ended: each deposit (DEP) and withdrawal
+ * (WITHDRAW) booked exactly once in the ledger (one reserve, one capture, its amount credited
+ * once) or not at all, each side's receipt exactly once for a completed one and none for a
+ * failed one, no receipt for a payment the ledger lacks; agents' floats and subscribers'
+ * wallets not below zero.
+ */
+export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutMs: number): Promise<Check[]> {
+  const read = async () => (await db.query<CashPaymentRow>(
+    `SELECT p.payment_id, p.state, p.agent_id, p.payer_msisdn, p.payee_id, g.msisdn AS agent_msisdn, p.payee_minor::text AS payee_minor,
+            (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = p.payment_id AND t.kind = 'reserve')::int AS reserves,
+            (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = p.payment_id AND t.kind = 'capture')::int AS captures,
+            (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = p.payment_id AND t.kind = 'void')::int AS voids,
+            (SELECT COALESCE(SUM(po.amount_minor), 0) FROM billing.transfers t JOIN billing.postings po ON po.transfer_id = t.id
+              WHERE t.payment_id = p.payment_id AND po.account_id = CASE WHEN p.agent_id IS NOT NULL THEN 'subscriber:' || p.payee_id ELSE 'agent:' || p.payee_id END)::text AS credited_minor
+     FROM payments.payments p LEFT JOIN payments.agents g ON g.agent_id = COALESCE(p.agent_id, p.payee_id)
+     WHERE p.agent_id IS NOT NULL OR p.payee_kind = 'agent'`,
+  )).rows;
+  let rows = await read();
+  // Receipts of the last completed ones may still be on the way (a doubled one stays doubled).
+  await waitUntil(settleTimeoutMs, async () => {
+    rows = await read();
+    return cashVerdict(rows, book).misreceipted.length === 0;
+  });
+  const v = cashVerdict(rows, book);
+  const readCredits = async () => (await db.query<CreditRow>(
+    `SELECT c.credit_id::text AS credit_id, c.state, c.msisdn, c.amount_minor::text AS amount_minor,
+            (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = c.credit_id::text)::int AS transfers,
+            (SELECT COALESCE(SUM(po.amount_minor), 0) FROM billing.transfers t JOIN billing.postings po ON po.transfer_id = t.id
+              WHERE t.payment_id = c.credit_id::text AND po.account_id = 'subscriber:' || c.msisdn)::text AS credited_minor
+     FROM payments.credits c WHERE c.source = 'operator-deposit'`,
+  )).rows;
+  let credits = await readCredits();
+  // A credit still pending ends with billing's answer; its SMS follows.
+  await waitUntil(settleTimeoutMs, async () => {
+    credits = await readCredits();
+    const c = creditVerdict(credits, book);
+    return c.pending.length === 0 && c.mistold.length === 0;
+  });
+  const c = creditVerdict(credits, book);
+  const { rows: accounts } = await db.query<{ id: string; kind: string; balance: string }>(
+    `SELECT a.id, a.kind, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id)::text AS balance
+     FROM billing.accounts a WHERE a.kind IN ('agent_float', 'subscriber')`,
+  );
+  const negative = accounts.filter((a) => BigInt(a.balance) < 0n);
+  return [
+    {
+      name: 'every deposit and withdrawal booked exactly once',
+      ok: v.misbooked.length === 0,
+      detail: `${v.completedDeposits} deposits and ${v.completedWithdrawals} withdrawals completed, ${v.failed} failed; ${v.misbooked.length} booked wrong${v.misbooked.length ? ` (${first(v.misbooked)})` : ''}`,
+    },
+    {
+      name: 'every deposit and withdrawal told once to each side, none told that was not booked',
+      ok: v.misreceipted.length === 0 && v.orphanReceipts.length === 0,
+      detail: `${CASH_KINDS.map((k) => `${book[k].size} ${k}`).join(', ')} receipts; ${v.misreceipted.length} payments with a missing or doubled receipt${v.misreceipted.length ? ` (${first(v.misreceipted)})` : ''}, ${v.orphanReceipts.length} receipts of no cash payment${v.orphanReceipts.length ? ` (${first(v.orphanReceipts)})` : ''}`,
+    },
+    {
+      name: "every operator deposit booked once or not at all, its SMS once, the API's answer true",
+      ok: c.pending.length === 0 && c.misbooked.length === 0 && c.mistold.length === 0 && c.answeredWrong.length === 0 && c.orphanSms.length === 0,
+      detail: `${c.completed} completed, ${c.failed} failed, ${c.pending.length} still pending; ${c.misbooked.length} booked wrong, ${c.mistold.length} with a missing or doubled SMS, ${c.answeredWrong.length} answered otherwise than recorded, ${c.orphanSms.length} SMS of no completed deposit${
+        [...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms].length ? ` (${first([...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms])})` : ''}`,
+    },
+    {
+      name: 'floats and wallets never negative',
+      ok: negative.length === 0,
+      detail: `${accounts.filter((a) => a.kind === 'agent_float').length} floats, ${accounts.filter((a) => a.kind === 'subscriber').length} wallets; ${negative.length} below zero${negative.length ? ` (${first(negative.map((a) => `${a.id} ${a.balance}`))})` : ''}`,
+    },
+  ];
+}
+
+const CASH_KINDS = ['depositAgent', 'depositPayee', 'withdrawPayer', 'withdrawAgent'] as const;
+
 async function waitUntil(timeoutMs: number, done: () => Promise<boolean>): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -198,13 +405,13 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
 
     const ended = await waitUntil(input.settleTimeoutMs, async () =>
       (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM payments.payments WHERE state NOT IN ('completed', 'failed')")).rows[0]?.n === 0);
-    const { rows: payments } = await db.query<{ payment_id: string; state: string; payer_msisdn: string; payee_id: string; captures: number; voids: number; funding: string | null }>(
-      `SELECT p.payment_id, p.state, p.payer_msisdn, p.payee_id, d.funding,
+    const { rows: payments } = await db.query<{ payment_id: string; state: string; payer_msisdn: string; payee_id: string; captures: number; voids: number; funding: string | null; cash: boolean }>(
+      `SELECT p.payment_id, p.state, p.payer_msisdn, p.payee_id, d.funding, (p.agent_id IS NOT NULL OR p.payee_kind = 'agent') AS cash,
               count(t.id) FILTER (WHERE t.kind = 'capture')::int AS captures,
               count(t.id) FILTER (WHERE t.kind = 'void')::int AS voids
        FROM payments.payments p LEFT JOIN billing.transfers t ON t.payment_id = p.payment_id
          LEFT JOIN billing.debits d ON d.debit_id = p.payment_id
-       GROUP BY p.payment_id, p.state, p.payer_msisdn, p.payee_id, d.funding`,
+       GROUP BY p.payment_id, p.state, p.payer_msisdn, p.payee_id, p.agent_id, p.payee_kind, d.funding`,
     );
     const open = payments.filter((p) => p.state !== 'completed' && p.state !== 'failed');
     checks.push({ name: 'every payment ended', ok: ended && open.length === 0, detail: `${payments.length} payments, ${open.length} still open${open.length ? ` (${first(open.map((p) => `${p.payment_id}:${p.state}`))})` : ''}` });
@@ -246,11 +453,13 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
       }
       return resent > 0 ? 'resent' : 'once';
     };
+    // A cash-in's or cash-out's receipts name other parties and read otherwise: checkCashFlows counts them.
+    const sends = payments.filter((p) => !p.cash);
     // A payment just completed may have its receipts still on the way (a doubled one stays doubled).
-    const receiptsMissing = () => payments.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p, kind))));
+    const receiptsMissing = () => sends.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p, kind))));
     await waitUntil(input.settleTimeoutMs, async () => !receiptsMissing());
-    const receiptWrong = payments.filter((p) => verdict(p) === 'wrong');
-    const resent = payments.filter((p) => verdict(p) === 'resent');
+    const receiptWrong = sends.filter((p) => verdict(p) === 'wrong');
+    const resent = sends.filter((p) => verdict(p) === 'resent');
     // Which receipt is wrong and how: "payer x0" is a missing one, "payee x2" a doubled one.
     const counted = (p: Paid) => kinds.map((kind) => `${kind} x${input.receipts[kind].get(refOf(p, kind)) ?? 0}`).join(', ');
     checks.push({
@@ -272,6 +481,7 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     checks.push(...(await checkAccounts(db, input.operators)));
     checks.push(...(await checkAgentFloats(db)));
     checks.push(...(await checkMerchantPayables(db)));
+    if (input.cashBook) checks.push(...(await checkCashFlows(db, input.cashBook, input.settleTimeoutMs)));
 
     const sums = await ledger.check();
     const sound = sums.postingsSumMinor === 0n && sums.unbalancedTransfers === 0 && sums.driftedBalances === 0 && sums.negativeBalances === 0;

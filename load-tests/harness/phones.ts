@@ -96,7 +96,8 @@ export class Phones {
     });
   }
 
-  #next(phone: string, accepts: (text: string) => boolean): Promise<string | null> {
+  /** The next SMS to `phone` that `accepts` takes (one waiter per phone), or null after the SMS wait. Set it up before the MO it answers. */
+  next(phone: string, accepts: (text: string) => boolean): Promise<string | null> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(phone);
@@ -112,7 +113,8 @@ export class Phones {
     });
   }
 
-  async #send(phone: string, text: string): Promise<boolean> {
+  /** An MO from `phone` to the short code, sent again on a temporary refusal per the retry schedule; true once accepted. */
+  async send(phone: string, text: string): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       const statuses = await this.cluster.smsc.sendFromPhone(phone, '384', text).catch(() => [NO_RESPONSE]);
       if (statuses.every((s) => s === 0)) {
@@ -135,14 +137,14 @@ export class Phones {
       phase.errors++;
       phase.timeline?.note('errors');
     };
-    let reply = this.#next(payer, isChallengeAnswer);
-    if (!(await this.#send(payer, `SEND 0${payee.slice(3)} ${AMOUNT}`))) return fail();
+    let reply = this.next(payer, isChallengeAnswer);
+    if (!(await this.send(payer, `SEND 0${payee.slice(3)} ${AMOUNT}`))) return fail();
     const challenge = await reply;
     const code = challenge && /YES (\d{4})/.exec(challenge)?.[1];
     if (!code) return fail();
-    reply = this.#next(payer, isReceiptAnswer);
+    reply = this.next(payer, isReceiptAnswer);
     const sentAtMs = performance.now();
-    if (!(await this.#send(payer, `YES ${code}`))) return fail();
+    if (!(await this.send(payer, `YES ${code}`))) return fail();
     const receipt = await reply;
     if (!receipt?.startsWith('Paid')) return fail();
     phase.latency.recordMs(performance.now() - sentAtMs);
