@@ -57,7 +57,7 @@ phone: build
 # (BENCH_RESULTS_DIR elsewhere). Full mode, for the record: several runs each, medians. Every benchmark runs even
 # when one fails its checks; the target fails at the end. BENCHES=ussd (say) runs only that one.
 BENCH_MODE ?= full
-BENCHES ?= foundation smpp/inbound ledger payments ussd reconcile
+BENCHES ?= foundation smpp/inbound ledger payments replication ussd reconcile
 
 bench: setup build
 	@failed=''; for b in $(BENCHES); do \

@@ -20,12 +20,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchMode, readRecord, withPrevious, writeRecord, type Check, type Figure } from './harness/report.js';
-import { LatencyRecorder, type LatencySummaryMs } from './harness/latency.js';
+import type { LatencySummaryMs } from './harness/latency.js';
 import { ProcessWatch, pidOf, type ProcessUsage } from './harness/processes.js';
-import { LOAD_GENERATOR_GROUP, startCluster } from './harness/cluster.js';
+import { LOAD_GENERATOR_GROUP, paymentsBenchConfig, startCluster } from './harness/cluster.js';
 import { checkInvariants } from './harness/invariants.js';
 import { PG_STATEMENTS_SETTINGS, summarizeCpuProfiles, topStatements } from './harness/profile.js';
-import { Phones, payAtRate, payerPhone, payeePhone, type Phase } from './harness/phones.js';
+import { Phones, payAtRate, payClosedLoop, type Phase } from './harness/phones.js';
 import { BUDGET, between, budgetChecks, describeStreams, lessIdle, perPayment, type CounterDelta, type PerPayment } from './harness/budget.js';
 import { PG_STATS_SETTLE_MS, SystemCounters } from './harness/counters.js';
 import { SmscSimulator } from './operator-sim/smsc.js';
@@ -66,17 +66,8 @@ interface MeasuredPhase {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const perSecond = (p: { completed: number; elapsedMs: number }) => Math.round((p.completed / p.elapsedMs) * 1_000);
 
-/** Closed loop: `phoneCount` phones each pay again as soon as their last payment ended, for `seconds`. */
-async function saturation(phones: Phones, phoneCount: number, seconds: number): Promise<RunResult> {
-  const phase: Phase = { completed: 0, errors: 0, latency: new LatencyRecorder() };
-  const started = performance.now();
-  const endAt = started + seconds * 1_000;
-  await Promise.all(Array.from({ length: phoneCount }, async (_, i) => {
-    while (performance.now() < endAt) await phones.pay(payerPhone(i), payeePhone(i), phase);
-  }));
-  // Completed within the phase's own time: flows that ran past the end still count, over their real span.
-  return { ...phase, elapsedMs: performance.now() - started };
-}
+/** Closed loop at saturation (phones.ts). */
+const saturation = (phones: Phones, phoneCount: number, seconds: number): Promise<RunResult> => payClosedLoop(phones, phoneCount, seconds);
 
 /**
  * Runs one phase between two readings of the counters. The second waits until PostgreSQL has
@@ -144,14 +135,7 @@ async function main(): Promise<void> {
     components: ['billing', 'payments', 'gateway'],
     carrier: 'simulator',
     logLevel: 'warn',
-    configure: (raw) => {
-      Object.assign(raw.operators[0].smpp, { bindCount: 2, windowSize: 500, throughputPerSecondMax: 20_000 });
-      raw.postgres.poolSizeMax = Number(env.BENCH_POOL ?? 20);
-      raw.limits.paymentsPerMinuteMax = 1_000;
-      raw.limits.pinRequiredAboveMinor = 10_000_000;
-      raw.outbox = { pollIntervalMs: 1_000, batchSizeMax: 500 };
-      raw.consumers = { ...raw.consumers, inFlightMax: Number(env.BENCH_CONSUMER_IN_FLIGHT ?? 256) };
-    },
+    configure: paymentsBenchConfig,
   });
   let counters: SystemCounters | null = null;
   try {

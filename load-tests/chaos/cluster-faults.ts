@@ -11,6 +11,13 @@ import { waitBound, waitStackReady, type Drill, type FaultTiming } from './fault
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The production shape the cluster drills run and deploy/ ships (a test holds them together):
+ * 3 NATS nodes with every stream R3, and at least two processes of each component, settlement
+ * and reconciliation included (their runs are exclusive under a lease, so two prove it).
+ */
+export const PRODUCTION_SHAPE = { natsNodes: 3, streamReplicas: 3, replicasPerComponent: 2 } as const;
+
 export interface ClusterFaultTiming extends FaultTiming {
   /** How long the SMSC stays away in the long outage drill (5 minutes in a full run). */
   readonly smscOutageMs: number;

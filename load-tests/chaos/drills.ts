@@ -24,7 +24,7 @@ import { CashFlows, failureSummary, seedAgents } from '../harness/cash.js';
 import { writeRecord, type Check, type Figure } from '../harness/report.js';
 import type { ComponentName } from '../../runtime/config/index.js';
 import { allDrills, waitBound, type Drill } from './faults.js';
-import { clusterDrills, type ClusterFaultTiming } from './cluster-faults.js';
+import { PRODUCTION_SHAPE, clusterDrills, type ClusterFaultTiming } from './cluster-faults.js';
 import { CHAOS_COMPONENTS, chaosClusterOptions, drillTable, runDrill, type ChaosSettings, type DrillResult } from './run.js';
 
 const quick = process.env.CHAOS_MODE === 'quick';
@@ -32,7 +32,7 @@ const mode = quick ? 'quick' : 'full';
 const shape = process.env.CHAOS_SHAPE === 'cluster' ? 'cluster' : 'single';
 const COMPONENTS: readonly ComponentName[] = quick ? ['billing', 'payments', 'gateway'] : CHAOS_COMPONENTS;
 /** The production shape's replicas: two of each; settlement and reconciliation too, to prove only one runs at a time. */
-const CLUSTER_REPLICAS = 2;
+const CLUSTER_REPLICAS = PRODUCTION_SHAPE.replicasPerComponent;
 /** On one 2-core machine, 14 processes, 3 NATS nodes and 2 PostgreSQL servers take a lower rate. */
 const CLUSTER_PER_SECOND = 30;
 const TIMING: ClusterFaultTiming = {
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   const drills = selectedDrills();
   const runStartedMs = performance.now();
   const cluster: Cluster = await startCluster(shape === 'cluster'
-    ? { ...chaosClusterOptions(COMPONENTS), natsNodes: 3, postgresStandby: true, replicas: Object.fromEntries(COMPONENTS.map((c) => [c, CLUSTER_REPLICAS])) }
+    ? { ...chaosClusterOptions(COMPONENTS), natsNodes: PRODUCTION_SHAPE.natsNodes, postgresStandby: true, replicas: Object.fromEntries(COMPONENTS.map((c) => [c, CLUSTER_REPLICAS])) }
     : chaosClusterOptions(COMPONENTS));
   let finished = false;
   const deadline = setTimeout(() => {

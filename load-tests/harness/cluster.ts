@@ -267,6 +267,16 @@ async function replicaPorts(name: ComponentName, raw: any): Promise<{ opsPort: n
   return { opsPort, env };
 }
 
+/** The payments benches' settings on the example config: fast links, limits out of the way, pools and consumers wide. */
+export function paymentsBenchConfig(raw: any): void {
+  Object.assign(raw.operators[0].smpp, { bindCount: 2, windowSize: 500, throughputPerSecondMax: 20_000 });
+  raw.postgres.poolSizeMax = Number(process.env.BENCH_POOL ?? 20);
+  raw.limits.paymentsPerMinuteMax = 1_000;
+  raw.limits.pinRequiredAboveMinor = 10_000_000;
+  raw.outbox = { pollIntervalMs: 1_000, batchSizeMax: 500 };
+  raw.consumers = { ...raw.consumers, inFlightMax: Number(process.env.BENCH_CONSUMER_IN_FLIGHT ?? 256) };
+}
+
 /** Log lines a component wrote, for a failure report. */
 export function componentLog(cluster: Cluster, name: ComponentName, tailBytes = 4_000, replica = 0): string {
   const path = join(cluster.workDir, replica === 0 ? `${name}.log` : `${name}-${replica}.log`);

@@ -228,3 +228,15 @@ export async function payAtRate(phones: Phones, options: RateOptions): Promise<R
   await Promise.all(flows);
   return { ...phase, elapsedMs: performance.now() - started, offered, notStarted };
 }
+
+/** Closed loop: `phoneCount` phones each pay again as soon as their last payment ended, for `seconds`. */
+export async function payClosedLoop(phones: Phones, phoneCount: number, seconds: number): Promise<Phase & { readonly elapsedMs: number }> {
+  const phase: Phase = { completed: 0, errors: 0, latency: new LatencyRecorder() };
+  const started = performance.now();
+  const endAt = started + seconds * 1_000;
+  await Promise.all(Array.from({ length: phoneCount }, async (_, i) => {
+    while (performance.now() < endAt) await phones.pay(payerPhone(i), payeePhone(i), phase);
+  }));
+  // Completed within the phase's own time: flows that ran past the end still count, over their real span.
+  return { ...phase, elapsedMs: performance.now() - started };
+}

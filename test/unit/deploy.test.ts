@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { COMPONENTS } from '../../cli/components.js';
 import { COMPONENT_NAMES, ENV_OVERRIDE_PREFIX, loadConfigText, type ComponentName, type Config } from '../../runtime/config/index.js';
 import { verifySecret } from '../../runtime/secrets.js';
+import { PRODUCTION_SHAPE } from '../../load-tests/chaos/cluster-faults.js';
 import {
   DEPLOY, ROOT, cliCommands, cliConfigErrorExitCode, cliHardStopMarginMs, dockerContextAdmits, dockerStages, filesUnder,
   interpolateCompose, kustomize, parseEnvFile, parseUnit, podContainers, resolvePort, splitImage, unitValues, valueAt, yamlDocs,
@@ -406,6 +407,18 @@ describe('Kubernetes', () => {
           const lb = services.find((s) => s.spec.type === 'LoadBalancer' && s.spec.ports.some((p: any) => resolvePort(container, p.targetPort) === op.smpp.port));
           expect(lb?.spec.externalTrafficPolicy, `${op.id}: source addresses`).toBe('Local');
         }
+      });
+
+      it('runs the shape the cluster drills prove: every component replicated, streams R3, a synchronous standby', () => {
+        for (const name of COMPONENT_NAMES) {
+          for (const d of byComponent(name)) expect(d.spec.replicas, `${layerName} ${d.metadata.name}`).toBeGreaterThanOrEqual(PRODUCTION_SHAPE.replicasPerComponent);
+        }
+        const nats = parseYaml(readFileSync(join(k8s, 'nats-values.yaml'), 'utf8'));
+        expect(nats.config.cluster.replicas).toBe(PRODUCTION_SHAPE.natsNodes);
+        const config = containerConfig(layer, byComponent('payments')[0], byComponent('payments')[0].spec.template.spec.containers[0]);
+        expect(config.nats.streamReplicas).toBe(PRODUCTION_SHAPE.streamReplicas);
+        const pg = layer.resources.find((r) => r.kind === 'Cluster' && r.apiVersion === 'postgresql.cnpg.io/v1');
+        expect(pg?.spec.postgresql.synchronous.number, 'a commit waits for a standby').toBeGreaterThanOrEqual(1);
       });
 
       it('reaches NATS and PostgreSQL by their in-cluster names, streams no wider than the NATS cluster', () => {
