@@ -8,21 +8,10 @@ import { AckPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../../runtime/engines/index.js';
 import { createRegistry, type Registry } from '../../runtime/metrics.js';
 import { startClusterHealth, type ClusterHealth } from '../../runtime/nats/cluster-health.js';
-import { quietLogger } from '../support/stack.js';
+import { quietLogger, eventually } from '../support/stack.js';
 
 const CONSUMES = [{ stream: 'DRILL', durableName: 'drill-reader' }];
 
-async function eventually<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 async function value(registry: Registry, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const metric = registry.getSingleMetric(name);

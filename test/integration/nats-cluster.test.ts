@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { startNatsCluster, type NatsClusterHandle } from '../../runtime/engines/index.js';
+import { eventually } from '../support/stack.js';
 
 let cluster: NatsClusterHandle;
 let nc: NatsConnection;
@@ -23,17 +24,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function eventually<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 it('keeps an R3 stream writable through the SIGKILL of its leader, and the node catches up on its return', async () => {
   const js = jetstream(nc, { timeout: 2_000 });

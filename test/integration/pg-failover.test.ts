@@ -9,7 +9,7 @@ import { migrateSchemas } from '../../runtime/pg/migrate.js';
 import { databaseName, ensureDatabase, redactUrl } from '../../runtime/pg/database.js';
 import { postgresServers } from '../../runtime/pg/hosts.js';
 import { NoWritableServerError, PrimaryFinder, writableUrl } from '../../runtime/pg/failover.js';
-import { quietLogger } from '../support/stack.js';
+import { quietLogger, eventually } from '../support/stack.js';
 
 let primary: PostgresHandle;
 let standby: StandbyHandle;
@@ -31,17 +31,6 @@ afterAll(async () => {
   await primary?.stop();
 });
 
-async function retry<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
 it('reads a multi-host URL the way libpq does, and names every server in messages without the password', () => {
   const servers = postgresServers('postgres://app:s3cret@db-a:5432,db-b:5433/dialpay?target_session_attrs=read-write&sslmode=disable');
@@ -70,7 +59,7 @@ it('after the primary dies and the standby is promoted, the same pool writes to 
   const finder = new PrimaryFinder(postgresServers(url), 1_000);
   await expect(finder.primaryUrl()).rejects.toBeInstanceOf(NoWritableServerError);
   await standby.promote();
-  const inserted = await retry(() => pool.query('INSERT INTO fixture.moves (id) VALUES (51) ON CONFLICT DO NOTHING RETURNING id'), 30_000);
+  const inserted = await eventually(() => pool.query('INSERT INTO fixture.moves (id) VALUES (51) ON CONFLICT DO NOTHING RETURNING id'), 30_000);
   expect(inserted.rowCount).toBe(1);
   const { rows } = await pool.query<{ n: string; inRecovery: boolean }>('SELECT count(*)::text AS n, pg_is_in_recovery() AS "inRecovery" FROM fixture.moves');
   expect(rows[0]).toEqual({ n: '51', inRecovery: false });

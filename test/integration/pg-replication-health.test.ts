@@ -9,7 +9,7 @@ import { createPool, type Pool } from '../../runtime/pg/index.js';
 import { createRegistry, type Registry } from '../../runtime/metrics.js';
 import { startClusterHealth, type ClusterHealth } from '../../runtime/nats/cluster-health.js';
 import { createLogger } from '../../runtime/log.js';
-import { quietLogger } from '../support/stack.js';
+import { quietLogger, eventually } from '../support/stack.js';
 
 let primary: PostgresHandle;
 let standby: StandbyHandle;
@@ -28,17 +28,6 @@ async function value(r: Registry, name: string): Promise<number | undefined> {
   return (await metric.get()).values[0]?.value;
 }
 
-async function retry<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
 beforeAll(async () => {
   primary = await startPostgres({ durable: false });
@@ -94,7 +83,7 @@ it('leaves the standby gauges unset, and says so once, for a role that may not r
 it('counts one failover when the primary dies and the standby is promoted, and then no standby streams', async () => {
   await primary.kill();
   await standby.promote();
-  const inserted = await retry(() => pool.query('INSERT INTO public.moves (id) VALUES (21) RETURNING id'), 30_000);
+  const inserted = await eventually(() => pool.query('INSERT INTO public.moves (id) VALUES (21) RETURNING id'), 30_000);
   expect(inserted.rowCount).toBe(1);
   await health.pollOnce();
   expect(await value(registry, 'dialpay_postgres_failovers_total')).toBe(1);

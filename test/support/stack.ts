@@ -68,3 +68,16 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Calls fn until it resolves (a cluster electing a leader, a promoted standby), rethrowing its last error after timeoutMs. */
+export async function eventually<T>(fn: () => Promise<T>, timeoutMs: number, pauseMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  }
+}

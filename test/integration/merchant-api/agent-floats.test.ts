@@ -14,6 +14,7 @@ import { createPool, type Pool } from '../../../runtime/pg/index.js';
 import { billing } from '../../../services/billing/index.js';
 import { addAgent, auditOf, payments } from '../../../services/payments/index.js';
 import { quietLogger, setupStack, type Stack } from '../../support/stack.js';
+import { apiCaller } from '../../support/api-client.js';
 
 const log = quietLogger();
 let stack: Stack;
@@ -30,7 +31,6 @@ const orangeKey = newApiKey();
 const merchantKey = newApiKey();
 const AGENT = 'AG2001'; // safaricom-ke's
 const ORANGE_AGENT = 'AG2002'; // orange-sn's
-let idem = 0;
 
 beforeAll(async () => {
   stack = await setupStack();
@@ -60,18 +60,7 @@ afterAll(async () => {
   await stack?.cleanup();
 }, 60_000);
 
-async function call(method: string, path: string, options: { key?: string | null; body?: unknown; idempotencyKey?: string } = {}) {
-  const headers: Record<string, string> = {};
-  const key = options.key === undefined ? safaricomKey.key : options.key;
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (method === 'POST') {
-    headers['content-type'] = 'application/json';
-    headers['idempotency-key'] = options.idempotencyKey ?? `k-${++idem}`;
-  }
-  const res = await fetch(`${base}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-  const text = await res.text();
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : null };
-}
+const call = apiCaller(() => base, () => safaricomKey.key);
 
 const topUp = (agentId: string, body: unknown, options: { key?: string | null; idempotencyKey?: string } = {}) => call('POST', `/v1/operator/agents/${agentId}/float-topups`, { ...options, body });
 const transfersOf = async (reference: string) => (await pool.query<{ amount_minor: string }>('SELECT amount_minor::text FROM billing.transfers WHERE id = $1', [`float:safaricom-ke:${reference}`])).rows;

@@ -19,6 +19,7 @@ import { webhookBody } from '../../../services/webhooks/delivery.js';
 import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
+import { apiCaller } from '../../support/api-client.js';
 
 const { CreditOutcome, CreditSource } = dialpay.v1;
 const log = quietLogger();
@@ -37,7 +38,6 @@ const orangeKey = newApiKey();
 const strangerKey = newApiKey(); // configured nowhere
 let phoneNo = 0;
 const newPhone = () => `2547119${String(++phoneNo).padStart(5, '0')}`;
-let idem = 0;
 
 /** The test's billing: the merchant's available balance, and whether it answers at all yet. */
 const billing = { shopBalanceMinor: 60_000n, holding: false, answered: new Set<string>(), stopped: false };
@@ -99,18 +99,7 @@ afterAll(async () => {
   await stack?.cleanup();
 }, 60_000);
 
-async function call(method: string, path: string, options: { key?: string | null; body?: unknown; idempotencyKey?: string } = {}) {
-  const headers: Record<string, string> = {};
-  const key = options.key === undefined ? shopKey.key : options.key;
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (method === 'POST') {
-    headers['content-type'] = 'application/json';
-    headers['idempotency-key'] = options.idempotencyKey ?? `k-${++idem}`;
-  }
-  const res = await fetch(`${base}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-  const text = await res.text();
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : null };
-}
+const call = apiCaller(() => base, () => shopKey.key);
 
 const smsTo = (phone: string) => sim.submitted.filter((m) => m.destination === phone).map((m) => m.text);
 const creditsAsked = async (msisdn: string) => (await readEvents(nats, 'DEBITS', Events.creditRequested)).filter((r) => r.msisdn === msisdn);
