@@ -85,8 +85,12 @@ const PEER_BIND_ATTEMPTS_MAX = 15;
  * number, in the operator's own range): phone 2 sends phone 3 money, which lands in phone 3's
  * dialpay wallet, and phone 3 spends part of it (its challenge says "From your dialpay wallet").
  */
-const commandsFor = (national: (phone: number) => string): readonly string[] =>
-  ['PAY SHOP42 150 coffee', 'HELP', `SEND ${national(3)} 20`, 'PAY SHOP42 15 snack', 'PAY EVCHARGE 820 bay4', 'AIDE'];
+const commandsFor = (national: (phone: number) => string, shop: string): readonly string[] =>
+  [`PAY ${shop} 150 coffee`, 'HELP', `SEND ${national(3)} 20`, `PAY ${shop} 15 snack`, 'PAY EVCHARGE 820 bay4', 'AIDE'];
+
+/** The shop a demo phone pays: the first merchant that takes the phone's operator (SHOP42 at safaricom-ke, NEWSPLUS at orange-sn). */
+const demoShop = (config: Config, operatorId: string): string =>
+  config.merchants.find((m) => m.operatorIds.includes(operatorId) && m.id !== 'EVCHARGE')?.id ?? 'SHOP42';
 /** Phones whose command spends (commandsFor): a demo agent cashes in to these, a turn ahead. */
 const SPENDING_PHONES: ReadonlySet<number> = new Set([0, 2, 3, 4]);
 /** What a demo agent deposits each time, in major units: covers any demo payment. */
@@ -173,7 +177,8 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     }
   };
   const peerTimer = setTimeout(() => void bindPeers(), options.peerBindDelayMs ?? 2_000);
-  let turn = 0;
+  // -1: the first tick only funds phone 0, so every spending phone has money before its turn.
+  let turn = -1;
   const agents = new Map((options.demoAgents ?? []).map((a) => [a.operatorId, a]));
   /** The operator's demo agent cashes in to the phone whose turn is next, when that phone spends. */
   const cashInAhead = (operator: OperatorConfig, now: number, send: (from: string, text: string) => Promise<number>) => {
@@ -199,15 +204,17 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
   };
   const timer = options.trafficIntervalMs > 0
     ? setInterval(() => {
+        // One turn for every operator: phone `now` of each sends its command, and each operator's agent funds phone now + 1.
+        const now = turn++;
         for (const [operatorId, smsc] of smscs) {
           if (smsc.boundSessions === 0) continue;
           const operator = config.operators.find((o) => o.id === operatorId);
           if (!operator) continue;
-          const commands = commandsFor((i) => `0${nationalPhone('client', i)}`);
-          const phone = demoPhone(operator, turn % PHONE_COUNT);
-          const text = commands[turn % PHONE_COUNT] as string;
-          cashInAhead(operator, turn, (from, t) => smsc.sendFromPhone(from, operator.shortCodes[0] as string, t).then((statuses) => statuses[0] ?? 0));
-          turn++;
+          const commands = commandsFor((i) => `0${nationalPhone('client', i)}`, demoShop(config, operatorId));
+          const phone = demoPhone(operator, now % PHONE_COUNT);
+          const text = commands[now % PHONE_COUNT] as string;
+          cashInAhead(operator, now, (from, t) => smsc.sendFromPhone(from, operator.shortCodes[0] as string, t).then((statuses) => statuses[0] ?? 0));
+          if (now < 0) continue;
           smsc.sendFromPhone(phone, operator.shortCodes[0] as string, text).then(
             (statuses) => options.say(`phone +${phone} -> ${operator.shortCodes[0]}: "${text}" ${statuses.every((s) => s === 0) ? 'accepted, durable in NATS' : `answered 0x${statuses[0]?.toString(16)}`}`),
             (err: Error) => options.say(`phone +${phone}: ${err.message}`),
@@ -216,10 +223,11 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
         for (const [operatorId, esme] of esmes) {
           const operator = config.operators.find((o) => o.id === operatorId);
           if (!operator) continue;
-          const commands = commandsFor((i) => `0${nationalPhone('server', i)}`);
-          const phone = demoPhone(operator, turn % PHONE_COUNT);
-          const text = commands[turn % PHONE_COUNT] as string;
-          cashInAhead(operator, turn, (from, t) => esme.submitFromPhone(from, operator.shortCodes[0] as string, t));
+          const commands = commandsFor((i) => `0${nationalPhone('server', i)}`, demoShop(config, operatorId));
+          const phone = demoPhone(operator, now % PHONE_COUNT);
+          const text = commands[now % PHONE_COUNT] as string;
+          cashInAhead(operator, now, (from, t) => esme.submitFromPhone(from, operator.shortCodes[0] as string, t));
+          if (now < 0) continue;
           esme.submitFromPhone(phone, operator.shortCodes[0] as string, text).then(
             (status) => options.say(`phone +${phone} -> ${operator.shortCodes[0]} via ${operatorId}: "${text}" ${status === 0 ? 'accepted, durable in NATS' : `answered 0x${status.toString(16)}`}`),
             (err: Error) => options.say(`phone +${phone}: ${err.message}`),
