@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { bigIntToInt64, dialpay, fundingFromProto, fundingToProto, moneyToProto } from '../../proto/index.js';
+import { dialpay, fundingFromProto, fundingToProto, moneyToProto } from '../../proto/index.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
@@ -26,14 +26,13 @@ import { airtimeCapture, airtimePayeeName, airtimeReceipts, airtimeRefusal } fro
 import { sweepPayments } from './sweep.js';
 import { payeeReceiptRoute, payeeReceiptText, routeTransfer, transferRefusalText } from './transfers.js';
 import * as store from './store.js';
-import { SMS_NOTICE, SMS_RECEIPT, timeBound, type SmsOptions } from './sms-options.js';
+import { SMS_NOTICE, SMS_RECEIPT, smsOutboundBody, timeBound, type SmsOptions } from './sms-options.js';
 import { cashFailedText, cashOut, cashReceipts, isCashPayment } from './cash.js';
 import { payerOf, type Destination, type Funding, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
 
 export const SCHEMA = 'payments';
 export const PRODUCER = 'payments';
-const { DebitOutcome, Channel, ChallengeMethod, SmsPriority, SmsKind } = dialpay.v1;
-
+const { DebitOutcome, Channel, ChallengeMethod, SmsKind } = dialpay.v1;
 
 export type Opened = { ok: true; paymentId: string; split: PaymentSplit; payeeName: string } | { ok: false; text: string };
 
@@ -267,18 +266,9 @@ export class PaymentEngine {
     return `+${payment.payee_id}`;
   }
 
-  /**
-   * An SMS to a subscriber, through the outbox. Its kind says what it is for; a time-bound one (a
-   * challenge, a retry prompt) carries the instant it becomes useless, past which the gateway drops
-   * it rather than send it late (an SMSC outage): see SmsOutbound in sms.proto.
-   */
+  /** An SMS to a subscriber, through the outbox, with its kind and useful life (sms-options.ts). */
   sms(client: pg.ClientBase, eventId: string, paymentId: string, to: Destination, text: string, options: SmsOptions): Promise<void> {
-    return this.emit(client, Events.smsOutbound, eventId, paymentId, {
-      messageRef: eventId, operatorId: to.operatorId, toMsisdn: to.msisdn, fromAddress: to.shortCode, text, receiptRequested: true,
-      priority: options.urgent ? SmsPriority.SMS_PRIORITY_HIGH : SmsPriority.SMS_PRIORITY_NORMAL,
-      kind: options.kind,
-      expiresAtUnixMs: bigIntToInt64(BigInt(Math.max(0, Math.trunc(options.expiresAtMs ?? 0)))),
-    });
+    return this.emit(client, Events.smsOutbound, eventId, paymentId, smsOutboundBody(eventId, to, text, options));
   }
 
   /** A durable event, through the outbox: committed with this transaction, relayed to JetStream. */

@@ -2,9 +2,10 @@
 // expires_at_unix_ms in sms.proto). A time-bound text (a challenge, a retry prompt)
 // carries its challenge's expiry, so the gateway drops it rather than send a dead
 // code after an SMSC outage; receipts, notices and replies keep their value.
-import { dialpay } from '../../proto/index.js';
+import { bigIntToInt64, dialpay } from '../../proto/index.js';
+import type { Destination } from './rows.js';
 
-const { SmsKind } = dialpay.v1;
+const { SmsKind, SmsPriority } = dialpay.v1;
 
 export interface SmsOptions {
   readonly kind: dialpay.v1.SmsKind;
@@ -24,4 +25,14 @@ export const SMS_REPLY: SmsOptions = { kind: SmsKind.SMS_KIND_REPLY };
 /** A challenge (one-time code or PIN request) or its retry prompt: useless once the challenge expired. */
 export function timeBound(kind: dialpay.v1.SmsKind, expiresAtMs: number | null | undefined): SmsOptions {
   return { kind, urgent: true, ...(expiresAtMs ? { expiresAtMs } : {}) };
+}
+
+/** SmsOutbound's fields for one SMS: delivery receipt asked, priority, kind and expiry. */
+export function smsOutboundBody(eventId: string, to: Destination, text: string, options: SmsOptions): Omit<dialpay.v1.ISmsOutbound, 'envelope'> {
+  return {
+    messageRef: eventId, operatorId: to.operatorId, toMsisdn: to.msisdn, fromAddress: to.shortCode, text, receiptRequested: true,
+    priority: options.urgent ? SmsPriority.SMS_PRIORITY_HIGH : SmsPriority.SMS_PRIORITY_NORMAL,
+    kind: options.kind,
+    expiresAtUnixMs: bigIntToInt64(BigInt(Math.max(0, Math.trunc(options.expiresAtMs ?? 0)))),
+  };
 }
