@@ -8,6 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { Cluster } from '../harness/cluster.js';
 import type { ComponentName } from '../../runtime/config/index.js';
 import { waitBound, waitStackReady, type Drill, type FaultTiming } from './faults.js';
+import { natsServers } from '../../runtime/nats/connect.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -28,7 +29,7 @@ export const LEADER_DRILL_STREAM = 'SMS_INBOUND';
 
 /** The server name (n1, n2, n3) that leads `stream` now. */
 export async function streamLeader(cluster: Cluster, stream: string): Promise<string> {
-  const nc = await connect({ servers: cluster.config.nats.url.split(','), timeout: 5_000 });
+  const nc = await connect({ servers: natsServers(cluster.config.nats.url), timeout: 5_000 });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 5_000 });
     const leader = (await jsm.streams.info(stream)).cluster?.leader;
@@ -42,7 +43,7 @@ export async function streamLeader(cluster: Cluster, stream: string): Promise<st
 /** Every stream has a leader and every replica is current again: the cluster has healed. */
 async function waitStreamsCurrent(cluster: Cluster, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const nc = await connect({ servers: cluster.config.nats.url.split(','), timeout: 5_000 });
+  const nc = await connect({ servers: natsServers(cluster.config.nats.url), timeout: 5_000 });
   try {
     for (;;) {
       const lagging: string[] = [];

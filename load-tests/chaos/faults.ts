@@ -37,15 +37,10 @@ async function until(what: string, timeoutMs: number, done: () => Promise<boolea
   }
 }
 
-async function ready(opsPort: number): Promise<boolean> {
-  const res = await fetch(`http://127.0.0.1:${opsPort}/readyz`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
-  return res?.status === 200;
-}
-
 /** Every component answers /readyz (NATS connected, PostgreSQL answering, outbox relaying) and the gateway is bound. */
 export async function waitStackReady(cluster: Cluster, timeoutMs: number): Promise<void> {
   for (const name of cluster.components.keys()) {
-    for (const c of cluster.replicas(name)) await until(`${name}${c.replica > 0 ? ` replica ${c.replica}` : ''} /readyz`, timeoutMs, () => ready(c.opsPort));
+    for (const c of cluster.replicas(name)) await until(`${name}${c.replica > 0 ? ` replica ${c.replica}` : ''} /readyz`, timeoutMs, () => c.ready());
   }
   await waitBound(cluster, timeoutMs);
 }

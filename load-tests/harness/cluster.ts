@@ -61,6 +61,8 @@ export interface ComponentProcess {
   readonly replica: number;
   readonly opsPort: number;
   pid(): number | null;
+  /** Whether its /readyz answers 200 now. */
+  ready(): Promise<boolean>;
   /** Starts the process and waits for /readyz. */
   start(): Promise<void>;
   /** Sends the signal and waits for the exit; SIGTERM is the graceful drain. */
@@ -113,6 +115,7 @@ function componentProcess(name: ComponentName, replica: number, env: Readonly<Re
     replica,
     opsPort,
     pid: () => child?.pid ?? null,
+    ready,
     start: async () => {
       const logFd = openSync(logPath, 'a');
       const started = spawn(process.execPath, [...cli, name, '--config', configPath], { cwd: PROJECT_ROOT, stdio: ['ignore', logFd, logFd], env: { ...process.env, ...env } });

@@ -8,6 +8,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { CounterReading } from './budget.js';
 import type { ProcessWatch } from './processes.js';
+import { natsServers } from '../../runtime/nats/connect.js';
 
 /**
  * PostgreSQL 15 flushes a backend's statistics at most once a second, and an idle backend's
@@ -28,7 +29,7 @@ export class SystemCounters {
     const db = new pg.Client({ connectionString: await writableUrl(databaseUrl, 10_000) });
     await db.connect();
     await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-    const nc = await connect({ servers: natsUrl.split(',') });
+    const nc = await connect({ servers: natsServers(natsUrl) });
     return new SystemCounters(db, nc, await jetstreamManager(nc), watch);
   }
 

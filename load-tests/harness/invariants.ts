@@ -13,6 +13,7 @@ import { DLQ_STREAM } from '../../runtime/nats/topology.js';
 import type { ChargingApiSimulator } from '../operator-sim/charging-api.js';
 import type { Check } from './report.js';
 import type { CashBook, CashReceiptKind } from './cash.js';
+import { natsServers } from '../../runtime/nats/connect.js';
 
 /**
  * Receipts the phones got, by phone and payment reference (`<msisdn>:<first 8 characters of the
@@ -385,7 +386,7 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
   const db = new pg.Pool({ connectionString: await writableUrl(input.databaseUrl, 10_000), max: 2 });
   // An idle connection cut by a PostgreSQL drill (or the stack stopping) must not crash the run: the next query reconnects.
   db.on('error', () => undefined);
-  const nc = await connect({ servers: input.natsUrl.split(',') });
+  const nc = await connect({ servers: natsServers(input.natsUrl) });
   try {
     const jsm = await jetstreamManager(nc);
     // No MO lost: every accepted MO was stored in the stream, payments consumed it, nothing went to the

@@ -6,6 +6,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { startNatsCluster, type NatsClusterHandle } from '../../runtime/engines/index.js';
 import { eventually } from '../support/stack.js';
+import { natsServers } from '../../runtime/nats/connect.js';
 
 let cluster: NatsClusterHandle;
 let nc: NatsConnection;
@@ -13,7 +14,7 @@ let jsm: JetStreamManager;
 
 beforeAll(async () => {
   cluster = await startNatsCluster({ nodes: 3 });
-  nc = await connect({ servers: cluster.url.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  nc = await connect({ servers: natsServers(cluster.url), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   // The meta leader is elected a moment after the routes are up.
   jsm = await eventually(() => jetstreamManager(nc), 30_000);
   await eventually(() => jsm.streams.add({ name: 'DRILL', subjects: ['drill.>'], num_replicas: 3 }), 30_000);
