@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { natsServers } from '../../runtime/nats/connect.js';
 import { COMPONENT_NAMES, validateConfig, type ComponentName, type Config } from '../../runtime/config/index.js';
 import { freePort, startNatsCluster, startNatsServer, startPostgres, startStandby, type NatsClusterHandle, type NatsServerHandle, type PostgresHandle, type StandbyHandle } from '../../runtime/engines/index.js';
 import { SmscSimulator } from '../operator-sim/smsc.js';
@@ -156,6 +159,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     startPostgres({ durable: options.durablePostgres ?? true, settings: options.postgresSettings ?? [] }),
   ]);
   const nats = natsCluster ? (natsCluster.nodes[0] as NatsServerHandle) : await startNatsServer({ storeDir: join(workDir, 'nats') });
+  // A cluster takes JetStream requests only once it has elected a meta leader; the first component provisions at start.
+  if (natsCluster) await waitJetStreamReady(natsCluster.url, 60_000);
   await postgres.createDatabase('dialpay');
   const standby = options.postgresStandby ? await startStandby(postgres, { durable: options.durablePostgres ?? true, settings: options.postgresSettings ?? [], synchronous: true }) : null;
   // With a standby, both servers over TCP (a socket folder cannot name two servers), the writable one chosen at connect.
@@ -268,6 +273,19 @@ async function replicaPorts(name: ComponentName, raw: any): Promise<{ opsPort: n
     }
   }
   return { opsPort, env };
+}
+
+/** Resolves once the NATS cluster answers JetStream requests (a meta leader is elected). */
+async function waitJetStreamReady(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const nc = await connect({ servers: natsServers(url), timeout: 5_000 }).catch(() => null);
+    const ok = nc ? await jetstreamManager(nc, { timeout: 2_000 }).then(() => true, () => false) : false;
+    await nc?.close();
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`NATS cluster at ${url}: no JetStream meta leader within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** The payments benches' settings on the example config: fast links, limits out of the way, pools and consumers wide. */
