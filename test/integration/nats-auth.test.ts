@@ -20,6 +20,7 @@ import { natsPasswordEnv, natsServerAuthorization } from '../../runtime/nats/per
 import { startPaymentsStack, type PaymentsStack } from '../support/payments-stack.js';
 import { UssdPhone } from '../support/ussd-phone.js';
 import { quietLogger, waitFor } from '../support/stack.js';
+import { day } from '../support/days.js';
 
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
 const passwords = Object.fromEntries(NATS_IDENTITIES.map((id) => [id, `pw-${randomBytes(12).toString('hex')}`])) as Record<NatsIdentity, string>;
@@ -113,9 +114,9 @@ describe('every component as its own user', () => {
   it('settles a window and reconciles a file as the users `dialpay settle` and `dialpay reconcile` run as', async () => {
     const before = violations().length;
     const settlementUser = await as('settlement');
-    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-    const closed = await new SettlementService({ pool: p.pool, nc: settlementUser.nc, config, log: quietLogger() }).close('safaricom-ke', yesterday);
-    expect(closed.windowId).toBe(`safaricom-ke/${yesterday}`);
+    const closable = day(-2);
+    const closed = await new SettlementService({ pool: p.pool, nc: settlementUser.nc, config, log: quietLogger() }).close('safaricom-ke', closable);
+    expect(closed.windowId).toBe(`safaricom-ke/${closable}`);
     const reconciliationUser = await as('reconciliation');
     const dir = mkdtempSync(join(tmpdir(), 'dialpay-nats-auth-rec-'));
     writeFileSync(join(dir, 'charges.csv'), 'carrier_tx_id,correlator,msisdn,amount_minor,currency,status,charged_at\n');

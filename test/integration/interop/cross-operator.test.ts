@@ -20,6 +20,7 @@ import { startPaymentsStack, type PaymentsStack } from '../../support/payments-s
 import { quietLogger, waitFor } from '../../support/stack.js';
 import { UssdPhone } from '../../support/ussd-phone.js';
 import { runTs } from '../../support/child.js';
+import { day, noonOf } from '../../support/days.js';
 
 let p: PaymentsStack;
 let airtelSmsc: SmscSimulator;
@@ -31,7 +32,6 @@ let phoneNo = 0;
 /** Safari Mobile holds +2547 and +2541, Airtel Kenya the longer +25473 and +25410. */
 const safaricomPhone = () => `2547110${String(++phoneNo).padStart(5, '0')}`;
 const airtelPhone = () => `2547330${String(++phoneNo).padStart(5, '0')}`;
-const yesterday = () => new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 
 const onSafaricom = (phone: string) => p.sim.submitted.filter((m) => m.destination === phone);
 const onAirtel = (phone: string) => airtelSmsc.submitted.filter((m) => m.destination === phone);
@@ -181,10 +181,10 @@ describe('transfers refused before any reserve', () => {
 
 describe('operator-to-operator settlement', () => {
   it('closes a UTC day into the net position per pair of operators, the same when closed again, with CSV and JSON reports', async () => {
-    // Move the positions into yesterday (UTC), which has ended.
-    await p.pool.query(`UPDATE billing.interop_positions SET booked_at = booked_at - interval '1 day'`);
+    // Move the positions into a day (UTC) that has ended and is closable.
+    await p.pool.query(`UPDATE billing.interop_positions SET booked_at = $1`, [noonOf(-2)]);
     const service = new InteropSettlement({ pool: p.pool, nc: nats.nc, log: quietLogger() });
-    const closed = await service.close(yesterday());
+    const closed = await service.close(day(-2));
     expect(closed.closedNow).toBe(true);
     // Safari Mobile's subscribers sent 150 + 20, Airtel's 50: Safari Mobile owes Airtel 120.00 KES net.
     expect(closed.lines).toEqual([{
@@ -192,20 +192,20 @@ describe('operator-to-operator settlement', () => {
       netAOwesBMinor: -12_000n, debtor: 'safaricom-ke', creditor: 'airtel-ke', netMinor: 12_000n,
     }]);
     // A position booked after the close does not change the closed day.
-    await p.pool.query(`INSERT INTO billing.interop_positions (debit_id, payment_id, payer_operator_id, payee_operator_id, currency, amount_minor, booked_at) VALUES ('late', 'late', 'airtel-ke', 'safaricom-ke', 'KES', 1, now() - interval '1 day')`);
-    const again = await service.close(yesterday());
+    await p.pool.query(`INSERT INTO billing.interop_positions (debit_id, payment_id, payer_operator_id, payee_operator_id, currency, amount_minor, booked_at) VALUES ('late', 'late', 'airtel-ke', 'safaricom-ke', 'KES', 1, $1)`, [noonOf(-2)]);
+    const again = await service.close(day(-2));
     expect(again.closedNow).toBe(false);
     expect(again.lines).toEqual(closed.lines);
 
     const dir = mkdtempSync(join(tmpdir(), 'dialpay-interop-'));
     const config = join(dir, 'dialpay.yaml');
     writeFileSync(config, stringify({ ...rawConfig, log: { level: 'error' } }));
-    const child = runTs('cli/dialpay.ts', ['settle', '--interop', '--window', yesterday(), '--out', dir, '--config', config]);
+    const child = runTs('cli/dialpay.ts', ['settle', '--interop', '--window', day(-2), '--out', dir, '--config', config]);
     expect(await child.exited()).toBe(0);
-    expect(child.stdout()).toBe(`already closed interop/${yesterday()}: 1 pair(s) of operators; wrote ${dir}/interop-settlement-${yesterday()}.csv and ${dir}/interop-settlement-${yesterday()}.json\n`);
-    expect(readFileSync(join(dir, `interop-settlement-${yesterday()}.csv`), 'utf8').trim().split('\n')).toEqual([
+    expect(child.stdout()).toBe(`already closed interop/${day(-2)}: 1 pair(s) of operators; wrote ${dir}/interop-settlement-${day(-2)}.csv and ${dir}/interop-settlement-${day(-2)}.json\n`);
+    expect(readFileSync(join(dir, `interop-settlement-${day(-2)}.csv`), 'utf8').trim().split('\n')).toEqual([
       'window,operator_a,operator_b,currency,transfers_a_to_b,a_owes_b_minor,transfers_b_to_a,b_owes_a_minor,net_a_owes_b_minor,debtor,creditor,net_minor',
-      `interop/${yesterday()},airtel-ke,safaricom-ke,KES,1,5000,2,17000,-12000,safaricom-ke,airtel-ke,12000`,
+      `interop/${day(-2)},airtel-ke,safaricom-ke,KES,1,5000,2,17000,-12000,safaricom-ke,airtel-ke,12000`,
     ]);
     // Today has not ended: nothing is closed or written.
     const today = new Date().toISOString().slice(0, 10);
@@ -213,8 +213,8 @@ describe('operator-to-operator settlement', () => {
     expect(await early.exited()).toBe(1);
     expect(early.stderr()).toMatch(new RegExp(`interop day ${today} runs until .*; nothing written`));
     expect((await p.pool.query('SELECT 1 FROM settlement.interop_days WHERE window_date = $1::date', [today])).rowCount).toBe(0);
-    const json = JSON.parse(readFileSync(join(dir, `interop-settlement-${yesterday()}.json`), 'utf8'));
-    expect(json).toMatchObject({ windowId: `interop/${yesterday()}`, dayBoundary: 'UTC', pairs: [{ debtor: 'safaricom-ke', creditor: 'airtel-ke', netMinor: '12000', currency: 'KES' }] });
+    const json = JSON.parse(readFileSync(join(dir, `interop-settlement-${day(-2)}.json`), 'utf8'));
+    expect(json).toMatchObject({ windowId: `interop/${day(-2)}`, dayBoundary: 'UTC', pairs: [{ debtor: 'safaricom-ke', creditor: 'airtel-ke', netMinor: '12000', currency: 'KES' }] });
   }, 60_000);
 
   it('leaves a ledger that adds up, with no reservation left open', async () => {

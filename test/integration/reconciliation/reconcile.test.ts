@@ -20,6 +20,7 @@ import { reconciliation } from '../../../services/reconciliation/index.js';
 import { startHost } from '../../../runtime/host.js';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { freePort } from '../../../runtime/engines/index.js';
+import { day, noonOf } from '../../support/days.js';
 
 let p: PaymentsStack;
 let nats: NatsHandle;
@@ -48,10 +49,10 @@ describe('dialpay reconcile', () => {
     expect(refund.status).toBe(201);
     await waitFor('refunded', async () => (await p.pool.query(`SELECT 1 FROM billing.refunds WHERE debit_id = $1 AND state = 'refunded'`, [ids.F])).rowCount === 1);
 
-    // The day is over: its payments move into yesterday's window (UTC, cut-off 00:00), which closes first.
-    await p.pool.query(`UPDATE billing.transfers SET created_at = created_at - interval '1 day' WHERE kind IN ('capture', 'refund')`);
+    // The day is over: its payments move into a window that has ended and is closable (UTC, cut-off 00:00), which closes first.
+    await p.pool.query(`UPDATE billing.transfers SET created_at = $1 WHERE kind IN ('capture', 'refund')`, [noonOf(-2)]);
     const settlement = new SettlementService({ pool: p.pool, nc: nats.nc, config: p.stack.config, log: quietLogger() });
-    const closed = await settlement.close('safaricom-ke', new Date(Date.now() - 86_400_000).toISOString().slice(0, 10));
+    const closed = await settlement.close('safaricom-ke', day(-2));
     expect(closed.batch.merchants.map((l) => [l.merchantId, l.payments, l.refunds])).toEqual([['SHOP42', 6, 1]]);
 
     const { rows } = await p.pool.query<{ debit_id: string; msisdn: string; captured_minor: string; at: Date }>(

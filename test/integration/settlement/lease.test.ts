@@ -22,12 +22,12 @@ import { createRegistry, type Registry } from '../../../runtime/metrics.js';
 import { startMerchantApiStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { quietLogger, waitFor } from '../../support/stack.js';
 import { runTs } from '../../support/child.js';
+import { day, noonOf } from '../../support/days.js';
 
 let p: PaymentsStack;
 let nats: NatsHandle;
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
 const OPERATOR = 'safaricom-ke';
-const day = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 /** Booking requests billing was sent, per window: each close of a window sends one. */
 const bookings = new Map<string, number>();
 
@@ -57,7 +57,7 @@ async function metric(r: Replica, name: string): Promise<number> {
 async function paymentsIn(offsetDays: number, payers: readonly string[]): Promise<void> {
   const ids: string[] = [];
   for (const payer of payers) ids.push(await p.payBySms(payer, 'SHOP42', '100')); // payee 88.40 each
-  await p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = ANY($1)`, [ids, new Date(Date.now() + offsetDays * 86_400_000)]);
+  await p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = ANY($1)`, [ids, noonOf(offsetDays)]);
 }
 
 /** The merchant's settled account, 0 before any window paid it (when a test runs alone). */

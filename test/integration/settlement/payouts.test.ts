@@ -17,6 +17,7 @@ import { Events, newEnvelope, publishEvent, type NatsHandle } from '../../../run
 import { startMerchantApiStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { quietLogger, waitFor } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
+import { day, noonOf } from '../../support/days.js';
 
 const { CreditOutcome, CreditSource } = dialpay.v1;
 let p: PaymentsStack;
@@ -25,7 +26,6 @@ let api: string;
 let service: SettlementService;
 const key = newApiKey();
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
-const day = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 
 beforeAll(async () => {
   ({ p, nats, api } = await startMerchantApiStack(carrier, [key.stored], 'settlement-payouts-test'));
@@ -47,11 +47,11 @@ describe('a settlement window with a payout', () => {
     const result = await waitFor('credit result', async () => (await readEvents(nats, 'DEBITS', Events.creditResult)).find((r) => r.creditId === creditId));
     expect(result.outcome).toBe(CreditOutcome.CREDIT_OUTCOME_OK);
     expect(await p.ledger.balance(AccountIds.merchant('SHOP42', 'KES'))).toBe(34_240n);
-    // Into yesterday's window, which has ended.
-    await p.pool.query(`UPDATE billing.transfers SET created_at = created_at - interval '1 day' WHERE kind IN ('capture', 'refund', 'credit')`);
-    await p.pool.query(`UPDATE billing.credits SET created_at = created_at - interval '1 day'`);
+    // Into a window that has ended and is closable.
+    await p.pool.query(`UPDATE billing.transfers SET created_at = $1 WHERE kind IN ('capture', 'refund', 'credit')`, [noonOf(-2)]);
+    await p.pool.query(`UPDATE billing.credits SET created_at = $1`, [noonOf(-2)]);
 
-    const closed = await service.close('safaricom-ke', day(-1));
+    const closed = await service.close('safaricom-ke', day(-2));
     expect(closed.batch.merchants).toEqual([
       { merchantId: 'SHOP42', currency: 'KES', payments: 1, refunds: 0, grossMinor: 50_000n, refundsMinor: 0n, feesMinor: 760n, operatorShareMinor: 5_000n, netPayableMinor: 34_240n, payouts: 1, payoutsMinor: 10_000n },
     ]);
@@ -61,7 +61,7 @@ describe('a settlement window with a payout', () => {
     // The payout is no business of the carrier's: it owes what it collected, 500.00.
     expect(closed.batch.operator).toMatchObject({ owesMinor: 50_000n, owedMinor: 5_000n });
 
-    const again = await service.close('safaricom-ke', day(-1));
+    const again = await service.close('safaricom-ke', day(-2));
     expect(again.closedNow).toBe(false);
     expect(again.batch).toEqual(closed.batch);
     expect(await p.ledger.balance(AccountIds.merchantSettled('SHOP42', 'KES'))).toBe(34_240n);
@@ -69,7 +69,7 @@ describe('a settlement window with a payout', () => {
     const base = writeReports(mkdtempSync(join(tmpdir(), 'dialpay-settle-payouts-')), closed);
     expect(readFileSync(`${base}.csv`, 'utf8').trim().split('\n')).toEqual([
       'window,merchant_id,currency,payments,refunds,gross_minor,refunds_minor,fees_minor,operator_share_minor,net_payable_minor,payouts,payouts_minor,paid_out_minor',
-      `safaricom-ke/${day(-1)},SHOP42,KES,1,0,50000,0,760,5000,34240,1,10000,34240`,
+      `safaricom-ke/${day(-2)},SHOP42,KES,1,0,50000,0,760,5000,34240,1,10000,34240`,
     ]);
     expect(await p.ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
 
@@ -82,7 +82,7 @@ describe('a settlement window with a payout', () => {
     const event = closedEvents[0] as dialpay.v1.IMerchantEvent;
     expect(event.settlement?.payouts).toBe(1);
     expect(moneyFromProto(event.settlement?.payoutsTotal)).toEqual({ amountMinor: 10_000n, currency: 'KES' });
-    const line = { windowId: `safaricom-ke/${day(-1)}`, currency: 'KES', payments: 1, grossMinor: 50_000, netPayableMinor: 34_240, paidOutMinor: 34_240, payouts: 1, payoutsMinor: 10_000 };
+    const line = { windowId: `safaricom-ke/${day(-2)}`, currency: 'KES', payments: 1, grossMinor: 50_000, netPayableMinor: 34_240, paidOutMinor: 34_240, payouts: 1, payoutsMinor: 10_000 };
     expect(JSON.parse(webhookBody(event))).toMatchObject({ type: 'settlement.closed', data: { settlement: { ...line, status: 'closed' } } });
     const listed = await fetch(`${api}/v1/settlements`, { headers: { authorization: `Bearer ${key.key}` } });
     expect(listed.status).toBe(200);

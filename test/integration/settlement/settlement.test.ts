@@ -14,6 +14,7 @@ import { startMerchantApiStack, type PaymentsStack } from '../../support/payment
 import { quietLogger, waitFor } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 import { runTs } from '../../support/child.js';
+import { day, noonOf } from '../../support/days.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,6 @@ let service: SettlementService;
 const key = newApiKey();
 const evKey = newApiKey();
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
-const day = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 
 const pay = (phone: string, merchant: string, amount: string) => p.payBySms(phone, merchant, amount);
 
@@ -49,11 +49,11 @@ describe('a settlement window', () => {
     });
     expect(refund.status).toBe(201);
     await waitFor('refunded', async () => (await p.pool.query(`SELECT 1 FROM payments.refunds WHERE payment_id = $1 AND state = 'completed'`, [a])).rowCount === 1);
-    // Move today's ledger into yesterday's window, which has ended (UTC, cut-off 00:00).
-    await p.pool.query(`UPDATE billing.transfers SET created_at = created_at - interval '1 day' WHERE kind IN ('capture', 'refund')`);
+    // Move today's ledger into a window that has ended and is closable (UTC, cut-off 00:00): ten days back, before the others here.
+    await p.pool.query(`UPDATE billing.transfers SET created_at = $1 WHERE kind IN ('capture', 'refund')`, [noonOf(-10)]);
     const payableBefore = await p.ledger.balance(AccountIds.merchant('SHOP42', 'KES'));
 
-    const closed = await service.close('safaricom-ke', day(-1));
+    const closed = await service.close('safaricom-ke', day(-10));
     expect(closed.closedNow).toBe(true);
     expect(closed.batch.merchants).toEqual([
       { merchantId: 'EVCHARGE', currency: 'KES', payments: 1, refunds: 0, grossMinor: 2_000n, refundsMinor: 0n, feesMinor: 40n, operatorShareMinor: 200n, netPayableMinor: 1_760n },
@@ -67,7 +67,7 @@ describe('a settlement window', () => {
     expect(await p.ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
 
     // Closing again is the same batch, and books nothing more.
-    const again = await service.close('safaricom-ke', day(-1));
+    const again = await service.close('safaricom-ke', day(-10));
     expect(again.closedNow).toBe(false);
     expect(again.batch).toEqual(closed.batch);
     expect(await p.ledger.balance(AccountIds.merchantSettled('SHOP42', 'KES'))).toBe(43_080n);
@@ -75,32 +75,32 @@ describe('a settlement window', () => {
     // Merchants are told, and see their lines through the API.
     await waitFor('settlement.closed events', async () => (await readEvents(nats, 'MERCHANT_EVENTS', Events.merchantEvent)).filter((e) => e.type === 'settlement.closed').length === 2);
     const lines = await (await fetch(`${api}/v1/settlements`, { headers: { authorization: `Bearer ${key.key}` } })).json() as { data: Record<string, unknown>[] };
-    expect(lines.data).toEqual([expect.objectContaining({ windowId: `safaricom-ke/${day(-1)}`, status: 'closed', currency: 'KES', payments: 2, refunds: 1, grossMinor: 60_000, netPayableMinor: 43_080 })]);
+    expect(lines.data).toEqual([expect.objectContaining({ windowId: `safaricom-ke/${day(-10)}`, status: 'closed', currency: 'KES', payments: 2, refunds: 1, grossMinor: 60_000, netPayableMinor: 43_080 })]);
   });
 
   it('dialpay settle writes the window\'s CSV and JSON reports, and says it was closed already', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dialpay-settle-'));
     const config = join(dir, 'dialpay.yaml');
     writeFileSync(config, stringify({ ...p.stack.rawConfig, log: { level: 'error' } }));
-    const child = runTs('cli/dialpay.ts', ['settle', '--operator', 'safaricom-ke', '--window', day(-1), '--out', dir, '--config', config]);
+    const child = runTs('cli/dialpay.ts', ['settle', '--operator', 'safaricom-ke', '--window', day(-10), '--out', dir, '--config', config]);
     expect(await child.exited()).toBe(0);
-    expect(child.stdout()).toMatch(new RegExp(`^already closed safaricom-ke/${day(-1)}: 2 merchant\\(s\\)`));
-    const csv = readFileSync(join(dir, `settlement-safaricom-ke-${day(-1)}.csv`), 'utf8').trim().split('\n');
+    expect(child.stdout()).toMatch(new RegExp(`^already closed safaricom-ke/${day(-10)}: 2 merchant\\(s\\)`));
+    const csv = readFileSync(join(dir, `settlement-safaricom-ke-${day(-10)}.csv`), 'utf8').trim().split('\n');
     expect(csv).toEqual([
       'window,merchant_id,currency,payments,refunds,gross_minor,refunds_minor,fees_minor,operator_share_minor,net_payable_minor,paid_out_minor',
-      `safaricom-ke/${day(-1)},EVCHARGE,KES,1,0,2000,0,40,200,1760,1760`,
-      `safaricom-ke/${day(-1)},SHOP42,KES,2,1,60000,10000,920,6000,43080,43080`,
+      `safaricom-ke/${day(-10)},EVCHARGE,KES,1,0,2000,0,40,200,1760,1760`,
+      `safaricom-ke/${day(-10)},SHOP42,KES,2,1,60000,10000,920,6000,43080,43080`,
     ]);
-    const json = JSON.parse(readFileSync(join(dir, `settlement-safaricom-ke-${day(-1)}.json`), 'utf8'));
+    const json = JSON.parse(readFileSync(join(dir, `settlement-safaricom-ke-${day(-10)}.json`), 'utf8'));
     expect(json.operator).toEqual({ currency: 'KES', owesMinor: '52000', owedMinor: '6200', airtimeOwedMinor: '0' });
     expect(json.airtimeSettledMinor).toBe('0');
-    expect(readFileSync(join(dir, `settlement-safaricom-ke-${day(-1)}-operator.csv`), 'utf8')).toBe(
-      `window,operator_id,currency,owes_minor,owed_minor,airtime_owed_minor,airtime_settled_minor\nsafaricom-ke/${day(-1)},safaricom-ke,KES,52000,6200,0,0\n`);
+    expect(readFileSync(join(dir, `settlement-safaricom-ke-${day(-10)}-operator.csv`), 'utf8')).toBe(
+      `window,operator_id,currency,owes_minor,owed_minor,airtime_owed_minor,airtime_settled_minor\nsafaricom-ke/${day(-10)},safaricom-ke,KES,52000,6200,0,0\n`);
   });
 
   it('a closed window is marked paid out once (CLOSED -> SETTLED); an open one cannot be', async () => {
-    expect(await service.markSettled(`safaricom-ke/${day(-1)}`)).toBe('settled');
-    expect(await service.markSettled(`safaricom-ke/${day(-1)}`)).toBe('already-settled');
+    expect(await service.markSettled(`safaricom-ke/${day(-10)}`)).toBe('settled');
+    expect(await service.markSettled(`safaricom-ke/${day(-10)}`)).toBe('already-settled');
     const lines = await (await fetch(`${api}/v1/settlements`, { headers: { authorization: `Bearer ${key.key}` } })).json() as { data: { status: string }[] };
     expect(lines.data[0]?.status).toBe('settled');
     await expect(service.markSettled(`safaricom-ke/${day(5)}`)).rejects.toThrow(/only a closed window/);
@@ -108,7 +108,7 @@ describe('a settlement window', () => {
 
   it('a window whose refunds outweigh its payments pays nothing, and its debt comes off the next payouts', async () => {
     const moveTo = (paymentId: string, offsetDays: number, kind: 'capture' | 'refund' = 'capture') =>
-      p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = $1 AND kind = $3`, [paymentId, new Date(Date.now() + offsetDays * 86_400_000), kind]);
+      p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = $1 AND kind = $3`, [paymentId, noonOf(offsetDays), kind]);
     const first = await pay('254777000011', 'EVCHARGE', '100');            // payee 88.40
     await moveTo(first, -6);
     expect((await service.close('safaricom-ke', day(-6))).paidOutMinor).toEqual({ EVCHARGE: 8_840n });
@@ -142,8 +142,8 @@ describe('a settlement window', () => {
     };
     const earlier = await buy('254777000031', '20');
     const later = await buy('254777000032', '40');
-    await p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = $1`, [earlier, new Date(Date.now() - 9 * 86_400_000)]);
-    await p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = $1`, [later, new Date(Date.now() - 8 * 86_400_000)]);
+    await p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = $1`, [earlier, noonOf(-9)]);
+    await p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = $1`, [later, noonOf(-8)]);
     const airtime = AccountIds.airtime('safaricom-ke', 'KES');
     expect(await p.ledger.balance(airtime)).toBe(6_000n);
     const settledBefore = await p.ledger.balance(AccountIds.operatorSettled('safaricom-ke')).catch(() => 0n); // none yet when run alone
@@ -181,7 +181,7 @@ describe('a settlement window', () => {
     const fromCarrier = await pay(buyer, 'EVCHARGE', '10');                 // fee 0.25, share 1.00
     expect((await p.pool.query<{ funding: string }>('SELECT funding FROM billing.debits WHERE payment_id = ANY($1) ORDER BY funding', [[fromWallet, fromCarrier]])).rows.map((r) => r.funding)).toEqual(['carrier', 'wallet']);
     const ids = [bought, refused, fromWallet, fromCarrier];
-    await p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = ANY($1)`, [ids, new Date(Date.now() - 7 * 86_400_000)]);
+    await p.pool.query(`UPDATE billing.transfers SET created_at = $2 WHERE payment_id = ANY($1)`, [ids, noonOf(-7)]);
     const airtime = AccountIds.airtime('safaricom-ke', 'KES');
     expect(await p.ledger.balance(airtime)).toBe(5_000n);                   // 50.00 + 30.00 captured, 30.00 refunded
     const settledBefore = await p.ledger.balance(AccountIds.operatorSettled('safaricom-ke')).catch(() => 0n); // none yet when run alone
