@@ -7,6 +7,202 @@ const problemResponse = (description: string) => ({ description, content: { 'app
 const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((status) => [String(status), problemResponse(Object.entries(PROBLEMS).filter(([, p]) => p.status === status).map(([type, p]) => `/problems/${type}: ${p.title}`).join('; '))]));
 
+// The paths, in the document's order, in groups of one concern each: a merchant's payments, what it is paid and pays
+// out, the operator's routes, and the payments list.
+const PAYMENT_PATHS = {
+  '/v1/payment-requests': {
+    post: {
+      summary: 'Ask a subscriber to pay',
+      parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/PaymentRequest' } } } },
+      responses: {
+        '201': { description: 'The payment, pending until the payer confirms.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } },
+        ...errors(400, 401, 409, 413, 415, 422, 429, 503),
+      },
+    },
+  },
+  '/v1/payments/{id}/capture': {
+    post: {
+      summary: 'Capture a manual-capture payment: charge what was used, release the rest',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Capture' } } } },
+      responses: {
+        '200': { description: 'The payment, processing; payment.completed follows by webhook.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } },
+        ...errors(400, 401, 404, 409, 415, 422, 429, 503),
+      },
+    },
+  },
+  '/v1/payments/{id}/refunds': {
+    post: {
+      summary: 'Give back part or all of a completed payment',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/RefundRequest' } } } },
+      responses: {
+        '201': {
+          description: 'The refund, pending until the carrier has paid it back; payment.refunded follows by webhook.',
+          content: { 'application/json': { schema: { type: 'object', required: ['refund', 'payment'], properties: { refund: { $ref: '#/components/schemas/Refund' }, payment: { $ref: '#/components/schemas/Payment' } } } } },
+        },
+        ...errors(400, 401, 404, 409, 415, 422, 429, 503),
+      },
+    },
+  },
+  '/v1/payments/{id}': {
+    get: {
+      summary: 'One payment',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'The payment.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } }, ...errors(401, 404, 422, 429, 503) },
+    },
+  },
+  '/v1/mandates': {
+    post: {
+      summary: 'Ask a subscriber for a standing permission to charge them, up to a cap per period',
+      description: 'The subscriber gets an SMS with a code; their YES makes the mandate active (mandate.activated by webhook). STOP revokes it at once (mandate.revoked).',
+      parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/MandateRequest' } } } },
+      responses: { '201': { description: 'The mandate, pending.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Mandate' } } } }, ...errors(400, 401, 409, 415, 422, 429, 503) },
+    },
+  },
+  '/v1/mandates/{id}': {
+    get: {
+      summary: 'One mandate',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'The mandate.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Mandate' } } } }, ...errors(401, 404, 422, 429, 503) },
+    },
+  },
+  '/v1/mandates/{id}/charges': {
+    post: {
+      summary: 'Charge inside an active mandate: no confirmation asked, a receipt sent',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/ChargeRequest' } } } },
+      responses: { '201': { description: 'The payment, pending until captured; payment.completed follows.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } }, ...errors(400, 401, 404, 409, 415, 422, 429, 503) },
+    },
+  },
+};
+
+const MONEY_OUT_PATHS = {
+  '/v1/settlements': {
+    get: {
+      summary: 'Your lines of closed settlement windows (one per operator and day), newest first, the last 90',
+      responses: {
+        '200': {
+          description: 'Settlement lines: gross, refunds, fees, operator share, payouts and net payable, in minor units. The settlement.closed webhook carries the same line.',
+          content: { 'application/json': { schema: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: { type: 'object', properties: {
+            windowId: { type: 'string' }, operatorId: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' },
+            status: { type: 'string', enum: ['closed', 'settled'] }, currency: { type: 'string' }, payments: { type: 'integer' }, refunds: { type: 'integer' },
+            grossMinor: { type: 'integer' }, refundsMinor: { type: 'integer' }, feesMinor: { type: 'integer' }, operatorShareMinor: { type: 'integer' },
+            netPayableMinor: { type: 'integer', description: 'Negative when the window\'s refunds outweigh its payments; carried to the next. Your payouts in the window are already off it.' },
+            paidOutMinor: { type: 'integer', description: 'Moved to settled for payment to you: the net, less any debt carried from earlier windows; never below zero.' },
+            payouts: { type: 'integer', description: 'Your payouts to subscribers\' wallets (POST /v1/payouts) in the window.' },
+            payoutsMinor: { type: 'integer', description: 'Their total, already off netPayableMinor.' },
+          } } } } } } },
+        },
+        ...errors(401, 422, 429, 503),
+      },
+    },
+  },
+  '/v1/balance': {
+    get: {
+      summary: 'What dialpay owes you, per currency: captured payments less fees, refunds and payouts',
+      responses: {
+        '200': {
+          description: 'Balances per currency.',
+          content: { 'application/json': { schema: { type: 'object', required: ['balances'], properties: { balances: { type: 'array', items: { type: 'object', required: ['currency', 'amountMinor'], properties: { currency: { type: 'string' }, amountMinor: { type: 'integer' } } } } } } } },
+        },
+        ...errors(401, 422, 429, 503),
+      },
+    },
+  },
+  '/v1/payouts': {
+    post: {
+      summary: 'Pay a subscriber from your available balance, into their dialpay wallet',
+      description: [
+        'Within your payout limits (per payout, and per UTC day over payouts not failed). The subscriber must be on an operator you are served by. They get an SMS naming you, the amount and your reference; payout.completed (or payout.failed) follows by webhook.',
+        'The answer waits a few seconds for the booking: 201 when the money is in the wallet; 409 /problems/insufficient-balance when your available balance (payable less refunds owed and not yet settled) does not cover it, with nothing moved; 202 when not answered yet (read it with GET /v1/payouts/{id}).',
+        'The same Idempotency-Key and body answer the payout\'s current state; another body is a 409.',
+      ].join('\n\n'),
+      parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/PayoutRequest' } } } },
+      responses: {
+        '201': { description: 'The payout, completed.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payout' } } } },
+        '202': { description: 'The payout, pending: not booked yet.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payout' } } } },
+        ...errors(400, 401, 403, 409, 413, 415, 422, 429, 503),
+      },
+    },
+    get: {
+      summary: 'Your payouts, newest first',
+      parameters: Object.entries(PayoutListQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
+      responses: { '200': { description: 'A page of payouts.', content: { 'application/json': { schema: { $ref: '#/components/schemas/PayoutList' } } } }, ...errors(401, 422, 429, 503) },
+    },
+  },
+  '/v1/payouts/{id}': {
+    get: {
+      summary: 'One payout',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'The payout.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payout' } } } }, ...errors(401, 404, 422, 429, 503) },
+    },
+  },
+};
+
+const OPERATOR_PATHS = {
+  '/v1/operator/deposits': {
+    post: {
+      summary: 'Operator API: credit one of your subscribers\' dialpay wallets (bank transfers in, salary runs, airtime conversion)',
+      description: 'Booked from your funding account. The subscriber gets an SMS naming you. 201 when the money is in the wallet, 202 when not booked yet (read it with GET /v1/operator/deposits/{id}), 422 /problems/credit-refused when the wallet would pass its KYC tier\'s limit (nothing moved).',
+      security: [{ operatorKey: [] }],
+      parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/DepositRequest' } } } },
+      responses: {
+        '201': { description: 'The deposit, completed.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Deposit' } } } },
+        '202': { description: 'The deposit, pending: not booked yet.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Deposit' } } } },
+        ...errors(400, 401, 409, 413, 415, 422, 429, 503),
+      },
+    },
+  },
+  '/v1/operator/deposits/{id}': {
+    get: {
+      summary: 'Operator API: one of your deposits',
+      security: [{ operatorKey: [] }],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'The deposit.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Deposit' } } } }, ...errors(401, 404, 422, 429, 503) },
+    },
+  },
+  '/v1/operator/agents/{agentId}/float-topups': {
+    post: {
+      summary: 'Operator API: top one of your agents\' floats up from your funding account (as `dialpay agent fund`)',
+      description: [
+        'Booked at once, from your funding account onto the agent\'s float: 201 with the float after it. The agent may be suspended (you may be settling with it).',
+        'The reference books at most once: the same reference, agent and amount again (under any Idempotency-Key) answers 201 with the same transferId and books nothing; the same reference for another agent or amount is a 409 /problems/reference-conflict, nothing booked.',
+        'An agent that is not yours is a 404, as an unknown one. A 503 means nothing is known to be booked: retry with the same Idempotency-Key.',
+      ].join('\n\n'),
+      security: [{ operatorKey: [] }],
+      parameters: [{ name: 'agentId', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/FloatTopUpRequest' } } } },
+      responses: {
+        '201': { description: 'The top-up, completed.', content: { 'application/json': { schema: { $ref: '#/components/schemas/FloatTopUp' } } } },
+        ...errors(400, 401, 404, 409, 413, 415, 422, 429, 503),
+      },
+    },
+  },
+  '/v1/operator/agents/{agentId}': {
+    get: {
+      summary: 'Operator API: one of your agents and its float',
+      security: [{ operatorKey: [] }],
+      parameters: [{ name: 'agentId', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'The agent.', content: { 'application/json': { schema: { $ref: '#/components/schemas/OperatorAgent' } } } }, ...errors(401, 404, 422, 429, 503) },
+    },
+  },
+};
+
+const LIST_PATHS = {
+  '/v1/payments': {
+    get: {
+      summary: 'Payments to you, newest first',
+      parameters: Object.entries(ListQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
+      responses: { '200': { description: 'A page of payments.', content: { 'application/json': { schema: { $ref: '#/components/schemas/PaymentList' } } } }, ...errors(401, 422, 429, 503) },
+    },
+  },
+};
+
 export function openApiDocument(): Record<string, unknown> {
   return {
     openapi: '3.1.0',
@@ -35,189 +231,6 @@ export function openApiDocument(): Record<string, unknown> {
       },
     },
     security: [{ apiKey: [] }],
-    paths: {
-      '/v1/payment-requests': {
-        post: {
-          summary: 'Ask a subscriber to pay',
-          parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/PaymentRequest' } } } },
-          responses: {
-            '201': { description: 'The payment, pending until the payer confirms.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } },
-            ...errors(400, 401, 409, 413, 415, 422, 429, 503),
-          },
-        },
-      },
-      '/v1/payments/{id}/capture': {
-        post: {
-          summary: 'Capture a manual-capture payment: charge what was used, release the rest',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Capture' } } } },
-          responses: {
-            '200': { description: 'The payment, processing; payment.completed follows by webhook.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } },
-            ...errors(400, 401, 404, 409, 415, 422, 429, 503),
-          },
-        },
-      },
-      '/v1/payments/{id}/refunds': {
-        post: {
-          summary: 'Give back part or all of a completed payment',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/RefundRequest' } } } },
-          responses: {
-            '201': {
-              description: 'The refund, pending until the carrier has paid it back; payment.refunded follows by webhook.',
-              content: { 'application/json': { schema: { type: 'object', required: ['refund', 'payment'], properties: { refund: { $ref: '#/components/schemas/Refund' }, payment: { $ref: '#/components/schemas/Payment' } } } } },
-            },
-            ...errors(400, 401, 404, 409, 415, 422, 429, 503),
-          },
-        },
-      },
-      '/v1/payments/{id}': {
-        get: {
-          summary: 'One payment',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: 'The payment.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } }, ...errors(401, 404, 422, 429, 503) },
-        },
-      },
-      '/v1/mandates': {
-        post: {
-          summary: 'Ask a subscriber for a standing permission to charge them, up to a cap per period',
-          description: 'The subscriber gets an SMS with a code; their YES makes the mandate active (mandate.activated by webhook). STOP revokes it at once (mandate.revoked).',
-          parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/MandateRequest' } } } },
-          responses: { '201': { description: 'The mandate, pending.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Mandate' } } } }, ...errors(400, 401, 409, 415, 422, 429, 503) },
-        },
-      },
-      '/v1/mandates/{id}': {
-        get: {
-          summary: 'One mandate',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: 'The mandate.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Mandate' } } } }, ...errors(401, 404, 422, 429, 503) },
-        },
-      },
-      '/v1/mandates/{id}/charges': {
-        post: {
-          summary: 'Charge inside an active mandate: no confirmation asked, a receipt sent',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/ChargeRequest' } } } },
-          responses: { '201': { description: 'The payment, pending until captured; payment.completed follows.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } } }, ...errors(400, 401, 404, 409, 415, 422, 429, 503) },
-        },
-      },
-      '/v1/settlements': {
-        get: {
-          summary: 'Your lines of closed settlement windows (one per operator and day), newest first, the last 90',
-          responses: {
-            '200': {
-              description: 'Settlement lines: gross, refunds, fees, operator share, payouts and net payable, in minor units. The settlement.closed webhook carries the same line.',
-              content: { 'application/json': { schema: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: { type: 'object', properties: {
-                windowId: { type: 'string' }, operatorId: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' },
-                status: { type: 'string', enum: ['closed', 'settled'] }, currency: { type: 'string' }, payments: { type: 'integer' }, refunds: { type: 'integer' },
-                grossMinor: { type: 'integer' }, refundsMinor: { type: 'integer' }, feesMinor: { type: 'integer' }, operatorShareMinor: { type: 'integer' },
-                netPayableMinor: { type: 'integer', description: 'Negative when the window\'s refunds outweigh its payments; carried to the next. Your payouts in the window are already off it.' },
-                paidOutMinor: { type: 'integer', description: 'Moved to settled for payment to you: the net, less any debt carried from earlier windows; never below zero.' },
-                payouts: { type: 'integer', description: 'Your payouts to subscribers\' wallets (POST /v1/payouts) in the window.' },
-                payoutsMinor: { type: 'integer', description: 'Their total, already off netPayableMinor.' },
-              } } } } } } },
-            },
-            ...errors(401, 422, 429, 503),
-          },
-        },
-      },
-      '/v1/balance': {
-        get: {
-          summary: 'What dialpay owes you, per currency: captured payments less fees, refunds and payouts',
-          responses: {
-            '200': {
-              description: 'Balances per currency.',
-              content: { 'application/json': { schema: { type: 'object', required: ['balances'], properties: { balances: { type: 'array', items: { type: 'object', required: ['currency', 'amountMinor'], properties: { currency: { type: 'string' }, amountMinor: { type: 'integer' } } } } } } } },
-            },
-            ...errors(401, 422, 429, 503),
-          },
-        },
-      },
-      '/v1/payouts': {
-        post: {
-          summary: 'Pay a subscriber from your available balance, into their dialpay wallet',
-          description: [
-            'Within your payout limits (per payout, and per UTC day over payouts not failed). The subscriber must be on an operator you are served by. They get an SMS naming you, the amount and your reference; payout.completed (or payout.failed) follows by webhook.',
-            'The answer waits a few seconds for the booking: 201 when the money is in the wallet; 409 /problems/insufficient-balance when your available balance (payable less refunds owed and not yet settled) does not cover it, with nothing moved; 202 when not answered yet (read it with GET /v1/payouts/{id}).',
-            'The same Idempotency-Key and body answer the payout\'s current state; another body is a 409.',
-          ].join('\n\n'),
-          parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/PayoutRequest' } } } },
-          responses: {
-            '201': { description: 'The payout, completed.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payout' } } } },
-            '202': { description: 'The payout, pending: not booked yet.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payout' } } } },
-            ...errors(400, 401, 403, 409, 413, 415, 422, 429, 503),
-          },
-        },
-        get: {
-          summary: 'Your payouts, newest first',
-          parameters: Object.entries(PayoutListQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
-          responses: { '200': { description: 'A page of payouts.', content: { 'application/json': { schema: { $ref: '#/components/schemas/PayoutList' } } } }, ...errors(401, 422, 429, 503) },
-        },
-      },
-      '/v1/payouts/{id}': {
-        get: {
-          summary: 'One payout',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: 'The payout.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Payout' } } } }, ...errors(401, 404, 422, 429, 503) },
-        },
-      },
-      '/v1/operator/deposits': {
-        post: {
-          summary: 'Operator API: credit one of your subscribers\' dialpay wallets (bank transfers in, salary runs, airtime conversion)',
-          description: 'Booked from your funding account. The subscriber gets an SMS naming you. 201 when the money is in the wallet, 202 when not booked yet (read it with GET /v1/operator/deposits/{id}), 422 /problems/credit-refused when the wallet would pass its KYC tier\'s limit (nothing moved).',
-          security: [{ operatorKey: [] }],
-          parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/DepositRequest' } } } },
-          responses: {
-            '201': { description: 'The deposit, completed.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Deposit' } } } },
-            '202': { description: 'The deposit, pending: not booked yet.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Deposit' } } } },
-            ...errors(400, 401, 409, 413, 415, 422, 429, 503),
-          },
-        },
-      },
-      '/v1/operator/deposits/{id}': {
-        get: {
-          summary: 'Operator API: one of your deposits',
-          security: [{ operatorKey: [] }],
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: 'The deposit.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Deposit' } } } }, ...errors(401, 404, 422, 429, 503) },
-        },
-      },
-      '/v1/operator/agents/{agentId}/float-topups': {
-        post: {
-          summary: 'Operator API: top one of your agents\' floats up from your funding account (as `dialpay agent fund`)',
-          description: [
-            'Booked at once, from your funding account onto the agent\'s float: 201 with the float after it. The agent may be suspended (you may be settling with it).',
-            'The reference books at most once: the same reference, agent and amount again (under any Idempotency-Key) answers 201 with the same transferId and books nothing; the same reference for another agent or amount is a 409 /problems/reference-conflict, nothing booked.',
-            'An agent that is not yours is a 404, as an unknown one. A 503 means nothing is known to be booked: retry with the same Idempotency-Key.',
-          ].join('\n\n'),
-          security: [{ operatorKey: [] }],
-          parameters: [{ name: 'agentId', in: 'path', required: true, schema: { type: 'string' } }, { $ref: '#/components/parameters/IdempotencyKey' }],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/FloatTopUpRequest' } } } },
-          responses: {
-            '201': { description: 'The top-up, completed.', content: { 'application/json': { schema: { $ref: '#/components/schemas/FloatTopUp' } } } },
-            ...errors(400, 401, 404, 409, 413, 415, 422, 429, 503),
-          },
-        },
-      },
-      '/v1/operator/agents/{agentId}': {
-        get: {
-          summary: 'Operator API: one of your agents and its float',
-          security: [{ operatorKey: [] }],
-          parameters: [{ name: 'agentId', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: 'The agent.', content: { 'application/json': { schema: { $ref: '#/components/schemas/OperatorAgent' } } } }, ...errors(401, 404, 422, 429, 503) },
-        },
-      },
-      '/v1/payments': {
-        get: {
-          summary: 'Payments to you, newest first',
-          parameters: Object.entries(ListQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
-          responses: { '200': { description: 'A page of payments.', content: { 'application/json': { schema: { $ref: '#/components/schemas/PaymentList' } } } }, ...errors(401, 422, 429, 503) },
-        },
-      },
-    },
+    paths: { ...PAYMENT_PATHS, ...MONEY_OUT_PATHS, ...OPERATOR_PATHS, ...LIST_PATHS },
   };
 }

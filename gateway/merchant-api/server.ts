@@ -5,12 +5,10 @@
 // The operator API (/v1/operator/..., deposits and agents' floats) shares the listener with its
 // own keys (operators[].apiKeys): a merchant's key opens only the merchant
 // routes, an operator's only the operator routes.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
-import { merchantMandateJson, merchantPaymentJson, merchantPayoutJson, merchantRefundJson, merchantSettlementJson, operatorAgentJson, operatorDepositJson, operatorFloatTopUpJson } from '../../proto/merchant-json.js';
+import { dialpay } from '../../proto/index.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
@@ -18,11 +16,13 @@ import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { apiKeyId, verifyApiKey, type StoredApiKey } from '../../runtime/api-keys.js';
 import { problem, type Problem, type ProblemType } from './problem.js';
 import { RateLimiter } from './rate-limit.js';
-import { CaptureBody, ChargeBody, DepositBody, FloatTopUpBody, ListQuery, MandateBody, PaymentRequestBody, PayoutBody, PayoutListQuery, RefundBody } from './schemas.js';
-import { creditAnswer, waitForCredit } from './credits.js';
 import { openApiDocument } from './openapi.js';
 import { AuthFailureLimiter, normalizeRemote } from '../edge-auth/index.js';
 import { INVALID_TEXT_DETAIL, invalidTextPointer } from './text.js';
+import type { Answer, RouteContext } from './route-context.js';
+import { registerPaymentRoutes } from './payment-routes.js';
+import { registerMoneyOutRoutes } from './money-out-routes.js';
+import { registerOperatorRoutes } from './operator-routes.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const AUTH_FAILURE_REASONS = ['missing', 'malformed', 'unknown-key', 'wrong-secret', 'blocked'] as const;
@@ -39,15 +39,6 @@ declare module 'fastify' {
 
 /** The operator API's routes: their own keys, their own callers. */
 const OPERATOR_PREFIX = '/v1/operator/';
-
-/** A stable hash of a JSON body: the same fields in another order or spacing are the same body. */
-export function bodyHash(body: unknown): Buffer {
-  const canonical = (value: unknown): unknown =>
-    Array.isArray(value) ? value.map(canonical)
-      : value && typeof value === 'object' ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
-        : value;
-  return createHash('sha256').update(JSON.stringify(canonical(body))).digest();
-}
 
 interface ApiKeyEntry {
   readonly merchant: MerchantConfig;
@@ -146,6 +137,19 @@ export class MerchantApi {
   }
 
   #routes(log: Logger): void {
+    this.#observe(log);
+    this.#door(log);
+    const context: RouteContext = {
+      config: this.#config, nc: this.#nc, send: (reply, p) => this.#send(reply, p),
+      ask: (request, command) => this.#ask(request, command), askOperator: (request, command) => this.#askOperator(request, command),
+    };
+    registerPaymentRoutes(this.app, context);
+    registerMoneyOutRoutes(this.app, context);
+    registerOperatorRoutes(this.app, context);
+  }
+
+  /** Every answer counted and timed by route; validation and parser errors as problems; the rest logged, 503. */
+  #observe(log: Logger): void {
     const app = this.app;
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
@@ -169,7 +173,11 @@ export class MerchantApi {
     });
 
     app.get('/openapi.json', async () => openApiDocument());
+  }
 
+  /** Everything under /v1: a key (the merchant's or, under /v1/operator/, the operator's), within its rate, valid text. */
+  #door(log: Logger): void {
+    const app = this.app;
     // Everything under /v1 needs a key, within its rate, and POSTs need an Idempotency-Key.
     app.addHook('onRequest', async (request, reply) => {
       // The matched route, not the raw URL: "/%761/balance" routes to /v1/balance and must be checked too.
@@ -206,195 +214,6 @@ export class MerchantApi {
         const pointer = invalidTextPointer(value);
         if (pointer !== null) return this.#send(reply, problem('validation', `the ${where} ${INVALID_TEXT_DETAIL}`, [{ pointer, detail: INVALID_TEXT_DETAIL }]));
       }
-    });
-
-    app.post('/v1/payment-requests', { schema: { body: PaymentRequestBody } }, async (request, reply) => {
-      const body = request.body as { msisdn: string; amountMinor: number; currency: string; reference?: string; description?: string; expiresInSeconds?: number; capture?: 'automatic' | 'manual' };
-      const answer = await this.#ask(request, {
-        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash(body),
-        createPaymentRequest: {
-          msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }),
-          reference: body.reference ?? '', description: body.description ?? '', expiresInSeconds: body.expiresInSeconds ?? 0, manualCapture: body.capture === 'manual',
-        },
-      });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return reply.code(201).send(merchantPaymentJson(answer.reply.payment ?? {}));
-    });
-
-    app.post('/v1/payments/:id/capture', { schema: { body: CaptureBody } }, async (request, reply) => {
-      const body = request.body as { amountMinor: number };
-      const paymentId = (request.params as { id: string }).id;
-      // The currency is the payment's: payments checks the amount against what was authorized.
-      const current = await this.#ask(request, { getPayment: { paymentId } });
-      if ('problem' in current) return this.#send(reply, current.problem);
-      const answer = await this.#ask(request, {
-        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ paymentId, ...body }),
-        capturePayment: { paymentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: moneyFromProto(current.reply.payment?.amount).currency }) },
-      });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return merchantPaymentJson(answer.reply.payment ?? {});
-    });
-
-    app.post('/v1/payments/:id/refunds', { schema: { body: RefundBody } }, async (request, reply) => {
-      const body = request.body as { amountMinor: number };
-      const paymentId = (request.params as { id: string }).id;
-      const current = await this.#ask(request, { getPayment: { paymentId } });
-      if ('problem' in current) return this.#send(reply, current.problem);
-      const answer = await this.#ask(request, {
-        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ refundOf: paymentId, ...body }),
-        refundPayment: { paymentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: moneyFromProto(current.reply.payment?.amount).currency }) },
-      });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return reply.code(201).send({ refund: merchantRefundJson(answer.reply.refund ?? {}), payment: merchantPaymentJson(answer.reply.payment ?? {}) });
-    });
-
-    app.post('/v1/mandates', { schema: { body: MandateBody } }, async (request, reply) => {
-      const body = request.body as { msisdn: string; capMinor: number; currency: string; period: string; reference?: string; description?: string };
-      const answer = await this.#ask(request, {
-        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ mandate: body }),
-        createMandate: { msisdn: body.msisdn, cap: moneyToProto({ amountMinor: BigInt(body.capMinor), currency: body.currency }), period: body.period, reference: body.reference ?? '', description: body.description ?? '' },
-      });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return reply.code(201).send(merchantMandateJson(answer.reply.mandate ?? {}));
-    });
-
-    app.get('/v1/mandates/:id', async (request, reply) => {
-      const answer = await this.#ask(request, { getMandate: { mandateId: (request.params as { id: string }).id } });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return merchantMandateJson(answer.reply.mandate ?? {});
-    });
-
-    app.post('/v1/mandates/:id/charges', { schema: { body: ChargeBody } }, async (request, reply) => {
-      const body = request.body as { amountMinor: number; reference?: string };
-      const mandateId = (request.params as { id: string }).id;
-      const current = await this.#ask(request, { getMandate: { mandateId } });
-      if ('problem' in current) return this.#send(reply, current.problem);
-      const answer = await this.#ask(request, {
-        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ chargeOf: mandateId, ...body }),
-        chargeMandate: { mandateId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: moneyFromProto(current.reply.mandate?.cap).currency }), reference: body.reference ?? '' },
-      });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return reply.code(201).send(merchantPaymentJson(answer.reply.payment ?? {}));
-    });
-
-    // Payouts: money from the merchant's available balance to a subscriber's wallet. The answer waits
-    // (merchantApi.creditWaitMs) for billing's: 201 booked, 409 over the balance (nothing moved), 202 not yet.
-    app.post('/v1/payouts', { schema: { body: PayoutBody } }, async (request, reply) => {
-      const body = request.body as { msisdn: string; amountMinor: number; currency: string; reference?: string };
-      const answer = await this.#ask(request, {
-        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ payout: body }),
-        createPayout: { msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference ?? '' },
-      });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      const payout = await waitForCredit(answer.reply.payout ?? {}, this.#config.merchantApi.creditWaitMs, async () => {
-        const read = await this.#ask(request, { getPayout: { payoutId: answer.reply.payout?.payoutId ?? '' } });
-        return 'problem' in read ? null : read.reply.payout ?? null;
-      });
-      const result = creditAnswer(payout, `/v1/payouts/${payout.payoutId}`);
-      if ('problem' in result) return this.#send(reply, result.problem);
-      return reply.code(result.status).send(merchantPayoutJson(payout));
-    });
-
-    app.get('/v1/payouts/:id', async (request, reply) => {
-      const answer = await this.#ask(request, { getPayout: { payoutId: (request.params as { id: string }).id } });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return merchantPayoutJson(answer.reply.payout ?? {});
-    });
-
-    app.get('/v1/payouts', { schema: { querystring: PayoutListQuery } }, async (request, reply) => {
-      const q = request.query as { from?: string; to?: string; status?: string; cursor?: string; limit?: string };
-      const answer = await this.#ask(request, {
-        listPayouts: {
-          fromUnixMs: (q.from ? Date.parse(q.from) : 0) as never, toUnixMs: (q.to ? Date.parse(q.to) : 0) as never,
-          status: q.status ?? '', cursor: q.cursor ?? '', limit: q.limit ? Number(q.limit) : 0,
-        },
-      });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return { data: (answer.reply.payouts ?? []).map(merchantPayoutJson), nextCursor: answer.reply.nextCursor || null };
-    });
-
-    // The operator API: its own systems credit its subscribers' wallets from its funding account.
-    app.post('/v1/operator/deposits', { schema: { body: DepositBody } }, async (request, reply) => {
-      const body = request.body as { msisdn: string; amountMinor: number; currency: string; reference?: string };
-      const answer = await this.#askOperator(request, {
-        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ deposit: body }),
-        createDeposit: { msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference ?? '' },
-      });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      const deposit = await waitForCredit(answer.reply.deposit ?? {}, this.#config.merchantApi.creditWaitMs, async () => {
-        const read = await this.#askOperator(request, { getDeposit: { depositId: answer.reply.deposit?.depositId ?? '' } });
-        return 'problem' in read ? null : read.reply.deposit ?? null;
-      });
-      const result = creditAnswer(deposit, `/v1/operator/deposits/${deposit.depositId}`);
-      if ('problem' in result) return this.#send(reply, result.problem);
-      return reply.code(result.status).send(operatorDepositJson(deposit));
-    });
-
-    app.get('/v1/operator/deposits/:id', async (request, reply) => {
-      const answer = await this.#askOperator(request, { getDeposit: { depositId: (request.params as { id: string }).id } });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return operatorDepositJson(answer.reply.deposit ?? {});
-    });
-
-    // Agents' floats: the operator's systems top one of its agents' floats up from its funding account,
-    // booked at once (201) or refused with nothing booked; the reference books it at most once.
-    app.post('/v1/operator/agents/:agentId/float-topups', { schema: { body: FloatTopUpBody } }, async (request, reply) => {
-      const agentId = (request.params as { agentId: string }).agentId.toUpperCase();
-      const body = request.body as { amountMinor: number; currency: string; reference: string };
-      const answer = await this.#askOperator(request, {
-        idempotencyKey: String(request.headers['idempotency-key']), bodySha256: bodyHash({ floatTopUp: { agentId, ...body } }),
-        topUpAgentFloat: { agentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference },
-      });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return reply.code(201).send(operatorFloatTopUpJson(answer.reply.floatTopUp ?? {}));
-    });
-
-    app.get('/v1/operator/agents/:agentId', async (request, reply) => {
-      const answer = await this.#askOperator(request, { getAgent: { agentId: (request.params as { agentId: string }).agentId } });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return operatorAgentJson(answer.reply.agent ?? {});
-    });
-
-    app.get('/v1/settlements', async (request, reply) => {
-      if (!request.merchant) return this.#send(reply, problem('unauthorized'));
-      let answer: dialpay.v1.IMerchantSettlementsReply;
-      try {
-        answer = await requestReply(this.#nc, Requests.settlementMerchant, { merchantId: request.merchant.id, limit: 90 }, this.#config.merchantApi.requestTimeoutMs);
-      } catch {
-        return this.#send(reply, problem('unavailable', 'settlement did not answer in time'));
-      }
-      if (!answer.available) return this.#send(reply, problem('unavailable'));
-      return { data: (answer.settlements ?? []).map(merchantSettlementJson) };
-    });
-
-    app.get('/v1/balance', async (request, reply) => {
-      if (!request.merchant) return this.#send(reply, problem('unauthorized'));
-      let answer: dialpay.v1.IMerchantBalanceReply;
-      try {
-        answer = await requestReply(this.#nc, Requests.billingMerchantBalance, { merchantId: request.merchant?.id ?? '' }, this.#config.merchantApi.requestTimeoutMs);
-      } catch {
-        return this.#send(reply, problem('unavailable', 'billing did not answer in time'));
-      }
-      if (!answer.available) return this.#send(reply, problem('unavailable'));
-      return { balances: (answer.balances ?? []).map((b) => ({ currency: moneyFromProto(b).currency, amountMinor: Number(moneyFromProto(b).amountMinor) })) };
-    });
-
-    app.get('/v1/payments/:id', async (request, reply) => {
-      const answer = await this.#ask(request, { getPayment: { paymentId: (request.params as { id: string }).id } });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return merchantPaymentJson(answer.reply.payment ?? {});
-    });
-
-    app.get('/v1/payments', { schema: { querystring: ListQuery } }, async (request, reply) => {
-      const q = request.query as { from?: string; to?: string; status?: string; cursor?: string; limit?: string };
-      const answer = await this.#ask(request, {
-        listPayments: {
-          fromUnixMs: (q.from ? Date.parse(q.from) : 0) as never, toUnixMs: (q.to ? Date.parse(q.to) : 0) as never,
-          status: q.status ?? '', cursor: q.cursor ?? '', limit: q.limit ? Number(q.limit) : 0,
-        },
-      });
-      if ('problem' in answer) return this.#send(reply, answer.problem);
-      return { data: (answer.reply.payments ?? []).map(merchantPaymentJson), nextCursor: answer.reply.nextCursor || null };
     });
   }
 
@@ -467,24 +286,21 @@ export class MerchantApi {
   }
 
   /** One call to payments for an operator; the same error codes as the merchant API's. */
-  async #askOperator(request: FastifyRequest, command: Omit<dialpay.v1.IOperatorCommandRequest, 'operatorId'>): Promise<{ reply: dialpay.v1.IOperatorCommandReply } | { problem: Problem }> {
-    if (!request.operator) return { problem: problem('unauthorized') }; // never ask on nobody's behalf
-    let reply: dialpay.v1.IOperatorCommandReply;
-    try {
-      reply = await requestReply(this.#nc, Requests.paymentsOperator, { ...command, operatorId: request.operator.id }, this.#config.merchantApi.requestTimeoutMs);
-    } catch {
-      return { problem: problem('unavailable', 'payments did not answer in time; retry with the same Idempotency-Key') };
-    }
-    const failed = problemOf(reply);
-    return failed ? { problem: failed } : { reply };
+  #askOperator(request: FastifyRequest, command: Omit<dialpay.v1.IOperatorCommandRequest, 'operatorId'>): Promise<Answer<dialpay.v1.IOperatorCommandReply>> {
+    if (!request.operator) return Promise.resolve({ problem: problem('unauthorized') }); // never ask on nobody's behalf
+    return this.#call(() => requestReply(this.#nc, Requests.paymentsOperator, { ...command, operatorId: request.operator?.id }, this.#config.merchantApi.requestTimeoutMs));
   }
 
   /** One call to payments; its error codes become problems. */
-  async #ask(request: FastifyRequest, command: Omit<dialpay.v1.IMerchantCommandRequest, 'merchantId'>): Promise<{ reply: dialpay.v1.IMerchantCommandReply } | { problem: Problem }> {
-    if (!request.merchant) return { problem: problem('unauthorized') }; // never ask on nobody's behalf
-    let reply: dialpay.v1.IMerchantCommandReply;
+  #ask(request: FastifyRequest, command: Omit<dialpay.v1.IMerchantCommandRequest, 'merchantId'>): Promise<Answer<dialpay.v1.IMerchantCommandReply>> {
+    if (!request.merchant) return Promise.resolve({ problem: problem('unauthorized') }); // never ask on nobody's behalf
+    return this.#call(() => requestReply(this.#nc, Requests.paymentsMerchant, { ...command, merchantId: request.merchant?.id }, this.#config.merchantApi.requestTimeoutMs));
+  }
+
+  async #call<R extends { error?: dialpay.v1.MerchantError | null; detail?: string | null }>(request: () => Promise<R>): Promise<Answer<R>> {
+    let reply: R;
     try {
-      reply = await requestReply(this.#nc, Requests.paymentsMerchant, { ...command, merchantId: request.merchant.id }, this.#config.merchantApi.requestTimeoutMs);
+      reply = await request();
     } catch {
       return { problem: problem('unavailable', 'payments did not answer in time; retry with the same Idempotency-Key') };
     }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { apiKeyId, newApiKey, verifyApiKey } from '../../runtime/api-keys.js';
-import { bodyHash } from '../../gateway/merchant-api/server.js';
+import { bodyHash } from '../../gateway/merchant-api/body-hash.js';
 import { RateLimiter } from '../../gateway/merchant-api/rate-limit.js';
 import { decodeCursor, encodeCursor, statesOf } from '../../services/payments/merchant-view.js';
 import { invalidTextPointer, isStorableText } from '../../gateway/merchant-api/text.js';

@@ -1,0 +1,53 @@
+// The operator API: its own systems credit its subscribers' wallets from its funding account and
+// top its agents' floats up. Opened by an operator's key only (the door is in server.ts).
+import type { FastifyInstance } from 'fastify';
+import { moneyToProto } from '../../proto/index.js';
+import { operatorAgentJson, operatorDepositJson, operatorFloatTopUpJson } from '../../proto/merchant-json.js';
+import { bodyHash } from './body-hash.js';
+import { creditAnswer, waitForCredit } from './credits.js';
+import { idempotencyKeyOf, type RouteContext } from './route-context.js';
+import { DepositBody, FloatTopUpBody } from './schemas.js';
+
+export function registerOperatorRoutes(app: FastifyInstance, api: RouteContext): void {
+  app.post('/v1/operator/deposits', { schema: { body: DepositBody } }, async (request, reply) => {
+    const body = request.body as { msisdn: string; amountMinor: number; currency: string; reference?: string };
+    const answer = await api.askOperator(request, {
+      idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ deposit: body }),
+      createDeposit: {
+        msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference ?? '',
+      },
+    });
+    if ('problem' in answer) return api.send(reply, answer.problem);
+    const deposit = await waitForCredit(answer.reply.deposit ?? {}, api.config.merchantApi.creditWaitMs, async () => {
+      const read = await api.askOperator(request, { getDeposit: { depositId: answer.reply.deposit?.depositId ?? '' } });
+      return 'problem' in read ? null : read.reply.deposit ?? null;
+    });
+    const result = creditAnswer(deposit, `/v1/operator/deposits/${deposit.depositId}`);
+    if ('problem' in result) return api.send(reply, result.problem);
+    return reply.code(result.status).send(operatorDepositJson(deposit));
+  });
+
+  app.get('/v1/operator/deposits/:id', async (request, reply) => {
+    const answer = await api.askOperator(request, { getDeposit: { depositId: (request.params as { id: string }).id } });
+    if ('problem' in answer) return api.send(reply, answer.problem);
+    return operatorDepositJson(answer.reply.deposit ?? {});
+  });
+
+  // Agents' floats: booked at once (201) or refused with nothing booked; the reference books it at most once.
+  app.post('/v1/operator/agents/:agentId/float-topups', { schema: { body: FloatTopUpBody } }, async (request, reply) => {
+    const agentId = (request.params as { agentId: string }).agentId.toUpperCase();
+    const body = request.body as { amountMinor: number; currency: string; reference: string };
+    const answer = await api.askOperator(request, {
+      idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ floatTopUp: { agentId, ...body } }),
+      topUpAgentFloat: { agentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference },
+    });
+    if ('problem' in answer) return api.send(reply, answer.problem);
+    return reply.code(201).send(operatorFloatTopUpJson(answer.reply.floatTopUp ?? {}));
+  });
+
+  app.get('/v1/operator/agents/:agentId', async (request, reply) => {
+    const answer = await api.askOperator(request, { getAgent: { agentId: (request.params as { agentId: string }).agentId } });
+    if ('problem' in answer) return api.send(reply, answer.problem);
+    return operatorAgentJson(answer.reply.agent ?? {});
+  });
+}
