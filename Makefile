@@ -6,7 +6,7 @@ CONFIG ?= $(if $(wildcard dialpay.yaml),dialpay.yaml,dialpay.example.yaml)
 
 PROTO_SRC := $(wildcard proto/dialpay/v1/*.proto)
 PROTO_GEN := proto/gen/dialpay.js proto/gen/dialpay.d.ts
-TS_SRC := $(shell find proto runtime gateway services cli load-tests -name '*.ts' -not -path '*/gen/*' 2>/dev/null)
+TS_SRC := $(shell find proto runtime gateway services cli operator-sim load-tests -name '*.ts' -not -path '*/gen/*' 2>/dev/null)
 SQL_SRC := $(shell find runtime services -name '*.sql' 2>/dev/null)
 
 .PHONY: setup build proto lint test run phone bench bench-quick chaos clean

@@ -10,7 +10,7 @@ import { Ledger } from '../../services/billing/ledger/store.js';
 import { ACCOUNT_READERS, type AccountKind } from '../../services/billing/ledger/rules.js';
 import { numberBelongsTo } from '../../runtime/msisdn.js';
 import { DLQ_STREAM } from '../../runtime/nats/topology.js';
-import type { ChargingApiSimulator } from '../operator-sim/charging-api.js';
+import type { ChargingApiSimulator } from '../../operator-sim/index.js';
 import type { Check } from './report.js';
 import type { CashBook, CashReceiptKind } from './cash.js';
 import { natsServers } from '../../runtime/nats/connect.js';

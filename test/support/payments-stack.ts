@@ -13,7 +13,7 @@ import { settlement } from '../../services/settlement/index.js';
 import { reconciliation } from '../../services/reconciliation/index.js';
 import { billingComponent, type SimulatedCarrier } from '../../services/billing/index.js';
 import { Ledger } from '../../services/billing/ledger/store.js';
-import { SmscSimulator } from '../../load-tests/operator-sim/smsc.js';
+import { SmscSimulator } from '../../operator-sim/index.js';
 import { connectNats, type NatsHandle } from '../../runtime/nats/index.js';
 import type { StoredApiKey } from '../../runtime/api-keys.js';
 import { setupStack, quietLogger, waitFor, type Stack } from './stack.js';

@@ -10,7 +10,7 @@ import { startHost, type Host } from '../../../runtime/host.js';
 import { dialpay } from '../../../proto/index.js';
 import { gateway } from '../../../gateway/index.js';
 import { encodeGsm, decodeGsm } from '../../../gateway/smpp/gsm7.js';
-import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import { SmscSimulator } from '../../../operator-sim/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 import { RawPeer } from '../../support/smpp-peer.js';

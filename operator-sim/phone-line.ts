@@ -10,10 +10,10 @@
 //   POST /phones/<msisdn>/sms    {"to","text"}         -> {"status"} (0: the network took it)
 //   POST /phones/<msisdn>/ussd   {"dial"} | {"answer"} | {"release": true} -> {"text","end"}
 import { randomUUID } from 'node:crypto';
-import { operatorForNumber as operatorByRange } from '../../runtime/msisdn.js';
+import { operatorForNumber as operatorByRange } from '../runtime/msisdn.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Config, OperatorConfig } from '../../runtime/config/index.js';
-import { SECRET_HEADER } from '../../gateway/ussd/http-auth.js';
+import type { Config, OperatorConfig } from '../runtime/config/index.js';
+import { SECRET_HEADER } from '../gateway/ussd/http-auth.js';
 import type { EsmeSimulator } from './esme.js';
 import type { SmscSimulator } from './smsc.js';
 
