@@ -3,8 +3,8 @@
 // of our answer. The socket and NATS side is ussd-edge.ts. SMPP 3.4 5.3.2.44
 // (ussd_service_op) and 5.3.2.43 (its_session_info). Pure.
 import type { OperatorConfig } from '../../runtime/config/index.js';
-import { gsmSeptetsOf, isGsmEncodable } from './gsm7.js';
-import { DataCoding, encodeText } from './text-codec.js';
+import { gsmSeptetsOf, isGsmEncodable } from './codec/gsm7.js';
+import { DataCoding, encodeText } from './codec/text-codec.js';
 
 /** ussd_service_op values (SMPP 3.4, 5.3.2.44). */
 export const UssdServiceOp = {

@@ -9,7 +9,7 @@ import { validateConfig } from '../../../runtime/config/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { dialpay } from '../../../proto/index.js';
 import { gateway } from '../../../gateway/index.js';
-import { encodeGsm, decodeGsm } from '../../../gateway/smpp/gsm7.js';
+import { decodeGsm, encodeGsm } from '../../../gateway/smpp/codec/index.js';
 import { SmscSimulator } from '../../../operator-sim/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
