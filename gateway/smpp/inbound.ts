@@ -8,7 +8,7 @@
 // completes the message is answered once the whole message is durable. A
 // partial command never reaches payments. USSD (a PDU with
 // ussd_service_op, for an operator with ussd config) is not an SMS: it goes to
-// ussd-edge.ts and never to SMS_INBOUND. A receipt is answered once its
+// ussd/smpp-edge.ts and never to SMS_INBOUND. A receipt is answered once its
 // notification is out (core NATS: no service reads it); its message is found
 // in the sent log (sent-log.ts), whichever replica sent it.
 import type { KV } from '@nats-io/kv';
@@ -27,7 +27,7 @@ import { formatReceiptText, messageStateOf, normalizeMessageId, parseReceipt, ty
 import { CommandStatus } from './status.js';
 import type { SmppMetrics } from './metrics.js';
 import type { SmppSession } from './session.js';
-import { UssdEdge } from './ussd-edge.js';
+import { UssdEdge } from '../ussd/smpp-edge.js';
 
 export const PRODUCER = 'gateway';
 const EXPIRE_SWEEP_MS = 500;
