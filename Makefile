@@ -6,10 +6,13 @@ CONFIG ?= $(if $(wildcard dialpay.yaml),dialpay.yaml,dialpay.example.yaml)
 
 PROTO_SRC := $(wildcard proto/dialpay/v1/*.proto)
 PROTO_GEN := proto/gen/dialpay.js proto/gen/dialpay.d.ts
-TS_SRC := $(shell find proto runtime gateway services cli load-tests -name '*.ts' -not -path '*/gen/*' 2>/dev/null)
+# The product: what `make build` compiles and the image ships. The benchmarks and drills in load-tests/ are
+# tools, compiled apart (`make tools`) for `make bench` and `make chaos`.
+TS_SRC := $(shell find proto runtime gateway services cli operator-sim -name '*.ts' -not -path '*/gen/*' 2>/dev/null)
+TOOLS_SRC := $(shell find load-tests -name '*.ts' 2>/dev/null)
 SQL_SRC := $(shell find runtime services -name '*.sql' 2>/dev/null)
 
-.PHONY: setup build proto lint format test run phone bench bench-quick chaos clean
+.PHONY: setup build tools proto lint format test run phone bench bench-quick chaos clean
 
 # Idempotent: system packages when missing, then npm ci when the lock file changed.
 setup: node_modules/.installed
@@ -35,6 +38,13 @@ dist/.built: $(PROTO_GEN) $(TS_SRC) $(SQL_SRC) tsconfig.json tsconfig.build.json
 	$(BIN)/tsc -p tsconfig.build.json
 	@mkdir -p dist/proto/gen && cp proto/gen/dialpay.js dist/proto/gen/
 	@for f in $(SQL_SRC); do mkdir -p dist/$$(dirname $$f); cp $$f dist/$$f; done
+	@touch $@
+
+# The product and load-tests/ into dist/ (dist/load-tests/...), for the benchmarks and drills.
+tools: dist/.tools-built
+
+dist/.tools-built: dist/.built $(TOOLS_SRC) tsconfig.tools.json
+	$(BIN)/tsc -p tsconfig.tools.json
 	@touch $@
 
 lint: $(PROTO_GEN)
@@ -64,7 +74,7 @@ phone: build
 BENCH_MODE ?= full
 BENCHES ?= foundation smpp/inbound ledger payments replication ussd reconcile
 
-bench: setup build
+bench: setup tools
 	@failed=''; for b in $(BENCHES); do \
 	  echo "== $$b ($(BENCH_MODE))"; \
 	  BENCH_MODE=$(BENCH_MODE) $(NODE) dist/load-tests/$$b.bench.js || failed="$$failed $$b"; \
@@ -80,7 +90,7 @@ bench-quick:
 # a stream leader killed, a node partitioned, replicas killed, a long SMSC outage, the primary lost and the standby
 # promoted); writes load-tests/results/chaos.json and chaos-cluster.json and fails when an invariant does.
 # CHAOS_MODE=quick is shorter; CHAOS_SHAPE=single or cluster runs one of the two.
-chaos: setup build
+chaos: setup tools
 	if [ "$(CHAOS_SHAPE)" != cluster ]; then CHAOS_SHAPE=single $(NODE) dist/load-tests/chaos/drills.js; fi
 	if [ "$(CHAOS_SHAPE)" != single ]; then CHAOS_SHAPE=cluster $(NODE) dist/load-tests/chaos/drills.js; fi
 

@@ -11,7 +11,7 @@ import { hashSecret } from '../runtime/secrets.js';
 import { currencyDecimals } from '../runtime/money.js';
 import { addAgent, fundAgent } from '../services/payments/index.js';
 import { fundAgentFloat } from '../services/billing/agent-floats.js';
-import { demoPhone, type DemoAgentLine } from '../load-tests/operator-sim/index.js';
+import { demoPhone, type DemoAgentLine } from '../operator-sim/index.js';
 
 /** The phone number the simulator gives the agent: one past its demo phones. */
 const AGENT_PHONE_INDEX = 99;

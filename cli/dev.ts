@@ -6,8 +6,7 @@
 import { resolve } from 'node:path';
 import type { Config } from '../runtime/config/index.js';
 import { isPortOpen, socketUrl, startNatsServer, startPostgres } from '../runtime/engines/index.js';
-import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
-import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
+import { parsePeerPasswords, PHONE_LINE_DEFAULT, startOperatorSim } from '../operator-sim/index.js';
 import { natsServers } from '../runtime/nats/connect.js';
 import { ensureDatabase } from '../runtime/pg/index.js';
 import { createLogger } from '../runtime/log.js';

@@ -19,8 +19,8 @@ import { Leases } from '../runtime/pg/lease.js';
 import { EngineUnavailableError, withPostgres } from '../runtime/engine-error.js';
 import { CONSUMERS, connectNats, natsOptionsFor, replayDeadLetters as replayConsumerDeadLetters, summariseDeadLetters } from '../runtime/nats/index.js';
 import { hashSecret } from '../runtime/secrets.js';
-import { parsePeerPasswords, startOperatorSim } from '../load-tests/operator-sim/index.js';
-import { PHONE_LINE_DEFAULT } from '../load-tests/operator-sim/phone-line.js';
+import { parsePeerPasswords, startOperatorSim } from '../operator-sim/index.js';
+import { PHONE_LINE_DEFAULT } from '../operator-sim/index.js';
 import { runPhone } from './phone.js';
 import { AGENT_USAGE, runAgentCommand } from './agent.js';
 

@@ -1,10 +1,9 @@
 // `dialpay phone <msisdn>`: a feature phone in the terminal. It attaches to the
-// operator simulator's phone line (load-tests/operator-sim/phone-line.ts) and
+// operator simulator's phone line (operator-sim/phone-line.ts) and
 // is then one of its subscribers: a typed line is an SMS to the short code, a
 // line like *384# dials USSD, and what the network sends shows up as it comes.
 import { createInterface } from 'node:readline';
-import type { PhoneLineOperator, UssdReply } from '../load-tests/operator-sim/phone-line.js';
-import { msisdnDigits, operatorForNumber } from '../load-tests/operator-sim/phone-line.js';
+import { msisdnDigits, operatorForNumber, type PhoneLineOperator, type UssdReply } from '../operator-sim/index.js';
 
 const REQUEST_TIMEOUT_MS = 20_000;
 /** A number or phone line given wrongly: sysexits' EX_USAGE, as the rest of the CLI. */

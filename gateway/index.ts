@@ -8,6 +8,9 @@ import { UssdHttpEdge } from './ussd/http-edge.js';
 import { MerchantApi } from './merchant-api/server.js';
 import { GatewayPresence } from './presence.js';
 
+/** The header a USSD aggregator's HTTP callback carries our shared secret in: part of that edge's wire contract. */
+export { SECRET_HEADER as USSD_SECRET_HEADER } from './ussd/http-auth.js';
+
 async function startGateway(context: ComponentContext): Promise<StartedComponent> {
   // What must hold across replicas (operators' submit rates, merchant keys' rate limits) is
   // shared out over the replicas alive; it hears the others before anything is sent or served.

@@ -28,7 +28,7 @@ import { PG_STATEMENTS_SETTINGS, summarizeCpuProfiles, topStatements } from './h
 import { Phones, payAtRate, payClosedLoop, type Phase } from './harness/phones.js';
 import { BUDGET, between, budgetChecks, describeStreams, lessIdle, perPayment, type CounterDelta, type PerPayment } from './harness/budget.js';
 import { PG_STATS_SETTLE_MS, SystemCounters } from './harness/counters.js';
-import { SmscSimulator } from './operator-sim/smsc.js';
+import { SmscSimulator } from '../operator-sim/index.js';
 
 const mode = benchMode();
 const full = mode === 'full';

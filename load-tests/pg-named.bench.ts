@@ -4,7 +4,7 @@
 // every time) and named (parsed once, plan cached), interleaved A/B/A/B.
 // Reports the backend's CPU per statement (from /proc, as the payments bench
 // reads it), the client's, and pg_stat_statements' planning share.
-//   node dist/load-tests/pg-named.bench.js      (PG_NAMED_ITERATIONS=2000)
+//   make tools && node dist/load-tests/pg-named.bench.js      (PG_NAMED_ITERATIONS=2000)
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';

@@ -18,9 +18,11 @@ import { freePort, startNatsServer, startPostgres } from '../runtime/engines/ind
 import { createLogger } from '../runtime/log.js';
 import { createPool } from '../runtime/pg/index.js';
 import { billingComponent, SimulatedCarrier } from '../services/billing/index.js';
+import type { ReconcileSummary } from '../services/reconciliation/index.js';
 import { benchMode, writeRecord, type Check, type Figure } from './harness/report.js';
 import { median, pidOf, plural, treeOf, WindowedWatch } from './stats.js';
-import type { Category } from '../services/reconciliation/matcher.js';
+
+type Category = keyof ReconcileSummary['counts'];
 
 const mode = benchMode();
 const ROWS = Number(process.env.BENCH_RECONCILE_ROWS ?? (mode === 'full' ? 1_000_000 : 100_000));

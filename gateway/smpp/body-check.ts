@@ -6,8 +6,8 @@
 // parameter order comes from the package's command table, which follows the
 // SMPP 3.4/5.0 layouts.
 import smpp from 'smpp';
-import { PDU_HEADER_BYTES } from './frame.js';
-import { isResponse } from './pdu.js';
+import { PDU_HEADER_BYTES } from './codec/frame.js';
+import { isResponse } from './codec/pdu.js';
 import { CommandStatus } from './status.js';
 
 export const BodyFault = {

@@ -8,7 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { SessionClosedError, SmppSession } from './session.js';
-import type { Pdu } from './pdu.js';
+import type { Pdu } from './codec/pdu.js';
 import { CommandStatus, statusName } from './status.js';
 import type { SmppMetrics } from './metrics.js';
 import { TokenBucket, burstFor } from './throttle.js';

@@ -19,7 +19,7 @@ import { WaitingMessages } from './waiting.js';
 import { SentIndex, SENT_INDEX_AGE_MS, SENT_INDEX_RECORDS_MAX } from './sent-index.js';
 import { SentLog } from './sent-log.js';
 import { CommandStatus } from './status.js';
-import { UssdEdge, type UssdReplySender } from './ussd-edge.js';
+import { UssdEdge, type UssdReplySender } from '../ussd/smpp-edge.js';
 import { OperatorThroughput, ReplicaShares } from './replica-share.js';
 
 /** `replicas`: the gateway replicas alive now, this one included (presence.ts). */

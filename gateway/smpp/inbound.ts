@@ -8,7 +8,7 @@
 // completes the message is answered once the whole message is durable. A
 // partial command never reaches payments. USSD (a PDU with
 // ussd_service_op, for an operator with ussd config) is not an SMS: it goes to
-// ussd-edge.ts and never to SMS_INBOUND. A receipt is answered once its
+// ussd/smpp-edge.ts and never to SMS_INBOUND. A receipt is answered once its
 // notification is out (core NATS: no service reads it); its message is found
 // in the sent log (sent-log.ts), whichever replica sent it.
 import type { KV } from '@nats-io/kv';
@@ -18,16 +18,16 @@ import type { Logger } from '../../runtime/log.js';
 import { toE164 } from '../../runtime/msisdn.js';
 import { Events, Notifications, newEnvelope, notify, publishEvent, type Notifier } from '../../runtime/nats/index.js';
 import { bigIntToInt64, v1 } from '../../proto/index.js';
-import { ESM_CLASS_RECEIPT, rawBytes, type Pdu } from './pdu.js';
-import { ESM_CLASS_UDHI, parseUdh } from './segment.js';
-import { decodeText } from './text-codec.js';
+import { ESM_CLASS_RECEIPT, rawBytes, type Pdu } from './codec/pdu.js';
+import { ESM_CLASS_UDHI, parseUdh } from './codec/segment.js';
+import { decodeText } from './codec/text-codec.js';
 import { REASSEMBLY_BODY_BYTES_MAX, reassemblyKey } from './reassembly.js';
 import { SharedReassembly, type StoreOutcome } from './reassembly-store.js';
-import { formatReceiptText, messageStateOf, normalizeMessageId, parseReceipt, type ParsedReceipt } from './receipt.js';
+import { formatReceiptText, messageStateOf, normalizeMessageId, parseReceipt, type ParsedReceipt } from './codec/receipt.js';
 import { CommandStatus } from './status.js';
 import type { SmppMetrics } from './metrics.js';
 import type { SmppSession } from './session.js';
-import { UssdEdge } from './ussd-edge.js';
+import { UssdEdge } from '../ussd/smpp-edge.js';
 
 export const PRODUCER = 'gateway';
 const EXPIRE_SWEEP_MS = 500;

@@ -12,7 +12,7 @@ import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { verifySecret } from '../../runtime/secrets.js';
 import { SmppSession } from './session.js';
-import type { Pdu } from './pdu.js';
+import type { Pdu } from './codec/pdu.js';
 import { CommandStatus } from './status.js';
 import type { SmppMetrics } from './metrics.js';
 import type { InboundHandler } from './inbound.js';

@@ -3,9 +3,9 @@
 // or rejects: on response, on timeout, or when the session closes. It knows
 // nothing about binds, operators or NATS.
 import type { Socket } from 'node:net';
-import { FrameParser } from './frame.js';
+import { FrameParser } from './codec/frame.js';
 import { checkPduBody, type BodyProblem } from './body-check.js';
-import { canEncode, decodePdu, encodePdu, isResponse, type Pdu } from './pdu.js';
+import { canEncode, decodePdu, encodePdu, isResponse, type Pdu } from './codec/pdu.js';
 import { CommandStatus, statusName } from './status.js';
 import type { SmppMetrics } from './metrics.js';
 import type { Logger } from '../../runtime/log.js';

@@ -1,5 +1,6 @@
 // Types for the parts of the untyped `smpp` package we use: its PDU codec and
-// its command/TLV tables. Sessions, windows and sockets are ours (session.ts).
+// its command/TLV tables (codec/pdu.ts), and the server and client the simulator
+// and tests drive. The gateway's sessions, windows and sockets are ours (session.ts).
 declare module 'smpp' {
   export interface PduFields {
     command: string;

@@ -13,8 +13,8 @@ import { newApiKey } from '../../runtime/api-keys.js';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import { hashSecret } from '../../runtime/secrets.js';
 import { addAgent, fundAgent } from '../../services/payments/index.js';
-import { fundAgentFloat } from '../../services/billing/agent-floats.js';
-import type { SmscSimulator } from '../operator-sim/smsc.js';
+import { fundAgentFloat } from '../../services/billing/index.js';
+import type { SmscSimulator } from '../../operator-sim/index.js';
 import { Phones, type PhonesOptions } from './phones.js';
 import { receiptKey } from './invariants.js';
 

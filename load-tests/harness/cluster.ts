@@ -14,8 +14,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { natsServers } from '../../runtime/nats/connect.js';
 import { COMPONENT_NAMES, validateConfig, type ComponentName, type Config } from '../../runtime/config/index.js';
 import { freePort, startNatsCluster, startNatsServer, startPostgres, startStandby, type NatsClusterHandle, type NatsServerHandle, type PostgresHandle, type StandbyHandle } from '../../runtime/engines/index.js';
-import { SmscSimulator } from '../operator-sim/smsc.js';
-import { ChargingApiSimulator } from '../operator-sim/charging-api.js';
+import { ChargingApiSimulator, SmscSimulator } from '../../operator-sim/index.js';
 import { pidOf, treeOf } from './processes.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));

@@ -4,7 +4,7 @@
 import type { Cluster } from './cluster.js';
 import { ReceiptBook } from './invariants.js';
 import { LatencyRecorder } from './latency.js';
-import { NO_RESPONSE } from '../operator-sim/smsc.js';
+import { NO_RESPONSE } from '../../operator-sim/index.js';
 
 /** A flow that waits longer than this for an SMS counts as an error, and the phone moves on. */
 const SMS_WAIT_MS = 30_000;

@@ -5,9 +5,7 @@
 // answered: {count, ms, errors, distinct, duplicates, unknown}. It stays up
 // (so its CPU can still be read) until its stdin closes.
 import { createServer } from 'node:net';
-import { FrameParser } from '../../gateway/smpp/frame.js';
-import { decodePdu, encodePdu } from '../../gateway/smpp/pdu.js';
-import { encodeGsm } from '../../gateway/smpp/gsm7.js';
+import { decodePdu, encodeGsm, encodePdu, FrameParser } from '../../gateway/smpp/codec/index.js';
 
 const [portArg, countArg, windowArg] = process.argv.slice(2);
 const count = Number(countArg);

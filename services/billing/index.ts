@@ -26,6 +26,9 @@ export { DebitService } from './debits.js';
 export { SimulatedCarrier } from './adapters/simulator.js';
 /** Agents' floats: `dialpay agent fund` tops one up (after checking the agent in payments' registry), and reads it. */
 export { fundAgentFloat, returnAgentFloat, readAgentFloat, floatTopUpProblem, FLOAT_REFERENCE, type FloatTopUp, type FloatTopUpResult } from './agent-floats.js';
+/** For audits from outside billing (the chaos harness's invariants): the ledger's balances and self-check, and which flow reads each kind of account. */
+export { Ledger, type LedgerCheck } from './ledger/store.js';
+export { ACCOUNT_READERS, type AccountKind } from './ledger/rules.js';
 
 /** What a subscriber the simulated carrier has never seen starts with: 10,000.00 in a 2-decimal currency. */
 const SIMULATOR_OPENING_BALANCE_MINOR = 1_000_000n;

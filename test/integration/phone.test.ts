@@ -151,7 +151,7 @@ it('the phone line answers bad requests with a clear error', async () => {
 });
 
 it('the phone line will not listen beyond loopback: it has no authentication', async () => {
-  const { PhoneLine } = await import('../../load-tests/operator-sim/phone-line.js');
+  const { PhoneLine } = await import('../../operator-sim/index.js');
   const line = new PhoneLine(stack.config, new Map(), new Map());
   await expect(line.listen('0.0.0.0:0')).rejects.toThrow(/loopback only/);
   await expect(line.listen('10.1.2.3:9190')).rejects.toThrow(/loopback only/);

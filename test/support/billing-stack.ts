@@ -5,8 +5,7 @@ import type { Config } from '../../runtime/config/index.js';
 import { startHost, type Host } from '../../runtime/host.js';
 import { connectNats, type EventDef, type EventMessage, type NatsHandle } from '../../runtime/nats/index.js';
 import { createPool, type Pool } from '../../runtime/pg/index.js';
-import { billingComponent, type SimulatedCarrier } from '../../services/billing/index.js';
-import { Ledger } from '../../services/billing/ledger/store.js';
+import { billingComponent, Ledger, type SimulatedCarrier } from '../../services/billing/index.js';
 import { quietLogger, setupStack, waitFor, type Stack } from './stack.js';
 import { readEvents } from './streams.js';
 

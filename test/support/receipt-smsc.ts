@@ -4,9 +4,7 @@
 // test can send a receipt to a gateway replica other than the one that submitted.
 import type { AddressInfo, Server, Socket } from 'node:net';
 import smpp from 'smpp';
-import '../../gateway/smpp/pdu.js'; // raw short_message bytes
-import { decodeText } from '../../gateway/smpp/text-codec.js';
-import { formatReceiptText, messageStateOf } from '../../gateway/smpp/receipt.js';
+import { decodeText, formatReceiptText, messageStateOf } from '../../gateway/smpp/codec/index.js'; // and raw short_message bytes
 
 interface LibPdu {
   command: string;

@@ -1,8 +1,7 @@
 // A scriptable SMPP peer over a raw socket, for the edge cases an honest peer
 // never sends: bad lengths, unknown commands, PDUs before bind.
 import { connect, type Socket } from 'node:net';
-import { FrameParser } from '../../gateway/smpp/frame.js';
-import { decodePdu, encodePdu, type Pdu } from '../../gateway/smpp/pdu.js';
+import { decodePdu, encodePdu, FrameParser, type Pdu } from '../../gateway/smpp/codec/index.js';
 
 export class RawPeer {
   readonly #socket: Socket;

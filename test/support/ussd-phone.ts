@@ -2,7 +2,7 @@
 // way Africa's Talking does it, with every answer so far joined by "*", and
 // the edge's shared secret when one is set (USSD_TEST_SECRET).
 import { randomUUID } from 'node:crypto';
-import { SECRET_HEADER } from '../../gateway/ussd/http-auth.js';
+import { USSD_SECRET_HEADER } from '../../gateway/index.js';
 
 /** The shared secret suites give the edge (ussd.http.sharedSecret); the aggregator sends it on every post. */
 export const USSD_TEST_SECRET = 'test-aggregator-shared-secret';
@@ -16,7 +16,7 @@ export interface UssdScreen {
 export async function postUssd(port: number, form: Record<string, string>, secret: string | null = USSD_TEST_SECRET): Promise<UssdScreen> {
   const res = await fetch(`http://127.0.0.1:${port}/ussd`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(secret ? { [SECRET_HEADER]: secret } : {}) },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(secret ? { [USSD_SECRET_HEADER]: secret } : {}) },
     body: new URLSearchParams(form).toString(),
     signal: AbortSignal.timeout(15_000),
   });

@@ -76,9 +76,9 @@ describe('the image', () => {
       expect(existsSync(join(ROOT, source)), source).toBe(true);
       expect(dockerContextAdmits(dockerignore, source), `.dockerignore keeps ${source} out`).toBe(true);
     }
-    // Whatever the Makefile compiles and copies, and tsconfig.build.json includes, must be in the stage.
+    // Whatever the Makefile's product build compiles and copies, and tsconfig.build.json includes, must be in the stage.
     const makefile = readFileSync(join(ROOT, 'Makefile'), 'utf8');
-    const findRoots = [...makefile.matchAll(/\$\(shell find ([a-z -]+?) -name/g)].flatMap((m) => (m[1] as string).split(' '));
+    const findRoots = [...makefile.matchAll(/^(?:TS_SRC|SQL_SRC) := \$\(shell find ([a-z -]+?) -name/gm)].flatMap((m) => (m[1] as string).split(' '));
     const includeRoots = (JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8')).include as string[]).map((p) => p.split('/')[0] as string);
     expect(findRoots.length).toBeGreaterThan(0);
     for (const root of new Set([...findRoots, ...includeRoots, 'Makefile', 'package.json', 'package-lock.json', 'tsconfig.build.json'])) {
@@ -86,6 +86,12 @@ describe('the image', () => {
     }
     expect(dockerContextAdmits(dockerignore, 'node_modules'), 'node_modules in the context').toBe(false);
     expect(dockerContextAdmits(dockerignore, 'dialpay.yaml'), 'a local dialpay.yaml (secrets) in the context').toBe(false);
+    // Benchmarks, drills and tests are tools, not product: neither compiled into the image nor sent with the context.
+    for (const tool of ['load-tests', 'test']) {
+      expect(copied.map((c) => c.replace(/\/$/, '')), `the build stage copies ${tool}`).not.toContain(tool);
+      expect(includeRoots, `tsconfig.build.json includes ${tool}`).not.toContain(tool);
+      expect(dockerContextAdmits(dockerignore, tool), `${tool} in the context`).toBe(false);
+    }
   });
 
   it('runs dist/ with production modules, as a numeric non-root user, through the CLI', () => {

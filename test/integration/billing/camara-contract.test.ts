@@ -15,7 +15,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { HttpChargingAdapter } from '../../../services/billing/adapters/http.js';
 import { CarrierOutcome } from '../../../services/billing/adapters/types.js';
-import { ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, type Exchange } from '../../../load-tests/operator-sim/charging-api.js';
+import { ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, type Exchange } from '../../../operator-sim/index.js';
 import { ROOT } from '../../support/stack.js';
 
 // The official definitions, vendored unchanged (test/contracts/camara/README.md) so a clean clone needs nothing beside it.

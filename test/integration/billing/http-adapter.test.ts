@@ -10,7 +10,7 @@ import { startHost, type Host } from '../../../runtime/host.js';
 import { createPool } from '../../../runtime/pg/index.js';
 import { dialpay, moneyToProto } from '../../../proto/index.js';
 import { billing } from '../../../services/billing/index.js';
-import { ChargingApiSimulator } from '../../../load-tests/operator-sim/charging-api.js';
+import { ChargingApiSimulator } from '../../../operator-sim/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
 import { InteropSettlement } from '../../../services/settlement/index.js';
-import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import { SmscSimulator } from '../../../operator-sim/index.js';
 import { connectNats, type NatsHandle } from '../../../runtime/nats/index.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { quietLogger, waitFor } from '../../support/stack.js';

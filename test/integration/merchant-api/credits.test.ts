@@ -16,7 +16,7 @@ import { connectNats, Events, newEnvelope, publishEvent, type NatsHandle } from 
 import { gateway } from '../../../gateway/index.js';
 import { payments } from '../../../services/payments/index.js';
 import { webhookBody } from '../../../services/webhooks/delivery.js';
-import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import { SmscSimulator } from '../../../operator-sim/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 import { apiCaller } from '../../support/api-client.js';

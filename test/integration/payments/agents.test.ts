@@ -20,7 +20,7 @@ import { connectNats, Events, newEnvelope, publishEvent, type NatsHandle } from 
 import { hashSecret } from '../../../runtime/secrets.js';
 import { gateway } from '../../../gateway/index.js';
 import { payments, addAgent, auditOf, fundAgent, setAgentState, type FloatTopUpResult } from '../../../services/payments/index.js';
-import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import { SmscSimulator } from '../../../operator-sim/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 import { runTs } from '../../support/child.js';

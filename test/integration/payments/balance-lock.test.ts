@@ -3,7 +3,7 @@
 // through at once, instead of queueing behind the balance query.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
-import type { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import type { SmscSimulator } from '../../../operator-sim/index.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import type { Ledger } from '../../../services/billing/ledger/store.js';
 import { AccountIds, depositTransfer } from '../../../services/billing/ledger/rules.js';
-import type { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import type { SmscSimulator } from '../../../operator-sim/index.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';
 

@@ -7,7 +7,7 @@ import { SimulatedCarrier } from '../../../services/billing/index.js';
 import type { Ledger } from '../../../services/billing/ledger/store.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
 import type { Pool } from '../../../runtime/pg/index.js';
-import type { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import type { SmscSimulator } from '../../../operator-sim/index.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { hashSecret } from '../../../runtime/secrets.js';
 import { connectNats, Events, type NatsHandle } from '../../../runtime/nats/index.js';

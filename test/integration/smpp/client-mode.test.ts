@@ -8,7 +8,7 @@ import { validateConfig } from '../../../runtime/config/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { v1 } from '../../../proto/index.js';
 import { gateway } from '../../../gateway/index.js';
-import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import { SmscSimulator } from '../../../operator-sim/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 import { listenTo, type NotificationListener } from '../../support/notification-listener.js';

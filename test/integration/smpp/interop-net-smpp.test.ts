@@ -10,7 +10,7 @@ import { startHost, type Host } from '../../../runtime/host.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { v1 } from '../../../proto/index.js';
 import { gateway } from '../../../gateway/index.js';
-import { decodeGsm } from '../../../gateway/smpp/gsm7.js';
+import { decodeGsm } from '../../../gateway/smpp/codec/index.js';
 import { setupStack, quietLogger, waitFor, ROOT, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 import { listenTo } from '../../support/notification-listener.js';

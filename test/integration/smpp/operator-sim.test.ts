@@ -8,7 +8,7 @@ import { startHost, type Host } from '../../../runtime/host.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { v1 } from '../../../proto/index.js';
 import { gateway } from '../../../gateway/index.js';
-import { startOperatorSim, type OperatorSim } from '../../../load-tests/operator-sim/index.js';
+import { startOperatorSim, type OperatorSim } from '../../../operator-sim/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';
 import { listenTo } from '../../support/notification-listener.js';

@@ -7,8 +7,8 @@ import { connectNats, newEnvelope, publishEvent, Events, Notifications, type Nat
 import { validateConfig } from '../../../runtime/config/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { gateway } from '../../../gateway/index.js';
-import { normalizeMessageId } from '../../../gateway/smpp/receipt.js';
-import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import { normalizeMessageId } from '../../../gateway/smpp/codec/index.js';
+import { SmscSimulator } from '../../../operator-sim/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readStored } from '../../support/streams.js';
 import { listenTo } from '../../support/notification-listener.js';

@@ -9,7 +9,7 @@ import { connectNats, DLQ_STREAM, effectiveConsumer, Events, GATEWAY_SMS_OUTBOUN
 import { validateConfig } from '../../../runtime/config/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { gateway } from '../../../gateway/index.js';
-import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
+import { SmscSimulator } from '../../../operator-sim/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 
 const { SmsKind } = dialpay.v1;

@@ -12,7 +12,7 @@ import { startHost, type Host } from '../../../runtime/host.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { Registry } from '../../../runtime/metrics.js';
 import { gateway } from '../../../gateway/index.js';
-import { normalizeMessageId } from '../../../gateway/smpp/receipt.js';
+import { normalizeMessageId } from '../../../gateway/smpp/codec/index.js';
 import { SmppMetrics } from '../../../gateway/smpp/metrics.js';
 import { SentIndex } from '../../../gateway/smpp/sent-index.js';
 import { SentLog } from '../../../gateway/smpp/sent-log.js';

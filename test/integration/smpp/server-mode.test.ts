@@ -10,7 +10,7 @@ import { startHost, type Host } from '../../../runtime/host.js';
 import { createLogger } from '../../../runtime/log.js';
 import { v1 } from '../../../proto/index.js';
 import { gateway } from '../../../gateway/index.js';
-import { encodePdu } from '../../../gateway/smpp/pdu.js';
+import { encodePdu } from '../../../gateway/smpp/codec/index.js';
 import { allowList, normalizeRemote } from '../../../gateway/edge-auth/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';
 import { readEvents } from '../../support/streams.js';

@@ -13,7 +13,7 @@ import { startNatsServer, freePort, type NatsServerHandle } from '../../../runti
 import { startHost, type Host } from '../../../runtime/host.js';
 import { createLogger } from '../../../runtime/log.js';
 import { gateway } from '../../../gateway/index.js';
-import { splitForSubmit } from '../../../gateway/smpp/segment.js';
+import { splitForSubmit } from '../../../gateway/smpp/codec/index.js';
 import { reassemblyKey } from '../../../gateway/smpp/reassembly.js';
 import { exampleConfigRaw, quietLogger, waitFor } from '../../support/stack.js';
 import { USSD_TEST_SECRET } from '../../support/ussd-phone.js';

@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { validateConfig } from '../../../runtime/config/index.js';
 import { numberBelongsTo } from '../../../runtime/msisdn.js';
 import { demoAgentLines } from '../../../cli/demo-agents.js';
-import { demoPhone } from '../../../load-tests/operator-sim/index.js';
+import { demoPhone } from '../../../operator-sim/index.js';
 
 const config = validateConfig(parse(readFileSync('dialpay.example.yaml', 'utf8')));
 

@@ -3,7 +3,7 @@
 // fixtures are written out byte by byte, not produced by the codec under test.
 import { describe, expect, it } from 'vitest';
 import { BodyFault, checkPduBody } from '../../../gateway/smpp/body-check.js';
-import { decodePdu, encodePdu } from '../../../gateway/smpp/pdu.js';
+import { decodePdu, encodePdu } from '../../../gateway/smpp/codec/pdu.js';
 import { CommandStatus } from '../../../gateway/smpp/status.js';
 
 const cstr = (s: string) => Buffer.concat([Buffer.from(s, 'latin1'), Buffer.from([0])]);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeGsm, encodeGsm, gsmSeptetLength, isGsmEncodable } from '../../../gateway/smpp/gsm7.js';
-import { DataCoding, chooseEncoding, decodeText, encodeText } from '../../../gateway/smpp/text-codec.js';
-import { SplitMode, parseUdh, splitForSubmit, PARTS_MAX } from '../../../gateway/smpp/segment.js';
+import { decodeGsm, encodeGsm, gsmSeptetLength, isGsmEncodable } from '../../../gateway/smpp/codec/gsm7.js';
+import { DataCoding, chooseEncoding, decodeText, encodeText } from '../../../gateway/smpp/codec/text-codec.js';
+import { SplitMode, parseUdh, splitForSubmit, PARTS_MAX } from '../../../gateway/smpp/codec/segment.js';
 
 const GSM_CHARS = [...'@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€\f'];
 

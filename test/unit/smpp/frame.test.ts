@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameParser } from '../../../gateway/smpp/frame.js';
+import { FrameParser } from '../../../gateway/smpp/codec/frame.js';
 
 /** A PDU from the spec's header layout: length, id, status, sequence, then body. */
 function pdu(commandId: number, sequence: number, body: Buffer = Buffer.alloc(0)): Buffer {

@@ -11,7 +11,7 @@ import { NoLinkError, OutboundSubmitter, SmscUnavailableError, SubmitRetriesExha
 import { SmppMetrics } from '../../../gateway/smpp/metrics.js';
 import { WaitingMessages } from '../../../gateway/smpp/waiting.js';
 import type { SentLog } from '../../../gateway/smpp/sent-log.js';
-import type { Pdu } from '../../../gateway/smpp/pdu.js';
+import type { Pdu } from '../../../gateway/smpp/codec/pdu.js';
 import { CommandStatus } from '../../../gateway/smpp/status.js';
 import { exampleConfigRaw, quietLogger } from '../../support/stack.js';
 

@@ -2,7 +2,7 @@
 // message is whole (and who may publish it), the bounds, the timeout, the record's encoding and key.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeText } from '../../../gateway/smpp/text-codec.js';
+import { decodeText } from '../../../gateway/smpp/codec/text-codec.js';
 import {
   REASSEMBLY_BODY_BYTES_MAX, decide, decodeStored, encodeStored, publishedFrom, reassemblyKey, recordBytesMax, timedOut,
   type Decision, type InboundPart, type StoredMessage,

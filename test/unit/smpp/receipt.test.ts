@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatReceiptText, normalizeMessageId, parseReceipt, parseReceiptDate } from '../../../gateway/smpp/receipt.js';
+import { formatReceiptText, normalizeMessageId, parseReceipt, parseReceiptDate } from '../../../gateway/smpp/codec/receipt.js';
 
 describe('receipt parsing', () => {
   it('reads the SMPP 3.4 appendix B text with 10-digit dates', () => {

@@ -8,7 +8,7 @@ import { createLogger } from '../../../runtime/log.js';
 import { createRegistry } from '../../../runtime/metrics.js';
 import { SmppMetrics } from '../../../gateway/smpp/metrics.js';
 import { SmppSession } from '../../../gateway/smpp/session.js';
-import type { Pdu } from '../../../gateway/smpp/pdu.js';
+import type { Pdu } from '../../../gateway/smpp/codec/pdu.js';
 
 it('drops a response written after close() began, with nothing in the log', async () => {
   const server = createServer();

@@ -27,9 +27,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { SimulatedCarrier } from '../../services/billing/index.js';
-import { decimalToMinor, JsonDecimal, minorToDecimal, parseJsonNumbersAsText, stringifyWithDecimals } from '../../runtime/decimal-amount.js';
-import { CURRENCY_DECIMALS } from '../../runtime/money.js';
+import { SimulatedCarrier } from '../services/billing/index.js';
+import { decimalToMinor, JsonDecimal, minorToDecimal, parseJsonNumbersAsText, stringifyWithDecimals } from '../runtime/decimal-amount.js';
+import { CURRENCY_DECIMALS } from '../runtime/money.js';
 
 export interface ChargingApiOptions {
   readonly host?: string;

@@ -4,14 +4,17 @@
 // benchmarks. It also serves the CAMARA charging API (and the top-up API) of
 // http-billed operators, and a
 // phone line (phone-line.ts) through which `dialpay phone` becomes a subscriber.
-import type { Config, OperatorConfig } from '../../runtime/config/index.js';
+import type { Config, OperatorConfig } from '../runtime/config/index.js';
 import { SmscSimulator } from './smsc.js';
 import { EsmeSimulator } from './esme.js';
 import { ChargingApiSimulator } from './charging-api.js';
 import { PhoneLine } from './phone-line.js';
 
-export { SmscSimulator } from './smsc.js';
-export { EsmeSimulator } from './esme.js';
+// The one entry for everything outside this folder (cli, load-tests, tests).
+export { SmscSimulator, NO_RESPONSE, type SmscFaults, type SubmittedMessage, type UssdDialect, type UssdScreen, type SmscOptions } from './smsc.js';
+export { EsmeSimulator, type ReceivedMessage } from './esme.js';
+export { ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, TOKEN_PATH, type ChargingApiOptions, type CamaraPaymentStatus, type SimPayment, type Exchange } from './charging-api.js';
+export { PhoneLine, PHONE_LINE_DEFAULT, msisdnDigits, operatorForNumber, type PhoneLineOperator, type UssdReply } from './phone-line.js';
 
 export interface OperatorSim {
   readonly smscs: ReadonlyMap<string, SmscSimulator>;

@@ -1,10 +1,10 @@
 // USSD over SMPP, the pure part: what a deliver_sm/submit_sm carrying the
 // ussd_service_op TLV means, which dialogue it belongs to, and the PDU fields
-// of our answer. The socket and NATS side is ussd-edge.ts. SMPP 3.4 5.3.2.44
+// of our answer. The socket and NATS side is smpp-edge.ts. SMPP 3.4 5.3.2.44
 // (ussd_service_op) and 5.3.2.43 (its_session_info). Pure.
 import type { OperatorConfig } from '../../runtime/config/index.js';
-import { gsmSeptetsOf, isGsmEncodable } from './gsm7.js';
-import { DataCoding, encodeText } from './text-codec.js';
+import { gsmSeptetsOf, isGsmEncodable } from '../smpp/codec/gsm7.js';
+import { DataCoding, encodeText } from '../smpp/codec/text-codec.js';
 
 /** ussd_service_op values (SMPP 3.4, 5.3.2.44). */
 export const UssdServiceOp = {
@@ -102,9 +102,6 @@ export function identityOf(dialect: UssdDialect, tlvs: { readonly its_session_in
 export function hopSessionId(operatorId: string, msisdn: string, sessionKey: string): string {
   return `smpp:${operatorId}:${msisdn}:${sessionKey}`;
 }
-
-// The hop's time budget and the "unavailable" END are shared with the HTTP edge.
-export { HOP_MARGIN_MS, HOP_TIMEOUT_MS_MIN, hopTimeoutMs, unavailableText } from '../ussd/deadline.js';
 
 /**
  * True when the dialled string is one of the operator's codes, or one of them with a shortcut

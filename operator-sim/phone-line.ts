@@ -10,10 +10,10 @@
 //   POST /phones/<msisdn>/sms    {"to","text"}         -> {"status"} (0: the network took it)
 //   POST /phones/<msisdn>/ussd   {"dial"} | {"answer"} | {"release": true} -> {"text","end"}
 import { randomUUID } from 'node:crypto';
-import { operatorForNumber as operatorByRange } from '../../runtime/msisdn.js';
+import { operatorForNumber as operatorByRange } from '../runtime/msisdn.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Config, OperatorConfig } from '../../runtime/config/index.js';
-import { SECRET_HEADER } from '../../gateway/ussd/http-auth.js';
+import type { Config, OperatorConfig } from '../runtime/config/index.js';
+import { USSD_SECRET_HEADER } from '../gateway/index.js';
 import type { EsmeSimulator } from './esme.js';
 import type { SmscSimulator } from './smsc.js';
 
@@ -226,7 +226,7 @@ export class PhoneLine {
     const res = await fetch(`${scheme}://${edge.host}:${edge.port}${edge.path}`, {
       method: 'POST',
       // The aggregator sends the edge's shared secret, as a real one is set up to.
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(edge.sharedSecret ? { [SECRET_HEADER]: edge.sharedSecret } : {}) },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(edge.sharedSecret ? { [USSD_SECRET_HEADER]: edge.sharedSecret } : {}) },
       body: new URLSearchParams({ sessionId: d.sessionId, serviceCode: d.serviceCode, phoneNumber: `+${msisdn}`, networkCode: d.operator.ussd?.networkCodes[0] ?? '', text: d.answers.join('*') }).toString(),
       signal: AbortSignal.timeout(USSD_HOP_TIMEOUT_MS),
     });

@@ -2,9 +2,7 @@
 // the gateway (on the `smpp` package's client session), submits its
 // subscribers' messages as submit_sm, and takes our messages as deliver_sm.
 import smpp from 'smpp';
-import '../../gateway/smpp/pdu.js';
-import { decodeText, encodeText } from '../../gateway/smpp/text-codec.js';
-import { parseUdh } from '../../gateway/smpp/segment.js';
+import { decodeText, encodeText, parseUdh } from '../gateway/smpp/codec/index.js';
 
 interface LibSession {
   on(event: string, listener: (pdu: LibPdu) => void): void;

@@ -11,12 +11,13 @@ import type { Logger } from '../../runtime/log.js';
 import { toE164 } from '../../runtime/msisdn.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { bigIntToInt64 } from '../../proto/index.js';
-import { rawBytes, type Pdu } from './pdu.js';
-import { decodeText } from './text-codec.js';
-import { CommandStatus, statusName } from './status.js';
-import { hopSessionId, hopTimeoutMs, identityOf, inboundKind, matchesServiceCode, replyFields, unavailableText, type UssdAddressing, type UssdIdentity } from './ussd.js';
-import type { SmppMetrics } from './metrics.js';
-import type { SmppSession } from './session.js';
+import { rawBytes, type Pdu } from '../smpp/codec/pdu.js';
+import { decodeText } from '../smpp/codec/text-codec.js';
+import { CommandStatus, statusName } from '../smpp/status.js';
+import { hopSessionId, identityOf, inboundKind, matchesServiceCode, replyFields, type UssdAddressing, type UssdIdentity } from './smpp-pdu.js';
+import { hopTimeoutMs, unavailableText } from './deadline.js';
+import type { SmppMetrics } from '../smpp/metrics.js';
+import type { SmppSession } from '../smpp/session.js';
 
 /** Hops one operator may have in flight in this process; past it the SMSC is told ESME_RTHROTTLED. */
 export const USSD_HOPS_IN_FLIGHT_MAX = 1_000;

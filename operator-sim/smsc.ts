@@ -8,10 +8,8 @@
 // the gateway's screens come back as submit_sm and are kept apart from SMS.
 import type { AddressInfo, Server } from 'node:net';
 import smpp from 'smpp';
-import '../../gateway/smpp/pdu.js'; // raw short_message bytes, decoded below with our GSM 03.38 codec
-import { decodeText, encodeText } from '../../gateway/smpp/text-codec.js';
-import { splitForSubmit, parseUdh } from '../../gateway/smpp/segment.js';
-import { formatReceiptText, messageStateOf } from '../../gateway/smpp/receipt.js';
+// The codec entry also leaves short_message as raw bytes, decoded here with our GSM 03.38 codec.
+import { decodeText, encodeText, formatReceiptText, messageStateOf, parseUdh, splitForSubmit } from '../gateway/smpp/codec/index.js';
 
 /** The parts of the package's session we drive. */
 interface LibSession {

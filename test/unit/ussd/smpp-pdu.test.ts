@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodePdu, encodePdu } from '../../../gateway/smpp/pdu.js';
-import { decodeGsm } from '../../../gateway/smpp/gsm7.js';
-import { decodeUcs2 } from '../../../gateway/smpp/text-codec.js';
+import { decodePdu, encodePdu } from '../../../gateway/smpp/codec/pdu.js';
+import { decodeGsm } from '../../../gateway/smpp/codec/gsm7.js';
+import { decodeUcs2 } from '../../../gateway/smpp/codec/text-codec.js';
 import {
-  UssdServiceOp, encodeItsSessionInfo, hopSessionId, hopTimeoutMs, identityOf, inboundKind, matchesServiceCode, nextItsSessionInfo,
-  parseItsSessionInfo, replyFields, replyServiceOp, unavailableText, ussdTextBytes, USSD_GSM_SEPTETS_MAX, USSD_UCS2_UNITS_MAX,
-} from '../../../gateway/smpp/ussd.js';
+  UssdServiceOp, encodeItsSessionInfo, hopSessionId, identityOf, inboundKind, matchesServiceCode, nextItsSessionInfo,
+  parseItsSessionInfo, replyFields, replyServiceOp, ussdTextBytes, USSD_GSM_SEPTETS_MAX, USSD_UCS2_UNITS_MAX,
+} from '../../../gateway/ussd/smpp-pdu.js';
+import { hopTimeoutMs, unavailableText } from '../../../gateway/ussd/deadline.js';
 
 describe('its_session_info', () => {
   it('reads the session number, the sequence number and the end bit', () => {

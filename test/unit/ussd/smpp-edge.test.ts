@@ -9,9 +9,9 @@ import { createRegistry } from '../../../runtime/metrics.js';
 import { Requests } from '../../../runtime/nats/index.js';
 import { dialpay } from '../../../proto/index.js';
 import { SmppMetrics } from '../../../gateway/smpp/metrics.js';
-import { UssdEdge } from '../../../gateway/smpp/ussd-edge.js';
-import { encodeGsm, decodeGsm } from '../../../gateway/smpp/gsm7.js';
-import type { Pdu } from '../../../gateway/smpp/pdu.js';
+import { UssdEdge } from '../../../gateway/ussd/smpp-edge.js';
+import { encodeGsm, decodeGsm } from '../../../gateway/smpp/codec/gsm7.js';
+import type { Pdu } from '../../../gateway/smpp/codec/pdu.js';
 import type { SmppSession } from '../../../gateway/smpp/session.js';
 import { exampleConfigRaw, quietLogger } from '../../support/stack.js';
 
