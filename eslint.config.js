@@ -16,6 +16,16 @@ const ZONES = [
   { target: './proto', from: ['./runtime', './gateway', './services', './cli', './operator-sim'], message: 'the contracts import nothing of ours' },
   { target: './runtime', from: ['./gateway', './services', './cli', './operator-sim'], message: 'the shared runtime knows no component' },
   { target: './gateway', from: ['./services', './runtime/pg', './cli', './operator-sim'], message: 'the gateway speaks wire protocols: no service, no Postgres' },
+  { target: './gateway/smpp/codec', from: ['./proto', './runtime', './services', './cli', './operator-sim', './gateway'], except: ['./smpp/codec'],
+    message: 'the SMPP codec is pure: nothing of ours outside its folder' },
+  { target: ['./operator-sim', './load-tests'], from: './gateway', except: ['./index.ts', './smpp/codec/index.ts'],
+    message: 'the simulator and the load generators reach the gateway through its entry or its codec' },
+  ...SERVICES.map((name) => ({
+    target: ['./operator-sim', './load-tests'], from: `./services/${name}`, except: ['./index.ts'],
+    message: 'the simulator and the load generators reach a service through its index.ts',
+  })),
+  { target: [...PRODUCT.filter((f) => f !== 'operator-sim').map((f) => `./${f}`), './load-tests', './test'], from: './operator-sim', except: ['./index.ts'],
+    message: 'the simulator is used through operator-sim/index.ts' },
   ...SERVICES.map((name) => ({
     target: `./services/${name}`, from: ['./services', './gateway', './cli', './operator-sim'], except: [`./${name}`],
     message: 'a service imports no other service and not the gateway: they talk over NATS',
@@ -74,5 +84,14 @@ export default tseslint.config(
   {
     files: ts(['gateway']),
     rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'pg', message: 'the gateway never opens Postgres' }] }] },
+  },
+  {
+    files: ts(['gateway/smpp/codec']),
+    rules: { 'no-restricted-imports': ['error', { paths: ['pg'], patterns: [{ group: ['node:*'], message: 'the codec keeps no sockets: pure functions over bytes' }] }] },
+  },
+  {
+    // A micro-benchmark of one internal module (the ledger's store) measures that module itself.
+    files: ['load-tests/ledger.bench.ts'],
+    rules: { 'import-x/no-restricted-paths': ['error', { zones: ZONES.filter((z) => !String(z.target).includes('./load-tests')) }] },
   },
 );

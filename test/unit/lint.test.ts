@@ -38,6 +38,15 @@ describe('the boundaries, as the lint holds them', () => {
     expect(await rulesFor('services/ussd/menu.ts', "export { x } from '../../test/support/stack.js';\n")).toContain('import-x/no-restricted-paths');
   }, 120_000);
 
+  it('the codec stays pure, and the simulator and load generators use public entries', async () => {
+    expect(await rulesFor('gateway/smpp/codec/frame.ts', "export { Socket } from 'node:net';\n")).toContain('no-restricted-imports');
+    expect(await rulesFor('gateway/smpp/codec/frame.ts', "export { x } from '../session.js';\n")).toContain('import-x/no-restricted-paths');
+    expect(await rulesFor('operator-sim/smsc.ts', "export { x } from '../gateway/smpp/session.js';\n")).toContain('import-x/no-restricted-paths');
+    expect(await rulesFor('operator-sim/smsc.ts', "export { x } from '../gateway/smpp/codec/index.js';\n")).not.toContain('import-x/no-restricted-paths');
+    expect(await rulesFor('load-tests/stats.ts', "export { x } from '../services/billing/ledger/store.js';\n")).toContain('import-x/no-restricted-paths');
+    expect(await rulesFor('cli/dev.ts', "export { x } from '../operator-sim/smsc.js';\n")).toContain('import-x/no-restricted-paths');
+  }, 120_000);
+
   it('an import cycle is refused', async () => {
     // A real pair in runtime/: `importer` imports values from `imported`; linting `imported` as importing it back closes a cycle.
     const files = readdirSync(join(ROOT, 'runtime')).filter((f) => f.endsWith('.ts'));
