@@ -12,7 +12,6 @@ import { quietLogger, eventually } from '../support/stack.js';
 
 const CONSUMES = [{ stream: 'DRILL', durableName: 'drill-reader' }];
 
-
 async function value(registry: Registry, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const metric = registry.getSingleMetric(name);
   if (!metric) throw new Error(`no metric ${name}`);

@@ -25,7 +25,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-
 it('keeps an R3 stream writable through the SIGKILL of its leader, and the node catches up on its return', async () => {
   const js = jetstream(nc, { timeout: 2_000 });
   for (let i = 0; i < 10; i++) await js.publish('drill.a', `before ${i}`);

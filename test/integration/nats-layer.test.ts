@@ -95,7 +95,7 @@ describe('NATS layer', () => {
       retryDelaysMs: [100],
       publishTimeoutMs: 5_000,
       handler: async (msg, ctx) => {
-        seen.push({ text: msg.text ?? "", delivery: ctx.deliveryCount });
+        seen.push({ text: msg.text ?? '', delivery: ctx.deliveryCount });
         if (msg.text === 'FAIL') throw new Error('downstream unavailable');
       },
     });

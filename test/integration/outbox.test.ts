@@ -187,7 +187,7 @@ describe('transactional outbox', () => {
       const floor = await streamCount('SMS_OUTBOUND');
       const relay = runTs('test/fixtures/relay-worker.ts', [], env);
       await waitFor('relay progress', async () => (await streamCount('SMS_OUTBOUND')) > floor + 100, 30_000).catch(async (err: Error) => {
-        throw new Error(`${err.message}; outbox ${await outboxCount()} stream ${await streamCount("SMS_OUTBOUND")} floor ${floor}; relay output: ${relay.stdout().slice(-1500)} ${relay.stderr().slice(-1500)}`);
+        throw new Error(`${err.message}; outbox ${await outboxCount()} stream ${await streamCount('SMS_OUTBOUND')} floor ${floor}; relay output: ${relay.stdout().slice(-1500)} ${relay.stderr().slice(-1500)}`);
       });
       await relay.kill('SIGKILL');
       kills++;

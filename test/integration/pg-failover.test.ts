@@ -31,7 +31,6 @@ afterAll(async () => {
   await primary?.stop();
 });
 
-
 it('reads a multi-host URL the way libpq does, and names every server in messages without the password', () => {
   const servers = postgresServers('postgres://app:s3cret@db-a:5432,db-b:5433/dialpay?target_session_attrs=read-write&sslmode=disable');
   expect(servers.readWrite).toBe(true);

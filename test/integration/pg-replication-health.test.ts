@@ -28,7 +28,6 @@ async function value(r: Registry, name: string): Promise<number | undefined> {
   return (await metric.get()).values[0]?.value;
 }
 
-
 beforeAll(async () => {
   primary = await startPostgres({ durable: false });
   await primary.createDatabase('dialpay');

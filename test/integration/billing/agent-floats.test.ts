@@ -191,7 +191,7 @@ describe('agent-float debits through the batch runners', () => {
     expect(await reserveResult(noAgent)).toMatchObject({ outcome: DebitOutcome.DEBIT_OUTCOME_REJECTED, detail: expect.stringContaining('agent id') });
     expect(await readAgentFloat(pool, 'AG1002')).toBe(1_000n);
     expect(await holds('XOF')).toBe(holdsBefore);
-    expect((await pool.query("SELECT 1 FROM billing.transfers WHERE id = $1", [`reserve:${short}`])).rowCount).toBe(0);
+    expect((await pool.query('SELECT 1 FROM billing.transfers WHERE id = $1', [`reserve:${short}`])).rowCount).toBe(0);
     // An agent never funded has an empty float: refused too, on a carrier-billed operator as well.
     const unfunded = nextId('unfunded');
     await debits.reserve({ ...cashInReserve(unfunded, 'AG1999', 100n), operatorId: 'safaricom-ke', msisdn: '254770001999', amount: KES(100n) });

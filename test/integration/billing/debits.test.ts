@@ -89,7 +89,7 @@ describe('simulated carrier (safaricom-ke)', () => {
     await result(Events.debitReserveResult, debitId);
     await new Promise((r) => setTimeout(r, 500));
     expect(carrier.balanceOf(msisdn)).toBe(70_000n);
-    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM billing.transfers WHERE id = $1", [`reserve:${debitId}`]);
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM billing.transfers WHERE id = $1', [`reserve:${debitId}`]);
     expect(rows[0]?.n).toBe(1);
   });
 });

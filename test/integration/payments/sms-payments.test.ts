@@ -195,6 +195,6 @@ describe('payments that end without moving money', () => {
 it('leaves a ledger that adds up, with no reservation left open', async () => {
   expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
   await waitFor('holds empty', async () => (await ledger.balance(AccountIds.holds('KES'))) === 0n);
-  const { rows } = await pool.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM payments.payments GROUP BY state ORDER BY state");
+  const { rows } = await pool.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM payments.payments GROUP BY state ORDER BY state');
   expect(rows).toEqual([{ state: 'completed', n: 6 }, { state: 'failed', n: 6 }]);
 });

@@ -44,7 +44,7 @@ async function sendOutbound(count: number, text: (i: number) => string): Promise
 
 async function resultsFor(refs: readonly string[]) {
   return waitFor(`submit results for ${refs.length} messages`, async () => {
-    const results = submitResults.received.filter((r) => refs.includes(r.messageRef ?? ""));
+    const results = submitResults.received.filter((r) => refs.includes(r.messageRef ?? ''));
     return new Set(results.map((r) => r.messageRef)).size === refs.length ? results : null;
   }, 45_000);
 }
@@ -78,7 +78,7 @@ describe('outbound', () => {
     const results = await resultsFor(refs);
     expect(results.every((r) => r.status === v1.SubmitStatus.SUBMIT_STATUS_ACCEPTED)).toBe(true);
     const receipts = await waitFor('receipts', async () => {
-      const all = receiptsHeard.received.filter((r) => refs.includes(r.messageRef ?? ""));
+      const all = receiptsHeard.received.filter((r) => refs.includes(r.messageRef ?? ''));
       return all.length === refs.length ? all : null;
     });
     expect(receipts.every((r) => r.state === v1.DeliveryState.DELIVERY_STATE_DELIVERED)).toBe(true);

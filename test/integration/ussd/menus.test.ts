@@ -96,203 +96,203 @@ afterAll(async () => {
 });
 
 describe.each(['http', 'smpp'] as const)('over %s', (edge) => {
-describe('first use and the account menu', () => {
-  it('first use sets a PIN: too easy, then not matching, then saved', async () => {
-    const phone = phoneOn(edge, newPhone());
-    expect((await phone.dial()).text).toBe('Welcome to dialpay. Choose a 4-digit PIN to protect your payments:');
-    expect((await phone.answer('12')).text).toBe('A PIN is 4 digits.\nWelcome to dialpay. Choose a 4-digit PIN to protect your payments:');
-    expect((await phone.answer('1111')).text).toBe('Enter the same PIN again:');
-    expect((await phone.answer('ab')).text).toBe('A PIN is 4 digits.\nEnter the same PIN again:');
-    expect((await phone.answer('1111')).text).toBe('That PIN is too easy to guess. Choose another 4-digit PIN:');
-    expect((await phone.answer('2468', '2460')).text).toBe('The PINs did not match. Choose a 4-digit PIN:');
-    expect(await phone.answer('2468', '2468')).toEqual({ text: `PIN saved.\n${MAIN}`, end: false });
-    // The menu goes on from the same screen.
-    expect((await phone.answer('4', '1')).text).toBe('Balance:\ndialpay wallet 0.00 KES\nSafari Mobile 10,000.00 KES');
+  describe('first use and the account menu', () => {
+    it('first use sets a PIN: too easy, then not matching, then saved', async () => {
+      const phone = phoneOn(edge, newPhone());
+      expect((await phone.dial()).text).toBe('Welcome to dialpay. Choose a 4-digit PIN to protect your payments:');
+      expect((await phone.answer('12')).text).toBe('A PIN is 4 digits.\nWelcome to dialpay. Choose a 4-digit PIN to protect your payments:');
+      expect((await phone.answer('1111')).text).toBe('Enter the same PIN again:');
+      expect((await phone.answer('ab')).text).toBe('A PIN is 4 digits.\nEnter the same PIN again:');
+      expect((await phone.answer('1111')).text).toBe('That PIN is too easy to guess. Choose another 4-digit PIN:');
+      expect((await phone.answer('2468', '2460')).text).toBe('The PINs did not match. Choose a 4-digit PIN:');
+      expect(await phone.answer('2468', '2468')).toEqual({ text: `PIN saved.\n${MAIN}`, end: false });
+      // The menu goes on from the same screen.
+      expect((await phone.answer('4', '1')).text).toBe('Balance:\ndialpay wallet 0.00 KES\nSafari Mobile 10,000.00 KES');
+    });
+
+    it('balance, mini statement, language, and invalid choices re-show the screen', async () => {
+      const { session } = await phoneWithPin(edge);
+      let s = session();
+      await s.dial();
+      expect((await s.answer('7')).text).toBe(`Invalid choice.\n${MAIN}`);
+      expect((await s.answer('4')).text).toBe('My account\n1 Balance\n2 Mini statement\n3 Change PIN\n4 Language');
+      expect((await s.answer('9')).text).toMatch(/^Invalid choice\.\nMy account/);
+      expect(await s.answer('2')).toEqual({ text: 'No payments yet.', end: true });
+      s = session();
+      await s.dial();
+      expect((await s.answer('4', '4')).text).toBe('Language\n1 English\n2 Francais');
+      expect(await s.answer('2')).toEqual({ text: 'Langue: francais.', end: true });
+      s = session();
+      expect((await s.dial()).text).toBe('dialpay\n1 Payer un marchand\n2 Envoyer de l argent\n3 Acheter du credit\n4 Mon compte\n5 Retirer de l argent');
+      expect((await s.answer('4', '4', '1')).text).toBe('Language set to English.');
+    });
+
+    it('an answer a screen cannot take re-shows that screen with an error line, at every input screen', async () => {
+      const { session } = await phoneWithPin(edge, '2468');
+      const payee = `0${newPhone().slice(3)}`;
+      const rows: [path: string[], invalid: string, errorLine: string][] = [
+        [['1'], 'NOPE', 'Unknown merchant code.'],
+        [['1', 'SHOP42'], 'abc', 'Enter an amount like 150 or 5.50.'],
+        [['1', 'SHOP42', '5'], 'a b!', 'Use up to 20 letters or digits.'],
+        [['1', 'SHOP42', '5', '0'], '12', 'A PIN is 4 digits.'],
+        [['2'], 'abc', 'Enter a number like 0712345678.'],
+        [['2', payee], '-5', 'Enter an amount like 150 or 5.50.'],
+        [['2', payee, '5'], 'abcd', 'A PIN is 4 digits.'],
+        [['3'], '9', 'Invalid choice.'],
+        [['3', '2'], 'x', 'Enter a number like 0712345678.'],
+        [['3', '1'], '0', 'Enter an amount like 150 or 5.50.'],
+        [['3', '1', '5'], '1', 'A PIN is 4 digits.'],
+        [['4'], '9', 'Invalid choice.'],
+        [['4', '3'], 'a', 'A PIN is 4 digits.'],
+        [['4', '3', '2468'], '123', 'A PIN is 4 digits.'],
+        [['4', '3', '2468', '1357'], 'x', 'A PIN is 4 digits.'],
+        [['4', '4'], '3', 'Invalid choice.'],
+      ];
+      for (const [path, invalid, errorLine] of rows) {
+        const s = session();
+        await s.dial();
+        const [first, ...rest] = path as [string, ...string[]];
+        const screen = await s.answer(first, ...rest);
+        expect(screen.end).toBe(false);
+        expect({ path, shown: await s.answer(invalid) }).toEqual({ path, shown: { text: `${errorLine}\n${screen.text}`, end: false } });
+        // A second wrong answer gets the same screen: error lines do not pile up.
+        expect((await s.answer(invalid)).text).toBe(`${errorLine}\n${screen.text}`);
+      }
+    });
+
+    it('change PIN: a wrong current PIN counts, different new PINs change nothing, then it changes', async () => {
+      const { session } = await phoneWithPin(edge, '2468');
+      let s = session();
+      await s.dial();
+      expect((await s.answer('4', '3')).text).toBe('Enter your current PIN:');
+      expect(await s.answer('1357', '1357', '1357')).toEqual({ text: 'Wrong PIN. 2 tries left.', end: true });
+      s = session();
+      await s.dial();
+      expect((await s.answer('4', '3', '2468', '1357', '1358')).text).toBe('The new PINs did not match. Nothing changed.');
+      s = session();
+      await s.dial();
+      expect((await s.answer('4', '3', '2468', '1357', '1357')).text).toBe('PIN changed.');
+      s = session();
+      await s.dial();
+      expect((await s.answer('1', 'SHOP42', '5', '0', '2468')).text).toBe('Wrong PIN, 2 tries left.\nEnter your PIN:');
+      expect((await s.answer('1357')).text).toMatch(/^Pay 5\.00 KES to Duka Ya Mama/);
+    });
   });
 
-  it('balance, mini statement, language, and invalid choices re-show the screen', async () => {
-    const { session } = await phoneWithPin(edge);
-    let s = session();
-    await s.dial();
-    expect((await s.answer('7')).text).toBe(`Invalid choice.\n${MAIN}`);
-    expect((await s.answer('4')).text).toBe('My account\n1 Balance\n2 Mini statement\n3 Change PIN\n4 Language');
-    expect((await s.answer('9')).text).toMatch(/^Invalid choice\.\nMy account/);
-    expect(await s.answer('2')).toEqual({ text: 'No payments yet.', end: true });
-    s = session();
-    await s.dial();
-    expect((await s.answer('4', '4')).text).toBe('Language\n1 English\n2 Francais');
-    expect(await s.answer('2')).toEqual({ text: 'Langue: francais.', end: true });
-    s = session();
-    expect((await s.dial()).text).toBe('dialpay\n1 Payer un marchand\n2 Envoyer de l argent\n3 Acheter du credit\n4 Mon compte\n5 Retirer de l argent');
-    expect((await s.answer('4', '4', '1')).text).toBe('Language set to English.');
-  });
-
-  it('an answer a screen cannot take re-shows that screen with an error line, at every input screen', async () => {
-    const { session } = await phoneWithPin(edge, '2468');
-    const payee = `0${newPhone().slice(3)}`;
-    const rows: [path: string[], invalid: string, errorLine: string][] = [
-      [['1'], 'NOPE', 'Unknown merchant code.'],
-      [['1', 'SHOP42'], 'abc', 'Enter an amount like 150 or 5.50.'],
-      [['1', 'SHOP42', '5'], 'a b!', 'Use up to 20 letters or digits.'],
-      [['1', 'SHOP42', '5', '0'], '12', 'A PIN is 4 digits.'],
-      [['2'], 'abc', 'Enter a number like 0712345678.'],
-      [['2', payee], '-5', 'Enter an amount like 150 or 5.50.'],
-      [['2', payee, '5'], 'abcd', 'A PIN is 4 digits.'],
-      [['3'], '9', 'Invalid choice.'],
-      [['3', '2'], 'x', 'Enter a number like 0712345678.'],
-      [['3', '1'], '0', 'Enter an amount like 150 or 5.50.'],
-      [['3', '1', '5'], '1', 'A PIN is 4 digits.'],
-      [['4'], '9', 'Invalid choice.'],
-      [['4', '3'], 'a', 'A PIN is 4 digits.'],
-      [['4', '3', '2468'], '123', 'A PIN is 4 digits.'],
-      [['4', '3', '2468', '1357'], 'x', 'A PIN is 4 digits.'],
-      [['4', '4'], '3', 'Invalid choice.'],
-    ];
-    for (const [path, invalid, errorLine] of rows) {
+  describe('payments from the menu', () => {
+    it('pay a merchant, with invalid input at every screen, and the receipt comes by SMS', async () => {
+      const { msisdn, session } = await phoneWithPin(edge);
       const s = session();
       await s.dial();
-      const [first, ...rest] = path as [string, ...string[]];
-      const screen = await s.answer(first, ...rest);
-      expect(screen.end).toBe(false);
-      expect({ path, shown: await s.answer(invalid) }).toEqual({ path, shown: { text: `${errorLine}\n${screen.text}`, end: false } });
-      // A second wrong answer gets the same screen: error lines do not pile up.
-      expect((await s.answer(invalid)).text).toBe(`${errorLine}\n${screen.text}`);
-    }
-  });
-
-  it('change PIN: a wrong current PIN counts, different new PINs change nothing, then it changes', async () => {
-    const { session } = await phoneWithPin(edge, '2468');
-    let s = session();
-    await s.dial();
-    expect((await s.answer('4', '3')).text).toBe('Enter your current PIN:');
-    expect(await s.answer('1357', '1357', '1357')).toEqual({ text: 'Wrong PIN. 2 tries left.', end: true });
-    s = session();
-    await s.dial();
-    expect((await s.answer('4', '3', '2468', '1357', '1358')).text).toBe('The new PINs did not match. Nothing changed.');
-    s = session();
-    await s.dial();
-    expect((await s.answer('4', '3', '2468', '1357', '1357')).text).toBe('PIN changed.');
-    s = session();
-    await s.dial();
-    expect((await s.answer('1', 'SHOP42', '5', '0', '2468')).text).toBe('Wrong PIN, 2 tries left.\nEnter your PIN:');
-    expect((await s.answer('1357')).text).toMatch(/^Pay 5\.00 KES to Duka Ya Mama/);
-  });
-});
-
-describe('payments from the menu', () => {
-  it('pay a merchant, with invalid input at every screen, and the receipt comes by SMS', async () => {
-    const { msisdn, session } = await phoneWithPin(edge);
-    const s = session();
-    await s.dial();
-    expect((await s.answer('1')).text).toBe('Enter the merchant code:');
-    expect((await s.answer('NOPE')).text).toBe('Unknown merchant code.\nEnter the merchant code:');
-    expect((await s.answer('shop42')).text).toBe('Enter the amount (KES):');
-    expect((await s.answer('1.234')).text).toBe('Enter an amount like 150 or 5.50.\nEnter the amount (KES):');
-    expect((await s.answer('100')).text).toBe('Enter a reference, or 0 for none:');
-    expect((await s.answer('no way!')).text).toBe('Use up to 20 letters or digits.\nEnter a reference, or 0 for none:');
-    expect((await s.answer('inv9')).text).toBe('Enter your PIN:');
-    expect((await s.answer('24')).text).toBe('A PIN is 4 digits.\nEnter your PIN:');
-    expect((await s.answer('2468')).text).toBe('Pay 100.00 KES to Duka Ya Mama (SHOP42)\nFee 1.60 KES\nRef inv9\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel');
-    expect((await s.answer('3')).text).toBe('Invalid choice.\nPay 100.00 KES to Duka Ya Mama (SHOP42)\nFee 1.60 KES\nRef inv9\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel');
-    expect(await s.answer('1')).toEqual({ text: 'Payment submitted. You will get an SMS with the result.', end: true });
-    await waitFor('receipt SMS', async () => smsTo(msisdn).some((t) => /^Paid 100\.00 KES to Duka Ya Mama \(SHOP42\)\. Fee 1\.60 KES/.test(t)));
-    expect(carrier.balanceOf(msisdn)).toBe(1_000_000n - 10_000n);
-    // No one-time code went out: the PIN and the confirm screen were the consent.
-    expect(smsTo(msisdn).filter((t) => /YES \d{4}/.test(t))).toEqual([]);
-  });
-
-  it('send money: both parties get an SMS receipt', async () => {
-    const { msisdn, session } = await phoneWithPin(edge);
-    const payee = newPhone();
-    const s = session();
-    await s.dial();
-    expect((await s.answer('2')).text).toBe('Enter the phone number:');
-    expect((await s.answer('12ab')).text).toBe('Enter a number like 0712345678.\nEnter the phone number:');
-    expect((await s.answer(`0${payee.slice(3)}`, '250', '2468')).text).toBe(`Send 250.00 KES to +${payee}\nFee 0.00 KES\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
-    expect((await s.answer('1')).end).toBe(true);
-    await waitFor('payee receipt', async () => smsTo(payee).some((t) => t.startsWith(`Received 250.00 KES from +${msisdn}`)));
-    expect(smsTo(msisdn).some((t) => t.startsWith('Paid 250.00 KES'))).toBe(true);
-  });
-
-  it('buy airtime for oneself and for another number: the lines are topped up', async () => {
-    const { msisdn, session } = await phoneWithPin(edge);
-    let s = session();
-    await s.dial();
-    expect((await s.answer('3')).text).toBe('Buy airtime for:\n1 My number\n2 Another number');
-    expect((await s.answer('1', '50', '2468')).text).toBe(`Airtime 50.00 KES to +${msisdn}\nFee 0.00 KES\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
-    expect((await s.answer('1')).end).toBe(true);
-    const other = newPhone();
-    s = session();
-    await s.dial();
-    expect((await s.answer('3', '2', other, '20', '2468')).text).toBe(`Airtime 20.00 KES to +${other}\nFee 0.00 KES\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
-    expect((await s.answer('1')).end).toBe(true);
-    await waitFor('both completed', async () => (await p.pool.query(`SELECT 1 FROM payments.payments WHERE payer_msisdn = $1 AND state = 'completed'`, [msisdn])).rowCount === 2).catch(async (e) => {
-      console.log((await p.pool.query(`SELECT state, consented, challenge_method, failure_reason, created_at, updated_at FROM payments.payments WHERE payer_msisdn = $1`, [msisdn])).rows);
-      throw e;
+      expect((await s.answer('1')).text).toBe('Enter the merchant code:');
+      expect((await s.answer('NOPE')).text).toBe('Unknown merchant code.\nEnter the merchant code:');
+      expect((await s.answer('shop42')).text).toBe('Enter the amount (KES):');
+      expect((await s.answer('1.234')).text).toBe('Enter an amount like 150 or 5.50.\nEnter the amount (KES):');
+      expect((await s.answer('100')).text).toBe('Enter a reference, or 0 for none:');
+      expect((await s.answer('no way!')).text).toBe('Use up to 20 letters or digits.\nEnter a reference, or 0 for none:');
+      expect((await s.answer('inv9')).text).toBe('Enter your PIN:');
+      expect((await s.answer('24')).text).toBe('A PIN is 4 digits.\nEnter your PIN:');
+      expect((await s.answer('2468')).text).toBe('Pay 100.00 KES to Duka Ya Mama (SHOP42)\nFee 1.60 KES\nRef inv9\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel');
+      expect((await s.answer('3')).text).toBe('Invalid choice.\nPay 100.00 KES to Duka Ya Mama (SHOP42)\nFee 1.60 KES\nRef inv9\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel');
+      expect(await s.answer('1')).toEqual({ text: 'Payment submitted. You will get an SMS with the result.', end: true });
+      await waitFor('receipt SMS', async () => smsTo(msisdn).some((t) => /^Paid 100\.00 KES to Duka Ya Mama \(SHOP42\)\. Fee 1\.60 KES/.test(t)));
+      expect(carrier.balanceOf(msisdn)).toBe(1_000_000n - 10_000n);
+      // No one-time code went out: the PIN and the confirm screen were the consent.
+      expect(smsTo(msisdn).filter((t) => /YES \d{4}/.test(t))).toEqual([]);
     });
-    const { rows } = await p.pool.query<{ payee_kind: string; payee_id: string }>(`SELECT payee_kind, payee_id FROM payments.payments WHERE payer_msisdn = $1 AND channel = 'ussd' ORDER BY created_at`, [msisdn]);
-    expect(rows).toEqual([{ payee_kind: 'airtime', payee_id: msisdn }, { payee_kind: 'airtime', payee_id: other }]);
-    // Own line: charged 50.00 and topped up 50.00; then charged 20.00 for the other line, which is topped up 20.00.
-    await waitFor('receipts', async () => smsTo(other).length === 1 && smsTo(msisdn).filter((t) => t.startsWith('Airtime ')).length === 2);
-    expect(carrier.balanceOf(msisdn)).toBe(1_000_000n - 2_000n);
-    expect(carrier.balanceOf(other)).toBe(1_000_000n + 2_000n);
-    expect(smsTo(other)[0]).toMatch(new RegExp(`^You received 20\\.00 KES airtime from \\+${msisdn}\\. Ref `));
-  });
 
-  it('three wrong PINs lock the PIN and end the session; nothing is reserved', async () => {
-    const { msisdn, session } = await phoneWithPin(edge);
-    const s = session();
-    await s.dial();
-    expect((await s.answer('1', 'SHOP42', '300', '0', '1111')).text).toBe('Wrong PIN, 2 tries left.\nEnter your PIN:');
-    expect((await s.answer('x')).text).toBe('A PIN is 4 digits.\nWrong PIN, 2 tries left.\nEnter your PIN:');
-    expect((await s.answer('2222')).text).toBe('Wrong PIN, 1 tries left.\nEnter your PIN:');
-    expect(await s.answer('3333')).toEqual({ text: 'Your PIN is locked after too many wrong tries. Please contact customer care.', end: true });
-    expect(carrier.balanceOf(msisdn)).toBe(1_000_000n);
-    // Locked everywhere: the right PIN no longer works, on USSD or by SMS above the PIN threshold.
-    const again = session();
-    await again.dial();
-    expect((await again.answer('1', 'SHOP42', '300', '0', '2468')).text).toBe('Your PIN is locked after too many wrong tries. Please contact customer care.');
-    expect(await p.ask(msisdn, 'PAY SHOP42 2000')).toBe('Payment of 2,000.00 KES failed: PIN locked. Nothing was charged.');
-  });
+    it('send money: both parties get an SMS receipt', async () => {
+      const { msisdn, session } = await phoneWithPin(edge);
+      const payee = newPhone();
+      const s = session();
+      await s.dial();
+      expect((await s.answer('2')).text).toBe('Enter the phone number:');
+      expect((await s.answer('12ab')).text).toBe('Enter a number like 0712345678.\nEnter the phone number:');
+      expect((await s.answer(`0${payee.slice(3)}`, '250', '2468')).text).toBe(`Send 250.00 KES to +${payee}\nFee 0.00 KES\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
+      expect((await s.answer('1')).end).toBe(true);
+      await waitFor('payee receipt', async () => smsTo(payee).some((t) => t.startsWith(`Received 250.00 KES from +${msisdn}`)));
+      expect(smsTo(msisdn).some((t) => t.startsWith('Paid 250.00 KES'))).toBe(true);
+    });
 
-  it('cancel at the confirmation screen releases the reservation', async () => {
-    const { msisdn, session } = await phoneWithPin(edge);
-    const s = session();
-    await s.dial();
-    await s.answer('1', 'SHOP42', '400', '0', '2468');
-    await waitFor('reserved', async () => carrier.balanceOf(msisdn) === 1_000_000n - 40_000n);
-    expect(await s.answer('2')).toEqual({ text: 'Cancelled. Nothing was charged.', end: true });
-    await waitFor('released', async () => carrier.balanceOf(msisdn) === 1_000_000n);
-  });
+    it('buy airtime for oneself and for another number: the lines are topped up', async () => {
+      const { msisdn, session } = await phoneWithPin(edge);
+      let s = session();
+      await s.dial();
+      expect((await s.answer('3')).text).toBe('Buy airtime for:\n1 My number\n2 Another number');
+      expect((await s.answer('1', '50', '2468')).text).toBe(`Airtime 50.00 KES to +${msisdn}\nFee 0.00 KES\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
+      expect((await s.answer('1')).end).toBe(true);
+      const other = newPhone();
+      s = session();
+      await s.dial();
+      expect((await s.answer('3', '2', other, '20', '2468')).text).toBe(`Airtime 20.00 KES to +${other}\nFee 0.00 KES\nCharged to your Safari Mobile account\n1 Confirm\n2 Cancel`);
+      expect((await s.answer('1')).end).toBe(true);
+      await waitFor('both completed', async () => (await p.pool.query(`SELECT 1 FROM payments.payments WHERE payer_msisdn = $1 AND state = 'completed'`, [msisdn])).rowCount === 2).catch(async (e) => {
+        console.log((await p.pool.query(`SELECT state, consented, challenge_method, failure_reason, created_at, updated_at FROM payments.payments WHERE payer_msisdn = $1`, [msisdn])).rows);
+        throw e;
+      });
+      const { rows } = await p.pool.query<{ payee_kind: string; payee_id: string }>(`SELECT payee_kind, payee_id FROM payments.payments WHERE payer_msisdn = $1 AND channel = 'ussd' ORDER BY created_at`, [msisdn]);
+      expect(rows).toEqual([{ payee_kind: 'airtime', payee_id: msisdn }, { payee_kind: 'airtime', payee_id: other }]);
+      // Own line: charged 50.00 and topped up 50.00; then charged 20.00 for the other line, which is topped up 20.00.
+      await waitFor('receipts', async () => smsTo(other).length === 1 && smsTo(msisdn).filter((t) => t.startsWith('Airtime ')).length === 2);
+      expect(carrier.balanceOf(msisdn)).toBe(1_000_000n - 2_000n);
+      expect(carrier.balanceOf(other)).toBe(1_000_000n + 2_000n);
+      expect(smsTo(other)[0]).toMatch(new RegExp(`^You received 20\\.00 KES airtime from \\+${msisdn}\\. Ref `));
+    });
 
-  it('a session abandoned at the confirmation screen moves no money: the reservation is voided', async () => {
-    const { msisdn, session } = await phoneWithPin(edge);
-    const s = session();
-    await s.dial();
-    await s.answer('1', 'SHOP42', '700', '0', '2468');
-    await waitFor('reserved', async () => carrier.balanceOf(msisdn) === 1_000_000n - 70_000n);
-    // The subscriber walks away; the challenge (3 s here) expires.
-    await waitFor('failure SMS', async () => smsTo(msisdn).includes('Payment of 700.00 KES failed: not confirmed in time. Nothing was charged.'), 15_000);
-    await waitFor('released', async () => carrier.balanceOf(msisdn) === 1_000_000n);
-    // A late "1" on that session gets the truth, not a capture.
-    expect(await s.answer('1')).toEqual({ text: 'Payment of 700.00 KES failed: not confirmed in time. Nothing was charged.', end: true });
-    expect(carrier.balanceOf(msisdn)).toBe(1_000_000n);
-  });
+    it('three wrong PINs lock the PIN and end the session; nothing is reserved', async () => {
+      const { msisdn, session } = await phoneWithPin(edge);
+      const s = session();
+      await s.dial();
+      expect((await s.answer('1', 'SHOP42', '300', '0', '1111')).text).toBe('Wrong PIN, 2 tries left.\nEnter your PIN:');
+      expect((await s.answer('x')).text).toBe('A PIN is 4 digits.\nWrong PIN, 2 tries left.\nEnter your PIN:');
+      expect((await s.answer('2222')).text).toBe('Wrong PIN, 1 tries left.\nEnter your PIN:');
+      expect(await s.answer('3333')).toEqual({ text: 'Your PIN is locked after too many wrong tries. Please contact customer care.', end: true });
+      expect(carrier.balanceOf(msisdn)).toBe(1_000_000n);
+      // Locked everywhere: the right PIN no longer works, on USSD or by SMS above the PIN threshold.
+      const again = session();
+      await again.dial();
+      expect((await again.answer('1', 'SHOP42', '300', '0', '2468')).text).toBe('Your PIN is locked after too many wrong tries. Please contact customer care.');
+      expect(await p.ask(msisdn, 'PAY SHOP42 2000')).toBe('Payment of 2,000.00 KES failed: PIN locked. Nothing was charged.');
+    });
 
-  it('two sessions at once for one phone with money for one payment: one pays, one fails, no overspend', async () => {
-    const { msisdn, session } = await phoneWithPin(edge);
-    carrier.setBalance(msisdn, 15_000n);
-    const [a, b] = [session(), session()];
-    await Promise.all([a.dial(), b.dial()]);
-    const confirms = await Promise.all([a.answer('1', 'SHOP42', '100', '0', '2468'), b.answer('1', 'SHOP42', '100', '0', '2468')]);
-    for (const c of confirms) expect(c.text).toMatch(/^Pay 100\.00 KES/);
-    const results = await Promise.all([a.answer('1'), b.answer('1')]);
-    for (const r of results) expect(r.end).toBe(true);
-    await waitFor('one receipt and one failure', async () =>
-      smsTo(msisdn).filter((t) => t.startsWith('Paid 100.00 KES')).length === 1 && smsTo(msisdn).filter((t) => /failed: insufficient balance/.test(t)).length === 1);
-    expect(carrier.balanceOf(msisdn)).toBe(5_000n);
+    it('cancel at the confirmation screen releases the reservation', async () => {
+      const { msisdn, session } = await phoneWithPin(edge);
+      const s = session();
+      await s.dial();
+      await s.answer('1', 'SHOP42', '400', '0', '2468');
+      await waitFor('reserved', async () => carrier.balanceOf(msisdn) === 1_000_000n - 40_000n);
+      expect(await s.answer('2')).toEqual({ text: 'Cancelled. Nothing was charged.', end: true });
+      await waitFor('released', async () => carrier.balanceOf(msisdn) === 1_000_000n);
+    });
+
+    it('a session abandoned at the confirmation screen moves no money: the reservation is voided', async () => {
+      const { msisdn, session } = await phoneWithPin(edge);
+      const s = session();
+      await s.dial();
+      await s.answer('1', 'SHOP42', '700', '0', '2468');
+      await waitFor('reserved', async () => carrier.balanceOf(msisdn) === 1_000_000n - 70_000n);
+      // The subscriber walks away; the challenge (3 s here) expires.
+      await waitFor('failure SMS', async () => smsTo(msisdn).includes('Payment of 700.00 KES failed: not confirmed in time. Nothing was charged.'), 15_000);
+      await waitFor('released', async () => carrier.balanceOf(msisdn) === 1_000_000n);
+      // A late "1" on that session gets the truth, not a capture.
+      expect(await s.answer('1')).toEqual({ text: 'Payment of 700.00 KES failed: not confirmed in time. Nothing was charged.', end: true });
+      expect(carrier.balanceOf(msisdn)).toBe(1_000_000n);
+    });
+
+    it('two sessions at once for one phone with money for one payment: one pays, one fails, no overspend', async () => {
+      const { msisdn, session } = await phoneWithPin(edge);
+      carrier.setBalance(msisdn, 15_000n);
+      const [a, b] = [session(), session()];
+      await Promise.all([a.dial(), b.dial()]);
+      const confirms = await Promise.all([a.answer('1', 'SHOP42', '100', '0', '2468'), b.answer('1', 'SHOP42', '100', '0', '2468')]);
+      for (const c of confirms) expect(c.text).toMatch(/^Pay 100\.00 KES/);
+      const results = await Promise.all([a.answer('1'), b.answer('1')]);
+      for (const r of results) expect(r.end).toBe(true);
+      await waitFor('one receipt and one failure', async () =>
+        smsTo(msisdn).filter((t) => t.startsWith('Paid 100.00 KES')).length === 1 && smsTo(msisdn).filter((t) => /failed: insufficient balance/.test(t)).length === 1);
+      expect(carrier.balanceOf(msisdn)).toBe(5_000n);
+    });
   });
-});
 
 });
 

@@ -126,7 +126,7 @@ describe('the menu without the network', () => {
     expect(asked).toEqual([expect.objectContaining({ payeeKind: 3, payeeId: '254712345678', pin: '2468', reference: '' })]);
   });
 
-  it("withdraw asks payments for a cash-out at the agent typed (in capitals) and shows the cash, the fee and the total", async () => {
+  it('withdraw asks payments for a cash-out at the agent typed (in capitals) and shows the cash, the fee and the total', async () => {
     const asked: unknown[] = [];
     const money = (minor: bigint) => moneyToProto({ amountMinor: minor, currency: 'KES' });
     const cash = {
