@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { dialpay, moneyFromProto, moneyToProto, unixMsToProto } from '../../proto/index.js';
 import { merchantMandateJson, merchantPaymentJson, merchantPayoutJson, merchantRefundJson, merchantSettlementJson, operatorAgentJson, operatorDepositJson, operatorFloatTopUpJson } from '../../proto/merchant-json.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -305,7 +305,7 @@ export class MerchantApi {
       const q = request.query as { from?: string; to?: string; status?: string; cursor?: string; limit?: string };
       const answer = await this.#ask(request, {
         listPayouts: {
-          fromUnixMs: (q.from ? Date.parse(q.from) : 0) as never, toUnixMs: (q.to ? Date.parse(q.to) : 0) as never,
+          fromUnixMs: queryUnixMs(q.from), toUnixMs: queryUnixMs(q.to),
           status: q.status ?? '', cursor: q.cursor ?? '', limit: q.limit ? Number(q.limit) : 0,
         },
       });
@@ -389,7 +389,7 @@ export class MerchantApi {
       const q = request.query as { from?: string; to?: string; status?: string; cursor?: string; limit?: string };
       const answer = await this.#ask(request, {
         listPayments: {
-          fromUnixMs: (q.from ? Date.parse(q.from) : 0) as never, toUnixMs: (q.to ? Date.parse(q.to) : 0) as never,
+          fromUnixMs: queryUnixMs(q.from), toUnixMs: queryUnixMs(q.to),
           status: q.status ?? '', cursor: q.cursor ?? '', limit: q.limit ? Number(q.limit) : 0,
         },
       });
@@ -502,4 +502,9 @@ export class MerchantApi {
   close(): Promise<void> {
     return this.app.close();
   }
+}
+
+/** A list query's from/to (an RFC 3339 instant, checked by the schema) as Unix ms; unset: 0, no bound. */
+function queryUnixMs(iso: string | undefined): ReturnType<typeof unixMsToProto> {
+  return unixMsToProto(iso ? Date.parse(iso) : 0);
 }

@@ -23,7 +23,7 @@
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, Notifications, newEnvelope, notify, PermanentHandlerError, RetryLaterError, type Notifier } from '../../runtime/nats/index.js';
-import { dialpay, int64ToBigInt, v1 } from '../../proto/index.js';
+import { dialpay, enumValueName, int64ToBigInt, v1 } from '../../proto/index.js';
 import type { Pdu } from './pdu.js';
 import { splitForSubmit, type OutboundPart } from './segment.js';
 import { CommandStatus, SubmitDisposition, submitDisposition, statusName } from './status.js';
@@ -87,7 +87,7 @@ export interface OutboundOptions {
 
 /** The kind label of an SmsOutbound: "challenge", "receipt", ...; "unspecified" for an older publisher's. */
 export function smsKindLabel(kind: dialpay.v1.SmsKind | null | undefined): string {
-  const name = (v1.SmsKind as unknown as Record<number, string | undefined>)[kind ?? 0];
+  const name = enumValueName(v1.SmsKind, kind ?? 0);
   return name ? name.replace(/^SMS_KIND_/, '').toLowerCase() : 'unspecified';
 }
 

@@ -3,7 +3,7 @@
 // menu's confirmation screen.
 import { createHash, randomInt } from 'node:crypto';
 import type pg from 'pg';
-import { bigIntToInt64, dialpay, moneyToProto } from '../../proto/index.js';
+import { dialpay, moneyToProto, unixMsToProto } from '../../proto/index.js';
 import { Notifications } from '../../runtime/nats/index.js';
 import { formatAmount } from '../../runtime/money.js';
 import { PaymentState } from './state.js';
@@ -50,7 +50,7 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
   const fee = formatAmount(payment.fee_minor, payment.currency, lang);
   engine.notify(client, Notifications.paymentChallenged, `${id}:challenged`, id, {
     paymentId: id, method: usePin ? ChallengeMethod.CHALLENGE_METHOD_PIN : ChallengeMethod.CHALLENGE_METHOD_ONE_TIME_CODE,
-    expiresAtUnixMs: bigIntToInt64(BigInt(Date.now() + ttlMs)),
+    expiresAtUnixMs: unixMsToProto(Date.now() + ttlMs),
     amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
     fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }),
   });
@@ -70,7 +70,7 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
 async function awaitUssdConsent(engine: PaymentEngine, client: pg.PoolClient, payment: PaymentRow, ttlMs: number): Promise<void> {
   const id = payment.payment_id;
   engine.notify(client, Notifications.paymentChallenged, `${id}:challenged`, id, {
-    paymentId: id, method: ChallengeMethod.CHALLENGE_METHOD_PIN, expiresAtUnixMs: bigIntToInt64(BigInt(Date.now() + ttlMs)),
+    paymentId: id, method: ChallengeMethod.CHALLENGE_METHOD_PIN, expiresAtUnixMs: unixMsToProto(Date.now() + ttlMs),
     amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
     fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }),
   });
