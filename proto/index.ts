@@ -5,6 +5,7 @@ import { dialpay } from './gen/dialpay.js';
 import { enumValueName, requireEnum } from './convert.js';
 
 export * from './convert.js';
+export * from './secret-text.js';
 
 export { dialpay };
 export const v1 = dialpay.v1;
