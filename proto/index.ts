@@ -1,69 +1,23 @@
 // The contracts package: generated code (proto/gen, built by `make proto`,
 // never edited) plus the conversions every edge needs. int64 is generated as
 // Long (--force-long) and becomes bigint here, so money is never a number.
-import Long from 'long';
 import { dialpay } from './gen/dialpay.js';
+import { enumValueName, requireEnum } from './convert.js';
+
+export * from './convert.js';
+export * from './secret-text.js';
 
 export { dialpay };
 export const v1 = dialpay.v1;
 
 export type Envelope = dialpay.v1.IEnvelope;
 
-/** An int64 field as it arrives from the decoder, converted to bigint. */
-export function int64ToBigInt(value: Long | number | null | undefined): bigint {
-  if (value === null || value === undefined) return 0n;
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new RangeError(`int64 is not a safe integer: ${value}`);
-    return BigInt(value);
-  }
-  return BigInt(value.toString());
-}
-
-/** A bigint as the encoder wants it for an int64 field. */
-export function bigIntToInt64(value: bigint): Long {
-  if (value > 0x7fffffffffffffffn || value < -0x8000000000000000n) {
-    throw new RangeError(`value does not fit int64: ${value}`);
-  }
-  return Long.fromString(value.toString(), false);
-}
-
-export interface MoneyMinor {
-  readonly amountMinor: bigint;
-  readonly currency: string;
-}
-
-export function moneyFromProto(money: dialpay.v1.IMoney | null | undefined): MoneyMinor {
-  if (!money || !money.currency) throw new ContractError('money is missing or has no currency');
-  return { amountMinor: int64ToBigInt(money.amountMinor as Long | number | null | undefined), currency: money.currency };
-}
-
-export function moneyToProto(money: MoneyMinor): dialpay.v1.IMoney {
-  return { amountMinor: bigIntToInt64(money.amountMinor), currency: money.currency };
-}
-
-/** A message broke a contract rule that the proto type cannot express. */
-export class ContractError extends Error {
-  override readonly name = 'ContractError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
-
 /**
- * Converts a proto enum value to a friendly name, rejecting UNSPECIFIED (0)
- * and values this build does not know: both mean a producer bug.
+ * Converts a proto enum value to its name, rejecting UNSPECIFIED (0) and values this build does
+ * not know (requireEnum): both mean a producer bug.
  */
-export function enumName<E extends Record<string, number | string>>(
-  enumObject: E,
-  value: number | null | undefined,
-  fieldName: string,
-): string {
-  if (value === null || value === undefined || value === 0) {
-    throw new ContractError(`${fieldName} is UNSPECIFIED`);
-  }
-  const name = (enumObject as Record<number, string | undefined>)[value];
-  if (name === undefined) throw new ContractError(`${fieldName} has unknown value ${value}`);
-  return name;
+export function enumName<E extends Record<string, number | string>>(enumObject: E, value: number | null | undefined, fieldName: string): string {
+  return enumValueName(enumObject, requireEnum(enumObject, value, fieldName)) as string;
 }
 
 /** Where a debit's money comes from: the payer's dialpay wallet (our ledger) or their carrier account. */

@@ -1,17 +1,18 @@
 // The JSON form of a payment as merchants see it, in API responses and in
 // webhook bodies: one shape, documented in the OpenAPI document.
-import { int64ToBigInt, moneyFromProto, type dialpay } from './index.js';
+import { moneyFromProto, unixMsFromProto, type dialpay, type Int64Like } from './index.js';
+
+/** An instant as the JSON shows it; a required one (created, updated) is shown even when 0. */
+const iso = (ms: Int64Like): string => new Date(unixMsFromProto(ms)).toISOString();
+/** An optional instant (expiry, confirm-by): null when unset. */
+const isoOrNull = (ms: Int64Like): string | null => (unixMsFromProto(ms) > 0 ? iso(ms) : null);
 
 export function merchantPaymentJson(p: dialpay.v1.IMerchantPayment): Record<string, unknown> {
-  const iso = (ms: unknown) => {
-    const n = Number(int64ToBigInt(ms as never));
-    return n > 0 ? new Date(n).toISOString() : null;
-  };
   const amount = moneyFromProto(p.amount);
   return {
     id: p.paymentId, status: p.status, amountMinor: Number(amount.amountMinor), feeMinor: Number(moneyFromProto(p.fee).amountMinor), currency: amount.currency,
     msisdn: p.msisdn, reference: p.reference ?? '', description: p.description ?? '',
-    createdAt: iso(p.createdAtUnixMs), updatedAt: iso(p.updatedAtUnixMs), expiresAt: iso(p.expiresAtUnixMs), failureReason: p.failureReason || null,
+    createdAt: isoOrNull(p.createdAtUnixMs), updatedAt: isoOrNull(p.updatedAtUnixMs), expiresAt: isoOrNull(p.expiresAtUnixMs), failureReason: p.failureReason || null,
     captureMode: p.captureMode || 'automatic', authorizedMinor: p.authorized ? Number(moneyFromProto(p.authorized).amountMinor) : null,
     refundedMinor: p.refunded ? Number(moneyFromProto(p.refunded).amountMinor) : 0,
   };
@@ -19,22 +20,20 @@ export function merchantPaymentJson(p: dialpay.v1.IMerchantPayment): Record<stri
 
 export function merchantRefundJson(r: dialpay.v1.IMerchantRefund): Record<string, unknown> {
   const amount = moneyFromProto(r.amount);
-  return { id: r.refundId, status: r.status, amountMinor: Number(amount.amountMinor), currency: amount.currency, createdAt: new Date(Number(int64ToBigInt(r.createdAtUnixMs as never))).toISOString() };
+  return { id: r.refundId, status: r.status, amountMinor: Number(amount.amountMinor), currency: amount.currency, createdAt: iso(r.createdAtUnixMs) };
 }
 
 export function merchantMandateJson(m: dialpay.v1.IMerchantMandate): Record<string, unknown> {
   const cap = moneyFromProto(m.cap);
-  const expires = Number(int64ToBigInt(m.expiresAtUnixMs as never));
   return {
     id: m.mandateId, status: m.status, capMinor: Number(cap.amountMinor), currency: cap.currency, period: m.period, msisdn: m.msisdn,
     reference: m.reference ?? '', description: m.description ?? '', chargedThisPeriodMinor: Number(moneyFromProto(m.chargedThisPeriod).amountMinor),
-    createdAt: new Date(Number(int64ToBigInt(m.createdAtUnixMs as never))).toISOString(), confirmBy: expires > 0 ? new Date(expires).toISOString() : null,
+    createdAt: iso(m.createdAtUnixMs), confirmBy: isoOrNull(m.expiresAtUnixMs),
   };
 }
 
 export function merchantSettlementJson(m: dialpay.v1.IMerchantSettlement): Record<string, unknown> {
   const minor = (money: dialpay.v1.IMoney | null | undefined) => Number(moneyFromProto(money).amountMinor);
-  const iso = (ms: unknown) => new Date(Number(int64ToBigInt(ms as never))).toISOString();
   return {
     windowId: m.windowId, operatorId: m.operatorId, from: iso(m.fromUnixMs), to: iso(m.toUnixMs), status: m.status, currency: moneyFromProto(m.gross).currency,
     payments: m.payments ?? 0, refunds: m.refunds ?? 0, grossMinor: minor(m.gross), refundsMinor: minor(m.refundsTotal), feesMinor: minor(m.fees),
@@ -46,7 +45,6 @@ export function merchantSettlementJson(m: dialpay.v1.IMerchantSettlement): Recor
 /** A credit (a merchant's payout, an operator's deposit) as its caller sees it. */
 function creditJson(c: dialpay.v1.IMerchantPayout | dialpay.v1.IOperatorDeposit, id: string | null | undefined): Record<string, unknown> {
   const amount = moneyFromProto(c.amount);
-  const iso = (ms: unknown) => new Date(Number(int64ToBigInt(ms as never))).toISOString();
   return {
     id, status: c.status, amountMinor: Number(amount.amountMinor), currency: amount.currency, msisdn: c.msisdn, reference: c.reference ?? '',
     failureReason: c.failureReason || null, createdAt: iso(c.createdAtUnixMs), updatedAt: iso(c.updatedAtUnixMs),

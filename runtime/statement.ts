@@ -5,11 +5,11 @@
 // or a withdrawal (cash-out) at that agent, with the payment's reference; an operator's deposit
 // ("deposit:<operator>") or a merchant's payout ("payout:<merchant>") reads as money in from
 // them, with the caller's own reference (billing puts it in paymentId). Pure.
-import { int64ToBigInt, moneyFromProto, type dialpay } from '../proto/index.js';
+import { moneyFromProto, unixMsFromProto, type dialpay } from '../proto/index.js';
 import { formatAmount } from './money.js';
 
 export function statementLine(line: dialpay.v1.IStatementLine, currency: string, language: 'en' | 'fr'): string {
-  const at = new Date(Number(int64ToBigInt(line.atUnixMs)));
+  const at = new Date(unixMsFromProto(line.atUnixMs));
   const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
   const amountMinor = moneyFromProto(line.amount).amountMinor;
   const amount = `${amountMinor > 0n ? '+' : ''}${formatAmount(amountMinor, currency, language)}`;

@@ -2,7 +2,7 @@
 // problem answer. Route modules (payment-routes.ts, ...) register on the fastify instance with it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { bigIntToInt64, type dialpay } from '../../proto/index.js';
+import { unixMsToProto, type dialpay } from '../../proto/index.js';
 import type { Config } from '../../runtime/config/index.js';
 import type { Problem } from './problem.js';
 
@@ -22,7 +22,7 @@ export interface RouteContext {
 export const idempotencyKeyOf = (request: FastifyRequest): string => String(request.headers['idempotency-key']);
 
 /** A list query's time bounds as unix ms (0: unbounded); the schema has checked they are dates. */
-export function listBounds(q: { from?: string; to?: string }): { fromUnixMs: ReturnType<typeof bigIntToInt64>; toUnixMs: ReturnType<typeof bigIntToInt64> } {
-  const unixMs = (iso: string | undefined) => bigIntToInt64(BigInt(iso ? Date.parse(iso) : 0));
+export function listBounds(q: { from?: string; to?: string }): { fromUnixMs: ReturnType<typeof unixMsToProto>; toUnixMs: ReturnType<typeof unixMsToProto> } {
+  const unixMs = (iso: string | undefined) => unixMsToProto(iso ? Date.parse(iso) : 0);
   return { fromUnixMs: unixMs(q.from), toUnixMs: unixMs(q.to) };
 }

@@ -23,7 +23,7 @@
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, Notifications, newEnvelope, notify, PermanentHandlerError, RetryLaterError, type Notifier } from '../../runtime/nats/index.js';
-import { dialpay, int64ToBigInt, v1 } from '../../proto/index.js';
+import { dialpay, enumValueName, int64ToBigInt, maskSecretSpans, v1 } from '../../proto/index.js';
 import type { Pdu } from './codec/pdu.js';
 import { splitForSubmit, type OutboundPart } from './codec/segment.js';
 import { CommandStatus, SubmitDisposition, submitDisposition, statusName } from './status.js';
@@ -87,7 +87,7 @@ export interface OutboundOptions {
 
 /** The kind label of an SmsOutbound: "challenge", "receipt", ...; "unspecified" for an older publisher's. */
 export function smsKindLabel(kind: dialpay.v1.SmsKind | null | undefined): string {
-  const name = (v1.SmsKind as unknown as Record<number, string | undefined>)[kind ?? 0];
+  const name = enumValueName(v1.SmsKind, kind ?? 0);
   return name ? name.replace(/^SMS_KIND_/, '').toLowerCase() : 'unspecified';
 }
 
@@ -358,17 +358,17 @@ export function clientLink(binds: readonly { state: string; canSubmit: boolean; 
 }
 
 /**
- * An outbound SMS as the dead-letter stream keeps it: a one-time code ("YES 4821", "OUI 4821") masked,
- * so the 30-day DLQ holds no working secret. A code is dead two minutes after it was sent anyway;
- * a replayed challenge then asks the subscriber to start again. Bytes that do not decode pass as they are.
+ * An outbound SMS as the dead-letter stream keeps it: every span its writer marked secret (a
+ * one-time code) masked, so the 30-day DLQ holds no working secret. A code is dead two minutes after
+ * it was sent anyway; a replayed challenge then asks the subscriber to start again. Bytes that do
+ * not decode pass as they are.
  */
 export function redactCodesForDeadLetter(data: Uint8Array): Uint8Array {
   try {
     const sms = Events.smsOutbound.type.decode(data);
-    const text = sms.text ?? '';
-    const masked = text.replace(/\b(YES|OUI) \d{4,8}\b/g, (_m, word: string) => `${word} ****`);
-    if (masked === text) return data;
-    return Events.smsOutbound.type.encode({ ...sms, text: masked }).finish();
+    if (!sms.secretSpans?.length) return data;
+    const masked = maskSecretSpans(sms.text ?? '', sms.secretSpans);
+    return Events.smsOutbound.type.encode({ ...sms, text: masked.text, secretSpans: [...masked.secretSpans] }).finish();
   } catch {
     return data;
   }

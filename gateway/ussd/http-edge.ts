@@ -13,6 +13,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { unixMsToProto } from '../../proto/index.js';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
@@ -174,7 +175,7 @@ export class UssdHttpEdge {
       const deadlineMs = Date.now() + hopTimeoutMs(operator.ussd.operatorTimeoutMs);
       requestReply(this.#nc, Requests.ussdHop, {
         sessionId: `http:${form.sessionId}`, operatorId: operator.id, msisdn, serviceCode: form.serviceCode, text: form.text,
-        inputOnly: false, begins: form.text === '', deadlineUnixMs: deadlineMs as never,
+        inputOnly: false, begins: form.text === '', deadlineUnixMs: unixMsToProto(deadlineMs),
       }, Math.max(1, deadlineMs - Date.now()))
         .then((screen) => reply(200, `${screen.end ? 'END' : 'CON'} ${screen.text ?? ''}`, screen.end ? 'end' : 'continue'))
         .catch((err: unknown) => {
@@ -227,7 +228,7 @@ export class UssdHttpEdge {
     if (!numberBelongsTo(operator, msisdn, this.#config.operators)) return reply(200, 'OK', 'foreign_number');
     const deadlineMs = Date.now() + hopTimeoutMs(operator.ussd.operatorTimeoutMs);
     requestReply(this.#nc, Requests.ussdHop, {
-      sessionId: `http:${event.sessionId}`, operatorId: operator.id, msisdn, serviceCode: event.serviceCode, text: '', inputOnly: false, released: true, deadlineUnixMs: deadlineMs as never,
+      sessionId: `http:${event.sessionId}`, operatorId: operator.id, msisdn, serviceCode: event.serviceCode, text: '', inputOnly: false, released: true, deadlineUnixMs: unixMsToProto(deadlineMs),
     }, Math.max(1, deadlineMs - Date.now()))
       .catch((err: unknown) => this.#log.warn({ err, operatorId: operator.id }, 'could not tell the ussd service a session was released; its payment expires instead'))
       .finally(() => reply(200, 'OK', 'session_end'));

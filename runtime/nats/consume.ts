@@ -362,13 +362,15 @@ export async function startConsumer<M extends EventMessage>(options: ConsumerOpt
     readonly stopHeartbeat: () => void;
   }
 
-  /** Decodes a message and starts its heartbeat; an error for bytes that do not decode. */
+  /** Decodes a message and starts its heartbeat; an error for bytes that do not decode or break the event's contract. */
   const take = (msg: JsMsg): Taken | UndecodableMessageError => {
     metrics.queueWaitSeconds.observe({ consumer: name }, Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000);
     let decoded: M;
     try {
       decoded = event.type.decode(msg.data);
       if (!decoded.envelope?.eventId) throw new TypeError('envelope.eventId is missing');
+      // An enum value this build does not know, or UNSPECIFIED where one is required: not handled, not retried.
+      event.validate?.(decoded);
     } catch (cause) {
       return new UndecodableMessageError(msg.subject, msg.seq, { cause });
     }

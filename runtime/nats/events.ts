@@ -1,6 +1,6 @@
 // Every event subject and the protobuf type it carries: one table, so a
 // publisher and a handler can never disagree about what a subject holds.
-import { v1, type dialpay, type Envelope } from '../../proto/index.js';
+import { knownEnum, requireEnum, v1, type dialpay, type Envelope } from '../../proto/index.js';
 
 /** What protobufjs generates for a message type, narrowed to what we use. */
 export interface ProtoType<M> {
@@ -17,26 +17,48 @@ export interface EventDef<M extends EventMessage> {
   readonly subject: string;
   readonly typeName: string;
   readonly type: ProtoType<M>;
+  /**
+   * The contract rules a decoded message must keep that its proto type cannot say (its enum fields
+   * hold values this build knows, and the required ones are not UNSPECIFIED). Throws a ContractError;
+   * a consumer treats such a message as one that does not decode: dead-lettered with the reason.
+   */
+  readonly validate?: (message: M) => void;
 }
 
-function event<M extends EventMessage>(subject: string, typeName: string, type: ProtoType<M>): EventDef<M> {
-  return { subject, typeName, type };
+function event<M extends EventMessage>(subject: string, typeName: string, type: ProtoType<M>, validate?: (message: M) => void): EventDef<M> {
+  return validate ? { subject, typeName, type, validate } : { subject, typeName, type };
 }
+
+const { CreditOutcome, CreditSource, DebitOutcome, FundingSource, SmsKind, SmsPriority, TopUpOutcome } = v1;
+/** A result's outcome: every result says one. */
+const outcomeSaid = (m: { outcome?: dialpay.v1.DebitOutcome | null }) => void requireEnum(DebitOutcome, m.outcome, 'outcome');
 
 export const Events = {
   smsInbound: event('dialpay.sms.inbound', 'dialpay.v1.SmsInbound', v1.SmsInbound),
-  smsOutbound: event('dialpay.sms.outbound', 'dialpay.v1.SmsOutbound', v1.SmsOutbound),
-  debitReserveRequested: event('dialpay.debit.reserve.requested', 'dialpay.v1.DebitReserveRequested', v1.DebitReserveRequested),
-  debitReserveResult: event('dialpay.debit.reserve.result', 'dialpay.v1.DebitReserveResult', v1.DebitReserveResult),
+  // UNSPECIFIED kind and priority keep their documented meaning (an older publisher's: no kind label, normal priority).
+  smsOutbound: event('dialpay.sms.outbound', 'dialpay.v1.SmsOutbound', v1.SmsOutbound, (m) => {
+    knownEnum(SmsKind, m.kind, 'kind');
+    knownEnum(SmsPriority, m.priority, 'priority');
+  }),
+  // UNSPECIFIED funding: billing chooses (wallet first).
+  debitReserveRequested: event('dialpay.debit.reserve.requested', 'dialpay.v1.DebitReserveRequested', v1.DebitReserveRequested, (m) => void knownEnum(FundingSource, m.funding, 'funding')),
+  debitReserveResult: event('dialpay.debit.reserve.result', 'dialpay.v1.DebitReserveResult', v1.DebitReserveResult, (m) => {
+    outcomeSaid(m);
+    knownEnum(FundingSource, m.funding, 'funding');
+  }),
   debitCaptureRequested: event('dialpay.debit.capture.requested', 'dialpay.v1.DebitCaptureRequested', v1.DebitCaptureRequested),
-  debitCaptureResult: event('dialpay.debit.capture.result', 'dialpay.v1.DebitCaptureResult', v1.DebitCaptureResult),
+  // UNSPECIFIED top_up: no airtime top-up followed.
+  debitCaptureResult: event('dialpay.debit.capture.result', 'dialpay.v1.DebitCaptureResult', v1.DebitCaptureResult, (m) => {
+    outcomeSaid(m);
+    knownEnum(TopUpOutcome, m.topUp, 'topUp');
+  }),
   debitVoidRequested: event('dialpay.debit.void.requested', 'dialpay.v1.DebitVoidRequested', v1.DebitVoidRequested),
-  debitVoidResult: event('dialpay.debit.void.result', 'dialpay.v1.DebitVoidResult', v1.DebitVoidResult),
+  debitVoidResult: event('dialpay.debit.void.result', 'dialpay.v1.DebitVoidResult', v1.DebitVoidResult, outcomeSaid),
   /** An operator's deposit or a merchant's payout into a wallet (credit.proto): payments asks, billing books. */
-  creditRequested: event('dialpay.debit.credit.requested', 'dialpay.v1.CreditRequested', v1.CreditRequested),
-  creditResult: event('dialpay.debit.credit.result', 'dialpay.v1.CreditResult', v1.CreditResult),
+  creditRequested: event('dialpay.debit.credit.requested', 'dialpay.v1.CreditRequested', v1.CreditRequested, (m) => void requireEnum(CreditSource, m.source, 'source')),
+  creditResult: event('dialpay.debit.credit.result', 'dialpay.v1.CreditResult', v1.CreditResult, (m) => void requireEnum(CreditOutcome, m.outcome, 'outcome')),
   debitRefundRequested: event('dialpay.debit.refund.requested', 'dialpay.v1.DebitRefundRequested', v1.DebitRefundRequested),
-  debitRefundResult: event('dialpay.debit.refund.result', 'dialpay.v1.DebitRefundResult', v1.DebitRefundResult),
+  debitRefundResult: event('dialpay.debit.refund.result', 'dialpay.v1.DebitRefundResult', v1.DebitRefundResult, outcomeSaid),
   reconciliationCompleted: event('dialpay.reconciliation.completed', 'dialpay.v1.ReconciliationCompleted', v1.ReconciliationCompleted),
   merchantEvent: event('dialpay.merchant.event', 'dialpay.v1.MerchantEvent', v1.MerchantEvent),
 } as const;

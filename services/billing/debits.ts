@@ -835,7 +835,7 @@ export class DebitService {
   #enqueueResult<M extends { envelope?: dialpay.v1.IEnvelope | null; debitId?: string | null; paymentId?: string | null; outcome?: DebitOutcomeValue | null }>(
     client: pg.ClientBase, def: EventDef<M>, step: string, debitId: string, paymentId: string, outcome: DebitOutcomeValue, rest: Omit<M, 'envelope' | 'debitId' | 'paymentId' | 'outcome'>,
   ): Promise<void> {
-    return this.#enqueue(client, def, `debit-${step}-result:${debitId}:${outcome}`, paymentId, { ...rest, debitId, paymentId, outcome } as unknown as Omit<M, 'envelope'>);
+    return this.#enqueue(client, def, `debit-${step}-result:${debitId}:${outcome}`, paymentId, { ...rest, debitId, paymentId, outcome } as Omit<M, 'envelope'>);
   }
 
   /** Result event ids derive from the debit id, so a re-emitted result is the same event. */

@@ -15,7 +15,7 @@
 // marks the debit captured (debits.ts), keyed by the debit id: a redelivered
 // capture books it once, and a capture that committed always has its position.
 import type pg from 'pg';
-import { bigIntToInt64, type dialpay, int64ToBigInt } from '../../proto/index.js';
+import { bigIntToInt64, unixMsFromProto, type dialpay } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Pool } from '../../runtime/pg/index.js';
 
@@ -58,8 +58,8 @@ export async function bookInteropPosition(client: pg.ClientBase, position: Inter
 
 /** Settlement's question: the positions booked in [from, to), summed per payer operator, payee operator and currency. */
 export async function interopPositionTotals(pool: Pool, request: dialpay.v1.IInteropPositionsRequest): Promise<dialpay.v1.IInteropPositionsReply> {
-  const fromMs = Number(int64ToBigInt(request.fromUnixMs));
-  const toMs = Number(int64ToBigInt(request.toUnixMs));
+  const fromMs = unixMsFromProto(request.fromUnixMs);
+  const toMs = unixMsFromProto(request.toUnixMs);
   if (!(toMs > fromMs)) return { available: false };
   const { rows } = await pool.query<{ payer_operator_id: string; payee_operator_id: string; currency: string; transfers: number; amount_minor: string }>(
     `SELECT payer_operator_id, payee_operator_id, currency, count(*)::int AS transfers, SUM(amount_minor)::text AS amount_minor

@@ -2,7 +2,7 @@
 // in a window, and the airtime captured for and refunded from the operator's
 // airtime account (read), and booking a closed window's nets from payable to
 // settled accounts (write, idempotent on ids derived from the window).
-import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto, unixMsFromProto, unixMsToProto } from '../../proto/index.js';
 import { withTransaction, type Pool } from '../../runtime/pg/index.js';
 import type { Ledger } from './ledger/store.js';
 import { AccountIds, settlementTransfer } from './ledger/rules.js';
@@ -75,7 +75,7 @@ export class SettlementLedger {
        ) w
        WHERE id > $4
        ORDER BY id LIMIT $5`,
-      [request.operatorId ?? '', Number(int64ToBigInt(request.fromUnixMs)), Number(int64ToBigInt(request.toUnixMs)), request.afterTransferId ?? '', limit + 1],
+      [request.operatorId ?? '', unixMsFromProto(request.fromUnixMs), unixMsFromProto(request.toUnixMs), request.afterTransferId ?? '', limit + 1],
     );
     const page = rows.slice(0, limit);
     return {
@@ -113,14 +113,14 @@ export class SettlementLedger {
          AND t.created_at >= to_timestamp($2::double precision / 1000) AND t.created_at < to_timestamp($3::double precision / 1000)
          AND d.debit_id > $4
        ORDER BY d.debit_id LIMIT $5`,
-      [request.operatorId ?? '', Number(int64ToBigInt(request.fromUnixMs)), Number(int64ToBigInt(request.toUnixMs)), request.afterDebitId ?? '', limit + 1],
+      [request.operatorId ?? '', unixMsFromProto(request.fromUnixMs), unixMsFromProto(request.toUnixMs), request.afterDebitId ?? '', limit + 1],
     );
     return {
       available: true,
       more: rows.length > limit,
       charges: rows.slice(0, limit).map((r) => ({
         debitId: r.debit_id, carrierRef: r.carrier_ref ?? '', msisdn: r.msisdn, amount: moneyToProto({ amountMinor: BigInt(r.captured_minor), currency: r.currency }),
-        status: r.refunded ? 'refunded' : 'captured', atUnixMs: bigIntToInt64(BigInt(r.at.getTime())),
+        status: r.refunded ? 'refunded' : 'captured', atUnixMs: unixMsToProto(r.at),
       })),
     };
   }

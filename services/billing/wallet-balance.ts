@@ -10,7 +10,7 @@
 // caller's reference in the line's paymentId ("Deposit, Safaricom, Ref SAL-NOV").
 // With agent_id, an agent's float instead (the USSD agent menu's "Float balance").
 import type pg from 'pg';
-import { bigIntToInt64, type dialpay, moneyToProto } from '../../proto/index.js';
+import { moneyToProto, unixMsToProto, type dialpay } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Ledger } from './ledger/store.js';
 import { AccountIds, AGENT_ID } from './ledger/rules.js';
@@ -90,7 +90,7 @@ async function statement(pool: pg.Pool, msisdn: string, currency: string, limit:
   return rows.map((r) => ({
     paymentId: r.payment_id,
     amount: moneyToProto({ amountMinor: BigInt(r.amount_minor), currency }),
-    atUnixMs: bigIntToInt64(BigInt(r.at.getTime())),
+    atUnixMs: unixMsToProto(r.at),
     counterparty: r.counterparty,
   }));
 }

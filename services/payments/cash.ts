@@ -14,6 +14,7 @@
 // splitCashOut): the wallet pays amount + fee, the agent's float gets the
 // amount, and the agent is told by SMS to hand the cash over.
 import type pg from 'pg';
+import { markSecrets, type SecretText } from '../../proto/index.js';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
@@ -131,14 +132,14 @@ export async function agentSuspendedSince(client: pg.ClientBase, payment: Paymen
 }
 
 /** The challenge SMS of a cash payment, or null for any other. */
-export async function cashChallengeText(e: PaymentEngine, client: pg.ClientBase, payment: PaymentRow, code: string | null, minutes: string): Promise<string | null> {
+export async function cashChallengeText(e: PaymentEngine, client: pg.ClientBase, payment: PaymentRow, code: string | null, minutes: string): Promise<string | SecretText | null> {
   if (!isCashPayment(payment)) return null;
   const lang = payment.language;
   const money = (minor: bigint) => formatAmount(minor, payment.currency, lang);
   if (payment.agent_id !== null) return reply('challengeCashIn', lang, { amount: money(payment.amount_minor), payee: `+${payment.payee_id}`, minutes });
   const agent = agentLabel(await readAgent(client, payment.payee_id), payment.payee_id);
   const args = { amount: money(payment.payee_minor), agent, fee: money(payment.amount_minor - payment.payee_minor), total: money(payment.amount_minor), minutes };
-  return code === null ? reply('challengeCashOutPin', lang, args) : reply('challengeCashOutCode', lang, { ...args, code });
+  return code === null ? reply('challengeCashOutPin', lang, args) : markSecrets((secret) => reply('challengeCashOutCode', lang, { ...args, code: secret(code) }));
 }
 
 /** What the payer of a failed cash-in (the agent) reads; null: the usual failure text. */

@@ -3,7 +3,7 @@
 // menu's confirmation screen.
 import { createHash, randomInt } from 'node:crypto';
 import type pg from 'pg';
-import { bigIntToInt64, dialpay, moneyToProto } from '../../proto/index.js';
+import { dialpay, markSecrets, moneyToProto, unixMsToProto, type SecretText } from '../../proto/index.js';
 import { Notifications } from '../../runtime/nats/index.js';
 import { formatAmount } from '../../runtime/money.js';
 import { PaymentState } from './state.js';
@@ -14,6 +14,7 @@ import type { PaymentEngine } from './engine.js';
 import { timeBound } from './sms-options.js';
 import { sourceText } from './funding.js';
 import { cashChallengeText } from './cash.js';
+import type { Language } from './sms-grammar.js';
 
 const { ChallengeMethod } = dialpay.v1;
 
@@ -50,7 +51,7 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
   const fee = formatAmount(payment.fee_minor, payment.currency, lang);
   engine.notify(client, Notifications.paymentChallenged, `${id}:challenged`, id, {
     paymentId: id, method: usePin ? ChallengeMethod.CHALLENGE_METHOD_PIN : ChallengeMethod.CHALLENGE_METHOD_ONE_TIME_CODE,
-    expiresAtUnixMs: bigIntToInt64(BigInt(Date.now() + ttlMs)),
+    expiresAtUnixMs: unixMsToProto(Date.now() + ttlMs),
     amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
     fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }),
   });
@@ -61,16 +62,21 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
   const source = sourceText(payment.funding, engine.operators.get(payment.operator_id)?.name ?? '', lang);
   const text = (await cashChallengeText(engine, client, payment, usePin ? null : code, minutes)) ?? (usePin
     ? reply('challengePin', lang, { amount: asked, payee, fee, minutes, source })
-    : reply('challengeCode', lang, { amount: asked, payee, fee, minutes, code: code ?? '', reference: payment.reference, source }));
+    : codeChallengeText(lang, { amount: asked, payee, fee, minutes, reference: payment.reference, source }, code ?? ''));
   // Useless once the challenge expired (the row's expiry is this TTL from the step's now()).
   return engine.sms(client, `${id}:challenge-sms`, id, payerOf(payment), text, timeBound(dialpay.v1.SmsKind.SMS_KIND_CHALLENGE, Date.now() + ttlMs));
+}
+
+/** A payment's challenge by one-time code, the code marked secret (SmsOutbound.secret_spans) for the gateway to mask. */
+export function codeChallengeText(lang: Language, args: { amount: string; payee: string; fee: string; minutes: string; reference: string; source: string }, code: string): SecretText {
+  return markSecrets((secret) => reply('challengeCode', lang, { ...args, code: secret(code) }));
 }
 
 /** A USSD payment's PIN was checked before the reserve; its challenge is the confirmation screen, not an SMS. */
 async function awaitUssdConsent(engine: PaymentEngine, client: pg.PoolClient, payment: PaymentRow, ttlMs: number): Promise<void> {
   const id = payment.payment_id;
   engine.notify(client, Notifications.paymentChallenged, `${id}:challenged`, id, {
-    paymentId: id, method: ChallengeMethod.CHALLENGE_METHOD_PIN, expiresAtUnixMs: bigIntToInt64(BigInt(Date.now() + ttlMs)),
+    paymentId: id, method: ChallengeMethod.CHALLENGE_METHOD_PIN, expiresAtUnixMs: unixMsToProto(Date.now() + ttlMs),
     amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
     fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }),
   });

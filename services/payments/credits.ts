@@ -7,7 +7,7 @@
 // The APIs wait briefly for that answer (gateway/merchant-api/server.ts).
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { dialpay, moneyFromProto, moneyToProto, unixMsFromProto, unixMsToProto } from '../../proto/index.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
@@ -136,8 +136,8 @@ export async function listPayouts(e: PaymentEngine, merchant: MerchantConfig, li
   if (state !== null && !['pending', 'completed', 'failed'].includes(state)) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `unknown status "${state}"` };
   const cursor = list.cursor ? decodeCursor(list.cursor) : null;
   if (list.cursor && (!cursor || !UUID.test(cursor.paymentId))) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'cursor is not one we gave out' };
-  const fromMs = Number(int64ToBigInt(list.fromUnixMs));
-  const toMs = Number(int64ToBigInt(list.toUnixMs)) || Date.now() + 1;
+  const fromMs = unixMsFromProto(list.fromUnixMs);
+  const toMs = unixMsFromProto(list.toUnixMs) || Date.now() + 1;
   const rows = await creditStore.merchantPayoutsPage(e.pool, { merchantId: merchant.id, fromMs, toMs, state: state as CreditState | null, cursor, rowsMax: limit + 1 });
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
@@ -222,8 +222,8 @@ function creditView(row: CreditRow) {
     msisdn: `+${row.msisdn}`,
     reference: row.reference,
     failureReason: row.failure ?? '',
-    createdAtUnixMs: bigIntToInt64(BigInt(row.created_at.getTime())),
-    updatedAtUnixMs: bigIntToInt64(BigInt(row.updated_at.getTime())),
+    createdAtUnixMs: unixMsToProto(row.created_at),
+    updatedAtUnixMs: unixMsToProto(row.updated_at),
   };
 }
 

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { dialpay, fundingFromProto, fundingToProto, moneyToProto } from '../../proto/index.js';
+import { dialpay, fundingFromProto, fundingToProto, moneyToProto, type SecretText } from '../../proto/index.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
@@ -267,7 +267,7 @@ export class PaymentEngine {
   }
 
   /** An SMS to a subscriber, through the outbox, with its kind and useful life (sms-options.ts). */
-  sms(client: pg.ClientBase, eventId: string, paymentId: string, to: Destination, text: string, options: SmsOptions): Promise<void> {
+  sms(client: pg.ClientBase, eventId: string, paymentId: string, to: Destination, text: string | SecretText, options: SmsOptions): Promise<void> {
     return this.emit(client, Events.smsOutbound, eventId, paymentId, smsOutboundBody(eventId, to, text, options));
   }
 

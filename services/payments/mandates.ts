@@ -3,7 +3,7 @@
 // charge inside the cap needs no new confirmation (a receipt as always).
 import { randomInt, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { dialpay, moneyFromProto } from '../../proto/index.js';
+import { dialpay, markSecrets, moneyFromProto } from '../../proto/index.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
 import { Events } from '../../runtime/nats/index.js';
 import { formatAmount } from '../../runtime/money.js';
@@ -85,10 +85,10 @@ export async function createMandate(engine: PaymentEngine, client: pg.PoolClient
     reference: create.reference ?? '', description: create.description ?? '', codeHash: hashCode(mandateId, code), ttlMs,
   });
   const lang = subscriber.language;
-  await engine.sms(client, `${mandateId}:mandate-sms`, '', { operatorId: payer.operator.id, msisdn: payer.msisdn, shortCode: payer.operator.shortCodes[0] as string }, reply('mandateAsk', lang, {
+  await engine.sms(client, `${mandateId}:mandate-sms`, '', { operatorId: payer.operator.id, msisdn: payer.msisdn, shortCode: payer.operator.shortCodes[0] as string }, markSecrets((secret) => reply('mandateAsk', lang, {
     payee: engine.payeeName({ payee_kind: 'merchant', payee_id: merchant.id }), cap: formatAmount(cap.amountMinor, cap.currency, lang), period: periodWord(period, lang),
-    reference: create.reference ?? '', code, minutes: String(Math.max(1, Math.round(ttlMs / 60_000))),
-  }), timeBound(dialpay.v1.SmsKind.SMS_KIND_CHALLENGE, row.expires_at.getTime()));
+    reference: create.reference ?? '', code: secret(code), minutes: String(Math.max(1, Math.round(ttlMs / 60_000))),
+  })), timeBound(dialpay.v1.SmsKind.SMS_KIND_CHALLENGE, row.expires_at.getTime()));
   return { mandate: await mandateView(client, row) };
 }
 

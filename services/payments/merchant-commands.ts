@@ -2,7 +2,7 @@
 // and the idempotency (one Idempotency-Key, one reply, stored in the same
 // transaction as what the call changed).
 import type pg from 'pg';
-import { dialpay, int64ToBigInt, moneyFromProto } from '../../proto/index.js';
+import { dialpay, moneyFromProto, unixMsFromProto } from '../../proto/index.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
 import { splitMerchantPayment } from './fees.js';
 import { merchantRequestTtlMs } from './merchant-requests.js';
@@ -108,8 +108,8 @@ async function listForMerchant(e: PaymentEngine, merchant: MerchantConfig, list:
   if (list.status && !states) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `unknown status "${list.status}"` };
   const cursor = list.cursor ? decodeCursor(list.cursor) : null;
   if (list.cursor && !cursor) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'cursor is not one we gave out' };
-  const fromMs = Number(int64ToBigInt(list.fromUnixMs));
-  const toMs = Number(int64ToBigInt(list.toUnixMs)) || Date.now() + 1;
+  const fromMs = unixMsFromProto(list.fromUnixMs);
+  const toMs = unixMsFromProto(list.toUnixMs) || Date.now() + 1;
   const rows = await merchantStore.merchantPaymentsPage(e.pool, { merchantId: merchant.id, fromMs, toMs, states, cursor, rowsMax: limit + 1 });
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];

@@ -1,6 +1,6 @@
 // How the merchant API sees a payment: states as statuses, money as Money,
 // and list cursors. Pure.
-import { bigIntToInt64, moneyToProto, type dialpay } from '../../proto/index.js';
+import { bigIntToInt64, moneyToProto, unixMsToProto, type dialpay } from '../../proto/index.js';
 import type { PaymentStateValue } from './state.js';
 
 export const MERCHANT_STATUS: Readonly<Record<PaymentStateValue, string>> = {
@@ -45,8 +45,8 @@ export function merchantPayment(row: PaymentView, refundedMinor = 0n): dialpay.v
     msisdn: `+${row.payer_msisdn}`,
     reference: row.reference,
     description: row.description,
-    createdAtUnixMs: bigIntToInt64(BigInt(row.created_at.getTime())),
-    updatedAtUnixMs: bigIntToInt64(BigInt(row.updated_at.getTime())),
+    createdAtUnixMs: unixMsToProto(row.created_at),
+    updatedAtUnixMs: unixMsToProto(row.updated_at),
     failureReason: row.failure_reason ?? '',
     // A manual capture's authorization lasts longer than the payer's time to confirm.
     expiresAtUnixMs: bigIntToInt64(BigInt((row.state === 'authorized' ? row.authorization_expires_at : row.expires_at)?.getTime() ?? 0)),
@@ -100,7 +100,7 @@ export function merchantMandate(row: MandateView, status: string, chargedThisPer
     reference: row.reference,
     description: row.description,
     chargedThisPeriod: moneyToProto({ amountMinor: chargedThisPeriodMinor, currency: row.currency }),
-    createdAtUnixMs: bigIntToInt64(BigInt(row.created_at.getTime())),
+    createdAtUnixMs: unixMsToProto(row.created_at),
     expiresAtUnixMs: bigIntToInt64(BigInt(status === 'pending' ? row.expires_at.getTime() : 0)),
   };
 }

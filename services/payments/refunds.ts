@@ -3,7 +3,7 @@
 // and the merchant when billing answers.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { bigIntToInt64, dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { dialpay, moneyFromProto, moneyToProto, unixMsToProto } from '../../proto/index.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
 import { Events } from '../../runtime/nats/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
@@ -20,7 +20,7 @@ import { SMS_RECEIPT } from './sms-options.js';
 const { DebitOutcome, MerchantError } = dialpay.v1;
 
 function merchantRefund(refund: RefundRow, currency: string): dialpay.v1.IMerchantRefund {
-  return { refundId: refund.refund_id, status: refund.state, amount: moneyToProto({ amountMinor: BigInt(refund.amount_minor), currency }), createdAtUnixMs: bigIntToInt64(BigInt(refund.created_at.getTime())) };
+  return { refundId: refund.refund_id, status: refund.state, amount: moneyToProto({ amountMinor: BigInt(refund.amount_minor), currency }), createdAtUnixMs: unixMsToProto(refund.created_at) };
 }
 
 /** Never more than captured minus refunded (pending refunds included), and only a completed payment. */

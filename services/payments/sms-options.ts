@@ -2,7 +2,7 @@
 // expires_at_unix_ms in sms.proto). A time-bound text (a challenge, a retry prompt)
 // carries its challenge's expiry, so the gateway drops it rather than send a dead
 // code after an SMSC outage; receipts, notices and replies keep their value.
-import { bigIntToInt64, dialpay } from '../../proto/index.js';
+import { bigIntToInt64, dialpay, type SecretText } from '../../proto/index.js';
 import type { Destination } from './rows.js';
 
 const { SmsKind, SmsPriority } = dialpay.v1;
@@ -27,10 +27,14 @@ export function timeBound(kind: dialpay.v1.SmsKind, expiresAtMs: number | null |
   return { kind, urgent: true, ...(expiresAtMs ? { expiresAtMs } : {}) };
 }
 
-/** SmsOutbound's fields for one SMS: delivery receipt asked, priority, kind and expiry. */
-export function smsOutboundBody(eventId: string, to: Destination, text: string, options: SmsOptions): Omit<dialpay.v1.ISmsOutbound, 'envelope'> {
+/**
+ * SmsOutbound's fields for one SMS: delivery receipt asked, priority, kind and expiry, and where the
+ * text holds a secret (a one-time code, marked by markSecrets) for the gateway to mask.
+ */
+export function smsOutboundBody(eventId: string, to: Destination, text: string | SecretText, options: SmsOptions): Omit<dialpay.v1.ISmsOutbound, 'envelope'> {
+  const body = typeof text === 'string' ? { text, secretSpans: [] } : text;
   return {
-    messageRef: eventId, operatorId: to.operatorId, toMsisdn: to.msisdn, fromAddress: to.shortCode, text, receiptRequested: true,
+    messageRef: eventId, operatorId: to.operatorId, toMsisdn: to.msisdn, fromAddress: to.shortCode, text: body.text, secretSpans: [...body.secretSpans], receiptRequested: true,
     priority: options.urgent ? SmsPriority.SMS_PRIORITY_HIGH : SmsPriority.SMS_PRIORITY_NORMAL,
     kind: options.kind,
     expiresAtUnixMs: bigIntToInt64(BigInt(Math.max(0, Math.trunc(options.expiresAtMs ?? 0)))),

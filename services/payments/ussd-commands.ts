@@ -4,7 +4,7 @@
 // One transaction per command, with the subscriber's row locked, so a
 // subscriber's sessions and SMS are handled one at a time.
 import type pg from 'pg';
-import { dialpay, fundingToProto, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { dialpay, EnumValueError, fundingToProto, moneyFromProto, moneyToProto, requireEnum } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import type { Language } from './sms-grammar.js';
@@ -26,6 +26,9 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
   const operator = e.operators.get(request.operatorId ?? '');
   const msisdn = request.msisdn ?? '';
   if (!operator || !isE164(msisdn)) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
+  // Before anything is read or locked: a StartPayment must say whom it pays (no PIN attempt spent, nothing reserved).
+  const payeeKind = request.startPayment ? payeeKindOf(e, request.startPayment) : null;
+  if (request.startPayment && !payeeKind) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
   if (request.profile) {
     // Every dial asks this: plain reads, no lock and no write (so no commit to wait for on disk).
     const known = await store.readProfile(e.pool, msisdn);
@@ -47,13 +50,31 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
     }
     if (request.setPin) return setPin(e, client, subscriber, request.setPin);
     if (request.releaseSession) return releaseUssdSession(e, client, msisdn, request.releaseSession.sessionId ?? '');
-    if (request.startPayment) return startUssd(e, client, subscriber, operator, request.startPayment, before);
+    if (request.startPayment && payeeKind) return startUssd(e, client, subscriber, operator, request.startPayment, payeeKind, before);
     const paymentId = request.confirmPayment?.paymentId ?? request.cancelPayment?.paymentId;
     if (!paymentId) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
     const payment = await store.lockUssdPayment(client, paymentId, msisdn);
     if (!payment) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
     return request.confirmPayment ? confirmUssd(e, client, payment) : cancelUssd(e, client, payment);
   });
+}
+
+const PAYEE_KINDS: Readonly<Record<Exclude<dialpay.v1.PayeeKind, 0>, Payee['kind']>> = {
+  [dialpay.v1.PayeeKind.PAYEE_KIND_MERCHANT]: 'merchant',
+  [dialpay.v1.PayeeKind.PAYEE_KIND_SUBSCRIBER]: 'subscriber',
+  [dialpay.v1.PayeeKind.PAYEE_KIND_AIRTIME]: 'airtime',
+  [dialpay.v1.PayeeKind.PAYEE_KIND_AGENT]: 'agent',
+};
+
+/** A StartPayment's payee kind; null (logged) when it names none or one this build does not know: the menu's bug, never a merchant. */
+function payeeKindOf(e: PaymentEngine, command: dialpay.v1.IStartPayment): Exclude<dialpay.v1.PayeeKind, 0> | null {
+  try {
+    return requireEnum(dialpay.v1.PayeeKind, command.payeeKind, 'payeeKind');
+  } catch (err) {
+    if (!(err instanceof EnumValueError)) throw err;
+    e.log.warn({ err }, 'USSD StartPayment refused: its payee kind breaks the contract');
+    return null;
+  }
 }
 
 /** What startUssd learns from billing before its transaction. */
@@ -75,7 +96,7 @@ async function beforeStart(e: PaymentEngine, operator: OperatorConfig, msisdn: s
 }
 
 /** The PIN first (it was asked last on the menu), then the same rules as SMS, then the reserve. */
-async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: dialpay.v1.IStartPayment, before: BeforeStart | null): Promise<dialpay.v1.ISubscriberCommandReply> {
+async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: dialpay.v1.IStartPayment, payeeKind: Exclude<dialpay.v1.PayeeKind, 0>, before: BeforeStart | null): Promise<dialpay.v1.ISubscriberCommandReply> {
   const funding = before?.funding ?? null;
   const language: Language = command.language === 'fr' ? 'fr' : command.language === 'en' ? 'en' : subscriber.language;
   const requestId = command.requestId ?? '';
@@ -99,13 +120,12 @@ async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: Su
   const balanceBeforeMinor = before?.balanceMinor ?? null;
   if (command.cashIn) {
     // A deposit from the agent menu: cash.ts's rules, as DEP by SMS; the PIN just checked was the agent's.
-    if (command.payeeKind !== PayeeKind.PAYEE_KIND_SUBSCRIBER) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
+    if (payeeKind !== PayeeKind.PAYEE_KIND_SUBSCRIBER) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
     const opened = await openCashIn(e, client, subscriber, operator, { payeeMsisdn: command.payeeId ?? '', amountMinor: amount.amountMinor, language, channel: 'ussd', shortCode, requestId: requestId || null, balanceBeforeMinor });
     if (!opened.ok) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: opened.text };
     return cashQuote(opened.paymentId, splitRow(opened.split), operator.currency, `+${command.payeeId ?? ''}`, 'agent-float');
   }
-  const kind = command.payeeKind === PayeeKind.PAYEE_KIND_SUBSCRIBER ? 'subscriber' : command.payeeKind === PayeeKind.PAYEE_KIND_AIRTIME ? 'airtime'
-    : command.payeeKind === PayeeKind.PAYEE_KIND_AGENT ? 'agent' : 'merchant';
+  const kind = PAYEE_KINDS[payeeKind];
   const payee: Payee = { kind, id: kind === 'agent' ? (command.payeeId ?? '').toUpperCase() : (command.payeeId ?? '') };
   const opened = await e.open(client, subscriber, operator, {
     payee, amountMinor: amount.amountMinor, reference: (command.reference ?? '').slice(0, 40), language, channel: 'ussd',

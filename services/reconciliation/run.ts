@@ -9,7 +9,7 @@ import { createReadStream, createWriteStream, writeFileSync, type WriteStream } 
 import { once } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { bigIntToInt64, int64ToBigInt, moneyFromProto } from '../../proto/index.js';
+import { moneyFromProto, unixMsFromProto, unixMsToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Events, Requests, newEnvelope, publishEvent, requestReply } from '../../runtime/nats/index.js';
 import { Matcher, type Category, type Finding } from './matcher.js';
@@ -91,14 +91,14 @@ export async function reconcile(options: { operator: OperatorConfig; file: strin
       if (page >= CHARGES_PAGES_MAX) throw new Error('more charges in this span than one run reads; split the file');
       signal?.throwIfAborted();
       const reply = await requestReply(options.nc, Requests.billingCharges, {
-        operatorId: operator.id, fromUnixMs: bigIntToInt64(BigInt(span.fromMs - toleranceMs)), toUnixMs: bigIntToInt64(BigInt(span.toMs + toleranceMs + 1)), limit: CHARGES_PAGE, afterDebitId: after,
+        operatorId: operator.id, fromUnixMs: unixMsToProto(span.fromMs - toleranceMs), toUnixMs: unixMsToProto(span.toMs + toleranceMs + 1), limit: CHARGES_PAGE, afterDebitId: after,
       }, BILLING_TIMEOUT_MS);
       if (!reply.available) throw new Error('billing could not list the charges');
       for (const c of reply.charges ?? []) {
         const amount = moneyFromProto(c.amount);
         await report(matcher.addLedger({
           correlator: c.debitId ?? '', carrierRef: c.carrierRef ?? '', msisdn: c.msisdn ?? '', amountMinor: amount.amountMinor, currency: amount.currency,
-          status: c.status === 'refunded' ? 'refunded' : 'captured', atMs: Number(int64ToBigInt(c.atUnixMs)),
+          status: c.status === 'refunded' ? 'refunded' : 'captured', atMs: unixMsFromProto(c.atUnixMs),
         }));
         after = c.debitId ?? after;
       }

@@ -10,7 +10,7 @@
 // with the day; closing again answers with what was stored.
 import { writeFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { bigIntToInt64, int64ToBigInt } from '../../proto/index.js';
+import { int64ToBigInt, unixMsToProto } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import type { Pool } from '../../runtime/pg/index.js';
@@ -77,7 +77,7 @@ export class InteropSettlement {
     // The database's clock, as for merchant windows.
     const { rows } = await this.#pool.query<{ ended: boolean }>(`SELECT $1::timestamptz + ($2::bigint * interval '1 millisecond') <= now() AS ended`, [toAt, CLOSE_GRACE_MS]);
     if (!rows[0]?.ended) throw new InteropDayStillOpenError(`interop day ${date} runs until ${toAt.toISOString()} (closable ${CLOSE_GRACE_MS / 60_000} min later)`);
-    const reply = await requestReply(this.#nc, Requests.billingInteropPositions, { fromUnixMs: bigIntToInt64(BigInt(fromAt.getTime())), toUnixMs: bigIntToInt64(BigInt(toAt.getTime())) }, BILLING_TIMEOUT_MS);
+    const reply = await requestReply(this.#nc, Requests.billingInteropPositions, { fromUnixMs: unixMsToProto(fromAt), toUnixMs: unixMsToProto(toAt) }, BILLING_TIMEOUT_MS);
     if (!reply.available) throw new Error(`billing could not list the positions of ${date}`);
     const lines = netPositions((reply.totals ?? []).map((t) => ({
       payerOperatorId: t.payerOperatorId ?? '', payeeOperatorId: t.payeeOperatorId ?? '', currency: t.currency ?? '', transfers: t.transfers ?? 0, amountMinor: int64ToBigInt(t.amountMinor),

@@ -4,7 +4,7 @@
 // closed window answers with the batch it stored.
 import { writeFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { bigIntToInt64, dialpay, int64ToBigInt, moneyToProto } from '../../proto/index.js';
+import { dialpay, int64ToBigInt, moneyToProto, unixMsToProto } from '../../proto/index.js';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { Events, newEnvelope, Requests, requestReply } from '../../runtime/nats/index.js';
@@ -124,7 +124,7 @@ export class SettlementService {
       windowId: id, operatorId,
       lines: batch.merchants.map((l) => ({ merchantId: l.merchantId, netPayable: moneyToProto({ amountMinor: l.netPayableMinor, currency: l.currency }) })),
       operatorShare: moneyToProto({ amountMinor: batch.operator.owedMinor, currency: operator.currency }),
-      airtimeOwed: moneyToProto({ amountMinor: batch.operator.airtimeOwedMinor, currency: operator.currency }), toUnixMs: bigIntToInt64(BigInt(window.to_at.getTime())),
+      airtimeOwed: moneyToProto({ amountMinor: batch.operator.airtimeOwedMinor, currency: operator.currency }), toUnixMs: unixMsToProto(window.to_at),
     }, BILLING_TIMEOUT_MS);
     if (!booked.ok) throw new Error(`billing could not book window ${id}: ${booked.detail}`);
     const paidOut: Record<string, bigint> = {};
@@ -204,12 +204,11 @@ export class SettlementService {
     for (let page = 0; page < MOVEMENT_PAGES_MAX; page++) {
       lease?.throwIfLost();
       const reply = await requestReply(this.#nc, Requests.billingSettlementMovements, {
-        operatorId: operator.id, fromUnixMs: bigIntToInt64(BigInt(window.from_at.getTime())), toUnixMs: bigIntToInt64(BigInt(window.to_at.getTime())), limit: MOVEMENTS_PAGE, afterTransferId: after,
+        operatorId: operator.id, fromUnixMs: unixMsToProto(window.from_at), toUnixMs: unixMsToProto(window.to_at), limit: MOVEMENTS_PAGE, afterTransferId: after,
       }, BILLING_TIMEOUT_MS);
       if (!reply.available) throw new Error('billing could not list the window\'s movements');
       for (const m of reply.movements ?? []) {
-        const n = (v: unknown) => int64ToBigInt(v as never);
-        out.push(movementFrom(m, n));
+        out.push(movementFrom(m));
         after = m.transferId ?? after;
       }
       if (!reply.more) return out;
@@ -220,7 +219,8 @@ export class SettlementService {
 
 export { batchCsv, operatorCsv };
 
-function movementFrom(m: dialpay.v1.ISettlementMovement, n: (v: unknown) => bigint): Movement {
+function movementFrom(m: dialpay.v1.ISettlementMovement): Movement {
+  const n = int64ToBigInt;
   const currency = m.currency ?? '';
   const walletFunded = m.walletFunded === true;
   switch (m.kind) {
@@ -293,7 +293,7 @@ function closedFrom(window: WindowRow, closedNow: boolean): ClosedWindow {
 function merchantSettlement(windowIdValue: string, operatorId: string, fromAt: Date, toAt: Date, status: string, line: Batch['merchants'][number], paidOutMinor: bigint): dialpay.v1.IMerchantSettlement {
   const money = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: line.currency });
   return {
-    windowId: windowIdValue, operatorId, fromUnixMs: bigIntToInt64(BigInt(fromAt.getTime())), toUnixMs: bigIntToInt64(BigInt(toAt.getTime())), payments: line.payments, refunds: line.refunds,
+    windowId: windowIdValue, operatorId, fromUnixMs: unixMsToProto(fromAt), toUnixMs: unixMsToProto(toAt), payments: line.payments, refunds: line.refunds,
     gross: money(line.grossMinor), refundsTotal: money(line.refundsMinor), fees: money(line.feesMinor), operatorShare: money(line.operatorShareMinor), netPayable: money(line.netPayableMinor), status, paidOut: money(paidOutMinor),
     // As the CSV has them; a line stored before payouts existed had none.
     payouts: line.payouts ?? 0, payoutsTotal: money(line.payoutsMinor ?? 0n),

@@ -3,7 +3,7 @@
 // webhook schedule (hours), then dead-letters. Each event carries its id in
 // the body and in Dialpay-Event-Id, so a merchant drops repeats.
 import type { dialpay } from '../../proto/index.js';
-import { int64ToBigInt } from '../../proto/index.js';
+import { unixMsFromProto } from '../../proto/index.js';
 import { merchantMandateJson, merchantPaymentJson, merchantPayoutJson, merchantRefundJson, merchantSettlementJson } from '../../proto/merchant-json.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
 import { SIGNATURE_HEADER, signatureHeader } from './signature.js';
@@ -16,7 +16,7 @@ export class WebhookRefusedError extends Error {
 }
 
 export function webhookBody(event: dialpay.v1.IMerchantEvent): string {
-  const createdMs = Number(int64ToBigInt(event.envelope?.occurredAtUnixMs));
+  const createdMs = unixMsFromProto(event.envelope?.occurredAtUnixMs);
   return JSON.stringify({
     id: event.envelope?.eventId,
     type: event.type,

@@ -3,7 +3,7 @@
 // payables are funded by real captures (reserve + capture on safaricom-ke, simulated carrier).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newEnvelope, publishEvent, requestReply, Events, Requests, type NatsHandle } from '../../../runtime/nats/index.js';
+import { DLQ_STREAM, DLQ_SUBJECT_PREFIX, newEnvelope, publishEvent, requestReply, Events, Requests, type NatsHandle } from '../../../runtime/nats/index.js';
 import type { Pool } from '../../../runtime/pg/index.js';
 import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto } from '../../../proto/index.js';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
@@ -14,7 +14,7 @@ import { statementLines } from '../../../runtime/statement.js';
 import { checkMerchantPayables } from '../../../load-tests/harness/invariants.js';
 import { startBillingStack, type BillingStack } from '../../support/billing-stack.js';
 import { quietLogger, waitFor } from '../../support/stack.js';
-import { readEvents } from '../../support/streams.js';
+import { readEvents, readStored } from '../../support/streams.js';
 
 const { DebitOutcome, CreditOutcome, CreditSource } = dialpay.v1;
 let billing: BillingStack;
@@ -117,11 +117,39 @@ describe('operator deposits', () => {
       deposit('254711100003', 100n, { amount: moneyToProto({ amountMinor: 100n, currency: 'XOF' }) }),
       deposit('254711100003', 100n, { operatorId: 'nope' }),
       deposit('+2547', 100n),
-      { ...deposit('254711100003', 100n), source: CreditSource.CREDIT_SOURCE_UNSPECIFIED },
     ]) {
       expect((await credit(body)).outcome).toBe(CreditOutcome.CREDIT_OUTCOME_REJECTED);
       expect(await creditTransfers(body.creditId as string)).toBe(0);
     }
+  });
+});
+
+describe('credits that break the contract', () => {
+  it('dead-letters a credit whose source is unknown or UNSPECIFIED, with the reason, answering nothing and moving no money', async () => {
+    const msisdn = '254711100004';
+    const funding = await balance(AccountIds.operatorFunding('safaricom-ke'));
+    const bodies = [
+      { ...deposit(msisdn, 100n), source: 99 as dialpay.v1.CreditSource },
+      { ...deposit(msisdn, 100n), source: CreditSource.CREDIT_SOURCE_UNSPECIFIED },
+    ];
+    for (const body of bodies) await publish(Events.creditRequested, body);
+    const deadLetters = async () => (await readStored(nats, DLQ_STREAM))
+      .filter((m) => m.subject === `${DLQ_SUBJECT_PREFIX}.DEBITS.billing-debit-credit`)
+      .map((m) => ({ creditId: Events.creditRequested.type.decode(m.data).creditId, headers: m.headers }));
+    const letters = await waitFor('both credits dead-lettered', async () => {
+      const mine = (await deadLetters()).filter((l) => bodies.some((b) => b.creditId === l.creditId));
+      return mine.length === 2 ? mine : undefined;
+    });
+    const reasonOf = (creditId: string) => letters.find((l) => l.creditId === creditId)?.headers ?? '';
+    expect(reasonOf(bodies[0]?.creditId as string)).toMatch(/Dialpay-Error: .*source has unknown value 99/);
+    expect(reasonOf(bodies[1]?.creditId as string)).toMatch(/Dialpay-Error: .*source is UNSPECIFIED/);
+    await creditsDrained();
+    for (const body of bodies) {
+      expect(await results(body.creditId as string)).toEqual([]);
+      expect(await creditTransfers(body.creditId as string)).toBe(0);
+    }
+    expect(await balance(AccountIds.subscriber(msisdn))).toBe(0n);
+    expect(await balance(AccountIds.operatorFunding('safaricom-ke'))).toBe(funding);
   });
 });
 

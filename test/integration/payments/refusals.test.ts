@@ -4,8 +4,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
+import { dialpay, moneyToProto } from '../../../proto/index.js';
+import { connectNats, requestReply, Requests } from '../../../runtime/nats/index.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
-import { waitFor } from '../../support/stack.js';
+import { quietLogger, waitFor } from '../../support/stack.js';
 
 let p: PaymentsStack;
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 10_000_000n });
@@ -83,4 +85,25 @@ it('leaves a ledger that adds up', async () => {
   const ledger = p.ledger;
   expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
   await waitFor('holds empty', async () => (await ledger.balance(AccountIds.holds('KES'))) === 0n);
+});
+
+it('a USSD StartPayment that names no payee kind, or one unknown, is refused: never taken for a merchant, nothing reserved', async () => {
+  const nats = await connectNats({ url: p.stack.nats.url, name: 'payee-kind-test', connectTimeoutMs: 5_000, reconnectWaitMs: 200, reconnectAttemptsMax: 5, publishTimeoutMs: 5_000 }, quietLogger());
+  try {
+    const phone = newPhone();
+    /** A value no PayeeKind of this build has, as another build's menu might send it. */
+    const unknownKind = (n: number): number => n;
+    for (const payeeKind of [undefined, dialpay.v1.PayeeKind.PAYEE_KIND_UNSPECIFIED, unknownKind(99)]) {
+      const answer = await requestReply(nats.nc, Requests.paymentsSubscriber, {
+        operatorId: 'safaricom-ke', msisdn: phone,
+        startPayment: { requestId: `kind-${String(payeeKind)}`, payeeKind, payeeId: 'SHOP42', amount: moneyToProto({ amountMinor: 1_000n, currency: 'KES' }), pin: '1234' },
+      }, 5_000);
+      expect(answer.outcome, String(payeeKind)).toBe(dialpay.v1.CommandOutcome.COMMAND_OUTCOME_NOT_FOUND);
+    }
+    const payments = await p.pool.query('SELECT 1 FROM payments.payments WHERE payer_msisdn = $1', [phone]);
+    expect(payments.rowCount).toBe(0);
+    expect(carrier.balanceOf(phone)).toBe(10_000_000n);
+  } finally {
+    await nats.close();
+  }
 });
