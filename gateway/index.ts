@@ -7,6 +7,7 @@ import { startSmppEdge } from './smpp/edge.js';
 import { UssdHttpEdge } from './ussd/http-edge.js';
 import { MerchantApi } from './merchant-api/server.js';
 import { GatewayPresence } from './presence.js';
+import { GATEWAY_CONSUMERS } from './consumers.js';
 
 async function startGateway(context: ComponentContext): Promise<StartedComponent> {
   // What must hold across replicas (operators' submit rates, merchant keys' rate limits) is
@@ -42,5 +43,6 @@ export const gateway: ComponentDefinition = {
   name: 'gateway',
   schema: null,
   migrationsDir: null,
+  consumers: GATEWAY_CONSUMERS,
   start: (context) => startGateway(context),
 };

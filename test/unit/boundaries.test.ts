@@ -52,6 +52,11 @@ describe('component boundaries', () => {
     expect(violations('proto', (t) => component(t) || t.startsWith('runtime/'))).toEqual([]);
   });
 
+  it('the runtime declares no component\'s durable consumer: each component declares its own (ComponentDefinition.consumers)', () => {
+    const declaring = tsFiles(join(ROOT, 'runtime')).filter((file) => /durableName:\s*['`]/.test(readFileSync(file, 'utf8')));
+    expect(declaring.map((file) => relative(ROOT, file))).toEqual([]);
+  });
+
   it('finds imports at all (the scanner is not blind)', () => {
     expect(violations('cli', (t) => t.startsWith('services/')).length).toBeGreaterThan(0);
   });
