@@ -2,7 +2,8 @@
 // dialpay: one command, a subcommand per component.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { COMPONENT_NAMES, ConfigError, loadConfigFile, type ComponentName, type Config } from '../runtime/config/index.js';
+import { COMPONENT_NAMES, ConfigError, type ComponentName, type Config } from '../runtime/config/index.js';
+import { loadConfigFile } from './config.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { migrateAll, provisionNats, startHost, type Host } from '../runtime/host.js';
 import { natsServerAuthorization } from '../runtime/nats/permissions.js';

@@ -7,7 +7,7 @@ import { TOPOLOGY } from '../../cli/components.js';
 import { GATEWAY_SMS_OUTBOUND } from '../../gateway/consumers.js';
 import { Registry } from '../../runtime/metrics.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
-import { validateConfig } from '../../runtime/config/index.js';
+import { validateConfig } from '../../cli/config.js';
 import { redactCodesForDeadLetter } from '../../gateway/smpp/outbound.js';
 import { exampleConfigRaw, quietLogger, waitFor } from '../support/stack.js';
 import { createLogger } from '../../runtime/log.js';

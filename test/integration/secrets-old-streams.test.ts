@@ -15,7 +15,8 @@ import { connectNats, DLQ_STREAM, Events, natsOptionsFor, newEnvelope, STREAMS, 
 import { PAYMENTS_SMS_INBOUND } from '../../services/payments/consumers.js';
 import { natsPasswordEnv, natsServerAuthorization } from '../../runtime/nats/permissions.js';
 import { COMPONENTS } from '../../cli/components.js';
-import { NATS_IDENTITIES, validateConfig, type Config, type NatsIdentity } from '../../runtime/config/index.js';
+import { NATS_IDENTITIES, type Config, type NatsIdentity } from '../../runtime/config/index.js';
+import { validateConfig } from '../../cli/config.js';
 import { consumerConfig, streamConfig } from '../../runtime/nats/provision.js';
 import { hashSecret } from '../../runtime/secrets.js';
 import { startPaymentsStack, type PaymentsStack } from '../support/payments-stack.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { bigIntToInt64, dialpay } from '../../../proto/index.js';
 import { connectNats, DLQ_STREAM, effectiveConsumer, Events, newEnvelope, provisionTopology, publishEvent, type NatsHandle } from '../../../runtime/nats/index.js';
 import { GATEWAY_SMS_OUTBOUND } from '../../../gateway/consumers.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { gateway } from '../../../gateway/index.js';
 import { SmscSimulator } from '../../../load-tests/operator-sim/smsc.js';
