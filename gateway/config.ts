@@ -1,5 +1,5 @@
-// The gateway's config sections: the merchant API's listener and its bounds, and the USSD HTTP
-// edge (ussd.http; the ussd service adds its own keys to ussd).
+// The gateway's config: the merchant API's listener and its bounds (and each merchant's own API rate),
+// and the USSD HTTP edge (ussd.http; the ussd service adds its own keys to ussd).
 // Joined to the runtime's by composeConfigSchema (cli/config.ts).
 import { z } from 'zod';
 import { addressOrBlock, edgeSecret, id, isLoopbackHost, port, positiveMs, trustedProxies } from '../runtime/config/fields.js';
@@ -84,16 +84,26 @@ const sections = z.strictObject({
     .prefault({}),
 });
 
+/** This merchant's own API rate per key, instead of merchantApi's (a plan with a lower or higher cap). */
+const merchantFields = z.strictObject({
+  apiRequestsPerSecondMax: z.number().int().min(1).max(100_000).optional(),
+  apiRequestsBurstMax: z.number().int().min(1).max(100_000).optional(),
+});
+
 export type GatewayConfigSections = z.output<typeof sections>;
 
 declare module '../runtime/config/schema.js' {
   interface ComponentConfigSections {
     gateway: GatewayConfigSections;
   }
+  interface ComponentMerchantFields {
+    gateway: z.output<typeof merchantFields>;
+  }
 }
 
 export const GATEWAY_CONFIG: ConfigPart = {
   sections: sections.shape,
+  merchantFields: merchantFields.shape,
   check(config, ctx) {
     // An edge open beyond this machine must know who calls it: checked here, before any engine is contacted.
     const ussdHttp = config.ussd.http;

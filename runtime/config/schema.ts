@@ -8,7 +8,7 @@ import { z } from 'zod';
 export const COMPONENT_NAMES = ['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation', 'webhooks'] as const;
 export type ComponentName = (typeof COMPONENT_NAMES)[number];
 
-import { amountMinor, id, port, positiveMs } from './fields.js';
+import { id, port, positiveMs } from './fields.js';
 
 /** Prefixes one operator may declare. */
 const NUMBER_RANGES_MAX = 1_000;
@@ -211,34 +211,24 @@ const operator = z.strictObject({
 /** An operator's ranges, once read: its declared prefixes, or its country calling code alone. */
 const operatorWithRanges = operator.transform((o) => ({ ...o, numberRanges: o.numberRanges ?? [o.countryCallingCode] }));
 
-const merchant = z.strictObject({
+/**
+ * A merchant as the runtime knows it: who it is, whose subscribers may pay it, and its API keys (one
+ * id namespace with operators'). Each component adds the fields it reads (ConfigPart.merchantFields):
+ * payments its fee schedule and payouts, webhooks its endpoint, the gateway its API rate.
+ */
+const merchantShape = {
   id,
   name: z.string().min(1).max(40),
   /** Operators whose subscribers may pay this merchant. */
   operatorIds: z.array(id).min(1),
-  feeScheduleId: id,
-  webhookUrl: z.string().url().optional(),
-  /**
-   * Signs webhook bodies (HMAC-SHA256); pass it with DIALPAY__merchants__<n>__webhookSecret, not in the file.
-   * Only the webhooks component needs it, and refuses to start when a merchant with a webhookUrl has none.
-   */
-  webhookSecret: z.string().min(16).max(256).optional(),
   /**
    * Merchant API keys: more than one may be active, for rotation. The key is shown once by
    * `dialpay api-key`; only its id and the SHA-256 of its secret are kept (the secret is 256
    * random bits, so a fast hash is enough; PINs, being four digits, get scrypt).
    */
-  /** This merchant's own API rate per key, instead of merchantApi's (a plan with a lower or higher cap). */
-  apiRequestsPerSecondMax: z.number().int().min(1).max(100_000).optional(),
-  apiRequestsBurstMax: z.number().int().min(1).max(100_000).optional(),
   apiKeys,
-  /**
-   * Payouts (POST /v1/payouts: business to customer, from this merchant's available balance into a
-   * subscriber's dialpay wallet). Absent: payouts are refused (403). perDayMaxMinor counts this
-   * merchant's payouts not failed since 00:00 UTC.
-   */
-  payouts: z.strictObject({ perPayoutMaxMinor: amountMinor, perDayMaxMinor: amountMinor }).optional(),
-});
+};
+const MERCHANTS_MAX = 100_000;
 
 /** Who may connect to NATS: one method each (user and password, token, NKey seed, or a .creds file); every secret also as a *File. */
 const natsCredentials = z
@@ -365,7 +355,7 @@ export const baseConfigSchema = z
       .prefault({}),
     shutdown: z.strictObject({ drainTimeoutMs: positiveMs.default(15_000) }).prefault({}),
     operators: z.array(operatorWithRanges).min(1).max(64),
-    merchants: z.array(merchant).max(100_000),
+    merchants: z.array(z.strictObject(merchantShape)).max(MERCHANTS_MAX),
   });
 
 export type BaseConfig = z.output<typeof baseConfigSchema>;
@@ -382,9 +372,13 @@ export interface ComponentConfigSections {}
 
 type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
 
-export type Config = BaseConfig & Intersection<ComponentConfigSections[keyof ComponentConfigSections]>;
+/** The fields each component adds to a merchant, under its name (like ComponentConfigSections). */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ComponentMerchantFields {}
+
+export type MerchantConfig = BaseConfig['merchants'][number] & Intersection<ComponentMerchantFields[keyof ComponentMerchantFields]>;
+export type Config = Omit<BaseConfig, 'merchants'> & { merchants: MerchantConfig[] } & Intersection<ComponentConfigSections[keyof ComponentConfigSections]>;
 export type OperatorConfig = Config['operators'][number];
-export type MerchantConfig = Config['merchants'][number];
 
 /** A component's part of the config: its top-level sections, and its checks across sections. */
 export interface ConfigPart {
@@ -393,6 +387,8 @@ export interface ConfigPart {
    * an object (with .prefault({}) or not) in both: its keys are joined, none declared twice.
    */
   readonly sections: Readonly<Record<string, z.ZodType>>;
+  /** Fields it adds to each merchant (merchants[]), none declared by another. */
+  readonly merchantFields?: Readonly<Record<string, z.ZodType>>;
   /**
    * Rules across sections, on the parsed config: an id its sections hold that another section names
    * (merchants[].feeScheduleId), or one of its own that names another's. Issues go at their key.
@@ -424,13 +420,19 @@ function joinSections(key: string, a: z.ZodType, b: z.ZodType): z.ZodType {
  */
 export function composeConfigSchema(parts: readonly ConfigPart[]): z.ZodType<Config> {
   const shape: Record<string, z.ZodType> = { ...baseConfigSchema.shape };
+  const merchant: Record<string, z.ZodType> = { ...merchantShape };
   for (const part of parts) {
+    for (const [field, schema] of Object.entries(part.merchantFields ?? {})) {
+      if (field in merchant) throw new Error(`merchant field ${field} is declared twice`);
+      merchant[field] = schema;
+    }
     for (const [key, section] of Object.entries(part.sections)) {
       if (key in baseConfigSchema.shape) throw new Error(`config section ${key} is the runtime's`);
       const declared = shape[key];
       shape[key] = declared ? joinSections(key, declared, section) : section;
     }
   }
+  shape.merchants = z.array(z.strictObject(merchant)).max(MERCHANTS_MAX);
   return z.strictObject(shape).superRefine((config, ctx) => {
     checkBase(config as unknown as BaseConfig, ctx);
     for (const part of parts) part.check?.(config as unknown as Config, ctx);
@@ -468,11 +470,6 @@ function checkBase(config: BaseConfig, ctx: z.RefinementCtx): void {
       }),
     );
   }
-  config.merchants.forEach((m, i) => {
-    if (m.payouts && m.payouts.perPayoutMaxMinor > m.payouts.perDayMaxMinor) {
-      ctx.addIssue({ code: 'custom', path: ['merchants', i, 'payouts', 'perPayoutMaxMinor'], message: 'must not exceed perDayMaxMinor' });
-    }
-  });
   config.operators.forEach((op, i) => {
     if (op.billingAdapter === 'http' && !op.charging) {
       ctx.addIssue({ code: 'custom', path: ['operators', i, 'charging'], message: 'billingAdapter http needs charging.baseUrl' });

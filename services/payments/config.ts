@@ -1,5 +1,5 @@
-// Payments' config sections: the fee schedules merchants and cash-outs are charged by, and the
-// limits (KYC tiers, rates, challenge bounds). Joined to the runtime's by composeConfigSchema (cli/config.ts).
+// Payments' config: the fee schedules merchants and cash-outs are charged by, the limits (KYC
+// tiers, rates, challenge bounds), and each merchant's fee schedule and payouts. Joined to the runtime's by composeConfigSchema (cli/config.ts).
 import { z } from 'zod';
 import { amountMinor, id, positiveMs } from '../../runtime/config/fields.js';
 import { uniqueIds, type ConfigPart } from '../../runtime/config/schema.js';
@@ -49,21 +49,39 @@ const sections = z.strictObject({
   limits,
 });
 
+/** What payments reads of each merchant: the fee schedule it is charged by, and its payouts. */
+const merchantFields = z.strictObject({
+  feeScheduleId: id,
+  /**
+   * Payouts (POST /v1/payouts: business to customer, from this merchant's available balance into a
+   * subscriber's dialpay wallet). Absent: payouts are refused (403). perDayMaxMinor counts this
+   * merchant's payouts not failed since 00:00 UTC.
+   */
+  payouts: z.strictObject({ perPayoutMaxMinor: amountMinor, perDayMaxMinor: amountMinor }).optional(),
+});
+
 export type PaymentsConfigSections = z.output<typeof sections>;
 
 declare module '../../runtime/config/schema.js' {
   interface ComponentConfigSections {
     payments: PaymentsConfigSections;
   }
+  interface ComponentMerchantFields {
+    payments: z.output<typeof merchantFields>;
+  }
 }
 
 export const PAYMENTS_CONFIG: ConfigPart = {
   sections: sections.shape,
-  // The fee schedules are named by merchants and by operators' cash-outs; a tier's bounds nest.
+  merchantFields: merchantFields.shape,
+  // The fee schedules are named by merchants and by operators' cash-outs; a payout's and a tier's bounds nest.
   check(config, ctx) {
     const feeIds = uniqueIds(config.feeSchedules, 'feeSchedules', ctx);
     config.merchants.forEach((m, i) => {
       if (!feeIds.has(m.feeScheduleId)) ctx.addIssue({ code: 'custom', path: ['merchants', i, 'feeScheduleId'], message: `unknown fee schedule "${m.feeScheduleId}"` });
+      if (m.payouts && m.payouts.perPayoutMaxMinor > m.payouts.perDayMaxMinor) {
+        ctx.addIssue({ code: 'custom', path: ['merchants', i, 'payouts', 'perPayoutMaxMinor'], message: 'must not exceed perDayMaxMinor' });
+      }
     });
     config.operators.forEach((op, i) => {
       if (op.cashOutFeeScheduleId !== undefined && !feeIds.has(op.cashOutFeeScheduleId)) {

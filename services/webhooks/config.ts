@@ -1,4 +1,4 @@
-// Webhooks' config section: one delivery's timeout and the per-endpoint circuit breaker.
+// Webhooks' config: one delivery's timeout and the per-endpoint circuit breaker, and each merchant's endpoint.
 // Joined to the runtime's by composeConfigSchema (cli/config.ts).
 import { z } from 'zod';
 import { positiveMs } from '../../runtime/config/fields.js';
@@ -17,12 +17,25 @@ const sections = z.strictObject({
     .prefault({}),
 });
 
+/** Where each merchant's webhooks go, and what signs them. */
+const merchantFields = z.strictObject({
+  webhookUrl: z.string().url().optional(),
+  /**
+   * Signs webhook bodies (HMAC-SHA256); pass it with DIALPAY__merchants__<n>__webhookSecret, not in the file.
+   * Only the webhooks component needs it, and refuses to start when a merchant with a webhookUrl has none.
+   */
+  webhookSecret: z.string().min(16).max(256).optional(),
+});
+
 export type WebhooksConfigSections = z.output<typeof sections>;
 
 declare module '../../runtime/config/schema.js' {
   interface ComponentConfigSections {
     webhooks: WebhooksConfigSections;
   }
+  interface ComponentMerchantFields {
+    webhooks: z.output<typeof merchantFields>;
+  }
 }
 
-export const WEBHOOKS_CONFIG: ConfigPart = { sections: sections.shape };
+export const WEBHOOKS_CONFIG: ConfigPart = { sections: sections.shape, merchantFields: merchantFields.shape };

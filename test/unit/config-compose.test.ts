@@ -25,10 +25,21 @@ describe('composed config', () => {
     expect(configErrorOf(() => loadExampleWith((raw) => raw.feeSchedules.push({ ...raw.feeSchedules[0] }))).message).toMatch(/feeSchedules\[\d+\]\.id: duplicate id/);
   });
 
+  it('joins each merchant from the runtime\'s fields and the components\' (fee schedule, payouts, webhook endpoint, API rate)', () => {
+    const merchant = loadExampleWith((raw) => Object.assign(raw.merchants[0], { apiRequestsPerSecondMax: 3, payouts: { perPayoutMaxMinor: 5, perDayMaxMinor: 10 } })).merchants[0]!;
+    expect([merchant.apiRequestsPerSecondMax, merchant.payouts?.perDayMaxMinor, typeof merchant.feeScheduleId]).toEqual([3, 10n, 'string']);
+    expect(configErrorOf(() => loadExampleWith((raw) => (raw.merchants[0].payouts = { perPayoutMaxMinor: 11, perDayMaxMinor: 10 }))).key).toBe('merchants[0].payouts.perPayoutMaxMinor');
+    expect(configErrorOf(() => loadExampleWith((raw) => (raw.merchants[0].webhookUrl = 'not a url'))).key).toBe('merchants[0].webhookUrl');
+    expect(configErrorOf(() => loadExampleWith((raw) => (raw.merchants[0].colour = 'red'))).message).toMatch(/merchants\[0\]\.colour: unknown key/);
+    expect(Object.keys(baseConfigSchema.shape.merchants.element.shape).sort()).toEqual(['apiKeys', 'id', 'name', 'operatorIds']);
+  });
+
   it('refuses a key two parts declare, or one the runtime holds, and a field declared twice in a joined section', () => {
     expect(() => composeConfigSchema([...CONFIG_PARTS, { sections: { limits: z.strictObject({ tiers: z.array(z.string()) }) } }])).toThrow(/limits\.tiers is declared twice/);
     expect(() => composeConfigSchema([{ sections: { operators: z.array(z.string()) } }])).toThrow(/operators is the runtime's/);
     expect(() => composeConfigSchema([{ sections: { feeSchedules: z.array(z.string()) } }, { sections: { feeSchedules: z.array(z.string()) } }])).toThrow(/section feeSchedules is declared twice/);
     expect(() => composeConfigSchema([...CONFIG_PARTS, { sections: { ussd: z.strictObject({ hopsInFlightMax: z.number().default(1) }).prefault({}) } }])).toThrow(/ussd\.hopsInFlightMax is declared twice/);
+    expect(() => composeConfigSchema([...CONFIG_PARTS, { sections: {}, merchantFields: { payouts: z.string() } }])).toThrow(/merchant field payouts is declared twice/);
+    expect(() => composeConfigSchema([{ sections: {}, merchantFields: { name: z.string() } }])).toThrow(/merchant field name is declared twice/);
   });
 });
