@@ -2,11 +2,12 @@
 // dialpay: one command, a subcommand per component.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { COMPONENT_NAMES, ConfigError, loadConfigFile, type ComponentName, type Config } from '../runtime/config/index.js';
+import { COMPONENT_NAMES, ConfigError, type ComponentName, type Config } from '../runtime/config/index.js';
+import { loadConfigFile } from './config.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { migrateAll, provisionNats, startHost, type Host } from '../runtime/host.js';
 import { natsServerAuthorization } from '../runtime/nats/permissions.js';
-import { COMPONENTS, componentByName } from './components.js';
+import { COMPONENTS, TOPOLOGY, componentByName } from './components.js';
 import { runDev } from './dev.js';
 import { newApiKey } from '../runtime/api-keys.js';
 import { openApiDocument } from '../gateway/merchant-api/openapi.js';
@@ -17,7 +18,7 @@ import { reconcileOnce } from '../services/reconciliation/index.js';
 import { createPool, databaseName, ensureDatabase } from '../runtime/pg/index.js';
 import { Leases } from '../runtime/pg/lease.js';
 import { EngineUnavailableError, withPostgres } from '../runtime/engine-error.js';
-import { CONSUMERS, connectNats, natsOptionsFor, replayDeadLetters as replayConsumerDeadLetters, summariseDeadLetters } from '../runtime/nats/index.js';
+import { connectNats, natsOptionsFor, replayDeadLetters as replayConsumerDeadLetters, summariseDeadLetters } from '../runtime/nats/index.js';
 import { hashSecret } from '../runtime/secrets.js';
 import { parsePeerPasswords, startOperatorSim } from '../operator-sim/index.js';
 import { PHONE_LINE_DEFAULT } from '../operator-sim/index.js';
@@ -145,7 +146,7 @@ async function runUntilSignal(
   const log = createLogger({ level: config.log.level });
   const reloads = reloadOnHangup(configPath, log);
   log.info({ components: names }, 'starting');
-  const host = await startHost(config, names.map(componentByName), { log }).catch((err: unknown) => {
+  const host = await startHost(config, names.map(componentByName), { log, topology: TOPOLOGY }).catch((err: unknown) => {
     // A component's own config check (the webhooks' secrets) is a config error too: exit 2, naming the key.
     if (err instanceof ConfigError) {
       process.stderr.write(`dialpay: ${err.message}\n`);
@@ -241,7 +242,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'nats-config') {
-    process.stdout.write(natsServerAuthorization());
+    process.stdout.write(natsServerAuthorization(COMPONENTS));
     return;
   }
   if (command === 'phone') {
@@ -269,7 +270,7 @@ export async function main(argv: string[]): Promise<void> {
   if ((COMPONENT_NAMES as readonly string[]).includes(command) && positionals.length === 1) return runUntilSignal(config, [command as ComponentName], configPath);
   if (command === 'provision') {
     const log = createLogger({ level: config.log.level, component: 'provision' });
-    await provisionNats(config, log).catch(exitIfEngineUnavailable);
+    await provisionNats(config, log, TOPOLOGY).catch(exitIfEngineUnavailable);
     log.info('JetStream topology up to date');
     return;
   }
@@ -307,8 +308,8 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (command === 'dlq' && (positionals[1] === 'list' || positionals[1] === 'replay')) {
     const log = createLogger({ level: config.log.level, component: 'dlq' });
-    if (positionals[1] === 'replay' && !CONSUMERS.some((c) => c.durableName === values.consumer)) {
-      process.stderr.write(`dialpay: dlq replay needs --consumer NAME, one of: ${CONSUMERS.map((c) => c.durableName).join(', ')}\n`);
+    if (positionals[1] === 'replay' && !TOPOLOGY.consumers.some((c) => c.durableName === values.consumer)) {
+      process.stderr.write(`dialpay: dlq replay needs --consumer NAME, one of: ${TOPOLOGY.consumers.map((c) => c.durableName).join(', ')}\n`);
       process.exit(EXIT_USAGE);
     }
     const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-dlq'), log);

@@ -7,6 +7,7 @@ import { startSmppEdge } from './smpp/edge.js';
 import { UssdHttpEdge } from './ussd/http-edge.js';
 import { MerchantApi } from './merchant-api/server.js';
 import { GatewayPresence } from './presence.js';
+import { GATEWAY_CONSUMERS } from './consumers.js';
 
 /** The header a USSD aggregator's HTTP callback carries our shared secret in: part of that edge's wire contract. */
 export { SECRET_HEADER as USSD_SECRET_HEADER } from './ussd/http-auth.js';
@@ -45,5 +46,6 @@ export const gateway: ComponentDefinition = {
   name: 'gateway',
   schema: null,
   migrationsDir: null,
+  consumers: GATEWAY_CONSUMERS,
   start: (context) => startGateway(context),
 };

@@ -8,7 +8,8 @@
 // Runs each measurement RUNS times on throwaway engines; reports medians. At
 // the end: every durable publish was acked once and stored, and the relay
 // emptied the outbox into the stream.
-import { connectNats, provisionTopology, publishEvent, encodeEvent, newEnvelope, Events, TOPOLOGY, type NatsHandle } from '../runtime/nats/index.js';
+import { connectNats, provisionTopology, publishEvent, encodeEvent, newEnvelope, Events, type NatsHandle } from '../runtime/nats/index.js';
+import { TOPOLOGY } from '../cli/components.js';
 import { createPool, enqueueEvent, migrateSchemas, OutboxRelay, withTransaction } from '../runtime/pg/index.js';
 import { startNatsServer, startPostgres } from '../runtime/engines/index.js';
 import { createLogger } from '../runtime/log.js';

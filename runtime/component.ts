@@ -5,6 +5,7 @@ import type { Config, ComponentName } from './config/index.js';
 import type { Logger } from './log.js';
 import type { Registry } from './metrics.js';
 import type { NatsHandle } from './nats/index.js';
+import type { ConsumerSpec } from './nats/topology.js';
 import type { ConsumerMetrics } from './nats/consume.js';
 import type { Pool } from './pg/index.js';
 import type { ReadinessCheck } from './ops-server.js';
@@ -26,6 +27,12 @@ export interface ComponentDefinition {
   readonly schema: string | null;
   /** Folder of its NNNN_name.sql migrations, or null for the runtime tables only. */
   readonly migrationsDir: string | null;
+  /**
+   * The durable consumers its handlers read, on the shared streams (nats/topology.ts): the runtime
+   * provisions them (composeTopology), lets the component's NATS user read them (nats/permissions.ts)
+   * and watches their leaders.
+   */
+  readonly consumers: readonly ConsumerSpec[];
   /**
    * The component's own config rules beyond the schema (say, secrets only it holds): throws a
    * ConfigError naming the key. The host runs every component's check before it contacts any engine.

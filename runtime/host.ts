@@ -5,10 +5,9 @@ import type { Config } from './config/index.js';
 import type { ComponentDefinition, StartedComponent } from './component.js';
 import { createLogger, type Logger } from './log.js';
 import { createRegistry } from './metrics.js';
-import { connectNats, effectiveConsumer, natsOptionsFor, provisionTopologyWithRetry, withReassemblyTimeouts, TOPOLOGY, type NatsHandle, type Topology } from './nats/index.js';
+import { composeTopology, connectNats, effectiveConsumer, natsOptionsFor, provisionTopologyWithRetry, withReassemblyTimeouts, type NatsHandle, type Topology } from './nats/index.js';
 import { ConsumerMetrics } from './nats/consume.js';
 import { startClusterHealth, type ClusterHealth } from './nats/cluster-health.js';
-import { NATS_ACCESS } from './nats/permissions.js';
 import { createPool, migrateSchemas, type Pool } from './pg/index.js';
 import { startOpsServer, type OpsServer } from './ops-server.js';
 import { withNats, withPostgres } from './engine-error.js';
@@ -43,8 +42,11 @@ export function checkComponentConfigs(config: Config, definitions: readonly Comp
   for (const definition of definitions) definition.checkConfig?.(config);
 }
 
-/** Creates or updates the JetStream topology as the admin identity: components' own users may not (permissions.ts). */
-export async function provisionNats(config: Config, log: Logger, topology: Topology = TOPOLOGY): Promise<void> {
+/**
+ * Creates or updates the JetStream topology (composeTopology: the shared streams and buckets, and the
+ * consumers the components declare) as the admin identity: components' own users may not (permissions.ts).
+ */
+export async function provisionNats(config: Config, log: Logger, topology: Topology): Promise<void> {
   const setupNats = await withNats(config, () => connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-setup'), log));
   try {
     const configured = withReassemblyTimeouts(topology, config.operators.map((o) => o.smpp.reassemblyTimeoutMs));
@@ -57,6 +59,7 @@ export async function provisionNats(config: Config, log: Logger, topology: Topol
 export async function startHost(
   config: Config,
   definitions: readonly ComponentDefinition[],
+  /** topology: what to provision when nats.provisionAtStart; by default the streams and buckets with these components' consumers. */
   options: { topology?: Topology; log?: Logger } = {},
 ): Promise<Host> {
   checkComponentConfigs(config, definitions);
@@ -65,7 +68,7 @@ export async function startHost(
   let draining = false;
 
   // Provision and migrate once, before any component takes work.
-  if (config.nats.provisionAtStart) await provisionNats(config, rootLog, options.topology);
+  if (config.nats.provisionAtStart) await provisionNats(config, rootLog, options.topology ?? composeTopology(definitions));
   await withPostgres(config, () => migrateAll(config, definitions, rootLog));
 
   const stopAll = async (): Promise<void> => {
@@ -110,7 +113,7 @@ export async function startHost(
         ...started.readiness,
       ];
       // Leaders of the streams and consumers it reads, its standbys and failovers (alerts.yml).
-      const health = startClusterHealth({ nc: nats.nc, consumes: NATS_ACCESS[definition.name].consumes, pool, registry, log });
+      const health = startClusterHealth({ nc: nats.nc, consumes: definition.consumers, pool, registry, log });
       let ops: OpsServer;
       try {
         ops = await startOpsServer({ host: config.http.host, port: config.http.opsPorts[definition.name], registry, readiness, log });

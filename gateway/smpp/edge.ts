@@ -9,7 +9,8 @@
 import type { ComponentContext, StartedComponent } from '../../runtime/component.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Kvm } from '@nats-io/kv';
-import { Events, GATEWAY_SMS_OUTBOUND, SMS_PARTS_BUCKET, STREAMS, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
+import { Events, SMS_PARTS_BUCKET, STREAMS, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
+import { GATEWAY_SMS_OUTBOUND } from '../consumers.js';
 import { ClientBind, type BindCommand } from './client-bind.js';
 import { SmppServerListener } from './server.js';
 import { InboundHandler } from './inbound.js';

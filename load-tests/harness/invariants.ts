@@ -9,6 +9,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { ACCOUNT_READERS, Ledger, type AccountKind } from '../../services/billing/index.js';
 import { numberBelongsTo } from '../../runtime/msisdn.js';
 import { DLQ_STREAM } from '../../runtime/nats/topology.js';
+import { PAYMENTS_SMS_INBOUND } from '../../services/payments/index.js';
 import type { ChargingApiSimulator } from '../../operator-sim/index.js';
 import type { Check } from './report.js';
 import type { CashBook, CashReceiptKind } from './cash.js';
@@ -392,7 +393,7 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     // dead letters. SMS_INBOUND is a work queue (a handled MO leaves it), so "stored" is the stream's
     // last sequence: this stack's stream is fresh, and a duplicate (same Nats-Msg-Id) takes no sequence.
     const drained = await waitUntil(input.settleTimeoutMs, async () => {
-      const ci = await jsm.consumers.info('SMS_INBOUND', 'payments-sms-inbound');
+      const ci = await jsm.consumers.info(PAYMENTS_SMS_INBOUND.stream, PAYMENTS_SMS_INBOUND.durableName);
       return ci.num_pending === 0 && ci.num_ack_pending === 0;
     });
     const stream = await jsm.streams.info('SMS_INBOUND');

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type Config } from './schema.js';
+import type { Config } from './schema.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -29,17 +29,32 @@ export function formatKeyPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+/** Reads and validates a config against one schema: the whole one, composed where the components are listed (cli/config.ts). */
+export interface ConfigLoader {
+  loadConfigFile(path: string, env?: NodeJS.ProcessEnv): Config;
+  loadConfigText(text: string, env?: NodeJS.ProcessEnv): Config;
+  validateConfig(raw: unknown): Config;
+}
+
+export function configLoader(schema: z.ZodType<Config>): ConfigLoader {
+  return {
+    loadConfigFile: (path, env = process.env) => loadConfigFile(schema, path, env),
+    loadConfigText: (text, env = process.env) => loadConfigText(schema, text, env),
+    validateConfig: (raw) => validateConfig(schema, raw),
+  };
+}
+
+function loadConfigFile(schema: z.ZodType<Config>, path: string, env: NodeJS.ProcessEnv): Config {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
     throw new ConfigError('', `cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
-  return loadConfigText(text, env);
+  return loadConfigText(schema, text, env);
 }
 
-export function loadConfigText(text: string, env: NodeJS.ProcessEnv = process.env): Config {
+function loadConfigText(schema: z.ZodType<Config>, text: string, env: NodeJS.ProcessEnv): Config {
   let raw: unknown;
   try {
     raw = parseYaml(text, { strict: true, maxAliasCount: 100 });
@@ -51,11 +66,11 @@ export function loadConfigText(text: string, env: NodeJS.ProcessEnv = process.en
     throw new ConfigError('', 'the file must hold a mapping at the top level');
   }
   applyEnvOverrides(raw as Record<string, unknown>, env);
-  return validateConfig(raw);
+  return validateConfig(schema, raw);
 }
 
-export function validateConfig(raw: unknown): Config {
-  const result = configSchema.safeParse(raw);
+function validateConfig(schema: z.ZodType<Config>, raw: unknown): Config {
+  const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const issue = result.error.issues[0] as z.core.$ZodIssue;
   let path = [...issue.path];

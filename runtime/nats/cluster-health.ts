@@ -23,7 +23,7 @@ export const CLUSTER_HEALTH_CONCURRENCY = 4;
 export interface ClusterHealthOptions {
   /** null: PostgreSQL only (a tool, a test); the host always passes the component's connection. */
   readonly nc: NatsConnection | null;
-  /** The component's durable consumers (NATS_ACCESS[component].consumes); their streams are watched too. */
+  /** The component's durable consumers (ComponentDefinition.consumers); their streams are watched too. */
   readonly consumes: readonly { readonly stream: string; readonly durableName: string }[];
   /** The component's pool, or null when it keeps no data in PostgreSQL. */
   readonly pool: Pool | null;

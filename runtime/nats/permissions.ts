@@ -1,19 +1,16 @@
 // Who may publish and subscribe to what on NATS: one table, next to the
-// topology it names, from which the nats-server authorization block in
-// deploy/ is generated (`dialpay nats-config`), so the two cannot drift.
+// topology it names, with the durable consumers each component declares
+// (ComponentDefinition.consumers), from which the nats-server authorization
+// block in deploy/ is generated (`dialpay nats-config`), so the two cannot drift.
 // Each component gets only the subjects its code uses; admin provisions the
 // topology and runs the ops commands (dlq, webhooks replay).
 import type { ComponentName, NatsIdentity } from '../config/index.js';
 import { NATS_IDENTITIES } from '../config/index.js';
 import { inboxPrefixOf } from './connect.js';
 import { Events, Notifications, Requests } from './events.js';
-import {
-  BILLING_DEBIT_CAPTURE, BILLING_DEBIT_REFUND, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, DLQ_SUBJECT_PREFIX, GATEWAY_SMS_OUTBOUND, BILLING_CREDIT,
-  PAYMENTS_CAPTURE_RESULT, PAYMENTS_CREDIT_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, PRESENCE_SUBJECT_PREFIX, SMS_SENT_STREAM, SMS_SENT_SUBJECT, STREAMS, WEBHOOKS_DELIVERY,
-  SMS_PARTS_BUCKET, type ConsumerSpec,
-} from './topology.js';
+import { DLQ_SUBJECT_PREFIX, PRESENCE_SUBJECT_PREFIX, SMS_PARTS_BUCKET, SMS_SENT_STREAM, SMS_SENT_SUBJECT, STREAMS, type ConsumerOwner } from './topology.js';
 
-/** What one component does on NATS, in the terms of events.ts and topology.ts. */
+/** What one component does on NATS, in the terms of events.ts and topology.ts, besides reading the durable consumers it declares. */
 export interface NatsAccess {
   /** Events it publishes: durable ones, directly or through its outbox, and notifications (core NATS, notify.ts). */
   readonly publishes: readonly { readonly subject: string }[];
@@ -21,8 +18,6 @@ export interface NatsAccess {
   readonly requests: readonly { readonly subject: string }[];
   /** Request/reply contracts it answers (in a queue group). */
   readonly serves: readonly { readonly subject: string }[];
-  /** Durable consumers it pulls from, acks on, and dead-letters from. */
-  readonly consumes: readonly ConsumerSpec[];
   /** KV buckets it reads and writes. */
   readonly kvBuckets: readonly string[];
   /** Streams it reads by sequence (info and get), without a consumer. */
@@ -31,7 +26,7 @@ export interface NatsAccess {
   readonly subscribes: readonly string[];
 }
 
-const none = { publishes: [], requests: [], serves: [], consumes: [], kvBuckets: [], readsStreams: [], subscribes: [] } as const satisfies NatsAccess;
+const none = { publishes: [], requests: [], serves: [], kvBuckets: [], readsStreams: [], subscribes: [] } as const satisfies NatsAccess;
 
 /** Read from each component's code (gateway/index.ts, services/<name>/index.ts); test/integration/nats-auth.test.ts runs them under it. */
 export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
@@ -43,7 +38,6 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
     // its replicas count each other on core NATS (gateway/presence.ts) to share operators' submit rates and merchants' rate limits.
     publishes: [Events.smsInbound, { subject: SMS_SENT_SUBJECT }, Notifications.smsSubmitResult, Notifications.deliveryReceipt, { subject: `${PRESENCE_SUBJECT_PREFIX}.*` }],
     requests: [Requests.ussdHop, Requests.paymentsMerchant, Requests.paymentsOperator, Requests.settlementMerchant, Requests.billingMerchantBalance],
-    consumes: [GATEWAY_SMS_OUTBOUND],
     kvBuckets: [SMS_PARTS_BUCKET],
     readsStreams: [SMS_SENT_STREAM],
     subscribes: [SMS_SENT_SUBJECT, `${PRESENCE_SUBJECT_PREFIX}.*`],
@@ -57,7 +51,6 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
     ],
     requests: [Requests.billingBalance, Requests.billingAgentFloat],
     serves: [Requests.paymentsSubscriber, Requests.paymentsMerchant, Requests.paymentsOperator],
-    consumes: [PAYMENTS_SMS_INBOUND, PAYMENTS_RESERVE_RESULT, PAYMENTS_CAPTURE_RESULT, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT, PAYMENTS_CREDIT_RESULT],
   },
   ussd: {
     ...none,
@@ -69,7 +62,6 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
     ...none,
     publishes: [Events.debitReserveResult, Events.debitCaptureResult, Events.debitVoidResult, Events.debitRefundResult, Events.creditResult],
     serves: [Requests.billingBalance, Requests.billingMerchantBalance, Requests.billingSettlementMovements, Requests.billingCharges, Requests.billingBookSettlement, Requests.billingInteropPositions, Requests.billingAgentFloat],
-    consumes: [BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, BILLING_CREDIT],
   },
   settlement: {
     ...none,
@@ -85,10 +77,8 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
     readsStreams: ['RECONCILIATION'],
     subscribes: [Events.reconciliationCompleted.subject],
   },
-  webhooks: {
-    ...none,
-    consumes: [WEBHOOKS_DELIVERY],
-  },
+  // Reads only its consumer (services/webhooks/consumers.ts).
+  webhooks: none,
 };
 
 export interface NatsPermissions {
@@ -100,16 +90,21 @@ export interface NatsPermissions {
 
 const JS_API = '$JS.API';
 
-/** The subjects one identity may use; admin may use all. Pure; sorted and without duplicates. */
-export function natsPermissions(identity: NatsIdentity): NatsPermissions {
+/**
+ * The subjects one identity may use, with the durable consumers of the components (one of which is
+ * the identity's); admin may use all. Pure; sorted and without duplicates.
+ */
+export function natsPermissions(identity: NatsIdentity, components: readonly ConsumerOwner[]): NatsPermissions {
   if (identity === 'admin') return { publish: ['>'], subscribe: ['>'], allowResponses: false };
   const a = NATS_ACCESS[identity];
+  const component = components.find((c) => c.name === identity);
+  if (!component) throw new Error(`no component ${identity} among those whose consumers were given`);
   const publish = [
     // jetstreamManager() asks for the account's JetStream info when it connects.
     `${JS_API}.INFO`,
     ...a.publishes.map((e) => e.subject),
     ...a.requests.map((r) => r.subject),
-    ...a.consumes.flatMap((c) => [
+    ...component.consumers.flatMap((c) => [
       `${JS_API}.CONSUMER.INFO.${c.stream}.${c.durableName}`,
       `${JS_API}.CONSUMER.MSG.NEXT.${c.stream}.${c.durableName}`,
       // ack, nak, term and in-progress all go to the message's reply subject; the second form is
@@ -161,11 +156,11 @@ export function natsPasswordEnv(identity: NatsIdentity): string {
  * permissions. Passwords are `$DIALPAY_NATS_<IDENTITY>_PASSWORD` references that nats-server
  * resolves from its environment, so no secret is written here. Pure.
  */
-export function natsServerAuthorization(identities: readonly NatsIdentity[] = NATS_IDENTITIES): string {
+export function natsServerAuthorization(components: readonly ConsumerOwner[], identities: readonly NatsIdentity[] = NATS_IDENTITIES): string {
   const q = (s: string) => JSON.stringify(s);
   const list = (subjects: readonly string[]) => `[\n${subjects.map((s) => `          ${q(s)}`).join(',\n')}\n        ]`;
   const users = identities.map((identity) => {
-    const p = natsPermissions(identity);
+    const p = natsPermissions(identity, components);
     return [
       '    {',
       `      user: ${q(identity)}`,

@@ -1,6 +1,7 @@
-// Streams, durable consumers and KV buckets, declared in one table and
-// provisioned idempotently at start (provision.ts). Every stream is bounded:
-// when full it refuses new messages (discard "new"), so a publisher sees the
+// The shared bus: streams and KV buckets, declared in one table, to which each
+// component adds the durable consumers it reads (ComponentDefinition.consumers,
+// composeTopology); provisioned idempotently at start (provision.ts).
+// Every stream is bounded: when full it refuses new messages (discard "new"), so a publisher sees the
 // error and the SMPP edge answers "try again" instead of losing old messages.
 
 export interface StreamSpec {
@@ -121,81 +122,6 @@ export const STREAMS: readonly StreamSpec[] = [
   { name: DLQ_STREAM, subjects: [`${DLQ_SUBJECT_PREFIX}.>`], maxAgeMs: 30 * DAY_MS, bytesMax: 512 * MIB, messagesMax: 1_000_000, messageBytesMax: 128 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
 ];
 
-/**
- * The gateway's outbound SMS submitter. An SMS waits out an SMSC outage (no bind, or temporary
- * refusals): nak'd with a growing delay, redelivered until the bind returns or the SMS's own useful
- * life ends (gateway/smpp/outbound.ts), so max_deliver is unlimited; real failures still end in
- * the DLQ after deliveriesMax. The ack wait is not what bounds a wait: a waiting SMS is nak'd with
- * its delay, not held (a handler still sending keeps its message with working()). Waiting SMS count
- * toward ackPendingMax: past it, newer ones stay in the stream, in order, until the bind returns.
- */
-export const GATEWAY_SMS_OUTBOUND: ConsumerSpec = {
-  stream: 'SMS_OUTBOUND',
-  durableName: 'gateway-sms-outbound',
-  filterSubject: 'dialpay.sms.outbound',
-  ackWaitMs: 120_000,
-  deliveriesMax: 10,
-  ackPendingMax: 5_000,
-  waitsUnbounded: true,
-};
-
-const billingDebits = (step: 'reserve' | 'capture' | 'void' | 'refund' | 'credit'): ConsumerSpec => ({
-  stream: 'DEBITS',
-  durableName: `billing-debit-${step}`,
-  filterSubject: `dialpay.debit.${step}.requested`,
-  ackWaitMs: 30_000,
-  deliveriesMax: 10,
-  ackPendingMax: 5_000,
-});
-export const BILLING_DEBIT_RESERVE = billingDebits('reserve');
-export const BILLING_DEBIT_CAPTURE = billingDebits('capture');
-export const BILLING_DEBIT_VOID = billingDebits('void');
-export const BILLING_DEBIT_REFUND = billingDebits('refund');
-/** Operator deposits and merchant payouts into wallets (credit.proto). */
-export const BILLING_CREDIT = billingDebits('credit');
-
-/** Signs and delivers merchant webhooks; retried for hours, then dead-lettered (replay with `dialpay webhooks replay`). */
-export const WEBHOOKS_DELIVERY: ConsumerSpec = {
-  stream: 'MERCHANT_EVENTS', durableName: 'webhooks-delivery', filterSubject: 'dialpay.merchant.event', ackWaitMs: 60_000, deliveriesMax: 9, ackPendingMax: 5_000, retrySchedule: 'webhooks',
-};
-
-export const PAYMENTS_SMS_INBOUND: ConsumerSpec = {
-  stream: 'SMS_INBOUND', durableName: 'payments-sms-inbound', filterSubject: 'dialpay.sms.inbound', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
-};
-export const PAYMENTS_RESERVE_RESULT: ConsumerSpec = {
-  stream: 'DEBITS', durableName: 'payments-reserve-result', filterSubject: 'dialpay.debit.reserve.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
-};
-export const PAYMENTS_REFUND_RESULT: ConsumerSpec = {
-  stream: 'DEBITS', durableName: 'payments-refund-result', filterSubject: 'dialpay.debit.refund.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
-};
-export const PAYMENTS_CAPTURE_RESULT: ConsumerSpec = {
-  stream: 'DEBITS', durableName: 'payments-capture-result', filterSubject: 'dialpay.debit.capture.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
-};
-
-export const PAYMENTS_VOID_RESULT: ConsumerSpec = {
-  stream: 'DEBITS', durableName: 'payments-void-result', filterSubject: 'dialpay.debit.void.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
-};
-export const PAYMENTS_CREDIT_RESULT: ConsumerSpec = {
-  stream: 'DEBITS', durableName: 'payments-credit-result', filterSubject: 'dialpay.debit.credit.result', ackWaitMs: 30_000, deliveriesMax: 10, ackPendingMax: 5_000,
-};
-
-/** Durable consumers; each component adds the ones its handlers read. */
-export const CONSUMERS: readonly ConsumerSpec[] = [
-  GATEWAY_SMS_OUTBOUND,
-  BILLING_DEBIT_RESERVE,
-  BILLING_DEBIT_CAPTURE,
-  BILLING_DEBIT_VOID,
-  BILLING_DEBIT_REFUND,
-  BILLING_CREDIT,
-  PAYMENTS_SMS_INBOUND,
-  PAYMENTS_RESERVE_RESULT,
-  PAYMENTS_CAPTURE_RESULT,
-  PAYMENTS_VOID_RESULT,
-  PAYMENTS_REFUND_RESULT,
-  PAYMENTS_CREDIT_RESULT,
-  WEBHOOKS_DELIVERY,
-];
-
 /** Parts of long inbound SMS, shared by the gateway replicas (gateway/smpp/reassembly-store.ts). */
 export const SMS_PARTS_BUCKET = 'sms_parts';
 /** The default reassemblyTimeoutMs; provisioning sets the bucket's TTL from the config (reassemblyBucketTtlMs). */
@@ -224,4 +150,26 @@ export function withReassemblyTimeouts(topology: Topology, timeoutsMs: readonly 
   return { ...topology, kvBuckets: topology.kvBuckets.map((b) => (b.bucket === SMS_PARTS_BUCKET ? { ...b, ttlMs } : b)) };
 }
 
-export const TOPOLOGY: Topology = { streams: STREAMS, consumers: CONSUMERS, kvBuckets: KV_BUCKETS };
+/** What a component adds to the shared streams and buckets: the durable consumers its handlers read (ComponentDefinition.consumers). */
+export interface ConsumerOwner {
+  readonly name: string;
+  readonly consumers: readonly ConsumerSpec[];
+}
+
+/**
+ * The topology: the shared streams and KV buckets, with the durable consumers the components declare.
+ * Throws when a consumer names an undeclared stream, or two share a durable name (each would
+ * reconfigure the other's at every start). Pure.
+ */
+export function composeTopology(components: readonly ConsumerOwner[]): Topology {
+  const owners = new Map<string, string>();
+  for (const component of components) {
+    for (const spec of component.consumers) {
+      if (!STREAMS.some((s) => s.name === spec.stream)) throw new Error(`${component.name} declares consumer ${spec.durableName} on ${spec.stream}, which is no stream of the topology`);
+      const other = owners.get(spec.durableName);
+      if (other !== undefined) throw new Error(`consumer ${spec.durableName} is declared by both ${other} and ${component.name}`);
+      owners.set(spec.durableName, component.name);
+    }
+  }
+  return { streams: STREAMS, consumers: components.flatMap((c) => c.consumers), kvBuckets: KV_BUCKETS };
+}

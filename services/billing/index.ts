@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { ComponentDefinition, ComponentContext, StartedComponent } from '../../runtime/component.js';
 import { ConfigError, type Config, type OperatorConfig } from '../../runtime/config/index.js';
 import { startServiceBase } from '../../runtime/service-base.js';
-import { Requests, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, Events, serveRequests, type BatchRun, type Responder } from '../../runtime/nats/index.js';
-import { BILLING_CREDIT } from '../../runtime/nats/topology.js';
+import { Requests, Events, serveRequests, type BatchRun, type Responder } from '../../runtime/nats/index.js';
+import { BILLING_CONSUMERS, BILLING_CREDIT, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND } from './consumers.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, v1 } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -158,6 +158,7 @@ export function billingComponent(simulator?: SimulatedCarrier): ComponentDefinit
     schema: 'billing',
     checkConfig: assertChargingSecrets,
     migrationsDir: fileURLToPath(new URL('./migrations/', import.meta.url)),
+    consumers: BILLING_CONSUMERS,
     start: (context) => startBilling(context, simulator),
   };
 }

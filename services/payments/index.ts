@@ -4,9 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
 import { startServiceBase } from '../../runtime/service-base.js';
 import { capUnconsentedHolds } from './merchant-requests-store.js';
-import { Events, Requests, serveRequests, PAYMENTS_CAPTURE_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT } from '../../runtime/nats/index.js';
-// Straight from topology.ts: runtime/nats/index.ts does not re-export the credit consumers yet.
-import { PAYMENTS_CREDIT_RESULT } from '../../runtime/nats/topology.js';
+import { Events, Requests, serveRequests } from '../../runtime/nats/index.js';
+import { PAYMENTS_CONSUMERS, PAYMENTS_CAPTURE_RESULT, PAYMENTS_CREDIT_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT } from './consumers.js';
 import { PaymentsService } from './service.js';
 import { PaymentsMetrics } from './metrics.js';
 import { inboundSmsDeadLetterMasker } from './dead-letter.js';
@@ -95,7 +94,10 @@ export const payments: ComponentDefinition = {
   name: 'payments',
   schema: 'payments',
   migrationsDir: fileURLToPath(new URL('./migrations/', import.meta.url)),
+  consumers: PAYMENTS_CONSUMERS,
   start: (context) => startPayments(context),
 };
 export { resetPin, type PinResetResult } from './pin-reset.js';
 export { addAgent, auditActor, auditOf, fundAgent, listAgents, readAgent, setAgentState, type AgentRow, type AuditLine, type FloatTopUp, type FloatTopUpResult } from './agents.js';
+/** The durable consumer of subscribers' texts: the drills read its backlog. */
+export { PAYMENTS_SMS_INBOUND } from './consumers.js';

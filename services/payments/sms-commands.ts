@@ -21,9 +21,10 @@ import { SMS_REPLY } from './sms-options.js';
 import { isE164 } from '../../runtime/msisdn.js';
 import { agentByMsisdn } from './agents.js';
 import { openCashIn } from './cash.js';
+import { PAYMENTS_SMS_INBOUND } from './consumers.js';
 
 /** Whose handled SMS processed_events records (handleOnce); index.ts records a batch's at once. */
-export const SMS_INBOUND_CONSUMER = 'payments-sms-inbound';
+export const SMS_INBOUND_CONSUMER = PAYMENTS_SMS_INBOUND.durableName;
 /** The event id an inbound SMS is handled once by. */
 export const inboundEventId = (message: dialpay.v1.ISmsInbound): string | null => message.envelope?.eventId || null;
 

@@ -82,5 +82,6 @@ export const reconciliation: ComponentDefinition = {
   schema: 'reconciliation',
   // reconciliation.runs: what `dialpay reconcile` ran, so a file is reconciled once (exclusive.ts).
   migrationsDir: fileURLToPath(new URL('./migrations/', import.meta.url)),
+  consumers: [],
   start: (context) => startReconciliation(context),
 };

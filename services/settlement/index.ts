@@ -50,5 +50,6 @@ export const settlement: ComponentDefinition = {
   name: 'settlement',
   schema: 'settlement',
   migrationsDir: fileURLToPath(new URL('./migrations/', import.meta.url)),
+  consumers: [],
   start: (context) => startSettlement(context),
 };

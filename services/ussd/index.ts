@@ -28,5 +28,6 @@ export const ussd: ComponentDefinition = {
   name: 'ussd',
   schema: null,
   migrationsDir: null,
+  consumers: [],
   start: (context) => startUssd(context),
 };

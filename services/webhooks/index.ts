@@ -6,7 +6,8 @@
 import type { ComponentContext, ComponentDefinition, StartedComponent } from '../../runtime/component.js';
 import { Counter } from '../../runtime/metrics.js';
 import { ConfigError, type Config } from '../../runtime/config/index.js';
-import { Events, PermanentHandlerError, WEBHOOKS_DELIVERY, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
+import { Events, PermanentHandlerError, effectiveConsumer, startConsumer } from '../../runtime/nats/index.js';
+import { WEBHOOKS_CONSUMERS, WEBHOOKS_DELIVERY } from './consumers.js';
 import { deliver, webhookBody } from './delivery.js';
 import { EndpointBreakers } from './breaker.js';
 
@@ -89,6 +90,7 @@ export const webhooks: ComponentDefinition = {
   name: 'webhooks',
   schema: null,
   migrationsDir: null,
+  consumers: WEBHOOKS_CONSUMERS,
   checkConfig: assertWebhookSecrets,
   start: (context) => startWebhooks(context),
 };

@@ -2,7 +2,8 @@
 // the merchant's endpoint is back; the general DLQ replay (runtime/nats/dlq.ts)
 // with a merchant filter. Merchants drop a repeat by its event id.
 import type { NatsHandle } from '../../runtime/nats/index.js';
-import { Events, WEBHOOKS_DELIVERY, replayDeadLetters as replayConsumer } from '../../runtime/nats/index.js';
+import { Events, replayDeadLetters as replayConsumer } from '../../runtime/nats/index.js';
+import { WEBHOOKS_DELIVERY } from './consumers.js';
 
 export function replayDeadLetters(nats: NatsHandle, options: { merchantId?: string; timeoutMs: number }): Promise<number> {
   const { merchantId } = options;

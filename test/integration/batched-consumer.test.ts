@@ -3,7 +3,8 @@
 // xmin) and are all acked; one bad message is retried or dead-lettered alone
 // while the others' effects exist once; a redelivered batch does nothing twice.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, DLQ_SUBJECT_PREFIX, ConsumerMetrics, PermanentHandlerError, type BatchRun, type ConsumerSpec, type NatsHandle, type Topology, type RunningConsumer } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, publishEvent, startConsumer, newEnvelope, Events, DLQ_STREAM, DLQ_SUBJECT_PREFIX, ConsumerMetrics, PermanentHandlerError, type BatchRun, type ConsumerSpec, type NatsHandle, type Topology, type RunningConsumer } from '../../runtime/nats/index.js';
+import { TOPOLOGY } from '../../cli/components.js';
 import { createPool, handleOnce, migrateSchemas, sharedTransactionRunner, SharedTransactionMetrics, type Pool } from '../../runtime/pg/index.js';
 import { Registry } from '../../runtime/metrics.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../support/stack.js';

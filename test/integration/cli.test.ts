@@ -15,7 +15,8 @@ import { exampleConfigRaw, quietLogger, setupStack, waitFor, type Stack } from '
 import { COMPONENT_NAMES } from '../../runtime/config/index.js';
 import { runTs } from '../support/child.js';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { connectNats, provisionTopology, TOPOLOGY, DLQ_SUBJECT_PREFIX } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, DLQ_SUBJECT_PREFIX } from '../../runtime/nats/index.js';
+import { TOPOLOGY } from '../../cli/components.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dialpay-cli-'));
 let stack: Stack;

@@ -14,9 +14,11 @@ import { SettlementService } from '../../services/settlement/index.js';
 import { reconcile } from '../../services/reconciliation/index.js';
 import { newApiKey } from '../../runtime/api-keys.js';
 import { freePort } from '../../runtime/engines/index.js';
-import { NATS_IDENTITIES, validateConfig, type Config, type NatsIdentity } from '../../runtime/config/index.js';
+import { NATS_IDENTITIES, type Config, type NatsIdentity } from '../../runtime/config/index.js';
+import { validateConfig } from '../../cli/config.js';
 import { connectNats, natsOptionsFor, requestReply, Requests, type NatsHandle } from '../../runtime/nats/index.js';
 import { natsPasswordEnv, natsServerAuthorization } from '../../runtime/nats/permissions.js';
+import { COMPONENTS } from '../../cli/components.js';
 import { startPaymentsStack, type PaymentsStack } from '../support/payments-stack.js';
 import { UssdPhone } from '../support/ussd-phone.js';
 import { quietLogger, waitFor } from '../support/stack.js';
@@ -51,7 +53,7 @@ const violationLogged = (pattern: RegExp, from: number) => waitFor(`server log: 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dialpay-nats-auth-'));
   const configFile = join(dir, 'auth.conf');
-  writeFileSync(configFile, natsServerAuthorization());
+  writeFileSync(configFile, natsServerAuthorization(COMPONENTS));
   const env = Object.fromEntries(NATS_IDENTITIES.map((id) => [natsPasswordEnv(id), passwords[id]]));
   const apiPort = await freePort();
   apiBase = `http://127.0.0.1:${apiPort}`;

@@ -2,10 +2,12 @@
 // Nats-Msg-Id dedups, handlers get decoded messages, failures are retried with
 // a delay and end in the dead-letter stream, undecodable bytes go there at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, provisionTopology, provisionTopologyWithRetry, publishEvent, startConsumer, newEnvelope, Events, TOPOLOGY, DLQ_STREAM, GATEWAY_SMS_OUTBOUND, PermanentHandlerError, RetryLaterError, PubAckMux, PubAckError, replyMuxFor, ReplyError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, provisionTopologyWithRetry, publishEvent, startConsumer, newEnvelope, Events, DLQ_STREAM, PermanentHandlerError, RetryLaterError, PubAckMux, PubAckError, replyMuxFor, ReplyError, deadLetters, replayDeadLetters, summariseDeadLetters, ConsumerMetrics, type NatsHandle, type Topology, type ConsumerSpec } from '../../runtime/nats/index.js';
+import { TOPOLOGY } from '../../cli/components.js';
+import { GATEWAY_SMS_OUTBOUND } from '../../gateway/consumers.js';
 import { Registry } from '../../runtime/metrics.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../../runtime/engines/index.js';
-import { validateConfig } from '../../runtime/config/index.js';
+import { validateConfig } from '../../cli/config.js';
 import { redactCodesForDeadLetter } from '../../gateway/smpp/outbound.js';
 import { exampleConfigRaw, quietLogger, waitFor } from '../support/stack.js';
 import { createLogger } from '../../runtime/log.js';

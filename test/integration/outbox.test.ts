@@ -2,7 +2,8 @@
 // part way through loses nothing and doubles nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { connectNats, provisionTopology, publishEncoded, encodeEvent, newEnvelope, Events, TOPOLOGY, type NatsHandle } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, publishEncoded, encodeEvent, newEnvelope, Events, type NatsHandle } from '../../runtime/nats/index.js';
+import { TOPOLOGY } from '../../cli/components.js';
 import { createPool, enqueueEvent, migrateSchemas, OutboxRelay, withTransaction, LEFT_BEHIND_AFTER_MS, type Pool } from '../../runtime/pg/index.js';
 import { Registry } from '../../runtime/metrics.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../support/stack.js';

@@ -3,7 +3,8 @@
 // happened exactly once (idempotency key in Postgres).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
-import { connectNats, provisionTopology, publishEvent, newEnvelope, Events, TOPOLOGY, type NatsHandle } from '../../runtime/nats/index.js';
+import { connectNats, provisionTopology, publishEvent, newEnvelope, Events, type NatsHandle } from '../../runtime/nats/index.js';
+import { TOPOLOGY } from '../../cli/components.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../support/stack.js';
 import { runTs } from '../support/child.js';
 import { EFFECT_CONSUMER } from '../fixtures/effect-consumer.js';

@@ -11,9 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../services/billing/index.js';
-import { connectNats, DLQ_STREAM, Events, natsOptionsFor, newEnvelope, PAYMENTS_SMS_INBOUND, STREAMS, type NatsHandle } from '../../runtime/nats/index.js';
+import { connectNats, DLQ_STREAM, Events, natsOptionsFor, newEnvelope, STREAMS, type NatsHandle } from '../../runtime/nats/index.js';
+import { PAYMENTS_SMS_INBOUND } from '../../services/payments/consumers.js';
 import { natsPasswordEnv, natsServerAuthorization } from '../../runtime/nats/permissions.js';
-import { NATS_IDENTITIES, validateConfig, type Config, type NatsIdentity } from '../../runtime/config/index.js';
+import { COMPONENTS } from '../../cli/components.js';
+import { NATS_IDENTITIES, type Config, type NatsIdentity } from '../../runtime/config/index.js';
+import { validateConfig } from '../../cli/config.js';
 import { consumerConfig, streamConfig } from '../../runtime/nats/provision.js';
 import { hashSecret } from '../../runtime/secrets.js';
 import { startPaymentsStack, type PaymentsStack } from '../support/payments-stack.js';
@@ -54,7 +57,7 @@ async function makeOldStreams(): Promise<void> {
 
 beforeAll(async () => {
   const configFile = join(mkdtempSync(join(tmpdir(), 'dialpay-old-streams-')), 'auth.conf');
-  writeFileSync(configFile, natsServerAuthorization());
+  writeFileSync(configFile, natsServerAuthorization(COMPONENTS));
   const env = Object.fromEntries(NATS_IDENTITIES.map((id) => [natsPasswordEnv(id), passwords[id]]));
   p = await startPaymentsStack(carrier, (raw) => {
     raw.consumers.deliveriesMax = 2;

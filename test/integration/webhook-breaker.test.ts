@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { validateConfig } from '../../runtime/config/index.js';
+import { validateConfig } from '../../cli/config.js';
 import { startHost, type Host } from '../../runtime/host.js';
 import { connectNats, Events, newEnvelope, publishEvent, type NatsHandle } from '../../runtime/nats/index.js';
 import { webhooks } from '../../services/webhooks/index.js';

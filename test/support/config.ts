@@ -1,7 +1,8 @@
 // Configs for unit tests: the shipped example with a change, loaded as the
 // daemon loads it (YAML text plus DIALPAY__ environment overrides).
 import { stringify } from 'yaml';
-import { ConfigError, loadConfigText, type Config } from '../../runtime/config/index.js';
+import { ConfigError, type Config } from '../../runtime/config/index.js';
+import { loadConfigText } from '../../cli/config.js';
 import { exampleConfigRaw } from './stack.js';
 
 export function loadExampleWith(mutate: (raw: Record<string, any>) => void, env: NodeJS.ProcessEnv = {}): Config {

@@ -1,7 +1,7 @@
 // The whole SMS payment path for end-to-end tests: throwaway engines, the
 // simulated SMSC the gateway binds to, and billing, payments and the gateway
 // in this process, with the USSD menus and merchant webhooks. `configure` adjusts the config before start.
-import { validateConfig } from '../../runtime/config/index.js';
+import { validateConfig } from '../../cli/config.js';
 import { startHost, type Host } from '../../runtime/host.js';
 import { createPool, type Pool } from '../../runtime/pg/index.js';
 import { freePort, type NatsServerOptions } from '../../runtime/engines/index.js';

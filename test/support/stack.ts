@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { startNatsServer, startPostgres, freePort, type NatsServerHandle, type NatsServerOptions, type PostgresHandle } from '../../runtime/engines/index.js';
-import { validateConfig, type Config, COMPONENT_NAMES } from '../../runtime/config/index.js';
+import { type Config, COMPONENT_NAMES } from '../../runtime/config/index.js';
+import { validateConfig } from '../../cli/config.js';
 import { createLogger, type Logger } from '../../runtime/log.js';
 import { USSD_TEST_SECRET } from './ussd-phone.js';
 

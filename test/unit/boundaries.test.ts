@@ -92,6 +92,20 @@ describe('component boundaries', () => {
     expect(violations('load-tests', (t, file) => !benchesOfOneModule.has(file) && (t.startsWith('gateway/') || t.startsWith('services/')) && !publicEntry(t))).toEqual([]);
   });
 
+  it('the runtime declares no component\'s durable consumer: each component declares its own (ComponentDefinition.consumers)', () => {
+    const declaring = tsFiles(join(ROOT, 'runtime')).filter((file) => /durableName:\s*['`]/.test(readFileSync(file, 'utf8')));
+    expect(declaring.map((file) => relative(ROOT, file))).toEqual([]);
+  });
+
+  it('composes every component\'s config part and lists every component\'s consumers', () => {
+    const owners = ['gateway', ...readdirSync(join(ROOT, 'services')).map((name) => `services/${name}`)];
+    const declaring = (file: string) => owners.filter((dir) => statSync(join(ROOT, dir)).isDirectory() && tsFiles(join(ROOT, dir)).includes(join(ROOT, dir, file))).map((dir) => `${dir}/${file.replace(/\.ts$/, '')}`);
+    // cli/config.ts joins each <component>/config.ts; a component's consumers.ts is read by its own index.ts (ComponentDefinition.consumers).
+    expect(declaring('config.ts').filter((m) => !importsOf(join(ROOT, 'cli/config.ts')).includes(`${m}.js`))).toEqual([]);
+    expect(declaring('consumers.ts').filter((m) => !importsOf(join(ROOT, m.replace(/consumers$/, 'index.ts'))).includes(`${m}.js`))).toEqual([]);
+    expect(declaring('config.ts').length).toBeGreaterThan(3);
+  });
+
   it('finds imports at all (the scanner is not blind)', () => {
     expect(violations('cli', (t) => t.startsWith('services/')).length).toBeGreaterThan(0);
     expect(violations('operator-sim', (t) => t === 'gateway/smpp/codec/index.js').length).toBeGreaterThan(0);

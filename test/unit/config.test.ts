@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfigText } from '../../runtime/config/index.js';
+import { loadConfigText } from '../../cli/config.js';
 import { configErrorOf, loadExampleWith } from '../support/config.js';
 import { assertChargingSecrets } from '../../services/billing/index.js';
 

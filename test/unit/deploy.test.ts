@@ -9,7 +9,8 @@ import { dirname, isAbsolute, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { COMPONENTS } from '../../cli/components.js';
-import { COMPONENT_NAMES, ENV_OVERRIDE_PREFIX, loadConfigText, type ComponentName, type Config } from '../../runtime/config/index.js';
+import { COMPONENT_NAMES, ENV_OVERRIDE_PREFIX, type ComponentName, type Config } from '../../runtime/config/index.js';
+import { loadConfigText } from '../../cli/config.js';
 import { verifySecret } from '../../runtime/secrets.js';
 import { PRODUCTION_SHAPE } from '../../load-tests/chaos/cluster-faults.js';
 import {

@@ -5,7 +5,7 @@
 // apart before anything is concluded, 5xx/429 retried, and a token expired in flight.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, newEnvelope, publishEvent, requestReply, Events, Requests, type NatsHandle, type EventDef, type EventMessage } from '../../../runtime/nats/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { createPool } from '../../../runtime/pg/index.js';
 import { dialpay, moneyToProto } from '../../../proto/index.js';

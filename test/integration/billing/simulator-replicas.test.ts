@@ -6,7 +6,7 @@
 // capture succeed wherever each lands, the line charged exactly once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialpay, moneyFromProto, moneyToProto } from '../../../proto/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { connectNats, Events, newEnvelope, publishEvent, type EventDef, type EventMessage, type NatsHandle } from '../../../runtime/nats/index.js';

@@ -4,7 +4,7 @@
 // capture and books nothing; settlement's question sums the positions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newEnvelope, publishEvent, Events, Requests, requestReply, type NatsHandle } from '../../../runtime/nats/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import type { Pool } from '../../../runtime/pg/index.js';
 import { bigIntToInt64, dialpay, int64ToBigInt, moneyToProto } from '../../../proto/index.js';
 import { SimulatedCarrier } from '../../../services/billing/index.js';

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MerchantApi } from '../../../gateway/merchant-api/server.js';
 import { newApiKey } from '../../../runtime/api-keys.js';
-import { validateConfig, type Config } from '../../../runtime/config/index.js';
+import { type Config } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { Registry } from '../../../runtime/metrics.js';

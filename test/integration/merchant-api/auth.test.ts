@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MerchantApi } from '../../../gateway/merchant-api/server.js';
 import { newApiKey } from '../../../runtime/api-keys.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../../../runtime/engines/index.js';
 import { createLogger } from '../../../runtime/log.js';
 import { Registry } from '../../../runtime/metrics.js';

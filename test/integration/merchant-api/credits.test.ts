@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialpay, moneyFromProto } from '../../../proto/index.js';
 import { newApiKey } from '../../../runtime/api-keys.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { createPool, type Pool } from '../../../runtime/pg/index.js';
 import { freePort } from '../../../runtime/engines/index.js';

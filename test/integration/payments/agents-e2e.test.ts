@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
 import { addAgent } from '../../../services/payments/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { hashSecret } from '../../../runtime/secrets.js';
 import { runTs } from '../../support/child.js';
 import { checkAccounts, checkAgentFloats } from '../../../load-tests/harness/invariants.js';

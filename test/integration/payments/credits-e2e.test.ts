@@ -10,7 +10,7 @@ import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
 import { newApiKey } from '../../../runtime/api-keys.js';
 import { freePort } from '../../../runtime/engines/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { checkAccounts, checkMerchantPayables } from '../../../load-tests/harness/invariants.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';

@@ -18,7 +18,7 @@ import { runTs } from '../../support/child.js';
 import { SettlementService } from '../../../services/settlement/index.js';
 import { reconciliation } from '../../../services/reconciliation/index.js';
 import { startHost } from '../../../runtime/host.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { day, noonOf } from '../../support/days.js';
 

@@ -4,7 +4,7 @@
 // allows (a submit that was never answered); the bind recovers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, newEnvelope, publishEvent, Events, Notifications, type NatsHandle } from '../../../runtime/nats/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { v1 } from '../../../proto/index.js';
 import { gateway } from '../../../gateway/index.js';

@@ -3,7 +3,8 @@
 // gateway's server mode), phones texting both ways, and a slow SMSC.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectNats, newEnvelope, publishEvent, Events, Notifications, type NatsHandle } from '../../../runtime/nats/index.js';
-import { validateConfig, type Config } from '../../../runtime/config/index.js';
+import { type Config } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { v1 } from '../../../proto/index.js';

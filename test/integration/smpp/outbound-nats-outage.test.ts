@@ -4,7 +4,7 @@
 // must still be written, and the receipt must find its message.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectNats, newEnvelope, publishEvent, Events, Notifications, type NatsHandle } from '../../../runtime/nats/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { gateway } from '../../../gateway/index.js';
 import { normalizeMessageId } from '../../../gateway/smpp/codec/index.js';

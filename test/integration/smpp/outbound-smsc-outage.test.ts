@@ -5,8 +5,9 @@
 // have dead-lettered every message within about a second of the outage before the change.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { bigIntToInt64, dialpay } from '../../../proto/index.js';
-import { connectNats, DLQ_STREAM, effectiveConsumer, Events, GATEWAY_SMS_OUTBOUND, newEnvelope, provisionTopology, publishEvent, type NatsHandle } from '../../../runtime/nats/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { connectNats, DLQ_STREAM, effectiveConsumer, Events, newEnvelope, provisionTopology, publishEvent, type NatsHandle } from '../../../runtime/nats/index.js';
+import { GATEWAY_SMS_OUTBOUND } from '../../../gateway/consumers.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { gateway } from '../../../gateway/index.js';
 import { SmscSimulator } from '../../../operator-sim/index.js';

@@ -5,9 +5,11 @@
 // again; a replica that missed batches live finds them by reading the stream,
 // as far back as its bound; and a burst costs less than one durable message per SMS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, newEnvelope, publishEvent, Events, Notifications, TOPOLOGY, type NatsHandle } from '../../../runtime/nats/index.js';
+import { connectNats, newEnvelope, publishEvent, Events, Notifications, type NatsHandle } from '../../../runtime/nats/index.js';
+import { TOPOLOGY } from '../../../cli/components.js';
 import { provisionTopology } from '../../../runtime/nats/provision.js';
-import { validateConfig, type Config } from '../../../runtime/config/index.js';
+import { type Config } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { Registry } from '../../../runtime/metrics.js';

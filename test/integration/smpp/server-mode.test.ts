@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, newEnvelope, publishEvent, Events, Notifications, type NatsHandle } from '../../../runtime/nats/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { createLogger } from '../../../runtime/log.js';
 import { v1 } from '../../../proto/index.js';

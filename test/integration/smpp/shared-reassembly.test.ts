@@ -7,8 +7,10 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kvm } from '@nats-io/kv';
-import { connectNats, newEnvelope, publishEvent, provisionTopology, withReassemblyTimeouts, Events, SMS_PARTS_BUCKET, TOPOLOGY, type NatsHandle } from '../../../runtime/nats/index.js';
-import { validateConfig, COMPONENT_NAMES } from '../../../runtime/config/index.js';
+import { connectNats, newEnvelope, publishEvent, provisionTopology, withReassemblyTimeouts, Events, SMS_PARTS_BUCKET, type NatsHandle } from '../../../runtime/nats/index.js';
+import { TOPOLOGY } from '../../../cli/components.js';
+import { COMPONENT_NAMES } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startNatsServer, freePort, type NatsServerHandle } from '../../../runtime/engines/index.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { createLogger } from '../../../runtime/log.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectNats, newEnvelope, publishEvent, Events, type NatsHandle } from '../../../runtime/nats/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { gateway } from '../../../gateway/index.js';
 import { setupStack, quietLogger, waitFor, type Stack } from '../../support/stack.js';

@@ -9,7 +9,7 @@ import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { fundAgentFloat } from '../../../services/billing/agent-floats.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
 import { addAgent, setAgentState } from '../../../services/payments/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';
 import { UssdPhone } from '../../support/ussd-phone.js';

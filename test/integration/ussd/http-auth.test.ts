@@ -12,7 +12,7 @@ import { request } from 'node:http';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UssdHttpEdge } from '../../../gateway/ussd/http-edge.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../../../runtime/engines/index.js';
 import { createLogger } from '../../../runtime/log.js';
 import { Registry } from '../../../runtime/metrics.js';

@@ -12,7 +12,7 @@ import { startPaymentsStack, type PaymentsStack } from '../../support/payments-s
 import { quietLogger, waitFor } from '../../support/stack.js';
 import { ussd } from '../../../services/ussd/index.js';
 import { startHost } from '../../../runtime/host.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { freePort } from '../../../runtime/engines/index.js';
 import { UssdPhone, USSD_TEST_SECRET, postUssd } from '../../support/ussd-phone.js';
 

@@ -5,7 +5,7 @@
 // in time; USSD never becomes an SMS event, and SMS on the same link still flows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, serveRequests, Requests, Events, type NatsHandle, type Responder } from '../../../runtime/nats/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { startHost, type Host } from '../../../runtime/host.js';
 import { dialpay } from '../../../proto/index.js';
 import { gateway } from '../../../gateway/index.js';

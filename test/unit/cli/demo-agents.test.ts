@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { numberBelongsTo } from '../../../runtime/msisdn.js';
 import { demoAgentLines } from '../../../cli/demo-agents.js';
 import { demoPhone } from '../../../operator-sim/index.js';

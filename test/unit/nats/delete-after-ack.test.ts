@@ -2,7 +2,10 @@
 // PINs and codes) whose live stream an older release made with limits retention, unless the
 // consumer's spec says otherwise.
 import { describe, expect, it } from 'vitest';
-import { CONSUMERS, GATEWAY_SMS_OUTBOUND, PAYMENTS_SMS_INBOUND, STREAMS } from '../../../runtime/nats/index.js';
+import { STREAMS } from '../../../runtime/nats/index.js';
+import { TOPOLOGY } from '../../../cli/components.js';
+import { GATEWAY_SMS_OUTBOUND } from '../../../gateway/consumers.js';
+import { PAYMENTS_SMS_INBOUND } from '../../../services/payments/consumers.js';
 import { deleteAfterAckFor } from '../../../runtime/nats/topology.js';
 import { settleHandled } from '../../../runtime/nats/consume.js';
 import { quietLogger } from '../../support/stack.js';
@@ -19,7 +22,7 @@ describe('deleteAfterAckFor', () => {
   });
 
   it('never erases from streams that keep messages on purpose (payments, debits, merchant events)', () => {
-    const others = CONSUMERS.filter((c) => declared(c.stream)?.retention !== 'workqueue');
+    const others = TOPOLOGY.consumers.filter((c) => declared(c.stream)?.retention !== 'workqueue');
     expect(others.length).toBeGreaterThan(5);
     for (const spec of others) expect(deleteAfterAckFor(spec, declared(spec.stream), 'limits'), spec.durableName).toBe(false);
   });

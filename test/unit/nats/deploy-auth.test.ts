@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMPONENT_NAMES, NATS_IDENTITIES } from '../../../runtime/config/index.js';
 import { natsPasswordEnv, natsServerAuthorization } from '../../../runtime/nats/permissions.js';
+import { COMPONENTS } from '../../../cli/components.js';
 import { DEPLOY, kustomize, parseEnvFile, yamlDocs } from '../../support/deploy-files.js';
 
-const generated = natsServerAuthorization();
+const generated = natsServerAuthorization(COMPONENTS);
 
 describe('deploy/ NATS users', () => {
   it('ships the authorization block `dialpay nats-config` generates, for compose and Kubernetes', () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { COMPONENT_NAMES } from '../../../runtime/config/index.js';
 import { Events, Notifications, newEnvelope, prepareNotification, STREAMS } from '../../../runtime/nats/index.js';
 import { natsPermissions } from '../../../runtime/nats/permissions.js';
+import { COMPONENTS } from '../../../cli/components.js';
 
 /** Whether a NATS subject filter (`*` one token, `>` the rest) covers a literal subject. */
 function covers(filter: string, subject: string): boolean {
@@ -37,8 +38,8 @@ describe('notifications', () => {
   it('only payments may publish the payment notifications, and nobody the old durable subjects', () => {
     const payment = Object.values(Notifications).filter((d) => d.subject.startsWith('dialpay.notify.payment.'));
     expect(payment).toHaveLength(5);
-    for (const def of payment) expect(COMPONENT_NAMES.filter((c) => natsPermissions(c).publish.includes(def.subject)), def.subject).toEqual(['payments']);
-    for (const c of COMPONENT_NAMES) expect(natsPermissions(c).publish.filter((s) => s.startsWith('dialpay.payment.')), c).toEqual([]);
+    for (const def of payment) expect(COMPONENT_NAMES.filter((c) => natsPermissions(c, COMPONENTS).publish.includes(def.subject)), def.subject).toEqual(['payments']);
+    for (const c of COMPONENT_NAMES) expect(natsPermissions(c, COMPONENTS).publish.filter((s) => s.startsWith('dialpay.payment.')), c).toEqual([]);
   });
 
   it('notify refuses a durable event, so nothing durable is lost to at-most-once by mistake', () => {

@@ -3,8 +3,9 @@
 // grants each user exactly its table row.
 import { describe, expect, it } from 'vitest';
 import { COMPONENT_NAMES, type ComponentName } from '../../../runtime/config/index.js';
-import { CONSUMERS, Events, KV_BUCKETS, Requests, SMS_PARTS_BUCKET } from '../../../runtime/nats/index.js';
-import { NATS_ACCESS, natsPermissions, natsServerAuthorization } from '../../../runtime/nats/permissions.js';
+import { composeTopology, Events, KV_BUCKETS, Requests, SMS_PARTS_BUCKET } from '../../../runtime/nats/index.js';
+import { NATS_ACCESS, natsPermissions as permissionsFor, natsServerAuthorization } from '../../../runtime/nats/permissions.js';
+import { COMPONENTS, TOPOLOGY, componentByName } from '../../../cli/components.js';
 
 /** The publish and subscribe allow lists of one user in the generated block. */
 function userBlock(text: string, user: string): { publish: string[]; subscribe: string[]; allowResponses: boolean } {
@@ -16,13 +17,31 @@ function userBlock(text: string, user: string): { publish: string[]; subscribe: 
   return { publish: list('publish'), subscribe: list('subscribe'), allowResponses: block.includes('allow_responses: true') };
 }
 
+/** With the consumers the components declare, as `dialpay nats-config` generates them. */
+const natsPermissions = (identity: ComponentName | 'admin') => permissionsFor(identity, COMPONENTS);
+const consumesOf = (c: ComponentName) => componentByName(c).consumers;
+
 const owners = (pick: (c: ComponentName) => readonly string[], item: string) => COMPONENT_NAMES.filter((c) => pick(c).includes(item));
 
 describe('NATS permissions table', () => {
   it('gives every durable consumer of the topology to exactly one component', () => {
-    for (const spec of CONSUMERS) {
-      expect(owners((c) => NATS_ACCESS[c].consumes.map((s) => s.durableName), spec.durableName), spec.durableName).toHaveLength(1);
+    for (const spec of TOPOLOGY.consumers) {
+      expect(owners((c) => consumesOf(c).map((s) => s.durableName), spec.durableName), spec.durableName).toHaveLength(1);
     }
+    // Two components declaring one durable name would reconfigure each other's consumer at every start.
+    const webhooks = componentByName('webhooks');
+    expect(() => composeTopology([...COMPONENTS, { name: 'copy', consumers: webhooks.consumers }])).toThrow(/webhooks-delivery is declared by both webhooks and copy/);
+    expect(() => composeTopology([{ name: 'stray', consumers: [{ ...webhooks.consumers[0]!, stream: 'NOPE' }] }])).toThrow(/no stream of the topology/);
+  });
+
+  it('names each durable consumer after the component that declares it', () => {
+    for (const component of COMPONENTS) {
+      for (const spec of component.consumers) expect(spec.durableName.startsWith(`${component.name}-`), spec.durableName).toBe(true);
+    }
+  });
+
+  it('refuses to name the permissions of a component whose consumers it was not given', () => {
+    expect(() => permissionsFor('billing', COMPONENTS.filter((c) => c.name !== 'billing'))).toThrow(/no component billing/);
   });
 
   it('lets nothing but billing pull or ack debit requests', () => {
@@ -54,11 +73,11 @@ describe('NATS permissions table', () => {
     for (const c of COMPONENT_NAMES) {
       const { publish } = natsPermissions(c);
       const a = NATS_ACCESS[c];
-      for (const spec of a.consumes) {
+      for (const spec of consumesOf(c)) {
         expect(publish, `${c}: ${spec.stream}`).toContain(`$JS.API.STREAM.INFO.${spec.stream}`);
         expect(publish, `${c}: ${spec.durableName}`).toContain(`$JS.API.CONSUMER.INFO.${spec.stream}.${spec.durableName}`);
       }
-      const readable = new Set([...a.consumes.map((s) => s.stream), ...a.readsStreams, ...a.kvBuckets.map((b) => `KV_${b}`)]);
+      const readable = new Set([...consumesOf(c).map((s) => s.stream), ...a.readsStreams, ...a.kvBuckets.map((b) => `KV_${b}`)]);
       const streamInfo = publish.filter((s) => s.startsWith('$JS.API.STREAM.INFO.')).map((s) => s.slice('$JS.API.STREAM.INFO.'.length));
       expect(streamInfo.filter((s) => !readable.has(s)), c).toEqual([]);
       expect(streamInfo.some((s) => s.includes('*') || s.includes('>')), c).toBe(false);
@@ -101,7 +120,7 @@ describe('NATS permissions table', () => {
   });
 
   it('generates a server block that grants each user exactly its row, with password references only', () => {
-    const text = natsServerAuthorization();
+    const text = natsServerAuthorization(COMPONENTS);
     for (const c of [...COMPONENT_NAMES, 'admin'] as const) {
       const p = natsPermissions(c);
       expect(userBlock(text, c), c).toEqual({ publish: p.publish, subscribe: p.subscribe, allowResponses: p.allowResponses });

@@ -2,10 +2,10 @@
 // rows reported with their line numbers without stopping the file.
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../../../runtime/config/index.js';
+import { baseConfigSchema } from '../../../runtime/config/index.js';
 import { parseRow, readRecords, type ParsedRow, type RecordsConfig } from '../../../services/reconciliation/records.js';
 
-const defaults = (): RecordsConfig => (configSchema.shape.operators.element.in.shape.reconciliation.parse(undefined) as RecordsConfig);
+const defaults = (): RecordsConfig => (baseConfigSchema.shape.operators.element.in.shape.reconciliation.parse(undefined) as RecordsConfig);
 
 async function all(text: string, config = defaults()): Promise<ParsedRow[]> {
   const out: ParsedRow[] = [];

@@ -3,7 +3,8 @@
 // smpp.bindWaitMaxMs. The link is a stand-in whose readiness and answers the test sets.
 import { expect, it } from 'vitest';
 import { bigIntToInt64, dialpay } from '../../../proto/index.js';
-import { validateConfig, type OperatorConfig } from '../../../runtime/config/index.js';
+import { type OperatorConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { newEnvelope, RetryLaterError } from '../../../runtime/nats/index.js';
 import { createRegistry } from '../../../runtime/metrics.js';
 import { FailureCounts } from '../../../runtime/nats/consume.js';

@@ -7,7 +7,8 @@ import {
   REASSEMBLY_BODY_BYTES_MAX, decide, decodeStored, encodeStored, publishedFrom, reassemblyKey, recordBytesMax, timedOut,
   type Decision, type InboundPart, type StoredMessage,
 } from '../../../gateway/smpp/reassembly.js';
-import { KV_BUCKETS, SMS_PARTS_BUCKET, reassemblyBucketTtlMs, withReassemblyTimeouts, TOPOLOGY } from '../../../runtime/nats/topology.js';
+import { KV_BUCKETS, SMS_PARTS_BUCKET, reassemblyBucketTtlMs, withReassemblyTimeouts } from '../../../runtime/nats/topology.js';
+import { TOPOLOGY } from '../../../cli/components.js';
 
 const limits = { partsMax: 4, bodyBytesMax: 64, timeoutMs: 1_000 };
 const GRACE_MS = 200;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { KEPT_PIN, KEPT_REFUSED, fromPhone, runMenu, type Facts, type MenuContext, type MenuServices } from '../../../services/ussd/menu.js';
 import { exampleConfigRaw } from '../../support/stack.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { moneyToProto, type dialpay } from '../../../proto/index.js';
 
 const config = validateConfig(exampleConfigRaw());

@@ -6,7 +6,7 @@ import { paginate, septetLength } from '../../../services/ussd/screens.js';
 import { SCREEN_CHARS_MAX, runMenu, type Facts, type MenuServices } from '../../../services/ussd/menu.js';
 import { TEXT_KEYS, cashConfirmText, confirmText, text } from '../../../services/ussd/texts.js';
 import { exampleConfigRaw } from '../../support/stack.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { moneyToProto, bigIntToInt64 } from '../../../proto/index.js';
 
 /**

@@ -4,7 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerHandle } from '../../../runtime/engines/index.js';
-import { validateConfig } from '../../../runtime/config/index.js';
+import { validateConfig } from '../../../cli/config.js';
 import { createRegistry } from '../../../runtime/metrics.js';
 import { Requests } from '../../../runtime/nats/index.js';
 import { dialpay } from '../../../proto/index.js';
