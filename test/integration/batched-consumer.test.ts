@@ -40,11 +40,16 @@ async function publishAll(count: number, text: (i: number) => string = (i) => `m
 }
 
 /** A consumer whose handler records each event's effect once (handleOnce) and counts its calls. */
-async function startBatched(name: string, options: { perMessageRecords?: boolean; run?: (shared: BatchRun<dialpay.v1.ISmsInbound>) => BatchRun<dialpay.v1.ISmsInbound>; fail?: (m: dialpay.v1.ISmsInbound, deliveryCount: number) => Error | null; deliveriesMax?: number; lingerMs?: number; runAlone?: (m: dialpay.v1.ISmsInbound) => boolean; waitBeforeMs?: (m: dialpay.v1.ISmsInbound) => number } = {}) {
+async function startBatched(name: string, options: {
+  perMessageRecords?: boolean; run?: (shared: BatchRun<dialpay.v1.ISmsInbound>) => BatchRun<dialpay.v1.ISmsInbound>;
+  fail?: (m: dialpay.v1.ISmsInbound, deliveryCount: number) => Error | null; deliveriesMax?: number; lingerMs?: number;
+  runAlone?: (m: dialpay.v1.ISmsInbound) => boolean; waitBeforeMs?: (m: dialpay.v1.ISmsInbound) => number;
+} = {}) {
   const calls = new Map<string, number>();
   // By default the batch records its events in one statement (handledOnce), as payments' SMS consumer does.
   const handledOnce = options.perMessageRecords ? {} : { handledOnce: { schema: 'fixture', consumer: name, eventIdOf: (m: dialpay.v1.ISmsInbound) => m.envelope?.eventId ?? null } };
-  const shared = sharedTransactionRunner(pool, new SharedTransactionMetrics(new Registry()), name, { ...(options.runAlone ? { runAlone: options.runAlone } : {}), ...handledOnce });
+  const shared = sharedTransactionRunner(pool, new SharedTransactionMetrics(new Registry()), name,
+    { ...(options.runAlone ? { runAlone: options.runAlone } : {}), ...handledOnce });
   running = await startConsumer({
     nats,
     spec: spec(name, options.deliveriesMax),
@@ -142,7 +147,8 @@ describe('batched consumer', () => {
       run: (shared) => async (items) => {
         const before = (await effects(name)).length;
         const results = await shared(items);
-        outcomes.push((await effects(name)).length - before === items.filter((i) => !handled.includes(i.message.envelope?.eventId as string)).length);
+        outcomes.push((await effects(name)).length - before
+          === items.filter((i) => !handled.includes(i.message.envelope?.eventId as string)).length);
         return results;
       },
     });

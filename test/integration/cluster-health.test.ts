@@ -45,7 +45,9 @@ describe('on a 3-node cluster', () => {
     await provision(jsm, 3);
     registry = createRegistry('test');
     // The timer is left idle: the test drives every poll.
-    health = startClusterHealth({ nc, consumes: CONSUMES, pool: null, registry, log: quietLogger(), intervalMs: 3_600_000, requestTimeoutMs: 1_000 });
+    health = startClusterHealth({
+      nc, consumes: CONSUMES, pool: null, registry, log: quietLogger(), intervalMs: 3_600_000, requestTimeoutMs: 1_000,
+    });
   }, 90_000);
 
   afterAll(async () => {

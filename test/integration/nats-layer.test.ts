@@ -204,7 +204,8 @@ describe('NATS layer', () => {
     await provisionTopology(nats, { streams: [], kvBuckets: [], consumers: [{ ...waitsSpec, waitsUnbounded: false }] }, 1, log);
     const deliveries: number[] = [];
     const running = await startConsumer({
-      nats, spec: waitsSpec, event: Events.smsInbound, log, metrics: new ConsumerMetrics(new Registry()), inFlightMax: 4, retryDelaysMs: [50], publishTimeoutMs: 5_000,
+      nats, spec: waitsSpec, event: Events.smsInbound, log, metrics: new ConsumerMetrics(new Registry()),
+      inFlightMax: 4, retryDelaysMs: [50], publishTimeoutMs: 5_000,
       handler: async (msg, context) => {
         if (msg.text !== 'WAIT FOREVER') return;
         deliveries.push(context.deliveryCount);
@@ -398,7 +399,8 @@ describe('NATS layer', () => {
     const watching = createLogger({ level: 'warn', destination: { write: (line: string) => warnings.push(line) } });
     const probe = { name: 'RETRY_CHECK', subjects: ['test.retry'], maxAgeMs: 60_000, bytesMax: 1024 * 1024, messagesMax: 100, messageBytesMax: 1024, duplicateWindowMs: 1_000 };
     await server.stop();
-    const provisioning = provisionTopologyWithRetry(nats, { streams: [probe], consumers: [], kvBuckets: [] }, 1, watching, { attemptsMax: 20, delayMsMin: 200, delayMsMax: 500 });
+    const provisioning = provisionTopologyWithRetry(nats, { streams: [probe], consumers: [], kvBuckets: [] }, 1, watching,
+      { attemptsMax: 20, delayMsMin: 200, delayMsMax: 500 });
     await waitFor('a failed attempt', async () => warnings.some((l) => l.includes('provisioning the JetStream topology failed; trying again')), 30_000);
     await server.restart();
     await provisioning;
@@ -409,7 +411,8 @@ describe('NATS layer', () => {
     expect(warnings.length).toBe(warningsBefore);
     // With no attempts left, the error comes through.
     await server.stop();
-    await expect(provisionTopologyWithRetry(nats, { streams: [probe], consumers: [], kvBuckets: [] }, 1, watching, { attemptsMax: 2, delayMsMin: 50, delayMsMax: 50 })).rejects.toThrow();
+    await expect(provisionTopologyWithRetry(nats, { streams: [probe], consumers: [], kvBuckets: [] }, 1, watching,
+      { attemptsMax: 2, delayMsMin: 50, delayMsMax: 50 })).rejects.toThrow();
     await server.restart();
     await waitFor('reconnect', async () => nats.connected());
   }, 60_000);

@@ -57,7 +57,9 @@ function plainPromQl(expr: string): string {
 const dashboardExprs = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: plainPromQl(t.expr) })));
 const queries = [...alertRules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })), ...rules.filter((r) => r.record).map((r) => ({ where: `record ${r.record}`, expr: r.expr })), ...dashboardExprs.map((d) => ({ where: `panel "${d.panel}"`, expr: d.expr }))];
 
-async function run(command: string, args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<{ code: number; output: string }> {
+async function run(
+  command: string, args: readonly string[], options: { cwd?: string; input?: string } = {},
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const child = execFile(command, args, { cwd: options.cwd }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
@@ -137,7 +139,8 @@ describe('Prometheus configuration and alert rules', () => {
     expect(tests.rule_files).toEqual(['alerts.yml']);
     const cases = tests.tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const rule of alertRules) {
-      const fired = cases.some((c) => c.alertname === rule.alert && (c.exp_alerts ?? []).some((a) => a.exp_labels?.severity === rule.labels?.severity));
+      const fired = cases.some((c) => c.alertname === rule.alert
+        && (c.exp_alerts ?? []).some((a) => a.exp_labels?.severity === rule.labels?.severity));
       expect(fired, `a test where ${rule.alert} fires with severity ${rule.labels?.severity}`).toBe(true);
     }
     for (const name of alertNames) {

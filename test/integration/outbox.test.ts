@@ -117,7 +117,8 @@ describe('transactional outbox', () => {
     });
     // What the relay does before its DELETE; then it "crashes".
     for (const m of messages.slice(0, 3)) {
-      await publishEncoded(nats.js, Events.smsOutbound.subject, Events.smsOutbound.typeName, m.envelope.eventId as string, encodeEvent(Events.smsOutbound, m), 5_000);
+      await publishEncoded(nats.js, Events.smsOutbound.subject, Events.smsOutbound.typeName, m.envelope.eventId as string,
+        encodeEvent(Events.smsOutbound, m), 5_000);
     }
     const relay = new OutboxRelay({ pool, js: nats.js, schema: 'fixture', batchSizeMax: 50, pollIntervalMs: 20, publishTimeoutMs: 5_000, log, registry: new Registry() });
     expect(await relay.relayOnce()).toBe(5);

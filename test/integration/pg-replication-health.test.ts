@@ -59,7 +59,7 @@ it('sees the synchronous standby streaming, its lag in bytes, and two servers in
 it('leaves the standby gauges unset, and says so once, for a role that may not read pg_stat_replication', async () => {
   await pool.query('CREATE ROLE health_plain LOGIN');
   const lines: string[] = [];
-  const log = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } as never });
+  const log = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } });
   const plainPool = poolOf('health_plain');
   const plainRegistry = createRegistry('test');
   const plain = startClusterHealth({ nc: null, consumes: [], pool: plainPool, registry: plainRegistry, log, intervalMs: 3_600_000 });

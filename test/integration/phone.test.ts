@@ -22,7 +22,9 @@ let line: string;
 
 beforeAll(async () => {
   stack = await setupStack();
-  const raw = structuredClone(stack.rawConfig) as { operators: { id: string; smpp: { mode: string; port: number } }[]; ussd: { http: { sharedSecret?: string } } };
+  const raw = structuredClone(stack.rawConfig) as {
+    operators: { id: string; smpp: { mode: string; port: number } }[]; ussd: { http: { sharedSecret?: string } };
+  };
   // The USSD edge's secret comes from the environment, as in production: both the gateway and the simulated aggregator read it there.
   delete raw.ussd.http.sharedSecret;
   const secretEnv = { DIALPAY__ussd__http__sharedSecret: USSD_TEST_SECRET };

@@ -38,7 +38,10 @@ afterAll(async () => {
   await p?.cleanup();
 });
 
-/** A USSD dialogue over the SMPP link (ussd_service_op): the edge sends only the newest answer, so the ussd service keeps the path in KV. */
+/**
+ * A USSD dialogue over the SMPP link (ussd_service_op): the edge sends only the newest answer,
+ * so the ussd service keeps the path in KV.
+ */
 async function smppUssd(msisdn: string, answers: readonly string[]): Promise<string> {
   const dialled = await p.sim.ussdDial(msisdn, '*384#');
   if (dialled.status !== 0) throw new Error(`dial answered ${dialled.status}`);

@@ -49,7 +49,8 @@ async function makeOldStreams(): Promise<void> {
   await admin.jsm.consumers.add(PAYMENTS_SMS_INBOUND.stream, consumerConfig(PAYMENTS_SMS_INBOUND));
   const text = Events.smsInbound.type.encode({ envelope: newEnvelope({ producer: 'old-release' }), operatorId: 'old', fromMsisdn: '254712100003', toAddress: '384', text: OLD_PIN, smscMessageId: 'old-1', bindId: 'b0' }).finish();
   await admin.js.publish(PAYMENTS_SMS_INBOUND.filterSubject, text, { msgID: 'old-release-1' });
-  const handled = await (await admin.js.consumers.get(PAYMENTS_SMS_INBOUND.stream, PAYMENTS_SMS_INBOUND.durableName)).next({ expires: 2_000 });
+  const handled = await (await admin.js.consumers.get(PAYMENTS_SMS_INBOUND.stream, PAYMENTS_SMS_INBOUND.durableName))
+    .next({ expires: 2_000 });
   if (!handled || !(await handled.ackAck())) throw new Error('the old release did not handle its PIN');
   if ((await admin.jsm.streams.info(PAYMENTS_SMS_INBOUND.stream)).state.messages !== 1) throw new Error('the handled PIN should still be stored before the upgrade');
   await admin.close();

@@ -13,7 +13,9 @@ export interface ApiAnswer {
   readonly body: any;
 }
 
-export function apiCaller(baseUrl: () => string, defaultKey: () => string): (method: string, path: string, options?: ApiCallOptions) => Promise<ApiAnswer> {
+export function apiCaller(
+  baseUrl: () => string, defaultKey: () => string,
+): (method: string, path: string, options?: ApiCallOptions) => Promise<ApiAnswer> {
   let idempotencyKeys = 0;
   return async (method, path, options = {}) => {
     const headers: Record<string, string> = {};

@@ -21,7 +21,9 @@ export interface BillingStack {
 }
 
 /** `config` shapes the stack's config (another operator, say); by default the stack's own. */
-export async function startBillingStack(carrier: SimulatedCarrier, config: (stack: Stack) => Config = (s) => s.config): Promise<BillingStack> {
+export async function startBillingStack(
+  carrier: SimulatedCarrier, config: (stack: Stack) => Config = (s) => s.config,
+): Promise<BillingStack> {
   const log = quietLogger();
   const stack = await setupStack();
   const host = await startHost(config(stack), [billingComponent(carrier)], { log });

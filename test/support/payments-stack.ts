@@ -33,7 +33,10 @@ export interface PaymentsStack {
 }
 
 /** `beforeStart` runs once the engines are up, before any component starts (e.g. to leave streams as an older release made them). */
-export async function startPaymentsStack(carrier: SimulatedCarrier, configure: (raw: any) => void = () => undefined, options: { natsServer?: NatsServerOptions; beforeStart?: (stack: Stack) => Promise<void> } = {}): Promise<PaymentsStack> {
+export async function startPaymentsStack(
+  carrier: SimulatedCarrier, configure: (raw: any) => void = () => undefined,
+  options: { natsServer?: NatsServerOptions; beforeStart?: (stack: Stack) => Promise<void> } = {},
+): Promise<PaymentsStack> {
   const log = quietLogger();
   const stack = await setupStack(options);
   const sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: 10 });
@@ -43,7 +46,8 @@ export async function startPaymentsStack(carrier: SimulatedCarrier, configure: (
   raw.outbox.pollIntervalMs = 20;
   configure(raw);
   await options.beforeStart?.(stack);
-  const host = await startHost(validateConfig(raw), [billingComponent(carrier), payments, ussd, settlement, reconciliation, webhooks, gateway], { log });
+  const host = await startHost(validateConfig(raw),
+    [billingComponent(carrier), payments, ussd, settlement, reconciliation, webhooks, gateway], { log });
   const pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
   await waitFor('gateway bound', async () => sim.boundSessions === 1);
   const nextSms = async (phone: string, after: number, timeoutMs = 15_000) =>
@@ -84,7 +88,9 @@ export interface MerchantApiStack {
 }
 
 /** The payments stack with the merchant API on a free port; merchant i gets apiKeys[i]. */
-export async function startMerchantApiStack(carrier: SimulatedCarrier, apiKeys: readonly StoredApiKey[], name: string): Promise<MerchantApiStack> {
+export async function startMerchantApiStack(
+  carrier: SimulatedCarrier, apiKeys: readonly StoredApiKey[], name: string,
+): Promise<MerchantApiStack> {
   const port = await freePort();
   const p = await startPaymentsStack(carrier, (raw) => {
     raw.merchantApi = { port };

@@ -84,7 +84,9 @@ export class ReceiptSmsc {
       const messageId = (this.#nextId++).toString(16).toUpperCase();
       session.send(pdu.response({ message_id: messageId }));
       const raw = Buffer.isBuffer(pdu.short_message) ? pdu.short_message : Buffer.alloc(0);
-      this.submitted.push({ messageId, text: decodeText(raw, Number(pdu.data_coding ?? 0)), destination: String(pdu.destination_addr), session });
+      this.submitted.push({
+        messageId, text: decodeText(raw, Number(pdu.data_coding ?? 0)), destination: String(pdu.destination_addr), session,
+      });
     });
   }
 }

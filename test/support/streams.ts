@@ -14,7 +14,9 @@ export async function readEvents<M extends EventMessage>(nats: NatsHandle, strea
 }
 
 /** Every message a stream holds now, oldest first (a sequence already gone reads as nothing). */
-export async function readStored(nats: NatsHandle, stream: string): Promise<{ subject: string; seq: number; data: Uint8Array; headers: string }[]> {
+export async function readStored(
+  nats: NatsHandle, stream: string,
+): Promise<{ subject: string; seq: number; data: Uint8Array; headers: string }[]> {
   const { state } = await nats.jsm.streams.info(stream);
   const out: { subject: string; seq: number; data: Uint8Array; headers: string }[] = [];
   if (state.messages === 0) return out;

@@ -11,14 +11,19 @@ import { payAtRate, type Phones } from '../../load-tests/harness/phones.js';
 
 const LOAD = 'load generator';
 
-function reading(atMs: number, commits: number, streams: Record<string, number>, cpu: Record<string, number>, statements = 0, rollbacks = 0): CounterReading {
-  return { atMs, commits, rollbacks, statements, streamLastSeqs: new Map(Object.entries(streams)), cpuSeconds: new Map(Object.entries(cpu)) };
+function reading(
+  atMs: number, commits: number, streams: Record<string, number>, cpu: Record<string, number>, statements = 0, rollbacks = 0,
+): CounterReading {
+  return {
+    atMs, commits, rollbacks, statements, streamLastSeqs: new Map(Object.entries(streams)), cpuSeconds: new Map(Object.entries(cpu)),
+  };
 }
 
 describe('between and perPayment', () => {
   it('counts each stream and process group from its first reading, and a new one from zero', () => {
     const before = reading(0, 1_000, { SMS_INBOUND: 10, PAYMENTS: 5 }, { postgres: 1, [LOAD]: 0.5 }, 3, 2);
-    const after = reading(10_000, 13_000, { SMS_INBOUND: 2_010, PAYMENTS: 6_005, KV_sessions: 400 }, { postgres: 11, payments: 4, [LOAD]: 2.5 }, 30_003, 102);
+    const after = reading(10_000, 13_000, { SMS_INBOUND: 2_010, PAYMENTS: 6_005, KV_sessions: 400 },
+      { postgres: 11, payments: 4, [LOAD]: 2.5 }, 30_003, 102);
     const work = between(before, after);
     expect(work.elapsedMs).toBe(10_000);
     expect(work.messagesByStream.get('KV_sessions')).toBe(400);

@@ -134,7 +134,8 @@ describe('creditVerdict', () => {
     book.operatorDepositsTold.set(CREDIT, answer);
     return book;
   };
-  const problems = (v: ReturnType<typeof creditVerdict>) => [...v.pending, ...v.misbooked, ...v.mistold, ...v.answeredWrong, ...v.orphanSms];
+  const problems = (v: ReturnType<typeof creditVerdict>) =>
+    [...v.pending, ...v.misbooked, ...v.mistold, ...v.answeredWrong, ...v.orphanSms];
 
   it('passes a deposit booked once, told once, answered completed; and a failed one with nothing', () => {
     expect(problems(creditVerdict([credit()], told(1)))).toEqual([]);

@@ -116,7 +116,9 @@ describe('config', () => {
     const config = loadWith((raw) => {
       for (const key of ['merchantOpenRequestsPerSubscriberMax', 'wrongAnswersPerSubscriberMax', 'wrongAnswersWindowMs', 'codeLockoutMs']) delete raw.limits[key];
     });
-    expect(config.limits).toMatchObject({ merchantOpenRequestsPerSubscriberMax: 3, wrongAnswersPerSubscriberMax: 5, wrongAnswersWindowMs: 900_000, codeLockoutMs: 900_000 });
+    expect(config.limits).toMatchObject({
+      merchantOpenRequestsPerSubscriberMax: 3, wrongAnswersPerSubscriberMax: 5, wrongAnswersWindowMs: 900_000, codeLockoutMs: 900_000,
+    });
     expect(errorOf(() => loadWith((raw) => (raw.limits.codeLockoutMs = 0))).key).toBe('limits.codeLockoutMs');
     expect(errorOf(() => loadWith((raw) => (raw.limits.merchantOpenRequestsPerSubscriberMax = 1_000))).key).toBe('limits.merchantOpenRequestsPerSubscriberMax');
   });

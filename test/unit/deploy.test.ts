@@ -126,7 +126,8 @@ describe('docker compose', () => {
   const dialpay = Object.entries(services).filter(([, s]) => s.image === image);
   const missingVariables: string[] = [];
   const envOf = (s: any): Record<string, string> =>
-    Object.fromEntries(Object.entries((s.environment ?? {}) as Record<string, string>).map(([k, v]) => [k, interpolateCompose(String(v), missingVariables)]));
+    Object.fromEntries(Object.entries((s.environment ?? {}) as Record<string, string>)
+      .map(([k, v]) => [k, interpolateCompose(String(v), missingVariables)]));
   const configOf = (name: string, s: any): Config => {
     const configArg = s.command[s.command.indexOf('--config') + 1] as string;
     const mount = (s.volumes as string[]).find((v) => v.split(':')[1] === configArg);
@@ -241,7 +242,8 @@ describe('docker compose', () => {
       const inContainer = isAbsolute(rules) ? rules : join(dirname(configArg), rules);
       expect(mounts.get(inContainer), `rule file ${inContainer} is not mounted`).toBeDefined();
     }
-    const targets = (prometheus.scrape_configs as any[]).flatMap((j) => (j.static_configs ?? []).flatMap((c: any) => c.targets as string[]));
+    const targets = (prometheus.scrape_configs as any[])
+      .flatMap((j) => (j.static_configs ?? []).flatMap((c: any) => c.targets as string[]));
     for (const [name, s] of dialpay) {
       if (!isComponent(s.command[0])) continue;
       expect(targets, name).toContain(`${name}:${configOf(name, s).http.opsPorts[s.command[0]]}`);
@@ -337,9 +339,13 @@ describe('Kubernetes', () => {
             // ... and only the Ingress may reach a port that believes X-Forwarded-For: no rule lets anyone else in.
             const podLabels = d.spec.template.metadata.labels as Record<string, string>;
             const policies = layer.resources.filter((r: any) => r.kind === 'NetworkPolicy' && Object.entries(r.spec.podSelector.matchLabels ?? {}).every(([k, v]) => podLabels[k] === v));
-            for (const port of [config.merchantApi.trustedProxies.length > 0 ? config.merchantApi.port : undefined, config.ussd.http.trustedProxies.length > 0 ? config.ussd.http.port : undefined]) {
+            for (const port of [
+              config.merchantApi.trustedProxies.length > 0 ? config.merchantApi.port : undefined,
+              config.ussd.http.trustedProxies.length > 0 ? config.ussd.http.port : undefined,
+            ]) {
               if (port === undefined || container.args[0] !== 'gateway') continue;
-              const rules = policies.flatMap((policy: any) => (policy.spec.ingress ?? []).filter((rule: any) => !rule.ports || rule.ports.some((p: any) => p.port === port)));
+              const rules = policies.flatMap((policy: any) => (policy.spec.ingress ?? [])
+                .filter((rule: any) => !rule.ports || rule.ports.some((p: any) => p.port === port)));
               expect(policies.length, `${d.metadata.name}: a NetworkPolicy for port ${port}`).toBeGreaterThan(0);
               for (const rule of rules) expect(rule.from?.length > 0 && rule.from.every((f: any) => f.namespaceSelector && !f.ipBlock), `${d.metadata.name}: port ${port} open beyond the Ingress namespace`).toBe(true);
             }
@@ -388,7 +394,8 @@ describe('Kubernetes', () => {
 
       it('has a Service and a PodDisruptionBudget per component, and Services reach the ports the config opens', () => {
         const services = layer.resources.filter((r) => r.kind === 'Service');
-        const selects = (selector: Record<string, string>, d: any) => Object.entries(selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v);
+        const selects = (selector: Record<string, string>, d: any) =>
+          Object.entries(selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v);
         for (const d of deployments) {
           const component = d.spec.template.spec.containers[0].args[0];
           expect(services.some((s) => selects(s.spec.selector, d)), `${component}: Service`).toBe(true);
@@ -405,7 +412,8 @@ describe('Kubernetes', () => {
         const container = gateway.spec.template.spec.containers[0];
         const config = containerConfig(layer, gateway, container);
         const servedBy = (port: number, type?: string) =>
-          services.filter((s) => selects(s.spec.selector, gateway) && (!type || s.spec.type === type)).flatMap((s) => s.spec.ports.map((p: any) => resolvePort(container, p.targetPort))).includes(port);
+          services.filter((s) => selects(s.spec.selector, gateway) && (!type || s.spec.type === type))
+            .flatMap((s) => s.spec.ports.map((p: any) => resolvePort(container, p.targetPort))).includes(port);
         expect(servedBy(config.merchantApi.port as number), 'merchant API').toBe(true);
         expect(servedBy(config.ussd.http.port as number), 'USSD HTTP').toBe(true);
         for (const op of config.operators.filter((o) => o.smpp.mode === 'server')) {

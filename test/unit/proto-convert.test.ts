@@ -3,7 +3,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  v1, ContractError, EnumValueError, bigIntToInt64, dateFromProto, enumValueName, int64ToBigInt, knownEnum, moneyFromProto, moneyToProto, requireEnum, unixMsFromProto, unixMsToProto,
+  v1, ContractError, EnumValueError, bigIntToInt64, dateFromProto, enumValueName, int64ToBigInt, knownEnum,
+  moneyFromProto, moneyToProto, requireEnum, unixMsFromProto, unixMsToProto,
 } from '../../proto/index.js';
 import { Events, newEnvelope } from '../../runtime/nats/index.js';
 
@@ -21,9 +22,12 @@ describe('int64 and money', () => {
   });
 
   it('refuses what int64 cannot hold, and a number that is not a safe integer', () => {
-    fc.assert(fc.property(fc.oneof(fc.bigInt({ min: INT64_MAX + 1n, max: 2n ** 80n }), fc.bigInt({ min: -(2n ** 80n), max: INT64_MIN - 1n })), (n) => {
-      expect(() => bigIntToInt64(n)).toThrow(RangeError);
-    }));
+    fc.assert(fc.property(
+      fc.oneof(fc.bigInt({ min: INT64_MAX + 1n, max: 2n ** 80n }), fc.bigInt({ min: -(2n ** 80n), max: INT64_MIN - 1n })),
+      (n) => {
+        expect(() => bigIntToInt64(n)).toThrow(RangeError);
+      },
+    ));
     expect(() => int64ToBigInt(2 ** 53)).toThrow(RangeError);
     expect(() => int64ToBigInt(0.5)).toThrow(RangeError);
     expect(int64ToBigInt(null)).toBe(0n);
@@ -33,7 +37,8 @@ describe('int64 and money', () => {
 describe('instants', () => {
   it('round-trips Unix ms given as a number, a bigint or a Date', () => {
     fc.assert(fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), (ms) => {
-      const wire = (value: ReturnType<typeof unixMsToProto>) => v1.StatementLine.decode(v1.StatementLine.encode({ atUnixMs: value }).finish()).atUnixMs;
+      const wire = (value: ReturnType<typeof unixMsToProto>) =>
+        v1.StatementLine.decode(v1.StatementLine.encode({ atUnixMs: value }).finish()).atUnixMs;
       expect(unixMsFromProto(wire(unixMsToProto(ms)))).toBe(ms);
       expect(unixMsFromProto(unixMsToProto(BigInt(ms)))).toBe(ms);
       expect(unixMsFromProto(unixMsToProto(new Date(ms)))).toBe(ms);

@@ -27,7 +27,9 @@ async function publish<M extends object>(def: Parameters<typeof publishEvent<M>>
   await publishEvent(nats.js, def, { envelope: newEnvelope({ producer: 'test' }), ...body } as unknown as M, { timeoutMs: 5_000 });
 }
 
-async function cashIn(agentId: string, payee: string, amountMinor: bigint, capMinor: bigint): Promise<{ debitId: string; reserve: dialpay.v1.IDebitReserveResult; capture: dialpay.v1.IDebitCaptureResult | null }> {
+async function cashIn(
+  agentId: string, payee: string, amountMinor: bigint, capMinor: bigint,
+): Promise<{ debitId: string; reserve: dialpay.v1.IDebitReserveResult; capture: dialpay.v1.IDebitCaptureResult | null }> {
   const debitId = `ci-${++n}`;
   await publish(Events.debitReserveRequested, {
     debitId, paymentId: `c1d2e3f4-${debitId}`, operatorId: 'safaricom-ke', msisdn: AGENT_LINE, amount: KES(amountMinor), description: 'cash-in',

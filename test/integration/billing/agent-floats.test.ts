@@ -35,7 +35,8 @@ const AGENT_LINE = '221770001000';
 
 function watched(adapter: CarrierAdapter): CarrierAdapter {
   return {
-    ...adapter, name: adapter.name, fundsCheckedInLedger: adapter.fundsCheckedInLedger, payerAccountId: (o, m) => adapter.payerAccountId(o, m),
+    ...adapter, name: adapter.name, fundsCheckedInLedger: adapter.fundsCheckedInLedger,
+    payerAccountId: (o, m) => adapter.payerAccountId(o, m),
     reserve: (r) => (carrierCalls.push(r.debitId), adapter.reserve(r)),
     capture: (id, a, ref) => (carrierCalls.push(id), adapter.capture(id, a, ref)),
     release: (id, ref, at) => (carrierCalls.push(id), adapter.release(id, ref, at)),
@@ -63,7 +64,9 @@ const cashInReserve = (debitId: string, agentId: string, amountMinor: bigint): d
   debitId, paymentId: `p-${debitId}`, operatorId: 'orange-sn', msisdn: AGENT_LINE, amount: XOF(amountMinor), description: 'cash-in',
   funding: FundingSource.FUNDING_SOURCE_AGENT_FLOAT, agentId,
 });
-const cashInCapture = (debitId: string, payeeMsisdn: string, amountMinor: bigint, capMinor?: bigint): dialpay.v1.IDebitCaptureRequested => ({
+const cashInCapture = (
+  debitId: string, payeeMsisdn: string, amountMinor: bigint, capMinor?: bigint,
+): dialpay.v1.IDebitCaptureRequested => ({
   debitId, paymentId: `p-${debitId}`, amount: XOF(amountMinor), payeeMsisdn, payeeAmount: XOF(amountMinor), fee: XOF(0n), operatorShare: XOF(0n),
   ...(capMinor === undefined ? {} : { payeeWalletMax: XOF(capMinor) }),
 });
@@ -155,7 +158,8 @@ describe('agent-float debits through the batch runners', () => {
       cashInReserve(cashIn, 'AG1001', 3_000n),
       { debitId: carrierDebit, paymentId: `p-${carrierDebit}`, operatorId: 'safaricom-ke', msisdn: '254770001002', amount: KES(500n), description: 'pay' },
     ])));
-    expect(await reserveResult(cashIn)).toMatchObject({ outcome: DebitOutcome.DEBIT_OUTCOME_OK, funding: FundingSource.FUNDING_SOURCE_AGENT_FLOAT });
+    expect(await reserveResult(cashIn))
+      .toMatchObject({ outcome: DebitOutcome.DEBIT_OUTCOME_OK, funding: FundingSource.FUNDING_SOURCE_AGENT_FLOAT });
     expect(await debitRow(cashIn)).toEqual({ state: 'reserved', funding: 'agent-float', payer_account_id: 'agent:AG1001' });
     expect((await debitRow(carrierDebit))?.state).toBe('reserved');
     expect(await readAgentFloat(pool, 'AG1001')).toBe(7_000n);

@@ -30,7 +30,9 @@ beforeAll(async () => {
   await migrateSchemas(stack.databaseUrl, [{ schema: 'billing', dir: fileURLToPath(new URL('../../../services/billing/migrations/', import.meta.url)) }], log);
   pool = createPool({ url: stack.databaseUrl, poolSizeMax: 6, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'test' }, log);
   ledger = new Ledger(pool);
-  debits = new DebitService({ pool, ledger, operators: new Map(stack.config.operators.map((o) => [o.id, o])), adapterFor: () => carrier, log });
+  debits = new DebitService({
+    pool, ledger, operators: new Map(stack.config.operators.map((o) => [o.id, o])), adapterFor: () => carrier, log,
+  });
 });
 afterAll(async () => {
   await pool?.end();
@@ -93,7 +95,9 @@ it('N reserves write in two transactions (claims, then bookings), N captures in 
   expect(await ledger.balance(AccountIds.holds('KES'))).toBe(BigInt(N) * 1_000n);
 
   let captured: PromiseSettledResult<void>[] = [];
-  expect(await writingTransactions(async () => (captured = await runCaptureBatch(debits, items(ids.map((id) => captureOf(id, 1_000n))))))).toBe(1);
+  expect(await writingTransactions(async () => (
+    captured = await runCaptureBatch(debits, items(ids.map((id) => captureOf(id, 1_000n))))
+  ))).toBe(1);
   expect(captured.every((r) => r.status === 'fulfilled')).toBe(true);
   expect(await states(ids)).toEqual(ids.map(() => 'captured'));
   expect(await ledger.balance(AccountIds.merchant('SHOP42', 'KES'))).toBe(BigInt(N) * 900n);
@@ -128,7 +132,8 @@ it('a batch of reserves calls the carrier only once its claims are committed: a 
         return carrier.reserve(request);
       },
       capture: (debitId, amountMinor) => carrier.capture(debitId, amountMinor), release: (debitId) => carrier.release(debitId),
-      refund: (refundId, debitId, amountMinor) => carrier.refund(refundId, debitId, amountMinor), balance: (operatorId, msisdn) => carrier.balance(operatorId, msisdn),
+      refund: (refundId, debitId, amountMinor) => carrier.refund(refundId, debitId, amountMinor),
+      balance: (operatorId, msisdn) => carrier.balance(operatorId, msisdn),
     }),
   });
   const ids = Array.from({ length: 3 }, (_, i) => `claimed-${i}`);

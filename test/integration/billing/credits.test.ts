@@ -202,7 +202,8 @@ describe('merchant payouts', () => {
     const [a, b] = [payout('SHOP42', '254711100020', 6_000n), payout('SHOP42', '254711100021', 6_000n)];
     await Promise.all([publish(Events.creditRequested, a), publish(Events.creditRequested, b)]);
     const outcomes = await Promise.all([a, b].map((c) => waitFor('result', async () => (await results(c.creditId as string))[0])));
-    expect(outcomes.map((r) => r.outcome).sort()).toEqual([CreditOutcome.CREDIT_OUTCOME_OK, CreditOutcome.CREDIT_OUTCOME_INSUFFICIENT_FUNDS]);
+    expect(outcomes.map((r) => r.outcome).sort())
+      .toEqual([CreditOutcome.CREDIT_OUTCOME_OK, CreditOutcome.CREDIT_OUTCOME_INSUFFICIENT_FUNDS]);
     expect(await balance(AccountIds.merchant('SHOP42', 'KES'))).toBe(4_000n);
 
     // Two billing instances (two services on the same database) racing: still one.

@@ -37,7 +37,9 @@ beforeAll(async () => {
   ledger = new Ledger(pool);
   await ledger.ensureAccount(AccountIds.carrier('safaricom-ke'), 'carrier_clearing', 'KES');
   await ledger.ensureAccount(AccountIds.holds('KES'), 'holds', 'KES');
-  debits = new DebitService({ pool, ledger, operators: new Map(stack.config.operators.map((o) => [o.id, o])), adapterFor: () => carrier, log });
+  debits = new DebitService({
+    pool, ledger, operators: new Map(stack.config.operators.map((o) => [o.id, o])), adapterFor: () => carrier, log,
+  });
 });
 afterAll(async () => {
   await pool?.end();

@@ -30,7 +30,9 @@ async function result<M extends EventMessage & { debitId?: string | null }>(def:
   return waitFor(`${def.subject} for ${id}`, async () => (await readEvents(nats, 'DEBITS', def)).find((r) => (r as Record<string, unknown>)[key] === id));
 }
 
-async function reserve(msisdn: string, amountMinor: bigint, funding: dialpay.v1.FundingSource = FundingSource.FUNDING_SOURCE_UNSPECIFIED): Promise<{ debitId: string; result: dialpay.v1.IDebitReserveResult }> {
+async function reserve(
+  msisdn: string, amountMinor: bigint, funding: dialpay.v1.FundingSource = FundingSource.FUNDING_SOURCE_UNSPECIFIED,
+): Promise<{ debitId: string; result: dialpay.v1.IDebitReserveResult }> {
   const debitId = `wf-${++n}`;
   await publishEvent(nats.js, Events.debitReserveRequested, {
     envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, operatorId: 'safaricom-ke', msisdn, amount: KES(amountMinor), description: 'test', funding,
@@ -38,7 +40,9 @@ async function reserve(msisdn: string, amountMinor: bigint, funding: dialpay.v1.
   return { debitId, result: await result(Events.debitReserveResult, debitId) };
 }
 
-async function capture(debitId: string, amountMinor: bigint, payee: { merchantId: string } | { payeeMsisdn: string }): Promise<dialpay.v1.IDebitCaptureResult> {
+async function capture(
+  debitId: string, amountMinor: bigint, payee: { merchantId: string } | { payeeMsisdn: string },
+): Promise<dialpay.v1.IDebitCaptureResult> {
   await publishEvent(nats.js, Events.debitCaptureRequested, {
     envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, amount: KES(amountMinor), ...payee, payeeAmount: KES(amountMinor), fee: KES(0n), operatorShare: KES(0n),
   }, { timeoutMs: 5_000 });

@@ -107,14 +107,17 @@ describe('an inter-operator position', () => {
   });
 
   it('is summed per direction and currency for settlement, within the asked range', async () => {
-    const reply = await requestReply(nats.nc, Requests.billingInteropPositions, { fromUnixMs: bigIntToInt64(BigInt(Date.now() - 60_000)), toUnixMs: bigIntToInt64(BigInt(Date.now() + 60_000)) }, 5_000);
+    const reply = await requestReply(nats.nc, Requests.billingInteropPositions,
+      { fromUnixMs: bigIntToInt64(BigInt(Date.now() - 60_000)), toUnixMs: bigIntToInt64(BigInt(Date.now() + 60_000)) }, 5_000);
     expect(reply.available).toBe(true);
     expect((reply.totals ?? []).map((t) => ({ ...t, amountMinor: int64ToBigInt(t.amountMinor) }))).toEqual([
       { payerOperatorId: 'safaricom-ke', payeeOperatorId: 'airtel-ke', currency: 'KES', transfers: 1, amountMinor: 7_000n },
     ]);
-    const before = await requestReply(nats.nc, Requests.billingInteropPositions, { fromUnixMs: bigIntToInt64(0n), toUnixMs: bigIntToInt64(BigInt(Date.now() - 60_000)) }, 5_000);
+    const before = await requestReply(nats.nc, Requests.billingInteropPositions,
+      { fromUnixMs: bigIntToInt64(0n), toUnixMs: bigIntToInt64(BigInt(Date.now() - 60_000)) }, 5_000);
     expect(before.totals ?? []).toEqual([]);
-    expect((await requestReply(nats.nc, Requests.billingInteropPositions, { fromUnixMs: bigIntToInt64(10n), toUnixMs: bigIntToInt64(5n) }, 5_000)).available).toBe(false);
+    expect((await requestReply(nats.nc, Requests.billingInteropPositions,
+      { fromUnixMs: bigIntToInt64(10n), toUnixMs: bigIntToInt64(5n) }, 5_000)).available).toBe(false);
     expect(await ledger.check()).toEqual({ postingsSumMinor: 0n, unbalancedTransfers: 0, driftedBalances: 0, negativeBalances: 0 });
   });
 });

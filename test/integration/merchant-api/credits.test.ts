@@ -177,7 +177,8 @@ describe('a merchant payout', () => {
     const first = await call('POST', '/v1/payouts', { body, idempotencyKey: 'payout-r2' });
     expect(first.status).toBe(201);
     await pool.query(`DELETE FROM payments.api_requests WHERE merchant_id = 'SHOP42' AND idempotency_key = 'payout-r2'`);
-    // Over the per-payout limit, and a number on no operator of this merchant's: the key is the payout's, so a conflict, not a refusal kept under the key.
+    // Over the per-payout limit, and a number on no operator of this merchant's: the key is the payout's,
+    // so a conflict, not a refusal kept under the key.
     for (const other of [{ ...body, amountMinor: 50_001 }, { ...body, msisdn: '+221770000009' }]) {
       const refused = await call('POST', '/v1/payouts', { body: other, idempotencyKey: 'payout-r2' });
       expect([refused.status, refused.body.type]).toEqual([409, '/problems/idempotency-conflict']);

@@ -25,7 +25,10 @@ let phoneNo = 0;
 const newPhone = () => `2547440${String(++phoneNo).padStart(5, '0')}`;
 let idem = 0;
 
-async function call(method: string, path: string, options: { key?: string | null; body?: unknown; raw?: string; idempotencyKey?: string | null; contentType?: string } = {}) {
+async function call(
+  method: string, path: string,
+  options: { key?: string | null; body?: unknown; raw?: string; idempotencyKey?: string | null; contentType?: string } = {},
+) {
   const headers: Record<string, string> = {};
   const key = options.key === undefined ? shopKey.key : options.key;
   if (key) headers.authorization = `Bearer ${key}`;

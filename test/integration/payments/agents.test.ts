@@ -97,7 +97,9 @@ async function newestPaymentOf(payer: string, after: number): Promise<string> {
 
 const paymentsOf = async (payer: string) => (await pool.query('SELECT 1 FROM payments.payments WHERE payer_msisdn = $1', [payer])).rowCount;
 
-async function requested<M extends { paymentId?: string | null }>(def: typeof Events.debitReserveRequested | typeof Events.debitCaptureRequested, paymentId: string): Promise<M> {
+async function requested<M extends { paymentId?: string | null }>(
+  def: typeof Events.debitReserveRequested | typeof Events.debitCaptureRequested, paymentId: string,
+): Promise<M> {
   return waitFor(`${def.subject} for ${paymentId}`, async () => ((await readEvents(nats, 'DEBITS', def as any)) as M[]).find((m) => m.paymentId === paymentId)) as Promise<M>;
 }
 
@@ -208,7 +210,8 @@ describe('cash-in: DEP from the agent, confirmed with its PIN', () => {
     expect(capture.payeeMsisdn).toBe(customer);
     expect(capture.payeeAgentId).toBeFalsy();
     expect(minor(capture.payeeWalletMax)).toBe(10_000_000n); // tier 0's walletBalanceMaxMinor
-    expect([minor(capture.amount), minor(capture.payeeAmount), minor(capture.fee), minor(capture.operatorShare)]).toEqual([50_000n, 50_000n, 0n, 0n]);
+    expect([minor(capture.amount), minor(capture.payeeAmount), minor(capture.fee), minor(capture.operatorShare)])
+      .toEqual([50_000n, 50_000n, 0n, 0n]);
 
     const seenCustomer = smsCount(customer);
     await answerCapture(id, DebitOutcome.DEBIT_OUTCOME_OK);
@@ -301,7 +304,8 @@ describe('cash-out: WITHDRAW from a subscriber\'s wallet at an agent', () => {
     expect(capture.payeeMsisdn).toBeFalsy();
     expect(capture.payeeWalletMax).toBeFalsy();
     // The agent's float gets the amount; the fee splits into dialpay's fee and the operator's 10% of it.
-    expect([minor(capture.amount), minor(capture.payeeAmount), minor(capture.fee), minor(capture.operatorShare)]).toEqual([51_500n, 50_000n, 1_350n, 150n]);
+    expect([minor(capture.amount), minor(capture.payeeAmount), minor(capture.fee), minor(capture.operatorShare)])
+      .toEqual([51_500n, 50_000n, 1_350n, 150n]);
 
     const seenAgent = smsCount(AGENT_LINE);
     await answerCapture(id, DebitOutcome.DEBIT_OUTCOME_OK);

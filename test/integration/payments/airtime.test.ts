@@ -17,7 +17,9 @@ let phoneNo = 0;
 const newPhone = () => `2547440${String(++phoneNo).padStart(5, '0')}`;
 const national = (msisdn: string) => `0${msisdn.slice(3)}`;
 
-async function paymentOf(p: PaymentsStack, payer: string): Promise<{ payment_id: string; state: string; payee_kind: string; payee_id: string }> {
+async function paymentOf(
+  p: PaymentsStack, payer: string,
+): Promise<{ payment_id: string; state: string; payee_kind: string; payee_id: string }> {
   const { rows } = await p.pool.query('SELECT payment_id, state, payee_kind, payee_id FROM payments.payments WHERE payer_msisdn = $1 ORDER BY created_at DESC LIMIT 1', [payer]);
   return rows[0];
 }

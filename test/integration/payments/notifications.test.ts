@@ -25,7 +25,8 @@ let subscription: Subscription;
 const seen: { subject: string; eventId: string; typeName: string; paymentId: string; message: EventMessage }[] = [];
 const carrier = new SimulatedCarrier({ openingBalanceMinor: 1_000_000n });
 
-const defBySubject = new Map<string, EventDef<EventMessage>>(Object.values(Notifications).map((d) => [d.subject, d as EventDef<EventMessage>]));
+const defBySubject = new Map<string, EventDef<EventMessage>>(
+  Object.values(Notifications).map((d) => [d.subject, d as EventDef<EventMessage>]));
 const PAYMENT_NOTIFICATIONS = `${NOTIFY_SUBJECT_PREFIX}.payment.>`;
 
 function record(m: Msg): void {
@@ -79,7 +80,8 @@ describe('payment notifications', () => {
     const id = await p.payBySms('254711800001', 'SHOP42', '250');
     await waitFor('PaymentCompleted', async () => subjectsOf(id).includes(Notifications.paymentCompleted.subject));
     expect(subjectsOf(id)).toEqual([
-      Notifications.paymentRequested.subject, Notifications.paymentChallenged.subject, Notifications.paymentConfirmed.subject, Notifications.paymentCompleted.subject,
+      Notifications.paymentRequested.subject, Notifications.paymentChallenged.subject,
+      Notifications.paymentConfirmed.subject, Notifications.paymentCompleted.subject,
     ]);
     expect(of(id).map((n) => n.eventId)).toEqual([`${id}:requested`, `${id}:challenged`, `${id}:confirmed`, `${id}:completed`]);
     expect(of(id).map((n) => n.typeName)).toEqual(['dialpay.v1.PaymentRequested', 'dialpay.v1.PaymentChallenged', 'dialpay.v1.PaymentConfirmed', 'dialpay.v1.PaymentCompleted']);
@@ -94,7 +96,8 @@ describe('payment notifications', () => {
     const id = (await p.pool.query<{ payment_id: string }>('SELECT payment_id FROM payments.payments WHERE payer_msisdn = $1', [phone])).rows[0]?.payment_id as string;
     await p.ask(phone, 'STOP');
     await waitFor('PaymentFailed', async () => subjectsOf(id).includes(Notifications.paymentFailed.subject));
-    expect(subjectsOf(id)).toEqual([Notifications.paymentRequested.subject, Notifications.paymentChallenged.subject, Notifications.paymentFailed.subject]);
+    expect(subjectsOf(id))
+      .toEqual([Notifications.paymentRequested.subject, Notifications.paymentChallenged.subject, Notifications.paymentFailed.subject]);
     expect(of(id)[2]?.message).toMatchObject({ paymentId: id, detail: 'cancelled' });
   });
 
@@ -135,6 +138,7 @@ describe('payment notifications', () => {
 
     await withTransaction(p.pool, 'READ COMMITTED', stop);
     await settled();
-    expect(subjectsOf(id)).toEqual([Notifications.paymentRequested.subject, Notifications.paymentChallenged.subject, Notifications.paymentFailed.subject]);
+    expect(subjectsOf(id))
+      .toEqual([Notifications.paymentRequested.subject, Notifications.paymentChallenged.subject, Notifications.paymentFailed.subject]);
   });
 });

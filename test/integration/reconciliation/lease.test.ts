@@ -30,7 +30,8 @@ const OPERATOR = 'safaricom-ke';
 
 beforeAll(async () => {
   stack = await setupStack();
-  host = await startHost(stack.config, [billingComponent(new SimulatedCarrier({ openingBalanceMinor: 1_000_000n })), reconciliation], { log: quietLogger() });
+  host = await startHost(stack.config, [billingComponent(new SimulatedCarrier({ openingBalanceMinor: 1_000_000n })), reconciliation],
+    { log: quietLogger() });
   nats = await connectNats({ ...stack.config.nats, name: 'reconcile-lease-test' }, quietLogger());
   pool = createPool({ url: stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 120_000, applicationName: 'test' }, quietLogger());
   dir = mkdtempSync(join(tmpdir(), 'dialpay-reconcile-lease-'));

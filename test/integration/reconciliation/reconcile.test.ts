@@ -86,7 +86,9 @@ describe('dialpay reconcile', () => {
     const child = runTs('cli/dialpay.ts', ['reconcile', '--operator', 'safaricom-ke', file, '--out', join(dir, 'report'), '--config', config]);
     expect(await child.exited()).toBe(3); // a person must look
     const summary = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
-    expect(summary.counts).toEqual({ matched: 3, amount_mismatch: 1, status_mismatch: 1, missing_at_operator: 1, missing_in_ledger: 1, duplicate: 1 });
+    expect(summary.counts).toEqual({
+      matched: 3, amount_mismatch: 1, status_mismatch: 1, missing_at_operator: 1, missing_in_ledger: 1, duplicate: 1,
+    });
     expect([summary.badRows, summary.needsAction]).toEqual([1, true]);
     const report = readFileSync(join(dir, 'report.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
     expect(report.map((r) => [r[0], r[1], r[2]]).sort()).toEqual([

@@ -40,7 +40,9 @@ const replicas: Replica[] = [];
 
 function replica(name: string): Replica {
   const log = quietLogger();
-  const pool = createPool({ url: p.stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 120_000, applicationName: name }, log);
+  const pool = createPool({
+    url: p.stack.databaseUrl, poolSizeMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 120_000, applicationName: name,
+  }, log);
   const registry = createRegistry('settlement');
   const leases = new Leases({ pool, log, registry, checkEveryMs: 200 });
   const r = { pool, registry, service: new SettlementService({ pool, nc: nats.nc, config: p.stack.config, log, leases }) };
@@ -111,7 +113,9 @@ describe('settlement closes across replicas', () => {
     const id = windowId(OPERATOR, day(-3));
     const settledBefore = await settled();
 
-    const [ra, rb] = await Promise.all([a.service.close(OPERATOR, day(-3), { leaseWaitMs: 30_000 }), b.service.close(OPERATOR, day(-3), { leaseWaitMs: 30_000 })]);
+    const [ra, rb] = await Promise.all([
+      a.service.close(OPERATOR, day(-3), { leaseWaitMs: 30_000 }), b.service.close(OPERATOR, day(-3), { leaseWaitMs: 30_000 }),
+    ]);
     expect([ra.closedNow, rb.closedNow].sort()).toEqual([false, true]);
     expect(ra.batch).toEqual(rb.batch);
     expect(ra.paidOutMinor).toEqual({ SHOP42: 17_680n });

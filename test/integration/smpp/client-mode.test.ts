@@ -191,7 +191,9 @@ describe('faults: nothing lost, duplicates only for unanswered submits, the bind
         await waitFor('bound again', async () => sim.boundSessions === 1);
         expect(read(counterName)).toBeGreaterThan(faultBefore); // the fault really happened
       } finally {
-        sim.setFaults({ noResponseRate: 0, genericNackRate: 0, temporaryErrorRate: 0, throttleAboveTps: 0, disconnectAfterSubmits: 0, responseDelayMs: 0 });
+        sim.setFaults({
+          noResponseRate: 0, genericNackRate: 0, temporaryErrorRate: 0, throttleAboveTps: 0, disconnectAfterSubmits: 0, responseDelayMs: 0,
+        });
       }
       await waitFor('bound again', async () => sim.boundSessions === 1);
     });

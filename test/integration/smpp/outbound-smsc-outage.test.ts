@@ -73,7 +73,9 @@ it('the outbound consumer has no max_deliver: the messages\' own lives bound the
   // As an older release left it: max_deliver 10. The next start's provisioning lifts it.
   await nats.jsm.consumers.update(GATEWAY_SMS_OUTBOUND.stream, GATEWAY_SMS_OUTBOUND.durableName, { max_deliver: 10 });
   expect((await nats.jsm.consumers.info(GATEWAY_SMS_OUTBOUND.stream, GATEWAY_SMS_OUTBOUND.durableName)).config.max_deliver).toBe(10);
-  await provisionTopology(nats, { streams: [], consumers: [effectiveConsumer(GATEWAY_SMS_OUTBOUND, { ackWaitMs: 3_000, deliveriesMax: 3 })], kvBuckets: [] }, 1, log);
+  await provisionTopology(nats, {
+    streams: [], consumers: [effectiveConsumer(GATEWAY_SMS_OUTBOUND, { ackWaitMs: 3_000, deliveriesMax: 3 })], kvBuckets: [],
+  }, 1, log);
   expect((await nats.jsm.consumers.info(GATEWAY_SMS_OUTBOUND.stream, GATEWAY_SMS_OUTBOUND.durableName)).config.max_deliver).toBe(-1);
 });
 

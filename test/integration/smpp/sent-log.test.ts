@@ -43,7 +43,8 @@ async function replicaConfig(): Promise<Config> {
   raw.merchantApi.port = await freePort();
   raw.operators[1].smpp.port = await freePort();
   Object.assign(raw.operators[0].smpp, {
-    port: smscPort, bindCount: 1, responseTimeoutMs: 2_000, enquireLinkIntervalMs: 1_000, reconnectDelayMsMin: 100, reconnectDelayMsMax: 500,
+    port: smscPort, bindCount: 1, responseTimeoutMs: 2_000, enquireLinkIntervalMs: 1_000,
+    reconnectDelayMsMin: 100, reconnectDelayMsMax: 500,
     submitRetryDelaysMs: [100], throughputPerSecondMax: 5_000, submitIdFormat: 'hex', receiptIdFormat: 'hex',
   });
   return validateConfig(raw);
@@ -152,7 +153,10 @@ describe('an SmsOutbound redelivered after its replica died past the record', ()
     const delivery = await consumer.next({ expires: 5_000 });
     expect(delivery?.info.deliveryCount).toBe(1);
     const dyingId = hexId('DEAD01');
-    const dying = new SentLog({ nc: nats.nc, js: nats.publisher, jsm: nats.jsm, index: new SentIndex(100, 60_000), publishTimeoutMs: 2_000, log, metrics: new SmppMetrics(new Registry()) });
+    const dying = new SentLog({
+      nc: nats.nc, js: nats.publisher, jsm: nats.jsm, index: new SentIndex(100, 60_000), publishTimeoutMs: 2_000,
+      log, metrics: new SmppMetrics(new Registry()),
+    });
     await dying.record({ messageRef, operatorId: OPERATOR, smscIds: [dyingId] });
     await dying.close();
     const submitsBefore = smsc.submitted.length;
@@ -174,9 +178,15 @@ describe('an SmsOutbound redelivered after its replica died past the record', ()
 describe('a replica that missed batches live', () => {
   it('finds them by reading the stream, the newest readBatchesMax batches at most', async () => {
     const metrics = new SmppMetrics(new Registry());
-    const writer = new SentLog({ nc: nats.nc, js: nats.publisher, jsm: nats.jsm, index: new SentIndex(100, 60_000), publishTimeoutMs: 2_000, log, metrics, lingerMs: 0 });
+    const writer = new SentLog({
+      nc: nats.nc, js: nats.publisher, jsm: nats.jsm, index: new SentIndex(100, 60_000), publishTimeoutMs: 2_000,
+      log, metrics, lingerMs: 0,
+    });
     // Never started: no subscription, nothing read. Reads at most 3 batches.
-    const reader = new SentLog({ nc: nats.nc, js: nats.publisher, jsm: nats.jsm, index: new SentIndex(100, 60_000), publishTimeoutMs: 2_000, log, metrics, readBatchesMax: 3 });
+    const reader = new SentLog({
+      nc: nats.nc, js: nats.publisher, jsm: nats.jsm, index: new SentIndex(100, 60_000), publishTimeoutMs: 2_000,
+      log, metrics, readBatchesMax: 3,
+    });
     for (let i = 0; i < 5; i++) await writer.record({ messageRef: `missed-${i}`, operatorId: OPERATOR, smscIds: [`M${i}`] }); // one batch each
     expect(reader.smscIdsOf('missed-4')).toBeNull();
     await reader.catchUp(Date.now());

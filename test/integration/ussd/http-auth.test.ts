@@ -84,7 +84,9 @@ interface Answer {
   readonly headers: Record<string, string | string[] | undefined>;
 }
 
-function post(options: { path?: string; from?: string; headers?: Record<string, string | undefined>; form: Record<string, string> }): Promise<Answer> {
+function post(
+  options: { path?: string; from?: string; headers?: Record<string, string | undefined>; form: Record<string, string> },
+): Promise<Answer> {
   const body = new URLSearchParams(options.form).toString();
   return new Promise((resolve, reject) => {
     const req = request({

@@ -321,7 +321,8 @@ describe('released over HTTP (the aggregator\'s end-of-session notification)', (
 
 describe('a session id the edge reuses', () => {
   it('two dialogues under one session id make two payments, not one seen twice', async () => {
-    // SMPP edges reuse ids (its_session_info numbers repeat, the msisdn dialect has one per phone); over HTTP the test reuses one on purpose.
+    // SMPP edges reuse ids (its_session_info numbers repeat, the msisdn dialect has one per phone);
+    // over HTTP the test reuses one on purpose.
     const { msisdn } = await phoneWithPin('http');
     const phone = new UssdPhone(port, msisdn);
     for (const round of [1, 2]) {

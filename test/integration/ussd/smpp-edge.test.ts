@@ -43,7 +43,8 @@ beforeAll(async () => {
   sim = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', messageIdFormat: 'hex', receiptDelayMs: 20 });
   const port = await sim.start();
   const raw = structuredClone(stack.rawConfig) as any;
-  Object.assign(raw.operators[0].smpp, { port, bindCount: 1, reconnectDelayMsMin: 100, reconnectDelayMsMax: 500, throughputPerSecondMax: 1_000 });
+  Object.assign(raw.operators[0].smpp,
+    { port, bindCount: 1, reconnectDelayMsMin: 100, reconnectDelayMsMax: 500, throughputPerSecondMax: 1_000 });
   raw.operators[0].ussd = { serviceCodes: ['*384#'], operatorTimeoutMs: OPERATOR_TIMEOUT_MS, smppSessionInfo: 'its_session_info' };
   raw.operators[1].ussd = { serviceCodes: ['*384#', '*100#'], operatorTimeoutMs: SERVER_OPERATOR_TIMEOUT_MS, smppSessionInfo: 'user_message_reference' };
   serverPort = raw.operators[1].smpp.port;

@@ -82,7 +82,8 @@ describe('operatorForNumber', () => {
     const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9]{${min},${max}}$`));
     // Distinct prefixes over a small alphabet, so overlaps are common; dealt out to up to 4 operators.
     const world = fc.uniqueArray(fc.stringMatching(/^[12][0-3]{0,4}$/), { minLength: 1, maxLength: 12 }).chain((prefixes) =>
-      fc.tuple(fc.constant(prefixes), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: prefixes.length, maxLength: prefixes.length })));
+      fc.tuple(fc.constant(prefixes),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: prefixes.length, maxLength: prefixes.length })));
     fc.assert(
       fc.property(world, fc.oneof(digits(1, 12), fc.stringMatching(/^[12][0-3]{0,6}[0-9]{0,6}$/)), ([prefixes, owners], number) => {
         const operators = [0, 1, 2, 3].map((n) => ({ id: `op${n}`, numberRanges: prefixes.filter((_p, i) => owners[i] === n) }));

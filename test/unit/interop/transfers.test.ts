@@ -12,7 +12,8 @@ import type { PaymentEngine } from '../../../services/payments/engine.js';
 const config = loadExampleWith((raw) => {
   raw.operators.push({ ...structuredClone(raw.operators[0]), id: 'airtel-ke', name: 'Airtel Kenya', numberRanges: ['+25473', '+25410'], defaultLanguage: 'fr', shortCodes: ['20385'], smpp: { ...raw.operators[0].smpp, port: 2777 }, ussd: undefined });
 });
-const [safaricom, , airtel] = config.operators as [typeof config.operators[number], typeof config.operators[number], typeof config.operators[number]];
+const [safaricom, , airtel] = config.operators as
+  [typeof config.operators[number], typeof config.operators[number], typeof config.operators[number]];
 const operators = new Map(config.operators.map((o) => [o.id, o]));
 
 describe('routeTransfer', () => {
@@ -94,13 +95,18 @@ describe('netPositions', () => {
   it('keeps every operator whole: what each is paid net equals what it is owed less what it owes (property)', () => {
     const ids = ['a', 'b', 'c', 'd'];
     const total = fc.record({ payer: fc.integer({ min: 0, max: 3 }), shift: fc.integer({ min: 1, max: 3 }), currency: fc.constantFrom('KES', 'UGX'), transfers: fc.integer({ min: 1, max: 50 }), amountMinor: fc.bigInt({ min: 1n, max: 10n ** 15n }) })
-      .map((t): PositionTotal => ({ payerOperatorId: ids[t.payer] as string, payeeOperatorId: ids[(t.payer + t.shift) % 4] as string, currency: t.currency, transfers: t.transfers, amountMinor: t.amountMinor }));
+      .map((t): PositionTotal => ({
+        payerOperatorId: ids[t.payer] as string, payeeOperatorId: ids[(t.payer + t.shift) % 4] as string,
+        currency: t.currency, transfers: t.transfers, amountMinor: t.amountMinor,
+      }));
     fc.assert(fc.property(fc.array(total, { maxLength: 30 }), (totals) => {
       const lines = netPositions(totals);
       for (const currency of ['KES', 'UGX']) {
         for (const id of ids) {
-          const gross = totals.filter((t) => t.currency === currency).reduce((s, t) => s + (t.payeeOperatorId === id ? t.amountMinor : 0n) - (t.payerOperatorId === id ? t.amountMinor : 0n), 0n);
-          const net = lines.filter((l) => l.currency === currency).reduce((s, l) => s + (l.creditor === id ? l.netMinor : 0n) - (l.debtor === id ? l.netMinor : 0n), 0n);
+          const gross = totals.filter((t) => t.currency === currency)
+            .reduce((s, t) => s + (t.payeeOperatorId === id ? t.amountMinor : 0n) - (t.payerOperatorId === id ? t.amountMinor : 0n), 0n);
+          const net = lines.filter((l) => l.currency === currency)
+            .reduce((s, l) => s + (l.creditor === id ? l.netMinor : 0n) - (l.debtor === id ? l.netMinor : 0n), 0n);
           expect(net).toBe(gross);
         }
       }

@@ -110,7 +110,9 @@ describe('NATS permissions table', () => {
   });
 
   it('has every event published by some component, and each component subscribes to its own inbox only', () => {
-    for (const def of Object.values(Events)) expect(owners((c) => NATS_ACCESS[c].publishes.map((e) => e.subject), def.subject).length, def.subject).toBeGreaterThan(0);
+    for (const def of Object.values(Events)) {
+      expect(owners((c) => NATS_ACCESS[c].publishes.map((e) => e.subject), def.subject).length, def.subject).toBeGreaterThan(0);
+    }
     for (const c of COMPONENT_NAMES) {
       const { subscribe, publish } = natsPermissions(c);
       expect(subscribe.filter((s) => s.startsWith('_INBOX')), c).toEqual([`_INBOX_${c}.>`]);

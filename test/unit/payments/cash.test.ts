@@ -9,19 +9,21 @@ import { cashInFailedReply } from '../../../services/payments/replies.js';
 describe('splitCashOut', () => {
   it('puts the fee on top: the agent gets the amount, the wallet pays amount + fee, the operator its share of the fee', () => {
     // 500.00 with 10.00 + 1% = 15.00 fee; 10% of the fee (1.50) is the operator's.
-    expect(splitCashOut(50_000n, { fixedMinor: 1_000n, percentBps: 100 }, 1_000)).toEqual({ amountMinor: 51_500n, feeMinor: 1_350n, operatorShareMinor: 150n, payeeMinor: 50_000n });
+    expect(splitCashOut(50_000n, { fixedMinor: 1_000n, percentBps: 100 }, 1_000))
+      .toEqual({ amountMinor: 51_500n, feeMinor: 1_350n, operatorShareMinor: 150n, payeeMinor: 50_000n });
     // No schedule: no fee.
     expect(splitCashOut(50_000n, null, 1_000)).toEqual({ amountMinor: 50_000n, feeMinor: 0n, operatorShareMinor: 0n, payeeMinor: 50_000n });
     expect(() => splitCashOut(0n, null, 0)).toThrow(RangeError);
   });
 
   it('always adds up, and the payee gets exactly the amount (property)', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 1n, max: 10n ** 14n }), fc.bigInt({ min: 0n, max: 100_000n }), fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 10_000 }), (amount, fixed, bps, share) => {
-      const split = splitCashOut(amount, { fixedMinor: fixed, percentBps: bps }, share);
-      expect(split.payeeMinor).toBe(amount);
-      expect(split.feeMinor + split.operatorShareMinor + split.payeeMinor).toBe(split.amountMinor);
-      expect(split.feeMinor >= 0n && split.operatorShareMinor >= 0n).toBe(true);
-    }));
+    fc.assert(fc.property(fc.bigInt({ min: 1n, max: 10n ** 14n }), fc.bigInt({ min: 0n, max: 100_000n }),
+      fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 10_000 }), (amount, fixed, bps, share) => {
+        const split = splitCashOut(amount, { fixedMinor: fixed, percentBps: bps }, share);
+        expect(split.payeeMinor).toBe(amount);
+        expect(split.feeMinor + split.operatorShareMinor + split.payeeMinor).toBe(split.amountMinor);
+        expect(split.feeMinor >= 0n && split.operatorShareMinor >= 0n).toBe(true);
+      }));
   });
 });
 

@@ -38,13 +38,14 @@ it('never lets a code\'s digits survive after a confirm keyword, whatever separa
   const split = fc.array(fc.constantFrom('', ' ', '-', '.', ' '), { minLength: 0, maxLength: 8 });
   const lead = fc.constantFrom('', ' ', '  ', '"', '\'', '(', '-', '*', '> ');
   const trail = fc.constantFrom('', ' ', '.', '!', ' thanks', ' merci', ' 2');
-  fc.assert(fc.property(lead, fc.constantFrom(...CONFIRM_WORDS), fc.constantFrom(...SEPARATORS), code, split, trail, (before, keyword, separator, digits, gaps, after) => {
-    // The code typed in pieces: a gap after some of its digits.
-    const typed = [...digits].map((d, i) => d + (gaps[i] ?? '')).join('');
-    const masked = maskSmsSecrets(`${before}${keyword}${separator}${typed}${after}`);
-    expect(masked).not.toMatch(/\d/);
-    expect(masked.startsWith(`${before}${keyword}`)).toBe(true);
-  }), { numRuns: 2_000 });
+  fc.assert(fc.property(lead, fc.constantFrom(...CONFIRM_WORDS), fc.constantFrom(...SEPARATORS), code, split, trail,
+    (before, keyword, separator, digits, gaps, after) => {
+      // The code typed in pieces: a gap after some of its digits.
+      const typed = [...digits].map((d, i) => d + (gaps[i] ?? '')).join('');
+      const masked = maskSmsSecrets(`${before}${keyword}${separator}${typed}${after}`);
+      expect(masked).not.toMatch(/\d/);
+      expect(masked.startsWith(`${before}${keyword}`)).toBe(true);
+    }), { numRuns: 2_000 });
 });
 
 it('keeps the digits of PAY and SEND texts, which a replay needs (property)', () => {

@@ -6,7 +6,8 @@ import { checkLimits } from '../../../services/payments/limits.js';
 describe('fees', () => {
   it('splits a payment: fixed + percentage (half up) fee, operator share (down), merchant the rest', () => {
     // 500.00 KES, 0.10 + 1.5% fee, 10% share: fee 7.60, share 50.00, merchant 442.40
-    expect(splitMerchantPayment(50_000n, { fixedMinor: 10n, percentBps: 150 }, 1_000)).toEqual({ amountMinor: 50_000n, feeMinor: 760n, operatorShareMinor: 5_000n, payeeMinor: 44_240n });
+    expect(splitMerchantPayment(50_000n, { fixedMinor: 10n, percentBps: 150 }, 1_000))
+      .toEqual({ amountMinor: 50_000n, feeMinor: 760n, operatorShareMinor: 5_000n, payeeMinor: 44_240n });
     // 0.33 at 1.5% = 0.495 minor units -> rounds half up to 0; 0.34 -> 0.51 -> 1
     expect(splitMerchantPayment(33n, { fixedMinor: 0n, percentBps: 150 }, 0)?.feeMinor).toBe(0n);
     expect(splitMerchantPayment(34n, { fixedMinor: 0n, percentBps: 150 }, 0)?.feeMinor).toBe(1n);
@@ -23,10 +24,11 @@ describe('fees', () => {
   });
 
   it('always adds up to the amount, to the last minor unit (property)', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 1n, max: 10n ** 15n }), fc.bigInt({ min: 0n, max: 1_000n }), fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: 0, max: 4_000 }), (amount, fixed, pct, share) => {
-      const split = splitMerchantPayment(amount, { fixedMinor: fixed, percentBps: pct }, share);
-      if (split) expect(split.feeMinor + split.operatorShareMinor + split.payeeMinor).toBe(amount);
-    }));
+    fc.assert(fc.property(fc.bigInt({ min: 1n, max: 10n ** 15n }), fc.bigInt({ min: 0n, max: 1_000n }),
+      fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: 0, max: 4_000 }), (amount, fixed, pct, share) => {
+        const split = splitMerchantPayment(amount, { fixedMinor: fixed, percentBps: pct }, share);
+        if (split) expect(split.feeMinor + split.operatorShareMinor + split.payeeMinor).toBe(amount);
+      }));
   });
 
   it('crashes on a split that does not add up', () => {

@@ -20,10 +20,12 @@ describe('a merchant request before the payer answers', () => {
   });
 
   const bounds = { openPerMerchantMax: 3, openTotalMax: 5, unansweredPerDayMax: 5 };
-  const counts = (openThisMerchant: number, openAllMerchants: number, unansweredThisMerchant = 0) => ({ openThisMerchant, openAllMerchants, unansweredThisMerchant });
+  const counts = (openThisMerchant: number, openAllMerchants: number, unansweredThisMerchant = 0) =>
+    ({ openThisMerchant, openAllMerchants, unansweredThisMerchant });
 
   it('a merchant may have only so many waiting for one payer', () => {
-    expect([0, 1, 2, 3].map((open) => merchantRequestRefusal(counts(open, open), bounds))).toEqual([null, null, null, MerchantRequestRefusal.OPEN_PER_MERCHANT]);
+    expect([0, 1, 2, 3].map((open) => merchantRequestRefusal(counts(open, open), bounds)))
+      .toEqual([null, null, null, MerchantRequestRefusal.OPEN_PER_MERCHANT]);
   });
 
   it('all merchants together may have only so many waiting for one payer, so one reply is compared with few codes', () => {
@@ -106,7 +108,9 @@ describe('wrong codes per subscriber', () => {
         state = outcome.state;
         expect(state.wrongAtMs.length).toBeLessThan(rules.wrongAnswersMax);
       }
-      for (const at of allowed) expect(allowed.filter((t) => t >= at && t < at + rules.windowMs).length).toBeLessThan(rules.wrongAnswersMax);
+      for (const at of allowed) {
+        expect(allowed.filter((t) => t >= at && t < at + rules.windowMs).length).toBeLessThan(rules.wrongAnswersMax);
+      }
     }));
   });
 });

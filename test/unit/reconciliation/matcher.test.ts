@@ -75,7 +75,10 @@ describe('matcher', () => {
 
   it('every operator record gets exactly one finding, and every ledger charge is either matched once or reported', () => {
     fc.assert(fc.property(
-      fc.array(fc.record({ id: fc.integer({ min: 0, max: 30 }), amount: fc.integer({ min: 1, max: 5 }), dt: fc.integer({ min: -120_000, max: 120_000 }), withCorrelator: fc.boolean() }), { maxLength: 40 }),
+      fc.array(fc.record({
+        id: fc.integer({ min: 0, max: 30 }), amount: fc.integer({ min: 1, max: 5 }), dt: fc.integer({ min: -120_000, max: 120_000 }),
+        withCorrelator: fc.boolean(),
+      }), { maxLength: 40 }),
       fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 30 }),
       (rows, ledgerIds) => {
         const charges = [...new Set(ledgerIds)].map((i) => ledger(`d${i}`, { amountMinor: BigInt(1 + (i % 5)), atMs: T0 + i * 1_000 }));

@@ -83,7 +83,9 @@ describe('settle', () => {
       { kind: 'refund', merchantId: 'SHOP42', currency: 'KES', refundMinor: 1_000n, walletFunded: true },
       refund('SHOP42', 500n),
     ]);
-    expect(batch.merchants[0]).toMatchObject({ payments: 2, refunds: 2, grossMinor: 14_000n, refundsMinor: 1_500n, netPayableMinor: 8_840n + 3_530n - 1_500n });
+    expect(batch.merchants[0]).toMatchObject({
+      payments: 2, refunds: 2, grossMinor: 14_000n, refundsMinor: 1_500n, netPayableMinor: 8_840n + 3_530n - 1_500n,
+    });
     expect(batch.operator).toEqual({ currency: 'KES', owesMinor: 10_000n - 500n, owedMinor: 1_400n, airtimeOwedMinor: 0n });
   });
 

@@ -102,11 +102,12 @@ describe('splitting', () => {
 
   it('round-trips any text through split and reassembly (property)', () => {
     const anyChar = fc.oneof(fc.constantFrom(...GSM_CHARS), fc.constantFrom('ç', 'ß', '😀', '中', 'é', '€'));
-    fc.assert(fc.property(fc.array(anyChar, { minLength: 1, maxLength: 600 }), fc.constantFrom(SplitMode.UDH8, SplitMode.UDH16), (chars, mode) => {
-      const text = chars.join('');
-      const parts = splitForSubmit(text, mode, 42);
-      if (parts.length === 1) expect(decodeText(parts[0]!.shortMessage, parts[0]!.dataCoding)).toBe(text);
-      else expect(reassembleUdh(parts).text).toBe(text);
-    }), { numRuns: 300 });
+    fc.assert(fc.property(fc.array(anyChar, { minLength: 1, maxLength: 600 }), fc.constantFrom(SplitMode.UDH8, SplitMode.UDH16),
+      (chars, mode) => {
+        const text = chars.join('');
+        const parts = splitForSubmit(text, mode, 42);
+        if (parts.length === 1) expect(decodeText(parts[0]!.shortMessage, parts[0]!.dataCoding)).toBe(text);
+        else expect(reassembleUdh(parts).text).toBe(text);
+      }), { numRuns: 300 });
   });
 });

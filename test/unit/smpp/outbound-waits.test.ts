@@ -19,7 +19,9 @@ import { exampleConfigRaw, quietLogger } from '../../support/stack.js';
 const { SmsKind } = dialpay.v1;
 const config = validateConfig(exampleConfigRaw());
 const base = config.operators.find((o) => o.smpp.mode === 'client') as OperatorConfig;
-const operator: OperatorConfig = { ...base, smpp: { ...base.smpp, submitRetryDelaysMs: [1], bindWaitDelayMsMin: 100, bindWaitDelayMsMax: 800, bindWaitMaxMs: 60_000 } };
+const operator: OperatorConfig = {
+  ...base, smpp: { ...base.smpp, submitRetryDelaysMs: [1], bindWaitDelayMsMin: 100, bindWaitDelayMsMax: 800, bindWaitMaxMs: 60_000 },
+};
 
 function setup() {
   let ready = false;
@@ -38,7 +40,8 @@ function setup() {
   const metrics = new SmppMetrics(registry);
   const waiting = new WaitingMessages();
   const submitter = new OutboundSubmitter({
-    operators: new Map([[operator.id, operator]]), links: new Map([[operator.id, link]]), nc: { publish: () => undefined }, sent, log: quietLogger(), metrics, waiting,
+    operators: new Map([[operator.id, operator]]), links: new Map([[operator.id, link]]), nc: { publish: () => undefined },
+    sent, log: quietLogger(), metrics, waiting,
   });
   return {
     submitter, metrics, waiting, sentTexts, registry,

@@ -54,7 +54,9 @@ function setup(answer: (req: dialpay.v1.IUssdHopRequest) => Reply, hopsInFlightM
     }));
   }
   const responses: { sequence: number; status: number }[] = [];
-  const session = { respond: (pdu: Pdu, status: number) => responses.push({ sequence: pdu.sequence_number, status }) } as unknown as SmppSession;
+  const session = {
+    respond: (pdu: Pdu, status: number) => responses.push({ sequence: pdu.sequence_number, status }),
+  } as unknown as SmppSession;
   const sent: Record<string, unknown>[] = [];
   const metrics = new SmppMetrics(createRegistry('gateway'));
   const edge = new UssdEdge({

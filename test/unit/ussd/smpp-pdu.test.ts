@@ -23,17 +23,20 @@ describe('its_session_info', () => {
   });
 
   it('round-trips every value', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 127 }), fc.boolean(), (sessionNumber, sequenceNumber, end) => {
-      const info = { sessionNumber, sequenceNumber, end };
-      expect(parseItsSessionInfo(encodeItsSessionInfo(info))).toEqual(info);
-    }));
+    fc.assert(fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 127 }), fc.boolean(),
+      (sessionNumber, sequenceNumber, end) => {
+        const info = { sessionNumber, sequenceNumber, end };
+        expect(parseItsSessionInfo(encodeItsSessionInfo(info))).toEqual(info);
+      }));
     expect(() => encodeItsSessionInfo({ sessionNumber: 256, sequenceNumber: 0, end: false })).toThrow(RangeError);
     expect(() => encodeItsSessionInfo({ sessionNumber: 1, sequenceNumber: 128, end: false })).toThrow(RangeError);
   });
 
   it('answers with the same session, the next sequence number mod 128, and the end bit when it ends', () => {
-    expect(nextItsSessionInfo({ sessionNumber: 9, sequenceNumber: 0, end: false }, false)).toEqual({ sessionNumber: 9, sequenceNumber: 1, end: false });
-    expect(nextItsSessionInfo({ sessionNumber: 9, sequenceNumber: 127, end: false }, true)).toEqual({ sessionNumber: 9, sequenceNumber: 0, end: true });
+    expect(nextItsSessionInfo({ sessionNumber: 9, sequenceNumber: 0, end: false }, false))
+      .toEqual({ sessionNumber: 9, sequenceNumber: 1, end: false });
+    expect(nextItsSessionInfo({ sessionNumber: 9, sequenceNumber: 127, end: false }, true))
+      .toEqual({ sessionNumber: 9, sequenceNumber: 0, end: true });
   });
 });
 
