@@ -100,7 +100,8 @@ describe('component boundaries', () => {
   it('composes every component\'s config part and lists every component\'s consumers', () => {
     const owners = ['gateway', ...readdirSync(join(ROOT, 'services')).map((name) => `services/${name}`)];
     const declaring = (file: string) => owners.filter((dir) => statSync(join(ROOT, dir)).isDirectory() && tsFiles(join(ROOT, dir)).includes(join(ROOT, dir, file))).map((dir) => `${dir}/${file.replace(/\.ts$/, '')}`);
-    // cli/config.ts joins each <component>/config.ts; a component's consumers.ts is read by its own index.ts (ComponentDefinition.consumers).
+    // cli/config.ts joins each <component>/config.ts; a component's consumers.ts is read by its own index.ts
+    // (ComponentDefinition.consumers).
     expect(declaring('config.ts').filter((m) => !importsOf(join(ROOT, 'cli/config.ts')).includes(`${m}.js`))).toEqual([]);
     expect(declaring('consumers.ts').filter((m) => !importsOf(join(ROOT, m.replace(/consumers$/, 'index.ts'))).includes(`${m}.js`))).toEqual([]);
     expect(declaring('config.ts').length).toBeGreaterThan(3);

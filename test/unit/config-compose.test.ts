@@ -26,7 +26,8 @@ describe('composed config', () => {
   });
 
   it('joins each merchant from the runtime\'s fields and the components\' (fee schedule, payouts, webhook endpoint, API rate)', () => {
-    const merchant = loadExampleWith((raw) => Object.assign(raw.merchants[0], { apiRequestsPerSecondMax: 3, payouts: { perPayoutMaxMinor: 5, perDayMaxMinor: 10 } })).merchants[0]!;
+    const merchant = loadExampleWith((raw) =>
+      Object.assign(raw.merchants[0], { apiRequestsPerSecondMax: 3, payouts: { perPayoutMaxMinor: 5, perDayMaxMinor: 10 } })).merchants[0]!;
     expect([merchant.apiRequestsPerSecondMax, merchant.payouts?.perDayMaxMinor, typeof merchant.feeScheduleId]).toEqual([3, 10n, 'string']);
     expect(configErrorOf(() => loadExampleWith((raw) => (raw.merchants[0].payouts = { perPayoutMaxMinor: 11, perDayMaxMinor: 10 }))).key).toBe('merchants[0].payouts.perPayoutMaxMinor');
     expect(configErrorOf(() => loadExampleWith((raw) => (raw.merchants[0].webhookUrl = 'not a url'))).key).toBe('merchants[0].webhookUrl');
