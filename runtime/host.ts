@@ -5,7 +5,10 @@ import type { Config } from './config/index.js';
 import type { ComponentDefinition, StartedComponent } from './component.js';
 import { createLogger, type Logger } from './log.js';
 import { createRegistry } from './metrics.js';
-import { composeTopology, connectNats, effectiveConsumer, natsOptionsFor, provisionTopologyWithRetry, withReassemblyTimeouts, type NatsHandle, type Topology } from './nats/index.js';
+import {
+  composeTopology, connectNats, effectiveConsumer, natsOptionsFor, provisionTopologyWithRetry, withReassemblyTimeouts,
+  type NatsHandle, type Topology,
+} from './nats/index.js';
 import { ConsumerMetrics } from './nats/consume.js';
 import { startClusterHealth, type ClusterHealth } from './nats/cluster-health.js';
 import { createPool, migrateSchemas, type Pool } from './pg/index.js';
@@ -50,7 +53,8 @@ export async function provisionNats(config: Config, log: Logger, topology: Topol
   const setupNats = await withNats(config, () => connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-setup'), log));
   try {
     const configured = withReassemblyTimeouts(topology, config.operators.map((o) => o.smpp.reassemblyTimeoutMs));
-    await provisionTopologyWithRetry(setupNats, { ...configured, consumers: configured.consumers.map((c) => effectiveConsumer(c, config.consumers)) }, config.nats.streamReplicas, log);
+    const consumers = configured.consumers.map((c) => effectiveConsumer(c, config.consumers));
+    await provisionTopologyWithRetry(setupNats, { ...configured, consumers }, config.nats.streamReplicas, log);
   } finally {
     await setupNats.close();
   }
@@ -73,57 +77,11 @@ export async function startHost(
 
   const stopAll = async (): Promise<void> => {
     draining = true;
-    const timeoutMs = config.shutdown.drainTimeoutMs;
-    for (const r of [...running].reverse()) {
-      try {
-        await r.health.stop();
-        await r.started.stop(timeoutMs);
-        await r.nats.close();
-        await r.pool?.end();
-        await r.ops.close();
-        r.log.info('stopped');
-      } catch (err) {
-        r.log.error({ err }, 'error while stopping');
-      }
-    }
-    running.length = 0;
+    await stopRunning(running, config.shutdown.drainTimeoutMs);
   };
 
   try {
-    for (const definition of definitions) {
-      const log = rootLog.child({ component: definition.name });
-      const registry = createRegistry(definition.name);
-      const nats = await withNats(config, () => connectNats(natsOptionsFor(config.nats, definition.name), log));
-      const pool = definition.schema
-        ? createPool({ ...config.postgres, applicationName: `dialpay-${definition.name}` }, log)
-        : null;
-      const started = await definition.start({
-        name: definition.name,
-        config,
-        log,
-        registry,
-        nats,
-        consumerMetrics: new ConsumerMetrics(registry),
-        pool,
-      });
-      const readiness = [
-        { name: 'shutdown', check: () => (draining ? 'draining' : null) },
-        { name: 'nats', check: () => (nats.connected() ? null : 'disconnected') },
-        ...(pool ? [{ name: 'postgres', check: async () => (await pool.query('SELECT 1'), null) }] : []),
-        ...started.readiness,
-      ];
-      // Leaders of the streams and consumers it reads, its standbys and failovers (alerts.yml).
-      const health = startClusterHealth({ nc: nats.nc, consumes: definition.consumers, pool, registry, log });
-      let ops: OpsServer;
-      try {
-        ops = await startOpsServer({ host: config.http.host, port: config.http.opsPorts[definition.name], registry, readiness, log });
-      } catch (err) {
-        await health.stop();
-        throw err;
-      }
-      running.push({ definition, log, nats, pool, started, ops, health });
-      log.info({ opsPort: ops.port }, 'started');
-    }
+    for (const definition of definitions) running.push(await startComponent(config, definition, rootLog, () => draining));
   } catch (err) {
     await stopAll();
     throw err;
@@ -136,4 +94,59 @@ export async function startHost(
     },
     opsPorts: Object.fromEntries(running.map((r) => [r.definition.name, r.ops.port])),
   };
+}
+
+/** Connects one component, starts it, and serves its /metrics and readiness; `draining` says whether the host is stopping. */
+async function startComponent(
+  config: Config, definition: ComponentDefinition, rootLog: Logger, draining: () => boolean,
+): Promise<Running> {
+  const log = rootLog.child({ component: definition.name });
+  const registry = createRegistry(definition.name);
+  const nats = await withNats(config, () => connectNats(natsOptionsFor(config.nats, definition.name), log));
+  const pool = definition.schema
+    ? createPool({ ...config.postgres, applicationName: `dialpay-${definition.name}` }, log)
+    : null;
+  const started = await definition.start({
+    name: definition.name,
+    config,
+    log,
+    registry,
+    nats,
+    consumerMetrics: new ConsumerMetrics(registry),
+    pool,
+  });
+  const readiness = [
+    { name: 'shutdown', check: () => (draining() ? 'draining' : null) },
+    { name: 'nats', check: () => (nats.connected() ? null : 'disconnected') },
+    ...(pool ? [{ name: 'postgres', check: async () => (await pool.query('SELECT 1'), null) }] : []),
+    ...started.readiness,
+  ];
+  // Leaders of the streams and consumers it reads, its standbys and failovers (alerts.yml).
+  const health = startClusterHealth({ nc: nats.nc, consumes: definition.consumers, pool, registry, log });
+  let ops: OpsServer;
+  try {
+    ops = await startOpsServer({ host: config.http.host, port: config.http.opsPorts[definition.name], registry, readiness, log });
+  } catch (err) {
+    await health.stop();
+    throw err;
+  }
+  log.info({ opsPort: ops.port }, 'started');
+  return { definition, log, nats, pool, started, ops, health };
+}
+
+/** Stops the running components in reverse start order, each as far as it goes, and forgets them. */
+async function stopRunning(running: Running[], timeoutMs: number): Promise<void> {
+  for (const r of [...running].reverse()) {
+    try {
+      await r.health.stop();
+      await r.started.stop(timeoutMs);
+      await r.nats.close();
+      await r.pool?.end();
+      await r.ops.close();
+      r.log.info('stopped');
+    } catch (err) {
+      r.log.error({ err }, 'error while stopping');
+    }
+  }
+  running.length = 0;
 }

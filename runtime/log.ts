@@ -47,7 +47,10 @@ const ERROR_KEYS = new Set(['err', 'error', 'cause', 'errors']);
 
 /** Node's and libraries' error codes: ECONNREFUSED, ERR_STREAM_WRITE_AFTER_END. */
 const NAMED_ERROR_CODE = /^[A-Z][A-Z0-9_]{2,63}$/;
-/** Inside an error only: PostgreSQL's five-character SQLSTATE ("22P05", "23505") and a three-digit status ("503"). A one-time code is four digits. */
+/**
+ * Inside an error only: PostgreSQL's five-character SQLSTATE ("22P05", "23505") and a three-digit status ("503").
+ * A one-time code is four digits.
+ */
 const ERROR_CODE_IN_ERROR = /^(?:[0-9A-Z]{5}|\d{3})$/;
 
 /**

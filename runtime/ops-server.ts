@@ -45,6 +45,9 @@ export async function startOpsServer(options: {
       runChecks(readiness).then((failures) => {
         if (failures.length === 0) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
         else res.writeHead(503, { 'content-type': 'text/plain' }).end(`not ready: ${failures.join('; ')}\n`);
+      }).catch((err: unknown) => {
+        // runChecks never rejects: only writing the answer can throw (the response was already sent or destroyed).
+        log.error({ err }, 'readiness response failed');
       });
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

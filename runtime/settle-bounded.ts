@@ -3,7 +3,9 @@
 // failed batch's units run alone.
 
 /** fn over the items, at most limit at once; each outcome settled, in the items' order. */
-export async function settleBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+export async function settleBounded<T, R>(
+  items: readonly T[], limit: number, fn: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
   const outcomes = new Array<PromiseSettledResult<R>>(items.length);
   let next = 0;

@@ -90,7 +90,9 @@ class RouteRelay {
 
 export async function startNatsCluster(options: NatsClusterOptions = {}): Promise<NatsClusterHandle> {
   const count = options.nodes ?? 3;
-  if (!Number.isInteger(count) || count < 1 || count > NATS_CLUSTER_NODES_MAX) throw new RangeError(`a cluster has 1 to ${NATS_CLUSTER_NODES_MAX} nodes, not ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > NATS_CLUSTER_NODES_MAX) {
+    throw new RangeError(`a cluster has 1 to ${NATS_CLUSTER_NODES_MAX} nodes, not ${count}`);
+  }
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'dialpay-nats-cluster-'));
   const clusterName = options.clusterName ?? 'dialpay';
   const names = Array.from({ length: count }, (_, i) => `n${i + 1}`);

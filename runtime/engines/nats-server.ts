@@ -47,7 +47,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const launch = async (): Promise<void> => {
     const logFd = openSync(join(storeDir, 'nats-server.log'), 'a');
     const config = options.configFile ? ['-c', options.configFile] : [];
-    child = spawn(binary, [...config, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, '--http_port', '0', ...(options.args ?? [])], {
+    const args = [...config, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, '--http_port', '0', ...(options.args ?? [])];
+    child = spawn(binary, args, {
       stdio: ['ignore', logFd, logFd],
       env: { ...process.env, ...options.env },
       detached: options.detached ?? false,

@@ -104,7 +104,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   ].join(' ');
 
   const start = async (): Promise<void> => {
-    const [cmd, args] = asUser(runAs, pgCtl, ['-D', dataDir, '-o', serverOptions, '-l', join(dataDir, 'server.log'), '-w', '-t', String(Math.ceil(startTimeoutMs / 1000)), 'start']);
+    const [cmd, args] = asUser(runAs, pgCtl, ['-D', dataDir, '-o', serverOptions, '-l', join(dataDir, 'server.log'),
+      '-w', '-t', String(Math.ceil(startTimeoutMs / 1000)), 'start']);
     await execFileAsync(cmd, args, { timeout: startTimeoutMs + 5_000 });
     await waitForPort('127.0.0.1', port, startTimeoutMs, 'postgres');
   };
@@ -182,14 +183,17 @@ export interface StandbyHandle extends PostgresHandle {
  * primary_conninfo and standby.signal, so the server starts replicating from the primary's TCP
  * port. initdb's trust rules already admit replication connections from 127.0.0.1.
  */
-export async function startStandby(primary: PostgresHandle, options: Omit<PostgresOptions, 'dataDir'> & StandbyOptions = {}): Promise<StandbyHandle> {
+export async function startStandby(
+  primary: PostgresHandle, options: Omit<PostgresOptions, 'dataDir'> & StandbyOptions = {},
+): Promise<StandbyHandle> {
   const pgBasebackup = pgBinary('pg_basebackup');
   const pgCtl = pgBinary('pg_ctl');
   const runAs = serverUser();
   const tempParent = mkdtempSync(join(tmpdir(), 'dialpay-pg-standby-'));
   const dataDir = join(tempParent, 'data');
   await ownDataDir(dataDir, tempParent);
-  const [cmd, args] = asUser(runAs, pgBasebackup, ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
+  const [cmd, args] = asUser(runAs, pgBasebackup, ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres',
+    '-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
   await execFileAsync(cmd, args, { timeout: 120_000 });
   const handle = await startPostgres({ ...options, dataDir });
   const query = <T>(sql: string) => queryOne<T>(handle.urlFor('postgres'), sql);
@@ -204,7 +208,8 @@ export async function startStandby(primary: PostgresHandle, options: Omit<Postgr
       await execFileAsync(promoteCmd, promoteArgs, { timeout: 65_000 });
     },
     replayLagBytes: async () => {
-      const row = await query<{ lag: string | null }>('SELECT CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text END AS lag');
+      const row = await query<{ lag: string | null }>(`SELECT CASE WHEN pg_is_in_recovery()
+        THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text END AS lag`);
       return row?.lag == null ? null : BigInt(row.lag.replace(/\..*$/, ''));
     },
   };

@@ -61,7 +61,9 @@ export class Batcher<T, R> {
     while (this.#runsInFlight < this.#runsInFlightMax && this.#ready.length > 0) {
       // Ready groups that wait together go as one, up to sizeMax: that is how batches grow under load.
       const group = this.#ready.shift() as Waiting<T, R>[];
-      while (this.#ready.length > 0 && group.length + (this.#ready[0] as Waiting<T, R>[]).length <= this.#sizeMax) group.push(...(this.#ready.shift() as Waiting<T, R>[]));
+      while (this.#ready.length > 0 && group.length + (this.#ready[0] as Waiting<T, R>[]).length <= this.#sizeMax) {
+        group.push(...(this.#ready.shift() as Waiting<T, R>[]));
+      }
       this.#runsInFlight++;
       void this.#run(group.map((w) => w.item)).then((results) => {
         group.forEach((w, i) => w.resolve(results[i] as R));

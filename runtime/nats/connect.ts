@@ -21,7 +21,9 @@ export interface NatsOptions {
   readonly publishTimeoutMs: number;
   /** None: anonymous (a server without authorization). */
   readonly auth?: NatsCredentials | undefined;
-  readonly tls?: { readonly caFile?: string | undefined; readonly certFile?: string | undefined; readonly keyFile?: string | undefined } | undefined;
+  readonly tls?: {
+    readonly caFile?: string | undefined; readonly certFile?: string | undefined; readonly keyFile?: string | undefined;
+  } | undefined;
   /**
    * Reply subjects start with this instead of _INBOX, so the server can let each identity
    * subscribe to its own replies only (permissions.ts).

@@ -33,6 +33,7 @@ export class RetryLaterError extends Error {
 export class UndecodableMessageError extends Error {
   override readonly name = 'UndecodableMessageError';
   constructor(readonly subject: string, readonly streamSequence: number, options: { cause: unknown }) {
-    super(`message ${streamSequence} on ${subject} does not decode: ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+    const reason = (options.cause as Error)?.message ?? String(options.cause);
+    super(`message ${streamSequence} on ${subject} does not decode: ${reason}`, options);
   }
 }

@@ -6,7 +6,9 @@ import { ReplyError, replyMuxFor, type ReplyMux } from './reply-mux.js';
 
 /** What a durable publish needs: js.publish() has this shape too, so either can be passed. */
 export interface DurablePublish {
-  publish(subject: string, payload: Uint8Array, options: { msgID: string; timeout: number; headers: MsgHdrs }): Promise<{ readonly seq: number; readonly duplicate: boolean }>;
+  publish(
+    subject: string, payload: Uint8Array, options: { msgID: string; timeout: number; headers: MsgHdrs },
+  ): Promise<{ readonly seq: number; readonly duplicate: boolean }>;
 }
 
 export interface PubAck {
@@ -41,7 +43,11 @@ export class PubAckMux implements DurablePublish {
       const msg = await this.#mux.request(subject, payload, { timeoutMs: options.timeout, headers: options.headers });
       text = msg.string();
     } catch (err) {
-      if (err instanceof ReplyError) throw new PubAckError(err.code === 503 ? 'no stream takes this subject (no responders)' : err.code === 408 ? 'no PubAck in time' : err.message, err.code);
+      if (err instanceof ReplyError) {
+        const reason = err.code === 503 ? 'no stream takes this subject (no responders)'
+          : err.code === 408 ? 'no PubAck in time' : err.message;
+        throw new PubAckError(reason, err.code);
+      }
       throw err;
     }
     let ack: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };

@@ -52,7 +52,9 @@ export class ReplyMux {
 
   /** Publishes `payload` with a reply subject and resolves with the one reply; a reply with a status of 300 or more rejects. */
   request(subject: string, payload: Uint8Array, options: { timeoutMs: number; headers?: MsgHdrs }): Promise<Msg> {
-    if (this.#pending.size >= PENDING_MAX) return Promise.reject(new ReplyError(`${PENDING_MAX} requests already wait for their reply`, 429));
+    if (this.#pending.size >= PENDING_MAX) {
+      return Promise.reject(new ReplyError(`${PENDING_MAX} requests already wait for their reply`, 429));
+    }
     if (this.#nc.isClosed()) return Promise.reject(new ReplyError('the NATS connection is closed', 503));
     this.#start();
     this.#sweep ??= setInterval(() => this.#expire(), SWEEP_MS).unref();
@@ -94,8 +96,12 @@ export class ReplyMux {
     this.#pending.delete(token);
     // A status-only message: 503 means nobody listens on the subject.
     const code = msg.headers?.code ?? 0;
-    if (code >= 300) waiting.reject(new ReplyError(code === 503 ? `no responders on ${waiting.subject}` : `status ${code} ${msg.headers?.description ?? ''}`.trim(), code));
-    else waiting.resolve(msg);
+    if (code >= 300) {
+      const reason = code === 503 ? `no responders on ${waiting.subject}` : `status ${code} ${msg.headers?.description ?? ''}`.trim();
+      waiting.reject(new ReplyError(reason, code));
+    } else {
+      waiting.resolve(msg);
+    }
   }
 
   #expire(): void {

@@ -44,6 +44,8 @@ export function serveRequests<Q, R>(nc: NatsConnection, def: RequestDef<Q, R>, o
           return options.unavailable();
         })
         .then((reply) => respond(msg, reply))
+        // Encoding the reply or sending it on a closed connection throws: the requester times out.
+        .catch((e: unknown) => options.log.warn({ err: e, subject: def.subject }, 'reply failed'))
         .finally(() => inFlight--);
     },
   });

@@ -39,7 +39,8 @@ export class SharedTransactionMetrics {
   constructor(registry: Registry) {
     this.batches = new Counter({
       name: 'dialpay_pg_shared_transaction_batches_total',
-      help: 'Batches of a batched consumer, by outcome: shared (one COMMIT for all), fallen_back (a unit failed: each ran alone), alone (one message: its own transaction).',
+      help: 'Batches of a batched consumer, by outcome: shared (one COMMIT for all), fallen_back (a unit failed: each ran alone), '
+        + 'alone (one message: its own transaction).',
       labelNames: ['consumer', 'outcome'],
       registers: [registry],
     });
@@ -54,14 +55,19 @@ export class SharedTransactionMetrics {
 }
 
 /** A run (runtime/nats BatchRun) that commits the batch's handlers in one READ COMMITTED transaction on `pool`. */
-export function sharedTransactionRunner<M>(pool: pg.Pool, metrics: SharedTransactionMetrics, consumer: string, options: SharedTransactionOptions<M> = {}): (items: readonly BatchUnit<M>[]) => Promise<PromiseSettledResult<void>[]> {
+export function sharedTransactionRunner<M>(
+  pool: pg.Pool, metrics: SharedTransactionMetrics, consumer: string, options: SharedTransactionOptions<M> = {},
+): (items: readonly BatchUnit<M>[]) => Promise<PromiseSettledResult<void>[]> {
   // Series at 0 from the start, so increase() sees the first step.
   for (const outcome of ['shared', 'fallen_back', 'alone']) metrics.batches.inc({ consumer, outcome }, 0);
   const shareAll = async (units: readonly BatchUnit<M>[]): Promise<PromiseSettledResult<void>[]> => {
     if (units.length === 0) return [];
     const record = options.handledOnce;
     const eventIds = record ? units.flatMap((unit) => record.eventIdOf(unit.message) ?? []) : [];
-    const outcome = await inOneTransaction(pool, 'READ COMMITTED', units.map((unit) => unit.handle), record && eventIds.length > 0 ? { begin: (client) => recordEvents(client, record.schema, record.consumer, eventIds) } : {});
+    const hooks = record && eventIds.length > 0
+      ? { begin: (client: pg.ClientBase) => recordEvents(client, record.schema, record.consumer, eventIds) }
+      : {};
+    const outcome = await inOneTransaction(pool, 'READ COMMITTED', units.map((unit) => unit.handle), hooks);
     if (outcome.shared) {
       metrics.batches.inc({ consumer, outcome: 'shared' });
       metrics.units.observe({ consumer }, units.length);

@@ -30,7 +30,9 @@ export function redactUrl(url: string): string {
  */
 export async function ensureDatabase(url: string, connectTimeoutMs: number): Promise<boolean> {
   const database = databaseName(url);
-  if (!PLAIN_IDENTIFIER.test(database)) throw new Error(`postgres.url: database name "${database}" is not a plain identifier; create it by hand`);
+  if (!PLAIN_IDENTIFIER.test(database)) {
+    throw new Error(`postgres.url: database name "${database}" is not a plain identifier; create it by hand`);
+  }
   const admin = new URL(await writableUrl(url, connectTimeoutMs));
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: connectTimeoutMs });
@@ -55,7 +57,8 @@ function errorCode(err: unknown, depth = 0): string | undefined {
   const own = (err as { code?: unknown }).code;
   if (typeof own === 'string') return own;
   const nested = (err as { cause?: unknown; errors?: unknown[] });
-  return errorCode(nested.cause, depth + 1) ?? (Array.isArray(nested.errors) ? nested.errors.map((e) => errorCode(e, depth + 1)).find(Boolean) : undefined);
+  return errorCode(nested.cause, depth + 1)
+    ?? (Array.isArray(nested.errors) ? nested.errors.map((e) => errorCode(e, depth + 1)).find(Boolean) : undefined);
 }
 
 /** One line for an operator when PostgreSQL cannot be used at `url`, or null when `err` is something else. Pure. */
@@ -63,7 +66,8 @@ export function explainPostgresError(err: unknown, url: string): string | null {
   const where = redactUrl(url);
   switch (errorCode(err)) {
     case INVALID_CATALOG_NAME:
-      return `postgres.url: database "${databaseName(url)}" does not exist (${where}); \`dialpay migrate\` creates it, or run \`createdb ${databaseName(url)}\``;
+      return `postgres.url: database "${databaseName(url)}" does not exist (${where}); `
+        + `\`dialpay migrate\` creates it, or run \`createdb ${databaseName(url)}\``;
     case '28P01':
     case '28000':
       return `postgres.url: PostgreSQL refused the login (${where}); check the user and password`;

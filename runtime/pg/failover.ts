@@ -53,7 +53,8 @@ export class PrimaryFinder {
       client.on('error', () => undefined);
       try {
         await client.connect();
-        const readOnly = (await client.query<{ transaction_read_only: string }>('SHOW transaction_read_only')).rows[0]?.transaction_read_only;
+        const { rows } = await client.query<{ transaction_read_only: string }>('SHOW transaction_read_only');
+        const readOnly = rows[0]?.transaction_read_only;
         if (readOnly === 'off' || !this.servers.readWrite) {
           if (this.#lastPrimaryUrl !== null && this.#lastPrimaryUrl !== url) this.failovers++;
           this.#lastPrimaryUrl = url;
@@ -97,13 +98,18 @@ export function failoverClientClass(finder: PrimaryFinder): typeof pg.Client {
     override connect(callback?: ConnectCallback): Promise<pg.Client> | void {
       const connected = this.#connectToPrimary();
       if (!callback) return connected;
-      connected.then((client) => (callback as (err: null, c: pg.Client) => void)(null, client), (err: Error) => (callback as (err: Error) => void)(err));
+      connected.then(
+        (client) => (callback as (err: null, c: pg.Client) => void)(null, client),
+        (err: Error) => (callback as (err: Error) => void)(err),
+      );
     }
 
     async #connectToPrimary(): Promise<pg.Client> {
       const url = await finder.primaryUrl();
       const target = serverOf(url);
-      const self = this as unknown as { host: string; port: number; connectionParameters: { host: string; port: number }; connection: { stream: { destroyed?: boolean } } };
+      const self = this as unknown as {
+        host: string; port: number; connectionParameters: { host: string; port: number }; connection: { stream: { destroyed?: boolean } };
+      };
       // The pool's connect timeout may have fired while the finder looked.
       if (self.connection.stream.destroyed) throw new Error('connection timed out while looking for the writable server');
       self.host = target.host;

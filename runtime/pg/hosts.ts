@@ -29,7 +29,9 @@ export function postgresServers(url: string): PostgresServers {
   // target_session_attrs is libpq's; node-postgres would pass it to the server as a setting, which refuses it.
   const query = new URLSearchParams(rest.includes('?') ? rest.slice(rest.indexOf('?') + 1).replace(/#.*$/, '') : '');
   const attrs = query.get('target_session_attrs') ?? 'any';
-  if (!['any', 'read-write', 'primary'].includes(attrs)) throw new TypeError(`postgres.url: target_session_attrs=${attrs} is not supported (any, read-write or primary)`);
+  if (!['any', 'read-write', 'primary'].includes(attrs)) {
+    throw new TypeError(`postgres.url: target_session_attrs=${attrs} is not supported (any, read-write or primary)`);
+  }
   query.delete('target_session_attrs');
   const path = rest.includes('?') ? rest.slice(0, rest.indexOf('?')) : rest.replace(/#.*$/, '');
   const search = query.toString();

@@ -10,12 +10,17 @@ import type pg from 'pg';
 import { quoteIdent, transactionLocal, withTransaction } from './pool.js';
 import { namedPerKey, query } from './named.js';
 
-const recordOneSql = namedPerKey('processed_events.insert', (schema) => `INSERT INTO ${quoteIdent(schema)}.processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`);
-const recordManySql = namedPerKey('processed_events.insertMany', (schema) => `INSERT INTO ${quoteIdent(schema)}.processed_events (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`);
+const recordOneSql = namedPerKey('processed_events.insert', (schema) => `INSERT INTO ${quoteIdent(schema)}.processed_events
+  (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`);
+const recordManySql = namedPerKey('processed_events.insertMany', (schema) => `INSERT INTO ${quoteIdent(schema)}.processed_events
+  (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`);
 
 export type HandleOutcome = 'applied' | 'duplicate';
 
-/** Per transaction: schema, consumer and event id -> 'new' (recorded by this transaction, not yet handled), or 'done' (handled, or recorded before). */
+/**
+ * Per transaction: schema, consumer and event id -> 'new' (recorded by this transaction, not yet handled),
+ * or 'done' (handled, or recorded before).
+ */
 type Recorded = Map<string, 'new' | 'done'>;
 const RECORDED = Symbol('processed events recorded in this transaction');
 const keyOf = (schema: string, consumer: string, eventId: string) => `${schema}\u0000${consumer}\u0000${eventId}`;

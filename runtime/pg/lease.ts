@@ -83,9 +83,16 @@ export class Leases {
     this.#pool = options.pool;
     this.#log = options.log;
     this.#checkEveryMs = options.checkEveryMs ?? LEASE_CHECK_MS;
-    this.#held = options.registry ? new Gauge({ name: 'dialpay_lease_held', help: 'Leases (runs at most one replica does: settlement closes, reconciliation runs) this process holds now.', registers: [options.registry] }) : null;
+    this.#held = options.registry
+      ? new Gauge({ name: 'dialpay_lease_held',
+        help: 'Leases (runs at most one replica does: settlement closes, reconciliation runs) this process holds now.',
+        registers: [options.registry] })
+      : null;
     this.#takeovers = options.registry
-      ? new Counter({ name: 'dialpay_lease_takeovers_total', help: 'Runs this process took over: it got a lease another holder had had, and found that holder\'s work unfinished (it died or failed).', registers: [options.registry] })
+      ? new Counter({ name: 'dialpay_lease_takeovers_total',
+        help: 'Runs this process took over: it got a lease another holder had had, '
+          + 'and found that holder\'s work unfinished (it died or failed).',
+        registers: [options.registry] })
       : null;
     this.#held?.set(0);
     this.#takeovers?.inc(0);
@@ -110,9 +117,11 @@ export class Leases {
     client.on('error', onError);
     let got: Lease | null = null;
     try {
-      await client.query(`SET tcp_keepalives_idle = ${LEASE_KEEPALIVE_IDLE_S}; SET tcp_keepalives_interval = ${LEASE_KEEPALIVE_INTERVAL_S}; SET tcp_keepalives_count = ${LEASE_KEEPALIVE_COUNT}`);
+      await client.query(`SET tcp_keepalives_idle = ${LEASE_KEEPALIVE_IDLE_S};
+        SET tcp_keepalives_interval = ${LEASE_KEEPALIVE_INTERVAL_S}; SET tcp_keepalives_count = ${LEASE_KEEPALIVE_COUNT}`);
       for (let attempt = 0; ; attempt++) {
-        const { rows } = await client.query<{ got: boolean; pid: number }>('SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS got, pg_backend_pid() AS pid', [LEASE_LOCK_CLASS, name]);
+        const { rows } = await client.query<{ got: boolean; pid: number }>(
+          'SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS got, pg_backend_pid() AS pid', [LEASE_LOCK_CLASS, name]);
         const row = rows[0];
         if (row?.got) {
           client.removeListener('error', onError);
@@ -154,7 +163,8 @@ export class Leases {
     const check = setInterval(() => {
       if (checking) return; // one check at a time on the connection
       checking = true;
-      client.query({ text: 'SELECT 1', query_timeout: LEASE_CHECK_TIMEOUT_MS } as pg.QueryConfig).catch(lose).finally(() => (checking = false));
+      client.query({ text: 'SELECT 1', query_timeout: LEASE_CHECK_TIMEOUT_MS } as pg.QueryConfig)
+        .catch(lose).finally(() => (checking = false));
     }, this.#checkEveryMs);
     check.unref();
     this.#held?.inc();
@@ -168,7 +178,8 @@ export class Leases {
       assertHeldIn: async (other) => {
         if (controller.signal.aborted) throw controller.signal.reason;
         const { rowCount } = await other.query(
-          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int::oid AND objid = hashtext($2)::oid AND objsubid = 2 AND pid = $3 AND granted`,
+          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+            AND classid = $1::int::oid AND objid = hashtext($2)::oid AND objsubid = 2 AND pid = $3 AND granted`,
           [LEASE_LOCK_CLASS, name, pid],
         );
         if (rowCount !== 1) {

@@ -23,7 +23,9 @@ const LOCK_HELD_PATTERN = /Another migration is already running/;
 const LOCK_ATTEMPTS_MAX = 60;
 const LOCK_RETRY_DELAY_MS = 500;
 
-export async function migrateSchemas(url: string, sets: readonly SchemaMigrations[], log: Logger, connectTimeoutMs = 10_000): Promise<void> {
+export async function migrateSchemas(
+  url: string, sets: readonly SchemaMigrations[], log: Logger, connectTimeoutMs = 10_000,
+): Promise<void> {
   // node-pg-migrate takes one server: the writable one of a multi-host URL.
   const databaseUrl = await writableUrl(url, connectTimeoutMs);
   for (const set of sets) {
