@@ -25,7 +25,9 @@ async function startGateway(context: ComponentContext): Promise<StartedComponent
   }
   let merchantApi: MerchantApi | null = null;
   if (context.config.merchantApi.port !== undefined) {
-    merchantApi = new MerchantApi({ config: context.config, nc: context.nats.nc, log: context.log, registry: context.registry, replicas: () => presence.replicas() });
+    merchantApi = new MerchantApi({
+      config: context.config, nc: context.nats.nc, log: context.log, registry: context.registry, replicas: () => presence.replicas(),
+    });
     const port = await merchantApi.listen();
     context.log.info({ port }, 'merchant API listening');
   }

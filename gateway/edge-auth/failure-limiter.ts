@@ -56,7 +56,9 @@ export class AuthFailureLimiter {
   readonly #blocked = new Map<string, Window>();
 
   constructor(limits: AuthFailureLimits) {
-    if (!(limits.failuresMax >= 1 && limits.windowMs >= 1 && limits.sourcesMax >= 1)) throw new Error('AuthFailureLimiter: limits must be positive');
+    if (!(limits.failuresMax >= 1 && limits.windowMs >= 1 && limits.sourcesMax >= 1)) {
+      throw new Error('AuthFailureLimiter: limits must be positive');
+    }
     this.#limits = limits;
   }
 

@@ -24,7 +24,9 @@ function forwardedFor(header: string | readonly string[] | undefined): string[] 
  * X-Forwarded-For entry that is not a trusted proxy (the left-most when all are). An entry that is
  * no IP address ends the walk at the last proxy seen: a trusted proxy does not write one.
  */
-export function clientAddress(peer: string | undefined, xForwardedFor: string | readonly string[] | undefined, trustedProxies: BlockList | null): string {
+export function clientAddress(
+  peer: string | undefined, xForwardedFor: string | readonly string[] | undefined, trustedProxies: BlockList | null,
+): string {
   let source = normalizeRemote(peer);
   if (!trustedProxies || !source || !isAllowed(trustedProxies, source)) return source;
   const hops = forwardedFor(xForwardedFor);

@@ -36,7 +36,9 @@ export async function waitForCredit<C extends CreditLike>(first: C, waitMs: numb
 export function creditAnswer(credit: CreditLike, instance: string): { status: 201 | 202 } | { problem: Problem } {
   if (credit.status === 'completed') return { status: 201 };
   if (credit.status !== 'failed') return { status: 202 };
-  if (credit.failureReason === 'insufficient-balance') return { problem: problem('insufficient-balance', `refused: ${instance} is failed and nothing moved`, undefined, instance) };
+  if (credit.failureReason === 'insufficient-balance') {
+    return { problem: problem('insufficient-balance', `refused: ${instance} is failed and nothing moved`, undefined, instance) };
+  }
   const why = credit.failureReason === 'wallet-balance-max' ? 'the subscriber\'s wallet would exceed its limit' : 'billing refused it';
   return { problem: problem('credit-refused', `${why}; ${instance} is failed and nothing moved`, undefined, instance) };
 }

@@ -18,7 +18,8 @@ export function registerMoneyOutRoutes(app: FastifyInstance, api: RouteContext):
     const answer = await api.ask(request, {
       idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ payout: body }),
       createPayout: {
-        msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference ?? '',
+        msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }),
+        reference: body.reference ?? '',
       },
     });
     if ('problem' in answer) return api.send(reply, answer.problem);

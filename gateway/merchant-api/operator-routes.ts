@@ -14,7 +14,8 @@ export function registerOperatorRoutes(app: FastifyInstance, api: RouteContext):
     const answer = await api.askOperator(request, {
       idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ deposit: body }),
       createDeposit: {
-        msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference ?? '',
+        msisdn: body.msisdn, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }),
+        reference: body.reference ?? '',
       },
     });
     if ('problem' in answer) return api.send(reply, answer.problem);
@@ -39,7 +40,9 @@ export function registerOperatorRoutes(app: FastifyInstance, api: RouteContext):
     const body = request.body as { amountMinor: number; currency: string; reference: string };
     const answer = await api.askOperator(request, {
       idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ floatTopUp: { agentId, ...body } }),
-      topUpAgentFloat: { agentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference },
+      topUpAgentFloat: {
+        agentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency: body.currency }), reference: body.reference,
+      },
     });
     if ('problem' in answer) return api.send(reply, answer.problem);
     return reply.code(201).send(operatorFloatTopUpJson(answer.reply.floatTopUp ?? {}));

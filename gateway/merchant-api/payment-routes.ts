@@ -53,7 +53,9 @@ export function registerPaymentRoutes(app: FastifyInstance, api: RouteContext): 
       refundPayment: { paymentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency }) },
     });
     if ('problem' in answer) return api.send(reply, answer.problem);
-    return reply.code(201).send({ refund: merchantRefundJson(answer.reply.refund ?? {}), payment: merchantPaymentJson(answer.reply.payment ?? {}) });
+    return reply.code(201).send({
+      refund: merchantRefundJson(answer.reply.refund ?? {}), payment: merchantPaymentJson(answer.reply.payment ?? {}),
+    });
   });
 
   app.get('/v1/payments/:id', async (request, reply) => {
@@ -76,7 +78,9 @@ export function registerPaymentRoutes(app: FastifyInstance, api: RouteContext): 
 
 function registerMandateRoutes(app: FastifyInstance, api: RouteContext): void {
   app.post('/v1/mandates', { schema: { body: MandateBody } }, async (request, reply) => {
-    const body = request.body as { msisdn: string; capMinor: number; currency: string; period: string; reference?: string; description?: string };
+    const body = request.body as {
+      msisdn: string; capMinor: number; currency: string; period: string; reference?: string; description?: string;
+    };
     const answer = await api.ask(request, {
       idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ mandate: body }),
       createMandate: {
@@ -102,7 +106,9 @@ function registerMandateRoutes(app: FastifyInstance, api: RouteContext): void {
     const currency = moneyFromProto(current.reply.mandate?.cap).currency;
     const answer = await api.ask(request, {
       idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ chargeOf: mandateId, ...body }),
-      chargeMandate: { mandateId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency }), reference: body.reference ?? '' },
+      chargeMandate: {
+        mandateId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency }), reference: body.reference ?? '',
+      },
     });
     if ('problem' in answer) return api.send(reply, answer.problem);
     return reply.code(201).send(merchantPaymentJson(answer.reply.payment ?? {}));

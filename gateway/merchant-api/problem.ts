@@ -38,5 +38,8 @@ export type ProblemType = keyof typeof PROBLEMS;
 
 export function problem(type: ProblemType, detail?: string, errors?: Problem['errors'], instance?: string): Problem {
   const { status, title } = PROBLEMS[type];
-  return { type: `/problems/${type}`, title, status, ...(detail ? { detail } : {}), ...(errors ? { errors } : {}), ...(instance ? { instance } : {}) };
+  return {
+    type: `/problems/${type}`, title, status,
+    ...(detail ? { detail } : {}), ...(errors ? { errors } : {}), ...(instance ? { instance } : {}),
+  };
 }

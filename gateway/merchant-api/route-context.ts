@@ -12,9 +12,13 @@ export interface RouteContext {
   readonly config: Config;
   readonly nc: NatsConnection;
   /** One call to payments for the request's merchant; its error codes become problems. */
-  ask(request: FastifyRequest, command: Omit<dialpay.v1.IMerchantCommandRequest, 'merchantId'>): Promise<Answer<dialpay.v1.IMerchantCommandReply>>;
+  ask(
+    request: FastifyRequest, command: Omit<dialpay.v1.IMerchantCommandRequest, 'merchantId'>,
+  ): Promise<Answer<dialpay.v1.IMerchantCommandReply>>;
   /** One call to payments for the request's operator; the same error codes. */
-  askOperator(request: FastifyRequest, command: Omit<dialpay.v1.IOperatorCommandRequest, 'operatorId'>): Promise<Answer<dialpay.v1.IOperatorCommandReply>>;
+  askOperator(
+    request: FastifyRequest, command: Omit<dialpay.v1.IOperatorCommandRequest, 'operatorId'>,
+  ): Promise<Answer<dialpay.v1.IOperatorCommandReply>>;
   send(reply: FastifyReply, p: Problem): FastifyReply;
 }
 
@@ -22,7 +26,9 @@ export interface RouteContext {
 export const idempotencyKeyOf = (request: FastifyRequest): string => String(request.headers['idempotency-key']);
 
 /** A list query's time bounds as unix ms (0: unbounded); the schema has checked they are dates. */
-export function listBounds(q: { from?: string; to?: string }): { fromUnixMs: ReturnType<typeof unixMsToProto>; toUnixMs: ReturnType<typeof unixMsToProto> } {
+export function listBounds(
+  q: { from?: string; to?: string },
+): { fromUnixMs: ReturnType<typeof unixMsToProto>; toUnixMs: ReturnType<typeof unixMsToProto> } {
   const unixMs = (iso: string | undefined) => unixMsToProto(iso ? Date.parse(iso) : 0);
   return { fromUnixMs: unixMs(q.from), toUnixMs: unixMs(q.to) };
 }

@@ -7,15 +7,29 @@ export const PaymentRequestBody = {
   additionalProperties: false,
   required: ['msisdn', 'amountMinor', 'currency'],
   properties: {
-    msisdn: { type: 'string', minLength: 6, maxLength: 20, description: 'The payer, in international form (+254711000001) or national form for the merchant\'s country.' },
-    amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'Amount in minor units (cents): 1050 is 10.50 KES.' },
+    msisdn: {
+      type: 'string', minLength: 6, maxLength: 20,
+      description: 'The payer, in international form (+254711000001) or national form for the merchant\'s country.',
+    },
+    amountMinor: {
+      type: 'integer', minimum: 1, maximum: 1_000_000_000_000,
+      description: 'Amount in minor units (cents): 1050 is 10.50 KES.',
+    },
     currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-    reference: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9 ._/#-]*$', description: 'Shown to the payer in the challenge SMS and the receipt.' },
+    reference: {
+      type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9 ._/#-]*$',
+      description: 'Shown to the payer in the challenge SMS and the receipt.',
+    },
     description: { type: 'string', maxLength: 140 },
-    expiresInSeconds: { type: 'integer', minimum: 30, maximum: 86_400, description: 'How long the payer has to confirm (and the amount is held): at most the operator\'s challenge lifetime (`limits.challengeTtlMs`), which is also the default; the reply\'s expiresAt says when.' },
+    expiresInSeconds: {
+      type: 'integer', minimum: 30, maximum: 86_400,
+      description: 'How long the payer has to confirm (and the amount is held): at most the operator\'s challenge lifetime ' +
+        '(`limits.challengeTtlMs`), which is also the default; the reply\'s expiresAt says when.',
+    },
     capture: {
       type: 'string', enum: ['automatic', 'manual'],
-      description: 'manual: amountMinor is the most the payer authorizes (a charging session, say); capture what was used with POST /v1/payments/{id}/capture. An authorization not captured in time is released.',
+      description: 'manual: amountMinor is the most the payer authorizes (a charging session, say); capture what was used with POST ' +
+        '/v1/payments/{id}/capture. An authorization not captured in time is released.',
     },
   },
 } as const;
@@ -25,7 +39,10 @@ export const CaptureBody = {
   additionalProperties: false,
   required: ['amountMinor'],
   properties: {
-    amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'What was used, at most the authorized amount; the rest goes back to the payer.' },
+    amountMinor: {
+      type: 'integer', minimum: 1, maximum: 1_000_000_000_000,
+      description: 'What was used, at most the authorized amount; the rest goes back to the payer.',
+    },
   },
 } as const;
 
@@ -34,7 +51,10 @@ export const RefundBody = {
   additionalProperties: false,
   required: ['amountMinor'],
   properties: {
-    amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'At most what was captured minus what was refunded already (pending refunds count).' },
+    amountMinor: {
+      type: 'integer', minimum: 1, maximum: 1_000_000_000_000,
+      description: 'At most what was captured minus what was refunded already (pending refunds count).',
+    },
   },
 } as const;
 
@@ -43,7 +63,10 @@ export const Refund = {
   required: ['id', 'status', 'amountMinor', 'currency', 'createdAt'],
   properties: {
     id: { type: 'string' },
-    status: { type: 'string', enum: ['pending', 'completed', 'failed'], description: 'completed when the payer has the money back; payment.refunded follows by webhook.' },
+    status: {
+      type: 'string', enum: ['pending', 'completed', 'failed'],
+      description: 'completed when the payer has the money back; payment.refunded follows by webhook.',
+    },
     amountMinor: { type: 'integer' },
     currency: { type: 'string' },
     createdAt: { type: 'string', format: 'date-time' },
@@ -52,7 +75,10 @@ export const Refund = {
 
 export const Payment = {
   type: 'object',
-  required: ['id', 'status', 'amountMinor', 'feeMinor', 'currency', 'msisdn', 'reference', 'description', 'createdAt', 'updatedAt', 'expiresAt', 'failureReason', 'captureMode', 'authorizedMinor', 'refundedMinor'],
+  required: [
+    'id', 'status', 'amountMinor', 'feeMinor', 'currency', 'msisdn', 'reference', 'description', 'createdAt', 'updatedAt', 'expiresAt',
+    'failureReason', 'captureMode', 'authorizedMinor', 'refundedMinor',
+  ],
   properties: {
     id: { type: 'string' },
     status: { type: 'string', enum: ['pending', 'awaiting_confirmation', 'authorized', 'processing', 'completed', 'failed'] },
@@ -122,10 +148,16 @@ export const MandateBody = {
 
 export const Mandate = {
   type: 'object',
-  required: ['id', 'status', 'capMinor', 'currency', 'period', 'msisdn', 'reference', 'description', 'chargedThisPeriodMinor', 'createdAt', 'confirmBy'],
+  required: [
+    'id', 'status', 'capMinor', 'currency', 'period', 'msisdn', 'reference', 'description', 'chargedThisPeriodMinor', 'createdAt',
+    'confirmBy',
+  ],
   properties: {
     id: { type: 'string' },
-    status: { type: 'string', enum: ['pending', 'active', 'declined', 'expired', 'revoked'], description: 'Only an active mandate can be charged; the subscriber makes it active by SMS and revokes it with STOP.' },
+    status: {
+      type: 'string', enum: ['pending', 'active', 'declined', 'expired', 'revoked'],
+      description: 'Only an active mandate can be charged; the subscriber makes it active by SMS and revokes it with STOP.',
+    },
     capMinor: { type: 'integer' },
     currency: { type: 'string' },
     period: { type: 'string', enum: ['day', 'week', 'month'] },
@@ -149,10 +181,19 @@ export const ChargeBody = {
 } as const;
 
 const CreditBodyProperties = {
-  msisdn: { type: 'string', minLength: 6, maxLength: 20, description: 'The subscriber credited, in international form (+254711000001) or national form.' },
-  amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'Amount in minor units (cents): 1050 is 10.50 KES.' },
+  msisdn: {
+    type: 'string', minLength: 6, maxLength: 20,
+    description: 'The subscriber credited, in international form (+254711000001) or national form.',
+  },
+  amountMinor: {
+    type: 'integer', minimum: 1, maximum: 1_000_000_000_000,
+    description: 'Amount in minor units (cents): 1050 is 10.50 KES.',
+  },
   currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-  reference: { type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9 ._/#-]*$', description: 'Your reference, shown to the subscriber in the SMS that tells them.' },
+  reference: {
+    type: 'string', maxLength: 40, pattern: '^[A-Za-z0-9 ._/#-]*$',
+    description: 'Your reference, shown to the subscriber in the SMS that tells them.',
+  },
 } as const;
 
 export const PayoutBody = {
@@ -175,7 +216,10 @@ export const DepositBody = {
   },
 } as const;
 
-const CreditStatus = { type: 'string', enum: ['pending', 'completed', 'failed'], description: 'pending: not booked yet (read it again); completed: in the subscriber\'s wallet; failed: nothing moved.' } as const;
+const CreditStatus = {
+  type: 'string', enum: ['pending', 'completed', 'failed'],
+  description: 'pending: not booked yet (read it again); completed: in the subscriber\'s wallet; failed: nothing moved.',
+} as const;
 
 const CreditProperties = {
   id: { type: 'string' },
@@ -217,9 +261,16 @@ export const FloatTopUpBody = {
   additionalProperties: false,
   required: ['amountMinor', 'currency', 'reference'],
   properties: {
-    amountMinor: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000, description: 'Amount in minor units (cents): 500000 is 5,000.00 KES.' },
+    amountMinor: {
+      type: 'integer', minimum: 1, maximum: 1_000_000_000_000,
+      description: 'Amount in minor units (cents): 500000 is 5,000.00 KES.',
+    },
     currency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'Your (the operator\'s) currency.' },
-    reference: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'Your own reference for this top-up (what your funding records call it): it books at most once. The same reference for another agent or amount is a 409, nothing booked.' },
+    reference: {
+      type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$',
+      description: 'Your own reference for this top-up (what your funding records call it): it books at most once. The same reference ' +
+        'for another agent or amount is a 409, nothing booked.',
+    },
   },
 } as const;
 

@@ -40,6 +40,16 @@ declare module 'fastify' {
 /** The operator API's routes: their own keys, their own callers. */
 const OPERATOR_PREFIX = '/v1/operator/';
 
+/** An error fastify hands the error handler: a schema violation, a body parser's, or a handler's. */
+type FastifyFailure = Error & { statusCode?: number; code?: string; validation?: SchemaViolation[] };
+interface SchemaViolation { instancePath: string; message?: string; params?: Record<string, unknown> }
+
+/** Where a violation is: the instance path, down to the property missing or not allowed; '/' for the whole body. */
+function violationPointer(v: SchemaViolation): string {
+  const property = v.params?.missingProperty || v.params?.additionalProperty;
+  return `${v.instancePath || ''}${property ? `/${String(property)}` : ''}` || '/';
+}
+
 interface ApiKeyEntry {
   readonly merchant: MerchantConfig;
   readonly stored: StoredApiKey;
@@ -107,12 +117,25 @@ export class MerchantApi {
     this.#operatorKeys = operatorKeyTable(options.config.operators);
     this.#log = options.log;
     this.#limiter = new RateLimiter(api);
-    this.#authFailures = new AuthFailureLimiter({ failuresMax: api.authFailuresMax, windowMs: api.authFailureWindowMs, sourcesMax: api.authFailureSourcesMax });
-    this.#authFailuresTotal = new Counter({ name: 'dialpay_merchant_api_auth_failures_total', help: 'Merchant API requests refused for their key: missing, malformed, unknown-key, wrong-secret, or blocked (the source had too many failures).', labelNames: ['reason'], registers: [options.registry] });
+    this.#authFailures = new AuthFailureLimiter({
+      failuresMax: api.authFailuresMax, windowMs: api.authFailureWindowMs, sourcesMax: api.authFailureSourcesMax,
+    });
+    this.#authFailuresTotal = new Counter({
+      name: 'dialpay_merchant_api_auth_failures_total',
+      help: 'Merchant API requests refused for their key: missing, malformed, unknown-key, wrong-secret, or blocked (the source had too ' +
+        'many failures).',
+      labelNames: ['reason'], registers: [options.registry],
+    });
     // Every reason from the start at 0, so a rate() over the first failure is not lost.
     for (const reason of AUTH_FAILURE_REASONS) this.#authFailuresTotal.inc({ reason }, 0);
-    this.#requests = new Counter({ name: 'dialpay_merchant_api_requests_total', help: 'Merchant API requests by route and HTTP status.', labelNames: ['route', 'status'], registers: [options.registry] });
-    this.#seconds = new Histogram({ name: 'dialpay_merchant_api_request_seconds', help: 'Time to answer a merchant API request.', labelNames: ['route'], buckets: LATENCY_BUCKETS_SECONDS, registers: [options.registry] });
+    this.#requests = new Counter({
+      name: 'dialpay_merchant_api_requests_total', help: 'Merchant API requests by route and HTTP status.',
+      labelNames: ['route', 'status'], registers: [options.registry],
+    });
+    this.#seconds = new Histogram({
+      name: 'dialpay_merchant_api_request_seconds', help: 'Time to answer a merchant API request.',
+      labelNames: ['route'], buckets: LATENCY_BUCKETS_SECONDS, registers: [options.registry],
+    });
     const https = api.tlsCertFile && api.tlsKeyFile ? { cert: readFileSync(api.tlsCertFile), key: readFileSync(api.tlsKeyFile) } : null;
     this.app = Fastify({
       bodyLimit: api.bodyBytesMax,
@@ -157,15 +180,15 @@ export class MerchantApi {
       this.#seconds.observe({ route }, reply.elapsedTime / 1000);
     });
     app.setNotFoundHandler((_request, reply) => this.#send(reply, problem('not-found')));
-    app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[] }, _request, reply) => {
+    app.setErrorHandler((error: FastifyFailure, _request, reply) => {
       if (error.validation) {
-        const errors = error.validation.map((v) => ({
-          pointer: `${v.instancePath || ''}${v.params?.missingProperty ? `/${String(v.params.missingProperty)}` : v.params?.additionalProperty ? `/${String(v.params.additionalProperty)}` : ''}` || '/',
-          detail: v.message ?? 'is not valid',
-        }));
+        const errors = error.validation.map((v) => ({ pointer: violationPointer(v), detail: v.message ?? 'is not valid' }));
         return this.#send(reply, problem('validation', 'see errors', errors));
       }
-      const byCode: Record<string, ProblemType> = { FST_ERR_CTP_BODY_TOO_LARGE: 'body-too-large', FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type', FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed-request' };
+      const byCode: Record<string, ProblemType> = {
+        FST_ERR_CTP_BODY_TOO_LARGE: 'body-too-large', FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
+        FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed-request',
+      };
       const type = byCode[error.code ?? ''] ?? (error.statusCode === 400 ? 'malformed-request' : null);
       if (type) return this.#send(reply, problem(type));
       log.error({ err: error }, 'merchant API handler failed');
@@ -192,7 +215,8 @@ export class MerchantApi {
       } else {
         const found = this.#authenticate(request, reply, log, this.#keys, 'merchant');
         if (!found) return reply;
-        waitMs = this.#limiter.take(found.stored.id, Date.now(), { perSecond: found.merchant.apiRequestsPerSecondMax, burst: found.merchant.apiRequestsBurstMax }, this.#replicas());
+        const rate = { perSecond: found.merchant.apiRequestsPerSecondMax, burst: found.merchant.apiRequestsBurstMax };
+        waitMs = this.#limiter.take(found.stored.id, Date.now(), rate, this.#replicas());
         request.merchant = found.merchant;
       }
       if (waitMs > 0) {
@@ -212,7 +236,10 @@ export class MerchantApi {
       if (!request.routeOptions.url?.startsWith('/v1/')) return;
       for (const [where, value] of [['path', request.params], ['query', request.query], ['body', request.body]] as const) {
         const pointer = invalidTextPointer(value);
-        if (pointer !== null) return this.#send(reply, problem('validation', `the ${where} ${INVALID_TEXT_DETAIL}`, [{ pointer, detail: INVALID_TEXT_DETAIL }]));
+        if (pointer !== null) {
+          const errors = [{ pointer, detail: INVALID_TEXT_DETAIL }];
+          return this.#send(reply, problem('validation', `the ${where} ${INVALID_TEXT_DETAIL}`, errors));
+        }
       }
     });
   }
@@ -224,7 +251,9 @@ export class MerchantApi {
    * everyone. Failures are counted by reason and logged with the source address, never the key; the
    * key id only when it is one of ours (an attacker's ids would make the label set unbounded).
    */
-  #authenticate<E extends { readonly stored: StoredApiKey }>(request: FastifyRequest, reply: FastifyReply, log: Logger, keys: ReadonlyMap<string, E>, door: 'merchant' | 'operator'): E | null {
+  #authenticate<E extends { readonly stored: StoredApiKey }>(
+    request: FastifyRequest, reply: FastifyReply, log: Logger, keys: ReadonlyMap<string, E>, door: 'merchant' | 'operator',
+  ): E | null {
     const source = normalizeRemote(request.ip);
     const nowMs = Date.now();
     const header = request.headers.authorization ?? '';
@@ -243,10 +272,15 @@ export class MerchantApi {
     const reason: AuthFailureReason = !key ? 'missing' : !keyId ? 'malformed' : !found ? 'unknown-key' : 'wrong-secret';
     this.#authFailuresTotal.inc({ reason });
     const failures = this.#authFailures.recordFailure(source, nowMs);
-    const holder = found ? ('merchant' in found ? { merchantId: (found as unknown as ApiKeyEntry).merchant.id } : { operatorId: (found as unknown as OperatorKeyEntry).operator.id }) : {};
-    log.warn({ remote: source, reason, door, route: request.routeOptions.url, ...(found ? { keyId: found.stored.id, ...holder } : {}), failures }, `${door} API authentication failed`);
+    const holder = !found ? {} : 'merchant' in found
+      ? { merchantId: (found as unknown as ApiKeyEntry).merchant.id }
+      : { operatorId: (found as unknown as OperatorKeyEntry).operator.id };
+    const keyFields = found ? { keyId: found.stored.id, ...holder } : {};
+    const route = request.routeOptions.url;
+    log.warn({ remote: source, reason, door, route, ...keyFields, failures }, `${door} API authentication failed`);
     if (failures === this.#config.merchantApi.authFailuresMax) {
-      log.warn({ remote: source, failures, windowMs: this.#config.merchantApi.authFailureWindowMs }, 'merchant API: too many failed authentications from this address; refusing it for the rest of the window');
+      log.warn({ remote: source, failures, windowMs: this.#config.merchantApi.authFailureWindowMs },
+        'merchant API: too many failed authentications from this address; refusing it for the rest of the window');
     }
     this.#send(reply, problem('unauthorized'));
     return null;
@@ -269,7 +303,9 @@ export class MerchantApi {
     const added = [...next.keys()].filter((id) => !this.#keys.has(id));
     this.#keys = next;
     this.#log.info({ keys: next.size, addedKeyIds: added, removedKeyIds: removed }, 'merchant API keys reloaded');
-    if (notStarted.length > 0) this.#log.warn({ merchantIds: notStarted }, 'merchant API: keys of merchants added since start are ignored until a restart');
+    if (notStarted.length > 0) {
+      this.#log.warn({ merchantIds: notStarted }, 'merchant API: keys of merchants added since start are ignored until a restart');
+    }
   }
 
   /** The operator API's keys likewise: only keys, and only of operators this process started with. */
@@ -286,18 +322,26 @@ export class MerchantApi {
   }
 
   /** One call to payments for an operator; the same error codes as the merchant API's. */
-  #askOperator(request: FastifyRequest, command: Omit<dialpay.v1.IOperatorCommandRequest, 'operatorId'>): Promise<Answer<dialpay.v1.IOperatorCommandReply>> {
+  #askOperator(
+    request: FastifyRequest, command: Omit<dialpay.v1.IOperatorCommandRequest, 'operatorId'>,
+  ): Promise<Answer<dialpay.v1.IOperatorCommandReply>> {
     if (!request.operator) return Promise.resolve({ problem: problem('unauthorized') }); // never ask on nobody's behalf
-    return this.#call(() => requestReply(this.#nc, Requests.paymentsOperator, { ...command, operatorId: request.operator?.id }, this.#config.merchantApi.requestTimeoutMs));
+    const asked = { ...command, operatorId: request.operator?.id };
+    return this.#call(() => requestReply(this.#nc, Requests.paymentsOperator, asked, this.#config.merchantApi.requestTimeoutMs));
   }
 
   /** One call to payments; its error codes become problems. */
-  #ask(request: FastifyRequest, command: Omit<dialpay.v1.IMerchantCommandRequest, 'merchantId'>): Promise<Answer<dialpay.v1.IMerchantCommandReply>> {
+  #ask(
+    request: FastifyRequest, command: Omit<dialpay.v1.IMerchantCommandRequest, 'merchantId'>,
+  ): Promise<Answer<dialpay.v1.IMerchantCommandReply>> {
     if (!request.merchant) return Promise.resolve({ problem: problem('unauthorized') }); // never ask on nobody's behalf
-    return this.#call(() => requestReply(this.#nc, Requests.paymentsMerchant, { ...command, merchantId: request.merchant?.id }, this.#config.merchantApi.requestTimeoutMs));
+    const asked = { ...command, merchantId: request.merchant?.id };
+    return this.#call(() => requestReply(this.#nc, Requests.paymentsMerchant, asked, this.#config.merchantApi.requestTimeoutMs));
   }
 
-  async #call<R extends { error?: dialpay.v1.MerchantError | null; detail?: string | null }>(request: () => Promise<R>): Promise<Answer<R>> {
+  async #call<R extends { error?: dialpay.v1.MerchantError | null; detail?: string | null }>(
+    request: () => Promise<R>,
+  ): Promise<Answer<R>> {
     let reply: R;
     try {
       reply = await request();

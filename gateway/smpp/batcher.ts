@@ -29,7 +29,9 @@ export class Batcher<T> {
   readonly #writing = new Set<Promise<void>>();
 
   constructor(options: BatcherOptions<T>) {
-    if (options.lingerMs < 0 || options.itemsMax < 1 || options.bytesMax < 1) throw new RangeError('lingerMs must be >= 0, itemsMax and bytesMax positive');
+    if (options.lingerMs < 0 || options.itemsMax < 1 || options.bytesMax < 1) {
+      throw new RangeError('lingerMs must be >= 0, itemsMax and bytesMax positive');
+    }
     this.#o = options;
   }
 

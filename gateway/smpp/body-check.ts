@@ -65,7 +65,12 @@ export function checkPduBody(bytes: Buffer): BodyProblem | null {
   let offset = PDU_HEADER_BYTES;
   for (const [field, type] of layoutOf(command)) {
     const next = paramEnd(bytes, offset, end, type);
-    if (next === null) return fault(offset >= end ? BodyFault.TRUNCATED : type === T.cstring ? BodyFault.UNTERMINATED_STRING : field === 'short_message' ? BodyFault.SM_LENGTH : BodyFault.TRUNCATED, field);
+    if (next === null) {
+      const kind = offset >= end ? BodyFault.TRUNCATED
+        : type === T.cstring ? BodyFault.UNTERMINATED_STRING
+          : field === 'short_message' ? BodyFault.SM_LENGTH : BodyFault.TRUNCATED;
+      return fault(kind, field);
+    }
     offset = next;
   }
   // TLVs to the end: a 4-byte header (tag, length), then exactly that many bytes.

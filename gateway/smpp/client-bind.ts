@@ -26,7 +26,9 @@ export class BindRejectedError extends Error {
   }
 }
 
-export const BindState = { STOPPED: 'stopped', CONNECTING: 'connecting', BINDING: 'binding', BOUND: 'bound', UNBINDING: 'unbinding' } as const;
+export const BindState = {
+  STOPPED: 'stopped', CONNECTING: 'connecting', BINDING: 'binding', BOUND: 'bound', UNBINDING: 'unbinding',
+} as const;
 export type BindStateValue = (typeof BindState)[keyof typeof BindState];
 
 export type BindCommand = 'bind_transceiver' | 'bind_transmitter' | 'bind_receiver';
@@ -136,29 +138,9 @@ export class ClientBind {
           socket.destroy(); // stop() came while we were connecting
           break;
         }
-        const session = new SmppSession({
-          socket,
-          label: this.id,
-          operatorId: operator.id,
-          pduBytesMax: operator.smpp.pduBytesMax,
-          windowSize: operator.smpp.windowSize,
-          windowWaitersMax: operator.smpp.windowWaitersMax,
-          responseTimeoutMs: operator.smpp.responseTimeoutMs,
-          log,
-          metrics,
-          onRequest: (pdu) => this.#onRequest(session, pdu),
-          onClose: () => undefined,
-        });
-        this.#session = session;
+        const session = this.#openSession(socket);
         this.#state = BindState.BINDING;
-        const resp = await session.request(this.#o.bindCommand, {
-          system_id: operator.smpp.systemId,
-          password: operator.smpp.password,
-          system_type: operator.smpp.systemType,
-          interface_version: 0x34,
-          address_range: operator.smpp.addressRange,
-        });
-        if (resp.command_status !== CommandStatus.ESME_ROK) throw new BindRejectedError(this.id, resp.command_status);
+        await this.#requestBind(session);
         if (this.#stopping) {
           session.destroy();
           break;
@@ -171,15 +153,7 @@ export class ClientBind {
         if (this.#boundOnce) metrics.reconnects.inc({ operator: operator.id });
         this.#boundOnce = true;
         log.info({ bind: this.id, host: operator.smpp.host, port: operator.smpp.port }, 'smpp bound');
-        const keepAlive = setInterval(() => {
-          session.request('enquire_link', {}, operator.smpp.responseTimeoutMs, true).catch((err: Error) => {
-            if (err instanceof SessionClosedError) return;
-            log.warn({ bind: this.id, err }, 'enquire_link unanswered; dropping the link');
-            session.destroy();
-          });
-        }, operator.smpp.enquireLinkIntervalMs);
-        await closed;
-        clearInterval(keepAlive);
+        await this.#keepAliveUntil(session, closed);
         if (!this.#stopping) log.warn({ bind: this.id }, 'smpp link lost');
       } catch (err) {
         const reason = err instanceof BindRejectedError ? statusName(err.commandStatus) : (err as Error).name;
@@ -197,6 +171,53 @@ export class ClientBind {
       if (this.#stopping) break;
       await this.#sleep(backoffDelayMs(attempt++, operator.smpp.reconnectDelayMsMin, operator.smpp.reconnectDelayMsMax));
     }
+  }
+
+  /** The SMPP session over a connected socket, made this bind's current one. */
+  #openSession(socket: Socket): SmppSession {
+    const { operator, log, metrics } = this.#o;
+    const session = new SmppSession({
+      socket,
+      label: this.id,
+      operatorId: operator.id,
+      pduBytesMax: operator.smpp.pduBytesMax,
+      windowSize: operator.smpp.windowSize,
+      windowWaitersMax: operator.smpp.windowWaitersMax,
+      responseTimeoutMs: operator.smpp.responseTimeoutMs,
+      log,
+      metrics,
+      onRequest: (pdu) => this.#onRequest(session, pdu),
+      onClose: () => undefined,
+    });
+    this.#session = session;
+    return session;
+  }
+
+  /** Sends the bind request; throws BindRejectedError when the SMSC refuses it. */
+  async #requestBind(session: SmppSession): Promise<void> {
+    const { smpp } = this.#o.operator;
+    const resp = await session.request(this.#o.bindCommand, {
+      system_id: smpp.systemId,
+      password: smpp.password,
+      system_type: smpp.systemType,
+      interface_version: 0x34,
+      address_range: smpp.addressRange,
+    });
+    if (resp.command_status !== CommandStatus.ESME_ROK) throw new BindRejectedError(this.id, resp.command_status);
+  }
+
+  /** Sends enquire_link on the interval until the link closes; an unanswered one drops the link. */
+  async #keepAliveUntil(session: SmppSession, closed: Promise<void>): Promise<void> {
+    const { operator, log } = this.#o;
+    const keepAlive = setInterval(() => {
+      session.request('enquire_link', {}, operator.smpp.responseTimeoutMs, true).catch((err: Error) => {
+        if (err instanceof SessionClosedError) return;
+        log.warn({ bind: this.id, err }, 'enquire_link unanswered; dropping the link');
+        session.destroy();
+      });
+    }, operator.smpp.enquireLinkIntervalMs);
+    await closed;
+    clearInterval(keepAlive);
   }
 
   #onRequest(session: SmppSession, pdu: Pdu): void {

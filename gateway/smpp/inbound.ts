@@ -114,13 +114,17 @@ export class InboundHandler {
     this.#sweep = setInterval(() => {
       this.#parts
         .sweep(Date.now())
-        .catch((err: unknown) => this.#o.log.warn({ err, operator: this.#o.operator.id }, 'reassembly sweep could not reach the KV bucket; trying again'))
+        .catch((err: unknown) => this.#o.log.warn({ err, operator: this.#o.operator.id },
+          'reassembly sweep could not reach the KV bucket; trying again'))
         .finally(() => this.#gauge());
     }, EXPIRE_SWEEP_MS);
     this.#sweep.unref();
   }
 
-  /** Stops sweeping. No part is held here: each was answered when it was stored, and the other replicas (or the bucket's TTL) time out what is left. */
+  /**
+   * Stops sweeping. No part is held here: each was answered when it was stored, and the other replicas (or the bucket's TTL)
+   * time out what is left.
+   */
   close(): void {
     clearInterval(this.#sweep);
     this.#parts.clear();
@@ -144,7 +148,8 @@ export class InboundHandler {
       session.respond(pdu, CommandStatus.ESME_ROK); // an SME acknowledgement, not a subscriber's words
       return;
     }
-    const isReceipt = pdu.command === 'deliver_sm' && (messageType === ESM_CLASS_RECEIPT || messageType === ESM_TYPE_INTERMEDIATE || pdu.receipted_message_id !== undefined);
+    const isReceipt = pdu.command === 'deliver_sm'
+      && (messageType === ESM_CLASS_RECEIPT || messageType === ESM_TYPE_INTERMEDIATE || pdu.receipted_message_id !== undefined);
     this.#inFlight.set(session, inFlight + 1);
     const work = isReceipt ? this.#receipt(session, pdu) : this.#message(session, pdu, bindId);
     work
@@ -197,7 +202,8 @@ export class InboundHandler {
     }
     let result: StoreOutcome;
     try {
-      result = await this.#parts.add(reassemblyKey(operator.id, from, destination, concat.reference, concat.total), { total: concat.total, seq: concat.seq, dataCoding, body });
+      const key = reassemblyKey(operator.id, from, destination, concat.reference, concat.total);
+      result = await this.#parts.add(key, { total: concat.total, seq: concat.seq, dataCoding, body });
     } catch (err) {
       this.#o.log.warn({ err, bind: bindId }, 'message part not stored: the reassembly bucket is unreachable; asking the SMSC to retry');
       this.#answer([held], CommandStatus.ESME_RX_T_APPN);
@@ -216,13 +222,17 @@ export class InboundHandler {
         this.#answer([held], CommandStatus.ESME_RX_P_APPN);
         return;
       case 'publish':
-        if (await this.#publishMessage([held], from, destination, decodeText(result.body, result.dataCoding), bindId, result.eventId)) await result.published();
+        if (await this.#publishMessage([held], from, destination, decodeText(result.body, result.dataCoding), bindId, result.eventId)) {
+          await result.published();
+        }
         return;
     }
   }
 
   /** Publishes one SMS and answers its PDUs; true when it is durable. `eventId`: a long message's, fixed when its last part was stored. */
-  async #publishMessage(parts: readonly Held[], from: string, to: string, text: string, bindId: string, eventId?: string): Promise<boolean> {
+  async #publishMessage(
+    parts: readonly Held[], from: string, to: string, text: string, bindId: string, eventId?: string,
+  ): Promise<boolean> {
     const message = {
       envelope: newEnvelope({ producer: PRODUCER, eventId }),
       operatorId: this.#o.operator.id,
@@ -245,7 +255,8 @@ export class InboundHandler {
 
   async #receipt(session: SmppSession, pdu: Pdu): Promise<void> {
     const { operator, log, metrics } = this.#o;
-    const text = decodeText(pdu.message_payload !== undefined ? rawBytes(pdu.message_payload) : rawBytes(pdu.short_message), Number(pdu.data_coding ?? 0));
+    const bytes = pdu.message_payload !== undefined ? rawBytes(pdu.message_payload) : rawBytes(pdu.short_message);
+    const text = decodeText(bytes, Number(pdu.data_coding ?? 0));
     const receipt = parseReceipt({
       receiptedMessageId: pdu.receipted_message_id as string | undefined,
       messageState: pdu.message_state as number | undefined,
@@ -271,7 +282,10 @@ export class InboundHandler {
     }
     const notified = notify(this.#o.nc, Notifications.deliveryReceipt, {
       // Derived id: an SMSC that repeats a receipt does not produce a second event.
-      envelope: newEnvelope({ producer: PRODUCER, eventId: `dlr-${operator.id}-${Buffer.from(smscId).toString('hex')}-${receipt.state}`, correlationId: messageRef || undefined }),
+      envelope: newEnvelope({
+        producer: PRODUCER, eventId: `dlr-${operator.id}-${Buffer.from(smscId).toString('hex')}-${receipt.state}`,
+        correlationId: messageRef || undefined,
+      }),
       messageRef,
       operatorId: operator.id,
       smscMessageId: smscId,

@@ -26,7 +26,10 @@ export type StoreOutcome =
   /** The part is durable (or was already, or its message was published): acknowledge it. */
   | { readonly kind: 'stored' }
   /** The message is whole and this caller must publish it under `eventId`, then call published(). */
-  | { readonly kind: 'publish'; readonly body: Buffer; readonly dataCoding: number; readonly eventId: string; readonly published: () => Promise<void> }
+  | {
+    readonly kind: 'publish'; readonly body: Buffer; readonly dataCoding: number; readonly eventId: string;
+    readonly published: () => Promise<void>;
+  }
   | { readonly kind: 'rejected'; readonly reason: 'bad-part' | 'too-many-parts' | 'too-large' }
   /** Temporary: another replica is publishing it, this replica notes too many messages, or the races went on. */
   | { readonly kind: 'retry-later'; readonly reason: 'busy' | 'buffer-full' | 'contended' };
@@ -89,7 +92,9 @@ export class SharedReassembly {
           return this.#publish(key, revision, decision.record, decision.body, decision.dataCoding);
         case 'store': {
           const fresh = decision.record.firstSeenMs === nowMs;
-          if (fresh && !this.#noted.has(key) && this.#noted.size >= this.#o.messagesMax) return { kind: 'retry-later', reason: 'buffer-full' };
+          if (fresh && !this.#noted.has(key) && this.#noted.size >= this.#o.messagesMax) {
+            return { kind: 'retry-later', reason: 'buffer-full' };
+          }
           if (!(await this.#write(key, encodeStored(decision.record), revision))) continue;
           if (decision.expired) this.#timedOut(key, decision.expired, nowMs);
           this.#noted.set(key, { firstSeenMs: decision.record.firstSeenMs, deadlineMs: decision.record.firstSeenMs + limits.timeoutMs });
@@ -179,7 +184,10 @@ export class SharedReassembly {
     this.#o.metrics.reassemblyPartsExpired.inc({ operator: this.#o.operatorId }, parts);
     // Its parts were acknowledged when they were stored: the SMSC will not send them again. No text, no number here.
     this.#o.log.warn(
-      { operator: this.#o.operatorId, reference: key.split('.').slice(-2, -1)[0], partsReceived: parts, partsTotal: record.total, waitedMs: nowMs - record.firstSeenMs },
+      {
+        operator: this.#o.operatorId, reference: key.split('.').slice(-2, -1)[0], partsReceived: parts, partsTotal: record.total,
+        waitedMs: nowMs - record.firstSeenMs,
+      },
       'long message timed out unassembled: its parts are dropped',
     );
   }

@@ -68,7 +68,10 @@ export type Decision =
   /** Write `record` (the part added); once stored the part is acknowledged. `expired`: the timed-out record it replaces. */
   | { readonly kind: 'store'; readonly record: Collecting; readonly expired: Collecting | null }
   /** The part completes the message: write `record`; whoever's write wins publishes `text` under `eventId`. */
-  | { readonly kind: 'claim'; readonly record: Claimed; readonly body: Buffer; readonly dataCoding: number; readonly expired: Collecting | null }
+  | {
+    readonly kind: 'claim'; readonly record: Claimed; readonly body: Buffer; readonly dataCoding: number;
+    readonly expired: Collecting | null;
+  }
   /** Claimed long enough ago that its publisher gave up or died: publish again under the same id. */
   | { readonly kind: 'publish-again'; readonly record: Claimed; readonly body: Buffer; readonly dataCoding: number }
   /** Claimed a moment ago by another part: its publish is under way; the SMSC should try again shortly. */
@@ -86,7 +89,10 @@ export function checkPart(part: InboundPart, limits: ReassemblyLimits): Decision
   return null;
 }
 
-/** Whether a collecting record has waited its time for the rest. Claimed and published records do not time out here (the bucket's TTL forgets them). */
+/**
+ * Whether a collecting record has waited its time for the rest. Claimed and published records do not time out here
+ * (the bucket's TTL forgets them).
+ */
 export function timedOut(record: StoredMessage, nowMs: number, timeoutMs: number): boolean {
   return record.state === 'collecting' && nowMs - record.firstSeenMs >= timeoutMs;
 }
@@ -95,7 +101,9 @@ export function timedOut(record: StoredMessage, nowMs: number, timeoutMs: number
  * What `part` does to `current` (the stored record, or null). `eventId` names the event should
  * this part complete the message; `publishGraceMs` is how long a claim is left to its publisher.
  */
-export function decide(current: StoredMessage | null, part: InboundPart, nowMs: number, limits: ReassemblyLimits, eventId: string, publishGraceMs: number): Decision {
+export function decide(
+  current: StoredMessage | null, part: InboundPart, nowMs: number, limits: ReassemblyLimits, eventId: string, publishGraceMs: number,
+): Decision {
   const refused = checkPart(part, limits);
   if (refused) return refused;
   let expired: Collecting | null = null;
@@ -112,7 +120,10 @@ export function decide(current: StoredMessage | null, part: InboundPart, nowMs: 
     return { kind: 'publish-again', record, body: joinBodies(record.bodies), dataCoding: record.dataCoding };
   }
   if (record && record.total !== part.total) return { kind: 'rejected', reason: 'bad-part' };
-  const base: Collecting = record ?? { state: 'collecting', total: part.total, dataCoding: part.dataCoding, firstSeenMs: nowMs, bodies: new Array<Buffer | null>(part.total).fill(null) };
+  const base: Collecting = record ?? {
+    state: 'collecting', total: part.total, dataCoding: part.dataCoding, firstSeenMs: nowMs,
+    bodies: new Array<Buffer | null>(part.total).fill(null),
+  };
   // A retransmitted part is acknowledged again; the first copy stays.
   if (base.bodies[part.seq - 1]) return { kind: 'done' };
   const bodies = base.bodies.map((b, i) => (i === part.seq - 1 ? part.body : b));
@@ -122,7 +133,10 @@ export function decide(current: StoredMessage | null, part: InboundPart, nowMs: 
   const whole = bodies as Buffer[];
   return {
     kind: 'claim',
-    record: { state: 'claimed', total: base.total, dataCoding: base.dataCoding, firstSeenMs: base.firstSeenMs, bodies: whole, eventId, claimedAtMs: nowMs },
+    record: {
+      state: 'claimed', total: base.total, dataCoding: base.dataCoding, firstSeenMs: base.firstSeenMs, bodies: whole, eventId,
+      claimedAtMs: nowMs,
+    },
     body: joinBodies(whole),
     dataCoding: base.dataCoding,
     expired,
@@ -165,10 +179,16 @@ export function encodeStored(record: StoredMessage): Uint8Array {
   let wire: Wire;
   switch (record.state) {
     case 'collecting':
-      wire = { v: 1, s: 'collecting', f: record.firstSeenMs, t: record.total, dc: record.dataCoding, p: record.bodies.map((b) => (b ? b.toString('base64') : null)) };
+      wire = {
+        v: 1, s: 'collecting', f: record.firstSeenMs, t: record.total, dc: record.dataCoding,
+        p: record.bodies.map((b) => (b ? b.toString('base64') : null)),
+      };
       break;
     case 'claimed':
-      wire = { v: 1, s: 'claimed', f: record.firstSeenMs, t: record.total, dc: record.dataCoding, p: record.bodies.map((b) => b.toString('base64')), e: record.eventId, c: record.claimedAtMs };
+      wire = {
+        v: 1, s: 'claimed', f: record.firstSeenMs, t: record.total, dc: record.dataCoding,
+        p: record.bodies.map((b) => b.toString('base64')), e: record.eventId, c: record.claimedAtMs,
+      };
       break;
     case 'published':
       wire = { v: 1, s: 'published', f: record.firstSeenMs, e: record.eventId, c: record.publishedAtMs };
@@ -190,12 +210,17 @@ export function decodeStored(bytes: Uint8Array): StoredMessage | null {
   const shaped = typeof wire.t === 'number' && typeof wire.dc === 'number' && bodies !== null && bodies.length === wire.t;
   switch (wire.s) {
     case 'collecting':
-      return shaped ? { state: 'collecting', total: wire.t as number, dataCoding: wire.dc as number, firstSeenMs: wire.f, bodies: bodies as (Buffer | null)[] } : null;
+      if (!shaped) return null;
+      return { state: 'collecting', total: wire.t as number, dataCoding: wire.dc as number, firstSeenMs: wire.f, bodies };
     case 'claimed':
       if (!shaped || bodies.some((b) => b === null) || typeof wire.e !== 'string' || typeof wire.c !== 'number') return null;
-      return { state: 'claimed', total: wire.t as number, dataCoding: wire.dc as number, firstSeenMs: wire.f, bodies: bodies as Buffer[], eventId: wire.e, claimedAtMs: wire.c };
+      return {
+        state: 'claimed', total: wire.t as number, dataCoding: wire.dc as number, firstSeenMs: wire.f, bodies: bodies as Buffer[],
+        eventId: wire.e, claimedAtMs: wire.c,
+      };
     case 'published':
-      return typeof wire.e === 'string' && typeof wire.c === 'number' ? { state: 'published', firstSeenMs: wire.f, eventId: wire.e, publishedAtMs: wire.c } : null;
+      if (typeof wire.e !== 'string' || typeof wire.c !== 'number') return null;
+      return { state: 'published', firstSeenMs: wire.f, eventId: wire.e, publishedAtMs: wire.c };
     default:
       return null;
   }

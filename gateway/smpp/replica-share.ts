@@ -59,7 +59,9 @@ export class ReplicaShares {
   /** Recomputes every share now; returns the replica count it used. */
   apply(nowMs: number = Date.now()): number {
     const count = Math.min(MEMBERS_MAX, Math.max(1, this.replicas()));
-    if (this.#count !== 0 && count !== this.#count) this.log.info({ replicas: count, was: this.#count }, 'gateway replicas changed: operators\' submit rates shared out again');
+    if (this.#count !== 0 && count !== this.#count) {
+      this.log.info({ replicas: count, was: this.#count }, 'gateway replicas changed: operators\' submit rates shared out again');
+    }
     this.#count = count;
     this.metrics.replicasLive.set(count);
     for (const [operatorId, t] of this.throughputs) this.metrics.submitRateShare.set({ operator: operatorId }, t.setReplicas(count, nowMs));

@@ -36,7 +36,9 @@ export class SentIndex {
   #size = 0;
 
   constructor(readonly recordsMax: number, readonly ageMs: number, private readonly nowMs: () => number = Date.now) {
-    if (recordsMax < 1 || ageMs < GENERATIONS_PER_AGE) throw new RangeError(`recordsMax must be positive and ageMs at least ${GENERATIONS_PER_AGE}`);
+    if (recordsMax < 1 || ageMs < GENERATIONS_PER_AGE) {
+      throw new RangeError(`recordsMax must be positive and ageMs at least ${GENERATIONS_PER_AGE}`);
+    }
     this.#generationMs = Math.ceil(ageMs / GENERATIONS_PER_AGE);
   }
 

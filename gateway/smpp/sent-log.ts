@@ -163,7 +163,8 @@ export class SentLog {
     const h = natsHeaders();
     h.set(HEADER_TYPE, BATCH_TYPE);
     const msgID = `sent-${this.#writerId}-${++this.#batchCounter}`;
-    await this.#o.js.publish(SMS_SENT_SUBJECT, encodeSentBatch(this.#now(), records), { msgID, timeout: this.#o.publishTimeoutMs, headers: h });
+    await this.#o.js.publish(SMS_SENT_SUBJECT, encodeSentBatch(this.#now(), records),
+      { msgID, timeout: this.#o.publishTimeoutMs, headers: h });
     this.#o.metrics.sentBatchRecords.observe(records.length);
   }
 
@@ -185,7 +186,8 @@ export class SentLog {
     const batchesMax = this.#o.readBatchesMax ?? SENT_READ_BATCHES_MAX;
     const first = Math.max(state.first_seq, this.#readThroughSeq + 1, state.last_seq - batchesMax + 1);
     if (this.#readThroughSeq > 0 && first > this.#readThroughSeq + 1) {
-      log.warn({ skippedBatches: first - this.#readThroughSeq - 1 }, 'sent log: more new batches than one read takes; the oldest were left out');
+      log.warn({ skippedBatches: first - this.#readThroughSeq - 1 },
+        'sent log: more new batches than one read takes; the oldest were left out');
     }
     const oldestKeptMs = this.#now() - index.ageMs;
     // Newest first: the index keeps the newest when full, and reading stops at batches older than it keeps.

@@ -20,7 +20,9 @@ import type { OperatorLink } from './outbound.js';
 import { TokenBucket, burstFor } from './throttle.js';
 
 type BindType = 'transceiver' | 'transmitter' | 'receiver';
-const BIND_COMMANDS: Readonly<Record<string, BindType>> = { bind_transceiver: 'transceiver', bind_transmitter: 'transmitter', bind_receiver: 'receiver' };
+const BIND_COMMANDS: Readonly<Record<string, BindType>> = {
+  bind_transceiver: 'transceiver', bind_transmitter: 'transmitter', bind_receiver: 'receiver',
+};
 const UNBIND_TIMEOUT_MS = 5_000;
 /** Connections open at once per listener, bound or not. */
 const CONNECTIONS_MAX = 256;

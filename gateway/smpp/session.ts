@@ -95,7 +95,9 @@ export class SmppSession {
    * `outsideWindow` is for link upkeep (enquire_link, unbind): a window full of submits must not
    * make a healthy link look dead.
    */
-  async request(command: string, fields: Record<string, unknown>, timeoutMs = this.#o.responseTimeoutMs, outsideWindow = false): Promise<Pdu> {
+  async request(
+    command: string, fields: Record<string, unknown>, timeoutMs = this.#o.responseTimeoutMs, outsideWindow = false,
+  ): Promise<Pdu> {
     // Closing (end() called, the 'close' event not yet in): nothing written now would be read.
     const closing = () => this.#closed || this.#o.socket.writableEnded;
     if (closing()) throw new SessionClosedError(this.#o.label);
@@ -128,7 +130,8 @@ export class SmppSession {
       this.sendGenericNack(request.sequence_number, commandStatus || CommandStatus.ESME_RINVCMDID);
       return;
     }
-    this.#write(`${request.command}_resp`, { ...fields, sequence_number: request.sequence_number, command_status: commandStatus }, commandStatus);
+    const response = { ...fields, sequence_number: request.sequence_number, command_status: commandStatus };
+    this.#write(`${request.command}_resp`, response, commandStatus);
   }
 
   sendGenericNack(sequenceNumber: number, commandStatus: number): void {
@@ -209,7 +212,8 @@ export class SmppSession {
         this.sendGenericNack(frame.bytes.readUInt32BE(12), CommandStatus.ESME_RINVCMDLEN);
         continue;
       }
-      this.#o.metrics.pdus.inc({ operator: this.#o.operatorId, direction: 'in', command: pdu.command, status: statusName(pdu.command_status) });
+      const status = statusName(pdu.command_status);
+      this.#o.metrics.pdus.inc({ operator: this.#o.operatorId, direction: 'in', command: pdu.command, status });
       try {
         if (isResponse(pdu.command_id)) this.#onResponse(pdu);
         else if (pdu.command === 'unknown') this.sendGenericNack(pdu.sequence_number, CommandStatus.ESME_RINVCMDID);
@@ -224,7 +228,10 @@ export class SmppSession {
     }
   }
 
-  /** A request whose lengths run past its body is never handed on as a message: sm_length gets the command's own response with ESME_RINVMSGLEN, the rest generic_nack. */
+  /**
+   * A request whose lengths run past its body is never handed on as a message: sm_length gets the command's own response
+   * with ESME_RINVMSGLEN, the rest generic_nack.
+   */
   #refuseBody(problem: BodyProblem): void {
     const { command, sequenceNumber, fault, field, commandStatus } = problem;
     this.#o.log.warn({ bind: this.#o.label, command, sequence: sequenceNumber, fault, field }, 'PDU lengths run past its body; refused');
@@ -239,7 +246,8 @@ export class SmppSession {
   #onResponse(pdu: Pdu): void {
     const pending = this.#pending.get(pdu.sequence_number);
     if (!pending) {
-      this.#o.log.debug({ bind: this.#o.label, sequence: pdu.sequence_number, command: pdu.command }, 'response to no pending request (late or unknown)');
+      this.#o.log.debug({ bind: this.#o.label, sequence: pdu.sequence_number, command: pdu.command },
+        'response to no pending request (late or unknown)');
       return;
     }
     this.#pending.delete(pdu.sequence_number);

@@ -11,7 +11,10 @@ export const WAITING_MESSAGES_MAX = 100_000;
 
 export class WaitingMessages {
   readonly #byEvent = new Map<string, { readonly operator: string; readonly untilMs: number }>();
-  constructor(readonly entriesMax: number = WAITING_MESSAGES_MAX, readonly graceMs: number = WAITING_GRACE_MS, private readonly nowMs: () => number = Date.now) {
+  constructor(
+    readonly entriesMax: number = WAITING_MESSAGES_MAX, readonly graceMs: number = WAITING_GRACE_MS,
+    private readonly nowMs: () => number = Date.now,
+  ) {
     if (entriesMax < 1) throw new RangeError('entriesMax must be positive');
   }
 
