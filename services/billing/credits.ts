@@ -16,12 +16,12 @@ import { dialpay, moneyFromProto, moneyToProto, type MoneyMinor } from '../../pr
 import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { isE164 } from '../../runtime/msisdn.js';
-import { Events, newEnvelope, PermanentHandlerError } from '../../runtime/nats/index.js';
-import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { Events, PermanentHandlerError } from '../../runtime/nats/index.js';
+import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
 import { CREDIT_ID, creditTransferId, operatorDepositTransfer, payoutTransfer, type Transfer } from './ledger/rules.js';
 import { availableBalance, lockPayable } from './payable.js';
-import { PRODUCER } from './debits.js';
+import { OUTBOX } from './debits.js';
 
 const { CreditOutcome, CreditSource } = dialpay.v1;
 type CreditOutcomeValue = dialpay.v1.CreditOutcome;
@@ -170,8 +170,7 @@ export class CreditService {
   async #answer(client: pg.ClientBase, creditId: string, outcome: CreditOutcomeValue, detail: string, amount: MoneyMinor | null): Promise<void> {
     const ok = outcome === CreditOutcome.CREDIT_OUTCOME_OK;
     const eventId = `credit-result:${creditId}:${outcome}`;
-    await enqueueEvent(client, 'billing', Events.creditResult, {
-      envelope: newEnvelope({ producer: PRODUCER, eventId, correlationId: creditId }),
+    await emitEvent(client, OUTBOX, Events.creditResult, { eventId, correlationId: creditId }, {
       creditId, outcome, detail, credited: ok && amount ? moneyToProto(amount) : null,
     });
   }

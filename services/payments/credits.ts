@@ -12,8 +12,8 @@ import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/confi
 import { maskMsisdn } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
 import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
-import { Events, newEnvelope } from '../../runtime/nats/index.js';
-import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { Events } from '../../runtime/nats/index.js';
+import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { operatorScope, withIdempotencyKey } from './api-idempotency.js';
 import { payerOfMerchant } from './merchant-checks.js';
 import { readOperatorAgent, topUpAgentFloat } from './operator-agents.js';
@@ -22,7 +22,7 @@ import { reply } from './replies.js';
 import * as store from './store.js';
 import * as creditStore from './credits-store.js';
 import type { CreditFailure, CreditRow, CreditSource, CreditState } from './credits-store.js';
-import { PRODUCER, SCHEMA, type PaymentEngine } from './engine.js';
+import { OUTBOX, type PaymentEngine } from './engine.js';
 import { SMS_RECEIPT } from './sms-options.js';
 
 const { CreditOutcome, CreditSource: ProtoSource, MerchantError } = dialpay.v1;
@@ -86,8 +86,7 @@ async function openCredit(e: PaymentEngine, client: pg.PoolClient, ask: CreditAs
     reference: ask.reference, scope: ask.scope, key: ask.key, bodyHash: ask.bodyHash,
   });
   const eventId = `${creditId}:credit`;
-  await enqueueEvent(client, SCHEMA, Events.creditRequested, {
-    envelope: newEnvelope({ producer: PRODUCER, eventId, correlationId: creditId }),
+  await emitEvent(client, OUTBOX, Events.creditRequested, { eventId, correlationId: creditId }, {
     creditId, source: ask.source === 'merchant-payout' ? ProtoSource.CREDIT_SOURCE_MERCHANT_PAYOUT : ProtoSource.CREDIT_SOURCE_OPERATOR_DEPOSIT,
     operatorId: ask.operator.id, merchantId: ask.merchant?.id ?? '', msisdn: ask.msisdn, amount: moneyToProto(ask.amount), reference: ask.reference,
     ...(walletMaxMinor !== null ? { walletMax: moneyToProto({ amountMinor: walletMaxMinor, currency }) } : {}),

@@ -12,7 +12,7 @@ import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/confi
 import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { Events, Notifications, newEnvelope, prepareNotification, publishNotification, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
-import { enqueueEvent, onAfterCommit, withTransaction } from '../../runtime/pg/index.js';
+import { emitEvent, onAfterCommit, withTransaction, type OutboxWriter } from '../../runtime/pg/index.js';
 import { formatAmount } from '../../runtime/money.js';
 import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
 import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
@@ -30,8 +30,9 @@ import { SMS_NOTICE, SMS_RECEIPT, smsOutboundBody, timeBound, type SmsOptions } 
 import { cashFailedText, cashOut, cashReceipts, isCashPayment } from './cash.js';
 import { payerOf, type Destination, type Funding, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
 
-export const SCHEMA = 'payments';
-export const PRODUCER = 'payments';
+/** Payments' outbox: its schema, and the producer its events name. */
+export const OUTBOX = { schema: 'payments', producer: 'payments' } as const satisfies OutboxWriter;
+export const { schema: SCHEMA, producer: PRODUCER } = OUTBOX;
 const { DebitOutcome, Channel, ChallengeMethod, SmsKind } = dialpay.v1;
 
 export type Opened = { ok: true; paymentId: string; split: PaymentSplit; payeeName: string } | { ok: false; text: string };
@@ -273,7 +274,7 @@ export class PaymentEngine {
 
   /** A durable event, through the outbox: committed with this transaction, relayed to JetStream. */
   emit<M extends EventMessage>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): Promise<void> {
-    return enqueueEvent(client, SCHEMA, def, message<M>(eventId, paymentId, body));
+    return emitEvent(client, OUTBOX, def, envelopeIds(eventId, paymentId), body);
   }
 
   /**
@@ -282,17 +283,15 @@ export class PaymentEngine {
    * when the step happened and a bad one fails the step; publishing after the commit never throws.
    */
   notify<M extends EventMessage>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): void {
-    const prepared = prepareNotification(def, message<M>(eventId, paymentId, body));
+    const prepared = prepareNotification(def, { ...body, envelope: newEnvelope({ producer: PRODUCER, ...envelopeIds(eventId, paymentId) }) } as M);
     onAfterCommit(client, () => {
       if (!publishNotification(this.nc, prepared)) this.log.debug({ paymentId, subject: def.subject }, 'notification lost: NATS connection closed');
     });
   }
 }
 
-/** The body with payments' envelope: the event id derived from the step, so a re-emit is a duplicate. */
-function message<M extends EventMessage>(eventId: string, paymentId: string, body: Omit<M, 'envelope'>): M {
-  return { ...body, envelope: newEnvelope({ producer: PRODUCER, eventId, paymentId, correlationId: paymentId || eventId }) } as M;
-}
+/** Payments' envelope: the event id derived from the step, so a re-emit is a duplicate. */
+const envelopeIds = (eventId: string, paymentId: string) => ({ eventId, paymentId, correlationId: paymentId || eventId });
 
 function confirmedBy(payment: PaymentRow): dialpay.v1.ChallengeMethod {
   return payment.challenge_method === 'pin' ? ChallengeMethod.CHALLENGE_METHOD_PIN : ChallengeMethod.CHALLENGE_METHOD_ONE_TIME_CODE;
