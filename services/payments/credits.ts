@@ -7,7 +7,7 @@
 // The APIs wait briefly for that answer (gateway/merchant-api/server.ts).
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProtoOrNull, moneyToProto } from '../../proto/index.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
@@ -52,13 +52,6 @@ function tierOf(config: Config, kycTier: number): Config['limits']['tiers'][numb
   return tiers.find((t) => t.tier === kycTier) ?? (tiers[0] as Config['limits']['tiers'][number]);
 }
 
-function amountOf(money: dialpay.v1.IMoney | null | undefined): { amountMinor: bigint; currency: string } | null {
-  try {
-    return moneyFromProto(money);
-  } catch {
-    return null;
-  }
-}
 
 /**
  * The credit this Idempotency-Key opened, however long ago (api_requests forgets after a day; credits
@@ -106,7 +99,7 @@ export async function createPayout(e: PaymentEngine, client: pg.PoolClient, merc
   if (prior) return 'row' in prior ? { payout: merchantPayout(prior.row) } : prior;
   const limits = merchant.payouts;
   if (!limits) return { error: MerchantError.MERCHANT_ERROR_FORBIDDEN, detail: 'payouts are not enabled for this merchant' };
-  const amount = amountOf(create.amount);
+  const amount = moneyFromProtoOrNull(create.amount);
   if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
   const reference = checkedReference(create.reference);
   if (reference === null) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `reference is at most ${REFERENCE_CHARS_MAX} characters` };
@@ -167,7 +160,7 @@ export async function onOperatorCommand(e: PaymentEngine, request: dialpay.v1.IO
 async function createDeposit(e: PaymentEngine, client: pg.PoolClient, operator: OperatorConfig, create: dialpay.v1.ICreateDeposit, idem: { scope: string; key: string; bodyHash: Buffer }): Promise<dialpay.v1.IOperatorCommandReply> {
   const prior = await creditOfKey(client, idem.scope, idem);
   if (prior) return 'row' in prior ? { deposit: operatorDeposit(prior.row) } : prior;
-  const amount = amountOf(create.amount);
+  const amount = moneyFromProtoOrNull(create.amount);
   if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
   if (amount.currency !== operator.currency) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `this operator's currency is ${operator.currency}` };
   const reference = checkedReference(create.reference);

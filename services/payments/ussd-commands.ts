@@ -4,7 +4,7 @@
 // One transaction per command, with the subscriber's row locked, so a
 // subscriber's sessions and SMS are handled one at a time.
 import type pg from 'pg';
-import { dialpay, fundingToProto, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { dialpay, fundingToProto, moneyFromProtoOrNull, moneyToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import type { Language } from './sms-grammar.js';
@@ -87,12 +87,8 @@ async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: Su
   const pin = await checkPin(e, client, subscriber, command.pin ?? '');
   if (pin.kind === 'locked') return { outcome: Outcome.COMMAND_OUTCOME_PIN_LOCKED, text: reply('pinLocked', language) };
   if (pin.kind === 'wrong') return { outcome: Outcome.COMMAND_OUTCOME_WRONG_PIN, attemptsLeft: pin.attemptsLeft };
-  let amount: { amountMinor: bigint; currency: string };
-  try {
-    amount = moneyFromProto(command.amount);
-  } catch {
-    return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: reply('feesTooHigh', language) };
-  }
+  const amount = moneyFromProtoOrNull(command.amount);
+  if (!amount) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: reply('feesTooHigh', language) };
   if (amount.currency !== operator.currency || amount.amountMinor <= 0n) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: reply('feesTooHigh', language) };
   const { PayeeKind } = dialpay.v1;
   const shortCode = operator.shortCodes[0] as string;
@@ -140,11 +136,7 @@ function cashQuote(paymentId: string, row: Pick<PaymentRow, 'amount_minor' | 'pa
 
 /** The amount a StartPayment asks for; zero when it is not valid (startUssd refuses it). */
 function amountOf(command: dialpay.v1.IStartPayment): bigint {
-  try {
-    return moneyFromProto(command.amount).amountMinor;
-  } catch {
-    return 0n;
-  }
+  return moneyFromProtoOrNull(command.amount)?.amountMinor ?? 0n;
 }
 
 function quote(paymentId: string, amountMinor: bigint, feeMinor: bigint, currency: string, payeeName: string, funding: Funding | null): dialpay.v1.ISubscriberCommandReply {
