@@ -7,8 +7,9 @@
 // them, with the caller's own reference (billing puts it in paymentId). Pure.
 import { int64ToBigInt, moneyFromProto, type dialpay } from '../proto/index.js';
 import { formatAmount } from './money.js';
+import type { Language } from './language.js';
 
-export function statementLine(line: dialpay.v1.IStatementLine, currency: string, language: 'en' | 'fr'): string {
+export function statementLine(line: dialpay.v1.IStatementLine, currency: string, language: Language): string {
   const at = new Date(Number(int64ToBigInt(line.atUnixMs)));
   const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
   const amountMinor = moneyFromProto(line.amount).amountMinor;
@@ -39,6 +40,6 @@ function paymentRef(paymentId: string): string {
   return paymentId.slice(0, 8).toUpperCase();
 }
 
-export function statementLines(lines: readonly dialpay.v1.IStatementLine[] | null | undefined, currency: string, language: 'en' | 'fr'): string[] {
+export function statementLines(lines: readonly dialpay.v1.IStatementLine[] | null | undefined, currency: string, language: Language): string[] {
   return (lines ?? []).map((l) => statementLine(l, currency, language));
 }

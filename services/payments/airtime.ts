@@ -11,7 +11,7 @@ import { offersAirtime } from '../../runtime/airtime.js';
 import { formatAmount } from '../../runtime/money.js';
 import { operatorForNumber, isE164 } from '../../runtime/msisdn.js';
 import { Notifications } from '../../runtime/nats/index.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import * as store from './store.js';
 import { payerOf, type PaymentRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';

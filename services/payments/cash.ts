@@ -17,7 +17,7 @@ import type pg from 'pg';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import { splitCashOut, type PaymentSplit } from './fees.js';
 import { agentByMsisdn, readAgent, type AgentRow } from './agents.js';
 import { cashInFailedReply, limitReply, reply } from './replies.js';

@@ -7,7 +7,7 @@ import { dialpay, moneyFromProtoOrNull } from '../../proto/index.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
 import { Events } from '../../runtime/nats/index.js';
 import { formatAmount } from '../../runtime/money.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import { reply } from './replies.js';
 import { merchantMandate, merchantPayment } from './merchant-view.js';
 import { hashCode } from './challenge.js';

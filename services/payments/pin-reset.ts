@@ -12,7 +12,7 @@ import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
 import { dialpay } from '../../proto/index.js';
 import { reply } from './replies.js';
 import { OUTBOX } from './engine.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 
 export type PinResetResult =
   | { readonly kind: 'reset'; readonly msisdn: string; readonly wasLocked: boolean }

@@ -1,7 +1,7 @@
 // What subscribers read, in English and French. Every reply fits one SMS
 // where it can; amounts are formatted for the subscriber's language.
 import { formatAmount } from '../../runtime/money.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import type { FailureReasonValue } from './state.js';
 import type { LimitKindValue } from './limits.js';
 

@@ -13,7 +13,7 @@
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { formatAmount } from '../../runtime/money.js';
 import { operatorForNumber } from '../../runtime/msisdn.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import { reply } from './replies.js';
 import type { Destination, PaymentRow } from './rows.js';
 

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { dialpay, fundingToProto, moneyFromProtoOrNull, moneyToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
-import type { Language } from './sms-grammar.js';
+import { languageOr } from '../../runtime/language.js';
 import { FailureReason, PaymentState, type FailureReasonValue } from './state.js';
 import { failedReply, reply } from './replies.js';
 import { checkPin, setPin } from './pin.js';
@@ -41,7 +41,7 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
   return withTransaction(e.pool, 'READ COMMITTED', async (client) => {
     const subscriber = await store.lockSubscriber(client, msisdn, operator.defaultLanguage);
     if (request.setLanguage) {
-      const next = request.setLanguage.language === 'fr' ? 'fr' : 'en';
+      const next = languageOr(request.setLanguage.language, 'en');
       await store.setLanguage(client, msisdn, next);
       return { outcome: Outcome.COMMAND_OUTCOME_OK, language: next };
     }
@@ -77,7 +77,7 @@ async function beforeStart(e: PaymentEngine, operator: OperatorConfig, msisdn: s
 /** The PIN first (it was asked last on the menu), then the same rules as SMS, then the reserve. */
 async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: dialpay.v1.IStartPayment, before: BeforeStart | null): Promise<dialpay.v1.ISubscriberCommandReply> {
   const funding = before?.funding ?? null;
-  const language: Language = command.language === 'fr' ? 'fr' : command.language === 'en' ? 'en' : subscriber.language;
+  const language = languageOr(command.language, subscriber.language);
   const requestId = command.requestId ?? '';
   if (requestId) {
     // The same hop again (an operator retry): the payment it started, not a second one.

@@ -15,7 +15,8 @@ import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.
 import { formatAmount, parseAmount } from '../../runtime/money.js';
 import { operatorForNumber, toE164 } from '../../runtime/msisdn.js';
 import { paginate } from './screens.js';
-import { cashConfirmText, confirmText, text, type Language, type TextKey } from './texts.js';
+import { cashConfirmText, confirmText, text, type TextKey } from './texts.js';
+import { languageOr, type Language } from '../../runtime/language.js';
 import { statementLines } from '../../runtime/statement.js';
 
 /** What one USSD message may hold (GSM 03.38 septets). */
@@ -92,7 +93,7 @@ class Walk {
 
   get language(): Language {
     const profile = this.facts[0];
-    return profile?.language === 'fr' ? 'fr' : profile?.language === 'en' ? 'en' : this.context.operator.defaultLanguage;
+    return languageOr(profile?.language, this.context.operator.defaultLanguage);
   }
 
   /** The newest answer that led to `state`. */
@@ -448,7 +449,7 @@ export const STATES: Readonly<Record<string, StateDef>> = {
       const r = await ask(walk, { setLanguage: { language } });
       return { ok: r.outcome === Outcome.OK, language };
     },
-    screen: (fact, walk) => (fact?.ok ? end(text('languageSet', fact.language === 'fr' ? 'fr' : 'en')) : end(walk.t('unavailable'))),
+    screen: (fact, walk) => (fact?.ok ? end(text('languageSet', languageOr(fact.language, 'en'))) : end(walk.t('unavailable'))),
   },
 };
 
