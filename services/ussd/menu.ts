@@ -17,7 +17,7 @@ import { operatorForNumber, toE164 } from '../../runtime/msisdn.js';
 import { paginate } from './screens.js';
 import { cashConfirmText, confirmText, text, type TextKey } from './texts.js';
 import { languageOr, type Language } from '../../runtime/language.js';
-import { statementLines } from '../../runtime/statement.js';
+import { balanceView } from '../../runtime/statement.js';
 
 /** What one USSD message may hold (GSM 03.38 septets). */
 export const SCREEN_CHARS_MAX = 182;
@@ -294,13 +294,11 @@ function paymentStates(flow: Flow): Record<string, StateDef> {
 async function balanceFact(walk: Walk, lines: number): Promise<Fact> {
   try {
     const reply = await walk.context.services.balance({ operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, statementLinesMax: lines });
-    const shown = reply.balance ?? reply.wallet; // a wallet-model operator's account is the wallet
-    if (!reply.available || !shown) return { ok: false };
-    const currency = walk.context.operator.currency;
-    const amount = (m: dialpay.v1.IMoney) => formatAmount(moneyFromProto(m).amountMinor, currency, walk.language);
+    const view = balanceView(reply, walk.context.operator.currency, walk.language);
+    if (!view) return { ok: false };
     return {
-      ok: true, balance: reply.carrierUnavailable ? '' : amount(shown), wallet: (reply.balance || reply.carrierUnavailable) && reply.wallet ? amount(reply.wallet) : undefined,
-      lines: statementLines(reply.lines, currency, walk.language).join('\n'),
+      ok: true, balance: view.carrierUnavailable ? '' : view.shown, wallet: (view.balance || view.carrierUnavailable) && view.wallet ? view.wallet : undefined,
+      lines: view.lines.join('\n'),
     };
   } catch {
     return { ok: false };
