@@ -18,7 +18,8 @@ import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.j
 import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
 import type { PaymentsMetrics } from './metrics.js';
 import { PaymentState, transition, type PaymentAction, type PaymentInput, type FailureReasonValue } from './state.js';
-import { failedReply, limitReply, reply } from './replies.js';
+import { reply } from './replies.js';
+import { failedReply, limitReply, refusalText } from './refusals.js';
 import { merchantPayment } from './merchant-view.js';
 import { prepareChallenge, sendChallenge, type PreparedChallenge } from './challenge.js';
 import { failureCode } from './failure-codes.js';
@@ -112,7 +113,7 @@ export class PaymentEngine {
     let split: PaymentSplit | null;
     if (spec.payee.kind === 'merchant') {
       const merchant = this.merchants.get(spec.payee.id);
-      if (!merchant || !merchant.operatorIds.includes(operator.id)) return { ok: false, text: reply('unknownPayee', language, { payee: spec.payee.id }) };
+      if (!merchant || !merchant.operatorIds.includes(operator.id)) return { ok: false, text: refusalText('payee_unknown', language, { payee: spec.payee.id }) };
       const schedule = this.config.feeSchedules.find((f) => f.id === merchant.feeScheduleId);
       if (!schedule) throw new Error(`merchant ${merchant.id} has no fee schedule`); // config validation forbids this
       split = splitMerchantPayment(spec.amountMinor, schedule, operator.revenueShareBps);
@@ -131,7 +132,7 @@ export class PaymentEngine {
       spec = { ...spec, payeeOperatorId: route.payeeOperator.id };
       split = splitTransfer(spec.amountMinor);
     }
-    if (!split) return { ok: false, text: reply('feesTooHigh', language) };
+    if (!split) return { ok: false, text: refusalText('amount_too_small', language) };
     // A cash-in is the agent's float, not its own spending (cash.ts checked the payee's limits); a cash-out's fee counts.
     const decision = spec.agentId ? { allowed: true as const } : this.checkPayerLimits(subscriber, split.amountMinor, await store.spentSoFar(client, subscriber.msisdn));
     if (!decision.allowed) return { ok: false, text: limitReply(decision.limit, decision.remainingMinor, operator.currency, language) };

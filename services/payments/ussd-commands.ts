@@ -9,7 +9,8 @@ import type { OperatorConfig } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import { languageOr } from '../../runtime/language.js';
 import { FailureReason, PaymentState, type FailureReasonValue } from './state.js';
-import { failedReply, reply } from './replies.js';
+import { reply } from './replies.js';
+import { failedReply, refusalText } from './refusals.js';
 import { checkPin, setPin } from './pin.js';
 import * as store from './store.js';
 import type { Funding, Payee, PaymentRow, SubscriberRow } from './rows.js';
@@ -85,11 +86,11 @@ async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: Su
     if (again) return isCashPayment(again) ? cashQuote(again.payment_id, again, again.currency, await cashPayeeName(client, again.payee_kind, again.payee_id), again.funding) : quote(again.payment_id, again.amount_minor, again.fee_minor, again.currency, e.payeeName(again), again.funding);
   }
   const pin = await checkPin(e, client, subscriber, command.pin ?? '');
-  if (pin.kind === 'locked') return { outcome: Outcome.COMMAND_OUTCOME_PIN_LOCKED, text: reply('pinLocked', language) };
+  if (pin.kind === 'locked') return { outcome: Outcome.COMMAND_OUTCOME_PIN_LOCKED, text: refusalText('pin_locked', language) };
   if (pin.kind === 'wrong') return { outcome: Outcome.COMMAND_OUTCOME_WRONG_PIN, attemptsLeft: pin.attemptsLeft };
   const amount = moneyFromProtoOrNull(command.amount);
-  if (!amount) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: reply('feesTooHigh', language) };
-  if (amount.currency !== operator.currency || amount.amountMinor <= 0n) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: reply('feesTooHigh', language) };
+  if (!amount) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: refusalText('amount_too_small', language) };
+  if (amount.currency !== operator.currency || amount.amountMinor <= 0n) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: refusalText('amount_too_small', language) };
   const { PayeeKind } = dialpay.v1;
   const shortCode = operator.shortCodes[0] as string;
   const balanceBeforeMinor = before?.balanceMinor ?? null;
