@@ -36,6 +36,15 @@ export function moneyFromProto(money: dialpay.v1.IMoney | null | undefined): Mon
   return { amountMinor: int64ToBigInt(money.amountMinor), currency: money.currency };
 }
 
+/** moneyFromProto, or null where it throws (no money, no currency, an amount out of range): for a request refused, not failed. */
+export function moneyFromProtoOrNull(money: dialpay.v1.IMoney | null | undefined): MoneyMinor | null {
+  try {
+    return moneyFromProto(money);
+  } catch {
+    return null;
+  }
+}
+
 export function moneyToProto(money: MoneyMinor): dialpay.v1.IMoney {
   return { amountMinor: bigIntToInt64(money.amountMinor), currency: money.currency };
 }

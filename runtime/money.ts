@@ -1,6 +1,7 @@
 // Money for people: amounts as subscribers type them, in major units ("500", "5.50", "5,50"),
 // to bigint minor units. Pure. Never guesses: "1,500" for a 2-decimal
 // currency is refused rather than read as 1.5 or 1500.
+import type { Language } from './language.js';
 
 /** ISO 4217 minor-unit digits for the currencies we serve. */
 export const CURRENCY_DECIMALS: Readonly<Record<string, number>> = { KES: 2, XOF: 0, UGX: 0, TZS: 2, GHS: 2, NGN: 2, EUR: 2, USD: 2 };
@@ -29,7 +30,7 @@ export function parseAmount(text: string, currency: string): bigint | null {
 }
 
 /** Formats minor units for a subscriber: "1,500.50 KES" style in EN, "1 500,50 XOF" in FR. */
-export function formatAmount(amountMinor: bigint, currency: string, language: 'en' | 'fr' = 'en'): string {
+export function formatAmount(amountMinor: bigint, currency: string, language: Language = 'en'): string {
   const decimals = currencyDecimals(currency);
   const negative = amountMinor < 0n;
   const abs = negative ? -amountMinor : amountMinor;

@@ -7,8 +7,9 @@
 // them, with the caller's own reference (billing puts it in paymentId). Pure.
 import { moneyFromProto, unixMsFromProto, type dialpay } from '../proto/index.js';
 import { formatAmount } from './money.js';
+import type { Language } from './language.js';
 
-export function statementLine(line: dialpay.v1.IStatementLine, currency: string, language: 'en' | 'fr'): string {
+export function statementLine(line: dialpay.v1.IStatementLine, currency: string, language: Language): string {
   const at = new Date(unixMsFromProto(line.atUnixMs));
   const date = `${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
   const amountMinor = moneyFromProto(line.amount).amountMinor;
@@ -39,6 +40,31 @@ function paymentRef(paymentId: string): string {
   return paymentId.slice(0, 8).toUpperCase();
 }
 
-export function statementLines(lines: readonly dialpay.v1.IStatementLine[] | null | undefined, currency: string, language: 'en' | 'fr'): string[] {
+export function statementLines(lines: readonly dialpay.v1.IStatementLine[] | null | undefined, currency: string, language: Language): string[] {
   return (lines ?? []).map((l) => statementLine(l, currency, language));
+}
+
+/** A balance reply as the BAL SMS and the USSD menu show it: its amounts formatted, and the mini statement. */
+export interface BalanceView {
+  /** What the subscriber's balance is: the carrier account's, else (a wallet-model operator's account is the wallet) the wallet's. */
+  readonly shown: string;
+  /** The carrier account's balance; null when there is none. */
+  readonly balance: string | null;
+  /** The dialpay wallet's; null when there is none. */
+  readonly wallet: string | null;
+  /** The carrier did not answer: `balance` is not the current one. */
+  readonly carrierUnavailable: boolean;
+  /** The mini statement, one movement an entry (statementLine). */
+  readonly lines: string[];
+}
+
+/** Billing's balance reply, in the operator's currency and the subscriber's language; null when it has nothing to show. */
+export function balanceView(reply: dialpay.v1.IBalanceReply | null, currency: string, language: Language): BalanceView | null {
+  const shown = reply?.balance ?? reply?.wallet;
+  if (!reply || !reply.available || !shown) return null;
+  const amount = (m: dialpay.v1.IMoney | null | undefined) => (m ? formatAmount(moneyFromProto(m).amountMinor, currency, language) : null);
+  return {
+    shown: amount(shown) as string, balance: amount(reply.balance), wallet: amount(reply.wallet),
+    carrierUnavailable: reply.carrierUnavailable ?? false, lines: statementLines(reply.lines, currency, language),
+  };
 }

@@ -1,8 +1,6 @@
 // What the USSD edges themselves say to a subscriber, when the menu is not
 // asked: in the operator's default language, plain GSM 03.38 text.
-import type { OperatorConfig } from '../../runtime/config/index.js';
-
-type Language = OperatorConfig['defaultLanguage'];
+import type { Language } from '../../runtime/language.js';
 
 const EDGE_TEXTS = {
   /** The ussd service did not answer in time. */

@@ -7,7 +7,7 @@ import { writableUrl } from '../../runtime/pg/failover.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ACCOUNT_READERS, Ledger, type AccountKind } from '../../services/billing/index.js';
-import { numberBelongsTo } from '../../runtime/msisdn.js';
+import { isE164, numberBelongsTo } from '../../runtime/msisdn.js';
 import { DLQ_STREAM } from '../../runtime/nats/topology.js';
 import { PAYMENTS_SMS_INBOUND } from '../../services/payments/index.js';
 import type { ChargingApiSimulator } from '../../operator-sim/index.js';
@@ -93,8 +93,8 @@ export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRan
      FROM billing.accounts a WHERE a.kind = 'subscriber' OR a.id LIKE 'subscriber:%' OR a.balance_minor IS NULL OR a.balance_minor <> 0`,
   );
   const owned = (id: string, kind: AccountKind) => {
-    const e164 = /^subscriber:(\d{7,15})$/.exec(id)?.[1];
-    return kind === 'subscriber' && e164 !== undefined && operators.some((o) => numberBelongsTo(o, e164));
+    const e164 = id.startsWith('subscriber:') ? id.slice('subscriber:'.length) : '';
+    return kind === 'subscriber' && isE164(e164) && operators.some((o) => numberBelongsTo(o, e164));
   };
   const unowned = rows.filter((a) => (a.kind === 'subscriber' || a.id.startsWith('subscriber:')) && !owned(a.id, a.kind));
   const subscribers = rows.filter((a) => a.kind === 'subscriber').length;

@@ -4,6 +4,7 @@
 // each component declares its own sections in <component>/config.ts, and
 // composeConfigSchema joins them (cli/config.ts lists them).
 import { z } from 'zod';
+import { LANGUAGES } from '../language.js';
 
 export const COMPONENT_NAMES = ['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation', 'webhooks'] as const;
 export type ComponentName = (typeof COMPONENT_NAMES)[number];
@@ -106,7 +107,7 @@ const operator = z.strictObject({
     .optional(),
   currency,
   /** Language of a subscriber we have not heard from yet (they change it with LANG). */
-  defaultLanguage: z.enum(['en', 'fr']).default('en'),
+  defaultLanguage: z.enum(LANGUAGES).default('en'),
   shortCodes: z.array(z.string().regex(/^\d{3,8}$/)).min(1).max(32),
   /** Operator revenue share in basis points of the payment amount. */
   revenueShareBps: z.number().int().min(0).max(10_000),

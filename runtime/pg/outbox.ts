@@ -11,7 +11,7 @@
 import type { DurablePublish } from '../nats/pubacks.js';
 import type pg from 'pg';
 import type { EventDef, EventMessage } from '../nats/events.js';
-import { encodeEvent, eventIdOf, publishEncoded } from '../nats/publish.js';
+import { encodeEvent, eventIdOf, newEnvelope, publishEncoded, type EnvelopeFields } from '../nats/publish.js';
 import type { Logger } from '../log.js';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../metrics.js';
 import { onAfterCommit, onBeforeCommit, quoteIdent, transactionLocal, transactionPool, withTransaction } from './pool.js';
@@ -116,6 +116,27 @@ export async function enqueueEvent<M extends EventMessage>(
   pending.subjects.push(def.subject);
   pending.typeNames.push(def.typeName);
   pending.payloads.push(payload);
+}
+
+/** Who writes an outbox: its schema (where the outbox table is) and the producer its envelopes name. */
+export interface OutboxWriter {
+  readonly schema: string;
+  readonly producer: string;
+}
+
+/**
+ * Adds an event to the transaction's outbox (enqueueEvent) with the writer's envelope: `ids.eventId`
+ * derived from a business key, so a re-emit is the same event (deduplicated). `correlationId` defaults
+ * to the event id and `paymentId` to none, as in newEnvelope.
+ */
+export function emitEvent<M extends EventMessage>(
+  client: pg.ClientBase,
+  writer: OutboxWriter,
+  def: EventDef<M>,
+  ids: Omit<EnvelopeFields, 'producer' | 'eventId'> & { readonly eventId: string },
+  body: Omit<M, 'envelope'>,
+): Promise<void> {
+  return enqueueEvent(client, writer.schema, def, { ...body, envelope: newEnvelope({ ...ids, producer: writer.producer }) } as M);
 }
 
 export interface OutboxRelayOptions {

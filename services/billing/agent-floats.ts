@@ -8,7 +8,7 @@
 // operator can take float back (returnAgentFloat, `dialpay agent defloat`): agent:<agent> ->
 // funding:<operator>, idempotent the same way, refused with nothing moved when the float is short.
 import type pg from 'pg';
-import { dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { dialpay, moneyFromProtoOrNull, moneyToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
@@ -152,12 +152,8 @@ export async function answerAgentFloat(pool: pg.Pool, operators: ReadonlyMap<str
   if (!AGENT_ID.test(agentId)) return invalid(`agent id ${JSON.stringify(agentId)} is not [A-Z0-9-]{2,32}`);
   const balance = (minor: bigint) => moneyToProto({ amountMinor: minor, currency: operator.currency });
   if (!request.topUp) return { available: true, outcome: AgentFloatOutcome.AGENT_FLOAT_OUTCOME_READ, balance: balance(await readAgentFloat(pool, agentId)) };
-  let amount: { amountMinor: bigint; currency: string };
-  try {
-    amount = moneyFromProto(request.topUp);
-  } catch {
-    return invalid('the amount has no currency');
-  }
+  const amount = moneyFromProtoOrNull(request.topUp);
+  if (!amount) return invalid('the amount has no currency');
   if (amount.currency !== operator.currency) return invalid(`${operator.id}'s currency is ${operator.currency}, not ${amount.currency}`);
   const result = await fundAgentFloat(pool, { operatorId: operator.id, agentId, currency: amount.currency, amountMinor: amount.amountMinor, reference: request.reference ?? '' });
   switch (result.outcome) {

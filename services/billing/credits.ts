@@ -12,16 +12,16 @@
 // Locks in this order only (credit id, payable, wallet row): refunds and settlement closes take the
 // payable's lock before any wallet row too (payable.ts), so nothing waits in a cycle.
 import type pg from 'pg';
-import { dialpay, moneyFromProto, moneyToProto, type MoneyMinor } from '../../proto/index.js';
+import { dialpay, moneyFromProtoOrNull, moneyToProto, type MoneyMinor } from '../../proto/index.js';
 import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { isE164 } from '../../runtime/msisdn.js';
-import { Events, newEnvelope, PermanentHandlerError } from '../../runtime/nats/index.js';
-import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { Events, PermanentHandlerError } from '../../runtime/nats/index.js';
+import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
 import { CREDIT_ID, creditTransferId, operatorDepositTransfer, payoutTransfer, type Transfer } from './ledger/rules.js';
 import { availableBalance, lockPayable } from './payable.js';
-import { PRODUCER } from './debits.js';
+import { OUTBOX } from './debits.js';
 
 const { CreditOutcome, CreditSource } = dialpay.v1;
 type CreditOutcomeValue = dialpay.v1.CreditOutcome;
@@ -74,7 +74,7 @@ export class CreditService {
     // No id to answer under: nothing to do but dead-letter it.
     if (!CREDIT_ID.test(creditId)) throw new PermanentHandlerError(`credit id ${JSON.stringify(creditId)} is not [A-Za-z0-9-]{1,64}`);
     const source = sourceOf(request.source);
-    const amount = readMoney(request.amount);
+    const amount = moneyFromProtoOrNull(request.amount);
     await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`credit:${creditId}`]);
       const existing = (await client.query<CreditRow>('SELECT credit_id, outcome, detail, currency, amount_minor::text FROM billing.credits WHERE credit_id = $1', [creditId])).rows[0];
@@ -144,7 +144,7 @@ export class CreditService {
     if (operator.currency !== amount.currency) return refuse(`operator ${operator.id}'s wallets are in ${operator.currency}, not ${amount.currency}`);
     let walletMaxMinor: bigint | null = null;
     if (request.walletMax) {
-      const cap = readMoney(request.walletMax);
+      const cap = moneyFromProtoOrNull(request.walletMax);
       if (!cap || cap.amountMinor < 0n || (cap.amountMinor > 0n && cap.currency !== amount.currency)) return refuse('the wallet cap is unreadable or in another currency');
       walletMaxMinor = cap.amountMinor === 0n ? null : cap.amountMinor; // zero: no cap
     }
@@ -170,8 +170,7 @@ export class CreditService {
   async #answer(client: pg.ClientBase, creditId: string, outcome: CreditOutcomeValue, detail: string, amount: MoneyMinor | null): Promise<void> {
     const ok = outcome === CreditOutcome.CREDIT_OUTCOME_OK;
     const eventId = `credit-result:${creditId}:${outcome}`;
-    await enqueueEvent(client, 'billing', Events.creditResult, {
-      envelope: newEnvelope({ producer: PRODUCER, eventId, correlationId: creditId }),
+    await emitEvent(client, OUTBOX, Events.creditResult, { eventId, correlationId: creditId }, {
       creditId, outcome, detail, credited: ok && amount ? moneyToProto(amount) : null,
     });
   }
@@ -183,11 +182,4 @@ function sourceOf(value: dialpay.v1.CreditSource | null | undefined): Source {
   return 'unknown';
 }
 
-function readMoney(m: dialpay.v1.IMoney | null | undefined): MoneyMinor | null {
-  try {
-    return moneyFromProto(m);
-  } catch {
-    return null;
-  }
-}
 

@@ -12,8 +12,8 @@ import type pg from 'pg';
 import { dialpay, fundingToProto, int64ToBigInt, moneyFromProto, moneyToProto, ContractError, type MoneyMinor } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
-import { Events, newEnvelope, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
-import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { Events, PermanentHandlerError, type EventDef } from '../../runtime/nats/index.js';
+import { emitEvent, withTransaction, type OutboxWriter } from '../../runtime/pg/index.js';
 import { named, query } from '../../runtime/pg/named.js';
 import { claimedAt, lockDebit, lockDebitsIn, updateDebitAtCommit, type DebitRow } from './debit-rows.js';
 import { Ledger } from './ledger/store.js';
@@ -31,6 +31,8 @@ export type { DebitRow } from './debit-rows.js';
 export const PRODUCER = 'billing';
 const CLAIMS = named('billing.claimReserves', CLAIMS_SQL);
 const SCHEMA = 'billing';
+/** Billing's outbox: results to payments, credits' results. */
+export const OUTBOX: OutboxWriter = { schema: SCHEMA, producer: PRODUCER };
 
 /** Another step of the same debit is in flight: JetStream redelivers this one shortly. */
 export class DebitBusyError extends Error {
@@ -840,8 +842,7 @@ export class DebitService {
 
   /** Result event ids derive from the debit id, so a re-emitted result is the same event. */
   async #enqueue<M extends { envelope?: dialpay.v1.IEnvelope | null }>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): Promise<void> {
-    const message = { ...body, envelope: newEnvelope({ producer: PRODUCER, eventId, paymentId, correlationId: paymentId }) } as M;
-    await enqueueEvent(client, SCHEMA, def, message);
+    await emitEvent(client, OUTBOX, def, { eventId, paymentId, correlationId: paymentId }, body);
   }
 }
 

@@ -11,27 +11,16 @@ import { offersAirtime } from '../../runtime/airtime.js';
 import { formatAmount } from '../../runtime/money.js';
 import { operatorForNumber, isE164 } from '../../runtime/msisdn.js';
 import { Notifications } from '../../runtime/nats/index.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import * as store from './store.js';
 import { payerOf, type PaymentRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
 import { SMS_NOTICE, SMS_RECEIPT } from './sms-options.js';
 import { payeeReceiptRoute } from './transfers.js';
+import { refusalText } from './refusals.js';
 
 type Args = Readonly<Record<string, string>>;
 const T = {
-  notOffered: {
-    en: () => 'Airtime is not sold through dialpay on your network. Nothing was charged.',
-    fr: () => 'Le credit n est pas vendu par dialpay sur votre reseau. Rien n a ete debite.',
-  },
-  badNumber: {
-    en: (a: Args) => `${a.target} is not a phone number we can top up. Nothing was charged.`,
-    fr: (a: Args) => `${a.target} n est pas un numero que nous pouvons recharger. Rien n a ete debite.`,
-  },
-  otherCurrency: {
-    en: (a: Args) => `Airtime for ${a.target} is not sold in ${a.currency}. Nothing was charged.`,
-    fr: (a: Args) => `Le credit pour ${a.target} n est pas vendu en ${a.currency}. Rien n a ete debite.`,
-  },
   receipt: {
     en: (a: Args) => `Airtime ${a.amount} for ${a.target} bought. Fee ${a.fee}. Ref ${a.paymentRef}.`,
     fr: (a: Args) => `Credit de ${a.amount} achete pour ${a.target}. Frais ${a.fee}. Ref ${a.paymentRef}.`,
@@ -57,11 +46,11 @@ export function airtimeOperatorOf(e: PaymentEngine, _payerOperatorId: string, ta
 
 /** Why airtime for `target` cannot be bought here (an SMS or END text), or null when it can. Nothing is reserved before this says yes. */
 export function airtimeRefusal(e: PaymentEngine, payerOperator: OperatorConfig, target: string, language: Language): string | null {
-  if (!isE164(target)) return airtimeText('badNumber', language, { target });
+  if (!isE164(target)) return refusalText('airtime_bad_number', language, { target });
   const operator = airtimeOperatorOf(e, payerOperator.id, target);
-  if (!operator || !offersAirtime(operator) || !offersAirtime(payerOperator)) return airtimeText('notOffered', language);
+  if (!operator || !offersAirtime(operator) || !offersAirtime(payerOperator)) return refusalText('airtime_not_offered', language);
   // No rate table: the line's airtime is sold in its operator's currency only.
-  if (operator.currency !== payerOperator.currency) return airtimeText('otherCurrency', language, { target: `+${target}`, currency: payerOperator.currency });
+  if (operator.currency !== payerOperator.currency) return refusalText('airtime_other_currency', language, { target: `+${target}`, currency: payerOperator.currency });
   return null;
 }
 

@@ -18,10 +18,11 @@ import { markSecrets, type SecretText } from '../../proto/index.js';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import { splitCashOut, type PaymentSplit } from './fees.js';
 import { agentByMsisdn, readAgent, type AgentRow } from './agents.js';
-import { cashInFailedReply, limitReply, reply } from './replies.js';
+import { reply } from './replies.js';
+import { cashInFailedReply, limitReply, refusalText } from './refusals.js';
 import { routeTransfer, payeeReceiptRoute, transferRefusalText } from './transfers.js';
 import { LimitKind } from './limits.js';
 import { FailureReason, type FailureReasonValue } from './state.js';
@@ -76,20 +77,20 @@ export async function openCashIn(e: PaymentEngine, client: pg.PoolClient, subscr
   const language = cashIn.language;
   const refused = (text: string) => ({ ok: false as const, text });
   const agent = await agentByMsisdn(client, subscriber.msisdn);
-  if (!agent || agent.operator_id !== operator.id) return refused(reply('notAnAgent', language));
-  if (agent.state !== 'active') return refused(reply('agentSuspended', language));
-  if (!subscriber.pin_hash) return refused(reply('agentNoPin', language, { ussd: operator.ussd?.serviceCodes[0] ?? 'the USSD code' }));
-  if (subscriber.pin_locked) return refused(reply('pinLocked', language));
+  if (!agent || agent.operator_id !== operator.id) return refused(refusalText('not_an_agent', language));
+  if (agent.state !== 'active') return refused(refusalText('agent_suspended', language));
+  if (!subscriber.pin_hash) return refused(refusalText('agent_no_pin', language, { ussd: operator.ussd?.serviceCodes[0] ?? 'the USSD code' }));
+  if (subscriber.pin_locked) return refused(refusalText('pin_locked', language));
   const payee = cashIn.payeeMsisdn;
   const route = routeTransfer(e.config.operators, operator, subscriber.msisdn, payee);
   if (!route.ok) return refused(transferRefusalText(route, payee, operator, language));
   // The float is the operator's money: it pays only that operator's subscribers.
-  if (route.payeeOperator.id !== operator.id) return refused(reply('cashInOtherOperator', language, { payee: `+${payee}`, operator: operator.name }));
+  if (route.payeeOperator.id !== operator.id) return refused(refusalText('cash_in_other_operator', language, { payee: `+${payee}`, operator: operator.name }));
   const tier = tierOf(e.config, (await store.readSubscriber(client, payee))?.kyc_tier);
   if (cashIn.amountMinor > tier.perTransactionMaxMinor) return refused(limitReply(LimitKind.PER_TRANSACTION, tier.perTransactionMaxMinor, operator.currency, language));
   const capMinor = tier.walletBalanceMaxMinor ?? null;
   // Over the cap on its own: refused now. Whether the balance plus this fits, billing decides at capture, under the wallet's lock.
-  if (capMinor !== null && cashIn.amountMinor > capMinor) return refused(reply('cashInOverCap', language, { payee: `+${payee}`, cap: formatAmount(capMinor, operator.currency, language) }));
+  if (capMinor !== null && cashIn.amountMinor > capMinor) return refused(refusalText('cash_in_over_cap', language, { payee: `+${payee}`, cap: formatAmount(capMinor, operator.currency, language) }));
   // A float known to be short (USSD asked billing first): said now, on the screen, rather than by SMS after a failed reserve.
   const floatMinor = cashIn.balanceBeforeMinor ?? null;
   if (floatMinor !== null && cashIn.amountMinor > floatMinor) return refused(cashInFailedReply(FailureReason.INSUFFICIENT_FUNDS, cashIn.amountMinor, operator.currency, `+${payee}`, language));
@@ -107,8 +108,8 @@ export async function cashOut(e: PaymentEngine, client: pg.ClientBase, operator:
   const agentId = spec.payee.id;
   const agent = await readAgent(client, agentId);
   // Another operator's agent is refused like an unknown one: the cash is that operator's business.
-  if (!agent || agent.operator_id !== operator.id || agent.msisdn === payerMsisdn) return { ok: false, text: reply('unknownAgent', spec.language, { agent: agentId }) };
-  if (agent.state !== 'active') return { ok: false, text: reply('agentNotTrading', spec.language, { agent: agentLabel(agent, agentId) }) };
+  if (!agent || agent.operator_id !== operator.id || agent.msisdn === payerMsisdn) return { ok: false, text: refusalText('agent_unknown', spec.language, { agent: agentId }) };
+  if (agent.state !== 'active') return { ok: false, text: refusalText('agent_not_trading', spec.language, { agent: agentLabel(agent, agentId) }) };
   const feeScheduleId = operator.cashOutFeeScheduleId;
   const schedule = feeScheduleId ? e.config.feeSchedules.find((f) => f.id === feeScheduleId) ?? null : null;
   const split = splitCashOut(spec.amountMinor, schedule, operator.revenueShareBps);
@@ -116,7 +117,7 @@ export async function cashOut(e: PaymentEngine, client: pg.ClientBase, operator:
   const walletMinor = spec.balanceBeforeMinor ?? null;
   if (walletMinor !== null && split.amountMinor > walletMinor) {
     const money = (minor: bigint) => formatAmount(minor, operator.currency, spec.language);
-    return { ok: false, text: reply('cashOutWalletShort', spec.language, { wallet: money(walletMinor), total: money(split.amountMinor), amount: money(split.payeeMinor), fee: money(split.amountMinor - split.payeeMinor) }) };
+    return { ok: false, text: refusalText('cash_out_wallet_short', spec.language, { wallet: money(walletMinor), total: money(split.amountMinor), amount: money(split.payeeMinor), fee: money(split.amountMinor - split.payeeMinor) }) };
   }
   return { ok: true, split, spec: { ...spec, funding: 'wallet' } };
 }

@@ -14,7 +14,7 @@ import type { PaymentEngine } from './engine.js';
 import { timeBound } from './sms-options.js';
 import { sourceText } from './funding.js';
 import { cashChallengeText } from './cash.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 
 const { ChallengeMethod } = dialpay.v1;
 

@@ -7,13 +7,13 @@
 // The APIs wait briefly for that answer (gateway/merchant-api/server.ts).
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { dialpay, moneyFromProto, moneyToProto, unixMsFromProto, unixMsToProto } from '../../proto/index.js';
+import { dialpay, moneyFromProtoOrNull, moneyToProto, unixMsFromProto, unixMsToProto } from '../../proto/index.js';
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
 import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
-import { Events, newEnvelope } from '../../runtime/nats/index.js';
-import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { Events } from '../../runtime/nats/index.js';
+import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { operatorScope, withIdempotencyKey } from './api-idempotency.js';
 import { payerOfMerchant } from './merchant-checks.js';
 import { readOperatorAgent, topUpAgentFloat } from './operator-agents.js';
@@ -22,7 +22,7 @@ import { reply } from './replies.js';
 import * as store from './store.js';
 import * as creditStore from './credits-store.js';
 import type { CreditFailure, CreditRow, CreditSource, CreditState } from './credits-store.js';
-import { PRODUCER, SCHEMA, type PaymentEngine } from './engine.js';
+import { OUTBOX, type PaymentEngine } from './engine.js';
 import { SMS_RECEIPT } from './sms-options.js';
 
 const { CreditOutcome, CreditSource: ProtoSource, MerchantError } = dialpay.v1;
@@ -52,13 +52,6 @@ function tierOf(config: Config, kycTier: number): Config['limits']['tiers'][numb
   return tiers.find((t) => t.tier === kycTier) ?? (tiers[0] as Config['limits']['tiers'][number]);
 }
 
-function amountOf(money: dialpay.v1.IMoney | null | undefined): { amountMinor: bigint; currency: string } | null {
-  try {
-    return moneyFromProto(money);
-  } catch {
-    return null;
-  }
-}
 
 /**
  * The credit this Idempotency-Key opened, however long ago (api_requests forgets after a day; credits
@@ -86,8 +79,7 @@ async function openCredit(e: PaymentEngine, client: pg.PoolClient, ask: CreditAs
     reference: ask.reference, scope: ask.scope, key: ask.key, bodyHash: ask.bodyHash,
   });
   const eventId = `${creditId}:credit`;
-  await enqueueEvent(client, SCHEMA, Events.creditRequested, {
-    envelope: newEnvelope({ producer: PRODUCER, eventId, correlationId: creditId }),
+  await emitEvent(client, OUTBOX, Events.creditRequested, { eventId, correlationId: creditId }, {
     creditId, source: ask.source === 'merchant-payout' ? ProtoSource.CREDIT_SOURCE_MERCHANT_PAYOUT : ProtoSource.CREDIT_SOURCE_OPERATOR_DEPOSIT,
     operatorId: ask.operator.id, merchantId: ask.merchant?.id ?? '', msisdn: ask.msisdn, amount: moneyToProto(ask.amount), reference: ask.reference,
     ...(walletMaxMinor !== null ? { walletMax: moneyToProto({ amountMinor: walletMaxMinor, currency }) } : {}),
@@ -107,7 +99,7 @@ export async function createPayout(e: PaymentEngine, client: pg.PoolClient, merc
   if (prior) return 'row' in prior ? { payout: merchantPayout(prior.row) } : prior;
   const limits = merchant.payouts;
   if (!limits) return { error: MerchantError.MERCHANT_ERROR_FORBIDDEN, detail: 'payouts are not enabled for this merchant' };
-  const amount = amountOf(create.amount);
+  const amount = moneyFromProtoOrNull(create.amount);
   if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
   const reference = checkedReference(create.reference);
   if (reference === null) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `reference is at most ${REFERENCE_CHARS_MAX} characters` };
@@ -168,7 +160,7 @@ export async function onOperatorCommand(e: PaymentEngine, request: dialpay.v1.IO
 async function createDeposit(e: PaymentEngine, client: pg.PoolClient, operator: OperatorConfig, create: dialpay.v1.ICreateDeposit, idem: { scope: string; key: string; bodyHash: Buffer }): Promise<dialpay.v1.IOperatorCommandReply> {
   const prior = await creditOfKey(client, idem.scope, idem);
   if (prior) return 'row' in prior ? { deposit: operatorDeposit(prior.row) } : prior;
-  const amount = amountOf(create.amount);
+  const amount = moneyFromProtoOrNull(create.amount);
   if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
   if (amount.currency !== operator.currency) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `this operator's currency is ${operator.currency}` };
   const reference = checkedReference(create.reference);

@@ -12,13 +12,14 @@ import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/confi
 import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { Events, Notifications, newEnvelope, prepareNotification, publishNotification, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
-import { enqueueEvent, onAfterCommit, withTransaction } from '../../runtime/pg/index.js';
+import { emitEvent, onAfterCommit, withTransaction, type OutboxWriter } from '../../runtime/pg/index.js';
 import { formatAmount } from '../../runtime/money.js';
 import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
 import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
 import type { PaymentsMetrics } from './metrics.js';
 import { PaymentState, transition, type PaymentAction, type PaymentInput, type FailureReasonValue } from './state.js';
-import { failedReply, limitReply, reply } from './replies.js';
+import { reply } from './replies.js';
+import { failedReply, limitReply, refusalText } from './refusals.js';
 import { merchantPayment } from './merchant-view.js';
 import { prepareChallenge, sendChallenge, type PreparedChallenge } from './challenge.js';
 import { failureCode } from './failure-codes.js';
@@ -30,8 +31,9 @@ import { SMS_NOTICE, SMS_RECEIPT, smsOutboundBody, timeBound, type SmsOptions } 
 import { cashFailedText, cashOut, cashReceipts, isCashPayment } from './cash.js';
 import { payerOf, type Destination, type Funding, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
 
-export const SCHEMA = 'payments';
-export const PRODUCER = 'payments';
+/** Payments' outbox: its schema, and the producer its events name. */
+export const OUTBOX = { schema: 'payments', producer: 'payments' } as const satisfies OutboxWriter;
+export const { schema: SCHEMA, producer: PRODUCER } = OUTBOX;
 const { DebitOutcome, Channel, ChallengeMethod, SmsKind } = dialpay.v1;
 
 export type Opened = { ok: true; paymentId: string; split: PaymentSplit; payeeName: string } | { ok: false; text: string };
@@ -111,7 +113,7 @@ export class PaymentEngine {
     let split: PaymentSplit | null;
     if (spec.payee.kind === 'merchant') {
       const merchant = this.merchants.get(spec.payee.id);
-      if (!merchant || !merchant.operatorIds.includes(operator.id)) return { ok: false, text: reply('unknownPayee', language, { payee: spec.payee.id }) };
+      if (!merchant || !merchant.operatorIds.includes(operator.id)) return { ok: false, text: refusalText('payee_unknown', language, { payee: spec.payee.id }) };
       const schedule = this.config.feeSchedules.find((f) => f.id === merchant.feeScheduleId);
       if (!schedule) throw new Error(`merchant ${merchant.id} has no fee schedule`); // config validation forbids this
       split = splitMerchantPayment(spec.amountMinor, schedule, operator.revenueShareBps);
@@ -130,7 +132,7 @@ export class PaymentEngine {
       spec = { ...spec, payeeOperatorId: route.payeeOperator.id };
       split = splitTransfer(spec.amountMinor);
     }
-    if (!split) return { ok: false, text: reply('feesTooHigh', language) };
+    if (!split) return { ok: false, text: refusalText('amount_too_small', language) };
     // A cash-in is the agent's float, not its own spending (cash.ts checked the payee's limits); a cash-out's fee counts.
     const decision = spec.agentId ? { allowed: true as const } : this.checkPayerLimits(subscriber, split.amountMinor, await store.spentSoFar(client, subscriber.msisdn));
     if (!decision.allowed) return { ok: false, text: limitReply(decision.limit, decision.remainingMinor, operator.currency, language) };
@@ -273,7 +275,7 @@ export class PaymentEngine {
 
   /** A durable event, through the outbox: committed with this transaction, relayed to JetStream. */
   emit<M extends EventMessage>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): Promise<void> {
-    return enqueueEvent(client, SCHEMA, def, message<M>(eventId, paymentId, body));
+    return emitEvent(client, OUTBOX, def, envelopeIds(eventId, paymentId), body);
   }
 
   /**
@@ -282,17 +284,15 @@ export class PaymentEngine {
    * when the step happened and a bad one fails the step; publishing after the commit never throws.
    */
   notify<M extends EventMessage>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): void {
-    const prepared = prepareNotification(def, message<M>(eventId, paymentId, body));
+    const prepared = prepareNotification(def, { ...body, envelope: newEnvelope({ producer: PRODUCER, ...envelopeIds(eventId, paymentId) }) } as M);
     onAfterCommit(client, () => {
       if (!publishNotification(this.nc, prepared)) this.log.debug({ paymentId, subject: def.subject }, 'notification lost: NATS connection closed');
     });
   }
 }
 
-/** The body with payments' envelope: the event id derived from the step, so a re-emit is a duplicate. */
-function message<M extends EventMessage>(eventId: string, paymentId: string, body: Omit<M, 'envelope'>): M {
-  return { ...body, envelope: newEnvelope({ producer: PRODUCER, eventId, paymentId, correlationId: paymentId || eventId }) } as M;
-}
+/** Payments' envelope: the event id derived from the step, so a re-emit is a duplicate. */
+const envelopeIds = (eventId: string, paymentId: string) => ({ eventId, paymentId, correlationId: paymentId || eventId });
 
 function confirmedBy(payment: PaymentRow): dialpay.v1.ChallengeMethod {
   return payment.challenge_method === 'pin' ? ChallengeMethod.CHALLENGE_METHOD_PIN : ChallengeMethod.CHALLENGE_METHOD_ONE_TIME_CODE;

@@ -6,7 +6,7 @@
 import { moneyFromProto, type Funding } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import type { PaymentEngine } from './engine.js';
 
 /** How long the USSD path waits for the wallet's balance before promising nothing. */

@@ -3,11 +3,11 @@
 // charge inside the cap needs no new confirmation (a receipt as always).
 import { randomInt, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { dialpay, markSecrets, moneyFromProto } from '../../proto/index.js';
+import { dialpay, markSecrets, moneyFromProtoOrNull } from '../../proto/index.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
 import { Events } from '../../runtime/nats/index.js';
 import { formatAmount } from '../../runtime/money.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import { reply } from './replies.js';
 import { merchantMandate, merchantPayment } from './merchant-view.js';
 import { hashCode } from './challenge.js';
@@ -63,12 +63,8 @@ export async function wrongMandateCode(engine: PaymentEngine, client: pg.PoolCli
 
 /** A mandate starts pending: the subscriber gets an SMS with a code, and only their YES makes it active. */
 export async function createMandate(engine: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, create: dialpay.v1.ICreateMandate): Promise<dialpay.v1.IMerchantCommandReply> {
-  let cap: { amountMinor: bigint; currency: string };
-  try {
-    cap = moneyFromProto(create.cap);
-  } catch {
-    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'cap is not valid' };
-  }
+  const cap = moneyFromProtoOrNull(create.cap);
+  if (!cap) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'cap is not valid' };
   const period = create.period ?? '';
   if (cap.amountMinor <= 0n || !['day', 'week', 'month'].includes(period)) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'cap must be positive and period one of day, week, month' };
   const payer = payerOfMerchant(engine, merchant, create.msisdn ?? '', cap.currency);
@@ -102,12 +98,8 @@ export async function chargeMandate(engine: PaymentEngine, client: pg.PoolClient
   const subscriber = await store.lockSubscriber(client, found.payer_msisdn, operator.defaultLanguage);
   const mandate = await merchantStore.lockMandate(client, found.mandate_id);
   if (mandate.state !== 'active') return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: `the mandate is ${mandateStatus(mandate)}, not active` };
-  let amount: { amountMinor: bigint; currency: string };
-  try {
-    amount = moneyFromProto(charge.amount);
-  } catch {
-    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount is not valid' };
-  }
+  const amount = moneyFromProtoOrNull(charge.amount);
+  if (!amount) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount is not valid' };
   const charged = await merchantStore.chargedThisPeriod(client, mandate);
   if (amount.currency !== mandate.currency || amount.amountMinor <= 0n || charged + amount.amountMinor > BigInt(mandate.cap_minor)) {
     return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: `at most ${BigInt(mandate.cap_minor) - charged} minor units of ${mandate.currency} are left in this ${mandate.period}` };

@@ -2,7 +2,7 @@
 // and the idempotency (one Idempotency-Key, one reply, stored in the same
 // transaction as what the call changed).
 import type pg from 'pg';
-import { dialpay, moneyFromProto, unixMsFromProto } from '../../proto/index.js';
+import { dialpay, moneyFromProtoOrNull, unixMsFromProto } from '../../proto/index.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
 import { splitMerchantPayment } from './fees.js';
 import { merchantRequestTtlMs } from './merchant-requests.js';
@@ -49,12 +49,8 @@ export async function onMerchantCommand(e: PaymentEngine, request: dialpay.v1.IM
 }
 
 async function createForMerchant(e: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, create: dialpay.v1.ICreatePaymentRequest): Promise<dialpay.v1.IMerchantCommandReply> {
-  let amount: { amountMinor: bigint; currency: string };
-  try {
-    amount = moneyFromProto(create.amount);
-  } catch {
-    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount is not valid' };
-  }
+  const amount = moneyFromProtoOrNull(create.amount);
+  if (!amount) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount is not valid' };
   const payer = payerOfMerchant(e, merchant, create.msisdn ?? '', amount.currency);
   if (!payer) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: 'the number is not on an operator this merchant is served by, in this currency' };
   const { operator, msisdn } = payer;
@@ -83,12 +79,8 @@ async function captureForMerchant(e: PaymentEngine, client: pg.PoolClient, merch
   if (payment.capture_mode !== 'manual') return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: 'this payment is captured automatically' };
   if (payment.state !== PaymentState.AUTHORIZED) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: `the payment is ${MERCHANT_STATUS[payment.state]}, not authorized` };
   if (!payment.authorization_expires_at || payment.authorization_expires_at.getTime() <= Date.now()) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: 'the authorization has expired' };
-  let amount: { amountMinor: bigint; currency: string };
-  try {
-    amount = moneyFromProto(capture.amount);
-  } catch {
-    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount is not valid' };
-  }
+  const amount = moneyFromProtoOrNull(capture.amount);
+  if (!amount) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount is not valid' };
   const authorizedMinor = BigInt(payment.authorized_minor ?? payment.amount_minor);
   if (amount.currency !== payment.currency || amount.amountMinor <= 0n || amount.amountMinor > authorizedMinor) {
     return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: `capture between 1 and ${authorizedMinor} minor units of ${payment.currency}` };

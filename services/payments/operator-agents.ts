@@ -7,7 +7,7 @@
 // does not answer: then nothing is stored for the key, so its retry asks billing again, and the
 // reference keeps that to one top-up however many times it is asked.
 import type pg from 'pg';
-import { dialpay, moneyFromProto, moneyToProto } from '../../proto/index.js';
+import { dialpay, moneyFromProto, moneyFromProtoOrNull, moneyToProto } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { operatorScope, withIdempotencyKey } from './api-idempotency.js';
@@ -70,12 +70,8 @@ export async function topUpAgentFloat(e: PaymentEngine, operator: OperatorConfig
 }
 
 async function fundForOperator(e: PaymentEngine, client: pg.PoolClient, operator: OperatorConfig, command: dialpay.v1.ITopUpAgentFloat): Promise<dialpay.v1.IOperatorCommandReply> {
-  let amount: { amountMinor: bigint; currency: string };
-  try {
-    amount = moneyFromProto(command.amount);
-  } catch {
-    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount and currency are required' };
-  }
+  const amount = moneyFromProtoOrNull(command.amount);
+  if (!amount) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount and currency are required' };
   if (amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
   if (amount.currency !== operator.currency) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `this operator's currency is ${operator.currency}` };
   const reference = command.reference ?? '';

@@ -6,14 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Config } from '../../runtime/config/index.js';
-import { Events, newEnvelope } from '../../runtime/nats/index.js';
-import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
+import { Events } from '../../runtime/nats/index.js';
+import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
 import { dialpay } from '../../proto/index.js';
 import { reply } from './replies.js';
-import type { Language } from './sms-grammar.js';
-
-const SCHEMA = 'payments';
+import { OUTBOX } from './engine.js';
+import type { Language } from '../../runtime/language.js';
 
 export type PinResetResult =
   | { readonly kind: 'reset'; readonly msisdn: string; readonly wasLocked: boolean }
@@ -44,8 +43,7 @@ export async function resetPin(pool: pg.Pool, config: Config, operatorId: string
     if (count > 0) return { kind: 'pin-challenges-open', msisdn, count };
     await client.query('UPDATE payments.subscribers SET pin_hash = NULL, pin_failures = 0, pin_locked = false, updated_at = now() WHERE msisdn = $1', [msisdn]);
     const eventId = `pin-reset:${randomUUID()}`;
-    await enqueueEvent(client, SCHEMA, Events.smsOutbound, {
-      envelope: newEnvelope({ producer: 'payments', eventId }),
+    await emitEvent(client, OUTBOX, Events.smsOutbound, { eventId }, {
       messageRef: eventId,
       operatorId: operator.id,
       toMsisdn: msisdn,

@@ -3,7 +3,7 @@
 // and the merchant when billing answers.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { dialpay, moneyFromProto, moneyToProto, unixMsToProto } from '../../proto/index.js';
+import { dialpay, moneyFromProtoOrNull, moneyToProto, unixMsToProto } from '../../proto/index.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
 import { Events } from '../../runtime/nats/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
@@ -28,12 +28,8 @@ export async function refundForMerchant(e: PaymentEngine, client: pg.PoolClient,
   const payment = await merchantStore.lockMerchantPayment(client, refund.paymentId ?? '', merchant.id);
   if (!payment) return { error: MerchantError.MERCHANT_ERROR_NOT_FOUND, detail: 'no such payment' };
   if (payment.state !== PaymentState.COMPLETED) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: `the payment is ${MERCHANT_STATUS[payment.state]}; only a completed payment can be refunded` };
-  let amount: { amountMinor: bigint; currency: string };
-  try {
-    amount = moneyFromProto(refund.amount);
-  } catch {
-    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount is not valid' };
-  }
+  const amount = moneyFromProtoOrNull(refund.amount);
+  if (!amount) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount is not valid' };
   const refunded = await merchantStore.refundedMinor(client, payment.payment_id);
   const left = BigInt(payment.amount_minor) - refunded;
   if (amount.currency !== payment.currency || amount.amountMinor <= 0n || amount.amountMinor > left) {

@@ -1,12 +1,9 @@
 // What subscribers read, in English and French. Every reply fits one SMS
 // where it can; amounts are formatted for the subscriber's language.
-import { formatAmount } from '../../runtime/money.js';
-import type { Language } from './sms-grammar.js';
-import type { FailureReasonValue } from './state.js';
-import type { LimitKindValue } from './limits.js';
+import type { Language } from '../../runtime/language.js';
 
 type Args = Record<string, string>;
-const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>>> = {
+const T = {
   help: {
     en: () => 'dialpay: PAY <shop> <amount> [ref] | SEND <number> <amount> | AIRTIME <amount> [number] | WITHDRAW <agent> <amount> | BAL | LANG FR | STOP. Confirm: YES <code>',
     fr: () => 'dialpay: PAYER <boutique> <montant> [ref] | ENVOYER <numero> <montant> | CREDIT <montant> [numero] | RETRAIT <agent> <montant> | SOLDE | LANGUE EN | STOP. Confirmez: OUI <code>',
@@ -16,42 +13,9 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     en: () => 'dialpay agent: DEP <number> <amount> deposits cash to a wallet from your float; confirm with your PIN. BAL | LANG FR | STOP.',
     fr: () => 'dialpay agent: DEPOT <numero> <montant> depose sur un portefeuille depuis votre float; confirmez avec votre PIN. SOLDE | LANGUE EN | STOP.',
   },
-  notAnAgent: {
-    en: () => 'DEP is for registered dialpay agents only. Nothing was moved.',
-    fr: () => 'DEPOT est reserve aux agents dialpay enregistres. Rien n a ete deplace.',
-  },
-  agentSuspended: {
-    en: () => 'Your agent account is suspended: deposits are refused. Contact your operator. Nothing was moved.',
-    fr: () => 'Votre compte agent est suspendu: depots refuses. Contactez votre operateur. Rien n a ete deplace.',
-  },
-  agentNoPin: {
-    en: (a) => `Deposits are confirmed with your PIN, and you have none. Dial ${a.ussd} to set one, then send DEP again.`,
-    fr: (a) => `Les depots se confirment avec votre PIN, et vous n en avez pas. Composez ${a.ussd} pour le choisir, puis renvoyez DEPOT.`,
-  },
-  cashInOtherOperator: {
-    en: (a) => `${a.payee} is not a ${a.operator} number: you can deposit only to your operator's subscribers. Nothing was moved.`,
-    fr: (a) => `${a.payee} n est pas un numero ${a.operator}: depots seulement pour les abonnes de votre operateur. Rien n a ete deplace.`,
-  },
-  cashInOverCap: {
-    en: (a) => `Deposit refused: ${a.payee} may hold at most ${a.cap} in their wallet. Nothing was moved.`,
-    fr: (a) => `Depot refuse: ${a.payee} peut detenir au plus ${a.cap} dans son portefeuille. Rien n a ete deplace.`,
-  },
   challengeCashIn: {
     en: (a) => `Deposit ${a.amount} from your float to ${a.payee}? Reply with your PIN within ${a.minutes} min.`,
     fr: (a) => `Deposer ${a.amount} de votre float pour ${a.payee} ? Repondez avec votre PIN sous ${a.minutes} min.`,
-  },
-  unknownAgent: {
-    en: (a) => `${a.agent} is not an agent we know, or not one you can use. Check the agent's number. Nothing was charged.`,
-    fr: (a) => `${a.agent} n est pas un agent connu, ou pas chez votre operateur. Verifiez le numero de l agent. Rien n a ete debite.`,
-  },
-  agentNotTrading: {
-    en: (a) => `Agent ${a.agent} cannot pay out cash right now. Try another agent. Nothing was charged.`,
-    fr: (a) => `L agent ${a.agent} ne peut pas payer pour le moment. Essayez un autre agent. Rien n a ete debite.`,
-  },
-  // A USSD cash-out the wallet cannot cover (cash.ts): an END screen, so it fits one USSD message.
-  cashOutWalletShort: {
-    en: (a) => `Your dialpay wallet has ${a.wallet}: not enough for ${a.total} (${a.amount} + fee ${a.fee}). Nothing was charged.`,
-    fr: (a) => `Votre portefeuille dialpay a ${a.wallet}: pas assez pour ${a.total} (${a.amount} + frais ${a.fee}). Rien n a ete debite.`,
   },
   challengeCashOutCode: {
     en: (a) => `Withdraw ${a.amount} cash at ${a.agent}? Fee ${a.fee}: ${a.total} from your dialpay wallet. Reply YES ${a.code} within ${a.minutes} min. Not you? Ignore this SMS.`,
@@ -160,74 +124,14 @@ const T: Readonly<Record<string, Readonly<Record<Language, (a: Args) => string>>
     en: () => 'STOP received: pending payments cancelled, no further charges. Send HELP for help.',
     fr: () => 'STOP recu: paiements en attente annules, aucun autre debit. Envoyez AIDE pour l aide.',
   },
-  unknownPayee: {
-    en: (a) => `${a.payee} is not a shop we know. Check the code and try again.`,
-    fr: (a) => `${a.payee} n est pas une boutique connue. Verifiez le code.`,
-  },
-  selfTransfer: { en: () => 'You cannot send money to yourself.', fr: () => 'Vous ne pouvez pas vous envoyer de l argent.' },
-  payeeNoOperator: {
-    en: (a) => `${a.payee} is not on a network dialpay can send to. Check the number. Nothing was charged.`,
-    fr: (a) => `${a.payee} n est pas sur un reseau joignable par dialpay. Verifiez le numero. Rien n a ete debite.`,
-  },
-  payeeOtherCurrency: {
-    en: (a) => `${a.payee} is on ${a.operator}, which uses ${a.theirs}: you cannot send ${a.ours} there. Nothing was charged.`,
-    fr: (a) => `${a.payee} est chez ${a.operator}, en ${a.theirs}: impossible d envoyer des ${a.ours}. Rien n a ete debite.`,
-  },
-  pinLocked: {
-    en: () => 'Your PIN is locked after too many wrong tries. Please contact customer care.',
-    fr: () => 'Votre PIN est bloque apres trop d essais. Contactez le service client.',
-  },
   pinReset: {
     en: (a) => `Customer care has reset your dialpay PIN. Dial ${a.ussd} to choose a new one. Did not ask for this? Call customer care.`,
     fr: (a) => `Le service client a reinitialise votre PIN dialpay. Composez ${a.ussd} pour en choisir un nouveau. Pas vous? Appelez le service client.`,
   },
-  feesTooHigh: { en: () => 'This amount is too small to pay.', fr: () => 'Ce montant est trop petit.' },
-};
-
-const FAILED: Readonly<Record<FailureReasonValue, Readonly<Record<Language, string>>>> = {
-  limit: { en: 'over your limit', fr: 'au-dessus de votre limite' },
-  'insufficient-funds': { en: 'insufficient balance', fr: 'solde insuffisant' },
-  expired: { en: 'not confirmed in time', fr: 'non confirme a temps' },
-  'wrong-code': { en: 'wrong code 3 times', fr: 'code incorrect 3 fois' },
-  cancelled: { en: 'cancelled', fr: 'annule' },
-  'unknown-payee': { en: 'unknown payee', fr: 'beneficiaire inconnu' },
-  'carrier-error': { en: 'your operator could not charge your account', fr: 'votre operateur n a pas pu debiter votre compte' },
-  'pin-locked': { en: 'PIN locked', fr: 'PIN bloque' },
-  'wallet-balance-max': { en: 'the wallet would exceed its limit', fr: 'le portefeuille depasserait sa limite' },
-};
-
-/** Why a cash-in failed, as the agent reads it: their float, not "your balance". */
-const CASH_IN_FAILED: Readonly<Partial<Record<FailureReasonValue, Readonly<Record<Language, string>>>>> = {
-  'insufficient-funds': { en: 'float too low', fr: 'float insuffisant' },
-  'wallet-balance-max': { en: "the subscriber's wallet would exceed its limit", fr: 'le portefeuille de l abonne depasserait sa limite' },
-  'carrier-error': { en: 'it could not be completed', fr: 'il n a pas pu aboutir' },
-};
-
-export function cashInFailedReply(reason: FailureReasonValue, amountMinor: bigint, currency: string, payee: string, language: Language): string {
-  const why = CASH_IN_FAILED[reason]?.[language] ?? FAILED[reason][language];
-  return reply('cashInFailed', language, { amount: formatAmount(amountMinor, currency, language), payee, why });
-}
-
-const LIMIT: Readonly<Record<LimitKindValue, Readonly<Record<Language, string>>>> = {
-  'per-transaction': { en: 'the most per payment is', fr: 'le maximum par paiement est' },
-  daily: { en: 'you can pay at most this today:', fr: 'vous pouvez encore payer aujourd hui:' },
-  monthly: { en: 'you can pay at most this month:', fr: 'vous pouvez encore payer ce mois:' },
-  velocity: { en: 'too many payments in a minute, try again shortly', fr: 'trop de paiements en une minute, reessayez bientot' },
-};
+} as const satisfies Record<string, Readonly<Record<Language, (a: Args) => string>>>;
 
 export function reply(key: keyof typeof T, language: Language, args: Args = {}): string {
   const template = T[key];
   if (!template) throw new Error(`no reply template ${String(key)}`);
   return template[language](args);
-}
-
-export function failedReply(reason: FailureReasonValue, amountMinor: bigint, currency: string, language: Language): string {
-  const amount = formatAmount(amountMinor, currency, language);
-  return language === 'fr' ? `Paiement de ${amount} echoue: ${FAILED[reason].fr}. Rien n a ete debite.` : `Payment of ${amount} failed: ${FAILED[reason].en}. Nothing was charged.`;
-}
-
-export function limitReply(limit: LimitKindValue, remainingMinor: bigint, currency: string, language: Language): string {
-  const text = LIMIT[limit][language];
-  const amount = limit === 'velocity' ? '' : ` ${formatAmount(remainingMinor, currency, language)}`;
-  return language === 'fr' ? `Paiement refuse: ${text}${amount}.` : `Payment refused: ${text}${amount}.`;
 }

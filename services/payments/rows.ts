@@ -1,6 +1,6 @@
 // The payments schema's rows as the service reads them, and the shapes the
 // channels hand to the engine. Types and pure accessors only: no I/O here.
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import type { PaymentStateValue } from './state.js';
 
 export interface PaymentRow {

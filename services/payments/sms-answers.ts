@@ -4,7 +4,8 @@
 // that kind only (code-guesses.ts for codes, pin.ts for the PIN).
 import type pg from 'pg';
 import { maskMsisdn } from '../../runtime/log.js';
-import type { Language, SmsCommand } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
+import type { SmsCommand } from './sms-grammar.js';
 import { isCodeLocked, recordWrongAnswer, type CodeGuessState } from './code-guesses.js';
 import { answerKind, AnswerKind } from './answers.js';
 import { reply } from './replies.js';

@@ -3,15 +3,16 @@
 // lock, so one MSISDN's commands are handled one at a time. BAL asks billing
 // before that transaction: its wait holds no lock.
 import type pg from 'pg';
-import { dialpay, moneyFromProto } from '../../proto/index.js';
-import { statementLines } from '../../runtime/statement.js';
+import type { dialpay } from '../../proto/index.js';
+import { balanceView } from '../../runtime/statement.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { handleOnce } from '../../runtime/pg/index.js';
-import { formatAmount } from '../../runtime/money.js';
-import { parseSmsCommand, type Language, type SmsCommand } from './sms-grammar.js';
+import { parseSmsCommand, type SmsCommand } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import { FailureReason } from './state.js';
-import { failedReply, reply } from './replies.js';
+import { reply } from './replies.js';
+import { failedReply } from './refusals.js';
 import { revokeMandatesOf } from './mandates.js';
 import { answerChallenge } from './sms-answers.js';
 import * as store from './store.js';
@@ -144,11 +145,10 @@ export function isBalanceCommand(text: string, operator: OperatorConfig): boolea
  * account (a wallet-model operator's account is the wallet), and the mini statement.
  */
 function balanceText(answer: dialpay.v1.IBalanceReply | null, operator: OperatorConfig, language: Language): string {
-  const shown = answer?.balance ?? answer?.wallet;
-  if (!answer || !answer.available || !shown) return reply('balanceUnavailable', language);
-  const amount = (m: dialpay.v1.IMoney) => formatAmount(moneyFromProto(m).amountMinor, operator.currency, language);
-  const lines = statementLines(answer.lines, operator.currency, language).join('; ');
-  if (answer.carrierUnavailable && answer.wallet) return reply('balancesNoCarrier', language, { wallet: amount(answer.wallet), operator: operator.name, lines });
-  if (!answer.balance || !answer.wallet) return reply('balance', language, { balance: amount(shown), lines });
-  return reply('balances', language, { wallet: amount(answer.wallet), operator: operator.name, balance: amount(answer.balance), lines });
+  const view = balanceView(answer, operator.currency, language);
+  if (!view) return reply('balanceUnavailable', language);
+  const lines = view.lines.join('; ');
+  if (view.carrierUnavailable && view.wallet) return reply('balancesNoCarrier', language, { wallet: view.wallet, operator: operator.name, lines });
+  if (!view.balance || !view.wallet) return reply('balance', language, { balance: view.shown, lines });
+  return reply('balances', language, { wallet: view.wallet, operator: operator.name, balance: view.balance, lines });
 }

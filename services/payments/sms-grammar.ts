@@ -4,8 +4,8 @@
 // subscriber gets HELP in their language.
 import { toE164 } from '../../runtime/msisdn.js';
 import { parseAmount } from '../../runtime/money.js';
+import type { Language } from '../../runtime/language.js';
 
-export type Language = 'en' | 'fr';
 
 export type SmsCommand =
   | { readonly kind: 'pay'; readonly language: Language; readonly merchantCode: string; readonly amountMinor: bigint; readonly reference: string }

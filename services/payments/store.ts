@@ -3,7 +3,7 @@
 // Merchant-side tables (api_requests, refunds, mandates) are in merchant-store.ts.
 import type pg from 'pg';
 import { named, query } from '../../runtime/pg/named.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import type { SpendingSoFar } from './limits.js';
 import type { PaymentSpec, PaymentRow, SubscriberRow } from './rows.js';
 import type { PaymentSplit } from './fees.js';

@@ -13,8 +13,9 @@
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { formatAmount } from '../../runtime/money.js';
 import { operatorForNumber } from '../../runtime/msisdn.js';
-import type { Language } from './sms-grammar.js';
+import type { Language } from '../../runtime/language.js';
 import { reply } from './replies.js';
+import { refusalText } from './refusals.js';
 import type { Destination, PaymentRow } from './rows.js';
 
 export const TransferRefusal = {
@@ -41,11 +42,11 @@ export function routeTransfer(operators: readonly OperatorConfig[], payerOperato
 export function transferRefusalText(route: Extract<TransferRoute, { ok: false }>, payeeMsisdn: string, payerOperator: OperatorConfig, language: Language): string {
   switch (route.refusal) {
     case TransferRefusal.SELF:
-      return reply('selfTransfer', language);
+      return refusalText('self_transfer', language);
     case TransferRefusal.NO_OPERATOR:
-      return reply('payeeNoOperator', language, { payee: `+${payeeMsisdn}` });
+      return refusalText('payee_no_network', language, { payee: `+${payeeMsisdn}` });
     case TransferRefusal.OTHER_CURRENCY:
-      return reply('payeeOtherCurrency', language, {
+      return refusalText('payee_other_currency', language, {
         payee: `+${payeeMsisdn}`, operator: route.payeeOperator?.name ?? '', theirs: route.payeeOperator?.currency ?? '', ours: payerOperator.currency,
       });
   }

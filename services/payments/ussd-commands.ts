@@ -4,12 +4,13 @@
 // One transaction per command, with the subscriber's row locked, so a
 // subscriber's sessions and SMS are handled one at a time.
 import type pg from 'pg';
-import { dialpay, EnumValueError, fundingToProto, moneyFromProto, moneyToProto, requireEnum } from '../../proto/index.js';
+import { dialpay, EnumValueError, fundingToProto, moneyFromProtoOrNull, moneyToProto, requireEnum } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
-import type { Language } from './sms-grammar.js';
+import { languageOr } from '../../runtime/language.js';
 import { FailureReason, PaymentState, type FailureReasonValue } from './state.js';
-import { failedReply, reply } from './replies.js';
+import { reply } from './replies.js';
+import { failedReply, refusalText } from './refusals.js';
 import { checkPin, setPin } from './pin.js';
 import * as store from './store.js';
 import type { Funding, Payee, PaymentRow, SubscriberRow } from './rows.js';
@@ -44,7 +45,7 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
   return withTransaction(e.pool, 'READ COMMITTED', async (client) => {
     const subscriber = await store.lockSubscriber(client, msisdn, operator.defaultLanguage);
     if (request.setLanguage) {
-      const next = request.setLanguage.language === 'fr' ? 'fr' : 'en';
+      const next = languageOr(request.setLanguage.language, 'en');
       await store.setLanguage(client, msisdn, next);
       return { outcome: Outcome.COMMAND_OUTCOME_OK, language: next };
     }
@@ -98,7 +99,7 @@ async function beforeStart(e: PaymentEngine, operator: OperatorConfig, msisdn: s
 /** The PIN first (it was asked last on the menu), then the same rules as SMS, then the reserve. */
 async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: dialpay.v1.IStartPayment, payeeKind: Exclude<dialpay.v1.PayeeKind, 0>, before: BeforeStart | null): Promise<dialpay.v1.ISubscriberCommandReply> {
   const funding = before?.funding ?? null;
-  const language: Language = command.language === 'fr' ? 'fr' : command.language === 'en' ? 'en' : subscriber.language;
+  const language = languageOr(command.language, subscriber.language);
   const requestId = command.requestId ?? '';
   if (requestId) {
     // The same hop again (an operator retry): the payment it started, not a second one.
@@ -106,15 +107,11 @@ async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: Su
     if (again) return isCashPayment(again) ? cashQuote(again.payment_id, again, again.currency, await cashPayeeName(client, again.payee_kind, again.payee_id), again.funding) : quote(again.payment_id, again.amount_minor, again.fee_minor, again.currency, e.payeeName(again), again.funding);
   }
   const pin = await checkPin(e, client, subscriber, command.pin ?? '');
-  if (pin.kind === 'locked') return { outcome: Outcome.COMMAND_OUTCOME_PIN_LOCKED, text: reply('pinLocked', language) };
+  if (pin.kind === 'locked') return { outcome: Outcome.COMMAND_OUTCOME_PIN_LOCKED, text: refusalText('pin_locked', language) };
   if (pin.kind === 'wrong') return { outcome: Outcome.COMMAND_OUTCOME_WRONG_PIN, attemptsLeft: pin.attemptsLeft };
-  let amount: { amountMinor: bigint; currency: string };
-  try {
-    amount = moneyFromProto(command.amount);
-  } catch {
-    return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: reply('feesTooHigh', language) };
-  }
-  if (amount.currency !== operator.currency || amount.amountMinor <= 0n) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: reply('feesTooHigh', language) };
+  const amount = moneyFromProtoOrNull(command.amount);
+  if (!amount) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: refusalText('amount_too_small', language) };
+  if (amount.currency !== operator.currency || amount.amountMinor <= 0n) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: refusalText('amount_too_small', language) };
   const { PayeeKind } = dialpay.v1;
   const shortCode = operator.shortCodes[0] as string;
   const balanceBeforeMinor = before?.balanceMinor ?? null;
@@ -160,11 +157,7 @@ function cashQuote(paymentId: string, row: Pick<PaymentRow, 'amount_minor' | 'pa
 
 /** The amount a StartPayment asks for; zero when it is not valid (startUssd refuses it). */
 function amountOf(command: dialpay.v1.IStartPayment): bigint {
-  try {
-    return moneyFromProto(command.amount).amountMinor;
-  } catch {
-    return 0n;
-  }
+  return moneyFromProtoOrNull(command.amount)?.amountMinor ?? 0n;
 }
 
 function quote(paymentId: string, amountMinor: bigint, feeMinor: bigint, currency: string, payeeName: string, funding: Funding | null): dialpay.v1.ISubscriberCommandReply {

@@ -7,12 +7,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, int64ToBigInt, moneyToProto, unixMsToProto } from '../../proto/index.js';
 import type { Config, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
-import { Events, newEnvelope, Requests, requestReply } from '../../runtime/nats/index.js';
-import { enqueueEvent, withTransaction, type Pool } from '../../runtime/pg/index.js';
+import { Events, Requests, requestReply } from '../../runtime/nats/index.js';
+import { emitEvent, withTransaction, type OutboxWriter, type Pool } from '../../runtime/pg/index.js';
 import { LeaseHeldError, type Lease, type Leases } from '../../runtime/pg/lease.js';
 import { batchCsv, operatorCsv, settle, type Batch, type Movement } from './arithmetic.js';
 
 const SCHEMA = 'settlement';
+const OUTBOX: OutboxWriter = { schema: SCHEMA, producer: 'settlement' };
 /** A page of movements per request to billing; a window is read in as many pages as it needs. */
 const MOVEMENTS_PAGE = 5_000;
 /** Pages per window: 2,000 x 5,000 = ten million movements before we stop and say so. */
@@ -138,8 +139,7 @@ export class SettlementService {
       await lease?.assertHeldIn(client);
       await client.query(`UPDATE settlement.windows SET state = 'closed', batch = $2, closed_at = now() WHERE window_id = $1`, [id, JSON.stringify(toStored(batch, paidOut, airtimeSettled))]);
       for (const line of batch.merchants) {
-        await enqueueEvent(client, SCHEMA, Events.merchantEvent, {
-          envelope: newEnvelope({ producer: 'settlement', eventId: `${id}:${line.merchantId}:settlement.closed`, correlationId: id }),
+        await emitEvent(client, OUTBOX, Events.merchantEvent, { eventId: `${id}:${line.merchantId}:settlement.closed`, correlationId: id }, {
           merchantId: line.merchantId, type: 'settlement.closed', settlement: merchantSettlement(id, operatorId, window.from_at, window.to_at, 'closed', line, paidOut[line.merchantId] ?? 0n),
         });
       }

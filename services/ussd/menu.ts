@@ -15,8 +15,9 @@ import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.
 import { formatAmount, parseAmount } from '../../runtime/money.js';
 import { operatorForNumber, toE164 } from '../../runtime/msisdn.js';
 import { paginate } from './screens.js';
-import { cashConfirmText, confirmText, text, type Language, type TextKey } from './texts.js';
-import { statementLines } from '../../runtime/statement.js';
+import { cashConfirmText, confirmText, text, type TextKey } from './texts.js';
+import { languageOr, type Language } from '../../runtime/language.js';
+import { balanceView } from '../../runtime/statement.js';
 
 /** What one USSD message may hold (GSM 03.38 septets). */
 export const SCREEN_CHARS_MAX = 182;
@@ -92,7 +93,7 @@ class Walk {
 
   get language(): Language {
     const profile = this.facts[0];
-    return profile?.language === 'fr' ? 'fr' : profile?.language === 'en' ? 'en' : this.context.operator.defaultLanguage;
+    return languageOr(profile?.language, this.context.operator.defaultLanguage);
   }
 
   /** The newest answer that led to `state`. */
@@ -293,13 +294,11 @@ function paymentStates(flow: Flow): Record<string, StateDef> {
 async function balanceFact(walk: Walk, lines: number): Promise<Fact> {
   try {
     const reply = await walk.context.services.balance({ operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, statementLinesMax: lines });
-    const shown = reply.balance ?? reply.wallet; // a wallet-model operator's account is the wallet
-    if (!reply.available || !shown) return { ok: false };
-    const currency = walk.context.operator.currency;
-    const amount = (m: dialpay.v1.IMoney) => formatAmount(moneyFromProto(m).amountMinor, currency, walk.language);
+    const view = balanceView(reply, walk.context.operator.currency, walk.language);
+    if (!view) return { ok: false };
     return {
-      ok: true, balance: reply.carrierUnavailable ? '' : amount(shown), wallet: (reply.balance || reply.carrierUnavailable) && reply.wallet ? amount(reply.wallet) : undefined,
-      lines: statementLines(reply.lines, currency, walk.language).join('\n'),
+      ok: true, balance: view.carrierUnavailable ? '' : view.shown, wallet: (view.balance || view.carrierUnavailable) && view.wallet ? view.wallet : undefined,
+      lines: view.lines.join('\n'),
     };
   } catch {
     return { ok: false };
@@ -448,7 +447,7 @@ export const STATES: Readonly<Record<string, StateDef>> = {
       const r = await ask(walk, { setLanguage: { language } });
       return { ok: r.outcome === Outcome.OK, language };
     },
-    screen: (fact, walk) => (fact?.ok ? end(text('languageSet', fact.language === 'fr' ? 'fr' : 'en')) : end(walk.t('unavailable'))),
+    screen: (fact, walk) => (fact?.ok ? end(text('languageSet', languageOr(fact.language, 'en'))) : end(walk.t('unavailable'))),
   },
 };
 

@@ -2,9 +2,9 @@
 // accents outside the default alphabet), so every screen is one USSD
 // message; screens.test.ts proves each one fits 182 characters.
 import type { Funding } from '../../proto/index.js';
+import type { Language } from '../../runtime/language.js';
 import { septetLength } from './screens.js';
 
-export type Language = 'en' | 'fr';
 type Args = Readonly<Record<string, string>>;
 
 const T = {

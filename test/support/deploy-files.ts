@@ -4,6 +4,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { EXIT_CONFIG_ERROR } from '../../cli/command.js';
+import { COMMANDS } from '../../cli/commands/index.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const DEPLOY = join(ROOT, 'deploy');
@@ -105,24 +107,21 @@ export function dockerStages(text: string): { name: string; from: string; lines:
   return stages;
 }
 
-/** The subcommands cli/dialpay.ts dispatches on, besides the components themselves. */
+/** The commands `dialpay` takes (cli/commands/index.ts), by their first word ("dlq" for "dlq list"), components included. */
 export function cliCommands(): Set<string> {
-  const source = readFileSync(join(ROOT, 'cli/dialpay.ts'), 'utf8');
-  return new Set([...source.matchAll(/command === '([a-z-]+)'/g)].map((m) => m[1] as string));
+  return new Set(Object.keys(COMMANDS).map((words) => words.split(' ')[0] as string));
 }
 
-/** What the CLI waits past shutdown.drainTimeoutMs before it gives up and exits (cli/dialpay.ts). */
+/** What the CLI waits past shutdown.drainTimeoutMs before it gives up and exits (cli/commands/run.ts). */
 export function cliHardStopMarginMs(): number {
-  const match = /config\.shutdown\.drainTimeoutMs \+ ([\d_]+)/.exec(readFileSync(join(ROOT, 'cli/dialpay.ts'), 'utf8'));
-  if (!match) throw new Error('cli/dialpay.ts no longer adds a margin to shutdown.drainTimeoutMs: update this reader');
+  const match = /config\.shutdown\.drainTimeoutMs \+ ([\d_]+)/.exec(readFileSync(join(ROOT, 'cli/commands/run.ts'), 'utf8'));
+  if (!match) throw new Error('cli/commands/run.ts no longer adds a margin to shutdown.drainTimeoutMs: update this reader');
   return Number((match[1] as string).replace(/_/g, ''));
 }
 
-/** The exit code of a config error (cli/dialpay.ts). */
+/** The exit code of a config error (cli/command.ts). */
 export function cliConfigErrorExitCode(): number {
-  const match = /EXIT_CONFIG_ERROR = (\d+)/.exec(readFileSync(join(ROOT, 'cli/dialpay.ts'), 'utf8'));
-  if (!match) throw new Error('cli/dialpay.ts no longer defines EXIT_CONFIG_ERROR');
-  return Number(match[1]);
+  return EXIT_CONFIG_ERROR;
 }
 
 /** The value at a DIALPAY__a__0__b path in a validated config, or undefined when there is none. */

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { CashBook, cashAtRate, newCashTally } from '../../load-tests/harness/cash.js';
 import { cashVerdict, creditVerdict, type CashPaymentRow, type CreditRow } from '../../load-tests/harness/invariants.js';
-import { reply, cashInFailedReply } from '../../services/payments/replies.js';
+import { reply } from '../../services/payments/replies.js';
+import { cashInFailedReply } from '../../services/payments/refusals.js';
 import { FailureReason } from '../../services/payments/state.js';
 
 const AGENT_LINE = '221779000001';

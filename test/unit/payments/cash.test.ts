@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { splitCashOut } from '../../../services/payments/fees.js';
 import { FailureReason, PaymentState, transition } from '../../../services/payments/state.js';
 import { maskedNumber } from '../../../services/payments/cash.js';
-import { cashInFailedReply } from '../../../services/payments/replies.js';
+import { cashInFailedReply } from '../../../services/payments/refusals.js';
 
 describe('splitCashOut', () => {
   it('puts the fee on top: the agent gets the amount, the wallet pays amount + fee, the operator its share of the fee', () => {

@@ -40,6 +40,6 @@ describe("payments' challenges", () => {
   });
 
   it('a text without a secret carries no span', () => {
-    expect(published(reply('feesTooHigh', 'en')).secretSpans).toEqual([]);
+    expect(published(reply('help', 'en')).secretSpans).toEqual([]);
   });
 });
