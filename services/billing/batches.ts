@@ -14,7 +14,11 @@ import { settleBounded } from '../../runtime/settle-bounded.js';
 import type { dialpay } from '../../proto/index.js';
 import { PermanentHandlerError } from '../../runtime/nats/index.js';
 import type { DebitRow } from './debit-rows.js';
-import { capsPayeeWallet, type CapturePlan, type DebitService, type RefundClaim, type RefundPlan, type ReserveBooking, type ReserveCheck, type VoidPlan } from './debits.js';
+import type { DebitService } from './debits.js';
+import type { ReserveBooking, ReserveCheck } from './debit-reserves.js';
+import { capsPayeeWallet, type CapturePlan } from './debit-captures.js';
+import type { VoidPlan } from './debit-voids.js';
+import type { RefundClaim, RefundPlan } from './debit-refunds.js';
 
 /** Carrier calls of one batch in flight at once: enough to hide their latency, few enough to spare the carrier. */
 export const CARRIER_CALLS_IN_FLIGHT_MAX = 32;

@@ -21,7 +21,7 @@ import { enqueueEvent, withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
 import { CREDIT_ID, creditTransferId, operatorDepositTransfer, payoutTransfer, type Transfer } from './ledger/rules.js';
 import { availableBalance, lockPayable } from './payable.js';
-import { PRODUCER } from './debits.js';
+import { PRODUCER } from './debit-results.js';
 
 const { CreditOutcome, CreditSource } = dialpay.v1;
 type CreditOutcomeValue = dialpay.v1.CreditOutcome;

@@ -5,7 +5,7 @@
 // on to the payer's dialpay wallet (a second transfer, so the ledger shows both). A top-up the
 // operator did not answer is retried like every carrier call: the handler throws, JetStream
 // redelivers, and the capture (already booked) is not repeated.
-import type { DebitServiceOptions } from './debits.js';
+import type { DebitServiceOptions } from './debit-context.js';
 import type pg from 'pg';
 import { dialpay } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
