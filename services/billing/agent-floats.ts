@@ -12,7 +12,9 @@ import { dialpay, moneyFromProtoOrNull, moneyToProto } from '../../proto/index.j
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
-import { AccountIds, AGENT_ID, floatReturnId, floatReturnTransfer, floatTopUpId, floatTopUpTransfer, LedgerInvariantError } from './ledger/rules.js';
+import {
+  AccountIds, AGENT_ID, floatReturnId, floatReturnTransfer, floatTopUpId, floatTopUpTransfer, LedgerInvariantError,
+} from './ledger/rules.js';
 
 /** transfers.id's bound (migrations/0001_ledger.sql). */
 const TRANSFER_ID_CHARS_MAX = 128;
@@ -49,7 +51,9 @@ export function floatTopUpProblem(input: FloatTopUp): string | null {
   if (!FLOAT_REFERENCE.test(input.reference)) return 'the reference must be 1 to 64 of A-Z a-z 0-9 . _ -';
   if (!/^[A-Z]{3}$/.test(input.currency)) return `currency ${JSON.stringify(input.currency)} is not ISO 4217`;
   if (input.amountMinor <= 0n) return 'the amount must be positive';
-  if (floatTopUpId(input.operatorId, input.reference).length > TRANSFER_ID_CHARS_MAX) return 'the operator id and reference are too long together';
+  if (floatTopUpId(input.operatorId, input.reference).length > TRANSFER_ID_CHARS_MAX) {
+    return 'the operator id and reference are too long together';
+  }
   return null;
 }
 
@@ -74,7 +78,9 @@ export function returnAgentFloat(pool: pg.Pool, input: FloatTopUp): Promise<Floa
 async function moveAgentFloat(pool: pg.Pool, input: FloatTopUp, direction: 'in' | 'out'): Promise<FloatTopUpResult> {
   const problem = floatTopUpProblem(input);
   if (problem) return { outcome: 'invalid', detail: problem };
-  if (direction === 'out' && floatReturnId(input.operatorId, input.reference).length > TRANSFER_ID_CHARS_MAX) return { outcome: 'invalid', detail: 'the operator id and reference are too long together' };
+  if (direction === 'out' && floatReturnId(input.operatorId, input.reference).length > TRANSFER_ID_CHARS_MAX) {
+    return { outcome: 'invalid', detail: 'the operator id and reference are too long together' };
+  }
   const ledger = new Ledger(pool);
   const transfer = direction === 'in' ? floatTopUpTransfer(input) : floatReturnTransfer(input);
   const floatId = AccountIds.agentFloat(input.agentId);
@@ -84,10 +90,18 @@ async function moveAgentFloat(pool: pg.Pool, input: FloatTopUp, direction: 'in' 
   return withTransaction(pool, 'READ COMMITTED', async (client): Promise<FloatTopUpResult> => {
     const same = (booked: BookedTopUp | null): FloatTopUpResult | null =>
       booked && booked.amountMinor === input.amountMinor && booked.currency === input.currency && booked.floatId === creditedId ? null
-        : { outcome: 'conflict', transferId: transfer.id, detail: `reference ${input.reference} was used for ${booked ? `${booked.amountMinor} ${booked.currency} to ${booked.floatId}` : 'another transfer'}` };
+        : {
+          outcome: 'conflict', transferId: transfer.id,
+          detail: `reference ${input.reference} was used for `
+            + (booked ? `${booked.amountMinor} ${booked.currency} to ${booked.floatId}` : 'another transfer'),
+        };
     const before = await bookedTopUp(client, transfer.id);
-    if (before) return same(before) ?? { outcome: 'already', transferId: transfer.id, balanceMinor: await readAgentFloat(client, input.agentId) };
-    const currencies = await client.query<{ id: string; currency: string }>('SELECT id, currency FROM billing.accounts WHERE id = ANY ($1::text[])', [[floatId, fundingId]]);
+    if (before) {
+      return same(before) ?? { outcome: 'already', transferId: transfer.id, balanceMinor: await readAgentFloat(client, input.agentId) };
+    }
+    const currencies = await client.query<{ id: string; currency: string }>(
+      'SELECT id, currency FROM billing.accounts WHERE id = ANY ($1::text[])', [[floatId, fundingId]],
+    );
     const other = currencies.rows.find((a) => a.currency !== input.currency);
     if (other) return { outcome: 'invalid', detail: `${other.id} is in ${other.currency}, not ${input.currency}` };
     await ledger.ensureAccountsIn(client, [
@@ -98,7 +112,9 @@ async function moveAgentFloat(pool: pg.Pool, input: FloatTopUp, direction: 'in' 
     try {
       const [outcome] = await ledger.applyIn(client, [transfer]);
       if (outcome?.outcome === 'insufficient-funds') {
-        return { outcome: 'short', transferId: transfer.id, detail: `${floatId} holds ${await readAgentFloat(client, input.agentId)}, less than ${input.amountMinor} ${input.currency}` };
+        const heldMinor = await readAgentFloat(client, input.agentId);
+        const detail = `${floatId} holds ${heldMinor}, less than ${input.amountMinor} ${input.currency}`;
+        return { outcome: 'short', transferId: transfer.id, detail };
       }
       applied = outcome?.outcome === 'applied';
     } catch (err) {
@@ -123,7 +139,8 @@ interface BookedTopUp {
 /** A top-up booked under this id: its amount and the float it credited. */
 async function bookedTopUp(client: pg.ClientBase, transferId: string): Promise<BookedTopUp | null> {
   const { rows } = await client.query<{ amount_minor: string; currency: string; credited: string | null }>(
-    `SELECT t.amount_minor::text, t.currency, (SELECT string_agg(p.account_id, ',') FROM billing.postings p WHERE p.transfer_id = t.id AND p.amount_minor > 0) AS credited
+    `SELECT t.amount_minor::text, t.currency,
+       (SELECT string_agg(p.account_id, ',') FROM billing.postings p WHERE p.transfer_id = t.id AND p.amount_minor > 0) AS credited
      FROM billing.transfers t WHERE t.id = $1`,
     [transferId],
   );
@@ -133,7 +150,9 @@ async function bookedTopUp(client: pg.ClientBase, transferId: string): Promise<B
 
 /** An agent's float, zero when it has never been funded. Takes the pool or a transaction's client. */
 export async function readAgentFloat(db: pg.Pool | pg.ClientBase, agentId: string): Promise<bigint> {
-  const { rows } = await db.query<{ balance_minor: string | null }>('SELECT balance_minor::text FROM billing.accounts WHERE id = $1', [AccountIds.agentFloat(agentId)]);
+  const { rows } = await db.query<{ balance_minor: string | null }>(
+    'SELECT balance_minor::text FROM billing.accounts WHERE id = $1', [AccountIds.agentFloat(agentId)],
+  );
   return BigInt(rows[0]?.balance_minor ?? '0');
 }
 
@@ -144,24 +163,36 @@ const { AgentFloatOutcome } = dialpay.v1;
  * checked the agent is the operator's): a top-up through fundAgentFloat, or a read. The currency
  * is the operator's as billing's config has it; an unknown operator is invalid, nothing booked.
  */
-export async function answerAgentFloat(pool: pg.Pool, operators: ReadonlyMap<string, OperatorConfig>, request: dialpay.v1.IAgentFloatRequest): Promise<dialpay.v1.IAgentFloatReply> {
+export async function answerAgentFloat(
+  pool: pg.Pool, operators: ReadonlyMap<string, OperatorConfig>, request: dialpay.v1.IAgentFloatRequest,
+): Promise<dialpay.v1.IAgentFloatReply> {
   const invalid = (detail: string) => ({ available: true, outcome: AgentFloatOutcome.AGENT_FLOAT_OUTCOME_INVALID, detail });
   const operator = operators.get(request.operatorId ?? '');
   if (!operator) return invalid(`unknown operator ${JSON.stringify(request.operatorId ?? '')}`);
   const agentId = request.agentId ?? '';
   if (!AGENT_ID.test(agentId)) return invalid(`agent id ${JSON.stringify(agentId)} is not [A-Z0-9-]{2,32}`);
   const balance = (minor: bigint) => moneyToProto({ amountMinor: minor, currency: operator.currency });
-  if (!request.topUp) return { available: true, outcome: AgentFloatOutcome.AGENT_FLOAT_OUTCOME_READ, balance: balance(await readAgentFloat(pool, agentId)) };
+  if (!request.topUp) {
+    return { available: true, outcome: AgentFloatOutcome.AGENT_FLOAT_OUTCOME_READ, balance: balance(await readAgentFloat(pool, agentId)) };
+  }
   const amount = moneyFromProtoOrNull(request.topUp);
   if (!amount) return invalid('the amount has no currency');
   if (amount.currency !== operator.currency) return invalid(`${operator.id}'s currency is ${operator.currency}, not ${amount.currency}`);
-  const result = await fundAgentFloat(pool, { operatorId: operator.id, agentId, currency: amount.currency, amountMinor: amount.amountMinor, reference: request.reference ?? '' });
+  const result = await fundAgentFloat(pool, {
+    operatorId: operator.id, agentId, currency: amount.currency, amountMinor: amount.amountMinor, reference: request.reference ?? '',
+  });
   switch (result.outcome) {
     case 'funded':
     case 'already':
-      return { available: true, outcome: result.outcome === 'funded' ? AgentFloatOutcome.AGENT_FLOAT_OUTCOME_FUNDED : AgentFloatOutcome.AGENT_FLOAT_OUTCOME_ALREADY, transferId: result.transferId, balance: balance(result.balanceMinor) };
+      return {
+        available: true,
+        outcome: result.outcome === 'funded' ? AgentFloatOutcome.AGENT_FLOAT_OUTCOME_FUNDED : AgentFloatOutcome.AGENT_FLOAT_OUTCOME_ALREADY,
+        transferId: result.transferId, balance: balance(result.balanceMinor),
+      };
     case 'conflict':
-      return { available: true, outcome: AgentFloatOutcome.AGENT_FLOAT_OUTCOME_CONFLICT, transferId: result.transferId, detail: result.detail };
+      return {
+        available: true, outcome: AgentFloatOutcome.AGENT_FLOAT_OUTCOME_CONFLICT, transferId: result.transferId, detail: result.detail,
+      };
     case 'short': // only a return can be short; the operator API only tops up
     case 'invalid':
       return invalid(result.detail);

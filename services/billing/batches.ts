@@ -14,7 +14,11 @@ import { settleBounded } from '../../runtime/settle-bounded.js';
 import type { dialpay } from '../../proto/index.js';
 import { PermanentHandlerError } from '../../runtime/nats/index.js';
 import type { DebitRow } from './debit-rows.js';
-import { capsPayeeWallet, type CapturePlan, type DebitService, type RefundClaim, type RefundPlan, type ReserveBooking, type ReserveCheck, type VoidPlan } from './debits.js';
+import type { DebitService } from './debits.js';
+import type { ReserveBooking, ReserveCheck } from './debit-reserves.js';
+import { capsPayeeWallet, type CapturePlan } from './debit-captures.js';
+import type { VoidPlan } from './debit-voids.js';
+import type { RefundClaim, RefundPlan } from './debit-refunds.js';
 
 /** Carrier calls of one batch in flight at once: enough to hide their latency, few enough to spare the carrier. */
 export const CARRIER_CALLS_IN_FLIGHT_MAX = 32;
@@ -27,7 +31,6 @@ export interface MessageItem<M> {
 type Settled = PromiseSettledResult<void>;
 const OK: Settled = { status: 'fulfilled', value: undefined };
 const failed = (reason: unknown): Settled => ({ status: 'rejected', reason });
-
 
 interface Phases<M, P> {
   /** What makes two requests the same (a debit id): a repeat in the batch shares the first one's result. */
@@ -96,14 +99,18 @@ async function runPhases<M, P>(service: DebitService, items: readonly MessageIte
     if (k === 0 && ++pass === 1) started = booking.map(book);
     await (pass === 1 ? started[k] : book(b));
   });
-  const locks = prepared.flatMap((p) => (p.status === 'fulfilled' && phases.lockOf ? [phases.lockOf(p.value)] : [])).filter((id): id is string => !!id);
+  const locks = prepared.flatMap((p) => (p.status === 'fulfilled' && phases.lockOf ? [phases.lockOf(p.value)] : []))
+    .filter((id): id is string => !!id);
   // One statement locks every debit the units will change (in id order): worth it for two units or more.
   // Only for the shared attempt (no booking started yet); a failure poisons it, and the units run alone without it.
-  if (units.length > 1 && locks.length > 0) units.unshift(() => (pass === 0 ? service.lockDebits(locks).catch(() => undefined) : Promise.resolve()));
+  if (units.length > 1 && locks.length > 0) {
+    units.unshift(() => (pass === 0 ? service.lockDebits(locks).catch(() => undefined) : Promise.resolve()));
+  }
   await inOneTransaction(service.pool, 'READ COMMITTED', units);
 
   const againIndexes = [...again];
-  (await Promise.allSettled(againIndexes.map((i) => phases.single(messageOf(i))))).forEach((r, k) => (results[againIndexes[k] as number] = r));
+  (await Promise.allSettled(againIndexes.map((i) => phases.single(messageOf(i)))))
+    .forEach((r, k) => (results[againIndexes[k] as number] = r));
   (await aloneDone).forEach((r, k) => (results[aloneIndexes[k] as number] = r));
   for (const [i, first] of repeats) results[i] = results[first] as Settled;
   return results;
@@ -116,7 +123,9 @@ const AGAIN = 'again';
  * Reserves: every claim in one statement (committed before any carrier call), the carrier-funded
  * ones reserved at the carrier concurrently, then all booked and settled in one transaction.
  */
-export function runReserveBatch(service: DebitService, items: readonly MessageItem<dialpay.v1.IDebitReserveRequested>[]): Promise<Settled[]> {
+export function runReserveBatch(
+  service: DebitService, items: readonly MessageItem<dialpay.v1.IDebitReserveRequested>[],
+): Promise<Settled[]> {
   return runPhases<dialpay.v1.IDebitReserveRequested, ReserveBooking | typeof AGAIN>(service, items, {
     keyOf: (m) => service.checkReserve(m).debitId,
     single: (m) => service.reserve(m),
@@ -148,7 +157,9 @@ export function runReserveBatch(service: DebitService, items: readonly MessageIt
  * The debits of a batch read in one statement, then each item's carrier call (at most
  * CARRIER_CALLS_IN_FLIGHT_MAX at once) with its debit as read: captures and voids alike.
  */
-async function readThenCallCarrier<T, P>(service: DebitService, items: readonly T[], debitIdOf: (item: T) => string, call: (item: T, debit: DebitRow | null) => Promise<P>): Promise<PromiseSettledResult<P>[]> {
+async function readThenCallCarrier<T, P>(
+  service: DebitService, items: readonly T[], debitIdOf: (item: T) => string, call: (item: T, debit: DebitRow | null) => Promise<P>,
+): Promise<PromiseSettledResult<P>[]> {
   let debits: Map<string, DebitRow>;
   try {
     debits = await service.peekDebits(items.map(debitIdOf));
@@ -165,7 +176,9 @@ async function readThenCallCarrier<T, P>(service: DebitService, items: readonly 
  * wallet cap: it locks the wallet's row before its booking, which in the shared transaction
  * would come after other units' locks, out of id order.
  */
-export function runCaptureBatch(service: DebitService, items: readonly MessageItem<dialpay.v1.IDebitCaptureRequested>[]): Promise<Settled[]> {
+export function runCaptureBatch(
+  service: DebitService, items: readonly MessageItem<dialpay.v1.IDebitCaptureRequested>[],
+): Promise<Settled[]> {
   return runPhases<dialpay.v1.IDebitCaptureRequested, CapturePlan>(service, items, {
     keyOf: (m) => service.checkCapture(m).debitId,
     alone: (m) => !!m.topUpMsisdn || capsPayeeWallet(m),
@@ -184,7 +197,8 @@ export function runVoidBatch(service: DebitService, items: readonly MessageItem<
   return runPhases<dialpay.v1.IDebitVoidRequested, VoidPlan>(service, items, {
     keyOf: (m) => required(m.debitId, 'debitId'),
     single: (m) => service.void(m),
-    prepare: (messages) => readThenCallCarrier(service, messages, (m) => m.debitId as string, (m, debit) => service.voidAtCarrier(m, debit)),
+    prepare: (messages) =>
+      readThenCallCarrier(service, messages, (m) => m.debitId as string, (m, debit) => service.voidAtCarrier(m, debit)),
     lockOf: (plan) => (plan.seen === null ? null : plan.debitId),
     book: (plan) => service.bookVoid(plan).then(() => 'done' as const),
   });
@@ -194,7 +208,9 @@ export function runVoidBatch(service: DebitService, items: readonly MessageItem<
  * Refunds: every claim under its debit's lock in one transaction, the carrier's refunds
  * concurrently, then all booked in one transaction.
  */
-export function runRefundBatch(service: DebitService, items: readonly MessageItem<dialpay.v1.IDebitRefundRequested>[]): Promise<Settled[]> {
+export function runRefundBatch(
+  service: DebitService, items: readonly MessageItem<dialpay.v1.IDebitRefundRequested>[],
+): Promise<Settled[]> {
   return runPhases<dialpay.v1.IDebitRefundRequested, RefundPlan>(service, items, {
     keyOf: (m) => required(m.refundId, 'refundId'),
     single: (m) => service.refund(m),
@@ -202,7 +218,8 @@ export function runRefundBatch(service: DebitService, items: readonly MessageIte
       const claims = new Array<PromiseSettledResult<RefundClaim>>(messages.length);
       const units = messages.map((m, i) => async () => {
         claims[i] = await settleAsync(() => service.claimRefund(m));
-        if (claims[i]?.status === 'rejected') throw (claims[i] as PromiseRejectedResult).reason; // roll back the others' claims with it: each runs again alone
+        // roll back the others' claims with it: each runs again alone
+        if (claims[i]?.status === 'rejected') throw (claims[i] as PromiseRejectedResult).reason;
       });
       await inOneTransaction(service.pool, 'READ COMMITTED', units);
       return settleBounded(claims, CARRIER_CALLS_IN_FLIGHT_MAX, async (c) => {

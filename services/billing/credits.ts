@@ -21,7 +21,7 @@ import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
 import { CREDIT_ID, creditTransferId, operatorDepositTransfer, payoutTransfer, type Transfer } from './ledger/rules.js';
 import { availableBalance, lockPayable } from './payable.js';
-import { OUTBOX } from './debits.js';
+import { OUTBOX } from './debit-results.js';
 
 const { CreditOutcome, CreditSource } = dialpay.v1;
 type CreditOutcomeValue = dialpay.v1.CreditOutcome;
@@ -59,7 +59,10 @@ export interface CreditServiceOptions {
 /** What a credit request asks, checked: a refusal, or the transfer to try. */
 type Checked =
   | { readonly kind: 'refuse'; readonly detail: string }
-  | { readonly kind: 'book'; readonly transfer: Transfer; readonly merchantId: string | null; readonly walletMaxMinor: bigint | null };
+  | {
+    readonly kind: 'book'; readonly transfer: Transfer;
+    readonly merchantId: string | null; readonly walletMaxMinor: bigint | null;
+  };
 
 export class CreditService {
   readonly #o: CreditServiceOptions;
@@ -72,12 +75,16 @@ export class CreditService {
   async credit(request: dialpay.v1.ICreditRequested): Promise<void> {
     const creditId = request.creditId ?? '';
     // No id to answer under: nothing to do but dead-letter it.
-    if (!CREDIT_ID.test(creditId)) throw new PermanentHandlerError(`credit id ${JSON.stringify(creditId)} is not [A-Za-z0-9-]{1,64}`);
+    if (!CREDIT_ID.test(creditId)) {
+      throw new PermanentHandlerError(`credit id ${JSON.stringify(creditId)} is not [A-Za-z0-9-]{1,64}`);
+    }
     const source = sourceOf(request.source);
     const amount = moneyFromProtoOrNull(request.amount);
     await withTransaction(this.#o.pool, 'READ COMMITTED', async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`credit:${creditId}`]);
-      const existing = (await client.query<CreditRow>('SELECT credit_id, outcome, detail, currency, amount_minor::text FROM billing.credits WHERE credit_id = $1', [creditId])).rows[0];
+      const existing = (await client.query<CreditRow>(
+        'SELECT credit_id, outcome, detail, currency, amount_minor::text FROM billing.credits WHERE credit_id = $1', [creditId],
+      )).rows[0];
       if (existing) {
         const outcome = OUTCOMES_BY_NAME.get(existing.outcome) ?? CreditOutcome.CREDIT_OUTCOME_REJECTED;
         const booked = { amountMinor: BigInt(existing.amount_minor), currency: existing.currency };
@@ -85,35 +92,50 @@ export class CreditService {
       }
       const decided = await this.#decide(client, request, source, amount);
       const row = {
-        creditId, source, outcome: OUTCOME_NAMES[decided.outcome] as CreditRow['outcome'], detail: decided.detail, transferId: decided.outcome === CreditOutcome.CREDIT_OUTCOME_OK ? creditTransferId(creditId) : null,
-        operatorId: request.operatorId ?? '', merchantId: source === 'merchant-payout' ? (request.merchantId ?? '') : '', msisdn: request.msisdn ?? '',
-        currency: amount?.currency ?? '', amountMinor: amount?.amountMinor ?? 0n, reference: (request.reference ?? '').slice(0, REFERENCE_CHARS_MAX),
+        creditId, source, outcome: OUTCOME_NAMES[decided.outcome] as CreditRow['outcome'], detail: decided.detail,
+        transferId: decided.outcome === CreditOutcome.CREDIT_OUTCOME_OK ? creditTransferId(creditId) : null,
+        operatorId: request.operatorId ?? '', merchantId: source === 'merchant-payout' ? (request.merchantId ?? '') : '',
+        msisdn: request.msisdn ?? '', currency: amount?.currency ?? '', amountMinor: amount?.amountMinor ?? 0n,
+        reference: (request.reference ?? '').slice(0, REFERENCE_CHARS_MAX),
         counterpartyName: this.#counterpartyName(source, request),
       };
       await client.query(
-        `INSERT INTO billing.credits (credit_id, source, outcome, detail, transfer_id, operator_id, merchant_id, msisdn, currency, amount_minor, reference, counterparty_name)
+        `INSERT INTO billing.credits (credit_id, source, outcome, detail, transfer_id, operator_id, merchant_id, msisdn, currency,
+           amount_minor, reference, counterparty_name)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [row.creditId, row.source, row.outcome, row.detail, row.transferId, row.operatorId, row.merchantId, row.msisdn, row.currency, row.amountMinor.toString(), row.reference, row.counterpartyName],
+        [row.creditId, row.source, row.outcome, row.detail, row.transferId, row.operatorId, row.merchantId, row.msisdn, row.currency,
+          row.amountMinor.toString(), row.reference, row.counterpartyName],
       );
-      if (decided.outcome !== CreditOutcome.CREDIT_OUTCOME_OK) this.#o.log.info({ creditId, source, outcome: row.outcome, detail: decided.detail }, 'credit refused; nothing moved');
+      if (decided.outcome !== CreditOutcome.CREDIT_OUTCOME_OK) {
+        this.#o.log.info({ creditId, source, outcome: row.outcome, detail: decided.detail }, 'credit refused; nothing moved');
+      }
       await this.#answer(client, creditId, decided.outcome, decided.detail, amount);
     });
   }
 
   /** The outcome of a credit not seen before, booked in the caller's transaction when OK. */
-  async #decide(client: pg.ClientBase, request: dialpay.v1.ICreditRequested, source: Source, amount: MoneyMinor | null): Promise<{ outcome: CreditOutcomeValue; detail: string }> {
+  async #decide(
+    client: pg.ClientBase, request: dialpay.v1.ICreditRequested, source: Source, amount: MoneyMinor | null,
+  ): Promise<{ outcome: CreditOutcomeValue; detail: string }> {
     const checked = this.#check(request, source, amount);
     if (checked.kind === 'refuse') return { outcome: CreditOutcome.CREDIT_OUTCOME_REJECTED, detail: checked.detail };
     const { transfer, merchantId, walletMaxMinor } = checked;
     const [from, to] = transfer.postings.map((p) => p.accountId) as [string, string];
     // An account that exists in another currency: the credit cannot be booked (apply_transfers would throw).
-    const other = (await client.query<{ id: string; currency: string }>('SELECT id, currency FROM billing.accounts WHERE id = ANY ($1::text[]) AND currency <> $2', [[from, to], transfer.currency])).rows[0];
-    if (other) return { outcome: CreditOutcome.CREDIT_OUTCOME_REJECTED, detail: `${other.id} is in ${other.currency}, not ${transfer.currency}` };
+    const other = (await client.query<{ id: string; currency: string }>(
+      'SELECT id, currency FROM billing.accounts WHERE id = ANY ($1::text[]) AND currency <> $2', [[from, to], transfer.currency],
+    )).rows[0];
+    if (other) {
+      return { outcome: CreditOutcome.CREDIT_OUTCOME_REJECTED, detail: `${other.id} is in ${other.currency}, not ${transfer.currency}` };
+    }
     if (merchantId !== null) {
       await lockPayable(client, merchantId, transfer.currency, 'exclusive');
       const balance = await availableBalance(client, merchantId, transfer.currency);
       if (balance.availableMinor < transfer.amountMinor) {
-        return { outcome: CreditOutcome.CREDIT_OUTCOME_INSUFFICIENT_FUNDS, detail: `available ${balance.availableMinor} (payable ${balance.payableMinor}, refunds owed ${balance.refundsOwedMinor})` };
+        return {
+          outcome: CreditOutcome.CREDIT_OUTCOME_INSUFFICIENT_FUNDS,
+          detail: `available ${balance.availableMinor} (payable ${balance.payableMinor}, refunds owed ${balance.refundsOwedMinor})`,
+        };
       }
     }
     await this.#o.ledger.ensureAccountsIn(client, [
@@ -122,13 +144,21 @@ export class CreditService {
     ]);
     if (walletMaxMinor !== null) {
       // Under the wallet row's lock, held until COMMIT: nothing else credits it between the check and the booking.
-      const { rows } = await client.query<{ balance_minor: string }>('SELECT balance_minor::text FROM billing.accounts WHERE id = $1 FOR UPDATE', [to]);
+      const { rows } = await client.query<{ balance_minor: string }>(
+        'SELECT balance_minor::text FROM billing.accounts WHERE id = $1 FOR UPDATE', [to],
+      );
       const after = BigInt(rows[0]?.balance_minor ?? '0') + transfer.amountMinor;
-      if (after > walletMaxMinor) return { outcome: CreditOutcome.CREDIT_OUTCOME_WALLET_BALANCE_MAX, detail: `the wallet would hold ${after}, more than ${walletMaxMinor}` };
+      if (after > walletMaxMinor) {
+        const detail = `the wallet would hold ${after}, more than ${walletMaxMinor}`;
+        return { outcome: CreditOutcome.CREDIT_OUTCOME_WALLET_BALANCE_MAX, detail };
+      }
     }
     const [booked] = await this.#o.ledger.applyIn(client, [transfer]);
-    // Neither debited account is balance-checked, so 'applied' (or 'duplicate': never, with the credit's row absent) is all it answers.
-    if (booked?.outcome !== 'applied' && booked?.outcome !== 'duplicate') throw new Error(`credit ${transfer.id} could not be booked: ${booked?.outcome}`);
+    // Neither debited account is balance-checked, so 'applied' (or 'duplicate': never, with the credit's row absent)
+    // is all it answers.
+    if (booked?.outcome !== 'applied' && booked?.outcome !== 'duplicate') {
+      throw new Error(`credit ${transfer.id} could not be booked: ${booked?.outcome}`);
+    }
     return { outcome: CreditOutcome.CREDIT_OUTCOME_OK, detail: '' };
   }
 
@@ -141,23 +171,33 @@ export class CreditService {
     if (!isE164(msisdn)) return refuse(`msisdn ${JSON.stringify(msisdn)} is not E.164`);
     const operator = this.#o.operators.get(request.operatorId ?? '');
     if (!operator) return refuse(`unknown operator ${JSON.stringify(request.operatorId ?? '')}`);
-    if (operator.currency !== amount.currency) return refuse(`operator ${operator.id}'s wallets are in ${operator.currency}, not ${amount.currency}`);
+    if (operator.currency !== amount.currency) {
+      return refuse(`operator ${operator.id}'s wallets are in ${operator.currency}, not ${amount.currency}`);
+    }
     let walletMaxMinor: bigint | null = null;
     if (request.walletMax) {
       const cap = moneyFromProtoOrNull(request.walletMax);
-      if (!cap || cap.amountMinor < 0n || (cap.amountMinor > 0n && cap.currency !== amount.currency)) return refuse('the wallet cap is unreadable or in another currency');
+      if (!cap || cap.amountMinor < 0n || (cap.amountMinor > 0n && cap.currency !== amount.currency)) {
+        return refuse('the wallet cap is unreadable or in another currency');
+      }
       walletMaxMinor = cap.amountMinor === 0n ? null : cap.amountMinor; // zero: no cap
     }
     const creditId = request.creditId as string;
     if (source === 'operator-deposit') {
-      return { kind: 'book', transfer: operatorDepositTransfer({ creditId, operatorId: operator.id, msisdn, currency: amount.currency, amountMinor: amount.amountMinor }), merchantId: null, walletMaxMinor };
+      const transfer = operatorDepositTransfer({
+        creditId, operatorId: operator.id, msisdn, currency: amount.currency, amountMinor: amount.amountMinor,
+      });
+      return { kind: 'book', transfer, merchantId: null, walletMaxMinor };
     }
     const merchant = this.#o.merchants.get(request.merchantId ?? '');
     if (!merchant) return refuse(`unknown merchant ${JSON.stringify(request.merchantId ?? '')}`);
     // The merchant's payable in this currency exists only if one of its operators bills in it.
     const currencies = new Set(merchant.operatorIds.map((id) => this.#o.operators.get(id)?.currency));
     if (!currencies.has(amount.currency)) return refuse(`merchant ${merchant.id} is not paid in ${amount.currency}`);
-    return { kind: 'book', transfer: payoutTransfer({ creditId, merchantId: merchant.id, msisdn, currency: amount.currency, amountMinor: amount.amountMinor }), merchantId: merchant.id, walletMaxMinor };
+    const transfer = payoutTransfer({
+      creditId, merchantId: merchant.id, msisdn, currency: amount.currency, amountMinor: amount.amountMinor,
+    });
+    return { kind: 'book', transfer, merchantId: merchant.id, walletMaxMinor };
   }
 
   /** Who the subscriber's statement says the money came from: the operator's or the merchant's name, else its id. */
@@ -167,7 +207,9 @@ export class CreditService {
   }
 
   /** The result through billing's outbox; its event id names the credit and the outcome, so a repeat is the same event. */
-  async #answer(client: pg.ClientBase, creditId: string, outcome: CreditOutcomeValue, detail: string, amount: MoneyMinor | null): Promise<void> {
+  async #answer(
+    client: pg.ClientBase, creditId: string, outcome: CreditOutcomeValue, detail: string, amount: MoneyMinor | null,
+  ): Promise<void> {
     const ok = outcome === CreditOutcome.CREDIT_OUTCOME_OK;
     const eventId = `credit-result:${creditId}:${outcome}`;
     await emitEvent(client, OUTBOX, Events.creditResult, { eventId, correlationId: creditId }, {
@@ -181,5 +223,3 @@ function sourceOf(value: dialpay.v1.CreditSource | null | undefined): Source {
   if (value === CreditSource.CREDIT_SOURCE_MERCHANT_PAYOUT) return 'merchant-payout';
   return 'unknown';
 }
-
-

@@ -47,7 +47,9 @@ const DEBIT_UPDATES = Symbol('billing.debitUpdates');
  * batches wait for each other instead of deadlocking.
  */
 export async function lockDebitsIn(client: pg.ClientBase, debitIds: readonly string[]): Promise<void> {
-  const { rows } = await query<DebitRow>(client, named('billing.lockDebits', 'SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[]) ORDER BY debit_id FOR UPDATE'), [[...new Set(debitIds)]]);
+  const { rows } = await query<DebitRow>(client,
+    named('billing.lockDebits', 'SELECT * FROM billing.debits WHERE debit_id = ANY ($1::text[]) ORDER BY debit_id FOR UPDATE'),
+    [[...new Set(debitIds)]]);
   const locked = transactionLocal(client, LOCKED_DEBITS, () => new Map<string, DebitRow>());
   for (const row of rows) locked.set(row.debit_id, row);
 }
@@ -55,14 +57,17 @@ export async function lockDebitsIn(client: pg.ClientBase, debitIds: readonly str
 /** The debit, locked for the rest of the client's transaction: a concurrent step of it waits. */
 export async function lockDebit(client: pg.ClientBase, debitId: string): Promise<DebitRow | null> {
   // Its update waits for COMMIT (updateDebitAtCommit): a read now would see the row as it was.
-  if (transactionLocal(client, DEBIT_UPDATES, () => new Map<string, DebitUpdate>()).has(debitId)) throw new Error(`debit ${debitId} read after its update in one transaction`);
+  if (transactionLocal(client, DEBIT_UPDATES, () => new Map<string, DebitUpdate>()).has(debitId)) {
+    throw new Error(`debit ${debitId} read after its update in one transaction`);
+  }
   const locked = transactionLocal(client, LOCKED_DEBITS, () => new Map<string, DebitRow>());
   const row = locked.get(debitId);
   if (row) {
     locked.delete(debitId); // taken once: the unit that took it is the one that changes it
     return row;
   }
-  return (await query<DebitRow>(client, named('billing.lockDebit', 'SELECT * FROM billing.debits WHERE debit_id = $1 FOR UPDATE'), [debitId])).rows[0] ?? null;
+  const lockOne = named('billing.lockDebit', 'SELECT * FROM billing.debits WHERE debit_id = $1 FOR UPDATE');
+  return (await query<DebitRow>(client, lockOne, [debitId])).rows[0] ?? null;
 }
 
 /**
@@ -76,12 +81,14 @@ export function updateDebitAtCommit(client: pg.ClientBase, update: DebitUpdate):
       const rows = [...updates.values()];
       updates.clear();
       await query(client, named('billing.updateDebits',
-        `UPDATE billing.debits d SET state = u.state, detail = COALESCE(u.detail, d.detail), carrier_ref = COALESCE(u.carrier_ref, d.carrier_ref),
-           captured_minor = COALESCE(u.captured_minor, d.captured_minor), payee = COALESCE(u.payee, d.payee), updated_at = now()
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS u(debit_id, state, detail, carrier_ref, captured_minor, payee)
+        `UPDATE billing.debits d SET state = u.state, detail = COALESCE(u.detail, d.detail),
+           carrier_ref = COALESCE(u.carrier_ref, d.carrier_ref), captured_minor = COALESCE(u.captured_minor, d.captured_minor),
+           payee = COALESCE(u.payee, d.payee), updated_at = now()
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])
+           AS u(debit_id, state, detail, carrier_ref, captured_minor, payee)
          WHERE d.debit_id = u.debit_id`),
-        [rows.map((u) => u.debitId), rows.map((u) => u.state), rows.map((u) => u.detail ?? null), rows.map((u) => u.carrierRef ?? null),
-          rows.map((u) => (u.capturedMinor === undefined ? null : u.capturedMinor.toString())), rows.map((u) => u.payee ?? null)],
+      [rows.map((u) => u.debitId), rows.map((u) => u.state), rows.map((u) => u.detail ?? null), rows.map((u) => u.carrierRef ?? null),
+        rows.map((u) => (u.capturedMinor === undefined ? null : u.capturedMinor.toString())), rows.map((u) => u.payee ?? null)],
       );
     });
   }

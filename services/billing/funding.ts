@@ -50,13 +50,16 @@ export function ledgerPayerAccount(wanted: FundingWanted, msisdn: string, agentI
  */
 export const CLAIMS_SQL = `WITH wanted AS (
     SELECT r.*, CASE WHEN r.want <> 'auto' THEN r.want
-                     WHEN EXISTS (SELECT 1 FROM billing.accounts a WHERE a.id = r.wallet AND a.balance_minor >= r.amount_minor) THEN 'wallet'
+                     WHEN EXISTS (SELECT 1 FROM billing.accounts a WHERE a.id = r.wallet AND a.balance_minor >= r.amount_minor)
+                       THEN 'wallet'
                      ELSE 'carrier' END AS funding
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[])
       AS r(debit_id, payment_id, operator_id, msisdn, currency, amount_minor, carrier_payer, adapter, want, wallet)
   ), inserted AS (
-    INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, funding)
-    SELECT debit_id, payment_id, operator_id, msisdn, currency, amount_minor, CASE WHEN funding = 'carrier' THEN carrier_payer ELSE wallet END, adapter, 'reserving', funding
+    INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state,
+      funding)
+    SELECT debit_id, payment_id, operator_id, msisdn, currency, amount_minor,
+      CASE WHEN funding = 'carrier' THEN carrier_payer ELSE wallet END, adapter, 'reserving', funding
     FROM wanted ORDER BY debit_id
     ON CONFLICT (debit_id) DO NOTHING
     RETURNING *

@@ -5,7 +5,9 @@ import type { ComponentDefinition, ComponentContext, StartedComponent } from '..
 import { ConfigError, type Config, type OperatorConfig } from '../../runtime/config/index.js';
 import { startServiceBase } from '../../runtime/service-base.js';
 import { Requests, Events, serveRequests, type BatchRun, type Responder } from '../../runtime/nats/index.js';
-import { BILLING_CONSUMERS, BILLING_CREDIT, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND } from './consumers.js';
+import {
+  BILLING_CONSUMERS, BILLING_CREDIT, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_RESERVE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND,
+} from './consumers.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { dialpay, v1 } from '../../proto/index.js';
 import type { Logger } from '../../runtime/log.js';
@@ -25,8 +27,13 @@ import type { CarrierAdapter } from './adapters/types.js';
 export { DebitService } from './debits.js';
 export { SimulatedCarrier } from './adapters/simulator.js';
 /** Agents' floats: `dialpay agent fund` tops one up (after checking the agent in payments' registry), and reads it. */
-export { fundAgentFloat, returnAgentFloat, readAgentFloat, floatTopUpProblem, FLOAT_REFERENCE, type FloatTopUp, type FloatTopUpResult } from './agent-floats.js';
-/** For audits from outside billing (the chaos harness's invariants): the ledger's balances and self-check, and which flow reads each kind of account. */
+export {
+  fundAgentFloat, returnAgentFloat, readAgentFloat, floatTopUpProblem, FLOAT_REFERENCE, type FloatTopUp, type FloatTopUpResult,
+} from './agent-floats.js';
+/**
+ * For audits from outside billing (the chaos harness's invariants): the ledger's balances and self-check, and which
+ * flow reads each kind of account.
+ */
 export { Ledger, type LedgerCheck } from './ledger/store.js';
 export { ACCOUNT_READERS, type AccountKind } from './ledger/rules.js';
 
@@ -46,7 +53,8 @@ export function adaptersFor(simulator: SimulatedCarrier, ledger: Ledger): (opera
         let adapter = http.get(operator.id);
         if (!adapter) {
           const charging = operator.charging;
-          if (!charging) throw new Error(`operator ${operator.id}: billingAdapter http needs charging.baseUrl`); // config validation forbids this
+          // config validation forbids this
+          if (!charging) throw new Error(`operator ${operator.id}: billingAdapter http needs charging.baseUrl`);
           adapter = new HttpChargingAdapter({ ...charging, topUp: operator.topUp });
           http.set(operator.id, adapter);
         }
@@ -62,7 +70,9 @@ async function startBilling(context: ComponentContext, given?: SimulatedCarrier)
   const pool = context.pool as NonNullable<typeof context.pool>;
   // Its holds in billing's schema, shared by every replica: a capture may land on another one than its reserve.
   // (billingSimulator.state process keeps them in this process: one replica only.)
-  const simulator = given ?? new SimulatedCarrier({ openingBalanceMinor: SIMULATOR_OPENING_BALANCE_MINOR, ...(config.billingSimulator.state === 'shared' ? { sharedPool: pool } : {}) });
+  const simulator = given ?? new SimulatedCarrier({
+    openingBalanceMinor: SIMULATOR_OPENING_BALANCE_MINOR, ...(config.billingSimulator.state === 'shared' ? { sharedPool: pool } : {}),
+  });
   const ledger = new Ledger(pool);
   const adapterFor = adaptersFor(simulator, ledger);
   for (const operator of config.operators) adapterFor(operator); // fail at start, not at the first payment
@@ -71,14 +81,19 @@ async function startBilling(context: ComponentContext, given?: SimulatedCarrier)
   const balances = serveBalances(nats.nc, debits, log);
   const settlementLedger = new SettlementLedger(pool, ledger);
   const settlementCalls = [
-    serveRequests(nats.nc, Requests.billingSettlementMovements, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => settlementLedger.movements(r) }),
-    serveRequests(nats.nc, Requests.billingCharges, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => settlementLedger.charges(r) }),
-    serveRequests(nats.nc, Requests.billingBookSettlement, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ ok: false, detail: 'billing is busy' }), handle: (r) => settlementLedger.book(r) }),
-    serveRequests(nats.nc, Requests.billingInteropPositions, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => interopPositionTotals(pool, r) }),
+    serveRequests(nats.nc, Requests.billingSettlementMovements, { queue: 'billing', inFlightMax: 8, log,
+      unavailable: () => ({ available: false }), handle: (r) => settlementLedger.movements(r) }),
+    serveRequests(nats.nc, Requests.billingCharges, { queue: 'billing', inFlightMax: 8, log,
+      unavailable: () => ({ available: false }), handle: (r) => settlementLedger.charges(r) }),
+    serveRequests(nats.nc, Requests.billingBookSettlement, { queue: 'billing', inFlightMax: 8, log,
+      unavailable: () => ({ ok: false, detail: 'billing is busy' }), handle: (r) => settlementLedger.book(r) }),
+    serveRequests(nats.nc, Requests.billingInteropPositions, { queue: 'billing', inFlightMax: 8, log,
+      unavailable: () => ({ available: false }), handle: (r) => interopPositionTotals(pool, r) }),
   ];
   // The operator API's agent float top-ups and reads (through payments): rare, each one transaction.
   const operators = new Map(config.operators.map((o) => [o.id, o]));
-  const agentFloats = serveRequests(nats.nc, Requests.billingAgentFloat, { queue: 'billing', inFlightMax: 8, log, unavailable: () => ({ available: false }), handle: (r) => answerAgentFloat(pool, operators, r) });
+  const agentFloats = serveRequests(nats.nc, Requests.billingAgentFloat, { queue: 'billing', inFlightMax: 8, log,
+    unavailable: () => ({ available: false }), handle: (r) => answerAgentFloat(pool, operators, r) });
   const merchantBalances = serveRequests(nats.nc, Requests.billingMerchantBalance, {
     queue: 'billing', inFlightMax: BALANCE_QUERIES_IN_FLIGHT_MAX, log,
     unavailable: () => ({ available: false }),
@@ -98,7 +113,10 @@ async function startBilling(context: ComponentContext, given?: SimulatedCarrier)
   await base.consume(BILLING_DEBIT_VOID, Events.debitVoidRequested, (m) => debits.void(m), { batch: batches.void });
   await base.consume(BILLING_DEBIT_REFUND, Events.debitRefundRequested, (m) => debits.refund(m), { batch: batches.refund });
   // Operator deposits and merchant payouts (credits.ts): rare next to payments, so one at a time, each in its own transaction.
-  const credits = new CreditService({ pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])), merchants: new Map(config.merchants.map((m) => [m.id, m])), log });
+  const credits = new CreditService({
+    pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])),
+    merchants: new Map(config.merchants.map((m) => [m.id, m])), log,
+  });
   await base.consume(BILLING_CREDIT, Events.creditRequested, (m) => credits.credit(m));
   return {
     readiness: base.readiness,
@@ -115,7 +133,9 @@ async function startBilling(context: ComponentContext, given?: SimulatedCarrier)
 
 /** The batch runs of billing's four debit consumers (batches.ts); their size and linger come from consumers.* in config. */
 export function debitBatches(debits: DebitService) {
-  const batch = <M>(runner: (service: DebitService, items: readonly MessageItem<M>[]) => Promise<PromiseSettledResult<void>[]>): BatchRun<M> => (items) => runner(debits, items);
+  const batch = <M>(
+    runner: (service: DebitService, items: readonly MessageItem<M>[]) => Promise<PromiseSettledResult<void>[]>,
+  ): BatchRun<M> => (items) => runner(debits, items);
   return {
     reserve: batch<dialpay.v1.IDebitReserveRequested>(runReserveBatch),
     capture: batch<dialpay.v1.IDebitCaptureRequested>(runCaptureBatch),
@@ -143,7 +163,8 @@ function serveBalances(nc: NatsConnection, debits: DebitService, log: Logger): R
 export function assertChargingSecrets(config: Config): void {
   config.operators.forEach((op, i) => {
     if (op.billingAdapter === 'http' && op.charging && !op.charging.clientSecret) {
-      throw new ConfigError(`operators[${i}].charging.clientSecret`, `operator ${op.id} is billed over http but has no OAuth2 client secret (DIALPAY__operators__${i}__charging__clientSecret)`);
+      throw new ConfigError(`operators[${i}].charging.clientSecret`,
+        `operator ${op.id} is billed over http but has no OAuth2 client secret (DIALPAY__operators__${i}__charging__clientSecret)`);
     }
   });
 }

@@ -33,7 +33,9 @@ export interface InteropPosition {
  * before the reserve; this guards a config changed in between (an operator gone, or in another
  * currency now): the capture is refused and the payer's hold voided, nothing credited.
  */
-export function payeeOperatorRefusal(operators: ReadonlyMap<string, OperatorConfig>, payeeOperatorId: string, currency: string): string | null {
+export function payeeOperatorRefusal(
+  operators: ReadonlyMap<string, OperatorConfig>, payeeOperatorId: string, currency: string,
+): string | null {
   if (!payeeOperatorId) return null;
   const payee = operators.get(payeeOperatorId);
   if (!payee) return `payee operator ${payeeOperatorId} is not configured`;
@@ -52,16 +54,21 @@ export async function bookInteropPosition(client: pg.ClientBase, position: Inter
   await client.query(
     `INSERT INTO billing.interop_positions (debit_id, payment_id, payer_operator_id, payee_operator_id, currency, amount_minor)
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (debit_id) DO NOTHING`,
-    [position.debitId, position.paymentId, position.payerOperatorId, position.payeeOperatorId, position.currency, position.amountMinor.toString()],
+    [position.debitId, position.paymentId, position.payerOperatorId, position.payeeOperatorId, position.currency,
+      position.amountMinor.toString()],
   );
 }
 
 /** Settlement's question: the positions booked in [from, to), summed per payer operator, payee operator and currency. */
-export async function interopPositionTotals(pool: Pool, request: dialpay.v1.IInteropPositionsRequest): Promise<dialpay.v1.IInteropPositionsReply> {
+export async function interopPositionTotals(
+  pool: Pool, request: dialpay.v1.IInteropPositionsRequest,
+): Promise<dialpay.v1.IInteropPositionsReply> {
   const fromMs = unixMsFromProto(request.fromUnixMs);
   const toMs = unixMsFromProto(request.toUnixMs);
   if (!(toMs > fromMs)) return { available: false };
-  const { rows } = await pool.query<{ payer_operator_id: string; payee_operator_id: string; currency: string; transfers: number; amount_minor: string }>(
+  const { rows } = await pool.query<{
+    payer_operator_id: string; payee_operator_id: string; currency: string; transfers: number; amount_minor: string;
+  }>(
     `SELECT payer_operator_id, payee_operator_id, currency, count(*)::int AS transfers, SUM(amount_minor)::text AS amount_minor
      FROM billing.interop_positions
      WHERE booked_at >= to_timestamp($1::double precision / 1000) AND booked_at < to_timestamp($2::double precision / 1000)
@@ -70,6 +77,9 @@ export async function interopPositionTotals(pool: Pool, request: dialpay.v1.IInt
   );
   return {
     available: true,
-    totals: rows.map((r) => ({ payerOperatorId: r.payer_operator_id, payeeOperatorId: r.payee_operator_id, currency: r.currency, transfers: r.transfers, amountMinor: bigIntToInt64(BigInt(r.amount_minor)) })),
+    totals: rows.map((r) => ({
+      payerOperatorId: r.payer_operator_id, payeeOperatorId: r.payee_operator_id, currency: r.currency, transfers: r.transfers,
+      amountMinor: bigIntToInt64(BigInt(r.amount_minor)),
+    })),
   };
 }

@@ -30,7 +30,9 @@ export interface AvailableBalance {
 }
 
 /** The advisory lock on one merchant's payable, held until the transaction ends. */
-export async function lockPayable(client: pg.ClientBase, merchantId: string, currency: string, mode: 'exclusive' | 'shared'): Promise<void> {
+export async function lockPayable(
+  client: pg.ClientBase, merchantId: string, currency: string, mode: 'exclusive' | 'shared',
+): Promise<void> {
   const fn = mode === 'exclusive' ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared';
   await client.query(`SELECT ${fn}(hashtextextended($1, 0))`, [`payable:${AccountIds.merchant(merchantId, currency)}`]);
 }

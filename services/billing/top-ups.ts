@@ -5,7 +5,7 @@
 // on to the payer's dialpay wallet (a second transfer, so the ledger shows both). A top-up the
 // operator did not answer is retried like every carrier call: the handler throws, JetStream
 // redelivers, and the capture (already booked) is not repeated.
-import type { DebitServiceOptions } from './debits.js';
+import type { DebitServiceOptions } from './debit-context.js';
 import type pg from 'pg';
 import { dialpay } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
@@ -59,11 +59,15 @@ export class TopUps {
    * wallet. Null for a capture that is not airtime. Throws (for a redelivery) while the operator does
    * not answer.
    */
-  async settle(request: dialpay.v1.IDebitCaptureRequested, debit: CapturedDebit, amountMinor: bigint): Promise<TopUpResult | null> {
+  async settle(
+    request: dialpay.v1.IDebitCaptureRequested, debit: CapturedDebit, amountMinor: bigint,
+  ): Promise<TopUpResult | null> {
     const msisdn = request.topUpMsisdn;
     if (!msisdn) return null;
     const refundId = refundIdOf(debit.debit_id);
-    if ((await this.#o.ledger.transferAmount(refundId)) !== null) return { topUp: TopUpOutcome.TOP_UP_OUTCOME_REFUNDED_TO_WALLET, topUpDetail: 'top-up refused earlier' };
+    if ((await this.#o.ledger.transferAmount(refundId)) !== null) {
+      return { topUp: TopUpOutcome.TOP_UP_OUTCOME_REFUNDED_TO_WALLET, topUpDetail: 'top-up refused earlier' };
+    }
     const operator = this.#targetOperator(request, debit);
     const topUp = this.#o.adapterFor(operator).topUp;
     const answer: CarrierResult = topUp
@@ -71,7 +75,8 @@ export class TopUps {
       : { outcome: CarrierOutcome.REJECTED, detail: `operator ${operator.id} has no top-up interface` };
     if (answer.outcome === CarrierOutcome.UNAVAILABLE) throw new TopUpUnavailableError(debit.debit_id, answer.detail);
     if (answer.outcome === CarrierOutcome.OK) return { topUp: TopUpOutcome.TOP_UP_OUTCOME_CREDITED, topUpDetail: '' };
-    this.#o.log.warn({ paymentId: debit.payment_id, target: maskMsisdn(msisdn), operatorId: operator.id, detail: answer.detail }, 'top-up refused after capture; refunding the payer to their wallet');
+    this.#o.log.warn({ paymentId: debit.payment_id, target: maskMsisdn(msisdn), operatorId: operator.id, detail: answer.detail },
+      'top-up refused after capture; refunding the payer to their wallet');
     const airtimeAccountId = AccountIds.airtime(operator.id, debit.currency);
     const walletAccountId = AccountIds.subscriber(debit.msisdn);
     await this.#o.ledger.ensureAccount(walletAccountId, 'subscriber', debit.currency);
@@ -79,7 +84,9 @@ export class TopUps {
       id: refundId, paymentId: debit.payment_id, currency: debit.currency, amountMinor, airtimeAccountId, walletAccountId,
     }));
     // The operator kept nothing: the books must say the payer has it. Anything else is retried, then reaches a person via the DLQ.
-    if (booked.outcome !== 'applied' && booked.outcome !== 'duplicate') throw new Error(`airtime refund ${refundId} could not be booked: ${booked.outcome}`);
+    if (booked.outcome !== 'applied' && booked.outcome !== 'duplicate') {
+      throw new Error(`airtime refund ${refundId} could not be booked: ${booked.outcome}`);
+    }
     return { topUp: TopUpOutcome.TOP_UP_OUTCOME_REFUNDED_TO_WALLET, topUpDetail: answer.detail };
   }
 
@@ -96,10 +103,13 @@ export class TopUps {
  * Said at start: an operator that offers airtime (operators[].topUp) through an adapter with no
  * topUp would take every airtime payment and refund it to the wallet.
  */
-export function warnAboutMissingTopUps(operators: Iterable<OperatorConfig>, adapterFor: (operator: OperatorConfig) => CarrierAdapter, log: Logger): void {
+export function warnAboutMissingTopUps(
+  operators: Iterable<OperatorConfig>, adapterFor: (operator: OperatorConfig) => CarrierAdapter, log: Logger,
+): void {
   for (const operator of operators) {
     if (offersAirtime(operator) && !adapterFor(operator).topUp) {
-      log.warn({ operatorId: operator.id, billingAdapter: operator.billingAdapter }, 'operator offers airtime but its adapter cannot top up: every airtime payment will be refunded to the payer wallet');
+      log.warn({ operatorId: operator.id, billingAdapter: operator.billingAdapter },
+        'operator offers airtime but its adapter cannot top up: every airtime payment will be refunded to the payer wallet');
     }
   }
 }

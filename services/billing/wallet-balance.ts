@@ -29,11 +29,15 @@ export interface BalanceDeps {
 
 /** The wallet's balance; a wallet never credited is simply empty. */
 export async function walletBalance(pool: pg.Pool, msisdn: string): Promise<bigint> {
-  const { rows } = await pool.query<{ balance_minor: bigint | null }>('SELECT balance_minor FROM billing.accounts WHERE id = $1', [AccountIds.subscriber(msisdn)]);
+  const { rows } = await pool.query<{ balance_minor: bigint | null }>(
+    'SELECT balance_minor FROM billing.accounts WHERE id = $1', [AccountIds.subscriber(msisdn)],
+  );
   return BigInt(rows[0]?.balance_minor ?? 0n);
 }
 
-export async function subscriberBalance(deps: BalanceDeps, operator: OperatorConfig, request: dialpay.v1.IBalanceRequest): Promise<dialpay.v1.IBalanceReply> {
+export async function subscriberBalance(
+  deps: BalanceDeps, operator: OperatorConfig, request: dialpay.v1.IBalanceRequest,
+): Promise<dialpay.v1.IBalanceReply> {
   const msisdn = request.msisdn ?? '';
   if (!isE164(msisdn)) return { available: false };
   const currency = operator.currency;
@@ -82,7 +86,8 @@ async function statement(pool: pg.Pool, msisdn: string, currency: string, limit:
           FROM billing.debits d JOIN billing.postings p ON p.transfer_id = 'airtime-refund:' || d.debit_id AND p.account_id = $3
           WHERE d.msisdn = $1 AND d.state = 'captured' ORDER BY d.updated_at DESC LIMIT $2)
        UNION ALL
-       (SELECT c.reference, c.amount_minor, CASE WHEN c.source = 'merchant-payout' THEN 'payout:' ELSE 'deposit:' END || c.counterparty_name, c.created_at
+       (SELECT c.reference, c.amount_minor,
+               CASE WHEN c.source = 'merchant-payout' THEN 'payout:' ELSE 'deposit:' END || c.counterparty_name, c.created_at
           FROM billing.credits c WHERE c.msisdn = $1 AND c.outcome = 'ok' ORDER BY c.created_at DESC LIMIT $2)
      ) m ORDER BY at DESC LIMIT $2`,
     [msisdn, limit, AccountIds.subscriber(msisdn)],

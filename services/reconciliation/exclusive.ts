@@ -46,7 +46,9 @@ export async function reconcileOnce(options: {
   const lease = await options.leases.acquire(name, options.leaseWaitMs, options.onLeaseWait);
   if (!lease) throw new LeaseHeldError(name);
   try {
-    const done = await pool.query<{ summary: ReconcileSummary }>('SELECT summary FROM reconciliation.runs WHERE operator_id = $1 AND file_sha256 = $2', [operator.id, sha256]);
+    const done = await pool.query<{ summary: ReconcileSummary }>(
+      'SELECT summary FROM reconciliation.runs WHERE operator_id = $1 AND file_sha256 = $2', [operator.id, sha256],
+    );
     const stored = done.rows[0];
     if (stored && !options.again) return { summary: stored.summary, ranNow: false };
     // Another process had this file's lease and recorded nothing: it died or failed part-way.

@@ -38,15 +38,19 @@ export { reconcileOnce, fileSha256, runLease, type ExclusiveRun } from './exclus
 
 async function startReconciliation(context: ComponentContext): Promise<StartedComponent> {
   const base = await startBaseOnly(context, 'reconciliation');
-  const findings = new Gauge({ name: 'dialpay_reconciliation_findings', help: 'Findings of the last reconciliation run, per operator and category (bad_row included).', labelNames: ['operator', 'category'], registers: [context.registry] });
-  const needsAction = new Gauge({ name: 'dialpay_reconciliation_needs_action', help: '1 when the last run of this operator found anything but matches.', labelNames: ['operator'], registers: [context.registry] });
+  const findings = new Gauge({ name: 'dialpay_reconciliation_findings',
+    help: 'Findings of the last reconciliation run, per operator and category (bad_row included).',
+    labelNames: ['operator', 'category'], registers: [context.registry] });
+  const needsAction = new Gauge({ name: 'dialpay_reconciliation_needs_action',
+    help: '1 when the last run of this operator found anything but matches.', labelNames: ['operator'], registers: [context.registry] });
   const seen = new Set<string>();
   const show = (run: dialpay.v1.IReconciliationCompleted) => {
     const operator = run.operatorId ?? 'unknown';
     seen.add(operator);
     const counts: Record<string, number> = {
-      matched: run.matched ?? 0, amount_mismatch: run.amountMismatch ?? 0, status_mismatch: run.statusMismatch ?? 0, missing_at_operator: run.missingAtOperator ?? 0,
-      missing_in_ledger: run.missingInLedger ?? 0, duplicate: run.duplicate ?? 0, bad_row: run.badRows ?? 0,
+      matched: run.matched ?? 0, amount_mismatch: run.amountMismatch ?? 0, status_mismatch: run.statusMismatch ?? 0,
+      missing_at_operator: run.missingAtOperator ?? 0, missing_in_ledger: run.missingInLedger ?? 0, duplicate: run.duplicate ?? 0,
+      bad_row: run.badRows ?? 0,
     };
     for (const [category, n] of Object.entries(counts)) findings.set({ operator, category }, n);
     needsAction.set({ operator }, run.needsAction ? 1 : 0);
@@ -64,7 +68,9 @@ async function startReconciliation(context: ComponentContext): Promise<StartedCo
   });
   // Subscribed first, so a run that completes while this reads is not missed; what it shows wins.
   try {
-    for (const [operator, run] of await lastRuns(context.nats, context.config.operators.map((o) => o.id))) if (!seen.has(operator)) show(run);
+    for (const [operator, run] of await lastRuns(context.nats, context.config.operators.map((o) => o.id))) {
+      if (!seen.has(operator)) show(run);
+    }
   } catch (err) {
     context.log.warn({ err }, 'could not read the last reconciliation runs back; the metrics start empty');
   }

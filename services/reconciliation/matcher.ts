@@ -84,7 +84,8 @@ export class Matcher {
     if (this.#seenCarrierTx.has(record.carrierTxId)) return [{ category: 'duplicate', side: 'operator', operator: record }];
     this.#seenCarrierTx.add(record.carrierTxId);
     const byCorrelator = record.correlator ? this.#byCorrelator.get(record.correlator) : undefined;
-    const byCarrierRef = byCorrelator ? undefined : (this.#byCarrierRef.get(record.carrierTxId) ?? (record.correlator ? this.#byCarrierRef.get(record.correlator) : undefined));
+    const byCarrierRef = byCorrelator ? undefined
+      : (this.#byCarrierRef.get(record.carrierTxId) ?? (record.correlator ? this.#byCarrierRef.get(record.correlator) : undefined));
     const byId = byCorrelator ?? byCarrierRef;
     if (byId) {
       // The same charge a second time under another carrier id: the carrier charged twice.
@@ -108,12 +109,16 @@ export class Matcher {
   finish(): Finding[] {
     this.#finished = true;
     const missing: Finding[] = [];
-    for (const { charge, matched } of this.#byCorrelator.values()) if (!matched) missing.push({ category: 'missing_at_operator', ledger: charge });
+    for (const { charge, matched } of this.#byCorrelator.values()) {
+      if (!matched) missing.push({ category: 'missing_at_operator', ledger: charge });
+    }
     return missing;
   }
 
   #compare(ledger: LedgerCharge, operator: OperatorRecord, by: MatchedBy): Finding {
-    if (ledger.amountMinor !== operator.amountMinor || ledger.currency !== operator.currency) return { category: 'amount_mismatch', ledger, operator };
+    if (ledger.amountMinor !== operator.amountMinor || ledger.currency !== operator.currency) {
+      return { category: 'amount_mismatch', ledger, operator };
+    }
     if (STATUS_PAIRS[ledger.status] !== operator.status) return { category: 'status_mismatch', ledger, operator };
     return { category: 'matched', by, ledger, operator };
   }
@@ -121,7 +126,9 @@ export class Matcher {
 
 /** Counts per category, every category present (zeros included), for reports and metrics. */
 export function tally(findings: Iterable<Finding>): Record<Category, number> {
-  const counts: Record<Category, number> = { matched: 0, amount_mismatch: 0, status_mismatch: 0, missing_at_operator: 0, missing_in_ledger: 0, duplicate: 0 };
+  const counts: Record<Category, number> = {
+    matched: 0, amount_mismatch: 0, status_mismatch: 0, missing_at_operator: 0, missing_in_ledger: 0, duplicate: 0,
+  };
   for (const f of findings) counts[f.category]++;
   return counts;
 }

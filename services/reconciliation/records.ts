@@ -26,10 +26,13 @@ export type RecordsConfig = OperatorConfig['reconciliation'];
 const RECORD_BYTES_MAX = 4_096;
 const AMOUNT_DIGITS_MAX = 15;
 
-export type ParsedRow = { readonly ok: true; readonly record: OperatorRecord } | { readonly ok: false; readonly line: number; readonly reason: string };
+export type ParsedRow = { readonly ok: true; readonly record: OperatorRecord }
+  | { readonly ok: false; readonly line: number; readonly reason: string };
 
 /** One row (header -> value) to a record, or the reason it is not one. Pure. */
-export function parseRow(row: Readonly<Record<string, string>>, line: number, config: RecordsConfig, countryCallingCode: string): ParsedRow {
+export function parseRow(
+  row: Readonly<Record<string, string>>, line: number, config: RecordsConfig, countryCallingCode: string,
+): ParsedRow {
   const c = config.columns;
   const field = (name: string) => (row[name] ?? '').trim();
   const bad = (reason: string): ParsedRow => ({ ok: false, line, reason });
@@ -38,16 +41,22 @@ export function parseRow(row: Readonly<Record<string, string>>, line: number, co
   const msisdn = toE164(field(c.msisdn), countryCallingCode);
   if (!msisdn) return bad(`${c.msisdn} "${field(c.msisdn).slice(0, 20)}" is not a phone number`);
   const amountText = field(c.amountMinor);
-  if (!new RegExp(`^\\d{1,${AMOUNT_DIGITS_MAX}}$`).test(amountText)) return bad(`${c.amountMinor} "${amountText.slice(0, 20)}" is not a whole number of minor units`);
+  if (!new RegExp(`^\\d{1,${AMOUNT_DIGITS_MAX}}$`).test(amountText)) {
+    return bad(`${c.amountMinor} "${amountText.slice(0, 20)}" is not a whole number of minor units`);
+  }
   const currency = field(c.currency).toUpperCase();
   if (!/^[A-Z]{3}$/.test(currency)) return bad(`${c.currency} "${currency.slice(0, 10)}" is not an ISO 4217 code`);
   const statusWord = field(c.status).toLowerCase();
   const status = config.statuses[statusWord];
   if (!status) return bad(`${c.status} "${statusWord.slice(0, 20)}" is not a status we know`);
   const atText = field(c.chargedAt);
-  const chargedAtMs = /^\d{10,14}$/.test(atText) ? Number(atText) : /(?:Z|[+-]\d{2}:?\d{2})$/.test(atText) ? Date.parse(atText) : Number.NaN;
+  const chargedAtMs = /^\d{10,14}$/.test(atText) ? Number(atText)
+    : /(?:Z|[+-]\d{2}:?\d{2})$/.test(atText) ? Date.parse(atText) : Number.NaN;
   if (!Number.isFinite(chargedAtMs)) return bad(`${c.chargedAt} "${atText.slice(0, 30)}" is not a time with a zone`);
-  return { ok: true, record: { line, carrierTxId, correlator: field(c.correlator), msisdn, amountMinor: BigInt(amountText), currency, status, chargedAtMs } };
+  return {
+    ok: true,
+    record: { line, carrierTxId, correlator: field(c.correlator), msisdn, amountMinor: BigInt(amountText), currency, status, chargedAtMs },
+  };
 }
 
 /**

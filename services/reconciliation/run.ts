@@ -32,7 +32,19 @@ export interface ReconcileSummary {
   readonly reportJson: string;
 }
 
-const HEADER = 'category,line,carrier_tx_id,correlator,msisdn,ledger_amount_minor,operator_amount_minor,currency,ledger_status,operator_status,detail';
+const HEADER = 'category,line,carrier_tx_id,correlator,msisdn,ledger_amount_minor,operator_amount_minor,currency,'
+  + 'ledger_status,operator_status,detail';
+
+/** A time span in epoch ms, both ends included; toMs < fromMs when the file has no readable charge. */
+interface Span {
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+export interface ReconcileOptions {
+  operator: OperatorConfig; file: string; outBase: string; nc: NatsConnection; js: JetStreamClient; publishTimeoutMs: number;
+  signal?: AbortSignal; eventId?: string;
+}
 
 function csvField(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
@@ -43,8 +55,9 @@ function findingLine(f: Finding): string {
   const operator = 'operator' in f ? f.operator : null;
   const detail = f.category === 'duplicate' ? `${f.side} side` : '';
   return [
-    f.category, operator?.line ?? '', operator?.carrierTxId ?? '', ledger?.correlator ?? operator?.correlator ?? '', ledger?.msisdn ?? operator?.msisdn ?? '',
-    ledger?.amountMinor ?? '', operator?.amountMinor ?? '', ledger?.currency ?? operator?.currency ?? '', ledger?.status ?? '', operator?.status ?? '', detail,
+    f.category, operator?.line ?? '', operator?.carrierTxId ?? '', ledger?.correlator ?? operator?.correlator ?? '',
+    ledger?.msisdn ?? operator?.msisdn ?? '', ledger?.amountMinor ?? '', operator?.amountMinor ?? '',
+    ledger?.currency ?? operator?.currency ?? '', ledger?.status ?? '', operator?.status ?? '', detail,
   ].map((v) => csvField(String(v))).join(',');
 }
 
@@ -53,7 +66,7 @@ async function write(out: WriteStream, line: string): Promise<void> {
 }
 
 /** The file's first and last charge times, from one streaming pass. */
-async function timeSpan(file: string, operator: OperatorConfig): Promise<{ fromMs: number; toMs: number } | null> {
+async function timeSpan(file: string, operator: OperatorConfig): Promise<Span | null> {
   let fromMs = Number.POSITIVE_INFINITY;
   let toMs = Number.NEGATIVE_INFINITY;
   for await (const row of readRecords(createReadStream(file), operator.reconciliation, operator.countryCallingCode)) {
@@ -69,12 +82,14 @@ async function timeSpan(file: string, operator: OperatorConfig): Promise<{ fromM
  * `eventId`: the ReconciliationCompleted event's id (Nats-Msg-Id), so a run taken over from one that died after
  * publishing is not told twice within the stream's duplicate window; random by default.
  */
-export async function reconcile(options: { operator: OperatorConfig; file: string; outBase: string; nc: NatsConnection; js: JetStreamClient; publishTimeoutMs: number; signal?: AbortSignal; eventId?: string }): Promise<ReconcileSummary> {
+export async function reconcile(options: ReconcileOptions): Promise<ReconcileSummary> {
   const { operator, file, signal } = options;
   const toleranceMs = operator.reconciliation.toleranceMs;
-  const span = (await timeSpan(file, operator)) ?? { fromMs: 0, toMs: -1 };
+  const span: Span = (await timeSpan(file, operator)) ?? { fromMs: 0, toMs: -1 };
   const matcher = new Matcher({ toleranceMs });
-  const counts: Record<Category, number> = { matched: 0, amount_mismatch: 0, status_mismatch: 0, missing_at_operator: 0, missing_in_ledger: 0, duplicate: 0 };
+  const counts: Record<Category, number> = {
+    matched: 0, amount_mismatch: 0, status_mismatch: 0, missing_at_operator: 0, missing_in_ledger: 0, duplicate: 0,
+  };
   const out = createWriteStream(`${options.outBase}.csv`);
   await write(out, HEADER);
   const report = async (findings: Finding[]) => {
@@ -84,27 +99,7 @@ export async function reconcile(options: { operator: OperatorConfig; file: strin
     }
   };
 
-  // Our side: every charge the file could pair with (its span widened by the tolerance).
-  if (span.toMs >= span.fromMs) {
-    let after = '';
-    for (let page = 0; ; page++) {
-      if (page >= CHARGES_PAGES_MAX) throw new Error('more charges in this span than one run reads; split the file');
-      signal?.throwIfAborted();
-      const reply = await requestReply(options.nc, Requests.billingCharges, {
-        operatorId: operator.id, fromUnixMs: unixMsToProto(span.fromMs - toleranceMs), toUnixMs: unixMsToProto(span.toMs + toleranceMs + 1), limit: CHARGES_PAGE, afterDebitId: after,
-      }, BILLING_TIMEOUT_MS);
-      if (!reply.available) throw new Error('billing could not list the charges');
-      for (const c of reply.charges ?? []) {
-        const amount = moneyFromProto(c.amount);
-        await report(matcher.addLedger({
-          correlator: c.debitId ?? '', carrierRef: c.carrierRef ?? '', msisdn: c.msisdn ?? '', amountMinor: amount.amountMinor, currency: amount.currency,
-          status: c.status === 'refunded' ? 'refunded' : 'captured', atMs: unixMsFromProto(c.atUnixMs),
-        }));
-        after = c.debitId ?? after;
-      }
-      if (!reply.more) break;
-    }
-  }
+  if (span.toMs >= span.fromMs) await reportLedgerSide(options, span, matcher, report);
 
   let badRows = 0;
   for await (const row of readRecords(createReadStream(file), operator.reconciliation, operator.countryCallingCode)) {
@@ -117,7 +112,8 @@ export async function reconcile(options: { operator: OperatorConfig; file: strin
     await report(matcher.addOperator(row.record));
   }
   // Missing at the operator only inside the file's own span: charges just outside it are another file's.
-  await report(matcher.finish().filter((f) => f.category !== 'missing_at_operator' || (f.ledger.atMs >= span.fromMs && f.ledger.atMs <= span.toMs)));
+  await report(matcher.finish()
+    .filter((f) => f.category !== 'missing_at_operator' || (f.ledger.atMs >= span.fromMs && f.ledger.atMs <= span.toMs)));
   out.end();
   await once(out, 'finish');
 
@@ -125,14 +121,46 @@ export async function reconcile(options: { operator: OperatorConfig; file: strin
   const empty = span.toMs < span.fromMs;
   const needsAction = empty || badRows > 0 || Object.entries(counts).some(([category, n]) => category !== 'matched' && n > 0);
   const summary: ReconcileSummary = {
-    operatorId: operator.id, file, fromMs: span.fromMs, toMs: span.toMs, counts, badRows, needsAction, reportCsv: `${options.outBase}.csv`, reportJson: `${options.outBase}.json`,
+    operatorId: operator.id, file, fromMs: span.fromMs, toMs: span.toMs, counts, badRows, needsAction,
+    reportCsv: `${options.outBase}.csv`, reportJson: `${options.outBase}.json`,
   };
   signal?.throwIfAborted();
-  writeFileSync(summary.reportJson, `${JSON.stringify({ ...summary, from: span.toMs >= span.fromMs ? new Date(span.fromMs).toISOString() : null, to: span.toMs >= span.fromMs ? new Date(span.toMs).toISOString() : null }, null, 2)}\n`);
+  const from = span.toMs >= span.fromMs ? new Date(span.fromMs).toISOString() : null;
+  const to = span.toMs >= span.fromMs ? new Date(span.toMs).toISOString() : null;
+  writeFileSync(summary.reportJson, `${JSON.stringify({ ...summary, from, to }, null, 2)}\n`);
   await publishEvent(options.js, Events.reconciliationCompleted, {
-    envelope: newEnvelope({ producer: 'reconciliation', ...(options.eventId ? { eventId: options.eventId } : {}) }), operatorId: operator.id, windowId: `${operator.id}/${file.split('/').pop() ?? file}`,
-    matched: counts.matched, amountMismatch: counts.amount_mismatch, statusMismatch: counts.status_mismatch, missingAtOperator: counts.missing_at_operator,
+    envelope: newEnvelope({ producer: 'reconciliation', ...(options.eventId ? { eventId: options.eventId } : {}) }),
+    operatorId: operator.id, windowId: `${operator.id}/${file.split('/').pop() ?? file}`,
+    matched: counts.matched, amountMismatch: counts.amount_mismatch, statusMismatch: counts.status_mismatch,
+    missingAtOperator: counts.missing_at_operator,
     missingInLedger: counts.missing_in_ledger, duplicate: counts.duplicate, badRows, needsAction,
   }, { timeoutMs: options.publishTimeoutMs });
   return summary;
+}
+
+/** Our side: every charge the file could pair with (its span widened by the tolerance), read from billing page by page. */
+async function reportLedgerSide(
+  options: ReconcileOptions, span: Span, matcher: Matcher, report: (findings: Finding[]) => Promise<void>,
+): Promise<void> {
+  const { operator, signal } = options;
+  const toleranceMs = operator.reconciliation.toleranceMs;
+  let after = '';
+  for (let page = 0; ; page++) {
+    if (page >= CHARGES_PAGES_MAX) throw new Error('more charges in this span than one run reads; split the file');
+    signal?.throwIfAborted();
+    const reply = await requestReply(options.nc, Requests.billingCharges, {
+      operatorId: operator.id, fromUnixMs: unixMsToProto(span.fromMs - toleranceMs),
+      toUnixMs: unixMsToProto(span.toMs + toleranceMs + 1), limit: CHARGES_PAGE, afterDebitId: after,
+    }, BILLING_TIMEOUT_MS);
+    if (!reply.available) throw new Error('billing could not list the charges');
+    for (const c of reply.charges ?? []) {
+      const amount = moneyFromProto(c.amount);
+      await report(matcher.addLedger({
+        correlator: c.debitId ?? '', carrierRef: c.carrierRef ?? '', msisdn: c.msisdn ?? '', amountMinor: amount.amountMinor,
+        currency: amount.currency, status: c.status === 'refunded' ? 'refunded' : 'captured', atMs: unixMsFromProto(c.atUnixMs),
+      }));
+      after = c.debitId ?? after;
+    }
+    if (!reply.more) break;
+  }
 }

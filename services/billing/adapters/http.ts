@@ -89,7 +89,9 @@ export class HttpChargingAdapter implements CarrierAdapter {
       tokenUrl: options.tokenUrl, clientId: options.clientId, clientSecret: options.clientSecret, scope: options.scope,
       timeoutMs: options.timeoutMs, refreshMarginMs: options.tokenRefreshMarginMs ?? 30_000,
     });
-    this.#http = new CamaraHttp({ timeoutMs: options.timeoutMs, attemptsMax: options.attemptsMax ?? 3, retryDelayMs: options.retryDelayMs ?? 200, credentials });
+    this.#http = new CamaraHttp({
+      timeoutMs: options.timeoutMs, attemptsMax: options.attemptsMax ?? 3, retryDelayMs: options.retryDelayMs ?? 200, credentials,
+    });
     if (options.topUp) {
       const topUp = new HttpTopUp(options.topUp);
       this.topUp = (request) => topUp.topUp(request);
@@ -107,7 +109,10 @@ export class HttpChargingAdapter implements CarrierAdapter {
         clientCorrelator: request.debitId,
         referenceCode: request.debitId,
         paymentAmount: {
-          chargingInformation: { amount: new JsonDecimal(minorToDecimal(request.amountMinor, request.currency)), currency: request.currency, description: request.description || 'dialpay payment' },
+          chargingInformation: {
+            amount: new JsonDecimal(minorToDecimal(request.amountMinor, request.currency)), currency: request.currency,
+            description: request.description || 'dialpay payment',
+          },
         },
       },
     };
@@ -131,7 +136,9 @@ export class HttpChargingAdapter implements CarrierAdapter {
       return this.#reserved(await this.#settled(payment));
     }
     const code = errorCode(res);
-    if (res.status === 403 && code === 'CARRIER_BILLING.PAYMENT_DENIED') return { outcome: CarrierOutcome.INSUFFICIENT_FUNDS, detail: errorText(res) };
+    if (res.status === 403 && code === 'CARRIER_BILLING.PAYMENT_DENIED') {
+      return { outcome: CarrierOutcome.INSUFFICIENT_FUNDS, detail: errorText(res) };
+    }
     if (res.status === 404) return { outcome: CarrierOutcome.ACCOUNT_NOT_FOUND, detail: errorText(res) };
     if (res.status === 400 || res.status === 409) {
       // Our clientCorrelator is already in use: a payment of ours under it, made earlier? Ask.
@@ -151,7 +158,8 @@ export class HttpChargingAdapter implements CarrierAdapter {
     let after: Lookup = before;
     if (before.paymentStatus === 'reserved') {
       try {
-        const res = await this.#http.call('POST', `${this.#payments}/${encodeURIComponent(before.paymentId)}/confirm`, debitId, { phoneNumber: before.phoneNumber });
+        const res = await this.#http.call('POST', `${this.#payments}/${encodeURIComponent(before.paymentId)}/confirm`, debitId,
+          { phoneNumber: before.phoneNumber });
         if (res.status === 401) return unavailable(`not authorised: ${errorText(res)}`);
         if (res.status !== 202 && res.status !== 409) return { outcome: CarrierOutcome.REJECTED, detail: errorText(res) };
       } catch (err) {
@@ -181,21 +189,27 @@ export class HttpChargingAdapter implements CarrierAdapter {
     if (before.paymentStatus === 'cancelled' || before.paymentStatus === 'denied') return ok();
     if (before.paymentStatus === 'succeeded') return { outcome: CarrierOutcome.REJECTED, detail: 'payment is succeeded' };
     try {
-      const res = await this.#http.call('POST', `${this.#payments}/${encodeURIComponent(before.paymentId)}/cancel`, debitId, { phoneNumber: before.phoneNumber });
+      const res = await this.#http.call('POST', `${this.#payments}/${encodeURIComponent(before.paymentId)}/cancel`, debitId,
+        { phoneNumber: before.phoneNumber });
       if (res.status === 202 || res.status === 404) return ok();
       if (res.status === 401) return unavailable(`not authorised: ${errorText(res)}`);
       if (res.status === 409 && errorCode(res) === 'CARRIER_BILLING.PAYMENT_CANCELLED') return ok();
-      if (res.status === 409 && errorCode(res) === 'CARRIER_BILLING.PAYMENT_CONFIRMED') return { outcome: CarrierOutcome.REJECTED, detail: 'payment is succeeded' };
+      if (res.status === 409 && errorCode(res) === 'CARRIER_BILLING.PAYMENT_CONFIRMED') {
+        return { outcome: CarrierOutcome.REJECTED, detail: 'payment is succeeded' };
+      }
       // Refused for another reason: what the payment's status says decides whether anything is still held.
       const after = await this.#get(before.paymentId, debitId);
       if (typeof after === 'object' && (after.paymentStatus === 'cancelled' || after.paymentStatus === 'denied')) return ok();
       if (after === 'unknown') return unavailable(`cancel refused (${errorText(res)}); status unknown`);
-      return { outcome: CarrierOutcome.REJECTED, detail: `cancel refused (${errorText(res)}); payment is ${typeof after === 'object' ? after.paymentStatus : 'unknown to the operator'}` };
+      const status = typeof after === 'object' ? after.paymentStatus : 'unknown to the operator';
+      return { outcome: CarrierOutcome.REJECTED, detail: `cancel refused (${errorText(res)}); payment is ${status}` };
     } catch (err) {
       if (!(err instanceof Unanswered)) throw err;
       const after = await this.#get(before.paymentId, debitId);
       if (typeof after === 'object' && (after.paymentStatus === 'cancelled' || after.paymentStatus === 'denied')) return ok();
-      if (typeof after === 'object' && after.paymentStatus === 'succeeded') return { outcome: CarrierOutcome.REJECTED, detail: 'payment is succeeded' };
+      if (typeof after === 'object' && after.paymentStatus === 'succeeded') {
+        return { outcome: CarrierOutcome.REJECTED, detail: 'payment is succeeded' };
+      }
       return unavailable(`${err.message}; not cancelled yet`);
     }
   }
@@ -232,7 +246,11 @@ export class HttpChargingAdapter implements CarrierAdapter {
       amountTransaction: {
         clientCorrelator: refundId,
         referenceCode: refundId,
-        refundAmount: { chargingInformation: { amount: new JsonDecimal(minorToDecimal(amountMinor, payment.currency)), currency: payment.currency, description: reason } },
+        refundAmount: {
+          chargingInformation: {
+            amount: new JsonDecimal(minorToDecimal(amountMinor, payment.currency)), currency: payment.currency, description: reason,
+          },
+        },
       },
     };
     const url = `${this.#refunds}/${encodeURIComponent(payment.paymentId)}/refunds`;
@@ -269,7 +287,9 @@ export class HttpChargingAdapter implements CarrierAdapter {
       if (err instanceof Unanswered) return unavailable(`refund refused (${refusal}); its refunds unknown: ${err.message}`);
       throw err;
     }
-    if (res.status !== 200 || !Array.isArray(res.json.items)) return unavailable(`refund refused (${refusal}); its refunds unknown: HTTP ${res.status}`);
+    if (res.status !== 200 || !Array.isArray(res.json.items)) {
+      return unavailable(`refund refused (${refusal}); its refunds unknown: HTTP ${res.status}`);
+    }
     const ours = (res.json.items as unknown[]).find((r): r is Record<string, any> =>
       !!r && typeof r === 'object' && (r as Record<string, any>).amountTransaction?.clientCorrelator === refundId);
     if (!ours) return { outcome: CarrierOutcome.REJECTED, detail: `refund refused (${refusal}); none of ours under ${refundId}` };
@@ -344,7 +364,10 @@ export class HttpChargingAdapter implements CarrierAdapter {
     const skewMs = this.#o.lookupSkewMs ?? 30_000;
     const bounds: Record<string, string> = sinceMs === undefined
       ? { 'paymentCreationDate.gte': new Date(Date.now() - (this.#o.lookupWindowMs ?? 3_600_000)).toISOString(), order: 'desc' }
-      : { 'paymentCreationDate.gte': new Date(sinceMs - skewMs).toISOString(), 'paymentCreationDate.lte': new Date(Date.now() + skewMs).toISOString(), order: 'asc' };
+      : {
+        'paymentCreationDate.gte': new Date(sinceMs - skewMs).toISOString(),
+        'paymentCreationDate.lte': new Date(Date.now() + skewMs).toISOString(), order: 'asc',
+      };
     for (let page = 1; page <= (this.#o.lookupPagesMax ?? 20); page++) {
       const query = new URLSearchParams({ ...bounds, perPage: String(PAGE_SIZE), page: String(page) });
       for (const status of statuses) query.append('paymentStatus', status);

@@ -153,7 +153,8 @@ export class PostgresSimulatorState implements SimulatorState {
   }
 
   reserve(debitId: string, msisdn: string, amountMinor: bigint): Promise<ReserveOutcome> {
-    return this.#call('SELECT billing.simulator_reserve($1, $2, $3, $4) AS outcome', [debitId, msisdn, amountMinor, this.#openingBalanceMinor]);
+    return this.#call('SELECT billing.simulator_reserve($1, $2, $3, $4) AS outcome',
+      [debitId, msisdn, amountMinor, this.#openingBalanceMinor]);
   }
 
   capture(debitId: string, amountMinor: bigint): Promise<CaptureOutcome> {
@@ -165,11 +166,13 @@ export class PostgresSimulatorState implements SimulatorState {
   }
 
   refund(refundId: string, debitId: string, amountMinor: bigint): Promise<RefundOutcome> {
-    return this.#call('SELECT billing.simulator_refund($1, $2, $3, $4) AS outcome', [refundId, debitId, amountMinor, this.#openingBalanceMinor]);
+    return this.#call('SELECT billing.simulator_refund($1, $2, $3, $4) AS outcome',
+      [refundId, debitId, amountMinor, this.#openingBalanceMinor]);
   }
 
   topUp(topUpId: string, msisdn: string, amountMinor: bigint): Promise<TopUpOutcome> {
-    return this.#call('SELECT billing.simulator_top_up($1, $2, $3, $4) AS outcome', [topUpId, msisdn, amountMinor, this.#openingBalanceMinor]);
+    return this.#call('SELECT billing.simulator_top_up($1, $2, $3, $4) AS outcome',
+      [topUpId, msisdn, amountMinor, this.#openingBalanceMinor]);
   }
 
   async held(debitId: string): Promise<boolean> {
@@ -177,11 +180,13 @@ export class PostgresSimulatorState implements SimulatorState {
   }
 
   async toppedUp(topUpId: string): Promise<boolean> {
-    return ((await this.#pool.query(`SELECT 1 FROM billing.simulator_paid WHERE id = 'top-up:' || $1`, [topUpId])).rowCount ?? 0) > 0;
+    return ((await this.#pool.query("SELECT 1 FROM billing.simulator_paid WHERE id = 'top-up:' || $1", [topUpId])).rowCount ?? 0) > 0;
   }
 
   async balance(msisdn: string): Promise<bigint> {
-    const { rows } = await this.#pool.query<{ balance: bigint }>('SELECT balance_minor AS balance FROM billing.simulator_lines WHERE msisdn = $1', [msisdn]);
+    const { rows } = await this.#pool.query<{ balance: bigint }>(
+      'SELECT balance_minor AS balance FROM billing.simulator_lines WHERE msisdn = $1', [msisdn],
+    );
     return rows[0]?.balance ?? this.#openingBalanceMinor;
   }
 

@@ -38,7 +38,9 @@ export class SimulatedCarrier implements CarrierAdapter {
   constructor(options: SimulatorOptions) {
     this.#o = options;
     this.#memory = options.sharedPool ? null : new MemorySimulatorState(options.openingBalanceMinor);
-    this.#state = options.sharedPool ? new PostgresSimulatorState(options.sharedPool, options.openingBalanceMinor) : (this.#memory as MemorySimulatorState);
+    this.#state = options.sharedPool
+      ? new PostgresSimulatorState(options.sharedPool, options.openingBalanceMinor)
+      : (this.#memory as MemorySimulatorState);
   }
 
   payerAccountId(operatorId: string): string {
@@ -112,7 +114,9 @@ export class SimulatedCarrier implements CarrierAdapter {
     if (this.#down.has(request.msisdn)) return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'charging API timed out' };
     if (this.#isBarred(request.msisdn)) {
       // A reserve made before the line was barred is still answered as made.
-      return (await this.#state.held(request.debitId)) ? { outcome: CarrierOutcome.OK, detail: 'already reserved' } : { outcome: CarrierOutcome.REJECTED, detail: 'line barred' };
+      return (await this.#state.held(request.debitId))
+        ? { outcome: CarrierOutcome.OK, detail: 'already reserved' }
+        : { outcome: CarrierOutcome.REJECTED, detail: 'line barred' };
     }
     switch (await this.#state.reserve(request.debitId, request.msisdn, request.amountMinor)) {
       case 'ok':
@@ -171,7 +175,9 @@ export class SimulatedCarrier implements CarrierAdapter {
 
   async #weather(): Promise<CarrierResult | null> {
     if (this.#o.latencyMs) await new Promise((r) => setTimeout(r, this.#o.latencyMs));
-    if (this.#o.unavailableRate && Math.random() < this.#o.unavailableRate) return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'simulated outage' };
+    if (this.#o.unavailableRate && Math.random() < this.#o.unavailableRate) {
+      return { outcome: CarrierOutcome.UNAVAILABLE, detail: 'simulated outage' };
+    }
     return null;
   }
 }

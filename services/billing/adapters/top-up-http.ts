@@ -26,7 +26,10 @@ export class HttpTopUp {
   }
 
   async topUp(request: TopUpRequest): Promise<CarrierResult> {
-    const body = { topUpId: request.topUpId, msisdn: `+${request.msisdn}`, amount: { value: minorToDecimal(request.amountMinor, request.currency), currency: request.currency } };
+    const body = {
+      topUpId: request.topUpId, msisdn: `+${request.msisdn}`,
+      amount: { value: minorToDecimal(request.amountMinor, request.currency), currency: request.currency },
+    };
     try {
       const { status, json } = await this.#call('POST', '/topups', body);
       if (status === 200 || status === 201) return outcomeOf(json, status);
@@ -57,7 +60,10 @@ export class HttpTopUp {
     try {
       res = await fetch(`${this.#base}${path}`, {
         method,
-        headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.#o.apiKey ? { authorization: `Bearer ${this.#o.apiKey}` } : {}) },
+        headers: {
+          accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.#o.apiKey ? { authorization: `Bearer ${this.#o.apiKey}` } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.#o.timeoutMs),
       });

@@ -30,7 +30,8 @@
 // Every transfer's postings sum to zero; a transfer that does not is a bug
 // and the builder throws before anything is written.
 
-export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'operator_share' | 'holds' | 'carrier_clearing' | 'suspense' | 'merchant_settled' | 'operator_settled' | 'airtime_payable' | 'agent_float' | 'operator_funding';
+export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'operator_share' | 'holds' | 'carrier_clearing' | 'suspense'
+  | 'merchant_settled' | 'operator_settled' | 'airtime_payable' | 'agent_float' | 'operator_funding';
 
 /**
  * No stranded money: the flow that reads or spends each kind of account. Money may rest only in
@@ -40,18 +41,34 @@ export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'o
  * kind of account needs its row here.
  */
 export const ACCOUNT_READERS: Readonly<Record<AccountKind, { readonly readBy: string | null; readonly endsAtZero?: boolean }>> = {
-  subscriber: { readBy: 'its subscriber: BAL and the USSD balance show it, PAY, SEND and USSD payments reserve from it first (billing funding.ts)' },
-  merchant_payable: { readBy: "settlement closes it into merchant_settled each window (settlement-ledger.ts); merchant payouts to wallets (credits.ts); the merchant API's balance" },
+  subscriber: {
+    readBy: 'its subscriber: BAL and the USSD balance show it, PAY, SEND and USSD payments reserve from it first (billing funding.ts)',
+  },
+  merchant_payable: {
+    readBy: 'settlement closes it into merchant_settled each window (settlement-ledger.ts); merchant payouts to wallets (credits.ts);'
+      + " the merchant API's balance",
+  },
   fee_revenue: { readBy: "dialpay's revenue, reported per settlement window (settlement-ledger.ts)" },
   operator_share: { readBy: 'settlement books it to operator_settled each window (settlement-ledger.ts)' },
   holds: { readBy: 'the capture or void of the debit that reserved it', endsAtZero: true },
-  carrier_clearing: { readBy: 'what the carrier collected for us (negative: it owes us), matched by reconciliation against its charging records' },
+  carrier_clearing: {
+    readBy: 'what the carrier collected for us (negative: it owes us), matched by reconciliation against its charging records',
+  },
   suspense: { readBy: null },
   merchant_settled: { readBy: 'merchant payouts, from the settlement reports' },
   operator_settled: { readBy: 'operator payouts, from the settlement reports' },
-  airtime_payable: { readBy: 'what dialpay owes the operator for airtime it credited: settlement books it to operator_settled each window with the operator share, up to what it held at the window end (settlement-ledger.ts)' },
-  agent_float: { readBy: "its agent: cash-ins (DEP) reserve from it, cash-outs (WITHDRAW) credit it; the operator reads it with readAgentFloat (agent-floats.ts)" },
-  operator_funding: { readBy: "what the operator put into its agents' floats and subscribers' wallets (negative: the cash it holds for them), read by float top-ups (agent-floats.ts) and operator deposits (credits.ts), and matched against the operator's own funding records" },
+  airtime_payable: {
+    readBy: 'what dialpay owes the operator for airtime it credited: settlement books it to operator_settled each window with the operator'
+      + ' share, up to what it held at the window end (settlement-ledger.ts)',
+  },
+  agent_float: {
+    readBy: 'its agent: cash-ins (DEP) reserve from it, cash-outs (WITHDRAW) credit it;'
+      + ' the operator reads it with readAgentFloat (agent-floats.ts)',
+  },
+  operator_funding: {
+    readBy: "what the operator put into its agents' floats and subscribers' wallets (negative: the cash it holds for them), read by float"
+      + " top-ups (agent-floats.ts) and operator deposits (credits.ts), and matched against the operator's own funding records",
+  },
 };
 
 /** Kinds whose balance is checked on every debit and so kept as a row. */
@@ -116,7 +133,9 @@ export function assertBalanced(transfer: Transfer): void {
     if (p.amountMinor > 0n) credits += p.amountMinor;
   }
   if (sum !== 0n) throw new LedgerInvariantError(transfer.id, `postings sum to ${sum}, not zero`);
-  if (credits !== transfer.amountMinor) throw new LedgerInvariantError(transfer.id, `credits ${credits} do not equal the amount ${transfer.amountMinor}`);
+  if (credits !== transfer.amountMinor) {
+    throw new LedgerInvariantError(transfer.id, `credits ${credits} do not equal the amount ${transfer.amountMinor}`);
+  }
 }
 
 function build(transfer: Transfer): Transfer {
@@ -149,7 +168,10 @@ export function reserveTransfer(input: ReserveInput): Transfer {
 
 export interface CaptureInput {
   readonly id: string;
-  readonly reserve: { readonly id: string; readonly paymentId: string; readonly currency: string; readonly amountMinor: bigint; readonly payerAccountId: string };
+  readonly reserve: {
+    readonly id: string; readonly paymentId: string; readonly currency: string; readonly amountMinor: bigint;
+    readonly payerAccountId: string;
+  };
   /** Where the captured amount goes; the parts sum to the captured amount. */
   readonly payeeAccountId: string;
   readonly payeeMinor: bigint;
@@ -162,14 +184,21 @@ export interface CaptureInput {
 export function captureTransfer(input: CaptureInput): Transfer {
   const { reserve } = input;
   const captured = input.payeeMinor + input.feeMinor + input.operatorShareMinor;
-  if (captured <= 0n || captured > reserve.amountMinor) throw new LedgerInvariantError(input.id, `capture of ${captured} outside the reserve of ${reserve.amountMinor}`);
+  if (captured <= 0n || captured > reserve.amountMinor) {
+    throw new LedgerInvariantError(input.id, `capture of ${captured} outside the reserve of ${reserve.amountMinor}`);
+  }
   const released = reserve.amountMinor - captured;
   const postings: Posting[] = [{ accountId: AccountIds.holds(reserve.currency), amountMinor: -reserve.amountMinor }];
   postings.push({ accountId: input.payeeAccountId, amountMinor: input.payeeMinor });
   if (input.feeMinor > 0n) postings.push({ accountId: AccountIds.fees(reserve.currency), amountMinor: input.feeMinor });
-  if (input.operatorShareMinor > 0n) postings.push({ accountId: AccountIds.operatorShare(input.operatorId), amountMinor: input.operatorShareMinor });
+  if (input.operatorShareMinor > 0n) {
+    postings.push({ accountId: AccountIds.operatorShare(input.operatorId), amountMinor: input.operatorShareMinor });
+  }
   if (released > 0n) postings.push({ accountId: reserve.payerAccountId, amountMinor: released });
-  return build({ id: input.id, kind: 'capture', reserveId: reserve.id, paymentId: reserve.paymentId, currency: reserve.currency, amountMinor: reserve.amountMinor, postings });
+  return build({
+    id: input.id, kind: 'capture', reserveId: reserve.id, paymentId: reserve.paymentId, currency: reserve.currency,
+    amountMinor: reserve.amountMinor, postings,
+  });
 }
 
 export function voidTransfer(id: string, reserve: CaptureInput['reserve']): Transfer {
@@ -188,7 +217,11 @@ export function voidTransfer(id: string, reserve: CaptureInput['reserve']): Tran
 }
 
 /** A plain move of `amountMinor` from one account to another: one debit, one credit. */
-function move(input: { id: string; kind: TransferKind; paymentId: string; currency: string; amountMinor: bigint; fromAccountId: string; toAccountId: string }): Transfer {
+function move(
+  input: {
+    id: string; kind: TransferKind; paymentId: string; currency: string; amountMinor: bigint; fromAccountId: string; toAccountId: string;
+  },
+): Transfer {
   return build({
     id: input.id,
     kind: input.kind,
@@ -204,22 +237,30 @@ function move(input: { id: string; kind: TransferKind; paymentId: string; curren
 }
 
 /** Part of a captured payment back to the payer: out of the payee's account (the merchant keeps no fee back). */
-export function refundTransfer(input: { id: string; paymentId: string; currency: string; amountMinor: bigint; payeeAccountId: string; payerAccountId: string }): Transfer {
+export function refundTransfer(
+  input: { id: string; paymentId: string; currency: string; amountMinor: bigint; payeeAccountId: string; payerAccountId: string },
+): Transfer {
   return move({ ...input, kind: 'refund', fromAccountId: input.payeeAccountId, toAccountId: input.payerAccountId });
 }
 
 /** A top-up the operator refused after the capture: its amount leaves the airtime account for the payer's wallet. */
-export function airtimeRefundTransfer(input: { id: string; paymentId: string; currency: string; amountMinor: bigint; airtimeAccountId: string; walletAccountId: string }): Transfer {
+export function airtimeRefundTransfer(
+  input: { id: string; paymentId: string; currency: string; amountMinor: bigint; airtimeAccountId: string; walletAccountId: string },
+): Transfer {
   return move({ ...input, kind: 'refund', fromAccountId: input.airtimeAccountId, toAccountId: input.walletAccountId });
 }
 
 /** A settlement window's move of `amountMinor` from a payable account to its settled one. */
-export function settlementTransfer(input: { id: string; windowId: string; currency: string; amountMinor: bigint; fromAccountId: string; toAccountId: string }): Transfer {
+export function settlementTransfer(
+  input: { id: string; windowId: string; currency: string; amountMinor: bigint; fromAccountId: string; toAccountId: string },
+): Transfer {
   return move({ ...input, kind: 'transfer', paymentId: input.windowId });
 }
 
 /** Money entering the wallet model from outside (airtime top-up, cash-in): carrier clearing -> subscriber. */
-export function depositTransfer(id: string, operatorId: string, subscriberAccountId: string, currency: string, amountMinor: bigint): Transfer {
+export function depositTransfer(
+  id: string, operatorId: string, subscriberAccountId: string, currency: string, amountMinor: bigint,
+): Transfer {
   return build({
     id,
     kind: 'deposit',
@@ -240,7 +281,9 @@ export function floatTopUpId(operatorId: string, reference: string): string {
 }
 
 /** The operator puts money into an agent's float: funding:<operator> -> agent:<agent>. */
-export function floatTopUpTransfer(input: { operatorId: string; agentId: string; reference: string; currency: string; amountMinor: bigint }): Transfer {
+export function floatTopUpTransfer(
+  input: { operatorId: string; agentId: string; reference: string; currency: string; amountMinor: bigint },
+): Transfer {
   const id = floatTopUpId(input.operatorId, input.reference);
   if (!AGENT_ID.test(input.agentId)) throw new LedgerInvariantError(id, `agent id ${JSON.stringify(input.agentId)} is not [A-Z0-9-]{2,32}`);
   return move({
@@ -258,7 +301,9 @@ export function floatReturnId(operatorId: string, reference: string): string {
  * ledger): agent:<agent> -> funding:<operator>. A retired agent's float would otherwise be money no
  * flow can move.
  */
-export function floatReturnTransfer(input: { operatorId: string; agentId: string; reference: string; currency: string; amountMinor: bigint }): Transfer {
+export function floatReturnTransfer(
+  input: { operatorId: string; agentId: string; reference: string; currency: string; amountMinor: bigint },
+): Transfer {
   const id = floatReturnId(input.operatorId, input.reference);
   if (!AGENT_ID.test(input.agentId)) throw new LedgerInvariantError(id, `agent id ${JSON.stringify(input.agentId)} is not [A-Z0-9-]{2,32}`);
   return move({
@@ -277,16 +322,25 @@ export function creditTransferId(creditId: string): string {
 
 function creditMove(input: { creditId: string; currency: string; amountMinor: bigint; fromAccountId: string; msisdn: string }): Transfer {
   const id = creditTransferId(input.creditId);
-  if (!CREDIT_ID.test(input.creditId)) throw new LedgerInvariantError(id, `credit id ${JSON.stringify(input.creditId)} is not [A-Za-z0-9-]{1,64}`);
-  return move({ id, kind: 'credit', paymentId: input.creditId, currency: input.currency, amountMinor: input.amountMinor, fromAccountId: input.fromAccountId, toAccountId: AccountIds.subscriber(input.msisdn) });
+  if (!CREDIT_ID.test(input.creditId)) {
+    throw new LedgerInvariantError(id, `credit id ${JSON.stringify(input.creditId)} is not [A-Za-z0-9-]{1,64}`);
+  }
+  return move({
+    id, kind: 'credit', paymentId: input.creditId, currency: input.currency, amountMinor: input.amountMinor,
+    fromAccountId: input.fromAccountId, toAccountId: AccountIds.subscriber(input.msisdn),
+  });
 }
 
 /** An operator's deposit into a subscriber's wallet: funding:<operator> -> subscriber:<msisdn>. */
-export function operatorDepositTransfer(input: { creditId: string; operatorId: string; msisdn: string; currency: string; amountMinor: bigint }): Transfer {
+export function operatorDepositTransfer(
+  input: { creditId: string; operatorId: string; msisdn: string; currency: string; amountMinor: bigint },
+): Transfer {
   return creditMove({ ...input, fromAccountId: AccountIds.operatorFunding(input.operatorId) });
 }
 
 /** A merchant's payout to a subscriber's wallet: merchant:<merchant>:<currency> -> subscriber:<msisdn>. */
-export function payoutTransfer(input: { creditId: string; merchantId: string; msisdn: string; currency: string; amountMinor: bigint }): Transfer {
+export function payoutTransfer(
+  input: { creditId: string; merchantId: string; msisdn: string; currency: string; amountMinor: bigint },
+): Transfer {
   return creditMove({ ...input, fromAccountId: AccountIds.merchant(input.merchantId, input.currency) });
 }

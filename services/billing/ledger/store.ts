@@ -47,7 +47,8 @@ interface Queued {
 }
 const STATEMENT_LINES_MAX = 50;
 /** The statements every booking sends, named per schema (runtime/pg/named.ts). */
-const applyTransfersSql = namedPerKey('ledger.applyTransfers', (s) => `SELECT ${s}.apply_transfers($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r`);
+const applyTransfersSql = namedPerKey('ledger.applyTransfers',
+  (s) => `SELECT ${s}.apply_transfers($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r`);
 const ensureAccountsSql = namedPerKey('ledger.ensureAccounts', (s) => `INSERT INTO ${s}.accounts (id, kind, currency, balance_minor)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT (id) DO NOTHING`);
 /** Transaction local: the transfers its callers asked for in this tick (applyIn). */
@@ -73,7 +74,9 @@ export class Ledger {
   }
 
   /** Creates an account if it does not exist; balance-checked kinds start at zero. */
-  async ensureAccount(id: string, kind: AccountKind, currency: string, client: pg.ClientBase = this.#pool as unknown as pg.ClientBase): Promise<void> {
+  async ensureAccount(
+    id: string, kind: AccountKind, currency: string, client: pg.ClientBase = this.#pool as unknown as pg.ClientBase,
+  ): Promise<void> {
     // Accounts are never deleted: one that exists once exists for good, so skip the round trip.
     if (this.#known.has(id)) return;
     await client.query(
@@ -94,7 +97,8 @@ export class Ledger {
     if (missing.size === 0) return;
     // In id order: two transactions creating the same accounts wait for each other, never deadlock.
     const rows = [...missing.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
-    await query(client, ensureAccountsSql(this.#s), [rows.map((a) => a.id), rows.map((a) => a.kind), rows.map((a) => a.currency), rows.map((a) => (BALANCE_CHECKED_KINDS.has(a.kind) ? '0' : null))],
+    await query(client, ensureAccountsSql(this.#s), [rows.map((a) => a.id), rows.map((a) => a.kind), rows.map((a) => a.currency),
+      rows.map((a) => (BALANCE_CHECKED_KINDS.has(a.kind) ? '0' : null))],
     );
     onAfterCommit(client, () => this.#remember(rows.map((a) => a.id)));
   }
@@ -120,7 +124,8 @@ export class Ledger {
     }
     if (transfers.length === 0) return Promise.resolve([]);
     const pending = transactionLocal(client, PENDING_TRANSFERS, () => ({ queue: [] as Queued[], scheduled: false }));
-    const outcomes = transfers.map((transfer) => new Promise<ApplyOutcome>((resolve, reject) => pending.queue.push({ transfer, resolve, reject })));
+    const outcomes = transfers.map((transfer) =>
+      new Promise<ApplyOutcome>((resolve, reject) => pending.queue.push({ transfer, resolve, reject })));
     if (!pending.scheduled) {
       pending.scheduled = true;
       setImmediate(() => {
@@ -217,7 +222,9 @@ export class Ledger {
       [transfer.id, transfer.kind, transfer.reserveId, transfer.paymentId, transfer.currency, transfer.amountMinor.toString()],
     );
     if (inserted.rowCount === 0) {
-      const existing = await client.query<{ kind: string; amount_minor: bigint }>(`SELECT kind, amount_minor FROM ${this.#s}.transfers WHERE id = $1`, [transfer.id]);
+      const existing = await client.query<{ kind: string; amount_minor: bigint }>(
+        `SELECT kind, amount_minor FROM ${this.#s}.transfers WHERE id = $1`, [transfer.id],
+      );
       const row = existing.rows[0];
       if (!row || row.kind !== transfer.kind || row.amount_minor !== transfer.amountMinor) {
         throw new LedgerInvariantError(transfer.id, 'id reused for a different transfer');
@@ -233,7 +240,9 @@ export class Ledger {
     );
     if (accounts.rowCount !== deltas.size) throw new LedgerInvariantError(transfer.id, 'posting to an account that does not exist');
     for (const a of accounts.rows) {
-      if (a.currency !== transfer.currency) throw new LedgerInvariantError(transfer.id, `account ${a.id} is in ${a.currency}, not ${transfer.currency}`);
+      if (a.currency !== transfer.currency) {
+        throw new LedgerInvariantError(transfer.id, `account ${a.id} is in ${a.currency}, not ${transfer.currency}`);
+      }
     }
     const checked = accounts.rows.filter((a) => BALANCE_CHECKED_KINDS.has(a.kind)).map((a) => a.id).sort();
     for (const accountId of checked) {
@@ -263,14 +272,17 @@ export class Ledger {
 
   /** The amount a transfer was booked with, or null when no transfer has this id (ids make bookings idempotent). */
   async transferAmount(id: string, client: pg.ClientBase | pg.Pool = this.#pool): Promise<bigint | null> {
-    const { rows } = await client.query<{ amount_minor: string }>(`SELECT amount_minor::text FROM ${this.#s}.transfers WHERE id = $1`, [id]);
+    const { rows } = await client.query<{ amount_minor: string }>(
+      `SELECT amount_minor::text FROM ${this.#s}.transfers WHERE id = $1`, [id],
+    );
     return rows[0] ? BigInt(rows[0].amount_minor) : null;
   }
 
   /** The balance: the row for balance-checked accounts, the postings' sum for the others. */
   async balance(accountId: string): Promise<bigint> {
     const { rows } = await this.#pool.query<{ balance: bigint | null }>(
-      `SELECT COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM ${this.#s}.postings p WHERE p.account_id = a.id)) AS balance
+      `SELECT COALESCE(a.balance_minor,
+                       (SELECT COALESCE(SUM(p.amount_minor), 0) FROM ${this.#s}.postings p WHERE p.account_id = a.id)) AS balance
        FROM ${this.#s}.accounts a WHERE a.id = $1`,
       [accountId],
     );
@@ -281,13 +293,17 @@ export class Ledger {
 
   /** The last `limit` movements of an account, newest first (the BAL mini statement). */
   async statement(accountId: string, limit = 5): Promise<StatementLine[]> {
-    const { rows } = await this.#pool.query<{ transfer_id: string; kind: string; payment_id: string; amount_minor: bigint; created_at: Date }>(
+    const { rows } = await this.#pool.query<{
+      transfer_id: string; kind: string; payment_id: string; amount_minor: bigint; created_at: Date;
+    }>(
       `SELECT p.transfer_id, t.kind, t.payment_id, p.amount_minor, p.created_at
        FROM ${this.#s}.postings p JOIN ${this.#s}.transfers t ON t.id = p.transfer_id
        WHERE p.account_id = $1 ORDER BY p.id DESC LIMIT $2`,
       [accountId, Math.min(limit, STATEMENT_LINES_MAX)],
     );
-    return rows.map((r) => ({ transferId: r.transfer_id, kind: r.kind, paymentId: r.payment_id, amountMinor: r.amount_minor, at: r.created_at }));
+    return rows.map((r) => ({
+      transferId: r.transfer_id, kind: r.kind, paymentId: r.payment_id, amountMinor: r.amount_minor, at: r.created_at,
+    }));
   }
 
   /** Reads the whole ledger back and checks its invariants (tests, `dialpay reconcile`, audits). */
@@ -295,13 +311,18 @@ export class Ledger {
     const { rows } = await this.#pool.query<{ total: bigint; unbalanced: bigint; drifted: bigint; negative: bigint }>(
       `SELECT
          (SELECT COALESCE(SUM(amount_minor), 0) FROM ${this.#s}.postings) AS total,
-         (SELECT count(*) FROM (SELECT transfer_id FROM ${this.#s}.postings GROUP BY transfer_id HAVING SUM(amount_minor) <> 0) u) AS unbalanced,
+         (SELECT count(*) FROM (SELECT transfer_id FROM ${this.#s}.postings GROUP BY transfer_id HAVING SUM(amount_minor) <> 0) u)
+           AS unbalanced,
          (SELECT count(*) FROM ${this.#s}.accounts a WHERE a.balance_minor IS NOT NULL
-            AND a.balance_minor <> (SELECT COALESCE(SUM(p.amount_minor), 0) FROM ${this.#s}.postings p WHERE p.account_id = a.id)) AS drifted,
+            AND a.balance_minor <> (SELECT COALESCE(SUM(p.amount_minor), 0) FROM ${this.#s}.postings p WHERE p.account_id = a.id))
+           AS drifted,
          (SELECT count(*) FROM ${this.#s}.accounts WHERE balance_minor < 0) AS negative`,
     );
     const r = rows[0] as { total: bigint; unbalanced: bigint; drifted: bigint; negative: bigint };
-    return { postingsSumMinor: BigInt(r.total), unbalancedTransfers: Number(r.unbalanced), driftedBalances: Number(r.drifted), negativeBalances: Number(r.negative) };
+    return {
+      postingsSumMinor: BigInt(r.total), unbalancedTransfers: Number(r.unbalanced), driftedBalances: Number(r.drifted),
+      negativeBalances: Number(r.negative),
+    };
   }
 }
 

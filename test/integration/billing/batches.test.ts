@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPool, migrateSchemas, type Pool } from '../../../runtime/pg/index.js';
 import { moneyToProto, type dialpay } from '../../../proto/index.js';
 import { DebitService, SimulatedCarrier } from '../../../services/billing/index.js';
-import { DebitBusyError } from '../../../services/billing/debits.js';
+import { DebitBusyError } from '../../../services/billing/debit-context.js';
 import { runCaptureBatch, runRefundBatch, runReserveBatch, runVoidBatch } from '../../../services/billing/batches.js';
 import { Ledger } from '../../../services/billing/ledger/store.js';
 import type { CarrierAdapter } from '../../../services/billing/adapters/types.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AccountIds, ACCOUNT_READERS, BALANCE_CHECKED_KINDS, floatTopUpTransfer, LedgerInvariantError } from '../../../services/billing/ledger/rules.js';
 import { floatTopUpProblem } from '../../../services/billing/agent-floats.js';
 import { claimFunding, ledgerFunded, ledgerPayerAccount, stepsFor, WALLET_FUNDED } from '../../../services/billing/funding.js';
-import { capsPayeeWallet } from '../../../services/billing/debits.js';
+import { capsPayeeWallet } from '../../../services/billing/debit-captures.js';
 import { SimulatedCarrier } from '../../../services/billing/adapters/simulator.js';
 import { moneyToProto } from '../../../proto/index.js';
 
