@@ -29,10 +29,14 @@ export class RetryLaterError extends Error {
   }
 }
 
-/** A message on a subject could not be decoded as the subject's type, or broke its contract (the envelope, an enum value: EventDef.validate). */
+/**
+ * A message on a subject could not be decoded as the subject's type, or broke its contract (the envelope, an enum value:
+ * EventDef.validate).
+ */
 export class UndecodableMessageError extends Error {
   override readonly name = 'UndecodableMessageError';
   constructor(readonly subject: string, readonly streamSequence: number, options: { cause: unknown }) {
-    super(`message ${streamSequence} on ${subject} does not decode: ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+    const reason = (options.cause as Error)?.message ?? String(options.cause);
+    super(`message ${streamSequence} on ${subject} does not decode: ${reason}`, options);
   }
 }
