@@ -14,7 +14,7 @@ const PROCESSED_EVENTS_RETENTION_MS = 35 * 24 * 3_600_000;
 const PRUNE_INTERVAL_MS = 3_600_000;
 
 export interface ConsumeOptions<M> {
-  /** What the dead-letter stream keeps instead of the message as it came (consume.ts). */
+  /** What the dead-letter stream keeps instead of the message as it came (dead-letter.ts). */
   readonly deadLetterData?: (data: Uint8Array) => Uint8Array;
   /**
    * Handle messages that arrive together as one batch (consumers.batchSizeMax, batchLingerMs):

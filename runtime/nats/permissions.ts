@@ -125,7 +125,7 @@ export function natsPermissions(identity: NatsIdentity, components: readonly Con
       `${JS_API}.STREAM.INFO.${c.stream}`,
       // A stream that should be a work queue, made with limits by an older release: its consumer
       // erases each message it has handled, and at start purges what it handled before (at or below
-      // its ack floor; consume.ts).
+      // its ack floor; erase-handled.ts).
       ...(declaredWorkQueue(c.stream) ? [`${JS_API}.STREAM.MSG.DELETE.${c.stream}`, `${JS_API}.STREAM.PURGE.${c.stream}`] : []),
     ]),
     ...a.kvBuckets.flatMap((b) => [

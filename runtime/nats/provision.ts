@@ -31,7 +31,7 @@ export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> & { 
     ack_policy: AckPolicy.Explicit,
     ack_wait: spec.ackWaitMs * NS_PER_MS,
     // A consumer whose messages may wait (an SMSC outage) is bounded by each message's life, not by
-    // deliveries: the waits are deliveries too. The runner bounds its real failures (consume.ts).
+    // deliveries: the waits are deliveries too. The runner bounds its real failures (retry-accounting.ts).
     max_deliver: spec.waitsUnbounded ? -1 : spec.deliveriesMax,
     max_ack_pending: spec.ackPendingMax,
   };
@@ -47,7 +47,7 @@ export async function provisionTopology(nats: NatsHandle, topology: Topology, re
     const exists = existing !== null;
     if (existing && existing.retention !== config.retention) {
       // JetStream can't change a stream's retention in place; the rest of the config still applies.
-      // For the SMS streams the consumers make up for it by erasing what they handle (consume.ts).
+      // For the SMS streams the consumers make up for it by erasing what they handle (erase-handled.ts).
       log.warn({ stream: spec.name, retention: existing.retention, wanted: config.retention },
         'stream keeps its old retention: drain it, delete it (nats stream rm) and restart to apply the new one '
         + '(optional for the SMS streams, see deploy/README.md)');

@@ -39,14 +39,14 @@ export interface ConsumerSpec {
    * Erase each message from the stream (its bytes overwritten) once it is acked or dead-lettered, so
    * handled messages leave as they would from a work queue. For a stream declared 'workqueue' that
    * an older release made with limits retention (JetStream cannot change retention in place).
-   * Unset: decided at consumer start from the live stream (deleteAfterAckFor in consume.ts).
+   * Unset: decided at consumer start from the live stream (liveDeleteAfterAck in erase-handled.ts).
    */
   readonly deleteAfterAck?: boolean;
   /**
    * The handler may answer RetryLaterError (waiting out something outside it, an SMSC outage) for as
    * long as the message is useful, which it decides. JetStream's max_deliver is then unlimited (-1):
    * its delivery count includes the waits, so the runner counts the real failures toward
-   * deliveriesMax itself (consume.ts). Without it, a wait counts as a failure.
+   * deliveriesMax itself (retry-accounting.ts). Without it, a wait counts as a failure.
    */
   readonly waitsUnbounded?: boolean;
 }
