@@ -9,7 +9,9 @@ import { WEBHOOKS_CONFIG } from '../services/webhooks/config.js';
 import { USSD_CONFIG } from '../services/ussd/config.js';
 
 /** Every component's config part; a component without one keeps only the runtime's sections. */
-export const CONFIG_PARTS: readonly ConfigPart[] = [PAYMENTS_CONFIG, USSD_CONFIG, BILLING_CONFIG, SETTLEMENT_CONFIG, WEBHOOKS_CONFIG, GATEWAY_CONFIG];
+export const CONFIG_PARTS: readonly ConfigPart[] = [
+  PAYMENTS_CONFIG, USSD_CONFIG, BILLING_CONFIG, SETTLEMENT_CONFIG, WEBHOOKS_CONFIG, GATEWAY_CONFIG,
+];
 
 export const CONFIG_SCHEMA = composeConfigSchema(CONFIG_PARTS);
 

@@ -14,7 +14,7 @@ const PROCESSED_EVENTS_RETENTION_MS = 35 * 24 * 3_600_000;
 const PRUNE_INTERVAL_MS = 3_600_000;
 
 export interface ConsumeOptions<M> {
-  /** What the dead-letter stream keeps instead of the message as it came (consume.ts). */
+  /** What the dead-letter stream keeps instead of the message as it came (dead-letter.ts). */
   readonly deadLetterData?: (data: Uint8Array) => Uint8Array;
   /**
    * Handle messages that arrive together as one batch (consumers.batchSizeMax, batchLingerMs):
@@ -22,9 +22,15 @@ export interface ConsumeOptions<M> {
    * the service's pool (one COMMIT per batch, batch-runner.ts), or a run of the service's own.
    */
   readonly batch?: 'shared-transaction' | BatchRun<M>;
-  /** With 'shared-transaction': messages whose handler waits on another service before its transaction run beside the batch (batch-runner.ts). */
+  /**
+   * With 'shared-transaction': messages whose handler waits on another service before its transaction run beside the batch
+   * (batch-runner.ts).
+   */
   readonly runAlone?: (message: M) => boolean;
-  /** With 'shared-transaction': the handler's handleOnce(pool, schema, consumer, eventIdOf(message)), recorded for the whole batch in one statement (batch-runner.ts). */
+  /**
+   * With 'shared-transaction': the handler's handleOnce(pool, schema, consumer, eventIdOf(message)), recorded for the whole batch
+   * in one statement (batch-runner.ts).
+   */
   readonly handledOnce?: { readonly consumer: string; readonly eventIdOf: (message: M) => string | null };
 }
 
@@ -35,7 +41,9 @@ export interface ServiceParts {
    * Starts a durable consumer with the service's settings. What a handler puts in the outbox is
    * published right after its commit (outbox.ts, the fast path).
    */
-  readonly consume: <M extends EventMessage>(spec: ConsumerSpec, event: EventDef<M>, handler: (message: M) => Promise<void>, options?: ConsumeOptions<M>) => Promise<void>;
+  readonly consume: <M extends EventMessage>(
+    spec: ConsumerSpec, event: EventDef<M>, handler: (message: M) => Promise<void>, options?: ConsumeOptions<M>,
+  ) => Promise<void>;
   readonly readiness: ReadinessCheck[];
   /** Stops consumers first (no new work), then the relay so queued events still go out. */
   readonly stop: (timeoutMs: number) => Promise<void>;
@@ -77,7 +85,8 @@ export function startServiceBase(context: ComponentContext, schema: string): Ser
         : options?.batch;
       consumers.push(await startConsumer({
         ...(options?.deadLetterData ? { deadLetterData: options.deadLetterData } : {}),
-        ...(run ? { batch: { sizeMax: config.consumers.batchSizeMax, lingerMs: config.consumers.batchLingerMs, runsInFlightMax: config.consumers.batchesInFlightMax, run } } : {}),
+        ...(run ? { batch: { sizeMax: config.consumers.batchSizeMax, lingerMs: config.consumers.batchLingerMs,
+          runsInFlightMax: config.consumers.batchesInFlightMax, run } } : {}),
         nats, spec: effective, event, log,
         handler: (message) => handler(message),
         metrics: context.consumerMetrics,

@@ -120,7 +120,9 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
       next = /^\d+$/.test(path[i + 1] as string) ? [] : {};
       container[key] = next;
     }
-    if (typeof next !== 'object') throw new ConfigError(path.slice(0, i + 1).join('.'), `${envName} goes below a value that is not a mapping`);
+    if (typeof next !== 'object') {
+      throw new ConfigError(path.slice(0, i + 1).join('.'), `${envName} goes below a value that is not a mapping`);
+    }
     node = next as Record<string, unknown>;
   }
 }

@@ -182,7 +182,9 @@ const operator = z.strictObject({
   settlement: z
     .strictObject({
       /** IANA zone, such as Africa/Nairobi. */
-      timeZone: z.string().min(1).default('UTC').refine((zone) => { try { new Intl.DateTimeFormat('en', { timeZone: zone }); return true; } catch { return false; } }, 'must be an IANA time zone'),
+      timeZone: z.string().min(1).default('UTC').refine((zone) => {
+        try { new Intl.DateTimeFormat('en', { timeZone: zone }); return true; } catch { return false; }
+      }, 'must be an IANA time zone'),
       cutoffLocalTime: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM').default('00:00'),
     })
     .prefault({}),
@@ -202,7 +204,10 @@ const operator = z.strictObject({
         })
         .prefault({}),
       /** The operator's status words -> ours; matched case-insensitively. */
-      statuses: z.record(z.string(), z.enum(['charged', 'refunded', 'failed'])).default({ charged: 'charged', success: 'charged', ok: 'charged', refunded: 'refunded', reversed: 'refunded', failed: 'failed', error: 'failed' }),
+      statuses: z.record(z.string(), z.enum(['charged', 'refunded', 'failed'])).default({
+        charged: 'charged', success: 'charged', ok: 'charged', refunded: 'refunded', reversed: 'refunded',
+        failed: 'failed', error: 'failed',
+      }),
       /** Fallback matching: how far apart our time and theirs may be. */
       toleranceMs: z.number().int().min(0).max(86_400_000).default(300_000),
     })
@@ -258,9 +263,15 @@ const natsCredentials = z
       c.nkeySeed !== undefined || c.nkeySeedFile !== undefined,
       c.credsFile !== undefined,
     ].filter(Boolean).length;
-    if (methods !== 1) ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of user+password, token, nkeySeed or credsFile' });
-    if (c.user !== undefined && c.password === undefined && c.passwordFile === undefined) ctx.addIssue({ code: 'custom', path: ['password'], message: 'user needs password or passwordFile' });
-    if (c.user === undefined && (c.password !== undefined || c.passwordFile !== undefined)) ctx.addIssue({ code: 'custom', path: ['user'], message: 'password needs user' });
+    if (methods !== 1) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of user+password, token, nkeySeed or credsFile' });
+    }
+    if (c.user !== undefined && c.password === undefined && c.passwordFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'user needs password or passwordFile' });
+    }
+    if (c.user === undefined && (c.password !== undefined || c.passwordFile !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['user'], message: 'password needs user' });
+    }
   });
 export type NatsCredentials = z.output<typeof natsCredentials>;
 
@@ -276,7 +287,8 @@ const natsTls = z
     certFile: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),
   })
-  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together', path: ['keyFile'] });
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined),
+    { message: 'certFile and keyFile go together', path: ['keyFile'] });
 
 /** The runtime's own sections and the shared registries; the components' sections join them in composeConfigSchema. */
 export const baseConfigSchema = z
@@ -284,7 +296,8 @@ export const baseConfigSchema = z
     nats: z
       .strictObject({
         /** One URL, or several seeds separated by commas (a cluster): the client connects to any that answers and learns the rest. */
-        url: z.string().regex(/^(nats|tls):\/\/[^,\s]+(\s*,\s*(nats|tls):\/\/[^,\s]+){0,15}$/, 'must be a nats:// or tls:// URL, or up to 16 of them separated by commas').default('nats://127.0.0.1:4222'),
+        url: z.string().regex(/^(nats|tls):\/\/[^,\s]+(\s*,\s*(nats|tls):\/\/[^,\s]+){0,15}$/,
+          'must be a nats:// or tls:// URL, or up to 16 of them separated by commas').default('nats://127.0.0.1:4222'),
         connectTimeoutMs: positiveMs.default(5_000),
         reconnectWaitMs: positiveMs.default(1_000),
         /** -1 reconnects forever; a daemon should ride out NATS restarts. */
@@ -294,7 +307,8 @@ export const baseConfigSchema = z
         /** Credentials for every identity without its own entry in users; none: connect anonymously. */
         auth: natsCredentials.optional(),
         /** Per identity credentials, so each component runs as its own NATS user (deploy/nats/README.md). */
-        users: z.strictObject(Object.fromEntries(NATS_IDENTITIES.map((n) => [n, natsCredentials.optional()])) as Record<NatsIdentity, z.ZodOptional<typeof natsCredentials>>).prefault({}),
+        users: z.strictObject(Object.fromEntries(NATS_IDENTITIES.map((n) => [n, natsCredentials.optional()])) as
+          Record<NatsIdentity, z.ZodOptional<typeof natsCredentials>>).prefault({}),
         /** TLS to NATS: also on when the URL is tls://. */
         tls: natsTls.optional(),
         /**
@@ -340,18 +354,28 @@ export const baseConfigSchema = z
       .strictObject({
         /** Messages a consumer handles at once in one process. */
         inFlightMax: z.number().int().min(1).max(10_000).default(64),
-        /** Batched consumers: messages handled in one transaction (one commit) at most; several batches may run at once, inFlightMax messages in all. */
+        /**
+         * Batched consumers: messages handled in one transaction (one commit) at most; several batches may run at once,
+         * inFlightMax messages in all.
+         */
         batchSizeMax: z.number().int().min(1).max(512).default(64),
-        /** Batched consumers: how long a batch's first message waits for others; a batch goes at once when nothing else is pending. 0: never wait. */
+        /**
+         * Batched consumers: how long a batch's first message waits for others; a batch goes at once when nothing else is
+         * pending. 0: never wait.
+         */
         batchLingerMs: z.number().int().min(0).max(1_000).default(2),
-        /** Batched consumers: batches one consumer runs at once per process; what arrives meanwhile waits and forms the next, bigger batch. */
+        /**
+         * Batched consumers: batches one consumer runs at once per process; what arrives meanwhile waits and forms the next,
+         * bigger batch.
+         */
         batchesInFlightMax: z.number().int().min(1).max(64).default(2),
         ackWaitMs: positiveMs.default(30_000),
         deliveriesMax: z.number().int().min(1).max(100).default(5),
         /** Delay before the n-th redelivery after a failed handler (last value repeats). */
         retryDelaysMs: z.array(positiveMs).min(1).max(20).default([1_000, 5_000, 30_000]),
         /** Webhook deliveries: the wait before each retry; after the last, the event goes to the DLQ (about 8.5 h by default). */
-        webhookRetryDelaysMs: z.array(positiveMs).min(1).max(30).default([10_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000]),
+        webhookRetryDelaysMs: z.array(positiveMs).min(1).max(30)
+          .default([10_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000]),
       })
       .prefault({}),
     shutdown: z.strictObject({ drainTimeoutMs: positiveMs.default(15_000) }).prefault({}),
@@ -368,17 +392,16 @@ export type BaseConfig = z.output<typeof baseConfigSchema>;
  * Config joins them all, so it stays one type for every component; two components may each add keys
  * to one section (ussd: the gateway's HTTP edge, the ussd service's own).
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface ComponentConfigSections {}
 
 type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
 
 /** The fields each component adds to a merchant, under its name (like ComponentConfigSections). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface ComponentMerchantFields {}
 
 export type MerchantConfig = BaseConfig['merchants'][number] & Intersection<ComponentMerchantFields[keyof ComponentMerchantFields]>;
-export type Config = Omit<BaseConfig, 'merchants'> & { merchants: MerchantConfig[] } & Intersection<ComponentConfigSections[keyof ComponentConfigSections]>;
+export type Config = Omit<BaseConfig, 'merchants'> & { merchants: MerchantConfig[] }
+  & Intersection<ComponentConfigSections[keyof ComponentConfigSections]>;
 export type OperatorConfig = Config['operators'][number];
 
 /** A component's part of the config: its top-level sections, and its checks across sections. */
@@ -400,7 +423,9 @@ export interface ConfigPart {
 /** A section's object schema, and whether it has an empty default (.prefault({})); null for any other schema. */
 function sectionObject(schema: z.ZodType): { object: z.ZodObject; defaulted: boolean } | null {
   if (schema instanceof z.ZodObject) return { object: schema, defaulted: false };
-  if (schema instanceof z.ZodPrefault && schema.unwrap() instanceof z.ZodObject) return { object: schema.unwrap() as z.ZodObject, defaulted: true };
+  if (schema instanceof z.ZodPrefault && schema.unwrap() instanceof z.ZodObject) {
+    return { object: schema.unwrap() as z.ZodObject, defaulted: true };
+  }
   return null;
 }
 
@@ -466,7 +491,9 @@ function checkBase(config: BaseConfig, ctx: z.RefinementCtx): void {
   for (const [key, holders] of [['merchants', config.merchants], ['operators', config.operators]] as const) {
     holders.forEach((holder, i) =>
       holder.apiKeys.forEach((k, j) => {
-        if (keyIds.has(k.id)) ctx.addIssue({ code: 'custom', path: [key, i, 'apiKeys', j, 'id'], message: `API key id "${k.id}" is used twice` });
+        if (keyIds.has(k.id)) {
+          ctx.addIssue({ code: 'custom', path: [key, i, 'apiKeys', j, 'id'], message: `API key id "${k.id}" is used twice` });
+        }
         keyIds.add(k.id);
       }),
     );
@@ -476,10 +503,12 @@ function checkBase(config: BaseConfig, ctx: z.RefinementCtx): void {
       ctx.addIssue({ code: 'custom', path: ['operators', i, 'charging'], message: 'billingAdapter http needs charging.baseUrl' });
     }
     if (op.smpp.mode === 'server' && !op.smpp.passwordHash) {
-      ctx.addIssue({ code: 'custom', path: ['operators', i, 'smpp', 'passwordHash'], message: 'server mode needs passwordHash (run `dialpay hash-password`)' });
+      ctx.addIssue({ code: 'custom', path: ['operators', i, 'smpp', 'passwordHash'],
+        message: 'server mode needs passwordHash (run `dialpay hash-password`)' });
     }
     if (op.smpp.mode === 'server' && op.smpp.tls && (!op.smpp.tlsCertFile || !op.smpp.tlsKeyFile)) {
-      ctx.addIssue({ code: 'custom', path: ['operators', i, 'smpp', 'tlsCertFile'], message: 'server mode with tls needs tlsCertFile and tlsKeyFile' });
+      ctx.addIssue({ code: 'custom', path: ['operators', i, 'smpp', 'tlsCertFile'],
+        message: 'server mode with tls needs tlsCertFile and tlsKeyFile' });
     }
     op.shortCodes.forEach((code, j) => {
       if (op.shortCodes.indexOf(code) !== j) {
@@ -498,20 +527,24 @@ function checkBase(config: BaseConfig, ctx: z.RefinementCtx): void {
  * the operator's country calling code could never match a number its subscribers type, so it is
  * refused as a slip.
  */
-function checkNumberRanges(operators: readonly { id: string; countryCallingCode: string; numberRanges: readonly string[] }[], ctx: z.RefinementCtx): void {
+function checkNumberRanges(
+  operators: readonly { id: string; countryCallingCode: string; numberRanges: readonly string[] }[], ctx: z.RefinementCtx,
+): void {
   const holders = new Map<string, string>();
   operators.forEach((op, i) => {
     op.numberRanges.forEach((prefix, j) => {
       const path = ['operators', i, 'numberRanges', j];
       if (!prefix.startsWith(op.countryCallingCode)) {
-        ctx.addIssue({ code: 'custom', path, message: `+${prefix} is outside the operator's country calling code +${op.countryCallingCode}` });
+        ctx.addIssue({ code: 'custom', path,
+          message: `+${prefix} is outside the operator's country calling code +${op.countryCallingCode}` });
       }
       const holder = holders.get(prefix);
       if (holder === undefined) holders.set(prefix, op.id);
       else if (holder === op.id) ctx.addIssue({ code: 'custom', path, message: `+${prefix} is listed twice` });
-      else ctx.addIssue({ code: 'custom', path, message: `+${prefix} is claimed by both "${holder}" and "${op.id}" (an operator without numberRanges holds its country calling code): declare each operator's own ranges` });
+      else {
+        ctx.addIssue({ code: 'custom', path, message: `+${prefix} is claimed by both "${holder}" and "${op.id}" `
+          + `(an operator without numberRanges holds its country calling code): declare each operator's own ranges` });
+      }
     });
   });
 }
-
-

@@ -75,7 +75,8 @@ export async function summariseDeadLetters(nats: NatsHandle): Promise<DeadLetter
     entry.lastError = letter.error;
     byConsumer.set(letter.consumer, entry);
   }
-  return [...byConsumer].map(([consumer, e]) => ({ consumer, ...e, truncated: scan.truncated === true })).sort((a, b) => a.consumer.localeCompare(b.consumer));
+  return [...byConsumer].map(([consumer, e]) => ({ consumer, ...e, truncated: scan.truncated === true }))
+    .sort((a, b) => a.consumer.localeCompare(b.consumer));
 }
 
 /**
@@ -83,12 +84,15 @@ export async function summariseDeadLetters(nats: NatsHandle): Promise<DeadLetter
  * `accept` picks which (the webhook replay filters by merchant); a letter with no original
  * subject (an older producer) is left where it is.
  */
-export async function replayDeadLetters(nats: NatsHandle, options: { consumer: string; timeoutMs: number; accept?: (letter: DeadLetter) => boolean }): Promise<number> {
+export async function replayDeadLetters(
+  nats: NatsHandle, options: { consumer: string; timeoutMs: number; accept?: (letter: DeadLetter) => boolean },
+): Promise<number> {
   let replayed = 0;
   for await (const letter of deadLetters(nats, { consumer: options.consumer })) {
     if (letter.originalSubject === '' || letter.originalSubject.startsWith(`${DLQ_SUBJECT_PREFIX}.`)) continue;
     if (options.accept && !options.accept(letter)) continue;
-    await nats.js.publish(letter.originalSubject, letter.data, { msgID: `replay-${DLQ_STREAM}-${letter.dlqSequence}`, timeout: options.timeoutMs });
+    await nats.js.publish(letter.originalSubject, letter.data,
+      { msgID: `replay-${DLQ_STREAM}-${letter.dlqSequence}`, timeout: options.timeoutMs });
     await nats.jsm.streams.deleteMessage(DLQ_STREAM, letter.dlqSequence);
     replayed++;
   }

@@ -29,7 +29,10 @@ export class RetryLaterError extends Error {
   }
 }
 
-/** A message on a subject could not be decoded as the subject's type, or broke its contract (the envelope, an enum value: EventDef.validate). */
+/**
+ * A message on a subject could not be decoded as the subject's type, or broke its contract (the envelope, an enum value:
+ * EventDef.validate).
+ */
 export class UndecodableMessageError extends Error {
   override readonly name = 'UndecodableMessageError';
   constructor(readonly subject: string, readonly streamSequence: number, options: { cause: unknown }) {

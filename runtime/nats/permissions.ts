@@ -8,7 +8,8 @@ import type { ComponentName, NatsIdentity } from '../config/index.js';
 import { NATS_IDENTITIES } from '../config/index.js';
 import { inboxPrefixOf } from './connect.js';
 import { Events, Notifications, Requests } from './events.js';
-import { DLQ_SUBJECT_PREFIX, PRESENCE_SUBJECT_PREFIX, SMS_PARTS_BUCKET, SMS_SENT_STREAM, SMS_SENT_SUBJECT, STREAMS, type ConsumerOwner } from './topology.js';
+import { DLQ_SUBJECT_PREFIX, PRESENCE_SUBJECT_PREFIX, SMS_PARTS_BUCKET, SMS_SENT_STREAM, SMS_SENT_SUBJECT, STREAMS,
+  type ConsumerOwner } from './topology.js';
 
 /** What one component does on NATS, in the terms of events.ts and topology.ts, besides reading the durable consumers it declares. */
 export interface NatsAccess {
@@ -35,9 +36,12 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
     // SMS_SENT: its batches of sent SMS (sent-log.ts), written, heard live from the other replicas
     // and read back by sequence; the SMS notifications (submit results, receipts) on core NATS;
     // sms_parts: the parts of long inbound messages, joined by whichever replica gets the last one;
-    // its replicas count each other on core NATS (gateway/presence.ts) to share operators' submit rates and merchants' rate limits.
-    publishes: [Events.smsInbound, { subject: SMS_SENT_SUBJECT }, Notifications.smsSubmitResult, Notifications.deliveryReceipt, { subject: `${PRESENCE_SUBJECT_PREFIX}.*` }],
-    requests: [Requests.ussdHop, Requests.paymentsMerchant, Requests.paymentsOperator, Requests.settlementMerchant, Requests.billingMerchantBalance],
+    // its replicas count each other on core NATS (gateway/presence.ts) to share operators' submit rates and merchants'
+    // rate limits.
+    publishes: [Events.smsInbound, { subject: SMS_SENT_SUBJECT }, Notifications.smsSubmitResult, Notifications.deliveryReceipt,
+      { subject: `${PRESENCE_SUBJECT_PREFIX}.*` }],
+    requests: [Requests.ussdHop, Requests.paymentsMerchant, Requests.paymentsOperator, Requests.settlementMerchant,
+      Requests.billingMerchantBalance],
     kvBuckets: [SMS_PARTS_BUCKET],
     readsStreams: [SMS_SENT_STREAM],
     subscribes: [SMS_SENT_SUBJECT, `${PRESENCE_SUBJECT_PREFIX}.*`],
@@ -45,8 +49,10 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
   payments: {
     ...none,
     publishes: [
-      Notifications.paymentRequested, Notifications.paymentChallenged, Notifications.paymentConfirmed, Notifications.paymentCompleted, Notifications.paymentFailed,
-      Events.debitReserveRequested, Events.debitCaptureRequested, Events.debitVoidRequested, Events.debitRefundRequested, Events.creditRequested,
+      Notifications.paymentRequested, Notifications.paymentChallenged, Notifications.paymentConfirmed, Notifications.paymentCompleted,
+      Notifications.paymentFailed,
+      Events.debitReserveRequested, Events.debitCaptureRequested, Events.debitVoidRequested, Events.debitRefundRequested,
+      Events.creditRequested,
       Events.merchantEvent, Events.smsOutbound,
     ],
     requests: [Requests.billingBalance, Requests.billingAgentFloat],
@@ -60,8 +66,10 @@ export const NATS_ACCESS: Readonly<Record<ComponentName, NatsAccess>> = {
   },
   billing: {
     ...none,
-    publishes: [Events.debitReserveResult, Events.debitCaptureResult, Events.debitVoidResult, Events.debitRefundResult, Events.creditResult],
-    serves: [Requests.billingBalance, Requests.billingMerchantBalance, Requests.billingSettlementMovements, Requests.billingCharges, Requests.billingBookSettlement, Requests.billingInteropPositions, Requests.billingAgentFloat],
+    publishes: [Events.debitReserveResult, Events.debitCaptureResult, Events.debitVoidResult, Events.debitRefundResult,
+      Events.creditResult],
+    serves: [Requests.billingBalance, Requests.billingMerchantBalance, Requests.billingSettlementMovements, Requests.billingCharges,
+      Requests.billingBookSettlement, Requests.billingInteropPositions, Requests.billingAgentFloat],
   },
   settlement: {
     ...none,
@@ -117,7 +125,7 @@ export function natsPermissions(identity: NatsIdentity, components: readonly Con
       `${JS_API}.STREAM.INFO.${c.stream}`,
       // A stream that should be a work queue, made with limits by an older release: its consumer
       // erases each message it has handled, and at start purges what it handled before (at or below
-      // its ack floor; consume.ts).
+      // its ack floor; erase-handled.ts).
       ...(declaredWorkQueue(c.stream) ? [`${JS_API}.STREAM.MSG.DELETE.${c.stream}`, `${JS_API}.STREAM.PURGE.${c.stream}`] : []),
     ]),
     ...a.kvBuckets.flatMap((b) => [
@@ -156,7 +164,9 @@ export function natsPasswordEnv(identity: NatsIdentity): string {
  * permissions. Passwords are `$DIALPAY_NATS_<IDENTITY>_PASSWORD` references that nats-server
  * resolves from its environment, so no secret is written here. Pure.
  */
-export function natsServerAuthorization(components: readonly ConsumerOwner[], identities: readonly NatsIdentity[] = NATS_IDENTITIES): string {
+export function natsServerAuthorization(
+  components: readonly ConsumerOwner[], identities: readonly NatsIdentity[] = NATS_IDENTITIES,
+): string {
   const q = (s: string) => JSON.stringify(s);
   const list = (subjects: readonly string[]) => `[\n${subjects.map((s) => `          ${q(s)}`).join(',\n')}\n        ]`;
   const users = identities.map((identity) => {

@@ -31,7 +31,7 @@ export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> & { 
     ack_policy: AckPolicy.Explicit,
     ack_wait: spec.ackWaitMs * NS_PER_MS,
     // A consumer whose messages may wait (an SMSC outage) is bounded by each message's life, not by
-    // deliveries: the waits are deliveries too. The runner bounds its real failures (consume.ts).
+    // deliveries: the waits are deliveries too. The runner bounds its real failures (retry-accounting.ts).
     max_deliver: spec.waitsUnbounded ? -1 : spec.deliveriesMax,
     max_ack_pending: spec.ackPendingMax,
   };
@@ -47,8 +47,10 @@ export async function provisionTopology(nats: NatsHandle, topology: Topology, re
     const exists = existing !== null;
     if (existing && existing.retention !== config.retention) {
       // JetStream can't change a stream's retention in place; the rest of the config still applies.
-      // For the SMS streams the consumers make up for it by erasing what they handle (consume.ts).
-      log.warn({ stream: spec.name, retention: existing.retention, wanted: config.retention }, 'stream keeps its old retention: drain it, delete it (nats stream rm) and restart to apply the new one (optional for the SMS streams, see deploy/README.md)');
+      // For the SMS streams the consumers make up for it by erasing what they handle (erase-handled.ts).
+      log.warn({ stream: spec.name, retention: existing.retention, wanted: config.retention },
+        'stream keeps its old retention: drain it, delete it (nats stream rm) and restart to apply the new one '
+        + '(optional for the SMS streams, see deploy/README.md)');
       config.retention = existing.retention;
     }
     if (exists) await nats.jsm.streams.update(spec.name, config);
@@ -112,7 +114,9 @@ export function isTransientProvisionError(err: unknown): boolean {
   return e?.cause !== undefined && e.cause !== err && isTransientProvisionError(e.cause);
 }
 
-export async function provisionTopologyWithRetry(nats: NatsHandle, topology: Topology, replicas: number, log: Logger, retry: ProvisionRetry = PROVISION_RETRY): Promise<void> {
+export async function provisionTopologyWithRetry(
+  nats: NatsHandle, topology: Topology, replicas: number, log: Logger, retry: ProvisionRetry = PROVISION_RETRY,
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await provisionTopology(nats, topology, replicas, log);
@@ -122,7 +126,8 @@ export async function provisionTopologyWithRetry(nats: NatsHandle, topology: Top
       if (attempt >= retry.attemptsMax || !isTransientProvisionError(err)) throw err;
       const ceilingMs = Math.min(retry.delayMsMax, retry.delayMsMin * 2 ** (attempt - 1));
       const delayMs = Math.round(retry.delayMsMin / 2 + Math.random() * (ceilingMs - retry.delayMsMin / 2));
-      log.warn({ err, attempt, attemptsMax: retry.attemptsMax, retryInMs: delayMs }, 'provisioning the JetStream topology failed; trying again');
+      log.warn({ err, attempt, attemptsMax: retry.attemptsMax, retryInMs: delayMs },
+        'provisioning the JetStream topology failed; trying again');
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }

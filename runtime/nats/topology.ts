@@ -39,14 +39,14 @@ export interface ConsumerSpec {
    * Erase each message from the stream (its bytes overwritten) once it is acked or dead-lettered, so
    * handled messages leave as they would from a work queue. For a stream declared 'workqueue' that
    * an older release made with limits retention (JetStream cannot change retention in place).
-   * Unset: decided at consumer start from the live stream (deleteAfterAckFor in consume.ts).
+   * Unset: decided at consumer start from the live stream (liveDeleteAfterAck in erase-handled.ts).
    */
   readonly deleteAfterAck?: boolean;
   /**
    * The handler may answer RetryLaterError (waiting out something outside it, an SMSC outage) for as
    * long as the message is useful, which it decides. JetStream's max_deliver is then unlimited (-1):
    * its delivery count includes the waits, so the runner counts the real failures toward
-   * deliveriesMax itself (consume.ts). Without it, a wait counts as a failure.
+   * deliveriesMax itself (retry-accounting.ts). Without it, a wait counts as a failure.
    */
   readonly waitsUnbounded?: boolean;
 }
@@ -64,7 +64,9 @@ export function deleteAfterAckFor(spec: ConsumerSpec, declared: StreamSpec | und
  * A consumer as configured: the ack wait and delivery limit come from config (consumers.*), so an
  * operator tunes them in one place; handlers that run long keep their message with working().
  */
-export function effectiveConsumer(spec: ConsumerSpec, settings: { ackWaitMs: number; deliveriesMax: number; webhookRetryDelaysMs?: readonly number[] }): ConsumerSpec {
+export function effectiveConsumer(
+  spec: ConsumerSpec, settings: { ackWaitMs: number; deliveriesMax: number; webhookRetryDelaysMs?: readonly number[] },
+): ConsumerSpec {
   if (spec.retrySchedule === 'webhooks') {
     // One delivery, then one per retry delay; the merchant's endpoint has its own timeout, well inside ack_wait.
     return { ...spec, deliveriesMax: (settings.webhookRetryDelaysMs?.length ?? spec.deliveriesMax - 1) + 1 };
@@ -105,21 +107,28 @@ export const STREAMS: readonly StreamSpec[] = [
   // Subscribers' texts carry PINs and one-time codes ("YES 4821", "3579"): a work queue keeps each
   // only until payments has handled (or dead-lettered) it; max_age bounds what waits through a long
   // payments outage. payments-sms-inbound is its one consumer: a work queue takes no second one.
-  { name: 'SMS_INBOUND', subjects: ['dialpay.sms.inbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS, retention: 'workqueue' },
+  { name: 'SMS_INBOUND', subjects: ['dialpay.sms.inbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000,
+    messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS, retention: 'workqueue' },
   // Challenges carry one-time codes: a work queue keeps each SMS only until the gateway has handed it
   // to the SMSC; max_age still bounds what waits through a long SMSC outage.
-  { name: 'SMS_OUTBOUND', subjects: ['dialpay.sms.outbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS, retention: 'workqueue' },
+  { name: 'SMS_OUTBOUND', subjects: ['dialpay.sms.outbound'], maxAgeMs: 7 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000,
+    messageBytesMax: 64 * 1024, duplicateWindowMs: 2 * MINUTE_MS, retention: 'workqueue' },
   // The gateways' record of what the SMSCs took (gateway/smpp/sent-log.ts): batches of (message, SMSC ids),
   // one message per batch, read back to correlate receipts and to not send a redelivered SMS twice.
   // SMSCs retry receipts for up to 72 h; a full stream drops its oldest batches rather than stop the
   // gateways' outbound SMS.
-  { name: SMS_SENT_STREAM, subjects: [SMS_SENT_SUBJECT], maxAgeMs: 3 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000, messageBytesMax: SMS_SENT_BATCH_BYTES_MAX, duplicateWindowMs: 2 * MINUTE_MS, discard: 'old' },
+  { name: SMS_SENT_STREAM, subjects: [SMS_SENT_SUBJECT], maxAgeMs: 3 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 5_000_000,
+    messageBytesMax: SMS_SENT_BATCH_BYTES_MAX, duplicateWindowMs: 2 * MINUTE_MS, discard: 'old' },
   // No PAYMENTS stream: the payment lifecycle events are notifications (events.ts), stored nowhere;
   // one an older release made may be removed (deploy/README.md, Upgrading).
-  { name: 'DEBITS', subjects: ['dialpay.debit.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
-  { name: 'MERCHANT_EVENTS', subjects: ['dialpay.merchant.event'], maxAgeMs: 30 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
-  { name: 'RECONCILIATION', subjects: ['dialpay.reconciliation.>'], maxAgeMs: 90 * DAY_MS, bytesMax: 64 * MIB, messagesMax: 100_000, messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
-  { name: DLQ_STREAM, subjects: [`${DLQ_SUBJECT_PREFIX}.>`], maxAgeMs: 30 * DAY_MS, bytesMax: 512 * MIB, messagesMax: 1_000_000, messageBytesMax: 128 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: 'DEBITS', subjects: ['dialpay.debit.>'], maxAgeMs: 30 * DAY_MS, bytesMax: 2048 * MIB, messagesMax: 20_000_000,
+    messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: 'MERCHANT_EVENTS', subjects: ['dialpay.merchant.event'], maxAgeMs: 30 * DAY_MS, bytesMax: 1024 * MIB, messagesMax: 10_000_000,
+    messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: 'RECONCILIATION', subjects: ['dialpay.reconciliation.>'], maxAgeMs: 90 * DAY_MS, bytesMax: 64 * MIB, messagesMax: 100_000,
+    messageBytesMax: 16 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
+  { name: DLQ_STREAM, subjects: [`${DLQ_SUBJECT_PREFIX}.>`], maxAgeMs: 30 * DAY_MS, bytesMax: 512 * MIB, messagesMax: 1_000_000,
+    messageBytesMax: 128 * 1024, duplicateWindowMs: 2 * MINUTE_MS },
 ];
 
 /** Parts of long inbound SMS, shared by the gateway replicas (gateway/smpp/reassembly-store.ts). */
@@ -132,7 +141,8 @@ export const KV_BUCKETS: readonly KvBucketSpec[] = [
   { bucket: 'ussd_sessions', ttlMs: 3 * MINUTE_MS, bytesMax: 256 * MIB, valueBytesMax: 8 * 1024, history: 1 },
   // One record per long message being joined: its parts (36 KiB of body at most, base64 in JSON),
   // then, once published, only that it was. Full: a new part is refused and the SMSC retries it.
-  { bucket: SMS_PARTS_BUCKET, ttlMs: reassemblyBucketTtlMs([SMS_PARTS_TIMEOUT_MS_DEFAULT]), bytesMax: 256 * MIB, valueBytesMax: 64 * 1024, history: 1 },
+  { bucket: SMS_PARTS_BUCKET, ttlMs: reassemblyBucketTtlMs([SMS_PARTS_TIMEOUT_MS_DEFAULT]), bytesMax: 256 * MIB,
+    valueBytesMax: 64 * 1024, history: 1 },
 ];
 
 /**
@@ -165,7 +175,9 @@ export function composeTopology(components: readonly ConsumerOwner[]): Topology 
   const owners = new Map<string, string>();
   for (const component of components) {
     for (const spec of component.consumers) {
-      if (!STREAMS.some((s) => s.name === spec.stream)) throw new Error(`${component.name} declares consumer ${spec.durableName} on ${spec.stream}, which is no stream of the topology`);
+      if (!STREAMS.some((s) => s.name === spec.stream)) {
+        throw new Error(`${component.name} declares consumer ${spec.durableName} on ${spec.stream}, which is no stream of the topology`);
+      }
       const other = owners.get(spec.durableName);
       if (other !== undefined) throw new Error(`consumer ${spec.durableName} is declared by both ${other} and ${component.name}`);
       owners.set(spec.durableName, component.name);

@@ -17,4 +17,6 @@ export const BILLING_DEBIT_REFUND = billingDebits('refund');
 /** Operator deposits and merchant payouts into wallets (credit.proto). */
 export const BILLING_CREDIT = billingDebits('credit');
 
-export const BILLING_CONSUMERS: readonly ConsumerSpec[] = [BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, BILLING_CREDIT];
+export const BILLING_CONSUMERS: readonly ConsumerSpec[] = [
+  BILLING_DEBIT_RESERVE, BILLING_DEBIT_CAPTURE, BILLING_DEBIT_VOID, BILLING_DEBIT_REFUND, BILLING_CREDIT,
+];

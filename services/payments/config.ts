@@ -1,5 +1,6 @@
 // Payments' config: the fee schedules merchants and cash-outs are charged by, the limits (KYC
-// tiers, rates, challenge bounds), and each merchant's fee schedule and payouts. Joined to the runtime's by composeConfigSchema (cli/config.ts).
+// tiers, rates, challenge bounds), and each merchant's fee schedule and payouts. Joined to the
+// runtime's by composeConfigSchema (cli/config.ts).
 import { z } from 'zod';
 import { amountMinor, id, positiveMs } from '../../runtime/config/fields.js';
 import { uniqueIds, type ConfigPart } from '../../runtime/config/schema.js';
@@ -78,14 +79,17 @@ export const PAYMENTS_CONFIG: ConfigPart = {
   check(config, ctx) {
     const feeIds = uniqueIds(config.feeSchedules, 'feeSchedules', ctx);
     config.merchants.forEach((m, i) => {
-      if (!feeIds.has(m.feeScheduleId)) ctx.addIssue({ code: 'custom', path: ['merchants', i, 'feeScheduleId'], message: `unknown fee schedule "${m.feeScheduleId}"` });
+      if (!feeIds.has(m.feeScheduleId)) {
+        ctx.addIssue({ code: 'custom', path: ['merchants', i, 'feeScheduleId'], message: `unknown fee schedule "${m.feeScheduleId}"` });
+      }
       if (m.payouts && m.payouts.perPayoutMaxMinor > m.payouts.perDayMaxMinor) {
         ctx.addIssue({ code: 'custom', path: ['merchants', i, 'payouts', 'perPayoutMaxMinor'], message: 'must not exceed perDayMaxMinor' });
       }
     });
     config.operators.forEach((op, i) => {
       if (op.cashOutFeeScheduleId !== undefined && !feeIds.has(op.cashOutFeeScheduleId)) {
-        ctx.addIssue({ code: 'custom', path: ['operators', i, 'cashOutFeeScheduleId'], message: `unknown fee schedule "${op.cashOutFeeScheduleId}"` });
+        ctx.addIssue({ code: 'custom', path: ['operators', i, 'cashOutFeeScheduleId'],
+          message: `unknown fee schedule "${op.cashOutFeeScheduleId}"` });
       }
     });
     config.limits.tiers.forEach((t, i) => {

@@ -6,20 +6,20 @@ import type { ConfigPart } from '../../runtime/config/schema.js';
 const sections = z.strictObject({
   ussd: z
     .strictObject({
-    /**
-     * Seals the PINs an SMPP USSD dialogue still needs on a later hop (choosing or changing a PIN) in its
-     * session in KV: 32 random bytes in base64 (`openssl rand -base64 32`), the same for every ussd replica;
-     * pass it with DIALPAY__ussd__sessionSealKey. Without one, each process makes its own.
-     */
-    sessionSealKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 random bytes in base64 (openssl rand -base64 32)').optional(),
-    /** Hops a ussd process answers at once; past this a hop gets a "busy" END at once. */
-    hopsInFlightMax: z.number().int().min(1).max(10_000).default(512),
-    /**
-     * Removed: "Buy airtime" used to pay a merchant standing for the operator's airtime account. It now
-     * tops the line up through the operator (runtime/airtime.ts). Accepted here only to be refused below
-     * with a message that says so, rather than as an unknown key.
-     */
-    airtimeMerchantIds: z.unknown().optional(),
+      /**
+       * Seals the PINs an SMPP USSD dialogue still needs on a later hop (choosing or changing a PIN) in its
+       * session in KV: 32 random bytes in base64 (`openssl rand -base64 32`), the same for every ussd replica;
+       * pass it with DIALPAY__ussd__sessionSealKey. Without one, each process makes its own.
+       */
+      sessionSealKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 random bytes in base64 (openssl rand -base64 32)').optional(),
+      /** Hops a ussd process answers at once; past this a hop gets a "busy" END at once. */
+      hopsInFlightMax: z.number().int().min(1).max(10_000).default(512),
+      /**
+       * Removed: "Buy airtime" used to pay a merchant standing for the operator's airtime account. It now
+       * tops the line up through the operator (runtime/airtime.ts). Accepted here only to be refused below
+       * with a message that says so, rather than as an unknown key.
+       */
+      airtimeMerchantIds: z.unknown().optional(),
     })
     .prefault({}),
 });
@@ -40,7 +40,8 @@ export const USSD_CONFIG: ConfigPart = {
       // account, and an operator with no top-up interface now offers no airtime. Both deserve a decision.
       ctx.addIssue({
         code: 'custom', path: ['ussd', 'airtimeMerchantIds'],
-        message: 'no longer supported: airtime now tops the line up through the operator (billingAdapter simulator, or operators[].topUp); remove this key and the airtime merchant it names',
+        message: 'no longer supported: airtime now tops the line up through the operator (billingAdapter simulator, or operators[].topUp); '
+          + 'remove this key and the airtime merchant it names',
       });
     }
   },

@@ -4,7 +4,8 @@ import type { ConsumerSpec } from '../../runtime/nats/topology.js';
 
 /** Signs and delivers merchant webhooks; retried for hours, then dead-lettered (replay with `dialpay webhooks replay`). */
 export const WEBHOOKS_DELIVERY: ConsumerSpec = {
-  stream: 'MERCHANT_EVENTS', durableName: 'webhooks-delivery', filterSubject: 'dialpay.merchant.event', ackWaitMs: 60_000, deliveriesMax: 9, ackPendingMax: 5_000, retrySchedule: 'webhooks',
+  stream: 'MERCHANT_EVENTS', durableName: 'webhooks-delivery', filterSubject: 'dialpay.merchant.event',
+  ackWaitMs: 60_000, deliveriesMax: 9, ackPendingMax: 5_000, retrySchedule: 'webhooks',
 };
 
 export const WEBHOOKS_CONSUMERS: readonly ConsumerSpec[] = [WEBHOOKS_DELIVERY];

@@ -7,7 +7,7 @@ import { TOPOLOGY } from '../../../cli/components.js';
 import { GATEWAY_SMS_OUTBOUND } from '../../../gateway/consumers.js';
 import { PAYMENTS_SMS_INBOUND } from '../../../services/payments/consumers.js';
 import { deleteAfterAckFor } from '../../../runtime/nats/topology.js';
-import { settleHandled } from '../../../runtime/nats/consume.js';
+import { settleHandled } from '../../../runtime/nats/erase-handled.js';
 import { quietLogger } from '../../support/stack.js';
 
 const declared = (name: string) => STREAMS.find((s) => s.name === name);

@@ -7,7 +7,7 @@ import { type OperatorConfig } from '../../../runtime/config/index.js';
 import { validateConfig } from '../../../cli/config.js';
 import { newEnvelope, RetryLaterError } from '../../../runtime/nats/index.js';
 import { createRegistry } from '../../../runtime/metrics.js';
-import { FailureCounts } from '../../../runtime/nats/consume.js';
+import { FailureCounts } from '../../../runtime/nats/retry-accounting.js';
 import { NoLinkError, OutboundSubmitter, SmscUnavailableError, SubmitRetriesExhaustedError, smsKindLabel, type OperatorLink } from '../../../gateway/smpp/outbound.js';
 import { SmppMetrics } from '../../../gateway/smpp/metrics.js';
 import { WaitingMessages } from '../../../gateway/smpp/waiting.js';
