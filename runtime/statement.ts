@@ -23,7 +23,8 @@ export function statementLine(line: dialpay.v1.IStatementLine, currency: string,
   const credit = /^(deposit|payout):(.+)$/.exec(counterparty);
   if (credit) {
     const reference = line.paymentId ?? '';
-    return `${date} ${amount} ${CREDIT_MOVEMENT[language][credit[1] as 'deposit' | 'payout']}, ${credit[2]}${reference ? `, Ref ${reference}` : ''}`;
+    const movement = CREDIT_MOVEMENT[language][credit[1] as 'deposit' | 'payout'];
+    return `${date} ${amount} ${movement}, ${credit[2]}${reference ? `, Ref ${reference}` : ''}`;
   }
   const who = /^\d+$/.test(counterparty) ? `+${counterparty}` : counterparty;
   return `${date} ${amount} ${who}`;
@@ -40,7 +41,9 @@ function paymentRef(paymentId: string): string {
   return paymentId.slice(0, 8).toUpperCase();
 }
 
-export function statementLines(lines: readonly dialpay.v1.IStatementLine[] | null | undefined, currency: string, language: Language): string[] {
+export function statementLines(
+  lines: readonly dialpay.v1.IStatementLine[] | null | undefined, currency: string, language: Language,
+): string[] {
   return (lines ?? []).map((l) => statementLine(l, currency, language));
 }
 

@@ -91,7 +91,8 @@ export async function enqueueEvent<M extends EventMessage>(
       for (let from = 0; from < created.eventIds.length; from += INSERT_ROWS_MAX) {
         const values: unknown[] = [];
         const eventIds = created.eventIds.slice(from, from + INSERT_ROWS_MAX);
-        eventIds.forEach((eventId, i) => values.push(eventId, created.subjects[from + i], created.typeNames[from + i], created.payloads[from + i]));
+        eventIds.forEach((eventId, i) =>
+          values.push(eventId, created.subjects[from + i], created.typeNames[from + i], created.payloads[from + i]));
         const inserted = await query<{ id: bigint; event_id: string }>(client, insertSql(schema, eventIds.length), values);
         committed.push(...inserted.rows);
       }
@@ -106,7 +107,10 @@ export async function enqueueEvent<M extends EventMessage>(
             .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
             .map((row) => {
               const i = index.get(row.event_id) as number;
-              return { id: row.id.toString(), eventId: row.event_id, subject: created.subjects[i] as string, typeName: created.typeNames[i] as string, payload: created.payloads[i] as Buffer };
+              return {
+                id: row.id.toString(), eventId: row.event_id, subject: created.subjects[i] as string,
+                typeName: created.typeNames[i] as string, payload: created.payloads[i] as Buffer,
+              };
             }),
         );
       });
@@ -205,7 +209,8 @@ export class OutboxRelay {
     this.#options = options;
     this.#published = new Counter({
       name: 'dialpay_outbox_events_published_total',
-      help: 'Events relayed from a service outbox to JetStream, by path: fast (right after their commit), poll (left behind, found by the poll loop).',
+      help: 'Events relayed from a service outbox to JetStream, by path: fast (right after their commit), '
+        + 'poll (left behind, found by the poll loop).',
       labelNames: ['schema', 'path'],
       registers: [options.registry],
     });
@@ -289,7 +294,10 @@ export class OutboxRelay {
     const now = performance.now();
     if (now - this.#fastFailureLoggedAtMs < FAST_FAILURE_LOG_INTERVAL_MS) return;
     this.#fastFailureLoggedAtMs = now;
-    this.#options.log.warn({ err, schema: this.#options.schema, failed: this.#fastFailuresUnlogged }, 'outbox fast publish failed; the poll loop relays those events');
+    this.#options.log.warn(
+      { err, schema: this.#options.schema, failed: this.#fastFailuresUnlogged },
+      'outbox fast publish failed; the poll loop relays those events',
+    );
     this.#fastFailuresUnlogged = 0;
   }
 
