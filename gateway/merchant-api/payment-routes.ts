@@ -1,10 +1,10 @@
 // Payment requests, captures, refunds, mandates and their charges, and reading payments back:
 // each one NATS request to payments on the merchant's behalf.
-import type { FastifyInstance } from 'fastify';
-import { moneyFromProto, moneyToProto } from '../../proto/index.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { moneyFromProto, moneyToProto, type dialpay } from '../../proto/index.js';
 import { merchantMandateJson, merchantPaymentJson, merchantRefundJson } from '../../proto/merchant-json.js';
 import { bodyHash } from './body-hash.js';
-import { idempotencyKeyOf, listBounds, type RouteContext } from './route-context.js';
+import { idempotencyKeyOf, listBounds, type Answer, type RouteContext } from './route-context.js';
 import { CaptureBody, ChargeBody, ListQuery, MandateBody, PaymentRequestBody, RefundBody } from './schemas.js';
 
 type PaymentRequest = {
@@ -30,13 +30,11 @@ export function registerPaymentRoutes(app: FastifyInstance, api: RouteContext): 
   app.post('/v1/payments/:id/capture', { schema: { body: CaptureBody } }, async (request, reply) => {
     const body = request.body as { amountMinor: number };
     const paymentId = (request.params as { id: string }).id;
-    // The currency is the payment's: payments checks the amount against what was authorized.
-    const current = await api.ask(request, { getPayment: { paymentId } });
-    if ('problem' in current) return api.send(reply, current.problem);
-    const currency = moneyFromProto(current.reply.payment?.amount).currency;
+    const amount = await amountOfPayment(api, request, paymentId, body.amountMinor);
+    if ('problem' in amount) return api.send(reply, amount.problem);
     const answer = await api.ask(request, {
       idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ paymentId, ...body }),
-      capturePayment: { paymentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency }) },
+      capturePayment: { paymentId, amount: amount.reply },
     });
     if ('problem' in answer) return api.send(reply, answer.problem);
     return merchantPaymentJson(answer.reply.payment ?? {});
@@ -45,12 +43,11 @@ export function registerPaymentRoutes(app: FastifyInstance, api: RouteContext): 
   app.post('/v1/payments/:id/refunds', { schema: { body: RefundBody } }, async (request, reply) => {
     const body = request.body as { amountMinor: number };
     const paymentId = (request.params as { id: string }).id;
-    const current = await api.ask(request, { getPayment: { paymentId } });
-    if ('problem' in current) return api.send(reply, current.problem);
-    const currency = moneyFromProto(current.reply.payment?.amount).currency;
+    const amount = await amountOfPayment(api, request, paymentId, body.amountMinor);
+    if ('problem' in amount) return api.send(reply, amount.problem);
     const answer = await api.ask(request, {
       idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ refundOf: paymentId, ...body }),
-      refundPayment: { paymentId, amount: moneyToProto({ amountMinor: BigInt(body.amountMinor), currency }) },
+      refundPayment: { paymentId, amount: amount.reply },
     });
     if ('problem' in answer) return api.send(reply, answer.problem);
     return reply.code(201).send({
@@ -74,6 +71,19 @@ export function registerPaymentRoutes(app: FastifyInstance, api: RouteContext): 
   });
 
   registerMandateRoutes(app, api);
+}
+
+/**
+ * An amount in the payment's own currency, for a capture or a refund: the merchant sends only minor units, and
+ * payments checks them against what was authorized or captured.
+ */
+async function amountOfPayment(
+  api: RouteContext, request: FastifyRequest, paymentId: string, amountMinor: number,
+): Promise<Answer<dialpay.v1.IMoney>> {
+  const current = await api.ask(request, { getPayment: { paymentId } });
+  if ('problem' in current) return current;
+  const currency = moneyFromProto(current.reply.payment?.amount).currency;
+  return { reply: moneyToProto({ amountMinor: BigInt(amountMinor), currency }) };
 }
 
 function registerMandateRoutes(app: FastifyInstance, api: RouteContext): void {
