@@ -101,9 +101,7 @@ async function main(): Promise<void> {
     let status = 'CHARGED';
     let correlator = id;
     const at = new Date(DAY_START_MS + i * STEP_MS).toISOString();
-    if (i % 1000 === 1) { amount += 1; seeded++; expected.amount_mismatch++; }
-    else if (i % 1000 === 2) { status = 'FAILED'; seeded++; expected.status_mismatch++; }
-    else if (i % 1000 === 3) { seeded++; expected.missing_at_operator++; continue; } // missing at the operator
+    if (i % 1000 === 1) { amount += 1; seeded++; expected.amount_mismatch++; } else if (i % 1000 === 2) { status = 'FAILED'; seeded++; expected.status_mismatch++; } else if (i % 1000 === 3) { seeded++; expected.missing_at_operator++; continue; } // missing at the operator
     else if (i % 1000 === 4) { correlator = ''; expected.matched++; } // matched on msisdn + amount + time
     else expected.matched++;
     await put(`T${i},${correlator},${msisdn},${amount},KES,${status},${at}\n`);

@@ -144,9 +144,9 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
   // A phone line that can't listen (its port taken) leaves the rest of the simulator running.
   const lineAddress = line
     ? await line.listen(options.phoneLine as string).catch((err: Error) => {
-        options.say(`phone line off: ${err.message}`);
-        return null;
-      })
+      options.say(`phone line off: ${err.message}`);
+      return null;
+    })
     : null;
   if (lineAddress) options.say(`phone line on ${lineAddress}: attach a terminal phone with \`dialpay phone +${config.operators[0]?.countryCallingCode}700000123 --phone-line ${lineAddress}\``);
   let stopped = false;
@@ -207,36 +207,36 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
   };
   const timer = options.trafficIntervalMs > 0
     ? setInterval(() => {
-        // One turn for every operator: phone `now` of each sends its command, and each operator's agent funds phone now + 1.
-        const now = turn++;
-        for (const [operatorId, smsc] of smscs) {
-          if (smsc.boundSessions === 0) continue;
-          const operator = config.operators.find((o) => o.id === operatorId);
-          if (!operator) continue;
-          const commands = commandsFor((i) => `0${nationalPhone('client', i)}`, demoShop(config, operatorId));
-          const phone = demoPhone(operator, now % PHONE_COUNT);
-          const text = commands[now % PHONE_COUNT] as string;
-          cashInAhead(operator, now, (from, t) => smsc.sendFromPhone(from, operator.shortCodes[0] as string, t).then((statuses) => statuses[0] ?? 0));
-          if (now < 0) continue;
-          smsc.sendFromPhone(phone, operator.shortCodes[0] as string, text).then(
-            (statuses) => options.say(`phone +${phone} -> ${operator.shortCodes[0]}: "${text}" ${statuses.every((s) => s === 0) ? 'accepted, durable in NATS' : `answered 0x${statuses[0]?.toString(16)}`}`),
-            (err: Error) => options.say(`phone +${phone}: ${err.message}`),
-          );
-        }
-        for (const [operatorId, esme] of esmes) {
-          const operator = config.operators.find((o) => o.id === operatorId);
-          if (!operator) continue;
-          const commands = commandsFor((i) => `0${nationalPhone('server', i)}`, demoShop(config, operatorId));
-          const phone = demoPhone(operator, now % PHONE_COUNT);
-          const text = commands[now % PHONE_COUNT] as string;
-          cashInAhead(operator, now, (from, t) => esme.submitFromPhone(from, operator.shortCodes[0] as string, t));
-          if (now < 0) continue;
-          esme.submitFromPhone(phone, operator.shortCodes[0] as string, text).then(
-            (status) => options.say(`phone +${phone} -> ${operator.shortCodes[0]} via ${operatorId}: "${text}" ${status === 0 ? 'accepted, durable in NATS' : `answered 0x${status.toString(16)}`}`),
-            (err: Error) => options.say(`phone +${phone}: ${err.message}`),
-          );
-        }
-      }, options.trafficIntervalMs)
+      // One turn for every operator: phone `now` of each sends its command, and each operator's agent funds phone now + 1.
+      const now = turn++;
+      for (const [operatorId, smsc] of smscs) {
+        if (smsc.boundSessions === 0) continue;
+        const operator = config.operators.find((o) => o.id === operatorId);
+        if (!operator) continue;
+        const commands = commandsFor((i) => `0${nationalPhone('client', i)}`, demoShop(config, operatorId));
+        const phone = demoPhone(operator, now % PHONE_COUNT);
+        const text = commands[now % PHONE_COUNT] as string;
+        cashInAhead(operator, now, (from, t) => smsc.sendFromPhone(from, operator.shortCodes[0] as string, t).then((statuses) => statuses[0] ?? 0));
+        if (now < 0) continue;
+        smsc.sendFromPhone(phone, operator.shortCodes[0] as string, text).then(
+          (statuses) => options.say(`phone +${phone} -> ${operator.shortCodes[0]}: "${text}" ${statuses.every((s) => s === 0) ? 'accepted, durable in NATS' : `answered 0x${statuses[0]?.toString(16)}`}`),
+          (err: Error) => options.say(`phone +${phone}: ${err.message}`),
+        );
+      }
+      for (const [operatorId, esme] of esmes) {
+        const operator = config.operators.find((o) => o.id === operatorId);
+        if (!operator) continue;
+        const commands = commandsFor((i) => `0${nationalPhone('server', i)}`, demoShop(config, operatorId));
+        const phone = demoPhone(operator, now % PHONE_COUNT);
+        const text = commands[now % PHONE_COUNT] as string;
+        cashInAhead(operator, now, (from, t) => esme.submitFromPhone(from, operator.shortCodes[0] as string, t));
+        if (now < 0) continue;
+        esme.submitFromPhone(phone, operator.shortCodes[0] as string, text).then(
+          (status) => options.say(`phone +${phone} -> ${operator.shortCodes[0]} via ${operatorId}: "${text}" ${status === 0 ? 'accepted, durable in NATS' : `answered 0x${status.toString(16)}`}`),
+          (err: Error) => options.say(`phone +${phone}: ${err.message}`),
+        );
+      }
+    }, options.trafficIntervalMs)
     : null;
   for (const [operatorId, smsc] of smscs) {
     const shortCode = config.operators.find((o) => o.id === operatorId)?.shortCodes[0] ?? '';

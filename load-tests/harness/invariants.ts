@@ -134,7 +134,7 @@ export async function checkAgentFloats(db: pg.Pool): Promise<Check[]> {
   const funding = rows.filter((a) => a.kind === 'operator_funding' && BigInt(a.balance) > 0n);
   return [
     {
-      name: "every agent float is agent:<id> of a registered agent, and never negative",
+      name: 'every agent float is agent:<id> of a registered agent, and never negative',
       ok: misnamed.length === 0 && unregistered.length === 0 && negative.length === 0 && funding.length === 0,
       detail: `${floats.length} floats; ${misnamed.length} misnamed, ${unregistered.length} of no registered agent, ${negative.length} negative, ${funding.length} funding accounts above zero${
         [...misnamed, ...unregistered, ...negative, ...funding].length ? ` (${first([...misnamed, ...unregistered, ...negative, ...funding].map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
@@ -422,11 +422,11 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     // cancel may still be in flight, as its ledger void may (checked below): wait for it, within the bound.
     const wrongAtCarrier = () => input.chargingApi
       ? payments.filter((p) => {
-          const status = input.chargingApi?.payment(p.payment_id)?.status;
-          // A wallet-funded payment never reaches the carrier (billing's funding.ts), nor a cash-in (an agent's float pays).
-          if (p.funding === 'wallet' || p.funding === 'agent-float') return status !== undefined;
-          return p.state === 'completed' ? status !== 'succeeded' : status !== undefined && status !== 'cancelled';
-        })
+        const status = input.chargingApi?.payment(p.payment_id)?.status;
+        // A wallet-funded payment never reaches the carrier (billing's funding.ts), nor a cash-in (an agent's float pays).
+        if (p.funding === 'wallet' || p.funding === 'agent-float') return status !== undefined;
+        return p.state === 'completed' ? status !== 'succeeded' : status !== undefined && status !== 'cancelled';
+      })
       : [];
     await waitUntil(input.settleTimeoutMs, async () => wrongAtCarrier().length === 0);
     const carrierWrong = wrongAtCarrier();

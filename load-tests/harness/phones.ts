@@ -156,7 +156,6 @@ export class Phones {
 export const payerPhone = (i: number) => `2547${String(10_000_000 + i)}`;
 export const payeePhone = (i: number) => `2547${String(60_000_000 + i)}`;
 
-
 export interface RateOptions {
   readonly perSecond: number;
   readonly seconds: number;
