@@ -11,9 +11,8 @@ import { ChargingApiSimulator } from './charging-api.js';
 import { PhoneLine } from './phone-line.js';
 
 // The one entry for everything outside this folder (cli, load-tests, tests).
-export {
-  SmscSimulator, NO_RESPONSE, type SmscFaults, type SubmittedMessage, type UssdDialect, type UssdScreen, type SmscOptions,
-} from './smsc.js';
+export { SmscSimulator, NO_RESPONSE, type SmscFaults, type SubmittedMessage, type SmscOptions } from './smsc.js';
+export { type UssdDialect, type UssdScreen } from './smsc-ussd.js';
 export { EsmeSimulator, type ReceivedMessage } from './esme.js';
 export {
   ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, TOKEN_PATH,
