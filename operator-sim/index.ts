@@ -15,9 +15,9 @@ export { SmscSimulator, NO_RESPONSE, type SmscFaults, type SubmittedMessage, typ
 export { type UssdDialect, type UssdScreen } from './smsc-ussd.js';
 export { EsmeSimulator, type ReceivedMessage } from './esme.js';
 export {
-  ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, TOKEN_PATH,
-  type ChargingApiOptions, type CamaraPaymentStatus, type SimPayment, type Exchange,
+  ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, TOKEN_PATH, type ChargingApiOptions,
 } from './charging-api.js';
+export { type CamaraPaymentStatus, type SimPayment, type Exchange } from './charging-api-wire.js';
 export { PhoneLine, PHONE_LINE_DEFAULT, msisdnDigits, operatorForNumber, type PhoneLineOperator, type UssdReply } from './phone-line.js';
 
 export interface OperatorSim {
