@@ -8,7 +8,8 @@
 // Runs each measurement RUNS times on throwaway engines; reports medians. At
 // the end: every durable publish was acked once and stored, and the relay
 // emptied the outbox into the stream.
-import { connectNats, provisionTopology, publishEvent, encodeEvent, newEnvelope, Events, TOPOLOGY, type NatsHandle } from '../runtime/nats/index.js';
+import { connectNats, provisionTopology, publishEvent, encodeEvent, newEnvelope, Events, TOPOLOGY,
+  type NatsHandle } from '../runtime/nats/index.js';
 import { createPool, enqueueEvent, migrateSchemas, OutboxRelay, withTransaction } from '../runtime/pg/index.js';
 import { startNatsServer, startPostgres } from '../runtime/engines/index.js';
 import { createLogger } from '../runtime/log.js';
@@ -27,7 +28,8 @@ const RELAY_TIMEOUT_MS = 60_000;
 const log = createLogger({ level: 'warn' });
 
 function inbound(i: number) {
-  return { envelope: newEnvelope({ producer: 'bench' }), operatorId: 'safaricom-ke', fromMsisdn: '254712345678', toAddress: '384', text: `PAY SHOP42 ${i}`, smscMessageId: String(i), bindId: 'b0' };
+  return { envelope: newEnvelope({ producer: 'bench' }), operatorId: 'safaricom-ke', fromMsisdn: '254712345678', toAddress: '384',
+    text: `PAY SHOP42 ${i}`, smscMessageId: String(i), bindId: 'b0' };
 }
 
 /** Per run: publishes acked as new, acked as duplicates, failed; and what the stream then held. */
@@ -67,10 +69,12 @@ async function durablePublish(nats: NatsHandle): Promise<DurableRun> {
 async function main(): Promise<void> {
   const [natsServer, pg] = await Promise.all([startNatsServer(), startPostgres({ durable: true })]);
   await pg.createDatabase('bench');
-  const nats = await connectNats({ url: natsServer.url, name: 'bench', connectTimeoutMs: 5_000, reconnectWaitMs: 500, reconnectAttemptsMax: 3, publishTimeoutMs: 10_000 }, log);
+  const nats = await connectNats({ url: natsServer.url, name: 'bench', connectTimeoutMs: 5_000, reconnectWaitMs: 500,
+    reconnectAttemptsMax: 3, publishTimeoutMs: 10_000 }, log);
   await provisionTopology(nats, TOPOLOGY, 1, log);
   await migrateSchemas(pg.urlFor('bench'), [{ schema: 'bench', dir: null }], log);
-  const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: 8, connectTimeoutMs: 5_000, statementTimeoutMs: 60_000, applicationName: 'bench' }, log);
+  const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: 8, connectTimeoutMs: 5_000, statementTimeoutMs: 60_000,
+    applicationName: 'bench' }, log);
   const core: number[] = [];
   const durable: DurableRun[] = [];
   const relays: { perSecond: number; relayed: number; stored: number; left: number }[] = [];
@@ -85,14 +89,17 @@ async function main(): Promise<void> {
       core.push(rate(EVENTS, performance.now() - t0));
 
       await nats.jsm.streams.purge('SMS_INBOUND');
-      durable.push(await watch.measure([['bench process (durable publish)', () => [process.pid]], ['nats-server (durable publish)', () => pidOf(natsServer.pid())]], () => durablePublish(nats)));
+      durable.push(await watch.measure([['bench process (durable publish)', () => [process.pid]],
+        ['nats-server (durable publish)', () => pidOf(natsServer.pid())]], () => durablePublish(nats)));
       await nats.jsm.streams.purge('SMS_INBOUND');
 
       await withTransaction(pool, 'READ COMMITTED', async (client) => {
         for (let i = 0; i < OUTBOX_EVENTS; i++) await enqueueEvent(client, 'bench', Events.smsInbound, inbound(i));
       });
-      const relay = new OutboxRelay({ pool, js: nats.js, schema: 'bench', batchSizeMax: RELAY_BATCH_MAX, pollIntervalMs: 10, publishTimeoutMs: 10_000, log, registry: new Registry() });
-      const relayGroups: [string, () => number[]][] = [['bench process (outbox relay)', () => [process.pid]], ['nats-server (outbox relay)', () => pidOf(natsServer.pid())], ['postgres (outbox relay)', postgres]];
+      const relay = new OutboxRelay({ pool, js: nats.js, schema: 'bench', batchSizeMax: RELAY_BATCH_MAX, pollIntervalMs: 10,
+        publishTimeoutMs: 10_000, log, registry: new Registry() });
+      const relayGroups: [string, () => number[]][] = [['bench process (outbox relay)', () => [process.pid]],
+        ['nats-server (outbox relay)', () => pidOf(natsServer.pid())], ['postgres (outbox relay)', postgres]];
       const relayed = await watch.measure(relayGroups, async () => {
         const started = performance.now();
         let n = 0;
@@ -103,7 +110,8 @@ async function main(): Promise<void> {
         return { n, perSecond: rate(OUTBOX_EVENTS, performance.now() - started) };
       });
       const left = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM bench.outbox')).rows[0]?.n ?? -1);
-      relays.push({ perSecond: relayed.perSecond, relayed: relayed.n, stored: (await nats.jsm.streams.info('SMS_INBOUND')).state.messages, left });
+      relays.push({ perSecond: relayed.perSecond, relayed: relayed.n, stored: (await nats.jsm.streams.info('SMS_INBOUND')).state.messages,
+        left });
       await nats.jsm.streams.purge('SMS_INBOUND');
     }
   } finally {
@@ -115,8 +123,10 @@ async function main(): Promise<void> {
   const durableMedian = median(durable.map((r) => r.perSecond));
   const relayMedian = median(relays.map((r) => r.perSecond));
   const figures: Figure[] = [
-    { name: `JetStream durable publish, Nats-Msg-Id dedup, ${WINDOW_SIZE} outstanding`, value: durableMedian, unit: 'msg/s', baseline: { name: 'core NATS publish', value: coreMedian }, runs: durable.map((r) => r.perSecond) },
-    { name: `outbox relay to JetStream, batch ${RELAY_BATCH_MAX}`, value: relayMedian, unit: 'msg/s', baseline: { name: 'durable publish', value: durableMedian }, runs: relays.map((r) => r.perSecond) },
+    { name: `JetStream durable publish, Nats-Msg-Id dedup, ${WINDOW_SIZE} outstanding`, value: durableMedian, unit: 'msg/s',
+      baseline: { name: 'core NATS publish', value: coreMedian }, runs: durable.map((r) => r.perSecond) },
+    { name: `outbox relay to JetStream, batch ${RELAY_BATCH_MAX}`, value: relayMedian, unit: 'msg/s',
+      baseline: { name: 'durable publish', value: durableMedian }, runs: relays.map((r) => r.perSecond) },
     { name: 'core NATS publish, fire and forget, one flush (baseline)', value: coreMedian, unit: 'msg/s', runs: core },
   ];
   const checks: Check[] = [

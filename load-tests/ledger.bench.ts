@@ -55,8 +55,10 @@ async function run(ledger: Ledger, transfers: readonly Transfer[], latency: Late
 async function main(): Promise<void> {
   const pg = await startPostgres({ durable: true });
   await pg.createDatabase('bench');
-  await migrateSchemas(pg.urlFor('bench'), [{ schema: 'billing', dir: fileURLToPath(new URL('../services/billing/migrations/', import.meta.url)).replace('/dist/', '/') }], log);
-  const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: Math.min(CONCURRENCY, POOL_SIZE_MAX), connectTimeoutMs: 5_000, statementTimeoutMs: 60_000, applicationName: 'bench' }, log);
+  await migrateSchemas(pg.urlFor('bench'), [{ schema: 'billing', dir: fileURLToPath(new URL('../services/billing/migrations/',
+    import.meta.url)).replace('/dist/', '/') }], log);
+  const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: Math.min(CONCURRENCY, POOL_SIZE_MAX), connectTimeoutMs: 5_000,
+    statementTimeoutMs: 60_000, applicationName: 'bench' }, log);
   const ledger = new Ledger(pool);
   const hot: RunResult[] = [];
   const spread: RunResult[] = [];
@@ -67,7 +69,8 @@ async function main(): Promise<void> {
   const postgres = () => treeOf(pg.pid());
   const checks: Check[] = [];
   try {
-    for (const [id, kind] of [[AccountIds.holds('KES'), 'holds'], [AccountIds.fees('KES'), 'fee_revenue'], [AccountIds.operatorShare('op'), 'operator_share'], [AccountIds.carrier('op'), 'carrier_clearing']] as const) {
+    for (const [id, kind] of [[AccountIds.holds('KES'), 'holds'], [AccountIds.fees('KES'), 'fee_revenue'],
+      [AccountIds.operatorShare('op'), 'operator_share'], [AccountIds.carrier('op'), 'carrier_clearing']] as const) {
       await ledger.ensureAccount(id, kind, 'KES');
     }
     for (let m = 0; m < 100; m++) await ledger.ensureAccount(AccountIds.merchant(`M${m}`, 'KES'), 'merchant_payable', 'KES');
@@ -80,7 +83,8 @@ async function main(): Promise<void> {
     const prepare = async (merchantOf: (i: number) => string): Promise<Transfer[]> => {
       const reserves = Array.from({ length: TRANSFERS }, (_, i) => {
         const payer = AccountIds.subscriber(`2547000${i % PAYERS}`);
-        return { t: reserveTransfer({ id: `r${++serial}`, paymentId: `p${serial}`, currency: 'KES', payerAccountId: payer, amountMinor: 10_000n }), payer };
+        return { t: reserveTransfer({ id: `r${++serial}`, paymentId: `p${serial}`, currency: 'KES', payerAccountId: payer,
+          amountMinor: 10_000n }), payer };
       });
       setupErrors += (await run(ledger, reserves.map((r) => r.t), new LatencyRecorder())).errors;
       return reserves.map(({ t, payer }, i) => captureTransfer({
@@ -90,9 +94,11 @@ async function main(): Promise<void> {
     };
     for (let r = 0; r < RUNS; r++) {
       const spreadCaptures = await prepare((i) => AccountIds.merchant(`M${i % 100}`, 'KES'));
-      spread.push(await watch.measure([['bench process: ledger client (baseline runs)', () => [process.pid]], ['postgres (baseline runs)', postgres]], () => run(ledger, spreadCaptures, spreadLatency)));
+      spread.push(await watch.measure([['bench process: ledger client (baseline runs)', () => [process.pid]],
+        ['postgres (baseline runs)', postgres]], () => run(ledger, spreadCaptures, spreadLatency)));
       const hotCaptures = await prepare(() => AccountIds.merchant('HOT', 'KES'));
-      hot.push(await watch.measure([['bench process: ledger client', () => [process.pid]], ['postgres', postgres]], () => run(ledger, hotCaptures, hotLatency)));
+      hot.push(await watch.measure([['bench process: ledger client', () => [process.pid]], ['postgres', postgres]],
+        () => run(ledger, hotCaptures, hotLatency)));
     }
     const check = await ledger.check();
     checks.push({
@@ -116,8 +122,11 @@ async function main(): Promise<void> {
   }
   const perSecond = (runs: RunResult[]) => median(runs.map((r) => r.perSecond));
   const figures: Figure[] = [
-    { name: 'captures into one hot merchant account', value: perSecond(hot), unit: 'transfers/s', target: { op: '>=', value: 10_000 }, baseline: { name: 'spread over 100 merchants', value: perSecond(spread) }, latencyMs: hotLatency.summary(), runs: hot.map((r) => r.perSecond) },
-    { name: 'captures spread over 100 merchants (baseline)', value: perSecond(spread), unit: 'transfers/s', latencyMs: spreadLatency.summary(), runs: spread.map((r) => r.perSecond) },
+    { name: 'captures into one hot merchant account', value: perSecond(hot), unit: 'transfers/s', target: { op: '>=', value: 10_000 },
+      baseline: { name: 'spread over 100 merchants', value: perSecond(spread) }, latencyMs: hotLatency.summary(),
+      runs: hot.map((r) => r.perSecond) },
+    { name: 'captures spread over 100 merchants (baseline)', value: perSecond(spread), unit: 'transfers/s',
+      latencyMs: spreadLatency.summary(), runs: spread.map((r) => r.perSecond) },
   ];
   writeRecord({
     bench: 'ledger',

@@ -66,19 +66,23 @@ async function main(): Promise<void> {
   }
   const med = (shape: Shape, pick: (r: ShapeRun) => number) => median(runs[shape].map(pick));
   const figures: Figure[] = [
-    { name: 'R1, one nats-server, PostgreSQL alone: completed payments at saturation (baseline)', value: med('r1', (r) => r.saturationPerSecond), unit: '/s', runs: runs.r1.map((r) => r.saturationPerSecond) },
+    { name: 'R1, one nats-server, PostgreSQL alone: completed payments at saturation (baseline)',
+      value: med('r1', (r) => r.saturationPerSecond), unit: '/s', runs: runs.r1.map((r) => r.saturationPerSecond) },
     {
       name: 'R3, 3-node NATS cluster, PostgreSQL with a synchronous standby: completed payments at saturation',
       value: med('r3', (r) => r.saturationPerSecond), unit: '/s', runs: runs.r3.map((r) => r.saturationPerSecond),
       baseline: { name: 'R1', value: med('r1', (r) => r.saturationPerSecond) },
     },
-    { name: `R1: YES to receipt p99 at ${OFFERED_PER_SECOND}/s offered (baseline)`, value: med('r1', (r) => r.offeredP99Ms), unit: 'ms', runs: runs.r1.map((r) => r.offeredP99Ms) },
+    { name: `R1: YES to receipt p99 at ${OFFERED_PER_SECOND}/s offered (baseline)`, value: med('r1', (r) => r.offeredP99Ms), unit: 'ms',
+      runs: runs.r1.map((r) => r.offeredP99Ms) },
     {
-      name: `R3: YES to receipt p99 at ${OFFERED_PER_SECOND}/s offered`, value: med('r3', (r) => r.offeredP99Ms), unit: 'ms', runs: runs.r3.map((r) => r.offeredP99Ms),
+      name: `R3: YES to receipt p99 at ${OFFERED_PER_SECOND}/s offered`, value: med('r3', (r) => r.offeredP99Ms), unit: 'ms',
+      runs: runs.r3.map((r) => r.offeredP99Ms),
       baseline: { name: 'R1', value: med('r1', (r) => r.offeredP99Ms) },
     },
     { name: 'R1: YES to receipt p99 at saturation', value: med('r1', (r) => r.saturationP99Ms), unit: 'ms' },
-    { name: 'R3: YES to receipt p99 at saturation', value: med('r3', (r) => r.saturationP99Ms), unit: 'ms', baseline: { name: 'R1', value: med('r1', (r) => r.saturationP99Ms) } },
+    { name: 'R3: YES to receipt p99 at saturation', value: med('r3', (r) => r.saturationP99Ms), unit: 'ms',
+      baseline: { name: 'R1', value: med('r1', (r) => r.saturationP99Ms) } },
   ];
   const errors = [...runs.r1, ...runs.r3].reduce((n, r) => n + r.errors, 0);
   writeRecord({
@@ -89,7 +93,9 @@ async function main(): Promise<void> {
     figures,
     processes: [],
     errors,
-    checks: [{ name: 'both shapes completed payments', ok: med('r1', (r) => r.saturationPerSecond) > 0 && med('r3', (r) => r.saturationPerSecond) > 0, detail: `R1 ${med('r1', (r) => r.saturationPerSecond)}/s, R3 ${med('r3', (r) => r.saturationPerSecond)}/s` }],
+    checks: [{ name: 'both shapes completed payments', ok: med('r1', (r) => r.saturationPerSecond) > 0 && med('r3',
+      (r) => r.saturationPerSecond) > 0,
+    detail: `R1 ${med('r1', (r) => r.saturationPerSecond)}/s, R3 ${med('r3', (r) => r.saturationPerSecond)}/s` }],
   });
 }
 

@@ -223,7 +223,8 @@ export function cashVerdict(rows: readonly CashPaymentRow[], book: CashBook): Ca
     if (!booked) misbooked.push(`${p.payment_id} ${p.state}: ${p.reserves} reserve, ${p.captures} capture, ${p.voids} void, credited ${p.credited_minor} of ${p.payee_minor}`);
     const want = completed ? 1 : 0;
     const counts = keys.map(([kind, key]) => [kind, book[kind].get(key) ?? 0] as const);
-    if (counts.some(([, n]) => n !== want)) misreceipted.push(`${p.payment_id} ${p.state}: ${counts.map(([kind, n]) => `${kind} x${n}`).join(', ')}`);
+    if (counts.some(([,
+      n]) => n !== want)) misreceipted.push(`${p.payment_id} ${p.state}: ${counts.map(([kind, n]) => `${kind} x${n}`).join(', ')}`);
   }
   const orphanReceipts: string[] = [];
   for (const kind of CASH_KINDS) {
@@ -414,7 +415,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
        GROUP BY p.payment_id, p.state, p.payer_msisdn, p.payee_id, p.agent_id, p.payee_kind, d.funding`,
     );
     const open = payments.filter((p) => p.state !== 'completed' && p.state !== 'failed');
-    checks.push({ name: 'every payment ended', ok: ended && open.length === 0, detail: `${payments.length} payments, ${open.length} still open${open.length ? ` (${first(open.map((p) => `${p.payment_id}:${p.state}`))})` : ''}` });
+    checks.push({ name: 'every payment ended', ok: ended && open.length === 0,
+      detail: `${payments.length} payments, ${open.length} still open${open.length ? ` (${first(open.map((p) => `${p.payment_id}:${p.state}`))})` : ''}` });
 
     const completed = payments.filter((p) => p.state === 'completed');
     const badCaptures = payments.filter((p) => (p.state === 'completed' ? p.captures !== 1 : p.captures !== 0));
@@ -437,11 +439,13 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     });
 
     type Paid = { payment_id: string; payer_msisdn: string; payee_id: string };
-    const refOf = (p: Paid, kind: 'payer' | 'payee') => receiptKey(kind === 'payer' ? p.payer_msisdn : p.payee_id, p.payment_id.slice(0, 8));
+    const refOf = (p: Paid, kind: 'payer' | 'payee') => receiptKey(kind === 'payer' ? p.payer_msisdn : p.payee_id,
+      p.payment_id.slice(0, 8));
     const kinds: readonly ('payer' | 'payee')[] = input.payeeReceipts ? ['payer', 'payee'] : ['payer'];
     const inDoubt = input.acceptedBeforeDrop ?? new Set<string>();
     // Copies a resend explains: each extra copy needs an earlier one the SMSC accepted just before the link died.
-    const excused = (kind: 'payer' | 'payee', ref: string) => input.receipts.copiesOf(kind, ref).slice(0, -1).filter((id) => inDoubt.has(id)).length;
+    const excused = (kind: 'payer' | 'payee', ref: string) => input.receipts.copiesOf(kind, ref).slice(0,
+      -1).filter((id) => inDoubt.has(id)).length;
     const verdict = (p: Paid & { state: string }): 'once' | 'resent' | 'wrong' => {
       let resent = 0;
       for (const kind of kinds) {
@@ -456,14 +460,16 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     // A cash-in's or cash-out's receipts name other parties and read otherwise: checkCashFlows counts them.
     const sends = payments.filter((p) => !p.cash);
     // A payment just completed may have its receipts still on the way (a doubled one stays doubled).
-    const receiptsMissing = () => sends.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p, kind))));
+    const receiptsMissing = () => sends.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p,
+      kind))));
     await waitUntil(input.settleTimeoutMs, async () => !receiptsMissing());
     const receiptWrong = sends.filter((p) => verdict(p) === 'wrong');
     const resent = sends.filter((p) => verdict(p) === 'resent');
     // Which receipt is wrong and how: "payer x0" is a missing one, "payee x2" a doubled one.
     const counted = (p: Paid) => kinds.map((kind) => `${kind} x${input.receipts[kind].get(refOf(p, kind)) ?? 0}`).join(', ');
     checks.push({
-      name: input.acceptedBeforeDrop ? 'every receipt sent once (again only after its link died under the accepted submit)' : 'every receipt sent once',
+      name: input.acceptedBeforeDrop ? 'every receipt sent once (again only after its link died under the accepted submit)' : 'every ' +
+        'receipt sent once',
       ok: receiptWrong.length === 0,
       detail: `${input.receipts.payer.size} payer${input.payeeReceipts ? ` and ${input.receipts.payee.size} payee` : ''} receipts; ${receiptWrong.length} payments with a missing or doubled receipt${receiptWrong.length ? ` (${first(receiptWrong.map((p) => `${p.payment_id} ${p.state}: ${counted(p)}`))})` : ''}${input.acceptedBeforeDrop ? `; ${resent.length} sent again because the link died just after the SMSC accepted them (SMPP's at-least-once)${resent.length ? ` (${first(resent.map((p) => `${p.payment_id}: ${counted(p)}`))})` : ''}` : ''}`,
     });
@@ -476,7 +482,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     };
     const released = await waitUntil(input.settleTimeoutMs, async () =>
       (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM billing.debits WHERE state = 'reserved'")).rows[0]?.n === 0 && (await holdsBalance()) === 0n);
-    checks.push({ name: 'nothing left reserved', ok: released, detail: `holds balance ${await holdsBalance()}${released ? '' : ', debits still reserved'}` });
+    checks.push({ name: 'nothing left reserved', ok: released,
+      detail: `holds balance ${await holdsBalance()}${released ? '' : ', debits still reserved'}` });
 
     checks.push(...(await checkAccounts(db, input.operators)));
     checks.push(...(await checkAgentFloats(db)));

@@ -26,7 +26,8 @@ export async function topStatements(databaseUrl: string, limit: number, units: n
     const { rows } = await client.query<{ calls: string; ms: number; query: string }>(
       `SELECT calls, total_exec_time AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1`, [limit]);
-    const totals = await client.query<{ calls: string; ms: number }>('SELECT sum(calls)::bigint AS calls, sum(total_exec_time) AS ms FROM pg_stat_statements');
+    const totals = await client.query<{ calls: string; ms: number }>('SELECT sum(calls)::bigint AS calls, sum(total_exec_time) AS ms ' +
+      'FROM pg_stat_statements');
     const total = totals.rows[0];
     const lines = [`PostgreSQL: ${(Number(total?.calls) / units).toFixed(1)} statements and ${(Number(total?.ms) / units).toFixed(2)} ms of execution per payment; the top ${limit}:`, '', '| ms total | calls | per payment | statement |', '|---|---|---|---|'];
     for (const r of rows) lines.push(`| ${Math.round(r.ms)} | ${r.calls} | ${(Number(r.calls) / units).toFixed(2)} | \`${r.query.replace(/\|/g, '\\|')}\` |`);
@@ -60,7 +61,9 @@ export function summarizeCpuProfiles(dir: string, label: (file: string) => strin
       const where = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'npm:').replace(/^.*\/dist\//, '');
       const key = `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
       selfUs.set(key, (selfUs.get(key) ?? 0) + delta);
-      const pkg = where.startsWith('npm:') ? where.split('/').slice(0, where.startsWith('npm:@') ? 2 : 1).join('/') : where === '' ? functionName : where.startsWith('node:') ? 'node internals' : 'dialpay';
+      const pkg = where.startsWith('npm:') ? where.split('/').slice(0,
+        where.startsWith('npm:@') ? 2 : 1).join('/') : where === '' ? functionName : where.startsWith('node:') ? 'node ' +
+        'internals' : 'dialpay';
       packageUs.set(pkg, (packageUs.get(pkg) ?? 0) + delta);
     });
     const pct = (us: number) => `${((us / totalUs) * 100).toFixed(1)}%`;
