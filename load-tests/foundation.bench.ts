@@ -104,7 +104,8 @@ async function main(): Promise<void> {
         const started = performance.now();
         let n = 0;
         while (n < OUTBOX_EVENTS) {
-          if (performance.now() - started > RELAY_TIMEOUT_MS) throw new Error(`outbox relay moved ${n} of ${OUTBOX_EVENTS} events in ${RELAY_TIMEOUT_MS} ms`);
+          if (performance.now() - started > RELAY_TIMEOUT_MS) throw new Error(`outbox relay moved ${n} of ${OUTBOX_EVENTS} events in ` +
+            `${RELAY_TIMEOUT_MS} ms`);
           n += await relay.relayOnce();
         }
         return { n, perSecond: rate(OUTBOX_EVENTS, performance.now() - started) };
@@ -133,19 +134,25 @@ async function main(): Promise<void> {
     {
       name: 'every durable publish acked once and stored',
       ok: durable.every((r) => r.acked === EVENTS && r.stored === EVENTS),
-      detail: `${plural(durable.length, 'run')} of ${EVENTS.toLocaleString('en')}: ${durable.map((r) => `${r.acked.toLocaleString('en')} acked, ${r.duplicates} as duplicates, ${r.failed} failed, ${r.stored.toLocaleString('en')} in SMS_INBOUND`).join('; ')}`,
+      detail: `${plural(durable.length, 'run')} of ${EVENTS.toLocaleString('en')}: ` +
+        `${durable.map((r) => `${r.acked.toLocaleString('en')} acked, ${r.duplicates} as duplicates, ${r.failed} failed, ${r.stored.toLocaleString('en')} in SMS_INBOUND`).join('; ')}`,
     },
     {
       name: 'the relay emptied the outbox into the stream',
       ok: relays.every((r) => r.relayed === OUTBOX_EVENTS && r.stored === OUTBOX_EVENTS && r.left === 0),
-      detail: `${plural(relays.length, 'run')} of ${OUTBOX_EVENTS.toLocaleString('en')}: ${relays.map((r) => `${r.relayed.toLocaleString('en')} relayed, ${r.stored.toLocaleString('en')} in SMS_INBOUND, ${r.left} left in the outbox`).join('; ')}`,
+      detail: `${plural(relays.length, 'run')} of ${OUTBOX_EVENTS.toLocaleString('en')}: ` +
+        `${relays.map((r) => `${r.relayed.toLocaleString('en')} relayed, ${r.stored.toLocaleString('en')} in SMS_INBOUND, ${r.left} left in the outbox`).join('; ')}`,
     },
   ];
   writeRecord({
     bench: 'foundation',
     title: 'How fast events become durable',
     mode,
-    setup: `SmsInbound events (${EVENTS.toLocaleString('en')} a run) published to JetStream with Nats-Msg-Id, ${WINDOW_SIZE} outstanding, each ack awaited (what the gateway does before answering a PDU), against core NATS publish of the same bytes on the same server. Then ${OUTBOX_EVENTS.toLocaleString('en')} events committed to a service outbox in one transaction and relayed to JetStream in batches of ${RELAY_BATCH_MAX}, against the durable publish rate. nats-server (file store) and durable PostgreSQL on this machine, median of ${plural(RUNS, 'run')}; CPU is over the durable-publish and relay windows.`,
+    setup: `SmsInbound events (${EVENTS.toLocaleString('en')} a run) published to JetStream with Nats-Msg-Id, ${WINDOW_SIZE} ` +
+      `outstanding, each ack awaited (what the gateway does before answering a PDU), against core NATS publish of the same bytes on the ` +
+      `same server. Then ${OUTBOX_EVENTS.toLocaleString('en')} events committed to a service outbox in one transaction and relayed to ` +
+      `JetStream in batches of ${RELAY_BATCH_MAX}, against the durable publish rate. nats-server (file store) and durable PostgreSQL on ` +
+      `this machine, median of ${plural(RUNS, 'run')}; CPU is over the durable-publish and relay windows.`,
     figures,
     processes: watch.usage(),
     errors: durable.reduce((n, r) => n + r.failed + r.duplicates, 0),

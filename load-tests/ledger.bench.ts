@@ -104,7 +104,8 @@ async function main(): Promise<void> {
     checks.push({
       name: 'ledger sums to zero',
       ok: check.postingsSumMinor === 0n && check.unbalancedTransfers === 0 && check.driftedBalances === 0 && check.negativeBalances === 0,
-      detail: `postings sum ${check.postingsSumMinor}, ${check.unbalancedTransfers} unbalanced transfers, ${check.driftedBalances} drifted balances, ${check.negativeBalances} negative balances`,
+      detail: `postings sum ${check.postingsSumMinor}, ${check.unbalancedTransfers} unbalanced transfers, ${check.driftedBalances} ` +
+        `drifted balances, ${check.negativeBalances} negative balances`,
     });
     const sum = async (ids: readonly string[]) => (await Promise.all(ids.map((id) => ledger.balance(id)))).reduce((a, b) => a + b, 0n);
     const hotMinor = await ledger.balance(AccountIds.merchant('HOT', 'KES'));
@@ -114,7 +115,9 @@ async function main(): Promise<void> {
     checks.push({
       name: 'merchants hold exactly what was captured, nothing left on hold',
       ok: hotMinor === applied(hot) * PAYEE_MINOR && spreadMinor === applied(spread) * PAYEE_MINOR && heldMinor === 0n,
-      detail: `hot merchant ${hotMinor.toLocaleString('en')} minor for ${applied(hot).toLocaleString('en')} captures, 100 merchants ${spreadMinor.toLocaleString('en')} minor for ${applied(spread).toLocaleString('en')} captures (${PAYEE_MINOR.toLocaleString('en')} each), ${heldMinor.toLocaleString('en')} left on hold`,
+      detail: `hot merchant ${hotMinor.toLocaleString('en')} minor for ${applied(hot).toLocaleString('en')} captures, 100 merchants ` +
+        `${spreadMinor.toLocaleString('en')} minor for ${applied(spread).toLocaleString('en')} captures ` +
+        `(${PAYEE_MINOR.toLocaleString('en')} each), ${heldMinor.toLocaleString('en')} left on hold`,
     });
   } finally {
     await pool.end();
@@ -132,7 +135,10 @@ async function main(): Promise<void> {
     bench: 'ledger',
     title: 'Ledger transfers with one hot merchant account',
     mode,
-    setup: `${TRANSFERS.toLocaleString('en')} captures a run (reserves made beforehand, not measured), ${CONCURRENCY} in flight through the batching Ledger on ${Math.min(CONCURRENCY, POOL_SIZE_MAX)} connections, durable PostgreSQL (fsync on) on this machine. Each capture books holds -> merchant, fee revenue and operator share. Median of ${plural(RUNS, 'run')}, baseline (spread) and hot alternating. Latency is per ledger.apply call, pooled over the runs.`,
+    setup: `${TRANSFERS.toLocaleString('en')} captures a run (reserves made beforehand, not measured), ${CONCURRENCY} in flight through ` +
+      `the batching Ledger on ${Math.min(CONCURRENCY, POOL_SIZE_MAX)} connections, durable PostgreSQL (fsync on) on this machine. Each ` +
+      `capture books holds -> merchant, fee revenue and operator share. Median of ${plural(RUNS, 'run')}, baseline (spread) and hot ` +
+      `alternating. Latency is per ledger.apply call, pooled over the runs.`,
     figures,
     processes: watch.usage(),
     errors: setupErrors + [...hot, ...spread].reduce((n, r) => n + r.errors, 0),

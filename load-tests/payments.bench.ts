@@ -102,10 +102,12 @@ function budgetFigures(p: MeasuredPhase): Figure[] {
 
 function phaseNote(p: MeasuredPhase): string {
   const r = p.result;
-  const offered = r.offered === undefined ? '' : `${r.offered} offered, ${r.notStarted ?? 0} not started (${OPEN_IN_FLIGHT_MAX} already in flight), `;
+  const offered = r.offered === undefined ? '' : `${r.offered} offered, ${r.notStarted ?? 0} not started (${OPEN_IN_FLIGHT_MAX} already ` +
+    `in flight), `;
   const cpu = [...p.work.cpuSecondsByGroup].map(([group,
     s]) => `${group} ${r.completed > 0 ? ((s * 1_000) / r.completed).toFixed(2) : '-'}`).join(', ');
-  return `- ${p.label}: ${offered}${r.completed} completed, ${r.errors} failed; durable messages per payment by stream: ${describeStreams(p.per)}; CPU ms per payment by process: ${cpu}.`;
+  return `- ${p.label}: ${offered}${r.completed} completed, ${r.errors} failed; durable messages per payment by stream: ` +
+    `${describeStreams(p.per)}; CPU ms per payment by process: ${cpu}.`;
 }
 
 /** The same phones against the bare echo gateway on a fresh SMSC simulator: the in-run baseline. */
@@ -217,7 +219,9 @@ async function main(): Promise<void> {
     notes.unshift(
       'Per phase (the budget counts over the phase and the settle after it, less the idle rate over the settle):',
       ...[high, low, saturated].map(phaseNote),
-      `- idle system, before the load: ${(idle.commits / idleSeconds).toFixed(0)} commits/s, ${(idle.statements / idleSeconds).toFixed(0)} statements/s, ${(idleMessages / idleSeconds).toFixed(1)} JetStream messages/s, ${((idleCpuSeconds * 1_000) / idleSeconds).toFixed(0)} ms CPU/s (outbox polls and the like).`,
+      `- idle system, before the load: ${(idle.commits / idleSeconds).toFixed(0)} commits/s, ` +
+        `${(idle.statements / idleSeconds).toFixed(0)} statements/s, ${(idleMessages / idleSeconds).toFixed(1)} JetStream messages/s, ` +
+        `${((idleCpuSeconds * 1_000) / idleSeconds).toFixed(0)} ms CPU/s (outbox polls and the like).`,
       `- echo baseline: ${echo.result.completed} completed, ${echo.result.errors} failed, ${echo.refused} MOs refused.`,
       previous && previous.mode === mode ? `Previous record (the previous record column): finished ` +
         `${previous.finishedAt ?? 'at an unknown time'}.` : `No previous ${mode} record to compare with.`,
@@ -227,7 +231,21 @@ async function main(): Promise<void> {
       bench: 'payments',
       title: 'Complete SMS payments, end to end',
       mode,
-      setup: `SEND -> challenge -> YES -> debit -> payer and payee receipts (+ DLRs) over SMPP from a simulated SMSC; gateway, payments, billing as separate processes (simulated carrier in billing), nats-server, durable PostgreSQL (pg_stat_statements loaded), all on this machine. ${PHONES_PAYING} paying phones. Phases: ${HIGH_PER_SECOND}/s and ${LOW_PER_SECOND}/s offered for ${OFFERED_SECONDS} s each (open loop, at most ${OPEN_IN_FLIGHT_MAX} payments in flight: one due beyond that is not started, and counted), then saturation (closed loop, ${PHONES_IN_FLIGHT_MAX} phones, ${SATURATION_SECONDS} s). Issue 15's budget per completed payment, counted over each phase: PostgreSQL commits (pg_stat_database.xact_commit over the cluster's databases, read-only autocommit statements included) and rollbacks, statements (pg_stat_statements, reset per phase), durable JetStream messages (last_seq over every stream, KV and DLQ included), CPU from /proc of every system process (PostgreSQL with all its backends) and, apart, of the load generator. Each phase is read again ${PG_STATS_SETTLE_MS / 1_000} s after it ends (PostgreSQL flushes an idle backend's statistics that late), less what the idle system does over that wait. The bench fails when commits or durable messages per payment at saturation exceed the budget (counts, steady on a noisy machine); CPU, throughput and p99 are figures with targets. Baseline: the same phones at saturation for ${ECHO_SECONDS} s against a bare echo gateway on the smpp package (smpp/echo-gateway.ts: answers SEND with a code and YES with both receipts, nothing stored), run alone after the stack stopped. The process table covers the whole run, idle and settle periods included.${PROFILE_DIR ? ' Profiled run (--cpu-prof): slower than a plain run.' : ''}`,
+      setup: `SEND -> challenge -> YES -> debit -> payer and payee receipts (+ DLRs) over SMPP from a simulated SMSC; gateway, payments, ` +
+        `billing as separate processes (simulated carrier in billing), nats-server, durable PostgreSQL (pg_stat_statements loaded), all ` +
+        `on this machine. ${PHONES_PAYING} paying phones. Phases: ${HIGH_PER_SECOND}/s and ${LOW_PER_SECOND}/s offered for ` +
+        `${OFFERED_SECONDS} s each (open loop, at most ${OPEN_IN_FLIGHT_MAX} payments in flight: one due beyond that is not started, and ` +
+        `counted), then saturation (closed loop, ${PHONES_IN_FLIGHT_MAX} phones, ${SATURATION_SECONDS} s). Issue 15's budget per ` +
+        `completed payment, counted over each phase: PostgreSQL commits (pg_stat_database.xact_commit over the cluster's databases, ` +
+        `read-only autocommit statements included) and rollbacks, statements (pg_stat_statements, reset per phase), durable JetStream ` +
+        `messages (last_seq over every stream, KV and DLQ included), CPU from /proc of every system process (PostgreSQL with all its ` +
+        `backends) and, apart, of the load generator. Each phase is read again ${PG_STATS_SETTLE_MS / 1_000} s after it ends (PostgreSQL ` +
+        `flushes an idle backend's statistics that late), less what the idle system does over that wait. The bench fails when commits or ` +
+        `durable messages per payment at saturation exceed the budget (counts, steady on a noisy machine); CPU, throughput and p99 are ` +
+        `figures with targets. Baseline: the same phones at saturation for ${ECHO_SECONDS} s against a bare echo gateway on the smpp ` +
+        `package (smpp/echo-gateway.ts: answers SEND with a code and YES with both receipts, nothing stored), run alone after the stack ` +
+        `stopped. The process table covers the whole run, idle and settle periods ` +
+        `included.${PROFILE_DIR ? ' Profiled run (--cpu-prof): slower than a plain run.' : ''}`,
       figures,
       processes: [...processes, ...echo.processes],
       errors: high.result.errors + low.result.errors + saturated.result.errors + phones.mosRefused,

@@ -45,7 +45,8 @@ interface ChildResult {
 /** Runs `script` (an ES module body) in a fresh node and reports its wall time, CPU time and peak RSS (its own resourceUsage at the end). */
 async function inChild(script: string): Promise<ChildResult> {
   const started = performance.now();
-  const usage = `const u = process.resourceUsage(); process.stdout.write('\\nMAXRSS ' + u.maxRSS + ' CPUUS ' + (u.userCPUTime + u.systemCPUTime) + '\\n');`;
+  const usage = `const u = process.resourceUsage(); process.stdout.write('\\nMAXRSS ' + u.maxRSS + ' CPUUS ' + (u.userCPUTime + ` +
+    `u.systemCPUTime) + '\\n');`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', `${script}\n${usage}`],
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
@@ -53,7 +54,8 @@ async function inChild(script: string): Promise<ChildResult> {
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
-  if (code !== 0) throw new Error(`child exited ${code ?? signal}${signal === 'SIGKILL' ? ` (killed after ${CHILD_TIMEOUT_MS} ms)` : ''}: ${out}`);
+  if (code !== 0) throw new Error(`child exited ` +
+    `${code ?? signal}${signal === 'SIGKILL' ? ` (killed after ${CHILD_TIMEOUT_MS} ms)` : ''}: ${out}`);
   const usageLine = /MAXRSS (\d+) CPUUS (\d+)/.exec(out);
   return { seconds: (performance.now() - started) / 1000, maxRssMiB: Number(usageLine?.[1] ?? 0) / 1024,
     cpuSeconds: Number(usageLine?.[2] ?? 0) / 1e6, output: out };
@@ -78,13 +80,16 @@ async function main(): Promise<void> {
   const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: 2, connectTimeoutMs: 5_000, statementTimeoutMs: 600_000,
     applicationName: 'bench' }, log);
   await pool.query(
-    `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, captured_minor, payee)
-     SELECT 'd' || lpad(i::text, 8, '0'), 'd' || lpad(i::text, 8, '0'), 'safaricom-ke', '2547' || lpad((i % 9000000)::text, 8, '0'), 'KES', 100 + i % 5000, 'carrier:safaricom-ke', 'simulator', 'captured', 100 + i % 5000, 'SHOP42'
+    `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state,
+     captured_minor, payee)
+     SELECT 'd' || lpad(i::text, 8, '0'), 'd' || lpad(i::text, 8, '0'), 'safaricom-ke', '2547' || lpad((i % 9000000)::text, 8, '0'), 'KES',
+     100 + i % 5000, 'carrier:safaricom-ke', 'simulator', 'captured', 100 + i % 5000, 'SHOP42'
      FROM generate_series(1, $1) i`, [ROWS],
   );
   await pool.query(
     `INSERT INTO billing.transfers (id, kind, payment_id, currency, amount_minor, created_at)
-     SELECT 'capture:d' || lpad(i::text, 8, '0'), 'capture', 'd' || lpad(i::text, 8, '0'), 'KES', 100 + i % 5000, to_timestamp(($2::bigint + i::bigint * $3) / 1000.0)
+     SELECT 'capture:d' || lpad(i::text, 8, '0'), 'capture', 'd' || lpad(i::text, 8, '0'), 'KES', 100 + i % 5000, to_timestamp(($2::bigint +
+     i::bigint * $3) / 1000.0)
      FROM generate_series(1, $1) i`, [ROWS, DAY_START_MS, STEP_MS],
   );
   await pool.query('ANALYZE billing.debits; ANALYZE billing.transfers');
@@ -185,7 +190,9 @@ process.stdout.write(JSON.stringify({ counts: s.counts, badRows: s.badRows }));`
     {
       name: 'found exactly the seeded discrepancies',
       ok: found.length === RUNS && found.every(exact),
-      detail: `seeded ${seeded}: ${(Object.keys(expected) as Category[]).map((k) => `${k} ${expected[k].toLocaleString('en')}`).join(', ')}; found ${found.map((f) => (exact(f) ? 'exactly those' : `${JSON.stringify(f.counts ?? null)} with ${f.badRows ?? '?'} bad rows`)).join(', ')} (${plural(found.length, 'run')})`,
+      detail: `seeded ${seeded}: ` +
+        `${(Object.keys(expected) as Category[]).map((k) => `${k} ${expected[k].toLocaleString('en')}`).join(', ')}; found ` +
+        `${found.map((f) => (exact(f) ? 'exactly those' : `${JSON.stringify(f.counts ?? null)} with ${f.badRows ?? '?'} bad rows`)).join(', ')} (${plural(found.length, 'run')})`,
     },
     {
       name: 'the parse-only pass read every row',
@@ -197,7 +204,12 @@ process.stdout.write(JSON.stringify({ counts: s.counts, badRows: s.badRows }));`
     bench: 'reconcile',
     title: 'Reconciling an operator charging-records file',
     mode,
-    setup: `A ${fileRows.toLocaleString('en')}-row operator CSV (one in a thousand rows off: amount, status, missing, extra; one in a thousand matched without a correlator) against ${ROWS.toLocaleString('en')} captured charges in the ledger, seeded in SQL. Each run in a fresh node process, timed from spawn to exit; its peak memory is its own max RSS. The reconcile process reads the ledger side from billing (in this process) over NATS, matches, writes the report and publishes the result; the baseline only streams and parses the same file. Median of ${plural(RUNS, 'run')}, baseline and reconcile alternating. PostgreSQL non-durable (fsync off): the run only reads it.`,
+    setup: `A ${fileRows.toLocaleString('en')}-row operator CSV (one in a thousand rows off: amount, status, missing, extra; one in a ` +
+      `thousand matched without a correlator) against ${ROWS.toLocaleString('en')} captured charges in the ledger, seeded in SQL. Each ` +
+      `run in a fresh node process, timed from spawn to exit; its peak memory is its own max RSS. The reconcile process reads the ledger ` +
+      `side from billing (in this process) over NATS, matches, writes the report and publishes the result; the baseline only streams and ` +
+      `parses the same file. Median of ${plural(RUNS, 'run')}, baseline and reconcile alternating. PostgreSQL non-durable (fsync off): ` +
+      `the run only reads it.`,
     figures,
     processes: watch.usage(),
     errors: found.reduce((n, f) => n + (f.badRows ?? 0), 0),

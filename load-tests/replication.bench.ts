@@ -61,7 +61,8 @@ async function main(): Promise<void> {
     for (const shape of ['r1', 'r3'] as const) {
       const r = await runShape(shape);
       runs[shape].push(r);
-      process.stdout.write(`replication: run ${i + 1} ${shape}: ${r.saturationPerSecond}/s at saturation (p99 ${r.saturationP99Ms} ms), p99 ${r.offeredP99Ms} ms at ${OFFERED_PER_SECOND}/s offered\n`);
+      process.stdout.write(`replication: run ${i + 1} ${shape}: ${r.saturationPerSecond}/s at saturation (p99 ${r.saturationP99Ms} ms), ` +
+        `p99 ${r.offeredP99Ms} ms at ${OFFERED_PER_SECOND}/s offered\n`);
     }
   }
   const med = (shape: Shape, pick: (r: ShapeRun) => number) => median(runs[shape].map(pick));
@@ -89,7 +90,12 @@ async function main(): Promise<void> {
     bench: 'replication',
     title: 'What replication costs: R1 on one node against R3 on a 3-node cluster with a PostgreSQL standby',
     mode,
-    setup: `gateway, payments and billing (simulated carrier) as one process each, durable PostgreSQL, the payments bench's settings; shape R1: one nats-server, streams R1, PostgreSQL alone; shape R3: 3 nats-server nodes on loopback (routes through relays), every stream and KV bucket R3, PostgreSQL with a streaming standby that each commit waits for (synchronous_standby_names = '*'), postgres.url naming both. ${RUNS} pair(s) of runs, R1 then R3, each on a fresh stack: ${WARMUP_SECONDS} s warm-up, ${OFFERED_PER_SECOND}/s offered for ${OFFERED_SECONDS} s (open loop, ${PHONES} phones), then saturation (closed loop, ${IN_FLIGHT} phones, ${SATURATION_SECONDS} s). Medians over the runs.`,
+    setup: `gateway, payments and billing (simulated carrier) as one process each, durable PostgreSQL, the payments bench's settings; ` +
+      `shape R1: one nats-server, streams R1, PostgreSQL alone; shape R3: 3 nats-server nodes on loopback (routes through relays), every ` +
+      `stream and KV bucket R3, PostgreSQL with a streaming standby that each commit waits for (synchronous_standby_names = '*'), ` +
+      `postgres.url naming both. ${RUNS} pair(s) of runs, R1 then R3, each on a fresh stack: ${WARMUP_SECONDS} s warm-up, ` +
+      `${OFFERED_PER_SECOND}/s offered for ${OFFERED_SECONDS} s (open loop, ${PHONES} phones), then saturation (closed loop, ` +
+      `${IN_FLIGHT} phones, ${SATURATION_SECONDS} s). Medians over the runs.`,
     figures,
     processes: [],
     errors,

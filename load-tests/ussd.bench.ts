@@ -241,7 +241,8 @@ async function main(): Promise<void> {
     { name: 'USSD hops through the HTTP edge -> ussd -> KV / payments', value: rate(dialpayRuns), unit: 'hops/s',
       target: { op: '>=', value: 3_000 }, baseline: { name: 'bare node:http', value: rate(bareRuns) }, latencyMs: pooled(dialpayRuns),
       runs: dialpayRuns.map((r) => Math.round(r.hopsPerSecond)) },
-    { name: `USSD hop p99 at ${OFFERED_HOPS_PER_SECOND.toLocaleString('en')} hops/s offered (open loop)`, value: p99(atRateRuns), unit: 'ms',
+    { name: `USSD hop p99 at ${OFFERED_HOPS_PER_SECOND.toLocaleString('en')} hops/s offered (open loop)`, value: p99(atRateRuns),
+      unit: 'ms',
       target: { op: '<=', value: 30 }, latencyMs: pooled(atRateRuns), runs: atRateRuns.map((r) => r.latency.summary().p99) },
     { name: 'USSD hop p99 at saturation (closed loop above)', value: p99(dialpayRuns), unit: 'ms',
       baseline: { name: 'bare node:http', value: p99(bareRuns) }, runs: dialpayRuns.map((r) => r.latency.summary().p99) },
@@ -254,13 +255,21 @@ async function main(): Promise<void> {
   const checks: Check[] = [{
     name: 'every hop answered with the screen it should show',
     ok: errors === 0 && measured.every((r) => r.hops === HOPS),
-    detail: `${hops.toLocaleString('en')} hops in ${plural(measured.length, 'measured run')} (${HOPS.toLocaleString('en')} each), ${errors} wrong, failed or unanswered (warm-up included)`,
+    detail: `${hops.toLocaleString('en')} hops in ${plural(measured.length, 'measured run')} (${HOPS.toLocaleString('en')} each), ` +
+      `${errors} wrong, failed or unanswered (warm-up included)`,
   }];
   writeRecord({
     bench: 'ussd',
     title: 'USSD hops over HTTP',
     mode,
-    setup: `${HOPS.toLocaleString('en')} hops a run from ${PHONES} phones at once (closed loop, load generator in a worker thread) for the rate at saturation; then the same count offered at ${OFFERED_HOPS_PER_SECOND.toLocaleString('en')} hops/s open loop (new sessions on a schedule, ${RATE_PHONES} phones) for the p99 target, which DESIGN sets at that rate; median of ${plural(RUNS, 'run')} after one warm-up pass each, baseline and dialpay alternating. Sessions of 5 hops (dial, 1, SHOP42, 150, 0: main menu to the PIN screen); the first reads the subscriber's profile from payments (PostgreSQL), the rest the session from NATS KV. Gateway, ussd, payments and billing each a \`dialpay\` process, nats-server and durable PostgreSQL beside them; the load generator is a worker thread of the bench process. Latency columns pool every run's hops; the p99 figure is the median of the runs' p99s. The baseline is a bare node:http server answering "CON baseline" in the bench process.`,
+    setup: `${HOPS.toLocaleString('en')} hops a run from ${PHONES} phones at once (closed loop, load generator in a worker thread) for ` +
+      `the rate at saturation; then the same count offered at ${OFFERED_HOPS_PER_SECOND.toLocaleString('en')} hops/s open loop (new ` +
+      `sessions on a schedule, ${RATE_PHONES} phones) for the p99 target, which DESIGN sets at that rate; median of ` +
+      `${plural(RUNS, 'run')} after one warm-up pass each, baseline and dialpay alternating. Sessions of 5 hops (dial, 1, SHOP42, 150, ` +
+      `0: main menu to the PIN screen); the first reads the subscriber's profile from payments (PostgreSQL), the rest the session from ` +
+      `NATS KV. Gateway, ussd, payments and billing each a \`dialpay\` process, nats-server and durable PostgreSQL beside them; the load ` +
+      `generator is a worker thread of the bench process. Latency columns pool every run's hops; the p99 figure is the median of the ` +
+      `runs' p99s. The baseline is a bare node:http server answering "CON baseline" in the bench process.`,
     figures,
     processes: watch.usage(),
     errors,

@@ -86,7 +86,8 @@ export const natsLeaderKill: Drill = {
 
 export const natsPartition: Drill = {
   name: 'nats-partition',
-  fault: `the node leading ${LEADER_DRILL_STREAM} cut off from the other two (its routes dropped; its clients still connected to it) for the outage, then healed`,
+  fault: `the node leading ${LEADER_DRILL_STREAM} cut off from the other two (its routes dropped; its clients still connected to it) for ` +
+    `the outage, then healed`,
   inject: async (cluster, t) => {
     const nats = natsCluster(cluster);
     const index = nats.names.indexOf(await streamLeader(cluster, LEADER_DRILL_STREAM));

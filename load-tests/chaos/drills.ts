@@ -117,7 +117,10 @@ async function main(): Promise<void> {
       const result = await runDrill(cluster, phones, timeline, drill, SETTINGS, cash);
       results.push(result);
       const failed = result.checks.filter((c) => !c.ok);
-      process.stdout.write(`chaos: ${drill.name}: fault ${(result.faultMs / 1_000).toFixed(1)} s, ${result.recoverMs === null ? 'NOT recovered' : `recovered ${(result.recoverMs / 1_000).toFixed(1)} s after`}, ${result.completed}/${result.started} completed, ${result.cash ? `cash: deposits ${result.cash.deposits.completed}/${result.cash.deposits.completed + result.cash.deposits.failed}, withdrawals ${result.cash.withdrawals.completed}/${result.cash.withdrawals.completed + result.cash.withdrawals.failed}, operator deposits ${result.cash.operatorDeposits.completed}/${result.cash.operatorDeposits.completed + result.cash.operatorDeposits.failed} completed, ` : ''}${result.mosRetried} MOs retried, ${failed.length === 0 ? 'invariants ok' : `FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`}\n`);
+      process.stdout.write(`chaos: ${drill.name}: fault ${(result.faultMs / 1_000).toFixed(1)} s, ` +
+        `${result.recoverMs === null ? 'NOT recovered' : `recovered ${(result.recoverMs / 1_000).toFixed(1)} s after`}, ` +
+        `${result.completed}/${result.started} completed, ` +
+        `${result.cash ? `cash: deposits ${result.cash.deposits.completed}/${result.cash.deposits.completed + result.cash.deposits.failed}, withdrawals ${result.cash.withdrawals.completed}/${result.cash.withdrawals.completed + result.cash.withdrawals.failed}, operator deposits ${result.cash.operatorDeposits.completed}/${result.cash.operatorDeposits.completed + result.cash.operatorDeposits.failed} completed, ` : ''}${result.mosRetried} MOs retried, ${failed.length === 0 ? 'invariants ok' : `FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`}\n`);
     }
     const processes = watch.stop();
 
@@ -157,7 +160,15 @@ async function main(): Promise<void> {
         '',
         ...drillTable(results, SETTINGS.recoveredShare),
         '',
-        ...results.filter((r) => r.cash).map((r) => `${r.drill}: beside the payments, ${SETTINGS.cashPerSecond} cash flows/s on orange-sn (the wallet model, its own SMSC) between ${CASH_AGENTS} agents and ${CASH_SUBSCRIBERS} subscribers: an agent deposits 5,000-10,000 XOF (DEPOT, confirmed with its PIN), the subscriber then withdraws 1,000-2,000 XOF at a random agent (RETRAIT, OUI <code>, the cash-out fee on top), while the operator credits the subscriber's wallet with 500-1,500 XOF through its API (POST /v1/operator/deposits, the same Idempotency-Key again after a 5xx or no answer); deposits ${r.cash?.deposits.completed} completed / ${r.cash?.deposits.failed} failed, withdrawals ${r.cash?.withdrawals.completed} completed / ${r.cash?.withdrawals.failed} failed, operator deposits ${r.cash?.operatorDeposits.completed} completed / ${r.cash?.operatorDeposits.failed} failed (${r.cash ? failureSummary(r.cash) : ''}), ${r.cash?.notStarted} not started. Flows failed: no receipt within the phone's wait; each is booked in full or not at all (checked).`),
+        ...results.filter((r) => r.cash).map((r) => `${r.drill}: beside the payments, ${SETTINGS.cashPerSecond} cash flows/s on ` +
+          `orange-sn (the wallet model, its own SMSC) between ${CASH_AGENTS} agents and ${CASH_SUBSCRIBERS} subscribers: an agent ` +
+          `deposits 5,000-10,000 XOF (DEPOT, confirmed with its PIN), the subscriber then withdraws 1,000-2,000 XOF at a random agent ` +
+          `(RETRAIT, OUI <code>, the cash-out fee on top), while the operator credits the subscriber's wallet with 500-1,500 XOF through ` +
+          `its API (POST /v1/operator/deposits, the same Idempotency-Key again after a 5xx or no answer); deposits ` +
+          `${r.cash?.deposits.completed} completed / ${r.cash?.deposits.failed} failed, withdrawals ${r.cash?.withdrawals.completed} ` +
+          `completed / ${r.cash?.withdrawals.failed} failed, operator deposits ${r.cash?.operatorDeposits.completed} completed / ` +
+          `${r.cash?.operatorDeposits.failed} failed (${r.cash ? failureSummary(r.cash) : ''}), ${r.cash?.notStarted} not started. Flows ` +
+          `failed: no receipt within the phone's wait; each is booked in full or not at all (checked).`),
         '',
         'Time to recover: from the moment the broken part was back (restarted and ready, rebound, throttling cleared) until completed ' +
           'payments per second were back to the share of the rate before; 1 s resolution. Flows failed: payments that did not end in the ' +

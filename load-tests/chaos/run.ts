@@ -153,7 +153,8 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
     phase });
   const tally = drill.cashLoad ? newCashTally() : null;
   const apiRetriedBefore = cash?.apiRetried ?? 0;
-  const cashLoad = tally && cash ? cashAtRate(cash, { perSecond: s.cashPerSecond ?? 1, secondsMax: LOAD_SECONDS_MAX, signal: stopLoad.signal,
+  const cashLoad = tally && cash ? cashAtRate(cash, { perSecond: s.cashPerSecond ?? 1, secondsMax: LOAD_SECONDS_MAX,
+    signal: stopLoad.signal,
     tally, agentRestMs: AGENT_REST_MS }) : Promise.resolve();
   try {
     // Start the fault on a second boundary past the warm-up, so the reference window is whole seconds of steady load.
@@ -194,7 +195,12 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
       checks.push({
         name: 'deposits and withdrawals complete again after the fault',
         ok: after(tally.lastDepositMs) && after(tally.lastWithdrawalMs),
-        detail: `deposits ${tally.deposits.completed} completed / ${tally.deposits.failed} failed, withdrawals ${tally.withdrawals.completed} completed / ${tally.withdrawals.failed} failed, operator deposits ${tally.operatorDeposits.completed} completed / ${tally.operatorDeposits.failed} failed after ${(cash?.apiRetried ?? 0) - apiRetriedBefore} API calls asked again (failures: ${failureSummary(tally)}), ${tally.notStarted} not started (no idle agent or subscriber); last deposit ${((tally.lastDepositMs - faultEndMs) / 1_000).toFixed(1)} s and last withdrawal ${((tally.lastWithdrawalMs - faultEndMs) / 1_000).toFixed(1)} s after the fault's end`,
+        detail: `deposits ${tally.deposits.completed} completed / ${tally.deposits.failed} failed, withdrawals ` +
+          `${tally.withdrawals.completed} completed / ${tally.withdrawals.failed} failed, operator deposits ` +
+          `${tally.operatorDeposits.completed} completed / ${tally.operatorDeposits.failed} failed after ` +
+          `${(cash?.apiRetried ?? 0) - apiRetriedBefore} API calls asked again (failures: ${failureSummary(tally)}), ${tally.notStarted} ` +
+          `not started (no idle agent or subscriber); last deposit ${((tally.lastDepositMs - faultEndMs) / 1_000).toFixed(1)} s and last ` +
+          `withdrawal ${((tally.lastWithdrawalMs - faultEndMs) / 1_000).toFixed(1)} s after the fault's end`,
       });
     }
     checks.push({
@@ -203,7 +209,8 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
       detail: recovery.recoverMs === null
         ? `not recovered: ${recovery.beforePerSecond.toFixed(1)}/s before (measured against ` +
           `${recovery.referencePerSecond.toFixed(1)}/s), slowest second ${recovery.dipPerSecond}/s; per second: ${perSecond.join(' ')}`
-        : `${recovery.beforePerSecond.toFixed(1)}/s before, slowest second ${recovery.dipPerSecond}/s, back after ${(recovery.recoverMs / 1_000).toFixed(1)} s`,
+        : `${recovery.beforePerSecond.toFixed(1)}/s before, slowest second ${recovery.dipPerSecond}/s, back after ` +
+          `${(recovery.recoverMs / 1_000).toFixed(1)} s`,
     });
     const invariants = await checkInvariants({
       databaseUrl: cluster.databaseUrl,
@@ -251,12 +258,15 @@ const seconds = (ms: number | null) => (ms === null ? 'not recovered' : `${(ms /
 export function drillTable(results: readonly DrillResult[], recoveredShare: number): string[] {
   const share = `${Math.round(recoveredShare * 100)}%`;
   const lines = [
-    `| drill | fault lasted | rate before | slowest second | seconds below ${share} | time to recover to ${share} | payments completed / started | flows failed | MOs refused (temporary, retried) | MOs given up | invariants |`,
+    `| drill | fault lasted | rate before | slowest second | seconds below ${share} | time to recover to ${share} | payments completed / ` +
+      `started | flows failed | MOs refused (temporary, retried) | MOs given up | invariants |`,
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
-    lines.push(`| ${r.drill} | ${seconds(r.faultMs)} | ${r.beforePerSecond}/s | ${r.dipPerSecond}/s | ${r.degradedSeconds} | ${seconds(r.recoverMs)} | ${r.completed} / ${r.started} | ${r.flowErrors} | ${r.mosRetried} | ${r.mosRefused} | ${failed.length === 0 ? 'all ok' : `FAILED: ${failed.join('; ')}`} |`);
+    lines.push(`| ${r.drill} | ${seconds(r.faultMs)} | ${r.beforePerSecond}/s | ${r.dipPerSecond}/s | ${r.degradedSeconds} | ` +
+      `${seconds(r.recoverMs)} | ${r.completed} / ${r.started} | ${r.flowErrors} | ${r.mosRetried} | ${r.mosRefused} | ` +
+      `${failed.length === 0 ? 'all ok' : `FAILED: ${failed.join('; ')}`} |`);
   }
   return lines;
 }

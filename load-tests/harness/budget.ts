@@ -120,7 +120,8 @@ export function budgetChecks(phase: string, p: PerPayment): Check[] {
     {
       name: `durable JetStream messages per payment at ${phase} within the budget`,
       ok: p.jetstreamMessages <= BUDGET.jetstreamMessagesPerPaymentMax,
-      detail: `${p.jetstreamMessages} messages per payment over ${p.completed} payments${none}; budget ${BUDGET.jetstreamMessagesPerPaymentMax}`,
+      detail: `${p.jetstreamMessages} messages per payment over ${p.completed} payments${none}; budget ` +
+        `${BUDGET.jetstreamMessagesPerPaymentMax}`,
     },
   ];
 }

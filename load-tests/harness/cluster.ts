@@ -130,7 +130,8 @@ function componentProcess(name: ComponentName, replica: number, env: Readonly<Re
       if (started.pid !== undefined) pidNames.set(started.pid, name);
       const deadline = Date.now() + READY_TIMEOUT_MS;
       while (!(await ready())) {
-        if (started.exitCode !== null || started.signalCode !== null) throw new Error(`${name} exited (${started.exitCode ?? started.signalCode}) before it was ready; see ${logPath}`);
+        if (started.exitCode !== null || started.signalCode !== null) throw new Error(`${name} exited ` +
+          `(${started.exitCode ?? started.signalCode}) before it was ready; see ${logPath}`);
         if (Date.now() > deadline) throw new Error(`${name} not ready within ${READY_TIMEOUT_MS} ms; see ${logPath}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -206,7 +207,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const pidNames = new Map<number, ComponentName>();
   for (const name of options.components) {
     const count = options.replicas?.[name] ?? 1;
-    if (!Number.isInteger(count) || count < 1 || count > REPLICAS_MAX) throw new RangeError(`${name}: 1 to ${REPLICAS_MAX} replicas, not ${count}`);
+    if (!Number.isInteger(count) || count < 1 || count > REPLICAS_MAX) throw new RangeError(`${name}: 1 to ${REPLICAS_MAX} replicas, not ` +
+      `${count}`);
     const processes: ComponentProcess[] = [];
     for (let replica = 0; replica < count; replica++) {
       const { opsPort, env } = replica === 0 ? { opsPort: raw.http.opsPorts[name] as number, env: {} } : await replicaPorts(name, raw);

@@ -88,7 +88,8 @@ export type OperatorRanges = Parameters<typeof numberBelongsTo>[0];
  */
 export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRanges[]): Promise<Check[]> {
   const { rows } = await db.query<{ id: string; kind: AccountKind; balance: string }>(
-    `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance
+    `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id =
+     a.id))::text AS balance
      FROM billing.accounts a WHERE a.kind = 'subscriber' OR a.id LIKE 'subscriber:%' OR a.balance_minor IS NULL OR a.balance_minor <> 0`,
   );
   const owned = (id: string, kind: AccountKind) => {
@@ -105,12 +106,14 @@ export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRan
     {
       name: 'every subscriber account belongs to a subscriber who can spend it',
       ok: unowned.length === 0,
-      detail: `${subscribers} subscriber accounts; ${unowned.length} not subscriber:<number> of a configured operator${unowned.length ? ` (${first(unowned.map((a) => `${a.id} ${a.kind}`))})` : ''}`,
+      detail: `${subscribers} subscriber accounts; ${unowned.length} not subscriber:<number> of a configured ` +
+        `operator${unowned.length ? ` (${first(unowned.map((a) => `${a.id} ${a.kind}`))})` : ''}`,
     },
     {
       name: 'money rests only in accounts some flow reads',
       ok: stranded.length === 0,
-      detail: `${stranded.length} accounts hold money that no flow reads or that should have ended at zero${stranded.length ? ` (${first(stranded.map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
+      detail: `${stranded.length} accounts hold money that no flow reads or that should have ended at ` +
+        `zero${stranded.length ? ` (${first(stranded.map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
     },
   ];
 }
@@ -123,7 +126,8 @@ export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRan
 export async function checkAgentFloats(db: pg.Pool): Promise<Check[]> {
   const registry = (await db.query<{ t: string | null }>("SELECT to_regclass('payments.agents')::text AS t")).rows[0]?.t ?? null;
   const { rows } = await db.query<{ id: string; kind: string; balance: string; registered: boolean | null }>(
-    `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance,
+    `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id =
+     a.id))::text AS balance,
             ${registry ? "EXISTS (SELECT 1 FROM payments.agents g WHERE 'agent:' || g.agent_id = a.id)" : 'NULL::boolean'} AS registered
      FROM billing.accounts a WHERE a.kind IN ('agent_float', 'operator_funding') OR a.id LIKE 'agent:%' OR a.id LIKE 'funding:%'`,
   );
@@ -159,7 +163,8 @@ export async function checkMerchantPayables(db: pg.Pool): Promise<Check[]> {
     {
       name: 'no merchant payable is below zero',
       ok: negative.length === 0,
-      detail: `${rows.length} merchant payables; ${negative.length} below zero${negative.length ? ` (${first(negative.map((a) => `${a.id} ${a.balance}`))})` : ''}`,
+      detail: `${rows.length} merchant payables; ${negative.length} below ` +
+        `zero${negative.length ? ` (${first(negative.map((a) => `${a.id} ${a.balance}`))})` : ''}`,
     },
   ];
 }
@@ -220,7 +225,8 @@ export function cashVerdict(rows: readonly CashPaymentRow[], book: CashBook): Ca
     const booked = completed
       ? p.captures === 1 && p.reserves === 1 && p.voids === 0 && p.credited_minor === p.payee_minor
       : p.captures === 0 && BigInt(p.credited_minor) === 0n && p.voids === p.reserves && p.reserves <= 1;
-    if (!booked) misbooked.push(`${p.payment_id} ${p.state}: ${p.reserves} reserve, ${p.captures} capture, ${p.voids} void, credited ${p.credited_minor} of ${p.payee_minor}`);
+    if (!booked) misbooked.push(`${p.payment_id} ${p.state}: ${p.reserves} reserve, ${p.captures} capture, ${p.voids} void, credited ` +
+      `${p.credited_minor} of ${p.payee_minor}`);
     const want = completed ? 1 : 0;
     const counts = keys.map(([kind, key]) => [kind, book[kind].get(key) ?? 0] as const);
     if (counts.some(([,
@@ -311,7 +317,8 @@ export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutM
             (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = p.payment_id AND t.kind = 'capture')::int AS captures,
             (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = p.payment_id AND t.kind = 'void')::int AS voids,
             (SELECT COALESCE(SUM(po.amount_minor), 0) FROM billing.transfers t JOIN billing.postings po ON po.transfer_id = t.id
-              WHERE t.payment_id = p.payment_id AND po.account_id = CASE WHEN p.agent_id IS NOT NULL THEN 'subscriber:' || p.payee_id ELSE 'agent:' || p.payee_id END)::text AS credited_minor
+              WHERE t.payment_id = p.payment_id AND po.account_id = CASE WHEN p.agent_id IS NOT NULL THEN 'subscriber:' || p.payee_id ELSE
+              'agent:' || p.payee_id END)::text AS credited_minor
      FROM payments.payments p LEFT JOIN payments.agents g ON g.agent_id = COALESCE(p.agent_id, p.payee_id)
      WHERE p.agent_id IS NOT NULL OR p.payee_kind = 'agent'`,
   )).rows;
@@ -346,12 +353,15 @@ export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutM
     {
       name: 'every deposit and withdrawal booked exactly once',
       ok: v.misbooked.length === 0,
-      detail: `${v.completedDeposits} deposits and ${v.completedWithdrawals} withdrawals completed, ${v.failed} failed; ${v.misbooked.length} booked wrong${v.misbooked.length ? ` (${first(v.misbooked)})` : ''}`,
+      detail: `${v.completedDeposits} deposits and ${v.completedWithdrawals} withdrawals completed, ${v.failed} failed; ` +
+        `${v.misbooked.length} booked wrong${v.misbooked.length ? ` (${first(v.misbooked)})` : ''}`,
     },
     {
       name: 'every deposit and withdrawal told once to each side, none told that was not booked',
       ok: v.misreceipted.length === 0 && v.orphanReceipts.length === 0,
-      detail: `${CASH_KINDS.map((k) => `${book[k].size} ${k}`).join(', ')} receipts; ${v.misreceipted.length} payments with a missing or doubled receipt${v.misreceipted.length ? ` (${first(v.misreceipted)})` : ''}, ${v.orphanReceipts.length} receipts of no cash payment${v.orphanReceipts.length ? ` (${first(v.orphanReceipts)})` : ''}`,
+      detail: `${CASH_KINDS.map((k) => `${book[k].size} ${k}`).join(', ')} receipts; ${v.misreceipted.length} payments with a missing or ` +
+        `doubled receipt${v.misreceipted.length ? ` (${first(v.misreceipted)})` : ''}, ${v.orphanReceipts.length} receipts of no cash ` +
+        `payment${v.orphanReceipts.length ? ` (${first(v.orphanReceipts)})` : ''}`,
     },
     {
       name: "every operator deposit booked once or not at all, its SMS once, the API's answer true",
@@ -362,7 +372,9 @@ export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutM
     {
       name: 'floats and wallets never negative',
       ok: negative.length === 0,
-      detail: `${accounts.filter((a) => a.kind === 'agent_float').length} floats, ${accounts.filter((a) => a.kind === 'subscriber').length} wallets; ${negative.length} below zero${negative.length ? ` (${first(negative.map((a) => `${a.id} ${a.balance}`))})` : ''}`,
+      detail: `${accounts.filter((a) => a.kind === 'agent_float').length} floats, ` +
+        `${accounts.filter((a) => a.kind === 'subscriber').length} wallets; ${negative.length} below ` +
+        `zero${negative.length ? ` (${first(negative.map((a) => `${a.id} ${a.balance}`))})` : ''}`,
     },
   ];
 }
@@ -401,7 +413,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     checks.push({
       name: 'no MO lost',
       ok: drained && stream.state.last_seq >= input.mosAccepted && dead === 0,
-      detail: `${input.mosAccepted} accepted by the gateway, ${stream.state.last_seq} stored in SMS_INBOUND (${stream.state.messages} still held), ${drained ? 'all consumed' : 'NOT all consumed'}, ${dead} dead-lettered`,
+      detail: `${input.mosAccepted} accepted by the gateway, ${stream.state.last_seq} stored in SMS_INBOUND (${stream.state.messages} ` +
+        `still held), ${drained ? 'all consumed' : 'NOT all consumed'}, ${dead} dead-lettered`,
     });
 
     const ended = await waitUntil(input.settleTimeoutMs, async () =>
@@ -416,7 +429,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     );
     const open = payments.filter((p) => p.state !== 'completed' && p.state !== 'failed');
     checks.push({ name: 'every payment ended', ok: ended && open.length === 0,
-      detail: `${payments.length} payments, ${open.length} still open${open.length ? ` (${first(open.map((p) => `${p.payment_id}:${p.state}`))})` : ''}` });
+      detail: `${payments.length} payments, ${open.length} still ` +
+        `open${open.length ? ` (${first(open.map((p) => `${p.payment_id}:${p.state}`))})` : ''}` });
 
     const completed = payments.filter((p) => p.state === 'completed');
     const badCaptures = payments.filter((p) => (p.state === 'completed' ? p.captures !== 1 : p.captures !== 0));
@@ -435,7 +449,9 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     checks.push({
       name: 'every confirmed payment captured exactly once, no other captured',
       ok: badCaptures.length === 0 && carrierWrong.length === 0,
-      detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture count in the ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier${carrierWrong.length ? ` (${first(carrierWrong.map((p) => `${p.payment_id} ${p.state}: ${input.chargingApi?.payment(p.payment_id)?.status}`))})` : ''}` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
+      detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture ` +
+        `count in the ` +
+        `ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier${carrierWrong.length ? ` (${first(carrierWrong.map((p) => `${p.payment_id} ${p.state}: ${input.chargingApi?.payment(p.payment_id)?.status}`))})` : ''}` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
     });
 
     type Paid = { payment_id: string; payer_msisdn: string; payee_id: string };
@@ -471,7 +487,9 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
       name: input.acceptedBeforeDrop ? 'every receipt sent once (again only after its link died under the accepted submit)' : 'every ' +
         'receipt sent once',
       ok: receiptWrong.length === 0,
-      detail: `${input.receipts.payer.size} payer${input.payeeReceipts ? ` and ${input.receipts.payee.size} payee` : ''} receipts; ${receiptWrong.length} payments with a missing or doubled receipt${receiptWrong.length ? ` (${first(receiptWrong.map((p) => `${p.payment_id} ${p.state}: ${counted(p)}`))})` : ''}${input.acceptedBeforeDrop ? `; ${resent.length} sent again because the link died just after the SMSC accepted them (SMPP's at-least-once)${resent.length ? ` (${first(resent.map((p) => `${p.payment_id}: ${counted(p)}`))})` : ''}` : ''}`,
+      detail: `${input.receipts.payer.size} payer${input.payeeReceipts ? ` and ${input.receipts.payee.size} payee` : ''} receipts; ` +
+        `${receiptWrong.length} payments with a missing or doubled ` +
+        `receipt${receiptWrong.length ? ` (${first(receiptWrong.map((p) => `${p.payment_id} ${p.state}: ${counted(p)}`))})` : ''}${input.acceptedBeforeDrop ? `; ${resent.length} sent again because the link died just after the SMSC accepted them (SMPP's at-least-once)${resent.length ? ` (${first(resent.map((p) => `${p.payment_id}: ${counted(p)}`))})` : ''}` : ''}`,
     });
 
     const ledger = new Ledger(db);
@@ -495,7 +513,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     checks.push({
       name: 'ledger sums to zero',
       ok: sound,
-      detail: `postings sum ${sums.postingsSumMinor}, ${sums.unbalancedTransfers} unbalanced transfers, ${sums.driftedBalances} drifted balances, ${sums.negativeBalances} negative balances`,
+      detail: `postings sum ${sums.postingsSumMinor}, ${sums.unbalancedTransfers} unbalanced transfers, ${sums.driftedBalances} drifted ` +
+        `balances, ${sums.negativeBalances} negative balances`,
     });
   } finally {
     await nc.close();

@@ -29,8 +29,10 @@ export async function topStatements(databaseUrl: string, limit: number, units: n
     const totals = await client.query<{ calls: string; ms: number }>('SELECT sum(calls)::bigint AS calls, sum(total_exec_time) AS ms ' +
       'FROM pg_stat_statements');
     const total = totals.rows[0];
-    const lines = [`PostgreSQL: ${(Number(total?.calls) / units).toFixed(1)} statements and ${(Number(total?.ms) / units).toFixed(2)} ms of execution per payment; the top ${limit}:`, '', '| ms total | calls | per payment | statement |', '|---|---|---|---|'];
-    for (const r of rows) lines.push(`| ${Math.round(r.ms)} | ${r.calls} | ${(Number(r.calls) / units).toFixed(2)} | \`${r.query.replace(/\|/g, '\\|')}\` |`);
+    const lines = [`PostgreSQL: ${(Number(total?.calls) / units).toFixed(1)} statements and ${(Number(total?.ms) / units).toFixed(2)} ms ` +
+      `of execution per payment; the top ${limit}:`, '', '| ms total | calls | per payment | statement |', '|---|---|---|---|'];
+    for (const r of rows) lines.push(`| ${Math.round(r.ms)} | ${r.calls} | ${(Number(r.calls) / units).toFixed(2)} | ` +
+      `\`${r.query.replace(/\|/g, '\\|')}\` |`);
     return lines;
   } finally {
     await client.end();
@@ -69,7 +71,8 @@ export function summarizeCpuProfiles(dir: string, label: (file: string) => strin
     const pct = (us: number) => `${((us / totalUs) * 100).toFixed(1)}%`;
     lines.push(`CPU profile of ${label(file)} (${(totalUs / 1e6).toFixed(1)} s busy):`, '');
     lines.push(`- by package: ${[...packageUs].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}`);
-    lines.push(`- top functions (self): ${[...selfUs].sort((a, b) => b[1] - a[1]).slice(0, topFunctions).map(([k, v]) => `\`${k}\` ${pct(v)}`).join(', ')}`, '');
+    lines.push(`- top functions (self): ` +
+      `${[...selfUs].sort((a, b) => b[1] - a[1]).slice(0, topFunctions).map(([k, v]) => `\`${k}\` ${pct(v)}`).join(', ')}`, '');
   }
   return lines;
 }

@@ -57,7 +57,8 @@ export interface BenchRecord {
 
 export function machineDescription(): string {
   const cpu = cpus();
-  return `${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ${process.platform}`;
+  return `${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ` +
+    `${process.platform}`;
 }
 
 export function ratio(figure: Figure): number | null {

@@ -168,19 +168,25 @@ async function main(): Promise<void> {
     {
       name: 'every PDU got exactly one resp',
       ok: oneRespEach.length === 0,
-      detail: `${plural(all.length, 'run')} (baseline and gateway) of ${COUNT.toLocaleString('en')} deliver_sm: ${all.reduce((n, r) => n + r.distinct, 0).toLocaleString('en')} distinct resps, ${all.reduce((n, r) => n + r.duplicates, 0)} duplicates, ${all.reduce((n, r) => n + r.unknown, 0)} for unknown sequence numbers`,
+      detail: `${plural(all.length, 'run')} (baseline and gateway) of ${COUNT.toLocaleString('en')} deliver_sm: ` +
+        `${all.reduce((n, r) => n + r.distinct, 0).toLocaleString('en')} distinct resps, ${all.reduce((n, r) => n + r.duplicates, 0)} ` +
+        `duplicates, ${all.reduce((n, r) => n + r.unknown, 0)} for unknown sequence numbers`,
     },
     {
       name: 'every PDU the gateway accepted is in SMS_INBOUND exactly once',
       ok: streamMismatch.length === 0,
-      detail: `per run, accepted / in the stream: ${gateway.map((r, i) => `${(r.count - r.errors).toLocaleString('en')} / ${(published[i] ?? 0).toLocaleString('en')}`).join(', ')}`,
+      detail: `per run, accepted / in the stream: ` +
+        `${gateway.map((r, i) => `${(r.count - r.errors).toLocaleString('en')} / ${(published[i] ?? 0).toLocaleString('en')}`).join(', ')}`,
     },
   ];
   writeRecord({
     bench: 'smpp-inbound',
     title: 'Inbound SMPP PDUs through one gateway process',
     mode,
-    setup: `${COUNT.toLocaleString('en')} deliver_sm per run, window ${WINDOW}, one bind; the load generator (an SMSC on a raw socket), the gateway or the bare echo ESME, and nats-server each in their own process. Median of ${plural(RUNS, 'run')}, baseline and gateway alternating. The gateway publishes each message to JetStream (file store, Nats-Msg-Id) and waits for the ack before its deliver_sm_resp; the echo ESME answers at once. CPU is over the measured windows (bind to last resp) only.`,
+    setup: `${COUNT.toLocaleString('en')} deliver_sm per run, window ${WINDOW}, one bind; the load generator (an SMSC on a raw socket), ` +
+      `the gateway or the bare echo ESME, and nats-server each in their own process. Median of ${plural(RUNS, 'run')}, baseline and ` +
+      `gateway alternating. The gateway publishes each message to JetStream (file store, Nats-Msg-Id) and waits for the ack before its ` +
+      `deliver_sm_resp; the echo ESME answers at once. CPU is over the measured windows (bind to last resp) only.`,
     figures,
     processes: watch.usage(),
     errors: all.reduce((n, r) => n + r.errors, 0),
