@@ -135,13 +135,15 @@ async function main(): Promise<void> {
       name: 'every durable publish acked once and stored',
       ok: durable.every((r) => r.acked === EVENTS && r.stored === EVENTS),
       detail: `${plural(durable.length, 'run')} of ${EVENTS.toLocaleString('en')}: ` +
-        `${durable.map((r) => `${r.acked.toLocaleString('en')} acked, ${r.duplicates} as duplicates, ${r.failed} failed, ${r.stored.toLocaleString('en')} in SMS_INBOUND`).join('; ')}`,
+        `${durable.map((r) => `${r.acked.toLocaleString('en')} acked, ${r.duplicates} as duplicates, ${r.failed} failed, ` +
+          `${r.stored.toLocaleString('en')} in SMS_INBOUND`).join('; ')}`,
     },
     {
       name: 'the relay emptied the outbox into the stream',
       ok: relays.every((r) => r.relayed === OUTBOX_EVENTS && r.stored === OUTBOX_EVENTS && r.left === 0),
       detail: `${plural(relays.length, 'run')} of ${OUTBOX_EVENTS.toLocaleString('en')}: ` +
-        `${relays.map((r) => `${r.relayed.toLocaleString('en')} relayed, ${r.stored.toLocaleString('en')} in SMS_INBOUND, ${r.left} left in the outbox`).join('; ')}`,
+        `${relays.map((r) => `${r.relayed.toLocaleString('en')} relayed, ${r.stored.toLocaleString('en')} in SMS_INBOUND, ${r.left} left ` +
+          `in the outbox`).join('; ')}`,
     },
   ];
   writeRecord({

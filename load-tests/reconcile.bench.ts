@@ -192,7 +192,8 @@ process.stdout.write(JSON.stringify({ counts: s.counts, badRows: s.badRows }));`
       ok: found.length === RUNS && found.every(exact),
       detail: `seeded ${seeded}: ` +
         `${(Object.keys(expected) as Category[]).map((k) => `${k} ${expected[k].toLocaleString('en')}`).join(', ')}; found ` +
-        `${found.map((f) => (exact(f) ? 'exactly those' : `${JSON.stringify(f.counts ?? null)} with ${f.badRows ?? '?'} bad rows`)).join(', ')} (${plural(found.length, 'run')})`,
+        `${found.map((f) => (exact(f) ? 'exactly those' : `${JSON.stringify(f.counts ?? null)} with ${f.badRows ?? '?'} bad ` +
+          `rows`)).join(', ')} (${plural(found.length, 'run')})`,
     },
     {
       name: 'the parse-only pass read every row',

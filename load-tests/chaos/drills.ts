@@ -120,7 +120,12 @@ async function main(): Promise<void> {
       process.stdout.write(`chaos: ${drill.name}: fault ${(result.faultMs / 1_000).toFixed(1)} s, ` +
         `${result.recoverMs === null ? 'NOT recovered' : `recovered ${(result.recoverMs / 1_000).toFixed(1)} s after`}, ` +
         `${result.completed}/${result.started} completed, ` +
-        `${result.cash ? `cash: deposits ${result.cash.deposits.completed}/${result.cash.deposits.completed + result.cash.deposits.failed}, withdrawals ${result.cash.withdrawals.completed}/${result.cash.withdrawals.completed + result.cash.withdrawals.failed}, operator deposits ${result.cash.operatorDeposits.completed}/${result.cash.operatorDeposits.completed + result.cash.operatorDeposits.failed} completed, ` : ''}${result.mosRetried} MOs retried, ${failed.length === 0 ? 'invariants ok' : `FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`}\n`);
+        `${result.cash ? `cash: deposits ${result.cash.deposits.completed}/` +
+          `${result.cash.deposits.completed + result.cash.deposits.failed}, withdrawals ${result.cash.withdrawals.completed}/` +
+          `${result.cash.withdrawals.completed + result.cash.withdrawals.failed}, operator deposits ` +
+          `${result.cash.operatorDeposits.completed}/${result.cash.operatorDeposits.completed + result.cash.operatorDeposits.failed} ` +
+          `completed, ` : ''}${result.mosRetried} MOs retried, ${failed.length === 0 ? 'invariants ok' : `FAILED: ` +
+          `${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`}\n`);
     }
     const processes = watch.stop();
 
@@ -150,7 +155,19 @@ async function main(): Promise<void> {
       title: shape === 'cluster' ? 'Fault drills on the production shape under steady payment load' : 'Fault drills under steady payment ' +
         'load',
       mode,
-      setup: `${shape === 'cluster' ? `${CLUSTER_REPLICAS} processes each of ${COMPONENTS.join(', ')}, a 3-node NATS cluster (every stream R3) and a durable PostgreSQL primary with a synchronous streaming standby (postgres.url names both, target_session_attrs=read-write)` : `${COMPONENTS.join(', ')} as separate processes, nats-server and durable PostgreSQL`} on this machine; billing over the operator's CAMARA Carrier Billing API through the http adapter (simulated here, as is the SMSC). ${SETTINGS.perSecond} SMS payments/s offered, open loop (SEND, challenge, YES, capture, payer and payee receipts) from ${SETTINGS.phoneCount} phones whose SMSC re-sends a refused MO (${MO_RETRY_DELAYS_MS.join(', ')} ms). One drill at a time: ${SETTINGS.beforeSeconds} s steady, the fault (outage ${t.outageMs / 1_000} s${shape === 'cluster' ? `, SMSC away ${TIMING.smscOutageMs / 1_000} s` : ''}, throttling above ${t.throttleAboveTps} submits/s for ${t.throttleMs / 1_000} s), load until completions per second are back to ${Math.round(SETTINGS.recoveredShare * 100)}% of the rate before (over ${SETTINGS.recoveryWindowSeconds} s, judged in whole seconds) plus ${SETTINGS.tailMs / 1_000} s, then every payment is let end and the invariants are checked. Consumers' ack wait 10 s, challenges expire after 60 s, SMPP re-bind backoff 1-60 s with full jitter (the shipped default); other settings from dialpay.example.yaml. Whole run ${Math.round((performance.now() - runStartedMs) / 1_000)} s.`,
+      setup: `${shape === 'cluster' ? `${CLUSTER_REPLICAS} processes each of ${COMPONENTS.join(', ')}, a 3-node NATS cluster (every ` +
+        `stream R3) and a durable PostgreSQL primary with a synchronous streaming standby (postgres.url names both, ` +
+        `target_session_attrs=read-write)` : `${COMPONENTS.join(', ')} as separate processes, nats-server and durable PostgreSQL`} on ` +
+        `this machine; billing over the operator's CAMARA Carrier Billing API through the http adapter (simulated here, as is the SMSC). ` +
+        `${SETTINGS.perSecond} SMS payments/s offered, open loop (SEND, challenge, YES, capture, payer and payee receipts) from ` +
+        `${SETTINGS.phoneCount} phones whose SMSC re-sends a refused MO (${MO_RETRY_DELAYS_MS.join(', ')} ms). One drill at a time: ` +
+        `${SETTINGS.beforeSeconds} s steady, the fault (outage ${t.outageMs / 1_000} s${shape === 'cluster' ? `, SMSC away ` +
+        `${TIMING.smscOutageMs / 1_000} s` : ''}, throttling above ${t.throttleAboveTps} submits/s for ${t.throttleMs / 1_000} s), load ` +
+        `until completions per second are back to ${Math.round(SETTINGS.recoveredShare * 100)}% of the rate before (over ` +
+        `${SETTINGS.recoveryWindowSeconds} s, judged in whole seconds) plus ${SETTINGS.tailMs / 1_000} s, then every payment is let end ` +
+        `and the invariants are checked. Consumers' ack wait 10 s, challenges expire after 60 s, SMPP re-bind backoff 1-60 s with full ` +
+        `jitter (the shipped default); other settings from dialpay.example.yaml. Whole run ` +
+        `${Math.round((performance.now() - runStartedMs) / 1_000)} s.`,
       figures,
       processes,
       errors: results.reduce((n, r) => n + r.flowErrors + r.mosRefused, 0),

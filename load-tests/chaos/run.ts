@@ -184,7 +184,8 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
     const perSecond: string[] = [];
     for (let sec = faultSeconds[0] - s.beforeSeconds; sec < timeline.secondOf(performance.now()); sec++) {
       const n = String(timeline.completed[sec] ?? 0);
-      perSecond.push(`${sec === faultSeconds[0] ? '[' : ''}${n}${sec === faultSeconds[1] ? ']' : ''}${sec === loadStopSecond ? ' \u2016' : ''}`);
+      perSecond.push(`${sec === faultSeconds[0] ? '[' : ''}${n}${sec === faultSeconds[1] ? ']' : ''}` +
+        `${sec === loadStopSecond ? ' \u2016' : ''}`);
     }
 
     const checks: Check[] = await restartCrashed(cluster);

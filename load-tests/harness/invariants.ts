@@ -141,7 +141,8 @@ export async function checkAgentFloats(db: pg.Pool): Promise<Check[]> {
       name: 'every agent float is agent:<id> of a registered agent, and never negative',
       ok: misnamed.length === 0 && unregistered.length === 0 && negative.length === 0 && funding.length === 0,
       detail: `${floats.length} floats; ${misnamed.length} misnamed, ${unregistered.length} of no registered agent, ${negative.length} negative, ${funding.length} funding accounts above zero${
-        [...misnamed, ...unregistered, ...negative, ...funding].length ? ` (${first([...misnamed, ...unregistered, ...negative, ...funding].map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
+        [...misnamed, ...unregistered, ...negative, ...funding].length ? ` (` +
+          `${first([...misnamed, ...unregistered, ...negative, ...funding].map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
     },
   ];
 }
@@ -367,7 +368,8 @@ export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutM
       name: "every operator deposit booked once or not at all, its SMS once, the API's answer true",
       ok: c.pending.length === 0 && c.misbooked.length === 0 && c.mistold.length === 0 && c.answeredWrong.length === 0 && c.orphanSms.length === 0,
       detail: `${c.completed} completed, ${c.failed} failed, ${c.pending.length} still pending; ${c.misbooked.length} booked wrong, ${c.mistold.length} with a missing or doubled SMS, ${c.answeredWrong.length} answered otherwise than recorded, ${c.orphanSms.length} SMS of no completed deposit${
-        [...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms].length ? ` (${first([...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms])})` : ''}`,
+        [...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms].length ? ` (` +
+          `${first([...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms])})` : ''}`,
     },
     {
       name: 'floats and wallets never negative',
@@ -451,7 +453,9 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
       ok: badCaptures.length === 0 && carrierWrong.length === 0,
       detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture ` +
         `count in the ` +
-        `ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier${carrierWrong.length ? ` (${first(carrierWrong.map((p) => `${p.payment_id} ${p.state}: ${input.chargingApi?.payment(p.payment_id)?.status}`))})` : ''}` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
+        `ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier${carrierWrong.length ? ` (` +
+          `${first(carrierWrong.map((p) => `${p.payment_id} ${p.state}: ${input.chargingApi?.payment(p.payment_id)?.status}`))}` +
+          `)` : ''}` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
     });
 
     type Paid = { payment_id: string; payer_msisdn: string; payee_id: string };
@@ -489,7 +493,9 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
       ok: receiptWrong.length === 0,
       detail: `${input.receipts.payer.size} payer${input.payeeReceipts ? ` and ${input.receipts.payee.size} payee` : ''} receipts; ` +
         `${receiptWrong.length} payments with a missing or doubled ` +
-        `receipt${receiptWrong.length ? ` (${first(receiptWrong.map((p) => `${p.payment_id} ${p.state}: ${counted(p)}`))})` : ''}${input.acceptedBeforeDrop ? `; ${resent.length} sent again because the link died just after the SMSC accepted them (SMPP's at-least-once)${resent.length ? ` (${first(resent.map((p) => `${p.payment_id}: ${counted(p)}`))})` : ''}` : ''}`,
+        `receipt${receiptWrong.length ? ` (${first(receiptWrong.map((p) => `${p.payment_id} ${p.state}: ${counted(p)}`))})` : ''}` +
+          `${input.acceptedBeforeDrop ? `; ${resent.length} sent again because the link died just after the SMSC accepted them (SMPP's ` +
+          `at-least-once)${resent.length ? ` (${first(resent.map((p) => `${p.payment_id}: ${counted(p)}`))})` : ''}` : ''}`,
     });
 
     const ledger = new Ledger(db);
