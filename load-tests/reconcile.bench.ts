@@ -42,7 +42,9 @@ interface ChildResult {
   output: string;
 }
 
-/** Runs `script` (an ES module body) in a fresh node and reports its wall time, CPU time and peak RSS (its own resourceUsage at the end). */
+/**
+ * Runs `script` (an ES module body) in a fresh node and reports its wall time, CPU time and peak RSS (its own resourceUsage at the end).
+ */
 async function inChild(script: string): Promise<ChildResult> {
   const started = performance.now();
   const usage = `const u = process.resourceUsage(); process.stdout.write('\\nMAXRSS ' + u.maxRSS + ' CPUUS ' + (u.userCPUTime + ` +
@@ -146,7 +148,8 @@ import { createLogger } from '${dist}/runtime/log.js';
 import { reconcile } from '${dist}/services/reconciliation/index.js';
 const config = loadConfigFile('${config}');
 const nats = await connectNats({ ...config.nats, name: 'bench-reconcile' }, createLogger({ level: 'error' }));
-const s = await reconcile({ operator: config.operators[0], file: '${file}', outBase: '${join(dir, 'report')}', nc: nats.nc, js: nats.js, publishTimeoutMs: 10000 });
+const s = await reconcile({ operator: config.operators[0], file: '${file}', outBase: '${join(dir, 'report')}',
+  nc: nats.nc, js: nats.js, publishTimeoutMs: 10000 });
 await nats.close();
 process.stdout.write(JSON.stringify({ counts: s.counts, badRows: s.badRows }));`;
 
@@ -184,7 +187,8 @@ process.stdout.write(JSON.stringify({ counts: s.counts, badRows: s.badRows }));`
   ];
   const found = full.map((r) => JSON.parse(/\{.*\}/.exec(r.output)?.[0] ?? '{}') as { counts?: Record<Category,
     number>; badRows?: number });
-  const exact = (f: (typeof found)[number]) => f.badRows === 0 && (Object.keys(expected) as Category[]).every((k) => f.counts?.[k] === expected[k]);
+  const exact = (f: (typeof found)[number]) =>
+    f.badRows === 0 && (Object.keys(expected) as Category[]).every((k) => f.counts?.[k] === expected[k]);
   const parsedRows = parsed.map((r) => Number(/rows (\d+)/.exec(r.output)?.[1] ?? -1));
   const checks: Check[] = [
     {

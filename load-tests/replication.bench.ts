@@ -25,7 +25,10 @@ const PHONES = 300;
 const IN_FLIGHT = 200;
 
 type Shape = 'r1' | 'r3';
-interface ShapeRun { readonly saturationPerSecond: number; readonly saturationP99Ms: number; readonly offeredP99Ms: number; readonly offeredP50Ms: number; readonly errors: number }
+interface ShapeRun {
+  readonly saturationPerSecond: number; readonly saturationP99Ms: number; readonly offeredP99Ms: number; readonly offeredP50Ms: number;
+  readonly errors: number;
+}
 
 async function runShape(shape: Shape): Promise<ShapeRun> {
   const cluster = await startCluster({

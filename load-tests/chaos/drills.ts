@@ -57,7 +57,9 @@ const SETTINGS: ChaosSettings = {
 /** A phone's SMS wait and its SMSC's MO retry schedule (about 45 s in all). */
 const SMS_WAIT_MS = 45_000;
 const MO_RETRY_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000];
-/** Agents of the wallet operator and their customers, for the cash drill: enough that agents resting after a failed deposit leave idle ones. */
+/**
+ * Agents of the wallet operator and their customers, for the cash drill: enough that agents resting after a failed deposit leave idle ones.
+ */
 const CASH_AGENTS = 100;
 const CASH_SUBSCRIBERS = 2_000;
 /** Each agent's float before the load, XOF (no minor unit): some 2,000 deposits of at most 10,000 (withdrawals add to it). */

@@ -53,7 +53,10 @@ export interface DrillResult {
   readonly mosRetried: number;
   /** MOs given up on after the retries. */
   readonly mosRefused: number;
-  /** Completed payments per second from the reference window until every flow ended; the fault's seconds in brackets, ‖ where no new payments started. */
+  /**
+   * Completed payments per second from the reference window until every flow ended; the fault's seconds in brackets, ‖ where no new
+   * payments started.
+   */
   readonly perSecond: string;
   /** The fault could not be undone (a component not back, the link not rebound): why. */
   readonly notBack: string | null;
@@ -70,7 +73,10 @@ export const CHAOS_COMPONENTS: readonly ComponentName[] = ['billing', 'payments'
   'gateway'];
 const BIND_COUNT = 2;
 
-/** The stack the drills break: the example config, billing over the http adapter on the CAMARA simulator, production consumer settings but a shorter ack wait. */
+/**
+ * The stack the drills break: the example config, billing over the http adapter on the CAMARA simulator, production consumer settings but a
+ * shorter ack wait.
+ */
 export function chaosClusterOptions(components: readonly ComponentName[]): ClusterOptions {
   return {
     components,

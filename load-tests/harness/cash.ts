@@ -63,7 +63,9 @@ export async function seedAgents(config: Config, options: { count: number; float
       );
       const funded = await fundAgent(pool, config, { agentId: agent.agentId, amountMinor: options.floatMinor,
         reference: `chaos-${agent.agentId}`, actor: 'chaos' }, fundAgentFloat);
-      if (funded.kind !== 'billing' || (funded.result.outcome !== 'funded' && funded.result.outcome !== 'already')) throw new Error(`agent ${agent.agentId} float: ${JSON.stringify(funded, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+      if (funded.kind !== 'billing' || (funded.result.outcome !== 'funded' && funded.result.outcome !== 'already')) {
+        throw new Error(`agent ${agent.agentId} float: ${JSON.stringify(funded, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+      }
       agents.push(agent);
     }
     return agents;
@@ -230,7 +232,8 @@ export class CashFlows {
       const url: string = id === null ? `${this.#apiUrl}/v1/operator/deposits` : `${this.#apiUrl}/v1/operator/deposits/${id}`;
       const res: Response | null = await fetch(url, { method: id === null ? 'POST' : 'GET', headers, ...(id === null ? { body } : {}),
         signal: AbortSignal.timeout(10_000) }).catch(() => null);
-      const answer: { id?: string; status?: string; failureReason?: string; type?: string } | null = res ? await res.json().catch(() => null) : null;
+      const answer: { id?: string; status?: string; failureReason?: string; type?: string } | null =
+        res ? await res.json().catch(() => null) : null;
       if (res && res.status >= 200 && res.status < 300 && answer?.id) {
         id = answer.id;
         if (answer.status === 'completed' || answer.status === 'failed') {

@@ -140,7 +140,8 @@ export async function checkAgentFloats(db: pg.Pool): Promise<Check[]> {
     {
       name: 'every agent float is agent:<id> of a registered agent, and never negative',
       ok: misnamed.length === 0 && unregistered.length === 0 && negative.length === 0 && funding.length === 0,
-      detail: `${floats.length} floats; ${misnamed.length} misnamed, ${unregistered.length} of no registered agent, ${negative.length} negative, ${funding.length} funding accounts above zero${
+      detail: `${floats.length} floats; ${misnamed.length} misnamed, ${unregistered.length} of no registered agent, ` +
+        `${negative.length} negative, ${funding.length} funding accounts above zero${
         [...misnamed, ...unregistered, ...negative, ...funding].length ? ` (` +
           `${first([...misnamed, ...unregistered, ...negative, ...funding].map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
     },
@@ -190,7 +191,9 @@ export interface CashPaymentRow {
 }
 
 export interface CashVerdict {
-  /** Completed ones not captured exactly once, or not crediting exactly their amount once; failed ones with anything captured or credited. */
+  /**
+   * Completed ones not captured exactly once, or not crediting exactly their amount once; failed ones with anything captured or credited.
+   */
   readonly misbooked: readonly string[];
   /** Completed ones whose two receipts did not come exactly once each; failed ones with a receipt. */
   readonly misreceipted: readonly string[];
@@ -283,7 +286,9 @@ export function creditVerdict(rows: readonly CreditRow[], book: CashBook): Credi
   for (const c of rows) {
     if (c.state === 'pending') continue;
     const completed = c.state === 'completed';
-    const booked = completed ? c.transfers === 1 && c.credited_minor === c.amount_minor : c.transfers === 0 && BigInt(c.credited_minor) === 0n;
+    const booked = completed
+      ? c.transfers === 1 && c.credited_minor === c.amount_minor
+      : c.transfers === 0 && BigInt(c.credited_minor) === 0n;
     if (!booked) misbooked.push(`${c.credit_id} ${c.state}: ${c.transfers} transfers, credited ${c.credited_minor} of ${c.amount_minor}`);
     const key = receiptKey(c.msisdn, c.credit_id.slice(0, 8));
     if (completed) keys.add(key);
@@ -366,8 +371,11 @@ export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutM
     },
     {
       name: "every operator deposit booked once or not at all, its SMS once, the API's answer true",
-      ok: c.pending.length === 0 && c.misbooked.length === 0 && c.mistold.length === 0 && c.answeredWrong.length === 0 && c.orphanSms.length === 0,
-      detail: `${c.completed} completed, ${c.failed} failed, ${c.pending.length} still pending; ${c.misbooked.length} booked wrong, ${c.mistold.length} with a missing or doubled SMS, ${c.answeredWrong.length} answered otherwise than recorded, ${c.orphanSms.length} SMS of no completed deposit${
+      ok: c.pending.length === 0 && c.misbooked.length === 0 && c.mistold.length === 0 && c.answeredWrong.length === 0
+        && c.orphanSms.length === 0,
+      detail: `${c.completed} completed, ${c.failed} failed, ${c.pending.length} still pending; ${c.misbooked.length} booked wrong, ` +
+        `${c.mistold.length} with a missing or doubled SMS, ${c.answeredWrong.length} answered otherwise than recorded, ` +
+        `${c.orphanSms.length} SMS of no completed deposit${
         [...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms].length ? ` (` +
           `${first([...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms])})` : ''}`,
     },
@@ -420,8 +428,12 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     });
 
     const ended = await waitUntil(input.settleTimeoutMs, async () =>
-      (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM payments.payments WHERE state NOT IN ('completed', 'failed')")).rows[0]?.n === 0);
-    const { rows: payments } = await db.query<{ payment_id: string; state: string; payer_msisdn: string; payee_id: string; captures: number; voids: number; funding: string | null; cash: boolean }>(
+      (await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM payments.payments WHERE state NOT IN ('completed', 'failed')")).rows[0]?.n === 0);
+    const { rows: payments } = await db.query<{
+      payment_id: string; state: string; payer_msisdn: string; payee_id: string; captures: number; voids: number; funding: string | null;
+      cash: boolean;
+    }>(
       `SELECT p.payment_id, p.state, p.payer_msisdn, p.payee_id, d.funding, (p.agent_id IS NOT NULL OR p.payee_kind = 'agent') AS cash,
               count(t.id) FILTER (WHERE t.kind = 'capture')::int AS captures,
               count(t.id) FILTER (WHERE t.kind = 'void')::int AS voids
@@ -501,11 +513,13 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     const ledger = new Ledger(db);
     const holdsBalance = async () => {
       let sum = 0n;
-      for (const { id } of (await db.query<{ id: string }>("SELECT id FROM billing.accounts WHERE kind = 'holds'")).rows) sum += await ledger.balance(id);
+      const { rows } = await db.query<{ id: string }>("SELECT id FROM billing.accounts WHERE kind = 'holds'");
+      for (const { id } of rows) sum += await ledger.balance(id);
       return sum;
     };
     const released = await waitUntil(input.settleTimeoutMs, async () =>
-      (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM billing.debits WHERE state = 'reserved'")).rows[0]?.n === 0 && (await holdsBalance()) === 0n);
+      (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM billing.debits WHERE state = 'reserved'")).rows[0]?.n === 0
+      && (await holdsBalance()) === 0n);
     checks.push({ name: 'nothing left reserved', ok: released,
       detail: `holds balance ${await holdsBalance()}${released ? '' : ', debits still reserved'}` });
 
@@ -515,7 +529,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     if (input.cashBook) checks.push(...(await checkCashFlows(db, input.cashBook, input.settleTimeoutMs)));
 
     const sums = await ledger.check();
-    const sound = sums.postingsSumMinor === 0n && sums.unbalancedTransfers === 0 && sums.driftedBalances === 0 && sums.negativeBalances === 0;
+    const sound = sums.postingsSumMinor === 0n && sums.unbalancedTransfers === 0 && sums.driftedBalances === 0
+      && sums.negativeBalances === 0;
     checks.push({
       name: 'ledger sums to zero',
       ok: sound,

@@ -96,7 +96,9 @@ export class Phones {
     });
   }
 
-  /** The next SMS to `phone` that `accepts` takes (one waiter per phone), or null after the SMS wait. Set it up before the MO it answers. */
+  /**
+   * The next SMS to `phone` that `accepts` takes (one waiter per phone), or null after the SMS wait. Set it up before the MO it answers.
+   */
   next(phone: string, accepts: (text: string) => boolean): Promise<string | null> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
