@@ -111,8 +111,8 @@ async function main(): Promise<void> {
         return { n, perSecond: rate(OUTBOX_EVENTS, performance.now() - started) };
       });
       const left = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM bench.outbox')).rows[0]?.n ?? -1);
-      relays.push({ perSecond: relayed.perSecond, relayed: relayed.n, stored: (await nats.jsm.streams.info('SMS_INBOUND')).state.messages,
-        left });
+      const stored = (await nats.jsm.streams.info('SMS_INBOUND')).state.messages;
+      relays.push({ perSecond: relayed.perSecond, relayed: relayed.n, stored, left });
       await nats.jsm.streams.purge('SMS_INBOUND');
     }
   } finally {

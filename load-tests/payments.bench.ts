@@ -102,8 +102,8 @@ function budgetFigures(p: MeasuredPhase): Figure[] {
 
 function phaseNote(p: MeasuredPhase): string {
   const r = p.result;
-  const offered = r.offered === undefined ? '' : `${r.offered} offered, ${r.notStarted ?? 0} not started (${OPEN_IN_FLIGHT_MAX} already ` +
-    `in flight), `;
+  const offered = r.offered === undefined
+    ? '' : `${r.offered} offered, ${r.notStarted ?? 0} not started (${OPEN_IN_FLIGHT_MAX} already in flight), `;
   const cpu = [...p.work.cpuSecondsByGroup].map(([group,
     s]) => `${group} ${r.completed > 0 ? ((s * 1_000) / r.completed).toFixed(2) : '-'}`).join(', ');
   return `- ${p.label}: ${offered}${r.completed} completed, ${r.errors} failed; durable messages per payment by stream: ` +
@@ -184,8 +184,9 @@ async function main(): Promise<void> {
     counters = null;
     await cluster.stop();
     // The CPU profiles are written as the components exit.
-    if (PROFILE_DIR) notes.push('', ...summarizeCpuProfiles(PROFILE_DIR, (file) => cluster.pidNames.get(Number(file.split('.')[3])) ?? file,
-      12));
+    if (PROFILE_DIR) {
+      notes.push('', ...summarizeCpuProfiles(PROFILE_DIR, (file) => cluster.pidNames.get(Number(file.split('.')[3])) ?? file, 12));
+    }
 
     // The baseline runs alone, after the stack is gone, on the same machine.
     const echo = await echoBaseline();

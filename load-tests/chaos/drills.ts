@@ -154,8 +154,8 @@ async function main(): Promise<void> {
     const t = SETTINGS.timing;
     writeRecord({
       bench: shape === 'cluster' ? 'chaos-cluster' : 'chaos',
-      title: shape === 'cluster' ? 'Fault drills on the production shape under steady payment load' : 'Fault drills under steady payment ' +
-        'load',
+      title: shape === 'cluster'
+        ? 'Fault drills on the production shape under steady payment load' : 'Fault drills under steady payment load',
       mode,
       setup: `${shape === 'cluster' ? `${CLUSTER_REPLICAS} processes each of ${COMPONENTS.join(', ')}, a 3-node NATS cluster (every ` +
         `stream R3) and a durable PostgreSQL primary with a synchronous streaming standby (postgres.url names both, ` +

@@ -40,8 +40,9 @@ async function until(what: string, timeoutMs: number, done: () => Promise<boolea
 /** Every component answers /readyz (NATS connected, PostgreSQL answering, outbox relaying) and the gateway is bound. */
 export async function waitStackReady(cluster: Cluster, timeoutMs: number): Promise<void> {
   for (const name of cluster.components.keys()) {
-    for (const c of cluster.replicas(name)) await until(`${name}${c.replica > 0 ? ` replica ${c.replica}` : ''} /readyz`, timeoutMs,
-      () => c.ready());
+    for (const c of cluster.replicas(name)) {
+      await until(`${name}${c.replica > 0 ? ` replica ${c.replica}` : ''} /readyz`, timeoutMs, () => c.ready());
+    }
   }
   await waitBound(cluster, timeoutMs);
 }
@@ -115,8 +116,8 @@ export const smppLinkDrop: Drill = {
 
 export const smppLinkDown: Drill = {
   name: 'smpp-link-down',
-  fault: 'the SMSC drops every session and cuts each new connection for the outage (the link is down); the gateway must keep trying and ' +
-    'bind again',
+  fault: 'the SMSC drops every session and cuts each new connection for the outage (the link is down); ' +
+    'the gateway must keep trying and bind again',
   inject: async (cluster, t) => {
     cluster.smsc.disconnectAll(t.outageMs);
     await until('SMPP sessions closed', t.backTimeoutMs, () => cluster.smsc.boundSessions === 0);

@@ -69,8 +69,8 @@ export interface DrillResult {
 }
 
 /** Every component, each its own process: billing first (it migrates alone), the gateway last (it takes traffic). */
-export const CHAOS_COMPONENTS: readonly ComponentName[] = ['billing', 'payments', 'ussd', 'webhooks', 'settlement', 'reconciliation',
-  'gateway'];
+export const CHAOS_COMPONENTS: readonly ComponentName[] =
+  ['billing', 'payments', 'ussd', 'webhooks', 'settlement', 'reconciliation', 'gateway'];
 const BIND_COUNT = 2;
 
 /**
@@ -155,8 +155,8 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
   const phase: Phase = { completed: 0, errors: 0, latency: new LatencyRecorder(), timeline };
   const stopLoad = new AbortController();
   const loadStartMs = performance.now();
-  const load = payAtRate(phones, { perSecond: s.perSecond, seconds: LOAD_SECONDS_MAX, phoneCount: s.phoneCount, signal: stopLoad.signal,
-    phase });
+  const load = payAtRate(phones,
+    { perSecond: s.perSecond, seconds: LOAD_SECONDS_MAX, phoneCount: s.phoneCount, signal: stopLoad.signal, phase });
   const tally = drill.cashLoad ? newCashTally() : null;
   const apiRetriedBefore = cash?.apiRetried ?? 0;
   const cashLoad = tally && cash ? cashAtRate(cash, { perSecond: s.cashPerSecond ?? 1, secondsMax: LOAD_SECONDS_MAX,

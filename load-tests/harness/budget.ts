@@ -101,8 +101,8 @@ export function perPayment(work: CounterDelta, completed: number, loadGeneratorG
     rollbacks: per(work.rollbacks),
     statements: per(work.statements),
     jetstreamMessages: per(messages),
-    messagesByStream: [...work.messagesByStream].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).map(([stream, n]) => [stream,
-      per(n)] as const),
+    messagesByStream: [...work.messagesByStream].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1])
+      .map(([stream, n]) => [stream, per(n)] as const),
     systemCpuMs: per(systemCpuSeconds * 1_000),
     loadGeneratorCpuMs: per((work.cpuSecondsByGroup.get(loadGeneratorGroup) ?? 0) * 1_000),
   };

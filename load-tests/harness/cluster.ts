@@ -207,8 +207,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const pidNames = new Map<number, ComponentName>();
   for (const name of options.components) {
     const count = options.replicas?.[name] ?? 1;
-    if (!Number.isInteger(count) || count < 1 || count > REPLICAS_MAX) throw new RangeError(`${name}: 1 to ${REPLICAS_MAX} replicas, not ` +
-      `${count}`);
+    if (!Number.isInteger(count) || count < 1 || count > REPLICAS_MAX) {
+      throw new RangeError(`${name}: 1 to ${REPLICAS_MAX} replicas, not ${count}`);
+    }
     const processes: ComponentProcess[] = [];
     for (let replica = 0; replica < count; replica++) {
       const { opsPort, env } = replica === 0 ? { opsPort: raw.http.opsPorts[name] as number, env: {} } : await replicaPorts(name, raw);

@@ -233,8 +233,9 @@ export function cashVerdict(rows: readonly CashPaymentRow[], book: CashBook): Ca
       `${p.credited_minor} of ${p.payee_minor}`);
     const want = completed ? 1 : 0;
     const counts = keys.map(([kind, key]) => [kind, book[kind].get(key) ?? 0] as const);
-    if (counts.some(([,
-      n]) => n !== want)) misreceipted.push(`${p.payment_id} ${p.state}: ${counts.map(([kind, n]) => `${kind} x${n}`).join(', ')}`);
+    if (counts.some(([, n]) => n !== want)) {
+      misreceipted.push(`${p.payment_id} ${p.state}: ${counts.map(([kind, n]) => `${kind} x${n}`).join(', ')}`);
+    }
   }
   const orphanReceipts: string[] = [];
   for (const kind of CASH_KINDS) {
@@ -463,11 +464,10 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     checks.push({
       name: 'every confirmed payment captured exactly once, no other captured',
       ok: badCaptures.length === 0 && carrierWrong.length === 0,
-      detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture ` +
-        `count in the ` +
-        `ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier${carrierWrong.length ? ` (` +
-          `${first(carrierWrong.map((p) => `${p.payment_id} ${p.state}: ${input.chargingApi?.payment(p.payment_id)?.status}`))}` +
-          `)` : ''}` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
+      detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture `
+        + `count in the ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier${carrierWrong.length
+          ? ` (${first(carrierWrong.map((p) => `${p.payment_id} ${p.state}: ${input.chargingApi?.payment(p.payment_id)?.status}`))})`
+          : ''}` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
     });
 
     type Paid = { payment_id: string; payer_msisdn: string; payee_id: string };
@@ -492,16 +492,16 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     // A cash-in's or cash-out's receipts name other parties and read otherwise: checkCashFlows counts them.
     const sends = payments.filter((p) => !p.cash);
     // A payment just completed may have its receipts still on the way (a doubled one stays doubled).
-    const receiptsMissing = () => sends.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p,
-      kind))));
+    const receiptsMissing = () =>
+      sends.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p, kind))));
     await waitUntil(input.settleTimeoutMs, async () => !receiptsMissing());
     const receiptWrong = sends.filter((p) => verdict(p) === 'wrong');
     const resent = sends.filter((p) => verdict(p) === 'resent');
     // Which receipt is wrong and how: "payer x0" is a missing one, "payee x2" a doubled one.
     const counted = (p: Paid) => kinds.map((kind) => `${kind} x${input.receipts[kind].get(refOf(p, kind)) ?? 0}`).join(', ');
     checks.push({
-      name: input.acceptedBeforeDrop ? 'every receipt sent once (again only after its link died under the accepted submit)' : 'every ' +
-        'receipt sent once',
+      name: input.acceptedBeforeDrop
+        ? 'every receipt sent once (again only after its link died under the accepted submit)' : 'every receipt sent once',
       ok: receiptWrong.length === 0,
       detail: `${input.receipts.payer.size} payer${input.payeeReceipts ? ` and ${input.receipts.payee.size} payee` : ''} receipts; ` +
         `${receiptWrong.length} payments with a missing or doubled ` +
