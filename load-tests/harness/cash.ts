@@ -311,8 +311,8 @@ export async function cashAtRate(flows: Pick<CashFlows,
       };
       // The operator's credit runs beside the agent's deposit: API calls are in flight whenever the kills come.
       const crediting = credit();
-      const deposited = await flows.deposit(agent, subscriber, randomAmount(DEPOSIT_MIN_MINOR,
-        DEPOSIT_SPREAD_MINOR)).finally(() => busyAgents.delete(a));
+      const deposited = await flows.deposit(agent, subscriber, randomAmount(DEPOSIT_MIN_MINOR, DEPOSIT_SPREAD_MINOR))
+        .finally(() => busyAgents.delete(a));
       if (deposited === 'done') {
         t.deposits.completed++;
         t.lastDepositMs = performance.now();

@@ -88,8 +88,8 @@ export type OperatorRanges = Parameters<typeof numberBelongsTo>[0];
  */
 export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRanges[]): Promise<Check[]> {
   const { rows } = await db.query<{ id: string; kind: AccountKind; balance: string }>(
-    `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id =
-     a.id))::text AS balance
+    `SELECT a.id, a.kind, COALESCE(a.balance_minor,
+       (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance
      FROM billing.accounts a WHERE a.kind = 'subscriber' OR a.id LIKE 'subscriber:%' OR a.balance_minor IS NULL OR a.balance_minor <> 0`,
   );
   const owned = (id: string, kind: AccountKind) => {
@@ -126,8 +126,8 @@ export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRan
 export async function checkAgentFloats(db: pg.Pool): Promise<Check[]> {
   const registry = (await db.query<{ t: string | null }>("SELECT to_regclass('payments.agents')::text AS t")).rows[0]?.t ?? null;
   const { rows } = await db.query<{ id: string; kind: string; balance: string; registered: boolean | null }>(
-    `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id =
-     a.id))::text AS balance,
+    `SELECT a.id, a.kind, COALESCE(a.balance_minor,
+       (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance,
             ${registry ? "EXISTS (SELECT 1 FROM payments.agents g WHERE 'agent:' || g.agent_id = a.id)" : 'NULL::boolean'} AS registered
      FROM billing.accounts a WHERE a.kind IN ('agent_float', 'operator_funding') OR a.id LIKE 'agent:%' OR a.id LIKE 'funding:%'`,
   );
@@ -324,8 +324,8 @@ export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutM
             (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = p.payment_id AND t.kind = 'capture')::int AS captures,
             (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = p.payment_id AND t.kind = 'void')::int AS voids,
             (SELECT COALESCE(SUM(po.amount_minor), 0) FROM billing.transfers t JOIN billing.postings po ON po.transfer_id = t.id
-              WHERE t.payment_id = p.payment_id AND po.account_id = CASE WHEN p.agent_id IS NOT NULL THEN 'subscriber:' || p.payee_id ELSE
-              'agent:' || p.payee_id END)::text AS credited_minor
+              WHERE t.payment_id = p.payment_id AND po.account_id = CASE WHEN p.agent_id IS NOT NULL
+                THEN 'subscriber:' || p.payee_id ELSE 'agent:' || p.payee_id END)::text AS credited_minor
      FROM payments.payments p LEFT JOIN payments.agents g ON g.agent_id = COALESCE(p.agent_id, p.payee_id)
      WHERE p.agent_id IS NOT NULL OR p.payee_kind = 'agent'`,
   )).rows;
@@ -476,8 +476,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     const kinds: readonly ('payer' | 'payee')[] = input.payeeReceipts ? ['payer', 'payee'] : ['payer'];
     const inDoubt = input.acceptedBeforeDrop ?? new Set<string>();
     // Copies a resend explains: each extra copy needs an earlier one the SMSC accepted just before the link died.
-    const excused = (kind: 'payer' | 'payee', ref: string) => input.receipts.copiesOf(kind, ref).slice(0,
-      -1).filter((id) => inDoubt.has(id)).length;
+    const excused = (kind: 'payer' | 'payee', ref: string) =>
+      input.receipts.copiesOf(kind, ref).slice(0, -1).filter((id) => inDoubt.has(id)).length;
     const verdict = (p: Paid & { state: string }): 'once' | 'resent' | 'wrong' => {
       let resent = 0;
       for (const kind of kinds) {
