@@ -104,8 +104,9 @@ async function main(): Promise<void> {
         const started = performance.now();
         let n = 0;
         while (n < OUTBOX_EVENTS) {
-          if (performance.now() - started > RELAY_TIMEOUT_MS) throw new Error(`outbox relay moved ${n} of ${OUTBOX_EVENTS} events in ` +
-            `${RELAY_TIMEOUT_MS} ms`);
+          if (performance.now() - started > RELAY_TIMEOUT_MS) {
+            throw new Error(`outbox relay moved ${n} of ${OUTBOX_EVENTS} events in ${RELAY_TIMEOUT_MS} ms`);
+          }
           n += await relay.relayOnce();
         }
         return { n, perSecond: rate(OUTBOX_EVENTS, performance.now() - started) };

@@ -55,8 +55,8 @@ async function run(ledger: Ledger, transfers: readonly Transfer[], latency: Late
 async function main(): Promise<void> {
   const pg = await startPostgres({ durable: true });
   await pg.createDatabase('bench');
-  await migrateSchemas(pg.urlFor('bench'), [{ schema: 'billing', dir: fileURLToPath(new URL('../services/billing/migrations/',
-    import.meta.url)).replace('/dist/', '/') }], log);
+  const migrations = fileURLToPath(new URL('../services/billing/migrations/', import.meta.url)).replace('/dist/', '/');
+  await migrateSchemas(pg.urlFor('bench'), [{ schema: 'billing', dir: migrations }], log);
   const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: Math.min(CONCURRENCY, POOL_SIZE_MAX), connectTimeoutMs: 5_000,
     statementTimeoutMs: 60_000, applicationName: 'bench' }, log);
   const ledger = new Ledger(pool);

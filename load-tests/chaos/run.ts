@@ -159,9 +159,8 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
     { perSecond: s.perSecond, seconds: LOAD_SECONDS_MAX, phoneCount: s.phoneCount, signal: stopLoad.signal, phase });
   const tally = drill.cashLoad ? newCashTally() : null;
   const apiRetriedBefore = cash?.apiRetried ?? 0;
-  const cashLoad = tally && cash ? cashAtRate(cash, { perSecond: s.cashPerSecond ?? 1, secondsMax: LOAD_SECONDS_MAX,
-    signal: stopLoad.signal,
-    tally, agentRestMs: AGENT_REST_MS }) : Promise.resolve();
+  const cashRate = { perSecond: s.cashPerSecond ?? 1, secondsMax: LOAD_SECONDS_MAX, signal: stopLoad.signal, agentRestMs: AGENT_REST_MS };
+  const cashLoad = tally && cash ? cashAtRate(cash, { ...cashRate, tally }) : Promise.resolve();
   try {
     // Start the fault on a second boundary past the warm-up, so the reference window is whole seconds of steady load.
     const faultAtMs = timeline.startMs + (timeline.secondOf(loadStartMs) + 1 + WARMUP_SECONDS + s.beforeSeconds) * 1_000 + 10;
