@@ -28,7 +28,8 @@ const RELAY_TIMEOUT_MS = 60_000;
 const log = createLogger({ level: 'warn' });
 
 function inbound(i: number) {
-  return { envelope: newEnvelope({ producer: 'bench' }), operatorId: 'safaricom-ke', fromMsisdn: '254712345678', toAddress: '384', text: `PAY SHOP42 ${i}`, smscMessageId: String(i), bindId: 'b0' };
+  return { envelope: newEnvelope({ producer: 'bench' }), operatorId: 'safaricom-ke', fromMsisdn: '254712345678', toAddress: '384',
+    text: `PAY SHOP42 ${i}`, smscMessageId: String(i), bindId: 'b0' };
 }
 
 /** Per run: publishes acked as new, acked as duplicates, failed; and what the stream then held. */
@@ -68,10 +69,12 @@ async function durablePublish(nats: NatsHandle): Promise<DurableRun> {
 async function main(): Promise<void> {
   const [natsServer, pg] = await Promise.all([startNatsServer(), startPostgres({ durable: true })]);
   await pg.createDatabase('bench');
-  const nats = await connectNats({ url: natsServer.url, name: 'bench', connectTimeoutMs: 5_000, reconnectWaitMs: 500, reconnectAttemptsMax: 3, publishTimeoutMs: 10_000 }, log);
+  const nats = await connectNats({ url: natsServer.url, name: 'bench', connectTimeoutMs: 5_000, reconnectWaitMs: 500,
+    reconnectAttemptsMax: 3, publishTimeoutMs: 10_000 }, log);
   await provisionTopology(nats, TOPOLOGY, 1, log);
   await migrateSchemas(pg.urlFor('bench'), [{ schema: 'bench', dir: null }], log);
-  const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: 8, connectTimeoutMs: 5_000, statementTimeoutMs: 60_000, applicationName: 'bench' }, log);
+  const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: 8, connectTimeoutMs: 5_000, statementTimeoutMs: 60_000,
+    applicationName: 'bench' }, log);
   const core: number[] = [];
   const durable: DurableRun[] = [];
   const relays: { perSecond: number; relayed: number; stored: number; left: number }[] = [];
@@ -86,25 +89,31 @@ async function main(): Promise<void> {
       core.push(rate(EVENTS, performance.now() - t0));
 
       await nats.jsm.streams.purge('SMS_INBOUND');
-      durable.push(await watch.measure([['bench process (durable publish)', () => [process.pid]], ['nats-server (durable publish)', () => pidOf(natsServer.pid())]], () => durablePublish(nats)));
+      durable.push(await watch.measure([['bench process (durable publish)', () => [process.pid]],
+        ['nats-server (durable publish)', () => pidOf(natsServer.pid())]], () => durablePublish(nats)));
       await nats.jsm.streams.purge('SMS_INBOUND');
 
       await withTransaction(pool, 'READ COMMITTED', async (client) => {
         for (let i = 0; i < OUTBOX_EVENTS; i++) await enqueueEvent(client, 'bench', Events.smsInbound, inbound(i));
       });
-      const relay = new OutboxRelay({ pool, js: nats.js, schema: 'bench', batchSizeMax: RELAY_BATCH_MAX, pollIntervalMs: 10, publishTimeoutMs: 10_000, log, registry: new Registry() });
-      const relayGroups: [string, () => number[]][] = [['bench process (outbox relay)', () => [process.pid]], ['nats-server (outbox relay)', () => pidOf(natsServer.pid())], ['postgres (outbox relay)', postgres]];
+      const relay = new OutboxRelay({ pool, js: nats.js, schema: 'bench', batchSizeMax: RELAY_BATCH_MAX, pollIntervalMs: 10,
+        publishTimeoutMs: 10_000, log, registry: new Registry() });
+      const relayGroups: [string, () => number[]][] = [['bench process (outbox relay)', () => [process.pid]],
+        ['nats-server (outbox relay)', () => pidOf(natsServer.pid())], ['postgres (outbox relay)', postgres]];
       const relayed = await watch.measure(relayGroups, async () => {
         const started = performance.now();
         let n = 0;
         while (n < OUTBOX_EVENTS) {
-          if (performance.now() - started > RELAY_TIMEOUT_MS) throw new Error(`outbox relay moved ${n} of ${OUTBOX_EVENTS} events in ${RELAY_TIMEOUT_MS} ms`);
+          if (performance.now() - started > RELAY_TIMEOUT_MS) {
+            throw new Error(`outbox relay moved ${n} of ${OUTBOX_EVENTS} events in ${RELAY_TIMEOUT_MS} ms`);
+          }
           n += await relay.relayOnce();
         }
         return { n, perSecond: rate(OUTBOX_EVENTS, performance.now() - started) };
       });
       const left = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM bench.outbox')).rows[0]?.n ?? -1);
-      relays.push({ perSecond: relayed.perSecond, relayed: relayed.n, stored: (await nats.jsm.streams.info('SMS_INBOUND')).state.messages, left });
+      const stored = (await nats.jsm.streams.info('SMS_INBOUND')).state.messages;
+      relays.push({ perSecond: relayed.perSecond, relayed: relayed.n, stored, left });
       await nats.jsm.streams.purge('SMS_INBOUND');
     }
   } finally {
@@ -116,27 +125,37 @@ async function main(): Promise<void> {
   const durableMedian = median(durable.map((r) => r.perSecond));
   const relayMedian = median(relays.map((r) => r.perSecond));
   const figures: Figure[] = [
-    { name: `JetStream durable publish, Nats-Msg-Id dedup, ${WINDOW_SIZE} outstanding`, value: durableMedian, unit: 'msg/s', baseline: { name: 'core NATS publish', value: coreMedian }, runs: durable.map((r) => r.perSecond) },
-    { name: `outbox relay to JetStream, batch ${RELAY_BATCH_MAX}`, value: relayMedian, unit: 'msg/s', baseline: { name: 'durable publish', value: durableMedian }, runs: relays.map((r) => r.perSecond) },
+    { name: `JetStream durable publish, Nats-Msg-Id dedup, ${WINDOW_SIZE} outstanding`, value: durableMedian, unit: 'msg/s',
+      baseline: { name: 'core NATS publish', value: coreMedian }, runs: durable.map((r) => r.perSecond) },
+    { name: `outbox relay to JetStream, batch ${RELAY_BATCH_MAX}`, value: relayMedian, unit: 'msg/s',
+      baseline: { name: 'durable publish', value: durableMedian }, runs: relays.map((r) => r.perSecond) },
     { name: 'core NATS publish, fire and forget, one flush (baseline)', value: coreMedian, unit: 'msg/s', runs: core },
   ];
   const checks: Check[] = [
     {
       name: 'every durable publish acked once and stored',
       ok: durable.every((r) => r.acked === EVENTS && r.stored === EVENTS),
-      detail: `${plural(durable.length, 'run')} of ${EVENTS.toLocaleString('en')}: ${durable.map((r) => `${r.acked.toLocaleString('en')} acked, ${r.duplicates} as duplicates, ${r.failed} failed, ${r.stored.toLocaleString('en')} in SMS_INBOUND`).join('; ')}`,
+      detail: `${plural(durable.length, 'run')} of ${EVENTS.toLocaleString('en')}: ` +
+        `${durable.map((r) => `${r.acked.toLocaleString('en')} acked, ${r.duplicates} as duplicates, ${r.failed} failed, ` +
+          `${r.stored.toLocaleString('en')} in SMS_INBOUND`).join('; ')}`,
     },
     {
       name: 'the relay emptied the outbox into the stream',
       ok: relays.every((r) => r.relayed === OUTBOX_EVENTS && r.stored === OUTBOX_EVENTS && r.left === 0),
-      detail: `${plural(relays.length, 'run')} of ${OUTBOX_EVENTS.toLocaleString('en')}: ${relays.map((r) => `${r.relayed.toLocaleString('en')} relayed, ${r.stored.toLocaleString('en')} in SMS_INBOUND, ${r.left} left in the outbox`).join('; ')}`,
+      detail: `${plural(relays.length, 'run')} of ${OUTBOX_EVENTS.toLocaleString('en')}: ` +
+        `${relays.map((r) => `${r.relayed.toLocaleString('en')} relayed, ${r.stored.toLocaleString('en')} in SMS_INBOUND, ${r.left} left ` +
+          `in the outbox`).join('; ')}`,
     },
   ];
   writeRecord({
     bench: 'foundation',
     title: 'How fast events become durable',
     mode,
-    setup: `SmsInbound events (${EVENTS.toLocaleString('en')} a run) published to JetStream with Nats-Msg-Id, ${WINDOW_SIZE} outstanding, each ack awaited (what the gateway does before answering a PDU), against core NATS publish of the same bytes on the same server. Then ${OUTBOX_EVENTS.toLocaleString('en')} events committed to a service outbox in one transaction and relayed to JetStream in batches of ${RELAY_BATCH_MAX}, against the durable publish rate. nats-server (file store) and durable PostgreSQL on this machine, median of ${plural(RUNS, 'run')}; CPU is over the durable-publish and relay windows.`,
+    setup: `SmsInbound events (${EVENTS.toLocaleString('en')} a run) published to JetStream with Nats-Msg-Id, ${WINDOW_SIZE} ` +
+      `outstanding, each ack awaited (what the gateway does before answering a PDU), against core NATS publish of the same bytes on the ` +
+      `same server. Then ${OUTBOX_EVENTS.toLocaleString('en')} events committed to a service outbox in one transaction and relayed to ` +
+      `JetStream in batches of ${RELAY_BATCH_MAX}, against the durable publish rate. nats-server (file store) and durable PostgreSQL on ` +
+      `this machine, median of ${plural(RUNS, 'run')}; CPU is over the durable-publish and relay windows.`,
     figures,
     processes: watch.usage(),
     errors: durable.reduce((n, r) => n + r.failed + r.duplicates, 0),

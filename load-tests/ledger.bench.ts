@@ -55,8 +55,10 @@ async function run(ledger: Ledger, transfers: readonly Transfer[], latency: Late
 async function main(): Promise<void> {
   const pg = await startPostgres({ durable: true });
   await pg.createDatabase('bench');
-  await migrateSchemas(pg.urlFor('bench'), [{ schema: 'billing', dir: fileURLToPath(new URL('../services/billing/migrations/', import.meta.url)).replace('/dist/', '/') }], log);
-  const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: Math.min(CONCURRENCY, POOL_SIZE_MAX), connectTimeoutMs: 5_000, statementTimeoutMs: 60_000, applicationName: 'bench' }, log);
+  const migrations = fileURLToPath(new URL('../services/billing/migrations/', import.meta.url)).replace('/dist/', '/');
+  await migrateSchemas(pg.urlFor('bench'), [{ schema: 'billing', dir: migrations }], log);
+  const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: Math.min(CONCURRENCY, POOL_SIZE_MAX), connectTimeoutMs: 5_000,
+    statementTimeoutMs: 60_000, applicationName: 'bench' }, log);
   const ledger = new Ledger(pool);
   const hot: RunResult[] = [];
   const spread: RunResult[] = [];
@@ -67,7 +69,8 @@ async function main(): Promise<void> {
   const postgres = () => treeOf(pg.pid());
   const checks: Check[] = [];
   try {
-    for (const [id, kind] of [[AccountIds.holds('KES'), 'holds'], [AccountIds.fees('KES'), 'fee_revenue'], [AccountIds.operatorShare('op'), 'operator_share'], [AccountIds.carrier('op'), 'carrier_clearing']] as const) {
+    for (const [id, kind] of [[AccountIds.holds('KES'), 'holds'], [AccountIds.fees('KES'), 'fee_revenue'],
+      [AccountIds.operatorShare('op'), 'operator_share'], [AccountIds.carrier('op'), 'carrier_clearing']] as const) {
       await ledger.ensureAccount(id, kind, 'KES');
     }
     for (let m = 0; m < 100; m++) await ledger.ensureAccount(AccountIds.merchant(`M${m}`, 'KES'), 'merchant_payable', 'KES');
@@ -80,7 +83,8 @@ async function main(): Promise<void> {
     const prepare = async (merchantOf: (i: number) => string): Promise<Transfer[]> => {
       const reserves = Array.from({ length: TRANSFERS }, (_, i) => {
         const payer = AccountIds.subscriber(`2547000${i % PAYERS}`);
-        return { t: reserveTransfer({ id: `r${++serial}`, paymentId: `p${serial}`, currency: 'KES', payerAccountId: payer, amountMinor: 10_000n }), payer };
+        return { t: reserveTransfer({ id: `r${++serial}`, paymentId: `p${serial}`, currency: 'KES', payerAccountId: payer,
+          amountMinor: 10_000n }), payer };
       });
       setupErrors += (await run(ledger, reserves.map((r) => r.t), new LatencyRecorder())).errors;
       return reserves.map(({ t, payer }, i) => captureTransfer({
@@ -90,15 +94,18 @@ async function main(): Promise<void> {
     };
     for (let r = 0; r < RUNS; r++) {
       const spreadCaptures = await prepare((i) => AccountIds.merchant(`M${i % 100}`, 'KES'));
-      spread.push(await watch.measure([['bench process: ledger client (baseline runs)', () => [process.pid]], ['postgres (baseline runs)', postgres]], () => run(ledger, spreadCaptures, spreadLatency)));
+      spread.push(await watch.measure([['bench process: ledger client (baseline runs)', () => [process.pid]],
+        ['postgres (baseline runs)', postgres]], () => run(ledger, spreadCaptures, spreadLatency)));
       const hotCaptures = await prepare(() => AccountIds.merchant('HOT', 'KES'));
-      hot.push(await watch.measure([['bench process: ledger client', () => [process.pid]], ['postgres', postgres]], () => run(ledger, hotCaptures, hotLatency)));
+      hot.push(await watch.measure([['bench process: ledger client', () => [process.pid]], ['postgres', postgres]],
+        () => run(ledger, hotCaptures, hotLatency)));
     }
     const check = await ledger.check();
     checks.push({
       name: 'ledger sums to zero',
       ok: check.postingsSumMinor === 0n && check.unbalancedTransfers === 0 && check.driftedBalances === 0 && check.negativeBalances === 0,
-      detail: `postings sum ${check.postingsSumMinor}, ${check.unbalancedTransfers} unbalanced transfers, ${check.driftedBalances} drifted balances, ${check.negativeBalances} negative balances`,
+      detail: `postings sum ${check.postingsSumMinor}, ${check.unbalancedTransfers} unbalanced transfers, ${check.driftedBalances} ` +
+        `drifted balances, ${check.negativeBalances} negative balances`,
     });
     const sum = async (ids: readonly string[]) => (await Promise.all(ids.map((id) => ledger.balance(id)))).reduce((a, b) => a + b, 0n);
     const hotMinor = await ledger.balance(AccountIds.merchant('HOT', 'KES'));
@@ -108,7 +115,9 @@ async function main(): Promise<void> {
     checks.push({
       name: 'merchants hold exactly what was captured, nothing left on hold',
       ok: hotMinor === applied(hot) * PAYEE_MINOR && spreadMinor === applied(spread) * PAYEE_MINOR && heldMinor === 0n,
-      detail: `hot merchant ${hotMinor.toLocaleString('en')} minor for ${applied(hot).toLocaleString('en')} captures, 100 merchants ${spreadMinor.toLocaleString('en')} minor for ${applied(spread).toLocaleString('en')} captures (${PAYEE_MINOR.toLocaleString('en')} each), ${heldMinor.toLocaleString('en')} left on hold`,
+      detail: `hot merchant ${hotMinor.toLocaleString('en')} minor for ${applied(hot).toLocaleString('en')} captures, 100 merchants ` +
+        `${spreadMinor.toLocaleString('en')} minor for ${applied(spread).toLocaleString('en')} captures ` +
+        `(${PAYEE_MINOR.toLocaleString('en')} each), ${heldMinor.toLocaleString('en')} left on hold`,
     });
   } finally {
     await pool.end();
@@ -116,14 +125,20 @@ async function main(): Promise<void> {
   }
   const perSecond = (runs: RunResult[]) => median(runs.map((r) => r.perSecond));
   const figures: Figure[] = [
-    { name: 'captures into one hot merchant account', value: perSecond(hot), unit: 'transfers/s', target: { op: '>=', value: 10_000 }, baseline: { name: 'spread over 100 merchants', value: perSecond(spread) }, latencyMs: hotLatency.summary(), runs: hot.map((r) => r.perSecond) },
-    { name: 'captures spread over 100 merchants (baseline)', value: perSecond(spread), unit: 'transfers/s', latencyMs: spreadLatency.summary(), runs: spread.map((r) => r.perSecond) },
+    { name: 'captures into one hot merchant account', value: perSecond(hot), unit: 'transfers/s', target: { op: '>=', value: 10_000 },
+      baseline: { name: 'spread over 100 merchants', value: perSecond(spread) }, latencyMs: hotLatency.summary(),
+      runs: hot.map((r) => r.perSecond) },
+    { name: 'captures spread over 100 merchants (baseline)', value: perSecond(spread), unit: 'transfers/s',
+      latencyMs: spreadLatency.summary(), runs: spread.map((r) => r.perSecond) },
   ];
   writeRecord({
     bench: 'ledger',
     title: 'Ledger transfers with one hot merchant account',
     mode,
-    setup: `${TRANSFERS.toLocaleString('en')} captures a run (reserves made beforehand, not measured), ${CONCURRENCY} in flight through the batching Ledger on ${Math.min(CONCURRENCY, POOL_SIZE_MAX)} connections, durable PostgreSQL (fsync on) on this machine. Each capture books holds -> merchant, fee revenue and operator share. Median of ${plural(RUNS, 'run')}, baseline (spread) and hot alternating. Latency is per ledger.apply call, pooled over the runs.`,
+    setup: `${TRANSFERS.toLocaleString('en')} captures a run (reserves made beforehand, not measured), ${CONCURRENCY} in flight through ` +
+      `the batching Ledger on ${Math.min(CONCURRENCY, POOL_SIZE_MAX)} connections, durable PostgreSQL (fsync on) on this machine. Each ` +
+      `capture books holds -> merchant, fee revenue and operator share. Median of ${plural(RUNS, 'run')}, baseline (spread) and hot ` +
+      `alternating. Latency is per ledger.apply call, pooled over the runs.`,
     figures,
     processes: watch.usage(),
     errors: setupErrors + [...hot, ...spread].reduce((n, r) => n + r.errors, 0),

@@ -26,7 +26,8 @@ import { LOAD_GENERATOR_GROUP, paymentsBenchConfig, startCluster } from './harne
 import { checkInvariants } from './harness/invariants.js';
 import { PG_STATEMENTS_SETTINGS, summarizeCpuProfiles, topStatements } from './harness/profile.js';
 import { Phones, payAtRate, payClosedLoop, type Phase } from './harness/phones.js';
-import { BUDGET, between, budgetChecks, describeStreams, lessIdle, perPayment, type CounterDelta, type PerPayment } from './harness/budget.js';
+import { BUDGET, between, budgetChecks, describeStreams, lessIdle, perPayment, type CounterDelta,
+  type PerPayment } from './harness/budget.js';
 import { PG_STATS_SETTLE_MS, SystemCounters } from './harness/counters.js';
 import { SmscSimulator } from '../operator-sim/index.js';
 
@@ -87,20 +88,26 @@ async function measure(counters: SystemCounters, idle: CounterDelta, label: stri
 /** The budget's figures of one phase; targets on every phase, checks only at saturation. */
 function budgetFigures(p: MeasuredPhase): Figure[] {
   return [
-    { name: `PostgreSQL commits per payment, ${p.label}`, value: p.per.commits, unit: 'commits', target: { op: '<=', value: BUDGET.commitsPerPaymentMax } },
+    { name: `PostgreSQL commits per payment, ${p.label}`, value: p.per.commits, unit: 'commits',
+      target: { op: '<=', value: BUDGET.commitsPerPaymentMax } },
     { name: `PostgreSQL rollbacks per payment, ${p.label}`, value: p.per.rollbacks, unit: 'rollbacks' },
     { name: `SQL statements per payment (BEGIN/COMMIT not counted), ${p.label}`, value: p.per.statements, unit: 'statements' },
-    { name: `durable JetStream messages per payment, ${p.label}`, value: p.per.jetstreamMessages, unit: 'messages', target: { op: '<=', value: BUDGET.jetstreamMessagesPerPaymentMax } },
-    { name: `CPU per payment, all system processes, ${p.label}`, value: p.per.systemCpuMs, unit: 'ms', target: { op: '<=', value: BUDGET.cpuMsPerPaymentMax } },
+    { name: `durable JetStream messages per payment, ${p.label}`, value: p.per.jetstreamMessages, unit: 'messages',
+      target: { op: '<=', value: BUDGET.jetstreamMessagesPerPaymentMax } },
+    { name: `CPU per payment, all system processes, ${p.label}`, value: p.per.systemCpuMs, unit: 'ms',
+      target: { op: '<=', value: BUDGET.cpuMsPerPaymentMax } },
     { name: `CPU per payment, load generator + SMSC sim (not in the budget), ${p.label}`, value: p.per.loadGeneratorCpuMs, unit: 'ms' },
   ];
 }
 
 function phaseNote(p: MeasuredPhase): string {
   const r = p.result;
-  const offered = r.offered === undefined ? '' : `${r.offered} offered, ${r.notStarted ?? 0} not started (${OPEN_IN_FLIGHT_MAX} already in flight), `;
-  const cpu = [...p.work.cpuSecondsByGroup].map(([group, s]) => `${group} ${r.completed > 0 ? ((s * 1_000) / r.completed).toFixed(2) : '-'}`).join(', ');
-  return `- ${p.label}: ${offered}${r.completed} completed, ${r.errors} failed; durable messages per payment by stream: ${describeStreams(p.per)}; CPU ms per payment by process: ${cpu}.`;
+  const offered = r.offered === undefined
+    ? '' : `${r.offered} offered, ${r.notStarted ?? 0} not started (${OPEN_IN_FLIGHT_MAX} already in flight), `;
+  const cpu = [...p.work.cpuSecondsByGroup].map(([group,
+    s]) => `${group} ${r.completed > 0 ? ((s * 1_000) / r.completed).toFixed(2) : '-'}`).join(', ');
+  return `- ${p.label}: ${offered}${r.completed} completed, ${r.errors} failed; durable messages per payment by stream: ` +
+    `${describeStreams(p.per)}; CPU ms per payment by process: ${cpu}.`;
 }
 
 /** The same phones against the bare echo gateway on a fresh SMSC simulator: the in-run baseline. */
@@ -116,7 +123,8 @@ async function echoBaseline(): Promise<{ result: RunResult; processes: ProcessUs
       await sleep(50);
     }
     const phones = new Phones({ smsc });
-    const watch = new ProcessWatch().add('bare echo gateway (baseline phase)', () => pidOf(echo.pid)).add('load generator + SMSC sim (baseline phase)', () => [process.pid]);
+    const watch = new ProcessWatch().add('bare echo gateway (baseline phase)',
+      () => pidOf(echo.pid)).add('load generator + SMSC sim (baseline phase)', () => [process.pid]);
     watch.start();
     const result = await saturation(phones, PHONES_IN_FLIGHT_MAX, ECHO_SECONDS);
     return { result, processes: watch.stop(), refused: phones.mosRefused };
@@ -153,12 +161,14 @@ async function main(): Promise<void> {
     await sleep(IDLE_WINDOW_MS);
     const idle = between(idleStart, await counters.read());
 
-    const offeredRun = (rate: number) => () => payAtRate(phones, { perSecond: rate, seconds: OFFERED_SECONDS, phoneCount: PHONES_PAYING, inFlightMax: OPEN_IN_FLIGHT_MAX });
+    const offeredRun = (rate: number) => () => payAtRate(phones, { perSecond: rate, seconds: OFFERED_SECONDS, phoneCount: PHONES_PAYING,
+      inFlightMax: OPEN_IN_FLIGHT_MAX });
     const high = await measure(counters, idle, `${HIGH_PER_SECOND.toLocaleString('en')}/s offered`, offeredRun(HIGH_PER_SECOND));
     const low = await measure(counters, idle, `${LOW_PER_SECOND.toLocaleString('en')}/s offered`, offeredRun(LOW_PER_SECOND));
     const saturated = await measure(counters, idle, 'saturation', () => saturation(phones, PHONES_IN_FLIGHT_MAX, SATURATION_SECONDS));
     // pg_stat_statements was reset at the start of the saturation phase: its top statements are that phase's.
-    const notes = PROFILE_DIR ? ['Top statements of the saturation phase (BENCH_PROFILE):', '', ...(await topStatements(cluster.databaseUrl, 12, saturated.result.completed)), ''] : [];
+    const notes = PROFILE_DIR ? ['Top statements of the saturation phase (BENCH_PROFILE):', '',
+      ...(await topStatements(cluster.databaseUrl, 12, saturated.result.completed)), ''] : [];
     const processes = watch.stop();
     const checks: Check[] = await checkInvariants({
       databaseUrl: cluster.databaseUrl,
@@ -174,7 +184,9 @@ async function main(): Promise<void> {
     counters = null;
     await cluster.stop();
     // The CPU profiles are written as the components exit.
-    if (PROFILE_DIR) notes.push('', ...summarizeCpuProfiles(PROFILE_DIR, (file) => cluster.pidNames.get(Number(file.split('.')[3])) ?? file, 12));
+    if (PROFILE_DIR) {
+      notes.push('', ...summarizeCpuProfiles(PROFILE_DIR, (file) => cluster.pidNames.get(Number(file.split('.')[3])) ?? file, 12));
+    }
 
     // The baseline runs alone, after the stack is gone, on the same machine.
     const echo = await echoBaseline();
@@ -182,16 +194,23 @@ async function main(): Promise<void> {
     const latency = (p: MeasuredPhase): LatencySummaryMs => p.result.latency.summary();
     const saturatedLabel = `${PHONES_IN_FLIGHT_MAX} phones, ${SATURATION_SECONDS} s`;
     const figures: Figure[] = withPrevious([
-      { name: `completed payments at ${high.label} for ${OFFERED_SECONDS} s`, value: perSecond(high.result), unit: '/s', latencyMs: latency(high) },
-      { name: `YES to receipt p99, ${high.label}`, value: latency(high).p99, unit: 'ms', target: { op: '<=', value: BUDGET.yesToReceiptP99MsMax } },
-      { name: `completed payments at ${low.label} for ${OFFERED_SECONDS} s`, value: perSecond(low.result), unit: '/s', latencyMs: latency(low) },
+      { name: `completed payments at ${high.label} for ${OFFERED_SECONDS} s`, value: perSecond(high.result), unit: '/s',
+        latencyMs: latency(high) },
+      { name: `YES to receipt p99, ${high.label}`, value: latency(high).p99, unit: 'ms',
+        target: { op: '<=', value: BUDGET.yesToReceiptP99MsMax } },
+      { name: `completed payments at ${low.label} for ${OFFERED_SECONDS} s`, value: perSecond(low.result), unit: '/s',
+        latencyMs: latency(low) },
       { name: `YES to receipt p99, ${low.label}`, value: latency(low).p99, unit: 'ms' },
-      { name: `completed payments at saturation (${saturatedLabel})`, value: perSecond(saturated.result), unit: '/s', target: { op: '>=', value: BUDGET.completedPerSecondMin }, baseline: { name: echoName, value: perSecond(echo.result) }, latencyMs: latency(saturated) },
-      { name: 'YES to receipt p99, saturation', value: latency(saturated).p99, unit: 'ms', target: { op: '<=', value: BUDGET.yesToReceiptP99MsMax }, baseline: { name: echoName, value: echo.result.latency.summary().p99 } },
+      { name: `completed payments at saturation (${saturatedLabel})`, value: perSecond(saturated.result), unit: '/s',
+        target: { op: '>=', value: BUDGET.completedPerSecondMin }, baseline: { name: echoName, value: perSecond(echo.result) },
+        latencyMs: latency(saturated) },
+      { name: 'YES to receipt p99, saturation', value: latency(saturated).p99, unit: 'ms',
+        target: { op: '<=', value: BUDGET.yesToReceiptP99MsMax }, baseline: { name: echoName, value: echo.result.latency.summary().p99 } },
       ...budgetFigures(high),
       ...budgetFigures(low),
       ...budgetFigures(saturated),
-      { name: `${echoName}, saturation (${PHONES_IN_FLIGHT_MAX} phones, ${ECHO_SECONDS} s) (baseline)`, value: perSecond(echo.result), unit: '/s', latencyMs: echo.result.latency.summary() },
+      { name: `${echoName}, saturation (${PHONES_IN_FLIGHT_MAX} phones, ${ECHO_SECONDS} s) (baseline)`, value: perSecond(echo.result),
+        unit: '/s', latencyMs: echo.result.latency.summary() },
     ], previous, mode);
     const idleSeconds = idle.elapsedMs / 1_000;
     let idleMessages = 0;
@@ -201,16 +220,33 @@ async function main(): Promise<void> {
     notes.unshift(
       'Per phase (the budget counts over the phase and the settle after it, less the idle rate over the settle):',
       ...[high, low, saturated].map(phaseNote),
-      `- idle system, before the load: ${(idle.commits / idleSeconds).toFixed(0)} commits/s, ${(idle.statements / idleSeconds).toFixed(0)} statements/s, ${(idleMessages / idleSeconds).toFixed(1)} JetStream messages/s, ${((idleCpuSeconds * 1_000) / idleSeconds).toFixed(0)} ms CPU/s (outbox polls and the like).`,
+      `- idle system, before the load: ${(idle.commits / idleSeconds).toFixed(0)} commits/s, ` +
+        `${(idle.statements / idleSeconds).toFixed(0)} statements/s, ${(idleMessages / idleSeconds).toFixed(1)} JetStream messages/s, ` +
+        `${((idleCpuSeconds * 1_000) / idleSeconds).toFixed(0)} ms CPU/s (outbox polls and the like).`,
       `- echo baseline: ${echo.result.completed} completed, ${echo.result.errors} failed, ${echo.refused} MOs refused.`,
-      previous && previous.mode === mode ? `Previous record (the previous record column): finished ${previous.finishedAt ?? 'at an unknown time'}.` : `No previous ${mode} record to compare with.`,
+      previous && previous.mode === mode ? `Previous record (the previous record column): finished ` +
+        `${previous.finishedAt ?? 'at an unknown time'}.` : `No previous ${mode} record to compare with.`,
       '',
     );
     writeRecord({
       bench: 'payments',
       title: 'Complete SMS payments, end to end',
       mode,
-      setup: `SEND -> challenge -> YES -> debit -> payer and payee receipts (+ DLRs) over SMPP from a simulated SMSC; gateway, payments, billing as separate processes (simulated carrier in billing), nats-server, durable PostgreSQL (pg_stat_statements loaded), all on this machine. ${PHONES_PAYING} paying phones. Phases: ${HIGH_PER_SECOND}/s and ${LOW_PER_SECOND}/s offered for ${OFFERED_SECONDS} s each (open loop, at most ${OPEN_IN_FLIGHT_MAX} payments in flight: one due beyond that is not started, and counted), then saturation (closed loop, ${PHONES_IN_FLIGHT_MAX} phones, ${SATURATION_SECONDS} s). Issue 15's budget per completed payment, counted over each phase: PostgreSQL commits (pg_stat_database.xact_commit over the cluster's databases, read-only autocommit statements included) and rollbacks, statements (pg_stat_statements, reset per phase), durable JetStream messages (last_seq over every stream, KV and DLQ included), CPU from /proc of every system process (PostgreSQL with all its backends) and, apart, of the load generator. Each phase is read again ${PG_STATS_SETTLE_MS / 1_000} s after it ends (PostgreSQL flushes an idle backend's statistics that late), less what the idle system does over that wait. The bench fails when commits or durable messages per payment at saturation exceed the budget (counts, steady on a noisy machine); CPU, throughput and p99 are figures with targets. Baseline: the same phones at saturation for ${ECHO_SECONDS} s against a bare echo gateway on the smpp package (smpp/echo-gateway.ts: answers SEND with a code and YES with both receipts, nothing stored), run alone after the stack stopped. The process table covers the whole run, idle and settle periods included.${PROFILE_DIR ? ' Profiled run (--cpu-prof): slower than a plain run.' : ''}`,
+      setup: `SEND -> challenge -> YES -> debit -> payer and payee receipts (+ DLRs) over SMPP from a simulated SMSC; gateway, payments, ` +
+        `billing as separate processes (simulated carrier in billing), nats-server, durable PostgreSQL (pg_stat_statements loaded), all ` +
+        `on this machine. ${PHONES_PAYING} paying phones. Phases: ${HIGH_PER_SECOND}/s and ${LOW_PER_SECOND}/s offered for ` +
+        `${OFFERED_SECONDS} s each (open loop, at most ${OPEN_IN_FLIGHT_MAX} payments in flight: one due beyond that is not started, and ` +
+        `counted), then saturation (closed loop, ${PHONES_IN_FLIGHT_MAX} phones, ${SATURATION_SECONDS} s). Issue 15's budget per ` +
+        `completed payment, counted over each phase: PostgreSQL commits (pg_stat_database.xact_commit over the cluster's databases, ` +
+        `read-only autocommit statements included) and rollbacks, statements (pg_stat_statements, reset per phase), durable JetStream ` +
+        `messages (last_seq over every stream, KV and DLQ included), CPU from /proc of every system process (PostgreSQL with all its ` +
+        `backends) and, apart, of the load generator. Each phase is read again ${PG_STATS_SETTLE_MS / 1_000} s after it ends (PostgreSQL ` +
+        `flushes an idle backend's statistics that late), less what the idle system does over that wait. The bench fails when commits or ` +
+        `durable messages per payment at saturation exceed the budget (counts, steady on a noisy machine); CPU, throughput and p99 are ` +
+        `figures with targets. Baseline: the same phones at saturation for ${ECHO_SECONDS} s against a bare echo gateway on the smpp ` +
+        `package (smpp/echo-gateway.ts: answers SEND with a code and YES with both receipts, nothing stored), run alone after the stack ` +
+        `stopped. The process table covers the whole run, idle and settle periods ` +
+        `included.${PROFILE_DIR ? ' Profiled run (--cpu-prof): slower than a plain run.' : ''}`,
       figures,
       processes: [...processes, ...echo.processes],
       errors: high.result.errors + low.result.errors + saturated.result.errors + phones.mosRefused,

@@ -43,19 +43,25 @@ interface ChildResult {
   output: string;
 }
 
-/** Runs `script` (an ES module body) in a fresh node and reports its wall time, CPU time and peak RSS (its own resourceUsage at the end). */
+/**
+ * Runs `script` (an ES module body) in a fresh node and reports its wall time, CPU time and peak RSS (its own resourceUsage at the end).
+ */
 async function inChild(script: string): Promise<ChildResult> {
   const started = performance.now();
-  const usage = `const u = process.resourceUsage(); process.stdout.write('\\nMAXRSS ' + u.maxRSS + ' CPUUS ' + (u.userCPUTime + u.systemCPUTime) + '\\n');`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', `${script}\n${usage}`], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const usage = `const u = process.resourceUsage(); process.stdout.write('\\nMAXRSS ' + u.maxRSS + ' CPUUS ' + (u.userCPUTime + ` +
+    `u.systemCPUTime) + '\\n');`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `${script}\n${usage}`],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
-  if (code !== 0) throw new Error(`child exited ${code ?? signal}${signal === 'SIGKILL' ? ` (killed after ${CHILD_TIMEOUT_MS} ms)` : ''}: ${out}`);
+  if (code !== 0) throw new Error(`child exited ` +
+    `${code ?? signal}${signal === 'SIGKILL' ? ` (killed after ${CHILD_TIMEOUT_MS} ms)` : ''}: ${out}`);
   const usageLine = /MAXRSS (\d+) CPUUS (\d+)/.exec(out);
-  return { seconds: (performance.now() - started) / 1000, maxRssMiB: Number(usageLine?.[1] ?? 0) / 1024, cpuSeconds: Number(usageLine?.[2] ?? 0) / 1e6, output: out };
+  return { seconds: (performance.now() - started) / 1000, maxRssMiB: Number(usageLine?.[1] ?? 0) / 1024,
+    cpuSeconds: Number(usageLine?.[2] ?? 0) / 1e6, output: out };
 }
 
 async function main(): Promise<void> {
@@ -69,19 +75,24 @@ async function main(): Promise<void> {
   raw.http.opsPorts = Object.fromEntries(await Promise.all(COMPONENT_NAMES.map(async (c) => [c, await freePort()])));
   raw.operators[0].smpp.port = await freePort();
   raw.operators[1].smpp.port = await freePort();
-  const host = await startHost(validateConfig(raw), [billingComponent(new SimulatedCarrier({ openingBalanceMinor: 0n }))], { log: createLogger({ level: 'error' }) });
+  const host = await startHost(validateConfig(raw), [billingComponent(new SimulatedCarrier({ openingBalanceMinor: 0n }))],
+    { log: createLogger({ level: 'error' }) });
 
   // The ledger: a million captured payments over one day, seeded in SQL (the payment path has its own bench).
   const log = createLogger({ level: 'error' });
-  const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: 2, connectTimeoutMs: 5_000, statementTimeoutMs: 600_000, applicationName: 'bench' }, log);
+  const pool = createPool({ url: pg.urlFor('bench'), poolSizeMax: 2, connectTimeoutMs: 5_000, statementTimeoutMs: 600_000,
+    applicationName: 'bench' }, log);
   await pool.query(
-    `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state, captured_minor, payee)
-     SELECT 'd' || lpad(i::text, 8, '0'), 'd' || lpad(i::text, 8, '0'), 'safaricom-ke', '2547' || lpad((i % 9000000)::text, 8, '0'), 'KES', 100 + i % 5000, 'carrier:safaricom-ke', 'simulator', 'captured', 100 + i % 5000, 'SHOP42'
+    `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter, state,
+     captured_minor, payee)
+     SELECT 'd' || lpad(i::text, 8, '0'), 'd' || lpad(i::text, 8, '0'), 'safaricom-ke', '2547' || lpad((i % 9000000)::text, 8, '0'), 'KES',
+     100 + i % 5000, 'carrier:safaricom-ke', 'simulator', 'captured', 100 + i % 5000, 'SHOP42'
      FROM generate_series(1, $1) i`, [ROWS],
   );
   await pool.query(
     `INSERT INTO billing.transfers (id, kind, payment_id, currency, amount_minor, created_at)
-     SELECT 'capture:d' || lpad(i::text, 8, '0'), 'capture', 'd' || lpad(i::text, 8, '0'), 'KES', 100 + i % 5000, to_timestamp(($2::bigint + i::bigint * $3) / 1000.0)
+     SELECT 'capture:d' || lpad(i::text, 8, '0'), 'capture', 'd' || lpad(i::text, 8, '0'), 'KES', 100 + i % 5000, to_timestamp(($2::bigint +
+     i::bigint * $3) / 1000.0)
      FROM generate_series(1, $1) i`, [ROWS, DAY_START_MS, STEP_MS],
   );
   await pool.query('ANALYZE billing.debits; ANALYZE billing.transfers');
@@ -93,7 +104,8 @@ async function main(): Promise<void> {
   const put = async (line: string) => { if (!out.write(line)) await once(out, 'drain'); };
   await put('carrier_tx_id,correlator,msisdn,amount_minor,currency,status,charged_at\n');
   let seeded = 0;
-  const expected: Record<Category, number> = { matched: 0, amount_mismatch: 0, status_mismatch: 0, missing_at_operator: 0, missing_in_ledger: 0, duplicate: 0 };
+  const expected: Record<Category, number> = { matched: 0, amount_mismatch: 0, status_mismatch: 0, missing_at_operator: 0,
+    missing_in_ledger: 0, duplicate: 0 };
   let fileRows = 0;
   for (let i = 1; i <= ROWS; i++) {
     const id = `d${String(i).padStart(8, '0')}`;
@@ -102,14 +114,22 @@ async function main(): Promise<void> {
     let status = 'CHARGED';
     let correlator = id;
     const at = new Date(DAY_START_MS + i * STEP_MS).toISOString();
-    if (i % 1000 === 1) { amount += 1; seeded++; expected.amount_mismatch++; }
-    else if (i % 1000 === 2) { status = 'FAILED'; seeded++; expected.status_mismatch++; }
-    else if (i % 1000 === 3) { seeded++; expected.missing_at_operator++; continue; } // missing at the operator
-    else if (i % 1000 === 4) { correlator = ''; expected.matched++; } // matched on msisdn + amount + time
-    else expected.matched++;
+    if (i % 1000 === 1) {
+      amount += 1; seeded++; expected.amount_mismatch++;
+    } else if (i % 1000 === 2) {
+      status = 'FAILED'; seeded++; expected.status_mismatch++;
+    } else if (i % 1000 === 3) {
+      seeded++; expected.missing_at_operator++; continue; // missing at the operator
+    } else if (i % 1000 === 4) {
+      correlator = ''; expected.matched++; // matched on msisdn + amount + time
+    } else {
+      expected.matched++;
+    }
     await put(`T${i},${correlator},${msisdn},${amount},KES,${status},${at}\n`);
     fileRows++;
-    if (i % 1000 === 5) { await put(`X${i},,254799999999,${amount},KES,CHARGED,${at}\n`); seeded++; expected.missing_in_ledger++; fileRows++; } // missing in the ledger
+    if (i % 1000 === 5) { // missing in the ledger
+      await put(`X${i},,254799999999,${amount},KES,CHARGED,${at}\n`); seeded++; expected.missing_in_ledger++; fileRows++;
+    }
   }
   out.end();
   await once(out, 'finish');
@@ -129,7 +149,8 @@ import { createLogger } from '${dist}/runtime/log.js';
 import { reconcile } from '${dist}/services/reconciliation/index.js';
 const config = loadConfigFile('${config}');
 const nats = await connectNats({ ...config.nats, name: 'bench-reconcile' }, createLogger({ level: 'error' }));
-const s = await reconcile({ operator: config.operators[0], file: '${file}', outBase: '${join(dir, 'report')}', nc: nats.nc, js: nats.js, publishTimeoutMs: 10000 });
+const s = await reconcile({ operator: config.operators[0], file: '${file}', outBase: '${join(dir, 'report')}',
+  nc: nats.nc, js: nats.js, publishTimeoutMs: 10000 });
 await nats.close();
 process.stdout.write(JSON.stringify({ counts: s.counts, badRows: s.badRows }));`;
 
@@ -155,20 +176,29 @@ process.stdout.write(JSON.stringify({ counts: s.counts, badRows: s.badRows }));`
   const rowsPerSecond = (rs: ChildResult[]) => rs.map((r) => Math.round(fileRows / r.seconds));
   const peakMiB = (rs: ChildResult[]) => rs.map((r) => Math.round(r.maxRssMiB));
   const figures: Figure[] = [
-    { name: `reconcile ${ROWS.toLocaleString('en')} operator rows against ${ROWS.toLocaleString('en')} ledger charges`, value: median(seconds(full)), unit: 's', baseline: { name: 'stream + parse only', value: median(seconds(parsed)) }, runs: seconds(full) },
-    { name: 'reconcile rate', value: median(rowsPerSecond(full)), unit: 'rows/s', baseline: { name: 'stream + parse only', value: median(rowsPerSecond(parsed)) }, runs: rowsPerSecond(full) },
-    { name: 'reconcile peak memory (max RSS of its process)', value: median(peakMiB(full)), unit: 'MiB', baseline: { name: 'stream + parse only', value: median(peakMiB(parsed)) }, runs: peakMiB(full) },
+    { name: `reconcile ${ROWS.toLocaleString('en')} operator rows against ${ROWS.toLocaleString('en')} ledger charges`,
+      value: median(seconds(full)), unit: 's', baseline: { name: 'stream + parse only', value: median(seconds(parsed)) },
+      runs: seconds(full) },
+    { name: 'reconcile rate', value: median(rowsPerSecond(full)), unit: 'rows/s',
+      baseline: { name: 'stream + parse only', value: median(rowsPerSecond(parsed)) }, runs: rowsPerSecond(full) },
+    { name: 'reconcile peak memory (max RSS of its process)', value: median(peakMiB(full)), unit: 'MiB',
+      baseline: { name: 'stream + parse only', value: median(peakMiB(parsed)) }, runs: peakMiB(full) },
     { name: 'stream + parse the file only (baseline): time', value: median(seconds(parsed)), unit: 's', runs: seconds(parsed) },
     { name: 'stream + parse the file only (baseline): peak memory', value: median(peakMiB(parsed)), unit: 'MiB', runs: peakMiB(parsed) },
   ];
-  const found = full.map((r) => JSON.parse(/\{.*\}/.exec(r.output)?.[0] ?? '{}') as { counts?: Record<Category, number>; badRows?: number });
-  const exact = (f: (typeof found)[number]) => f.badRows === 0 && (Object.keys(expected) as Category[]).every((k) => f.counts?.[k] === expected[k]);
+  const found = full.map((r) => JSON.parse(/\{.*\}/.exec(r.output)?.[0] ?? '{}') as { counts?: Record<Category,
+    number>; badRows?: number });
+  const exact = (f: (typeof found)[number]) =>
+    f.badRows === 0 && (Object.keys(expected) as Category[]).every((k) => f.counts?.[k] === expected[k]);
   const parsedRows = parsed.map((r) => Number(/rows (\d+)/.exec(r.output)?.[1] ?? -1));
   const checks: Check[] = [
     {
       name: 'found exactly the seeded discrepancies',
       ok: found.length === RUNS && found.every(exact),
-      detail: `seeded ${seeded}: ${(Object.keys(expected) as Category[]).map((k) => `${k} ${expected[k].toLocaleString('en')}`).join(', ')}; found ${found.map((f) => (exact(f) ? 'exactly those' : `${JSON.stringify(f.counts ?? null)} with ${f.badRows ?? '?'} bad rows`)).join(', ')} (${plural(found.length, 'run')})`,
+      detail: `seeded ${seeded}: ` +
+        `${(Object.keys(expected) as Category[]).map((k) => `${k} ${expected[k].toLocaleString('en')}`).join(', ')}; found ` +
+        `${found.map((f) => (exact(f) ? 'exactly those' : `${JSON.stringify(f.counts ?? null)} with ${f.badRows ?? '?'} bad ` +
+          `rows`)).join(', ')} (${plural(found.length, 'run')})`,
     },
     {
       name: 'the parse-only pass read every row',
@@ -180,7 +210,12 @@ process.stdout.write(JSON.stringify({ counts: s.counts, badRows: s.badRows }));`
     bench: 'reconcile',
     title: 'Reconciling an operator charging-records file',
     mode,
-    setup: `A ${fileRows.toLocaleString('en')}-row operator CSV (one in a thousand rows off: amount, status, missing, extra; one in a thousand matched without a correlator) against ${ROWS.toLocaleString('en')} captured charges in the ledger, seeded in SQL. Each run in a fresh node process, timed from spawn to exit; its peak memory is its own max RSS. The reconcile process reads the ledger side from billing (in this process) over NATS, matches, writes the report and publishes the result; the baseline only streams and parses the same file. Median of ${plural(RUNS, 'run')}, baseline and reconcile alternating. PostgreSQL non-durable (fsync off): the run only reads it.`,
+    setup: `A ${fileRows.toLocaleString('en')}-row operator CSV (one in a thousand rows off: amount, status, missing, extra; one in a ` +
+      `thousand matched without a correlator) against ${ROWS.toLocaleString('en')} captured charges in the ledger, seeded in SQL. Each ` +
+      `run in a fresh node process, timed from spawn to exit; its peak memory is its own max RSS. The reconcile process reads the ledger ` +
+      `side from billing (in this process) over NATS, matches, writes the report and publishes the result; the baseline only streams and ` +
+      `parses the same file. Median of ${plural(RUNS, 'run')}, baseline and reconcile alternating. PostgreSQL non-durable (fsync off): ` +
+      `the run only reads it.`,
     figures,
     processes: watch.usage(),
     errors: found.reduce((n, f) => n + (f.badRows ?? 0), 0),

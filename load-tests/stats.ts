@@ -42,7 +42,8 @@ export class WindowedWatch {
   /** A window measured another way, e.g. a child's own process.resourceUsage() at its exit. */
   add(name: string, cpuSeconds: number, windowSeconds: number, peakRssMiB: number): void {
     const total = this.#totals.get(name) ?? { cpuSeconds: 0, windowSeconds: 0, peakRssMiB: 0 };
-    this.#totals.set(name, { cpuSeconds: total.cpuSeconds + cpuSeconds, windowSeconds: total.windowSeconds + windowSeconds, peakRssMiB: Math.max(total.peakRssMiB, peakRssMiB) });
+    this.#totals.set(name, { cpuSeconds: total.cpuSeconds + cpuSeconds, windowSeconds: total.windowSeconds + windowSeconds,
+      peakRssMiB: Math.max(total.peakRssMiB, peakRssMiB) });
   }
 
   async measure<T>(groups: ProcessGroups, work: () => Promise<T>): Promise<T> {

@@ -45,7 +45,9 @@ const rateAgent = new Agent({ keepAlive: true, maxSockets: RATE_SESSIONS_MAX });
 
 function post(port: number, body: string, via: Agent = agent): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/ussd', method: 'POST', agent: via, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), 'x-dialpay-ussd-secret': SHARED_SECRET } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path: '/ussd', method: 'POST', agent: via,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body),
+        'x-dialpay-ussd-secret': SHARED_SECRET } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -76,7 +78,8 @@ interface RunResult {
   latenciesMs: Float64Array;
 }
 
-const SCREENS = [/^CON dialpay\n1 Pay merchant/, /^CON Enter the merchant code:$/, /^CON Enter the amount \(KES\):$/, /^CON Enter a reference/, /^CON Enter your PIN:$/];
+const SCREENS = [/^CON dialpay\n1 Pay merchant/, /^CON Enter the merchant code:$/, /^CON Enter the amount \(KES\):$/,
+  /^CON Enter a reference/, /^CON Enter your PIN:$/];
 type Mode = 'bare' | 'warm-up' | 'dialpay' | 'dialpay-at-rate';
 const EXPECT: Readonly<Record<Mode, (text: string, step: number) => boolean>> = {
   bare: (t) => t === 'CON baseline',
@@ -95,7 +98,8 @@ function driveInWorker(port: number, mode: Mode): Promise<RunResult> {
     worker.once('message', (result: DriveResult) => {
       const latency = new LatencyRecorder();
       for (const ms of result.latenciesMs) latency.recordMs(ms);
-      resolve({ hopsPerSecond: result.hopsPerSecond, hops: result.latenciesMs.length, errors: result.errors, latency, latenciesMs: result.latenciesMs });
+      resolve({ hopsPerSecond: result.hopsPerSecond, hops: result.latenciesMs.length, errors: result.errors, latency,
+        latenciesMs: result.latenciesMs });
     });
     worker.once('error', reject);
     worker.once('exit', (code) => code !== 0 && reject(new Error(`load worker exited with ${code}`)));
@@ -116,7 +120,8 @@ async function drive(port: number, expect: (text: string, step: number) => boole
       const sessionId = `bench-${process.pid}-${++sessionNo}`;
       for (let step = 0; step < SESSION.length && sent < HOPS; step++) {
         sent++;
-        const body = new URLSearchParams({ sessionId, serviceCode: '*384#', phoneNumber, networkCode: '63902', text: SESSION[step] as string }).toString();
+        const body = new URLSearchParams({ sessionId, serviceCode: '*384#', phoneNumber, networkCode: '63902',
+          text: SESSION[step] as string }).toString();
         const t0 = performance.now();
         const res = await post(port, body).catch(() => null);
         latenciesMs.push(performance.now() - t0);
@@ -144,7 +149,8 @@ async function driveAtRate(port: number, expect: (text: string, step: number) =>
     const phoneNumber = `+2547${String(20_000_000 + (n % RATE_PHONES))}`;
     const sessionId = `bench-rate-${process.pid}-${n}`;
     for (let step = 0; step < SESSION.length; step++) {
-      const body = new URLSearchParams({ sessionId, serviceCode: '*384#', phoneNumber, networkCode: '63902', text: SESSION[step] as string }).toString();
+      const body = new URLSearchParams({ sessionId, serviceCode: '*384#', phoneNumber, networkCode: '63902',
+        text: SESSION[step] as string }).toString();
       const t0 = performance.now();
       const res = await post(port, body, rateAgent).catch(() => null);
       latenciesMs.push(performance.now() - t0);
@@ -201,7 +207,8 @@ async function main(): Promise<void> {
   // Every phone has a PIN already (first use would ask for one): set through payments, as the menu does.
   const nc = await connect({ servers: cluster.nats.url });
   for (let phone = 0; phone < Math.max(PHONES, RATE_PHONES); phone++) {
-    const reply = await requestReply(nc, Requests.paymentsSubscriber, { operatorId: 'safaricom-ke', msisdn: `2547${String(20_000_000 + phone)}`, setPin: { newPin: '2468' } }, 10_000);
+    const reply = await requestReply(nc, Requests.paymentsSubscriber, { operatorId: 'safaricom-ke',
+      msisdn: `2547${String(20_000_000 + phone)}`, setPin: { newPin: '2468' } }, 10_000);
     if (reply.outcome !== dialpay.v1.CommandOutcome.COMMAND_OUTCOME_OK) throw new Error(`could not set a PIN: ${reply.outcome}`);
   }
   await nc.close();
@@ -211,7 +218,8 @@ async function main(): Promise<void> {
   const watch = new WindowedWatch();
   // The bare server and the load worker thread live in this process; each component in its own.
   const bareGroups: [string, () => number[]][] = [['bare node:http + load worker thread (baseline runs)', () => [process.pid]]];
-  const dialpayGroups: [string, () => number[]][] = [...cluster.processGroups()].map(([name, pids]) => [name === 'load generator + operator sim' ? 'load worker thread (bench process)' : name, pids]);
+  const dialpayGroups: [string, () => number[]][] = [...cluster.processGroups()].map(([name,
+    pids]) => [name === 'load generator + operator sim' ? 'load worker thread (bench process)' : name, pids]);
   // One warm-up pass of each, then alternate so drift on a shared machine hits both alike.
   const warmUps = [await driveInWorker(barePort, 'bare'), await driveInWorker(ussdPort, 'warm-up')];
   for (let run = 0; run < RUNS; run++) {
@@ -230,10 +238,16 @@ async function main(): Promise<void> {
     return all.summary();
   };
   const figures: Figure[] = [
-    { name: 'USSD hops through the HTTP edge -> ussd -> KV / payments', value: rate(dialpayRuns), unit: 'hops/s', target: { op: '>=', value: 3_000 }, baseline: { name: 'bare node:http', value: rate(bareRuns) }, latencyMs: pooled(dialpayRuns), runs: dialpayRuns.map((r) => Math.round(r.hopsPerSecond)) },
-    { name: `USSD hop p99 at ${OFFERED_HOPS_PER_SECOND.toLocaleString('en')} hops/s offered (open loop)`, value: p99(atRateRuns), unit: 'ms', target: { op: '<=', value: 30 }, latencyMs: pooled(atRateRuns), runs: atRateRuns.map((r) => r.latency.summary().p99) },
-    { name: 'USSD hop p99 at saturation (closed loop above)', value: p99(dialpayRuns), unit: 'ms', baseline: { name: 'bare node:http', value: p99(bareRuns) }, runs: dialpayRuns.map((r) => r.latency.summary().p99) },
-    { name: 'bare node:http answering CON (baseline)', value: rate(bareRuns), unit: 'hops/s', latencyMs: pooled(bareRuns), runs: bareRuns.map((r) => Math.round(r.hopsPerSecond)) },
+    { name: 'USSD hops through the HTTP edge -> ussd -> KV / payments', value: rate(dialpayRuns), unit: 'hops/s',
+      target: { op: '>=', value: 3_000 }, baseline: { name: 'bare node:http', value: rate(bareRuns) }, latencyMs: pooled(dialpayRuns),
+      runs: dialpayRuns.map((r) => Math.round(r.hopsPerSecond)) },
+    { name: `USSD hop p99 at ${OFFERED_HOPS_PER_SECOND.toLocaleString('en')} hops/s offered (open loop)`, value: p99(atRateRuns),
+      unit: 'ms',
+      target: { op: '<=', value: 30 }, latencyMs: pooled(atRateRuns), runs: atRateRuns.map((r) => r.latency.summary().p99) },
+    { name: 'USSD hop p99 at saturation (closed loop above)', value: p99(dialpayRuns), unit: 'ms',
+      baseline: { name: 'bare node:http', value: p99(bareRuns) }, runs: dialpayRuns.map((r) => r.latency.summary().p99) },
+    { name: 'bare node:http answering CON (baseline)', value: rate(bareRuns), unit: 'hops/s', latencyMs: pooled(bareRuns),
+      runs: bareRuns.map((r) => Math.round(r.hopsPerSecond)) },
   ];
   const measured = [...bareRuns, ...dialpayRuns, ...atRateRuns];
   const errors = [...warmUps, ...measured].reduce((n, r) => n + r.errors, 0);
@@ -241,13 +255,21 @@ async function main(): Promise<void> {
   const checks: Check[] = [{
     name: 'every hop answered with the screen it should show',
     ok: errors === 0 && measured.every((r) => r.hops === HOPS),
-    detail: `${hops.toLocaleString('en')} hops in ${plural(measured.length, 'measured run')} (${HOPS.toLocaleString('en')} each), ${errors} wrong, failed or unanswered (warm-up included)`,
+    detail: `${hops.toLocaleString('en')} hops in ${plural(measured.length, 'measured run')} (${HOPS.toLocaleString('en')} each), ` +
+      `${errors} wrong, failed or unanswered (warm-up included)`,
   }];
   writeRecord({
     bench: 'ussd',
     title: 'USSD hops over HTTP',
     mode,
-    setup: `${HOPS.toLocaleString('en')} hops a run from ${PHONES} phones at once (closed loop, load generator in a worker thread) for the rate at saturation; then the same count offered at ${OFFERED_HOPS_PER_SECOND.toLocaleString('en')} hops/s open loop (new sessions on a schedule, ${RATE_PHONES} phones) for the p99 target, which DESIGN sets at that rate; median of ${plural(RUNS, 'run')} after one warm-up pass each, baseline and dialpay alternating. Sessions of 5 hops (dial, 1, SHOP42, 150, 0: main menu to the PIN screen); the first reads the subscriber's profile from payments (PostgreSQL), the rest the session from NATS KV. Gateway, ussd, payments and billing each a \`dialpay\` process, nats-server and durable PostgreSQL beside them; the load generator is a worker thread of the bench process. Latency columns pool every run's hops; the p99 figure is the median of the runs' p99s. The baseline is a bare node:http server answering "CON baseline" in the bench process.`,
+    setup: `${HOPS.toLocaleString('en')} hops a run from ${PHONES} phones at once (closed loop, load generator in a worker thread) for ` +
+      `the rate at saturation; then the same count offered at ${OFFERED_HOPS_PER_SECOND.toLocaleString('en')} hops/s open loop (new ` +
+      `sessions on a schedule, ${RATE_PHONES} phones) for the p99 target, which DESIGN sets at that rate; median of ` +
+      `${plural(RUNS, 'run')} after one warm-up pass each, baseline and dialpay alternating. Sessions of 5 hops (dial, 1, SHOP42, 150, ` +
+      `0: main menu to the PIN screen); the first reads the subscriber's profile from payments (PostgreSQL), the rest the session from ` +
+      `NATS KV. Gateway, ussd, payments and billing each a \`dialpay\` process, nats-server and durable PostgreSQL beside them; the load ` +
+      `generator is a worker thread of the bench process. Latency columns pool every run's hops; the p99 figure is the median of the ` +
+      `runs' p99s. The baseline is a bare node:http server answering "CON baseline" in the bench process.`,
     figures,
     processes: watch.usage(),
     errors,
@@ -263,9 +285,13 @@ if (isMainThread) {
   });
 } else {
   const { port, mode } = workerData as { port: number; mode: Mode };
+  // A failed drive ends the worker with code 1: the parent rejects on that exit (driveInWorker), the stack on stderr says why.
   (mode === 'dialpay-at-rate' ? driveAtRate : drive)(port, EXPECT[mode]).then((result) => {
     agent.destroy();
     rateAgent.destroy();
     parentPort?.postMessage(result);
+  }, (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack}\n`);
+    process.exit(1);
   });
 }

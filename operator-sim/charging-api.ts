@@ -26,10 +26,15 @@
 // clientCorrelator 409 even with the same body), `expireTokens`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { SimulatedCarrier } from '../services/billing/index.js';
-import { decimalToMinor, JsonDecimal, minorToDecimal, parseJsonNumbersAsText, stringifyWithDecimals } from '../runtime/decimal-amount.js';
+import { decimalToMinor, JsonDecimal, minorToDecimal, stringifyWithDecimals } from '../runtime/decimal-amount.js';
 import { CURRENCY_DECIMALS } from '../runtime/money.js';
+import {
+  E164, PER_PAGE_MAX, Reply, X_CORRELATOR, basicCredentials, equal, notFound, parse, problem, readText, refundView,
+  remaining, view, type Exchange, type SimPayment, type SimRefund,
+} from './charging-api-wire.js';
+import { TopUps, type SimTopUp } from './charging-api-topups.js';
 
 export interface ChargingApiOptions {
   readonly host?: string;
@@ -47,74 +52,9 @@ export interface ChargingApiOptions {
   readonly record?: boolean;
 }
 
-export type CamaraPaymentStatus = 'reserved' | 'succeeded' | 'cancelled' | 'denied';
-
-export interface SimPayment {
-  readonly paymentId: string;
-  readonly clientCorrelator: string;
-  readonly referenceCode: string;
-  readonly msisdn: string;
-  readonly currency: string;
-  readonly amountMinor: bigint;
-  readonly description: string;
-  readonly createdAt: Date;
-  readonly fingerprint: string;
-  status: CamaraPaymentStatus;
-  paymentDate?: Date;
-  readonly refunds: Map<string, SimRefund>;
-}
-
-interface SimRefund {
-  readonly refundId: string;
-  readonly clientCorrelator: string;
-  readonly referenceCode: string;
-  readonly type: 'total' | 'partial';
-  readonly amountMinor: bigint;
-  readonly description: string;
-  readonly reason?: string;
-  readonly createdAt: Date;
-  readonly fingerprint: string;
-}
-
-interface SimTopUp {
-  readonly topUpId: string;
-  readonly msisdn: string;
-  readonly value: string;
-  readonly currency: string;
-  readonly status: 'succeeded' | 'failed';
-  readonly reason?: string;
-  readonly createdAt: Date;
-  readonly fingerprint: string;
-}
-
-/** One request and its answer, as they crossed the wire. */
-export interface Exchange {
-  readonly method: string;
-  readonly path: string;
-  readonly query: string;
-  readonly requestHeaders: Readonly<Record<string, string | string[] | undefined>>;
-  readonly requestText: string;
-  readonly status: number;
-  readonly responseHeaders: Readonly<Record<string, string>>;
-  readonly responseText: string;
-}
-
 export const CARRIER_BILLING_BASE = '/carrier-billing/v0.5';
 export const CARRIER_BILLING_REFUND_BASE = '/carrier-billing-refund/v0.3';
 export const TOKEN_PATH = '/oauth2/token';
-const BODY_BYTES_MAX = 16 * 1024;
-const X_CORRELATOR = /^[a-zA-Z0-9\-_:;./<>{}]{0,256}$/;
-const E164 = /^\+[1-9][0-9]{4,14}$/;
-const PER_PAGE_MAX = 100;
-
-class Reply {
-  constructor(readonly status: number, readonly body?: unknown, readonly headers: Readonly<Record<string, string>> = {}) {}
-}
-
-function problem(status: number, code: string, message: string): Reply {
-  return new Reply(status, { status, code, message });
-}
-
 export class ChargingApiSimulator {
   readonly carrier: SimulatedCarrier;
   readonly exchanges: Exchange[] = [];
@@ -124,10 +64,9 @@ export class ChargingApiSimulator {
   readonly #byReference = new Map<string, SimPayment>();
   /** Creation order, for the list. */
   readonly #order: SimPayment[] = [];
-  readonly #topUps = new Map<string, SimTopUp>();
+  readonly #topUps: TopUps;
   readonly #tokens = new Map<string, number>();
   readonly #hanging = new Set<string>();
-  readonly #topUpRefused = new Set<string>();
   readonly #slow = new Map<string, number>();
   readonly #cancelRefused = new Set<string>();
   #failures: { count: number; status: number } = { count: 0, status: 503 };
@@ -141,6 +80,8 @@ export class ChargingApiSimulator {
   constructor(options: ChargingApiOptions) {
     this.#o = options;
     this.carrier = options.carrier ?? new SimulatedCarrier({ openingBalanceMinor: options.openingBalanceMinor });
+    this.#topUps = new TopUps(this.carrier, options.topUp?.apiKey,
+      { hanging: (msisdn) => this.#hanging.has(msisdn), late: (msisdn, reply) => this.#late(msisdn, reply) });
   }
 
   get url(): string {
@@ -202,7 +143,7 @@ export class ChargingApiSimulator {
 
   /** Top-ups to this number are refused (status failed), as for a line that cannot take airtime. */
   refuseTopUps(msisdn: string): void {
-    this.#topUpRefused.add(msisdn);
+    this.#topUps.refuse(msisdn);
   }
 
   /** Our payment by its clientCorrelator (dialpay's debit id). */
@@ -221,7 +162,10 @@ export class ChargingApiSimulator {
   async start(): Promise<string> {
     const server = createServer((req, res) => {
       this.#handle(req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 500, code: 'INTERNAL', message: 'Server error.' }));
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ status: 500, code: 'INTERNAL', message: 'Server error.' }));
+        }
       });
     });
     this.#server = server;
@@ -260,7 +204,10 @@ export class ChargingApiSimulator {
     }
     Object.assign(headers, reply.headers);
     if (this.#o.record) {
-      this.exchanges.push({ method: req.method ?? '', path: url.pathname, query: url.search, requestHeaders: { ...req.headers }, requestText, status: reply.status, responseHeaders: headers, responseText });
+      this.exchanges.push({
+        method: req.method ?? '', path: url.pathname, query: url.search, requestHeaders: { ...req.headers }, requestText,
+        status: reply.status, responseHeaders: headers, responseText,
+      });
     }
     if (res.destroyed) return;
     res.writeHead(reply.status, headers).end(responseText || undefined);
@@ -270,14 +217,23 @@ export class ChargingApiSimulator {
     const method = req.method ?? 'GET';
     const path = url.pathname;
     if (path === TOKEN_PATH) return method === 'POST' ? this.#token(req, text) : new Reply(405, { error: 'invalid_request' });
-    if (this.#o.topUp && path.startsWith(`${this.#o.topUp.path}/topups`)) return this.#topUpRoute(req, method, path.slice(this.#o.topUp.path.length), text);
+    if (this.#o.topUp && path.startsWith(`${this.#o.topUp.path}/topups`)) {
+      return this.#topUps.route(req, method, path.slice(this.#o.topUp.path.length), text);
+    }
     const xc = req.headers['x-correlator'];
-    if (xc !== undefined && (typeof xc !== 'string' || !X_CORRELATOR.test(xc))) return problem(400, 'INVALID_ARGUMENT', 'Invalid x-correlator header.');
-    if (!this.#authorised(req)) return problem(401, 'UNAUTHENTICATED', 'Request not authenticated due to missing, invalid, or expired credentials. A new authentication is required.');
+    if (xc !== undefined && (typeof xc !== 'string' || !X_CORRELATOR.test(xc))) {
+      return problem(400, 'INVALID_ARGUMENT', 'Invalid x-correlator header.');
+    }
+    if (!this.#authorised(req)) {
+      return problem(401, 'UNAUTHENTICATED',
+        'Request not authenticated due to missing, invalid, or expired credentials. A new authentication is required.');
+    }
     if (this.#failures.count > 0 && (path.startsWith(CARRIER_BILLING_BASE) || path.startsWith(CARRIER_BILLING_REFUND_BASE))) {
       this.#failures.count--;
       const status = this.#failures.status;
-      return status === 429 ? problem(429, 'TOO_MANY_REQUESTS', 'Rate limit reached.') : problem(status, 'UNAVAILABLE', 'Service unavailable.');
+      return status === 429
+        ? problem(429, 'TOO_MANY_REQUESTS', 'Rate limit reached.')
+        : problem(status, 'UNAVAILABLE', 'Service unavailable.');
     }
     const p = path.split('/').filter(Boolean);
     if (path.startsWith(`${CARRIER_BILLING_BASE}/payments`)) {
@@ -296,10 +252,17 @@ export class ChargingApiSimulator {
     if (path.startsWith(`${CARRIER_BILLING_REFUND_BASE}/payments/`) && p[4] === 'refunds') {
       const payment = this.#payments.get(decodeURIComponent(p[3] ?? ''));
       if (!payment) return notFound();
-      if (!p[5]) return method === 'POST' ? this.#refund(payment, text) : method === 'GET' ? new Reply(200, [...payment.refunds.values()].map((r) => refundView(payment, r))) : problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
+      if (!p[5]) {
+        return method === 'POST' ? this.#refund(payment, text)
+          : method === 'GET' ? new Reply(200, [...payment.refunds.values()].map((r) => refundView(payment, r)))
+            : problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
+      }
       if (method !== 'GET') return problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
       if (p[5] === 'remaining-amount') {
-        return new Reply(200, { amount: new JsonDecimal(minorToDecimal(remaining(payment), payment.currency)), currency: payment.currency, description: 'Amount not refunded so far' });
+        return new Reply(200, {
+          amount: new JsonDecimal(minorToDecimal(remaining(payment), payment.currency)), currency: payment.currency,
+          description: 'Amount not refunded so far',
+        });
       }
       const refund = [...payment.refunds.values()].find((r) => r.refundId === decodeURIComponent(p[5] ?? ''));
       return refund ? new Reply(200, refundView(payment, refund)) : notFound();
@@ -336,11 +299,14 @@ export class ChargingApiSimulator {
     const currency = String(charging?.currency ?? '');
     const amountText = String(charging?.amount ?? '');
     const amountMinor = CURRENCY_DECIMALS[currency] === undefined ? null : decimalToMinor(amountText, currency);
-    if (!t || !charging || typeof t.referenceCode !== 'string' || typeof charging.description !== 'string' || amountMinor === null || amountMinor <= 0n) {
+    if (!t || !charging || typeof t.referenceCode !== 'string' || typeof charging.description !== 'string'
+      || amountMinor === null || amountMinor <= 0n) {
       return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
     }
     if (t.phoneNumber === undefined) return problem(422, 'MISSING_IDENTIFIER', 'The phone number cannot be identified.');
-    if (typeof t.phoneNumber !== 'string' || !E164.test(t.phoneNumber)) return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+    if (typeof t.phoneNumber !== 'string' || !E164.test(t.phoneNumber)) {
+      return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+    }
     const msisdn = t.phoneNumber.slice(1);
     if (this.#hanging.has(msisdn)) return null;
     const clientCorrelator = typeof t.clientCorrelator === 'string' ? t.clientCorrelator : '';
@@ -356,7 +322,9 @@ export class ChargingApiSimulator {
     const paymentId = `pay-${(++this.#sequence).toString(36)}-${randomUUID().slice(0, 8)}`;
     const result = await this.carrier.reserve({ debitId: paymentId, msisdn, currency, amountMinor, description: charging.description });
     if (result.outcome === 'insufficient-funds') return problem(403, 'CARRIER_BILLING.PAYMENT_DENIED', 'Payment denied by business.');
-    if (result.outcome === 'rejected') return problem(422, 'SERVICE_NOT_APPLICABLE', 'The service is not available for the provided identifier.');
+    if (result.outcome === 'rejected') {
+      return problem(422, 'SERVICE_NOT_APPLICABLE', 'The service is not available for the provided identifier.');
+    }
     if (result.outcome === 'account-not-found') return problem(404, 'IDENTIFIER_NOT_FOUND', 'phoneNumber not found.');
     if (result.outcome !== 'ok') return problem(503, 'UNAVAILABLE', 'Service unavailable.');
     const payment: SimPayment = {
@@ -383,7 +351,9 @@ export class ChargingApiSimulator {
     if (payment.status === 'succeeded') return problem(409, 'CARRIER_BILLING.PAYMENT_CONFIRMED', 'Payment has been confirmed.');
     if (payment.status === 'cancelled') return problem(409, 'CARRIER_BILLING.PAYMENT_CANCELLED', 'Payment has been cancelled.');
     if (payment.status === 'denied') return problem(403, 'CARRIER_BILLING.PAYMENT_DENIED', 'Payment denied by business.');
-    if (action === 'cancel' && this.#cancelRefused.has(payment.msisdn)) return problem(403, 'PERMISSION_DENIED', 'Client does not have sufficient permissions to perform this action.');
+    if (action === 'cancel' && this.#cancelRefused.has(payment.msisdn)) {
+      return problem(403, 'PERMISSION_DENIED', 'Client does not have sufficient permissions to perform this action.');
+    }
     if (action === 'confirm') {
       const result = await this.carrier.capture(payment.paymentId, payment.amountMinor);
       if (result.outcome !== 'ok') return problem(503, 'UNAVAILABLE', 'Service unavailable.');
@@ -408,7 +378,8 @@ export class ChargingApiSimulator {
     let description = String(body?.reason ?? 'refund');
     if (type === 'partial') {
       const charging = t.refundAmount?.chargingInformation as Record<string, unknown> | undefined;
-      const amount = charging && charging.currency === payment.currency ? decimalToMinor(String(charging.amount ?? ''), payment.currency) : null;
+      const amount = charging && charging.currency === payment.currency
+        ? decimalToMinor(String(charging.amount ?? ''), payment.currency) : null;
       if (!charging || typeof charging.description !== 'string' || amount === null || amount <= 0n) {
         return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
       }
@@ -423,9 +394,15 @@ export class ChargingApiSimulator {
         ? this.#late(payment.msisdn, new Reply(201, refundView(payment, existing)))
         : problem(409, 'ALREADY_EXISTS', 'The resource that a client tried to create already exists.');
     }
-    if ([...payment.refunds.values()].some((r) => r.referenceCode === t.referenceCode)) return problem(409, 'ALREADY_EXISTS', 'Another refund has this referenceCode.');
-    if (payment.status !== 'succeeded') return problem(422, 'CARRIER_BILLING_REFUND.INVALID_PAYMENT_STATUS', 'The payment is not in a status that allows a refund.');
-    if (amountMinor <= 0n || amountMinor > remaining(payment)) return problem(422, 'CARRIER_BILLING_REFUND.UNAUTHORIZED_AMOUNT', 'Unauthorized amount requested.');
+    if ([...payment.refunds.values()].some((r) => r.referenceCode === t.referenceCode)) {
+      return problem(409, 'ALREADY_EXISTS', 'Another refund has this referenceCode.');
+    }
+    if (payment.status !== 'succeeded') {
+      return problem(422, 'CARRIER_BILLING_REFUND.INVALID_PAYMENT_STATUS', 'The payment is not in a status that allows a refund.');
+    }
+    if (amountMinor <= 0n || amountMinor > remaining(payment)) {
+      return problem(422, 'CARRIER_BILLING_REFUND.UNAUTHORIZED_AMOUNT', 'Unauthorized amount requested.');
+    }
     const refundId = `ref-${(++this.#sequence).toString(36)}-${randomUUID().slice(0, 8)}`;
     const result = await this.carrier.refund(refundId, payment.paymentId, amountMinor);
     if (result.outcome !== 'ok') return problem(503, 'UNAVAILABLE', 'Service unavailable.');
@@ -441,12 +418,16 @@ export class ChargingApiSimulator {
     const q = url.searchParams;
     const page = Number(q.get('page') ?? '1');
     const perPage = Number(q.get('perPage') ?? '10');
-    if (!Number.isInteger(page) || page < 1 || !Number.isInteger(perPage) || perPage < 1 || perPage > PER_PAGE_MAX) return problem(400, 'OUT_OF_RANGE', 'Client specified an invalid range.');
+    if (!Number.isInteger(page) || page < 1 || !Number.isInteger(perPage) || perPage < 1 || perPage > PER_PAGE_MAX) {
+      return problem(400, 'OUT_OF_RANGE', 'Client specified an invalid range.');
+    }
     const gte = q.get('paymentCreationDate.gte');
     const lte = q.get('paymentCreationDate.lte');
     const from = gte ? Date.parse(gte) : -Infinity;
     const to = lte ? Date.parse(lte) : Infinity;
-    if (Number.isNaN(from) || Number.isNaN(to)) return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+    if (Number.isNaN(from) || Number.isNaN(to)) {
+      return problem(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
+    }
     if (from > to) return problem(400, 'CARRIER_BILLING.INVALID_DATE_RANGE', 'Client specified an invalid date range.');
     const statuses = q.getAll('paymentStatus').flatMap((s) => s.split(','));
     const asc = q.get('order') === 'asc';
@@ -460,41 +441,10 @@ export class ChargingApiSimulator {
       matches.push(payment);
     }
     const slice = matches.slice((page - 1) * perPage, page * perPage);
-    return new Reply(200, slice.map(view), { 'x-total-count': String(matches.length), ...(slice.length ? { 'content-last-key': String((page - 1) * perPage + slice.length) } : {}) });
-  }
-
-  /** docs/top-up-api.md: POST /topups (idempotent on topUpId), GET /topups/{topUpId}. */
-  async #topUpRoute(req: IncomingMessage, method: string, path: string, text: string): Promise<Reply | null> {
-    const key = this.#o.topUp?.apiKey;
-    if (key && !equal(req.headers.authorization ?? '', `Bearer ${key}`)) return problem(401, 'UNAUTHENTICATED', 'Missing or wrong API key.');
-    const parts = path.split('/').filter(Boolean); // topups {id}
-    if (parts.length === 2 && method === 'GET') {
-      const topUp = this.#topUps.get(decodeURIComponent(parts[1] as string));
-      return topUp ? new Reply(200, topUpView(topUp)) : problem(404, 'NOT_FOUND', 'No such top-up.');
-    }
-    if (parts.length !== 1 || method !== 'POST') return problem(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
-    let body: Record<string, any> | null = null;
-    try {
-      body = JSON.parse(text) as Record<string, any>;
-    } catch {
-      body = null;
-    }
-    const currency = String(body?.amount?.currency ?? '');
-    const value = body?.amount?.value;
-    const amountMinor = typeof value === 'string' && CURRENCY_DECIMALS[currency] !== undefined ? decimalToMinor(value, currency) : null;
-    if (!body || typeof body.topUpId !== 'string' || !body.topUpId || typeof body.msisdn !== 'string' || !E164.test(body.msisdn) || amountMinor === null || amountMinor <= 0n) {
-      return problem(400, 'INVALID_ARGUMENT', 'topUpId, msisdn (E.164) and amount {value, currency} are required.');
-    }
-    const msisdn = body.msisdn.slice(1);
-    if (this.#hanging.has(msisdn)) return null;
-    const fingerprint = JSON.stringify([msisdn, value, currency]);
-    const existing = this.#topUps.get(body.topUpId);
-    if (existing) return existing.fingerprint === fingerprint ? new Reply(200, topUpView(existing)) : problem(409, 'ALREADY_EXISTS', 'topUpId already used for another top-up.');
-    const barred = this.#topUpRefused.has(msisdn);
-    if (!barred) this.carrier.setBalance(msisdn, this.carrier.balanceOf(msisdn) + amountMinor);
-    const topUp: SimTopUp = { topUpId: body.topUpId, msisdn, value: minorToDecimal(amountMinor, currency), currency, status: barred ? 'failed' : 'succeeded', ...(barred ? { reason: 'line barred' } : {}), createdAt: new Date(), fingerprint };
-    this.#topUps.set(topUp.topUpId, topUp);
-    return this.#late(msisdn, new Reply(201, topUpView(topUp)));
+    return new Reply(200, slice.map(view), {
+      'x-total-count': String(matches.length),
+      ...(slice.length ? { 'content-last-key': String((page - 1) * perPage + slice.length) } : {}),
+    });
   }
 
   /** Carried out; with answerLate for the number, answered only after the delay. */
@@ -503,91 +453,4 @@ export class ChargingApiSimulator {
     if (lateMs) await new Promise((r) => setTimeout(r, lateMs));
     return reply;
   }
-}
-
-function view(p: SimPayment): Record<string, unknown> {
-  return {
-    paymentId: p.paymentId,
-    paymentStatus: p.status,
-    paymentCreationDate: p.createdAt.toISOString(),
-    ...(p.paymentDate ? { paymentDate: p.paymentDate.toISOString() } : {}),
-    amountTransaction: {
-      phoneNumber: `+${p.msisdn}`,
-      ...(p.clientCorrelator ? { clientCorrelator: p.clientCorrelator } : {}),
-      referenceCode: p.referenceCode,
-      paymentAmount: { chargingInformation: { amount: new JsonDecimal(minorToDecimal(p.amountMinor, p.currency)), currency: p.currency, description: p.description } },
-      resourceURL: `urn:payments:${p.paymentId}`,
-      serverReferenceCode: `sim-${p.paymentId}`,
-    },
-  };
-}
-
-function refundView(p: SimPayment, r: SimRefund): Record<string, unknown> {
-  return {
-    refundId: r.refundId,
-    refundStatus: 'succeeded',
-    type: r.type,
-    refundCreationDate: r.createdAt.toISOString(),
-    refundDate: r.createdAt.toISOString(),
-    ...(r.reason ? { reason: r.reason } : {}),
-    amountTransaction: {
-      ...(r.clientCorrelator ? { clientCorrelator: r.clientCorrelator } : {}),
-      referenceCode: r.referenceCode,
-      refundAmount: r.type === 'partial'
-        ? { chargingInformation: { amount: new JsonDecimal(minorToDecimal(r.amountMinor, p.currency)), currency: p.currency, description: r.description } }
-        : {},
-    },
-  };
-}
-
-function topUpView(t: SimTopUp): Record<string, unknown> {
-  return { topUpId: t.topUpId, msisdn: `+${t.msisdn}`, amount: { value: t.value, currency: t.currency }, status: t.status, ...(t.reason ? { reason: t.reason } : {}), createdAt: t.createdAt.toISOString() };
-}
-
-function remaining(p: SimPayment): bigint {
-  let left = p.amountMinor;
-  for (const r of p.refunds.values()) left -= r.amountMinor;
-  return left;
-}
-
-function notFound(): Reply {
-  return problem(404, 'NOT_FOUND', 'The specified resource is not found.');
-}
-
-function parse(text: string): Record<string, any> | null {
-  try {
-    const v = parseJsonNumbersAsText(text);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : null;
-  } catch {
-    return null;
-  }
-}
-
-function basicCredentials(header: string | undefined): [string, string] {
-  if (!header?.startsWith('Basic ')) return ['', ''];
-  const decoded = Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8');
-  const at = decoded.indexOf(':');
-  if (at < 0) return ['', ''];
-  try {
-    return [decodeURIComponent(decoded.slice(0, at)), decodeURIComponent(decoded.slice(at + 1))];
-  } catch {
-    return ['', ''];
-  }
-}
-
-function equal(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-async function readText(req: IncomingMessage): Promise<string> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > BODY_BYTES_MAX) throw new Error('body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -82,7 +82,9 @@ export class EsmeSimulator {
         return;
       }
       this.received.push(message);
-      if (this.receivedKeepMax > 0 && this.received.length > this.receivedKeepMax) this.received.splice(0, this.received.length - this.receivedKeepMax);
+      if (this.receivedKeepMax > 0 && this.received.length > this.receivedKeepMax) {
+        this.received.splice(0, this.received.length - this.receivedKeepMax);
+      }
       for (const l of this.#listeners) l(message);
       session.send(pdu.response());
     });
@@ -109,7 +111,10 @@ export class EsmeSimulator {
     if (!session) return Promise.reject(new Error('not bound'));
     const { dataCoding, bytes } = encodeText(text);
     return new Promise((resolve) =>
-      session.submit_sm({ source_addr: msisdn, source_addr_ton: 1, destination_addr: shortCode, data_coding: dataCoding, registered_delivery: 1, short_message: bytes }, (pdu) => resolve(pdu.command_status)),
+      session.submit_sm({
+        source_addr: msisdn, source_addr_ton: 1, destination_addr: shortCode,
+        data_coding: dataCoding, registered_delivery: 1, short_message: bytes,
+      }, (pdu) => resolve(pdu.command_status)),
     );
   }
 

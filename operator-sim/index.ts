@@ -11,9 +11,13 @@ import { ChargingApiSimulator } from './charging-api.js';
 import { PhoneLine } from './phone-line.js';
 
 // The one entry for everything outside this folder (cli, load-tests, tests).
-export { SmscSimulator, NO_RESPONSE, type SmscFaults, type SubmittedMessage, type UssdDialect, type UssdScreen, type SmscOptions } from './smsc.js';
+export { SmscSimulator, NO_RESPONSE, type SmscFaults, type SubmittedMessage, type SmscOptions } from './smsc.js';
+export { type UssdDialect, type UssdScreen } from './smsc-ussd.js';
 export { EsmeSimulator, type ReceivedMessage } from './esme.js';
-export { ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, TOKEN_PATH, type ChargingApiOptions, type CamaraPaymentStatus, type SimPayment, type Exchange } from './charging-api.js';
+export {
+  ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, TOKEN_PATH, type ChargingApiOptions,
+} from './charging-api.js';
+export { type CamaraPaymentStatus, type SimPayment, type Exchange } from './charging-api-wire.js';
 export { PhoneLine, PHONE_LINE_DEFAULT, msisdnDigits, operatorForNumber, type PhoneLineOperator, type UssdReply } from './phone-line.js';
 
 export interface OperatorSim {
@@ -104,14 +108,65 @@ const PIN_CHALLENGE = /Reply with your PIN|Repondez avec votre PIN/;
 const ANSWER_DELAY_MS = 1_000;
 
 export async function startOperatorSim(config: Config, options: OperatorSimOptions): Promise<OperatorSim> {
+  const smscs = await startSmscs(config, options.say);
+  const { chargingApis, topUpApis } = await startChargingApis(config, options.say);
+  const esmes = new Map<string, EsmeSimulator>();
+  const line = options.phoneLine === undefined ? null : new PhoneLine(config, smscs, esmes);
+  // A phone line that can't listen (its port taken) leaves the rest of the simulator running.
+  const lineAddress = line
+    ? await line.listen(options.phoneLine as string).catch((err: Error) => {
+      options.say(`phone line off: ${err.message}`);
+      return null;
+    })
+    : null;
+  if (lineAddress) {
+    options.say(`phone line on ${lineAddress}: attach a terminal phone with `
+      + `\`dialpay phone +${config.operators[0]?.countryCallingCode}700000123 --phone-line ${lineAddress}\``);
+  }
+  let stopped = false;
+  const people = demoPeople(options);
+  const peers = { config, esmes, line, people, options, isStopped: () => stopped };
+  const peerTimer = setTimeout(() => void bindPeers(peers), options.peerBindDelayMs ?? 2_000);
+  const timer = options.trafficIntervalMs > 0 ? startTraffic(config, smscs, esmes, people, options) : null;
+  for (const [operatorId, smsc] of smscs) answerOnSmsc(config, operatorId, smsc, line, people, options);
+  return {
+    smscs,
+    chargingApis,
+    esmes,
+    phoneLine: lineAddress,
+    stop: async () => {
+      stopped = true;
+      await line?.stop();
+      clearTimeout(peerTimer);
+      if (timer) clearInterval(timer);
+      await Promise.all([...esmes.values()].map((e) => e.stop()));
+      await Promise.all([...chargingApis.values(), ...topUpApis].map((a) => a.stop()));
+      await Promise.all([...smscs.values()].map((s) => s.stop()));
+    },
+  };
+}
+
+/** An SMSC for every client-mode operator, at its configured address. */
+async function startSmscs(config: Config, say: (line: string) => void): Promise<Map<string, SmscSimulator>> {
   const smscs = new Map<string, SmscSimulator>();
   for (const operator of config.operators) {
     if (operator.smpp.mode !== 'client') continue;
-    const smsc = new SmscSimulator({ host: operator.smpp.host, port: operator.smpp.port, systemId: operator.smpp.systemId, password: operator.smpp.password, receiptDelayMs: 200 });
+    const { host, port, systemId, password } = operator.smpp;
+    const smsc = new SmscSimulator({ host, port, systemId, password, receiptDelayMs: 200 });
     await smsc.start();
     smscs.set(operator.id, smsc);
-    options.say(`SMSC for ${operator.id} listening on ${operator.smpp.host}:${smsc.port}`);
+    say(`SMSC for ${operator.id} listening on ${operator.smpp.host}:${smsc.port}`);
   }
+  return smscs;
+}
+
+interface ChargingApis {
+  readonly chargingApis: Map<string, ChargingApiSimulator>;
+  readonly topUpApis: ChargingApiSimulator[];
+}
+
+/** The charging API of every http-billed operator, and its top-up API (on the same server when they share an address). */
+async function startChargingApis(config: Config, say: (line: string) => void): Promise<ChargingApis> {
   const chargingApis = new Map<string, ChargingApiSimulator>();
   const topUpApis: ChargingApiSimulator[] = [];
   for (const operator of config.operators) {
@@ -128,140 +183,163 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
     });
     await api.start();
     chargingApis.set(operator.id, api);
-    options.say(`CAMARA charging API for ${operator.id} listening on ${charging.baseUrl} (token endpoint ${charging.tokenUrl})`);
+    say(`CAMARA charging API for ${operator.id} listening on ${charging.baseUrl} (token endpoint ${charging.tokenUrl})`);
     if (topUp && topUpUrl && !sameServer) {
       const topUps = new ChargingApiSimulator({
-        host: topUpUrl.hostname, port: Number(topUpUrl.port || 80), openingBalanceMinor: CHARGING_OPENING_BALANCE_MINOR, carrier: api.carrier,
-        topUp: { path: topUpUrl.pathname.replace(/\/+$/, ''), apiKey: topUp.apiKey },
+        host: topUpUrl.hostname, port: Number(topUpUrl.port || 80), openingBalanceMinor: CHARGING_OPENING_BALANCE_MINOR,
+        carrier: api.carrier, topUp: { path: topUpUrl.pathname.replace(/\/+$/, ''), apiKey: topUp.apiKey },
       });
       await topUps.start();
       topUpApis.push(topUps);
     }
-    if (topUp) options.say(`top-up API for ${operator.id} listening on ${topUp.baseUrl}`);
+    if (topUp) say(`top-up API for ${operator.id} listening on ${topUp.baseUrl}`);
   }
-  const esmes = new Map<string, EsmeSimulator>();
-  const line = options.phoneLine === undefined ? null : new PhoneLine(config, smscs, esmes);
-  // A phone line that can't listen (its port taken) leaves the rest of the simulator running.
-  const lineAddress = line
-    ? await line.listen(options.phoneLine as string).catch((err: Error) => {
-        options.say(`phone line off: ${err.message}`);
-        return null;
-      })
-    : null;
-  if (lineAddress) options.say(`phone line on ${lineAddress}: attach a terminal phone with \`dialpay phone +${config.operators[0]?.countryCallingCode}700000123 --phone-line ${lineAddress}\``);
-  let stopped = false;
-  const bindPeers = async () => {
-    for (const operator of config.operators) {
-      const password = options.peerPasswords?.get(operator.id);
-      if (operator.smpp.mode !== 'server' || password === undefined) continue;
-      let esme = new EsmeSimulator({ host: operator.smpp.host, port: operator.smpp.port, systemId: operator.smpp.systemId, password });
-      let status = await esme.bind().catch(() => -1);
-      // The gateway may still be starting: try a few more times before giving up.
-      for (let attempt = 1; status !== 0 && attempt < PEER_BIND_ATTEMPTS_MAX && !stopped; attempt++) {
-        await esme.stop().catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 1_000));
-        esme = new EsmeSimulator({ host: operator.smpp.host, port: operator.smpp.port, systemId: operator.smpp.systemId, password });
-        status = await esme.bind().catch(() => -1);
-      }
-      if (status === 0) {
-        esmes.set(operator.id, esme);
-        options.say(`aggregator for ${operator.id} bound to the gateway on port ${operator.smpp.port}`);
-        esme.receivedKeepMax = HISTORY_MAX;
-        esme.onMessage((m) => {
-          if (m.receipt) return;
-          options.say(`phone +${m.destination} (via ${operator.id}) received: "${m.text}"`);
-          line?.deliver(m.destination, operator.shortCodes[0] as string, m.text);
-          const answer = options.autoConfirm === false || line?.attached(m.destination) ? null : answerTo(operator.id, m.destination, m.text);
-          if (answer) answerLater(`phone +${m.destination} -> ${operator.shortCodes[0]} via ${operator.id}: "${answer.replace(/^\d+$/, '****')}"`, () => esme.submitFromPhone(m.destination, operator.shortCodes[0] as string, answer));
-        });
-      } else {
-        options.say(`aggregator for ${operator.id} could not bind (status ${status})`);
-      }
-    }
-  };
-  const peerTimer = setTimeout(() => void bindPeers(), options.peerBindDelayMs ?? 2_000);
-  // -1: the first tick only funds phone 0, so every spending phone has money before its turn.
-  let turn = -1;
-  const agents = new Map((options.demoAgents ?? []).map((a) => [a.operatorId, a]));
+  return { chargingApis, topUpApis };
+}
+
+/** What the simulated people do: demo agents cash in ahead of the phones' turns, phones and agents answer challenges. */
+interface DemoPeople {
   /** The operator's demo agent cashes in to the phone whose turn is next, when that phone spends. */
-  const cashInAhead = (operator: OperatorConfig, now: number, send: (from: string, text: string) => Promise<number>) => {
-    const agent = agents.get(operator.id);
-    const next = (now + 1) % PHONE_COUNT;
-    if (!agent || !SPENDING_PHONES.has(next)) return;
-    const text = `DEP 0${nationalPhone(operator.smpp.mode, next)} ${DEMO_DEPOSIT_MAJOR}`;
-    send(agent.msisdn, text).then(
-      (status) => options.say(`agent ${agent.agentId} +${agent.msisdn} -> ${operator.shortCodes[0]}: "${text}" ${status === 0 ? 'accepted' : `answered 0x${status.toString(16)}`}`),
-      (err: Error) => options.say(`agent ${agent.agentId}: ${err.message}`),
-    );
-  };
+  cashInAhead(operator: OperatorConfig, now: number, send: (from: string, text: string) => Promise<number>): void;
   /** What a simulated phone answers to an SMS it received: a challenge's code, or an agent's PIN; null when nothing. */
-  const answerTo = (operatorId: string, to: string, text: string): string | null => {
-    const agent = agents.get(operatorId);
-    if (agent && agent.msisdn === to) return PIN_CHALLENGE.test(text) ? agent.pin : null;
-    const code = /(YES|OUI) (\d{4,8})/.exec(text);
-    return code ? `${code[1]} ${code[2]}` : null;
-  };
-  const answerLater = (say: string, send: () => Promise<unknown>) => {
-    const timer = setTimeout(() => send().then(() => options.say(say), () => undefined), ANSWER_DELAY_MS);
-    timer.unref();
-  };
-  const timer = options.trafficIntervalMs > 0
-    ? setInterval(() => {
-        // One turn for every operator: phone `now` of each sends its command, and each operator's agent funds phone now + 1.
-        const now = turn++;
-        for (const [operatorId, smsc] of smscs) {
-          if (smsc.boundSessions === 0) continue;
-          const operator = config.operators.find((o) => o.id === operatorId);
-          if (!operator) continue;
-          const commands = commandsFor((i) => `0${nationalPhone('client', i)}`, demoShop(config, operatorId));
-          const phone = demoPhone(operator, now % PHONE_COUNT);
-          const text = commands[now % PHONE_COUNT] as string;
-          cashInAhead(operator, now, (from, t) => smsc.sendFromPhone(from, operator.shortCodes[0] as string, t).then((statuses) => statuses[0] ?? 0));
-          if (now < 0) continue;
-          smsc.sendFromPhone(phone, operator.shortCodes[0] as string, text).then(
-            (statuses) => options.say(`phone +${phone} -> ${operator.shortCodes[0]}: "${text}" ${statuses.every((s) => s === 0) ? 'accepted, durable in NATS' : `answered 0x${statuses[0]?.toString(16)}`}`),
-            (err: Error) => options.say(`phone +${phone}: ${err.message}`),
-          );
-        }
-        for (const [operatorId, esme] of esmes) {
-          const operator = config.operators.find((o) => o.id === operatorId);
-          if (!operator) continue;
-          const commands = commandsFor((i) => `0${nationalPhone('server', i)}`, demoShop(config, operatorId));
-          const phone = demoPhone(operator, now % PHONE_COUNT);
-          const text = commands[now % PHONE_COUNT] as string;
-          cashInAhead(operator, now, (from, t) => esme.submitFromPhone(from, operator.shortCodes[0] as string, t));
-          if (now < 0) continue;
-          esme.submitFromPhone(phone, operator.shortCodes[0] as string, text).then(
-            (status) => options.say(`phone +${phone} -> ${operator.shortCodes[0]} via ${operatorId}: "${text}" ${status === 0 ? 'accepted, durable in NATS' : `answered 0x${status.toString(16)}`}`),
-            (err: Error) => options.say(`phone +${phone}: ${err.message}`),
-          );
-        }
-      }, options.trafficIntervalMs)
-    : null;
-  for (const [operatorId, smsc] of smscs) {
-    const shortCode = config.operators.find((o) => o.id === operatorId)?.shortCodes[0] ?? '';
-    smsc.submittedKeepMax = HISTORY_MAX;
-    smsc.onMessage((m) => {
-      options.say(`phone +${m.destination} received: "${m.text}"`);
-      line?.deliver(m.destination, m.source, m.text);
-      // A simulated subscriber says yes to the payments it started, after a human-ish pause; a terminal phone answers for itself.
-      const answer = options.autoConfirm === false || line?.attached(m.destination) ? null : answerTo(operatorId, m.destination, m.text);
-      if (answer) answerLater(`phone +${m.destination} -> ${shortCode}: "${answer.replace(/^\d+$/, '****')}"`, () => smsc.sendFromPhone(m.destination, shortCode, answer));
-    });
-  }
+  answerTo(operatorId: string, to: string, text: string): string | null;
+  answerLater(say: string, send: () => Promise<unknown>): void;
+}
+
+function demoPeople(options: OperatorSimOptions): DemoPeople {
+  const agents = new Map((options.demoAgents ?? []).map((a) => [a.operatorId, a]));
   return {
-    smscs,
-    chargingApis,
-    esmes,
-    phoneLine: lineAddress,
-    stop: async () => {
-      stopped = true;
-      await line?.stop();
-      clearTimeout(peerTimer);
-      if (timer) clearInterval(timer);
-      await Promise.all([...esmes.values()].map((e) => e.stop()));
-      await Promise.all([...chargingApis.values(), ...topUpApis].map((a) => a.stop()));
-      await Promise.all([...smscs.values()].map((s) => s.stop()));
+    cashInAhead: (operator, now, send) => {
+      const agent = agents.get(operator.id);
+      const next = (now + 1) % PHONE_COUNT;
+      if (!agent || !SPENDING_PHONES.has(next)) return;
+      const text = `DEP 0${nationalPhone(operator.smpp.mode, next)} ${DEMO_DEPOSIT_MAJOR}`;
+      send(agent.msisdn, text).then(
+        (status) => options.say(`agent ${agent.agentId} +${agent.msisdn} -> ${operator.shortCodes[0]}: "${text}" `
+          + `${status === 0 ? 'accepted' : `answered 0x${status.toString(16)}`}`),
+        (err: Error) => options.say(`agent ${agent.agentId}: ${err.message}`),
+      );
+    },
+    answerTo: (operatorId, to, text) => {
+      const agent = agents.get(operatorId);
+      if (agent && agent.msisdn === to) return PIN_CHALLENGE.test(text) ? agent.pin : null;
+      const code = /(YES|OUI) (\d{4,8})/.exec(text);
+      return code ? `${code[1]} ${code[2]}` : null;
+    },
+    answerLater: (say, send) => {
+      const timer = setTimeout(() => send().then(() => options.say(say), () => undefined), ANSWER_DELAY_MS);
+      timer.unref();
     },
   };
+}
+
+interface Peers {
+  readonly config: Config;
+  readonly esmes: Map<string, EsmeSimulator>;
+  readonly line: PhoneLine | null;
+  readonly people: DemoPeople;
+  readonly options: OperatorSimOptions;
+  readonly isStopped: () => boolean;
+}
+
+/** A simulated aggregator binds to every server-mode operator whose password we were given. */
+async function bindPeers(peers: Peers): Promise<void> {
+  const { config, esmes, options } = peers;
+  for (const operator of config.operators) {
+    const password = options.peerPasswords?.get(operator.id);
+    if (operator.smpp.mode !== 'server' || password === undefined) continue;
+    const { host, port, systemId } = operator.smpp;
+    let esme = new EsmeSimulator({ host, port, systemId, password });
+    let status = await esme.bind().catch(() => -1);
+    // The gateway may still be starting: try a few more times before giving up.
+    for (let attempt = 1; status !== 0 && attempt < PEER_BIND_ATTEMPTS_MAX && !peers.isStopped(); attempt++) {
+      await esme.stop().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1_000));
+      esme = new EsmeSimulator({ host, port, systemId, password });
+      status = await esme.bind().catch(() => -1);
+    }
+    if (status === 0) {
+      esmes.set(operator.id, esme);
+      options.say(`aggregator for ${operator.id} bound to the gateway on port ${operator.smpp.port}`);
+      answerOnEsme(operator, esme, peers);
+    } else {
+      options.say(`aggregator for ${operator.id} could not bind (status ${status})`);
+    }
+  }
+}
+
+/** The aggregator's phones show what they receive and answer their challenges. */
+function answerOnEsme(operator: OperatorConfig, esme: EsmeSimulator, { line, people, options }: Peers): void {
+  const shortCode = operator.shortCodes[0] as string;
+  esme.receivedKeepMax = HISTORY_MAX;
+  esme.onMessage((m) => {
+    if (m.receipt) return;
+    options.say(`phone +${m.destination} (via ${operator.id}) received: "${m.text}"`);
+    line?.deliver(m.destination, shortCode, m.text);
+    const answer = options.autoConfirm === false || line?.attached(m.destination)
+      ? null : people.answerTo(operator.id, m.destination, m.text);
+    if (answer) {
+      people.answerLater(`phone +${m.destination} -> ${shortCode} via ${operator.id}: "${answer.replace(/^\d+$/, '****')}"`,
+        () => esme.submitFromPhone(m.destination, shortCode, answer));
+    }
+  });
+}
+
+/** The SMSC's phones show what they receive and answer their challenges. */
+function answerOnSmsc(config: Config, operatorId: string, smsc: SmscSimulator, line: PhoneLine | null, people: DemoPeople,
+  options: OperatorSimOptions): void {
+  const shortCode = config.operators.find((o) => o.id === operatorId)?.shortCodes[0] ?? '';
+  smsc.submittedKeepMax = HISTORY_MAX;
+  smsc.onMessage((m) => {
+    options.say(`phone +${m.destination} received: "${m.text}"`);
+    line?.deliver(m.destination, m.source, m.text);
+    // A simulated subscriber says yes to the payments it started, after a human-ish pause; a terminal phone answers for itself.
+    const answer = options.autoConfirm === false || line?.attached(m.destination)
+      ? null : people.answerTo(operatorId, m.destination, m.text);
+    if (answer) {
+      people.answerLater(`phone +${m.destination} -> ${shortCode}: "${answer.replace(/^\d+$/, '****')}"`,
+        () => smsc.sendFromPhone(m.destination, shortCode, answer));
+    }
+  });
+}
+
+/** Every interval, one turn for every operator: phone `now` of each sends its command, and each operator's agent funds phone now + 1. */
+function startTraffic(config: Config, smscs: ReadonlyMap<string, SmscSimulator>, esmes: ReadonlyMap<string, EsmeSimulator>,
+  people: DemoPeople, options: OperatorSimOptions): NodeJS.Timeout {
+  // -1: the first tick only funds phone 0, so every spending phone has money before its turn.
+  let turn = -1;
+  return setInterval(() => {
+    const now = turn++;
+    for (const [operatorId, smsc] of smscs) {
+      if (smsc.boundSessions === 0) continue;
+      const operator = config.operators.find((o) => o.id === operatorId);
+      if (!operator) continue;
+      const shortCode = operator.shortCodes[0] as string;
+      const commands = commandsFor((i) => `0${nationalPhone('client', i)}`, demoShop(config, operatorId));
+      const phone = demoPhone(operator, now % PHONE_COUNT);
+      const text = commands[now % PHONE_COUNT] as string;
+      people.cashInAhead(operator, now, (from, t) => smsc.sendFromPhone(from, shortCode, t).then((statuses) => statuses[0] ?? 0));
+      if (now < 0) continue;
+      smsc.sendFromPhone(phone, shortCode, text).then(
+        (statuses) => options.say(`phone +${phone} -> ${operator.shortCodes[0]}: "${text}" `
+          + `${statuses.every((s) => s === 0) ? 'accepted, durable in NATS' : `answered 0x${statuses[0]?.toString(16)}`}`),
+        (err: Error) => options.say(`phone +${phone}: ${err.message}`),
+      );
+    }
+    for (const [operatorId, esme] of esmes) {
+      const operator = config.operators.find((o) => o.id === operatorId);
+      if (!operator) continue;
+      const shortCode = operator.shortCodes[0] as string;
+      const commands = commandsFor((i) => `0${nationalPhone('server', i)}`, demoShop(config, operatorId));
+      const phone = demoPhone(operator, now % PHONE_COUNT);
+      const text = commands[now % PHONE_COUNT] as string;
+      people.cashInAhead(operator, now, (from, t) => esme.submitFromPhone(from, shortCode, t));
+      if (now < 0) continue;
+      esme.submitFromPhone(phone, shortCode, text).then(
+        (status) => options.say(`phone +${phone} -> ${operator.shortCodes[0]} via ${operatorId}: "${text}" `
+          + `${status === 0 ? 'accepted, durable in NATS' : `answered 0x${status.toString(16)}`}`),
+        (err: Error) => options.say(`phone +${phone}: ${err.message}`),
+      );
+    }
+  }, options.trafficIntervalMs);
 }

@@ -71,7 +71,9 @@ export function msisdnDigits(value: string): string | null {
 }
 
 /** The operator holding the longest prefix of the number (its number ranges, as the gateway reads them), or null. Pure. */
-export function operatorForNumber<O extends { readonly id: string; readonly numberRanges: readonly string[] }>(operators: readonly O[], msisdn: string): O | null {
+export function operatorForNumber<O extends { readonly id: string; readonly numberRanges: readonly string[] }>(
+  operators: readonly O[], msisdn: string,
+): O | null {
   return operatorByRange(operators, msisdn);
 }
 
@@ -158,7 +160,10 @@ export class PhoneLine {
   /** The operator whose country code is the longest prefix of the number. */
   #operatorOf(msisdn: string): OperatorConfig {
     const operator = operatorForNumber(this.#config.operators, msisdn);
-    if (!operator) throw new BadRequest(404, `no simulated operator serves +${msisdn}; number ranges: ${this.#config.operators.flatMap((o) => o.numberRanges.map((r) => `+${r}`)).join(', ')}`);
+    if (!operator) {
+      const ranges = this.#config.operators.flatMap((o) => o.numberRanges.map((r) => `+${r}`)).join(', ');
+      throw new BadRequest(404, `no simulated operator serves +${msisdn}; number ranges: ${ranges}`);
+    }
     return operator;
   }
 
@@ -180,7 +185,9 @@ export class PhoneLine {
     const to = typeof body.to === 'string' && body.to !== '' ? body.to : operator.shortCodes[0];
     const text = body.text;
     if (typeof to !== 'string' || !/^\d{3,15}$/.test(to)) throw new BadRequest(400, '"to" must be a short code or number');
-    if (typeof text !== 'string' || text.length === 0 || text.length > SMS_TEXT_CHARS_MAX) throw new BadRequest(400, `"text" must be 1 to ${SMS_TEXT_CHARS_MAX} characters`);
+    if (typeof text !== 'string' || text.length === 0 || text.length > SMS_TEXT_CHARS_MAX) {
+      throw new BadRequest(400, `"text" must be 1 to ${SMS_TEXT_CHARS_MAX} characters`);
+    }
     const smsc = this.#smscs.get(operator.id);
     if (smsc) {
       if (smsc.boundSessions === 0) throw new BadRequest(503, `the gateway is not bound to ${operator.id}'s SMSC yet`);
@@ -197,7 +204,9 @@ export class PhoneLine {
       if (!/^\*[0-9*]{1,20}#$/.test(body.dial)) throw new BadRequest(400, '"dial" must look like *384#');
       // The aggregator tells operators apart by network code, so an operator needs one to be reached here.
       if (this.#config.ussd.http.port === undefined) throw new BadRequest(503, 'the gateway\'s USSD HTTP edge is off (ussd.http.port)');
-      if (!operator.ussd || operator.ussd.networkCodes.length === 0) throw new BadRequest(404, `${operator.id} has no USSD network code for the HTTP edge`);
+      if (!operator.ussd || operator.ussd.networkCodes.length === 0) {
+        throw new BadRequest(404, `${operator.id} has no USSD network code for the HTTP edge`);
+      }
       const dialogue: UssdDialogue = { operator, sessionId: `ATUid_${randomUUID()}`, serviceCode: body.dial, answers: [] };
       this.#ussd.delete(msisdn);
       if (this.#ussd.size >= USSD_SESSIONS_MAX) this.#ussd.delete(this.#ussd.keys().next().value as string);
@@ -211,7 +220,9 @@ export class PhoneLine {
       this.#ussd.delete(msisdn);
       return { text: '', end: true };
     }
-    if (typeof body.answer !== 'string' || body.answer.length > 182) throw new BadRequest(400, '"answer" must be text of at most 182 characters');
+    if (typeof body.answer !== 'string' || body.answer.length > 182) {
+      throw new BadRequest(400, '"answer" must be text of at most 182 characters');
+    }
     if (dialogue.answers.length >= USSD_ANSWERS_MAX) {
       this.#ussd.delete(msisdn);
       throw new BadRequest(409, `a USSD session takes at most ${USSD_ANSWERS_MAX} answers: dial again`);
@@ -226,8 +237,13 @@ export class PhoneLine {
     const res = await fetch(`${scheme}://${edge.host}:${edge.port}${edge.path}`, {
       method: 'POST',
       // The aggregator sends the edge's shared secret, as a real one is set up to.
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(edge.sharedSecret ? { [USSD_SECRET_HEADER]: edge.sharedSecret } : {}) },
-      body: new URLSearchParams({ sessionId: d.sessionId, serviceCode: d.serviceCode, phoneNumber: `+${msisdn}`, networkCode: d.operator.ussd?.networkCodes[0] ?? '', text: d.answers.join('*') }).toString(),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded', ...(edge.sharedSecret ? { [USSD_SECRET_HEADER]: edge.sharedSecret } : {}),
+      },
+      body: new URLSearchParams({
+        sessionId: d.sessionId, serviceCode: d.serviceCode, phoneNumber: `+${msisdn}`,
+        networkCode: d.operator.ussd?.networkCodes[0] ?? '', text: d.answers.join('*'),
+      }).toString(),
       signal: AbortSignal.timeout(USSD_HOP_TIMEOUT_MS),
     });
     const answer = await res.text();

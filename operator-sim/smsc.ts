@@ -10,6 +10,7 @@ import type { AddressInfo, Server } from 'node:net';
 import smpp from 'smpp';
 // The codec entry also leaves short_message as raw bytes, decoded here with our GSM 03.38 codec.
 import { decodeText, encodeText, formatReceiptText, messageStateOf, parseUdh, splitForSubmit } from '../gateway/smpp/codec/index.js';
+import { UssdDialogues, type UssdDial, type UssdDialOptions, type UssdScreen } from './smsc-ussd.js';
 
 /** The parts of the package's session we drive. */
 interface LibSession {
@@ -53,42 +54,6 @@ export interface SubmittedMessage {
   readonly receivedAtMs: number;
 }
 
-/** Where the SMSC keeps a USSD dialogue's identity (the operator's ussd.smppSessionInfo). */
-export type UssdDialect = 'its_session_info' | 'user_message_reference' | 'msisdn';
-
-/** A USSD screen the gateway sent to a phone (a submit_sm with ussd_service_op). */
-export interface UssdScreen {
-  readonly msisdn: string;
-  /** The code the screen comes from (our dial's destination_addr, echoed). */
-  readonly source: string;
-  readonly text: string;
-  readonly serviceOp: number;
-  /** True for a PSSR response (op 17): the dialogue is over. */
-  readonly end: boolean;
-  /** The its_session_info session number, the user_message_reference, or 0 for the msisdn dialect. */
-  readonly sessionNumber: number;
-  /** its_session_info as received, or null when the screen has none. */
-  readonly itsSessionInfo: { readonly sequenceNumber: number; readonly endBit: boolean } | null;
-  readonly userMessageReference: number | null;
-  readonly dataCoding: number;
-  readonly receivedAtMs: number;
-}
-
-const USSD_OP = { PSSR_INDICATION: 1, PSSR_RESPONSE: 17, USSR_CONFIRM: 18 } as const;
-/** Open dialogues the simulator tracks; the oldest is forgotten past this. */
-const USSD_DIALOGUES_MAX = 10_000;
-/** Callers waiting in nextUssdScreen at once. */
-const USSD_WAITERS_MAX = 10_000;
-
-interface UssdDialogue {
-  readonly dialect: UssdDialect;
-  readonly destination: string;
-  /** Last its_session_info sequence number seen either way. */
-  sequenceNumber: number;
-  /** Order of the last screen nextUssdScreen handed out for this dialogue. */
-  takenOrder: number;
-}
-
 export interface SmscOptions {
   readonly host?: string;
   readonly port?: number;
@@ -128,7 +93,9 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-const NO_FAULTS: SmscFaults = { noResponseRate: 0, genericNackRate: 0, temporaryErrorRate: 0, throttleAboveTps: 0, disconnectAfterSubmits: 0, responseDelayMs: 0 };
+const NO_FAULTS: SmscFaults = {
+  noResponseRate: 0, genericNackRate: 0, temporaryErrorRate: 0, throttleAboveTps: 0, disconnectAfterSubmits: 0, responseDelayMs: 0,
+};
 
 export class SmscSimulator {
   readonly #o: SmscOptions;
@@ -168,20 +135,16 @@ export class SmscSimulator {
 
   #deliver(message: SubmittedMessage): void {
     this.submitted.push(message);
-    if (this.submittedKeepMax > 0 && this.submitted.length > this.submittedKeepMax) this.submitted.splice(0, this.submitted.length - this.submittedKeepMax);
+    if (this.submittedKeepMax > 0 && this.submitted.length > this.submittedKeepMax) {
+      this.submitted.splice(0, this.submitted.length - this.submittedKeepMax);
+    }
     for (const l of this.#listeners) l(message);
   }
   /** Counts of what the SMSC did, for tests. */
-  readonly counters = { submits: 0, throttled: 0, unanswered: 0, nacked: 0, temporary: 0, bindFailures: 0, receiptsSent: 0, ussdScreens: 0 };
-  /** USSD screens the gateway sent, in order; never in `submitted`. Bounded by submittedKeepMax too. */
-  readonly ussdScreens: UssdScreen[] = [];
-  readonly #ussdOrders = new WeakMap<UssdScreen, number>();
-  #ussdOrder = 0;
-  readonly #ussdListeners: ((s: UssdScreen) => void)[] = [];
-  readonly #ussdWaiters = new Set<() => void>();
-  readonly #dialogues = new Map<string, UssdDialogue>();
-  #nextItsSession = Math.floor(Math.random() * 256);
-  #nextUserMessageReference = Math.floor(Math.random() * 0x10000);
+  readonly counters = {
+    submits: 0, throttled: 0, unanswered: 0, nacked: 0, temporary: 0, bindFailures: 0, receiptsSent: 0, ussdScreens: 0,
+  };
+  readonly #ussd = new UssdDialogues({ deliver: (fields) => this.#deliverOnFirst(fields), keepMax: () => this.submittedKeepMax });
 
   constructor(options: SmscOptions) {
     this.#o = options;
@@ -221,16 +184,21 @@ export class SmscSimulator {
    * `spread`: each part of a long message on the next bound session in turn, as an SMSC balancing
    * over binds does (with gateway replicas, parts land on different replicas).
    */
-  async sendFromPhone(msisdn: string, shortCode: string, text: string, options: { split?: 'udh8' | 'udh16' | 'sar'; dataCoding?: number; spread?: boolean } = {}): Promise<number[]> {
+  async sendFromPhone(msisdn: string, shortCode: string, text: string,
+    options: { split?: 'udh8' | 'udh16' | 'sar'; dataCoding?: number; spread?: boolean } = {}): Promise<number[]> {
     const bound = [...this.#bound];
     if (bound.length === 0) throw new Error('no ESME is bound to the simulator');
-    const parts = options.split ? splitForSubmit(text, options.split, Math.floor(Math.random() * 0xffff)) : [{ ...encodeText(text), esmClass: 0, shortMessage: encodeText(text).bytes }];
+    const parts = options.split
+      ? splitForSubmit(text, options.split, Math.floor(Math.random() * 0xffff))
+      : [{ ...encodeText(text), esmClass: 0, shortMessage: encodeText(text).bytes }];
     return Promise.all(
       parts.map(
         (part, i) =>
           new Promise<number>((resolve) => {
             const session = bound[options.spread ? i % bound.length : 0] as LibSession;
-            const p = part as { dataCoding: number; esmClass: number; shortMessage: Buffer; sar?: { refNum: number; totalSegments: number; seqNum: number } };
+            const p = part as {
+              dataCoding: number; esmClass: number; shortMessage: Buffer; sar?: { refNum: number; totalSegments: number; seqNum: number };
+            };
             this.#deliverSm(
               session,
               {
@@ -240,7 +208,9 @@ export class SmscSimulator {
                 esm_class: p.esmClass,
                 data_coding: options.dataCoding ?? p.dataCoding,
                 short_message: p.shortMessage,
-                ...(p.sar ? { sar_msg_ref_num: p.sar.refNum, sar_total_segments: p.sar.totalSegments, sar_segment_seqnum: p.sar.seqNum } : {}),
+                ...(p.sar
+                  ? { sar_msg_ref_num: p.sar.refNum, sar_total_segments: p.sar.totalSegments, sar_segment_seqnum: p.sar.seqNum }
+                  : {}),
               },
               resolve,
             );
@@ -249,9 +219,14 @@ export class SmscSimulator {
     );
   }
 
+  /** USSD screens the gateway sent, in order; never in `submitted`. Bounded by submittedKeepMax too. */
+  get ussdScreens(): UssdScreen[] {
+    return this.#ussd.screens;
+  }
+
   /** Calls `listener` with every USSD screen a phone receives. */
   onUssdScreen(listener: (s: UssdScreen) => void): void {
-    this.#ussdListeners.push(listener);
+    this.#ussd.onScreen(listener);
   }
 
   /**
@@ -259,92 +234,29 @@ export class SmscSimulator {
    * ussd_service_op 1 (PSSR indication) and, per dialect, a fresh its_session_info session number
    * or user_message_reference. Resolves with the dialogue's number and the deliver_sm_resp status.
    */
-  async ussdDial(msisdn: string, serviceCode: string, options: { dialect?: UssdDialect; destination?: string } = {}): Promise<{ sessionNumber: number; status: number }> {
-    const dialect = options.dialect ?? 'its_session_info';
-    // The SMSC addresses the dial to the code's number: *384*1# goes to 384.
-    const destination = options.destination ?? (/^\*?(\d+)/.exec(serviceCode)?.[1] ?? serviceCode);
-    let sessionNumber = 0;
-    if (dialect === 'its_session_info') sessionNumber = this.#nextItsSession = (this.#nextItsSession + 1) % 256;
-    if (dialect === 'user_message_reference') sessionNumber = this.#nextUserMessageReference = (this.#nextUserMessageReference + 1) % 0x10000;
-    const key = `${msisdn}|${sessionNumber}`;
-    this.#dialogues.delete(key); // a dial replaces an old dialogue with the same number
-    this.#dialogues.set(key, { dialect, destination, sequenceNumber: 0, takenOrder: this.#ussdOrder });
-    if (this.#dialogues.size > USSD_DIALOGUES_MAX) this.#dialogues.delete(this.#dialogues.keys().next().value as string);
-    const status = await this.#ussdDeliver(msisdn, destination, serviceCode, USSD_OP.PSSR_INDICATION, dialect, sessionNumber, 0, false);
-    return { sessionNumber, status };
+  ussdDial(msisdn: string, serviceCode: string, options: UssdDialOptions = {}): Promise<UssdDial> {
+    return this.#ussd.dial(msisdn, serviceCode, options);
   }
 
   /** The phone answers the last screen of a dialogue: ussd_service_op 18 (USSR confirm). Resolves with the deliver_sm_resp status. */
   ussdAnswer(msisdn: string, sessionNumber: number, text: string): Promise<number> {
-    const dialogue = this.#dialogue(msisdn, sessionNumber);
-    dialogue.sequenceNumber = (dialogue.sequenceNumber + 1) % 128;
-    return this.#ussdDeliver(msisdn, dialogue.destination, text, USSD_OP.USSR_CONFIRM, dialogue.dialect, sessionNumber, dialogue.sequenceNumber, false);
+    return this.#ussd.answer(msisdn, sessionNumber, text);
   }
 
   /** The network releases the dialogue (the subscriber cancelled): its_session_info with the end bit set. */
   ussdAbort(msisdn: string, sessionNumber: number): Promise<number> {
-    const dialogue = this.#dialogue(msisdn, sessionNumber);
-    dialogue.sequenceNumber = (dialogue.sequenceNumber + 1) % 128;
-    this.#dialogues.delete(`${msisdn}|${sessionNumber}`);
-    return this.#ussdDeliver(msisdn, dialogue.destination, '', USSD_OP.USSR_CONFIRM, 'its_session_info', sessionNumber, dialogue.sequenceNumber, true);
+    return this.#ussd.abort(msisdn, sessionNumber);
   }
 
   /** The next screen of a dialogue not handed out yet, waiting up to timeoutMs for it. */
-  async nextUssdScreen(msisdn: string, sessionNumber: number, timeoutMs = 5_000): Promise<UssdScreen> {
-    const dialogue = this.#dialogue(msisdn, sessionNumber);
-    const find = () => this.ussdScreens.find((s) => s.msisdn === msisdn && s.sessionNumber === sessionNumber && (this.#ussdOrders.get(s) ?? 0) > dialogue.takenOrder);
-    let screen = find();
-    if (!screen) {
-      if (this.#ussdWaiters.size >= USSD_WAITERS_MAX) throw new Error('too many callers waiting for USSD screens');
-      screen = await new Promise<UssdScreen>((resolve, reject) => {
-        const check = () => {
-          const found = find();
-          if (!found) return;
-          this.#ussdWaiters.delete(check);
-          clearTimeout(timer);
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          this.#ussdWaiters.delete(check);
-          reject(new Error(`no USSD screen for ${msisdn} session ${sessionNumber} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        this.#ussdWaiters.add(check);
-      });
-    }
-    dialogue.takenOrder = this.#ussdOrders.get(screen) ?? dialogue.takenOrder;
-    return screen;
+  nextUssdScreen(msisdn: string, sessionNumber: number, timeoutMs = 5_000): Promise<UssdScreen> {
+    return this.#ussd.nextScreen(msisdn, sessionNumber, timeoutMs);
   }
 
-  #dialogue(msisdn: string, sessionNumber: number): UssdDialogue {
-    const dialogue = this.#dialogues.get(`${msisdn}|${sessionNumber}`);
-    if (!dialogue) throw new Error(`no USSD dialogue ${sessionNumber} for ${msisdn}: dial first`);
-    return dialogue;
-  }
-
-  #ussdDeliver(msisdn: string, destination: string, text: string, serviceOp: number, dialect: UssdDialect, sessionNumber: number, sequenceNumber: number, endBit: boolean): Promise<number> {
+  #deliverOnFirst(fields: Record<string, unknown>): Promise<number> {
     const session = [...this.#bound][0];
     if (!session) return Promise.reject(new Error('no ESME is bound to the simulator'));
-    const identity = dialect === 'its_session_info'
-      ? { its_session_info: Buffer.from([sessionNumber, (sequenceNumber << 1) | (endBit ? 1 : 0)]) }
-      : dialect === 'user_message_reference' ? { user_message_reference: sessionNumber } : {};
-    const { dataCoding, bytes } = encodeText(text);
-    return new Promise<number>((resolve) => {
-      this.#deliverSm(
-        session,
-        {
-          service_type: 'USSD',
-          source_addr: msisdn,
-          source_addr_ton: 1,
-          source_addr_npi: 1,
-          destination_addr: destination,
-          data_coding: dataCoding,
-          short_message: bytes,
-          ussd_service_op: serviceOp,
-          ...identity,
-        },
-        resolve,
-      );
-    });
+    return new Promise<number>((resolve) => this.#deliverSm(session, fields, resolve));
   }
 
   /**
@@ -367,33 +279,6 @@ export class SmscSimulator {
     waiting.add(settle);
     if (session.socket.destroyed) return settle(NO_RESPONSE);
     session.deliver_sm(fields, (resp) => settle(resp.command_status));
-  }
-
-  #recordUssd(pdu: LibPdu): void {
-    const its = Buffer.isBuffer(pdu.its_session_info) && pdu.its_session_info.length === 2 ? pdu.its_session_info : null;
-    const umr = pdu.user_message_reference === undefined ? null : Number(pdu.user_message_reference);
-    const serviceOp = Number(pdu.ussd_service_op);
-    const raw = Buffer.isBuffer(pdu.short_message) ? pdu.short_message : Buffer.alloc(0);
-    const screen: UssdScreen = {
-      msisdn: String(pdu.destination_addr),
-      source: String(pdu.source_addr),
-      text: decodeText(raw, Number(pdu.data_coding ?? 0)),
-      serviceOp,
-      end: serviceOp === USSD_OP.PSSR_RESPONSE,
-      sessionNumber: its ? (its[0] as number) : umr ?? 0,
-      itsSessionInfo: its ? { sequenceNumber: (its[1] as number) >> 1, endBit: ((its[1] as number) & 1) === 1 } : null,
-      userMessageReference: umr,
-      dataCoding: Number(pdu.data_coding ?? 0),
-      receivedAtMs: Date.now(),
-    };
-    this.counters.ussdScreens++;
-    this.#ussdOrders.set(screen, ++this.#ussdOrder);
-    const dialogue = this.#dialogues.get(`${screen.msisdn}|${screen.sessionNumber}`);
-    if (dialogue && screen.itsSessionInfo) dialogue.sequenceNumber = screen.itsSessionInfo.sequenceNumber;
-    this.ussdScreens.push(screen);
-    if (this.submittedKeepMax > 0 && this.ussdScreens.length > this.submittedKeepMax) this.ussdScreens.splice(0, this.ussdScreens.length - this.submittedKeepMax);
-    for (const l of this.#ussdListeners) l(screen);
-    for (const check of [...this.#ussdWaiters]) check();
   }
 
   /** Asks every bound ESME to unbind, as an SMSC does before maintenance. */
@@ -423,7 +308,9 @@ export class SmscSimulator {
       for (const a of this.#recentAccepts.get(session) ?? []) {
         if (a.atMs < Date.now() - ACCEPTED_BEFORE_DROP_MS) continue;
         this.acceptedBeforeDrop.add(a.messageId);
-        if (this.acceptedBeforeDrop.size > ACCEPTED_BEFORE_DROP_KEPT_MAX) this.acceptedBeforeDrop.delete(this.acceptedBeforeDrop.values().next().value as string);
+        if (this.acceptedBeforeDrop.size > ACCEPTED_BEFORE_DROP_KEPT_MAX) {
+          this.acceptedBeforeDrop.delete(this.acceptedBeforeDrop.values().next().value as string);
+        }
       }
     });
     const bind = (pdu: LibPdu) => {
@@ -453,7 +340,8 @@ export class SmscSimulator {
     if (pdu.ussd_service_op !== undefined) {
       // A USSD screen: answered at once and kept apart from SMS (the SMS faults do not apply).
       session.send(pdu.response({ message_id: (this.#nextId++).toString(16).toUpperCase() }));
-      this.#recordUssd(pdu);
+      this.counters.ussdScreens++;
+      this.#ussd.record(pdu);
       return;
     }
     if (this.#faults.responseDelayMs > 0) {
@@ -522,7 +410,8 @@ export class SmscSimulator {
 
   #record(pdu: LibPdu, messageId: string): void {
     const dataCoding = Number(pdu.data_coding ?? 0);
-    const raw = Buffer.isBuffer(pdu.message_payload) ? pdu.message_payload : Buffer.isBuffer(pdu.short_message) ? pdu.short_message : Buffer.alloc(0);
+    const raw = Buffer.isBuffer(pdu.message_payload) ? pdu.message_payload
+      : Buffer.isBuffer(pdu.short_message) ? pdu.short_message : Buffer.alloc(0);
     let body = raw;
     let concat: { reference: number; total: number; seq: number } | null = null;
     if (Number(pdu.esm_class ?? 0) & 0x40) {
@@ -553,7 +442,9 @@ export class SmscSimulator {
     const submittedAtMs = Date.now();
     setTimeout(() => {
       if (!this.#bound.has(session)) return;
-      const text = formatReceiptText({ messageId, state: 'DELIVERED', submittedAtUnixMs: submittedAtMs, doneAtUnixMs: Date.now(), errorCode: '0', text: '' });
+      const text = formatReceiptText({
+        messageId, state: 'DELIVERED', submittedAtUnixMs: submittedAtMs, doneAtUnixMs: Date.now(), errorCode: '0', text: '',
+      });
       session.deliver_sm(
         {
           source_addr: pdu.destination_addr,

@@ -86,7 +86,8 @@ export const natsLeaderKill: Drill = {
 
 export const natsPartition: Drill = {
   name: 'nats-partition',
-  fault: `the node leading ${LEADER_DRILL_STREAM} cut off from the other two (its routes dropped; its clients still connected to it) for the outage, then healed`,
+  fault: `the node leading ${LEADER_DRILL_STREAM} cut off from the other two (its routes dropped; its clients still connected to it) for ` +
+    `the outage, then healed`,
   inject: async (cluster, t) => {
     const nats = natsCluster(cluster);
     const index = nats.names.indexOf(await streamLeader(cluster, LEADER_DRILL_STREAM));
@@ -116,7 +117,8 @@ export function killReplica(name: ComponentName): Drill {
 
 export const postgresFailover: Drill = {
   name: 'postgres-failover',
-  fault: 'the PostgreSQL primary crashes (pg_ctl -m immediate) and stays down; the synchronous standby is promoted after the outage and the services reconnect to it through the multi-host postgres.url',
+  fault: 'the PostgreSQL primary crashes (pg_ctl -m immediate) and stays down; the synchronous standby is promoted after the outage and ' +
+    'the services reconnect to it through the multi-host postgres.url',
   inject: async (cluster, t) => {
     if (!cluster.standby) throw new Error('this drill needs a PostgreSQL standby');
     await cluster.postgres.kill();
@@ -128,7 +130,8 @@ export const postgresFailover: Drill = {
 
 export const smscLongOutage: Drill = {
   name: 'smsc-outage',
-  fault: 'the SMSC drops every session and refuses connections for the long outage; what is still useful must be delivered when the binds return, with no dead letters',
+  fault: 'the SMSC drops every session and refuses connections for the long outage; what is still useful must be delivered when the ' +
+    'binds return, with no dead letters',
   inject: async (cluster, t) => {
     const { smscOutageMs } = t as ClusterFaultTiming;
     cluster.smsc.disconnectAll(smscOutageMs);

@@ -57,7 +57,9 @@ const SETTINGS: ChaosSettings = {
 /** A phone's SMS wait and its SMSC's MO retry schedule (about 45 s in all). */
 const SMS_WAIT_MS = 45_000;
 const MO_RETRY_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000];
-/** Agents of the wallet operator and their customers, for the cash drill: enough that agents resting after a failed deposit leave idle ones. */
+/**
+ * Agents of the wallet operator and their customers, for the cash drill: enough that agents resting after a failed deposit leave idle ones.
+ */
 const CASH_AGENTS = 100;
 const CASH_SUBSCRIBERS = 2_000;
 /** Each agent's float before the load, XOF (no minor unit): some 2,000 deposits of at most 10,000 (withdrawals add to it). */
@@ -83,7 +85,8 @@ async function main(): Promise<void> {
   const drills = selectedDrills();
   const runStartedMs = performance.now();
   const cluster: Cluster = await startCluster(shape === 'cluster'
-    ? { ...chaosClusterOptions(COMPONENTS), natsNodes: PRODUCTION_SHAPE.natsNodes, postgresStandby: true, replicas: Object.fromEntries(COMPONENTS.map((c) => [c, CLUSTER_REPLICAS])) }
+    ? { ...chaosClusterOptions(COMPONENTS), natsNodes: PRODUCTION_SHAPE.natsNodes, postgresStandby: true,
+      replicas: Object.fromEntries(COMPONENTS.map((c) => [c, CLUSTER_REPLICAS])) }
     : chaosClusterOptions(COMPONENTS));
   let finished = false;
   const deadline = setTimeout(() => {
@@ -101,7 +104,9 @@ async function main(): Promise<void> {
     const phones = new Phones(cluster, { smsWaitMs: SMS_WAIT_MS, moRetryDelaysMs: MO_RETRY_DELAYS_MS });
     // Agents registered, PINned and funded before any load, as an operator would have them.
     const cash = cluster.walletSmsc && drills.some((d) => d.cashLoad)
-      ? new CashFlows(cluster.walletSmsc, await seedAgents(cluster.config, { count: CASH_AGENTS, floatMinor: CASH_FLOAT_MINOR }), CASH_SUBSCRIBERS, { smsWaitMs: SMS_WAIT_MS, moRetryDelaysMs: MO_RETRY_DELAYS_MS, apiUrl: `http://127.0.0.1:${cluster.config.merchantApi.port}` })
+      ? new CashFlows(cluster.walletSmsc, await seedAgents(cluster.config, { count: CASH_AGENTS, floatMinor: CASH_FLOAT_MINOR }),
+        CASH_SUBSCRIBERS, { smsWaitMs: SMS_WAIT_MS, moRetryDelaysMs: MO_RETRY_DELAYS_MS,
+          apiUrl: `http://127.0.0.1:${cluster.config.merchantApi.port}` })
       : undefined;
     const timeline = new Timeline();
     await payAtRate(phones, { perSecond: SETTINGS.perSecond, seconds: WARMUP_SECONDS, phoneCount: SETTINGS.phoneCount });
@@ -114,12 +119,21 @@ async function main(): Promise<void> {
       const result = await runDrill(cluster, phones, timeline, drill, SETTINGS, cash);
       results.push(result);
       const failed = result.checks.filter((c) => !c.ok);
-      process.stdout.write(`chaos: ${drill.name}: fault ${(result.faultMs / 1_000).toFixed(1)} s, ${result.recoverMs === null ? 'NOT recovered' : `recovered ${(result.recoverMs / 1_000).toFixed(1)} s after`}, ${result.completed}/${result.started} completed, ${result.cash ? `cash: deposits ${result.cash.deposits.completed}/${result.cash.deposits.completed + result.cash.deposits.failed}, withdrawals ${result.cash.withdrawals.completed}/${result.cash.withdrawals.completed + result.cash.withdrawals.failed}, operator deposits ${result.cash.operatorDeposits.completed}/${result.cash.operatorDeposits.completed + result.cash.operatorDeposits.failed} completed, ` : ''}${result.mosRetried} MOs retried, ${failed.length === 0 ? 'invariants ok' : `FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`}\n`);
+      process.stdout.write(`chaos: ${drill.name}: fault ${(result.faultMs / 1_000).toFixed(1)} s, ` +
+        `${result.recoverMs === null ? 'NOT recovered' : `recovered ${(result.recoverMs / 1_000).toFixed(1)} s after`}, ` +
+        `${result.completed}/${result.started} completed, ` +
+        `${result.cash ? `cash: deposits ${result.cash.deposits.completed}/` +
+          `${result.cash.deposits.completed + result.cash.deposits.failed}, withdrawals ${result.cash.withdrawals.completed}/` +
+          `${result.cash.withdrawals.completed + result.cash.withdrawals.failed}, operator deposits ` +
+          `${result.cash.operatorDeposits.completed}/${result.cash.operatorDeposits.completed + result.cash.operatorDeposits.failed} ` +
+          `completed, ` : ''}${result.mosRetried} MOs retried, ${failed.length === 0 ? 'invariants ok' : `FAILED: ` +
+          `${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`}\n`);
     }
     const processes = watch.stop();
 
     const figures: Figure[] = [
-      { name: `steady completed payments (${SETTINGS.perSecond}/s offered), median over drills`, value: median(results.map((r) => r.beforePerSecond)), unit: '/s' },
+      { name: `steady completed payments (${SETTINGS.perSecond}/s offered), median over drills`,
+        value: median(results.map((r) => r.beforePerSecond)), unit: '/s' },
       ...results.map((r): Figure => ({
         name: `${r.drill}: time to recover to ${Math.round(SETTINGS.recoveredShare * 100)}% after the fault`,
         value: r.recoverMs === null ? SETTINGS.recoveryTimeoutMs / 1_000 : Math.round(r.recoverMs / 100) / 10,
@@ -131,7 +145,8 @@ async function main(): Promise<void> {
     const checks: Check[] = results.flatMap((r): Check[] => {
       const failed = r.checks.filter((c) => !c.ok);
       return failed.length === 0
-        ? [{ name: `${r.drill}: throughput recovered, ${r.invariants.length} invariants hold`, ok: true, detail: r.checks.find((c) => !r.invariants.includes(c))?.detail ?? '' }]
+        ? [{ name: `${r.drill}: throughput recovered, ${r.invariants.length} invariants hold`, ok: true,
+          detail: r.checks.find((c) => !r.invariants.includes(c))?.detail ?? '' }]
         : failed.map((c) => ({ name: `${r.drill}: ${c.name}`, ok: false, detail: c.detail }));
     });
     const last = results.at(-1);
@@ -139,9 +154,22 @@ async function main(): Promise<void> {
     const t = SETTINGS.timing;
     writeRecord({
       bench: shape === 'cluster' ? 'chaos-cluster' : 'chaos',
-      title: shape === 'cluster' ? 'Fault drills on the production shape under steady payment load' : 'Fault drills under steady payment load',
+      title: shape === 'cluster'
+        ? 'Fault drills on the production shape under steady payment load' : 'Fault drills under steady payment load',
       mode,
-      setup: `${shape === 'cluster' ? `${CLUSTER_REPLICAS} processes each of ${COMPONENTS.join(', ')}, a 3-node NATS cluster (every stream R3) and a durable PostgreSQL primary with a synchronous streaming standby (postgres.url names both, target_session_attrs=read-write)` : `${COMPONENTS.join(', ')} as separate processes, nats-server and durable PostgreSQL`} on this machine; billing over the operator's CAMARA Carrier Billing API through the http adapter (simulated here, as is the SMSC). ${SETTINGS.perSecond} SMS payments/s offered, open loop (SEND, challenge, YES, capture, payer and payee receipts) from ${SETTINGS.phoneCount} phones whose SMSC re-sends a refused MO (${MO_RETRY_DELAYS_MS.join(', ')} ms). One drill at a time: ${SETTINGS.beforeSeconds} s steady, the fault (outage ${t.outageMs / 1_000} s${shape === 'cluster' ? `, SMSC away ${TIMING.smscOutageMs / 1_000} s` : ''}, throttling above ${t.throttleAboveTps} submits/s for ${t.throttleMs / 1_000} s), load until completions per second are back to ${Math.round(SETTINGS.recoveredShare * 100)}% of the rate before (over ${SETTINGS.recoveryWindowSeconds} s, judged in whole seconds) plus ${SETTINGS.tailMs / 1_000} s, then every payment is let end and the invariants are checked. Consumers' ack wait 10 s, challenges expire after 60 s, SMPP re-bind backoff 1-60 s with full jitter (the shipped default); other settings from dialpay.example.yaml. Whole run ${Math.round((performance.now() - runStartedMs) / 1_000)} s.`,
+      setup: `${shape === 'cluster' ? `${CLUSTER_REPLICAS} processes each of ${COMPONENTS.join(', ')}, a 3-node NATS cluster (every ` +
+        `stream R3) and a durable PostgreSQL primary with a synchronous streaming standby (postgres.url names both, ` +
+        `target_session_attrs=read-write)` : `${COMPONENTS.join(', ')} as separate processes, nats-server and durable PostgreSQL`} on ` +
+        `this machine; billing over the operator's CAMARA Carrier Billing API through the http adapter (simulated here, as is the SMSC). ` +
+        `${SETTINGS.perSecond} SMS payments/s offered, open loop (SEND, challenge, YES, capture, payer and payee receipts) from ` +
+        `${SETTINGS.phoneCount} phones whose SMSC re-sends a refused MO (${MO_RETRY_DELAYS_MS.join(', ')} ms). One drill at a time: ` +
+        `${SETTINGS.beforeSeconds} s steady, the fault (outage ${t.outageMs / 1_000} s${shape === 'cluster' ? `, SMSC away ` +
+        `${TIMING.smscOutageMs / 1_000} s` : ''}, throttling above ${t.throttleAboveTps} submits/s for ${t.throttleMs / 1_000} s), load ` +
+        `until completions per second are back to ${Math.round(SETTINGS.recoveredShare * 100)}% of the rate before (over ` +
+        `${SETTINGS.recoveryWindowSeconds} s, judged in whole seconds) plus ${SETTINGS.tailMs / 1_000} s, then every payment is let end ` +
+        `and the invariants are checked. Consumers' ack wait 10 s, challenges expire after 60 s, SMPP re-bind backoff 1-60 s with full ` +
+        `jitter (the shipped default); other settings from dialpay.example.yaml. Whole run ` +
+        `${Math.round((performance.now() - runStartedMs) / 1_000)} s.`,
       figures,
       processes,
       errors: results.reduce((n, r) => n + r.flowErrors + r.mosRefused, 0),
@@ -151,9 +179,20 @@ async function main(): Promise<void> {
         '',
         ...drillTable(results, SETTINGS.recoveredShare),
         '',
-        ...results.filter((r) => r.cash).map((r) => `${r.drill}: beside the payments, ${SETTINGS.cashPerSecond} cash flows/s on orange-sn (the wallet model, its own SMSC) between ${CASH_AGENTS} agents and ${CASH_SUBSCRIBERS} subscribers: an agent deposits 5,000-10,000 XOF (DEPOT, confirmed with its PIN), the subscriber then withdraws 1,000-2,000 XOF at a random agent (RETRAIT, OUI <code>, the cash-out fee on top), while the operator credits the subscriber's wallet with 500-1,500 XOF through its API (POST /v1/operator/deposits, the same Idempotency-Key again after a 5xx or no answer); deposits ${r.cash?.deposits.completed} completed / ${r.cash?.deposits.failed} failed, withdrawals ${r.cash?.withdrawals.completed} completed / ${r.cash?.withdrawals.failed} failed, operator deposits ${r.cash?.operatorDeposits.completed} completed / ${r.cash?.operatorDeposits.failed} failed (${r.cash ? failureSummary(r.cash) : ''}), ${r.cash?.notStarted} not started. Flows failed: no receipt within the phone's wait; each is booked in full or not at all (checked).`),
+        ...results.filter((r) => r.cash).map((r) => `${r.drill}: beside the payments, ${SETTINGS.cashPerSecond} cash flows/s on ` +
+          `orange-sn (the wallet model, its own SMSC) between ${CASH_AGENTS} agents and ${CASH_SUBSCRIBERS} subscribers: an agent ` +
+          `deposits 5,000-10,000 XOF (DEPOT, confirmed with its PIN), the subscriber then withdraws 1,000-2,000 XOF at a random agent ` +
+          `(RETRAIT, OUI <code>, the cash-out fee on top), while the operator credits the subscriber's wallet with 500-1,500 XOF through ` +
+          `its API (POST /v1/operator/deposits, the same Idempotency-Key again after a 5xx or no answer); deposits ` +
+          `${r.cash?.deposits.completed} completed / ${r.cash?.deposits.failed} failed, withdrawals ${r.cash?.withdrawals.completed} ` +
+          `completed / ${r.cash?.withdrawals.failed} failed, operator deposits ${r.cash?.operatorDeposits.completed} completed / ` +
+          `${r.cash?.operatorDeposits.failed} failed (${r.cash ? failureSummary(r.cash) : ''}), ${r.cash?.notStarted} not started. Flows ` +
+          `failed: no receipt within the phone's wait; each is booked in full or not at all (checked).`),
         '',
-        'Time to recover: from the moment the broken part was back (restarted and ready, rebound, throttling cleared) until completed payments per second were back to the share of the rate before; 1 s resolution. Flows failed: payments that did not end in the payer\'s receipt within the phone\'s wait. MOs refused with a temporary error are expected while a fault lasts; the phone\'s SMSC sends them again.',
+        'Time to recover: from the moment the broken part was back (restarted and ready, rebound, throttling cleared) until completed ' +
+          'payments per second were back to the share of the rate before; 1 s resolution. Flows failed: payments that did not end in the ' +
+          'payer\'s receipt within the phone\'s wait. MOs refused with a temporary error are expected while a fault lasts; the phone\'s ' +
+          'SMSC sends them again.',
         '',
         '| drill | fault | completed payments per second, from the reference window on; [fault] |',
         '|---|---|---|',

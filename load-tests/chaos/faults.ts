@@ -40,7 +40,9 @@ async function until(what: string, timeoutMs: number, done: () => Promise<boolea
 /** Every component answers /readyz (NATS connected, PostgreSQL answering, outbox relaying) and the gateway is bound. */
 export async function waitStackReady(cluster: Cluster, timeoutMs: number): Promise<void> {
   for (const name of cluster.components.keys()) {
-    for (const c of cluster.replicas(name)) await until(`${name}${c.replica > 0 ? ` replica ${c.replica}` : ''} /readyz`, timeoutMs, () => c.ready());
+    for (const c of cluster.replicas(name)) {
+      await until(`${name}${c.replica > 0 ? ` replica ${c.replica}` : ''} /readyz`, timeoutMs, () => c.ready());
+    }
   }
   await waitBound(cluster, timeoutMs);
 }
@@ -114,7 +116,8 @@ export const smppLinkDrop: Drill = {
 
 export const smppLinkDown: Drill = {
   name: 'smpp-link-down',
-  fault: 'the SMSC drops every session and cuts each new connection for the outage (the link is down); the gateway must keep trying and bind again',
+  fault: 'the SMSC drops every session and cuts each new connection for the outage (the link is down); ' +
+    'the gateway must keep trying and bind again',
   inject: async (cluster, t) => {
     cluster.smsc.disconnectAll(t.outageMs);
     await until('SMPP sessions closed', t.backTimeoutMs, () => cluster.smsc.boundSessions === 0);
@@ -157,7 +160,8 @@ const BETWEEN_KILLS_MS = 2_000;
  */
 export const cashKillBillingPayments: Drill = {
   name: 'cash-kill-billing-payments',
-  fault: 'agents cash in (DEP, PIN) and subscribers withdraw (WITHDRAW, code) beside the payment load; SIGKILL billing and start it again, then SIGKILL payments and start it again',
+  fault: 'agents cash in (DEP, PIN) and subscribers withdraw (WITHDRAW, code) beside the payment load; SIGKILL billing and start it ' +
+    'again, then SIGKILL payments and start it again',
   cashLoad: true,
   inject: async (cluster, t) => {
     for (const name of ['billing', 'payments'] as const) {

@@ -53,7 +53,10 @@ export interface DrillResult {
   readonly mosRetried: number;
   /** MOs given up on after the retries. */
   readonly mosRefused: number;
-  /** Completed payments per second from the reference window until every flow ended; the fault's seconds in brackets, ‖ where no new payments started. */
+  /**
+   * Completed payments per second from the reference window until every flow ended; the fault's seconds in brackets, ‖ where no new
+   * payments started.
+   */
   readonly perSecond: string;
   /** The fault could not be undone (a component not back, the link not rebound): why. */
   readonly notBack: string | null;
@@ -66,10 +69,14 @@ export interface DrillResult {
 }
 
 /** Every component, each its own process: billing first (it migrates alone), the gateway last (it takes traffic). */
-export const CHAOS_COMPONENTS: readonly ComponentName[] = ['billing', 'payments', 'ussd', 'webhooks', 'settlement', 'reconciliation', 'gateway'];
+export const CHAOS_COMPONENTS: readonly ComponentName[] =
+  ['billing', 'payments', 'ussd', 'webhooks', 'settlement', 'reconciliation', 'gateway'];
 const BIND_COUNT = 2;
 
-/** The stack the drills break: the example config, billing over the http adapter on the CAMARA simulator, production consumer settings but a shorter ack wait. */
+/**
+ * The stack the drills break: the example config, billing over the http adapter on the CAMARA simulator, production consumer settings but a
+ * shorter ack wait.
+ */
 export function chaosClusterOptions(components: readonly ComponentName[]): ClusterOptions {
   return {
     components,
@@ -80,7 +87,8 @@ export function chaosClusterOptions(components: readonly ComponentName[]): Clust
     logLevel: 'warn',
     configure: (raw) => {
       // Re-bind backoff as shipped (the cluster's default is faster, for benchmarks): the link drills measure what operations would see.
-      Object.assign(raw.operators[0].smpp, { bindCount: BIND_COUNT, windowSize: 200, throughputPerSecondMax: 1_000, reconnectDelayMsMin: 1_000, reconnectDelayMsMax: 60_000 });
+      Object.assign(raw.operators[0].smpp, { bindCount: BIND_COUNT, windowSize: 200, throughputPerSecondMax: 1_000,
+        reconnectDelayMsMin: 1_000, reconnectDelayMsMax: 60_000 });
       raw.limits.paymentsPerMinuteMax = 1_000;
       raw.limits.pinRequiredAboveMinor = 10_000_000;
       // A WITHDRAW pays the example's cash-out fee on top, as at safaricom-ke.
@@ -120,7 +128,8 @@ async function restartCrashed(cluster: Cluster): Promise<Check[]> {
     const tail = componentLog(cluster, component.name, 600, component.replica).replace(/\s+/g, ' ');
     checks.push({ name: `${name} kept running`, ok: false, detail: `${name} exited during the drill; last log: ${tail}` });
     await component.stop();
-    await component.start().catch((err: unknown) => checks.push({ name: `${name} starts again`, ok: false, detail: (err as Error).message }));
+    await component.start().catch((err: unknown) => checks.push({ name: `${name} starts again`, ok: false,
+      detail: (err as Error).message }));
   }
   return checks;
 }
@@ -138,17 +147,20 @@ const AGENT_REST_MS = 65_000;
  * One drill. `cash`: the agents and their customers (harness/cash.ts); a drill with cashLoad runs
  * them beside the payments, and every drill's invariants cover what they did so far.
  */
-export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timeline, drill: Drill, s: ChaosSettings, cash?: CashFlows): Promise<DrillResult> {
+export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timeline, drill: Drill, s: ChaosSettings,
+  cash?: CashFlows): Promise<DrillResult> {
   if (drill.cashLoad && !cash) throw new Error(`${drill.name} needs the cash flows (a cluster with walletOperatorSmsc and seeded agents)`);
   const retriedBefore = phones.mosRetried + (cash?.phones.mosRetried ?? 0);
   const refusedBefore = phones.mosRefused + (cash?.phones.mosRefused ?? 0);
   const phase: Phase = { completed: 0, errors: 0, latency: new LatencyRecorder(), timeline };
   const stopLoad = new AbortController();
   const loadStartMs = performance.now();
-  const load = payAtRate(phones, { perSecond: s.perSecond, seconds: LOAD_SECONDS_MAX, phoneCount: s.phoneCount, signal: stopLoad.signal, phase });
+  const load = payAtRate(phones,
+    { perSecond: s.perSecond, seconds: LOAD_SECONDS_MAX, phoneCount: s.phoneCount, signal: stopLoad.signal, phase });
   const tally = drill.cashLoad ? newCashTally() : null;
   const apiRetriedBefore = cash?.apiRetried ?? 0;
-  const cashLoad = tally && cash ? cashAtRate(cash, { perSecond: s.cashPerSecond ?? 1, secondsMax: LOAD_SECONDS_MAX, signal: stopLoad.signal, tally, agentRestMs: AGENT_REST_MS }) : Promise.resolve();
+  const cashRate = { perSecond: s.cashPerSecond ?? 1, secondsMax: LOAD_SECONDS_MAX, signal: stopLoad.signal, agentRestMs: AGENT_REST_MS };
+  const cashLoad = tally && cash ? cashAtRate(cash, { ...cashRate, tally }) : Promise.resolve();
   try {
     // Start the fault on a second boundary past the warm-up, so the reference window is whole seconds of steady load.
     const faultAtMs = timeline.startMs + (timeline.secondOf(loadStartMs) + 1 + WARMUP_SECONDS + s.beforeSeconds) * 1_000 + 10;
@@ -161,10 +173,12 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
     });
     const faultEndMs = performance.now();
 
-    let recovery = measureRecovery(timeline, { faultStartMs, faultEndMs, beforeSeconds: s.beforeSeconds, offeredPerSecond: s.perSecond, recoveredShare: s.recoveredShare, windowSeconds: s.recoveryWindowSeconds, nowMs: performance.now() });
+    let recovery = measureRecovery(timeline, { faultStartMs, faultEndMs, beforeSeconds: s.beforeSeconds, offeredPerSecond: s.perSecond,
+      recoveredShare: s.recoveredShare, windowSeconds: s.recoveryWindowSeconds, nowMs: performance.now() });
     while (recovery.recoverMs === null && performance.now() < faultEndMs + s.recoveryTimeoutMs) {
       await sleep(POLL_MS);
-      recovery = measureRecovery(timeline, { faultStartMs, faultEndMs, beforeSeconds: s.beforeSeconds, offeredPerSecond: s.perSecond, recoveredShare: s.recoveredShare, windowSeconds: s.recoveryWindowSeconds, nowMs: performance.now() });
+      recovery = measureRecovery(timeline, { faultStartMs, faultEndMs, beforeSeconds: s.beforeSeconds, offeredPerSecond: s.perSecond,
+        recoveredShare: s.recoveredShare, windowSeconds: s.recoveryWindowSeconds, nowMs: performance.now() });
     }
     await sleep(s.tailMs);
     stopLoad.abort();
@@ -175,7 +189,8 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
     const perSecond: string[] = [];
     for (let sec = faultSeconds[0] - s.beforeSeconds; sec < timeline.secondOf(performance.now()); sec++) {
       const n = String(timeline.completed[sec] ?? 0);
-      perSecond.push(`${sec === faultSeconds[0] ? '[' : ''}${n}${sec === faultSeconds[1] ? ']' : ''}${sec === loadStopSecond ? ' \u2016' : ''}`);
+      perSecond.push(`${sec === faultSeconds[0] ? '[' : ''}${n}${sec === faultSeconds[1] ? ']' : ''}` +
+        `${sec === loadStopSecond ? ' \u2016' : ''}`);
     }
 
     const checks: Check[] = await restartCrashed(cluster);
@@ -186,15 +201,22 @@ export async function runDrill(cluster: Cluster, phones: Phones, timeline: Timel
       checks.push({
         name: 'deposits and withdrawals complete again after the fault',
         ok: after(tally.lastDepositMs) && after(tally.lastWithdrawalMs),
-        detail: `deposits ${tally.deposits.completed} completed / ${tally.deposits.failed} failed, withdrawals ${tally.withdrawals.completed} completed / ${tally.withdrawals.failed} failed, operator deposits ${tally.operatorDeposits.completed} completed / ${tally.operatorDeposits.failed} failed after ${(cash?.apiRetried ?? 0) - apiRetriedBefore} API calls asked again (failures: ${failureSummary(tally)}), ${tally.notStarted} not started (no idle agent or subscriber); last deposit ${((tally.lastDepositMs - faultEndMs) / 1_000).toFixed(1)} s and last withdrawal ${((tally.lastWithdrawalMs - faultEndMs) / 1_000).toFixed(1)} s after the fault's end`,
+        detail: `deposits ${tally.deposits.completed} completed / ${tally.deposits.failed} failed, withdrawals ` +
+          `${tally.withdrawals.completed} completed / ${tally.withdrawals.failed} failed, operator deposits ` +
+          `${tally.operatorDeposits.completed} completed / ${tally.operatorDeposits.failed} failed after ` +
+          `${(cash?.apiRetried ?? 0) - apiRetriedBefore} API calls asked again (failures: ${failureSummary(tally)}), ${tally.notStarted} ` +
+          `not started (no idle agent or subscriber); last deposit ${((tally.lastDepositMs - faultEndMs) / 1_000).toFixed(1)} s and last ` +
+          `withdrawal ${((tally.lastWithdrawalMs - faultEndMs) / 1_000).toFixed(1)} s after the fault's end`,
       });
     }
     checks.push({
       name: `throughput back to ${Math.round(s.recoveredShare * 100)}% within ${s.recoveryTimeoutMs / 1_000} s of the fault's end`,
       ok: recovery.recoverMs !== null,
       detail: recovery.recoverMs === null
-        ? `not recovered: ${recovery.beforePerSecond.toFixed(1)}/s before (measured against ${recovery.referencePerSecond.toFixed(1)}/s), slowest second ${recovery.dipPerSecond}/s; per second: ${perSecond.join(' ')}`
-        : `${recovery.beforePerSecond.toFixed(1)}/s before, slowest second ${recovery.dipPerSecond}/s, back after ${(recovery.recoverMs / 1_000).toFixed(1)} s`,
+        ? `not recovered: ${recovery.beforePerSecond.toFixed(1)}/s before (measured against ` +
+          `${recovery.referencePerSecond.toFixed(1)}/s), slowest second ${recovery.dipPerSecond}/s; per second: ${perSecond.join(' ')}`
+        : `${recovery.beforePerSecond.toFixed(1)}/s before, slowest second ${recovery.dipPerSecond}/s, back after ` +
+          `${(recovery.recoverMs / 1_000).toFixed(1)} s`,
     });
     const invariants = await checkInvariants({
       databaseUrl: cluster.databaseUrl,
@@ -242,12 +264,15 @@ const seconds = (ms: number | null) => (ms === null ? 'not recovered' : `${(ms /
 export function drillTable(results: readonly DrillResult[], recoveredShare: number): string[] {
   const share = `${Math.round(recoveredShare * 100)}%`;
   const lines = [
-    `| drill | fault lasted | rate before | slowest second | seconds below ${share} | time to recover to ${share} | payments completed / started | flows failed | MOs refused (temporary, retried) | MOs given up | invariants |`,
+    `| drill | fault lasted | rate before | slowest second | seconds below ${share} | time to recover to ${share} | payments completed / ` +
+      `started | flows failed | MOs refused (temporary, retried) | MOs given up | invariants |`,
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
-    lines.push(`| ${r.drill} | ${seconds(r.faultMs)} | ${r.beforePerSecond}/s | ${r.dipPerSecond}/s | ${r.degradedSeconds} | ${seconds(r.recoverMs)} | ${r.completed} / ${r.started} | ${r.flowErrors} | ${r.mosRetried} | ${r.mosRefused} | ${failed.length === 0 ? 'all ok' : `FAILED: ${failed.join('; ')}`} |`);
+    lines.push(`| ${r.drill} | ${seconds(r.faultMs)} | ${r.beforePerSecond}/s | ${r.dipPerSecond}/s | ${r.degradedSeconds} | ` +
+      `${seconds(r.recoverMs)} | ${r.completed} / ${r.started} | ${r.flowErrors} | ${r.mosRetried} | ${r.mosRefused} | ` +
+      `${failed.length === 0 ? 'all ok' : `FAILED: ${failed.join('; ')}`} |`);
   }
   return lines;
 }

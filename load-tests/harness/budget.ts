@@ -101,7 +101,8 @@ export function perPayment(work: CounterDelta, completed: number, loadGeneratorG
     rollbacks: per(work.rollbacks),
     statements: per(work.statements),
     jetstreamMessages: per(messages),
-    messagesByStream: [...work.messagesByStream].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).map(([stream, n]) => [stream, per(n)] as const),
+    messagesByStream: [...work.messagesByStream].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1])
+      .map(([stream, n]) => [stream, per(n)] as const),
     systemCpuMs: per(systemCpuSeconds * 1_000),
     loadGeneratorCpuMs: per((work.cpuSecondsByGroup.get(loadGeneratorGroup) ?? 0) * 1_000),
   };
@@ -119,7 +120,8 @@ export function budgetChecks(phase: string, p: PerPayment): Check[] {
     {
       name: `durable JetStream messages per payment at ${phase} within the budget`,
       ok: p.jetstreamMessages <= BUDGET.jetstreamMessagesPerPaymentMax,
-      detail: `${p.jetstreamMessages} messages per payment over ${p.completed} payments${none}; budget ${BUDGET.jetstreamMessagesPerPaymentMax}`,
+      detail: `${p.jetstreamMessages} messages per payment over ${p.completed} payments${none}; budget ` +
+        `${BUDGET.jetstreamMessagesPerPaymentMax}`,
     },
   ];
 }

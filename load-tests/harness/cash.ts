@@ -53,15 +53,19 @@ export async function seedAgents(config: Config, options: { count: number; float
     const agents: CashAgent[] = [];
     for (let i = 0; i < options.count; i++) {
       const agent = { agentId: agentIdOf(i), msisdn: agentLine(i), pin: PIN };
-      const added = await addAgent(pool, config, { operatorId: operator.id, agentId: agent.agentId, name: `Kiosque ${i}`, number: `+${agent.msisdn}`, actor: 'chaos' });
+      const added = await addAgent(pool, config, { operatorId: operator.id, agentId: agent.agentId, name: `Kiosque ${i}`,
+        number: `+${agent.msisdn}`, actor: 'chaos' });
       if (added.kind !== 'added' && added.kind !== 'id-taken') throw new Error(`agent ${agent.agentId}: ${added.kind}`);
       await pool.query(
         `INSERT INTO payments.subscribers (msisdn, language, pin_hash) VALUES ($1, $2, $3)
          ON CONFLICT (msisdn) DO UPDATE SET pin_hash = EXCLUDED.pin_hash, pin_failures = 0, pin_locked = false, updated_at = now()`,
         [agent.msisdn, operator.defaultLanguage, pinHash],
       );
-      const funded = await fundAgent(pool, config, { agentId: agent.agentId, amountMinor: options.floatMinor, reference: `chaos-${agent.agentId}`, actor: 'chaos' }, fundAgentFloat);
-      if (funded.kind !== 'billing' || (funded.result.outcome !== 'funded' && funded.result.outcome !== 'already')) throw new Error(`agent ${agent.agentId} float: ${JSON.stringify(funded, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+      const funded = await fundAgent(pool, config, { agentId: agent.agentId, amountMinor: options.floatMinor,
+        reference: `chaos-${agent.agentId}`, actor: 'chaos' }, fundAgentFloat);
+      if (funded.kind !== 'billing' || (funded.result.outcome !== 'funded' && funded.result.outcome !== 'already')) {
+        throw new Error(`agent ${agent.agentId} float: ${JSON.stringify(funded, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+      }
       agents.push(agent);
     }
     return agents;
@@ -147,7 +151,8 @@ export interface CashTally {
   lastWithdrawalMs: number;
 }
 
-export const newCashTally = (): CashTally => ({ deposits: { completed: 0, failed: 0 }, withdrawals: { completed: 0, failed: 0 }, operatorDeposits: { completed: 0, failed: 0 }, failures: new Map(), notStarted: 0, lastDepositMs: 0, lastWithdrawalMs: 0 });
+export const newCashTally = (): CashTally => ({ deposits: { completed: 0, failed: 0 }, withdrawals: { completed: 0, failed: 0 },
+  operatorDeposits: { completed: 0, failed: 0 }, failures: new Map(), notStarted: 0, lastDepositMs: 0, lastWithdrawalMs: 0 });
 
 /** The failures of a tally, most frequent first: "deposit: no receipt in time x3, ...". */
 export function failureSummary(tally: CashTally): string {
@@ -166,7 +171,8 @@ export class CashFlows {
   readonly #apiWaitMs: number;
 
   /** `apiUrl`: the merchant API's base (the operator API is on it). */
-  constructor(smsc: SmscSimulator, readonly agents: readonly CashAgent[], readonly subscriberCount: number, options: PhonesOptions & { apiUrl: string }) {
+  constructor(smsc: SmscSimulator, readonly agents: readonly CashAgent[], readonly subscriberCount: number,
+    options: PhonesOptions & { apiUrl: string }) {
     this.phones = new Phones({ smsc }, options);
     this.#apiUrl = options.apiUrl;
     this.#apiWaitMs = options.smsWaitMs ?? 30_000;
@@ -216,15 +222,18 @@ export class CashFlows {
    * answer or the wait is over. 'done' when the API said completed, else why not.
    */
   async operatorDeposit(subscriber: string, amountMinor: bigint): Promise<string> {
-    const headers = { authorization: `Bearer ${OPERATOR_API_KEY.key}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() };
+    const headers = { authorization: `Bearer ${OPERATOR_API_KEY.key}`, 'content-type': 'application/json',
+      'idempotency-key': randomUUID() };
     const body = JSON.stringify({ msisdn: `+${subscriber}`, amountMinor: Number(amountMinor), currency: 'XOF' });
     const deadline = Date.now() + this.#apiWaitMs;
     let id: string | null = null;
     let last = 'no answer';
     while (Date.now() < deadline) {
       const url: string = id === null ? `${this.#apiUrl}/v1/operator/deposits` : `${this.#apiUrl}/v1/operator/deposits/${id}`;
-      const res: Response | null = await fetch(url, { method: id === null ? 'POST' : 'GET', headers, ...(id === null ? { body } : {}), signal: AbortSignal.timeout(10_000) }).catch(() => null);
-      const answer: { id?: string; status?: string; failureReason?: string; type?: string } | null = res ? await res.json().catch(() => null) : null;
+      const res: Response | null = await fetch(url, { method: id === null ? 'POST' : 'GET', headers, ...(id === null ? { body } : {}),
+        signal: AbortSignal.timeout(10_000) }).catch(() => null);
+      const answer: { id?: string; status?: string; failureReason?: string; type?: string } | null =
+        res ? await res.json().catch(() => null) : null;
       if (res && res.status >= 200 && res.status < 300 && answer?.id) {
         id = answer.id;
         if (answer.status === 'completed' || answer.status === 'failed') {
@@ -262,7 +271,8 @@ export interface CashRateOptions {
 }
 
 /** Open loop, like payAtRate: flow k starts at k/perSecond s with an idle agent and an idle subscriber, or is not started. */
-export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCount' | 'deposit' | 'withdraw' | 'walletOf' | 'operatorDeposit'>, options: CashRateOptions): Promise<void> {
+export async function cashAtRate(flows: Pick<CashFlows,
+  'agents' | 'subscriberCount' | 'deposit' | 'withdraw' | 'walletOf' | 'operatorDeposit'>, options: CashRateOptions): Promise<void> {
   const busyAgents = new Set<number>();
   const restingUntil = new Map<number, number>();
   const busySubscribers = new Set<number>();
@@ -301,7 +311,8 @@ export async function cashAtRate(flows: Pick<CashFlows, 'agents' | 'subscriberCo
       };
       // The operator's credit runs beside the agent's deposit: API calls are in flight whenever the kills come.
       const crediting = credit();
-      const deposited = await flows.deposit(agent, subscriber, randomAmount(DEPOSIT_MIN_MINOR, DEPOSIT_SPREAD_MINOR)).finally(() => busyAgents.delete(a));
+      const deposited = await flows.deposit(agent, subscriber, randomAmount(DEPOSIT_MIN_MINOR, DEPOSIT_SPREAD_MINOR))
+        .finally(() => busyAgents.delete(a));
       if (deposited === 'done') {
         t.deposits.completed++;
         t.lastDepositMs = performance.now();

@@ -14,7 +14,10 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { natsServers } from '../../runtime/nats/connect.js';
 import { COMPONENT_NAMES, type ComponentName, type Config } from '../../runtime/config/index.js';
 import { validateConfig } from '../../cli/config.js';
-import { freePort, startNatsCluster, startNatsServer, startPostgres, startStandby, type NatsClusterHandle, type NatsServerHandle, type PostgresHandle, type StandbyHandle } from '../../runtime/engines/index.js';
+import {
+  freePort, startNatsCluster, startNatsServer, startPostgres, startStandby, type NatsClusterHandle, type NatsServerHandle,
+  type PostgresHandle, type StandbyHandle,
+} from '../../runtime/engines/index.js';
 import { ChargingApiSimulator, SmscSimulator } from '../../operator-sim/index.js';
 import { pidOf, treeOf } from './processes.js';
 
@@ -106,9 +109,11 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-function componentProcess(name: ComponentName, replica: number, env: Readonly<Record<string, string>>, configPath: string, opsPort: number, logPath: string, nodeArgs: readonly string[], pidNames: Map<number, ComponentName>): ComponentProcess {
+function componentProcess(name: ComponentName, replica: number, env: Readonly<Record<string, string>>, configPath: string, opsPort: number,
+  logPath: string, nodeArgs: readonly string[], pidNames: Map<number, ComponentName>): ComponentProcess {
   let child: ChildProcess | null = null;
-  const cli = [...nodeArgs, ...(compiled ? [join(PROJECT_ROOT, 'dist/cli/dialpay.js')] : ['--import', 'tsx', join(PROJECT_ROOT, 'cli/dialpay.ts')])];
+  const cli = [...nodeArgs, ...(compiled ? [join(PROJECT_ROOT, 'dist/cli/dialpay.js')] : ['--import', 'tsx',
+    join(PROJECT_ROOT, 'cli/dialpay.ts')])];
   const ready = async (): Promise<boolean> => {
     const res = await fetch(`http://127.0.0.1:${opsPort}/readyz`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
     return res?.status === 200;
@@ -121,13 +126,15 @@ function componentProcess(name: ComponentName, replica: number, env: Readonly<Re
     ready,
     start: async () => {
       const logFd = openSync(logPath, 'a');
-      const started = spawn(process.execPath, [...cli, name, '--config', configPath], { cwd: PROJECT_ROOT, stdio: ['ignore', logFd, logFd], env: { ...process.env, ...env } });
+      const started = spawn(process.execPath, [...cli, name, '--config', configPath],
+        { cwd: PROJECT_ROOT, stdio: ['ignore', logFd, logFd], env: { ...process.env, ...env } });
       closeSync(logFd);
       child = started;
       if (started.pid !== undefined) pidNames.set(started.pid, name);
       const deadline = Date.now() + READY_TIMEOUT_MS;
       while (!(await ready())) {
-        if (started.exitCode !== null || started.signalCode !== null) throw new Error(`${name} exited (${started.exitCode ?? started.signalCode}) before it was ready; see ${logPath}`);
+        if (started.exitCode !== null || started.signalCode !== null) throw new Error(`${name} exited ` +
+          `(${started.exitCode ?? started.signalCode}) before it was ready; see ${logPath}`);
         if (Date.now() > deadline) throw new Error(`${name} not ready within ${READY_TIMEOUT_MS} ms; see ${logPath}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -162,14 +169,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   // A cluster takes JetStream requests only once it has elected a meta leader; the first component provisions at start.
   if (natsCluster) await waitJetStreamReady(natsCluster.url, 60_000);
   await postgres.createDatabase('dialpay');
-  const standby = options.postgresStandby ? await startStandby(postgres, { durable: options.durablePostgres ?? true, settings: options.postgresSettings ?? [], synchronous: true }) : null;
+  const standby = options.postgresStandby ? await startStandby(postgres,
+    { durable: options.durablePostgres ?? true, settings: options.postgresSettings ?? [], synchronous: true }) : null;
   // With a standby, both servers over TCP (a socket folder cannot name two servers), the writable one chosen at connect.
   const databaseUrl = standby
     ? `postgres://postgres@127.0.0.1:${postgres.port},127.0.0.1:${standby.port}/dialpay?target_session_attrs=read-write`
     : postgres.urlFor('dialpay');
   const smsc = new SmscSimulator({ systemId: 'dialpay', password: 'secret1', receiptDelayMs: options.smscReceiptDelayMs ?? 50 });
-  const walletSmsc = options.walletOperatorSmsc ? new SmscSimulator({ systemId: 'orangesn', password: 'secret2', receiptDelayMs: options.smscReceiptDelayMs ?? 50 }) : null;
-  const chargingApi = options.carrier === 'http' ? new ChargingApiSimulator({ openingBalanceMinor: 10n ** 12n, clientId: 'dialpay', clientSecret: 'camara-secret' }) : null;
+  const walletSmsc = options.walletOperatorSmsc ? new SmscSimulator({ systemId: 'orangesn', password: 'secret2',
+    receiptDelayMs: options.smscReceiptDelayMs ?? 50 }) : null;
+  const chargingApi = options.carrier === 'http' ? new ChargingApiSimulator({ openingBalanceMinor: 10n ** 12n, clientId: 'dialpay',
+    clientSecret: 'camara-secret' }) : null;
 
   const raw = parse(readFileSync(join(PROJECT_ROOT, 'dialpay.example.yaml'), 'utf8')) as any;
   raw.nats.url = natsCluster ? natsCluster.url : nats.url;
@@ -181,14 +191,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   raw.merchantApi.port = await freePort();
   Object.assign(raw.operators[0].smpp, { port: await smsc.start(), reconnectDelayMsMin: 100, reconnectDelayMsMax: 1_000 });
   if (walletSmsc) {
-    raw.operators[1].smpp = { mode: 'client', host: '127.0.0.1', port: await walletSmsc.start(), systemId: 'orangesn', password: 'secret2', bindCount: 1, windowSize: 100, reconnectDelayMsMin: 100, reconnectDelayMsMax: 1_000 };
+    raw.operators[1].smpp = { mode: 'client', host: '127.0.0.1', port: await walletSmsc.start(), systemId: 'orangesn', password: 'secret2',
+      bindCount: 1, windowSize: 100, reconnectDelayMsMin: 100, reconnectDelayMsMax: 1_000 };
   } else {
     raw.operators[1].smpp.port = await freePort();
   }
   // One billing process: its simulated carrier keeps its state in the process, so the records count
   // our statements, not the simulated carrier's. Billing replicas share it in PostgreSQL.
   raw.billingSimulator = { state: (options.replicas?.billing ?? 1) > 1 ? 'shared' : 'process' };
-  if (chargingApi) Object.assign(raw.operators[0], { billingAdapter: 'http', charging: { baseUrl: await chargingApi.start(), timeoutMs: 2_000, tokenUrl: chargingApi.tokenUrl, clientId: 'dialpay', clientSecret: 'camara-secret' } });
+  if (chargingApi) Object.assign(raw.operators[0], { billingAdapter: 'http',
+    charging: { baseUrl: await chargingApi.start(), timeoutMs: 2_000, tokenUrl: chargingApi.tokenUrl, clientId: 'dialpay',
+      clientSecret: 'camara-secret' } });
   options.configure?.(raw);
   const configPath = join(workDir, 'dialpay.yaml');
   writeFileSync(configPath, stringify(raw));
@@ -197,11 +210,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const pidNames = new Map<number, ComponentName>();
   for (const name of options.components) {
     const count = options.replicas?.[name] ?? 1;
-    if (!Number.isInteger(count) || count < 1 || count > REPLICAS_MAX) throw new RangeError(`${name}: 1 to ${REPLICAS_MAX} replicas, not ${count}`);
+    if (!Number.isInteger(count) || count < 1 || count > REPLICAS_MAX) {
+      throw new RangeError(`${name}: 1 to ${REPLICAS_MAX} replicas, not ${count}`);
+    }
     const processes: ComponentProcess[] = [];
     for (let replica = 0; replica < count; replica++) {
       const { opsPort, env } = replica === 0 ? { opsPort: raw.http.opsPorts[name] as number, env: {} } : await replicaPorts(name, raw);
-      const component = componentProcess(name, replica, env, configPath, opsPort, join(workDir, replica === 0 ? `${name}.log` : `${name}-${replica}.log`), options.componentNodeArgs ?? [], pidNames);
+      const component = componentProcess(name, replica, env, configPath, opsPort,
+        join(workDir, replica === 0 ? `${name}.log` : `${name}-${replica}.log`), options.componentNodeArgs ?? [], pidNames);
       processes.push(component);
       // One at a time: each migrates its own schema and declares its streams before the next starts.
       await component.start();

@@ -89,7 +89,8 @@ export type OperatorRanges = Parameters<typeof numberBelongsTo>[0];
  */
 export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRanges[]): Promise<Check[]> {
   const { rows } = await db.query<{ id: string; kind: AccountKind; balance: string }>(
-    `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance
+    `SELECT a.id, a.kind, COALESCE(a.balance_minor,
+       (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance
      FROM billing.accounts a WHERE a.kind = 'subscriber' OR a.id LIKE 'subscriber:%' OR a.balance_minor IS NULL OR a.balance_minor <> 0`,
   );
   const owned = (id: string, kind: AccountKind) => {
@@ -106,12 +107,14 @@ export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRan
     {
       name: 'every subscriber account belongs to a subscriber who can spend it',
       ok: unowned.length === 0,
-      detail: `${subscribers} subscriber accounts; ${unowned.length} not subscriber:<number> of a configured operator${unowned.length ? ` (${first(unowned.map((a) => `${a.id} ${a.kind}`))})` : ''}`,
+      detail: `${subscribers} subscriber accounts; ${unowned.length} not subscriber:<number> of a configured ` +
+        `operator${unowned.length ? ` (${first(unowned.map((a) => `${a.id} ${a.kind}`))})` : ''}`,
     },
     {
       name: 'money rests only in accounts some flow reads',
       ok: stranded.length === 0,
-      detail: `${stranded.length} accounts hold money that no flow reads or that should have ended at zero${stranded.length ? ` (${first(stranded.map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
+      detail: `${stranded.length} accounts hold money that no flow reads or that should have ended at ` +
+        `zero${stranded.length ? ` (${first(stranded.map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
     },
   ];
 }
@@ -124,7 +127,8 @@ export async function checkAccounts(db: pg.Pool, operators: readonly OperatorRan
 export async function checkAgentFloats(db: pg.Pool): Promise<Check[]> {
   const registry = (await db.query<{ t: string | null }>("SELECT to_regclass('payments.agents')::text AS t")).rows[0]?.t ?? null;
   const { rows } = await db.query<{ id: string; kind: string; balance: string; registered: boolean | null }>(
-    `SELECT a.id, a.kind, COALESCE(a.balance_minor, (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance,
+    `SELECT a.id, a.kind, COALESCE(a.balance_minor,
+       (SELECT COALESCE(SUM(p.amount_minor), 0) FROM billing.postings p WHERE p.account_id = a.id))::text AS balance,
             ${registry ? "EXISTS (SELECT 1 FROM payments.agents g WHERE 'agent:' || g.agent_id = a.id)" : 'NULL::boolean'} AS registered
      FROM billing.accounts a WHERE a.kind IN ('agent_float', 'operator_funding') OR a.id LIKE 'agent:%' OR a.id LIKE 'funding:%'`,
   );
@@ -135,10 +139,12 @@ export async function checkAgentFloats(db: pg.Pool): Promise<Check[]> {
   const funding = rows.filter((a) => a.kind === 'operator_funding' && BigInt(a.balance) > 0n);
   return [
     {
-      name: "every agent float is agent:<id> of a registered agent, and never negative",
+      name: 'every agent float is agent:<id> of a registered agent, and never negative',
       ok: misnamed.length === 0 && unregistered.length === 0 && negative.length === 0 && funding.length === 0,
-      detail: `${floats.length} floats; ${misnamed.length} misnamed, ${unregistered.length} of no registered agent, ${negative.length} negative, ${funding.length} funding accounts above zero${
-        [...misnamed, ...unregistered, ...negative, ...funding].length ? ` (${first([...misnamed, ...unregistered, ...negative, ...funding].map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
+      detail: `${floats.length} floats; ${misnamed.length} misnamed, ${unregistered.length} of no registered agent, ` +
+        `${negative.length} negative, ${funding.length} funding accounts above zero${
+        [...misnamed, ...unregistered, ...negative, ...funding].length ? ` (` +
+          `${first([...misnamed, ...unregistered, ...negative, ...funding].map((a) => `${a.id} ${a.kind} ${a.balance}`))})` : ''}`,
     },
   ];
 }
@@ -160,7 +166,8 @@ export async function checkMerchantPayables(db: pg.Pool): Promise<Check[]> {
     {
       name: 'no merchant payable is below zero',
       ok: negative.length === 0,
-      detail: `${rows.length} merchant payables; ${negative.length} below zero${negative.length ? ` (${first(negative.map((a) => `${a.id} ${a.balance}`))})` : ''}`,
+      detail: `${rows.length} merchant payables; ${negative.length} below ` +
+        `zero${negative.length ? ` (${first(negative.map((a) => `${a.id} ${a.balance}`))})` : ''}`,
     },
   ];
 }
@@ -185,7 +192,9 @@ export interface CashPaymentRow {
 }
 
 export interface CashVerdict {
-  /** Completed ones not captured exactly once, or not crediting exactly their amount once; failed ones with anything captured or credited. */
+  /**
+   * Completed ones not captured exactly once, or not crediting exactly their amount once; failed ones with anything captured or credited.
+   */
   readonly misbooked: readonly string[];
   /** Completed ones whose two receipts did not come exactly once each; failed ones with a receipt. */
   readonly misreceipted: readonly string[];
@@ -221,10 +230,13 @@ export function cashVerdict(rows: readonly CashPaymentRow[], book: CashBook): Ca
     const booked = completed
       ? p.captures === 1 && p.reserves === 1 && p.voids === 0 && p.credited_minor === p.payee_minor
       : p.captures === 0 && BigInt(p.credited_minor) === 0n && p.voids === p.reserves && p.reserves <= 1;
-    if (!booked) misbooked.push(`${p.payment_id} ${p.state}: ${p.reserves} reserve, ${p.captures} capture, ${p.voids} void, credited ${p.credited_minor} of ${p.payee_minor}`);
+    if (!booked) misbooked.push(`${p.payment_id} ${p.state}: ${p.reserves} reserve, ${p.captures} capture, ${p.voids} void, credited ` +
+      `${p.credited_minor} of ${p.payee_minor}`);
     const want = completed ? 1 : 0;
     const counts = keys.map(([kind, key]) => [kind, book[kind].get(key) ?? 0] as const);
-    if (counts.some(([, n]) => n !== want)) misreceipted.push(`${p.payment_id} ${p.state}: ${counts.map(([kind, n]) => `${kind} x${n}`).join(', ')}`);
+    if (counts.some(([, n]) => n !== want)) {
+      misreceipted.push(`${p.payment_id} ${p.state}: ${counts.map(([kind, n]) => `${kind} x${n}`).join(', ')}`);
+    }
   }
   const orphanReceipts: string[] = [];
   for (const kind of CASH_KINDS) {
@@ -276,7 +288,9 @@ export function creditVerdict(rows: readonly CreditRow[], book: CashBook): Credi
   for (const c of rows) {
     if (c.state === 'pending') continue;
     const completed = c.state === 'completed';
-    const booked = completed ? c.transfers === 1 && c.credited_minor === c.amount_minor : c.transfers === 0 && BigInt(c.credited_minor) === 0n;
+    const booked = completed
+      ? c.transfers === 1 && c.credited_minor === c.amount_minor
+      : c.transfers === 0 && BigInt(c.credited_minor) === 0n;
     if (!booked) misbooked.push(`${c.credit_id} ${c.state}: ${c.transfers} transfers, credited ${c.credited_minor} of ${c.amount_minor}`);
     const key = receiptKey(c.msisdn, c.credit_id.slice(0, 8));
     if (completed) keys.add(key);
@@ -311,7 +325,8 @@ export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutM
             (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = p.payment_id AND t.kind = 'capture')::int AS captures,
             (SELECT count(*) FROM billing.transfers t WHERE t.payment_id = p.payment_id AND t.kind = 'void')::int AS voids,
             (SELECT COALESCE(SUM(po.amount_minor), 0) FROM billing.transfers t JOIN billing.postings po ON po.transfer_id = t.id
-              WHERE t.payment_id = p.payment_id AND po.account_id = CASE WHEN p.agent_id IS NOT NULL THEN 'subscriber:' || p.payee_id ELSE 'agent:' || p.payee_id END)::text AS credited_minor
+              WHERE t.payment_id = p.payment_id AND po.account_id = CASE WHEN p.agent_id IS NOT NULL
+                THEN 'subscriber:' || p.payee_id ELSE 'agent:' || p.payee_id END)::text AS credited_minor
      FROM payments.payments p LEFT JOIN payments.agents g ON g.agent_id = COALESCE(p.agent_id, p.payee_id)
      WHERE p.agent_id IS NOT NULL OR p.payee_kind = 'agent'`,
   )).rows;
@@ -346,23 +361,32 @@ export async function checkCashFlows(db: pg.Pool, book: CashBook, settleTimeoutM
     {
       name: 'every deposit and withdrawal booked exactly once',
       ok: v.misbooked.length === 0,
-      detail: `${v.completedDeposits} deposits and ${v.completedWithdrawals} withdrawals completed, ${v.failed} failed; ${v.misbooked.length} booked wrong${v.misbooked.length ? ` (${first(v.misbooked)})` : ''}`,
+      detail: `${v.completedDeposits} deposits and ${v.completedWithdrawals} withdrawals completed, ${v.failed} failed; ` +
+        `${v.misbooked.length} booked wrong${v.misbooked.length ? ` (${first(v.misbooked)})` : ''}`,
     },
     {
       name: 'every deposit and withdrawal told once to each side, none told that was not booked',
       ok: v.misreceipted.length === 0 && v.orphanReceipts.length === 0,
-      detail: `${CASH_KINDS.map((k) => `${book[k].size} ${k}`).join(', ')} receipts; ${v.misreceipted.length} payments with a missing or doubled receipt${v.misreceipted.length ? ` (${first(v.misreceipted)})` : ''}, ${v.orphanReceipts.length} receipts of no cash payment${v.orphanReceipts.length ? ` (${first(v.orphanReceipts)})` : ''}`,
+      detail: `${CASH_KINDS.map((k) => `${book[k].size} ${k}`).join(', ')} receipts; ${v.misreceipted.length} payments with a missing or ` +
+        `doubled receipt${v.misreceipted.length ? ` (${first(v.misreceipted)})` : ''}, ${v.orphanReceipts.length} receipts of no cash ` +
+        `payment${v.orphanReceipts.length ? ` (${first(v.orphanReceipts)})` : ''}`,
     },
     {
       name: "every operator deposit booked once or not at all, its SMS once, the API's answer true",
-      ok: c.pending.length === 0 && c.misbooked.length === 0 && c.mistold.length === 0 && c.answeredWrong.length === 0 && c.orphanSms.length === 0,
-      detail: `${c.completed} completed, ${c.failed} failed, ${c.pending.length} still pending; ${c.misbooked.length} booked wrong, ${c.mistold.length} with a missing or doubled SMS, ${c.answeredWrong.length} answered otherwise than recorded, ${c.orphanSms.length} SMS of no completed deposit${
-        [...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms].length ? ` (${first([...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms])})` : ''}`,
+      ok: c.pending.length === 0 && c.misbooked.length === 0 && c.mistold.length === 0 && c.answeredWrong.length === 0
+        && c.orphanSms.length === 0,
+      detail: `${c.completed} completed, ${c.failed} failed, ${c.pending.length} still pending; ${c.misbooked.length} booked wrong, ` +
+        `${c.mistold.length} with a missing or doubled SMS, ${c.answeredWrong.length} answered otherwise than recorded, ` +
+        `${c.orphanSms.length} SMS of no completed deposit${
+        [...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms].length ? ` (` +
+          `${first([...c.pending, ...c.misbooked, ...c.mistold, ...c.answeredWrong, ...c.orphanSms])})` : ''}`,
     },
     {
       name: 'floats and wallets never negative',
       ok: negative.length === 0,
-      detail: `${accounts.filter((a) => a.kind === 'agent_float').length} floats, ${accounts.filter((a) => a.kind === 'subscriber').length} wallets; ${negative.length} below zero${negative.length ? ` (${first(negative.map((a) => `${a.id} ${a.balance}`))})` : ''}`,
+      detail: `${accounts.filter((a) => a.kind === 'agent_float').length} floats, ` +
+        `${accounts.filter((a) => a.kind === 'subscriber').length} wallets; ${negative.length} below ` +
+        `zero${negative.length ? ` (${first(negative.map((a) => `${a.id} ${a.balance}`))})` : ''}`,
     },
   ];
 }
@@ -401,12 +425,17 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     checks.push({
       name: 'no MO lost',
       ok: drained && stream.state.last_seq >= input.mosAccepted && dead === 0,
-      detail: `${input.mosAccepted} accepted by the gateway, ${stream.state.last_seq} stored in SMS_INBOUND (${stream.state.messages} still held), ${drained ? 'all consumed' : 'NOT all consumed'}, ${dead} dead-lettered`,
+      detail: `${input.mosAccepted} accepted by the gateway, ${stream.state.last_seq} stored in SMS_INBOUND (${stream.state.messages} ` +
+        `still held), ${drained ? 'all consumed' : 'NOT all consumed'}, ${dead} dead-lettered`,
     });
 
     const ended = await waitUntil(input.settleTimeoutMs, async () =>
-      (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM payments.payments WHERE state NOT IN ('completed', 'failed')")).rows[0]?.n === 0);
-    const { rows: payments } = await db.query<{ payment_id: string; state: string; payer_msisdn: string; payee_id: string; captures: number; voids: number; funding: string | null; cash: boolean }>(
+      (await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM payments.payments WHERE state NOT IN ('completed', 'failed')")).rows[0]?.n === 0);
+    const { rows: payments } = await db.query<{
+      payment_id: string; state: string; payer_msisdn: string; payee_id: string; captures: number; voids: number; funding: string | null;
+      cash: boolean;
+    }>(
       `SELECT p.payment_id, p.state, p.payer_msisdn, p.payee_id, d.funding, (p.agent_id IS NOT NULL OR p.payee_kind = 'agent') AS cash,
               count(t.id) FILTER (WHERE t.kind = 'capture')::int AS captures,
               count(t.id) FILTER (WHERE t.kind = 'void')::int AS voids
@@ -415,7 +444,9 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
        GROUP BY p.payment_id, p.state, p.payer_msisdn, p.payee_id, p.agent_id, p.payee_kind, d.funding`,
     );
     const open = payments.filter((p) => p.state !== 'completed' && p.state !== 'failed');
-    checks.push({ name: 'every payment ended', ok: ended && open.length === 0, detail: `${payments.length} payments, ${open.length} still open${open.length ? ` (${first(open.map((p) => `${p.payment_id}:${p.state}`))})` : ''}` });
+    checks.push({ name: 'every payment ended', ok: ended && open.length === 0,
+      detail: `${payments.length} payments, ${open.length} still ` +
+        `open${open.length ? ` (${first(open.map((p) => `${p.payment_id}:${p.state}`))})` : ''}` });
 
     const completed = payments.filter((p) => p.state === 'completed');
     const badCaptures = payments.filter((p) => (p.state === 'completed' ? p.captures !== 1 : p.captures !== 0));
@@ -423,26 +454,31 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     // cancel may still be in flight, as its ledger void may (checked below): wait for it, within the bound.
     const wrongAtCarrier = () => input.chargingApi
       ? payments.filter((p) => {
-          const status = input.chargingApi?.payment(p.payment_id)?.status;
-          // A wallet-funded payment never reaches the carrier (billing's funding.ts), nor a cash-in (an agent's float pays).
-          if (p.funding === 'wallet' || p.funding === 'agent-float') return status !== undefined;
-          return p.state === 'completed' ? status !== 'succeeded' : status !== undefined && status !== 'cancelled';
-        })
+        const status = input.chargingApi?.payment(p.payment_id)?.status;
+        // A wallet-funded payment never reaches the carrier (billing's funding.ts), nor a cash-in (an agent's float pays).
+        if (p.funding === 'wallet' || p.funding === 'agent-float') return status !== undefined;
+        return p.state === 'completed' ? status !== 'succeeded' : status !== undefined && status !== 'cancelled';
+      })
       : [];
     await waitUntil(input.settleTimeoutMs, async () => wrongAtCarrier().length === 0);
     const carrierWrong = wrongAtCarrier();
     checks.push({
       name: 'every confirmed payment captured exactly once, no other captured',
       ok: badCaptures.length === 0 && carrierWrong.length === 0,
-      detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture count in the ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier${carrierWrong.length ? ` (${first(carrierWrong.map((p) => `${p.payment_id} ${p.state}: ${input.chargingApi?.payment(p.payment_id)?.status}`))})` : ''}` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
+      detail: `${completed.length} completed, ${payments.length - completed.length} failed; ${badCaptures.length} with a wrong capture `
+        + `count in the ledger${input.chargingApi ? `, ${carrierWrong.length} wrong at the carrier${carrierWrong.length
+          ? ` (${first(carrierWrong.map((p) => `${p.payment_id} ${p.state}: ${input.chargingApi?.payment(p.payment_id)?.status}`))})`
+          : ''}` : ''}${badCaptures.length ? ` (${first(badCaptures.map((p) => p.payment_id))})` : ''}`,
     });
 
     type Paid = { payment_id: string; payer_msisdn: string; payee_id: string };
-    const refOf = (p: Paid, kind: 'payer' | 'payee') => receiptKey(kind === 'payer' ? p.payer_msisdn : p.payee_id, p.payment_id.slice(0, 8));
+    const refOf = (p: Paid, kind: 'payer' | 'payee') => receiptKey(kind === 'payer' ? p.payer_msisdn : p.payee_id,
+      p.payment_id.slice(0, 8));
     const kinds: readonly ('payer' | 'payee')[] = input.payeeReceipts ? ['payer', 'payee'] : ['payer'];
     const inDoubt = input.acceptedBeforeDrop ?? new Set<string>();
     // Copies a resend explains: each extra copy needs an earlier one the SMSC accepted just before the link died.
-    const excused = (kind: 'payer' | 'payee', ref: string) => input.receipts.copiesOf(kind, ref).slice(0, -1).filter((id) => inDoubt.has(id)).length;
+    const excused = (kind: 'payer' | 'payee', ref: string) =>
+      input.receipts.copiesOf(kind, ref).slice(0, -1).filter((id) => inDoubt.has(id)).length;
     const verdict = (p: Paid & { state: string }): 'once' | 'resent' | 'wrong' => {
       let resent = 0;
       for (const kind of kinds) {
@@ -457,27 +493,36 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     // A cash-in's or cash-out's receipts name other parties and read otherwise: checkCashFlows counts them.
     const sends = payments.filter((p) => !p.cash);
     // A payment just completed may have its receipts still on the way (a doubled one stays doubled).
-    const receiptsMissing = () => sends.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p, kind))));
+    const receiptsMissing = () =>
+      sends.some((p) => p.state === 'completed' && kinds.some((kind) => !input.receipts[kind].has(refOf(p, kind))));
     await waitUntil(input.settleTimeoutMs, async () => !receiptsMissing());
     const receiptWrong = sends.filter((p) => verdict(p) === 'wrong');
     const resent = sends.filter((p) => verdict(p) === 'resent');
     // Which receipt is wrong and how: "payer x0" is a missing one, "payee x2" a doubled one.
     const counted = (p: Paid) => kinds.map((kind) => `${kind} x${input.receipts[kind].get(refOf(p, kind)) ?? 0}`).join(', ');
     checks.push({
-      name: input.acceptedBeforeDrop ? 'every receipt sent once (again only after its link died under the accepted submit)' : 'every receipt sent once',
+      name: input.acceptedBeforeDrop
+        ? 'every receipt sent once (again only after its link died under the accepted submit)' : 'every receipt sent once',
       ok: receiptWrong.length === 0,
-      detail: `${input.receipts.payer.size} payer${input.payeeReceipts ? ` and ${input.receipts.payee.size} payee` : ''} receipts; ${receiptWrong.length} payments with a missing or doubled receipt${receiptWrong.length ? ` (${first(receiptWrong.map((p) => `${p.payment_id} ${p.state}: ${counted(p)}`))})` : ''}${input.acceptedBeforeDrop ? `; ${resent.length} sent again because the link died just after the SMSC accepted them (SMPP's at-least-once)${resent.length ? ` (${first(resent.map((p) => `${p.payment_id}: ${counted(p)}`))})` : ''}` : ''}`,
+      detail: `${input.receipts.payer.size} payer${input.payeeReceipts ? ` and ${input.receipts.payee.size} payee` : ''} receipts; ` +
+        `${receiptWrong.length} payments with a missing or doubled ` +
+        `receipt${receiptWrong.length ? ` (${first(receiptWrong.map((p) => `${p.payment_id} ${p.state}: ${counted(p)}`))})` : ''}` +
+          `${input.acceptedBeforeDrop ? `; ${resent.length} sent again because the link died just after the SMSC accepted them (SMPP's ` +
+          `at-least-once)${resent.length ? ` (${first(resent.map((p) => `${p.payment_id}: ${counted(p)}`))})` : ''}` : ''}`,
     });
 
     const ledger = new Ledger(db);
     const holdsBalance = async () => {
       let sum = 0n;
-      for (const { id } of (await db.query<{ id: string }>("SELECT id FROM billing.accounts WHERE kind = 'holds'")).rows) sum += await ledger.balance(id);
+      const { rows } = await db.query<{ id: string }>("SELECT id FROM billing.accounts WHERE kind = 'holds'");
+      for (const { id } of rows) sum += await ledger.balance(id);
       return sum;
     };
     const released = await waitUntil(input.settleTimeoutMs, async () =>
-      (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM billing.debits WHERE state = 'reserved'")).rows[0]?.n === 0 && (await holdsBalance()) === 0n);
-    checks.push({ name: 'nothing left reserved', ok: released, detail: `holds balance ${await holdsBalance()}${released ? '' : ', debits still reserved'}` });
+      (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM billing.debits WHERE state = 'reserved'")).rows[0]?.n === 0
+      && (await holdsBalance()) === 0n);
+    checks.push({ name: 'nothing left reserved', ok: released,
+      detail: `holds balance ${await holdsBalance()}${released ? '' : ', debits still reserved'}` });
 
     checks.push(...(await checkAccounts(db, input.operators)));
     checks.push(...(await checkAgentFloats(db)));
@@ -485,11 +530,13 @@ export async function checkInvariants(input: InvariantInput): Promise<Check[]> {
     if (input.cashBook) checks.push(...(await checkCashFlows(db, input.cashBook, input.settleTimeoutMs)));
 
     const sums = await ledger.check();
-    const sound = sums.postingsSumMinor === 0n && sums.unbalancedTransfers === 0 && sums.driftedBalances === 0 && sums.negativeBalances === 0;
+    const sound = sums.postingsSumMinor === 0n && sums.unbalancedTransfers === 0 && sums.driftedBalances === 0
+      && sums.negativeBalances === 0;
     checks.push({
       name: 'ledger sums to zero',
       ok: sound,
-      detail: `postings sum ${sums.postingsSumMinor}, ${sums.unbalancedTransfers} unbalanced transfers, ${sums.driftedBalances} drifted balances, ${sums.negativeBalances} negative balances`,
+      detail: `postings sum ${sums.postingsSumMinor}, ${sums.unbalancedTransfers} unbalanced transfers, ${sums.driftedBalances} drifted ` +
+        `balances, ${sums.negativeBalances} negative balances`,
     });
   } finally {
     await nc.close();

@@ -14,7 +14,8 @@ export interface LatencySummaryMs {
 const LATENCY_TRACKED_MAX_MS = 600_000;
 
 export class LatencyRecorder {
-  readonly #histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: LATENCY_TRACKED_MAX_MS * 1_000, numberOfSignificantValueDigits: 3 });
+  readonly #histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: LATENCY_TRACKED_MAX_MS * 1_000,
+    numberOfSignificantValueDigits: 3 });
 
   recordMs(latencyMs: number): void {
     const us = Math.round(latencyMs * 1_000);
@@ -27,6 +28,7 @@ export class LatencyRecorder {
 
   summary(): LatencySummaryMs {
     const at = (p: number) => Math.round(this.#histogram.getValueAtPercentile(p) / 10) / 100;
-    return { count: this.#histogram.totalCount, p50: at(50), p95: at(95), p99: at(99), max: Math.round(this.#histogram.maxValue / 10) / 100 };
+    return { count: this.#histogram.totalCount, p50: at(50), p95: at(95), p99: at(99),
+      max: Math.round(this.#histogram.maxValue / 10) / 100 };
   }
 }

@@ -96,7 +96,9 @@ export class Phones {
     });
   }
 
-  /** The next SMS to `phone` that `accepts` takes (one waiter per phone), or null after the SMS wait. Set it up before the MO it answers. */
+  /**
+   * The next SMS to `phone` that `accepts` takes (one waiter per phone), or null after the SMS wait. Set it up before the MO it answers.
+   */
   next(phone: string, accepts: (text: string) => boolean): Promise<string | null> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -155,7 +157,6 @@ export class Phones {
 
 export const payerPhone = (i: number) => `2547${String(10_000_000 + i)}`;
 export const payeePhone = (i: number) => `2547${String(60_000_000 + i)}`;
-
 
 export interface RateOptions {
   readonly perSecond: number;

@@ -26,10 +26,13 @@ export async function topStatements(databaseUrl: string, limit: number, units: n
     const { rows } = await client.query<{ calls: string; ms: number; query: string }>(
       `SELECT calls, total_exec_time AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1`, [limit]);
-    const totals = await client.query<{ calls: string; ms: number }>('SELECT sum(calls)::bigint AS calls, sum(total_exec_time) AS ms FROM pg_stat_statements');
+    const totals = await client.query<{ calls: string; ms: number }>('SELECT sum(calls)::bigint AS calls, sum(total_exec_time) AS ms ' +
+      'FROM pg_stat_statements');
     const total = totals.rows[0];
-    const lines = [`PostgreSQL: ${(Number(total?.calls) / units).toFixed(1)} statements and ${(Number(total?.ms) / units).toFixed(2)} ms of execution per payment; the top ${limit}:`, '', '| ms total | calls | per payment | statement |', '|---|---|---|---|'];
-    for (const r of rows) lines.push(`| ${Math.round(r.ms)} | ${r.calls} | ${(Number(r.calls) / units).toFixed(2)} | \`${r.query.replace(/\|/g, '\\|')}\` |`);
+    const lines = [`PostgreSQL: ${(Number(total?.calls) / units).toFixed(1)} statements and ${(Number(total?.ms) / units).toFixed(2)} ms ` +
+      `of execution per payment; the top ${limit}:`, '', '| ms total | calls | per payment | statement |', '|---|---|---|---|'];
+    for (const r of rows) lines.push(`| ${Math.round(r.ms)} | ${r.calls} | ${(Number(r.calls) / units).toFixed(2)} | ` +
+      `\`${r.query.replace(/\|/g, '\\|')}\` |`);
     return lines;
   } finally {
     await client.end();
@@ -60,13 +63,16 @@ export function summarizeCpuProfiles(dir: string, label: (file: string) => strin
       const where = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'npm:').replace(/^.*\/dist\//, '');
       const key = `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
       selfUs.set(key, (selfUs.get(key) ?? 0) + delta);
-      const pkg = where.startsWith('npm:') ? where.split('/').slice(0, where.startsWith('npm:@') ? 2 : 1).join('/') : where === '' ? functionName : where.startsWith('node:') ? 'node internals' : 'dialpay';
+      const pkg = where.startsWith('npm:') ? where.split('/').slice(0,
+        where.startsWith('npm:@') ? 2 : 1).join('/') : where === '' ? functionName : where.startsWith('node:') ? 'node ' +
+        'internals' : 'dialpay';
       packageUs.set(pkg, (packageUs.get(pkg) ?? 0) + delta);
     });
     const pct = (us: number) => `${((us / totalUs) * 100).toFixed(1)}%`;
     lines.push(`CPU profile of ${label(file)} (${(totalUs / 1e6).toFixed(1)} s busy):`, '');
     lines.push(`- by package: ${[...packageUs].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}`);
-    lines.push(`- top functions (self): ${[...selfUs].sort((a, b) => b[1] - a[1]).slice(0, topFunctions).map(([k, v]) => `\`${k}\` ${pct(v)}`).join(', ')}`, '');
+    lines.push(`- top functions (self): ` +
+      `${[...selfUs].sort((a, b) => b[1] - a[1]).slice(0, topFunctions).map(([k, v]) => `\`${k}\` ${pct(v)}`).join(', ')}`, '');
   }
   return lines;
 }

@@ -57,7 +57,8 @@ export interface BenchRecord {
 
 export function machineDescription(): string {
   const cpu = cpus();
-  return `${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ${process.platform}`;
+  return `${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ` +
+    `${process.platform}`;
 }
 
 export function ratio(figure: Figure): number | null {
@@ -73,7 +74,9 @@ export function ratioToPrevious(figure: Figure): number | null {
  * The figures with the previous record's value of the same name attached. Only a record of the
  * same mode compares (a quick run's counts are not a full run's).
  */
-export function withPrevious(figures: readonly Figure[], previous: { readonly mode: BenchMode; readonly figures: readonly Figure[]; readonly finishedAt?: string } | null, mode: BenchMode): Figure[] {
+export function withPrevious(figures: readonly Figure[],
+  previous: { readonly mode: BenchMode; readonly figures: readonly Figure[]; readonly finishedAt?: string } | null,
+  mode: BenchMode): Figure[] {
   if (!previous || previous.mode !== mode) return [...figures];
   const byName = new Map(previous.figures.map((f) => [f.name, f.value]));
   return figures.map((f) => {

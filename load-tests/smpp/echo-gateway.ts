@@ -40,7 +40,8 @@ session.on('enquire_link', (pdu) => session.send(pdu.response()));
 
 function sms(to: string, text: string): void {
   // Plain letters and digits: the same bytes in GSM 03.38 (data_coding 0) as in ASCII.
-  session.submit_sm({ source_addr: SHORT_CODE, destination_addr: to, data_coding: 0, short_message: Buffer.from(text, 'ascii'), registered_delivery: RECEIPT_REQUESTED });
+  session.submit_sm({ source_addr: SHORT_CODE, destination_addr: to, data_coding: 0, short_message: Buffer.from(text, 'ascii'),
+    registered_delivery: RECEIPT_REQUESTED });
 }
 
 function answer(from: string, text: string): void {

@@ -47,9 +47,11 @@ interface RunResult extends GeneratorResult {
   readonly perSecond: number;
 }
 
-async function expectLine(output: AsyncIterator<string>, what: (line: string) => boolean, timeoutMs: number, waitingFor: string): Promise<string> {
+async function expectLine(output: AsyncIterator<string>, what: (line: string) => boolean, timeoutMs: number,
+  waitingFor: string): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${waitingFor} from the load generator within ${timeoutMs} ms`)), timeoutMs)));
+  const timeout = new Promise<never>((_,
+    reject) => (timer = setTimeout(() => reject(new Error(`no ${waitingFor} from the load generator within ${timeoutMs} ms`)), timeoutMs)));
   try {
     return await Promise.race([(async () => {
       for (;;) {
@@ -74,9 +76,11 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<v
  * One run: the generator listens, the system under test binds to it, and the
  * measured window (and the CPU readings) runs from the bind to the last resp.
  */
-async function runOnce(startSut: (port: number) => ChildProcess, watch: WindowedWatch, groups: (gen: ChildProcess, sut: ChildProcess) => [string, () => number[]][]): Promise<RunResult> {
+async function runOnce(startSut: (port: number) => ChildProcess, watch: WindowedWatch,
+  groups: (gen: ChildProcess, sut: ChildProcess) => [string, () => number[]][]): Promise<RunResult> {
   const port = await freePort();
-  const gen = spawn(process.execPath, [join(here, 'smsc-load.js'), String(port), String(COUNT), String(WINDOW)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const gen = spawn(process.execPath, [join(here, 'smsc-load.js'), String(port), String(COUNT), String(WINDOW)],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
   // readline buffers the lines until they are asked for.
   const output = createInterface({ input: gen.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
   let sut: ChildProcess | null = null;
@@ -119,7 +123,8 @@ async function main(): Promise<void> {
       baseline.push(await runOnce(
         (port) => spawn(process.execPath, [join(here, 'echo-esme.js'), String(port)], { stdio: 'ignore' }),
         watch,
-        (gen, sut) => [['bare smpp echo ESME (baseline runs)', () => pidOf(sut.pid)], ['load generator (baseline runs)', () => pidOf(gen.pid)]],
+        (gen, sut) => [['bare smpp echo ESME (baseline runs)', () => pidOf(sut.pid)],
+          ['load generator (baseline runs)', () => pidOf(gen.pid)]],
       ));
       const before = await inboundMessages(jsm);
       gateway.push(await runOnce(
@@ -127,7 +132,8 @@ async function main(): Promise<void> {
           Object.assign(raw.operators[0].smpp, { port, bindCount: 1, windowSize: WINDOW, reconnectDelayMsMin: 50 });
           const config = join(dir, `gateway-${run}.yaml`);
           writeFileSync(config, stringify(raw));
-          return spawn(process.execPath, [...PROFILE_ARGS, join(root, 'dist/cli/dialpay.js'), 'gateway', '--config', config], { stdio: 'ignore' });
+          return spawn(process.execPath, [...PROFILE_ARGS, join(root, 'dist/cli/dialpay.js'), 'gateway', '--config', config],
+            { stdio: 'ignore' });
         },
         watch,
         (gen, sut) => [
@@ -148,30 +154,39 @@ async function main(): Promise<void> {
   const b = median(baseline.map((r) => r.perSecond));
   const g = median(gateway.map((r) => r.perSecond));
   const figures: Figure[] = [
-    { name: 'inbound PDUs through the gateway, each durably published before its resp', value: g, unit: 'PDU/s', target: { op: '>=', value: 20_000 }, baseline: { name: 'bare smpp echo ESME', value: b }, runs: gateway.map((r) => r.perSecond) },
-    { name: 'gateway rate as a share of the bare echo ESME', value: b > 0 ? Math.round((g / b) * 1000) / 1000 : 0, unit: '×', target: { op: '>=', value: 0.5 } },
+    { name: 'inbound PDUs through the gateway, each durably published before its resp', value: g, unit: 'PDU/s',
+      target: { op: '>=', value: 20_000 }, baseline: { name: 'bare smpp echo ESME', value: b }, runs: gateway.map((r) => r.perSecond) },
+    { name: 'gateway rate as a share of the bare echo ESME', value: b > 0 ? Math.round((g / b) * 1000) / 1000 : 0, unit: '×',
+      target: { op: '>=', value: 0.5 } },
     { name: 'bare smpp echo ESME, answering at once (baseline)', value: b, unit: 'PDU/s', runs: baseline.map((r) => r.perSecond) },
   ];
   const all = [...baseline, ...gateway];
   const oneRespEach = all.filter((r) => r.distinct !== r.count || r.duplicates > 0 || r.unknown > 0);
-  const streamMismatch = gateway.map((r, i) => ({ accepted: r.count - r.errors, inStream: published[i] ?? 0 })).filter((x) => x.accepted !== x.inStream);
+  const streamMismatch = gateway.map((r, i) => ({ accepted: r.count - r.errors,
+    inStream: published[i] ?? 0 })).filter((x) => x.accepted !== x.inStream);
   const checks: Check[] = [
     {
       name: 'every PDU got exactly one resp',
       ok: oneRespEach.length === 0,
-      detail: `${plural(all.length, 'run')} (baseline and gateway) of ${COUNT.toLocaleString('en')} deliver_sm: ${all.reduce((n, r) => n + r.distinct, 0).toLocaleString('en')} distinct resps, ${all.reduce((n, r) => n + r.duplicates, 0)} duplicates, ${all.reduce((n, r) => n + r.unknown, 0)} for unknown sequence numbers`,
+      detail: `${plural(all.length, 'run')} (baseline and gateway) of ${COUNT.toLocaleString('en')} deliver_sm: ` +
+        `${all.reduce((n, r) => n + r.distinct, 0).toLocaleString('en')} distinct resps, ${all.reduce((n, r) => n + r.duplicates, 0)} ` +
+        `duplicates, ${all.reduce((n, r) => n + r.unknown, 0)} for unknown sequence numbers`,
     },
     {
       name: 'every PDU the gateway accepted is in SMS_INBOUND exactly once',
       ok: streamMismatch.length === 0,
-      detail: `per run, accepted / in the stream: ${gateway.map((r, i) => `${(r.count - r.errors).toLocaleString('en')} / ${(published[i] ?? 0).toLocaleString('en')}`).join(', ')}`,
+      detail: `per run, accepted / in the stream: ` +
+        `${gateway.map((r, i) => `${(r.count - r.errors).toLocaleString('en')} / ${(published[i] ?? 0).toLocaleString('en')}`).join(', ')}`,
     },
   ];
   writeRecord({
     bench: 'smpp-inbound',
     title: 'Inbound SMPP PDUs through one gateway process',
     mode,
-    setup: `${COUNT.toLocaleString('en')} deliver_sm per run, window ${WINDOW}, one bind; the load generator (an SMSC on a raw socket), the gateway or the bare echo ESME, and nats-server each in their own process. Median of ${plural(RUNS, 'run')}, baseline and gateway alternating. The gateway publishes each message to JetStream (file store, Nats-Msg-Id) and waits for the ack before its deliver_sm_resp; the echo ESME answers at once. CPU is over the measured windows (bind to last resp) only.`,
+    setup: `${COUNT.toLocaleString('en')} deliver_sm per run, window ${WINDOW}, one bind; the load generator (an SMSC on a raw socket), ` +
+      `the gateway or the bare echo ESME, and nats-server each in their own process. Median of ${plural(RUNS, 'run')}, baseline and ` +
+      `gateway alternating. The gateway publishes each message to JetStream (file store, Nats-Msg-Id) and waits for the ack before its ` +
+      `deliver_sm_resp; the echo ESME answers at once. CPU is over the measured windows (bind to last resp) only.`,
     figures,
     processes: watch.usage(),
     errors: all.reduce((n, r) => n + r.errors, 0),

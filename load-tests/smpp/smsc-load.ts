@@ -11,7 +11,8 @@ const [portArg, countArg, windowArg] = process.argv.slice(2);
 const count = Number(countArg);
 const window = Number(windowArg);
 const template = encodePdu('deliver_sm', {
-  sequence_number: 1, source_addr: '254712345678', source_addr_ton: 1, destination_addr: '384', data_coding: 0, short_message: encodeGsm('PAY SHOP42 500 inv-2211'),
+  sequence_number: 1, source_addr: '254712345678', source_addr_ton: 1, destination_addr: '384', data_coding: 0,
+  short_message: encodeGsm('PAY SHOP42 500 inv-2211'),
 });
 
 process.stdin.on('end', () => process.exit(0));
