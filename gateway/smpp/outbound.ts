@@ -22,7 +22,9 @@
 // JetStream delivers the event again, it is acked without a second submit.
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
-import { Events, Notifications, newEnvelope, notify, PermanentHandlerError, RetryLaterError, type Notifier } from '../../runtime/nats/index.js';
+import {
+  Events, Notifications, newEnvelope, notify, PermanentHandlerError, RetryLaterError, type Notifier,
+} from '../../runtime/nats/index.js';
 import { dialpay, enumValueName, int64ToBigInt, maskSecretSpans, v1 } from '../../proto/index.js';
 import type { Pdu } from './codec/pdu.js';
 import { splitForSubmit, type OutboundPart } from './codec/segment.js';
@@ -161,7 +163,8 @@ export class SubmittedIds {
   }
 }
 
-type PartOutcome = { readonly accepted: true; readonly messageId: string } | { readonly accepted: false; readonly status: dialpay.v1.SubmitStatus; readonly commandStatus: number; readonly detail: string };
+type PartOutcome = { readonly accepted: true; readonly messageId: string }
+  | { readonly accepted: false; readonly status: dialpay.v1.SubmitStatus; readonly commandStatus: number; readonly detail: string };
 
 export class OutboundSubmitter {
   readonly #o: OutboundOptions;
@@ -214,16 +217,19 @@ export class OutboundSubmitter {
     if (expiresAtMs > 0 && arrivedAtMs >= expiresAtMs) {
       this.#waiting.done(eventId);
       this.#o.metrics.outboundExpired.inc({ operator: operator.id, kind });
-      log.info({ eventId, messageRef, operator: operator.id, kind, expiredMsAgo: arrivedAtMs - expiresAtMs, deliveryCount }, 'outbound sms past its useful life: dropped unsent');
+      log.info({ eventId, messageRef, operator: operator.id, kind, expiredMsAgo: arrivedAtMs - expiresAtMs, deliveryCount },
+        'outbound sms past its useful life: dropped unsent');
       return;
     }
-    if (!link.ready()) throw this.#wait(operator, message, eventId, { reason: 'no_bind', detail: 'no bind is up', deliveryCount, expiresAtMs, fallback: new NoLinkError(operator.id) });
+    if (!link.ready()) throw this.#wait(operator, message, eventId,
+      { reason: 'no_bind', detail: 'no bind is up', deliveryCount, expiresAtMs, fallback: new NoLinkError(operator.id) });
     let parts: OutboundPart[];
     try {
       this.#reference = (this.#reference + 1) & 0xffff;
       parts = splitForSubmit(message.text ?? '', operator.smpp.splitMode, this.#reference);
     } catch (err) {
-      this.#notifyResult(message, messageRef, { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_REJECTED, commandStatus: 0, detail: (err as Error).message }, [], 0);
+      this.#notifyResult(message, messageRef,
+        { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_REJECTED, commandStatus: 0, detail: (err as Error).message }, [], 0);
       return;
     }
     const ids: string[] = [];
@@ -236,7 +242,8 @@ export class OutboundSubmitter {
       // resumed from the first part missing: the parts of the next delivery carry a new
       // concatenation reference, and a handset joins parts of one reference only.
       if (!outcome.accepted && outcome.status === v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED) {
-        throw this.#wait(operator, message, eventId, { reason: 'temporary', detail: outcome.detail, deliveryCount, expiresAtMs, fallback: new SubmitRetriesExhaustedError(operator.id, outcome.detail) });
+        throw this.#wait(operator, message, eventId, { reason: 'temporary', detail: outcome.detail, deliveryCount, expiresAtMs,
+          fallback: new SubmitRetriesExhaustedError(operator.id, outcome.detail) });
       }
       if (!outcome.accepted) {
         this.#waiting.done(eventId);
@@ -260,7 +267,10 @@ export class OutboundSubmitter {
    * dropped on time); `fallback`, an ordinary failure, once an SMS that keeps its value has waited
    * smpp.bindWaitMaxMs since its publication.
    */
-  #wait(operator: OperatorConfig, message: dialpay.v1.ISmsOutbound, eventId: string, w: { reason: 'no_bind' | 'temporary'; detail: string; deliveryCount: number; expiresAtMs: number; fallback: Error }): Error {
+  #wait(
+    operator: OperatorConfig, message: dialpay.v1.ISmsOutbound, eventId: string,
+    w: { reason: 'no_bind' | 'temporary'; detail: string; deliveryCount: number; expiresAtMs: number; fallback: Error },
+  ): Error {
     const smpp = operator.smpp;
     const now = Date.now();
     const publishedAtMs = unixMsOf(message.envelope?.occurredAtUnixMs) || now;
@@ -275,7 +285,9 @@ export class OutboundSubmitter {
     return new SmscUnavailableError(operator.id, w.reason, w.detail, delayMs);
   }
 
-  async #sendPart(operator: OperatorConfig, link: OperatorLink, message: dialpay.v1.ISmsOutbound, part: OutboundPart): Promise<{ outcome: PartOutcome; attemptCount: number }> {
+  async #sendPart(
+    operator: OperatorConfig, link: OperatorLink, message: dialpay.v1.ISmsOutbound, part: OutboundPart,
+  ): Promise<{ outcome: PartOutcome; attemptCount: number }> {
     const { metrics, log } = this.#o;
     const delays = operator.smpp.submitRetryDelaysMs;
     const fields: Record<string, unknown> = {
@@ -291,9 +303,13 @@ export class OutboundSubmitter {
       registered_delivery: operator.smpp.registeredDelivery && message.receiptRequested ? 1 : 0,
       short_message: part.shortMessage,
       ...(part.messagePayload ? { message_payload: part.messagePayload } : {}),
-      ...(part.sar ? { sar_msg_ref_num: part.sar.refNum, sar_total_segments: part.sar.totalSegments, sar_segment_seqnum: part.sar.seqNum } : {}),
+      ...(part.sar
+        ? { sar_msg_ref_num: part.sar.refNum, sar_total_segments: part.sar.totalSegments, sar_segment_seqnum: part.sar.seqNum }
+        : {}),
     };
-    let last: PartOutcome = { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED, commandStatus: 0, detail: 'not sent' };
+    let last: PartOutcome = {
+      accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED, commandStatus: 0, detail: 'not sent',
+    };
     for (let attempt = 0; attempt <= delays.length; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]));
       const started = performance.now();
@@ -302,21 +318,30 @@ export class OutboundSubmitter {
         metrics.submitResponseSeconds.observe({ operator: operator.id }, (performance.now() - started) / 1000);
         switch (submitDisposition(resp.command_status)) {
           case SubmitDisposition.ACCEPTED:
-            return { outcome: { accepted: true, messageId: normalizeMessageId(String(resp.message_id ?? ''), operator.smpp.submitIdFormat) }, attemptCount: attempt + 1 };
+            return {
+              outcome: { accepted: true, messageId: normalizeMessageId(String(resp.message_id ?? ''), operator.smpp.submitIdFormat) },
+              attemptCount: attempt + 1,
+            };
           case SubmitDisposition.PERMANENT:
-            return { outcome: { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_REJECTED, commandStatus: resp.command_status, detail: statusName(resp.command_status) }, attemptCount: attempt + 1 };
+            return {
+              outcome: { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_REJECTED,
+                commandStatus: resp.command_status, detail: statusName(resp.command_status) },
+              attemptCount: attempt + 1,
+            };
           case SubmitDisposition.THROTTLED:
             link.throttled();
             break;
           case SubmitDisposition.RETRY:
             break;
         }
-        last = { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED, commandStatus: resp.command_status, detail: statusName(resp.command_status) };
+        last = { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED,
+          commandStatus: resp.command_status, detail: statusName(resp.command_status) };
         metrics.submitRetries.inc({ operator: operator.id, reason: statusName(resp.command_status) });
       } catch (err) {
         // Timeout, closed session, full window, no bind: temporary. A timed-out submit, or one
         // in flight when the link closed, may have reached the SMSC: resending is SMPP's at-least-once.
-        last = { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED, commandStatus: CommandStatus.ESME_ROK, detail: (err as Error).message };
+        last = { accepted: false, status: v1.SubmitStatus.SUBMIT_STATUS_RETRIES_EXHAUSTED,
+          commandStatus: CommandStatus.ESME_ROK, detail: (err as Error).message };
         metrics.submitRetries.inc({ operator: operator.id, reason: (err as Error).name });
       }
       log.debug({ operator: operator.id, attempt, detail: last.accepted ? '' : last.detail }, 'submit attempt failed');
@@ -327,9 +352,12 @@ export class OutboundSubmitter {
   }
 
   /** At most once, on core NATS: no service reads it; the durable record is the SMS_SENT batch. */
-  #notifyResult(message: dialpay.v1.ISmsOutbound, messageRef: string, outcome: PartOutcome, ids: readonly string[], attempts: number): void {
+  #notifyResult(
+    message: dialpay.v1.ISmsOutbound, messageRef: string, outcome: PartOutcome, ids: readonly string[], attempts: number,
+  ): void {
     notify(this.#o.nc, Notifications.smsSubmitResult, {
-      envelope: newEnvelope({ producer: PRODUCER, eventId: `submit-${messageRef}`, correlationId: message.envelope?.correlationId || undefined, paymentId: message.envelope?.paymentId || undefined }),
+      envelope: newEnvelope({ producer: PRODUCER, eventId: `submit-${messageRef}`,
+        correlationId: message.envelope?.correlationId || undefined, paymentId: message.envelope?.paymentId || undefined }),
       messageRef,
       operatorId: message.operatorId,
       status: outcome.accepted ? v1.SubmitStatus.SUBMIT_STATUS_ACCEPTED : outcome.status,
@@ -342,7 +370,9 @@ export class OutboundSubmitter {
 }
 
 /** Client mode: round-robin over the operator's bound binds. */
-export function clientLink(binds: readonly { state: string; canSubmit: boolean; submit(fields: Record<string, unknown>): Promise<Pdu>; throttled(): void }[]): OperatorLink {
+export function clientLink(
+  binds: readonly { state: string; canSubmit: boolean; submit(fields: Record<string, unknown>): Promise<Pdu>; throttled(): void }[],
+): OperatorLink {
   let next = 0;
   const bound = () => binds.filter((b) => b.state === 'bound' && b.canSubmit);
   return {

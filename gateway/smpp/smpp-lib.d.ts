@@ -21,7 +21,9 @@ declare module 'smpp' {
   export const commands: Record<string, { id: number; params?: Record<string, { type?: unknown; filter?: unknown }> }>;
   export const commandsById: Record<number, { command: string } | undefined>;
   /** The field codecs; compared by identity to learn a parameter's wire shape. */
-  export const types: Record<'int8' | 'int16' | 'int32' | 'string' | 'cstring' | 'buffer' | 'dest_address_array' | 'unsuccess_sme_array', unknown>;
+  export const types: Record<
+    'int8' | 'int16' | 'int32' | 'string' | 'cstring' | 'buffer' | 'dest_address_array' | 'unsuccess_sme_array', unknown
+  >;
   export const tlvs: Record<string, { id: number; filter?: unknown }>;
   export function createServer(options: Record<string, unknown>, listener?: (session: unknown) => void): import('node:net').Server;
   export function connect(options: Record<string, unknown>, listener?: () => void): unknown;

@@ -62,7 +62,10 @@ export const AuthFailureReasons = {
 } as const;
 export type AuthFailureReason = (typeof AuthFailureReasons)[keyof typeof AuthFailureReasons];
 
-/** Who a request authenticated as: an aggregator id (null: the edge-wide secret, or none on a loopback edge) and the operators it may act for (null: all). */
+/**
+ * Who a request authenticated as: an aggregator id (null: the edge-wide secret, or none on a loopback edge) and the operators it
+ * may act for (null: all).
+ */
 export interface UssdCaller {
   readonly source: string;
   readonly aggregatorId: string | null;
@@ -71,7 +74,10 @@ export interface UssdCaller {
 
 export type AuthVerdict =
   | ({ readonly ok: true } & UssdCaller)
-  | { readonly ok: false; readonly status: 401 | 403 | 429; readonly reason: AuthFailureReason; readonly source: string; readonly retryAfterMs: number; readonly failures: number };
+  | {
+    readonly ok: false; readonly status: 401 | 403 | 429; readonly reason: AuthFailureReason; readonly source: string;
+    readonly retryAfterMs: number; readonly failures: number;
+  };
 
 interface Identity {
   readonly aggregatorId: string | null;
@@ -101,10 +107,14 @@ export class UssdHttpAuth {
       operatorIds: new Set(a.operatorIds),
     }));
     // With no secret at all (a loopback edge), the edge-wide identity has none to check: the address alone.
-    const edgeWide: Identity[] = edgeSecrets.size > 0 || aggregators.length === 0 ? [{ aggregatorId: null, secrets: edgeSecrets, allowed: edgeAllowed, operatorIds: null }] : [];
+    const edgeWide: Identity[] = edgeSecrets.size > 0 || aggregators.length === 0
+      ? [{ aggregatorId: null, secrets: edgeSecrets, allowed: edgeAllowed, operatorIds: null }]
+      : [];
     this.#identities = [...edgeWide, ...aggregators];
     this.#trustedProxies = http.trustedProxies.length > 0 ? allowList(http.trustedProxies) : null;
-    this.#limiter = new AuthFailureLimiter({ failuresMax: http.authFailuresMax, windowMs: http.authFailuresWindowMs, sourcesMax: http.authFailureSourcesMax });
+    this.#limiter = new AuthFailureLimiter({
+      failuresMax: http.authFailuresMax, windowMs: http.authFailuresWindowMs, sourcesMax: http.authFailureSourcesMax,
+    });
   }
 
   /** Whether callers must present a secret (none configured: a loopback-only edge, the allow list alone). */
@@ -129,10 +139,14 @@ export class UssdHttpAuth {
     const matched = this.#identities.find((identity, n) => matches[n] && isAllowed(identity.allowed, source));
     if (matched) return { ok: true, source, aggregatorId: matched.aggregatorId, operatorIds: matched.operatorIds };
     const blockedMs = this.#limiter.blockedForMs(source, nowMs);
-    if (blockedMs > 0) return { ok: false, status: 429, reason: AuthFailureReasons.rateLimited, source, retryAfterMs: blockedMs, failures: 0 };
+    if (blockedMs > 0) {
+      return { ok: false, status: 429, reason: AuthFailureReasons.rateLimited, source, retryAfterMs: blockedMs, failures: 0 };
+    }
     const refuse = (status: 401 | 403, reason: AuthFailureReason): AuthVerdict =>
       ({ ok: false, status, reason, source, retryAfterMs: 0, failures: this.#limiter.recordFailure(source, nowMs) });
-    if (matches.some(Boolean) || !this.#identities.some((i) => isAllowed(i.allowed, source))) return refuse(403, AuthFailureReasons.address);
+    if (matches.some(Boolean) || !this.#identities.some((i) => isAllowed(i.allowed, source))) {
+      return refuse(403, AuthFailureReasons.address);
+    }
     if (presented === null || presented === '') return refuse(401, AuthFailureReasons.missingSecret);
     return refuse(401, AuthFailureReasons.wrongSecret);
   }

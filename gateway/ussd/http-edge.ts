@@ -39,7 +39,10 @@ export interface UssdHttpRequest {
 export function parseUssdForm(body: string): UssdHttpRequest | null {
   const form = new URLSearchParams(body);
   const field = (name: string) => form.get(name) ?? '';
-  const request = { sessionId: field('sessionId'), serviceCode: field('serviceCode'), phoneNumber: field('phoneNumber'), networkCode: field('networkCode'), text: field('text') };
+  const request = {
+    sessionId: field('sessionId'), serviceCode: field('serviceCode'), phoneNumber: field('phoneNumber'),
+    networkCode: field('networkCode'), text: field('text'),
+  };
   if (!request.sessionId || !request.serviceCode || !request.phoneNumber) return null;
   if (Object.values(request).some((v) => v.length > FIELD_CHARS_MAX)) return null;
   return request;
@@ -61,7 +64,10 @@ export function parseUssdSessionEnd(body: string): UssdSessionEnd | null {
   const field = (name: string) => form.get(name) ?? '';
   const status = field('status');
   if (status !== 'Success' && status !== 'Incomplete' && status !== 'Failed') return null;
-  const event = { sessionId: field('sessionId'), serviceCode: field('serviceCode'), phoneNumber: field('phoneNumber'), networkCode: field('networkCode'), status } as const;
+  const event = {
+    sessionId: field('sessionId'), serviceCode: field('serviceCode'), phoneNumber: field('phoneNumber'),
+    networkCode: field('networkCode'), status,
+  } as const;
   if (!event.sessionId || !event.serviceCode || !event.phoneNumber) return null;
   if (Object.values(event).some((v) => v.length > FIELD_CHARS_MAX)) return null;
   return event;
@@ -80,9 +86,16 @@ class UssdHttpMetrics {
   readonly authFailures: Counter<'reason'>;
 
   constructor(registry: Registry) {
-    this.requests = new Counter({ name: 'dialpay_ussd_http_requests_total', help: 'USSD HTTP requests by outcome (continue, end, malformed, unknown_service, unavailable, session_end: an end-of-session notification, refused: failed authentication, foreign_number: not the operator\'s number).', labelNames: ['outcome'], registers: [registry] });
-    this.seconds = new Histogram({ name: 'dialpay_ussd_http_request_seconds', help: 'Time to answer a USSD HTTP request.', buckets: LATENCY_BUCKETS_SECONDS, registers: [registry] });
-    this.authFailures = new Counter({ name: 'dialpay_ussd_http_auth_failures_total', help: 'USSD HTTP requests refused, by reason: before their body was read (address, missing_secret, wrong_secret, rate_limited), or after it named an operator the aggregator does not serve (operator).', labelNames: ['reason'], registers: [registry] });
+    this.requests = new Counter({ name: 'dialpay_ussd_http_requests_total',
+      help: 'USSD HTTP requests by outcome (continue, end, malformed, unknown_service, unavailable, session_end: an end-of-session '
+        + 'notification, refused: failed authentication, foreign_number: not the operator\'s number).',
+      labelNames: ['outcome'], registers: [registry] });
+    this.seconds = new Histogram({ name: 'dialpay_ussd_http_request_seconds', help: 'Time to answer a USSD HTTP request.',
+      buckets: LATENCY_BUCKETS_SECONDS, registers: [registry] });
+    this.authFailures = new Counter({ name: 'dialpay_ussd_http_auth_failures_total',
+      help: 'USSD HTTP requests refused, by reason: before their body was read (address, missing_secret, wrong_secret, rate_limited), '
+        + 'or after it named an operator the aggregator does not serve (operator).',
+      labelNames: ['reason'], registers: [registry] });
   }
 }
 
@@ -116,7 +129,9 @@ export class UssdHttpEdge {
       this.#server.listen(port, host, () => resolve());
     });
     const bound = (this.#server.address() as AddressInfo).port;
-    this.#log.info({ host, port: bound, tls: Boolean(this.#config.ussd.http.tlsCertFile), secretRequired: this.#auth.requiresSecret, allowedAddresses: this.#config.ussd.http.allowedAddresses, aggregatorIds: this.#config.ussd.http.aggregators.map((a) => a.id), trustedProxies: this.#config.ussd.http.trustedProxies }, 'USSD HTTP edge listening');
+    this.#log.info({ host, port: bound, tls: Boolean(this.#config.ussd.http.tlsCertFile), secretRequired: this.#auth.requiresSecret,
+      allowedAddresses: this.#config.ussd.http.allowedAddresses, aggregatorIds: this.#config.ussd.http.aggregators.map((a) => a.id),
+      trustedProxies: this.#config.ussd.http.trustedProxies }, 'USSD HTTP edge listening');
     return bound;
   }
 
@@ -169,7 +184,8 @@ export class UssdHttpEdge {
       const msisdn = toE164(form.phoneNumber, operator.countryCallingCode);
       if (!msisdn) return reply(200, 'END Sorry, we could not read this request.', 'malformed');
       if (!numberBelongsTo(operator, msisdn, this.#config.operators)) {
-        this.#log.warn({ operatorId: operator.id, msisdn, networkCode: form.networkCode }, 'USSD request for a number that is not the operator\'s; refused');
+        this.#log.warn({ operatorId: operator.id, msisdn, networkCode: form.networkCode },
+          'USSD request for a number that is not the operator\'s; refused');
         return reply(200, `END ${edgeText('foreignNumber', operator.defaultLanguage)}`, 'foreign_number');
       }
       const deadlineMs = Date.now() + hopTimeoutMs(operator.ussd.operatorTimeoutMs);
@@ -190,7 +206,9 @@ export class UssdHttpEdge {
    * so its unread body goes with it. Logged with its address and reason only, never what it sent;
    * not logged once it is over its limit, so a flood cannot flood the log.
    */
-  #refuse(verdict: Exclude<AuthVerdict, { ok: true }>, res: ServerResponse, reply: (status: number, body: string, outcome: string) => void): void {
+  #refuse(
+    verdict: Exclude<AuthVerdict, { ok: true }>, res: ServerResponse, reply: (status: number, body: string, outcome: string) => void,
+  ): void {
     this.#metrics.authFailures.inc({ reason: verdict.reason });
     res.setHeader('connection', 'close');
     if (verdict.status === 401) res.setHeader('www-authenticate', 'Basic realm="dialpay-ussd", charset="UTF-8"');
@@ -205,9 +223,12 @@ export class UssdHttpEdge {
    * Not counted toward its source's failure limit (its secret was right); logged, without the
    * secret, as it is either a misconfiguration or an aggregator acting for another's subscribers.
    */
-  #refuseOperator(caller: UssdCaller, operatorId: string, res: ServerResponse, reply: (status: number, body: string, outcome: string) => void): void {
+  #refuseOperator(
+    caller: UssdCaller, operatorId: string, res: ServerResponse, reply: (status: number, body: string, outcome: string) => void,
+  ): void {
     this.#metrics.authFailures.inc({ reason: AuthFailureReasons.operator });
-    this.#log.warn({ source: caller.source, aggregatorId: caller.aggregatorId, operatorId, reason: AuthFailureReasons.operator }, 'USSD HTTP request refused: the aggregator does not serve this operator');
+    this.#log.warn({ source: caller.source, aggregatorId: caller.aggregatorId, operatorId, reason: AuthFailureReasons.operator },
+      'USSD HTTP request refused: the aggregator does not serve this operator');
     res.setHeader('connection', 'close');
     reply(403, 'Forbidden.', 'refused');
   }
@@ -217,7 +238,9 @@ export class UssdHttpEdge {
    * hung up: the ussd service is told, so a payment left at the confirmation screen lets go of its
    * hold now instead of at its expiry. Always a plain 200: the aggregator does not retry these.
    */
-  #sessionEnded(body: string, caller: UssdCaller, res: ServerResponse, reply: (status: number, body: string, outcome: string) => void): void {
+  #sessionEnded(
+    body: string, caller: UssdCaller, res: ServerResponse, reply: (status: number, body: string, outcome: string) => void,
+  ): void {
     const event = parseUssdSessionEnd(body);
     if (!event) return reply(400, 'Not a session notification.', 'malformed');
     const operator = operatorFor(this.#config.operators, event.serviceCode, event.networkCode);
@@ -228,9 +251,11 @@ export class UssdHttpEdge {
     if (!numberBelongsTo(operator, msisdn, this.#config.operators)) return reply(200, 'OK', 'foreign_number');
     const deadlineMs = Date.now() + hopTimeoutMs(operator.ussd.operatorTimeoutMs);
     requestReply(this.#nc, Requests.ussdHop, {
-      sessionId: `http:${event.sessionId}`, operatorId: operator.id, msisdn, serviceCode: event.serviceCode, text: '', inputOnly: false, released: true, deadlineUnixMs: unixMsToProto(deadlineMs),
+      sessionId: `http:${event.sessionId}`, operatorId: operator.id, msisdn, serviceCode: event.serviceCode, text: '',
+      inputOnly: false, released: true, deadlineUnixMs: unixMsToProto(deadlineMs),
     }, Math.max(1, deadlineMs - Date.now()))
-      .catch((err: unknown) => this.#log.warn({ err, operatorId: operator.id }, 'could not tell the ussd service a session was released; its payment expires instead'))
+      .catch((err: unknown) => this.#log.warn({ err, operatorId: operator.id },
+        'could not tell the ussd service a session was released; its payment expires instead'))
       .finally(() => reply(200, 'OK', 'session_end'));
   }
 }

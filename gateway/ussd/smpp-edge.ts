@@ -14,7 +14,9 @@ import { bigIntToInt64 } from '../../proto/index.js';
 import { rawBytes, type Pdu } from '../smpp/codec/pdu.js';
 import { decodeText } from '../smpp/codec/text-codec.js';
 import { CommandStatus, statusName } from '../smpp/status.js';
-import { hopSessionId, identityOf, inboundKind, matchesServiceCode, replyFields, type UssdAddressing, type UssdIdentity } from './smpp-pdu.js';
+import {
+  hopSessionId, identityOf, inboundKind, matchesServiceCode, replyFields, type UssdAddressing, type UssdIdentity,
+} from './smpp-pdu.js';
 import { hopTimeoutMs, unavailableText } from './deadline.js';
 import type { SmppMetrics } from '../smpp/metrics.js';
 import type { SmppSession } from '../smpp/session.js';
@@ -43,7 +45,8 @@ function addressingOf(pdu: Pdu): UssdAddressing {
   return { source_addr, source_addr_ton, source_addr_npi, destination_addr, dest_addr_ton, dest_addr_npi, service_type };
 }
 
-type Outcome = 'continue' | 'end' | 'unavailable' | 'reply_refused' | 'reply_failed' | 'throttled' | 'rejected' | 'ignored' | 'closed' | 'released';
+type Outcome = 'continue' | 'end' | 'unavailable' | 'reply_refused' | 'reply_failed'
+  | 'throttled' | 'rejected' | 'ignored' | 'closed' | 'released';
 
 export class UssdEdge {
   readonly #o: UssdEdgeOptions;
@@ -83,10 +86,12 @@ export class UssdEdge {
       this.#refuse(session, pdu, CommandStatus.ESME_ROK, 'ignored');
       return;
     }
-    const id = identityOf(ussd.smppSessionInfo, { its_session_info: pdu.its_session_info, user_message_reference: pdu.user_message_reference });
+    const id = identityOf(ussd.smppSessionInfo,
+      { its_session_info: pdu.its_session_info, user_message_reference: pdu.user_message_reference });
     if (!id.ok) {
       log.warn({ operator: operator.id, bind: bindId, tlv: id.tlv, reason: id.reason }, 'USSD PDU without a usable dialogue identity');
-      this.#refuse(session, pdu, id.reason === 'missing' ? CommandStatus.ESME_RMISSINGOPTPARAM : CommandStatus.ESME_RINVOPTPARAMVAL, 'rejected');
+      this.#refuse(session, pdu,
+        id.reason === 'missing' ? CommandStatus.ESME_RMISSINGOPTPARAM : CommandStatus.ESME_RINVOPTPARAMVAL, 'rejected');
       return;
     }
     const msisdn = toE164(String(pdu.source_addr ?? ''), operator.countryCallingCode, Number(pdu.source_addr_ton ?? 0));
@@ -109,7 +114,8 @@ export class UssdEdge {
     const payload = pdu.message_payload !== undefined ? rawBytes(pdu.message_payload) : rawBytes(pdu.short_message);
     const text = decodeText(payload, Number(pdu.data_coding ?? 0)).trim();
     if (kind === 'dial' && !matchesServiceCode(text, ussd.serviceCodes)) {
-      log.info({ operator: operator.id, bind: bindId, dialledLength: text.length }, 'USSD dial of a code this operator does not route to us');
+      log.info({ operator: operator.id, bind: bindId, dialledLength: text.length },
+        'USSD dial of a code this operator does not route to us');
       this.#refuse(session, pdu, CommandStatus.ESME_RINVDSTADR, 'rejected');
       return;
     }
@@ -161,7 +167,10 @@ export class UssdEdge {
     });
   }
 
-  async #hop(session: SmppSession, pdu: Pdu, bindId: string, identity: UssdIdentity, hop: { sessionId: string; msisdn: string; serviceCode: string; text: string; begins: boolean }): Promise<void> {
+  async #hop(
+    session: SmppSession, pdu: Pdu, bindId: string, identity: UssdIdentity,
+    hop: { sessionId: string; msisdn: string; serviceCode: string; text: string; begins: boolean },
+  ): Promise<void> {
     const { operator, nc, log, metrics } = this.#o;
     const startedMs = performance.now();
     const deadlineUnixMs = Date.now() + this.#hopTimeoutMs;
@@ -182,7 +191,8 @@ export class UssdEdge {
       outcome = reply.end ? 'end' : 'continue';
     } catch (err) {
       // Timeout, no ussd replica, or NATS down: end the dialogue ourselves, in the operator's language.
-      log.warn({ err, operator: operator.id, bind: bindId, sessionId: hop.sessionId }, 'ussd service did not answer the hop; ending the dialogue');
+      log.warn({ err, operator: operator.id, bind: bindId, sessionId: hop.sessionId },
+        'ussd service did not answer the hop; ending the dialogue');
       reply = { text: unavailableText(operator.defaultLanguage), end: true };
       outcome = 'unavailable';
     }
@@ -192,7 +202,8 @@ export class UssdEdge {
     try {
       const resp = await this.#o.send(session, bindId, fields);
       if (resp.command_status !== CommandStatus.ESME_ROK) {
-        log.warn({ operator: operator.id, bind: bindId, sessionId: hop.sessionId, status: statusName(resp.command_status) }, 'SMSC refused our USSD answer');
+        log.warn({ operator: operator.id, bind: bindId, sessionId: hop.sessionId, status: statusName(resp.command_status) },
+          'SMSC refused our USSD answer');
         outcome = 'reply_refused';
       }
     } catch (err) {
@@ -207,11 +218,13 @@ export class UssdEdge {
     const { operator, nc, log } = this.#o;
     try {
       await requestReply(nc, Requests.ussdHop, {
-        sessionId, operatorId: operator.id, msisdn, serviceCode: operator.ussd?.serviceCodes[0] ?? '', text: '', inputOnly: true, released: true,
+        sessionId, operatorId: operator.id, msisdn, serviceCode: operator.ussd?.serviceCodes[0] ?? '', text: '',
+        inputOnly: true, released: true,
         deadlineUnixMs: bigIntToInt64(BigInt(Date.now() + this.#hopTimeoutMs)),
       }, this.#hopTimeoutMs);
     } catch (err) {
-      log.warn({ err, operator: operator.id, sessionId }, 'could not tell the ussd service a dialogue was released; its payment expires instead');
+      log.warn({ err, operator: operator.id, sessionId },
+        'could not tell the ussd service a dialogue was released; its payment expires instead');
     }
   }
 

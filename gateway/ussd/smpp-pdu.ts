@@ -53,8 +53,12 @@ export function parseItsSessionInfo(value: unknown): ItsSessionInfo | null {
 }
 
 export function encodeItsSessionInfo(info: ItsSessionInfo): Buffer {
-  if (!Number.isInteger(info.sessionNumber) || info.sessionNumber < 0 || info.sessionNumber > 0xff) throw new RangeError(`its session number ${info.sessionNumber} is not an octet`);
-  if (!Number.isInteger(info.sequenceNumber) || info.sequenceNumber < 0 || info.sequenceNumber >= ITS_SEQUENCE_MODULO) throw new RangeError(`its sequence number ${info.sequenceNumber} is not 0..127`);
+  if (!Number.isInteger(info.sessionNumber) || info.sessionNumber < 0 || info.sessionNumber > 0xff) {
+    throw new RangeError(`its session number ${info.sessionNumber} is not an octet`);
+  }
+  if (!Number.isInteger(info.sequenceNumber) || info.sequenceNumber < 0 || info.sequenceNumber >= ITS_SEQUENCE_MODULO) {
+    throw new RangeError(`its sequence number ${info.sequenceNumber} is not 0..127`);
+  }
   return Buffer.from([info.sessionNumber, (info.sequenceNumber << 1) | (info.end ? 1 : 0)]);
 }
 
@@ -71,7 +75,8 @@ export interface UssdIdentity {
   readonly userMessageReference: number | null;
 }
 
-export type IdentityResult = { readonly ok: true; readonly identity: UssdIdentity } | { readonly ok: false; readonly reason: 'missing' | 'invalid'; readonly tlv: string };
+export type IdentityResult = { readonly ok: true; readonly identity: UssdIdentity }
+  | { readonly ok: false; readonly reason: 'missing' | 'invalid'; readonly tlv: string };
 
 const USER_MESSAGE_REFERENCE_MAX = 0xffff;
 
@@ -79,12 +84,16 @@ const USER_MESSAGE_REFERENCE_MAX = 0xffff;
  * Reads the dialogue identity the operator's dialect keeps. Whatever identity TLVs are present are
  * echoed in the answer (an SMSC may want both); only the dialect's one is required.
  */
-export function identityOf(dialect: UssdDialect, tlvs: { readonly its_session_info?: unknown; readonly user_message_reference?: unknown }): IdentityResult {
+export function identityOf(
+  dialect: UssdDialect, tlvs: { readonly its_session_info?: unknown; readonly user_message_reference?: unknown },
+): IdentityResult {
   const its = tlvs.its_session_info === undefined ? null : parseItsSessionInfo(tlvs.its_session_info);
   if (tlvs.its_session_info !== undefined && !its) return { ok: false, reason: 'invalid', tlv: 'its_session_info' };
   const umrRaw = tlvs.user_message_reference;
   const umr = umrRaw === undefined ? null : Number(umrRaw);
-  if (umr !== null && (!Number.isInteger(umr) || umr < 0 || umr > USER_MESSAGE_REFERENCE_MAX)) return { ok: false, reason: 'invalid', tlv: 'user_message_reference' };
+  if (umr !== null && (!Number.isInteger(umr) || umr < 0 || umr > USER_MESSAGE_REFERENCE_MAX)) {
+    return { ok: false, reason: 'invalid', tlv: 'user_message_reference' };
+  }
   switch (dialect) {
     case 'its_session_info':
       if (!its) return { ok: false, reason: 'missing', tlv: 'its_session_info' };
@@ -165,7 +174,9 @@ export interface UssdAddressing {
  * subscriber dialled back to the subscriber, addresses echoed as the SMSC wrote them (it knows its
  * own numbering), the dialogue identity echoed, and the op that says whether the phone should answer.
  */
-export function replyFields(inbound: UssdAddressing, identity: UssdIdentity, reply: { readonly text: string; readonly end: boolean }): { fields: Record<string, unknown>; truncated: boolean } {
+export function replyFields(
+  inbound: UssdAddressing, identity: UssdIdentity, reply: { readonly text: string; readonly end: boolean },
+): { fields: Record<string, unknown>; truncated: boolean } {
   const body = ussdTextBytes(reply.text);
   const fields: Record<string, unknown> = {
     service_type: typeof inbound.service_type === 'string' ? inbound.service_type : '',

@@ -108,14 +108,18 @@ function pad2(n: number): string {
 }
 
 /** The receipt text we send in server mode (the common 3.4 appendix B form, 10-digit dates). */
-export function formatReceiptText(r: { messageId: string; state: ReceiptStateValue; submittedAtUnixMs: number; doneAtUnixMs: number; errorCode: string; text: string }): string {
+export function formatReceiptText(r: {
+  messageId: string; state: ReceiptStateValue; submittedAtUnixMs: number; doneAtUnixMs: number; errorCode: string; text: string;
+}): string {
   const date = (ms: number) => {
     const d = new Date(ms);
-    return `${pad2(d.getUTCFullYear() % 100)}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}`;
+    return `${pad2(d.getUTCFullYear() % 100)}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}`
+      + `${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}`;
   };
   const word = Object.entries(STATE_BY_WORD).find(([w, s]) => s === r.state && w.length === 7)?.[0] ?? 'UNKNOWN';
   const delivered = r.state === 'DELIVERED' ? '001' : '000';
-  return `id:${r.messageId} sub:001 dlvrd:${delivered} submit date:${date(r.submittedAtUnixMs)} done date:${date(r.doneAtUnixMs)} stat:${word} err:${r.errorCode.padStart(3, '0').slice(0, 3)} text:${r.text.slice(0, 20)}`;
+  return `id:${r.messageId} sub:001 dlvrd:${delivered} submit date:${date(r.submittedAtUnixMs)} done date:${date(r.doneAtUnixMs)}`
+    + ` stat:${word} err:${r.errorCode.padStart(3, '0').slice(0, 3)} text:${r.text.slice(0, 20)}`;
 }
 
 export function messageStateOf(state: ReceiptStateValue): number {

@@ -70,9 +70,11 @@ export function splitForSubmit(text: string, mode: SplitModeValue, reference: nu
     const seq = i + 1;
     switch (mode) {
       case SplitMode.UDH8:
-        return { dataCoding, esmClass: ESM_CLASS_UDHI, shortMessage: Buffer.concat([Buffer.from([0x05, 0x00, 0x03, reference & 0xff, total, seq]), body]) };
+        return { dataCoding, esmClass: ESM_CLASS_UDHI,
+          shortMessage: Buffer.concat([Buffer.from([0x05, 0x00, 0x03, reference & 0xff, total, seq]), body]) };
       case SplitMode.UDH16:
-        return { dataCoding, esmClass: ESM_CLASS_UDHI, shortMessage: Buffer.concat([Buffer.from([0x06, 0x08, 0x04, (reference >> 8) & 0xff, reference & 0xff, total, seq]), body]) };
+        return { dataCoding, esmClass: ESM_CLASS_UDHI,
+          shortMessage: Buffer.concat([Buffer.from([0x06, 0x08, 0x04, (reference >> 8) & 0xff, reference & 0xff, total, seq]), body]) };
       case SplitMode.SAR:
         return { dataCoding, esmClass: 0, shortMessage: body, sar: { refNum: reference & 0xffff, totalSegments: total, seqNum: seq } };
     }
@@ -98,7 +100,9 @@ export function parseUdh(shortMessage: Buffer): { concat: ConcatInfo | null; bod
     const data = shortMessage.subarray(i + 2, i + 2 + len);
     if (i + 2 + len > udhLength + 1) return null;
     if (iei === 0x00 && len === 3) concat = { reference: data[0] as number, total: data[1] as number, seq: data[2] as number };
-    if (iei === 0x08 && len === 4) concat = { reference: ((data[0] as number) << 8) | (data[1] as number), total: data[2] as number, seq: data[3] as number };
+    if (iei === 0x08 && len === 4) {
+      concat = { reference: ((data[0] as number) << 8) | (data[1] as number), total: data[2] as number, seq: data[3] as number };
+    }
     i += 2 + len;
   }
   return { concat, body: shortMessage.subarray(udhLength + 1) };

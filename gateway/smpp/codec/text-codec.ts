@@ -40,7 +40,9 @@ export function encodeText(text: string, dataCoding: EncodedText['dataCoding'] =
 
 /** Decodes short_message bytes; the high nibble classes of data_coding (0xF0 etc.) fall back to their alphabet bits. */
 export function decodeText(bytes: Uint8Array, dataCoding: number): string {
-  const coding = dataCoding & 0xf0 ? (dataCoding & 0x0c) === 0x08 ? DataCoding.UCS2 : (dataCoding & 0x0c) === 0x04 ? DataCoding.BINARY : DataCoding.GSM : dataCoding;
+  const coding = dataCoding & 0xf0
+    ? (dataCoding & 0x0c) === 0x08 ? DataCoding.UCS2 : (dataCoding & 0x0c) === 0x04 ? DataCoding.BINARY : DataCoding.GSM
+    : dataCoding;
   switch (coding) {
     case DataCoding.GSM:
       return decodeGsm(bytes);
