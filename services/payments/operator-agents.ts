@@ -88,7 +88,8 @@ async function fundForOperator(
   }
   const reference = command.reference ?? '';
   const funded = await fundAgent(client, e.config, {
-    agentId: command.agentId ?? '', amountMinor: amount.amountMinor, reference, actor: `operator-api:${operator.id}`, operatorId: operator.id,
+    agentId: command.agentId ?? '', amountMinor: amount.amountMinor, reference,
+    actor: `operator-api:${operator.id}`, operatorId: operator.id,
   }, (_db, topUp) => fundOverNats(e, topUp));
   if (funded.kind === 'unknown-agent') return UNKNOWN_AGENT;
   if (funded.kind === 'bad-reference') {
