@@ -9,15 +9,19 @@ import { UNANSWERED_WINDOW_MS, type MerchantRequestCounts } from './merchant-req
  * sweep has not yet failed still holds its money, so it is still open. Call it under the subscriber's
  * lock, so two requests at once cannot both take the last place.
  */
-export async function merchantRequestCounts(db: pg.ClientBase, msisdn: string, merchantId: string): Promise<MerchantRequestCounts> {
+export async function merchantRequestCounts(
+  db: pg.ClientBase, msisdn: string, merchantId: string,
+): Promise<MerchantRequestCounts> {
   const row = (await db.query<{ open_this: number; open_all: number; unanswered: number }>(
     `WITH open AS (
-       SELECT payee_id AS merchant_id FROM payments.payments WHERE payer_msisdn = $1 AND state IN ('reserving', 'challenged') AND channel = 'api' AND payee_kind = 'merchant'
+       SELECT payee_id AS merchant_id FROM payments.payments
+         WHERE payer_msisdn = $1 AND state IN ('reserving', 'challenged') AND channel = 'api' AND payee_kind = 'merchant'
          AND NOT consented
        UNION ALL
        SELECT merchant_id FROM payments.mandates WHERE payer_msisdn = $1 AND state = 'pending' AND expires_at > now())
      SELECT (SELECT count(*) FROM open WHERE merchant_id = $2)::int AS open_this, (SELECT count(*) FROM open)::int AS open_all,
-       (SELECT count(*) FROM payments.payments WHERE payer_msisdn = $1 AND created_at > now() - ($3::bigint * interval '1 millisecond') AND channel = 'api'
+       (SELECT count(*) FROM payments.payments
+         WHERE payer_msisdn = $1 AND created_at > now() - ($3::bigint * interval '1 millisecond') AND channel = 'api'
          AND payee_kind = 'merchant' AND payee_id = $2 AND NOT consented AND state = 'failed' AND failure_reason = 'expired')::int
        + (SELECT count(*) FROM payments.mandates WHERE payer_msisdn = $1 AND merchant_id = $2 AND state = 'pending' AND expires_at <= now()
          AND created_at > now() - ($3::bigint * interval '1 millisecond'))::int AS unanswered`,

@@ -21,7 +21,9 @@
 
 /** How long the payer has to answer, and the hold lasts: the merchant's wish, never past one challenge. */
 export function merchantRequestTtlMs(expiresInSeconds: number, challengeTtlMs: number): number {
-  if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 0) throw new RangeError(`expiresInSeconds must be a non-negative integer, got ${expiresInSeconds}`);
+  if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 0) {
+    throw new RangeError(`expiresInSeconds must be a non-negative integer, got ${expiresInSeconds}`);
+  }
   return expiresInSeconds === 0 ? challengeTtlMs : Math.min(expiresInSeconds * 1000, challengeTtlMs);
 }
 
@@ -43,12 +45,18 @@ export interface MerchantRequestCounts {
   readonly unansweredThisMerchant: number;
 }
 
-export const MerchantRequestRefusal = { OPEN_PER_MERCHANT: 'open-per-merchant', OPEN_TOTAL: 'open-total', UNANSWERED: 'unanswered' } as const;
+export const MerchantRequestRefusal = {
+  OPEN_PER_MERCHANT: 'open-per-merchant', OPEN_TOTAL: 'open-total', UNANSWERED: 'unanswered',
+} as const;
 export type MerchantRequestRefusalValue = (typeof MerchantRequestRefusal)[keyof typeof MerchantRequestRefusal];
 
 /** Why a new request (or mandate) from this merchant to this subscriber is refused, or null if it may be made. */
-export function merchantRequestRefusal(counts: MerchantRequestCounts, bounds: MerchantRequestBounds): MerchantRequestRefusalValue | null {
-  if (counts.openThisMerchant > counts.openAllMerchants) throw new RangeError('one merchant cannot have more open than all merchants together');
+export function merchantRequestRefusal(
+  counts: MerchantRequestCounts, bounds: MerchantRequestBounds,
+): MerchantRequestRefusalValue | null {
+  if (counts.openThisMerchant > counts.openAllMerchants) {
+    throw new RangeError('one merchant cannot have more open than all merchants together');
+  }
   if (counts.unansweredThisMerchant >= bounds.unansweredPerDayMax) return MerchantRequestRefusal.UNANSWERED;
   if (counts.openThisMerchant >= bounds.openPerMerchantMax) return MerchantRequestRefusal.OPEN_PER_MERCHANT;
   if (counts.openAllMerchants >= bounds.openTotalMax) return MerchantRequestRefusal.OPEN_TOTAL;

@@ -52,7 +52,8 @@ export function merchantPayment(row: PaymentView, refundedMinor = 0n): dialpay.v
     expiresAtUnixMs: bigIntToInt64(BigInt((row.state === 'authorized' ? row.authorization_expires_at : row.expires_at)?.getTime() ?? 0)),
     captureMode: row.capture_mode,
     refunded: moneyToProto({ amountMinor: refundedMinor, currency: row.currency }),
-    ...(row.authorized_minor !== null ? { authorized: moneyToProto({ amountMinor: BigInt(row.authorized_minor), currency: row.currency }) } : {}),
+    ...(row.authorized_minor !== null
+      ? { authorized: moneyToProto({ amountMinor: BigInt(row.authorized_minor), currency: row.currency }) } : {}),
   };
 }
 

@@ -30,7 +30,8 @@ export class PaymentsMetrics {
     // LATENCY_BUCKETS_SECONDS has a 0.25 bucket: the SLO alert reads it directly.
     this.confirmationToReceiptSeconds = new Histogram({
       name: 'dialpay_payments_confirmation_to_receipt_seconds',
-      help: 'Time from handling the payer\'s confirmation (YES, PIN or USSD confirm) to committing the receipts, for payments the payer confirmed.',
+      help: 'Time from handling the payer\'s confirmation (YES, PIN or USSD confirm) to committing the receipts, '
+        + 'for payments the payer confirmed.',
       labelNames: ['channel'],
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
@@ -52,7 +53,8 @@ export class PaymentsMetrics {
     onAfterCommit(client, () => {
       this.outcomes.inc({ channel: payment.channel, outcome: payment.outcome, reason: payment.reason ?? 'none' });
       if (payment.confirmedAt) {
-        this.confirmationToReceiptSeconds.observe({ channel: payment.channel }, Math.max(0, Date.now() - payment.confirmedAt.getTime()) / 1000);
+        const confirmedAgoMs = Math.max(0, Date.now() - payment.confirmedAt.getTime());
+        this.confirmationToReceiptSeconds.observe({ channel: payment.channel }, confirmedAgoMs / 1000);
       }
     });
   }

@@ -44,12 +44,16 @@ async function askBilling(e: PaymentEngine, request: dialpay.v1.IAgentFloatReque
 
 /** fundAgent's billing, over NATS: billing's answer as fundAgentFloat would have returned it. */
 async function fundOverNats(e: PaymentEngine, request: FloatTopUp): Promise<FloatTopUpResult> {
-  const reply = await askBilling(e, { operatorId: request.operatorId, agentId: request.agentId, topUp: moneyToProto({ amountMinor: request.amountMinor, currency: request.currency }), reference: request.reference });
+  const reply = await askBilling(e, {
+    operatorId: request.operatorId, agentId: request.agentId, reference: request.reference,
+    topUp: moneyToProto({ amountMinor: request.amountMinor, currency: request.currency }),
+  });
   const transferId = reply.transferId ?? '';
   switch (reply.outcome) {
     case AgentFloatOutcome.AGENT_FLOAT_OUTCOME_FUNDED:
     case AgentFloatOutcome.AGENT_FLOAT_OUTCOME_ALREADY:
-      return { outcome: reply.outcome === AgentFloatOutcome.AGENT_FLOAT_OUTCOME_FUNDED ? 'funded' : 'already', transferId, balanceMinor: moneyFromProto(reply.balance).amountMinor };
+      return { outcome: reply.outcome === AgentFloatOutcome.AGENT_FLOAT_OUTCOME_FUNDED ? 'funded' : 'already', transferId,
+        balanceMinor: moneyFromProto(reply.balance).amountMinor };
     case AgentFloatOutcome.AGENT_FLOAT_OUTCOME_CONFLICT:
       return { outcome: 'conflict', transferId, detail: reply.detail ?? '' };
     default:
@@ -58,31 +62,47 @@ async function fundOverNats(e: PaymentEngine, request: FloatTopUp): Promise<Floa
 }
 
 /** POST /v1/operator/agents/{id}/float-topups. */
-export async function topUpAgentFloat(e: PaymentEngine, operator: OperatorConfig, request: dialpay.v1.IOperatorCommandRequest, command: dialpay.v1.ITopUpAgentFloat): Promise<dialpay.v1.IOperatorCommandReply> {
+export async function topUpAgentFloat(
+  e: PaymentEngine, operator: OperatorConfig, request: dialpay.v1.IOperatorCommandRequest, command: dialpay.v1.ITopUpAgentFloat,
+): Promise<dialpay.v1.IOperatorCommandReply> {
   try {
     // A throw rolls the key's transaction back: the key is free again for the retry.
-    return await withIdempotencyKey(e.pool, operatorScope(operator.id), request.idempotencyKey ?? '', request.bodySha256, dialpay.v1.OperatorCommandReply, (client) => fundForOperator(e, client, operator, command));
+    return await withIdempotencyKey(e.pool, operatorScope(operator.id), request.idempotencyKey ?? '', request.bodySha256,
+      dialpay.v1.OperatorCommandReply, (client) => fundForOperator(e, client, operator, command));
   } catch (err) {
     if (!(err instanceof BillingUnanswered)) throw err;
-    e.log.warn({ err, operatorId: operator.id, agentId: command.agentId }, 'agent float top-up: billing did not answer; nothing stored for the key');
+    e.log.warn({ err, operatorId: operator.id, agentId: command.agentId },
+      'agent float top-up: billing did not answer; nothing stored for the key');
     return { error: MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: BILLING_UNANSWERED };
   }
 }
 
-async function fundForOperator(e: PaymentEngine, client: pg.PoolClient, operator: OperatorConfig, command: dialpay.v1.ITopUpAgentFloat): Promise<dialpay.v1.IOperatorCommandReply> {
+async function fundForOperator(
+  e: PaymentEngine, client: pg.PoolClient, operator: OperatorConfig, command: dialpay.v1.ITopUpAgentFloat,
+): Promise<dialpay.v1.IOperatorCommandReply> {
   const amount = moneyFromProtoOrNull(command.amount);
   if (!amount) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount and currency are required' };
   if (amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
-  if (amount.currency !== operator.currency) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `this operator's currency is ${operator.currency}` };
+  if (amount.currency !== operator.currency) {
+    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `this operator's currency is ${operator.currency}` };
+  }
   const reference = command.reference ?? '';
-  const funded = await fundAgent(client, e.config, { agentId: command.agentId ?? '', amountMinor: amount.amountMinor, reference, actor: `operator-api:${operator.id}`, operatorId: operator.id }, (_db, topUp) => fundOverNats(e, topUp));
+  const funded = await fundAgent(client, e.config, {
+    agentId: command.agentId ?? '', amountMinor: amount.amountMinor, reference,
+    actor: `operator-api:${operator.id}`, operatorId: operator.id,
+  }, (_db, topUp) => fundOverNats(e, topUp));
   if (funded.kind === 'unknown-agent') return UNKNOWN_AGENT;
-  if (funded.kind === 'bad-reference') return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'reference must be 1 to 64 of A-Z a-z 0-9 . _ -' };
+  if (funded.kind === 'bad-reference') {
+    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'reference must be 1 to 64 of A-Z a-z 0-9 . _ -' };
+  }
   const { result, agent } = funded;
   switch (result.outcome) {
     case 'funded':
     case 'already':
-      if (result.outcome === 'funded') e.log.info({ operatorId: operator.id, agentId: agent.agent_id, transferId: result.transferId }, 'agent float topped up over the operator API');
+      if (result.outcome === 'funded') {
+        e.log.info({ operatorId: operator.id, agentId: agent.agent_id, transferId: result.transferId },
+          'agent float topped up over the operator API');
+      }
       return {
         floatTopUp: {
           agentId: agent.agent_id, reference, amount: moneyToProto(amount), status: 'completed', transferId: result.transferId,
@@ -98,7 +118,9 @@ async function fundForOperator(e: PaymentEngine, client: pg.PoolClient, operator
 }
 
 /** GET /v1/operator/agents/{id}: the operator's own agents only; another's is not found, as an unknown one. */
-export async function readOperatorAgent(e: PaymentEngine, operator: OperatorConfig, agentId: string): Promise<dialpay.v1.IOperatorCommandReply> {
+export async function readOperatorAgent(
+  e: PaymentEngine, operator: OperatorConfig, agentId: string,
+): Promise<dialpay.v1.IOperatorCommandReply> {
   const agent = await readAgent(e.pool, agentId.toUpperCase());
   if (!agent || agent.operator_id !== operator.id) return UNKNOWN_AGENT;
   let reply: dialpay.v1.IAgentFloatReply;
@@ -108,10 +130,15 @@ export async function readOperatorAgent(e: PaymentEngine, operator: OperatorConf
     if (!(err instanceof BillingUnanswered)) throw err;
     return { error: MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: 'billing did not answer in time; try again' };
   }
-  if (reply.outcome !== AgentFloatOutcome.AGENT_FLOAT_OUTCOME_READ) return { error: MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: reply.detail || 'billing could not read the float' };
+  if (reply.outcome !== AgentFloatOutcome.AGENT_FLOAT_OUTCOME_READ) {
+    return { error: MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: reply.detail || 'billing could not read the float' };
+  }
   return { agent: operatorAgent(agent, moneyFromProto(reply.balance).amountMinor, operator.currency) };
 }
 
 function operatorAgent(agent: AgentRow, floatMinor: bigint, currency: string): dialpay.v1.IOperatorAgent {
-  return { agentId: agent.agent_id, name: agent.name, state: agent.state, msisdnMasked: maskedNumber(agent.msisdn), floatBalance: moneyToProto({ amountMinor: floatMinor, currency }) };
+  return {
+    agentId: agent.agent_id, name: agent.name, state: agent.state, msisdnMasked: maskedNumber(agent.msisdn),
+    floatBalance: moneyToProto({ amountMinor: floatMinor, currency }),
+  };
 }

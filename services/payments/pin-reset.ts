@@ -17,11 +17,16 @@ import type { Language } from '../../runtime/language.js';
 export type PinResetResult =
   | { readonly kind: 'reset'; readonly msisdn: string; readonly wasLocked: boolean }
   | { readonly kind: 'unknown-subscriber'; readonly msisdn: string }
-  /** Payments wait for this PIN (or for their reserve, which may ask for it): a reset now would leave them asking for a PIN that is gone. They end within limits.challengeTtlMs. */
+  /**
+   * Payments wait for this PIN (or for their reserve, which may ask for it): a reset now would leave them
+   * asking for a PIN that is gone. They end within limits.challengeTtlMs.
+   */
   | { readonly kind: 'pin-challenges-open'; readonly msisdn: string; readonly count: number }
   | { readonly kind: 'bad-number' };
 
-export async function resetPin(pool: pg.Pool, config: Config, operatorId: string, number: string): Promise<PinResetResult> {
+export async function resetPin(
+  pool: pg.Pool, config: Config, operatorId: string, number: string,
+): Promise<PinResetResult> {
   const operator = config.operators.find((o) => o.id === operatorId);
   if (!operator) throw new RangeError(`unknown operator "${operatorId}"`);
   const msisdn = toE164(number, operator.countryCallingCode);
@@ -37,11 +42,15 @@ export async function resetPin(pool: pg.Pool, config: Config, operatorId: string
     // Under the subscriber's lock no new PIN challenge can open meanwhile, and with no PIN none will.
     // Reserving ones too: their reserve result may open a PIN challenge with the PIN it read before the reset.
     const open = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM payments.payments WHERE payer_msisdn = $1 AND (state = 'reserving' OR (state = 'challenged' AND challenge_method = 'pin'))`, [msisdn],
+      `SELECT count(*)::int AS n FROM payments.payments
+       WHERE payer_msisdn = $1 AND (state = 'reserving' OR (state = 'challenged' AND challenge_method = 'pin'))`, [msisdn],
     );
     const count = open.rows[0]?.n ?? 0;
     if (count > 0) return { kind: 'pin-challenges-open', msisdn, count };
-    await client.query('UPDATE payments.subscribers SET pin_hash = NULL, pin_failures = 0, pin_locked = false, updated_at = now() WHERE msisdn = $1', [msisdn]);
+    await client.query(
+      'UPDATE payments.subscribers SET pin_hash = NULL, pin_failures = 0, pin_locked = false, updated_at = now() WHERE msisdn = $1',
+      [msisdn],
+    );
     const eventId = `pin-reset:${randomUUID()}`;
     await emitEvent(client, OUTBOX, Events.smsOutbound, { eventId }, {
       messageRef: eventId,

@@ -18,7 +18,9 @@ export function isAcceptablePin(pin: string): boolean {
 }
 
 /** Checks a PIN against the locked subscriber row; a wrong one counts toward the lock, a right one clears the count. */
-export async function checkPin(engine: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, pin: string): Promise<PinCheck> {
+export async function checkPin(
+  engine: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, pin: string,
+): Promise<PinCheck> {
   if (subscriber.pin_locked) return { kind: 'locked' };
   const attemptsMax = engine.config.limits.pinAttemptsMax;
   // No PIN to match (reset by customer care while a PIN challenge was opening): wrong, but it must
@@ -33,7 +35,9 @@ export async function checkPin(engine: PaymentEngine, client: pg.PoolClient, sub
   return failures >= attemptsMax ? { kind: 'locked' } : { kind: 'wrong', attemptsLeft: attemptsMax - failures };
 }
 
-export async function setPin(engine: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, command: dialpay.v1.ISetPin): Promise<dialpay.v1.ISubscriberCommandReply> {
+export async function setPin(
+  engine: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, command: dialpay.v1.ISetPin,
+): Promise<dialpay.v1.ISubscriberCommandReply> {
   const newPin = command.newPin ?? '';
   if (!isAcceptablePin(newPin)) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED };
   if (subscriber.pin_hash !== null) {

@@ -20,14 +20,22 @@ import { SMS_RECEIPT } from './sms-options.js';
 const { DebitOutcome, MerchantError } = dialpay.v1;
 
 function merchantRefund(refund: RefundRow, currency: string): dialpay.v1.IMerchantRefund {
-  return { refundId: refund.refund_id, status: refund.state, amount: moneyToProto({ amountMinor: BigInt(refund.amount_minor), currency }), createdAtUnixMs: unixMsToProto(refund.created_at) };
+  return {
+    refundId: refund.refund_id, status: refund.state, amount: moneyToProto({ amountMinor: BigInt(refund.amount_minor), currency }),
+    createdAtUnixMs: unixMsToProto(refund.created_at),
+  };
 }
 
 /** Never more than captured minus refunded (pending refunds included), and only a completed payment. */
-export async function refundForMerchant(e: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, refund: dialpay.v1.IRefundPayment): Promise<dialpay.v1.IMerchantCommandReply> {
+export async function refundForMerchant(
+  e: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, refund: dialpay.v1.IRefundPayment,
+): Promise<dialpay.v1.IMerchantCommandReply> {
   const payment = await merchantStore.lockMerchantPayment(client, refund.paymentId ?? '', merchant.id);
   if (!payment) return { error: MerchantError.MERCHANT_ERROR_NOT_FOUND, detail: 'no such payment' };
-  if (payment.state !== PaymentState.COMPLETED) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: `the payment is ${MERCHANT_STATUS[payment.state]}; only a completed payment can be refunded` };
+  if (payment.state !== PaymentState.COMPLETED) {
+    return { error: MerchantError.MERCHANT_ERROR_REFUSED,
+      detail: `the payment is ${MERCHANT_STATUS[payment.state]}; only a completed payment can be refunded` };
+  }
   const amount = moneyFromProtoOrNull(refund.amount);
   if (!amount) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount is not valid' };
   const refunded = await merchantStore.refundedMinor(client, payment.payment_id);
@@ -58,12 +66,14 @@ export async function onRefundResult(e: PaymentEngine, result: dialpay.v1.IDebit
     const lang = payment.language;
     const to = payerOf(payment);
     await e.sms(client, `${refund.refund_id}:refund-sms`, payment.payment_id, to, reply('refunded', lang, {
-      amount: formatAmount(BigInt(refund.amount_minor), payment.currency, lang), payee: e.payeeName(payment), paymentRef: payment.payment_id.slice(0, 8).toUpperCase(),
+      amount: formatAmount(BigInt(refund.amount_minor), payment.currency, lang), payee: e.payeeName(payment),
+      paymentRef: payment.payment_id.slice(0, 8).toUpperCase(),
       wallet: payment.funding === 'wallet' ? 'yes' : '',
     }), SMS_RECEIPT);
     await e.emit(client, Events.merchantEvent, `${refund.refund_id}:merchant:refunded`, payment.payment_id, {
       merchantId: payment.payee_id, type: 'payment.refunded',
-      payment: merchantPayment(payment, await merchantStore.refundedMinor(client, payment.payment_id)), refund: merchantRefund(refund, payment.currency),
+      payment: merchantPayment(payment, await merchantStore.refundedMinor(client, payment.payment_id)),
+      refund: merchantRefund(refund, payment.currency),
     });
   });
 }

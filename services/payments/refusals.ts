@@ -22,7 +22,10 @@ const refused = (retryable: boolean, en: (a: Args) => string, fr: (a: Args) => s
 /** A started payment that failed: why, in the payer's receipt frame. */
 const failed = (retryable: boolean, why: Phrase): Refusal & { why: Phrase } => ({
   retryable, why,
-  text: { en: (a) => `Payment of ${a.amount} failed: ${why.en}. Nothing was charged.`, fr: (a) => `Paiement de ${a.amount} echoue: ${why.fr}. Rien n a ete debite.` },
+  text: {
+    en: (a) => `Payment of ${a.amount} failed: ${why.en}. Nothing was charged.`,
+    fr: (a) => `Paiement de ${a.amount} echoue: ${why.fr}. Rien n a ete debite.`,
+  },
 });
 
 /** A started cash-in that failed, as the agent reads it. */
@@ -45,7 +48,9 @@ const overLimit = (retryable: boolean, what: Phrase, withAmount = true): Refusal
 
 export const REFUSALS = {
   // Refused requests: nothing was reserved.
-  payee_unknown: refused(false, (a) => `${a.payee} is not a shop we know. Check the code and try again.`, (a) => `${a.payee} n est pas une boutique connue. Verifiez le code.`),
+  payee_unknown: refused(false,
+    (a) => `${a.payee} is not a shop we know. Check the code and try again.`,
+    (a) => `${a.payee} n est pas une boutique connue. Verifiez le code.`),
   self_transfer: refused(false, () => 'You cannot send money to yourself.', () => 'Vous ne pouvez pas vous envoyer de l argent.'),
   payee_no_network: refused(false,
     (a) => `${a.payee} is not on a network dialpay can send to. Check the number. Nothing was charged.`,
@@ -60,7 +65,8 @@ export const REFUSALS = {
   limit_per_payment: overLimit(false, { en: 'the most per payment is', fr: 'le maximum par paiement est' }),
   limit_daily: overLimit(true, { en: 'you can pay at most this today:', fr: 'vous pouvez encore payer aujourd hui:' }),
   limit_monthly: overLimit(true, { en: 'you can pay at most this month:', fr: 'vous pouvez encore payer ce mois:' }),
-  limit_velocity: overLimit(true, { en: 'too many payments in a minute, try again shortly', fr: 'trop de paiements en une minute, reessayez bientot' }, false),
+  limit_velocity: overLimit(true,
+    { en: 'too many payments in a minute, try again shortly', fr: 'trop de paiements en une minute, reessayez bientot' }, false),
   airtime_not_offered: refused(false,
     () => 'Airtime is not sold through dialpay on your network. Nothing was charged.',
     () => 'Le credit n est pas vendu par dialpay sur votre reseau. Rien n a ete debite.'),
@@ -81,7 +87,9 @@ export const REFUSALS = {
     (a) => `Your dialpay wallet has ${a.wallet}: not enough for ${a.total} (${a.amount} + fee ${a.fee}). Nothing was charged.`,
     (a) => `Votre portefeuille dialpay a ${a.wallet}: pas assez pour ${a.total} (${a.amount} + frais ${a.fee}). Rien n a ete debite.`),
   // An agent's DEP (cash.ts).
-  not_an_agent: refused(false, () => 'DEP is for registered dialpay agents only. Nothing was moved.', () => 'DEPOT est reserve aux agents dialpay enregistres. Rien n a ete deplace.'),
+  not_an_agent: refused(false,
+    () => 'DEP is for registered dialpay agents only. Nothing was moved.',
+    () => 'DEPOT est reserve aux agents dialpay enregistres. Rien n a ete deplace.'),
   agent_suspended: refused(false,
     () => 'Your agent account is suspended: deposits are refused. Contact your operator. Nothing was moved.',
     () => 'Votre compte agent est suspendu: depots refuses. Contactez votre operateur. Rien n a ete deplace.'),
@@ -106,7 +114,8 @@ export const REFUSALS = {
   wallet_balance_max: failed(true, { en: 'the wallet would exceed its limit', fr: 'le portefeuille depasserait sa limite' }),
   // Failed cash-ins, as the agent reads them: their float, not "your balance".
   float_too_low: cashInFailed(true, { en: 'float too low', fr: 'float insuffisant' }),
-  cash_in_wallet_balance_max: cashInFailed(true, { en: "the subscriber's wallet would exceed its limit", fr: 'le portefeuille de l abonne depasserait sa limite' }),
+  cash_in_wallet_balance_max: cashInFailed(true,
+    { en: "the subscriber's wallet would exceed its limit", fr: 'le portefeuille de l abonne depasserait sa limite' }),
   cash_in_not_completed: cashInFailed(true, { en: 'it could not be completed', fr: 'il n a pas pu aboutir' }),
 } as const satisfies Record<string, Refusal>;
 
@@ -147,7 +156,9 @@ export function failedReply(reason: FailureReasonValue, amountMinor: bigint, cur
   return refusalText(FAILURE_REFUSAL[reason], language, { amount: formatAmount(amountMinor, currency, language) });
 }
 
-export function cashInFailedReply(reason: FailureReasonValue, amountMinor: bigint, currency: string, payee: string, language: Language): string {
+export function cashInFailedReply(
+  reason: FailureReasonValue, amountMinor: bigint, currency: string, payee: string, language: Language,
+): string {
   const args = { amount: formatAmount(amountMinor, currency, language), payee };
   const own = CASH_IN_REFUSAL[reason];
   return own ? refusalText(own, language, args) : cashInFrame(REFUSALS[FAILURE_REFUSAL[reason]].why)[language](args);

@@ -24,10 +24,13 @@ const OPEN_CHALLENGES_MAX = 20;
 type Say = (text: string) => Promise<void>;
 
 /** Called under the subscriber's lock. */
-export async function answerChallenge(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, command: Extract<SmsCommand, { kind: 'confirm' | 'pin' }>, say: Say): Promise<void> {
+export async function answerChallenge(
+  e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, command: Extract<SmsCommand, { kind: 'confirm' | 'pin' }>, say: Say,
+): Promise<void> {
   const rows = await store.lockOpenChallenges(client, subscriber.msisdn, OPEN_CHALLENGES_MAX);
   // None pending (read with the subscriber's row): no statement to find none.
-  const mandates = subscriber.mandate_pending === false ? [] : await lockPendingMandates(client, subscriber.msisdn, OPEN_CHALLENGES_MAX);
+  const mandates = subscriber.mandate_pending === false ? []
+    : await lockPendingMandates(client, subscriber.msisdn, OPEN_CHALLENGES_MAX);
   const language = command.kind === 'confirm' ? command.language : subscriber.language;
   const pinRows = rows.filter((p) => p.challenge_method === 'pin');
   const codeRows = rows.filter((p) => p.challenge_method === 'code');
@@ -45,10 +48,18 @@ export async function answerChallenge(e: PaymentEngine, client: pg.PoolClient, s
   }
 }
 
-/** A code answer: compared with the open codes only; a wrong one is one wrong code for the subscriber and one attempt on the newest code challenge. */
-async function answerCode(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, codeRows: PaymentRow[], mandates: MandateRow[], code: string, language: Language, say: Say): Promise<void> {
+/**
+ * A code answer: compared with the open codes only; a wrong one is one wrong code for the subscriber
+ * and one attempt on the newest code challenge.
+ */
+async function answerCode(
+  e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, codeRows: PaymentRow[], mandates: MandateRow[],
+  code: string, language: Language, say: Say,
+): Promise<void> {
   const now = Date.now();
-  const guesses: CodeGuessState = { wrongAtMs: subscriber.code_wrong_at.map((d) => d.getTime()), lockedUntilMs: subscriber.code_locked_until?.getTime() ?? null };
+  const guesses: CodeGuessState = {
+    wrongAtMs: subscriber.code_wrong_at.map((d) => d.getTime()), lockedUntilMs: subscriber.code_locked_until?.getTime() ?? null,
+  };
   // Locked out: no code is compared at all, a right one included (else the lockout would still answer guesses).
   if (isCodeLocked(guesses, now)) return say(codesLockedText(guesses.lockedUntilMs as number, now, language));
   const mandate = mandates.find((m) => m.code_hash === hashCode(m.mandate_id, code));
@@ -57,10 +68,15 @@ async function answerCode(e: PaymentEngine, client: pg.PoolClient, subscriber: S
   if (byCode) return consent(e, client, subscriber, byCode);
   // No code matched: one wrong answer, however many codes it was compared with (bounded by the open-request bounds).
   const limits = e.config.limits;
-  const outcome = recordWrongAnswer(guesses, now, { wrongAnswersMax: limits.wrongAnswersPerSubscriberMax, windowMs: limits.wrongAnswersWindowMs, lockoutMs: limits.codeLockoutMs });
-  await store.setCodeGuesses(client, subscriber.msisdn, outcome.state.wrongAtMs.map((ms) => new Date(ms)), outcome.state.lockedUntilMs === null ? null : new Date(outcome.state.lockedUntilMs));
+  const outcome = recordWrongAnswer(guesses, now, {
+    wrongAnswersMax: limits.wrongAnswersPerSubscriberMax, windowMs: limits.wrongAnswersWindowMs, lockoutMs: limits.codeLockoutMs,
+  });
+  const { wrongAtMs, lockedUntilMs } = outcome.state;
+  await store.setCodeGuesses(client, subscriber.msisdn, wrongAtMs.map((ms) => new Date(ms)),
+    lockedUntilMs === null ? null : new Date(lockedUntilMs));
   if (outcome.locked) {
-    e.log.warn({ msisdn: maskMsisdn(subscriber.msisdn), openCodes: codeRows.length + mandates.length }, 'too many wrong codes: confirmations by code locked');
+    e.log.warn({ msisdn: maskMsisdn(subscriber.msisdn), openCodes: codeRows.length + mandates.length },
+      'too many wrong codes: confirmations by code locked');
     e.metrics?.codeLocked(client);
     return say(codesLockedText(outcome.lockedUntilMs, now, language));
   }
@@ -71,7 +87,9 @@ async function answerCode(e: PaymentEngine, client: pg.PoolClient, subscriber: S
 }
 
 /** A PIN answer: compared with the PIN only, never with a code; a wrong one counts toward the PIN lock and on its challenge. */
-async function answerPin(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, pinRows: PaymentRow[], pin: string, language: Language, say: Say): Promise<void> {
+async function answerPin(
+  e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, pinRows: PaymentRow[], pin: string, language: Language, say: Say,
+): Promise<void> {
   // A PIN names no payment: with several PIN challenges open it could confirm one the payer did
   // not mean (a merchant's request that arrived just before). Ask them to settle one at a time.
   if (pinRows.length > 1) return say(reply('severalWaiting', language, { count: String(pinRows.length) }));
@@ -88,13 +106,16 @@ async function answerPin(e: PaymentEngine, client: pg.PoolClient, subscriber: Su
  * consent is not a new attempt).
  */
 async function consent(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, payment: PaymentRow): Promise<void> {
-  if (await agentSuspendedSince(client, payment)) return e.step(client, payment, { kind: 'stop' }); // cash.ts: nothing moves once the agent is suspended
+  // cash.ts: nothing moves once the agent is suspended
+  if (await agentSuspendedSince(client, payment)) return e.step(client, payment, { kind: 'stop' });
   if (payment.channel === 'api' && !payment.consented) {
     const spent = await store.spentSoFar(client, subscriber.msisdn);
     const decision = e.checkPayerLimits(subscriber, BigInt(payment.amount_minor), { ...spent, paymentsLastMinute: 0 });
     if (!decision.allowed) return e.step(client, payment, { kind: 'over-limit' });
   }
-  await e.step(client, payment, { kind: 'answer', correct: true, attemptsMax: e.config.limits.pinAttemptsMax, manualCapture: payment.capture_mode === 'manual' });
+  await e.step(client, payment, {
+    kind: 'answer', correct: true, attemptsMax: e.config.limits.pinAttemptsMax, manualCapture: payment.capture_mode === 'manual',
+  });
 }
 
 function codesLockedText(lockedUntilMs: number, nowMs: number, language: Language): string {

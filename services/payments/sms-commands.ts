@@ -48,7 +48,8 @@ export class SmsCommands {
     // BAL waits for billing (up to BALANCE_TIMEOUT_MS). Asked here, before the transaction, that
     // wait holds neither the subscriber's row lock (which would stall the same phone's PAY or YES)
     // nor a pooled connection. A redelivered BAL asks again; a balance query changes nothing.
-    const balance = sender && isBalanceCommand(message.text ?? '', sender.operator) ? await this.#askBalance(sender.operator, sender.msisdn) : null;
+    const balance = sender && isBalanceCommand(message.text ?? '', sender.operator)
+      ? await this.#askBalance(sender.operator, sender.msisdn) : null;
     await handleOnce(this.#e.pool, SCHEMA, SMS_INBOUND_CONSUMER, eventId, (client) => this.#command(client, message, balance));
   }
 
@@ -58,7 +59,9 @@ export class SmsCommands {
     return operator && isE164(msisdn) ? { operator, msisdn } : null;
   }
 
-  async #command(client: pg.PoolClient, message: dialpay.v1.ISmsInbound, balance: dialpay.v1.IBalanceReply | null): Promise<void> {
+  async #command(
+    client: pg.PoolClient, message: dialpay.v1.ISmsInbound, balance: dialpay.v1.IBalanceReply | null,
+  ): Promise<void> {
     const e = this.#e;
     const sender = this.#sender(message);
     if (!sender) {
@@ -67,7 +70,9 @@ export class SmsCommands {
     }
     const { operator, msisdn } = sender;
     const subscriber = await store.lockSubscriber(client, msisdn, operator.defaultLanguage);
-    const command = parseSmsCommand(message.text ?? '', { currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: subscriber.language });
+    const command = parseSmsCommand(message.text ?? '', {
+      currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: subscriber.language,
+    });
     const to = { operatorId: operator.id, msisdn, shortCode: message.toAddress ?? operator.shortCodes[0] ?? '' };
     const eventId = message.envelope?.eventId as string;
     const say = (text: string) => e.sms(client, `${eventId}:reply`, '', to, text, SMS_REPLY);
@@ -88,7 +93,10 @@ export class SmsCommands {
         return say(revoked > 0 ? `${text} ${reply('mandatesRevoked', command.language, { count: String(revoked) })}` : text);
       }
       case 'deposit': {
-        const opened = await openCashIn(e, client, subscriber, operator, { payeeMsisdn: command.payeeMsisdn, amountMinor: command.amountMinor, language: command.language, channel: 'sms', shortCode: to.shortCode, requestId: null });
+        const opened = await openCashIn(e, client, subscriber, operator, {
+          payeeMsisdn: command.payeeMsisdn, amountMinor: command.amountMinor, language: command.language,
+          channel: 'sms', shortCode: to.shortCode, requestId: null,
+        });
         return opened.ok ? undefined : say(opened.text);
       }
       case 'pay':
@@ -103,31 +111,27 @@ export class SmsCommands {
   }
 
   /** An SMS PAY, SEND, AIRTIME or WITHDRAW (cash.ts): open the payment, or say why not. */
-  async #start(client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: Extract<SmsCommand, { kind: 'pay' | 'send' | 'airtime' | 'withdraw' }>, to: Destination, eventId: string): Promise<void> {
-    const payee: Payee =
-      command.kind === 'pay' ? { kind: 'merchant', id: command.merchantCode }
-        : command.kind === 'send' ? { kind: 'subscriber', id: command.payeeMsisdn }
-        : command.kind === 'withdraw' ? { kind: 'agent', id: command.agentId }
-          : { kind: 'airtime', id: command.targetMsisdn ?? subscriber.msisdn }; // airtime.ts
+  async #start(
+    client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: StartCommand, to: Destination, eventId: string,
+  ): Promise<void> {
+    const say = (text: string) => this.#e.sms(client, `${eventId}:reply`, '', to, text, SMS_REPLY);
     // Above the PIN threshold a locked PIN blocks the payment: never fall back to an SMS code,
     // which the person holding the phone would receive.
-    const refusal =
-      command.amountMinor > this.#e.config.limits.pinRequiredAboveMinor && subscriber.pin_locked
-        ? failedReply(FailureReason.PIN_LOCKED, command.amountMinor, operator.currency, command.language)
-        : null;
-    const opened = refusal
-      ? { ok: false as const, text: refusal }
-      : await this.#e.open(client, subscriber, operator, {
-          payee, amountMinor: command.amountMinor, reference: command.kind === 'pay' ? command.reference : '',
-          language: command.language, channel: 'sms', shortCode: to.shortCode, requestId: null,
-        });
-    if (!opened.ok) await this.#e.sms(client, `${eventId}:reply`, '', to, opened.text, SMS_REPLY);
+    if (command.amountMinor > this.#e.config.limits.pinRequiredAboveMinor && subscriber.pin_locked) {
+      return say(failedReply(FailureReason.PIN_LOCKED, command.amountMinor, operator.currency, command.language));
+    }
+    const opened = await this.#e.open(client, subscriber, operator, {
+      payee: payeeOf(command, subscriber), amountMinor: command.amountMinor, reference: command.kind === 'pay' ? command.reference : '',
+      language: command.language, channel: 'sms', shortCode: to.shortCode, requestId: null,
+    });
+    if (!opened.ok) await say(opened.text);
   }
 
   /** Asks billing (request/reply, bounded wait); null when unanswered, for an honest "try later". */
   async #askBalance(operator: OperatorConfig, msisdn: string): Promise<dialpay.v1.IBalanceReply | null> {
     try {
-      return await requestReply(this.#e.nc, Requests.billingBalance, { operatorId: operator.id, msisdn, statementLinesMax: STATEMENT_LINES_SMS }, BALANCE_TIMEOUT_MS);
+      return await requestReply(this.#e.nc, Requests.billingBalance,
+        { operatorId: operator.id, msisdn, statementLinesMax: STATEMENT_LINES_SMS }, BALANCE_TIMEOUT_MS);
     } catch (err) {
       this.#e.log.warn({ err }, 'balance query unanswered');
       return null;
@@ -135,9 +139,23 @@ export class SmsCommands {
   }
 }
 
+type StartCommand = Extract<SmsCommand, { kind: 'pay' | 'send' | 'airtime' | 'withdraw' }>;
+
+/** Whom an SMS PAY, SEND, AIRTIME (airtime.ts) or WITHDRAW (cash.ts) pays. */
+function payeeOf(command: StartCommand, subscriber: SubscriberRow): Payee {
+  switch (command.kind) {
+    case 'pay': return { kind: 'merchant', id: command.merchantCode };
+    case 'send': return { kind: 'subscriber', id: command.payeeMsisdn };
+    case 'withdraw': return { kind: 'agent', id: command.agentId };
+    case 'airtime': return { kind: 'airtime', id: command.targetMsisdn ?? subscriber.msisdn };
+  }
+}
+
 /** Whether the text is BAL (or SOLDE): the command's kind does not depend on the subscriber's language. */
 export function isBalanceCommand(text: string, operator: OperatorConfig): boolean {
-  return parseSmsCommand(text, { currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: operator.defaultLanguage }).kind === 'balance';
+  return parseSmsCommand(text, {
+    currency: operator.currency, countryCallingCode: operator.countryCallingCode, defaultLanguage: operator.defaultLanguage,
+  }).kind === 'balance';
 }
 
 /**
@@ -148,7 +166,9 @@ function balanceText(answer: dialpay.v1.IBalanceReply | null, operator: Operator
   const view = balanceView(answer, operator.currency, language);
   if (!view) return reply('balanceUnavailable', language);
   const lines = view.lines.join('; ');
-  if (view.carrierUnavailable && view.wallet) return reply('balancesNoCarrier', language, { wallet: view.wallet, operator: operator.name, lines });
+  if (view.carrierUnavailable && view.wallet) {
+    return reply('balancesNoCarrier', language, { wallet: view.wallet, operator: operator.name, lines });
+  }
   if (!view.balance || !view.wallet) return reply('balance', language, { balance: view.shown, lines });
   return reply('balances', language, { wallet: view.wallet, operator: operator.name, balance: view.balance, lines });
 }

@@ -6,9 +6,11 @@ import { toE164 } from '../../runtime/msisdn.js';
 import { parseAmount } from '../../runtime/money.js';
 import type { Language } from '../../runtime/language.js';
 
-
 export type SmsCommand =
-  | { readonly kind: 'pay'; readonly language: Language; readonly merchantCode: string; readonly amountMinor: bigint; readonly reference: string }
+  | {
+    readonly kind: 'pay'; readonly language: Language; readonly merchantCode: string; readonly amountMinor: bigint;
+    readonly reference: string;
+  }
   | { readonly kind: 'send'; readonly language: Language; readonly payeeMsisdn: string; readonly amountMinor: bigint }
   /** AIRTIME <amount> [number] (CREDIT in French): airtime for the number, else for the sender's own line (null). */
   | { readonly kind: 'airtime'; readonly language: Language; readonly amountMinor: bigint; readonly targetMsisdn: string | null }
@@ -55,7 +57,8 @@ const PIN = /^\d{4,6}$/;
 /** An agent's id as registered (payments.agents): AG1001. */
 export const AGENT_ID = /^[A-Z0-9-]{2,32}$/;
 
-const KEYWORDS: Readonly<Record<string, { readonly command: 'pay' | 'send' | 'airtime' | 'deposit' | 'withdraw' | 'balance' | 'help' | 'stop' | 'language' | 'confirm'; readonly language: Language | null }>> = {
+type KeywordCommand = 'pay' | 'send' | 'airtime' | 'deposit' | 'withdraw' | 'balance' | 'help' | 'stop' | 'language' | 'confirm';
+const KEYWORDS: Readonly<Record<string, { readonly command: KeywordCommand; readonly language: Language | null }>> = {
   PAY: { command: 'pay', language: 'en' },
   PAYER: { command: 'pay', language: 'fr' },
   SEND: { command: 'send', language: 'en' },
@@ -150,7 +153,9 @@ export function parseSmsCommand(text: string, context: GrammarContext): SmsComma
 }
 
 /** DEP <number> <amount> and WITHDRAW <agent> <amount> (cash.ts): the same shape, a party then an amount, nothing after. */
-function parseCashCommand(command: 'deposit' | 'withdraw', language: Language, args: readonly string[], context: GrammarContext): SmsCommand {
+function parseCashCommand(
+  command: 'deposit' | 'withdraw', language: Language, args: readonly string[], context: GrammarContext,
+): SmsCommand {
   const invalid = (reason: InvalidReason): SmsCommand => ({ kind: 'invalid', language, reason });
   const [party, amount, ...rest] = args;
   if (party === undefined || amount === undefined) return invalid(InvalidReason.MISSING_ARGUMENT);
@@ -163,13 +168,19 @@ function parseCashCommand(command: 'deposit' | 'withdraw', language: Language, a
   } else if (!AGENT_ID.test(agentId)) return invalid(InvalidReason.BAD_AGENT);
   const amountMinor = parseAmount(amount, context.currency);
   if (amountMinor === null) return invalid(InvalidReason.BAD_AMOUNT);
-  return payeeMsisdn !== null ? { kind: 'deposit', language, payeeMsisdn, amountMinor } : { kind: 'withdraw', language, agentId, amountMinor };
+  return payeeMsisdn !== null ? { kind: 'deposit', language, payeeMsisdn, amountMinor }
+    : { kind: 'withdraw', language, agentId, amountMinor };
 }
 
 /** What stands for each run of digits in a masked text: the same width whatever the secret's length. */
 export const SECRET_MASK = '****';
-/** Commands a replay needs as typed: PAY, SEND, AIRTIME, DEP and WITHDRAW (their digits are an amount, a number, an agent), and those that carry no digits. */
-const KEPT_AS_TYPED: ReadonlySet<SmsCommand['kind']> = new Set(['pay', 'send', 'airtime', 'deposit', 'withdraw', 'balance', 'help', 'stop', 'language']);
+/**
+ * Commands a replay needs as typed: PAY, SEND, AIRTIME, DEP and WITHDRAW (their digits are an amount,
+ * a number, an agent), and those that carry no digits.
+ */
+const KEPT_AS_TYPED: ReadonlySet<SmsCommand['kind']> = new Set([
+  'pay', 'send', 'airtime', 'deposit', 'withdraw', 'balance', 'help', 'stop', 'language',
+]);
 /** Any decimal digit, not only ASCII: a PIN typed in another script is still a PIN. */
 const DIGIT_RUN = /\p{Nd}+/gu;
 

@@ -31,10 +31,13 @@ export function timeBound(kind: dialpay.v1.SmsKind, expiresAtMs: number | null |
  * SmsOutbound's fields for one SMS: delivery receipt asked, priority, kind and expiry, and where the
  * text holds a secret (a one-time code, marked by markSecrets) for the gateway to mask.
  */
-export function smsOutboundBody(eventId: string, to: Destination, text: string | SecretText, options: SmsOptions): Omit<dialpay.v1.ISmsOutbound, 'envelope'> {
+export function smsOutboundBody(
+  eventId: string, to: Destination, text: string | SecretText, options: SmsOptions,
+): Omit<dialpay.v1.ISmsOutbound, 'envelope'> {
   const body = typeof text === 'string' ? { text, secretSpans: [] } : text;
   return {
-    messageRef: eventId, operatorId: to.operatorId, toMsisdn: to.msisdn, fromAddress: to.shortCode, text: body.text, secretSpans: [...body.secretSpans], receiptRequested: true,
+    messageRef: eventId, operatorId: to.operatorId, toMsisdn: to.msisdn, fromAddress: to.shortCode,
+    text: body.text, secretSpans: [...body.secretSpans], receiptRequested: true,
     priority: options.urgent ? SmsPriority.SMS_PRIORITY_HIGH : SmsPriority.SMS_PRIORITY_NORMAL,
     kind: options.kind,
     expiresAtUnixMs: bigIntToInt64(BigInt(Math.max(0, Math.trunc(options.expiresAtMs ?? 0)))),

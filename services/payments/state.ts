@@ -73,58 +73,82 @@ export interface Transition {
 
 /** No change: the input does not apply in this state (a late or repeated event). */
 const stay = (p: PaymentSnapshot): Transition => ({ state: p.state, challengeAttempts: p.challengeAttempts, actions: [] });
+/** Failed for `reason`, releasing whatever is held. */
+const fail = (challengeAttempts: number, reason: FailureReasonValue): Transition => ({
+  state: PaymentState.FAILED, challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason }],
+});
 
 export function transition(payment: PaymentSnapshot, input: PaymentInput): Transition {
   switch (payment.state) {
-    case PaymentState.RESERVING:
-      if (input.kind === 'reserve-result') {
-        // Under an active mandate the payer consented in advance: no challenge, capture at once.
-        if (input.ok && input.preauthorized) return { state: PaymentState.CAPTURING, challengeAttempts: 0, actions: [{ kind: 'capture' }] };
-        if (input.ok) return { state: PaymentState.CHALLENGED, challengeAttempts: 0, actions: [{ kind: 'challenge' }] };
-        const reason = input.insufficientFunds ? FailureReason.INSUFFICIENT_FUNDS : FailureReason.CARRIER_ERROR;
-        // A refused reserve holds nothing, but void anyway: an unanswered reserve may have gone through at the carrier.
-        return { state: PaymentState.FAILED, challengeAttempts: 0, actions: [{ kind: 'void' }, { kind: 'fail', reason }] };
-      }
-      if (input.kind === 'stop') return { state: PaymentState.FAILED, challengeAttempts: 0, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.CANCELLED }] };
-      // The carrier never answered the reserve: give up and release whatever it may hold.
-      if (input.kind === 'expired') return { state: PaymentState.FAILED, challengeAttempts: 0, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.CARRIER_ERROR }] };
-      return stay(payment);
-    case PaymentState.CHALLENGED:
-      switch (input.kind) {
-        case 'answer': {
-          if (input.correct && input.manualCapture) return { state: PaymentState.AUTHORIZED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'authorize' }] };
-          if (input.correct) return { state: PaymentState.CAPTURING, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'capture' }] };
-          const attempts = payment.challengeAttempts + 1;
-          if (attempts >= input.attemptsMax) {
-            return { state: PaymentState.FAILED, challengeAttempts: attempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.WRONG_CODE }] };
-          }
-          return { state: PaymentState.CHALLENGED, challengeAttempts: attempts, actions: [{ kind: 'retry-prompt', attemptsLeft: input.attemptsMax - attempts }] };
-        }
-        case 'expired':
-          return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.EXPIRED }] };
-        case 'over-limit':
-          return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.LIMIT }] };
-        case 'stop':
-          return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.CANCELLED }] };
-        default:
-          return stay(payment);
-      }
-    case PaymentState.AUTHORIZED:
-      if (input.kind === 'merchant-capture') return { state: PaymentState.CAPTURING, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'capture' }] };
-      // The merchant never charged: release the hold.
-      if (input.kind === 'expired') return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.EXPIRED }] };
-      // STOP ends any standing authorisation (DESIGN.md): what was not captured is not taken.
-      if (input.kind === 'stop') return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason: FailureReason.CANCELLED }] };
-      return stay(payment);
-    case PaymentState.CAPTURING:
-      if (input.kind === 'capture-result') {
-        if (input.ok) return { state: PaymentState.COMPLETED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'receipts', ...(input.topUpRefunded ? { topUpRefunded: true } : {}) }] };
-        const reason = input.walletBalanceMax ? FailureReason.WALLET_BALANCE_MAX : FailureReason.CARRIER_ERROR;
-        return { state: PaymentState.FAILED, challengeAttempts: payment.challengeAttempts, actions: [{ kind: 'void' }, { kind: 'fail', reason }] };
-      }
-      return stay(payment); // confirmed: STOP or expiry no longer undo it
+    case PaymentState.RESERVING: return fromReserving(payment, input);
+    case PaymentState.CHALLENGED: return fromChallenged(payment, input);
+    case PaymentState.AUTHORIZED: return fromAuthorized(payment, input);
+    case PaymentState.CAPTURING: return fromCapturing(payment, input);
     case PaymentState.COMPLETED:
     case PaymentState.FAILED:
       return stay(payment);
   }
+}
+
+function fromReserving(payment: PaymentSnapshot, input: PaymentInput): Transition {
+  if (input.kind === 'reserve-result') {
+    // Under an active mandate the payer consented in advance: no challenge, capture at once.
+    if (input.ok && input.preauthorized) return { state: PaymentState.CAPTURING, challengeAttempts: 0, actions: [{ kind: 'capture' }] };
+    if (input.ok) return { state: PaymentState.CHALLENGED, challengeAttempts: 0, actions: [{ kind: 'challenge' }] };
+    const reason = input.insufficientFunds ? FailureReason.INSUFFICIENT_FUNDS : FailureReason.CARRIER_ERROR;
+    // A refused reserve holds nothing, but void anyway: an unanswered reserve may have gone through at the carrier.
+    return fail(0, reason);
+  }
+  if (input.kind === 'stop') return fail(0, FailureReason.CANCELLED);
+  // The carrier never answered the reserve: give up and release whatever it may hold.
+  if (input.kind === 'expired') return fail(0, FailureReason.CARRIER_ERROR);
+  return stay(payment);
+}
+
+function fromChallenged(payment: PaymentSnapshot, input: PaymentInput): Transition {
+  const { challengeAttempts } = payment;
+  switch (input.kind) {
+    case 'answer': {
+      if (input.correct && input.manualCapture) {
+        return { state: PaymentState.AUTHORIZED, challengeAttempts, actions: [{ kind: 'authorize' }] };
+      }
+      if (input.correct) return { state: PaymentState.CAPTURING, challengeAttempts, actions: [{ kind: 'capture' }] };
+      const attempts = challengeAttempts + 1;
+      if (attempts >= input.attemptsMax) return fail(attempts, FailureReason.WRONG_CODE);
+      return {
+        state: PaymentState.CHALLENGED, challengeAttempts: attempts,
+        actions: [{ kind: 'retry-prompt', attemptsLeft: input.attemptsMax - attempts }],
+      };
+    }
+    case 'expired':
+      return fail(challengeAttempts, FailureReason.EXPIRED);
+    case 'over-limit':
+      return fail(challengeAttempts, FailureReason.LIMIT);
+    case 'stop':
+      return fail(challengeAttempts, FailureReason.CANCELLED);
+    default:
+      return stay(payment);
+  }
+}
+
+function fromAuthorized(payment: PaymentSnapshot, input: PaymentInput): Transition {
+  const { challengeAttempts } = payment;
+  if (input.kind === 'merchant-capture') return { state: PaymentState.CAPTURING, challengeAttempts, actions: [{ kind: 'capture' }] };
+  // The merchant never charged: release the hold.
+  if (input.kind === 'expired') return fail(challengeAttempts, FailureReason.EXPIRED);
+  // STOP ends any standing authorisation (DESIGN.md): what was not captured is not taken.
+  if (input.kind === 'stop') return fail(challengeAttempts, FailureReason.CANCELLED);
+  return stay(payment);
+}
+
+function fromCapturing(payment: PaymentSnapshot, input: PaymentInput): Transition {
+  if (input.kind !== 'capture-result') return stay(payment); // confirmed: STOP or expiry no longer undo it
+  const { challengeAttempts } = payment;
+  if (input.ok) {
+    return {
+      state: PaymentState.COMPLETED, challengeAttempts,
+      actions: [{ kind: 'receipts', ...(input.topUpRefunded ? { topUpRefunded: true } : {}) }],
+    };
+  }
+  return fail(challengeAttempts, input.walletBalanceMax ? FailureReason.WALLET_BALANCE_MAX : FailureReason.CARRIER_ERROR);
 }

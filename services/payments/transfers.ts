@@ -30,16 +30,22 @@ export type TransferRoute =
   | { readonly ok: false; readonly refusal: TransferRefusalValue; readonly payeeOperator: OperatorConfig | null };
 
 /** Where a transfer from `payerMsisdn` on `payerOperator` to `payeeMsisdn` (E.164 digits) goes, or why it cannot. */
-export function routeTransfer(operators: readonly OperatorConfig[], payerOperator: OperatorConfig, payerMsisdn: string, payeeMsisdn: string): TransferRoute {
+export function routeTransfer(
+  operators: readonly OperatorConfig[], payerOperator: OperatorConfig, payerMsisdn: string, payeeMsisdn: string,
+): TransferRoute {
   const payeeOperator = operatorForNumber(operators, payeeMsisdn);
   if (payeeMsisdn === payerMsisdn) return { ok: false, refusal: TransferRefusal.SELF, payeeOperator };
   if (!payeeOperator) return { ok: false, refusal: TransferRefusal.NO_OPERATOR, payeeOperator: null };
-  if (payeeOperator.currency !== payerOperator.currency) return { ok: false, refusal: TransferRefusal.OTHER_CURRENCY, payeeOperator };
+  if (payeeOperator.currency !== payerOperator.currency) {
+    return { ok: false, refusal: TransferRefusal.OTHER_CURRENCY, payeeOperator };
+  }
   return { ok: true, payeeOperator };
 }
 
 /** What the payer reads when a transfer is refused; nothing was reserved. */
-export function transferRefusalText(route: Extract<TransferRoute, { ok: false }>, payeeMsisdn: string, payerOperator: OperatorConfig, language: Language): string {
+export function transferRefusalText(
+  route: Extract<TransferRoute, { ok: false }>, payeeMsisdn: string, payerOperator: OperatorConfig, language: Language,
+): string {
   switch (route.refusal) {
     case TransferRefusal.SELF:
       return refusalText('self_transfer', language);
@@ -47,7 +53,8 @@ export function transferRefusalText(route: Extract<TransferRoute, { ok: false }>
       return refusalText('payee_no_network', language, { payee: `+${payeeMsisdn}` });
     case TransferRefusal.OTHER_CURRENCY:
       return refusalText('payee_other_currency', language, {
-        payee: `+${payeeMsisdn}`, operator: route.payeeOperator?.name ?? '', theirs: route.payeeOperator?.currency ?? '', ours: payerOperator.currency,
+        payee: `+${payeeMsisdn}`, operator: route.payeeOperator?.name ?? '', theirs: route.payeeOperator?.currency ?? '',
+        ours: payerOperator.currency,
       });
   }
 }
@@ -57,16 +64,29 @@ export function transferRefusalText(route: Extract<TransferRoute, { ok: false }>
  * operator's link, from its first short code. A payment from before number ranges (no payee
  * operator recorded) goes the way it always did, through the payer's operator.
  */
-export function payeeReceiptRoute(payment: Pick<PaymentRow, 'operator_id' | 'short_code' | 'payee_id' | 'payee_operator_id'>, operators: ReadonlyMap<string, OperatorConfig>): { to: Destination; defaultLanguage: Language } {
+export function payeeReceiptRoute(
+  payment: Pick<PaymentRow, 'operator_id' | 'short_code' | 'payee_id' | 'payee_operator_id'>,
+  operators: ReadonlyMap<string, OperatorConfig>,
+): { to: Destination; defaultLanguage: Language } {
   const payer = operators.get(payment.operator_id);
   const payee = payment.payee_operator_id ? operators.get(payment.payee_operator_id) : undefined;
   if (!payee || payee.id === payment.operator_id) {
-    return { to: { operatorId: payment.operator_id, msisdn: payment.payee_id, shortCode: payment.short_code }, defaultLanguage: payer?.defaultLanguage ?? 'en' };
+    return {
+      to: { operatorId: payment.operator_id, msisdn: payment.payee_id, shortCode: payment.short_code },
+      defaultLanguage: payer?.defaultLanguage ?? 'en',
+    };
   }
-  return { to: { operatorId: payee.id, msisdn: payment.payee_id, shortCode: payee.shortCodes[0] as string }, defaultLanguage: payee.defaultLanguage };
+  return {
+    to: { operatorId: payee.id, msisdn: payment.payee_id, shortCode: payee.shortCodes[0] as string },
+    defaultLanguage: payee.defaultLanguage,
+  };
 }
 
 /** The payee's receipt: what arrived and from whom, in the payee's language. */
-export function payeeReceiptText(payment: Pick<PaymentRow, 'payee_minor' | 'currency' | 'payer_msisdn'>, paymentRef: string, language: Language): string {
-  return reply('receiptPayee', language, { amount: formatAmount(payment.payee_minor, payment.currency, language), payer: `+${payment.payer_msisdn}`, paymentRef });
+export function payeeReceiptText(
+  payment: Pick<PaymentRow, 'payee_minor' | 'currency' | 'payer_msisdn'>, paymentRef: string, language: Language,
+): string {
+  return reply('receiptPayee', language, {
+    amount: formatAmount(payment.payee_minor, payment.currency, language), payer: `+${payment.payer_msisdn}`, paymentRef,
+  });
 }

@@ -23,7 +23,9 @@ import { isE164 } from '../../runtime/msisdn.js';
 
 const Outcome = dialpay.v1.CommandOutcome;
 
-export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.ISubscriberCommandRequest): Promise<dialpay.v1.ISubscriberCommandReply> {
+export async function onSubscriberCommand(
+  e: PaymentEngine, request: dialpay.v1.ISubscriberCommandRequest,
+): Promise<dialpay.v1.ISubscriberCommandReply> {
   const operator = e.operators.get(request.operatorId ?? '');
   const msisdn = request.msisdn ?? '';
   if (!operator || !isE164(msisdn)) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
@@ -36,7 +38,10 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
     // An active agent of this operator dialling sees the agent menu too (deposits, float balance).
     const agent = await agentByMsisdn(e.pool, msisdn);
     const agentId = agent && agent.state === 'active' && agent.operator_id === operator.id ? agent.agent_id : '';
-    return { outcome: Outcome.COMMAND_OUTCOME_OK, hasPin: known?.has_pin ?? false, pinLocked: known?.pin_locked ?? false, language: known?.language ?? operator.defaultLanguage, agentId };
+    return {
+      outcome: Outcome.COMMAND_OUTCOME_OK, hasPin: known?.has_pin ?? false, pinLocked: known?.pin_locked ?? false,
+      language: known?.language ?? operator.defaultLanguage, agentId,
+    };
   }
   // Which source the confirmation screen may promise, and for a cash payment what the paying account
   // holds: asked of billing before the transaction, so its wait holds neither the subscriber's row
@@ -51,7 +56,9 @@ export async function onSubscriberCommand(e: PaymentEngine, request: dialpay.v1.
     }
     if (request.setPin) return setPin(e, client, subscriber, request.setPin);
     if (request.releaseSession) return releaseUssdSession(e, client, msisdn, request.releaseSession.sessionId ?? '');
-    if (request.startPayment && payeeKind) return startUssd(e, client, subscriber, operator, request.startPayment, payeeKind, before);
+    if (request.startPayment && payeeKind) {
+      return startUssd(e, client, subscriber, operator, request.startPayment, payeeKind, before);
+    }
     const paymentId = request.confirmPayment?.paymentId ?? request.cancelPayment?.paymentId;
     if (!paymentId) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
     const payment = await store.lockUssdPayment(client, paymentId, msisdn);
@@ -67,7 +74,10 @@ const PAYEE_KINDS: Readonly<Record<Exclude<dialpay.v1.PayeeKind, 0>, Payee['kind
   [dialpay.v1.PayeeKind.PAYEE_KIND_AGENT]: 'agent',
 };
 
-/** A StartPayment's payee kind; null (logged) when it names none or one this build does not know: the menu's bug, never a merchant. */
+/**
+ * A StartPayment's payee kind; null (logged) when it names none or one this build does not know:
+ * the menu's bug, never a merchant.
+ */
 function payeeKindOf(e: PaymentEngine, command: dialpay.v1.IStartPayment): Exclude<dialpay.v1.PayeeKind, 0> | null {
   try {
     return requireEnum(dialpay.v1.PayeeKind, command.payeeKind, 'payeeKind');
@@ -86,39 +96,52 @@ interface BeforeStart {
   readonly balanceMinor: bigint | null;
 }
 
-async function beforeStart(e: PaymentEngine, operator: OperatorConfig, msisdn: string, command: dialpay.v1.IStartPayment): Promise<BeforeStart> {
+async function beforeStart(
+  e: PaymentEngine, operator: OperatorConfig, msisdn: string, command: dialpay.v1.IStartPayment,
+): Promise<BeforeStart> {
   if (command.cashIn) {
-    // The float pays; its balance is billing's, the agent's id is ours (a line that is no agent is refused in the transaction).
+    // The float pays; its balance is billing's, the agent's id is ours (a line that is no agent is
+    // refused in the transaction).
     const agent = await agentByMsisdn(e.pool, msisdn);
     return { funding: 'agent-float', balanceMinor: agent ? await balanceBefore(e, operator, msisdn, agent.agent_id) : null };
   }
-  if (command.payeeKind === dialpay.v1.PayeeKind.PAYEE_KIND_AGENT) return { funding: 'wallet', balanceMinor: await balanceBefore(e, operator, msisdn, null) };
+  if (command.payeeKind === dialpay.v1.PayeeKind.PAYEE_KIND_AGENT) {
+    return { funding: 'wallet', balanceMinor: await balanceBefore(e, operator, msisdn, null) };
+  }
   return { funding: await promisedFunding(e, operator, msisdn, amountOf(command)), balanceMinor: null };
 }
 
 /** The PIN first (it was asked last on the menu), then the same rules as SMS, then the reserve. */
-async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: dialpay.v1.IStartPayment, payeeKind: Exclude<dialpay.v1.PayeeKind, 0>, before: BeforeStart | null): Promise<dialpay.v1.ISubscriberCommandReply> {
+async function startUssd(
+  e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, command: dialpay.v1.IStartPayment,
+  payeeKind: Exclude<dialpay.v1.PayeeKind, 0>, before: BeforeStart | null,
+): Promise<dialpay.v1.ISubscriberCommandReply> {
   const funding = before?.funding ?? null;
   const language = languageOr(command.language, subscriber.language);
   const requestId = command.requestId ?? '';
   if (requestId) {
     // The same hop again (an operator retry): the payment it started, not a second one.
     const again = await store.paymentByRequest(client, requestId, subscriber.msisdn);
-    if (again) return isCashPayment(again) ? cashQuote(again.payment_id, again, again.currency, await cashPayeeName(client, again.payee_kind, again.payee_id), again.funding) : quote(again.payment_id, again.amount_minor, again.fee_minor, again.currency, e.payeeName(again), again.funding);
+    if (again) return quoteAgain(e, client, again);
   }
   const pin = await checkPin(e, client, subscriber, command.pin ?? '');
   if (pin.kind === 'locked') return { outcome: Outcome.COMMAND_OUTCOME_PIN_LOCKED, text: refusalText('pin_locked', language) };
   if (pin.kind === 'wrong') return { outcome: Outcome.COMMAND_OUTCOME_WRONG_PIN, attemptsLeft: pin.attemptsLeft };
   const amount = moneyFromProtoOrNull(command.amount);
   if (!amount) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: refusalText('amount_too_small', language) };
-  if (amount.currency !== operator.currency || amount.amountMinor <= 0n) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: refusalText('amount_too_small', language) };
+  if (amount.currency !== operator.currency || amount.amountMinor <= 0n) {
+    return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: refusalText('amount_too_small', language) };
+  }
   const { PayeeKind } = dialpay.v1;
   const shortCode = operator.shortCodes[0] as string;
   const balanceBeforeMinor = before?.balanceMinor ?? null;
   if (command.cashIn) {
     // A deposit from the agent menu: cash.ts's rules, as DEP by SMS; the PIN just checked was the agent's.
     if (payeeKind !== PayeeKind.PAYEE_KIND_SUBSCRIBER) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
-    const opened = await openCashIn(e, client, subscriber, operator, { payeeMsisdn: command.payeeId ?? '', amountMinor: amount.amountMinor, language, channel: 'ussd', shortCode, requestId: requestId || null, balanceBeforeMinor });
+    const opened = await openCashIn(e, client, subscriber, operator, {
+      payeeMsisdn: command.payeeId ?? '', amountMinor: amount.amountMinor, language, channel: 'ussd', shortCode,
+      requestId: requestId || null, balanceBeforeMinor,
+    });
     if (!opened.ok) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: opened.text };
     return cashQuote(opened.paymentId, splitRow(opened.split), operator.currency, `+${command.payeeId ?? ''}`, 'agent-float');
   }
@@ -130,8 +153,19 @@ async function startUssd(e: PaymentEngine, client: pg.PoolClient, subscriber: Su
   });
   if (!opened.ok) return { outcome: Outcome.COMMAND_OUTCOME_REFUSED, text: opened.text };
   // A cash-out (cash.ts): the cash, the fee on top and what leaves the wallet, at the agent named as in its SMS.
-  if (kind === 'agent') return cashQuote(opened.paymentId, splitRow(opened.split), operator.currency, await cashPayeeName(client, 'agent', payee.id), 'wallet');
+  if (kind === 'agent') {
+    const agentName = await cashPayeeName(client, 'agent', payee.id);
+    return cashQuote(opened.paymentId, splitRow(opened.split), operator.currency, agentName, 'wallet');
+  }
   return quote(opened.paymentId, opened.split.amountMinor, opened.split.feeMinor, operator.currency, opened.payeeName, funding);
+}
+
+/** The confirmation screen of a payment this request already started. */
+async function quoteAgain(e: PaymentEngine, client: pg.ClientBase, again: PaymentRow): Promise<dialpay.v1.ISubscriberCommandReply> {
+  if (isCashPayment(again)) {
+    return cashQuote(again.payment_id, again, again.currency, await cashPayeeName(client, again.payee_kind, again.payee_id), again.funding);
+  }
+  return quote(again.payment_id, again.amount_minor, again.fee_minor, again.currency, e.payeeName(again), again.funding);
 }
 
 /** A split as the payment row keeps it. */
@@ -148,11 +182,16 @@ async function cashPayeeName(client: pg.ClientBase, payeeKind: PaymentRow['payee
  * A cash payment's confirmation: amount is the cash (handed over, or deposited), fee everything on
  * top of it (the operator's share included: the payer pays it all), total what leaves the paying account.
  */
-function cashQuote(paymentId: string, row: Pick<PaymentRow, 'amount_minor' | 'payee_minor'>, currency: string, payeeName: string, funding: Funding | null): dialpay.v1.ISubscriberCommandReply {
+function cashQuote(
+  paymentId: string, row: Pick<PaymentRow, 'amount_minor' | 'payee_minor'>, currency: string, payeeName: string, funding: Funding | null,
+): dialpay.v1.ISubscriberCommandReply {
   const money = (amountMinor: bigint) => moneyToProto({ amountMinor: BigInt(amountMinor), currency });
   const payee = BigInt(row.payee_minor);
   const total = BigInt(row.amount_minor);
-  return { outcome: Outcome.COMMAND_OUTCOME_OK, paymentId, payeeName, funding: fundingToProto(funding), amount: money(payee), fee: money(total - payee), total: money(total) };
+  return {
+    outcome: Outcome.COMMAND_OUTCOME_OK, paymentId, payeeName, funding: fundingToProto(funding),
+    amount: money(payee), fee: money(total - payee), total: money(total),
+  };
 }
 
 /** The amount a StartPayment asks for; zero when it is not valid (startUssd refuses it). */
@@ -160,7 +199,9 @@ function amountOf(command: dialpay.v1.IStartPayment): bigint {
   return moneyFromProtoOrNull(command.amount)?.amountMinor ?? 0n;
 }
 
-function quote(paymentId: string, amountMinor: bigint, feeMinor: bigint, currency: string, payeeName: string, funding: Funding | null): dialpay.v1.ISubscriberCommandReply {
+function quote(
+  paymentId: string, amountMinor: bigint, feeMinor: bigint, currency: string, payeeName: string, funding: Funding | null,
+): dialpay.v1.ISubscriberCommandReply {
   return {
     outcome: Outcome.COMMAND_OUTCOME_OK, paymentId, payeeName, funding: fundingToProto(funding),
     amount: moneyToProto({ amountMinor: BigInt(amountMinor), currency }), fee: moneyToProto({ amountMinor: BigInt(feeMinor), currency }),
@@ -168,7 +209,9 @@ function quote(paymentId: string, amountMinor: bigint, feeMinor: bigint, currenc
 }
 
 /** The confirmation screen's "1": consent. Before the carrier answered the reserve, it is kept for then. */
-async function confirmUssd(e: PaymentEngine, client: pg.PoolClient, payment: PaymentRow): Promise<dialpay.v1.ISubscriberCommandReply> {
+async function confirmUssd(
+  e: PaymentEngine, client: pg.PoolClient, payment: PaymentRow,
+): Promise<dialpay.v1.ISubscriberCommandReply> {
   switch (payment.state) {
     case PaymentState.RESERVING:
       // cash.ts: nothing moves once the agent (the payer of a cash-in, the payee of a cash-out) is suspended.
@@ -190,9 +233,12 @@ async function confirmUssd(e: PaymentEngine, client: pg.PoolClient, payment: Pay
 }
 
 /** The network ended the dialogue: what it started and the subscriber did not confirm is cancelled now, its hold voided. */
-async function releaseUssdSession(e: PaymentEngine, client: pg.PoolClient, msisdn: string, sessionId: string): Promise<dialpay.v1.ISubscriberCommandReply> {
+async function releaseUssdSession(
+  e: PaymentEngine, client: pg.PoolClient, msisdn: string, sessionId: string,
+): Promise<dialpay.v1.ISubscriberCommandReply> {
   if (sessionId.length === 0 || sessionId.length > 200) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
-  // The menu's request ids are "<session id>#<screen>": the prefix names this dialogue's payments. Consented ones go on.
+  // The menu's request ids are "<session id>#<screen>": the prefix names this dialogue's payments.
+  // Consented ones go on.
   const rows = await store.lockUnconsentedOfSession(client, msisdn, sessionId);
   for (const payment of rows) await e.step(client, payment, { kind: 'stop' });
   return { outcome: Outcome.COMMAND_OUTCOME_OK, cancelled: rows.length };
@@ -203,7 +249,8 @@ async function cancelUssd(e: PaymentEngine, client: pg.PoolClient, payment: Paym
     await e.step(client, payment, { kind: 'stop' });
     return { outcome: Outcome.COMMAND_OUTCOME_OK, paymentId: payment.payment_id };
   }
-  return payment.state === PaymentState.FAILED ? { outcome: Outcome.COMMAND_OUTCOME_OK, paymentId: payment.payment_id } : { outcome: Outcome.COMMAND_OUTCOME_ENDED, paymentId: payment.payment_id };
+  const outcome = payment.state === PaymentState.FAILED ? Outcome.COMMAND_OUTCOME_OK : Outcome.COMMAND_OUTCOME_ENDED;
+  return { outcome, paymentId: payment.payment_id };
 }
 
 function ended(payment: PaymentRow, reason: FailureReasonValue): dialpay.v1.ISubscriberCommandReply {
@@ -212,7 +259,9 @@ function ended(payment: PaymentRow, reason: FailureReasonValue): dialpay.v1.ISub
 }
 
 /** The agent was suspended while the confirmation screen waited: cancelled (its hold voided), as an SMS answer would be. */
-async function suspendedAgent(e: PaymentEngine, client: pg.PoolClient, payment: PaymentRow): Promise<dialpay.v1.ISubscriberCommandReply> {
+async function suspendedAgent(
+  e: PaymentEngine, client: pg.PoolClient, payment: PaymentRow,
+): Promise<dialpay.v1.ISubscriberCommandReply> {
   await e.step(client, payment, { kind: 'stop' });
   return ended(payment, FailureReason.CANCELLED);
 }
