@@ -52,7 +52,9 @@ export function auditActor(by: string | undefined, env: NodeJS.ProcessEnv = proc
   return (actor === '' ? 'unknown' : actor).slice(0, ACTOR_LENGTH_MAX);
 }
 
-export async function addAgent(pool: pg.Pool, config: Config, request: { operatorId: string; agentId: string; name: string; number: string; actor: string }): Promise<AddAgentResult> {
+export async function addAgent(
+  pool: pg.Pool, config: Config, request: { operatorId: string; agentId: string; name: string; number: string; actor: string },
+): Promise<AddAgentResult> {
   const operator = operatorOf(config, request.operatorId);
   const agentId = request.agentId.toUpperCase();
   if (!AGENT_ID.test(agentId)) return { kind: 'bad-id' };
@@ -78,7 +80,8 @@ export async function addAgent(pool: pg.Pool, config: Config, request: { operato
 }
 
 export async function listAgents(db: Db, operatorId: string, rowsMax = AGENT_LIST_MAX): Promise<AgentRow[]> {
-  return (await db.query<AgentRow>('SELECT * FROM payments.agents WHERE operator_id = $1 ORDER BY agent_id LIMIT $2', [operatorId, rowsMax])).rows;
+  return (await db.query<AgentRow>(
+    'SELECT * FROM payments.agents WHERE operator_id = $1 ORDER BY agent_id LIMIT $2', [operatorId, rowsMax])).rows;
 }
 
 export async function readAgent(db: Db, agentId: string): Promise<AgentRow | undefined> {
@@ -101,27 +104,40 @@ export type StateChangeResult =
  */
 export async function setAgentState(pool: pg.Pool, agentId: string, state: AgentState, actor: string): Promise<StateChangeResult> {
   return withTransaction(pool, 'READ COMMITTED', async (client) => {
-    const current = (await client.query<AgentRow>('SELECT * FROM payments.agents WHERE agent_id = $1 FOR NO KEY UPDATE', [agentId.toUpperCase()])).rows[0];
+    const current = (await client.query<AgentRow>(
+      'SELECT * FROM payments.agents WHERE agent_id = $1 FOR NO KEY UPDATE', [agentId.toUpperCase()])).rows[0];
     if (!current) return { kind: 'unknown-agent' };
     if (current.state === state) return { kind: 'unchanged', agent: current };
-    const updated = (await client.query<AgentRow>('UPDATE payments.agents SET state = $2, updated_at = now() WHERE agent_id = $1 RETURNING *', [current.agent_id, state])).rows[0] as AgentRow;
-    await recordAudit(client, { actor, action: state === 'suspended' ? 'suspend' : 'resume', agentId: current.agent_id, detail: { from: current.state, to: state } });
+    const updated = (await client.query<AgentRow>(
+      'UPDATE payments.agents SET state = $2, updated_at = now() WHERE agent_id = $1 RETURNING *',
+      [current.agent_id, state])).rows[0] as AgentRow;
+    await recordAudit(client, {
+      actor, action: state === 'suspended' ? 'suspend' : 'resume', agentId: current.agent_id, detail: { from: current.state, to: state },
+    });
     return { kind: 'changed', agent: updated };
   });
 }
 
-export async function recordAudit(db: Db, line: { actor: string; action: AgentAction; agentId: string; detail: Record<string, unknown> }): Promise<void> {
-  await db.query('INSERT INTO payments.agent_audit (actor, action, agent_id, detail) VALUES ($1, $2, $3, $4)', [line.actor.slice(0, ACTOR_LENGTH_MAX), line.action, line.agentId, JSON.stringify(line.detail)]);
+export async function recordAudit(
+  db: Db, line: { actor: string; action: AgentAction; agentId: string; detail: Record<string, unknown> },
+): Promise<void> {
+  await db.query('INSERT INTO payments.agent_audit (actor, action, agent_id, detail) VALUES ($1, $2, $3, $4)',
+    [line.actor.slice(0, ACTOR_LENGTH_MAX), line.action, line.agentId, JSON.stringify(line.detail)]);
 }
 
 export interface AuditLine { id: string; at: Date; actor: string; action: AgentAction; agent_id: string; detail: Record<string, unknown> }
 
 export async function auditOf(db: Db, agentId: string, rowsMax = AGENT_LIST_MAX): Promise<AuditLine[]> {
-  return (await db.query<AuditLine>('SELECT id::text, at, actor, action, agent_id, detail FROM payments.agent_audit WHERE agent_id = $1 ORDER BY id LIMIT $2', [agentId, rowsMax])).rows;
+  return (await db.query<AuditLine>(
+    `SELECT id::text, at, actor, action, agent_id, detail FROM payments.agent_audit
+       WHERE agent_id = $1 ORDER BY id LIMIT $2`, [agentId, rowsMax])).rows;
 }
 
 /** billing's top-up request and answer (services/billing/agent-floats.ts), restated here: payments imports nothing of billing's. */
-export interface FloatTopUp { readonly operatorId: string; readonly agentId: string; readonly currency: string; readonly amountMinor: bigint; readonly reference: string }
+export interface FloatTopUp {
+  readonly operatorId: string; readonly agentId: string; readonly currency: string;
+  readonly amountMinor: bigint; readonly reference: string;
+}
 export type FloatTopUpResult =
   | { readonly outcome: 'funded' | 'already'; readonly transferId: string; readonly balanceMinor: bigint }
   /** conflict: the reference was used for another movement; short: a return larger than the float. Nothing booked. */
@@ -129,8 +145,9 @@ export type FloatTopUpResult =
   | { readonly outcome: 'invalid'; readonly detail: string };
 
 /**
- * billing's float top-up (or return: returnAgentFloat, with action 'defloat'), as `fundAgent` calls it: services/billing/agent-floats.ts fundAgentFloat
- * on the pool (the CLI), or the operator API's ask over NATS on a transaction's client (operator-agents.ts).
+ * billing's float top-up (or return: returnAgentFloat, with action 'defloat'), as `fundAgent` calls it:
+ * services/billing/agent-floats.ts fundAgentFloat on the pool (the CLI), or the operator API's ask over
+ * NATS on a transaction's client (operator-agents.ts).
  */
 export type FundFloat<D extends Db = pg.Pool> = (db: D, request: FloatTopUp) => Promise<FloatTopUpResult>;
 
@@ -144,22 +161,32 @@ export type FundResult =
 const FUND_REFERENCE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
- * `dialpay agent fund` (and `agent defloat`, action 'defloat', with billing's returnAgentFloat): the agent must exist (a suspended one may still be funded: the operator
- * may be settling with it). billing books funding:<operator> -> agent:<id>, idempotent on the
- * reference; then one audit line per booked top-up: written when billing booked it now, and when
- * it had been booked before but its audit line is missing (a run stopped between the two).
+ * `dialpay agent fund` (and `agent defloat`, action 'defloat', with billing's returnAgentFloat): the agent
+ * must exist (a suspended one may still be funded: the operator may be settling with it). billing books
+ * funding:<operator> -> agent:<id>, idempotent on the reference; then one audit line per booked top-up:
+ * written when billing booked it now, and when it had been booked before but its audit line is missing
+ * (a run stopped between the two).
  * One pool: billing's schema is in the same database. With `operatorId` (the operator API), an
  * agent of another operator is unknown, as if it did not exist.
  */
-export async function fundAgent<D extends Db>(db: D, config: Config, request: { agentId: string; amountMinor: bigint; reference: string; actor: string; operatorId?: string; action?: 'fund' | 'defloat' }, fundFloat: FundFloat<D>): Promise<FundResult> {
+export async function fundAgent<D extends Db>(
+  db: D, config: Config,
+  request: { agentId: string; amountMinor: bigint; reference: string; actor: string; operatorId?: string; action?: 'fund' | 'defloat' },
+  fundFloat: FundFloat<D>,
+): Promise<FundResult> {
   const action = request.action ?? 'fund';
   if (!FUND_REFERENCE.test(request.reference)) return { kind: 'bad-reference' };
   const agent = await readAgent(db, request.agentId.toUpperCase());
   if (!agent || (request.operatorId !== undefined && agent.operator_id !== request.operatorId)) return { kind: 'unknown-agent' };
   const operator = operatorOf(config, agent.operator_id);
-  const result = await fundFloat(db, { operatorId: operator.id, agentId: agent.agent_id, currency: operator.currency, amountMinor: request.amountMinor, reference: request.reference });
+  const result = await fundFloat(db, {
+    operatorId: operator.id, agentId: agent.agent_id, currency: operator.currency,
+    amountMinor: request.amountMinor, reference: request.reference,
+  });
   if (result.outcome === 'funded' || result.outcome === 'already') {
-    const detail = { amountMinor: request.amountMinor.toString(), currency: operator.currency, reference: request.reference, transferId: result.transferId };
+    const detail = {
+      amountMinor: request.amountMinor.toString(), currency: operator.currency, reference: request.reference, transferId: result.transferId,
+    };
     await db.query(
       `INSERT INTO payments.agent_audit (actor, action, agent_id, detail) SELECT $1, $5, $2, $3
          WHERE NOT EXISTS (SELECT 1 FROM payments.agent_audit WHERE agent_id = $2 AND action = $5 AND detail->>'transferId' = $4)`,

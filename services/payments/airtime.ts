@@ -30,8 +30,10 @@ const T = {
     fr: (a: Args) => `Vous avez recu ${a.amount} de credit de ${a.payer}. Ref ${a.paymentRef}.`,
   },
   refunded: {
-    en: (a: Args) => `Airtime ${a.amount} for ${a.target} failed: the operator refused the top-up. The ${a.amount} is in your dialpay wallet. Ref ${a.paymentRef}.`,
-    fr: (a: Args) => `Le credit de ${a.amount} pour ${a.target} a echoue: l operateur a refuse la recharge. Les ${a.amount} sont dans votre portefeuille dialpay. Ref ${a.paymentRef}.`,
+    en: (a: Args) => `Airtime ${a.amount} for ${a.target} failed: the operator refused the top-up. `
+      + `The ${a.amount} is in your dialpay wallet. Ref ${a.paymentRef}.`,
+    fr: (a: Args) => `Le credit de ${a.amount} pour ${a.target} a echoue: l operateur a refuse la recharge. `
+      + `Les ${a.amount} sont dans votre portefeuille dialpay. Ref ${a.paymentRef}.`,
   },
 } as const satisfies Record<string, Record<Language, (a: Args) => string>>;
 
@@ -50,13 +52,16 @@ export function airtimeRefusal(e: PaymentEngine, payerOperator: OperatorConfig, 
   const operator = airtimeOperatorOf(e, payerOperator.id, target);
   if (!operator || !offersAirtime(operator) || !offersAirtime(payerOperator)) return refusalText('airtime_not_offered', language);
   // No rate table: the line's airtime is sold in its operator's currency only.
-  if (operator.currency !== payerOperator.currency) return refusalText('airtime_other_currency', language, { target: `+${target}`, currency: payerOperator.currency });
+  if (operator.currency !== payerOperator.currency) {
+    return refusalText('airtime_other_currency', language, { target: `+${target}`, currency: payerOperator.currency });
+  }
   return null;
 }
 
 /** What the capture of an airtime payment tells billing: the line, and its operator. */
 export function airtimeCapture(e: PaymentEngine, payment: PaymentRow): { topUpMsisdn: string; topUpOperatorId: string } {
-  return { topUpMsisdn: payment.payee_id, topUpOperatorId: airtimeOperatorOf(e, payment.operator_id, payment.payee_id)?.id ?? payment.operator_id };
+  const topUpOperatorId = airtimeOperatorOf(e, payment.operator_id, payment.payee_id)?.id ?? payment.operator_id;
+  return { topUpMsisdn: payment.payee_id, topUpOperatorId };
 }
 
 export function airtimePayeeName(target: string, language: Language | undefined): string {
@@ -68,12 +73,15 @@ export function airtimePayeeName(target: string, language: Language | undefined)
  * told it received airtime. A top-up the operator refused was refunded to the payer's wallet by
  * billing: the payer is told so, and the line is told nothing.
  */
-export async function airtimeReceipts(e: PaymentEngine, client: pg.PoolClient, payment: PaymentRow, refundedToWallet: boolean): Promise<void> {
+export async function airtimeReceipts(
+  e: PaymentEngine, client: pg.PoolClient, payment: PaymentRow, refundedToWallet: boolean,
+): Promise<void> {
   const id = payment.payment_id;
   const lang = payment.language;
   const to = payerOf(payment);
   const money = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: payment.currency });
-  e.notify(client, Notifications.paymentCompleted, `${id}:completed`, id, { paymentId: id, amount: money(payment.amount_minor), fee: money(payment.fee_minor), transferId: `capture:${id}` });
+  e.notify(client, Notifications.paymentCompleted, `${id}:completed`, id,
+    { paymentId: id, amount: money(payment.amount_minor), fee: money(payment.fee_minor), transferId: `capture:${id}` });
   const paymentRef = id.slice(0, 8).toUpperCase();
   const amount = formatAmount(payment.payee_minor, payment.currency, lang);
   const target = `+${payment.payee_id}`;
@@ -81,11 +89,14 @@ export async function airtimeReceipts(e: PaymentEngine, client: pg.PoolClient, p
     e.log.warn({ paymentId: id }, 'airtime top-up refused; the payer was refunded to their wallet');
     return e.sms(client, `${id}:airtime-refunded`, id, to, airtimeText('refunded', lang, { amount, target, paymentRef }), SMS_NOTICE);
   }
-  await e.sms(client, `${id}:receipt-payer`, id, to, airtimeText('receipt', lang, { amount, target, fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef }), SMS_RECEIPT);
+  const fee = formatAmount(payment.fee_minor, payment.currency, lang);
+  await e.sms(client, `${id}:receipt-payer`, id, to, airtimeText('receipt', lang, { amount, target, fee, paymentRef }), SMS_RECEIPT);
   if (payment.payee_id === payment.payer_msisdn) return;
   // Through the line's own operator's link, as a transfer's payee receipt (transfers.ts).
-  const route = payeeReceiptRoute({ ...payment, payee_operator_id: airtimeOperatorOf(e, payment.operator_id, payment.payee_id)?.id ?? null }, e.operators);
+  const lineOperatorId = airtimeOperatorOf(e, payment.operator_id, payment.payee_id)?.id ?? null;
+  const route = payeeReceiptRoute({ ...payment, payee_operator_id: lineOperatorId }, e.operators);
   const targetLang = (await store.payeeLanguage(client, payment)) ?? route.defaultLanguage;
   const received = formatAmount(payment.payee_minor, payment.currency, targetLang);
-  await e.sms(client, `${id}:receipt-payee`, id, route.to, airtimeText('received', targetLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef }), SMS_RECEIPT);
+  await e.sms(client, `${id}:receipt-payee`, id, route.to,
+    airtimeText('received', targetLang, { amount: received, payer: `+${payment.payer_msisdn}`, paymentRef }), SMS_RECEIPT);
 }

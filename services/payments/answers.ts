@@ -27,7 +27,9 @@ export interface OpenChallenges {
 }
 
 export function answerKind(reply: 'confirm' | 'pin', open: OpenChallenges): AnswerKindValue {
-  if (!Number.isInteger(open.pin) || !Number.isInteger(open.code) || open.pin < 0 || open.code < 0) throw new RangeError('open challenge counts must be non-negative integers');
+  if (!Number.isInteger(open.pin) || !Number.isInteger(open.code) || open.pin < 0 || open.code < 0) {
+    throw new RangeError('open challenge counts must be non-negative integers');
+  }
   if (reply === 'pin') return open.pin > 0 ? AnswerKind.PIN : AnswerKind.NO_PIN_CHALLENGE;
   if (open.code > 0) return AnswerKind.CODE;
   return open.pin > 0 ? AnswerKind.PIN : AnswerKind.NOTHING_OPEN;

@@ -30,15 +30,22 @@ export function operatorScope(operatorId: string): string {
  * reply. A reused key with another body is a conflict. `call` runs in the same transaction.
  */
 export async function withIdempotencyKey<R extends ApiReply>(
-  pool: pg.Pool, scope: string, key: string, bodySha256: Uint8Array | null | undefined, codec: ReplyCodec<R>, call: (client: pg.PoolClient, bodyHash: Buffer) => Promise<R>,
+  pool: pg.Pool, scope: string, key: string, bodySha256: Uint8Array | null | undefined, codec: ReplyCodec<R>,
+  call: (client: pg.PoolClient, bodyHash: Buffer) => Promise<R>,
 ): Promise<R> {
   const bodyHash = Buffer.from(bodySha256 ?? []);
-  if (key.length === 0 || key.length > 255 || bodyHash.length !== 32) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'Idempotency-Key and body hash are required' } as R;
+  if (key.length === 0 || key.length > 255 || bodyHash.length !== 32) {
+    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'Idempotency-Key and body hash are required' } as R;
+  }
   return withTransaction(pool, 'READ COMMITTED', async (client) => {
     if (!(await merchantStore.claimApiRequest(client, scope, key, bodyHash))) {
       const prior = await merchantStore.priorApiRequest(client, scope, key);
-      if (!prior || !prior.reply) return { error: MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: 'the first request with this key is still being handled' } as R;
-      if (!prior.body_sha256.equals(bodyHash)) return { error: MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT, detail: 'this Idempotency-Key was used with another body' } as R;
+      if (!prior || !prior.reply) {
+        return { error: MerchantError.MERCHANT_ERROR_UNAVAILABLE, detail: 'the first request with this key is still being handled' } as R;
+      }
+      if (!prior.body_sha256.equals(bodyHash)) {
+        return { error: MerchantError.MERCHANT_ERROR_IDEMPOTENCY_CONFLICT, detail: 'this Idempotency-Key was used with another body' } as R;
+      }
       return codec.decode(prior.reply);
     }
     const reply = await call(client, bodyHash);

@@ -35,13 +35,17 @@ export async function prepareChallenge(engine: PaymentEngine, client: pg.PoolCli
   if (payment.channel === 'ussd') return { method: 'ussd', codeHash: null, ttlMs: limits.challengeTtlMs, code: null };
   const ttlMs = payment.confirm_ttl_ms ?? limits.challengeTtlMs;
   // A cash-in is always confirmed by the agent's PIN (cash.ts refused to open one without).
-  if (payment.agent_id !== null || (payment.amount_minor > limits.pinRequiredAboveMinor && (await store.payerPinReady(client, payment)))) return { method: 'pin', codeHash: null, ttlMs, code: null };
+  if (payment.agent_id !== null || (payment.amount_minor > limits.pinRequiredAboveMinor && (await store.payerPinReady(client, payment)))) {
+    return { method: 'pin', codeHash: null, ttlMs, code: null };
+  }
   const code = String(randomInt(1_000, 10_000));
   return { method: 'code', codeHash: hashCode(payment.payment_id, code), ttlMs, code };
 }
 
 /** The engine's 'challenge' action, once the step wrote `challenge` (prepareChallenge) with the state. */
-export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient, payment: PaymentRow, challenge: PreparedChallenge): Promise<void> {
+export async function sendChallenge(
+  engine: PaymentEngine, client: pg.PoolClient, payment: PaymentRow, challenge: PreparedChallenge,
+): Promise<void> {
   if (payment.channel === 'ussd') return awaitUssdConsent(engine, client, payment, challenge.ttlMs);
   const id = payment.payment_id;
   const lang = payment.language;
@@ -64,11 +68,14 @@ export async function sendChallenge(engine: PaymentEngine, client: pg.PoolClient
     ? reply('challengePin', lang, { amount: asked, payee, fee, minutes, source })
     : codeChallengeText(lang, { amount: asked, payee, fee, minutes, reference: payment.reference, source }, code ?? ''));
   // Useless once the challenge expired (the row's expiry is this TTL from the step's now()).
-  return engine.sms(client, `${id}:challenge-sms`, id, payerOf(payment), text, timeBound(dialpay.v1.SmsKind.SMS_KIND_CHALLENGE, Date.now() + ttlMs));
+  return engine.sms(client, `${id}:challenge-sms`, id, payerOf(payment), text,
+    timeBound(dialpay.v1.SmsKind.SMS_KIND_CHALLENGE, Date.now() + ttlMs));
 }
 
 /** A payment's challenge by one-time code, the code marked secret (SmsOutbound.secret_spans) for the gateway to mask. */
-export function codeChallengeText(lang: Language, args: { amount: string; payee: string; fee: string; minutes: string; reference: string; source: string }, code: string): SecretText {
+export function codeChallengeText(
+  lang: Language, args: { amount: string; payee: string; fee: string; minutes: string; reference: string; source: string }, code: string,
+): SecretText {
   return markSecrets((secret) => reply('challengeCode', lang, { ...args, code: secret(code) }));
 }
 
@@ -82,6 +89,7 @@ async function awaitUssdConsent(engine: PaymentEngine, client: pg.PoolClient, pa
   });
   // Confirm was pressed before the carrier answered: that was the consent.
   if (payment.consented) {
-    await engine.step(client, { ...payment, state: PaymentState.CHALLENGED, challenge_attempts: 0, challenge_method: 'ussd' }, { kind: 'answer', correct: true, attemptsMax: engine.config.limits.pinAttemptsMax });
+    await engine.step(client, { ...payment, state: PaymentState.CHALLENGED, challenge_attempts: 0, challenge_method: 'ussd' },
+      { kind: 'answer', correct: true, attemptsMax: engine.config.limits.pinAttemptsMax });
   }
 }

@@ -43,20 +43,25 @@ export interface NewCredit {
 
 export async function insertCredit(client: pg.ClientBase, c: NewCredit): Promise<CreditRow> {
   const { rows } = await client.query<CreditRow>(
-    `INSERT INTO payments.credits (credit_id, source, operator_id, merchant_id, msisdn, currency, amount_minor, reference, idempotency_scope, idempotency_key, body_sha256)
+    `INSERT INTO payments.credits (credit_id, source, operator_id, merchant_id, msisdn, currency, amount_minor, reference,
+       idempotency_scope, idempotency_key, body_sha256)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
-    [c.creditId, c.source, c.operatorId, c.merchantId, c.msisdn, c.currency, c.amountMinor.toString(), c.reference, c.scope, c.key, c.bodyHash],
+    [c.creditId, c.source, c.operatorId, c.merchantId, c.msisdn, c.currency, c.amountMinor.toString(), c.reference,
+      c.scope, c.key, c.bodyHash],
   );
   return rows[0] as CreditRow;
 }
 
 /** The credit an Idempotency-Key opened, however long ago (api_requests forgets after a day; this does not). */
 export async function creditByKey(db: Db, scope: string, key: string): Promise<CreditRow | undefined> {
-  return (await db.query<CreditRow>('SELECT * FROM payments.credits WHERE idempotency_scope = $1 AND idempotency_key = $2', [scope, key])).rows[0];
+  return (await db.query<CreditRow>(
+    'SELECT * FROM payments.credits WHERE idempotency_scope = $1 AND idempotency_key = $2', [scope, key])).rows[0];
 }
 
 /** Only the owner's: a merchant's payout by its merchant, an operator's deposit by its operator. */
-export async function readCredit(db: Db, creditId: string, owner: { merchantId: string } | { operatorId: string }): Promise<CreditRow | undefined> {
+export async function readCredit(
+  db: Db, creditId: string, owner: { merchantId: string } | { operatorId: string },
+): Promise<CreditRow | undefined> {
   const sql = 'merchantId' in owner
     ? `SELECT * FROM payments.credits WHERE credit_id = $1 AND source = 'merchant-payout' AND merchant_id = $2`
     : `SELECT * FROM payments.credits WHERE credit_id = $1 AND source = 'operator-deposit' AND operator_id = $2`;
@@ -75,7 +80,8 @@ export async function lockMerchantPayouts(client: pg.ClientBase, merchantId: str
 export async function payoutsTodayMinor(client: pg.ClientBase, merchantId: string, currency: string): Promise<bigint> {
   const { rows } = await client.query<{ total: string }>(
     `SELECT COALESCE(SUM(amount_minor), 0)::text AS total FROM payments.credits
-       WHERE merchant_id = $1 AND currency = $2 AND state <> 'failed' AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
+       WHERE merchant_id = $1 AND currency = $2 AND state <> 'failed'
+         AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
     [merchantId, currency],
   );
   return BigInt(rows[0]?.total ?? '0');
@@ -101,10 +107,12 @@ export interface PayoutPageQuery {
 export async function merchantPayoutsPage(db: Db, q: PayoutPageQuery): Promise<Array<CreditRow & { cursor_at: string }>> {
   return (await db.query<CreditRow & { cursor_at: string }>(
     `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at FROM payments.credits
-       WHERE merchant_id = $1 AND created_at >= to_timestamp($2::double precision / 1000) AND created_at < to_timestamp($3::double precision / 1000)
+       WHERE merchant_id = $1 AND created_at >= to_timestamp($2::double precision / 1000)
+         AND created_at < to_timestamp($3::double precision / 1000)
          AND ($4::text IS NULL OR state = $4)
          AND ($5::timestamptz IS NULL OR (created_at, credit_id) < ($5::timestamptz, $6::uuid))
        ORDER BY created_at DESC, credit_id DESC LIMIT $7`,
-    [q.merchantId, q.fromMs, q.toMs, q.state, q.cursor?.createdAtIso ?? null, q.cursor?.paymentId ?? '00000000-0000-0000-0000-000000000000', q.rowsMax],
+    [q.merchantId, q.fromMs, q.toMs, q.state, q.cursor?.createdAtIso ?? null,
+      q.cursor?.paymentId ?? '00000000-0000-0000-0000-000000000000', q.rowsMax],
   )).rows;
 }

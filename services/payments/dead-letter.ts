@@ -19,7 +19,8 @@ export interface OperatorGrammar {
  * never readable as a text).
  */
 export function inboundSmsDeadLetterMasker(operators: readonly OperatorGrammar[]): (data: Uint8Array) => Uint8Array {
-  const contexts = new Map<string, GrammarContext>(operators.map((o) => [o.id, { currency: o.currency, countryCallingCode: o.countryCallingCode, defaultLanguage: 'en' }]));
+  const contexts = new Map<string, GrammarContext>(operators.map((o) =>
+    [o.id, { currency: o.currency, countryCallingCode: o.countryCallingCode, defaultLanguage: 'en' }]));
   return (data) => {
     let sms;
     try {

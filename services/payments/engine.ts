@@ -11,30 +11,30 @@ import { dialpay, fundingFromProto, fundingToProto, moneyToProto, type SecretTex
 import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
-import { Events, Notifications, newEnvelope, prepareNotification, publishNotification, type EventDef, type EventMessage } from '../../runtime/nats/index.js';
+import {
+  Events, Notifications, newEnvelope, prepareNotification, publishNotification, type EventDef, type EventMessage,
+} from '../../runtime/nats/index.js';
 import { emitEvent, onAfterCommit, withTransaction, type OutboxWriter } from '../../runtime/pg/index.js';
-import { formatAmount } from '../../runtime/money.js';
 import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
 import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
 import type { PaymentsMetrics } from './metrics.js';
 import { PaymentState, transition, type PaymentAction, type PaymentInput, type FailureReasonValue } from './state.js';
-import { reply } from './replies.js';
-import { failedReply, limitReply, refusalText } from './refusals.js';
+import { limitReply, refusalText } from './refusals.js';
 import { merchantPayment } from './merchant-view.js';
-import { prepareChallenge, sendChallenge, type PreparedChallenge } from './challenge.js';
-import { failureCode } from './failure-codes.js';
-import { airtimeCapture, airtimePayeeName, airtimeReceipts, airtimeRefusal } from './airtime.js';
+import { prepareChallenge } from './challenge.js';
+import { airtimeCapture, airtimePayeeName, airtimeRefusal } from './airtime.js';
 import { sweepPayments } from './sweep.js';
-import { payeeReceiptRoute, payeeReceiptText, routeTransfer, transferRefusalText } from './transfers.js';
+import { routeTransfer, transferRefusalText } from './transfers.js';
 import * as store from './store.js';
-import { SMS_NOTICE, SMS_RECEIPT, smsOutboundBody, timeBound, type SmsOptions } from './sms-options.js';
-import { cashFailedText, cashOut, cashReceipts, isCashPayment } from './cash.js';
-import { payerOf, type Destination, type Funding, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
+import { smsOutboundBody, type SmsOptions } from './sms-options.js';
+import { cashOut } from './cash.js';
+import { runAction } from './engine-actions.js';
+import type { Destination, Funding, PaymentRow, PaymentSpec, SubscriberRow } from './rows.js';
 
 /** Payments' outbox: its schema, and the producer its events name. */
 export const OUTBOX = { schema: 'payments', producer: 'payments' } as const satisfies OutboxWriter;
 export const { schema: SCHEMA, producer: PRODUCER } = OUTBOX;
-const { DebitOutcome, Channel, ChallengeMethod, SmsKind } = dialpay.v1;
+const { DebitOutcome, Channel } = dialpay.v1;
 
 export type Opened = { ok: true; paymentId: string; split: PaymentSplit; payeeName: string } | { ok: false; text: string };
 
@@ -61,13 +61,18 @@ export class PaymentEngine {
 
   async onReserveResult(result: dialpay.v1.IDebitReserveResult): Promise<void> {
     const ok = result.outcome === DebitOutcome.DEBIT_OUTCOME_OK;
-    await this.input(result.paymentId ?? '', { kind: 'reserve-result', ok, insufficientFunds: result.outcome === DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS }, fundingFromProto(result.funding));
+    const insufficientFunds = result.outcome === DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS;
+    await this.input(result.paymentId ?? '', { kind: 'reserve-result', ok, insufficientFunds }, fundingFromProto(result.funding));
   }
 
   async onCaptureResult(result: dialpay.v1.IDebitCaptureResult): Promise<void> {
     const topUpRefunded = result.topUp === dialpay.v1.TopUpOutcome.TOP_UP_OUTCOME_REFUNDED_TO_WALLET; // airtime.ts
-    const walletBalanceMax = result.outcome === DebitOutcome.DEBIT_OUTCOME_REJECTED && result.detail === 'wallet-balance-max'; // a cash-in over the payee's cap (cash.ts)
-    await this.input(result.paymentId ?? '', { kind: 'capture-result', ok: result.outcome === DebitOutcome.DEBIT_OUTCOME_OK, ...(topUpRefunded ? { topUpRefunded } : {}), ...(walletBalanceMax ? { walletBalanceMax } : {}) });
+    // A cash-in over the payee's cap (cash.ts).
+    const walletBalanceMax = result.outcome === DebitOutcome.DEBIT_OUTCOME_REJECTED && result.detail === 'wallet-balance-max';
+    await this.input(result.paymentId ?? '', {
+      kind: 'capture-result', ok: result.outcome === DebitOutcome.DEBIT_OUTCOME_OK,
+      ...(topUpRefunded ? { topUpRefunded } : {}), ...(walletBalanceMax ? { walletBalanceMax } : {}),
+    });
   }
 
   /** Billing voided the debit of a failed payment (or found nothing to void): stop asking. */
@@ -113,7 +118,9 @@ export class PaymentEngine {
     let split: PaymentSplit | null;
     if (spec.payee.kind === 'merchant') {
       const merchant = this.merchants.get(spec.payee.id);
-      if (!merchant || !merchant.operatorIds.includes(operator.id)) return { ok: false, text: refusalText('payee_unknown', language, { payee: spec.payee.id }) };
+      if (!merchant || !merchant.operatorIds.includes(operator.id)) {
+        return { ok: false, text: refusalText('payee_unknown', language, { payee: spec.payee.id }) };
+      }
       const schedule = this.config.feeSchedules.find((f) => f.id === merchant.feeScheduleId);
       if (!schedule) throw new Error(`merchant ${merchant.id} has no fee schedule`); // config validation forbids this
       split = splitMerchantPayment(spec.amountMinor, schedule, operator.revenueShareBps);
@@ -122,7 +129,8 @@ export class PaymentEngine {
       if (refusal) return { ok: false, text: refusal };
       split = splitTransfer(spec.amountMinor);
     } else if (spec.payee.kind === 'agent') {
-      const cash = await cashOut(this, client, operator, subscriber.msisdn, spec); // cash.ts: an active agent of this operator, the fee on top, the wallet only
+      // cash.ts: an active agent of this operator, the fee on top, the wallet only.
+      const cash = await cashOut(this, client, operator, subscriber.msisdn, spec);
       if (!cash.ok) return cash;
       ({ split, spec } = cash);
     } else {
@@ -134,27 +142,37 @@ export class PaymentEngine {
     }
     if (!split) return { ok: false, text: refusalText('amount_too_small', language) };
     // A cash-in is the agent's float, not its own spending (cash.ts checked the payee's limits); a cash-out's fee counts.
-    const decision = spec.agentId ? { allowed: true as const } : this.checkPayerLimits(subscriber, split.amountMinor, await store.spentSoFar(client, subscriber.msisdn));
-    if (!decision.allowed) return { ok: false, text: limitReply(decision.limit, decision.remainingMinor, operator.currency, language) };
+    const decision = spec.agentId ? { allowed: true as const }
+      : this.checkPayerLimits(subscriber, split.amountMinor, await store.spentSoFar(client, subscriber.msisdn));
+    if (!decision.allowed) {
+      return { ok: false, text: limitReply(decision.limit, decision.remainingMinor, operator.currency, language) };
+    }
 
     const paymentId = randomUUID();
-    await store.insertPayment(client, { paymentId, operatorId: operator.id, payerMsisdn: subscriber.msisdn, currency: operator.currency, spec, split });
+    await store.insertPayment(client,
+      { paymentId, operatorId: operator.id, payerMsisdn: subscriber.msisdn, currency: operator.currency, spec, split });
     const money = moneyToProto({ amountMinor: split.amountMinor, currency: operator.currency });
     this.notify(client, Notifications.paymentRequested, `${paymentId}:requested`, paymentId, {
-      paymentId, channel: { sms: Channel.CHANNEL_SMS, ussd: Channel.CHANNEL_USSD, api: Channel.CHANNEL_MERCHANT_API }[spec.channel], operatorId: operator.id, payerMsisdn: subscriber.msisdn,
-      ...(spec.payee.kind === 'merchant' ? { merchantId: spec.payee.id } : spec.payee.kind === 'agent' ? {} : { payeeMsisdn: spec.payee.id }), amount: money, reference: spec.reference,
+      paymentId, channel: { sms: Channel.CHANNEL_SMS, ussd: Channel.CHANNEL_USSD, api: Channel.CHANNEL_MERCHANT_API }[spec.channel],
+      operatorId: operator.id, payerMsisdn: subscriber.msisdn,
+      ...(spec.payee.kind === 'merchant' ? { merchantId: spec.payee.id }
+        : spec.payee.kind === 'agent' ? {} : { payeeMsisdn: spec.payee.id }),
+      amount: money, reference: spec.reference,
     });
     await this.emit(client, Events.debitReserveRequested, `${paymentId}:reserve`, paymentId, {
-      debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money, description: `dialpay ${spec.payee.id}`.slice(0, 60),
-      funding: fundingToProto(spec.funding), agentId: spec.agentId ?? '',
+      debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money,
+      description: `dialpay ${spec.payee.id}`.slice(0, 60), funding: fundingToProto(spec.funding), agentId: spec.agentId ?? '',
     });
-    this.log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind: spec.payee.kind, channel: spec.channel }, 'payment requested');
-    return { ok: true, paymentId, split, payeeName: this.payeeName({ payee_kind: spec.payee.kind, payee_id: spec.payee.id, language }) };
+    this.log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind: spec.payee.kind, channel: spec.channel },
+      'payment requested');
+    const payeeName = this.payeeName({ payee_kind: spec.payee.kind, payee_id: spec.payee.id, language });
+    return { ok: true, paymentId, split, payeeName };
   }
 
   checkPayerLimits(subscriber: SubscriberRow, amountMinor: bigint, spent: SpendingSoFar): LimitDecision {
     const limits = this.config.limits;
-    const tier = limits.tiers.find((t) => t.tier === subscriber.kyc_tier) ?? (limits.tiers[0] as Config['limits']['tiers'][number]);
+    const tier = limits.tiers.find((t) => t.tier === subscriber.kyc_tier)
+      ?? (limits.tiers[0] as Config['limits']['tiers'][number]);
     return checkLimits(amountMinor, tier, spent, limits.paymentsPerMinuteMax);
   }
 
@@ -162,83 +180,33 @@ export class PaymentEngine {
   async step(client: pg.PoolClient, payment: PaymentRow, input: PaymentInput): Promise<void> {
     const next = transition({ state: payment.state, challengeAttempts: payment.challenge_attempts }, input);
     if (next.state === payment.state && next.actions.length === 0) return;
-    const failure = next.actions.find((a): a is Extract<PaymentAction, { kind: 'fail' }> => a.kind === 'fail')?.reason ?? null;
+    const failure = next.actions
+      .find((a): a is Extract<PaymentAction, { kind: 'fail' }> => a.kind === 'fail')?.reason ?? null;
     // What the step's actions write on the row goes in the state's one UPDATE: decided first.
     const challenge = next.actions.some((a) => a.kind === 'challenge') ? await prepareChallenge(this, client, payment) : null;
     const authorizationTtlMs = next.actions.some((a) => a.kind === 'authorize') ? this.config.limits.authorizationTtlMs : null;
     await store.setState(client, payment.payment_id, {
-      state: next.state, challengeAttempts: next.challengeAttempts, failure, consented: input.kind === 'answer' && input.correct, funding: payment.funding,
-      challenge, authorizationTtlMs,
+      state: next.state, challengeAttempts: next.challengeAttempts, failure,
+      consented: input.kind === 'answer' && input.correct, funding: payment.funding, challenge, authorizationTtlMs,
     });
-    for (const action of next.actions) await this.act(client, payment, action, next.challengeAttempts, challenge);
+    for (const action of next.actions) await runAction(this, client, payment, action, next.challengeAttempts, challenge);
     if (next.state !== payment.state && (next.state === PaymentState.COMPLETED || next.state === PaymentState.FAILED)) {
-      // updated_at was set when the confirmation moved it to capturing; a merchant's capture or a mandate charge had no payer confirmation.
+      // updated_at was set when the confirmation moved it to capturing; a merchant's capture or a mandate
+      // charge had no payer confirmation.
       const payerConfirmed = payment.state === PaymentState.CAPTURING && payment.capture_mode !== 'manual' && !payment.mandate_id;
       this.metrics?.ended(client, {
         channel: payment.channel, outcome: next.state, reason: failure,
         confirmedAt: next.state === PaymentState.COMPLETED && payerConfirmed ? payment.updated_at : null,
       });
     }
-    this.log.info({ paymentId: payment.payment_id, from: payment.state, to: next.state, input: input.kind }, 'payment transition');
-  }
-
-  /** One action of a step whose state (and the row columns the actions need: `challenge`, an authorisation's expiry) is written. */
-  async act(client: pg.PoolClient, payment: PaymentRow, action: PaymentAction, attempts: number, challenge: PreparedChallenge | null): Promise<void> {
-    const id = payment.payment_id;
-    const to = payerOf(payment);
-    const lang = payment.language;
-    switch (action.kind) {
-      case 'challenge':
-        if (!challenge) throw new Error('a challenge action without its prepared challenge');
-        return sendChallenge(this, client, payment, challenge);
-      case 'authorize': {
-        // Consent for up to the amount: the hold stays until the merchant captures or it expires (its expiry written with the state).
-        this.notify(client, Notifications.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });
-        return this.sms(client, `${id}:authorized-sms`, id, to, reply('authorized', lang, { amount: formatAmount(payment.amount_minor, payment.currency, lang), payee: this.payeeName(payment) }), SMS_NOTICE);
-      }
-      case 'capture':
-        // A manual capture was confirmed when it was authorized; this is the merchant's capture.
-        if (payment.capture_mode !== 'manual') {
-          this.notify(client, Notifications.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });
-        }
-        return this.requestCapture(client, payment, `${id}:capture`);
-      case 'void':
-        return this.emit(client, Events.debitVoidRequested, `${id}:void`, id, { debitId: id, paymentId: id, reason: 'payment not completed' });
-      case 'receipts':
-        return payment.payee_kind === 'airtime' ? airtimeReceipts(this, client, payment, action.topUpRefunded === true) : this.#receipts(client, payment);
-      case 'retry-prompt':
-        // Useful only while its challenge is open: it expires with it.
-        return this.sms(client, `${id}:retry-${attempts}`, id, to, reply('retry', lang, { left: String(action.attemptsLeft) }), timeBound(SmsKind.SMS_KIND_RETRY_PROMPT, payment.expires_at?.getTime()));
-      case 'fail':
-        this.notify(client, Notifications.paymentFailed, `${id}:failed`, id, { paymentId: id, reason: failureCode(action.reason), detail: action.reason });
-        await this.tellMerchant(client, payment, 'failed', action.reason);
-        return this.sms(client, `${id}:failed-sms`, id, to, cashFailedText(payment, action.reason) ?? failedReply(action.reason, payment.amount_minor, payment.currency, lang), SMS_NOTICE);
-    }
-  }
-
-  async #receipts(client: pg.PoolClient, payment: PaymentRow): Promise<void> {
-    const id = payment.payment_id;
-    const lang = payment.language;
-    const to = payerOf(payment);
-    this.notify(client, Notifications.paymentCompleted, `${id}:completed`, id, {
-      paymentId: id, amount: moneyToProto({ amountMinor: payment.amount_minor, currency: payment.currency }),
-      fee: moneyToProto({ amountMinor: payment.fee_minor, currency: payment.currency }), transferId: `capture:${id}`,
-    });
-    await this.tellMerchant(client, payment, 'completed', null);
-    const ref = id.slice(0, 8).toUpperCase();
-    if (isCashPayment(payment)) return cashReceipts(this, client, payment, ref);
-    const amount = formatAmount(payment.amount_minor, payment.currency, lang);
-    await this.sms(client, `${id}:receipt-payer`, id, to, reply('receiptPayer', lang, { amount, payee: this.payeeName(payment), fee: formatAmount(payment.fee_minor, payment.currency, lang), paymentRef: ref }), SMS_RECEIPT);
-    if (payment.payee_kind === 'subscriber') {
-      // Through the payee's operator's link; a payee we have not heard from yet reads that operator's language.
-      const payee = payeeReceiptRoute(payment, this.operators);
-      const payeeLang = (await store.payeeLanguage(client, payment)) ?? payee.defaultLanguage;
-      await this.sms(client, `${id}:receipt-payee`, id, payee.to, payeeReceiptText(payment, ref, payeeLang), SMS_RECEIPT);
-    }
+    this.log.info({ paymentId: payment.payment_id, from: payment.state, to: next.state, input: input.kind },
+      'payment transition');
   }
 
   /** A payment to a merchant ended: the webhook event, in the transaction that ended it. */
-  tellMerchant(client: pg.ClientBase, payment: PaymentRow, state: 'completed' | 'failed', reason: FailureReasonValue | null): Promise<void> {
+  tellMerchant(
+    client: pg.ClientBase, payment: PaymentRow, state: 'completed' | 'failed', reason: FailureReasonValue | null,
+  ): Promise<void> {
     if (payment.payee_kind !== 'merchant') return Promise.resolve();
     const id = payment.payment_id;
     return this.emit(client, Events.merchantEvent, `${id}:merchant:${state}`, id, {
@@ -251,10 +219,13 @@ export class PaymentEngine {
     const money = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: payment.currency });
     return this.emit(client, Events.debitCaptureRequested, eventId, payment.payment_id, {
       debitId: payment.payment_id, paymentId: payment.payment_id, amount: money(payment.amount_minor),
-      ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id } : payment.payee_kind === 'airtime' ? airtimeCapture(this, payment)
-        : payment.payee_kind === 'agent' ? { payeeAgentId: payment.payee_id } : { payeeMsisdn: payment.payee_id, payeeOperatorId: payment.payee_operator_id ?? '' }),
+      ...(payment.payee_kind === 'merchant' ? { merchantId: payment.payee_id }
+        : payment.payee_kind === 'airtime' ? airtimeCapture(this, payment)
+          : payment.payee_kind === 'agent' ? { payeeAgentId: payment.payee_id }
+            : { payeeMsisdn: payment.payee_id, payeeOperatorId: payment.payee_operator_id ?? '' }),
       ...(payment.payee_wallet_max_minor ? { payeeWalletMax: money(payment.payee_wallet_max_minor) } : {}), // a cash-in's cap (cash.ts)
-      payeeAmount: money(payment.payee_minor), fee: money(payment.fee_minor), operatorShare: money(payment.operator_share_minor),
+      payeeAmount: money(payment.payee_minor), fee: money(payment.fee_minor),
+      operatorShare: money(payment.operator_share_minor),
     });
   }
 
@@ -269,12 +240,16 @@ export class PaymentEngine {
   }
 
   /** An SMS to a subscriber, through the outbox, with its kind and useful life (sms-options.ts). */
-  sms(client: pg.ClientBase, eventId: string, paymentId: string, to: Destination, text: string | SecretText, options: SmsOptions): Promise<void> {
+  sms(
+    client: pg.ClientBase, eventId: string, paymentId: string, to: Destination, text: string | SecretText, options: SmsOptions,
+  ): Promise<void> {
     return this.emit(client, Events.smsOutbound, eventId, paymentId, smsOutboundBody(eventId, to, text, options));
   }
 
   /** A durable event, through the outbox: committed with this transaction, relayed to JetStream. */
-  emit<M extends EventMessage>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): Promise<void> {
+  emit<M extends EventMessage>(
+    client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>,
+  ): Promise<void> {
     return emitEvent(client, OUTBOX, def, envelopeIds(eventId, paymentId), body);
   }
 
@@ -283,17 +258,17 @@ export class PaymentEngine {
    * commits, never for one that rolls back; at most once, stored nowhere. Encoded now, so it says
    * when the step happened and a bad one fails the step; publishing after the commit never throws.
    */
-  notify<M extends EventMessage>(client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>): void {
-    const prepared = prepareNotification(def, { ...body, envelope: newEnvelope({ producer: PRODUCER, ...envelopeIds(eventId, paymentId) }) } as M);
+  notify<M extends EventMessage>(
+    client: pg.ClientBase, def: EventDef<M>, eventId: string, paymentId: string, body: Omit<M, 'envelope'>,
+  ): void {
+    const envelope = newEnvelope({ producer: PRODUCER, ...envelopeIds(eventId, paymentId) });
+    const prepared = prepareNotification(def, { ...body, envelope } as M);
     onAfterCommit(client, () => {
-      if (!publishNotification(this.nc, prepared)) this.log.debug({ paymentId, subject: def.subject }, 'notification lost: NATS connection closed');
+      if (publishNotification(this.nc, prepared)) return;
+      this.log.debug({ paymentId, subject: def.subject }, 'notification lost: NATS connection closed');
     });
   }
 }
 
 /** Payments' envelope: the event id derived from the step, so a re-emit is a duplicate. */
 const envelopeIds = (eventId: string, paymentId: string) => ({ eventId, paymentId, correlationId: paymentId || eventId });
-
-function confirmedBy(payment: PaymentRow): dialpay.v1.ChallengeMethod {
-  return payment.challenge_method === 'pin' ? ChallengeMethod.CHALLENGE_METHOD_PIN : ChallengeMethod.CHALLENGE_METHOD_ONE_TIME_CODE;
-}

@@ -32,7 +32,9 @@ function divideHalfUp(numerator: bigint, denominator: bigint): bigint {
 /** The split of a merchant payment, or null when fees would take the whole amount. */
 export function splitMerchantPayment(amountMinor: bigint, schedule: FeeSchedule, revenueShareBps: number): PaymentSplit | null {
   if (amountMinor <= 0n) throw new RangeError('amount must be positive');
-  if (schedule.percentBps < 0 || schedule.percentBps > 10_000 || revenueShareBps < 0 || revenueShareBps > 10_000) throw new RangeError('basis points out of range');
+  if (schedule.percentBps < 0 || schedule.percentBps > 10_000 || revenueShareBps < 0 || revenueShareBps > 10_000) {
+    throw new RangeError('basis points out of range');
+  }
   const feeMinor = schedule.fixedMinor + divideHalfUp(amountMinor * BigInt(schedule.percentBps), BPS_SCALE);
   const operatorShareMinor = (amountMinor * BigInt(revenueShareBps)) / BPS_SCALE;
   const payeeMinor = amountMinor - feeMinor - operatorShareMinor;
@@ -50,10 +52,14 @@ export function splitMerchantPayment(amountMinor: bigint, schedule: FeeSchedule,
  */
 export function splitCashOut(amountMinor: bigint, schedule: FeeSchedule | null, revenueShareBps: number): PaymentSplit {
   if (amountMinor <= 0n) throw new RangeError('amount must be positive');
-  if ((schedule && (schedule.percentBps < 0 || schedule.percentBps > 10_000)) || revenueShareBps < 0 || revenueShareBps > 10_000) throw new RangeError('basis points out of range');
+  if ((schedule && (schedule.percentBps < 0 || schedule.percentBps > 10_000)) || revenueShareBps < 0 || revenueShareBps > 10_000) {
+    throw new RangeError('basis points out of range');
+  }
   const totalFeeMinor = schedule ? schedule.fixedMinor + divideHalfUp(amountMinor * BigInt(schedule.percentBps), BPS_SCALE) : 0n;
   const operatorShareMinor = (totalFeeMinor * BigInt(revenueShareBps)) / BPS_SCALE;
-  const split = { amountMinor: amountMinor + totalFeeMinor, feeMinor: totalFeeMinor - operatorShareMinor, operatorShareMinor, payeeMinor: amountMinor };
+  const split = {
+    amountMinor: amountMinor + totalFeeMinor, feeMinor: totalFeeMinor - operatorShareMinor, operatorShareMinor, payeeMinor: amountMinor,
+  };
   assertSplit(split);
   return split;
 }

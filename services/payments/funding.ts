@@ -17,10 +17,13 @@ const WALLET_TIMEOUT_MS = 1_000;
  * wallet-funded; elsewhere the wallet if its balance covers the amount, else the carrier.
  * Null when billing did not answer in time: the payment then goes wallet-first without a promise.
  */
-export async function promisedFunding(e: PaymentEngine, operator: OperatorConfig, msisdn: string, amountMinor: bigint): Promise<Funding | null> {
+export async function promisedFunding(
+  e: PaymentEngine, operator: OperatorConfig, msisdn: string, amountMinor: bigint,
+): Promise<Funding | null> {
   if (operator.billingAdapter === 'wallet') return 'wallet';
   try {
-    const reply = await requestReply(e.nc, Requests.billingBalance, { operatorId: operator.id, msisdn, walletOnly: true }, WALLET_TIMEOUT_MS);
+    const reply = await requestReply(e.nc, Requests.billingBalance,
+      { operatorId: operator.id, msisdn, walletOnly: true }, WALLET_TIMEOUT_MS);
     if (!reply.available || !reply.wallet) return null;
     return moneyFromProto(reply.wallet).amountMinor >= amountMinor ? 'wallet' : 'carrier';
   } catch (err) {
@@ -34,9 +37,12 @@ export async function promisedFunding(e: PaymentEngine, operator: OperatorConfig
  * (cash.ts refuses one it cannot cover before anything is reserved): the payer's wallet, or with
  * `agentId` that agent's float. Null when billing did not answer in time: billing's reserve decides.
  */
-export async function balanceBefore(e: PaymentEngine, operator: OperatorConfig, msisdn: string, agentId: string | null): Promise<bigint | null> {
+export async function balanceBefore(
+  e: PaymentEngine, operator: OperatorConfig, msisdn: string, agentId: string | null,
+): Promise<bigint | null> {
   try {
-    const reply = await requestReply(e.nc, Requests.billingBalance, { operatorId: operator.id, msisdn, walletOnly: true, agentId: agentId ?? '' }, WALLET_TIMEOUT_MS);
+    const reply = await requestReply(e.nc, Requests.billingBalance,
+      { operatorId: operator.id, msisdn, walletOnly: true, agentId: agentId ?? '' }, WALLET_TIMEOUT_MS);
     return reply.available && reply.wallet ? moneyFromProto(reply.wallet).amountMinor : null;
   } catch (err) {
     e.log.warn({ err }, 'balance unanswered; billing\'s reserve decides');
@@ -47,6 +53,8 @@ export async function balanceBefore(e: PaymentEngine, operator: OperatorConfig, 
 /** The challenge's line saying where the money comes from; empty when not known. */
 export function sourceText(funding: Funding | null, operatorName: string, language: Language): string {
   if (funding === 'wallet') return language === 'fr' ? 'Depuis votre portefeuille dialpay.' : 'From your dialpay wallet.';
-  if (funding === 'carrier') return language === 'fr' ? `Debite sur votre compte ${operatorName}.` : `Charged to your ${operatorName} account.`;
+  if (funding === 'carrier') {
+    return language === 'fr' ? `Debite sur votre compte ${operatorName}.` : `Charged to your ${operatorName} account.`;
+  }
   return '';
 }

@@ -5,7 +5,10 @@ import type { ComponentContext, ComponentDefinition, StartedComponent } from '..
 import { startServiceBase } from '../../runtime/service-base.js';
 import { capUnconsentedHolds } from './merchant-requests-store.js';
 import { Events, Requests, serveRequests } from '../../runtime/nats/index.js';
-import { PAYMENTS_CONSUMERS, PAYMENTS_CAPTURE_RESULT, PAYMENTS_CREDIT_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT, PAYMENTS_REFUND_RESULT } from './consumers.js';
+import {
+  PAYMENTS_CONSUMERS, PAYMENTS_CAPTURE_RESULT, PAYMENTS_CREDIT_RESULT, PAYMENTS_RESERVE_RESULT, PAYMENTS_SMS_INBOUND, PAYMENTS_VOID_RESULT,
+  PAYMENTS_REFUND_RESULT,
+} from './consumers.js';
 import { PaymentsService } from './service.js';
 import { PaymentsMetrics } from './metrics.js';
 import { inboundSmsDeadLetterMasker } from './dead-letter.js';
@@ -24,16 +27,22 @@ const SUBSCRIBER_COMMANDS_IN_FLIGHT_MAX = 256;
  * the same way every time: answer "invalid", which the merchant API turns into a 422, not the
  * "unavailable" that tells the client to retry. Anything else is rethrown and stays retryable.
  */
-function refuseBadData(err: unknown, request: { merchantId?: string | null; operatorId?: string | null }, log: Logger): { error: dialpay.v1.MerchantError; detail: string } {
+function refuseBadData(
+  err: unknown, request: { merchantId?: string | null; operatorId?: string | null }, log: Logger,
+): { error: dialpay.v1.MerchantError; detail: string } {
   if (!isDataException(err)) throw err;
-  log.warn({ err, merchantId: request.merchantId, operatorId: request.operatorId }, 'API call refused: PostgreSQL cannot store its data');
-  return { error: dialpay.v1.MerchantError.MERCHANT_ERROR_INVALID, detail: 'the request holds text that cannot be stored (a NUL character or invalid UTF-8)' };
+  log.warn({ err, merchantId: request.merchantId, operatorId: request.operatorId },
+    'API call refused: PostgreSQL cannot store its data');
+  return { error: dialpay.v1.MerchantError.MERCHANT_ERROR_INVALID,
+    detail: 'the request holds text that cannot be stored (a NUL character or invalid UTF-8)' };
 }
 
 async function startPayments(context: ComponentContext): Promise<StartedComponent> {
   const { config, nats, log } = context;
   const base = startServiceBase(context, 'payments');
-  const payments = new PaymentsService({ pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, config, log, metrics: new PaymentsMetrics(context.registry) });
+  const payments = new PaymentsService({
+    pool: context.pool as NonNullable<typeof context.pool>, nc: nats.nc, config, log, metrics: new PaymentsMetrics(context.registry),
+  });
   const capped = await capUnconsentedHolds(context.pool as NonNullable<typeof context.pool>, config.limits.challengeTtlMs);
   if (capped > 0) log.info({ capped }, 'merchant requests from before the hold cap shortened to one challenge');
   // A subscriber's text may be a PIN or a code: the DLQ keeps it masked.
@@ -47,7 +56,10 @@ async function startPayments(context: ComponentContext): Promise<StartedComponen
     const operator = operators.get(m.operatorId ?? '');
     return operator !== undefined && isBalanceCommand(m.text ?? '', operator);
   };
-  await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m), { deadLetterData: inboundSmsDeadLetterMasker(config.operators), batch, runAlone: asksBilling, handledOnce: { consumer: SMS_INBOUND_CONSUMER, eventIdOf: inboundEventId } });
+  await base.consume(PAYMENTS_SMS_INBOUND, Events.smsInbound, (m) => payments.onInboundSms(m), {
+    deadLetterData: inboundSmsDeadLetterMasker(config.operators), batch, runAlone: asksBilling,
+    handledOnce: { consumer: SMS_INBOUND_CONSUMER, eventIdOf: inboundEventId },
+  });
   await base.consume(PAYMENTS_RESERVE_RESULT, Events.debitReserveResult, (m) => payments.onReserveResult(m), { batch });
   await base.consume(PAYMENTS_CAPTURE_RESULT, Events.debitCaptureResult, (m) => payments.onCaptureResult(m), { batch });
   await base.consume(PAYMENTS_VOID_RESULT, Events.debitVoidResult, (m) => payments.onVoidResult(m), { batch });
@@ -98,6 +110,9 @@ export const payments: ComponentDefinition = {
   start: (context) => startPayments(context),
 };
 export { resetPin, type PinResetResult } from './pin-reset.js';
-export { addAgent, auditActor, auditOf, fundAgent, listAgents, readAgent, setAgentState, type AgentRow, type AuditLine, type FloatTopUp, type FloatTopUpResult } from './agents.js';
+export {
+  addAgent, auditActor, auditOf, fundAgent, listAgents, readAgent, setAgentState, type AgentRow, type AuditLine, type FloatTopUp,
+  type FloatTopUpResult,
+} from './agents.js';
 /** The durable consumer of subscribers' texts: the drills read its backlog. */
 export { PAYMENTS_SMS_INBOUND } from './consumers.js';

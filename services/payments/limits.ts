@@ -25,13 +25,16 @@ export type LimitDecision =
 export function checkLimits(amountMinor: bigint, tier: TierLimits, spent: SpendingSoFar, paymentsPerMinuteMax: number): LimitDecision {
   if (amountMinor <= 0n) throw new RangeError('amount must be positive');
   if (amountMinor > tier.perTransactionMaxMinor) {
-    return { allowed: false, limit: LimitKind.PER_TRANSACTION, limitMinor: tier.perTransactionMaxMinor, remainingMinor: tier.perTransactionMaxMinor };
+    return { allowed: false, limit: LimitKind.PER_TRANSACTION,
+      limitMinor: tier.perTransactionMaxMinor, remainingMinor: tier.perTransactionMaxMinor };
   }
   if (spent.todayMinor + amountMinor > tier.dailyMaxMinor) {
-    return { allowed: false, limit: LimitKind.DAILY, limitMinor: tier.dailyMaxMinor, remainingMinor: max0(tier.dailyMaxMinor - spent.todayMinor) };
+    return { allowed: false, limit: LimitKind.DAILY,
+      limitMinor: tier.dailyMaxMinor, remainingMinor: max0(tier.dailyMaxMinor - spent.todayMinor) };
   }
   if (spent.monthMinor + amountMinor > tier.monthlyMaxMinor) {
-    return { allowed: false, limit: LimitKind.MONTHLY, limitMinor: tier.monthlyMaxMinor, remainingMinor: max0(tier.monthlyMaxMinor - spent.monthMinor) };
+    return { allowed: false, limit: LimitKind.MONTHLY,
+      limitMinor: tier.monthlyMaxMinor, remainingMinor: max0(tier.monthlyMaxMinor - spent.monthMinor) };
   }
   if (spent.paymentsLastMinute >= paymentsPerMinuteMax) {
     return { allowed: false, limit: LimitKind.VELOCITY, limitMinor: 0n, remainingMinor: 0n };

@@ -26,7 +26,9 @@ function mandateStatus(mandate: MandateRow): string {
 }
 
 export function periodWord(period: string, language: Language): string {
-  const words: Record<string, Record<Language, string>> = { day: { en: 'day', fr: 'jour' }, week: { en: 'week', fr: 'semaine' }, month: { en: 'month', fr: 'mois' } };
+  const words: Record<string, Record<Language, string>> = {
+    day: { en: 'day', fr: 'jour' }, week: { en: 'week', fr: 'semaine' }, month: { en: 'month', fr: 'mois' },
+  };
   return words[period]?.[language] ?? period;
 }
 
@@ -34,9 +36,11 @@ export async function mandateView(db: pg.ClientBase | pg.Pool, mandate: MandateR
   return merchantMandate(mandate, mandateStatus(mandate), await merchantStore.chargedThisPeriod(db, mandate));
 }
 
-export function tellMerchantOfMandate(engine: PaymentEngine, client: pg.ClientBase, mandate: MandateRow, type: 'mandate.activated' | 'mandate.revoked'): Promise<void> {
-  return mandateView(client, mandate).then((view) =>
-    engine.emit(client, Events.merchantEvent, `${mandate.mandate_id}:merchant:${type}`, '', { merchantId: mandate.merchant_id, type, mandate: view }));
+export function tellMerchantOfMandate(
+  engine: PaymentEngine, client: pg.ClientBase, mandate: MandateRow, type: 'mandate.activated' | 'mandate.revoked',
+): Promise<void> {
+  return mandateView(client, mandate).then((view) => engine.emit(client, Events.merchantEvent,
+    `${mandate.mandate_id}:merchant:${type}`, '', { merchantId: mandate.merchant_id, type, mandate: view }));
 }
 
 /** STOP: every pending or active mandate of the payer ends, each merchant told. Returns how many. */
@@ -47,28 +51,43 @@ export async function revokeMandatesOf(engine: PaymentEngine, client: pg.PoolCli
 }
 
 /** The right code for a pending mandate: active from now; the text that tells the subscriber so. */
-export async function activateMandate(engine: PaymentEngine, client: pg.PoolClient, mandate: MandateRow, language: Language): Promise<string> {
+export async function activateMandate(
+  engine: PaymentEngine, client: pg.PoolClient, mandate: MandateRow, language: Language,
+): Promise<string> {
   const active = await merchantStore.activateMandate(client, mandate.mandate_id);
   await tellMerchantOfMandate(engine, client, active, 'mandate.activated');
-  return reply('mandateActive', language, { payee: engine.payeeName({ payee_kind: 'merchant', payee_id: mandate.merchant_id }), cap: formatAmount(BigInt(mandate.cap_minor), mandate.currency, language), period: periodWord(mandate.period, language) });
+  return reply('mandateActive', language, {
+    payee: engine.payeeName({ payee_kind: 'merchant', payee_id: mandate.merchant_id }),
+    cap: formatAmount(BigInt(mandate.cap_minor), mandate.currency, language), period: periodWord(mandate.period, language),
+  });
 }
 
 /** A wrong code counted on a pending mandate: declined after the attempts allowed; the reply text. */
-export async function wrongMandateCode(engine: PaymentEngine, client: pg.PoolClient, m: MandateRow, language: Language): Promise<string> {
+export async function wrongMandateCode(
+  engine: PaymentEngine, client: pg.PoolClient, m: MandateRow, language: Language,
+): Promise<string> {
   const attemptsMax = engine.config.limits.pinAttemptsMax;
   const attempts = m.attempts + 1;
   await merchantStore.setMandateAttempts(client, m.mandate_id, attempts, attempts >= attemptsMax ? 'declined' : 'pending');
-  return attempts >= attemptsMax ? reply('mandateDeclined', language) : reply('retry', language, { left: String(attemptsMax - attempts) });
+  return attempts >= attemptsMax ? reply('mandateDeclined', language)
+    : reply('retry', language, { left: String(attemptsMax - attempts) });
 }
 
 /** A mandate starts pending: the subscriber gets an SMS with a code, and only their YES makes it active. */
-export async function createMandate(engine: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, create: dialpay.v1.ICreateMandate): Promise<dialpay.v1.IMerchantCommandReply> {
+export async function createMandate(
+  engine: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, create: dialpay.v1.ICreateMandate,
+): Promise<dialpay.v1.IMerchantCommandReply> {
   const cap = moneyFromProtoOrNull(create.cap);
   if (!cap) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'cap is not valid' };
   const period = create.period ?? '';
-  if (cap.amountMinor <= 0n || !['day', 'week', 'month'].includes(period)) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'cap must be positive and period one of day, week, month' };
+  if (cap.amountMinor <= 0n || !['day', 'week', 'month'].includes(period)) {
+    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'cap must be positive and period one of day, week, month' };
+  }
   const payer = payerOfMerchant(engine, merchant, create.msisdn ?? '', cap.currency);
-  if (!payer) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: 'the number is not on an operator this merchant is served by, in this currency' };
+  if (!payer) {
+    return { error: MerchantError.MERCHANT_ERROR_REFUSED,
+      detail: 'the number is not on an operator this merchant is served by, in this currency' };
+  }
   const subscriber = await store.lockSubscriber(client, payer.msisdn, payer.operator.defaultLanguage);
   // A pending mandate is an open challenge like a payment request: the same bounds.
   const refused = await merchantRequestRefused(engine, client, payer.msisdn, merchant.id);
@@ -77,19 +96,24 @@ export async function createMandate(engine: PaymentEngine, client: pg.PoolClient
   const code = String(randomInt(1_000, 10_000));
   const ttlMs = engine.config.limits.challengeTtlMs;
   const row = await merchantStore.insertMandate(client, {
-    mandateId, merchantId: merchant.id, operatorId: payer.operator.id, msisdn: payer.msisdn, currency: cap.currency, capMinor: cap.amountMinor, period,
-    reference: create.reference ?? '', description: create.description ?? '', codeHash: hashCode(mandateId, code), ttlMs,
+    mandateId, merchantId: merchant.id, operatorId: payer.operator.id, msisdn: payer.msisdn, currency: cap.currency,
+    capMinor: cap.amountMinor, period, reference: create.reference ?? '', description: create.description ?? '',
+    codeHash: hashCode(mandateId, code), ttlMs,
   });
   const lang = subscriber.language;
-  await engine.sms(client, `${mandateId}:mandate-sms`, '', { operatorId: payer.operator.id, msisdn: payer.msisdn, shortCode: payer.operator.shortCodes[0] as string }, markSecrets((secret) => reply('mandateAsk', lang, {
-    payee: engine.payeeName({ payee_kind: 'merchant', payee_id: merchant.id }), cap: formatAmount(cap.amountMinor, cap.currency, lang), period: periodWord(period, lang),
-    reference: create.reference ?? '', code: secret(code), minutes: String(Math.max(1, Math.round(ttlMs / 60_000))),
+  const to = { operatorId: payer.operator.id, msisdn: payer.msisdn, shortCode: payer.operator.shortCodes[0] as string };
+  await engine.sms(client, `${mandateId}:mandate-sms`, '', to, markSecrets((secret) => reply('mandateAsk', lang, {
+    payee: engine.payeeName({ payee_kind: 'merchant', payee_id: merchant.id }), cap: formatAmount(cap.amountMinor, cap.currency, lang),
+    period: periodWord(period, lang), reference: create.reference ?? '', code: secret(code),
+    minutes: String(Math.max(1, Math.round(ttlMs / 60_000))),
   })), timeBound(dialpay.v1.SmsKind.SMS_KIND_CHALLENGE, row.expires_at.getTime()));
   return { mandate: await mandateView(client, row) };
 }
 
 /** A charge inside an active mandate's cap for this period: no new confirmation, a receipt as always. */
-export async function chargeMandate(engine: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, charge: dialpay.v1.IChargeMandate): Promise<dialpay.v1.IMerchantCommandReply> {
+export async function chargeMandate(
+  engine: PaymentEngine, client: pg.PoolClient, merchant: MerchantConfig, charge: dialpay.v1.IChargeMandate,
+): Promise<dialpay.v1.IMerchantCommandReply> {
   const found = await merchantStore.readMandate(client, charge.mandateId ?? '', merchant.id);
   if (!found) return { error: MerchantError.MERCHANT_ERROR_NOT_FOUND, detail: 'no such mandate' };
   const operator = engine.operators.get(found.operator_id);
@@ -97,16 +121,21 @@ export async function chargeMandate(engine: PaymentEngine, client: pg.PoolClient
   // Same lock order as STOP (subscriber, then mandate), so a revocation and a charge never cross.
   const subscriber = await store.lockSubscriber(client, found.payer_msisdn, operator.defaultLanguage);
   const mandate = await merchantStore.lockMandate(client, found.mandate_id);
-  if (mandate.state !== 'active') return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: `the mandate is ${mandateStatus(mandate)}, not active` };
+  if (mandate.state !== 'active') {
+    return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: `the mandate is ${mandateStatus(mandate)}, not active` };
+  }
   const amount = moneyFromProtoOrNull(charge.amount);
   if (!amount) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount is not valid' };
   const charged = await merchantStore.chargedThisPeriod(client, mandate);
   if (amount.currency !== mandate.currency || amount.amountMinor <= 0n || charged + amount.amountMinor > BigInt(mandate.cap_minor)) {
-    return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: `at most ${BigInt(mandate.cap_minor) - charged} minor units of ${mandate.currency} are left in this ${mandate.period}` };
+    const leftMinor = BigInt(mandate.cap_minor) - charged;
+    return { error: MerchantError.MERCHANT_ERROR_REFUSED,
+      detail: `at most ${leftMinor} minor units of ${mandate.currency} are left in this ${mandate.period}` };
   }
   const opened = await engine.open(client, subscriber, operator, {
-    payee: { kind: 'merchant', id: merchant.id }, amountMinor: amount.amountMinor, reference: charge.reference || mandate.reference, language: subscriber.language,
-    channel: 'api', shortCode: operator.shortCodes[0] as string, requestId: null, description: mandate.description, mandateId: mandate.mandate_id,
+    payee: { kind: 'merchant', id: merchant.id }, amountMinor: amount.amountMinor, reference: charge.reference || mandate.reference,
+    language: subscriber.language, channel: 'api', shortCode: operator.shortCodes[0] as string, requestId: null,
+    description: mandate.description, mandateId: mandate.mandate_id,
   });
   // The payer's own reasons (their remaining limit, say) are theirs: the merchant gets a stable one.
   if (!opened.ok) return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: MERCHANT_REFUSAL };
