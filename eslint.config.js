@@ -82,6 +82,11 @@ export default tseslint.config(
     },
   },
   {
+    // Payments, the densest service, stays walkable: no file over 300 lines, every line counted (issue 14).
+    files: ts(['services/payments']),
+    rules: { 'max-lines': ['error', { max: 300, skipBlankLines: false, skipComments: false }] },
+  },
+  {
     files: ts(['gateway']),
     rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'pg', message: 'the gateway never opens Postgres' }] }] },
   },

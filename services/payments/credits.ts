@@ -201,9 +201,7 @@ async function createDeposit(
   const amount = moneyFromProtoOrNull(create.amount);
   if (!amount || amount.amountMinor <= 0n) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'amount must be positive' };
   if (amount.currency !== operator.currency) {
-    // A line of its own: sizes.test.ts's brace count stops reading a line at an apostrophe.
-    const detail = `this operator's currency is ${operator.currency}`;
-    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail };
+    return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: `this operator's currency is ${operator.currency}` };
   }
   const reference = checkedReference(create.reference);
   if (reference === null) {

@@ -66,6 +66,11 @@ describe('the code rules', () => {
     expect(await rulesFor('services/payments/engine.ts', `export const s = ${'1 + '.repeat(40)}1;\n`)).toContain('@stylistic/max-len');
     const body = Array.from({ length: 71 }, (_, i) => `  const v${i} = ${i};`).join('\n');
     expect(await rulesFor('services/payments/engine.ts', `export function f(): void {\n${body}\n}\n`)).toContain('max-lines-per-function');
+    // Payments' files stay within 300 lines, blank lines and comments included; elsewhere 400 lines of code.
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => `export const c${i} = ${i};`).join('\n');
+    expect(await rulesFor('services/payments/engine.ts', `${lines(301)}\n`)).toContain('max-lines');
+    expect(await rulesFor('services/settlement/windows.ts', `${lines(301)}\n`)).not.toContain('max-lines');
+    expect(await rulesFor('services/settlement/windows.ts', `${lines(401)}\n`)).toContain('max-lines');
     // Tests are held to the layout, not to function size: a describe block is one long function.
     expect(await rulesFor('test/unit/lint.test.ts', `export function f(): void {\n${body}\n}\n`)).not.toContain('max-lines-per-function');
   }, 120_000);
