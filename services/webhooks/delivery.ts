@@ -24,10 +24,10 @@ export function webhookBody(event: dialpay.v1.IMerchantEvent): string {
     data: event.settlement
       ? { settlement: merchantSettlementJson(event.settlement) }
       : event.mandate
-      ? { mandate: merchantMandateJson(event.mandate) }
-      : event.payout
-      ? { payout: merchantPayoutJson(event.payout) }
-      : { payment: merchantPaymentJson(event.payment ?? {}), ...(event.refund ? { refund: merchantRefundJson(event.refund) } : {}) },
+        ? { mandate: merchantMandateJson(event.mandate) }
+        : event.payout
+          ? { payout: merchantPayoutJson(event.payout) }
+          : { payment: merchantPaymentJson(event.payment ?? {}), ...(event.refund ? { refund: merchantRefundJson(event.refund) } : {}) },
   });
 }
 
