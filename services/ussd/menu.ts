@@ -58,11 +58,14 @@ function mainNext(input: string, walk: Walk): Route {
 
 async function balanceFact(walk: Walk, lines: number): Promise<Fact> {
   try {
-    const reply = await walk.context.services.balance({ operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, statementLinesMax: lines });
+    const reply = await walk.context.services.balance({
+      operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, statementLinesMax: lines,
+    });
     const view = balanceView(reply, walk.context.operator.currency, walk.language);
     if (!view) return { ok: false };
     return {
-      ok: true, balance: view.carrierUnavailable ? '' : view.shown, wallet: (view.balance || view.carrierUnavailable) && view.wallet ? view.wallet : undefined,
+      ok: true, balance: view.carrierUnavailable ? '' : view.shown,
+      wallet: (view.balance || view.carrierUnavailable) && view.wallet ? view.wallet : undefined,
       lines: view.lines.join('\n'),
     };
   } catch {
@@ -151,25 +154,31 @@ export const STATES: Readonly<Record<string, StateDef>> = {
   'agent.float': {
     load: async (walk) => {
       try {
-        const reply = await walk.context.services.balance({ operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, walletOnly: true, agentId: agentOf(walk) });
+        const reply = await walk.context.services.balance({
+          operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, walletOnly: true, agentId: agentOf(walk),
+        });
         if (!reply.available || !reply.wallet) return { ok: false };
         return { ok: true, balance: formatAmount(moneyFromProto(reply.wallet).amountMinor, walk.context.operator.currency, walk.language) };
       } catch {
         return { ok: false };
       }
     },
-    screen: (fact, walk) => end(fact?.ok ? walk.t('floatBalance', { balance: String(fact.balance) }) : walk.t(fact ? 'unavailable' : 'sessionLost')),
+    screen: (fact, walk) => end(fact?.ok
+      ? walk.t('floatBalance', { balance: String(fact.balance) }) : walk.t(fact ? 'unavailable' : 'sessionLost')),
   },
   account: {
     screen: (_f, walk) => con(walk.t('account')),
-    next: (input) => ({ '1': 'account.balance', '2': 'account.statement', '3': 'pin.current', '4': 'language' })[input] ?? { invalid: 'invalidChoice' },
+    next: (input) => ({ '1': 'account.balance', '2': 'account.statement', '3': 'pin.current', '4': 'language' })[input]
+      ?? { invalid: 'invalidChoice' },
   },
   'account.balance': {
     load: (walk) => balanceFact(walk, 0),
     screen: (fact, walk) => {
       if (!fact?.ok) return end(walk.t('unavailable'));
       if (fact.wallet === undefined) return end(walk.t('balance', { balance: String(fact.balance) }));
-      return end(walk.t('balances', { wallet: String(fact.wallet), operator: walk.context.operator.name, balance: String(fact.balance) || walk.t('notNow') }));
+      return end(walk.t('balances', {
+        wallet: String(fact.wallet), operator: walk.context.operator.name, balance: String(fact.balance) || walk.t('notNow'),
+      }));
     },
   },
   'account.statement': {
@@ -187,7 +196,9 @@ export const STATES: Readonly<Record<string, StateDef>> = {
       const newPin = walk.pinAnswer('pin.again');
       if (newPin === '' || newPin !== walk.pinAnswer('pin.changed')) return { result: 'differ' };
       const r = await ask(walk, { setPin: { currentPin: walk.pinAnswer('pin.new'), newPin } });
-      const results: Readonly<Record<number, string>> = { [Outcome.OK]: 'ok', [Outcome.WRONG_PIN]: 'wrong', [Outcome.PIN_LOCKED]: 'locked', [Outcome.REFUSED]: 'weak' };
+      const results: Readonly<Record<number, string>> = {
+        [Outcome.OK]: 'ok', [Outcome.WRONG_PIN]: 'wrong', [Outcome.PIN_LOCKED]: 'locked', [Outcome.REFUSED]: 'weak',
+      };
       const result = results[r.outcome ?? 0] ?? 'unavailable';
       return { result, left: r.attemptsLeft ?? 0 };
     },
@@ -279,7 +290,10 @@ function keptAnswers(answers: readonly string[], walk: Walk, waiting: ReadonlySe
   });
 }
 
-/** An answer from the phone that reads like a mask or a sealed entry ("<...") is an answer no screen takes: those only come from a kept path. */
+/**
+ * An answer from the phone that reads like a mask or a sealed entry ("<...") is an answer no screen
+ * takes: those only come from a kept path.
+ */
 export function fromPhone(answer: string): string {
   return answer.startsWith('<') ? '' : answer;
 }
@@ -358,7 +372,10 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
       clearTimeout(timer);
       const ended = result.startsWith('END ');
       const waiting = pinsWaiting(walk);
-      resolve({ screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty, state: walk.moves.at(-1)?.to ?? 'start', keptAnswers: keptAnswers(answers, walk, waiting), pinsWaitingAt: [...waiting].sort((a, b) => a - b) });
+      resolve({
+        screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty, state: walk.moves.at(-1)?.to ?? 'start',
+        keptAnswers: keptAnswers(answers, walk, waiting), pinsWaitingAt: [...waiting].sort((a, b) => a - b),
+      });
     }, reject);
   });
 }

@@ -34,8 +34,10 @@ export class UssdMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.hops = new Counter({ name: 'dialpay_ussd_hops_total', help: 'USSD hops answered, by outcome (continue, end, timeout, error, rejected).', labelNames: ['operator', 'outcome'], registers });
-    this.hopSeconds = new Histogram({ name: 'dialpay_ussd_hop_seconds', help: 'Time to answer a USSD hop in the ussd service.', labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+    this.hops = new Counter({ name: 'dialpay_ussd_hops_total',
+      help: 'USSD hops answered, by outcome (continue, end, timeout, error, rejected).', labelNames: ['operator', 'outcome'], registers });
+    this.hopSeconds = new Histogram({ name: 'dialpay_ussd_hop_seconds', help: 'Time to answer a USSD hop in the ussd service.',
+      labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
   }
 }
 

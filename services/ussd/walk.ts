@@ -117,7 +117,9 @@ export const Outcome = {
 } as const satisfies Record<string, dialpay.v1.CommandOutcome>;
 
 /** A service call that failed or timed out is a fact too: the screen says "try later". */
-export async function ask(walk: Walk, request: Omit<dialpay.v1.ISubscriberCommandRequest, 'operatorId' | 'msisdn'>): Promise<dialpay.v1.ISubscriberCommandReply> {
+export async function ask(
+  walk: Walk, request: Omit<dialpay.v1.ISubscriberCommandRequest, 'operatorId' | 'msisdn'>,
+): Promise<dialpay.v1.ISubscriberCommandReply> {
   try {
     return await walk.context.services.payments({ ...request, operatorId: walk.context.operator.id, msisdn: walk.context.msisdn });
   } catch {
