@@ -173,7 +173,9 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
   const share = merchants.reduce((s, l) => s + l.operatorShareMinor, 0n);
   return {
     merchants,
-    operator: { currency, owesMinor: gross - walletGross - (refunds - walletRefunds) + collected, owedMinor: share, airtimeOwedMinor: airtime },
+    operator: {
+      currency, owesMinor: gross - walletGross - (refunds - walletRefunds) + collected, owedMinor: share, airtimeOwedMinor: airtime,
+    },
   };
 }
 
