@@ -29,7 +29,8 @@ export const pinReset: Command = {
         process.stderr.write(`dialpay: +${result.msisdn} has never used dialpay; there is no PIN to reset\n`);
         process.exitCode = 1;
       } else if (result.kind === 'pin-challenges-open') {
-        process.stderr.write(`dialpay: +${result.msisdn} has ${result.count} payment(s) under way that may ask for the PIN; nothing changed.`
+        process.stderr.write(`dialpay: +${result.msisdn} has ${result.count} payment(s) under way that may ask for the PIN;`
+          + ' nothing changed.'
           + ` They end within ${Math.ceil(config.limits.challengeTtlMs / 60_000)} min (or the subscriber sends STOP): try again then\n`);
         process.exitCode = 1;
       } else {
