@@ -41,11 +41,13 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
   }
   const operator = operatorForNumber(operators, msisdn);
   if (!operator) {
-    say(`no simulated operator serves +${msisdn}; number ranges: ${operators.flatMap((op) => op.numberRanges.map((r) => `+${r}`)).join(', ')}`);
+    const ranges = operators.flatMap((op) => op.numberRanges.map((r) => `+${r}`)).join(', ');
+    say(`no simulated operator serves +${msisdn}; number ranges: ${ranges}`);
     return EXIT_USAGE;
   }
   const shortCode = operator.shortCodes[0] as string;
-  say(`+${msisdn} on ${operator.name}. Short code ${shortCode}${operator.ussdCodes.length ? `, USSD ${operator.ussdCodes.join(' ')}` : ''}.${operator.linked ? '' : ' (The gateway is not linked to this operator yet: SMS may be refused for a moment.)'}`);
+  say(`+${msisdn} on ${operator.name}. Short code ${shortCode}${operator.ussdCodes.length ? `, USSD ${operator.ussdCodes.join(' ')}` : ''}.`
+    + (operator.linked ? '' : ' (The gateway is not linked to this operator yet: SMS may be refused for a moment.)'));
   say(HELP.trimEnd());
 
   const hangUp = new AbortController();
@@ -55,7 +57,8 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
   say('ready');
 
   let ussdOpen = false;
-  const post = async (what: 'sms' | 'ussd', body: Record<string, unknown>): Promise<unknown> => postJson(`${base}/phones/${msisdn}/${what}`, body);
+  const post = async (what: 'sms' | 'ussd', body: Record<string, unknown>): Promise<unknown> =>
+    postJson(`${base}/phones/${msisdn}/${what}`, body);
   const showScreen = (reply: UssdReply) => {
     ussdOpen = !reply.end;
     for (const line of reply.text.split('\n')) say(`| ${line}`);
@@ -97,7 +100,9 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
   return 0;
 }
 
-function listenInbox(url: string, signal: AbortSignal, onSms: (sms: { from: string; text: string }) => void, onLost: () => void): { attached: Promise<void>; closed: Promise<void> } {
+function listenInbox(
+  url: string, signal: AbortSignal, onSms: (sms: { from: string; text: string }) => void, onLost: () => void,
+): { attached: Promise<void>; closed: Promise<void> } {
   let attachedResolve!: () => void;
   let attachedReject!: (err: Error) => void;
   const attached = new Promise<void>((resolve, reject) => {
@@ -138,7 +143,9 @@ async function getJson(url: string): Promise<unknown> {
 }
 
 async function postJson(url: string, body: unknown): Promise<unknown> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const res = await fetch(url, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
   return answer(res);
 }
 
