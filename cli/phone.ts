@@ -24,19 +24,13 @@ const HELP = `  Type a message and Enter to text it to the short code (PAY SHOP4
   /cancel ends a USSD session, /help shows this, /quit hangs up.
 `;
 
-export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): Promise<number> {
-  const say = (text: string) => o.output.write(`${text}\n`);
-  const msisdn = msisdnDigits(msisdnArg ?? '');
-  if (!msisdn) {
-    say('usage: dialpay phone <msisdn with country code, such as +254700000123> [--phone-line host:port]');
-    return EXIT_USAGE;
-  }
-  const base = `http://${o.line}`;
+/** The simulated operator whose number ranges hold `msisdn`, or the exit code when there is none (or no phone line). */
+async function lineOperator(line: string, msisdn: string, say: (text: string) => void): Promise<PhoneLineOperator | number> {
   let operators: PhoneLineOperator[];
   try {
-    operators = ((await getJson(`${base}/`)) as { operators: PhoneLineOperator[] }).operators;
+    operators = ((await getJson(`http://${line}/`)) as { operators: PhoneLineOperator[] }).operators;
   } catch (err) {
-    say(`no phone line at ${o.line} (${(err as Error).message}). Start one with \`make run\` or \`dialpay operator-sim\`.`);
+    say(`no phone line at ${line} (${(err as Error).message}). Start one with \`make run\` or \`dialpay operator-sim\`.`);
     return 1;
   }
   const operator = operatorForNumber(operators, msisdn);
@@ -45,6 +39,19 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
     say(`no simulated operator serves +${msisdn}; number ranges: ${ranges}`);
     return EXIT_USAGE;
   }
+  return operator;
+}
+
+export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): Promise<number> {
+  const say = (text: string) => o.output.write(`${text}\n`);
+  const msisdn = msisdnDigits(msisdnArg ?? '');
+  if (!msisdn) {
+    say('usage: dialpay phone <msisdn with country code, such as +254700000123> [--phone-line host:port]');
+    return EXIT_USAGE;
+  }
+  const base = `http://${o.line}`;
+  const operator = await lineOperator(o.line, msisdn, say);
+  if (typeof operator === 'number') return operator;
   const shortCode = operator.shortCodes[0] as string;
   say(`+${msisdn} on ${operator.name}. Short code ${shortCode}${operator.ussdCodes.length ? `, USSD ${operator.ussdCodes.join(' ')}` : ''}.`
     + (operator.linked ? '' : ' (The gateway is not linked to this operator yet: SMS may be refused for a moment.)'));
@@ -144,7 +151,8 @@ async function getJson(url: string): Promise<unknown> {
 
 async function postJson(url: string, body: unknown): Promise<unknown> {
   const res = await fetch(url, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   return answer(res);
 }
