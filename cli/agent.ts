@@ -57,7 +57,8 @@ export async function runAgentCommand(config: Config, sub: string | undefined, a
     return usage(`unknown subcommand "${sub ?? ''}"; one of: add, list, suspend, resume, fund, defloat`);
   }
   const log = createLogger({ level: config.log.level, component: 'agent' });
-  const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-agent' }, log);
+  const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
+    statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-agent' }, log);
   try {
     const outcome = await run(pool, config, sub, args);
     if (outcome.out) process.stdout.write(outcome.out);
@@ -74,13 +75,16 @@ async function run(pool: ReturnType<typeof createPool>, config: Config, sub: str
   const actor = auditActor(args.by);
   switch (sub) {
     case 'add': {
-      const r = await addAgent(pool, config, { operatorId: args.operator as string, agentId: args.id as string, name: args.name as string, number: args.msisdn as string, actor });
+      const r = await addAgent(pool, config, {
+        operatorId: args.operator as string, agentId: args.id as string, name: args.name as string, number: args.msisdn as string, actor,
+      });
       switch (r.kind) {
         case 'added': return { code: 0, out: `added ${line(r.agent)}` };
         case 'bad-id': return { code: -1, err: `agent id "${args.id}" must be 2-32 of A-Z, 0-9 and "-"` };
         case 'bad-name': return { code: -1, err: 'the name must be 1-40 characters' };
         case 'bad-number': return { code: -1, err: `"${args.msisdn}" is not a phone number of ${args.operator}` };
-        case 'id-taken': return { code: 1, err: `agent ${r.agent.agent_id} already exists (${r.agent.operator_id}, +${r.agent.msisdn}); nothing changed` };
+        case 'id-taken':
+          return { code: 1, err: `agent ${r.agent.agent_id} already exists (${r.agent.operator_id}, +${r.agent.msisdn}); nothing changed` };
         case 'msisdn-taken': return { code: 1, err: `+${r.agent.msisdn} is already agent ${r.agent.agent_id}'s line; nothing changed` };
       }
       break;
@@ -93,7 +97,8 @@ async function run(pool: ReturnType<typeof createPool>, config: Config, sub: str
     case 'resume': {
       const r = await setAgentState(pool, args.agent as string, sub === 'suspend' ? 'suspended' : 'active', actor);
       if (r.kind === 'unknown-agent') return { code: 1, err: `no agent "${args.agent}"` };
-      return { code: 0, out: r.kind === 'changed' ? `${sub === 'suspend' ? 'suspended' : 'resumed'} ${line(r.agent)}` : `unchanged (already ${r.agent.state}) ${line(r.agent)}` };
+      const done = r.kind === 'changed' ? (sub === 'suspend' ? 'suspended' : 'resumed') : `unchanged (already ${r.agent.state})`;
+      return { code: 0, out: `${done} ${line(r.agent)}` };
     }
     case 'fund':
     case 'defloat':
@@ -102,7 +107,9 @@ async function run(pool: ReturnType<typeof createPool>, config: Config, sub: str
   return { code: -1 };
 }
 
-async function fund(pool: ReturnType<typeof createPool>, config: Config, args: AgentArgs, actor: string, action: 'fund' | 'defloat'): Promise<Outcome> {
+async function fund(
+  pool: ReturnType<typeof createPool>, config: Config, args: AgentArgs, actor: string, action: 'fund' | 'defloat',
+): Promise<Outcome> {
   const agentId = (args.agent as string).toUpperCase();
   // The amount is read in the agent's operator's currency, so the agent is looked up first.
   const agent = await readAgent(pool, agentId);
@@ -110,14 +117,24 @@ async function fund(pool: ReturnType<typeof createPool>, config: Config, args: A
   const currency = config.operators.find((o) => o.id === agent.operator_id)?.currency;
   if (!currency) return { code: 1, err: `agent ${agentId}'s operator ${agent.operator_id} is not in this config` };
   const amountMinor = parseAmount(args.amount as string, currency);
-  if (amountMinor === null) return { code: -1, err: `--amount "${args.amount}" is not an amount of ${currency} (major units: 5000 or 12.50)` };
-  const r = await fundAgent(pool, config, { agentId, amountMinor, reference: args.ref as string, actor, action }, action === 'fund' ? fundAgentFloat : returnAgentFloat);
+  if (amountMinor === null) {
+    return { code: -1, err: `--amount "${args.amount}" is not an amount of ${currency} (major units: 5000 or 12.50)` };
+  }
+  const r = await fundAgent(pool, config, { agentId, amountMinor, reference: args.ref as string, actor, action },
+    action === 'fund' ? fundAgentFloat : returnAgentFloat);
   if (r.kind === 'bad-reference') return { code: -1, err: '--ref must be 1-64 of letters, digits, ".", "_" or "-"' };
   if (r.kind === 'unknown-agent') return { code: 1, err: `no agent "${args.agent}"` };
   const amount = formatAmount(amountMinor, currency);
   switch (r.result.outcome) {
-    case 'funded': return { code: 0, out: `${action === 'fund' ? `funded ${agentId} with` : `took back from ${agentId}`} ${amount} (ref ${args.ref}); float now ${formatAmount(r.result.balanceMinor, currency)}\n` };
-    case 'already': return { code: 0, out: `already ${action === 'fund' ? 'funded' : 'taken back'}: ref ${args.ref} was booked before, nothing booked now; float ${formatAmount(r.result.balanceMinor, currency)}\n` };
+    case 'funded': {
+      const what = action === 'fund' ? `funded ${agentId} with` : `took back from ${agentId}`;
+      return { code: 0, out: `${what} ${amount} (ref ${args.ref}); float now ${formatAmount(r.result.balanceMinor, currency)}\n` };
+    }
+    case 'already': {
+      const float = formatAmount(r.result.balanceMinor, currency);
+      const what = action === 'fund' ? 'funded' : 'taken back';
+      return { code: 0, out: `already ${what}: ref ${args.ref} was booked before, nothing booked now; float ${float}\n` };
+    }
     case 'short': return { code: 1, err: `${r.result.detail}; nothing moved` };
     case 'conflict': return { code: 1, err: `${r.result.detail}; nothing booked` };
     case 'invalid': return { code: 1, err: `${r.result.detail}; nothing booked` };

@@ -7,9 +7,12 @@ import { EngineUnavailableError } from '../runtime/engine-error.js';
 
 /** Every option any command takes; a command reads the ones it knows. */
 const OPTIONS = {
-  config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' }, 'traffic-ms': { type: 'string' }, consumer: { type: 'string' },
-  msisdn: { type: 'string' }, by: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' }, agent: { type: 'string' },
-  amount: { type: 'string' }, ref: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' }, interop: { type: 'boolean' }, again: { type: 'boolean' },
+  config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'phone-line': { type: 'string' },
+  'traffic-ms': { type: 'string' }, consumer: { type: 'string' },
+  msisdn: { type: 'string' }, by: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, id: { type: 'string' },
+  name: { type: 'string' }, agent: { type: 'string' },
+  amount: { type: 'string' }, ref: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' },
+  interop: { type: 'boolean' }, again: { type: 'boolean' },
 } as const;
 
 export function parseCommandLine(argv: string[]) {

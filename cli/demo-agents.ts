@@ -24,19 +24,24 @@ const FLOAT_PER_DAY_MAJOR = 1_000_000n;
 export function demoAgentLines(config: Config): DemoAgentLine[] {
   return config.operators
     .filter((o) => o.billingAdapter === 'wallet')
-    .map((o) => ({ operatorId: o.id, agentId: `DEMO-${o.id.toUpperCase().replace(/[^A-Z0-9]/g, '')}`.slice(0, 32), msisdn: demoPhone(o, AGENT_PHONE_INDEX), pin: DEMO_PIN }));
+    .map((o) => ({
+      operatorId: o.id, agentId: `DEMO-${o.id.toUpperCase().replace(/[^A-Z0-9]/g, '')}`.slice(0, 32),
+      msisdn: demoPhone(o, AGENT_PHONE_INDEX), pin: DEMO_PIN,
+    }));
 }
 
 /** Registers, PINs and funds each demo agent; answers the lines the simulator's agent phones use. */
 export async function seedDemoAgents(config: Config, log: Logger, say: (line: string) => void): Promise<DemoAgentLine[]> {
   const lines = demoAgentLines(config);
   if (lines.length === 0) return lines;
-  const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-dev-agents' }, log);
+  const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
+    statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-dev-agents' }, log);
   try {
     for (const line of lines) {
       const operator = config.operators.find((o) => o.id === line.operatorId);
       if (!operator) continue;
-      const added = await addAgent(pool, config, { operatorId: operator.id, agentId: line.agentId, name: 'Demo agent', number: line.msisdn, actor: 'dialpay dev' });
+      const added = await addAgent(pool, config,
+        { operatorId: operator.id, agentId: line.agentId, name: 'Demo agent', number: line.msisdn, actor: 'dialpay dev' });
       if (added.kind !== 'added' && added.kind !== 'id-taken') throw new Error(`demo agent ${line.agentId}: ${added.kind}`);
       // The demo line's PIN, so the simulated agent can confirm its deposits.
       await pool.query(
@@ -46,7 +51,8 @@ export async function seedDemoAgents(config: Config, log: Logger, say: (line: st
       );
       const reference = `demo-${new Date().toISOString().slice(0, 10)}`;
       const scale = 10n ** BigInt(currencyDecimals(operator.currency));
-      const funded = await fundAgent(pool, config, { agentId: line.agentId, amountMinor: FLOAT_PER_DAY_MAJOR * scale, reference, actor: 'dialpay dev' }, fundAgentFloat);
+      const funded = await fundAgent(pool, config,
+        { agentId: line.agentId, amountMinor: FLOAT_PER_DAY_MAJOR * scale, reference, actor: 'dialpay dev' }, fundAgentFloat);
       const outcome = funded.kind === 'billing' ? funded.result.outcome : funded.kind;
       // The PIN is never printed (DESIGN: PINs are not logged); README.md names the demo one.
       say(`demo agent ${line.agentId} (+${line.msisdn}) of ${operator.id}: float top-up ${reference} ${outcome}`);

@@ -46,7 +46,10 @@ export async function runDev(configured: Config, configPath: string, run: (confi
   const log = createLogger({ level: config.log.level, component: 'dev' });
   await migrateAll(config, COMPONENTS, log);
   const demoAgents = await seedDemoAgents(config, log, say);
-  const sim = await startOperatorSim(config, { trafficIntervalMs: 3_000, phoneLine: PHONE_LINE_DEFAULT, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), demoAgents, say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
+  const sim = await startOperatorSim(config, {
+    trafficIntervalMs: 3_000, phoneLine: PHONE_LINE_DEFAULT, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS),
+    demoAgents, say: (l) => process.stdout.write(`operator-sim: ${l}\n`),
+  });
   owned.unshift(sim); // stopped last, after the gateway has unbound
   say(`running every component with ${configPath}; Ctrl-C stops`);
   try {

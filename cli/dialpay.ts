@@ -46,4 +46,3 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`dialpay: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(1);
 });
-

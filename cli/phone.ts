@@ -24,6 +24,24 @@ const HELP = `  Type a message and Enter to text it to the short code (PAY SHOP4
   /cancel ends a USSD session, /help shows this, /quit hangs up.
 `;
 
+/** The simulated operator whose number ranges hold `msisdn`, or the exit code when there is none (or no phone line). */
+async function lineOperator(line: string, msisdn: string, say: (text: string) => void): Promise<PhoneLineOperator | number> {
+  let operators: PhoneLineOperator[];
+  try {
+    operators = ((await getJson(`http://${line}/`)) as { operators: PhoneLineOperator[] }).operators;
+  } catch (err) {
+    say(`no phone line at ${line} (${(err as Error).message}). Start one with \`make run\` or \`dialpay operator-sim\`.`);
+    return 1;
+  }
+  const operator = operatorForNumber(operators, msisdn);
+  if (!operator) {
+    const ranges = operators.flatMap((op) => op.numberRanges.map((r) => `+${r}`)).join(', ');
+    say(`no simulated operator serves +${msisdn}; number ranges: ${ranges}`);
+    return EXIT_USAGE;
+  }
+  return operator;
+}
+
 export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): Promise<number> {
   const say = (text: string) => o.output.write(`${text}\n`);
   const msisdn = msisdnDigits(msisdnArg ?? '');
@@ -32,20 +50,11 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
     return EXIT_USAGE;
   }
   const base = `http://${o.line}`;
-  let operators: PhoneLineOperator[];
-  try {
-    operators = ((await getJson(`${base}/`)) as { operators: PhoneLineOperator[] }).operators;
-  } catch (err) {
-    say(`no phone line at ${o.line} (${(err as Error).message}). Start one with \`make run\` or \`dialpay operator-sim\`.`);
-    return 1;
-  }
-  const operator = operatorForNumber(operators, msisdn);
-  if (!operator) {
-    say(`no simulated operator serves +${msisdn}; number ranges: ${operators.flatMap((op) => op.numberRanges.map((r) => `+${r}`)).join(', ')}`);
-    return EXIT_USAGE;
-  }
+  const operator = await lineOperator(o.line, msisdn, say);
+  if (typeof operator === 'number') return operator;
   const shortCode = operator.shortCodes[0] as string;
-  say(`+${msisdn} on ${operator.name}. Short code ${shortCode}${operator.ussdCodes.length ? `, USSD ${operator.ussdCodes.join(' ')}` : ''}.${operator.linked ? '' : ' (The gateway is not linked to this operator yet: SMS may be refused for a moment.)'}`);
+  say(`+${msisdn} on ${operator.name}. Short code ${shortCode}${operator.ussdCodes.length ? `, USSD ${operator.ussdCodes.join(' ')}` : ''}.`
+    + (operator.linked ? '' : ' (The gateway is not linked to this operator yet: SMS may be refused for a moment.)'));
   say(HELP.trimEnd());
 
   const hangUp = new AbortController();
@@ -55,7 +64,8 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
   say('ready');
 
   let ussdOpen = false;
-  const post = async (what: 'sms' | 'ussd', body: Record<string, unknown>): Promise<unknown> => postJson(`${base}/phones/${msisdn}/${what}`, body);
+  const post = async (what: 'sms' | 'ussd', body: Record<string, unknown>): Promise<unknown> =>
+    postJson(`${base}/phones/${msisdn}/${what}`, body);
   const showScreen = (reply: UssdReply) => {
     ussdOpen = !reply.end;
     for (const line of reply.text.split('\n')) say(`| ${line}`);
@@ -97,7 +107,9 @@ export async function runPhone(msisdnArg: string | undefined, o: PhoneOptions): 
   return 0;
 }
 
-function listenInbox(url: string, signal: AbortSignal, onSms: (sms: { from: string; text: string }) => void, onLost: () => void): { attached: Promise<void>; closed: Promise<void> } {
+function listenInbox(
+  url: string, signal: AbortSignal, onSms: (sms: { from: string; text: string }) => void, onLost: () => void,
+): { attached: Promise<void>; closed: Promise<void> } {
   let attachedResolve!: () => void;
   let attachedReject!: (err: Error) => void;
   const attached = new Promise<void>((resolve, reject) => {
@@ -138,7 +150,10 @@ async function getJson(url: string): Promise<unknown> {
 }
 
 async function postJson(url: string, body: unknown): Promise<unknown> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const res = await fetch(url, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
   return answer(res);
 }
 

@@ -103,7 +103,9 @@ function isKnown(enumObject: EnumObject, value: number): boolean {
  * An enum field that must say something: rejects UNSPECIFIED (0, or unset) and values this build
  * does not know, both a producer's bug, with an EnumValueError naming the field.
  */
-export function requireEnum<E extends EnumObject>(enumObject: E, value: number | null | undefined, field: string): Exclude<EnumValue<E>, 0> {
+export function requireEnum<E extends EnumObject>(
+  enumObject: E, value: number | null | undefined, field: string,
+): Exclude<EnumValue<E>, 0> {
   if (value === null || value === undefined || value === 0) throw new EnumValueError(field, value, 'unspecified');
   if (!isKnown(enumObject, value)) throw new EnumValueError(field, value, 'unknown');
   return value as Exclude<EnumValue<E>, 0>;

@@ -16,7 +16,9 @@ export type Envelope = dialpay.v1.IEnvelope;
  * Converts a proto enum value to its name, rejecting UNSPECIFIED (0) and values this build does
  * not know (requireEnum): both mean a producer bug.
  */
-export function enumName<E extends Record<string, number | string>>(enumObject: E, value: number | null | undefined, fieldName: string): string {
+export function enumName<E extends Record<string, number | string>>(
+  enumObject: E, value: number | null | undefined, fieldName: string,
+): string {
   return enumValueName(enumObject, requireEnum(enumObject, value, fieldName)) as string;
 }
 

@@ -10,9 +10,11 @@ const isoOrNull = (ms: Int64Like): string | null => (unixMsFromProto(ms) > 0 ? i
 export function merchantPaymentJson(p: dialpay.v1.IMerchantPayment): Record<string, unknown> {
   const amount = moneyFromProto(p.amount);
   return {
-    id: p.paymentId, status: p.status, amountMinor: Number(amount.amountMinor), feeMinor: Number(moneyFromProto(p.fee).amountMinor), currency: amount.currency,
+    id: p.paymentId, status: p.status, amountMinor: Number(amount.amountMinor), feeMinor: Number(moneyFromProto(p.fee).amountMinor),
+    currency: amount.currency,
     msisdn: p.msisdn, reference: p.reference ?? '', description: p.description ?? '',
-    createdAt: isoOrNull(p.createdAtUnixMs), updatedAt: isoOrNull(p.updatedAtUnixMs), expiresAt: isoOrNull(p.expiresAtUnixMs), failureReason: p.failureReason || null,
+    createdAt: isoOrNull(p.createdAtUnixMs), updatedAt: isoOrNull(p.updatedAtUnixMs), expiresAt: isoOrNull(p.expiresAtUnixMs),
+    failureReason: p.failureReason || null,
     captureMode: p.captureMode || 'automatic', authorizedMinor: p.authorized ? Number(moneyFromProto(p.authorized).amountMinor) : null,
     refundedMinor: p.refunded ? Number(moneyFromProto(p.refunded).amountMinor) : 0,
   };
@@ -20,14 +22,17 @@ export function merchantPaymentJson(p: dialpay.v1.IMerchantPayment): Record<stri
 
 export function merchantRefundJson(r: dialpay.v1.IMerchantRefund): Record<string, unknown> {
   const amount = moneyFromProto(r.amount);
-  return { id: r.refundId, status: r.status, amountMinor: Number(amount.amountMinor), currency: amount.currency, createdAt: iso(r.createdAtUnixMs) };
+  return {
+    id: r.refundId, status: r.status, amountMinor: Number(amount.amountMinor), currency: amount.currency, createdAt: iso(r.createdAtUnixMs),
+  };
 }
 
 export function merchantMandateJson(m: dialpay.v1.IMerchantMandate): Record<string, unknown> {
   const cap = moneyFromProto(m.cap);
   return {
     id: m.mandateId, status: m.status, capMinor: Number(cap.amountMinor), currency: cap.currency, period: m.period, msisdn: m.msisdn,
-    reference: m.reference ?? '', description: m.description ?? '', chargedThisPeriodMinor: Number(moneyFromProto(m.chargedThisPeriod).amountMinor),
+    reference: m.reference ?? '', description: m.description ?? '',
+    chargedThisPeriodMinor: Number(moneyFromProto(m.chargedThisPeriod).amountMinor),
     createdAt: iso(m.createdAtUnixMs), confirmBy: isoOrNull(m.expiresAtUnixMs),
   };
 }
@@ -35,8 +40,10 @@ export function merchantMandateJson(m: dialpay.v1.IMerchantMandate): Record<stri
 export function merchantSettlementJson(m: dialpay.v1.IMerchantSettlement): Record<string, unknown> {
   const minor = (money: dialpay.v1.IMoney | null | undefined) => Number(moneyFromProto(money).amountMinor);
   return {
-    windowId: m.windowId, operatorId: m.operatorId, from: iso(m.fromUnixMs), to: iso(m.toUnixMs), status: m.status, currency: moneyFromProto(m.gross).currency,
-    payments: m.payments ?? 0, refunds: m.refunds ?? 0, grossMinor: minor(m.gross), refundsMinor: minor(m.refundsTotal), feesMinor: minor(m.fees),
+    windowId: m.windowId, operatorId: m.operatorId, from: iso(m.fromUnixMs), to: iso(m.toUnixMs), status: m.status,
+    currency: moneyFromProto(m.gross).currency,
+    payments: m.payments ?? 0, refunds: m.refunds ?? 0, grossMinor: minor(m.gross), refundsMinor: minor(m.refundsTotal),
+    feesMinor: minor(m.fees),
     operatorShareMinor: minor(m.operatorShare), netPayableMinor: minor(m.netPayable), paidOutMinor: m.paidOut ? minor(m.paidOut) : 0,
     payouts: m.payouts ?? 0, payoutsMinor: m.payoutsTotal ? minor(m.payoutsTotal) : 0,
   };
@@ -46,7 +53,8 @@ export function merchantSettlementJson(m: dialpay.v1.IMerchantSettlement): Recor
 function creditJson(c: dialpay.v1.IMerchantPayout | dialpay.v1.IOperatorDeposit, id: string | null | undefined): Record<string, unknown> {
   const amount = moneyFromProto(c.amount);
   return {
-    id, status: c.status, amountMinor: Number(amount.amountMinor), currency: amount.currency, msisdn: c.msisdn, reference: c.reference ?? '',
+    id, status: c.status, amountMinor: Number(amount.amountMinor), currency: amount.currency, msisdn: c.msisdn,
+    reference: c.reference ?? '',
     failureReason: c.failureReason || null, createdAt: iso(c.createdAtUnixMs), updatedAt: iso(c.updatedAtUnixMs),
   };
 }
@@ -62,14 +70,18 @@ export function operatorDepositJson(d: dialpay.v1.IOperatorDeposit): Record<stri
 /** One of an operator's agents as the operator API shows it: its line masked, its float now. */
 export function operatorAgentJson(a: dialpay.v1.IOperatorAgent): Record<string, unknown> {
   const float = moneyFromProto(a.floatBalance);
-  return { agentId: a.agentId, name: a.name, state: a.state, msisdn: a.msisdnMasked, floatBalanceMinor: Number(float.amountMinor), currency: float.currency };
+  return {
+    agentId: a.agentId, name: a.name, state: a.state, msisdn: a.msisdnMasked, floatBalanceMinor: Number(float.amountMinor),
+    currency: float.currency,
+  };
 }
 
 /** A float top-up booked (now or before, under the same reference), and the float after it. */
 export function operatorFloatTopUpJson(t: dialpay.v1.IOperatorFloatTopUp): Record<string, unknown> {
   const amount = moneyFromProto(t.amount);
   return {
-    agentId: t.agentId, reference: t.reference, amountMinor: Number(amount.amountMinor), currency: amount.currency, status: t.status, transferId: t.transferId,
+    agentId: t.agentId, reference: t.reference, amountMinor: Number(amount.amountMinor), currency: amount.currency, status: t.status,
+    transferId: t.transferId,
     floatBalanceMinor: Number(moneyFromProto(t.floatBalance).amountMinor),
   };
 }

@@ -16,7 +16,10 @@ async function dlq({ config, positionals, values }: ConfigContext): Promise<void
     if (positionals[1] === 'list') {
       const summary = await summariseDeadLetters(nats);
       if (summary.length === 0) process.stdout.write('the DLQ is empty\n');
-      for (const s of summary) process.stdout.write(`${s.consumer}: ${s.count}${s.truncated ? ' or more' : ''} dead letter(s); newest error: ${s.lastError || '(none recorded)'}\n`);
+      for (const s of summary) {
+        process.stdout.write(
+          `${s.consumer}: ${s.count}${s.truncated ? ' or more' : ''} dead letter(s); newest error: ${s.lastError || '(none recorded)'}\n`);
+      }
     } else {
       const replayed = await replayDeadLetters(nats, { consumer: consumer as string, timeoutMs: config.nats.publishTimeoutMs });
       process.stdout.write(`replayed ${replayed} message(s) of ${consumer}\n`);
@@ -26,7 +29,9 @@ async function dlq({ config, positionals, values }: ConfigContext): Promise<void
   }
 }
 
-export const dlqList: Command = { needsConfig: true, help: [['dlq list', 'the dead-letter stream per consumer: how many, and the newest error']], run: dlq };
+export const dlqList: Command = {
+  needsConfig: true, help: [['dlq list', 'the dead-letter stream per consumer: how many, and the newest error']], run: dlq,
+};
 
 export const dlqReplay: Command = {
   needsConfig: true,

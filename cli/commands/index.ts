@@ -25,7 +25,8 @@ const COMPONENT_SUMMARIES: Readonly<Record<ComponentName, string>> = {
   webhooks: 'signed merchant webhooks, retried for hours',
 };
 
-const runAll = (config: Config, configPath: string, afterStop?: () => Promise<void>) => runUntilSignal(config, COMPONENTS.map((c) => c.name), configPath, afterStop);
+const runAll = (config: Config, configPath: string, afterStop?: () => Promise<void>) =>
+  runUntilSignal(config, COMPONENTS.map((c) => c.name), configPath, afterStop);
 
 /** Components, each run until SIGTERM, alone or all together. */
 const COMPONENT_COMMANDS: Readonly<Record<string, Command>> = {
@@ -35,7 +36,10 @@ const COMPONENT_COMMANDS: Readonly<Record<string, Command>> = {
     accepts: (positionals) => positionals.length === 1,
     run: ({ config, configPath }) => runUntilSignal(config, [name], configPath),
   }])),
-  all: { needsConfig: true, help: [['all', 'every component in this process, still talking through NATS']], run: ({ config, configPath }) => runAll(config, configPath) },
+  all: {
+    needsConfig: true, help: [['all', 'every component in this process, still talking through NATS']],
+    run: ({ config, configPath }) => runAll(config, configPath),
+  },
 };
 
 const dev: Command = {
@@ -52,7 +56,8 @@ const OTHER_COMMANDS: Readonly<Record<string, Command>> = {
 
 export const COMMANDS: Readonly<Record<string, Command>> = { ...COMPONENT_COMMANDS, ...OTHER_COMMANDS };
 
-const helpOf = (commands: Readonly<Record<string, Command>>) => Object.values(commands).flatMap((c): readonly HelpEntry[] => c.help).map(formatHelpEntry).join('');
+const helpOf = (commands: Readonly<Record<string, Command>>) =>
+  Object.values(commands).flatMap((c): readonly HelpEntry[] => c.help).map(formatHelpEntry).join('');
 
 export const USAGE = `usage: dialpay <command> [--config FILE]
 

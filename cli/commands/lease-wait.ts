@@ -6,4 +6,5 @@
  * with what it stored, or do the work it left unfinished.
  */
 export const LEASE_WAIT_MS = 15 * 60_000;
-export const leaseWaitNote = (what: string) => () => process.stderr.write(`dialpay: another process is ${what}; waiting for it (up to ${LEASE_WAIT_MS / 60_000} min)\n`);
+export const leaseWaitNote = (what: string) => () =>
+  process.stderr.write(`dialpay: another process is ${what}; waiting for it (up to ${LEASE_WAIT_MS / 60_000} min)\n`);

@@ -12,8 +12,13 @@ export const operatorSim: Command = {
   ],
   async run({ config, values }) {
     const trafficMs = Number(values['traffic-ms'] ?? 3_000);
-    if (!Number.isInteger(trafficMs) || trafficMs < 0) usageError('dialpay: --traffic-ms must be a whole number of milliseconds, 0 for none');
-    const sim = await startOperatorSim(config, { trafficIntervalMs: trafficMs, phoneLine: values['phone-line'] ?? PHONE_LINE_DEFAULT, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), say: (l) => process.stdout.write(`operator-sim: ${l}\n`) });
+    if (!Number.isInteger(trafficMs) || trafficMs < 0) {
+      usageError('dialpay: --traffic-ms must be a whole number of milliseconds, 0 for none');
+    }
+    const sim = await startOperatorSim(config, {
+      trafficIntervalMs: trafficMs, phoneLine: values['phone-line'] ?? PHONE_LINE_DEFAULT,
+      peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS), say: (l) => process.stdout.write(`operator-sim: ${l}\n`),
+    });
     const stop = () => void sim.stop().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

@@ -12,6 +12,7 @@ export const phone: Command = {
   ],
   async run({ positionals, values }) {
     // Exit at once on hang-up: an open stdin (a terminal, or a test's pipe) would keep the process alive.
-    process.exit(await runPhone(positionals[1], { line: values['phone-line'] ?? PHONE_LINE_DEFAULT, input: process.stdin, output: process.stdout }));
+    process.exit(await runPhone(positionals[1],
+      { line: values['phone-line'] ?? PHONE_LINE_DEFAULT, input: process.stdin, output: process.stdout }));
   },
 };

@@ -18,7 +18,8 @@ export const pinReset: Command = {
       usageError(`dialpay pin reset needs --operator ID (one of: ${config.operators.map((o) => o.id).join(', ')}) and --msisdn NUMBER`);
     }
     const log = createLogger({ level: config.log.level, component: 'pin-reset' });
-    const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-pin-reset' }, log);
+    const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
+      statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-pin-reset' }, log);
     try {
       const result = await resetPin(pool, config, operator, msisdn);
       if (result.kind === 'bad-number') {
@@ -28,12 +29,16 @@ export const pinReset: Command = {
         process.stderr.write(`dialpay: +${result.msisdn} has never used dialpay; there is no PIN to reset\n`);
         process.exitCode = 1;
       } else if (result.kind === 'pin-challenges-open') {
-        process.stderr.write(`dialpay: +${result.msisdn} has ${result.count} payment(s) under way that may ask for the PIN; nothing changed. They end within ${Math.ceil(config.limits.challengeTtlMs / 60_000)} min (or the subscriber sends STOP): try again then\n`);
+        process.stderr.write(`dialpay: +${result.msisdn} has ${result.count} payment(s) under way that may ask for the PIN;`
+          + ' nothing changed.'
+          + ` They end within ${Math.ceil(config.limits.challengeTtlMs / 60_000)} min (or the subscriber sends STOP): try again then\n`);
         process.exitCode = 1;
       } else {
         // An audit line: whose PIN, by whom (--by, else the login), and that it was by hand.
-        log.warn({ operator, msisdn: result.msisdn, wasLocked: result.wasLocked, by: values.by ?? process.env.SUDO_USER ?? process.env.USER ?? 'unknown' }, 'PIN reset by customer care');
-        process.stdout.write(`PIN of +${result.msisdn} reset${result.wasLocked ? ' (it was locked)' : ''}; they were told by SMS and choose a new one at their next USSD dial\n`);
+        const by = values.by ?? process.env.SUDO_USER ?? process.env.USER ?? 'unknown';
+        log.warn({ operator, msisdn: result.msisdn, wasLocked: result.wasLocked, by }, 'PIN reset by customer care');
+        process.stdout.write(`PIN of +${result.msisdn} reset${result.wasLocked ? ' (it was locked)' : ''};`
+          + ' they were told by SMS and choose a new one at their next USSD dial\n');
       }
     } finally {
       await pool.end();

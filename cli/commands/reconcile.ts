@@ -23,13 +23,20 @@ export const reconcile: Command = {
     const log = createLogger({ level: config.log.level, component: 'reconcile' });
     const nats = await connectNats(natsOptionsFor(config.nats, 'reconciliation', 'dialpay-reconcile'), log);
     // One connection holds the file's lease, one records the run.
-    const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-reconcile' }, log);
+    const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs,
+      statementTimeoutMs: 120_000, applicationName: 'dialpay-reconcile' }, log);
     try {
       const { summary, ranNow } = await reconcileOnce({
-        operator, file, outBase: values.out ?? `reconciliation-${operator.id}-${Date.now()}`, nc: nats.nc, js: nats.js, publishTimeoutMs: config.nats.publishTimeoutMs,
-        pool, leases: new Leases({ pool, log }), leaseWaitMs: LEASE_WAIT_MS, onLeaseWait: leaseWaitNote(`reconciling this file for ${operator.id}`), again: values.again === true,
+        operator, file, outBase: values.out ?? `reconciliation-${operator.id}-${Date.now()}`,
+        nc: nats.nc, js: nats.js, publishTimeoutMs: config.nats.publishTimeoutMs,
+        pool, leases: new Leases({ pool, log }), leaseWaitMs: LEASE_WAIT_MS,
+        onLeaseWait: leaseWaitNote(`reconciling this file for ${operator.id}`), again: values.again === true,
       });
-      process.stdout.write(`${JSON.stringify({ counts: summary.counts, badRows: summary.badRows, needsAction: summary.needsAction, report: summary.reportCsv, ...(ranNow ? {} : { alreadyReconciled: true }) })}\n`);
+      const result = {
+        counts: summary.counts, badRows: summary.badRows, needsAction: summary.needsAction, report: summary.reportCsv,
+        ...(ranNow ? {} : { alreadyReconciled: true }),
+      };
+      process.stdout.write(`${JSON.stringify(result)}\n`);
       if (summary.needsAction) process.exitCode = 3;
     } finally {
       await pool.end();

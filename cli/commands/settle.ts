@@ -5,7 +5,9 @@ import { createLogger } from '../../runtime/log.js';
 import { connectNats, natsOptionsFor } from '../../runtime/nats/index.js';
 import { createPool } from '../../runtime/pg/index.js';
 import { Leases } from '../../runtime/pg/lease.js';
-import { InteropDayStillOpenError, InteropSettlement, SettlementService, windowId, writeInteropReports, writeReports } from '../../services/settlement/index.js';
+import {
+  InteropDayStillOpenError, InteropSettlement, SettlementService, windowId, writeInteropReports, writeReports,
+} from '../../services/settlement/index.js';
 import { usageError, type Command, type ConfigContext } from '../command.js';
 import { LEASE_WAIT_MS, leaseWaitNote } from './lease-wait.js';
 
@@ -13,7 +15,8 @@ import { LEASE_WAIT_MS, leaseWaitNote } from './lease-wait.js';
 async function settleEngines(config: Config) {
   const log = createLogger({ level: config.log.level, component: 'settle' });
   const nats = await connectNats(natsOptionsFor(config.nats, 'settlement', 'dialpay-settle'), log);
-  const pool = createPool({ url: config.postgres.url, poolSizeMax: 3, connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
+  const pool = createPool({ url: config.postgres.url, poolSizeMax: 3, connectTimeoutMs: config.postgres.connectTimeoutMs,
+    statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
   return { log, nats, pool, leases: new Leases({ pool, log }) };
 }
 
@@ -22,9 +25,12 @@ async function settleInterop(config: Config, day: string | undefined, out: strin
   if (!day) usageError('dialpay settle --interop needs --window YYYY-MM-DD (a UTC day)');
   const { log, nats, pool, leases } = await settleEngines(config);
   try {
-    const closed = await new InteropSettlement({ pool, nc: nats.nc, log, leases }).close(day, { leaseWaitMs: LEASE_WAIT_MS, onLeaseWait: leaseWaitNote(`closing interop/${day}`) });
+    const closed = await new InteropSettlement({ pool, nc: nats.nc, log, leases })
+      .close(day, { leaseWaitMs: LEASE_WAIT_MS, onLeaseWait: leaseWaitNote(`closing interop/${day}`) });
     const base = writeInteropReports(out ?? '.', closed);
-    process.stdout.write(`${closed.closedNow ? 'closed' : 'already closed'} ${closed.windowId}: ${closed.lines.length} pair(s) of operators; wrote ${base}.csv and ${base}.json\n`);
+    const verb = closed.closedNow ? 'closed' : 'already closed';
+    process.stdout.write(`${verb} ${closed.windowId}: ${closed.lines.length} pair(s) of operators;`
+      + ` wrote ${base}.csv and ${base}.json\n`);
   } catch (err) {
     if (!(err instanceof InteropDayStillOpenError)) throw err;
     process.stderr.write(`dialpay: ${err.message}; nothing written\n`);
@@ -47,9 +53,12 @@ async function settleWindow({ config, values }: ConfigContext): Promise<void> {
       process.stdout.write(`${await service.markSettled(id)} ${id}\n`);
       return;
     }
-    const closed = await service.close(operator, window, { leaseWaitMs: LEASE_WAIT_MS, onLeaseWait: leaseWaitNote(`closing ${windowId(operator, window)}`) });
+    const closed = await service.close(operator, window,
+      { leaseWaitMs: LEASE_WAIT_MS, onLeaseWait: leaseWaitNote(`closing ${windowId(operator, window)}`) });
     const base = writeReports(values.out ?? '.', closed);
-    process.stdout.write(`${closed.closedNow ? 'closed' : 'already closed'} ${closed.windowId}: ${closed.batch.merchants.length} merchant(s); wrote ${base}.csv, ${base}-operator.csv and ${base}.json\n`);
+    const verb = closed.closedNow ? 'closed' : 'already closed';
+    process.stdout.write(`${verb} ${closed.windowId}: ${closed.batch.merchants.length} merchant(s);`
+      + ` wrote ${base}.csv, ${base}-operator.csv and ${base}.json\n`);
   } finally {
     await pool.end();
     await nats.close();

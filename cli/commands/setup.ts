@@ -17,7 +17,9 @@ export const migrate: Command = {
   async run({ config }) {
     const log = createLogger({ level: config.log.level, component: 'migrate' });
     await withPostgres(config, async () => {
-      if (await ensureDatabase(config.postgres.url, config.postgres.connectTimeoutMs)) log.info({ database: databaseName(config.postgres.url) }, 'database created');
+      if (await ensureDatabase(config.postgres.url, config.postgres.connectTimeoutMs)) {
+        log.info({ database: databaseName(config.postgres.url) }, 'database created');
+      }
       await migrateAll(config, COMPONENTS, log);
     }).catch(exitIfEngineUnavailable);
     log.info('migrations up to date');
@@ -26,7 +28,8 @@ export const migrate: Command = {
 
 export const provision: Command = {
   needsConfig: true,
-  help: [['provision', 'create or update the JetStream streams, consumers and KV buckets as the NATS', 'admin user (nats.users.admin), then exit']],
+  help: [['provision', 'create or update the JetStream streams, consumers and KV buckets as the NATS',
+    'admin user (nats.users.admin), then exit']],
   async run({ config }) {
     const log = createLogger({ level: config.log.level, component: 'provision' });
     await provisionNats(config, log, TOPOLOGY).catch(exitIfEngineUnavailable);
@@ -36,7 +39,8 @@ export const provision: Command = {
 
 export const natsConfig: Command = {
   needsConfig: false,
-  help: [['nats-config', 'print the nats-server authorization block: one user per component, each', 'allowed only its own subjects (deploy/README.md, "NATS users")']],
+  help: [['nats-config', 'print the nats-server authorization block: one user per component, each',
+    'allowed only its own subjects (deploy/README.md, "NATS users")']],
   async run() {
     process.stdout.write(natsServerAuthorization(COMPONENTS));
   },
@@ -57,7 +61,9 @@ export const apiKey: Command = {
   help: [['api-key', 'make an API key: prints the key once, and the entry for merchants[].apiKeys (or operators[].apiKeys)']],
   async run() {
     const { key, stored } = newApiKey();
-    process.stdout.write(`key (give it to the merchant or operator; it is not kept): ${key}\nconfig entry for merchants[].apiKeys (or operators[].apiKeys, the operator API): { id: ${stored.id}, sha256: ${stored.sha256} }\n`);
+    process.stdout.write(`key (give it to the merchant or operator; it is not kept): ${key}\n`
+      + 'config entry for merchants[].apiKeys (or operators[].apiKeys, the operator API):'
+      + ` { id: ${stored.id}, sha256: ${stored.sha256} }\n`);
   },
 };
 

@@ -6,7 +6,7 @@ import type { Command } from '../command.js';
 
 export const webhooksReplay: Command = {
   needsConfig: true,
-  help: [["webhooks replay [--merchant ID]", "send dead-lettered webhook events again (after the merchant's endpoint is back)"]],
+  help: [['webhooks replay [--merchant ID]', "send dead-lettered webhook events again (after the merchant's endpoint is back)"]],
   async run({ config, values }) {
     const log = createLogger({ level: config.log.level, component: 'webhooks-replay' });
     const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-webhooks-replay'), log);

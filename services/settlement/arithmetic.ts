@@ -113,7 +113,10 @@ export class SettlementArithmeticError extends Error {
 }
 
 export function settle(currency: string, movements: Iterable<Movement>): Batch {
-  const lines = new Map<string, { payments: number; refunds: number; gross: bigint; refundsTotal: bigint; fees: bigint; share: bigint; payee: bigint; payouts: number; payoutsTotal: bigint }>();
+  const lines = new Map<string, {
+    payments: number; refunds: number; gross: bigint; refundsTotal: bigint; fees: bigint; share: bigint; payee: bigint;
+    payouts: number; payoutsTotal: bigint;
+  }>();
   let walletGross = 0n;
   let walletRefunds = 0n;
   let airtime = 0n;
@@ -130,15 +133,20 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
       collected += m.amountMinor;
       continue;
     }
-    const line = lines.get(m.merchantId) ?? { payments: 0, refunds: 0, gross: 0n, refundsTotal: 0n, fees: 0n, share: 0n, payee: 0n, payouts: 0, payoutsTotal: 0n };
+    const line = lines.get(m.merchantId)
+      ?? { payments: 0, refunds: 0, gross: 0n, refundsTotal: 0n, fees: 0n, share: 0n, payee: 0n, payouts: 0, payoutsTotal: 0n };
     if (m.kind === 'payout') {
       if (m.amountMinor <= 0n) throw new SettlementArithmeticError(`payout for ${m.merchantId} that is not positive`);
       line.payouts++;
       line.payoutsTotal += m.amountMinor;
     } else if (m.kind === 'capture') {
-      if (m.grossMinor <= 0n || m.feeMinor < 0n || m.operatorShareMinor < 0n || m.payeeMinor < 0n) throw new SettlementArithmeticError(`capture for ${m.merchantId} with a negative part`);
+      if (m.grossMinor <= 0n || m.feeMinor < 0n || m.operatorShareMinor < 0n || m.payeeMinor < 0n) {
+        throw new SettlementArithmeticError(`capture for ${m.merchantId} with a negative part`);
+      }
       // The invariant every booked capture keeps; a movement that breaks it is not ours to pay out.
-      if (m.feeMinor + m.operatorShareMinor + m.payeeMinor !== m.grossMinor) throw new SettlementArithmeticError(`capture for ${m.merchantId} whose parts do not add up to its gross`);
+      if (m.feeMinor + m.operatorShareMinor + m.payeeMinor !== m.grossMinor) {
+        throw new SettlementArithmeticError(`capture for ${m.merchantId} whose parts do not add up to its gross`);
+      }
       line.payments++;
       line.gross += m.grossMinor;
       line.fees += m.feeMinor;
@@ -157,12 +165,18 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([merchantId, l]): MerchantLine => ({
       merchantId, currency, payments: l.payments, refunds: l.refunds, grossMinor: l.gross, refundsMinor: l.refundsTotal, feesMinor: l.fees,
-      operatorShareMinor: l.share, netPayableMinor: l.payee - l.refundsTotal - l.payoutsTotal, ...(l.payouts > 0 ? { payouts: l.payouts, payoutsMinor: l.payoutsTotal } : {}),
+      operatorShareMinor: l.share, netPayableMinor: l.payee - l.refundsTotal - l.payoutsTotal,
+      ...(l.payouts > 0 ? { payouts: l.payouts, payoutsMinor: l.payoutsTotal } : {}),
     }));
   const gross = merchants.reduce((s, l) => s + l.grossMinor, 0n);
   const refunds = merchants.reduce((s, l) => s + l.refundsMinor, 0n);
   const share = merchants.reduce((s, l) => s + l.operatorShareMinor, 0n);
-  return { merchants, operator: { currency, owesMinor: gross - walletGross - (refunds - walletRefunds) + collected, owedMinor: share, airtimeOwedMinor: airtime } };
+  return {
+    merchants,
+    operator: {
+      currency, owesMinor: gross - walletGross - (refunds - walletRefunds) + collected, owedMinor: share, airtimeOwedMinor: airtime,
+    },
+  };
 }
 
 /**
@@ -173,9 +187,12 @@ export function settle(currency: string, movements: Iterable<Movement>): Batch {
  */
 export function batchCsv(windowId: string, batch: Batch, paidOutMinor?: Readonly<Record<string, bigint>>): string {
   const payouts = batch.merchants.some((l) => (l.payouts ?? 0) > 0);
-  const header = `window,merchant_id,currency,payments,refunds,gross_minor,refunds_minor,fees_minor,operator_share_minor,net_payable_minor${payouts ? ',payouts,payouts_minor' : ''}${paidOutMinor ? ',paid_out_minor' : ''}`;
+  const header = 'window,merchant_id,currency,payments,refunds,gross_minor,refunds_minor,fees_minor,'
+    + 'operator_share_minor,net_payable_minor'
+    + `${payouts ? ',payouts,payouts_minor' : ''}${paidOutMinor ? ',paid_out_minor' : ''}`;
   const rows = batch.merchants.map((l) =>
-    [windowId, l.merchantId, l.currency, l.payments, l.refunds, l.grossMinor, l.refundsMinor, l.feesMinor, l.operatorShareMinor, l.netPayableMinor,
+    [windowId, l.merchantId, l.currency, l.payments, l.refunds, l.grossMinor, l.refundsMinor, l.feesMinor, l.operatorShareMinor,
+      l.netPayableMinor,
       ...(payouts ? [l.payouts ?? 0, l.payoutsMinor ?? 0n] : []), ...(paidOutMinor ? [paidOutMinor[l.merchantId] ?? 0n] : [])].join(','));
   return `${[header, ...rows].join('\n')}\n`;
 }
@@ -186,7 +203,9 @@ export function batchCsv(windowId: string, batch: Batch, paidOutMinor?: Readonly
  */
 export function operatorCsv(windowId: string, operatorId: string, batch: Batch, airtimeSettledMinor?: bigint): string {
   const o = batch.operator;
-  const header = `window,operator_id,currency,owes_minor,owed_minor,airtime_owed_minor${airtimeSettledMinor === undefined ? '' : ',airtime_settled_minor'}`;
-  const row = [windowId, operatorId, o.currency, o.owesMinor, o.owedMinor, o.airtimeOwedMinor, ...(airtimeSettledMinor === undefined ? [] : [airtimeSettledMinor])].join(',');
+  const header = 'window,operator_id,currency,owes_minor,owed_minor,airtime_owed_minor'
+    + (airtimeSettledMinor === undefined ? '' : ',airtime_settled_minor');
+  const row = [windowId, operatorId, o.currency, o.owesMinor, o.owedMinor, o.airtimeOwedMinor,
+    ...(airtimeSettledMinor === undefined ? [] : [airtimeSettledMinor])].join(',');
   return `${header}\n${row}\n`;
 }

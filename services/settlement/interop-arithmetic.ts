@@ -40,7 +40,9 @@ export function netPositions(totals: Iterable<PositionTotal>): PairLine[] {
   const pairs = new Map<string, { a: string; b: string; currency: string; ab: bigint; abN: number; ba: bigint; baN: number }>();
   for (const t of totals) {
     if (t.payerOperatorId === t.payeeOperatorId) throw new InteropArithmeticError(`a position of ${t.payerOperatorId} with itself`);
-    if (t.amountMinor < 0n || t.transfers < 0) throw new InteropArithmeticError(`a negative position from ${t.payerOperatorId} to ${t.payeeOperatorId}`);
+    if (t.amountMinor < 0n || t.transfers < 0) {
+      throw new InteropArithmeticError(`a negative position from ${t.payerOperatorId} to ${t.payeeOperatorId}`);
+    }
     const [a, b] = t.payerOperatorId < t.payeeOperatorId ? [t.payerOperatorId, t.payeeOperatorId] : [t.payeeOperatorId, t.payerOperatorId];
     const key = JSON.stringify([a, b, t.currency]);
     const pair = pairs.get(key) ?? { a, b, currency: t.currency, ab: 0n, abN: 0, ba: 0n, baN: 0 };
@@ -58,7 +60,8 @@ export function netPositions(totals: Iterable<PositionTotal>): PairLine[] {
     .map((p) => {
       const net = p.ab - p.ba;
       return {
-        operatorA: p.a, operatorB: p.b, currency: p.currency, transfersAToB: p.abN, aOwesBMinor: p.ab, transfersBToA: p.baN, bOwesAMinor: p.ba,
+        operatorA: p.a, operatorB: p.b, currency: p.currency,
+        transfersAToB: p.abN, aOwesBMinor: p.ab, transfersBToA: p.baN, bOwesAMinor: p.ba,
         netAOwesBMinor: net, debtor: net >= 0n ? p.a : p.b, creditor: net >= 0n ? p.b : p.a, netMinor: net >= 0n ? net : -net,
       };
     });
@@ -70,8 +73,10 @@ function compare(x: string, y: string): number {
 
 /** The day's lines as CSV, one pair and currency a line, amounts in minor units (the header names them). */
 export function interopCsv(windowId: string, lines: readonly PairLine[]): string {
-  const header = 'window,operator_a,operator_b,currency,transfers_a_to_b,a_owes_b_minor,transfers_b_to_a,b_owes_a_minor,net_a_owes_b_minor,debtor,creditor,net_minor';
+  const header = 'window,operator_a,operator_b,currency,transfers_a_to_b,a_owes_b_minor,transfers_b_to_a,b_owes_a_minor,'
+    + 'net_a_owes_b_minor,debtor,creditor,net_minor';
   const rows = lines.map((l) =>
-    [windowId, l.operatorA, l.operatorB, l.currency, l.transfersAToB, l.aOwesBMinor, l.transfersBToA, l.bOwesAMinor, l.netAOwesBMinor, l.debtor, l.creditor, l.netMinor].join(','));
+    [windowId, l.operatorA, l.operatorB, l.currency, l.transfersAToB, l.aOwesBMinor, l.transfersBToA, l.bOwesAMinor, l.netAOwesBMinor,
+      l.debtor, l.creditor, l.netMinor].join(','));
   return `${[header, ...rows].join('\n')}\n`;
 }

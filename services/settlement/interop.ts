@@ -56,7 +56,9 @@ export class InteropSettlement {
    * With leases, another closer of the same day (any replica) is waited for up to leaseWaitMs, then LeaseHeldError.
    */
   async close(date: string, options: { leaseWaitMs?: number; onLeaseWait?: () => void } = {}): Promise<ClosedInteropDay> {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`))) throw new Error(`day must be a date like 2026-11-20, not "${date}"`);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`))) {
+      throw new Error(`day must be a date like 2026-11-20, not "${date}"`);
+    }
     if (!this.#leases) return this.#close(date, null);
     const name = `settlement/${interopWindowId(date)}`;
     const lease = await this.#leases.acquire(name, options.leaseWaitMs ?? 0, options.onLeaseWait);
@@ -75,17 +77,24 @@ export class InteropSettlement {
     const fromAt = new Date(Date.parse(`${date}T00:00:00Z`));
     const toAt = new Date(fromAt.getTime() + DAY_MS);
     // The database's clock, as for merchant windows.
-    const { rows } = await this.#pool.query<{ ended: boolean }>(`SELECT $1::timestamptz + ($2::bigint * interval '1 millisecond') <= now() AS ended`, [toAt, CLOSE_GRACE_MS]);
-    if (!rows[0]?.ended) throw new InteropDayStillOpenError(`interop day ${date} runs until ${toAt.toISOString()} (closable ${CLOSE_GRACE_MS / 60_000} min later)`);
-    const reply = await requestReply(this.#nc, Requests.billingInteropPositions, { fromUnixMs: unixMsToProto(fromAt), toUnixMs: unixMsToProto(toAt) }, BILLING_TIMEOUT_MS);
+    const { rows } = await this.#pool.query<{ ended: boolean }>(
+      `SELECT $1::timestamptz + ($2::bigint * interval '1 millisecond') <= now() AS ended`, [toAt, CLOSE_GRACE_MS]);
+    if (!rows[0]?.ended) {
+      throw new InteropDayStillOpenError(
+        `interop day ${date} runs until ${toAt.toISOString()} (closable ${CLOSE_GRACE_MS / 60_000} min later)`);
+    }
+    const reply = await requestReply(this.#nc, Requests.billingInteropPositions,
+      { fromUnixMs: unixMsToProto(fromAt), toUnixMs: unixMsToProto(toAt) }, BILLING_TIMEOUT_MS);
     if (!reply.available) throw new Error(`billing could not list the positions of ${date}`);
     const lines = netPositions((reply.totals ?? []).map((t) => ({
-      payerOperatorId: t.payerOperatorId ?? '', payeeOperatorId: t.payeeOperatorId ?? '', currency: t.currency ?? '', transfers: t.transfers ?? 0, amountMinor: int64ToBigInt(t.amountMinor),
+      payerOperatorId: t.payerOperatorId ?? '', payeeOperatorId: t.payeeOperatorId ?? '', currency: t.currency ?? '',
+      transfers: t.transfers ?? 0, amountMinor: int64ToBigInt(t.amountMinor),
     })));
     lease?.throwIfLost();
     // Two closers at once compute the same lines from the same positions; the first insert wins and both answer with it.
     const inserted = await this.#pool.query(
-      'INSERT INTO settlement.interop_days (window_date, from_at, to_at, lines) VALUES ($1::date, $2, $3, $4) ON CONFLICT (window_date) DO NOTHING',
+      `INSERT INTO settlement.interop_days (window_date, from_at, to_at, lines) VALUES ($1::date, $2, $3, $4)
+       ON CONFLICT (window_date) DO NOTHING`,
       [date, fromAt, toAt, JSON.stringify(lines.map(toStored))],
     );
     this.#log.info({ day: date, pairs: lines.length }, 'interop settlement day closed');
@@ -103,16 +112,21 @@ export class InteropSettlement {
       return closed.closedNow ? 1 : 0;
     } catch (err) {
       if (err instanceof LeaseHeldError) this.#log.debug({ day: yesterday }, 'another replica is closing the interop settlement day');
-      else if (!(err instanceof InteropDayStillOpenError)) this.#log.warn({ err, day: yesterday }, 'could not close the interop settlement day; will try again');
+      else if (!(err instanceof InteropDayStillOpenError)) {
+        this.#log.warn({ err, day: yesterday }, 'could not close the interop settlement day; will try again');
+      }
       return 0;
     }
   }
 
   async #stored(date: string): Promise<ClosedInteropDay | null> {
-    const { rows } = await this.#pool.query<{ from_at: Date; to_at: Date; lines: StoredLine[] }>('SELECT from_at, to_at, lines FROM settlement.interop_days WHERE window_date = $1::date', [date]);
+    const { rows } = await this.#pool.query<{ from_at: Date; to_at: Date; lines: StoredLine[] }>(
+      'SELECT from_at, to_at, lines FROM settlement.interop_days WHERE window_date = $1::date', [date]);
     const row = rows[0];
     if (!row) return null;
-    return { windowId: interopWindowId(date), date, fromAt: row.from_at, toAt: row.to_at, lines: row.lines.map(fromStored), closedNow: false };
+    return {
+      windowId: interopWindowId(date), date, fromAt: row.from_at, toAt: row.to_at, lines: row.lines.map(fromStored), closedNow: false,
+    };
   }
 }
 
@@ -124,7 +138,9 @@ export function interopWindowId(date: string): string {
 export function writeInteropReports(dir: string, closed: ClosedInteropDay): string {
   const base = `${dir}/interop-settlement-${closed.date}`;
   writeFileSync(`${base}.csv`, interopCsv(closed.windowId, closed.lines));
-  const json = { windowId: closed.windowId, dayBoundary: 'UTC', from: closed.fromAt.toISOString(), to: closed.toAt.toISOString(), pairs: closed.lines };
+  const json = {
+    windowId: closed.windowId, dayBoundary: 'UTC', from: closed.fromAt.toISOString(), to: closed.toAt.toISOString(), pairs: closed.lines,
+  };
   writeFileSync(`${base}.json`, `${JSON.stringify(json, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
   return base;
 }
@@ -136,7 +152,9 @@ function toStored(line: PairLine): StoredLine {
 function fromStored(s: StoredLine): PairLine {
   const n = (v: string | number) => BigInt(v);
   return {
-    operatorA: String(s.operatorA), operatorB: String(s.operatorB), currency: String(s.currency), transfersAToB: Number(s.transfersAToB), aOwesBMinor: n(s.aOwesBMinor),
-    transfersBToA: Number(s.transfersBToA), bOwesAMinor: n(s.bOwesAMinor), netAOwesBMinor: n(s.netAOwesBMinor), debtor: String(s.debtor), creditor: String(s.creditor), netMinor: n(s.netMinor),
+    operatorA: String(s.operatorA), operatorB: String(s.operatorB), currency: String(s.currency),
+    transfersAToB: Number(s.transfersAToB), aOwesBMinor: n(s.aOwesBMinor),
+    transfersBToA: Number(s.transfersBToA), bOwesAMinor: n(s.bOwesAMinor), netAOwesBMinor: n(s.netAOwesBMinor),
+    debtor: String(s.debtor), creditor: String(s.creditor), netMinor: n(s.netMinor),
   };
 }

@@ -19,7 +19,10 @@ const MOVEMENTS_PAGE = 5_000;
 /** Pages per window: 2,000 x 5,000 = ten million movements before we stop and say so. */
 const MOVEMENT_PAGES_MAX = 2_000;
 export const BILLING_TIMEOUT_MS = 30_000;
-/** A window closes this long after it ends: longer than any transaction that could still commit into it (statement timeouts are seconds). */
+/**
+ * A window closes this long after it ends: longer than any transaction that could still commit into
+ * it (statement timeouts are seconds).
+ */
 export const CLOSE_GRACE_MS = 5 * 60_000;
 
 export interface ClosedWindow {
@@ -30,7 +33,10 @@ export interface ClosedWindow {
   readonly batch: Batch;
   /** What billing moved to settled per merchant (the net less any carried debt, never below zero). */
   readonly paidOutMinor: Readonly<Record<string, bigint>>;
-  /** What billing moved from the operator's airtime account to its settled account (the window's airtime net, plus any earlier airtime no window had settled). */
+  /**
+   * What billing moved from the operator's airtime account to its settled account (the window's
+   * airtime net, plus any earlier airtime no window had settled).
+   */
   readonly airtimeSettledMinor: bigint;
   /** False when this call found it closed already. */
   readonly closedNow: boolean;
@@ -46,7 +52,9 @@ interface WindowRow {
   batch: StoredBatch | null;
 }
 
-type StoredBatch = { merchants: Record<string, string | number>[]; operator: Record<string, string>; paidOut?: Record<string, string>; airtimeSettled?: string };
+type StoredBatch = {
+  merchants: Record<string, string | number>[]; operator: Record<string, string>; paidOut?: Record<string, string>; airtimeSettled?: string;
+};
 
 export class WindowStillOpenError extends Error {
   override readonly name = 'WindowStillOpenError';
@@ -111,11 +119,15 @@ export class SettlementService {
     );
     // The database's clock, with a grace: a payment whose transaction began before the end commits a little after it.
     const { rows } = await this.#pool.query<WindowRow & { ended: boolean }>(
-      `SELECT *, to_at + ($2::bigint * interval '1 millisecond') <= now() AS ended FROM settlement.windows WHERE window_id = $1`, [id, CLOSE_GRACE_MS],
+      `SELECT *, to_at + ($2::bigint * interval '1 millisecond') <= now() AS ended
+       FROM settlement.windows WHERE window_id = $1`, [id, CLOSE_GRACE_MS],
     );
     const window = rows[0] as WindowRow & { ended: boolean };
     if (window.state !== 'open' && window.batch) return closedFrom(window, false);
-    if (!window.ended) throw new WindowStillOpenError(`window ${id} runs until ${window.to_at.toISOString()} (closable ${CLOSE_GRACE_MS / 60_000} min later)`);
+    if (!window.ended) {
+      throw new WindowStillOpenError(
+        `window ${id} runs until ${window.to_at.toISOString()} (closable ${CLOSE_GRACE_MS / 60_000} min later)`);
+    }
     // Another replica had this lease and left the window open: it died or failed part-way.
     if (lease?.contended) lease.tookOver();
 
@@ -123,9 +135,12 @@ export class SettlementService {
     lease?.throwIfLost();
     const booked = await requestReply(this.#nc, Requests.billingBookSettlement, {
       windowId: id, operatorId,
-      lines: batch.merchants.map((l) => ({ merchantId: l.merchantId, netPayable: moneyToProto({ amountMinor: l.netPayableMinor, currency: l.currency }) })),
+      lines: batch.merchants.map((l) => ({
+        merchantId: l.merchantId, netPayable: moneyToProto({ amountMinor: l.netPayableMinor, currency: l.currency }),
+      })),
       operatorShare: moneyToProto({ amountMinor: batch.operator.owedMinor, currency: operator.currency }),
-      airtimeOwed: moneyToProto({ amountMinor: batch.operator.airtimeOwedMinor, currency: operator.currency }), toUnixMs: unixMsToProto(window.to_at),
+      airtimeOwed: moneyToProto({ amountMinor: batch.operator.airtimeOwedMinor, currency: operator.currency }),
+      toUnixMs: unixMsToProto(window.to_at),
     }, BILLING_TIMEOUT_MS);
     if (!booked.ok) throw new Error(`billing could not book window ${id}: ${booked.detail}`);
     const paidOut: Record<string, bigint> = {};
@@ -133,18 +148,28 @@ export class SettlementService {
     const airtimeSettled = booked.airtimeSettled ? int64ToBigInt(booked.airtimeSettled.amountMinor) : 0n;
 
     return withTransaction(this.#pool, 'READ COMMITTED', async (client) => {
-      const current = (await client.query<WindowRow>('SELECT * FROM settlement.windows WHERE window_id = $1 FOR UPDATE', [id])).rows[0] as WindowRow;
+      const current = (await client.query<WindowRow>(
+        'SELECT * FROM settlement.windows WHERE window_id = $1 FOR UPDATE', [id])).rows[0] as WindowRow;
       if (current.state !== 'open' && current.batch) return closedFrom(current, false); // another closer got here first
       // A closer that lost its lease marks nothing: the one that holds it now does.
       await lease?.assertHeldIn(client);
-      await client.query(`UPDATE settlement.windows SET state = 'closed', batch = $2, closed_at = now() WHERE window_id = $1`, [id, JSON.stringify(toStored(batch, paidOut, airtimeSettled))]);
+      await client.query(`UPDATE settlement.windows SET state = 'closed', batch = $2, closed_at = now() WHERE window_id = $1`,
+        [id, JSON.stringify(toStored(batch, paidOut, airtimeSettled))]);
       for (const line of batch.merchants) {
-        await emitEvent(client, OUTBOX, Events.merchantEvent, { eventId: `${id}:${line.merchantId}:settlement.closed`, correlationId: id }, {
-          merchantId: line.merchantId, type: 'settlement.closed', settlement: merchantSettlement(id, operatorId, window.from_at, window.to_at, 'closed', line, paidOut[line.merchantId] ?? 0n),
+        const ids = { eventId: `${id}:${line.merchantId}:settlement.closed`, correlationId: id };
+        await emitEvent(client, OUTBOX, Events.merchantEvent, ids, {
+          merchantId: line.merchantId, type: 'settlement.closed',
+          settlement: merchantSettlement(id, operatorId, window.from_at, window.to_at, 'closed', line, paidOut[line.merchantId] ?? 0n),
         });
       }
-      this.#log.info({ windowId: id, merchants: batch.merchants.length, airtimeOwedMinor: String(batch.operator.airtimeOwedMinor), airtimeSettledMinor: String(airtimeSettled) }, 'settlement window closed');
-      return { windowId: id, operatorId, fromAt: window.from_at, toAt: window.to_at, batch, paidOutMinor: paidOut, airtimeSettledMinor: airtimeSettled, closedNow: true };
+      this.#log.info({
+        windowId: id, merchants: batch.merchants.length, airtimeOwedMinor: String(batch.operator.airtimeOwedMinor),
+        airtimeSettledMinor: String(airtimeSettled),
+      }, 'settlement window closed');
+      return {
+        windowId: id, operatorId, fromAt: window.from_at, toAt: window.to_at, batch, paidOutMinor: paidOut,
+        airtimeSettledMinor: airtimeSettled, closedNow: true,
+      };
     });
   }
 
@@ -154,7 +179,8 @@ export class SettlementService {
     const state = rows[0]?.state;
     if (state === 'settled') return 'already-settled';
     if (state !== 'closed') throw new Error(`window ${id} is ${state ?? 'unknown'}; only a closed window can be marked settled`);
-    await this.#pool.query(`UPDATE settlement.windows SET state = 'settled', settled_at = now() WHERE window_id = $1 AND state = 'closed'`, [id]);
+    await this.#pool.query(
+      `UPDATE settlement.windows SET state = 'settled', settled_at = now() WHERE window_id = $1 AND state = 'closed'`, [id]);
     return 'settled';
   }
 
@@ -163,10 +189,12 @@ export class SettlementService {
     let closed = 0;
     for (const operator of this.#config.operators) {
       const { rows } = await this.#pool.query<{ day: string }>(
-        `SELECT to_char(((now() AT TIME ZONE $1) - $2::time)::date - 1, 'YYYY-MM-DD') AS day`, [operator.settlement.timeZone, operator.settlement.cutoffLocalTime],
+        `SELECT to_char(((now() AT TIME ZONE $1) - $2::time)::date - 1, 'YYYY-MM-DD') AS day`,
+        [operator.settlement.timeZone, operator.settlement.cutoffLocalTime],
       );
       const day = rows[0]?.day as string;
-      const done = await this.#pool.query(`SELECT 1 FROM settlement.windows WHERE window_id = $1 AND state <> 'open'`, [windowId(operator.id, day)]);
+      const done = await this.#pool.query(
+        `SELECT 1 FROM settlement.windows WHERE window_id = $1 AND state <> 'open'`, [windowId(operator.id, day)]);
       if ((done.rowCount ?? 0) > 0) continue;
       try {
         const result = await this.close(operator.id, day);
@@ -175,8 +203,11 @@ export class SettlementService {
           if (this.#config.settlementReports.dir) writeReports(this.#config.settlementReports.dir, result);
         }
       } catch (err) {
-        if (err instanceof LeaseHeldError) this.#log.debug({ operatorId: operator.id, day }, 'another replica is closing the settlement window');
-        else if (!(err instanceof WindowStillOpenError)) this.#log.warn({ err, operatorId: operator.id, day }, 'could not close the settlement window; will try again');
+        if (err instanceof LeaseHeldError) {
+          this.#log.debug({ operatorId: operator.id, day }, 'another replica is closing the settlement window');
+        } else if (!(err instanceof WindowStillOpenError)) {
+          this.#log.warn({ err, operatorId: operator.id, day }, 'could not close the settlement window; will try again');
+        }
       }
     }
     return closed;
@@ -193,7 +224,8 @@ export class SettlementService {
       available: true,
       settlements: rows.map((r) => {
         const line = lineFromStored(r.line);
-        return merchantSettlement(r.window_id, r.operator_id, r.from_at, r.to_at, r.state, line, BigInt(r.batch?.paidOut?.[line.merchantId] ?? '0'));
+        return merchantSettlement(r.window_id, r.operator_id, r.from_at, r.to_at, r.state, line,
+          BigInt(r.batch?.paidOut?.[line.merchantId] ?? '0'));
       }),
     };
   }
@@ -204,7 +236,8 @@ export class SettlementService {
     for (let page = 0; page < MOVEMENT_PAGES_MAX; page++) {
       lease?.throwIfLost();
       const reply = await requestReply(this.#nc, Requests.billingSettlementMovements, {
-        operatorId: operator.id, fromUnixMs: unixMsToProto(window.from_at), toUnixMs: unixMsToProto(window.to_at), limit: MOVEMENTS_PAGE, afterTransferId: after,
+        operatorId: operator.id, fromUnixMs: unixMsToProto(window.from_at), toUnixMs: unixMsToProto(window.to_at),
+        limit: MOVEMENTS_PAGE, afterTransferId: after,
       }, BILLING_TIMEOUT_MS);
       if (!reply.available) throw new Error('billing could not list the window\'s movements');
       for (const m of reply.movements ?? []) {
@@ -225,7 +258,10 @@ function movementFrom(m: dialpay.v1.ISettlementMovement): Movement {
   const walletFunded = m.walletFunded === true;
   switch (m.kind) {
     case 'capture':
-      return { kind: 'capture', merchantId: m.merchantId ?? '', currency, grossMinor: n(m.grossMinor), feeMinor: n(m.feeMinor), operatorShareMinor: n(m.operatorShareMinor), payeeMinor: n(m.payeeMinor), walletFunded };
+      return {
+        kind: 'capture', merchantId: m.merchantId ?? '', currency, grossMinor: n(m.grossMinor), feeMinor: n(m.feeMinor),
+        operatorShareMinor: n(m.operatorShareMinor), payeeMinor: n(m.payeeMinor), walletFunded,
+      };
     case 'refund':
       return { kind: 'refund', merchantId: m.merchantId ?? '', currency, refundMinor: n(m.refundMinor), walletFunded };
     case 'airtime':
@@ -249,7 +285,11 @@ export function writeReports(dir: string, closed: ClosedWindow): string {
   const base = `${dir}/settlement-${closed.windowId.replace('/', '-')}`;
   writeFileSync(`${base}.csv`, batchCsv(closed.windowId, closed.batch, closed.paidOutMinor));
   writeFileSync(`${base}-operator.csv`, operatorCsv(closed.windowId, closed.operatorId, closed.batch, closed.airtimeSettledMinor));
-  writeFileSync(`${base}.json`, `${JSON.stringify({ windowId: closed.windowId, from: closed.fromAt.toISOString(), to: closed.toAt.toISOString(), ...closed.batch, paidOutMinor: closed.paidOutMinor, airtimeSettledMinor: closed.airtimeSettledMinor }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+  const json = {
+    windowId: closed.windowId, from: closed.fromAt.toISOString(), to: closed.toAt.toISOString(), ...closed.batch,
+    paidOutMinor: closed.paidOutMinor, airtimeSettledMinor: closed.airtimeSettledMinor,
+  };
+  writeFileSync(`${base}.json`, `${JSON.stringify(json, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
   return base;
 }
 
@@ -258,17 +298,22 @@ function toStored(batch: Batch, paidOut: Readonly<Record<string, bigint>>, airti
     airtimeSettled: String(airtimeSettled),
     paidOut: Object.fromEntries(Object.entries(paidOut).map(([k, v]) => [k, String(v)])),
     merchants: batch.merchants.map(({ payoutsMinor, payouts, ...l }) => ({
-      ...l, grossMinor: String(l.grossMinor), refundsMinor: String(l.refundsMinor), feesMinor: String(l.feesMinor), operatorShareMinor: String(l.operatorShareMinor), netPayableMinor: String(l.netPayableMinor),
+      ...l, grossMinor: String(l.grossMinor), refundsMinor: String(l.refundsMinor), feesMinor: String(l.feesMinor),
+      operatorShareMinor: String(l.operatorShareMinor), netPayableMinor: String(l.netPayableMinor),
       ...(payouts === undefined ? {} : { payouts, payoutsMinor: String(payoutsMinor ?? 0n) }),
     })),
-    operator: { currency: batch.operator.currency, owesMinor: String(batch.operator.owesMinor), owedMinor: String(batch.operator.owedMinor), airtimeOwedMinor: String(batch.operator.airtimeOwedMinor) },
+    operator: {
+      currency: batch.operator.currency, owesMinor: String(batch.operator.owesMinor), owedMinor: String(batch.operator.owedMinor),
+      airtimeOwedMinor: String(batch.operator.airtimeOwedMinor),
+    },
   };
 }
 
 function lineFromStored(l: Record<string, string | number>): Batch['merchants'][number] {
   return {
-    merchantId: String(l.merchantId), currency: String(l.currency), payments: Number(l.payments), refunds: Number(l.refunds), grossMinor: BigInt(l.grossMinor as string),
-    refundsMinor: BigInt(l.refundsMinor as string), feesMinor: BigInt(l.feesMinor as string), operatorShareMinor: BigInt(l.operatorShareMinor as string), netPayableMinor: BigInt(l.netPayableMinor as string),
+    merchantId: String(l.merchantId), currency: String(l.currency), payments: Number(l.payments), refunds: Number(l.refunds),
+    grossMinor: BigInt(l.grossMinor as string), refundsMinor: BigInt(l.refundsMinor as string), feesMinor: BigInt(l.feesMinor as string),
+    operatorShareMinor: BigInt(l.operatorShareMinor as string), netPayableMinor: BigInt(l.netPayableMinor as string),
     // Only a line with payouts stored them (and none before payouts existed).
     ...(l.payouts === undefined ? {} : { payouts: Number(l.payouts), payoutsMinor: BigInt(l.payoutsMinor as string) }),
   };
@@ -278,7 +323,10 @@ function fromStored(stored: StoredBatch): Batch {
   return {
     merchants: stored.merchants.map(lineFromStored),
     // A window closed before airtime was settled stored no airtime figure: it settled none.
-    operator: { currency: String(stored.operator.currency), owesMinor: BigInt(stored.operator.owesMinor as string), owedMinor: BigInt(stored.operator.owedMinor as string), airtimeOwedMinor: BigInt(stored.operator.airtimeOwedMinor ?? '0') },
+    operator: {
+      currency: String(stored.operator.currency), owesMinor: BigInt(stored.operator.owesMinor as string),
+      owedMinor: BigInt(stored.operator.owedMinor as string), airtimeOwedMinor: BigInt(stored.operator.airtimeOwedMinor ?? '0'),
+    },
   };
 }
 
@@ -286,15 +334,21 @@ function closedFrom(window: WindowRow, closedNow: boolean): ClosedWindow {
   const stored = window.batch as StoredBatch;
   return {
     windowId: window.window_id, operatorId: window.operator_id, fromAt: window.from_at, toAt: window.to_at, batch: fromStored(stored),
-    paidOutMinor: Object.fromEntries(Object.entries(stored.paidOut ?? {}).map(([k, v]) => [k, BigInt(v)])), airtimeSettledMinor: BigInt(stored.airtimeSettled ?? '0'), closedNow,
+    paidOutMinor: Object.fromEntries(Object.entries(stored.paidOut ?? {}).map(([k, v]) => [k, BigInt(v)])),
+    airtimeSettledMinor: BigInt(stored.airtimeSettled ?? '0'), closedNow,
   };
 }
 
-function merchantSettlement(windowIdValue: string, operatorId: string, fromAt: Date, toAt: Date, status: string, line: Batch['merchants'][number], paidOutMinor: bigint): dialpay.v1.IMerchantSettlement {
+function merchantSettlement(
+  windowIdValue: string, operatorId: string, fromAt: Date, toAt: Date, status: string,
+  line: Batch['merchants'][number], paidOutMinor: bigint,
+): dialpay.v1.IMerchantSettlement {
   const money = (amountMinor: bigint) => moneyToProto({ amountMinor, currency: line.currency });
   return {
-    windowId: windowIdValue, operatorId, fromUnixMs: unixMsToProto(fromAt), toUnixMs: unixMsToProto(toAt), payments: line.payments, refunds: line.refunds,
-    gross: money(line.grossMinor), refundsTotal: money(line.refundsMinor), fees: money(line.feesMinor), operatorShare: money(line.operatorShareMinor), netPayable: money(line.netPayableMinor), status, paidOut: money(paidOutMinor),
+    windowId: windowIdValue, operatorId, fromUnixMs: unixMsToProto(fromAt), toUnixMs: unixMsToProto(toAt),
+    payments: line.payments, refunds: line.refunds,
+    gross: money(line.grossMinor), refundsTotal: money(line.refundsMinor), fees: money(line.feesMinor),
+    operatorShare: money(line.operatorShareMinor), netPayable: money(line.netPayableMinor), status, paidOut: money(paidOutMinor),
     // As the CSV has them; a line stored before payouts existed had none.
     payouts: line.payouts ?? 0, payoutsTotal: money(line.payoutsMinor ?? 0n),
   };

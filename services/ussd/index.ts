@@ -14,7 +14,10 @@ async function startUssd(context: ComponentContext): Promise<StartedComponent> {
   const sessions = new SessionStore(await new Kvm(nats.js).open('ussd_sessions'));
   const seal = sealKeyFrom(config.ussd.sessionSealKey);
   // One process can make its own key; replicas share one, or a dialogue moving between them is asked to start again.
-  if (seal.generated) log.info('ussd.sessionSealKey not set: PINs a dialogue still needs are sealed with a key made for this process (set one shared key when running several ussd replicas)');
+  if (seal.generated) {
+    log.info('ussd.sessionSealKey not set: PINs a dialogue still needs are sealed with a key made for this process'
+      + ' (set one shared key when running several ussd replicas)');
+  }
   const service = new UssdService({ config, sessions, nc: nats.nc, log, metrics: new UssdMetrics(context.registry), sealKey: seal.key });
   const hops = serveRequests(nats.nc, Requests.ussdHop, {
     queue: 'ussd', inFlightMax: config.ussd.hopsInFlightMax, log,

@@ -10,28 +10,21 @@
 // An answer a screen cannot take re-shows that screen with an error line. A
 // screen longer than one message is paged with "00 More".
 import UssdMenu from 'ussd-menu-builder';
-import { fundingFromProto, moneyFromProto, moneyToProto, type dialpay } from '../../proto/index.js';
-import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
-import { formatAmount, parseAmount } from '../../runtime/money.js';
+import { moneyFromProto } from '../../proto/index.js';
+import { formatAmount } from '../../runtime/money.js';
 import { operatorForNumber, toE164 } from '../../runtime/msisdn.js';
-import { paginate } from './screens.js';
-import { cashConfirmText, confirmText, text, type TextKey } from './texts.js';
-import { languageOr, type Language } from '../../runtime/language.js';
+import { SCREEN_CHARS_MAX, paginate } from './screens.js';
+import { text } from './texts.js';
+import { languageOr } from '../../runtime/language.js';
 import { balanceView } from '../../runtime/statement.js';
+import { amountState, paymentStates } from './payment-states.js';
+import {
+  KEPT_PIN, KEPT_REFUSED, Outcome, Walk, ask, con, end, pinNext,
+  type Fact, type Facts, type MenuContext, type Route, type Screen, type StateDef,
+} from './walk.js';
 
-/** What one USSD message may hold (GSM 03.38 septets). */
-export const SCREEN_CHARS_MAX = 182;
 /** The answer that shows the next page of a long screen. */
 export const MORE = '00';
-const PIN_PATTERN = /^\d{4}$/;
-/**
- * What a kept path (the session in KV) holds instead of an answer typed at a PIN screen, so a PIN
- * rests there no longer than the step that needs it (see keptAnswers). Replaying it takes the same
- * route: the screen took a PIN (KEPT_PIN) or refused what was typed (KEPT_REFUSED). The fact stored
- * for the screen it led to means it is never needed again.
- */
-export const KEPT_PIN = '<pin>';
-export const KEPT_REFUSED = '<not-a-pin>';
 /** A PIN-shaped stand-in that routes a KEPT_PIN answer on replay; it is never sent anywhere (see pinAnswer). */
 const KEPT_PIN_ROUTE = '0000';
 const REFERENCE_PATTERN = /^[A-Za-z0-9._/-]{1,20}$/;
@@ -39,115 +32,6 @@ const REFERENCE_PATTERN = /^[A-Za-z0-9._/-]{1,20}$/;
 const AGENT_ID_PATTERN = /^[A-Z0-9-]{2,32}$/;
 /** Lines of the mini statement. */
 const STATEMENT_LINES = 5;
-
-/** JSON, so it can live in the session. Amounts are decimal strings. */
-export type Fact = Readonly<Record<string, string | number | boolean | undefined>>;
-export type Facts = Record<number, Fact>;
-
-export interface Screen {
-  readonly text: string;
-  readonly end: boolean;
-}
-
-/** What the menu may ask of the rest of dialpay; each call is bounded by the hop's deadline. */
-export interface MenuServices {
-  payments(request: dialpay.v1.ISubscriberCommandRequest): Promise<dialpay.v1.ISubscriberCommandReply>;
-  balance(request: dialpay.v1.IBalanceRequest): Promise<dialpay.v1.IBalanceReply>;
-}
-
-export interface MenuContext {
-  readonly sessionId: string;
-  /**
-   * This dialogue's own id: the edge's session id plus a nonce made at the dial. Edges reuse
-   * session ids (SMPP its_session_info numbers repeat, the msisdn dialect has one per subscriber),
-   * and a payment's request id must never meet an earlier dialogue's.
-   */
-  readonly dialogueId: string;
-  readonly operator: OperatorConfig;
-  readonly msisdn: string;
-  readonly merchants: ReadonlyMap<string, MerchantConfig>;
-  /** Whether the operator sells airtime through dialpay (runtime/airtime.ts offersAirtime). */
-  readonly airtimeOffered: boolean;
-  readonly services: MenuServices;
-  /** Every operator, to tell whether a number typed for SEND is on a network we reach (their number ranges). */
-  readonly operators?: readonly OperatorConfig[];
-}
-
-type Route = string | { readonly invalid: TextKey };
-
-/** One hop's walk through the menu: the path so far, and what each answer did. */
-class Walk {
-  /** Answers consumed so far while replaying. */
-  position = 0;
-  /** Where the current screen's fact is stored: the number of answers before the screen was entered. */
-  factKey = 0;
-  invalid: TextKey | null = null;
-  page = 0;
-  /** Each accepted answer and the screen it led to, in order. */
-  readonly moves: { readonly input: string; readonly to: string; readonly factKey: number }[] = [];
-  /** Answers typed at a screen that asks for a PIN, by position: whether the screen took them. */
-  readonly pinAnswers = new Map<number, boolean>();
-  dirty = false;
-
-  constructor(readonly context: MenuContext, readonly facts: Facts) {}
-
-  get language(): Language {
-    const profile = this.facts[0];
-    return languageOr(profile?.language, this.context.operator.defaultLanguage);
-  }
-
-  /** The newest answer that led to `state`. */
-  enteredWith(state: string): string {
-    for (let i = this.moves.length - 1; i >= 0; i--) if (this.moves[i]?.to === state) return this.moves[i]?.input as string;
-    return '';
-  }
-
-  /** The fact of the newest arrival at `state`. */
-  factOf(state: string): Fact | undefined {
-    for (let i = this.moves.length - 1; i >= 0; i--) {
-      const move = this.moves[i];
-      if (move?.to === state) return this.facts[move.factKey];
-    }
-    return undefined;
-  }
-
-  /** The PIN typed to reach `state` on this hop; '' when it is one a kept path masked (then it is not this hop's). */
-  pinAnswer(state: string): string {
-    const pin = this.enteredWith(state);
-    return pin === KEPT_PIN || pin === KEPT_REFUSED ? '' : pin;
-  }
-
-  visited(state: string): boolean {
-    return this.moves.some((m) => m.to === state);
-  }
-
-  t(key: TextKey, args: Record<string, string> = {}): string {
-    return text(key, this.language, args);
-  }
-}
-
-interface StateDef {
-  /** The side effect of arriving here; its result becomes this screen's fact. */
-  load?: (walk: Walk) => Promise<Fact>;
-  screen: (fact: Fact | undefined, walk: Walk) => Screen;
-  /** Pure: where an answer leads. Absent on screens that end the session. */
-  next?: (input: string, fact: Fact | undefined, walk: Walk) => Route;
-}
-
-const con = (text: string): Screen => ({ text, end: false });
-const end = (text: string): Screen => ({ text, end: true });
-const Outcome = {
-  OK: 1, WRONG_PIN: 2, PIN_LOCKED: 3, REFUSED: 4, NOT_FOUND: 5, ENDED: 6, UNAVAILABLE: 7,
-} as const satisfies Record<string, dialpay.v1.CommandOutcome>;
-
-/** A service call that failed or timed out is a fact too: the screen says "try later". */
-async function ask(walk: Walk, request: Omit<dialpay.v1.ISubscriberCommandRequest, 'operatorId' | 'msisdn'>): Promise<dialpay.v1.ISubscriberCommandReply> {
-  try {
-    return await walk.context.services.payments({ ...request, operatorId: walk.context.operator.id, msisdn: walk.context.msisdn });
-  } catch {
-    return { outcome: Outcome.UNAVAILABLE };
-  }
-}
 
 /** The agent id payments gave with the profile when the dialling line is an active agent's; '' otherwise. */
 function agentOf(walk: Walk): string {
@@ -172,132 +56,16 @@ function mainNext(input: string, walk: Walk): Route {
   return { invalid: 'invalidChoice' };
 }
 
-/** dialpay.v1.PayeeKind, by the menu's name for it. */
-const PAYEE_KINDS = { merchant: 1, subscriber: 2, airtime: 3, agent: 4 } as const satisfies Record<string, dialpay.v1.PayeeKind>;
-
-const pinNext = (to: string) => (input: string): Route => (PIN_PATTERN.test(input) ? to : { invalid: 'invalidPin' });
-
-/** withdraw: cash out at an agent; deposit: an agent's cash-in to a wallet (cash.ts in payments keeps their rules). */
-type Flow = 'pay' | 'send' | 'airtime' | 'withdraw' | 'deposit';
-
-/** Who a flow pays and how much, from the answers on the path. */
-function paymentOf(flow: Flow, walk: Walk): { payeeKind: keyof typeof PAYEE_KINDS; payeeId: string; amountText: string; reference: string; shown: string } {
-  const { operator, msisdn } = walk.context;
-  switch (flow) {
-    case 'pay': {
-      const reference = walk.enteredWith('pay.pin');
-      return { payeeKind: 'merchant', payeeId: walk.enteredWith('pay.amount').toUpperCase(), amountText: walk.enteredWith('pay.reference'), reference: reference === '0' ? '' : reference, shown: '' };
-    }
-    case 'send':
-      return { payeeKind: 'subscriber', payeeId: toE164(walk.enteredWith('send.amount'), operator.countryCallingCode) ?? '', amountText: walk.enteredWith('send.pin'), reference: '', shown: '' };
-    case 'airtime': {
-      const target = walk.visited('airtime.msisdn') ? (toE164(walk.enteredWith('airtime.amount'), operator.countryCallingCode) ?? msisdn) : msisdn;
-      return { payeeKind: 'airtime', payeeId: target, amountText: walk.enteredWith('airtime.pin'), reference: '', shown: `+${target}` };
-    }
-    case 'withdraw':
-      return { payeeKind: 'agent', payeeId: walk.enteredWith('withdraw.amount').trim().toUpperCase(), amountText: walk.enteredWith('withdraw.pin'), reference: '', shown: '' };
-    case 'deposit':
-      return { payeeKind: 'subscriber', payeeId: toE164(walk.enteredWith('deposit.amount'), operator.countryCallingCode) ?? '', amountText: walk.enteredWith('deposit.pin'), reference: '', shown: '' };
-  }
-}
-
-function amountState(flow: Flow, after: string): StateDef {
-  return {
-    screen: (_f, walk) => con(walk.t('amount', { currency: walk.context.operator.currency })),
-    next: (input, _f, walk) => (parseAmount(input, walk.context.operator.currency) !== null ? after : { invalid: 'invalidAmount' }),
-  };
-}
-
-/** The PIN (asked last), then a confirmation screen with amount, fee and payee; then done or cancelled. */
-function paymentStates(flow: Flow): Record<string, StateDef> {
-  const verb: TextKey = flow === 'pay' ? 'verbPay' : flow === 'send' ? 'verbSend' : 'verbAirtime'; // not shown for withdraw and deposit
-  return {
-    [`${flow}.pin`]: { screen: (_f, walk) => con(walk.t('enterPin')), next: pinNext(`${flow}.confirm`) },
-    [`${flow}.confirm`]: {
-      load: async (walk) => {
-        const p = paymentOf(flow, walk);
-        const pin = walk.pinAnswer(`${flow}.confirm`);
-        // A masked PIN is never this hop's answer; asking with none would count as a wrong PIN.
-        if (pin === '') return { outcome: Outcome.UNAVAILABLE };
-        const currency = walk.context.operator.currency;
-        const amountMinor = parseAmount(p.amountText, currency) ?? 0n;
-        const r = await ask(walk, {
-          startPayment: {
-            // One payment per arrival at this screen, whatever the retries of the hop.
-            requestId: `${walk.context.dialogueId}#${walk.factKey}`,
-            payeeKind: PAYEE_KINDS[p.payeeKind], payeeId: p.payeeId, reference: p.reference,
-            amount: moneyToProto({ amountMinor, currency }), pin, language: walk.language, cashIn: flow === 'deposit',
-          },
-        });
-        return {
-          outcome: r.outcome ?? 0, paymentId: r.paymentId ?? '', text: r.text ?? '', left: r.attemptsLeft ?? 0,
-          amountMinor: r.amount ? String(moneyFromProto(r.amount).amountMinor) : '0', feeMinor: r.fee ? String(moneyFromProto(r.fee).amountMinor) : '0',
-          payee: p.shown || (r.payeeName ?? ''), reference: p.reference, funding: fundingFromProto(r.funding) ?? '',
-          totalMinor: r.total ? String(moneyFromProto(r.total).amountMinor) : undefined,
-        };
-      },
-      screen: (fact, walk) => {
-        const currency = walk.context.operator.currency;
-        switch (fact?.outcome) {
-          case Outcome.OK:
-            if (flow === 'withdraw' || flow === 'deposit') {
-              const money = (minor: unknown) => formatAmount(BigInt(String(minor ?? '0')), currency, walk.language);
-              return con(cashConfirmText(walk.language, flow === 'withdraw' ? 'cash-out' : 'cash-in', {
-                amount: money(fact.amountMinor), fee: money(fact.feeMinor), total: money(fact.totalMinor ?? fact.amountMinor), payee: String(fact.payee),
-              }, SCREEN_CHARS_MAX));
-            }
-            return con(confirmText(walk.language, {
-              what: walk.t(verb), amount: formatAmount(BigInt(fact.amountMinor as string), currency, walk.language),
-              fee: formatAmount(BigInt(fact.feeMinor as string), currency, walk.language), payee: String(fact.payee),
-              reference: flow === 'pay' ? String(fact.reference) : '',
-            }, fact.funding === 'wallet' || fact.funding === 'carrier' ? fact.funding : null, walk.context.operator.name, SCREEN_CHARS_MAX));
-          case Outcome.WRONG_PIN:
-            return con(walk.t('wrongPin', { left: String(fact.left) }));
-          case Outcome.PIN_LOCKED:
-            return end(walk.t('pinLocked'));
-          case Outcome.REFUSED:
-            return end(String(fact.text) || walk.t('unavailable'));
-          case undefined:
-            return end(walk.t('sessionLost'));
-          default:
-            return end(walk.t('unavailable'));
-        }
-      },
-      next: (input, fact) => {
-        if (fact?.outcome === Outcome.WRONG_PIN) return PIN_PATTERN.test(input) ? `${flow}.confirm` : { invalid: 'invalidPin' };
-        if (input === '1') return `${flow}.done`;
-        if (input === '2') return `${flow}.cancel`;
-        return { invalid: 'invalidChoice' };
-      },
-    },
-    [`${flow}.done`]: {
-      load: async (walk) => {
-        const r = await ask(walk, { confirmPayment: { paymentId: String(walk.factOf(`${flow}.confirm`)?.paymentId ?? '') } });
-        return { outcome: r.outcome ?? 0, text: r.text ?? '' };
-      },
-      screen: (fact, walk) => {
-        if (fact?.outcome === Outcome.OK) return end(walk.t('submitted'));
-        if (fact?.outcome === Outcome.ENDED && fact.text) return end(String(fact.text));
-        return end(walk.t(fact ? 'unavailable' : 'sessionLost'));
-      },
-    },
-    [`${flow}.cancel`]: {
-      load: async (walk) => {
-        const r = await ask(walk, { cancelPayment: { paymentId: String(walk.factOf(`${flow}.confirm`)?.paymentId ?? '') } });
-        return { outcome: r.outcome ?? 0 };
-      },
-      screen: (fact, walk) => end(walk.t(fact?.outcome === Outcome.OK ? 'cancelled' : 'unavailable')),
-    },
-  };
-}
-
 async function balanceFact(walk: Walk, lines: number): Promise<Fact> {
   try {
-    const reply = await walk.context.services.balance({ operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, statementLinesMax: lines });
+    const reply = await walk.context.services.balance({
+      operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, statementLinesMax: lines,
+    });
     const view = balanceView(reply, walk.context.operator.currency, walk.language);
     if (!view) return { ok: false };
     return {
-      ok: true, balance: view.carrierUnavailable ? '' : view.shown, wallet: (view.balance || view.carrierUnavailable) && view.wallet ? view.wallet : undefined,
+      ok: true, balance: view.carrierUnavailable ? '' : view.shown,
+      wallet: (view.balance || view.carrierUnavailable) && view.wallet ? view.wallet : undefined,
       lines: view.lines.join('\n'),
     };
   } catch {
@@ -386,25 +154,31 @@ export const STATES: Readonly<Record<string, StateDef>> = {
   'agent.float': {
     load: async (walk) => {
       try {
-        const reply = await walk.context.services.balance({ operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, walletOnly: true, agentId: agentOf(walk) });
+        const reply = await walk.context.services.balance({
+          operatorId: walk.context.operator.id, msisdn: walk.context.msisdn, walletOnly: true, agentId: agentOf(walk),
+        });
         if (!reply.available || !reply.wallet) return { ok: false };
         return { ok: true, balance: formatAmount(moneyFromProto(reply.wallet).amountMinor, walk.context.operator.currency, walk.language) };
       } catch {
         return { ok: false };
       }
     },
-    screen: (fact, walk) => end(fact?.ok ? walk.t('floatBalance', { balance: String(fact.balance) }) : walk.t(fact ? 'unavailable' : 'sessionLost')),
+    screen: (fact, walk) => end(fact?.ok
+      ? walk.t('floatBalance', { balance: String(fact.balance) }) : walk.t(fact ? 'unavailable' : 'sessionLost')),
   },
   account: {
     screen: (_f, walk) => con(walk.t('account')),
-    next: (input) => ({ '1': 'account.balance', '2': 'account.statement', '3': 'pin.current', '4': 'language' })[input] ?? { invalid: 'invalidChoice' },
+    next: (input) => ({ '1': 'account.balance', '2': 'account.statement', '3': 'pin.current', '4': 'language' })[input]
+      ?? { invalid: 'invalidChoice' },
   },
   'account.balance': {
     load: (walk) => balanceFact(walk, 0),
     screen: (fact, walk) => {
       if (!fact?.ok) return end(walk.t('unavailable'));
       if (fact.wallet === undefined) return end(walk.t('balance', { balance: String(fact.balance) }));
-      return end(walk.t('balances', { wallet: String(fact.wallet), operator: walk.context.operator.name, balance: String(fact.balance) || walk.t('notNow') }));
+      return end(walk.t('balances', {
+        wallet: String(fact.wallet), operator: walk.context.operator.name, balance: String(fact.balance) || walk.t('notNow'),
+      }));
     },
   },
   'account.statement': {
@@ -422,7 +196,9 @@ export const STATES: Readonly<Record<string, StateDef>> = {
       const newPin = walk.pinAnswer('pin.again');
       if (newPin === '' || newPin !== walk.pinAnswer('pin.changed')) return { result: 'differ' };
       const r = await ask(walk, { setPin: { currentPin: walk.pinAnswer('pin.new'), newPin } });
-      const results: Readonly<Record<number, string>> = { [Outcome.OK]: 'ok', [Outcome.WRONG_PIN]: 'wrong', [Outcome.PIN_LOCKED]: 'locked', [Outcome.REFUSED]: 'weak' };
+      const results: Readonly<Record<number, string>> = {
+        [Outcome.OK]: 'ok', [Outcome.WRONG_PIN]: 'wrong', [Outcome.PIN_LOCKED]: 'locked', [Outcome.REFUSED]: 'weak',
+      };
       const result = results[r.outcome ?? 0] ?? 'unavailable';
       return { result, left: r.attemptsLeft ?? 0 };
     },
@@ -514,7 +290,10 @@ function keptAnswers(answers: readonly string[], walk: Walk, waiting: ReadonlySe
   });
 }
 
-/** An answer from the phone that reads like a mask or a sealed entry ("<...") is an answer no screen takes: those only come from a kept path. */
+/**
+ * An answer from the phone that reads like a mask or a sealed entry ("<...") is an answer no screen
+ * takes: those only come from a kept path.
+ */
 export function fromPhone(answer: string): string {
   return answer.startsWith('<') ? '' : answer;
 }
@@ -593,7 +372,10 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
       clearTimeout(timer);
       const ended = result.startsWith('END ');
       const waiting = pinsWaiting(walk);
-      resolve({ screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty, state: walk.moves.at(-1)?.to ?? 'start', keptAnswers: keptAnswers(answers, walk, waiting), pinsWaitingAt: [...waiting].sort((a, b) => a - b) });
+      resolve({
+        screen: { text: result.slice(4), end: ended }, factsChanged: walk.dirty, state: walk.moves.at(-1)?.to ?? 'start',
+        keptAnswers: keptAnswers(answers, walk, waiting), pinsWaitingAt: [...waiting].sort((a, b) => a - b),
+      });
     }, reject);
   });
 }

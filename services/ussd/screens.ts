@@ -2,6 +2,9 @@
 // septets; the extension characters (such as [ ] { } and the euro sign)
 // take two.
 
+/** What one USSD message may hold (GSM 03.38 septets). */
+export const SCREEN_CHARS_MAX = 182;
+
 const EXTENSION = new Set(['^', '{', '}', '\\', '[', '~', ']', '|', '€', '\f']);
 
 export function septetLength(text: string): number {

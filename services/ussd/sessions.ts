@@ -3,7 +3,7 @@
 // small (the facts its screens learned, and for SMPP dialogues the answers,
 // a PIN masked as soon as no later screen needs it: see menu.ts keptAnswers).
 import type { KV } from '@nats-io/kv';
-import type { Facts } from './menu.js';
+import type { Facts } from './walk.js';
 
 export interface SessionRecord {
   readonly operatorId: string;

@@ -14,8 +14,10 @@ const T = {
   },
   // The line dialling is an active agent's (issue 16): deposits from its float, and the float's balance.
   mainAgent: {
-    en: () => 'dialpay agent\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account\n5 Withdraw cash\n6 Deposit to a wallet\n7 Float balance',
-    fr: () => 'dialpay agent\n1 Payer un marchand\n2 Envoyer de l argent\n3 Acheter du credit\n4 Mon compte\n5 Retirer de l argent\n6 Depot client\n7 Solde du float',
+    en: () => 'dialpay agent\n1 Pay merchant\n2 Send money\n3 Buy airtime\n4 My account\n5 Withdraw cash'
+      + '\n6 Deposit to a wallet\n7 Float balance',
+    fr: () => 'dialpay agent\n1 Payer un marchand\n2 Envoyer de l argent\n3 Acheter du credit\n4 Mon compte\n5 Retirer de l argent'
+      + '\n6 Depot client\n7 Solde du float',
   },
   choosePin: {
     en: () => 'Welcome to dialpay. Choose a 4-digit PIN to protect your payments:',
@@ -23,20 +25,37 @@ const T = {
   },
   repeatPin: { en: () => 'Enter the same PIN again:', fr: () => 'Entrez le meme PIN encore une fois:' },
   pinSaved: { en: () => 'PIN saved.', fr: () => 'PIN enregistre.' },
-  pinsDiffer: { en: () => 'The PINs did not match. Choose a 4-digit PIN:', fr: () => 'Les PIN ne correspondent pas. Choisissez un PIN a 4 chiffres:' },
-  pinWeak: { en: () => 'That PIN is too easy to guess. Choose another 4-digit PIN:', fr: () => 'Ce PIN est trop facile. Choisissez un autre PIN a 4 chiffres:' },
+  pinsDiffer: {
+    en: () => 'The PINs did not match. Choose a 4-digit PIN:',
+    fr: () => 'Les PIN ne correspondent pas. Choisissez un PIN a 4 chiffres:',
+  },
+  pinWeak: {
+    en: () => 'That PIN is too easy to guess. Choose another 4-digit PIN:',
+    fr: () => 'Ce PIN est trop facile. Choisissez un autre PIN a 4 chiffres:',
+  },
   agentNumber: { en: () => 'Enter the agent number:', fr: () => 'Entrez le numero de l agent:' },
   merchantCode: { en: () => 'Enter the merchant code:', fr: () => 'Entrez le code du marchand:' },
   phoneNumber: { en: () => 'Enter the phone number:', fr: () => 'Entrez le numero de telephone:' },
   amount: { en: (a: Args) => `Enter the amount (${a.currency}):`, fr: (a: Args) => `Entrez le montant (${a.currency}):` },
   reference: { en: () => 'Enter a reference, or 0 for none:', fr: () => 'Entrez une reference, ou 0 pour aucune:' },
-  airtimeFor: { en: () => 'Buy airtime for:\n1 My number\n2 Another number', fr: () => 'Acheter du credit pour:\n1 Mon numero\n2 Un autre numero' },
-  airtimeUnavailable: { en: () => 'Airtime is not sold here on your network.', fr: () => 'Le credit n est pas vendu ici sur votre reseau.' },
+  airtimeFor: {
+    en: () => 'Buy airtime for:\n1 My number\n2 Another number',
+    fr: () => 'Acheter du credit pour:\n1 Mon numero\n2 Un autre numero',
+  },
+  airtimeUnavailable: {
+    en: () => 'Airtime is not sold here on your network.',
+    fr: () => 'Le credit n est pas vendu ici sur votre reseau.',
+  },
   enterPin: { en: () => 'Enter your PIN:', fr: () => 'Entrez votre PIN:' },
-  wrongPin: { en: (a: Args) => `Wrong PIN, ${a.left} tries left.\nEnter your PIN:`, fr: (a: Args) => `PIN incorrect, ${a.left} essais restants.\nEntrez votre PIN:` },
+  wrongPin: {
+    en: (a: Args) => `Wrong PIN, ${a.left} tries left.\nEnter your PIN:`,
+    fr: (a: Args) => `PIN incorrect, ${a.left} essais restants.\nEntrez votre PIN:`,
+  },
   confirm: {
-    en: (a: Args) => `${a.what} ${a.amount} to ${a.payee}\nFee ${a.fee}${a.reference ? `\nRef ${a.reference}` : ''}${a.source ? `\n${a.source}` : ''}\n1 Confirm\n2 Cancel`,
-    fr: (a: Args) => `${a.what} ${a.amount} a ${a.payee}\nFrais ${a.fee}${a.reference ? `\nRef ${a.reference}` : ''}${a.source ? `\n${a.source}` : ''}\n1 Confirmer\n2 Annuler`,
+    en: (a: Args) => `${a.what} ${a.amount} to ${a.payee}\nFee ${a.fee}${a.reference ? `\nRef ${a.reference}` : ''}`
+      + `${a.source ? `\n${a.source}` : ''}\n1 Confirm\n2 Cancel`,
+    fr: (a: Args) => `${a.what} ${a.amount} a ${a.payee}\nFrais ${a.fee}${a.reference ? `\nRef ${a.reference}` : ''}`
+      + `${a.source ? `\n${a.source}` : ''}\n1 Confirmer\n2 Annuler`,
   },
   // A cash-out's confirmation (cashConfirmText fits the agent's name in): the cash, the fee on top, what leaves the wallet.
   confirmCashOut: {
@@ -74,7 +93,10 @@ const T = {
   newPin: { en: () => 'Enter your new 4-digit PIN:', fr: () => 'Entrez votre nouveau PIN a 4 chiffres:' },
   repeatNewPin: { en: () => 'Enter the new PIN again:', fr: () => 'Entrez le nouveau PIN encore une fois:' },
   pinChanged: { en: () => 'PIN changed.', fr: () => 'PIN modifie.' },
-  newPinsDiffer: { en: () => 'The new PINs did not match. Nothing changed.', fr: () => 'Les nouveaux PIN ne correspondent pas. Rien n a change.' },
+  newPinsDiffer: {
+    en: () => 'The new PINs did not match. Nothing changed.',
+    fr: () => 'Les nouveaux PIN ne correspondent pas. Rien n a change.',
+  },
   newPinWeak: { en: () => 'That PIN is too easy to guess. Nothing changed.', fr: () => 'Ce PIN est trop facile. Rien n a change.' },
   wrongPinEnd: { en: (a: Args) => `Wrong PIN. ${a.left} tries left.`, fr: (a: Args) => `PIN incorrect. ${a.left} essais restants.` },
   pinLocked: {
@@ -93,7 +115,10 @@ const T = {
   invalidMerchant: { en: () => 'Unknown merchant code.', fr: () => 'Code marchand inconnu.' },
   invalidAmount: { en: () => 'Enter an amount like 150 or 5.50.', fr: () => 'Entrez un montant comme 150 ou 5,50.' },
   invalidNumber: { en: () => 'Enter a number like 0712345678.', fr: () => 'Entrez un numero comme 0712345678.' },
-  unreachableNumber: { en: () => 'dialpay cannot send to that number. Enter another.', fr: () => 'dialpay ne peut pas envoyer a ce numero. Entrez-en un autre.' },
+  unreachableNumber: {
+    en: () => 'dialpay cannot send to that number. Enter another.',
+    fr: () => 'dialpay ne peut pas envoyer a ce numero. Entrez-en un autre.',
+  },
   invalidPin: { en: () => 'A PIN is 4 digits.', fr: () => 'Un PIN a 4 chiffres.' },
   invalidReference: { en: () => 'Use up to 20 letters or digits.', fr: () => 'Jusqu a 20 lettres ou chiffres.' },
   verbPay: { en: () => 'Pay', fr: () => 'Payer' },
@@ -118,13 +143,15 @@ const OPERATOR_NAME_SHOWN_MAX = 20;
  * screen, with an error line above it, is still one message of `septetsMax`.
  */
 export function confirmText(language: Language, args: Args, funding: Funding | null, operatorName: string, septetsMax: number): string {
-  const source = funding === 'wallet' ? text('fromWallet', language) : funding === 'carrier' ? text('fromCarrier', language, { operator: operatorName.slice(0, OPERATOR_NAME_SHOWN_MAX) }) : '';
+  const source = funding === 'wallet' ? text('fromWallet', language)
+    : funding === 'carrier' ? text('fromCarrier', language, { operator: operatorName.slice(0, OPERATOR_NAME_SHOWN_MAX) }) : '';
   return fitPayee(language, args.payee ?? '', (payee) => text('confirm', language, { ...args, payee, source }), septetsMax);
 }
 
 /** A cash-out's confirmation (the agent "Name (AG1001)" giving way as a merchant's would) or a cash-in's (the number, short). */
 export function cashConfirmText(language: Language, kind: 'cash-out' | 'cash-in', args: Args, septetsMax: number): string {
-  return fitPayee(language, args.payee ?? '', (payee) => text(kind === 'cash-out' ? 'confirmCashOut' : 'confirmCashIn', language, { ...args, payee }), septetsMax);
+  const textKey = kind === 'cash-out' ? 'confirmCashOut' : 'confirmCashIn';
+  return fitPayee(language, args.payee ?? '', (payee) => text(textKey, language, { ...args, payee }), septetsMax);
 }
 
 /** `render(payee)`, the payee's name cut (its code in brackets kept) until it fits with an error line above. */

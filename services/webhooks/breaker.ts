@@ -27,7 +27,9 @@ export class EndpointBreakers {
   readonly #states = new Map<string, State>();
 
   constructor(options: BreakerOptions) {
-    if (options.failuresToOpen < 1 || options.openMs < 0 || options.endpointsMax < 1) throw new RangeError('breaker limits must be positive');
+    if (options.failuresToOpen < 1 || options.openMs < 0 || options.endpointsMax < 1) {
+      throw new RangeError('breaker limits must be positive');
+    }
     this.#o = options;
   }
 

@@ -4,7 +4,9 @@
 // the body and in Dialpay-Event-Id, so a merchant drops repeats.
 import type { dialpay } from '../../proto/index.js';
 import { unixMsFromProto } from '../../proto/index.js';
-import { merchantMandateJson, merchantPaymentJson, merchantPayoutJson, merchantRefundJson, merchantSettlementJson } from '../../proto/merchant-json.js';
+import {
+  merchantMandateJson, merchantPaymentJson, merchantPayoutJson, merchantRefundJson, merchantSettlementJson,
+} from '../../proto/merchant-json.js';
 import type { MerchantConfig } from '../../runtime/config/index.js';
 import { SIGNATURE_HEADER, signatureHeader } from './signature.js';
 
@@ -24,15 +26,18 @@ export function webhookBody(event: dialpay.v1.IMerchantEvent): string {
     data: event.settlement
       ? { settlement: merchantSettlementJson(event.settlement) }
       : event.mandate
-      ? { mandate: merchantMandateJson(event.mandate) }
-      : event.payout
-      ? { payout: merchantPayoutJson(event.payout) }
-      : { payment: merchantPaymentJson(event.payment ?? {}), ...(event.refund ? { refund: merchantRefundJson(event.refund) } : {}) },
+        ? { mandate: merchantMandateJson(event.mandate) }
+        : event.payout
+          ? { payout: merchantPayoutJson(event.payout) }
+          : { payment: merchantPaymentJson(event.payment ?? {}), ...(event.refund ? { refund: merchantRefundJson(event.refund) } : {}) },
   });
 }
 
 /** POSTs the event's body (webhookBody); resolves on 2xx, throws otherwise (timeouts included). */
-export async function deliver(merchant: MerchantConfig & { webhookUrl: string; webhookSecret: string }, event: dialpay.v1.IMerchantEvent, body: string, timeoutMs: number): Promise<number> {
+export async function deliver(
+  merchant: MerchantConfig & { webhookUrl: string; webhookSecret: string }, event: dialpay.v1.IMerchantEvent,
+  body: string, timeoutMs: number,
+): Promise<number> {
   const res = await fetch(merchant.webhookUrl, {
     method: 'POST',
     headers: {

@@ -29,7 +29,8 @@ export { verifySignature, signatureHeader, SIGNATURE_HEADER } from './signature.
 export function assertWebhookSecrets(config: Config): void {
   config.merchants.forEach((m, i) => {
     if (m.webhookUrl && !m.webhookSecret) {
-      throw new ConfigError(`merchants[${i}].webhookSecret`, `merchant ${m.id} has a webhookUrl but no webhookSecret to sign with (DIALPAY__merchants__${i}__webhookSecret)`);
+      throw new ConfigError(`merchants[${i}].webhookSecret`,
+        `merchant ${m.id} has a webhookUrl but no webhookSecret to sign with (DIALPAY__merchants__${i}__webhookSecret)`);
     }
   });
 }
@@ -37,8 +38,13 @@ export function assertWebhookSecrets(config: Config): void {
 async function startWebhooks(context: ComponentContext): Promise<StartedComponent> {
   const { config, nats, log } = context;
   const merchants = new Map(config.merchants.map((m) => [m.id, m]));
-  const deliveries = new Counter({ name: 'dialpay_webhook_deliveries_total', help: 'Webhook deliveries by merchant and outcome (delivered, failed, no_endpoint, circuit_open: not tried while the endpoint keeps failing).', labelNames: ['merchant', 'outcome'], registers: [context.registry] });
-  const breakers = new EndpointBreakers({ failuresToOpen: config.webhooks.circuitFailuresToOpen, openMs: config.webhooks.circuitOpenMs, endpointsMax: BREAKER_ENDPOINTS_MAX });
+  const deliveries = new Counter({ name: 'dialpay_webhook_deliveries_total',
+    help: 'Webhook deliveries by merchant and outcome (delivered, failed, no_endpoint,'
+      + ' circuit_open: not tried while the endpoint keeps failing).',
+    labelNames: ['merchant', 'outcome'], registers: [context.registry] });
+  const breakers = new EndpointBreakers({
+    failuresToOpen: config.webhooks.circuitFailuresToOpen, openMs: config.webhooks.circuitOpenMs, endpointsMax: BREAKER_ENDPOINTS_MAX,
+  });
   const consumer = await startConsumer({
     nats,
     spec: effectiveConsumer(WEBHOOKS_DELIVERY, config.consumers),
@@ -54,7 +60,8 @@ async function startWebhooks(context: ComponentContext): Promise<StartedComponen
       try {
         body = webhookBody(event);
       } catch (err) {
-        throw new PermanentHandlerError(`event ${event.envelope?.eventId ?? '?'} cannot be made into a webhook body: ${(err as Error).message}`);
+        throw new PermanentHandlerError(
+          `event ${event.envelope?.eventId ?? '?'} cannot be made into a webhook body: ${(err as Error).message}`);
       }
       const admission = breakers.admit(merchant.id, performance.now());
       if (admission === 'open') {
@@ -62,7 +69,8 @@ async function startWebhooks(context: ComponentContext): Promise<StartedComponen
         throw new EndpointFailingError(merchant.id);
       }
       try {
-        await deliver({ ...merchant, webhookUrl: merchant.webhookUrl, webhookSecret: merchant.webhookSecret }, event, body, config.webhooks.timeoutMs);
+        const endpoint = { ...merchant, webhookUrl: merchant.webhookUrl, webhookSecret: merchant.webhookSecret };
+        await deliver(endpoint, event, body, config.webhooks.timeoutMs);
         breakers.succeeded(merchant.id);
         deliveries.inc({ merchant: merchant.id, outcome: 'delivered' });
         if (admission === 'probe') eventLog.info({ merchant: merchant.id }, 'merchant endpoint answers again; deliveries resume');
@@ -70,7 +78,8 @@ async function startWebhooks(context: ComponentContext): Promise<StartedComponen
         breakers.failed(merchant.id, performance.now());
         deliveries.inc({ merchant: merchant.id, outcome: 'failed' });
         if (breakers.isOpen(merchant.id, performance.now()) && admission !== 'probe') {
-          eventLog.warn({ err, merchant: merchant.id, openMs: config.webhooks.circuitOpenMs }, 'merchant endpoint keeps failing; its deliveries fail at once until a probe succeeds');
+          eventLog.warn({ err, merchant: merchant.id, openMs: config.webhooks.circuitOpenMs },
+            'merchant endpoint keeps failing; its deliveries fail at once until a probe succeeds');
         } else {
           eventLog.warn({ err, merchant: merchant.id, type: event.type }, 'webhook not accepted; will retry');
         }

@@ -13,12 +13,12 @@ export function replayDeadLetters(nats: NatsHandle, options: { merchantId?: stri
     // A letter that does not decode is no merchant's: it stays in the DLQ for a person.
     accept: merchantId
       ? (letter) => {
-          try {
-            return Events.merchantEvent.type.decode(letter.data).merchantId === merchantId;
-          } catch {
-            return false;
-          }
+        try {
+          return Events.merchantEvent.type.decode(letter.data).merchantId === merchantId;
+        } catch {
+          return false;
         }
+      }
       : undefined,
   });
 }

@@ -1,7 +1,8 @@
 // What a USSD session keeps of its path (SMPP dialogues keep it in KV): every PIN masked once no later
 // screen needs it, and the masked path replays to the same screens without asking for anything again.
 import { describe, expect, it } from 'vitest';
-import { KEPT_PIN, KEPT_REFUSED, fromPhone, runMenu, type Facts, type MenuContext, type MenuServices } from '../../../services/ussd/menu.js';
+import { fromPhone, runMenu } from '../../../services/ussd/menu.js';
+import { KEPT_PIN, KEPT_REFUSED, type Facts, type MenuContext, type MenuServices } from '../../../services/ussd/walk.js';
 import { exampleConfigRaw } from '../../support/stack.js';
 import { validateConfig } from '../../../cli/config.js';
 import { moneyToProto, type dialpay } from '../../../proto/index.js';

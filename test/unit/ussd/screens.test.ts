@@ -2,8 +2,9 @@
 // languages with the longest values it can carry, and long content pages.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { paginate, septetLength } from '../../../services/ussd/screens.js';
-import { SCREEN_CHARS_MAX, runMenu, type Facts, type MenuServices } from '../../../services/ussd/menu.js';
+import { SCREEN_CHARS_MAX, paginate, septetLength } from '../../../services/ussd/screens.js';
+import { runMenu } from '../../../services/ussd/menu.js';
+import type { Facts, MenuServices } from '../../../services/ussd/walk.js';
 import { TEXT_KEYS, cashConfirmText, confirmText, text } from '../../../services/ussd/texts.js';
 import { exampleConfigRaw } from '../../support/stack.js';
 import { validateConfig } from '../../../cli/config.js';
