@@ -116,3 +116,4 @@ export {
 } from './agents.js';
 /** The durable consumer of subscribers' texts: the drills read its backlog. */
 export { PAYMENTS_SMS_INBOUND } from './consumers.js';
+export { setKycTier, type KycTierChange, type KycTierResult } from './kyc.js';

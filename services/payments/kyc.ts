@@ -1,0 +1,63 @@
+// `dialpay subscriber tier`: customer care, having checked a subscriber's identity documents, sets
+// their KYC tier. The limits read the tier at each payment, so a change holds from the next one.
+// A downgrade takes no money: the balance stays as it is, only what comes next is held to the lower
+// tier's limits. Every change is appended to payments.kyc_tier_changes, which the database keeps
+// append-only; setting the tier a subscriber already has changes nothing and is not recorded.
+import type pg from 'pg';
+import type { Config } from '../../runtime/config/index.js';
+import { withTransaction } from '../../runtime/pg/index.js';
+import { isE164, numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
+
+export interface KycTierChange {
+  readonly operatorId: string;
+  /** As customer care types it: E.164 with or without '+', or national. */
+  readonly msisdn: string;
+  readonly tier: number;
+  /** Who made the change (the customer-care agent). */
+  readonly by: string;
+  /** Where the evidence checked is kept (the operator's KYC record reference): never the document itself. */
+  readonly evidence: string;
+}
+
+export type KycTierResult =
+  | { readonly kind: 'changed'; readonly msisdn: string; readonly fromTier: number; readonly toTier: number }
+  /** Already at that tier: nothing written, nothing recorded. */
+  | { readonly kind: 'unchanged'; readonly msisdn: string; readonly tier: number }
+  | { readonly kind: 'unknown-tier'; readonly tiers: readonly number[] }
+  /** Not a phone number, or another operator's. */
+  | { readonly kind: 'bad-number' }
+  | { readonly kind: 'missing'; readonly field: 'by' | 'evidence' };
+
+/** The audit columns' bound: a name or a reference, not a document. */
+const AUDIT_TEXT_MAX = 200;
+
+export async function setKycTier(pool: pg.Pool, config: Config, change: KycTierChange): Promise<KycTierResult> {
+  const operator = config.operators.find((o) => o.id === change.operatorId);
+  if (!operator) throw new RangeError(`unknown operator "${change.operatorId}"`);
+  const tiers = config.limits.tiers.map((t) => t.tier);
+  if (!tiers.includes(change.tier)) return { kind: 'unknown-tier', tiers };
+  const msisdn = toE164(change.msisdn, operator.countryCallingCode);
+  // Another operator's subscriber (by number range) is not this operator's customer care's to verify.
+  if (!msisdn || !isE164(msisdn) || !numberBelongsTo(operator, msisdn, config.operators)) return { kind: 'bad-number' };
+  const by = change.by.trim().slice(0, AUDIT_TEXT_MAX);
+  const evidence = change.evidence.trim().slice(0, AUDIT_TEXT_MAX);
+  if (by === '') return { kind: 'missing', field: 'by' };
+  if (evidence === '') return { kind: 'missing', field: 'evidence' };
+  return withTransaction(pool, 'READ COMMITTED', async (client) => {
+    // A subscriber not seen yet gets their row now (tier 0, as the default), so the tier waits for their first payment.
+    await client.query('INSERT INTO payments.subscribers (msisdn) VALUES ($1) ON CONFLICT (msisdn) DO NOTHING', [msisdn]);
+    // The row lock a payment's limit check takes too: a change and a payment's check never interleave.
+    const { rows } = await client.query<{ kyc_tier: number }>(
+      'SELECT kyc_tier FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn],
+    );
+    const fromTier = rows[0]?.kyc_tier ?? 0;
+    if (fromTier === change.tier) return { kind: 'unchanged', msisdn, tier: fromTier };
+    await client.query('UPDATE payments.subscribers SET kyc_tier = $2, updated_at = now() WHERE msisdn = $1', [msisdn, change.tier]);
+    await client.query(
+      `INSERT INTO payments.kyc_tier_changes (operator_id, msisdn, from_tier, to_tier, changed_by, evidence_ref)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [operator.id, msisdn, fromTier, change.tier, by, evidence],
+    );
+    return { kind: 'changed', msisdn, fromTier, toTier: change.tier };
+  });
+}
