@@ -12,7 +12,7 @@ const OPTIONS = {
   msisdn: { type: 'string' }, by: { type: 'string' }, merchant: { type: 'string' }, operator: { type: 'string' }, id: { type: 'string' },
   name: { type: 'string' }, agent: { type: 'string' },
   amount: { type: 'string' }, ref: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' },
-  interop: { type: 'boolean' }, again: { type: 'boolean' },
+  interop: { type: 'boolean' }, again: { type: 'boolean' }, tier: { type: 'string' }, evidence: { type: 'string' },
 } as const;
 
 export function parseCommandLine(argv: string[]) {

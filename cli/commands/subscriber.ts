@@ -1,0 +1,55 @@
+// `dialpay subscriber tier`: customer care sets a subscriber's KYC tier, after checking their documents.
+import { createLogger } from '../../runtime/log.js';
+import { createPool } from '../../runtime/pg/index.js';
+import { setKycTier, type KycTierResult } from '../../services/payments/index.js';
+import { EXIT_USAGE, usageError, type Command } from '../command.js';
+
+const TIER_DIGITS = /^\d{1,2}$/;
+
+/** The line the command prints (stdout) or its refusal (stderr), with its exit code. */
+function outcome(result: KycTierResult, operator: string, number: string): { out?: string; err?: string; code: number } {
+  switch (result.kind) {
+    case 'changed':
+      return { code: 0,
+        out: `KYC tier of +${result.msisdn}: ${result.fromTier} -> ${result.toTier}; its limits apply from the next payment` };
+    case 'unchanged':
+      return { code: 0, out: `KYC tier of +${result.msisdn}: already ${result.tier}; unchanged, nothing recorded` };
+    case 'unknown-tier':
+      return { code: EXIT_USAGE, err: `no such KYC tier; the config's limits.tiers are: ${result.tiers.join(', ')}` };
+    case 'bad-number':
+      return { code: EXIT_USAGE, err: `"${number}" is not a phone number of ${operator}` };
+    case 'missing':
+      return { code: EXIT_USAGE, err: `--${result.field} must not be empty` };
+  }
+}
+
+export const subscriberTier: Command = {
+  needsConfig: true,
+  help: [
+    ['subscriber tier --operator ID --msisdn NUMBER --tier T --by AGENT --evidence REF',
+      "customer care: set a subscriber's KYC tier (one of the config's limits.tiers) after",
+      'checking their documents; REF says where the evidence is kept. Limits follow at once;',
+      'a lower tier takes no money, it only limits what comes next. Each change is audited'],
+  ],
+  async run({ config, values }) {
+    const { operator, msisdn, tier, by, evidence } = values;
+    if (!operator || !msisdn || !tier || !by || !evidence || !config.operators.some((o) => o.id === operator)) {
+      usageError('dialpay subscriber tier needs --operator ID (one of: '
+        + `${config.operators.map((o) => o.id).join(', ')}), --msisdn NUMBER, --tier T, --by AGENT and --evidence REF`);
+    }
+    if (!TIER_DIGITS.test(tier)) usageError(`dialpay subscriber tier: --tier "${tier}" is not a tier number`);
+    const log = createLogger({ level: config.log.level, component: 'kyc-tier' });
+    const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
+      statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-subscriber-tier' }, log);
+    // The record of a change is its row in payments.kyc_tier_changes, not a log line.
+    try {
+      const result = await setKycTier(pool, config, { operatorId: operator, msisdn, tier: Number(tier), by, evidence });
+      const { out, err, code } = outcome(result, operator, msisdn);
+      if (out !== undefined) process.stdout.write(`${out}\n`);
+      if (err !== undefined) process.stderr.write(`dialpay: ${err}\n`);
+      process.exitCode = code;
+    } finally {
+      await pool.end();
+    }
+  },
+};
