@@ -27,9 +27,9 @@ export const subscriberTier: Command = {
   needsConfig: true,
   help: [
     ['subscriber tier --operator ID --msisdn NUMBER --tier T --by AGENT --evidence REF',
-      "customer care: set a subscriber's KYC tier (one of the config's limits.tiers) after",
-      'checking their documents; REF says where the evidence is kept. Limits follow at once;',
-      'a lower tier takes no money, it only limits what comes next. Each change is audited'],
+      "customer care: set a subscriber's KYC tier (one of the config's limits.tiers)",
+      'after checking their documents; REF: where the evidence is kept. Its limits apply',
+      'from the next payment; a lower tier takes no money. Each change is audited'],
   ],
   async run({ config, values }) {
     const { operator, msisdn, tier, by, evidence } = values;
