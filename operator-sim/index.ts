@@ -18,6 +18,7 @@ export {
   ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, TOKEN_PATH, type ChargingApiOptions,
 } from './charging-api.js';
 export { type CamaraPaymentStatus, type SimPayment, type Exchange } from './charging-api-wire.js';
+export { SimSwapApiSimulator, SIM_SWAP_BASE, SIM_SWAP_MAX_AGE_HOURS, type SimSwapApiOptions } from './sim-swap.js';
 export { PhoneLine, PHONE_LINE_DEFAULT, msisdnDigits, operatorForNumber, type PhoneLineOperator, type UssdReply } from './phone-line.js';
 
 export interface OperatorSim {
