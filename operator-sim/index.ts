@@ -4,6 +4,7 @@
 // benchmarks. It also serves the CAMARA charging API (and the top-up API) of
 // http-billed operators, and a
 // phone line (phone-line.ts) through which `dialpay phone` becomes a subscriber.
+// sim-swap.ts is a CAMARA SIM Swap API server; tests start it themselves (startOperatorSim does not, yet).
 import type { Config, OperatorConfig } from '../runtime/config/index.js';
 import { SmscSimulator } from './smsc.js';
 import { EsmeSimulator } from './esme.js';
