@@ -4,6 +4,7 @@
 // benchmarks. It also serves the CAMARA charging API (and the top-up API) of
 // http-billed operators, and a
 // phone line (phone-line.ts) through which `dialpay phone` becomes a subscriber.
+// sim-swap.ts is a CAMARA SIM Swap API server; tests start it themselves (startOperatorSim does not, yet).
 import type { Config, OperatorConfig } from '../runtime/config/index.js';
 import { SmscSimulator } from './smsc.js';
 import { EsmeSimulator } from './esme.js';
@@ -18,6 +19,7 @@ export {
   ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, TOKEN_PATH, type ChargingApiOptions,
 } from './charging-api.js';
 export { type CamaraPaymentStatus, type SimPayment, type Exchange } from './charging-api-wire.js';
+export { SimSwapApiSimulator, SIM_SWAP_BASE, SIM_SWAP_MAX_AGE_HOURS, type SimSwapApiOptions } from './sim-swap.js';
 export { PhoneLine, PHONE_LINE_DEFAULT, msisdnDigits, operatorForNumber, type PhoneLineOperator, type UssdReply } from './phone-line.js';
 
 export interface OperatorSim {
