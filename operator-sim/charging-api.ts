@@ -24,7 +24,8 @@
 // done, the answer lost), `failNext` (429/5xx), `failLists` (retrievePayments answers 503),
 // `refuseCancels` for a number, `strictRefundCorrelators` (an operator that answers a repeated refund
 // clientCorrelator 409 even with the same body), `expireTokens`.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { closeServer, listenJson } from './json-server.js';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SimulatedCarrier } from '../services/billing/index.js';
@@ -160,24 +161,12 @@ export class ChargingApiSimulator {
   }
 
   async start(): Promise<string> {
-    const server = createServer((req, res) => {
-      this.#handle(req, res).catch(() => {
-        if (!res.headersSent) {
-          res.writeHead(500, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ status: 500, code: 'INTERNAL', message: 'Server error.' }));
-        }
-      });
-    });
-    this.#server = server;
-    await new Promise<void>((resolve) => server.listen(this.#o.port ?? 0, this.#o.host ?? '127.0.0.1', () => resolve()));
+    this.#server = await listenJson((req, res) => this.#handle(req, res), this.#o.host ?? '127.0.0.1', this.#o.port ?? 0);
     return this.url;
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.#server?.close(() => resolve());
-      this.#server?.closeAllConnections();
-    });
+    await closeServer(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -16,7 +16,8 @@
 // A line's latest SIM change is its latest swap, or its activation (a new subscription counts as
 // a swap, per the definition); a line with no SIM has none. With `monitoredPeriodDays`, a change
 // older than that is not told (latestSimChange null, with monitoredPeriod).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { closeServer, listenJson } from './json-server.js';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { E164, Reply, X_CORRELATOR, basicCredentials, equal, problem, readText, type Exchange } from './charging-api-wire.js';
@@ -111,25 +112,12 @@ export class SimSwapApiSimulator {
   }
 
   async start(): Promise<string> {
-    const server = createServer((req, res) => {
-      this.#handle(req, res).catch(() => {
-        if (!res.headersSent) {
-          res.writeHead(500, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ status: 500, code: 'INTERNAL', message: 'Server error.' }));
-        }
-      });
-    });
-    this.#server = server;
-    await new Promise<void>((resolve) => server.listen(this.#o.port ?? 0, this.#o.host ?? '127.0.0.1', () => resolve()));
+    this.#server = await listenJson((req, res) => this.#handle(req, res), this.#o.host ?? '127.0.0.1', this.#o.port ?? 0);
     return this.url;
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      if (!this.#server) return resolve();
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
+    await closeServer(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
