@@ -15,14 +15,15 @@ CREATE TABLE kyc_tier_changes (
 CREATE INDEX kyc_tier_changes_msisdn ON kyc_tier_changes (msisdn, changed_at);
 
 -- An audit trail that can be edited is no audit trail: the database itself refuses to change or remove a row,
--- whoever asks (TRUNCATE too).
-CREATE FUNCTION kyc_tier_changes_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+-- whoever asks (TRUNCATE too). One function for every audit table from here on (it names the table refused);
+-- agent_audit keeps the one 0014 gave it.
+CREATE FUNCTION refuse_audit_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'payments.kyc_tier_changes is append-only (% refused)', TG_OP;
+  RAISE EXCEPTION '%.% is append-only (% refused)', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP;
 END $$;
 CREATE TRIGGER kyc_tier_changes_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON kyc_tier_changes
-  FOR EACH STATEMENT EXECUTE FUNCTION kyc_tier_changes_append_only();
+  FOR EACH STATEMENT EXECUTE FUNCTION refuse_audit_change();
 
 -- Down Migration
 DROP TABLE kyc_tier_changes;
-DROP FUNCTION kyc_tier_changes_append_only();
+DROP FUNCTION refuse_audit_change();
