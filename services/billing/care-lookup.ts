@@ -148,7 +148,8 @@ export async function readCarePaymentLedger(db: Db, paymentId: string): Promise<
   return {
     transfers: transfers.map((t) => ({
       id: t.id, kind: t.kind, currency: t.currency, amountMinor: BigInt(t.amount_minor), at: t.created_at,
-      postings: postings.filter((p) => p.transfer_id === t.id).map((p) => ({ accountId: p.account_id, amountMinor: BigInt(p.amount_minor) })),
+      postings: postings.filter((p) => p.transfer_id === t.id)
+        .map((p) => ({ accountId: p.account_id, amountMinor: BigInt(p.amount_minor) })),
     })),
     debit: debit ? {
       funding: debit.funding, adapter: debit.adapter, state: debit.state, amountMinor: BigInt(debit.amount_minor),

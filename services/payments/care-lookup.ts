@@ -161,6 +161,8 @@ export async function readCarePayment(db: Db, paymentId: string): Promise<CarePa
     history: history.rows.map((h) => ({
       from: h.from_state, to: h.to_state, failureReason: h.failure_reason, challengeAttempts: h.challenge_attempts, at: h.at,
     })),
-    refunds: refunds.rows.map((r) => ({ refundId: r.refund_id, amountMinor: BigInt(r.amount_minor), state: r.state, createdAt: r.created_at })),
+    refunds: refunds.rows.map((r) => ({
+      refundId: r.refund_id, amountMinor: BigInt(r.amount_minor), state: r.state, createdAt: r.created_at,
+    })),
   };
 }
