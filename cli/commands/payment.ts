@@ -35,11 +35,11 @@ const payeeOf = (v: CarePaymentView) => {
   return p.payeeKind === 'merchant' || p.payeeKind === 'agent' ? `${p.payeeKind} ${p.payeeId}` : `${p.payeeKind} ${masked(p.payeeId)}`;
 };
 
-/** Each account's net change over all the payment's transfers: what the payment did, in the end. */
+/** Each account's net change over all the payment's transfers (what the payment did, in the end), by account id. */
 function netByAccount(ledger: CarePaymentLedger): Map<string, bigint> {
   const net = new Map<string, bigint>();
   for (const t of ledger.transfers) for (const p of t.postings) net.set(p.accountId, (net.get(p.accountId) ?? 0n) + p.amountMinor);
-  return net;
+  return new Map([...net].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 function asJson(v: CarePaymentView, ledger: CarePaymentLedger) {
