@@ -1,8 +1,13 @@
 // `dialpay payment show`: customer care reads the whole history of one payment: its row, every
 // state it went through (payments.payment_history), its ledger transfers with their postings, its
-// debit at the carrier (or the wallet) and refunds. Read-only (one read-only transaction), logged
-// with the agent's name; every phone number masked (care has the payer on the line, not the id).
+// debit at the carrier (or the wallet) and refunds (PostgreSQL, one read-only transaction), and the
+// SMS the SMSC took for it (the gateways' SMS_SENT stream, read by sequence, bounded). What is kept
+// nowhere (texts, delivery receipts, each carrier attempt) is said with every answer. Logged with the
+// agent's name; every phone number masked (care has the payer on the line, not the id).
 import type { Config } from '../../runtime/config/index.js';
+import { createLogger } from '../../runtime/log.js';
+import { connectNats, natsOptionsFor } from '../../runtime/nats/index.js';
+import { sentSmsOf, SENT_SEARCH_BATCHES_MAX, type SentSearch } from '../../gateway/index.js';
 import { readCarePayment, type CarePaymentView } from '../../services/payments/index.js';
 import { readCarePaymentLedger, type CarePaymentLedger } from '../../services/billing/index.js';
 import { usageError, type Command } from '../command.js';
@@ -15,9 +20,9 @@ const USAGE = 'dialpay payment show needs --payment ID (or the id after "show") 
  * not take a missing line for a missing event.
  */
 export const NOT_KEPT: readonly string[] = [
-  'SMS: the texts are not kept (a challenge holds a code); the gateway keeps which SMS the SMSC took in its SMS_SENT stream'
-    + ' for 3 days, not searched by this command',
-  'delivery receipts: notifications on core NATS (DeliveryReceipt), stored nowhere',
+  'SMS texts and numbers: not kept anywhere (a challenge holds a code); the SMS_SENT stream keeps only which SMS the SMSC took,'
+    + ' for 3 days; a refund\'s SMS is kept under the refund\'s id, not the payment\'s',
+  'delivery receipts: notifications on core NATS (DeliveryReceipt), stored nowhere: whether an SMS reached the phone is not known',
   'carrier calls: each attempt (retries, timeouts) is not kept; the debit keeps its last outcome, the carrier\'s reference and detail',
   'states before migration 0021 (payment_history) were only logged',
 ];
@@ -25,6 +30,37 @@ export const NOT_KEPT: readonly string[] = [
 interface PaymentLookup {
   readonly view: CarePaymentView | undefined;
   readonly ledger: CarePaymentLedger | null;
+}
+
+/** The payment's SMS in SMS_SENT, or why they could not be read (NATS down: the rest is still shown). */
+type SmsFound = SentSearch | { readonly unavailable: string };
+
+/** SMS are sent until shortly after the payment's last change (its receipts): the window read past it. */
+const SMS_AFTER_LAST_CHANGE_MS = 10 * 60_000;
+
+async function readSms(config: Config, v: CarePaymentView): Promise<SmsFound> {
+  const log = createLogger({ level: 'error', component: 'care-lookup' });
+  try {
+    const nats = await connectNats(natsOptionsFor(config.nats, 'admin', 'dialpay-payment-show'), log);
+    try {
+      const p = v.payment;
+      return await sentSmsOf(nats.jsm, p.paymentId, p.createdAt.getTime(), p.updatedAt.getTime() + SMS_AFTER_LAST_CHANGE_MS);
+    } finally {
+      await nats.close();
+    }
+  } catch (err) {
+    return { unavailable: `the SMS_SENT stream could not be read (${(err as Error).message})` };
+  }
+}
+
+function smsLines(sms: SmsFound): string[] {
+  if ('unavailable' in sms) return [`SMS the SMSC took: not read: ${sms.unavailable}`];
+  return [
+    `SMS the SMSC took (${sms.sms.length}; ${sms.batchesRead} SMS_SENT batch(es) read`
+      + `${sms.truncated ? `, stopped at ${SENT_SEARCH_BATCHES_MAX}: later ones not read` : ''}`
+      + `${sms.agedOut ? '; the stream no longer holds the oldest (3 days)' : ''}):`,
+    ...sms.sms.map((x) => `  ${new Date(x.atMs).toISOString()}  ${x.what}  via ${x.operatorId}  SMSC id(s) ${x.smscIds.join(', ')}`),
+  ];
 }
 
 /** Money in with a plus, out with a minus. */
@@ -42,7 +78,7 @@ function netByAccount(ledger: CarePaymentLedger): Map<string, bigint> {
   return new Map([...net].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-function asJson(v: CarePaymentView, ledger: CarePaymentLedger) {
+function asJson(v: CarePaymentView, ledger: CarePaymentLedger, sms: SmsFound) {
   const p = v.payment;
   return {
     payment: {
@@ -58,11 +94,12 @@ function asJson(v: CarePaymentView, ledger: CarePaymentLedger) {
     netByAccount: Object.fromEntries([...netByAccount(ledger)].map(([account, minor]) => [masked(account), minor])),
     carrierDebit: ledger.debit,
     carrierRefunds: ledger.refunds,
+    sms,
     notKept: NOT_KEPT,
   };
 }
 
-function asText(v: CarePaymentView, ledger: CarePaymentLedger): string {
+function asText(v: CarePaymentView, ledger: CarePaymentLedger, sms: SmsFound): string {
   const p = v.payment;
   const c = p.currency;
   const out = [
@@ -93,7 +130,7 @@ function asText(v: CarePaymentView, ledger: CarePaymentLedger): string {
   for (const r of ledger.refunds) {
     out.push(`  refund ${r.refundId}: ${money(r.amountMinor, c)} ${r.state}${r.detail ? ` (${r.detail})` : ''}, ${iso(r.updatedAt)}`);
   }
-  out.push('Not kept:', ...NOT_KEPT.map((n) => `  ${n}`));
+  out.push(...smsLines(sms), 'Not kept:', ...NOT_KEPT.map((n) => `  ${n}`));
   return `${out.join('\n')}\n`;
 }
 
@@ -109,7 +146,8 @@ export const paymentShow: Command = {
   help: [
     ['payment show --payment ID --by AGENT [--json]',
       'customer care: the whole history of one payment: its states in order, ledger',
-      'transfers, the debit at the carrier, refunds, and what is not kept.',
+      'transfers, the debit at the carrier, refunds, the SMS the SMSC took (SMS_SENT),',
+      'and what is not kept.',
       'Read-only; numbers masked; logged (stderr) with AGENT\'s name'],
   ],
   accepts: (positionals) => positionals[1] === 'show' && positionals.length <= 3,
@@ -123,6 +161,7 @@ export const paymentShow: Command = {
       process.exitCode = 1;
       return;
     }
-    process.stdout.write(values.json ? toJson(asJson(view, ledger)) : asText(view, ledger));
+    const sms = await readSms(config, view);
+    process.stdout.write(values.json ? toJson(asJson(view, ledger, sms)) : asText(view, ledger, sms));
   },
 };

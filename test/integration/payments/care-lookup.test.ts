@@ -47,6 +47,7 @@ beforeAll(async () => {
   expect(await s.ask(PAYER, `YES ${code(send)}`)).toMatch(/^Paid 150\.00 KES to \+254700000632/);
   ids.sent = await lastPaymentOf(PAYER);
   await waitFor('SEND completed', async () => (await stateOf(ids.sent))?.state === 'completed');
+  await waitFor('payee told', async () => s.sim.submitted.some((m) => m.destination === PAYEE && m.text.startsWith('Received 150.00 KES')));
   const back = await s.ask(PAYEE, 'SEND 0700000631 40');
   expect(back).toMatch(/From your dialpay wallet/);
   expect(await s.ask(PAYEE, `YES ${code(back)}`)).toMatch(/^Paid 40\.00 KES/);
@@ -156,6 +157,10 @@ describe('dialpay payment show', () => {
     expect(out).toMatch(new RegExp(`capture:${ids.sent}  capture  150\\.00 KES  balanced\\n`));
     expect(out).toContain(`Net per account:\n  carrier:safaricom-ke  -150.00 KES\n  holds:KES  0.00 KES\n  subscriber:${PAYEE_MASKED}  +150.00 KES\n`);
     expect(out).toMatch(/Carrier debit: carrier via simulator, captured; reserved 150\.00 KES, captured 150\.00 KES; carrier ref -; detail -;/);
+    // The SMS as SMS_SENT recorded them: which, through which operator, the SMSC's ids; no text, no number.
+    const sms = out.slice(out.indexOf('SMS the SMSC took'), out.indexOf('Not kept:')).split('\n').slice(1).filter(Boolean);
+    expect(sms.map((l) => l.split(/ {2}/)[2]).sort()).toEqual(['challenge-sms', 'receipt-payee', 'receipt-payer']);
+    for (const line of sms) expect(line).toMatch(/^ {2}\S+Z {2}\S+ {2}via safaricom-ke {2}SMSC id\(s\) \S+$/);
     expect(out).toContain('delivery receipts: notifications on core NATS (DeliveryReceipt), stored nowhere');
     expect(out).not.toContain(PAYER);
     expect(out).not.toContain(PAYEE);
@@ -178,6 +183,8 @@ describe('dialpay payment show', () => {
       .toEqual([[`reserve:${ids.failed}`, 'reserve', '700', true], [`void:${ids.failed}`, 'void', '700', true]]);
     expect(view.netByAccount).toEqual({ [`subscriber:${PAYER_MASKED}`]: '0', 'holds:KES': '0' });
     expect(view.carrierDebit).toMatchObject({ funding: 'wallet', state: 'voided', amountMinor: '700', capturedMinor: '0' });
+    expect(view.sms.sms.map((x: { what: string }) => x.what)).toEqual(['challenge-sms', 'retry-1', 'retry-2', 'failed-sms']);
+    expect(view.sms.truncated).toBe(false);
     expect(view.notKept.length).toBeGreaterThan(0);
   }, 60_000);
 
