@@ -146,9 +146,8 @@ export const paymentShow: Command = {
   help: [
     ['payment show --payment ID --by AGENT [--json]',
       'customer care: the whole history of one payment: its states in order, ledger',
-      'transfers, the debit at the carrier, refunds, the SMS the SMSC took (SMS_SENT),',
-      'and what is not kept.',
-      'Read-only; numbers masked; logged (stderr) with AGENT\'s name'],
+      'transfers, the debit at the carrier, refunds, the SMS the SMSC took (SMS_SENT)',
+      "and what is kept nowhere; read-only, numbers masked, logged (stderr) with AGENT's name"],
   ],
   accepts: (positionals) => positionals[1] === 'show' && positionals.length <= 3,
   async run({ config, values, positionals }) {

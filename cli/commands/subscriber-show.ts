@@ -101,8 +101,8 @@ export const subscriberShow: Command = {
   help: [
     ['subscriber show --operator ID --msisdn NUMBER --by AGENT [--last N] [--json]',
       "customer care: a subscriber's KYC tier, PIN state, wallet and held amounts, open",
-      'payments and the last N (10; at most 100) movements in and out with their references.',
-      "Read-only; other people's numbers masked; logged (stderr) with AGENT's name"],
+      'payments, the last N (10; at most 100) movements in and out with their references;',
+      "read-only, other people's numbers masked, logged (stderr) with AGENT's name"],
   ],
   async run({ config, values }) {
     const { operator, msisdn: number } = values;
