@@ -11,6 +11,8 @@ import { GATEWAY_CONSUMERS } from './consumers.js';
 
 /** The header a USSD aggregator's HTTP callback carries our shared secret in: part of that edge's wire contract. */
 export { SECRET_HEADER as USSD_SECRET_HEADER } from './ussd/http-auth.js';
+/** Customer care's `dialpay payment show`: a payment's SMS as the SMS_SENT stream recorded them. */
+export { sentSmsOf, SENT_SEARCH_BATCHES_MAX, type SentSearch, type SentSms } from './smpp/sent-search.js';
 
 async function startGateway(context: ComponentContext): Promise<StartedComponent> {
   // What must hold across replicas (operators' submit rates, merchant keys' rate limits) is

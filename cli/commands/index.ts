@@ -13,6 +13,8 @@ import { runUntilSignal } from './run.js';
 import { apiKey, hashPassword, migrate, natsConfig, openapi, provision } from './setup.js';
 import { settle } from './settle.js';
 import { subscriberTier } from './subscriber.js';
+import { subscriberShow } from './subscriber-show.js';
+import { paymentShow } from './payment.js';
 import { webhooksReplay } from './webhooks.js';
 
 /** What each component does, as the help says it. */
@@ -53,7 +55,8 @@ const dev: Command = {
 const OTHER_COMMANDS: Readonly<Record<string, Command>> = {
   migrate, provision, 'nats-config': natsConfig, 'operator-sim': operatorSim, phone, dev, 'hash-password': hashPassword, 'api-key': apiKey,
   settle, reconcile, 'webhooks replay': webhooksReplay, 'pin reset': pinReset,
-  'subscriber tier': subscriberTier, agent, 'dlq list': dlqList, 'dlq replay': dlqReplay, openapi,
+  'subscriber tier': subscriberTier, 'subscriber show': subscriberShow, 'payment show': paymentShow,
+  agent, 'dlq list': dlqList, 'dlq replay': dlqReplay, openapi,
 };
 
 export const COMMANDS: Readonly<Record<string, Command>> = { ...COMPONENT_COMMANDS, ...OTHER_COMMANDS };

@@ -10,4 +10,5 @@ export {
 export { sharedTransactionRunner, SharedTransactionMetrics, type BatchUnit, type SharedTransactionOptions } from './batch-runner.js';
 export { handleOnce, recordEvents, pruneProcessedEvents, type HandleOutcome } from './idempotency.js';
 export { isDataException, sqlState } from './errors.js';
+export { readOnlyTransaction } from './read-only.js';
 export { inOneTransaction, type SharedTransactionOutcome } from './batch.js';

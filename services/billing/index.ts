@@ -36,6 +36,11 @@ export {
  */
 export { Ledger, type LedgerCheck } from './ledger/store.js';
 export { ACCOUNT_READERS, type AccountKind } from './ledger/rules.js';
+/** Customer care's read-only lookups (`dialpay subscriber show`, `dialpay payment show`): wallet, holds, movements, a payment's ledger. */
+export {
+  readCareWallet, readCarePaymentLedger, CARE_MOVEMENTS_MAX, type CareWallet, type CareHold, type CareMovement, type CareTransfer,
+  type CarePosting, type CareDebit, type CareDebitRefund, type CarePaymentLedger,
+} from './care-lookup.js';
 
 /** What a subscriber the simulated carrier has never seen starts with: 10,000.00 in a 2-decimal currency. */
 const SIMULATOR_OPENING_BALANCE_MINOR = 1_000_000n;

@@ -28,7 +28,7 @@ export interface BalanceDeps {
 }
 
 /** The wallet's balance; a wallet never credited is simply empty. */
-export async function walletBalance(pool: pg.Pool, msisdn: string): Promise<bigint> {
+export async function walletBalance(pool: pg.Pool | pg.ClientBase, msisdn: string): Promise<bigint> {
   const { rows } = await pool.query<{ balance_minor: bigint | null }>(
     'SELECT balance_minor FROM billing.accounts WHERE id = $1', [AccountIds.subscriber(msisdn)],
   );
@@ -67,8 +67,11 @@ interface Movement { payment_id: string; amount_minor: string; counterparty: str
  * wallet received (a cash-in's counterparty is its agent's float, agent:<id>), refunds of its
  * payments and airtime its operator refused to credit, deposits and payouts into its wallet (positive). A cash-in is not money out of
  * the agent's own wallet: its float paid. Each branch reads at most `limit` rows through its own index.
+ * Customer care's `subscriber show` reads the same lines (care-lookup.ts), more of them.
  */
-async function statement(pool: pg.Pool, msisdn: string, currency: string, limit: number): Promise<dialpay.v1.IStatementLine[]> {
+export async function statement(
+  pool: pg.Pool | pg.ClientBase, msisdn: string, currency: string, limit: number,
+): Promise<dialpay.v1.IStatementLine[]> {
   const { rows } = await pool.query<Movement>(
     `SELECT payment_id, amount_minor::text AS amount_minor, counterparty, at FROM (
        (SELECT payment_id, -captured_minor AS amount_minor, payee AS counterparty, updated_at AS at

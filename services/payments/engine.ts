@@ -186,7 +186,7 @@ export class PaymentEngine {
     const challenge = next.actions.some((a) => a.kind === 'challenge') ? await prepareChallenge(this, client, payment) : null;
     const authorizationTtlMs = next.actions.some((a) => a.kind === 'authorize') ? this.config.limits.authorizationTtlMs : null;
     await store.setState(client, payment.payment_id, {
-      state: next.state, challengeAttempts: next.challengeAttempts, failure,
+      from: payment.state, state: next.state, challengeAttempts: next.challengeAttempts, failure,
       consented: input.kind === 'answer' && input.correct, funding: payment.funding, challenge, authorizationTtlMs,
     });
     for (const action of next.actions) await runAction(this, client, payment, action, next.challengeAttempts, challenge);

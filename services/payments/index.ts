@@ -117,3 +117,8 @@ export {
 /** The durable consumer of subscribers' texts: the drills read its backlog. */
 export { PAYMENTS_SMS_INBOUND } from './consumers.js';
 export { setKycTier, type KycTierChange, type KycTierResult } from './kyc.js';
+/** Customer care's read-only lookups (`dialpay subscriber show`, `dialpay payment show`). */
+export {
+  careNumber, readCareSubscriber, readOpenPayments, readPaymentReferences, readCarePayment, CARE_OPEN_PAYMENTS_MAX, type CareSubscriber,
+  type CarePayment, type CarePaymentView, type CareStateChange, type CareRefund, type PinState,
+} from './care-lookup.js';

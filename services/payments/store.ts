@@ -108,12 +108,16 @@ export async function insertPayment(client: pg.ClientBase, row: {
 }): Promise<void> {
   const { paymentId, spec, split } = row;
   await query(
-    client, named('payments.insertPayment', `INSERT INTO payments.payments (payment_id, channel, operator_id, short_code,
+    // Its first state goes to payment_history in the same statement (migration 0021): no extra round trip.
+    client, named('payments.insertPayment', `WITH p AS (INSERT INTO payments.payments (payment_id, channel, operator_id, short_code,
          payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference,
          language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id, consented,
          payee_operator_id, funding, agent_id, payee_wallet_max_minor)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20,
-         $20::text IS NOT NULL, $21, $22, $23, $24)`),
+         $20::text IS NOT NULL, $21, $22, $23, $24)
+       RETURNING payment_id, state, challenge_attempts, created_at)
+     INSERT INTO payments.payment_history (payment_id, from_state, to_state, challenge_attempts, at)
+       SELECT payment_id, NULL, state, challenge_attempts, created_at FROM p`),
     [paymentId, spec.channel, row.operatorId, spec.shortCode, row.payerMsisdn, spec.payee.kind, spec.payee.id, row.currency,
       split.amountMinor.toString(), split.feeMinor.toString(), split.operatorShareMinor.toString(), split.payeeMinor.toString(),
       spec.reference, spec.language, spec.requestId, spec.description ?? '', spec.confirmTtlMs ?? null,
@@ -223,14 +227,16 @@ export interface ChallengeColumns {
 /**
  * The next state, and whatever else the step writes on the row, in one statement: `funding`
  * when known (a reserve result's source), the challenge it sends, an authorisation's expiry.
+ * A change of state (`from`, the state the caller locked, differs) also appends its row to
+ * payment_history in that statement (migration 0021), so the hot path makes no extra round trip.
  */
 export async function setState(client: pg.ClientBase, paymentId: string, next: {
-  state: string; challengeAttempts: number; failure: string | null; consented: boolean; funding?: string | null;
+  from: string; state: string; challengeAttempts: number; failure: string | null; consented: boolean; funding?: string | null;
   challenge?: ChallengeColumns | null; authorizationTtlMs?: number | null;
 }): Promise<void> {
   const challenge = next.challenge ?? null;
   await query(
-    client, named('payments.setState', `UPDATE payments.payments SET state = $2, challenge_attempts = $3,
+    client, named('payments.setState', `WITH u AS (UPDATE payments.payments SET state = $2, challenge_attempts = $3,
             failure_reason = COALESCE($4, failure_reason), consented = consented OR $5, funding = COALESCE($6, funding),
             challenge_method = COALESCE($7::text, challenge_method),
             challenge_code_hash = CASE WHEN $7::text IN ('pin', 'code') THEN $8::text ELSE challenge_code_hash END,
@@ -238,59 +244,15 @@ export async function setState(client: pg.ClientBase, paymentId: string, next: {
             authorization_expires_at = CASE WHEN $10::bigint IS NULL THEN authorization_expires_at
               ELSE now() + ($10::bigint * interval '1 millisecond') END,
             updated_at = now()
-      WHERE payment_id = $1`),
+      WHERE payment_id = $1 RETURNING payment_id, state, failure_reason, challenge_attempts, updated_at)
+     INSERT INTO payments.payment_history (payment_id, from_state, to_state, failure_reason, challenge_attempts, at)
+       SELECT payment_id, $11::text, state, failure_reason, challenge_attempts, updated_at FROM u WHERE state <> $11::text`),
     [paymentId, next.state, next.challengeAttempts, next.failure, next.consented, next.funding ?? null,
-      challenge?.method ?? null, challenge?.codeHash ?? null, challenge?.ttlMs ?? null, next.authorizationTtlMs ?? null],
+      challenge?.method ?? null, challenge?.codeHash ?? null, challenge?.ttlMs ?? null, next.authorizationTtlMs ?? null, next.from],
   );
 }
 
 export async function confirmVoid(db: Db, paymentId: string): Promise<void> {
   await query(db, named('payments.confirmVoid',
     "UPDATE payments.payments SET void_confirmed = true WHERE payment_id = $1 AND state = 'failed'"), [paymentId]);
-}
-
-export async function touchPayment(client: pg.ClientBase, paymentId: string): Promise<void> {
-  await query(client, named('payments.touchPayment', 'UPDATE payments.payments SET updated_at = now() WHERE payment_id = $1'), [paymentId]);
-}
-
-// The sweep's batches: each bounded and SKIP LOCKED, so a replica's sweep never waits on another's.
-// Two indexed queries rather than one OR that would scan the table twice a second.
-export async function lockExpiredChallenges(client: pg.ClientBase, rowsMax: number): Promise<PaymentRow[]> {
-  return (await client.query<PaymentRow>(
-    `SELECT * FROM payments.payments WHERE state = 'challenged' AND expires_at < now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
-    [rowsMax],
-  )).rows;
-}
-
-export async function lockUnansweredReserves(client: pg.ClientBase, rowsMax: number, olderThanMs: number): Promise<PaymentRow[]> {
-  return (await client.query<PaymentRow>(
-    `SELECT * FROM payments.payments WHERE state = 'reserving' AND created_at < now() - ($2::bigint * interval '1 millisecond')
-         ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
-    [rowsMax, olderThanMs],
-  )).rows;
-}
-
-export async function lockUnusedAuthorizations(client: pg.ClientBase, rowsMax: number): Promise<PaymentRow[]> {
-  return (await client.query<PaymentRow>(
-    `SELECT * FROM payments.payments WHERE state = 'authorized' AND authorization_expires_at < now()
-         ORDER BY authorization_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
-    [rowsMax],
-  )).rows;
-}
-
-export async function lockStuckCaptures(client: pg.ClientBase, rowsMax: number, olderThanMs: number): Promise<PaymentRow[]> {
-  return (await client.query<PaymentRow>(
-    `SELECT * FROM payments.payments WHERE state = 'capturing' AND updated_at < now() - ($2::bigint * interval '1 millisecond')
-         ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
-    [rowsMax, olderThanMs],
-  )).rows;
-}
-
-export async function lockUnvoided(client: pg.ClientBase, rowsMax: number, olderThanMs: number): Promise<PaymentRow[]> {
-  return (await client.query<PaymentRow>(
-    `SELECT * FROM payments.payments
-       WHERE state = 'failed' AND NOT void_confirmed AND updated_at < now() - ($2::bigint * interval '1 millisecond')
-         ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
-    [rowsMax, olderThanMs],
-  )).rows;
 }

@@ -5,7 +5,7 @@ import { Events } from '../../runtime/nats/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import { capUnconsentedHolds } from './merchant-requests-store.js';
 import { forgetApiRequests } from './merchant-store.js';
-import * as store from './store.js';
+import * as store from './sweep-store.js';
 import type { PaymentEngine } from './engine.js';
 
 /** A capture unanswered this long is requested again (billing's capture is idempotent). */
