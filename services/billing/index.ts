@@ -35,6 +35,8 @@ export {
  * flow reads each kind of account.
  */
 export { Ledger, type LedgerCheck } from './ledger/store.js';
+/** `dialpay payment reverse` asks whether the payee's wallet holds anything before asking for a reversal. */
+export { walletBalance } from './wallet-balance.js';
 export { ACCOUNT_READERS, type AccountKind } from './ledger/rules.js';
 
 /** What a subscriber the simulated carrier has never seen starts with: 10,000.00 in a 2-decimal currency. */

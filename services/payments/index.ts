@@ -117,3 +117,5 @@ export {
 /** The durable consumer of subscribers' texts: the drills read its backlog. */
 export { PAYMENTS_SMS_INBOUND } from './consumers.js';
 export { setKycTier, type KycTierChange, type KycTierResult } from './kyc.js';
+export { reversePayment, waitForReversal, type ReversalAsk, type ReversalResult } from './reversals.js';
+export type { ReversalView } from './reversals-store.js';
