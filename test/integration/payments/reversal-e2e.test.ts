@@ -8,6 +8,7 @@ import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
 import { checkAccounts } from '../../../load-tests/harness/invariants.js';
 import { paymentReverse } from '../../../cli/commands/payment-reverse.js';
+import { reversePayment, waitForReversal } from '../../../services/payments/index.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';
 
@@ -160,6 +161,20 @@ describe('reversal of a transfer sent to the wrong number', () => {
     expect(refusedGone.err).toBe("dialpay: cannot reverse this payment: the money is gone: the payee's wallet holds nothing; nothing moved\n");
     expect(await reversalRows(gone)).toBe(0);
     expect(await wallet(payer)).toBe(0n);
+
+    // Spent between care's look and billing's booking: billing, under the wallet's lock, finds nothing and
+    // refuses; the refusal is recorded, nothing moved, nobody told; asking again reports it.
+    const raced = await reversePayment(p.pool, p.stack.config, { paymentId: gone, by: 'care-anna', reason: 'race' }, async () => 1n);
+    expect(raced.kind).toBe('requested');
+    expect(await waitForReversal(p.pool, gone, 10_000)).toMatchObject({ outcome: 'refused', reversedMinor: 0n,
+      detail: "the payee's wallet holds nothing" });
+    expect(await wallet(payer)).toBe(0n);
+    expect(await wallet(payee)).toBe(0n);
+    expect((await p.pool.query('SELECT 1 FROM billing.transfers WHERE id = $1', [`reversal:${gone}`])).rowCount).toBe(0);
+    const reported = await reverse(gone);
+    expect(reported.code).toBe(1);
+    expect(reported.out).toMatch(/^already asked on \S+ by care-anna \(race\); nothing asked again\. refused: the payee's wallet holds nothing; nothing moved\n$/);
+    expect(smsTo(payer).filter((t) => t.includes('returned to your dialpay wallet'))).toEqual([]);
 
     // Older than the window (7 days by default).
     const [payer2, payee2] = ['254755100031', '254755100032'];
