@@ -44,7 +44,8 @@ export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'o
  */
 export const ACCOUNT_READERS: Readonly<Record<AccountKind, { readonly readBy: string | null; readonly endsAtZero?: boolean }>> = {
   subscriber: {
-    readBy: 'its subscriber: BAL and the USSD balance show it, PAY, SEND and USSD payments reserve from it first (billing funding.ts)',
+    readBy: 'its subscriber: BAL and the USSD balance show it, PAY, SEND and USSD payments reserve from it first (billing funding.ts);'
+      + " customer care's reversals take a mistaken transfer back from it (reversals.ts)",
   },
   merchant_payable: {
     readBy: 'settlement closes it into merchant_settled each window (settlement-ledger.ts); merchant payouts to wallets (credits.ts);'
