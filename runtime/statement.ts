@@ -4,7 +4,8 @@
 // number; an agent's ("agent:AG1001" from billing) reads as a deposit (cash-in)
 // or a withdrawal (cash-out) at that agent, with the payment's reference; an operator's deposit
 // ("deposit:<operator>") or a merchant's payout ("payout:<merchant>") reads as money in from
-// them, with the caller's own reference (billing puts it in paymentId). Pure.
+// them, with the caller's own reference (billing puts it in paymentId); a reversal ("reversal:") as
+// "Reversal, Ref <the reversed transfer's reference>", in or out. Pure.
 import { moneyFromProto, unixMsFromProto, type dialpay } from '../proto/index.js';
 import { formatAmount } from './money.js';
 import type { Language } from './language.js';
@@ -20,18 +21,21 @@ export function statementLine(line: dialpay.v1.IStatementLine, currency: string,
     const what = AGENT_MOVEMENT[language][amountMinor > 0n ? 'in' : 'out'];
     return `${date} ${amount} ${what}, agent ${agent}, Ref ${paymentRef(line.paymentId ?? '')}`;
   }
-  const credit = /^(deposit|payout):(.+)$/.exec(counterparty);
+  const credit = /^(deposit|payout|reversal):(.*)$/.exec(counterparty);
   if (credit) {
     const reference = line.paymentId ?? '';
-    const movement = CREDIT_MOVEMENT[language][credit[1] as 'deposit' | 'payout'];
-    return `${date} ${amount} ${movement}, ${credit[2]}${reference ? `, Ref ${reference}` : ''}`;
+    const movement = CREDIT_MOVEMENT[language][credit[1] as 'deposit' | 'payout' | 'reversal'];
+    return `${date} ${amount} ${movement}${credit[2] ? `, ${credit[2]}` : ''}${reference ? `, Ref ${reference}` : ''}`;
   }
   const who = /^\d+$/.test(counterparty) ? `+${counterparty}` : counterparty;
   return `${date} ${amount} ${who}`;
 }
 
-/** An operator's deposit and a merchant's payout into the wallet, as the subscriber reads them. */
-const CREDIT_MOVEMENT = { en: { deposit: 'Deposit', payout: 'Payout' }, fr: { deposit: 'Depot', payout: 'Versement' } } as const;
+/** An operator's deposit, a merchant's payout and a reversal, as the subscriber reads them. */
+const CREDIT_MOVEMENT = {
+  en: { deposit: 'Deposit', payout: 'Payout', reversal: 'Reversal' },
+  fr: { deposit: 'Depot', payout: 'Versement', reversal: 'Annulation' },
+} as const;
 
 /** Cash-in and cash-out at an agent, as the subscriber reads them. */
 const AGENT_MOVEMENT = { en: { in: 'Deposit', out: 'Withdrawal' }, fr: { in: 'Depot', out: 'Retrait' } } as const;

@@ -6,6 +6,7 @@ import { formatHelpEntry, type Command, type HelpEntry } from '../command.js';
 import { agent } from './agent.js';
 import { dlqList, dlqReplay } from './dlq.js';
 import { operatorSim } from './operator-sim.js';
+import { paymentReverse } from './payment-reverse.js';
 import { phone } from './phone.js';
 import { pinReset } from './pin.js';
 import { reconcile } from './reconcile.js';
@@ -55,7 +56,7 @@ const dev: Command = {
 const OTHER_COMMANDS: Readonly<Record<string, Command>> = {
   migrate, provision, 'nats-config': natsConfig, 'operator-sim': operatorSim, phone, dev, 'hash-password': hashPassword, 'api-key': apiKey,
   settle, reconcile, 'webhooks replay': webhooksReplay, 'pin reset': pinReset,
-  'subscriber tier': subscriberTier, 'subscriber show': subscriberShow, 'payment show': paymentShow,
+  'subscriber tier': subscriberTier, 'subscriber show': subscriberShow, 'payment show': paymentShow, 'payment reverse': paymentReverse,
   agent, 'dlq list': dlqList, 'dlq replay': dlqReplay, openapi,
 };
 

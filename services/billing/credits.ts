@@ -9,6 +9,7 @@
 //   4. a wallet cap: the wallet's row locked and read; over: WALLET_BALANCE_MAX, nothing moved;
 //   5. the transfer credit:<credit_id> (ledger/rules.ts), the credit's row, and the result
 //      through billing's outbox.
+// A reversal (CREDIT_SOURCE_REVERSAL) is decided by reversals.ts instead of steps 2-5's checks.
 // Locks in this order only (credit id, payable, wallet row): refunds and settlement closes take the
 // payable's lock before any wallet row too (payable.ts), so nothing waits in a cycle.
 import type pg from 'pg';
@@ -19,9 +20,10 @@ import { isE164 } from '../../runtime/msisdn.js';
 import { Events, PermanentHandlerError } from '../../runtime/nats/index.js';
 import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { Ledger } from './ledger/store.js';
-import { CREDIT_ID, creditTransferId, operatorDepositTransfer, payoutTransfer, type Transfer } from './ledger/rules.js';
+import { CREDIT_ID, operatorDepositTransfer, payoutTransfer, type Transfer } from './ledger/rules.js';
 import { availableBalance, lockPayable } from './payable.js';
 import { OUTBOX } from './debit-results.js';
+import { decideReversal, type ReversalDecision } from './reversals.js';
 
 const { CreditOutcome, CreditSource } = dialpay.v1;
 type CreditOutcomeValue = dialpay.v1.CreditOutcome;
@@ -46,7 +48,9 @@ interface CreditRow {
   readonly amount_minor: string;
 }
 
-type Source = 'operator-deposit' | 'merchant-payout' | 'unknown';
+type Source = 'operator-deposit' | 'merchant-payout' | 'reversal' | 'unknown';
+
+const refused = (outcome: CreditOutcomeValue, detail: string): ReversalDecision => ({ outcome, detail, credited: null, transferId: null });
 
 export interface CreditServiceOptions {
   readonly pool: pg.Pool;
@@ -90,35 +94,40 @@ export class CreditService {
         const booked = { amountMinor: BigInt(existing.amount_minor), currency: existing.currency };
         return this.#answer(client, creditId, outcome, existing.detail, booked);
       }
-      const decided = await this.#decide(client, request, source, amount);
+      const decided = source === 'reversal'
+        ? await decideReversal(client, this.#o.ledger, this.#o.operators, request, amount)
+        : await this.#decide(client, request, source, amount);
+      // What moved (a reversal's may be less than asked); what was asked when nothing did.
+      const moved = decided.credited ?? amount;
       const row = {
         creditId, source, outcome: OUTCOME_NAMES[decided.outcome] as CreditRow['outcome'], detail: decided.detail,
-        transferId: decided.outcome === CreditOutcome.CREDIT_OUTCOME_OK ? creditTransferId(creditId) : null,
+        transferId: decided.transferId,
         operatorId: request.operatorId ?? '', merchantId: source === 'merchant-payout' ? (request.merchantId ?? '') : '',
-        msisdn: request.msisdn ?? '', currency: amount?.currency ?? '', amountMinor: amount?.amountMinor ?? 0n,
+        msisdn: request.msisdn ?? '', currency: moved?.currency ?? '', amountMinor: moved?.amountMinor ?? 0n,
         reference: (request.reference ?? '').slice(0, REFERENCE_CHARS_MAX),
         counterpartyName: this.#counterpartyName(source, request),
+        debitedMsisdn: source === 'reversal' ? (request.debitedMsisdn ?? '') : '',
       };
       await client.query(
         `INSERT INTO billing.credits (credit_id, source, outcome, detail, transfer_id, operator_id, merchant_id, msisdn, currency,
-           amount_minor, reference, counterparty_name)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+           amount_minor, reference, counterparty_name, debited_msisdn)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
         [row.creditId, row.source, row.outcome, row.detail, row.transferId, row.operatorId, row.merchantId, row.msisdn, row.currency,
-          row.amountMinor.toString(), row.reference, row.counterpartyName],
+          row.amountMinor.toString(), row.reference, row.counterpartyName, row.debitedMsisdn],
       );
       if (decided.outcome !== CreditOutcome.CREDIT_OUTCOME_OK) {
         this.#o.log.info({ creditId, source, outcome: row.outcome, detail: decided.detail }, 'credit refused; nothing moved');
       }
-      await this.#answer(client, creditId, decided.outcome, decided.detail, amount);
+      await this.#answer(client, creditId, decided.outcome, decided.detail, moved);
     });
   }
 
   /** The outcome of a credit not seen before, booked in the caller's transaction when OK. */
   async #decide(
     client: pg.ClientBase, request: dialpay.v1.ICreditRequested, source: Source, amount: MoneyMinor | null,
-  ): Promise<{ outcome: CreditOutcomeValue; detail: string }> {
+  ): Promise<ReversalDecision> {
     const checked = this.#check(request, source, amount);
-    if (checked.kind === 'refuse') return { outcome: CreditOutcome.CREDIT_OUTCOME_REJECTED, detail: checked.detail };
+    if (checked.kind === 'refuse') return refused(CreditOutcome.CREDIT_OUTCOME_REJECTED, checked.detail);
     const { transfer, merchantId, walletMaxMinor } = checked;
     const [from, to] = transfer.postings.map((p) => p.accountId) as [string, string];
     // An account that exists in another currency: the credit cannot be booked (apply_transfers would throw).
@@ -126,16 +135,14 @@ export class CreditService {
       'SELECT id, currency FROM billing.accounts WHERE id = ANY ($1::text[]) AND currency <> $2', [[from, to], transfer.currency],
     )).rows[0];
     if (other) {
-      return { outcome: CreditOutcome.CREDIT_OUTCOME_REJECTED, detail: `${other.id} is in ${other.currency}, not ${transfer.currency}` };
+      return refused(CreditOutcome.CREDIT_OUTCOME_REJECTED, `${other.id} is in ${other.currency}, not ${transfer.currency}`);
     }
     if (merchantId !== null) {
       await lockPayable(client, merchantId, transfer.currency, 'exclusive');
       const balance = await availableBalance(client, merchantId, transfer.currency);
       if (balance.availableMinor < transfer.amountMinor) {
-        return {
-          outcome: CreditOutcome.CREDIT_OUTCOME_INSUFFICIENT_FUNDS,
-          detail: `available ${balance.availableMinor} (payable ${balance.payableMinor}, refunds owed ${balance.refundsOwedMinor})`,
-        };
+        return refused(CreditOutcome.CREDIT_OUTCOME_INSUFFICIENT_FUNDS,
+          `available ${balance.availableMinor} (payable ${balance.payableMinor}, refunds owed ${balance.refundsOwedMinor})`);
       }
     }
     await this.#o.ledger.ensureAccountsIn(client, [
@@ -150,7 +157,7 @@ export class CreditService {
       const after = BigInt(rows[0]?.balance_minor ?? '0') + transfer.amountMinor;
       if (after > walletMaxMinor) {
         const detail = `the wallet would hold ${after}, more than ${walletMaxMinor}`;
-        return { outcome: CreditOutcome.CREDIT_OUTCOME_WALLET_BALANCE_MAX, detail };
+        return refused(CreditOutcome.CREDIT_OUTCOME_WALLET_BALANCE_MAX, detail);
       }
     }
     const [booked] = await this.#o.ledger.applyIn(client, [transfer]);
@@ -159,7 +166,8 @@ export class CreditService {
     if (booked?.outcome !== 'applied' && booked?.outcome !== 'duplicate') {
       throw new Error(`credit ${transfer.id} could not be booked: ${booked?.outcome}`);
     }
-    return { outcome: CreditOutcome.CREDIT_OUTCOME_OK, detail: '' };
+    const credited = { amountMinor: transfer.amountMinor, currency: transfer.currency };
+    return { outcome: CreditOutcome.CREDIT_OUTCOME_OK, detail: '', credited, transferId: transfer.id };
   }
 
   #check(request: dialpay.v1.ICreditRequested, source: Source, amount: MoneyMinor | null): Checked {
@@ -221,5 +229,6 @@ export class CreditService {
 function sourceOf(value: dialpay.v1.CreditSource | null | undefined): Source {
   if (value === CreditSource.CREDIT_SOURCE_OPERATOR_DEPOSIT) return 'operator-deposit';
   if (value === CreditSource.CREDIT_SOURCE_MERCHANT_PAYOUT) return 'merchant-payout';
+  if (value === CreditSource.CREDIT_SOURCE_REVERSAL) return 'reversal';
   return 'unknown';
 }

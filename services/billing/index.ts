@@ -35,6 +35,8 @@ export {
  * flow reads each kind of account.
  */
 export { Ledger, type LedgerCheck } from './ledger/store.js';
+/** `dialpay payment reverse` asks whether the payee's wallet holds anything before asking for a reversal. */
+export { walletBalance } from './wallet-balance.js';
 export { ACCOUNT_READERS, type AccountKind } from './ledger/rules.js';
 /** Customer care's read-only lookups (`dialpay subscriber show`, `dialpay payment show`): wallet, holds, movements, a payment's ledger. */
 export {

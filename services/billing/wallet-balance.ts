@@ -7,7 +7,9 @@
 // bounded. An agent's line reads "agent:<id>" as its counterparty
 // (runtime/statement.ts shows "Deposit, agent AG1001" or "Withdrawal, ..."); an operator's deposit
 // "deposit:<operator name>" and a merchant's payout "payout:<merchant name>" (credits.ts), with the
-// caller's reference in the line's paymentId ("Deposit, Safaricom, Ref SAL-NOV").
+// caller's reference in the line's paymentId ("Deposit, Safaricom, Ref SAL-NOV"). A reversal of a
+// transfer sent to the wrong number (reversals.ts) reads "reversal:" with the transfer's reference, money
+// in for its payer and money out for its payee ("Reversal, Ref 1A2B3C4D").
 // With agent_id, an agent's float instead (the USSD agent menu's "Float balance").
 import type pg from 'pg';
 import { moneyToProto, unixMsToProto, type dialpay } from '../../proto/index.js';
@@ -65,7 +67,8 @@ interface Movement { payment_id: string; amount_minor: string; counterparty: str
  * Money out and money in, newest first: captured debits of this number (negative; a cash-out's
  * counterparty is agent:<id>, its payee), the part of a transfer or cash-in to this number that its
  * wallet received (a cash-in's counterparty is its agent's float, agent:<id>), refunds of its
- * payments and airtime its operator refused to credit, deposits and payouts into its wallet (positive). A cash-in is not money out of
+ * payments and airtime its operator refused to credit, deposits and payouts into its wallet (positive), reversals
+ * (positive for the payer, negative for the payee). A cash-in is not money out of
  * the agent's own wallet: its float paid. Each branch reads at most `limit` rows through its own index.
  * Customer care's `subscriber show` reads the same lines (care-lookup.ts), more of them.
  */
@@ -90,8 +93,13 @@ export async function statement(
           WHERE d.msisdn = $1 AND d.state = 'captured' ORDER BY d.updated_at DESC LIMIT $2)
        UNION ALL
        (SELECT c.reference, c.amount_minor,
-               CASE WHEN c.source = 'merchant-payout' THEN 'payout:' ELSE 'deposit:' END || c.counterparty_name, c.created_at
+               CASE c.source WHEN 'merchant-payout' THEN 'payout:' || c.counterparty_name WHEN 'reversal' THEN 'reversal:'
+                 ELSE 'deposit:' || c.counterparty_name END, c.created_at
           FROM billing.credits c WHERE c.msisdn = $1 AND c.outcome = 'ok' ORDER BY c.created_at DESC LIMIT $2)
+       UNION ALL
+       (SELECT c.reference, -c.amount_minor, 'reversal:', c.created_at
+          FROM billing.credits c WHERE c.debited_msisdn = $1 AND c.outcome = 'ok' AND c.source = 'reversal'
+          ORDER BY c.created_at DESC LIMIT $2)
      ) m ORDER BY at DESC LIMIT $2`,
     [msisdn, limit, AccountIds.subscriber(msisdn)],
   );

@@ -45,9 +45,16 @@ const limits = z.strictObject({
   codeLockoutMs: positiveMs.default(15 * 60_000),
 });
 
+const DAY_MS = 86_400_000;
+/** `dialpay payment reverse` (reversals.ts): a transfer sent to the wrong number may be reversed this long after it was sent. */
+const reversals = z.strictObject({
+  windowMs: z.number().int().min(60_000).max(90 * DAY_MS).default(7 * DAY_MS),
+});
+
 const sections = z.strictObject({
   feeSchedules: z.array(feeSchedule).min(1),
   limits,
+  reversals: reversals.default({ windowMs: 7 * DAY_MS }),
 });
 
 /** What payments reads of each merchant: the fee schedule it is charged by, and its payouts. */

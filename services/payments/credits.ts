@@ -24,6 +24,8 @@ import * as creditStore from './credits-store.js';
 import type { CreditFailure, CreditRow, CreditSource, CreditState } from './credits-store.js';
 import { OUTBOX, type PaymentEngine } from './engine.js';
 import { SMS_RECEIPT } from './sms-options.js';
+import { reversedPaymentOf } from './reversal-rules.js';
+import { onReversalResult } from './reversal-results.js';
 
 const { CreditOutcome, CreditSource: ProtoSource, MerchantError } = dialpay.v1;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -224,6 +226,8 @@ const FAILURE_OF: Readonly<Record<number, CreditFailure>> = {
 /** Billing booked the credit (or refused it, nothing moved): end the record, tell the subscriber and the merchant. */
 export async function onCreditResult(e: PaymentEngine, result: dialpay.v1.ICreditResult): Promise<void> {
   const creditId = result.creditId ?? '';
+  const reversed = reversedPaymentOf(creditId);
+  if (reversed !== null) return onReversalResult(e, reversed, result);
   if (!UUID.test(creditId)) {
     e.log.warn({ creditId }, 'credit result for an id we never made');
     return;

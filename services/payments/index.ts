@@ -122,3 +122,5 @@ export {
   careNumber, readCareSubscriber, readOpenPayments, readPaymentReferences, readCarePayment, CARE_OPEN_PAYMENTS_MAX, type CareSubscriber,
   type CarePayment, type CarePaymentView, type CareStateChange, type CareRefund, type PinState,
 } from './care-lookup.js';
+export { reversePayment, waitForReversal, type ReversalAsk, type ReversalResult } from './reversals.js';
+export type { ReversalView } from './reversals-store.js';

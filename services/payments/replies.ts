@@ -149,6 +149,23 @@ const T = {
     en: () => 'STOP received: pending payments cancelled, no further charges. Send HELP for help.',
     fr: () => 'STOP recu: paiements en attente annules, aucun autre debit. Envoyez AIDE pour l aide.',
   },
+  // Reversals (reversal-results.ts): a transfer sent to the wrong number, taken back by customer care.
+  reversalReturned: {
+    en: (a) => `${a.amount} returned to your dialpay wallet from the transfer Ref ${a.ref} to ${a.payee}, reversed by customer care.`,
+    fr: (a) => `${a.amount} rendu sur votre portefeuille dialpay: transfert Ref ${a.ref} vers ${a.payee}, annule par le service client.`,
+  },
+  reversalReturnedPartial: {
+    en: (a) => `${a.amount} of ${a.asked} returned to your dialpay wallet from the transfer Ref ${a.ref} to ${a.payee}, `
+      + 'reversed by customer care: the rest had already been spent.',
+    fr: (a) => `${a.amount} sur ${a.asked} rendu sur votre portefeuille dialpay: transfert Ref ${a.ref} vers ${a.payee}, `
+      + 'annule par le service client: le reste avait deja ete depense.',
+  },
+  reversalTaken: {
+    en: (a) => `${a.amount} was taken back from your dialpay wallet: transfer Ref ${a.ref} sent to you by mistake, `
+      + 'reversed by customer care.',
+    fr: (a) => `${a.amount} a ete repris de votre portefeuille dialpay: transfert Ref ${a.ref} envoye par erreur, `
+      + 'annule par le service client.',
+  },
   pinReset: {
     en: (a) => `Customer care has reset your dialpay PIN. Dial ${a.ussd} to choose a new one. Did not ask for this? Call customer care.`,
     fr: (a) => `Le service client a reinitialise votre PIN dialpay. Composez ${a.ussd} pour en choisir un nouveau. Pas vous? `

@@ -16,3 +16,11 @@ describe('statement lines for credits', () => {
     expect(statementLine(line(50_000n, 'deposit:Orange', ''), 'KES', 'fr')).toBe('03/12 +500,00 KES Depot, Orange');
   });
 });
+
+describe('statement lines for reversals', () => {
+  it('reads a reversal as money back for the payer and money out for the payee, with the transfer\'s reference', () => {
+    expect(statementLine(line(2_000n, 'reversal:', '1A2B3C4D'), 'KES', 'en')).toBe('03/12 +20.00 KES Reversal, Ref 1A2B3C4D');
+    expect(statementLine(line(-2_000n, 'reversal:', '1A2B3C4D'), 'KES', 'en')).toBe('03/12 -20.00 KES Reversal, Ref 1A2B3C4D');
+    expect(statementLine(line(-500n, 'reversal:', '1A2B3C4D'), 'KES', 'fr')).toBe('03/12 -5,00 KES Annulation, Ref 1A2B3C4D');
+  });
+});

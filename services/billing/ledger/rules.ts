@@ -26,6 +26,8 @@
 //
 //   operator deposit  funding:<operator> -> subscriber:<msisdn>
 //   merchant payout   merchant:<merchant>:<currency> -> subscriber:<msisdn>
+//   reversal          subscriber:<payee> -> subscriber:<payer>   (id reversal:<payment_id>; reversals.ts
+//                     takes at most what the payee's wallet holds, under its row lock)
 //
 // Every transfer's postings sum to zero; a transfer that does not is a bug
 // and the builder throws before anything is written.
@@ -42,7 +44,8 @@ export type AccountKind = 'subscriber' | 'merchant_payable' | 'fee_revenue' | 'o
  */
 export const ACCOUNT_READERS: Readonly<Record<AccountKind, { readonly readBy: string | null; readonly endsAtZero?: boolean }>> = {
   subscriber: {
-    readBy: 'its subscriber: BAL and the USSD balance show it, PAY, SEND and USSD payments reserve from it first (billing funding.ts)',
+    readBy: 'its subscriber: BAL and the USSD balance show it, PAY, SEND and USSD payments reserve from it first (billing funding.ts);'
+      + " customer care's reversals take a mistaken transfer back from it (reversals.ts)",
   },
   merchant_payable: {
     readBy: 'settlement closes it into merchant_settled each window (settlement-ledger.ts); merchant payouts to wallets (credits.ts);'
@@ -80,7 +83,7 @@ export interface Posting {
   readonly amountMinor: bigint;
 }
 
-export type TransferKind = 'reserve' | 'capture' | 'void' | 'refund' | 'deposit' | 'transfer' | 'credit';
+export type TransferKind = 'reserve' | 'capture' | 'void' | 'refund' | 'deposit' | 'transfer' | 'credit' | 'reversal';
 
 export interface Transfer {
   readonly id: string;
@@ -343,4 +346,25 @@ export function payoutTransfer(
   input: { creditId: string; merchantId: string; msisdn: string; currency: string; amountMinor: bigint },
 ): Transfer {
   return creditMove({ ...input, fromAccountId: AccountIds.merchant(input.merchantId, input.currency) });
+}
+
+/** A payment id as payments makes it (a uuid): a reversal's credit id is reversal-<payment_id>, its transfer reversal:<payment_id>. */
+export const REVERSED_PAYMENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The transfer id of the reversal of one payment: one per payment, so a repeated request books nothing twice. */
+export function reversalTransferId(paymentId: string): string {
+  return `reversal:${paymentId}`;
+}
+
+/** A transfer sent to the wrong number, taken back: subscriber:<payee> -> subscriber:<payer>, linked to the payment by its id. */
+export function reversalTransfer(
+  input: { paymentId: string; payeeMsisdn: string; payerMsisdn: string; currency: string; amountMinor: bigint },
+): Transfer {
+  const id = reversalTransferId(input.paymentId);
+  if (!REVERSED_PAYMENT_ID.test(input.paymentId)) throw new LedgerInvariantError(id, 'the payment id is not a uuid');
+  if (input.payeeMsisdn === input.payerMsisdn) throw new LedgerInvariantError(id, 'payer and payee are the same wallet');
+  return move({
+    id, kind: 'reversal', paymentId: input.paymentId, currency: input.currency, amountMinor: input.amountMinor,
+    fromAccountId: AccountIds.subscriber(input.payeeMsisdn), toAccountId: AccountIds.subscriber(input.payerMsisdn),
+  });
 }
