@@ -12,7 +12,7 @@ import { reconcile } from './reconcile.js';
 import { runUntilSignal } from './run.js';
 import { apiKey, hashPassword, migrate, natsConfig, openapi, provision } from './setup.js';
 import { settle } from './settle.js';
-import { subscriberTier } from './subscriber.js';
+import { subscriberBlock, subscriberTier, subscriberUnblock } from './subscriber.js';
 import { webhooksReplay } from './webhooks.js';
 
 /** What each component does, as the help says it. */
@@ -53,7 +53,8 @@ const dev: Command = {
 const OTHER_COMMANDS: Readonly<Record<string, Command>> = {
   migrate, provision, 'nats-config': natsConfig, 'operator-sim': operatorSim, phone, dev, 'hash-password': hashPassword, 'api-key': apiKey,
   settle, reconcile, 'webhooks replay': webhooksReplay, 'pin reset': pinReset,
-  'subscriber tier': subscriberTier, agent, 'dlq list': dlqList, 'dlq replay': dlqReplay, openapi,
+  'subscriber tier': subscriberTier, 'subscriber block': subscriberBlock, 'subscriber unblock': subscriberUnblock,
+  agent, 'dlq list': dlqList, 'dlq replay': dlqReplay, openapi,
 };
 
 export const COMMANDS: Readonly<Record<string, Command>> = { ...COMPONENT_COMMANDS, ...OTHER_COMMANDS };

@@ -117,3 +117,4 @@ export {
 /** The durable consumer of subscribers' texts: the drills read its backlog. */
 export { PAYMENTS_SMS_INBOUND } from './consumers.js';
 export { setKycTier, type KycTierChange, type KycTierResult } from './kyc.js';
+export { blockSubscriber, unblockSubscriber, type SubscriberBlockChange, type SubscriberBlockResult } from './blocks.js';
