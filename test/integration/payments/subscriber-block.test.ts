@@ -1,8 +1,9 @@
 // Blocking a line (blocks.ts, `dialpay subscriber block` / `unblock`) end to end, through the simulated
 // SMSC, the gateway, payments and billing: the subscriber is told by SMS; a blocked line is refused every
 // way money leaves it (PAY, SEND, WITHDRAW, AIRTIME by SMS, a payment on the USSD menu) with nothing
-// reserved or booked, yet still receives a transfer and reads BAL; once unblocked it pays again. Each change
-// is a row of payments.subscriber_block_changes, which the database will not let anyone change or remove.
+// reserved or booked, yet still receives a transfer and reads BAL; once unblocked it pays again. A payment
+// the line was asked to confirm before the block ends unpaid when confirmed after it. Each change is a row
+// of payments.subscriber_block_changes, which the database will not let anyone change or remove.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,6 +117,22 @@ it('blocked by the CLI: told by SMS; PAY, SEND, WITHDRAW, AIRTIME and USSD refus
   const row = (await s.pool.query('SELECT blocked_at, block_reason FROM payments.subscribers WHERE msisdn = $1', [PHONE])).rows[0];
   expect(row).toEqual({ blocked_at: null, block_reason: null });
 }, 120_000);
+
+it('a payment asked for before the block and answered after it ends unpaid, its hold released', async () => {
+  const phone = '254700000635';
+  const challenge = await s.ask(phone, 'PAY SHOP42 100');
+  const code = /YES (\d{4})/.exec(challenge)?.[1];
+  expect(code).toBeDefined();
+  const seen = smsCount(phone);
+  expect((await blockSubscriber(s.pool, s.stack.config, { operatorId: 'safaricom-ke', msisdn: phone, by: 'agent-7', reason: 'stolen' })).kind)
+    .toBe('changed');
+  expect(await s.nextSms(phone, seen)).toMatch(/^Customer care has blocked/);
+  expect(await s.ask(phone, `YES ${code}`)).toBe('Payment of 100.00 KES failed: cancelled. Nothing was charged.');
+  const states = await s.pool.query<{ state: string }>('SELECT state FROM payments.payments WHERE payer_msisdn = $1', [phone]);
+  expect(states.rows).toEqual([{ state: 'failed' }]);
+  await waitFor('the hold released', async () => carrier.balanceOf(phone) === 1_000_000n);
+  expect(await walletMinor(phone)).toBe(0n);
+}, 60_000);
 
 it('the database refuses to change or remove an audit row', async () => {
   await expect(s.pool.query('UPDATE payments.subscriber_block_changes SET blocked = false WHERE msisdn = $1', [PHONE]))
