@@ -256,14 +256,16 @@ const blockPath = (word: 'block' | 'unblock') => ({
       'A blocked line can receive (transfers, cash-in, deposits, payouts, refunds) but not pay, send, withdraw or buy airtime, by SMS, ' +
         'USSD or a merchant\'s request or mandate; BAL and a PIN reset still work. The subscriber is told by SMS in their language; the ' +
         'change is audited (who, why, when) in an append-only table.',
-      'Blocking a blocked line (or unblocking an unblocked one) answers 200 with changed false: nothing written, audited or sent.',
+      'Blocking a blocked line (or unblocking an unblocked one) answers 200 with changed false: nothing written, audited or sent. ' +
+        'The same Idempotency-Key and body again answers as the first call did and changes nothing (even after a later change); ' +
+        'the key with another body is a 409.',
     ].join('\n\n'),
     security: [{ operatorKey: [] }],
     parameters: [msisdnParameter(), idempotencyKey()],
     requestBody: { required: true, ...json(schemaRef('SubscriberBlockRequest')) },
     responses: {
       '200': { description: 'The line\'s block now.', ...json(schemaRef('SubscriberBlock')) },
-      ...errors(400, 401, 404, 413, 415, 422, 429, 503),
+      ...errors(400, 401, 404, 409, 413, 415, 422, 429, 503),
     },
   },
 });

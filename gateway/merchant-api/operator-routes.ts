@@ -82,6 +82,7 @@ function registerSubscriberRoutes(app: FastifyInstance, api: RouteContext): void
         const { msisdn } = request.params as { msisdn: string };
         const body = request.body as { by: string; reason: string };
         const answer = await api.askOperator(request, {
+          idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ subscriberBlock: { msisdn, word, ...body } }),
           setSubscriberBlock: { msisdn, blocked: word === 'block', by: body.by, reason: body.reason },
         });
         if ('problem' in answer) return api.send(reply, answer.problem);

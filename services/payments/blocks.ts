@@ -38,15 +38,19 @@ export type SubscriberBlockResult =
 const AUDIT_TEXT_MAX = 200;
 
 export function blockSubscriber(pool: pg.Pool, config: Config, change: SubscriberBlockChange): Promise<SubscriberBlockResult> {
-  return setBlocked(pool, config, change, true);
+  return withTransaction(pool, 'READ COMMITTED', (client) => setBlockedIn(client, config, change, true));
 }
 
 export function unblockSubscriber(pool: pg.Pool, config: Config, change: SubscriberBlockChange): Promise<SubscriberBlockResult> {
-  return setBlocked(pool, config, change, false);
+  return withTransaction(pool, 'READ COMMITTED', (client) => setBlockedIn(client, config, change, false));
 }
 
-async function setBlocked(
-  pool: pg.Pool, config: Config, change: SubscriberBlockChange, blocked: boolean,
+/**
+ * A block or an unblock in the caller's transaction (the operator API's holds its Idempotency-Key): checked
+ * first, so a refused change writes nothing.
+ */
+export async function setBlockedIn(
+  client: pg.ClientBase, config: Config, change: SubscriberBlockChange, blocked: boolean,
 ): Promise<SubscriberBlockResult> {
   const operator = config.operators.find((o) => o.id === change.operatorId);
   if (!operator) throw new RangeError(`unknown operator "${change.operatorId}"`);
@@ -57,33 +61,31 @@ async function setBlocked(
   const reason = change.reason.trim().slice(0, AUDIT_TEXT_MAX);
   if (by === '') return { kind: 'missing', field: 'by' };
   if (reason === '') return { kind: 'missing', field: 'reason' };
-  return withTransaction(pool, 'READ COMMITTED', async (client) => {
-    // A line not seen yet gets its row now (a lost phone may be reported before its first payment).
-    await client.query('INSERT INTO payments.subscribers (msisdn, language) VALUES ($1, $2) ON CONFLICT (msisdn) DO NOTHING',
-      [msisdn, operator.defaultLanguage]);
-    // The row lock every payment's opening takes: a payment opened before the block commits was checked
-    // before it; none opens after it.
-    const { rows } = await client.query<{ blocked: boolean; language: Language }>(
-      'SELECT blocked_at IS NOT NULL AS blocked, language FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn],
-    );
-    const subscriber = rows[0];
-    if (!subscriber) throw new Error('subscriber row missing after its insert');
-    if (subscriber.blocked === blocked) return { kind: 'unchanged', msisdn, blocked };
-    await client.query(
-      `UPDATE payments.subscribers SET blocked_at = CASE WHEN $2 THEN now() END, block_reason = CASE WHEN $2 THEN $3 END,
-         updated_at = now() WHERE msisdn = $1`,
-      [msisdn, blocked, reason],
-    );
-    await client.query(
-      `INSERT INTO payments.subscriber_block_changes (operator_id, msisdn, blocked, changed_by, reason)
-       VALUES ($1, $2, $3, $4, $5)`,
-      [operator.id, msisdn, blocked, by, reason],
-    );
-    const eventId = `${blocked ? 'block' : 'unblock'}:${randomUUID()}`;
-    const to = { operatorId: operator.id, msisdn, shortCode: operator.shortCodes[0] as string };
-    const text = reply(blocked ? 'subscriberBlocked' : 'subscriberUnblocked', subscriber.language);
-    // A security notice: it keeps its value however late.
-    await emitEvent(client, OUTBOX, Events.smsOutbound, { eventId }, smsOutboundBody(eventId, to, text, SMS_NOTICE));
-    return { kind: 'changed', msisdn, blocked };
-  });
+  // A line not seen yet gets its row now (a lost phone may be reported before its first payment).
+  await client.query('INSERT INTO payments.subscribers (msisdn, language) VALUES ($1, $2) ON CONFLICT (msisdn) DO NOTHING',
+    [msisdn, operator.defaultLanguage]);
+  // The row lock every payment's opening takes: a payment opened before the block commits was checked
+  // before it; none opens after it.
+  const { rows } = await client.query<{ blocked: boolean; language: Language }>(
+    'SELECT blocked_at IS NOT NULL AS blocked, language FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn],
+  );
+  const subscriber = rows[0];
+  if (!subscriber) throw new Error('subscriber row missing after its insert');
+  if (subscriber.blocked === blocked) return { kind: 'unchanged', msisdn, blocked };
+  await client.query(
+    `UPDATE payments.subscribers SET blocked_at = CASE WHEN $2 THEN now() END, block_reason = CASE WHEN $2 THEN $3 END,
+       updated_at = now() WHERE msisdn = $1`,
+    [msisdn, blocked, reason],
+  );
+  await client.query(
+    `INSERT INTO payments.subscriber_block_changes (operator_id, msisdn, blocked, changed_by, reason)
+     VALUES ($1, $2, $3, $4, $5)`,
+    [operator.id, msisdn, blocked, by, reason],
+  );
+  const eventId = `${blocked ? 'block' : 'unblock'}:${randomUUID()}`;
+  const to = { operatorId: operator.id, msisdn, shortCode: operator.shortCodes[0] as string };
+  const text = reply(blocked ? 'subscriberBlocked' : 'subscriberUnblocked', subscriber.language);
+  // A security notice: it keeps its value however late.
+  await emitEvent(client, OUTBOX, Events.smsOutbound, { eventId }, smsOutboundBody(eventId, to, text, SMS_NOTICE));
+  return { kind: 'changed', msisdn, blocked };
 }

@@ -186,7 +186,7 @@ export async function onOperatorCommand(
   if (request.getAgent) return readOperatorAgent(e, operator, request.getAgent.agentId ?? '');
   if (request.topUpAgentFloat) return topUpAgentFloat(e, operator, request, request.topUpAgentFloat);
   if (request.setKycTier) return setOperatorKycTier(e, operator, request.setKycTier);
-  if (request.setSubscriberBlock) return setOperatorBlock(e, operator, request.setSubscriberBlock);
+  if (request.setSubscriberBlock) return setOperatorBlock(e, operator, request, request.setSubscriberBlock);
   const create = request.createDeposit;
   if (!create) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'no command' };
   const scope = operatorScope(operator.id);

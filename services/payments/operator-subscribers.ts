@@ -1,11 +1,13 @@
 // The operator API's calls on its own subscribers: a KYC tier (kyc.ts) and a block (blocks.ts), the same
 // rules as `dialpay subscriber tier` / `block` / `unblock`. Another operator's number is "not found": this
-// operator learns nothing about it, and nothing changes. A repeat finds the subscriber already so, and
-// answers "unchanged": these calls are idempotent by what they set, whatever the Idempotency-Key.
+// operator learns nothing about it, and nothing changes. Setting what already holds answers "unchanged"
+// (a PUT is idempotent by what it sets); a block's or unblock's POST keeps its reply under its Idempotency-Key.
+import type pg from 'pg';
 import { dialpay } from '../../proto/index.js';
 import type { OperatorConfig } from '../../runtime/config/index.js';
 import { maskMsisdn } from '../../runtime/log.js';
-import { blockSubscriber, unblockSubscriber } from './blocks.js';
+import { setBlockedIn } from './blocks.js';
+import { operatorScope, withIdempotencyKey } from './api-idempotency.js';
 import type { PaymentEngine } from './engine.js';
 import { setKycTier } from './kyc.js';
 
@@ -35,12 +37,19 @@ export async function setOperatorKycTier(
   }
 }
 
-export async function setOperatorBlock(
-  e: PaymentEngine, operator: OperatorConfig, set: dialpay.v1.ISetSubscriberBlock,
+/** A POST: under its Idempotency-Key, so a retry after a later change answers as the first call did and changes nothing. */
+export function setOperatorBlock(
+  e: PaymentEngine, operator: OperatorConfig, request: dialpay.v1.IOperatorCommandRequest, set: dialpay.v1.ISetSubscriberBlock,
 ): Promise<dialpay.v1.IOperatorCommandReply> {
-  const change = set.blocked ? blockSubscriber : unblockSubscriber;
-  const result = await change(e.pool, e.config, { operatorId: operator.id, msisdn: set.msisdn ?? '', by: set.by ?? '',
-    reason: set.reason ?? '' });
+  return withIdempotencyKey(e.pool, operatorScope(operator.id), request.idempotencyKey ?? '', request.bodySha256,
+    dialpay.v1.OperatorCommandReply, (client) => blockIn(e, client, operator, set));
+}
+
+async function blockIn(
+  e: PaymentEngine, client: pg.PoolClient, operator: OperatorConfig, set: dialpay.v1.ISetSubscriberBlock,
+): Promise<dialpay.v1.IOperatorCommandReply> {
+  const result = await setBlockedIn(client, e.config,
+    { operatorId: operator.id, msisdn: set.msisdn ?? '', by: set.by ?? '', reason: set.reason ?? '' }, set.blocked === true);
   switch (result.kind) {
     case 'changed':
     case 'unchanged': {

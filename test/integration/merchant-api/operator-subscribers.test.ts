@@ -1,8 +1,8 @@
 // The operator API on its own subscribers, through the real API server, payments (over
 // dialpay.payments.operator), billing, the simulated SMSC, NATS and PostgreSQL:
 // PUT /v1/operator/subscribers/{msisdn}/kyc-tier (audited with its evidence; the limits follow at once) and
-// POST .../block and .../unblock (told by SMS, audited; a merchant's payment request to a blocked payer is
-// refused). Only the operator's own key opens them, only on its own numbers; a bad body changes nothing.
+// POST .../block and .../unblock (told by SMS, audited, under their Idempotency-Key; a merchant's payment
+// request to a blocked payer is refused). Only the operator's own key opens them, only on its own numbers; a bad body changes nothing.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { newApiKey } from '../../../runtime/api-keys.js';
@@ -71,7 +71,8 @@ it('PUT kyc-tier: audited with its evidence, and the next payment is held to the
 it('POST block and unblock: the subscriber is told by SMS, a merchant\'s request to the blocked payer is refused, audited', async () => {
   const phone = '254700000642';
   let seen = smsCount(phone);
-  const blocked = await call('POST', `/v1/operator/subscribers/0${phone.slice(3)}/block`, { body: { by: 'crm-user-12', reason: 'lost phone, case 77' } });
+  const blockBody = { by: 'crm-user-12', reason: 'lost phone, case 77' };
+  const blocked = await call('POST', `/v1/operator/subscribers/0${phone.slice(3)}/block`, { body: blockBody, idempotencyKey: 'case-77' });
   expect([blocked.status, blocked.body]).toEqual([200, { msisdn: `+${phone}`, blocked: true, changed: true }]);
   expect(await s.nextSms(phone, seen)).toMatch(/^Customer care has blocked your dialpay account/);
 
@@ -80,13 +81,19 @@ it('POST block and unblock: the subscriber is told by SMS, a merchant\'s request
   expect([request.status, request.type, request.body.type]).toEqual([422, problemJson, '/problems/payment-refused']);
   expect((await s.pool.query('SELECT 1 FROM payments.payments WHERE payer_msisdn = $1', [phone])).rowCount).toBe(0);
 
-  const repeat = await call('POST', `/v1/operator/subscribers/${phone}/block`, { body: { by: 'crm-user-12', reason: 'lost phone, case 77' } });
+  const repeat = await call('POST', `/v1/operator/subscribers/${phone}/block`, { body: blockBody });
   expect([repeat.status, repeat.body]).toEqual([200, { msisdn: `+${phone}`, blocked: true, changed: false }]);
 
   seen = smsCount(phone);
   const unblocked = await call('POST', `/v1/operator/subscribers/${phone}/unblock`, { body: { by: 'crm-user-14', reason: 'found' } });
   expect([unblocked.status, unblocked.body]).toEqual([200, { msisdn: `+${phone}`, blocked: false, changed: true }]);
   expect(await s.nextSms(phone, seen)).toMatch(/^Customer care has unblocked your dialpay account/);
+  // The first block's retry (same key, same call) answers as it did and blocks nothing again; the key with another body is a 409.
+  const retried = await call('POST', `/v1/operator/subscribers/0${phone.slice(3)}/block`, { body: blockBody, idempotencyKey: 'case-77' });
+  expect([retried.status, retried.body]).toEqual([200, { msisdn: `+${phone}`, blocked: true, changed: true }]);
+  const reused = await call('POST', `/v1/operator/subscribers/${phone}/unblock`, { body: blockBody, idempotencyKey: 'case-77' });
+  expect([reused.status, reused.body.type]).toEqual([409, '/problems/idempotency-conflict']);
+  expect(await subscriberRow(phone)).toMatchObject({ blocked: false });
   const paid = await call('POST', '/v1/payment-requests',
     { key: merchantKey.key, body: { msisdn: `+${phone}`, amountMinor: 5_000, currency: 'KES', reference: 'INV-10' } });
   expect(paid.status).toBe(201);
