@@ -81,6 +81,11 @@ it('POST block and unblock: the subscriber is told by SMS, a merchant\'s request
   expect([request.status, request.type, request.body.type]).toEqual([422, problemJson, '/problems/payment-refused']);
   expect((await s.pool.query('SELECT 1 FROM payments.payments WHERE payer_msisdn = $1', [phone])).rowCount).toBe(0);
 
+  // Money in still lands: the operator's deposit is booked and the subscriber told.
+  const deposit = await call('POST', '/v1/operator/deposits',
+    { body: { msisdn: `+${phone}`, amountMinor: 10_000, currency: 'KES', reference: 'GOODWILL-1' } });
+  expect([deposit.status, deposit.body.status]).toEqual([201, 'completed']);
+  expect(await s.nextSms(phone, seen + 1)).toMatch(/^You received 100\.00 KES from /);
   const repeat = await call('POST', `/v1/operator/subscribers/${phone}/block`, { body: blockBody });
   expect([repeat.status, repeat.body]).toEqual([200, { msisdn: `+${phone}`, blocked: true, changed: false }]);
 
