@@ -2,7 +2,8 @@
 // dialpay.payments.operator), billing, the simulated SMSC, NATS and PostgreSQL:
 // PUT /v1/operator/subscribers/{msisdn}/kyc-tier (audited with its evidence; the limits follow at once) and
 // POST .../block and .../unblock (told by SMS, audited, under their Idempotency-Key; a merchant's payment
-// request to a blocked payer is refused). Only the operator's own key opens them, only on its own numbers; a bad body changes nothing.
+// request or mandate charge to a blocked payer is refused, an operator deposit to it lands). Only the
+// operator's own key opens them, only on its own numbers; a bad body changes nothing.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { newApiKey } from '../../../runtime/api-keys.js';
@@ -107,6 +108,25 @@ it('POST block and unblock: the subscriber is told by SMS, a merchant\'s request
     { blocked: false, changed_by: 'crm-user-14', reason: 'found' },
   ]);
 }, 90_000);
+
+it('a mandate\'s charge to a blocked payer is refused with nothing opened; once unblocked it charges again', async () => {
+  const phone = '254700000645';
+  const asMerchant = (method: string, path: string, body?: unknown) => call(method, path, { key: merchantKey.key, body });
+  const seen = smsCount(phone);
+  const created = await asMerchant('POST', '/v1/mandates', { msisdn: `+${phone}`, capMinor: 30_000, currency: 'KES', period: 'month', reference: 'SUB-9' });
+  expect(created.status).toBe(201);
+  const code = /YES (\d{4})/.exec(await s.nextSms(phone, seen))?.[1];
+  expect(await s.ask(phone, `YES ${code}`)).toMatch(/^Allowed: /);
+
+  const blocked = await call('POST', `/v1/operator/subscribers/${phone}/block`, { body: { by: 'crm-user-12', reason: 'court order 12' } });
+  expect(blocked.body).toMatchObject({ blocked: true, changed: true });
+  const charge = await asMerchant('POST', `/v1/mandates/${created.body.id}/charges`, { amountMinor: 1_000 });
+  expect([charge.status, charge.type, charge.body.type]).toEqual([422, problemJson, '/problems/payment-refused']);
+  expect((await s.pool.query('SELECT 1 FROM payments.payments WHERE payer_msisdn = $1', [phone])).rowCount).toBe(0);
+
+  await call('POST', `/v1/operator/subscribers/${phone}/unblock`, { body: { by: 'crm-user-12', reason: 'order lifted' } });
+  expect((await asMerchant('POST', `/v1/mandates/${created.body.id}/charges`, { amountMinor: 1_000 })).status).toBe(201);
+}, 60_000);
 
 it('a wrong key, no key or a merchant\'s key is a 401; another operator\'s number is a 404; nothing changes', async () => {
   const phone = '254700000643';
