@@ -85,3 +85,13 @@ export function operatorFloatTopUpJson(t: dialpay.v1.IOperatorFloatTopUp): Recor
     floatBalanceMinor: Number(moneyFromProto(t.floatBalance).amountMinor),
   };
 }
+
+/** A subscriber's KYC tier after PUT /v1/operator/subscribers/{msisdn}/kyc-tier. */
+export function operatorKycTierJson(s: dialpay.v1.IOperatorSubscriber): Record<string, unknown> {
+  return { msisdn: s.msisdn, kycTier: s.kycTier ?? 0, previousKycTier: s.previousKycTier ?? 0, changed: s.changed === true };
+}
+
+/** A subscriber's block after POST /v1/operator/subscribers/{msisdn}/block or /unblock. */
+export function operatorBlockJson(s: dialpay.v1.IOperatorSubscriber): Record<string, unknown> {
+  return { msisdn: s.msisdn, blocked: s.blocked === true, changed: s.changed === true };
+}

@@ -13,7 +13,7 @@ import { reconcile } from './reconcile.js';
 import { runUntilSignal } from './run.js';
 import { apiKey, hashPassword, migrate, natsConfig, openapi, provision } from './setup.js';
 import { settle } from './settle.js';
-import { subscriberTier } from './subscriber.js';
+import { subscriberBlock, subscriberTier, subscriberUnblock } from './subscriber.js';
 import { subscriberShow } from './subscriber-show.js';
 import { paymentShow } from './payment.js';
 import { webhooksReplay } from './webhooks.js';
@@ -56,7 +56,8 @@ const dev: Command = {
 const OTHER_COMMANDS: Readonly<Record<string, Command>> = {
   migrate, provision, 'nats-config': natsConfig, 'operator-sim': operatorSim, phone, dev, 'hash-password': hashPassword, 'api-key': apiKey,
   settle, reconcile, 'webhooks replay': webhooksReplay, 'pin reset': pinReset,
-  'subscriber tier': subscriberTier, 'subscriber show': subscriberShow, 'payment show': paymentShow, 'payment reverse': paymentReverse,
+  'subscriber tier': subscriberTier, 'subscriber show': subscriberShow, 'subscriber block': subscriberBlock,
+  'subscriber unblock': subscriberUnblock, 'payment show': paymentShow, 'payment reverse': paymentReverse,
   agent, 'dlq list': dlqList, 'dlq replay': dlqReplay, openapi,
 };
 

@@ -1,7 +1,10 @@
-// `dialpay subscriber tier`: customer care sets a subscriber's KYC tier, after checking their documents.
+// `dialpay subscriber tier`: customer care sets a subscriber's KYC tier, after checking their documents;
+// `dialpay subscriber block` / `unblock`: customer care stops money leaving a line, and lets it again.
 import { createLogger } from '../../runtime/log.js';
 import { createPool } from '../../runtime/pg/index.js';
-import { setKycTier, type KycTierResult } from '../../services/payments/index.js';
+import {
+  blockSubscriber, setKycTier, unblockSubscriber, type KycTierResult, type SubscriberBlockResult,
+} from '../../services/payments/index.js';
 import { EXIT_USAGE, usageError, type Command } from '../command.js';
 
 const TIER_DIGITS = /^\d{1,2}$/;
@@ -53,3 +56,54 @@ export const subscriberTier: Command = {
     }
   },
 };
+
+/** `subscriber block` / `subscriber unblock`: the line printed (stdout) or the refusal (stderr), with its exit code. */
+function blockOutcome(result: SubscriberBlockResult, operator: string, number: string): { out?: string; err?: string; code: number } {
+  switch (result.kind) {
+    case 'changed':
+      return { code: 0, out: result.blocked
+        ? `+${result.msisdn} blocked: it can receive but not pay, send or withdraw; told by SMS`
+        : `+${result.msisdn} unblocked: it can pay, send and withdraw again; told by SMS` };
+    case 'unchanged':
+      return { code: 0, out: `+${result.msisdn} is already ${result.blocked ? 'blocked' : 'unblocked'}; unchanged, nothing recorded` };
+    case 'bad-number':
+      return { code: EXIT_USAGE, err: `"${number}" is not a phone number of ${operator}` };
+    case 'missing':
+      return { code: EXIT_USAGE, err: `--${result.field} must not be empty` };
+  }
+}
+
+function blockCommand(word: 'block' | 'unblock'): Command {
+  const change = word === 'block' ? blockSubscriber : unblockSubscriber;
+  return {
+    needsConfig: true,
+    help: [word === 'block'
+      ? ['subscriber block --operator ID --msisdn NUMBER --by AGENT --reason TEXT',
+        'customer care: block a line (lost phone, court order): it can receive but not pay,',
+        'send or withdraw, by any channel; BAL and pin reset still work. Told by SMS; audited']
+      : ['subscriber unblock --operator ID --msisdn NUMBER --by AGENT --reason TEXT',
+        'customer care: lift a block; the subscriber is told by SMS. Audited']],
+    async run({ config, values }) {
+      const { operator, msisdn, by, reason } = values;
+      if (!operator || !msisdn || !by || !reason || !config.operators.some((o) => o.id === operator)) {
+        usageError(`dialpay subscriber ${word} needs --operator ID (one of: `
+          + `${config.operators.map((o) => o.id).join(', ')}), --msisdn NUMBER, --by AGENT and --reason TEXT`);
+      }
+      const log = createLogger({ level: config.log.level, component: `subscriber-${word}` });
+      const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
+        statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: `dialpay-subscriber-${word}` }, log);
+      // The record of a change is its row in payments.subscriber_block_changes, not a log line.
+      try {
+        const { out, err, code } = blockOutcome(await change(pool, config, { operatorId: operator, msisdn, by, reason }), operator, msisdn);
+        if (out !== undefined) process.stdout.write(`${out}\n`);
+        if (err !== undefined) process.stderr.write(`dialpay: ${err}\n`);
+        process.exitCode = code;
+      } finally {
+        await pool.end();
+      }
+    },
+  };
+}
+
+export const subscriberBlock = blockCommand('block');
+export const subscriberUnblock = blockCommand('unblock');

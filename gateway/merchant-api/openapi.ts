@@ -2,8 +2,9 @@
 // gateway/merchant-api/openapi.json by `dialpay openapi` (the repo copy).
 import { PROBLEMS } from './problem.js';
 import {
-  CaptureBody, ChargeBody, Deposit, DepositBody, FloatTopUp, FloatTopUpBody, ListQuery, OperatorAgent, Mandate, MandateBody, Payment,
-  PaymentList, PaymentRequestBody, Payout, PayoutBody, PayoutList, PayoutListQuery, ProblemSchema, Refund, RefundBody,
+  CaptureBody, ChargeBody, Deposit, DepositBody, FloatTopUp, FloatTopUpBody, KycTierBody, ListQuery, OperatorAgent, Mandate, MandateBody,
+  Payment, PaymentList, PaymentRequestBody, Payout, PayoutBody, PayoutList, PayoutListQuery, ProblemSchema, Refund, RefundBody,
+  SubscriberBlock, SubscriberBlockBody, SubscriberKycTier,
 } from './schemas.js';
 
 const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -20,7 +21,7 @@ const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((status) => [String(status), problemResponse(problemsWith(status))]));
 
 // The paths, in the document's order, in groups of one concern each: a merchant's payments, what it is paid and pays
-// out, the operator's routes, and the payments list.
+// out, the operator's routes (money, then its subscribers' tiers and blocks), and the payments list.
 const PAYMENT_PATHS = {
   '/v1/payment-requests': {
     post: {
@@ -242,6 +243,53 @@ const OPERATOR_PATHS = {
   },
 };
 
+const msisdnParameter = () => ({
+  name: 'msisdn', in: 'path', required: true, schema: { type: 'string', pattern: '^\\+?[0-9]{6,15}$' },
+  description: 'One of your own subscribers, in international form (+254712345678); another operator\'s number is a 404, nothing changed.',
+});
+const blockPath = (word: 'block' | 'unblock') => ({
+  post: {
+    summary: word === 'block'
+      ? 'Operator API: block one of your subscribers (lost phone, court order), as `dialpay subscriber block`'
+      : 'Operator API: lift a subscriber\'s block, as `dialpay subscriber unblock`',
+    description: [
+      'A blocked line can receive (transfers, cash-in, deposits, payouts, refunds) but not pay, send, withdraw or buy airtime, by SMS, ' +
+        'USSD or a merchant\'s request or mandate; BAL and a PIN reset still work. The subscriber is told by SMS in their language; the ' +
+        'change is audited (who, why, when) in an append-only table.',
+      'Blocking a blocked line (or unblocking an unblocked one) answers 200 with changed false: nothing written, audited or sent. ' +
+        'The same Idempotency-Key and body again answers as the first call did and changes nothing (even after a later change); ' +
+        'the key with another body is a 409.',
+    ].join('\n\n'),
+    security: [{ operatorKey: [] }],
+    parameters: [msisdnParameter(), idempotencyKey()],
+    requestBody: { required: true, ...json(schemaRef('SubscriberBlockRequest')) },
+    responses: {
+      '200': { description: 'The line\'s block now.', ...json(schemaRef('SubscriberBlock')) },
+      ...errors(400, 401, 404, 409, 413, 415, 422, 429, 503),
+    },
+  },
+});
+
+const SUBSCRIBER_PATHS = {
+  '/v1/operator/subscribers/{msisdn}/kyc-tier': {
+    put: {
+      summary: 'Operator API: set one of your subscribers\' KYC tier, as `dialpay subscriber tier`',
+      description: 'After checking their identity documents. The new tier\'s limits hold from the subscriber\'s next payment; a lower ' +
+        'tier takes no money, it only limits what comes next. Each change is audited (who, from which tier, the evidence reference) in ' +
+        'an append-only table; setting the tier the subscriber already has answers 200 with changed false and records nothing.',
+      security: [{ operatorKey: [] }],
+      parameters: [msisdnParameter()],
+      requestBody: { required: true, ...json(schemaRef('KycTierRequest')) },
+      responses: {
+        '200': { description: 'The subscriber\'s tier now.', ...json(schemaRef('SubscriberKycTier')) },
+        ...errors(400, 401, 404, 413, 415, 422, 429, 503),
+      },
+    },
+  },
+  '/v1/operator/subscribers/{msisdn}/block': blockPath('block'),
+  '/v1/operator/subscribers/{msisdn}/unblock': blockPath('unblock'),
+};
+
 const LIST_PATHS = {
   '/v1/payments': {
     get: {
@@ -285,13 +333,14 @@ export function openApiDocument(): Record<string, unknown> {
         PaymentRequest: PaymentRequestBody, Capture: CaptureBody, RefundRequest: RefundBody, Refund, MandateRequest: MandateBody, Mandate,
         ChargeRequest: ChargeBody, Payment, PaymentList,
         PayoutRequest: PayoutBody, Payout, PayoutList, DepositRequest: DepositBody, Deposit, FloatTopUpRequest: FloatTopUpBody, FloatTopUp,
-        OperatorAgent, Problem: ProblemSchema,
+        OperatorAgent, KycTierRequest: KycTierBody, SubscriberKycTier, SubscriberBlockRequest: SubscriberBlockBody, SubscriberBlock,
+        Problem: ProblemSchema,
       },
       parameters: {
         IdempotencyKey: { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } },
       },
     },
     security: [{ apiKey: [] }],
-    paths: { ...PAYMENT_PATHS, ...MONEY_OUT_PATHS, ...OPERATOR_PATHS, ...LIST_PATHS },
+    paths: { ...PAYMENT_PATHS, ...MONEY_OUT_PATHS, ...OPERATOR_PATHS, ...SUBSCRIBER_PATHS, ...LIST_PATHS },
   };
 }

@@ -1,14 +1,24 @@
-// The operator API: its own systems credit its subscribers' wallets from its funding account and
-// top its agents' floats up. Opened by an operator's key only (the door is in server.ts).
+// The operator API: its own systems credit its subscribers' wallets from its funding account, top
+// its agents' floats up, and set its subscribers' KYC tiers and blocks. Opened by an operator's key
+// only (the door is in server.ts).
 import type { FastifyInstance } from 'fastify';
 import { moneyToProto } from '../../proto/index.js';
-import { operatorAgentJson, operatorDepositJson, operatorFloatTopUpJson } from '../../proto/merchant-json.js';
+import {
+  operatorAgentJson, operatorBlockJson, operatorDepositJson, operatorFloatTopUpJson, operatorKycTierJson,
+} from '../../proto/merchant-json.js';
 import { bodyHash } from './body-hash.js';
 import { creditAnswer, waitForCredit } from './credits.js';
 import { idempotencyKeyOf, type RouteContext } from './route-context.js';
-import { DepositBody, FloatTopUpBody } from './schemas.js';
+import { DepositBody, FloatTopUpBody, KycTierBody, SubscriberBlockBody } from './schemas.js';
+
+/** A subscriber's number in the path: digits, with or without '+'; whose it is, payments decides (another operator's: 404). */
+const SubscriberParams = {
+  type: 'object', required: ['msisdn'], properties: { msisdn: { type: 'string', pattern: '^\\+?[0-9]{6,15}$' } },
+} as const;
 
 export function registerOperatorRoutes(app: FastifyInstance, api: RouteContext): void {
+  registerSubscriberRoutes(app, api);
+
   app.post('/v1/operator/deposits', { schema: { body: DepositBody } }, async (request, reply) => {
     const body = request.body as { msisdn: string; amountMinor: number; currency: string; reference?: string };
     const answer = await api.askOperator(request, {
@@ -53,4 +63,30 @@ export function registerOperatorRoutes(app: FastifyInstance, api: RouteContext):
     if ('problem' in answer) return api.send(reply, answer.problem);
     return operatorAgentJson(answer.reply.agent ?? {});
   });
+}
+
+/** KYC tiers and blocks (payments' kyc.ts and blocks.ts): 200 changed or already so; audited by payments when changed. */
+function registerSubscriberRoutes(app: FastifyInstance, api: RouteContext): void {
+  const kycTierSchema = { schema: { params: SubscriberParams, body: KycTierBody } };
+  app.put('/v1/operator/subscribers/:msisdn/kyc-tier', kycTierSchema, async (request, reply) => {
+    const { msisdn } = request.params as { msisdn: string };
+    const body = request.body as { tier: number; by: string; evidenceRef: string };
+    const answer = await api.askOperator(request, { setKycTier: { msisdn, tier: body.tier, by: body.by, evidenceRef: body.evidenceRef } });
+    if ('problem' in answer) return api.send(reply, answer.problem);
+    return operatorKycTierJson(answer.reply.subscriber ?? {});
+  });
+
+  for (const word of ['block', 'unblock'] as const) {
+    app.post(`/v1/operator/subscribers/:msisdn/${word}`, { schema: { params: SubscriberParams, body: SubscriberBlockBody } },
+      async (request, reply) => {
+        const { msisdn } = request.params as { msisdn: string };
+        const body = request.body as { by: string; reason: string };
+        const answer = await api.askOperator(request, {
+          idempotencyKey: idempotencyKeyOf(request), bodySha256: bodyHash({ subscriberBlock: { msisdn, word, ...body } }),
+          setSubscriberBlock: { msisdn, blocked: word === 'block', by: body.by, reason: body.reason },
+        });
+        if ('problem' in answer) return api.send(reply, answer.problem);
+        return operatorBlockJson(answer.reply.subscriber ?? {});
+      });
+  }
 }

@@ -300,3 +300,53 @@ export const OperatorAgent = {
     currency: { type: 'string' },
   },
 } as const;
+
+/** Who made a change on a subscriber, as the audit keeps it: a name or a reference, never a document. */
+const AuditText = (description: string) => ({ type: 'string', minLength: 1, maxLength: 200, pattern: '\\S', description }) as const;
+
+export const KycTierBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tier', 'by', 'evidenceRef'],
+  properties: {
+    tier: { type: 'integer', minimum: 0, maximum: 99, description: 'One of the configured KYC tiers (limits.tiers); another is a 422.' },
+    by: AuditText('Who made the change: your care agent or system user.'),
+    evidenceRef: AuditText('Where the identity evidence checked is kept (your KYC record\'s reference), never the document itself.'),
+  },
+} as const;
+
+export const SubscriberBlockBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['by', 'reason'],
+  properties: {
+    by: AuditText('Who made the change: your care agent or system user.'),
+    reason: AuditText('Why: the care case, or the court order\'s reference.'),
+  },
+} as const;
+
+const SubscriberMsisdn = { type: 'string', description: 'The subscriber, E.164 with +: one of your own.' } as const;
+const Changed = {
+  type: 'boolean', description: 'false: it was so already; nothing was written, audited or sent (a repeat is harmless).',
+} as const;
+
+export const SubscriberKycTier = {
+  type: 'object',
+  required: ['msisdn', 'kycTier', 'previousKycTier', 'changed'],
+  properties: {
+    msisdn: SubscriberMsisdn,
+    kycTier: { type: 'integer', description: 'The tier now: its limits hold from the subscriber\'s next payment.' },
+    previousKycTier: { type: 'integer' },
+    changed: Changed,
+  },
+} as const;
+
+export const SubscriberBlock = {
+  type: 'object',
+  required: ['msisdn', 'blocked', 'changed'],
+  properties: {
+    msisdn: SubscriberMsisdn,
+    blocked: { type: 'boolean', description: 'true: the line can receive but not pay, send or withdraw.' },
+    changed: Changed,
+  },
+} as const;

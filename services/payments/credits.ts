@@ -17,6 +17,7 @@ import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { operatorScope, withIdempotencyKey } from './api-idempotency.js';
 import { payerOfMerchant } from './merchant-checks.js';
 import { readOperatorAgent, topUpAgentFloat } from './operator-agents.js';
+import { setOperatorBlock, setOperatorKycTier } from './operator-subscribers.js';
 import { decodeCursor, encodeCursor } from './merchant-view.js';
 import { reply } from './replies.js';
 import * as store from './store.js';
@@ -173,7 +174,7 @@ export async function listPayouts(
   };
 }
 
-/** The operator API's calls: deposits here, agents' floats in operator-agents.ts. */
+/** The operator API's calls: deposits here, agents' floats in operator-agents.ts, subscribers in operator-subscribers.ts. */
 export async function onOperatorCommand(
   e: PaymentEngine, request: dialpay.v1.IOperatorCommandRequest,
 ): Promise<dialpay.v1.IOperatorCommandReply> {
@@ -186,6 +187,8 @@ export async function onOperatorCommand(
   }
   if (request.getAgent) return readOperatorAgent(e, operator, request.getAgent.agentId ?? '');
   if (request.topUpAgentFloat) return topUpAgentFloat(e, operator, request, request.topUpAgentFloat);
+  if (request.setKycTier) return setOperatorKycTier(e, operator, request.setKycTier);
+  if (request.setSubscriberBlock) return setOperatorBlock(e, operator, request, request.setSubscriberBlock);
   const create = request.createDeposit;
   if (!create) return { error: MerchantError.MERCHANT_ERROR_INVALID, detail: 'no command' };
   const scope = operatorScope(operator.id);

@@ -29,6 +29,7 @@ import * as store from './store.js';
 import { smsOutboundBody, type SmsOptions } from './sms-options.js';
 import { cashOut } from './cash.js';
 import { runAction } from './engine-actions.js';
+import { blockedPayerRefusal } from './block-check.js';
 import type { Destination, Funding, PaymentRow, PaymentSpec, SubscriberRow } from './rows.js';
 
 /** Payments' outbox: its schema, and the producer its events name. */
@@ -115,6 +116,8 @@ export class PaymentEngine {
    */
   async open(client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, spec: PaymentSpec): Promise<Opened> {
     const language = spec.language;
+    const blocked = blockedPayerRefusal(subscriber, language); // before anything else: a blocked line pays nobody (block-check.ts)
+    if (blocked) return { ok: false, text: blocked };
     let split: PaymentSplit | null;
     if (spec.payee.kind === 'merchant') {
       const merchant = this.merchants.get(spec.payee.id);

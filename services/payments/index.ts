@@ -124,3 +124,4 @@ export {
 } from './care-lookup.js';
 export { reversePayment, waitForReversal, type ReversalAsk, type ReversalResult } from './reversals.js';
 export type { ReversalView } from './reversals-store.js';
+export { blockSubscriber, unblockSubscriber, type SubscriberBlockChange, type SubscriberBlockResult } from './blocks.js';

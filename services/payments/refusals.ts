@@ -102,6 +102,10 @@ export const REFUSALS = {
   cash_in_over_cap: refused(false,
     (a) => `Deposit refused: ${a.payee} may hold at most ${a.cap} in their wallet. Nothing was moved.`,
     (a) => `Depot refuse: ${a.payee} peut detenir au plus ${a.cap} dans son portefeuille. Rien n a ete deplace.`),
+  // A line customer care blocked (blocks.ts): nothing leaves it, whatever the channel; it still receives.
+  subscriber_blocked: refused(false,
+    () => 'Your dialpay account is blocked: you cannot pay, send or withdraw money. Nothing was charged. Please contact customer care.',
+    () => 'Votre compte dialpay est bloque: impossible de payer, envoyer ou retirer. Rien n a ete debite. Contactez le service client.'),
   // Failed payments (FailureReason): whatever was reserved is released.
   limit_exceeded: failed(true, { en: 'over your limit', fr: 'au-dessus de votre limite' }),
   insufficient_funds: failed(true, { en: 'insufficient balance', fr: 'solde insuffisant' }),

@@ -171,6 +171,19 @@ const T = {
     fr: (a) => `Le service client a reinitialise votre PIN dialpay. Composez ${a.ussd} pour en choisir un nouveau. Pas vous? `
       + `Appelez le service client.`,
   },
+  // blocks.ts: told at once, so a block or an unblock nobody asked for does not go unnoticed.
+  subscriberBlocked: {
+    en: () => 'Customer care has blocked your dialpay account: you cannot pay, send or withdraw money. '
+      + 'You can still receive money and send BAL. Did not ask for this? Call customer care.',
+    fr: () => 'Le service client a bloque votre compte dialpay: vous ne pouvez plus payer, envoyer ni retirer. '
+      + 'Vous pouvez toujours recevoir et envoyer SOLDE. Pas vous? Appelez le service client.',
+  },
+  subscriberUnblocked: {
+    en: () => 'Customer care has unblocked your dialpay account: you can pay, send and withdraw again. '
+      + 'Did not ask for this? Call customer care.',
+    fr: () => 'Le service client a debloque votre compte dialpay: vous pouvez de nouveau payer, envoyer et retirer. '
+      + 'Pas vous? Appelez le service client.',
+  },
 } as const satisfies Record<string, Readonly<Record<Language, (a: Args) => string>>>;
 
 export function reply(key: keyof typeof T, language: Language, args: Args = {}): string {

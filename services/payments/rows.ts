@@ -60,6 +60,8 @@ export interface SubscriberRow {
   pin_locked: boolean;
   code_wrong_at: Date[];
   code_locked_until: Date | null;
+  /** Since when customer care has blocked the line (blocks.ts): nothing may leave it; null: not blocked. */
+  blocked_at: Date | null;
   /** Read with the row by store.lockSubscriber only (undefined elsewhere): a mandate waits for this payer's code. */
   mandate_pending?: boolean;
 }

@@ -106,6 +106,8 @@ async function answerPin(
  * consent is not a new attempt).
  */
 async function consent(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, payment: PaymentRow): Promise<void> {
+  // blocks.ts: a payment asked for before the line was blocked, answered after it, ends unpaid.
+  if (subscriber.blocked_at) return e.step(client, payment, { kind: 'stop' });
   // cash.ts: nothing moves once the agent is suspended
   if (await agentSuspendedSince(client, payment)) return e.step(client, payment, { kind: 'stop' });
   if (payment.channel === 'api' && !payment.consented) {

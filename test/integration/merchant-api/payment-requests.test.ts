@@ -315,13 +315,17 @@ describe('reading payments', () => {
     expect(served).toEqual(openApiDocument());
     expect(JSON.parse(readFileSync(`${ROOT}gateway/merchant-api/openapi.json`, 'utf8'))).toEqual(served);
     expect(Object.keys(served.paths)).toEqual(['/v1/payment-requests', '/v1/payments/{id}/capture', '/v1/payments/{id}/refunds', '/v1/payments/{id}', '/v1/mandates', '/v1/mandates/{id}', '/v1/mandates/{id}/charges', '/v1/settlements', '/v1/balance',
-      '/v1/payouts', '/v1/payouts/{id}', '/v1/operator/deposits', '/v1/operator/deposits/{id}', '/v1/operator/agents/{agentId}/float-topups', '/v1/operator/agents/{agentId}', '/v1/payments']);
+      '/v1/payouts', '/v1/payouts/{id}', '/v1/operator/deposits', '/v1/operator/deposits/{id}', '/v1/operator/agents/{agentId}/float-topups', '/v1/operator/agents/{agentId}',
+      '/v1/operator/subscribers/{msisdn}/kyc-tier', '/v1/operator/subscribers/{msisdn}/block', '/v1/operator/subscribers/{msisdn}/unblock', '/v1/payments']);
     // The operator routes take the operator's key, every other route the merchant's.
     expect(Object.keys(served.components.securitySchemes)).toEqual(['apiKey', 'operatorKey']);
     expect(served.paths['/v1/operator/deposits'].post.security).toEqual([{ operatorKey: [] }]);
     expect(served.paths['/v1/operator/deposits/{id}'].get.security).toEqual([{ operatorKey: [] }]);
     expect(served.paths['/v1/operator/agents/{agentId}/float-topups'].post.security).toEqual([{ operatorKey: [] }]);
     expect(served.paths['/v1/operator/agents/{agentId}'].get.security).toEqual([{ operatorKey: [] }]);
+    expect(served.paths['/v1/operator/subscribers/{msisdn}/kyc-tier'].put.security).toEqual([{ operatorKey: [] }]);
+    expect(served.paths['/v1/operator/subscribers/{msisdn}/block'].post.security).toEqual([{ operatorKey: [] }]);
+    expect(served.paths['/v1/operator/subscribers/{msisdn}/unblock'].post.security).toEqual([{ operatorKey: [] }]);
     expect(served.paths['/v1/payouts'].post.security).toBeUndefined();
   });
 });

@@ -1,0 +1,91 @@
+// `dialpay subscriber block` / `unblock` (and the operator API's): customer care stops money leaving a
+// line (a lost phone, a court order) and lets it again. A blocked line cannot pay, send, withdraw or buy
+// airtime, by any channel (engine.open asks block-check.ts, under the subscriber's lock), nor be
+// charged by a merchant's request or mandate; it still receives (transfers, cash-in, deposits, payouts,
+// refunds), and BAL and a PIN reset still work. The subscriber is told by SMS, in their language; each
+// change is appended to payments.subscriber_block_changes, which the database keeps append-only.
+// Blocking a blocked line (or unblocking an unblocked one) changes nothing, records nothing, texts nobody.
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Config } from '../../runtime/config/index.js';
+import type { Language } from '../../runtime/language.js';
+import { Events } from '../../runtime/nats/index.js';
+import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
+import { isE164, numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
+import { OUTBOX } from './engine.js';
+import { reply } from './replies.js';
+import { SMS_NOTICE, smsOutboundBody } from './sms-options.js';
+
+export interface SubscriberBlockChange {
+  readonly operatorId: string;
+  /** As customer care types it: E.164 with or without '+', or national. */
+  readonly msisdn: string;
+  /** Who made the change (the customer-care agent, or the operator system's user). */
+  readonly by: string;
+  /** Why: the care case or the court order's reference. */
+  readonly reason: string;
+}
+
+export type SubscriberBlockResult =
+  | { readonly kind: 'changed'; readonly msisdn: string; readonly blocked: boolean }
+  /** Already so: nothing written, nothing recorded, no SMS. */
+  | { readonly kind: 'unchanged'; readonly msisdn: string; readonly blocked: boolean }
+  /** Not a phone number, or another operator's. */
+  | { readonly kind: 'bad-number' }
+  | { readonly kind: 'missing'; readonly field: 'by' | 'reason' };
+
+/** The audit columns' bound: a name or a reference, not a document. */
+const AUDIT_TEXT_MAX = 200;
+
+export function blockSubscriber(pool: pg.Pool, config: Config, change: SubscriberBlockChange): Promise<SubscriberBlockResult> {
+  return withTransaction(pool, 'READ COMMITTED', (client) => setBlockedIn(client, config, change, true));
+}
+
+export function unblockSubscriber(pool: pg.Pool, config: Config, change: SubscriberBlockChange): Promise<SubscriberBlockResult> {
+  return withTransaction(pool, 'READ COMMITTED', (client) => setBlockedIn(client, config, change, false));
+}
+
+/**
+ * A block or an unblock in the caller's transaction (the operator API's holds its Idempotency-Key): checked
+ * first, so a refused change writes nothing.
+ */
+export async function setBlockedIn(
+  client: pg.ClientBase, config: Config, change: SubscriberBlockChange, blocked: boolean,
+): Promise<SubscriberBlockResult> {
+  const operator = config.operators.find((o) => o.id === change.operatorId);
+  if (!operator) throw new RangeError(`unknown operator "${change.operatorId}"`);
+  const msisdn = toE164(change.msisdn, operator.countryCallingCode);
+  // Another operator's subscriber (by number range) is not this operator's to block, nor to text through its link.
+  if (!msisdn || !isE164(msisdn) || !numberBelongsTo(operator, msisdn, config.operators)) return { kind: 'bad-number' };
+  const by = change.by.trim().slice(0, AUDIT_TEXT_MAX);
+  const reason = change.reason.trim().slice(0, AUDIT_TEXT_MAX);
+  if (by === '') return { kind: 'missing', field: 'by' };
+  if (reason === '') return { kind: 'missing', field: 'reason' };
+  // A line not seen yet gets its row now (a lost phone may be reported before its first payment).
+  await client.query('INSERT INTO payments.subscribers (msisdn, language) VALUES ($1, $2) ON CONFLICT (msisdn) DO NOTHING',
+    [msisdn, operator.defaultLanguage]);
+  // The row lock every payment's opening takes: a payment opened before the block commits was checked
+  // before it; none opens after it.
+  const { rows } = await client.query<{ blocked: boolean; language: Language }>(
+    'SELECT blocked_at IS NOT NULL AS blocked, language FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn],
+  );
+  const subscriber = rows[0];
+  if (!subscriber) throw new Error('subscriber row missing after its insert');
+  if (subscriber.blocked === blocked) return { kind: 'unchanged', msisdn, blocked };
+  await client.query(
+    `UPDATE payments.subscribers SET blocked_at = CASE WHEN $2 THEN now() END, block_reason = CASE WHEN $2 THEN $3 END,
+       updated_at = now() WHERE msisdn = $1`,
+    [msisdn, blocked, reason],
+  );
+  await client.query(
+    `INSERT INTO payments.subscriber_block_changes (operator_id, msisdn, blocked, changed_by, reason)
+     VALUES ($1, $2, $3, $4, $5)`,
+    [operator.id, msisdn, blocked, by, reason],
+  );
+  const eventId = `${blocked ? 'block' : 'unblock'}:${randomUUID()}`;
+  const to = { operatorId: operator.id, msisdn, shortCode: operator.shortCodes[0] as string };
+  const text = reply(blocked ? 'subscriberBlocked' : 'subscriberUnblocked', subscriber.language);
+  // A security notice: it keeps its value however late.
+  await emitEvent(client, OUTBOX, Events.smsOutbound, { eventId }, smsOutboundBody(eventId, to, text, SMS_NOTICE));
+  return { kind: 'changed', msisdn, blocked };
+}
