@@ -4,6 +4,7 @@ import { COMPONENTS } from '../components.js';
 import { runDev } from '../dev.js';
 import { formatHelpEntry, type Command, type HelpEntry } from '../command.js';
 import { agent } from './agent.js';
+import { careList, careReject, careRelease } from './care.js';
 import { dlqList, dlqReplay } from './dlq.js';
 import { operatorSim } from './operator-sim.js';
 import { phone } from './phone.js';
@@ -53,7 +54,9 @@ const dev: Command = {
 const OTHER_COMMANDS: Readonly<Record<string, Command>> = {
   migrate, provision, 'nats-config': natsConfig, 'operator-sim': operatorSim, phone, dev, 'hash-password': hashPassword, 'api-key': apiKey,
   settle, reconcile, 'webhooks replay': webhooksReplay, 'pin reset': pinReset,
-  'subscriber tier': subscriberTier, agent, 'dlq list': dlqList, 'dlq replay': dlqReplay, openapi,
+  'subscriber tier': subscriberTier,
+  'care list': careList, 'care release': careRelease, 'care reject': careReject,
+  agent, 'dlq list': dlqList, 'dlq replay': dlqReplay, openapi,
 };
 
 export const COMMANDS: Readonly<Record<string, Command>> = { ...COMPONENT_COMMANDS, ...OTHER_COMMANDS };

@@ -9,7 +9,7 @@ import { Events } from '../../runtime/nats/index.js';
 import type { Language } from '../../runtime/language.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
-import { caseOfPayment, openCase } from './care-store.js';
+import { addEvent, caseOfPayment, lockCaseOfPayment, lockExpiredHolds, openCase } from './care-store.js';
 import { reply } from './replies.js';
 import { payerOf, type PaymentRow } from './rows.js';
 import { SMS_NOTICE } from './sms-options.js';
@@ -73,4 +73,26 @@ export function requestReserveAgain(engine: PaymentEngine, client: pg.ClientBase
 export async function heldTextOf(engine: PaymentEngine, client: pg.ClientBase, payment: PaymentRow): Promise<string> {
   const found = await caseOfPayment(client, payment.payment_id);
   return heldText(engine, payment, found?.rule ?? '', found?.case_id ?? '-');
+}
+
+/** Held payments care did not review within risk.holdTtlMs, per sweep; the rest wait for the next one. */
+const HOLD_EXPIRY_BATCH_MAX = 100;
+
+/**
+ * The sweep's part (sweep.ts, in its transaction): each held payment past risk.holdTtlMs fails (hold-expired,
+ * the payer told) and its case gets its 'expired' event. Returns how many.
+ */
+export async function expireHolds(engine: PaymentEngine, client: pg.PoolClient): Promise<number> {
+  const holdTtlMs = engine.config.risk.holdTtlMs;
+  const rows = await lockExpiredHolds(client, HOLD_EXPIRY_BATCH_MAX, holdTtlMs);
+  for (const payment of rows) {
+    const found = await lockCaseOfPayment(client, payment.payment_id);
+    if (found?.status === 'open') {
+      await addEvent(client, found.case_id, 'expired', 'dialpay', `not reviewed within ${Math.round(holdTtlMs / 60_000)} min`);
+    }
+    await engine.step(client, payment, { kind: 'expired' });
+    engine.metrics?.holdExpired(client, found?.rule ?? 'unspecified');
+    engine.log.warn({ paymentId: payment.payment_id, caseId: found?.case_id, rule: found?.rule }, 'held payment expired unreviewed');
+  }
+  return rows.length;
 }

@@ -117,3 +117,6 @@ export {
 /** The durable consumer of subscribers' texts: the drills read its backlog. */
 export { PAYMENTS_SMS_INBOUND } from './consumers.js';
 export { setKycTier, type KycTierChange, type KycTierResult } from './kyc.js';
+export {
+  decideCareCase, listCareCases, CARE_LIST_MAX, type CareCaseRow, type CareCaseStatus, type CareDecisionRequest, type CareDecisionResult,
+} from './care.js';
