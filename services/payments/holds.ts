@@ -12,6 +12,7 @@ import { formatAmount } from '../../runtime/money.js';
 import { addEvent, caseOfPayment, lockCaseOfPayment, lockExpiredHolds, openCase } from './care-store.js';
 import { reply } from './replies.js';
 import { payerOf, type PaymentRow } from './rows.js';
+import { readPayment } from './store.js';
 import { SMS_NOTICE } from './sms-options.js';
 import type { PaymentEngine } from './engine.js';
 
@@ -53,6 +54,15 @@ export async function holdPayment(engine: PaymentEngine, client: pg.PoolClient, 
   engine.metrics?.held(client, rule);
   engine.log.info({ paymentId: id, caseId, rule, payer: maskMsisdn(payment.payer_msisdn) }, 'payment held for customer care');
   return text;
+}
+
+/** open()'s hold (risk.ts fired): the row inserted 'held' in this transaction gets its case and SMS; no reserve. */
+export async function holdAtOpen(
+  engine: PaymentEngine, client: pg.PoolClient, paymentId: string, rule: string,
+): Promise<{ ok: false; text: string; held: true }> {
+  const payment = await readPayment(client, paymentId);
+  if (!payment) throw new Error(`held payment ${paymentId} vanished from its own transaction`);
+  return { ok: false, text: await holdPayment(engine, client, payment, rule), held: true };
 }
 
 /**
