@@ -70,7 +70,9 @@ describe('risk rules: decisions', () => {
 
   it('merchant-spike never holds below its sample and always holds when every payment failed above it (property)', () => {
     fc.assert(fc.property(fc.integer({ min: 0, max: 1_000 }), fc.integer({ min: 0, max: 9_999 }), (payments, bps) => {
-      const config: RiskRulesConfig = { merchantSpike: { windowMs: 60_000, minPayments: 10, refundRatioMaxBps: bps, failureRatioMaxBps: bps } };
+      const config: RiskRulesConfig = {
+        merchantSpike: { windowMs: 60_000, minPayments: 10, refundRatioMaxBps: bps, failureRatioMaxBps: bps },
+      };
       const shop = payment({ payeeKind: 'merchant', payeeId: 'SHOP42' });
       expect(holds(config, shop, { rule: 'merchant-spike', payments, failed: payments, refunded: 0 })).toBe(payments >= 10);
     }), { numRuns: 500 });
