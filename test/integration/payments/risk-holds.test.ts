@@ -10,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { decideCareCase, listCareCases } from '../../../services/payments/index.js';
-import { connectNats, type NatsHandle } from '../../../runtime/nats/index.js';
+import { connectNats, Events, newEnvelope, publishEvent, type NatsHandle } from '../../../runtime/nats/index.js';
+import { dialpay } from '../../../proto/index.js';
 import { runTs } from '../../support/child.js';
+import { readEvents } from '../../support/streams.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { quietLogger, waitFor } from '../../support/stack.js';
 
@@ -128,6 +130,39 @@ describe('too many distinct payees', () => {
   }, 60_000);
 });
 
+describe('billing\'s risk hold (DEBIT_OUTCOME_RISK_HOLD, e.g. sim-swap)', () => {
+  it('holds a reserving payment with an SMS and a care case, never a code; released, it is reserved (risk-cleared) and challenged', async () => {
+    const phone = newPhone();
+    // The simulated billing has no risk check yet: a payment waiting for its reserve is made by copying one this
+    // payer opened (a new id, back to 'reserving', never sent to billing), and billing's hold is published for it.
+    expect(await s.ask(phone, 'PAY SHOP42 300')).toMatch(/Reply YES \d{4}/);
+    const first = await latestPayment(phone);
+    const paymentId = '00000000-0000-4000-8000-000000000019';
+    await s.pool.query(`INSERT INTO payments.payments SELECT (jsonb_populate_record(NULL::payments.payments, to_jsonb(p)
+        || jsonb_build_object('payment_id', $2::text, 'state', 'reserving', 'challenge_method', NULL, 'challenge_code_hash', NULL,
+             'expires_at', NULL, 'created_at', now(), 'updated_at', now()))).* FROM payments.payments p WHERE payment_id = $1`,
+    [first?.payment_id, paymentId]);
+    const seen = smsCount(phone);
+    await publishEvent(nats.js, Events.debitReserveResult, {
+      envelope: newEnvelope({ producer: 'test', paymentId }), debitId: paymentId, paymentId,
+      outcome: dialpay.v1.DebitOutcome.DEBIT_OUTCOME_RISK_HOLD, detail: 'sim-swap',
+    }, { timeoutMs: 5_000 });
+    expect(await s.nextSms(phone, seen)).toMatch(/^Your payment of 300\.00 KES to Duka Ya Mama \(SHOP42\) is on hold for your protection \(a recent SIM change on your line\)\. Nothing was charged\. Customer care will contact you, or call them and quote case \d+\.$/);
+    const held = await s.pool.query('SELECT state FROM payments.payments WHERE payment_id = $1', [paymentId]);
+    expect(held.rows[0]?.state).toBe('held');
+    const found = (await listCareCases(s.pool, 'safaricom-ke', true)).find((c) => c.payment_id === paymentId);
+    expect(found).toMatchObject({ rule: 'sim-swap', status: 'open' });
+
+    const released = smsCount(phone);
+    expect(await care(found?.case_id as string, 'release')).toMatchObject({ kind: 'released' });
+    expect(await s.nextSms(phone, released)).toMatch(/^Pay 300\.00 KES to Duka Ya Mama \(SHOP42\).*Reply YES \d{4}/);
+    expect(await debitsOf(paymentId)).toBe(1);
+    // Asked with risk_cleared, under its own event id, so billing does not hold it again.
+    const requests = (await readEvents(nats, 'DEBITS', Events.debitReserveRequested)).filter((m) => m.paymentId === paymentId);
+    expect(requests.map((m) => [m.envelope?.eventId, m.riskCleared])).toEqual([[`${paymentId}:reserve-released`, true]]);
+  }, 60_000);
+});
+
 describe('a hold nobody reviews', () => {
   it('expires after risk.holdTtlMs: failed, the payer told, the case expired and no longer decidable', async () => {
     const { phone, caseId } = await heldPayment();
@@ -163,6 +198,7 @@ describe('the trail and the counts', () => {
     expect(value('dialpay_risk_decisions_total{rule="distinct-payees",outcome="allow"}')).toBeGreaterThanOrEqual(3);
     expect(value('dialpay_risk_holds_total{rule="new-payee"}')).toBe(3);
     expect(value('dialpay_risk_holds_total{rule="distinct-payees"}')).toBe(1);
+    expect(value('dialpay_risk_holds_total{rule="sim-swap"}')).toBe(1);
     expect(value('dialpay_risk_holds_expired_total{rule="new-payee"}')).toBe(1);
   }, 30_000);
 });
