@@ -49,6 +49,12 @@ export async function addEvent(
     'INSERT INTO payments.care_case_events (case_id, event, by, reason) VALUES ($1, $2, $3, $4)'), [caseId, event, by, reason]);
 }
 
+/** The case's payment (a case never changes payment): read unlocked, so the caller can lock the payment first. */
+export async function paymentOfCase(db: Db, caseId: string): Promise<string | undefined> {
+  return (await query<{ payment_id: string }>(db, named('payments.careCasePayment',
+    'SELECT payment_id FROM payments.care_cases WHERE case_id = $1'), [caseId])).rows[0]?.payment_id;
+}
+
 /** The case, its row locked so two agents' decisions on it serialise (the unique decision index backs this). */
 export async function lockCase(client: pg.ClientBase, caseId: string): Promise<CareCaseRow | undefined> {
   return (await query<CareCaseRow>(client, named('payments.lockCareCase',

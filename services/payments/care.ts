@@ -10,7 +10,7 @@ import type { Logger } from '../../runtime/log.js';
 import { maskMsisdn } from '../../runtime/log.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import { PaymentEngine } from './engine.js';
-import { addEvent, listCases, lockCase, prepareRelease, type CareCaseRow, type CareCaseStatus } from './care-store.js';
+import { addEvent, listCases, lockCase, paymentOfCase, prepareRelease, type CareCaseRow, type CareCaseStatus } from './care-store.js';
 import { PaymentState } from './state.js';
 import * as store from './store.js';
 
@@ -48,6 +48,10 @@ export async function decideCareCase(deps: CareDeps, request: CareDecisionReques
   if (!CASE_ID.test(request.caseId)) return { kind: 'unknown-case' };
   const engine = new PaymentEngine(deps);
   return withTransaction(deps.pool, 'READ COMMITTED', async (client) => {
+    // The payment first, then its case: the order the sweep's expiry locks them in (no deadlock between the two).
+    const paymentId = await paymentOfCase(client, request.caseId);
+    if (paymentId === undefined) return { kind: 'unknown-case' };
+    await store.lockPayment(client, paymentId);
     const found = await lockCase(client, request.caseId);
     if (!found) return { kind: 'unknown-case' };
     if (found.status !== 'open') {

@@ -53,8 +53,8 @@ const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such a
  * held (state 'held', nothing reserved, no challenge) with a care case, and the payer is told by SMS.
  */
 const risk = z.strictObject({
-  /** A held payment customer care neither released nor rejected within this fails (hold-expired). */
-  holdTtlMs: positiveMs.default(86_400_000),
+  /** A held payment customer care neither released nor rejected within this fails (hold-expired); up to a week (a long weekend). */
+  holdTtlMs: z.number().int().min(60_000).max(7 * 86_400_000).default(86_400_000),
   /** More than `max` different payees in `windowMs` (this payment's included): every attempt counts, failed ones too. */
   distinctPayees: z.strictObject({ max: z.number().int().min(1).max(100), windowMs: positiveMs }).optional(),
   /**
