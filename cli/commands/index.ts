@@ -4,7 +4,7 @@ import { COMPONENTS } from '../components.js';
 import { runDev } from '../dev.js';
 import { formatHelpEntry, type Command, type HelpEntry } from '../command.js';
 import { agent } from './agent.js';
-import { careList, careReject, careRelease } from './care.js';
+import { careList, careReject, careRelease } from './care-cases.js';
 import { dlqList, dlqReplay } from './dlq.js';
 import { operatorSim } from './operator-sim.js';
 import { phone } from './phone.js';

@@ -1,4 +1,4 @@
-// `dialpay care`: customer care's held payments (a risk rule held them: services/payments/holds.ts).
+// `dialpay care list|release|reject`: customer care's held-payment cases (a risk rule held them: services/payments/holds.ts).
 // list shows an operator's cases; release lets one go on to its challenge; reject fails it, the payer told.
 import { createLogger } from '../../runtime/log.js';
 import { connectNats, natsOptionsFor } from '../../runtime/nats/index.js';
