@@ -59,7 +59,7 @@ export async function decideCareCase(deps: CareDeps, request: CareDecisionReques
     }
     if (request.action === 'release') await prepareRelease(client, found.payment_id);
     const payment = await store.lockPayment(client, found.payment_id);
-    // An open case's payment is held: the decision, the expiry and the hold change both in one transaction.
+    // An open case's payment is held: a decision or an expiry changes the case and the payment in one transaction.
     if (payment?.state !== PaymentState.HELD) throw new Error(`care case ${found.case_id} is open but its payment is not held`);
     await addEvent(client, found.case_id, request.action === 'release' ? 'released' : 'rejected', by, reason);
     await engine.step(client, payment, { kind: request.action === 'release' ? 'care-release' : 'care-reject' });
