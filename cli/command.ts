@@ -14,6 +14,7 @@ const OPTIONS = {
   amount: { type: 'string' }, ref: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' },
   interop: { type: 'boolean' }, again: { type: 'boolean' }, tier: { type: 'string' }, evidence: { type: 'string' },
   payment: { type: 'string' }, last: { type: 'string' }, json: { type: 'boolean' }, reason: { type: 'string' },
+  case: { type: 'string' }, open: { type: 'boolean' },
 } as const;
 
 export function parseCommandLine(argv: string[]) {

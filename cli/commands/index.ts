@@ -4,6 +4,7 @@ import { COMPONENTS } from '../components.js';
 import { runDev } from '../dev.js';
 import { formatHelpEntry, type Command, type HelpEntry } from '../command.js';
 import { agent } from './agent.js';
+import { careList, careReject, careRelease } from './care-cases.js';
 import { dlqList, dlqReplay } from './dlq.js';
 import { operatorSim } from './operator-sim.js';
 import { paymentReverse } from './payment-reverse.js';
@@ -58,6 +59,7 @@ const OTHER_COMMANDS: Readonly<Record<string, Command>> = {
   settle, reconcile, 'webhooks replay': webhooksReplay, 'pin reset': pinReset,
   'subscriber tier': subscriberTier, 'subscriber show': subscriberShow, 'subscriber block': subscriberBlock,
   'subscriber unblock': subscriberUnblock, 'payment show': paymentShow, 'payment reverse': paymentReverse,
+  'care list': careList, 'care release': careRelease, 'care reject': careReject,
   agent, 'dlq list': dlqList, 'dlq replay': dlqReplay, openapi,
 };
 

@@ -19,7 +19,7 @@ const REFUNDS_MAX = 50;
 const PAYMENT_ID_CHARS_MAX = 128;
 
 /** Not ended: money may still be held or moving. */
-export const OPEN_STATES = ['reserving', 'challenged', 'authorized', 'capturing'] as const;
+export const OPEN_STATES = ['held', 'reserving', 'challenged', 'authorized', 'capturing'] as const;
 
 export type PinState = 'not set' | 'set' | 'locked';
 

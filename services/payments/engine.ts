@@ -30,6 +30,8 @@ import { smsOutboundBody, type SmsOptions } from './sms-options.js';
 import { cashOut } from './cash.js';
 import { runAction } from './engine-actions.js';
 import { blockedPayerRefusal } from './block-check.js';
+import { holdAtOpen, ruleName } from './holds.js';
+import { screenPayment } from './risk.js';
 import type { Destination, Funding, PaymentRow, PaymentSpec, SubscriberRow } from './rows.js';
 
 /** Payments' outbox: its schema, and the producer its events name. */
@@ -37,7 +39,8 @@ export const OUTBOX = { schema: 'payments', producer: 'payments' } as const sati
 export const { schema: SCHEMA, producer: PRODUCER } = OUTBOX;
 const { DebitOutcome, Channel } = dialpay.v1;
 
-export type Opened = { ok: true; paymentId: string; split: PaymentSplit; payeeName: string } | { ok: false; text: string };
+/** `held`: a risk rule held the payment (holds.ts): `text` is what the payer was sent. */
+export type Opened = { ok: true; paymentId: string; split: PaymentSplit; payeeName: string } | { ok: false; text: string; held?: boolean };
 
 export interface EngineOptions { pool: pg.Pool; nc: NatsConnection; config: Config; log: Logger; metrics?: PaymentsMetrics }
 
@@ -61,6 +64,10 @@ export class PaymentEngine {
   }
 
   async onReserveResult(result: dialpay.v1.IDebitReserveResult): Promise<void> {
+    // Billing's risk check (e.g. sim-swap) declined to reserve: held for customer care (holds.ts).
+    if (result.outcome === DebitOutcome.DEBIT_OUTCOME_RISK_HOLD) {
+      return this.input(result.paymentId ?? '', { kind: 'risk-hold', rule: ruleName(result.detail ?? '') });
+    }
     const ok = result.outcome === DebitOutcome.DEBIT_OUTCOME_OK;
     const insufficientFunds = result.outcome === DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS;
     await this.input(result.paymentId ?? '', { kind: 'reserve-result', ok, insufficientFunds }, fundingFromProto(result.funding));
@@ -151,9 +158,11 @@ export class PaymentEngine {
       return { ok: false, text: limitReply(decision.limit, decision.remainingMinor, operator.currency, language) };
     }
 
+    // Velocity and risk rules beyond the limits (risk.ts): a rule that fires holds it for customer care.
+    const heldBy = await screenPayment(this, client, subscriber.msisdn, spec, split.amountMinor, operator.currency);
     const paymentId = randomUUID();
-    await store.insertPayment(client,
-      { paymentId, operatorId: operator.id, payerMsisdn: subscriber.msisdn, currency: operator.currency, spec, split });
+    await store.insertPayment(client, { paymentId, operatorId: operator.id, payerMsisdn: subscriber.msisdn, currency: operator.currency,
+      spec, split, held: heldBy !== null });
     const money = moneyToProto({ amountMinor: split.amountMinor, currency: operator.currency });
     this.notify(client, Notifications.paymentRequested, `${paymentId}:requested`, paymentId, {
       paymentId, channel: { sms: Channel.CHANNEL_SMS, ussd: Channel.CHANNEL_USSD, api: Channel.CHANNEL_MERCHANT_API }[spec.channel],
@@ -162,6 +171,7 @@ export class PaymentEngine {
         : spec.payee.kind === 'agent' ? {} : { payeeMsisdn: spec.payee.id }),
       amount: money, reference: spec.reference,
     });
+    if (heldBy) return holdAtOpen(this, client, paymentId, heldBy);
     await this.emit(client, Events.debitReserveRequested, `${paymentId}:reserve`, paymentId, {
       debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money,
       description: `dialpay ${spec.payee.id}`.slice(0, 60), funding: fundingToProto(spec.funding), agentId: spec.agentId ?? '',

@@ -125,3 +125,6 @@ export {
 export { reversePayment, waitForReversal, type ReversalAsk, type ReversalResult } from './reversals.js';
 export type { ReversalView } from './reversals-store.js';
 export { blockSubscriber, unblockSubscriber, type SubscriberBlockChange, type SubscriberBlockResult } from './blocks.js';
+export {
+  decideCareCase, listCareCases, CARE_LIST_MAX, type CareCaseRow, type CareCaseStatus, type CareDecisionRequest, type CareDecisionResult,
+} from './care.js';

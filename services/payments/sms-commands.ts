@@ -124,7 +124,7 @@ export class SmsCommands {
       payee: payeeOf(command, subscriber), amountMinor: command.amountMinor, reference: command.kind === 'pay' ? command.reference : '',
       language: command.language, channel: 'sms', shortCode: to.shortCode, requestId: null,
     });
-    if (!opened.ok) await say(opened.text);
+    if (!opened.ok && !opened.held) await say(opened.text); // a hold's SMS is sent with its case (holds.ts)
   }
 
   /** Asks billing (request/reply, bounded wait); null when unanswered, for an honest "try later". */

@@ -103,8 +103,9 @@ export async function spentSoFar(client: pg.ClientBase, msisdn: string): Promise
   return { todayMinor: BigInt(spent.today), monthMinor: BigInt(spent.month), paymentsLastMinute: spent.minute };
 }
 
+/** `held`: a risk rule held it (risk.ts): inserted 'held', not 'reserving'. */
 export async function insertPayment(client: pg.ClientBase, row: {
-  paymentId: string; operatorId: string; payerMsisdn: string; currency: string; spec: PaymentSpec; split: PaymentSplit;
+  paymentId: string; operatorId: string; payerMsisdn: string; currency: string; spec: PaymentSpec; split: PaymentSplit; held?: boolean;
 }): Promise<void> {
   const { paymentId, spec, split } = row;
   await query(
@@ -113,7 +114,7 @@ export async function insertPayment(client: pg.ClientBase, row: {
          payer_msisdn, payee_kind, payee_id, currency, amount_minor, fee_minor, operator_share_minor, payee_minor, reference,
          language, state, request_id, description, confirm_ttl_ms, capture_mode, authorized_minor, mandate_id, consented,
          payee_operator_id, funding, agent_id, payee_wallet_max_minor)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'reserving', $15, $16, $17, $18, $19, $20,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $25, $15, $16, $17, $18, $19, $20,
          $20::text IS NOT NULL, $21, $22, $23, $24)
        RETURNING payment_id, state, challenge_attempts, created_at)
      INSERT INTO payments.payment_history (payment_id, from_state, to_state, challenge_attempts, at)
@@ -122,7 +123,8 @@ export async function insertPayment(client: pg.ClientBase, row: {
       split.amountMinor.toString(), split.feeMinor.toString(), split.operatorShareMinor.toString(), split.payeeMinor.toString(),
       spec.reference, spec.language, spec.requestId, spec.description ?? '', spec.confirmTtlMs ?? null,
       spec.manualCapture ? 'manual' : 'automatic', spec.manualCapture ? split.amountMinor.toString() : null, spec.mandateId ?? null,
-      spec.payeeOperatorId ?? null, spec.funding ?? null, spec.agentId ?? null, spec.payeeWalletMaxMinor?.toString() ?? null],
+      spec.payeeOperatorId ?? null, spec.funding ?? null, spec.agentId ?? null, spec.payeeWalletMaxMinor?.toString() ?? null,
+      row.held ? 'held' : 'reserving'],
   );
 }
 

@@ -18,9 +18,11 @@ export async function lockExpiredChallenges(client: pg.ClientBase, rowsMax: numb
   )).rows;
 }
 
+// updated_at too: a held payment care released (holds.ts) asks its reserve long after it was created.
 export async function lockUnansweredReserves(client: pg.ClientBase, rowsMax: number, olderThanMs: number): Promise<PaymentRow[]> {
   return (await client.query<PaymentRow>(
     `SELECT * FROM payments.payments WHERE state = 'reserving' AND created_at < now() - ($2::bigint * interval '1 millisecond')
+         AND updated_at < now() - ($2::bigint * interval '1 millisecond')
          ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [rowsMax, olderThanMs],
   )).rows;

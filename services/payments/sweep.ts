@@ -1,11 +1,12 @@
-// The clock's part of the engine: fails challenges past their expiry and
-// reserves the carrier never answered, and asks again for captures and voids
+// The clock's part of the engine: fails challenges past their expiry,
+// reserves the carrier never answered and holds care never reviewed, and asks again for captures and voids
 // left unanswered (both are idempotent in billing). One transaction per sweep.
 import { Events } from '../../runtime/nats/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import { capUnconsentedHolds } from './merchant-requests-store.js';
 import { forgetApiRequests } from './merchant-store.js';
 import * as store from './sweep-store.js';
+import { expireHolds } from './holds.js';
 import type { PaymentEngine } from './engine.js';
 
 /** A capture unanswered this long is requested again (billing's capture is idempotent). */
@@ -29,6 +30,7 @@ export function sweepPayments(engine: PaymentEngine): Promise<number> {
     const unused = await store.lockUnusedAuthorizations(client, EXPIRY_BATCH_MAX);
     const rows = [...expired, ...unanswered, ...unused];
     for (const payment of rows) await engine.step(client, payment, { kind: 'expired' });
+    const holdsExpired = await expireHolds(engine, client); // holds.ts: care did not review them in time
     const stuck = await store.lockStuckCaptures(client, EXPIRY_BATCH_MAX, CAPTURE_RETRY_AFTER_MS);
     for (const payment of stuck) {
       await store.touchPayment(client, payment.payment_id);
@@ -45,6 +47,6 @@ export function sweepPayments(engine: PaymentEngine): Promise<number> {
     }
     // Idempotency-Key replies are for retries, which come within minutes; a day is plenty.
     await forgetApiRequests(client, API_REQUESTS_KEEP_MS);
-    return rows.length + stuck.length + unvoided.length;
+    return rows.length + holdsExpired + stuck.length + unvoided.length;
   });
 }
