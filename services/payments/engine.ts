@@ -29,6 +29,7 @@ import * as store from './store.js';
 import { smsOutboundBody, type SmsOptions } from './sms-options.js';
 import { cashOut } from './cash.js';
 import { runAction } from './engine-actions.js';
+import { simSwapMaxAgeHours } from './sim-swap.js';
 import type { Destination, Funding, PaymentRow, PaymentSpec, SubscriberRow } from './rows.js';
 
 /** Payments' outbox: its schema, and the producer its events name. */
@@ -162,6 +163,7 @@ export class PaymentEngine {
     await this.emit(client, Events.debitReserveRequested, `${paymentId}:reserve`, paymentId, {
       debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money,
       description: `dialpay ${spec.payee.id}`.slice(0, 60), funding: fundingToProto(spec.funding), agentId: spec.agentId ?? '',
+      simSwapMaxAgeHours: simSwapMaxAgeHours(this.metrics?.simSwap, client, operator, spec, split.amountMinor),
     });
     this.log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind: spec.payee.kind, channel: spec.channel },
       'payment requested');

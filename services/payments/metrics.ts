@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
 import { onAfterCommit } from '../../runtime/pg/index.js';
+import { SimSwapMetrics } from './sim-swap.js';
 
 export interface EndedPayment {
   readonly channel: string;
@@ -18,6 +19,8 @@ export class PaymentsMetrics {
   readonly outcomes: Counter<'channel' | 'outcome' | 'reason'>;
   readonly confirmationToReceiptSeconds: Histogram<'channel'>;
   readonly codeLockouts: Counter<never>;
+  /** The SIM-swap checks payments skips (sim-swap.ts). */
+  readonly simSwap: SimSwapMetrics;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -41,6 +44,7 @@ export class PaymentsMetrics {
       help: 'Subscribers whose confirmations by code were locked after too many wrong codes over their open challenges.',
       registers,
     });
+    this.simSwap = new SimSwapMetrics(registry);
   }
 
   /** Call inside the transaction that set the lockout. */
