@@ -69,7 +69,8 @@ type ReserveDecision = 'done' | 'again' | 'release-insufficient' | 'release-rela
 export async function reserveOne(ctx: DebitContext, request: dialpay.v1.IDebitReserveRequested): Promise<void> {
   // Twice at most: a wallet that fell short switches the debit to the carrier once.
   for (let round = 0; round < 2; round++) {
-    const check = checkReserve(ctx, request);
+    const [check] = await screenSimSwaps(ctx, [checkReserve(ctx, request)]);
+    if (!check) throw new Error('screenSimSwaps lost a check');
     const claim = check.kind === 'refuse' ? check : await claimOne(ctx, check);
     if ((await bookReserve(ctx, await reserveAtCarrier(ctx, claim))) === 'done') return;
   }
@@ -94,6 +95,24 @@ export function checkReserve(ctx: DebitContext, request: dialpay.v1.IDebitReserv
     return refuse(`agent-float funding needs an agent id, not ${JSON.stringify(agentId)}`);
   }
   return { kind: 'claim', request, debitId, paymentId, amount, operator, adapter, msisdn, wanted, agentId };
+}
+
+/**
+ * The SIM-swap check (sim-swap.ts) of the checks whose request asks for it, before their claim, side
+ * by side: a hold becomes a refusal, DEBIT_OUTCOME_RISK_HOLD, and nothing is claimed. In order.
+ */
+export async function screenSimSwaps<C extends ReserveCheck>(ctx: DebitContext, checks: readonly C[]): Promise<(C | ReserveRefusal)[]> {
+  const asks = checks.flatMap((c) => (c.kind === 'claim' && (c.request.simSwapMaxAgeHours ?? 0) > 0 ? [{
+    debitId: c.debitId, paymentId: c.paymentId, operator: c.operator, msisdn: c.msisdn, maxAgeHours: c.request.simSwapMaxAgeHours as number,
+  }] : []));
+  if (!ctx.simSwap || asks.length === 0) return [...checks];
+  const held = await ctx.simSwap.holds(ctx.pool, asks);
+  return checks.map((c) => {
+    const detail = held.get(c.debitId);
+    if (c.kind !== 'claim' || detail === undefined) return c;
+    const { request, debitId, paymentId, amount } = c;
+    return { kind: 'refuse', request, debitId, paymentId, amount, outcome: DebitOutcome.DEBIT_OUTCOME_RISK_HOLD, detail };
+  });
 }
 
 /**
@@ -292,7 +311,7 @@ function enqueueStateResult(client: pg.ClientBase, debit: DebitRow, amount: Mone
     case 'captured':
       return enqueueReserveResult(client, debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, amount, '', debit.funding);
     case 'refused':
-      return enqueueReserveResult(client, debitId, paymentId, outcomeOf(debit.detail), amount, debit.detail);
+      return enqueueReserveResult(client, debitId, paymentId, outcomeOf(debit.detail), amount, debit.detail.replace(/^\d+:/, ''));
     default: // voided (cancelled by STOP or expiry before this reserve arrived): hold nothing
       return enqueueReserveResult(client, debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_REJECTED, amount,
         'cancelled before it was reserved');
@@ -328,13 +347,16 @@ async function refuse(
 ): Promise<void> {
   const debitId = request.debitId as string;
   await withTransaction(ctx.pool, 'READ COMMITTED', async (client) => {
-    await client.query(
+    const { rowCount } = await client.query(
       `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter,
          state, detail)
        VALUES ($1, $2, $3, $4, $5, $6, '', '', 'refused', $7) ON CONFLICT (debit_id) DO NOTHING`,
       [debitId, request.paymentId, request.operatorId ?? '', request.msisdn ?? '', amount.currency, amount.amountMinor.toString(),
         `${outcome}:${detail}`],
     );
+    // Another delivery got there first (a SIM-swap hold decided while it claimed): its decision stands.
+    const earlier = rowCount === 0 ? await lockDebit(client, debitId) : null;
+    if (earlier) return enqueueStateResult(client, earlier, amount);
     await enqueueReserveResult(client, debitId, request.paymentId as string, outcome, amount, detail);
   });
 }

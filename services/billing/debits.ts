@@ -20,7 +20,7 @@ import { subscriberBalance } from './wallet-balance.js';
 import { availableBalance } from './payable.js';
 import { peekDebits, type DebitContext, type DebitServiceOptions } from './debit-context.js';
 import {
-  bookReserve, checkReserve, claimReserves, reserveAtCarrier, reserveOne, resolveStaleClaims,
+  bookReserve, checkReserve, claimReserves, reserveAtCarrier, reserveOne, resolveStaleClaims, screenSimSwaps,
   type ClaimCheck, type ReserveBooking, type ReserveCheck, type ReserveClaim,
 } from './debit-reserves.js';
 import { bookCapture, captureAtCarrier, captureOne, checkCapture, type CaptureCheck, type CapturePlan } from './debit-captures.js';
@@ -72,6 +72,11 @@ export class DebitService {
 
   checkReserve(request: dialpay.v1.IDebitReserveRequested): ReserveCheck {
     return checkReserve(this.#ctx, request);
+  }
+
+  /** The SIM-swap checks a batch's reserves ask for, before their claim (debit-reserves.ts). */
+  screenSimSwaps(checks: readonly ReserveCheck[]): Promise<ReserveCheck[]> {
+    return screenSimSwaps(this.#ctx, checks);
   }
 
   claimReserves(checks: readonly ClaimCheck[]): Promise<Map<string, DebitRow>> {
