@@ -21,13 +21,14 @@ import {
   type DebitContext, type DebitOutcomeValue,
 } from './debit-context.js';
 import { enqueueResult } from './debit-results.js';
+import { screenSimSwaps } from './debit-screens.js';
 
 const CLAIMS = named('billing.claimReserves', CLAIMS_SQL);
 
 /** A reserve request read: refused at once (unknown operator, another currency), or to be claimed. */
 export type ReserveCheck = ReserveRefusal | ClaimCheck;
 
-interface ReserveRefusal {
+export interface ReserveRefusal {
   readonly kind: 'refuse';
   readonly request: dialpay.v1.IDebitReserveRequested;
   readonly debitId: string;
@@ -95,24 +96,6 @@ export function checkReserve(ctx: DebitContext, request: dialpay.v1.IDebitReserv
     return refuse(`agent-float funding needs an agent id, not ${JSON.stringify(agentId)}`);
   }
   return { kind: 'claim', request, debitId, paymentId, amount, operator, adapter, msisdn, wanted, agentId };
-}
-
-/**
- * The SIM-swap check (sim-swap.ts) of the checks whose request asks for it, before their claim, side
- * by side: a hold becomes a refusal, DEBIT_OUTCOME_RISK_HOLD, and nothing is claimed. In order.
- */
-export async function screenSimSwaps<C extends ReserveCheck>(ctx: DebitContext, checks: readonly C[]): Promise<(C | ReserveRefusal)[]> {
-  const asks = checks.flatMap((c) => (c.kind === 'claim' && (c.request.simSwapMaxAgeHours ?? 0) > 0 ? [{
-    debitId: c.debitId, paymentId: c.paymentId, operator: c.operator, msisdn: c.msisdn, maxAgeHours: c.request.simSwapMaxAgeHours as number,
-  }] : []));
-  if (!ctx.simSwap || asks.length === 0) return [...checks];
-  const held = await ctx.simSwap.holds(ctx.pool, asks);
-  return checks.map((c) => {
-    const detail = held.get(c.debitId);
-    if (c.kind !== 'claim' || detail === undefined) return c;
-    const { request, debitId, paymentId, amount } = c;
-    return { kind: 'refuse', request, debitId, paymentId, amount, outcome: DebitOutcome.DEBIT_OUTCOME_RISK_HOLD, detail };
-  });
 }
 
 /**

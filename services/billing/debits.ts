@@ -20,9 +20,10 @@ import { subscriberBalance } from './wallet-balance.js';
 import { availableBalance } from './payable.js';
 import { peekDebits, type DebitContext, type DebitServiceOptions } from './debit-context.js';
 import {
-  bookReserve, checkReserve, claimReserves, reserveAtCarrier, reserveOne, resolveStaleClaims, screenSimSwaps,
+  bookReserve, checkReserve, claimReserves, reserveAtCarrier, reserveOne, resolveStaleClaims,
   type ClaimCheck, type ReserveBooking, type ReserveCheck, type ReserveClaim,
 } from './debit-reserves.js';
+import { screenSimSwaps } from './debit-screens.js';
 import { bookCapture, captureAtCarrier, captureOne, checkCapture, type CaptureCheck, type CapturePlan } from './debit-captures.js';
 import { bookVoid, voidAtCarrier, voidOne, type VoidPlan } from './debit-voids.js';
 import { bookRefund, claimRefund, refundAtCarrier, refundOne, type RefundClaim, type RefundPlan } from './debit-refunds.js';

@@ -45,9 +45,36 @@ const limits = z.strictObject({
   codeLockoutMs: positiveMs.default(15 * 60_000),
 });
 
+const ratioBps = z.number().int().min(0).max(10_000);
+const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as KES');
+
+/**
+ * Risk rules beyond the limits (risk-rules.ts): each one off unless configured. A payment a rule stops is
+ * held (state 'held', nothing reserved, no challenge) with a care case, and the payer is told by SMS.
+ */
+const risk = z.strictObject({
+  /** A held payment customer care neither released nor rejected within this fails (hold-expired). */
+  holdTtlMs: positiveMs.default(86_400_000),
+  /** More than `max` different payees in `windowMs` (this payment's included): every attempt counts, failed ones too. */
+  distinctPayees: z.strictObject({ max: z.number().int().min(1).max(100), windowMs: positiveMs }).optional(),
+  /**
+   * A payee this payer never completed a payment to, for more than this, per currency (minor units of
+   * that currency; an operator's currency absent from it: the rule is off there).
+   */
+  newPayeeAmountMinor: z.record(currency, amountMinor).optional(),
+  /**
+   * A merchant whose latest payments within `windowMs` (at least `minPayments` of them) failed, or were
+   * refunded, more than these shares (basis points: 2500 = 25 %).
+   */
+  merchantSpike: z.strictObject({
+    windowMs: positiveMs, minPayments: z.number().int().min(1).max(1000), refundRatioMaxBps: ratioBps, failureRatioMaxBps: ratioBps,
+  }).optional(),
+}).prefault({});
+
 const sections = z.strictObject({
   feeSchedules: z.array(feeSchedule).min(1),
   limits,
+  risk,
 });
 
 /** What payments reads of each merchant: the fee schedule it is charged by, and its payouts. */
@@ -92,6 +119,12 @@ export const PAYMENTS_CONFIG: ConfigPart = {
           message: `unknown fee schedule "${op.cashOutFeeScheduleId}"` });
       }
     });
+    const currencies = new Set(config.operators.map((o) => o.currency));
+    for (const code of Object.keys(config.risk.newPayeeAmountMinor ?? {})) {
+      if (!currencies.has(code)) {
+        ctx.addIssue({ code: 'custom', path: ['risk', 'newPayeeAmountMinor', code], message: `no operator uses currency "${code}"` });
+      }
+    }
     config.limits.tiers.forEach((t, i) => {
       if (t.perTransactionMaxMinor > t.dailyMaxMinor) {
         ctx.addIssue({ code: 'custom', path: ['limits', 'tiers', i, 'perTransactionMaxMinor'], message: 'must not exceed dailyMaxMinor' });

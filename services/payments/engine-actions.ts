@@ -16,6 +16,7 @@ import { SMS_NOTICE, SMS_RECEIPT, timeBound } from './sms-options.js';
 import { cashFailedText, cashReceipts, isCashPayment } from './cash.js';
 import { payerOf, type PaymentRow } from './rows.js';
 import type { PaymentEngine } from './engine.js';
+import { holdPayment, requestReserveAgain } from './holds.js';
 
 const { ChallengeMethod, SmsKind } = dialpay.v1;
 
@@ -31,6 +32,11 @@ export async function runAction(
     case 'challenge':
       if (!challenge) throw new Error('a challenge action without its prepared challenge');
       return sendChallenge(engine, client, payment, challenge);
+    case 'hold':
+      await holdPayment(engine, client, payment, action.rule);
+      return;
+    case 'reserve':
+      return requestReserveAgain(engine, client, payment);
     case 'authorize': {
       // Consent for up to the amount: the hold stays until the merchant captures or it expires (its expiry written with the state).
       engine.notify(client, Notifications.paymentConfirmed, `${id}:confirmed`, id, { paymentId: id, method: confirmedBy(payment) });

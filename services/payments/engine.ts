@@ -29,6 +29,7 @@ import * as store from './store.js';
 import { smsOutboundBody, type SmsOptions } from './sms-options.js';
 import { cashOut } from './cash.js';
 import { runAction } from './engine-actions.js';
+import { ruleName } from './holds.js';
 import { simSwapMaxAgeHours } from './sim-swap.js';
 import type { Destination, Funding, PaymentRow, PaymentSpec, SubscriberRow } from './rows.js';
 
@@ -61,6 +62,10 @@ export class PaymentEngine {
   }
 
   async onReserveResult(result: dialpay.v1.IDebitReserveResult): Promise<void> {
+    // Billing's risk check (e.g. sim-swap) declined to reserve: held for customer care (holds.ts).
+    if (result.outcome === DebitOutcome.DEBIT_OUTCOME_RISK_HOLD) {
+      return this.input(result.paymentId ?? '', { kind: 'risk-hold', rule: ruleName(result.detail ?? '') });
+    }
     const ok = result.outcome === DebitOutcome.DEBIT_OUTCOME_OK;
     const insufficientFunds = result.outcome === DebitOutcome.DEBIT_OUTCOME_INSUFFICIENT_FUNDS;
     await this.input(result.paymentId ?? '', { kind: 'reserve-result', ok, insufficientFunds }, fundingFromProto(result.funding));

@@ -14,5 +14,8 @@ export function failureCode(reason: FailureReasonValue): dialpay.v1.FailureReaso
     case FailureReason.CARRIER_ERROR: return F.FAILURE_REASON_CARRIER_ERROR;
     case FailureReason.PIN_LOCKED: return F.FAILURE_REASON_PIN_LOCKED;
     case FailureReason.WALLET_BALANCE_MAX: return F.FAILURE_REASON_LIMIT_EXCEEDED;
+    case FailureReason.RISK_REJECTED:
+    case FailureReason.HOLD_EXPIRED:
+      return F.FAILURE_REASON_RISK_DECLINED;
   }
 }

@@ -5,6 +5,7 @@ import type { PaymentStateValue } from './state.js';
 
 export const MERCHANT_STATUS: Readonly<Record<PaymentStateValue, string>> = {
   reserving: 'pending',
+  held: 'pending', // a risk hold: the merchant learns the outcome, not the rule
   challenged: 'awaiting_confirmation',
   authorized: 'authorized',
   capturing: 'processing',

@@ -19,6 +19,9 @@ export class PaymentsMetrics {
   readonly outcomes: Counter<'channel' | 'outcome' | 'reason'>;
   readonly confirmationToReceiptSeconds: Histogram<'channel'>;
   readonly codeLockouts: Counter<never>;
+  readonly riskDecisions: Counter<'rule' | 'outcome'>;
+  readonly riskHolds: Counter<'rule'>;
+  readonly riskHoldsExpired: Counter<'rule'>;
   /** The SIM-swap checks payments skips (sim-swap.ts). */
   readonly simSwap: SimSwapMetrics;
 
@@ -45,6 +48,39 @@ export class PaymentsMetrics {
       registers,
     });
     this.simSwap = new SimSwapMetrics(registry);
+    this.riskDecisions = new Counter({
+      name: 'dialpay_risk_decisions_total',
+      help: 'Risk rules evaluated at a payment\'s start (risk-rules.ts), by rule and outcome (allow, hold).',
+      labelNames: ['rule', 'outcome'],
+      registers,
+    });
+    this.riskHolds = new Counter({
+      name: 'dialpay_risk_holds_total',
+      help: 'Payments held for customer care, by the rule that held them (payments\' rules, or billing\'s such as sim-swap).',
+      labelNames: ['rule'],
+      registers,
+    });
+    this.riskHoldsExpired = new Counter({
+      name: 'dialpay_risk_holds_expired_total',
+      help: 'Held payments customer care did not review within risk.holdTtlMs (failed, the payer told), by rule.',
+      labelNames: ['rule'],
+      registers,
+    });
+  }
+
+  /** Call inside the transaction that opened the payment (or not): each rule's decision. */
+  riskDecided(client: pg.ClientBase, rule: string, outcome: 'allow' | 'hold'): void {
+    onAfterCommit(client, () => this.riskDecisions.inc({ rule, outcome }));
+  }
+
+  /** Call inside the transaction that held the payment. */
+  held(client: pg.ClientBase, rule: string): void {
+    onAfterCommit(client, () => this.riskHolds.inc({ rule }));
+  }
+
+  /** Call inside the transaction that failed the unreviewed hold. */
+  holdExpired(client: pg.ClientBase, rule: string): void {
+    onAfterCommit(client, () => this.riskHoldsExpired.inc({ rule }));
   }
 
   /** Call inside the transaction that set the lockout. */

@@ -112,6 +112,11 @@ export const REFUSALS = {
   carrier_error: failed(true, { en: 'your operator could not charge your account', fr: 'votre operateur n a pas pu debiter votre compte' }),
   payment_pin_locked: failed(false, { en: 'PIN locked', fr: 'PIN bloque' }),
   wallet_balance_max: failed(true, { en: 'the wallet would exceed its limit', fr: 'le portefeuille depasserait sa limite' }),
+  // A payment held for customer care (holds.ts) that care rejected, or did not review in time.
+  risk_rejected: failed(false,
+    { en: 'stopped by customer care after a security check', fr: 'arrete par le service client apres un controle de securite' }),
+  hold_expired: failed(true,
+    { en: 'on hold and not reviewed in time', fr: 'en attente et non verifie a temps' }),
   // Failed cash-ins, as the agent reads them: their float, not "your balance".
   float_too_low: cashInFailed(true, { en: 'float too low', fr: 'float insuffisant' }),
   cash_in_wallet_balance_max: cashInFailed(true,
@@ -136,6 +141,8 @@ export const FAILURE_REFUSAL = {
   [FailureReason.CARRIER_ERROR]: 'carrier_error',
   [FailureReason.PIN_LOCKED]: 'payment_pin_locked',
   [FailureReason.WALLET_BALANCE_MAX]: 'wallet_balance_max',
+  [FailureReason.RISK_REJECTED]: 'risk_rejected',
+  [FailureReason.HOLD_EXPIRED]: 'hold_expired',
 } as const satisfies Record<FailureReasonValue, RefusalCode>;
 
 /** A cash-in's failures the agent reads in their own words; the others read as the payment's, in the deposit's frame. */

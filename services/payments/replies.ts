@@ -154,6 +154,13 @@ const T = {
     fr: (a) => `Le service client a reinitialise votre PIN dialpay. Composez ${a.ussd} pour en choisir un nouveau. Pas vous? `
       + `Appelez le service client.`,
   },
+  // A risk hold (holds.ts): `why` is the rule's phrase. Never a challenge: nothing to answer.
+  held: {
+    en: (a) => `Your payment of ${a.amount} to ${a.payee} is on hold for your protection (${a.why}). Nothing was charged. `
+      + `Customer care will contact you, or call them and quote case ${a.caseId}.`,
+    fr: (a) => `Votre paiement de ${a.amount} a ${a.payee} est en attente pour votre protection (${a.why}). Rien n a ete debite. `
+      + `Le service client va vous contacter, ou appelez-le en citant le dossier ${a.caseId}.`,
+  },
 } as const satisfies Record<string, Readonly<Record<Language, (a: Args) => string>>>;
 
 export function reply(key: keyof typeof T, language: Language, args: Args = {}): string {

@@ -11,6 +11,10 @@
 //
 // A charge under an active mandate skips the challenge: RESERVING --reserve ok--> CAPTURING.
 //
+// A risk hold (holds.ts): nothing reserved, no challenge; customer care decides.
+//   RESERVING --billing's risk hold--> HELD --care releases--> RESERVING (asked again, not screened again)
+//   (open(): a velocity rule fires)     +--care rejects, or not reviewed in time--> FAILED (+ void)
+//
 // A manual-capture payment (a metered service: reserve the most, charge what was used) stops
 // between consent and capture:
 //   CHALLENGED --right code/PIN--> AUTHORIZED --merchant captures--> CAPTURING
@@ -18,6 +22,8 @@
 
 export const PaymentState = {
   RESERVING: 'reserving',
+  /** Held by a risk rule for customer care: nothing reserved, no challenge sent (holds.ts). */
+  HELD: 'held',
   CHALLENGED: 'challenged',
   AUTHORIZED: 'authorized',
   CAPTURING: 'capturing',
@@ -37,11 +43,20 @@ export const FailureReason = {
   PIN_LOCKED: 'pin-locked',
   /** A cash-in billing refused at capture: the payee's wallet would pass its KYC tier's cap. */
   WALLET_BALANCE_MAX: 'wallet-balance-max',
+  /** A held payment customer care rejected. */
+  RISK_REJECTED: 'risk-rejected',
+  /** A held payment customer care did not review within risk.holdTtlMs. */
+  HOLD_EXPIRED: 'hold-expired',
 } as const;
 export type FailureReasonValue = (typeof FailureReason)[keyof typeof FailureReason];
 
 export type PaymentInput =
   | { readonly kind: 'reserve-result'; readonly ok: boolean; readonly insufficientFunds: boolean; readonly preauthorized?: boolean }
+  /** Billing declined to reserve: risk rule `rule` failed (DEBIT_OUTCOME_RISK_HOLD). */
+  | { readonly kind: 'risk-hold'; readonly rule: string }
+  /** Customer care's decision on a held payment. */
+  | { readonly kind: 'care-release' }
+  | { readonly kind: 'care-reject' }
   | { readonly kind: 'answer'; readonly correct: boolean; readonly attemptsMax: number; readonly manualCapture?: boolean }
   | { readonly kind: 'merchant-capture' }
   /** The payer consented to a merchant's request, but it no longer fits their limits. */
@@ -53,6 +68,10 @@ export type PaymentInput =
 
 export type PaymentAction =
   | { readonly kind: 'challenge' }
+  /** Open a care case and tell the payer the payment is on hold (holds.ts). */
+  | { readonly kind: 'hold'; readonly rule: string }
+  /** Ask billing to reserve again, its risk checks cleared by care. */
+  | { readonly kind: 'reserve' }
   | { readonly kind: 'capture' }
   | { readonly kind: 'authorize' }
   | { readonly kind: 'void' }
@@ -81,6 +100,7 @@ const fail = (challengeAttempts: number, reason: FailureReasonValue): Transition
 export function transition(payment: PaymentSnapshot, input: PaymentInput): Transition {
   switch (payment.state) {
     case PaymentState.RESERVING: return fromReserving(payment, input);
+    case PaymentState.HELD: return fromHeld(payment, input);
     case PaymentState.CHALLENGED: return fromChallenged(payment, input);
     case PaymentState.AUTHORIZED: return fromAuthorized(payment, input);
     case PaymentState.CAPTURING: return fromCapturing(payment, input);
@@ -91,6 +111,8 @@ export function transition(payment: PaymentSnapshot, input: PaymentInput): Trans
 }
 
 function fromReserving(payment: PaymentSnapshot, input: PaymentInput): Transition {
+  // Billing reserved nothing: no void, no challenge; care decides.
+  if (input.kind === 'risk-hold') return { state: PaymentState.HELD, challengeAttempts: 0, actions: [{ kind: 'hold', rule: input.rule }] };
   if (input.kind === 'reserve-result') {
     // Under an active mandate the payer consented in advance: no challenge, capture at once.
     if (input.ok && input.preauthorized) return { state: PaymentState.CAPTURING, challengeAttempts: 0, actions: [{ kind: 'capture' }] };
@@ -102,6 +124,15 @@ function fromReserving(payment: PaymentSnapshot, input: PaymentInput): Transitio
   if (input.kind === 'stop') return fail(0, FailureReason.CANCELLED);
   // The carrier never answered the reserve: give up and release whatever it may hold.
   if (input.kind === 'expired') return fail(0, FailureReason.CARRIER_ERROR);
+  return stay(payment);
+}
+
+function fromHeld(payment: PaymentSnapshot, input: PaymentInput): Transition {
+  if (input.kind === 'care-release') return { state: PaymentState.RESERVING, challengeAttempts: 0, actions: [{ kind: 'reserve' }] };
+  // Nothing is reserved, but the void makes the failure final at billing (a tombstone: no late reserve can take the debit id).
+  if (input.kind === 'care-reject') return fail(0, FailureReason.RISK_REJECTED);
+  if (input.kind === 'expired') return fail(0, FailureReason.HOLD_EXPIRED);
+  // STOP does not end a hold: the case stays with care, who may be talking to the line's real owner.
   return stay(payment);
 }
 

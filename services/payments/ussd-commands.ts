@@ -12,6 +12,7 @@ import { FailureReason, PaymentState, type FailureReasonValue } from './state.js
 import { reply } from './replies.js';
 import { failedReply, refusalText } from './refusals.js';
 import { checkPin, setPin } from './pin.js';
+import { heldTextOf } from './holds.js';
 import * as store from './store.js';
 import type { Funding, Payee, PaymentRow, SubscriberRow } from './rows.js';
 import { balanceBefore, promisedFunding } from './funding.js';
@@ -223,6 +224,8 @@ async function confirmUssd(
       if (await agentSuspendedSince(client, payment)) return suspendedAgent(e, client, payment);
       await e.step(client, payment, { kind: 'answer', correct: true, attemptsMax: e.config.limits.pinAttemptsMax });
       return { outcome: Outcome.COMMAND_OUTCOME_OK, paymentId: payment.payment_id };
+    case PaymentState.HELD: // billing's risk check held it meanwhile (holds.ts): care decides, not this screen
+      return { outcome: Outcome.COMMAND_OUTCOME_ENDED, paymentId: payment.payment_id, text: await heldTextOf(e, client, payment) };
     case PaymentState.AUTHORIZED:
     case PaymentState.CAPTURING:
     case PaymentState.COMPLETED:

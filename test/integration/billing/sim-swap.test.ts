@@ -160,6 +160,16 @@ describe('SIM-swap check before a reserve', () => {
     }
   });
 
+  it('care releasing the held payment (risk_cleared, same debit) reserves it without asking again', async () => {
+    const held = request(SWAPPED_HOUR_AGO, 7_000n, 24);
+    await resultsFor(await send(held), 1);
+    await send({ ...held, simSwapMaxAgeHours: 0, riskCleared: true });
+    const results = await resultsFor(held.debitId, 2);
+    expect(results.map((r) => r.outcome)).toEqual([DebitOutcome.DEBIT_OUTCOME_RISK_HOLD, DebitOutcome.DEBIT_OUTCOME_OK]);
+    expect(await billing.ledger.transferAmount(`reserve:${held.debitId}`)).toBe(7_000n);
+    expect(checksOf(held.debitId)).toHaveLength(1);
+  });
+
   it('the API erroring (404 for a line it lacks) holds for an operator on onUnavailable hold; counted unavailable', async () => {
     const before = await metric('unavailable');
     const debitId = await send(request(UNKNOWN_LINE, 5_000n, 24));

@@ -53,6 +53,24 @@ describe('payment state machine', () => {
     expect(transition(at('capturing'), { kind: 'expired' }).actions).toEqual([]);
   });
 
+  it('a risk hold: billing\'s hold reserves nothing and sends no challenge; care releases it to its reserve, or rejects it', () => {
+    expect(transition(at('reserving'), { kind: 'risk-hold', rule: 'sim-swap' }))
+      .toEqual({ state: 'held', challengeAttempts: 0, actions: [{ kind: 'hold', rule: 'sim-swap' }] });
+    expect(transition(at('held'), { kind: 'care-release' })).toEqual({ state: 'reserving', challengeAttempts: 0, actions: [{ kind: 'reserve' }] });
+    expect(transition(at('held'), { kind: 'care-reject' }))
+      .toEqual({ state: 'failed', challengeAttempts: 0, actions: [{ kind: 'void' }, { kind: 'fail', reason: 'risk-rejected' }] });
+    expect(transition(at('held'), { kind: 'expired' }).actions).toEqual([{ kind: 'void' }, { kind: 'fail', reason: 'hold-expired' }]);
+    // Nothing else moves a held payment: no reserve result, answer, STOP or capture; and care cannot release what is not held.
+    for (const input of [{ kind: 'reserve-result', ok: true, insufficientFunds: false }, { kind: 'answer', correct: true, attemptsMax: 3 },
+      { kind: 'stop' }, { kind: 'capture-result', ok: true }, { kind: 'risk-hold', rule: 'new-payee' }] as const) {
+      expect(transition(at('held'), input)).toEqual({ state: 'held', challengeAttempts: 0, actions: [] });
+    }
+    for (const state of ['reserving', 'challenged', 'authorized', 'capturing', 'completed', 'failed'] as const) {
+      expect(transition(at(state), { kind: 'care-release' }).actions).toEqual([]);
+      expect(transition(at(state), { kind: 'care-reject' }).actions).toEqual([]);
+    }
+  });
+
   it('moves money only on a right answer, and ends each reserve at most once (property)', () => {
     const input: fc.Arbitrary<PaymentInput> = fc.oneof(
       fc.record({ kind: fc.constant('reserve-result' as const), ok: fc.boolean(), insufficientFunds: fc.boolean() }),
@@ -61,9 +79,12 @@ describe('payment state machine', () => {
       fc.constant({ kind: 'stop' as const }),
       fc.constant({ kind: 'over-limit' as const }),
       fc.record({ kind: fc.constant('capture-result' as const), ok: fc.boolean() }),
+      fc.record({ kind: fc.constant('risk-hold' as const), rule: fc.constantFrom('sim-swap', 'new-payee') }),
+      fc.constant({ kind: 'care-release' as const }),
+      fc.constant({ kind: 'care-reject' as const }),
     );
-    fc.assert(fc.property(fc.array(input, { maxLength: 30 }), (inputs) => {
-      let p: PaymentSnapshot = at('reserving');
+    fc.assert(fc.property(fc.constantFrom('reserving', 'held'), fc.array(input, { maxLength: 30 }), (start, inputs) => {
+      let p: PaymentSnapshot = at(start);
       let captures = 0;
       let voids = 0;
       let rightAnswers = 0;
