@@ -13,6 +13,7 @@ const OPTIONS = {
   name: { type: 'string' }, agent: { type: 'string' },
   amount: { type: 'string' }, ref: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' }, paid: { type: 'boolean' },
   interop: { type: 'boolean' }, again: { type: 'boolean' }, tier: { type: 'string' }, evidence: { type: 'string' },
+  at: { type: 'string' }, url: { type: 'string' },
 } as const;
 
 export function parseCommandLine(argv: string[]) {

@@ -5,7 +5,7 @@ import { runDev } from '../dev.js';
 import { formatHelpEntry, type Command, type HelpEntry } from '../command.js';
 import { agent } from './agent.js';
 import { dlqList, dlqReplay } from './dlq.js';
-import { operatorSim } from './operator-sim.js';
+import { operatorSim, operatorSimSwap } from './operator-sim.js';
 import { phone } from './phone.js';
 import { pinReset } from './pin.js';
 import { reconcile } from './reconcile.js';
@@ -51,7 +51,8 @@ const dev: Command = {
 
 /** The other commands, by their words ("dlq list"), in the order the help lists them. */
 const OTHER_COMMANDS: Readonly<Record<string, Command>> = {
-  migrate, provision, 'nats-config': natsConfig, 'operator-sim': operatorSim, phone, dev, 'hash-password': hashPassword, 'api-key': apiKey,
+  migrate, provision, 'nats-config': natsConfig, 'operator-sim': operatorSim,
+  'operator-sim swap': operatorSimSwap, phone, dev, 'hash-password': hashPassword, 'api-key': apiKey,
   settle, reconcile, 'webhooks replay': webhooksReplay, 'pin reset': pinReset,
   'subscriber tier': subscriberTier, agent, 'dlq list': dlqList, 'dlq replay': dlqReplay, openapi,
 };

@@ -41,7 +41,9 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function request(msisdn: string, amountMinor: bigint, maxAgeHours: number, operatorId = 'safaricom-ke', debitId = `ss-${++n}`) {
+function request(
+  msisdn: string, amountMinor: bigint, maxAgeHours: number, operatorId = 'safaricom-ke', debitId = `ss-${++n}`,
+): dialpay.v1.IDebitReserveRequested & { debitId: string } {
   const currency = operatorId === 'safaricom-ke' ? 'KES' : 'XOF';
   return {
     envelope: newEnvelope({ producer: 'test' }), debitId, paymentId: `p-${debitId}`, operatorId, msisdn,
