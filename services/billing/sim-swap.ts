@@ -16,6 +16,9 @@ import { SimSwapApi, type SimSwapAnswer } from './adapters/sim-swap-http.js';
 export const SIM_SWAP_HOLD = 'sim-swap';
 export const SIM_SWAP_UNAVAILABLE_HOLD = 'sim-swap-unavailable';
 
+/** The most a batch's checks may take together, whatever the config: far under the reserve consumer's 30 s ack wait. */
+export const SIM_SWAP_BATCH_DEADLINE_MS_MAX = 10_000;
+
 /** Checks of one batch in flight at once. */
 export const SIM_SWAP_CHECKS_IN_FLIGHT_MAX = 32;
 
@@ -59,7 +62,9 @@ export class SimSwapChecks {
     );
     const recorded = new Set(rows.map((r) => r.debit_id));
     const fresh = [...new Map(asks.filter((a) => !recorded.has(a.debitId)).map((a) => [a.debitId, a])).values()];
-    const outcomes = await settleBounded(fresh, SIM_SWAP_CHECKS_IN_FLIGHT_MAX, (ask) => this.#checkOne(ask));
+    // One deadline for the whole batch: checks queued behind slow ones do not add up past it.
+    const deadlineAt = Date.now() + Math.max(0, ...fresh.map((a) => (a.operator.simSwap ? deadlineMs(a.operator.simSwap) : 0)));
+    const outcomes = await settleBounded(fresh, SIM_SWAP_CHECKS_IN_FLIGHT_MAX, (ask) => this.#checkOne(ask, deadlineAt));
     outcomes.forEach((outcome, i) => {
       const ask = fresh[i] as SimSwapAsk;
       const answer: SimSwapAnswer = outcome.status === 'fulfilled' ? outcome.value
@@ -70,14 +75,16 @@ export class SimSwapChecks {
     return held;
   }
 
-  async #checkOne(ask: SimSwapAsk): Promise<SimSwapAnswer> {
+  async #checkOne(ask: SimSwapAsk, deadlineAt: number): Promise<SimSwapAnswer> {
     const config = ask.operator.simSwap;
     if (!config) {
       // payments asked, this billing's config has no API for the operator (replicas on different configs)
       this.#count(ask.operator.id, 'skipped');
       return { kind: 'not-swapped' };
     }
-    const answer = await withDeadline(this.#api(ask.operator).check(ask.msisdn, ask.maxAgeHours, ask.debitId), deadlineMs(config));
+    const leftMs = Math.min(deadlineMs(config), deadlineAt - Date.now());
+    const answer = leftMs <= 0 ? { kind: 'unavailable' as const, detail: 'no time left in this batch' }
+      : await withDeadline(this.#api(ask.operator).check(ask.msisdn, ask.maxAgeHours, ask.debitId), leftMs);
     this.#count(ask.operator.id, answer.kind);
     if (answer.kind === 'unavailable') {
       this.#log.warn({ paymentId: ask.paymentId, operatorId: ask.operator.id, payer: maskMsisdn(ask.msisdn), detail: answer.detail,
@@ -110,10 +117,13 @@ export function holdFor(operator: Pick<OperatorConfig, 'simSwap'>, answer: SimSw
   return null;
 }
 
-/** The most one check may take: every try's timeout and its token's, and the waits between tries. */
+/**
+ * The most one check may take: every try's timeout and its token's, and the waits between tries
+ * (defaults: 2 x 2 x 2 s + 0.1 s), at most SIM_SWAP_BATCH_DEADLINE_MS_MAX.
+ */
 function deadlineMs(config: NonNullable<OperatorConfig['simSwap']>): number {
   const { attemptsMax, timeoutMs, retryDelayMs } = config;
-  return attemptsMax * 2 * timeoutMs + (attemptsMax * (attemptsMax - 1) / 2) * retryDelayMs;
+  return Math.min(SIM_SWAP_BATCH_DEADLINE_MS_MAX, attemptsMax * 2 * timeoutMs + (attemptsMax * (attemptsMax - 1) / 2) * retryDelayMs);
 }
 
 async function withDeadline(check: Promise<SimSwapAnswer>, ms: number): Promise<SimSwapAnswer> {
