@@ -15,6 +15,7 @@ const OPTIONS = {
   interop: { type: 'boolean' }, again: { type: 'boolean' }, tier: { type: 'string' }, evidence: { type: 'string' },
   payment: { type: 'string' }, last: { type: 'string' }, json: { type: 'boolean' }, reason: { type: 'string' },
   case: { type: 'string' }, open: { type: 'boolean' },
+  at: { type: 'string' }, url: { type: 'string' },
 } as const;
 
 export function parseCommandLine(argv: string[]) {

@@ -13,6 +13,7 @@ import { createLogger } from '../runtime/log.js';
 import { migrateAll } from '../runtime/host.js';
 import { COMPONENTS } from './components.js';
 import { seedDemoAgents } from './demo-agents.js';
+import { devSimSwapLines, withDevSimSwap } from './dev-sim-swap.js';
 
 export async function runDev(configured: Config, configPath: string, run: (config: Config, afterStop: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
@@ -46,6 +47,8 @@ export async function runDev(configured: Config, configPath: string, run: (confi
   const log = createLogger({ level: config.log.level, component: 'dev' });
   await migrateAll(config, COMPONENTS, log);
   const demoAgents = await seedDemoAgents(config, log, say);
+  config = withDevSimSwap(config); // every operator SIM-swap checked, against the simulator
+  for (const line of devSimSwapLines(config)) say(line);
   const sim = await startOperatorSim(config, {
     trafficIntervalMs: 3_000, phoneLine: PHONE_LINE_DEFAULT, peerPasswords: parsePeerPasswords(process.env.DIALPAY_SIM_PEER_PASSWORDS),
     demoAgents, say: (l) => process.stdout.write(`operator-sim: ${l}\n`),

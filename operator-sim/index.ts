@@ -4,12 +4,15 @@
 // benchmarks. It also serves the CAMARA charging API (and the top-up API) of
 // http-billed operators, and a
 // phone line (phone-line.ts) through which `dialpay phone` becomes a subscriber.
-// sim-swap.ts is a CAMARA SIM Swap API server; tests start it themselves (startOperatorSim does not, yet).
+// sim-swap.ts is a CAMARA SIM Swap API server, started for operators whose simSwap config is on
+// loopback (sim-swap-servers.ts); `dialpay operator-sim swap` tells it that a line's SIM was swapped.
 import type { Config, OperatorConfig } from '../runtime/config/index.js';
 import { SmscSimulator } from './smsc.js';
 import { EsmeSimulator } from './esme.js';
 import { ChargingApiSimulator } from './charging-api.js';
 import { PhoneLine } from './phone-line.js';
+import { startSimSwapApis } from './sim-swap-servers.js';
+import type { SimSwapApiSimulator } from './sim-swap.js';
 
 // The one entry for everything outside this folder (cli, load-tests, tests).
 export { SmscSimulator, NO_RESPONSE, type SmscFaults, type SubmittedMessage, type SmscOptions } from './smsc.js';
@@ -19,13 +22,18 @@ export {
   ChargingApiSimulator, CARRIER_BILLING_BASE, CARRIER_BILLING_REFUND_BASE, TOKEN_PATH, type ChargingApiOptions,
 } from './charging-api.js';
 export { type CamaraPaymentStatus, type SimPayment, type Exchange } from './charging-api-wire.js';
-export { SimSwapApiSimulator, SIM_SWAP_BASE, SIM_SWAP_MAX_AGE_HOURS, type SimSwapApiOptions } from './sim-swap.js';
+export {
+  SimSwapApiSimulator, SIM_SWAP_ADMIN_PATH, SIM_SWAP_BASE, SIM_SWAP_MAX_AGE_HOURS, type SimSwapApiOptions,
+} from './sim-swap.js';
+export { SIM_SWAP_DEV_ORIGIN, startSimSwapApis } from './sim-swap-servers.js';
 export { PhoneLine, PHONE_LINE_DEFAULT, msisdnDigits, operatorForNumber, type PhoneLineOperator, type UssdReply } from './phone-line.js';
 
 export interface OperatorSim {
   readonly smscs: ReadonlyMap<string, SmscSimulator>;
   /** The charging API of every operator billed over http, at its configured address. */
   readonly chargingApis: ReadonlyMap<string, ChargingApiSimulator>;
+  /** The SIM Swap API of every operator whose simSwap config is on loopback, by operator id (shared by address). */
+  readonly simSwapApis: ReadonlyMap<string, SimSwapApiSimulator>;
   readonly esmes: ReadonlyMap<string, EsmeSimulator>;
   /** Where `dialpay phone` attaches (host:port), or null when the line is off. */
   readonly phoneLine: string | null;
@@ -112,6 +120,7 @@ const ANSWER_DELAY_MS = 1_000;
 export async function startOperatorSim(config: Config, options: OperatorSimOptions): Promise<OperatorSim> {
   const smscs = await startSmscs(config, options.say);
   const { chargingApis, topUpApis } = await startChargingApis(config, options.say);
+  const simSwapApis = await startSimSwapApis(config, options.say);
   const esmes = new Map<string, EsmeSimulator>();
   const line = options.phoneLine === undefined ? null : new PhoneLine(config, smscs, esmes);
   // A phone line that can't listen (its port taken) leaves the rest of the simulator running.
@@ -134,6 +143,7 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
   return {
     smscs,
     chargingApis,
+    simSwapApis,
     esmes,
     phoneLine: lineAddress,
     stop: async () => {
@@ -142,7 +152,7 @@ export async function startOperatorSim(config: Config, options: OperatorSimOptio
       clearTimeout(peerTimer);
       if (timer) clearInterval(timer);
       await Promise.all([...esmes.values()].map((e) => e.stop()));
-      await Promise.all([...chargingApis.values(), ...topUpApis].map((a) => a.stop()));
+      await Promise.all([...chargingApis.values(), ...topUpApis, ...new Set(simSwapApis.values())].map((a) => a.stop()));
       await Promise.all([...smscs.values()].map((s) => s.stop()));
     },
   };

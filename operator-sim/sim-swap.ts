@@ -34,7 +34,15 @@ export interface SimSwapApiOptions {
   readonly monitoredPeriodDays?: number;
   /** Keep every exchange in `exchanges` (the contract test). */
   readonly record?: boolean;
+  /** A line never added counts as the operator's, its SIM activated then (`dialpay dev`: every demo phone); absent: 404. */
+  readonly unknownLinesActivatedAt?: Date;
 }
+
+/**
+ * Where `dialpay operator-sim swap` tells a running simulator that a line's SIM was swapped:
+ * POST {"phoneNumber": "+E164", "at": ISO time (default now)}. Loopback callers only; not CAMARA.
+ */
+export const SIM_SWAP_ADMIN_PATH = '/sim-admin/swaps';
 
 export const SIM_SWAP_BASE = '/sim-swap/v2';
 /** maxAge bounds and default, in hours (CreateCheckSimSwap). */
@@ -42,6 +50,8 @@ export const SIM_SWAP_MAX_AGE_HOURS = { min: 1, max: 2_400, default: 240 } as co
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const TOKENS_MAX = 10_000;
+/** Lines the simulator remembers; the oldest are forgotten past this (it runs for days under `make run`). */
+const LINES_MAX = 100_000;
 
 interface Line {
   readonly activatedAt: Date | null;
@@ -80,14 +90,20 @@ export class SimSwapApiSimulator {
 
   /** A line (digits, no '+') the operator has, its SIM activated at `activatedAt` (null: no SIM yet). */
   addLine(msisdn: string, activatedAt: Date | null): void {
-    this.#lines.set(msisdn, { activatedAt, swappedAt: null });
+    this.#remember(msisdn, { activatedAt, swappedAt: null });
   }
 
   /** The line's SIM is swapped at `at` (a line the operator did not have is activated then). */
   simulateSwap(msisdn: string, at: Date = new Date()): void {
     const line = this.#lines.get(msisdn);
     if (line) line.swappedAt = at;
-    else this.#lines.set(msisdn, { activatedAt: at, swappedAt: at });
+    else this.#remember(msisdn, { activatedAt: this.#o.unknownLinesActivatedAt ?? at, swappedAt: at });
+  }
+
+  #remember(msisdn: string, line: Line): void {
+    this.#lines.delete(msisdn);
+    this.#lines.set(msisdn, line);
+    if (this.#lines.size > LINES_MAX) this.#lines.delete(this.#lines.keys().next().value as string);
   }
 
   /** The service is not offered to this number (422 SERVICE_NOT_APPLICABLE). */
@@ -147,6 +163,7 @@ export class SimSwapApiSimulator {
   #route(req: IncomingMessage, path: string, text: string): Reply {
     const method = req.method ?? 'GET';
     if (path === TOKEN_PATH) return method === 'POST' ? this.#token(req, text) : new Reply(405, { error: 'invalid_request' });
+    if (path === SIM_SWAP_ADMIN_PATH) return this.#adminSwap(req, text);
     const operation = method === 'POST' && path.startsWith(`${SIM_SWAP_BASE}/`) ? path.slice(SIM_SWAP_BASE.length) : '';
     if (operation !== '/check' && operation !== '/retrieve-date') {
       return problem(404, 'NOT_FOUND', 'The specified resource is not found.');
@@ -194,6 +211,7 @@ export class SimSwapApiSimulator {
     }
     const msisdn = token.msisdn ?? phoneNumber?.slice(1);
     if (msisdn === undefined) return problem(422, 'MISSING_IDENTIFIER', 'The device cannot be identified.');
+    if (!this.#lines.has(msisdn) && this.#o.unknownLinesActivatedAt) this.addLine(msisdn, this.#o.unknownLinesActivatedAt);
     if (!this.#lines.has(msisdn)) return problem(404, 'IDENTIFIER_NOT_FOUND', 'Device identifier not found.');
     if (this.#notApplicable.has(msisdn)) {
       return problem(422, 'SERVICE_NOT_APPLICABLE', 'The service is not available for the provided identifier.');
@@ -213,6 +231,24 @@ export class SimSwapApiSimulator {
       return new Reply(200, { latestSimChange: null, monitoredPeriod: days });
     }
     return new Reply(200, { latestSimChange: changedAt?.toISOString() ?? null });
+  }
+
+  /** `dialpay operator-sim swap`: a line's SIM swapped, told by a process on this machine. */
+  #adminSwap(req: IncomingMessage, text: string): Reply {
+    const from = req.socket.remoteAddress ?? '';
+    if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(from)) return problem(403, 'PERMISSION_DENIED', 'Loopback callers only.');
+    if (req.method !== 'POST') return problem(405, 'METHOD_NOT_ALLOWED', 'POST a swap.');
+    const body = parseObject(text);
+    const phoneNumber = body?.phoneNumber;
+    if (typeof phoneNumber !== 'string' || !E164.test(phoneNumber)) {
+      return invalidArgument('phoneNumber must be in E.164 format, prefixed with +.');
+    }
+    const at = body?.at === undefined ? new Date() : new Date(String(body.at));
+    if (Number.isNaN(at.getTime()) || at.getTime() > Date.now() + 60_000) {
+      return invalidArgument('at must be an ISO time, not in the future.');
+    }
+    this.simulateSwap(phoneNumber.slice(1), at);
+    return new Reply(200, { phoneNumber, swappedAt: at.toISOString() });
   }
 
   #token(req: IncomingMessage, text: string): Reply {

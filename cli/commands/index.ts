@@ -6,7 +6,7 @@ import { formatHelpEntry, type Command, type HelpEntry } from '../command.js';
 import { agent } from './agent.js';
 import { careList, careReject, careRelease } from './care-cases.js';
 import { dlqList, dlqReplay } from './dlq.js';
-import { operatorSim } from './operator-sim.js';
+import { operatorSim, operatorSimSwap } from './operator-sim.js';
 import { paymentReverse } from './payment-reverse.js';
 import { phone } from './phone.js';
 import { pinReset } from './pin.js';
@@ -55,7 +55,8 @@ const dev: Command = {
 
 /** The other commands, by their words ("dlq list"), in the order the help lists them. */
 const OTHER_COMMANDS: Readonly<Record<string, Command>> = {
-  migrate, provision, 'nats-config': natsConfig, 'operator-sim': operatorSim, phone, dev, 'hash-password': hashPassword, 'api-key': apiKey,
+  migrate, provision, 'nats-config': natsConfig, 'operator-sim': operatorSim,
+  'operator-sim swap': operatorSimSwap, phone, dev, 'hash-password': hashPassword, 'api-key': apiKey,
   settle, reconcile, 'webhooks replay': webhooksReplay, 'pin reset': pinReset,
   'subscriber tier': subscriberTier, 'subscriber show': subscriberShow, 'subscriber block': subscriberBlock,
   'subscriber unblock': subscriberUnblock, 'payment show': paymentShow, 'payment reverse': paymentReverse,

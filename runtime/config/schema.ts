@@ -9,7 +9,7 @@ import { LANGUAGES } from '../language.js';
 export const COMPONENT_NAMES = ['gateway', 'payments', 'ussd', 'billing', 'settlement', 'reconciliation', 'webhooks'] as const;
 export type ComponentName = (typeof COMPONENT_NAMES)[number];
 
-import { id, port, positiveMs } from './fields.js';
+import { amountMinor, id, port, positiveMs } from './fields.js';
 
 /** Prefixes one operator may declare. */
 const NUMBER_RANGES_MAX = 1_000;
@@ -153,6 +153,38 @@ const operator = z.strictObject({
       timeoutMs: positiveMs.default(3_000),
       /** Bearer token; pass it with DIALPAY__operators__<n>__topUp__apiKey, not in the file. */
       apiKey: z.string().optional(),
+    })
+    .optional(),
+  /**
+   * The operator's CAMARA SIM Swap 2.x API (POST {url}/check), asked before money leaves a payer
+   * (services/billing/sim-swap.ts): a SIM swapped within maxAgeHours holds a payment, transfer or
+   * withdrawal of checkAboveMinor or more. url is the API's root including its version path
+   * (https://api.operator.example/sim-swap/v2). Absent: no check, counted as skipped.
+   */
+  simSwap: z
+    .strictObject({
+      url: z.string().url(),
+      timeoutMs: z.number().int().min(100).max(10_000).default(2_000),
+      /** OAuth2 client-credentials token endpoint (RFC 6749 section 4.4), as for charging. */
+      tokenUrl: z.string().url(),
+      clientId: z.string().min(1),
+      /** Pass it with DIALPAY__operators__<n>__simSwap__clientSecret, not in the file. */
+      clientSecret: z.string().default(''),
+      scope: z.string().default(''),
+      tokenRefreshMarginMs: z.number().int().min(0).max(3_600_000).default(30_000),
+      /** Tries of one check answered 429/5xx or unanswered; with timeoutMs this bounds how long a check takes. */
+      attemptsMax: z.number().int().min(1).max(5).default(2),
+      retryDelayMs: z.number().int().min(0).max(5_000).default(100),
+      /** A swap this recent (hours; CAMARA's maxAge, 1..2400) holds the payment. */
+      maxAgeHours: z.number().int().min(1).max(2_400).default(72),
+      /** Payments of this amount or more (minor units of the operator's currency) are checked. */
+      checkAboveMinor: amountMinor.default(0n),
+      /**
+       * The API down or erroring after the retries: 'hold' holds the payment (fail closed: a swap
+       * cannot be ruled out), 'allow' lets it go on (fail open). Default hold: a stolen number is
+       * worth most exactly when the checks are down, and a held payment can be released by care.
+       */
+      onUnavailable: z.enum(['allow', 'hold']).default('hold'),
     })
     .optional(),
   smpp: smppBind,

@@ -130,7 +130,15 @@ export function runReserveBatch(
     keyOf: (m) => service.checkReserve(m).debitId,
     single: (m) => service.reserve(m),
     prepare: async (messages) => {
-      const checks = messages.map((m) => settle(() => service.checkReserve(m)));
+      const read = messages.map((m) => settle(() => service.checkReserve(m)));
+      // The SIM-swap checks before any claim: a held payment is a refusal, never claimed.
+      let checks: PromiseSettledResult<ReserveCheck>[];
+      try {
+        const screened = await service.screenSimSwaps(read.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : [])));
+        checks = read.map((c) => (c.status === 'fulfilled' ? { status: 'fulfilled', value: screened.shift() as ReserveCheck } : c));
+      } catch (err) {
+        return read.map(() => failed(err) as PromiseRejectedResult);
+      }
       const toClaim = checks.flatMap((c) => (c.status === 'fulfilled' && c.value.kind === 'claim' ? [c.value] : []));
       let claimed: Map<string, DebitRow>;
       try {

@@ -11,6 +11,7 @@ import type { Ledger } from './ledger/store.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierOutcomeValue } from './adapters/types.js';
 import type { TopUps } from './top-ups.js';
 import { stepsFor } from './funding.js';
+import type { SimSwapChecks } from './sim-swap.js';
 
 export const { DebitOutcome } = dialpay.v1;
 export type DebitOutcomeValue = dialpay.v1.DebitOutcome;
@@ -21,6 +22,8 @@ export interface DebitServiceOptions {
   readonly operators: ReadonlyMap<string, OperatorConfig>;
   readonly adapterFor: (operator: OperatorConfig) => CarrierAdapter;
   readonly log: Logger;
+  /** The SIM-swap check before a reserve that asks for it (sim-swap.ts); absent: none is made (the request's ask is ignored). */
+  readonly simSwap?: SimSwapChecks;
 }
 
 /** The debit service's parts, as its steps use them. */

@@ -21,13 +21,14 @@ import {
   type DebitContext, type DebitOutcomeValue,
 } from './debit-context.js';
 import { enqueueResult } from './debit-results.js';
+import { screenSimSwaps } from './debit-screens.js';
 
 const CLAIMS = named('billing.claimReserves', CLAIMS_SQL);
 
 /** A reserve request read: refused at once (unknown operator, another currency), or to be claimed. */
 export type ReserveCheck = ReserveRefusal | ClaimCheck;
 
-interface ReserveRefusal {
+export interface ReserveRefusal {
   readonly kind: 'refuse';
   readonly request: dialpay.v1.IDebitReserveRequested;
   readonly debitId: string;
@@ -69,7 +70,8 @@ type ReserveDecision = 'done' | 'again' | 'release-insufficient' | 'release-rela
 export async function reserveOne(ctx: DebitContext, request: dialpay.v1.IDebitReserveRequested): Promise<void> {
   // Twice at most: a wallet that fell short switches the debit to the carrier once.
   for (let round = 0; round < 2; round++) {
-    const check = checkReserve(ctx, request);
+    const [check] = await screenSimSwaps(ctx, [checkReserve(ctx, request)]);
+    if (!check) throw new Error('screenSimSwaps lost a check');
     const claim = check.kind === 'refuse' ? check : await claimOne(ctx, check);
     if ((await bookReserve(ctx, await reserveAtCarrier(ctx, claim))) === 'done') return;
   }
@@ -292,7 +294,7 @@ function enqueueStateResult(client: pg.ClientBase, debit: DebitRow, amount: Mone
     case 'captured':
       return enqueueReserveResult(client, debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_OK, amount, '', debit.funding);
     case 'refused':
-      return enqueueReserveResult(client, debitId, paymentId, outcomeOf(debit.detail), amount, debit.detail);
+      return enqueueReserveResult(client, debitId, paymentId, outcomeOf(debit.detail), amount, debit.detail.replace(/^\d+:/, ''));
     default: // voided (cancelled by STOP or expiry before this reserve arrived): hold nothing
       return enqueueReserveResult(client, debitId, paymentId, DebitOutcome.DEBIT_OUTCOME_REJECTED, amount,
         'cancelled before it was reserved');
@@ -328,13 +330,16 @@ async function refuse(
 ): Promise<void> {
   const debitId = request.debitId as string;
   await withTransaction(ctx.pool, 'READ COMMITTED', async (client) => {
-    await client.query(
+    const { rowCount } = await client.query(
       `INSERT INTO billing.debits (debit_id, payment_id, operator_id, msisdn, currency, amount_minor, payer_account_id, adapter,
          state, detail)
        VALUES ($1, $2, $3, $4, $5, $6, '', '', 'refused', $7) ON CONFLICT (debit_id) DO NOTHING`,
       [debitId, request.paymentId, request.operatorId ?? '', request.msisdn ?? '', amount.currency, amount.amountMinor.toString(),
         `${outcome}:${detail}`],
     );
+    // Another delivery got there first (a SIM-swap hold decided while it claimed): its decision stands.
+    const earlier = rowCount === 0 ? await lockDebit(client, debitId) : null;
+    if (earlier) return enqueueStateResult(client, earlier, amount);
     await enqueueReserveResult(client, debitId, request.paymentId as string, outcome, amount, detail);
   });
 }

@@ -23,6 +23,7 @@ import {
   bookReserve, checkReserve, claimReserves, reserveAtCarrier, reserveOne, resolveStaleClaims,
   type ClaimCheck, type ReserveBooking, type ReserveCheck, type ReserveClaim,
 } from './debit-reserves.js';
+import { screenSimSwaps } from './debit-screens.js';
 import { bookCapture, captureAtCarrier, captureOne, checkCapture, type CaptureCheck, type CapturePlan } from './debit-captures.js';
 import { bookVoid, voidAtCarrier, voidOne, type VoidPlan } from './debit-voids.js';
 import { bookRefund, claimRefund, refundAtCarrier, refundOne, type RefundClaim, type RefundPlan } from './debit-refunds.js';
@@ -72,6 +73,11 @@ export class DebitService {
 
   checkReserve(request: dialpay.v1.IDebitReserveRequested): ReserveCheck {
     return checkReserve(this.#ctx, request);
+  }
+
+  /** The SIM-swap checks a batch's reserves ask for, before their claim (debit-reserves.ts). */
+  screenSimSwaps(checks: readonly ReserveCheck[]): Promise<ReserveCheck[]> {
+    return screenSimSwaps(this.#ctx, checks);
   }
 
   claimReserves(checks: readonly ClaimCheck[]): Promise<Map<string, DebitRow>> {

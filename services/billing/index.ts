@@ -23,6 +23,7 @@ import { walletAdapter } from './adapters/wallet.js';
 import { HttpChargingAdapter } from './adapters/http.js';
 import { SimulatedCarrier } from './adapters/simulator.js';
 import type { CarrierAdapter } from './adapters/types.js';
+import { SimSwapChecks } from './sim-swap.js';
 
 export { DebitService } from './debits.js';
 export { SimulatedCarrier } from './adapters/simulator.js';
@@ -84,7 +85,8 @@ async function startBilling(context: ComponentContext, given?: SimulatedCarrier)
   const adapterFor = adaptersFor(simulator, ledger);
   for (const operator of config.operators) adapterFor(operator); // fail at start, not at the first payment
   warnAboutMissingTopUps(config.operators, adapterFor, log);
-  const debits = new DebitService({ pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])), adapterFor, log });
+  const simSwap = new SimSwapChecks({ registry: context.registry, log });
+  const debits = new DebitService({ pool, ledger, operators: new Map(config.operators.map((o) => [o.id, o])), adapterFor, log, simSwap });
   const balances = serveBalances(nats.nc, debits, log);
   const settlementLedger = new SettlementLedger(pool, ledger);
   const settlementCalls = [
@@ -166,12 +168,16 @@ function serveBalances(nc: NatsConnection, debits: DebitService, log: Logger): R
   });
 }
 
-/** An operator billed over CAMARA needs its OAuth2 client secret, which comes from the environment. */
+/** An operator billed over CAMARA, or SIM-swap checked, needs its OAuth2 client secret, which comes from the environment. */
 export function assertChargingSecrets(config: Config): void {
   config.operators.forEach((op, i) => {
     if (op.billingAdapter === 'http' && op.charging && !op.charging.clientSecret) {
       throw new ConfigError(`operators[${i}].charging.clientSecret`,
         `operator ${op.id} is billed over http but has no OAuth2 client secret (DIALPAY__operators__${i}__charging__clientSecret)`);
+    }
+    if (op.simSwap && !op.simSwap.clientSecret) {
+      throw new ConfigError(`operators[${i}].simSwap.clientSecret`,
+        `operator ${op.id} has a SIM Swap API but no OAuth2 client secret (DIALPAY__operators__${i}__simSwap__clientSecret)`);
     }
   });
 }

@@ -32,6 +32,7 @@ import { runAction } from './engine-actions.js';
 import { blockedPayerRefusal } from './block-check.js';
 import { holdAtOpen, ruleName } from './holds.js';
 import { screenPayment } from './risk.js';
+import { simSwapMaxAgeHours } from './sim-swap.js';
 import type { Destination, Funding, PaymentRow, PaymentSpec, SubscriberRow } from './rows.js';
 
 /** Payments' outbox: its schema, and the producer its events name. */
@@ -175,6 +176,7 @@ export class PaymentEngine {
     await this.emit(client, Events.debitReserveRequested, `${paymentId}:reserve`, paymentId, {
       debitId: paymentId, paymentId, operatorId: operator.id, msisdn: subscriber.msisdn, amount: money,
       description: `dialpay ${spec.payee.id}`.slice(0, 60), funding: fundingToProto(spec.funding), agentId: spec.agentId ?? '',
+      simSwapMaxAgeHours: simSwapMaxAgeHours(this.metrics?.simSwap, client, operator, spec, split.amountMinor),
     });
     this.log.info({ paymentId, payer: maskMsisdn(subscriber.msisdn), payeeKind: spec.payee.kind, channel: spec.channel },
       'payment requested');

@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
 import { onAfterCommit } from '../../runtime/pg/index.js';
+import { SimSwapMetrics } from './sim-swap.js';
 
 export interface EndedPayment {
   readonly channel: string;
@@ -21,6 +22,8 @@ export class PaymentsMetrics {
   readonly riskDecisions: Counter<'rule' | 'outcome'>;
   readonly riskHolds: Counter<'rule'>;
   readonly riskHoldsExpired: Counter<'rule'>;
+  /** The SIM-swap checks payments skips (sim-swap.ts). */
+  readonly simSwap: SimSwapMetrics;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -44,6 +47,7 @@ export class PaymentsMetrics {
       help: 'Subscribers whose confirmations by code were locked after too many wrong codes over their open challenges.',
       registers,
     });
+    this.simSwap = new SimSwapMetrics(registry);
     this.riskDecisions = new Counter({
       name: 'dialpay_risk_decisions_total',
       help: 'Risk rules evaluated at a payment\'s start (risk-rules.ts), by rule and outcome (allow, hold).',
