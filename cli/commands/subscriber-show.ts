@@ -36,7 +36,7 @@ function asJson(v: SubscriberView, nowMs: number) {
   const heldMinor = v.wallet.holds.reduce((sum, h) => sum + h.amountMinor, 0n);
   return {
     msisdn: v.msisdn, operatorId: v.operatorId, known: v.subscriber !== undefined,
-    kycTier: v.subscriber?.kycTier ?? 0, language: v.subscriber?.language ?? null,
+    kycTier: v.subscriber?.kycTier ?? 0, blocked: v.subscriber?.blocked ?? null, language: v.subscriber?.language ?? null,
     pin: { state: v.subscriber?.pin ?? 'not set', wrongInARow: v.subscriber?.pinFailures ?? 0 },
     codesLockedUntil: v.subscriber?.codesLockedUntil ?? null,
     wallet: { currency: v.currency, balanceMinor: v.wallet.balanceMinor, heldMinor, holds: v.wallet.holds },
@@ -56,6 +56,7 @@ function asText(v: SubscriberView, nowMs: number): string {
   const since = s ? `, with dialpay since ${iso(s.since)}` : ', never used dialpay by SMS or USSD';
   const out = [`Subscriber +${v.msisdn} (${v.operatorId})${since}`];
   out.push(`KYC tier: ${s?.kycTier ?? 0}`);
+  out.push(`Blocked: ${s?.blocked ? `since ${iso(s.blocked.at)}: ${s.blocked.reason}` : 'no (may pay, send and withdraw)'}`);
   out.push(`PIN: ${s?.pin ?? 'not set'}${s && s.pinFailures > 0 && s.pin !== 'locked' ? ` (${s.pinFailures} wrong in a row)` : ''}`
     + `; one-time codes: ${s?.codesLockedUntil ? `refused until ${iso(s.codesLockedUntil)} (too many wrong)` : 'accepted'}`);
   const held = (funding: string) => v.wallet.holds.filter((h) => h.funding === funding).reduce((sum, h) => sum + h.amountMinor, 0n);

@@ -26,6 +26,8 @@ export type PinState = 'not set' | 'set' | 'locked';
 export interface CareSubscriber {
   readonly msisdn: string;
   readonly kycTier: number;
+  /** Blocked by care (blocks.ts): since when and why; null when the line may pay. */
+  readonly blocked: { readonly at: Date; readonly reason: string } | null;
   readonly language: string;
   readonly pin: PinState;
   /** Wrong PINs in a row since the last right one (the lock comes at limits.pinAttemptsMax). */
@@ -96,15 +98,17 @@ export function carePayment(row: PaymentRow): CarePayment {
 export async function readCareSubscriber(db: Db, msisdn: string): Promise<CareSubscriber | undefined> {
   const row = (await db.query<{
     msisdn: string; kyc_tier: number; language: string; has_pin: boolean; pin_locked: boolean; pin_failures: number;
-    code_locked_until: Date | null; created_at: Date;
+    code_locked_until: Date | null; created_at: Date; blocked_at: Date | null; block_reason: string | null;
   }>(
     `SELECT msisdn, kyc_tier, language, pin_hash IS NOT NULL AS has_pin, pin_locked, pin_failures,
-            CASE WHEN code_locked_until > now() THEN code_locked_until END AS code_locked_until, created_at
+            CASE WHEN code_locked_until > now() THEN code_locked_until END AS code_locked_until, created_at,
+            blocked_at, block_reason
        FROM payments.subscribers WHERE msisdn = $1`, [msisdn],
   )).rows[0];
   if (!row) return undefined;
   return {
     msisdn: row.msisdn, kycTier: row.kyc_tier, language: row.language,
+    blocked: row.blocked_at ? { at: row.blocked_at, reason: row.block_reason ?? '' } : null,
     pin: row.pin_locked ? 'locked' : row.has_pin ? 'set' : 'not set',
     pinFailures: row.pin_failures, codesLockedUntil: row.code_locked_until, since: row.created_at,
   };

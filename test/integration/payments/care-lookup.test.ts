@@ -80,6 +80,7 @@ describe('dialpay subscriber show', () => {
     const out = r.stdout;
     expect(out).toContain('Subscriber +254700000631 (safaricom-ke), with dialpay since ');
     expect(out).toContain('KYC tier: 0\n');
+    expect(out).toContain('Blocked: no (may pay, send and withdraw)\n');
     expect(out).toContain('PIN: not set; one-time codes: accepted\n');
     // 40.00 received, 12.00 of it held for the open payment.
     expect(out).toContain('Wallet: 28.00 KES available; held: 12.00 KES for 1 payment(s) (from the wallet 12.00 KES, at the carrier 0.00 KES)\n');
@@ -98,7 +99,7 @@ describe('dialpay subscriber show', () => {
     expect(r.code).toBe(0);
     const view = JSON.parse(r.stdout);
     expect(view).toMatchObject({
-      msisdn: PAYER, operatorId: 'safaricom-ke', known: true, kycTier: 0, pin: { state: 'not set', wrongInARow: 0 }, codesLockedUntil: null,
+      msisdn: PAYER, operatorId: 'safaricom-ke', known: true, kycTier: 0, blocked: null, pin: { state: 'not set', wrongInARow: 0 }, codesLockedUntil: null,
       wallet: { currency: 'KES', balanceMinor: '2800', heldMinor: '1200', holds: [{ paymentId: ids.open, amountMinor: '1200', funding: 'wallet', state: 'reserved' }] },
       openPayments: [{ paymentId: ids.open, state: 'challenged', channel: 'sms', payee: 'merchant SHOP42', amountMinor: '1200', reference: 'box' }],
     });

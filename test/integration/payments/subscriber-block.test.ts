@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { AccountIds } from '../../../services/billing/ledger/rules.js';
-import { blockSubscriber, unblockSubscriber } from '../../../services/payments/index.js';
+import { blockSubscriber, readCareSubscriber, unblockSubscriber } from '../../../services/payments/index.js';
 import { runTs } from '../../support/child.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';
@@ -151,11 +151,14 @@ it('a French subscriber is told in French, and refused in French', async () => {
   expect(await blockSubscriber(s.pool, s.stack.config, base)).toEqual({ kind: 'changed', msisdn: phone, blocked: true });
   expect(await s.nextSms(phone, seen)).toMatch(/^Le service client a bloque votre compte dialpay/);
   expect(await s.ask(phone, 'PAYER SHOP42 100')).toBe(BLOCKED_FR);
+  // What care's `subscriber show` reads says so, with the reason.
+  expect((await readCareSubscriber(s.pool, phone))?.blocked).toEqual({ at: expect.any(Date), reason: base.reason });
   seen = smsCount(phone);
   expect(await unblockSubscriber(s.pool, s.stack.config, base)).toEqual({ kind: 'changed', msisdn: phone, blocked: false });
   expect(await s.nextSms(phone, seen)).toMatch(/^Le service client a debloque votre compte dialpay/);
   expect(await unblockSubscriber(s.pool, s.stack.config, base)).toEqual({ kind: 'unchanged', msisdn: phone, blocked: false });
   expect((await changes(phone)).map((c) => c.blocked)).toEqual([true, false]);
+  expect((await readCareSubscriber(s.pool, phone))?.blocked).toBeNull();
 }, 60_000);
 
 it('refuses another operator\'s number, a non-number and an empty reason, writing nothing', async () => {
