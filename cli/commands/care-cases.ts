@@ -6,6 +6,7 @@ import { createPool } from '../../runtime/pg/index.js';
 import { CARE_LIST_MAX, decideCareCase, listCareCases, type CareCaseRow, type CareDecisionResult } from '../../services/payments/index.js';
 import type { Config } from '../../runtime/config/index.js';
 import { EXIT_USAGE, usageError, type Command } from '../command.js';
+import { lookUp, requireAgent } from './care.js';
 
 const poolFor = (config: Config, name: string) => createPool({ url: config.postgres.url, poolSizeMax: 1,
   connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: name },
@@ -20,21 +21,18 @@ function caseLine(c: CareCaseRow): string {
 
 export const careList: Command = {
   needsConfig: true,
-  help: [['care list --operator ID [--open]', "customer care: the operator's held-payment cases, newest first",
-    `(at most ${CARE_LIST_MAX}); --open: only those waiting for a decision`]],
+  help: [['care list --operator ID --by AGENT [--open]', "customer care: the operator's held-payment cases, newest first",
+    `(at most ${CARE_LIST_MAX}); --open: only those waiting for a decision; read-only, logged with the agent's name`]],
   async run({ config, values }) {
+    const usage = `dialpay care list needs --operator ID (one of: ${config.operators.map((o) => o.id).join(', ')}) and --by AGENT`;
     const { operator } = values;
-    if (!operator || !config.operators.some((o) => o.id === operator)) {
-      usageError(`dialpay care list needs --operator ID (one of: ${config.operators.map((o) => o.id).join(', ')})`);
-    }
-    const pool = poolFor(config, 'dialpay-care-list');
-    try {
-      const cases = await listCareCases(pool, operator, values.open === true);
-      process.stdout.write(cases.length === 0 ? `no ${values.open ? 'open ' : ''}cases for ${operator}\n`
-        : cases.map((c) => `${caseLine(c)}\n`).join(''));
-    } finally {
-      await pool.end();
-    }
+    if (!operator || !config.operators.some((o) => o.id === operator)) usageError(usage);
+    const by = requireAgent(values, usage);
+    // Like the lookups (care.ts): full numbers are shown, so who listed them is logged.
+    const cases = await lookUp(config, { by, command: 'care list', subject: { operatorId: operator } },
+      (client) => listCareCases(client, operator, values.open === true), (rows) => rows.length > 0);
+    process.stdout.write(cases.length === 0 ? `no ${values.open ? 'open ' : ''}cases for ${operator}\n`
+      : cases.map((c) => `${caseLine(c)}\n`).join(''));
   },
 };
 

@@ -20,7 +20,7 @@ export function requireAgent(values: Values, usage: string): string {
 
 export interface LookupAudit {
   readonly by: string;
-  readonly command: 'subscriber show' | 'payment show';
+  readonly command: 'subscriber show' | 'payment show' | 'care list';
   /** What was looked up, already masked: a masked number, or a payment id. */
   readonly subject: Record<string, string>;
 }

@@ -71,6 +71,6 @@ export async function decideCareCase(deps: CareDeps, request: CareDecisionReques
 }
 
 /** An operator's cases, newest first (at most CARE_LIST_MAX); `openOnly`: those waiting for a decision. */
-export function listCareCases(pool: pg.Pool, operatorId: string, openOnly: boolean): Promise<CareCaseRow[]> {
-  return listCases(pool, operatorId, openOnly, CARE_LIST_MAX);
+export function listCareCases(db: pg.ClientBase | pg.Pool, operatorId: string, openOnly: boolean): Promise<CareCaseRow[]> {
+  return listCases(db, operatorId, openOnly, CARE_LIST_MAX);
 }

@@ -24,6 +24,10 @@ const RULE_PHRASES: Readonly<Record<string, Readonly<Record<Language, string>>>>
   'new-payee': { en: 'a first large payment to this payee', fr: 'un premier paiement important a ce beneficiaire' },
   'merchant-spike': { en: 'unusual activity at this merchant', fr: 'une activite inhabituelle chez ce commercant' },
   'sim-swap': { en: 'a recent SIM change on your line', fr: 'un changement recent de carte SIM sur votre ligne' },
+  // billing's onUnavailable: hold, when the operator's SIM Swap API did not answer.
+  'sim-swap-unavailable': {
+    en: 'your operator could not confirm your SIM card just now', fr: 'votre operateur n a pas pu confirmer votre carte SIM',
+  },
 };
 const ANY_RULE: Readonly<Record<Language, string>> = { en: 'a security check', fr: 'un controle de securite' };
 
@@ -33,11 +37,16 @@ export function ruleName(detail: string): string {
   return name === '' ? 'unspecified' : name;
 }
 
+/** Why the payment is held, in the payer's language: the rule's phrase, or "a security check" for a rule not listed. */
+export function holdReason(rule: string, language: Language): string {
+  return (RULE_PHRASES[rule] ?? ANY_RULE)[language];
+}
+
 export function heldText(engine: PaymentEngine, payment: PaymentRow, rule: string, caseId: string): string {
   const lang = payment.language;
   return reply('held', lang, {
     amount: formatAmount(payment.amount_minor, payment.currency, lang), payee: engine.payeeName(payment),
-    why: (RULE_PHRASES[rule] ?? ANY_RULE)[lang], caseId,
+    why: holdReason(rule, lang), caseId,
   });
 }
 

@@ -111,8 +111,10 @@ describe('a new payee above the amount', () => {
     expect(await care(caseId, 'release')).toMatchObject({ kind: 'decided', status: 'rejected', by: 'agent-9' });
     expect(await care(caseId, 'reject', '')).toEqual({ kind: 'missing', field: 'by' });
     expect(await care('999999', 'release')).toEqual({ kind: 'unknown-case' });
-    const listed = await cli('list', '--operator', 'safaricom-ke');
+    expect((await cli('list', '--operator', 'safaricom-ke')).code).toBe(64); // no --by: full numbers are shown only to a named agent
+    const listed = await cli('list', '--operator', 'safaricom-ke', '--by', 'agent-9');
     expect(listed.code).toBe(0);
+    expect(listed.stderr).toMatch(/"by":"agent-9".*"command":"care list".*customer care lookup/);
     expect(listed.stdout).toMatch(new RegExp(`case ${caseId} .* rule new-payee .* rejected by agent-9 .*\\(owner says not them\\)`));
   }, 90_000);
 });
