@@ -315,17 +315,26 @@ function answerOnSmsc(config: Config, operatorId: string, smsc: SmscSimulator, l
   });
 }
 
-/** Every interval, one turn for every operator: phone `now` of each sends its command, and each operator's agent funds phone now + 1. */
+/**
+ * Every interval, one turn for every operator whose link is up: phone `now` of each sends its command, and each
+ * operator's agent funds phone now + 1. Each operator counts its own turns from its link's first tick, which only
+ * funds phone 0: a link that binds late (a server-mode operator's ESME) still funds before the first payment.
+ */
 function startTraffic(config: Config, smscs: ReadonlyMap<string, SmscSimulator>, esmes: ReadonlyMap<string, EsmeSimulator>,
   people: DemoPeople, options: OperatorSimOptions): NodeJS.Timeout {
-  // -1: the first tick only funds phone 0, so every spending phone has money before its turn.
-  let turn = -1;
+  // -1: an operator's first tick only funds phone 0, so every spending phone has money before its turn.
+  const turns = new Map<string, number>();
+  const nextTurn = (operatorId: string): number => {
+    const now = turns.get(operatorId) ?? -1;
+    turns.set(operatorId, now + 1);
+    return now;
+  };
   return setInterval(() => {
-    const now = turn++;
     for (const [operatorId, smsc] of smscs) {
       if (smsc.boundSessions === 0) continue;
       const operator = config.operators.find((o) => o.id === operatorId);
       if (!operator) continue;
+      const now = nextTurn(operatorId);
       const shortCode = operator.shortCodes[0] as string;
       const commands = commandsFor((i) => `0${nationalPhone('client', i)}`, demoShop(config, operatorId));
       const phone = demoPhone(operator, now % PHONE_COUNT);
@@ -341,6 +350,7 @@ function startTraffic(config: Config, smscs: ReadonlyMap<string, SmscSimulator>,
     for (const [operatorId, esme] of esmes) {
       const operator = config.operators.find((o) => o.id === operatorId);
       if (!operator) continue;
+      const now = nextTurn(operatorId);
       const shortCode = operator.shortCodes[0] as string;
       const commands = commandsFor((i) => `0${nationalPhone('server', i)}`, demoShop(config, operatorId));
       const phone = demoPhone(operator, now % PHONE_COUNT);
