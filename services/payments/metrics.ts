@@ -18,6 +18,7 @@ export class PaymentsMetrics {
   readonly outcomes: Counter<'channel' | 'outcome' | 'reason'>;
   readonly confirmationToReceiptSeconds: Histogram<'channel'>;
   readonly codeLockouts: Counter<never>;
+  readonly creditsAskedAgain: Counter<'kind'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -41,11 +42,22 @@ export class PaymentsMetrics {
       help: 'Subscribers whose confirmations by code were locked after too many wrong codes over their open challenges.',
       registers,
     });
+    this.creditsAskedAgain = new Counter({
+      name: 'dialpay_payments_credits_asked_again_total',
+      help: 'Credits (kind credit: deposits and payouts; kind reversal) billing had not answered, asked of billing again by the sweep.',
+      labelNames: ['kind'],
+      registers,
+    });
   }
 
   /** Call inside the transaction that set the lockout. */
   codeLocked(client: pg.ClientBase): void {
     onAfterCommit(client, () => this.codeLockouts.inc());
+  }
+
+  /** Call inside the sweep's transaction that asked again. */
+  askedAgain(client: pg.ClientBase, kind: 'credit' | 'reversal', count: number): void {
+    if (count > 0) onAfterCommit(client, () => this.creditsAskedAgain.inc({ kind }, count));
   }
 
   /** Call inside the transaction that ends the payment. */
