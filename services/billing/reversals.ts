@@ -62,7 +62,8 @@ export async function decideReversal(
   if (!operator || operator.currency !== amount.currency) return refuse(`unknown operator, or not in ${amount.currency}`);
   const original = await receivedByPayee(client, paymentId, payer, payee);
   if (!original || original.currency !== amount.currency) {
-    return refuse(`no captured transfer ${paymentId} from ${payer} to the wallet of ${payee} in ${amount.currency}`);
+    // No numbers in the text: it is logged, stored in billing.credits and carried on the DEBITS stream.
+    return refuse(`no captured transfer ${paymentId} from the payer to the payee's wallet in ${amount.currency}`);
   }
   const askedMinor = amount.amountMinor < original.receivedMinor ? amount.amountMinor : original.receivedMinor;
   await ledger.ensureAccountsIn(client, [{ id: AccountIds.subscriber(payer), kind: 'subscriber', currency: amount.currency }]);

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { dialpay, moneyFromProtoOrNull, moneyToProto, unixMsFromProto, unixMsToProto } from '../../proto/index.js';
 import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
-import { maskMsisdn } from '../../runtime/log.js';
+import { maskMsisdn, maskMsisdnsInText } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
 import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
 import { Events } from '../../runtime/nats/index.js';
@@ -236,7 +236,10 @@ export async function onCreditResult(e: PaymentEngine, result: dialpay.v1.ICredi
         ref: row.reference || creditId.slice(0, 8).toUpperCase(),
       }), SMS_RECEIPT);
     }
-    if (!ok) e.log.warn({ creditId, source: row.source, failure, detail: result.detail }, 'credit refused by billing; nothing moved');
+    if (!ok) {
+      const detail = maskMsisdnsInText(result.detail ?? '');
+      e.log.warn({ creditId, source: row.source, failure, detail }, 'credit refused by billing; nothing moved');
+    }
     if (row.source === 'merchant-payout' && row.merchant_id) {
       await e.emit(client, Events.merchantEvent, `${creditId}:merchant:payout.${row.state}`, '', {
         merchantId: row.merchant_id, type: `payout.${row.state}`, payout: merchantPayout(row),
