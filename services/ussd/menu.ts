@@ -363,7 +363,7 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
   const args = { sessionId: context.sessionId, phoneNumber: `+${context.msisdn}`, serviceCode: '', text: answers.join('*') };
   return new Promise<MenuResult>((resolve, reject) => {
     // run() never settles after an error inside the library: the timer and the error event end it.
-    const timer = setTimeout(() => reject(new MenuTimeoutError(timeoutMs)), timeoutMs);
+    const timer = setTimeout(() => reject(new MenuTimeoutError(timeoutMs, walk.moves.at(-1)?.to ?? 'start')), timeoutMs);
     menu.on('error', (err: unknown) => {
       clearTimeout(timer);
       reject(err instanceof Error ? err : new Error(String(err)));
@@ -381,7 +381,8 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
 }
 
 export class MenuTimeoutError extends Error {
-  constructor(timeoutMs: number) {
+  /** The screen the hop was at: its load was still waiting. */
+  constructor(timeoutMs: number, readonly state: string) {
     super(`menu did not answer within ${timeoutMs} ms`);
     this.name = 'MenuTimeoutError';
   }

@@ -11,6 +11,7 @@ import { maskMsisdn } from '../../runtime/log.js';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { MenuTimeoutError, asksForPin, fromPhone, runMenu } from './menu.js';
+import { isConfirmationState } from './payment-states.js';
 import type { Facts, MenuContext } from './walk.js';
 import type { SessionStore } from './sessions.js';
 import { text } from './texts.js';
@@ -203,9 +204,11 @@ export class UssdService {
     } catch (err) {
       const timedOut = err instanceof MenuTimeoutError;
       hop.outcome(timedOut ? 'timeout' : 'error');
-      this.#log.warn({ err, msisdn: maskMsisdn(msisdn), answers: answers.length },
+      this.#log.warn({ err, msisdn: maskMsisdn(msisdn), answers: answers.length, state: timedOut ? err.state : undefined },
         timedOut ? 'USSD hop ran out of time' : 'USSD menu failed');
-      return { text: text('unavailable', hop.language), end: true };
+      // Out of time at "1 Confirm": payments may have the confirmation, so not "try again" (the subscriber could pay twice).
+      const unsure = timedOut && isConfirmationState(err.state);
+      return { text: text(unsure ? 'confirmUnsure' : 'unavailable', hop.language), end: true };
     }
   }
 
