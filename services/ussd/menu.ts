@@ -68,7 +68,8 @@ async function balanceFact(walk: Walk, lines: number): Promise<Fact> {
       wallet: (view.balance || view.carrierUnavailable) && view.wallet ? view.wallet : undefined,
       lines: view.lines.join('\n'),
     };
-  } catch {
+  } catch (err) {
+    walk.callFailed('balance', err);
     return { ok: false };
   }
 }
@@ -159,7 +160,8 @@ export const STATES: Readonly<Record<string, StateDef>> = {
         });
         if (!reply.available || !reply.wallet) return { ok: false };
         return { ok: true, balance: formatAmount(moneyFromProto(reply.wallet).amountMinor, walk.context.operator.currency, walk.language) };
-      } catch {
+      } catch (err) {
+        walk.callFailed('balance', err);
         return { ok: false };
       }
     },
@@ -348,6 +350,7 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
   }
 
   async function render(name: string, def: StateDef): Promise<Screen> {
+    walk.state = name;
     let fact = walk.facts[walk.factKey];
     if (fact === undefined && def.load && walk.invalid === null && walk.page === 0) {
       fact = await def.load(walk);

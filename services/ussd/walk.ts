@@ -48,7 +48,11 @@ export interface MenuContext {
   readonly services: MenuServices;
   /** Every operator, to tell whether a number typed for SEND is on a network we reach (their number ranges). */
   readonly operators?: readonly OperatorConfig[];
+  /** A service call failed at screen `state` (the screen shows it as unavailable): the service logs and counts it. */
+  readonly callFailed?: (call: MenuCall, state: string, err: unknown) => void;
 }
+
+export type MenuCall = keyof MenuServices;
 
 export type Route = string | { readonly invalid: TextKey };
 
@@ -65,8 +69,15 @@ export class Walk {
   /** Answers typed at a screen that asks for a PIN, by position: whether the screen took them. */
   readonly pinAnswers = new Map<number, boolean>();
   dirty = false;
+  /** The screen being rendered (and whose load may call a service). */
+  state = 'start';
 
   constructor(readonly context: MenuContext, readonly facts: Facts) {}
+
+  /** A service call of this screen failed: told to the service, which logs and counts it. */
+  callFailed(call: MenuCall, err: unknown): void {
+    this.context.callFailed?.(call, this.state, err);
+  }
 
   get language(): Language {
     const profile = this.facts[0];
@@ -134,6 +145,7 @@ export async function askOrUnsure(walk: Walk, request: Command): Promise<{ reply
     const reply = await walk.context.services.payments({ ...request, operatorId: walk.context.operator.id, msisdn: walk.context.msisdn });
     return { reply, unsure: false };
   } catch (err) {
+    walk.callFailed('payments', err);
     const neverSent = err instanceof ReplyError && (err.code === 503 || err.code === 429);
     return { reply: { outcome: Outcome.UNAVAILABLE }, unsure: !neverSent };
   }
