@@ -11,6 +11,7 @@ import { paymentReverse } from '../../../cli/commands/payment-reverse.js';
 import { reversePayment, waitForReversal } from '../../../services/payments/index.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';
+import { withTransaction } from '../../../runtime/pg/index.js';
 
 const OPENING = 1_000_000n;
 let p: PaymentsStack;
@@ -225,5 +226,33 @@ describe('reversal of a transfer sent to the wrong number', () => {
     expect(smsTo(payer).length).toBe(payerSms + 1);
     expect(smsTo(payee).length).toBe(payeeSms + 1);
     expect((await p.pool.query('SELECT 1 FROM billing.credits WHERE credit_id = $1', [`reversal-${id}`])).rowCount).toBe(1);
+  }, 60_000);
+
+  it('locks both wallets by id as apply_transfers does: waiting on the payer\'s, it holds not the payee\'s (no deadlock)', async () => {
+    const [payer, payee] = ['254755100061', '254755100062']; // subscriber:<payer> sorts first
+    const id = await send(payer, payee, '10');
+    await withTransaction(p.pool, 'READ COMMITTED', (client) =>
+      p.ledger.ensureAccountsIn(client, [{ id: AccountIds.subscriber(payer), kind: 'subscriber', currency: 'KES' }]));
+    const other = await p.pool.connect();
+    try {
+      const pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      await other.query('BEGIN');
+      // What a transfer between the two holds first (apply_transfers locks by id): the payer's wallet.
+      await other.query('SELECT 1 FROM billing.accounts WHERE id = $1 FOR UPDATE', [AccountIds.subscriber(payer)]);
+      const asked = await reversePayment(p.pool, p.stack.config, { paymentId: id, by: 'care-anna', reason: 'sent to the wrong number' },
+        async () => 1_000n);
+      expect(asked.kind).toBe('requested');
+      await waitFor('billing waits for a wallet', async () => (await p.pool.query(
+        `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> $1`, [pid])).rowCount === 1);
+      // The payee's wallet is free: the old order held it while waiting for the payer's, and the transfer would deadlock.
+      await other.query('SELECT 1 FROM billing.accounts WHERE id = $1 FOR UPDATE NOWAIT', [AccountIds.subscriber(payee)]);
+      await other.query('COMMIT');
+    } finally {
+      await other.query('ROLLBACK').catch(() => undefined);
+      other.release();
+    }
+    const reversal = await waitForReversal(p.pool, id, 10_000);
+    expect(reversal).toMatchObject({ outcome: 'reversed', reversedMinor: 1_000n });
+    expect(await wallet(payee)).toBe(0n);
   }, 60_000);
 });
