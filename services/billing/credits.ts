@@ -15,7 +15,7 @@
 import type pg from 'pg';
 import { dialpay, moneyFromProtoOrNull, moneyToProto, type MoneyMinor } from '../../proto/index.js';
 import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
-import type { Logger } from '../../runtime/log.js';
+import { maskMsisdnsInText, type Logger } from '../../runtime/log.js';
 import { isE164 } from '../../runtime/msisdn.js';
 import { Events, PermanentHandlerError } from '../../runtime/nats/index.js';
 import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
@@ -116,7 +116,8 @@ export class CreditService {
           row.amountMinor.toString(), row.reference, row.counterpartyName, row.debitedMsisdn],
       );
       if (decided.outcome !== CreditOutcome.CREDIT_OUTCOME_OK) {
-        this.#o.log.info({ creditId, source, outcome: row.outcome, detail: decided.detail }, 'credit refused; nothing moved');
+        this.#o.log.info({ creditId, source, outcome: row.outcome, detail: maskMsisdnsInText(decided.detail) },
+          'credit refused; nothing moved');
       }
       await this.#answer(client, creditId, decided.outcome, decided.detail, moved);
     });
@@ -135,7 +136,9 @@ export class CreditService {
       'SELECT id, currency FROM billing.accounts WHERE id = ANY ($1::text[]) AND currency <> $2', [[from, to], transfer.currency],
     )).rows[0];
     if (other) {
-      return refused(CreditOutcome.CREDIT_OUTCOME_REJECTED, `${other.id} is in ${other.currency}, not ${transfer.currency}`);
+      // The wallet's account id names the subscriber's number: the detail is logged and carried on DEBITS.
+      const which = other.id === to ? "the subscriber's wallet" : other.id;
+      return refused(CreditOutcome.CREDIT_OUTCOME_REJECTED, `${which} is in ${other.currency}, not ${transfer.currency}`);
     }
     if (merchantId !== null) {
       await lockPayable(client, merchantId, transfer.currency, 'exclusive');
@@ -176,7 +179,7 @@ export class CreditService {
     if (!amount) return refuse('the amount is unreadable');
     if (amount.amountMinor <= 0n) return refuse('the amount must be positive');
     const msisdn = request.msisdn ?? '';
-    if (!isE164(msisdn)) return refuse(`msisdn ${JSON.stringify(msisdn)} is not E.164`);
+    if (!isE164(msisdn)) return refuse(`the msisdn (${msisdn.length} characters) is not E.164`);
     const operator = this.#o.operators.get(request.operatorId ?? '');
     if (!operator) return refuse(`unknown operator ${JSON.stringify(request.operatorId ?? '')}`);
     if (operator.currency !== amount.currency) {

@@ -3,9 +3,9 @@
 // transaction (credits.ts holds the credit id's lock and writes the credit's row and result):
 //   1. the original: a captured debit of this payment, from this payer to this payee's wallet, and
 //      what its capture put in that wallet; the amount asked is at most that;
-//   2. the payee's wallet row locked (FOR UPDATE, held until COMMIT) and read: the amount taken is
-//      the smaller of the amount asked and the balance, so the wallet never goes below zero; nothing
-//      left: INSUFFICIENT_FUNDS, nothing moved;
+//   2. both wallets' rows locked (FOR UPDATE, held until COMMIT, by id as apply_transfers locks) and the
+//      payee's read: the amount taken is the smaller of the amount asked and the balance, so the wallet
+//      never goes below zero; nothing left: INSUFFICIENT_FUNDS, nothing moved;
 //   3. the transfer reversal:<payment_id>, subscriber:<payee> -> subscriber:<payer>, whose own
 //      statement checks the payee's balance again (apply_transfers).
 // The original's fee is not returned: it paid for a transfer that was made.
@@ -62,14 +62,21 @@ export async function decideReversal(
   if (!operator || operator.currency !== amount.currency) return refuse(`unknown operator, or not in ${amount.currency}`);
   const original = await receivedByPayee(client, paymentId, payer, payee);
   if (!original || original.currency !== amount.currency) {
-    return refuse(`no captured transfer ${paymentId} from ${payer} to the wallet of ${payee} in ${amount.currency}`);
+    // No numbers in the text: it is logged, stored in billing.credits and carried on the DEBITS stream.
+    return refuse(`no captured transfer ${paymentId} from the payer to the payee's wallet in ${amount.currency}`);
   }
   const askedMinor = amount.amountMinor < original.receivedMinor ? amount.amountMinor : original.receivedMinor;
   await ledger.ensureAccountsIn(client, [{ id: AccountIds.subscriber(payer), kind: 'subscriber', currency: amount.currency }]);
-  // Under the payee wallet's row lock until COMMIT: nothing spends from it between this read and the booking.
-  const wallet = (await client.query<{ balance_minor: string; currency: string }>(
-    'SELECT balance_minor::text, currency FROM billing.accounts WHERE id = $1 FOR UPDATE', [AccountIds.subscriber(payee)],
-  )).rows[0];
+  // Both wallets locked until COMMIT, in one statement and in apply_transfers' order (by id, balance-checked
+  // accounts only): nothing spends from the payee's between this read and the booking, and a transfer
+  // between the two, locking in that order too, cannot hold one while this waits for the other.
+  const payeeAccount = AccountIds.subscriber(payee);
+  const wallets = (await client.query<{ id: string; balance_minor: string; currency: string }>(
+    `SELECT id, balance_minor::text, currency FROM billing.accounts
+      WHERE id = ANY ($1::text[]) AND balance_minor IS NOT NULL ORDER BY id FOR UPDATE`,
+    [[payeeAccount, AccountIds.subscriber(payer)]],
+  )).rows;
+  const wallet = wallets.find((w) => w.id === payeeAccount);
   const balanceMinor = wallet && wallet.currency === amount.currency ? BigInt(wallet.balance_minor) : 0n;
   const takenMinor = askedMinor < balanceMinor ? askedMinor : balanceMinor;
   if (takenMinor <= 0n) {

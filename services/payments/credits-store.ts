@@ -116,3 +116,27 @@ export async function merchantPayoutsPage(db: Db, q: PayoutPageQuery): Promise<A
       q.cursor?.paymentId ?? '00000000-0000-0000-0000-000000000000', q.rowsMax],
   )).rows;
 }
+
+/**
+ * Pending credits asked last (or opened) more than `olderThanMs` ago, oldest first: the sweep asks
+ * billing again (credit-retries.ts). SKIP LOCKED, so a replica's sweep never waits on another's.
+ */
+export async function lockCreditsToAskAgain(client: pg.ClientBase, rowsMax: number, olderThanMs: number): Promise<CreditRow[]> {
+  return (await client.query<CreditRow>(
+    `SELECT c.* FROM payments.credits c LEFT JOIN payments.credit_asks a ON a.credit_id = c.credit_id::text
+       WHERE c.state = 'pending' AND c.created_at < now() - ($2::bigint * interval '1 millisecond')
+         AND (a.asked_at IS NULL OR a.asked_at < now() - ($2::bigint * interval '1 millisecond'))
+       ORDER BY c.created_at LIMIT $1 FOR UPDATE OF c SKIP LOCKED`,
+    [rowsMax, olderThanMs],
+  )).rows;
+}
+
+/** Notes one more ask of a credit (or reversal) id; returns its number, 1 for the first ask again. */
+export async function noteCreditAsked(client: pg.ClientBase, creditId: string): Promise<number> {
+  const { rows } = await client.query<{ asks: number }>(
+    `INSERT INTO payments.credit_asks (credit_id, asks) VALUES ($1, 1)
+     ON CONFLICT (credit_id) DO UPDATE SET asks = credit_asks.asks + 1, asked_at = now() RETURNING asks`,
+    [creditId],
+  );
+  return rows[0]?.asks ?? 1;
+}

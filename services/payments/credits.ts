@@ -8,27 +8,28 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { dialpay, moneyFromProtoOrNull, moneyToProto, unixMsFromProto, unixMsToProto } from '../../proto/index.js';
-import type { Config, MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
-import { maskMsisdn } from '../../runtime/log.js';
+import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
+import { maskMsisdn, maskMsisdnsInText } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
 import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
 import { Events } from '../../runtime/nats/index.js';
-import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
+import { withTransaction } from '../../runtime/pg/index.js';
 import { operatorScope, withIdempotencyKey } from './api-idempotency.js';
 import { payerOfMerchant } from './merchant-checks.js';
 import { readOperatorAgent, topUpAgentFloat } from './operator-agents.js';
 import { setOperatorBlock, setOperatorKycTier } from './operator-subscribers.js';
 import { decodeCursor, encodeCursor } from './merchant-view.js';
 import { reply } from './replies.js';
+import { requestCredit, walletMaxOf } from './credit-requests.js';
 import * as store from './store.js';
 import * as creditStore from './credits-store.js';
 import type { CreditFailure, CreditRow, CreditSource, CreditState } from './credits-store.js';
-import { OUTBOX, type PaymentEngine } from './engine.js';
+import type { PaymentEngine } from './engine.js';
 import { SMS_RECEIPT } from './sms-options.js';
 import { reversedPaymentOf } from './reversal-rules.js';
 import { onReversalResult } from './reversal-results.js';
 
-const { CreditOutcome, CreditSource: ProtoSource, MerchantError } = dialpay.v1;
+const { CreditOutcome, MerchantError } = dialpay.v1;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const REFERENCE_CHARS_MAX = 40;
 /** Payouts per page of GET /v1/payouts. */
@@ -48,11 +49,6 @@ interface CreditAsk {
   scope: string;
   key: string;
   bodyHash: Buffer;
-}
-
-function tierOf(config: Config, kycTier: number): Config['limits']['tiers'][number] {
-  const tiers = config.limits.tiers;
-  return tiers.find((t) => t.tier === kycTier) ?? (tiers[0] as Config['limits']['tiers'][number]);
 }
 
 /**
@@ -76,8 +72,7 @@ async function openCredit(e: PaymentEngine, client: pg.PoolClient, ask: CreditAs
   const { amountMinor, currency } = ask.amount;
   // The subscriber may be unknown to us yet: tier 0's cap. Over it on its own: refused now; whether
   // the balance plus this fits, billing decides under the wallet's lock.
-  const tier = tierOf(e.config, (await store.readSubscriber(client, ask.msisdn))?.kyc_tier ?? 0);
-  const walletMaxMinor = tier.walletBalanceMaxMinor ?? null;
+  const walletMaxMinor = await walletMaxOf(e, client, ask.msisdn);
   if (walletMaxMinor !== null && amountMinor > walletMaxMinor) {
     return { error: MerchantError.MERCHANT_ERROR_REFUSED, detail: "the subscriber's wallet cannot hold this amount" };
   }
@@ -86,14 +81,7 @@ async function openCredit(e: PaymentEngine, client: pg.PoolClient, ask: CreditAs
     creditId, source: ask.source, operatorId: ask.operator.id, merchantId: ask.merchant?.id ?? null, msisdn: ask.msisdn,
     currency, amountMinor, reference: ask.reference, scope: ask.scope, key: ask.key, bodyHash: ask.bodyHash,
   });
-  const eventId = `${creditId}:credit`;
-  await emitEvent(client, OUTBOX, Events.creditRequested, { eventId, correlationId: creditId }, {
-    creditId,
-    source: ask.source === 'merchant-payout' ? ProtoSource.CREDIT_SOURCE_MERCHANT_PAYOUT : ProtoSource.CREDIT_SOURCE_OPERATOR_DEPOSIT,
-    operatorId: ask.operator.id, merchantId: ask.merchant?.id ?? '', msisdn: ask.msisdn, amount: moneyToProto(ask.amount),
-    reference: ask.reference,
-    ...(walletMaxMinor !== null ? { walletMax: moneyToProto({ amountMinor: walletMaxMinor, currency }) } : {}),
-  });
+  await requestCredit(client, row, walletMaxMinor, `${creditId}:credit`);
   e.log.info({ creditId, source: ask.source, operatorId: ask.operator.id, merchantId: ask.merchant?.id, msisdn: maskMsisdn(ask.msisdn) },
     'credit requested');
   return { row };
@@ -251,7 +239,10 @@ export async function onCreditResult(e: PaymentEngine, result: dialpay.v1.ICredi
         ref: row.reference || creditId.slice(0, 8).toUpperCase(),
       }), SMS_RECEIPT);
     }
-    if (!ok) e.log.warn({ creditId, source: row.source, failure, detail: result.detail }, 'credit refused by billing; nothing moved');
+    if (!ok) {
+      const detail = maskMsisdnsInText(result.detail ?? '');
+      e.log.warn({ creditId, source: row.source, failure, detail }, 'credit refused by billing; nothing moved');
+    }
     if (row.source === 'merchant-payout' && row.merchant_id) {
       await e.emit(client, Events.merchantEvent, `${creditId}:merchant:payout.${row.state}`, '', {
         merchantId: row.merchant_id, type: `payout.${row.state}`, payout: merchantPayout(row),

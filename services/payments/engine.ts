@@ -14,7 +14,7 @@ import { maskMsisdn } from '../../runtime/log.js';
 import {
   Events, Notifications, newEnvelope, prepareNotification, publishNotification, type EventDef, type EventMessage,
 } from '../../runtime/nats/index.js';
-import { emitEvent, onAfterCommit, withTransaction, type OutboxWriter } from '../../runtime/pg/index.js';
+import { emitEvent, onAfterCommit, withTransaction } from '../../runtime/pg/index.js';
 import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
 import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
 import type { PaymentsMetrics } from './metrics.js';
@@ -35,8 +35,9 @@ import { screenPayment } from './risk.js';
 import { simSwapMaxAgeHours } from './sim-swap.js';
 import type { Destination, Funding, PaymentRow, PaymentSpec, SubscriberRow } from './rows.js';
 
-/** Payments' outbox: its schema, and the producer its events name. */
-export const OUTBOX = { schema: 'payments', producer: 'payments' } as const satisfies OutboxWriter;
+import { OUTBOX } from './outbox.js';
+
+export { OUTBOX };
 export const { schema: SCHEMA, producer: PRODUCER } = OUTBOX;
 const { DebitOutcome, Channel } = dialpay.v1;
 

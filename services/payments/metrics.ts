@@ -24,6 +24,7 @@ export class PaymentsMetrics {
   readonly riskHoldsExpired: Counter<'rule'>;
   /** The SIM-swap checks payments skips (sim-swap.ts). */
   readonly simSwap: SimSwapMetrics;
+  readonly creditsAskedAgain: Counter<'kind'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -66,6 +67,12 @@ export class PaymentsMetrics {
       labelNames: ['rule'],
       registers,
     });
+    this.creditsAskedAgain = new Counter({
+      name: 'dialpay_payments_credits_asked_again_total',
+      help: 'Credits (kind credit: deposits and payouts; kind reversal) billing had not answered, asked of billing again by the sweep.',
+      labelNames: ['kind'],
+      registers,
+    });
   }
 
   /** Call inside the transaction that opened the payment (or not): each rule's decision. */
@@ -86,6 +93,11 @@ export class PaymentsMetrics {
   /** Call inside the transaction that set the lockout. */
   codeLocked(client: pg.ClientBase): void {
     onAfterCommit(client, () => this.codeLockouts.inc());
+  }
+
+  /** Call inside the sweep's transaction that asked again. */
+  askedAgain(client: pg.ClientBase, kind: 'credit' | 'reversal', count: number): void {
+    if (count > 0) onAfterCommit(client, () => this.creditsAskedAgain.inc({ kind }, count));
   }
 
   /** Call inside the transaction that ends the payment. */

@@ -5,7 +5,7 @@
 import { dialpay, moneyFromProtoOrNull } from '../../proto/index.js';
 import type { Language } from '../../runtime/language.js';
 import { formatAmount } from '../../runtime/money.js';
-import { maskMsisdn } from '../../runtime/log.js';
+import { maskMsisdn, maskMsisdnsInText } from '../../runtime/log.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import type pg from 'pg';
 import type { PaymentEngine } from './engine.js';
@@ -33,7 +33,7 @@ export async function onReversalResult(e: PaymentEngine, paymentId: string, resu
     if (!(await insertOutcome(client, paymentId, outcome, reversedMinor, result.detail ?? ''))) return; // a repeated result
     const log = { paymentId, outcome, reversedMinor: String(reversedMinor), payer: maskMsisdn(reversal.payerMsisdn) };
     if (outcome === 'refused') {
-      e.log.warn({ ...log, detail: result.detail }, 'reversal refused by billing; nothing moved');
+      e.log.warn({ ...log, detail: maskMsisdnsInText(result.detail ?? '') }, 'reversal refused by billing; nothing moved');
       return;
     }
     await tellBoth(e, client, reversal, reversedMinor);

@@ -47,14 +47,28 @@ function view(row: Row): ReversalView {
   };
 }
 
+const SELECT_VIEW = `SELECT r.payment_id, r.operator_id, r.payer_msisdn, r.payee_msisdn, r.currency, r.asked_minor::text, r.requested_by,
+            r.reason, r.requested_at, o.outcome, o.reversed_minor::text, o.detail
+       FROM payments.reversals r LEFT JOIN payments.reversal_outcomes o ON o.payment_id = r.payment_id`;
+
 export async function readReversal(db: Db, paymentId: string): Promise<ReversalView | undefined> {
-  const { rows } = await db.query<Row>(
-    `SELECT r.payment_id, r.operator_id, r.payer_msisdn, r.payee_msisdn, r.currency, r.asked_minor::text, r.requested_by, r.reason,
-            r.requested_at, o.outcome, o.reversed_minor::text, o.detail
-       FROM payments.reversals r LEFT JOIN payments.reversal_outcomes o ON o.payment_id = r.payment_id
-      WHERE r.payment_id = $1`, [paymentId],
-  );
+  const { rows } = await db.query<Row>(`${SELECT_VIEW} WHERE r.payment_id = $1`, [paymentId]);
   return rows[0] ? view(rows[0]) : undefined;
+}
+
+/**
+ * Reversals billing has not answered, asked (or last asked again) more than `olderThanMs` ago, oldest
+ * first: the sweep asks again (credit-retries.ts). Care asks for reversals one by one: the table is small.
+ */
+export async function lockReversalsToAskAgain(client: pg.ClientBase, rowsMax: number, olderThanMs: number): Promise<ReversalView[]> {
+  const { rows } = await client.query<Row>(
+    `${SELECT_VIEW} LEFT JOIN payments.credit_asks a ON a.credit_id = 'reversal-' || r.payment_id
+      WHERE o.payment_id IS NULL AND r.requested_at < now() - ($2::bigint * interval '1 millisecond')
+        AND (a.asked_at IS NULL OR a.asked_at < now() - ($2::bigint * interval '1 millisecond'))
+      ORDER BY r.requested_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED`,
+    [rowsMax, olderThanMs],
+  );
+  return rows.map(view);
 }
 
 /** The request; false when this payment already has one (a concurrent ask won: read it). */

@@ -15,10 +15,10 @@ import { dialpay, moneyToProto } from '../../proto/index.js';
 import type { Config } from '../../runtime/config/index.js';
 import { Events } from '../../runtime/nats/index.js';
 import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
-import { OUTBOX } from './engine.js';
+import { OUTBOX } from './outbox.js';
 import * as store from './store.js';
 import { isPaymentId, paymentRef, refusalText, reversalCreditId, reversalRefusal, type ReversalRefusal } from './reversal-rules.js';
-import { insertReversal, readReversal, type ReversalView } from './reversals-store.js';
+import { insertReversal, readReversal, type NewReversal, type ReversalView } from './reversals-store.js';
 
 export interface ReversalAsk {
   readonly paymentId: string;
@@ -71,17 +71,27 @@ export async function reversePayment(
       askedMinor, requestedBy: by, reason,
     });
     if (!fresh) return false; // a concurrent ask for the same payment won; it asked billing
-    const creditId = reversalCreditId(paymentId);
-    await emitEvent(client, OUTBOX, Events.creditRequested, { eventId: `${creditId}:credit`, correlationId: paymentId }, {
-      creditId, source: dialpay.v1.CreditSource.CREDIT_SOURCE_REVERSAL, operatorId: payment.operator_id,
-      msisdn: payment.payer_msisdn, debitedMsisdn: payee, originalPaymentId: paymentId,
-      amount: moneyToProto({ amountMinor: askedMinor, currency: payment.currency }), reference: paymentRef(paymentId),
-    });
+    await requestReversalCredit(client, {
+      paymentId, operatorId: payment.operator_id, payerMsisdn: payment.payer_msisdn, payeeMsisdn: payee, currency: payment.currency,
+      askedMinor,
+    }, `${reversalCreditId(paymentId)}:credit`);
     return true;
   });
   const reversal = await readReversal(pool, paymentId);
   if (!reversal) throw new Error(`reversal of ${paymentId} not found after its insert`);
   return { kind: inserted ? 'requested' : 'existing', reversal };
+}
+
+type ReversalAsked = Pick<NewReversal, 'paymentId' | 'operatorId' | 'payerMsisdn' | 'payeeMsisdn' | 'currency' | 'askedMinor'>;
+
+/** The reversal's CreditRequested through the outbox, in the caller's transaction: the first ask, or the sweep's again. */
+export async function requestReversalCredit(client: pg.ClientBase, r: ReversalAsked, eventId: string): Promise<void> {
+  const creditId = reversalCreditId(r.paymentId);
+  await emitEvent(client, OUTBOX, Events.creditRequested, { eventId, correlationId: r.paymentId }, {
+    creditId, source: dialpay.v1.CreditSource.CREDIT_SOURCE_REVERSAL, operatorId: r.operatorId,
+    msisdn: r.payerMsisdn, debitedMsisdn: r.payeeMsisdn, originalPaymentId: r.paymentId,
+    amount: moneyToProto({ amountMinor: r.askedMinor, currency: r.currency }), reference: paymentRef(r.paymentId),
+  });
 }
 
 /** The reversal once billing has answered, or as it stands after `timeoutMs` (still 'pending'). */

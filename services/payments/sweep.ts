@@ -1,8 +1,10 @@
 // The clock's part of the engine: fails challenges past their expiry,
 // reserves the carrier never answered and holds care never reviewed, and asks again for captures and voids
-// left unanswered (both are idempotent in billing). One transaction per sweep.
+// left unanswered (both are idempotent in billing), and credits billing never answered (credit-retries.ts).
+// One transaction per sweep.
 import { Events } from '../../runtime/nats/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
+import { askCreditsAgain } from './credit-retries.js';
 import { capUnconsentedHolds } from './merchant-requests-store.js';
 import { forgetApiRequests } from './merchant-store.js';
 import * as store from './sweep-store.js';
@@ -45,8 +47,9 @@ export function sweepPayments(engine: PaymentEngine): Promise<number> {
         debitId: payment.payment_id, paymentId: payment.payment_id, reason: 'payment not completed (asked again)',
       });
     }
+    const askedAgain = await askCreditsAgain(engine, client);
     // Idempotency-Key replies are for retries, which come within minutes; a day is plenty.
     await forgetApiRequests(client, API_REQUESTS_KEEP_MS);
-    return rows.length + holdsExpired + stuck.length + unvoided.length;
+    return rows.length + holdsExpired + stuck.length + unvoided.length + askedAgain;
   });
 }

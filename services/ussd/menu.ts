@@ -68,7 +68,8 @@ async function balanceFact(walk: Walk, lines: number): Promise<Fact> {
       wallet: (view.balance || view.carrierUnavailable) && view.wallet ? view.wallet : undefined,
       lines: view.lines.join('\n'),
     };
-  } catch {
+  } catch (err) {
+    walk.callFailed('balance', err);
     return { ok: false };
   }
 }
@@ -159,7 +160,8 @@ export const STATES: Readonly<Record<string, StateDef>> = {
         });
         if (!reply.available || !reply.wallet) return { ok: false };
         return { ok: true, balance: formatAmount(moneyFromProto(reply.wallet).amountMinor, walk.context.operator.currency, walk.language) };
-      } catch {
+      } catch (err) {
+        walk.callFailed('balance', err);
         return { ok: false };
       }
     },
@@ -348,6 +350,7 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
   }
 
   async function render(name: string, def: StateDef): Promise<Screen> {
+    walk.state = name;
     let fact = walk.facts[walk.factKey];
     if (fact === undefined && def.load && walk.invalid === null && walk.page === 0) {
       fact = await def.load(walk);
@@ -363,7 +366,7 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
   const args = { sessionId: context.sessionId, phoneNumber: `+${context.msisdn}`, serviceCode: '', text: answers.join('*') };
   return new Promise<MenuResult>((resolve, reject) => {
     // run() never settles after an error inside the library: the timer and the error event end it.
-    const timer = setTimeout(() => reject(new MenuTimeoutError(timeoutMs)), timeoutMs);
+    const timer = setTimeout(() => reject(new MenuTimeoutError(timeoutMs, walk.moves.at(-1)?.to ?? 'start')), timeoutMs);
     menu.on('error', (err: unknown) => {
       clearTimeout(timer);
       reject(err instanceof Error ? err : new Error(String(err)));
@@ -381,7 +384,8 @@ export function runMenu(context: MenuContext, facts: Facts, answers: readonly st
 }
 
 export class MenuTimeoutError extends Error {
-  constructor(timeoutMs: number) {
+  /** The screen the hop was at: its load was still waiting. */
+  constructor(timeoutMs: number, readonly state: string) {
     super(`menu did not answer within ${timeoutMs} ms`);
     this.name = 'MenuTimeoutError';
   }

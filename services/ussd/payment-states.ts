@@ -6,7 +6,7 @@ import { formatAmount, parseAmount } from '../../runtime/money.js';
 import { toE164 } from '../../runtime/msisdn.js';
 import { SCREEN_CHARS_MAX } from './screens.js';
 import { cashConfirmText, confirmText, type TextKey } from './texts.js';
-import { Outcome, PIN_PATTERN, ask, con, end, pinNext, type Fact, type Screen, type StateDef, type Walk } from './walk.js';
+import { Outcome, PIN_PATTERN, ask, askOrUnsure, con, end, pinNext, type Fact, type Screen, type StateDef, type Walk } from './walk.js';
 
 /** dialpay.v1.PayeeKind, by the menu's name for it. */
 const PAYEE_KINDS = {
@@ -15,6 +15,11 @@ const PAYEE_KINDS = {
 
 /** withdraw: cash out at an agent; deposit: an agent's cash-in to a wallet (cash.ts in payments keeps their rules). */
 export type Flow = 'pay' | 'send' | 'airtime' | 'withdraw' | 'deposit';
+
+/** The screen that sends the subscriber's "1 Confirm" to payments (`<flow>.done`). */
+export function isConfirmationState(state: string): boolean {
+  return /^(pay|send|airtime|withdraw|deposit)\.done$/.test(state);
+}
 
 interface Payment {
   readonly payeeKind: keyof typeof PAYEE_KINDS;
@@ -145,11 +150,13 @@ export function paymentStates(flow: Flow): Record<string, StateDef> {
     },
     [`${flow}.done`]: {
       load: async (walk) => {
-        const r = await ask(walk, { confirmPayment: { paymentId: paymentId(walk) } });
-        return { outcome: r.outcome ?? 0, text: r.text ?? '' };
+        const { reply: r, unsure } = await askOrUnsure(walk, { confirmPayment: { paymentId: paymentId(walk) } });
+        return { outcome: r.outcome ?? 0, text: r.text ?? '', ...(unsure ? { unsure: true } : {}) };
       },
       screen: (fact, walk) => {
         if (fact?.outcome === Outcome.OK) return end(walk.t('submitted'));
+        // The confirmation may have reached payments: "try again" could make the subscriber pay twice.
+        if (fact?.unsure === true) return end(walk.t('confirmUnsure'));
         if (fact?.outcome === Outcome.ENDED && fact.text) return end(String(fact.text));
         return end(walk.t(fact ? 'unavailable' : 'sessionLost'));
       },

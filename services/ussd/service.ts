@@ -11,6 +11,7 @@ import { maskMsisdn } from '../../runtime/log.js';
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '../../runtime/metrics.js';
 import { Requests, requestReply } from '../../runtime/nats/index.js';
 import { MenuTimeoutError, asksForPin, fromPhone, runMenu } from './menu.js';
+import { isConfirmationState } from './payment-states.js';
 import type { Facts, MenuContext } from './walk.js';
 import type { SessionStore } from './sessions.js';
 import { text } from './texts.js';
@@ -31,6 +32,7 @@ export const SESSION_ANSWERS_MAX = 40;
 export class UssdMetrics {
   readonly hops: Counter<'operator' | 'outcome'>;
   readonly hopSeconds: Histogram<'operator'>;
+  readonly callsFailed: Counter<'operator' | 'call'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -38,7 +40,20 @@ export class UssdMetrics {
       help: 'USSD hops answered, by outcome (continue, end, timeout, error, rejected).', labelNames: ['operator', 'outcome'], registers });
     this.hopSeconds = new Histogram({ name: 'dialpay_ussd_hop_seconds', help: 'Time to answer a USSD hop in the ussd service.',
       labelNames: ['operator'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+    this.callsFailed = new Counter({ name: 'dialpay_ussd_service_calls_failed_total',
+      help: 'Calls of the USSD menus to payments or billing (call) that failed or timed out: the screen said unavailable.',
+      labelNames: ['operator', 'call'], registers });
   }
+}
+
+/** A menu's failed service call: logged (the masked number, the screen, the error) and counted. */
+export function menuCallFailed(
+  metrics: UssdMetrics, log: Logger, operatorId: string, msisdn: string,
+): NonNullable<MenuContext['callFailed']> {
+  return (call, state, err) => {
+    metrics.callsFailed.inc({ operator: operatorId, call });
+    log.warn({ err, msisdn: maskMsisdn(msisdn), state, call }, 'USSD menu call failed; the screen says unavailable');
+  };
 }
 
 /** One hop's request, checked, with what it has left of its deadline. */
@@ -203,9 +218,11 @@ export class UssdService {
     } catch (err) {
       const timedOut = err instanceof MenuTimeoutError;
       hop.outcome(timedOut ? 'timeout' : 'error');
-      this.#log.warn({ err, msisdn: maskMsisdn(msisdn), answers: answers.length },
+      this.#log.warn({ err, msisdn: maskMsisdn(msisdn), answers: answers.length, state: timedOut ? err.state : undefined },
         timedOut ? 'USSD hop ran out of time' : 'USSD menu failed');
-      return { text: text('unavailable', hop.language), end: true };
+      // Out of time at "1 Confirm": payments may have the confirmation, so not "try again" (the subscriber could pay twice).
+      const unsure = timedOut && isConfirmationState(err.state);
+      return { text: text(unsure ? 'confirmUnsure' : 'unavailable', hop.language), end: true };
     }
   }
 
@@ -216,6 +233,7 @@ export class UssdService {
       sessionId, dialogueId, operator, msisdn, merchants: this.#merchants,
       airtimeOffered: offersAirtime(operator),
       operators: this.#config.operators,
+      callFailed: menuCallFailed(this.#metrics, this.#log, operator.id, msisdn),
       services: {
         payments: (q) => requestReply(this.#nc, Requests.paymentsSubscriber, q, Math.max(1, hop.budgetMs())),
         balance: (q) => requestReply(this.#nc, Requests.billingBalance, q, Math.max(1, hop.budgetMs())),

@@ -106,6 +106,11 @@ const T = {
   language: { en: () => 'Language\n1 English\n2 Francais', fr: () => 'Langue\n1 English\n2 Francais' },
   languageSet: { en: () => 'Language set to English.', fr: () => 'Langue: francais.' },
   unavailable: { en: () => 'Service unavailable, please try again later.', fr: () => 'Service indisponible, reessayez plus tard.' },
+  // The confirmation's answer did not come in time: payments may have it and be paying, so no "try again".
+  confirmUnsure: {
+    en: () => 'We could not confirm in time. You will get an SMS with the result; do not repeat the payment before then.',
+    fr: () => 'Nous n avons pas pu confirmer a temps. Vous recevrez un SMS avec le resultat; ne refaites pas le paiement avant.',
+  },
   sessionLost: { en: () => 'Your session has ended. Please dial again.', fr: () => 'Votre session est terminee. Composez a nouveau.' },
   unknownService: { en: () => 'Unknown service code.', fr: () => 'Code de service inconnu.' },
   more: { en: () => '00 More', fr: () => '00 Suite' },

@@ -5,6 +5,7 @@ import type { dialpay } from '../../proto/index.js';
 import type { MerchantConfig, OperatorConfig } from '../../runtime/config/index.js';
 import { text, type TextKey } from './texts.js';
 import { languageOr, type Language } from '../../runtime/language.js';
+import { ReplyError } from '../../runtime/nats/index.js';
 
 export const PIN_PATTERN = /^\d{4}$/;
 /**
@@ -47,7 +48,11 @@ export interface MenuContext {
   readonly services: MenuServices;
   /** Every operator, to tell whether a number typed for SEND is on a network we reach (their number ranges). */
   readonly operators?: readonly OperatorConfig[];
+  /** A service call failed at screen `state` (the screen shows it as unavailable): the service logs and counts it. */
+  readonly callFailed?: (call: MenuCall, state: string, err: unknown) => void;
 }
+
+export type MenuCall = keyof MenuServices;
 
 export type Route = string | { readonly invalid: TextKey };
 
@@ -64,8 +69,15 @@ export class Walk {
   /** Answers typed at a screen that asks for a PIN, by position: whether the screen took them. */
   readonly pinAnswers = new Map<number, boolean>();
   dirty = false;
+  /** The screen being rendered (and whose load may call a service). */
+  state = 'start';
 
   constructor(readonly context: MenuContext, readonly facts: Facts) {}
+
+  /** A service call of this screen failed: told to the service, which logs and counts it. */
+  callFailed(call: MenuCall, err: unknown): void {
+    this.context.callFailed?.(call, this.state, err);
+  }
 
   get language(): Language {
     const profile = this.facts[0];
@@ -116,14 +128,26 @@ export const Outcome = {
   OK: 1, WRONG_PIN: 2, PIN_LOCKED: 3, REFUSED: 4, NOT_FOUND: 5, ENDED: 6, UNAVAILABLE: 7,
 } as const satisfies Record<string, dialpay.v1.CommandOutcome>;
 
+type Command = Omit<dialpay.v1.ISubscriberCommandRequest, 'operatorId' | 'msisdn'>;
+
 /** A service call that failed or timed out is a fact too: the screen says "try later". */
-export async function ask(
-  walk: Walk, request: Omit<dialpay.v1.ISubscriberCommandRequest, 'operatorId' | 'msisdn'>,
-): Promise<dialpay.v1.ISubscriberCommandReply> {
+export async function ask(walk: Walk, request: Command): Promise<dialpay.v1.ISubscriberCommandReply> {
+  return (await askOrUnsure(walk, request)).reply;
+}
+
+/**
+ * As ask, and whether payments may have the request though no answer came (`unsure`): a timeout, or
+ * any failure but those refused before the request left (503: nobody listens or the connection is
+ * closed; 429: too many requests waiting). A confirmation that is unsure may be being paid.
+ */
+export async function askOrUnsure(walk: Walk, request: Command): Promise<{ reply: dialpay.v1.ISubscriberCommandReply; unsure: boolean }> {
   try {
-    return await walk.context.services.payments({ ...request, operatorId: walk.context.operator.id, msisdn: walk.context.msisdn });
-  } catch {
-    return { outcome: Outcome.UNAVAILABLE };
+    const reply = await walk.context.services.payments({ ...request, operatorId: walk.context.operator.id, msisdn: walk.context.msisdn });
+    return { reply, unsure: false };
+  } catch (err) {
+    walk.callFailed('payments', err);
+    const neverSent = err instanceof ReplyError && (err.code === 503 || err.code === 429);
+    return { reply: { outcome: Outcome.UNAVAILABLE }, unsure: !neverSent };
   }
 }
 

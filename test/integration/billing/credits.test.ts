@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DLQ_STREAM, DLQ_SUBJECT_PREFIX, newEnvelope, publishEvent, requestReply, Events, Requests, type NatsHandle } from '../../../runtime/nats/index.js';
-import type { Pool } from '../../../runtime/pg/index.js';
+import { withTransaction, type Pool } from '../../../runtime/pg/index.js';
 import { bigIntToInt64, dialpay, int64ToBigInt, moneyFromProto, moneyToProto } from '../../../proto/index.js';
 import { SimulatedCarrier } from '../../../services/billing/index.js';
 import { CreditService } from '../../../services/billing/credits.js';
@@ -120,6 +120,32 @@ describe('operator deposits', () => {
     ]) {
       expect((await credit(body)).outcome).toBe(CreditOutcome.CREDIT_OUTCOME_REJECTED);
       expect(await creditTransfers(body.creditId as string)).toBe(0);
+    }
+  });
+});
+
+describe('refusal details', () => {
+  it('name no subscriber number: they are logged, stored in billing.credits and carried on DEBITS', async () => {
+    const inXof = '254711100041';
+    await withTransaction(pool, 'READ COMMITTED', (client) =>
+      ledger.ensureAccountsIn(client, [{ id: AccountIds.subscriber(inXof), kind: 'subscriber', currency: 'XOF' }]));
+    const tooLong = '2547111000429999';
+    const [payer, payee] = ['254711100043', '254711100044'];
+    const reversal = randomUUID();
+    const bodies: CreditBody[] = [
+      deposit(inXof, 100n),
+      deposit(tooLong, 100n),
+      { creditId: `reversal-${reversal}`, source: CreditSource.CREDIT_SOURCE_REVERSAL, operatorId: 'safaricom-ke', msisdn: payer,
+        debitedMsisdn: payee, originalPaymentId: reversal, amount: KES(100n), reference: 'REV' },
+    ];
+    for (const body of bodies) {
+      const result = await credit(body);
+      expect(result.outcome).toBe(CreditOutcome.CREDIT_OUTCOME_REJECTED);
+      const stored = (await pool.query<{ detail: string }>('SELECT detail FROM billing.credits WHERE credit_id = $1', [body.creditId])).rows[0];
+      for (const detail of [result.detail ?? '', stored?.detail ?? '']) {
+        expect(detail).not.toBe('');
+        for (const number of [inXof, tooLong, payer, payee]) expect(detail).not.toContain(number.slice(3));
+      }
     }
   });
 });

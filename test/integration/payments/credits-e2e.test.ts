@@ -103,3 +103,25 @@ it('a payout lands in the wallet and is spent by SMS; one beyond the merchant\'s
   const checks = [...(await checkAccounts(p.pool, config.operators)), ...(await checkMerchantPayables(p.pool))];
   expect(checks.filter((c) => !c.ok), JSON.stringify(checks)).toEqual([]);
 }, 120_000);
+
+it('a credit whose request billing never got is asked again by the sweep and ends once, with one SMS', async () => {
+  const lost = '254711900004';
+  // The pending record with no CreditRequested behind it, opened six minutes ago: as if billing had dead-lettered the request.
+  const creditId = (await p.pool.query<{ credit_id: string }>(
+    `INSERT INTO payments.credits (credit_id, source, operator_id, msisdn, currency, amount_minor, reference, idempotency_scope,
+       idempotency_key, body_sha256, created_at, updated_at)
+     VALUES (gen_random_uuid(), 'operator-deposit', 'safaricom-ke', $1, 'KES', 70000, 'LOST-1', 'operator:safaricom-ke', 'dep-lost',
+       sha256('lost'::bytea), now() - interval '6 minutes', now() - interval '6 minutes') RETURNING credit_id::text`, [lost],
+  )).rows[0]?.credit_id as string;
+  await waitFor('credit ended', async () => (await p.pool.query(
+    `SELECT 1 FROM payments.credits WHERE credit_id = $1 AND state = 'completed'`, [creditId])).rowCount === 1);
+  expect(await wallet(lost)).toBe(70_000n);
+  expect(await p.nextSms(lost, 0)).toMatch(/^You received 700\.00 KES from .*Ref LOST-1/);
+  const asks = await p.pool.query<{ asks: number }>('SELECT asks FROM payments.credit_asks WHERE credit_id = $1', [creditId]);
+  expect(asks.rows).toEqual([{ asks: 1 }]);
+  await new Promise((resolve) => setTimeout(resolve, 1_500)); // a few more sweeps: nothing asked, booked or told again
+  expect(p.sim.submitted.filter((m) => m.destination === lost)).toHaveLength(1);
+  expect(await wallet(lost)).toBe(70_000n);
+  const metrics = await (await fetch(`http://127.0.0.1:${p.host.opsPorts.payments}/metrics`)).text();
+  expect(metrics).toMatch(/dialpay_payments_credits_asked_again_total\{[^}]*kind="credit"[^}]*\} 1\n/);
+}, 60_000);

@@ -11,6 +11,7 @@ import { paymentReverse } from '../../../cli/commands/payment-reverse.js';
 import { reversePayment, waitForReversal } from '../../../services/payments/index.js';
 import { startPaymentsStack, type PaymentsStack } from '../../support/payments-stack.js';
 import { waitFor } from '../../support/stack.js';
+import { withTransaction } from '../../../runtime/pg/index.js';
 
 const OPENING = 1_000_000n;
 let p: PaymentsStack;
@@ -198,4 +199,60 @@ describe('reversal of a transfer sent to the wrong number', () => {
     expect((await reverse(old, 'care-anna', '  ')).err).toBe('dialpay: --reason must not be empty\n');
     expect((await p.ledger.check()).postingsSumMinor).toBe(0n);
   });
+
+  it('asks billing again for a reversal whose request was lost, and it ends once, with one SMS to each', async () => {
+    const [payer, payee] = ['254755100051', '254755100052'];
+    const id = await send(payer, payee, '15');
+    const payment = (await p.pool.query<{ operator_id: string; currency: string; payee_minor: string }>(
+      'SELECT operator_id, currency, payee_minor::text FROM payments.payments WHERE payment_id = $1', [id])).rows[0];
+    // The request row with no CreditRequested behind it, asked six minutes ago: as if billing had dead-lettered it.
+    await p.pool.query(
+      `INSERT INTO payments.reversals (payment_id, operator_id, payer_msisdn, payee_msisdn, currency, asked_minor, requested_by, reason,
+         requested_at) VALUES ($1, $2, $3, $4, $5, $6, 'care-anna', 'sent to the wrong number', now() - interval '6 minutes')`,
+      [id, payment?.operator_id, payer, payee, payment?.currency, payment?.payee_minor],
+    );
+    const payerSms = smsTo(payer).length;
+    const payeeSms = smsTo(payee).length;
+    const reversal = await waitFor('reversal answered', async () => {
+      const r = await waitForReversal(p.pool, id, 0);
+      return r && r.outcome !== 'pending' ? r : undefined;
+    });
+    expect(reversal).toMatchObject({ outcome: 'reversed', reversedMinor: 1_500n });
+    await waitFor('both told', async () => smsTo(payer).length > payerSms && smsTo(payee).length > payeeSms);
+    expect(await wallet(payee)).toBe(0n);
+    const asks = await p.pool.query<{ asks: number }>('SELECT asks FROM payments.credit_asks WHERE credit_id = $1', [`reversal-${id}`]);
+    expect(asks.rows).toEqual([{ asks: 1 }]);
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // a few more sweeps: nothing asked or told again
+    expect(smsTo(payer).length).toBe(payerSms + 1);
+    expect(smsTo(payee).length).toBe(payeeSms + 1);
+    expect((await p.pool.query('SELECT 1 FROM billing.credits WHERE credit_id = $1', [`reversal-${id}`])).rowCount).toBe(1);
+  }, 60_000);
+
+  it('locks both wallets by id as apply_transfers does: waiting on the payer\'s, it holds not the payee\'s (no deadlock)', async () => {
+    const [payer, payee] = ['254755100061', '254755100062']; // subscriber:<payer> sorts first
+    const id = await send(payer, payee, '10');
+    await withTransaction(p.pool, 'READ COMMITTED', (client) =>
+      p.ledger.ensureAccountsIn(client, [{ id: AccountIds.subscriber(payer), kind: 'subscriber', currency: 'KES' }]));
+    const other = await p.pool.connect();
+    try {
+      const pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      await other.query('BEGIN');
+      // What a transfer between the two holds first (apply_transfers locks by id): the payer's wallet.
+      await other.query('SELECT 1 FROM billing.accounts WHERE id = $1 FOR UPDATE', [AccountIds.subscriber(payer)]);
+      const asked = await reversePayment(p.pool, p.stack.config, { paymentId: id, by: 'care-anna', reason: 'sent to the wrong number' },
+        async () => 1_000n);
+      expect(asked.kind).toBe('requested');
+      await waitFor('billing waits for a wallet', async () => (await p.pool.query(
+        `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> $1`, [pid])).rowCount === 1);
+      // The payee's wallet is free: the old order held it while waiting for the payer's, and the transfer would deadlock.
+      await other.query('SELECT 1 FROM billing.accounts WHERE id = $1 FOR UPDATE NOWAIT', [AccountIds.subscriber(payee)]);
+      await other.query('COMMIT');
+    } finally {
+      await other.query('ROLLBACK').catch(() => undefined);
+      other.release();
+    }
+    const reversal = await waitForReversal(p.pool, id, 10_000);
+    expect(reversal).toMatchObject({ outcome: 'reversed', reversedMinor: 1_000n });
+    expect(await wallet(payee)).toBe(0n);
+  }, 60_000);
 });
