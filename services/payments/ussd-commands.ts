@@ -64,7 +64,7 @@ export async function onSubscriberCommand(
     if (!paymentId) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
     const payment = await store.lockUssdPayment(client, paymentId, msisdn);
     if (!payment) return { outcome: Outcome.COMMAND_OUTCOME_NOT_FOUND };
-    return request.confirmPayment ? confirmUssd(e, client, payment) : cancelUssd(e, client, payment);
+    return request.confirmPayment ? confirmUssd(e, client, subscriber, payment) : cancelUssd(e, client, payment);
   });
 }
 
@@ -211,8 +211,14 @@ function quote(
 
 /** The confirmation screen's "1": consent. Before the carrier answered the reserve, it is kept for then. */
 async function confirmUssd(
-  e: PaymentEngine, client: pg.PoolClient, payment: PaymentRow,
+  e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, payment: PaymentRow,
 ): Promise<dialpay.v1.ISubscriberCommandReply> {
+  // blocks.ts: a payment started before the line was blocked and confirmed after it ends unpaid, as an SMS answer would.
+  if (subscriber.blocked_at && (payment.state === PaymentState.RESERVING || payment.state === PaymentState.CHALLENGED)) {
+    await e.step(client, payment, { kind: 'stop' });
+    const text = refusalText('subscriber_blocked', payment.language);
+    return { outcome: Outcome.COMMAND_OUTCOME_ENDED, paymentId: payment.payment_id, text };
+  }
   switch (payment.state) {
     case PaymentState.RESERVING:
       // cash.ts: nothing moves once the agent (the payer of a cash-in, the payee of a cash-out) is suspended.

@@ -134,6 +134,23 @@ it('a payment asked for before the block and answered after it ends unpaid, its 
   expect(await walletMinor(phone)).toBe(0n);
 }, 60_000);
 
+it('a USSD payment at its confirmation screen when the line is blocked ends unpaid at "1", its hold released', async () => {
+  const phone = '254700000636';
+  const ussd = new UssdPhone(ussdPort, phone);
+  await ussd.dial();
+  expect((await ussd.answer('2468', '2468')).text).toMatch(/^PIN saved\./);
+  await ussd.dial();
+  expect((await ussd.answer('1', 'SHOP42', '100', '0', '2468')).text).toMatch(/100\.00 KES/); // the confirmation screen
+  await waitFor('the reserve held', async () => carrier.balanceOf(phone) < 1_000_000n);
+  expect((await blockSubscriber(s.pool, s.stack.config, { operatorId: 'safaricom-ke', msisdn: phone, by: 'agent-7', reason: 'stolen' })).kind)
+    .toBe('changed');
+  expect(await ussd.answer('1')).toMatchObject({ text: BLOCKED_EN, end: true });
+  const states = await s.pool.query<{ state: string; consented: boolean }>(
+    'SELECT state, consented FROM payments.payments WHERE payer_msisdn = $1', [phone]);
+  expect(states.rows).toEqual([{ state: 'failed', consented: false }]);
+  await waitFor('the hold released', async () => carrier.balanceOf(phone) === 1_000_000n);
+}, 60_000);
+
 it('the database refuses to change or remove an audit row', async () => {
   await expect(s.pool.query('UPDATE payments.subscriber_block_changes SET blocked = false WHERE msisdn = $1', [PHONE]))
     .rejects.toThrow(/append-only \(UPDATE refused\)/);
