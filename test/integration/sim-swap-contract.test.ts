@@ -10,10 +10,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import SwaggerParser from '@apidevtools/swagger-parser';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { SimSwapApiSimulator, SIM_SWAP_BASE, type Exchange } from '../../operator-sim/index.js';
+import { loadSimSwapDefinition, simSwapViolations, type SimSwapDefinition } from '../support/sim-swap-schema.js';
 import { ROOT } from '../support/stack.js';
 
 const DEFINITION = join(ROOT, 'test', 'contracts', 'camara', 'sim-swap.yaml');
@@ -27,48 +25,14 @@ const INVALID_ON_PURPOSE = 'invalid-';
 const api = new SimSwapApiSimulator({ clientId: 'dialpay', clientSecret: SECRET, record: true });
 /** The same operator with a 30-day monitored period (local regulation). */
 const limited = new SimSwapApiSimulator({ monitoredPeriodDays: 30, record: true });
-let doc: any;
+let doc: SimSwapDefinition;
 let token: string;
 let limitedToken: string;
 let sequence = 0;
 
-/** ajv with OpenAPI 3.0's vocabulary: nullable is ajv's own keyword; example and the like are annotations. */
-const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
-addFormats.default(ajv);
-
-function errorsOf(schema: object, value: unknown): string[] {
-  const v = ajv.compile(schema);
-  return v(value) ? [] : (v.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
-}
-
-/** What in `x` breaks the definition. */
-function violations(x: Exchange): string[] {
-  const serverPath = new URL(String(doc.servers[0].url).replace('{apiRoot}', 'http://h')).pathname;
-  if (!x.path.startsWith(`${serverPath}/`)) return [`${x.method} ${x.path}: not under the definition's server path ${serverPath}`];
-  const op = doc.paths[x.path.slice(serverPath.length)]?.[x.method.toLowerCase()];
-  if (!op) return [`${x.method} ${x.path}: no such operation in the definition`];
-  const where = `${op.operationId} ${x.status}`;
-  const out: string[] = [];
-  const xc = x.requestHeaders['x-correlator'];
-  if (typeof xc !== 'string' || errorsOf(doc.components.schemas.XCorrelator, xc).length) out.push(`${where}: request x-correlator malformed`);
-  if (x.responseHeaders['x-correlator'] !== xc) out.push(`${where}: response x-correlator is not the request's`);
-  const requestSchema = op.requestBody.content['application/json'].schema;
-  let body: unknown;
-  try {
-    body = JSON.parse(x.requestText);
-  } catch {
-    body = Symbol('not JSON');
-  }
-  const requestErrors = typeof body === 'symbol' ? ['not JSON'] : errorsOf(requestSchema, body);
-  if (String(xc).startsWith(INVALID_ON_PURPOSE)) {
-    if (!requestErrors.length) out.push(`${where}: a request meant to be invalid conforms`);
-  } else out.push(...requestErrors.map((e) => `${where} request: ${e}`));
-  const response = op.responses[String(x.status)];
-  if (!response) return [...out, `${where}: status ${x.status} is not a documented response of ${op.operationId}`];
-  if (x.responseHeaders['content-type'] !== 'application/json') out.push(`${where}: response content-type ${x.responseHeaders['content-type']}`);
-  out.push(...errorsOf(response.content['application/json'].schema, JSON.parse(x.responseText)).map((e) => `${where} response: ${e}`));
-  return out;
-}
+/** What in `x` breaks the definition (test/support/sim-swap-schema.ts); a request made invalid on purpose must not conform. */
+const violations = (x: Exchange): string[] =>
+  simSwapViolations(doc, x, { invalidOnPurpose: (e) => String(e.requestHeaders['x-correlator']).startsWith(INVALID_ON_PURPOSE) });
 
 interface Call {
   readonly body?: unknown;
@@ -115,7 +79,7 @@ const UNKNOWN = '254700000199';
 
 beforeAll(async () => {
   if (existsSync(GIVEN)) expect(readFileSync(DEFINITION, 'utf8')).toBe(readFileSync(GIVEN, 'utf8'));
-  doc = await SwaggerParser.dereference(DEFINITION);
+  doc = await loadSimSwapDefinition();
   await api.start();
   await limited.start();
   token = await clientToken(api, Buffer.from(`dialpay:${SECRET}`).toString('base64'));
