@@ -6,15 +6,7 @@ import type { ReversalOutcome } from './reversal-rules.js';
 type Db = pg.ClientBase | pg.Pool;
 
 /** A reversal as care reads it: the request, and billing's outcome once it came ('pending' until then). */
-export interface ReversalView {
-  readonly paymentId: string;
-  readonly operatorId: string;
-  readonly payerMsisdn: string;
-  readonly payeeMsisdn: string;
-  readonly currency: string;
-  readonly askedMinor: bigint;
-  readonly requestedBy: string;
-  readonly reason: string;
+export interface ReversalView extends NewReversal {
   readonly requestedAt: Date;
   readonly outcome: ReversalOutcome | 'pending';
   readonly reversedMinor: bigint;
