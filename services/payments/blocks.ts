@@ -11,7 +11,7 @@ import type { Config } from '../../runtime/config/index.js';
 import type { Language } from '../../runtime/language.js';
 import { Events } from '../../runtime/nats/index.js';
 import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
-import { isE164, numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
+import { checkCareChange } from './care-change.js';
 import { OUTBOX } from './engine.js';
 import { reply } from './replies.js';
 import { SMS_NOTICE, smsOutboundBody } from './sms-options.js';
@@ -34,9 +34,6 @@ export type SubscriberBlockResult =
   | { readonly kind: 'bad-number' }
   | { readonly kind: 'missing'; readonly field: 'by' | 'reason' };
 
-/** The audit columns' bound: a name or a reference, not a document. */
-const AUDIT_TEXT_MAX = 200;
-
 export function blockSubscriber(pool: pg.Pool, config: Config, change: SubscriberBlockChange): Promise<SubscriberBlockResult> {
   return withTransaction(pool, 'READ COMMITTED', (client) => setBlockedIn(client, config, change, true));
 }
@@ -52,15 +49,9 @@ export function unblockSubscriber(pool: pg.Pool, config: Config, change: Subscri
 export async function setBlockedIn(
   client: pg.ClientBase, config: Config, change: SubscriberBlockChange, blocked: boolean,
 ): Promise<SubscriberBlockResult> {
-  const operator = config.operators.find((o) => o.id === change.operatorId);
-  if (!operator) throw new RangeError(`unknown operator "${change.operatorId}"`);
-  const msisdn = toE164(change.msisdn, operator.countryCallingCode);
-  // Another operator's subscriber (by number range) is not this operator's to block, nor to text through its link.
-  if (!msisdn || !isE164(msisdn) || !numberBelongsTo(operator, msisdn, config.operators)) return { kind: 'bad-number' };
-  const by = change.by.trim().slice(0, AUDIT_TEXT_MAX);
-  const reason = change.reason.trim().slice(0, AUDIT_TEXT_MAX);
-  if (by === '') return { kind: 'missing', field: 'by' };
-  if (reason === '') return { kind: 'missing', field: 'reason' };
+  const checked = checkCareChange(config, change, { field: 'reason', value: change.reason });
+  if (!checked.ok) return checked.kind === 'missing' ? { kind: 'missing', field: checked.field } : { kind: 'bad-number' };
+  const { operator, msisdn, by, reference: reason } = checked;
   // A line not seen yet gets its row now (a lost phone may be reported before its first payment).
   await client.query('INSERT INTO payments.subscribers (msisdn, language) VALUES ($1, $2) ON CONFLICT (msisdn) DO NOTHING',
     [msisdn, operator.defaultLanguage]);

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { Config } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
-import { isE164, numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
+import { checkCareChange } from './care-change.js';
 
 export interface KycTierChange {
   readonly operatorId: string;
@@ -28,21 +28,12 @@ export type KycTierResult =
   | { readonly kind: 'bad-number' }
   | { readonly kind: 'missing'; readonly field: 'by' | 'evidence' };
 
-/** The audit columns' bound: a name or a reference, not a document. */
-const AUDIT_TEXT_MAX = 200;
-
 export async function setKycTier(pool: pg.Pool, config: Config, change: KycTierChange): Promise<KycTierResult> {
-  const operator = config.operators.find((o) => o.id === change.operatorId);
-  if (!operator) throw new RangeError(`unknown operator "${change.operatorId}"`);
   const tiers = config.limits.tiers.map((t) => t.tier);
   if (!tiers.includes(change.tier)) return { kind: 'unknown-tier', tiers };
-  const msisdn = toE164(change.msisdn, operator.countryCallingCode);
-  // Another operator's subscriber (by number range) is not this operator's customer care's to verify.
-  if (!msisdn || !isE164(msisdn) || !numberBelongsTo(operator, msisdn, config.operators)) return { kind: 'bad-number' };
-  const by = change.by.trim().slice(0, AUDIT_TEXT_MAX);
-  const evidence = change.evidence.trim().slice(0, AUDIT_TEXT_MAX);
-  if (by === '') return { kind: 'missing', field: 'by' };
-  if (evidence === '') return { kind: 'missing', field: 'evidence' };
+  const checked = checkCareChange(config, change, { field: 'evidence', value: change.evidence });
+  if (!checked.ok) return checked.kind === 'missing' ? { kind: 'missing', field: checked.field } : { kind: 'bad-number' };
+  const { operator, msisdn, by, reference: evidence } = checked;
   return withTransaction(pool, 'READ COMMITTED', async (client) => {
     // A subscriber not seen yet gets their row now (tier 0, as the default), so the tier waits for their first payment.
     await client.query('INSERT INTO payments.subscribers (msisdn) VALUES ($1) ON CONFLICT (msisdn) DO NOTHING', [msisdn]);
