@@ -19,21 +19,13 @@
 import { decimalToMinor, JsonDecimal, minorToDecimal } from '../../../runtime/decimal-amount.js';
 import { AccountIds } from '../ledger/rules.js';
 import { CamaraHttp, Unanswered, type CamaraResponse } from './camara-http.js';
-import { ClientCredentials } from './oauth.js';
+import { clientCredentialsFor, type CamaraClientOptions } from './oauth.js';
 import { HttpTopUp, type TopUpOptions } from './top-up-http.js';
 import { CarrierOutcome, type CarrierAdapter, type CarrierResult, type ReserveRequest, type TopUpRequest } from './types.js';
 
-export interface HttpChargingOptions {
+export interface HttpChargingOptions extends CamaraClientOptions {
   /** API root; the standard server paths below it are appended. */
   readonly baseUrl: string;
-  readonly timeoutMs: number;
-  readonly tokenUrl: string;
-  readonly clientId: string;
-  readonly clientSecret: string;
-  readonly scope?: string;
-  readonly tokenRefreshMarginMs?: number;
-  readonly attemptsMax?: number;
-  readonly retryDelayMs?: number;
   readonly lookupWindowMs?: number;
   readonly lookupPagesMax?: number;
   /** How far the operator's clock may be from ours: a lookup from a known time reaches this far around it. */
@@ -85,10 +77,7 @@ export class HttpChargingAdapter implements CarrierAdapter {
     const root = options.baseUrl.replace(/\/+$/, '');
     this.#payments = `${root}${CARRIER_BILLING_PATH}/payments`;
     this.#refunds = `${root}${CARRIER_BILLING_REFUND_PATH}/payments`;
-    const credentials = new ClientCredentials({
-      tokenUrl: options.tokenUrl, clientId: options.clientId, clientSecret: options.clientSecret, scope: options.scope,
-      timeoutMs: options.timeoutMs, refreshMarginMs: options.tokenRefreshMarginMs ?? 30_000,
-    });
+    const credentials = clientCredentialsFor(options);
     this.#http = new CamaraHttp({
       timeoutMs: options.timeoutMs, attemptsMax: options.attemptsMax ?? 3, retryDelayMs: options.retryDelayMs ?? 200, credentials,
     });

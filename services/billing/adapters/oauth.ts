@@ -17,6 +17,26 @@ export interface ClientCredentialsOptions {
 }
 
 /** A token the API did not give: the call cannot be made now (try later). */
+/** How an operator's CAMARA API is reached (the charging API, the SIM Swap API): OAuth2 client credentials, bounded tries. */
+export interface CamaraClientOptions {
+  readonly timeoutMs: number;
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly scope?: string;
+  readonly tokenRefreshMarginMs?: number;
+  readonly attemptsMax?: number;
+  readonly retryDelayMs?: number;
+}
+
+/** The token source of one such client (a token refreshed 30 s before it expires unless told otherwise). */
+export function clientCredentialsFor(options: CamaraClientOptions): ClientCredentials {
+  return new ClientCredentials({
+    tokenUrl: options.tokenUrl, clientId: options.clientId, clientSecret: options.clientSecret, scope: options.scope || undefined,
+    timeoutMs: options.timeoutMs, refreshMarginMs: options.tokenRefreshMarginMs ?? 30_000,
+  });
+}
+
 export class TokenUnavailable extends Error {
   override readonly name = 'TokenUnavailable';
 }

@@ -5,17 +5,11 @@
 // Anything but a 200 with a boolean `swapped` is "unavailable" with the reason; the caller decides
 // (operators[].simSwap.onUnavailable). The number is never in an error text (errors name the status).
 import { CamaraHttp, Unanswered } from './camara-http.js';
-import { ClientCredentials } from './oauth.js';
+import { clientCredentialsFor, type CamaraClientOptions } from './oauth.js';
 
-export interface SimSwapApiOptions {
+export interface SimSwapApiOptions extends CamaraClientOptions {
   /** The API root with its version path, such as https://api.operator.example/sim-swap/v2. */
   readonly url: string;
-  readonly timeoutMs: number;
-  readonly tokenUrl: string;
-  readonly clientId: string;
-  readonly clientSecret: string;
-  readonly scope?: string;
-  readonly tokenRefreshMarginMs?: number;
   readonly attemptsMax: number;
   readonly retryDelayMs: number;
 }
@@ -34,10 +28,7 @@ export class SimSwapApi {
 
   constructor(options: SimSwapApiOptions) {
     this.#check = `${options.url.replace(/\/+$/, '')}/check`;
-    const credentials = new ClientCredentials({
-      tokenUrl: options.tokenUrl, clientId: options.clientId, clientSecret: options.clientSecret, scope: options.scope || undefined,
-      timeoutMs: options.timeoutMs, refreshMarginMs: options.tokenRefreshMarginMs ?? 30_000,
-    });
+    const credentials = clientCredentialsFor(options);
     const { timeoutMs, attemptsMax, retryDelayMs } = options;
     this.#http = new CamaraHttp({ timeoutMs, attemptsMax, retryDelayMs, credentials });
   }
