@@ -1,17 +1,6 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, maskMsisdn, sanitizeForLog } from '../../runtime/log.js';
-
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { lines, log: createLogger({ level: 'trace', component: 'test', destination }) };
-}
+import { captureLog } from '../support/log-capture.js';
+import { maskMsisdn, sanitizeForLog } from '../../runtime/log.js';
 
 const MSISDN = '254712345678';
 const PIN = '4821';
@@ -26,7 +15,7 @@ describe('log redaction', () => {
   });
 
   it("keeps PostgreSQL's SQLSTATE on a logged error (err.code, cause.code) but still redacts a one-time code outside an error", async () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLog('trace');
     // What node-postgres throws: an Error with the SQLSTATE in `code`.
     const pgError = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021', severity: 'ERROR' });
     log.error({ err: pgError }, 'insert failed');
@@ -42,7 +31,7 @@ describe('log redaction', () => {
   });
 
   it('never writes a full MSISDN, a PIN, a code or a password, wherever they appear', async () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLog('trace');
     log.info({ msisdn: MSISDN, pin: PIN, password: PASSWORD }, 'pay request');
     log.info({ payerMsisdn: `+${MSISDN}`, nested: { deeper: { password: PASSWORD, code: PIN } } }, 'nested');
     log.warn(`inbound sms from ${MSISDN} failed`);
@@ -63,7 +52,7 @@ describe('log redaction', () => {
   });
 
   it('masks numbers in free text and USSD session ids, but leaves a payment id whole', async () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLog('trace');
     const paymentId = 'ec007675-69c0-427c-8972-277012345678';
     log.info({ paymentId, sessionId: `smpp:orange-sn:${MSISDN}:3` }, `payment ${paymentId} for ${MSISDN}`);
     await new Promise((r) => setImmediate(r));
@@ -92,7 +81,7 @@ describe('log redaction', () => {
       // A name added later that ends like a secret.
       billing: { operatorWebhookSecret: 'later-secret-0123456789', adminPassword: 'later-password' },
     };
-    const { lines, log } = capture();
+    const { lines, log } = captureLog('trace');
     log.info({ config }, 'starting');
     log.info(config.ussd, 'ussd options');
     const written = lines.join('\n');

@@ -1,13 +1,12 @@
 // A service call of the USSD menus that fails is not swallowed: the screen says unavailable, and the
 // service logs it (masked number, the screen, the error) and counts it in
 // dialpay_ussd_service_calls_failed_total{operator,call}.
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { captureLog } from '../../support/log-capture.js';
 import { runMenu } from '../../../services/ussd/menu.js';
 import { UssdMetrics, menuCallFailed } from '../../../services/ussd/service.js';
 import type { Facts, MenuCall, MenuContext } from '../../../services/ussd/walk.js';
 import { text } from '../../../services/ussd/texts.js';
-import { createLogger } from '../../../runtime/log.js';
 import { createRegistry } from '../../../runtime/metrics.js';
 import { exampleConfigRaw } from '../../support/stack.js';
 import { validateConfig } from '../../../cli/config.js';
@@ -16,22 +15,11 @@ const config = validateConfig(exampleConfigRaw());
 const operator = config.operators[0]!;
 const MSISDN = '254700000077';
 
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { lines, log: createLogger({ level: 'info', component: 'test', destination }) };
-}
-
 describe('failed menu calls', () => {
   it('are logged with the masked number, the screen and the error, and counted by call', async () => {
     const registry = createRegistry('ussd');
     const metrics = new UssdMetrics(registry);
-    const { lines, log } = capture();
+    const { lines, log } = captureLog();
     const failures: { call: MenuCall; state: string }[] = [];
     const report = menuCallFailed(metrics, log, operator.id, MSISDN);
     const context: MenuContext = {
