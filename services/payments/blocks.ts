@@ -1,6 +1,6 @@
 // `dialpay subscriber block` / `unblock` (and the operator API's): customer care stops money leaving a
 // line (a lost phone, a court order) and lets it again. A blocked line cannot pay, send, withdraw or buy
-// airtime, by any channel (engine.open asks block-check.ts, under the subscriber's lock), nor be
+// airtime, by any channel (engine.open asks blockedPayerRefusal, under the subscriber's lock), nor be
 // charged by a merchant's request or mandate; it still receives (transfers, cash-in, deposits, payouts,
 // refunds), and BAL and a PIN reset still work. The subscriber is told by SMS, in their language; each
 // change is appended to payments.subscriber_block_changes, which the database keeps append-only.
@@ -12,9 +12,11 @@ import type { Language } from '../../runtime/language.js';
 import { Events } from '../../runtime/nats/index.js';
 import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { checkCareChange } from './care-change.js';
-import { OUTBOX } from './engine.js';
+import { OUTBOX } from './outbox.js';
+import { refusalText } from './refusals.js';
 import { reply } from './replies.js';
 import { SMS_NOTICE, smsOutboundBody } from './sms-options.js';
+import type { SubscriberRow } from './rows.js';
 
 export interface SubscriberBlockChange {
   readonly operatorId: string;
@@ -79,4 +81,13 @@ export async function setBlockedIn(
   // A security notice: it keeps its value however late.
   await emitEvent(client, OUTBOX, Events.smsOutbound, { eventId }, smsOutboundBody(eventId, to, text, SMS_NOTICE));
   return { kind: 'changed', msisdn, blocked };
+}
+
+/**
+ * engine.open's check, on the payer's locked row, before anything is reserved: the refusal a blocked payer
+ * reads, or null. Every way money leaves a line opens a payment (SMS, USSD, a merchant's request or mandate
+ * charge, a cash-out, airtime, an agent's cash-in from its float), so this one check covers them all. Pure.
+ */
+export function blockedPayerRefusal(subscriber: Pick<SubscriberRow, 'blocked_at'>, language: Language): string | null {
+  return subscriber.blocked_at ? refusalText('subscriber_blocked', language) : null;
 }

@@ -29,12 +29,11 @@ import * as store from './store.js';
 import { smsOutboundBody, type SmsOptions } from './sms-options.js';
 import { cashOut } from './cash.js';
 import { runAction } from './engine-actions.js';
-import { blockedPayerRefusal } from './block-check.js';
+import { blockedPayerRefusal } from './blocks.js';
 import { holdAtOpen, ruleName } from './holds.js';
 import { screenPayment } from './risk.js';
 import { simSwapMaxAgeHours } from './sim-swap.js';
 import type { Destination, Funding, PaymentRow, PaymentSpec, SubscriberRow } from './rows.js';
-
 import { OUTBOX } from './outbox.js';
 
 export { OUTBOX };
@@ -125,7 +124,7 @@ export class PaymentEngine {
    */
   async open(client: pg.PoolClient, subscriber: SubscriberRow, operator: OperatorConfig, spec: PaymentSpec): Promise<Opened> {
     const language = spec.language;
-    const blocked = blockedPayerRefusal(subscriber, language); // before anything else: a blocked line pays nobody (block-check.ts)
+    const blocked = blockedPayerRefusal(subscriber, language); // before anything else: a blocked line pays nobody (blocks.ts)
     if (blocked) return { ok: false, text: blocked };
     let split: PaymentSplit | null;
     if (spec.payee.kind === 'merchant') {

@@ -11,7 +11,7 @@ import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
 import { dialpay } from '../../proto/index.js';
 import { reply } from './replies.js';
-import { OUTBOX } from './engine.js';
+import { OUTBOX } from './outbox.js';
 import type { Language } from '../../runtime/language.js';
 
 export type PinResetResult =
