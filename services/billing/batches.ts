@@ -135,7 +135,8 @@ export function runReserveBatch(
       let checks: PromiseSettledResult<ReserveCheck>[];
       try {
         const screened = await service.screenSimSwaps(read.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : [])));
-        checks = read.map((c) => (c.status === 'fulfilled' ? { status: 'fulfilled', value: screened.shift() as ReserveCheck } : c));
+        let next = 0; // screened holds the fulfilled checks, in order
+        checks = read.map((c) => (c.status === 'fulfilled' ? { status: 'fulfilled', value: screened[next++] as ReserveCheck } : c));
       } catch (err) {
         return read.map(() => failed(err) as PromiseRejectedResult);
       }

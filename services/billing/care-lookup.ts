@@ -130,7 +130,7 @@ export async function readCarePaymentLedger(db: Db, paymentId: string): Promise<
   )).rows;
   const postings = transfers.length === 0 ? [] : (await db.query<{ transfer_id: string; account_id: string; amount_minor: string }>(
     `SELECT transfer_id, account_id, amount_minor::text AS amount_minor FROM billing.postings
-      WHERE transfer_id = ANY ($1::text[]) ORDER BY amount_minor, account_id LIMIT $2`, [transfers.map((t) => t.id), POSTINGS_MAX],
+      WHERE transfer_id = ANY ($1::text[]) ORDER BY postings.amount_minor, account_id LIMIT $2`, [transfers.map((t) => t.id), POSTINGS_MAX],
   )).rows;
   const debit = (await db.query<{
     funding: string; adapter: string; state: string; amount_minor: string; captured_minor: string; carrier_ref: string | null;

@@ -23,7 +23,7 @@ import { Ledger } from './ledger/store.js';
 import { CREDIT_ID, operatorDepositTransfer, payoutTransfer, type Transfer } from './ledger/rules.js';
 import { availableBalance, lockPayable } from './payable.js';
 import { OUTBOX } from './debit-results.js';
-import { decideReversal, type ReversalDecision } from './reversals.js';
+import { decideReversal, type CreditDecision } from './reversals.js';
 
 const { CreditOutcome, CreditSource } = dialpay.v1;
 type CreditOutcomeValue = dialpay.v1.CreditOutcome;
@@ -50,7 +50,7 @@ interface CreditRow {
 
 type Source = 'operator-deposit' | 'merchant-payout' | 'reversal' | 'unknown';
 
-const refused = (outcome: CreditOutcomeValue, detail: string): ReversalDecision => ({ outcome, detail, credited: null, transferId: null });
+const refused = (outcome: CreditOutcomeValue, detail: string): CreditDecision => ({ outcome, detail, credited: null, transferId: null });
 
 export interface CreditServiceOptions {
   readonly pool: pg.Pool;
@@ -126,7 +126,7 @@ export class CreditService {
   /** The outcome of a credit not seen before, booked in the caller's transaction when OK. */
   async #decide(
     client: pg.ClientBase, request: dialpay.v1.ICreditRequested, source: Source, amount: MoneyMinor | null,
-  ): Promise<ReversalDecision> {
+  ): Promise<CreditDecision> {
     const checked = this.#check(request, source, amount);
     if (checked.kind === 'refuse') return refused(CreditOutcome.CREDIT_OUTCOME_REJECTED, checked.detail);
     const { transfer, merchantId, walletMaxMinor } = checked;

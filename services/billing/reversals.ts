@@ -18,7 +18,7 @@ import { AccountIds, REVERSED_PAYMENT_ID, reversalTransfer, reversalTransferId }
 
 const { CreditOutcome } = dialpay.v1;
 
-export interface ReversalDecision {
+export interface CreditDecision {
   readonly outcome: dialpay.v1.CreditOutcome;
   readonly detail: string;
   /** What moved (OK only). */
@@ -26,7 +26,7 @@ export interface ReversalDecision {
   readonly transferId: string | null;
 }
 
-const refuse = (detail: string): ReversalDecision => ({
+const refuse = (detail: string): CreditDecision => ({
   outcome: CreditOutcome.CREDIT_OUTCOME_REJECTED, detail, credited: null, transferId: null,
 });
 
@@ -49,7 +49,7 @@ async function receivedByPayee(
 export async function decideReversal(
   client: pg.ClientBase, ledger: Ledger, operators: ReadonlyMap<string, OperatorConfig>,
   request: dialpay.v1.ICreditRequested, amount: MoneyMinor | null,
-): Promise<ReversalDecision> {
+): Promise<CreditDecision> {
   const paymentId = request.originalPaymentId ?? '';
   const payer = request.msisdn ?? '';
   const payee = request.debitedMsisdn ?? '';

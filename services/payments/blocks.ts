@@ -14,9 +14,15 @@ import { emitEvent, withTransaction } from '../../runtime/pg/index.js';
 import { checkCareChange } from './care-change.js';
 import { OUTBOX } from './outbox.js';
 import { refusalText } from './refusals.js';
+import { lockSubscriber } from './store.js';
 import { reply } from './replies.js';
 import { SMS_NOTICE, smsOutboundBody } from './sms-options.js';
-import type { SubscriberRow } from './rows.js';
+import type { PaymentRow, SubscriberRow } from './rows.js';
+import type { PaymentEngine } from './engine.js';
+import { PaymentState } from './state.js';
+
+/** A payment still waiting for its payer's consent: what a block stops. */
+const CONSENTABLE: ReadonlySet<string> = new Set([PaymentState.RESERVING, PaymentState.CHALLENGED]);
 
 export interface SubscriberBlockChange {
   readonly operatorId: string;
@@ -54,17 +60,10 @@ export async function setBlockedIn(
   const checked = checkCareChange(config, change, { field: 'reason', value: change.reason });
   if (!checked.ok) return checked.kind === 'missing' ? { kind: 'missing', field: checked.field } : { kind: 'bad-number' };
   const { operator, msisdn, by, reference: reason } = checked;
-  // A line not seen yet gets its row now (a lost phone may be reported before its first payment).
-  await client.query('INSERT INTO payments.subscribers (msisdn, language) VALUES ($1, $2) ON CONFLICT (msisdn) DO NOTHING',
-    [msisdn, operator.defaultLanguage]);
-  // The row lock every payment's opening takes: a payment opened before the block commits was checked
-  // before it; none opens after it.
-  const { rows } = await client.query<{ blocked: boolean; language: Language }>(
-    'SELECT blocked_at IS NOT NULL AS blocked, language FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn],
-  );
-  const subscriber = rows[0];
-  if (!subscriber) throw new Error('subscriber row missing after its insert');
-  if (subscriber.blocked === blocked) return { kind: 'unchanged', msisdn, blocked };
+  // A line not seen yet gets its row now (a lost phone may be reported before its first payment), locked as
+  // every payment's opening locks it: a payment opened before the block commits was checked before it; none after.
+  const subscriber = await lockSubscriber(client, msisdn, operator.defaultLanguage);
+  if ((subscriber.blocked_at !== null) === blocked) return { kind: 'unchanged', msisdn, blocked };
   await client.query(
     `UPDATE payments.subscribers SET blocked_at = CASE WHEN $2 THEN now() END, block_reason = CASE WHEN $2 THEN $3 END,
        updated_at = now() WHERE msisdn = $1`,
@@ -90,4 +89,16 @@ export async function setBlockedIn(
  */
 export function blockedPayerRefusal(subscriber: Pick<SubscriberRow, 'blocked_at'>, language: Language): string | null {
   return subscriber.blocked_at ? refusalText('subscriber_blocked', language) : null;
+}
+
+/**
+ * A payment asked for before the line was blocked and consented to after it (an SMS answer, the USSD
+ * confirmation): stopped, unpaid, its hold released. True when it was stopped. Under the payer's lock.
+ */
+export async function stopIfPayerBlocked(
+  e: PaymentEngine, client: pg.PoolClient, subscriber: Pick<SubscriberRow, 'blocked_at'>, payment: PaymentRow,
+): Promise<boolean> {
+  if (!subscriber.blocked_at || !CONSENTABLE.has(payment.state)) return false;
+  await e.step(client, payment, { kind: 'stop' });
+  return true;
 }

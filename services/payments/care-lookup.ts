@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { Config } from '../../runtime/config/index.js';
 import { isE164, numberBelongsTo, toE164 } from '../../runtime/msisdn.js';
 import type { PaymentRow } from './rows.js';
+import { readPayment } from './store.js';
 
 type Db = pg.ClientBase | pg.Pool;
 
@@ -148,7 +149,7 @@ export interface CarePaymentView {
 
 export async function readCarePayment(db: Db, paymentId: string): Promise<CarePaymentView | undefined> {
   if (paymentId.length === 0 || paymentId.length > PAYMENT_ID_CHARS_MAX) return undefined;
-  const row = (await db.query<PaymentRow>('SELECT * FROM payments.payments WHERE payment_id = $1', [paymentId])).rows[0];
+  const row = await readPayment(db, paymentId);
   if (!row) return undefined;
   const history = await db.query<{
     from_state: string | null; to_state: string; failure_reason: string | null; challenge_attempts: number; at: Date;

@@ -24,7 +24,7 @@ import { agentByMsisdn, readAgent, type AgentRow } from './agents.js';
 import { reply } from './replies.js';
 import { cashInFailedReply, limitReply, refusalText } from './refusals.js';
 import { routeTransfer, payeeReceiptRoute, transferRefusalText } from './transfers.js';
-import { LimitKind } from './limits.js';
+import { LimitKind, tierOf } from './limits.js';
 import { FailureReason, type FailureReasonValue } from './state.js';
 import * as store from './store.js';
 import { payerOf, type PaymentRow, type PaymentSpec, type SubscriberRow } from './rows.js';
@@ -44,16 +44,6 @@ export function agentLabel(agent: Pick<AgentRow, 'agent_id' | 'name'> | undefine
 /** A number as the other party reads it in a receipt: +2547******78. */
 export function maskedNumber(msisdn: string): string {
   return `+${maskMsisdn(msisdn)}`;
-}
-
-/**
- * The payee's KYC tier. One we do not know yet (no row) is tier 0, as its row will be
- * (payments.subscribers' default), wherever the config lists tier 0: not the first tier listed.
- */
-function tierOf(config: Config, kycTier: number | undefined): Config['limits']['tiers'][number] {
-  const tiers = config.limits.tiers;
-  const tier = kycTier ?? 0;
-  return tiers.find((t) => t.tier === tier) ?? (tiers[0] as Config['limits']['tiers'][number]);
 }
 
 /** A cash-in as a channel asks for it: DEP by SMS, or the USSD agent menu's "Deposit to a wallet". */

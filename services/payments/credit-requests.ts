@@ -8,6 +8,7 @@ import type { CreditRow } from './credits-store.js';
 import type { PaymentEngine } from './engine.js';
 import { OUTBOX } from './outbox.js';
 import * as store from './store.js';
+import { tierOf } from './limits.js';
 
 const { CreditSource } = dialpay.v1;
 
@@ -16,10 +17,7 @@ const { CreditSource } = dialpay.v1;
  * to us yet: tier 0's cap.
  */
 export async function walletMaxOf(e: PaymentEngine, client: pg.ClientBase, msisdn: string): Promise<bigint | null> {
-  const kycTier = (await store.readSubscriber(client, msisdn))?.kyc_tier ?? 0;
-  const tiers = e.config.limits.tiers;
-  const tier = tiers.find((t) => t.tier === kycTier) ?? tiers[0];
-  return tier?.walletBalanceMaxMinor ?? null;
+  return tierOf(e.config, (await store.readSubscriber(client, msisdn))?.kyc_tier).walletBalanceMaxMinor ?? null;
 }
 
 /** The request through the outbox, in the caller's transaction, under `eventId` (a new one for each ask). */

@@ -16,7 +16,7 @@ import {
 } from '../../runtime/nats/index.js';
 import { emitEvent, onAfterCommit, withTransaction } from '../../runtime/pg/index.js';
 import { splitMerchantPayment, splitTransfer, type PaymentSplit } from './fees.js';
-import { checkLimits, type LimitDecision, type SpendingSoFar } from './limits.js';
+import { checkLimits, tierOf, type LimitDecision, type SpendingSoFar } from './limits.js';
 import type { PaymentsMetrics } from './metrics.js';
 import { PaymentState, transition, type PaymentAction, type PaymentInput, type FailureReasonValue } from './state.js';
 import { limitReply, refusalText } from './refusals.js';
@@ -186,8 +186,7 @@ export class PaymentEngine {
 
   checkPayerLimits(subscriber: SubscriberRow, amountMinor: bigint, spent: SpendingSoFar): LimitDecision {
     const limits = this.config.limits;
-    const tier = limits.tiers.find((t) => t.tier === subscriber.kyc_tier)
-      ?? (limits.tiers[0] as Config['limits']['tiers'][number]);
+    const tier = tierOf(this.config, subscriber.kyc_tier);
     return checkLimits(amountMinor, tier, spent, limits.paymentsPerMinuteMax);
   }
 

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { Config } from '../../runtime/config/index.js';
 import { withTransaction } from '../../runtime/pg/index.js';
 import { checkCareChange } from './care-change.js';
+import { lockSubscriber } from './store.js';
 
 export interface KycTierChange {
   readonly operatorId: string;
@@ -35,13 +36,9 @@ export async function setKycTier(pool: pg.Pool, config: Config, change: KycTierC
   if (!checked.ok) return checked.kind === 'missing' ? { kind: 'missing', field: checked.field } : { kind: 'bad-number' };
   const { operator, msisdn, by, reference: evidence } = checked;
   return withTransaction(pool, 'READ COMMITTED', async (client) => {
-    // A subscriber not seen yet gets their row now (tier 0, as the default), so the tier waits for their first payment.
-    await client.query('INSERT INTO payments.subscribers (msisdn) VALUES ($1) ON CONFLICT (msisdn) DO NOTHING', [msisdn]);
-    // The row lock a payment's limit check takes too: a change and a payment's check never interleave.
-    const { rows } = await client.query<{ kyc_tier: number }>(
-      'SELECT kyc_tier FROM payments.subscribers WHERE msisdn = $1 FOR NO KEY UPDATE', [msisdn],
-    );
-    const fromTier = rows[0]?.kyc_tier ?? 0;
+    // A subscriber not seen yet gets their row now (tier 0, as the default), locked as a payment's limit check
+    // locks it: a change and a payment's check never interleave.
+    const fromTier = (await lockSubscriber(client, msisdn, operator.defaultLanguage)).kyc_tier;
     if (fromTier === change.tier) return { kind: 'unchanged', msisdn, tier: fromTier };
     await client.query('UPDATE payments.subscribers SET kyc_tier = $2, updated_at = now() WHERE msisdn = $1', [msisdn, change.tier]);
     await client.query(

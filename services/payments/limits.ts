@@ -1,6 +1,17 @@
 // Spending limits per MSISDN, by KYC tier, and velocity. Pure: the caller
 // supplies what the subscriber already spent; the rule says which limit, if
 // any, this payment would break, so the reply can name it.
+import type { Config } from '../../runtime/config/index.js';
+
+/**
+ * A subscriber's KYC tier's limits. One we do not know yet (no row) is tier 0, as its row will be
+ * (payments.subscribers' default); a tier the config does not list falls back to the first listed.
+ */
+export function tierOf(config: Pick<Config, 'limits'>, kycTier: number | undefined): Config['limits']['tiers'][number] {
+  const tiers = config.limits.tiers;
+  const tier = kycTier ?? 0;
+  return tiers.find((t) => t.tier === tier) ?? (tiers[0] as Config['limits']['tiers'][number]);
+}
 
 export interface TierLimits {
   readonly perTransactionMaxMinor: bigint;

@@ -15,6 +15,7 @@ import { activateMandate, wrongMandateCode } from './mandates.js';
 import * as store from './store.js';
 import { lockPendingMandates } from './merchant-store.js';
 import type { MandateRow, PaymentRow, SubscriberRow } from './rows.js';
+import { stopIfPayerBlocked } from './blocks.js';
 import type { PaymentEngine } from './engine.js';
 import { agentSuspendedSince } from './cash.js';
 
@@ -106,8 +107,7 @@ async function answerPin(
  * consent is not a new attempt).
  */
 async function consent(e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, payment: PaymentRow): Promise<void> {
-  // blocks.ts: a payment asked for before the line was blocked, answered after it, ends unpaid.
-  if (subscriber.blocked_at) return e.step(client, payment, { kind: 'stop' });
+  if (await stopIfPayerBlocked(e, client, subscriber, payment)) return;
   // cash.ts: nothing moves once the agent is suspended
   if (await agentSuspendedSince(client, payment)) return e.step(client, payment, { kind: 'stop' });
   if (payment.channel === 'api' && !payment.consented) {

@@ -10,6 +10,7 @@ import { withTransaction } from '../../runtime/pg/index.js';
 import { languageOr } from '../../runtime/language.js';
 import { FailureReason, PaymentState, type FailureReasonValue } from './state.js';
 import { reply } from './replies.js';
+import { stopIfPayerBlocked } from './blocks.js';
 import { failedReply, refusalText } from './refusals.js';
 import { checkPin, setPin } from './pin.js';
 import { heldTextOf } from './holds.js';
@@ -213,9 +214,7 @@ function quote(
 async function confirmUssd(
   e: PaymentEngine, client: pg.PoolClient, subscriber: SubscriberRow, payment: PaymentRow,
 ): Promise<dialpay.v1.ISubscriberCommandReply> {
-  // blocks.ts: a payment started before the line was blocked and confirmed after it ends unpaid, as an SMS answer would.
-  if (subscriber.blocked_at && (payment.state === PaymentState.RESERVING || payment.state === PaymentState.CHALLENGED)) {
-    await e.step(client, payment, { kind: 'stop' });
+  if (await stopIfPayerBlocked(e, client, subscriber, payment)) {
     const text = refusalText('subscriber_blocked', payment.language);
     return { outcome: Outcome.COMMAND_OUTCOME_ENDED, paymentId: payment.payment_id, text };
   }
