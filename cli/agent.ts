@@ -5,9 +5,10 @@
 import type { Config } from '../runtime/config/index.js';
 import { createLogger } from '../runtime/log.js';
 import { formatAmount, parseAmount } from '../runtime/money.js';
-import { createPool } from '../runtime/pg/index.js';
+import type pg from 'pg';
 import { addAgent, auditActor, fundAgent, listAgents, readAgent, setAgentState, type AgentRow } from '../services/payments/index.js';
 import { fundAgentFloat, returnAgentFloat } from '../services/billing/agent-floats.js';
+import { commandPool } from './pool.js';
 
 export const AGENT_USAGE = `  agent add --operator ID --id AGENT --name NAME --msisdn NUMBER [--by NAME]
                    register an agent (a shop that exchanges cash for wallet money): AGENT is 2-32
@@ -57,8 +58,7 @@ export async function runAgentCommand(config: Config, sub: string | undefined, a
     return usage(`unknown subcommand "${sub ?? ''}"; one of: add, list, suspend, resume, fund, defloat`);
   }
   const log = createLogger({ level: config.log.level, component: 'agent' });
-  const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
-    statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-agent' }, log);
+  const pool = commandPool(config, 'dialpay-agent', log);
   try {
     const outcome = await run(pool, config, sub, args);
     if (outcome.out) process.stdout.write(outcome.out);
@@ -71,7 +71,7 @@ export async function runAgentCommand(config: Config, sub: string | undefined, a
 
 const line = (a: AgentRow) => `${a.agent_id}\t${a.state}\t+${a.msisdn}\t${a.name}\n`;
 
-async function run(pool: ReturnType<typeof createPool>, config: Config, sub: string, args: AgentArgs): Promise<Outcome> {
+async function run(pool: pg.Pool, config: Config, sub: string, args: AgentArgs): Promise<Outcome> {
   const actor = auditActor(args.by);
   switch (sub) {
     case 'add': {
@@ -108,7 +108,7 @@ async function run(pool: ReturnType<typeof createPool>, config: Config, sub: str
 }
 
 async function fund(
-  pool: ReturnType<typeof createPool>, config: Config, args: AgentArgs, actor: string, action: 'fund' | 'defloat',
+  pool: pg.Pool, config: Config, args: AgentArgs, actor: string, action: 'fund' | 'defloat',
 ): Promise<Outcome> {
   const agentId = (args.agent as string).toUpperCase();
   // The amount is read in the agent's operator's currency, so the agent is looked up first.

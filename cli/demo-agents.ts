@@ -6,12 +6,12 @@
 // and the simulator's agent phone cashes in to the demo phones before they pay.
 import type { Config } from '../runtime/config/index.js';
 import type { Logger } from '../runtime/log.js';
-import { createPool } from '../runtime/pg/index.js';
 import { hashSecret } from '../runtime/secrets.js';
 import { currencyDecimals } from '../runtime/money.js';
 import { addAgent, fundAgent } from '../services/payments/index.js';
 import { fundAgentFloat } from '../services/billing/agent-floats.js';
 import { demoPhone, type DemoAgentLine } from '../operator-sim/index.js';
+import { commandPool } from './pool.js';
 
 /** The phone number the simulator gives the agent: one past its demo phones. */
 const AGENT_PHONE_INDEX = 99;
@@ -34,8 +34,7 @@ export function demoAgentLines(config: Config): DemoAgentLine[] {
 export async function seedDemoAgents(config: Config, log: Logger, say: (line: string) => void): Promise<DemoAgentLine[]> {
   const lines = demoAgentLines(config);
   if (lines.length === 0) return lines;
-  const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
-    statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-dev-agents' }, log);
+  const pool = commandPool(config, 'dialpay-dev-agents', log);
   try {
     for (const line of lines) {
       const operator = config.operators.find((o) => o.id === line.operatorId);

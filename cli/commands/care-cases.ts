@@ -2,15 +2,13 @@
 // list shows an operator's cases; release lets one go on to its challenge; reject fails it, the payer told.
 import { createLogger } from '../../runtime/log.js';
 import { connectNats, natsOptionsFor } from '../../runtime/nats/index.js';
-import { createPool } from '../../runtime/pg/index.js';
+import { commandPool } from '../pool.js';
 import { CARE_LIST_MAX, decideCareCase, listCareCases, type CareCaseRow, type CareDecisionResult } from '../../services/payments/index.js';
 import type { Config } from '../../runtime/config/index.js';
 import { EXIT_USAGE, usageError, type Command } from '../command.js';
 import { lookUp, requireAgent } from './care.js';
 
-const poolFor = (config: Config, name: string) => createPool({ url: config.postgres.url, poolSizeMax: 1,
-  connectTimeoutMs: config.postgres.connectTimeoutMs, statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: name },
-createLogger({ level: config.log.level, component: name }));
+const poolFor = (config: Config, name: string) => commandPool(config, name, createLogger({ level: config.log.level, component: name }));
 
 /** One case a line: what care needs to call the payer back and decide (the number in full: care calls it). */
 function caseLine(c: CareCaseRow): string {

@@ -5,8 +5,9 @@ import { pino } from 'pino';
 import type { Config } from '../../runtime/config/index.js';
 import { createLogger, maskMsisdnsInText } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
-import { createPool, readOnlyTransaction, type PoolClient } from '../../runtime/pg/index.js';
+import { readOnlyTransaction, type PoolClient } from '../../runtime/pg/index.js';
 import { usageError, type Values } from '../command.js';
+import { commandPool } from '../pool.js';
 
 /** An agent's name as typed: a name or an id, not a document. */
 const AGENT_CHARS_MAX = 200;
@@ -35,8 +36,7 @@ export async function lookUp<T>(
   config: Config, audit: LookupAudit, read: (client: PoolClient) => Promise<T>, found: (result: T) => boolean,
 ): Promise<T> {
   const log = createLogger({ level: 'info', component: 'care-lookup', destination: pino.destination({ fd: 2, sync: true }) });
-  const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
-    statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: `dialpay-${audit.command.replace(' ', '-')}` }, log);
+  const pool = commandPool(config, `dialpay-${audit.command.replace(' ', '-')}`, log);
   try {
     const result = await readOnlyTransaction(pool, read);
     log.info({ by: audit.by, command: audit.command, ...audit.subject, found: found(result) }, 'customer care lookup');

@@ -3,10 +3,10 @@
 // Waits briefly for billing's answer; asking again for the same payment reports the same reversal.
 import { createLogger, maskMsisdn } from '../../runtime/log.js';
 import { formatAmount } from '../../runtime/money.js';
-import { createPool } from '../../runtime/pg/index.js';
 import { walletBalance } from '../../services/billing/index.js';
 import { reversePayment, waitForReversal, type ReversalResult, type ReversalView } from '../../services/payments/index.js';
 import { EXIT_USAGE, usageError, type Command } from '../command.js';
+import { commandPool } from '../pool.js';
 
 /** How long the command waits for billing to book (or refuse) the reversal before saying it is pending. */
 const ANSWER_WAIT_MS = 15_000;
@@ -59,8 +59,7 @@ export const paymentReverse: Command = {
     const { payment, by, reason } = values;
     if (!payment || !by || !reason) usageError('dialpay payment reverse needs --payment ID, --by AGENT and --reason TEXT');
     const log = createLogger({ level: config.log.level, component: 'payment-reverse' });
-    const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
-      statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-payment-reverse' }, log);
+    const pool = commandPool(config, 'dialpay-payment-reverse', log);
     // The record of a reversal is its row in payments.reversals (who, why, when), not a log line.
     try {
       const result = await reversePayment(pool, config, { paymentId: payment, by, reason }, (msisdn) => walletBalance(pool, msisdn));

@@ -1,8 +1,8 @@
 // `dialpay pin reset`: customer care clears a subscriber's PIN and its lock.
 import { createLogger } from '../../runtime/log.js';
-import { createPool } from '../../runtime/pg/index.js';
 import { resetPin } from '../../services/payments/index.js';
 import { EXIT_USAGE, usageError, type Command } from '../command.js';
+import { commandPool } from '../pool.js';
 
 export const pinReset: Command = {
   needsConfig: true,
@@ -18,8 +18,7 @@ export const pinReset: Command = {
       usageError(`dialpay pin reset needs --operator ID (one of: ${config.operators.map((o) => o.id).join(', ')}) and --msisdn NUMBER`);
     }
     const log = createLogger({ level: config.log.level, component: 'pin-reset' });
-    const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
-      statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-pin-reset' }, log);
+    const pool = commandPool(config, 'dialpay-pin-reset', log);
     try {
       const result = await resetPin(pool, config, operator, msisdn);
       if (result.kind === 'bad-number') {

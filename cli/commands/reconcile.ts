@@ -1,11 +1,11 @@
 // `dialpay reconcile`: an operator's charging-records file against the ledger.
 import { createLogger } from '../../runtime/log.js';
 import { connectNats, natsOptionsFor } from '../../runtime/nats/index.js';
-import { createPool } from '../../runtime/pg/index.js';
 import { Leases } from '../../runtime/pg/lease.js';
 import { reconcileOnce } from '../../services/reconciliation/index.js';
 import { usageError, type Command } from '../command.js';
 import { LEASE_WAIT_MS, leaseWaitNote } from './lease-wait.js';
+import { commandPool } from '../pool.js';
 
 export const reconcile: Command = {
   needsConfig: true,
@@ -23,8 +23,7 @@ export const reconcile: Command = {
     const log = createLogger({ level: config.log.level, component: 'reconcile' });
     const nats = await connectNats(natsOptionsFor(config.nats, 'reconciliation', 'dialpay-reconcile'), log);
     // One connection holds the file's lease, one records the run.
-    const pool = createPool({ url: config.postgres.url, poolSizeMax: 2, connectTimeoutMs: config.postgres.connectTimeoutMs,
-      statementTimeoutMs: 120_000, applicationName: 'dialpay-reconcile' }, log);
+    const pool = commandPool(config, 'dialpay-reconcile', log, { poolSizeMax: 2, statementTimeoutMs: 120_000 });
     try {
       const { summary, ranNow } = await reconcileOnce({
         operator, file, outBase: values.out ?? `reconciliation-${operator.id}-${Date.now()}`,

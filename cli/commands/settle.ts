@@ -3,8 +3,8 @@
 import type { Config } from '../../runtime/config/index.js';
 import { createLogger } from '../../runtime/log.js';
 import { connectNats, natsOptionsFor } from '../../runtime/nats/index.js';
-import { createPool } from '../../runtime/pg/index.js';
 import { Leases } from '../../runtime/pg/lease.js';
+import { commandPool } from '../pool.js';
 import {
   InteropDayStillOpenError, InteropSettlement, SettlementService, windowId, writeInteropReports, writeReports,
 } from '../../services/settlement/index.js';
@@ -15,8 +15,7 @@ import { LEASE_WAIT_MS, leaseWaitNote } from './lease-wait.js';
 async function settleEngines(config: Config) {
   const log = createLogger({ level: config.log.level, component: 'settle' });
   const nats = await connectNats(natsOptionsFor(config.nats, 'settlement', 'dialpay-settle'), log);
-  const pool = createPool({ url: config.postgres.url, poolSizeMax: 3, connectTimeoutMs: config.postgres.connectTimeoutMs,
-    statementTimeoutMs: 120_000, applicationName: 'dialpay-settle' }, log);
+  const pool = commandPool(config, 'dialpay-settle', log, { poolSizeMax: 3, statementTimeoutMs: 120_000 });
   return { log, nats, pool, leases: new Leases({ pool, log }) };
 }
 

@@ -1,7 +1,7 @@
 // `dialpay subscriber tier`: customer care sets a subscriber's KYC tier, after checking their documents;
 // `dialpay subscriber block` / `unblock`: customer care stops money leaving a line, and lets it again.
 import { createLogger } from '../../runtime/log.js';
-import { createPool } from '../../runtime/pg/index.js';
+import { commandPool } from '../pool.js';
 import {
   blockSubscriber, setKycTier, unblockSubscriber, type KycTierResult, type SubscriberBlockResult,
 } from '../../services/payments/index.js';
@@ -42,8 +42,7 @@ export const subscriberTier: Command = {
     }
     if (!TIER_DIGITS.test(tier)) usageError(`dialpay subscriber tier: --tier "${tier}" is not a tier number`);
     const log = createLogger({ level: config.log.level, component: 'kyc-tier' });
-    const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
-      statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: 'dialpay-subscriber-tier' }, log);
+    const pool = commandPool(config, 'dialpay-subscriber-tier', log);
     // The record of a change is its row in payments.kyc_tier_changes, not a log line.
     try {
       const result = await setKycTier(pool, config, { operatorId: operator, msisdn, tier: Number(tier), by, evidence });
@@ -90,8 +89,7 @@ function blockCommand(word: 'block' | 'unblock'): Command {
           + `${config.operators.map((o) => o.id).join(', ')}), --msisdn NUMBER, --by AGENT and --reason TEXT`);
       }
       const log = createLogger({ level: config.log.level, component: `subscriber-${word}` });
-      const pool = createPool({ url: config.postgres.url, poolSizeMax: 1, connectTimeoutMs: config.postgres.connectTimeoutMs,
-        statementTimeoutMs: config.postgres.statementTimeoutMs, applicationName: `dialpay-subscriber-${word}` }, log);
+      const pool = commandPool(config, `dialpay-subscriber-${word}`, log);
       // The record of a change is its row in payments.subscriber_block_changes, not a log line.
       try {
         const { out, err, code } = blockOutcome(await change(pool, config, { operatorId: operator, msisdn, by, reason }), operator, msisdn);
